@@ -1,0 +1,54 @@
+//! `certgate`: the command-line face of the gateway. Holds no logic of its own; each
+//! subcommand parses its arguments and calls the library.
+
+mod cert_inspect;
+mod cert_verify;
+mod eval;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "certgate",
+    version,
+    about = "APIM client-certificate policies, anywhere"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and verify certificates as a policy sees them.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Evaluate one policy expression against a request.
+    Eval(eval::Args),
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Print every property a policy can read from a certificate.
+    Inspect(cert_inspect::Args),
+    /// Run Verify() (or VerifyNoRevocation()) against a deployment's trust store.
+    Verify(cert_verify::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Cert(CertCommand::Inspect(args)) => cert_inspect::run(args),
+        Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
+        Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

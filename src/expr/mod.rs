@@ -1,0 +1,1 @@
+//! The C# subset of APIM policy expressions: lexer, parser, checker, evaluator.

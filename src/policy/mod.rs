@@ -1,0 +1,1 @@
+//! APIM policy documents.

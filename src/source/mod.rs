@@ -1,0 +1,1 @@
+//! Reading a deployment folder, from a local directory (and later an S3 prefix).

@@ -1,0 +1,31 @@
+//! The trust store and `Verify()`.
+//!
+//! CONTRACT (filled in by the trust work; other modules code against these signatures):
+//!
+//! ```ignore
+//! /// One file of a deployment folder: path relative to the folder root, with `/`.
+//! pub struct SourceFile { pub path: String, pub bytes: Vec<u8> }   // in crate::source
+//! pub struct TrustStore;                    // immutable; built once per deployment
+//! impl TrustStore {
+//!     /// Roots from ca/root/, intermediates from ca/intermediate/, CRLs from crl/,
+//!     /// uploaded certificates from certificates/<id>.*; other paths are ignored.
+//!     /// One bad file never takes the rest down: it becomes a Diagnostic.
+//!     pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (TrustStore, Vec<Diagnostic>);
+//!     pub fn generation(&self) -> u64;     // unique per built store (process-wide counter)
+//!     pub fn uploaded(&self) -> &UploadedCertificates;   // context.Deployment.Certificates
+//!     pub fn roots(&self) -> &[Arc<Certificate>];
+//!     pub fn intermediates(&self) -> &[Arc<Certificate>];
+//!     pub fn verify(&self, leaf: &Certificate, presented: &[Certificate],
+//!                   now: OffsetDateTime, revocation: Revocation) -> Verdict;
+//! }
+//! pub enum Revocation { Check, NoCheck }   // Verify() / VerifyNoRevocation()
+//! pub enum Verdict { Valid, Invalid(Reason) }  // Verdict::is_valid()
+//! pub enum Reason { NotTrusted, Expired, NotYetValid, Revoked, RevocationUnknown, Malformed, .. }
+//! pub struct Diagnostic { pub path: String, pub severity: Severity, pub message: String }
+//! pub struct VerifyCache;                  // bounded; keyed by chain hash + generation
+//! impl VerifyCache {
+//!     pub fn new(capacity: usize) -> Self;
+//!     pub fn verify(&self, store: &TrustStore, leaf: &Certificate, presented: &[Certificate],
+//!                   now: OffsetDateTime, revocation: Revocation) -> Verdict;
+//! }
+//! ```
