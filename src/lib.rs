@@ -5,6 +5,7 @@
 //! `source` reads the deployment folder.
 
 pub mod cert;
+pub mod config;
 pub mod expr;
 pub mod policy;
 pub mod source;
