@@ -7,6 +7,8 @@
 pub mod cert;
 pub mod config;
 pub mod expr;
+pub mod frontend;
+pub mod gateway;
 pub mod policy;
 pub mod source;
 pub mod trust;

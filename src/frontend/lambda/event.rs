@@ -1,0 +1,204 @@
+//! Lambda events (API Gateway REST v1, HTTP API v2, ALB) to a [`GatewayRequest`].
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt as _};
+
+use crate::cert::{self, Certificate};
+use crate::config::{CertificateSource, GatewayConfig};
+use crate::frontend::forwarded::{self, CertificateHeaders, ForwardedError};
+use crate::gateway::{ClientCertificate, GatewayRequest};
+
+/// Which kind of event a request came from; the response must take the same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// API Gateway REST API (payload 1.0).
+    RestV1,
+    /// API Gateway HTTP API (payload 2.0).
+    HttpV2,
+    /// Application Load Balancer target.
+    Alb,
+}
+
+/// Why an event cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    #[error("not an API Gateway REST, HTTP API or ALB event: {0}; see events/ for samples of each")]
+    Unrecognised(String),
+    #[error("the event's front end ({0}) is not supported; use API Gateway or an ALB")]
+    Unsupported(&'static str),
+}
+
+/// Parses the JSON of a Lambda event into an HTTP request (with its context).
+pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
+    lambda_http::request::from_str(json).map_err(|e| EventError::Unrecognised(e.to_string()))
+}
+
+/// Turns an event, already parsed by lambda_http, into the core's request.
+///
+/// The certificate comes only from the source `gateway.toml` declares; every
+/// certificate header is removed whatever the source, and the ones that were present
+/// without being trusted are listed in `ignored_certificate_sources`.
+pub fn to_gateway_request(
+    request: lambda_http::Request,
+    config: &GatewayConfig,
+) -> Result<(EventKind, GatewayRequest), EventError> {
+    let context = request.request_context_ref().cloned();
+    let kind = match &context {
+        Some(RequestContext::ApiGatewayV1(_)) => EventKind::RestV1,
+        Some(RequestContext::ApiGatewayV2(_)) => EventKind::HttpV2,
+        Some(RequestContext::Alb(_)) => EventKind::Alb,
+        _ => return Err(EventError::Unsupported("unknown request context")),
+    };
+    let (mut parts, body) = request.into_parts();
+    let settings = &config.deployment;
+    let alb_leaf = format!("{}-leaf", settings.alb_header);
+    let carried = CertificateHeaders::take(
+        &mut parts.headers,
+        &[settings.alb_header.as_str(), alb_leaf.as_str()],
+    );
+    let context_pem = context.as_ref().and_then(context_certificate_pem);
+
+    let mut ignored: Vec<&'static str> = carried.names().collect();
+    let trusted = match settings.certificate_source {
+        CertificateSource::Apigateway => context_pem.map(|pem| {
+            cert::decode_chain(pem.as_bytes()).map_err(|source| ForwardedError::Certificate {
+                header: "requestContext.clientCert",
+                source,
+            })
+        }),
+        source => {
+            if context_pem.is_some() {
+                ignored.push("requestContext.clientCert");
+            }
+            from_headers(source, &carried, &settings.alb_header, &alb_leaf)
+        }
+    };
+    ignored.retain(|name| !trusted_names(settings.certificate_source).contains(name));
+
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| header_str(&parts.headers, "host").map(str::to_owned))
+        .unwrap_or_default();
+    let certificate = match trusted {
+        _ if !config.requests_client_certificate(&host) => ClientCertificate::Absent,
+        None => ClientCertificate::Absent,
+        Some(Ok(chain)) => ClientCertificate::Presented(chain.into()),
+        Some(Err(error)) => ClientCertificate::Undecodable(error.to_string()),
+    };
+
+    let client_ip = client_ip(context.as_ref(), &parts.headers);
+    let request_id = request_id(context.as_ref(), &parts.headers);
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Ok((
+        kind,
+        GatewayRequest {
+            parts,
+            body,
+            client_ip,
+            certificate,
+            ignored_certificate_sources: ignored,
+            request_id,
+        },
+    ))
+}
+
+/// The names under which the trusted source arrives, so they are not counted as
+/// ignored.
+fn trusted_names(source: CertificateSource) -> &'static [&'static str] {
+    match source {
+        CertificateSource::Apigateway => &[],
+        CertificateSource::Alb => &[
+            "x-amzn-mtls-clientcert",
+            "x-amzn-mtls-clientcert-leaf",
+            "x-amzn-mtls-clientcert-serial-number",
+            "x-amzn-mtls-clientcert-issuer",
+            "x-amzn-mtls-clientcert-subject",
+            "x-amzn-mtls-clientcert-validity",
+        ],
+        CertificateSource::Xfcc => &["x-forwarded-client-cert"],
+        CertificateSource::Rfc9440 => &["client-cert", "client-cert-chain"],
+    }
+}
+
+fn from_headers(
+    source: CertificateSource,
+    carried: &CertificateHeaders,
+    alb_header: &str,
+    alb_leaf: &str,
+) -> Option<Result<Vec<Certificate>, ForwardedError>> {
+    match source {
+        CertificateSource::Apigateway => None,
+        CertificateSource::Alb => carried
+            .get(alb_header)
+            .map(|v| forwarded::alb(v, "x-amzn-mtls-clientcert"))
+            .or_else(|| {
+                carried
+                    .get(alb_leaf)
+                    .map(|v| forwarded::alb(v, "x-amzn-mtls-clientcert-leaf"))
+            }),
+        CertificateSource::Xfcc => carried.get("x-forwarded-client-cert").map(forwarded::xfcc),
+        CertificateSource::Rfc9440 => carried
+            .get("client-cert")
+            .map(|cert| forwarded::rfc9440(cert, carried.get("client-cert-chain"))),
+    }
+}
+
+/// `clientCertPem` from the API Gateway request context: v2 has a typed field; v1's
+/// `identity.clientCert` survives only through lambda_http's `catch-all-fields`.
+fn context_certificate_pem(context: &RequestContext) -> Option<String> {
+    match context {
+        RequestContext::ApiGatewayV2(ctx) => ctx
+            .authentication
+            .as_ref()?
+            .client_cert
+            .as_ref()?
+            .client_cert_pem
+            .clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx
+            .identity
+            .other
+            .get("clientCert")?
+            .get("clientCertPem")?
+            .as_str()
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn client_ip(context: Option<&RequestContext>, headers: &http::HeaderMap) -> Option<IpAddr> {
+    let from_context = match context? {
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        // The ALB appends the peer address to X-Forwarded-For: the last entry is the
+        // only one the client did not write.
+        RequestContext::Alb(_) => header_str(headers, "x-forwarded-for")
+            .and_then(|v| v.rsplit(',').next())
+            .map(|v| v.trim().to_owned()),
+        _ => None,
+    };
+    from_context?.parse().ok()
+}
+
+fn request_id(context: Option<&RequestContext>, headers: &http::HeaderMap) -> String {
+    let id = match context {
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => header_str(headers, "x-amzn-trace-id").map(str::to_owned),
+    };
+    id.unwrap_or_default()
+}
+
+fn header_str<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}

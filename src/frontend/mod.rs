@@ -1,0 +1,5 @@
+//! Front ends: adapters between a transport and the core's `GatewayRequest` /
+//! `GatewayResponse`. They never evaluate policy.
+
+pub mod forwarded;
+pub mod lambda;

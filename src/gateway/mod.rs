@@ -1,0 +1,8 @@
+//! The transport-free core: a [`GatewayRequest`] in, a [`GatewayResponse`] out.
+//!
+//! Front ends (Lambda events, the local TLS listener, tests) only translate to and from
+//! these types, so every front end gets the same behaviour.
+
+mod request;
+
+pub use request::{ClientCertificate, GatewayRequest, GatewayResponse};

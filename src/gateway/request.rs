@@ -1,0 +1,59 @@
+//! What crosses the boundary between a front end and the core.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::cert::Certificate;
+
+/// The client certificate as the deployment's trusted source delivered it.
+#[derive(Debug, Clone, Default)]
+pub enum ClientCertificate {
+    /// No certificate (or the hostname does not request one): the policy sees null.
+    #[default]
+    Absent,
+    /// Leaf first, then the intermediates the client presented (untrusted hints).
+    Presented(Arc<[Certificate]>),
+    /// The trusted source carried something that is not a certificate. The policy sees
+    /// null (fail closed); why is kept for logs and `--explain`.
+    Undecodable(String),
+}
+
+impl ClientCertificate {
+    /// The leaf, if one was presented and decoded.
+    pub fn leaf(&self) -> Option<&Certificate> {
+        match self {
+            Self::Presented(chain) => chain.first(),
+            _ => None,
+        }
+    }
+}
+
+/// One request, whatever front end it came from.
+#[derive(Debug)]
+pub struct GatewayRequest {
+    /// Method, URI (with scheme and authority when known), headers: certificate headers
+    /// are already removed, so nothing downstream can mistake a client's header for
+    /// the front end's.
+    pub parts: http::request::Parts,
+    pub body: Bytes,
+    pub client_ip: Option<IpAddr>,
+    pub certificate: ClientCertificate,
+    /// Certificate carriers other than the trusted one that were present (and ignored),
+    /// by name, e.g. `x-forwarded-client-cert`; for logs and metrics.
+    pub ignored_certificate_sources: Vec<&'static str>,
+    /// The front end's request id (API Gateway), or one made up by the front end.
+    pub request_id: String,
+}
+
+/// The answer, before a front end shapes it for its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayResponse {
+    pub status: http::StatusCode,
+    /// A reason phrase set by policy (`set-status reason`), if any; front ends that
+    /// cannot carry one (API Gateway) drop it.
+    pub reason: Option<String>,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
