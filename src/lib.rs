@@ -10,5 +10,6 @@ pub mod expr;
 pub mod frontend;
 pub mod gateway;
 pub mod policy;
+pub mod proxy;
 pub mod source;
 pub mod trust;

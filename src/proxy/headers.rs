@@ -1,0 +1,113 @@
+//! Header hygiene between the client, certgate and the backend.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+/// Headers that describe one connection, never the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[HeaderName] = &[
+    header::CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in HOP_BY_HOP.iter().chain(&named) {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// What the backend learns about the original request through `X-Forwarded-*`.
+#[derive(Debug, Clone)]
+pub struct ForwardedFor<'a> {
+    pub client_ip: Option<IpAddr>,
+    /// Scheme the client used towards the front end.
+    pub proto: &'a str,
+    /// Host the client asked for.
+    pub host: Option<&'a str>,
+}
+
+/// Makes client request headers fit to send to `backend_authority`: hop-by-hop
+/// headers removed, `Host` set to the backend (as APIM does), `X-Forwarded-For`
+/// extended with the client address, `X-Forwarded-Proto` and `-Host` set.
+pub fn prepare_request_headers(
+    headers: &mut HeaderMap,
+    forwarded: &ForwardedFor<'_>,
+    backend_authority: &str,
+) {
+    strip_hop_by_hop(headers);
+    if let Ok(host) = HeaderValue::from_str(backend_authority) {
+        headers.insert(header::HOST, host);
+    }
+    if let Some(ip) = forwarded.client_ip {
+        let previous = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let value = if previous.is_empty() {
+            ip.to_string()
+        } else {
+            format!("{previous}, {ip}")
+        };
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    if let Ok(proto) = HeaderValue::from_str(forwarded.proto) {
+        headers.insert("x-forwarded-proto", proto);
+    }
+    if let Some(host) = forwarded.host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        headers.insert("x-forwarded-host", host);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", "keep-alive, x-secret".parse().unwrap());
+        h.insert("keep-alive", "timeout=5".parse().unwrap());
+        h.insert("x-secret", "1".parse().unwrap());
+        h.insert("transfer-encoding", "chunked".parse().unwrap());
+        h.insert("upgrade", "h2c".parse().unwrap());
+        h.insert("x-kept", "yes".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn forwarding_headers_extend_the_chain_and_retarget_host() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "api.contoso.com".parse().unwrap());
+        h.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let fwd = ForwardedFor {
+            client_ip: Some("198.51.100.7".parse().unwrap()),
+            proto: "https",
+            host: Some("api.contoso.com"),
+        };
+        prepare_request_headers(&mut h, &fwd, "orders.internal:8443");
+        assert_eq!(h["host"], "orders.internal:8443");
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.7");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.contoso.com");
+    }
+}

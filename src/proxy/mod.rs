@@ -1,0 +1,298 @@
+//! Forwarding a request to the backend (`forward-request`).
+//!
+//! One hyper client per HTTP-version setting, built once and shared, over rustls with
+//! the public web roots plus the deployment's extra backend CAs. Bodies are buffered:
+//! policies may read them (`context.Request.Body`), and Lambda delivers and returns
+//! whole bodies anyway; the size is bounded.
+
+mod headers;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+pub use headers::{ForwardedFor, prepare_request_headers, strip_hop_by_hop};
+pub use url::backend_url;
+
+/// Why the backend did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// No connection (refused, DNS, TLS handshake): APIM's `BackendConnectionFailure`.
+    #[error("cannot reach the backend at {url}: {cause}")]
+    Connect { url: String, cause: String },
+    /// No response headers within the `forward-request` timeout: APIM's `Timeout`.
+    #[error("the backend at {url} did not answer within {after:?}")]
+    Timeout { url: String, after: Duration },
+    /// The backend's response body was larger than certgate buffers.
+    #[error("the backend's response body is larger than {limit} bytes")]
+    ResponseTooLarge { limit: usize },
+    /// The connection broke mid-response, or the backend spoke bad HTTP.
+    #[error("the backend at {url} broke off the response: {cause}")]
+    Protocol { url: String, cause: String },
+    /// More redirects than `follow-redirects` allows.
+    #[error("the backend redirected more than {0} times")]
+    TooManyRedirects(usize),
+}
+
+impl ProxyError {
+    /// The `context.LastError.Reason` APIM reports for this failure.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Timeout { .. } => "Timeout",
+            _ => "BackendConnectionFailure",
+        }
+    }
+
+    /// The status the caller gets when no `on-error` answers instead.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
+            _ => http::StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// `forward-request` `http-version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only (APIM's default, `1`).
+    #[default]
+    Http1,
+    /// HTTP/2 only (`2`): ALPN h2 over TLS, prior knowledge over cleartext.
+    Http2,
+    /// Whatever ALPN agrees (`2or1`).
+    Http2Or1,
+}
+
+/// The `forward-request` attributes that shape one backend call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardOptions {
+    pub timeout: Duration,
+    pub follow_redirects: bool,
+    pub http_version: HttpVersion,
+}
+
+impl Default for ForwardOptions {
+    /// APIM's defaults: 300 s, no redirects, HTTP/1.1.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+            follow_redirects: false,
+            http_version: HttpVersion::Http1,
+        }
+    }
+}
+
+/// The backend's answer, buffered.
+#[derive(Debug, Clone)]
+pub struct BackendResponse {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Redirects followed at most, as .NET's HttpClient does by default.
+const MAX_REDIRECTS: usize = 50;
+
+/// Shared HTTP clients to backends.
+#[derive(Clone)]
+pub struct Backend {
+    http1: HttpClient,
+    http2: HttpClient,
+    either: HttpClient,
+    max_body: usize,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// Clients trusting the public web roots plus `extra_roots` (DER), optionally
+    /// presenting a client certificate (`authentication-certificate`).
+    pub fn new(
+        extra_roots: &[rustls_pki_types::CertificateDer<'static>],
+        identity: Option<ClientIdentity>,
+        max_body: usize,
+    ) -> Result<Self, rustls::Error> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for root in extra_roots {
+            roots.add(root.clone())?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let tls = match identity {
+            Some(id) => builder.with_client_auth_cert(id.chain, id.key)?,
+            None => builder.with_no_client_auth(),
+        };
+        let connector = |versions: HttpVersion| {
+            let b = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http();
+            match versions {
+                HttpVersion::Http1 => b.enable_http1().build(),
+                HttpVersion::Http2 => b.enable_http2().build(),
+                HttpVersion::Http2Or1 => b.enable_all_versions().build(),
+            }
+        };
+        let client = |versions: HttpVersion| {
+            let mut builder = Client::builder(TokioExecutor::new());
+            builder.http2_only(versions == HttpVersion::Http2);
+            builder.build(connector(versions))
+        };
+        Ok(Self {
+            http1: client(HttpVersion::Http1),
+            http2: client(HttpVersion::Http2),
+            either: client(HttpVersion::Http2Or1),
+            max_body,
+        })
+    }
+
+    /// Sends the request and buffers the response, following redirects if asked.
+    pub async fn forward(
+        &self,
+        request: http::Request<Bytes>,
+        options: ForwardOptions,
+    ) -> Result<BackendResponse, ProxyError> {
+        let client = match options.http_version {
+            HttpVersion::Http1 => &self.http1,
+            HttpVersion::Http2 => &self.http2,
+            HttpVersion::Http2Or1 => &self.either,
+        };
+        let first_url = request.uri().to_string();
+        let call = async {
+            let mut request = request;
+            let mut redirects = 0;
+            loop {
+                let (parts, body) = request.into_parts();
+                let replay = (parts.clone(), body.clone());
+                let url = parts.uri.to_string();
+                let response = client
+                    .request(http::Request::from_parts(parts, Full::new(body)))
+                    .await
+                    .map_err(|e| connect_error(&url, &e))?;
+                let location = redirect_target(&replay.0.uri, &response);
+                match location {
+                    Some(next) if options.follow_redirects => {
+                        redirects += 1;
+                        if redirects > MAX_REDIRECTS {
+                            return Err(ProxyError::TooManyRedirects(MAX_REDIRECTS));
+                        }
+                        request = redirected(replay, response.status(), next);
+                    }
+                    _ => return Ok((url, response)),
+                }
+            }
+        };
+        let (url, response) =
+            tokio::time::timeout(options.timeout, call)
+                .await
+                .map_err(|_| ProxyError::Timeout {
+                    url: first_url,
+                    after: options.timeout,
+                })??;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, self.max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    ProxyError::ResponseTooLarge {
+                        limit: self.max_body,
+                    }
+                } else {
+                    ProxyError::Protocol {
+                        url: url.clone(),
+                        cause: e.to_string(),
+                    }
+                }
+            })?
+            .to_bytes();
+        let mut headers = parts.headers;
+        strip_hop_by_hop(&mut headers);
+        Ok(BackendResponse {
+            status: parts.status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A client certificate chain and key for mTLS to the backend.
+#[derive(Debug)]
+pub struct ClientIdentity {
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    pub key: rustls_pki_types::PrivateKeyDer<'static>,
+}
+
+fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyError {
+    // The innermost cause says what happened ("Connection refused", a TLS alert).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let (url, cause) = (url.to_owned(), cause.to_string());
+    if error.is_connect() {
+        ProxyError::Connect { url, cause }
+    } else {
+        ProxyError::Protocol { url, cause }
+    }
+}
+
+fn redirect_target<B>(base: &http::Uri, response: &http::Response<B>) -> Option<http::Uri> {
+    if !response.status().is_redirection() || response.status() == http::StatusCode::NOT_MODIFIED {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    url::resolve(base, location)
+}
+
+/// The request to send after a redirect: 303 (and 301/302 after POST, as browsers and
+/// HttpClient do) become a bodiless GET; 307/308 repeat the request.
+fn redirected(
+    (mut parts, body): (http::request::Parts, Bytes),
+    status: http::StatusCode,
+    next: http::Uri,
+) -> http::Request<Bytes> {
+    let becomes_get = status == http::StatusCode::SEE_OTHER
+        || (matches!(status.as_u16(), 301 | 302) && parts.method == http::Method::POST);
+    if let Some(host) = next
+        .authority()
+        .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(http::header::HOST, host);
+    }
+    parts.uri = next;
+    let body = if becomes_get {
+        parts.method = http::Method::GET;
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        parts.headers.remove(http::header::CONTENT_TYPE);
+        Bytes::new()
+    } else {
+        body
+    };
+    http::Request::from_parts(parts, body)
+}

@@ -1,0 +1,103 @@
+//! Where a request goes: the backend base URL joined with the request path, as APIM
+//! joins its "Web service URL" with the path after the API URL suffix.
+
+use http::Uri;
+
+/// `base` + (`path` without the API's `api_prefix`) + `?query`.
+///
+/// `https://orders.internal/v1` with prefix `/orders` and request `/orders/42?x=1`
+/// gives `https://orders.internal/v1/42?x=1`.
+pub fn backend_url(base: &Uri, api_prefix: &str, path_and_query: &str) -> Option<Uri> {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path_and_query, None),
+    };
+    let rest = strip_prefix_ignore_case(path, api_prefix).unwrap_or(path);
+    let base_path = base.path().trim_end_matches('/');
+    let mut joined = format!("{base_path}{rest}");
+    if joined.is_empty() {
+        joined.push('/');
+    }
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        joined.push('?');
+        joined.push_str(query);
+    }
+    Uri::builder()
+        .scheme(base.scheme()?.clone())
+        .authority(base.authority()?.clone())
+        .path_and_query(joined)
+        .build()
+        .ok()
+}
+
+fn strip_prefix_ignore_case<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let head = path.get(..prefix.len())?;
+    let rest = &path[prefix.len()..];
+    (head.eq_ignore_ascii_case(prefix) && (rest.is_empty() || rest.starts_with('/')))
+        .then_some(rest)
+}
+
+/// Resolves a `Location` header against the URL that answered.
+pub(super) fn resolve(base: &Uri, location: &str) -> Option<Uri> {
+    let target: Uri = location.parse().ok()?;
+    if target.scheme().is_some() {
+        return Some(target);
+    }
+    let path_and_query = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        let dir = base.path().rsplit_once('/').map_or("", |(d, _)| d);
+        format!("{dir}/{location}")
+    };
+    Uri::builder()
+        .scheme(base.scheme()?.clone())
+        .authority(base.authority()?.clone())
+        .path_and_query(path_and_query)
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_prefix_is_replaced_by_the_backend_path() {
+        let base: Uri = "https://orders.internal/v1".parse().unwrap();
+        let url = |p| backend_url(&base, "/orders", p).unwrap().to_string();
+        assert_eq!(url("/orders/42?x=1"), "https://orders.internal/v1/42?x=1");
+        assert_eq!(url("/Orders"), "https://orders.internal/v1");
+        assert_eq!(url("/orders?"), "https://orders.internal/v1");
+        let root: Uri = "http://127.0.0.1:8080".parse().unwrap();
+        assert_eq!(
+            backend_url(&root, "", "/a/b").unwrap().to_string(),
+            "http://127.0.0.1:8080/a/b"
+        );
+        assert_eq!(
+            backend_url(&root, "/api", "/api").unwrap().to_string(),
+            "http://127.0.0.1:8080/"
+        );
+    }
+
+    #[test]
+    fn a_prefix_only_matches_whole_segments() {
+        let base: Uri = "http://b".parse().unwrap();
+        assert_eq!(
+            backend_url(&base, "/order", "/orders/1")
+                .unwrap()
+                .to_string(),
+            "http://b/orders/1"
+        );
+    }
+
+    #[test]
+    fn locations_resolve_against_the_answering_url() {
+        let base: Uri = "http://b:1/x/y?q".parse().unwrap();
+        assert_eq!(resolve(&base, "/z").unwrap().to_string(), "http://b:1/z");
+        assert_eq!(resolve(&base, "z").unwrap().to_string(), "http://b:1/x/z");
+        assert_eq!(
+            resolve(&base, "https://c/").unwrap().to_string(),
+            "https://c/"
+        );
+    }
+}

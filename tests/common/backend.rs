@@ -1,0 +1,76 @@
+//! A real HTTP backend on loopback for integration tests.
+//!
+//! `/slow` waits 10 s before answering; `/redirect` answers 302 to `/echo`; anything else
+//! echoes: status 200, the request body back byte for byte, and what it received in
+//! `x-echo-method`, `x-echo-uri` and `x-echo-header-<name>` headers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// A running echo backend; stops when the test's runtime ends.
+pub struct EchoBackend {
+    pub addr: SocketAddr,
+}
+
+impl EchoBackend {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service_fn(echo))
+                        .await;
+                });
+            }
+        });
+        Self { addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// An address on which nothing listens.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+async fn echo(
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path().to_owned();
+    if path == "/slow" {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+    if path == "/redirect" {
+        return Ok(hyper::Response::builder()
+            .status(302)
+            .header("location", "/echo?redirected=1")
+            .body(Full::new(Bytes::new()))
+            .unwrap());
+    }
+    let mut response = hyper::Response::builder()
+        .header("x-echo-method", request.method().as_str())
+        .header("x-echo-uri", request.uri().to_string())
+        .header("x-echo-version", format!("{:?}", request.version()));
+    for (name, value) in request.headers() {
+        response = response.header(format!("x-echo-header-{name}"), value);
+    }
+    let body = request.into_body().collect().await.unwrap().to_bytes();
+    Ok(response.body(Full::new(body)).unwrap())
+}

@@ -1,0 +1,4 @@
+//! Shared test fixtures. Each test binary uses some of them.
+#![allow(dead_code)]
+
+pub mod backend;
