@@ -1,4 +1,4 @@
 //! Shared test fixtures. Each test binary uses some of them.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
