@@ -4,6 +4,7 @@
 mod cert_inspect;
 mod cert_verify;
 mod eval;
+mod trust;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,9 @@ enum Command {
     Cert(CertCommand),
     /// Evaluate one policy expression against a request.
     Eval(eval::Args),
+    /// Manage the trust bucket: push a deployment folder to S3, list it, pull it back.
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 #[derive(Subcommand)]
@@ -43,6 +47,7 @@ fn main() -> ExitCode {
         Command::Cert(CertCommand::Inspect(args)) => cert_inspect::run(args),
         Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Trust(command) => trust::run(command),
     };
     match result {
         Ok(code) => code,
