@@ -28,12 +28,13 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
             max: MAX_INPUT_BYTES,
         });
     }
+    if input.first() == Some(&0x30) {
+        // DER is binary: its last bytes may look like whitespace, so it is never trimmed.
+        return owned(split_der(input)?);
+    }
     let trimmed = input.trim_ascii();
     if trimmed.is_empty() {
         return Err(CertError::Empty);
-    }
-    if trimmed[0] == 0x30 {
-        return owned(split_der(trimmed)?);
     }
     if trimmed.contains(&b'%') {
         // PEM and base64 never contain `%`: this is URL-encoded. Plain percent-decoding
@@ -197,4 +198,42 @@ fn count_occurrences(haystack: &[u8], needle: &[u8]) -> usize {
         .windows(needle.len())
         .filter(|w| *w == needle)
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_ending_in_a_whitespace_byte_is_not_trimmed() {
+        let der = [0x30, 0x02, 0x05, 0x20];
+        assert_eq!(der_blobs(&der), Ok(vec![der.to_vec()]));
+    }
+
+    #[test]
+    fn text_between_pem_blocks_is_ignored() {
+        let text =
+            b"Bag Attributes\n-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n\
+                     comment\r\n-----BEGIN CERTIFICATE-----\r\nMAA\r\n-----END CERTIFICATE-----";
+        assert_eq!(
+            der_blobs(text),
+            Ok(vec![vec![0x30, 0x00], vec![0x30, 0x00]])
+        );
+    }
+
+    #[test]
+    fn url_encoding_keeps_plus_signs() {
+        // `+` in base64 must not become a space: "+/8=" is 0xFB 0xFF.
+        let text = b"-----BEGIN%20CERTIFICATE-----%0A+/8=%0A-----END%20CERTIFICATE-----%0A";
+        assert_eq!(der_blobs(text), Ok(vec![vec![0xfb, 0xff]]));
+    }
+
+    #[test]
+    fn a_pem_block_whose_end_label_differs_is_malformed() {
+        let text = b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            der_blobs(text),
+            Err(CertError::MalformedPem { index: 1, .. })
+        ));
+    }
 }

@@ -511,3 +511,46 @@ fn describe_parse_error(error: x509_parser::nom::Err<x509_parser::error::X509Err
         x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_algorithms_have_the_windows_friendly_names_of_spec_section_5_2() {
+        let cases = [
+            ("1.2.840.113549.1.1.11", "sha256RSA"),
+            ("1.2.840.113549.1.1.12", "sha384RSA"),
+            ("1.2.840.113549.1.1.13", "sha512RSA"),
+            ("1.2.840.113549.1.1.5", "sha1RSA"),
+            ("1.2.840.10045.4.3.2", "sha256ECDSA"),
+            ("1.2.840.10045.4.3.3", "sha384ECDSA"),
+            ("1.2.840.113549.1.1.10", "RSASSA-PSS"),
+            ("1.3.101.112", "Ed25519"),
+        ];
+        for (oid, name) in cases {
+            assert_eq!(signature_friendly_name(oid), Some(name), "{oid}");
+        }
+        assert_eq!(signature_friendly_name("1.2.3.4"), None);
+    }
+
+    #[test]
+    fn rsa_key_size_counts_the_significant_bits_of_the_modulus() {
+        // SEQUENCE { INTEGER 00 80 00 .. (2048-bit modulus), INTEGER 65537 }
+        let mut modulus = vec![0x02, 0x82, 0x01, 0x01, 0x00, 0x80];
+        modulus.extend([0u8; 255]);
+        let exponent = [0x02, 0x03, 0x01, 0x00, 0x01];
+        let content = [modulus, exponent.to_vec()].concat();
+        let len = u16::try_from(content.len()).expect("short");
+        let key = [vec![0x30, 0x82], len.to_be_bytes().to_vec(), content].concat();
+        assert_eq!(rsa_modulus_bits(&key), 2048);
+        assert_eq!(rsa_modulus_bits(&[0x30]), 0);
+    }
+
+    #[test]
+    fn ec_key_size_comes_from_the_point_length() {
+        assert_eq!(ec_point_bits(&[0x04; 65]), 256);
+        assert_eq!(ec_point_bits(&[0x03; 33]), 256);
+        assert_eq!(ec_point_bits(&[]), 0);
+    }
+}

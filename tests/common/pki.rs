@@ -94,3 +94,25 @@ pub(crate) fn ed25519_self_signed() -> Generated {
     params.distinguished_name.push(DnType::CommonName, "ed");
     generated(&params.self_signed(&key).expect("certificate"))
 }
+
+/// A self-signed Ed25519 certificate whose subject has exactly these attributes, in
+/// DER order, each its own RDN; keys are `CN O OU OU2 C L E`.
+pub(crate) fn subject_only(rdns: &[(&str, &str)]) -> Generated {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key");
+    let mut params = base_params(vec![0x07]);
+    for &(key, value) in rdns {
+        let ty = match key {
+            "CN" => DnType::CommonName,
+            "O" => DnType::OrganizationName,
+            "OU" => DnType::OrganizationalUnitName,
+            // rcgen keeps one value per DnType; the raw OID adds a second OU.
+            "OU2" => DnType::CustomDnType(vec![2, 5, 4, 11]),
+            "C" => DnType::CountryName,
+            "L" => DnType::LocalityName,
+            "E" => DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+            other => panic!("unknown test key {other}"),
+        };
+        params.distinguished_name.push(ty, value);
+    }
+    generated(&params.self_signed(&key).expect("certificate"))
+}
