@@ -47,25 +47,33 @@ enum Frame {
 enum Mode {
     /// Code (or interpolated string text, when the top frame is `Interp`).
     Normal,
-    Str { escaped: bool },
-    Verbatim { quote_seen: bool },
-    Char { escaped: bool },
+    Str {
+        escaped: bool,
+    },
+    Verbatim {
+        quote_seen: bool,
+    },
+    Char {
+        escaped: bool,
+    },
     /// After a backslash in a regular interpolated string.
     InterpEscape,
     LineComment,
-    BlockComment { star_seen: bool },
+    BlockComment {
+        star_seen: bool,
+    },
 }
 
 /// Characters seen in code that need the next character to be understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
     None,
-    At,       // `@`: `@"` verbatim, `@$"` verbatim interpolated
-    Dollar,   // `$`: `$"` interpolated, `$@"` verbatim interpolated
-    AtDollar, // `@$` or `$@`: waiting for `"`
-    Slash,    // `/`: `//` or `/*`
-    OpenBrace,  // `{` in interpolated text: `{{` or a hole
-    CloseBrace, // `}` in interpolated text: `}}`
+    At,          // `@`: `@"` verbatim, `@$"` verbatim interpolated
+    Dollar,      // `$`: `$"` interpolated, `$@"` verbatim interpolated
+    AtDollar,    // `@$` or `$@`: waiting for `"`
+    Slash,       // `/`: `//` or `/*`
+    OpenBrace,   // `{` in interpolated text: `{{` or a hole
+    CloseBrace,  // `}` in interpolated text: `}}`
     InterpQuote, // `"` in verbatim interpolated text: `""` or the end
 }
 

@@ -177,7 +177,10 @@ mod tests {
     fn diagnostic_counts_characters_not_bytes() {
         let text = "<a b=\"é\" c=\"x\"/>";
         let got = diagnostic(text, &loc(1, 10), "here");
-        assert!(got.ends_with("1 | <a b=\"é\" c=\"x\"/>\n  |          ^\n"), "{got}");
+        assert!(
+            got.ends_with("1 | <a b=\"é\" c=\"x\"/>\n  |          ^\n"),
+            "{got}"
+        );
     }
 
     #[test]

@@ -15,12 +15,10 @@
 //! `expr`'s compiled form and call `expr::compile(value.source(), value.origin())` in
 //! [`compile_expression`]; nothing else in `policy` needs to change.
 
-use std::fmt;
-use std::ops::Range;
-use std::sync::Arc;
-
 use super::csharp::{self, ScanError};
 use super::error::{Location, PolicyError};
+use std::fmt;
+use std::ops::Range;
 
 /// Whether a value is a policy expression (`@(...)` or `@{...}`) or literal text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,7 +158,10 @@ impl PolicyValue {
             .collect();
         PolicyValue::new(
             self.text[start..end].to_owned(),
-            self.raw.get(raw_start..raw_end).unwrap_or_default().to_owned(),
+            self.raw
+                .get(raw_start..raw_end)
+                .unwrap_or_default()
+                .to_owned(),
             self.position_of(start),
             self.span.start + raw_start..self.span.start + raw_end,
             anchors,
@@ -306,19 +307,19 @@ impl<T> Param<T> {
     }
 }
 
-/// Helper for building positions in tests and elsewhere in the module.
-pub(crate) fn location(file: &Arc<str>, line: u32, column: u32, offset: usize) -> Location {
-    Location {
-        file: Arc::clone(file),
-        line,
-        column,
-        offset,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn location(file: &Arc<str>, line: u32, column: u32, offset: usize) -> Location {
+        Location {
+            file: Arc::clone(file),
+            line,
+            column,
+            offset,
+        }
+    }
 
     fn value(text: &str, raw: &str, anchors: Vec<(usize, usize)>) -> PolicyValue {
         let file: Arc<str> = Arc::from("f.xml");
@@ -334,7 +335,11 @@ mod tests {
     #[test]
     fn positions_map_through_entities_and_newlines() {
         // raw: @(a == &quot;x&quot;)   decoded: @(a == "x")
-        let v = value("@(a == \"x\")", "@(a == &quot;x&quot;)", vec![(8, 13), (10, 20)]);
+        let v = value(
+            "@(a == \"x\")",
+            "@(a == &quot;x&quot;)",
+            vec![(8, 13), (10, 20)],
+        );
         assert!(v.is_expression());
         assert_eq!(v.position_of(0).column, 10);
         assert_eq!(v.position_of(7).column, 17); // the first quote

@@ -349,10 +349,9 @@ impl<'a> Reader<'a> {
                 }
                 Some(c) if is_name_start(c) => {
                     if !spaced {
-                        return Err(self.syntax(
-                            self.pos,
-                            "expected whitespace before the attribute name",
-                        ));
+                        return Err(
+                            self.syntax(self.pos, "expected whitespace before the attribute name")
+                        );
                     }
                     let attribute = self.attribute(&element)?;
                     if element.attributes.len() >= MAX_ATTRIBUTES {
@@ -769,7 +768,10 @@ mod tests {
         assert_eq!(err("<a x=\"1\" x=\"2\"/>").1, 10);
         assert_eq!(err("<a x=1/>").1, 6);
         assert_eq!(err("<a>\n</b>").0, 2);
-        assert_eq!(err("<a/><b/>").2, "a policy document has one root element; found <b> after </a>");
+        assert_eq!(
+            err("<a/><b/>").2,
+            "a policy document has one root element; found <b> after </a>"
+        );
         assert_eq!(err("").2, "empty document: expected a <policies> element");
         assert_eq!(err("<a x=\"@(1) 2\"/>").1, 11);
         assert_eq!(err("<a x=\"a <b/>").1, 9);
@@ -789,7 +791,9 @@ mod tests {
             read("t.xml", &big),
             Err(PolicyError::Limit { .. })
         ));
-        let many: String = (0..=MAX_ATTRIBUTES).map(|i| format!(" a{i}=\"\"")).collect();
+        let many: String = (0..=MAX_ATTRIBUTES)
+            .map(|i| format!(" a{i}=\"\""))
+            .collect();
         assert!(matches!(
             read("t.xml", &format!("<a{many}/>")),
             Err(PolicyError::Limit { .. })
