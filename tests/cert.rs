@@ -273,6 +273,7 @@ fn pem_der_base64_and_url_encoded_forms_decode_to_the_same_certificate() {
                 .join(&b"\n"[..]),
         ),
         ("URL-encoded PEM", alb_url_encode(&client.pem).into_bytes()),
+        ("RFC 9440 byte sequence", format!(":{base64}:").into_bytes()),
         (
             "URL-encoded PEM with = escaped",
             alb_url_encode(&client.pem).replace('=', "%3D").into_bytes(),
@@ -293,6 +294,15 @@ fn a_chain_decodes_leaf_first_from_pem_der_and_url_encoded_pem() {
         ("PEM", pem.clone().into_bytes()),
         ("DER", [client.der.clone(), ca.der.clone()].concat()),
         ("URL-encoded PEM", alb_url_encode(&pem).into_bytes()),
+        (
+            "RFC 9440 Client-Cert-Chain",
+            format!(
+                ":{}:, :{}:",
+                STANDARD.encode(&client.der),
+                STANDARD.encode(&ca.der)
+            )
+            .into_bytes(),
+        ),
     ];
     for (form, input) in forms {
         let chain = decode_chain(&input).expect(form);

@@ -1,6 +1,7 @@
 //! From what a front end forwarded to DER blobs: PEM (one or more blocks), DER (one
 //! or more concatenated), base64 DER, and URL-encoded PEM (ALB's
-//! `X-Amzn-Mtls-Clientcert`). Bounded: the input size and the number of certificates
+//! `X-Amzn-Mtls-Clientcert`), and RFC 9440 byte sequences (`:base64:`, a comma-separated
+//! list for `Client-Cert-Chain`). Bounded: the input size and the number of certificates
 //! are capped before any certificate is parsed.
 
 use base64::Engine as _;
@@ -51,6 +52,9 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     if find(trimmed, BEGIN).is_some() {
         return pem_blocks(trimmed);
     }
+    if trimmed.starts_with(b":") {
+        return byte_sequences(trimmed);
+    }
     let compact: Vec<u8> = trimmed
         .iter()
         .copied()
@@ -63,11 +67,43 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
                 .to_owned(),
         }),
         Err(_) => Err(CertError::UnrecognizedFormat {
-            reason: "expected PEM (`-----BEGIN CERTIFICATE-----`), DER, base64 DER or \
-                     URL-encoded PEM"
+            reason: "expected PEM (`-----BEGIN CERTIFICATE-----`), DER, base64 DER, \
+                     URL-encoded PEM or an RFC 9440 `:base64:` byte sequence"
                 .to_owned(),
         }),
     }
+}
+
+/// RFC 9440 `Client-Cert` / `Client-Cert-Chain`: structured-field byte sequences,
+/// `:base64-DER:`, separated by commas.
+fn byte_sequences(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
+    let items: Vec<&[u8]> = text.split(|&b| b == b',').map(<[u8]>::trim_ascii).collect();
+    if items.len() > MAX_CHAIN_LENGTH {
+        return Err(CertError::ChainTooLong {
+            count: items.len(),
+            max: MAX_CHAIN_LENGTH,
+        });
+    }
+    let mut blobs = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let index = i + 1;
+        let inner = item
+            .strip_prefix(b":")
+            .and_then(|rest| rest.strip_suffix(b":"))
+            .ok_or_else(|| CertError::UnrecognizedFormat {
+                reason: format!(
+                    "item {index} of the RFC 9440 list is not a `:base64:` byte sequence"
+                ),
+            })?;
+        let der =
+            STANDARD_PAD_INDIFFERENT
+                .decode(inner)
+                .map_err(|e| CertError::UnrecognizedFormat {
+                    reason: format!("item {index} of the RFC 9440 list is not valid base64 ({e})"),
+                })?;
+        blobs.push(der);
+    }
+    Ok(blobs)
 }
 
 fn owned(blobs: Vec<&[u8]>) -> Result<Vec<Vec<u8>>, CertError> {

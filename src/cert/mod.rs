@@ -145,6 +145,9 @@ impl Certificate {
     }
 
     fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
+        if der.is_empty() {
+            return Err(CertError::Empty);
+        }
         let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
         let (header, length) = der::read_header(&der).map_err(|e| match e {
             der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
@@ -212,11 +215,17 @@ impl Certificate {
     }
 
     /// `Subject` (== `SubjectName.Name`): e.g. `CN=client1, O=Contoso, C=US`.
+    ///
+    /// RDNs last to first, joined by `", "`; a multi-valued RDN joined by `" + "` in
+    /// encoding order; Windows key names (`S`, `E`, `OID.x.y` when unnamed); a value
+    /// quoted when empty, when it starts or ends with whitespace, or when it contains
+    /// one of `,+="<>#;` or a newline. A value that is not a string shows as `#` and
+    /// the hex of its DER; a name that is not valid DER shows as `""`.
     pub fn subject(&self) -> &str {
         &self.subject
     }
 
-    /// `Issuer` (== `IssuerName.Name`).
+    /// `Issuer` (== `IssuerName.Name`), in the format of [`Certificate::subject`].
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -326,8 +335,9 @@ impl Certificate {
 /// Decodes a certificate or a chain, leaf first.
 ///
 /// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace or CRLF, text between
-/// blocks ignored), DER (one or several concatenated), base64 DER, and URL-encoded PEM
-/// as ALB sends it (`+` stays `+`). Any other PEM block (a private key, a CSR) is an
+/// blocks ignored), DER (one or several concatenated), base64 DER, URL-encoded PEM as
+/// ALB sends it (`+` stays `+`), and RFC 9440 `:base64:` byte sequences (one, or a
+/// comma-separated chain). Any other PEM block (a private key, a CSR) is an
 /// error rather than skipped, so a key pasted by mistake is noticed. Input above
 /// [`MAX_INPUT_BYTES`] or with more than [`MAX_CHAIN_LENGTH`] certificates is refused
 /// before any certificate is parsed.
