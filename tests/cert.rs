@@ -418,6 +418,16 @@ fn a_pem_private_key_is_named_in_the_error() {
 }
 
 #[test]
+fn a_der_private_key_is_recognised_as_one() {
+    let key = rcgen::KeyPair::generate().expect("key").serialize_der();
+    let error = decode_chain(&key).unwrap_err();
+    assert!(
+        error.to_string().contains("looks like a private key"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_pem_block_without_its_end_line_is_malformed() {
     let (client, _) = pki::client_and_ca();
     let cut = &client.pem[..client.pem.len() / 2];

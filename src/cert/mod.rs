@@ -171,6 +171,15 @@ impl Certificate {
                 extra: der.len() - total,
             });
         }
+        if der.get(header) == Some(&0x02) {
+            // A certificate starts with its TBS SEQUENCE; PKCS#1 and PKCS#8 keys start
+            // with an INTEGER version.
+            return Err(invalid(
+                "this DER looks like a private key (it starts with an INTEGER), not a \
+                 certificate"
+                    .to_owned(),
+            ));
+        }
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| invalid(describe_parse_error(e)))?;
         let parts = Parts::of(&cert);
