@@ -562,6 +562,7 @@ mod cli {
         for line in [
             "Subject: E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US",
             "Issuer: CN=Contoso Test Root, O=Contoso, C=US",
+            "IssuerName.Name: CN=Contoso Test Root, O=Contoso, C=US",
             &format!("Thumbprint: {}", sha1_upper_hex(&client.der)),
             "SerialNumber: 00A1B2C3",
             "NotBefore: 2025-01-02T00:00:00Z (UTC)",
