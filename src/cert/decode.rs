@@ -31,7 +31,7 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     }
     if input.first() == Some(&0x30) {
         // DER is binary: its last bytes may look like whitespace, so it is never trimmed.
-        return owned(split_der(input)?);
+        return Ok(owned(split_der(input)?));
     }
     let trimmed = input.trim_ascii();
     if trimmed.is_empty() {
@@ -61,7 +61,7 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     match STANDARD_PAD_INDIFFERENT.decode(&compact) {
-        Ok(decoded) if decoded.first() == Some(&0x30) => owned(split_der(&decoded)?),
+        Ok(decoded) if decoded.first() == Some(&0x30) => Ok(owned(split_der(&decoded)?)),
         Ok(_) => Err(CertError::UnrecognizedFormat {
             reason: "it is base64, but the decoded bytes are not DER (no leading SEQUENCE)"
                 .to_owned(),
@@ -106,8 +106,8 @@ fn byte_sequences(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     Ok(blobs)
 }
 
-fn owned(blobs: Vec<&[u8]>) -> Result<Vec<Vec<u8>>, CertError> {
-    Ok(blobs.into_iter().map(<[u8]>::to_vec).collect())
+fn owned(blobs: Vec<&[u8]>) -> Vec<Vec<u8>> {
+    blobs.into_iter().map(<[u8]>::to_vec).collect()
 }
 
 /// Splits concatenated DER certificates by their outer lengths, checking the count

@@ -149,16 +149,16 @@ impl Certificate {
             return Err(CertError::Empty);
         }
         let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
-        let (header, length) = der::read_header(&der).map_err(|e| match e {
-            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
-            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
-        })?;
         if der[0] != 0x30 {
             return Err(invalid(format!(
                 "DER must start with a SEQUENCE (0x30), found 0x{:02X}",
                 der[0]
             )));
         }
+        let (header, length) = der::read_header(&der).map_err(|e| match e {
+            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
+            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
+        })?;
         let total = header.saturating_add(length);
         if total > der.len() {
             return Err(CertError::TruncatedDer {
