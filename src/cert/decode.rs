@@ -208,11 +208,7 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
             index,
             reason: format!("no `-----END {label_text}-----` line; was the input cut off?"),
         })?;
-        let body: Vec<u8> = body_and_rest[..body_end]
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        let body = base64_body(&body_and_rest[..body_end]);
         let der = STANDARD_PAD_INDIFFERENT
             .decode(&body)
             .map_err(|e| CertError::MalformedPem {
@@ -223,6 +219,23 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
         rest = &body_and_rest[body_end + end_marker.len()..];
     }
     Ok(blobs)
+}
+
+/// The base64 characters of a PEM body: whitespace dropped, and the two-character
+/// escapes `\n`, `\r` and `\t` too, so PEM pasted from a JSON event
+/// (`"clientCertPem": "-----BEGIN CERTIFICATE-----\nMII..."`) decodes as well.
+/// Backslash is not a base64 character, so this cannot change a valid body.
+fn base64_body(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\\' && matches!(bytes.peek(), Some(b'n' | b'r' | b't')) {
+            bytes.next();
+        } else if !b.is_ascii_whitespace() {
+            out.push(b);
+        }
+    }
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -255,6 +268,12 @@ mod tests {
             der_blobs(text),
             Ok(vec![vec![0x30, 0x00], vec![0x30, 0x00]])
         );
+    }
+
+    #[test]
+    fn json_escaped_newlines_in_a_pem_body_are_ignored() {
+        let text = br"-----BEGIN CERTIFICATE-----\nMAA=\r\n-----END CERTIFICATE-----\n";
+        assert_eq!(der_blobs(text), Ok(vec![vec![0x30, 0x00]]));
     }
 
     #[test]

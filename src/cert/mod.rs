@@ -343,8 +343,8 @@ impl Certificate {
 
 /// Decodes a certificate or a chain, leaf first.
 ///
-/// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace or CRLF, text between
-/// blocks ignored), DER (one or several concatenated), base64 DER, URL-encoded PEM as
+/// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace, CRLF or JSON `\n`
+/// escapes, text between blocks ignored), DER (one or several concatenated), base64 DER, URL-encoded PEM as
 /// ALB sends it (`+` stays `+`), and RFC 9440 `:base64:` byte sequences (one, or a
 /// comma-separated chain). Any other PEM block (a private key, a CSR) is an
 /// error rather than skipped, so a key pasted by mistake is noticed. Input above
