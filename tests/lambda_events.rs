@@ -109,6 +109,9 @@ fn rest_v1_reads_identity_client_cert_and_decodes_the_body() {
     assert_eq!(request.client_ip, Some("198.51.100.7".parse().unwrap()));
     assert_eq!(request.request_id, "rest-request-id");
     assert_eq!(request.parts.method, "POST");
+    // The stage (`/prod`) that lambda_http puts in front is not part of the path.
+    assert_eq!(request.parts.uri.path(), "/orders/42");
+    assert_eq!(request.parts.uri.query(), Some("a=1&a=2"));
     assert!(request.ignored_certificate_sources.is_empty());
 }
 
@@ -272,6 +275,16 @@ fn a_one_megabyte_certificate_header_is_refused_quickly() {
         request.certificate,
         ClientCertificate::Undecodable(_)
     ));
+}
+
+#[test]
+fn a_malformed_host_is_an_error_not_a_panic() {
+    let event = alb(json!({"host": "bad host with spaces"}));
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("not an API Gateway REST"),
+        "{err}"
+    );
 }
 
 #[test]
