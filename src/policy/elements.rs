@@ -1257,6 +1257,14 @@ impl<'a> Attrs<'a> {
         if value.is_expression() {
             return Ok(Some(Param::Expression(compile_expression(value)?)));
         }
+        let trimmed = value.source().trim_start();
+        if trimmed.starts_with("@(") || trimmed.starts_with("@{") {
+            return Err(self.invalid(
+                name,
+                value,
+                "an expression must start right after the opening quote; remove the leading whitespace",
+            ));
+        }
         match parse(value.source()) {
             Ok(t) => Ok(Some(Param::Literal(t, value.clone()))),
             Err(message) => Err(self.invalid(name, value, &message)),

@@ -270,7 +270,12 @@ impl Expression {
 /// `expr::compile(value.source(), value.origin())`, mapping its error into
 /// [`PolicyError::Expression`] with the position from [`PolicyValue::position_of`].
 pub fn compile_expression(value: &PolicyValue) -> Result<Expression, PolicyError> {
-    debug_assert!(value.is_expression());
+    if !value.is_expression() {
+        return Err(PolicyError::Expression {
+            at: value.origin().clone(),
+            message: "not a policy expression: an expression starts with @( or @{".into(),
+        });
+    }
     value.check_expression_whole("the value")?;
     Ok(Expression {
         source: value.clone(),

@@ -69,11 +69,20 @@ pub(crate) enum XmlNode {
     Text(PolicyValue),
 }
 
-/// Byte offset → line and column.
+/// Byte offset → line and column, in O(1) amortised per lookup (no rescanning of long
+/// lines: columns come from a sparse count of UTF-8 continuation bytes).
 struct SourceMap {
     file: Arc<str>,
     /// Byte offset where each line starts; line 1 starts after a BOM.
     line_starts: Vec<usize>,
+    /// `continuations[k]`: UTF-8 continuation bytes in `src[..k * CHUNK]`.
+    continuations: Vec<usize>,
+}
+
+const CHUNK: usize = 64;
+
+fn is_continuation(b: &u8) -> bool {
+    b & 0xC0 == 0x80
 }
 
 impl SourceMap {
@@ -86,21 +95,40 @@ impl SourceMap {
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i + 1),
         );
-        SourceMap { file, line_starts }
+        let mut continuations = vec![0];
+        let mut total = 0;
+        for chunk in src.as_bytes().chunks(CHUNK) {
+            total += chunk.iter().filter(|b| is_continuation(b)).count();
+            continuations.push(total);
+        }
+        SourceMap {
+            file,
+            line_starts,
+            continuations,
+        }
+    }
+
+    /// Continuation bytes in `src[..offset]`.
+    fn continuations_before(&self, src: &str, offset: usize) -> usize {
+        let k = offset / CHUNK;
+        let base = self.continuations.get(k).copied().unwrap_or(0);
+        let tail = src
+            .as_bytes()
+            .get(k * CHUNK..offset)
+            .map_or(0, |t| t.iter().filter(|b| is_continuation(b)).count());
+        base + tail
     }
 
     fn location(&self, src: &str, offset: usize) -> Location {
         let offset = offset.min(src.len());
         let line = self.line_starts.partition_point(|s| *s <= offset).max(1);
         let start = self.line_starts[line - 1].min(offset);
-        let column = src
-            .get(start..offset)
-            .map_or(0, |s| s.chars().count())
-            .saturating_add(1);
+        let chars = (offset - start)
+            - (self.continuations_before(src, offset) - self.continuations_before(src, start));
         Location {
             file: Arc::clone(&self.file),
             line: u32::try_from(line).unwrap_or(u32::MAX),
-            column: u32::try_from(column).unwrap_or(u32::MAX),
+            column: u32::try_from(chars + 1).unwrap_or(u32::MAX),
             offset,
         }
     }
@@ -778,6 +806,30 @@ mod tests {
         assert_eq!(err("<a><!-- x </a>").1, 4);
         assert_eq!(err("<a><?pi x?></a>").1, 4);
         assert_eq!(err("hello").1, 1);
+    }
+
+    #[test]
+    fn columns_count_characters_across_chunks() {
+        let src: String = (0..700)
+            .map(|i| match i % 7 {
+                0 => 'é',
+                3 if i % 91 == 3 => '\n',
+                5 => '€',
+                _ => 'a',
+            })
+            .collect();
+        let map = SourceMap::new(Arc::from("f"), &src);
+        let (mut line, mut column) = (1, 1);
+        for (offset, c) in src.char_indices() {
+            let at = map.location(&src, offset);
+            assert_eq!((at.line, at.column), (line, column), "offset {offset}");
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
     }
 
     #[test]
