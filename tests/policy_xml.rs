@@ -841,6 +841,24 @@ fn placement_rules() {
             .contains("cannot be combined with issuer-subject or issuer-thumbprint")
     );
     assert_eq!(
+        error(&inbound_doc(
+            "<return-response><set-status code=\"200\" /><set-status code=\"201\" /></return-response>"
+        )),
+        (
+            3,
+            43,
+            "<return-response> has more than one <set-status>".into()
+        )
+    );
+    assert_eq!(
+        error(&inbound_doc("<set-status code=\" @(200)\" />")).2,
+        "<set-status> code: an expression must start right after the opening quote; remove the leading whitespace"
+    );
+    assert_eq!(
+        error(&inbound_doc("<set-variable name=\"@(x)\" value=\"1\" />")).2,
+        "<set-variable> name: policy expressions are not allowed here; write a literal value"
+    );
+    assert_eq!(
         error(&inbound_doc("<set-header name=\"a\">text</set-header>")),
         (
             3,

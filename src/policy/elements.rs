@@ -326,8 +326,8 @@ pub(crate) struct Ctx {
     pub(crate) section: SectionKind,
 }
 
-/// Parses the policy children of `parent` (a `when`, `otherwise`, or a section when
-/// `allow_base` handles `<base/>` outside). `<base/>` here is an error.
+/// Parses the policy children of a `when` or `otherwise`; `<base/>` here is an error
+/// (sections handle their own `<base/>` in `document.rs`).
 pub(crate) fn parse_steps(
     parent: &XmlElement,
     ctx: Ctx,
@@ -406,6 +406,49 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
     })
 }
 
+/// Other APIM policies certgate does not run (so their names get a clear error rather
+/// than "unknown element").
+const NOT_IMPLEMENTED: &[&str] = &[
+    "validate-jwt",
+    "validate-azure-ad-token",
+    "send-request",
+    "send-one-way-request",
+    "cache-lookup",
+    "cache-store",
+    "cache-lookup-value",
+    "cache-store-value",
+    "cache-remove-value",
+    "find-and-replace",
+    "set-method",
+    "json-to-xml",
+    "xml-to-json",
+    "xsl-transform",
+    "log-to-eventhub",
+    "emit-metric",
+    "limit-concurrency",
+    "retry",
+    "trace",
+    "cors",
+    "cross-domain",
+    "jsonp",
+    "include-fragment",
+    "wait",
+    "proxy",
+    "validate-content",
+    "validate-parameters",
+    "validate-headers",
+    "validate-status-code",
+    "validate-graphql-request",
+    "authentication-basic",
+    "authentication-managed-identity",
+    "get-authorization-context",
+    "publish-to-dapr",
+    "invoke-dapr-binding",
+    "set-graphql-resolver",
+    "azure-openai-token-limit",
+    "llm-token-limit",
+];
+
 /// APIM policies certgate does not run, with the reason given in the load error.
 fn unsupported_reason(name: &str) -> Option<String> {
     let reason = match name {
@@ -415,45 +458,7 @@ fn unsupported_reason(name: &str) -> Option<String> {
         "rate-limit" | "quota" => format!(
             "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
         ),
-        "validate-jwt"
-        | "validate-azure-ad-token"
-        | "send-request"
-        | "send-one-way-request"
-        | "cache-lookup"
-        | "cache-store"
-        | "cache-lookup-value"
-        | "cache-store-value"
-        | "cache-remove-value"
-        | "find-and-replace"
-        | "set-method"
-        | "json-to-xml"
-        | "xml-to-json"
-        | "xsl-transform"
-        | "log-to-eventhub"
-        | "emit-metric"
-        | "limit-concurrency"
-        | "retry"
-        | "trace"
-        | "cors"
-        | "cross-domain"
-        | "jsonp"
-        | "include-fragment"
-        | "wait"
-        | "proxy"
-        | "validate-content"
-        | "validate-parameters"
-        | "validate-headers"
-        | "validate-status-code"
-        | "validate-graphql-request"
-        | "authentication-basic"
-        | "authentication-managed-identity"
-        | "get-authorization-context"
-        | "publish-to-dapr"
-        | "invoke-dapr-binding"
-        | "set-graphql-resolver"
-        | "azure-openai-token-limit"
-        | "llm-token-limit"
-        | "check-header-value" => {
+        _ if NOT_IMPLEMENTED.contains(&name) => {
             format!("certgate does not implement the APIM policy <{name}>; remove it")
         }
         _ => return None,
@@ -498,6 +503,11 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
             ),
         });
     }
+    build_node(el, ctx, path)
+}
+
+/// Builds a known policy element (placement already checked by the caller).
+fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyError> {
     let name = static_name(&el.name);
     let (policy, id) = match name {
         "choose" => {
@@ -508,7 +518,7 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
             let a = Attrs::new(el, &["id", "response-variable-name"])?;
             let rr = ReturnResponse {
                 response_variable_name: a.literal("response-variable-name", any_text)?,
-                steps: return_response_steps(el, &path)?,
+                steps: return_response_steps(el, ctx, &path)?,
             };
             (Policy::ReturnResponse(rr), a.id()?)
         }
@@ -689,7 +699,7 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
     })
 }
 
-/// Interns a known element name (the list in [`allowed_sections`]).
+/// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
 fn static_name(name: &str) -> &'static str {
     const NAMES: &[&str] = &[
         "choose",
@@ -777,46 +787,14 @@ fn choose(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Choose, PolicyError> 
     Ok(Choose { whens, otherwise })
 }
 
-fn return_response_steps(el: &XmlElement, path: &str) -> Result<Vec<Node>, PolicyError> {
+fn return_response_steps(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Vec<Node>, PolicyError> {
     let mut steps = Vec::new();
     let mut counter = SiblingCounter::default();
-    let mut seen_status = false;
-    let mut seen_body = false;
     for child in child_elements(el)? {
         let child_path = counter.path(path, &child.name);
-        let (policy, id) = match child.name.as_str() {
-            "set-status" => {
-                if std::mem::replace(&mut seen_status, true) {
-                    return Err(structure(
-                        child,
-                        "<return-response> has more than one <set-status>",
-                    ));
-                }
-                let a = Attrs::new(child, &["id", "code", "reason"])?;
-                no_children(child)?;
-                (Policy::SetStatus(set_status(&a)?), a.id()?)
-            }
-            "set-header" => {
-                let a = Attrs::new(child, &["id", "name", "exists-action"])?;
-                let p = SetParameter {
-                    name: a.required(a.param("name", any_text)?, "name")?,
-                    exists_action: a
-                        .param("exists-action", ExistsAction::parse)?
-                        .unwrap_or_else(|| Param::Literal(ExistsAction::Override, a.empty())),
-                    values: value_children(child, "value", any_text)?,
-                };
-                (Policy::SetHeader(p), a.id()?)
-            }
-            "set-body" => {
-                if std::mem::replace(&mut seen_body, true) {
-                    return Err(structure(
-                        child,
-                        "<return-response> has more than one <set-body>",
-                    ));
-                }
-                let a = Attrs::new(child, &["id", "template", "xsi-nil"])?;
-                (Policy::SetBody(set_body(child, &a)?), a.id()?)
-            }
+        let once = match child.name.as_str() {
+            "set-status" | "set-body" => true,
+            "set-header" => false,
             other => {
                 return Err(PolicyError::Structure {
                     at: child.at.clone(),
@@ -826,15 +804,14 @@ fn return_response_steps(el: &XmlElement, path: &str) -> Result<Vec<Node>, Polic
                 });
             }
         };
-        steps.push(Node {
-            meta: Meta {
-                name: static_name(&child.name),
-                id,
+        if once && steps.iter().any(|n: &Node| n.meta.name == child.name) {
+            return Err(PolicyError::Structure {
                 at: child.at.clone(),
-                path: child_path,
-            },
-            policy,
-        });
+                message: format!("<return-response> has more than one <{}>", child.name),
+            });
+        }
+        // The children modify the response, whatever the section: no placement check.
+        steps.push(build_node(child, ctx, child_path)?);
     }
     Ok(steps)
 }
