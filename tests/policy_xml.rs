@@ -239,6 +239,34 @@ fn comments_cdata_and_declaration() {
 }
 
 #[test]
+fn expressions_in_cdata_and_around_blank_text() {
+    let node =
+        only_inbound("<set-body>\n  <![CDATA[ @{ return \"<b>\" + (1 < 2); } ]]>\n</set-body>");
+    let Policy::SetBody(b) = &node.policy else {
+        panic!("{:?}", node.policy);
+    };
+    assert_eq!(expression(&b.body), r#"@{ return "<b>" + (1 < 2); }"#);
+    assert_eq!(
+        (
+            b.body.source().origin().line,
+            b.body.source().origin().column
+        ),
+        (4, 13)
+    );
+}
+
+#[test]
+fn address_ranges_must_be_ordered() {
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<ip-filter action="allow"><address-range from="10.0.0.9" to="10.0.0.1" /></ip-filter>"#
+        ))
+        .2,
+        "<address-range> to: the range 10.0.0.9 to 10.0.0.1 is empty or mixes IPv4 and IPv6"
+    );
+}
+
+#[test]
 fn named_values_stay_literal() {
     let node = only_inbound(
         r#"<set-header name="x-key" exists-action="override"><value>{{api-key}}</value></set-header>"#,

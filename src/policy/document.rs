@@ -12,6 +12,9 @@
 //!   a short operation policy with only `<inbound>` keeps the API's and global backend
 //!   (APIM's editor always writes all four sections with `<base/>`; this is a choice).
 //! * At global scope `<base/>` has no effect (there is nothing broader).
+//! * All four sections compose the same way. (Microsoft's emulator runs outbound and
+//!   on-error inner scope first; the documented rule, and certgate's, is that the order
+//!   is whatever `<base/>` placement says.)
 //! * `<base/>` at most once per section (twice would run the parent's policies twice),
 //!   only directly inside a section, without attributes or children.
 //! * A scope that has no document is transparent (as if every section were `<base/>`).

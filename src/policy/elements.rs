@@ -900,10 +900,20 @@ fn ip_filter(el: &XmlElement, a: &Attrs<'_>) -> Result<IpFilter, PolicyError> {
             "address-range" => {
                 let r = Attrs::new(child, &["from", "to"])?;
                 no_children(child)?;
-                ranges.push(AddressRange {
+                let range = AddressRange {
                     from: r.required(r.param("from", parse_ip)?, "from")?,
                     to: r.required(r.param("to", parse_ip)?, "to")?,
-                });
+                };
+                if let (Some(from), Some(to)) = (range.from.literal(), range.to.literal())
+                    && (from.is_ipv4() != to.is_ipv4() || from > to)
+                {
+                    return Err(r.invalid(
+                        "to",
+                        range.to.source(),
+                        &format!("the range {from} to {to} is empty or mixes IPv4 and IPv6"),
+                    ));
+                }
+                ranges.push(range);
             }
             other => {
                 return Err(PolicyError::UnknownElement {
@@ -1108,7 +1118,7 @@ fn text_param<T>(
     el: &XmlElement,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Param<T>, PolicyError> {
-    let mut value: Option<PolicyValue> = None;
+    let mut chunks = Vec::new();
     for child in &el.children {
         match child {
             XmlNode::Element(e) => {
@@ -1120,17 +1130,30 @@ fn text_param<T>(
                     ),
                 });
             }
-            XmlNode::Text(t) => match &mut value {
-                None => value = Some(t.clone()),
-                Some(v) => v.append(t),
-            },
+            XmlNode::Text(t) => chunks.push(t),
         }
     }
-    let value = value.unwrap_or_else(|| PolicyValue::empty(el.at.clone()));
+    // An expression is always one chunk (text run or CDATA): take it alone, so its
+    // position is exact.
+    let mut non_blank = chunks.iter().filter(|c| !c.source().trim().is_empty());
+    if let (Some(only), None) = (non_blank.next(), non_blank.next()) {
+        let trimmed = only.trimmed();
+        if trimmed.is_expression() {
+            trimmed.check_expression_whole(&format!("<{}>", el.name))?;
+            return Ok(Param::Expression(compile_expression(&trimmed)?));
+        }
+    }
+    let mut value = match chunks.split_first() {
+        Some((first, _)) => (*first).clone(),
+        None => PolicyValue::empty(el.at.clone()),
+    };
+    for chunk in chunks.iter().skip(1) {
+        value.append(chunk);
+    }
     let trimmed = value.trimmed();
     if trimmed.is_expression() {
+        // Several chunks starting with an expression: report what follows it.
         trimmed.check_expression_whole(&format!("<{}>", el.name))?;
-        return Ok(Param::Expression(compile_expression(&trimmed)?));
     }
     match parse(value.source()) {
         Ok(t) => Ok(Param::Literal(t, value)),

@@ -762,6 +762,13 @@ mod tests {
             r#"C=US, O="Contoso, Inc.", CN=*.contoso.com"#
         );
         assert_eq!(attr(&root, "issuer-subject").source(), "CN=x");
+        let root = read(
+            "t.xml",
+            r#"<i subject='O='A B', CN=x' s="O="Contoso, Inc.""/>"#,
+        )
+        .unwrap();
+        assert_eq!(attr(&root, "subject").source(), "O='A B', CN=x");
+        assert_eq!(attr(&root, "s").source(), r#"O="Contoso, Inc.""#);
     }
 
     #[test]
