@@ -686,7 +686,7 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
                 a.id()?,
             )
         }
-        _ => unreachable_element(el)?,
+        _ => unknown_element(el)?,
     };
     Ok(Node {
         meta: Meta {
@@ -723,7 +723,7 @@ fn static_name(name: &str) -> &'static str {
     NAMES.iter().copied().find(|n| *n == name).unwrap_or("")
 }
 
-fn unreachable_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
+fn unknown_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
     Err(PolicyError::UnknownElement {
         at: el.at.clone(),
         name: el.name.clone(),
@@ -1041,29 +1041,18 @@ fn authentication_certificate(
     let certificate_id = a.param("certificate-id", non_empty)?;
     let body = a.param("body", non_empty)?;
     let password = a.param("password", any_text)?;
-    let given = [
-        thumbprint.is_some(),
-        certificate_id.is_some(),
-        body.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if given != 1 {
-        return Err(structure(
-            el,
-            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
-        ));
-    }
     if let (Some(p), None) = (&password, &body) {
         return Err(a.invalid("password", p.source(), "password is only used with body"));
     }
-    Ok(match (thumbprint, certificate_id, body) {
-        (Some(t), _, _) => AuthenticationCertificate::Thumbprint(t),
-        (_, Some(c), _) => AuthenticationCertificate::CertificateId(c),
-        (_, _, Some(body)) => AuthenticationCertificate::Body { body, password },
-        (None, None, None) => return Err(structure(el, "unreachable: no certificate source")),
-    })
+    match (thumbprint, certificate_id, body) {
+        (Some(t), None, None) => Ok(AuthenticationCertificate::Thumbprint(t)),
+        (None, Some(c), None) => Ok(AuthenticationCertificate::CertificateId(c)),
+        (None, None, Some(body)) => Ok(AuthenticationCertificate::Body { body, password }),
+        _ => Err(structure(
+            el,
+            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------
