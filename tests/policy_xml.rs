@@ -714,6 +714,24 @@ fn bad_attribute_values() {
         .2
         .contains("certgate has no Liquid engine")
     );
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<authentication-certificate thumbprint="A" certificate-id="b" />"#
+        )),
+        (
+            3,
+            1,
+            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body"
+                .into()
+        )
+    );
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<authentication-certificate thumbprint="A" password="p" />"#
+        ))
+        .2,
+        "<authentication-certificate> password: password is only used with body"
+    );
 }
 
 #[test]
