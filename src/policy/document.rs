@@ -350,7 +350,8 @@ impl EffectivePolicy {
 
     /// Composes global, API and operation documents. Without a global document, APIM's
     /// default global policy applies; a missing API or operation document is
-    /// transparent.
+    /// transparent. Meant for load time: the result is shared by every request of the
+    /// operation (steps hold their nodes behind `Arc`).
     pub fn for_request(
         global: Option<&PolicyDocument>,
         api: Option<&PolicyDocument>,
