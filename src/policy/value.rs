@@ -63,18 +63,13 @@ impl PolicyValue {
         span: Range<usize>,
         anchors: Vec<(usize, usize)>,
     ) -> Self {
-        let kind = if text.starts_with("@(") || text.starts_with("@{") {
-            ValueKind::Expression
-        } else {
-            ValueKind::Literal
-        };
         PolicyValue {
+            kind: kind_of(&text),
             text,
             raw,
             origin,
             span,
             anchors,
-            kind,
         }
     }
 
@@ -177,13 +172,7 @@ impl PolicyValue {
         self.text.push_str(&other.text);
         self.raw.push_str(&other.raw);
         self.span.end = other.span.end;
-        *self = PolicyValue::new(
-            std::mem::take(&mut self.text),
-            std::mem::take(&mut self.raw),
-            self.origin.clone(),
-            self.span.clone(),
-            std::mem::take(&mut self.anchors),
-        );
+        self.kind = kind_of(&self.text);
     }
 
     /// Checks that an expression value is exactly one balanced expression.
@@ -208,6 +197,15 @@ impl PolicyValue {
                 message: scan_error_message(&e),
             }),
         }
+    }
+}
+
+/// A value is an expression when it starts with `@(` or `@{`.
+fn kind_of(text: &str) -> ValueKind {
+    if text.starts_with("@(") || text.starts_with("@{") {
+        ValueKind::Expression
+    } else {
+        ValueKind::Literal
     }
 }
 
