@@ -588,8 +588,12 @@ fn unknown_element() {
         (
             3,
             3,
-            "unknown element <set-headr> in <inbound>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate".into()
+            "unknown element <set-headr> in <inbound>: did you mean <set-header>?".into()
         )
+    );
+    assert_eq!(
+        error(&inbound_doc("<encrypt-everything />")).2,
+        "unknown element <encrypt-everything> in <inbound>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate"
     );
     assert_eq!(
         error("<policies>\n<inbund/>\n</policies>"),
@@ -1062,6 +1066,14 @@ fn omitted_sections_and_scopes_inherit() {
     assert_eq!(e.section(SectionKind::OnError).len(), 1);
     assert_eq!(e.section(SectionKind::Inbound).len(), 1);
     assert!(op.section(SectionKind::Backend).at.is_none());
+}
+
+#[test]
+fn loaded_policies_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<PolicyDocument>();
+    shared::<EffectivePolicy>();
+    shared::<PolicyError>();
 }
 
 // ---------------------------------------------------------------------------------

@@ -483,13 +483,17 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
                 reason,
             });
         }
-        return Err(PolicyError::UnknownElement {
-            at: el.at.clone(),
-            name: el.name.clone(),
-            hint: format!(
+        let hint = match closest_policy_name(&el.name) {
+            Some(known) => format!(" in <{}>: did you mean <{known}>?", ctx.section.as_str()),
+            None => format!(
                 " in <{}>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate",
                 ctx.section.as_str()
             ),
+        };
+        return Err(PolicyError::UnknownElement {
+            at: el.at.clone(),
+            name: el.name.clone(),
+            hint,
         });
     };
     if !sections.contains(&ctx.section) {
@@ -504,6 +508,35 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
         });
     }
     build_node(el, ctx, path)
+}
+
+/// The implemented policy name within edit distance 2 of `name`, for typos.
+fn closest_policy_name(name: &str) -> Option<&'static str> {
+    if name.len() > 64 {
+        return None;
+    }
+    POLICY_NAMES
+        .iter()
+        .map(|known| (edit_distance(name, known), *known))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance (short strings only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Builds a known policy element (placement already checked by the caller).
@@ -699,28 +732,33 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
     })
 }
 
+/// The policies of [`allowed_sections`].
+const POLICY_NAMES: &[&str] = &[
+    "choose",
+    "return-response",
+    "set-status",
+    "set-header",
+    "set-query-parameter",
+    "set-body",
+    "set-variable",
+    "set-backend-service",
+    "forward-request",
+    "rewrite-uri",
+    "mock-response",
+    "check-header",
+    "ip-filter",
+    "validate-client-certificate",
+    "authentication-certificate",
+];
+
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
 fn static_name(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "choose",
-        "return-response",
-        "set-status",
-        "set-header",
-        "set-query-parameter",
-        "set-body",
-        "set-variable",
-        "set-backend-service",
-        "forward-request",
-        "rewrite-uri",
-        "mock-response",
-        "check-header",
-        "ip-filter",
-        "validate-client-certificate",
-        "authentication-certificate",
-        "when",
-        "otherwise",
-    ];
-    NAMES.iter().copied().find(|n| *n == name).unwrap_or("")
+    POLICY_NAMES
+        .iter()
+        .chain(&["when", "otherwise"])
+        .copied()
+        .find(|n| *n == name)
+        .unwrap_or("")
 }
 
 fn unknown_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
