@@ -267,6 +267,17 @@ fn address_ranges_must_be_ordered() {
 }
 
 #[test]
+fn named_values_in_typed_attributes_are_load_errors() {
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<set-backend-service base-url="{{backend-url}}" />"#
+        ))
+        .2,
+        "<set-backend-service> base-url: `{{backend-url}}` is not an absolute URL; write http://host/... or https://host/... (certgate does not substitute named values {{...}}; write the value itself)"
+    );
+}
+
+#[test]
 fn named_values_stay_literal() {
     let node = only_inbound(
         r#"<set-header name="x-key" exists-action="override"><value>{{api-key}}</value></set-header>"#,

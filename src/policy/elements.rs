@@ -1184,12 +1184,7 @@ fn text_param<T>(
     }
     match parse(value.source()) {
         Ok(t) => Ok(Param::Literal(t, value)),
-        Err(message) => Err(PolicyError::InvalidValue {
-            at: value.origin().clone(),
-            element: el.name.clone(),
-            attribute: "text".into(),
-            message,
-        }),
+        Err(message) => Err(invalid_value(&el.name, "text", &value, &message)),
     }
 }
 
@@ -1212,6 +1207,28 @@ fn value_children<T>(
         out.push(text_param(child, parse)?);
     }
     Ok(out)
+}
+
+/// An invalid literal. A value holding `{{name}}` gets a hint: certgate does not
+/// substitute APIM named values, so such a value can never become valid.
+fn invalid_value(
+    element: &str,
+    attribute: &str,
+    value: &PolicyValue,
+    message: &str,
+) -> PolicyError {
+    let mut message = message.to_owned();
+    if value.source().contains("{{") {
+        message.push_str(
+            " (certgate does not substitute named values {{...}}; write the value itself)",
+        );
+    }
+    PolicyError::InvalidValue {
+        at: value.origin().clone(),
+        element: element.to_owned(),
+        attribute: attribute.to_owned(),
+        message,
+    }
 }
 
 /// The attributes of one element, checked against its allowed list.
@@ -1252,12 +1269,7 @@ impl<'a> Attrs<'a> {
     }
 
     fn invalid(&self, attribute: &str, value: &PolicyValue, message: &str) -> PolicyError {
-        PolicyError::InvalidValue {
-            at: value.origin().clone(),
-            element: self.el.name.clone(),
-            attribute: attribute.to_owned(),
-            message: message.to_owned(),
-        }
+        invalid_value(&self.el.name, attribute, value, message)
     }
 
     fn required<T>(&self, value: Option<T>, name: &str) -> Result<T, PolicyError> {
@@ -1373,8 +1385,6 @@ fn absolute_url(s: &str) -> Result<String, String> {
         .or_else(|| lower.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(s.to_owned()),
-        // Named values are substituted before APIM parses the URL.
-        _ if s.starts_with("{{") => Ok(s.to_owned()),
         _ => Err(format!(
             "`{s}` is not an absolute URL; write http://host/... or https://host/..."
         )),
