@@ -239,6 +239,45 @@ fn comments_cdata_and_declaration() {
 }
 
 #[test]
+fn expressions_in_cdata_and_around_blank_text() {
+    let node =
+        only_inbound("<set-body>\n  <![CDATA[ @{ return \"<b>\" + (1 < 2); } ]]>\n</set-body>");
+    let Policy::SetBody(b) = &node.policy else {
+        panic!("{:?}", node.policy);
+    };
+    assert_eq!(expression(&b.body), r#"@{ return "<b>" + (1 < 2); }"#);
+    assert_eq!(
+        (
+            b.body.source().origin().line,
+            b.body.source().origin().column
+        ),
+        (4, 13)
+    );
+}
+
+#[test]
+fn address_ranges_must_be_ordered() {
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<ip-filter action="allow"><address-range from="10.0.0.9" to="10.0.0.1" /></ip-filter>"#
+        ))
+        .2,
+        "<address-range> to: the range 10.0.0.9 to 10.0.0.1 is empty or mixes IPv4 and IPv6"
+    );
+}
+
+#[test]
+fn named_values_in_typed_attributes_are_load_errors() {
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<set-backend-service base-url="{{backend-url}}" />"#
+        ))
+        .2,
+        "<set-backend-service> base-url: `{{backend-url}}` is not an absolute URL; write http://host/... or https://host/... (certgate does not substitute named values {{...}}; write the value itself)"
+    );
+}
+
+#[test]
 fn named_values_stay_literal() {
     let node = only_inbound(
         r#"<set-header name="x-key" exists-action="override"><value>{{api-key}}</value></set-header>"#,
@@ -560,8 +599,12 @@ fn unknown_element() {
         (
             3,
             3,
-            "unknown element <set-headr> in <inbound>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate".into()
+            "unknown element <set-headr> in <inbound>: did you mean <set-header>?".into()
         )
+    );
+    assert_eq!(
+        error(&inbound_doc("<encrypt-everything />")).2,
+        "unknown element <encrypt-everything> in <inbound>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate"
     );
     assert_eq!(
         error("<policies>\n<inbund/>\n</policies>"),
@@ -685,6 +728,24 @@ fn bad_attribute_values() {
         ))
         .2
         .contains("certgate has no Liquid engine")
+    );
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<authentication-certificate thumbprint="A" certificate-id="b" />"#
+        )),
+        (
+            3,
+            1,
+            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body"
+                .into()
+        )
+    );
+    assert_eq!(
+        error(&inbound_doc(
+            r#"<authentication-certificate thumbprint="A" password="p" />"#
+        ))
+        .2,
+        "<authentication-certificate> password: password is only used with body"
     );
 }
 
@@ -839,6 +900,24 @@ fn placement_rules() {
         error(&inbound_doc("<validate-client-certificate><identities><identity issuer-certificate-id=\"ca\" issuer-thumbprint=\"B\" /></identities></validate-client-certificate>"))
             .2
             .contains("cannot be combined with issuer-subject or issuer-thumbprint")
+    );
+    assert_eq!(
+        error(&inbound_doc(
+            "<return-response><set-status code=\"200\" /><set-status code=\"201\" /></return-response>"
+        )),
+        (
+            3,
+            43,
+            "<return-response> has more than one <set-status>".into()
+        )
+    );
+    assert_eq!(
+        error(&inbound_doc("<set-status code=\" @(200)\" />")).2,
+        "<set-status> code: an expression must start right after the opening quote; remove the leading whitespace"
+    );
+    assert_eq!(
+        error(&inbound_doc("<set-variable name=\"@(x)\" value=\"1\" />")).2,
+        "<set-variable> name: policy expressions are not allowed here; write a literal value"
     );
     assert_eq!(
         error(&inbound_doc("<set-header name=\"a\">text</set-header>")),
@@ -998,6 +1077,14 @@ fn omitted_sections_and_scopes_inherit() {
     assert_eq!(e.section(SectionKind::OnError).len(), 1);
     assert_eq!(e.section(SectionKind::Inbound).len(), 1);
     assert!(op.section(SectionKind::Backend).at.is_none());
+}
+
+#[test]
+fn loaded_policies_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<PolicyDocument>();
+    shared::<EffectivePolicy>();
+    shared::<PolicyError>();
 }
 
 // ---------------------------------------------------------------------------------

@@ -12,6 +12,9 @@
 //!   a short operation policy with only `<inbound>` keeps the API's and global backend
 //!   (APIM's editor always writes all four sections with `<base/>`; this is a choice).
 //! * At global scope `<base/>` has no effect (there is nothing broader).
+//! * All four sections compose the same way. (Microsoft's emulator runs outbound and
+//!   on-error inner scope first; the documented rule, and certgate's, is that the order
+//!   is whatever `<base/>` placement says.)
 //! * `<base/>` at most once per section (twice would run the parent's policies twice),
 //!   only directly inside a section, without attributes or children.
 //! * A scope that has no document is transparent (as if every section were `<base/>`).
@@ -347,7 +350,8 @@ impl EffectivePolicy {
 
     /// Composes global, API and operation documents. Without a global document, APIM's
     /// default global policy applies; a missing API or operation document is
-    /// transparent.
+    /// transparent. Meant for load time: the result is shared by every request of the
+    /// operation (steps hold their nodes behind `Arc`).
     pub fn for_request(
         global: Option<&PolicyDocument>,
         api: Option<&PolicyDocument>,
@@ -371,5 +375,62 @@ impl EffectivePolicy {
     /// The statements of one section, in the order they run.
     pub fn section(&self, kind: SectionKind) -> &[Step] {
         &self.sections[kind.index()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_global_is_forward_request_in_backend_only() {
+        let g = PolicyDocument::default_global();
+        assert_eq!(g.scope, Scope::Global);
+        for kind in SectionKind::ALL {
+            let items = &g.section(kind).items;
+            if kind == SectionKind::Backend {
+                assert!(matches!(&items[..], [Item::Policy(n)]
+                    if matches!(n.policy, Policy::ForwardRequest(_)) && n.meta.path == "forward-request[1]"));
+            } else {
+                assert!(items.is_empty(), "{kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn paths_number_same_named_siblings() {
+        let doc = PolicyDocument::parse(
+            "p.xml",
+            r#"<policies><inbound><set-variable name="a" value="1"/><base/><choose><when condition="true"/></choose><set-variable name="b" value="2"/></inbound></policies>"#,
+            Scope::Operation,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let paths: Vec<_> = doc
+            .section(SectionKind::Inbound)
+            .items
+            .iter()
+            .map(|i| match i {
+                Item::Base(_) => "base".to_owned(),
+                Item::Policy(n) => n.meta.path.clone(),
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            ["set-variable[1]", "base", "choose[1]", "set-variable[2]"]
+        );
+    }
+
+    #[test]
+    fn omitted_sections_inherit_and_written_ones_do_not() {
+        let doc = PolicyDocument::parse("p.xml", "<policies><outbound/></policies>", Scope::Api)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            &doc.section(SectionKind::Inbound).items[..],
+            [Item::Base(_)]
+        ));
+        assert!(doc.section(SectionKind::Inbound).at.is_none());
+        assert!(doc.section(SectionKind::Outbound).items.is_empty());
+        assert_eq!(Scope::Operation.as_str(), "operation");
+        assert_eq!(SectionKind::OnError.as_str(), "on-error");
     }
 }

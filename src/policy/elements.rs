@@ -326,8 +326,8 @@ pub(crate) struct Ctx {
     pub(crate) section: SectionKind,
 }
 
-/// Parses the policy children of `parent` (a `when`, `otherwise`, or a section when
-/// `allow_base` handles `<base/>` outside). `<base/>` here is an error.
+/// Parses the policy children of a `when` or `otherwise`; `<base/>` here is an error
+/// (sections handle their own `<base/>` in `document.rs`).
 pub(crate) fn parse_steps(
     parent: &XmlElement,
     ctx: Ctx,
@@ -406,6 +406,49 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
     })
 }
 
+/// Other APIM policies certgate does not run (so their names get a clear error rather
+/// than "unknown element").
+const NOT_IMPLEMENTED: &[&str] = &[
+    "validate-jwt",
+    "validate-azure-ad-token",
+    "send-request",
+    "send-one-way-request",
+    "cache-lookup",
+    "cache-store",
+    "cache-lookup-value",
+    "cache-store-value",
+    "cache-remove-value",
+    "find-and-replace",
+    "set-method",
+    "json-to-xml",
+    "xml-to-json",
+    "xsl-transform",
+    "log-to-eventhub",
+    "emit-metric",
+    "limit-concurrency",
+    "retry",
+    "trace",
+    "cors",
+    "cross-domain",
+    "jsonp",
+    "include-fragment",
+    "wait",
+    "proxy",
+    "validate-content",
+    "validate-parameters",
+    "validate-headers",
+    "validate-status-code",
+    "validate-graphql-request",
+    "authentication-basic",
+    "authentication-managed-identity",
+    "get-authorization-context",
+    "publish-to-dapr",
+    "invoke-dapr-binding",
+    "set-graphql-resolver",
+    "azure-openai-token-limit",
+    "llm-token-limit",
+];
+
 /// APIM policies certgate does not run, with the reason given in the load error.
 fn unsupported_reason(name: &str) -> Option<String> {
     let reason = match name {
@@ -415,45 +458,7 @@ fn unsupported_reason(name: &str) -> Option<String> {
         "rate-limit" | "quota" => format!(
             "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
         ),
-        "validate-jwt"
-        | "validate-azure-ad-token"
-        | "send-request"
-        | "send-one-way-request"
-        | "cache-lookup"
-        | "cache-store"
-        | "cache-lookup-value"
-        | "cache-store-value"
-        | "cache-remove-value"
-        | "find-and-replace"
-        | "set-method"
-        | "json-to-xml"
-        | "xml-to-json"
-        | "xsl-transform"
-        | "log-to-eventhub"
-        | "emit-metric"
-        | "limit-concurrency"
-        | "retry"
-        | "trace"
-        | "cors"
-        | "cross-domain"
-        | "jsonp"
-        | "include-fragment"
-        | "wait"
-        | "proxy"
-        | "validate-content"
-        | "validate-parameters"
-        | "validate-headers"
-        | "validate-status-code"
-        | "validate-graphql-request"
-        | "authentication-basic"
-        | "authentication-managed-identity"
-        | "get-authorization-context"
-        | "publish-to-dapr"
-        | "invoke-dapr-binding"
-        | "set-graphql-resolver"
-        | "azure-openai-token-limit"
-        | "llm-token-limit"
-        | "check-header-value" => {
+        _ if NOT_IMPLEMENTED.contains(&name) => {
             format!("certgate does not implement the APIM policy <{name}>; remove it")
         }
         _ => return None,
@@ -478,13 +483,17 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
                 reason,
             });
         }
-        return Err(PolicyError::UnknownElement {
-            at: el.at.clone(),
-            name: el.name.clone(),
-            hint: format!(
+        let hint = match closest_policy_name(&el.name) {
+            Some(known) => format!(" in <{}>: did you mean <{known}>?", ctx.section.as_str()),
+            None => format!(
                 " in <{}>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate",
                 ctx.section.as_str()
             ),
+        };
+        return Err(PolicyError::UnknownElement {
+            at: el.at.clone(),
+            name: el.name.clone(),
+            hint,
         });
     };
     if !sections.contains(&ctx.section) {
@@ -498,6 +507,40 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
             ),
         });
     }
+    build_node(el, ctx, path)
+}
+
+/// The implemented policy name within edit distance 2 of `name`, for typos.
+fn closest_policy_name(name: &str) -> Option<&'static str> {
+    if name.len() > 64 {
+        return None;
+    }
+    POLICY_NAMES
+        .iter()
+        .map(|known| (edit_distance(name, known), *known))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance (short strings only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Builds a known policy element (placement already checked by the caller).
+fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyError> {
     let name = static_name(&el.name);
     let (policy, id) = match name {
         "choose" => {
@@ -508,7 +551,7 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
             let a = Attrs::new(el, &["id", "response-variable-name"])?;
             let rr = ReturnResponse {
                 response_variable_name: a.literal("response-variable-name", any_text)?,
-                steps: return_response_steps(el, &path)?,
+                steps: return_response_steps(el, ctx, &path)?,
             };
             (Policy::ReturnResponse(rr), a.id()?)
         }
@@ -676,7 +719,7 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
                 a.id()?,
             )
         }
-        _ => unreachable_element(el)?,
+        _ => unknown_element(el)?,
     };
     Ok(Node {
         meta: Meta {
@@ -689,31 +732,36 @@ pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node
     })
 }
 
-/// Interns a known element name (the list in [`allowed_sections`]).
+/// The policies of [`allowed_sections`].
+const POLICY_NAMES: &[&str] = &[
+    "choose",
+    "return-response",
+    "set-status",
+    "set-header",
+    "set-query-parameter",
+    "set-body",
+    "set-variable",
+    "set-backend-service",
+    "forward-request",
+    "rewrite-uri",
+    "mock-response",
+    "check-header",
+    "ip-filter",
+    "validate-client-certificate",
+    "authentication-certificate",
+];
+
+/// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
 fn static_name(name: &str) -> &'static str {
-    const NAMES: &[&str] = &[
-        "choose",
-        "return-response",
-        "set-status",
-        "set-header",
-        "set-query-parameter",
-        "set-body",
-        "set-variable",
-        "set-backend-service",
-        "forward-request",
-        "rewrite-uri",
-        "mock-response",
-        "check-header",
-        "ip-filter",
-        "validate-client-certificate",
-        "authentication-certificate",
-        "when",
-        "otherwise",
-    ];
-    NAMES.iter().copied().find(|n| *n == name).unwrap_or("")
+    POLICY_NAMES
+        .iter()
+        .chain(&["when", "otherwise"])
+        .copied()
+        .find(|n| *n == name)
+        .unwrap_or("")
 }
 
-fn unreachable_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
+fn unknown_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
     Err(PolicyError::UnknownElement {
         at: el.at.clone(),
         name: el.name.clone(),
@@ -777,46 +825,14 @@ fn choose(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Choose, PolicyError> 
     Ok(Choose { whens, otherwise })
 }
 
-fn return_response_steps(el: &XmlElement, path: &str) -> Result<Vec<Node>, PolicyError> {
+fn return_response_steps(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Vec<Node>, PolicyError> {
     let mut steps = Vec::new();
     let mut counter = SiblingCounter::default();
-    let mut seen_status = false;
-    let mut seen_body = false;
     for child in child_elements(el)? {
         let child_path = counter.path(path, &child.name);
-        let (policy, id) = match child.name.as_str() {
-            "set-status" => {
-                if std::mem::replace(&mut seen_status, true) {
-                    return Err(structure(
-                        child,
-                        "<return-response> has more than one <set-status>",
-                    ));
-                }
-                let a = Attrs::new(child, &["id", "code", "reason"])?;
-                no_children(child)?;
-                (Policy::SetStatus(set_status(&a)?), a.id()?)
-            }
-            "set-header" => {
-                let a = Attrs::new(child, &["id", "name", "exists-action"])?;
-                let p = SetParameter {
-                    name: a.required(a.param("name", any_text)?, "name")?,
-                    exists_action: a
-                        .param("exists-action", ExistsAction::parse)?
-                        .unwrap_or_else(|| Param::Literal(ExistsAction::Override, a.empty())),
-                    values: value_children(child, "value", any_text)?,
-                };
-                (Policy::SetHeader(p), a.id()?)
-            }
-            "set-body" => {
-                if std::mem::replace(&mut seen_body, true) {
-                    return Err(structure(
-                        child,
-                        "<return-response> has more than one <set-body>",
-                    ));
-                }
-                let a = Attrs::new(child, &["id", "template", "xsi-nil"])?;
-                (Policy::SetBody(set_body(child, &a)?), a.id()?)
-            }
+        let once = match child.name.as_str() {
+            "set-status" | "set-body" => true,
+            "set-header" => false,
             other => {
                 return Err(PolicyError::Structure {
                     at: child.at.clone(),
@@ -826,15 +842,14 @@ fn return_response_steps(el: &XmlElement, path: &str) -> Result<Vec<Node>, Polic
                 });
             }
         };
-        steps.push(Node {
-            meta: Meta {
-                name: static_name(&child.name),
-                id,
+        if once && steps.iter().any(|n: &Node| n.meta.name == child.name) {
+            return Err(PolicyError::Structure {
                 at: child.at.clone(),
-                path: child_path,
-            },
-            policy,
-        });
+                message: format!("<return-response> has more than one <{}>", child.name),
+            });
+        }
+        // The children modify the response, whatever the section: no placement check.
+        steps.push(build_node(child, ctx, child_path)?);
     }
     Ok(steps)
 }
@@ -923,10 +938,20 @@ fn ip_filter(el: &XmlElement, a: &Attrs<'_>) -> Result<IpFilter, PolicyError> {
             "address-range" => {
                 let r = Attrs::new(child, &["from", "to"])?;
                 no_children(child)?;
-                ranges.push(AddressRange {
+                let range = AddressRange {
                     from: r.required(r.param("from", parse_ip)?, "from")?,
                     to: r.required(r.param("to", parse_ip)?, "to")?,
-                });
+                };
+                if let (Some(from), Some(to)) = (range.from.literal(), range.to.literal())
+                    && (from.is_ipv4() != to.is_ipv4() || from > to)
+                {
+                    return Err(r.invalid(
+                        "to",
+                        range.to.source(),
+                        &format!("the range {from} to {to} is empty or mixes IPv4 and IPv6"),
+                    ));
+                }
+                ranges.push(range);
             }
             other => {
                 return Err(PolicyError::UnknownElement {
@@ -1054,29 +1079,18 @@ fn authentication_certificate(
     let certificate_id = a.param("certificate-id", non_empty)?;
     let body = a.param("body", non_empty)?;
     let password = a.param("password", any_text)?;
-    let given = [
-        thumbprint.is_some(),
-        certificate_id.is_some(),
-        body.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if given != 1 {
-        return Err(structure(
-            el,
-            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
-        ));
-    }
     if let (Some(p), None) = (&password, &body) {
         return Err(a.invalid("password", p.source(), "password is only used with body"));
     }
-    Ok(match (thumbprint, certificate_id, body) {
-        (Some(t), _, _) => AuthenticationCertificate::Thumbprint(t),
-        (_, Some(c), _) => AuthenticationCertificate::CertificateId(c),
-        (_, _, Some(body)) => AuthenticationCertificate::Body { body, password },
-        (None, None, None) => return Err(structure(el, "unreachable: no certificate source")),
-    })
+    match (thumbprint, certificate_id, body) {
+        (Some(t), None, None) => Ok(AuthenticationCertificate::Thumbprint(t)),
+        (None, Some(c), None) => Ok(AuthenticationCertificate::CertificateId(c)),
+        (None, None, Some(body)) => Ok(AuthenticationCertificate::Body { body, password }),
+        _ => Err(structure(
+            el,
+            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -1131,7 +1145,7 @@ fn text_param<T>(
     el: &XmlElement,
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<Param<T>, PolicyError> {
-    let mut value: Option<PolicyValue> = None;
+    let mut chunks = Vec::new();
     for child in &el.children {
         match child {
             XmlNode::Element(e) => {
@@ -1143,26 +1157,34 @@ fn text_param<T>(
                     ),
                 });
             }
-            XmlNode::Text(t) => match &mut value {
-                None => value = Some(t.clone()),
-                Some(v) => v.append(t),
-            },
+            XmlNode::Text(t) => chunks.push(t),
         }
     }
-    let value = value.unwrap_or_else(|| PolicyValue::empty(el.at.clone()));
+    // An expression is always one chunk (text run or CDATA): take it alone, so its
+    // position is exact.
+    let mut non_blank = chunks.iter().filter(|c| !c.source().trim().is_empty());
+    if let (Some(only), None) = (non_blank.next(), non_blank.next()) {
+        let trimmed = only.trimmed();
+        if trimmed.is_expression() {
+            trimmed.check_expression_whole(&format!("<{}>", el.name))?;
+            return Ok(Param::Expression(compile_expression(&trimmed)?));
+        }
+    }
+    let mut value = match chunks.split_first() {
+        Some((first, _)) => (*first).clone(),
+        None => PolicyValue::empty(el.at.clone()),
+    };
+    for chunk in chunks.iter().skip(1) {
+        value.append(chunk);
+    }
     let trimmed = value.trimmed();
     if trimmed.is_expression() {
+        // Several chunks starting with an expression: report what follows it.
         trimmed.check_expression_whole(&format!("<{}>", el.name))?;
-        return Ok(Param::Expression(compile_expression(&trimmed)?));
     }
     match parse(value.source()) {
         Ok(t) => Ok(Param::Literal(t, value)),
-        Err(message) => Err(PolicyError::InvalidValue {
-            at: value.origin().clone(),
-            element: el.name.clone(),
-            attribute: "text".into(),
-            message,
-        }),
+        Err(message) => Err(invalid_value(&el.name, "text", &value, &message)),
     }
 }
 
@@ -1185,6 +1207,28 @@ fn value_children<T>(
         out.push(text_param(child, parse)?);
     }
     Ok(out)
+}
+
+/// An invalid literal. A value holding `{{name}}` gets a hint: certgate does not
+/// substitute APIM named values, so such a value can never become valid.
+fn invalid_value(
+    element: &str,
+    attribute: &str,
+    value: &PolicyValue,
+    message: &str,
+) -> PolicyError {
+    let mut message = message.to_owned();
+    if value.source().contains("{{") {
+        message.push_str(
+            " (certgate does not substitute named values {{...}}; write the value itself)",
+        );
+    }
+    PolicyError::InvalidValue {
+        at: value.origin().clone(),
+        element: element.to_owned(),
+        attribute: attribute.to_owned(),
+        message,
+    }
 }
 
 /// The attributes of one element, checked against its allowed list.
@@ -1225,12 +1269,7 @@ impl<'a> Attrs<'a> {
     }
 
     fn invalid(&self, attribute: &str, value: &PolicyValue, message: &str) -> PolicyError {
-        PolicyError::InvalidValue {
-            at: value.origin().clone(),
-            element: self.el.name.clone(),
-            attribute: attribute.to_owned(),
-            message: message.to_owned(),
-        }
+        invalid_value(&self.el.name, attribute, value, message)
     }
 
     fn required<T>(&self, value: Option<T>, name: &str) -> Result<T, PolicyError> {
@@ -1256,6 +1295,14 @@ impl<'a> Attrs<'a> {
         };
         if value.is_expression() {
             return Ok(Some(Param::Expression(compile_expression(value)?)));
+        }
+        let trimmed = value.source().trim_start();
+        if trimmed.starts_with("@(") || trimmed.starts_with("@{") {
+            return Err(self.invalid(
+                name,
+                value,
+                "an expression must start right after the opening quote; remove the leading whitespace",
+            ));
         }
         match parse(value.source()) {
             Ok(t) => Ok(Some(Param::Literal(t, value.clone()))),
@@ -1338,8 +1385,6 @@ fn absolute_url(s: &str) -> Result<String, String> {
         .or_else(|| lower.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(s.to_owned()),
-        // Named values are substituted before APIM parses the URL.
-        _ if s.starts_with("{{") => Ok(s.to_owned()),
         _ => Err(format!(
             "`{s}` is not an absolute URL; write http://host/... or https://host/..."
         )),

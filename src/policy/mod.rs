@@ -9,7 +9,12 @@
 //!    pass through the one compile seam, [`compile_expression`] in `value.rs`.
 //!
 //! [`PolicyDocument`] is one scope's document; [`EffectivePolicy`] composes the scopes
-//! of a request through `<base/>` into the [`Step`]s that run, per section.
+//! of a request through `<base/>` into the [`Step`]s that run, per section. Compose once
+//! per (API, operation) when the deployment loads, not per request.
+//!
+//! Errors are [`PolicyError`]s with a [`Location`]; [`PolicyError::render`] (or
+//! [`diagnostic`] for any text) prints `file:line:col: error: message`, the source line
+//! and a caret.
 //!
 //! ```
 //! use certgate::policy::{EffectivePolicy, PolicyDocument, Scope, SectionKind};

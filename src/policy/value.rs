@@ -63,18 +63,13 @@ impl PolicyValue {
         span: Range<usize>,
         anchors: Vec<(usize, usize)>,
     ) -> Self {
-        let kind = if text.starts_with("@(") || text.starts_with("@{") {
-            ValueKind::Expression
-        } else {
-            ValueKind::Literal
-        };
         PolicyValue {
+            kind: kind_of(&text),
             text,
             raw,
             origin,
             span,
             anchors,
-            kind,
         }
     }
 
@@ -177,13 +172,7 @@ impl PolicyValue {
         self.text.push_str(&other.text);
         self.raw.push_str(&other.raw);
         self.span.end = other.span.end;
-        *self = PolicyValue::new(
-            std::mem::take(&mut self.text),
-            std::mem::take(&mut self.raw),
-            self.origin.clone(),
-            self.span.clone(),
-            std::mem::take(&mut self.anchors),
-        );
+        self.kind = kind_of(&self.text);
     }
 
     /// Checks that an expression value is exactly one balanced expression.
@@ -208,6 +197,15 @@ impl PolicyValue {
                 message: scan_error_message(&e),
             }),
         }
+    }
+}
+
+/// A value is an expression when it starts with `@(` or `@{`.
+fn kind_of(text: &str) -> ValueKind {
+    if text.starts_with("@(") || text.starts_with("@{") {
+        ValueKind::Expression
+    } else {
+        ValueKind::Literal
     }
 }
 
@@ -270,7 +268,12 @@ impl Expression {
 /// `expr::compile(value.source(), value.origin())`, mapping its error into
 /// [`PolicyError::Expression`] with the position from [`PolicyValue::position_of`].
 pub fn compile_expression(value: &PolicyValue) -> Result<Expression, PolicyError> {
-    debug_assert!(value.is_expression());
+    if !value.is_expression() {
+        return Err(PolicyError::Expression {
+            at: value.origin().clone(),
+            message: "not a policy expression: an expression starts with @( or @{".into(),
+        });
+    }
     value.check_expression_whole("the value")?;
     Ok(Expression {
         source: value.clone(),

@@ -27,6 +27,9 @@
 //! * Comments, CDATA sections and an XML declaration at the very start are accepted.
 //!   A `<!DOCTYPE` (or any other DTD markup) and processing instructions are errors.
 //! * `{{named-value}}` references are left as literal text.
+//! * As in XML, `\r\n` and a lone `\r` read as `\n`, and in a *literal* attribute value
+//!   a raw tab or line break reads as a space. Expression values keep their line breaks
+//!   (C# does not care, and positions inside them stay exact).
 //!
 //! The reader is bounded ([`MAX_DOCUMENT_BYTES`], [`MAX_DEPTH`], [`MAX_ATTRIBUTES`]), has
 //! no recursion (open elements live on an explicit stack) and never panics.
@@ -69,11 +72,20 @@ pub(crate) enum XmlNode {
     Text(PolicyValue),
 }
 
-/// Byte offset → line and column.
+/// Byte offset → line and column, in O(1) amortised per lookup (no rescanning of long
+/// lines: columns come from a sparse count of UTF-8 continuation bytes).
 struct SourceMap {
     file: Arc<str>,
     /// Byte offset where each line starts; line 1 starts after a BOM.
     line_starts: Vec<usize>,
+    /// `continuations[k]`: UTF-8 continuation bytes in `src[..k * CHUNK]`.
+    continuations: Vec<usize>,
+}
+
+const CHUNK: usize = 64;
+
+fn is_continuation(b: &u8) -> bool {
+    b & 0xC0 == 0x80
 }
 
 impl SourceMap {
@@ -86,21 +98,40 @@ impl SourceMap {
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i + 1),
         );
-        SourceMap { file, line_starts }
+        let mut continuations = vec![0];
+        let mut total = 0;
+        for chunk in src.as_bytes().chunks(CHUNK) {
+            total += chunk.iter().filter(|b| is_continuation(b)).count();
+            continuations.push(total);
+        }
+        SourceMap {
+            file,
+            line_starts,
+            continuations,
+        }
+    }
+
+    /// Continuation bytes in `src[..offset]`.
+    fn continuations_before(&self, src: &str, offset: usize) -> usize {
+        let k = offset / CHUNK;
+        let base = self.continuations.get(k).copied().unwrap_or(0);
+        let tail = src
+            .as_bytes()
+            .get(k * CHUNK..offset)
+            .map_or(0, |t| t.iter().filter(|b| is_continuation(b)).count());
+        base + tail
     }
 
     fn location(&self, src: &str, offset: usize) -> Location {
         let offset = offset.min(src.len());
         let line = self.line_starts.partition_point(|s| *s <= offset).max(1);
         let start = self.line_starts[line - 1].min(offset);
-        let column = src
-            .get(start..offset)
-            .map_or(0, |s| s.chars().count())
-            .saturating_add(1);
+        let chars = (offset - start)
+            - (self.continuations_before(src, offset) - self.continuations_before(src, start));
         Location {
             file: Arc::clone(&self.file),
             line: u32::try_from(line).unwrap_or(u32::MAX),
-            column: u32::try_from(column).unwrap_or(u32::MAX),
+            column: u32::try_from(chars + 1).unwrap_or(u32::MAX),
             offset,
         }
     }
@@ -282,9 +313,24 @@ impl<'a> Reader<'a> {
             return Err(self.syntax(start, "CDATA section is never closed: missing `]]>`"));
         };
         let body_start = start + 9;
-        self.pos = body_start + end;
-        let text = self.src[body_start..self.pos].to_owned();
-        let value = self.value(body_start, text, Vec::new());
+        let body_end = body_start + end;
+        self.pos = body_start;
+        let mut text = String::with_capacity(end);
+        let mut anchors = Vec::new();
+        while self.pos < body_end {
+            // Entities are not decoded in CDATA: take `&` and everything else as is.
+            match self.peek() {
+                Some('\r') => {
+                    self.char_or_entity(body_start, &mut text, &mut anchors)?;
+                }
+                Some(c) => {
+                    self.pos += c.len_utf8();
+                    text.push(c);
+                }
+                None => break,
+            }
+        }
+        let value = self.value(body_start, text, anchors);
         self.pos += 3;
         self.push_child(XmlNode::Text(value));
         Ok(())
@@ -439,8 +485,14 @@ impl<'a> Reader<'a> {
                             ),
                         ));
                     }
-                    Some(_) => {
-                        self.char_or_entity(start, &mut text, &mut anchors)?;
+                    Some(c) => {
+                        // XML attribute-value normalization: a raw tab or line break
+                        // is a space (`&#10;` stays a line break).
+                        let decoded = self.char_or_entity(start, &mut text, &mut anchors)?;
+                        if c != '&' && matches!(decoded, '\t' | '\n') {
+                            text.pop();
+                            text.push(' ');
+                        }
                     }
                 }
             }
@@ -484,6 +536,17 @@ impl<'a> Reader<'a> {
         let Some(c) = self.bump() else {
             return Err(self.syntax(self.pos, "unexpected end of document"));
         };
+        if c == '\r' {
+            // XML end-of-line handling: `\r\n` and a lone `\r` are read as `\n`.
+            if self.peek() == Some('\n') {
+                self.pos += 1;
+                out.push('\n');
+                anchors.push((out.len(), self.pos - start));
+            } else {
+                out.push('\n');
+            }
+            return Ok('\n');
+        }
         if c != '&' {
             out.push(c);
             return Ok(c);
@@ -578,25 +641,29 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        if self.rest().starts_with("@(") || self.rest().starts_with("@{") {
-            if self.pos > start {
-                let blank = self.src[start..self.pos].to_owned();
-                let value = self.value(start, blank, Vec::new());
-                self.push_child(XmlNode::Text(value));
-            }
+        let is_expression = self.rest().starts_with("@(") || self.rest().starts_with("@{");
+        let blank_end = self.pos;
+        self.pos = start;
+        let mut text = String::new();
+        let mut anchors = Vec::new();
+        // Up to the expression, or else up to the next markup.
+        let run_ends = |r: &Self| match is_expression {
+            true => r.pos >= blank_end,
+            false => r.peek().is_none_or(|c| c == '<'),
+        };
+        while !run_ends(self) {
+            self.char_or_entity(start, &mut text, &mut anchors)?;
+        }
+        if !text.is_empty() {
+            let value = self.value(start, text, anchors);
+            self.push_child(XmlNode::Text(value));
+        }
+        if is_expression {
             let expr_start = self.pos;
             let (text, anchors) = self.expression(expr_start)?;
             let value = self.value(expr_start, text, anchors);
             self.push_child(XmlNode::Text(value));
-            return Ok(());
         }
-        let mut text = self.src[start..self.pos].to_owned();
-        let mut anchors = Vec::new();
-        while self.peek().is_some_and(|c| c != '<') {
-            self.char_or_entity(start, &mut text, &mut anchors)?;
-        }
-        let value = self.value(start, text, anchors);
-        self.push_child(XmlNode::Text(value));
         Ok(())
     }
 
@@ -695,6 +762,13 @@ mod tests {
             r#"C=US, O="Contoso, Inc.", CN=*.contoso.com"#
         );
         assert_eq!(attr(&root, "issuer-subject").source(), "CN=x");
+        let root = read(
+            "t.xml",
+            r#"<i subject='O='A B', CN=x' s="O="Contoso, Inc.""/>"#,
+        )
+        .unwrap();
+        assert_eq!(attr(&root, "subject").source(), "O='A B', CN=x");
+        assert_eq!(attr(&root, "s").source(), r#"O="Contoso, Inc.""#);
     }
 
     #[test]
@@ -724,6 +798,25 @@ mod tests {
             [XmlNode::Text(v)] => assert_eq!(v.source(), "<x>&amp;"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn normalizes_line_ends_and_literal_attribute_whitespace() {
+        let src = "<a v=\"x\r\n\ty&#10;\" e=\"@(a\r\n+ b)\">\r\n1\r2<![CDATA[\r\n]]></a>";
+        let root = read("t.xml", src).unwrap();
+        assert_eq!(attr(&root, "v").source(), "x  y\n");
+        assert_eq!(attr(&root, "e").source(), "@(a\n+ b)");
+        let plus = attr(&root, "e").position_of(4);
+        assert_eq!((plus.line, plus.column), (3, 1));
+        let texts: Vec<&str> = root
+            .children
+            .iter()
+            .filter_map(|n| match n {
+                XmlNode::Text(v) => Some(v.source()),
+                XmlNode::Element(_) => None,
+            })
+            .collect();
+        assert_eq!(texts, ["\n1\n2", "\n"]);
     }
 
     #[test]
@@ -778,6 +871,30 @@ mod tests {
         assert_eq!(err("<a><!-- x </a>").1, 4);
         assert_eq!(err("<a><?pi x?></a>").1, 4);
         assert_eq!(err("hello").1, 1);
+    }
+
+    #[test]
+    fn columns_count_characters_across_chunks() {
+        let src: String = (0..700)
+            .map(|i| match i % 7 {
+                0 => 'é',
+                3 if i % 91 == 3 => '\n',
+                5 => '€',
+                _ => 'a',
+            })
+            .collect();
+        let map = SourceMap::new(Arc::from("f"), &src);
+        let (mut line, mut column) = (1, 1);
+        for (offset, c) in src.char_indices() {
+            let at = map.location(&src, offset);
+            assert_eq!((at.line, at.column), (line, column), "offset {offset}");
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
     }
 
     #[test]
