@@ -767,3 +767,119 @@ fn the_generator_writes_exactly_the_committed_files() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The deployments as the gateway loads them
+
+#[test]
+fn deployments_load_without_diagnostics_and_verify_as_documented() {
+    use certgate::trust::{Reason, Revocation, TrustStore, Verdict};
+
+    let now = datetime!(2026-11-28 17:00 UTC);
+    for (deployment, _) in generator::DEPLOYMENTS {
+        let files = certgate::source::read_folder(&repo().join(deployment)).unwrap();
+        let (store, diagnostics) = TrustStore::from_files(&files, now);
+        assert!(diagnostics.is_empty(), "{deployment}: {diagnostics:?}");
+        assert_eq!(store.roots().len(), 1, "{deployment}");
+        assert_eq!(store.intermediates().len(), 1, "{deployment}");
+        let uploaded = store.uploaded();
+        assert_eq!(uploaded.len(), 1, "{deployment}");
+        let good = certificate("examples/pki/good.pem");
+        assert_eq!(
+            uploaded.get("client1").map(|c| c.thumbprint()),
+            Some(good.thumbprint()),
+            "{deployment}: context.Deployment.Certificates[\"client1\"]"
+        );
+        for (client, check, no_check) in [
+            ("good", Verdict::Valid, Verdict::Valid),
+            ("revoked", Verdict::Invalid(Reason::Revoked), Verdict::Valid),
+            (
+                "expired",
+                Verdict::Invalid(Reason::Expired),
+                Verdict::Invalid(Reason::Expired),
+            ),
+            (
+                "untrusted",
+                Verdict::Invalid(Reason::NotTrusted),
+                Verdict::Invalid(Reason::NotTrusted),
+            ),
+        ] {
+            let leaf = certificate(&format!("examples/pki/{client}.pem"));
+            for at in [now, datetime!(2089-12-31 0:00 UTC)] {
+                assert_eq!(
+                    store.verify(&leaf, &[], at, Revocation::Check),
+                    check,
+                    "{deployment}: Verify() of {client} at {at}"
+                );
+                assert_eq!(
+                    store.verify(&leaf, &[], at, Revocation::NoCheck),
+                    no_check,
+                    "{deployment}: VerifyNoRevocation() of {client} at {at}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn policies_load_and_compose_into_check_then_answer() {
+    use certgate::policy::{EffectivePolicy, PolicyDocument, Scope, SectionKind};
+
+    for (deployment, _) in generator::DEPLOYMENTS {
+        let load = |file: &str, scope| {
+            let path = format!("{deployment}/policies/{file}");
+            PolicyDocument::parse(&path, &read(&path), scope).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let global = load("global.xml", Scope::Global);
+        let orders = load("orders.xml", Scope::Api);
+        let effective = EffectivePolicy::for_request(Some(&global), Some(&orders), None);
+        let names = |kind| -> Vec<String> {
+            effective
+                .section(kind)
+                .iter()
+                .map(|step| step.node.meta.name.to_string())
+                .collect()
+        };
+        assert_eq!(names(SectionKind::Inbound), ["choose"], "{deployment}");
+        assert_eq!(
+            names(SectionKind::Backend),
+            ["return-response"],
+            "{deployment}"
+        );
+        assert!(names(SectionKind::Outbound).is_empty(), "{deployment}");
+        assert!(names(SectionKind::OnError).is_empty(), "{deployment}");
+    }
+}
+
+/// Every event reaches the `orders` API of its deployment.
+fn assert_events_route_to_orders(front_ends: &[&str]) {
+    for (front_end, deployment, _) in FRONT_ENDS {
+        if !front_ends.contains(&front_end) {
+            continue;
+        }
+        let config = gateway_config(deployment);
+        for event in generator::EVENTS {
+            let (_, request) = event_request(front_end, deployment, event);
+            let route =
+                certgate::gateway::route(&config, &request.parts.method, request.parts.uri.path());
+            assert_eq!(
+                route.map(|r| r.api.name.as_str()),
+                Ok("orders"),
+                "events/{front_end}/{event}.json: {}",
+                request.parts.uri
+            );
+        }
+    }
+}
+
+#[test]
+fn http_api_and_alb_events_route_to_the_orders_api() {
+    assert_events_route_to_orders(&["http-api", "alb"]);
+}
+
+#[test]
+#[ignore = "lambda_http prepends the REST stage (`/prod/orders/42`) although a custom \
+            domain's path has none; the Lambda front end must undo it"]
+fn rest_events_route_to_the_orders_api() {
+    assert_events_route_to_orders(&["rest"]);
+}
