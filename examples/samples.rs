@@ -683,7 +683,7 @@ impl J {
 }
 
 /// The body of a request.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Body {
     None,
     /// 64 KiB of JSON, sent as text.
@@ -698,6 +698,13 @@ impl Body {
             Body::None => None,
             Body::JsonText => Some("application/json"),
             Body::Binary => Some("application/octet-stream"),
+        }
+    }
+
+    fn content_length(self) -> usize {
+        match self {
+            Body::None => 0,
+            _ => POST_BODY_BYTES,
         }
     }
 
@@ -726,7 +733,7 @@ fn json_body() -> String {
     body
 }
 
-/// Exactly [`POST_BODY_BYTES`] of bytes, every value present.
+/// Exactly [`POST_BODY_BYTES`] of bytes, not valid UTF-8.
 fn binary_body() -> Vec<u8> {
     (0..POST_BODY_BYTES).map(|i| (i % 251) as u8).collect()
 }
@@ -743,7 +750,8 @@ struct Case<'a> {
     intermediates: Vec<&'a Issued>,
     /// A certificate the client put in a header of another source.
     spoofed: Option<&'a Issued>,
-    body: Body,
+    /// Whether it carries a [`POST_BODY_BYTES`] body; each front end encodes it its way.
+    post_body: bool,
 }
 
 impl Case<'_> {
@@ -798,11 +806,11 @@ impl Case<'_> {
         id
     }
 
-    fn content_length(&self) -> usize {
-        match self.body {
-            Body::None => 0,
-            _ => POST_BODY_BYTES,
-        }
+    /// The body in this front end's encoding: REST APIs deployed with binaryMediaTypes
+    /// `*/*` (template.yaml) always send base64; HTTP APIs send JSON as text; the ALB
+    /// base64-encodes binary content types.
+    fn body(&self, encoding: Body) -> Body {
+        if self.post_body { encoding } else { Body::None }
     }
 }
 
@@ -914,44 +922,23 @@ fn cases(pki: &Pki) -> Vec<Case<'_>> {
             certificate,
             intermediates,
             spoofed: (name == "spoofed-header").then_some(&pki.good),
-            body: Body::None,
+            post_body: name == "post-64k",
         })
         .collect()
 }
 
 fn write_events(out: &mut Output, pki: &Pki) -> Result<()> {
     out.write("events/README.md", EVENTS_README)?;
-    for mut case in cases(pki) {
-        if case.name == "post-64k" {
-            // REST APIs deployed with binaryMediaTypes */* (template.yaml) always send
-            // base64; HTTP APIs send JSON as text; the ALB base64-encodes binary types.
-            case.body = Body::Binary;
-            out.write(
-                "events/rest/post-64k.json",
-                &rest_event(&case, pki).pretty()?,
-            )?;
-            case.body = Body::JsonText;
-            out.write(
-                "events/http-api/post-64k.json",
-                &http_api_event(&case).pretty()?,
-            )?;
-            case.body = Body::Binary;
-            out.write("events/alb/post-64k.json", &alb_event(&case).pretty()?)?;
-            continue;
-        }
+    for case in cases(pki) {
         let name = case.name;
-        out.write(
-            &format!("events/rest/{name}.json"),
-            &rest_event(&case, pki).pretty()?,
-        )?;
-        out.write(
-            &format!("events/http-api/{name}.json"),
-            &http_api_event(&case).pretty()?,
-        )?;
-        out.write(
-            &format!("events/alb/{name}.json"),
-            &alb_event(&case).pretty()?,
-        )?;
+        let events = [
+            ("rest", rest_event(&case, pki)),
+            ("http-api", http_api_event(&case)),
+            ("alb", alb_event(&case)),
+        ];
+        for (front_end, event) in events {
+            out.write(&format!("events/{front_end}/{name}.json"), &event.pretty()?)?;
+        }
     }
     Ok(())
 }
@@ -968,15 +955,16 @@ fn chain_pem(leaf: &Issued, intermediates: &[&Issued]) -> String {
 /// API Gateway REST API, Lambda proxy integration (payload 1.0), on a custom domain with
 /// mutual TLS: the shape of the AWS documentation's example.
 fn rest_event(case: &Case<'_>, pki: &Pki) -> J {
+    let body = case.body(Body::Binary);
     let mut headers = vec![
         ("Accept".to_owned(), "*/*".to_owned()),
         ("Host".to_owned(), HOST.to_owned()),
         ("User-Agent".to_owned(), USER_AGENT.to_owned()),
     ];
-    if let Some(ty) = case.body.content_type() {
+    if let Some(ty) = body.content_type() {
         headers.push((
             "Content-Length".to_owned(),
-            case.content_length().to_string(),
+            body.content_length().to_string(),
         ));
         headers.push(("Content-Type".to_owned(), ty.to_owned()));
     }
@@ -994,7 +982,7 @@ fn rest_event(case: &Case<'_>, pki: &Pki) -> J {
         ("X-Forwarded-Proto".to_owned(), "https".to_owned()),
     ]);
     let proxy = case.path.trim_start_matches('/');
-    let (body, base64) = case.body.encoded();
+    let (body, base64) = body.encoded();
     obj! {
         "resource": "/{proxy+}",
         "path": case.path,
@@ -1045,14 +1033,15 @@ fn rest_event(case: &Case<'_>, pki: &Pki) -> J {
 /// API Gateway HTTP API, payload 2.0, on a custom domain with mutual TLS: the shape of
 /// aws_lambda_events' `example-apigw-v2-request-no-authorizer.json`.
 fn http_api_event(case: &Case<'_>) -> J {
+    let body = case.body(Body::JsonText);
     let mut headers = vec![
         ("accept".to_owned(), "*/*".to_owned()),
         (
             "content-length".to_owned(),
-            case.content_length().to_string(),
+            body.content_length().to_string(),
         ),
     ];
-    if let Some(ty) = case.body.content_type() {
+    if let Some(ty) = body.content_type() {
         headers.push(("content-type".to_owned(), ty.to_owned()));
     }
     if let Some(spoofed) = case.spoofed {
@@ -1104,7 +1093,7 @@ fn http_api_event(case: &Case<'_>) -> J {
         ("headers".to_owned(), J::headers(&headers)),
         ("requestContext".to_owned(), J::Obj(context)),
     ];
-    let (body, base64) = case.body.encoded();
+    let (body, base64) = body.encoded();
     if let Some(body) = body {
         event.push(("body".to_owned(), J::from(body)));
     }
@@ -1115,16 +1104,17 @@ fn http_api_event(case: &Case<'_>) -> J {
 /// ALB target event (single-value headers) from a listener with mTLS passthrough: the
 /// shape of aws_lambda_events' `example-alb-lambda-target-request-headers-only.json`.
 fn alb_event(case: &Case<'_>) -> J {
+    let body = case.body(Body::Binary);
     let mut headers = vec![("accept".to_owned(), "*/*".to_owned())];
     if let Some(spoofed) = case.spoofed {
         // The client's own RFC 9440 header: not where this deployment's ALB puts the
         // certificate.
         headers.push(("client-cert".to_owned(), rfc9440(spoofed)));
     }
-    if let Some(ty) = case.body.content_type() {
+    if let Some(ty) = body.content_type() {
         headers.push((
             "content-length".to_owned(),
-            case.content_length().to_string(),
+            body.content_length().to_string(),
         ));
         headers.push(("content-type".to_owned(), ty.to_owned()));
     }
@@ -1144,7 +1134,7 @@ fn alb_event(case: &Case<'_>) -> J {
         ("x-forwarded-port".to_owned(), "443".to_owned()),
         ("x-forwarded-proto".to_owned(), "https".to_owned()),
     ]);
-    let (body, base64) = case.body.encoded();
+    let (body, base64) = body.encoded();
     obj! {
         "requestContext": obj! {
             "elb": obj! {
