@@ -361,11 +361,9 @@ enum Expect {
 fn expectation(front_end: &str, event: &str) -> Expect {
     match event {
         "valid" | "post-64k" => Expect::Leaf("good"),
-        "untrusted" | "expired" | "revoked" => Expect::Leaf(match event {
-            "untrusted" => "untrusted",
-            "expired" => "expired",
-            _ => "revoked",
-        }),
+        "untrusted" => Expect::Leaf("untrusted"),
+        "expired" => Expect::Leaf("expired"),
+        "revoked" => Expect::Leaf("revoked"),
         "no-certificate" => Expect::Absent { ignored: &[] },
         "spoofed-header" => Expect::Absent {
             ignored: if front_end == "rest" {
