@@ -1,7 +1,15 @@
 //! Table-driven tests of the expression language: source, context, expected value or error.
 
+#[path = "common/trust_pki.rs"]
+mod trust_pki;
+
+use std::sync::Arc;
+
+use certgate::cert::Certificate;
 use certgate::expr::{self, Compiled, Context, Headers, Origin, Url, Value};
+use certgate::trust::{TrustStore, VerifyCache};
 use time::macros::datetime;
+use trust_pki::{Ca, file, now, pem_of, self_signed_client};
 
 fn ctx() -> Context {
     let mut c = Context::new(datetime!(2026-11-28 16:00:00 UTC));
@@ -678,4 +686,271 @@ fn limits_stop_deep_nesting_long_loops_and_huge_strings() {
             .to_string()
             .contains("longer than the limit of 1000")
     );
+}
+
+/// A deployment: root CA (with a current CRL), two uploaded certificates, and a request
+/// carrying `leaf`.
+struct Deployment {
+    root: Ca,
+    store: Arc<TrustStore>,
+    client: Arc<Certificate>,
+}
+
+fn deployment() -> Deployment {
+    let root = Ca::root("Contoso Root");
+    let client_der = root.leaf("client.contoso.com", 4242);
+    let uploaded_der = root.leaf("partner.contoso.com", 7);
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", root.crl(&[66])),
+        file("certificates/client.pem", pem_of(&client_der)),
+        file("certificates/partner.pem", pem_of(&uploaded_der)),
+    ];
+    let (store, diagnostics) = TrustStore::from_files(&files, now());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    Deployment {
+        root,
+        store: Arc::new(store),
+        client: Arc::new(Certificate::from_der(&client_der).unwrap()),
+    }
+}
+
+fn cert_ctx(d: &Deployment, cert: Option<Arc<Certificate>>) -> Context {
+    let mut c = ctx();
+    c.now = now();
+    c.timestamp = now();
+    c.request.certificate = cert;
+    c.deployment = Arc::new(expr::Deployment {
+        region: "eu-west-1".into(),
+        service_name: "contoso".into(),
+        certificates: Arc::new(d.store.uploaded().clone()),
+    });
+    c.verifier = Some(Arc::new(expr::TrustVerifier {
+        store: d.store.clone(),
+        cache: Arc::new(VerifyCache::new(16)),
+    }));
+    c
+}
+
+fn eval_in(c: &Context, src: &str) -> serde_json::Value {
+    match compile(src).eval(c) {
+        Ok(v) => v.to_json(),
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+#[test]
+fn certificate_members_read_the_dotnet_strings() {
+    use serde_json::json as j;
+    let d = deployment();
+    let c = cert_ctx(&d, Some(d.client.clone()));
+    let cert = &d.client;
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("@(context.Request.Certificate.Subject)", j!(cert.subject())),
+        (
+            "@(context.Request.Certificate.Subject)",
+            j!("CN=client.contoso.com, O=Contoso Test"),
+        ),
+        (
+            "@(context.Request.Certificate.Issuer)",
+            j!("CN=Contoso Root, O=Contoso Test"),
+        ),
+        (
+            "@(context.Request.Certificate.SubjectName.Name)",
+            j!(cert.subject()),
+        ),
+        (
+            "@(context.Request.Certificate.IssuerName.Name)",
+            j!(cert.issuer()),
+        ),
+        (
+            "@(context.Request.Certificate.Thumbprint)",
+            j!(cert.thumbprint()),
+        ),
+        (
+            "@(context.Request.Certificate.SerialNumber)",
+            j!(cert.serial_number()),
+        ),
+        (
+            "@(context.Request.Certificate.GetSerialNumberString())",
+            j!(cert.serial_number()),
+        ),
+        (
+            "@(context.Request.Certificate.NotBefore)",
+            j!("2025-01-01T00:00:00Z"),
+        ),
+        (
+            "@(context.Request.Certificate.NotAfter)",
+            j!("2030-01-01T00:00:00Z"),
+        ),
+        (
+            "@(context.Request.Certificate.NotAfter > DateTime.Now)",
+            j!(true),
+        ),
+        ("@(context.Request.Certificate.Version)", j!(3)),
+        (
+            "@(context.Request.Certificate.SignatureAlgorithm.FriendlyName)",
+            j!("sha256ECDSA"),
+        ),
+        (
+            "@(context.Request.Certificate.SignatureAlgorithm.Value)",
+            j!("1.2.840.10045.4.3.2"),
+        ),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.SimpleName, false))",
+            j!("client.contoso.com"),
+        ),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.SimpleName, true))",
+            j!("Contoso Root"),
+        ),
+        (
+            "@(context.Request.Certificate.RawData.Length > 100)",
+            j!(true),
+        ),
+        ("@(context.Request.Certificate.Verify())", j!(true)),
+        (
+            "@(context.Request.Certificate.VerifyNoRevocation())",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Region + \"/\" + context.Deployment.ServiceName)",
+            j!("eu-west-1/contoso"),
+        ),
+        ("@(context.Deployment.Certificates.Count)", j!(2)),
+        (
+            "@(context.Deployment.Certificates.ContainsKey(\"partner\"))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates[\"client\"].Thumbprint == context.Request.Certificate.Thumbprint)",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates[\"client\"].Equals(context.Request.Certificate))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Select(p => p.Key).ToArray())",
+            j!(["client", "partner"]),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => context.Request.Certificate.Thumbprint == c.Value.Thumbprint))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Subject == \"CN=partner.contoso.com, O=Contoso Test\"))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.SerialNumber == context.Request.Certificate.SerialNumber))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == \"NOPE\"))",
+            j!(false),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint.ToLower() == \"nope\"))",
+            j!(false),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Key == \"partner\" && c.Value.Verify()))",
+            j!(true),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in &cases {
+        let got = eval_in(&c, src);
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The three conditions of the APIM client-certificate article, verbatim.
+const ISSUER_SUBJECT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")"#;
+const THUMBPRINT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Thumbprint != "DESIRED-THUMBPRINT-IN-UPPER-CASE")"#;
+const UPLOADED: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))"#;
+
+#[test]
+fn the_articles_three_conditions_reject_and_accept() {
+    let d = deployment();
+    let client = d.client.clone();
+    let subject_src = ISSUER_SUBJECT
+        .replace("trusted-issuer", client.issuer())
+        .replace("expected-subject-name", client.subject());
+    let thumb_src = THUMBPRINT.replace("DESIRED-THUMBPRINT-IN-UPPER-CASE", client.thumbprint());
+    let reject = |src: &str, c: &Context| eval_in(c, src) == serde_json::json!(true);
+
+    // no certificate: every condition rejects
+    let none = cert_ctx(&d, None);
+    for src in [ISSUER_SUBJECT, THUMBPRINT, UPLOADED] {
+        assert!(reject(src, &none), "{src}");
+    }
+    // the trusted, uploaded client: accepted when the values match
+    let ok = cert_ctx(&d, Some(client.clone()));
+    assert!(!reject(&subject_src, &ok));
+    assert!(!reject(&thumb_src, &ok));
+    assert!(!reject(UPLOADED, &ok));
+    assert!(reject(ISSUER_SUBJECT, &ok), "placeholders do not match");
+    assert!(reject(THUMBPRINT, &ok));
+    // a trusted certificate that was not uploaded
+    let other = Arc::new(Certificate::from_der(&d.root.leaf("other", 9)).unwrap());
+    assert!(reject(UPLOADED, &cert_ctx(&d, Some(other))));
+    // revoked (serial 66): Verify() is false, VerifyNoRevocation() true
+    let revoked = Arc::new(Certificate::from_der(&d.root.leaf("revoked", 66)).unwrap());
+    let c = cert_ctx(&d, Some(revoked));
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.Verify())"),
+        serde_json::json!(false)
+    );
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.VerifyNoRevocation())"),
+        serde_json::json!(true)
+    );
+    // self-signed: not trusted
+    let selfsigned = Arc::new(Certificate::from_der(&self_signed_client("me")).unwrap());
+    let c = cert_ctx(&d, Some(selfsigned));
+    assert!(reject(UPLOADED, &c));
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.VerifyNoRevocation())"),
+        serde_json::json!(false)
+    );
+    // without a verifier Verify() fails closed
+    let mut c = cert_ctx(&d, Some(client));
+    c.verifier = None;
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.Verify())"),
+        serde_json::json!(false)
+    );
+}
+
+#[test]
+fn uploaded_certificates_lookup_is_compiled_to_a_hash_lookup_even_when_empty() {
+    // With no uploaded certificates the right side is never read (as LINQ over an empty
+    // dictionary), so a null request certificate does not throw.
+    let c = ctx();
+    assert_eq!(
+        compile("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))").eval(&c).unwrap().to_json(),
+        serde_json::json!(false)
+    );
+    for src in [
+        "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))",
+        "@(context.Deployment.Certificates.Any(x => \"AB\" == x.Value.Subject))",
+        "@(context.Deployment.Certificates.Any(c => c.Value.SerialNumber == \"01\"))",
+    ] {
+        assert!(
+            format!("{:?}", compile(src)).contains("UploadedContains"),
+            "{src}"
+        );
+    }
+    // a lambda that reads its parameter on both sides stays a loop
+    let src = "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == c.Key))";
+    assert!(!format!("{:?}", compile(src)).contains("UploadedContains"));
 }

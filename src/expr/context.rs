@@ -9,13 +9,9 @@ use time::OffsetDateTime;
 
 use super::value::Value;
 use crate::cert::{Certificate, UploadedCertificates};
+use crate::trust::{TrustStore, VerifyCache};
 
-/// Which chain validation `Verify()` (with revocation) or `VerifyNoRevocation()` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Revocation {
-    Check,
-    NoCheck,
-}
+pub use crate::trust::Revocation;
 
 /// Answers `X509Certificate2.Verify()` and `VerifyNoRevocation()`. The gateway implements
 /// it with the deployment's trust store and verification cache.
@@ -35,6 +31,28 @@ pub trait CertificateVerifier: Send + Sync {
 /// a trust store).
 #[derive(Debug, Clone, Copy)]
 pub struct ConstantVerifier(pub bool);
+
+/// `Verify()` by the deployment's trust store through the verification cache: what the
+/// gateway plugs into [`Context::verifier`].
+#[derive(Debug, Clone)]
+pub struct TrustVerifier {
+    pub store: Arc<TrustStore>,
+    pub cache: Arc<VerifyCache>,
+}
+
+impl CertificateVerifier for TrustVerifier {
+    fn verify(
+        &self,
+        leaf: &Certificate,
+        chain: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> bool {
+        self.cache
+            .verify(&self.store, leaf, chain, now, revocation)
+            .is_valid()
+    }
+}
 
 impl CertificateVerifier for ConstantVerifier {
     fn verify(&self, _: &Certificate, _: &[Certificate], _: OffsetDateTime, _: Revocation) -> bool {

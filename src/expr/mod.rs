@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 pub use context::{
     Api, Body, CertificateVerifier, ConstantVerifier, Context, Deployment, Headers, LastError,
-    Operation, Request, Response, Revocation, Url, Variables,
+    Operation, Request, Response, Revocation, TrustVerifier, Url, Variables,
 };
 pub use diagnostic::{CompileErrorKind, EvalError, EvalErrorKind, ExprError, Source};
 pub use eval::Program;
