@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -242,24 +242,102 @@ async fn respond<H: Handler>(
     request: Request<Incoming>,
     connection: Arc<Connection>,
     shared: Arc<Shared<H>>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let head_request = request.method() == http::Method::HEAD;
-    let response = match gateway_request(request, &connection, &shared).await {
+    let (response, unread) = match gateway_request(request, &connection, &shared).await {
         Ok(request) => {
             let shared = shared.clone();
             let request_id = request.request_id.clone();
             // Its own task: a panicking handler costs this request, not the connection.
-            match tokio::spawn(async move { shared.handler.handle(request).await }).await {
-                Ok(response) => response,
-                Err(error) => {
-                    tracing::error!(%request_id, %error, "the handler failed");
-                    plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                }
-            }
+            let response =
+                match tokio::spawn(async move { shared.handler.handle(request).await }).await {
+                    Ok(response) => response,
+                    Err(error) => {
+                        tracing::error!(%request_id, %error, "the handler failed");
+                        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                    }
+                };
+            (response, None)
         }
-        Err(response) => response,
+        Err(refusal) => (refusal.response, refusal.unread),
     };
-    Ok(to_hyper(response, head_request))
+    let response = to_hyper(response, head_request);
+    Ok(response.map(|full| ResponseBody {
+        full,
+        _unread: unread,
+    }))
+}
+
+/// A request answered by the listener itself, with the body it did not read.
+struct Refusal {
+    response: GatewayResponse,
+    unread: Option<Incoming>,
+}
+
+impl Refusal {
+    fn with_body(response: GatewayResponse, body: Incoming) -> Self {
+        Self {
+            response,
+            unread: Some(body),
+        }
+    }
+}
+
+impl From<GatewayResponse> for Refusal {
+    fn from(response: GatewayResponse) -> Self {
+        Self {
+            response,
+            unread: None,
+        }
+    }
+}
+
+/// The response body, holding on to an unread request body until the response is
+/// sent: HTTP/2 then ends the request stream with `RST_STREAM(NO_ERROR)`, which tells
+/// the client its response is complete, instead of `CANCEL` before the response.
+struct ResponseBody {
+    full: Full<Bytes>,
+    /// Only held, never read: dropped with the body once the response is sent.
+    _unread: Option<Incoming>,
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.full).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.full.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.full.size_hint()
+    }
+}
+
+/// Reads the whole body; `None` when it is longer than `max` bytes.
+async fn read_body(
+    body: &mut Incoming,
+    max: usize,
+    declared: Option<u64>,
+) -> Result<Option<Bytes>, hyper::Error> {
+    let expected = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max).min(max));
+    let mut out = bytes::BytesMut::with_capacity(expected);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() + data.len() > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(out.freeze()))
 }
 
 /// Reads the request (bounded) and turns it into the core's request, or answers it.
@@ -267,7 +345,7 @@ async fn gateway_request<H>(
     request: Request<Incoming>,
     connection: &Connection,
     shared: &Shared<H>,
-) -> Result<GatewayRequest, GatewayResponse> {
+) -> Result<GatewayRequest, Refusal> {
     let limits = shared.tls.limits();
     let (mut parts, body) = request.into_parts();
 
@@ -283,10 +361,13 @@ async fn gateway_request<H>(
                 .map(str::to_owned)
         });
     if shared.tls.entry(host.as_deref()) != connection.entry {
-        return Err(plain(
-            StatusCode::MISDIRECTED_REQUEST,
-            "this connection was negotiated for another host name; open a new connection \
-             whose TLS server name (SNI) matches the Host header\n",
+        return Err(Refusal::with_body(
+            plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this connection was negotiated for another host name; open a new \
+                 connection whose TLS server name (SNI) matches the Host header\n",
+            ),
+            body,
         ));
     }
 
@@ -305,23 +386,30 @@ async fn gateway_request<H>(
         )
     };
     if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
-        return Err(too_large());
+        return Err(Refusal::with_body(too_large(), body));
     }
-    let read = Limited::new(body, limits.max_body_bytes).collect();
-    let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.is::<LengthLimitError>() => return Err(too_large()),
+    let mut body = body;
+    let body = match tokio::time::timeout(
+        limits.body_read_timeout,
+        read_body(&mut body, limits.max_body_bytes, declared),
+    )
+    .await
+    {
+        Ok(Ok(Some(bytes))) => bytes,
+        // Kept until the response is sent: dropping an HTTP/2 request stream earlier
+        // resets it (CANCEL) before the client sees the 413.
+        Ok(Ok(None)) => return Err(Refusal::with_body(too_large(), body)),
         Ok(Err(error)) => {
             tracing::debug!(peer = %connection.peer, %error, "reading the request body failed");
-            return Err(plain(
-                StatusCode::BAD_REQUEST,
-                "the request body was cut off\n",
-            ));
+            return Err(plain(StatusCode::BAD_REQUEST, "the request body was cut off\n").into());
         }
         Err(_) => {
-            return Err(plain(
-                StatusCode::REQUEST_TIMEOUT,
-                "the request body did not arrive in time\n",
+            return Err(Refusal::with_body(
+                plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time\n",
+                ),
+                body,
             ));
         }
     };
