@@ -168,6 +168,9 @@ async fn spoofed_certificate_headers_never_reach_the_handler() {
         ("x-amzn-mtls-clientcert", client_pem.clone()),
         ("client-cert", ":AAAA:".to_owned()),
         ("x-forwarded-client-cert", format!("Cert=\"{client_pem}\"")),
+        // The deployment's renamed ALB header (`deployment.alb_header`).
+        ("x-client-chain", client_pem.clone()),
+        ("x-client-chain-leaf", client_pem.clone()),
     ];
     let thumbprint = pki().client_thumbprint();
     for (offer, expected) in [(Offer::Nothing, "none"), (Offer::Client, &thumbprint)] {
@@ -663,6 +666,36 @@ async fn shutdown_lets_in_flight_requests_finish_then_serve_returns() {
             .is_err(),
         "the listener still accepts after shutdown"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_wait_until_one_closes() {
+    let gateway = Gateway::start_with(Limits {
+        max_connections: 1,
+        handshake_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    })
+    .await;
+    let holder = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(500),
+        send(gateway.addr, Call::get("request.test", Offer::Nothing)),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a second connection was served: {waiting:?}"
+    );
+    drop(holder);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(gateway.addr, Call::get("request.test", Offer::Nothing)),
+    )
+    .await
+    .expect("the freed slot was not reused")
+    .unwrap();
+    assert_eq!(answer.status, 200);
 }
 
 fn build(toml: &str, files: &[SourceFile]) -> Result<TlsSettings, TlsError> {

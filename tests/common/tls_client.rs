@@ -142,6 +142,9 @@ pub fn pki() -> &'static Pki {
 /// `gateway.toml` of the test deployment: `*` (default.test's certificate), `off.test`,
 /// `request.test`, `require.test`, and `nocert.test` (request mode, default certificate).
 pub const GATEWAY_TOML: &str = r#"
+[deployment]
+alb_header = "x-client-chain"
+
 [[hostnames]]
 name = "*"
 tls_certificate = "tls/default.test.pem"
@@ -205,7 +208,8 @@ pub fn settings(limits: Limits) -> TlsSettings {
 /// * `x-echo-certificate`: the leaf's thumbprint, `none`, or `undecodable`;
 /// * `x-echo-chain-length`, `x-echo-method`, `x-echo-uri`, `x-echo-client-ip`,
 ///   `x-echo-request-id`, `x-echo-ignored` (comma list or `none`);
-/// * `x-echo-certificate-headers`: certificate headers still in the request (`none`);
+/// * `x-echo-certificate-headers`: certificate headers still in the request (`none`),
+///   including the deployment's renamed ALB header `x-client-chain`;
 /// * `/reason...` answers `403 Invalid client certificate`; `/slow` waits 700 ms.
 pub async fn echo(request: GatewayRequest) -> GatewayResponse {
     let mut headers = http::HeaderMap::new();
@@ -242,6 +246,7 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
     let still: Vec<&str> = CERTIFICATE_HEADERS
         .iter()
         .copied()
+        .chain(["x-client-chain", "x-client-chain-leaf"])
         .filter(|h| request.parts.headers.contains_key(*h))
         .collect();
     set("x-echo-certificate-headers", list(still));

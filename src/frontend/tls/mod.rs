@@ -104,6 +104,9 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,
+    /// Open connections (including those still in the handshake); further clients
+    /// wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// After shutdown is asked, how long in-flight requests may take before their
     /// connections are dropped.
     pub shutdown_grace: Duration,
@@ -118,6 +121,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(60),
             max_concurrent_streams: 100,
+            max_connections: 4096,
             shutdown_grace: Duration::from_secs(30),
         }
     }

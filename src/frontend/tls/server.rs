@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
@@ -56,13 +56,23 @@ pub async fn serve<H: Handler>(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        // At the limit, connections wait in the kernel's backlog rather than in memory.
+        let next = async {
+            let slot = slots.clone().acquire_owned().await;
+            (listener.accept().await, slot)
+        };
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            (accepted, slot) = next => match accepted {
                 Ok((tcp, peer)) => {
-                    connections.spawn(connection(tcp, peer, shared.clone(), stop_rx.clone()));
+                    let (shared, stop) = (shared.clone(), stop_rx.clone());
+                    connections.spawn(async move {
+                        connection(tcp, peer, shared, stop).await;
+                        drop(slot);
+                    });
                 }
                 Err(error) if is_per_connection(&error) => {
                     tracing::debug!(%error, "accept failed for one connection");
@@ -415,7 +425,10 @@ async fn gateway_request<H>(
     };
 
     // The handshake is the only source: whatever a client put in a header is dropped.
-    let carried = CertificateHeaders::take(&mut parts.headers, &[]);
+    let carried = CertificateHeaders::take(
+        &mut parts.headers,
+        &shared.tls.renamed_certificate_headers(),
+    );
     if let Some(host) = &host {
         if !parts.headers.contains_key(header::HOST) {
             // HTTP/2 carries it as :authority; the core reads one place.

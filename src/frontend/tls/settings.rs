@@ -97,6 +97,9 @@ struct Inner {
     request: Arc<ServerConfig>,
     require: Arc<ServerConfig>,
     limits: Limits,
+    /// `deployment.alb_header` and its `-leaf`: a renamed carrier is still a
+    /// certificate header a client could forge.
+    renamed_headers: Vec<String>,
 }
 
 impl fmt::Debug for TlsSettings {
@@ -138,6 +141,15 @@ impl TlsSettings {
             .hostnames
             .iter()
             .position(|h| std::ptr::eq(h, found))
+    }
+
+    /// Certificate headers beyond `forwarded::CERTIFICATE_HEADERS` to remove.
+    pub(crate) fn renamed_certificate_headers(&self) -> Vec<&str> {
+        self.inner
+            .renamed_headers
+            .iter()
+            .map(String::as_str)
+            .collect()
     }
 
     pub(crate) fn server_config(&self, mode: ClientAuth) -> Arc<ServerConfig> {
@@ -225,6 +237,10 @@ impl<'a> TlsSettingsBuilder<'a> {
                 request: finish(request),
                 require: finish(require),
                 limits: self.limits,
+                renamed_headers: vec![
+                    self.config.deployment.alb_header.clone(),
+                    format!("{}-leaf", self.config.deployment.alb_header),
+                ],
             }),
         })
     }
