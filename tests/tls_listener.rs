@@ -669,6 +669,51 @@ async fn shutdown_lets_in_flight_requests_finish_then_serve_returns() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+    let gateway = Gateway::start_with(Limits {
+        header_read_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    })
+    .await;
+    let started = Instant::now();
+    // Keep-alive (no `Connection: close`): only the server's timeout ends it.
+    let request = b"GET /hello HTTP/1.1\r\nHost: request.test\r\n\r\n";
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        raw(gateway.addr, "request.test", Offer::Nothing, request),
+    )
+    .await
+    .expect("an idle connection was kept open")
+    .unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+    assert!(started.elapsed() >= Duration::from_millis(350));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gets_408() {
+    let gateway = Gateway::start_with(Limits {
+        body_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let request =
+        b"POST /upload HTTP/1.1\r\nHost: request.test\r\nContent-Length: 100\r\n\r\nonly ten b";
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        raw(gateway.addr, "request.test", Offer::Nothing, request),
+    )
+    .await
+    .expect("a stalled body held the connection")
+    .unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 408 Request Timeout"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(gateway.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_wait_until_one_closes() {
     let gateway = Gateway::start_with(Limits {
         max_connections: 1,
