@@ -690,6 +690,41 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed_but_a_long_request_is_not_cut() {
+    use http_body_util::{BodyExt as _, Full};
+    let gateway = Gateway::start_with(Limits {
+        idle_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    })
+    .await;
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, &[b"h2"]);
+    let stream = connect(gateway.addr, "request.test", config).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let started = Instant::now();
+    // /slow takes 700 ms, longer than the idle timeout: in flight is not idle.
+    let request = http::Request::post(format!("https://request.test:{}/slow", gateway.addr.port()))
+        .body(Full::new(bytes::Bytes::from_static(b"still here")))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"still here");
+    // Then idle: the server sends GOAWAY and the connection ends.
+    tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the idle HTTP/2 connection stayed open")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_stops_arriving_gets_408() {
     let gateway = Gateway::start_with(Limits {
         body_read_timeout: Duration::from_millis(300),
@@ -711,6 +746,22 @@ async fn a_body_that_stops_arriving_gets_408() {
         String::from_utf8_lossy(&out)
     );
     assert_eq!(gateway.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_costs_its_request_not_the_connection() {
+    let gateway = Gateway::start().await;
+    let pipelined = b"GET /panic HTTP/1.1\r\nHost: request.test\r\n\r\n\
+                      GET /hello HTTP/1.1\r\nHost: request.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "request.test", Offer::Nothing, pipelined)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 500 Internal Server Error"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,7 +210,8 @@ pub fn settings(limits: Limits) -> TlsSettings {
 ///   `x-echo-request-id`, `x-echo-ignored` (comma list or `none`);
 /// * `x-echo-certificate-headers`: certificate headers still in the request (`none`),
 ///   including the deployment's renamed ALB header `x-client-chain`;
-/// * `/reason...` answers `403 Invalid client certificate`; `/slow` waits 700 ms.
+/// * `/reason...` answers `403 Invalid client certificate`; `/slow` waits 700 ms;
+///   `/panic` panics.
 pub async fn echo(request: GatewayRequest) -> GatewayResponse {
     let mut headers = http::HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
@@ -261,6 +262,7 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
             .to_owned(),
     );
     let path = request.parts.uri.path().to_owned();
+    assert!(path != "/panic", "the test handler panics on /panic");
     if path == "/slow" {
         tokio::time::sleep(Duration::from_millis(700)).await;
     }

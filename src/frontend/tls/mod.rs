@@ -24,8 +24,8 @@
 //! * **Host must match SNI.** A request whose `Host` (or `:authority`) selects a
 //!   different `[[hostnames]]` entry than the connection's SNI gets `421 Misdirected
 //!   Request`, so a connection negotiated for an `off` host cannot reach a `require` host.
-//! * **Bounded.** Handshake time, header size and time, body size and time are limited
-//!   ([`Limits`]); a body over the limit gets `413`.
+//! * **Bounded.** Handshake time, header size and time, body size and time, idle time
+//!   and open connections are limited ([`Limits`]); a body over the limit gets `413`.
 //! * **Graceful shutdown.** When the shutdown future completes, [`serve`] stops
 //!   accepting, lets in-flight requests finish (HTTP/2 sends GOAWAY), and returns once
 //!   every connection is closed or [`Limits::shutdown_grace`] has passed.
@@ -100,6 +100,10 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// HTTP/1.1: time to receive a request's headers, including an idle keep-alive wait.
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed gracefully
+    /// (HTTP/2: GOAWAY). HTTP/1.1 connections are usually closed sooner, by
+    /// `header_read_timeout`.
+    pub idle_timeout: Duration,
     /// Time to receive a request body once its headers arrived; after it, `408`.
     pub body_read_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
@@ -119,6 +123,7 @@ impl Default for Limits {
             max_header_bytes: 64 * 1024,
             handshake_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
             max_concurrent_streams: 100,
             max_connections: 4096,

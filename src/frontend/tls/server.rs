@@ -4,8 +4,9 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -151,6 +152,66 @@ struct Connection {
     /// The `[[hostnames]]` entry the SNI selected.
     entry: Option<usize>,
     certificate: ClientCertificate,
+    activity: Activity,
+}
+
+/// Requests in flight on one connection (until their response body is sent) and when
+/// the connection last became idle, for [`Limits::idle_timeout`].
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    idle_since: Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    fn begin(connection: &Arc<Connection>) -> Active {
+        connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        Active(connection.clone())
+    }
+
+    fn idle_since(&self) -> Instant {
+        *self
+            .idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_idle_for(&self, timeout: Duration) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.idle_since().elapsed() >= timeout
+    }
+
+    /// When to look again: the idle deadline, or a full timeout from now while busy.
+    fn idle_deadline(&self, timeout: Duration) -> tokio::time::Instant {
+        let from = if self.in_flight.load(Ordering::SeqCst) == 0 {
+            self.idle_since()
+        } else {
+            Instant::now()
+        };
+        tokio::time::Instant::from_std(from + timeout)
+    }
+}
+
+/// One request in flight; dropped with its response body (or when hyper gives up on it).
+struct Active(Arc<Connection>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let activity = &self.0.activity;
+        *activity
+            .idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 async fn connection<H: Handler>(
@@ -204,21 +265,32 @@ async fn connection<H: Handler>(
         peer,
         entry: shared.tls.entry(server_name.as_deref()),
         certificate,
+        activity: Activity::default(),
     });
+    let activity = connection.clone();
     let service = {
         let shared = shared.clone();
         service_fn(move |request| respond(request, connection.clone(), shared.clone()))
     };
     let serving = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(serving);
-    tokio::select! {
-        result = serving.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+    loop {
+        let idle_deadline = activity.activity.idle_deadline(limits.idle_timeout);
+        tokio::select! {
+            result = serving.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
             }
-            return;
+            _ = stop.wait_for(|stop| *stop) => break,
+            () = tokio::time::sleep_until(idle_deadline) => {
+                if activity.activity.is_idle_for(limits.idle_timeout) {
+                    tracing::debug!(%peer, "closing an idle connection");
+                    break;
+                }
+            }
         }
-        _ = stop.wait_for(|stop| *stop) => {}
     }
     serving.as_mut().graceful_shutdown();
     if let Err(error) = serving.await {
@@ -253,6 +325,7 @@ async fn respond<H: Handler>(
     connection: Arc<Connection>,
     shared: Arc<Shared<H>>,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let active = Activity::begin(&connection);
     let head_request = request.method() == http::Method::HEAD;
     let (response, unread) = match gateway_request(request, &connection, &shared).await {
         Ok(request) => {
@@ -275,6 +348,7 @@ async fn respond<H: Handler>(
     Ok(response.map(|full| ResponseBody {
         full,
         _unread: unread,
+        _active: active,
     }))
 }
 
@@ -309,6 +383,8 @@ struct ResponseBody {
     full: Full<Bytes>,
     /// Only held, never read: dropped with the body once the response is sent.
     _unread: Option<Incoming>,
+    /// Counts the request as in flight until its response is sent.
+    _active: Active,
 }
 
 impl hyper::body::Body for ResponseBody {
