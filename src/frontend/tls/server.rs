@@ -267,7 +267,7 @@ async fn connection<H: Handler>(
         certificate,
         activity: Activity::default(),
     });
-    let activity = connection.clone();
+    let watched = connection.clone();
     let service = {
         let shared = shared.clone();
         service_fn(move |request| respond(request, connection.clone(), shared.clone()))
@@ -275,7 +275,7 @@ async fn connection<H: Handler>(
     let serving = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(serving);
     loop {
-        let idle_deadline = activity.activity.idle_deadline(limits.idle_timeout);
+        let idle_deadline = watched.activity.idle_deadline(limits.idle_timeout);
         tokio::select! {
             result = serving.as_mut() => {
                 if let Err(error) = result {
@@ -285,7 +285,7 @@ async fn connection<H: Handler>(
             }
             _ = stop.wait_for(|stop| *stop) => break,
             () = tokio::time::sleep_until(idle_deadline) => {
-                if activity.activity.is_idle_for(limits.idle_timeout) {
+                if watched.activity.is_idle_for(limits.idle_timeout) {
                     tracing::debug!(%peer, "closing an idle connection");
                     break;
                 }
