@@ -76,7 +76,14 @@ async fn request_passes_the_presented_leaf_or_absent_when_the_client_has_none() 
         }
     }
     let files = CurlFiles::new();
-    for extra in [&["--http1.1"][..], &["--http2"]] {
+    for extra in [
+        &["--http1.1"][..],
+        &["--http2"],
+        &["--http1.1", "--tls-max", "1.2"],
+        &["--http2", "--tls-max", "1.2"],
+        // No ALPN: the protocol is recognised from the first bytes.
+        &["--no-alpn"],
+    ] {
         let with = curl(&files, gateway.addr, "request.test", "/hello", true, extra).await;
         assert!(with.success, "{}", with.stderr);
         assert_eq!(with.header("x-echo-certificate"), Some(thumbprint.clone()));
