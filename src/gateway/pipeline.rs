@@ -86,6 +86,9 @@ pub async fn handle(
         trace: explain.then(Vec::new),
         forwarded: false,
     };
+    if explain {
+        explain_certificate(deployment, &request, &mut exchange, now);
+    }
     let api = Some(route.api.name.clone());
     let decision = run(policy, &mut exchange, &deployment.backends).await;
     Outcome {
@@ -93,6 +96,59 @@ pub async fn handle(
         decision,
         api,
         trace: exchange.trace,
+    }
+}
+
+/// The trace's first lines: the certificate the policy will see, and both verdicts.
+fn explain_certificate(
+    deployment: &Deployment,
+    request: &GatewayRequest,
+    x: &mut Exchange,
+    now: OffsetDateTime,
+) {
+    let mut lines = Vec::new();
+    for ignored in &request.ignored_certificate_sources {
+        lines.push(format!(
+            "ignored a certificate from {ignored} (not the deployment's source)"
+        ));
+    }
+    match &request.certificate {
+        ClientCertificate::Absent => lines.push("no client certificate".to_owned()),
+        ClientCertificate::Undecodable(why) => {
+            lines.push(format!(
+                "client certificate not readable, the policy sees null: {why}"
+            ));
+        }
+        ClientCertificate::Presented(chain) => {
+            if let Some((leaf, rest)) = chain.split_first() {
+                lines.push(format!(
+                    "client certificate: Subject={}, Issuer={}, Thumbprint={}, {} intermediate(s)",
+                    leaf.subject(),
+                    leaf.issuer(),
+                    leaf.thumbprint(),
+                    rest.len()
+                ));
+                for (name, revocation) in [
+                    ("Verify()", crate::trust::Revocation::Check),
+                    ("VerifyNoRevocation()", crate::trust::Revocation::NoCheck),
+                ] {
+                    let v = deployment
+                        .trust
+                        .verify_explained(leaf, rest, now, revocation);
+                    let verdict = match (v.verdict.reason(), v.detail) {
+                        (None, _) => "true".to_owned(),
+                        (Some(reason), Some(detail)) => {
+                            format!("false ({}: {detail})", reason.as_str())
+                        }
+                        (Some(reason), None) => format!("false ({})", reason.as_str()),
+                    };
+                    lines.push(format!("{name} = {verdict}"));
+                }
+            }
+        }
+    }
+    for line in lines {
+        x.note(SectionKind::Inbound, "certificate", || line);
     }
 }
 
