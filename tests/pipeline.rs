@@ -91,13 +91,24 @@ fn policy_doc(inbound: &str, rest: &str) -> String {
 /// A deployment with one API `/orders` → `backend`, the given API policy and an
 /// optional global one.
 fn deploy(pki: &Pki, backend: &str, api_policy: &str, global: Option<&str>) -> Deployment {
+    deploy_with(pki, backend, api_policy, global, "")
+}
+
+/// [`deploy`] with more keys for the API's table in gateway.toml.
+fn deploy_with(
+    pki: &Pki,
+    backend: &str,
+    api_policy: &str,
+    global: Option<&str>,
+    api_keys: &str,
+) -> Deployment {
     let mut toml =
         String::from("[deployment]\nservice_name = \"contoso\"\nregion = \"eu-west-1\"\n");
     if global.is_some() {
         toml.push_str("policy = \"policies/global.xml\"\n");
     }
     toml.push_str(&format!(
-        "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n"
+        "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n{api_keys}"
     ));
     let mut files = pki.files();
     files.push(file("gateway.toml", toml));
@@ -533,4 +544,73 @@ async fn requests_that_match_no_api_get_404() {
     assert_eq!(out.response.status, 404);
     let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
     assert_eq!(body["message"], "Resource not found");
+}
+
+#[tokio::test]
+async fn the_client_certificate_is_forwarded_to_the_backend_when_the_api_asks() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let good = Certificate::from_der(&pki.good).unwrap();
+    let intermediate = Certificate::from_der(&pki.intermediate.der()).unwrap();
+    let d = deploy_with(
+        &pki,
+        &echo.url(),
+        &policy_doc("", ""),
+        None,
+        "forward_client_certificate = \"rfc9440\"\n",
+    );
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    let chain = certgate::frontend::forwarded::rfc9440(
+        header(&out, "x-echo-header-client-cert").as_bytes(),
+        Some(header(&out, "x-echo-header-client-cert-chain").as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(chain[0].thumbprint(), good.thumbprint());
+    assert_eq!(chain[1].thumbprint(), intermediate.thumbprint());
+
+    let d = deploy_with(
+        &pki,
+        &echo.url(),
+        &policy_doc("", ""),
+        None,
+        "forward_client_certificate = \"xfcc\"\n",
+    );
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    let xfcc = header(&out, "x-echo-header-x-forwarded-client-cert");
+    assert!(xfcc.starts_with(&format!(
+        "Hash={};",
+        good.sha256_fingerprint().to_ascii_lowercase()
+    )));
+    let chain = certgate::frontend::forwarded::xfcc(xfcc.as_bytes()).unwrap();
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0].thumbprint(), good.thumbprint());
+
+    // Without a certificate nothing is forwarded, and without the setting neither.
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert!(
+        out.response
+            .headers
+            .get("x-echo-header-x-forwarded-client-cert")
+            .is_none()
+    );
+    let d = deploy(&pki, &echo.url(), &policy_doc("", ""), None);
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    assert!(
+        out.response
+            .headers
+            .get("x-echo-header-client-cert")
+            .is_none()
+    );
 }

@@ -81,6 +81,13 @@ pub async fn handle(
             client_certificate: None,
             client_scheme: request.parts.uri.scheme_str().unwrap_or("https").to_owned(),
             client_host: host(&request).map(str::to_owned),
+            forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
+            {
+                (Some(format), ClientCertificate::Presented(chain)) => {
+                    Some((*format, Arc::clone(chain)))
+                }
+                _ => None,
+            },
         },
         trust: Arc::clone(&deployment.verifier) as Arc<dyn TrustCheck>,
         trace: explain.then(Vec::new),

@@ -1,12 +1,15 @@
 //! Policies about the backend call: `set-backend-service`, `rewrite-uri`,
 //! `authentication-certificate`, and `forward-request` itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
 
 use super::{Exchange, Failure, Forwarder, param};
+use crate::cert::Certificate;
+use crate::config::ForwardCertificate;
 use crate::expr::{Body, Headers, Response};
 use crate::policy::document::SectionKind;
 use crate::policy::elements::{
@@ -27,6 +30,8 @@ pub struct BackendTarget {
     /// Scheme and host the client used, for `X-Forwarded-Proto` and `-Host`.
     pub client_scheme: String,
     pub client_host: Option<String>,
+    /// The client certificate to pass on in headers (`forward_client_certificate`).
+    pub forward_certificate: Option<(ForwardCertificate, Arc<[Certificate]>)>,
 }
 
 pub(super) fn set_backend_service(
@@ -235,6 +240,9 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Bytes>, Failure> {
         },
         &authority,
     );
+    if let Some((format, chain)) = &x.backend.forward_certificate {
+        forward_certificate(&mut headers, *format, chain);
+    }
     let body = match &request.body {
         Some(body) if !body.is_consumed() => body.bytes().clone(),
         _ => Bytes::new(),
@@ -245,6 +253,64 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Bytes>, Failure> {
     *built.uri_mut() = uri;
     *built.headers_mut() = headers;
     Ok(built)
+}
+
+/// Passes the client's chain (leaf first) to the backend in `format`.
+fn forward_certificate(
+    headers: &mut http::HeaderMap,
+    format: ForwardCertificate,
+    chain: &[Certificate],
+) {
+    use base64::Engine as _;
+    let Some((leaf, rest)) = chain.split_first() else {
+        return;
+    };
+    let b64 = |c: &Certificate| base64::engine::general_purpose::STANDARD.encode(c.der());
+    let values: Vec<(&str, String)> = match format {
+        ForwardCertificate::Rfc9440 => {
+            let mut v = vec![("client-cert", format!(":{}:", b64(leaf)))];
+            if !rest.is_empty() {
+                let items: Vec<String> = rest.iter().map(|c| format!(":{}:", b64(c))).collect();
+                v.push(("client-cert-chain", items.join(", ")));
+            }
+            v
+        }
+        ForwardCertificate::Xfcc => {
+            let pem = |certs: &[Certificate]| {
+                let text: String = certs
+                    .iter()
+                    .map(|c| {
+                        let body = b64(c);
+                        let lines: Vec<&str> = body
+                            .as_bytes()
+                            .chunks(64)
+                            .filter_map(|l| std::str::from_utf8(l).ok())
+                            .collect();
+                        format!(
+                            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                            lines.join("\n")
+                        )
+                    })
+                    .collect();
+                percent_encoding::utf8_percent_encode(&text, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string()
+            };
+            vec![(
+                "x-forwarded-client-cert",
+                format!(
+                    "Hash={};Cert=\"{}\";Chain=\"{}\"",
+                    leaf.sha256_fingerprint().to_ascii_lowercase(),
+                    pem(std::slice::from_ref(leaf)),
+                    pem(chain)
+                ),
+            )]
+        }
+    };
+    for (name, value) in values {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 #[cfg(test)]
