@@ -873,3 +873,76 @@ fn cli_exits_2_on_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("deployment folder"));
 }
+
+#[test]
+fn crl_of_a_ca_without_crl_sign_is_refused() {
+    let root = Ca::root_with("No CRL Sign", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    });
+    // rcgen refuses to sign with such an issuer: sign with the same name and key, but
+    // parameters that allow it.
+    let mut params = root.params.clone();
+    params.key_usages.push(rcgen::KeyUsagePurpose::CrlSign);
+    let signer = Ca {
+        cert: root.cert.clone(),
+        params,
+        key: rcgen::KeyPair::try_from(root.key.serialize_der()).unwrap(),
+    };
+    let (store, diagnostics) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", signer.crl(&[])),
+    ]);
+    let d = find(&diagnostics, DiagnosticKind::CrlIssuerNotCrlSigner);
+    assert!(d.message.contains("does not allow cRLSign"), "{d}");
+    assert_eq!(
+        check(&store, &root.leaf("c", 1)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn revocation_status_is_a_lookup_by_issuer_and_serial() {
+    use certgate::trust::RevocationStatus;
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let issuing = cert(&pki.issuing.der());
+    let root = cert(&pki.root.der());
+    let revoked = cert(&pki.issuing.leaf("r", 66));
+    let good = cert(&pki.issuing.leaf("g", 67));
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, now()),
+        RevocationStatus::Revoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&issuing, &root, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Stale
+    );
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Revoked
+    );
+    let other = Ca::root("Contoso Issuing CA");
+    assert_eq!(
+        store.revocation_status(&revoked, &cert(&other.der()), now()),
+        RevocationStatus::NoCrl
+    );
+}
+
+#[test]
+fn files_in_unknown_ca_folders_are_reported() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files.push(file("ca/roots/typo.pem", pki.root.pem()));
+    let (_, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::Ignored);
+    assert_eq!(d.path, "ca/roots/typo.pem");
+    assert!(d.message.contains("ca/root/"), "{d}");
+}

@@ -13,6 +13,20 @@ pub enum Revocation {
     NoCheck,
 }
 
+/// What the deployed CRLs say about one certificate ([`super::TrustStore::revocation_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationStatus {
+    /// The issuer's CRL is current and does not list the certificate.
+    NotRevoked,
+    /// The issuer's CRL lists the certificate (even if that CRL is stale).
+    Revoked,
+    /// No CRL of this issuer was loaded.
+    NoCrl,
+    /// The issuer's CRL is past its nextUpdate.
+    Stale,
+}
+
 /// The outcome of `Verify()` / `VerifyNoRevocation()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
