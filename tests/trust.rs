@@ -475,6 +475,22 @@ fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
 }
 
 #[test]
+fn intermediate_whose_eku_excludes_client_auth_is_rejected() {
+    let root = Ca::root("Root");
+    let servers = root.intermediate_with("Server CA", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    let (store, _) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/servers.pem", servers.pem()),
+    ]);
+    assert_eq!(
+        no_check(&store, &servers.leaf("client", 1)),
+        invalid(Reason::WrongExtendedKeyUsage)
+    );
+}
+
+#[test]
 fn unknown_critical_extension_is_malformed() {
     let pki = pki();
     let (store, _) = load(&pki.files);
@@ -510,6 +526,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
             b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec(),
         ),
         file("crl/random.crl", vec![0xffu8; 4096]),
+        file("crl/huge.crl", vec![0x30u8; 1024 * 1024]),
         file("ca/root/.gitkeep", Vec::new()),
         file("policies/global.xml", b"<policies/>".to_vec()),
     ]);
@@ -523,6 +540,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         "crl/truncated.crl",
         "crl/garbage.pem",
         "crl/random.crl",
+        "crl/huge.crl",
     ] {
         assert!(
             paths.contains(&path),

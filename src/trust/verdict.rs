@@ -87,7 +87,9 @@ pub enum Reason {
     /// No usable CRL for an issuer of the chain: none was deployed, it is past its
     /// nextUpdate, or its signature did not verify when the store was loaded.
     RevocationUnknown,
-    /// The client certificate is a CA certificate (basicConstraints cA=true).
+    /// The client certificate is a CA certificate (basicConstraints cA=true). .NET
+    /// would accept a trusted CA certificate as the end entity; certgate, like rustls,
+    /// does not: a CA's key is for signing certificates, not for logging in.
     CaUsedAsLeaf,
     /// A certificate that is not a CA issued another one.
     IssuerNotCa,
