@@ -447,6 +447,70 @@ fn crl_with_a_bad_signature_is_diagnosed_and_ignored() {
 }
 
 #[test]
+fn partitioned_crl_is_refused() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.pem",
+        crl_pem(&pki.issuing.crl_with(|p| {
+            p.issuing_distribution_point = Some(rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec!["http://crl.contoso.test/issuing.crl".into()],
+                },
+                scope: Some(rcgen::CrlScope::UserCertsOnly),
+            });
+        })),
+    );
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlUnusable);
+    assert_eq!(d.path, "crl/issuing.pem");
+    assert!(d.message.contains("partitioned CRLs"), "{d}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn crl_entries_with_reasons_and_big_serials_are_read() {
+    let pki = pki();
+    let big = rcgen::SerialNumber::from(vec![
+        0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    ]);
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.crl",
+        pki.issuing.crl_with(|p| {
+            p.revoked_certs = vec![
+                rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(66u64),
+                    revocation_time: at(2026, 4, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: Some(at(2026, 3, 1)),
+                },
+                rcgen::RevokedCertParams {
+                    serial_number: big.clone(),
+                    revocation_time: at(2051, 4, 1),
+                    reason_code: None,
+                    invalidity_date: None,
+                },
+            ];
+        }),
+    );
+    let (store, diagnostics) = load(&files);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 66)),
+        invalid(Reason::Revoked)
+    );
+    let big_leaf = pki
+        .issuing
+        .leaf_with("big", 1, |p| p.serial_number = Some(big));
+    assert_eq!(check(&store, &big_leaf), invalid(Reason::Revoked));
+    assert_eq!(check(&store, &pki.issuing.leaf("g", 67)), Verdict::Valid);
+}
+
+#[test]
 fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
     let pki = pki();
     let (store, _) = load(&pki.files);
@@ -1064,5 +1128,32 @@ fn x509_limbo_client_auth_cases() {
         "{} of {ran} cases differ:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+}
+
+/// A CRL of a million entries loads once and is then one hash lookup per certificate.
+/// Slow in debug builds: `cargo test --release --test trust -- --ignored million`.
+#[test]
+#[ignore = "slow: generates a CRL of 1,000,000 entries"]
+fn million_entry_crl_loads_and_revokes() {
+    let pki = pki();
+    let serials: Vec<u64> = (1..=1_000_000u64).map(|i| i * 3).collect();
+    let mut files = pki.files.clone();
+    files[3] = file("crl/issuing.crl", pki.issuing.crl(&serials));
+    let started = std::time::Instant::now();
+    let (store, diagnostics) = load(&files);
+    eprintln!(
+        "loaded a {} byte CRL in {:?}",
+        files[3].bytes.len(),
+        started.elapsed()
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 3 * 777_777)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("g", 3 * 777_777 + 1)),
+        Verdict::Valid
     );
 }
