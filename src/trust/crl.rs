@@ -376,6 +376,7 @@ pub(crate) struct RevocationIndex {
 impl RevocationIndex {
     pub(crate) fn add(&mut self, ca: CaKey, crl: &ParsedCrl<'_>, path: &str) {
         let entry = self.by_ca.entry(ca).or_default();
+        entry.serials.inline.reserve(crl.serials().count());
         for serial in crl.serials() {
             entry.serials.insert(serial);
         }
