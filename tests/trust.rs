@@ -1157,3 +1157,47 @@ fn million_entry_crl_loads_and_revokes() {
         Verdict::Valid
     );
 }
+
+#[test]
+fn mutated_crls_and_certificates_never_panic() {
+    let pki = pki();
+    let leaf = pki.issuing.leaf("client", 10);
+    let crl = pki.issuing.crl(&[66, 67, 68]);
+    let root = pki.root.der();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..400 {
+        let mut bad_crl = crl.clone();
+        let mut bad_root = root.clone();
+        for _ in 0..=(i % 3) {
+            let at = (next() as usize) % bad_crl.len();
+            bad_crl[at] ^= 1 << (next() % 8);
+            let at = (next() as usize) % bad_root.len();
+            bad_root[at] ^= 1 << (next() % 8);
+        }
+        bad_crl.truncate(bad_crl.len() - (i % 5) * (i % 11));
+        let mut files = pki.files.clone();
+        files[3] = file("crl/issuing.crl", bad_crl);
+        files.push(file("ca/root/mutated.der", bad_root.clone()));
+        files.push(file("ca/intermediate/mutated.der", bad_root.clone()));
+        let (store, _) = load(&files);
+        // Whatever the CRL became, the verdict is one of the two honest answers.
+        let verdict = check(&store, &leaf);
+        assert!(
+            matches!(
+                verdict,
+                Verdict::Valid | Verdict::Invalid(Reason::RevocationUnknown)
+            ),
+            "{verdict}"
+        );
+        if let Ok(mutated) = Certificate::from_der(&bad_root) {
+            let _ = store.verify(&mutated, &[], now(), Revocation::Check);
+            let _ = store.verify(&cert(&leaf), &[mutated], now(), Revocation::Check);
+        }
+    }
+}
