@@ -592,6 +592,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         file("crl/random.crl", vec![0xffu8; 4096]),
         file("crl/huge.crl", vec![0x30u8; 1024 * 1024]),
         file("ca/root/.gitkeep", Vec::new()),
+        file("ca/root/.old/junk.pem", b"junk".to_vec()),
         file("policies/global.xml", b"<policies/>".to_vec()),
     ]);
     let (store, diagnostics) = load(&files);
@@ -612,6 +613,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         );
     }
     assert!(!paths.contains(&"ca/root/.gitkeep"));
+    assert!(!paths.contains(&"ca/root/.old/junk.pem"));
     assert!(!paths.contains(&"policies/global.xml"));
     let d = diagnostics
         .iter()

@@ -224,7 +224,7 @@ impl TrustStore {
         let mut uploaded = UploadedCertificates::default();
         let mut uploaded_from: HashMap<String, String> = HashMap::new();
 
-        let hidden = |path: &str| path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+        let hidden = |path: &str| path.split('/').any(|part| part.starts_with('.'));
         let under = |prefix: &'static str| {
             files
                 .iter()
