@@ -660,6 +660,23 @@ fn pem_files_with_several_certificates_and_der_files_load() {
 }
 
 #[test]
+fn a_bundle_of_forty_roots_loads() {
+    let roots: Vec<Ca> = (0..40)
+        .map(|i| Ca::root(&format!("Bundle Root {i}")))
+        .collect();
+    let bundle: String = roots.iter().map(Ca::pem).collect();
+    let (store, diagnostics) = load(&[file("ca/root/bundle.pem", bundle)]);
+    assert_eq!(store.roots().len(), 40);
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.kind == DiagnosticKind::MissingCrl),
+        "{diagnostics:#?}"
+    );
+    assert_eq!(no_check(&store, &roots[39].leaf("c", 1)), Verdict::Valid);
+}
+
+#[test]
 fn uploaded_certificates_are_keyed_by_file_stem() {
     let pki = pki();
     let client = pki.issuing.leaf("client1", 10);
