@@ -65,7 +65,7 @@ fn request(chain: &[Certificate]) -> GatewayRequest {
         parts,
         body: Bytes::new(),
         client_ip: Some([198, 51, 100, 7].into()),
-        certificate: ClientCertificate::Presented(chain.to_vec().into()),
+        certificate: ClientCertificate::from_chain(chain.to_vec()),
         ignored_certificate_sources: Vec::new(),
         request_id: "bench".into(),
     }

@@ -177,7 +177,10 @@ fn alb_passthrough_chain_is_decoded_leaf_first_with_plus_kept() {
         panic!("expected a certificate, got {:?}", request.certificate);
     };
     assert_eq!(chain.len(), 2);
-    assert_eq!(chain[1].subject(), "CN=Contoso Test Root, O=Contoso, C=US");
+    assert_eq!(
+        chain.intermediates[0].subject(),
+        "CN=Contoso Test Root, O=Contoso, C=US"
+    );
     assert_eq!(request.client_ip, Some("192.0.2.44".parse().unwrap()));
     assert!(!request.parts.headers.contains_key("x-amzn-mtls-clientcert"));
 }

@@ -133,11 +133,10 @@ fn request(method: &str, path: &str, chain: Option<Vec<Vec<u8>>>, body: &[u8]) -
         .into_parts();
     let certificate = match chain {
         None => ClientCertificate::Absent,
-        Some(ders) => ClientCertificate::Presented(
+        Some(ders) => ClientCertificate::from_chain(
             ders.iter()
                 .map(|d| Certificate::from_der(d).unwrap())
-                .collect::<Vec<_>>()
-                .into(),
+                .collect(),
         ),
     };
     GatewayRequest {

@@ -418,7 +418,7 @@ fn every_event_yields_the_expected_certificate_from_its_deployment() {
                     let ClientCertificate::Presented(chain) = &request.certificate else {
                         panic!("{file}: expected {name}, got {:?}", request.certificate);
                     };
-                    assert_eq!(chain[0].thumbprint(), expected.thumbprint(), "{file}");
+                    assert_eq!(chain.leaf.thumbprint(), expected.thumbprint(), "{file}");
                     assert!(request.ignored_certificate_sources.is_empty(), "{file}");
                     if front_end == "alb" {
                         // Passthrough: the client's whole chain, leaf first.

@@ -53,11 +53,20 @@ impl DeploymentError {
     }
 }
 
-/// The policies of one API: without an operation, and per operation.
+/// What one API needs per request, built at load: its composed policies (without an
+/// operation, and per operation) and its `context.Api` / `context.Operation`.
 #[derive(Debug)]
 struct ApiPolicies {
     api: EffectivePolicy,
-    operations: Vec<EffectivePolicy>,
+    context: Arc<expr::Api>,
+    operations: Vec<(EffectivePolicy, Arc<expr::Operation>)>,
+}
+
+/// The policy and `context` objects of a routed request.
+pub(crate) struct Routed<'d> {
+    pub(crate) policy: &'d EffectivePolicy,
+    pub(crate) api: &'d Arc<expr::Api>,
+    pub(crate) operation: Option<&'d Arc<expr::Operation>>,
 }
 
 /// One loaded deployment.
@@ -140,14 +149,30 @@ impl Deployment {
             for op in &api.operations {
                 let owner = format!("operation `{}` of API `{}`", op.name, api.name);
                 let op_doc = load(&op.policy, Scope::Operation, &owner)?;
-                operations.push(EffectivePolicy::for_request(
+                let policy = EffectivePolicy::for_request(
                     global.as_deref(),
                     api_doc.as_deref(),
                     op_doc.as_deref(),
-                ));
+                );
+                let context = Arc::new(expr::Operation {
+                    id: op.name.clone(),
+                    method: op.method.as_str().to_owned(),
+                    name: op.name.clone(),
+                    url_template: op.url_template.as_str().to_owned(),
+                });
+                operations.push((policy, context));
             }
             apis.push(ApiPolicies {
                 api: EffectivePolicy::for_request(global.as_deref(), api_doc.as_deref(), None),
+                context: Arc::new(expr::Api {
+                    id: api.name.clone(),
+                    name: api.name.clone(),
+                    path: api.path.clone(),
+                    revision: "1".to_owned(),
+                    version: String::new(),
+                    is_current_revision: true,
+                    service_url: expr::Url::parse(&api.backend.to_string()).unwrap_or_default(),
+                }),
                 operations,
             });
         }
@@ -176,11 +201,26 @@ impl Deployment {
 
     /// The composed policy for an API, and an operation of it if one matched.
     pub fn policy(&self, api: usize, operation: Option<usize>) -> Option<&EffectivePolicy> {
-        let policies = self.apis.get(api)?;
-        match operation {
-            Some(op) => policies.operations.get(op),
-            None => Some(&policies.api),
-        }
+        self.routed(api, operation).map(|r| r.policy)
+    }
+
+    pub(crate) fn routed(&self, api: usize, operation: Option<usize>) -> Option<Routed<'_>> {
+        let entry = self.apis.get(api)?;
+        Some(match operation {
+            Some(op) => {
+                let (policy, context) = entry.operations.get(op)?;
+                Routed {
+                    policy,
+                    api: &entry.context,
+                    operation: Some(context),
+                }
+            }
+            None => Routed {
+                policy: &entry.api,
+                api: &entry.context,
+                operation: None,
+            },
+        })
     }
 
     /// Whether the trust store reported problems that `check` must fail on.

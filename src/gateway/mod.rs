@@ -11,5 +11,5 @@ mod verifier;
 
 pub use deployment::{Deployment, DeploymentError};
 pub use pipeline::{Decision, Outcome, handle};
-pub use request::{ClientCertificate, GatewayRequest, GatewayResponse};
+pub use request::{ClientCertificate, GatewayRequest, GatewayResponse, PresentedChain};
 pub use route::{Route, RouteError, route};

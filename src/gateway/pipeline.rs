@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use time::OffsetDateTime;
 
-use super::deployment::{Backends, Deployment};
+use super::deployment::{Backends, Deployment, Routed};
 use super::request::{ClientCertificate, GatewayRequest, GatewayResponse};
 use super::route::{RouteError, route};
 use crate::expr::{self, Body, Context, Headers, Url};
@@ -69,12 +69,13 @@ pub async fn handle(
         Ok(route) => route,
         Err(error) => return not_routed(error),
     };
-    let Some(policy) = deployment.policy(route.api_index, route.operation.map(|(i, _)| i)) else {
+    let Some(routed) = deployment.routed(route.api_index, route.operation.map(|(i, _)| i)) else {
         return not_routed(RouteError::NoApi);
     };
+    let policy = routed.policy;
     let relative = route.api.relative_path(&path).unwrap_or(&path).to_owned();
     let mut exchange = Exchange {
-        ctx: context(deployment, &request, &route, now),
+        ctx: context(deployment, &request, &route, &routed, now),
         backend: BackendTarget {
             base_url: route.api.backend.clone(),
             path: relative,
@@ -84,7 +85,7 @@ pub async fn handle(
             forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
             {
                 (Some(format), ClientCertificate::Presented(chain)) => {
-                    Some((*format, Arc::clone(chain)))
+                    Some((*format, chain.clone()))
                 }
                 _ => None,
             },
@@ -127,7 +128,8 @@ fn explain_certificate(
             ));
         }
         ClientCertificate::Presented(chain) => {
-            if let Some((leaf, rest)) = chain.split_first() {
+            let (leaf, rest) = (&chain.leaf, &chain.intermediates);
+            {
                 lines.push(format!(
                     "client certificate: Subject={}, Issuer={}, Thumbprint={}, {} intermediate(s)",
                     leaf.subject(),
@@ -261,6 +263,7 @@ fn context(
     deployment: &Deployment,
     request: &GatewayRequest,
     route: &super::route::Route<'_>,
+    routed: &Routed<'_>,
     now: OffsetDateTime,
 ) -> Context {
     let parts = &request.parts;
@@ -272,10 +275,10 @@ fn context(
     ))
     .unwrap_or_default();
     let (certificate, chain) = match &request.certificate {
-        ClientCertificate::Presented(chain) => match chain.split_first() {
-            Some((leaf, rest)) => (Some(Arc::new(leaf.clone())), Arc::from(rest)),
-            None => (None, Arc::from(Vec::new())),
-        },
+        ClientCertificate::Presented(chain) => (
+            Some(Arc::clone(&chain.leaf)),
+            Arc::clone(&chain.intermediates),
+        ),
         _ => (None, Arc::from(Vec::new())),
     };
     let mut ctx = Context::new(now);
@@ -294,23 +297,8 @@ fn context(
         certificate_chain: chain,
     };
     ctx.deployment = Arc::clone(&deployment.context);
-    ctx.api = Some(Arc::new(expr::Api {
-        id: route.api.name.clone(),
-        name: route.api.name.clone(),
-        path: route.api.path.clone(),
-        revision: "1".to_owned(),
-        version: String::new(),
-        is_current_revision: true,
-        service_url: Url::parse(&route.api.backend.to_string()).unwrap_or_default(),
-    }));
-    ctx.operation = route.operation.map(|(_, op)| {
-        Arc::new(expr::Operation {
-            id: op.name.clone(),
-            method: op.method.as_str().to_owned(),
-            name: op.name.clone(),
-            url_template: op.url_template.as_str().to_owned(),
-        })
-    });
+    ctx.api = Some(Arc::clone(routed.api));
+    ctx.operation = routed.operation.cloned();
     ctx.request_id = request.request_id.clone();
     ctx.verifier = Some(Arc::clone(&deployment.verifier) as Arc<dyn expr::CertificateVerifier>);
     ctx

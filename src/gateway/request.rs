@@ -13,20 +13,55 @@ pub enum ClientCertificate {
     /// No certificate (or the hostname does not request one): the policy sees null.
     #[default]
     Absent,
-    /// Leaf first, then the intermediates the client presented (untrusted hints).
-    Presented(Arc<[Certificate]>),
+    /// The leaf and the intermediates the client presented (untrusted hints).
+    Presented(PresentedChain),
     /// The trusted source carried something that is not a certificate. The policy sees
     /// null (fail closed); why is kept for logs and `--explain`.
     Undecodable(String),
 }
 
 impl ClientCertificate {
+    /// A decoded chain, leaf first; an empty one is [`ClientCertificate::Absent`].
+    pub fn from_chain(chain: Vec<Certificate>) -> Self {
+        let mut chain = chain.into_iter();
+        match chain.next() {
+            Some(leaf) => Self::Presented(PresentedChain {
+                leaf: Arc::new(leaf),
+                intermediates: chain.collect(),
+            }),
+            None => Self::Absent,
+        }
+    }
+
     /// The leaf, if one was presented and decoded.
     pub fn leaf(&self) -> Option<&Certificate> {
         match self {
-            Self::Presented(chain) => chain.first(),
+            Self::Presented(chain) => Some(&chain.leaf),
             _ => None,
         }
+    }
+}
+
+/// A presented chain, shared (not copied) with each request's `context`.
+#[derive(Debug, Clone)]
+pub struct PresentedChain {
+    pub leaf: Arc<Certificate>,
+    pub intermediates: Arc<[Certificate]>,
+}
+
+impl PresentedChain {
+    /// Leaf first, then the intermediates.
+    pub fn iter(&self) -> impl Iterator<Item = &Certificate> {
+        std::iter::once(self.leaf.as_ref()).chain(self.intermediates.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        1 + self.intermediates.len()
+    }
+
+    /// Never: a presented chain has a leaf.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 }
 

@@ -219,7 +219,7 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
     };
     let (certificate, chain) = match &request.certificate {
         ClientCertificate::Absent => ("none".to_owned(), 0),
-        ClientCertificate::Presented(chain) => (chain[0].thumbprint().to_owned(), chain.len()),
+        ClientCertificate::Presented(chain) => (chain.leaf.thumbprint().to_owned(), chain.len()),
         ClientCertificate::Undecodable(_) => ("undecodable".to_owned(), 0),
     };
     set("x-echo-certificate", certificate);

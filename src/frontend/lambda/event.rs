@@ -98,7 +98,7 @@ pub fn to_gateway_request(
     let certificate = match trusted {
         _ if !config.requests_client_certificate(&host) => ClientCertificate::Absent,
         None => ClientCertificate::Absent,
-        Some(Ok(chain)) => ClientCertificate::Presented(chain.into()),
+        Some(Ok(chain)) => ClientCertificate::from_chain(chain),
         Some(Err(error)) => ClientCertificate::Undecodable(error.to_string()),
     };
 

@@ -315,7 +315,7 @@ fn presented(chain: Option<&[CertificateDer<'_>]>) -> ClientCertificate {
         .map(|der| Certificate::from_der(der))
         .collect::<Result<Vec<_>, _>>()
     {
-        Ok(chain) => ClientCertificate::Presented(chain.into()),
+        Ok(chain) => ClientCertificate::from_chain(chain),
         Err(error) => ClientCertificate::Undecodable(format!("TLS handshake: {error}")),
     }
 }

@@ -1,7 +1,6 @@
 //! Policies about the backend call: `set-backend-service`, `rewrite-uri`,
 //! `authentication-certificate`, and `forward-request` itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +10,7 @@ use super::{Exchange, Failure, Forwarder, param};
 use crate::cert::Certificate;
 use crate::config::ForwardCertificate;
 use crate::expr::{Body, Headers, Response};
+use crate::gateway::PresentedChain;
 use crate::policy::document::SectionKind;
 use crate::policy::elements::{
     AuthenticationCertificate, ForwardRequest, HttpVersion, RewriteUri, SetBackendService,
@@ -31,7 +31,7 @@ pub struct BackendTarget {
     pub client_scheme: String,
     pub client_host: Option<String>,
     /// The client certificate to pass on in headers (`forward_client_certificate`).
-    pub forward_certificate: Option<(ForwardCertificate, Arc<[Certificate]>)>,
+    pub forward_certificate: Option<(ForwardCertificate, PresentedChain)>,
 }
 
 pub(super) fn set_backend_service(
@@ -259,12 +259,10 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Bytes>, Failure> {
 fn forward_certificate(
     headers: &mut http::HeaderMap,
     format: ForwardCertificate,
-    chain: &[Certificate],
+    chain: &PresentedChain,
 ) {
     use base64::Engine as _;
-    let Some((leaf, rest)) = chain.split_first() else {
-        return;
-    };
+    let (leaf, rest) = (chain.leaf.as_ref(), &chain.intermediates[..]);
     let b64 = |c: &Certificate| base64::engine::general_purpose::STANDARD.encode(c.der());
     let values: Vec<(&str, String)> = match format {
         ForwardCertificate::Rfc9440 => {
@@ -276,9 +274,8 @@ fn forward_certificate(
             v
         }
         ForwardCertificate::Xfcc => {
-            let pem = |certs: &[Certificate]| {
+            let pem = |certs: &mut dyn Iterator<Item = &Certificate>| {
                 let text: String = certs
-                    .iter()
                     .map(|c| {
                         let body = b64(c);
                         let lines: Vec<&str> = body
@@ -300,8 +297,8 @@ fn forward_certificate(
                 format!(
                     "Hash={};Cert=\"{}\";Chain=\"{}\"",
                     leaf.sha256_fingerprint().to_ascii_lowercase(),
-                    pem(std::slice::from_ref(leaf)),
-                    pem(chain)
+                    pem(&mut std::iter::once(leaf)),
+                    pem(&mut chain.iter())
                 ),
             )]
         }
