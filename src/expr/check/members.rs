@@ -174,6 +174,16 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
                 | "Reset"
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
+        Ty::String => matches!(
+            name,
+            "AsJwt"
+                | "AsBasic"
+                | "TryParseJwt"
+                | "TryParseBasic"
+                | "Encrypt"
+                | "Decrypt"
+                | "AsFormUrlEncodedContent"
+        ),
         Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
         Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
         _ => false,
@@ -195,7 +205,10 @@ pub(crate) enum P {
     Obj,
     Elem,
     Pred,
-    Sel,
+    /// A predicate that may also take the element's index: `(x, i) => bool`.
+    PredIdx,
+    /// A selector that may also take the element's index: `(x, i) => value`.
+    SelIdx,
     Span,
     Date,
     /// Any number of further arguments of any type (`params object[]`).
@@ -217,7 +230,8 @@ impl P {
             P::Obj => "object".into(),
             P::Elem => "the element type".into(),
             P::Pred => "a predicate lambda x => bool".into(),
-            P::Sel => "a lambda x => value".into(),
+            P::PredIdx => "a predicate lambda x => bool or (x, i) => bool".into(),
+            P::SelIdx => "a lambda x => value or (x, i) => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
@@ -494,8 +508,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "All", &[Pred], R::Bool, M::All),
     (Recv::Seq, "Count", &[], R::Int, M::Count),
     (Recv::Seq, "Count", &[Pred], R::Int, M::CountPred),
-    (Recv::Seq, "Where", &[Pred], R::ArrElem, M::Where),
-    (Recv::Seq, "Select", &[Sel], R::ArrSel, M::Select),
+    (Recv::Seq, "Where", &[PredIdx], R::ArrElem, M::Where),
+    (Recv::Seq, "Select", &[SelIdx], R::ArrSel, M::Select),
     (Recv::Seq, "First", &[], R::Elem, M::First),
     (Recv::Seq, "First", &[Pred], R::Elem, M::FirstPred),
     (Recv::Seq, "FirstOrDefault", &[], R::Elem, M::FirstOrDefault),

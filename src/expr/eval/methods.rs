@@ -404,15 +404,19 @@ impl Eval<'_> {
             M::Where | M::Select => {
                 let mut out = Vec::new();
                 let max = self.limits.max_collection_len;
+                let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
+                let mut index = 0usize;
                 self.iterate(&recv, span, &mut |ev, v| {
+                    let i = index;
+                    index += 1;
                     let item = if m == M::Where {
-                        if !pred(ev, v.clone())? {
-                            return Ok(true);
+                        match ev.call_lambda_at(l, v.clone(), i, span)? {
+                            Value::Bool(true) => v,
+                            Value::Bool(false) => return Ok(true),
+                            _ => return Err((E::NullReference("predicate".into()), span)),
                         }
-                        v
                     } else {
-                        let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
-                        ev.call_lambda(l, v, span)?
+                        ev.call_lambda_at(l, v, i, span)?
                     };
                     if out.len() >= max {
                         return Err((

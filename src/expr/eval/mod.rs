@@ -206,9 +206,23 @@ impl<'a> Eval<'a> {
     }
 
     pub(crate) fn call_lambda(&mut self, l: &Lambda, arg: Value, span: Span) -> R<Value> {
+        self.call_lambda_at(l, arg, 0, span)
+    }
+
+    /// Calls a lambda; a second parameter receives the element's index.
+    pub(crate) fn call_lambda_at(
+        &mut self,
+        l: &Lambda,
+        arg: Value,
+        index: usize,
+        span: Span,
+    ) -> R<Value> {
         self.step(span)?;
         if let Some(slot) = l.params.first() {
             self.locals[*slot as usize] = arg;
+        }
+        if let Some(slot) = l.params.get(1) {
+            self.locals[*slot as usize] = Value::Int(i32::try_from(index).unwrap_or(i32::MAX));
         }
         self.node(&l.body)
     }
