@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use certgate::cert::{Certificate, UploadedCertificates};
-use certgate::expr::{self, Compiled, Context, Origin, TrustVerifier};
+use certgate::expr::{self, Compiled, ConstantVerifier, Context, Origin, TrustVerifier};
 use certgate::trust::{TrustStore, VerifyCache};
 use criterion::{Criterion, criterion_group, criterion_main};
 use trust_pki::{Ca, file, key, now};
@@ -93,6 +93,18 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("uploaded_10", |b| {
         b.iter(|| black_box(uploaded_cond.eval(black_box(&ctx))))
+    });
+    // The same with Verify() answered by a constant: the expression's own cost.
+    let mut constant = context(&store, &client, uploaded(&root, &client, 10));
+    constant.verifier = Some(Arc::new(ConstantVerifier(true)));
+    g.bench_function("issuer_subject_constant_verifier", |b| {
+        b.iter(|| black_box(issuer_subject.eval(black_box(&constant))))
+    });
+    g.bench_function("thumbprint_constant_verifier", |b| {
+        b.iter(|| black_box(thumbprint.eval(black_box(&constant))))
+    });
+    g.bench_function("uploaded_10_constant_verifier", |b| {
+        b.iter(|| black_box(uploaded_cond.eval(black_box(&constant))))
     });
     let big = context(&store, &client, uploaded(&root, &client, 100_000));
     assert_eq!(

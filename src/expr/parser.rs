@@ -752,7 +752,7 @@ impl<'s> Parser<'s> {
                 };
                 if self.is_kw("out") || self.is_kw("ref") {
                     return Err((
-                        K::Unsupported("'out' and 'ref' arguments".into()),
+                        K::Unsupported("an 'out' or 'ref' argument (TryGetValue, TryParse)".into()),
                         self.span(),
                     ));
                 }

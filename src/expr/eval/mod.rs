@@ -6,11 +6,12 @@ mod props;
 use std::sync::Arc;
 
 use super::Limits;
+use super::ast::BinOp;
 use super::builtins::ops;
 use super::check::ProgramBody;
 use super::context::Context;
 use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
-use super::ir::{CertField, Lambda, Node, Stmt};
+use super::ir::{CertField, Lambda, Node, Prop, Stmt};
 use super::span::Span;
 use super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
 
@@ -302,6 +303,11 @@ impl<'a> Eval<'a> {
                 ops::unary(*op, v).map_err(|e| (e, *span))
             }
             Node::Binary { op, l, r, span } => {
+                if matches!(op, BinOp::Eq | BinOp::Ne)
+                    && let Some(eq) = self.const_str_eq(l, r)
+                {
+                    return eq.map(|b| Value::Bool(b == (*op == BinOp::Eq)));
+                }
                 let a = self.node(l)?;
                 let b = self.node(r)?;
                 ops::binary(*op, a, b).map_err(|e| (e, *span))
@@ -355,17 +361,76 @@ impl<'a> Eval<'a> {
                 if certs.is_empty() {
                     return Ok(Value::Bool(false));
                 }
-                let v = self.node(value)?;
-                let Value::String(s) = v else {
-                    return Ok(Value::Bool(false));
+                let lookup = |s: Option<&str>| match (s, field) {
+                    (None, _) => false,
+                    (Some(s), CertField::Thumbprint) => certs.contains_thumbprint(s),
+                    (Some(s), CertField::Subject) => certs.contains_subject(s),
+                    (Some(s), CertField::SerialNumber) => certs.contains_serial_number(s),
                 };
-                Ok(Value::Bool(match field {
-                    CertField::Thumbprint => certs.contains_thumbprint(&s),
-                    CertField::Subject => certs.contains_subject(&s),
-                    CertField::SerialNumber => certs.contains_serial_number(&s),
-                }))
+                if let Some(found) = self.with_cert_str(value, lookup) {
+                    return found.map(Value::Bool);
+                }
+                let v = self.node(value)?;
+                Ok(Value::Bool(lookup(v.as_str())))
             }
         }
+    }
+
+    /// `cert.Prop == "constant"` without allocating the property's string.
+    fn const_str_eq(&mut self, l: &Node, r: &Node) -> Option<R<bool>> {
+        let (prop, k) = match (l, r) {
+            (p, Node::Const(Value::String(k))) | (Node::Const(Value::String(k)), p) => (p, k),
+            _ => return None,
+        };
+        self.with_cert_str(prop, |s| s == Some(&**k))
+    }
+
+    /// For a certificate string property (Subject, Issuer, Thumbprint, SerialNumber,
+    /// SubjectName.Name, IssuerName.Name), calls `f` with the borrowed string (None when a
+    /// `?.` met null); None when `n` is not such a property.
+    pub(crate) fn with_cert_str<T>(
+        &mut self,
+        n: &Node,
+        f: impl FnOnce(Option<&str>) -> T,
+    ) -> Option<R<T>> {
+        let Node::Prop {
+            recv,
+            prop,
+            null_cond,
+            span,
+        } = n
+        else {
+            return None;
+        };
+        if !matches!(
+            prop,
+            Prop::CertSubject
+                | Prop::CertIssuer
+                | Prop::CertThumbprint
+                | Prop::CertSerialNumber
+                | Prop::X500Name
+        ) {
+            return None;
+        }
+        let v = match self.node(recv) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match (&v, prop) {
+            (Value::Null, _) if *null_cond => Ok(f(None)),
+            (Value::Null, _) => Err((E::NullReference(self.text(*span)), *span)),
+            (Value::Certificate(c), Prop::CertSubject) => Ok(f(Some(c.subject()))),
+            (Value::Certificate(c), Prop::CertIssuer) => Ok(f(Some(c.issuer()))),
+            (Value::Certificate(c), Prop::CertThumbprint) => Ok(f(Some(c.thumbprint()))),
+            (Value::Certificate(c), Prop::CertSerialNumber) => Ok(f(Some(c.serial_number()))),
+            (Value::Object(Handle(HandleKind::X500Name(c, issuer))), Prop::X500Name) => {
+                Ok(f(Some(if *issuer { c.issuer() } else { c.subject() })))
+            }
+            _ => Err((
+                E::Internal(format!("{prop:?} on a {}", v.type_name())),
+                *span,
+            )),
+        })
     }
 
     /// Calls `f` for each element; `f` returns false to stop.
