@@ -254,6 +254,16 @@ fn values() {
             j!(true),
         ),
         ("@(TimeSpan.FromMinutes(90).TotalHours)", j!(1.5)),
+        ("@(DateTime.UtcNow.Kind == DateTimeKind.Utc)", j!(true)),
+        (
+            "@(DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Utc).Hour)",
+            j!(16),
+        ),
+        (
+            "@(DateTime.UtcNow.AddMonths(3).ToString(\"yyyy-MM-dd\"))",
+            j!("2027-02-28"),
+        ),
+        ("@(DateTime.MinValue.Year)", j!(1)),
         ("@(TimeSpan.FromSeconds(3661))", j!("01:01:01")),
         (
             "@(DateTime.UtcNow.ToString(\"yyyy-MM-ddTHH:mm:ssZ\"))",
@@ -1265,4 +1275,14 @@ fn no_panics_on_any_input() {
         }
         try_one(&s);
     }
+}
+
+#[test]
+fn compiled_expressions_and_contexts_are_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Compiled>();
+    send_sync::<Context>();
+    send_sync::<Value>();
+    send_sync::<expr::ExprError>();
+    send_sync::<expr::EvalError>();
 }

@@ -126,6 +126,7 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "Date" => (P::DtDate, T::DateTime),
             "Ticks" => (P::DtTicks, T::Long),
             "TimeOfDay" => (P::DtTimeOfDay, T::TimeSpan),
+            "Kind" => (P::DtKind, T::Enum(EnumTy::DateTimeKind)),
             _ => return None,
         },
         (T::TimeSpan, _) => match name {
@@ -571,6 +572,13 @@ pub(crate) const STATICS: &[StaticEntry] = &[
         F::StrEqualsCmp,
     ),
     (Class::DateTime, "Parse", &[Str], R::Date, F::DtParse),
+    (
+        Class::DateTime,
+        "SpecifyKind",
+        &[Date, Enum(EnumTy::DateTimeKind)],
+        R::Date,
+        F::DtSpecifyKind,
+    ),
     (Class::TimeSpan, "FromDays", &[Num], R::Span, F::TsFromDays),
     (
         Class::TimeSpan,

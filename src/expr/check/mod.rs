@@ -542,12 +542,31 @@ impl Checker {
             _ => {}
         }
         if let Some((prop, ty)) = members::property(&rty, name) {
+            // Objects of the context model that are always there are constants:
+            // `context.Request.Headers` costs nothing per request.
+            let fixed = matches!(
+                prop,
+                Prop::Request
+                    | Prop::Response
+                    | Prop::Variables
+                    | Prop::Deployment
+                    | Prop::ReqUrl
+                    | Prop::ReqOriginalUrl
+                    | Prop::ReqHeaders
+                    | Prop::ReqMatchedParameters
+                    | Prop::RespHeaders
+                    | Prop::DepCertificates
+                    | Prop::UrlQuery
+            ) && (recv.is_const() || matches!(recv, Node::Context));
             let node = Node::Prop {
                 recv: Box::new(recv),
                 prop,
                 null_cond,
                 span: name_span,
             };
+            if fixed {
+                return self.fold(node, name_span).map(|n| (n, ty));
+            }
             return Ok((node, ty));
         }
         if METHODS

@@ -575,6 +575,7 @@ impl Eval<'_> {
             })),
             F::DtUtcNow | F::DtNow => Ok(Value::DateTime(now)),
             F::DtToday => Ok(Value::DateTime(now.replace_time(time::Time::MIDNIGHT))),
+            F::DtSpecifyKind => Ok(args[0].clone()),
             F::DtParse => dt::parse_datetime(&text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),
