@@ -13,7 +13,7 @@ use super::context::Context;
 use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
 use super::ir::{CertField, Lambda, Node, Prop, Stmt};
 use super::span::Span;
-use super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
+use super::value::{DictRef, Handle, HandleKind, Value, Which};
 
 pub(crate) type R<T> = Result<T, (E, Span)>;
 
@@ -80,10 +80,9 @@ pub(crate) fn eval_const(node: &Node, ctx: &Context) -> Result<Value, E> {
     ev.node(node).map_err(|(k, _)| k)
 }
 
-pub(crate) use ops::convert_numeric as convert_numeric_impl;
-
+/// Implicit numeric conversion at load (int constant assigned to a long, ...).
 pub(crate) fn convert_numeric(v: &Value, to: &super::types::Ty) -> Result<Value, E> {
-    convert_numeric_impl(v, to)
+    ops::convert_numeric(v, to)
 }
 
 pub(crate) struct Eval<'a> {
@@ -585,6 +584,3 @@ fn span_of(n: &Node) -> Span {
         _ => Span::default(),
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: UrlRef) {}
