@@ -478,6 +478,8 @@ impl Eval<'_> {
                 let items = self.collect(&recv, span)?;
                 let mut out: Vec<Value> = Vec::new();
                 for v in items {
+                    // a quadratic scan: every comparison is a step
+                    self.steps = self.steps.saturating_add(out.len() as u64);
                     self.step(span)?;
                     if !out.iter().any(|o| equals(o, &v)) {
                         out.push(v);
