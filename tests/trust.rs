@@ -447,6 +447,70 @@ fn crl_with_a_bad_signature_is_diagnosed_and_ignored() {
 }
 
 #[test]
+fn partitioned_crl_is_refused() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.pem",
+        crl_pem(&pki.issuing.crl_with(|p| {
+            p.issuing_distribution_point = Some(rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec!["http://crl.contoso.test/issuing.crl".into()],
+                },
+                scope: Some(rcgen::CrlScope::UserCertsOnly),
+            });
+        })),
+    );
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlUnusable);
+    assert_eq!(d.path, "crl/issuing.pem");
+    assert!(d.message.contains("partitioned CRLs"), "{d}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn crl_entries_with_reasons_and_big_serials_are_read() {
+    let pki = pki();
+    let big = rcgen::SerialNumber::from(vec![
+        0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    ]);
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.crl",
+        pki.issuing.crl_with(|p| {
+            p.revoked_certs = vec![
+                rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(66u64),
+                    revocation_time: at(2026, 4, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: Some(at(2026, 3, 1)),
+                },
+                rcgen::RevokedCertParams {
+                    serial_number: big.clone(),
+                    revocation_time: at(2051, 4, 1),
+                    reason_code: None,
+                    invalidity_date: None,
+                },
+            ];
+        }),
+    );
+    let (store, diagnostics) = load(&files);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 66)),
+        invalid(Reason::Revoked)
+    );
+    let big_leaf = pki
+        .issuing
+        .leaf_with("big", 1, |p| p.serial_number = Some(big));
+    assert_eq!(check(&store, &big_leaf), invalid(Reason::Revoked));
+    assert_eq!(check(&store, &pki.issuing.leaf("g", 67)), Verdict::Valid);
+}
+
+#[test]
 fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
     let pki = pki();
     let (store, _) = load(&pki.files);
@@ -472,6 +536,22 @@ fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
         ];
     });
     assert_eq!(check(&store, &both), Verdict::Valid);
+}
+
+#[test]
+fn intermediate_whose_eku_excludes_client_auth_is_rejected() {
+    let root = Ca::root("Root");
+    let servers = root.intermediate_with("Server CA", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    let (store, _) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/servers.pem", servers.pem()),
+    ]);
+    assert_eq!(
+        no_check(&store, &servers.leaf("client", 1)),
+        invalid(Reason::WrongExtendedKeyUsage)
+    );
 }
 
 #[test]
@@ -510,7 +590,9 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
             b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec(),
         ),
         file("crl/random.crl", vec![0xffu8; 4096]),
+        file("crl/huge.crl", vec![0x30u8; 1024 * 1024]),
         file("ca/root/.gitkeep", Vec::new()),
+        file("ca/root/.old/junk.pem", b"junk".to_vec()),
         file("policies/global.xml", b"<policies/>".to_vec()),
     ]);
     let (store, diagnostics) = load(&files);
@@ -523,6 +605,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         "crl/truncated.crl",
         "crl/garbage.pem",
         "crl/random.crl",
+        "crl/huge.crl",
     ] {
         assert!(
             paths.contains(&path),
@@ -530,6 +613,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         );
     }
     assert!(!paths.contains(&"ca/root/.gitkeep"));
+    assert!(!paths.contains(&"ca/root/.old/junk.pem"));
     assert!(!paths.contains(&"policies/global.xml"));
     let d = diagnostics
         .iter()
@@ -573,6 +657,23 @@ fn pem_files_with_several_certificates_and_der_files_load() {
     assert_eq!(store.roots().len(), 2);
     assert_eq!(check(&store, &a.leaf("a", 1)), Verdict::Valid);
     assert_eq!(check(&store, &b.leaf("b", 1)), Verdict::Valid);
+}
+
+#[test]
+fn a_bundle_of_forty_roots_loads() {
+    let roots: Vec<Ca> = (0..40)
+        .map(|i| Ca::root(&format!("Bundle Root {i}")))
+        .collect();
+    let bundle: String = roots.iter().map(Ca::pem).collect();
+    let (store, diagnostics) = load(&[file("ca/root/bundle.pem", bundle)]);
+    assert_eq!(store.roots().len(), 40);
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.kind == DiagnosticKind::MissingCrl),
+        "{diagnostics:#?}"
+    );
+    assert_eq!(no_check(&store, &roots[39].leaf("c", 1)), Verdict::Valid);
 }
 
 #[test]
@@ -872,4 +973,250 @@ fn cli_exits_2_on_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("deployment folder"));
+}
+
+#[test]
+fn crl_of_a_ca_without_crl_sign_is_refused() {
+    let root = Ca::root_with("No CRL Sign", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    });
+    // rcgen refuses to sign with such an issuer: sign with the same name and key, but
+    // parameters that allow it.
+    let mut params = root.params.clone();
+    params.key_usages.push(rcgen::KeyUsagePurpose::CrlSign);
+    let signer = Ca {
+        cert: root.cert.clone(),
+        params,
+        key: rcgen::KeyPair::try_from(root.key.serialize_der()).unwrap(),
+    };
+    let (store, diagnostics) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", signer.crl(&[])),
+    ]);
+    let d = find(&diagnostics, DiagnosticKind::CrlIssuerNotCrlSigner);
+    assert!(d.message.contains("does not allow cRLSign"), "{d}");
+    assert_eq!(
+        check(&store, &root.leaf("c", 1)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn revocation_status_is_a_lookup_by_issuer_and_serial() {
+    use certgate::trust::RevocationStatus;
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let issuing = cert(&pki.issuing.der());
+    let root = cert(&pki.root.der());
+    let revoked = cert(&pki.issuing.leaf("r", 66));
+    let good = cert(&pki.issuing.leaf("g", 67));
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, now()),
+        RevocationStatus::Revoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&issuing, &root, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Stale
+    );
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Revoked
+    );
+    let other = Ca::root("Contoso Issuing CA");
+    assert_eq!(
+        store.revocation_status(&revoked, &cert(&other.der()), now()),
+        RevocationStatus::NoCrl
+    );
+}
+
+#[test]
+fn files_in_unknown_ca_folders_are_reported() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files.push(file("ca/roots/typo.pem", pki.root.pem()));
+    let (_, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::Ignored);
+    assert_eq!(d.path, "ca/roots/typo.pem");
+    assert!(d.message.contains("ca/root/"), "{d}");
+}
+
+// ---- x509-limbo (optional) ----
+
+/// Runs x509-limbo's client-authentication cases through `Verify()` (with revocation
+/// when the case ships CRLs, `VerifyNoRevocation()` otherwise). Needs the suite:
+/// `CERTGATE_LIMBO=path/to/limbo.json.gz cargo test --test trust -- --ignored limbo`.
+#[test]
+#[ignore = "needs the x509-limbo suite (CERTGATE_LIMBO)"]
+fn x509_limbo_client_auth_cases() {
+    /// Cases where certgate knowingly differs from the expected result, and why.
+    /// webpki 0.103 does not evaluate rfc822Name (email) nameConstraints: a chain under
+    /// a CA that constrains email names fails closed (NameConstraintViolation).
+    const EMAIL_NC: &str =
+        "webpki 0.103 does not evaluate rfc822Name nameConstraints; fails closed";
+    const EXCEPTIONS: &[(&str, &str)] = &[
+        ("rfc5280::nc::nc-permits-email-exact", EMAIL_NC),
+        ("rfc5280::nc::nc-permits-email-domain", EMAIL_NC),
+        (
+            "rfc5280::nc::nc-permits-email-literal-asterisk-exact-match",
+            EMAIL_NC,
+        ),
+        (
+            "rfc5280::nc::nc-permits-email-literal-double-asterisk",
+            EMAIL_NC,
+        ),
+        (
+            "rfc5280::nc::nc-permits-email-literal-mid-asterisk",
+            EMAIL_NC,
+        ),
+    ];
+
+    let path = std::env::var("CERTGATE_LIMBO")
+        .unwrap_or_else(|_| "/work/shared/conformance/limbo.json.gz".to_owned());
+    let out = Command::new("gzip").args(["-dc", &path]).output().unwrap();
+    assert!(out.status.success(), "cannot read {path}");
+    let suite: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for case in suite["testcases"].as_array().unwrap() {
+        if case["validation_kind"] != "CLIENT" {
+            continue;
+        }
+        let id = case["id"].as_str().unwrap();
+        let strings = |key: &str| -> Vec<String> {
+            case[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut files = Vec::new();
+        for (i, pem) in strings("trusted_certs").iter().enumerate() {
+            files.push(file(&format!("ca/root/{i}.pem"), pem.clone()));
+        }
+        let crls = strings("crls");
+        for (i, pem) in crls.iter().enumerate() {
+            files.push(file(&format!("crl/{i}.pem"), pem.clone()));
+        }
+        let time = match case["validation_time"].as_str() {
+            Some(t) => {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .unwrap()
+            }
+            None => time::OffsetDateTime::now_utc(),
+        };
+        let (store, _) = TrustStore::from_files(&files, time);
+        let leaf =
+            certgate::cert::decode_chain(case["peer_certificate"].as_str().unwrap().as_bytes());
+        let presented: Vec<Certificate> = strings("untrusted_intermediates")
+            .iter()
+            .filter_map(|pem| certgate::cert::decode_chain(pem.as_bytes()).ok())
+            .flatten()
+            .collect();
+        let mode = if crls.is_empty() {
+            Revocation::NoCheck
+        } else {
+            Revocation::Check
+        };
+        let verdict = match leaf {
+            Ok(mut chain) if !chain.is_empty() => {
+                store.verify(&chain.remove(0), &presented, time, mode)
+            }
+            _ => Verdict::Invalid(Reason::Malformed),
+        };
+        ran += 1;
+        let expected_valid = case["expected_result"] == "SUCCESS";
+        if verdict.is_valid() != expected_valid && !EXCEPTIONS.iter().any(|(x, _)| *x == id) {
+            failures.push(format!(
+                "{id}: expected {}, got {verdict}",
+                case["expected_result"]
+            ));
+        }
+    }
+    assert!(ran > 0, "no client cases in {path}");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A CRL of a million entries loads once and is then one hash lookup per certificate.
+/// Slow in debug builds: `cargo test --release --test trust -- --ignored million`.
+#[test]
+#[ignore = "slow: generates a CRL of 1,000,000 entries"]
+fn million_entry_crl_loads_and_revokes() {
+    let pki = pki();
+    let serials: Vec<u64> = (1..=1_000_000u64).map(|i| i * 3).collect();
+    let mut files = pki.files.clone();
+    files[3] = file("crl/issuing.crl", pki.issuing.crl(&serials));
+    let started = std::time::Instant::now();
+    let (store, diagnostics) = load(&files);
+    eprintln!(
+        "loaded a {} byte CRL in {:?}",
+        files[3].bytes.len(),
+        started.elapsed()
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 3 * 777_777)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("g", 3 * 777_777 + 1)),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn mutated_crls_and_certificates_never_panic() {
+    let pki = pki();
+    let leaf = pki.issuing.leaf("client", 10);
+    let crl = pki.issuing.crl(&[66, 67, 68]);
+    let root = pki.root.der();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..400 {
+        let mut bad_crl = crl.clone();
+        let mut bad_root = root.clone();
+        for _ in 0..=(i % 3) {
+            let at = (next() as usize) % bad_crl.len();
+            bad_crl[at] ^= 1 << (next() % 8);
+            let at = (next() as usize) % bad_root.len();
+            bad_root[at] ^= 1 << (next() % 8);
+        }
+        bad_crl.truncate(bad_crl.len() - (i % 5) * (i % 11));
+        let mut files = pki.files.clone();
+        files[3] = file("crl/issuing.crl", bad_crl);
+        files.push(file("ca/root/mutated.der", bad_root.clone()));
+        files.push(file("ca/intermediate/mutated.der", bad_root.clone()));
+        let (store, _) = load(&files);
+        // A damaged CRL never verifies, so it can never revoke; the mutated root may
+        // legitimately fail the chain in other ways (a changed date, say).
+        let verdict = check(&store, &leaf);
+        assert_ne!(verdict, invalid(Reason::Revoked));
+        assert_ne!(
+            verdict,
+            Verdict::Valid,
+            "a damaged CRL cannot vouch for a certificate"
+        );
+        if let Ok(mutated) = Certificate::from_der(&bad_root) {
+            let _ = store.verify(&mutated, &[], now(), Revocation::Check);
+            let _ = store.verify(&cert(&leaf), &[mutated], now(), Revocation::Check);
+        }
+    }
 }

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, RevocationIndex};
-use crate::cert::{Certificate, UploadedCertificates, decode_chain};
+use crate::cert::{CertError, Certificate, UploadedCertificates, decode_chain};
 use crate::source::SourceFile;
 
 /// How bad a load-time problem is.
@@ -52,6 +52,8 @@ pub enum DiagnosticKind {
     CrlIssuerUnknown,
     /// A CRL whose signature verifies against no CA of its issuer's name.
     CrlBadSignature,
+    /// A CRL signed by a CA whose keyUsage lacks cRLSign.
+    CrlIssuerNotCrlSigner,
     /// A CRL past its nextUpdate (at load time).
     CrlStale,
     /// A CRL without nextUpdate.
@@ -128,6 +130,7 @@ struct CaRecord {
     spki: Vec<u8>,
     key: CaKey,
     display: String,
+    crl_signer: bool,
     has_crl: bool,
 }
 
@@ -165,10 +168,12 @@ struct CertFacts {
     not_before: i64,
     not_after: i64,
     subject: String,
+    /// keyUsage absent, or present with cRLSign.
+    crl_signer: bool,
 }
 
-fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der_bytes)
+fn facts(certificate: &Certificate) -> Result<CertFacts, String> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(certificate.der())
         .map_err(|e| e.to_string())?;
     let (is_ca, path_len) = match cert.basic_constraints() {
         Ok(Some(bc)) => (bc.value.ca, bc.value.path_len_constraint),
@@ -176,13 +181,20 @@ fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
         Err(e) => return Err(e.to_string()),
     };
     let validity = cert.validity();
+    let crl_signer = match cert.key_usage() {
+        Ok(Some(ku)) => ku.value.crl_sign(),
+        Ok(None) => true,
+        Err(_) => false,
+    };
     Ok(CertFacts {
+        crl_signer,
         is_ca,
         path_len,
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
         not_before: validity.not_before.timestamp(),
         not_after: validity.not_after.timestamp(),
-        subject: cert.subject().to_string(),
+        // .NET's Subject format, as `certgate cert inspect` and policies show it.
+        subject: certificate.subject().to_owned(),
     })
 }
 
@@ -213,16 +225,28 @@ impl TrustStore {
         let mut uploaded = UploadedCertificates::default();
         let mut uploaded_from: HashMap<String, String> = HashMap::new();
 
-        let hidden = |path: &str| path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+        let hidden = |path: &str| path.split('/').any(|part| part.starts_with('.'));
         let under = |prefix: &'static str| {
             files
                 .iter()
                 .filter(move |f| f.path.starts_with(prefix) && !hidden(&f.path))
         };
 
+        for file in under("ca/") {
+            if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
+                        .into(),
+                );
+            }
+        }
+
         for file in under("ca/root/") {
             for (label, cert) in loader.certificates(file) {
-                let f = match facts(cert.der()) {
+                let f = match facts(&cert) {
                     Ok(f) => f,
                     Err(e) => {
                         loader.push(
@@ -287,6 +311,7 @@ impl TrustStore {
                         spki: spki.as_ref().to_vec(),
                         key,
                         display: f.subject.clone(),
+                        crl_signer: f.crl_signer,
                         has_crl: false,
                     });
                 }
@@ -307,7 +332,7 @@ impl TrustStore {
 
         for file in under("ca/intermediate/") {
             for (label, cert) in loader.certificates(file) {
-                let f = match facts(cert.der()) {
+                let f = match facts(&cert) {
                     Ok(f) => f,
                     Err(e) => {
                         loader.push(
@@ -374,6 +399,7 @@ impl TrustStore {
                     spki,
                     key,
                     display: f.subject,
+                    crl_signer: f.crl_signer,
                     has_crl: false,
                 });
                 intermediate_ders.push(der_owned);
@@ -432,7 +458,7 @@ impl TrustStore {
                         &file.path,
                         Severity::Error,
                         DiagnosticKind::NotACertificate,
-                        format!("not a certificate ({e}); ignored"),
+                        format!("{e}; ignored"),
                     );
                     continue;
                 }
@@ -505,41 +531,64 @@ impl Loader {
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
-        match decode_chain(&file.bytes) {
-            Ok(certs) if certs.is_empty() => {
-                self.push(
-                    &file.path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    "no certificate in this file; ignored".into(),
-                );
-                Vec::new()
-            }
-            Ok(certs) => {
-                let many = certs.len() > 1;
-                certs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let label = if many {
-                            format!("certificate #{}: ", i + 1)
-                        } else {
-                            String::new()
-                        };
-                        (label, c)
-                    })
-                    .collect()
+        let certs = match decode_chain(&file.bytes) {
+            Ok(certs) => certs,
+            // A CA bundle may hold more certificates than a client chain: read its PEM
+            // blocks one by one.
+            Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
+                self.pem_bundle(file)
             }
             Err(e) => {
                 self.push(
                     &file.path,
                     Severity::Error,
                     DiagnosticKind::NotACertificate,
-                    format!("not a certificate ({e}); expected PEM or DER; ignored"),
+                    format!("{e}; ignored"),
                 );
-                Vec::new()
+                return Vec::new();
+            }
+        };
+        if certs.is_empty() {
+            self.push(
+                &file.path,
+                Severity::Error,
+                DiagnosticKind::NotACertificate,
+                "no certificate in this file; ignored".into(),
+            );
+        }
+        let many = certs.len() > 1;
+        certs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let label = if many {
+                    format!("certificate #{}: ", i + 1)
+                } else {
+                    String::new()
+                };
+                (label, c)
+            })
+            .collect()
+    }
+
+    /// The certificates of a PEM bundle too large for [`decode_chain`].
+    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<Certificate> {
+        let mut certs = Vec::new();
+        for (i, item) in CertificateDer::pem_slice_iter(&file.bytes).enumerate() {
+            let decoded = item
+                .map_err(|e| e.to_string())
+                .and_then(|der| Certificate::from_der(&der).map_err(|e| e.to_string()));
+            match decoded {
+                Ok(cert) => certs.push(cert),
+                Err(e) => self.push(
+                    &file.path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("certificate #{}: {e}; ignored", i + 1),
+                ),
             }
         }
+        certs
     }
 
     fn validity_warnings(&mut self, path: &str, label: &str, f: &CertFacts, now: i64) {
@@ -626,19 +675,37 @@ impl Loader {
         };
         let mut named = 0;
         let mut verified = None;
+        let mut not_signer = None;
         let mut added: Vec<CaKey> = Vec::new();
         for ca in cas.iter_mut().filter(|ca| ca.subject == parsed.issuer) {
             named += 1;
-            if crl::verify_signature(&ca.spki, &parsed.signed) {
-                if !added.contains(&ca.key) {
-                    index.add(ca.key, &parsed, path);
-                    added.push(ca.key);
-                }
-                ca.has_crl = true;
-                verified.get_or_insert_with(|| ca.display.clone());
+            if !crl::verify_signature(&ca.spki, &parsed.signed) {
+                continue;
             }
+            if !ca.crl_signer {
+                not_signer.get_or_insert_with(|| ca.display.clone());
+                continue;
+            }
+            if !added.contains(&ca.key) {
+                index.add(ca.key, &parsed, path);
+                added.push(ca.key);
+            }
+            ca.has_crl = true;
+            verified.get_or_insert_with(|| ca.display.clone());
         }
         let Some(issuer) = verified else {
+            if let Some(ca) = not_signer {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::CrlIssuerNotCrlSigner,
+                    format!(
+                        "signed by {ca}, whose keyUsage does not allow cRLSign; ignored. \
+                         Re-issue the CA with cRLSign, or have the CRL signed by a CA that has it"
+                    ),
+                );
+                return;
+            }
             let message = if named == 0 {
                 format!(
                     "issued by {}, which is not a CA in ca/root or ca/intermediate; ignored. Upload the issuing CA",
