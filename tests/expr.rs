@@ -352,7 +352,19 @@ fn load_errors_name_the_problem_and_its_position() {
     let cases: &[(&str, &str)] = &[
         (
             "@(context.Request.Certificate.Thumbprnt)",
-            "3:50: error: 'Thumbprnt' is not a member of X509Certificate2",
+            "3:50: error: 'Thumbprnt' is not a member of X509Certificate2; did you mean 'Thumbprint'?",
+        ),
+        (
+            "@(context.Request.Certificate.subject)",
+            "3:50: error: 'subject' is not a member of X509Certificate2; did you mean 'Subject'?",
+        ),
+        (
+            "@(context.Request.Headers.GetValueOrDefalt(\"a\"))",
+            "3:46: error: 'GetValueOrDefalt' is not a member of IReadOnlyDictionary<string, string[]>; did you mean 'GetValueOrDefault'?",
+        ),
+        (
+            "@(X509NameType.SimpleNam)",
+            "3:35: error: 'SimpleNam' is not a member of X509NameType; did you mean 'SimpleName'?",
         ),
         (
             "@(context.Foo)",
@@ -501,7 +513,7 @@ fn load_error_renders_the_source_line_and_a_caret() {
     .unwrap_err();
     assert_eq!(
         e.render(),
-        "policies/orders.xml:12:64: error: 'Thumbprnt' is not a member of X509Certificate2\n  \
+        "policies/orders.xml:12:64: error: 'Thumbprnt' is not a member of X509Certificate2; did you mean 'Thumbprint'?\n  \
          @(context.Request.Certificate.Thumbprnt == \"AB\")\n                                ^^^^^^^^^"
     );
     let loc = e.location();
@@ -650,7 +662,7 @@ fn limits_stop_deep_nesting_long_loops_and_huge_strings() {
             .to_string()
     };
     let deep = format!("@({}1{})", "(".repeat(100_000), ")".repeat(100_000));
-    assert!(deep_err(&deep).contains("nested too deeply (more than 64 levels)"));
+    assert!(deep_err(&deep).contains("nested too deeply (more than 100 levels)"));
     let chain = format!("@(1{})", " + 1".repeat(100_000));
     assert!(deep_err(&chain).contains("nested too deeply"));
     let members = format!("@(\"\"{})", ".Trim()".repeat(100_000));

@@ -63,7 +63,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_source_len: 64 * 1024,
-            max_depth: 64,
+            max_depth: 100,
             max_steps: 1_000_000,
             max_string_len: 4 * 1024 * 1024,
             max_collection_len: 1_000_000,

@@ -752,3 +752,146 @@ pub(crate) const NAMESPACES: &[&str] = &[
     "System.Security.Cryptography",
     "System.Security.Cryptography.X509Certificates",
 ];
+
+/// Every property name of the tables above, for "did you mean" hints.
+const PROPERTY_NAMES: &[&str] = &[
+    "Request",
+    "Response",
+    "Variables",
+    "Deployment",
+    "Api",
+    "Operation",
+    "LastError",
+    "RequestId",
+    "Timestamp",
+    "Elapsed",
+    "User",
+    "Subscription",
+    "Product",
+    "Tracing",
+    "Method",
+    "Url",
+    "OriginalUrl",
+    "Headers",
+    "IpAddress",
+    "Body",
+    "MatchedParameters",
+    "Certificate",
+    "StatusCode",
+    "StatusReason",
+    "Host",
+    "Path",
+    "Port",
+    "Query",
+    "QueryString",
+    "Scheme",
+    "Region",
+    "ServiceName",
+    "Certificates",
+    "Id",
+    "Name",
+    "Revision",
+    "Version",
+    "IsCurrentRevision",
+    "ServiceUrl",
+    "UrlTemplate",
+    "Source",
+    "Reason",
+    "Message",
+    "Scope",
+    "Section",
+    "PolicyId",
+    "Subject",
+    "Issuer",
+    "SubjectName",
+    "IssuerName",
+    "Thumbprint",
+    "SerialNumber",
+    "NotBefore",
+    "NotAfter",
+    "SignatureAlgorithm",
+    "RawData",
+    "FriendlyName",
+    "HasPrivateKey",
+    "Value",
+    "Length",
+    "Count",
+    "Key",
+    "Keys",
+    "Values",
+    "Year",
+    "Month",
+    "Day",
+    "Hour",
+    "Minute",
+    "Second",
+    "Millisecond",
+    "DayOfYear",
+    "Date",
+    "Ticks",
+    "TimeOfDay",
+    "Kind",
+    "Days",
+    "Hours",
+    "Minutes",
+    "Seconds",
+    "Milliseconds",
+    "TotalDays",
+    "TotalHours",
+    "TotalMinutes",
+    "TotalSeconds",
+    "TotalMilliseconds",
+    "Success",
+    "Index",
+    "Groups",
+];
+
+const STATIC_PROPERTY_NAMES: &[&str] = &[
+    "Empty", "UtcNow", "Now", "Today", "MinValue", "MaxValue", "Zero", "UTF8", "PI", "E",
+];
+
+/// The closest member name of `ty` to `name`, as `; did you mean 'X'?`, or "".
+pub(crate) fn suggest(ty: &Ty, name: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    match ty {
+        Ty::Static(Class::Enum(e)) => names.extend(e.members().iter().map(|(n, _)| *n)),
+        Ty::Static(c) => {
+            names.extend(STATIC_PROPERTY_NAMES.iter().copied());
+            names.extend(STATICS.iter().filter(|s| s.0 == *c).map(|s| s.1));
+        }
+        _ => {
+            names.extend(
+                PROPERTY_NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| property(ty, n).is_some()),
+            );
+            names.extend(METHODS.iter().filter(|m| m.0.matches(ty)).map(|m| m.1));
+        }
+    }
+    let lower = name.to_ascii_lowercase();
+    let best = names
+        .into_iter()
+        .map(|n| (distance(&lower, &n.to_ascii_lowercase()), n))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, n)) if d <= (name.len() / 3).max(1) && d * 2 < name.len() => {
+            format!("; did you mean '{n}'?")
+        }
+        _ => String::new(),
+    }
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -535,6 +535,7 @@ impl Checker {
                     K::NotAMember {
                         member: name.to_owned(),
                         ty: "null".into(),
+                        hint: String::new(),
                     },
                     name_span,
                 ));
@@ -598,6 +599,7 @@ impl Checker {
                 K::NotAMember {
                     member: name.to_owned(),
                     ty: rty.to_string(),
+                    hint: members::suggest(rty, name),
                 },
                 span,
             )
@@ -644,6 +646,7 @@ impl Checker {
                         K::NotAMember {
                             member: name.to_owned(),
                             ty: e.name().to_owned(),
+                            hint: members::suggest(&Ty::Static(c), name),
                         },
                         span,
                     ));
@@ -869,6 +872,7 @@ impl Checker {
                     K::NotAMember {
                         member: name.clone(),
                         ty: "null".into(),
+                        hint: String::new(),
                     },
                     *name_span,
                 ));
