@@ -584,8 +584,15 @@ fn runtime_errors_carry_the_span_of_the_failing_operation() {
             "3:40: error: invalid argument: the resulting DateTime is out of range",
         ),
     ];
+    let mut cases = cases.to_vec();
+    cases.extend_from_slice(&[
+        ("@(context.Request.Certificate.Issuer != \"x\")", "3:50: error: object reference not set to an instance of an object ('Issuer' was read on null)"),
+        ("@(context.Request.Certificate.SubjectName.Name == \"x\")", "3:50: error: object reference not set to an instance of an object ('SubjectName' was read on null)"),
+        ("@(context.Request.Certificate.Verify())", "3:50: error: object reference not set to an instance of an object ('Verify' was read on null)"),
+        ("@(context.Deployment.Certificates[\"nope\"].Thumbprint)", "3:22: error: the given key 'nope' was not present in the dictionary"),
+    ]);
     let mut failures = Vec::new();
-    for (src, want) in cases {
+    for (src, want) in &cases {
         let got = run_err(src);
         let want = format!("policies/test.xml:{want}");
         if got != want {

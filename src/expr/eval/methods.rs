@@ -9,7 +9,6 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::context::Revocation;
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::{Lambda, Method, StaticFn};
 use super::super::span::Span;
@@ -182,21 +181,7 @@ impl Eval<'_> {
         }
         match (m, &recv) {
             (M::CertVerify | M::CertVerifyNoRevocation, Value::Certificate(c)) => {
-                let rev = if m == M::CertVerify {
-                    Revocation::Check
-                } else {
-                    Revocation::NoCheck
-                };
-                let ctx = self.ctx;
-                let chain: &[crate::cert::Certificate] = match &ctx.request.certificate {
-                    Some(leaf) if Arc::ptr_eq(leaf, c) => &ctx.request.certificate_chain,
-                    _ => &[],
-                };
-                let ok = ctx
-                    .verifier
-                    .as_ref()
-                    .is_some_and(|v| v.verify(c, chain, ctx.now, rev));
-                Ok(Value::Bool(ok))
+                Ok(Value::Bool(self.verify(c, m == M::CertVerify)))
             }
             (M::CertGetNameInfo, Value::Certificate(c)) => {
                 let kind = match enum_arg(&args, 0) {

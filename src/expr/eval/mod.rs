@@ -10,10 +10,12 @@ use super::ast::BinOp;
 use super::builtins::ops;
 use super::check::ProgramBody;
 use super::context::Context;
+use super::context::Revocation;
 use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
-use super::ir::{CertField, Lambda, Node, Prop, Stmt};
+use super::ir::{CertField, Lambda, Method, Node, Prop, Stmt};
 use super::span::Span;
 use super::value::{DictRef, Handle, HandleKind, Value, Which};
+use crate::cert::Certificate;
 
 pub(crate) type R<T> = Result<T, (E, Span)>;
 
@@ -256,6 +258,18 @@ impl<'a> Eval<'a> {
                 null_cond,
                 span,
             } => {
+                // context.Request.Certificate.Verify(): read in place
+                if matches!(method, Method::CertVerify | Method::CertVerifyNoRevocation)
+                    && let Some(cert) = self.request_cert(recv)
+                {
+                    let Some(c) = cert else {
+                        if *null_cond {
+                            return Ok(Value::Null);
+                        }
+                        return Err((E::NullReference(self.text(*span)), *span));
+                    };
+                    return Ok(Value::Bool(self.verify(c, *method == Method::CertVerify)));
+                }
                 let v = self.node(recv)?;
                 if v.is_null() {
                     if *null_cond {
@@ -302,10 +316,20 @@ impl<'a> Eval<'a> {
                 ops::unary(*op, v).map_err(|e| (e, *span))
             }
             Node::Binary { op, l, r, span } => {
-                if matches!(op, BinOp::Eq | BinOp::Ne)
-                    && let Some(eq) = self.const_str_eq(l, r)
-                {
-                    return eq.map(|b| Value::Bool(b == (*op == BinOp::Eq)));
+                if matches!(op, BinOp::Eq | BinOp::Ne) {
+                    // context.Request.Certificate == null
+                    let cert = match (&**l, &**r) {
+                        (Node::Const(Value::Null), n) | (n, Node::Const(Value::Null)) => {
+                            self.request_cert(n)
+                        }
+                        _ => None,
+                    };
+                    if let Some(cert) = cert {
+                        return Ok(Value::Bool(cert.is_none() == (*op == BinOp::Eq)));
+                    }
+                    if let Some(eq) = self.const_str_eq(l, r) {
+                        return eq.map(|b| Value::Bool(b == (*op == BinOp::Eq)));
+                    }
                 }
                 let a = self.node(l)?;
                 let b = self.node(r)?;
@@ -411,6 +435,35 @@ impl<'a> Eval<'a> {
         ) {
             return None;
         }
+        // On the request's certificate: read in place, no reference counting.
+        let direct = match (prop, &**recv) {
+            (
+                Prop::X500Name,
+                Node::Prop {
+                    recv: inner,
+                    prop: which @ (Prop::CertSubjectName | Prop::CertIssuerName),
+                    null_cond: inner_nc,
+                    span: inner_span,
+                },
+            ) => self
+                .request_cert(inner)
+                .map(|c| (c, *which == Prop::CertIssuerName, *inner_nc, *inner_span)),
+            (_, n) => self
+                .request_cert(n)
+                .map(|c| (c, *prop == Prop::CertIssuer, *null_cond, *span)),
+        };
+        if let Some((cert, issuer, nc, at)) = direct {
+            return Some(match cert {
+                None if nc || *null_cond => Ok(f(None)),
+                None => Err((E::NullReference(self.text(at)), at)),
+                Some(c) => Ok(f(Some(match prop {
+                    Prop::CertThumbprint => c.thumbprint(),
+                    Prop::CertSerialNumber => c.serial_number(),
+                    _ if issuer => c.issuer(),
+                    _ => c.subject(),
+                }))),
+            });
+        }
         let v = match self.node(recv) {
             Ok(v) => v,
             Err(e) => return Some(Err(e)),
@@ -430,6 +483,38 @@ impl<'a> Eval<'a> {
                 *span,
             )),
         })
+    }
+
+    /// `Some(certificate or None)` when `n` reads `context.Request.Certificate`.
+    fn request_cert(&self, n: &Node) -> Option<Option<&'a Arc<Certificate>>> {
+        match n {
+            Node::Prop {
+                recv,
+                prop: Prop::ReqCertificate,
+                ..
+            } if matches!(**recv, Node::Const(_) | Node::Context) => {
+                Some(self.ctx.request.certificate.as_ref())
+            }
+            _ => None,
+        }
+    }
+
+    /// `Verify()` / `VerifyNoRevocation()`: the request's chain goes with the request's
+    /// certificate; without a verifier the answer is false.
+    pub(crate) fn verify(&self, c: &Arc<Certificate>, revocation: bool) -> bool {
+        let ctx = self.ctx;
+        let rev = if revocation {
+            Revocation::Check
+        } else {
+            Revocation::NoCheck
+        };
+        let chain: &[Certificate] = match &ctx.request.certificate {
+            Some(leaf) if Arc::ptr_eq(leaf, c) => &ctx.request.certificate_chain,
+            _ => &[],
+        };
+        ctx.verifier
+            .as_ref()
+            .is_some_and(|v| v.verify(c, chain, ctx.now, rev))
     }
 
     /// Calls `f` for each element; `f` returns false to stop.
