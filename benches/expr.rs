@@ -1,7 +1,9 @@
 //! The three conditions of the APIM client-certificate article, compiled once and
 //! evaluated per request: issuer/subject, thumbprint, and the uploaded-certificates
 //! lookup with 10 and 100,000 entries. `Verify()` goes through `expr::TrustVerifier`,
-//! i.e. `trust::VerifyCache` answering a cached verdict (the first call warms it).
+//! i.e. `trust::VerifyCache` answering a cached verdict (the first call warms it); the
+//! `*_constant_verifier` cases answer `Verify()` with a constant, which isolates the
+//! expression's own cost. `compile/uploaded` is the load-time cost of one condition.
 //! The clock is pinned so the generated PKI never expires.
 
 #[path = "../tests/common/trust_pki.rs"]
