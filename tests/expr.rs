@@ -254,6 +254,16 @@ fn values() {
             j!(true),
         ),
         ("@(TimeSpan.FromMinutes(90).TotalHours)", j!(1.5)),
+        ("@(DateTime.UtcNow.Kind == DateTimeKind.Utc)", j!(true)),
+        (
+            "@(DateTime.SpecifyKind(DateTime.UtcNow, DateTimeKind.Utc).Hour)",
+            j!(16),
+        ),
+        (
+            "@(DateTime.UtcNow.AddMonths(3).ToString(\"yyyy-MM-dd\"))",
+            j!("2027-02-28"),
+        ),
+        ("@(DateTime.MinValue.Year)", j!(1)),
         ("@(TimeSpan.FromSeconds(3661))", j!("01:01:01")),
         (
             "@(DateTime.UtcNow.ToString(\"yyyy-MM-ddTHH:mm:ssZ\"))",
@@ -342,7 +352,19 @@ fn load_errors_name_the_problem_and_its_position() {
     let cases: &[(&str, &str)] = &[
         (
             "@(context.Request.Certificate.Thumbprnt)",
-            "3:50: error: 'Thumbprnt' is not a member of X509Certificate2",
+            "3:50: error: 'Thumbprnt' is not a member of X509Certificate2; did you mean 'Thumbprint'?",
+        ),
+        (
+            "@(context.Request.Certificate.subject)",
+            "3:50: error: 'subject' is not a member of X509Certificate2; did you mean 'Subject'?",
+        ),
+        (
+            "@(context.Request.Headers.GetValueOrDefalt(\"a\"))",
+            "3:46: error: 'GetValueOrDefalt' is not a member of IReadOnlyDictionary<string, string[]>; did you mean 'GetValueOrDefault'?",
+        ),
+        (
+            "@(X509NameType.SimpleNam)",
+            "3:35: error: 'SimpleNam' is not a member of X509NameType; did you mean 'SimpleName'?",
         ),
         (
             "@(context.Foo)",
@@ -491,7 +513,7 @@ fn load_error_renders_the_source_line_and_a_caret() {
     .unwrap_err();
     assert_eq!(
         e.render(),
-        "policies/orders.xml:12:64: error: 'Thumbprnt' is not a member of X509Certificate2\n  \
+        "policies/orders.xml:12:64: error: 'Thumbprnt' is not a member of X509Certificate2; did you mean 'Thumbprint'?\n  \
          @(context.Request.Certificate.Thumbprnt == \"AB\")\n                                ^^^^^^^^^"
     );
     let loc = e.location();
@@ -562,8 +584,15 @@ fn runtime_errors_carry_the_span_of_the_failing_operation() {
             "3:40: error: invalid argument: the resulting DateTime is out of range",
         ),
     ];
+    let mut cases = cases.to_vec();
+    cases.extend_from_slice(&[
+        ("@(context.Request.Certificate.Issuer != \"x\")", "3:50: error: object reference not set to an instance of an object ('Issuer' was read on null)"),
+        ("@(context.Request.Certificate.SubjectName.Name == \"x\")", "3:50: error: object reference not set to an instance of an object ('SubjectName' was read on null)"),
+        ("@(context.Request.Certificate.Verify())", "3:50: error: object reference not set to an instance of an object ('Verify' was read on null)"),
+        ("@(context.Deployment.Certificates[\"nope\"].Thumbprint)", "3:22: error: the given key 'nope' was not present in the dictionary"),
+    ]);
     let mut failures = Vec::new();
-    for (src, want) in cases {
+    for (src, want) in &cases {
         let got = run_err(src);
         let want = format!("policies/test.xml:{want}");
         if got != want {
@@ -640,7 +669,7 @@ fn limits_stop_deep_nesting_long_loops_and_huge_strings() {
             .to_string()
     };
     let deep = format!("@({}1{})", "(".repeat(100_000), ")".repeat(100_000));
-    assert!(deep_err(&deep).contains("nested too deeply (more than 64 levels)"));
+    assert!(deep_err(&deep).contains("nested too deeply (more than 100 levels)"));
     let chain = format!("@(1{})", " + 1".repeat(100_000));
     assert!(deep_err(&chain).contains("nested too deeply"));
     let members = format!("@(\"\"{})", ".Trim()".repeat(100_000));
@@ -953,4 +982,326 @@ fn uploaded_certificates_lookup_is_compiled_to_a_hash_lookup_even_when_empty() {
     // a lambda that reads its parameter on both sides stays a loop
     let src = "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == c.Key))";
     assert!(!format!("{:?}", compile(src)).contains("UploadedContains"));
+}
+
+#[test]
+fn expressions_quoted_in_the_spec() {
+    use serde_json::json as j;
+    let d = deployment();
+    let mut c = cert_ctx(&d, Some(d.client.clone()));
+    c.last_error = Some(expr::LastError {
+        source: "validate-client-certificate".into(),
+        reason: Some("ClientCertificateNotTrusted".into()),
+        message: "Invalid client certificate".into(),
+        scope: Some("api".into()),
+        section: Some("inbound".into()),
+        path: Some("choose[1]/when[1]".into()),
+        policy_id: None,
+    });
+    c.response.status_code = 401;
+    let thumb = d.client.thumbprint().to_owned();
+    let cases: Vec<(String, serde_json::Value)> = vec![
+        (
+            r#"@(context.Variables.GetValueOrDefault<bool>("isMobile"))"#.into(),
+            j!(true),
+        ),
+        (
+            format!(r#"@(context.Deployment.Certificates["client"].Thumbprint == "{thumb}")"#),
+            j!(true),
+        ),
+        (
+            "@(context.Request.Certificate.NotAfter < DateTime.Now)".into(),
+            j!(false),
+        ),
+        (
+            "@(context.Request.Certificate.NotBefore > DateTime.Now)".into(),
+            j!(false),
+        ),
+        (
+            "@(context.Request.Certificate.VerifyNoRevocation())".into(),
+            j!(true),
+        ),
+        (
+            "@(context.Request.Body.As<string>(preserveContent: true).Length)".into(),
+            j!(9),
+        ),
+        ("@(context.Response.StatusCode)".into(), j!(401)),
+        (
+            "@(context.LastError.Source)".into(),
+            j!("validate-client-certificate"),
+        ),
+        (
+            "@(context.LastError.Reason)".into(),
+            j!("ClientCertificateNotTrusted"),
+        ),
+        (
+            "@(context.LastError.Message)".into(),
+            j!("Invalid client certificate"),
+        ),
+        (
+            "@(context.LastError.Scope + \"/\" + context.LastError.Section)".into(),
+            j!("api/inbound"),
+        ),
+        ("@(context.LastError.Path)".into(), j!("choose[1]/when[1]")),
+        ("@(context.LastError.PolicyId)".into(), j!(null)),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.DnsName, false))".into(),
+            j!("client.contoso.com"),
+        ),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.EmailName, false))".into(),
+            j!(""),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in &cases {
+        let got = eval_in(&c, src);
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn lambdas_with_an_index_and_two_parameters() {
+    assert_eq!(
+        json(r#"@("a,b,c".Split(',').Where((s, i) => i != 1).ToArray())"#),
+        serde_json::json!(["a", "c"])
+    );
+    assert_eq!(
+        json(r#"@("a,b".Split(',').Select((s, i) => s + i).ToArray())"#),
+        serde_json::json!(["a0", "b1"])
+    );
+    assert_eq!(
+        load_err(r#"@("a".Split(',').Any((s, i) => true))"#),
+        "policies/test.xml:3:41: error: expected a lambda with one parameter (x => ...), found 2 parameters"
+    );
+}
+
+#[test]
+fn body_without_preserve_content_is_consumed() {
+    let c = ctx();
+    let read = compile("@(context.Request.Body.As<string>())");
+    assert_eq!(read.eval(&c).unwrap().as_str(), Some("{\"id\":42}"));
+    assert!(c.request.body.as_ref().unwrap().is_consumed());
+    assert_eq!(read.eval(&c).unwrap().as_str(), Some(""));
+}
+
+fn certgate(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(args)
+        .output()
+        .expect("runs certgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_eval_prints_json_or_the_error_with_a_caret() {
+    assert_eq!(
+        certgate(&["eval", "1 + 1"]),
+        (0, "2\n".into(), String::new())
+    );
+    let (code, out, _) = certgate(&[
+        "eval",
+        r#"@(context.Request.Method + " " + context.Request.Url.Path + " " + context.Request.Headers.GetValueOrDefault("X-A", ""))"#,
+        "--method",
+        "POST",
+        "--url",
+        "https://api.contoso.com/orders?id=1",
+        "--header",
+        "X-A: b",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "\"POST /orders b\"\n"));
+    let (code, out, _) = certgate(&[
+        "eval",
+        "@(DateTime.UtcNow)",
+        "--now",
+        "2026-01-02T03:04:05Z",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "\"2026-01-02T03:04:05Z\"\n"));
+    let (code, out, err) = certgate(&["eval", "@(context.Foo)"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "<expression>:1:11: error: 'Foo' is not a member of IProxyRequestContext\n  @(context.Foo)\n            ^^^\n"
+    );
+    let (code, _, err) = certgate(&["eval", "context.Request.Certificate.Subject"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("<expression>:1:29: error: object reference not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_eval_with_a_certificate_and_a_deployment_folder() {
+    let root = Ca::root("Contoso Root");
+    let client = root.leaf("client.contoso.com", 4242);
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, bytes: &[u8]| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    write("ca/root/root.pem", root.pem().as_bytes());
+    write("crl/root.crl", &root.crl(&[]));
+    write("certificates/client.pem", pem_of(&client).as_bytes());
+    write(
+        "gateway.toml",
+        b"[deployment]\nservice_name = \"contoso\"\nregion = \"eu-west-1\"\n",
+    );
+    write("client.pem", pem_of(&client).as_bytes());
+    let cert = dir.path().join("client.pem");
+    let config = dir.path().to_str().unwrap().to_owned();
+    let run = |src: &str| {
+        certgate(&[
+            "eval",
+            src,
+            "--cert",
+            cert.to_str().unwrap(),
+            "--config",
+            &config,
+            "--now",
+            "2026-06-01T00:00:00Z",
+        ])
+    };
+    assert_eq!(run(UPLOADED), (0, "false\n".into(), String::new()));
+    assert_eq!(run("@(context.Request.Certificate.Verify())").1, "true\n");
+    assert_eq!(run("@(context.Deployment.ServiceName)").1, "\"contoso\"\n");
+    assert_eq!(
+        run("@(context.Request.Certificate.Subject)").1,
+        "\"CN=client.contoso.com, O=Contoso Test\"\n"
+    );
+}
+
+/// Every prefix, every one-character deletion of real expressions, and random token soup:
+/// compiling and evaluating never panics.
+#[test]
+fn no_panics_on_any_input() {
+    let seeds = [
+        UPLOADED,
+        ISSUER_SUBJECT,
+        r#"@{ var n = 0; foreach (var p in "a,b".Split(',')) { if (p.Length > 0) { n += p.IndexOf('b'); } else { return $"x{n:D2}"; } } return n * 2 / (n - 1); }"#,
+        r#"@(context.Variables.GetValueOrDefault<string>("a", "b")?.Substring(1, 2) ?? (string)context.Variables["q"])"#,
+        r#"@(Regex.Match(context.Request.Url.Path, @"/(\d+)").Groups[1].Value + DateTime.UtcNow.AddDays(-1.5).ToString("o"))"#,
+        r#"@((int)3.5e300 + 'c' - 2147483647L * -1 % 0.0)"#,
+    ];
+    let c = ctx();
+    let try_one = |src: &str| {
+        if let Ok(p) = expr::compile(src, Origin::default()) {
+            let _ = p.eval(&c);
+        }
+        let _ = expr::compile_expression(src, Origin::default(), &expr::Limits::default());
+    };
+    for seed in seeds {
+        let chars: Vec<(usize, char)> = seed.char_indices().collect();
+        for (i, _) in &chars {
+            try_one(&seed[..*i]);
+        }
+        for (k, (i, ch)) in chars.iter().enumerate() {
+            let mut s = seed[..*i].to_owned();
+            s.push_str(&seed[i + ch.len_utf8()..]);
+            try_one(&s);
+            let _ = k;
+        }
+    }
+    let tokens = [
+        "@(",
+        "@{",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        ".",
+        "?.",
+        ",",
+        ";",
+        "=>",
+        "?",
+        ":",
+        "??",
+        "!",
+        "-",
+        "+",
+        "*",
+        "/",
+        "%",
+        "==",
+        "<",
+        ">=",
+        "&&",
+        "||",
+        "\"s\"",
+        "'c'",
+        "$\"{1}\"",
+        "@\"v\"",
+        "1",
+        "2147483647",
+        "1.5",
+        "null",
+        "true",
+        "x",
+        "var",
+        "return",
+        "if",
+        "else",
+        "foreach",
+        "in",
+        "is",
+        "not",
+        "context",
+        "Request",
+        "Certificate",
+        "Headers",
+        "Any",
+        "Split",
+        "GetValueOrDefault",
+        "<",
+        "bool",
+        ">",
+        "string",
+        "int",
+        "=",
+        "c",
+        "Value",
+        "Length",
+        "DateTime",
+        "UtcNow",
+        "Regex",
+        "Match",
+        "Groups",
+        " ",
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..20_000 {
+        let mut s = String::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let n = 1 + (state % 24) as usize;
+        for _ in 0..n {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            s.push_str(tokens[(state % tokens.len() as u64) as usize]);
+        }
+        try_one(&s);
+    }
+}
+
+#[test]
+fn compiled_expressions_and_contexts_are_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Compiled>();
+    send_sync::<Context>();
+    send_sync::<Value>();
+    send_sync::<expr::ExprError>();
+    send_sync::<expr::EvalError>();
 }

@@ -84,8 +84,13 @@ pub enum CompileErrorKind {
     Unsupported(String),
     #[error("the name '{0}' does not exist in the current context")]
     UnknownName(String),
-    #[error("'{member}' is not a member of {ty}")]
-    NotAMember { member: String, ty: String },
+    /// `hint` is empty or `; did you mean 'Thumbprint'?`.
+    #[error("'{member}' is not a member of {ty}{hint}")]
+    NotAMember {
+        member: String,
+        ty: String,
+        hint: String,
+    },
     #[error("'{ty}.{member}' is not supported in policy expressions")]
     MemberNotSupported { member: String, ty: String },
     #[error("the type '{0}' is not supported in policy expressions")]

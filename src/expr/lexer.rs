@@ -459,3 +459,68 @@ fn int_token(v: i128, long: bool, text: &str, b: usize, e: usize) -> Result<Tok,
         Err((K::NumberTooLarge(text.to_owned()), Span::new(b, e)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(src: &str) -> Vec<Tok> {
+        lex(src, 0, src.len())
+            .expect("lexes")
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
+    }
+
+    #[test]
+    fn literals_and_escapes() {
+        assert_eq!(
+            toks(r#"1 2147483648 3L 1.5 2e3 'a' '\n' "a\"b" @"c:\x""y""#),
+            vec![
+                Tok::Int(1),
+                Tok::Long(2_147_483_648),
+                Tok::Long(3),
+                Tok::Double(1.5),
+                Tok::Double(2000.0),
+                Tok::Char('a'),
+                Tok::Char('\n'),
+                Tok::Str("a\"b".into()),
+                Tok::Str("c:\\x\"y".into()),
+                Tok::Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn interpolation_keeps_hole_spans_and_formats() {
+        let src = r#"$"a{x}b{y:D2}{{""#;
+        let t = toks(src);
+        let Tok::Interp(parts) = &t[0] else {
+            panic!("{t:?}")
+        };
+        assert_eq!(parts[0], RawPart::Lit("a".into()));
+        assert_eq!(parts[1], RawPart::Hole(Span::new(4, 5), None));
+        assert_eq!(parts[3], RawPart::Hole(Span::new(8, 9), Some("D2".into())));
+        assert_eq!(parts[4], RawPart::Lit("{".into()));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_text() {
+        assert_eq!(
+            lex("\"abc", 0, 4).unwrap_err(),
+            (K::UnterminatedString, Span::new(0, 1))
+        );
+        assert_eq!(
+            lex("a # b", 0, 5).unwrap_err(),
+            (K::UnexpectedChar('#'), Span::new(2, 3))
+        );
+        assert_eq!(
+            lex("99999999999999999999", 0, 20).unwrap_err().0,
+            K::NumberTooLarge("99999999999999999999".into())
+        );
+        assert!(matches!(
+            lex(r#""\q""#, 0, 4).unwrap_err().0,
+            K::InvalidEscape(_)
+        ));
+    }
+}

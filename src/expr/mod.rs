@@ -16,6 +16,53 @@
 //! string and collection sizes are limited ([`Limits`]), integer overflow and division by
 //! zero are errors ([`EvalError`]), which the pipeline maps to on-error with
 //! `LastError.Reason = "ExpressionValueEvaluationFailure"`.
+//!
+//! # Using it
+//!
+//! ```ignore
+//! // at load: origin = file, line, column of the value's first character
+//! let cond = expr::compile(value_text, Origin::new("policies/orders.xml", 12, 34))?;
+//! // per request: the gateway fills a Context (certificates and deployment data by Arc)
+//! let mut ctx = Context::new(now);
+//! ctx.request.certificate = Some(client_cert);
+//! ctx.deployment = deployment.clone();                 // Arc<expr::Deployment>
+//! ctx.verifier = Some(Arc::new(TrustVerifier { store, cache }));
+//! if cond.eval(&ctx)?.as_bool() == Some(true) { /* ... */ }
+//! ctx.variables.insert("name".into(), value);          // set-variable
+//! ```
+//!
+//! An error's `span` is a byte range in the text given to `compile`; a loader that decoded
+//! XML entities can map it back to the file itself, or use [`ExprError::location`] /
+//! [`ExprError::render`], which count from the [`Origin`] one byte for one column.
+//!
+//! # What expressions may use
+//!
+//! * literals: strings with C# escapes, `@"verbatim"`, `$"interpolated {x:format}"`,
+//!   chars, int, long (`L`), double, `true`, `false`, `null`;
+//! * operators with C# precedence: `! - + * / % < <= > >= == != && || ?: ?? ?. ?[]`, casts
+//!   `(string)`, `(int)`, `(long)`, `(double)`, `(bool)`, `(char)`, `is null`,
+//!   `is not null`, indexers, generic calls (`GetValueOrDefault<bool>`, `As<string>`),
+//!   lambdas `x => ...` and `(x, i) => ...` as LINQ arguments;
+//! * statements in `@{ }`: `var`/typed declarations, assignment (`=`, `+=`, ..., `++`),
+//!   `if`/`else`, `foreach`, blocks, `return` (every path must return);
+//! * `context` as in APIM: Request, Response, Variables, Deployment, Api, Operation,
+//!   LastError, RequestId, Timestamp, Elapsed (User, Subscription, Product are null);
+//! * `X509Certificate2`: Subject, Issuer, SubjectName.Name, IssuerName.Name, Thumbprint,
+//!   SerialNumber, NotBefore, NotAfter, Version, SignatureAlgorithm.Value/FriendlyName,
+//!   RawData, GetNameInfo, GetSerialNumberString, GetCertHashString, Verify(),
+//!   VerifyNoRevocation();
+//! * string members and `string.IsNullOrEmpty/IsNullOrWhiteSpace/Join/Format/Concat/Equals`,
+//!   LINQ (Any All Count Where Select First FirstOrDefault Last LastOrDefault Contains
+//!   ToArray ToList Distinct Skip Take) over arrays, strings and the context's dictionaries,
+//!   DateTime and TimeSpan, Convert (base64, ToInt32, ...), Encoding.UTF8, Math, Regex
+//!   (IsMatch, Match(..).Groups, Replace, Escape; linear-time engine: no look-around or
+//!   back-references), int/long/double/bool.Parse, and the enums X509NameType,
+//!   StringComparison, StringSplitOptions, DateTimeKind, RegexOptions.
+//!
+//! Differences from APIM, on purpose or for lack of a source: `DateTime.Now` is UTC (the
+//! gateway's zone is UTC); culture-sensitive comparisons are ordinal; `object == object`
+//! compares values, not references; a `?.` skips the rest of its chain even where C#
+//! would throw on a later null.
 
 mod ast;
 mod builtins;
@@ -63,7 +110,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_source_len: 64 * 1024,
-            max_depth: 64,
+            max_depth: 100,
             max_steps: 1_000_000,
             max_string_len: 4 * 1024 * 1024,
             max_collection_len: 1_000_000,

@@ -483,35 +483,34 @@ impl<'s> Parser<'s> {
         Ok(l)
     }
 
-    fn binop_at(&self, level: usize) -> Option<BinOp> {
+    /// The binary operator at the cursor and its precedence level (0 `||` .. 5 `*`).
+    fn binop(&self) -> Option<(BinOp, usize)> {
         let Tok::P(p) = self.peek() else { return None };
-        let op = match (level, *p) {
-            (0, "||") => BinOp::Or,
-            (1, "&&") => BinOp::And,
-            (2, "==") => BinOp::Eq,
-            (2, "!=") => BinOp::Ne,
-            (3, "<") => BinOp::Lt,
-            (3, "<=") => BinOp::Le,
-            (3, ">") => BinOp::Gt,
-            (3, ">=") => BinOp::Ge,
-            (4, "+") => BinOp::Add,
-            (4, "-") => BinOp::Sub,
-            (5, "*") => BinOp::Mul,
-            (5, "/") => BinOp::Div,
-            (5, "%") => BinOp::Rem,
+        Some(match *p {
+            "||" => (BinOp::Or, 0),
+            "&&" => (BinOp::And, 1),
+            "==" => (BinOp::Eq, 2),
+            "!=" => (BinOp::Ne, 2),
+            "<" => (BinOp::Lt, 3),
+            "<=" => (BinOp::Le, 3),
+            ">" => (BinOp::Gt, 3),
+            ">=" => (BinOp::Ge, 3),
+            "+" => (BinOp::Add, 4),
+            "-" => (BinOp::Sub, 4),
+            "*" => (BinOp::Mul, 5),
+            "/" => (BinOp::Div, 5),
+            "%" => (BinOp::Rem, 5),
             _ => return None,
-        };
-        Some(op)
+        })
     }
 
-    fn binary(&mut self, level: usize) -> PResult<Expr> {
-        if level > 5 {
-            return self.unary();
-        }
-        let mut l = self.binary(level + 1)?;
+    /// Precedence climbing over the operators of level `min_level` and above; operators
+    /// are left-associative. One stack frame per nesting, not per precedence level.
+    fn binary(&mut self, min_level: usize) -> PResult<Expr> {
+        let mut l = self.unary()?;
         let depth = self.depth;
         let result = loop {
-            if level == 3 && self.is_kw("is") {
+            if min_level <= 3 && self.is_kw("is") {
                 let is_span = self.advance().span;
                 let negated = if self.is_kw("not") {
                     self.advance();
@@ -536,18 +535,21 @@ impl<'s> Parser<'s> {
                 };
                 continue;
             }
-            if level == 3 && self.is_kw("as") {
+            if self.is_kw("as") {
                 break Err((K::Unsupported("the 'as' operator".into()), self.span()));
             }
-            if matches!(self.peek(), Tok::P("&" | "|" | "^" | "<<")) && level == 0 {
+            if matches!(self.peek(), Tok::P("&" | "|" | "^" | "<<")) {
                 break Err((
-                    K::Unsupported(format!("the '{}' operator", self.peek().describe())),
+                    K::Unsupported(format!("the {} operator", self.peek().describe())),
                     self.span(),
                 ));
             }
-            let Some(op) = self.binop_at(level) else {
+            let Some((op, level)) = self.binop() else {
                 break Ok(l);
             };
+            if level < min_level {
+                break Ok(l);
+            }
             self.advance();
             if let Err(e) = self.enter() {
                 break Err(e);
@@ -752,7 +754,7 @@ impl<'s> Parser<'s> {
                 };
                 if self.is_kw("out") || self.is_kw("ref") {
                     return Err((
-                        K::Unsupported("'out' and 'ref' arguments".into()),
+                        K::Unsupported("an 'out' or 'ref' argument (TryGetValue, TryParse)".into()),
                         self.span(),
                     ));
                 }

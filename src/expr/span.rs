@@ -93,3 +93,21 @@ pub(crate) fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     }
     i
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_line_is_shifted_by_the_origin_column_later_lines_are_not() {
+        let o = Origin::new("p.xml", 10, 30);
+        let src = "@(a +\n   b)";
+        assert_eq!(locate(&o, src, 0).line, 10);
+        assert_eq!(locate(&o, src, 2).column, 32);
+        let l = locate(&o, src, 9);
+        assert_eq!((l.line, l.column), (11, 4));
+        // past the end and inside a multi-byte character: clamped, never a panic
+        assert_eq!(locate(&o, "é", 1).column, 30);
+        assert_eq!(locate(&o, "ab", 99).column, 32);
+    }
+}

@@ -126,6 +126,7 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "Date" => (P::DtDate, T::DateTime),
             "Ticks" => (P::DtTicks, T::Long),
             "TimeOfDay" => (P::DtTimeOfDay, T::TimeSpan),
+            "Kind" => (P::DtKind, T::Enum(EnumTy::DateTimeKind)),
             _ => return None,
         },
         (T::TimeSpan, _) => match name {
@@ -174,6 +175,16 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
                 | "Reset"
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
+        Ty::String => matches!(
+            name,
+            "AsJwt"
+                | "AsBasic"
+                | "TryParseJwt"
+                | "TryParseBasic"
+                | "Encrypt"
+                | "Decrypt"
+                | "AsFormUrlEncodedContent"
+        ),
         Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
         Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
         _ => false,
@@ -195,7 +206,10 @@ pub(crate) enum P {
     Obj,
     Elem,
     Pred,
-    Sel,
+    /// A predicate that may also take the element's index: `(x, i) => bool`.
+    PredIdx,
+    /// A selector that may also take the element's index: `(x, i) => value`.
+    SelIdx,
     Span,
     Date,
     /// Any number of further arguments of any type (`params object[]`).
@@ -217,7 +231,8 @@ impl P {
             P::Obj => "object".into(),
             P::Elem => "the element type".into(),
             P::Pred => "a predicate lambda x => bool".into(),
-            P::Sel => "a lambda x => value".into(),
+            P::PredIdx => "a predicate lambda x => bool or (x, i) => bool".into(),
+            P::SelIdx => "a lambda x => value or (x, i) => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
@@ -494,8 +509,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "All", &[Pred], R::Bool, M::All),
     (Recv::Seq, "Count", &[], R::Int, M::Count),
     (Recv::Seq, "Count", &[Pred], R::Int, M::CountPred),
-    (Recv::Seq, "Where", &[Pred], R::ArrElem, M::Where),
-    (Recv::Seq, "Select", &[Sel], R::ArrSel, M::Select),
+    (Recv::Seq, "Where", &[PredIdx], R::ArrElem, M::Where),
+    (Recv::Seq, "Select", &[SelIdx], R::ArrSel, M::Select),
     (Recv::Seq, "First", &[], R::Elem, M::First),
     (Recv::Seq, "First", &[Pred], R::Elem, M::FirstPred),
     (Recv::Seq, "FirstOrDefault", &[], R::Elem, M::FirstOrDefault),
@@ -557,6 +572,13 @@ pub(crate) const STATICS: &[StaticEntry] = &[
         F::StrEqualsCmp,
     ),
     (Class::DateTime, "Parse", &[Str], R::Date, F::DtParse),
+    (
+        Class::DateTime,
+        "SpecifyKind",
+        &[Date, Enum(EnumTy::DateTimeKind)],
+        R::Date,
+        F::DtSpecifyKind,
+    ),
     (Class::TimeSpan, "FromDays", &[Num], R::Span, F::TsFromDays),
     (
         Class::TimeSpan,
@@ -730,3 +752,146 @@ pub(crate) const NAMESPACES: &[&str] = &[
     "System.Security.Cryptography",
     "System.Security.Cryptography.X509Certificates",
 ];
+
+/// Every property name of the tables above, for "did you mean" hints.
+const PROPERTY_NAMES: &[&str] = &[
+    "Request",
+    "Response",
+    "Variables",
+    "Deployment",
+    "Api",
+    "Operation",
+    "LastError",
+    "RequestId",
+    "Timestamp",
+    "Elapsed",
+    "User",
+    "Subscription",
+    "Product",
+    "Tracing",
+    "Method",
+    "Url",
+    "OriginalUrl",
+    "Headers",
+    "IpAddress",
+    "Body",
+    "MatchedParameters",
+    "Certificate",
+    "StatusCode",
+    "StatusReason",
+    "Host",
+    "Path",
+    "Port",
+    "Query",
+    "QueryString",
+    "Scheme",
+    "Region",
+    "ServiceName",
+    "Certificates",
+    "Id",
+    "Name",
+    "Revision",
+    "Version",
+    "IsCurrentRevision",
+    "ServiceUrl",
+    "UrlTemplate",
+    "Source",
+    "Reason",
+    "Message",
+    "Scope",
+    "Section",
+    "PolicyId",
+    "Subject",
+    "Issuer",
+    "SubjectName",
+    "IssuerName",
+    "Thumbprint",
+    "SerialNumber",
+    "NotBefore",
+    "NotAfter",
+    "SignatureAlgorithm",
+    "RawData",
+    "FriendlyName",
+    "HasPrivateKey",
+    "Value",
+    "Length",
+    "Count",
+    "Key",
+    "Keys",
+    "Values",
+    "Year",
+    "Month",
+    "Day",
+    "Hour",
+    "Minute",
+    "Second",
+    "Millisecond",
+    "DayOfYear",
+    "Date",
+    "Ticks",
+    "TimeOfDay",
+    "Kind",
+    "Days",
+    "Hours",
+    "Minutes",
+    "Seconds",
+    "Milliseconds",
+    "TotalDays",
+    "TotalHours",
+    "TotalMinutes",
+    "TotalSeconds",
+    "TotalMilliseconds",
+    "Success",
+    "Index",
+    "Groups",
+];
+
+const STATIC_PROPERTY_NAMES: &[&str] = &[
+    "Empty", "UtcNow", "Now", "Today", "MinValue", "MaxValue", "Zero", "UTF8", "PI", "E",
+];
+
+/// The closest member name of `ty` to `name`, as `; did you mean 'X'?`, or "".
+pub(crate) fn suggest(ty: &Ty, name: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    match ty {
+        Ty::Static(Class::Enum(e)) => names.extend(e.members().iter().map(|(n, _)| *n)),
+        Ty::Static(c) => {
+            names.extend(STATIC_PROPERTY_NAMES.iter().copied());
+            names.extend(STATICS.iter().filter(|s| s.0 == *c).map(|s| s.1));
+        }
+        _ => {
+            names.extend(
+                PROPERTY_NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| property(ty, n).is_some()),
+            );
+            names.extend(METHODS.iter().filter(|m| m.0.matches(ty)).map(|m| m.1));
+        }
+    }
+    let lower = name.to_ascii_lowercase();
+    let best = names
+        .into_iter()
+        .map(|n| (distance(&lower, &n.to_ascii_lowercase()), n))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, n)) if d <= (name.len() / 3).max(1) && d * 2 < name.len() => {
+            format!("; did you mean '{n}'?")
+        }
+        _ => String::new(),
+    }
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

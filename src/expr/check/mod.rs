@@ -360,7 +360,13 @@ impl Checker {
                 null_cond,
             } => {
                 let (rn, rt) = self.expr(target)?;
-                self.member(rn, rt, name, *name_span, *null_cond)
+                self.member(
+                    rn,
+                    rt,
+                    name,
+                    *name_span,
+                    *null_cond || in_null_chain(target),
+                )
             }
             ExprKind::Call {
                 target,
@@ -529,6 +535,7 @@ impl Checker {
                     K::NotAMember {
                         member: name.to_owned(),
                         ty: "null".into(),
+                        hint: String::new(),
                     },
                     name_span,
                 ));
@@ -536,12 +543,31 @@ impl Checker {
             _ => {}
         }
         if let Some((prop, ty)) = members::property(&rty, name) {
+            // Objects of the context model that are always there are constants:
+            // `context.Request.Headers` costs nothing per request.
+            let fixed = matches!(
+                prop,
+                Prop::Request
+                    | Prop::Response
+                    | Prop::Variables
+                    | Prop::Deployment
+                    | Prop::ReqUrl
+                    | Prop::ReqOriginalUrl
+                    | Prop::ReqHeaders
+                    | Prop::ReqMatchedParameters
+                    | Prop::RespHeaders
+                    | Prop::DepCertificates
+                    | Prop::UrlQuery
+            ) && (recv.is_const() || matches!(recv, Node::Context));
             let node = Node::Prop {
                 recv: Box::new(recv),
                 prop,
                 null_cond,
                 span: name_span,
             };
+            if fixed {
+                return self.fold(node, name_span).map(|n| (n, ty));
+            }
             return Ok((node, ty));
         }
         if METHODS
@@ -573,6 +599,7 @@ impl Checker {
                 K::NotAMember {
                     member: name.to_owned(),
                     ty: rty.to_string(),
+                    hint: members::suggest(rty, name),
                 },
                 span,
             )
@@ -619,6 +646,7 @@ impl Checker {
                         K::NotAMember {
                             member: name.to_owned(),
                             ty: e.name().to_owned(),
+                            hint: members::suggest(&Ty::Static(c), name),
                         },
                         span,
                     ));
@@ -679,7 +707,7 @@ impl Checker {
             Node::Index {
                 recv: Box::new(rn),
                 index: Box::new(inode),
-                null_cond,
+                null_cond: null_cond || in_null_chain(target),
                 span,
             },
             ty,
@@ -824,6 +852,7 @@ impl Checker {
         };
         let (recv, rty) = self.expr(recv_e)?;
         let call_span = name_span.to(span);
+        let null_cond = *null_cond || in_null_chain(recv_e);
         match &rty {
             Ty::Static(c) => {
                 if let Some(t) = type_args.first() {
@@ -843,6 +872,7 @@ impl Checker {
                     K::NotAMember {
                         member: name.clone(),
                         ty: "null".into(),
+                        hint: String::new(),
                     },
                     *name_span,
                 ));
@@ -850,10 +880,10 @@ impl Checker {
             _ => {}
         }
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
-            return self.var_get(recv, type_args, args, *null_cond, *name_span, call_span);
+            return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
         }
         if name == "As" && rty == Ty::Obj(Obj::Body) {
-            return self.body_as(recv, type_args, args, *null_cond, *name_span, call_span);
+            return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
         }
         if let Some(t) = type_args.first() {
             return Err((
@@ -902,7 +932,7 @@ impl Checker {
                 args: nodes,
                 lambda: lambda.map(Box::new),
                 ty: None,
-                null_cond: *null_cond,
+                null_cond,
                 span: *name_span,
             },
             ty,
@@ -970,10 +1000,11 @@ impl Checker {
             for (i, a) in args.iter().enumerate() {
                 let p = params.get(i).copied().unwrap_or(P::Rest);
                 match (&plain[i], p) {
-                    (None, P::Pred | P::Sel) => {
+                    (None, P::Pred | P::PredIdx | P::SelIdx) => {
                         let Some(elem) = elem else { continue 'cand };
-                        let (l, t) = self.lambda(&a.value, elem)?;
-                        if p == P::Pred && t != Ty::Bool {
+                        let indexed = matches!(p, P::PredIdx | P::SelIdx);
+                        let (l, t) = self.lambda(&a.value, elem, indexed)?;
+                        if matches!(p, P::Pred | P::PredIdx) && t != Ty::Bool {
                             first_err.get_or_insert(mismatch(
                                 "bool",
                                 &t,
@@ -988,7 +1019,7 @@ impl Checker {
                         first_err.get_or_insert((K::MisplacedLambda, a.value.span));
                         continue 'cand;
                     }
-                    (Some(_), P::Pred | P::Sel) => {
+                    (Some(_), P::Pred | P::PredIdx | P::SelIdx) => {
                         first_err.get_or_insert((
                             K::Expected {
                                 expected: p.describe(),
@@ -1038,21 +1069,31 @@ impl Checker {
         )))
     }
 
-    fn lambda(&mut self, e: &Expr, elem: &Ty) -> CResult<(Lambda, Ty)> {
+    fn lambda(&mut self, e: &Expr, elem: &Ty, indexed: bool) -> CResult<(Lambda, Ty)> {
         let ExprKind::Lambda { params, body } = &e.kind else {
             return Err((K::MisplacedLambda, e.span));
         };
-        if params.len() != 1 {
+        let max = if indexed { 2 } else { 1 };
+        if params.is_empty() || params.len() > max {
+            let expected = if indexed {
+                "a lambda with one parameter (x => ...) or two (x, i) => ..."
+            } else {
+                "a lambda with one parameter (x => ...)"
+            };
             return Err((
-                K::Unsupported("a lambda with other than one parameter here".into()),
+                K::Expected {
+                    expected: expected.into(),
+                    found: format!("{} parameters", params.len()),
+                },
                 e.span,
             ));
         }
         self.scopes.push(Vec::new());
         let r = (|| {
             let mut slots = Vec::new();
-            for (name, sp) in params {
-                slots.push(self.declare(name, elem.clone(), *sp)?);
+            for (i, (name, sp)) in params.iter().enumerate() {
+                let ty = if i == 0 { elem.clone() } else { Ty::Int };
+                slots.push(self.declare(name, ty, *sp)?);
             }
             let (node, ty) = self.value(body)?;
             Ok((
@@ -1240,6 +1281,21 @@ impl Checker {
     }
 }
 
+/// Whether `e` is an access chain with a `?.` or `?[` in it: C# skips the rest of the
+/// chain when that receiver is null (`a?.B.C` is null when `a` is).
+fn in_null_chain(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Member {
+            target, null_cond, ..
+        }
+        | ExprKind::Index {
+            target, null_cond, ..
+        } => *null_cond || in_null_chain(target),
+        ExprKind::Call { target, .. } => in_null_chain(target),
+        _ => false,
+    }
+}
+
 enum Ret {
     Ty(Ty),
 }
@@ -1270,7 +1326,7 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Elem => elem.is_some_and(|e| e.accepts(t) || (e.is_numeric() && t.is_numeric())),
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
-        P::Pred | P::Sel => false,
+        P::Pred | P::PredIdx | P::SelIdx => false,
     }
 }
 

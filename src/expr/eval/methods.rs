@@ -9,7 +9,6 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::context::Revocation;
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::{Lambda, Method, StaticFn};
 use super::super::span::Span;
@@ -182,21 +181,7 @@ impl Eval<'_> {
         }
         match (m, &recv) {
             (M::CertVerify | M::CertVerifyNoRevocation, Value::Certificate(c)) => {
-                let rev = if m == M::CertVerify {
-                    Revocation::Check
-                } else {
-                    Revocation::NoCheck
-                };
-                let ctx = self.ctx;
-                let chain: &[crate::cert::Certificate] = match &ctx.request.certificate {
-                    Some(leaf) if Arc::ptr_eq(leaf, c) => &ctx.request.certificate_chain,
-                    _ => &[],
-                };
-                let ok = ctx
-                    .verifier
-                    .as_ref()
-                    .is_some_and(|v| v.verify(c, chain, ctx.now, rev));
-                Ok(Value::Bool(ok))
+                Ok(Value::Bool(self.verify(c, m == M::CertVerify)))
             }
             (M::CertGetNameInfo, Value::Certificate(c)) => {
                 let kind = match enum_arg(&args, 0) {
@@ -404,15 +389,19 @@ impl Eval<'_> {
             M::Where | M::Select => {
                 let mut out = Vec::new();
                 let max = self.limits.max_collection_len;
+                let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
+                let mut index = 0usize;
                 self.iterate(&recv, span, &mut |ev, v| {
+                    let i = index;
+                    index += 1;
                     let item = if m == M::Where {
-                        if !pred(ev, v.clone())? {
-                            return Ok(true);
+                        match ev.call_lambda_at(l, v.clone(), i, span)? {
+                            Value::Bool(true) => v,
+                            Value::Bool(false) => return Ok(true),
+                            _ => return Err((E::NullReference("predicate".into()), span)),
                         }
-                        v
                     } else {
-                        let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
-                        ev.call_lambda(l, v, span)?
+                        ev.call_lambda_at(l, v, i, span)?
                     };
                     if out.len() >= max {
                         return Err((
@@ -474,6 +463,8 @@ impl Eval<'_> {
                 let items = self.collect(&recv, span)?;
                 let mut out: Vec<Value> = Vec::new();
                 for v in items {
+                    // a quadratic scan: every comparison is a step
+                    self.steps = self.steps.saturating_add(out.len() as u64);
                     self.step(span)?;
                     if !out.iter().any(|o| equals(o, &v)) {
                         out.push(v);
@@ -571,6 +562,7 @@ impl Eval<'_> {
             })),
             F::DtUtcNow | F::DtNow => Ok(Value::DateTime(now)),
             F::DtToday => Ok(Value::DateTime(now.replace_time(time::Time::MIDNIGHT))),
+            F::DtSpecifyKind => Ok(args[0].clone()),
             F::DtParse => dt::parse_datetime(&text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),

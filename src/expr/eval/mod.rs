@@ -6,13 +6,16 @@ mod props;
 use std::sync::Arc;
 
 use super::Limits;
+use super::ast::BinOp;
 use super::builtins::ops;
 use super::check::ProgramBody;
 use super::context::Context;
+use super::context::Revocation;
 use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
-use super::ir::{CertField, Lambda, Node, Stmt};
+use super::ir::{CertField, Lambda, Method, Node, Prop, Stmt};
 use super::span::Span;
-use super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
+use super::value::{DictRef, Handle, HandleKind, Value, Which};
+use crate::cert::Certificate;
 
 pub(crate) type R<T> = Result<T, (E, Span)>;
 
@@ -79,10 +82,9 @@ pub(crate) fn eval_const(node: &Node, ctx: &Context) -> Result<Value, E> {
     ev.node(node).map_err(|(k, _)| k)
 }
 
-pub(crate) use ops::convert_numeric as convert_numeric_impl;
-
+/// Implicit numeric conversion at load (int constant assigned to a long, ...).
 pub(crate) fn convert_numeric(v: &Value, to: &super::types::Ty) -> Result<Value, E> {
-    convert_numeric_impl(v, to)
+    ops::convert_numeric(v, to)
 }
 
 pub(crate) struct Eval<'a> {
@@ -206,9 +208,23 @@ impl<'a> Eval<'a> {
     }
 
     pub(crate) fn call_lambda(&mut self, l: &Lambda, arg: Value, span: Span) -> R<Value> {
+        self.call_lambda_at(l, arg, 0, span)
+    }
+
+    /// Calls a lambda; a second parameter receives the element's index.
+    pub(crate) fn call_lambda_at(
+        &mut self,
+        l: &Lambda,
+        arg: Value,
+        index: usize,
+        span: Span,
+    ) -> R<Value> {
         self.step(span)?;
         if let Some(slot) = l.params.first() {
             self.locals[*slot as usize] = arg;
+        }
+        if let Some(slot) = l.params.get(1) {
+            self.locals[*slot as usize] = Value::Int(i32::try_from(index).unwrap_or(i32::MAX));
         }
         self.node(&l.body)
     }
@@ -242,6 +258,18 @@ impl<'a> Eval<'a> {
                 null_cond,
                 span,
             } => {
+                // context.Request.Certificate.Verify(): read in place
+                if matches!(method, Method::CertVerify | Method::CertVerifyNoRevocation)
+                    && let Some(cert) = self.request_cert(recv)
+                {
+                    let Some(c) = cert else {
+                        if *null_cond {
+                            return Ok(Value::Null);
+                        }
+                        return Err((E::NullReference(self.text(*span)), *span));
+                    };
+                    return Ok(Value::Bool(self.verify(c, *method == Method::CertVerify)));
+                }
                 let v = self.node(recv)?;
                 if v.is_null() {
                     if *null_cond {
@@ -288,6 +316,21 @@ impl<'a> Eval<'a> {
                 ops::unary(*op, v).map_err(|e| (e, *span))
             }
             Node::Binary { op, l, r, span } => {
+                if matches!(op, BinOp::Eq | BinOp::Ne) {
+                    // context.Request.Certificate == null
+                    let cert = match (&**l, &**r) {
+                        (Node::Const(Value::Null), n) | (n, Node::Const(Value::Null)) => {
+                            self.request_cert(n)
+                        }
+                        _ => None,
+                    };
+                    if let Some(cert) = cert {
+                        return Ok(Value::Bool(cert.is_none() == (*op == BinOp::Eq)));
+                    }
+                    if let Some(eq) = self.const_str_eq(l, r) {
+                        return eq.map(|b| Value::Bool(b == (*op == BinOp::Eq)));
+                    }
+                }
                 let a = self.node(l)?;
                 let b = self.node(r)?;
                 ops::binary(*op, a, b).map_err(|e| (e, *span))
@@ -341,17 +384,137 @@ impl<'a> Eval<'a> {
                 if certs.is_empty() {
                     return Ok(Value::Bool(false));
                 }
-                let v = self.node(value)?;
-                let Value::String(s) = v else {
-                    return Ok(Value::Bool(false));
+                let lookup = |s: Option<&str>| match (s, field) {
+                    (None, _) => false,
+                    (Some(s), CertField::Thumbprint) => certs.contains_thumbprint(s),
+                    (Some(s), CertField::Subject) => certs.contains_subject(s),
+                    (Some(s), CertField::SerialNumber) => certs.contains_serial_number(s),
                 };
-                Ok(Value::Bool(match field {
-                    CertField::Thumbprint => certs.contains_thumbprint(&s),
-                    CertField::Subject => certs.contains_subject(&s),
-                    CertField::SerialNumber => certs.contains_serial_number(&s),
-                }))
+                if let Some(found) = self.with_cert_str(value, lookup) {
+                    return found.map(Value::Bool);
+                }
+                let v = self.node(value)?;
+                Ok(Value::Bool(lookup(v.as_str())))
             }
         }
+    }
+
+    /// `cert.Prop == "constant"` without allocating the property's string.
+    fn const_str_eq(&mut self, l: &Node, r: &Node) -> Option<R<bool>> {
+        let (prop, k) = match (l, r) {
+            (p, Node::Const(Value::String(k))) | (Node::Const(Value::String(k)), p) => (p, k),
+            _ => return None,
+        };
+        self.with_cert_str(prop, |s| s == Some(&**k))
+    }
+
+    /// For a certificate string property (Subject, Issuer, Thumbprint, SerialNumber,
+    /// SubjectName.Name, IssuerName.Name), calls `f` with the borrowed string (None when a
+    /// `?.` met null); None when `n` is not such a property.
+    pub(crate) fn with_cert_str<T>(
+        &mut self,
+        n: &Node,
+        f: impl FnOnce(Option<&str>) -> T,
+    ) -> Option<R<T>> {
+        let Node::Prop {
+            recv,
+            prop,
+            null_cond,
+            span,
+        } = n
+        else {
+            return None;
+        };
+        if !matches!(
+            prop,
+            Prop::CertSubject
+                | Prop::CertIssuer
+                | Prop::CertThumbprint
+                | Prop::CertSerialNumber
+                | Prop::X500Name
+        ) {
+            return None;
+        }
+        // On the request's certificate: read in place, no reference counting.
+        let direct = match (prop, &**recv) {
+            (
+                Prop::X500Name,
+                Node::Prop {
+                    recv: inner,
+                    prop: which @ (Prop::CertSubjectName | Prop::CertIssuerName),
+                    null_cond: inner_nc,
+                    span: inner_span,
+                },
+            ) => self
+                .request_cert(inner)
+                .map(|c| (c, *which == Prop::CertIssuerName, *inner_nc, *inner_span)),
+            (_, n) => self
+                .request_cert(n)
+                .map(|c| (c, *prop == Prop::CertIssuer, *null_cond, *span)),
+        };
+        if let Some((cert, issuer, nc, at)) = direct {
+            return Some(match cert {
+                None if nc || *null_cond => Ok(f(None)),
+                None => Err((E::NullReference(self.text(at)), at)),
+                Some(c) => Ok(f(Some(match prop {
+                    Prop::CertThumbprint => c.thumbprint(),
+                    Prop::CertSerialNumber => c.serial_number(),
+                    _ if issuer => c.issuer(),
+                    _ => c.subject(),
+                }))),
+            });
+        }
+        let v = match self.node(recv) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match (&v, prop) {
+            (Value::Null, _) if *null_cond => Ok(f(None)),
+            (Value::Null, _) => Err((E::NullReference(self.text(*span)), *span)),
+            (Value::Certificate(c), Prop::CertSubject) => Ok(f(Some(c.subject()))),
+            (Value::Certificate(c), Prop::CertIssuer) => Ok(f(Some(c.issuer()))),
+            (Value::Certificate(c), Prop::CertThumbprint) => Ok(f(Some(c.thumbprint()))),
+            (Value::Certificate(c), Prop::CertSerialNumber) => Ok(f(Some(c.serial_number()))),
+            (Value::Object(Handle(HandleKind::X500Name(c, issuer))), Prop::X500Name) => {
+                Ok(f(Some(if *issuer { c.issuer() } else { c.subject() })))
+            }
+            _ => Err((
+                E::Internal(format!("{prop:?} on a {}", v.type_name())),
+                *span,
+            )),
+        })
+    }
+
+    /// `Some(certificate or None)` when `n` reads `context.Request.Certificate`.
+    fn request_cert(&self, n: &Node) -> Option<Option<&'a Arc<Certificate>>> {
+        match n {
+            Node::Prop {
+                recv,
+                prop: Prop::ReqCertificate,
+                ..
+            } if matches!(**recv, Node::Const(_) | Node::Context) => {
+                Some(self.ctx.request.certificate.as_ref())
+            }
+            _ => None,
+        }
+    }
+
+    /// `Verify()` / `VerifyNoRevocation()`: the request's chain goes with the request's
+    /// certificate; without a verifier the answer is false.
+    pub(crate) fn verify(&self, c: &Arc<Certificate>, revocation: bool) -> bool {
+        let ctx = self.ctx;
+        let rev = if revocation {
+            Revocation::Check
+        } else {
+            Revocation::NoCheck
+        };
+        let chain: &[Certificate] = match &ctx.request.certificate {
+            Some(leaf) if Arc::ptr_eq(leaf, c) => &ctx.request.certificate_chain,
+            _ => &[],
+        };
+        ctx.verifier
+            .as_ref()
+            .is_some_and(|v| v.verify(c, chain, ctx.now, rev))
     }
 
     /// Calls `f` for each element; `f` returns false to stop.
@@ -506,6 +669,3 @@ fn span_of(n: &Node) -> Span {
         _ => Span::default(),
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: UrlRef) {}

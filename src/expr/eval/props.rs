@@ -8,6 +8,7 @@ use super::super::context::{Context, Url};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::Prop;
 use super::super::span::Span;
+use super::super::types::EnumTy;
 use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
 use super::{Eval, R, h, strings};
 
@@ -246,7 +247,8 @@ impl Eval<'_> {
             | P::DtDayOfYear
             | P::DtDate
             | P::DtTicks
-            | P::DtTimeOfDay => {
+            | P::DtTimeOfDay
+            | P::DtKind => {
                 let Value::DateTime(d) = v else {
                     return Err(internal(&v));
                 };
@@ -261,6 +263,7 @@ impl Eval<'_> {
                     P::DtDayOfYear => Value::Int(d.ordinal().into()),
                     P::DtDate => Value::DateTime(d.replace_time(time::Time::MIDNIGHT)),
                     P::DtTicks => Value::Long(ticks_of(d)),
+                    P::DtKind => super::super::ir::enum_const(EnumTy::DateTimeKind, 1),
                     _ => Value::TimeSpan(ticks_of(d).rem_euclid(dt::TICKS_PER_DAY)),
                 }
             }

@@ -1,0 +1,127 @@
+//! The three conditions of the APIM client-certificate article, compiled once and
+//! evaluated per request: issuer/subject, thumbprint, and the uploaded-certificates
+//! lookup with 10 and 100,000 entries. `Verify()` goes through `expr::TrustVerifier`,
+//! i.e. `trust::VerifyCache` answering a cached verdict (the first call warms it); the
+//! `*_constant_verifier` cases answer `Verify()` with a constant, which isolates the
+//! expression's own cost. `compile/uploaded` is the load-time cost of one condition.
+//! The clock is pinned so the generated PKI never expires.
+
+#[path = "../tests/common/trust_pki.rs"]
+mod trust_pki;
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use certgate::cert::{Certificate, UploadedCertificates};
+use certgate::expr::{self, Compiled, ConstantVerifier, Context, Origin, TrustVerifier};
+use certgate::trust::{TrustStore, VerifyCache};
+use criterion::{Criterion, criterion_group, criterion_main};
+use trust_pki::{Ca, file, key, now};
+
+const ISSUER_SUBJECT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")"#;
+const THUMBPRINT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Thumbprint != "DESIRED-THUMBPRINT-IN-UPPER-CASE")"#;
+const UPLOADED: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))"#;
+
+fn compile(src: &str) -> Compiled {
+    expr::compile(src, Origin::new("bench.xml", 1, 1)).expect("compiles")
+}
+
+/// `n` uploaded certificates issued by `root`, the client's among them.
+fn uploaded(root: &Ca, client: &Arc<Certificate>, n: usize) -> UploadedCertificates {
+    let shared = key(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let mut up = UploadedCertificates::default();
+    up.insert("client", client.clone());
+    for i in 1..n {
+        let der = root.leaf_key(&format!("uploaded-{i}"), 10_000 + i as u64, &shared, |_| {});
+        up.insert(
+            format!("c{i}"),
+            Arc::new(Certificate::from_der(&der).expect("decodes")),
+        );
+    }
+    up
+}
+
+fn context(
+    store: &Arc<TrustStore>,
+    client: &Arc<Certificate>,
+    up: UploadedCertificates,
+) -> Context {
+    let mut c = Context::new(now());
+    c.request.method = "GET".into();
+    c.request.certificate = Some(client.clone());
+    c.deployment = Arc::new(expr::Deployment {
+        region: "eu-west-1".into(),
+        service_name: "contoso".into(),
+        certificates: Arc::new(up),
+    });
+    c.verifier = Some(Arc::new(TrustVerifier {
+        store: store.clone(),
+        cache: Arc::new(VerifyCache::new(1024)),
+    }));
+    c
+}
+
+fn bench(c: &mut Criterion) {
+    let root = Ca::root("Contoso Root");
+    let client_der = root.leaf("client.contoso.com", 4242);
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", root.crl(&[])),
+    ];
+    let (store, _) = TrustStore::from_files(&files, now());
+    let store = Arc::new(store);
+    let client = Arc::new(Certificate::from_der(&client_der).expect("decodes"));
+
+    let issuer_subject = compile(
+        &ISSUER_SUBJECT
+            .replace("trusted-issuer", client.issuer())
+            .replace("expected-subject-name", client.subject()),
+    );
+    let thumbprint =
+        compile(&THUMBPRINT.replace("DESIRED-THUMBPRINT-IN-UPPER-CASE", client.thumbprint()));
+    let uploaded_cond = compile(UPLOADED);
+
+    let ctx = context(&store, &client, uploaded(&root, &client, 10));
+    for cond in [&issuer_subject, &thumbprint, &uploaded_cond] {
+        // warms the verification cache; every condition accepts this client
+        assert_eq!(cond.eval(&ctx).expect("evaluates").as_bool(), Some(false));
+    }
+    let mut g = c.benchmark_group("article");
+    g.bench_function("issuer_subject", |b| {
+        b.iter(|| black_box(issuer_subject.eval(black_box(&ctx))))
+    });
+    g.bench_function("thumbprint", |b| {
+        b.iter(|| black_box(thumbprint.eval(black_box(&ctx))))
+    });
+    g.bench_function("uploaded_10", |b| {
+        b.iter(|| black_box(uploaded_cond.eval(black_box(&ctx))))
+    });
+    // The same with Verify() answered by a constant: the expression's own cost.
+    let mut constant = context(&store, &client, uploaded(&root, &client, 10));
+    constant.verifier = Some(Arc::new(ConstantVerifier(true)));
+    g.bench_function("issuer_subject_constant_verifier", |b| {
+        b.iter(|| black_box(issuer_subject.eval(black_box(&constant))))
+    });
+    g.bench_function("thumbprint_constant_verifier", |b| {
+        b.iter(|| black_box(thumbprint.eval(black_box(&constant))))
+    });
+    g.bench_function("uploaded_10_constant_verifier", |b| {
+        b.iter(|| black_box(uploaded_cond.eval(black_box(&constant))))
+    });
+    let big = context(&store, &client, uploaded(&root, &client, 100_000));
+    assert_eq!(
+        uploaded_cond.eval(&big).expect("evaluates").as_bool(),
+        Some(false)
+    );
+    g.bench_function("uploaded_100000", |b| {
+        b.iter(|| black_box(uploaded_cond.eval(black_box(&big))))
+    });
+    g.finish();
+
+    c.bench_function("compile/uploaded", |b| {
+        b.iter(|| black_box(compile(black_box(UPLOADED))))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
