@@ -5,57 +5,88 @@
 //! policy migrated from APIM compares the same strings. This module never decides trust:
 //! that is [`crate::trust`].
 //!
-//! CONTRACT (filled in by the cert work; other modules code against these signatures):
-//!
-//! ```ignore
-//! pub struct Certificate;                       // immutable, cheap to share behind Arc
-//! impl Certificate {
-//!     pub fn from_der(der: &[u8]) -> Result<Self, CertError>;
-//!     pub fn der(&self) -> &[u8];
-//!     pub fn subject(&self) -> &str;            // .NET Subject == SubjectName.Name
-//!     pub fn issuer(&self) -> &str;             // .NET Issuer == IssuerName.Name
-//!     pub fn thumbprint(&self) -> &str;         // SHA-1, uppercase hex
-//!     pub fn sha256_fingerprint(&self) -> &str; // SHA-256, uppercase hex (beyond APIM)
-//!     pub fn serial_number(&self) -> &str;      // big-endian uppercase hex, pad byte kept
-//!     pub fn not_before(&self) -> time::OffsetDateTime;   // UTC
-//!     pub fn not_after(&self) -> time::OffsetDateTime;    // UTC
-//!     pub fn version(&self) -> u32;             // 3 for v3
-//!     pub fn signature_algorithm(&self) -> &Oid;          // .Value / .FriendlyName
-//!     pub fn name_info(&self, kind: NameType, for_issuer: bool) -> String; // GetNameInfo
-//!     pub fn subject_alt_names(&self) -> &SubjectAltNames; // dns, email, uri, ip
-//!     pub fn extended_key_usages(&self) -> Option<&[String]>; // EKU OIDs; None = no extension
-//!     pub fn public_key(&self) -> &PublicKeyInfo;          // algorithm name, size in bits
-//!     pub fn is_ca(&self) -> bool;              // basicConstraints cA
-//! }
-//! pub struct Oid { pub value: String, pub friendly_name: Option<String> }
-//! pub enum NameType { Simple, Email, Upn, Dns, Url }  // X509NameType
-//! pub struct SubjectAltNames { pub dns: Vec<String>, pub email: Vec<String>,
-//!                              pub uri: Vec<String>, pub ip: Vec<String> }
-//! pub struct PublicKeyInfo { pub algorithm: String, pub bits: u32 }
-//! /// Leaf first. Accepts PEM (one or more blocks), DER, base64 DER, URL-encoded PEM.
-//! pub fn decode_chain(input: &[u8]) -> Result<Vec<Certificate>, CertError>;
-//! pub enum CertError { ... }                  // thiserror, messages say what to fix
-//! ```
+//! * [`decode_chain`] turns one front-end value into certificates, leaf first, with the
+//!   input size and chain length capped ([`MAX_INPUT_BYTES`], [`MAX_CHAIN_LENGTH`]).
+//! * [`Certificate`] holds the DER and every property, computed once at decode.
+//! * Times are UTC. APIM shows `NotBefore`/`NotAfter` in the gateway's local time;
+//!   certgate runs with UTC as its local time, so the two agree on a UTC gateway.
 
+mod decode;
+mod der;
+mod ext;
+mod name;
 mod uploaded;
 
+pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use uploaded::UploadedCertificates;
 
 use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
 
-/// Why input could not be decoded as a certificate.
+use ext::AltName;
+use name::Name;
+
+/// Why input could not be decoded as a certificate. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CertError {
-    /// Placeholder until the cert work lands.
-    #[error("certificate decoding is not implemented yet")]
-    Unimplemented,
+    #[error("the certificate input is empty; expected PEM, DER, base64 DER or URL-encoded PEM")]
+    Empty,
+    #[error(
+        "the certificate input is {len} bytes; at most {max} are accepted (a client certificate \
+         chain is a few KiB)"
+    )]
+    InputTooLarge { len: usize, max: usize },
+    #[error("chain has {count} certificates; at most {max} are accepted")]
+    ChainTooLong { count: usize, max: usize },
+    #[error("not a certificate: PEM block is `{label}`; expected `CERTIFICATE`")]
+    NotACertificate { label: String },
+    #[error("PEM block {index} is malformed: {reason}")]
+    MalformedPem { index: usize, reason: String },
+    #[error("not a certificate: {reason}")]
+    UnrecognizedFormat { reason: String },
+    #[error(
+        "truncated DER at byte {offset} (certificate {index}): the data ends before the \
+         certificate does; was the value cut off?"
+    )]
+    TruncatedDer { index: usize, offset: usize },
+    #[error(
+        "{extra} bytes of trailing data after the DER certificate; pass exactly one \
+         certificate, or use decode_chain for several"
+    )]
+    TrailingData { extra: usize },
+    #[error("certificate {index} is not a valid X.509 certificate: {reason}")]
+    InvalidCertificate { index: usize, reason: String },
 }
 
 /// A decoded X.509 certificate with its .NET-visible properties.
+///
+/// Every property is computed once, in [`Certificate::from_der`]: a request decodes one
+/// certificate and a policy usually reads several properties (Thumbprint, Subject,
+/// dates), and the whole computation (two hashes of ~1 KiB, two short names) costs a
+/// few microseconds. Computing eagerly keeps the type plain data: `Send + Sync`,
+/// cheap to clone behind `Arc`, with no interior mutability. `name_info` is the one
+/// exception; it assembles its answer from the decoded names on each call.
 #[derive(Debug, Clone)]
 pub struct Certificate {
     der: Vec<u8>,
+    subject: String,
+    issuer: String,
+    subject_name: Name,
+    issuer_name: Name,
+    subject_alt: Vec<AltName>,
+    issuer_alt: Vec<AltName>,
+    sans: SubjectAltNames,
+    thumbprint: String,
+    sha256_fingerprint: String,
+    serial_number: String,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    version: u32,
+    signature_algorithm: Oid,
+    extended_key_usages: Option<Vec<String>>,
+    public_key: PublicKeyInfo,
+    is_ca: bool,
 }
 
 /// An object identifier as .NET's `Oid`: dotted `Value` and `FriendlyName`.
@@ -75,6 +106,22 @@ pub enum NameType {
     Url,
 }
 
+impl NameType {
+    /// Every name type, in .NET's enum order.
+    pub const ALL: [Self; 5] = [Self::Simple, Self::Email, Self::Upn, Self::Dns, Self::Url];
+
+    /// The .NET member name (`SimpleName`, `EmailName`, ...).
+    pub fn dotnet_name(self) -> &'static str {
+        match self {
+            Self::Simple => "SimpleName",
+            Self::Email => "EmailName",
+            Self::Upn => "UpnName",
+            Self::Dns => "DnsName",
+            Self::Url => "UrlName",
+        }
+    }
+}
+
 /// Subject alternative names, by type, in certificate order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubjectAltNames {
@@ -92,60 +139,418 @@ pub struct PublicKeyInfo {
 }
 
 impl Certificate {
+    /// Decodes exactly one DER certificate (no trailing bytes).
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
-        let _ = der;
-        Err(CertError::Unimplemented)
+        Self::decode(der.to_vec(), 1)
     }
+
+    fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
+        let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
+        let (header, length) = der::read_header(&der).map_err(|e| match e {
+            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
+            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
+        })?;
+        if der[0] != 0x30 {
+            return Err(invalid(format!(
+                "DER must start with a SEQUENCE (0x30), found 0x{:02X}",
+                der[0]
+            )));
+        }
+        let total = header.saturating_add(length);
+        if total > der.len() {
+            return Err(CertError::TruncatedDer {
+                index,
+                offset: der.len(),
+            });
+        }
+        if total < der.len() {
+            return Err(CertError::TrailingData {
+                extra: der.len() - total,
+            });
+        }
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| invalid(describe_parse_error(e)))?;
+        let parts = Parts::of(&cert);
+        let tbs = &cert.tbs_certificate;
+        let subject_name = Name::from_der(tbs.subject.as_raw());
+        let issuer_name = Name::from_der(tbs.issuer.as_raw());
+        let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+        let thumbprint = der::upper_hex(
+            ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref(),
+        );
+        let sha256_fingerprint =
+            der::upper_hex(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
+        let sans = sans_by_type(&parts.subject_alt);
+        Ok(Self {
+            subject: subject_name.to_dotnet_string(),
+            issuer: issuer_name.to_dotnet_string(),
+            subject_name,
+            issuer_name,
+            subject_alt: parts.subject_alt,
+            issuer_alt: parts.issuer_alt,
+            sans,
+            thumbprint,
+            sha256_fingerprint,
+            serial_number: der::upper_hex(tbs.raw_serial()),
+            not_before: tbs.validity.not_before.to_datetime(),
+            not_after: tbs.validity.not_after.to_datetime(),
+            version: tbs.version.0.saturating_add(1),
+            signature_algorithm: Oid {
+                friendly_name: signature_friendly_name(&sig_oid).map(str::to_owned),
+                value: sig_oid,
+            },
+            extended_key_usages: parts.extended_key_usages,
+            public_key: public_key_info(&tbs.subject_pki),
+            is_ca: matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca),
+            der,
+        })
+    }
+
+    /// The DER encoding, as `RawData`.
     pub fn der(&self) -> &[u8] {
         &self.der
     }
+
+    /// `Subject` (== `SubjectName.Name`): e.g. `CN=client1, O=Contoso, C=US`.
     pub fn subject(&self) -> &str {
-        todo!()
+        &self.subject
     }
+
+    /// `Issuer` (== `IssuerName.Name`).
     pub fn issuer(&self) -> &str {
-        todo!()
+        &self.issuer
     }
+
+    /// `Thumbprint`: SHA-1 of the DER, uppercase hex without separators.
     pub fn thumbprint(&self) -> &str {
-        todo!()
+        &self.thumbprint
     }
+
+    /// SHA-256 of the DER, uppercase hex without separators (beyond APIM).
     pub fn sha256_fingerprint(&self) -> &str {
-        todo!()
+        &self.sha256_fingerprint
     }
+
+    /// `SerialNumber`: the DER INTEGER content bytes as uppercase hex, big-endian, with
+    /// the `00` pad byte of a serial whose high bit is set kept (`00A1B2C3`).
     pub fn serial_number(&self) -> &str {
-        todo!()
+        &self.serial_number
     }
+
+    /// `NotBefore`, in UTC (APIM shows the gateway's local time; certgate runs in UTC).
     pub fn not_before(&self) -> OffsetDateTime {
-        todo!()
+        self.not_before
     }
+
+    /// `NotAfter`, in UTC (APIM shows the gateway's local time; certgate runs in UTC).
     pub fn not_after(&self) -> OffsetDateTime {
-        todo!()
+        self.not_after
     }
+
+    /// `Version`: 3 for a v3 certificate.
     pub fn version(&self) -> u32 {
-        todo!()
+        self.version
     }
+
+    /// `SignatureAlgorithm`: `Value` and Windows `FriendlyName` (`sha256RSA`).
     pub fn signature_algorithm(&self) -> &Oid {
-        todo!()
+        &self.signature_algorithm
     }
+
+    /// `GetNameInfo(kind, forIssuer)`, following .NET's managed implementation:
+    ///
+    /// * `Simple`: the first CN scanning RDNs last to first; else the OU, O or E that
+    ///   comes first in DER order; else the first other attribute; else the first
+    ///   alternative-name email.
+    /// * `Email`: the first alternative-name email; else the first `E`.
+    /// * `Upn`: the first alternative-name UPN otherName.
+    /// * `Dns`: the first alternative-name DNS name; else the first CN.
+    /// * `Url`: the first alternative-name URI.
+    ///
+    /// `for_issuer` reads the issuer name and the Issuer Alternative Name extension.
+    /// Nothing found gives `""`.
     pub fn name_info(&self, kind: NameType, for_issuer: bool) -> String {
-        let _ = (kind, for_issuer);
-        todo!()
+        let (name, alt) = if for_issuer {
+            (&self.issuer_name, &self.issuer_alt)
+        } else {
+            (&self.subject_name, &self.subject_alt)
+        };
+        if kind == NameType::Simple
+            && let Some(simple) = simple_name(name)
+        {
+            return simple.to_owned();
+        }
+        let from_alt = alt.iter().find_map(|entry| match (kind, entry) {
+            (NameType::Simple | NameType::Email, AltName::Email(v))
+            | (NameType::Dns, AltName::Dns(v))
+            | (NameType::Url, AltName::Uri(v))
+            | (NameType::Upn, AltName::Upn(v)) => Some(v),
+            _ => None,
+        });
+        if let Some(value) = from_alt {
+            return value.clone();
+        }
+        let fallback_oid = match kind {
+            NameType::Email => "1.2.840.113549.1.9.1",
+            NameType::Dns => "2.5.4.3",
+            _ => return String::new(),
+        };
+        name.reversed()
+            .find(|a| a.oid == fallback_oid)
+            .map(|a| a.value.clone())
+            .unwrap_or_default()
     }
+
+    /// Subject alternative names by type, in certificate order.
     pub fn subject_alt_names(&self) -> &SubjectAltNames {
-        todo!()
+        &self.sans
     }
+
+    /// Extended key usage OIDs in certificate order; `None` when the certificate has
+    /// no EKU extension (which means "any usage"), `Some(&[])` for an empty one.
     pub fn extended_key_usages(&self) -> Option<&[String]> {
-        todo!()
+        self.extended_key_usages.as_deref()
     }
+
+    /// The subject public key's algorithm and size.
     pub fn public_key(&self) -> &PublicKeyInfo {
-        todo!()
+        &self.public_key
     }
+
+    /// Whether basicConstraints says `cA: TRUE`.
     pub fn is_ca(&self) -> bool {
-        todo!()
+        self.is_ca
     }
 }
 
 /// Decodes a certificate or a chain, leaf first.
+///
+/// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace or CRLF, text between
+/// blocks ignored), DER (one or several concatenated), base64 DER, and URL-encoded PEM
+/// as ALB sends it (`+` stays `+`). Any other PEM block (a private key, a CSR) is an
+/// error rather than skipped, so a key pasted by mistake is noticed. Input above
+/// [`MAX_INPUT_BYTES`] or with more than [`MAX_CHAIN_LENGTH`] certificates is refused
+/// before any certificate is parsed.
 pub fn decode_chain(input: &[u8]) -> Result<Vec<Certificate>, CertError> {
-    let _ = input;
-    Err(CertError::Unimplemented)
+    let blobs = decode::der_blobs(input)?;
+    if blobs.is_empty() {
+        return Err(CertError::UnrecognizedFormat {
+            reason: "no `-----BEGIN CERTIFICATE-----` block found".to_owned(),
+        });
+    }
+    blobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, der)| Certificate::decode(der, i + 1))
+        .collect()
+}
+
+/// The extension values certgate reads by hand.
+struct Parts {
+    subject_alt: Vec<AltName>,
+    issuer_alt: Vec<AltName>,
+    extended_key_usages: Option<Vec<String>>,
+}
+
+impl Parts {
+    fn of(cert: &X509Certificate<'_>) -> Self {
+        let mut parts = Self {
+            subject_alt: Vec::new(),
+            issuer_alt: Vec::new(),
+            extended_key_usages: None,
+        };
+        for extension in cert.extensions() {
+            match extension.oid.to_id_string().as_str() {
+                "2.5.29.17" => parts
+                    .subject_alt
+                    .extend(ext::general_names(extension.value)),
+                "2.5.29.18" => parts.issuer_alt.extend(ext::general_names(extension.value)),
+                "2.5.29.37" => {
+                    parts.extended_key_usages = ext::extended_key_usages(extension.value)
+                }
+                _ => {}
+            }
+        }
+        parts
+    }
+}
+
+fn sans_by_type(names: &[AltName]) -> SubjectAltNames {
+    let mut sans = SubjectAltNames::default();
+    for name in names {
+        match name {
+            AltName::Dns(v) => sans.dns.push(v.clone()),
+            AltName::Email(v) => sans.email.push(v.clone()),
+            AltName::Uri(v) => sans.uri.push(v.clone()),
+            AltName::Ip(v) => sans.ip.push(v.clone()),
+            AltName::Upn(_) => {}
+        }
+    }
+    sans
+}
+
+/// `GetNameInfo(SimpleName)` over the name alone: CN wins at once; otherwise the OU,
+/// O or E that comes first in DER order (the scan is reversed and keeps overwriting),
+/// otherwise the first other attribute in reversed order.
+fn simple_name(name: &Name) -> Option<&str> {
+    let (mut ou, mut o, mut e, mut first) = (None, None, None, None);
+    for attribute in name.reversed() {
+        let value = Some(attribute.value.as_str());
+        match attribute.oid.as_str() {
+            "2.5.4.3" => return value,
+            "2.5.4.11" => ou = value,
+            "2.5.4.10" => o = value,
+            "1.2.840.113549.1.9.1" => e = value,
+            _ => first = first.or(value),
+        }
+    }
+    ou.or(o).or(e).or(first)
+}
+
+/// Windows' `FriendlyName` for signature algorithm OIDs (.NET's OID table). Ed25519
+/// and Ed448 are not in that table; certgate names them anyway, since no APIM policy
+/// can depend on their absence.
+fn signature_friendly_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.113549.1.1.2" => "md2RSA",
+        "1.2.840.113549.1.1.3" => "md4RSA",
+        "1.2.840.113549.1.1.4" => "md5RSA",
+        "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => "sha1RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.113549.1.1.11" => "sha256RSA",
+        "1.2.840.113549.1.1.12" => "sha384RSA",
+        "1.2.840.113549.1.1.13" => "sha512RSA",
+        "1.2.840.10045.4.1" => "sha1ECDSA",
+        "1.2.840.10045.4.3" => "specifiedECDSA",
+        "1.2.840.10045.4.3.2" => "sha256ECDSA",
+        "1.2.840.10045.4.3.3" => "sha384ECDSA",
+        "1.2.840.10045.4.3.4" => "sha512ECDSA",
+        "1.2.840.10040.4.3" => "sha1DSA",
+        "1.3.14.3.2.27" => "dsaSHA1",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        _ => return None,
+    })
+}
+
+fn public_key_info(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> PublicKeyInfo {
+    let oid = spki.algorithm.algorithm.to_id_string();
+    let key = spki.subject_public_key.data.as_ref();
+    let param_oid = || {
+        spki.algorithm
+            .parameters
+            .as_ref()
+            .filter(|p| p.tag().0 == der::tag::OBJECT_IDENTIFIER)
+            .and_then(|p| der::oid_to_string(p.data))
+    };
+    let (algorithm, bits) = match oid.as_str() {
+        "1.2.840.113549.1.1.1" => ("RSA".to_owned(), rsa_modulus_bits(key)),
+        "1.2.840.113549.1.1.10" => ("RSASSA-PSS".to_owned(), rsa_modulus_bits(key)),
+        "1.2.840.10045.2.1" => match param_oid().as_deref() {
+            Some("1.2.840.10045.3.1.7") => ("ECDSA P-256".to_owned(), 256),
+            Some("1.3.132.0.34") => ("ECDSA P-384".to_owned(), 384),
+            Some("1.3.132.0.35") => ("ECDSA P-521".to_owned(), 521),
+            Some("1.3.132.0.10") => ("ECDSA secp256k1".to_owned(), 256),
+            Some(curve) => (format!("ECDSA {curve}"), ec_point_bits(key)),
+            None => ("ECDSA".to_owned(), ec_point_bits(key)),
+        },
+        "1.3.101.112" => ("Ed25519".to_owned(), 256),
+        "1.3.101.113" => ("Ed448".to_owned(), 448),
+        "1.2.840.10040.4.1" => ("DSA".to_owned(), dsa_bits(spki)),
+        _ => (format!("OID.{oid}"), bit_len(key)),
+    };
+    PublicKeyInfo { algorithm, bits }
+}
+
+/// Bits of the modulus of an `RSAPublicKey ::= SEQUENCE { modulus INTEGER, ... }`.
+fn rsa_modulus_bits(key: &[u8]) -> u32 {
+    let mut outer = der::Reader::new(key);
+    let Ok(sequence) = outer.read_universal(der::tag::SEQUENCE) else {
+        return 0;
+    };
+    match der::Reader::new(sequence.content).read() {
+        Ok(modulus) if modulus.is_universal(2) => bit_len(modulus.content),
+        _ => 0,
+    }
+}
+
+/// Field size of an uncompressed (`04 || X || Y`) or compressed EC point.
+fn ec_point_bits(point: &[u8]) -> u32 {
+    let coordinate = match point.first() {
+        Some(0x04) => (point.len() - 1) / 2,
+        Some(0x02 | 0x03) => point.len() - 1,
+        _ => 0,
+    };
+    u32::try_from(coordinate * 8).unwrap_or(0)
+}
+
+/// Bits of `p` in DSA's `Dss-Parms ::= SEQUENCE { p, q, g }`.
+fn dsa_bits(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> u32 {
+    let Some(params) = spki.algorithm.parameters.as_ref() else {
+        return 0;
+    };
+    match der::Reader::new(params.data).read() {
+        Ok(p) if p.is_universal(2) => bit_len(p.content),
+        _ => 0,
+    }
+}
+
+/// Significant bits of a big-endian unsigned number.
+fn bit_len(bytes: &[u8]) -> u32 {
+    let Some(start) = bytes.iter().position(|&b| b != 0) else {
+        return 0;
+    };
+    let significant = &bytes[start..];
+    let bits = (significant.len() - 1) * 8 + (8 - significant[0].leading_zeros() as usize);
+    u32::try_from(bits).unwrap_or(u32::MAX)
+}
+
+fn describe_parse_error(error: x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
+    match error {
+        x509_parser::nom::Err::Incomplete(_) => "the DER ends early".to_owned(),
+        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_algorithms_have_the_windows_friendly_names_of_spec_section_5_2() {
+        let cases = [
+            ("1.2.840.113549.1.1.11", "sha256RSA"),
+            ("1.2.840.113549.1.1.12", "sha384RSA"),
+            ("1.2.840.113549.1.1.13", "sha512RSA"),
+            ("1.2.840.113549.1.1.5", "sha1RSA"),
+            ("1.2.840.10045.4.3.2", "sha256ECDSA"),
+            ("1.2.840.10045.4.3.3", "sha384ECDSA"),
+            ("1.2.840.113549.1.1.10", "RSASSA-PSS"),
+            ("1.3.101.112", "Ed25519"),
+        ];
+        for (oid, name) in cases {
+            assert_eq!(signature_friendly_name(oid), Some(name), "{oid}");
+        }
+        assert_eq!(signature_friendly_name("1.2.3.4"), None);
+    }
+
+    #[test]
+    fn rsa_key_size_counts_the_significant_bits_of_the_modulus() {
+        // SEQUENCE { INTEGER 00 80 00 .. (2048-bit modulus), INTEGER 65537 }
+        let mut modulus = vec![0x02, 0x82, 0x01, 0x01, 0x00, 0x80];
+        modulus.extend([0u8; 255]);
+        let exponent = [0x02, 0x03, 0x01, 0x00, 0x01];
+        let content = [modulus, exponent.to_vec()].concat();
+        let len = u16::try_from(content.len()).expect("short");
+        let key = [vec![0x30, 0x82], len.to_be_bytes().to_vec(), content].concat();
+        assert_eq!(rsa_modulus_bits(&key), 2048);
+        assert_eq!(rsa_modulus_bits(&[0x30]), 0);
+    }
+
+    #[test]
+    fn ec_key_size_comes_from_the_point_length() {
+        assert_eq!(ec_point_bits(&[0x04; 65]), 256);
+        assert_eq!(ec_point_bits(&[0x03; 33]), 256);
+        assert_eq!(ec_point_bits(&[]), 0);
+    }
 }

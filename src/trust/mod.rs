@@ -1,6 +1,6 @@
 //! The trust store and `Verify()`.
 //!
-//! CONTRACT (filled in by the trust work; other modules code against these signatures):
+//! CONTRACT (other modules code against these signatures; the items below implement it):
 //!
 //! ```ignore
 //! /// One file of a deployment folder: path relative to the folder root, with `/`.
@@ -29,3 +29,29 @@
 //!                   now: OffsetDateTime, revocation: Revocation) -> Verdict;
 //! }
 //! ```
+//!
+//! Beyond the contract: [`TrustStore::verify_explained`] adds a one-line detail to a
+//! verdict (CLI, logs), [`Diagnostic::kind`] classifies load problems, and
+//! [`VerifyCache::stats`] counts hits and misses.
+//!
+//! # What is done when
+//!
+//! At load ([`TrustStore::from_files`]): certificates decoded, CAs checked, CRLs parsed
+//! and their signatures verified once against the CAs of their issuer's name, revoked
+//! serials indexed per issuing CA (keyed by name *and* public key) in hash sets. Per
+//! request: webpki builds and checks the path with revocation off, and the revocation
+//! of each certificate of the path but the root is one hash lookup in that index, so a
+//! CRL of a million entries costs what one of ten does.
+
+mod cache;
+mod crl;
+mod der;
+mod store;
+mod verdict;
+mod verify;
+
+pub use cache::{CacheStats, VerifyCache};
+pub use crl::CrlError;
+pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
+pub use verdict::{Reason, Revocation, Verdict, Verification};
+pub use verify::MAX_PRESENTED_INTERMEDIATES;

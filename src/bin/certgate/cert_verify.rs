@@ -1,8 +1,88 @@
+//! `certgate cert verify FILE --config DIR`: `Verify()` of a certificate against a
+//! deployment's trust store, as a policy would see it.
+//!
+//! Prints the store's load diagnostics as warnings on stderr, then `valid` or
+//! `invalid: <Reason>: <detail>` on stdout. Exit code: 0 valid, 1 invalid, 2 error.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub(crate) struct Args {}
+use anyhow::{Context, bail};
+use certgate::cert::decode_chain;
+use certgate::source::read_folder;
+use certgate::trust::{Revocation, TrustStore, Verdict};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The client certificate (PEM or DER); may be followed by intermediates.
+    file: PathBuf,
+    /// The deployment folder (ca/root, ca/intermediate, crl, certificates).
+    #[arg(long, value_name = "DIR")]
+    config: PathBuf,
+    /// More intermediates, as the client would present them.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+    /// Verify at this time instead of now (RFC 3339, e.g. 2026-01-01T00:00:00Z).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    now: Option<OffsetDateTime>,
+    /// VerifyNoRevocation(): skip revocation checks.
+    #[arg(long)]
+    no_revocation: bool,
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-01-01T00:00:00Z"))
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let now = args.now.unwrap_or_else(OffsetDateTime::now_utc);
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let mut certs = decode_chain(&bytes)
+        .with_context(|| format!("{} is not a certificate", args.file.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no certificate", args.file.display());
+    }
+    for path in &args.chain {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let more = decode_chain(&bytes)
+            .with_context(|| format!("{} is not a certificate", path.display()))?;
+        certs.extend(more);
+    }
+    let leaf = certs.remove(0);
+
+    let files = read_folder(&args.config).with_context(|| {
+        format!(
+            "cannot read the deployment folder {}",
+            args.config.display()
+        )
+    })?;
+    let (store, diagnostics) = TrustStore::from_files(&files, now);
+    for d in &diagnostics {
+        eprintln!("warning: {d}");
+    }
+
+    let revocation = if args.no_revocation {
+        Revocation::NoCheck
+    } else {
+        Revocation::Check
+    };
+    let verification = store.verify_explained(&leaf, &certs, now, revocation);
+    match verification.verdict {
+        Verdict::Valid => {
+            println!("valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Verdict::Invalid(reason) => {
+            match verification.detail {
+                Some(detail) => println!("invalid: {reason}: {detail}"),
+                None => println!("invalid: {reason}"),
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
 }

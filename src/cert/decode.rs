@@ -1,0 +1,239 @@
+//! From what a front end forwarded to DER blobs: PEM (one or more blocks), DER (one
+//! or more concatenated), base64 DER, and URL-encoded PEM (ALB's
+//! `X-Amzn-Mtls-Clientcert`). Bounded: the input size and the number of certificates
+//! are capped before any certificate is parsed.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+
+use super::CertError;
+use super::der::{self, DerError};
+
+/// Largest input accepted: a 16-certificate chain of 4096-bit RSA certificates in PEM
+/// is about 40 KiB; anything far beyond that is not a client certificate.
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+/// Most certificates accepted in one chain. Real client chains have 1 to 4.
+pub const MAX_CHAIN_LENGTH: usize = 16;
+
+const BEGIN: &[u8] = b"-----BEGIN ";
+const END: &[u8] = b"-----END ";
+const DASHES: &[u8] = b"-----";
+
+/// Splits `input` into the DER of each certificate, leaf first.
+pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(CertError::InputTooLarge {
+            len: input.len(),
+            max: MAX_INPUT_BYTES,
+        });
+    }
+    if input.first() == Some(&0x30) {
+        // DER is binary: its last bytes may look like whitespace, so it is never trimmed.
+        return owned(split_der(input)?);
+    }
+    let trimmed = input.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(CertError::Empty);
+    }
+    if trimmed.contains(&b'%') {
+        // PEM and base64 never contain `%`: this is URL-encoded. Plain percent-decoding
+        // keeps `+` as `+` (form decoding would turn it into a space and corrupt base64).
+        let decoded: Vec<u8> = percent_encoding::percent_decode(trimmed).collect();
+        if find(&decoded, BEGIN).is_none() {
+            return Err(CertError::UnrecognizedFormat {
+                reason: "it is URL-encoded, but the decoded text has no `-----BEGIN` line"
+                    .to_owned(),
+            });
+        }
+        return pem_blocks(&decoded);
+    }
+    if find(trimmed, BEGIN).is_some() {
+        return pem_blocks(trimmed);
+    }
+    let compact: Vec<u8> = trimmed
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    match STANDARD_PAD_INDIFFERENT.decode(&compact) {
+        Ok(decoded) if decoded.first() == Some(&0x30) => owned(split_der(&decoded)?),
+        Ok(_) => Err(CertError::UnrecognizedFormat {
+            reason: "it is base64, but the decoded bytes are not DER (no leading SEQUENCE)"
+                .to_owned(),
+        }),
+        Err(_) => Err(CertError::UnrecognizedFormat {
+            reason: "expected PEM (`-----BEGIN CERTIFICATE-----`), DER, base64 DER or \
+                     URL-encoded PEM"
+                .to_owned(),
+        }),
+    }
+}
+
+fn owned(blobs: Vec<&[u8]>) -> Result<Vec<Vec<u8>>, CertError> {
+    Ok(blobs.into_iter().map(<[u8]>::to_vec).collect())
+}
+
+/// Splits concatenated DER certificates by their outer lengths, checking the count
+/// before anything is parsed.
+fn split_der(input: &[u8]) -> Result<Vec<&[u8]>, CertError> {
+    let mut blobs = Vec::new();
+    let mut rest = input;
+    let mut offset = 0;
+    while !rest.is_empty() {
+        if rest[0] != 0x30 {
+            return Err(CertError::InvalidCertificate {
+                index: blobs.len() + 1,
+                reason: format!(
+                    "byte {offset} should start a DER SEQUENCE (0x30) but is 0x{:02X}",
+                    rest[0]
+                ),
+            });
+        }
+        let (header, length) = der::read_header(rest).map_err(|e| match e {
+            DerError::Truncated { at } => CertError::TruncatedDer {
+                index: blobs.len() + 1,
+                offset: offset + at,
+            },
+            DerError::Invalid { at } => CertError::InvalidCertificate {
+                index: blobs.len() + 1,
+                reason: format!("invalid DER length at byte {}", offset + at),
+            },
+        })?;
+        let total = header.saturating_add(length);
+        if total > rest.len() {
+            return Err(CertError::TruncatedDer {
+                index: blobs.len() + 1,
+                offset: offset + rest.len(),
+            });
+        }
+        blobs.push(&rest[..total]);
+        if blobs.len() > MAX_CHAIN_LENGTH {
+            return Err(CertError::ChainTooLong {
+                count: count_der(rest, blobs.len() - 1),
+                max: MAX_CHAIN_LENGTH,
+            });
+        }
+        rest = &rest[total..];
+        offset += total;
+    }
+    Ok(blobs)
+}
+
+/// Counts the certificates of an over-long DER chain for the error message; stops
+/// counting at the first value that does not parse.
+fn count_der(mut rest: &[u8], mut count: usize) -> usize {
+    while let Ok((header, length)) = der::read_header(rest) {
+        let total = header.saturating_add(length);
+        if total > rest.len() {
+            break;
+        }
+        count += 1;
+        rest = &rest[total..];
+    }
+    count
+}
+
+/// Decodes every PEM block; all must be certificates. Text around blocks (comments,
+/// OpenSSL's "Bag Attributes") is ignored; whitespace and CRLF inside a block are.
+fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
+    let count = count_occurrences(text, BEGIN);
+    if count > MAX_CHAIN_LENGTH {
+        return Err(CertError::ChainTooLong {
+            count,
+            max: MAX_CHAIN_LENGTH,
+        });
+    }
+    let mut blobs = Vec::with_capacity(count);
+    let mut rest = text;
+    while let Some(start) = find(rest, BEGIN) {
+        let index = blobs.len() + 1;
+        let after_begin = &rest[start + BEGIN.len()..];
+        let label_end = find(after_begin, DASHES).ok_or_else(|| CertError::MalformedPem {
+            index,
+            reason: "the `-----BEGIN` line does not end with `-----`".to_owned(),
+        })?;
+        let label = &after_begin[..label_end];
+        if label.len() > 64 || !label.iter().all(|b| (0x20..0x7f).contains(b)) {
+            return Err(CertError::MalformedPem {
+                index,
+                reason: "the `-----BEGIN` line has no readable label".to_owned(),
+            });
+        }
+        let label_text = String::from_utf8_lossy(label).into_owned();
+        if label != b"CERTIFICATE" && label != b"X509 CERTIFICATE" {
+            return Err(CertError::NotACertificate { label: label_text });
+        }
+        let body_and_rest = &after_begin[label_end + DASHES.len()..];
+        let mut end_marker = END.to_vec();
+        end_marker.extend_from_slice(label);
+        end_marker.extend_from_slice(DASHES);
+        let body_end = find(body_and_rest, &end_marker).ok_or(CertError::MalformedPem {
+            index,
+            reason: format!("no `-----END {label_text}-----` line; was the input cut off?"),
+        })?;
+        let body: Vec<u8> = body_and_rest[..body_end]
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let der = STANDARD_PAD_INDIFFERENT
+            .decode(&body)
+            .map_err(|e| CertError::MalformedPem {
+                index,
+                reason: format!("the body is not valid base64 ({e})"),
+            })?;
+        blobs.push(der);
+        rest = &body_and_rest[body_end + end_marker.len()..];
+    }
+    Ok(blobs)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn count_occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_ending_in_a_whitespace_byte_is_not_trimmed() {
+        let der = [0x30, 0x02, 0x05, 0x20];
+        assert_eq!(der_blobs(&der), Ok(vec![der.to_vec()]));
+    }
+
+    #[test]
+    fn text_between_pem_blocks_is_ignored() {
+        let text =
+            b"Bag Attributes\n-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n\
+                     comment\r\n-----BEGIN CERTIFICATE-----\r\nMAA\r\n-----END CERTIFICATE-----";
+        assert_eq!(
+            der_blobs(text),
+            Ok(vec![vec![0x30, 0x00], vec![0x30, 0x00]])
+        );
+    }
+
+    #[test]
+    fn url_encoding_keeps_plus_signs() {
+        // `+` in base64 must not become a space: "+/8=" is 0xFB 0xFF.
+        let text = b"-----BEGIN%20CERTIFICATE-----%0A+/8=%0A-----END%20CERTIFICATE-----%0A";
+        assert_eq!(der_blobs(text), Ok(vec![vec![0xfb, 0xff]]));
+    }
+
+    #[test]
+    fn a_pem_block_whose_end_label_differs_is_malformed() {
+        let text = b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            der_blobs(text),
+            Err(CertError::MalformedPem { index: 1, .. })
+        ));
+    }
+}

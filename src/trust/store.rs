@@ -1,0 +1,682 @@
+//! Building a [`TrustStore`] from a deployment folder's files.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
+use time::OffsetDateTime;
+use x509_parser::prelude::FromDer;
+
+use super::crl::{self, CaKey, RevocationIndex};
+use crate::cert::{Certificate, UploadedCertificates, decode_chain};
+use crate::source::SourceFile;
+
+/// How bad a load-time problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    /// The file (or a certificate in it) was not loaded.
+    Error,
+    /// Loaded, but something will make verifications fail or surprise.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        })
+    }
+}
+
+/// What kind of problem a [`Diagnostic`] reports, for code that reacts to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// Not a certificate, or unparsable.
+    NotACertificate,
+    /// A leaf (non-CA) certificate under `ca/`.
+    NotACa,
+    /// A CA past its notAfter (at load time).
+    ExpiredCa,
+    /// A CA before its notBefore (at load time).
+    NotYetValidCa,
+    /// A self-signed certificate under `ca/intermediate/`: never a root there.
+    SelfSignedIntermediate,
+    /// A CRL that cannot be parsed or uses unsupported features.
+    CrlUnusable,
+    /// A CRL whose issuer is no CA of the store.
+    CrlIssuerUnknown,
+    /// A CRL whose signature verifies against no CA of its issuer's name.
+    CrlBadSignature,
+    /// A CRL past its nextUpdate (at load time).
+    CrlStale,
+    /// A CRL without nextUpdate.
+    CrlNoNextUpdate,
+    /// An issuing CA without a CRL: `Verify()` is false for its certificates.
+    MissingCrl,
+    /// A file in a place the store does not read, or a duplicate.
+    Ignored,
+}
+
+/// A load-time problem, naming the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: String,
+    pub severity: Severity,
+    pub kind: DiagnosticKind,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A trusted root, as path building sees it.
+#[derive(Debug)]
+pub(crate) struct AnchorInfo {
+    pub(crate) der: Vec<u8>,
+    pub(crate) key: CaKey,
+    pub(crate) is_ca: bool,
+    pub(crate) path_len: Option<u32>,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+    pub(crate) subject: String,
+}
+
+/// The trust store of one deployment: roots (`ca/root/`, APIM store "Root"),
+/// intermediates (`ca/intermediate/`, "CertificateAuthority"), CRLs (`crl/`) with their
+/// signatures already checked, and the uploaded certificates (`certificates/`).
+/// Immutable; built once per deployment and shared.
+pub struct TrustStore {
+    pub(crate) generation: u64,
+    roots: Vec<Arc<Certificate>>,
+    intermediates: Vec<Arc<Certificate>>,
+    pub(crate) anchors: Vec<TrustAnchor<'static>>,
+    pub(crate) anchor_info: Vec<AnchorInfo>,
+    pub(crate) intermediate_ders: Vec<CertificateDer<'static>>,
+    pub(crate) revocations: RevocationIndex,
+    /// Instants (unix seconds) at which a verdict computed against this store may change:
+    /// each CA's notBefore and notAfter + 1, each CRL's nextUpdate. Sorted, unique.
+    pub(crate) boundaries: Vec<i64>,
+    uploaded: UploadedCertificates,
+}
+
+impl fmt::Debug for TrustStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustStore")
+            .field("generation", &self.generation)
+            .field("roots", &self.roots.len())
+            .field("intermediates", &self.intermediates.len())
+            .field("uploaded", &self.uploaded.len())
+            .finish_non_exhaustive()
+    }
+}
+
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A CA certificate of the store, as CRL matching sees it.
+struct CaRecord {
+    path: String,
+    /// Subject Name contents (webpki's form).
+    subject: Vec<u8>,
+    spki: Vec<u8>,
+    key: CaKey,
+    display: String,
+    has_crl: bool,
+}
+
+fn rfc3339(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+#[derive(Default)]
+struct Loader {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Loader {
+    fn push(&mut self, path: &str, severity: Severity, kind: DiagnosticKind, message: String) {
+        self.diagnostics.push(Diagnostic {
+            path: path.to_owned(),
+            severity,
+            kind,
+            message,
+        });
+    }
+}
+
+/// Facts about one certificate from x509-parser.
+struct CertFacts {
+    is_ca: bool,
+    path_len: Option<u32>,
+    self_signed: bool,
+    not_before: i64,
+    not_after: i64,
+    subject: String,
+}
+
+fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der_bytes)
+        .map_err(|e| e.to_string())?;
+    let (is_ca, path_len) = match cert.basic_constraints() {
+        Ok(Some(bc)) => (bc.value.ca, bc.value.path_len_constraint),
+        Ok(None) => (false, None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let validity = cert.validity();
+    Ok(CertFacts {
+        is_ca,
+        path_len,
+        self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+        not_before: validity.not_before.timestamp(),
+        not_after: validity.not_after.timestamp(),
+        subject: cert.subject().to_string(),
+    })
+}
+
+impl TrustStore {
+    /// A store that trusts nothing and holds no uploaded certificates.
+    pub fn empty() -> Self {
+        Self::from_files(&[], OffsetDateTime::UNIX_EPOCH).0
+    }
+
+    /// Builds the store from a deployment folder's files: roots from `ca/root/`,
+    /// intermediates from `ca/intermediate/`, CRLs from `crl/`, uploaded certificates
+    /// from `certificates/<id>.*`; other paths are ignored. Files may be PEM (several
+    /// certificates per file) or DER, with any extension.
+    ///
+    /// One bad file never takes the rest down: it becomes a [`Diagnostic`]. `now` only
+    /// dates the diagnostics (an expired CA, a stale CRL); verification takes its own
+    /// time.
+    pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (Self, Vec<Diagnostic>) {
+        let now = now.unix_timestamp();
+        let mut loader = Loader::default();
+        let mut roots = Vec::new();
+        let mut anchors = Vec::new();
+        let mut anchor_info = Vec::new();
+        let mut intermediates = Vec::new();
+        let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
+        let mut cas: Vec<CaRecord> = Vec::new();
+        let mut boundaries = Vec::new();
+        let mut uploaded = UploadedCertificates::default();
+        let mut uploaded_from: HashMap<String, String> = HashMap::new();
+
+        let hidden = |path: &str| path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+        let under = |prefix: &'static str| {
+            files
+                .iter()
+                .filter(move |f| f.path.starts_with(prefix) && !hidden(&f.path))
+        };
+
+        for file in under("ca/root/") {
+            for (label, cert) in loader.certificates(file) {
+                let f = match facts(cert.der()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        loader.push(
+                            &file.path,
+                            Severity::Error,
+                            DiagnosticKind::NotACertificate,
+                            format!("{label}unparsable certificate ({e}); ignored"),
+                        );
+                        continue;
+                    }
+                };
+                if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
+                    continue; // the same root twice
+                }
+                let der_owned = CertificateDer::from(cert.der().to_vec());
+                let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
+                    Ok(anchor) => anchor.to_owned(),
+                    Err(e) => {
+                        loader.push(
+                            &file.path,
+                            Severity::Error,
+                            DiagnosticKind::NotACertificate,
+                            format!(
+                                "{label}the verifier cannot use this certificate ({e:?}); ignored"
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                if !f.is_ca {
+                    if !f.self_signed {
+                        loader.push(
+                            &file.path,
+                            Severity::Error,
+                            DiagnosticKind::NotACa,
+                            format!(
+                                "{label}{} is a leaf (not a CA) and not self-signed: it cannot be a root; ignored. \
+                                 Upload its issuing CA here, or put it under certificates/ to match it by thumbprint",
+                                f.subject
+                            ),
+                        );
+                        continue;
+                    }
+                    loader.push(
+                        &file.path,
+                        Severity::Warning,
+                        DiagnosticKind::NotACa,
+                        format!(
+                            "{label}{} is a leaf (not a CA): it is trusted only as itself (a self-signed client \
+                             certificate), never as the issuer of other certificates",
+                            f.subject
+                        ),
+                    );
+                }
+                loader.validity_warnings(&file.path, &label, &f, now);
+                let spki = webpki::spki_for_anchor(&anchor);
+                let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
+                if f.is_ca {
+                    cas.push(CaRecord {
+                        path: file.path.clone(),
+                        subject: anchor.subject.as_ref().to_vec(),
+                        spki: spki.as_ref().to_vec(),
+                        key,
+                        display: f.subject.clone(),
+                        has_crl: false,
+                    });
+                }
+                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                anchor_info.push(AnchorInfo {
+                    der: cert.der().to_vec(),
+                    key,
+                    is_ca: f.is_ca,
+                    path_len: f.path_len,
+                    not_before: f.not_before,
+                    not_after: f.not_after,
+                    subject: f.subject,
+                });
+                anchors.push(anchor);
+                roots.push(Arc::new(cert));
+            }
+        }
+
+        for file in under("ca/intermediate/") {
+            for (label, cert) in loader.certificates(file) {
+                let f = match facts(cert.der()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        loader.push(
+                            &file.path,
+                            Severity::Error,
+                            DiagnosticKind::NotACertificate,
+                            format!("{label}unparsable certificate ({e}); ignored"),
+                        );
+                        continue;
+                    }
+                };
+                if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
+                    continue;
+                }
+                if !f.is_ca {
+                    loader.push(
+                        &file.path,
+                        Severity::Error,
+                        DiagnosticKind::NotACa,
+                        format!(
+                            "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
+                             Put client certificates under certificates/",
+                            f.subject
+                        ),
+                    );
+                    continue;
+                }
+                let der_owned = CertificateDer::from(cert.der().to_vec());
+                let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
+                    Ok(parsed) => (
+                        parsed.subject().to_vec(),
+                        parsed.subject_public_key_info().as_ref().to_vec(),
+                    ),
+                    Err(e) => {
+                        loader.push(
+                            &file.path,
+                            Severity::Error,
+                            DiagnosticKind::NotACertificate,
+                            format!(
+                                "{label}the verifier cannot use this certificate ({e:?}); ignored"
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                if f.self_signed {
+                    loader.push(
+                        &file.path,
+                        Severity::Warning,
+                        DiagnosticKind::SelfSignedIntermediate,
+                        format!(
+                            "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
+                             move it to ca/root to trust it",
+                            f.subject
+                        ),
+                    );
+                }
+                loader.validity_warnings(&file.path, &label, &f, now);
+                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                let key = CaKey::new(&subject, &spki);
+                cas.push(CaRecord {
+                    path: file.path.clone(),
+                    subject,
+                    spki,
+                    key,
+                    display: f.subject,
+                    has_crl: false,
+                });
+                intermediate_ders.push(der_owned);
+                intermediates.push(Arc::new(cert));
+            }
+        }
+
+        let mut revocations = RevocationIndex::default();
+        for file in under("crl/") {
+            for blob in loader.crl_blobs(file) {
+                loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
+            }
+        }
+        for ca in cas.iter().filter(|ca| !ca.has_crl) {
+            loader.push(
+                &ca.path,
+                Severity::Warning,
+                DiagnosticKind::MissingCrl,
+                format!(
+                    "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
+                     certificates it issues; VerifyNoRevocation() is unaffected",
+                    ca.display
+                ),
+            );
+        }
+
+        for file in under("certificates/") {
+            let name = &file.path["certificates/".len()..];
+            if name.contains('/') {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    "ignored: uploaded certificates must be directly under certificates/ (certificates/<id>.pem)"
+                        .into(),
+                );
+                continue;
+            }
+            let id = match name.rfind('.') {
+                Some(dot) if dot > 0 => &name[..dot],
+                _ => name,
+            };
+            let certs = match decode_chain(&file.bytes) {
+                Ok(certs) if !certs.is_empty() => certs,
+                Ok(_) => {
+                    loader.push(
+                        &file.path,
+                        Severity::Error,
+                        DiagnosticKind::NotACertificate,
+                        "no certificate in this file; ignored".into(),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    loader.push(
+                        &file.path,
+                        Severity::Error,
+                        DiagnosticKind::NotACertificate,
+                        format!("not a certificate ({e}); ignored"),
+                    );
+                    continue;
+                }
+            };
+            if certs.len() > 1 {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    format!(
+                        "holds {} certificates; only the first is Certificates[\"{id}\"]",
+                        certs.len()
+                    ),
+                );
+            }
+            if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    format!("id \"{id}\" is also used by {previous}; this file replaces it"),
+                );
+            }
+            if let Some(first) = certs.into_iter().next() {
+                uploaded.insert(id, Arc::new(first));
+            }
+        }
+
+        boundaries.extend(revocations.next_updates());
+        boundaries.sort_unstable();
+        boundaries.dedup();
+
+        let store = Self {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            roots,
+            intermediates,
+            anchors,
+            anchor_info,
+            intermediate_ders,
+            revocations,
+            boundaries,
+            uploaded,
+        };
+        (store, loader.diagnostics)
+    }
+
+    /// Unique per built store in this process: a cache keyed by it never serves a
+    /// verdict computed against another store.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// `context.Deployment.Certificates`.
+    pub fn uploaded(&self) -> &UploadedCertificates {
+        &self.uploaded
+    }
+
+    /// The trusted roots (`ca/root/`), in load order.
+    pub fn roots(&self) -> &[Arc<Certificate>] {
+        &self.roots
+    }
+
+    /// The intermediates of the store (`ca/intermediate/`), in load order.
+    pub fn intermediates(&self) -> &[Arc<Certificate>] {
+        &self.intermediates
+    }
+}
+
+impl Loader {
+    /// The certificates of a `ca/` file, each with a label naming it in messages when
+    /// the file holds several.
+    fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
+        match decode_chain(&file.bytes) {
+            Ok(certs) if certs.is_empty() => {
+                self.push(
+                    &file.path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    "no certificate in this file; ignored".into(),
+                );
+                Vec::new()
+            }
+            Ok(certs) => {
+                let many = certs.len() > 1;
+                certs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let label = if many {
+                            format!("certificate #{}: ", i + 1)
+                        } else {
+                            String::new()
+                        };
+                        (label, c)
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                self.push(
+                    &file.path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("not a certificate ({e}); expected PEM or DER; ignored"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn validity_warnings(&mut self, path: &str, label: &str, f: &CertFacts, now: i64) {
+        if now > f.not_after {
+            self.push(
+                path,
+                Severity::Warning,
+                DiagnosticKind::ExpiredCa,
+                format!(
+                    "{label}{} expired at {}: every chain through it is invalid (Expired); deploy its renewed certificate",
+                    f.subject,
+                    rfc3339(f.not_after)
+                ),
+            );
+        } else if now < f.not_before {
+            self.push(
+                path,
+                Severity::Warning,
+                DiagnosticKind::NotYetValidCa,
+                format!(
+                    "{label}{} is not valid before {}: chains through it are invalid (NotYetValid) until then",
+                    f.subject,
+                    rfc3339(f.not_before)
+                ),
+            );
+        }
+    }
+
+    /// The DER CRLs in a `crl/` file: PEM blocks (BEGIN X509 CRL), else the whole file.
+    fn crl_blobs(&mut self, file: &SourceFile) -> Vec<Vec<u8>> {
+        let is_pem = file
+            .bytes
+            .windows(11)
+            .take(4096)
+            .any(|w| w == b"-----BEGIN ");
+        if !is_pem {
+            return vec![file.bytes.clone()];
+        }
+        let mut blobs = Vec::new();
+        for item in CertificateRevocationListDer::pem_slice_iter(&file.bytes) {
+            match item {
+                Ok(crl) => blobs.push(crl.as_ref().to_vec()),
+                Err(e) => {
+                    self.push(
+                        &file.path,
+                        Severity::Error,
+                        DiagnosticKind::CrlUnusable,
+                        format!("bad PEM ({e}); ignored"),
+                    );
+                    return Vec::new();
+                }
+            }
+        }
+        if blobs.is_empty() {
+            self.push(
+                &file.path,
+                Severity::Error,
+                DiagnosticKind::CrlUnusable,
+                "no BEGIN X509 CRL block in this PEM file; ignored".into(),
+            );
+        }
+        blobs
+    }
+
+    fn load_crl(
+        &mut self,
+        path: &str,
+        blob: &[u8],
+        cas: &mut [CaRecord],
+        index: &mut RevocationIndex,
+        now: i64,
+    ) {
+        let parsed = match crl::parse(blob) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::CrlUnusable,
+                    format!("{e}; ignored"),
+                );
+                return;
+            }
+        };
+        let mut named = 0;
+        let mut verified = None;
+        let mut added: Vec<CaKey> = Vec::new();
+        for ca in cas.iter_mut().filter(|ca| ca.subject == parsed.issuer) {
+            named += 1;
+            if crl::verify_signature(&ca.spki, &parsed.signed) {
+                if !added.contains(&ca.key) {
+                    index.add(ca.key, &parsed, path);
+                    added.push(ca.key);
+                }
+                ca.has_crl = true;
+                verified.get_or_insert_with(|| ca.display.clone());
+            }
+        }
+        let Some(issuer) = verified else {
+            let message = if named == 0 {
+                format!(
+                    "issued by {}, which is not a CA in ca/root or ca/intermediate; ignored. Upload the issuing CA",
+                    parsed.issuer_display
+                )
+            } else {
+                format!(
+                    "signature does not verify against any CA named {} ({named} loaded); ignored: \
+                     Verify() gives RevocationUnknown for its certificates unless another CRL covers them",
+                    parsed.issuer_display
+                )
+            };
+            let kind = if named == 0 {
+                DiagnosticKind::CrlIssuerUnknown
+            } else {
+                DiagnosticKind::CrlBadSignature
+            };
+            self.push(path, Severity::Error, kind, message);
+            return;
+        };
+        match parsed.next_update {
+            Some(next) if now >= next => self.push(
+                path,
+                Severity::Warning,
+                DiagnosticKind::CrlStale,
+                format!(
+                    "CRL of {issuer} is past its nextUpdate ({}): Verify() is false (RevocationUnknown) for \
+                     certificates it issued until a fresh CRL is deployed",
+                    rfc3339(next)
+                ),
+            ),
+            Some(_) => {}
+            None => self.push(
+                path,
+                Severity::Warning,
+                DiagnosticKind::CrlNoNextUpdate,
+                format!("CRL of {issuer} has no nextUpdate: it is treated as never stale"),
+            ),
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! `Verify()`: path building and signatures by webpki, then .NET's rules on top.
+//!
+//! webpki builds the path (revocation off) from the leaf through the store's and the
+//! client's intermediates to a root of `ca/root/`, checking signatures, validity of
+//! every non-root certificate, basicConstraints, pathLen, nameConstraints and EKU
+//! (clientAuth if present). For every candidate path it calls back, and the callback
+//! adds what .NET's default chain policy checks and webpki does not:
+//!
+//! * the root's own validity dates (time validity is enforced on the whole chain);
+//! * the root's pathLenConstraint, and that a root which is not a CA anchors only itself
+//!   (a self-signed client certificate uploaded as a root);
+//! * revocation (`Verify()` only) of every certificate of the path but the root, looked
+//!   up in the index of CRLs checked at load: no CRL, or a stale one, is
+//!   `RevocationUnknown`.
+//!
+//! A callback failure makes webpki try other paths and rank the failures, so the verdict
+//! is the most specific reason over all candidate paths.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, UnixTime};
+use time::OffsetDateTime;
+use webpki::{EndEntityCert, KeyUsage, VerifiedPath};
+
+use super::crl::CaKey;
+use super::store::TrustStore;
+use super::verdict::{Reason, Revocation, Verdict, Verification};
+use crate::cert::Certificate;
+
+/// Most intermediates a client may present; more is [`Reason::ChainTooLong`] without
+/// any path building (webpki follows at most 6 anyway).
+pub const MAX_PRESENTED_INTERMEDIATES: usize = 16;
+
+/// A verification and the time window (unix seconds, `[from, until)`) over which it
+/// holds for the same chain and store.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluation {
+    pub(crate) verification: Verification,
+    pub(crate) from: i64,
+    pub(crate) until: i64,
+}
+
+type Notes = RefCell<Vec<(webpki::Error, String)>>;
+
+fn unix(t: i64) -> UnixTime {
+    UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(t).unwrap_or(0)))
+}
+
+fn rfc3339(t: UnixTime) -> String {
+    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+    OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+impl TrustStore {
+    /// `Verify()` ([`Revocation::Check`]) or `VerifyNoRevocation()`
+    /// ([`Revocation::NoCheck`]) of `leaf` at `now`. `presented` are the intermediates
+    /// the client sent: untrusted hints for path building; only roots of `ca/root/`
+    /// anchor a path.
+    pub fn verify(
+        &self,
+        leaf: &Certificate,
+        presented: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> Verdict {
+        self.verify_explained(leaf, presented, now, revocation)
+            .verdict
+    }
+
+    /// [`TrustStore::verify`] with a one-line explanation of a failure.
+    pub fn verify_explained(
+        &self,
+        leaf: &Certificate,
+        presented: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> Verification {
+        self.check(leaf, presented, now.unix_timestamp().max(0), revocation)
+    }
+
+    pub(crate) fn evaluate(
+        &self,
+        leaf: &Certificate,
+        presented: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> Evaluation {
+        let t = now.unix_timestamp().max(0);
+        let verification = self.check(leaf, presented, t, revocation);
+        let (from, until) = self.window(t, leaf, presented);
+        Evaluation {
+            verification,
+            from,
+            until,
+        }
+    }
+
+    /// The largest interval around `t` in which no validity date or CRL nextUpdate that
+    /// could matter to this chain falls: the verdict is constant over it.
+    fn window(&self, t: i64, leaf: &Certificate, presented: &[Certificate]) -> (i64, i64) {
+        let b = &self.boundaries;
+        let i = b.partition_point(|&x| x <= t);
+        let mut from = if i > 0 { b[i - 1] } else { i64::MIN };
+        let mut until = b.get(i).copied().unwrap_or(i64::MAX);
+        let take = presented.len().min(MAX_PRESENTED_INTERMEDIATES);
+        for cert in std::iter::once(leaf).chain(&presented[..take]) {
+            let nb = cert.not_before().unix_timestamp();
+            let na = cert.not_after().unix_timestamp().saturating_add(1);
+            for x in [nb, na] {
+                if x <= t {
+                    from = from.max(x);
+                } else {
+                    until = until.min(x);
+                }
+            }
+        }
+        (from, until)
+    }
+
+    fn check(
+        &self,
+        leaf: &Certificate,
+        presented: &[Certificate],
+        t: i64,
+        revocation: Revocation,
+    ) -> Verification {
+        let invalid = |reason, detail: String| Verification {
+            verdict: Verdict::Invalid(reason),
+            detail: Some(detail),
+        };
+        if presented.len() > MAX_PRESENTED_INTERMEDIATES {
+            return invalid(
+                Reason::ChainTooLong,
+                format!(
+                    "the client presented {} intermediate certificates; at most {MAX_PRESENTED_INTERMEDIATES} are accepted",
+                    presented.len()
+                ),
+            );
+        }
+        let leaf_der = CertificateDer::from(leaf.der());
+        let ee = match EndEntityCert::try_from(&leaf_der) {
+            Ok(ee) => ee,
+            Err(e) => {
+                return invalid(
+                    map_error(&e),
+                    format!("the client certificate cannot be used: {e:?}"),
+                );
+            }
+        };
+        let mut intermediates: Vec<CertificateDer<'_>> =
+            Vec::with_capacity(presented.len() + self.intermediate_ders.len());
+        for cert in presented {
+            intermediates.push(CertificateDer::from(cert.der()));
+        }
+        for der in &self.intermediate_ders {
+            if !presented.iter().any(|p| p.der() == der.as_ref()) {
+                intermediates.push(CertificateDer::from(der.as_ref()));
+            }
+        }
+        let notes: Notes = RefCell::new(Vec::new());
+        let callback = |path: &VerifiedPath<'_>| self.check_path(path, t, revocation, &notes);
+        let result = ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &self.anchors,
+            &intermediates,
+            unix(t),
+            KeyUsage::client_auth(),
+            None,
+            Some(&callback),
+        );
+        match result {
+            Ok(_) => Verification {
+                verdict: Verdict::Valid,
+                detail: None,
+            },
+            Err(e) => {
+                let noted = notes
+                    .borrow()
+                    .iter()
+                    .find(|(noted, _)| *noted == e)
+                    .map(|(_, detail)| detail.clone());
+                let detail = noted.unwrap_or_else(|| self.describe(&e, leaf));
+                invalid(map_error(&e), detail)
+            }
+        }
+    }
+
+    fn check_path(
+        &self,
+        path: &VerifiedPath<'_>,
+        t: i64,
+        revocation: Revocation,
+        notes: &Notes,
+    ) -> Result<(), webpki::Error> {
+        let fail = |e: webpki::Error, detail: String| {
+            notes.borrow_mut().push((e.clone(), detail));
+            Err(e)
+        };
+        let anchor = path.anchor();
+        let Some(index) = self.anchors.iter().position(|a| std::ptr::eq(a, anchor)) else {
+            return Err(webpki::Error::UnknownIssuer);
+        };
+        let root = &self.anchor_info[index];
+        if t < root.not_before {
+            let e = webpki::Error::CertNotValidYet {
+                time: unix(t),
+                not_before: unix(root.not_before),
+            };
+            let d = format!(
+                "root {} is not valid before {}",
+                root.subject,
+                rfc3339(unix(root.not_before))
+            );
+            return fail(e, d);
+        }
+        if t > root.not_after {
+            let e = webpki::Error::CertExpired {
+                time: unix(t),
+                not_after: unix(root.not_after),
+            };
+            let d = format!(
+                "root {} expired at {}",
+                root.subject,
+                rfc3339(unix(root.not_after))
+            );
+            return fail(e, d);
+        }
+        let ee = path.end_entity();
+        let intermediates: Vec<&webpki::Cert<'_>> = path.intermediate_certificates().collect();
+        let leaf_is_root = intermediates.is_empty() && ee.der().as_ref() == root.der.as_slice();
+        if !root.is_ca && !leaf_is_root {
+            let d = format!(
+                "{} in ca/root is not a CA: it is trusted only as itself, not as an issuer",
+                root.subject
+            );
+            return fail(webpki::Error::EndEntityUsedAsCa, d);
+        }
+        if let Some(len) = root.path_len
+            && intermediates.len() > len as usize
+        {
+            let d = format!(
+                "root {} allows {len} intermediate(s) below it (pathLenConstraint); the path has {}",
+                root.subject,
+                intermediates.len()
+            );
+            return fail(webpki::Error::PathLenConstraintViolated, d);
+        }
+        if revocation == Revocation::NoCheck || leaf_is_root {
+            return Ok(());
+        }
+        // Every certificate of the path but the root, each against its issuer's CRLs.
+        let chain: Vec<&webpki::Cert<'_>> = std::iter::once(&**ee).chain(intermediates).collect();
+        let mut unknown = None;
+        for (i, cert) in chain.iter().enumerate() {
+            let who = if i == 0 {
+                "the client certificate".to_owned()
+            } else {
+                format!("intermediate #{i} of the path")
+            };
+            let issuer = match chain.get(i + 1) {
+                Some(next) => CaKey::new(next.subject(), next.subject_public_key_info().as_ref()),
+                None => root.key,
+            };
+            match self.revocations.get(&issuer) {
+                None => {
+                    unknown.get_or_insert((
+                        webpki::Error::UnknownRevocationStatus,
+                        format!("no CRL of the issuer of {who} was deployed (crl/)"),
+                    ));
+                }
+                Some(crls) => {
+                    if crls.serials.contains(cert.serial()) {
+                        let d = format!(
+                            "{who} (serial {}) is listed in its issuer's CRL ({})",
+                            hex(cert.serial()),
+                            crls.sources.join(", ")
+                        );
+                        return fail(webpki::Error::CertRevoked, d);
+                    }
+                    if let Some(next) = crls.next_update
+                        && t >= next
+                    {
+                        unknown.get_or_insert((
+                                webpki::Error::CrlExpired {
+                                    time: unix(t),
+                                    next_update: unix(next),
+                                },
+                                format!(
+                                    "the CRL of the issuer of {who} is stale: its nextUpdate was {} ({})",
+                                    rfc3339(unix(next)),
+                                    crls.sources.join(", ")
+                                ),
+                            ));
+                    }
+                }
+            }
+        }
+        match unknown {
+            Some((e, d)) => fail(e, d),
+            None => Ok(()),
+        }
+    }
+
+    fn describe(&self, e: &webpki::Error, leaf: &Certificate) -> String {
+        use webpki::Error as E;
+        let whose = |t: UnixTime, leaf_time: OffsetDateTime| {
+            if i64::try_from(t.as_secs()).ok() == Some(leaf_time.unix_timestamp()) {
+                "the client certificate"
+            } else {
+                "a certificate of the chain"
+            }
+        };
+        match e {
+            E::CertExpired { time, not_after } => format!(
+                "{} expired at {} (validation time {})",
+                whose(*not_after, leaf.not_after()),
+                rfc3339(*not_after),
+                rfc3339(*time)
+            ),
+            E::CertNotValidYet { time, not_before } => format!(
+                "{} is not valid before {} (validation time {})",
+                whose(*not_before, leaf.not_before()),
+                rfc3339(*not_before),
+                rfc3339(*time)
+            ),
+            E::UnknownIssuer => format!(
+                "no path from issuer {} to a root in ca/root (intermediates come from ca/intermediate and the client)",
+                leaf.issuer()
+            ),
+            E::InvalidSignatureForPublicKey => {
+                "a signature does not verify with the key of the CA of that name (another CA with the same name?)"
+                    .into()
+            }
+            E::CaUsedAsEndEntity => {
+                "the client certificate is a CA certificate (basicConstraints cA=true)".into()
+            }
+            E::EndEntityUsedAsCa => "a certificate that is not a CA issued another one".into(),
+            E::PathLenConstraintViolated => {
+                "a CA's pathLenConstraint allows fewer intermediates below it".into()
+            }
+            E::MaximumPathDepthExceeded => "the path is longer than 6 intermediates".into(),
+            E::MaximumSignatureChecksExceeded | E::MaximumPathBuildCallsExceeded => {
+                "path building gave up: too many candidate paths".into()
+            }
+            E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+                "a certificate's extended key usage does not include clientAuth".into()
+            }
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// webpki's error to the reason a policy sees.
+pub(crate) fn map_error(e: &webpki::Error) -> Reason {
+    use webpki::Error as E;
+    #[allow(deprecated)]
+    match e {
+        E::CertExpired { .. } => Reason::Expired,
+        E::CertNotValidYet { .. } => Reason::NotYetValid,
+        E::CertRevoked => Reason::Revoked,
+        E::UnknownRevocationStatus | E::CrlExpired { .. } => Reason::RevocationUnknown,
+        E::UnknownIssuer | E::CertDistrusted | E::InvalidSignatureForPublicKey => {
+            Reason::NotTrusted
+        }
+        E::CaUsedAsEndEntity => Reason::CaUsedAsLeaf,
+        E::EndEntityUsedAsCa => Reason::IssuerNotCa,
+        E::PathLenConstraintViolated => Reason::PathLenExceeded,
+        E::MaximumPathDepthExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumNameConstraintComparisonsExceeded => Reason::ChainTooLong,
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            Reason::WrongExtendedKeyUsage
+        }
+        E::NameConstraintViolation => Reason::NameConstraintViolation,
+        E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => Reason::UnsupportedAlgorithm,
+        _ => Reason::Malformed,
+    }
+}

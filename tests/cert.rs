@@ -1,0 +1,506 @@
+//! `cert`: decoding and .NET-exact `X509Certificate2` properties, against certificates
+//! generated at run time (fixed validity dates), and the `certgate cert inspect` CLI.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use certgate::cert::{
+    CertError, Certificate, MAX_CHAIN_LENGTH, MAX_INPUT_BYTES, NameType, decode_chain,
+};
+use common::pki;
+use time::macros::datetime;
+
+fn decode_one(input: &[u8]) -> Certificate {
+    let mut chain = decode_chain(input).expect("decodes");
+    assert_eq!(chain.len(), 1);
+    chain.remove(0)
+}
+
+fn sha1_upper_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data)
+        .digest()
+        .to_string()
+        .to_uppercase()
+}
+
+/// Percent-encodes as ALB does for `X-Amzn-Mtls-Clientcert`: `+`, `=` and `/` are safe.
+fn alb_url_encode(text: &str) -> String {
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'+')
+        .remove(b'=')
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    percent_encoding::utf8_percent_encode(text, ESCAPED).to_string()
+}
+
+#[test]
+fn a_client_certificate_exposes_every_property_as_dotnet_does() {
+    let (client, _) = pki::client_and_ca();
+    let cert = Certificate::from_der(&client.der).expect("decodes");
+
+    assert_eq!(
+        cert.subject(),
+        "E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US"
+    );
+    assert_eq!(cert.issuer(), "CN=Contoso Test Root, O=Contoso, C=US");
+    assert_eq!(cert.thumbprint(), sha1_upper_hex(&client.der));
+    assert_eq!(cert.sha256_fingerprint().len(), 64);
+    assert!(
+        cert.sha256_fingerprint()
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+    );
+    assert_eq!(cert.serial_number(), "00A1B2C3");
+    assert_eq!(cert.not_before(), datetime!(2025-01-02 00:00:00 UTC));
+    assert_eq!(cert.not_after(), datetime!(2035-03-04 00:00:00 UTC));
+    assert_eq!(cert.version(), 3);
+    assert_eq!(cert.signature_algorithm().value, "1.2.840.10045.4.3.3");
+    assert_eq!(
+        cert.signature_algorithm().friendly_name.as_deref(),
+        Some("sha384ECDSA")
+    );
+    let sans = cert.subject_alt_names();
+    assert_eq!(sans.dns, ["client1.contoso.com", "alt.contoso.com"]);
+    assert_eq!(sans.email, ["client1@contoso.com"]);
+    assert_eq!(sans.uri, ["spiffe://contoso/client1"]);
+    assert_eq!(sans.ip, ["192.0.2.7", "2001:db8::1"]);
+    assert_eq!(
+        cert.extended_key_usages(),
+        Some(
+            &[
+                "1.3.6.1.5.5.7.3.2".to_owned(),
+                "1.3.6.1.5.5.7.3.1".to_owned()
+            ][..]
+        )
+    );
+    assert_eq!(cert.public_key().algorithm, "ECDSA P-256");
+    assert_eq!(cert.public_key().bits, 256);
+    assert!(!cert.is_ca());
+    assert_eq!(cert.der(), client.der.as_slice());
+}
+
+#[test]
+fn a_ca_certificate_reports_its_key_and_basic_constraints() {
+    let (_, ca) = pki::client_and_ca();
+    let cert = Certificate::from_der(&ca.der).expect("decodes");
+    assert!(cert.is_ca());
+    assert_eq!(cert.subject(), cert.issuer());
+    assert_eq!(cert.serial_number(), "01");
+    assert_eq!(cert.public_key().algorithm, "ECDSA P-384");
+    assert_eq!(cert.public_key().bits, 384);
+    assert_eq!(cert.extended_key_usages(), None);
+}
+
+#[test]
+fn get_name_info_reads_the_subject_and_its_alternative_names() {
+    let (client, _) = pki::client_and_ca();
+    let cert = Certificate::from_der(&client.der).expect("decodes");
+    let subject = |kind| cert.name_info(kind, false);
+    assert_eq!(subject(NameType::Simple), "client1");
+    assert_eq!(subject(NameType::Dns), "client1.contoso.com");
+    assert_eq!(subject(NameType::Email), "client1@contoso.com");
+    assert_eq!(subject(NameType::Upn), "client1@contoso.onmicrosoft.com");
+    assert_eq!(subject(NameType::Url), "spiffe://contoso/client1");
+}
+
+#[test]
+fn get_name_info_for_the_issuer_reads_the_issuer_name_and_falls_back_to_its_cn() {
+    let (client, _) = pki::client_and_ca();
+    let cert = Certificate::from_der(&client.der).expect("decodes");
+    let issuer = |kind| cert.name_info(kind, true);
+    assert_eq!(issuer(NameType::Simple), "Contoso Test Root");
+    assert_eq!(issuer(NameType::Dns), "Contoso Test Root");
+    assert_eq!(issuer(NameType::Email), "");
+    assert_eq!(issuer(NameType::Upn), "");
+    assert_eq!(issuer(NameType::Url), "");
+}
+
+#[test]
+fn get_name_info_without_alternative_names_falls_back_to_the_subject() {
+    let cert = Certificate::from_der(&pki::subject_only(&[("CN", "web"), ("E", "e@x.test")]).der)
+        .expect("decodes");
+    assert_eq!(cert.name_info(NameType::Dns, false), "web");
+    assert_eq!(cert.name_info(NameType::Email, false), "e@x.test");
+    assert_eq!(cert.name_info(NameType::Url, false), "");
+}
+
+#[test]
+fn simple_name_without_cn_prefers_the_ou_that_comes_first_in_der_order() {
+    let der = pki::subject_only(&[("O", "Org"), ("OU", "First"), ("OU2", "Second")]).der;
+    let cert = Certificate::from_der(&der).expect("decodes");
+    assert_eq!(cert.subject(), "OU=Second, OU=First, O=Org");
+    assert_eq!(cert.name_info(NameType::Simple, false), "First");
+}
+
+#[test]
+fn simple_name_falls_back_to_o_then_e_then_any_attribute() {
+    let simple = |rdns: &[(&str, &str)]| {
+        Certificate::from_der(&pki::subject_only(rdns).der)
+            .expect("decodes")
+            .name_info(NameType::Simple, false)
+    };
+    assert_eq!(
+        simple(&[("C", "US"), ("O", "Org"), ("E", "e@x.test")]),
+        "Org"
+    );
+    assert_eq!(simple(&[("C", "US"), ("E", "e@x.test")]), "e@x.test");
+    assert_eq!(simple(&[("C", "US"), ("L", "Chicago")]), "Chicago");
+}
+
+#[test]
+fn a_serial_without_the_high_bit_has_no_pad_byte() {
+    let cert = Certificate::from_der(&pki::ed25519_self_signed().der).expect("decodes");
+    assert_eq!(cert.serial_number(), "42");
+}
+
+#[test]
+fn an_ed25519_certificate_names_its_algorithm() {
+    let cert = Certificate::from_der(&pki::ed25519_self_signed().der).expect("decodes");
+    assert_eq!(cert.signature_algorithm().value, "1.3.101.112");
+    assert_eq!(cert.public_key().algorithm, "Ed25519");
+    assert_eq!(cert.public_key().bits, 256);
+}
+
+#[test]
+fn pem_der_base64_and_url_encoded_forms_decode_to_the_same_certificate() {
+    let (client, _) = pki::client_and_ca();
+    assert!(
+        client.pem.contains('+'),
+        "the PEM should contain a `+` to show it survives URL decoding"
+    );
+    let base64 = STANDARD.encode(&client.der);
+    let forms: Vec<(&str, Vec<u8>)> = vec![
+        ("PEM", client.pem.clone().into_bytes()),
+        (
+            "PEM with CRLF",
+            client.pem.replace('\n', "\r\n").into_bytes(),
+        ),
+        (
+            "PEM on one line",
+            client.pem.replace('\n', " ").into_bytes(),
+        ),
+        (
+            "PEM with text around",
+            format!("subject=CN=client1\n{}\n# end\n", client.pem).into_bytes(),
+        ),
+        ("DER", client.der.clone()),
+        ("base64 DER", base64.clone().into_bytes()),
+        (
+            "base64 DER with line breaks",
+            base64
+                .as_bytes()
+                .chunks(64)
+                .collect::<Vec<_>>()
+                .join(&b"\n"[..]),
+        ),
+        ("URL-encoded PEM", alb_url_encode(&client.pem).into_bytes()),
+        (
+            "URL-encoded PEM with = escaped",
+            alb_url_encode(&client.pem).replace('=', "%3D").into_bytes(),
+        ),
+    ];
+    for (form, input) in forms {
+        let cert = decode_one(&input);
+        assert_eq!(cert.der(), client.der.as_slice(), "{form}");
+        assert_eq!(cert.thumbprint(), sha1_upper_hex(&client.der), "{form}");
+    }
+}
+
+#[test]
+fn a_chain_decodes_leaf_first_from_pem_der_and_url_encoded_pem() {
+    let (client, ca) = pki::client_and_ca();
+    let pem = format!("{}{}", client.pem, ca.pem);
+    let forms: Vec<(&str, Vec<u8>)> = vec![
+        ("PEM", pem.clone().into_bytes()),
+        ("DER", [client.der.clone(), ca.der.clone()].concat()),
+        ("URL-encoded PEM", alb_url_encode(&pem).into_bytes()),
+    ];
+    for (form, input) in forms {
+        let chain = decode_chain(&input).expect(form);
+        let ders: Vec<&[u8]> = chain.iter().map(Certificate::der).collect();
+        assert_eq!(ders, [&client.der[..], &ca.der[..]], "{form}");
+    }
+}
+
+#[test]
+fn certificates_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Certificate>();
+}
+
+#[test]
+fn garbage_is_not_a_certificate() {
+    let error = decode_chain(b"hello, world").unwrap_err();
+    assert!(
+        matches!(error, CertError::UnrecognizedFormat { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("not a certificate: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn empty_input_says_what_was_expected() {
+    assert_eq!(decode_chain(b" \r\n ").unwrap_err(), CertError::Empty);
+}
+
+#[test]
+fn truncated_der_reports_where_it_ends() {
+    let (client, _) = pki::client_and_ca();
+    let cut = &client.der[..client.der.len() - 10];
+    let error = decode_chain(cut).unwrap_err();
+    assert_eq!(
+        error,
+        CertError::TruncatedDer {
+            index: 1,
+            offset: cut.len()
+        }
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("truncated DER at byte {}", cut.len())),
+        "{error}"
+    );
+    assert_eq!(Certificate::from_der(cut).unwrap_err(), error);
+}
+
+#[test]
+fn der_with_trailing_bytes_is_refused_by_from_der() {
+    let (client, _) = pki::client_and_ca();
+    let padded = [client.der.clone(), vec![0, 0, 0]].concat();
+    assert_eq!(
+        Certificate::from_der(&padded).unwrap_err(),
+        CertError::TrailingData { extra: 3 }
+    );
+}
+
+#[test]
+fn a_one_megabyte_header_is_refused_before_decoding() {
+    let header = vec![b'A'; 1024 * 1024];
+    assert_eq!(
+        decode_chain(&header).unwrap_err(),
+        CertError::InputTooLarge {
+            len: 1024 * 1024,
+            max: MAX_INPUT_BYTES
+        }
+    );
+}
+
+#[test]
+fn a_hundred_certificate_chain_is_refused_with_its_length() {
+    let ed = pki::ed25519_self_signed();
+    let expected = CertError::ChainTooLong {
+        count: 100,
+        max: MAX_CHAIN_LENGTH,
+    };
+    let pem = ed.pem.repeat(100);
+    assert_eq!(decode_chain(pem.as_bytes()).unwrap_err(), expected);
+    assert_eq!(decode_chain(&ed.der.repeat(100)).unwrap_err(), expected);
+    assert_eq!(
+        expected.to_string(),
+        "chain has 100 certificates; at most 16 are accepted"
+    );
+}
+
+#[test]
+fn a_chain_at_the_limit_is_accepted() {
+    let ed = pki::ed25519_self_signed();
+    let chain = decode_chain(ed.pem.repeat(MAX_CHAIN_LENGTH).as_bytes()).expect("decodes");
+    assert_eq!(chain.len(), MAX_CHAIN_LENGTH);
+}
+
+#[test]
+fn a_pem_private_key_is_named_in_the_error() {
+    let key = rcgen::KeyPair::generate().expect("key").serialize_pem();
+    let error = decode_chain(key.as_bytes()).unwrap_err();
+    assert_eq!(
+        error,
+        CertError::NotACertificate {
+            label: "PRIVATE KEY".to_owned()
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "not a certificate: PEM block is `PRIVATE KEY`; expected `CERTIFICATE`"
+    );
+}
+
+#[test]
+fn a_pem_block_without_its_end_line_is_malformed() {
+    let (client, _) = pki::client_and_ca();
+    let cut = &client.pem[..client.pem.len() / 2];
+    let error = decode_chain(cut.as_bytes()).unwrap_err();
+    assert!(
+        matches!(error, CertError::MalformedPem { index: 1, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_pem_block_with_broken_base64_is_malformed() {
+    let pem = "-----BEGIN CERTIFICATE-----\nMII*BROKEN\n-----END CERTIFICATE-----\n";
+    let error = decode_chain(pem.as_bytes()).unwrap_err();
+    assert!(
+        matches!(error, CertError::MalformedPem { index: 1, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn every_truncation_and_byte_flip_of_a_certificate_gives_a_result_not_a_panic() {
+    let (client, _) = pki::client_and_ca();
+    for len in 0..client.der.len() {
+        assert!(
+            decode_chain(&client.der[..len]).is_err(),
+            "truncated to {len}"
+        );
+    }
+    let pem = client.pem.as_bytes();
+    for len in (0..pem.len()).step_by(7) {
+        let _ = decode_chain(&pem[..len]);
+    }
+    for i in 0..client.der.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut mutated = client.der.clone();
+            mutated[i] ^= flip;
+            if let Ok(chain) = decode_chain(&mutated) {
+                for cert in &chain {
+                    for kind in NameType::ALL {
+                        let _ = cert.name_info(kind, false);
+                        let _ = cert.name_info(kind, true);
+                    }
+                }
+            }
+        }
+    }
+}
+
+mod cli {
+    use std::process::Command;
+
+    use super::*;
+
+    fn inspect(args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["cert", "inspect"])
+            .args(args)
+            .output()
+            .expect("certgate runs")
+    }
+
+    #[test]
+    fn json_output_has_the_dotnet_property_names_and_values() {
+        let (client, ca) = pki::client_and_ca();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("chain.pem");
+        std::fs::write(&path, format!("{}{}", client.pem, ca.pem)).expect("write");
+
+        let output = inspect(&[path.to_str().expect("UTF-8 path"), "--json"]);
+        assert!(output.status.success(), "{output:?}");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+
+        let cert = Certificate::from_der(&client.der).expect("decodes");
+        let ca_cert = Certificate::from_der(&ca.der).expect("decodes");
+        let expected = serde_json::json!({
+            "Subject": "E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US",
+            "Issuer": "CN=Contoso Test Root, O=Contoso, C=US",
+            "SubjectName": { "Name": "E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US" },
+            "IssuerName": { "Name": "CN=Contoso Test Root, O=Contoso, C=US" },
+            "Thumbprint": sha1_upper_hex(&client.der),
+            "SerialNumber": "00A1B2C3",
+            "NotBefore": "2025-01-02T00:00:00Z",
+            "NotAfter": "2035-03-04T00:00:00Z",
+            "Version": 3,
+            "SignatureAlgorithm": { "Value": "1.2.840.10045.4.3.3", "FriendlyName": "sha384ECDSA" },
+            "GetNameInfo": {
+                "Subject": {
+                    "SimpleName": "client1",
+                    "EmailName": "client1@contoso.com",
+                    "UpnName": "client1@contoso.onmicrosoft.com",
+                    "DnsName": "client1.contoso.com",
+                    "UrlName": "spiffe://contoso/client1",
+                },
+                "Issuer": {
+                    "SimpleName": "Contoso Test Root",
+                    "EmailName": "",
+                    "UpnName": "",
+                    "DnsName": "Contoso Test Root",
+                    "UrlName": "",
+                },
+            },
+            "SubjectAlternativeNames": {
+                "Dns": ["client1.contoso.com", "alt.contoso.com"],
+                "Email": ["client1@contoso.com"],
+                "Uri": ["spiffe://contoso/client1"],
+                "IpAddress": ["192.0.2.7", "2001:db8::1"],
+            },
+            "Sha256Fingerprint": cert.sha256_fingerprint(),
+            "ExtendedKeyUsage": ["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.1"],
+            "PublicKey": { "Algorithm": "ECDSA P-256", "Bits": 256 },
+            "CertificateAuthority": false,
+            "Chain": [{
+                "Subject": "CN=Contoso Test Root, O=Contoso, C=US",
+                "Issuer": "CN=Contoso Test Root, O=Contoso, C=US",
+                "Thumbprint": ca_cert.thumbprint(),
+            }],
+        });
+        assert_eq!(json, expected);
+    }
+
+    #[test]
+    fn human_output_shows_each_property_as_a_policy_sees_it() {
+        let (client, _) = pki::client_and_ca();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("client.der");
+        std::fs::write(&path, &client.der).expect("write");
+
+        let output = inspect(&[path.to_str().expect("UTF-8 path")]);
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8(output.stdout).expect("UTF-8");
+        for line in [
+            "Subject: E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US",
+            "Issuer: CN=Contoso Test Root, O=Contoso, C=US",
+            &format!("Thumbprint: {}", sha1_upper_hex(&client.der)),
+            "SerialNumber: 00A1B2C3",
+            "NotBefore: 2025-01-02T00:00:00Z (UTC)",
+            "SignatureAlgorithm.FriendlyName: sha384ECDSA",
+            "GetNameInfo(X509NameType.UpnName, false): client1@contoso.onmicrosoft.com",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_file_exits_2_with_the_reason() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("key.pem");
+        let key = rcgen::KeyPair::generate().expect("key").serialize_pem();
+        std::fs::write(&path, key).expect("write");
+
+        let output = inspect(&[path.to_str().expect("UTF-8 path"), "--json"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+        assert!(
+            stderr.contains("not a certificate: PEM block is `PRIVATE KEY`"),
+            "{stderr}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_exits_2() {
+        let output = inspect(&["/nonexistent/certgate/cert.pem"]);
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8(output.stderr).expect("UTF-8");
+        assert!(stderr.contains("cannot read"), "{stderr}");
+    }
+}

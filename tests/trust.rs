@@ -1,0 +1,875 @@
+//! The trust store and `Verify()` against a PKI generated at run time (rcgen), with a
+//! pinned clock.
+
+#[path = "common/trust_pki.rs"]
+mod trust_pki;
+
+use std::process::Command;
+
+use certgate::cert::Certificate;
+use certgate::source::SourceFile;
+use certgate::trust::{
+    Diagnostic, DiagnosticKind, Reason, Revocation, Severity, TrustStore, Verdict, VerifyCache,
+};
+use rcgen::{BasicConstraints, CustomExtension, ExtendedKeyUsagePurpose, IsCa};
+use trust_pki::*;
+
+fn cert(der: &[u8]) -> Certificate {
+    Certificate::from_der(der).expect("test certificate decodes")
+}
+
+fn crl_pem(der: &[u8]) -> String {
+    pem_of(der).replace("CERTIFICATE", "X509 CRL")
+}
+
+/// Root → issuing CA, both with current CRLs; the issuing CA's CRL revokes serial 66.
+struct Pki {
+    root: Ca,
+    issuing: Ca,
+    files: Vec<SourceFile>,
+}
+
+fn pki() -> Pki {
+    let root = Ca::root("Contoso Root CA");
+    let issuing = root.intermediate("Contoso Issuing CA");
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/issuing.cer", issuing.der()),
+        file("crl/root.crl", root.crl(&[])),
+        file("crl/issuing.pem", crl_pem(&issuing.crl(&[66]))),
+    ];
+    Pki {
+        root,
+        issuing,
+        files,
+    }
+}
+
+fn load(files: &[SourceFile]) -> (TrustStore, Vec<Diagnostic>) {
+    TrustStore::from_files(files, now())
+}
+
+fn verify(store: &TrustStore, leaf: &[u8], presented: &[&[u8]], mode: Revocation) -> Verdict {
+    let presented: Vec<Certificate> = presented.iter().map(|d| cert(d)).collect();
+    store.verify(&cert(leaf), &presented, now(), mode)
+}
+
+fn check(store: &TrustStore, leaf: &[u8]) -> Verdict {
+    verify(store, leaf, &[], Revocation::Check)
+}
+
+fn no_check(store: &TrustStore, leaf: &[u8]) -> Verdict {
+    verify(store, leaf, &[], Revocation::NoCheck)
+}
+
+fn invalid(reason: Reason) -> Verdict {
+    Verdict::Invalid(reason)
+}
+
+fn find(diagnostics: &[Diagnostic], kind: DiagnosticKind) -> &Diagnostic {
+    diagnostics
+        .iter()
+        .find(|d| d.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} diagnostic in {diagnostics:#?}"))
+}
+
+#[test]
+fn good_leaf_verifies_with_and_without_revocation() {
+    let pki = pki();
+    let (store, diagnostics) = load(&pki.files);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let leaf = pki.issuing.leaf("client1", 10);
+    assert_eq!(check(&store, &leaf), Verdict::Valid);
+    assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+    // The client may also present the intermediate the store already has.
+    let issuing = pki.issuing.der();
+    assert_eq!(
+        verify(&store, &leaf, &[&issuing], Revocation::Check),
+        Verdict::Valid
+    );
+    assert_eq!(store.roots().len(), 1);
+    assert_eq!(store.intermediates().len(), 1);
+}
+
+#[test]
+fn presented_intermediate_builds_the_path_but_its_crl_needs_the_ca_in_the_store() {
+    let pki = pki();
+    let files = vec![
+        file("ca/root/root.pem", pki.root.pem()),
+        file("crl/root.crl", pki.root.crl(&[])),
+        file("crl/issuing.crl", pki.issuing.crl(&[])),
+    ];
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlIssuerUnknown);
+    assert_eq!(d.path, "crl/issuing.crl");
+    assert!(
+        d.message.contains("not a CA in ca/root or ca/intermediate"),
+        "{d}"
+    );
+    let leaf = pki.issuing.leaf("client1", 10);
+    let issuing = pki.issuing.der();
+    assert_eq!(
+        verify(&store, &leaf, &[&issuing], Revocation::NoCheck),
+        Verdict::Valid
+    );
+    assert_eq!(
+        verify(&store, &leaf, &[&issuing], Revocation::Check),
+        invalid(Reason::RevocationUnknown)
+    );
+    // Without the intermediate there is no path.
+    assert_eq!(no_check(&store, &leaf), invalid(Reason::NotTrusted));
+}
+
+#[test]
+fn expired_and_not_yet_valid_leaves() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let expired = pki.issuing.leaf_with("old", 11, |p| {
+        p.not_after = at(2026, 1, 1);
+    });
+    let future = pki.issuing.leaf_with("future", 12, |p| {
+        p.not_before = at(2027, 1, 1);
+    });
+    for mode in [Revocation::Check, Revocation::NoCheck] {
+        assert_eq!(
+            verify(&store, &expired, &[], mode),
+            invalid(Reason::Expired)
+        );
+        assert_eq!(
+            verify(&store, &future, &[], mode),
+            invalid(Reason::NotYetValid)
+        );
+    }
+    let explained = store.verify_explained(&cert(&expired), &[], now(), Revocation::Check);
+    let detail = explained.detail.unwrap();
+    assert!(
+        detail.contains("the client certificate expired at 2026-01-01"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn expired_root_invalidates_the_chain_and_is_diagnosed() {
+    let root = Ca::root_with("Old Root", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.not_after = at(2026, 2, 1);
+    });
+    let files = vec![
+        file("ca/root/old.pem", root.pem()),
+        file("crl/old.crl", root.crl(&[])),
+    ];
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::ExpiredCa);
+    assert_eq!(
+        (d.path.as_str(), d.severity),
+        ("ca/root/old.pem", Severity::Warning)
+    );
+    assert!(d.message.contains("expired at 2026-02-01"), "{d}");
+    let leaf = root.leaf("client", 5);
+    assert_eq!(check(&store, &leaf), invalid(Reason::Expired));
+    assert_eq!(no_check(&store, &leaf), invalid(Reason::Expired));
+    let detail = store
+        .verify_explained(&cert(&leaf), &[], now(), Revocation::NoCheck)
+        .detail
+        .unwrap();
+    assert!(
+        detail.contains("root") && detail.contains("expired"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn revoked_leaf_fails_verify_but_not_verify_no_revocation() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let leaf = pki.issuing.leaf("revoked", 66);
+    assert_eq!(check(&store, &leaf), invalid(Reason::Revoked));
+    assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+    let detail = store
+        .verify_explained(&cert(&leaf), &[], now(), Revocation::Check)
+        .detail
+        .unwrap();
+    assert!(
+        detail.contains("serial 42") && detail.contains("crl/issuing.pem"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn revoked_intermediate_revokes_its_leaves() {
+    let root = Ca::root("Root");
+    let issuing = root.intermediate("Issuing"); // serial 2
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/issuing.pem", issuing.pem()),
+        file("crl/root.crl", root.crl(&[2])),
+        file("crl/issuing.crl", issuing.crl(&[])),
+    ];
+    let (store, _) = load(&files);
+    let leaf = issuing.leaf("client", 10);
+    assert_eq!(check(&store, &leaf), invalid(Reason::Revoked));
+    assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+}
+
+#[test]
+fn leaf_of_an_unknown_ca_is_not_trusted() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let stranger = Ca::root("Stranger Root");
+    let leaf = stranger.leaf("client", 10);
+    assert_eq!(check(&store, &leaf), invalid(Reason::NotTrusted));
+    assert_eq!(no_check(&store, &leaf), invalid(Reason::NotTrusted));
+    // Presenting the stranger's root as an intermediate does not make it trusted.
+    let stranger_root = stranger.der();
+    assert_eq!(
+        verify(&store, &leaf, &[&stranger_root], Revocation::NoCheck),
+        invalid(Reason::NotTrusted)
+    );
+}
+
+#[test]
+fn self_signed_client_certificate_verifies_only_when_uploaded_as_root() {
+    let client = self_signed_client("device-7");
+    let (store, diagnostics) = load(&[file("ca/root/device-7.pem", pem_of(&client))]);
+    let d = find(&diagnostics, DiagnosticKind::NotACa);
+    assert_eq!(d.severity, Severity::Warning);
+    assert!(d.message.contains("trusted only as itself"), "{d}");
+    // No CRL is needed: the root of a chain is never checked for revocation.
+    assert_eq!(check(&store, &client), Verdict::Valid);
+    assert_eq!(no_check(&store, &client), Verdict::Valid);
+
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    assert_eq!(check(&store, &client), invalid(Reason::NotTrusted));
+}
+
+#[test]
+fn a_non_ca_root_does_not_issue() {
+    // A leaf key that "signs" another certificate: the non-CA root anchors only itself.
+    let key = key(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let mut params = leaf_params("Not A CA", 3);
+    params.is_ca = IsCa::NoCa;
+    let fake = Ca {
+        cert: params.self_signed(&key).unwrap(),
+        params,
+        key,
+    };
+    let (store, _) = load(&[file("ca/root/fake.pem", fake.pem())]);
+    let leaf = fake.leaf("client", 10);
+    assert_eq!(no_check(&store, &leaf), invalid(Reason::IssuerNotCa));
+}
+
+#[test]
+fn two_cas_with_the_same_name_do_not_share_trust_or_revocations() {
+    let a = Ca::root("Twin CA");
+    let b = Ca::root("Twin CA");
+    // Only A trusted: B's leaves are not trusted even though the names match.
+    let (store, _) = load(&[
+        file("ca/root/a.pem", a.pem()),
+        file("crl/a.crl", a.crl(&[5])),
+    ]);
+    let leaf_b = b.leaf("client-b", 5);
+    assert_eq!(check(&store, &leaf_b), invalid(Reason::NotTrusted));
+    assert_eq!(no_check(&store, &leaf_b), invalid(Reason::NotTrusted));
+
+    // Both trusted: A's CRL revokes A's serial 5, never B's serial 5.
+    let (store, diagnostics) = load(&[
+        file("ca/root/a.pem", a.pem()),
+        file("ca/root/b.pem", b.pem()),
+        file("crl/a.crl", a.crl(&[5])),
+        file("crl/b.crl", b.crl(&[6])),
+    ]);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &a.leaf("client-a", 5)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(check(&store, &leaf_b), Verdict::Valid);
+    assert_eq!(
+        check(&store, &b.leaf("client-b6", 6)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(check(&store, &a.leaf("client-a6", 6)), Verdict::Valid);
+}
+
+#[test]
+fn ca_certificate_presented_as_leaf_is_rejected() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    assert_eq!(
+        no_check(&store, &pki.issuing.der()),
+        invalid(Reason::CaUsedAsLeaf)
+    );
+    assert_eq!(
+        no_check(&store, &pki.root.der()),
+        invalid(Reason::CaUsedAsLeaf)
+    );
+}
+
+#[test]
+fn path_length_constraints_of_intermediates_and_roots_are_enforced() {
+    let root = Ca::root("Root");
+    let constrained =
+        root.intermediate_with("Constrained", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+            p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        });
+    let sub = constrained.intermediate("Sub");
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/c.pem", constrained.pem()),
+        file("ca/intermediate/s.pem", sub.pem()),
+        file("crl/root.crl", root.crl(&[])),
+        file("crl/c.crl", constrained.crl(&[])),
+        file("crl/s.crl", sub.crl(&[])),
+    ];
+    let (store, _) = load(&files);
+    assert_eq!(check(&store, &constrained.leaf("ok", 9)), Verdict::Valid);
+    assert_eq!(
+        no_check(&store, &sub.leaf("too-deep", 9)),
+        invalid(Reason::PathLenExceeded)
+    );
+
+    // webpki does not read a root's pathLenConstraint; the store does.
+    let root0 = Ca::root_with("Root0", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    });
+    let issuing = root0.intermediate("Below Root0");
+    let (store, _) = load(&[
+        file("ca/root/root0.pem", root0.pem()),
+        file("ca/intermediate/i.pem", issuing.pem()),
+    ]);
+    assert_eq!(no_check(&store, &root0.leaf("direct", 1)), Verdict::Valid);
+    assert_eq!(
+        no_check(&store, &issuing.leaf("deep", 1)),
+        invalid(Reason::PathLenExceeded)
+    );
+}
+
+#[test]
+fn overlong_chain_is_rejected() {
+    let root = Ca::root("Root");
+    let mut chain: Vec<Ca> = Vec::new();
+    for i in 0..7 {
+        let next = match chain.last() {
+            Some(parent) => parent.intermediate(&format!("Level {i}")),
+            None => root.intermediate(&format!("Level {i}")),
+        };
+        chain.push(next);
+    }
+    let leaf = chain.last().unwrap().leaf("deep", 1);
+    let presented: Vec<Vec<u8>> = chain.iter().rev().map(Ca::der).collect();
+    let presented: Vec<&[u8]> = presented.iter().map(Vec::as_slice).collect();
+    let (store, _) = load(&[file("ca/root/root.pem", root.pem())]);
+    assert_eq!(
+        verify(&store, &leaf, &presented, Revocation::NoCheck),
+        invalid(Reason::ChainTooLong)
+    );
+    // Six intermediates are still fine.
+    let leaf6 = chain[5].leaf("six", 1);
+    assert_eq!(
+        verify(&store, &leaf6, &presented[1..], Revocation::NoCheck),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn hundred_certificate_presented_chain_is_bounded() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let leaf = pki.issuing.leaf("client", 10);
+    let issuing = pki.issuing.der();
+    let presented: Vec<&[u8]> = (0..100).map(|_| issuing.as_slice()).collect();
+    assert_eq!(
+        verify(&store, &leaf, &presented, Revocation::Check),
+        invalid(Reason::ChainTooLong)
+    );
+}
+
+#[test]
+fn missing_crl_makes_verify_false_but_not_verify_no_revocation() {
+    let pki = pki();
+    let files = vec![
+        file("ca/root/root.pem", pki.root.pem()),
+        file("ca/intermediate/issuing.pem", pki.issuing.pem()),
+        file("crl/root.crl", pki.root.crl(&[])),
+    ];
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::MissingCrl);
+    assert_eq!(d.path, "ca/intermediate/issuing.pem");
+    assert!(
+        d.message.contains("Verify() will always be false")
+            && d.message.contains("VerifyNoRevocation() is unaffected"),
+        "{d}"
+    );
+    let leaf = pki.issuing.leaf("client", 10);
+    assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+    assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+}
+
+#[test]
+fn stale_crl_makes_revocation_unknown() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.pem",
+        crl_pem(&pki.issuing.crl_dated(&[], at(2026, 4, 1), at(2026, 5, 15))),
+    );
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlStale);
+    assert_eq!(d.path, "crl/issuing.pem");
+    assert!(d.message.contains("past its nextUpdate (2026-05-15"), "{d}");
+    let leaf = pki.issuing.leaf("client", 10);
+    assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+    assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+    let detail = store
+        .verify_explained(&cert(&leaf), &[], now(), Revocation::Check)
+        .detail
+        .unwrap();
+    assert!(detail.contains("stale"), "{detail}");
+}
+
+#[test]
+fn crl_with_a_bad_signature_is_diagnosed_and_ignored() {
+    let pki = pki();
+    // Same issuer name, another key: the signature cannot verify against the real CA.
+    let impostor = Ca::root("Contoso Issuing CA");
+    let mut files = pki.files.clone();
+    files[3] = file("crl/issuing.pem", crl_pem(&impostor.crl(&[])));
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlBadSignature);
+    assert_eq!(
+        (d.path.as_str(), d.severity),
+        ("crl/issuing.pem", Severity::Error)
+    );
+    assert!(d.message.contains("signature does not verify"), "{d}");
+    find(&diagnostics, DiagnosticKind::MissingCrl);
+    let leaf = pki.issuing.leaf("client", 10);
+    assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+}
+
+#[test]
+fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let server = pki.issuing.leaf_with("server", 20, |p| {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    assert_eq!(
+        check(&store, &server),
+        invalid(Reason::WrongExtendedKeyUsage)
+    );
+    assert_eq!(
+        no_check(&store, &server),
+        invalid(Reason::WrongExtendedKeyUsage)
+    );
+    let no_eku = pki
+        .issuing
+        .leaf_with("plain", 21, |p| p.extended_key_usages.clear());
+    assert_eq!(check(&store, &no_eku), Verdict::Valid);
+    let both = pki.issuing.leaf_with("both", 22, |p| {
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+    });
+    assert_eq!(check(&store, &both), Verdict::Valid);
+}
+
+#[test]
+fn unknown_critical_extension_is_malformed() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let leaf = pki.issuing.leaf_with("odd", 23, |p| {
+        let mut ext =
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 99999, 1], vec![0x05, 0x00]);
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
+    });
+    assert_eq!(check(&store, &leaf), invalid(Reason::Malformed));
+}
+
+#[test]
+fn bad_files_become_diagnostics_and_the_rest_loads() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    let root_der = pki.root.der();
+    let crl = pki.issuing.crl(&[]);
+    files.extend([
+        file("ca/root/garbage.pem", b"this is not a certificate".to_vec()),
+        file(
+            "ca/root/truncated.der",
+            root_der[..root_der.len() / 2].to_vec(),
+        ),
+        file("ca/root/huge.bin", vec![0x30u8; 1024 * 1024]),
+        file(
+            "ca/intermediate/leaf.pem",
+            pem_of(&pki.issuing.leaf("leaf", 1)),
+        ),
+        file("crl/truncated.crl", crl[..crl.len() - 7].to_vec()),
+        file(
+            "crl/garbage.pem",
+            b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec(),
+        ),
+        file("crl/random.crl", vec![0xffu8; 4096]),
+        file("ca/root/.gitkeep", Vec::new()),
+        file("policies/global.xml", b"<policies/>".to_vec()),
+    ]);
+    let (store, diagnostics) = load(&files);
+    let paths: Vec<&str> = diagnostics.iter().map(|d| d.path.as_str()).collect();
+    for path in [
+        "ca/root/garbage.pem",
+        "ca/root/truncated.der",
+        "ca/root/huge.bin",
+        "ca/intermediate/leaf.pem",
+        "crl/truncated.crl",
+        "crl/garbage.pem",
+        "crl/random.crl",
+    ] {
+        assert!(
+            paths.contains(&path),
+            "no diagnostic for {path}: {diagnostics:#?}"
+        );
+    }
+    assert!(!paths.contains(&"ca/root/.gitkeep"));
+    assert!(!paths.contains(&"policies/global.xml"));
+    let d = diagnostics
+        .iter()
+        .find(|d| d.path == "ca/root/garbage.pem")
+        .unwrap();
+    assert_eq!(
+        (d.kind, d.severity),
+        (DiagnosticKind::NotACertificate, Severity::Error)
+    );
+    assert!(d.message.contains("not a certificate"), "{d}");
+    let d = diagnostics
+        .iter()
+        .find(|d| d.path == "ca/intermediate/leaf.pem")
+        .unwrap();
+    assert_eq!(d.kind, DiagnosticKind::NotACa);
+    assert!(d.message.contains("cannot issue certificates"), "{d}");
+    let d = diagnostics
+        .iter()
+        .find(|d| d.path == "crl/truncated.crl")
+        .unwrap();
+    assert_eq!(d.kind, DiagnosticKind::CrlUnusable);
+    // The good files still work.
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn pem_files_with_several_certificates_and_der_files_load() {
+    let a = Ca::root("Root A");
+    let b = Ca::root("Root B");
+    let bundle = format!("{}{}", a.pem(), b.pem());
+    let (store, _) = load(&[
+        file("ca/root/bundle.pem", bundle),
+        file(
+            "crl/both.pem",
+            format!("{}{}", crl_pem(&a.crl(&[])), crl_pem(&b.crl(&[]))),
+        ),
+    ]);
+    assert_eq!(store.roots().len(), 2);
+    assert_eq!(check(&store, &a.leaf("a", 1)), Verdict::Valid);
+    assert_eq!(check(&store, &b.leaf("b", 1)), Verdict::Valid);
+}
+
+#[test]
+fn uploaded_certificates_are_keyed_by_file_stem() {
+    let pki = pki();
+    let client = pki.issuing.leaf("client1", 10);
+    let mut files = pki.files.clone();
+    files.push(file("certificates/client1.pem", pem_of(&client)));
+    files.push(file(
+        "certificates/partner.cer",
+        pki.issuing.leaf("partner", 11),
+    ));
+    files.push(file("certificates/nested/x.pem", pem_of(&client)));
+    files.push(file("certificates/bad.pem", b"nope".to_vec()));
+    let (store, diagnostics) = load(&files);
+    let uploaded = store.uploaded();
+    assert_eq!(uploaded.len(), 2);
+    assert_eq!(uploaded.get("client1").unwrap().der(), client.as_slice());
+    assert!(uploaded.get("partner").is_some());
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.path == "certificates/nested/x.pem")
+    );
+    assert!(diagnostics.iter().any(|d| d.path == "certificates/bad.pem"));
+}
+
+#[test]
+fn generations_are_unique() {
+    let a = TrustStore::empty();
+    let b = TrustStore::empty();
+    assert_ne!(a.generation(), b.generation());
+}
+
+// ---- cache ----
+
+#[test]
+fn cache_hit_returns_the_same_verdict() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let cache = VerifyCache::new(100);
+    let good = cert(&pki.issuing.leaf("client", 10));
+    let revoked = cert(&pki.issuing.leaf("revoked", 66));
+    for _ in 0..3 {
+        assert_eq!(
+            cache.verify(&store, &good, &[], now(), Revocation::Check),
+            Verdict::Valid
+        );
+        assert_eq!(
+            cache.verify(&store, &revoked, &[], now(), Revocation::Check),
+            invalid(Reason::Revoked)
+        );
+    }
+    // The revocation mode is part of the key.
+    assert_eq!(
+        cache.verify(&store, &revoked, &[], now(), Revocation::NoCheck),
+        Verdict::Valid
+    );
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (4, 3, 3));
+}
+
+#[test]
+fn cache_misses_for_a_new_store_generation() {
+    let pki = pki();
+    let (store1, _) = load(&pki.files);
+    let cache = VerifyCache::new(100);
+    let leaf = cert(&pki.issuing.leaf("client", 66));
+    assert_eq!(
+        cache.verify(&store1, &leaf, &[], now(), Revocation::Check),
+        invalid(Reason::Revoked)
+    );
+    // The new deployment's CRL no longer lists serial 66.
+    let mut files = pki.files.clone();
+    files[3] = file("crl/issuing.crl", pki.issuing.crl(&[]));
+    let (store2, _) = load(&files);
+    assert_eq!(
+        cache.verify(&store2, &leaf, &[], now(), Revocation::Check),
+        Verdict::Valid
+    );
+    assert_eq!(cache.stats().misses, 2);
+}
+
+#[test]
+fn cache_entry_is_not_served_after_the_leaf_expires_or_the_crl_goes_stale() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let cache = VerifyCache::new(100);
+    let leaf = cert(&pki.issuing.leaf("client", 10));
+    // Valid until the CRL's nextUpdate (2026-07-01)...
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], now(), Revocation::Check),
+        Verdict::Valid
+    );
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2026, 6, 30), Revocation::Check),
+        Verdict::Valid
+    );
+    assert_eq!(cache.stats().hits, 1);
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2026, 7, 2), Revocation::Check),
+        invalid(Reason::RevocationUnknown)
+    );
+    // ...and without revocation, until the leaf's notAfter (2030-01-01).
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2029, 12, 31), Revocation::NoCheck),
+        Verdict::Valid
+    );
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2030, 1, 2), Revocation::NoCheck),
+        invalid(Reason::Expired)
+    );
+    // Going back in time does not serve the Expired verdict either.
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2029, 12, 31), Revocation::NoCheck),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn cache_does_not_serve_not_yet_valid_once_the_certificate_is_valid() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let cache = VerifyCache::new(100);
+    let leaf = cert(&pki.issuing.leaf_with("future", 12, |p| {
+        p.not_before = at(2026, 6, 10);
+    }));
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], now(), Revocation::Check),
+        invalid(Reason::NotYetValid)
+    );
+    assert_eq!(
+        cache.verify(&store, &leaf, &[], at(2026, 6, 11), Revocation::Check),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn cache_is_bounded_and_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<VerifyCache>();
+    assert_send_sync::<TrustStore>();
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let cache = VerifyCache::new(4);
+    let leaves: Vec<Certificate> = (0..12)
+        .map(|i| cert(&pki.issuing.leaf("c", 100 + i)))
+        .collect();
+    std::thread::scope(|s| {
+        for chunk in leaves.chunks(4) {
+            let (cache, store) = (&cache, &store);
+            s.spawn(move || {
+                for leaf in chunk {
+                    assert_eq!(
+                        cache.verify(store, leaf, &[], now(), Revocation::Check),
+                        Verdict::Valid
+                    );
+                }
+            });
+        }
+    });
+    assert!(cache.stats().entries <= 4 + 15, "{:?}", cache.stats());
+    let cache = VerifyCache::new(0);
+    assert_eq!(
+        cache.verify(&store, &leaves[0], &[], now(), Revocation::Check),
+        Verdict::Valid
+    );
+    assert_eq!(cache.stats().entries, 0);
+}
+
+// ---- CLI ----
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new(files: &[SourceFile]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = dir.path().join("config").join(&f.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &f.bytes).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        Self { dir }
+    }
+
+    fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let config = self.dir.path().join("config");
+        let out = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["cert", "verify"])
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+#[test]
+fn cli_prints_valid_and_exits_0() {
+    let pki = pki();
+    let cli = Cli::new(&pki.files);
+    let leaf = cli.write("leaf.pem", pem_of(&pki.issuing.leaf("client", 10)));
+    let (code, out, err) = cli.run(&[&leaf, "--now", NOW]);
+    assert_eq!((code, out.as_str()), (0, "valid\n"), "{err}");
+}
+
+#[test]
+fn cli_prints_the_reason_and_exits_1() {
+    let pki = pki();
+    let cli = Cli::new(&pki.files);
+    let leaf = cli.write("revoked.der", pki.issuing.leaf("client", 66));
+    let (code, out, _) = cli.run(&[&leaf, "--now", NOW]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: Revoked: "), "{out}");
+    let (code, out, _) = cli.run(&[&leaf, "--now", NOW, "--no-revocation"]);
+    assert_eq!((code, out.as_str()), (0, "valid\n"));
+    let (code, out, _) = cli.run(&[&leaf, "--now", "2031-01-01T00:00:00Z", "--no-revocation"]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: Expired: "), "{out}");
+}
+
+#[test]
+fn cli_takes_intermediates_from_the_file_and_from_chain() {
+    let pki = pki();
+    let files = vec![
+        file("ca/root/root.pem", pki.root.pem()),
+        file("crl/root.crl", pki.root.crl(&[])),
+    ];
+    let cli = Cli::new(&files);
+    let leaf_der = pki.issuing.leaf("client", 10);
+    let alone = cli.write("alone.pem", pem_of(&leaf_der));
+    let bundle = cli.write(
+        "bundle.pem",
+        format!("{}{}", pem_of(&leaf_der), pki.issuing.pem()),
+    );
+    let chain = cli.write("chain.pem", pki.issuing.pem());
+    let (code, out, _) = cli.run(&[&alone, "--now", NOW, "--no-revocation"]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: NotTrusted"), "{out}");
+    let (code, out, _) = cli.run(&[&bundle, "--now", NOW, "--no-revocation"]);
+    assert_eq!((code, out.as_str()), (0, "valid\n"));
+    let (code, out, _) = cli.run(&[&alone, "--chain", &chain, "--now", NOW, "--no-revocation"]);
+    assert_eq!((code, out.as_str()), (0, "valid\n"));
+}
+
+#[test]
+fn cli_prints_diagnostics_as_warnings() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files.push(file("ca/root/junk.pem", b"junk".to_vec()));
+    let cli = Cli::new(&files);
+    let leaf = cli.write("leaf.pem", pem_of(&pki.issuing.leaf("client", 10)));
+    let (code, out, err) = cli.run(&[&leaf, "--now", NOW]);
+    assert_eq!((code, out.as_str()), (0, "valid\n"));
+    assert!(
+        err.contains("warning: ca/root/junk.pem: not a certificate"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cli_exits_2_on_errors() {
+    let pki = pki();
+    let cli = Cli::new(&pki.files);
+    let leaf = cli.write("leaf.pem", pem_of(&pki.issuing.leaf("client", 10)));
+    let garbage = cli.write("garbage.pem", "garbage");
+    let (code, _, err) = cli.run(&["/nonexistent/leaf.pem", "--now", NOW]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: cannot read /nonexistent/leaf.pem"),
+        "{err}"
+    );
+    let (code, _, err) = cli.run(&[&garbage, "--now", NOW]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a certificate"), "{err}");
+    let (code, _, _) = cli.run(&[&leaf, "--now", "yesterday"]);
+    assert_eq!(code, 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["cert", "verify", &leaf, "--config", "/nonexistent/config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deployment folder"));
+}
