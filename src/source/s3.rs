@@ -1,0 +1,590 @@
+//! Reading a deployment from an S3 prefix (`s3://bucket/prefix`).
+//!
+//! [`S3Source::fetch`] makes one conditional GET of the bundle object
+//! (`<prefix>/certgate-deployment.json`, see [`super::bundle`]): an unchanged ETag answers
+//! [`Fetch::NotModified`] without transferring anything. Only when no bundle exists does it
+//! list the prefix and read the files one by one, bounded by [`Limits`], and says so in
+//! [`FetchedDeployment::warnings`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::primitives::ByteStream;
+use time::OffsetDateTime;
+
+use super::bundle::{
+    BUNDLE_NAME, Bundle, BundleError, check_path, deployment_version, max_bundle_bytes,
+};
+use super::{Limits, SourceFile};
+
+/// Name of the API Gateway truststore object written by `trust push`, relative to the prefix.
+pub const TRUSTSTORE_NAME: &str = "truststore.pem";
+
+/// Objects at the root of the prefix that `trust push` writes itself; they are not part of
+/// the deployment folder and a folder may not contain files with these names.
+pub const RESERVED_NAMES: [&str; 2] = [BUNDLE_NAME, TRUSTSTORE_NAME];
+
+/// How many objects the fallback reader fetches at once.
+const FALLBACK_CONCURRENCY: usize = 8;
+
+/// Where a deployment lives in S3: `s3://bucket/prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Without leading or trailing `/`; empty for the bucket's root.
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// The object key of `path` (relative to the deployment folder).
+    pub fn key(&self, path: &str) -> String {
+        if self.prefix.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{}/{path}", self.prefix)
+        }
+    }
+
+    /// The path relative to the deployment folder of `key`, if it lies under the prefix.
+    pub fn relative<'k>(&self, key: &'k str) -> Option<&'k str> {
+        if self.prefix.is_empty() {
+            Some(key)
+        } else {
+            key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')
+        }
+    }
+
+    /// The key prefix that lists this deployment's objects (`prefix/`, or empty).
+    pub fn list_prefix(&self) -> String {
+        self.key("")
+    }
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+impl FromStr for S3Location {
+    type Err = S3Error;
+
+    fn from_str(uri: &str) -> Result<Self, S3Error> {
+        let bad = |reason: &'static str| S3Error::BadUri {
+            uri: uri.to_owned(),
+            reason,
+        };
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("expected s3://bucket/prefix"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(bad("the bucket name is missing"));
+        }
+        if !(3..=63).contains(&bucket.len())
+            || !bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            || !bucket.as_bytes()[0].is_ascii_alphanumeric()
+            || !bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
+        {
+            return Err(bad(
+                "a bucket name is 3 to 63 lowercase letters, digits, '.' or '-', \
+                 starting and ending with a letter or digit",
+            ));
+        }
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() && check_path(prefix).is_err() {
+            return Err(bad(
+                "the prefix must be a clean path: no '//', '.', '..' or '\\' segments",
+            ));
+        }
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+/// Why a deployment could not be read from (or written to) S3.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum S3Error {
+    #[error("{uri:?} is not an S3 location: {reason}")]
+    BadUri { uri: String, reason: &'static str },
+    #[error("S3 {operation} s3://{bucket}/{key} failed: {message}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+    #[error("s3://{bucket}/{key}: {source}")]
+    Bundle {
+        bucket: String,
+        key: String,
+        source: BundleError,
+    },
+    #[error("s3://{bucket}/{key} is {size} bytes, more than the limit of {max}")]
+    TooLarge {
+        bucket: String,
+        key: String,
+        size: u64,
+        max: u64,
+    },
+    #[error("{location} holds more than {max} files")]
+    TooManyFiles { location: S3Location, max: usize },
+    #[error("{location} holds no deployment: no {BUNDLE_NAME} and no files")]
+    Empty { location: S3Location },
+}
+
+/// What [`S3Source::fetch`] found.
+#[derive(Debug)]
+pub enum Fetch {
+    /// The bundle's ETag is the one given: nothing was transferred.
+    NotModified,
+    /// A deployment (from the bundle, or from the files when there is no bundle).
+    Loaded(FetchedDeployment),
+}
+
+/// A deployment as read from S3, not yet validated.
+#[derive(Debug, Clone)]
+pub struct FetchedDeployment {
+    /// Sorted by path.
+    pub files: Vec<SourceFile>,
+    /// [`deployment_version`] of the files.
+    pub version: String,
+    /// The bundle object's ETag, for the next conditional GET; `None` when read from files.
+    pub etag: Option<String>,
+    /// When the bundle was pushed; `None` when read from files.
+    pub pushed_at: Option<OffsetDateTime>,
+    /// Things an operator should know (e.g. "no bundle: read the files one by one").
+    pub warnings: Vec<String>,
+}
+
+/// Environment variables that override the S3 endpoint (aws-config reads them).
+const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
+
+/// Settings of the S3 client on top of the standard AWS environment.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Endpoint override (an S3-compatible server); path-style addressing is used with it.
+    pub endpoint_url: Option<String>,
+    /// Region; by default from the environment (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// Static access key id and secret; by default the standard credential chain.
+    pub credentials: Option<(String, String)>,
+    /// Attempts per request (first try included); by default 3.
+    pub max_attempts: Option<u32>,
+}
+
+/// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
+/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) with `options` laid on top. Path-style
+/// addressing is forced whenever an endpoint override is set, because S3-compatible servers
+/// on `localhost` have no per-bucket host names. TLS is rustls with ring.
+pub async fn s3_client(options: &ClientOptions) -> Client {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(90))
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(options.max_attempts.unwrap_or(3).max(1));
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .timeout_config(timeouts)
+        .retry_config(retries);
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some((id, secret)) = &options.credentials {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            id.clone(),
+            secret.clone(),
+            None,
+            None,
+            "certgate-static",
+        ));
+    }
+    let sdk_config = loader.load().await;
+    let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config)
+        .force_path_style(path_style)
+        .build();
+    Client::from_conf(config)
+}
+
+fn endpoint_override_in_env() -> bool {
+    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+    !ignored
+        && ENDPOINT_VARS
+            .iter()
+            .any(|var| std::env::var(var).is_ok_and(|value| !value.is_empty()))
+}
+
+/// A deployment folder in S3.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+    location: S3Location,
+    limits: Limits,
+}
+
+impl S3Source {
+    pub fn new(client: Client, location: S3Location) -> Self {
+        Self {
+            client,
+            location,
+            limits: Limits::default(),
+        }
+    }
+
+    /// A source for `uri` with a client from the environment (see [`s3_client`]).
+    ///
+    /// # Errors
+    /// [`S3Error::BadUri`] when `uri` is not `s3://bucket/prefix`.
+    pub async fn from_env(uri: &str) -> Result<Self, S3Error> {
+        let location = uri.parse()?;
+        Ok(Self::new(
+            s3_client(&ClientOptions::default()).await,
+            location,
+        ))
+    }
+
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn location(&self) -> &S3Location {
+        &self.location
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reads the deployment: one GET of the bundle, conditional on `previous_etag`.
+    ///
+    /// # Errors
+    /// S3 unreachable or refusing, a corrupted or oversized bundle, or (without a bundle)
+    /// too many or too large files, or nothing at all under the prefix.
+    pub async fn fetch(&self, previous_etag: Option<&str>) -> Result<Fetch, S3Error> {
+        let key = self.location.key(BUNDLE_NAME);
+        let response = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(&key)
+            .set_if_none_match(previous_etag.map(str::to_owned))
+            .send()
+            .await;
+        let output = match response {
+            Ok(output) => output,
+            Err(error) if is_not_modified(&error) => return Ok(Fetch::NotModified),
+            Err(error) if is_no_such_key(&error) => {
+                return self.fetch_files().await.map(Fetch::Loaded);
+            }
+            Err(error) => return Err(self.s3_error("GetObject", &key, &error)),
+        };
+        let etag = output.e_tag.clone();
+        let bytes = self
+            .read_body(
+                &key,
+                output.content_length,
+                output.body,
+                max_bundle_bytes(&self.limits),
+            )
+            .await?;
+        let bundle = Bundle::decode(&bytes, &self.limits).map_err(|source| S3Error::Bundle {
+            bucket: self.location.bucket.clone(),
+            key,
+            source,
+        })?;
+        Ok(Fetch::Loaded(FetchedDeployment {
+            version: bundle.version,
+            files: bundle.files,
+            etag,
+            pushed_at: Some(bundle.pushed_at),
+            warnings: Vec::new(),
+        }))
+    }
+
+    /// Every object under the prefix (keys and sizes), at most `max_files` + reserved ones.
+    ///
+    /// # Errors
+    /// S3 failures; more objects than the limits allow.
+    pub async fn list(&self) -> Result<Vec<ObjectEntry>, S3Error> {
+        let prefix = self.location.list_prefix();
+        let mut entries = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.location.bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|error| self.s3_error("ListObjectsV2", &prefix, &error))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let Some(path) = self.location.relative(key) else {
+                    continue;
+                };
+                if path.is_empty() || path.ends_with('/') {
+                    continue; // folder markers made by consoles
+                }
+                entries.push(ObjectEntry {
+                    path: path.to_owned(),
+                    size: object.size().unwrap_or(0).max(0).cast_unsigned(),
+                });
+                if entries.len() > self.limits.max_files + RESERVED_NAMES.len() {
+                    return Err(S3Error::TooManyFiles {
+                        location: self.location.clone(),
+                        max: self.limits.max_files,
+                    });
+                }
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Reads one object under the prefix, at most `max` bytes.
+    ///
+    /// # Errors
+    /// S3 failures; an object larger than `max`.
+    pub async fn read(&self, path: &str, max: u64) -> Result<Vec<u8>, S3Error> {
+        let key = self.location.key(path);
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.location.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|error| self.s3_error("GetObject", &key, &error))?;
+        self.read_body(&key, output.content_length, output.body, max)
+            .await
+    }
+
+    /// No bundle: list the prefix and read every file (bounded).
+    async fn fetch_files(&self) -> Result<FetchedDeployment, S3Error> {
+        let mut warnings = vec![format!(
+            "no {BUNDLE_NAME} under {}: read the files one by one, which is slow and not \
+             atomic; run `certgate trust push` to write the bundle",
+            self.location
+        )];
+        let mut wanted = Vec::new();
+        let mut total = 0u64;
+        for entry in self.list().await? {
+            if RESERVED_NAMES.contains(&entry.path.as_str()) {
+                continue;
+            }
+            if let Err(error) = check_path(&entry.path) {
+                warnings.push(format!("skipped: {error}"));
+                continue;
+            }
+            if entry.size > self.limits.max_file_bytes {
+                return Err(S3Error::TooLarge {
+                    bucket: self.location.bucket.clone(),
+                    key: self.location.key(&entry.path),
+                    size: entry.size,
+                    max: self.limits.max_file_bytes,
+                });
+            }
+            total += entry.size;
+            if total > self.limits.max_total_bytes {
+                return Err(S3Error::TooLarge {
+                    bucket: self.location.bucket.clone(),
+                    key: self.location.list_prefix(),
+                    size: total,
+                    max: self.limits.max_total_bytes,
+                });
+            }
+            wanted.push(entry.path);
+        }
+        if wanted.len() > self.limits.max_files {
+            return Err(S3Error::TooManyFiles {
+                location: self.location.clone(),
+                max: self.limits.max_files,
+            });
+        }
+        if wanted.is_empty() {
+            return Err(S3Error::Empty {
+                location: self.location.clone(),
+            });
+        }
+        let mut files = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(FALLBACK_CONCURRENCY) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for path in chunk {
+                let source = self.clone();
+                let path = path.clone();
+                tasks.spawn(async move {
+                    let bytes = source.read(&path, source.limits.max_file_bytes).await?;
+                    Ok::<_, S3Error>(SourceFile { path, bytes })
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok(file) => files.push(file?),
+                    Err(error) => {
+                        return Err(S3Error::S3 {
+                            operation: "GetObject",
+                            bucket: self.location.bucket.clone(),
+                            key: self.location.list_prefix(),
+                            message: format!("reader task failed: {error}"),
+                        });
+                    }
+                }
+            }
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(FetchedDeployment {
+            version: deployment_version(&files),
+            files,
+            etag: None,
+            pushed_at: None,
+            warnings,
+        })
+    }
+
+    async fn read_body(
+        &self,
+        key: &str,
+        content_length: Option<i64>,
+        mut body: ByteStream,
+        max: u64,
+    ) -> Result<Vec<u8>, S3Error> {
+        let too_large = |size: u64| S3Error::TooLarge {
+            bucket: self.location.bucket.clone(),
+            key: key.to_owned(),
+            size,
+            max,
+        };
+        let announced = content_length.unwrap_or(0).max(0).cast_unsigned();
+        if announced > max {
+            return Err(too_large(announced));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|error| S3Error::S3 {
+                operation: "GetObject",
+                bucket: self.location.bucket.clone(),
+                key: key.to_owned(),
+                message: format!("reading the body: {}", DisplayErrorContext(&error)),
+            })?;
+            if (bytes.len() + chunk.len()) as u64 > max {
+                return Err(too_large((bytes.len() + chunk.len()) as u64));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    pub(crate) fn s3_error<E, R>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        error: &SdkError<E, R>,
+    ) -> S3Error
+    where
+        E: std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        S3Error::S3 {
+            operation,
+            bucket: self.location.bucket.clone(),
+            key: key.to_owned(),
+            message: DisplayErrorContext(error).to_string(),
+        }
+    }
+}
+
+/// One object under the prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEntry {
+    /// Relative to the prefix.
+    pub path: String,
+    pub size: u64,
+}
+
+/// S3 answers a matching `If-None-Match` with 304, which the SDK turns into an error.
+fn is_not_modified(error: &SdkError<GetObjectError, HttpResponse>) -> bool {
+    matches!(error, SdkError::ServiceError(_))
+        && error
+            .raw_response()
+            .is_some_and(|response| response.status().as_u16() == 304)
+}
+
+fn is_no_such_key(error: &SdkError<GetObjectError, HttpResponse>) -> bool {
+    error.as_service_error().is_some_and(|service| {
+        service.is_no_such_key() || matches!(service.code(), Some("NoSuchKey" | "NotFound"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_s3_uris() {
+        let location: S3Location = "s3://trust-bucket/prod/eu/".parse().unwrap();
+        assert_eq!(location.bucket, "trust-bucket");
+        assert_eq!(location.prefix, "prod/eu");
+        assert_eq!(location.key("gateway.toml"), "prod/eu/gateway.toml");
+        assert_eq!(location.relative("prod/eu/ca/r.pem"), Some("ca/r.pem"));
+        assert_eq!(location.relative("prod/eu-other/x"), None);
+        assert_eq!(location.to_string(), "s3://trust-bucket/prod/eu");
+
+        let root: S3Location = "s3://bucket".parse().unwrap();
+        assert_eq!(root.prefix, "");
+        assert_eq!(root.key("gateway.toml"), "gateway.toml");
+        assert_eq!(root.list_prefix(), "");
+        assert_eq!(
+            "s3://bucket/p".parse::<S3Location>().unwrap().list_prefix(),
+            "p/"
+        );
+    }
+
+    #[test]
+    fn bad_s3_uris_say_why() {
+        for (uri, says) in [
+            ("https://bucket/p", "expected s3://bucket/prefix"),
+            ("s3://", "bucket name is missing"),
+            ("s3:///p", "bucket name is missing"),
+            ("s3://Bucket/p", "bucket name is 3 to 63"),
+            ("s3://ab/p", "bucket name is 3 to 63"),
+            ("s3://bucket/a//b", "clean path"),
+            ("s3://bucket/a/../b", "clean path"),
+        ] {
+            let error = uri.parse::<S3Location>().unwrap_err().to_string();
+            assert!(error.contains(says), "{uri}: {error}");
+        }
+    }
+}
