@@ -7,7 +7,10 @@
 //! total is refused with an error that names the limit, never read half-way.
 
 pub mod bundle;
+pub mod check;
 mod local;
+pub mod push;
+pub mod refresh;
 pub mod s3;
 
 pub use local::{read_folder, read_folder_with};

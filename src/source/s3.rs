@@ -507,7 +507,8 @@ impl S3Source {
         Ok(bytes)
     }
 
-    pub(crate) fn s3_error<E, R>(
+    /// An [`S3Error::S3`] for `operation` on `key` of this bucket, with the SDK error chain.
+    pub fn s3_error<E, R>(
         &self,
         operation: &'static str,
         key: &str,
