@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata as _, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
@@ -497,7 +497,7 @@ impl S3Source {
                 operation: "GetObject",
                 bucket: self.location.bucket.clone(),
                 key: key.to_owned(),
-                message: format!("reading the body: {}", DisplayErrorContext(&error)),
+                message: format!("reading the body: {}", error_chain(&error)),
             })?;
             if (bytes.len() + chunk.len()) as u64 > max {
                 return Err(too_large((bytes.len() + chunk.len()) as u64));
@@ -515,16 +515,48 @@ impl S3Source {
         error: &SdkError<E, R>,
     ) -> S3Error
     where
-        E: std::error::Error + 'static,
-        R: fmt::Debug,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug + 'static,
     {
         S3Error::S3 {
             operation,
             bucket: self.location.bucket.clone(),
             key: key.to_owned(),
-            message: DisplayErrorContext(error).to_string(),
+            message: describe_sdk_error(error),
         }
     }
+}
+
+/// What S3 said (`NoSuchBucket: The specified bucket does not exist`), or why it could
+/// not be asked (`io error: ... Connection refused`), without the SDK's debug dump.
+fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug + 'static,
+{
+    if let Some(service) = error.as_service_error() {
+        return match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => error_chain(service),
+        };
+    }
+    error_chain(error)
+}
+
+/// `error: cause: cause...`, each level once.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// One object under the prefix.

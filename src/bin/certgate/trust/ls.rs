@@ -40,6 +40,8 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
     }
 
     println!("certificate authorities:");
+    // CRL issuers are shown as their CA's subject is (same name formatting).
+    let mut ca_names: Vec<(Vec<u8>, String)> = Vec::new();
     for file in deployment
         .files
         .iter()
@@ -49,6 +51,12 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
             continue; // the trust store's diagnostics say why
         };
         for cert in certs {
+            if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.der()) {
+                ca_names.push((
+                    parsed.subject().as_raw().to_vec(),
+                    cert.subject().to_owned(),
+                ));
+            }
             let not_after = cert.not_after();
             println!(
                 "  {}  {}  expires {}",
@@ -74,7 +82,11 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
         .iter()
         .filter(|file| file.path.starts_with("crl/"))
     {
-        for (issuer, next_update) in crls(&file.bytes) {
+        for (raw_issuer, issuer, next_update) in crls(&file.bytes) {
+            let issuer = ca_names
+                .iter()
+                .find(|(raw, _)| *raw == raw_issuer)
+                .map_or(issuer, |(_, name)| name.clone());
             let next = next_update.map_or_else(|| "never".to_owned(), rfc3339);
             println!("  {}  {issuer}  next update {next}", file.path);
         }
@@ -105,9 +117,9 @@ async fn truststore_version(source: &S3Source) -> anyhow::Result<Option<Option<S
     }
 }
 
-/// Issuer and next update of each CRL in a PEM or DER file; unreadable ones are skipped
+/// Issuer (DER and text) and next update of each CRL in a PEM or DER file; unreadable ones are skipped
 /// (the trust store's diagnostics report them).
-fn crls(bytes: &[u8]) -> Vec<(String, Option<OffsetDateTime>)> {
+fn crls(bytes: &[u8]) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
     let ders: Vec<Vec<u8>> = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
         x509_parser::pem::Pem::iter_from_buffer(bytes)
             .filter_map(Result::ok)
@@ -122,6 +134,7 @@ fn crls(bytes: &[u8]) -> Vec<(String, Option<OffsetDateTime>)> {
             let (_, crl) =
                 x509_parser::revocation_list::CertificateRevocationList::from_der(der).ok()?;
             Some((
+                crl.issuer().as_raw().to_vec(),
                 crl.issuer().to_string(),
                 crl.next_update().map(|time| time.to_datetime()),
             ))
