@@ -150,6 +150,82 @@ fn simple_name_falls_back_to_o_then_e_then_any_attribute() {
     assert_eq!(simple(&[("C", "US"), ("L", "Chicago")]), "Chicago");
 }
 
+/// A DER `SEQUENCE` of already-encoded values (all short).
+fn sequence(items: &[&[u8]]) -> Vec<u8> {
+    let content = items.concat();
+    let len = u8::try_from(content.len()).expect("short");
+    [vec![0x30, len], content].concat()
+}
+
+/// A context-specific primitive value `[tag] content` (short).
+fn tagged(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = u8::try_from(content.len()).expect("short");
+    [vec![0x80 | tag, len], content.to_vec()].concat()
+}
+
+#[test]
+fn alternative_names_stop_at_the_first_invalid_entry_as_in_dotnet() {
+    let sans = sequence(&[
+        &tagged(2, b"first.test"),
+        &tagged(2, b"bad\xff"),
+        &tagged(2, b"after.test"),
+    ]);
+    let der = pki::with_raw_extensions(
+        "ext",
+        vec![rcgen::CustomExtension::from_oid_content(
+            &[2, 5, 29, 17],
+            sans,
+        )],
+    )
+    .der;
+    let cert = Certificate::from_der(&der).expect("decodes");
+    assert_eq!(cert.subject_alt_names().dns, ["first.test"]);
+    assert_eq!(cert.name_info(NameType::Dns, false), "first.test");
+}
+
+#[test]
+fn get_name_info_for_the_issuer_reads_the_issuer_alternative_name() {
+    let ian = sequence(&[
+        &tagged(6, b"https://ca.test/"),
+        &tagged(1, b"ca@ca.test"),
+        &tagged(2, b"ca.test"),
+    ]);
+    let der = pki::with_raw_extensions(
+        "ext",
+        vec![rcgen::CustomExtension::from_oid_content(
+            &[2, 5, 29, 18],
+            ian,
+        )],
+    )
+    .der;
+    let cert = Certificate::from_der(&der).expect("decodes");
+    assert_eq!(cert.name_info(NameType::Email, true), "ca@ca.test");
+    assert_eq!(cert.name_info(NameType::Dns, true), "ca.test");
+    assert_eq!(cert.name_info(NameType::Url, true), "https://ca.test/");
+    assert_eq!(cert.name_info(NameType::Simple, true), "ext");
+    assert_eq!(cert.name_info(NameType::Email, false), "");
+    assert!(cert.subject_alt_names().dns.is_empty());
+}
+
+#[test]
+fn an_empty_subject_takes_its_simple_name_from_the_alternative_email() {
+    let cert = Certificate::from_der(&pki::subject_only(&[]).der).expect("decodes");
+    assert_eq!(cert.subject(), "");
+    assert_eq!(cert.name_info(NameType::Simple, false), "");
+
+    let sans = sequence(&[&tagged(2, b"dns.test"), &tagged(1, b"only@mail.test")]);
+    let der = pki::with_raw_extensions(
+        "",
+        vec![rcgen::CustomExtension::from_oid_content(
+            &[2, 5, 29, 17],
+            sans,
+        )],
+    )
+    .der;
+    let cert = Certificate::from_der(&der).expect("decodes");
+    assert_eq!(cert.name_info(NameType::Simple, false), "only@mail.test");
+}
+
 #[test]
 fn a_serial_without_the_high_bit_has_no_pad_byte() {
     let cert = Certificate::from_der(&pki::ed25519_self_signed().der).expect("decodes");
@@ -166,11 +242,11 @@ fn an_ed25519_certificate_names_its_algorithm() {
 
 #[test]
 fn pem_der_base64_and_url_encoded_forms_decode_to_the_same_certificate() {
-    let (client, _) = pki::client_and_ca();
-    assert!(
-        client.pem.contains('+'),
-        "the PEM should contain a `+` to show it survives URL decoding"
-    );
+    // Keys are random; retry until the base64 has a `+`, which form decoding would break.
+    let client = (0..64)
+        .map(|_| pki::client_and_ca().0)
+        .find(|c| c.pem.contains('+'))
+        .expect("a PEM with a `+` within 64 tries");
     let base64 = STANDARD.encode(&client.der);
     let forms: Vec<(&str, Vec<u8>)> = vec![
         ("PEM", client.pem.clone().into_bytes()),
@@ -197,6 +273,7 @@ fn pem_der_base64_and_url_encoded_forms_decode_to_the_same_certificate() {
                 .join(&b"\n"[..]),
         ),
         ("URL-encoded PEM", alb_url_encode(&client.pem).into_bytes()),
+        ("RFC 9440 byte sequence", format!(":{base64}:").into_bytes()),
         (
             "URL-encoded PEM with = escaped",
             alb_url_encode(&client.pem).replace('=', "%3D").into_bytes(),
@@ -217,6 +294,15 @@ fn a_chain_decodes_leaf_first_from_pem_der_and_url_encoded_pem() {
         ("PEM", pem.clone().into_bytes()),
         ("DER", [client.der.clone(), ca.der.clone()].concat()),
         ("URL-encoded PEM", alb_url_encode(&pem).into_bytes()),
+        (
+            "RFC 9440 Client-Cert-Chain",
+            format!(
+                ":{}:, :{}:",
+                STANDARD.encode(&client.der),
+                STANDARD.encode(&ca.der)
+            )
+            .into_bytes(),
+        ),
     ];
     for (form, input) in forms {
         let chain = decode_chain(&input).expect(form);
@@ -328,6 +414,16 @@ fn a_pem_private_key_is_named_in_the_error() {
     assert_eq!(
         error.to_string(),
         "not a certificate: PEM block is `PRIVATE KEY`; expected `CERTIFICATE`"
+    );
+}
+
+#[test]
+fn a_der_private_key_is_recognised_as_one() {
+    let key = rcgen::KeyPair::generate().expect("key").serialize_der();
+    let error = decode_chain(&key).unwrap_err();
+    assert!(
+        error.to_string().contains("looks like a private key"),
+        "{error}"
     );
 }
 
@@ -466,6 +562,7 @@ mod cli {
         for line in [
             "Subject: E=a@contoso.com, CN=client1, O=\"Contoso, Inc.\", S=Illinois, C=US",
             "Issuer: CN=Contoso Test Root, O=Contoso, C=US",
+            "IssuerName.Name: CN=Contoso Test Root, O=Contoso, C=US",
             &format!("Thumbprint: {}", sha1_upper_hex(&client.der)),
             "SerialNumber: 00A1B2C3",
             "NotBefore: 2025-01-02T00:00:00Z (UTC)",

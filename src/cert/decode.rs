@@ -1,6 +1,7 @@
 //! From what a front end forwarded to DER blobs: PEM (one or more blocks), DER (one
 //! or more concatenated), base64 DER, and URL-encoded PEM (ALB's
-//! `X-Amzn-Mtls-Clientcert`). Bounded: the input size and the number of certificates
+//! `X-Amzn-Mtls-Clientcert`), and RFC 9440 byte sequences (`:base64:`, a comma-separated
+//! list for `Client-Cert-Chain`). Bounded: the input size and the number of certificates
 //! are capped before any certificate is parsed.
 
 use base64::Engine as _;
@@ -30,7 +31,7 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     }
     if input.first() == Some(&0x30) {
         // DER is binary: its last bytes may look like whitespace, so it is never trimmed.
-        return owned(split_der(input)?);
+        return Ok(owned(split_der(input)?));
     }
     let trimmed = input.trim_ascii();
     if trimmed.is_empty() {
@@ -51,27 +52,62 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     if find(trimmed, BEGIN).is_some() {
         return pem_blocks(trimmed);
     }
+    if trimmed.starts_with(b":") {
+        return byte_sequences(trimmed);
+    }
     let compact: Vec<u8> = trimmed
         .iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     match STANDARD_PAD_INDIFFERENT.decode(&compact) {
-        Ok(decoded) if decoded.first() == Some(&0x30) => owned(split_der(&decoded)?),
+        Ok(decoded) if decoded.first() == Some(&0x30) => Ok(owned(split_der(&decoded)?)),
         Ok(_) => Err(CertError::UnrecognizedFormat {
             reason: "it is base64, but the decoded bytes are not DER (no leading SEQUENCE)"
                 .to_owned(),
         }),
         Err(_) => Err(CertError::UnrecognizedFormat {
-            reason: "expected PEM (`-----BEGIN CERTIFICATE-----`), DER, base64 DER or \
-                     URL-encoded PEM"
+            reason: "expected PEM (`-----BEGIN CERTIFICATE-----`), DER, base64 DER, \
+                     URL-encoded PEM or an RFC 9440 `:base64:` byte sequence"
                 .to_owned(),
         }),
     }
 }
 
-fn owned(blobs: Vec<&[u8]>) -> Result<Vec<Vec<u8>>, CertError> {
-    Ok(blobs.into_iter().map(<[u8]>::to_vec).collect())
+/// RFC 9440 `Client-Cert` / `Client-Cert-Chain`: structured-field byte sequences,
+/// `:base64-DER:`, separated by commas.
+fn byte_sequences(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
+    let items: Vec<&[u8]> = text.split(|&b| b == b',').map(<[u8]>::trim_ascii).collect();
+    if items.len() > MAX_CHAIN_LENGTH {
+        return Err(CertError::ChainTooLong {
+            count: items.len(),
+            max: MAX_CHAIN_LENGTH,
+        });
+    }
+    let mut blobs = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let index = i + 1;
+        let inner = item
+            .strip_prefix(b":")
+            .and_then(|rest| rest.strip_suffix(b":"))
+            .ok_or_else(|| CertError::UnrecognizedFormat {
+                reason: format!(
+                    "item {index} of the RFC 9440 list is not a `:base64:` byte sequence"
+                ),
+            })?;
+        let der =
+            STANDARD_PAD_INDIFFERENT
+                .decode(inner)
+                .map_err(|e| CertError::UnrecognizedFormat {
+                    reason: format!("item {index} of the RFC 9440 list is not valid base64 ({e})"),
+                })?;
+        blobs.push(der);
+    }
+    Ok(blobs)
+}
+
+fn owned(blobs: Vec<&[u8]>) -> Vec<Vec<u8>> {
+    blobs.into_iter().map(<[u8]>::to_vec).collect()
 }
 
 /// Splits concatenated DER certificates by their outer lengths, checking the count
@@ -172,11 +208,7 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
             index,
             reason: format!("no `-----END {label_text}-----` line; was the input cut off?"),
         })?;
-        let body: Vec<u8> = body_and_rest[..body_end]
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
+        let body = base64_body(&body_and_rest[..body_end]);
         let der = STANDARD_PAD_INDIFFERENT
             .decode(&body)
             .map_err(|e| CertError::MalformedPem {
@@ -187,6 +219,23 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
         rest = &body_and_rest[body_end + end_marker.len()..];
     }
     Ok(blobs)
+}
+
+/// The base64 characters of a PEM body: whitespace dropped, and the two-character
+/// escapes `\n`, `\r` and `\t` too, so PEM pasted from a JSON event
+/// (`"clientCertPem": "-----BEGIN CERTIFICATE-----\nMII..."`) decodes as well.
+/// Backslash is not a base64 character, so this cannot change a valid body.
+fn base64_body(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut bytes = body.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b == b'\\' && matches!(bytes.peek(), Some(b'n' | b'r' | b't')) {
+            bytes.next();
+        } else if !b.is_ascii_whitespace() {
+            out.push(b);
+        }
+    }
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -219,6 +268,12 @@ mod tests {
             der_blobs(text),
             Ok(vec![vec![0x30, 0x00], vec![0x30, 0x00]])
         );
+    }
+
+    #[test]
+    fn json_escaped_newlines_in_a_pem_body_are_ignored() {
+        let text = br"-----BEGIN CERTIFICATE-----\nMAA=\r\n-----END CERTIFICATE-----\n";
+        assert_eq!(der_blobs(text), Ok(vec![vec![0x30, 0x00]]));
     }
 
     #[test]

@@ -145,17 +145,20 @@ impl Certificate {
     }
 
     fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
+        if der.is_empty() {
+            return Err(CertError::Empty);
+        }
         let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
-        let (header, length) = der::read_header(&der).map_err(|e| match e {
-            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
-            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
-        })?;
         if der[0] != 0x30 {
             return Err(invalid(format!(
                 "DER must start with a SEQUENCE (0x30), found 0x{:02X}",
                 der[0]
             )));
         }
+        let (header, length) = der::read_header(&der).map_err(|e| match e {
+            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
+            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
+        })?;
         let total = header.saturating_add(length);
         if total > der.len() {
             return Err(CertError::TruncatedDer {
@@ -167,6 +170,15 @@ impl Certificate {
             return Err(CertError::TrailingData {
                 extra: der.len() - total,
             });
+        }
+        if der.get(header) == Some(&0x02) {
+            // A certificate starts with its TBS SEQUENCE; PKCS#1 and PKCS#8 keys start
+            // with an INTEGER version.
+            return Err(invalid(
+                "this DER looks like a private key (it starts with an INTEGER), not a \
+                 certificate"
+                    .to_owned(),
+            ));
         }
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| invalid(describe_parse_error(e)))?;
@@ -212,11 +224,17 @@ impl Certificate {
     }
 
     /// `Subject` (== `SubjectName.Name`): e.g. `CN=client1, O=Contoso, C=US`.
+    ///
+    /// RDNs last to first, joined by `", "`; a multi-valued RDN joined by `" + "` in
+    /// encoding order; Windows key names (`S`, `E`, `OID.x.y` when unnamed); a value
+    /// quoted when empty, when it starts or ends with whitespace, or when it contains
+    /// one of `,+="<>#;` or a newline. A value that is not a string shows as `#` and
+    /// the hex of its DER; a name that is not valid DER shows as `""`.
     pub fn subject(&self) -> &str {
         &self.subject
     }
 
-    /// `Issuer` (== `IssuerName.Name`).
+    /// `Issuer` (== `IssuerName.Name`), in the format of [`Certificate::subject`].
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -325,9 +343,10 @@ impl Certificate {
 
 /// Decodes a certificate or a chain, leaf first.
 ///
-/// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace or CRLF, text between
-/// blocks ignored), DER (one or several concatenated), base64 DER, and URL-encoded PEM
-/// as ALB sends it (`+` stays `+`). Any other PEM block (a private key, a CSR) is an
+/// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace, CRLF or JSON `\n`
+/// escapes, text between blocks ignored), DER (one or several concatenated), base64 DER, URL-encoded PEM as
+/// ALB sends it (`+` stays `+`), and RFC 9440 `:base64:` byte sequences (one, or a
+/// comma-separated chain). Any other PEM block (a private key, a CSR) is an
 /// error rather than skipped, so a key pasted by mistake is noticed. Input above
 /// [`MAX_INPUT_BYTES`] or with more than [`MAX_CHAIN_LENGTH`] certificates is refused
 /// before any certificate is parsed.

@@ -111,7 +111,8 @@ fn parse(der: &[u8]) -> Option<Vec<Vec<Attribute>>> {
 /// and VisibleString, which .NET's managed decoder refuses but Windows prints, are
 /// decoded too. Any other value (OCTET STRING, INTEGER, a constructed or tagged value)
 /// is rendered as `#` followed by the uppercase hex of its whole DER encoding, the
-/// form CryptoAPI and RFC 4514 use for values that are not strings. It is printed
+/// form Windows CryptoAPI and RFC 4514 use for values that are not strings (Windows
+/// prints an OID value as `OID.2.5.4.106=#06032A0304`). It is printed
 /// without quotes: a string containing `#` is always quoted, so `#…` unquoted can
 /// only be such a value. (.NET's managed decoder instead gives `""` for the whole
 /// name; no APIM policy can rely on that.)

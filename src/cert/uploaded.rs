@@ -79,3 +79,58 @@ impl UploadedCertificates {
         self.serial_numbers.contains(serial_number)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(common_name: &str, serial: u8) -> Arc<Certificate> {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::default();
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        params.serial_number = Some(vec![serial].into());
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        let cert = params.self_signed(&key).expect("certificate");
+        Arc::new(Certificate::from_der(cert.der()).expect("decodes"))
+    }
+
+    #[test]
+    fn lookups_find_inserted_certificates_by_exact_strings() {
+        let mut uploaded = UploadedCertificates::default();
+        let cert = certificate("partner", 0x11);
+        uploaded.insert("partner", Arc::clone(&cert));
+        assert_eq!(uploaded.len(), 1);
+        assert!(uploaded.contains_thumbprint(cert.thumbprint()));
+        assert!(!uploaded.contains_thumbprint(&cert.thumbprint().to_lowercase()));
+        assert!(uploaded.contains_subject("CN=partner"));
+        assert!(uploaded.contains_serial_number("11"));
+        assert_eq!(
+            uploaded.get("partner").map(|c| c.thumbprint()),
+            Some(cert.thumbprint())
+        );
+    }
+
+    #[test]
+    fn replacing_a_certificate_forgets_the_old_one_unless_another_id_holds_it() {
+        let mut uploaded = UploadedCertificates::default();
+        let old = certificate("old", 0x01);
+        uploaded.insert("a", Arc::clone(&old));
+        uploaded.insert("b", Arc::clone(&old));
+        uploaded.insert("a", certificate("new", 0x02));
+        assert!(
+            uploaded.contains_thumbprint(old.thumbprint()),
+            "still under b"
+        );
+        uploaded.insert("b", certificate("newer", 0x03));
+        assert!(!uploaded.contains_thumbprint(old.thumbprint()));
+        assert!(!uploaded.contains_subject("CN=old"));
+        assert!(!uploaded.contains_serial_number("01"));
+        assert!(uploaded.contains_subject("CN=new"));
+        let ids: Vec<&str> = uploaded.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+}

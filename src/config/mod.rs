@@ -227,6 +227,23 @@ impl GatewayConfig {
     }
 }
 
+impl Api {
+    /// The request path after this API's prefix ("/orders/42" → "/42"), or `None` when
+    /// the request is not for this API.
+    pub fn relative_path<'p>(&self, path: &'p str) -> Option<&'p str> {
+        strip_path_prefix(path, &self.path)
+    }
+}
+
+/// `path` without `prefix` when the prefix matches whole segments, ignoring ASCII case
+/// as APIM's routing does.
+pub fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+    let head = path.get(..prefix.len())?;
+    let rest = &path[prefix.len()..];
+    (head.eq_ignore_ascii_case(prefix) && (rest.is_empty() || rest.starts_with('/')))
+        .then_some(rest)
+}
+
 fn host_without_port(host: &str) -> &str {
     if host.starts_with('[') {
         // IPv6 literal: keep the brackets, drop a port after them.

@@ -1,1 +1,179 @@
 //! The C# subset of APIM policy expressions: lexer, parser, checker, evaluator.
+//!
+//! An attribute value or element text is compiled once, when the policy loads:
+//!
+//! * text that (after trimming whitespace) starts with `@(` is one C# expression,
+//! * text that starts with `@{` is a statement block where every path ends in `return`,
+//! * anything else is a literal and stays as written.
+//!
+//! Compiling parses, resolves every name and member against the `context` model, checks
+//! the types that can be known, folds constants and turns
+//! `context.Deployment.Certificates.Any(c => c.Value.Thumbprint == x)` into a hash lookup.
+//! A member that does not exist or is not supported is a load-time error with the file,
+//! line and column, rendered with a caret by [`ExprError::render`].
+//!
+//! Evaluation ([`Compiled::eval`]) reads a [`Context`] and never panics, never hangs: steps,
+//! string and collection sizes are limited ([`Limits`]), integer overflow and division by
+//! zero are errors ([`EvalError`]), which the pipeline maps to on-error with
+//! `LastError.Reason = "ExpressionValueEvaluationFailure"`.
+
+mod ast;
+mod builtins;
+mod check;
+mod context;
+mod diagnostic;
+mod eval;
+mod ir;
+mod lexer;
+mod parser;
+mod span;
+mod types;
+mod value;
+
+use std::sync::Arc;
+
+pub use context::{
+    Api, Body, CertificateVerifier, ConstantVerifier, Context, Deployment, Headers, LastError,
+    Operation, Request, Response, Revocation, TrustVerifier, Url, Variables,
+};
+pub use diagnostic::{CompileErrorKind, EvalError, EvalErrorKind, ExprError, Source};
+pub use eval::Program;
+pub use span::{Location, Origin, Span};
+pub use value::{EnumValue, Handle, Value};
+
+/// Resource limits, enforced at load (source, depth, regex size) and while running
+/// (steps, string and collection sizes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of expression source.
+    pub max_source_len: usize,
+    /// Nesting of parentheses, operators, calls and statements.
+    pub max_depth: u32,
+    /// Loop iterations, lambda calls and elements visited in one evaluation.
+    pub max_steps: u64,
+    /// Bytes of a string the expression builds.
+    pub max_string_len: usize,
+    /// Elements of a collection the expression builds.
+    pub max_collection_len: usize,
+    /// Bytes of a compiled regular expression.
+    pub max_regex_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_source_len: 64 * 1024,
+            max_depth: 64,
+            max_steps: 1_000_000,
+            max_string_len: 4 * 1024 * 1024,
+            max_collection_len: 1_000_000,
+            max_regex_size: 1024 * 1024,
+        }
+    }
+}
+
+/// An attribute value or element text after loading.
+#[derive(Debug, Clone)]
+pub enum Compiled {
+    /// Plain text, used as written.
+    Literal(Arc<str>),
+    /// A compiled `@(...)` or `@{...}`.
+    Expression(Arc<Program>),
+}
+
+impl Compiled {
+    /// The value for this request: the literal as a string, or the expression's result.
+    pub fn eval(&self, ctx: &Context) -> Result<Value, EvalError> {
+        match self {
+            Compiled::Literal(s) => Ok(Value::String(s.clone())),
+            Compiled::Expression(p) => p.eval(ctx),
+        }
+    }
+
+    /// The value as text (C# `ToString()`; null gives "").
+    pub fn eval_string(&self, ctx: &Context) -> Result<String, EvalError> {
+        match self {
+            Compiled::Literal(s) => Ok(s.to_string()),
+            Compiled::Expression(p) => p.eval(ctx).map(|v| v.to_string()),
+        }
+    }
+
+    pub fn is_literal(&self) -> bool {
+        matches!(self, Compiled::Literal(_))
+    }
+
+    pub fn as_literal(&self) -> Option<&str> {
+        match self {
+            Compiled::Literal(s) => Some(s),
+            Compiled::Expression(_) => None,
+        }
+    }
+
+    /// The static result type's .NET name (`bool` for a condition), or `string` for a literal.
+    pub fn result_type(&self) -> String {
+        match self {
+            Compiled::Literal(_) => "string".to_owned(),
+            Compiled::Expression(p) => p.result_type(),
+        }
+    }
+}
+
+/// Compiles an attribute value or element text with the default [`Limits`]. `origin` is
+/// where the first character of `source` sits in the policy file.
+pub fn compile(source: &str, origin: Origin) -> Result<Compiled, ExprError> {
+    compile_with(source, origin, &Limits::default())
+}
+
+/// As [`compile`], with explicit limits.
+pub fn compile_with(source: &str, origin: Origin, limits: &Limits) -> Result<Compiled, ExprError> {
+    let trimmed = source.trim_start();
+    if !(trimmed.starts_with("@(") || trimmed.starts_with("@{")) {
+        return Ok(Compiled::Literal(Arc::from(source)));
+    }
+    let at = source.len() - trimmed.len();
+    build(source, origin, limits, Some(at + 1))
+}
+
+/// Compiles a bare C# expression (no `@(`), as `certgate eval` does for input without `@`.
+pub fn compile_expression(
+    source: &str,
+    origin: Origin,
+    limits: &Limits,
+) -> Result<Compiled, ExprError> {
+    build(source, origin, limits, None)
+}
+
+fn build(
+    source: &str,
+    origin: Origin,
+    limits: &Limits,
+    wrapped_at: Option<usize>,
+) -> Result<Compiled, ExprError> {
+    let src = Source::new(source, origin);
+    let err = |(kind, span): (CompileErrorKind, Span)| ExprError {
+        kind,
+        span,
+        source: src.clone(),
+    };
+    if source.len() > limits.max_source_len {
+        return Err(err((
+            CompileErrorKind::TooLong {
+                len: source.len(),
+                limit: limits.max_source_len,
+            },
+            Span::new(0, 1),
+        )));
+    }
+    let start = wrapped_at.unwrap_or(0);
+    let body = parser::Parser::new(source, start, source.len(), limits.max_depth)
+        .and_then(|mut p| p.body(wrapped_at.is_some()))
+        .map_err(err)?;
+    let checked = check::check(&body, limits.max_regex_size).map_err(err)?;
+    Ok(Compiled::Expression(Arc::new(Program {
+        source: src.clone(),
+        body: checked.body,
+        n_slots: checked.n_slots,
+        ty: checked.ty,
+        limits: limits.clone(),
+    })))
+}

@@ -4,5 +4,7 @@
 //! these types, so every front end gets the same behaviour.
 
 mod request;
+mod route;
 
 pub use request::{ClientCertificate, GatewayRequest, GatewayResponse};
+pub use route::{Route, RouteError, route};

@@ -1,1 +1,49 @@
-//! APIM policy documents.
+//! APIM policy documents: reading, validating and composing them.
+//!
+//! Loading goes in two steps, both at load time (never per request):
+//!
+//! 1. `xml.rs` reads the text with a tolerant reader (APIM's policies are not strictly
+//!    well-formed XML: see its docs for the raw-quote rule) into an element tree where
+//!    every value keeps its position.
+//! 2. `elements.rs` turns that tree into typed, validated [`Node`]s; expression values
+//!    pass through the one compile seam, [`compile_expression`] in `value.rs`.
+//!
+//! [`PolicyDocument`] is one scope's document; [`EffectivePolicy`] composes the scopes
+//! of a request through `<base/>` into the [`Step`]s that run, per section. Compose once
+//! per (API, operation) when the deployment loads, not per request.
+//!
+//! Errors are [`PolicyError`]s with a [`Location`]; [`PolicyError::render`] (or
+//! [`diagnostic`] for any text) prints `file:line:col: error: message`, the source line
+//! and a caret.
+//!
+//! ```
+//! use certgate::policy::{EffectivePolicy, PolicyDocument, Scope, SectionKind};
+//!
+//! let api = PolicyDocument::parse(
+//!     "orders.xml",
+//!     r#"<policies><inbound><base/><set-header name="x" exists-action="delete"/></inbound></policies>"#,
+//!     Scope::Api,
+//! )?;
+//! let effective = EffectivePolicy::for_request(None, Some(&api), None);
+//! assert_eq!(effective.section(SectionKind::Inbound).len(), 1);
+//! assert_eq!(effective.section(SectionKind::Backend)[0].node.meta.name, "forward-request");
+//! # Ok::<(), certgate::policy::PolicyError>(())
+//! ```
+
+mod csharp;
+mod document;
+mod elements;
+mod error;
+mod value;
+mod xml;
+
+pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, SectionKind, Step};
+pub use elements::{
+    AddressRange, AuthenticationCertificate, CheckHeader, Choose, ExistsAction, ForwardRequest,
+    HttpVersion, Identity, IpFilter, IpFilterAction, MAX_IDENTITIES, Meta, MockResponse, Node,
+    Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
+    SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
+};
+pub use error::{Location, PolicyError, diagnostic};
+pub use value::{CompiledExpr, Expression, Param, PolicyValue, ValueKind, compile_expression};
+pub use xml::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_BYTES};

@@ -12,7 +12,7 @@ pub fn backend_url(base: &Uri, api_prefix: &str, path_and_query: &str) -> Option
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
     };
-    let rest = strip_prefix_ignore_case(path, api_prefix).unwrap_or(path);
+    let rest = crate::config::strip_path_prefix(path, api_prefix).unwrap_or(path);
     let base_path = base.path().trim_end_matches('/');
     let mut joined = format!("{base_path}{rest}");
     if joined.is_empty() {
@@ -28,13 +28,6 @@ pub fn backend_url(base: &Uri, api_prefix: &str, path_and_query: &str) -> Option
         .path_and_query(joined)
         .build()
         .ok()
-}
-
-fn strip_prefix_ignore_case<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let head = path.get(..prefix.len())?;
-    let rest = &path[prefix.len()..];
-    (head.eq_ignore_ascii_case(prefix) && (rest.is_empty() || rest.starts_with('/')))
-        .then_some(rest)
 }
 
 /// Resolves a `Location` header against the URL that answered.

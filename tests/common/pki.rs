@@ -116,3 +116,21 @@ pub(crate) fn subject_only(rdns: &[(&str, &str)]) -> Generated {
     }
     generated(&params.self_signed(&key).expect("certificate"))
 }
+
+/// A self-signed Ed25519 certificate carrying these raw extensions, for extension
+/// contents rcgen would refuse to build. Its subject is `CN=<common_name>`, or empty
+/// when `common_name` is empty.
+pub(crate) fn with_raw_extensions(
+    common_name: &str,
+    extensions: Vec<rcgen::CustomExtension>,
+) -> Generated {
+    let key = KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key");
+    let mut params = base_params(vec![0x08]);
+    if !common_name.is_empty() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+    }
+    params.custom_extensions = extensions;
+    generated(&params.self_signed(&key).expect("certificate"))
+}

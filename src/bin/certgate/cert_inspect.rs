@@ -4,6 +4,11 @@
 //! FILE may hold a chain (leaf first, as front ends send it): the leaf is inspected,
 //! because it is what `context.Request.Certificate` is; the other certificates are
 //! listed by Subject, Issuer and Thumbprint so a wrong order is easy to spot.
+//!
+//! `--json` prints one object: the .NET property names (`Subject`, `SubjectName.Name`
+//! as `{"SubjectName": {"Name": ...}}`, `Thumbprint`, `SignatureAlgorithm.Value`, ...,
+//! dates as RFC 3339 UTC), `GetNameInfo` results under `Subject`/`Issuer` (forIssuer
+//! false/true), then certgate's extras and `Chain`, the certificates after the leaf.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,6 +111,8 @@ fn human(leaf: &Certificate, rest: &[Certificate]) -> anyhow::Result<String> {
     let algorithm = leaf.signature_algorithm();
     writeln!(out, "Subject: {}", leaf.subject())?;
     writeln!(out, "Issuer: {}", leaf.issuer())?;
+    writeln!(out, "SubjectName.Name: {}", leaf.subject())?;
+    writeln!(out, "IssuerName.Name: {}", leaf.issuer())?;
     writeln!(out, "Thumbprint: {}", leaf.thumbprint())?;
     writeln!(out, "SerialNumber: {}", leaf.serial_number())?;
     writeln!(out, "NotBefore: {} (UTC)", rfc3339(leaf.not_before())?)?;

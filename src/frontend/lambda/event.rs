@@ -33,8 +33,13 @@ pub enum EventError {
 }
 
 /// Parses the JSON of a Lambda event into an HTTP request (with its context).
+///
+/// lambda_http panics on some malformed events (a `Host` header that is not a host);
+/// that panic is caught here and reported as an unrecognised event.
 pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
-    lambda_http::request::from_str(json).map_err(|e| EventError::Unrecognised(e.to_string()))
+    std::panic::catch_unwind(|| lambda_http::request::from_str(json))
+        .map_err(|_| EventError::Unrecognised("the event's URL parts do not form a URL".into()))?
+        .map_err(|e| EventError::Unrecognised(e.to_string()))
 }
 
 /// Turns an event, already parsed by lambda_http, into the core's request.
@@ -54,6 +59,11 @@ pub fn to_gateway_request(
         _ => return Err(EventError::Unsupported("unknown request context")),
     };
     let (mut parts, body) = request.into_parts();
+    if kind == EventKind::RestV1 {
+        // lambda_http puts the stage in front of the path (`/prod/orders`); behind a
+        // custom domain, which mTLS requires, clients never see the stage.
+        strip_stage(&mut parts);
+    }
     let settings = &config.deployment;
     let alb_leaf = format!("{}-leaf", settings.alb_header);
     let carried = CertificateHeaders::take(
@@ -111,6 +121,25 @@ pub fn to_gateway_request(
             request_id,
         },
     ))
+}
+
+/// Replaces the URI's path by the event's own `path` (which has no stage).
+fn strip_stage(parts: &mut http::request::Parts) {
+    let raw = parts.extensions.raw_http_path();
+    if raw.is_empty() {
+        return;
+    }
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{raw}?{query}"),
+        None => raw.to_owned(),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        uri.path_and_query = Some(pq);
+        if let Ok(rebuilt) = http::Uri::from_parts(uri) {
+            parts.uri = rebuilt;
+        }
+    }
 }
 
 /// The names under which the trusted source arrives, so they are not counted as

@@ -1,0 +1,366 @@
+//! Operators with C# semantics: checked integer arithmetic, numeric promotion, lifted
+//! null, ordinal string equality, casts.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::super::ast::{BinOp, UnOp};
+use super::super::diagnostic::EvalErrorKind as E;
+use super::super::types::Ty;
+use super::super::value::Value;
+use super::datetime::{add_ticks, diff_ticks, format_datetime};
+
+enum Num {
+    I(i32),
+    L(i64),
+    D(f64),
+}
+
+fn num(v: &Value) -> Option<Num> {
+    match v {
+        Value::Int(n) => Some(Num::I(*n)),
+        Value::Char(c) => Some(Num::I(*c as i32)),
+        Value::Long(n) => Some(Num::L(*n)),
+        Value::Double(d) => Some(Num::D(*d)),
+        _ => None,
+    }
+}
+
+pub(crate) fn as_f64(v: &Value) -> Option<f64> {
+    Some(match num(v)? {
+        Num::I(n) => f64::from(n),
+        Num::L(n) => n as f64,
+        Num::D(d) => d,
+    })
+}
+
+pub(crate) fn as_i64(v: &Value) -> Option<i64> {
+    match num(v)? {
+        Num::I(n) => Some(i64::from(n)),
+        Num::L(n) => Some(n),
+        Num::D(_) => None,
+    }
+}
+
+pub(crate) fn unary(op: UnOp, v: Value) -> Result<Value, E> {
+    Ok(match (op, v) {
+        (_, Value::Null) => Value::Null,
+        (UnOp::Not, Value::Bool(b)) => Value::Bool(!b),
+        (UnOp::Plus, Value::Char(c)) => Value::Int(c as i32),
+        (UnOp::Plus, v) => v,
+        (UnOp::Neg, Value::Int(n)) => Value::Int(n.checked_neg().ok_or(E::Overflow)?),
+        (UnOp::Neg, Value::Char(c)) => Value::Int(-(c as i32)),
+        (UnOp::Neg, Value::Long(n)) => Value::Long(n.checked_neg().ok_or(E::Overflow)?),
+        (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
+        (UnOp::Neg, Value::TimeSpan(t)) => Value::TimeSpan(t.checked_neg().ok_or(E::Overflow)?),
+        (_, v) => return Err(E::Internal(format!("unary operator on {}", v.type_name()))),
+    })
+}
+
+pub(crate) fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, E> {
+    match op {
+        BinOp::Eq => return Ok(Value::Bool(equals(&a, &b))),
+        BinOp::Ne => return Ok(Value::Bool(!equals(&a, &b))),
+        _ => {}
+    }
+    if a.is_null() || b.is_null() {
+        // lifted operators: arithmetic with null is null, comparisons are false
+        return Ok(match op {
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(false),
+            _ => Value::Null,
+        });
+    }
+    if let (Some(x), Some(y)) = (num(&a), num(&b)) {
+        return numeric(op, x, y);
+    }
+    let ord = |o: Ordering| {
+        Value::Bool(match op {
+            BinOp::Lt => o == Ordering::Less,
+            BinOp::Le => o != Ordering::Greater,
+            BinOp::Gt => o == Ordering::Greater,
+            _ => o != Ordering::Less,
+        })
+    };
+    Ok(match (op, &a, &b) {
+        (BinOp::Add, Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(add_ticks(*d, *t)?),
+        (BinOp::Sub, Value::DateTime(d), Value::TimeSpan(t)) => {
+            Value::DateTime(add_ticks(*d, t.checked_neg().ok_or(E::Overflow)?)?)
+        }
+        (BinOp::Sub, Value::DateTime(x), Value::DateTime(y)) => {
+            Value::TimeSpan(diff_ticks(*x, *y)?)
+        }
+        (BinOp::Add, Value::TimeSpan(x), Value::TimeSpan(y)) => {
+            Value::TimeSpan(x.checked_add(*y).ok_or(E::Overflow)?)
+        }
+        (BinOp::Sub, Value::TimeSpan(x), Value::TimeSpan(y)) => {
+            Value::TimeSpan(x.checked_sub(*y).ok_or(E::Overflow)?)
+        }
+        (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::DateTime(x), Value::DateTime(y)) => {
+            ord(x.cmp(y))
+        }
+        (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::TimeSpan(x), Value::TimeSpan(y)) => {
+            ord(x.cmp(y))
+        }
+        _ => {
+            return Err(E::Internal(format!(
+                "operator {} on {} and {}",
+                op.symbol(),
+                a.type_name(),
+                b.type_name()
+            )));
+        }
+    })
+}
+
+fn numeric(op: BinOp, x: Num, y: Num) -> Result<Value, E> {
+    use Num::*;
+    let cmp = |o: Option<Ordering>| {
+        Ok(Value::Bool(match (op, o) {
+            (_, None) => false,
+            (BinOp::Lt, Some(o)) => o == Ordering::Less,
+            (BinOp::Le, Some(o)) => o != Ordering::Greater,
+            (BinOp::Gt, Some(o)) => o == Ordering::Greater,
+            (_, Some(o)) => o != Ordering::Less,
+        }))
+    };
+    let is_cmp = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+    match (x, y) {
+        (I(a), I(b)) => {
+            if is_cmp {
+                return cmp(Some(a.cmp(&b)));
+            }
+            let r = match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
+                BinOp::Div => a.checked_div(b),
+                BinOp::Rem => a.checked_rem(b),
+                _ => return Err(E::Internal("int operator".into())),
+            };
+            r.map(Value::Int).ok_or(E::Overflow)
+        }
+        (a @ (I(_) | L(_)), b @ (I(_) | L(_))) => {
+            let (a, b) = (to_l(a), to_l(b));
+            if is_cmp {
+                return cmp(Some(a.cmp(&b)));
+            }
+            let r = match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
+                BinOp::Div => a.checked_div(b),
+                BinOp::Rem => a.checked_rem(b),
+                _ => return Err(E::Internal("long operator".into())),
+            };
+            r.map(Value::Long).ok_or(E::Overflow)
+        }
+        (a, b) => {
+            let (a, b) = (to_d(a), to_d(b));
+            if is_cmp {
+                return cmp(a.partial_cmp(&b));
+            }
+            Ok(Value::Double(match op {
+                BinOp::Add => a + b,
+                BinOp::Sub => a - b,
+                BinOp::Mul => a * b,
+                BinOp::Div => a / b,
+                BinOp::Rem => a % b,
+                _ => return Err(E::Internal("double operator".into())),
+            }))
+        }
+    }
+}
+
+fn to_l(n: Num) -> i64 {
+    match n {
+        Num::I(a) => i64::from(a),
+        Num::L(a) => a,
+        Num::D(a) => a as i64,
+    }
+}
+
+fn to_d(n: Num) -> f64 {
+    match n {
+        Num::I(a) => f64::from(a),
+        Num::L(a) => a as f64,
+        Num::D(a) => a,
+    }
+}
+
+/// C# `==`: ordinal strings, numeric across int/long/double, null only equals null.
+pub(crate) fn equals(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, _) | (_, Value::Null) => false,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Char(x), Value::Char(y)) => x == y,
+        (Value::DateTime(x), Value::DateTime(y)) => x == y,
+        (Value::TimeSpan(x), Value::TimeSpan(y)) => x == y,
+        (Value::Enum(x), Value::Enum(y)) => x == y,
+        (Value::Certificate(x), Value::Certificate(y)) => Arc::ptr_eq(x, y) || x.der() == y.der(),
+        (Value::Bytes(x), Value::Bytes(y)) => Arc::ptr_eq(x, y),
+        (Value::Array(x), Value::Array(y)) => Arc::ptr_eq(x, y),
+        (Value::Pair(x), Value::Pair(y)) => equals(&x.0, &y.0) && equals(&x.1, &y.1),
+        _ => match (num(a), num(b)) {
+            (Some(Num::D(x)), Some(y)) | (Some(y), Some(Num::D(x))) => x == to_d(y),
+            (Some(x), Some(y)) => to_l(x) == to_l(y),
+            _ => false,
+        },
+    }
+}
+
+fn cast_err(v: &Value, to: &Ty) -> E {
+    E::InvalidCast {
+        from: v.type_name().to_owned(),
+        to: to.to_string(),
+    }
+}
+
+/// An explicit cast `(T)v`. With `unbox`, the value came from `object` and must already
+/// have type `T` (C# unboxing).
+pub(crate) fn cast(v: Value, to: &Ty, unbox: bool) -> Result<Value, E> {
+    if matches!(to, Ty::Object) {
+        return Ok(v);
+    }
+    if v.is_null() {
+        return if to.is_value_type() {
+            Err(cast_err(&v, to))
+        } else {
+            Ok(Value::Null)
+        };
+    }
+    let same = matches!(
+        (&v, to),
+        (Value::String(_), Ty::String)
+            | (Value::Bool(_), Ty::Bool)
+            | (Value::Int(_), Ty::Int)
+            | (Value::Long(_), Ty::Long)
+            | (Value::Double(_), Ty::Double)
+            | (Value::Char(_), Ty::Char)
+            | (Value::DateTime(_), Ty::DateTime)
+            | (Value::TimeSpan(_), Ty::TimeSpan)
+            | (Value::Bytes(_), Ty::Bytes)
+            | (Value::Array(_), Ty::Array(_))
+            | (Value::Certificate(_), Ty::Cert)
+            | (Value::Pair(_), Ty::Pair(..))
+    );
+    if same {
+        return Ok(v);
+    }
+    if unbox || num(&v).is_none() {
+        return Err(cast_err(&v, to));
+    }
+    convert_numeric(&v, to)
+}
+
+/// Numeric conversion (explicit or implicit), checked: overflow is an error.
+pub(crate) fn convert_numeric(v: &Value, to: &Ty) -> Result<Value, E> {
+    let Some(n) = num(v) else {
+        return Err(cast_err(v, to));
+    };
+    let float_to_int = |d: f64, min: f64, max: f64| {
+        let t = d.trunc();
+        if t.is_nan() || t < min || t > max {
+            Err(E::Overflow)
+        } else {
+            Ok(t)
+        }
+    };
+    Ok(match to {
+        Ty::Int => Value::Int(match n {
+            Num::I(a) => a,
+            Num::L(a) => i32::try_from(a).map_err(|_| E::Overflow)?,
+            Num::D(d) => float_to_int(d, f64::from(i32::MIN), f64::from(i32::MAX))? as i32,
+        }),
+        Ty::Long => Value::Long(match n {
+            Num::D(d) => {
+                float_to_int(d, -9.223_372_036_854_775e18, 9.223_372_036_854_775e18)? as i64
+            }
+            other => to_l(other),
+        }),
+        Ty::Double => Value::Double(to_d(n)),
+        Ty::Char => {
+            let code = match n {
+                Num::D(d) => float_to_int(d, 0.0, 65535.0)? as i64,
+                other => to_l(other),
+            };
+            let c = u32::try_from(code)
+                .ok()
+                .filter(|c| *c <= 0xFFFF)
+                .ok_or(E::Overflow)?;
+            Value::Char(char::from_u32(c).unwrap_or('\u{FFFD}'))
+        }
+        _ => return Err(cast_err(v, to)),
+    })
+}
+
+/// `ToString(format)` for interpolation holes and `x.ToString("...")`.
+pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
+    match v {
+        Value::DateTime(d) => format_datetime(*d, fmt),
+        Value::Int(_) | Value::Long(_) => {
+            let n = as_i64(v).unwrap_or(0);
+            let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
+            let width: usize = if digits.is_empty() {
+                0
+            } else {
+                digits
+                    .parse()
+                    .map_err(|_| E::Format(format!("'{fmt}' is not a number format")))?
+            };
+            match kind {
+                "D" | "d" => Ok(if n < 0 {
+                    format!("-{:0width$}", n.unsigned_abs())
+                } else {
+                    format!("{n:0width$}")
+                }),
+                "X" => Ok(format!("{n:0width$X}")),
+                "x" => Ok(format!("{n:0width$x}")),
+                "N" | "n" | "F" | "f" => format_value(&Value::Double(n as f64), fmt),
+                _ => Err(E::Format(format!(
+                    "'{fmt}' is not a supported number format"
+                ))),
+            }
+        }
+        Value::Double(d) => {
+            let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
+            let prec: usize = if digits.is_empty() {
+                2
+            } else {
+                digits
+                    .parse()
+                    .map_err(|_| E::Format(format!("'{fmt}' is not a number format")))?
+            };
+            match kind {
+                "F" | "f" => Ok(format!("{d:.prec$}")),
+                "N" | "n" => {
+                    let s = format!("{:.prec$}", d.abs());
+                    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+                    let mut grouped = String::new();
+                    for (i, c) in int.chars().enumerate() {
+                        if i > 0 && (int.len() - i) % 3 == 0 {
+                            grouped.push(',');
+                        }
+                        grouped.push(c);
+                    }
+                    let sign = if *d < 0.0 { "-" } else { "" };
+                    Ok(if frac.is_empty() {
+                        format!("{sign}{grouped}")
+                    } else {
+                        format!("{sign}{grouped}.{frac}")
+                    })
+                }
+                _ => Err(E::Format(format!(
+                    "'{fmt}' is not a supported number format"
+                ))),
+            }
+        }
+        _ => Err(E::Format(format!(
+            "a {} cannot be formatted with '{fmt}'",
+            v.type_name()
+        ))),
+    }
+}

@@ -1,0 +1,221 @@
+//! String members with .NET semantics: lengths and indexes count UTF-16 code units,
+//! comparisons are ordinal (culture-sensitive comparisons are treated as ordinal).
+
+use std::cmp::Ordering;
+
+use super::super::diagnostic::EvalErrorKind as E;
+use super::super::value::Value;
+
+pub(crate) fn len16(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    }
+}
+
+pub(crate) fn byte_to_16(s: &str, b: usize) -> i32 {
+    let n = if s.is_ascii() {
+        b
+    } else {
+        s[..b].encode_utf16().count()
+    };
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The byte offset of UTF-16 index `idx`, if it is within (or at the end of) `s`.
+fn byte_of_16(s: &str, idx: usize) -> Option<usize> {
+    if s.is_ascii() {
+        return (idx <= s.len()).then_some(idx);
+    }
+    let mut units = 0;
+    for (b, c) in s.char_indices() {
+        if units >= idx {
+            return Some(b);
+        }
+        units += c.len_utf16();
+    }
+    (units >= idx).then_some(s.len())
+}
+
+fn out_of_range(what: &str) -> E {
+    E::IndexOutOfRange(what.to_owned())
+}
+
+pub(crate) fn index_arg(v: &Value) -> i64 {
+    super::ops::as_i64(v).unwrap_or(-1)
+}
+
+pub(crate) fn substring(s: &str, start: i64, len: Option<i64>) -> Result<String, E> {
+    let total = len16(s) as i64;
+    if start < 0 || start > total {
+        return Err(out_of_range(&format!(
+            "startIndex {start} is outside the string of length {total}"
+        )));
+    }
+    let len = len.unwrap_or(total - start);
+    if len < 0 || start + len > total {
+        return Err(out_of_range(&format!(
+            "startIndex {start} + length {len} exceeds the string length {total}"
+        )));
+    }
+    let b0 = byte_of_16(s, start as usize).ok_or_else(|| out_of_range("startIndex"))?;
+    let b1 = byte_of_16(s, (start + len) as usize).ok_or_else(|| out_of_range("length"))?;
+    Ok(s[b0..b1].to_owned())
+}
+
+/// A `char` or `string` argument as text; null is an error (ArgumentNullException).
+pub(crate) fn text_arg(v: &Value, name: &str) -> Result<String, E> {
+    match v {
+        Value::String(s) => Ok(s.to_string()),
+        Value::Char(c) => Ok(c.to_string()),
+        Value::Null => Err(E::Argument(format!("'{name}' is null"))),
+        other => Ok(other.to_string()),
+    }
+}
+
+pub(crate) fn index_of(s: &str, needle: &str, from: i64) -> Result<i32, E> {
+    let total = len16(s) as i64;
+    if from < 0 || from > total {
+        return Err(out_of_range(&format!(
+            "startIndex {from} is outside the string of length {total}"
+        )));
+    }
+    let b = byte_of_16(s, from as usize).unwrap_or(s.len());
+    Ok(s[b..].find(needle).map_or(-1, |i| byte_to_16(s, b + i)))
+}
+
+pub(crate) fn last_index_of(s: &str, needle: &str) -> i32 {
+    s.rfind(needle).map_or(-1, |i| byte_to_16(s, i))
+}
+
+/// Whether a StringComparison value ignores case (1, 3, 5).
+pub(crate) fn ignores_case(cmp: i32) -> bool {
+    cmp % 2 == 1
+}
+
+pub(crate) fn fold(s: &str) -> String {
+    s.to_uppercase()
+}
+
+pub(crate) fn compare(a: &str, b: &str) -> i32 {
+    match a.cmp(b) {
+        Ordering::Less => -1,
+        Ordering::Equal => 0,
+        Ordering::Greater => 1,
+    }
+}
+
+pub(crate) fn split(s: &str, sep: &str, options: i32) -> Vec<Value> {
+    let parts: Vec<&str> = if sep.is_empty() {
+        vec![s]
+    } else {
+        s.split(sep).collect()
+    };
+    parts
+        .into_iter()
+        .map(|p| if options & 2 != 0 { p.trim() } else { p })
+        .filter(|p| options & 1 == 0 || !p.is_empty())
+        .map(Value::string)
+        .collect()
+}
+
+pub(crate) fn trim_char(s: &str, c: Option<char>, start: bool, end: bool) -> String {
+    let mut t = s;
+    match c {
+        Some(c) => {
+            if start {
+                t = t.trim_start_matches(c);
+            }
+            if end {
+                t = t.trim_end_matches(c);
+            }
+        }
+        None => {
+            if start {
+                t = t.trim_start();
+            }
+            if end {
+                t = t.trim_end();
+            }
+        }
+    }
+    t.to_owned()
+}
+
+pub(crate) fn pad(s: &str, width: i64, c: char, left: bool, max: usize) -> Result<String, E> {
+    if width < 0 {
+        return Err(E::Argument("totalWidth is negative".into()));
+    }
+    let width = width as usize;
+    if width > max {
+        return Err(E::SizeLimit {
+            what: "the padded string",
+            limit: max,
+        });
+    }
+    let len = len16(s);
+    if width <= len {
+        return Ok(s.to_owned());
+    }
+    let fill: String = std::iter::repeat_n(c, width - len).collect();
+    Ok(if left {
+        format!("{fill}{s}")
+    } else {
+        format!("{s}{fill}")
+    })
+}
+
+/// `string.Format`: `{0}`, `{1:fmt}`, `{{`, `}}`.
+pub(crate) fn format(fmt: &str, args: &[Value], max: usize) -> Result<String, E> {
+    let mut out = String::new();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut spec = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => spec.push(c),
+                        None => return Err(E::Format(format!("unclosed '{{' in '{fmt}'"))),
+                    }
+                }
+                let (idx, f) = spec.split_once(':').unwrap_or((&spec, ""));
+                let idx = idx.split(',').next().unwrap_or("");
+                let i: usize = idx
+                    .trim()
+                    .parse()
+                    .map_err(|_| E::Format(format!("'{{{spec}}}' is not a placeholder")))?;
+                let v = args.get(i).ok_or_else(|| {
+                    E::Format(format!(
+                        "placeholder {{{i}}} but only {} argument(s)",
+                        args.len()
+                    ))
+                })?;
+                if f.is_empty() {
+                    out.push_str(&v.to_string());
+                } else {
+                    out.push_str(&super::ops::format_value(v, f)?);
+                }
+            }
+            '}' => return Err(E::Format(format!("unmatched '}}' in '{fmt}'"))),
+            c => out.push(c),
+        }
+        if out.len() > max {
+            return Err(E::SizeLimit {
+                what: "the formatted string",
+                limit: max,
+            });
+        }
+    }
+    Ok(out)
+}

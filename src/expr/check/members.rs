@@ -1,0 +1,732 @@
+//! Member tables: which properties, methods and static members each type has, with their
+//! parameter and result types.
+
+use super::super::ir::{Method, Prop, StaticFn};
+use super::super::types::{Class, DictTy, EnumTy, Obj, Ty};
+
+/// The property `name` of `ty`, with its type.
+pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
+    use Prop as P;
+    use Ty as T;
+    let s = || T::String;
+    let r = match (ty, name) {
+        (T::Obj(Obj::Context), _) => match name {
+            "Request" => (P::Request, T::Obj(Obj::Request)),
+            "Response" => (P::Response, T::Obj(Obj::Response)),
+            "Variables" => (P::Variables, T::Dict(DictTy::Variables)),
+            "Deployment" => (P::Deployment, T::Obj(Obj::Deployment)),
+            "Api" => (P::Api, T::Obj(Obj::Api)),
+            "Operation" => (P::Operation, T::Obj(Obj::Operation)),
+            "LastError" => (P::LastError, T::Obj(Obj::LastError)),
+            "RequestId" => (P::RequestId, s()),
+            "Timestamp" => (P::Timestamp, T::DateTime),
+            "Elapsed" => (P::Elapsed, T::TimeSpan),
+            "User" => (P::User, T::Obj(Obj::User)),
+            "Subscription" => (P::Subscription, T::Obj(Obj::Subscription)),
+            "Product" => (P::Product, T::Obj(Obj::Product)),
+            "Tracing" => (P::Tracing, T::Bool),
+            _ => return None,
+        },
+        (T::Obj(Obj::Request), _) => match name {
+            "Method" => (P::ReqMethod, s()),
+            "Url" => (P::ReqUrl, T::Obj(Obj::Url)),
+            "OriginalUrl" => (P::ReqOriginalUrl, T::Obj(Obj::Url)),
+            "Headers" => (P::ReqHeaders, T::Dict(DictTy::Headers)),
+            "IpAddress" => (P::ReqIpAddress, s()),
+            "Body" => (P::ReqBody, T::Obj(Obj::Body)),
+            "MatchedParameters" => (P::ReqMatchedParameters, T::Dict(DictTy::MatchedParameters)),
+            "Certificate" => (P::ReqCertificate, T::Cert),
+            _ => return None,
+        },
+        (T::Obj(Obj::Response), _) => match name {
+            "StatusCode" => (P::RespStatusCode, T::Int),
+            "StatusReason" => (P::RespStatusReason, s()),
+            "Headers" => (P::RespHeaders, T::Dict(DictTy::Headers)),
+            "Body" => (P::RespBody, T::Obj(Obj::Body)),
+            _ => return None,
+        },
+        (T::Obj(Obj::Url), _) => match name {
+            "Host" => (P::UrlHost, s()),
+            "Path" => (P::UrlPath, s()),
+            "Port" => (P::UrlPort, T::Int),
+            "Query" => (P::UrlQuery, T::Dict(DictTy::Query)),
+            "QueryString" => (P::UrlQueryString, s()),
+            "Scheme" => (P::UrlScheme, s()),
+            _ => return None,
+        },
+        (T::Obj(Obj::Deployment), _) => match name {
+            "Region" => (P::DepRegion, s()),
+            "ServiceName" => (P::DepServiceName, s()),
+            "Certificates" => (P::DepCertificates, T::Dict(DictTy::Certificates)),
+            _ => return None,
+        },
+        (T::Obj(Obj::Api), _) => match name {
+            "Id" => (P::ApiId, s()),
+            "Name" => (P::ApiName, s()),
+            "Path" => (P::ApiPath, s()),
+            "Revision" => (P::ApiRevision, s()),
+            "Version" => (P::ApiVersion, s()),
+            "IsCurrentRevision" => (P::ApiIsCurrentRevision, T::Bool),
+            "ServiceUrl" => (P::ApiServiceUrl, T::Obj(Obj::Url)),
+            _ => return None,
+        },
+        (T::Obj(Obj::Operation), _) => match name {
+            "Id" => (P::OpId, s()),
+            "Method" => (P::OpMethod, s()),
+            "Name" => (P::OpName, s()),
+            "UrlTemplate" => (P::OpUrlTemplate, s()),
+            _ => return None,
+        },
+        (T::Obj(Obj::LastError), _) => match name {
+            "Source" => (P::ErrSource, s()),
+            "Reason" => (P::ErrReason, s()),
+            "Message" => (P::ErrMessage, s()),
+            "Scope" => (P::ErrScope, s()),
+            "Section" => (P::ErrSection, s()),
+            "Path" => (P::ErrPath, s()),
+            "PolicyId" => (P::ErrPolicyId, s()),
+            _ => return None,
+        },
+        (T::Cert, _) => match name {
+            "Subject" => (P::CertSubject, s()),
+            "Issuer" => (P::CertIssuer, s()),
+            "SubjectName" => (P::CertSubjectName, T::Obj(Obj::X500Name)),
+            "IssuerName" => (P::CertIssuerName, T::Obj(Obj::X500Name)),
+            "Thumbprint" => (P::CertThumbprint, s()),
+            "SerialNumber" => (P::CertSerialNumber, s()),
+            "NotBefore" => (P::CertNotBefore, T::DateTime),
+            "NotAfter" => (P::CertNotAfter, T::DateTime),
+            "Version" => (P::CertVersion, T::Int),
+            "SignatureAlgorithm" => (P::CertSignatureAlgorithm, T::Obj(Obj::Oid)),
+            "RawData" => (P::CertRawData, T::Bytes),
+            "FriendlyName" => (P::CertFriendlyName, s()),
+            "HasPrivateKey" => (P::CertHasPrivateKey, T::Bool),
+            _ => return None,
+        },
+        (T::Obj(Obj::X500Name), "Name") => (P::X500Name, s()),
+        (T::Obj(Obj::Oid), "Value") => (P::OidValue, s()),
+        (T::Obj(Obj::Oid), "FriendlyName") => (P::OidFriendlyName, s()),
+        (T::String, "Length") => (P::StrLength, T::Int),
+        (T::Array(_), "Length" | "Count") => (P::ArrLength, T::Int),
+        (T::Bytes, "Length") => (P::BytesLength, T::Int),
+        (T::Pair(k, _), "Key") => (P::PairKey, (**k).clone()),
+        (T::Pair(_, v), "Value") => (P::PairValue, (**v).clone()),
+        (T::Dict(_), "Count") => (P::DictCount, T::Int),
+        (T::Dict(d), "Keys") => (P::DictKeys, T::Array(Box::new(d.key()))),
+        (T::Dict(d), "Values") => (P::DictValues, T::Array(Box::new(d.value()))),
+        (T::DateTime, _) => match name {
+            "Year" => (P::DtYear, T::Int),
+            "Month" => (P::DtMonth, T::Int),
+            "Day" => (P::DtDay, T::Int),
+            "Hour" => (P::DtHour, T::Int),
+            "Minute" => (P::DtMinute, T::Int),
+            "Second" => (P::DtSecond, T::Int),
+            "Millisecond" => (P::DtMillisecond, T::Int),
+            "DayOfYear" => (P::DtDayOfYear, T::Int),
+            "Date" => (P::DtDate, T::DateTime),
+            "Ticks" => (P::DtTicks, T::Long),
+            "TimeOfDay" => (P::DtTimeOfDay, T::TimeSpan),
+            _ => return None,
+        },
+        (T::TimeSpan, _) => match name {
+            "Days" => (P::TsDays, T::Int),
+            "Hours" => (P::TsHours, T::Int),
+            "Minutes" => (P::TsMinutes, T::Int),
+            "Seconds" => (P::TsSeconds, T::Int),
+            "Milliseconds" => (P::TsMilliseconds, T::Int),
+            "Ticks" => (P::TsTicks, T::Long),
+            "TotalDays" => (P::TsTotalDays, T::Double),
+            "TotalHours" => (P::TsTotalHours, T::Double),
+            "TotalMinutes" => (P::TsTotalMinutes, T::Double),
+            "TotalSeconds" => (P::TsTotalSeconds, T::Double),
+            "TotalMilliseconds" => (P::TsTotalMilliseconds, T::Double),
+            _ => return None,
+        },
+        (T::Obj(Obj::Match | Obj::Group), _) => match name {
+            "Success" => (P::GroupSuccess, T::Bool),
+            "Value" => (P::GroupValue, s()),
+            "Index" => (P::GroupIndex, T::Int),
+            "Length" => (P::GroupLength, T::Int),
+            "Groups" if *ty == T::Obj(Obj::Match) => (P::MatchGroups, T::Obj(Obj::Groups)),
+            _ => return None,
+        },
+        (T::Obj(Obj::Groups), "Count") => (P::GroupsCount, T::Int),
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Members that exist in .NET but that certgate does not offer, for a clearer message.
+pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
+    match ty {
+        Ty::Cert => matches!(
+            name,
+            "Extensions"
+                | "PublicKey"
+                | "PrivateKey"
+                | "Archived"
+                | "Handle"
+                | "GetRawCertData"
+                | "Export"
+                | "GetPublicKey"
+                | "GetRSAPublicKey"
+                | "Import"
+                | "Reset"
+        ),
+        Ty::Obj(Obj::Context) => matches!(name, "Trace"),
+        Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
+        Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
+        _ => false,
+    }
+}
+
+/// Parameter kinds of the method tables.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum P {
+    Str,
+    Char,
+    StrOrChar,
+    Int,
+    Long,
+    Num,
+    Bool,
+    Enum(EnumTy),
+    Bytes,
+    Obj,
+    Elem,
+    Pred,
+    Sel,
+    Span,
+    Date,
+    /// Any number of further arguments of any type (`params object[]`).
+    Rest,
+}
+
+impl P {
+    pub(crate) fn describe(self) -> String {
+        match self {
+            P::Str => "string".into(),
+            P::Char => "char".into(),
+            P::StrOrChar => "string".into(),
+            P::Int => "int".into(),
+            P::Long => "long".into(),
+            P::Num => "double".into(),
+            P::Bool => "bool".into(),
+            P::Enum(e) => e.name().into(),
+            P::Bytes => "byte[]".into(),
+            P::Obj => "object".into(),
+            P::Elem => "the element type".into(),
+            P::Pred => "a predicate lambda x => bool".into(),
+            P::Sel => "a lambda x => value".into(),
+            P::Span => "TimeSpan".into(),
+            P::Date => "DateTime".into(),
+            P::Rest => "...".into(),
+        }
+    }
+}
+
+/// Result kinds of the method tables.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum R {
+    Bool,
+    Int,
+    Long,
+    Double,
+    Str,
+    StrArr,
+    CharArr,
+    Date,
+    Span,
+    Bytes,
+    Elem,
+    ArrElem,
+    ArrSel,
+    Match,
+    /// The numeric type of the arguments (Math.Abs/Max/Min).
+    NumArg,
+}
+
+/// Which receivers a method table entry applies to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Recv {
+    Str,
+    Cert,
+    Date,
+    Span,
+    Enc,
+    /// Headers, Query, MatchedParameters.
+    StrDict,
+    Vars,
+    Certs,
+    Seq,
+    Any,
+}
+
+impl Recv {
+    pub(crate) fn matches(self, ty: &Ty) -> bool {
+        match self {
+            Recv::Str => *ty == Ty::String,
+            Recv::Cert => *ty == Ty::Cert,
+            Recv::Date => *ty == Ty::DateTime,
+            Recv::Span => *ty == Ty::TimeSpan,
+            Recv::Enc => *ty == Ty::Obj(Obj::Encoding),
+            Recv::StrDict => matches!(
+                ty,
+                Ty::Dict(DictTy::Headers | DictTy::Query | DictTy::MatchedParameters)
+            ),
+            Recv::Vars => *ty == Ty::Dict(DictTy::Variables),
+            Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
+            Recv::Seq => ty.element().is_some(),
+            Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
+        }
+    }
+}
+
+pub(crate) type MethodEntry = (Recv, &'static str, &'static [P], R, Method);
+
+use Method as M;
+use P::*;
+
+pub(crate) const METHODS: &[MethodEntry] = &[
+    // string
+    (Recv::Str, "Contains", &[StrOrChar], R::Bool, M::StrContains),
+    (
+        Recv::Str,
+        "Contains",
+        &[Str, Enum(EnumTy::StringComparison)],
+        R::Bool,
+        M::StrContainsCmp,
+    ),
+    (
+        Recv::Str,
+        "StartsWith",
+        &[StrOrChar],
+        R::Bool,
+        M::StrStartsWith,
+    ),
+    (
+        Recv::Str,
+        "StartsWith",
+        &[Str, Enum(EnumTy::StringComparison)],
+        R::Bool,
+        M::StrStartsWithCmp,
+    ),
+    (Recv::Str, "EndsWith", &[StrOrChar], R::Bool, M::StrEndsWith),
+    (
+        Recv::Str,
+        "EndsWith",
+        &[Str, Enum(EnumTy::StringComparison)],
+        R::Bool,
+        M::StrEndsWithCmp,
+    ),
+    (Recv::Str, "IndexOf", &[StrOrChar], R::Int, M::StrIndexOf),
+    (
+        Recv::Str,
+        "IndexOf",
+        &[StrOrChar, Int],
+        R::Int,
+        M::StrIndexOfFrom,
+    ),
+    (
+        Recv::Str,
+        "IndexOf",
+        &[Str, Enum(EnumTy::StringComparison)],
+        R::Int,
+        M::StrIndexOfCmp,
+    ),
+    (
+        Recv::Str,
+        "LastIndexOf",
+        &[StrOrChar],
+        R::Int,
+        M::StrLastIndexOf,
+    ),
+    (Recv::Str, "Substring", &[Int], R::Str, M::StrSubstring),
+    (
+        Recv::Str,
+        "Substring",
+        &[Int, Int],
+        R::Str,
+        M::StrSubstringLen,
+    ),
+    (
+        Recv::Str,
+        "Replace",
+        &[StrOrChar, StrOrChar],
+        R::Str,
+        M::StrReplace,
+    ),
+    (Recv::Str, "Split", &[StrOrChar], R::StrArr, M::StrSplit),
+    (
+        Recv::Str,
+        "Split",
+        &[StrOrChar, Enum(EnumTy::StringSplitOptions)],
+        R::StrArr,
+        M::StrSplitOptions,
+    ),
+    (Recv::Str, "Trim", &[], R::Str, M::StrTrim),
+    (Recv::Str, "Trim", &[Char], R::Str, M::StrTrimChars),
+    (Recv::Str, "TrimStart", &[], R::Str, M::StrTrimStart),
+    (Recv::Str, "TrimStart", &[Char], R::Str, M::StrTrimStart),
+    (Recv::Str, "TrimEnd", &[], R::Str, M::StrTrimEnd),
+    (Recv::Str, "TrimEnd", &[Char], R::Str, M::StrTrimEnd),
+    (Recv::Str, "ToUpper", &[], R::Str, M::StrToUpper),
+    (Recv::Str, "ToUpperInvariant", &[], R::Str, M::StrToUpper),
+    (Recv::Str, "ToLower", &[], R::Str, M::StrToLower),
+    (Recv::Str, "ToLowerInvariant", &[], R::Str, M::StrToLower),
+    (
+        Recv::Str,
+        "Equals",
+        &[Str, Enum(EnumTy::StringComparison)],
+        R::Bool,
+        M::StrEqualsCmp,
+    ),
+    (Recv::Str, "PadLeft", &[Int], R::Str, M::StrPadLeft),
+    (Recv::Str, "PadLeft", &[Int, Char], R::Str, M::StrPadLeft),
+    (Recv::Str, "PadRight", &[Int], R::Str, M::StrPadRight),
+    (Recv::Str, "PadRight", &[Int, Char], R::Str, M::StrPadRight),
+    (Recv::Str, "ToCharArray", &[], R::CharArr, M::StrToCharArray),
+    (Recv::Str, "CompareTo", &[Str], R::Int, M::StrCompareTo),
+    // certificate
+    (Recv::Cert, "Verify", &[], R::Bool, M::CertVerify),
+    (
+        Recv::Cert,
+        "VerifyNoRevocation",
+        &[],
+        R::Bool,
+        M::CertVerifyNoRevocation,
+    ),
+    (
+        Recv::Cert,
+        "GetNameInfo",
+        &[Enum(EnumTy::X509NameType), Bool],
+        R::Str,
+        M::CertGetNameInfo,
+    ),
+    (
+        Recv::Cert,
+        "GetSerialNumberString",
+        &[],
+        R::Str,
+        M::CertGetSerialNumberString,
+    ),
+    (
+        Recv::Cert,
+        "GetCertHashString",
+        &[],
+        R::Str,
+        M::CertGetCertHashString,
+    ),
+    // DateTime
+    (Recv::Date, "AddDays", &[Num], R::Date, M::DtAddDays),
+    (Recv::Date, "AddHours", &[Num], R::Date, M::DtAddHours),
+    (Recv::Date, "AddMinutes", &[Num], R::Date, M::DtAddMinutes),
+    (Recv::Date, "AddSeconds", &[Num], R::Date, M::DtAddSeconds),
+    (
+        Recv::Date,
+        "AddMilliseconds",
+        &[Num],
+        R::Date,
+        M::DtAddMilliseconds,
+    ),
+    (Recv::Date, "AddTicks", &[Long], R::Date, M::DtAddTicks),
+    (Recv::Date, "AddMonths", &[Int], R::Date, M::DtAddMonths),
+    (Recv::Date, "AddYears", &[Int], R::Date, M::DtAddYears),
+    (Recv::Date, "Add", &[Span], R::Date, M::DtAdd),
+    (Recv::Date, "Subtract", &[Span], R::Date, M::DtSubtractSpan),
+    (Recv::Date, "Subtract", &[Date], R::Span, M::DtSubtractDate),
+    (
+        Recv::Date,
+        "ToUniversalTime",
+        &[],
+        R::Date,
+        M::DtToUniversalTime,
+    ),
+    (Recv::Date, "ToLocalTime", &[], R::Date, M::DtToLocalTime),
+    (Recv::Date, "CompareTo", &[Date], R::Int, M::DtCompareTo),
+    // TimeSpan
+    (Recv::Span, "Add", &[Span], R::Span, M::TsAdd),
+    (Recv::Span, "Subtract", &[Span], R::Span, M::TsSubtract),
+    (Recv::Span, "Negate", &[], R::Span, M::TsNegate),
+    (Recv::Span, "Duration", &[], R::Span, M::TsDuration),
+    // Encoding
+    (Recv::Enc, "GetString", &[Bytes], R::Str, M::EncGetString),
+    (Recv::Enc, "GetBytes", &[Str], R::Bytes, M::EncGetBytes),
+    // dictionaries
+    (
+        Recv::StrDict,
+        "ContainsKey",
+        &[Str],
+        R::Bool,
+        M::DictContainsKey,
+    ),
+    (
+        Recv::StrDict,
+        "GetValueOrDefault",
+        &[Str],
+        R::Str,
+        M::DictGetValueOrDefault,
+    ),
+    (
+        Recv::StrDict,
+        "GetValueOrDefault",
+        &[Str, Str],
+        R::Str,
+        M::DictGetValueOrDefault,
+    ),
+    (
+        Recv::Vars,
+        "ContainsKey",
+        &[Str],
+        R::Bool,
+        M::DictContainsKey,
+    ),
+    (
+        Recv::Certs,
+        "ContainsKey",
+        &[Str],
+        R::Bool,
+        M::DictContainsKey,
+    ),
+    // LINQ
+    (Recv::Seq, "Any", &[], R::Bool, M::Any),
+    (Recv::Seq, "Any", &[Pred], R::Bool, M::AnyPred),
+    (Recv::Seq, "All", &[Pred], R::Bool, M::All),
+    (Recv::Seq, "Count", &[], R::Int, M::Count),
+    (Recv::Seq, "Count", &[Pred], R::Int, M::CountPred),
+    (Recv::Seq, "Where", &[Pred], R::ArrElem, M::Where),
+    (Recv::Seq, "Select", &[Sel], R::ArrSel, M::Select),
+    (Recv::Seq, "First", &[], R::Elem, M::First),
+    (Recv::Seq, "First", &[Pred], R::Elem, M::FirstPred),
+    (Recv::Seq, "FirstOrDefault", &[], R::Elem, M::FirstOrDefault),
+    (
+        Recv::Seq,
+        "FirstOrDefault",
+        &[Pred],
+        R::Elem,
+        M::FirstOrDefaultPred,
+    ),
+    (Recv::Seq, "Last", &[], R::Elem, M::Last),
+    (Recv::Seq, "LastOrDefault", &[], R::Elem, M::LastOrDefault),
+    (Recv::Seq, "Contains", &[Elem], R::Bool, M::Contains),
+    (Recv::Seq, "ToArray", &[], R::ArrElem, M::ToArray),
+    (Recv::Seq, "ToList", &[], R::ArrElem, M::ToArray),
+    (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
+    (Recv::Seq, "Skip", &[Int], R::ArrElem, M::Skip),
+    (Recv::Seq, "Take", &[Int], R::ArrElem, M::Take),
+    // every object
+    (Recv::Any, "ToString", &[], R::Str, M::ToString),
+    (Recv::Any, "ToString", &[Str], R::Str, M::ToStringFormat),
+    (Recv::Any, "Equals", &[Obj], R::Bool, M::Equals),
+];
+
+pub(crate) type StaticEntry = (Class, &'static str, &'static [P], R, StaticFn);
+
+use StaticFn as F;
+
+pub(crate) const STATICS: &[StaticEntry] = &[
+    (
+        Class::String,
+        "IsNullOrEmpty",
+        &[Str],
+        R::Bool,
+        F::StrIsNullOrEmpty,
+    ),
+    (
+        Class::String,
+        "IsNullOrWhiteSpace",
+        &[Str],
+        R::Bool,
+        F::StrIsNullOrWhiteSpace,
+    ),
+    (
+        Class::String,
+        "Join",
+        &[StrOrChar, Rest],
+        R::Str,
+        F::StrJoin,
+    ),
+    (Class::String, "Format", &[Str, Rest], R::Str, F::StrFormat),
+    (Class::String, "Concat", &[Rest], R::Str, F::StrConcat),
+    (Class::String, "Equals", &[Str, Str], R::Bool, F::StrEquals),
+    (
+        Class::String,
+        "Equals",
+        &[Str, Str, Enum(EnumTy::StringComparison)],
+        R::Bool,
+        F::StrEqualsCmp,
+    ),
+    (Class::DateTime, "Parse", &[Str], R::Date, F::DtParse),
+    (Class::TimeSpan, "FromDays", &[Num], R::Span, F::TsFromDays),
+    (
+        Class::TimeSpan,
+        "FromHours",
+        &[Num],
+        R::Span,
+        F::TsFromHours,
+    ),
+    (
+        Class::TimeSpan,
+        "FromMinutes",
+        &[Num],
+        R::Span,
+        F::TsFromMinutes,
+    ),
+    (
+        Class::TimeSpan,
+        "FromSeconds",
+        &[Num],
+        R::Span,
+        F::TsFromSeconds,
+    ),
+    (
+        Class::TimeSpan,
+        "FromMilliseconds",
+        &[Num],
+        R::Span,
+        F::TsFromMilliseconds,
+    ),
+    (
+        Class::TimeSpan,
+        "FromTicks",
+        &[Long],
+        R::Span,
+        F::TsFromTicks,
+    ),
+    (
+        Class::Convert,
+        "ToBase64String",
+        &[Bytes],
+        R::Str,
+        F::ToBase64String,
+    ),
+    (
+        Class::Convert,
+        "FromBase64String",
+        &[Str],
+        R::Bytes,
+        F::FromBase64String,
+    ),
+    (Class::Convert, "ToInt32", &[Obj], R::Int, F::ConvertToInt32),
+    (
+        Class::Convert,
+        "ToInt64",
+        &[Obj],
+        R::Long,
+        F::ConvertToInt64,
+    ),
+    (
+        Class::Convert,
+        "ToDouble",
+        &[Obj],
+        R::Double,
+        F::ConvertToDouble,
+    ),
+    (
+        Class::Convert,
+        "ToBoolean",
+        &[Obj],
+        R::Bool,
+        F::ConvertToBoolean,
+    ),
+    (
+        Class::Convert,
+        "ToString",
+        &[Obj],
+        R::Str,
+        F::ConvertToString,
+    ),
+    (Class::Math, "Abs", &[Num], R::NumArg, F::MathAbs),
+    (Class::Math, "Max", &[Num, Num], R::NumArg, F::MathMax),
+    (Class::Math, "Min", &[Num, Num], R::NumArg, F::MathMin),
+    (Class::Math, "Floor", &[Num], R::Double, F::MathFloor),
+    (Class::Math, "Ceiling", &[Num], R::Double, F::MathCeiling),
+    (Class::Math, "Round", &[Num], R::Double, F::MathRound),
+    (
+        Class::Math,
+        "Round",
+        &[Num, Int],
+        R::Double,
+        F::MathRoundDigits,
+    ),
+    (Class::Math, "Pow", &[Num, Num], R::Double, F::MathPow),
+    (Class::Math, "Sqrt", &[Num], R::Double, F::MathSqrt),
+    (
+        Class::Regex,
+        "IsMatch",
+        &[Str, Str],
+        R::Bool,
+        F::RegexIsMatch,
+    ),
+    (
+        Class::Regex,
+        "IsMatch",
+        &[Str, Str, Enum(EnumTy::RegexOptions)],
+        R::Bool,
+        F::RegexIsMatch,
+    ),
+    (Class::Regex, "Match", &[Str, Str], R::Match, F::RegexMatch),
+    (
+        Class::Regex,
+        "Match",
+        &[Str, Str, Enum(EnumTy::RegexOptions)],
+        R::Match,
+        F::RegexMatch,
+    ),
+    (
+        Class::Regex,
+        "Replace",
+        &[Str, Str, Str],
+        R::Str,
+        F::RegexReplace,
+    ),
+    (
+        Class::Regex,
+        "Replace",
+        &[Str, Str, Str, Enum(EnumTy::RegexOptions)],
+        R::Str,
+        F::RegexReplace,
+    ),
+    (Class::Regex, "Escape", &[Str], R::Str, F::RegexEscape),
+    (Class::Int, "Parse", &[Str], R::Int, F::IntParse),
+    (Class::Long, "Parse", &[Str], R::Long, F::LongParse),
+    (Class::Double, "Parse", &[Str], R::Double, F::DoubleParse),
+    (Class::Bool, "Parse", &[Str], R::Bool, F::BoolParse),
+];
+
+/// A class name as written (`string`, `String`, `System.DateTime` after namespaces).
+pub(crate) fn class(name: &str) -> Option<Class> {
+    Some(match name {
+        "string" | "String" => Class::String,
+        "DateTime" => Class::DateTime,
+        "TimeSpan" => Class::TimeSpan,
+        "Convert" => Class::Convert,
+        "Encoding" => Class::Encoding,
+        "Math" => Class::Math,
+        "Regex" => Class::Regex,
+        "int" | "Int32" => Class::Int,
+        "long" | "Int64" => Class::Long,
+        "double" | "Double" => Class::Double,
+        "bool" | "Boolean" => Class::Bool,
+        "char" | "Char" => Class::Char,
+        "X509NameType" => Class::Enum(EnumTy::X509NameType),
+        "StringComparison" => Class::Enum(EnumTy::StringComparison),
+        "DateTimeKind" => Class::Enum(EnumTy::DateTimeKind),
+        "RegexOptions" => Class::Enum(EnumTy::RegexOptions),
+        "StringSplitOptions" => Class::Enum(EnumTy::StringSplitOptions),
+        _ => return None,
+    })
+}
+
+/// Namespaces that may prefix a class name.
+pub(crate) const NAMESPACES: &[&str] = &[
+    "System",
+    "System.Text",
+    "System.Text.RegularExpressions",
+    "System.Linq",
+    "System.Collections",
+    "System.Collections.Generic",
+    "System.Security",
+    "System.Security.Cryptography",
+    "System.Security.Cryptography.X509Certificates",
+];

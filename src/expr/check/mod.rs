@@ -1,0 +1,1345 @@
+//! The checker: resolves names and members against the context model, checks the types
+//! that can be known, folds constants, and lowers the syntax tree to [`super::ir`].
+
+mod members;
+
+use std::sync::Arc;
+
+use super::Context;
+use super::ast::{Arg, BinOp, Expr, ExprKind, Part, Stmt, TypeRef, UnOp};
+use super::diagnostic::CompileErrorKind as K;
+use super::eval;
+use super::ir::{self, CertField, Lambda, Method, Node, Prop, StaticFn, enum_const};
+use super::parser::Body;
+use super::span::Span;
+use super::types::{Class, DictTy, Obj, Ty};
+use super::value::{Handle, HandleKind, Value};
+use members::{METHODS, NAMESPACES, P, R, STATICS};
+
+type CResult<T> = Result<T, (K, Span)>;
+
+/// A checked program: its body, how many local slots it needs, its result type.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked {
+    pub body: ProgramBody,
+    pub n_slots: usize,
+    pub ty: Ty,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ProgramBody {
+    Expr(Node),
+    Block(Vec<ir::Stmt>),
+}
+
+pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
+    let mut c = Checker {
+        scopes: vec![Vec::new()],
+        n_slots: 0,
+        returns: Vec::new(),
+        fold_ctx: Context::new(time::OffsetDateTime::UNIX_EPOCH),
+        regex_size_limit,
+    };
+    match body {
+        Body::Expr(e) => {
+            let (node, ty) = c.value(e)?;
+            Ok(Checked {
+                body: ProgramBody::Expr(node),
+                n_slots: c.n_slots,
+                ty,
+            })
+        }
+        Body::Block(stmts, span) => {
+            let (stmts, returns) = c.block(stmts)?;
+            if !returns {
+                return Err((
+                    K::MissingReturn,
+                    Span::new(span.end as usize - 1, span.end as usize),
+                ));
+            }
+            let ty = unify(&c.returns);
+            Ok(Checked {
+                body: ProgramBody::Block(stmts),
+                n_slots: c.n_slots,
+                ty,
+            })
+        }
+    }
+}
+
+fn unify(tys: &[Ty]) -> Ty {
+    let mut it = tys.iter().filter(|t| **t != Ty::Null);
+    let Some(first) = it.next() else {
+        return Ty::Object;
+    };
+    let mut acc = first.clone();
+    for t in it {
+        if acc.accepts(t) {
+            continue;
+        } else if t.accepts(&acc) {
+            acc = t.clone();
+        } else {
+            return Ty::Object;
+        }
+    }
+    acc
+}
+
+struct Checker {
+    scopes: Vec<Vec<(String, u16, Ty)>>,
+    n_slots: usize,
+    returns: Vec<Ty>,
+    fold_ctx: Context,
+    regex_size_limit: usize,
+}
+
+fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
+    (
+        K::TypeMismatch {
+            expected: expected.to_string(),
+            found: found.to_string(),
+        },
+        span,
+    )
+}
+
+fn numeric_result(a: &Ty, b: &Ty) -> Ty {
+    if *a == Ty::Double || *b == Ty::Double {
+        Ty::Double
+    } else if *a == Ty::Long || *b == Ty::Long {
+        Ty::Long
+    } else {
+        Ty::Int
+    }
+}
+
+impl Checker {
+    fn lookup(&self, name: &str) -> Option<(u16, Ty)> {
+        self.scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev())
+            .find(|(n, ..)| n == name)
+            .map(|(_, s, t)| (*s, t.clone()))
+    }
+
+    fn declare(&mut self, name: &str, ty: Ty, span: Span) -> CResult<u16> {
+        if self.lookup(name).is_some() || name == "context" {
+            return Err((K::DuplicateLocal(name.to_owned()), span));
+        }
+        let slot = u16::try_from(self.n_slots).map_err(|_| {
+            (
+                K::Unsupported("more than 65535 local variables".into()),
+                span,
+            )
+        })?;
+        self.n_slots += 1;
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.push((name.to_owned(), slot, ty));
+        }
+        Ok(slot)
+    }
+
+    /// Evaluates a node made only of constants, at load.
+    fn fold(&self, node: Node, span: Span) -> CResult<Node> {
+        match eval::eval_const(&node, &self.fold_ctx) {
+            Ok(v) => Ok(Node::Const(v)),
+            Err(kind) => Err((K::Constant(kind), span)),
+        }
+    }
+
+    // ---------------------------------------------------------------- statements
+
+    fn block(&mut self, stmts: &[Stmt]) -> CResult<(Vec<ir::Stmt>, bool)> {
+        self.scopes.push(Vec::new());
+        let mut out = Vec::with_capacity(stmts.len());
+        let mut returns = false;
+        for s in stmts {
+            let (s, r) = match self.stmt(s) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.scopes.pop();
+                    return Err(e);
+                }
+            };
+            out.push(s);
+            returns |= r;
+        }
+        self.scopes.pop();
+        Ok((out, returns))
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> CResult<(ir::Stmt, bool)> {
+        match s {
+            Stmt::Block(b) => {
+                let (b, r) = self.block(b)?;
+                Ok((ir::Stmt::Block(b), r))
+            }
+            Stmt::Var {
+                ty,
+                name,
+                name_span,
+                init,
+            } => {
+                let (node, ity) = self.value(init)?;
+                let ty = match ty {
+                    Some(t) => {
+                        let t = self.type_ref(t)?;
+                        if !t.accepts(&ity) {
+                            return Err(mismatch(&t, &ity, init.span));
+                        }
+                        t
+                    }
+                    None if ity == Ty::Null => return Err((K::NullVar(name.clone()), *name_span)),
+                    None => ity.clone(),
+                };
+                let node = coerce(node, &ity, &ty);
+                let slot = self.declare(name, ty, *name_span)?;
+                Ok((ir::Stmt::Set(slot, node), false))
+            }
+            Stmt::Assign {
+                name,
+                name_span,
+                op,
+                value,
+            } => {
+                let Some((slot, ty)) = self.lookup(name) else {
+                    return Err(if name == "context" {
+                        (K::NotAssignable(name.clone()), *name_span)
+                    } else {
+                        (K::UnknownName(name.clone()), *name_span)
+                    });
+                };
+                let (mut node, mut vty) = self.value(value)?;
+                if let Some(op) = op {
+                    (node, vty) = self.binary(
+                        *op,
+                        (Node::Local(slot), ty.clone()),
+                        (node, vty),
+                        name_span.to(value.span),
+                    )?;
+                }
+                if !ty.accepts(&vty) {
+                    return Err(mismatch(&ty, &vty, value.span));
+                }
+                Ok((ir::Stmt::Set(slot, coerce(node, &vty, &ty)), false))
+            }
+            Stmt::If(c, t, e) => {
+                let (cn, cty) = self.value(c)?;
+                if cty != Ty::Bool {
+                    return Err(mismatch("bool", &cty, c.span));
+                }
+                let (tn, tr) = self.scoped_stmt(t)?;
+                let (en, er) = match e {
+                    Some(e) => {
+                        let (n, r) = self.scoped_stmt(e)?;
+                        (Some(Box::new(n)), r)
+                    }
+                    None => (None, false),
+                };
+                Ok((ir::Stmt::If(cn, Box::new(tn), en), tr && er))
+            }
+            Stmt::Return(e, _) => {
+                let (n, ty) = self.value(e)?;
+                self.returns.push(ty);
+                Ok((ir::Stmt::Return(n), true))
+            }
+            Stmt::Foreach {
+                ty,
+                name,
+                name_span,
+                iter,
+                body,
+            } => {
+                let (it, ity) = self.value(iter)?;
+                let Some(elem) = ity.element() else {
+                    return Err((
+                        K::BadOperand {
+                            op: "foreach",
+                            ty: ity.to_string(),
+                        },
+                        iter.span,
+                    ));
+                };
+                let vty = match ty {
+                    Some(t) => {
+                        let t = self.type_ref(t)?;
+                        if !t.accepts(&elem) && elem != Ty::Object {
+                            return Err(mismatch(&t, &elem, t_span(ty.as_ref(), *name_span)));
+                        }
+                        t
+                    }
+                    None => elem,
+                };
+                self.scopes.push(Vec::new());
+                let slot = match self.declare(name, vty, *name_span) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.scopes.pop();
+                        return Err(e);
+                    }
+                };
+                let b = self.stmt(body);
+                self.scopes.pop();
+                let (b, _) = b?;
+                Ok((
+                    ir::Stmt::Foreach {
+                        slot,
+                        iter: it,
+                        body: Box::new(b),
+                        span: iter.span,
+                    },
+                    false,
+                ))
+            }
+            Stmt::Expr(e) => {
+                let (n, _) = self.expr(e)?;
+                Ok((ir::Stmt::Expr(n), false))
+            }
+        }
+    }
+
+    fn scoped_stmt(&mut self, s: &Stmt) -> CResult<(ir::Stmt, bool)> {
+        self.scopes.push(Vec::new());
+        let r = self.stmt(s);
+        self.scopes.pop();
+        r
+    }
+
+    fn type_ref(&self, t: &TypeRef) -> CResult<Ty> {
+        Ty::from_name(&t.name).ok_or_else(|| (K::UnknownType(t.name.clone()), t.span))
+    }
+
+    // ---------------------------------------------------------------- expressions
+
+    /// An expression that must be a value (not a type or namespace).
+    fn value(&mut self, e: &Expr) -> CResult<(Node, Ty)> {
+        let (n, t) = self.expr(e)?;
+        if matches!(t, Ty::Static(_) | Ty::Namespace(_)) {
+            return Err((
+                K::Expected {
+                    expected: "a value".into(),
+                    found: format!("the type or namespace '{t}'"),
+                },
+                e.span,
+            ));
+        }
+        Ok((n, t))
+    }
+
+    fn expr(&mut self, e: &Expr) -> CResult<(Node, Ty)> {
+        let span = e.span;
+        let c = |v: Value, t: Ty| Ok((Node::Const(v), t));
+        match &e.kind {
+            ExprKind::Null => c(Value::Null, Ty::Null),
+            ExprKind::Bool(b) => c(Value::Bool(*b), Ty::Bool),
+            ExprKind::Int(n) => c(Value::Int(*n), Ty::Int),
+            ExprKind::Long(n) => c(Value::Long(*n), Ty::Long),
+            ExprKind::Double(d) => c(Value::Double(*d), Ty::Double),
+            ExprKind::Char(ch) => c(Value::Char(*ch), Ty::Char),
+            ExprKind::Str(s) => c(Value::string(s), Ty::String),
+            ExprKind::Interp(parts) => {
+                let mut out = Vec::new();
+                for p in parts {
+                    match p {
+                        Part::Lit(s) => out.push((Node::Const(Value::string(s)), None)),
+                        Part::Hole(e, fmt) => {
+                            let (n, _) = self.value(e)?;
+                            out.push((n, fmt.clone()));
+                        }
+                    }
+                }
+                let node = Node::Concat(out, span);
+                self.maybe_fold(node, span).map(|n| (n, Ty::String))
+            }
+            ExprKind::Name(n) => self.name(n, span),
+            ExprKind::Member {
+                target,
+                name,
+                name_span,
+                null_cond,
+            } => {
+                let (rn, rt) = self.expr(target)?;
+                self.member(rn, rt, name, *name_span, *null_cond)
+            }
+            ExprKind::Call {
+                target,
+                type_args,
+                args,
+            } => self.call(target, type_args, args, span),
+            ExprKind::Index {
+                target,
+                index,
+                null_cond,
+            } => self.index(target, index, *null_cond, span),
+            ExprKind::Unary(op, inner) => {
+                let (n, t) = self.value(inner)?;
+                let ty = match (op, &t) {
+                    (UnOp::Not, Ty::Bool) => Ty::Bool,
+                    (UnOp::Neg | UnOp::Plus, Ty::Int | Ty::Char) => Ty::Int,
+                    (UnOp::Neg | UnOp::Plus, Ty::Long | Ty::Double | Ty::TimeSpan) => t.clone(),
+                    _ => {
+                        let op = match op {
+                            UnOp::Not => "!",
+                            UnOp::Neg => "-",
+                            UnOp::Plus => "+",
+                        };
+                        return Err((
+                            K::BadOperand {
+                                op,
+                                ty: t.to_string(),
+                            },
+                            span,
+                        ));
+                    }
+                };
+                let node = Node::Unary {
+                    op: *op,
+                    expr: Box::new(n),
+                    span,
+                };
+                self.maybe_fold(node, span).map(|n| (n, ty))
+            }
+            ExprKind::Binary(op, l, r) => {
+                let l = self.value(l)?;
+                let r = self.value(r)?;
+                self.binary(*op, l, r, span)
+            }
+            ExprKind::Cond(cond, t, f) => {
+                let (cn, ct) = self.value(cond)?;
+                if ct != Ty::Bool {
+                    return Err(mismatch("bool", &ct, cond.span));
+                }
+                let (tn, tt) = self.value(t)?;
+                let (fnode, ft) = self.value(f)?;
+                let ty = if tt.accepts(&ft) {
+                    tt.clone()
+                } else if ft.accepts(&tt) {
+                    ft.clone()
+                } else {
+                    return Err((
+                        K::BadOperands {
+                            op: "?:",
+                            left: tt.to_string(),
+                            right: ft.to_string(),
+                        },
+                        span,
+                    ));
+                };
+                let (tn, fnode) = (coerce(tn, &tt, &ty), coerce(fnode, &ft, &ty));
+                if let Node::Const(Value::Bool(b)) = cn {
+                    return Ok((if b { tn } else { fnode }, ty));
+                }
+                Ok((Node::Cond(Box::new(cn), Box::new(tn), Box::new(fnode)), ty))
+            }
+            ExprKind::Cast(t, inner) => {
+                let to = self.type_ref(t)?;
+                let (n, from) = self.value(inner)?;
+                let ok = from == to
+                    || to == Ty::Object
+                    || from == Ty::Object
+                    || (from.is_numeric() && to.is_numeric())
+                    || (from == Ty::Null && !to.is_value_type());
+                if !ok {
+                    return Err((
+                        K::BadCast {
+                            from: from.to_string(),
+                            to: to.to_string(),
+                        },
+                        span,
+                    ));
+                }
+                if from == to {
+                    return Ok((n, to));
+                }
+                let node = Node::Cast {
+                    to: to.clone(),
+                    expr: Box::new(n),
+                    unbox: from == Ty::Object,
+                    span,
+                };
+                self.maybe_fold(node, span).map(|n| (n, to))
+            }
+            ExprKind::IsNull { expr, negated } => {
+                let (n, _) = self.value(expr)?;
+                let node = Node::IsNull {
+                    expr: Box::new(n),
+                    negated: *negated,
+                };
+                self.maybe_fold(node, span).map(|n| (n, Ty::Bool))
+            }
+            ExprKind::Lambda { .. } => Err((K::MisplacedLambda, span)),
+        }
+    }
+
+    fn maybe_fold(&self, node: Node, span: Span) -> CResult<Node> {
+        let all_const = match &node {
+            Node::Unary { expr, .. } | Node::Cast { expr, .. } | Node::IsNull { expr, .. } => {
+                expr.is_const()
+            }
+            Node::Binary { l, r, .. } => l.is_const() && r.is_const(),
+            Node::Concat(parts, _) => parts.iter().all(|(n, _)| n.is_const()),
+            _ => false,
+        };
+        if all_const {
+            self.fold(node, span)
+        } else {
+            Ok(node)
+        }
+    }
+
+    fn name(&mut self, n: &str, span: Span) -> CResult<(Node, Ty)> {
+        if let Some((slot, ty)) = self.lookup(n) {
+            return Ok((Node::Local(slot), ty));
+        }
+        if n == "context" {
+            return Ok((Node::Context, Ty::Obj(Obj::Context)));
+        }
+        if let Some(c) = members::class(n) {
+            return Ok((Node::Const(Value::Null), Ty::Static(c)));
+        }
+        if n == "System" {
+            return Ok((Node::Const(Value::Null), Ty::Namespace("System")));
+        }
+        Err((K::UnknownName(n.to_owned()), span))
+    }
+
+    fn member(
+        &mut self,
+        recv: Node,
+        rty: Ty,
+        name: &str,
+        name_span: Span,
+        null_cond: bool,
+    ) -> CResult<(Node, Ty)> {
+        match &rty {
+            Ty::Namespace(ns) => {
+                let full = format!("{ns}.{name}");
+                if let Some(ns) = NAMESPACES.iter().find(|n| **n == full) {
+                    return Ok((Node::Const(Value::Null), Ty::Namespace(ns)));
+                }
+                if let Some(c) = members::class(name) {
+                    return Ok((Node::Const(Value::Null), Ty::Static(c)));
+                }
+                return Err((K::UnknownType(full), name_span));
+            }
+            Ty::Static(c) => return self.static_member(*c, name, name_span),
+            Ty::Null => {
+                return Err((
+                    K::NotAMember {
+                        member: name.to_owned(),
+                        ty: "null".into(),
+                    },
+                    name_span,
+                ));
+            }
+            _ => {}
+        }
+        if let Some((prop, ty)) = members::property(&rty, name) {
+            let node = Node::Prop {
+                recv: Box::new(recv),
+                prop,
+                null_cond,
+                span: name_span,
+            };
+            return Ok((node, ty));
+        }
+        if METHODS
+            .iter()
+            .any(|(r, n, ..)| *n == name && r.matches(&rty))
+        {
+            return Err((
+                K::Expected {
+                    expected: format!("'(' to call the method '{name}'"),
+                    found: "no argument list".into(),
+                },
+                name_span,
+            ));
+        }
+        Err(self.no_member(&rty, name, name_span))
+    }
+
+    fn no_member(&self, rty: &Ty, name: &str, span: Span) -> (K, Span) {
+        if members::known_unsupported(rty, name) {
+            (
+                K::MemberNotSupported {
+                    member: name.to_owned(),
+                    ty: rty.to_string(),
+                },
+                span,
+            )
+        } else {
+            (
+                K::NotAMember {
+                    member: name.to_owned(),
+                    ty: rty.to_string(),
+                },
+                span,
+            )
+        }
+    }
+
+    fn static_member(&mut self, c: Class, name: &str, span: Span) -> CResult<(Node, Ty)> {
+        use time::macros::datetime;
+        let node = |f: StaticFn| Node::Static {
+            f,
+            args: Vec::new(),
+            regex: None,
+            span,
+        };
+        let k = |v: Value| Node::Const(v);
+        let r = match (c, name) {
+            (Class::String, "Empty") => (k(Value::string("")), Ty::String),
+            (Class::DateTime, "UtcNow") => (node(StaticFn::DtUtcNow), Ty::DateTime),
+            (Class::DateTime, "Now") => (node(StaticFn::DtNow), Ty::DateTime),
+            (Class::DateTime, "Today") => (node(StaticFn::DtToday), Ty::DateTime),
+            (Class::DateTime, "MinValue") => (
+                k(Value::DateTime(datetime!(0001-01-01 0:00 UTC))),
+                Ty::DateTime,
+            ),
+            (Class::DateTime, "MaxValue") => (
+                k(Value::DateTime(datetime!(9999-12-31 23:59:59.9999999 UTC))),
+                Ty::DateTime,
+            ),
+            (Class::TimeSpan, "Zero") => (k(Value::TimeSpan(0)), Ty::TimeSpan),
+            (Class::Encoding, "UTF8") => (
+                k(Value::Object(Handle(HandleKind::Encoding))),
+                Ty::Obj(Obj::Encoding),
+            ),
+            (Class::Int, "MaxValue") => (k(Value::Int(i32::MAX)), Ty::Int),
+            (Class::Int, "MinValue") => (k(Value::Int(i32::MIN)), Ty::Int),
+            (Class::Long, "MaxValue") => (k(Value::Long(i64::MAX)), Ty::Long),
+            (Class::Long, "MinValue") => (k(Value::Long(i64::MIN)), Ty::Long),
+            (Class::Math, "PI") => (k(Value::Double(std::f64::consts::PI)), Ty::Double),
+            (Class::Math, "E") => (k(Value::Double(std::f64::consts::E)), Ty::Double),
+            (Class::Enum(e), _) => match e.members().iter().find(|(n, _)| *n == name) {
+                Some((_, v)) => (k(enum_const(e, *v)), Ty::Enum(e)),
+                None => {
+                    return Err((
+                        K::NotAMember {
+                            member: name.to_owned(),
+                            ty: e.name().to_owned(),
+                        },
+                        span,
+                    ));
+                }
+            },
+            _ => {
+                let ty = Ty::Static(c);
+                if STATICS.iter().any(|(cl, n, ..)| *cl == c && *n == name) {
+                    return Err((
+                        K::Expected {
+                            expected: format!("'(' to call the method '{name}'"),
+                            found: "no argument list".into(),
+                        },
+                        span,
+                    ));
+                }
+                return Err(self.no_member(&ty, name, span));
+            }
+        };
+        Ok(r)
+    }
+
+    fn index(
+        &mut self,
+        target: &Expr,
+        index: &Expr,
+        null_cond: bool,
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        let (rn, rt) = self.value(target)?;
+        let (inode, it) = self.value(index)?;
+        let ty = match (&rt, &it) {
+            (Ty::Dict(d), Ty::String | Ty::Null) => d.value(),
+            (Ty::Array(t), Ty::Int | Ty::Char) => (**t).clone(),
+            (Ty::String, Ty::Int | Ty::Char) => Ty::Char,
+            (Ty::Bytes, Ty::Int | Ty::Char) => Ty::Int,
+            (Ty::Obj(Obj::Groups), Ty::Int | Ty::String) => Ty::Obj(Obj::Group),
+            (Ty::Dict(_), _)
+            | (Ty::Array(_) | Ty::String | Ty::Bytes | Ty::Obj(Obj::Groups), _) => {
+                let expected = if matches!(rt, Ty::Dict(_)) {
+                    "string"
+                } else {
+                    "int"
+                };
+                return Err(mismatch(expected, &it, index.span));
+            }
+            _ => {
+                return Err((
+                    K::BadOperand {
+                        op: "[]",
+                        ty: rt.to_string(),
+                    },
+                    span,
+                ));
+            }
+        };
+        Ok((
+            Node::Index {
+                recv: Box::new(rn),
+                index: Box::new(inode),
+                null_cond,
+                span,
+            },
+            ty,
+        ))
+    }
+
+    fn binary(
+        &mut self,
+        op: BinOp,
+        (ln, lt): (Node, Ty),
+        (rn, rt): (Node, Ty),
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        let bad = || {
+            Err((
+                K::BadOperands {
+                    op: op.symbol(),
+                    left: lt.to_string(),
+                    right: rt.to_string(),
+                },
+                span,
+            ))
+        };
+        match op {
+            BinOp::And | BinOp::Or => {
+                if lt != Ty::Bool || rt != Ty::Bool {
+                    return bad();
+                }
+                let node = match (op, &ln) {
+                    (BinOp::And, Node::Const(Value::Bool(false))) => ln,
+                    (BinOp::And, Node::Const(Value::Bool(true))) => rn,
+                    (BinOp::Or, Node::Const(Value::Bool(true))) => ln,
+                    (BinOp::Or, Node::Const(Value::Bool(false))) => rn,
+                    (BinOp::And, _) => Node::And(Box::new(ln), Box::new(rn)),
+                    _ => Node::Or(Box::new(ln), Box::new(rn)),
+                };
+                Ok((node, Ty::Bool))
+            }
+            BinOp::Coalesce => {
+                let ty = if lt == Ty::Null {
+                    rt.clone()
+                } else if lt.accepts(&rt) {
+                    lt.clone()
+                } else if rt.accepts(&lt) {
+                    rt.clone()
+                } else {
+                    return bad();
+                };
+                if let Node::Const(v) = &ln {
+                    return Ok((if v.is_null() { rn } else { ln }, ty));
+                }
+                Ok((Node::Coalesce(Box::new(ln), Box::new(rn)), ty))
+            }
+            BinOp::Add if lt == Ty::String || rt == Ty::String => {
+                if matches!(lt, Ty::Static(_)) || matches!(rt, Ty::Static(_)) {
+                    return bad();
+                }
+                let mut parts = match ln {
+                    Node::Concat(p, _) => p,
+                    other => vec![(other, None)],
+                };
+                parts.push((rn, None));
+                let node = Node::Concat(parts, span);
+                self.maybe_fold(node, span).map(|n| (n, Ty::String))
+            }
+            _ => {
+                let ty = match op {
+                    BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem
+                        if lt.is_numeric() && rt.is_numeric() =>
+                    {
+                        numeric_result(&lt, &rt)
+                    }
+                    BinOp::Add => match (&lt, &rt) {
+                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
+                        _ => return bad(),
+                    },
+                    BinOp::Sub => match (&lt, &rt) {
+                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::DateTime, Ty::DateTime) | (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
+                        _ => return bad(),
+                    },
+                    BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                        let ok = (lt.is_numeric() && rt.is_numeric())
+                            || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan));
+                        if !ok {
+                            return bad();
+                        }
+                        Ty::Bool
+                    }
+                    BinOp::Eq | BinOp::Ne => {
+                        let ok = lt == rt
+                            || (lt.is_numeric() && rt.is_numeric())
+                            || lt == Ty::Null
+                            || rt == Ty::Null
+                            || (lt == Ty::Object && !matches!(rt, Ty::Static(_)))
+                            || (rt == Ty::Object && !matches!(lt, Ty::Static(_)));
+                        if !ok {
+                            return bad();
+                        }
+                        Ty::Bool
+                    }
+                    _ => return bad(),
+                };
+                let node = Node::Binary {
+                    op,
+                    l: Box::new(ln),
+                    r: Box::new(rn),
+                    span,
+                };
+                self.maybe_fold(node, span).map(|n| (n, ty))
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- calls
+
+    fn call(
+        &mut self,
+        target: &Expr,
+        type_args: &[TypeRef],
+        args: &[Arg],
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        let ExprKind::Member {
+            target: recv_e,
+            name,
+            name_span,
+            null_cond,
+        } = &target.kind
+        else {
+            return Err(match &target.kind {
+                ExprKind::Name(n) => (K::UnknownName(n.clone()), target.span),
+                _ => (
+                    K::Expected {
+                        expected: "a method name before '('".into(),
+                        found: "an expression".into(),
+                    },
+                    target.span,
+                ),
+            });
+        };
+        let (recv, rty) = self.expr(recv_e)?;
+        let call_span = name_span.to(span);
+        match &rty {
+            Ty::Static(c) => {
+                if let Some(t) = type_args.first() {
+                    return Err((
+                        K::Unsupported(format!("type arguments on '{name}'")),
+                        t.span,
+                    ));
+                }
+                self.no_named(args)?;
+                return self.static_call(*c, name, *name_span, args, call_span);
+            }
+            Ty::Namespace(ns) => {
+                return Err((K::UnknownName(format!("{ns}.{name}")), *name_span));
+            }
+            Ty::Null => {
+                return Err((
+                    K::NotAMember {
+                        member: name.clone(),
+                        ty: "null".into(),
+                    },
+                    *name_span,
+                ));
+            }
+            _ => {}
+        }
+        if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
+            return self.var_get(recv, type_args, args, *null_cond, *name_span, call_span);
+        }
+        if name == "As" && rty == Ty::Obj(Obj::Body) {
+            return self.body_as(recv, type_args, args, *null_cond, *name_span, call_span);
+        }
+        if let Some(t) = type_args.first() {
+            return Err((
+                K::Unsupported(format!("type arguments on '{name}'")),
+                t.span,
+            ));
+        }
+        self.no_named(args)?;
+        let candidates: Vec<_> = METHODS
+            .iter()
+            .filter(|(r, n, ..)| n == name && r.matches(&rty))
+            .collect();
+        if candidates.is_empty() {
+            if members::property(&rty, name).is_some() {
+                return Err((
+                    K::Expected {
+                        expected: format!("no '(' after the property '{name}'"),
+                        found: "'('".into(),
+                    },
+                    *name_span,
+                ));
+            }
+            return Err(self.no_member(&rty, name, *name_span));
+        }
+        let elem = rty.element();
+        let (method, nodes, lambda, ret) = self.overload(
+            &format!("{rty}.{name}"),
+            candidates.iter().map(|(_, _, p, r, m)| (*p, *r, *m)),
+            args,
+            elem.as_ref(),
+            *name_span,
+        )?;
+        // Deployment.Certificates.Any(c => c.Value.Thumbprint == x): a hash lookup.
+        if method == Method::AnyPred
+            && rty == Ty::Dict(DictTy::Certificates)
+            && let Some(l) = &lambda
+            && let Some(node) = uploaded_lookup(l)
+        {
+            return Ok((node, Ty::Bool));
+        }
+        let Ret::Ty(ty) = ret;
+        Ok((
+            Node::Method {
+                recv: Box::new(recv),
+                method,
+                args: nodes,
+                lambda: lambda.map(Box::new),
+                ty: None,
+                null_cond: *null_cond,
+                span: *name_span,
+            },
+            ty,
+        ))
+    }
+
+    fn no_named(&self, args: &[Arg]) -> CResult<()> {
+        match args.iter().find_map(|a| a.name.as_ref()) {
+            Some((n, sp)) => Err((K::Unsupported(format!("the named argument '{n}'")), *sp)),
+            None => Ok(()),
+        }
+    }
+
+    /// Picks the overload whose parameters fit, compiles the arguments (and lambda).
+    #[allow(clippy::type_complexity)]
+    fn overload<I, T>(
+        &mut self,
+        what: &str,
+        candidates: I,
+        args: &[Arg],
+        elem: Option<&Ty>,
+        span: Span,
+    ) -> CResult<(T, Vec<Node>, Option<Lambda>, Ret)>
+    where
+        I: Iterator<Item = (&'static [P], R, T)> + Clone,
+        T: Copy,
+    {
+        let fits_arity = |ps: &[P]| {
+            if ps.last() == Some(&P::Rest) {
+                args.len() >= ps.len() - 1
+            } else {
+                args.len() == ps.len()
+            }
+        };
+        let with_arity: Vec<_> = candidates.clone().filter(|(p, ..)| fits_arity(p)).collect();
+        if with_arity.is_empty() {
+            let sigs: Vec<String> = candidates
+                .map(|(p, ..)| {
+                    let ps: Vec<String> = p.iter().map(|p| p.describe()).collect();
+                    format!("({})", ps.join(", "))
+                })
+                .collect();
+            return Err((
+                K::Arguments {
+                    method: what.to_owned(),
+                    expected: sigs.join(" or "),
+                },
+                span,
+            ));
+        }
+        // Compile plain arguments once.
+        let mut plain: Vec<Option<(Node, Ty)>> = Vec::with_capacity(args.len());
+        for a in args {
+            if matches!(a.value.kind, ExprKind::Lambda { .. }) {
+                plain.push(None);
+            } else {
+                plain.push(Some(self.value(&a.value)?));
+            }
+        }
+        let mut first_err = None;
+        'cand: for (params, ret, m) in with_arity {
+            let mut nodes = Vec::with_capacity(args.len());
+            let mut lambda = None;
+            let mut lambda_ty = None;
+            for (i, a) in args.iter().enumerate() {
+                let p = params.get(i).copied().unwrap_or(P::Rest);
+                match (&plain[i], p) {
+                    (None, P::Pred | P::Sel) => {
+                        let Some(elem) = elem else { continue 'cand };
+                        let (l, t) = self.lambda(&a.value, elem)?;
+                        if p == P::Pred && t != Ty::Bool {
+                            first_err.get_or_insert(mismatch(
+                                "bool",
+                                &t,
+                                lambda_body_span(&a.value),
+                            ));
+                            continue 'cand;
+                        }
+                        lambda = Some(l);
+                        lambda_ty = Some(t);
+                    }
+                    (None, _) => {
+                        first_err.get_or_insert((K::MisplacedLambda, a.value.span));
+                        continue 'cand;
+                    }
+                    (Some(_), P::Pred | P::Sel) => {
+                        first_err.get_or_insert((
+                            K::Expected {
+                                expected: p.describe(),
+                                found: "a value".into(),
+                            },
+                            a.value.span,
+                        ));
+                        continue 'cand;
+                    }
+                    (Some((n, t)), p) => {
+                        if !param_accepts(p, t, elem) {
+                            first_err.get_or_insert(mismatch(p.describe(), t, a.value.span));
+                            continue 'cand;
+                        }
+                        nodes.push(n.clone());
+                    }
+                }
+            }
+            let arg_tys: Vec<&Ty> = plain.iter().flatten().map(|(_, t)| t).collect();
+            let ty = match ret {
+                R::Bool => Ty::Bool,
+                R::Int => Ty::Int,
+                R::Long => Ty::Long,
+                R::Double => Ty::Double,
+                R::Str => Ty::String,
+                R::StrArr => Ty::Array(Box::new(Ty::String)),
+                R::CharArr => Ty::Array(Box::new(Ty::Char)),
+                R::Date => Ty::DateTime,
+                R::Span => Ty::TimeSpan,
+                R::Bytes => Ty::Bytes,
+                R::Match => Ty::Obj(Obj::Match),
+                R::Elem => elem.cloned().unwrap_or(Ty::Object),
+                R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
+                R::ArrSel => Ty::Array(Box::new(lambda_ty.clone().unwrap_or(Ty::Object))),
+                R::NumArg => arg_tys
+                    .iter()
+                    .fold(Ty::Int, |acc, t| numeric_result(&acc, t)),
+            };
+            return Ok((m, nodes, lambda, Ret::Ty(ty)));
+        }
+        Err(first_err.unwrap_or((
+            K::Arguments {
+                method: what.to_owned(),
+                expected: "other arguments".into(),
+            },
+            span,
+        )))
+    }
+
+    fn lambda(&mut self, e: &Expr, elem: &Ty) -> CResult<(Lambda, Ty)> {
+        let ExprKind::Lambda { params, body } = &e.kind else {
+            return Err((K::MisplacedLambda, e.span));
+        };
+        if params.len() != 1 {
+            return Err((
+                K::Unsupported("a lambda with other than one parameter here".into()),
+                e.span,
+            ));
+        }
+        self.scopes.push(Vec::new());
+        let r = (|| {
+            let mut slots = Vec::new();
+            for (name, sp) in params {
+                slots.push(self.declare(name, elem.clone(), *sp)?);
+            }
+            let (node, ty) = self.value(body)?;
+            Ok((
+                Lambda {
+                    params: slots,
+                    body: node,
+                },
+                ty,
+            ))
+        })();
+        self.scopes.pop();
+        r
+    }
+
+    fn static_call(
+        &mut self,
+        c: Class,
+        name: &str,
+        name_span: Span,
+        args: &[Arg],
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        let candidates: Vec<_> = STATICS
+            .iter()
+            .filter(|(cl, n, ..)| *cl == c && *n == name)
+            .collect();
+        if candidates.is_empty() {
+            return Err(self.no_member(&Ty::Static(c), name, name_span));
+        }
+        let (f, nodes, _, Ret::Ty(ty)) = self.overload(
+            &format!("{}.{name}", Ty::Static(c)),
+            candidates.iter().map(|(_, _, p, r, f)| (*p, *r, *f)),
+            args,
+            None,
+            name_span,
+        )?;
+        let mut regex = None;
+        if matches!(
+            f,
+            StaticFn::RegexIsMatch | StaticFn::RegexMatch | StaticFn::RegexReplace
+        ) && let Some(Node::Const(Value::String(pattern))) = nodes.get(1)
+        {
+            let opts = match nodes.get(if f == StaticFn::RegexReplace { 3 } else { 2 }) {
+                None => Some(0),
+                Some(Node::Const(Value::Enum(e))) => Some(e.value),
+                Some(_) => None,
+            };
+            if let Some(opts) = opts {
+                let re = super::builtins::regex::build(pattern, opts, self.regex_size_limit)
+                    .map_err(|m| (K::InvalidRegex(m), args[1].value.span))?;
+                regex = Some(Arc::new(re));
+            }
+        }
+        Ok((
+            Node::Static {
+                f,
+                args: nodes,
+                regex,
+                span,
+            },
+            ty,
+        ))
+    }
+
+    fn var_get(
+        &mut self,
+        recv: Node,
+        type_args: &[TypeRef],
+        args: &[Arg],
+        null_cond: bool,
+        name_span: Span,
+        _span: Span,
+    ) -> CResult<(Node, Ty)> {
+        self.no_named(args)?;
+        let ty = match type_args {
+            [] => Ty::Object,
+            [t] => self.type_ref(t)?,
+            [_, t, ..] => {
+                return Err((
+                    K::Arguments {
+                        method: "GetValueOrDefault".into(),
+                        expected: "one type argument".into(),
+                    },
+                    t.span,
+                ));
+            }
+        };
+        if args.is_empty() || args.len() > 2 {
+            return Err((
+                K::Arguments {
+                    method: "Variables.GetValueOrDefault<T>".into(),
+                    expected: "(string name) or (string name, T defaultValue)".into(),
+                },
+                name_span,
+            ));
+        }
+        let (name, nt) = self.value(&args[0].value)?;
+        if !matches!(nt, Ty::String | Ty::Null) {
+            return Err(mismatch("string", &nt, args[0].value.span));
+        }
+        let mut nodes = vec![name];
+        if let Some(d) = args.get(1) {
+            let (dn, dt) = self.value(&d.value)?;
+            if !ty.accepts(&dt) {
+                return Err(mismatch(&ty, &dt, d.value.span));
+            }
+            nodes.push(coerce(dn, &dt, &ty));
+        }
+        Ok((
+            Node::Method {
+                recv: Box::new(recv),
+                method: Method::VarGetValueOrDefault,
+                args: nodes,
+                lambda: None,
+                ty: Some(ty.clone()),
+                null_cond,
+                span: name_span,
+            },
+            ty,
+        ))
+    }
+
+    fn body_as(
+        &mut self,
+        recv: Node,
+        type_args: &[TypeRef],
+        args: &[Arg],
+        null_cond: bool,
+        name_span: Span,
+        _span: Span,
+    ) -> CResult<(Node, Ty)> {
+        let [t] = type_args else {
+            return Err((
+                K::Arguments {
+                    method: "Body.As<T>".into(),
+                    expected: "one type argument: As<string> or As<byte[]>".into(),
+                },
+                name_span,
+            ));
+        };
+        let (method, ty) = match t.name.as_str() {
+            "string" | "String" => (Method::BodyAsString, Ty::String),
+            "byte[]" => (Method::BodyAsBytes, Ty::Bytes),
+            other => {
+                return Err((
+                    K::Unsupported(format!("Body.As<{other}> (use As<string> or As<byte[]>)")),
+                    t.span,
+                ));
+            }
+        };
+        if args.len() > 1 {
+            return Err((
+                K::Arguments {
+                    method: "Body.As<T>".into(),
+                    expected: "(preserveContent: bool) or no argument".into(),
+                },
+                name_span,
+            ));
+        }
+        let mut nodes = Vec::new();
+        if let Some(a) = args.first() {
+            if let Some((n, sp)) = &a.name
+                && n != "preserveContent"
+            {
+                return Err((K::Unsupported(format!("the named argument '{n}'")), *sp));
+            }
+            let (n, nt) = self.value(&a.value)?;
+            if nt != Ty::Bool {
+                return Err(mismatch("bool", &nt, a.value.span));
+            }
+            nodes.push(n);
+        }
+        Ok((
+            Node::Method {
+                recv: Box::new(recv),
+                method,
+                args: nodes,
+                lambda: None,
+                ty: None,
+                null_cond,
+                span: name_span,
+            },
+            ty,
+        ))
+    }
+}
+
+enum Ret {
+    Ty(Ty),
+}
+
+fn t_span(t: Option<&TypeRef>, fallback: Span) -> Span {
+    t.map_or(fallback, |t| t.span)
+}
+
+fn lambda_body_span(e: &Expr) -> Span {
+    match &e.kind {
+        ExprKind::Lambda { body, .. } => body.span,
+        _ => e.span,
+    }
+}
+
+fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
+    match p {
+        P::Str => matches!(t, Ty::String | Ty::Null),
+        P::Char => *t == Ty::Char,
+        P::StrOrChar => matches!(t, Ty::String | Ty::Char | Ty::Null),
+        P::Int => matches!(t, Ty::Int | Ty::Char),
+        P::Long => matches!(t, Ty::Int | Ty::Long | Ty::Char),
+        P::Num => t.is_numeric(),
+        P::Bool => *t == Ty::Bool,
+        P::Enum(e) => *t == Ty::Enum(e),
+        P::Bytes => matches!(t, Ty::Bytes | Ty::Null),
+        P::Obj | P::Rest => true,
+        P::Elem => elem.is_some_and(|e| e.accepts(t) || (e.is_numeric() && t.is_numeric())),
+        P::Span => *t == Ty::TimeSpan,
+        P::Date => *t == Ty::DateTime,
+        P::Pred | P::Sel => false,
+    }
+}
+
+/// Inserts the implicit numeric conversion C# does on assignment (int -> long/double).
+fn coerce(node: Node, from: &Ty, to: &Ty) -> Node {
+    if from != to && from.is_numeric() && matches!(to, Ty::Long | Ty::Double | Ty::Int) {
+        if let Node::Const(v) = &node
+            && let Ok(v) = eval::convert_numeric(v, to)
+        {
+            return Node::Const(v);
+        }
+        return Node::Cast {
+            to: to.clone(),
+            expr: Box::new(node),
+            unbox: false,
+            span: Span::default(),
+        };
+    }
+    node
+}
+
+/// `c => c.Value.Thumbprint == X` (either order; Subject, SerialNumber too) with X not
+/// depending on `c`.
+fn uploaded_lookup(l: &Lambda) -> Option<Node> {
+    let [slot] = l.params[..] else { return None };
+    let Node::Binary {
+        op: BinOp::Eq,
+        l: a,
+        r: b,
+        ..
+    } = &l.body
+    else {
+        return None;
+    };
+    let field_of = |n: &Node| -> Option<CertField> {
+        let Node::Prop {
+            recv,
+            prop,
+            null_cond: false,
+            ..
+        } = n
+        else {
+            return None;
+        };
+        let field = match prop {
+            Prop::CertThumbprint => CertField::Thumbprint,
+            Prop::CertSubject => CertField::Subject,
+            Prop::CertSerialNumber => CertField::SerialNumber,
+            _ => return None,
+        };
+        match &**recv {
+            Node::Prop {
+                recv,
+                prop: Prop::PairValue,
+                ..
+            } if matches!(**recv, Node::Local(s) if s == slot) => Some(field),
+            _ => None,
+        }
+    };
+    let (field, other) = match (field_of(a), field_of(b)) {
+        (Some(f), _) => (f, b),
+        (None, Some(f)) => (f, a),
+        _ => return None,
+    };
+    if other.uses_slot(slot) {
+        return None;
+    }
+    Some(Node::UploadedContains {
+        field,
+        value: other.clone(),
+    })
+}

@@ -1,0 +1,388 @@
+//! `context`: the plain data a policy expression reads. The gateway fills one per request;
+//! building it is cheap (certificates and deployment data are shared behind `Arc`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use time::OffsetDateTime;
+
+use super::value::Value;
+use crate::cert::{Certificate, UploadedCertificates};
+use crate::trust::{TrustStore, VerifyCache};
+
+pub use crate::trust::Revocation;
+
+/// Answers `X509Certificate2.Verify()` and `VerifyNoRevocation()`. The gateway implements
+/// it with the deployment's trust store and verification cache.
+pub trait CertificateVerifier: Send + Sync {
+    /// Whether `leaf` chains to a trusted root at `now`. `chain` holds the certificates the
+    /// client presented after the leaf (empty for an uploaded certificate).
+    fn verify(
+        &self,
+        leaf: &Certificate,
+        chain: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> bool;
+}
+
+/// A verifier that answers the same for every certificate (tests, benches, the CLI without
+/// a trust store).
+#[derive(Debug, Clone, Copy)]
+pub struct ConstantVerifier(pub bool);
+
+/// `Verify()` by the deployment's trust store through the verification cache: what the
+/// gateway plugs into [`Context::verifier`].
+#[derive(Debug, Clone)]
+pub struct TrustVerifier {
+    pub store: Arc<TrustStore>,
+    pub cache: Arc<VerifyCache>,
+}
+
+impl CertificateVerifier for TrustVerifier {
+    fn verify(
+        &self,
+        leaf: &Certificate,
+        chain: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> bool {
+        self.cache
+            .verify(&self.store, leaf, chain, now, revocation)
+            .is_valid()
+    }
+}
+
+impl CertificateVerifier for ConstantVerifier {
+    fn verify(&self, _: &Certificate, _: &[Certificate], _: OffsetDateTime, _: Revocation) -> bool {
+        self.0
+    }
+}
+
+/// Request or response headers: names compare case-insensitively (ASCII), values keep
+/// their order; `GetValueOrDefault` joins several values with ','.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    entries: Vec<(String, Vec<String>)>,
+}
+
+impl Headers {
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// Appends a value (a repeated name gets one more value).
+    pub fn append(&mut self, name: &str, value: impl Into<String>) {
+        match self.position(name) {
+            Some(i) => self.entries[i].1.push(value.into()),
+            None => self.entries.push((name.to_owned(), vec![value.into()])),
+        }
+    }
+
+    /// Replaces every value of `name`.
+    pub fn set(&mut self, name: &str, values: Vec<String>) {
+        match self.position(name) {
+            Some(i) => self.entries[i].1 = values,
+            None => self.entries.push((name.to_owned(), values)),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.position(name).map(|i| self.entries[i].1.as_slice())
+    }
+
+    /// The values joined with ',' (APIM's `GetValueOrDefault`).
+    pub fn joined(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| v.join(","))
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[String])> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// From an `http::HeaderMap`; values that are not visible ASCII are read lossily.
+    pub fn from_http(map: &http::HeaderMap) -> Self {
+        let mut h = Headers::new();
+        for (name, value) in map {
+            h.append(
+                name.as_str(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            );
+        }
+        h
+    }
+}
+
+/// `IUrl`: the parts of a URL as APIM exposes them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: String,
+    pub host: String,
+    pub port: i32,
+    /// The path, starting with '/'.
+    pub path: String,
+    /// Query parameters in order, decoded; a repeated name has several values.
+    pub query: Vec<(String, Vec<String>)>,
+}
+
+impl Url {
+    /// Parses an absolute URL (`https://host:port/path?query`). The port defaults to the
+    /// scheme's (80, 443).
+    pub fn parse(input: &str) -> Option<Url> {
+        let uri: http::Uri = input.parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let host = uri.host()?.to_owned();
+        let port = match uri.port_u16() {
+            Some(p) => i32::from(p),
+            None if scheme == "http" => 80,
+            None => 443,
+        };
+        let mut url = Url {
+            scheme,
+            host,
+            port,
+            path: uri.path().to_owned(),
+            query: Vec::new(),
+        };
+        if let Some(q) = uri.query() {
+            url.set_query_string(q);
+        }
+        Some(url)
+    }
+
+    /// Replaces the query with the parameters of `q` (without the leading '?').
+    pub fn set_query_string(&mut self, q: &str) {
+        self.query.clear();
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let (k, v) = (dec(k), dec(v));
+            match self.query.iter_mut().find(|(n, _)| *n == k) {
+                Some((_, vals)) => vals.push(v),
+                None => self.query.push((k, vec![v])),
+            }
+        }
+    }
+
+    /// `QueryString`: `?a=1&b=2`, or "" without parameters.
+    pub fn query_string(&self) -> String {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let mut s = String::new();
+        for (k, vals) in &self.query {
+            for v in vals {
+                s.push(if s.is_empty() { '?' } else { '&' });
+                s.extend(utf8_percent_encode(k, NON_ALPHANUMERIC));
+                s.push('=');
+                s.extend(utf8_percent_encode(v, NON_ALPHANUMERIC));
+            }
+        }
+        s
+    }
+
+    /// The whole URL, as `Url.ToString()`.
+    pub fn to_url_string(&self) -> String {
+        let default = (self.scheme == "https" && self.port == 443)
+            || (self.scheme == "http" && self.port == 80);
+        let port = if default {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        format!(
+            "{}://{}{}{}{}",
+            self.scheme,
+            self.host,
+            port,
+            self.path,
+            self.query_string()
+        )
+    }
+}
+
+/// A request or response body. Reading it without `preserveContent: true` consumes it, as in
+/// APIM; the gateway asks [`Body::is_consumed`] before forwarding.
+#[derive(Debug, Default)]
+pub struct Body {
+    bytes: bytes::Bytes,
+    consumed: AtomicBool,
+}
+
+impl Body {
+    pub fn new(bytes: impl Into<bytes::Bytes>) -> Self {
+        Body {
+            bytes: bytes.into(),
+            consumed: AtomicBool::new(false),
+        }
+    }
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
+    }
+    pub fn is_consumed(&self) -> bool {
+        self.consumed.load(Ordering::Relaxed)
+    }
+    pub(crate) fn read(&self, preserve: bool) -> bytes::Bytes {
+        if self.consumed.load(Ordering::Relaxed) {
+            return bytes::Bytes::new();
+        }
+        if !preserve {
+            self.consumed.store(true, Ordering::Relaxed);
+        }
+        self.bytes.clone()
+    }
+}
+
+impl Clone for Body {
+    fn clone(&self) -> Self {
+        Body {
+            bytes: self.bytes.clone(),
+            consumed: AtomicBool::new(self.is_consumed()),
+        }
+    }
+}
+
+/// `context.Request`.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    pub url: Url,
+    pub original_url: Url,
+    pub headers: Headers,
+    pub ip_address: String,
+    pub body: Option<Body>,
+    pub matched_parameters: Vec<(String, String)>,
+    /// The client certificate, or `None` (then `context.Request.Certificate == null`).
+    pub certificate: Option<Arc<Certificate>>,
+    /// The rest of the chain the client presented, for `Verify()`.
+    pub certificate_chain: Arc<[Certificate]>,
+}
+
+/// `context.Response`.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub status_code: i32,
+    pub status_reason: String,
+    pub headers: Headers,
+    pub body: Option<Body>,
+}
+
+/// `context.Deployment`: fixed per loaded deployment.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    pub region: String,
+    pub service_name: String,
+    pub certificates: Arc<UploadedCertificates>,
+}
+
+/// `context.Api`.
+#[derive(Debug, Clone, Default)]
+pub struct Api {
+    pub id: String,
+    pub name: String,
+    pub path: String,
+    pub revision: String,
+    pub version: String,
+    pub is_current_revision: bool,
+    pub service_url: Url,
+}
+
+/// `context.Operation`.
+#[derive(Debug, Clone, Default)]
+pub struct Operation {
+    pub id: String,
+    pub method: String,
+    pub name: String,
+    pub url_template: String,
+}
+
+/// `context.LastError` (a ProxyError); `None` fields read as null.
+#[derive(Debug, Clone, Default)]
+pub struct LastError {
+    pub source: String,
+    pub reason: Option<String>,
+    pub message: String,
+    pub scope: Option<String>,
+    pub section: Option<String>,
+    pub path: Option<String>,
+    pub policy_id: Option<String>,
+}
+
+/// `context.Variables`: written by set-variable, read by expressions (ordinal names).
+pub type Variables = HashMap<String, Value>;
+
+/// Everything `context` exposes for one request.
+#[derive(Clone)]
+pub struct Context {
+    pub request: Request,
+    pub response: Response,
+    pub variables: Variables,
+    pub deployment: Arc<Deployment>,
+    pub api: Option<Arc<Api>>,
+    pub operation: Option<Arc<Operation>>,
+    pub last_error: Option<LastError>,
+    pub request_id: String,
+    /// When the request was received (`context.Timestamp`).
+    pub timestamp: OffsetDateTime,
+    /// The clock: `DateTime.UtcNow`, `DateTime.Now`, `context.Elapsed` and `Verify()` use it.
+    pub now: OffsetDateTime,
+    /// Answers `Verify()`; without one, `Verify()` is false (fail closed).
+    pub verifier: Option<Arc<dyn CertificateVerifier>>,
+}
+
+impl Context {
+    /// An empty request at `now`.
+    pub fn new(now: OffsetDateTime) -> Self {
+        Context {
+            request: Request::default(),
+            response: Response {
+                status_code: 200,
+                status_reason: "OK".to_owned(),
+                ..Response::default()
+            },
+            variables: Variables::new(),
+            deployment: Arc::new(Deployment::default()),
+            api: None,
+            operation: None,
+            last_error: None,
+            request_id: "00000000-0000-0000-0000-000000000000".to_owned(),
+            timestamp: now,
+            now,
+            verifier: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("request", &self.request)
+            .field("response", &self.response)
+            .field("variables", &self.variables)
+            .field("request_id", &self.request_id)
+            .field("timestamp", &self.timestamp)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}

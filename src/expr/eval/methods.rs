@@ -1,0 +1,721 @@
+//! Instance methods (string, certificate, DateTime, dictionaries, LINQ) and static
+//! functions (string, DateTime, TimeSpan, Convert, Math, Regex, Parse).
+
+use std::sync::Arc;
+
+use base64::Engine;
+
+use super::super::builtins::datetime::{self as dt};
+use super::super::builtins::ops::{self, as_f64, as_i64, equals};
+use super::super::builtins::regex as rx;
+use super::super::builtins::string as st;
+use super::super::context::Revocation;
+use super::super::diagnostic::EvalErrorKind as E;
+use super::super::ir::{Lambda, Method, StaticFn};
+use super::super::span::Span;
+use super::super::types::Ty;
+use super::super::value::{Handle, HandleKind, Value, Which};
+use super::{Eval, R, h};
+use crate::cert::NameType;
+
+fn s(x: impl AsRef<str>) -> Value {
+    Value::String(Arc::from(x.as_ref()))
+}
+
+fn arg_str(args: &[Value], i: usize) -> Option<&str> {
+    args.get(i).and_then(Value::as_str)
+}
+
+fn enum_arg(args: &[Value], i: usize) -> i32 {
+    match args.get(i) {
+        Some(Value::Enum(e)) => e.value,
+        _ => 0,
+    }
+}
+
+fn type_matches(v: &Value, t: &Ty) -> bool {
+    matches!(
+        (v, t),
+        (_, Ty::Object)
+            | (Value::String(_), Ty::String)
+            | (Value::Bool(_), Ty::Bool)
+            | (Value::Int(_), Ty::Int)
+            | (Value::Long(_), Ty::Long)
+            | (Value::Double(_), Ty::Double)
+            | (Value::Char(_), Ty::Char)
+            | (Value::DateTime(_), Ty::DateTime)
+            | (Value::TimeSpan(_), Ty::TimeSpan)
+            | (Value::Bytes(_), Ty::Bytes)
+            | (Value::Array(_), Ty::Array(_))
+            | (Value::Certificate(_), Ty::Cert)
+    )
+}
+
+fn default_of(t: &Ty) -> Value {
+    match t {
+        Ty::Bool => Value::Bool(false),
+        Ty::Int => Value::Int(0),
+        Ty::Long => Value::Long(0),
+        Ty::Double => Value::Double(0.0),
+        Ty::Char => Value::Char('\0'),
+        Ty::TimeSpan => Value::TimeSpan(0),
+        Ty::DateTime => Value::DateTime(time::macros::datetime!(0001-01-01 0:00 UTC)),
+        _ => Value::Null,
+    }
+}
+
+impl Eval<'_> {
+    pub(crate) fn method(
+        &mut self,
+        recv: Value,
+        m: Method,
+        args: Vec<Value>,
+        lambda: Option<&Lambda>,
+        ty: Option<&Ty>,
+        span: Span,
+    ) -> R<Value> {
+        let fail = |e: E| (e, span);
+        let internal = |v: &Value| (E::Internal(format!("{m:?} on a {}", v.type_name())), span);
+        use Method as M;
+        // string receivers
+        if let Value::String(rs) = &recv {
+            let rs: &str = rs;
+            let text = |i: usize, name: &str| st::text_arg(&args[i], name).map_err(fail);
+            let r = match m {
+                M::StrContains => Value::Bool(rs.contains(&*text(0, "value")?)),
+                M::StrStartsWith => Value::Bool(rs.starts_with(&*text(0, "value")?)),
+                M::StrEndsWith => Value::Bool(rs.ends_with(&*text(0, "value")?)),
+                M::StrContainsCmp
+                | M::StrStartsWithCmp
+                | M::StrEndsWithCmp
+                | M::StrEqualsCmp
+                | M::StrIndexOfCmp => {
+                    let other = text(0, "value")?;
+                    let (a, b) = if st::ignores_case(enum_arg(&args, 1)) {
+                        (st::fold(rs), st::fold(&other))
+                    } else {
+                        (rs.to_owned(), other)
+                    };
+                    match m {
+                        M::StrContainsCmp => Value::Bool(a.contains(&b)),
+                        M::StrStartsWithCmp => Value::Bool(a.starts_with(&b)),
+                        M::StrEndsWithCmp => Value::Bool(a.ends_with(&b)),
+                        M::StrEqualsCmp => Value::Bool(a == b),
+                        _ => Value::Int(st::index_of(&a, &b, 0).map_err(fail)?),
+                    }
+                }
+                M::StrIndexOf => Value::Int(st::index_of(rs, &text(0, "value")?, 0).map_err(fail)?),
+                M::StrIndexOfFrom => Value::Int(
+                    st::index_of(rs, &text(0, "value")?, st::index_arg(&args[1])).map_err(fail)?,
+                ),
+                M::StrLastIndexOf => Value::Int(st::last_index_of(rs, &text(0, "value")?)),
+                M::StrSubstring => {
+                    s(st::substring(rs, st::index_arg(&args[0]), None).map_err(fail)?)
+                }
+                M::StrSubstringLen => {
+                    s(
+                        st::substring(rs, st::index_arg(&args[0]), Some(st::index_arg(&args[1])))
+                            .map_err(fail)?,
+                    )
+                }
+                M::StrReplace => {
+                    let old = text(0, "oldValue")?;
+                    if old.is_empty() {
+                        return Err(fail(E::Argument("oldValue is an empty string".into())));
+                    }
+                    let new = match &args[1] {
+                        Value::Null => String::new(),
+                        v => st::text_arg(v, "newValue").map_err(fail)?,
+                    };
+                    let count = rs.matches(&*old).count();
+                    let len = rs.len() + count * new.len();
+                    self.check_len(len.saturating_sub(count * old.len()), "the string", span)?;
+                    s(rs.replace(&*old, &new))
+                }
+                M::StrSplit | M::StrSplitOptions => {
+                    let sep = text(0, "separator")?;
+                    let parts = st::split(rs, &sep, enum_arg(&args, 1));
+                    self.check_count(parts.len(), span)?;
+                    Value::Array(parts.into())
+                }
+                M::StrTrim => s(rs.trim()),
+                M::StrTrimChars => {
+                    let c = match args.first() {
+                        Some(Value::Char(c)) => Some(*c),
+                        _ => None,
+                    };
+                    s(st::trim_char(rs, c, true, true))
+                }
+                M::StrTrimStart | M::StrTrimEnd => {
+                    let c = match args.first() {
+                        Some(Value::Char(c)) => Some(*c),
+                        _ => None,
+                    };
+                    s(st::trim_char(
+                        rs,
+                        c,
+                        m == M::StrTrimStart,
+                        m == M::StrTrimEnd,
+                    ))
+                }
+                M::StrToUpper => s(rs.to_uppercase()),
+                M::StrToLower => s(rs.to_lowercase()),
+                M::StrPadLeft | M::StrPadRight => {
+                    let c = match args.get(1) {
+                        Some(Value::Char(c)) => *c,
+                        _ => ' ',
+                    };
+                    let w = as_i64(&args[0]).unwrap_or(0);
+                    s(
+                        st::pad(rs, w, c, m == M::StrPadLeft, self.limits.max_string_len)
+                            .map_err(fail)?,
+                    )
+                }
+                M::StrToCharArray => Value::Array(rs.chars().map(Value::Char).collect()),
+                M::StrCompareTo => Value::Int(match &args[0] {
+                    Value::String(o) => st::compare(rs, o),
+                    _ => 1,
+                }),
+                _ => return self.generic_method(recv.clone(), m, args, lambda, ty, span),
+            };
+            return Ok(r);
+        }
+        match (m, &recv) {
+            (M::CertVerify | M::CertVerifyNoRevocation, Value::Certificate(c)) => {
+                let rev = if m == M::CertVerify {
+                    Revocation::Check
+                } else {
+                    Revocation::NoCheck
+                };
+                let ctx = self.ctx;
+                let chain: &[crate::cert::Certificate] = match &ctx.request.certificate {
+                    Some(leaf) if Arc::ptr_eq(leaf, c) => &ctx.request.certificate_chain,
+                    _ => &[],
+                };
+                let ok = ctx
+                    .verifier
+                    .as_ref()
+                    .is_some_and(|v| v.verify(c, chain, ctx.now, rev));
+                Ok(Value::Bool(ok))
+            }
+            (M::CertGetNameInfo, Value::Certificate(c)) => {
+                let kind = match enum_arg(&args, 0) {
+                    0 => NameType::Simple,
+                    1 => NameType::Email,
+                    2 => NameType::Upn,
+                    3 | 4 => NameType::Dns,
+                    _ => NameType::Url,
+                };
+                let issuer = args.get(1).and_then(Value::as_bool).unwrap_or(false);
+                Ok(s(c.name_info(kind, issuer)))
+            }
+            (M::CertGetSerialNumberString, Value::Certificate(c)) => Ok(s(c.serial_number())),
+            (M::CertGetCertHashString, Value::Certificate(c)) => Ok(s(c.thumbprint())),
+            (_, Value::DateTime(d))
+                if !matches!(m, M::ToString | M::ToStringFormat | M::Equals) =>
+            {
+                let d = *d;
+                let add = |ticks: i64| dt::add_ticks(d, ticks).map(Value::DateTime).map_err(fail);
+                let num = || as_f64(&args[0]).unwrap_or(0.0);
+                match m {
+                    M::DtAddDays => add(dt::scaled_ticks(num(), dt::TICKS_PER_DAY).map_err(fail)?),
+                    M::DtAddHours => {
+                        add(dt::scaled_ticks(num(), dt::TICKS_PER_HOUR).map_err(fail)?)
+                    }
+                    M::DtAddMinutes => {
+                        add(dt::scaled_ticks(num(), dt::TICKS_PER_MINUTE).map_err(fail)?)
+                    }
+                    M::DtAddSeconds => {
+                        add(dt::scaled_ticks(num(), dt::TICKS_PER_SECOND).map_err(fail)?)
+                    }
+                    M::DtAddMilliseconds => {
+                        add(dt::scaled_ticks(num(), dt::TICKS_PER_MS).map_err(fail)?)
+                    }
+                    M::DtAddTicks => add(as_i64(&args[0]).unwrap_or(0)),
+                    M::DtAddMonths | M::DtAddYears => {
+                        let n = as_i64(&args[0]).unwrap_or(0);
+                        let months = if m == M::DtAddYears { n * 12 } else { n };
+                        dt::add_months(d, months).map(Value::DateTime).map_err(fail)
+                    }
+                    M::DtAdd => match &args[0] {
+                        Value::TimeSpan(t) => add(*t),
+                        v => Err(internal(v)),
+                    },
+                    M::DtSubtractSpan => match &args[0] {
+                        Value::TimeSpan(t) => add(t.checked_neg().ok_or(fail(E::Overflow))?),
+                        v => Err(internal(v)),
+                    },
+                    M::DtSubtractDate => match &args[0] {
+                        Value::DateTime(o) => {
+                            dt::diff_ticks(d, *o).map(Value::TimeSpan).map_err(fail)
+                        }
+                        v => Err(internal(v)),
+                    },
+                    M::DtToUniversalTime | M::DtToLocalTime => Ok(Value::DateTime(d)),
+                    M::DtCompareTo => match &args[0] {
+                        Value::DateTime(o) => Ok(Value::Int(d.cmp(o) as i32)),
+                        v => Err(internal(v)),
+                    },
+                    _ => self.generic_method(recv.clone(), m, args, lambda, ty, span),
+                }
+            }
+            (M::TsAdd | M::TsSubtract | M::TsNegate | M::TsDuration, Value::TimeSpan(t)) => {
+                let other = match args.first() {
+                    Some(Value::TimeSpan(o)) => *o,
+                    _ => 0,
+                };
+                let r = match m {
+                    M::TsAdd => t.checked_add(other),
+                    M::TsSubtract => t.checked_sub(other),
+                    M::TsNegate => t.checked_neg(),
+                    _ => t.checked_abs(),
+                };
+                r.map(Value::TimeSpan).ok_or(fail(E::Overflow))
+            }
+            (M::BodyAsString | M::BodyAsBytes, Value::Object(Handle(HandleKind::Body(w)))) => {
+                let body = match w {
+                    Which::Request => self.ctx.request.body.as_ref(),
+                    Which::Response => self.ctx.response.body.as_ref(),
+                };
+                let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
+                let bytes = body.map(|b| b.read(preserve)).unwrap_or_default();
+                if m == M::BodyAsBytes {
+                    Ok(Value::Bytes(Arc::from(&bytes[..])))
+                } else {
+                    Ok(s(String::from_utf8_lossy(&bytes)))
+                }
+            }
+            (M::EncGetString, _) => match &args[0] {
+                Value::Bytes(b) => Ok(s(String::from_utf8_lossy(b))),
+                _ => Err(fail(E::Argument("bytes is null".into()))),
+            },
+            (M::EncGetBytes, _) => match &args[0] {
+                Value::String(x) => Ok(Value::Bytes(Arc::from(x.as_bytes()))),
+                _ => Err(fail(E::Argument("s is null".into()))),
+            },
+            (M::DictContainsKey, Value::Object(Handle(HandleKind::Dict(d)))) => match &args[0] {
+                Value::String(k) => Ok(Value::Bool(self.dict_get(*d, k).is_some())),
+                _ => Err(fail(E::Argument("key is null".into()))),
+            },
+            (M::DictGetValueOrDefault, Value::Object(Handle(HandleKind::Dict(d)))) => {
+                let found = match &args[0] {
+                    Value::String(k) => self.dict_get(*d, k),
+                    _ => return Err(fail(E::Argument("key is null".into()))),
+                };
+                Ok(match found {
+                    Some(Value::Array(vals)) => s(vals
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")),
+                    Some(v) => v,
+                    None => args.get(1).cloned().unwrap_or(Value::Null),
+                })
+            }
+            (M::VarGetValueOrDefault, Value::Object(Handle(HandleKind::Dict(d)))) => {
+                let t = ty.cloned().unwrap_or(Ty::Object);
+                let Value::String(name) = &args[0] else {
+                    return Err(fail(E::Argument("variableName is null".into())));
+                };
+                match self.dict_get(*d, name) {
+                    None => Ok(args.get(1).cloned().unwrap_or_else(|| default_of(&t))),
+                    Some(Value::Null) => Ok(Value::Null),
+                    Some(v) if type_matches(&v, &t) => Ok(v),
+                    Some(v) => Err(fail(E::VariableType {
+                        name: name.to_string(),
+                        expected: t.to_string(),
+                        found: v.type_name().to_owned(),
+                    })),
+                }
+            }
+            _ => self.generic_method(recv, m, args, lambda, ty, span),
+        }
+    }
+
+    /// ToString, Equals and LINQ: methods of every receiver.
+    fn generic_method(
+        &mut self,
+        recv: Value,
+        m: Method,
+        args: Vec<Value>,
+        lambda: Option<&Lambda>,
+        _ty: Option<&Ty>,
+        span: Span,
+    ) -> R<Value> {
+        use Method as M;
+        let fail = |e: E| (e, span);
+        match m {
+            M::ToString => {
+                let v = self.materialize(recv);
+                return Ok(s(v.to_string()));
+            }
+            M::ToStringFormat => {
+                return match arg_str(&args, 0) {
+                    None | Some("") => Ok(s(recv.to_string())),
+                    Some(f) => ops::format_value(&recv, f).map(s).map_err(fail),
+                };
+            }
+            M::Equals => return Ok(Value::Bool(equals(&recv, &args[0]))),
+            _ => {}
+        }
+        let pred = |ev: &mut Eval<'_>, v: Value| -> R<bool> {
+            let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
+            match ev.call_lambda(l, v, span)? {
+                Value::Bool(b) => Ok(b),
+                _ => Err((E::NullReference("predicate".into()), span)),
+            }
+        };
+        match m {
+            M::Any => {
+                let mut any = false;
+                self.iterate(&recv, span, &mut |_, _| {
+                    any = true;
+                    Ok(false)
+                })?;
+                Ok(Value::Bool(any))
+            }
+            M::AnyPred | M::All => {
+                let want = m == M::AnyPred;
+                let mut found = false;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    if pred(ev, v)? == want {
+                        found = true;
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                Ok(Value::Bool(if want { found } else { !found }))
+            }
+            M::Count | M::CountPred => {
+                if m == M::Count
+                    && let Some(n) = self.dict_len(&recv)
+                {
+                    return Ok(Value::Int(i32::try_from(n).unwrap_or(i32::MAX)));
+                }
+                let mut n: i32 = 0;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    if m == M::Count || pred(ev, v)? {
+                        n = n.checked_add(1).ok_or((E::Overflow, span))?;
+                    }
+                    Ok(true)
+                })?;
+                Ok(Value::Int(n))
+            }
+            M::Where | M::Select => {
+                let mut out = Vec::new();
+                let max = self.limits.max_collection_len;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    let item = if m == M::Where {
+                        if !pred(ev, v.clone())? {
+                            return Ok(true);
+                        }
+                        v
+                    } else {
+                        let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
+                        ev.call_lambda(l, v, span)?
+                    };
+                    if out.len() >= max {
+                        return Err((
+                            E::SizeLimit {
+                                what: "the collection",
+                                limit: max,
+                            },
+                            span,
+                        ));
+                    }
+                    out.push(item);
+                    Ok(true)
+                })?;
+                Ok(Value::Array(out.into()))
+            }
+            M::First | M::FirstPred | M::FirstOrDefault | M::FirstOrDefaultPred => {
+                let with_pred = matches!(m, M::FirstPred | M::FirstOrDefaultPred);
+                let mut found = None;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    if !with_pred || pred(ev, v.clone())? {
+                        found = Some(v);
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                match (found, m) {
+                    (Some(v), _) => Ok(v),
+                    (None, M::First) => Err(fail(E::NoElements)),
+                    (None, M::FirstPred) => Err(fail(E::NoMatch)),
+                    (None, _) => Ok(Value::Null),
+                }
+            }
+            M::Last | M::LastOrDefault => {
+                let mut last = None;
+                self.iterate(&recv, span, &mut |_, v| {
+                    last = Some(v);
+                    Ok(true)
+                })?;
+                match last {
+                    Some(v) => Ok(v),
+                    None if m == M::Last => Err(fail(E::NoElements)),
+                    None => Ok(Value::Null),
+                }
+            }
+            M::Contains => {
+                let mut found = false;
+                let needle = &args[0];
+                self.iterate(&recv, span, &mut |_, v| {
+                    if equals(&v, needle) {
+                        found = true;
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                Ok(Value::Bool(found))
+            }
+            M::ToArray => Ok(Value::Array(self.collect(&recv, span)?.into())),
+            M::Distinct => {
+                let items = self.collect(&recv, span)?;
+                let mut out: Vec<Value> = Vec::new();
+                for v in items {
+                    self.step(span)?;
+                    if !out.iter().any(|o| equals(o, &v)) {
+                        out.push(v);
+                    }
+                }
+                Ok(Value::Array(out.into()))
+            }
+            M::Skip | M::Take => {
+                let n = usize::try_from(as_i64(&args[0]).unwrap_or(0).max(0)).unwrap_or(0);
+                let items = self.collect(&recv, span)?;
+                let out: Vec<Value> = if m == M::Skip {
+                    items.into_iter().skip(n).collect()
+                } else {
+                    items.into_iter().take(n).collect()
+                };
+                Ok(Value::Array(out.into()))
+            }
+            _ => Err(fail(E::Internal(format!(
+                "{m:?} on a {}",
+                recv.type_name()
+            )))),
+        }
+    }
+
+    pub(crate) fn static_fn(
+        &mut self,
+        f: StaticFn,
+        args: Vec<Value>,
+        regex: Option<&regex::Regex>,
+        span: Span,
+    ) -> R<Value> {
+        use StaticFn as F;
+        let fail = |e: E| (e, span);
+        let num = |i: usize| as_f64(&args[i]).unwrap_or(0.0);
+        let text = |i: usize, name: &str| -> R<String> {
+            match args.get(i) {
+                Some(Value::String(x)) => Ok(x.to_string()),
+                _ => Err(fail(E::Argument(format!("'{name}' is null")))),
+            }
+        };
+        let span_of = |unit: i64| {
+            dt::scaled_ticks(num(0), unit)
+                .map(Value::TimeSpan)
+                .map_err(fail)
+        };
+        let now = self.ctx.now;
+        match f {
+            F::StrIsNullOrEmpty => Ok(Value::Bool(arg_str(&args, 0).is_none_or(str::is_empty))),
+            F::StrIsNullOrWhiteSpace => Ok(Value::Bool(
+                arg_str(&args, 0).is_none_or(|x| x.trim().is_empty()),
+            )),
+            F::StrJoin => {
+                let sep = st::text_arg(&args[0], "separator").unwrap_or_default();
+                let items: Vec<Value> = match &args[1..] {
+                    [one @ (Value::Array(_) | Value::Object(_))] => {
+                        let one = one.clone();
+                        self.collect(&one, span)?
+                    }
+                    rest => rest.to_vec(),
+                };
+                let mut out = String::new();
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(&sep);
+                    }
+                    out.push_str(&v.to_string());
+                    self.check_len(out.len(), "the joined string", span)?;
+                }
+                Ok(s(out))
+            }
+            F::StrFormat => {
+                let fmt = text(0, "format")?;
+                let rest: Vec<Value> = match &args[1..] {
+                    [Value::Array(a)] => a.to_vec(),
+                    r => r.to_vec(),
+                };
+                st::format(&fmt, &rest, self.limits.max_string_len)
+                    .map(s)
+                    .map_err(fail)
+            }
+            F::StrConcat => {
+                let mut out = String::new();
+                for v in &args {
+                    out.push_str(&v.to_string());
+                    self.check_len(out.len(), "the string", span)?;
+                }
+                Ok(s(out))
+            }
+            F::StrEquals => Ok(Value::Bool(equals(&args[0], &args[1]))),
+            F::StrEqualsCmp => Ok(Value::Bool(match (arg_str(&args, 0), arg_str(&args, 1)) {
+                (Some(a), Some(b)) if st::ignores_case(enum_arg(&args, 2)) => {
+                    st::fold(a) == st::fold(b)
+                }
+                (a, b) => a == b,
+            })),
+            F::DtUtcNow | F::DtNow => Ok(Value::DateTime(now)),
+            F::DtToday => Ok(Value::DateTime(now.replace_time(time::Time::MIDNIGHT))),
+            F::DtParse => dt::parse_datetime(&text(0, "s")?)
+                .map(Value::DateTime)
+                .map_err(fail),
+            F::TsFromDays => span_of(dt::TICKS_PER_DAY),
+            F::TsFromHours => span_of(dt::TICKS_PER_HOUR),
+            F::TsFromMinutes => span_of(dt::TICKS_PER_MINUTE),
+            F::TsFromSeconds => span_of(dt::TICKS_PER_SECOND),
+            F::TsFromMilliseconds => span_of(dt::TICKS_PER_MS),
+            F::TsFromTicks => Ok(Value::TimeSpan(as_i64(&args[0]).unwrap_or(0))),
+            F::ToBase64String => match &args[0] {
+                Value::Bytes(b) => {
+                    self.check_len(b.len() / 3 * 4 + 4, "the base64 string", span)?;
+                    Ok(s(base64::engine::general_purpose::STANDARD.encode(b)))
+                }
+                _ => Err(fail(E::Argument("inArray is null".into()))),
+            },
+            F::FromBase64String => {
+                let t = text(0, "s")?;
+                let clean: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(clean)
+                    .map(|b| Value::Bytes(Arc::from(b)))
+                    .map_err(|_| fail(E::Format("the input is not a valid Base-64 string".into())))
+            }
+            F::ConvertToInt32 | F::ConvertToInt64 | F::ConvertToDouble => {
+                let to = match f {
+                    F::ConvertToInt32 => Ty::Int,
+                    F::ConvertToInt64 => Ty::Long,
+                    _ => Ty::Double,
+                };
+                match &args[0] {
+                    Value::Null => ops::convert_numeric(&Value::Int(0), &to).map_err(fail),
+                    Value::String(x) => parse_number(x, &to).map_err(fail),
+                    Value::Bool(b) => {
+                        ops::convert_numeric(&Value::Int(i32::from(*b)), &to).map_err(fail)
+                    }
+                    Value::Double(d) if to != Ty::Double => {
+                        // Convert rounds to even, unlike a cast
+                        ops::convert_numeric(&Value::Double(d.round_ties_even()), &to).map_err(fail)
+                    }
+                    v => ops::convert_numeric(v, &to).map_err(fail),
+                }
+            }
+            F::ConvertToBoolean => match &args[0] {
+                Value::Bool(b) => Ok(Value::Bool(*b)),
+                Value::String(x) => parse_bool(x).map_err(fail),
+                Value::Null => Ok(Value::Bool(false)),
+                v => Ok(Value::Bool(as_f64(v).is_some_and(|d| d != 0.0))),
+            },
+            F::ConvertToString => Ok(s(args[0].to_string())),
+            F::MathAbs => match &args[0] {
+                Value::Int(n) => n.checked_abs().map(Value::Int).ok_or(fail(E::Overflow)),
+                Value::Long(n) => n.checked_abs().map(Value::Long).ok_or(fail(E::Overflow)),
+                Value::Char(c) => Ok(Value::Int(*c as i32)),
+                v => Ok(Value::Double(as_f64(v).unwrap_or(0.0).abs())),
+            },
+            F::MathMax | F::MathMin => {
+                let greater = ops::binary(
+                    super::super::ast::BinOp::Gt,
+                    args[0].clone(),
+                    args[1].clone(),
+                )
+                .map_err(fail)?;
+                let first = (greater.as_bool() == Some(true)) == (f == F::MathMax);
+                let pick = if first { &args[0] } else { &args[1] };
+                let both_int = matches!(
+                    (&args[0], &args[1]),
+                    (
+                        Value::Int(_) | Value::Char(_),
+                        Value::Int(_) | Value::Char(_)
+                    )
+                );
+                let any_double =
+                    matches!(args[0], Value::Double(_)) || matches!(args[1], Value::Double(_));
+                let to = if any_double {
+                    Ty::Double
+                } else if both_int {
+                    Ty::Int
+                } else {
+                    Ty::Long
+                };
+                ops::convert_numeric(pick, &to).map_err(fail)
+            }
+            F::MathFloor => Ok(Value::Double(num(0).floor())),
+            F::MathCeiling => Ok(Value::Double(num(0).ceil())),
+            F::MathRound => Ok(Value::Double(num(0).round_ties_even())),
+            F::MathRoundDigits => {
+                let digits = as_i64(&args[1]).unwrap_or(0);
+                if !(0..=15).contains(&digits) {
+                    return Err(fail(E::Argument("digits must be between 0 and 15".into())));
+                }
+                let p = 10f64.powi(digits as i32);
+                Ok(Value::Double((num(0) * p).round_ties_even() / p))
+            }
+            F::MathPow => Ok(Value::Double(num(0).powf(num(1)))),
+            F::MathSqrt => Ok(Value::Double(num(0).sqrt())),
+            F::RegexIsMatch | F::RegexMatch | F::RegexReplace => {
+                let input = text(0, "input")?;
+                let built;
+                let re = match regex {
+                    Some(r) => r,
+                    None => {
+                        let pattern = text(1, "pattern")?;
+                        let opts = enum_arg(&args, if f == F::RegexReplace { 3 } else { 2 });
+                        built = rx::build(&pattern, opts, self.limits.max_regex_size)
+                            .map_err(|m| fail(E::Argument(format!("invalid pattern: {m}"))))?;
+                        &built
+                    }
+                };
+                match f {
+                    F::RegexIsMatch => Ok(Value::Bool(re.is_match(&input))),
+                    F::RegexMatch => Ok(h(HandleKind::Match(rx::match_data(re, &input)))),
+                    _ => {
+                        let rep = text(2, "replacement")?;
+                        let out = re.replace_all(&input, rep.as_str());
+                        self.check_len(out.len(), "the string", span)?;
+                        Ok(s(out))
+                    }
+                }
+            }
+            F::RegexEscape => Ok(s(regex::escape(&text(0, "str")?))),
+            F::IntParse => parse_number(&text(0, "s")?, &Ty::Int).map_err(fail),
+            F::LongParse => parse_number(&text(0, "s")?, &Ty::Long).map_err(fail),
+            F::DoubleParse => parse_number(&text(0, "s")?, &Ty::Double).map_err(fail),
+            F::BoolParse => parse_bool(&text(0, "value")?).map_err(fail),
+        }
+    }
+}
+
+fn parse_number(x: &str, to: &Ty) -> Result<Value, E> {
+    let t = x.trim();
+    let bad = || E::Format(format!("'{x}' is not a valid {to}"));
+    match to {
+        Ty::Double => t.parse::<f64>().map(Value::Double).map_err(|_| bad()),
+        _ => {
+            let n: i64 = t.parse().map_err(|_| bad())?;
+            ops::convert_numeric(&Value::Long(n), to)
+        }
+    }
+}
+
+fn parse_bool(x: &str) -> Result<Value, E> {
+    match x.trim() {
+        t if t.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+        t if t.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+        _ => Err(E::Format(format!("'{x}' is not a valid Boolean"))),
+    }
+}

@@ -1,0 +1,511 @@
+//! The evaluator: walks the compiled tree over a [`Context`], counting steps.
+
+mod methods;
+mod props;
+
+use std::sync::Arc;
+
+use super::Limits;
+use super::builtins::ops;
+use super::check::ProgramBody;
+use super::context::Context;
+use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
+use super::ir::{CertField, Lambda, Node, Stmt};
+use super::span::Span;
+use super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
+
+pub(crate) type R<T> = Result<T, (E, Span)>;
+
+/// A compiled expression or block with its source.
+#[derive(Debug)]
+pub struct Program {
+    pub(crate) source: Arc<Source>,
+    pub(crate) body: ProgramBody,
+    pub(crate) n_slots: usize,
+    pub(crate) ty: super::types::Ty,
+    pub(crate) limits: Limits,
+}
+
+impl Program {
+    /// Evaluates against one request's context.
+    pub fn eval(&self, ctx: &Context) -> Result<Value, EvalError> {
+        let mut ev = Eval {
+            ctx,
+            src: &self.source.text,
+            locals: vec![Value::Null; self.n_slots],
+            steps: 0,
+            limits: &self.limits,
+        };
+        let r = match &self.body {
+            ProgramBody::Expr(n) => ev.node(n),
+            ProgramBody::Block(stmts) => match ev.block(stmts) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err((
+                    E::Internal("block ended without return".into()),
+                    Span::default(),
+                )),
+                Err(e) => Err(e),
+            },
+        };
+        r.map(|v| ev.materialize(v))
+            .map_err(|(kind, span)| EvalError {
+                kind,
+                span,
+                source: self.source.clone(),
+            })
+    }
+
+    /// The source text and origin.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The .NET name of the static result type (`bool`, `string`, `object`, ...).
+    pub fn result_type(&self) -> String {
+        self.ty.to_string()
+    }
+}
+
+/// Evaluates a constant node at load (folding). `ctx` is an empty context.
+pub(crate) fn eval_const(node: &Node, ctx: &Context) -> Result<Value, E> {
+    let limits = Limits::default();
+    let mut ev = Eval {
+        ctx,
+        src: "",
+        locals: Vec::new(),
+        steps: 0,
+        limits: &limits,
+    };
+    ev.node(node).map_err(|(k, _)| k)
+}
+
+pub(crate) use ops::convert_numeric as convert_numeric_impl;
+
+pub(crate) fn convert_numeric(v: &Value, to: &super::types::Ty) -> Result<Value, E> {
+    convert_numeric_impl(v, to)
+}
+
+pub(crate) struct Eval<'a> {
+    pub(crate) ctx: &'a Context,
+    pub(crate) src: &'a str,
+    pub(crate) locals: Vec<Value>,
+    pub(crate) steps: u64,
+    pub(crate) limits: &'a Limits,
+}
+
+fn h(k: HandleKind) -> Value {
+    Value::Object(Handle(k))
+}
+
+impl<'a> Eval<'a> {
+    pub(crate) fn step(&mut self, span: Span) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err((E::StepLimit(self.limits.max_steps), span));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn text(&self, span: Span) -> String {
+        self.src
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("member")
+            .to_owned()
+    }
+
+    pub(crate) fn check_len(&self, len: usize, what: &'static str, span: Span) -> R<()> {
+        if len > self.limits.max_string_len {
+            return Err((
+                E::SizeLimit {
+                    what,
+                    limit: self.limits.max_string_len,
+                },
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_count(&self, len: usize, span: Span) -> R<()> {
+        if len > self.limits.max_collection_len {
+            return Err((
+                E::SizeLimit {
+                    what: "the collection",
+                    limit: self.limits.max_collection_len,
+                },
+                span,
+            ));
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) -> R<Option<Value>> {
+        for s in stmts {
+            if let Some(v) = self.stmt(s)? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> R<Option<Value>> {
+        match s {
+            Stmt::Set(slot, n) => {
+                let v = self.node(n)?;
+                self.locals[*slot as usize] = v;
+                Ok(None)
+            }
+            Stmt::If(c, t, e) => {
+                if self.truth(c)? {
+                    self.stmt(t)
+                } else if let Some(e) = e {
+                    self.stmt(e)
+                } else {
+                    Ok(None)
+                }
+            }
+            Stmt::Return(n) => self.node(n).map(Some),
+            Stmt::Foreach {
+                slot,
+                iter,
+                body,
+                span,
+            } => {
+                let seq = self.node(iter)?;
+                if seq.is_null() {
+                    return Err((E::NullReference(self.text(*span)), *span));
+                }
+                let mut result = None;
+                self.iterate(&seq, *span, &mut |ev, item| {
+                    ev.locals[*slot as usize] = item;
+                    if let Some(v) = ev.stmt(body)? {
+                        result = Some(v);
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                Ok(result)
+            }
+            Stmt::Block(b) => self.block(b),
+            Stmt::Expr(n) => {
+                self.node(n)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn truth(&mut self, n: &Node) -> R<bool> {
+        match self.node(n)? {
+            Value::Bool(b) => Ok(b),
+            Value::Null => Err((E::NullReference("condition".into()), span_of(n))),
+            other => Err((
+                E::Internal(format!("condition of type {}", other.type_name())),
+                span_of(n),
+            )),
+        }
+    }
+
+    pub(crate) fn call_lambda(&mut self, l: &Lambda, arg: Value, span: Span) -> R<Value> {
+        self.step(span)?;
+        if let Some(slot) = l.params.first() {
+            self.locals[*slot as usize] = arg;
+        }
+        self.node(&l.body)
+    }
+
+    pub(crate) fn node(&mut self, n: &Node) -> R<Value> {
+        match n {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Local(s) => Ok(self.locals[*s as usize].clone()),
+            Node::Context => Ok(h(HandleKind::Context)),
+            Node::Prop {
+                recv,
+                prop,
+                null_cond,
+                span,
+            } => {
+                let v = self.node(recv)?;
+                if v.is_null() {
+                    if *null_cond {
+                        return Ok(Value::Null);
+                    }
+                    return Err((E::NullReference(self.text(*span)), *span));
+                }
+                self.prop(v, *prop, *span)
+            }
+            Node::Method {
+                recv,
+                method,
+                args,
+                lambda,
+                ty,
+                null_cond,
+                span,
+            } => {
+                let v = self.node(recv)?;
+                if v.is_null() {
+                    if *null_cond {
+                        return Ok(Value::Null);
+                    }
+                    return Err((E::NullReference(self.text(*span)), *span));
+                }
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.node(a)?);
+                }
+                self.method(v, *method, vals, lambda.as_deref(), ty.as_ref(), *span)
+            }
+            Node::Static {
+                f,
+                args,
+                regex,
+                span,
+            } => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.node(a)?);
+                }
+                self.static_fn(*f, vals, regex.as_deref(), *span)
+            }
+            Node::Index {
+                recv,
+                index,
+                null_cond,
+                span,
+            } => {
+                let v = self.node(recv)?;
+                if v.is_null() {
+                    if *null_cond {
+                        return Ok(Value::Null);
+                    }
+                    return Err((E::NullReference("[]".into()), *span));
+                }
+                let i = self.node(index)?;
+                self.index(v, i, *span)
+            }
+            Node::Unary { op, expr, span } => {
+                let v = self.node(expr)?;
+                ops::unary(*op, v).map_err(|e| (e, *span))
+            }
+            Node::Binary { op, l, r, span } => {
+                let a = self.node(l)?;
+                let b = self.node(r)?;
+                ops::binary(*op, a, b).map_err(|e| (e, *span))
+            }
+            Node::And(l, r) => Ok(Value::Bool(self.truth(l)? && self.truth(r)?)),
+            Node::Or(l, r) => Ok(Value::Bool(self.truth(l)? || self.truth(r)?)),
+            Node::Coalesce(l, r) => {
+                let v = self.node(l)?;
+                if v.is_null() { self.node(r) } else { Ok(v) }
+            }
+            Node::Cond(c, t, e) => {
+                if self.truth(c)? {
+                    self.node(t)
+                } else {
+                    self.node(e)
+                }
+            }
+            Node::Cast {
+                to,
+                expr,
+                unbox,
+                span,
+            } => {
+                let v = self.node(expr)?;
+                ops::cast(v, to, *unbox).map_err(|e| (e, *span))
+            }
+            Node::IsNull { expr, negated } => {
+                let v = self.node(expr)?;
+                Ok(Value::Bool(v.is_null() != *negated))
+            }
+            Node::Concat(parts, span) => {
+                let mut s = String::new();
+                for (p, fmt) in parts {
+                    let v = self.node(p)?;
+                    let v = self.materialize(v);
+                    match fmt {
+                        Some(f) if !v.is_null() => {
+                            s.push_str(&ops::format_value(&v, f).map_err(|e| (e, *span))?)
+                        }
+                        _ => match &v {
+                            Value::String(x) => s.push_str(x),
+                            other => s.push_str(&other.to_string()),
+                        },
+                    }
+                    self.check_len(s.len(), "the string", *span)?;
+                }
+                Ok(Value::String(Arc::from(s)))
+            }
+            Node::UploadedContains { field, value } => {
+                let certs = &self.ctx.deployment.certificates;
+                if certs.is_empty() {
+                    return Ok(Value::Bool(false));
+                }
+                let v = self.node(value)?;
+                let Value::String(s) = v else {
+                    return Ok(Value::Bool(false));
+                };
+                Ok(Value::Bool(match field {
+                    CertField::Thumbprint => certs.contains_thumbprint(&s),
+                    CertField::Subject => certs.contains_subject(&s),
+                    CertField::SerialNumber => certs.contains_serial_number(&s),
+                }))
+            }
+        }
+    }
+
+    /// Calls `f` for each element; `f` returns false to stop.
+    pub(crate) fn iterate(
+        &mut self,
+        seq: &Value,
+        span: Span,
+        f: &mut dyn FnMut(&mut Eval<'a>, Value) -> R<bool>,
+    ) -> R<()> {
+        let ctx = self.ctx;
+        macro_rules! each {
+            ($iter:expr) => {
+                for item in $iter {
+                    self.step(span)?;
+                    if !f(self, item)? {
+                        break;
+                    }
+                }
+            };
+        }
+        match seq {
+            Value::Array(a) => {
+                let a = a.clone();
+                each!(a.iter().cloned())
+            }
+            Value::String(s) => {
+                let s = s.clone();
+                each!(s.chars().map(Value::Char))
+            }
+            Value::Bytes(b) => {
+                let b = b.clone();
+                each!(b.iter().map(|x| Value::Int(i32::from(*x))))
+            }
+            Value::Object(Handle(HandleKind::Dict(d))) => match d {
+                DictRef::Headers(w) => {
+                    let hs = match w {
+                        Which::Request => &ctx.request.headers,
+                        Which::Response => &ctx.response.headers,
+                    };
+                    each!(hs.iter().map(|(k, v)| pair(Value::string(k), strings(v))))
+                }
+                DictRef::Query(u) => {
+                    let url = props::url(ctx, *u);
+                    each!(
+                        url.into_iter()
+                            .flat_map(|u| u.query.iter())
+                            .map(|(k, v)| pair(Value::string(k), strings(v)))
+                    )
+                }
+                DictRef::MatchedParameters => each!(
+                    ctx.request
+                        .matched_parameters
+                        .iter()
+                        .map(|(k, v)| pair(Value::string(k), Value::string(v)))
+                ),
+                DictRef::Variables => {
+                    let mut keys: Vec<&String> = ctx.variables.keys().collect();
+                    keys.sort();
+                    each!(
+                        keys.into_iter()
+                            .map(|k| pair(Value::string(k), ctx.variables[k].clone()))
+                    )
+                }
+                DictRef::Certificates => each!(
+                    ctx.deployment
+                        .certificates
+                        .iter()
+                        .map(|(k, c)| pair(Value::string(k), Value::Certificate(c.clone())))
+                ),
+            },
+            Value::Object(Handle(HandleKind::Groups(m))) => {
+                let m = m.clone();
+                each!((0..m.groups.len()).map(|i| h(HandleKind::Group(m.clone(), i))))
+            }
+            other => {
+                return Err((
+                    E::Internal(format!("iterating a {}", other.type_name())),
+                    span,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// All elements, for LINQ operators that need them at once.
+    pub(crate) fn collect(&mut self, seq: &Value, span: Span) -> R<Vec<Value>> {
+        let mut out = Vec::new();
+        let max = self.limits.max_collection_len;
+        self.iterate(seq, span, &mut |_, v| {
+            if out.len() >= max {
+                return Err((
+                    E::SizeLimit {
+                        what: "the collection",
+                        limit: max,
+                    },
+                    span,
+                ));
+            }
+            out.push(v);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Turns handles into plain values: an IUrl into its string, a dictionary into an
+    /// array of key/value pairs, other context objects into their type name.
+    pub(crate) fn materialize(&mut self, v: Value) -> Value {
+        let Value::Object(Handle(k)) = &v else {
+            return v;
+        };
+        match k {
+            HandleKind::Url(u) => props::url(self.ctx, *u)
+                .map_or(Value::Null, |u| Value::String(Arc::from(u.to_url_string()))),
+            HandleKind::Dict(_) => match self.collect(&v, Span::default()) {
+                Ok(items) => Value::Array(items.into()),
+                Err(_) => Value::Null,
+            },
+            HandleKind::Context
+            | HandleKind::Request
+            | HandleKind::Response
+            | HandleKind::Deployment
+            | HandleKind::Api
+            | HandleKind::Operation
+            | HandleKind::LastError
+            | HandleKind::Body(_)
+            | HandleKind::Encoding => Value::string(&v.to_string()),
+            _ => v,
+        }
+    }
+}
+
+pub(crate) fn pair(k: Value, v: Value) -> Value {
+    Value::Pair(Arc::new((k, v)))
+}
+
+pub(crate) fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().map(|s| Value::string(s)).collect())
+}
+
+fn span_of(n: &Node) -> Span {
+    match n {
+        Node::Prop { span, .. }
+        | Node::Method { span, .. }
+        | Node::Static { span, .. }
+        | Node::Index { span, .. }
+        | Node::Unary { span, .. }
+        | Node::Binary { span, .. }
+        | Node::Cast { span, .. }
+        | Node::Concat(_, span) => *span,
+        Node::And(l, _) | Node::Or(l, _) | Node::Coalesce(l, _) | Node::Cond(l, ..) => span_of(l),
+        Node::IsNull { expr, .. } => span_of(expr),
+        _ => Span::default(),
+    }
+}
+
+#[allow(dead_code)]
+fn _unused(_: UrlRef) {}

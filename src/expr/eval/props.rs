@@ -1,0 +1,430 @@
+//! Properties and indexers: the context model, certificates, the library types.
+
+use std::sync::Arc;
+
+use super::super::builtins::datetime::{self as dt, ticks_of};
+use super::super::builtins::string::len16;
+use super::super::context::{Context, Url};
+use super::super::diagnostic::EvalErrorKind as E;
+use super::super::ir::Prop;
+use super::super::span::Span;
+use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
+use super::{Eval, R, h, strings};
+
+pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
+    match u {
+        UrlRef::Request => Some(&ctx.request.url),
+        UrlRef::Original => Some(&ctx.request.original_url),
+        UrlRef::ApiService => ctx.api.as_deref().map(|a| &a.service_url),
+    }
+}
+
+fn s(x: &str) -> Value {
+    Value::String(Arc::from(x))
+}
+
+fn opt(x: &Option<String>) -> Value {
+    x.as_deref().map_or(Value::Null, s)
+}
+
+impl Eval<'_> {
+    pub(crate) fn prop(&mut self, v: Value, p: Prop, span: Span) -> R<Value> {
+        let ctx = self.ctx;
+        let internal = |v: &Value| (E::Internal(format!("{p:?} on a {}", v.type_name())), span);
+        use Prop as P;
+        let r = match p {
+            P::Request => h(HandleKind::Request),
+            P::Response => h(HandleKind::Response),
+            P::Variables => h(HandleKind::Dict(DictRef::Variables)),
+            P::Deployment => h(HandleKind::Deployment),
+            P::Api => ctx.api.as_ref().map_or(Value::Null, |_| h(HandleKind::Api)),
+            P::Operation => ctx
+                .operation
+                .as_ref()
+                .map_or(Value::Null, |_| h(HandleKind::Operation)),
+            P::LastError => ctx
+                .last_error
+                .as_ref()
+                .map_or(Value::Null, |_| h(HandleKind::LastError)),
+            P::RequestId => s(&ctx.request_id),
+            P::Timestamp => Value::DateTime(ctx.timestamp),
+            P::Elapsed => {
+                Value::TimeSpan(dt::diff_ticks(ctx.now, ctx.timestamp).map_err(|e| (e, span))?)
+            }
+            P::User | P::Subscription | P::Product => Value::Null,
+            P::Tracing => Value::Bool(false),
+            P::ReqMethod => s(&ctx.request.method),
+            P::ReqUrl => h(HandleKind::Url(UrlRef::Request)),
+            P::ReqOriginalUrl => h(HandleKind::Url(UrlRef::Original)),
+            P::ReqHeaders => h(HandleKind::Dict(DictRef::Headers(Which::Request))),
+            P::ReqIpAddress => s(&ctx.request.ip_address),
+            P::ReqBody => ctx
+                .request
+                .body
+                .as_ref()
+                .map_or(Value::Null, |_| h(HandleKind::Body(Which::Request))),
+            P::ReqMatchedParameters => h(HandleKind::Dict(DictRef::MatchedParameters)),
+            P::ReqCertificate => ctx
+                .request
+                .certificate
+                .as_ref()
+                .map_or(Value::Null, |c| Value::Certificate(c.clone())),
+            P::RespStatusCode => Value::Int(ctx.response.status_code),
+            P::RespStatusReason => s(&ctx.response.status_reason),
+            P::RespHeaders => h(HandleKind::Dict(DictRef::Headers(Which::Response))),
+            P::RespBody => ctx
+                .response
+                .body
+                .as_ref()
+                .map_or(Value::Null, |_| h(HandleKind::Body(Which::Response))),
+            P::UrlHost
+            | P::UrlPath
+            | P::UrlPort
+            | P::UrlQuery
+            | P::UrlQueryString
+            | P::UrlScheme => {
+                let Value::Object(Handle(HandleKind::Url(r))) = v else {
+                    return Err(internal(&v));
+                };
+                let Some(u) = url(ctx, r) else {
+                    return Ok(Value::Null);
+                };
+                match p {
+                    P::UrlHost => s(&u.host),
+                    P::UrlPath => s(&u.path),
+                    P::UrlPort => Value::Int(u.port),
+                    P::UrlQuery => h(HandleKind::Dict(DictRef::Query(r))),
+                    P::UrlQueryString => s(&u.query_string()),
+                    _ => s(&u.scheme),
+                }
+            }
+            P::DepRegion => s(&ctx.deployment.region),
+            P::DepServiceName => s(&ctx.deployment.service_name),
+            P::DepCertificates => h(HandleKind::Dict(DictRef::Certificates)),
+            P::ApiId
+            | P::ApiName
+            | P::ApiPath
+            | P::ApiRevision
+            | P::ApiVersion
+            | P::ApiIsCurrentRevision
+            | P::ApiServiceUrl => {
+                let Some(a) = ctx.api.as_deref() else {
+                    return Ok(Value::Null);
+                };
+                match p {
+                    P::ApiId => s(&a.id),
+                    P::ApiName => s(&a.name),
+                    P::ApiPath => s(&a.path),
+                    P::ApiRevision => s(&a.revision),
+                    P::ApiVersion => s(&a.version),
+                    P::ApiIsCurrentRevision => Value::Bool(a.is_current_revision),
+                    _ => h(HandleKind::Url(UrlRef::ApiService)),
+                }
+            }
+            P::OpId | P::OpMethod | P::OpName | P::OpUrlTemplate => {
+                let Some(o) = ctx.operation.as_deref() else {
+                    return Ok(Value::Null);
+                };
+                match p {
+                    P::OpId => s(&o.id),
+                    P::OpMethod => s(&o.method),
+                    P::OpName => s(&o.name),
+                    _ => s(&o.url_template),
+                }
+            }
+            P::ErrSource
+            | P::ErrReason
+            | P::ErrMessage
+            | P::ErrScope
+            | P::ErrSection
+            | P::ErrPath
+            | P::ErrPolicyId => {
+                let Some(e) = ctx.last_error.as_ref() else {
+                    return Ok(Value::Null);
+                };
+                match p {
+                    P::ErrSource => s(&e.source),
+                    P::ErrReason => opt(&e.reason),
+                    P::ErrMessage => s(&e.message),
+                    P::ErrScope => opt(&e.scope),
+                    P::ErrSection => opt(&e.section),
+                    P::ErrPath => opt(&e.path),
+                    _ => opt(&e.policy_id),
+                }
+            }
+            P::CertSubject
+            | P::CertIssuer
+            | P::CertSubjectName
+            | P::CertIssuerName
+            | P::CertThumbprint
+            | P::CertSerialNumber
+            | P::CertNotBefore
+            | P::CertNotAfter
+            | P::CertVersion
+            | P::CertSignatureAlgorithm
+            | P::CertRawData
+            | P::CertFriendlyName
+            | P::CertHasPrivateKey => {
+                let Value::Certificate(c) = v else {
+                    return Err(internal(&v));
+                };
+                match p {
+                    P::CertSubject => s(c.subject()),
+                    P::CertIssuer => s(c.issuer()),
+                    P::CertSubjectName => h(HandleKind::X500Name(c, false)),
+                    P::CertIssuerName => h(HandleKind::X500Name(c, true)),
+                    P::CertThumbprint => s(c.thumbprint()),
+                    P::CertSerialNumber => s(c.serial_number()),
+                    P::CertNotBefore => Value::DateTime(c.not_before()),
+                    P::CertNotAfter => Value::DateTime(c.not_after()),
+                    P::CertVersion => Value::Int(i32::try_from(c.version()).unwrap_or(i32::MAX)),
+                    P::CertSignatureAlgorithm => h(HandleKind::SignatureAlgorithm(c)),
+                    P::CertRawData => Value::Bytes(Arc::from(c.der())),
+                    P::CertFriendlyName => s(""),
+                    _ => Value::Bool(false),
+                }
+            }
+            P::X500Name => match &v {
+                Value::Object(Handle(HandleKind::X500Name(c, issuer))) => {
+                    s(if *issuer { c.issuer() } else { c.subject() })
+                }
+                _ => return Err(internal(&v)),
+            },
+            P::OidValue | P::OidFriendlyName => match &v {
+                Value::Object(Handle(HandleKind::SignatureAlgorithm(c))) => {
+                    let oid = c.signature_algorithm();
+                    if p == P::OidValue {
+                        s(&oid.value)
+                    } else {
+                        opt(&oid.friendly_name)
+                    }
+                }
+                _ => return Err(internal(&v)),
+            },
+            P::StrLength => match &v {
+                Value::String(x) => Value::Int(len16(x) as i32),
+                _ => return Err(internal(&v)),
+            },
+            P::ArrLength => match &v {
+                Value::Array(a) => Value::Int(a.len() as i32),
+                _ => return Err(internal(&v)),
+            },
+            P::BytesLength => match &v {
+                Value::Bytes(a) => Value::Int(a.len() as i32),
+                _ => return Err(internal(&v)),
+            },
+            P::PairKey | P::PairValue => match &v {
+                Value::Pair(kv) => {
+                    if p == P::PairKey {
+                        kv.0.clone()
+                    } else {
+                        kv.1.clone()
+                    }
+                }
+                _ => return Err(internal(&v)),
+            },
+            P::DictCount => {
+                let n = self.dict_len(&v).ok_or_else(|| internal(&v))?;
+                Value::Int(i32::try_from(n).unwrap_or(i32::MAX))
+            }
+            P::DictKeys | P::DictValues => {
+                let items = self.collect(&v, span)?;
+                let pick = |kv: &Value| match kv {
+                    Value::Pair(p2) if p == P::DictKeys => p2.0.clone(),
+                    Value::Pair(p2) => p2.1.clone(),
+                    _ => Value::Null,
+                };
+                Value::Array(items.iter().map(pick).collect())
+            }
+            P::DtYear
+            | P::DtMonth
+            | P::DtDay
+            | P::DtHour
+            | P::DtMinute
+            | P::DtSecond
+            | P::DtMillisecond
+            | P::DtDayOfYear
+            | P::DtDate
+            | P::DtTicks
+            | P::DtTimeOfDay => {
+                let Value::DateTime(d) = v else {
+                    return Err(internal(&v));
+                };
+                match p {
+                    P::DtYear => Value::Int(d.year()),
+                    P::DtMonth => Value::Int(d.month() as i32),
+                    P::DtDay => Value::Int(d.day().into()),
+                    P::DtHour => Value::Int(d.hour().into()),
+                    P::DtMinute => Value::Int(d.minute().into()),
+                    P::DtSecond => Value::Int(d.second().into()),
+                    P::DtMillisecond => Value::Int(d.millisecond().into()),
+                    P::DtDayOfYear => Value::Int(d.ordinal().into()),
+                    P::DtDate => Value::DateTime(d.replace_time(time::Time::MIDNIGHT)),
+                    P::DtTicks => Value::Long(ticks_of(d)),
+                    _ => Value::TimeSpan(ticks_of(d).rem_euclid(dt::TICKS_PER_DAY)),
+                }
+            }
+            P::TsDays
+            | P::TsHours
+            | P::TsMinutes
+            | P::TsSeconds
+            | P::TsMilliseconds
+            | P::TsTicks
+            | P::TsTotalDays
+            | P::TsTotalHours
+            | P::TsTotalMinutes
+            | P::TsTotalSeconds
+            | P::TsTotalMilliseconds => {
+                let Value::TimeSpan(t) = v else {
+                    return Err(internal(&v));
+                };
+                let part = |unit: i64, modulo: i64| Value::Int(((t / unit) % modulo) as i32);
+                let total = |unit: i64| Value::Double(t as f64 / unit as f64);
+                match p {
+                    P::TsDays => Value::Int((t / dt::TICKS_PER_DAY) as i32),
+                    P::TsHours => part(dt::TICKS_PER_HOUR, 24),
+                    P::TsMinutes => part(dt::TICKS_PER_MINUTE, 60),
+                    P::TsSeconds => part(dt::TICKS_PER_SECOND, 60),
+                    P::TsMilliseconds => part(dt::TICKS_PER_MS, 1000),
+                    P::TsTicks => Value::Long(t),
+                    P::TsTotalDays => total(dt::TICKS_PER_DAY),
+                    P::TsTotalHours => total(dt::TICKS_PER_HOUR),
+                    P::TsTotalMinutes => total(dt::TICKS_PER_MINUTE),
+                    P::TsTotalSeconds => total(dt::TICKS_PER_SECOND),
+                    _ => total(dt::TICKS_PER_MS),
+                }
+            }
+            P::GroupSuccess | P::GroupValue | P::GroupIndex | P::GroupLength | P::MatchGroups => {
+                let (m, i) = match &v {
+                    Value::Object(Handle(HandleKind::Match(m))) => (m.clone(), 0),
+                    Value::Object(Handle(HandleKind::Group(m, i))) => (m.clone(), *i),
+                    _ => return Err(internal(&v)),
+                };
+                if p == P::MatchGroups {
+                    return Ok(h(HandleKind::Groups(m)));
+                }
+                let g = m.groups.get(i).cloned().flatten();
+                match p {
+                    P::GroupSuccess => Value::Bool(g.is_some()),
+                    P::GroupValue => s(g.as_ref().map_or("", |g| g.0.as_str())),
+                    P::GroupIndex => Value::Int(g.as_ref().map_or(0, |g| g.1 as i32)),
+                    _ => Value::Int(g.as_ref().map_or(0, |g| len16(&g.0) as i32)),
+                }
+            }
+            P::GroupsCount => match &v {
+                Value::Object(Handle(HandleKind::Groups(m))) => Value::Int(m.groups.len() as i32),
+                _ => return Err(internal(&v)),
+            },
+        };
+        Ok(r)
+    }
+
+    pub(crate) fn dict_len(&self, v: &Value) -> Option<usize> {
+        let ctx = self.ctx;
+        let Value::Object(Handle(HandleKind::Dict(d))) = v else {
+            return None;
+        };
+        Some(match d {
+            DictRef::Headers(Which::Request) => ctx.request.headers.len(),
+            DictRef::Headers(Which::Response) => ctx.response.headers.len(),
+            DictRef::Query(u) => url(ctx, *u).map_or(0, |u| u.query.len()),
+            DictRef::MatchedParameters => ctx.request.matched_parameters.len(),
+            DictRef::Variables => ctx.variables.len(),
+            DictRef::Certificates => ctx.deployment.certificates.len(),
+        })
+    }
+
+    /// `dict[key]` lookup without throwing: None when absent.
+    pub(crate) fn dict_get(&self, d: DictRef, key: &str) -> Option<Value> {
+        let ctx = self.ctx;
+        match d {
+            DictRef::Headers(w) => {
+                let hs = match w {
+                    Which::Request => &ctx.request.headers,
+                    Which::Response => &ctx.response.headers,
+                };
+                hs.get(key).map(strings)
+            }
+            DictRef::Query(u) => url(ctx, u)?
+                .query
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| strings(v)),
+            DictRef::MatchedParameters => ctx
+                .request
+                .matched_parameters
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| s(v)),
+            DictRef::Variables => ctx.variables.get(key).cloned(),
+            DictRef::Certificates => ctx
+                .deployment
+                .certificates
+                .get(key)
+                .map(|c| Value::Certificate(c.clone())),
+        }
+    }
+
+    pub(crate) fn index(&mut self, v: Value, i: Value, span: Span) -> R<Value> {
+        let oor = |n: i64, len: usize| {
+            (
+                E::IndexOutOfRange(format!("index {n} is outside 0..{len}")),
+                span,
+            )
+        };
+        let int = |i: &Value| super::super::builtins::ops::as_i64(i).unwrap_or(-1);
+        match (&v, &i) {
+            (Value::Object(Handle(HandleKind::Dict(d))), key) => {
+                let Value::String(key) = key else {
+                    return Err((E::Argument("the key is null".into()), span));
+                };
+                self.dict_get(*d, key)
+                    .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))
+            }
+            (Value::Array(a), _) => {
+                let n = int(&i);
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|k| a.get(k).cloned())
+                    .ok_or_else(|| oor(n, a.len()))
+            }
+            (Value::Bytes(a), _) => {
+                let n = int(&i);
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|k| a.get(k).map(|b| Value::Int(i32::from(*b))))
+                    .ok_or_else(|| oor(n, a.len()))
+            }
+            (Value::String(st), _) => {
+                let n = int(&i);
+                let units: Vec<u16> = st.encode_utf16().collect();
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|k| units.get(k))
+                    .map(|u| Value::Char(char::from_u32(u32::from(*u)).unwrap_or('\u{FFFD}')))
+                    .ok_or_else(|| oor(n, units.len()))
+            }
+            (Value::Object(Handle(HandleKind::Groups(m))), key) => {
+                let idx = match key {
+                    Value::String(name) => m
+                        .names
+                        .iter()
+                        .position(|n| n.as_deref() == Some(&**name))
+                        .or_else(|| name.parse::<usize>().ok()),
+                    other => usize::try_from(int(other)).ok(),
+                };
+                // .NET returns an unsuccessful group for an unknown name or number.
+                let idx = idx.filter(|i| *i < m.groups.len()).unwrap_or(usize::MAX);
+                if idx == usize::MAX {
+                    let empty = Arc::new(super::super::value::MatchData {
+                        groups: vec![None],
+                        names: vec![None],
+                    });
+                    return Ok(h(HandleKind::Group(empty, 0)));
+                }
+                Ok(h(HandleKind::Group(m.clone(), idx)))
+            }
+            _ => Err((E::Internal(format!("indexing a {}", v.type_name())), span)),
+        }
+    }
+}

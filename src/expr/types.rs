@@ -1,0 +1,310 @@
+//! Static types the checker knows, with the .NET names used in messages.
+
+use std::fmt;
+
+/// Objects of the `context` model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Obj {
+    Context,
+    Request,
+    Response,
+    Url,
+    Deployment,
+    Api,
+    Operation,
+    LastError,
+    Body,
+    Encoding,
+    X500Name,
+    Oid,
+    Match,
+    Groups,
+    Group,
+    User,
+    Subscription,
+    Product,
+}
+
+/// Dictionaries of the `context` model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum DictTy {
+    Headers,
+    Query,
+    MatchedParameters,
+    Variables,
+    Certificates,
+}
+
+impl DictTy {
+    pub(crate) fn key(self) -> Ty {
+        Ty::String
+    }
+    pub(crate) fn value(self) -> Ty {
+        match self {
+            DictTy::Headers | DictTy::Query => Ty::Array(Box::new(Ty::String)),
+            DictTy::MatchedParameters => Ty::String,
+            DictTy::Variables => Ty::Object,
+            DictTy::Certificates => Ty::Cert,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EnumTy {
+    X509NameType,
+    StringComparison,
+    DateTimeKind,
+    RegexOptions,
+    StringSplitOptions,
+}
+
+impl EnumTy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            EnumTy::X509NameType => "X509NameType",
+            EnumTy::StringComparison => "StringComparison",
+            EnumTy::DateTimeKind => "DateTimeKind",
+            EnumTy::RegexOptions => "RegexOptions",
+            EnumTy::StringSplitOptions => "StringSplitOptions",
+        }
+    }
+    pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
+        match self {
+            EnumTy::X509NameType => &[
+                ("SimpleName", 0),
+                ("EmailName", 1),
+                ("UpnName", 2),
+                ("DnsName", 3),
+                ("DnsFromAlternativeName", 4),
+                ("UrlName", 5),
+            ],
+            EnumTy::StringComparison => &[
+                ("CurrentCulture", 0),
+                ("CurrentCultureIgnoreCase", 1),
+                ("InvariantCulture", 2),
+                ("InvariantCultureIgnoreCase", 3),
+                ("Ordinal", 4),
+                ("OrdinalIgnoreCase", 5),
+            ],
+            EnumTy::DateTimeKind => &[("Unspecified", 0), ("Utc", 1), ("Local", 2)],
+            EnumTy::RegexOptions => &[
+                ("None", 0),
+                ("IgnoreCase", 1),
+                ("Multiline", 2),
+                ("ExplicitCapture", 4),
+                ("Compiled", 8),
+                ("Singleline", 16),
+                ("IgnorePatternWhitespace", 32),
+                ("CultureInvariant", 512),
+            ],
+            EnumTy::StringSplitOptions => {
+                &[("None", 0), ("RemoveEmptyEntries", 1), ("TrimEntries", 2)]
+            }
+        }
+    }
+    pub(crate) fn member_name(self, v: i32) -> Option<&'static str> {
+        self.members()
+            .iter()
+            .find(|(_, n)| *n == v)
+            .map(|(s, _)| *s)
+    }
+}
+
+/// Classes with static members: `string.IsNullOrEmpty`, `DateTime.UtcNow`, ...
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Class {
+    String,
+    DateTime,
+    TimeSpan,
+    Convert,
+    Encoding,
+    Math,
+    Regex,
+    Int,
+    Long,
+    Double,
+    Bool,
+    Char,
+    Enum(EnumTy),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Ty {
+    /// `object`: only casts, `ToString`, `Equals`, `==` and `??` apply.
+    Object,
+    /// The type of the `null` literal.
+    Null,
+    Bool,
+    Int,
+    Long,
+    Double,
+    Char,
+    String,
+    DateTime,
+    TimeSpan,
+    Bytes,
+    Array(Box<Ty>),
+    Pair(Box<Ty>, Box<Ty>),
+    Cert,
+    Enum(EnumTy),
+    Obj(Obj),
+    Dict(DictTy),
+    Static(Class),
+    Namespace(&'static str),
+}
+
+impl Ty {
+    pub(crate) fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Long | Ty::Double | Ty::Char)
+    }
+    /// Value types cannot be null (we don't model `int?` as a separate type; a nullable
+    /// value type is read as its underlying type, and null stays possible at run time).
+    pub(crate) fn is_value_type(&self) -> bool {
+        matches!(
+            self,
+            Ty::Bool
+                | Ty::Int
+                | Ty::Long
+                | Ty::Double
+                | Ty::Char
+                | Ty::DateTime
+                | Ty::TimeSpan
+                | Ty::Enum(_)
+                | Ty::Pair(..)
+        )
+    }
+    /// The element type when this can be enumerated (`foreach`, LINQ).
+    pub(crate) fn element(&self) -> Option<Ty> {
+        match self {
+            Ty::Array(t) => Some((**t).clone()),
+            Ty::String => Some(Ty::Char),
+            Ty::Bytes => Some(Ty::Int),
+            Ty::Dict(d) => Some(Ty::Pair(Box::new(d.key()), Box::new(d.value()))),
+            Ty::Obj(Obj::Groups) => Some(Ty::Obj(Obj::Group)),
+            _ => None,
+        }
+    }
+
+    /// Parses a type as written in a cast, a declaration or a type argument.
+    pub(crate) fn from_name(name: &str) -> Option<Ty> {
+        if let Some(inner) = name.strip_suffix("[]") {
+            let inner = Ty::from_name(inner)?;
+            return Some(if inner == Ty::Int && name == "byte[]" {
+                Ty::Bytes
+            } else {
+                Ty::Array(Box::new(inner))
+            });
+        }
+        if let Some(inner) = name.strip_suffix('?') {
+            let t = Ty::from_name(inner)?;
+            return t.is_value_type().then_some(t);
+        }
+        let name = name
+            .strip_prefix("System.Collections.Generic.")
+            .or_else(|| name.strip_prefix("System."))
+            .unwrap_or(name);
+        if let Some(inner) = name
+            .strip_prefix("List<")
+            .or_else(|| name.strip_prefix("IEnumerable<"))
+            .or_else(|| name.strip_prefix("IList<"))
+            .or_else(|| name.strip_prefix("ICollection<"))
+            .and_then(|s| s.strip_suffix('>'))
+        {
+            return Some(Ty::Array(Box::new(Ty::from_name(inner)?)));
+        }
+        Some(match name {
+            "object" | "Object" => Ty::Object,
+            "string" | "String" => Ty::String,
+            "bool" | "Boolean" => Ty::Bool,
+            "int" | "Int32" => Ty::Int,
+            "long" | "Int64" => Ty::Long,
+            "double" | "Double" => Ty::Double,
+            "char" | "Char" => Ty::Char,
+            "byte" | "Byte" => Ty::Int,
+            "DateTime" => Ty::DateTime,
+            "TimeSpan" => Ty::TimeSpan,
+            "X509Certificate2" | "X509Certificate" => Ty::Cert,
+            "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
+            _ => return None,
+        })
+    }
+
+    /// Whether a value of type `from` can be used where `self` is expected.
+    pub(crate) fn accepts(&self, from: &Ty) -> bool {
+        if self == from || *self == Ty::Object {
+            return true;
+        }
+        match (self, from) {
+            (t, Ty::Null) => !t.is_value_type(),
+            (Ty::Long, Ty::Int | Ty::Char) | (Ty::Int, Ty::Char) => true,
+            (Ty::Double, Ty::Int | Ty::Long | Ty::Char) => true,
+            (Ty::Array(a), Ty::Array(b)) => a == b || (**a == Ty::Object && !b.is_value_type()),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Ty::Object => "object",
+            Ty::Null => "<null>",
+            Ty::Bool => "bool",
+            Ty::Int => "int",
+            Ty::Long => "long",
+            Ty::Double => "double",
+            Ty::Char => "char",
+            Ty::String => "string",
+            Ty::DateTime => "DateTime",
+            Ty::TimeSpan => "TimeSpan",
+            Ty::Bytes => "byte[]",
+            Ty::Array(t) => return write!(f, "{t}[]"),
+            Ty::Pair(k, v) => return write!(f, "KeyValuePair<{k}, {v}>"),
+            Ty::Cert => "X509Certificate2",
+            Ty::Enum(e) => e.name(),
+            Ty::Obj(o) => match o {
+                Obj::Context => "IProxyRequestContext",
+                Obj::Request => "IRequest",
+                Obj::Response => "IResponse",
+                Obj::Url => "IUrl",
+                Obj::Deployment => "IDeployment",
+                Obj::Api => "IApi",
+                Obj::Operation => "IOperation",
+                Obj::LastError => "ProxyError",
+                Obj::Body => "IMessageBody",
+                Obj::Encoding => "Encoding",
+                Obj::X500Name => "X500DistinguishedName",
+                Obj::Oid => "Oid",
+                Obj::Match => "Match",
+                Obj::Groups => "GroupCollection",
+                Obj::Group => "Group",
+                Obj::User => "IUser",
+                Obj::Subscription => "ISubscription",
+                Obj::Product => "IProduct",
+            },
+            Ty::Dict(d) => match d {
+                DictTy::Headers | DictTy::Query => "IReadOnlyDictionary<string, string[]>",
+                DictTy::MatchedParameters => "IReadOnlyDictionary<string, string>",
+                DictTy::Variables => "IReadOnlyDictionary<string, object>",
+                DictTy::Certificates => "IReadOnlyDictionary<string, X509Certificate2>",
+            },
+            Ty::Static(c) => match c {
+                Class::String => "String",
+                Class::DateTime => "DateTime",
+                Class::TimeSpan => "TimeSpan",
+                Class::Convert => "Convert",
+                Class::Encoding => "Encoding",
+                Class::Math => "Math",
+                Class::Regex => "Regex",
+                Class::Int => "Int32",
+                Class::Long => "Int64",
+                Class::Double => "Double",
+                Class::Bool => "Boolean",
+                Class::Char => "Char",
+                Class::Enum(e) => e.name(),
+            },
+            Ty::Namespace(n) => n,
+        };
+        f.write_str(s)
+    }
+}

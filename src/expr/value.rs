@@ -1,0 +1,278 @@
+//! Run-time values: what an expression produces and what `context.Variables` holds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::types::EnumTy;
+use crate::cert::Certificate;
+
+/// A value of the C# subset. Strings, arrays and certificates are shared (`Arc`), so
+/// cloning a value is cheap.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i32),
+    Long(i64),
+    Double(f64),
+    Char(char),
+    String(Arc<str>),
+    /// `DateTime`, always UTC here.
+    DateTime(OffsetDateTime),
+    /// `TimeSpan` in ticks of 100 ns, as .NET.
+    TimeSpan(i64),
+    Bytes(Arc<[u8]>),
+    /// `T[]`, `List<T>` and LINQ results.
+    Array(Arc<[Value]>),
+    /// `KeyValuePair<K, V>`.
+    Pair(Arc<(Value, Value)>),
+    Certificate(Arc<Certificate>),
+    Enum(EnumValue),
+    /// An object of the library (`Match`, `Group`, `Oid`, ...).
+    Object(Handle),
+}
+
+/// A value of a .NET enum such as `X509NameType.SimpleName`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnumValue {
+    pub(crate) ty: EnumTy,
+    pub(crate) value: i32,
+}
+
+impl EnumValue {
+    pub fn type_name(&self) -> &'static str {
+        self.ty.name()
+    }
+    pub fn name(&self) -> String {
+        self.ty
+            .member_name(self.value)
+            .map_or_else(|| self.value.to_string(), str::to_owned)
+    }
+}
+
+/// An opaque library object.
+#[derive(Clone, Debug)]
+pub struct Handle(pub(crate) HandleKind);
+
+/// Which message a body or headers belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Which {
+    Request,
+    Response,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UrlRef {
+    Request,
+    Original,
+    ApiService,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DictRef {
+    Headers(Which),
+    Query(UrlRef),
+    MatchedParameters,
+    Variables,
+    Certificates,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct MatchData {
+    /// Group 0 is the whole match; `None` for a group that did not participate.
+    pub groups: Vec<Option<(String, usize)>>,
+    pub names: Vec<Option<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum HandleKind {
+    Context,
+    Request,
+    Response,
+    Url(UrlRef),
+    Deployment,
+    Api,
+    Operation,
+    LastError,
+    Body(Which),
+    Dict(DictRef),
+    Encoding,
+    /// `SubjectName` / `IssuerName` of a certificate.
+    X500Name(Arc<Certificate>, bool),
+    /// `SignatureAlgorithm` of a certificate.
+    SignatureAlgorithm(Arc<Certificate>),
+    Match(Arc<MatchData>),
+    Groups(Arc<MatchData>),
+    Group(Arc<MatchData>, usize),
+}
+
+impl Value {
+    pub fn string(s: &str) -> Value {
+        Value::String(Arc::from(s))
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The .NET type name (`String`, `Int32`, `Boolean`, ...), for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "Boolean",
+            Value::Int(_) => "Int32",
+            Value::Long(_) => "Int64",
+            Value::Double(_) => "Double",
+            Value::Char(_) => "Char",
+            Value::String(_) => "String",
+            Value::DateTime(_) => "DateTime",
+            Value::TimeSpan(_) => "TimeSpan",
+            Value::Bytes(_) => "Byte[]",
+            Value::Array(_) => "Array",
+            Value::Pair(_) => "KeyValuePair",
+            Value::Certificate(_) => "X509Certificate2",
+            Value::Enum(e) => e.type_name(),
+            Value::Object(h) => match h.0 {
+                HandleKind::Match(_) => "Match",
+                HandleKind::Groups(_) => "GroupCollection",
+                HandleKind::Group(..) => "Group",
+                HandleKind::X500Name(..) => "X500DistinguishedName",
+                HandleKind::SignatureAlgorithm(_) => "Oid",
+                _ => "Object",
+            },
+        }
+    }
+
+    /// C#'s `ToString()` as used by string concatenation and interpolation (null gives "").
+    /// Objects of the `context` model give their type name; [`crate::expr::Compiled::eval`]
+    /// never returns one.
+    pub fn to_display_string(&self) -> String {
+        self.to_string()
+    }
+
+    /// The value as JSON (`certgate eval`): DateTime as RFC 3339, TimeSpan as
+    /// `[d.]hh:mm:ss[.fffffff]`, byte[] as base64, a certificate as its main properties.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{Value as J, json};
+        match self {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(n) => json!(n),
+            Value::Long(n) => json!(n),
+            Value::Double(d) => serde_json::Number::from_f64(*d)
+                .map_or_else(|| J::String(self.to_string()), J::Number),
+            Value::DateTime(d) => J::String(
+                d.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            ),
+            Value::Bytes(b) => {
+                use base64::Engine;
+                J::String(base64::engine::general_purpose::STANDARD.encode(b))
+            }
+            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
+            Value::Pair(p) => json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
+            Value::Certificate(c) => json!({
+                "Subject": c.subject(),
+                "Issuer": c.issuer(),
+                "Thumbprint": c.thumbprint(),
+                "SerialNumber": c.serial_number(),
+                "NotBefore": Value::DateTime(c.not_before()).to_json(),
+                "NotAfter": Value::DateTime(c.not_after()).to_json(),
+            }),
+            _ => J::String(self.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::Bool(true) => f.write_str("True"),
+            Value::Bool(false) => f.write_str("False"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Long(n) => write!(f, "{n}"),
+            Value::Double(d) => f.write_str(&format_double(*d)),
+            Value::Char(c) => write!(f, "{c}"),
+            Value::String(s) => f.write_str(s),
+            Value::DateTime(d) => f.write_str(&format_datetime_default(*d)),
+            Value::TimeSpan(t) => f.write_str(&format_timespan(*t)),
+            Value::Bytes(_) => f.write_str("System.Byte[]"),
+            Value::Array(_) => f.write_str("System.Object[]"),
+            Value::Pair(p) => write!(f, "[{}, {}]", p.0, p.1),
+            Value::Certificate(c) => write!(
+                f,
+                "[Subject]\n  {}\n\n[Issuer]\n  {}\n\n[Serial Number]\n  {}\n\n[Thumbprint]\n  {}\n",
+                c.subject(),
+                c.issuer(),
+                c.serial_number(),
+                c.thumbprint()
+            ),
+            Value::Enum(e) => f.write_str(&e.name()),
+            Value::Object(h) => match &h.0 {
+                HandleKind::Match(m) | HandleKind::Group(m, _) => {
+                    let i = match &h.0 {
+                        HandleKind::Group(_, i) => *i,
+                        _ => 0,
+                    };
+                    match m.groups.get(i) {
+                        Some(Some((s, _))) => f.write_str(s),
+                        _ => Ok(()),
+                    }
+                }
+                HandleKind::X500Name(..) => f.write_str(
+                    "System.Security.Cryptography.X509Certificates.X500DistinguishedName",
+                ),
+                HandleKind::SignatureAlgorithm(_) => {
+                    f.write_str("System.Security.Cryptography.Oid")
+                }
+                HandleKind::Groups(_) => {
+                    f.write_str("System.Text.RegularExpressions.GroupCollection")
+                }
+                _ => f.write_str("System.Object"),
+            },
+        }
+    }
+}
+
+/// `double.ToString()`: shortest round-trip digits; "E+XX" for large and small magnitudes.
+pub(crate) fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "∞".into() } else { "-∞".into() };
+    }
+    let a = d.abs();
+    if a != 0.0 && !(1e-5..1e15).contains(&a) {
+        let s = format!("{d:E}");
+        // Rust: 1E20, 1.5E-7 -> .NET: 1E+20, 1.5E-07
+        if let Some((m, e)) = s.split_once('E') {
+            let (sign, digits) = match e.strip_prefix('-') {
+                Some(rest) => ('-', rest),
+                None => ('+', e),
+            };
+            return format!("{m}E{sign}{digits:0>2}");
+        }
+        return s;
+    }
+    format!("{d}")
+}

@@ -1,0 +1,1392 @@
+//! Policy elements: typed, validated, not yet executed.
+//!
+//! Every element is checked when the document loads: attributes (required, optional,
+//! allowed values, numeric ranges; unknown attributes are errors), children, and the
+//! sections it may appear in. An element certgate does not run is a load error that
+//! names the element and says why; nothing is skipped silently.
+//!
+//! Values that allow policy expressions are [`Param`]s: a literal already converted and
+//! range-checked, or an [`Expression`](super::Expression) compiled through the seam in
+//! `value.rs`. Values that do not allow expressions reject `@(...)` at load time.
+//!
+//! Parsing recurses into `choose` branches; depth is bounded by the reader's
+//! [`MAX_DEPTH`](super::MAX_DEPTH), so it cannot overflow the stack.
+
+use std::net::IpAddr;
+
+use super::document::SectionKind;
+use super::error::{Location, PolicyError};
+use super::value::{Param, PolicyValue, compile_expression};
+use super::xml::{XmlElement, XmlNode};
+
+/// Where an element sits in its document: for `context.LastError` and diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// The element name, e.g. `set-header` (`LastError.Source` for most policies).
+    pub name: &'static str,
+    /// The optional `id` attribute (`LastError.PolicyId`).
+    pub id: Option<String>,
+    /// Position of the element's `<`.
+    pub at: Location,
+    /// Path from the section, e.g. `choose[1]/when[2]/set-header[1]` (`LastError.Path`).
+    /// Each step is the element name and its 1-based index among the same-named
+    /// siblings (XPath style). APIM's exact numbering is not documented.
+    pub path: String,
+}
+
+/// One policy statement with its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub meta: Meta,
+    pub policy: Policy,
+}
+
+/// The policies certgate understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Policy {
+    Choose(Choose),
+    ReturnResponse(ReturnResponse),
+    SetStatus(SetStatus),
+    SetHeader(SetParameter),
+    SetQueryParameter(SetParameter),
+    SetBody(SetBody),
+    SetVariable(SetVariable),
+    SetBackendService(SetBackendService),
+    ForwardRequest(ForwardRequest),
+    RewriteUri(RewriteUri),
+    MockResponse(MockResponse),
+    CheckHeader(CheckHeader),
+    IpFilter(IpFilter),
+    ValidateClientCertificate(ValidateClientCertificate),
+    AuthenticationCertificate(AuthenticationCertificate),
+}
+
+/// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choose {
+    /// At least one.
+    pub whens: Vec<When>,
+    pub otherwise: Option<Otherwise>,
+}
+
+/// `<when condition="...">`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct When {
+    pub meta: Meta,
+    /// A Boolean expression, or the constant `true` / `false`.
+    pub condition: Param<bool>,
+    pub steps: Vec<Node>,
+}
+
+/// `<otherwise>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Otherwise {
+    pub meta: Meta,
+    pub steps: Vec<Node>,
+}
+
+/// `<return-response response-variable-name="...">` with `set-status`, `set-header`
+/// and `set-body` children, run in document order against the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnResponse {
+    /// Names a context variable holding a `Response` (no expressions).
+    pub response_variable_name: Option<String>,
+    /// Only `SetStatus` (at most one), `SetHeader` and `SetBody` (at most one).
+    pub steps: Vec<Node>,
+}
+
+/// `<set-status code="..." reason="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetStatus {
+    /// 100..=599.
+    pub code: Param<u16>,
+    /// Documented as required; real deployments omit it (spec §2.3), so optional here.
+    pub reason: Option<Param<String>>,
+}
+
+/// `exists-action` of `set-header` / `set-query-parameter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistsAction {
+    Override,
+    Skip,
+    Append,
+    Delete,
+}
+
+impl ExistsAction {
+    /// Parses `override`, `skip`, `append`, `delete` (lower case, as documented).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "override" => Ok(ExistsAction::Override),
+            "skip" => Ok(ExistsAction::Skip),
+            "append" => Ok(ExistsAction::Append),
+            "delete" => Ok(ExistsAction::Delete),
+            _ => Err(format!(
+                "`{s}` is not an exists-action; use override, skip, append or delete"
+            )),
+        }
+    }
+}
+
+/// `<set-header>` and `<set-query-parameter>`: `name`, `exists-action` (default
+/// `override`) and zero or more `<value>`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetParameter {
+    pub name: Param<String>,
+    pub exists_action: Param<ExistsAction>,
+    /// With `delete`, values are accepted and ignored.
+    pub values: Vec<Param<String>>,
+}
+
+/// `xsi-nil` of `set-body`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XsiNil {
+    Blank,
+    Null,
+}
+
+/// `<set-body>`: the body is the element's text (literal or expression).
+/// `template="liquid"` is rejected at load (certgate has no Liquid engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetBody {
+    pub body: Param<String>,
+    /// Default `blank`.
+    pub xsi_nil: XsiNil,
+}
+
+/// `<set-variable name="..." value="..."/>`. A literal value is a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetVariable {
+    /// No expressions.
+    pub name: String,
+    pub value: Param<String>,
+}
+
+/// `<set-backend-service base-url="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetBackendService {
+    /// A literal must be an absolute `http://` or `https://` URL.
+    pub base_url: Param<String>,
+}
+
+/// `http-version` of `forward-request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// `1` (the default).
+    Http1,
+    /// `2`.
+    Http2,
+    /// `2or1`.
+    Http2Or1,
+}
+
+/// `<forward-request>`. When neither `timeout` nor `timeout-ms` is given the timeout is
+/// [`ForwardRequest::DEFAULT_TIMEOUT_SECS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRequest {
+    /// Seconds (expr). Exclusive with `timeout_ms`.
+    pub timeout: Option<Param<u32>>,
+    /// Milliseconds (expr). Exclusive with `timeout`.
+    pub timeout_ms: Option<Param<u32>>,
+    /// Seconds to wait for `100 Continue` (expr).
+    pub continue_timeout: Option<Param<u32>>,
+    pub http_version: HttpVersion,
+    /// Default false (expr).
+    pub follow_redirects: Param<bool>,
+    /// Default false.
+    pub buffer_request_body: bool,
+    /// Default true.
+    pub buffer_response: bool,
+    /// Default false: true sends 400–599 responses to on-error.
+    pub fail_on_error_status_code: bool,
+}
+
+impl ForwardRequest {
+    /// APIM's default backend timeout.
+    pub const DEFAULT_TIMEOUT_SECS: u32 = 300;
+
+    /// `<forward-request/>` with every attribute at its default.
+    pub(crate) fn defaults(at: &Location) -> Self {
+        ForwardRequest {
+            timeout: None,
+            timeout_ms: None,
+            continue_timeout: None,
+            http_version: HttpVersion::Http1,
+            follow_redirects: Param::Literal(false, PolicyValue::empty(at.clone())),
+            buffer_request_body: false,
+            buffer_response: true,
+            fail_on_error_status_code: false,
+        }
+    }
+}
+
+/// `<rewrite-uri template="..." copy-unmatched-params="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewriteUri {
+    pub template: Param<String>,
+    /// Default true.
+    pub copy_unmatched_params: bool,
+}
+
+/// `<mock-response status-code="..." content-type="..."/>` (no expressions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockResponse {
+    /// Default 200.
+    pub status_code: u16,
+    pub content_type: Option<String>,
+}
+
+/// `<check-header>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckHeader {
+    pub name: Param<String>,
+    pub failed_check_httpcode: Param<u16>,
+    pub failed_check_error_message: Param<String>,
+    pub ignore_case: Param<bool>,
+    /// The check passes if any value matches; none means "header present".
+    pub values: Vec<Param<String>>,
+}
+
+/// `action` of `ip-filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpFilterAction {
+    Allow,
+    Forbid,
+}
+
+/// `<address-range from="..." to="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressRange {
+    pub from: Param<IpAddr>,
+    pub to: Param<IpAddr>,
+}
+
+/// `<ip-filter action="allow|forbid">` with `<address>` and `<address-range>` children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpFilter {
+    pub action: Param<IpFilterAction>,
+    pub addresses: Vec<Param<IpAddr>>,
+    pub ranges: Vec<AddressRange>,
+}
+
+/// `<validate-client-certificate>` (spec §3). No attribute allows expressions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidateClientCertificate {
+    /// Default true.
+    pub validate_revocation: bool,
+    /// Default true.
+    pub validate_trust: bool,
+    /// Default true.
+    pub validate_not_before: bool,
+    /// Default true.
+    pub validate_not_after: bool,
+    /// Default false.
+    pub ignore_error: bool,
+    /// Up to 10. Empty when `<identities>` is omitted or empty.
+    pub identities: Vec<Identity>,
+}
+
+/// One `<identity>`: every given claim must match (claims are ANDed, identities ORed).
+/// At least one claim is required. Values are kept as written (`{{named-value}}` too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub at: Location,
+    pub thumbprint: Option<String>,
+    pub serial_number: Option<String>,
+    pub common_name: Option<String>,
+    pub subject: Option<String>,
+    pub dns_name: Option<String>,
+    pub issuer_subject: Option<String>,
+    pub issuer_thumbprint: Option<String>,
+    /// Exclusive with `issuer_subject` and `issuer_thumbprint`.
+    pub issuer_certificate_id: Option<String>,
+}
+
+/// Most identities in one `validate-client-certificate` (spec §3.1).
+pub const MAX_IDENTITIES: usize = 10;
+
+/// `<authentication-certificate>`: the client certificate for mTLS to the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticationCertificate {
+    Thumbprint(Param<String>),
+    CertificateId(Param<String>),
+    Body {
+        body: Param<String>,
+        password: Option<Param<String>>,
+    },
+}
+
+// ---------------------------------------------------------------------------------
+// Building elements from the XML tree.
+
+/// Where policies are being parsed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    pub(crate) section: SectionKind,
+}
+
+/// Parses the policy children of a `when` or `otherwise`; `<base/>` here is an error
+/// (sections handle their own `<base/>` in `document.rs`).
+pub(crate) fn parse_steps(
+    parent: &XmlElement,
+    ctx: Ctx,
+    prefix: &str,
+) -> Result<Vec<Node>, PolicyError> {
+    let mut steps = Vec::new();
+    let mut counter = SiblingCounter::default();
+    for child in child_elements(parent)? {
+        let path = counter.path(prefix, &child.name);
+        if child.name == "base" {
+            return Err(PolicyError::Structure {
+                at: child.at.clone(),
+                message: format!(
+                    "<base/> is only allowed directly inside a section (<inbound>, <backend>, <outbound>, <on-error>), not inside <{}>",
+                    parent.name
+                ),
+            });
+        }
+        steps.push(parse_node(child, ctx, path)?);
+    }
+    Ok(steps)
+}
+
+/// Numbers same-named siblings for [`Meta::path`].
+#[derive(Default)]
+pub(crate) struct SiblingCounter {
+    seen: Vec<(String, usize)>,
+}
+
+impl SiblingCounter {
+    pub(crate) fn path(&mut self, prefix: &str, name: &str) -> String {
+        let index = match self.seen.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
+            }
+            None => {
+                self.seen.push((name.to_owned(), 1));
+                1
+            }
+        };
+        if prefix.is_empty() {
+            format!("{name}[{index}]")
+        } else {
+            format!("{prefix}/{name}[{index}]")
+        }
+    }
+}
+
+/// The policies certgate implements, with the sections each may appear in (spec §2;
+/// on-error allows only the policies listed in spec §1.4).
+const ALL: &[SectionKind] = &[
+    SectionKind::Inbound,
+    SectionKind::Backend,
+    SectionKind::Outbound,
+    SectionKind::OnError,
+];
+const INBOUND: &[SectionKind] = &[SectionKind::Inbound];
+
+fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
+    use SectionKind::*;
+    Some(match name {
+        "choose" | "return-response" | "set-status" | "set-header" | "set-variable" => ALL,
+        "set-body" => &[Inbound, Backend, Outbound],
+        "set-backend-service" => &[Inbound, Backend],
+        // Not in the spec: APIM's reference lists inbound and backend.
+        "set-query-parameter" => &[Inbound, Backend],
+        "forward-request" => &[Backend],
+        "mock-response" => &[Inbound, Outbound, OnError],
+        "rewrite-uri"
+        | "check-header"
+        | "ip-filter"
+        | "validate-client-certificate"
+        | "authentication-certificate" => INBOUND,
+        _ => return None,
+    })
+}
+
+/// Other APIM policies certgate does not run (so their names get a clear error rather
+/// than "unknown element").
+const NOT_IMPLEMENTED: &[&str] = &[
+    "validate-jwt",
+    "validate-azure-ad-token",
+    "send-request",
+    "send-one-way-request",
+    "cache-lookup",
+    "cache-store",
+    "cache-lookup-value",
+    "cache-store-value",
+    "cache-remove-value",
+    "find-and-replace",
+    "set-method",
+    "json-to-xml",
+    "xml-to-json",
+    "xsl-transform",
+    "log-to-eventhub",
+    "emit-metric",
+    "limit-concurrency",
+    "retry",
+    "trace",
+    "cors",
+    "cross-domain",
+    "jsonp",
+    "include-fragment",
+    "wait",
+    "proxy",
+    "validate-content",
+    "validate-parameters",
+    "validate-headers",
+    "validate-status-code",
+    "validate-graphql-request",
+    "authentication-basic",
+    "authentication-managed-identity",
+    "get-authorization-context",
+    "publish-to-dapr",
+    "invoke-dapr-binding",
+    "set-graphql-resolver",
+    "azure-openai-token-limit",
+    "llm-token-limit",
+];
+
+/// APIM policies certgate does not run, with the reason given in the load error.
+fn unsupported_reason(name: &str) -> Option<String> {
+    let reason = match name {
+        "rate-limit-by-key" | "quota-by-key" => format!(
+            "<{name}> is not available in the Consumption tier (APIM policy index: Consumption: No), and certgate does not implement it; remove it or enforce limits in API Gateway usage plans"
+        ),
+        "rate-limit" | "quota" => format!(
+            "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
+        ),
+        _ if NOT_IMPLEMENTED.contains(&name) => {
+            format!("certgate does not implement the APIM policy <{name}>; remove it")
+        }
+        _ => return None,
+    };
+    Some(reason)
+}
+
+fn section_names(sections: &[SectionKind]) -> String {
+    sections
+        .iter()
+        .map(|s| format!("<{}>", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn parse_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyError> {
+    let Some(sections) = allowed_sections(&el.name) else {
+        if let Some(reason) = unsupported_reason(&el.name) {
+            return Err(PolicyError::UnsupportedElement {
+                at: el.at.clone(),
+                name: el.name.clone(),
+                reason,
+            });
+        }
+        let hint = match closest_policy_name(&el.name) {
+            Some(known) => format!(" in <{}>: did you mean <{known}>?", ctx.section.as_str()),
+            None => format!(
+                " in <{}>: expected a policy such as choose, set-header, set-variable, return-response, validate-client-certificate",
+                ctx.section.as_str()
+            ),
+        };
+        return Err(PolicyError::UnknownElement {
+            at: el.at.clone(),
+            name: el.name.clone(),
+            hint,
+        });
+    };
+    if !sections.contains(&ctx.section) {
+        return Err(PolicyError::Structure {
+            at: el.at.clone(),
+            message: format!(
+                "<{}> is not allowed in <{}>; it may appear in {}",
+                el.name,
+                ctx.section.as_str(),
+                section_names(sections)
+            ),
+        });
+    }
+    build_node(el, ctx, path)
+}
+
+/// The implemented policy name within edit distance 2 of `name`, for typos.
+fn closest_policy_name(name: &str) -> Option<&'static str> {
+    if name.len() > 64 {
+        return None;
+    }
+    POLICY_NAMES
+        .iter()
+        .map(|known| (edit_distance(name, known), *known))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance (short strings only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Builds a known policy element (placement already checked by the caller).
+fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyError> {
+    let name = static_name(&el.name);
+    let (policy, id) = match name {
+        "choose" => {
+            let a = Attrs::new(el, &["id"])?;
+            (Policy::Choose(choose(el, ctx, &path)?), a.id()?)
+        }
+        "return-response" => {
+            let a = Attrs::new(el, &["id", "response-variable-name"])?;
+            let rr = ReturnResponse {
+                response_variable_name: a.literal("response-variable-name", any_text)?,
+                steps: return_response_steps(el, ctx, &path)?,
+            };
+            (Policy::ReturnResponse(rr), a.id()?)
+        }
+        "set-status" => {
+            let a = Attrs::new(el, &["id", "code", "reason"])?;
+            no_children(el)?;
+            (Policy::SetStatus(set_status(&a)?), a.id()?)
+        }
+        "set-header" | "set-query-parameter" => {
+            let a = Attrs::new(el, &["id", "name", "exists-action"])?;
+            let p = SetParameter {
+                name: a.required(a.param("name", any_text)?, "name")?,
+                exists_action: a
+                    .param("exists-action", ExistsAction::parse)?
+                    .unwrap_or_else(|| Param::Literal(ExistsAction::Override, a.empty())),
+                values: value_children(el, "value", any_text)?,
+            };
+            let policy = if name == "set-header" {
+                Policy::SetHeader(p)
+            } else {
+                Policy::SetQueryParameter(p)
+            };
+            (policy, a.id()?)
+        }
+        "set-body" => {
+            let a = Attrs::new(el, &["id", "template", "xsi-nil"])?;
+            (Policy::SetBody(set_body(el, &a)?), a.id()?)
+        }
+        "set-variable" => {
+            let a = Attrs::new(el, &["id", "name", "value"])?;
+            no_children(el)?;
+            let v = SetVariable {
+                name: a.required(a.literal("name", non_empty)?, "name")?,
+                value: a.required(a.param("value", any_text)?, "value")?,
+            };
+            (Policy::SetVariable(v), a.id()?)
+        }
+        "set-backend-service" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "base-url",
+                    "backend-id",
+                    "sf-resolve-condition",
+                    "sf-service-instance-name",
+                    "sf-partition-key",
+                    "sf-listener-name",
+                ],
+            )?;
+            no_children(el)?;
+            for unsupported in [
+                "backend-id",
+                "sf-resolve-condition",
+                "sf-service-instance-name",
+                "sf-partition-key",
+                "sf-listener-name",
+            ] {
+                if let Some(v) = a.get(unsupported) {
+                    return Err(a.invalid(
+                        unsupported,
+                        v,
+                        "certgate has no APIM backend entities or Service Fabric; use base-url",
+                    ));
+                }
+            }
+            let s = SetBackendService {
+                base_url: a.required(a.param("base-url", absolute_url)?, "base-url")?,
+            };
+            (Policy::SetBackendService(s), a.id()?)
+        }
+        "forward-request" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "timeout",
+                    "timeout-ms",
+                    "continue-timeout",
+                    "http-version",
+                    "follow-redirects",
+                    "buffer-request-body",
+                    "buffer-response",
+                    "fail-on-error-status-code",
+                ],
+            )?;
+            no_children(el)?;
+            (Policy::ForwardRequest(forward_request(&a)?), a.id()?)
+        }
+        "rewrite-uri" => {
+            let a = Attrs::new(el, &["id", "template", "copy-unmatched-params"])?;
+            no_children(el)?;
+            let r = RewriteUri {
+                template: a.required(a.param("template", any_text)?, "template")?,
+                copy_unmatched_params: a
+                    .literal("copy-unmatched-params", parse_bool)?
+                    .unwrap_or(true),
+            };
+            (Policy::RewriteUri(r), a.id()?)
+        }
+        "mock-response" => {
+            let a = Attrs::new(el, &["id", "status-code", "content-type"])?;
+            no_children(el)?;
+            let m = MockResponse {
+                status_code: a.literal("status-code", parse_status)?.unwrap_or(200),
+                content_type: a.literal("content-type", non_empty)?,
+            };
+            (Policy::MockResponse(m), a.id()?)
+        }
+        "check-header" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "name",
+                    "failed-check-httpcode",
+                    "failed-check-error-message",
+                    "ignore-case",
+                ],
+            )?;
+            let c = CheckHeader {
+                name: a.required(a.param("name", non_empty)?, "name")?,
+                failed_check_httpcode: a.required(
+                    a.param("failed-check-httpcode", parse_status)?,
+                    "failed-check-httpcode",
+                )?,
+                failed_check_error_message: a.required(
+                    a.param("failed-check-error-message", any_text)?,
+                    "failed-check-error-message",
+                )?,
+                ignore_case: a.required(a.param("ignore-case", parse_bool)?, "ignore-case")?,
+                values: value_children(el, "value", any_text)?,
+            };
+            (Policy::CheckHeader(c), a.id()?)
+        }
+        "ip-filter" => {
+            let a = Attrs::new(el, &["id", "action"])?;
+            (Policy::IpFilter(ip_filter(el, &a)?), a.id()?)
+        }
+        "validate-client-certificate" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "validate-revocation",
+                    "validate-trust",
+                    "validate-not-before",
+                    "validate-not-after",
+                    "ignore-error",
+                ],
+            )?;
+            (
+                Policy::ValidateClientCertificate(validate_client_certificate(el, &a)?),
+                a.id()?,
+            )
+        }
+        "authentication-certificate" => {
+            let a = Attrs::new(
+                el,
+                &["id", "thumbprint", "certificate-id", "body", "password"],
+            )?;
+            no_children(el)?;
+            (
+                Policy::AuthenticationCertificate(authentication_certificate(el, &a)?),
+                a.id()?,
+            )
+        }
+        _ => unknown_element(el)?,
+    };
+    Ok(Node {
+        meta: Meta {
+            name,
+            id,
+            at: el.at.clone(),
+            path,
+        },
+        policy,
+    })
+}
+
+/// The policies of [`allowed_sections`].
+const POLICY_NAMES: &[&str] = &[
+    "choose",
+    "return-response",
+    "set-status",
+    "set-header",
+    "set-query-parameter",
+    "set-body",
+    "set-variable",
+    "set-backend-service",
+    "forward-request",
+    "rewrite-uri",
+    "mock-response",
+    "check-header",
+    "ip-filter",
+    "validate-client-certificate",
+    "authentication-certificate",
+];
+
+/// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
+fn static_name(name: &str) -> &'static str {
+    POLICY_NAMES
+        .iter()
+        .chain(&["when", "otherwise"])
+        .copied()
+        .find(|n| *n == name)
+        .unwrap_or("")
+}
+
+fn unknown_element(el: &XmlElement) -> Result<(Policy, Option<String>), PolicyError> {
+    Err(PolicyError::UnknownElement {
+        at: el.at.clone(),
+        name: el.name.clone(),
+        hint: String::new(),
+    })
+}
+
+fn choose(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Choose, PolicyError> {
+    let mut whens = Vec::new();
+    let mut otherwise: Option<Otherwise> = None;
+    let mut counter = SiblingCounter::default();
+    for child in child_elements(el)? {
+        let child_path = counter.path(path, &child.name);
+        let meta = |name| Meta {
+            name,
+            id: None,
+            at: child.at.clone(),
+            path: child_path.clone(),
+        };
+        match child.name.as_str() {
+            "when" => {
+                if otherwise.is_some() {
+                    return Err(structure(
+                        child,
+                        "<when> after <otherwise>: <otherwise> must be the last branch of <choose>",
+                    ));
+                }
+                let a = Attrs::new(child, &["condition"])?;
+                let condition = a.required(a.param("condition", parse_bool)?, "condition")?;
+                whens.push(When {
+                    meta: meta("when"),
+                    condition,
+                    steps: parse_steps(child, ctx, &child_path)?,
+                });
+            }
+            "otherwise" => {
+                if otherwise.is_some() {
+                    return Err(structure(child, "<choose> has more than one <otherwise>"));
+                }
+                Attrs::new(child, &[])?;
+                otherwise = Some(Otherwise {
+                    meta: meta("otherwise"),
+                    steps: parse_steps(child, ctx, &child_path)?,
+                });
+            }
+            other => {
+                return Err(PolicyError::UnknownElement {
+                    at: child.at.clone(),
+                    name: other.to_owned(),
+                    hint: " in <choose>: only <when> and <otherwise> are allowed".into(),
+                });
+            }
+        }
+    }
+    if whens.is_empty() {
+        return Err(structure(
+            el,
+            "<choose> needs at least one <when condition=\"...\">",
+        ));
+    }
+    Ok(Choose { whens, otherwise })
+}
+
+fn return_response_steps(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Vec<Node>, PolicyError> {
+    let mut steps = Vec::new();
+    let mut counter = SiblingCounter::default();
+    for child in child_elements(el)? {
+        let child_path = counter.path(path, &child.name);
+        let once = match child.name.as_str() {
+            "set-status" | "set-body" => true,
+            "set-header" => false,
+            other => {
+                return Err(PolicyError::Structure {
+                    at: child.at.clone(),
+                    message: format!(
+                        "<{other}> is not allowed inside <return-response>: only <set-status>, <set-header> and <set-body>"
+                    ),
+                });
+            }
+        };
+        if once && steps.iter().any(|n: &Node| n.meta.name == child.name) {
+            return Err(PolicyError::Structure {
+                at: child.at.clone(),
+                message: format!("<return-response> has more than one <{}>", child.name),
+            });
+        }
+        // The children modify the response, whatever the section: no placement check.
+        steps.push(build_node(child, ctx, child_path)?);
+    }
+    Ok(steps)
+}
+
+fn set_status(a: &Attrs<'_>) -> Result<SetStatus, PolicyError> {
+    Ok(SetStatus {
+        code: a.required(a.param("code", parse_status)?, "code")?,
+        reason: a.param("reason", any_text)?,
+    })
+}
+
+fn set_body(el: &XmlElement, a: &Attrs<'_>) -> Result<SetBody, PolicyError> {
+    if let Some(v) = a.get("template") {
+        let message = if v.source() == "liquid" {
+            "certgate has no Liquid engine; build the body with a policy expression @{ ... } instead"
+        } else {
+            "the only template APIM knows is `liquid`, and certgate does not support it"
+        };
+        return Err(a.invalid("template", v, message));
+    }
+    let xsi_nil = a
+        .literal("xsi-nil", |s| match s {
+            "blank" => Ok(XsiNil::Blank),
+            "null" => Ok(XsiNil::Null),
+            _ => Err(format!("`{s}` is not allowed; use blank or null")),
+        })?
+        .unwrap_or(XsiNil::Blank);
+    Ok(SetBody {
+        body: text_param(el, any_text)?,
+        xsi_nil,
+    })
+}
+
+fn forward_request(a: &Attrs<'_>) -> Result<ForwardRequest, PolicyError> {
+    let timeout = a.param("timeout", parse_u32)?;
+    let timeout_ms = a.param("timeout-ms", parse_u32)?;
+    if let (Some(_), Some(ms)) = (&timeout, &timeout_ms) {
+        return Err(a.invalid(
+            "timeout-ms",
+            ms.source(),
+            "use either timeout or timeout-ms, not both",
+        ));
+    }
+    Ok(ForwardRequest {
+        timeout,
+        timeout_ms,
+        continue_timeout: a.param("continue-timeout", parse_u32)?,
+        http_version: a
+            .literal("http-version", |s| match s {
+                "1" => Ok(HttpVersion::Http1),
+                "2" => Ok(HttpVersion::Http2),
+                "2or1" => Ok(HttpVersion::Http2Or1),
+                _ => Err(format!("`{s}` is not allowed; use 1, 2 or 2or1")),
+            })?
+            .unwrap_or(HttpVersion::Http1),
+        follow_redirects: a
+            .param("follow-redirects", parse_bool)?
+            .unwrap_or_else(|| Param::Literal(false, a.empty())),
+        buffer_request_body: a
+            .literal("buffer-request-body", parse_bool)?
+            .unwrap_or(false),
+        buffer_response: a.literal("buffer-response", parse_bool)?.unwrap_or(true),
+        fail_on_error_status_code: a
+            .literal("fail-on-error-status-code", parse_bool)?
+            .unwrap_or(false),
+    })
+}
+
+fn ip_filter(el: &XmlElement, a: &Attrs<'_>) -> Result<IpFilter, PolicyError> {
+    let action = a.required(
+        a.param("action", |s| match s {
+            "allow" => Ok(IpFilterAction::Allow),
+            "forbid" => Ok(IpFilterAction::Forbid),
+            _ => Err(format!("`{s}` is not allowed; use allow or forbid")),
+        })?,
+        "action",
+    )?;
+    let mut addresses = Vec::new();
+    let mut ranges = Vec::new();
+    for child in child_elements(el)? {
+        match child.name.as_str() {
+            "address" => {
+                Attrs::new(child, &[])?;
+                addresses.push(text_param(child, parse_ip)?);
+            }
+            "address-range" => {
+                let r = Attrs::new(child, &["from", "to"])?;
+                no_children(child)?;
+                let range = AddressRange {
+                    from: r.required(r.param("from", parse_ip)?, "from")?,
+                    to: r.required(r.param("to", parse_ip)?, "to")?,
+                };
+                if let (Some(from), Some(to)) = (range.from.literal(), range.to.literal())
+                    && (from.is_ipv4() != to.is_ipv4() || from > to)
+                {
+                    return Err(r.invalid(
+                        "to",
+                        range.to.source(),
+                        &format!("the range {from} to {to} is empty or mixes IPv4 and IPv6"),
+                    ));
+                }
+                ranges.push(range);
+            }
+            other => {
+                return Err(PolicyError::UnknownElement {
+                    at: child.at.clone(),
+                    name: other.to_owned(),
+                    hint: " in <ip-filter>: only <address> and <address-range> are allowed".into(),
+                });
+            }
+        }
+    }
+    if addresses.is_empty() && ranges.is_empty() {
+        return Err(structure(
+            el,
+            "<ip-filter> needs at least one <address> or <address-range from=\"...\" to=\"...\"/>",
+        ));
+    }
+    Ok(IpFilter {
+        action,
+        addresses,
+        ranges,
+    })
+}
+
+fn validate_client_certificate(
+    el: &XmlElement,
+    a: &Attrs<'_>,
+) -> Result<ValidateClientCertificate, PolicyError> {
+    let flag = |name, default| -> Result<bool, PolicyError> {
+        Ok(a.literal(name, parse_bool)?.unwrap_or(default))
+    };
+    let mut identities = Vec::new();
+    let mut seen_identities = false;
+    for child in child_elements(el)? {
+        if child.name != "identities" {
+            return Err(PolicyError::UnknownElement {
+                at: child.at.clone(),
+                name: child.name.clone(),
+                hint: " in <validate-client-certificate>: only <identities> is allowed".into(),
+            });
+        }
+        if std::mem::replace(&mut seen_identities, true) {
+            return Err(structure(
+                child,
+                "<validate-client-certificate> has more than one <identities>",
+            ));
+        }
+        Attrs::new(child, &[])?;
+        for id in child_elements(child)? {
+            if id.name != "identity" {
+                return Err(PolicyError::UnknownElement {
+                    at: id.at.clone(),
+                    name: id.name.clone(),
+                    hint: " in <identities>: only <identity> is allowed".into(),
+                });
+            }
+            if identities.len() == MAX_IDENTITIES {
+                return Err(structure(
+                    id,
+                    &format!("<identities> allows at most {MAX_IDENTITIES} <identity> elements"),
+                ));
+            }
+            identities.push(identity(id)?);
+        }
+    }
+    Ok(ValidateClientCertificate {
+        validate_revocation: flag("validate-revocation", true)?,
+        validate_trust: flag("validate-trust", true)?,
+        validate_not_before: flag("validate-not-before", true)?,
+        validate_not_after: flag("validate-not-after", true)?,
+        ignore_error: flag("ignore-error", false)?,
+        identities,
+    })
+}
+
+fn identity(el: &XmlElement) -> Result<Identity, PolicyError> {
+    let a = Attrs::new(
+        el,
+        &[
+            "thumbprint",
+            "serial-number",
+            "common-name",
+            "subject",
+            "dns-name",
+            "issuer-subject",
+            "issuer-thumbprint",
+            "issuer-certificate-id",
+        ],
+    )?;
+    no_children(el)?;
+    let s = |name| a.literal(name, non_empty);
+    let identity = Identity {
+        at: el.at.clone(),
+        thumbprint: s("thumbprint")?,
+        serial_number: s("serial-number")?,
+        common_name: s("common-name")?,
+        subject: s("subject")?,
+        dns_name: s("dns-name")?,
+        issuer_subject: s("issuer-subject")?,
+        issuer_thumbprint: s("issuer-thumbprint")?,
+        issuer_certificate_id: s("issuer-certificate-id")?,
+    };
+    if let Some(id) = a.get("issuer-certificate-id")
+        && (identity.issuer_subject.is_some() || identity.issuer_thumbprint.is_some())
+    {
+        return Err(a.invalid(
+            "issuer-certificate-id",
+            id,
+            "cannot be combined with issuer-subject or issuer-thumbprint",
+        ));
+    }
+    if el.attributes.is_empty() {
+        return Err(structure(
+            el,
+            "<identity> needs at least one claim (thumbprint, serial-number, common-name, subject, dns-name, issuer-subject, issuer-thumbprint or issuer-certificate-id); an empty identity would match any certificate",
+        ));
+    }
+    Ok(identity)
+}
+
+fn authentication_certificate(
+    el: &XmlElement,
+    a: &Attrs<'_>,
+) -> Result<AuthenticationCertificate, PolicyError> {
+    let thumbprint = a.param("thumbprint", non_empty)?;
+    let certificate_id = a.param("certificate-id", non_empty)?;
+    let body = a.param("body", non_empty)?;
+    let password = a.param("password", any_text)?;
+    if let (Some(p), None) = (&password, &body) {
+        return Err(a.invalid("password", p.source(), "password is only used with body"));
+    }
+    match (thumbprint, certificate_id, body) {
+        (Some(t), None, None) => Ok(AuthenticationCertificate::Thumbprint(t)),
+        (None, Some(c), None) => Ok(AuthenticationCertificate::CertificateId(c)),
+        (None, None, Some(body)) => Ok(AuthenticationCertificate::Body { body, password }),
+        _ => Err(structure(
+            el,
+            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Helpers.
+
+fn structure(el: &XmlElement, message: &str) -> PolicyError {
+    PolicyError::Structure {
+        at: el.at.clone(),
+        message: message.to_owned(),
+    }
+}
+
+/// The element children; non-blank text is an error.
+pub(crate) fn child_elements(el: &XmlElement) -> Result<Vec<&XmlElement>, PolicyError> {
+    let mut out = Vec::new();
+    for child in &el.children {
+        match child {
+            XmlNode::Element(e) => out.push(e),
+            XmlNode::Text(t) if t.source().trim().is_empty() => {}
+            XmlNode::Text(t) => {
+                let t = t.trimmed();
+                return Err(PolicyError::Structure {
+                    at: t.origin().clone(),
+                    message: format!(
+                        "unexpected text inside <{}>: it takes only elements",
+                        el.name
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn no_children(el: &XmlElement) -> Result<(), PolicyError> {
+    match child_elements(el)?.first() {
+        None => Ok(()),
+        Some(child) => Err(PolicyError::Structure {
+            at: child.at.clone(),
+            message: format!(
+                "<{}> takes no child elements; found <{}>",
+                el.name, child.name
+            ),
+        }),
+    }
+}
+
+/// The text content of `el` as one value: an expression when its first non-blank
+/// characters are `@(` / `@{` (then nothing else may follow), else the literal text
+/// (whitespace kept).
+fn text_param<T>(
+    el: &XmlElement,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Param<T>, PolicyError> {
+    let mut chunks = Vec::new();
+    for child in &el.children {
+        match child {
+            XmlNode::Element(e) => {
+                return Err(PolicyError::Structure {
+                    at: e.at.clone(),
+                    message: format!(
+                        "<{}> takes text, not elements; found <{}> (wrap markup in <![CDATA[ ... ]]>)",
+                        el.name, e.name
+                    ),
+                });
+            }
+            XmlNode::Text(t) => chunks.push(t),
+        }
+    }
+    // An expression is always one chunk (text run or CDATA): take it alone, so its
+    // position is exact.
+    let mut non_blank = chunks.iter().filter(|c| !c.source().trim().is_empty());
+    if let (Some(only), None) = (non_blank.next(), non_blank.next()) {
+        let trimmed = only.trimmed();
+        if trimmed.is_expression() {
+            trimmed.check_expression_whole(&format!("<{}>", el.name))?;
+            return Ok(Param::Expression(compile_expression(&trimmed)?));
+        }
+    }
+    let mut value = match chunks.split_first() {
+        Some((first, _)) => (*first).clone(),
+        None => PolicyValue::empty(el.at.clone()),
+    };
+    for chunk in chunks.iter().skip(1) {
+        value.append(chunk);
+    }
+    let trimmed = value.trimmed();
+    if trimmed.is_expression() {
+        // Several chunks starting with an expression: report what follows it.
+        trimmed.check_expression_whole(&format!("<{}>", el.name))?;
+    }
+    match parse(value.source()) {
+        Ok(t) => Ok(Param::Literal(t, value)),
+        Err(message) => Err(invalid_value(&el.name, "text", &value, &message)),
+    }
+}
+
+/// `<name>` children of `el` (e.g. `<value>`), each a text value.
+fn value_children<T>(
+    el: &XmlElement,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String> + Copy,
+) -> Result<Vec<Param<T>>, PolicyError> {
+    let mut out = Vec::new();
+    for child in child_elements(el)? {
+        if child.name != name {
+            return Err(PolicyError::UnknownElement {
+                at: child.at.clone(),
+                name: child.name.clone(),
+                hint: format!(" in <{}>: only <{name}> is allowed", el.name),
+            });
+        }
+        Attrs::new(child, &[])?;
+        out.push(text_param(child, parse)?);
+    }
+    Ok(out)
+}
+
+/// An invalid literal. A value holding `{{name}}` gets a hint: certgate does not
+/// substitute APIM named values, so such a value can never become valid.
+fn invalid_value(
+    element: &str,
+    attribute: &str,
+    value: &PolicyValue,
+    message: &str,
+) -> PolicyError {
+    let mut message = message.to_owned();
+    if value.source().contains("{{") {
+        message.push_str(
+            " (certgate does not substitute named values {{...}}; write the value itself)",
+        );
+    }
+    PolicyError::InvalidValue {
+        at: value.origin().clone(),
+        element: element.to_owned(),
+        attribute: attribute.to_owned(),
+        message,
+    }
+}
+
+/// The attributes of one element, checked against its allowed list.
+struct Attrs<'a> {
+    el: &'a XmlElement,
+}
+
+impl<'a> Attrs<'a> {
+    fn new(el: &'a XmlElement, allowed: &[&str]) -> Result<Self, PolicyError> {
+        for attribute in &el.attributes {
+            if !allowed.contains(&attribute.name.as_str()) {
+                return Err(PolicyError::UnknownAttribute {
+                    at: attribute.at.clone(),
+                    element: el.name.clone(),
+                    attribute: attribute.name.clone(),
+                    allowed: if allowed.is_empty() {
+                        "none".into()
+                    } else {
+                        allowed.join(", ")
+                    },
+                });
+            }
+        }
+        Ok(Attrs { el })
+    }
+
+    fn get(&self, name: &str) -> Option<&'a PolicyValue> {
+        self.el
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| &a.value)
+    }
+
+    /// An empty value at the element, for defaults.
+    fn empty(&self) -> PolicyValue {
+        PolicyValue::empty(self.el.at.clone())
+    }
+
+    fn invalid(&self, attribute: &str, value: &PolicyValue, message: &str) -> PolicyError {
+        invalid_value(&self.el.name, attribute, value, message)
+    }
+
+    fn required<T>(&self, value: Option<T>, name: &str) -> Result<T, PolicyError> {
+        value.ok_or_else(|| PolicyError::MissingAttribute {
+            at: self.el.at.clone(),
+            element: self.el.name.clone(),
+            attribute: name.to_owned(),
+        })
+    }
+
+    fn id(&self) -> Result<Option<String>, PolicyError> {
+        self.literal("id", any_text)
+    }
+
+    /// An attribute that allows expressions.
+    fn param<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<Param<T>>, PolicyError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        if value.is_expression() {
+            return Ok(Some(Param::Expression(compile_expression(value)?)));
+        }
+        let trimmed = value.source().trim_start();
+        if trimmed.starts_with("@(") || trimmed.starts_with("@{") {
+            return Err(self.invalid(
+                name,
+                value,
+                "an expression must start right after the opening quote; remove the leading whitespace",
+            ));
+        }
+        match parse(value.source()) {
+            Ok(t) => Ok(Some(Param::Literal(t, value.clone()))),
+            Err(message) => Err(self.invalid(name, value, &message)),
+        }
+    }
+
+    /// An attribute that does not allow expressions.
+    fn literal<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, PolicyError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        if value.is_expression() {
+            return Err(self.invalid(
+                name,
+                value,
+                "policy expressions are not allowed here; write a literal value",
+            ));
+        }
+        match parse(value.source()) {
+            Ok(t) => Ok(Some(t)),
+            Err(message) => Err(self.invalid(name, value, &message)),
+        }
+    }
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    // .NET's Boolean.Parse ignores case and surrounding whitespace.
+    match s.trim() {
+        t if t.eq_ignore_ascii_case("true") => Ok(true),
+        t if t.eq_ignore_ascii_case("false") => Ok(false),
+        t => Err(format!(
+            "`{t}` is not a Boolean; use true, false or an expression @(...)"
+        )),
+    }
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    s.parse::<u32>()
+        .map_err(|_| format!("`{s}` is not a whole number between 0 and {}", u32::MAX))
+}
+
+fn parse_status(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    match s.parse::<u16>() {
+        Ok(code) if (100..=599).contains(&code) => Ok(code),
+        _ => Err(format!(
+            "`{s}` is not an HTTP status code; use a number from 100 to 599"
+        )),
+    }
+}
+
+fn any_text(s: &str) -> Result<String, String> {
+    Ok(s.to_owned())
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    s.trim()
+        .parse::<IpAddr>()
+        .map_err(|_| format!("`{}` is not an IPv4 or IPv6 address", s.trim()))
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+fn absolute_url(s: &str) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(s.to_owned()),
+        _ => Err(format!(
+            "`{s}` is not an absolute URL; write http://host/... or https://host/..."
+        )),
+    }
+}

@@ -1,0 +1,956 @@
+//! Table-driven tests of the expression language: source, context, expected value or error.
+
+#[path = "common/trust_pki.rs"]
+mod trust_pki;
+
+use std::sync::Arc;
+
+use certgate::cert::Certificate;
+use certgate::expr::{self, Compiled, Context, Headers, Origin, Url, Value};
+use certgate::trust::{TrustStore, VerifyCache};
+use time::macros::datetime;
+use trust_pki::{Ca, file, now, pem_of, self_signed_client};
+
+fn ctx() -> Context {
+    let mut c = Context::new(datetime!(2026-11-28 16:00:00 UTC));
+    c.request.method = "POST".into();
+    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1&b=x&b=y").unwrap();
+    c.request.original_url = c.request.url.clone();
+    let mut h = Headers::new();
+    h.append("Content-Type", "application/json");
+    h.append("X-Multi", "one");
+    h.append("x-multi", "two");
+    c.request.headers = h;
+    c.request.ip_address = "203.0.113.7".into();
+    c.request.body = Some(expr::Body::new(&b"{\"id\":42}"[..]));
+    c.request.matched_parameters = vec![("id".into(), "42".into())];
+    c.variables.insert("isMobile".into(), Value::Bool(true));
+    c.variables.insert("name".into(), Value::string("alice"));
+    c.variables.insert("count".into(), Value::Int(3));
+    c.request_id = "c0ffee00-0000-0000-0000-000000000001".into();
+    c.timestamp = datetime!(2026-11-28 15:59:58 UTC);
+    c
+}
+
+fn compile(src: &str) -> Compiled {
+    match expr::compile(src, Origin::new("policies/test.xml", 3, 20)) {
+        Ok(c) => c,
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+fn run(src: &str) -> Value {
+    let c = ctx();
+    match compile(src).eval(&c) {
+        Ok(v) => v,
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+fn json(src: &str) -> serde_json::Value {
+    run(src).to_json()
+}
+
+fn load_err(src: &str) -> String {
+    match expr::compile(src, Origin::new("policies/test.xml", 3, 20)) {
+        Ok(_) => panic!("{src}: compiled"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn run_err(src: &str) -> String {
+    let c = ctx();
+    match compile(src).eval(&c) {
+        Ok(v) => panic!("{src}: evaluated to {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn values() {
+    use serde_json::json as j;
+    let cases: &[(&str, serde_json::Value)] = &[
+        // literals
+        ("@(1)", j!(1)),
+        ("@(2147483648)", j!(2147483648i64)),
+        ("@(10L)", j!(10)),
+        ("@(1.5)", j!(1.5)),
+        ("@(true)", j!(true)),
+        ("@(null)", j!(null)),
+        ("@('x')", j!("x")),
+        (r#"@("a\tb\u0041\"")"#, j!("a\tbA\"")),
+        (r#"@(@"c:\dir\""x""")"#, j!("c:\\dir\\\"x\"")),
+        (r#"@($"id={1 + 2}, {{x}}")"#, j!("id=3, {x}")),
+        // operators and precedence
+        ("@(1 + 2 * 3)", j!(7)),
+        ("@((1 + 2) * 3)", j!(9)),
+        ("@(7 / 2)", j!(3)),
+        ("@(7 % 3)", j!(1)),
+        ("@(7.0 / 2)", j!(3.5)),
+        ("@(-3 + +1)", j!(-2)),
+        ("@(1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 4 == false)", j!(true)),
+        ("@(!true || false)", j!(false)),
+        ("@(true ? 1 : 2)", j!(1)),
+        (r#"@(null ?? "d")"#, j!("d")),
+        (r#"@("a" + 1 + true + null + 'c')"#, j!("a1Truec")),
+        (r#"@(1 + 2 + "x")"#, j!("3x")),
+        (r#"@("abc" == "abc")"#, j!(true)),
+        (r#"@("abc" == "ABC")"#, j!(false)),
+        ("@(1 == 1.0)", j!(true)),
+        ("@((string)null is null)", j!(true)),
+        (r#"@("x" is not null)"#, j!(true)),
+        ("@((int)3.9)", j!(3)),
+        ("@((long)5)", j!(5)),
+        ("@((double)1 / 4)", j!(0.25)),
+        // context
+        ("@(context.Request.Method)", j!("POST")),
+        ("@(context.Request.Url.Host)", j!("api.contoso.com")),
+        ("@(context.Request.Url.Path)", j!("/orders/42")),
+        ("@(context.Request.Url.Port)", j!(443)),
+        ("@(context.Request.Url.Scheme)", j!("https")),
+        ("@(context.Request.Url.QueryString)", j!("?a=1&b=x&b=y")),
+        (
+            r#"@(context.Request.Url.Query.GetValueOrDefault("b", ""))"#,
+            j!("x,y"),
+        ),
+        (
+            "@(context.Request.Url.ToString())",
+            j!("https://api.contoso.com/orders/42?a=1&b=x&b=y"),
+        ),
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("content-type", ""))"#,
+            j!("application/json"),
+        ),
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("X-MULTI", ""))"#,
+            j!("one,two"),
+        ),
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("Missing", "none"))"#,
+            j!("none"),
+        ),
+        (
+            r#"@(context.Request.Headers.ContainsKey("x-multi"))"#,
+            j!(true),
+        ),
+        (r#"@(context.Request.Headers["X-Multi"].Length)"#, j!(2)),
+        ("@(context.Request.IpAddress)", j!("203.0.113.7")),
+        (
+            "@(context.Request.Body.As<string>(preserveContent: true))",
+            j!("{\"id\":42}"),
+        ),
+        (r#"@(context.Request.MatchedParameters["id"])"#, j!("42")),
+        ("@(context.Request.Certificate == null)", j!(true)),
+        ("@(context.Request.Certificate?.Thumbprint)", j!(null)),
+        ("@(context.Response.StatusCode)", j!(200)),
+        ("@(context.Response.StatusReason)", j!("OK")),
+        (
+            r#"@(context.Variables.GetValueOrDefault<bool>("isMobile"))"#,
+            j!(true),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<bool>("nope", true))"#,
+            j!(true),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<int>("nope"))"#,
+            j!(0),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<string>("nope"))"#,
+            j!(null),
+        ),
+        (r#"@(context.Variables.ContainsKey("name"))"#, j!(true)),
+        (r#"@((string)context.Variables["name"])"#, j!("alice")),
+        (r#"@((int)context.Variables["count"] + 1)"#, j!(4)),
+        ("@(context.Deployment.Certificates.Count)", j!(0)),
+        (
+            "@(context.User == null && context.Subscription == null && context.Product == null)",
+            j!(true),
+        ),
+        ("@(context.LastError == null)", j!(true)),
+        ("@(context.Api?.Name)", j!(null)),
+        (
+            "@(context.RequestId)",
+            j!("c0ffee00-0000-0000-0000-000000000001"),
+        ),
+        ("@(context.Timestamp)", j!("2026-11-28T15:59:58Z")),
+        ("@(context.Elapsed.TotalSeconds)", j!(2.0)),
+        // strings
+        (r#"@("Hello".Length)"#, j!(5)),
+        (r#"@("Hello".Contains("ell"))"#, j!(true)),
+        (
+            r#"@("Hello".StartsWith("He") && "Hello".EndsWith("lo"))"#,
+            j!(true),
+        ),
+        (r#"@("Hello".IndexOf("l"))"#, j!(2)),
+        (r#"@("Hello".IndexOf('z'))"#, j!(-1)),
+        (r#"@("Hello".Substring(1, 3))"#, j!("ell")),
+        (r#"@("Hello".Substring(2))"#, j!("llo")),
+        (r#"@("a-b-c".Replace("-", "+"))"#, j!("a+b+c")),
+        (r#"@("a,b,,c".Split(','))"#, j!(["a", "b", "", "c"])),
+        (
+            r#"@("a,b,,c".Split(',', StringSplitOptions.RemoveEmptyEntries).Length)"#,
+            j!(3),
+        ),
+        (r#"@("  x  ".Trim())"#, j!("x")),
+        (
+            r#"@("MiXed".ToUpper() + "MiXed".ToLowerInvariant())"#,
+            j!("MIXEDmixed"),
+        ),
+        (
+            r#"@("abc".Equals("ABC", StringComparison.OrdinalIgnoreCase))"#,
+            j!(true),
+        ),
+        (
+            r#"@("abc".Equals("ABC", StringComparison.Ordinal))"#,
+            j!(false),
+        ),
+        (r#"@(string.IsNullOrEmpty(""))"#, j!(true)),
+        (r#"@(String.IsNullOrWhiteSpace(" x "))"#, j!(false)),
+        (r#"@(string.Join("|", "a,b".Split(',')))"#, j!("a|b")),
+        (r#"@(string.Format("{0}-{1:D3}", "x", 7))"#, j!("x-007")),
+        (r#"@(string.Empty.Length)"#, j!(0)),
+        // LINQ
+        (r#"@("a,b,c".Split(',').Any(s => s == "b"))"#, j!(true)),
+        (r#"@("a,b,c".Split(',').All(s => s.Length == 1))"#, j!(true)),
+        (r#"@("a,bb,c".Split(',').Count(s => s.Length == 1))"#, j!(2)),
+        (
+            r#"@("a,bb,c".Split(',').Where(s => s != "c").Select(s => s.ToUpper()).ToArray())"#,
+            j!(["A", "BB"]),
+        ),
+        (r#"@("a,bb,c".Split(',').First())"#, j!("a")),
+        (
+            r#"@("a,bb,c".Split(',').FirstOrDefault(s => s.StartsWith("z")))"#,
+            j!(null),
+        ),
+        (r#"@("a,bb,c".Split(',').Contains("bb"))"#, j!(true)),
+        (
+            r#"@(context.Request.Headers.Any(h => h.Key == "X-Multi" && h.Value.Length == 2))"#,
+            j!(true),
+        ),
+        (
+            r#"@(context.Request.Headers.Select(h => h.Key).ToList())"#,
+            j!(["Content-Type", "X-Multi"]),
+        ),
+        (
+            r#"@(context.Variables.Count(v => v.Key.Length > 4))"#,
+            j!(2),
+        ),
+        // DateTime, TimeSpan
+        ("@(DateTime.UtcNow)", j!("2026-11-28T16:00:00Z")),
+        ("@(DateTime.UtcNow.AddDays(1).Day)", j!(29)),
+        (
+            "@(DateTime.UtcNow.AddHours(-1.5).ToString(\"HH:mm\"))",
+            j!("14:30"),
+        ),
+        (
+            "@((DateTime.UtcNow - context.Timestamp).TotalMilliseconds)",
+            j!(2000.0),
+        ),
+        ("@(DateTime.Parse(\"2026-01-02T03:04:05Z\").Month)", j!(1)),
+        (
+            "@(DateTime.Parse(\"2026-01-02\") < DateTime.UtcNow)",
+            j!(true),
+        ),
+        ("@(TimeSpan.FromMinutes(90).TotalHours)", j!(1.5)),
+        ("@(TimeSpan.FromSeconds(3661))", j!("01:01:01")),
+        (
+            "@(DateTime.UtcNow.ToString(\"yyyy-MM-ddTHH:mm:ssZ\"))",
+            j!("2026-11-28T16:00:00Z"),
+        ),
+        (
+            "@(DateTime.UtcNow.ToString(\"o\"))",
+            j!("2026-11-28T16:00:00.0000000Z"),
+        ),
+        // Convert, Encoding, Math, Regex
+        (
+            r#"@(Convert.ToBase64String(Encoding.UTF8.GetBytes("hi")))"#,
+            j!("aGk="),
+        ),
+        (
+            r#"@(Encoding.UTF8.GetString(Convert.FromBase64String("aGk=")))"#,
+            j!("hi"),
+        ),
+        ("@(Math.Max(3, 7) + Math.Abs(-2))", j!(9)),
+        ("@(Math.Round(2.5))", j!(2.0)),
+        (r#"@(Regex.IsMatch("order-42", @"^order-\d+$"))"#, j!(true)),
+        (
+            r#"@(Regex.Match("order-42", @"order-(?<id>\d+)").Groups["id"].Value)"#,
+            j!("42"),
+        ),
+        (
+            r#"@(Regex.Match("order-42", @"(\w+)-(\d+)").Groups[2].Value)"#,
+            j!("42"),
+        ),
+        (
+            r#"@(Regex.IsMatch("ABC", "abc", RegexOptions.IgnoreCase))"#,
+            j!(true),
+        ),
+        (r#"@(int.Parse("42") + 1)"#, j!(43)),
+        (
+            r#"@(System.Text.Encoding.UTF8.GetBytes("é").Length)"#,
+            j!(2),
+        ),
+        // statements
+        ("@{ return 1; }", j!(1)),
+        ("@{ var x = 2; x = x * 5; x += 1; return x; }", j!(11)),
+        (
+            r#"@{ string s = "a"; if (s == "a") { return "yes"; } else { return "no"; } }"#,
+            j!("yes"),
+        ),
+        (r#"@{ if (false) return 1; return 2; }"#, j!(2)),
+        (
+            r#"@{ var n = 0; foreach (var p in "a,b,c".Split(',')) { n++; } return n; }"#,
+            j!(3),
+        ),
+        (
+            r#"@{ foreach (var h in context.Request.Headers) { if (h.Key == "X-Multi") { return h.Value[1]; } } return ""; }"#,
+            j!("two"),
+        ),
+        (
+            r#"@{ var total = 0L; foreach (var c in "abc") { total += c; } return total; }"#,
+            j!(294),
+        ),
+        // literal text
+        ("plain text", j!("plain text")),
+        ("email@example.com", j!("email@example.com")),
+        ("  @(1 + 1)  ", j!(2)),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let c = ctx();
+        let got = expr::compile(src, Origin::default())
+            .map_err(|e| e.render())
+            .and_then(|p| p.eval(&c).map_err(|e| e.render()));
+        match got {
+            Ok(v) if v.to_json() == *want => {}
+            Ok(v) => failures.push(format!("{src}\n  want {want}\n  got  {}", v.to_json())),
+            Err(e) => failures.push(format!("{src}\n  want {want}\n  err  {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn load_errors_name_the_problem_and_its_position() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "@(context.Request.Certificate.Thumbprnt)",
+            "3:50: error: 'Thumbprnt' is not a member of X509Certificate2",
+        ),
+        (
+            "@(context.Foo)",
+            "3:30: error: 'Foo' is not a member of IProxyRequestContext",
+        ),
+        (
+            "@(foo)",
+            "3:22: error: the name 'foo' does not exist in the current context",
+        ),
+        (
+            "@(context.Request.Certificate.Extensions)",
+            "3:50: error: 'X509Certificate2.Extensions' is not supported in policy expressions",
+        ),
+        ("@(1 +)", "3:25: error: expected an expression, found ')'"),
+        (
+            "@((1 + 2)",
+            "3:29: error: expected ')' to close '@(', found the end of the expression",
+        ),
+        (
+            "@(1 + 2) x",
+            "3:29: error: unexpected 'x' after the end of the expression",
+        ),
+        (
+            "@(\"abc)",
+            "3:22: error: unterminated string literal: add the closing '\"'",
+        ),
+        (
+            "@(\"abc\".Substring(\"x\"))",
+            "3:38: error: cannot convert string to int",
+        ),
+        (
+            "@(\"abc\".Substring())",
+            "3:28: error: 'string.Substring' expects (int) or (int, int)",
+        ),
+        (
+            "@(1 + \"a\" * 2)",
+            "3:26: error: operator '*' cannot be applied to operands of type string and int",
+        ),
+        (
+            "@(\"a\" < \"b\")",
+            "3:22: error: operator '<' cannot be applied to operands of type string and string",
+        ),
+        (
+            "@(\"a\" == 1)",
+            "3:22: error: operator '==' cannot be applied to operands of type string and int",
+        ),
+        (
+            "@{ var x = 1; }",
+            "3:34: error: not all code paths return a value: end every path of the @{ } block with 'return'",
+        ),
+        (
+            "@{ if (true) { return 1; } }",
+            "3:47: error: not all code paths return a value: end every path of the @{ } block with 'return'",
+        ),
+        (
+            "@{ var x = 1; var x = 2; return x; }",
+            "3:38: error: a local variable named 'x' is already defined in this scope",
+        ),
+        (
+            "@(1 / 0)",
+            "3:22: error: this constant expression fails: attempted to divide by zero",
+        ),
+        (
+            "@(2147483647 + 1)",
+            "3:22: error: this constant expression fails: arithmetic operation resulted in an overflow",
+        ),
+        (
+            "@(new object())",
+            "3:22: error: object creation ('new') is not supported in policy expressions",
+        ),
+        (
+            "@(x => x)",
+            "3:22: error: cannot use a lambda expression here: lambdas are arguments of LINQ methods",
+        ),
+        (
+            "@(context.Variables.GetValueOrDefault<Foo>(\"a\"))",
+            "3:58: error: the type 'Foo' is not supported in policy expressions",
+        ),
+        (
+            "@(Regex.IsMatch(\"a\", \"(\"))",
+            "3:41: error: invalid regular expression: unclosed group",
+        ),
+        (
+            "@(context.Request.Headers.Any(h => h.Key))",
+            "3:55: error: cannot convert string to bool",
+        ),
+        (
+            "@(DateTime.Foo)",
+            "3:31: error: 'Foo' is not a member of DateTime",
+        ),
+        (
+            "@(context.Request.Method.Length())",
+            "3:45: error: expected no '(' after the property 'Length', found '('",
+        ),
+        (
+            "@(context.Request.Url = null)",
+            "3:42: error: assignment inside an expression is not supported in policy expressions",
+        ),
+        (
+            "@(\n  context.Request\n    .Nope)",
+            "5:6: error: 'Nope' is not a member of IRequest",
+        ),
+        (
+            "@(1 is string)",
+            "3:24: error: a pattern other than 'is null' or 'is not null' is not supported in policy expressions",
+        ),
+        ("@()", "3:22: error: the expression is empty"),
+        (
+            "@(default(int))",
+            "3:22: error: 'default' is not supported in policy expressions",
+        ),
+        (
+            "@{ for (;;) {} }",
+            "3:23: error: the 'for' statement is not supported in policy expressions",
+        ),
+        (
+            "@(context.Request.Body.As<JObject>())",
+            "3:46: error: Body.As<JObject> (use As<string> or As<byte[]>) is not supported in policy expressions",
+        ),
+        (
+            "@(context.Trace(\"x\"))",
+            "3:30: error: 'IProxyRequestContext.Trace' is not supported in policy expressions",
+        ),
+        (
+            "@(context.User.Email)",
+            "3:35: error: 'IUser.Email' is not supported in policy expressions",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let got = load_err(src);
+        let want = format!("policies/test.xml:{want}");
+        if got != want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn load_error_renders_the_source_line_and_a_caret() {
+    let e = expr::compile(
+        "@(context.Request.Certificate.Thumbprnt == \"AB\")",
+        Origin::new("policies/orders.xml", 12, 34),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.render(),
+        "policies/orders.xml:12:64: error: 'Thumbprnt' is not a member of X509Certificate2\n  \
+         @(context.Request.Certificate.Thumbprnt == \"AB\")\n                                ^^^^^^^^^"
+    );
+    let loc = e.location();
+    assert_eq!((loc.line, loc.column), (12, 64));
+}
+
+#[test]
+fn runtime_errors_carry_the_span_of_the_failing_operation() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "@(context.Request.Certificate.Thumbprint)",
+            "3:50: error: object reference not set to an instance of an object ('Thumbprint' was read on null)",
+        ),
+        (
+            "@(context.LastError.Message)",
+            "3:40: error: object reference not set to an instance of an object ('Message' was read on null)",
+        ),
+        (
+            "@((int)context.Variables[\"name\"])",
+            "3:22: error: unable to cast a value of type String to type int",
+        ),
+        (
+            "@(context.Variables[\"nope\"])",
+            "3:22: error: the given key 'nope' was not present in the dictionary",
+        ),
+        (
+            "@(context.Variables.GetValueOrDefault<string>(\"count\"))",
+            "3:40: error: variable 'count' holds a value of type Int32, not string",
+        ),
+        (
+            "@(context.Variables.GetValueOrDefault<bool>(\"name\", false))",
+            "3:40: error: variable 'name' holds a value of type String, not bool",
+        ),
+        (
+            "@{ var a = 2147483647; return a + 1; }",
+            "3:50: error: arithmetic operation resulted in an overflow",
+        ),
+        (
+            "@{ var a = 9223372036854775807; return a * 2; }",
+            "3:59: error: arithmetic operation resulted in an overflow",
+        ),
+        (
+            "@{ var z = 0; return 5 / z; }",
+            "3:41: error: attempted to divide by zero",
+        ),
+        (
+            "@{ var z = 0L; return 5 % z; }",
+            "3:42: error: attempted to divide by zero",
+        ),
+        (
+            "@(\"abc\".Substring(5))",
+            "3:28: error: index was out of range: startIndex 5 is outside the string of length 3",
+        ),
+        (
+            "@(\"a,b\".Split(',').First(s => s == \"z\"))",
+            "3:39: error: sequence contains no matching element",
+        ),
+        (
+            "@(DateTime.Parse(\"yesterday\"))",
+            "3:22: error: input string was not in a correct format: 'yesterday' is not a valid DateTime",
+        ),
+        (
+            "@(context.Request.Headers[\"nope\"])",
+            "3:22: error: the given key 'nope' was not present in the dictionary",
+        ),
+        (
+            "@(DateTime.MaxValue.AddDays(1))",
+            "3:40: error: invalid argument: the resulting DateTime is out of range",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let got = run_err(src);
+        let want = format!("policies/test.xml:{want}");
+        if got != want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn literal_text_stays_literal() {
+    for src in [
+        "plain",
+        "",
+        "a @(b)",
+        "@not-an-expression",
+        "{{named-value}}",
+    ] {
+        let c = compile(src);
+        assert_eq!(c.as_literal(), Some(src));
+        assert_eq!(run(src).as_str(), Some(src));
+    }
+}
+
+#[test]
+fn result_type_is_known_at_load() {
+    assert_eq!(
+        compile("@(context.Request.Certificate == null)").result_type(),
+        "bool"
+    );
+    assert_eq!(compile("@(context.Request.Method)").result_type(), "string");
+    assert_eq!(
+        compile("@{ if (true) { return 1; } return 2L; }").result_type(),
+        "long"
+    );
+    assert_eq!(compile("literal").result_type(), "string");
+}
+
+#[test]
+fn short_circuit_and_null_conditional_never_touch_the_right_side() {
+    assert_eq!(
+        json(
+            "@(context.Request.Certificate != null && context.Request.Certificate.Thumbprint == \"X\")"
+        ),
+        serde_json::json!(false)
+    );
+    assert_eq!(
+        json(
+            "@(context.Request.Certificate == null || context.Request.Certificate.Thumbprint == \"X\")"
+        ),
+        serde_json::json!(true)
+    );
+    assert_eq!(
+        json("@(context.Request.Certificate?.Subject ?? \"none\")"),
+        serde_json::json!("none")
+    );
+    assert_eq!(
+        json("@(context.LastError?.Reason == null)"),
+        serde_json::json!(true)
+    );
+}
+
+#[test]
+fn limits_stop_deep_nesting_long_loops_and_huge_strings() {
+    // nesting: no stack overflow, a load error
+    let unlimited = expr::Limits {
+        max_source_len: usize::MAX,
+        ..expr::Limits::default()
+    };
+    let deep_err = |src: &str| {
+        expr::compile_with(src, Origin::default(), &unlimited)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let deep = format!("@({}1{})", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(deep_err(&deep).contains("nested too deeply (more than 64 levels)"));
+    let chain = format!("@(1{})", " + 1".repeat(100_000));
+    assert!(deep_err(&chain).contains("nested too deeply"));
+    let members = format!("@(\"\"{})", ".Trim()".repeat(100_000));
+    assert!(deep_err(&members).contains("nested too deeply"));
+    let nots = format!("@({}true)", "!".repeat(100_000));
+    assert!(deep_err(&nots).contains("nested too deeply"));
+    let blocks = format!(
+        "@{{{}return 1;{}}}",
+        "{".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    assert!(deep_err(&blocks).contains("nested too deeply"));
+    // source length
+    let long = format!("@(\"{}\")", "a".repeat(70_000));
+    assert!(load_err(&long).contains("bytes long; the limit is 65536"));
+    // steps: nested loops over a big collection
+    let limits = expr::Limits {
+        max_steps: 10_000,
+        ..expr::Limits::default()
+    };
+    let p = expr::compile_with(
+        "@{ var n = 0; var xs = \"a,b,c,d,e,f,g,h,i,j\".Split(','); foreach (var a in xs) { foreach (var b in xs) { foreach (var c in xs) { foreach (var d in xs) { n++; } } } } return n; }",
+        Origin::default(),
+        &limits,
+    )
+    .unwrap();
+    let e = p.eval(&ctx()).unwrap_err();
+    assert_eq!(e.kind, expr::EvalErrorKind::StepLimit(10_000));
+    // strings
+    let limits = expr::Limits {
+        max_string_len: 1000,
+        ..expr::Limits::default()
+    };
+    let p = expr::compile_with(
+        "@{ var s = \"x\"; foreach (var c in \"0123456789012\") { s = s + s; } return s; }",
+        Origin::default(),
+        &limits,
+    )
+    .unwrap();
+    assert!(
+        p.eval(&ctx())
+            .unwrap_err()
+            .to_string()
+            .contains("longer than the limit of 1000")
+    );
+}
+
+/// A deployment: root CA (with a current CRL), two uploaded certificates, and a request
+/// carrying `leaf`.
+struct Deployment {
+    root: Ca,
+    store: Arc<TrustStore>,
+    client: Arc<Certificate>,
+}
+
+fn deployment() -> Deployment {
+    let root = Ca::root("Contoso Root");
+    let client_der = root.leaf("client.contoso.com", 4242);
+    let uploaded_der = root.leaf("partner.contoso.com", 7);
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", root.crl(&[66])),
+        file("certificates/client.pem", pem_of(&client_der)),
+        file("certificates/partner.pem", pem_of(&uploaded_der)),
+    ];
+    let (store, diagnostics) = TrustStore::from_files(&files, now());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    Deployment {
+        root,
+        store: Arc::new(store),
+        client: Arc::new(Certificate::from_der(&client_der).unwrap()),
+    }
+}
+
+fn cert_ctx(d: &Deployment, cert: Option<Arc<Certificate>>) -> Context {
+    let mut c = ctx();
+    c.now = now();
+    c.timestamp = now();
+    c.request.certificate = cert;
+    c.deployment = Arc::new(expr::Deployment {
+        region: "eu-west-1".into(),
+        service_name: "contoso".into(),
+        certificates: Arc::new(d.store.uploaded().clone()),
+    });
+    c.verifier = Some(Arc::new(expr::TrustVerifier {
+        store: d.store.clone(),
+        cache: Arc::new(VerifyCache::new(16)),
+    }));
+    c
+}
+
+fn eval_in(c: &Context, src: &str) -> serde_json::Value {
+    match compile(src).eval(c) {
+        Ok(v) => v.to_json(),
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+#[test]
+fn certificate_members_read_the_dotnet_strings() {
+    use serde_json::json as j;
+    let d = deployment();
+    let c = cert_ctx(&d, Some(d.client.clone()));
+    let cert = &d.client;
+    let cases: Vec<(&str, serde_json::Value)> = vec![
+        ("@(context.Request.Certificate.Subject)", j!(cert.subject())),
+        (
+            "@(context.Request.Certificate.Subject)",
+            j!("CN=client.contoso.com, O=Contoso Test"),
+        ),
+        (
+            "@(context.Request.Certificate.Issuer)",
+            j!("CN=Contoso Root, O=Contoso Test"),
+        ),
+        (
+            "@(context.Request.Certificate.SubjectName.Name)",
+            j!(cert.subject()),
+        ),
+        (
+            "@(context.Request.Certificate.IssuerName.Name)",
+            j!(cert.issuer()),
+        ),
+        (
+            "@(context.Request.Certificate.Thumbprint)",
+            j!(cert.thumbprint()),
+        ),
+        (
+            "@(context.Request.Certificate.SerialNumber)",
+            j!(cert.serial_number()),
+        ),
+        (
+            "@(context.Request.Certificate.GetSerialNumberString())",
+            j!(cert.serial_number()),
+        ),
+        (
+            "@(context.Request.Certificate.NotBefore)",
+            j!("2025-01-01T00:00:00Z"),
+        ),
+        (
+            "@(context.Request.Certificate.NotAfter)",
+            j!("2030-01-01T00:00:00Z"),
+        ),
+        (
+            "@(context.Request.Certificate.NotAfter > DateTime.Now)",
+            j!(true),
+        ),
+        ("@(context.Request.Certificate.Version)", j!(3)),
+        (
+            "@(context.Request.Certificate.SignatureAlgorithm.FriendlyName)",
+            j!("sha256ECDSA"),
+        ),
+        (
+            "@(context.Request.Certificate.SignatureAlgorithm.Value)",
+            j!("1.2.840.10045.4.3.2"),
+        ),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.SimpleName, false))",
+            j!("client.contoso.com"),
+        ),
+        (
+            "@(context.Request.Certificate.GetNameInfo(X509NameType.SimpleName, true))",
+            j!("Contoso Root"),
+        ),
+        (
+            "@(context.Request.Certificate.RawData.Length > 100)",
+            j!(true),
+        ),
+        ("@(context.Request.Certificate.Verify())", j!(true)),
+        (
+            "@(context.Request.Certificate.VerifyNoRevocation())",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Region + \"/\" + context.Deployment.ServiceName)",
+            j!("eu-west-1/contoso"),
+        ),
+        ("@(context.Deployment.Certificates.Count)", j!(2)),
+        (
+            "@(context.Deployment.Certificates.ContainsKey(\"partner\"))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates[\"client\"].Thumbprint == context.Request.Certificate.Thumbprint)",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates[\"client\"].Equals(context.Request.Certificate))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Select(p => p.Key).ToArray())",
+            j!(["client", "partner"]),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => context.Request.Certificate.Thumbprint == c.Value.Thumbprint))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Subject == \"CN=partner.contoso.com, O=Contoso Test\"))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.SerialNumber == context.Request.Certificate.SerialNumber))",
+            j!(true),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == \"NOPE\"))",
+            j!(false),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint.ToLower() == \"nope\"))",
+            j!(false),
+        ),
+        (
+            "@(context.Deployment.Certificates.Any(c => c.Key == \"partner\" && c.Value.Verify()))",
+            j!(true),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in &cases {
+        let got = eval_in(&c, src);
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The three conditions of the APIM client-certificate article, verbatim.
+const ISSUER_SUBJECT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")"#;
+const THUMBPRINT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Thumbprint != "DESIRED-THUMBPRINT-IN-UPPER-CASE")"#;
+const UPLOADED: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))"#;
+
+#[test]
+fn the_articles_three_conditions_reject_and_accept() {
+    let d = deployment();
+    let client = d.client.clone();
+    let subject_src = ISSUER_SUBJECT
+        .replace("trusted-issuer", client.issuer())
+        .replace("expected-subject-name", client.subject());
+    let thumb_src = THUMBPRINT.replace("DESIRED-THUMBPRINT-IN-UPPER-CASE", client.thumbprint());
+    let reject = |src: &str, c: &Context| eval_in(c, src) == serde_json::json!(true);
+
+    // no certificate: every condition rejects
+    let none = cert_ctx(&d, None);
+    for src in [ISSUER_SUBJECT, THUMBPRINT, UPLOADED] {
+        assert!(reject(src, &none), "{src}");
+    }
+    // the trusted, uploaded client: accepted when the values match
+    let ok = cert_ctx(&d, Some(client.clone()));
+    assert!(!reject(&subject_src, &ok));
+    assert!(!reject(&thumb_src, &ok));
+    assert!(!reject(UPLOADED, &ok));
+    assert!(reject(ISSUER_SUBJECT, &ok), "placeholders do not match");
+    assert!(reject(THUMBPRINT, &ok));
+    // a trusted certificate that was not uploaded
+    let other = Arc::new(Certificate::from_der(&d.root.leaf("other", 9)).unwrap());
+    assert!(reject(UPLOADED, &cert_ctx(&d, Some(other))));
+    // revoked (serial 66): Verify() is false, VerifyNoRevocation() true
+    let revoked = Arc::new(Certificate::from_der(&d.root.leaf("revoked", 66)).unwrap());
+    let c = cert_ctx(&d, Some(revoked));
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.Verify())"),
+        serde_json::json!(false)
+    );
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.VerifyNoRevocation())"),
+        serde_json::json!(true)
+    );
+    // self-signed: not trusted
+    let selfsigned = Arc::new(Certificate::from_der(&self_signed_client("me")).unwrap());
+    let c = cert_ctx(&d, Some(selfsigned));
+    assert!(reject(UPLOADED, &c));
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.VerifyNoRevocation())"),
+        serde_json::json!(false)
+    );
+    // without a verifier Verify() fails closed
+    let mut c = cert_ctx(&d, Some(client));
+    c.verifier = None;
+    assert_eq!(
+        eval_in(&c, "@(context.Request.Certificate.Verify())"),
+        serde_json::json!(false)
+    );
+}
+
+#[test]
+fn uploaded_certificates_lookup_is_compiled_to_a_hash_lookup_even_when_empty() {
+    // With no uploaded certificates the right side is never read (as LINQ over an empty
+    // dictionary), so a null request certificate does not throw.
+    let c = ctx();
+    assert_eq!(
+        compile("@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))").eval(&c).unwrap().to_json(),
+        serde_json::json!(false)
+    );
+    for src in [
+        "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))",
+        "@(context.Deployment.Certificates.Any(x => \"AB\" == x.Value.Subject))",
+        "@(context.Deployment.Certificates.Any(c => c.Value.SerialNumber == \"01\"))",
+    ] {
+        assert!(
+            format!("{:?}", compile(src)).contains("UploadedContains"),
+            "{src}"
+        );
+    }
+    // a lambda that reads its parameter on both sides stays a loop
+    let src = "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == c.Key))";
+    assert!(!format!("{:?}", compile(src)).contains("UploadedContains"));
+}

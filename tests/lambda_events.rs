@@ -1,0 +1,294 @@
+//! Lambda events to `GatewayRequest`: each certificate source, spoofing attempts,
+//! header hygiene, bodies.
+
+mod common;
+
+use base64::Engine as _;
+use certgate::config::GatewayConfig;
+use certgate::frontend::lambda::{EventKind, parse_event, to_gateway_request};
+use certgate::gateway::{ClientCertificate, GatewayRequest};
+use serde_json::{Value, json};
+
+fn config(source: &str, extra: &str) -> GatewayConfig {
+    GatewayConfig::parse(&format!(
+        "[deployment]\ncertificate_source = \"{source}\"\n{extra}"
+    ))
+    .unwrap()
+}
+
+/// The AWS documentation's REST (payload 1.0) example with `clientCert`.
+fn rest_v1(pem: Option<&str>, headers: Value) -> Value {
+    let mut identity = json!({"sourceIp": "198.51.100.7", "userAgent": "curl/8"});
+    if let Some(pem) = pem {
+        identity["clientCert"] = json!({
+            "clientCertPem": pem, "subjectDN": "CN=ignored", "issuerDN": "CN=ignored",
+            "serialNumber": "1",
+            "validity": {"notBefore": "May 28 12:30:02 2019 GMT", "notAfter": "Aug  5 09:36:04 2091 GMT"}
+        });
+    }
+    json!({
+        "resource": "/{proxy+}", "path": "/orders/42", "httpMethod": "POST",
+        "headers": headers.clone(), "multiValueHeaders": multi(&headers),
+        "queryStringParameters": {"a": "1"}, "multiValueQueryStringParameters": {"a": ["1", "2"]},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "id", "domainName": "api.contoso.com",
+            "httpMethod": "POST", "identity": identity, "path": "/prod/orders/42",
+            "protocol": "HTTP/1.1", "requestId": "rest-request-id", "resourcePath": "/{proxy+}",
+            "stage": "prod", "requestTimeEpoch": 1583349317135u64
+        },
+        "pathParameters": null, "stageVariables": null,
+        "body": "aGVsbG8=", "isBase64Encoded": true
+    })
+}
+
+/// The aws_lambda_events HTTP API (payload 2.0) fixture shape with `clientCert`.
+fn http_v2(pem: Option<&str>, headers: Value) -> Value {
+    let mut context = json!({
+        "accountId": "123456789012", "apiId": "api", "domainName": "api.contoso.com",
+        "domainPrefix": "api",
+        "http": {"method": "GET", "path": "/orders", "protocol": "HTTP/1.1",
+                 "sourceIp": "203.0.113.9", "userAgent": "curl/8"},
+        "requestId": "v2-request-id", "routeKey": "$default", "stage": "$default",
+        "time": "21/Apr/2020:15:08:21 +0000", "timeEpoch": 1587481701067u64
+    });
+    if let Some(pem) = pem {
+        context["authentication"] = json!({"clientCert": {
+            "clientCertPem": pem, "issuerDN": "x", "subjectDN": "y", "serialNumber": "1",
+            "validity": {"notAfter": "Aug  5 00:28:21 2120 GMT", "notBefore": "Aug 29 00:28:21 2020 GMT"}
+        }});
+    }
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/orders", "rawQueryString": "",
+        "headers": headers, "requestContext": context, "isBase64Encoded": false
+    })
+}
+
+fn alb(headers: Value) -> Value {
+    json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/certgate/0123456789abcdef"}},
+        "httpMethod": "GET", "path": "/orders", "queryStringParameters": {},
+        "headers": headers, "body": "", "isBase64Encoded": false
+    })
+}
+
+fn multi(headers: &Value) -> Value {
+    let map = headers.as_object().unwrap();
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), json!([v]))).collect())
+}
+
+fn run(event: &Value, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
+    let request = parse_event(&event.to_string()).unwrap();
+    to_gateway_request(request, config).unwrap()
+}
+
+fn thumbprint(request: &GatewayRequest) -> Option<String> {
+    request
+        .certificate
+        .leaf()
+        .map(|c| c.thumbprint().to_owned())
+}
+
+/// ALB's encoding: percent-encoded PEM with `+`, `=` and `/` left as they are.
+fn alb_encode(pem: &str) -> String {
+    pem.replace(' ', "%20").replace('\n', "%0A")
+}
+
+fn b64(der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(der)
+}
+
+#[test]
+fn rest_v1_reads_identity_client_cert_and_decodes_the_body() {
+    let (client, _) = common::pki::client_and_ca();
+    let expected = certgate::cert::Certificate::from_der(&client.der).unwrap();
+    let event = rest_v1(Some(&client.pem), json!({"host": "api.contoso.com"}));
+    let (kind, request) = run(&event, &config("apigateway", ""));
+    assert_eq!(kind, EventKind::RestV1);
+    assert_eq!(thumbprint(&request).as_deref(), Some(expected.thumbprint()));
+    assert_eq!(&request.body[..], b"hello");
+    assert_eq!(request.client_ip, Some("198.51.100.7".parse().unwrap()));
+    assert_eq!(request.request_id, "rest-request-id");
+    assert_eq!(request.parts.method, "POST");
+    // The stage (`/prod`) that lambda_http puts in front is not part of the path.
+    assert_eq!(request.parts.uri.path(), "/orders/42");
+    assert_eq!(request.parts.uri.query(), Some("a=1&a=2"));
+    assert!(request.ignored_certificate_sources.is_empty());
+}
+
+#[test]
+fn http_v2_reads_authentication_client_cert() {
+    let (client, _) = common::pki::client_and_ca();
+    let event = http_v2(Some(&client.pem), json!({"host": "api.contoso.com"}));
+    let (kind, request) = run(&event, &config("apigateway", ""));
+    assert_eq!(kind, EventKind::HttpV2);
+    assert!(thumbprint(&request).is_some());
+    assert_eq!(request.client_ip, Some("203.0.113.9".parse().unwrap()));
+    assert_eq!(request.request_id, "v2-request-id");
+}
+
+#[test]
+fn api_gateway_source_ignores_and_strips_certificate_headers_a_client_sent() {
+    let (client, _) = common::pki::client_and_ca();
+    let spoof = json!({
+        "host": "api.contoso.com",
+        "x-amzn-mtls-clientcert": alb_encode(&client.pem),
+        "client-cert": format!(":{}:", b64(&client.der)),
+        "x-forwarded-client-cert": "Hash=abc;Cert=\"x\"",
+    });
+    let (_, request) = run(&http_v2(None, spoof), &config("apigateway", ""));
+    assert!(matches!(request.certificate, ClientCertificate::Absent));
+    assert_eq!(
+        request.ignored_certificate_sources,
+        [
+            "x-amzn-mtls-clientcert",
+            "x-forwarded-client-cert",
+            "client-cert"
+        ]
+    );
+    for name in [
+        "x-amzn-mtls-clientcert",
+        "client-cert",
+        "x-forwarded-client-cert",
+    ] {
+        assert!(
+            !request.parts.headers.contains_key(name),
+            "{name} reached the core"
+        );
+    }
+    assert_eq!(request.parts.headers["host"], "api.contoso.com");
+}
+
+#[test]
+fn alb_passthrough_chain_is_decoded_leaf_first_with_plus_kept() {
+    let (client, ca) = common::pki::client_and_ca();
+    let chain = format!("{}{}", client.pem, ca.pem);
+    assert!(
+        chain.contains('+') || chain.contains('/'),
+        "the test wants base64 specials"
+    );
+    let headers = json!({
+        "host": "api.contoso.com",
+        "x-amzn-mtls-clientcert": alb_encode(&chain),
+        "x-forwarded-for": "10.9.9.9, 192.0.2.44"
+    });
+    let (kind, request) = run(&alb(headers), &config("alb", ""));
+    assert_eq!(kind, EventKind::Alb);
+    let ClientCertificate::Presented(chain) = &request.certificate else {
+        panic!("expected a certificate, got {:?}", request.certificate);
+    };
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[1].subject(), "CN=Contoso Test Root, O=Contoso, C=US");
+    assert_eq!(request.client_ip, Some("192.0.2.44".parse().unwrap()));
+    assert!(!request.parts.headers.contains_key("x-amzn-mtls-clientcert"));
+}
+
+#[test]
+fn alb_verify_mode_leaf_header_and_a_renamed_header_work() {
+    let (client, _) = common::pki::client_and_ca();
+    let leaf = json!({"x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem)});
+    let (_, request) = run(&alb(leaf), &config("alb", ""));
+    assert!(thumbprint(&request).is_some());
+
+    let renamed = json!({"x-client-chain": alb_encode(&client.pem)});
+    let cfg = config("alb", "alb_header = \"X-Client-Chain\"\n");
+    let (_, request) = run(&alb(renamed), &cfg);
+    assert!(thumbprint(&request).is_some());
+    assert!(!request.parts.headers.contains_key("x-client-chain"));
+}
+
+#[test]
+fn alb_source_does_not_believe_an_api_gateway_context_certificate() {
+    let (client, _) = common::pki::client_and_ca();
+    let (_, request) = run(&http_v2(Some(&client.pem), json!({})), &config("alb", ""));
+    assert!(matches!(request.certificate, ClientCertificate::Absent));
+    assert_eq!(
+        request.ignored_certificate_sources,
+        ["requestContext.clientCert"]
+    );
+}
+
+#[test]
+fn rfc9440_and_xfcc_sources_decode_their_headers() {
+    let (client, ca) = common::pki::client_and_ca();
+    let headers = json!({
+        "client-cert": format!(":{}:", b64(&client.der)),
+        "client-cert-chain": format!(":{}:", b64(&ca.der)),
+    });
+    let (_, request) = run(&alb(headers), &config("rfc9440", ""));
+    let ClientCertificate::Presented(chain) = &request.certificate else {
+        panic!("expected a certificate, got {:?}", request.certificate);
+    };
+    assert_eq!(chain.len(), 2);
+
+    let encoded = alb_encode(&client.pem)
+        .replace('+', "%2B")
+        .replace('=', "%3D");
+    let xfcc = format!("By=spiffe://x;Hash=aa;Cert=\"junk\",By=spiffe://y;Cert=\"{encoded}\"");
+    let (_, request) = run(
+        &alb(json!({"x-forwarded-client-cert": xfcc})),
+        &config("xfcc", ""),
+    );
+    assert!(thumbprint(&request).is_some(), "{:?}", request.certificate);
+}
+
+#[test]
+fn garbage_from_the_trusted_source_is_undecodable_not_a_certificate() {
+    let headers = json!({"x-amzn-mtls-clientcert": "-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----"});
+    let (_, request) = run(&alb(headers), &config("alb", ""));
+    let ClientCertificate::Undecodable(why) = &request.certificate else {
+        panic!("expected undecodable, got {:?}", request.certificate);
+    };
+    assert!(why.starts_with("x-amzn-mtls-clientcert: "), "{why}");
+    let (_, request) = run(
+        &alb(json!({"client-cert": "nonsense"})),
+        &config("rfc9440", ""),
+    );
+    assert!(matches!(
+        request.certificate,
+        ClientCertificate::Undecodable(_)
+    ));
+}
+
+#[test]
+fn a_hostname_that_does_not_request_certificates_sees_none() {
+    let (client, _) = common::pki::client_and_ca();
+    let cfg = config(
+        "apigateway",
+        "[[hostnames]]\nname = \"api.contoso.com\"\nrequest_client_certificate = false\n",
+    );
+    let event = http_v2(Some(&client.pem), json!({"host": "api.contoso.com"}));
+    let (_, request) = run(&event, &cfg);
+    assert!(matches!(request.certificate, ClientCertificate::Absent));
+    let event = http_v2(Some(&client.pem), json!({"host": "other.contoso.com"}));
+    let (_, request) = run(&event, &cfg);
+    assert!(thumbprint(&request).is_some());
+}
+
+#[test]
+fn a_one_megabyte_certificate_header_is_refused_quickly() {
+    let huge = "A".repeat(1024 * 1024);
+    let (_, request) = run(
+        &alb(json!({"x-amzn-mtls-clientcert": huge})),
+        &config("alb", ""),
+    );
+    assert!(matches!(
+        request.certificate,
+        ClientCertificate::Undecodable(_)
+    ));
+}
+
+#[test]
+fn a_malformed_host_is_an_error_not_a_panic() {
+    let event = alb(json!({"host": "bad host with spaces"}));
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("not an API Gateway REST"),
+        "{err}"
+    );
+}
+
+#[test]
+fn events_of_other_services_are_rejected_with_a_hint() {
+    let err = parse_event(r#"{"Records": []}"#).unwrap_err();
+    assert!(err.to_string().contains("see events/ for samples"), "{err}");
+}
