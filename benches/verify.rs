@@ -155,6 +155,10 @@ fn revocation(c: &mut Criterion) {
                 Verdict::Invalid(certgate::trust::Reason::Revoked)
             );
         }
+        let issuer = &presented[0];
+        c.bench_function(&format!("revocation/crl{entries}/lookup"), |b| {
+            b.iter(|| store.revocation_status(black_box(&leaf), issuer, now()))
+        });
         c.bench_function(&format!("revocation/crl{entries}/cold_check"), |b| {
             b.iter(|| store.verify(black_box(&leaf), &presented, now(), Revocation::Check))
         });

@@ -475,6 +475,22 @@ fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
 }
 
 #[test]
+fn intermediate_whose_eku_excludes_client_auth_is_rejected() {
+    let root = Ca::root("Root");
+    let servers = root.intermediate_with("Server CA", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    });
+    let (store, _) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/servers.pem", servers.pem()),
+    ]);
+    assert_eq!(
+        no_check(&store, &servers.leaf("client", 1)),
+        invalid(Reason::WrongExtendedKeyUsage)
+    );
+}
+
+#[test]
 fn unknown_critical_extension_is_malformed() {
     let pki = pki();
     let (store, _) = load(&pki.files);
@@ -510,6 +526,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
             b"-----BEGIN X509 CRL-----\n!!!\n-----END X509 CRL-----\n".to_vec(),
         ),
         file("crl/random.crl", vec![0xffu8; 4096]),
+        file("crl/huge.crl", vec![0x30u8; 1024 * 1024]),
         file("ca/root/.gitkeep", Vec::new()),
         file("policies/global.xml", b"<policies/>".to_vec()),
     ]);
@@ -523,6 +540,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         "crl/truncated.crl",
         "crl/garbage.pem",
         "crl/random.crl",
+        "crl/huge.crl",
     ] {
         assert!(
             paths.contains(&path),
@@ -872,4 +890,179 @@ fn cli_exits_2_on_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("deployment folder"));
+}
+
+#[test]
+fn crl_of_a_ca_without_crl_sign_is_refused() {
+    let root = Ca::root_with("No CRL Sign", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+        p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+    });
+    // rcgen refuses to sign with such an issuer: sign with the same name and key, but
+    // parameters that allow it.
+    let mut params = root.params.clone();
+    params.key_usages.push(rcgen::KeyUsagePurpose::CrlSign);
+    let signer = Ca {
+        cert: root.cert.clone(),
+        params,
+        key: rcgen::KeyPair::try_from(root.key.serialize_der()).unwrap(),
+    };
+    let (store, diagnostics) = load(&[
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", signer.crl(&[])),
+    ]);
+    let d = find(&diagnostics, DiagnosticKind::CrlIssuerNotCrlSigner);
+    assert!(d.message.contains("does not allow cRLSign"), "{d}");
+    assert_eq!(
+        check(&store, &root.leaf("c", 1)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn revocation_status_is_a_lookup_by_issuer_and_serial() {
+    use certgate::trust::RevocationStatus;
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let issuing = cert(&pki.issuing.der());
+    let root = cert(&pki.root.der());
+    let revoked = cert(&pki.issuing.leaf("r", 66));
+    let good = cert(&pki.issuing.leaf("g", 67));
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, now()),
+        RevocationStatus::Revoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&issuing, &root, now()),
+        RevocationStatus::NotRevoked
+    );
+    assert_eq!(
+        store.revocation_status(&good, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Stale
+    );
+    assert_eq!(
+        store.revocation_status(&revoked, &issuing, at(2026, 8, 1)),
+        RevocationStatus::Revoked
+    );
+    let other = Ca::root("Contoso Issuing CA");
+    assert_eq!(
+        store.revocation_status(&revoked, &cert(&other.der()), now()),
+        RevocationStatus::NoCrl
+    );
+}
+
+#[test]
+fn files_in_unknown_ca_folders_are_reported() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files.push(file("ca/roots/typo.pem", pki.root.pem()));
+    let (_, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::Ignored);
+    assert_eq!(d.path, "ca/roots/typo.pem");
+    assert!(d.message.contains("ca/root/"), "{d}");
+}
+
+// ---- x509-limbo (optional) ----
+
+/// Runs x509-limbo's client-authentication cases through `Verify()` (with revocation
+/// when the case ships CRLs, `VerifyNoRevocation()` otherwise). Needs the suite:
+/// `CERTGATE_LIMBO=path/to/limbo.json.gz cargo test --test trust -- --ignored limbo`.
+#[test]
+#[ignore = "needs the x509-limbo suite (CERTGATE_LIMBO)"]
+fn x509_limbo_client_auth_cases() {
+    /// Cases where certgate knowingly differs from the expected result, and why.
+    /// webpki 0.103 does not evaluate rfc822Name (email) nameConstraints: a chain under
+    /// a CA that constrains email names fails closed (NameConstraintViolation).
+    const EMAIL_NC: &str =
+        "webpki 0.103 does not evaluate rfc822Name nameConstraints; fails closed";
+    const EXCEPTIONS: &[(&str, &str)] = &[
+        ("rfc5280::nc::nc-permits-email-exact", EMAIL_NC),
+        ("rfc5280::nc::nc-permits-email-domain", EMAIL_NC),
+        (
+            "rfc5280::nc::nc-permits-email-literal-asterisk-exact-match",
+            EMAIL_NC,
+        ),
+        (
+            "rfc5280::nc::nc-permits-email-literal-double-asterisk",
+            EMAIL_NC,
+        ),
+        (
+            "rfc5280::nc::nc-permits-email-literal-mid-asterisk",
+            EMAIL_NC,
+        ),
+    ];
+
+    let path = std::env::var("CERTGATE_LIMBO")
+        .unwrap_or_else(|_| "/work/shared/conformance/limbo.json.gz".to_owned());
+    let out = Command::new("gzip").args(["-dc", &path]).output().unwrap();
+    assert!(out.status.success(), "cannot read {path}");
+    let suite: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for case in suite["testcases"].as_array().unwrap() {
+        if case["validation_kind"] != "CLIENT" {
+            continue;
+        }
+        let id = case["id"].as_str().unwrap();
+        let strings = |key: &str| -> Vec<String> {
+            case[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut files = Vec::new();
+        for (i, pem) in strings("trusted_certs").iter().enumerate() {
+            files.push(file(&format!("ca/root/{i}.pem"), pem.clone()));
+        }
+        let crls = strings("crls");
+        for (i, pem) in crls.iter().enumerate() {
+            files.push(file(&format!("crl/{i}.pem"), pem.clone()));
+        }
+        let time = match case["validation_time"].as_str() {
+            Some(t) => {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .unwrap()
+            }
+            None => time::OffsetDateTime::now_utc(),
+        };
+        let (store, _) = TrustStore::from_files(&files, time);
+        let leaf =
+            certgate::cert::decode_chain(case["peer_certificate"].as_str().unwrap().as_bytes());
+        let presented: Vec<Certificate> = strings("untrusted_intermediates")
+            .iter()
+            .filter_map(|pem| certgate::cert::decode_chain(pem.as_bytes()).ok())
+            .flatten()
+            .collect();
+        let mode = if crls.is_empty() {
+            Revocation::NoCheck
+        } else {
+            Revocation::Check
+        };
+        let verdict = match leaf {
+            Ok(mut chain) if !chain.is_empty() => {
+                store.verify(&chain.remove(0), &presented, time, mode)
+            }
+            _ => Verdict::Invalid(Reason::Malformed),
+        };
+        ran += 1;
+        let expected_valid = case["expected_result"] == "SUCCESS";
+        if verdict.is_valid() != expected_valid && !EXCEPTIONS.iter().any(|(x, _)| *x == id) {
+            failures.push(format!(
+                "{id}: expected {}, got {verdict}",
+                case["expected_result"]
+            ));
+        }
+    }
+    assert!(ran > 0, "no client cases in {path}");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -53,5 +53,5 @@ mod verify;
 pub use cache::{CacheStats, VerifyCache};
 pub use crl::CrlError;
 pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
-pub use verdict::{Reason, Revocation, Verdict, Verification};
+pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification};
 pub use verify::MAX_PRESENTED_INTERMEDIATES;

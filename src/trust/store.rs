@@ -52,6 +52,8 @@ pub enum DiagnosticKind {
     CrlIssuerUnknown,
     /// A CRL whose signature verifies against no CA of its issuer's name.
     CrlBadSignature,
+    /// A CRL signed by a CA whose keyUsage lacks cRLSign.
+    CrlIssuerNotCrlSigner,
     /// A CRL past its nextUpdate (at load time).
     CrlStale,
     /// A CRL without nextUpdate.
@@ -128,6 +130,7 @@ struct CaRecord {
     spki: Vec<u8>,
     key: CaKey,
     display: String,
+    crl_signer: bool,
     has_crl: bool,
 }
 
@@ -165,6 +168,8 @@ struct CertFacts {
     not_before: i64,
     not_after: i64,
     subject: String,
+    /// keyUsage absent, or present with cRLSign.
+    crl_signer: bool,
 }
 
 fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
@@ -176,7 +181,13 @@ fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
         Err(e) => return Err(e.to_string()),
     };
     let validity = cert.validity();
+    let crl_signer = match cert.key_usage() {
+        Ok(Some(ku)) => ku.value.crl_sign(),
+        Ok(None) => true,
+        Err(_) => false,
+    };
     Ok(CertFacts {
+        crl_signer,
         is_ca,
         path_len,
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
@@ -219,6 +230,18 @@ impl TrustStore {
                 .iter()
                 .filter(move |f| f.path.starts_with(prefix) && !hidden(&f.path))
         };
+
+        for file in under("ca/") {
+            if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
+                        .into(),
+                );
+            }
+        }
 
         for file in under("ca/root/") {
             for (label, cert) in loader.certificates(file) {
@@ -287,6 +310,7 @@ impl TrustStore {
                         spki: spki.as_ref().to_vec(),
                         key,
                         display: f.subject.clone(),
+                        crl_signer: f.crl_signer,
                         has_crl: false,
                     });
                 }
@@ -374,6 +398,7 @@ impl TrustStore {
                     spki,
                     key,
                     display: f.subject,
+                    crl_signer: f.crl_signer,
                     has_crl: false,
                 });
                 intermediate_ders.push(der_owned);
@@ -626,19 +651,37 @@ impl Loader {
         };
         let mut named = 0;
         let mut verified = None;
+        let mut not_signer = None;
         let mut added: Vec<CaKey> = Vec::new();
         for ca in cas.iter_mut().filter(|ca| ca.subject == parsed.issuer) {
             named += 1;
-            if crl::verify_signature(&ca.spki, &parsed.signed) {
-                if !added.contains(&ca.key) {
-                    index.add(ca.key, &parsed, path);
-                    added.push(ca.key);
-                }
-                ca.has_crl = true;
-                verified.get_or_insert_with(|| ca.display.clone());
+            if !crl::verify_signature(&ca.spki, &parsed.signed) {
+                continue;
             }
+            if !ca.crl_signer {
+                not_signer.get_or_insert_with(|| ca.display.clone());
+                continue;
+            }
+            if !added.contains(&ca.key) {
+                index.add(ca.key, &parsed, path);
+                added.push(ca.key);
+            }
+            ca.has_crl = true;
+            verified.get_or_insert_with(|| ca.display.clone());
         }
         let Some(issuer) = verified else {
+            if let Some(ca) = not_signer {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::CrlIssuerNotCrlSigner,
+                    format!(
+                        "signed by {ca}, whose keyUsage does not allow cRLSign; ignored. \
+                         Re-issue the CA with cRLSign, or have the CRL signed by a CA that has it"
+                    ),
+                );
+                return;
+            }
             let message = if named == 0 {
                 format!(
                     "issued by {}, which is not a CA in ca/root or ca/intermediate; ignored. Upload the issuing CA",

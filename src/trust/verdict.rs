@@ -13,6 +13,20 @@ pub enum Revocation {
     NoCheck,
 }
 
+/// What the deployed CRLs say about one certificate ([`super::TrustStore::revocation_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevocationStatus {
+    /// The issuer's CRL is current and does not list the certificate.
+    NotRevoked,
+    /// The issuer's CRL lists the certificate (even if that CRL is stale).
+    Revoked,
+    /// No CRL of this issuer was loaded.
+    NoCrl,
+    /// The issuer's CRL is past its nextUpdate.
+    Stale,
+}
+
 /// The outcome of `Verify()` / `VerifyNoRevocation()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
@@ -73,7 +87,9 @@ pub enum Reason {
     /// No usable CRL for an issuer of the chain: none was deployed, it is past its
     /// nextUpdate, or its signature did not verify when the store was loaded.
     RevocationUnknown,
-    /// The client certificate is a CA certificate (basicConstraints cA=true).
+    /// The client certificate is a CA certificate (basicConstraints cA=true). .NET
+    /// would accept a trusted CA certificate as the end entity; certgate, like rustls,
+    /// does not: a CA's key is for signing certificates, not for logging in.
     CaUsedAsLeaf,
     /// A certificate that is not a CA issued another one.
     IssuerNotCa,

@@ -23,9 +23,9 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage, VerifiedPath};
 
-use super::crl::CaKey;
+use super::crl::{CaKey, CaRevocations};
 use super::store::TrustStore;
-use super::verdict::{Reason, Revocation, Verdict, Verification};
+use super::verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification};
 use crate::cert::Certificate;
 
 /// Most intermediates a client may present; more is [`Reason::ChainTooLong`] without
@@ -268,37 +268,35 @@ impl TrustStore {
                 Some(next) => CaKey::new(next.subject(), next.subject_public_key_info().as_ref()),
                 None => root.key,
             };
-            match self.revocations.get(&issuer) {
-                None => {
+            match self.lookup(&issuer, cert.serial(), t) {
+                (RevocationStatus::Revoked, Some(crls)) => {
+                    let d = format!(
+                        "{who} (serial {}) is listed in its issuer's CRL ({})",
+                        hex(cert.serial()),
+                        crls.sources.join(", ")
+                    );
+                    return fail(webpki::Error::CertRevoked, d);
+                }
+                (RevocationStatus::Stale, Some(crls)) => {
+                    let next = crls.next_update.unwrap_or(t);
+                    unknown.get_or_insert((
+                        webpki::Error::CrlExpired {
+                            time: unix(t),
+                            next_update: unix(next),
+                        },
+                        format!(
+                            "the CRL of the issuer of {who} is stale: its nextUpdate was {} ({})",
+                            rfc3339(unix(next)),
+                            crls.sources.join(", ")
+                        ),
+                    ));
+                }
+                (RevocationStatus::NotRevoked, _) => {}
+                _ => {
                     unknown.get_or_insert((
                         webpki::Error::UnknownRevocationStatus,
                         format!("no CRL of the issuer of {who} was deployed (crl/)"),
                     ));
-                }
-                Some(crls) => {
-                    if crls.serials.contains(cert.serial()) {
-                        let d = format!(
-                            "{who} (serial {}) is listed in its issuer's CRL ({})",
-                            hex(cert.serial()),
-                            crls.sources.join(", ")
-                        );
-                        return fail(webpki::Error::CertRevoked, d);
-                    }
-                    if let Some(next) = crls.next_update
-                        && t >= next
-                    {
-                        unknown.get_or_insert((
-                                webpki::Error::CrlExpired {
-                                    time: unix(t),
-                                    next_update: unix(next),
-                                },
-                                format!(
-                                    "the CRL of the issuer of {who} is stale: its nextUpdate was {} ({})",
-                                    rfc3339(unix(next)),
-                                    crls.sources.join(", ")
-                                ),
-                            ));
-                    }
                 }
             }
         }
@@ -306,6 +304,48 @@ impl TrustStore {
             Some((e, d)) => fail(e, d),
             None => Ok(()),
         }
+    }
+
+    /// The status of serial `serial` issued by the CA `issuer`, from the CRL index.
+    fn lookup(
+        &self,
+        issuer: &CaKey,
+        serial: &[u8],
+        t: i64,
+    ) -> (RevocationStatus, Option<&CaRevocations>) {
+        let Some(crls) = self.revocations.get(issuer) else {
+            return (RevocationStatus::NoCrl, None);
+        };
+        let status = if crls.serials.contains(serial) {
+            RevocationStatus::Revoked // a revocation stands even in a stale CRL
+        } else if crls.next_update.is_some_and(|next| t >= next) {
+            RevocationStatus::Stale
+        } else {
+            RevocationStatus::NotRevoked
+        };
+        (status, Some(crls))
+    }
+
+    /// What the store's CRLs say about `cert` as issued by the CA `issuer` at `now`: one
+    /// hash lookup, whatever the size of the CRL. It does not check that `issuer`
+    /// issued `cert` (path building does); use it to explain or to monitor.
+    pub fn revocation_status(
+        &self,
+        cert: &Certificate,
+        issuer: &Certificate,
+        now: OffsetDateTime,
+    ) -> RevocationStatus {
+        let issuer_der = CertificateDer::from(issuer.der());
+        let cert_der = CertificateDer::from(cert.der());
+        let (Ok(issuer), Ok(cert)) = (
+            EndEntityCert::try_from(&issuer_der),
+            EndEntityCert::try_from(&cert_der),
+        ) else {
+            return RevocationStatus::NoCrl;
+        };
+        let key = CaKey::new(issuer.subject(), issuer.subject_public_key_info().as_ref());
+        self.lookup(&key, cert.serial(), now.unix_timestamp().max(0))
+            .0
     }
 
     fn describe(&self, e: &webpki::Error, leaf: &Certificate) -> String {
