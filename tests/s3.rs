@@ -323,6 +323,12 @@ async fn an_unreachable_bucket_at_cold_start_leaves_no_snapshot() {
     assert_eq!(builds.load(Ordering::SeqCst), 0);
 }
 
+#[test]
+#[should_panic(expected = "install it with `pip install 'moto[server]'`")]
+fn a_missing_moto_server_fails_the_test_with_a_clear_message() {
+    let _ = Moto::start_binary("moto_server-that-does-not-exist");
+}
+
 #[tokio::test]
 async fn an_unreachable_bucket_later_keeps_the_last_good_snapshot() {
     let (mut moto, source) = setup().await;
@@ -631,6 +637,45 @@ mod cli {
             &["trust", "pull", "--force", uri, into.to_str().unwrap()],
         );
         assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    }
+
+    #[tokio::test]
+    async fn push_to_an_unversioned_bucket_root_warns_about_truststore_version() {
+        let moto = Moto::start();
+        client(moto.url())
+            .await
+            .create_bucket()
+            .bucket("plain-bucket")
+            .send()
+            .await
+            .unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        write_folder(folder.path(), &deployment(&pki(), "contoso"));
+
+        let output = certgate(
+            &moto,
+            &[
+                "trust",
+                "push",
+                folder.path().to_str().unwrap(),
+                "s3://plain-bucket",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(
+            stdout(&output)
+                .contains("truststore s3://plain-bucket/truststore.pem written, no version"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains("warning: the bucket is not versioned"),
+            "{}",
+            stderr(&output)
+        );
+        let ls = certgate(&moto, &["trust", "ls", "s3://plain-bucket/"]);
+        assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+        assert!(stdout(&ls).contains("truststore truststore.pem (bucket not versioned)"));
     }
 
     #[tokio::test]

@@ -87,6 +87,24 @@ pub enum RefreshError {
     },
 }
 
+/// No deployment has loaded since the process started (answer 503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLoaded {
+    /// Why the last attempt failed; `None` before the first attempt.
+    pub last_error: Option<RefreshError>,
+}
+
+impl fmt::Display for NotLoaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.last_error {
+            Some(error) => write!(f, "no deployment loaded yet: {error}"),
+            None => f.write_str("no deployment loaded yet"),
+        }
+    }
+}
+
+impl std::error::Error for NotLoaded {}
+
 /// What a successful refresh did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refreshed {
@@ -146,6 +164,17 @@ impl<T> Snapshot<T> {
     /// The deployment to serve this request with; `None` when none ever loaded (503).
     pub fn current(&self) -> Option<Arc<Versioned<T>>> {
         self.current.load_full()
+    }
+
+    /// The deployment to serve this request with, or why there is none: the function
+    /// answers 503 with [`NotLoaded`] (which says the last error) then.
+    ///
+    /// # Errors
+    /// [`NotLoaded`] when no deployment ever loaded.
+    pub fn require(&self) -> Result<Arc<Versioned<T>>, NotLoaded> {
+        self.current().ok_or_else(|| NotLoaded {
+            last_error: self.last_error(),
+        })
     }
 
     /// Version being served; `None` when none ever loaded.

@@ -21,8 +21,13 @@ impl Moto {
     /// # Panics
     /// When `moto_server` is not on PATH or does not answer within 30 s.
     pub fn start() -> Self {
+        Self::start_binary("moto_server")
+    }
+
+    /// [`Moto::start`] with another executable (to test the missing-binary message).
+    pub fn start_binary(binary: &str) -> Self {
         let port = free_port();
-        let child = Command::new("moto_server")
+        let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -30,7 +35,7 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|error| {
                 panic!(
-                    "cannot start `moto_server` ({error}): the S3 tests need it on PATH; \
+                    "cannot start `{binary}` ({error}): the S3 tests need moto_server on PATH; \
                      install it with `pip install 'moto[server]'`"
                 )
             });
