@@ -378,3 +378,7 @@ where
         error
     }
 }
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod tests;

@@ -7,8 +7,6 @@
 //! [`FetchedDeployment::warnings`].
 
 use std::fmt;
-use std::str::FromStr;
-use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
@@ -22,6 +20,12 @@ use super::bundle::{
 };
 use super::{Limits, SourceFile};
 
+mod client;
+mod location;
+
+pub use client::{ClientOptions, s3_client};
+pub use location::S3Location;
+
 /// Name of the API Gateway truststore object written by `trust push`, relative to the prefix.
 pub const TRUSTSTORE_NAME: &str = "truststore.pem";
 
@@ -31,85 +35,6 @@ pub const RESERVED_NAMES: [&str; 2] = [BUNDLE_NAME, TRUSTSTORE_NAME];
 
 /// How many objects the fallback reader fetches at once.
 const FALLBACK_CONCURRENCY: usize = 8;
-
-/// Where a deployment lives in S3: `s3://bucket/prefix`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    pub bucket: String,
-    /// Without leading or trailing `/`; empty for the bucket's root.
-    pub prefix: String,
-}
-
-impl S3Location {
-    /// The object key of `path` (relative to the deployment folder).
-    pub fn key(&self, path: &str) -> String {
-        if self.prefix.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{}/{path}", self.prefix)
-        }
-    }
-
-    /// The path relative to the deployment folder of `key`, if it lies under the prefix.
-    pub fn relative<'k>(&self, key: &'k str) -> Option<&'k str> {
-        if self.prefix.is_empty() {
-            Some(key)
-        } else {
-            key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')
-        }
-    }
-
-    /// The key prefix that lists this deployment's objects (`prefix/`, or empty).
-    pub fn list_prefix(&self) -> String {
-        self.key("")
-    }
-}
-
-impl fmt::Display for S3Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.prefix)
-    }
-}
-
-impl FromStr for S3Location {
-    type Err = S3Error;
-
-    fn from_str(uri: &str) -> Result<Self, S3Error> {
-        let bad = |reason: &'static str| S3Error::BadUri {
-            uri: uri.to_owned(),
-            reason,
-        };
-        let rest = uri
-            .strip_prefix("s3://")
-            .ok_or_else(|| bad("expected s3://bucket/prefix"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(bad("the bucket name is missing"));
-        }
-        if !(3..=63).contains(&bucket.len())
-            || !bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-            || !bucket.as_bytes()[0].is_ascii_alphanumeric()
-            || !bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
-        {
-            return Err(bad(
-                "a bucket name is 3 to 63 lowercase letters, digits, '.' or '-', \
-                 starting and ending with a letter or digit",
-            ));
-        }
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.is_empty() && check_path(prefix).is_err() {
-            return Err(bad(
-                "the prefix must be a clean path: no '//', '.', '..' or '\\' segments",
-            ));
-        }
-        Ok(Self {
-            bucket: bucket.to_owned(),
-            prefix: prefix.to_owned(),
-        })
-    }
-}
 
 /// Why a deployment could not be read from (or written to) S3.
 #[derive(Debug, thiserror::Error)]
@@ -165,75 +90,6 @@ pub struct FetchedDeployment {
     pub pushed_at: Option<OffsetDateTime>,
     /// Things an operator should know (e.g. "no bundle: read the files one by one").
     pub warnings: Vec<String>,
-}
-
-/// Environment variables that override the S3 endpoint (aws-config reads them).
-const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
-
-/// Settings of the S3 client on top of the standard AWS environment.
-#[derive(Debug, Clone, Default)]
-pub struct ClientOptions {
-    /// Endpoint override (an S3-compatible server); path-style addressing is used with it.
-    pub endpoint_url: Option<String>,
-    /// Region; by default from the environment (`AWS_REGION`, profile).
-    pub region: Option<String>,
-    /// Static access key id and secret; by default the standard credential chain.
-    pub credentials: Option<(String, String)>,
-    /// Attempts per request (first try included); by default 3.
-    pub max_attempts: Option<u32>,
-}
-
-/// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
-/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) with `options` laid on top. Path-style
-/// addressing is forced whenever an endpoint override is set, because S3-compatible servers
-/// on `localhost` have no per-bucket host names. TLS is rustls with ring.
-pub async fn s3_client(options: &ClientOptions) -> Client {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(90))
-        .build();
-    let retries = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(options.max_attempts.unwrap_or(3).max(1));
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client)
-        .timeout_config(timeouts)
-        .retry_config(retries);
-    if let Some(url) = &options.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    if let Some(region) = &options.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let Some((id, secret)) = &options.credentials {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-            id.clone(),
-            secret.clone(),
-            None,
-            None,
-            "certgate-static",
-        ));
-    }
-    let sdk_config = loader.load().await;
-    let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
-    let config = aws_sdk_s3::config::Builder::from(&sdk_config)
-        .force_path_style(path_style)
-        .build();
-    Client::from_conf(config)
-}
-
-fn endpoint_override_in_env() -> bool {
-    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-        .is_ok_and(|value| value.eq_ignore_ascii_case("true"));
-    !ignored
-        && ENDPOINT_VARS
-            .iter()
-            .any(|var| std::env::var(var).is_ok_and(|value| !value.is_empty()))
 }
 
 /// A deployment folder in S3.
@@ -579,45 +435,4 @@ fn is_no_such_key(error: &SdkError<GetObjectError, HttpResponse>) -> bool {
     error.as_service_error().is_some_and(|service| {
         service.is_no_such_key() || matches!(service.code(), Some("NoSuchKey" | "NotFound"))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_s3_uris() {
-        let location: S3Location = "s3://trust-bucket/prod/eu/".parse().unwrap();
-        assert_eq!(location.bucket, "trust-bucket");
-        assert_eq!(location.prefix, "prod/eu");
-        assert_eq!(location.key("gateway.toml"), "prod/eu/gateway.toml");
-        assert_eq!(location.relative("prod/eu/ca/r.pem"), Some("ca/r.pem"));
-        assert_eq!(location.relative("prod/eu-other/x"), None);
-        assert_eq!(location.to_string(), "s3://trust-bucket/prod/eu");
-
-        let root: S3Location = "s3://bucket".parse().unwrap();
-        assert_eq!(root.prefix, "");
-        assert_eq!(root.key("gateway.toml"), "gateway.toml");
-        assert_eq!(root.list_prefix(), "");
-        assert_eq!(
-            "s3://bucket/p".parse::<S3Location>().unwrap().list_prefix(),
-            "p/"
-        );
-    }
-
-    #[test]
-    fn bad_s3_uris_say_why() {
-        for (uri, says) in [
-            ("https://bucket/p", "expected s3://bucket/prefix"),
-            ("s3://", "bucket name is missing"),
-            ("s3:///p", "bucket name is missing"),
-            ("s3://Bucket/p", "bucket name is 3 to 63"),
-            ("s3://ab/p", "bucket name is 3 to 63"),
-            ("s3://bucket/a//b", "clean path"),
-            ("s3://bucket/a/../b", "clean path"),
-        ] {
-            let error = uri.parse::<S3Location>().unwrap_err().to_string();
-            assert!(error.contains(says), "{uri}: {error}");
-        }
-    }
 }
