@@ -10,12 +10,12 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use certgate::source::SourceFile;
-use certgate::source::bundle::{BUNDLE_NAME, deployment_version};
+use certgate::source::bundle::{BUNDLE_NAME, BundleError, deployment_version};
 use certgate::source::check::{CheckFailed, check_deployment};
 use certgate::source::push::{PushOptions, push, truststore_pem};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
-use certgate::source::s3::{ClientOptions, Fetch, S3Location, S3Source, s3_client};
+use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
+use certgate::source::{Limits, SourceFile};
 use common::moto::{Moto, free_port};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
@@ -114,6 +114,7 @@ async fn client(endpoint: String) -> Client {
         region: Some(REGION.to_owned()),
         credentials: Some(("testing".to_owned(), "testing".to_owned())),
         max_attempts: Some(1),
+        ..ClientOptions::default()
     })
     .await
 }
@@ -428,6 +429,77 @@ async fn the_background_task_swaps_in_a_new_deployment() {
     }
     task.abort();
     assert_eq!(seen, "fabrikam");
+}
+
+#[tokio::test]
+async fn reading_is_bounded_by_the_limits() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    push_files(&source, &files).await;
+    let small = |limits: Limits| source.clone().with_limits(limits);
+
+    // The bundle object itself is larger than a 100-byte deployment can need.
+    let error = small(Limits {
+        max_total_bytes: 100,
+        max_files: 0,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, S3Error::TooLarge { key, .. } if key == "prod/certgate-deployment.json"),
+        "{error}"
+    );
+    // One file over the per-file limit.
+    let error = small(Limits {
+        max_file_bytes: 500,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            S3Error::Bundle { source: BundleError::FileTooLarge { path, max: 500, .. }, .. }
+                if path == "ca/intermediate/intermediate.pem"
+        ),
+        "{error}"
+    );
+
+    // Without the bundle, the listing is bounded too.
+    source
+        .client()
+        .delete_object()
+        .bucket(BUCKET)
+        .key(source.location().key(BUNDLE_NAME))
+        .send()
+        .await
+        .unwrap();
+    let error = small(Limits {
+        max_files: 3,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "s3://trust-bucket/prod holds more than 3 files"
+    );
+    let error = small(Limits {
+        max_file_bytes: 500,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, S3Error::TooLarge { size, max: 500, .. } if size > 500),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -19,6 +19,9 @@ pub struct ClientOptions {
     pub credentials: Option<(String, String)>,
     /// Attempts per request (first try included); by default 3.
     pub max_attempts: Option<u32>,
+    /// Bound on one request, retries included; by default 90 s. Lambda's init phase lasts
+    /// at most 10 s: a cold-start load there wants a few seconds.
+    pub timeout: Option<Duration>,
 }
 
 /// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
@@ -31,10 +34,11 @@ pub async fn s3_client(options: &ClientOptions) -> Client {
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
+    let operation = options.timeout.unwrap_or(Duration::from_secs(90));
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(90))
+        .connect_timeout(operation.min(Duration::from_secs(5)))
+        .operation_attempt_timeout(operation.min(Duration::from_secs(30)))
+        .operation_timeout(operation)
         .build();
     let retries = aws_config::retry::RetryConfig::standard()
         .with_max_attempts(options.max_attempts.unwrap_or(3).max(1));
