@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod check;
 mod local;
+pub mod origin;
 pub mod push;
 pub mod refresh;
 pub mod s3;
