@@ -637,6 +637,12 @@ mod cli {
         // A file removed from the folder is reported, and deleted only with --delete.
         std::fs::remove_file(folder.path().join("policies/readme.txt")).unwrap();
         let fourth = certgate(&moto, &["trust", "push", dir, uri]);
+        let ls = certgate(&moto, &["trust", "ls", uri]);
+        assert!(
+            stdout(&ls).contains("not part of the deployment):\n         20  policies/readme.txt"),
+            "{}",
+            stdout(&ls)
+        );
         assert!(
             stdout(&fourth).contains("stale     policies/readme.txt"),
             "{}",

@@ -9,8 +9,13 @@
 //! unreachable, a deployment that does not build) keeps the last good snapshot and records
 //! why ([`Snapshot::last_error`]), logging it with `tracing`.
 //!
-//! "No deployment ever loaded" is [`Snapshot::current`] returning `None`: the function
-//! answers 503 then, and the background task keeps trying.
+//! "No deployment ever loaded" is [`Snapshot::current`] returning `None` (or
+//! [`Snapshot::require`] failing with [`NotLoaded`]): the function answers 503 then, and the
+//! background task keeps trying.
+//!
+//! In Lambda the execution environment is frozen between invocations, and the task with it:
+//! a refresh that fell due while frozen runs as soon as the next invocation thaws it,
+//! concurrently with that request, which is served from the snapshot it took.
 
 use std::fmt;
 use std::future::Future;

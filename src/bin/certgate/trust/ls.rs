@@ -1,14 +1,15 @@
 //! `certgate trust ls s3://bucket/prefix`: what the gateway would load, and what needs care.
 //!
 //! Prints the deployment version, the files, each CA's subject and expiry date, each CRL's
-//! next update, then warnings on stderr: a CA that expires within 30 days, a stale CRL, and
+//! next update, objects under the prefix that are not part of the deployment, then
+//! warnings on stderr: a CA that expires within 30 days, a stale CRL, and
 //! every trust-store diagnostic.
 
 use std::process::ExitCode;
 
 use anyhow::bail;
 use certgate::cert::decode_chain;
-use certgate::source::s3::{Fetch, S3Source, TRUSTSTORE_NAME};
+use certgate::source::s3::{Fetch, RESERVED_NAMES, S3Source, TRUSTSTORE_NAME};
 use certgate::trust::TrustStore;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -89,6 +90,21 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
                 .map_or(issuer, |(_, name)| name.clone());
             let next = next_update.map_or_else(|| "never".to_owned(), rfc3339);
             println!("  {}  {issuer}  next update {next}", file.path);
+        }
+    }
+
+    let objects = source.list().await?;
+    let extra: Vec<_> = objects
+        .iter()
+        .filter(|object| {
+            !RESERVED_NAMES.contains(&object.path.as_str())
+                && !deployment.files.iter().any(|file| file.path == object.path)
+        })
+        .collect();
+    if !extra.is_empty() {
+        println!("other objects under the prefix (not part of the deployment):");
+        for object in extra {
+            println!("  {:>9}  {}", object.size, object.path);
         }
     }
 
