@@ -26,25 +26,35 @@ impl Moto {
 
     /// [`Moto::start`] with another executable (to test the missing-binary message).
     pub fn start_binary(binary: &str) -> Self {
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start `{binary}` ({error}): the S3 tests need moto_server on PATH; \
-                     install it with `pip install 'moto[server]'`"
-                )
-            });
-        let mut moto = Self {
-            child: Some(child),
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        };
-        moto.wait_until_ready();
-        moto
+        // A port can be taken between `free_port` and the server's bind: try another.
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            if answers(SocketAddr::from(([127, 0, 0, 1], port))) {
+                continue; // taken already
+            }
+            let child = Command::new(binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "cannot start `{binary}` ({error}): the S3 tests need moto_server on \
+                         PATH; install it with `pip install 'moto[server]'`"
+                    )
+                });
+            let mut moto = Self {
+                child: Some(child),
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            };
+            match moto.wait_until_ready() {
+                Ok(()) => return moto,
+                Err(exit) => exits.push(exit),
+            }
+        }
+        panic!("moto_server exited before answering: {}", exits.join("; "));
     }
 
     /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_S3` and the SDK's `endpoint_url`.
@@ -60,16 +70,20 @@ impl Moto {
         }
     }
 
-    fn wait_until_ready(&mut self) {
+    /// Waits until our child answers; `Err` with its exit status when it died first.
+    fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            let answered = answers(self.addr);
+            // Checked after answering too: a server of another test may own the port.
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("moto_server exited before answering: {status}");
+                self.child = None;
+                return Err(format!("{status} (port {})", self.addr.port()));
             }
-            if answers(self.addr) {
-                return;
+            if answered {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 self.stop();
