@@ -332,15 +332,16 @@ fn nested_choose_keeps_paths() {
 
 #[test]
 fn expression_positions_are_exact_through_entities() {
-    let node = only_inbound(r#"  <set-variable name="v" value="@(&quot;é&quot; + x)" />"#);
+    let node =
+        only_inbound(r#"  <set-variable name="v" value="@(&quot;é&quot; + context.RequestId)" />"#);
     let Policy::SetVariable(v) = &node.policy else {
         panic!("{:?}", node.policy);
     };
     let value = v.value.source();
-    assert_eq!(value.source(), "@(\"é\" + x)");
+    assert_eq!(value.source(), "@(\"é\" + context.RequestId)");
     assert_eq!((value.origin().line, value.origin().column), (3, 33));
-    // `x` is byte 10 of the decoded source; in the file it is after two `&quot;`.
-    let x = value.source().find('x').expect("x");
+    // `context` is byte 10 of the decoded source; in the file it is after two `&quot;`.
+    let x = value.source().find("context").expect("context");
     let at = value.position_of(x);
     assert_eq!((at.line, at.column), (3, 33 + 2 + 6 + 1 + 6 + 3));
 }

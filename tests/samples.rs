@@ -876,8 +876,6 @@ fn http_api_and_alb_events_route_to_the_orders_api() {
 }
 
 #[test]
-#[ignore = "lambda_http prepends the REST stage (`/prod/orders/42`) although a custom \
-            domain's path has none; the Lambda front end must undo it"]
 fn rest_events_route_to_the_orders_api() {
     assert_events_route_to_orders(&["rest"]);
 }

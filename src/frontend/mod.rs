@@ -3,3 +3,4 @@
 
 pub mod forwarded;
 pub mod lambda;
+pub mod tls;

@@ -3,8 +3,13 @@
 //! Front ends (Lambda events, the local TLS listener, tests) only translate to and from
 //! these types, so every front end gets the same behaviour.
 
+mod deployment;
+mod pipeline;
 mod request;
 mod route;
+mod verifier;
 
+pub use deployment::{Deployment, DeploymentError};
+pub use pipeline::{Decision, Outcome, handle};
 pub use request::{ClientCertificate, GatewayRequest, GatewayResponse};
 pub use route::{Route, RouteError, route};

@@ -34,6 +34,7 @@ mod csharp;
 mod document;
 mod elements;
 mod error;
+pub mod exec;
 mod value;
 mod xml;
 
@@ -45,5 +46,5 @@ pub use elements::{
     SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
-pub use value::{CompiledExpr, Expression, Param, PolicyValue, ValueKind, compile_expression};
+pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_BYTES};

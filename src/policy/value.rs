@@ -17,6 +17,7 @@
 
 use super::csharp::{self, ScanError};
 use super::error::{Location, PolicyError};
+use crate::expr;
 use std::fmt;
 use std::ops::Range;
 
@@ -232,22 +233,22 @@ pub(crate) fn scan_error_message(e: &ScanError) -> String {
     }
 }
 
-/// The compiled form of an expression.
-///
-/// SEAM: today this only records that the source is a balanced `@(...)`/`@{...}`;
-/// when `expr` lands it holds `expr`'s compiled program.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompiledExpr {
-    _pending: (),
-}
-
-/// An expression of a loaded policy: its source and its compiled form.
+/// An expression of a loaded policy: its source and its compiled program.
 /// Only [`compile_expression`] builds one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Expression {
     source: PolicyValue,
-    compiled: CompiledExpr,
+    compiled: expr::Compiled,
 }
+
+/// Two expressions are the same when they are written the same at the same place.
+impl PartialEq for Expression {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Expression {}
 
 impl Expression {
     /// The value as written (source text, position).
@@ -255,29 +256,35 @@ impl Expression {
         &self.source
     }
 
-    /// What the expression compiler produced.
-    pub fn compiled(&self) -> &CompiledExpr {
-        &self.compiled
+    /// The expression's value for this request.
+    pub fn eval(&self, ctx: &expr::Context) -> Result<expr::Value, expr::EvalError> {
+        self.compiled.eval(ctx)
+    }
+
+    /// The statically known result type (`bool`, `string`, ...).
+    pub fn result_type(&self) -> String {
+        self.compiled.result_type()
     }
 }
 
-/// THE SEAM: compiles one expression value of a policy document.
-///
-/// Called exactly once for every expression-valued attribute or text while a document
-/// loads (from `elements.rs`, through `Param` builders). Wire `expr` here:
-/// `expr::compile(value.source(), value.origin())`, mapping its error into
-/// [`PolicyError::Expression`] with the position from [`PolicyValue::position_of`].
+/// THE SEAM: compiles one expression value of a policy document with [`expr`], once,
+/// when the document loads. An error points at the exact character in the file, entities
+/// and line breaks accounted for.
 pub fn compile_expression(value: &PolicyValue) -> Result<Expression, PolicyError> {
-    if !value.is_expression() {
-        return Err(PolicyError::Expression {
-            at: value.origin().clone(),
-            message: "not a policy expression: an expression starts with @( or @{".into(),
-        });
-    }
+    debug_assert!(value.is_expression());
     value.check_expression_whole("the value")?;
+    let origin = value.origin();
+    let compiled = expr::compile(
+        value.source(),
+        expr::Origin::new(origin.file.clone(), origin.line, origin.column),
+    )
+    .map_err(|e| PolicyError::Expression {
+        at: value.position_of(e.span.start as usize),
+        message: e.kind.to_string(),
+    })?;
     Ok(Expression {
         source: value.clone(),
-        compiled: CompiledExpr { _pending: () },
+        compiled,
     })
 }
 

@@ -33,6 +33,26 @@ impl SourceFile {
     }
 }
 
+/// A version for a set of files: SHA-256 over their sorted paths and contents, so the
+/// same deployment always has the same version wherever it was read from.
+pub fn content_version(files: &[SourceFile]) -> String {
+    let mut sorted: Vec<&SourceFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    for file in sorted {
+        hash.update(&(file.path.len() as u64).to_be_bytes());
+        hash.update(file.path.as_bytes());
+        hash.update(&(file.bytes.len() as u64).to_be_bytes());
+        hash.update(&file.bytes);
+    }
+    hash.finish()
+        .as_ref()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Bounds on what reading a deployment folder may load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

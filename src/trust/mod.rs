@@ -46,12 +46,14 @@
 mod cache;
 mod crl;
 mod der;
+mod issued;
 mod store;
 mod verdict;
 mod verify;
 
 pub use cache::{CacheStats, VerifyCache};
 pub use crl::CrlError;
+pub use issued::issued_by;
 pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification};
 pub use verify::MAX_PRESENTED_INTERMEDIATES;

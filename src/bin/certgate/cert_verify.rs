@@ -12,7 +12,8 @@ use certgate::cert::decode_chain;
 use certgate::source::read_folder;
 use certgate::trust::{Revocation, TrustStore, Verdict};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+
+use crate::deployment_args;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -25,16 +26,11 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE")]
     chain: Vec<PathBuf>,
     /// Verify at this time instead of now (RFC 3339, e.g. 2026-01-01T00:00:00Z).
-    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    #[arg(long, value_name = "RFC3339", value_parser = deployment_args::parse_time)]
     now: Option<OffsetDateTime>,
     /// VerifyNoRevocation(): skip revocation checks.
     #[arg(long)]
     no_revocation: bool,
-}
-
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-01-01T00:00:00Z"))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {

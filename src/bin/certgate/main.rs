@@ -3,7 +3,10 @@
 
 mod cert_inspect;
 mod cert_verify;
+mod check;
+mod deployment_args;
 mod eval;
+mod invoke;
 mod trust;
 
 use std::process::ExitCode;
@@ -28,6 +31,10 @@ enum Command {
     Cert(CertCommand),
     /// Evaluate one policy expression against a request.
     Eval(eval::Args),
+    /// Load and compile a deployment folder; print what is wrong or what loaded.
+    Check(check::Args),
+    /// Run one Lambda event through the pipeline; print the function's response.
+    Invoke(invoke::Args),
     /// Manage the trust bucket: push a deployment folder to S3, list it, pull it back.
     #[command(subcommand)]
     Trust(trust::Command),
@@ -47,6 +54,8 @@ fn main() -> ExitCode {
         Command::Cert(CertCommand::Inspect(args)) => cert_inspect::run(args),
         Command::Cert(CertCommand::Verify(args)) => cert_verify::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Invoke(args) => invoke::run(args),
         Command::Trust(command) => trust::run(command),
     };
     match result {

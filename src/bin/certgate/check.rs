@@ -1,0 +1,58 @@
+//! `certgate check --config DIR`: loads and compiles everything a deployment holds,
+//! as the gateway would at start, and says what is wrong or what loaded.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use certgate::gateway::Deployment;
+use certgate::trust::Severity;
+use time::OffsetDateTime;
+
+use crate::deployment_args;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The deployment folder (gateway.toml, policies/, ca/, crl/, certificates/).
+    #[arg(long, value_name = "DIR")]
+    config: PathBuf,
+    /// Judge dates (expired CAs, stale CRLs) at this time instead of now.
+    #[arg(long, value_name = "RFC3339", value_parser = deployment_args::parse_time)]
+    now: Option<OffsetDateTime>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let now = args.now.unwrap_or_else(OffsetDateTime::now_utc);
+    let files = deployment_args::read(&args.config)?;
+    let version = certgate::source::content_version(&files);
+    let deployment = match Deployment::load(&files, version, now) {
+        Ok(d) => d,
+        Err(error) => {
+            eprint!("{}", with_newline(error.render()));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for d in &deployment.diagnostics {
+        let level = match d.severity {
+            Severity::Error => "error",
+            _ => "warning",
+        };
+        eprintln!("{}: {level}: {}", d.path, d.message);
+    }
+    if deployment.has_errors() {
+        eprintln!("the deployment has errors; fix them before pushing it");
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "ok: {} (version {})",
+        deployment.summary(),
+        deployment.version
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,133 @@
+//! The local TLS listener: certgate's stand-in for a managed mTLS front end (API
+//! Gateway or an ALB with mutual TLS), for running a deployment on a laptop or a VM.
+//!
+//! It terminates TLS with rustls, serves HTTP/1.1 and HTTP/2 (chosen by ALPN) with
+//! hyper, and hands every request, with the client certificate of its connection, to a
+//! [`Handler`] as a [`GatewayRequest`]. It never evaluates policy and never judges trust:
+//! a presented certificate reaches the core as [`ClientCertificate::Presented`] whoever
+//! issued it, and the policy decides (`Verify()`, thumbprint checks, ...).
+//!
+//! * **Server certificate by SNI.** Each `[[hostnames]]` entry of `gateway.toml` may name
+//!   `tls_certificate` and `tls_key` (PEM, paths relative to the deployment folder); the
+//!   `*` entry's pair is the default (without one, the first pair listed).
+//! * **Client certificate mode by SNI** ([`ClientAuth`]): `request_client_certificate =
+//!   false` never asks; `true` asks at the handshake and lets the client decline (the
+//!   core sees [`ClientCertificate::Absent`]); `require_client_certificate = true` fails
+//!   the handshake without one. The `ClientHello` is read first, so each connection gets
+//!   the rustls `ServerConfig` of its host name.
+//! * **Asked at the handshake, never later.** TLS 1.3 has no renegotiation and rustls
+//!   never renegotiates TLS 1.2, so APIM's ~60 KB deadlock (a certificate requested by
+//!   renegotiation while a large POST body fills the buffers, spec §6.3) cannot happen.
+//! * **Only the handshake is evidence.** Every certificate header a client sends
+//!   (`X-Amzn-Mtls-Clientcert`, `Client-Cert`, `X-Forwarded-Client-Cert`, ...) is removed
+//!   and listed in `ignored_certificate_sources`.
+//! * **Host must match SNI.** A request whose `Host` (or `:authority`) selects a
+//!   different `[[hostnames]]` entry than the connection's SNI gets `421 Misdirected
+//!   Request`, so a connection negotiated for an `off` host cannot reach a `require` host.
+//! * **Bounded.** Handshake time, header size and time, body size and time, idle time
+//!   and open connections are limited ([`Limits`]); a body over the limit gets `413`.
+//! * **Graceful shutdown.** When the shutdown future completes, [`serve`] stops
+//!   accepting, lets in-flight requests finish (HTTP/2 sends GOAWAY), and returns once
+//!   every connection is closed or [`Limits::shutdown_grace`] has passed.
+//!
+//! ```no_run
+//! # async fn run(config: certgate::config::GatewayConfig,
+//! #              files: Vec<certgate::source::SourceFile>,
+//! #              store: certgate::trust::TrustStore) -> anyhow::Result<()> {
+//! use certgate::frontend::tls::{self, TlsSettings};
+//! use certgate::gateway::{GatewayRequest, GatewayResponse};
+//!
+//! let settings = TlsSettings::builder(&config).files(&files).trust_store(&store).build()?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+//! let handler = |request: GatewayRequest| async move {
+//!     GatewayResponse {
+//!         status: http::StatusCode::OK,
+//!         reason: None,
+//!         headers: http::HeaderMap::new(),
+//!         body: request.body,
+//!     }
+//! };
+//! let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+//! tls::serve(listener, settings, handler, shutdown).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`GatewayRequest`]: crate::gateway::GatewayRequest
+//! [`ClientCertificate::Presented`]: crate::gateway::ClientCertificate::Presented
+//! [`ClientCertificate::Absent`]: crate::gateway::ClientCertificate::Absent
+
+mod any_client_cert;
+mod server;
+mod settings;
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::gateway::{GatewayRequest, GatewayResponse};
+
+pub use server::serve;
+pub use settings::{ClientAuth, TlsError, TlsSettings, TlsSettingsBuilder};
+
+/// What the listener calls for each request: the gateway pipeline, or a test double.
+///
+/// Each call runs in its own task, so a handler that panics costs its request a `500`,
+/// not the connection. Any `Fn(GatewayRequest) -> impl Future<Output = GatewayResponse>`
+/// closure that is `Send + Sync + 'static` is a handler.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, request: GatewayRequest) -> impl Future<Output = GatewayResponse> + Send;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(GatewayRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = GatewayResponse> + Send + 'static,
+{
+    fn handle(&self, request: GatewayRequest) -> impl Future<Output = GatewayResponse> + Send {
+        self(request)
+    }
+}
+
+/// Bounds that keep one slow or greedy client from holding the listener's resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body, in bytes; a larger one is answered `413 Payload Too Large`
+    /// (at once when `Content-Length` says so, else when the limit is crossed).
+    pub max_body_bytes: usize,
+    /// Largest request header block, in bytes (HTTP/1.1: `431`; HTTP/2: the header list
+    /// size advertised to the client). At least 8 KiB.
+    pub max_header_bytes: usize,
+    /// Time from TCP accept to the end of the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// HTTP/1.1: time to receive a request's headers, including an idle keep-alive wait.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight for this long is closed gracefully
+    /// (HTTP/2: GOAWAY). HTTP/1.1 connections are usually closed sooner, by
+    /// `header_read_timeout`.
+    pub idle_timeout: Duration,
+    /// Time to receive a request body once its headers arrived; after it, `408`.
+    pub body_read_timeout: Duration,
+    /// HTTP/2: concurrent requests per connection.
+    pub max_concurrent_streams: u32,
+    /// Open connections (including those still in the handshake); further clients
+    /// wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// After shutdown is asked, how long in-flight requests may take before their
+    /// connections are dropped.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
+            max_concurrent_streams: 100,
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,689 @@
+//! The accept loop, one task per connection, and the request adapter.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::CertificateDer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::LazyConfigAcceptor;
+
+use super::{ClientAuth, Handler, Limits, TlsSettings};
+use crate::cert::{self, CertError, Certificate};
+use crate::frontend::forwarded::CertificateHeaders;
+use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
+
+/// Serves HTTPS on `listener` until `shutdown` completes, then drains.
+///
+/// Each accepted connection gets a TLS handshake bounded by
+/// [`Limits::handshake_timeout`], with the client-certificate mode of its SNI host
+/// name, then HTTP/1.1 or HTTP/2 by ALPN, with keep-alive. Every request becomes a
+/// [`GatewayRequest`] for `handler`.
+///
+/// When `shutdown` completes, the listener is closed, idle connections are closed,
+/// in-flight requests finish (HTTP/2 gets GOAWAY), and `serve` returns once all
+/// connections are gone, or after [`Limits::shutdown_grace`] by dropping the rest.
+///
+/// # Errors
+///
+/// None today: failures to accept (e.g. out of file descriptors) are logged and retried;
+/// a failed handshake or connection only ends that connection. The `io::Result` leaves
+/// room for listener errors the caller must see.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    tls: TlsSettings,
+    handler: H,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let limits = *tls.limits();
+    let shared = Arc::new(Shared {
+        http: http_builder(&limits),
+        tls,
+        handler,
+        random: ring::rand::SystemRandom::new(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        // At the limit, connections wait in the kernel's backlog rather than in memory.
+        let next = async {
+            let slot = slots.clone().acquire_owned().await;
+            (listener.accept().await, slot)
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            (accepted, slot) = next => match accepted {
+                Ok((tcp, peer)) => {
+                    let (shared, stop) = (shared.clone(), stop_rx.clone());
+                    connections.spawn(async move {
+                        connection(tcp, peer, shared, stop).await;
+                        drop(slot);
+                    });
+                }
+                Err(error) if is_per_connection(&error) => {
+                    tracing::debug!(%error, "accept failed for one connection");
+                }
+                Err(error) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::error!(%error, "cannot accept connections; retrying in 100 ms");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    tracing::info!(
+        connections = connections.len(),
+        "shutting down: no new connections; waiting for in-flight requests"
+    );
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(limits.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            grace = ?limits.shutdown_grace,
+            "shutdown grace elapsed; dropping the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+struct Shared<H> {
+    tls: TlsSettings,
+    handler: H,
+    http: HttpBuilders,
+    random: ring::rand::SystemRandom,
+}
+
+/// One hyper builder per ALPN outcome: speaking the negotiated protocol directly
+/// avoids sniffing the preface, which only matters without ALPN.
+struct HttpBuilders {
+    auto: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+fn http_builder(limits: &Limits) -> HttpBuilders {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper refuses less than 8 KiB; the read buffer bounds the header block.
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    HttpBuilders {
+        http1: builder.clone().http1_only(),
+        http2: builder.clone().http2_only(),
+        auto: builder,
+    }
+}
+
+/// What every request of one connection shares.
+struct Connection {
+    peer: SocketAddr,
+    /// The `[[hostnames]]` entry the SNI selected.
+    entry: Option<usize>,
+    certificate: ClientCertificate,
+    activity: Activity,
+}
+
+/// Requests in flight on one connection (until their response body is sent) and when
+/// the connection last became idle, for [`Limits::idle_timeout`].
+#[derive(Debug)]
+struct Activity {
+    in_flight: AtomicUsize,
+    idle_since: Mutex<Instant>,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            idle_since: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Activity {
+    fn begin(connection: &Arc<Connection>) -> Active {
+        connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        Active(connection.clone())
+    }
+
+    fn idle_since(&self) -> Instant {
+        *self
+            .idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_idle_for(&self, timeout: Duration) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.idle_since().elapsed() >= timeout
+    }
+
+    /// When to look again: the idle deadline, or a full timeout from now while busy.
+    fn idle_deadline(&self, timeout: Duration) -> tokio::time::Instant {
+        let from = if self.in_flight.load(Ordering::SeqCst) == 0 {
+            self.idle_since()
+        } else {
+            Instant::now()
+        };
+        tokio::time::Instant::from_std(from + timeout)
+    }
+}
+
+/// One request in flight; dropped with its response body (or when hyper gives up on it).
+struct Active(Arc<Connection>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let activity = &self.0.activity;
+        *activity
+            .idle_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn connection<H: Handler>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared<H>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let limits = *shared.tls.limits();
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let server_name = start.client_hello().server_name().map(str::to_owned);
+        let mode = shared.tls.client_auth(server_name.as_deref());
+        let stream = start.into_stream(shared.tls.server_config(mode)).await?;
+        io::Result::Ok((stream, server_name, mode))
+    };
+    let (stream, server_name, mode) = tokio::select! {
+        result = tokio::time::timeout(limits.handshake_timeout, handshake) => match result {
+            Ok(Ok(done)) => done,
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = stop.wait_for(|stop| *stop) => return,
+    };
+    let (_, tls) = stream.get_ref();
+    let certificate = match mode {
+        ClientAuth::Off => ClientCertificate::Absent,
+        ClientAuth::Request | ClientAuth::Require => presented(tls.peer_certificates()),
+    };
+    let builder = match tls.alpn_protocol() {
+        Some(b"h2") => &shared.http.http2,
+        Some(b"http/1.1") => &shared.http.http1,
+        _ => &shared.http.auto,
+    };
+    tracing::debug!(
+        %peer,
+        server_name = server_name.as_deref().unwrap_or("-"),
+        ?mode,
+        version = ?tls.protocol_version(),
+        certificate = certificate.leaf().map_or("none", Certificate::thumbprint),
+        "TLS handshake done"
+    );
+    let connection = Arc::new(Connection {
+        peer,
+        entry: shared.tls.entry(server_name.as_deref()),
+        certificate,
+        activity: Activity::default(),
+    });
+    let watched = connection.clone();
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |request| respond(request, connection.clone(), shared.clone()))
+    };
+    let serving = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(serving);
+    loop {
+        let idle_deadline = watched.activity.idle_deadline(limits.idle_timeout);
+        tokio::select! {
+            result = serving.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.wait_for(|stop| *stop) => break,
+            () = tokio::time::sleep_until(idle_deadline) => {
+                if watched.activity.is_idle_for(limits.idle_timeout) {
+                    tracing::debug!(%peer, "closing an idle connection");
+                    break;
+                }
+            }
+        }
+    }
+    serving.as_mut().graceful_shutdown();
+    if let Err(error) = serving.await {
+        tracing::debug!(%peer, %error, "connection ended with an error during shutdown");
+    }
+}
+
+/// The presented chain, leaf first, decoded once per connection.
+fn presented(chain: Option<&[CertificateDer<'_>]>) -> ClientCertificate {
+    let Some(chain) = chain.filter(|chain| !chain.is_empty()) else {
+        return ClientCertificate::Absent;
+    };
+    if chain.len() > cert::MAX_CHAIN_LENGTH {
+        let error = CertError::ChainTooLong {
+            count: chain.len(),
+            max: cert::MAX_CHAIN_LENGTH,
+        };
+        return ClientCertificate::Undecodable(format!("TLS handshake: {error}"));
+    }
+    match chain
+        .iter()
+        .map(|der| Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(chain) => ClientCertificate::Presented(chain.into()),
+        Err(error) => ClientCertificate::Undecodable(format!("TLS handshake: {error}")),
+    }
+}
+
+async fn respond<H: Handler>(
+    request: Request<Incoming>,
+    connection: Arc<Connection>,
+    shared: Arc<Shared<H>>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let active = Activity::begin(&connection);
+    let head_request = request.method() == http::Method::HEAD;
+    let (response, unread) = match gateway_request(request, &connection, &shared).await {
+        Ok(request) => {
+            let shared = shared.clone();
+            let request_id = request.request_id.clone();
+            // Its own task: a panicking handler costs this request, not the connection.
+            let response =
+                match tokio::spawn(async move { shared.handler.handle(request).await }).await {
+                    Ok(response) => response,
+                    Err(error) => {
+                        tracing::error!(%request_id, %error, "the handler failed");
+                        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                    }
+                };
+            (response, None)
+        }
+        Err(refusal) => (refusal.response, refusal.unread),
+    };
+    let response = to_hyper(response, head_request);
+    Ok(response.map(|full| ResponseBody {
+        full,
+        _unread: unread,
+        _active: active,
+    }))
+}
+
+/// A request answered by the listener itself, with the body it did not read.
+struct Refusal {
+    response: GatewayResponse,
+    unread: Option<Incoming>,
+}
+
+impl Refusal {
+    fn with_body(response: GatewayResponse, body: Incoming) -> Self {
+        Self {
+            response,
+            unread: Some(body),
+        }
+    }
+}
+
+impl From<GatewayResponse> for Refusal {
+    fn from(response: GatewayResponse) -> Self {
+        Self {
+            response,
+            unread: None,
+        }
+    }
+}
+
+/// The response body, holding on to an unread request body until the response is
+/// sent: HTTP/2 then ends the request stream with `RST_STREAM(NO_ERROR)`, which tells
+/// the client its response is complete, instead of `CANCEL` before the response.
+struct ResponseBody {
+    full: Full<Bytes>,
+    /// Only held, never read: dropped with the body once the response is sent.
+    _unread: Option<Incoming>,
+    /// Counts the request as in flight until its response is sent.
+    _active: Active,
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.full).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.full.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.full.size_hint()
+    }
+}
+
+/// Reads the whole body; `None` when it is longer than `max` bytes.
+async fn read_body(
+    body: &mut Incoming,
+    max: usize,
+    declared: Option<u64>,
+) -> Result<Option<Bytes>, hyper::Error> {
+    let expected = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max).min(max));
+    let mut out = bytes::BytesMut::with_capacity(expected);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() + data.len() > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(out.freeze()))
+}
+
+/// Reads the request (bounded) and turns it into the core's request, or answers it.
+async fn gateway_request<H>(
+    request: Request<Incoming>,
+    connection: &Connection,
+    shared: &Shared<H>,
+) -> Result<GatewayRequest, Refusal> {
+    let limits = shared.tls.limits();
+    let (mut parts, body) = request.into_parts();
+
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    if shared.tls.entry(host.as_deref()) != connection.entry {
+        return Err(Refusal::with_body(
+            plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this connection was negotiated for another host name; open a new \
+                 connection whose TLS server name (SNI) matches the Host header\n",
+            ),
+            body,
+        ));
+    }
+
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the request body is larger than {} bytes\n",
+                limits.max_body_bytes
+            ),
+        )
+    };
+    if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
+        return Err(Refusal::with_body(too_large(), body));
+    }
+    let mut body = body;
+    let body = match tokio::time::timeout(
+        limits.body_read_timeout,
+        read_body(&mut body, limits.max_body_bytes, declared),
+    )
+    .await
+    {
+        Ok(Ok(Some(bytes))) => bytes,
+        // Kept until the response is sent: dropping an HTTP/2 request stream earlier
+        // resets it (CANCEL) before the client sees the 413.
+        Ok(Ok(None)) => return Err(Refusal::with_body(too_large(), body)),
+        Ok(Err(error)) => {
+            tracing::debug!(peer = %connection.peer, %error, "reading the request body failed");
+            return Err(plain(StatusCode::BAD_REQUEST, "the request body was cut off\n").into());
+        }
+        Err(_) => {
+            return Err(Refusal::with_body(
+                plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request body did not arrive in time\n",
+                ),
+                body,
+            ));
+        }
+    };
+
+    // The handshake is the only source: whatever a client put in a header is dropped.
+    let carried = CertificateHeaders::take(
+        &mut parts.headers,
+        &shared.tls.renamed_certificate_headers(),
+    );
+    if let Some(host) = &host {
+        if !parts.headers.contains_key(header::HOST) {
+            // HTTP/2 carries it as :authority; the core reads one place.
+            if let Ok(value) = HeaderValue::from_str(host) {
+                parts.headers.insert(header::HOST, value);
+            }
+        }
+        if parts.uri.authority().is_none() {
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            if let Ok(uri) = format!("https://{host}{path}").parse() {
+                parts.uri = uri;
+            }
+        }
+    }
+
+    Ok(GatewayRequest {
+        parts,
+        body,
+        client_ip: Some(canonical(connection.peer.ip())),
+        certificate: connection.certificate.clone(),
+        ignored_certificate_sources: carried.names().collect(),
+        request_id: request_id(&shared.random),
+    })
+}
+
+/// IPv4 clients of a dual-stack socket show as `::ffff:a.b.c.d`; the policy expects
+/// `a.b.c.d`.
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+/// 16 random bytes as lower-case hex; a counter-free id that does not leak volume.
+fn request_id(random: &ring::rand::SystemRandom) -> String {
+    use ring::rand::SecureRandom as _;
+    use std::fmt::Write as _;
+    let mut bytes = [0u8; 16];
+    if random.fill(&mut bytes).is_err() {
+        // The OS generator failing is not a reason to refuse service; fall back to time.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = nanos.to_be_bytes();
+    }
+    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn plain(status: StatusCode, message: &str) -> GatewayResponse {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    GatewayResponse {
+        status,
+        reason: None,
+        headers,
+        body: Bytes::from(message.to_owned()),
+    }
+}
+
+/// Headers that describe one hop's connection; HTTP/2 forbids them and hyper frames
+/// the body itself.
+const CONNECTION_HEADERS: &[header::HeaderName] = &[
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::TE,
+    header::PROXY_AUTHENTICATE,
+];
+
+fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Full<Bytes>> {
+    let GatewayResponse {
+        status,
+        reason,
+        mut headers,
+        body,
+    } = response;
+    for name in CONNECTION_HEADERS {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    if !head_request {
+        // hyper sets it from the body; a stale value would corrupt the framing.
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    let mut out = Response::new(Full::new(body));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    if let Some(reason) = reason
+        && let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reason.into_bytes())
+    {
+        // HTTP/1.1 only; HTTP/2 has no reason phrase.
+        out.extensions_mut().insert(phrase);
+    }
+    out
+}
+
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_32_hex_digits_and_differ() {
+        let random = ring::rand::SystemRandom::new();
+        let (a, b) = (request_id(&random), request_id(&random));
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn connection_headers_and_stale_lengths_do_not_reach_the_client() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("99"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        let response = GatewayResponse {
+            status: StatusCode::FORBIDDEN,
+            reason: Some("Invalid client certificate".to_owned()),
+            headers,
+            body: Bytes::from_static(b"no"),
+        };
+        let out = to_hyper(response.clone(), false);
+        assert_eq!(out.headers().len(), 1, "{:?}", out.headers());
+        assert_eq!(
+            out.extensions()
+                .get::<hyper::ext::ReasonPhrase>()
+                .map(|r| r.as_bytes().to_vec()),
+            Some(b"Invalid client certificate".to_vec())
+        );
+        let head = to_hyper(response, true);
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "99");
+    }
+
+    #[test]
+    fn a_reason_phrase_with_a_newline_is_dropped_not_sent() {
+        let response = GatewayResponse {
+            status: StatusCode::OK,
+            reason: Some("ok\r\nx-injected: 1".to_owned()),
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        let out = to_hyper(response, false);
+        assert!(out.extensions().get::<hyper::ext::ReasonPhrase>().is_none());
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_are_plain_ipv4() {
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(canonical(mapped), "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn an_absent_chain_and_garbage_chains() {
+        assert!(matches!(presented(None), ClientCertificate::Absent));
+        assert!(matches!(presented(Some(&[])), ClientCertificate::Absent));
+        let garbage = [CertificateDer::from(vec![1, 2, 3])];
+        assert!(matches!(
+            presented(Some(&garbage)),
+            ClientCertificate::Undecodable(_)
+        ));
+    }
+}

@@ -1,0 +1,254 @@
+//! A deployment: one immutable snapshot of configuration, compiled policies, trust
+//! store and backend clients, built once from the files of a deployment folder and
+//! shared by every request until a newer one replaces it whole.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject as _;
+
+use time::OffsetDateTime;
+
+use super::verifier;
+use crate::config::{ConfigError, GatewayConfig};
+use crate::expr;
+use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, Scope};
+use crate::proxy::{Backend, ClientIdentity};
+use crate::source::SourceFile;
+use crate::trust::{Diagnostic, Severity, TrustStore};
+
+/// Largest backend response certgate buffers (Lambda's own limit is 6 MB).
+const MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
+
+/// Why a deployment does not load. Each message says which file to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeploymentError {
+    #[error("gateway.toml: not found; every deployment folder needs one (see the README)")]
+    NoConfig,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{path}: not found; gateway.toml names it as the policy of {owner}")]
+    MissingPolicy { path: String, owner: String },
+    /// A policy that does not load, with the document's text for a caret rendering.
+    #[error("{error}")]
+    Policy {
+        error: Box<PolicyError>,
+        text: Arc<str>,
+    },
+    #[error("certificates/{id}.key: {message}")]
+    ClientKey { id: String, message: String },
+    #[error("backend TLS client: {0}")]
+    BackendTls(String),
+}
+
+impl DeploymentError {
+    /// The message as `check` prints it: with the source line and a caret for policy
+    /// and expression errors.
+    pub fn render(&self) -> String {
+        match self {
+            Self::Policy { error, text } => error.render(text),
+            other => format!("error: {other}"),
+        }
+    }
+}
+
+/// The policies of one API: without an operation, and per operation.
+#[derive(Debug)]
+struct ApiPolicies {
+    api: EffectivePolicy,
+    operations: Vec<EffectivePolicy>,
+}
+
+/// One loaded deployment.
+pub struct Deployment {
+    /// Identifies the snapshot in responses and logs (bundle version or content hash).
+    pub version: String,
+    pub config: GatewayConfig,
+    pub trust: Arc<TrustStore>,
+    /// Load warnings (trust store diagnostics): reported, not fatal.
+    pub diagnostics: Vec<Diagnostic>,
+    /// `context.Deployment`, shared by every request.
+    pub(crate) context: Arc<expr::Deployment>,
+    /// `Verify()` with this deployment's trust store and its cache.
+    pub(crate) verifier: Arc<expr::TrustVerifier>,
+    apis: Vec<ApiPolicies>,
+    /// Backend clients: the default one, and one per `authentication-certificate`
+    /// identity found under `certificates/<id>.key`.
+    pub(crate) backends: Backends,
+    pub(crate) policy_count: usize,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("version", &self.version)
+            .field("apis", &self.config.apis.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The backend clients of a deployment.
+#[derive(Debug, Clone)]
+pub(crate) struct Backends {
+    pub(crate) default: Backend,
+    pub(crate) by_identity: HashMap<String, Backend>,
+}
+
+impl Deployment {
+    /// Builds a deployment from its files. `now` dates the trust store's diagnostics
+    /// (expired CA, stale CRL).
+    pub fn load(
+        files: &[SourceFile],
+        version: impl Into<String>,
+        now: OffsetDateTime,
+    ) -> Result<Self, DeploymentError> {
+        let file = |path: &str| files.iter().find(|f| f.path == path);
+        let config_text = file("gateway.toml").ok_or(DeploymentError::NoConfig)?;
+        let config = GatewayConfig::parse(&String::from_utf8_lossy(&config_text.bytes))?;
+
+        let mut documents: HashMap<String, Arc<PolicyDocument>> = HashMap::new();
+        let mut load = |path: &Option<String>,
+                        scope: Scope,
+                        owner: &str|
+         -> Result<Option<Arc<PolicyDocument>>, DeploymentError> {
+            let Some(path) = path else {
+                return Ok(None);
+            };
+            if let Some(doc) = documents.get(path) {
+                return Ok(Some(Arc::clone(doc)));
+            }
+            let source = file(path).ok_or_else(|| DeploymentError::MissingPolicy {
+                path: path.clone(),
+                owner: owner.to_owned(),
+            })?;
+            let doc = PolicyDocument::from_bytes(path, &source.bytes, scope).map_err(|error| {
+                DeploymentError::Policy {
+                    error: Box::new(error),
+                    text: Arc::from(String::from_utf8_lossy(&source.bytes).as_ref()),
+                }
+            })?;
+            let doc = Arc::new(doc);
+            documents.insert(path.clone(), Arc::clone(&doc));
+            Ok(Some(doc))
+        };
+        let global = load(&config.deployment.policy, Scope::Global, "[deployment]")?;
+        let mut apis = Vec::with_capacity(config.apis.len());
+        for api in &config.apis {
+            let api_doc = load(&api.policy, Scope::Api, &format!("API `{}`", api.name))?;
+            let mut operations = Vec::with_capacity(api.operations.len());
+            for op in &api.operations {
+                let owner = format!("operation `{}` of API `{}`", op.name, api.name);
+                let op_doc = load(&op.policy, Scope::Operation, &owner)?;
+                operations.push(EffectivePolicy::for_request(
+                    global.as_deref(),
+                    api_doc.as_deref(),
+                    op_doc.as_deref(),
+                ));
+            }
+            apis.push(ApiPolicies {
+                api: EffectivePolicy::for_request(global.as_deref(), api_doc.as_deref(), None),
+                operations,
+            });
+        }
+        let policy_count = documents.len();
+
+        let (trust, diagnostics) = TrustStore::from_files(files, now);
+        let trust = Arc::new(trust);
+        let backends = backends(files, &trust)?;
+        let context = Arc::new(expr::Deployment {
+            region: config.deployment.region.clone(),
+            service_name: config.deployment.service_name.clone(),
+            certificates: Arc::new(trust.uploaded().clone()),
+        });
+        Ok(Self {
+            version: version.into(),
+            verifier: Arc::new(verifier::verifier(Arc::clone(&trust))),
+            config,
+            trust,
+            diagnostics,
+            context,
+            apis,
+            backends,
+            policy_count,
+        })
+    }
+
+    /// The composed policy for an API, and an operation of it if one matched.
+    pub fn policy(&self, api: usize, operation: Option<usize>) -> Option<&EffectivePolicy> {
+        let policies = self.apis.get(api)?;
+        match operation {
+            Some(op) => policies.operations.get(op),
+            None => Some(&policies.api),
+        }
+    }
+
+    /// Whether the trust store reported problems that `check` must fail on.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// One line for `check`: what loaded.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} API(s), {} operation(s), {} policy document(s), {} root CA(s), {} intermediate(s), {} uploaded certificate(s)",
+            self.config.apis.len(),
+            self.config
+                .apis
+                .iter()
+                .map(|a| a.operations.len())
+                .sum::<usize>(),
+            self.policy_count,
+            self.trust.roots().len(),
+            self.trust.intermediates().len(),
+            self.trust.uploaded().len(),
+        )
+    }
+}
+
+/// Backend clients: public web roots plus the deployment's roots (backends with a
+/// private CA), and one client per uploaded certificate that has a key.
+fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
+    let extra_roots: Vec<_> = trust
+        .roots()
+        .iter()
+        .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let tls = |e: rustls::Error| DeploymentError::BackendTls(e.to_string());
+    let default = Backend::new(&extra_roots, None, MAX_BACKEND_BODY).map_err(tls)?;
+    let mut by_identity = HashMap::new();
+    for file in files {
+        let Some(id) = file
+            .path
+            .strip_prefix("certificates/")
+            .and_then(|name| name.strip_suffix(".key"))
+        else {
+            continue;
+        };
+        let key_error = |message: String| DeploymentError::ClientKey {
+            id: id.to_owned(),
+            message,
+        };
+        let certificate = trust
+            .uploaded()
+            .get(id)
+            .ok_or_else(|| key_error(format!("no certificates/{id}.pem to go with this key")))?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&file.bytes)
+            .map_err(|e| key_error(format!("not a PEM private key ({e})")))?;
+        let identity = ClientIdentity {
+            chain: vec![rustls_pki_types::CertificateDer::from(
+                certificate.der().to_vec(),
+            )],
+            key,
+        };
+        let backend = Backend::new(&extra_roots, Some(identity), MAX_BACKEND_BODY)
+            .map_err(|e| key_error(format!("does not match the certificate ({e})")))?;
+        by_identity.insert(id.to_owned(), backend);
+    }
+    Ok(Backends {
+        default,
+        by_identity,
+    })
+}

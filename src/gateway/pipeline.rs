@@ -1,0 +1,373 @@
+//! One request through a deployment: route, inbound, backend, outbound, and on-error
+//! when any of them fails.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use time::OffsetDateTime;
+
+use super::deployment::{Backends, Deployment};
+use super::request::{ClientCertificate, GatewayRequest, GatewayResponse};
+use super::route::{RouteError, route};
+use crate::expr::{self, Body, Context, Headers, Url};
+use crate::policy::exec::{
+    self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent, TrustCheck,
+};
+use crate::policy::{EffectivePolicy, SectionKind};
+use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
+
+/// How a request ended, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The backend answered (the response may still have been changed by outbound).
+    Proxied,
+    /// A policy answered without the backend (`return-response`, `mock-response`).
+    Responded,
+    /// A policy failed and on-error (or the default error response) answered; the
+    /// reason is `context.LastError.Reason`.
+    Failed { reason: String },
+    /// No API or operation matched.
+    NotRouted,
+}
+
+impl Decision {
+    /// A short stable name for logs and metrics.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Proxied => "proxied",
+            Self::Responded => "responded",
+            Self::Failed { .. } => "failed",
+            Self::NotRouted => "not-routed",
+        }
+    }
+}
+
+/// The result of one request.
+#[derive(Debug)]
+pub struct Outcome {
+    pub response: GatewayResponse,
+    pub decision: Decision,
+    /// API name, when routed.
+    pub api: Option<String>,
+    /// The decision trace, when asked for.
+    pub trace: Option<Vec<TraceEvent>>,
+}
+
+/// Runs `request` through `deployment` at `now`.
+pub async fn handle(
+    deployment: &Deployment,
+    request: GatewayRequest,
+    now: OffsetDateTime,
+    explain: bool,
+) -> Outcome {
+    let path = request.parts.uri.path().to_owned();
+    let routed = route(&deployment.config, &request.parts.method, &path);
+    let route = match routed {
+        Ok(route) => route,
+        Err(error) => return not_routed(error),
+    };
+    let Some(policy) = deployment.policy(route.api_index, route.operation.map(|(i, _)| i)) else {
+        return not_routed(RouteError::NoApi);
+    };
+    let relative = route.api.relative_path(&path).unwrap_or(&path).to_owned();
+    let mut exchange = Exchange {
+        ctx: context(deployment, &request, &route, now),
+        backend: BackendTarget {
+            base_url: route.api.backend.clone(),
+            path: relative,
+            client_certificate: None,
+            client_scheme: request.parts.uri.scheme_str().unwrap_or("https").to_owned(),
+            client_host: host(&request).map(str::to_owned),
+            forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
+            {
+                (Some(format), ClientCertificate::Presented(chain)) => {
+                    Some((*format, Arc::clone(chain)))
+                }
+                _ => None,
+            },
+        },
+        trust: Arc::clone(&deployment.verifier) as Arc<dyn TrustCheck>,
+        trace: explain.then(Vec::new),
+        forwarded: false,
+    };
+    if explain {
+        explain_certificate(deployment, &request, &mut exchange, now);
+    }
+    let api = Some(route.api.name.clone());
+    let decision = run(policy, &mut exchange, &deployment.backends).await;
+    Outcome {
+        response: response(&exchange.ctx),
+        decision,
+        api,
+        trace: exchange.trace,
+    }
+}
+
+/// The trace's first lines: the certificate the policy will see, and both verdicts.
+fn explain_certificate(
+    deployment: &Deployment,
+    request: &GatewayRequest,
+    x: &mut Exchange,
+    now: OffsetDateTime,
+) {
+    let mut lines = Vec::new();
+    for ignored in &request.ignored_certificate_sources {
+        lines.push(format!(
+            "ignored a certificate from {ignored} (not the deployment's source)"
+        ));
+    }
+    match &request.certificate {
+        ClientCertificate::Absent => lines.push("no client certificate".to_owned()),
+        ClientCertificate::Undecodable(why) => {
+            lines.push(format!(
+                "client certificate not readable, the policy sees null: {why}"
+            ));
+        }
+        ClientCertificate::Presented(chain) => {
+            if let Some((leaf, rest)) = chain.split_first() {
+                lines.push(format!(
+                    "client certificate: Subject={}, Issuer={}, Thumbprint={}, {} intermediate(s)",
+                    leaf.subject(),
+                    leaf.issuer(),
+                    leaf.thumbprint(),
+                    rest.len()
+                ));
+                for (name, revocation) in [
+                    ("Verify()", crate::trust::Revocation::Check),
+                    ("VerifyNoRevocation()", crate::trust::Revocation::NoCheck),
+                ] {
+                    let v = deployment
+                        .trust
+                        .verify_explained(leaf, rest, now, revocation);
+                    let verdict = match (v.verdict.reason(), v.detail) {
+                        (None, _) => "true".to_owned(),
+                        (Some(reason), Some(detail)) => {
+                            format!("false ({}: {detail})", reason.as_str())
+                        }
+                        (Some(reason), None) => format!("false ({})", reason.as_str()),
+                    };
+                    lines.push(format!("{name} = {verdict}"));
+                }
+            }
+        }
+    }
+    for line in lines {
+        x.note(SectionKind::Inbound, "certificate", || line);
+    }
+}
+
+/// inbound → backend → outbound; a failure anywhere runs on-error.
+async fn run(policy: &EffectivePolicy, x: &mut Exchange, backends: &Backends) -> Decision {
+    for section in [
+        SectionKind::Inbound,
+        SectionKind::Backend,
+        SectionKind::Outbound,
+    ] {
+        match exec::run_section(policy.section(section), x, backends).await {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Respond) => return Decision::Responded,
+            Err(failure) => return on_error(policy, x, backends, failure).await,
+        }
+    }
+    if x.forwarded {
+        Decision::Proxied
+    } else {
+        Decision::Responded
+    }
+}
+
+/// Fills `context.LastError`, starts from the failure's default response, and lets
+/// on-error change it. A failure inside on-error ends with that default response.
+async fn on_error(
+    policy: &EffectivePolicy,
+    x: &mut Exchange,
+    backends: &Backends,
+    failure: Failure,
+) -> Decision {
+    let reason = failure.reason.to_owned();
+    x.note(SectionKind::OnError, "", || {
+        format!(
+            "error from {} ({}): {}",
+            failure.source, failure.reason, failure.message
+        )
+    });
+    x.ctx.last_error = Some(failure.last_error());
+    x.ctx.response = error_response(&failure);
+    let default = x.ctx.response.clone();
+    if let Err(second) = exec::run_section(policy.section(SectionKind::OnError), x, backends).await
+    {
+        x.note(SectionKind::OnError, "", || {
+            format!("on-error failed too: {}", second.message)
+        });
+        x.ctx.response = default;
+    }
+    Decision::Failed { reason }
+}
+
+/// APIM-style error body: `{"statusCode": 401, "message": "..."}`.
+fn error_response(failure: &Failure) -> expr::Response {
+    let message = failure
+        .public_message
+        .clone()
+        .unwrap_or_else(|| match failure.status {
+            StatusCode::INTERNAL_SERVER_ERROR => "Internal server error".to_owned(),
+            status => status.canonical_reason().unwrap_or("Error").to_owned(),
+        });
+    json_response(failure.status, &message)
+}
+
+fn json_response(status: StatusCode, message: &str) -> expr::Response {
+    let body = serde_json::json!({"statusCode": status.as_u16(), "message": message});
+    let mut headers = Headers::new();
+    headers.set("Content-Type", vec!["application/json".to_owned()]);
+    expr::Response {
+        status_code: i32::from(status.as_u16()),
+        status_reason: status.canonical_reason().unwrap_or_default().to_owned(),
+        headers,
+        body: Some(Body::new(body.to_string().into_bytes())),
+    }
+}
+
+fn not_routed(error: RouteError) -> Outcome {
+    let message = match error {
+        RouteError::NoApi => "Resource not found",
+        RouteError::OperationNotFound => "Unable to match incoming request to an operation.",
+    };
+    Outcome {
+        response: response(&Context {
+            response: json_response(StatusCode::NOT_FOUND, message),
+            ..Context::new(OffsetDateTime::UNIX_EPOCH)
+        }),
+        decision: Decision::NotRouted,
+        api: None,
+        trace: None,
+    }
+}
+
+fn host(request: &GatewayRequest) -> Option<&str> {
+    request
+        .parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| request.parts.headers.get(http::header::HOST)?.to_str().ok())
+}
+
+/// `context` for one request.
+fn context(
+    deployment: &Deployment,
+    request: &GatewayRequest,
+    route: &super::route::Route<'_>,
+    now: OffsetDateTime,
+) -> Context {
+    let parts = &request.parts;
+    let url = Url::parse(&format!(
+        "{}://{}{}",
+        parts.uri.scheme_str().unwrap_or("https"),
+        host(request).unwrap_or("localhost"),
+        parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+    ))
+    .unwrap_or_default();
+    let (certificate, chain) = match &request.certificate {
+        ClientCertificate::Presented(chain) => match chain.split_first() {
+            Some((leaf, rest)) => (Some(Arc::new(leaf.clone())), Arc::from(rest)),
+            None => (None, Arc::from(Vec::new())),
+        },
+        _ => (None, Arc::from(Vec::new())),
+    };
+    let mut ctx = Context::new(now);
+    ctx.request = expr::Request {
+        method: parts.method.as_str().to_owned(),
+        original_url: url.clone(),
+        url,
+        headers: Headers::from_http(&parts.headers),
+        ip_address: request
+            .client_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
+        body: (!request.body.is_empty()).then(|| Body::new(request.body.clone())),
+        matched_parameters: route.matched_parameters.clone(),
+        certificate,
+        certificate_chain: chain,
+    };
+    ctx.deployment = Arc::clone(&deployment.context);
+    ctx.api = Some(Arc::new(expr::Api {
+        id: route.api.name.clone(),
+        name: route.api.name.clone(),
+        path: route.api.path.clone(),
+        revision: "1".to_owned(),
+        version: String::new(),
+        is_current_revision: true,
+        service_url: Url::parse(&route.api.backend.to_string()).unwrap_or_default(),
+    }));
+    ctx.operation = route.operation.map(|(_, op)| {
+        Arc::new(expr::Operation {
+            id: op.name.clone(),
+            method: op.method.as_str().to_owned(),
+            name: op.name.clone(),
+            url_template: op.url_template.as_str().to_owned(),
+        })
+    });
+    ctx.request_id = request.request_id.clone();
+    ctx.verifier = Some(Arc::clone(&deployment.verifier) as Arc<dyn expr::CertificateVerifier>);
+    ctx
+}
+
+/// `context.Response` as the caller gets it.
+fn response(ctx: &Context) -> GatewayResponse {
+    let r = &ctx.response;
+    let status = u16::try_from(r.status_code)
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = http::HeaderMap::new();
+    for (name, values) in r.headers.iter() {
+        let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            continue;
+        };
+        for value in values {
+            if let Ok(value) = http::HeaderValue::from_str(value) {
+                headers.append(name.clone(), value);
+            }
+        }
+    }
+    crate::proxy::strip_hop_by_hop(&mut headers);
+    headers.remove(http::header::CONTENT_LENGTH);
+    let body = match &r.body {
+        Some(body) if !body.is_consumed() => body.bytes().clone(),
+        _ => Bytes::new(),
+    };
+    let canonical = status.canonical_reason().unwrap_or_default();
+    GatewayResponse {
+        status,
+        reason: (r.status_reason != canonical && !r.status_reason.is_empty())
+            .then(|| r.status_reason.clone()),
+        headers,
+        body,
+    }
+}
+
+impl Forwarder for Backends {
+    fn forward<'a>(
+        &'a self,
+        request: http::Request<Bytes>,
+        options: ForwardOptions,
+        client_certificate: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>> {
+        Box::pin(async move {
+            let backend = match client_certificate {
+                None => &self.default,
+                Some(id) => self.by_identity.get(id).ok_or_else(|| ProxyError::Connect {
+                    url: request.uri().to_string(),
+                    cause: format!(
+                        "authentication-certificate `{id}` has no key: add certificates/{id}.key"
+                    ),
+                })?,
+            };
+            backend.forward(request, options).await
+        })
+    }
+}

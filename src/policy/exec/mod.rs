@@ -1,0 +1,336 @@
+//! Running composed policy sections against one request.
+//!
+//! The executor walks the [`Step`]s of a section in order over an [`Exchange`], the
+//! request's mutable state: `context` as expressions see it (request being built,
+//! response, variables, last error) plus where the backend call will go. A step either
+//! lets the pipeline continue, ends it with the response now in `context.Response`
+//! (`return-response`, `mock-response`), or fails; a failure carries what
+//! `context.LastError` will say and the status the caller gets when no `on-error`
+//! answers instead. The only I/O is the backend call, through [`Forwarder`].
+
+mod backend;
+mod checks;
+mod message;
+mod param;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::StatusCode;
+use time::OffsetDateTime;
+
+use super::document::{Scope, SectionKind, Step};
+use super::elements::{Node, Policy};
+use crate::cert::Certificate;
+use crate::expr::{self, LastError};
+use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
+use crate::trust::{Revocation, Verdict};
+
+pub use backend::BackendTarget;
+pub use param::ParamError;
+
+/// What happened to the pipeline after a section ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next section.
+    Continue,
+    /// Stop: `context.Response` is the answer (`return-response`, `mock-response`).
+    Respond,
+}
+
+/// A policy that failed: becomes `context.LastError`, then `on-error` runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// `LastError.Source`: the policy name, or a built-in step.
+    pub source: &'static str,
+    /// `LastError.Reason`.
+    pub reason: &'static str,
+    /// `LastError.Message`.
+    pub message: String,
+    /// Status the caller gets when `on-error` does not set one.
+    pub status: StatusCode,
+    /// What the caller is told in that case (`check-header`'s
+    /// `failed-check-error-message`); `None` for the generic message of the status.
+    pub public_message: Option<String>,
+    /// Where: filled in by the executor from the failing step.
+    pub at: Option<Box<FailedAt>>,
+}
+
+/// The step that failed: `LastError.Scope`, `.Section`, `.Path`, `.PolicyId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAt {
+    pub scope: Scope,
+    pub section: SectionKind,
+    pub path: String,
+    pub policy_id: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn new(
+        source: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+        status: StatusCode,
+    ) -> Self {
+        Self {
+            source,
+            reason,
+            message: message.into(),
+            status,
+            public_message: None,
+            at: None,
+        }
+    }
+
+    /// An expression threw, or its value did not fit the attribute: APIM's
+    /// `ExpressionValueEvaluationFailure`, 500.
+    pub(crate) fn expression(source: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            source,
+            "ExpressionValueEvaluationFailure",
+            message,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+    }
+
+    /// The backend call failed.
+    pub fn backend(error: &ProxyError) -> Self {
+        Self::new(
+            "forward-request",
+            error.reason(),
+            error.to_string(),
+            error.status(),
+        )
+    }
+
+    fn located(mut self, step: &Step, node: &Node) -> Self {
+        self.at.get_or_insert_with(|| {
+            Box::new(FailedAt {
+                scope: step.scope,
+                section: step.section,
+                path: node.meta.path.clone(),
+                policy_id: node.meta.id.clone(),
+            })
+        });
+        self
+    }
+
+    /// `context.LastError` for this failure.
+    pub fn last_error(&self) -> LastError {
+        let at = self.at.as_deref();
+        LastError {
+            source: self.source.to_owned(),
+            reason: Some(self.reason.to_owned()),
+            message: self.message.clone(),
+            scope: at.map(|a| a.scope.as_str().to_owned()),
+            section: at.map(|a| a.section.as_str().to_owned()),
+            path: at.map(|a| a.path.clone()),
+            policy_id: at.and_then(|a| a.policy_id.clone()),
+        }
+    }
+}
+
+/// Sends the request that `forward-request` built to the backend.
+pub trait Forwarder: Send + Sync {
+    fn forward<'a>(
+        &'a self,
+        request: http::Request<bytes::Bytes>,
+        options: ForwardOptions,
+        client_certificate: Option<&'a str>,
+    ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>>;
+}
+
+/// The trust decisions `validate-client-certificate` needs, with reasons.
+pub trait TrustCheck: Send + Sync {
+    /// The verdict for `leaf` (with the intermediates the client presented) at `now`.
+    fn verdict(
+        &self,
+        leaf: &Certificate,
+        chain: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> Verdict;
+
+    /// The certificates (presented or trusted) that issued `leaf`, signature checked.
+    fn issuers(&self, leaf: &Certificate, chain: &[Certificate]) -> Vec<Arc<Certificate>>;
+}
+
+/// One line of the decision trace (`certgate invoke --explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEvent {
+    pub section: SectionKind,
+    pub path: String,
+    pub detail: String,
+}
+
+/// The request's mutable state while its policies run.
+pub struct Exchange {
+    /// `context` as expressions see it; policies change the request, the response and
+    /// the variables in place.
+    pub ctx: expr::Context,
+    /// Where `forward-request` sends the request.
+    pub backend: BackendTarget,
+    /// The deployment's trust store, for `validate-client-certificate`.
+    pub trust: Arc<dyn TrustCheck>,
+    /// The decision trace, when asked for.
+    pub trace: Option<Vec<TraceEvent>>,
+    /// Whether `forward-request` reached the backend.
+    pub forwarded: bool,
+}
+
+impl Exchange {
+    pub(crate) fn note(
+        &mut self,
+        section: SectionKind,
+        path: &str,
+        detail: impl FnOnce() -> String,
+    ) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent {
+                section,
+                path: path.to_owned(),
+                detail: detail(),
+            });
+        }
+    }
+}
+
+/// Runs one section's steps in order.
+pub async fn run_section(
+    steps: &[Step],
+    exchange: &mut Exchange,
+    forwarder: &dyn Forwarder,
+) -> Result<Flow, Failure> {
+    for step in steps {
+        let flow = run_node(step, &step.node, exchange, forwarder)
+            .await
+            .map_err(|f| f.located(step, &step.node))?;
+        if flow == Flow::Respond {
+            return Ok(flow);
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Flow, Failure>> + Send + 'a>>;
+
+/// Runs one policy. Boxed because `choose` recurses; depth is bounded by the reader.
+fn run_node<'a>(
+    step: &'a Step,
+    node: &'a Node,
+    x: &'a mut Exchange,
+    forwarder: &'a dyn Forwarder,
+) -> NodeFuture<'a> {
+    Box::pin(async move {
+        let section = step.section;
+        let name = node.meta.name;
+        match &node.policy {
+            Policy::Choose(choose) => {
+                for when in &choose.whens {
+                    let hit = param::eval(&when.condition, &x.ctx, "choose")?;
+                    x.note(section, &when.meta.path, || format!("condition is {hit}"));
+                    if hit {
+                        return run_nodes(step, &when.steps, x, forwarder).await;
+                    }
+                }
+                match &choose.otherwise {
+                    Some(otherwise) => {
+                        x.note(section, &otherwise.meta.path, || "taken".to_owned());
+                        run_nodes(step, &otherwise.steps, x, forwarder).await
+                    }
+                    None => Ok(Flow::Continue),
+                }
+            }
+            Policy::ReturnResponse(rr) => {
+                message::return_response(rr, x, section)?;
+                let status = x.ctx.response.status_code;
+                x.note(section, &node.meta.path, || format!("respond {status}"));
+                Ok(Flow::Respond)
+            }
+            Policy::MockResponse(mock) => {
+                message::mock_response(mock, x);
+                x.note(section, &node.meta.path, || {
+                    format!("mock {}", mock.status_code)
+                });
+                Ok(Flow::Respond)
+            }
+            Policy::SetStatus(status) => {
+                message::set_status(status, &mut x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::SetHeader(p) => {
+                message::set_header(p, &mut x.ctx, message::Target::of(section))?;
+                Ok(Flow::Continue)
+            }
+            Policy::SetQueryParameter(p) => {
+                message::set_query_parameter(p, &mut x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::SetBody(body) => {
+                message::set_body(body, &mut x.ctx, message::Target::of(section))?;
+                Ok(Flow::Continue)
+            }
+            Policy::SetVariable(var) => {
+                let value = param::eval_value(&var.value, &x.ctx, name)?;
+                x.note(section, &node.meta.path, || {
+                    format!("{} = {value}", var.name)
+                });
+                x.ctx.variables.insert(var.name.clone(), value);
+                Ok(Flow::Continue)
+            }
+            Policy::SetBackendService(sbs) => {
+                backend::set_backend_service(sbs, x)?;
+                Ok(Flow::Continue)
+            }
+            Policy::RewriteUri(rw) => {
+                backend::rewrite_uri(rw, x)?;
+                Ok(Flow::Continue)
+            }
+            Policy::AuthenticationCertificate(auth) => {
+                backend::authentication_certificate(auth, x)?;
+                Ok(Flow::Continue)
+            }
+            Policy::ForwardRequest(fwd) => {
+                backend::forward_request(fwd, x, forwarder, section, &node.meta.path).await?;
+                Ok(Flow::Continue)
+            }
+            Policy::CheckHeader(check) => {
+                checks::check_header(check, &x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::IpFilter(filter) => {
+                checks::ip_filter(filter, &x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::ValidateClientCertificate(vcc) => {
+                let outcome = checks::validate_client_certificate(vcc, &x.ctx, x.trust.as_ref());
+                x.note(section, &node.meta.path, || match &outcome {
+                    Ok(()) => "certificate valid".to_owned(),
+                    Err(f) => f.reason.to_owned(),
+                });
+                match outcome {
+                    Err(failure) if !vcc.ignore_error => Err(failure),
+                    _ => Ok(Flow::Continue),
+                }
+            }
+        }
+    })
+}
+
+async fn run_nodes(
+    step: &Step,
+    nodes: &[Node],
+    x: &mut Exchange,
+    forwarder: &dyn Forwarder,
+) -> Result<Flow, Failure> {
+    for node in nodes {
+        let flow = run_node(step, node, x, forwarder)
+            .await
+            .map_err(|f| f.located(step, node))?;
+        if flow == Flow::Respond {
+            return Ok(flow);
+        }
+    }
+    Ok(Flow::Continue)
+}

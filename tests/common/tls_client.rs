@@ -1,0 +1,727 @@
+//! Fixtures for the TLS listener tests: a generated PKI (server CA and per-host server
+//! certificates, a client CA and client), a deployment folder in memory, an echoing
+//! handler, a rustls + hyper client, and a curl runner.
+#![allow(dead_code, unreachable_pub)]
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use certgate::cert::Certificate;
+use certgate::config::GatewayConfig;
+use certgate::frontend::forwarded::CERTIFICATE_HEADERS;
+use certgate::frontend::tls::{self, Limits, TlsSettings};
+use certgate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
+use certgate::source::SourceFile;
+use certgate::trust::TrustStore;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType,
+    date_time_ymd,
+};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// A certificate with its key, as PEM and DER.
+pub struct Issued {
+    pub der: Vec<u8>,
+    pub pem: String,
+    pub key_pem: String,
+    pub key_der: Vec<u8>,
+}
+
+fn issued(cert: &rcgen::Certificate, key: &KeyPair) -> Issued {
+    Issued {
+        der: cert.der().to_vec(),
+        pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+        key_der: key.serialize_der(),
+    }
+}
+
+fn params(cn: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.not_before = date_time_ymd(2025, 1, 2);
+    params.not_after = date_time_ymd(2035, 3, 4);
+    params.distinguished_name = DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Certgate Tests");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params
+}
+
+/// Host names served by the test deployment, each with its own server certificate.
+pub const HOSTS: &[&str] = &["default.test", "off.test", "request.test", "require.test"];
+
+pub struct Pki {
+    pub server_ca: Issued,
+    /// Per host in [`HOSTS`], `CN=<host>`; `default.test` also covers 127.0.0.1.
+    pub servers: Vec<(String, Issued)>,
+    pub client_ca: Issued,
+    pub client: Issued,
+    /// A key that does not belong to [`Pki::client`].
+    pub other_key_der: Vec<u8>,
+}
+
+impl Pki {
+    pub fn server(&self, host: &str) -> &Issued {
+        &self.servers.iter().find(|(h, _)| h == host).unwrap().1
+    }
+
+    /// The client certificate's thumbprint as the core computes it.
+    pub fn client_thumbprint(&self) -> String {
+        Certificate::from_der(&self.client.der)
+            .unwrap()
+            .thumbprint()
+            .to_owned()
+    }
+}
+
+/// Generated once per test binary.
+pub fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = params("Certgate Test Server CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let server_ca = issued(&ca_cert, &ca_key);
+        let ca_issuer = Issuer::new(ca_params, ca_key);
+        let servers = HOSTS
+            .iter()
+            .map(|host| {
+                let key = KeyPair::generate().unwrap();
+                let mut p = params(host);
+                p.subject_alt_names = vec![SanType::DnsName((*host).try_into().unwrap())];
+                if *host == "default.test" {
+                    p.subject_alt_names
+                        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+                }
+                let cert = p.signed_by(&key, &ca_issuer).unwrap();
+                ((*host).to_owned(), issued(&cert, &key))
+            })
+            .collect();
+
+        let client_ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let mut client_ca_params = params("Contoso Test Client Root");
+        client_ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let client_ca_cert = client_ca_params.self_signed(&client_ca_key).unwrap();
+        let client_ca = issued(&client_ca_cert, &client_ca_key);
+        let client_issuer = Issuer::new(client_ca_params, client_ca_key);
+        let client_key = KeyPair::generate().unwrap();
+        let mut p = params("client1");
+        p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = p.signed_by(&client_key, &client_issuer).unwrap();
+        let client = issued(&client_cert, &client_key);
+        let other_key_der = KeyPair::generate().unwrap().serialize_der();
+        Pki {
+            server_ca,
+            servers,
+            client_ca,
+            client,
+            other_key_der,
+        }
+    })
+}
+
+/// `gateway.toml` of the test deployment: `*` (default.test's certificate), `off.test`,
+/// `request.test`, `require.test`, and `nocert.test` (request mode, default certificate).
+pub const GATEWAY_TOML: &str = r#"
+[deployment]
+alb_header = "x-client-chain"
+
+[[hostnames]]
+name = "*"
+tls_certificate = "tls/default.test.pem"
+tls_key = "tls/default.test.key"
+
+[[hostnames]]
+name = "off.test"
+request_client_certificate = false
+tls_certificate = "tls/off.test.pem"
+tls_key = "./tls/off.test.key"
+
+[[hostnames]]
+name = "request.test"
+tls_certificate = "tls/request.test.pem"
+tls_key = "tls/request.test.key"
+
+[[hostnames]]
+name = "require.test"
+require_client_certificate = true
+tls_certificate = "tls/require.test.pem"
+tls_key = "tls/require.test.key"
+
+[[hostnames]]
+name = "nocert.test"
+"#;
+
+/// The deployment folder: server certificates and keys, and the client CA as a root.
+pub fn deployment_files() -> Vec<SourceFile> {
+    let pki = pki();
+    let mut files = vec![SourceFile::new(
+        "ca/root/client-root.pem",
+        pki.client_ca.pem.clone(),
+    )];
+    for (host, issued) in &pki.servers {
+        files.push(SourceFile::new(
+            format!("tls/{host}.pem"),
+            issued.pem.clone(),
+        ));
+        files.push(SourceFile::new(
+            format!("tls/{host}.key"),
+            issued.key_pem.clone(),
+        ));
+    }
+    files
+}
+
+pub fn settings(limits: Limits) -> TlsSettings {
+    let config = GatewayConfig::parse(GATEWAY_TOML).unwrap();
+    let files = deployment_files();
+    let (store, _) = TrustStore::from_files(&files, time::OffsetDateTime::now_utc());
+    TlsSettings::builder(&config)
+        .files(&files)
+        .trust_store(&store)
+        .limits(limits)
+        .build()
+        .unwrap()
+}
+
+/// The echo handler's answer: the request body back, and what it saw in headers.
+///
+/// * `x-echo-certificate`: the leaf's thumbprint, `none`, or `undecodable`;
+/// * `x-echo-chain-length`, `x-echo-method`, `x-echo-uri`, `x-echo-client-ip`,
+///   `x-echo-request-id`, `x-echo-ignored` (comma list or `none`);
+/// * `x-echo-certificate-headers`: certificate headers still in the request (`none`),
+///   including the deployment's renamed ALB header `x-client-chain`;
+/// * `/reason...` answers `403 Invalid client certificate`; `/slow` waits 700 ms;
+///   `/panic` panics.
+pub async fn echo(request: GatewayRequest) -> GatewayResponse {
+    let mut headers = http::HeaderMap::new();
+    let mut set = |name: &'static str, value: String| {
+        headers.insert(name, value.parse().unwrap());
+    };
+    let (certificate, chain) = match &request.certificate {
+        ClientCertificate::Absent => ("none".to_owned(), 0),
+        ClientCertificate::Presented(chain) => (chain[0].thumbprint().to_owned(), chain.len()),
+        ClientCertificate::Undecodable(_) => ("undecodable".to_owned(), 0),
+    };
+    set("x-echo-certificate", certificate);
+    set("x-echo-chain-length", chain.to_string());
+    set("x-echo-method", request.parts.method.to_string());
+    set("x-echo-uri", request.parts.uri.to_string());
+    set(
+        "x-echo-client-ip",
+        request
+            .client_ip
+            .map_or("none".to_owned(), |ip| ip.to_string()),
+    );
+    set("x-echo-request-id", request.request_id.clone());
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(",")
+        }
+    };
+    set(
+        "x-echo-ignored",
+        list(request.ignored_certificate_sources.clone()),
+    );
+    let still: Vec<&str> = CERTIFICATE_HEADERS
+        .iter()
+        .copied()
+        .chain(["x-client-chain", "x-client-chain-leaf"])
+        .filter(|h| request.parts.headers.contains_key(*h))
+        .collect();
+    set("x-echo-certificate-headers", list(still));
+    set(
+        "x-echo-host",
+        request
+            .parts
+            .headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_owned(),
+    );
+    let path = request.parts.uri.path().to_owned();
+    assert!(path != "/panic", "the test handler panics on /panic");
+    if path == "/slow" {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let (status, reason) = if path.starts_with("/reason") {
+        (
+            http::StatusCode::FORBIDDEN,
+            Some("Invalid client certificate".to_owned()),
+        )
+    } else {
+        (http::StatusCode::OK, None)
+    };
+    GatewayResponse {
+        status,
+        reason,
+        headers,
+        body: request.body,
+    }
+}
+
+/// A running listener on loopback.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub calls: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Gateway {
+    pub async fn start() -> Self {
+        Self::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> Self {
+        let settings = settings(limits);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let handler = move |request: GatewayRequest| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            echo(request)
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tls::serve(listener, settings, handler, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            calls,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Asks for shutdown; returns the serve task to await.
+    pub fn shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// Which certificate the rustls client offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    Nothing,
+    Client,
+    /// The client certificate, signed for with a key that is not its own.
+    WrongKey,
+    /// The client certificate followed by bytes that are not a certificate.
+    GarbageIntermediate,
+}
+
+/// Answers a certificate request with the [`Offer`], and records the CA hints.
+#[derive(Debug)]
+pub struct ClientResolver {
+    certified: Option<Arc<CertifiedKey>>,
+    pub hints: Mutex<Vec<Vec<u8>>>,
+}
+
+impl ResolvesClientCert for ClientResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        *self.hints.lock().unwrap() = root_hint_subjects.iter().map(|h| h.to_vec()).collect();
+        self.certified.clone()
+    }
+
+    fn has_certs(&self) -> bool {
+        self.certified.is_some()
+    }
+}
+
+pub fn resolver(offer: Offer) -> Arc<ClientResolver> {
+    let pki = pki();
+    let provider = rustls::crypto::ring::default_provider();
+    let key = |der: &[u8]| {
+        provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::try_from(der.to_vec()).unwrap())
+            .unwrap()
+    };
+    let leaf = CertificateDer::from(pki.client.der.clone());
+    let certified = match offer {
+        Offer::Nothing => None,
+        Offer::Client => Some(CertifiedKey::new(vec![leaf], key(&pki.client.key_der))),
+        Offer::WrongKey => Some(CertifiedKey::new(vec![leaf], key(&pki.other_key_der))),
+        Offer::GarbageIntermediate => Some(CertifiedKey::new(
+            vec![
+                leaf,
+                CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x07]),
+            ],
+            key(&pki.client.key_der),
+        )),
+    };
+    Arc::new(ClientResolver {
+        certified: certified.map(Arc::new),
+        hints: Mutex::new(Vec::new()),
+    })
+}
+
+/// TLS version the rustls client allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Tls12,
+    Tls13,
+}
+
+pub fn client_config(
+    resolver: Arc<ClientResolver>,
+    version: Version,
+    alpn: &[&[u8]],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(pki().server_ca.der.clone()))
+        .unwrap();
+    let versions: &[&rustls::SupportedProtocolVersion] = match version {
+        Version::Tls12 => &[&rustls::version::TLS12],
+        Version::Tls13 => &[&rustls::version::TLS13],
+    };
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_cert_resolver(resolver);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// Accepts any server certificate (signatures still checked), so a test can look at
+/// which certificate was served for a name it does not cover.
+#[derive(Debug)]
+struct AnyServerCert(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// A client that offers no certificate and accepts any server certificate.
+pub fn inspecting_client_config() -> Arc<rustls::ClientConfig> {
+    let provider = rustls::crypto::ring::default_provider();
+    let algorithms = provider.signature_verification_algorithms;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServerCert(algorithms)))
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// Opens a TLS connection; `server_name` is the SNI (an IP address sends none).
+pub async fn connect(
+    addr: SocketAddr,
+    server_name: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<TlsStream<TcpStream>, BoxError> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(server_name.to_owned())?;
+    Ok(TlsConnector::from(config).connect(name, tcp).await?)
+}
+
+/// The subject of the certificate the server presented.
+pub fn served_subject(stream: &TlsStream<TcpStream>) -> String {
+    let (_, conn) = stream.get_ref();
+    let der = &conn.peer_certificates().unwrap()[0];
+    Certificate::from_der(der).unwrap().subject().to_owned()
+}
+
+/// One response as the client saw it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub version: http::Version,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in {:?}", self.headers))
+            .to_str()
+            .unwrap()
+    }
+}
+
+/// Client options for [`send`].
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub host: &'a str,
+    pub offer: Offer,
+    pub version: Version,
+    pub http2: bool,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: Vec<(&'a str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl<'a> Call<'a> {
+    pub fn get(host: &'a str, offer: Offer) -> Self {
+        Self {
+            host,
+            offer,
+            version: Version::Tls13,
+            http2: false,
+            method: "GET",
+            path: "/hello",
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+/// Sends one request over a fresh connection with the rustls client and hyper.
+pub async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> {
+    let alpn: &[&[u8]] = if call.http2 { &[b"h2"] } else { &[b"http/1.1"] };
+    let config = client_config(resolver(call.offer), call.version, alpn);
+    let stream = connect(addr, call.host, config).await?;
+    let io = TokioIo::new(stream);
+    let authority = format!("{}:{}", call.host, addr.port());
+    let mut builder = http::Request::builder().method(call.method);
+    builder = if call.http2 {
+        builder.uri(format!("https://{authority}{}", call.path))
+    } else {
+        builder.uri(call.path).header("host", &authority)
+    };
+    for (name, value) in &call.headers {
+        builder = builder.header(*name, value);
+    }
+    let request = builder.body(Full::new(Bytes::from(call.body)))?;
+    let response = if call.http2 {
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+        tokio::spawn(conn);
+        sender.send_request(request).await?
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+        tokio::spawn(conn);
+        sender.send_request(request).await?
+    };
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        version: parts.version,
+    })
+}
+
+/// Writes raw bytes over TLS (HTTP/1.1) while reading until the server closes. A
+/// server may answer before the request is fully written (413) and close: write
+/// errors are ignored and whatever was read before a read error is returned.
+pub async fn raw(
+    addr: SocketAddr,
+    host: &str,
+    offer: Offer,
+    request: &[u8],
+) -> Result<Vec<u8>, BoxError> {
+    let config = client_config(resolver(offer), Version::Tls13, &[b"http/1.1"]);
+    let stream = connect(addr, host, config).await?;
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let request = request.to_vec();
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(&request).await;
+        let _ = writer.flush().await;
+        writer
+    });
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    drop(writing.await);
+    Ok(out)
+}
+
+/// Bytes that are not valid UTF-8 anywhere, so text handling would corrupt them.
+pub fn binary(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 0x80 + i / 251) as u8).collect()
+}
+
+/// Files for curl: the server CA, the client certificate and key.
+pub struct CurlFiles {
+    pub dir: tempfile::TempDir,
+}
+
+impl CurlFiles {
+    pub fn new() -> Self {
+        let pki = pki();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &pki.server_ca.pem).unwrap();
+        std::fs::write(dir.path().join("client.pem"), &pki.client.pem).unwrap();
+        std::fs::write(dir.path().join("client.key"), &pki.client.key_pem).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// What curl printed: exit status, response headers (`-D`), body, and stderr (`-v`).
+#[derive(Debug)]
+pub struct CurlOutput {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub head: String,
+    pub body: Vec<u8>,
+    pub stderr: String,
+}
+
+impl CurlOutput {
+    /// A response header's value (the last response, case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn status_line(&self) -> &str {
+        self.head
+            .lines()
+            .rfind(|l| l.starts_with("HTTP/"))
+            .unwrap_or("")
+    }
+}
+
+/// Runs curl against `https://host:port/path` resolved to loopback. `with_cert` adds
+/// the client certificate; `extra` are more arguments (`--http2`, `-X`, `-H`, ...).
+pub async fn curl(
+    files: &CurlFiles,
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    with_cert: bool,
+    extra: &[&str],
+) -> CurlOutput {
+    let url = format!("https://{host}:{}{path}", addr.port());
+    let head = files.path(&format!("head-{}", rand_suffix()));
+    let body = files.path(&format!("body-{}", rand_suffix()));
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "-v".into(),
+        "--max-time".into(),
+        "60".into(),
+        "--cacert".into(),
+        path_str(&files.path("ca.pem")),
+        "--resolve".into(),
+        format!("{host}:{}:127.0.0.1", addr.port()),
+        "-D".into(),
+        path_str(&head),
+        "-o".into(),
+        path_str(&body),
+    ];
+    if with_cert {
+        args.extend([
+            "--cert".into(),
+            path_str(&files.path("client.pem")),
+            "--key".into(),
+            path_str(&files.path("client.key")),
+        ]);
+    }
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push(url);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl").args(&args).output()
+    })
+    .await
+    .unwrap()
+    .expect("curl is on PATH");
+    CurlOutput {
+        success: output.status.success(),
+        code: output.status.code(),
+        head: std::fs::read_to_string(&head).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().unwrap().to_owned()
+}
+
+fn rand_suffix() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}

@@ -1,0 +1,616 @@
+//! The whole pipeline: real certificates and CRLs, real policies, a real backend on
+//! loopback. Every case states the request, the policy, and what the caller gets.
+
+mod common;
+#[path = "common/trust_pki.rs"]
+mod trust_pki;
+
+use bytes::Bytes;
+use certgate::cert::Certificate;
+use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest};
+use certgate::source::SourceFile;
+use common::backend::{EchoBackend, closed_port};
+use trust_pki::{Ca, file, now, pem_of};
+
+/// The APIM article's three policies, exactly as printed there.
+const ARTICLE_ISSUER_SUBJECT: &str = r#"<choose>
+<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")" >
+<return-response>
+<set-status code="403" reason="Invalid client certificate" />
+</return-response>
+</when>
+</choose>"#;
+
+const ARTICLE_THUMBPRINT: &str = r#"<choose>
+<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Thumbprint != "DESIRED-THUMBPRINT-IN-UPPER-CASE")" >
+<return-response>
+<set-status code="403" reason="Invalid client certificate" />
+</return-response>
+</when>
+</choose>"#;
+
+const ARTICLE_UPLOADED: &str = r#"<choose>
+<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))" >
+<return-response>
+<set-status code="403" reason="Invalid client certificate" />
+</return-response>
+</when>
+</choose>"#;
+
+/// Root → intermediate → leaves; CRLs of both CAs; the intermediate revokes serial 13.
+struct Pki {
+    root: Ca,
+    intermediate: Ca,
+    good: Vec<u8>,
+    other_good: Vec<u8>,
+    expired: Vec<u8>,
+    revoked: Vec<u8>,
+    untrusted: Vec<u8>,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let root = Ca::root("Contoso Root");
+        let intermediate = root.intermediate("Contoso Issuing");
+        let foreign = Ca::root("Fabrikam Root");
+        Self {
+            good: intermediate.leaf("client1", 11),
+            other_good: intermediate.leaf("client2", 12),
+            revoked: intermediate.leaf("revoked", 13),
+            expired: intermediate.leaf_with("expired", 14, |p| {
+                p.not_before = trust_pki::at(2024, 1, 1);
+                p.not_after = trust_pki::at(2025, 1, 1);
+            }),
+            untrusted: foreign.leaf("stranger", 15),
+            root,
+            intermediate,
+        }
+    }
+
+    /// The trust part of a deployment folder; `client1` is uploaded.
+    fn files(&self) -> Vec<SourceFile> {
+        vec![
+            file("ca/root/root.pem", self.root.pem()),
+            file("ca/intermediate/issuing.pem", self.intermediate.pem()),
+            file("crl/root.crl", self.root.crl(&[])),
+            file("crl/issuing.crl", self.intermediate.crl(&[13])),
+            file("certificates/client1.pem", pem_of(&self.good)),
+        ]
+    }
+
+    /// A leaf with the intermediate, as a client presents it.
+    fn chain(&self, leaf: &[u8]) -> Vec<Vec<u8>> {
+        vec![leaf.to_vec(), self.intermediate.der()]
+    }
+}
+
+fn policy_doc(inbound: &str, rest: &str) -> String {
+    format!("<policies><inbound><base/>{inbound}</inbound>{rest}</policies>")
+}
+
+/// A deployment with one API `/orders` → `backend`, the given API policy and an
+/// optional global one.
+fn deploy(pki: &Pki, backend: &str, api_policy: &str, global: Option<&str>) -> Deployment {
+    deploy_with(pki, backend, api_policy, global, "")
+}
+
+/// [`deploy`] with more keys for the API's table in gateway.toml.
+fn deploy_with(
+    pki: &Pki,
+    backend: &str,
+    api_policy: &str,
+    global: Option<&str>,
+    api_keys: &str,
+) -> Deployment {
+    let mut toml =
+        String::from("[deployment]\nservice_name = \"contoso\"\nregion = \"eu-west-1\"\n");
+    if global.is_some() {
+        toml.push_str("policy = \"policies/global.xml\"\n");
+    }
+    toml.push_str(&format!(
+        "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n{api_keys}"
+    ));
+    let mut files = pki.files();
+    files.push(file("gateway.toml", toml));
+    files.push(file("policies/orders.xml", api_policy));
+    if let Some(global) = global {
+        files.push(file("policies/global.xml", global));
+    }
+    match Deployment::load(&files, "test", now()) {
+        Ok(d) => d,
+        Err(e) => panic!("deployment did not load:\n{}", e.render()),
+    }
+}
+
+fn request(method: &str, path: &str, chain: Option<Vec<Vec<u8>>>, body: &[u8]) -> GatewayRequest {
+    let (parts, ()) = http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.contoso.com{path}"))
+        .header("host", "api.contoso.com")
+        .header("x-request-marker", "m1")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let certificate = match chain {
+        None => ClientCertificate::Absent,
+        Some(ders) => ClientCertificate::Presented(
+            ders.iter()
+                .map(|d| Certificate::from_der(d).unwrap())
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+    };
+    GatewayRequest {
+        parts,
+        body: Bytes::copy_from_slice(body),
+        client_ip: Some("198.51.100.7".parse().unwrap()),
+        certificate,
+        ignored_certificate_sources: vec![],
+        request_id: "req-1".into(),
+    }
+}
+
+async fn send(d: &Deployment, r: GatewayRequest) -> gateway::Outcome {
+    gateway::handle(d, r, now(), true).await
+}
+
+fn header<'r>(o: &'r gateway::Outcome, name: &str) -> &'r str {
+    o.response
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} in {:?}", o.response.headers))
+}
+
+#[tokio::test]
+async fn article_uploaded_certificate_policy_admits_only_valid_uploaded_certificates() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let d = deploy(&pki, &echo.url(), &policy_doc(ARTICLE_UPLOADED, ""), None);
+    let ok = send(
+        &d,
+        request("GET", "/orders/42", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    assert_eq!(ok.response.status, 200, "{:?}", ok.trace);
+    assert_eq!(ok.decision, Decision::Proxied);
+    assert_eq!(header(&ok, "x-echo-uri"), "/42");
+    // The deployment holds the intermediate, so a leaf presented alone verifies too.
+    let alone = send(
+        &d,
+        request("GET", "/orders/42", Some(vec![pki.good.clone()]), b""),
+    )
+    .await;
+    assert_eq!(alone.response.status, 200);
+    for (what, chain) in [
+        ("no certificate", None),
+        ("valid but not uploaded", Some(pki.chain(&pki.other_good))),
+        ("expired", Some(pki.chain(&pki.expired))),
+        ("revoked", Some(pki.chain(&pki.revoked))),
+        ("untrusted", Some(vec![pki.untrusted.clone()])),
+    ] {
+        let out = send(&d, request("GET", "/orders/42", chain, b"")).await;
+        assert_eq!(out.response.status, 403, "{what}: {:?}", out.trace);
+        assert_eq!(
+            out.response.reason.as_deref(),
+            Some("Invalid client certificate")
+        );
+        assert_eq!(out.decision, Decision::Responded, "{what}");
+        assert!(
+            out.response.headers.get("x-echo-uri").is_none(),
+            "{what} reached the backend"
+        );
+    }
+}
+
+#[tokio::test]
+async fn article_issuer_and_thumbprint_policies_load_verbatim_and_compare_exact_strings() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    // As printed, the placeholders match no certificate: every request is refused.
+    for policy in [ARTICLE_ISSUER_SUBJECT, ARTICLE_THUMBPRINT] {
+        let d = deploy(&pki, &echo.url(), &policy_doc(policy, ""), None);
+        let out = send(
+            &d,
+            request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+        )
+        .await;
+        assert_eq!(out.response.status, 403);
+    }
+    // With the real values filled in, the good certificate passes and others do not.
+    let good = Certificate::from_der(&pki.good).unwrap();
+    let issuer_subject = ARTICLE_ISSUER_SUBJECT
+        .replace("trusted-issuer", good.issuer())
+        .replace("expected-subject-name", good.subject());
+    let thumbprint =
+        ARTICLE_THUMBPRINT.replace("DESIRED-THUMBPRINT-IN-UPPER-CASE", good.thumbprint());
+    for policy in [issuer_subject, thumbprint] {
+        let d = deploy(&pki, &echo.url(), &policy_doc(&policy, ""), None);
+        let ok = send(
+            &d,
+            request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+        )
+        .await;
+        assert_eq!(ok.response.status, 200, "{:?}", ok.trace);
+        let other = send(
+            &d,
+            request("GET", "/orders", Some(pki.chain(&pki.other_good)), b""),
+        )
+        .await;
+        assert_eq!(other.response.status, 403);
+    }
+}
+
+#[tokio::test]
+async fn global_policy_runs_where_the_api_policy_puts_base() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let global = policy_doc(
+        r#"<set-header name="x-order" exists-action="append"><value>global</value></set-header>"#,
+        "<backend><forward-request/></backend>",
+    )
+    .replace("<base/>", "");
+    let api = r#"<policies><inbound><set-header name="x-order" exists-action="append"><value>api-before</value></set-header><base/><set-header name="x-order" exists-action="append"><value>api-after</value></set-header></inbound><backend><base/></backend></policies>"#;
+    let d = deploy(&pki, &echo.url(), api, Some(&global));
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(
+        header(&out, "x-echo-header-x-order"),
+        "api-before,global,api-after"
+    );
+    // Without <base/> in inbound the global inbound does not run.
+    let api = r#"<policies><inbound><set-header name="x-order" exists-action="append"><value>api</value></set-header></inbound><backend><base/></backend></policies>"#;
+    let d = deploy(&pki, &echo.url(), api, Some(&global));
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(header(&out, "x-echo-header-x-order"), "api");
+}
+
+#[tokio::test]
+async fn validate_client_certificate_fails_with_401_and_the_observed_reasons() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let good = Certificate::from_der(&pki.good).unwrap();
+    let vcc = format!(
+        r#"<validate-client-certificate validate-revocation="true" validate-trust="true" validate-not-before="true" validate-not-after="true" ignore-error="false">
+  <identities><identity thumbprint="{}"/><identity subject="CN=client2, O=Contoso Test"/></identities>
+</validate-client-certificate>"#,
+        good.thumbprint().to_ascii_lowercase()
+    );
+    let on_error = r#"<on-error><base/><set-header name="x-reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header><set-header name="x-source" exists-action="override"><value>@(context.LastError.Source + "|" + context.LastError.Section + "|" + context.LastError.Scope + "|" + context.LastError.Path)</value></set-header></on-error>"#;
+    let d = deploy(&pki, &echo.url(), &policy_doc(&vcc, on_error), None);
+    let cases = [
+        (
+            None,
+            "ClientCertificateNotFound",
+            "Client certificate missing",
+        ),
+        (
+            Some(pki.chain(&pki.expired)),
+            "ClientCertificateExpired",
+            "Invalid client certificate",
+        ),
+        (
+            Some(vec![pki.untrusted.clone()]),
+            "ClientCertificateNotTrusted",
+            "Invalid client certificate",
+        ),
+        (
+            Some(pki.chain(&pki.revoked)),
+            "ClientCertificateRevoked",
+            "Invalid client certificate",
+        ),
+    ];
+    for (chain, reason, message) in cases {
+        let out = send(&d, request("GET", "/orders", chain, b"")).await;
+        assert_eq!(out.response.status, 401, "{reason}: {:?}", out.trace);
+        assert_eq!(header(&out, "x-reason"), reason);
+        assert_eq!(
+            header(&out, "x-source"),
+            "validate-client-certificate|inbound|api|validate-client-certificate[1]"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"statusCode": 401, "message": message})
+        );
+        assert_eq!(
+            out.decision,
+            Decision::Failed {
+                reason: reason.into()
+            }
+        );
+    }
+    // The first identity matches by thumbprint (case ignored), the second by subject
+    // written in another order; a third certificate matches neither.
+    for leaf in [&pki.good, &pki.other_good] {
+        let out = send(&d, request("GET", "/orders", Some(pki.chain(leaf)), b"")).await;
+        assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    }
+    let stranger = pki.intermediate.leaf("client3", 21);
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&stranger)), b""),
+    )
+    .await;
+    assert_eq!(
+        header(&out, "x-reason"),
+        "ClientCertificateIdentityNotMatched"
+    );
+}
+
+#[tokio::test]
+async fn validate_client_certificate_checks_only_what_it_is_told_to() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let relaxed = r#"<validate-client-certificate validate-revocation="false" validate-trust="true" validate-not-after="false"/>"#;
+    let d = deploy(&pki, &echo.url(), &policy_doc(relaxed, ""), None);
+    for leaf in [&pki.revoked, &pki.expired] {
+        let out = send(&d, request("GET", "/orders", Some(pki.chain(leaf)), b"")).await;
+        assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    }
+    let ignore = r#"<validate-client-certificate ignore-error="true"/>"#;
+    let d = deploy(&pki, &echo.url(), &policy_doc(ignore, ""), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 200);
+}
+
+#[tokio::test]
+async fn an_expression_that_throws_goes_to_on_error_and_is_never_proxied() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    // Member access on a null certificate throws.
+    let throwing = r#"<set-header name="x-subject" exists-action="override"><value>@(context.Request.Certificate.Subject)</value></set-header>"#;
+    let d = deploy(&pki, &echo.url(), &policy_doc(throwing, ""), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 500);
+    assert!(out.response.headers.get("x-echo-uri").is_none());
+    assert_eq!(
+        out.decision,
+        Decision::Failed {
+            reason: "ExpressionValueEvaluationFailure".into()
+        }
+    );
+    let on_error = r#"<on-error><return-response><set-status code="418" reason="Teapot"/><set-body>@(context.LastError.Reason + ": " + context.LastError.Message)</set-body></return-response></on-error>"#;
+    let d = deploy(&pki, &echo.url(), &policy_doc(throwing, on_error), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 418);
+    assert_eq!(out.response.reason.as_deref(), Some("Teapot"));
+    let body = String::from_utf8(out.response.body.to_vec()).unwrap();
+    assert!(
+        body.starts_with("ExpressionValueEvaluationFailure: "),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn backend_down_is_502_and_slow_is_504_both_through_on_error() {
+    let pki = Pki::new();
+    let down = format!("http://{}", closed_port().await);
+    let on_error = r#"<on-error><set-header name="x-reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header></on-error>"#;
+    let d = deploy(&pki, &down, &policy_doc("", on_error), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 502);
+    assert_eq!(header(&out, "x-reason"), "BackendConnectionFailure");
+
+    let echo = EchoBackend::start().await;
+    let slow = policy_doc(
+        "",
+        &format!(r#"<backend><forward-request timeout-ms="300"/></backend>{on_error}"#),
+    );
+    let d = deploy(&pki, &echo.url(), &slow, None);
+    let out = send(&d, request("GET", "/orders/slow", None, b"")).await;
+    assert_eq!(out.response.status, 504);
+    assert_eq!(header(&out, "x-reason"), "Timeout");
+}
+
+#[tokio::test]
+async fn bodies_are_proxied_byte_exact_in_both_directions() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let d = deploy(&pki, &echo.url(), &policy_doc("", ""), None);
+    for len in [0usize, 64 * 1024, 5 * 1024 * 1024] {
+        let binary: Vec<u8> = (0..len).map(|i| (i * 31 + 0x80) as u8).collect();
+        let out = send(&d, request("POST", "/orders", None, &binary)).await;
+        assert_eq!(out.response.status, 200);
+        assert!(
+            out.response.body == binary,
+            "binary body of {len} bytes changed"
+        );
+        let text = "ü".repeat(len / 2);
+        let out = send(&d, request("PUT", "/orders", None, text.as_bytes())).await;
+        assert_eq!(out.response.body, text.as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let elsewhere = EchoBackend::start().await;
+    let inbound = format!(
+        r#"<set-header name="x-tenant" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("x-request-marker", "").ToUpperInvariant())</value></set-header>
+<set-header name="x-request-marker" exists-action="delete"/>
+<set-query-parameter name="added" exists-action="override"><value>1</value></set-query-parameter>
+<set-variable name="who" value="@(context.Request.Certificate == null ? "anonymous" : context.Request.Certificate.GetNameInfo(X509NameType.SimpleName, false))"/>
+<rewrite-uri template="/v2/items/{{id}}"/>
+<set-backend-service base-url="{}/base"/>"#,
+        elsewhere.url()
+    );
+    let outbound = r#"<outbound><base/><set-header name="x-who" exists-action="override"><value>@((string)context.Variables["who"])</value></set-header></outbound>"#;
+    let api = policy_doc(&inbound, outbound);
+    let toml_extra =
+        "[[apis.operations]]\nname = \"get\"\nmethod = \"GET\"\nurl_template = \"/{id}\"\n";
+    let mut files = pki.files();
+    files.push(file(
+        "gateway.toml",
+        format!(
+            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{}\"\npolicy = \"policies/orders.xml\"\n{toml_extra}",
+            echo.url()
+        ),
+    ));
+    files.push(file("policies/orders.xml", api));
+    let d = Deployment::load(&files, "t", now()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let out = send(
+        &d,
+        request(
+            "GET",
+            "/orders/42?keep=yes",
+            Some(pki.chain(&pki.good)),
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(
+        header(&out, "x-echo-uri"),
+        "/base/v2/items/42?keep=yes&added=1"
+    );
+    assert_eq!(header(&out, "x-echo-header-x-tenant"), "M1");
+    assert!(
+        out.response
+            .headers
+            .get("x-echo-header-x-request-marker")
+            .is_none()
+    );
+    assert_eq!(
+        header(&out, "x-echo-header-x-forwarded-for"),
+        "198.51.100.7"
+    );
+    assert_eq!(header(&out, "x-who"), "client1");
+    // An operation that does not exist is a 404, before any policy.
+    let out = send(&d, request("DELETE", "/orders/42", None, b"")).await;
+    assert_eq!(out.response.status, 404);
+    assert_eq!(out.decision, Decision::NotRouted);
+}
+
+#[tokio::test]
+async fn check_header_ip_filter_and_mock_response_answer_without_the_backend() {
+    let pki = Pki::new();
+    let down = format!("http://{}", closed_port().await);
+    let check = r#"<check-header name="x-api-key" failed-check-httpcode="401" failed-check-error-message="Missing or wrong key" ignore-case="true"><value>secret</value></check-header>"#;
+    let d = deploy(&pki, &down, &policy_doc(check, ""), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 401);
+    let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+    assert_eq!(body["message"], "Missing or wrong key");
+    assert_eq!(
+        out.decision,
+        Decision::Failed {
+            reason: "HeaderNotFound".into()
+        }
+    );
+
+    let filter = r#"<ip-filter action="allow"><address-range from="10.0.0.0" to="10.255.255.255"/></ip-filter>"#;
+    let d = deploy(&pki, &down, &policy_doc(filter, ""), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 403);
+    assert_eq!(
+        out.decision,
+        Decision::Failed {
+            reason: "CallerIpNotAllowed".into()
+        }
+    );
+
+    let mock = r#"<mock-response status-code="204" content-type="application/json"/>"#;
+    let d = deploy(&pki, &down, &policy_doc(mock, ""), None);
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert_eq!(out.response.status, 204);
+    assert_eq!(header(&out, "content-type"), "application/json");
+}
+
+#[tokio::test]
+async fn a_policy_that_does_not_compile_stops_the_deployment_with_its_position() {
+    let pki = Pki::new();
+    let mut files = pki.files();
+    files.push(file(
+        "gateway.toml",
+        "[[apis]]\nname = \"o\"\npath = \"/o\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/o.xml\"\n",
+    ));
+    files.push(file(
+        "policies/o.xml",
+        "<policies>\n<inbound>\n<set-header name=\"x\" exists-action=\"override\"><value>@(context.Request.Certificate.Thumbprnt)</value></set-header>\n</inbound>\n</policies>",
+    ));
+    let error = Deployment::load(&files, "t", now()).unwrap_err();
+    let rendered = error.render();
+    assert!(rendered.starts_with("policies/o.xml:3:"), "{rendered}");
+    assert!(rendered.contains("Thumbprnt"), "{rendered}");
+    assert!(rendered.contains('^'), "{rendered}");
+}
+
+#[tokio::test]
+async fn requests_that_match_no_api_get_404() {
+    let pki = Pki::new();
+    let d = deploy(&pki, "http://127.0.0.1:9", &policy_doc("", ""), None);
+    let out = send(&d, request("GET", "/unknown", None, b"")).await;
+    assert_eq!(out.response.status, 404);
+    let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+    assert_eq!(body["message"], "Resource not found");
+}
+
+#[tokio::test]
+async fn the_client_certificate_is_forwarded_to_the_backend_when_the_api_asks() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let good = Certificate::from_der(&pki.good).unwrap();
+    let intermediate = Certificate::from_der(&pki.intermediate.der()).unwrap();
+    let d = deploy_with(
+        &pki,
+        &echo.url(),
+        &policy_doc("", ""),
+        None,
+        "forward_client_certificate = \"rfc9440\"\n",
+    );
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    let chain = certgate::frontend::forwarded::rfc9440(
+        header(&out, "x-echo-header-client-cert").as_bytes(),
+        Some(header(&out, "x-echo-header-client-cert-chain").as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(chain[0].thumbprint(), good.thumbprint());
+    assert_eq!(chain[1].thumbprint(), intermediate.thumbprint());
+
+    let d = deploy_with(
+        &pki,
+        &echo.url(),
+        &policy_doc("", ""),
+        None,
+        "forward_client_certificate = \"xfcc\"\n",
+    );
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    let xfcc = header(&out, "x-echo-header-x-forwarded-client-cert");
+    assert!(xfcc.starts_with(&format!(
+        "Hash={};",
+        good.sha256_fingerprint().to_ascii_lowercase()
+    )));
+    let chain = certgate::frontend::forwarded::xfcc(xfcc.as_bytes()).unwrap();
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0].thumbprint(), good.thumbprint());
+
+    // Without a certificate nothing is forwarded, and without the setting neither.
+    let out = send(&d, request("GET", "/orders", None, b"")).await;
+    assert!(
+        out.response
+            .headers
+            .get("x-echo-header-x-forwarded-client-cert")
+            .is_none()
+    );
+    let d = deploy(&pki, &echo.url(), &policy_doc("", ""), None);
+    let out = send(
+        &d,
+        request("GET", "/orders", Some(pki.chain(&pki.good)), b""),
+    )
+    .await;
+    assert!(
+        out.response
+            .headers
+            .get("x-echo-header-client-cert")
+            .is_none()
+    );
+}

@@ -1,0 +1,849 @@
+//! The local TLS listener with real handshakes on loopback: curl (OpenSSL) and a rustls
+//! client, every client-certificate mode, SNI, large bodies over HTTP/1.1 and HTTP/2,
+//! limits and graceful shutdown.
+
+#[path = "common/tls_client.rs"]
+mod tls_client;
+
+use std::time::{Duration, Instant};
+
+use certgate::config::GatewayConfig;
+use certgate::frontend::tls::{ClientAuth, Limits, TlsError, TlsSettings};
+use certgate::source::SourceFile;
+use tls_client::{
+    Call, CurlFiles, Gateway, Offer, Version, binary, client_config, connect, curl,
+    deployment_files, inspecting_client_config, pki, raw, resolver, send, served_subject,
+};
+use tokio::io::AsyncReadExt as _;
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_never_asks_so_the_handler_sees_no_certificate_even_from_a_client_with_one() {
+    let gateway = Gateway::start().await;
+    for http2 in [false, true] {
+        let answer = send(
+            gateway.addr,
+            Call {
+                http2,
+                ..Call::get("off.test", Offer::Client)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.header("x-echo-certificate"), "none");
+    }
+    let files = CurlFiles::new();
+    for extra in [&["--http1.1"][..], &["--http2"]] {
+        let out = curl(&files, gateway.addr, "off.test", "/hello", true, extra).await;
+        assert!(out.success, "{}", out.stderr);
+        assert_eq!(out.header("x-echo-certificate").as_deref(), Some("none"));
+    }
+    assert_eq!(gateway.calls(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_passes_the_presented_leaf_or_absent_when_the_client_has_none() {
+    let gateway = Gateway::start().await;
+    let thumbprint = pki().client_thumbprint();
+    for version in [Version::Tls12, Version::Tls13] {
+        for http2 in [false, true] {
+            let with = send(
+                gateway.addr,
+                Call {
+                    version,
+                    http2,
+                    ..Call::get("request.test", Offer::Client)
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(with.header("x-echo-certificate"), thumbprint);
+            assert_eq!(with.header("x-echo-chain-length"), "1");
+            let without = send(
+                gateway.addr,
+                Call {
+                    version,
+                    http2,
+                    ..Call::get("request.test", Offer::Nothing)
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(without.status, 200);
+            assert_eq!(without.header("x-echo-certificate"), "none");
+        }
+    }
+    let files = CurlFiles::new();
+    for extra in [
+        &["--http1.1"][..],
+        &["--http2"],
+        &["--http1.1", "--tls-max", "1.2"],
+        &["--http2", "--tls-max", "1.2"],
+        // No ALPN: the protocol is recognised from the first bytes.
+        &["--no-alpn"],
+    ] {
+        let with = curl(&files, gateway.addr, "request.test", "/hello", true, extra).await;
+        assert!(with.success, "{}", with.stderr);
+        assert_eq!(with.header("x-echo-certificate"), Some(thumbprint.clone()));
+        let without = curl(&files, gateway.addr, "request.test", "/hello", false, extra).await;
+        assert!(without.success, "{}", without.stderr);
+        assert_eq!(
+            without.header("x-echo-certificate").as_deref(),
+            Some("none")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_fails_the_handshake_without_a_certificate() {
+    let gateway = Gateway::start().await;
+    for version in [Version::Tls12, Version::Tls13] {
+        let refused = send(
+            gateway.addr,
+            Call {
+                version,
+                ..Call::get("require.test", Offer::Nothing)
+            },
+        )
+        .await;
+        assert!(refused.is_err(), "{version:?}: {refused:?}");
+    }
+    let files = CurlFiles::new();
+    for extra in [&["--http1.1"][..], &["--http2"]] {
+        let out = curl(&files, gateway.addr, "require.test", "/hello", false, extra).await;
+        assert!(
+            !out.success,
+            "curl without a certificate got through: {}",
+            out.head
+        );
+    }
+    assert_eq!(gateway.calls(), 0, "no request may reach the handler");
+
+    let thumbprint = pki().client_thumbprint();
+    let with = send(gateway.addr, Call::get("require.test", Offer::Client))
+        .await
+        .unwrap();
+    assert_eq!(with.header("x-echo-certificate"), thumbprint);
+    for extra in [&["--http1.1"][..], &["--http2"]] {
+        let out = curl(&files, gateway.addr, "require.test", "/hello", true, extra).await;
+        assert!(out.success, "{}", out.stderr);
+        assert_eq!(out.header("x-echo-certificate"), Some(thumbprint.clone()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_presented_without_its_private_key_fails_the_handshake() {
+    let gateway = Gateway::start().await;
+    for host in ["request.test", "require.test"] {
+        for version in [Version::Tls12, Version::Tls13] {
+            for http2 in [false, true] {
+                let result = send(
+                    gateway.addr,
+                    Call {
+                        version,
+                        http2,
+                        ..Call::get(host, Offer::WrongKey)
+                    },
+                )
+                .await;
+                assert!(result.is_err(), "{host} {version:?}: {result:?}");
+            }
+        }
+    }
+    assert_eq!(gateway.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_with_an_undecodable_certificate_reaches_the_core_as_undecodable() {
+    let gateway = Gateway::start().await;
+    let answer = send(
+        gateway.addr,
+        Call::get("request.test", Offer::GarbageIntermediate),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.header("x-echo-certificate"), "undecodable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_certificate_headers_never_reach_the_handler() {
+    let gateway = Gateway::start().await;
+    let client_pem = pki().client.pem.replace('\n', "%0A");
+    let spoofed = vec![
+        ("x-amzn-mtls-clientcert", client_pem.clone()),
+        ("client-cert", ":AAAA:".to_owned()),
+        ("x-forwarded-client-cert", format!("Cert=\"{client_pem}\"")),
+        // The deployment's renamed ALB header (`deployment.alb_header`).
+        ("x-client-chain", client_pem.clone()),
+        ("x-client-chain-leaf", client_pem.clone()),
+    ];
+    let thumbprint = pki().client_thumbprint();
+    for (offer, expected) in [(Offer::Nothing, "none"), (Offer::Client, &thumbprint)] {
+        for http2 in [false, true] {
+            let answer = send(
+                gateway.addr,
+                Call {
+                    http2,
+                    headers: spoofed.clone(),
+                    ..Call::get("request.test", offer)
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(answer.header("x-echo-certificate"), expected);
+            assert_eq!(answer.header("x-echo-certificate-headers"), "none");
+            assert_eq!(
+                answer.header("x-echo-ignored"),
+                "x-amzn-mtls-clientcert,x-forwarded-client-cert,client-cert"
+            );
+        }
+    }
+    let files = CurlFiles::new();
+    let out = curl(
+        &files,
+        gateway.addr,
+        "request.test",
+        "/hello",
+        false,
+        &[
+            "-H",
+            &format!("X-Amzn-Mtls-Clientcert: {client_pem}"),
+            "-H",
+            "Client-Cert: :AAAA:",
+            "-H",
+            "X-Forwarded-Client-Cert: Cert=x",
+        ],
+    )
+    .await;
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.header("x-echo-certificate").as_deref(), Some("none"));
+    assert_eq!(
+        out.header("x-echo-certificate-headers").as_deref(),
+        Some("none")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sni_picks_the_server_certificate_and_unknown_names_get_the_default() {
+    let gateway = Gateway::start().await;
+    for (sni, expected) in [
+        ("off.test", "CN=off.test"),
+        ("request.test", "CN=request.test"),
+        ("REQUIRE.test", "CN=require.test"),
+        ("nocert.test", "CN=default.test"),
+        ("unknown.test", "CN=default.test"),
+        // An IP address sends no SNI at all.
+        ("127.0.0.1", "CN=default.test"),
+    ] {
+        let stream = connect(gateway.addr, sni, inspecting_client_config())
+            .await
+            .unwrap();
+        let subject = served_subject(&stream);
+        assert!(subject.starts_with(expected), "{sni}: {subject}");
+    }
+    // And a verifying client accepts the certificate served for its name.
+    for sni in ["off.test", "request.test", "require.test", "127.0.0.1"] {
+        let config = client_config(resolver(Offer::Client), Version::Tls13, &[b"http/1.1"]);
+        assert!(connect(gateway.addr, sni, config).await.is_ok(), "{sni}");
+    }
+    let files = CurlFiles::new();
+    for host in ["off.test", "request.test"] {
+        let out = curl(&files, gateway.addr, host, "/hello", true, &[]).await;
+        assert!(out.success, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains(&format!("subject: O=Certgate Tests; CN={host}")),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modes_follow_the_sni_host_name() {
+    let settings = tls_client::settings(Limits::default());
+    assert_eq!(settings.client_auth(Some("off.test")), ClientAuth::Off);
+    assert_eq!(
+        settings.client_auth(Some("Request.Test")),
+        ClientAuth::Request
+    );
+    assert_eq!(
+        settings.client_auth(Some("require.test")),
+        ClientAuth::Require
+    );
+    assert_eq!(settings.client_auth(Some("elsewhere")), ClientAuth::Request);
+    assert_eq!(settings.client_auth(None), ClientAuth::Request);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_header_for_another_host_name_is_misdirected() {
+    let gateway = Gateway::start().await;
+    // Negotiated for off.test (no certificate asked), then aimed at require.test.
+    let request = b"GET /hello HTTP/1.1\r\nHost: require.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "off.test", Offer::Nothing, request)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 421 "), "{text}");
+    // The same host name with a port and another case is the same entry.
+    let request = b"GET /hello HTTP/1.1\r\nHost: OFF.test:443\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "off.test", Offer::Nothing, request)
+        .await
+        .unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+    assert_eq!(gateway.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handler_sees_an_absolute_uri_the_peer_ip_and_a_request_id() {
+    let gateway = Gateway::start().await;
+    for http2 in [false, true] {
+        let answer = send(
+            gateway.addr,
+            Call {
+                http2,
+                path: "/orders/42?x=1",
+                ..Call::get("request.test", Offer::Nothing)
+            },
+        )
+        .await
+        .unwrap();
+        let port = gateway.addr.port();
+        assert_eq!(
+            answer.header("x-echo-uri"),
+            format!("https://request.test:{port}/orders/42?x=1")
+        );
+        assert_eq!(answer.header("x-echo-host"), format!("request.test:{port}"));
+        assert_eq!(answer.header("x-echo-client-ip"), "127.0.0.1");
+        let id = answer.header("x-echo-request-id");
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(
+            answer.version,
+            if http2 {
+                http::Version::HTTP_2
+            } else {
+                http::Version::HTTP_11
+            }
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trust_stores_ca_names_are_sent_as_hints() {
+    let gateway = Gateway::start().await;
+    let client = resolver(Offer::Client);
+    let config = client_config(client.clone(), Version::Tls13, &[b"http/1.1"]);
+    let _stream = connect(gateway.addr, "request.test", config).await.unwrap();
+    let hints = client.hints.lock().unwrap().clone();
+    let subject = {
+        use x509_parser::prelude::FromDer as _;
+        let (_, ca) =
+            x509_parser::certificate::X509Certificate::from_der(&pki().client_ca.der).unwrap();
+        ca.subject().as_raw().to_vec()
+    };
+    assert_eq!(hints, vec![subject]);
+}
+
+/// The APIM deadlock case (spec §6.3): a certificate and a large POST/PUT body on one
+/// connection. Asked at the handshake, the body flows; every byte comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_arrive_byte_exact_over_http1_and_http2_with_a_certificate() {
+    let gateway = Gateway::start().await;
+    let thumbprint = pki().client_thumbprint();
+    for len in [64 * 1024, MIB, 10 * MIB] {
+        let body = binary(len);
+        for method in ["POST", "PUT"] {
+            for http2 in [false, true] {
+                let answer = send(
+                    gateway.addr,
+                    Call {
+                        http2,
+                        method,
+                        path: "/upload",
+                        body: body.clone(),
+                        ..Call::get("require.test", Offer::Client)
+                    },
+                )
+                .await
+                .unwrap();
+                let what = format!("{method} {len} bytes, http2={http2}");
+                assert_eq!(answer.status, 200, "{what}");
+                assert_eq!(answer.header("x-echo-method"), method, "{what}");
+                assert_eq!(answer.header("x-echo-certificate"), thumbprint, "{what}");
+                assert_eq!(answer.body.len(), len, "{what}");
+                assert!(answer.body == body, "{what}: the body came back changed");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_arrive_byte_exact_with_curl_over_http1_and_http2() {
+    let gateway = Gateway::start().await;
+    let files = CurlFiles::new();
+    let thumbprint = pki().client_thumbprint();
+    for len in [64 * 1024, MIB, 10 * MIB] {
+        let body = binary(len);
+        let upload = files.path(&format!("upload-{len}"));
+        std::fs::write(&upload, &body).unwrap();
+        let data = format!("@{}", upload.to_str().unwrap());
+        for method in ["POST", "PUT"] {
+            for protocol in ["--http1.1", "--http2"] {
+                let out = curl(
+                    &files,
+                    gateway.addr,
+                    "request.test",
+                    "/upload",
+                    true,
+                    &[protocol, "-X", method, "--data-binary", &data],
+                )
+                .await;
+                let what = format!("{method} {len} bytes {protocol}");
+                assert!(out.success, "{what}: {}", out.stderr);
+                assert_eq!(
+                    out.header("x-echo-method").as_deref(),
+                    Some(method),
+                    "{what}"
+                );
+                assert_eq!(out.header("x-echo-certificate"), Some(thumbprint.clone()));
+                assert_eq!(out.body.len(), len, "{what}");
+                assert!(out.body == body, "{what}: the body came back changed");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_limit_get_413_whether_declared_or_streamed() {
+    let gateway = Gateway::start_with(Limits {
+        max_body_bytes: MIB,
+        ..Limits::default()
+    })
+    .await;
+    // HTTP/2: the stream is refused, the connection lives on.
+    let answer = send(
+        gateway.addr,
+        Call {
+            http2: true,
+            method: "POST",
+            body: binary(MIB + 1),
+            ..Call::get("request.test", Offer::Nothing)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 413);
+    // HTTP/1.1 with `Expect: 100-continue`: refused before the body is sent.
+    let request = format!(
+        "POST /upload HTTP/1.1\r\nHost: request.test\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        MIB + 1
+    );
+    let out = raw(
+        gateway.addr,
+        "request.test",
+        Offer::Nothing,
+        request.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 413 Payload Too Large"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // curl over HTTP/1.1 sends `Expect: 100-continue` for large uploads and gets the
+    // 413 before sending the body. Over HTTP/2 the answer comes while curl is still
+    // uploading and the stream is then reset with NO_ERROR (RFC 9113 §8.1); curl 7.88
+    // reports that as error 92 instead of showing the 413, so either is accepted.
+    let files = CurlFiles::new();
+    let upload = files.path("upload");
+    std::fs::write(&upload, binary(2 * MIB)).unwrap();
+    let data = format!("@{}", upload.to_str().unwrap());
+    let out = curl(
+        &files,
+        gateway.addr,
+        "request.test",
+        "/upload",
+        false,
+        &["--http1.1", "--data-binary", &data],
+    )
+    .await;
+    assert!(
+        out.status_line()
+            .starts_with("HTTP/1.1 413 Payload Too Large"),
+        "{}\n{}",
+        out.head,
+        out.stderr
+    );
+    let out = curl(
+        &files,
+        gateway.addr,
+        "request.test",
+        "/upload",
+        false,
+        &["--http2", "--data-binary", &data],
+    )
+    .await;
+    assert!(
+        out.status_line().starts_with("HTTP/2 413") || out.code == Some(92),
+        "{}\n{}",
+        out.head,
+        out.stderr
+    );
+    // Chunked: no Content-Length, so the limit is found while reading.
+    let mut request =
+        b"POST /upload HTTP/1.1\r\nHost: request.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    let chunk = binary(64 * 1024);
+    for _ in 0..20 {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(&chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let out = raw(gateway.addr, "request.test", Offer::Nothing, &request)
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 413 Payload Too Large"),
+        "{}",
+        String::from_utf8_lossy(&out[..out.len().min(200)])
+    );
+    // Exactly the limit is fine.
+    let answer = send(
+        gateway.addr,
+        Call {
+            method: "POST",
+            body: binary(MIB),
+            ..Call::get("request.test", Offer::Nothing)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body.len(), MIB);
+    assert_eq!(gateway.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_headers_are_refused() {
+    let gateway = Gateway::start_with(Limits {
+        max_header_bytes: 16 * 1024,
+        ..Limits::default()
+    })
+    .await;
+    let big = "a".repeat(32 * 1024);
+    let request = format!(
+        "GET /hello HTTP/1.1\r\nHost: request.test\r\nX-Big: {big}\r\nConnection: close\r\n\r\n"
+    );
+    let out = raw(
+        gateway.addr,
+        "request.test",
+        Offer::Nothing,
+        request.as_bytes(),
+    )
+    .await
+    .unwrap_or_default();
+    assert!(
+        out.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    let h2 = send(
+        gateway.addr,
+        Call {
+            http2: true,
+            headers: vec![("x-big", big.clone())],
+            ..Call::get("request.test", Offer::Nothing)
+        },
+    )
+    .await;
+    assert!(
+        h2.as_ref().map_or(true, |a| a.status == 431),
+        "HTTP/2 accepted a 32 KiB header: {h2:?}"
+    );
+    assert_eq!(gateway.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reason_phrase_is_on_the_http1_status_line() {
+    let gateway = Gateway::start().await;
+    let request = b"GET /reason HTTP/1.1\r\nHost: request.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "request.test", Offer::Client, request)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 403 Invalid client certificate\r\n"),
+        "{text}"
+    );
+    let files = CurlFiles::new();
+    let out = curl(
+        &files,
+        gateway.addr,
+        "request.test",
+        "/reason",
+        true,
+        &["--http1.1"],
+    )
+    .await;
+    assert_eq!(out.status_line(), "HTTP/1.1 403 Invalid client certificate");
+    // HTTP/2 has no reason phrase; the status still arrives.
+    let out = curl(
+        &files,
+        gateway.addr,
+        "request.test",
+        "/reason",
+        true,
+        &["--http2"],
+    )
+    .await;
+    assert_eq!(out.status_line().trim_end(), "HTTP/2 403");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_the_handshake_is_dropped() {
+    let gateway = Gateway::start_with(Limits {
+        handshake_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("the listener kept a silent connection open");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // The listener still serves others.
+    let answer = send(gateway.addr, Call::get("request.test", Offer::Nothing))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_requests_finish_then_serve_returns() {
+    let mut gateway = Gateway::start().await;
+    let addr = gateway.addr;
+    let slow = |http2| {
+        tokio::spawn(send(
+            addr,
+            Call {
+                http2,
+                path: "/slow",
+                method: "POST",
+                body: b"in flight".to_vec(),
+                ..Call::get("request.test", Offer::Client)
+            },
+        ))
+    };
+    let (h1, h2) = (slow(false), slow(true));
+    // An idle keep-alive connection must not hold shutdown up.
+    let idle = connect(
+        addr,
+        "request.test",
+        client_config(resolver(Offer::Nothing), Version::Tls13, &[b"http/1.1"]),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let serving = gateway.shutdown();
+    for request in [h1, h2] {
+        let answer = request.await.unwrap().unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(&answer.body[..], b"in flight");
+    }
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("serve did not return after shutdown")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(idle);
+    assert!(
+        send(addr, Call::get("request.test", Offer::Nothing))
+            .await
+            .is_err(),
+        "the listener still accepts after shutdown"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+    let gateway = Gateway::start_with(Limits {
+        header_read_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    })
+    .await;
+    let started = Instant::now();
+    // Keep-alive (no `Connection: close`): only the server's timeout ends it.
+    let request = b"GET /hello HTTP/1.1\r\nHost: request.test\r\n\r\n";
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        raw(gateway.addr, "request.test", Offer::Nothing, request),
+    )
+    .await
+    .expect("an idle connection was kept open")
+    .unwrap();
+    assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+    assert!(started.elapsed() >= Duration::from_millis(350));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http2_connection_is_closed_but_a_long_request_is_not_cut() {
+    use http_body_util::{BodyExt as _, Full};
+    let gateway = Gateway::start_with(Limits {
+        idle_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    })
+    .await;
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, &[b"h2"]);
+    let stream = connect(gateway.addr, "request.test", config).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let started = Instant::now();
+    // /slow takes 700 ms, longer than the idle timeout: in flight is not idle.
+    let request = http::Request::post(format!("https://request.test:{}/slow", gateway.addr.port()))
+        .body(Full::new(bytes::Bytes::from_static(b"still here")))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"still here");
+    // Then idle: the server sends GOAWAY and the connection ends.
+    tokio::time::timeout(Duration::from_secs(5), conn)
+        .await
+        .expect("the idle HTTP/2 connection stayed open")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_gets_408() {
+    let gateway = Gateway::start_with(Limits {
+        body_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    })
+    .await;
+    let request =
+        b"POST /upload HTTP/1.1\r\nHost: request.test\r\nContent-Length: 100\r\n\r\nonly ten b";
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        raw(gateway.addr, "request.test", Offer::Nothing, request),
+    )
+    .await
+    .expect("a stalled body held the connection")
+    .unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 408 Request Timeout"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(gateway.calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_costs_its_request_not_the_connection() {
+    let gateway = Gateway::start().await;
+    let pipelined = b"GET /panic HTTP/1.1\r\nHost: request.test\r\n\r\n\
+                      GET /hello HTTP/1.1\r\nHost: request.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "request.test", Offer::Nothing, pipelined)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 500 Internal Server Error"),
+        "{text}"
+    );
+    assert!(text.contains("HTTP/1.1 200 OK"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_wait_until_one_closes() {
+    let gateway = Gateway::start_with(Limits {
+        max_connections: 1,
+        handshake_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    })
+    .await;
+    let holder = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(500),
+        send(gateway.addr, Call::get("request.test", Offer::Nothing)),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a second connection was served: {waiting:?}"
+    );
+    drop(holder);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(gateway.addr, Call::get("request.test", Offer::Nothing)),
+    )
+    .await
+    .expect("the freed slot was not reused")
+    .unwrap();
+    assert_eq!(answer.status, 200);
+}
+
+fn build(toml: &str, files: &[SourceFile]) -> Result<TlsSettings, TlsError> {
+    let config = GatewayConfig::parse(toml).unwrap();
+    TlsSettings::builder(&config).files(files).build()
+}
+
+#[test]
+fn settings_errors_name_the_host_and_the_file() {
+    let files = deployment_files();
+    let no_cert = build("[[hostnames]]\nname = \"*\"\n", &files).unwrap_err();
+    assert_eq!(no_cert, TlsError::NoServerCertificate);
+    assert!(no_cert.to_string().contains("tls_certificate and tls_key"));
+
+    let missing = build(
+        "[[hostnames]]\nname = \"a.test\"\ntls_certificate = \"tls/nope.pem\"\ntls_key = \"tls/off.test.key\"\n",
+        &files,
+    )
+    .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "hostname `a.test`: tls_certificate = \"tls/nope.pem\" is not a file of the deployment folder"
+    );
+
+    let mismatch = build(
+        "[[hostnames]]\nname = \"a.test\"\ntls_certificate = \"tls/off.test.pem\"\ntls_key = \"tls/request.test.key\"\n",
+        &files,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&mismatch, TlsError::KeyMismatch { hostname, .. } if hostname == "a.test"),
+        "{mismatch}"
+    );
+    assert!(mismatch.to_string().contains("tls/request.test.key"));
+
+    let swapped = build(
+        "[[hostnames]]\nname = \"a.test\"\ntls_certificate = \"tls/off.test.key\"\ntls_key = \"tls/off.test.pem\"\n",
+        &files,
+    )
+    .unwrap_err();
+    assert!(matches!(swapped, TlsError::Certificate { .. }), "{swapped}");
+
+    let ok = build(
+        "[[hostnames]]\nname = \"a.test\"\ntls_certificate = \"tls/off.test.pem\"\ntls_key = \"tls/off.test.key\"\n",
+        &files,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
