@@ -447,6 +447,70 @@ fn crl_with_a_bad_signature_is_diagnosed_and_ignored() {
 }
 
 #[test]
+fn partitioned_crl_is_refused() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.pem",
+        crl_pem(&pki.issuing.crl_with(|p| {
+            p.issuing_distribution_point = Some(rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec!["http://crl.contoso.test/issuing.crl".into()],
+                },
+                scope: Some(rcgen::CrlScope::UserCertsOnly),
+            });
+        })),
+    );
+    let (store, diagnostics) = load(&files);
+    let d = find(&diagnostics, DiagnosticKind::CrlUnusable);
+    assert_eq!(d.path, "crl/issuing.pem");
+    assert!(d.message.contains("partitioned CRLs"), "{d}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        invalid(Reason::RevocationUnknown)
+    );
+}
+
+#[test]
+fn crl_entries_with_reasons_and_big_serials_are_read() {
+    let pki = pki();
+    let big = rcgen::SerialNumber::from(vec![
+        0x80, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    ]);
+    let mut files = pki.files.clone();
+    files[3] = file(
+        "crl/issuing.crl",
+        pki.issuing.crl_with(|p| {
+            p.revoked_certs = vec![
+                rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from(66u64),
+                    revocation_time: at(2026, 4, 1),
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: Some(at(2026, 3, 1)),
+                },
+                rcgen::RevokedCertParams {
+                    serial_number: big.clone(),
+                    revocation_time: at(2051, 4, 1),
+                    reason_code: None,
+                    invalidity_date: None,
+                },
+            ];
+        }),
+    );
+    let (store, diagnostics) = load(&files);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 66)),
+        invalid(Reason::Revoked)
+    );
+    let big_leaf = pki
+        .issuing
+        .leaf_with("big", 1, |p| p.serial_number = Some(big));
+    assert_eq!(check(&store, &big_leaf), invalid(Reason::Revoked));
+    assert_eq!(check(&store, &pki.issuing.leaf("g", 67)), Verdict::Valid);
+}
+
+#[test]
 fn eku_without_client_auth_is_rejected_and_no_eku_is_fine() {
     let pki = pki();
     let (store, _) = load(&pki.files);
@@ -528,6 +592,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         file("crl/random.crl", vec![0xffu8; 4096]),
         file("crl/huge.crl", vec![0x30u8; 1024 * 1024]),
         file("ca/root/.gitkeep", Vec::new()),
+        file("ca/root/.old/junk.pem", b"junk".to_vec()),
         file("policies/global.xml", b"<policies/>".to_vec()),
     ]);
     let (store, diagnostics) = load(&files);
@@ -548,6 +613,7 @@ fn bad_files_become_diagnostics_and_the_rest_loads() {
         );
     }
     assert!(!paths.contains(&"ca/root/.gitkeep"));
+    assert!(!paths.contains(&"ca/root/.old/junk.pem"));
     assert!(!paths.contains(&"policies/global.xml"));
     let d = diagnostics
         .iter()
@@ -591,6 +657,23 @@ fn pem_files_with_several_certificates_and_der_files_load() {
     assert_eq!(store.roots().len(), 2);
     assert_eq!(check(&store, &a.leaf("a", 1)), Verdict::Valid);
     assert_eq!(check(&store, &b.leaf("b", 1)), Verdict::Valid);
+}
+
+#[test]
+fn a_bundle_of_forty_roots_loads() {
+    let roots: Vec<Ca> = (0..40)
+        .map(|i| Ca::root(&format!("Bundle Root {i}")))
+        .collect();
+    let bundle: String = roots.iter().map(Ca::pem).collect();
+    let (store, diagnostics) = load(&[file("ca/root/bundle.pem", bundle)]);
+    assert_eq!(store.roots().len(), 40);
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.kind == DiagnosticKind::MissingCrl),
+        "{diagnostics:#?}"
+    );
+    assert_eq!(no_check(&store, &roots[39].leaf("c", 1)), Verdict::Valid);
 }
 
 #[test]
@@ -1065,4 +1148,75 @@ fn x509_limbo_client_auth_cases() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A CRL of a million entries loads once and is then one hash lookup per certificate.
+/// Slow in debug builds: `cargo test --release --test trust -- --ignored million`.
+#[test]
+#[ignore = "slow: generates a CRL of 1,000,000 entries"]
+fn million_entry_crl_loads_and_revokes() {
+    let pki = pki();
+    let serials: Vec<u64> = (1..=1_000_000u64).map(|i| i * 3).collect();
+    let mut files = pki.files.clone();
+    files[3] = file("crl/issuing.crl", pki.issuing.crl(&serials));
+    let started = std::time::Instant::now();
+    let (store, diagnostics) = load(&files);
+    eprintln!(
+        "loaded a {} byte CRL in {:?}",
+        files[3].bytes.len(),
+        started.elapsed()
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("r", 3 * 777_777)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("g", 3 * 777_777 + 1)),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn mutated_crls_and_certificates_never_panic() {
+    let pki = pki();
+    let leaf = pki.issuing.leaf("client", 10);
+    let crl = pki.issuing.crl(&[66, 67, 68]);
+    let root = pki.root.der();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..400 {
+        let mut bad_crl = crl.clone();
+        let mut bad_root = root.clone();
+        for _ in 0..=(i % 3) {
+            let at = (next() as usize) % bad_crl.len();
+            bad_crl[at] ^= 1 << (next() % 8);
+            let at = (next() as usize) % bad_root.len();
+            bad_root[at] ^= 1 << (next() % 8);
+        }
+        bad_crl.truncate(bad_crl.len() - (i % 5) * (i % 11));
+        let mut files = pki.files.clone();
+        files[3] = file("crl/issuing.crl", bad_crl);
+        files.push(file("ca/root/mutated.der", bad_root.clone()));
+        files.push(file("ca/intermediate/mutated.der", bad_root.clone()));
+        let (store, _) = load(&files);
+        // A damaged CRL never verifies, so it can never revoke; the mutated root may
+        // legitimately fail the chain in other ways (a changed date, say).
+        let verdict = check(&store, &leaf);
+        assert_ne!(verdict, invalid(Reason::Revoked));
+        assert_ne!(
+            verdict,
+            Verdict::Valid,
+            "a damaged CRL cannot vouch for a certificate"
+        );
+        if let Ok(mutated) = Certificate::from_der(&bad_root) {
+            let _ = store.verify(&mutated, &[], now(), Revocation::Check);
+            let _ = store.verify(&cert(&leaf), &[mutated], now(), Revocation::Check);
+        }
+    }
 }

@@ -15,8 +15,8 @@ const SHARDS: usize = 16;
 
 /// A bounded, thread-safe cache of verdicts.
 ///
-/// * **Key**: SHA-256 of the presented chain (leaf and intermediates, each
-///   length-prefixed, in order), the store's [`TrustStore::generation`] and the
+/// * **Key**: SHA-256 of the presented chain (the SHA-256 fingerprints of the leaf and
+///   the intermediates, in order), the store's [`TrustStore::generation`] and the
 ///   [`Revocation`] mode. The hash is cryptographic on purpose: with a weaker one, a
 ///   client could craft a chain colliding with a valid one and be served its `Valid`.
 /// * **Lifetime**: an entry is served only inside the time window over which its verdict
@@ -189,11 +189,16 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// SHA-256 over the chain's certificates in order. Each certificate contributes its
+/// SHA-256 fingerprint, which [`Certificate`] computed over its exact DER when it was
+/// decoded, so a hit hashes 64 bytes per certificate instead of the whole DER; a
+/// collision would need one in SHA-256 itself.
 fn chain_digest(leaf: &Certificate, presented: &[Certificate]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for cert in std::iter::once(leaf).chain(presented) {
-        ctx.update(&(cert.der().len() as u64).to_be_bytes());
-        ctx.update(cert.der());
+        let fingerprint = cert.sha256_fingerprint().as_bytes();
+        ctx.update(&(fingerprint.len() as u64).to_be_bytes());
+        ctx.update(fingerprint);
     }
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());

@@ -95,11 +95,6 @@ fn bit_string_bytes(contents: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// The contents of an outer SEQUENCE (a Name's RDNs without the SEQUENCE header).
-pub(crate) fn sequence_contents(der: &[u8]) -> Option<&[u8]> {
-    expect(der, SEQUENCE).map(|(tlv, _)| tlv.contents)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

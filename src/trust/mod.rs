@@ -31,8 +31,20 @@
 //! ```
 //!
 //! Beyond the contract: [`TrustStore::verify_explained`] adds a one-line detail to a
-//! verdict (CLI, logs), [`Diagnostic::kind`] classifies load problems, and
+//! verdict (CLI, logs), [`TrustStore::revocation_status`] answers what the CRLs say
+//! about one certificate, [`Diagnostic::kind`] classifies load problems, and
 //! [`VerifyCache::stats`] counts hits and misses.
+//!
+//! # Limits worth knowing
+//!
+//! * A CRL is used only if it is signed by a CA of the store (`ca/root/` or
+//!   `ca/intermediate/`) whose keyUsage allows cRLSign: upload the intermediates whose
+//!   CRLs you deploy, even when clients present them.
+//! * Delta, partitioned (issuingDistributionPoint) and indirect CRLs are refused with a
+//!   diagnostic; so is a CRL with an unknown critical extension (RFC 5280).
+//! * A client may present at most [`MAX_PRESENTED_INTERMEDIATES`] intermediates; paths
+//!   are at most 6 intermediates long, and path building stops after 100 signature
+//!   checks (webpki's budget): both are `ChainTooLong`.
 //!
 //! # What is done when
 //!

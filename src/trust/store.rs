@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, RevocationIndex};
-use crate::cert::{Certificate, UploadedCertificates, decode_chain};
+use crate::cert::{CertError, Certificate, UploadedCertificates, decode_chain};
 use crate::source::SourceFile;
 
 /// How bad a load-time problem is.
@@ -172,8 +172,8 @@ struct CertFacts {
     crl_signer: bool,
 }
 
-fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der_bytes)
+fn facts(certificate: &Certificate) -> Result<CertFacts, String> {
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(certificate.der())
         .map_err(|e| e.to_string())?;
     let (is_ca, path_len) = match cert.basic_constraints() {
         Ok(Some(bc)) => (bc.value.ca, bc.value.path_len_constraint),
@@ -193,7 +193,8 @@ fn facts(der_bytes: &[u8]) -> Result<CertFacts, String> {
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
         not_before: validity.not_before.timestamp(),
         not_after: validity.not_after.timestamp(),
-        subject: cert.subject().to_string(),
+        // .NET's Subject format, as `certgate cert inspect` and policies show it.
+        subject: certificate.subject().to_owned(),
     })
 }
 
@@ -224,7 +225,7 @@ impl TrustStore {
         let mut uploaded = UploadedCertificates::default();
         let mut uploaded_from: HashMap<String, String> = HashMap::new();
 
-        let hidden = |path: &str| path.rsplit('/').next().is_some_and(|n| n.starts_with('.'));
+        let hidden = |path: &str| path.split('/').any(|part| part.starts_with('.'));
         let under = |prefix: &'static str| {
             files
                 .iter()
@@ -245,7 +246,7 @@ impl TrustStore {
 
         for file in under("ca/root/") {
             for (label, cert) in loader.certificates(file) {
-                let f = match facts(cert.der()) {
+                let f = match facts(&cert) {
                     Ok(f) => f,
                     Err(e) => {
                         loader.push(
@@ -331,7 +332,7 @@ impl TrustStore {
 
         for file in under("ca/intermediate/") {
             for (label, cert) in loader.certificates(file) {
-                let f = match facts(cert.der()) {
+                let f = match facts(&cert) {
                     Ok(f) => f,
                     Err(e) => {
                         loader.push(
@@ -457,7 +458,7 @@ impl TrustStore {
                         &file.path,
                         Severity::Error,
                         DiagnosticKind::NotACertificate,
-                        format!("not a certificate ({e}); ignored"),
+                        format!("{e}; ignored"),
                     );
                     continue;
                 }
@@ -530,41 +531,64 @@ impl Loader {
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
-        match decode_chain(&file.bytes) {
-            Ok(certs) if certs.is_empty() => {
-                self.push(
-                    &file.path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    "no certificate in this file; ignored".into(),
-                );
-                Vec::new()
-            }
-            Ok(certs) => {
-                let many = certs.len() > 1;
-                certs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let label = if many {
-                            format!("certificate #{}: ", i + 1)
-                        } else {
-                            String::new()
-                        };
-                        (label, c)
-                    })
-                    .collect()
+        let certs = match decode_chain(&file.bytes) {
+            Ok(certs) => certs,
+            // A CA bundle may hold more certificates than a client chain: read its PEM
+            // blocks one by one.
+            Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
+                self.pem_bundle(file)
             }
             Err(e) => {
                 self.push(
                     &file.path,
                     Severity::Error,
                     DiagnosticKind::NotACertificate,
-                    format!("not a certificate ({e}); expected PEM or DER; ignored"),
+                    format!("{e}; ignored"),
                 );
-                Vec::new()
+                return Vec::new();
+            }
+        };
+        if certs.is_empty() {
+            self.push(
+                &file.path,
+                Severity::Error,
+                DiagnosticKind::NotACertificate,
+                "no certificate in this file; ignored".into(),
+            );
+        }
+        let many = certs.len() > 1;
+        certs
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let label = if many {
+                    format!("certificate #{}: ", i + 1)
+                } else {
+                    String::new()
+                };
+                (label, c)
+            })
+            .collect()
+    }
+
+    /// The certificates of a PEM bundle too large for [`decode_chain`].
+    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<Certificate> {
+        let mut certs = Vec::new();
+        for (i, item) in CertificateDer::pem_slice_iter(&file.bytes).enumerate() {
+            let decoded = item
+                .map_err(|e| e.to_string())
+                .and_then(|der| Certificate::from_der(&der).map_err(|e| e.to_string()));
+            match decoded {
+                Ok(cert) => certs.push(cert),
+                Err(e) => self.push(
+                    &file.path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("certificate #{}: {e}; ignored", i + 1),
+                ),
             }
         }
+        certs
     }
 
     fn validity_warnings(&mut self, path: &str, label: &str, f: &CertFacts, now: i64) {

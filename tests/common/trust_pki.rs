@@ -128,6 +128,27 @@ impl Ca {
         self.crl_dated(revoked, at(2026, 5, 1), at(2026, 7, 1))
     }
 
+    /// A CRL of `self` with parameters edited by `edit`.
+    pub(crate) fn crl_with(
+        &self,
+        edit: impl FnOnce(&mut CertificateRevocationListParams),
+    ) -> Vec<u8> {
+        let mut params = CertificateRevocationListParams {
+            this_update: at(2026, 5, 1),
+            next_update: at(2026, 7, 1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        edit(&mut params);
+        params
+            .signed_by(&self.issuer())
+            .expect("crl")
+            .der()
+            .to_vec()
+    }
+
     pub(crate) fn crl_dated(
         &self,
         revoked: &[u64],
