@@ -10,12 +10,12 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-use certgate::source::bundle::{BUNDLE_NAME, BundleError, deployment_version};
+use certgate::source::bundle::{BUNDLE_NAME, BundleError};
 use certgate::source::check::{CheckFailed, check_deployment};
 use certgate::source::push::{PushOptions, push, truststore_pem};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
 use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
-use certgate::source::{Limits, SourceFile};
+use certgate::source::{Limits, SourceFile, content_version};
 use common::moto::{Moto, free_port};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
@@ -200,7 +200,7 @@ async fn cold_start_loads_the_bundle_in_one_conditional_get() {
     let (refresher, builds) = refresher(source.clone());
     let loaded = refresher.load_initial().await.unwrap();
     assert_eq!(loaded.value, "contoso");
-    assert_eq!(loaded.version, deployment_version(&files));
+    assert_eq!(loaded.version, content_version(&files));
     assert_eq!(loaded.pushed_at, Some(NOW));
     assert!(loaded.etag.is_some());
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -246,7 +246,7 @@ async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
     let (refresher, builds) = refresher(source);
     let loaded = refresher.load_initial().await.unwrap();
     assert_eq!(loaded.value, "contoso");
-    assert_eq!(loaded.version, deployment_version(&files));
+    assert_eq!(loaded.version, content_version(&files));
     assert_eq!(loaded.etag, None);
     assert_eq!(loaded.pushed_at, None);
     assert!(
@@ -273,7 +273,7 @@ async fn a_changed_bundle_is_swapped_in_and_held_snapshots_stay_whole() {
     assert_eq!(
         refresher.refresh().await,
         Ok(Refreshed::Updated {
-            version: deployment_version(&changed)
+            version: content_version(&changed)
         })
     );
     let current = refresher.snapshot().current().unwrap();
@@ -365,7 +365,7 @@ async fn a_broken_deployment_keeps_the_last_good_snapshot_until_fixed() {
     else {
         panic!("{error:?}")
     };
-    assert_eq!(version, &deployment_version(&broken));
+    assert_eq!(version, &content_version(&broken));
     assert!(message.contains("gateway.toml:2:"), "{message}");
     let snapshot = refresher.snapshot();
     assert_eq!(snapshot.version(), Some(good.version.clone()));
@@ -607,7 +607,7 @@ mod cli {
             )),
             "{out}"
         );
-        assert!(out.contains(&deployment_version(&files)), "{out}");
+        assert!(out.contains(&content_version(&files)), "{out}");
 
         // Nothing changed: nothing uploaded, and the truststore keeps its version.
         let second = certgate(&moto, &["trust", "push", dir, uri]);

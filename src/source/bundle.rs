@@ -5,7 +5,7 @@
 //!
 //! ```json
 //! { "format": "certgate-deployment", "format_version": 1,
-//!   "version": "<sha-256 hex over the sorted files>", "pushed_at": "2026-11-28T17:00:00Z",
+//!   "version": "<content_version of the files>", "pushed_at": "2026-11-28T17:00:00Z",
 //!   "files": [ { "path": "gateway.toml", "size": 123, "sha256": "<hex>", "content": "<base64>" } ] }
 //! ```
 //!
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Limits, SourceFile};
+use super::{Limits, SourceFile, content_version};
 
 /// Name of the bundle object, relative to the deployment prefix.
 pub const BUNDLE_NAME: &str = "certgate-deployment.json";
@@ -63,7 +63,7 @@ pub enum BundleError {
 /// One whole deployment, as stored in the bundle object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
-    /// [`deployment_version`] of `files`.
+    /// [`content_version`] of `files`: the deployment's version everywhere.
     pub version: String,
     /// When `trust push` wrote it (UTC).
     pub pushed_at: OffsetDateTime,
@@ -104,7 +104,7 @@ impl Bundle {
             check_path(&file.path)?;
         }
         Ok(Self {
-            version: deployment_version(&files),
+            version: content_version(&files),
             pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
             files,
         })
@@ -203,22 +203,6 @@ impl Bundle {
         }
         Ok(bundle)
     }
-}
-
-/// The version of a deployment: SHA-256 (lowercase hex) over its files sorted by path, each
-/// as path, NUL, length (u64 big-endian), content. Equal folders give equal versions,
-/// wherever they are read from (bundle, S3 files, local disk).
-pub fn deployment_version(files: &[SourceFile]) -> String {
-    let mut sorted: Vec<&SourceFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    for file in sorted {
-        context.update(file.path.as_bytes());
-        context.update(&[0]);
-        context.update(&(file.bytes.len() as u64).to_be_bytes());
-        context.update(&file.bytes);
-    }
-    hex(context.finish().as_ref())
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

@@ -34,15 +34,15 @@ fn round_trips_and_sorts_files() {
 fn version_depends_on_content_and_path_not_order() {
     let a = [file("a", b"1"), file("b", b"2")];
     let b = [file("b", b"2"), file("a", b"1")];
-    assert_eq!(deployment_version(&a), deployment_version(&b));
+    assert_eq!(content_version(&a), content_version(&b));
     assert_ne!(
-        deployment_version(&a),
-        deployment_version(&[file("a", b"1"), file("b", b"3")])
+        content_version(&a),
+        content_version(&[file("a", b"1"), file("b", b"3")])
     );
     // The length prefix keeps "ab"+"" and "a"+"b" apart.
     assert_ne!(
-        deployment_version(&[file("x", b"ab")]),
-        deployment_version(&[file("x", b"a"), file("y", b"b")])
+        content_version(&[file("x", b"ab")]),
+        content_version(&[file("x", b"a"), file("y", b"b")])
     );
 }
 

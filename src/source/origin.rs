@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::bundle::deployment_version;
 use super::refresh::DeploymentSource;
 use super::s3::{
     ClientOptions, Fetch, FetchedDeployment, S3Error, S3Location, S3Source, s3_client,
 };
-use super::{Limits, SourceError, read_folder_with};
+use super::{Limits, SourceError, content_version, read_folder_with};
 
 /// A deployment folder on the local disk, read whole at each fetch. It has no ETag: an
 /// unchanged folder is recognised by its version, and not rebuilt.
@@ -44,7 +43,7 @@ impl DeploymentSource for LocalFolder {
                         source: std::io::Error::other(error.to_string()),
                     })??;
             Ok(Fetch::Loaded(FetchedDeployment {
-                version: deployment_version(&files),
+                version: content_version(&files),
                 files,
                 etag: None,
                 pushed_at: None,

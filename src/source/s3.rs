@@ -15,10 +15,8 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
-use super::bundle::{
-    BUNDLE_NAME, Bundle, BundleError, check_path, deployment_version, max_bundle_bytes,
-};
-use super::{Limits, SourceFile};
+use super::bundle::{BUNDLE_NAME, Bundle, BundleError, check_path, max_bundle_bytes};
+use super::{Limits, SourceFile, content_version};
 
 mod client;
 mod location;
@@ -82,7 +80,7 @@ pub enum Fetch {
 pub struct FetchedDeployment {
     /// Sorted by path.
     pub files: Vec<SourceFile>,
-    /// [`deployment_version`] of the files.
+    /// [`content_version`] of the files.
     pub version: String,
     /// The bundle object's ETag, for the next conditional GET; `None` when read from files.
     pub etag: Option<String>,
@@ -322,7 +320,7 @@ impl S3Source {
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(FetchedDeployment {
-            version: deployment_version(&files),
+            version: content_version(&files),
             files,
             etag: None,
             pushed_at: None,
