@@ -183,7 +183,8 @@ fn refresher(
     let counter = Arc::clone(&builds);
     let refresher = Refresher::new(source, move |files: &[SourceFile]| {
         counter.fetch_add(1, Ordering::SeqCst);
-        check_deployment(files, NOW).map(|checked| checked.config.deployment.service_name)
+        check_deployment(files, NOW)
+            .map(|checked| checked.deployment.config.deployment.service_name)
     });
     (refresher, builds)
 }

@@ -70,7 +70,7 @@ pub fn reserved_conflicts(files: &[SourceFile]) -> Vec<String> {
         .filter(|file| RESERVED_NAMES.contains(&file.path.as_str()))
         .map(|file| {
             format!(
-                "{}: this name is reserved for the object `certgate trust push` writes; rename the file",
+                "error: {}: this name is reserved for the object `certgate trust push` writes; rename the file",
                 file.path
             )
         })

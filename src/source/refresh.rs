@@ -61,7 +61,7 @@ impl DeploymentSource for S3Source {
 #[derive(Debug)]
 pub struct Versioned<T> {
     pub value: T,
-    /// The deployment version (SHA-256 over its files): put it in responses and log lines.
+    /// The deployment version ([`super::content_version`]): put it in responses and log lines.
     pub version: String,
     /// ETag of the bundle it was read from; `None` when read file by file.
     pub etag: Option<String>,

@@ -1,8 +1,9 @@
 //! `certgate trust push|ls|pull`: a deployment folder to and from an S3 prefix.
 //!
 //! The S3 client comes from the standard AWS environment (`AWS_REGION`, credentials,
-//! `AWS_ENDPOINT_URL_S3` for an S3-compatible server). Exit codes: 0 done, 1 the folder
-//! does not pass the check (nothing uploaded), 2 any other error.
+//! `AWS_ENDPOINT_URL_S3` for an S3-compatible server). `push` runs the same check as
+//! `certgate check` first. Exit codes: 0 done, 1 the folder does not pass the check
+//! (nothing uploaded), 2 any other error.
 
 mod ls;
 
@@ -98,7 +99,7 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
         Some(checked) if errors.is_empty() => checked,
         _ => {
             for error in &errors {
-                eprintln!("error: {error}");
+                eprintln!("{error}");
             }
             eprintln!(
                 "{} does not pass the check ({} error(s)); nothing uploaded",
@@ -109,7 +110,8 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
         }
     };
     print_warnings(&checked.warnings);
-    let pem = truststore_pem(&checked.trust);
+    println!("checked: {}", checked.deployment.summary());
+    let pem = truststore_pem(&checked.deployment.trust);
     let s3 = S3Source::new(s3_client(&ClientOptions::default()).await, location);
     let report = push(&s3, &files, &pem, &PushOptions { delete, now }).await?;
 
