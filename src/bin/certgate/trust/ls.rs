@@ -93,18 +93,22 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
         }
     }
 
-    let objects = source.list().await?;
-    let extra: Vec<_> = objects
-        .iter()
-        .filter(|object| {
-            !RESERVED_NAMES.contains(&object.path.as_str())
-                && !deployment.files.iter().any(|file| file.path == object.path)
-        })
-        .collect();
-    if !extra.is_empty() {
-        println!("other objects under the prefix (not part of the deployment):");
-        for object in extra {
-            println!("  {:>9}  {}", object.size, object.path);
+    match source.list().await {
+        Err(error) => warnings.push(format!("cannot list the prefix: {error}")),
+        Ok(objects) => {
+            let extra: Vec<_> = objects
+                .iter()
+                .filter(|object| {
+                    !RESERVED_NAMES.contains(&object.path.as_str())
+                        && !deployment.files.iter().any(|file| file.path == object.path)
+                })
+                .collect();
+            if !extra.is_empty() {
+                println!("other objects under the prefix (not part of the deployment):");
+                for object in extra {
+                    println!("  {:>9}  {}", object.size, object.path);
+                }
+            }
         }
     }
 
