@@ -1,0 +1,103 @@
+//! One request through the APIM article's third policy (`Verify()` and the uploaded
+//! certificate thumbprint lookup) with a leaf + intermediate chain and 10,000 uploaded
+//! certificates, answered by `return-response` (no backend), `Verify()` from a warm
+//! cache. The clock is pinned so the generated PKI never expires.
+
+#[path = "../tests/common/trust_pki.rs"]
+mod trust_pki;
+
+use std::hint::black_box;
+
+use bytes::Bytes;
+use certgate::cert::Certificate;
+use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use trust_pki::{Ca, file, now, pem_of};
+
+const UPLOADED: usize = 10_000;
+
+const POLICY: &str = r#"<policies>
+<inbound>
+<choose>
+<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))" >
+<return-response>
+<set-status code="403" reason="Invalid client certificate" />
+</return-response>
+</when>
+</choose>
+</inbound>
+<backend>
+<return-response><set-status code="200" reason="OK"/></return-response>
+</backend>
+</policies>"#;
+
+fn deployment(root: &Ca, intermediate: &Ca, client: &[u8]) -> Deployment {
+    let mut files = vec![
+        file(
+            "gateway.toml",
+            "[deployment]\npolicy = \"policies/global.xml\"\n[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\n",
+        ),
+        file("policies/global.xml", POLICY),
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/issuing.pem", intermediate.pem()),
+        file("crl/root.crl", root.crl(&[])),
+        file("crl/issuing.crl", intermediate.crl(&[])),
+        file("certificates/client.pem", pem_of(client)),
+    ];
+    // The other uploaded certificates: self-signed, cheap to make, never matching.
+    for i in 0..UPLOADED - 1 {
+        files.push(file(
+            &format!("certificates/other-{i}.pem"),
+            pem_of(&trust_pki::self_signed_client(&format!("other {i}"))),
+        ));
+    }
+    Deployment::load(&files, "bench", now()).expect("deployment loads")
+}
+
+fn request(chain: &[Certificate]) -> GatewayRequest {
+    let (parts, ()) = http::Request::builder()
+        .uri("https://api.contoso.com/orders/42")
+        .header("host", "api.contoso.com")
+        .body(())
+        .expect("request")
+        .into_parts();
+    GatewayRequest {
+        parts,
+        body: Bytes::new(),
+        client_ip: Some([198, 51, 100, 7].into()),
+        certificate: ClientCertificate::Presented(chain.to_vec().into()),
+        ignored_certificate_sources: Vec::new(),
+        request_id: "bench".into(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let root = Ca::root("Contoso Root");
+    let intermediate = root.intermediate("Contoso Issuing");
+    let client = intermediate.leaf("client1", 11);
+    let deployment = deployment(&root, &intermediate, &client);
+    let chain = vec![
+        Certificate::from_der(&client).expect("leaf"),
+        Certificate::from_der(&intermediate.der()).expect("intermediate"),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    // Warm the verification cache, and check the request passes the policy.
+    let warm = runtime.block_on(gateway::handle(&deployment, request(&chain), now(), false));
+    assert_eq!(warm.response.status, 200);
+
+    c.bench_function("pipeline/article-policy-3/10k-uploaded/warm", |b| {
+        b.iter_batched(
+            || request(&chain),
+            |r| {
+                let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
+                black_box(outcome.response.status)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
