@@ -6,7 +6,13 @@
 //! bounded ([`Limits`]): a folder with too many files, a file too large or too much in
 //! total is refused with an error that names the limit, never read half-way.
 
+pub mod bundle;
+pub mod check;
 mod local;
+pub mod origin;
+pub mod push;
+pub mod refresh;
+pub mod s3;
 
 pub use local::{read_folder, read_folder_with};
 

@@ -2,4 +2,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
+pub mod moto;
 pub mod pki;

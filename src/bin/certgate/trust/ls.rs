@@ -1,0 +1,167 @@
+//! `certgate trust ls s3://bucket/prefix`: what the gateway would load, and what needs care.
+//!
+//! Prints the deployment version, the files, each CA's subject and expiry date, each CRL's
+//! next update, objects under the prefix that are not part of the deployment, then
+//! warnings on stderr: a CA that expires within 30 days, a stale CRL, and
+//! every trust-store diagnostic.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use certgate::cert::decode_chain;
+use certgate::source::s3::{Fetch, RESERVED_NAMES, S3Source, TRUSTSTORE_NAME};
+use certgate::trust::TrustStore;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::FromDer as _;
+
+/// A CA closer than this to its notAfter gets a warning.
+const EXPIRY_WARNING: Duration = Duration::days(30);
+
+pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result<ExitCode> {
+    let Fetch::Loaded(deployment) = source.fetch(None).await? else {
+        bail!("S3 answered 'not modified' to an unconditional GET");
+    };
+    let mut warnings = deployment.warnings.clone();
+    println!("deployment {}", source.location());
+    println!("  version    {}", deployment.version);
+    match deployment.pushed_at {
+        Some(pushed_at) => println!("  pushed     {}", rfc3339(pushed_at)),
+        None => println!("  pushed     never (no bundle; read file by file)"),
+    }
+    match truststore_version(source).await? {
+        Some(Some(version)) => println!("  truststore {TRUSTSTORE_NAME} version {version}"),
+        Some(None) => println!("  truststore {TRUSTSTORE_NAME} (bucket not versioned)"),
+        None => println!("  truststore {TRUSTSTORE_NAME} missing"),
+    }
+
+    println!("files:");
+    for file in &deployment.files {
+        println!("  {:>9}  {}", file.bytes.len(), file.path);
+    }
+
+    println!("certificate authorities:");
+    // CRL issuers are shown as their CA's subject is (same name formatting).
+    let mut ca_names: Vec<(Vec<u8>, String)> = Vec::new();
+    for file in deployment
+        .files
+        .iter()
+        .filter(|file| file.path.starts_with("ca/"))
+    {
+        let Ok(certs) = decode_chain(&file.bytes) else {
+            continue; // the trust store's diagnostics say why
+        };
+        for cert in certs {
+            if let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.der()) {
+                ca_names.push((
+                    parsed.subject().as_raw().to_vec(),
+                    cert.subject().to_owned(),
+                ));
+            }
+            let not_after = cert.not_after();
+            println!(
+                "  {}  {}  expires {}",
+                file.path,
+                cert.subject(),
+                rfc3339(not_after)
+            );
+            if not_after > at && not_after - at <= EXPIRY_WARNING {
+                warnings.push(format!(
+                    "{}: {} expires on {}, within {} days",
+                    file.path,
+                    cert.subject(),
+                    rfc3339(not_after),
+                    EXPIRY_WARNING.whole_days()
+                ));
+            }
+        }
+    }
+
+    println!("revocation lists:");
+    for file in deployment
+        .files
+        .iter()
+        .filter(|file| file.path.starts_with("crl/"))
+    {
+        for (raw_issuer, issuer, next_update) in crls(&file.bytes) {
+            let issuer = ca_names
+                .iter()
+                .find(|(raw, _)| *raw == raw_issuer)
+                .map_or(issuer, |(_, name)| name.clone());
+            let next = next_update.map_or_else(|| "never".to_owned(), rfc3339);
+            println!("  {}  {issuer}  next update {next}", file.path);
+        }
+    }
+
+    match source.list().await {
+        Err(error) => warnings.push(format!("cannot list the prefix: {error}")),
+        Ok(objects) => {
+            let extra: Vec<_> = objects
+                .iter()
+                .filter(|object| {
+                    !RESERVED_NAMES.contains(&object.path.as_str())
+                        && !deployment.files.iter().any(|file| file.path == object.path)
+                })
+                .collect();
+            if !extra.is_empty() {
+                println!("other objects under the prefix (not part of the deployment):");
+                for object in extra {
+                    println!("  {:>9}  {}", object.size, object.path);
+                }
+            }
+        }
+    }
+
+    let (_, diagnostics) = TrustStore::from_files(&deployment.files, at);
+    warnings.extend(diagnostics.iter().map(ToString::to_string));
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `Some(version id)` when the truststore object exists, `None` when it does not.
+async fn truststore_version(source: &S3Source) -> anyhow::Result<Option<Option<String>>> {
+    let key = source.location().key(TRUSTSTORE_NAME);
+    match source
+        .client()
+        .head_object()
+        .bucket(&source.location().bucket)
+        .key(&key)
+        .send()
+        .await
+    {
+        Ok(head) => Ok(Some(head.version_id)),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+        Err(error) => Err(source.s3_error("HeadObject", &key, &error).into()),
+    }
+}
+
+/// Issuer (DER and text) and next update of each CRL in a PEM or DER file; unreadable ones are skipped
+/// (the trust store's diagnostics report them).
+fn crls(bytes: &[u8]) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
+    let ders: Vec<Vec<u8>> = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        x509_parser::pem::Pem::iter_from_buffer(bytes)
+            .filter_map(Result::ok)
+            .filter(|pem| pem.label == "X509 CRL")
+            .map(|pem| pem.contents)
+            .collect()
+    } else {
+        vec![bytes.to_vec()]
+    };
+    ders.iter()
+        .filter_map(|der| {
+            let (_, crl) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(der).ok()?;
+            Some((
+                crl.issuer().as_raw().to_vec(),
+                crl.issuer().to_string(),
+                crl.next_update().map(|time| time.to_datetime()),
+            ))
+        })
+        .collect()
+}
+
+fn rfc3339(time: OffsetDateTime) -> String {
+    time.format(&Rfc3339).unwrap_or_else(|_| time.to_string())
+}

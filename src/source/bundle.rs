@@ -1,0 +1,262 @@
+//! The deployment bundle: one object holding every file of a deployment folder.
+//!
+//! `certgate trust push` writes it last, after the files, so a reader that fetches this one
+//! object always sees one whole, validated deployment. It is JSON (readable with any tool):
+//!
+//! ```json
+//! { "format": "certgate-deployment", "format_version": 1,
+//!   "version": "<content_version of the files>", "pushed_at": "2026-11-28T17:00:00Z",
+//!   "files": [ { "path": "gateway.toml", "size": 123, "sha256": "<hex>", "content": "<base64>" } ] }
+//! ```
+//!
+//! Reading is bounded by [`Limits`] and checks every hash, so a truncated or corrupted object
+//! is an error that says what is wrong, never a panic and never a half deployment.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{Limits, SourceFile, content_version};
+
+/// Name of the bundle object, relative to the deployment prefix.
+pub const BUNDLE_NAME: &str = "certgate-deployment.json";
+const FORMAT: &str = "certgate-deployment";
+const FORMAT_VERSION: u32 = 1;
+
+/// The largest bundle object that can hold a deployment within `limits`: base64 makes
+/// content 4/3 larger, and each file adds its path, hash and JSON punctuation.
+pub fn max_bundle_bytes(limits: &Limits) -> u64 {
+    limits.max_total_bytes.div_ceil(3) * 4 + (limits.max_files as u64 + 1) * 2048
+}
+
+/// Why a bundle could not be built or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    #[error("bundle holds {size} bytes, more than the limit of {max}")]
+    TooLarge { size: u64, max: u64 },
+    #[error("bundle holds {count} files, more than the limit of {max}")]
+    TooManyFiles { count: usize, max: usize },
+    #[error("{path}: {size} bytes, more than the limit of {max} for one file")]
+    FileTooLarge { path: String, size: u64, max: u64 },
+    #[error("bundle is not valid JSON: {0}")]
+    Json(String),
+    #[error(
+        "bundle format {found:?} is not supported (expected {FORMAT:?} version {FORMAT_VERSION})"
+    )]
+    UnsupportedFormat { found: String },
+    #[error("{path:?} is not a valid deployment path: {reason}")]
+    BadPath { path: String, reason: &'static str },
+    #[error("{0} appears twice")]
+    DuplicatePath(String),
+    #[error("{path}: content is not valid base64")]
+    BadContent { path: String },
+    #[error("{path}: content does not match its SHA-256 (corrupted bundle)")]
+    HashMismatch { path: String },
+    #[error("bundle says version {stated} but its files hash to {computed} (corrupted bundle)")]
+    VersionMismatch { stated: String, computed: String },
+    #[error("bundle pushed_at {0:?} is not an RFC 3339 time")]
+    BadTimestamp(String),
+}
+
+/// One whole deployment, as stored in the bundle object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// [`content_version`] of `files`: the deployment's version everywhere.
+    pub version: String,
+    /// When `trust push` wrote it (UTC).
+    pub pushed_at: OffsetDateTime,
+    /// Sorted by path; paths are unique and relative.
+    pub files: Vec<SourceFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawBundle {
+    format: String,
+    format_version: u32,
+    version: String,
+    pushed_at: String,
+    files: Vec<RawFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawFile {
+    path: String,
+    size: u64,
+    sha256: String,
+    content: String,
+}
+
+impl Bundle {
+    /// Builds a bundle from a deployment folder's files (any order).
+    ///
+    /// # Errors
+    /// A path that is not relative and clean ([`check_path`]), or a path given twice.
+    pub fn new(mut files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        for pair in files.windows(2) {
+            if pair[0].path == pair[1].path {
+                return Err(BundleError::DuplicatePath(pair[0].path.clone()));
+            }
+        }
+        for file in &files {
+            check_path(&file.path)?;
+        }
+        Ok(Self {
+            version: content_version(&files),
+            pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
+            files,
+        })
+    }
+
+    /// The bundle object's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let raw = RawBundle {
+            format: FORMAT.to_owned(),
+            format_version: FORMAT_VERSION,
+            version: self.version.clone(),
+            pushed_at: self
+                .pushed_at
+                .format(&Rfc3339)
+                .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned()),
+            files: self
+                .files
+                .iter()
+                .map(|file| RawFile {
+                    path: file.path.clone(),
+                    size: file.bytes.len() as u64,
+                    sha256: sha256_hex(&file.bytes),
+                    content: base64::engine::general_purpose::STANDARD.encode(&file.bytes),
+                })
+                .collect(),
+        };
+        // Serializing plain strings and numbers cannot fail.
+        serde_json::to_vec_pretty(&raw).unwrap_or_default()
+    }
+
+    /// Reads a bundle object, checking the limits, every path, every hash and the version.
+    ///
+    /// # Errors
+    /// Any [`BundleError`]; the message says what is wrong.
+    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
+        let max = max_bundle_bytes(limits);
+        if bytes.len() as u64 > max {
+            return Err(BundleError::TooLarge {
+                size: bytes.len() as u64,
+                max,
+            });
+        }
+        let raw: RawBundle =
+            serde_json::from_slice(bytes).map_err(|error| BundleError::Json(error.to_string()))?;
+        if raw.format != FORMAT || raw.format_version != FORMAT_VERSION {
+            return Err(BundleError::UnsupportedFormat {
+                found: format!("{} version {}", raw.format, raw.format_version),
+            });
+        }
+        if raw.files.len() > limits.max_files {
+            return Err(BundleError::TooManyFiles {
+                count: raw.files.len(),
+                max: limits.max_files,
+            });
+        }
+        let pushed_at = OffsetDateTime::parse(&raw.pushed_at, &Rfc3339)
+            .map_err(|_| BundleError::BadTimestamp(raw.pushed_at.clone()))?;
+        let mut files = Vec::with_capacity(raw.files.len());
+        let mut total = 0u64;
+        for file in raw.files {
+            check_path(&file.path)?;
+            // base64 is 4/3 of the content: refuse before decoding anything too large.
+            let encoded_max = limits.max_file_bytes.div_ceil(3) * 4;
+            if file.size > limits.max_file_bytes || file.content.len() as u64 > encoded_max {
+                return Err(BundleError::FileTooLarge {
+                    size: file.size.max(file.content.len() as u64 / 4 * 3),
+                    path: file.path,
+                    max: limits.max_file_bytes,
+                });
+            }
+            let Ok(content) = base64::engine::general_purpose::STANDARD.decode(&file.content)
+            else {
+                return Err(BundleError::BadContent { path: file.path });
+            };
+            if content.len() as u64 != file.size || sha256_hex(&content) != file.sha256 {
+                return Err(BundleError::HashMismatch { path: file.path });
+            }
+            total += file.size;
+            if total > limits.max_total_bytes {
+                return Err(BundleError::TooLarge {
+                    size: total,
+                    max: limits.max_total_bytes,
+                });
+            }
+            files.push(SourceFile {
+                path: file.path,
+                bytes: content,
+            });
+        }
+        let bundle = Self::new(files, pushed_at)?;
+        if bundle.version != raw.version {
+            return Err(BundleError::VersionMismatch {
+                stated: raw.version,
+                computed: bundle.version,
+            });
+        }
+        Ok(bundle)
+    }
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// Checks that `path` is a clean relative path with `/` separators: no leading `/`, no
+/// `\`, no empty, `.` or `..` segment, no control characters, at most 1024 bytes. Such a
+/// path can be joined under a folder or an S3 prefix without escaping it.
+///
+/// # Errors
+/// [`BundleError::BadPath`] saying what is wrong.
+pub fn check_path(path: &str) -> Result<(), BundleError> {
+    let bad = |reason| {
+        Err(BundleError::BadPath {
+            path: path.to_owned(),
+            reason,
+        })
+    };
+    if path.is_empty() {
+        return bad("empty");
+    }
+    if path.len() > 1024 {
+        return bad("longer than 1024 bytes");
+    }
+    if path.starts_with('/') {
+        return bad("absolute");
+    }
+    if path.contains('\\') {
+        return bad("contains a backslash");
+    }
+    if path.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    if path
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return bad("has an empty, '.' or '..' segment");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "bundle_tests.rs"]
+mod tests;

@@ -1,0 +1,389 @@
+//! The last good deployment, and a background task that keeps it fresh.
+//!
+//! [`Snapshot<T>`] holds the current deployment (any type `T` the caller builds from the
+//! files) behind an `ArcSwapOption`: readers take it with one atomic load and keep it for a
+//! whole request, however often it changes meanwhile. [`Refresher`] fills it:
+//! [`Refresher::load_initial`] at cold start, then [`Refresher::spawn`] every interval.
+//! Each refresh is one conditional GET (ETag); a changed deployment is built off the async
+//! threads and swapped in whole only when the build succeeds. A refresh that fails (S3
+//! unreachable, a deployment that does not build) keeps the last good snapshot and records
+//! why ([`Snapshot::last_error`]), logging it with `tracing`.
+//!
+//! "No deployment ever loaded" is [`Snapshot::current`] returning `None` (or
+//! [`Snapshot::require`] failing with [`NotLoaded`]): the function answers 503 then, and the
+//! background task keeps trying.
+//!
+//! In Lambda the execution environment is frozen between invocations, and the task with it:
+//! a refresh that fell due while frozen runs as soon as the next invocation thaws it,
+//! concurrently with that request, which is served from the snapshot it took.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use time::OffsetDateTime;
+
+use super::SourceFile;
+use super::s3::{Fetch, S3Error, S3Source};
+
+/// Where deployments come from: one fetch, conditional on the ETag of the last one.
+pub trait DeploymentSource: Send + Sync + 'static {
+    type Error: fmt::Display + Send;
+
+    /// [`Fetch::NotModified`] when `previous_etag` is still current.
+    fn fetch(
+        &self,
+        previous_etag: Option<&str>,
+    ) -> impl Future<Output = Result<Fetch, Self::Error>> + Send;
+
+    /// Where, for log lines (`s3://bucket/prefix`).
+    fn describe(&self) -> String;
+}
+
+impl DeploymentSource for S3Source {
+    type Error = S3Error;
+
+    fn fetch(
+        &self,
+        previous_etag: Option<&str>,
+    ) -> impl Future<Output = Result<Fetch, S3Error>> + Send {
+        S3Source::fetch(self, previous_etag)
+    }
+
+    fn describe(&self) -> String {
+        self.location().to_string()
+    }
+}
+
+/// One loaded deployment and where it came from.
+#[derive(Debug)]
+pub struct Versioned<T> {
+    pub value: T,
+    /// The deployment version ([`super::content_version`]): put it in responses and log lines.
+    pub version: String,
+    /// ETag of the bundle it was read from; `None` when read file by file.
+    pub etag: Option<String>,
+    /// When `trust push` wrote the bundle; `None` when read file by file.
+    pub pushed_at: Option<OffsetDateTime>,
+    /// When this process built it.
+    pub loaded_at: OffsetDateTime,
+    /// Warnings of the fetch (e.g. no bundle).
+    pub warnings: Vec<String>,
+}
+
+/// Why the last refresh did not install a new deployment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The source could not be read (S3 unreachable, access denied, corrupted bundle).
+    #[error("cannot read the deployment from {source_name}: {message}")]
+    Fetch {
+        source_name: String,
+        message: String,
+    },
+    /// The deployment was read but does not build; the previous one stays.
+    #[error("deployment {version} from {source_name} does not load: {message}")]
+    Build {
+        source_name: String,
+        version: String,
+        message: String,
+    },
+}
+
+/// No deployment has loaded since the process started (answer 503).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLoaded {
+    /// Why the last attempt failed; `None` before the first attempt.
+    pub last_error: Option<RefreshError>,
+}
+
+impl fmt::Display for NotLoaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.last_error {
+            Some(error) => write!(f, "no deployment loaded yet: {error}"),
+            None => f.write_str("no deployment loaded yet"),
+        }
+    }
+}
+
+impl std::error::Error for NotLoaded {}
+
+/// What a successful refresh did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// Same ETag or same version: nothing built.
+    Unchanged,
+    /// A new deployment was built and swapped in.
+    Updated { version: String },
+}
+
+/// The health of a [`Snapshot`], for logs and a status endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Version being served; `None` when nothing ever loaded.
+    pub version: Option<String>,
+    /// Why the last refresh failed; `None` when it succeeded.
+    pub last_error: Option<RefreshError>,
+    pub last_attempt: Option<OffsetDateTime>,
+    pub last_success: Option<OffsetDateTime>,
+    /// How many deployments were built (successfully or not) by this process.
+    pub builds: u64,
+}
+
+#[derive(Default)]
+struct State {
+    /// ETag and version of the last deployment fetched, good or bad; `None` if none.
+    seen_etag: Option<String>,
+    seen_version: Option<String>,
+    /// The build error of that deployment, repeated while it stays in the source.
+    seen_error: Option<RefreshError>,
+    last_error: Option<RefreshError>,
+    last_attempt: Option<OffsetDateTime>,
+    last_success: Option<OffsetDateTime>,
+    builds: u64,
+}
+
+/// The current deployment, swapped whole; readers never block.
+pub struct Snapshot<T> {
+    current: ArcSwapOption<Versioned<T>>,
+    state: Mutex<State>,
+}
+
+impl<T> Default for Snapshot<T> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<T> Snapshot<T> {
+    /// A snapshot with nothing loaded.
+    pub fn empty() -> Self {
+        Self {
+            current: ArcSwapOption::empty(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The deployment to serve this request with; `None` when none ever loaded (503).
+    pub fn current(&self) -> Option<Arc<Versioned<T>>> {
+        self.current.load_full()
+    }
+
+    /// The deployment to serve this request with, or why there is none: the function
+    /// answers 503 with [`NotLoaded`] (which says the last error) then.
+    ///
+    /// # Errors
+    /// [`NotLoaded`] when no deployment ever loaded.
+    pub fn require(&self) -> Result<Arc<Versioned<T>>, NotLoaded> {
+        self.current().ok_or_else(|| NotLoaded {
+            last_error: self.last_error(),
+        })
+    }
+
+    /// Version being served; `None` when none ever loaded.
+    pub fn version(&self) -> Option<String> {
+        self.current
+            .load()
+            .as_ref()
+            .map(|current| current.version.clone())
+    }
+
+    /// Why the last refresh failed, if it did.
+    pub fn last_error(&self) -> Option<RefreshError> {
+        self.state().last_error.clone()
+    }
+
+    pub fn status(&self) -> Status {
+        let state = self.state();
+        Status {
+            version: self.version(),
+            last_error: state.last_error.clone(),
+            last_attempt: state.last_attempt,
+            last_success: state.last_success,
+            builds: state.builds,
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Builds deployments from a [`DeploymentSource`] into a [`Snapshot`].
+pub struct Refresher<S, T, F> {
+    source: S,
+    build: Arc<F>,
+    snapshot: Arc<Snapshot<T>>,
+    /// One refresh at a time.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl<S, T, F, E> Refresher<S, T, F>
+where
+    S: DeploymentSource,
+    T: Send + Sync + 'static,
+    F: Fn(&[SourceFile]) -> Result<T, E> + Send + Sync + 'static,
+    E: fmt::Display,
+{
+    /// `build` turns a deployment's files into the snapshot value (the full deployment
+    /// loader in the function, a check in tests); it runs on a blocking thread.
+    pub fn new(source: S, build: F) -> Self {
+        Self {
+            source,
+            build: Arc::new(build),
+            snapshot: Arc::new(Snapshot::empty()),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The snapshot this refresher fills; clone the `Arc` into request handlers.
+    pub fn snapshot(&self) -> Arc<Snapshot<T>> {
+        Arc::clone(&self.snapshot)
+    }
+
+    /// The cold-start load. On failure the snapshot stays empty (check
+    /// [`Snapshot::current`]) and the error is returned and recorded.
+    ///
+    /// # Errors
+    /// The [`RefreshError`] of the attempt.
+    pub async fn load_initial(&self) -> Result<Arc<Versioned<T>>, RefreshError> {
+        self.refresh().await?;
+        self.snapshot.current().ok_or_else(|| {
+            // Unchanged with nothing loaded: the seen deployment does not build.
+            self.snapshot
+                .last_error()
+                .unwrap_or_else(|| RefreshError::Fetch {
+                    source_name: self.source.describe(),
+                    message: "no deployment loaded".to_owned(),
+                })
+        })
+    }
+
+    /// One refresh: fetch (conditional), build if changed, swap on success.
+    ///
+    /// # Errors
+    /// Why nothing new was installed; the previous snapshot stays.
+    pub async fn refresh(&self) -> Result<Refreshed, RefreshError> {
+        let _one_at_a_time = self.running.lock().await;
+        let now = OffsetDateTime::now_utc();
+        let seen_etag = {
+            let mut state = self.snapshot.state();
+            state.last_attempt = Some(now);
+            state.seen_etag.clone()
+        };
+        let fetched = match self.source.fetch(seen_etag.as_deref()).await {
+            Ok(Fetch::NotModified) => return self.unchanged(now),
+            Ok(Fetch::Loaded(fetched)) => fetched,
+            Err(error) => {
+                let error = RefreshError::Fetch {
+                    source_name: self.source.describe(),
+                    message: error.to_string(),
+                };
+                return Err(self.failed(error));
+            }
+        };
+        for warning in &fetched.warnings {
+            tracing::warn!(source = %self.source.describe(), "{warning}");
+        }
+        {
+            let mut state = self.snapshot.state();
+            if state.seen_version.as_deref() == Some(fetched.version.as_str()) {
+                // Same content under a new ETag (re-pushed) or read file by file.
+                state.seen_etag = fetched.etag;
+                drop(state);
+                return self.unchanged(now);
+            }
+        }
+        let version = fetched.version.clone();
+        let build = Arc::clone(&self.build);
+        let files = fetched.files;
+        let built = tokio::task::spawn_blocking(move || build(&files).map_err(|e| e.to_string()))
+            .await
+            .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")));
+        let mut state = self.snapshot.state();
+        state.builds += 1;
+        state.seen_etag = fetched.etag.clone();
+        state.seen_version = Some(version.clone());
+        match built {
+            Ok(value) => {
+                let previous = self.snapshot.version();
+                self.snapshot.current.store(Some(Arc::new(Versioned {
+                    value,
+                    version: version.clone(),
+                    etag: fetched.etag,
+                    pushed_at: fetched.pushed_at,
+                    loaded_at: now,
+                    warnings: fetched.warnings,
+                })));
+                state.seen_error = None;
+                state.last_error = None;
+                state.last_success = Some(now);
+                tracing::info!(
+                    source = %self.source.describe(),
+                    version = %version,
+                    previous = previous.as_deref().unwrap_or("none"),
+                    "deployment loaded"
+                );
+                Ok(Refreshed::Updated { version })
+            }
+            Err(message) => {
+                let error = RefreshError::Build {
+                    source_name: self.source.describe(),
+                    version,
+                    message,
+                };
+                state.seen_error = Some(error.clone());
+                drop(state);
+                Err(self.failed(error))
+            }
+        }
+    }
+
+    /// Runs [`Self::refresh`] every `interval` in a tokio task until the handle is
+    /// aborted; `refresh` may still be called directly meanwhile. While nothing is loaded it retries sooner (at most every 5 s).
+    pub fn spawn(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let wait = if self.snapshot.current().is_none() {
+                    interval.min(Duration::from_secs(5))
+                } else {
+                    interval
+                };
+                tokio::time::sleep(wait).await;
+                // Failures are recorded and logged by refresh itself.
+                let _ = self.refresh().await;
+            }
+        })
+    }
+
+    fn unchanged(&self, now: OffsetDateTime) -> Result<Refreshed, RefreshError> {
+        let mut state = self.snapshot.state();
+        // The deployment in the source is still the one that did not build, if any.
+        let state = &mut *state;
+        state.last_error.clone_from(&state.seen_error);
+        match state.seen_error.clone() {
+            Some(error) => Err(error),
+            None => {
+                state.last_success = Some(now);
+                Ok(Refreshed::Unchanged)
+            }
+        }
+    }
+
+    fn failed(&self, error: RefreshError) -> RefreshError {
+        let serving = self.snapshot.version();
+        tracing::warn!(
+            serving = serving.as_deref().unwrap_or("none"),
+            error = %error,
+            "deployment refresh failed; keeping the last good deployment"
+        );
+        self.snapshot.state().last_error = Some(error.clone());
+        error
+    }
+}
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod tests;

@@ -1,0 +1,79 @@
+//! The S3 client: aws-config from the environment, rustls with ring, path-style addressing
+//! for endpoint overrides.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+
+/// Environment variables that override the S3 endpoint (aws-config reads them).
+const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
+
+/// Settings of the S3 client on top of the standard AWS environment.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Endpoint override (an S3-compatible server); path-style addressing is used with it.
+    pub endpoint_url: Option<String>,
+    /// Region; by default from the environment (`AWS_REGION`, profile).
+    pub region: Option<String>,
+    /// Static access key id and secret; by default the standard credential chain.
+    pub credentials: Option<(String, String)>,
+    /// Attempts per request (first try included); by default 3.
+    pub max_attempts: Option<u32>,
+    /// Bound on one request, retries included; by default 90 s. Lambda's init phase lasts
+    /// at most 10 s: a cold-start load there wants a few seconds.
+    pub timeout: Option<Duration>,
+}
+
+/// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
+/// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) with `options` laid on top. Path-style
+/// addressing is forced whenever an endpoint override is set, because S3-compatible servers
+/// on `localhost` have no per-bucket host names. TLS is rustls with ring.
+pub async fn s3_client(options: &ClientOptions) -> Client {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let operation = options.timeout.unwrap_or(Duration::from_secs(90));
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(operation.min(Duration::from_secs(5)))
+        .operation_attempt_timeout(operation.min(Duration::from_secs(30)))
+        .operation_timeout(operation)
+        .build();
+    let retries = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(options.max_attempts.unwrap_or(3).max(1));
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .timeout_config(timeouts)
+        .retry_config(retries);
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some((id, secret)) = &options.credentials {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            id.clone(),
+            secret.clone(),
+            None,
+            None,
+            "certgate-static",
+        ));
+    }
+    let sdk_config = loader.load().await;
+    let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config)
+        .force_path_style(path_style)
+        .build();
+    Client::from_conf(config)
+}
+
+fn endpoint_override_in_env() -> bool {
+    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|value| value.eq_ignore_ascii_case("true"));
+    !ignored
+        && ENDPOINT_VARS
+            .iter()
+            .any(|var| std::env::var(var).is_ok_and(|value| !value.is_empty()))
+}

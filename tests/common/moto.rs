@@ -1,0 +1,123 @@
+//! A real S3 API on loopback: `moto_server` (PyPI `moto[server]`) as a child process.
+//!
+//! [`Moto::start`] picks a free port on 127.0.0.1, starts `moto_server` there, waits until it
+//! answers, and kills it when the value is dropped. A missing `moto_server` binary is a test
+//! failure with a message saying how to install it, never a silent skip.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `moto_server`; killed on drop.
+pub struct Moto {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+}
+
+impl Moto {
+    /// Starts `moto_server` on a free loopback port and waits until it answers HTTP.
+    ///
+    /// # Panics
+    /// When `moto_server` is not on PATH or does not answer within 30 s.
+    pub fn start() -> Self {
+        Self::start_binary("moto_server")
+    }
+
+    /// [`Moto::start`] with another executable (to test the missing-binary message).
+    pub fn start_binary(binary: &str) -> Self {
+        // A port can be taken between `free_port` and the server's bind: try another.
+        let mut exits = Vec::new();
+        for _ in 0..3 {
+            let port = free_port();
+            if answers(SocketAddr::from(([127, 0, 0, 1], port))) {
+                continue; // taken already
+            }
+            let child = Command::new(binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "cannot start `{binary}` ({error}): the S3 tests need moto_server on \
+                         PATH; install it with `pip install 'moto[server]'`"
+                    )
+                });
+            let mut moto = Self {
+                child: Some(child),
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            };
+            match moto.wait_until_ready() {
+                Ok(()) => return moto,
+                Err(exit) => exits.push(exit),
+            }
+        }
+        panic!("moto_server exited before answering: {}", exits.join("; "));
+    }
+
+    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_S3` and the SDK's `endpoint_url`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kills the server now (to test an unreachable bucket); drop does nothing more.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits until our child answers; `Err` with its exit status when it died first.
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answered = answers(self.addr);
+            // Checked after answering too: a server of another test may own the port.
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("{status} (port {})", self.addr.port()));
+            }
+            if answered {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                panic!("moto_server did not answer on {} within 30 s", self.addr);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// True when something on `addr` answers an HTTP request with a status line.
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("bind a loopback port")
+}

@@ -1,0 +1,812 @@
+//! The S3 deployment source, refresh and `certgate trust push|ls|pull`, against a real S3
+//! API: `moto_server` on loopback, one per test (see `common/moto.rs`).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use certgate::source::bundle::{BUNDLE_NAME, BundleError};
+use certgate::source::check::{CheckFailed, check_deployment};
+use certgate::source::push::{PushOptions, push, truststore_pem};
+use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
+use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
+use certgate::source::{Limits, SourceFile, content_version};
+use common::moto::{Moto, free_port};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber, date_time_ymd,
+};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+const REGION: &str = "us-east-1";
+const BUCKET: &str = "trust-bucket";
+const NOW: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
+
+// ---------------------------------------------------------------- test PKI and folders
+
+/// A root and an intermediate CA with fixed dates, and a CRL of the root that went stale
+/// on 2025-07-01.
+struct Pki {
+    root: String,
+    root_der: Vec<u8>,
+    intermediate: String,
+    intermediate_der: Vec<u8>,
+    crl: String,
+}
+
+fn ca_params(name: &str, serial: u8, not_after: (i32, u8, u8)) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.not_before = date_time_ymd(2025, 1, 1);
+    params.not_after = date_time_ymd(not_after.0, not_after.1, not_after.2);
+    params.serial_number = Some(SerialNumber::from(vec![serial]));
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Contoso");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+}
+
+fn pki() -> Pki {
+    let root = CertifiedIssuer::self_signed(
+        ca_params("S3 Test Root", 1, (2035, 3, 4)),
+        KeyPair::generate().unwrap(),
+    )
+    .unwrap();
+    let intermediate = CertifiedIssuer::signed_by(
+        ca_params("S3 Test Intermediate", 2, (2034, 1, 1)),
+        KeyPair::generate().unwrap(),
+        &root,
+    )
+    .unwrap();
+    let crl = CertificateRevocationListParams {
+        this_update: date_time_ymd(2025, 6, 1),
+        next_update: date_time_ymd(2025, 7, 1),
+        crl_number: SerialNumber::from(vec![1]),
+        issuing_distribution_point: None,
+        revoked_certs: Vec::new(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&root)
+    .unwrap();
+    Pki {
+        root: root.pem(),
+        root_der: root.der().to_vec(),
+        intermediate: intermediate.pem(),
+        intermediate_der: intermediate.der().to_vec(),
+        crl: crl.pem().unwrap(),
+    }
+}
+
+fn config(service_name: &str) -> String {
+    format!(
+        "[deployment]\nservice_name = \"{service_name}\"\n\n\
+         [[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"https://orders.internal\"\n"
+    )
+}
+
+fn deployment(pki: &Pki, service_name: &str) -> Vec<SourceFile> {
+    vec![
+        SourceFile::new("gateway.toml", config(service_name)),
+        SourceFile::new("ca/root/root.pem", pki.root.clone()),
+        SourceFile::new("ca/intermediate/intermediate.pem", pki.intermediate.clone()),
+        SourceFile::new("crl/root.crl", pki.crl.clone()),
+        SourceFile::new("policies/readme.txt", "policies come later\n"),
+    ]
+}
+
+// ---------------------------------------------------------------- S3 helpers
+
+async fn client(endpoint: String) -> Client {
+    s3_client(&ClientOptions {
+        endpoint_url: Some(endpoint),
+        region: Some(REGION.to_owned()),
+        credentials: Some(("testing".to_owned(), "testing".to_owned())),
+        max_attempts: Some(1),
+        ..ClientOptions::default()
+    })
+    .await
+}
+
+async fn versioned_bucket(client: &Client) {
+    client.create_bucket().bucket(BUCKET).send().await.unwrap();
+    client
+        .put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A versioned bucket on a fresh moto and a source for `s3://trust-bucket/prod`.
+async fn setup() -> (Moto, S3Source) {
+    let moto = Moto::start();
+    let client = client(moto.url()).await;
+    versioned_bucket(&client).await;
+    let location: S3Location = format!("s3://{BUCKET}/prod").parse().unwrap();
+    (moto, S3Source::new(client, location))
+}
+
+/// What `trust push` uploads, without the CLI's check (so broken deployments can be put).
+async fn push_files(source: &S3Source, files: &[SourceFile]) {
+    let (store, _) = certgate::trust::TrustStore::from_files(files, NOW);
+    push(
+        source,
+        files,
+        &truststore_pem(&store),
+        &PushOptions {
+            delete: false,
+            now: NOW,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn put_object(source: &S3Source, path: &str, bytes: impl Into<Vec<u8>>) {
+    source
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key(source.location().key(path))
+        .body(ByteStream::from(bytes.into()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A refresher whose snapshot value is the service name, counting builds.
+#[allow(clippy::type_complexity)]
+fn refresher(
+    source: S3Source,
+) -> (
+    Refresher<S3Source, String, impl Fn(&[SourceFile]) -> Result<String, CheckFailed>>,
+    Arc<AtomicUsize>,
+) {
+    let builds = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&builds);
+    let refresher = Refresher::new(source, move |files: &[SourceFile]| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        check_deployment(files, NOW)
+            .map(|checked| checked.deployment.config.deployment.service_name)
+    });
+    (refresher, builds)
+}
+
+// ---------------------------------------------------------------- source and refresh
+
+#[tokio::test]
+async fn cold_start_loads_the_bundle_in_one_conditional_get() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    push_files(&source, &files).await;
+
+    let (refresher, builds) = refresher(source.clone());
+    let loaded = refresher.load_initial().await.unwrap();
+    assert_eq!(loaded.value, "contoso");
+    assert_eq!(loaded.version, content_version(&files));
+    assert_eq!(loaded.pushed_at, Some(NOW));
+    assert!(loaded.etag.is_some());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+    let snapshot = refresher.snapshot();
+    assert_eq!(snapshot.version(), Some(loaded.version.clone()));
+    assert_eq!(snapshot.last_error(), None);
+
+    // The same ETag again: S3 answers 304 and the SDK's error becomes NotModified.
+    let etag = loaded.etag.as_deref();
+    assert!(matches!(
+        source.fetch(etag).await.unwrap(),
+        Fetch::NotModified
+    ));
+    assert!(matches!(
+        source.fetch(Some("\"0123\"")).await.unwrap(),
+        Fetch::Loaded(_)
+    ));
+}
+
+#[tokio::test]
+async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    for file in &files {
+        put_object(&source, &file.path, file.bytes.clone()).await;
+    }
+    // Not part of the deployment: the generated truststore, a console folder marker and
+    // an object of a neighbouring prefix.
+    put_object(&source, "truststore.pem", pki.root.clone()).await;
+    put_object(&source, "ca/", Vec::new()).await;
+    source
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key("prod-other/gateway.toml")
+        .body(ByteStream::from_static(b"not ours"))
+        .send()
+        .await
+        .unwrap();
+
+    let (refresher, builds) = refresher(source);
+    let loaded = refresher.load_initial().await.unwrap();
+    assert_eq!(loaded.value, "contoso");
+    assert_eq!(loaded.version, content_version(&files));
+    assert_eq!(loaded.etag, None);
+    assert_eq!(loaded.pushed_at, None);
+    assert!(
+        loaded.warnings[0].contains("no certgate-deployment.json"),
+        "{:?}",
+        loaded.warnings
+    );
+
+    // Unchanged files: same version, nothing rebuilt.
+    assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_changed_bundle_is_swapped_in_and_held_snapshots_stay_whole() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (refresher, builds) = refresher(source.clone());
+    let first = refresher.load_initial().await.unwrap();
+
+    let changed = deployment(&pki, "fabrikam");
+    push_files(&source, &changed).await;
+    assert_eq!(
+        refresher.refresh().await,
+        Ok(Refreshed::Updated {
+            version: content_version(&changed)
+        })
+    );
+    let current = refresher.snapshot().current().unwrap();
+    assert_eq!(current.value, "fabrikam");
+    assert_ne!(current.etag, first.etag);
+    // A request that took the first snapshot still sees it whole.
+    assert_eq!(first.value, "contoso");
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_unchanged_bundle_answers_304_and_is_not_rebuilt() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    push_files(&source, &files).await;
+    let (refresher, builds) = refresher(source.clone());
+    refresher.load_initial().await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
+    }
+    // Pushing the same folder again writes nothing: still 304.
+    push_files(&source, &files).await;
+    assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
+    assert_eq!(builds.load(Ordering::SeqCst), 1);
+    let status = refresher.snapshot().status();
+    assert_eq!(status.builds, 1);
+    assert!(status.last_success.is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_at_cold_start_leaves_no_snapshot() {
+    let client = client(format!("http://127.0.0.1:{}", free_port())).await;
+    let source = S3Source::new(client, format!("s3://{BUCKET}/prod").parse().unwrap());
+    let (refresher, builds) = refresher(source);
+    let error = refresher.load_initial().await.unwrap_err();
+    assert!(
+        matches!(&error, RefreshError::Fetch { source_name, .. } if source_name == "s3://trust-bucket/prod"),
+        "{error:?}"
+    );
+    let snapshot = refresher.snapshot();
+    assert!(
+        snapshot.current().is_none(),
+        "never loaded: the function answers 503"
+    );
+    assert_eq!(snapshot.version(), None);
+    assert_eq!(snapshot.last_error(), Some(error));
+    assert_eq!(builds.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+#[should_panic(expected = "install it with `pip install 'moto[server]'`")]
+fn a_missing_moto_server_fails_the_test_with_a_clear_message() {
+    let _ = Moto::start_binary("moto_server-that-does-not-exist");
+}
+
+#[tokio::test]
+async fn an_unreachable_bucket_later_keeps_the_last_good_snapshot() {
+    let (mut moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (refresher, _) = refresher(source);
+    let loaded = refresher.load_initial().await.unwrap();
+
+    moto.stop();
+    let error = refresher.refresh().await.unwrap_err();
+    assert!(matches!(error, RefreshError::Fetch { .. }), "{error:?}");
+    let snapshot = refresher.snapshot();
+    assert_eq!(snapshot.current().unwrap().value, "contoso");
+    assert_eq!(snapshot.version(), Some(loaded.version.clone()));
+    assert_eq!(snapshot.last_error(), Some(error));
+}
+
+#[tokio::test]
+async fn a_broken_deployment_keeps_the_last_good_snapshot_until_fixed() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (refresher, builds) = refresher(source.clone());
+    let good = refresher.load_initial().await.unwrap();
+
+    let mut broken = deployment(&pki, "contoso");
+    broken[0] = SourceFile::new("gateway.toml", "[deployment]\nservice_name = 42\n");
+    push_files(&source, &broken).await;
+    let error = refresher.refresh().await.unwrap_err();
+    let RefreshError::Build {
+        version, message, ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(version, &content_version(&broken));
+    assert!(message.contains("gateway.toml:2:"), "{message}");
+    let snapshot = refresher.snapshot();
+    assert_eq!(snapshot.version(), Some(good.version.clone()));
+    assert_eq!(snapshot.current().unwrap().value, "contoso");
+    assert_eq!(snapshot.last_error(), Some(error.clone()));
+
+    // Still broken in S3: 304, not rebuilt, still reported.
+    assert_eq!(refresher.refresh().await, Err(error));
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
+
+    push_files(&source, &deployment(&pki, "fixed")).await;
+    assert!(matches!(
+        refresher.refresh().await,
+        Ok(Refreshed::Updated { .. })
+    ));
+    assert_eq!(snapshot.current().unwrap().value, "fixed");
+    assert_eq!(snapshot.last_error(), None);
+}
+
+#[tokio::test]
+async fn a_corrupted_bundle_is_an_error_not_a_panic() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (refresher, _) = refresher(source.clone());
+    refresher.load_initial().await.unwrap();
+
+    put_object(
+        &source,
+        BUNDLE_NAME,
+        &b"{\"format\": \"certgate-deployment\", \"fi"[..],
+    )
+    .await;
+    let error = refresher.refresh().await.unwrap_err();
+    assert!(
+        error.to_string().contains("bundle is not valid JSON"),
+        "{error}"
+    );
+    assert_eq!(refresher.snapshot().current().unwrap().value, "contoso");
+}
+
+#[tokio::test]
+async fn the_background_task_swaps_in_a_new_deployment() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (refresher, _) = refresher(source.clone());
+    let refresher = Arc::new(refresher);
+    refresher.load_initial().await.unwrap();
+    let snapshot = refresher.snapshot();
+    let task = Arc::clone(&refresher).spawn(Duration::from_millis(100));
+
+    push_files(&source, &deployment(&pki, "fabrikam")).await;
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen.clone_from(&snapshot.current().unwrap().value);
+        if seen == "fabrikam" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    task.abort();
+    assert_eq!(seen, "fabrikam");
+}
+
+#[tokio::test]
+async fn reading_is_bounded_by_the_limits() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    push_files(&source, &files).await;
+    let small = |limits: Limits| source.clone().with_limits(limits);
+
+    // The bundle object itself is larger than a 100-byte deployment can need.
+    let error = small(Limits {
+        max_total_bytes: 100,
+        max_files: 0,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&error, S3Error::TooLarge { key, .. } if key == "prod/certgate-deployment.json"),
+        "{error}"
+    );
+    // One file over the per-file limit.
+    let error = small(Limits {
+        max_file_bytes: 500,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            S3Error::Bundle { source: BundleError::FileTooLarge { path, max: 500, .. }, .. }
+                if path == "ca/intermediate/intermediate.pem"
+        ),
+        "{error}"
+    );
+
+    // Without the bundle, the listing is bounded too.
+    source
+        .client()
+        .delete_object()
+        .bucket(BUCKET)
+        .key(source.location().key(BUNDLE_NAME))
+        .send()
+        .await
+        .unwrap();
+    let error = small(Limits {
+        max_files: 3,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "s3://trust-bucket/prod holds more than 3 files"
+    );
+    let error = small(Limits {
+        max_file_bytes: 500,
+        ..Limits::default()
+    })
+    .fetch(None)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(error, S3Error::TooLarge { size, max: 500, .. } if size > 500),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_prefix_is_an_error_that_names_it() {
+    let (_moto, source) = setup().await;
+    let error = source.fetch(None).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "s3://trust-bucket/prod holds no deployment: no certgate-deployment.json and no files"
+    );
+}
+
+// ---------------------------------------------------------------- the CLI
+
+mod cli {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+    use std::process::{Command, Output};
+
+    use super::*;
+
+    fn certgate(moto: &Moto, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(args)
+            .env("AWS_ENDPOINT_URL_S3", moto.url())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            )
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .expect("run certgate")
+    }
+
+    fn stdout(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn stderr(output: &Output) -> String {
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    fn write_folder(dir: &Path, files: &[SourceFile]) {
+        for file in files {
+            let path = dir.join(&file.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &file.bytes).unwrap();
+        }
+    }
+
+    fn pem_ders(pem: &[u8]) -> BTreeSet<Vec<u8>> {
+        x509_parser::pem::Pem::iter_from_buffer(pem)
+            .map(|pem| pem.unwrap().contents)
+            .collect()
+    }
+
+    async fn object(source: &S3Source, path: &str) -> (Vec<u8>, Option<String>) {
+        let output = source
+            .client()
+            .get_object()
+            .bucket(BUCKET)
+            .key(source.location().key(path))
+            .send()
+            .await
+            .unwrap();
+        let version = output.version_id.clone();
+        (
+            output.body.collect().await.unwrap().into_bytes().to_vec(),
+            version,
+        )
+    }
+
+    #[tokio::test]
+    async fn push_ls_pull_round_trip_uploads_only_what_changed() {
+        let (moto, source) = setup().await;
+        let pki = pki();
+        let folder = tempfile::tempdir().unwrap();
+        let files = deployment(&pki, "contoso");
+        write_folder(folder.path(), &files);
+        let dir = folder.path().to_str().unwrap();
+        let uri = "s3://trust-bucket/prod";
+
+        let first = certgate(&moto, &["trust", "push", dir, uri]);
+        assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+        let out = stdout(&first);
+        assert!(out.contains("uploaded 5 file(s), 0 unchanged"), "{out}");
+        // The truststore holds exactly the root and the intermediate, and its S3 version
+        // is printed for TruststoreVersion.
+        let (pem, version) = object(&source, "truststore.pem").await;
+        assert_eq!(
+            pem_ders(&pem),
+            BTreeSet::from([pki.root_der.clone(), pki.intermediate_der.clone()])
+        );
+        let version = version.expect("versioned bucket");
+        assert!(
+            out.contains(&format!(
+                "truststore s3://trust-bucket/prod/truststore.pem written, version {version}"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(&content_version(&files)), "{out}");
+
+        // Nothing changed: nothing uploaded, and the truststore keeps its version.
+        let second = certgate(&moto, &["trust", "push", dir, uri]);
+        assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+        let out = stdout(&second);
+        assert!(out.contains("uploaded 0 file(s), 5 unchanged"), "{out}");
+        assert!(
+            out.contains(&format!("unchanged, version {version}")),
+            "{out}"
+        );
+        assert!(
+            out.contains("bundle prod/certgate-deployment.json unchanged"),
+            "{out}"
+        );
+
+        // One file changed: one upload, and a new bundle.
+        std::fs::write(folder.path().join("gateway.toml"), config("fabrikam")).unwrap();
+        let third = certgate(&moto, &["trust", "push", dir, uri]);
+        let out = stdout(&third);
+        assert!(out.contains("uploaded 1 file(s), 4 unchanged"), "{out}");
+        assert!(out.contains("uploaded  gateway.toml"), "{out}");
+        assert!(
+            out.contains("bundle prod/certgate-deployment.json written"),
+            "{out}"
+        );
+
+        // A file removed from the folder is reported, and deleted only with --delete.
+        std::fs::remove_file(folder.path().join("policies/readme.txt")).unwrap();
+        let fourth = certgate(&moto, &["trust", "push", dir, uri]);
+        let ls = certgate(&moto, &["trust", "ls", uri]);
+        assert!(
+            stdout(&ls).contains("not part of the deployment):\n         20  policies/readme.txt"),
+            "{}",
+            stdout(&ls)
+        );
+        assert!(
+            stdout(&fourth).contains("stale     policies/readme.txt"),
+            "{}",
+            stdout(&fourth)
+        );
+        let fifth = certgate(&moto, &["trust", "push", "--delete", dir, uri]);
+        assert!(
+            stdout(&fifth).contains("deleted   policies/readme.txt"),
+            "{}",
+            stdout(&fifth)
+        );
+        let listed: Vec<String> = source
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.path)
+            .collect();
+        assert!(
+            !listed.contains(&"policies/readme.txt".to_owned()),
+            "{listed:?}"
+        );
+
+        // ls: subjects, expiry dates, and warnings as of a date close to the root's expiry.
+        let ls = certgate(&moto, &["trust", "ls", uri, "--at", "2035-02-15T00:00:00Z"]);
+        assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+        let (out, err) = (stdout(&ls), stderr(&ls));
+        assert!(
+            out.contains(
+                "ca/root/root.pem  O=Contoso, CN=S3 Test Root  expires 2035-03-04T00:00:00Z"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("O=Contoso, CN=S3 Test Intermediate"), "{out}");
+        assert!(
+            out.contains(&format!("truststore truststore.pem version {version}")),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "crl/root.crl  O=Contoso, CN=S3 Test Root  next update 2025-07-01T00:00:00Z"
+            ),
+            "{out}"
+        );
+        assert!(
+            err.contains("warning: ca/root/root.pem: O=Contoso, CN=S3 Test Root expires on 2035-03-04T00:00:00Z, within 30 days"),
+            "{err}"
+        );
+        assert!(
+            err.contains("crl/root.crl: CRL of") && err.contains("nextUpdate"),
+            "{err}"
+        );
+
+        // pull: the folder comes back byte for byte; a non-empty folder needs --force.
+        let target = tempfile::tempdir().unwrap();
+        let into = target.path().join("pulled");
+        let pulled = certgate(&moto, &["trust", "pull", uri, into.to_str().unwrap()]);
+        assert_eq!(pulled.status.code(), Some(0), "{}", stderr(&pulled));
+        let expected = certgate::source::read_folder(folder.path()).unwrap();
+        assert_eq!(certgate::source::read_folder(&into).unwrap(), expected);
+        let again = certgate(&moto, &["trust", "pull", uri, into.to_str().unwrap()]);
+        assert_eq!(again.status.code(), Some(2));
+        assert!(
+            stderr(&again).contains("is not empty"),
+            "{}",
+            stderr(&again)
+        );
+        let forced = certgate(
+            &moto,
+            &["trust", "pull", "--force", uri, into.to_str().unwrap()],
+        );
+        assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    }
+
+    #[tokio::test]
+    async fn push_to_an_unversioned_bucket_root_warns_about_truststore_version() {
+        let moto = Moto::start();
+        client(moto.url())
+            .await
+            .create_bucket()
+            .bucket("plain-bucket")
+            .send()
+            .await
+            .unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        write_folder(folder.path(), &deployment(&pki(), "contoso"));
+
+        let output = certgate(
+            &moto,
+            &[
+                "trust",
+                "push",
+                folder.path().to_str().unwrap(),
+                "s3://plain-bucket",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(
+            stdout(&output)
+                .contains("truststore s3://plain-bucket/truststore.pem written, no version"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains("warning: the bucket is not versioned"),
+            "{}",
+            stderr(&output)
+        );
+        let ls = certgate(&moto, &["trust", "ls", "s3://plain-bucket/"]);
+        assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
+        assert!(stdout(&ls).contains("truststore truststore.pem (bucket not versioned)"));
+    }
+
+    #[tokio::test]
+    async fn push_refuses_a_folder_that_does_not_load_and_uploads_nothing() {
+        let (moto, source) = setup().await;
+        let pki = pki();
+        let folder = tempfile::tempdir().unwrap();
+        let mut files = deployment(&pki, "contoso");
+        files[0] = SourceFile::new("gateway.toml", "[deployment]\nservice_name = 42\n");
+        files.push(SourceFile::new("ca/root/garbage.pem", "not a certificate"));
+        files.push(SourceFile::new("truststore.pem", pki.root.clone()));
+        write_folder(folder.path(), &files);
+
+        let output = certgate(
+            &moto,
+            &[
+                "trust",
+                "push",
+                folder.path().to_str().unwrap(),
+                "s3://trust-bucket/prod",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+        let err = stderr(&output);
+        assert!(err.contains("error: gateway.toml:2:"), "{err}");
+        assert!(err.contains("error: ca/root/garbage.pem"), "{err}");
+        assert!(
+            err.contains("error: truststore.pem: this name is reserved"),
+            "{err}"
+        );
+        assert!(err.contains("(3 error(s)); nothing uploaded"), "{err}");
+        assert!(source.list().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_uris_and_unreachable_buckets_exit_2_with_a_message() {
+        let (mut moto, _source) = setup().await;
+        let output = certgate(&moto, &["trust", "ls", "https://trust-bucket/prod"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains("is not an S3 location: expected s3://bucket/prefix"),
+            "{}",
+            stderr(&output)
+        );
+        moto.stop();
+        let output = certgate(&moto, &["trust", "ls", "s3://trust-bucket/prod"]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output)
+                .contains("S3 GetObject s3://trust-bucket/prod/certgate-deployment.json failed"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
