@@ -135,7 +135,9 @@ fn check_points_at_the_broken_expression_with_a_caret() {
         "{stderr}"
     );
     assert!(
-        first.ends_with("'Thumbprnt' is not a member of X509Certificate2"),
+        first.ends_with(
+            "'Thumbprnt' is not a member of X509Certificate2; did you mean 'Thumbprint'?"
+        ),
         "{stderr}"
     );
     assert_eq!(
