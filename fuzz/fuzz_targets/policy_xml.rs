@@ -1,8 +1,5 @@
-//! Any bytes: loading a policy document and composing it never panics.
-//! Register in fuzz/Cargo.toml with `[[bin]] name = "policy_xml"
-//! path = "fuzz_targets/policy_xml.rs" test = false doc = false bench = false`, then
-//! `cargo +nightly fuzz run policy_xml`.
 #![no_main]
+//! Any bytes: loading a policy document and composing it never panics.
 
 use certgate::policy::{EffectivePolicy, PolicyDocument, Scope};
 use libfuzzer_sys::fuzz_target;

@@ -1,0 +1,20 @@
+#![no_main]
+//! Any bytes as a Lambda event, through the adapter with each certificate source.
+
+use certgate::config::GatewayConfig;
+use certgate::frontend::lambda::{parse_event, to_gateway_request};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for source in ["apigateway", "alb", "xfcc", "rfc9440"] {
+        let config = GatewayConfig::parse(&format!(
+            "[deployment]\ncertificate_source = \"{source}\"\n"
+        ))
+        .expect("config");
+        if let Ok(request) = parse_event(text) {
+            let _ = to_gateway_request(request, &config);
+        }
+    }
+});
