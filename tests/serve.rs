@@ -592,6 +592,27 @@ async fn a_changed_policy_applies_after_the_next_poll_and_a_broken_one_keeps_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_request_client_certificate_off_applies_at_the_next_reload() {
+    let s = Served::start().await;
+    until_status(&s, 200).await;
+    let toml = s.layout.deployment.join("gateway.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let off = text.replacen(
+        "request_client_certificate = true",
+        "request_client_certificate = false",
+        1,
+    );
+    assert_ne!(off, text);
+    std::fs::write(&toml, off).unwrap();
+    // The handshake still asks (TLS settings are fixed), but the policy sees null.
+    until_status(&s, 403).await;
+    s.wait_for_log("status=403 decision=responded api=echo certificate=none")
+        .await;
+    std::fs::write(&toml, text).unwrap();
+    until_status(&s, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_gracefully() {
     let mut s = Served::start().await;
     let answer = send(s.addr, Call::get(REQUEST, Cert::Good, true))

@@ -13,13 +13,15 @@ use certgate::frontend::tls::Limits;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-Reloading: the folder is polled every --reload-seconds; when its content changes and \
-loads, new requests use it (policies, [[apis]], ca/, crl/, certificates/). A change that \
+Reloading: the folder is polled every --reload-seconds; when its content (a hash of \
+every file) changes and loads, new requests use it: policies, [[apis]], ca/, crl/, \
+certificates/. A request in flight keeps the deployment it started with. A change that \
 does not load is logged and the last good deployment keeps serving.
 
 TLS settings are built once at start: the server certificates (tls_certificate, \
-tls_key) and which hostnames ask for or require a client certificate need a restart. \
-Turning request_client_certificate off applies at once (the policy sees null).
+tls_key), whether each hostname asks for or requires a client certificate, and the CA \
+names sent to clients as hints; changing them needs a restart. Turning \
+request_client_certificate off applies at the next reload (the policy sees null).
 
 Stops on Ctrl-C or SIGTERM, letting in-flight requests finish.")]
 pub(crate) struct Args {
