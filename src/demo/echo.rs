@@ -36,6 +36,8 @@ impl EchoBackend {
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 tokio::spawn(async move {

@@ -39,8 +39,8 @@ pub(crate) struct Args {
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
-        _ => Err("expected seconds between 0 and 86400, e.g. 2 or 0.5".to_owned()),
+        Ok(v) if v == 0.0 || (0.01..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("expected 0 (off) or seconds between 0.01 and 86400, e.g. 2 or 0.5".to_owned()),
     }
 }
 
