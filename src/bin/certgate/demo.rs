@@ -67,7 +67,9 @@ fn intro(layout: &DemoLayout, addr: SocketAddr, backend: &EchoBackend) -> String
          client files  {}\n  \
          echo backend  {} (the API's backend, in-process)\n\n\
          Every request runs policies/global.xml, the APIM article's policy: the certificate \
-         must chain to ca/, not be revoked by crl/, and be uploaded under certificates/.\n\n\
+         must chain to ca/, not be revoked by crl/, and be uploaded under certificates/. \
+         Over HTTP/1.1 (add --http1.1) a refusal shows the policy's reason phrase: \
+         403 Invalid client certificate.\n\n\
          Try it:\n\n",
         layout.deployment.display(),
         layout.client.display(),
