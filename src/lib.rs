@@ -6,6 +6,7 @@
 
 pub mod cert;
 pub mod config;
+pub mod demo;
 pub mod expr;
 pub mod frontend;
 pub mod gateway;

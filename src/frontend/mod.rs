@@ -3,4 +3,6 @@
 
 pub mod forwarded;
 pub mod lambda;
+pub mod local;
+pub mod reload;
 pub mod tls;

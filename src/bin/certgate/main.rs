@@ -4,9 +4,11 @@
 mod cert_inspect;
 mod cert_verify;
 mod check;
+mod demo;
 mod deployment_args;
 mod eval;
 mod invoke;
+mod serve;
 mod trust;
 
 use std::process::ExitCode;
@@ -35,6 +37,10 @@ enum Command {
     Check(check::Args),
     /// Run one Lambda event through the pipeline; print the function's response.
     Invoke(invoke::Args),
+    /// Serve a deployment folder over HTTPS on this machine, reloading it when it changes.
+    Serve(serve::Args),
+    /// Generate a demo PKI and deployment, serve it, and print curl commands to try.
+    Demo(demo::Args),
     /// Manage the trust bucket: push a deployment folder to S3, list it, pull it back.
     #[command(subcommand)]
     Trust(trust::Command),
@@ -57,6 +63,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Invoke(args) => invoke::run(args),
         Command::Trust(command) => trust::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

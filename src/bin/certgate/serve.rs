@@ -1,0 +1,116 @@
+//! `certgate serve --config DIR`: the deployment behind the local TLS listener, with
+//! hot reload of its policies and trust store.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use certgate::frontend::local::LocalGateway;
+use certgate::frontend::tls::Limits;
+
+#[derive(clap::Args)]
+#[command(after_help = "\
+Reloading: the folder is polled every --reload-seconds; when its content (a hash of \
+every file) changes and loads, new requests use it: policies, [[apis]], ca/, crl/, \
+certificates/. A request in flight keeps the deployment it started with. A change that \
+does not load is logged and the last good deployment keeps serving.
+
+TLS settings are built once at start: the server certificates (tls_certificate, \
+tls_key), whether each hostname asks for or requires a client certificate, and the CA \
+names sent to clients as hints; changing them needs a restart. Turning \
+request_client_certificate off applies at the next reload (the policy sees null).
+
+Stops on Ctrl-C or SIGTERM, letting in-flight requests finish.")]
+pub(crate) struct Args {
+    /// The deployment folder (gateway.toml, policies/, ca/, crl/, certificates/, and
+    /// the server certificates named by tls_certificate and tls_key).
+    #[arg(long, value_name = "DIR")]
+    config: String,
+    /// Address and port to listen on (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// Poll the folder for changes this often; 0 turns reloading off.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
+    reload_seconds: f64,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v == 0.0 || (0.01..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("expected 0 (off) or seconds between 0.01 and 86400, e.g. 2 or 0.5".to_owned()),
+    }
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.config.starts_with("s3://") {
+        anyhow::bail!(
+            "--config {}: S3 deployments are not yet supported by serve; use a folder \
+             (`certgate trust pull` copies one from S3)",
+            args.config
+        );
+    }
+    init_logging();
+    let dir = PathBuf::from(&args.config);
+    let gateway = LocalGateway::open(&dir, Limits::default())
+        .with_context(|| format!("cannot serve {}", dir.display()))?;
+    let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let deployment = gateway.live().snapshot();
+        tracing::info!(
+            "listening on https://{addr} (deployment {}: {})",
+            deployment.version,
+            deployment.summary()
+        );
+        gateway.serve(listener, reload, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Logs to stderr, one line per event; `RUST_LOG` filters (default `info`).
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,676 @@
+//! `certgate serve` end to end: the built binary on a free loopback port, a deployment
+//! folder made by the demo's generator (run-time rcgen PKI, the APIM article's policy),
+//! an echo backend, and real TLS clients (curl over HTTP/1.1 and HTTP/2, and rustls).
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use certgate::demo::{self, DemoLayout, DemoPki, EchoBackend, Issued};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const REQUEST: &str = "localhost";
+const REQUIRE: &str = "require.localhost";
+const OFF: &str = "off.localhost";
+const REASON: &str = "Invalid client certificate";
+
+fn pki() -> &'static DemoPki {
+    static PKI: OnceLock<DemoPki> = OnceLock::new();
+    PKI.get_or_init(|| DemoPki::generate(time::OffsetDateTime::now_utc()).unwrap())
+}
+
+/// A `certgate serve` process with its deployment folder and echo backend.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    layout: DemoLayout,
+    _dir: tempfile::TempDir,
+    _backend: EchoBackend,
+}
+
+impl Served {
+    async fn start() -> Self {
+        let backend = EchoBackend::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let layout = demo::write(dir.path(), pki(), &backend.url()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--reload-seconds",
+                "0.2",
+            ])
+            .arg("--config")
+            .arg(&layout.deployment)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut served = Self {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log,
+            layout,
+            _dir: dir,
+            _backend: backend,
+        };
+        let line = served.wait_for_log("listening on https://").await;
+        let addr = line
+            .split("listening on https://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap();
+        served.addr = addr.parse().unwrap();
+        served
+    }
+
+    /// Waits (up to 30 s) for a log line containing `needle`, after `skip` lines.
+    async fn wait_for_log_after(&self, skip: usize, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(skip)
+                .find(|l| l.contains(needle))
+            {
+                return line.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_for_log(&self, needle: &str) -> String {
+        self.wait_for_log_after(0, needle).await
+    }
+
+    fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    fn policy(&self, name: &str) -> PathBuf {
+        self.layout.deployment.join("policies").join(name)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// curl
+
+#[derive(Debug)]
+struct CurlAnswer {
+    success: bool,
+    status_line: String,
+    head: String,
+    body: Vec<u8>,
+    stderr: String,
+}
+
+impl CurlAnswer {
+    fn status(&self) -> u16 {
+        self.status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {:?} ({})", self.status_line, self.stderr))
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// Which client certificate a call presents, by the demo's file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cert {
+    None,
+    Good,
+    Untrusted,
+    Expired,
+    Revoked,
+}
+
+impl Cert {
+    const ALL: [Cert; 5] = [
+        Cert::Good,
+        Cert::None,
+        Cert::Untrusted,
+        Cert::Expired,
+        Cert::Revoked,
+    ];
+
+    fn name(self) -> Option<&'static str> {
+        match self {
+            Cert::None => None,
+            Cert::Good => Some("good"),
+            Cert::Untrusted => Some("untrusted"),
+            Cert::Expired => Some("expired"),
+            Cert::Revoked => Some("revoked"),
+        }
+    }
+
+    fn issued(self) -> Option<&'static Issued> {
+        let pki = pki();
+        match self {
+            Cert::None => None,
+            Cert::Good => Some(&pki.good),
+            Cert::Untrusted => Some(&pki.untrusted),
+            Cert::Expired => Some(&pki.expired),
+            Cert::Revoked => Some(&pki.revoked),
+        }
+    }
+}
+
+fn scratch(dir: &Path, stem: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    dir.join(format!("{stem}-{}", NEXT.fetch_add(1, Ordering::SeqCst)))
+}
+
+async fn curl(s: &Served, host: &str, cert: Cert, path: &str, extra: &[&str]) -> CurlAnswer {
+    let client = &s.layout.client;
+    let head = scratch(client, "head");
+    let body = scratch(client, "body");
+    let port = s.addr.port();
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "60".into(),
+        "--cacert".into(),
+        client.join("ca.pem").display().to_string(),
+        "--resolve".into(),
+        format!("{host}:{port}:127.0.0.1"),
+        "-D".into(),
+        head.display().to_string(),
+        "-o".into(),
+        body.display().to_string(),
+    ];
+    if let Some(name) = cert.name() {
+        args.push("--cert".into());
+        args.push(client.join(format!("{name}.pem")).display().to_string());
+        args.push("--key".into());
+        args.push(client.join(format!("{name}.key")).display().to_string());
+    }
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push(format!("https://{host}:{port}{path}"));
+    let output = tokio::task::spawn_blocking(move || Command::new("curl").args(&args).output())
+        .await
+        .unwrap()
+        .expect("curl is on PATH");
+    let head = std::fs::read_to_string(&head).unwrap_or_default();
+    CurlAnswer {
+        success: output.status.success(),
+        status_line: head
+            .lines()
+            .rfind(|l| l.starts_with("HTTP/"))
+            .unwrap_or("")
+            .trim()
+            .to_owned(),
+        head,
+        body: std::fs::read(&body).unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// rustls client
+
+#[derive(Debug)]
+struct Answer {
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+fn client_config(cert: Cert, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(pki().root.der.clone()))
+        .unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots);
+    let mut config = match cert.issued() {
+        None => builder.with_no_client_auth(),
+        Some(issued) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(issued.der.clone())],
+                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+    };
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Arc::new(config)
+}
+
+struct Call<'a> {
+    host: &'a str,
+    cert: Cert,
+    http2: bool,
+    method: &'a str,
+    path: &'a str,
+    headers: Vec<(&'a str, String)>,
+    body: Vec<u8>,
+}
+
+impl<'a> Call<'a> {
+    fn get(host: &'a str, cert: Cert, http2: bool) -> Self {
+        Self {
+            host,
+            cert,
+            http2,
+            method: "GET",
+            path: "/echo/hello",
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> {
+    let alpn: &[u8] = if call.http2 { b"h2" } else { b"http/1.1" };
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = ServerName::try_from(call.host.to_owned())?;
+    let tls = tokio_rustls::TlsConnector::from(client_config(call.cert, alpn))
+        .connect(name, tcp)
+        .await?;
+    let io = TokioIo::new(tls);
+    let authority = format!("{}:{}", call.host, addr.port());
+    let mut builder = http::Request::builder().method(call.method);
+    builder = if call.http2 {
+        builder.uri(format!("https://{authority}{}", call.path))
+    } else {
+        builder.uri(call.path).header("host", &authority)
+    };
+    for (name, value) in &call.headers {
+        builder = builder.header(*name, value);
+    }
+    let request = builder.body(Full::new(Bytes::from(call.body)))?;
+    let response = if call.http2 {
+        let (mut sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
+        tokio::spawn(conn);
+        sender.send_request(request).await?
+    } else {
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
+        tokio::spawn(conn);
+        sender.send_request(request).await?
+    };
+    let (parts, body) = response.into_parts();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await?.to_bytes(),
+    })
+}
+
+/// Bytes that are not UTF-8, so any text handling on the way would corrupt them.
+fn binary(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + 0x80 + i / 251) as u8).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_mode_gives_the_article_policy_answer_for_each_certificate() {
+    let s = Served::start().await;
+    for cert in Cert::ALL {
+        for protocol in ["--http1.1", "--http2"] {
+            let out = curl(&s, REQUEST, cert, "/echo/hello", &[protocol]).await;
+            assert!(out.success, "{cert:?} {protocol}: {}", out.stderr);
+            if cert == Cert::Good {
+                assert_eq!(out.status(), 200, "{cert:?} {protocol}");
+                assert_eq!(out.header("x-echo-uri").as_deref(), Some("/hello"));
+            } else {
+                assert_eq!(out.status(), 403, "{cert:?} {protocol}");
+                assert!(out.header("x-echo-uri").is_none(), "not proxied");
+                if protocol == "--http1.1" {
+                    assert_eq!(out.status_line, format!("HTTP/1.1 403 {REASON}"));
+                }
+            }
+        }
+        for http2 in [false, true] {
+            let answer = send(s.addr, Call::get(REQUEST, cert, http2)).await.unwrap();
+            let expected = if cert == Cert::Good { 200 } else { 403 };
+            assert_eq!(answer.status, expected, "rustls {cert:?} http2={http2}");
+        }
+    }
+    // One log line per request, with the thumbprint the policy saw.
+    let good = certgate::cert::Certificate::from_der(&pki().good.der).unwrap();
+    let line = s.wait_for_log(good.thumbprint()).await;
+    for field in [
+        "method=GET",
+        "path=/echo/hello",
+        "status=200",
+        "decision=proxied",
+        "duration=",
+    ] {
+        assert!(line.contains(field), "{field} not in {line}");
+    }
+    s.wait_for_log("status=403 decision=responded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn require_mode_refuses_the_handshake_without_a_certificate_and_the_policy_judges_the_rest() {
+    let s = Served::start().await;
+    for cert in Cert::ALL {
+        for protocol in ["--http1.1", "--http2"] {
+            let out = curl(&s, REQUIRE, cert, "/echo/hello", &[protocol]).await;
+            match cert {
+                Cert::None => assert!(!out.success, "got through: {}", out.head),
+                Cert::Good => assert_eq!(out.status(), 200, "{protocol}: {}", out.stderr),
+                _ => {
+                    assert_eq!(out.status(), 403, "{cert:?} {protocol}");
+                    if protocol == "--http1.1" {
+                        assert_eq!(out.status_line, format!("HTTP/1.1 403 {REASON}"));
+                    }
+                }
+            }
+        }
+        for http2 in [false, true] {
+            let answer = send(s.addr, Call::get(REQUIRE, cert, http2)).await;
+            match cert {
+                // TLS 1.3: the client learns of the refusal on its first read.
+                Cert::None => assert!(answer.is_err(), "{answer:?}"),
+                Cert::Good => assert_eq!(answer.unwrap().status, 200),
+                _ => assert_eq!(answer.unwrap().status, 403, "{cert:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_mode_never_asks_so_the_policy_sees_null_even_for_a_good_certificate() {
+    let s = Served::start().await;
+    for protocol in ["--http1.1", "--http2"] {
+        let out = curl(&s, OFF, Cert::Good, "/echo/hello", &[protocol]).await;
+        assert_eq!(out.status(), 403, "{protocol}: {}", out.stderr);
+    }
+    for http2 in [false, true] {
+        let answer = send(s.addr, Call::get(OFF, Cert::Good, http2))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 403);
+    }
+    s.wait_for_log("certificate=none").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spoofed_certificate_header_without_a_tls_certificate_is_refused() {
+    let s = Served::start().await;
+    let spoofed = std::fs::read_to_string(s.layout.client_file("spoofed-header.txt")).unwrap();
+    let (name, value) = spoofed.trim().split_once(": ").unwrap();
+    assert_eq!(name, "X-Amzn-Mtls-Clientcert");
+    let header = format!("@{}", s.layout.client_file("spoofed-header.txt").display());
+    for protocol in ["--http1.1", "--http2"] {
+        let out = curl(
+            &s,
+            REQUEST,
+            Cert::None,
+            "/echo/hello",
+            &[protocol, "-H", &header],
+        )
+        .await;
+        assert_eq!(out.status(), 403, "{protocol}: {}", out.stderr);
+    }
+    for http2 in [false, true] {
+        let answer = send(
+            s.addr,
+            Call {
+                headers: vec![
+                    ("x-amzn-mtls-clientcert", value.to_owned()),
+                    ("client-cert", format!(":{}:", "AAAA")),
+                ],
+                ..Call::get(REQUEST, Cert::None, http2)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 403);
+    }
+    s.wait_for_log("ignored=x-amzn-mtls-clientcert").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact() {
+    let s = Served::start().await;
+    for size in [64 * 1024, 1024 * 1024, 10 * 1024 * 1024] {
+        let body = binary(size);
+        let file = scratch(&s.layout.client, "upload");
+        std::fs::write(&file, &body).unwrap();
+        let data = format!("@{}", file.display());
+        for method in ["POST", "PUT"] {
+            for protocol in ["--http1.1", "--http2"] {
+                let out = curl(
+                    &s,
+                    REQUEST,
+                    Cert::Good,
+                    "/echo/upload",
+                    &[
+                        protocol,
+                        "-X",
+                        method,
+                        "-H",
+                        "Content-Type: application/octet-stream",
+                        "--data-binary",
+                        &data,
+                    ],
+                )
+                .await;
+                assert_eq!(
+                    out.status(),
+                    200,
+                    "{size} {method} {protocol}: {}",
+                    out.stderr
+                );
+                assert_eq!(out.header("x-echo-method").as_deref(), Some(method));
+                assert!(out.body == body, "{size} {method} {protocol}: body differs");
+            }
+            for http2 in [false, true] {
+                let answer = send(
+                    s.addr,
+                    Call {
+                        method,
+                        path: "/echo/upload",
+                        body: body.clone(),
+                        ..Call::get(REQUEST, Cert::Good, http2)
+                    },
+                )
+                .await
+                .unwrap();
+                assert_eq!(answer.status, 200, "rustls {size} {method} http2={http2}");
+                assert_eq!(answer.headers["x-echo-method"], method);
+                assert!(answer.body == body, "rustls {size} {method}: body differs");
+            }
+        }
+    }
+}
+
+const TEAPOT: &str = r#"<policies>
+    <inbound><base /></inbound>
+    <backend>
+        <return-response>
+            <set-status code="418" reason="Reloaded" />
+        </return-response>
+    </backend>
+    <outbound><base /></outbound>
+    <on-error><base /></on-error>
+</policies>
+"#;
+
+/// Sends good-certificate GETs until one answers `status` (up to 10 s).
+async fn until_status(s: &Served, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = send(s.addr, Call::get(REQUEST, Cert::Good, false))
+            .await
+            .unwrap();
+        if answer.status == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} after 10 s",
+            answer.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_policy_applies_after_the_next_poll_and_a_broken_one_keeps_the_last_good() {
+    let s = Served::start().await;
+    until_status(&s, 200).await;
+
+    std::fs::write(s.policy("echo.xml"), TEAPOT).unwrap();
+    until_status(&s, 418).await;
+    s.wait_for_log("reloaded the deployment").await;
+    let out = curl(&s, REQUEST, Cert::Good, "/echo/hello", &["--http1.1"]).await;
+    assert_eq!(out.status_line, "HTTP/1.1 418 Reloaded");
+    // The global policy still runs first.
+    assert_eq!(
+        curl(&s, REQUEST, Cert::None, "/echo/hello", &[])
+            .await
+            .status(),
+        403
+    );
+
+    let seen = s.log_len();
+    std::fs::write(s.policy("echo.xml"), "<policies><inbound><base /></inbound").unwrap();
+    let line = s
+        .wait_for_log_after(seen, "does not load; keeping the last good one")
+        .await;
+    assert!(line.contains("ERROR"), "{line}");
+    for http2 in [false, true] {
+        let answer = send(s.addr, Call::get(REQUEST, Cert::Good, http2))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 418, "the last good deployment serves");
+    }
+    std::fs::write(s.policy("echo.xml"), demo::API_POLICY).unwrap();
+    until_status(&s, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_request_client_certificate_off_applies_at_the_next_reload() {
+    let s = Served::start().await;
+    until_status(&s, 200).await;
+    let toml = s.layout.deployment.join("gateway.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let off = text.replacen(
+        "request_client_certificate = true",
+        "request_client_certificate = false",
+        1,
+    );
+    assert_ne!(off, text);
+    std::fs::write(&toml, off).unwrap();
+    // The handshake still asks (TLS settings are fixed), but the policy sees null.
+    until_status(&s, 403).await;
+    s.wait_for_log("status=403 decision=responded api=echo certificate=none")
+        .await;
+    std::fs::write(&toml, text).unwrap();
+    until_status(&s, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_gracefully() {
+    let mut s = Served::start().await;
+    let answer = send(s.addr, Call::get(REQUEST, Cert::Good, true))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    let pid = s.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 30 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    s.wait_for_log("stopped").await;
+}
+
+#[test]
+fn an_s3_config_is_refused_with_a_clear_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args([
+            "serve",
+            "--config",
+            "s3://bucket/prefix",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not yet supported by serve; use a folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_folder_that_does_not_load_stops_serve_at_start_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gateway.toml"),
+        "[deployment]\nregion = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("gateway.toml:2"), "{stderr}");
+}
