@@ -16,20 +16,13 @@ use trust_pki::{Ca, file, now, pem_of};
 
 const UPLOADED: usize = 10_000;
 
-const POLICY: &str = r#"<policies>
-<inbound>
-<choose>
-<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))" >
-<return-response>
-<set-status code="403" reason="Invalid client certificate" />
-</return-response>
-</when>
-</choose>
-</inbound>
-<backend>
-<return-response><set-status code="200" reason="OK"/></return-response>
-</backend>
-</policies>"#;
+/// The article's third policy as printed, in inbound; the backend answers by itself.
+fn policy() -> String {
+    format!(
+        "<policies><inbound>{}</inbound><backend><return-response><set-status code=\"200\" reason=\"OK\"/></return-response></backend></policies>",
+        include_str!("../tests/data/policies/article-uploaded-certificates.xml")
+    )
+}
 
 fn deployment(root: &Ca, intermediate: &Ca, client: &[u8]) -> Deployment {
     let mut files = vec![
@@ -37,7 +30,7 @@ fn deployment(root: &Ca, intermediate: &Ca, client: &[u8]) -> Deployment {
             "gateway.toml",
             "[deployment]\npolicy = \"policies/global.xml\"\n[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\n",
         ),
-        file("policies/global.xml", POLICY),
+        file("policies/global.xml", policy()),
         file("ca/root/root.pem", root.pem()),
         file("ca/intermediate/issuing.pem", intermediate.pem()),
         file("crl/root.crl", root.crl(&[])),

@@ -525,30 +525,8 @@ policy = "policies/orders.xml"
     )
 }
 
-/// The article's third policy, verbatim, in the global inbound section.
-pub(crate) const GLOBAL_POLICY: &str = r#"<!--
-    Global scope: every API. The third policy of "Secure APIs using client certificate
-    authentication in API Management", verbatim: the client certificate must chain to a
-    CA under ca/ without being revoked by crl/ (Verify()), and be one of the certificates
-    uploaded under certificates/ (context.Deployment.Certificates).
--->
-<policies>
-    <inbound>
-        <choose>
-            <when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))" >
-                <return-response>
-                    <set-status code="403" reason="Invalid client certificate" />
-                </return-response>
-            </when>
-        </choose>
-    </inbound>
-    <backend>
-        <forward-request />
-    </backend>
-    <outbound />
-    <on-error />
-</policies>
-"#;
+/// The article's third policy, verbatim, in the global inbound section: the demo's.
+pub(crate) const GLOBAL_POLICY: &str = certgate::demo::GLOBAL_POLICY;
 
 /// The `orders` API: the global check first, then an answer without a backend.
 pub(crate) const ORDERS_POLICY: &str = r#"<!--

@@ -13,29 +13,11 @@ use common::backend::{EchoBackend, closed_port};
 use trust_pki::{Ca, file, now, pem_of};
 
 /// The APIM article's three policies, exactly as printed there.
-const ARTICLE_ISSUER_SUBJECT: &str = r#"<choose>
-<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")" >
-<return-response>
-<set-status code="403" reason="Invalid client certificate" />
-</return-response>
-</when>
-</choose>"#;
+const ARTICLE_ISSUER_SUBJECT: &str = include_str!("data/policies/article-issuer-subject.xml");
 
-const ARTICLE_THUMBPRINT: &str = r#"<choose>
-<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Thumbprint != "DESIRED-THUMBPRINT-IN-UPPER-CASE")" >
-<return-response>
-<set-status code="403" reason="Invalid client certificate" />
-</return-response>
-</when>
-</choose>"#;
+const ARTICLE_THUMBPRINT: &str = include_str!("data/policies/article-thumbprint.xml");
 
-const ARTICLE_UPLOADED: &str = r#"<choose>
-<when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))" >
-<return-response>
-<set-status code="403" reason="Invalid client certificate" />
-</return-response>
-</when>
-</choose>"#;
+const ARTICLE_UPLOADED: &str = include_str!("data/policies/article-uploaded-certificates.xml");
 
 /// Root → intermediate → leaves; CRLs of both CAs; the intermediate revokes serial 13.
 struct Pki {

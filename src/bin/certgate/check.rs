@@ -1,28 +1,22 @@
 //! `certgate check --config DIR`: loads and compiles everything a deployment holds,
 //! as the gateway would at start, and says what is wrong or what loaded.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use certgate::gateway::Deployment;
 use certgate::trust::Severity;
-use time::OffsetDateTime;
 
 use crate::deployment_args;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The deployment folder (gateway.toml, policies/, ca/, crl/, certificates/).
-    #[arg(long, value_name = "DIR")]
-    config: PathBuf,
-    /// Judge dates (expired CAs, stale CRLs) at this time instead of now.
-    #[arg(long, value_name = "RFC3339", value_parser = deployment_args::parse_time)]
-    now: Option<OffsetDateTime>,
+    #[command(flatten)]
+    deployment: deployment_args::DeploymentArgs,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let now = args.now.unwrap_or_else(OffsetDateTime::now_utc);
-    let files = deployment_args::read(&args.config)?;
+    let now = args.deployment.now();
+    let files = deployment_args::read(&args.deployment.config)?;
     let version = certgate::source::content_version(&files);
     let deployment = match Deployment::load(&files, version, now) {
         Ok(d) => d,

@@ -8,6 +8,24 @@ use certgate::source::{SourceFile, read_folder};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// `--config DIR [--now T]`, for commands that load a deployment folder.
+#[derive(clap::Args)]
+pub(crate) struct DeploymentArgs {
+    /// The deployment folder (gateway.toml, policies/, ca/, crl/, certificates/).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) config: std::path::PathBuf,
+    /// Use this time instead of now (RFC 3339, e.g. 2030-01-01T00:00:00Z): for
+    /// expiry, CRL freshness and DateTime.UtcNow.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub(crate) now: Option<OffsetDateTime>,
+}
+
+impl DeploymentArgs {
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.now.unwrap_or_else(OffsetDateTime::now_utc)
+    }
+}
+
 /// `--now`: an RFC 3339 time.
 pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339)

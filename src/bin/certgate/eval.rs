@@ -18,7 +18,6 @@ use certgate::expr::{self, Body, Context, Deployment, Limits, Origin, TrustVerif
 use certgate::source::read_folder;
 use certgate::trust::{TrustStore, VerifyCache};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -49,13 +48,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     ip: String,
     /// The clock (DateTime.UtcNow, Verify()), RFC 3339; default: now.
-    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    #[arg(long, value_name = "RFC3339", value_parser = crate::deployment_args::parse_time)]
     now: Option<OffsetDateTime>,
-}
-
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-01-01T00:00:00Z"))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -7,18 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use certgate::frontend::lambda::handle_event;
-use time::OffsetDateTime;
 
 use crate::deployment_args;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The deployment folder.
-    #[arg(long, value_name = "DIR")]
-    config: PathBuf,
-    /// Evaluate at this time instead of now (RFC 3339).
-    #[arg(long, value_name = "RFC3339", value_parser = deployment_args::parse_time)]
-    now: Option<OffsetDateTime>,
+    #[command(flatten)]
+    deployment: deployment_args::DeploymentArgs,
     /// Write the decision trace to stderr: the certificate, Verify() verdicts, each
     /// condition, the backend call.
     #[arg(long)]
@@ -28,8 +23,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let now = args.now.unwrap_or_else(OffsetDateTime::now_utc);
-    let deployment = deployment_args::load(&args.config, now)?;
+    let now = args.deployment.now();
+    let deployment = deployment_args::load(&args.deployment.config, now)?;
     let event = std::fs::read_to_string(&args.event)
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

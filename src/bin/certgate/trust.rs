@@ -16,7 +16,6 @@ use certgate::source::push::{PushOptions, push, reserved_conflicts, truststore_p
 use certgate::source::s3::{ClientOptions, Fetch, S3Location, S3Source, s3_client};
 use certgate::source::{SourceFile, read_folder};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Command {
@@ -36,7 +35,7 @@ pub(crate) enum Command {
         /// s3://bucket/prefix
         uri: String,
         /// Judge expiry and CRL freshness at this time instead of now (RFC 3339).
-        #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+        #[arg(long, value_name = "RFC3339", value_parser = crate::deployment_args::parse_time)]
         at: Option<OffsetDateTime>,
     },
     /// Download a deployment from S3 into a folder.
@@ -49,11 +48,6 @@ pub(crate) enum Command {
         #[arg(long)]
         force: bool,
     },
-}
-
-fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-01-01T00:00:00Z"))
 }
 
 pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {

@@ -87,7 +87,7 @@ pub fn to_gateway_request(
             from_headers(source, &carried, &settings.alb_header, &alb_leaf)
         }
     };
-    ignored.retain(|name| !trusted_names(settings.certificate_source).contains(name));
+    ignored.retain(|name| !carries(settings.certificate_source, name));
 
     let host = parts
         .uri
@@ -142,21 +142,13 @@ fn strip_stage(parts: &mut http::request::Parts) {
     }
 }
 
-/// The names under which the trusted source arrives, so they are not counted as
-/// ignored.
-fn trusted_names(source: CertificateSource) -> &'static [&'static str] {
+/// Whether header `name` belongs to the trusted source (so it is not "ignored").
+fn carries(source: CertificateSource, name: &str) -> bool {
     match source {
-        CertificateSource::Apigateway => &[],
-        CertificateSource::Alb => &[
-            "x-amzn-mtls-clientcert",
-            "x-amzn-mtls-clientcert-leaf",
-            "x-amzn-mtls-clientcert-serial-number",
-            "x-amzn-mtls-clientcert-issuer",
-            "x-amzn-mtls-clientcert-subject",
-            "x-amzn-mtls-clientcert-validity",
-        ],
-        CertificateSource::Xfcc => &["x-forwarded-client-cert"],
-        CertificateSource::Rfc9440 => &["client-cert", "client-cert-chain"],
+        CertificateSource::Apigateway => false,
+        CertificateSource::Alb => name.starts_with("x-amzn-mtls-clientcert"),
+        CertificateSource::Xfcc => name == "x-forwarded-client-cert",
+        CertificateSource::Rfc9440 => name.starts_with("client-cert"),
     }
 }
 
