@@ -143,7 +143,8 @@ fn run(options: &Options) -> Result<bool, BoxError> {
     let (addr, _backend) = server.block_on(async {
         let backend = EchoBackend::start().await?;
         let layout = demo::write(dir.path(), &pki, &backend.url())?;
-        let gateway = LocalGateway::open(&layout.deployment, Limits::default())?;
+        let gateway =
+            LocalGateway::open(&layout.deployment.to_string_lossy(), Limits::default()).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(gateway.serve(

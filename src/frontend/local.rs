@@ -1,73 +1,91 @@
-//! The local gateway: a deployment folder served by the TLS listener, with hot reload.
+//! The local gateway: a deployment (folder or S3 prefix) served by the TLS listener,
+//! refreshed while it serves exactly as the Lambda function refreshes.
 //!
-//! [`LocalGateway::open`] loads the folder once and builds the [`TlsSettings`] from it
-//! (server certificates, client-certificate modes, CA hints). Those are fixed for the
-//! life of the process; policies, `[[apis]]`, CA certificates, CRLs and uploaded
-//! certificates are reloaded while it serves ([`super::reload`]). Each request runs
+//! [`LocalGateway::open`] loads the deployment once and builds the [`TlsSettings`] from
+//! it (server certificates, client-certificate modes, CA hints); those are fixed for the
+//! life of the process. Policies, `[[apis]]`, CA certificates, CRLs and uploaded
+//! certificates are refreshed by [`Refresher`]: a new deployment is swapped in whole
+//! when it loads, and a broken one leaves the last good one serving. Each request runs
 //! [`gateway::handle`] against the snapshot current when it arrived, and is logged on
 //! one line.
 
 use std::future::Future;
 use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use super::reload::{LiveDeployment, LoadError, load_folder, log_diagnostics};
 use super::tls::{self, Handler, Limits, TlsError, TlsSettings};
-use crate::gateway::{self, ClientCertificate, GatewayRequest, GatewayResponse};
+use crate::gateway::{
+    self, ClientCertificate, Deployment, DeploymentError, GatewayRequest, GatewayResponse,
+};
+use crate::source::SourceFile;
+use crate::source::origin::Origin;
+use crate::source::refresh::{RefreshError, Refresher, Snapshot};
+use crate::source::s3::S3Error;
 
 /// Why the local gateway cannot start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalError {
     #[error("{0}")]
-    Load(#[from] LoadError),
+    Source(#[from] S3Error),
+    #[error("{0}")]
+    Load(#[from] RefreshError),
     #[error("{0}")]
     Tls(#[from] TlsError),
 }
 
-/// A loaded deployment folder with its TLS settings, ready to serve.
-#[derive(Debug)]
+type Build = fn(&[SourceFile]) -> Result<Deployment, DeploymentError>;
+
+/// A loaded deployment with its TLS settings, ready to serve.
 pub struct LocalGateway {
-    live: Arc<LiveDeployment>,
+    refresher: Arc<Refresher<Origin, Deployment, Build>>,
     tls: TlsSettings,
 }
 
+impl std::fmt::Debug for LocalGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalGateway")
+            .field("version", &self.refresher.snapshot().version())
+            .finish_non_exhaustive()
+    }
+}
+
 impl LocalGateway {
-    /// Loads `dir` and builds the listener's TLS settings from it.
+    /// Loads `config` (a folder, or `s3://bucket/prefix`) and builds the listener's TLS
+    /// settings from it.
     ///
     /// # Errors
     ///
-    /// The folder cannot be read or does not load, or its TLS files are unusable.
-    pub fn open(dir: &Path, limits: Limits) -> Result<Self, LocalError> {
-        let (deployment, files) = load_folder(dir, OffsetDateTime::now_utc())?;
-        log_diagnostics(&deployment);
+    /// The deployment cannot be read or does not load, or its TLS files are unusable.
+    pub async fn open(config: &str, limits: Limits) -> Result<Self, LocalError> {
+        let origin = Origin::from_config(config).await?;
+        let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
+        let loaded = refresher.load_initial().await?;
+        let deployment = &loaded.value;
         let tls = TlsSettings::builder(&deployment.config)
-            .files(&files)
+            .files(&deployment.tls_files)
             .trust_store(&deployment.trust)
             .limits(limits)
             .build()?;
-        Ok(Self {
-            live: Arc::new(LiveDeployment::new(PathBuf::from(dir), deployment)),
-            tls,
-        })
+        Ok(Self { refresher, tls })
     }
 
-    /// The deployment and its folder.
-    pub fn live(&self) -> &Arc<LiveDeployment> {
-        &self.live
+    /// The deployments requests are served from.
+    pub fn snapshot(&self) -> Arc<Snapshot<Deployment>> {
+        self.refresher.snapshot()
     }
 
     pub fn tls_settings(&self) -> &TlsSettings {
         &self.tls
     }
 
-    /// Serves on `listener` until `shutdown` completes, polling the folder every
-    /// `reload_every` (never with `None`); then drains in-flight requests.
+    /// Serves on `listener` until `shutdown` completes, refreshing the deployment every
+    /// `refresh_every` (never with `None`); then drains in-flight requests.
     ///
     /// # Errors
     ///
@@ -75,39 +93,41 @@ impl LocalGateway {
     pub async fn serve(
         self,
         listener: TcpListener,
-        reload_every: Option<Duration>,
+        refresh_every: Option<Duration>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let watcher = reload_every.map(|interval| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(Arc::clone(&self.live).watch(interval, async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            }))
-        });
-        let result = tls::serve(listener, self.tls, handler(self.live), shutdown).await;
-        let _ = stop_tx.send(true);
-        if let Some(watcher) = watcher {
-            let _ = watcher.await;
+        let refreshing = refresh_every.map(|every| Arc::clone(&self.refresher).spawn(every));
+        let result = tls::serve(
+            listener,
+            self.tls,
+            handler(self.refresher.snapshot()),
+            shutdown,
+        )
+        .await;
+        if let Some(task) = refreshing {
+            task.abort();
         }
         result
     }
 }
 
-/// The listener's handler: [`gateway::handle`] against the current snapshot of `live`,
-/// one log line per request.
-pub fn handler(live: Arc<LiveDeployment>) -> impl Handler {
+/// The listener's handler: [`gateway::handle`] against the current deployment, one log
+/// line per request; 503 while none has loaded.
+pub fn handler(snapshot: Arc<Snapshot<Deployment>>) -> impl Handler {
     move |request: GatewayRequest| {
-        let live = Arc::clone(&live);
-        async move { handle(&live, request).await }
+        let snapshot = Arc::clone(&snapshot);
+        async move { handle(&snapshot, request).await }
     }
 }
 
-async fn handle(live: &LiveDeployment, mut request: GatewayRequest) -> GatewayResponse {
+async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) -> GatewayResponse {
     let started = Instant::now();
-    let deployment = live.snapshot();
-    // The handshake asks by the settings read at start; a reload that turned the host's
-    // "Request client certificate" off takes effect here.
+    let Some(current) = snapshot.current() else {
+        return unavailable();
+    };
+    let deployment = &current.value;
+    // The handshake asks by the settings read at start; a refresh that turned the
+    // host's "Request client certificate" off takes effect here.
     let host = request
         .parts
         .uri
@@ -129,15 +149,12 @@ async fn handle(live: &LiveDeployment, mut request: GatewayRequest) -> GatewayRe
     let path = request.parts.uri.path().to_owned();
     let thumbprint = match &request.certificate {
         ClientCertificate::Absent => "none".to_owned(),
-        ClientCertificate::Presented(_) => request
-            .certificate
-            .leaf()
-            .map_or_else(|| "none".to_owned(), |c| c.thumbprint().to_owned()),
+        ClientCertificate::Presented(chain) => chain.leaf.thumbprint().to_owned(),
         ClientCertificate::Undecodable(_) => "undecodable".to_owned(),
     };
     let request_id = request.request_id.clone();
     let ignored = request.ignored_certificate_sources.join(",");
-    let outcome = gateway::handle(&deployment, request, OffsetDateTime::now_utc(), false).await;
+    let outcome = gateway::handle(deployment, request, OffsetDateTime::now_utc(), false).await;
     let decision = match &outcome.decision {
         gateway::Decision::Failed { reason } => format!("failed:{reason}"),
         other => other.as_str().to_owned(),
@@ -156,4 +173,19 @@ async fn handle(live: &LiveDeployment, mut request: GatewayRequest) -> GatewayRe
         "request"
     );
     outcome.response
+}
+
+/// No deployment has loaded: fail closed.
+fn unavailable() -> GatewayResponse {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    GatewayResponse {
+        status: http::StatusCode::SERVICE_UNAVAILABLE,
+        reason: None,
+        headers,
+        body: Bytes::from_static(br#"{"statusCode": 503, "message": "No deployment is loaded"}"#),
+    }
 }

@@ -4,5 +4,4 @@
 pub mod forwarded;
 pub mod lambda;
 pub mod local;
-pub mod reload;
 pub mod tls;

@@ -14,7 +14,7 @@ use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, Scope};
 use crate::proxy::{Backend, ClientIdentity};
-use crate::source::SourceFile;
+use crate::source::{SourceFile, content_version};
 use crate::trust::{Diagnostic, Severity, TrustStore};
 
 /// Largest backend response certgate buffers (Lambda's own limit is 6 MB).
@@ -86,6 +86,9 @@ pub struct Deployment {
     /// identity found under `certificates/<id>.key`.
     pub(crate) backends: Backends,
     pub(crate) policy_count: usize,
+    /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
+    /// local listener's TLS settings.
+    pub tls_files: Vec<SourceFile>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -177,6 +180,16 @@ impl Deployment {
             });
         }
         let policy_count = documents.len();
+        let tls_files = files
+            .iter()
+            .filter(|f| {
+                config.hostnames.iter().any(|h| {
+                    h.tls_certificate.as_deref() == Some(f.path.as_str())
+                        || h.tls_key.as_deref() == Some(f.path.as_str())
+                })
+            })
+            .cloned()
+            .collect();
 
         let (trust, diagnostics) = TrustStore::from_files(files, now);
         let trust = Arc::new(trust);
@@ -196,7 +209,21 @@ impl Deployment {
             apis,
             backends,
             policy_count,
+            tls_files,
         })
+    }
+
+    /// [`Deployment::load`] now, versioned by content, with the trust store's
+    /// diagnostics logged: what a refresher builds from each new set of files.
+    pub fn from_files(files: &[SourceFile]) -> Result<Self, DeploymentError> {
+        let deployment = Self::load(files, content_version(files), OffsetDateTime::now_utc())?;
+        for d in &deployment.diagnostics {
+            match d.severity {
+                Severity::Error => tracing::error!(path = %d.path, "{}", d.message),
+                _ => tracing::warn!(path = %d.path, "{}", d.message),
+            }
+        }
+        Ok(deployment)
     }
 
     /// The composed policy for an API, and an operation of it if one matched.

@@ -40,7 +40,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("cannot start the echo backend")?;
         let pki = DemoPki::generate(OffsetDateTime::now_utc())?;
         let layout = demo::write(&root, &pki, &backend.url())?;
-        let gateway = LocalGateway::open(&layout.deployment, Limits::default())
+        let gateway = LocalGateway::open(&layout.deployment.to_string_lossy(), Limits::default())
+            .await
             .context("the demo deployment does not load")?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -13,8 +12,8 @@ use certgate::frontend::tls::Limits;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
-Reloading: the folder is polled every --reload-seconds; when its content (a hash of \
-every file) changes and loads, new requests use it: policies, [[apis]], ca/, crl/, \
+Reloading: the deployment is checked every --reload-seconds; when its content (a hash \
+of every file) changes and loads, new requests use it: policies, [[apis]], ca/, crl/, \
 certificates/. A request in flight keeps the deployment it started with. A change that \
 does not load is logged and the last good deployment keeps serving.
 
@@ -25,14 +24,16 @@ request_client_certificate off applies at the next reload (the policy sees null)
 
 Stops on Ctrl-C or SIGTERM, letting in-flight requests finish.")]
 pub(crate) struct Args {
-    /// The deployment folder (gateway.toml, policies/, ca/, crl/, certificates/, and
-    /// the server certificates named by tls_certificate and tls_key).
-    #[arg(long, value_name = "DIR")]
+    /// The deployment: a folder or `s3://bucket/prefix` (gateway.toml, policies/, ca/,
+    /// crl/, certificates/, and the server certificates named by tls_certificate and
+    /// tls_key).
+    #[arg(long, value_name = "DIR|S3")]
     config: String,
     /// Address and port to listen on (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// Poll the folder for changes this often; 0 turns reloading off.
+    /// Look for a new deployment this often (a folder is re-read and hashed, S3 asked
+    /// with a conditional GET); 0 turns reloading off.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
     reload_seconds: f64,
 }
@@ -45,30 +46,24 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.config.starts_with("s3://") {
-        anyhow::bail!(
-            "--config {}: S3 deployments are not yet supported by serve; use a folder \
-             (`certgate trust pull` copies one from S3)",
-            args.config
-        );
-    }
     init_logging();
-    let dir = PathBuf::from(&args.config);
-    let gateway = LocalGateway::open(&dir, Limits::default())
-        .with_context(|| format!("cannot serve {}", dir.display()))?;
     let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
     runtime()?.block_on(async move {
+        let gateway = LocalGateway::open(&args.config, Limits::default())
+            .await
+            .with_context(|| format!("cannot serve {}", args.config))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let shutdown = shutdown_signal();
-        let deployment = gateway.live().snapshot();
-        tracing::info!(
-            "listening on https://{addr} (deployment {}: {})",
-            deployment.version,
-            deployment.summary()
-        );
+        if let Some(current) = gateway.snapshot().current() {
+            tracing::info!(
+                "listening on https://{addr} (deployment {}: {})",
+                current.version,
+                current.value.summary()
+            );
+        }
         gateway.serve(listener, reload, shutdown).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
