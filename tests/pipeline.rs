@@ -2,6 +2,8 @@
 //! loopback. Every case states the request, the policy, and what the caller gets.
 
 mod common;
+#[path = "common/tls_client.rs"]
+mod tls_client;
 #[path = "common/trust_pki.rs"]
 mod trust_pki;
 
@@ -594,4 +596,51 @@ async fn the_client_certificate_is_forwarded_to_the_backend_when_the_api_asks() 
             .get("x-echo-header-client-cert")
             .is_none()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_certificate_presents_the_uploaded_certificate_to_the_backend() {
+    // A TLS backend that reports the client certificate it was shown.
+    let backend = tls_client::Gateway::start().await;
+    let tls = tls_client::pki();
+    let files = |policy: &str| {
+        vec![
+            file(
+                "gateway.toml",
+                format!(
+                    "[[apis]]\nname = \"o\"\npath = \"/o\"\nbackend = \"https://127.0.0.1:{}\"\npolicy = \"policies/o.xml\"\n",
+                    backend.addr.port()
+                ),
+            ),
+            file("policies/o.xml", policy_doc(policy, "")),
+            // The backend's server CA: backends with a private CA are trusted through ca/root.
+            file("ca/root/backend-ca.pem", tls.server_ca.pem.clone()),
+            file("certificates/to-backend.pem", tls.client.pem.clone()),
+            file("certificates/to-backend.key", tls.client.key_pem.clone()),
+        ]
+    };
+    let load = |policy: &str| {
+        let files = files(policy);
+        let d = Deployment::load(&files, "t", now()).unwrap_or_else(|e| panic!("{}", e.render()));
+        assert!(
+            d.diagnostics.iter().all(|d| !d.path.ends_with(".key")),
+            "{:?}",
+            d.diagnostics
+        );
+        d
+    };
+
+    let d = load(r#"<authentication-certificate certificate-id="to-backend"/>"#);
+    let out = send(&d, request("GET", "/o/x", None, b"")).await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-certificate"), tls.client_thumbprint());
+
+    let d = load("");
+    let out = send(&d, request("GET", "/o/x", None, b"")).await;
+    assert_eq!(header(&out, "x-echo-certificate"), "none");
+
+    // An id without a key cannot authenticate: the call fails, it is not sent bare.
+    let d = load(r#"<authentication-certificate certificate-id="missing"/>"#);
+    let out = send(&d, request("GET", "/o/x", None, b"")).await;
+    assert_eq!(out.response.status, 502);
 }

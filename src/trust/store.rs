@@ -428,6 +428,11 @@ impl TrustStore {
 
         for file in under("certificates/") {
             let name = &file.path["certificates/".len()..];
+            // certificates/<id>.key is the private key of an uploaded certificate, for
+            // authentication-certificate to a backend; the gateway reads it.
+            if name.ends_with(".key") && !name.contains('/') {
+                continue;
+            }
             if name.contains('/') {
                 loader.push(
                     &file.path,
