@@ -100,7 +100,7 @@ pub async fn handle(
     let api = Some(route.api.name.clone());
     let decision = run(policy, &mut exchange, &deployment.backends).await;
     Outcome {
-        response: response(&exchange.ctx),
+        response: response(&exchange.ctx.response),
         decision,
         api,
         trace: exchange.trace,
@@ -239,10 +239,7 @@ fn not_routed(error: RouteError) -> Outcome {
         RouteError::OperationNotFound => "Unable to match incoming request to an operation.",
     };
     Outcome {
-        response: response(&Context {
-            response: json_response(StatusCode::NOT_FOUND, message),
-            ..Context::new(OffsetDateTime::UNIX_EPOCH)
-        }),
+        response: response(&json_response(StatusCode::NOT_FOUND, message)),
         decision: Decision::NotRouted,
         api: None,
         trace: None,
@@ -305,8 +302,7 @@ fn context(
 }
 
 /// `context.Response` as the caller gets it.
-fn response(ctx: &Context) -> GatewayResponse {
-    let r = &ctx.response;
+fn response(r: &expr::Response) -> GatewayResponse {
     let status = u16::try_from(r.status_code)
         .ok()
         .and_then(|c| StatusCode::from_u16(c).ok())
