@@ -5,8 +5,10 @@
 //! run by hand, not a test:
 //!
 //! ```sh
-//! cargo build --release --bin certgate-lambda --example hello_lambda
-//! cargo run --release --example coldstart -- [RUNS]     # needs moto_server on PATH
+//! export CARGO_TARGET_DIR=target/lambda-ci                 # as .ci/test builds it
+//! cargo lambda build --release --bin certgate-lambda
+//! cargo lambda build --release --example hello_lambda
+//! cargo run --example coldstart -- [RUNS]                  # needs moto_server on PATH
 //! ```
 //!
 //! Each run starts the release binary with `AWS_LAMBDA_RUNTIME_API` pointing at a fake
@@ -44,13 +46,14 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(5);
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let release = repo.join("target").join("release");
-    let certgate = release.join("certgate-lambda");
-    let hello = release.join("examples").join("hello_lambda");
+    let built = repo.join("target").join("lambda-ci").join("lambda");
+    let certgate = built.join("certgate-lambda").join("bootstrap");
+    let hello = built.join("hello_lambda").join("bootstrap");
     for binary in [&certgate, &hello] {
         assert!(
             binary.is_file(),
-            "{} is missing: cargo build --release --bin certgate-lambda --example hello_lambda",
+            "{} is missing: CARGO_TARGET_DIR=target/lambda-ci cargo lambda build --release \
+             --bin certgate-lambda (and --example hello_lambda)",
             binary.display()
         );
     }

@@ -116,8 +116,6 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         let client = client(moto.url(), None).await;
         client.create_bucket().bucket(BUCKET).send().await.unwrap();
     });
-    let watch = Watch::start();
-
     for (deployment, prefix, kinds) in [
         (
             "examples/apigateway",
@@ -143,6 +141,9 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         let mut function_env = env.clone();
         function_env.push(("CERTGATE_CONFIG", uri.clone()));
         function_env.push(("CERTGATE_REFRESH_SECONDS", "60".to_owned()));
+        // One emulator per function process: a killed process leaves its pending poll
+        // behind, which could take the next process's invocation.
+        let watch = Watch::start();
         let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &function_env);
         let loaded = function
             .wait_for("cold start", Duration::from_secs(30))
@@ -208,6 +209,7 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
     }
 
     // An event that is not HTTP: a Lambda error that says what the function serves.
+    let watch = Watch::start();
     let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &{
         let mut e = env.clone();
         e.push(("CERTGATE_CONFIG", format!("s3://{BUCKET}/alb")));
@@ -221,8 +223,10 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         "{error}"
     );
     drop(function);
+    drop(watch);
 
     // The bucket unreachable at cold start: 503 with a JSON body, never proxied.
+    let watch = Watch::start();
     let mut dead = s3_env(&format!("http://127.0.0.1:{}", free_port()));
     dead.push(("CERTGATE_CONFIG", format!("s3://{BUCKET}/apigateway")));
     let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &dead);

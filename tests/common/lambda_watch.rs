@@ -43,10 +43,31 @@ pub fn require_cargo_lambda() {
 pub fn build_release(bin: &str) -> PathBuf {
     require_cargo_lambda();
     let target_dir = repo().join("target").join("lambda-ci");
-    let status = Command::new("cargo-lambda")
+    let mut command = Command::new("cargo-lambda");
+    command
         .args(["lambda", "build", "--release", "--locked", "--bin", bin])
         .current_dir(repo())
-        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_TARGET_DIR", &target_dir);
+    // Without what `cargo test` sets for this test (build scripts such as ring's rerun when
+    // CARGO_MANIFEST_DIR or CARGO_PKG_NAME change), so the build `.ci/test` made is reused.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name == "OUT_DIR"
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let status = command
         .status()
         .unwrap_or_else(|error| panic!("cannot run cargo-lambda ({error}); {INSTALL_HINT}"));
     assert!(status.success(), "cargo lambda build --release failed");
