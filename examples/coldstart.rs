@@ -14,7 +14,8 @@
 //! Each run starts the release binary with `AWS_LAMBDA_RUNTIME_API` pointing at a fake
 //! runtime API served here on loopback: the first `GET .../invocation/next` gets
 //! `events/rest/valid.json`, the `POST .../response` stops the clock, `VmHWM` is read from
-//! `/proc/PID/status`, and the process is killed.
+//! `/proc/PID/status`, and the process is killed. `COLDSTART_LOG=info` shows the
+//! function's log lines (the cold-start line says how long loading took).
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../tests/common/moto.rs"]
@@ -102,7 +103,10 @@ fn main() {
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
+        (
+            "RUST_LOG",
+            std::env::var("COLDSTART_LOG").unwrap_or_else(|_| "warn".to_owned()),
+        ),
     ];
     for (name, binary, env) in [
         ("hello_lambda", &hello, vec![]),
@@ -158,7 +162,11 @@ fn run_once(binary: &PathBuf, env: &[(&str, String)], event: &[u8]) -> Run {
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(if std::env::var_os("COLDSTART_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();

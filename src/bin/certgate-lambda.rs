@@ -8,10 +8,9 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     let versions = function::init_logging();
     let settings = Settings::from_env().inspect_err(|error| tracing::error!("{error}"))?;
-    let function = function::start(&settings)
+    let function = function::start(&settings, &versions)
         .await
         .inspect_err(|error| tracing::error!("CERTGATE_CONFIG: {error}"))?;
-    let _ = versions.set(std::sync::Arc::clone(function.snapshot()));
     let function = &function;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

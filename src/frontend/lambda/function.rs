@@ -137,16 +137,18 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
     }
 }
 
-/// Cold start: builds the refresher for `settings`, loads the first deployment within
+/// Cold start: builds the refresher for `settings` (log lines name its version from
+/// then on, through `versions`), loads the first deployment within
 /// [`COLD_START_BUDGET`] (a failure is logged, and the function answers 503 until a
 /// refresh succeeds), and starts the background refresh.
 ///
 /// # Errors
 /// A malformed `CERTGATE_CONFIG`.
-pub async fn start(settings: &Settings) -> Result<Function, S3Error> {
+pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Function, S3Error> {
     let origin = origin(&settings.config, S3_TIMEOUT).await?;
     let refresher = Arc::new(Refresher::new(origin, build_deployment as Build));
     let snapshot = refresher.snapshot();
+    let _ = versions.set(Arc::clone(&snapshot));
     let started = Instant::now();
     match tokio::time::timeout(COLD_START_BUDGET, refresher.load_initial()).await {
         Ok(Ok(loaded)) => tracing::info!(
