@@ -108,9 +108,19 @@ fn main() {
             std::env::var("COLDSTART_LOG").unwrap_or_else(|_| "warn".to_owned()),
         ),
     ];
+    // The same deployment from a local folder: what loading costs without S3.
+    let folder = std::env::temp_dir().join(format!("certgate-coldstart-{}", std::process::id()));
+    for file in &files {
+        let path = folder.join(&file.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &file.bytes).unwrap();
+    }
+    let mut local = env.clone();
+    local[0].1 = folder.display().to_string();
     for (name, binary, env) in [
         ("hello_lambda", &hello, vec![]),
         ("certgate-lambda", &certgate, env),
+        ("  (local folder)", &certgate, local),
     ] {
         let mut results: Vec<Run> = (0..runs).map(|_| run_once(binary, &env, &event)).collect();
         results.sort_by_key(|r| r.first_response);
@@ -128,6 +138,7 @@ fn main() {
             median.status,
         );
     }
+    let _ = std::fs::remove_dir_all(&folder);
 }
 
 fn ms(d: Duration) -> f64 {
