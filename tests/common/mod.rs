@@ -2,5 +2,6 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
+pub mod lambda_watch;
 pub mod moto;
 pub mod pki;

@@ -1,6 +1,8 @@
 //! Lambda events in, Lambda responses out.
 
 mod event;
+pub mod function;
+pub mod metrics;
 mod response;
 
 pub use event::{EventError, EventKind, parse_event, to_gateway_request};

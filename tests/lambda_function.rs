@@ -1,0 +1,373 @@
+//! The Lambda function `certgate-lambda`.
+//!
+//! * Through cargo-lambda: the release `bootstrap` (`cargo lambda build --release`) serving
+//!   every sample event of `events/` (`cargo lambda invoke --data-file`) from a deployment
+//!   that `certgate trust push` put into a real S3 API (moto_server on loopback), answers
+//!   checked against `events/README.md`; S3 unreachable at cold start; a non-HTTP event.
+//! * In process, against moto: a refresh that sees a broken policy keeps the last good
+//!   deployment; 503 in each event shape while nothing is loaded.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use certgate::frontend::lambda::function::{Build, Function, VERSION_HEADER, build_deployment};
+use certgate::gateway::Deployment;
+use certgate::source::origin::Origin;
+use certgate::source::push::{PushOptions, push};
+use certgate::source::refresh::{RefreshError, Refreshed, Refresher, Snapshot};
+use certgate::source::s3::{ClientOptions, S3Source, s3_client};
+use certgate::source::{SourceFile, content_version, read_folder};
+use common::lambda_watch::{FunctionProcess, Watch, build_release, repo};
+use common::moto::{Moto, free_port};
+use serde_json::Value;
+
+const BUCKET: &str = "certgate-lambda";
+const FUNCTION: &str = "certgate-lambda";
+
+/// `events/README.md`: each sample event and the status it must get.
+const EXPECTED: [(&str, u16); 7] = [
+    ("valid", 200),
+    ("no-certificate", 403),
+    ("untrusted", 403),
+    ("expired", 403),
+    ("revoked", 403),
+    ("spoofed-header", 403),
+    ("post-64k", 200),
+];
+
+fn s3_env(moto_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+        ("AWS_ENDPOINT_URL_S3", moto_url.to_owned()),
+    ]
+}
+
+async fn client(endpoint: String, timeout: Option<Duration>) -> Client {
+    s3_client(&ClientOptions {
+        endpoint_url: Some(endpoint),
+        region: Some("us-east-1".to_owned()),
+        credentials: Some(("testing".to_owned(), "testing".to_owned())),
+        max_attempts: Some(1),
+        timeout,
+    })
+    .await
+}
+
+fn folder(relative: &str) -> Vec<SourceFile> {
+    read_folder(&repo().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// A response header, whichever of `headers` / `multiValueHeaders` carries it.
+fn header(response: &Value, name: &str) -> Option<String> {
+    response["headers"][name]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            response["multiValueHeaders"][name][0]
+                .as_str()
+                .map(str::to_owned)
+        })
+}
+
+/// Checks one response against `events/README.md`.
+fn check_answer(kind: &str, event: &str, expected: u16, response: &Value, version: &str) {
+    let what = format!("{kind}/{event}.json: {response}");
+    assert_eq!(response["statusCode"], expected, "{what}");
+    assert_eq!(
+        header(response, VERSION_HEADER).as_deref(),
+        Some(version),
+        "{what}"
+    );
+    if kind == "alb" {
+        let description = match expected {
+            200 => "200 OK",
+            _ => "403 Invalid client certificate",
+        };
+        assert_eq!(response["statusDescription"], description, "{what}");
+    } else {
+        assert_eq!(response.get("statusDescription"), None, "{what}");
+    }
+    if event == "valid" {
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body["subject"], "CN=client1.contoso.com, O=Contoso, C=US",
+            "{what}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ through cargo-lambda
+
+#[test]
+fn every_sample_event_through_cargo_lambda_from_s3() {
+    let bootstrap = build_release(FUNCTION);
+    let moto = Moto::start();
+    let env = s3_env(&moto.url());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = client(moto.url(), None).await;
+        client.create_bucket().bucket(BUCKET).send().await.unwrap();
+    });
+    for (deployment, prefix, kinds) in [
+        (
+            "examples/apigateway",
+            "apigateway",
+            &["rest", "http-api"][..],
+        ),
+        ("examples/alb", "alb", &["alb"][..]),
+    ] {
+        let uri = format!("s3://{BUCKET}/{prefix}");
+        let pushed = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["trust", "push", deployment, &uri])
+            .current_dir(repo())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            pushed.status.success(),
+            "certgate trust push {deployment} {uri}: {}",
+            String::from_utf8_lossy(&pushed.stderr)
+        );
+        let version = content_version(&folder(deployment));
+
+        let mut function_env = env.clone();
+        function_env.push(("CERTGATE_CONFIG", uri.clone()));
+        function_env.push(("CERTGATE_REFRESH_SECONDS", "60".to_owned()));
+        // One emulator per function process: a killed process leaves its pending poll
+        // behind, which could take the next process's invocation.
+        let watch = Watch::start();
+        let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &function_env);
+        let loaded = function
+            .wait_for("cold start", Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("no cold-start line: {:?}", function.lines()));
+        assert!(loaded.contains("deployment loaded"), "{loaded}");
+
+        let mut invoked = 0;
+        for kind in kinds {
+            for (event, expected) in EXPECTED {
+                let path = repo()
+                    .join("events")
+                    .join(kind)
+                    .join(format!("{event}.json"));
+                let response = watch
+                    .invoke(FUNCTION, &path)
+                    .unwrap_or_else(|e| panic!("{kind}/{event}.json: {e}"));
+                check_answer(kind, event, expected, &response, &version);
+                invoked += 1;
+            }
+        }
+
+        // One request line and one EMF line per event; every JSON line names the version.
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = function.lines();
+        let json: Vec<Value> = lines
+            .iter()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        assert_eq!(
+            json.len(),
+            lines.len(),
+            "every stdout line is JSON: {lines:#?}"
+        );
+        for line in &json {
+            assert!(line["deployment"].is_string(), "no deployment: {line}");
+        }
+        let requests: Vec<&Value> = json.iter().filter(|l| l["message"] == "request").collect();
+        assert_eq!(requests.len(), invoked, "{lines:#?}");
+        let valid = requests
+            .iter()
+            .find(|l| l["status"] == 200 && l["certificate"] == "presented")
+            .expect("a valid request line");
+        assert_eq!(valid["route"], "orders");
+        assert_eq!(valid["decision"], "responded");
+        assert_eq!(valid["deployment"], version.as_str());
+        assert_eq!(valid["subject"], "CN=client1.contoso.com, O=Contoso, C=US");
+        assert!(valid["thumbprint"].as_str().unwrap().len() == 40, "{valid}");
+        assert!(
+            valid["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+        assert!(valid["duration_ms"].is_number());
+        let emf: Vec<&Value> = json.iter().filter(|l| l["_aws"].is_object()).collect();
+        assert_eq!(emf.len(), invoked, "{lines:#?}");
+        assert!(
+            emf.iter()
+                .all(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "certgate")
+        );
+        assert!(emf.iter().any(|l| l["Decision"] == "responded"
+            && l["Reason"] == "Invalid client certificate"
+            && l["Status"] == 403));
+    }
+
+    // An event that is not HTTP: a Lambda error that says what the function serves.
+    let watch = Watch::start();
+    let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &{
+        let mut e = env.clone();
+        e.push(("CERTGATE_CONFIG", format!("s3://{BUCKET}/alb")));
+        e
+    });
+    let error = watch
+        .invoke_ascii(FUNCTION, r#"{"Records": [{"eventSource": "aws:s3"}]}"#)
+        .expect_err("a non-HTTP event is a Lambda error");
+    assert!(
+        error.contains("API Gateway REST, HTTP API and ALB events only"),
+        "{error}"
+    );
+    drop(function);
+    drop(watch);
+
+    // The bucket unreachable at cold start: 503 with a JSON body, never proxied.
+    let watch = Watch::start();
+    let mut dead = s3_env(&format!("http://127.0.0.1:{}", free_port()));
+    dead.push(("CERTGATE_CONFIG", format!("s3://{BUCKET}/apigateway")));
+    let function = FunctionProcess::start(&bootstrap, &watch, FUNCTION, &dead);
+    let line = function
+        .wait_for("cold start", Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no cold-start line: {:?}", function.lines()));
+    assert!(line.contains("no deployment loaded"), "{line}");
+    for kind in ["rest", "http-api", "alb"] {
+        let path = repo().join("events").join(kind).join("valid.json");
+        let response = watch.invoke(FUNCTION, &path).unwrap();
+        assert_eq!(response["statusCode"], 503, "{kind}: {response}");
+        assert_eq!(header(&response, VERSION_HEADER).as_deref(), Some("none"));
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["statusCode"], 503);
+    }
+}
+
+// ------------------------------------------------------------------------- in process
+
+fn event(kind: &str, name: &str) -> String {
+    std::fs::read_to_string(
+        repo()
+            .join("events")
+            .join(kind)
+            .join(format!("{name}.json")),
+    )
+    .unwrap()
+}
+
+async fn answer(function: &Function, kind: &str, name: &str) -> Value {
+    let response = function
+        .invoke(&event(kind, name), "test-request")
+        .await
+        .unwrap();
+    serde_json::to_value(&response).unwrap()
+}
+
+fn refresher(source: S3Source) -> Arc<Refresher<Origin, Deployment, Build>> {
+    Arc::new(Refresher::new(
+        Origin::S3(source),
+        build_deployment as Build,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_that_sees_a_broken_policy_keeps_the_last_good() {
+    let moto = Moto::start();
+    let client = client(moto.url(), None).await;
+    client.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let source = S3Source::new(client, format!("s3://{BUCKET}/fn").parse().unwrap());
+    let options = PushOptions {
+        delete: true,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    let good = folder("examples/apigateway");
+    let good_version = content_version(&good);
+    push(&source, &good, b"", &options).await.unwrap();
+
+    let refresher = refresher(source.clone());
+    refresher.load_initial().await.unwrap();
+    let function = Function::with_snapshot(refresher.snapshot());
+    let response = answer(&function, "rest", "valid").await;
+    check_answer("rest", "valid", 200, &response, &good_version);
+
+    // A policy that does not parse reaches S3 (pushed without `certgate check`).
+    let mut broken = good.clone();
+    let policy = broken
+        .iter_mut()
+        .find(|f| f.path == "policies/orders.xml")
+        .unwrap();
+    policy.bytes = b"<policies><inbound><base /></inbound>".to_vec();
+    push(&source, &broken, b"", &options).await.unwrap();
+    let error = refresher.refresh().await.unwrap_err();
+    assert!(matches!(error, RefreshError::Build { .. }), "{error}");
+    assert!(error.to_string().contains("policies/orders.xml"), "{error}");
+    for (name, status) in EXPECTED {
+        let response = answer(&function, "rest", name).await;
+        check_answer("rest", name, status, &response, &good_version);
+    }
+    assert!(function.snapshot().last_error().is_some());
+
+    // A good deployment again: served from the next refresh on.
+    let mut fixed = good.clone();
+    fixed
+        .iter_mut()
+        .find(|f| f.path == "gateway.toml")
+        .unwrap()
+        .bytes
+        .extend_from_slice(b"\n# fixed\n");
+    let fixed_version = content_version(&fixed);
+    push(&source, &fixed, b"", &options).await.unwrap();
+    assert_eq!(
+        refresher.refresh().await,
+        Ok(Refreshed::Updated {
+            version: fixed_version.clone()
+        })
+    );
+    let response = answer(&function, "http-api", "valid").await;
+    check_answer("http-api", "valid", 200, &response, &fixed_version);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_bucket_at_cold_start_answers_503_in_each_shape() {
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let client = client(dead, Some(Duration::from_secs(2))).await;
+    let source = S3Source::new(client, format!("s3://{BUCKET}/fn").parse().unwrap());
+    let refresher = refresher(source);
+    let error = refresher.load_initial().await.unwrap_err();
+    assert!(matches!(error, RefreshError::Fetch { .. }), "{error}");
+    let function = Function::with_snapshot(refresher.snapshot());
+    for kind in ["rest", "http-api", "alb"] {
+        for (name, _) in EXPECTED {
+            let response = answer(&function, kind, name).await;
+            assert_eq!(response["statusCode"], 503, "{kind}/{name}: {response}");
+            assert_eq!(header(&response, VERSION_HEADER).as_deref(), Some("none"));
+            assert_eq!(
+                header(&response, "content-type").as_deref(),
+                Some("application/json")
+            );
+            let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["statusCode"], 503, "{kind}/{name}");
+            if kind == "alb" {
+                assert_eq!(response["statusDescription"], "503 Deployment not loaded");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_that_are_not_http_are_lambda_errors() {
+    let function = Function::with_snapshot(Arc::new(Snapshot::empty()));
+    for event in [
+        r#"{"Records": [{"eventSource": "aws:s3"}]}"#,
+        r#"{"hello": "world"}"#,
+        "[]",
+    ] {
+        let error = function.invoke(event, "r").await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("serves API Gateway REST, HTTP API and ALB events only"),
+            "{event}: {message}"
+        );
+    }
+}
