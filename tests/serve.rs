@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use certgate::demo::{self, DemoLayout, DemoPki, EchoBackend, Issued};
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+#[path = "common/tls_client.rs"]
+mod tls_client;
+
+use tls_client::BoxError;
 
 const REQUEST: &str = "localhost";
 const REQUIRE: &str = "require.localhost";
@@ -314,33 +315,22 @@ async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> {
     let tls = tokio_rustls::TlsConnector::from(client_config(call.cert, alpn))
         .connect(name, tcp)
         .await?;
-    let io = TokioIo::new(tls);
     let authority = format!("{}:{}", call.host, addr.port());
-    let mut builder = http::Request::builder().method(call.method);
-    builder = if call.http2 {
-        builder.uri(format!("https://{authority}{}", call.path))
-    } else {
-        builder.uri(call.path).header("host", &authority)
-    };
-    for (name, value) in &call.headers {
-        builder = builder.header(*name, value);
-    }
-    let request = builder.body(Full::new(Bytes::from(call.body)))?;
-    let response = if call.http2 {
-        let (mut sender, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
-        tokio::spawn(conn);
-        sender.send_request(request).await?
-    } else {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
-        tokio::spawn(conn);
-        sender.send_request(request).await?
-    };
+    let response = tls_client::exchange(
+        tls,
+        &authority,
+        call.http2,
+        call.method,
+        call.path,
+        &call.headers,
+        call.body,
+    )
+    .await?;
     let (parts, body) = response.into_parts();
     Ok(Answer {
         status: parts.status,
         headers: parts.headers,
-        body: body.collect().await?.to_bytes(),
+        body,
     })
 }
 

@@ -551,19 +551,52 @@ pub async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> 
     let alpn: &[&[u8]] = if call.http2 { &[b"h2"] } else { &[b"http/1.1"] };
     let config = client_config(resolver(call.offer), call.version, alpn);
     let stream = connect(addr, call.host, config).await?;
-    let io = TokioIo::new(stream);
     let authority = format!("{}:{}", call.host, addr.port());
-    let mut builder = http::Request::builder().method(call.method);
-    builder = if call.http2 {
-        builder.uri(format!("https://{authority}{}", call.path))
+    let response = exchange(
+        stream,
+        &authority,
+        call.http2,
+        call.method,
+        call.path,
+        &call.headers,
+        call.body,
+    )
+    .await?;
+    let (parts, body) = response.into_parts();
+    Ok(Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        version: parts.version,
+    })
+}
+
+/// One request over an established (TLS) stream, by HTTP/2 or HTTP/1.1, with the
+/// whole response body.
+pub async fn exchange<S>(
+    stream: S,
+    authority: &str,
+    http2: bool,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> Result<http::Response<Bytes>, BoxError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(stream);
+    let mut builder = http::Request::builder().method(method);
+    builder = if http2 {
+        builder.uri(format!("https://{authority}{path}"))
     } else {
-        builder.uri(call.path).header("host", &authority)
+        builder.uri(path).header("host", authority)
     };
-    for (name, value) in &call.headers {
+    for (name, value) in headers {
         builder = builder.header(*name, value);
     }
-    let request = builder.body(Full::new(Bytes::from(call.body)))?;
-    let response = if call.http2 {
+    let request = builder.body(Full::new(Bytes::from(body)))?;
+    let response = if http2 {
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
@@ -575,12 +608,7 @@ pub async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> 
     };
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
-    Ok(Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-        version: parts.version,
-    })
+    Ok(http::Response::from_parts(parts, body))
 }
 
 /// Writes raw bytes over TLS (HTTP/1.1) while reading until the server closes. A
