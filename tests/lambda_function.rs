@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
-use certgate::frontend::lambda::function::{Build, Function, VERSION_HEADER, build_deployment};
-use certgate::gateway::Deployment;
+use certgate::frontend::lambda::function::{Function, VERSION_HEADER};
+use certgate::gateway::{Build, Deployment};
 use certgate::source::origin::Origin;
 use certgate::source::push::{PushOptions, push};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher, Snapshot};
@@ -267,7 +267,7 @@ async fn answer(function: &Function, kind: &str, name: &str) -> Value {
 fn refresher(source: S3Source) -> Arc<Refresher<Origin, Deployment, Build>> {
     Arc::new(Refresher::new(
         Origin::S3(source),
-        build_deployment as Build,
+        Deployment::from_files as Build,
     ))
 }
 

@@ -14,15 +14,12 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use super::tls::{self, Handler, Limits, TlsError, TlsSettings};
-use crate::gateway::{
-    self, ClientCertificate, Deployment, DeploymentError, GatewayRequest, GatewayResponse,
-};
-use crate::source::SourceFile;
+use crate::gateway::{self, Build, ClientCertificate, Deployment, GatewayRequest, GatewayResponse};
+
 use crate::source::origin::Origin;
 use crate::source::refresh::{RefreshError, Refresher, Snapshot};
 use crate::source::s3::S3Error;
@@ -38,8 +35,6 @@ pub enum LocalError {
     #[error("{0}")]
     Tls(#[from] TlsError),
 }
-
-type Build = fn(&[SourceFile]) -> Result<Deployment, DeploymentError>;
 
 /// A loaded deployment with its TLS settings, ready to serve.
 pub struct LocalGateway {
@@ -123,7 +118,7 @@ pub fn handler(snapshot: Arc<Snapshot<Deployment>>) -> impl Handler {
 async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) -> GatewayResponse {
     let started = Instant::now();
     let Some(current) = snapshot.current() else {
-        return unavailable();
+        return GatewayResponse::unavailable();
     };
     let deployment = &current.value;
     // The handshake asks by the settings read at start; a refresh that turned the
@@ -173,19 +168,4 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
         "request"
     );
     outcome.response
-}
-
-/// No deployment has loaded: fail closed.
-fn unavailable() -> GatewayResponse {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    GatewayResponse {
-        status: http::StatusCode::SERVICE_UNAVAILABLE,
-        reason: None,
-        headers,
-        body: Bytes::from_static(br#"{"statusCode": 503, "message": "No deployment is loaded"}"#),
-    }
 }

@@ -53,6 +53,9 @@ impl DeploymentError {
     }
 }
 
+/// How a refresher turns a deployment's files into a [`Deployment`].
+pub type Build = fn(&[SourceFile]) -> Result<Deployment, DeploymentError>;
+
 /// What one API needs per request, built at load: its composed policies (without an
 /// operation, and per operation) and its `context.Api` / `context.Operation`.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ mod request;
 mod route;
 mod verifier;
 
-pub use deployment::{Deployment, DeploymentError};
+pub use deployment::{Build, Deployment, DeploymentError};
 pub use pipeline::{Decision, Outcome, handle};
 pub use request::{ClientCertificate, GatewayRequest, GatewayResponse, PresentedChain};
 pub use route::{Route, RouteError, route};

@@ -92,3 +92,27 @@ pub struct GatewayResponse {
     pub headers: http::HeaderMap,
     pub body: Bytes,
 }
+
+impl GatewayResponse {
+    /// 503: no deployment has loaded yet. Fail closed, say nothing about the source (the
+    /// log says why), and tell clients when to try again.
+    pub fn unavailable() -> Self {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("5"),
+        );
+        Self {
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            reason: Some("Deployment not loaded".to_owned()),
+            headers,
+            body: Bytes::from_static(
+                br#"{"statusCode": 503, "message": "The gateway has no deployment loaded yet; try again shortly."}"#,
+            ),
+        }
+    }
+}

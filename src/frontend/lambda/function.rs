@@ -31,8 +31,8 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::metrics::RequestMetric;
 use super::{EventError, EventKind, LambdaResponse, parse_event, to_gateway_request};
-use crate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayResponse};
-use crate::source::SourceFile;
+use crate::gateway::{self, Build, ClientCertificate, Decision, Deployment, GatewayResponse};
+
 use crate::source::origin::Origin;
 use crate::source::refresh::{Refresher, Snapshot};
 use crate::source::s3::{ClientOptions, S3Error, S3Source, s3_client};
@@ -94,29 +94,6 @@ impl Settings {
     }
 }
 
-/// Builds a deployment from its files, as the function serves it. Trust-store
-/// diagnostics are logged (an expired CA or stale CRL makes `Verify()` fail for the
-/// chains concerned, not the whole deployment); a deployment that does not load at all is
-/// an error, and the refresher keeps the previous one.
-///
-/// # Errors
-/// The loader's error, rendered as `certgate check` prints it.
-pub fn build_deployment(files: &[SourceFile]) -> Result<Deployment, String> {
-    let version = crate::source::content_version(files);
-    let deployment = Deployment::load(files, version, OffsetDateTime::now_utc())
-        .map_err(|error| error.render().trim_end().to_owned())?;
-    for diagnostic in &deployment.diagnostics {
-        tracing::warn!(version = %deployment.version, "{diagnostic}");
-    }
-    Ok(deployment)
-}
-
-/// The builder the function's refresher uses.
-pub type Build = fn(&[SourceFile]) -> Result<Deployment, String>;
-
-/// The function's refresher.
-pub type DeploymentRefresher = Refresher<Origin, Deployment, Build>;
-
 /// Where `config` points, with an S3 client bounded by `timeout` per request (retries
 /// included, at most 2 attempts): the cold start must fit Lambda's 10 s init phase.
 ///
@@ -146,7 +123,7 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
 /// A malformed `CERTGATE_CONFIG`.
 pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Function, S3Error> {
     let origin = origin(&settings.config, S3_TIMEOUT).await?;
-    let refresher = Arc::new(Refresher::new(origin, build_deployment as Build));
+    let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
     let snapshot = refresher.snapshot();
     let _ = versions.set(Arc::clone(&snapshot));
     let started = Instant::now();
@@ -291,7 +268,7 @@ impl Function {
         };
         record.kind = Some(kind);
         let Some(current) = self.snapshot.current() else {
-            let mut response = unavailable();
+            let mut response = GatewayResponse::unavailable();
             record.decision = "unavailable";
             record.status = response.status.as_u16();
             record.reason = "Deployment not loaded".to_owned();
@@ -343,27 +320,6 @@ fn event_kind(request: &lambda_http::Request) -> Option<EventKind> {
         RequestContext::ApiGatewayV2(_) => Some(EventKind::HttpV2),
         RequestContext::Alb(_) => Some(EventKind::Alb),
         _ => None,
-    }
-}
-
-/// 503 without a deployment: JSON, no detail about the source (that is in the log).
-fn unavailable() -> GatewayResponse {
-    let mut headers = http::HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("5"),
-    );
-    GatewayResponse {
-        status: http::StatusCode::SERVICE_UNAVAILABLE,
-        reason: Some("Deployment not loaded".to_owned()),
-        headers,
-        body: bytes::Bytes::from_static(
-            br#"{"statusCode": 503, "message": "The gateway has no deployment loaded yet; try again shortly."}"#,
-        ),
     }
 }
 
