@@ -219,6 +219,27 @@ fn cast_err(v: &Value, to: &Ty) -> E {
     }
 }
 
+/// Whether `v` already is a `T` (`object` takes anything): casts that need no
+/// conversion, and `GetValueOrDefault<T>`'s type check.
+pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
+    matches!(
+        (v, t),
+        (_, Ty::Object)
+            | (Value::String(_), Ty::String)
+            | (Value::Bool(_), Ty::Bool)
+            | (Value::Int(_), Ty::Int)
+            | (Value::Long(_), Ty::Long)
+            | (Value::Double(_), Ty::Double)
+            | (Value::Char(_), Ty::Char)
+            | (Value::DateTime(_), Ty::DateTime)
+            | (Value::TimeSpan(_), Ty::TimeSpan)
+            | (Value::Bytes(_), Ty::Bytes)
+            | (Value::Array(_), Ty::Array(_))
+            | (Value::Certificate(_), Ty::Cert)
+            | (Value::Pair(_), Ty::Pair(..))
+    )
+}
+
 /// An explicit cast `(T)v`. With `unbox`, the value came from `object` and must already
 /// have type `T` (C# unboxing).
 pub(crate) fn cast(v: Value, to: &Ty, unbox: bool) -> Result<Value, E> {
@@ -232,22 +253,7 @@ pub(crate) fn cast(v: Value, to: &Ty, unbox: bool) -> Result<Value, E> {
             Ok(Value::Null)
         };
     }
-    let same = matches!(
-        (&v, to),
-        (Value::String(_), Ty::String)
-            | (Value::Bool(_), Ty::Bool)
-            | (Value::Int(_), Ty::Int)
-            | (Value::Long(_), Ty::Long)
-            | (Value::Double(_), Ty::Double)
-            | (Value::Char(_), Ty::Char)
-            | (Value::DateTime(_), Ty::DateTime)
-            | (Value::TimeSpan(_), Ty::TimeSpan)
-            | (Value::Bytes(_), Ty::Bytes)
-            | (Value::Array(_), Ty::Array(_))
-            | (Value::Certificate(_), Ty::Cert)
-            | (Value::Pair(_), Ty::Pair(..))
-    );
-    if same {
+    if has_type(&v, to) {
         return Ok(v);
     }
     if unbox || num(&v).is_none() {

@@ -32,24 +32,6 @@ fn enum_arg(args: &[Value], i: usize) -> i32 {
     }
 }
 
-fn type_matches(v: &Value, t: &Ty) -> bool {
-    matches!(
-        (v, t),
-        (_, Ty::Object)
-            | (Value::String(_), Ty::String)
-            | (Value::Bool(_), Ty::Bool)
-            | (Value::Int(_), Ty::Int)
-            | (Value::Long(_), Ty::Long)
-            | (Value::Double(_), Ty::Double)
-            | (Value::Char(_), Ty::Char)
-            | (Value::DateTime(_), Ty::DateTime)
-            | (Value::TimeSpan(_), Ty::TimeSpan)
-            | (Value::Bytes(_), Ty::Bytes)
-            | (Value::Array(_), Ty::Array(_))
-            | (Value::Certificate(_), Ty::Cert)
-    )
-}
-
 fn default_of(t: &Ty) -> Value {
     match t {
         Ty::Bool => Value::Bool(false),
@@ -305,7 +287,7 @@ impl Eval<'_> {
                 match self.dict_get(*d, name) {
                     None => Ok(args.get(1).cloned().unwrap_or_else(|| default_of(&t))),
                     Some(Value::Null) => Ok(Value::Null),
-                    Some(v) if type_matches(&v, &t) => Ok(v),
+                    Some(v) if ops::has_type(&v, &t) => Ok(v),
                     Some(v) => Err(fail(E::VariableType {
                         name: name.to_string(),
                         expected: t.to_string(),
