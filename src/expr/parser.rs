@@ -584,28 +584,25 @@ impl<'s> Parser<'s> {
         };
         if let Some(op) = op {
             self.advance();
-            self.enter()?;
-            let e = self.unary();
-            self.leave();
-            let e = e?;
-            let span = start.to(e.span);
-            return Ok(Expr {
-                kind: ExprKind::Unary(op, Box::new(e)),
-                span,
-            });
+            return self.prefixed(start, |e| ExprKind::Unary(op, e));
         }
         if let Some(ty) = self.try_cast()? {
-            self.enter()?;
-            let e = self.unary();
-            self.leave();
-            let e = e?;
-            let span = start.to(e.span);
-            return Ok(Expr {
-                kind: ExprKind::Cast(ty, Box::new(e)),
-                span,
-            });
+            return self.prefixed(start, |e| ExprKind::Cast(ty, e));
         }
         self.postfix()
+    }
+
+    /// The operand of a prefix operator or cast starting at `start`, one level deeper.
+    fn prefixed(&mut self, start: Span, kind: impl FnOnce(Box<Expr>) -> ExprKind) -> PResult<Expr> {
+        self.enter()?;
+        let e = self.unary();
+        self.leave();
+        let e = e?;
+        let span = start.to(e.span);
+        Ok(Expr {
+            kind: kind(Box::new(e)),
+            span,
+        })
     }
 
     fn try_cast(&mut self) -> PResult<Option<TypeRef>> {
