@@ -8,7 +8,7 @@ mod trust_pki;
 
 use std::hint::black_box;
 
-use bytes::Bytes;
+use certgate::body::Payload;
 use certgate::cert::Certificate;
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -56,7 +56,8 @@ fn request(chain: &[Certificate]) -> GatewayRequest {
         .into_parts();
     GatewayRequest {
         parts,
-        body: Bytes::new(),
+        body: Payload::empty(),
+        stream_response: false,
         client_ip: Some([198, 51, 100, 7].into()),
         certificate: ClientCertificate::from_chain(chain.to_vec()),
         ignored_certificate_sources: Vec::new(),

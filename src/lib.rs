@@ -4,6 +4,7 @@
 //! end forwarded, `trust` decides `Verify()`, `expr` and `policy` run the APIM policy,
 //! `source` reads the deployment folder.
 
+pub mod body;
 pub mod cert;
 pub mod config;
 pub mod demo;

@@ -7,7 +7,7 @@ mod tls_client;
 #[path = "common/trust_pki.rs"]
 mod trust_pki;
 
-use bytes::Bytes;
+use certgate::body::Payload;
 use certgate::cert::Certificate;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest};
 use certgate::source::SourceFile;
@@ -125,12 +125,19 @@ fn request(method: &str, path: &str, chain: Option<Vec<Vec<u8>>>, body: &[u8]) -
     };
     GatewayRequest {
         parts,
-        body: Bytes::copy_from_slice(body),
+        body: Payload::from(body.to_vec()),
+        // As Lambda: the response comes back whole.
+        stream_response: false,
         client_ip: Some("198.51.100.7".parse().unwrap()),
         certificate,
         ignored_certificate_sources: vec![],
         request_id: "req-1".into(),
     }
+}
+
+/// The response body; whole, as the requests here do not stream responses.
+fn body_of(o: &gateway::Outcome) -> &[u8] {
+    o.response.body.as_whole().expect("a whole response body")
 }
 
 async fn send(d: &Deployment, r: GatewayRequest) -> gateway::Outcome {
@@ -290,7 +297,7 @@ async fn validate_client_certificate_fails_with_401_and_the_observed_reasons() {
             header(&out, "x-source"),
             "validate-client-certificate|inbound|api|validate-client-certificate[1]"
         );
-        let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(body_of(&out)).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"statusCode": 401, "message": message})
@@ -357,7 +364,7 @@ async fn an_expression_that_throws_goes_to_on_error_and_is_never_proxied() {
     let out = send(&d, request("GET", "/orders", None, b"")).await;
     assert_eq!(out.response.status, 418);
     assert_eq!(out.response.reason.as_deref(), Some("Teapot"));
-    let body = String::from_utf8(out.response.body.to_vec()).unwrap();
+    let body = String::from_utf8(body_of(&out).to_vec()).unwrap();
     assert!(
         body.starts_with("ExpressionValueEvaluationFailure: "),
         "{body}"
@@ -395,12 +402,12 @@ async fn bodies_are_proxied_byte_exact_in_both_directions() {
         let out = send(&d, request("POST", "/orders", None, &binary)).await;
         assert_eq!(out.response.status, 200);
         assert!(
-            out.response.body == binary,
+            body_of(&out) == binary,
             "binary body of {len} bytes changed"
         );
         let text = "ü".repeat(len / 2);
         let out = send(&d, request("PUT", "/orders", None, text.as_bytes())).await;
-        assert_eq!(out.response.body, text.as_bytes());
+        assert_eq!(body_of(&out), text.as_bytes());
     }
 }
 
@@ -473,7 +480,7 @@ async fn check_header_ip_filter_and_mock_response_answer_without_the_backend() {
     let d = deploy(&pki, &down, &policy_doc(check, ""), None);
     let out = send(&d, request("GET", "/orders", None, b"")).await;
     assert_eq!(out.response.status, 401);
-    let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(body_of(&out)).unwrap();
     assert_eq!(body["message"], "Missing or wrong key");
     assert_eq!(
         out.decision,
@@ -525,7 +532,7 @@ async fn requests_that_match_no_api_get_404() {
     let d = deploy(&pki, "http://127.0.0.1:9", &policy_doc("", ""), None);
     let out = send(&d, request("GET", "/unknown", None, b"")).await;
     assert_eq!(out.response.status, 404);
-    let body: serde_json::Value = serde_json::from_slice(&out.response.body).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(body_of(&out)).unwrap();
     assert_eq!(body["message"], "Resource not found");
 }
 

@@ -2,23 +2,28 @@
 
 mod common;
 
+use std::convert::Infallible;
 use std::time::Duration;
 
-use bytes::Bytes;
-use certgate::proxy::{Backend, ForwardOptions, HttpVersion, ProxyError};
+use certgate::body::Payload;
+use certgate::proxy::{Backend, BackendResponse, ForwardOptions, HttpVersion, ProxyError};
 use common::backend::{EchoBackend, closed_port};
 
 fn backend() -> Backend {
     Backend::new(&[], None, 16 * 1024 * 1024).unwrap()
 }
 
-fn request(method: &str, url: &str, body: Vec<u8>) -> http::Request<Bytes> {
+fn request(method: &str, url: &str, body: impl Into<Payload>) -> http::Request<Payload> {
     http::Request::builder()
         .method(method)
         .uri(url)
         .header("x-client", "yes")
-        .body(Bytes::from(body))
+        .body(body.into())
         .unwrap()
+}
+
+async fn body(response: BackendResponse) -> Vec<u8> {
+    response.body.collect(usize::MAX).await.unwrap().to_vec()
 }
 
 /// Bytes that are not valid UTF-8 anywhere, so text handling would corrupt them.
@@ -41,13 +46,11 @@ async fn bodies_of_every_size_arrive_and_return_byte_exact() {
             .await
             .unwrap();
         assert_eq!(response.status, 200);
-        assert_eq!(response.body.len(), len);
-        assert!(
-            response.body == body,
-            "body of {len} bytes came back changed"
-        );
         assert_eq!(response.headers["x-echo-method"], "POST");
         assert_eq!(response.headers["x-echo-header-x-client"], "yes");
+        let echoed = self::body(response).await;
+        assert_eq!(echoed.len(), len);
+        assert!(echoed == body, "body of {len} bytes came back changed");
     }
 }
 
@@ -60,12 +63,12 @@ async fn http2_is_used_when_asked_for() {
     };
     let url = format!("{}/echo", echo.url());
     let response = backend()
-        .forward(request("GET", &url, vec![]), options)
+        .forward(request("GET", &url, Payload::empty()), options)
         .await
         .unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/2.0");
     let response = backend()
-        .forward(request("GET", &url, vec![]), ForwardOptions::default())
+        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
         .await
         .unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/1.1");
@@ -75,7 +78,7 @@ async fn http2_is_used_when_asked_for() {
 async fn a_backend_that_is_down_is_a_connection_failure_with_502() {
     let url = format!("http://{}/", closed_port().await);
     let error = backend()
-        .forward(request("GET", &url, vec![]), ForwardOptions::default())
+        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(error, ProxyError::Connect { .. }), "{error:?}");
@@ -93,7 +96,7 @@ async fn a_slow_backend_times_out_with_504() {
     };
     let url = format!("{}/slow", echo.url());
     let error = backend()
-        .forward(request("GET", &url, vec![]), options)
+        .forward(request("GET", &url, Payload::empty()), options)
         .await
         .unwrap_err();
     assert!(matches!(error, ProxyError::Timeout { .. }), "{error:?}");
@@ -106,7 +109,7 @@ async fn redirects_are_returned_unless_follow_redirects_is_set() {
     let echo = EchoBackend::start().await;
     let url = format!("{}/redirect", echo.url());
     let response = backend()
-        .forward(request("GET", &url, vec![]), ForwardOptions::default())
+        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
         .await
         .unwrap();
     assert_eq!(response.status, 302);
@@ -115,7 +118,7 @@ async fn redirects_are_returned_unless_follow_redirects_is_set() {
         ..ForwardOptions::default()
     };
     let response = backend()
-        .forward(request("GET", &url, vec![]), follow)
+        .forward(request("GET", &url, Payload::empty()), follow)
         .await
         .unwrap();
     assert_eq!(response.status, 200);
@@ -123,16 +126,89 @@ async fn redirects_are_returned_unless_follow_redirects_is_set() {
 }
 
 #[tokio::test]
-async fn an_oversized_response_is_refused() {
+async fn a_response_read_whole_is_bounded_and_a_streamed_one_is_not() {
     let echo = EchoBackend::start().await;
     let small = Backend::new(&[], None, 1024).unwrap();
     let url = format!("{}/echo", echo.url());
+    let whole = ForwardOptions {
+        collect_response: true,
+        ..ForwardOptions::default()
+    };
     let error = small
+        .forward(request("POST", &url, binary(4096)), whole)
+        .await
+        .unwrap_err();
+    assert_eq!(error, ProxyError::ResponseTooLarge { limit: 1024 });
+    let response = small
+        .forward(request("POST", &url, binary(1024)), whole)
+        .await
+        .unwrap();
+    assert_eq!(response.body.as_whole().map(|b| b.len()), Some(1024));
+    let streamed = small
         .forward(
             request("POST", &url, binary(4096)),
             ForwardOptions::default(),
         )
         .await
+        .unwrap();
+    assert!(streamed.body.as_whole().is_none());
+    assert!(body(streamed).await == binary(4096));
+}
+
+/// A request body that arrives in pieces, as from a client still uploading.
+fn streamed(chunks: Vec<Vec<u8>>) -> Payload {
+    let (mut tx, body) = http_body_util::channel::Channel::<bytes::Bytes, Infallible>::new(1);
+    tokio::spawn(async move {
+        for chunk in chunks {
+            if tx.send_data(chunk.into()).await.is_err() {
+                return;
+            }
+        }
+    });
+    Payload::streamed(body)
+}
+
+#[tokio::test]
+async fn a_streamed_request_body_arrives_byte_exact_and_is_replayed_on_307() {
+    let echo = EchoBackend::start().await;
+    let chunks: Vec<Vec<u8>> = (0..8).map(|i| binary(100_000 + i)).collect();
+    let whole: Vec<u8> = chunks.concat();
+    let url = format!("{}/echo", echo.url());
+    let response = backend()
+        .forward(
+            request("PUT", &url, streamed(chunks.clone())),
+            ForwardOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(body(response).await == whole);
+    let follow = ForwardOptions {
+        follow_redirects: true,
+        ..ForwardOptions::default()
+    };
+    let url = format!("{}/redirect307", echo.url());
+    let response = backend()
+        .forward(request("PUT", &url, streamed(chunks)), follow)
+        .await
+        .unwrap();
+    assert_eq!(response.headers["x-echo-uri"], "/echo?redirected=1");
+    assert_eq!(response.headers["x-echo-method"], "PUT");
+    assert!(body(response).await == whole, "the replayed body changed");
+}
+
+#[tokio::test]
+async fn following_redirects_bounds_the_request_body_it_keeps_for_replay() {
+    let echo = EchoBackend::start().await;
+    let small = Backend::new(&[], None, 1024).unwrap();
+    let follow = ForwardOptions {
+        follow_redirects: true,
+        ..ForwardOptions::default()
+    };
+    let url = format!("{}/redirect307", echo.url());
+    let error = small
+        .forward(request("PUT", &url, streamed(vec![binary(1025)])), follow)
+        .await
         .unwrap_err();
-    assert_eq!(error, ProxyError::ResponseTooLarge { limit: 1024 });
+    assert!(matches!(error, ProxyError::RequestBody(_)), "{error:?}");
+    assert_eq!(error.status(), 413);
 }

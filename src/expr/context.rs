@@ -2,12 +2,13 @@
 //! building it is cheap (certificates and deployment data are shared behind `Arc`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 
 use super::value::Value;
+use crate::body::Payload;
 use crate::cert::{Certificate, UploadedCertificates};
 use crate::trust::{TrustStore, VerifyCache};
 
@@ -223,41 +224,86 @@ impl Url {
 }
 
 /// A request or response body. Reading it without `preserveContent: true` consumes it, as in
-/// APIM; the gateway asks [`Body::is_consumed`] before forwarding.
+/// APIM. A body the policies never read (known at load) stays a stream that the gateway
+/// passes on untouched; [`Body::take_payload`] hands it over once.
 #[derive(Debug, Default)]
 pub struct Body {
-    bytes: bytes::Bytes,
+    content: Content,
     consumed: AtomicBool,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    Whole(bytes::Bytes),
+    /// Shared by clones of the message (`response-variable-name`): whoever forwards it
+    /// first takes it.
+    Streamed(Arc<Mutex<Option<Payload>>>),
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Self::Whole(bytes::Bytes::new())
+    }
 }
 
 impl Body {
     pub fn new(bytes: impl Into<bytes::Bytes>) -> Self {
         Body {
-            bytes: bytes.into(),
+            content: Content::Whole(bytes.into()),
             consumed: AtomicBool::new(false),
         }
     }
-    pub fn bytes(&self) -> &bytes::Bytes {
-        &self.bytes
+
+    /// A body that stays as it is (whole, or a stream no expression may read).
+    pub fn payload(payload: Payload) -> Self {
+        match payload {
+            Payload::Whole(bytes) => Self::new(bytes),
+            streamed @ Payload::Streamed(_) => Body {
+                content: Content::Streamed(Arc::new(Mutex::new(Some(streamed)))),
+                consumed: AtomicBool::new(false),
+            },
+        }
     }
+
     pub fn is_consumed(&self) -> bool {
         self.consumed.load(Ordering::Relaxed)
     }
-    pub(crate) fn read(&self, preserve: bool) -> bytes::Bytes {
+
+    /// What to send on: the bytes, or the stream (once; empty after that, or after a
+    /// policy consumed the body).
+    pub fn take_payload(&self) -> Payload {
+        if self.is_consumed() {
+            return Payload::empty();
+        }
+        match &self.content {
+            Content::Whole(bytes) => Payload::Whole(bytes.clone()),
+            Content::Streamed(slot) => slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// `Body.As<T>(preserveContent)`; `None` for a stream, which no compiled policy reads.
+    pub(crate) fn read(&self, preserve: bool) -> Option<bytes::Bytes> {
+        let Content::Whole(bytes) = &self.content else {
+            return None;
+        };
         if self.consumed.load(Ordering::Relaxed) {
-            return bytes::Bytes::new();
+            return Some(bytes::Bytes::new());
         }
         if !preserve {
             self.consumed.store(true, Ordering::Relaxed);
         }
-        self.bytes.clone()
+        Some(bytes.clone())
     }
 }
 
 impl Clone for Body {
     fn clone(&self) -> Self {
         Body {
-            bytes: self.bytes.clone(),
+            content: self.content.clone(),
             consumed: AtomicBool::new(self.is_consumed()),
         }
     }

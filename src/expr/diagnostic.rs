@@ -190,6 +190,8 @@ pub enum EvalErrorKind {
     Argument(String),
     #[error("input string was not in a correct format: {0}")]
     Format(String),
+    #[error("the body was streamed through without buffering, so no policy can read it")]
+    StreamedBody,
     #[error("sequence contains no elements")]
     NoElements,
     #[error("sequence contains no matching element")]

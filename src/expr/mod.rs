@@ -119,6 +119,21 @@ impl Default for Limits {
     }
 }
 
+/// Which message bodies an expression reads (`context.Request.Body`,
+/// `context.Response.Body`): those the gateway must buffer instead of streaming.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BodyReads {
+    pub request: bool,
+    pub response: bool,
+}
+
+impl std::ops::BitOrAssign for BodyReads {
+    fn bitor_assign(&mut self, other: Self) {
+        self.request |= other.request;
+        self.response |= other.response;
+    }
+}
+
 /// An attribute value or element text after loading.
 #[derive(Debug, Clone)]
 pub enum Compiled {
@@ -153,6 +168,14 @@ impl Compiled {
         match self {
             Compiled::Literal(s) => Some(s),
             Compiled::Expression(_) => None,
+        }
+    }
+
+    /// Which message bodies the value reads.
+    pub fn reads(&self) -> BodyReads {
+        match self {
+            Compiled::Literal(_) => BodyReads::default(),
+            Compiled::Expression(p) => p.reads,
         }
     }
 
@@ -221,6 +244,7 @@ fn build(
         body: checked.body,
         n_slots: checked.n_slots,
         ty: checked.ty,
+        reads: checked.reads,
         limits: limits.clone(),
     })))
 }

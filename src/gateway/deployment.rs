@@ -17,8 +17,9 @@ use crate::proxy::{Backend, ClientIdentity};
 use crate::source::{SourceFile, content_version};
 use crate::trust::{Diagnostic, Severity, TrustStore};
 
-/// Largest backend response certgate buffers (Lambda's own limit is 6 MB).
-const MAX_BACKEND_BODY: usize = 16 * 1024 * 1024;
+/// The most certgate reads of a body a policy uses, or of a response Lambda returns;
+/// bodies no policy reads stream through without limit.
+pub(crate) const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
 
 /// Why a deployment does not load. Each message says which file to fix.
 #[derive(Debug, thiserror::Error)]
@@ -287,7 +288,7 @@ fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, Deploy
         .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
         .collect();
     let tls = |e: rustls::Error| DeploymentError::BackendTls(e.to_string());
-    let default = Backend::new(&extra_roots, None, MAX_BACKEND_BODY).map_err(tls)?;
+    let default = Backend::new(&extra_roots, None, MAX_BUFFERED_BODY).map_err(tls)?;
     let mut by_identity = HashMap::new();
     for file in files {
         let Some(id) = file
@@ -313,7 +314,7 @@ fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, Deploy
             )],
             key,
         };
-        let backend = Backend::new(&extra_roots, Some(identity), MAX_BACKEND_BODY)
+        let backend = Backend::new(&extra_roots, Some(identity), MAX_BUFFERED_BODY)
             .map_err(|e| key_error(format!("does not match the certificate ({e})")))?;
         by_identity.insert(id.to_owned(), backend);
     }

@@ -5,11 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::StatusCode;
 use time::OffsetDateTime;
 
-use super::deployment::{Backends, Deployment, Routed};
+use super::deployment::{Backends, Deployment, MAX_BUFFERED_BODY, Routed};
+use crate::body::{CollectError, Payload};
 use super::request::{ClientCertificate, GatewayRequest, GatewayResponse};
 use super::route::{RouteError, route};
 use crate::expr::{self, Body, Context, Headers, Url};
@@ -59,7 +59,7 @@ pub struct Outcome {
 /// Runs `request` through `deployment` at `now`.
 pub async fn handle(
     deployment: &Deployment,
-    request: GatewayRequest,
+    mut request: GatewayRequest,
     now: OffsetDateTime,
     explain: bool,
 ) -> Outcome {
@@ -73,9 +73,14 @@ pub async fn handle(
         return not_routed(RouteError::NoApi);
     };
     let policy = routed.policy;
+    let reads = policy.reads();
+    let body = match request_body(std::mem::take(&mut request.body), reads.request).await {
+        Ok(body) => body,
+        Err(error) => return unreadable_body(&error, route.api.name.clone()),
+    };
     let relative = route.api.relative_path(&path).unwrap_or(&path).to_owned();
     let mut exchange = Exchange {
-        ctx: context(deployment, &request, &route, &routed, now),
+        ctx: context(deployment, &request, body, &route, &routed, now),
         backend: BackendTarget {
             base_url: route.api.backend.clone(),
             path: relative,
@@ -93,9 +98,15 @@ pub async fn handle(
         trust: Arc::clone(&deployment.verifier) as Arc<dyn TrustCheck>,
         trace: explain.then(Vec::new),
         forwarded: false,
+        collect_response: reads.response || !request.stream_response,
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);
+        let mode = |read: bool| if read { "read whole" } else { "streamed" };
+        let (request_mode, response_mode) = (mode(reads.request), mode(exchange.collect_response));
+        exchange.note(SectionKind::Inbound, "", || {
+            format!("bodies: request {request_mode}, response {response_mode}")
+        });
     }
     let api = Some(route.api.name.clone());
     let decision = run(policy, &mut exchange, &deployment.backends).await;
@@ -233,6 +244,46 @@ fn json_response(status: StatusCode, message: &str) -> expr::Response {
     }
 }
 
+/// `context.Request.Body`: whole (bounded) when a policy reads it, else the stream as
+/// it came; `None` for an empty body.
+async fn request_body(payload: Payload, read: bool) -> Result<Option<expr::Body>, CollectError> {
+    if payload.is_empty() {
+        return Ok(None);
+    }
+    if !read {
+        return Ok(Some(Body::payload(payload)));
+    }
+    let bytes = payload.collect(MAX_BUFFERED_BODY).await?;
+    Ok((!bytes.is_empty()).then(|| Body::new(bytes)))
+}
+
+/// A body a policy needs whole could not be read: too large (413) or cut off (400).
+fn unreadable_body(error: &CollectError, api: String) -> Outcome {
+    let (status, reason, message) = match error {
+        CollectError::TooLarge { limit } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "The request body is larger than {limit} bytes, the most certgate reads for a policy that uses it."
+            ),
+        ),
+        CollectError::Broken(_) => (
+            StatusCode::BAD_REQUEST,
+            "ClientConnectionFailure",
+            "The request body was cut off.".to_owned(),
+        ),
+    };
+    tracing::debug!(%error, api, "request body not read");
+    Outcome {
+        response: response(&json_response(status, &message)),
+        decision: Decision::Failed {
+            reason: reason.to_owned(),
+        },
+        api: Some(api),
+        trace: None,
+    }
+}
+
 fn not_routed(error: RouteError) -> Outcome {
     let message = match error {
         RouteError::NoApi => "Resource not found",
@@ -259,6 +310,7 @@ fn host(request: &GatewayRequest) -> Option<&str> {
 fn context(
     deployment: &Deployment,
     request: &GatewayRequest,
+    body: Option<Body>,
     route: &super::route::Route<'_>,
     routed: &Routed<'_>,
     now: OffsetDateTime,
@@ -288,7 +340,7 @@ fn context(
             .client_ip
             .map(|ip| ip.to_string())
             .unwrap_or_default(),
-        body: (!request.body.is_empty()).then(|| Body::new(request.body.clone())),
+        body,
         matched_parameters: route.matched_parameters.clone(),
         certificate,
         certificate_chain: chain,
@@ -320,10 +372,7 @@ fn response(r: &expr::Response) -> GatewayResponse {
     }
     crate::proxy::strip_hop_by_hop(&mut headers);
     headers.remove(http::header::CONTENT_LENGTH);
-    let body = match &r.body {
-        Some(body) if !body.is_consumed() => body.bytes().clone(),
-        _ => Bytes::new(),
-    };
+    let body = r.body.as_ref().map_or_else(Payload::empty, Body::take_payload);
     let canonical = status.canonical_reason().unwrap_or_default();
     GatewayResponse {
         status,
@@ -337,7 +386,7 @@ fn response(r: &expr::Response) -> GatewayResponse {
 impl Forwarder for Backends {
     fn forward<'a>(
         &'a self,
-        request: http::Request<Bytes>,
+        request: http::Request<Payload>,
         options: ForwardOptions,
         client_certificate: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>> {

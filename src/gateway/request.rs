@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::body::Payload;
 use crate::cert::Certificate;
 
 /// The client certificate as the deployment's trusted source delivered it.
@@ -72,7 +73,11 @@ pub struct GatewayRequest {
     /// are already removed, so nothing downstream can mistake a client's header for
     /// the front end's.
     pub parts: http::request::Parts,
-    pub body: Bytes,
+    /// Whole (Lambda) or still arriving (the TLS listener).
+    pub body: Payload,
+    /// Whether the front end can send the response body on as it arrives (the TLS
+    /// listener) or needs it whole (Lambda, whose response is one JSON document).
+    pub stream_response: bool,
     pub client_ip: Option<IpAddr>,
     pub certificate: ClientCertificate,
     /// Certificate carriers other than the trusted one that were present (and ignored),
@@ -83,14 +88,15 @@ pub struct GatewayRequest {
 }
 
 /// The answer, before a front end shapes it for its caller.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct GatewayResponse {
     pub status: http::StatusCode,
     /// A reason phrase set by policy (`set-status reason`), if any; front ends that
     /// cannot carry one (API Gateway) drop it.
     pub reason: Option<String>,
     pub headers: http::HeaderMap,
-    pub body: Bytes,
+    /// Whole, or streaming from the backend when the request allowed it.
+    pub body: Payload,
 }
 
 impl GatewayResponse {
@@ -110,9 +116,9 @@ impl GatewayResponse {
             status: http::StatusCode::SERVICE_UNAVAILABLE,
             reason: Some("Deployment not loaded".to_owned()),
             headers,
-            body: Bytes::from_static(
+            body: Payload::Whole(Bytes::from_static(
                 br#"{"statusCode": 503, "message": "The gateway has no deployment loaded yet; try again shortly."}"#,
-            ),
+            )),
         }
     }
 }

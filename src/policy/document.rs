@@ -28,6 +28,7 @@ use super::elements::{
 };
 use super::error::{Location, PolicyError};
 use super::xml;
+use crate::expr::BodyReads;
 
 /// A policy scope, broadest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -319,6 +320,8 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EffectivePolicy {
     sections: [Vec<Step>; 4],
+    /// Which bodies any expression of any section reads; computed once, here.
+    reads: BodyReads,
 }
 
 impl EffectivePolicy {
@@ -345,7 +348,17 @@ impl EffectivePolicy {
             }
             effective
         });
-        EffectivePolicy { sections }
+        let mut reads = BodyReads::default();
+        for step in sections.iter().flatten() {
+            reads |= step.node.reads();
+        }
+        EffectivePolicy { sections, reads }
+    }
+
+    /// Which message bodies the policies read: the gateway buffers those (bounded) and
+    /// streams the others.
+    pub fn reads(&self) -> BodyReads {
+        self.reads
     }
 
     /// Composes global, API and operation documents. Without a global document, APIM's

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use super::document::SectionKind;
 use super::error::{Location, PolicyError};
 use super::value::{Param, PolicyValue, compile_expression};
+use crate::expr::BodyReads;
 use super::xml::{XmlElement, XmlNode};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
@@ -39,6 +40,100 @@ pub struct Meta {
 pub struct Node {
     pub meta: Meta,
     pub policy: Policy,
+}
+
+impl Node {
+    /// Which message bodies the expressions of this policy and its children read: the
+    /// gateway streams the others through without buffering them.
+    pub fn reads(&self) -> BodyReads {
+        let mut reads = BodyReads::default();
+        let mut params = |values: &[&dyn ReadsBody]| {
+            for value in values {
+                reads |= value.reads();
+            }
+        };
+        match &self.policy {
+            Policy::Choose(choose) => {
+                for when in &choose.whens {
+                    params(&[&when.condition, &when.steps]);
+                }
+                if let Some(otherwise) = &choose.otherwise {
+                    params(&[&otherwise.steps]);
+                }
+            }
+            Policy::ReturnResponse(rr) => params(&[&rr.steps]),
+            Policy::SetStatus(s) => params(&[&s.code, &s.reason]),
+            Policy::SetHeader(p) | Policy::SetQueryParameter(p) => {
+                params(&[&p.name, &p.exists_action, &p.values]);
+            }
+            Policy::SetBody(b) => params(&[&b.body]),
+            Policy::SetVariable(v) => params(&[&v.value]),
+            Policy::SetBackendService(s) => params(&[&s.base_url]),
+            Policy::ForwardRequest(f) => params(&[
+                &f.timeout,
+                &f.timeout_ms,
+                &f.continue_timeout,
+                &f.follow_redirects,
+            ]),
+            Policy::RewriteUri(r) => params(&[&r.template]),
+            Policy::CheckHeader(c) => params(&[
+                &c.name,
+                &c.failed_check_httpcode,
+                &c.failed_check_error_message,
+                &c.ignore_case,
+                &c.values,
+            ]),
+            Policy::IpFilter(f) => {
+                params(&[&f.action, &f.addresses]);
+                for range in &f.ranges {
+                    params(&[&range.from, &range.to]);
+                }
+            }
+            Policy::AuthenticationCertificate(
+                AuthenticationCertificate::Thumbprint(p)
+                | AuthenticationCertificate::CertificateId(p),
+            ) => params(&[p]),
+            Policy::AuthenticationCertificate(AuthenticationCertificate::Body {
+                body,
+                password,
+            }) => params(&[body, password]),
+            Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
+        }
+        reads
+    }
+}
+
+/// Whatever holds expressions, for [`Node::reads`].
+trait ReadsBody {
+    fn reads(&self) -> BodyReads;
+}
+
+impl<T> ReadsBody for Param<T> {
+    fn reads(&self) -> BodyReads {
+        Param::reads(self)
+    }
+}
+
+impl<T: ReadsBody> ReadsBody for Option<T> {
+    fn reads(&self) -> BodyReads {
+        self.as_ref().map(T::reads).unwrap_or_default()
+    }
+}
+
+impl<T: ReadsBody> ReadsBody for Vec<T> {
+    fn reads(&self) -> BodyReads {
+        let mut reads = BodyReads::default();
+        for item in self {
+            reads |= item.reads();
+        }
+        reads
+    }
+}
+
+impl ReadsBody for Node {
+    fn reads(&self) -> BodyReads {
+        Node::reads(self)
+    }
 }
 
 /// The policies certgate understands.

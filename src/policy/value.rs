@@ -265,6 +265,11 @@ impl Expression {
     pub fn result_type(&self) -> String {
         self.compiled.result_type()
     }
+
+    /// Which message bodies the expression reads.
+    pub fn reads(&self) -> expr::BodyReads {
+        self.compiled.reads()
+    }
 }
 
 /// THE SEAM: compiles one expression value of a policy document with [`expr`], once,
@@ -305,6 +310,14 @@ impl<T> Param<T> {
         match self {
             Param::Literal(_, v) => v,
             Param::Expression(e) => e.source(),
+        }
+    }
+
+    /// Which message bodies the value reads: none for a literal.
+    pub fn reads(&self) -> expr::BodyReads {
+        match self {
+            Param::Literal(..) => expr::BodyReads::default(),
+            Param::Expression(e) => e.reads(),
         }
     }
 

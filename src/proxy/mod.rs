@@ -1,9 +1,10 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
 //! One hyper client per HTTP-version setting, built once and shared, over rustls with
-//! the public web roots plus the deployment's extra backend CAs. Bodies are buffered:
-//! policies may read them (`context.Request.Body`), and Lambda delivers and returns
-//! whole bodies anyway; the size is bounded.
+//! the public web roots plus the deployment's extra backend CAs. Bodies stream in both
+//! directions; the response is read whole (bounded) only when the caller asks, because
+//! a policy reads it or the front end (Lambda) needs it whole, and the request only to
+//! replay it on a redirect.
 
 mod headers;
 mod url;
@@ -12,13 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use headers::{ForwardedFor, prepare_request_headers, strip_hop_by_hop};
+
+use crate::body::{CollectError, Payload};
 pub use url::backend_url;
 
 /// Why the backend did not answer.
@@ -40,6 +42,9 @@ pub enum ProxyError {
     /// More redirects than `follow-redirects` allows.
     #[error("the backend redirected more than {0} times")]
     TooManyRedirects(usize),
+    /// Following redirects needs the request body whole, to send it again.
+    #[error("cannot keep the request body to replay it on a redirect: {0}")]
+    RequestBody(CollectError),
 }
 
 impl ProxyError {
@@ -55,6 +60,10 @@ impl ProxyError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
+            Self::RequestBody(CollectError::TooLarge { .. }) => {
+                http::StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::RequestBody(CollectError::Broken(_)) => http::StatusCode::BAD_REQUEST,
             _ => http::StatusCode::BAD_GATEWAY,
         }
     }
@@ -78,28 +87,31 @@ pub struct ForwardOptions {
     pub timeout: Duration,
     pub follow_redirects: bool,
     pub http_version: HttpVersion,
+    /// Read the whole response body (bounded) before returning, instead of streaming it.
+    pub collect_response: bool,
 }
 
 impl Default for ForwardOptions {
-    /// APIM's defaults: 300 s, no redirects, HTTP/1.1.
+    /// APIM's defaults: 300 s, no redirects, HTTP/1.1; the response streams.
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(300),
             follow_redirects: false,
             http_version: HttpVersion::Http1,
+            collect_response: false,
         }
     }
 }
 
-/// The backend's answer, buffered.
-#[derive(Debug, Clone)]
+/// The backend's answer: its body whole when asked for, else still arriving.
+#[derive(Debug)]
 pub struct BackendResponse {
     pub status: http::StatusCode,
     pub headers: http::HeaderMap,
-    pub body: Bytes,
+    pub body: Payload,
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<HttpConnector>, Payload>;
 
 /// Redirects followed at most, as .NET's HttpClient does by default.
 const MAX_REDIRECTS: usize = 50;
@@ -165,10 +177,11 @@ impl Backend {
         })
     }
 
-    /// Sends the request and buffers the response, following redirects if asked.
+    /// Sends the request, following redirects if asked. The timeout covers the time
+    /// until the response headers arrive.
     pub async fn forward(
         &self,
-        request: http::Request<Bytes>,
+        request: http::Request<Payload>,
         options: ForwardOptions,
     ) -> Result<BackendResponse, ProxyError> {
         let client = match options.http_version {
@@ -177,28 +190,36 @@ impl Backend {
             HttpVersion::Http2Or1 => &self.either,
         };
         let first_url = request.uri().to_string();
+        let send = |request: http::Request<Payload>| async move {
+            let url = request.uri().to_string();
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| connect_error(&url, &e))?;
+            Ok::<_, ProxyError>((url, response))
+        };
         let call = async {
-            let mut request = request;
+            if !options.follow_redirects {
+                return send(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let body = body
+                .collect(self.max_body)
+                .await
+                .map_err(ProxyError::RequestBody)?;
+            let mut replay = (parts, body);
             let mut redirects = 0;
             loop {
-                let (parts, body) = request.into_parts();
-                let replay = (parts.clone(), body.clone());
-                let url = parts.uri.to_string();
-                let response = client
-                    .request(http::Request::from_parts(parts, Full::new(body)))
-                    .await
-                    .map_err(|e| connect_error(&url, &e))?;
-                let location = redirect_target(&replay.0.uri, &response);
-                match location {
-                    Some(next) if options.follow_redirects => {
-                        redirects += 1;
-                        if redirects > MAX_REDIRECTS {
-                            return Err(ProxyError::TooManyRedirects(MAX_REDIRECTS));
-                        }
-                        request = redirected(replay, response.status(), next);
-                    }
-                    _ => return Ok((url, response)),
+                let sent = http::Request::from_parts(replay.0.clone(), replay.1.clone().into());
+                let (url, response) = send(sent).await?;
+                let Some(next) = redirect_target(&replay.0.uri, &response) else {
+                    return Ok((url, response));
+                };
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(ProxyError::TooManyRedirects(MAX_REDIRECTS));
                 }
+                replay = redirected(replay, response.status(), next);
             }
         };
         let (url, response) =
@@ -209,24 +230,14 @@ impl Backend {
                     after: options.timeout,
                 })??;
         let (parts, body) = response.into_parts();
-        let body = Limited::new(body, self.max_body)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    ProxyError::ResponseTooLarge {
-                        limit: self.max_body,
-                    }
-                } else {
-                    ProxyError::Protocol {
-                        url: url.clone(),
-                        cause: e.to_string(),
-                    }
-                }
-            })?
-            .to_bytes();
+        let mut body = Payload::streamed(body);
+        if options.collect_response {
+            let bytes = body.collect(self.max_body).await.map_err(|e| match e {
+                CollectError::TooLarge { limit } => ProxyError::ResponseTooLarge { limit },
+                CollectError::Broken(cause) => ProxyError::Protocol { url, cause },
+            })?;
+            body = Payload::Whole(bytes);
+        }
         let mut headers = parts.headers;
         strip_hop_by_hop(&mut headers);
         Ok(BackendResponse {
@@ -276,7 +287,7 @@ fn redirected(
     (mut parts, body): (http::request::Parts, Bytes),
     status: http::StatusCode,
     next: http::Uri,
-) -> http::Request<Bytes> {
+) -> (http::request::Parts, Bytes) {
     let becomes_get = status == http::StatusCode::SEE_OTHER
         || (matches!(status.as_u16(), 301 | 302) && parts.method == http::Method::POST);
     if let Some(host) = next
@@ -294,5 +305,5 @@ fn redirected(
     } else {
         body
     };
-    http::Request::from_parts(parts, body)
+    (parts, body)
 }

@@ -1,15 +1,16 @@
 //! A real HTTP backend on loopback for integration tests.
 //!
-//! `/slow` waits 10 s before answering; `/redirect` answers 302 to `/echo`; anything else
-//! echoes: status 200, the request body back byte for byte, and what it received in
-//! `x-echo-method`, `x-echo-uri` and `x-echo-header-<name>` headers.
+//! `/slow` waits 10 s before answering; `/redirect` answers 302 and `/redirect307` 307 to
+//! `/echo?redirected=1`; `/stream` answers at once and streams the request body back as
+//! it arrives; anything else echoes: status 200, the request body back byte for byte
+//! once it has all arrived, and what it received in `x-echo-method`, `x-echo-uri` and
+//! `x-echo-header-<name>` headers.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use certgate::body::Payload;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -50,18 +51,21 @@ pub async fn closed_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-async fn echo(
-    request: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Payload>, Infallible> {
     let path = request.uri().path().to_owned();
     if path == "/slow" {
         tokio::time::sleep(Duration::from_secs(10)).await;
     }
-    if path == "/redirect" {
+    let redirect = match path.as_str() {
+        "/redirect" => Some(302),
+        "/redirect307" => Some(307),
+        _ => None,
+    };
+    if let Some(status) = redirect {
         return Ok(hyper::Response::builder()
-            .status(302)
+            .status(status)
             .header("location", "/echo?redirected=1")
-            .body(Full::new(Bytes::new()))
+            .body(Payload::empty())
             .unwrap());
     }
     let mut response = hyper::Response::builder()
@@ -71,6 +75,10 @@ async fn echo(
     for (name, value) in request.headers() {
         response = response.header(format!("x-echo-header-{name}"), value);
     }
-    let body = request.into_body().collect().await.unwrap().to_bytes();
-    Ok(response.body(Full::new(body)).unwrap())
+    let body = Payload::streamed(request.into_body());
+    if path == "/stream" {
+        return Ok(response.body(body).unwrap());
+    }
+    let body = body.collect(usize::MAX).await.unwrap_or_default();
+    Ok(response.body(Payload::Whole(body)).unwrap())
 }

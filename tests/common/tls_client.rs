@@ -210,6 +210,7 @@ pub fn settings(limits: Limits) -> TlsSettings {
 ///   `x-echo-request-id`, `x-echo-ignored` (comma list or `none`);
 /// * `x-echo-certificate-headers`: certificate headers still in the request (`none`),
 ///   including the deployment's renamed ALB header `x-client-chain`;
+/// * the body comes back once it has all arrived;
 /// * `/reason...` answers `403 Invalid client certificate`; `/slow` waits 700 ms;
 ///   `/panic` panics.
 pub async fn echo(request: GatewayRequest) -> GatewayResponse {
@@ -274,11 +275,21 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
     } else {
         (http::StatusCode::OK, None)
     };
+    // Read whole first, as a policy that reads the body does: a body that a listener
+    // limit cuts off ends here, and the listener answers 413 or 408 instead.
+    let Ok(body) = request.body.collect(usize::MAX).await else {
+        return GatewayResponse {
+            status: http::StatusCode::BAD_REQUEST,
+            reason: None,
+            headers,
+            body: "the body broke off".into(),
+        };
+    };
     GatewayResponse {
         status,
         reason,
         headers,
-        body: request.body,
+        body: body.into(),
     }
 }
 

@@ -24,6 +24,7 @@ pub(crate) struct Checked {
     pub body: ProgramBody,
     pub n_slots: usize,
     pub ty: Ty,
+    pub reads: super::BodyReads,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
         returns: Vec::new(),
         fold_ctx: Context::new(time::OffsetDateTime::UNIX_EPOCH),
         regex_size_limit,
+        reads: super::BodyReads::default(),
     };
     match body {
         Body::Expr(e) => {
@@ -47,6 +49,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
                 body: ProgramBody::Expr(node),
                 n_slots: c.n_slots,
                 ty,
+                reads: c.reads,
             })
         }
         Body::Block(stmts, span) => {
@@ -62,6 +65,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
                 body: ProgramBody::Block(stmts),
                 n_slots: c.n_slots,
                 ty,
+                reads: c.reads,
             })
         }
     }
@@ -91,6 +95,8 @@ struct Checker {
     returns: Vec<Ty>,
     fold_ctx: Context,
     regex_size_limit: usize,
+    /// Which bodies the program reads, so the gateway knows at load what to buffer.
+    reads: super::BodyReads,
 }
 
 fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
@@ -543,6 +549,8 @@ impl Checker {
             _ => {}
         }
         if let Some((prop, ty)) = members::property(&rty, name) {
+            self.reads.request |= prop == Prop::ReqBody;
+            self.reads.response |= prop == Prop::RespBody;
             // Objects of the context model that are always there are constants:
             // `context.Request.Headers` costs nothing per request.
             let fixed = matches!(

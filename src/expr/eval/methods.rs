@@ -245,7 +245,13 @@ impl Eval<'_> {
                     Which::Response => self.ctx.response.body.as_ref(),
                 };
                 let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
-                let bytes = body.map(|b| b.read(preserve)).unwrap_or_default();
+                let bytes = match body.map(|b| b.read(preserve)) {
+                    None => bytes::Bytes::new(),
+                    Some(Some(bytes)) => bytes,
+                    // Unreachable when the route's policies were analysed at load; fail
+                    // closed rather than let a policy decide on a body it cannot see.
+                    Some(None) => return Err(fail(E::StreamedBody)),
+                };
                 if m == M::BodyAsBytes {
                     Ok(Value::Bytes(Arc::from(&bytes[..])))
                 } else {

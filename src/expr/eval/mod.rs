@@ -26,6 +26,7 @@ pub struct Program {
     pub(crate) body: ProgramBody,
     pub(crate) n_slots: usize,
     pub(crate) ty: super::types::Ty,
+    pub(crate) reads: super::BodyReads,
     pub(crate) limits: Limits,
 }
 

@@ -2,10 +2,10 @@
 
 use std::net::IpAddr;
 
-use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt as _};
 
+use crate::body::Payload;
 use crate::cert::{self, Certificate};
 use crate::config::{CertificateSource, GatewayConfig};
 use crate::frontend::forwarded::{self, CertificateHeaders, ForwardedError};
@@ -105,16 +105,18 @@ pub fn to_gateway_request(
     let client_ip = client_ip(context.as_ref(), &parts.headers);
     let request_id = request_id(context.as_ref(), &parts.headers);
     let body = match body {
-        Body::Empty => Bytes::new(),
-        Body::Text(text) => Bytes::from(text),
-        Body::Binary(bytes) => Bytes::from(bytes),
-        _ => Bytes::new(),
+        Body::Empty => Payload::empty(),
+        Body::Text(text) => Payload::from(text.into_bytes()),
+        Body::Binary(bytes) => Payload::from(bytes),
+        _ => Payload::empty(),
     };
     Ok((
         kind,
         GatewayRequest {
             parts,
             body,
+            // The function returns one JSON document: the response body comes whole.
+            stream_response: false,
             client_ip,
             certificate,
             ignored_certificate_sources: ignored,

@@ -44,10 +44,12 @@ impl LambdaResponse {
                     .push(value);
             }
         }
-        let (body, is_base64_encoded) = match std::str::from_utf8(&response.body) {
+        // Whole: Lambda requests do not stream responses, so the pipeline read it.
+        let bytes = response.body.as_whole().map_or(&[][..], |b| &b[..]);
+        let (body, is_base64_encoded) = match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_owned(), false),
             Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(&response.body),
+                base64::engine::general_purpose::STANDARD.encode(bytes),
                 true,
             ),
         };
@@ -98,7 +100,7 @@ mod tests {
             status: http::StatusCode::FORBIDDEN,
             reason: reason.map(str::to_owned),
             headers,
-            body: bytes::Bytes::copy_from_slice(body),
+            body: body.to_vec().into(),
         }
     }
 

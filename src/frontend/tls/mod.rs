@@ -57,6 +57,7 @@
 //! [`ClientCertificate::Absent`]: crate::gateway::ClientCertificate::Absent
 
 mod any_client_cert;
+mod request_body;
 mod server;
 mod settings;
 
@@ -91,7 +92,8 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest request body, in bytes; a larger one is answered `413 Payload Too Large`
-    /// (at once when `Content-Length` says so, else when the limit is crossed).
+    /// at once when `Content-Length` says so, else the body is cut off when the limit
+    /// is crossed (`413` unless the response has already started).
     pub max_body_bytes: usize,
     /// Largest request header block, in bytes (HTTP/1.1: `431`; HTTP/2: the header list
     /// size advertised to the client). At least 8 KiB.
@@ -104,7 +106,8 @@ pub struct Limits {
     /// (HTTP/2: GOAWAY). HTTP/1.1 connections are usually closed sooner, by
     /// `header_read_timeout`.
     pub idle_timeout: Duration,
-    /// Time to receive a request body once its headers arrived; after it, `408`.
+    /// Longest wait for the next piece of a request body the gateway is reading; after
+    /// it the body is cut off (`408` unless the response has already started).
     pub body_read_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,

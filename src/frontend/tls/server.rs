@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,7 +20,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
+use super::request_body::{BodyLimit, Breach, Guarded};
 use super::{ClientAuth, Handler, Limits, TlsSettings};
+use crate::body::{BoxError, Payload};
 use crate::cert::{self, CertError, Certificate};
 use crate::frontend::forwarded::CertificateHeaders;
 use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
@@ -327,8 +328,8 @@ async fn respond<H: Handler>(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let active = Activity::begin(&connection);
     let head_request = request.method() == http::Method::HEAD;
-    let (response, unread) = match gateway_request(request, &connection, &shared).await {
-        Ok(request) => {
+    let (response, unread) = match gateway_request(request, &connection, &shared) {
+        Ok((request, breach)) => {
             let shared = shared.clone();
             let request_id = request.request_id.clone();
             // Its own task: a panicking handler costs this request, not the connection.
@@ -340,16 +341,30 @@ async fn respond<H: Handler>(
                         plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
                     }
                 };
-            (response, None)
+            (breached(response, &breach, connection.peer), None)
         }
         Err(refusal) => (refusal.response, refusal.unread),
     };
     let response = to_hyper(response, head_request);
-    Ok(response.map(|full| ResponseBody {
-        full,
+    Ok(response.map(|body| ResponseBody {
+        body,
         _unread: unread,
         _active: active,
     }))
+}
+
+/// The handler's response, or `413`/`408` when a listener limit cut the request body
+/// off under it (the handler then saw a broken body).
+fn breached(response: GatewayResponse, breach: &Breach, peer: SocketAddr) -> GatewayResponse {
+    let Some(limit) = breach.get() else {
+        return response;
+    };
+    tracing::debug!(%peer, %limit, "request body cut off");
+    let status = match limit {
+        BodyLimit::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyLimit::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+    };
+    plain(status, &format!("{limit}\n"))
 }
 
 /// A request answered by the listener itself, with the body it did not read.
@@ -380,7 +395,7 @@ impl From<GatewayResponse> for Refusal {
 /// sent: HTTP/2 then ends the request stream with `RST_STREAM(NO_ERROR)`, which tells
 /// the client its response is complete, instead of `CANCEL` before the response.
 struct ResponseBody {
-    full: Full<Bytes>,
+    body: Payload,
     /// Only held, never read: dropped with the body once the response is sent.
     _unread: Option<Incoming>,
     /// Counts the request as in flight until its response is sent.
@@ -389,49 +404,30 @@ struct ResponseBody {
 
 impl hyper::body::Body for ResponseBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
-        std::pin::Pin::new(&mut self.full).poll_frame(cx)
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.full.is_end_stream()
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.full.size_hint()
+        self.body.size_hint()
     }
 }
 
-/// Reads the whole body; `None` when it is longer than `max` bytes.
-async fn read_body(
-    body: &mut Incoming,
-    max: usize,
-    declared: Option<u64>,
-) -> Result<Option<Bytes>, hyper::Error> {
-    let expected = declared.map_or(0, |len| usize::try_from(len).unwrap_or(max).min(max));
-    let mut out = bytes::BytesMut::with_capacity(expected);
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            if out.len() + data.len() > max {
-                return Ok(None);
-            }
-            out.extend_from_slice(&data);
-        }
-    }
-    Ok(Some(out.freeze()))
-}
-
-/// Reads the request (bounded) and turns it into the core's request, or answers it.
-async fn gateway_request<H>(
+/// Turns the request into the core's, its body a guarded stream, or answers it.
+fn gateway_request<H>(
     request: Request<Incoming>,
     connection: &Connection,
     shared: &Shared<H>,
-) -> Result<GatewayRequest, Refusal> {
+) -> Result<(GatewayRequest, Arc<Breach>), Refusal> {
     let limits = shared.tls.limits();
     let (mut parts, body) = request.into_parts();
 
@@ -472,33 +468,12 @@ async fn gateway_request<H>(
         )
     };
     if declared.is_some_and(|len| len > limits.max_body_bytes as u64) {
-        return Err(Refusal::with_body(too_large(), body));
-    }
-    let mut body = body;
-    let body = match tokio::time::timeout(
-        limits.body_read_timeout,
-        read_body(&mut body, limits.max_body_bytes, declared),
-    )
-    .await
-    {
-        Ok(Ok(Some(bytes))) => bytes,
         // Kept until the response is sent: dropping an HTTP/2 request stream earlier
         // resets it (CANCEL) before the client sees the 413.
-        Ok(Ok(None)) => return Err(Refusal::with_body(too_large(), body)),
-        Ok(Err(error)) => {
-            tracing::debug!(peer = %connection.peer, %error, "reading the request body failed");
-            return Err(plain(StatusCode::BAD_REQUEST, "the request body was cut off\n").into());
-        }
-        Err(_) => {
-            return Err(Refusal::with_body(
-                plain(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "the request body did not arrive in time\n",
-                ),
-                body,
-            ));
-        }
-    };
+        return Err(Refusal::with_body(too_large(), body));
+    }
+    let breach = Arc::new(Breach::default());
+    let body = Payload::streamed(Guarded::new(body, limits, breach.clone()));
 
     // The handshake is the only source: whatever a client put in a header is dropped.
     let carried = CertificateHeaders::take(
@@ -520,14 +495,16 @@ async fn gateway_request<H>(
         }
     }
 
-    Ok(GatewayRequest {
+    let request = GatewayRequest {
         parts,
         body,
+        stream_response: true,
         client_ip: Some(canonical(connection.peer.ip())),
         certificate: connection.certificate.clone(),
         ignored_certificate_sources: carried.names().collect(),
         request_id: request_id(&shared.random),
-    })
+    };
+    Ok((request, breach))
 }
 
 /// IPv4 clients of a dual-stack socket show as `::ffff:a.b.c.d`; the policy expects
@@ -564,7 +541,7 @@ fn plain(status: StatusCode, message: &str) -> GatewayResponse {
         status,
         reason: None,
         headers,
-        body: Bytes::from(message.to_owned()),
+        body: Payload::from(message.as_bytes().to_vec()),
     }
 }
 
@@ -578,7 +555,7 @@ const CONNECTION_HEADERS: &[header::HeaderName] = &[
     header::PROXY_AUTHENTICATE,
 ];
 
-fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Full<Bytes>> {
+fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> {
     let GatewayResponse {
         status,
         reason,
@@ -594,7 +571,7 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Full<Byte
         // hyper sets it from the body; a stale value would corrupt the framing.
         headers.remove(header::CONTENT_LENGTH);
     }
-    let mut out = Response::new(Full::new(body));
+    let mut out = Response::new(body);
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     if let Some(reason) = reason
@@ -640,13 +617,13 @@ mod tests {
         );
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("99"));
         headers.insert("x-kept", HeaderValue::from_static("1"));
-        let response = GatewayResponse {
+        let response = || GatewayResponse {
             status: StatusCode::FORBIDDEN,
             reason: Some("Invalid client certificate".to_owned()),
-            headers,
-            body: Bytes::from_static(b"no"),
+            headers: headers.clone(),
+            body: Payload::from("no"),
         };
-        let out = to_hyper(response.clone(), false);
+        let out = to_hyper(response(), false);
         assert_eq!(out.headers().len(), 1, "{:?}", out.headers());
         assert_eq!(
             out.extensions()
@@ -654,7 +631,7 @@ mod tests {
                 .map(|r| r.as_bytes().to_vec()),
             Some(b"Invalid client certificate".to_vec())
         );
-        let head = to_hyper(response, true);
+        let head = to_hyper(response(), true);
         assert_eq!(head.headers()[header::CONTENT_LENGTH], "99");
     }
 
@@ -664,7 +641,7 @@ mod tests {
             status: StatusCode::OK,
             reason: Some("ok\r\nx-injected: 1".to_owned()),
             headers: http::HeaderMap::new(),
-            body: Bytes::new(),
+            body: Payload::empty(),
         };
         let out = to_hyper(response, false);
         assert!(out.extensions().get::<hyper::ext::ReasonPhrase>().is_none());

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::StatusCode;
 
 use super::{Exchange, Failure, Forwarder, param};
+use crate::body::Payload;
 use crate::cert::Certificate;
 use crate::config::ForwardCertificate;
 use crate::expr::{Body, Headers, Response};
@@ -167,6 +167,7 @@ pub(super) async fn forward_request(
             HttpVersion::Http2 => proxy::HttpVersion::Http2,
             HttpVersion::Http2Or1 => proxy::HttpVersion::Http2Or1,
         },
+        collect_response: x.collect_response,
     };
     let request = backend_request(x)?;
     let url = request.uri().to_string();
@@ -184,7 +185,7 @@ pub(super) async fn forward_request(
         status_code: i32::from(status.as_u16()),
         status_reason: status.canonical_reason().unwrap_or_default().to_owned(),
         headers: Headers::from_http(&response.headers),
-        body: Some(Body::new(response.body)),
+        body: Some(Body::payload(response.body)),
     };
     if fwd.fail_on_error_status_code && (400..=599).contains(&status.as_u16()) {
         return Err(Failure::new(
@@ -197,7 +198,7 @@ pub(super) async fn forward_request(
     Ok(())
 }
 
-fn backend_request(x: &Exchange) -> Result<http::Request<Bytes>, Failure> {
+fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     let bad = |what: String| {
         Failure::new(
             "forward-request",
@@ -243,10 +244,12 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Bytes>, Failure> {
     if let Some((format, chain)) = &x.backend.forward_certificate {
         forward_certificate(&mut headers, *format, chain);
     }
-    let body = match &request.body {
-        Some(body) if !body.is_consumed() => body.bytes().clone(),
-        _ => Bytes::new(),
-    };
+    let body = request
+        .body
+        .as_ref()
+        .map_or_else(Payload::empty, Body::take_payload);
+    // hyper sets it again from the body: exact for a whole body, or for a stream
+    // whose client declared it.
     headers.remove(http::header::CONTENT_LENGTH);
     let mut built = http::Request::new(body);
     *built.method_mut() = method;

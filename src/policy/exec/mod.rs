@@ -135,7 +135,7 @@ impl Failure {
 pub trait Forwarder: Send + Sync {
     fn forward<'a>(
         &'a self,
-        request: http::Request<bytes::Bytes>,
+        request: http::Request<crate::body::Payload>,
         options: ForwardOptions,
         client_certificate: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>>;
@@ -177,6 +177,9 @@ pub struct Exchange {
     pub trace: Option<Vec<TraceEvent>>,
     /// Whether `forward-request` reached the backend.
     pub forwarded: bool,
+    /// Whether the backend's response body must be read whole: a policy reads it, or
+    /// the front end cannot stream it.
+    pub collect_response: bool,
 }
 
 impl Exchange {

@@ -1,0 +1,119 @@
+//! The client's request body as the core gets it: a stream, within the listener's
+//! limits. Nothing is read ahead; the core pulls the body as the backend takes it.
+//!
+//! A body that crosses [`Limits::max_body_bytes`] or stops arriving for
+//! [`Limits::body_read_timeout`] ends with an error, and the [`Breach`] it shares
+//! with the request's responder says which limit cut it off, so the client gets `413`
+//! or `408` rather than whatever the handler made of a broken body (unless the
+//! response had already started).
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::Limits;
+use crate::body::BoxError;
+
+/// The limit that cut a request body off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(super) enum BodyLimit {
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the request body stopped arriving for {0:?}")]
+    Stalled(Duration),
+}
+
+/// Set once, when a limit cuts the body off.
+#[derive(Debug, Default)]
+pub(super) struct Breach(OnceLock<BodyLimit>);
+
+impl Breach {
+    pub(super) fn get(&self) -> Option<BodyLimit> {
+        self.0.get().copied()
+    }
+}
+
+/// `Incoming`, counted and timed.
+pub(super) struct Guarded {
+    inner: Incoming,
+    read: usize,
+    max: usize,
+    stall: Duration,
+    /// Armed while the consumer waits on the client: time the backend spends not
+    /// reading is not the client's stall.
+    timer: Pin<Box<Sleep>>,
+    waiting: bool,
+    breach: Arc<Breach>,
+}
+
+impl Guarded {
+    pub(super) fn new(inner: Incoming, limits: &Limits, breach: Arc<Breach>) -> Self {
+        Self {
+            inner,
+            read: 0,
+            max: limits.max_body_bytes,
+            stall: limits.body_read_timeout,
+            timer: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+            waiting: false,
+            breach,
+        }
+    }
+
+    fn cut(&self, limit: BodyLimit) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let _ = self.breach.0.set(limit);
+        Poll::Ready(Some(Err(Box::new(limit))))
+    }
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(limit) = this.breach.get() {
+            return Poll::Ready(Some(Err(Box::new(limit))));
+        }
+        if !this.waiting {
+            this.timer.as_mut().reset(Instant::now() + this.stall);
+            this.waiting = true;
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.waiting = false;
+                this.read = this
+                    .read
+                    .saturating_add(frame.data_ref().map_or(0, Bytes::len));
+                if this.read > this.max {
+                    return this.cut(BodyLimit::TooLarge(this.max));
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(other) => {
+                this.waiting = false;
+                Poll::Ready(other.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending if this.timer.as_mut().poll(cx).is_ready() => {
+                this.cut(BodyLimit::Stalled(this.stall))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
