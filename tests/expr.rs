@@ -1088,6 +1088,37 @@ fn body_without_preserve_content_is_consumed() {
     assert_eq!(read.eval(&c).unwrap().as_str(), Some(""));
 }
 
+#[test]
+fn which_bodies_an_expression_reads_is_known_at_load() {
+    let reads = |src: &str| {
+        let r = compile(src).reads();
+        (r.request, r.response)
+    };
+    assert_eq!(reads("@(context.Request.Body.As<string>())"), (true, false));
+    assert_eq!(
+        reads("@{ var r = context.Response; return r.Body != null; }"),
+        (false, true)
+    );
+    assert_eq!(
+        reads(r#"@(context.Request.Headers["Body"])"#),
+        (false, false)
+    );
+    assert_eq!(reads("Body"), (false, false));
+}
+
+#[test]
+fn a_streamed_body_is_never_read_it_fails_closed() {
+    let mut c = ctx();
+    let stream = http_body_util::Empty::<bytes::Bytes>::new();
+    c.request.body = Some(expr::Body::payload(certgate::body::Payload::streamed(
+        stream,
+    )));
+    let error = compile("@(context.Request.Body.As<string>(preserveContent: true))")
+        .eval(&c)
+        .unwrap_err();
+    assert_eq!(error.kind, expr::EvalErrorKind::StreamedBody);
+}
+
 fn certgate(args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
         .args(args)

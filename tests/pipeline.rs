@@ -411,6 +411,98 @@ async fn bodies_are_proxied_byte_exact_in_both_directions() {
     }
 }
 
+/// As the TLS listener delivers it: the body arrives in 1 MiB pieces, and the response
+/// may stream back.
+fn streamed_request(method: &str, path: &str, body: Vec<u8>) -> GatewayRequest {
+    let (mut tx, stream) = http_body_util::channel::Channel::<bytes::Bytes>::new(1);
+    tokio::spawn(async move {
+        for piece in body.chunks(1024 * 1024) {
+            if tx.send_data(piece.to_vec().into()).await.is_err() {
+                return;
+            }
+        }
+    });
+    GatewayRequest {
+        body: Payload::streamed(stream),
+        stream_response: true,
+        ..request(method, path, None, b"")
+    }
+}
+
+#[tokio::test]
+async fn bodies_no_policy_reads_stream_past_the_buffer_limit_and_read_ones_are_bounded() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let big: Vec<u8> = (0..16 * 1024 * 1024 + 1)
+        .map(|i| (i * 31 + 0x80) as u8)
+        .collect();
+
+    let d = deploy(&pki, &echo.url(), &policy_doc("", ""), None);
+    let out = gateway::handle(
+        &d,
+        streamed_request("POST", "/orders", big.clone()),
+        now(),
+        false,
+    )
+    .await;
+    assert_eq!(out.response.status, 200);
+    assert!(
+        out.response.body.as_whole().is_none(),
+        "the response was read whole"
+    );
+    let echoed = out.response.body.collect(usize::MAX).await.unwrap();
+    assert!(echoed == big, "the streamed body changed");
+
+    // A policy that reads the request body makes certgate hold it: bounded.
+    let reads_request = policy_doc(
+        r#"<set-header name="x-length" exists-action="override"><value>@(context.Request.Body.As<string>(preserveContent: true).Length.ToString())</value></set-header>"#,
+        "",
+    );
+    let d = deploy(&pki, &echo.url(), &reads_request, None);
+    let out = gateway::handle(&d, streamed_request("POST", "/orders", big), now(), false).await;
+    assert_eq!(out.response.status, 413);
+    assert_eq!(
+        out.decision,
+        Decision::Failed {
+            reason: "RequestEntityTooLarge".to_owned()
+        }
+    );
+    let out = gateway::handle(
+        &d,
+        streamed_request("POST", "/orders", b"hello".to_vec()),
+        now(),
+        false,
+    )
+    .await;
+    assert_eq!(out.response.status, 200);
+    assert_eq!(header(&out, "x-echo-header-x-length"), "5");
+    let echoed = out.response.body.collect(usize::MAX).await.unwrap();
+    assert_eq!(
+        &echoed[..],
+        b"hello",
+        "preserveContent kept the body for the backend"
+    );
+
+    // A policy that reads the response body gets it whole.
+    let reads_response = policy_doc(
+        "",
+        r#"<outbound><base/><set-header name="x-response-length" exists-action="override"><value>@(context.Response.Body.As<string>(preserveContent: true).Length.ToString())</value></set-header></outbound>"#,
+    );
+    let d = deploy(&pki, &echo.url(), &reads_response, None);
+    let out = gateway::handle(
+        &d,
+        streamed_request("PUT", "/orders", b"abc".to_vec()),
+        now(),
+        false,
+    )
+    .await;
+    assert_eq!(header(&out, "x-response-length"), "3");
+    assert_eq!(
+        out.response.body.as_whole().map(|b| &b[..]),
+        Some(&b"abc"[..])
+    );
+}
+
 #[tokio::test]
 async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
     let pki = Pki::new();

@@ -68,7 +68,10 @@ async fn http2_is_used_when_asked_for() {
         .unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/2.0");
     let response = backend()
-        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
+        .forward(
+            request("GET", &url, Payload::empty()),
+            ForwardOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/1.1");
@@ -78,7 +81,10 @@ async fn http2_is_used_when_asked_for() {
 async fn a_backend_that_is_down_is_a_connection_failure_with_502() {
     let url = format!("http://{}/", closed_port().await);
     let error = backend()
-        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
+        .forward(
+            request("GET", &url, Payload::empty()),
+            ForwardOptions::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, ProxyError::Connect { .. }), "{error:?}");
@@ -109,7 +115,10 @@ async fn redirects_are_returned_unless_follow_redirects_is_set() {
     let echo = EchoBackend::start().await;
     let url = format!("{}/redirect", echo.url());
     let response = backend()
-        .forward(request("GET", &url, Payload::empty()), ForwardOptions::default())
+        .forward(
+            request("GET", &url, Payload::empty()),
+            ForwardOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status, 302);

@@ -15,6 +15,9 @@ use certgate::demo::{self, DemoLayout, DemoPki, EchoBackend, Issued};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "common/backend.rs"]
+mod streaming_backend;
 #[path = "common/tls_client.rs"]
 mod tls_client;
 
@@ -37,14 +40,21 @@ struct Served {
     log: Arc<Mutex<Vec<String>>>,
     layout: DemoLayout,
     _dir: tempfile::TempDir,
-    _backend: EchoBackend,
+    _backend: Option<EchoBackend>,
 }
 
 impl Served {
+    /// With the demo's echo backend.
     async fn start() -> Self {
         let backend = EchoBackend::start().await.unwrap();
+        let url = backend.url();
+        Self::start_for(&url, Some(backend)).await
+    }
+
+    /// With the echo API's backend at `backend_url`.
+    async fn start_for(backend_url: &str, backend: Option<EchoBackend>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let layout = demo::write(dir.path(), pki(), &backend.url()).unwrap();
+        let layout = demo::write(dir.path(), pki(), backend_url).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
             .args([
                 "serve",
@@ -513,6 +523,77 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
                 assert!(answer.body == body, "rustls {size} {method}: body differs");
             }
         }
+    }
+}
+
+/// Proves that neither direction is buffered: the client sends a piece, reads it back
+/// through gateway and backend (`/stream` answers at once and streams the request body
+/// back), and only then sends the next. A gateway that read either body whole would
+/// wait for the rest, which the client never sends: the test would time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_stream_both_ways_while_the_client_is_still_sending() {
+    use http_body_util::BodyExt as _;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let backend = streaming_backend::EchoBackend::start().await;
+    let s = Served::start_for(&backend.url(), None).await;
+    for http2 in [false, true] {
+        let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client_config(Cert::Good, alpn))
+            .connect(ServerName::try_from(REQUEST).unwrap(), tcp)
+            .await
+            .unwrap();
+        let (mut tx, body) = http_body_util::channel::Channel::<Bytes, BoxError>::new(1);
+        let authority = format!("{REQUEST}:{}", s.addr.port());
+        let request = http::Request::post(format!("https://{authority}/echo/stream"))
+            .header("host", &authority)
+            .body(body)
+            .unwrap();
+        let pieces: Vec<Vec<u8>> = (0..4).map(|i| binary(16 * 1024 + i)).collect();
+        let exchange = async {
+            let io = TokioIo::new(tls);
+            let response = if http2 {
+                let (mut sender, conn) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                        .await
+                        .unwrap();
+                tokio::spawn(conn);
+                tokio::spawn(async move { sender.send_request(request).await })
+            } else {
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                tokio::spawn(conn);
+                tokio::spawn(async move { sender.send_request(request).await })
+            };
+            tx.send_data(Bytes::from(pieces[0].clone())).await.unwrap();
+            let response = response.await.unwrap().unwrap();
+            assert_eq!(response.status(), 200, "http2={http2}");
+            let mut body = response.into_body();
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    tx.send_data(Bytes::from(piece.clone())).await.unwrap();
+                }
+                let mut echoed = Vec::new();
+                while echoed.len() < piece.len() {
+                    let frame = body.frame().await.expect("the body ended early").unwrap();
+                    echoed.extend_from_slice(&frame.into_data().unwrap_or_default());
+                }
+                assert!(
+                    echoed == *piece,
+                    "http2={http2}: piece {i} came back changed"
+                );
+            }
+            drop(tx);
+            let rest = body.collect().await.unwrap().to_bytes();
+            assert!(
+                rest.is_empty(),
+                "http2={http2}: {} bytes more than were sent",
+                rest.len()
+            );
+        };
+        tokio::time::timeout(Duration::from_secs(60), exchange)
+            .await
+            .unwrap_or_else(|_| panic!("http2={http2}: a body was held back instead of streamed"));
     }
 }
 

@@ -2,8 +2,8 @@
 //! building it is cheap (certificates and deployment data are shared behind `Arc`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 

@@ -9,9 +9,9 @@ use http::StatusCode;
 use time::OffsetDateTime;
 
 use super::deployment::{Backends, Deployment, MAX_BUFFERED_BODY, Routed};
-use crate::body::{CollectError, Payload};
 use super::request::{ClientCertificate, GatewayRequest, GatewayResponse};
 use super::route::{RouteError, route};
+use crate::body::{CollectError, Payload};
 use crate::expr::{self, Body, Context, Headers, Url};
 use crate::policy::exec::{
     self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent, TrustCheck,
@@ -372,7 +372,10 @@ fn response(r: &expr::Response) -> GatewayResponse {
     }
     crate::proxy::strip_hop_by_hop(&mut headers);
     headers.remove(http::header::CONTENT_LENGTH);
-    let body = r.body.as_ref().map_or_else(Payload::empty, Body::take_payload);
+    let body = r
+        .body
+        .as_ref()
+        .map_or_else(Payload::empty, Body::take_payload);
     let canonical = status.canonical_reason().unwrap_or_default();
     GatewayResponse {
         status,

@@ -411,6 +411,26 @@ mod tests {
     }
 
     #[test]
+    fn the_bodies_a_policy_reads_are_known_at_load() {
+        let reads = |inbound: &str, outbound: &str| {
+            let text = format!(
+                "<policies><inbound>{inbound}</inbound><outbound>{outbound}</outbound></policies>"
+            );
+            let doc =
+                PolicyDocument::parse("p.xml", &text, Scope::Api).unwrap_or_else(|e| panic!("{e}"));
+            let r = EffectivePolicy::for_request(None, Some(&doc), None).reads();
+            (r.request, r.response)
+        };
+        let nested = r#"<choose><when condition="@(context.Request.Headers.ContainsKey(&quot;x&quot;))"><return-response><set-body>@(context.Request.Body.As<string>())</set-body></return-response></when></choose>"#;
+        assert_eq!(reads(nested, ""), (true, false));
+        let response = r#"<set-header name="x-n" exists-action="override"><value>@{ var b = context.Response.Body; return b.As<string>(preserveContent: true).Length.ToString(); }</value></set-header>"#;
+        assert_eq!(reads("", response), (false, true));
+        // Writing a body, naming Body in a string, or reading headers reads nothing.
+        let writes = r#"<set-body>@("Body" + context.Request.Headers.GetValueOrDefault("x", ""))</set-body><set-header name="Body" exists-action="override"><value>Body</value></set-header>"#;
+        assert_eq!(reads(writes, "<set-body>done</set-body>"), (false, false));
+    }
+
+    #[test]
     fn paths_number_same_named_siblings() {
         let doc = PolicyDocument::parse(
             "p.xml",

@@ -17,8 +17,8 @@ use std::net::IpAddr;
 use super::document::SectionKind;
 use super::error::{Location, PolicyError};
 use super::value::{Param, PolicyValue, compile_expression};
-use crate::expr::BodyReads;
 use super::xml::{XmlElement, XmlNode};
+use crate::expr::BodyReads;
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]

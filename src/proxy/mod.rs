@@ -60,9 +60,7 @@ impl ProxyError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             Self::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
-            Self::RequestBody(CollectError::TooLarge { .. }) => {
-                http::StatusCode::PAYLOAD_TOO_LARGE
-            }
+            Self::RequestBody(CollectError::TooLarge { .. }) => http::StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestBody(CollectError::Broken(_)) => http::StatusCode::BAD_REQUEST,
             _ => http::StatusCode::BAD_GATEWAY,
         }

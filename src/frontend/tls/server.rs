@@ -343,7 +343,7 @@ async fn respond<H: Handler>(
                 };
             (breached(response, &breach, connection.peer), None)
         }
-        Err(refusal) => (refusal.response, refusal.unread),
+        Err(refusal) => (refusal.response, Some(refusal.unread)),
     };
     let response = to_hyper(response, head_request);
     Ok(response.map(|body| ResponseBody {
@@ -370,24 +370,12 @@ fn breached(response: GatewayResponse, breach: &Breach, peer: SocketAddr) -> Gat
 /// A request answered by the listener itself, with the body it did not read.
 struct Refusal {
     response: GatewayResponse,
-    unread: Option<Incoming>,
+    unread: Incoming,
 }
 
 impl Refusal {
-    fn with_body(response: GatewayResponse, body: Incoming) -> Self {
-        Self {
-            response,
-            unread: Some(body),
-        }
-    }
-}
-
-impl From<GatewayResponse> for Refusal {
-    fn from(response: GatewayResponse) -> Self {
-        Self {
-            response,
-            unread: None,
-        }
+    fn with_body(response: GatewayResponse, unread: Incoming) -> Box<Self> {
+        Box::new(Self { response, unread })
     }
 }
 
@@ -427,7 +415,7 @@ fn gateway_request<H>(
     request: Request<Incoming>,
     connection: &Connection,
     shared: &Shared<H>,
-) -> Result<(GatewayRequest, Arc<Breach>), Refusal> {
+) -> Result<(GatewayRequest, Arc<Breach>), Box<Refusal>> {
     let limits = shared.tls.limits();
     let (mut parts, body) = request.into_parts();
 
