@@ -2,7 +2,7 @@
 //! article's policy to a loopback echo backend.
 //!
 //! ```text
-//! cargo run --release --example load -- [--requests 20000] [--connections 64]
+//! cargo run --release --example load -- [--requests 20000] [--connections 64] [--body-bytes 17]
 //! ```
 //!
 //! Everything runs in this process, on loopback: the demo's run-time PKI and deployment
@@ -43,12 +43,16 @@ const BODY: &[u8] = b"certgate load run";
 struct Options {
     requests: usize,
     connections: usize,
+    /// Size of each request body; the echo backend streams it back. Large bodies show
+    /// that memory stays flat: nothing on the way holds a whole body.
+    body_bytes: usize,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         requests: 20_000,
         connections: 64,
+        body_bytes: BODY.len(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -61,9 +65,11 @@ fn options() -> Result<Options, String> {
         match arg.as_str() {
             "--requests" => options.requests = value("--requests")?,
             "--connections" => options.connections = value("--connections")?,
+            "--body-bytes" => options.body_bytes = value("--body-bytes")?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: load [--requests N] [--connections N]"
+                    "unknown argument {other}; usage: load [--requests N] [--connections N] \
+                     [--body-bytes N]"
                 ));
             }
         }
@@ -155,15 +161,19 @@ fn run(options: &Options) -> Result<bool, BoxError> {
         Ok::<_, BoxError>((addr, backend))
     })?;
     let config = client_config(&pki)?;
+    let body: Bytes = (0..options.body_bytes)
+        .map(|i| BODY[i % BODY.len()])
+        .collect();
 
     // Warm up (first handshakes, Verify() cache) before measuring memory.
-    client.block_on(phase(addr, &config, 64, 8, true));
+    client.block_on(phase(addr, &config, 64, 8, true, &body));
     let (rss_before, _) = memory();
     println!(
-        "certgate load run: {} requests over {} connections, POST /echo/hello (17 bytes) \
+        "certgate load run: {} requests over {} connections, POST /echo/hello ({} bytes) \
          through the article policy to a loopback echo backend; {} CPU(s)",
         options.requests,
         options.connections,
+        body.len(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("RSS before: {} KiB", rss_before);
@@ -179,6 +189,7 @@ fn run(options: &Options) -> Result<bool, BoxError> {
             options.requests,
             options.connections,
             keep_alive,
+            &body,
         ));
         let (rss, _) = memory();
         let cpu = cpu_time().saturating_sub(cpu_before);
@@ -253,13 +264,14 @@ async fn phase(
     requests: usize,
     connections: usize,
     keep_alive: bool,
+    body: &Bytes,
 ) -> PhaseResult {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..connections {
-        let (next, config) = (Arc::clone(&next), Arc::clone(config));
-        tasks.spawn(async move { worker(addr, config, next, requests, keep_alive).await });
+        let (next, config, body) = (Arc::clone(&next), Arc::clone(config), body.clone());
+        tasks.spawn(async move { worker(addr, config, next, requests, keep_alive, body).await });
     }
     let mut result = PhaseResult {
         ok: 0,
@@ -304,6 +316,7 @@ async fn worker(
     next: Arc<AtomicUsize>,
     requests: usize,
     keep_alive: bool,
+    body: Bytes,
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
     let mut sender: Option<Sender> = None;
@@ -316,7 +329,7 @@ async fn worker(
             let Some(s) = sender.as_mut() else {
                 return Err::<(), BoxError>("no connection".into());
             };
-            request(s).await
+            request(s, &body).await
         }
         .await;
         match result {
@@ -342,16 +355,26 @@ async fn connect(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Result
     Ok(sender)
 }
 
-async fn request(sender: &mut Sender) -> Result<(), BoxError> {
+/// One POST; the echoed body is compared piece by piece as it arrives, never held.
+async fn request(sender: &mut Sender, body: &Bytes) -> Result<(), BoxError> {
     sender.ready().await?;
     let request = http::Request::post("/echo/hello")
         .header("host", "localhost")
-        .body(Full::new(Bytes::from_static(BODY)))?;
+        .body(Full::new(body.clone()))?;
     let response = sender.send_request(request).await?;
     let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    if status != http::StatusCode::OK || body.as_ref() != BODY {
-        return Err(format!("status {status}, {} body bytes", body.len()).into());
+    let mut echoed = response.into_body();
+    let mut at = 0;
+    while let Some(frame) = echoed.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if body.get(at..at + data.len()) != Some(&data[..]) {
+                return Err(format!("status {status}, the body differs at byte {at}").into());
+            }
+            at += data.len();
+        }
+    }
+    if status != http::StatusCode::OK || at != body.len() {
+        return Err(format!("status {status}, {at} of {} body bytes", body.len()).into());
     }
     Ok(())
 }

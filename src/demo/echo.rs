@@ -4,20 +4,17 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// Largest body the echo backend reads (the gateway forwards at most 16 MiB).
-const MAX_BODY: usize = 32 * 1024 * 1024;
+use crate::body::Payload;
 
-/// A running echo backend. It answers every request `200` with the request body back
-/// byte for byte and what it received in `x-echo-method`, `x-echo-uri` and
-/// `x-echo-header-<name>` headers. It stops when dropped.
+/// A running echo backend. It answers every request `200` with the request body
+/// streamed back byte for byte as it arrives, and what it received in `x-echo-method`,
+/// `x-echo-uri` and `x-echo-header-<name>` headers. It stops when dropped.
 #[derive(Debug)]
 pub struct EchoBackend {
     addr: SocketAddr,
@@ -66,23 +63,17 @@ impl Drop for EchoBackend {
     }
 }
 
-async fn echo(
-    request: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Payload>, Infallible> {
     let mut response = hyper::Response::builder()
         .header("x-echo-method", request.method().as_str())
         .header("x-echo-uri", request.uri().to_string());
     for (name, value) in request.headers() {
         response = response.header(format!("x-echo-header-{name}"), value);
     }
-    let body = http_body_util::Limited::new(request.into_body(), MAX_BODY)
-        .collect()
-        .await;
-    let response = match body {
-        Ok(body) => response.body(Full::new(body.to_bytes())),
-        Err(_) => hyper::Response::builder()
-            .status(http::StatusCode::PAYLOAD_TOO_LARGE)
-            .body(Full::new(Bytes::new())),
-    };
-    Ok(response.unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))))
+    let body = Payload::streamed(request.into_body());
+    // The builder fails only on a header it could not take; answer without them then.
+    Ok(match response.body(Payload::empty()) {
+        Ok(response) => response.map(|_| body),
+        Err(_) => hyper::Response::new(body),
+    })
 }
