@@ -238,20 +238,47 @@ fn base64_body(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The first position of `needle` (never empty) in `haystack`. Scans for the needle's
+/// first byte and compares only there: every needle here starts with `-`, which a
+/// base64 body never holds, so a PEM text is scanned once instead of being compared
+/// window by window (which made PEM splitting the bulk of loading uploaded certificates).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn count_occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+    let mut count = 0;
+    let mut rest = haystack;
+    while let Some(at) = find(rest, needle) {
+        count += 1;
+        rest = &rest[at + needle.len()..];
+    }
+    count
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_skips_partial_matches_and_counts_every_block() {
+        assert_eq!(find(b"--x----BEGIN -----BEGIN ", BEGIN), Some(13));
+        assert_eq!(find(b"-----BEGI", BEGIN), None);
+        assert_eq!(find(b"", BEGIN), None);
+        assert_eq!(
+            count_occurrences(b"-----BEGIN a -----BEGIN b ----BEGIN ", BEGIN),
+            2
+        );
+    }
 
     #[test]
     fn der_ending_in_a_whitespace_byte_is_not_trimmed() {
