@@ -6,7 +6,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use certgate::cert::{
-    CertError, Certificate, MAX_CHAIN_LENGTH, MAX_INPUT_BYTES, NameType, decode_chain,
+    CertError, Certificate, MAX_CHAIN_LENGTH, MAX_INPUT_BYTES, NameType, check_chain, decode_chain,
 };
 use common::pki;
 use time::macros::datetime;
@@ -473,6 +473,47 @@ fn every_truncation_and_byte_flip_of_a_certificate_gives_a_result_not_a_panic() 
                     }
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn checking_accepts_and_refuses_exactly_what_decoding_does() {
+    // Uploaded certificates are checked at load and decoded later: a certificate that
+    // passes the check must decode, and one that does not must fail with the same error.
+    let (client, ca) = pki::client_and_ca();
+    let mut inputs = vec![
+        client.pem.clone().into_bytes(),
+        [client.pem.as_str(), ca.pem.as_str()].concat().into_bytes(),
+        b"hello, world".to_vec(),
+        rcgen::KeyPair::generate().expect("key").serialize_der(),
+    ];
+    for i in 0..client.der.len() {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut mutated = client.der.clone();
+            mutated[i] ^= flip;
+            inputs.push(mutated);
+        }
+    }
+    let pem = client.pem.as_bytes();
+    inputs.extend((0..pem.len()).step_by(5).map(|len| pem[..len].to_vec()));
+    for input in &inputs {
+        match (decode_chain(input), check_chain(input)) {
+            (Ok(decoded), Ok(checked)) => {
+                assert_eq!(decoded.len(), checked.len());
+                for (decoded, checked) in decoded.iter().zip(&checked) {
+                    assert_eq!(checked.der(), decoded.der());
+                    assert_eq!(checked.thumbprint(), decoded.thumbprint());
+                    let later = checked.decode().expect("a checked certificate decodes");
+                    assert_eq!(later.subject(), decoded.subject());
+                }
+            }
+            (Err(decoding), Err(checking)) => assert_eq!(decoding, checking),
+            (decoded, checked) => panic!(
+                "decode_chain: {:?}, check_chain: {:?}",
+                decoded.map(|c| c.len()),
+                checked.map(|c| c.len())
+            ),
         }
     }
 }

@@ -752,7 +752,7 @@ fn cert_ctx(d: &Deployment, cert: Option<Arc<Certificate>>) -> Context {
     c.deployment = Arc::new(expr::Deployment {
         region: "eu-west-1".into(),
         service_name: "contoso".into(),
-        certificates: Arc::new(d.store.uploaded().clone()),
+        certificates: Arc::clone(d.store.uploaded()),
     });
     c.verifier = Some(Arc::new(expr::TrustVerifier {
         store: d.store.clone(),

@@ -702,6 +702,44 @@ fn uploaded_certificates_are_keyed_by_file_stem() {
 }
 
 #[test]
+fn a_corrupt_uploaded_certificate_fails_at_load_naming_the_file() {
+    // Uploaded certificates are decoded on first use, not at load; their checks are not.
+    let pki = pki();
+    let mut der = pki.issuing.leaf("client1", 10);
+    assert_eq!(
+        der[..2],
+        [0x30, 0x82],
+        "outer SEQUENCE with a two-byte length"
+    );
+    der[4] = 0x31; // the TBS SEQUENCE made a SET: the framing holds, X.509 does not
+    let pem = pem_of(&der);
+    let mut files = pki.files.clone();
+    files.push(file("certificates/corrupt.pem", pem.clone()));
+    files.push(file(
+        "certificates/truncated.cer",
+        der[..der.len() - 1].to_vec(),
+    ));
+    let (store, diagnostics) = load(&files);
+    assert!(store.uploaded().is_empty());
+    for (path, bytes) in [
+        ("certificates/corrupt.pem", pem.as_bytes()),
+        ("certificates/truncated.cer", &der[..der.len() - 1]),
+    ] {
+        let error = certgate::cert::decode_chain(bytes).expect_err("corrupt");
+        assert_eq!(
+            diagnostics.iter().find(|d| d.path == path),
+            Some(&Diagnostic {
+                path: path.to_owned(),
+                severity: Severity::Error,
+                kind: DiagnosticKind::NotACertificate,
+                message: format!("{error}; ignored"),
+            }),
+            "{diagnostics:#?}"
+        );
+    }
+}
+
+#[test]
 fn generations_are_unique() {
     let a = TrustStore::empty();
     let b = TrustStore::empty();

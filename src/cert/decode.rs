@@ -225,33 +225,80 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
 /// escapes `\n`, `\r` and `\t` too, so PEM pasted from a JSON event
 /// (`"clientCertPem": "-----BEGIN CERTIFICATE-----\nMII..."`) decodes as well.
 /// Backslash is not a base64 character, so this cannot change a valid body.
+///
+/// Copies the runs between those characters whole: pushing byte by byte made this the
+/// costliest step of reading a PEM certificate.
 fn base64_body(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
-    let mut bytes = body.iter().copied().peekable();
-    while let Some(b) = bytes.next() {
-        if b == b'\\' && matches!(bytes.peek(), Some(b'n' | b'r' | b't')) {
-            bytes.next();
-        } else if !b.is_ascii_whitespace() {
-            out.push(b);
-        }
+    let mut rest = body;
+    while let Some(at) = rest
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b'\\')
+    {
+        let (run, from) = rest.split_at(at);
+        out.extend_from_slice(run);
+        rest = match from {
+            [b'\\', b'n' | b'r' | b't', after @ ..] => after,
+            [b'\\', after @ ..] => {
+                out.push(b'\\');
+                after
+            }
+            [_whitespace, after @ ..] => after,
+            [] => &[],
+        };
     }
+    out.extend_from_slice(rest);
     out
 }
 
+/// The first position of `needle` (never empty) in `haystack`. Scans for the needle's
+/// first byte and compares only there: every needle here starts with `-`, which a
+/// base64 body never holds, so a PEM text is scanned once instead of being compared
+/// window by window (which made PEM splitting the bulk of loading uploaded certificates).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let (&first, _) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(offset) = haystack.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + offset;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn count_occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
+    let mut count = 0;
+    let mut rest = haystack;
+    while let Some(at) = find(rest, needle) {
+        count += 1;
+        rest = &rest[at + needle.len()..];
+    }
+    count
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_skips_partial_matches_and_counts_every_block() {
+        assert_eq!(find(b"--x----BEGIN -----BEGIN ", BEGIN), Some(13));
+        assert_eq!(find(b"-----BEGI", BEGIN), None);
+        assert_eq!(find(b"", BEGIN), None);
+        assert_eq!(
+            count_occurrences(b"-----BEGIN a -----BEGIN b ----BEGIN ", BEGIN),
+            2
+        );
+    }
+
+    #[test]
+    fn a_pem_body_loses_whitespace_and_json_escapes_and_keeps_anything_else() {
+        assert_eq!(base64_body(b"MA A=\r\n\\nMA\\tA\\\\x\\"), b"MAA=MAA\\\\x\\");
+        assert_eq!(base64_body(b" \t\n"), b"");
+        assert_eq!(base64_body(b"MAA="), b"MAA=");
+    }
 
     #[test]
     fn der_ending_in_a_whitespace_byte_is_not_trimmed() {

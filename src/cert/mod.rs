@@ -145,51 +145,12 @@ impl Certificate {
     }
 
     fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
-        if der.is_empty() {
-            return Err(CertError::Empty);
-        }
-        let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
-        if der[0] != 0x30 {
-            return Err(invalid(format!(
-                "DER must start with a SEQUENCE (0x30), found 0x{:02X}",
-                der[0]
-            )));
-        }
-        let (header, length) = der::read_header(&der).map_err(|e| match e {
-            der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
-            der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
-        })?;
-        let total = header.saturating_add(length);
-        if total > der.len() {
-            return Err(CertError::TruncatedDer {
-                index,
-                offset: der.len(),
-            });
-        }
-        if total < der.len() {
-            return Err(CertError::TrailingData {
-                extra: der.len() - total,
-            });
-        }
-        if der.get(header) == Some(&0x02) {
-            // A certificate starts with its TBS SEQUENCE; PKCS#1 and PKCS#8 keys start
-            // with an INTEGER version.
-            return Err(invalid(
-                "this DER looks like a private key (it starts with an INTEGER), not a \
-                 certificate"
-                    .to_owned(),
-            ));
-        }
-        let (_, cert) = x509_parser::parse_x509_certificate(&der)
-            .map_err(|e| invalid(describe_parse_error(e)))?;
+        let cert = parse(&der, index)?;
         let parts = Parts::of(&cert);
         let tbs = &cert.tbs_certificate;
         let subject_name = Name::from_der(tbs.subject.as_raw());
         let issuer_name = Name::from_der(tbs.issuer.as_raw());
         let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
-        let thumbprint = der::upper_hex(
-            ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der).as_ref(),
-        );
         let sha256_fingerprint =
             der::upper_hex(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
@@ -201,7 +162,7 @@ impl Certificate {
             subject_alt: parts.subject_alt,
             issuer_alt: parts.issuer_alt,
             sans,
-            thumbprint,
+            thumbprint: thumbprint(&der),
             sha256_fingerprint,
             serial_number: der::upper_hex(tbs.raw_serial()),
             not_before: tbs.validity.not_before.to_datetime(),
@@ -341,6 +302,54 @@ impl Certificate {
     }
 }
 
+/// Every check [`Certificate::from_der`] makes, and the parsed certificate: what can
+/// fail in decoding fails here, and nothing after it can.
+fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
+    if der.is_empty() {
+        return Err(CertError::Empty);
+    }
+    let invalid = |reason: String| CertError::InvalidCertificate { index, reason };
+    if der[0] != 0x30 {
+        return Err(invalid(format!(
+            "DER must start with a SEQUENCE (0x30), found 0x{:02X}",
+            der[0]
+        )));
+    }
+    let (header, length) = der::read_header(der).map_err(|e| match e {
+        der::DerError::Truncated { at } => CertError::TruncatedDer { index, offset: at },
+        der::DerError::Invalid { at } => invalid(format!("invalid DER header at byte {at}")),
+    })?;
+    let total = header.saturating_add(length);
+    if total > der.len() {
+        return Err(CertError::TruncatedDer {
+            index,
+            offset: der.len(),
+        });
+    }
+    if total < der.len() {
+        return Err(CertError::TrailingData {
+            extra: der.len() - total,
+        });
+    }
+    if der.get(header) == Some(&0x02) {
+        // A certificate starts with its TBS SEQUENCE; PKCS#1 and PKCS#8 keys start
+        // with an INTEGER version.
+        return Err(invalid(
+            "this DER looks like a private key (it starts with an INTEGER), not a \
+                 certificate"
+                .to_owned(),
+        ));
+    }
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| invalid(describe_parse_error(e)))?;
+    Ok(cert)
+}
+
+/// `Thumbprint`: SHA-1 of the DER, uppercase hex.
+fn thumbprint(der: &[u8]) -> String {
+    der::upper_hex(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
+}
+
 /// Decodes a certificate or a chain, leaf first.
 ///
 /// Accepts PEM (one or more `CERTIFICATE` blocks, any whitespace, CRLF or JSON `\n`
@@ -351,17 +360,60 @@ impl Certificate {
 /// [`MAX_INPUT_BYTES`] or with more than [`MAX_CHAIN_LENGTH`] certificates is refused
 /// before any certificate is parsed.
 pub fn decode_chain(input: &[u8]) -> Result<Vec<Certificate>, CertError> {
+    chain_blobs(input)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, der)| Certificate::decode(der, i + 1))
+        .collect()
+}
+
+/// [`decode_chain`]'s checks without its decoding: the same input is accepted and the
+/// same [`CertError`] returned, for a fraction of the cost (no names, strings or
+/// hashes). For certificates that must be valid now and may be read later, or never.
+pub fn check_chain(input: &[u8]) -> Result<Vec<CheckedDer>, CertError> {
+    chain_blobs(input)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, der)| {
+            parse(&der, i + 1)?;
+            Ok(CheckedDer(der))
+        })
+        .collect()
+}
+
+fn chain_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     let blobs = decode::der_blobs(input)?;
     if blobs.is_empty() {
         return Err(CertError::UnrecognizedFormat {
             reason: "no `-----BEGIN CERTIFICATE-----` block found".to_owned(),
         });
     }
-    blobs
-        .into_iter()
-        .enumerate()
-        .map(|(i, der)| Certificate::decode(der, i + 1))
-        .collect()
+    Ok(blobs)
+}
+
+/// The DER of one certificate that passed every check of [`Certificate::from_der`]
+/// ([`check_chain`] makes them): decoding it is deterministic work that cannot meet
+/// anything those checks did not already accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedDer(Vec<u8>);
+
+impl CheckedDer {
+    pub fn der(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// `Thumbprint` of the certificate, without decoding it.
+    pub fn thumbprint(&self) -> String {
+        thumbprint(&self.0)
+    }
+
+    /// The certificate with all its properties.
+    ///
+    /// # Errors
+    /// None in practice: the checks that made this value are the ones decoding makes.
+    pub fn decode(&self) -> Result<Certificate, CertError> {
+        Certificate::decode(self.0.clone(), 1)
+    }
 }
 
 /// The extension values certgate reads by hand.

@@ -201,7 +201,7 @@ impl Deployment {
         let context = Arc::new(expr::Deployment {
             region: config.deployment.region.clone(),
             service_name: config.deployment.service_name.clone(),
-            certificates: Arc::new(trust.uploaded().clone()),
+            certificates: Arc::clone(trust.uploaded()),
         });
         Ok(Self {
             version: version.into(),

@@ -156,3 +156,12 @@ fn duplicate_paths_are_refused() {
         Err(BundleError::DuplicatePath("a".into()))
     );
 }
+
+#[test]
+fn sha256_hex_is_lowercase_hex_of_the_digest() {
+    assert_eq!(
+        sha256_hex(b"abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(hex(&[0x00, 0x0f, 0xf0, 0xff]), "000ff0ff");
+}

@@ -12,7 +12,7 @@
 //!     /// One bad file never takes the rest down: it becomes a Diagnostic.
 //!     pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (TrustStore, Vec<Diagnostic>);
 //!     pub fn generation(&self) -> u64;     // unique per built store (process-wide counter)
-//!     pub fn uploaded(&self) -> &UploadedCertificates;   // context.Deployment.Certificates
+//!     pub fn uploaded(&self) -> &Arc<UploadedCertificates>; // context.Deployment.Certificates
 //!     pub fn roots(&self) -> &[Arc<Certificate>];
 //!     pub fn intermediates(&self) -> &[Arc<Certificate>];
 //!     pub fn verify(&self, leaf: &Certificate, presented: &[Certificate],

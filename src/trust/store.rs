@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, RevocationIndex};
-use crate::cert::{CertError, Certificate, UploadedCertificates, decode_chain};
+use crate::cert::{CertError, Certificate, UploadedCertificates, check_chain, decode_chain};
 use crate::source::SourceFile;
 
 /// How bad a load-time problem is.
@@ -106,7 +106,7 @@ pub struct TrustStore {
     /// Instants (unix seconds) at which a verdict computed against this store may change:
     /// each CA's notBefore and notAfter + 1, each CRL's nextUpdate. Sorted, unique.
     pub(crate) boundaries: Vec<i64>,
-    uploaded: UploadedCertificates,
+    uploaded: Arc<UploadedCertificates>,
 }
 
 impl fmt::Debug for TrustStore {
@@ -447,7 +447,8 @@ impl TrustStore {
                 Some(dot) if dot > 0 => &name[..dot],
                 _ => name,
             };
-            let certs = match decode_chain(&file.bytes) {
+            // Checked now, decoded on first use (see UploadedCertificates).
+            let certs = match check_chain(&file.bytes) {
                 Ok(certs) if !certs.is_empty() => certs,
                 Ok(_) => {
                     loader.push(
@@ -488,7 +489,7 @@ impl TrustStore {
                 );
             }
             if let Some(first) = certs.into_iter().next() {
-                uploaded.insert(id, Arc::new(first));
+                uploaded.insert_checked(id, first);
             }
         }
 
@@ -505,7 +506,7 @@ impl TrustStore {
             intermediate_ders,
             revocations,
             boundaries,
-            uploaded,
+            uploaded: Arc::new(uploaded),
         };
         (store, loader.diagnostics)
     }
@@ -516,8 +517,9 @@ impl TrustStore {
         self.generation
     }
 
-    /// `context.Deployment.Certificates`.
-    pub fn uploaded(&self) -> &UploadedCertificates {
+    /// `context.Deployment.Certificates`, shared: a certificate decoded on first use is
+    /// decoded once for every holder of the store.
+    pub fn uploaded(&self) -> &Arc<UploadedCertificates> {
         &self.uploaded
     }
 

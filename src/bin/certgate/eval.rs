@@ -137,7 +137,7 @@ fn build_context(args: &Args, now: OffsetDateTime) -> anyhow::Result<Context> {
             eprintln!("warning: {d}");
         }
         let mut deployment = Deployment {
-            certificates: Arc::new(store.uploaded().clone()),
+            certificates: Arc::clone(store.uploaded()),
             ..Deployment::default()
         };
         if let Some(toml) = files.iter().find(|f| f.path == "gateway.toml") {
