@@ -176,12 +176,12 @@ async fn put_object(source: &S3Source, path: &str, bytes: impl Into<Vec<u8>>) {
 fn refresher(
     source: S3Source,
 ) -> (
-    Refresher<S3Source, String, impl Fn(&[SourceFile]) -> Result<String, CheckFailed>>,
+    Refresher<S3Source, String, impl Fn(&[SourceFile], &str) -> Result<String, CheckFailed>>,
     Arc<AtomicUsize>,
 ) {
     let builds = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&builds);
-    let refresher = Refresher::new(source, move |files: &[SourceFile]| {
+    let refresher = Refresher::new(source, move |files: &[SourceFile], _: &str| {
         counter.fetch_add(1, Ordering::SeqCst);
         check_deployment(files, NOW)
             .map(|checked| checked.deployment.config.deployment.service_name)

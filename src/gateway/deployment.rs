@@ -14,7 +14,7 @@ use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, Scope};
 use crate::proxy::{Backend, ClientIdentity};
-use crate::source::{SourceFile, content_version};
+use crate::source::SourceFile;
 use crate::trust::{Diagnostic, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
@@ -55,7 +55,7 @@ impl DeploymentError {
 }
 
 /// How a refresher turns a deployment's files into a [`Deployment`].
-pub type Build = fn(&[SourceFile]) -> Result<Deployment, DeploymentError>;
+pub type Build = fn(&[SourceFile], &str) -> Result<Deployment, DeploymentError>;
 
 /// What one API needs per request, built at load: its composed policies (without an
 /// operation, and per operation) and its `context.Api` / `context.Operation`.
@@ -217,10 +217,10 @@ impl Deployment {
         })
     }
 
-    /// [`Deployment::load`] now, versioned by content, with the trust store's
-    /// diagnostics logged: what a refresher builds from each new set of files.
-    pub fn from_files(files: &[SourceFile]) -> Result<Self, DeploymentError> {
-        let deployment = Self::load(files, content_version(files), OffsetDateTime::now_utc())?;
+    /// [`Deployment::load`] now, with the trust store's diagnostics logged: what a
+    /// refresher builds from each new set of files and their content version.
+    pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
+        let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
         for d in &deployment.diagnostics {
             match d.severity {
                 Severity::Error => tracing::error!(path = %d.path, "{}", d.message),

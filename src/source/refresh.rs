@@ -224,11 +224,12 @@ impl<S, T, F, E> Refresher<S, T, F>
 where
     S: DeploymentSource,
     T: Send + Sync + 'static,
-    F: Fn(&[SourceFile]) -> Result<T, E> + Send + Sync + 'static,
+    F: Fn(&[SourceFile], &str) -> Result<T, E> + Send + Sync + 'static,
     E: fmt::Display,
 {
-    /// `build` turns a deployment's files into the snapshot value (the full deployment
-    /// loader in the function, a check in tests); it runs on a blocking thread.
+    /// `build` turns a deployment's files and version (computed once, by the source)
+    /// into the snapshot value (the full deployment loader in the function, a check in
+    /// tests); it runs on a blocking thread.
     pub fn new(source: S, build: F) -> Self {
         Self {
             source,
@@ -299,9 +300,12 @@ where
         let version = fetched.version.clone();
         let build = Arc::clone(&self.build);
         let files = fetched.files;
-        let built = tokio::task::spawn_blocking(move || build(&files).map_err(|e| e.to_string()))
-            .await
-            .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")));
+        let built = tokio::task::spawn_blocking({
+            let version = version.clone();
+            move || build(&files, &version).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")));
         let mut state = self.snapshot.state();
         state.builds += 1;
         state.seen_etag = fetched.etag.clone();
