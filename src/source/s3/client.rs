@@ -60,6 +60,12 @@ pub async fn s3_client(options: &ClientOptions) -> Client {
             None,
             "certgate-static",
         ));
+    } else if credentials_in_env() {
+        // What the default chain would pick first anyway (Lambda sets these), without
+        // building the rest of the chain: its STS client costs milliseconds of cold start.
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
     }
     let sdk_config = loader.load().await;
     let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
@@ -67,6 +73,12 @@ pub async fn s3_client(options: &ClientOptions) -> Client {
         .force_path_style(path_style)
         .build();
     Client::from_conf(config)
+}
+
+fn credentials_in_env() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|var| std::env::var(var).is_ok_and(|value| !value.is_empty()))
 }
 
 fn endpoint_override_in_env() -> bool {
