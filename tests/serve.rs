@@ -526,6 +526,44 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
     }
 }
 
+/// A policy that refuses a large upload answers before the body has arrived, and the
+/// client must still get the answer (not a reset) on both protocols and be able to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_gets_its_answer_while_the_body_is_still_coming() {
+    let s = Served::start().await;
+    let body = binary(10 * 1024 * 1024);
+    let file = scratch(&s.layout.client, "refused");
+    std::fs::write(&file, &body).unwrap();
+    let data = format!("@{}", file.display());
+    for protocol in ["--http1.1", "--http2"] {
+        for cert in [Cert::Untrusted, Cert::None] {
+            let out = curl(
+                &s,
+                REQUEST,
+                cert,
+                "/echo/upload",
+                &[protocol, "-H", "Expect:", "--data-binary", &data],
+            )
+            .await;
+            assert_eq!(out.status(), 403, "{cert:?} {protocol}: {}", out.stderr);
+        }
+    }
+    for http2 in [false, true] {
+        let answer = send(
+            s.addr,
+            Call {
+                method: "PUT",
+                path: "/echo/upload",
+                body: body.clone(),
+                ..Call::get(REQUEST, Cert::Untrusted, http2)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status, 403, "rustls http2={http2}");
+    }
+}
+
 /// Proves that neither direction is buffered: the client sends a piece, reads it back
 /// through gateway and backend (`/stream` answers at once and streams the request body
 /// back), and only then sends the next. A gateway that read either body whole would

@@ -6,6 +6,10 @@
 //! with the request's responder says which limit cut it off, so the client gets `413`
 //! or `408` rather than whatever the handler made of a broken body (unless the
 //! response had already started).
+//!
+//! A body the handler drops unread (a policy answered without the backend) is read and
+//! discarded in the background, within the same limits: closing a connection with
+//! unread data resets it, and the client, still uploading, would never see the answer.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -14,6 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
@@ -41,7 +46,8 @@ impl Breach {
 
 /// `Incoming`, counted and timed.
 pub(super) struct Guarded {
-    inner: Incoming,
+    /// `None` only once dropped.
+    inner: Option<Incoming>,
     read: usize,
     max: usize,
     stall: Duration,
@@ -55,7 +61,7 @@ pub(super) struct Guarded {
 impl Guarded {
     pub(super) fn new(inner: Incoming, limits: &Limits, breach: Arc<Breach>) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             read: 0,
             max: limits.max_body_bytes,
             stall: limits.body_read_timeout,
@@ -87,7 +93,10 @@ impl Body for Guarded {
             this.timer.as_mut().reset(Instant::now() + this.stall);
             this.waiting = true;
         }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 this.waiting = false;
                 this.read = this
@@ -110,10 +119,41 @@ impl Body for Guarded {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        if inner.is_end_stream() || self.breach.get().is_some() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(discard(
+                inner,
+                self.max.saturating_sub(self.read),
+                self.stall,
+            ));
+        }
+    }
+}
+
+/// Reads the rest of a body nobody wants, up to `left` bytes and while it keeps coming.
+async fn discard(mut body: Incoming, mut left: usize, stall: Duration) {
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(stall, body.frame()).await {
+        let len = frame.data_ref().map_or(0, Bytes::len);
+        if len > left {
+            return;
+        }
+        left -= len;
     }
 }
