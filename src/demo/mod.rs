@@ -2,7 +2,7 @@
 //!
 //! [`DemoPki`] generates a root and an issuing CA, client certificates (good, revoked,
 //! expired, and one from a foreign CA), CRLs and a server certificate for `localhost`.
-//! [`write`] lays out a demo folder:
+//! [`write()`] lays out a demo folder:
 //!
 //! ```text
 //! DIR/deployment/             the deployment folder `certgate serve --config` reads
@@ -100,7 +100,7 @@ pub enum DemoError {
     Pki(#[from] rcgen::Error),
 }
 
-/// Where [`write`] put things.
+/// Where [`write()`] put things.
 #[derive(Debug, Clone)]
 pub struct DemoLayout {
     pub root: PathBuf,

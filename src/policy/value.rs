@@ -10,10 +10,9 @@
 //! ## The compile seam
 //!
 //! [`compile_expression`] is the one function through which every expression of a
-//! loaded document passes, and [`Expression`] (holding a [`CompiledExpr`]) can only be
-//! built by it. To wire the `expr` module in, change [`CompiledExpr`] to hold
-//! `expr`'s compiled form and call `expr::compile(value.source(), value.origin())` in
-//! [`compile_expression`]; nothing else in `policy` needs to change.
+//! loaded document passes, and [`Expression`] (holding `expr`'s compiled program) can
+//! only be built by it: every expression is compiled once, at load, with positions
+//! mapped back to the file.
 
 use super::csharp::{self, ScanError};
 use super::error::{Location, PolicyError};
