@@ -124,38 +124,28 @@ fn numeric(op: BinOp, x: Num, y: Num) -> Result<Value, E> {
         }))
     };
     let is_cmp = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+    // `int` and `long` alike: C#'s checked arithmetic, division by zero throws.
+    macro_rules! checked {
+        ($a:expr, $b:expr, $wrap:path) => {{
+            let (a, b) = ($a, $b);
+            if is_cmp {
+                return cmp(Some(a.cmp(&b)));
+            }
+            let r = match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
+                BinOp::Div => a.checked_div(b),
+                BinOp::Rem => a.checked_rem(b),
+                _ => return Err(E::Internal("integer operator".into())),
+            };
+            r.map($wrap).ok_or(E::Overflow)
+        }};
+    }
     match (x, y) {
-        (I(a), I(b)) => {
-            if is_cmp {
-                return cmp(Some(a.cmp(&b)));
-            }
-            let r = match op {
-                BinOp::Add => a.checked_add(b),
-                BinOp::Sub => a.checked_sub(b),
-                BinOp::Mul => a.checked_mul(b),
-                BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
-                BinOp::Div => a.checked_div(b),
-                BinOp::Rem => a.checked_rem(b),
-                _ => return Err(E::Internal("int operator".into())),
-            };
-            r.map(Value::Int).ok_or(E::Overflow)
-        }
-        (a @ (I(_) | L(_)), b @ (I(_) | L(_))) => {
-            let (a, b) = (to_l(a), to_l(b));
-            if is_cmp {
-                return cmp(Some(a.cmp(&b)));
-            }
-            let r = match op {
-                BinOp::Add => a.checked_add(b),
-                BinOp::Sub => a.checked_sub(b),
-                BinOp::Mul => a.checked_mul(b),
-                BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
-                BinOp::Div => a.checked_div(b),
-                BinOp::Rem => a.checked_rem(b),
-                _ => return Err(E::Internal("long operator".into())),
-            };
-            r.map(Value::Long).ok_or(E::Overflow)
-        }
+        (I(a), I(b)) => checked!(a, b, Value::Int),
+        (a @ (I(_) | L(_)), b @ (I(_) | L(_))) => checked!(to_l(a), to_l(b), Value::Long),
         (a, b) => {
             let (a, b) = (to_d(a), to_d(b));
             if is_cmp {

@@ -109,6 +109,25 @@ impl<'a> Eval<'a> {
         Ok(())
     }
 
+    /// The receiver of `.x`, `.M()` or `[i]`: `None` when it is null and `?.` / `?[`
+    /// short-circuits; null without them throws, naming what was read.
+    fn receiver(
+        &mut self,
+        recv: &Node,
+        null_cond: bool,
+        span: Span,
+        read: impl FnOnce(&Self) -> String,
+    ) -> R<Option<Value>> {
+        let v = self.node(recv)?;
+        if !v.is_null() {
+            Ok(Some(v))
+        } else if null_cond {
+            Ok(None)
+        } else {
+            Err((E::NullReference(read(self)), span))
+        }
+    }
+
     pub(crate) fn text(&self, span: Span) -> String {
         self.src
             .get(span.start as usize..span.end as usize)
@@ -241,13 +260,9 @@ impl<'a> Eval<'a> {
                 null_cond,
                 span,
             } => {
-                let v = self.node(recv)?;
-                if v.is_null() {
-                    if *null_cond {
-                        return Ok(Value::Null);
-                    }
-                    return Err((E::NullReference(self.text(*span)), *span));
-                }
+                let Some(v) = self.receiver(recv, *null_cond, *span, |ev| ev.text(*span))? else {
+                    return Ok(Value::Null);
+                };
                 self.prop(v, *prop, *span)
             }
             Node::Method {
@@ -271,13 +286,9 @@ impl<'a> Eval<'a> {
                     };
                     return Ok(Value::Bool(self.verify(c, *method == Method::CertVerify)));
                 }
-                let v = self.node(recv)?;
-                if v.is_null() {
-                    if *null_cond {
-                        return Ok(Value::Null);
-                    }
-                    return Err((E::NullReference(self.text(*span)), *span));
-                }
+                let Some(v) = self.receiver(recv, *null_cond, *span, |ev| ev.text(*span))? else {
+                    return Ok(Value::Null);
+                };
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(self.node(a)?);
@@ -302,13 +313,9 @@ impl<'a> Eval<'a> {
                 null_cond,
                 span,
             } => {
-                let v = self.node(recv)?;
-                if v.is_null() {
-                    if *null_cond {
-                        return Ok(Value::Null);
-                    }
-                    return Err((E::NullReference("[]".into()), *span));
-                }
+                let Some(v) = self.receiver(recv, *null_cond, *span, |_| "[]".into())? else {
+                    return Ok(Value::Null);
+                };
                 let i = self.node(index)?;
                 self.index(v, i, *span)
             }
