@@ -448,27 +448,10 @@ impl TrustStore {
                 _ => name,
             };
             // Checked now, decoded on first use (see UploadedCertificates).
-            let certs = match check_chain(&file.bytes) {
-                Ok(certs) if !certs.is_empty() => certs,
-                Ok(_) => {
-                    loader.push(
-                        &file.path,
-                        Severity::Error,
-                        DiagnosticKind::NotACertificate,
-                        "no certificate in this file; ignored".into(),
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    loader.push(
-                        &file.path,
-                        Severity::Error,
-                        DiagnosticKind::NotACertificate,
-                        format!("{e}; ignored"),
-                    );
-                    continue;
-                }
-            };
+            let certs = loader.found(file, check_chain(&file.bytes));
+            if certs.is_empty() {
+                continue;
+            }
             if certs.len() > 1 {
                 loader.push(
                     &file.path,
@@ -538,31 +521,15 @@ impl Loader {
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
-        let certs = match decode_chain(&file.bytes) {
-            Ok(certs) => certs,
+        let found = match decode_chain(&file.bytes) {
             // A CA bundle may hold more certificates than a client chain: read its PEM
             // blocks one by one.
             Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
-                self.pem_bundle(file)
+                Ok(self.pem_bundle(file))
             }
-            Err(e) => {
-                self.push(
-                    &file.path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    format!("{e}; ignored"),
-                );
-                return Vec::new();
-            }
+            found => found,
         };
-        if certs.is_empty() {
-            self.push(
-                &file.path,
-                Severity::Error,
-                DiagnosticKind::NotACertificate,
-                "no certificate in this file; ignored".into(),
-            );
-        }
+        let certs = self.found(file, found);
         let many = certs.len() > 1;
         certs
             .into_iter()
@@ -576,6 +543,23 @@ impl Loader {
                 (label, c)
             })
             .collect()
+    }
+
+    /// What a decoder found in `file`; none, with a diagnostic saying why, when it
+    /// found nothing or failed.
+    fn found<T>(&mut self, file: &SourceFile, found: Result<Vec<T>, CertError>) -> Vec<T> {
+        let why = match found {
+            Ok(certs) if !certs.is_empty() => return certs,
+            Ok(_) => "no certificate in this file; ignored".to_owned(),
+            Err(e) => format!("{e}; ignored"),
+        };
+        self.push(
+            &file.path,
+            Severity::Error,
+            DiagnosticKind::NotACertificate,
+            why,
+        );
+        Vec::new()
     }
 
     /// The certificates of a PEM bundle too large for [`decode_chain`].
