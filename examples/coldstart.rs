@@ -70,7 +70,8 @@ fn main() {
             credentials: Some(("testing".to_owned(), "testing".to_owned())),
             ..ClientOptions::default()
         })
-        .await;
+        .await
+        .unwrap();
         client.create_bucket().bucket(BUCKET).send().await.unwrap();
         let source = S3Source::new(client, format!("s3://{BUCKET}/big").parse().unwrap());
         let now = time::OffsetDateTime::now_utc();

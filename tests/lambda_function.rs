@@ -57,8 +57,10 @@ async fn client(endpoint: String, timeout: Option<Duration>) -> Client {
         credentials: Some(("testing".to_owned(), "testing".to_owned())),
         max_attempts: Some(1),
         timeout,
+        ..ClientOptions::default()
     })
     .await
+    .expect("an S3 client")
 }
 
 fn folder(relative: &str) -> Vec<SourceFile> {

@@ -117,6 +117,7 @@ async fn client(endpoint: String) -> Client {
         ..ClientOptions::default()
     })
     .await
+    .expect("an S3 client")
 }
 
 async fn versioned_bucket(client: &Client) {
@@ -808,5 +809,77 @@ mod cli {
             "{}",
             stderr(&output)
         );
+    }
+}
+
+// ---------------------------------------------------------------- HTTPS endpoints
+
+/// An S3-compatible endpoint whose certificate a private CA issued: trusted through
+/// `ca_bundle` (`AWS_CA_BUNDLE`), refused without it, and a bundle that holds no CA is an
+/// error naming the file.
+#[tokio::test]
+async fn an_https_endpoint_with_a_private_ca_is_trusted_through_the_ca_bundle() {
+    let ca = CertifiedIssuer::self_signed(
+        ca_params("S3 Endpoint CA", 9, (2099, 1, 1)),
+        KeyPair::generate().unwrap(),
+    )
+    .unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca_pem) = (
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&cert, server.pem()).unwrap();
+    std::fs::write(&key, server_key.serialize_pem()).unwrap();
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    let moto = Moto::start_tls(&cert, &key);
+    assert!(moto.url().starts_with("https://"));
+    let options = |ca_bundle: Option<std::path::PathBuf>| ClientOptions {
+        endpoint_url: Some(moto.url()),
+        region: Some(REGION.to_owned()),
+        credentials: Some(("testing".to_owned(), "testing".to_owned())),
+        max_attempts: Some(1),
+        ca_bundle,
+        ..ClientOptions::default()
+    };
+
+    let trusting = s3_client(&options(Some(ca_pem.clone()))).await.unwrap();
+    versioned_bucket(&trusting).await;
+    let source = S3Source::new(trusting, format!("s3://{BUCKET}/prod").parse().unwrap());
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "over-tls")).await;
+    let Fetch::Loaded(fetched) = source.fetch(None).await.unwrap() else {
+        panic!("a first fetch loads");
+    };
+    assert!(fetched.files.iter().any(|f| f.path == "gateway.toml"));
+
+    // The public web roots alone do not trust the private CA: the request fails.
+    let public_only = s3_client(&options(None)).await.unwrap();
+    let refused = public_only
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap_err();
+    let message = format!("{}", aws_sdk_s3::error::DisplayErrorContext(&refused));
+    assert!(message.contains("UnknownIssuer"), "{message}");
+
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "just text\n").unwrap();
+    match s3_client(&options(Some(not_pem.clone()))).await {
+        Err(S3Error::CaBundle { path, reason }) => {
+            assert_eq!(path, not_pem.display().to_string());
+            assert!(
+                reason.contains("no `-----BEGIN CERTIFICATE-----`"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected CaBundle, got {other:?}"),
     }
 }

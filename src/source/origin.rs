@@ -77,11 +77,11 @@ impl Origin {
     /// `s3://bucket/prefix` (client from the environment, see [`s3_client`]) or a folder.
     ///
     /// # Errors
-    /// A malformed `s3://` URI.
+    /// A malformed `s3://` URI, an unusable `AWS_CA_BUNDLE`.
     pub async fn from_config(config: &str) -> Result<Self, S3Error> {
         if config.starts_with("s3://") {
             let location: S3Location = config.parse()?;
-            let client = s3_client(&ClientOptions::default()).await;
+            let client = s3_client(&ClientOptions::default()).await?;
             Ok(Self::S3(S3Source::new(client, location)))
         } else {
             Ok(Self::Folder(LocalFolder::new(config)))

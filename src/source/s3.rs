@@ -19,6 +19,7 @@ use super::bundle::{BUNDLE_NAME, Bundle, BundleError, check_path, max_bundle_byt
 use super::{Limits, SourceFile, content_version};
 
 mod client;
+mod http;
 mod location;
 
 pub use client::{ClientOptions, s3_client};
@@ -62,6 +63,10 @@ pub enum S3Error {
     },
     #[error("{location} holds more than {max} files")]
     TooManyFiles { location: S3Location, max: usize },
+    #[error(
+        "CA bundle {path} (AWS_CA_BUNDLE): {reason}; it must be a PEM file of the CA certificates that issued the S3 endpoint's certificate"
+    )]
+    CaBundle { path: String, reason: String },
     #[error("{location} holds no deployment: no {BUNDLE_NAME} and no files")]
     Empty { location: S3Location },
 }
@@ -110,11 +115,11 @@ impl S3Source {
     /// A source for `uri` with a client from the environment (see [`s3_client`]).
     ///
     /// # Errors
-    /// [`S3Error::BadUri`] when `uri` is not `s3://bucket/prefix`.
+    /// [`S3Error::BadUri`] when `uri` is not `s3://bucket/prefix`, [`S3Error::CaBundle`].
     pub async fn from_env(uri: &str) -> Result<Self, S3Error> {
         let location = uri.parse()?;
         Ok(Self::new(
-            s3_client(&ClientOptions::default()).await,
+            s3_client(&ClientOptions::default()).await?,
             location,
         ))
     }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub struct Moto {
     child: Option<Child>,
     pub addr: SocketAddr,
+    tls: bool,
 }
 
 impl Moto {
@@ -24,8 +25,23 @@ impl Moto {
         Self::start_binary("moto_server")
     }
 
+    /// [`Moto::start`] serving HTTPS with the given PEM certificate chain and key.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let tls = [
+            "-c".to_owned(),
+            cert.display().to_string(),
+            "-k".to_owned(),
+            key.display().to_string(),
+        ];
+        Self::spawn("moto_server", &tls)
+    }
+
     /// [`Moto::start`] with another executable (to test the missing-binary message).
     pub fn start_binary(binary: &str) -> Self {
+        Self::spawn(binary, &[])
+    }
+
+    fn spawn(binary: &str, tls: &[String]) -> Self {
         // A port can be taken between `free_port` and the server's bind: try another.
         let mut exits = Vec::new();
         for _ in 0..3 {
@@ -35,6 +51,7 @@ impl Moto {
             }
             let child = Command::new(binary)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .args(tls)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -48,6 +65,7 @@ impl Moto {
             let mut moto = Self {
                 child: Some(child),
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                tls: !tls.is_empty(),
             };
             match moto.wait_until_ready() {
                 Ok(()) => return moto,
@@ -57,9 +75,11 @@ impl Moto {
         panic!("moto_server exited before answering: {}", exits.join("; "));
     }
 
-    /// `http://127.0.0.1:<port>`, for `AWS_ENDPOINT_URL_S3` and the SDK's `endpoint_url`.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS), for `AWS_ENDPOINT_URL_S3` and the
+    /// SDK's `endpoint_url`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Kills the server now (to test an unreachable bucket); drop does nothing more.
@@ -74,7 +94,12 @@ impl Moto {
     fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let answered = answers(self.addr);
+            // Speaking TLS here is the test's job: a TLS server is ready once it accepts.
+            let answered = if self.tls {
+                TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)).is_ok()
+            } else {
+                answers(self.addr)
+            };
             // Checked after answering too: a server of another test may own the port.
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()

@@ -70,7 +70,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
 async fn source(uri: &str) -> anyhow::Result<S3Source> {
     let location: S3Location = uri.parse()?;
     Ok(S3Source::new(
-        s3_client(&ClientOptions::default()).await,
+        s3_client(&ClientOptions::default()).await?,
         location,
     ))
 }
@@ -106,7 +106,7 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
     print_warnings(&checked.warnings);
     println!("checked: {}", checked.deployment.summary());
     let pem = truststore_pem(&checked.deployment.trust);
-    let s3 = S3Source::new(s3_client(&ClientOptions::default()).await, location);
+    let s3 = S3Source::new(s3_client(&ClientOptions::default()).await?, location);
     let report = push(&s3, &files, &pem, &PushOptions { delete, now }).await?;
 
     for path in &report.uploaded {

@@ -98,7 +98,7 @@ impl Settings {
 /// included, at most 2 attempts): the cold start must fit Lambda's 10 s init phase.
 ///
 /// # Errors
-/// A malformed `s3://` URI.
+/// A malformed `s3://` URI, an unusable `AWS_CA_BUNDLE`.
 pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> {
     if config.starts_with("s3://") {
         let location = config.parse()?;
@@ -107,7 +107,7 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
             max_attempts: Some(2),
             ..ClientOptions::default()
         })
-        .await;
+        .await?;
         Ok(Origin::S3(S3Source::new(client, location)))
     } else {
         Origin::from_config(config).await
@@ -120,7 +120,7 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
 /// refresh succeeds), and starts the background refresh.
 ///
 /// # Errors
-/// A malformed `CERTGATE_CONFIG`.
+/// A malformed `CERTGATE_CONFIG`, an unusable `AWS_CA_BUNDLE`.
 pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Function, S3Error> {
     let origin = origin(&settings.config, S3_TIMEOUT).await?;
     let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));

@@ -1,9 +1,15 @@
-//! The S3 client: aws-config from the environment, rustls with ring, path-style addressing
-//! for endpoint overrides.
+//! The S3 client: aws-config from the environment, rustls with ring and the webpki roots,
+//! path-style addressing for endpoint overrides.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
+
+use super::S3Error;
+use super::http::WebpkiClient;
 
 /// Environment variables that override the S3 endpoint (aws-config reads them).
 const ENDPOINT_VARS: [&str; 2] = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"];
@@ -22,18 +28,34 @@ pub struct ClientOptions {
     /// Bound on one request, retries included; by default 90 s. Lambda's init phase lasts
     /// at most 10 s: a cold-start load there wants a few seconds.
     pub timeout: Option<Duration>,
+    /// PEM file of CA certificates to trust besides the public web roots, for an
+    /// S3-compatible endpoint with a private CA; by default `AWS_CA_BUNDLE`, as in the AWS
+    /// CLI and the other SDKs.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) with `options` laid on top. Path-style
 /// addressing is forced whenever an endpoint override is set, because S3-compatible servers
-/// on `localhost` have no per-bucket host names. TLS is rustls with ring.
-pub async fn s3_client(options: &ClientOptions) -> Client {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+/// on `localhost` have no per-bucket host names. HTTP is [`WebpkiClient`].
+///
+/// # Errors
+/// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
+pub async fn s3_client(options: &ClientOptions) -> Result<Client, S3Error> {
+    let ca_bundle = options.ca_bundle.clone().or_else(|| {
+        std::env::var_os("AWS_CA_BUNDLE")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
+    });
+    let extra_roots = match &ca_bundle {
+        Some(path) => read_ca_bundle(path)?,
+        None => Vec::new(),
+    };
+    let http = WebpkiClient::new(extra_roots).map_err(|error| S3Error::CaBundle {
+        path: ca_bundle.unwrap_or_default().display().to_string(),
+        reason: error.to_string(),
+    })?;
+    let http_client = aws_sdk_s3::config::SharedHttpClient::new(http);
     let operation = options.timeout.unwrap_or(Duration::from_secs(90));
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(operation.min(Duration::from_secs(5)))
@@ -72,7 +94,23 @@ pub async fn s3_client(options: &ClientOptions) -> Client {
     let config = aws_sdk_s3::config::Builder::from(&sdk_config)
         .force_path_style(path_style)
         .build();
-    Client::from_conf(config)
+    Ok(Client::from_conf(config))
+}
+
+fn read_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, S3Error> {
+    let error = |reason: String| S3Error::CaBundle {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(|e| error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(error(
+            "no `-----BEGIN CERTIFICATE-----` block found".to_owned(),
+        ));
+    }
+    Ok(certs)
 }
 
 fn credentials_in_env() -> bool {
