@@ -258,7 +258,7 @@ fn base64_body(body: &[u8]) -> Vec<u8> {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     let (&first, _) = needle.split_first()?;
     let mut from = 0;
-    while let Some(offset) = haystack.get(from..)?.iter().position(|&b| b == first) {
+    while let Some(offset) = memchr::memchr(first, haystack.get(from..)?) {
         let at = from + offset;
         if haystack[at..].starts_with(needle) {
             return Some(at);

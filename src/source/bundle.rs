@@ -12,6 +12,8 @@
 //! Reading is bounded by [`Limits`] and checks every hash, so a truncated or corrupted object
 //! is an error that says what is wrong, never a panic and never a half deployment.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -71,21 +73,27 @@ pub struct Bundle {
     pub files: Vec<SourceFile>,
 }
 
+/// Strings borrow from the object where they hold no JSON escape (always, as `encode`
+/// writes them): a cold start copies no file content twice.
 #[derive(Serialize, Deserialize)]
-struct RawBundle {
-    format: String,
+struct RawBundle<'a> {
+    format: Cow<'a, str>,
     format_version: u32,
-    version: String,
-    pushed_at: String,
-    files: Vec<RawFile>,
+    version: Cow<'a, str>,
+    pushed_at: Cow<'a, str>,
+    #[serde(borrow)]
+    files: Vec<RawFile<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
-struct RawFile {
-    path: String,
+struct RawFile<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
     size: u64,
-    sha256: String,
-    content: String,
+    #[serde(borrow)]
+    sha256: Cow<'a, str>,
+    #[serde(borrow)]
+    content: Cow<'a, str>,
 }
 
 impl Bundle {
@@ -113,21 +121,24 @@ impl Bundle {
     /// The bundle object's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let raw = RawBundle {
-            format: FORMAT.to_owned(),
+            format: FORMAT.into(),
             format_version: FORMAT_VERSION,
-            version: self.version.clone(),
+            version: self.version.as_str().into(),
             pushed_at: self
                 .pushed_at
                 .format(&Rfc3339)
-                .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned()),
+                .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+                .into(),
             files: self
                 .files
                 .iter()
                 .map(|file| RawFile {
-                    path: file.path.clone(),
+                    path: file.path.as_str().into(),
                     size: file.bytes.len() as u64,
-                    sha256: sha256_hex(&file.bytes),
-                    content: base64::engine::general_purpose::STANDARD.encode(&file.bytes),
+                    sha256: sha256_hex(&file.bytes).into(),
+                    content: base64::engine::general_purpose::STANDARD
+                        .encode(&file.bytes)
+                        .into(),
                 })
                 .collect(),
         };
@@ -161,26 +172,26 @@ impl Bundle {
             });
         }
         let pushed_at = OffsetDateTime::parse(&raw.pushed_at, &Rfc3339)
-            .map_err(|_| BundleError::BadTimestamp(raw.pushed_at.clone()))?;
+            .map_err(|_| BundleError::BadTimestamp(raw.pushed_at.clone().into_owned()))?;
         let mut files = Vec::with_capacity(raw.files.len());
         let mut total = 0u64;
         for file in raw.files {
-            check_path(&file.path)?;
             // base64 is 4/3 of the content: refuse before decoding anything too large.
             let encoded_max = limits.max_file_bytes.div_ceil(3) * 4;
             if file.size > limits.max_file_bytes || file.content.len() as u64 > encoded_max {
                 return Err(BundleError::FileTooLarge {
                     size: file.size.max(file.content.len() as u64 / 4 * 3),
-                    path: file.path,
+                    path: file.path.into_owned(),
                     max: limits.max_file_bytes,
                 });
             }
-            let Ok(content) = base64::engine::general_purpose::STANDARD.decode(&file.content)
+            let path = file.path.into_owned();
+            let Ok(content) = base64::engine::general_purpose::STANDARD.decode(&*file.content)
             else {
-                return Err(BundleError::BadContent { path: file.path });
+                return Err(BundleError::BadContent { path });
             };
             if content.len() as u64 != file.size || sha256_hex(&content) != file.sha256 {
-                return Err(BundleError::HashMismatch { path: file.path });
+                return Err(BundleError::HashMismatch { path });
             }
             total += file.size;
             if total > limits.max_total_bytes {
@@ -190,14 +201,14 @@ impl Bundle {
                 });
             }
             files.push(SourceFile {
-                path: file.path,
+                path,
                 bytes: content,
             });
         }
         let bundle = Self::new(files, pushed_at)?;
         if bundle.version != raw.version {
             return Err(BundleError::VersionMismatch {
-                stated: raw.version,
+                stated: raw.version.into_owned(),
                 computed: bundle.version,
             });
         }

@@ -30,6 +30,24 @@ fn round_trips_and_sorts_files() {
     assert_eq!(decoded, bundle);
 }
 
+/// Other JSON writers may escape `/` (`"ca\/root\/root.pem"`), and base64 holds `/` too:
+/// escaped strings decode like plain ones.
+#[test]
+fn json_escapes_decode_like_plain_strings() {
+    let bundle = Bundle::new(
+        vec![file("ca/root/root.pem", &[0xff, 0xff, 0xff])],
+        datetime!(2026-11-28 17:00 UTC),
+    )
+    .unwrap();
+    let plain = String::from_utf8(bundle.encode()).unwrap();
+    assert!(plain.contains("\"ca/root/root.pem\"") && plain.contains("\"////\""));
+    let escaped = plain.replace('/', "\\/");
+    assert_eq!(
+        Bundle::decode(escaped.as_bytes(), &Limits::default()),
+        Ok(bundle)
+    );
+}
+
 #[test]
 fn version_depends_on_content_and_path_not_order() {
     let a = [file("a", b"1"), file("b", b"2")];
