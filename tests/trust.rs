@@ -701,6 +701,42 @@ fn uploaded_certificates_are_keyed_by_file_stem() {
     assert!(diagnostics.iter().any(|d| d.path == "certificates/bad.pem"));
 }
 
+/// Past 64 uploaded certificates they are checked on a second thread: the store and its
+/// diagnostics are the same as when they are few, in the same order (CAs first).
+#[test]
+fn many_uploaded_certificates_load_like_few() {
+    let pki = pki();
+    let mut files = pki.files.clone();
+    files.push(file("ca/elsewhere.pem", pki.root.pem()));
+    for i in 0..100u8 {
+        let leaf = pki.issuing.leaf(&format!("client{i}"), 100 + u64::from(i));
+        files.push(file(&format!("certificates/client{i:03}.pem"), pem_of(&leaf)));
+    }
+    files.push(file("certificates/bad.pem", b"nope".to_vec()));
+    files.push(file("certificates/client007.cer", pki.issuing.leaf("again", 99)));
+    let (store, diagnostics) = load(&files);
+    assert_eq!(store.uploaded().len(), 100);
+    let replaced = store.uploaded().get("client007").unwrap();
+    assert!(replaced.subject().starts_with("CN=again"), "{}", replaced.subject());
+
+    let few: Vec<SourceFile> = files
+        .iter()
+        .filter(|f| !f.path.starts_with("certificates/client0") || f.path.contains("client007"))
+        .cloned()
+        .collect();
+    let (_, few_diagnostics) = load(&few);
+    let paths = |d: &[Diagnostic]| d.iter().map(|d| d.path.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&diagnostics), paths(&few_diagnostics));
+    assert_eq!(
+        paths(&diagnostics),
+        [
+            "ca/elsewhere.pem",
+            "certificates/bad.pem",
+            "certificates/client007.cer",
+        ]
+    );
+}
+
 #[test]
 fn a_corrupt_uploaded_certificate_fails_at_load_naming_the_file() {
     // Uploaded certificates are decoded on first use, not at load; their checks are not.

@@ -222,8 +222,6 @@ impl TrustStore {
         let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
         let mut cas: Vec<CaRecord> = Vec::new();
         let mut boundaries = Vec::new();
-        let mut uploaded = UploadedCertificates::default();
-        let mut uploaded_from: HashMap<String, String> = HashMap::new();
 
         let hidden = |path: &str| path.split('/').any(|part| part.starts_with('.'));
         let under = |prefix: &'static str| {
@@ -232,249 +230,215 @@ impl TrustStore {
                 .filter(move |f| f.path.starts_with(prefix) && !hidden(&f.path))
         };
 
-        for file in under("ca/") {
-            if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
-                loader.push(
-                    &file.path,
-                    Severity::Warning,
-                    DiagnosticKind::Ignored,
-                    "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
-                        .into(),
-                );
-            }
-        }
-
-        for file in under("ca/root/") {
-            for (label, cert) in loader.certificates(file) {
-                let f = match facts(&cert) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        loader.push(
-                            &file.path,
-                            Severity::Error,
-                            DiagnosticKind::NotACertificate,
-                            format!("{label}unparsable certificate ({e}); ignored"),
-                        );
-                        continue;
-                    }
-                };
-                if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
-                    continue; // the same root twice
+        let uploaded_files: Vec<&SourceFile> = under("certificates/").collect();
+        let mut revocations = RevocationIndex::default();
+        let (uploaded, uploaded_diagnostics) = std::thread::scope(|scope| {
+            // Uploaded certificates depend on nothing else here: with enough of them, a
+            // second core checks them while the CAs and CRLs load.
+            let task = (uploaded_files.len() >= PARALLEL_UPLOADED)
+                .then(|| scope.spawn(|| load_uploaded(&uploaded_files)));
+            for file in under("ca/") {
+                if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/")
+                {
+                    loader.push(
+                        &file.path,
+                        Severity::Warning,
+                        DiagnosticKind::Ignored,
+                        "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
+                            .into(),
+                    );
                 }
-                let der_owned = CertificateDer::from(cert.der().to_vec());
-                let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
-                    Ok(anchor) => anchor.to_owned(),
-                    Err(e) => {
+            }
+
+            for file in under("ca/root/") {
+                for (label, cert) in loader.certificates(file) {
+                    let f = match facts(&cert) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            loader.push(
+                                &file.path,
+                                Severity::Error,
+                                DiagnosticKind::NotACertificate,
+                                format!("{label}unparsable certificate ({e}); ignored"),
+                            );
+                            continue;
+                        }
+                    };
+                    if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
+                        continue; // the same root twice
+                    }
+                    let der_owned = CertificateDer::from(cert.der().to_vec());
+                    let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
+                        Ok(anchor) => anchor.to_owned(),
+                        Err(e) => {
+                            loader.push(
+                                &file.path,
+                                Severity::Error,
+                                DiagnosticKind::NotACertificate,
+                                format!(
+                                    "{label}the verifier cannot use this certificate ({e:?}); ignored"
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    if !f.is_ca {
+                        if !f.self_signed {
+                            loader.push(
+                                &file.path,
+                                Severity::Error,
+                                DiagnosticKind::NotACa,
+                                format!(
+                                    "{label}{} is a leaf (not a CA) and not self-signed: it cannot be a root; ignored. \
+                                     Upload its issuing CA here, or put it under certificates/ to match it by thumbprint",
+                                    f.subject
+                                ),
+                            );
+                            continue;
+                        }
                         loader.push(
                             &file.path,
-                            Severity::Error,
-                            DiagnosticKind::NotACertificate,
+                            Severity::Warning,
+                            DiagnosticKind::NotACa,
                             format!(
-                                "{label}the verifier cannot use this certificate ({e:?}); ignored"
+                                "{label}{} is a leaf (not a CA): it is trusted only as itself (a self-signed client \
+                                 certificate), never as the issuer of other certificates",
+                                f.subject
                             ),
                         );
+                    }
+                    loader.validity_warnings(&file.path, &label, &f, now);
+                    let spki = webpki::spki_for_anchor(&anchor);
+                    let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
+                    if f.is_ca {
+                        cas.push(CaRecord {
+                            path: file.path.clone(),
+                            subject: anchor.subject.as_ref().to_vec(),
+                            spki: spki.as_ref().to_vec(),
+                            key,
+                            display: f.subject.clone(),
+                            crl_signer: f.crl_signer,
+                            has_crl: false,
+                        });
+                    }
+                    boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                    anchor_info.push(AnchorInfo {
+                        der: cert.der().to_vec(),
+                        key,
+                        is_ca: f.is_ca,
+                        path_len: f.path_len,
+                        not_before: f.not_before,
+                        not_after: f.not_after,
+                        subject: f.subject,
+                    });
+                    anchors.push(anchor);
+                    roots.push(Arc::new(cert));
+                }
+            }
+
+            for file in under("ca/intermediate/") {
+                for (label, cert) in loader.certificates(file) {
+                    let f = match facts(&cert) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            loader.push(
+                                &file.path,
+                                Severity::Error,
+                                DiagnosticKind::NotACertificate,
+                                format!("{label}unparsable certificate ({e}); ignored"),
+                            );
+                            continue;
+                        }
+                    };
+                    if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
                         continue;
                     }
-                };
-                if !f.is_ca {
-                    if !f.self_signed {
+                    if !f.is_ca {
                         loader.push(
                             &file.path,
                             Severity::Error,
                             DiagnosticKind::NotACa,
                             format!(
-                                "{label}{} is a leaf (not a CA) and not self-signed: it cannot be a root; ignored. \
-                                 Upload its issuing CA here, or put it under certificates/ to match it by thumbprint",
+                                "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
+                                 Put client certificates under certificates/",
                                 f.subject
                             ),
                         );
                         continue;
                     }
-                    loader.push(
-                        &file.path,
-                        Severity::Warning,
-                        DiagnosticKind::NotACa,
-                        format!(
-                            "{label}{} is a leaf (not a CA): it is trusted only as itself (a self-signed client \
-                             certificate), never as the issuer of other certificates",
-                            f.subject
+                    let der_owned = CertificateDer::from(cert.der().to_vec());
+                    let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
+                        Ok(parsed) => (
+                            parsed.subject().to_vec(),
+                            parsed.subject_public_key_info().as_ref().to_vec(),
                         ),
-                    );
-                }
-                loader.validity_warnings(&file.path, &label, &f, now);
-                let spki = webpki::spki_for_anchor(&anchor);
-                let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
-                if f.is_ca {
+                        Err(e) => {
+                            loader.push(
+                                &file.path,
+                                Severity::Error,
+                                DiagnosticKind::NotACertificate,
+                                format!(
+                                    "{label}the verifier cannot use this certificate ({e:?}); ignored"
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    if f.self_signed {
+                        loader.push(
+                            &file.path,
+                            Severity::Warning,
+                            DiagnosticKind::SelfSignedIntermediate,
+                            format!(
+                                "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
+                                 move it to ca/root to trust it",
+                                f.subject
+                            ),
+                        );
+                    }
+                    loader.validity_warnings(&file.path, &label, &f, now);
+                    boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                    let key = CaKey::new(&subject, &spki);
                     cas.push(CaRecord {
                         path: file.path.clone(),
-                        subject: anchor.subject.as_ref().to_vec(),
-                        spki: spki.as_ref().to_vec(),
+                        subject,
+                        spki,
                         key,
-                        display: f.subject.clone(),
+                        display: f.subject,
                         crl_signer: f.crl_signer,
                         has_crl: false,
                     });
+                    intermediate_ders.push(der_owned);
+                    intermediates.push(Arc::new(cert));
                 }
-                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
-                anchor_info.push(AnchorInfo {
-                    der: cert.der().to_vec(),
-                    key,
-                    is_ca: f.is_ca,
-                    path_len: f.path_len,
-                    not_before: f.not_before,
-                    not_after: f.not_after,
-                    subject: f.subject,
-                });
-                anchors.push(anchor);
-                roots.push(Arc::new(cert));
             }
-        }
 
-        for file in under("ca/intermediate/") {
-            for (label, cert) in loader.certificates(file) {
-                let f = match facts(&cert) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        loader.push(
-                            &file.path,
-                            Severity::Error,
-                            DiagnosticKind::NotACertificate,
-                            format!("{label}unparsable certificate ({e}); ignored"),
-                        );
-                        continue;
-                    }
-                };
-                if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
-                    continue;
+            for file in under("crl/") {
+                for blob in loader.crl_blobs(file) {
+                    loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
                 }
-                if !f.is_ca {
-                    loader.push(
-                        &file.path,
-                        Severity::Error,
-                        DiagnosticKind::NotACa,
-                        format!(
-                            "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
-                             Put client certificates under certificates/",
-                            f.subject
-                        ),
-                    );
-                    continue;
-                }
-                let der_owned = CertificateDer::from(cert.der().to_vec());
-                let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
-                    Ok(parsed) => (
-                        parsed.subject().to_vec(),
-                        parsed.subject_public_key_info().as_ref().to_vec(),
-                    ),
-                    Err(e) => {
-                        loader.push(
-                            &file.path,
-                            Severity::Error,
-                            DiagnosticKind::NotACertificate,
-                            format!(
-                                "{label}the verifier cannot use this certificate ({e:?}); ignored"
-                            ),
-                        );
-                        continue;
-                    }
-                };
-                if f.self_signed {
-                    loader.push(
-                        &file.path,
-                        Severity::Warning,
-                        DiagnosticKind::SelfSignedIntermediate,
-                        format!(
-                            "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
-                             move it to ca/root to trust it",
-                            f.subject
-                        ),
-                    );
-                }
-                loader.validity_warnings(&file.path, &label, &f, now);
-                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
-                let key = CaKey::new(&subject, &spki);
-                cas.push(CaRecord {
-                    path: file.path.clone(),
-                    subject,
-                    spki,
-                    key,
-                    display: f.subject,
-                    crl_signer: f.crl_signer,
-                    has_crl: false,
-                });
-                intermediate_ders.push(der_owned);
-                intermediates.push(Arc::new(cert));
             }
-        }
-
-        let mut revocations = RevocationIndex::default();
-        for file in under("crl/") {
-            for blob in loader.crl_blobs(file) {
-                loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
-            }
-        }
-        for ca in cas.iter().filter(|ca| !ca.has_crl) {
-            loader.push(
-                &ca.path,
-                Severity::Warning,
-                DiagnosticKind::MissingCrl,
-                format!(
-                    "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
-                     certificates it issues; VerifyNoRevocation() is unaffected",
-                    ca.display
-                ),
-            );
-        }
-
-        for file in under("certificates/") {
-            let name = &file.path["certificates/".len()..];
-            // certificates/<id>.key is the private key of an uploaded certificate, for
-            // authentication-certificate to a backend; the gateway reads it.
-            if name.ends_with(".key") && !name.contains('/') {
-                continue;
-            }
-            if name.contains('/') {
+            for ca in cas.iter().filter(|ca| !ca.has_crl) {
                 loader.push(
-                    &file.path,
+                    &ca.path,
                     Severity::Warning,
-                    DiagnosticKind::Ignored,
-                    "ignored: uploaded certificates must be directly under certificates/ (certificates/<id>.pem)"
-                        .into(),
-                );
-                continue;
-            }
-            let id = match name.rfind('.') {
-                Some(dot) if dot > 0 => &name[..dot],
-                _ => name,
-            };
-            // Checked now, decoded on first use (see UploadedCertificates).
-            let certs = loader.found(file, check_chain(&file.bytes));
-            if certs.is_empty() {
-                continue;
-            }
-            if certs.len() > 1 {
-                loader.push(
-                    &file.path,
-                    Severity::Warning,
-                    DiagnosticKind::Ignored,
+                    DiagnosticKind::MissingCrl,
                     format!(
-                        "holds {} certificates; only the first is Certificates[\"{id}\"]",
-                        certs.len()
+                        "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
+                         certificates it issues; VerifyNoRevocation() is unaffected",
+                        ca.display
                     ),
                 );
             }
-            if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
-                loader.push(
-                    &file.path,
-                    Severity::Warning,
-                    DiagnosticKind::Ignored,
-                    format!("id \"{id}\" is also used by {previous}; this file replaces it"),
-                );
+
+            match task {
+                Some(task) => task
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => load_uploaded(&uploaded_files),
             }
-            if let Some(first) = certs.into_iter().next() {
-                uploaded.insert_checked(id, first);
-            }
-        }
+        });
+        loader.diagnostics.extend(uploaded_diagnostics);
 
         boundaries.extend(revocations.next_updates());
         boundaries.sort_unstable();
@@ -515,6 +479,67 @@ impl TrustStore {
     pub fn intermediates(&self) -> &[Arc<Certificate>] {
         &self.intermediates
     }
+}
+
+/// Uploaded certificates at or above this many are checked on a second thread.
+const PARALLEL_UPLOADED: usize = 64;
+
+/// `certificates/<id>.*`: each checked now and decoded on first use (see
+/// [`UploadedCertificates`]), with the diagnostics of the files that were ignored.
+fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic>) {
+    let mut loader = Loader::default();
+    let mut uploaded = UploadedCertificates::default();
+    let mut uploaded_from: HashMap<String, String> = HashMap::new();
+    for file in files {
+        let name = &file.path["certificates/".len()..];
+        // certificates/<id>.key is the private key of an uploaded certificate, for
+        // authentication-certificate to a backend; the gateway reads it.
+        if name.ends_with(".key") && !name.contains('/') {
+            continue;
+        }
+        if name.contains('/') {
+            loader.push(
+                &file.path,
+                Severity::Warning,
+                DiagnosticKind::Ignored,
+                "ignored: uploaded certificates must be directly under certificates/ (certificates/<id>.pem)"
+                    .into(),
+            );
+            continue;
+        }
+        let id = match name.rfind('.') {
+            Some(dot) if dot > 0 => &name[..dot],
+            _ => name,
+        };
+        // Checked now, decoded on first use (see UploadedCertificates).
+        let certs = loader.found(file, check_chain(&file.bytes));
+        if certs.is_empty() {
+            continue;
+        }
+        if certs.len() > 1 {
+            loader.push(
+                &file.path,
+                Severity::Warning,
+                DiagnosticKind::Ignored,
+                format!(
+                    "holds {} certificates; only the first is Certificates[\"{id}\"]",
+                    certs.len()
+                ),
+            );
+        }
+        if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
+            loader.push(
+                &file.path,
+                Severity::Warning,
+                DiagnosticKind::Ignored,
+                format!("id \"{id}\" is also used by {previous}; this file replaces it"),
+            );
+        }
+        if let Some(first) = certs.into_iter().next() {
+            uploaded.insert_checked(id, first);
+        }
+    }
+    (uploaded, loader.diagnostics)
 }
 
 impl Loader {
