@@ -710,14 +710,24 @@ fn many_uploaded_certificates_load_like_few() {
     files.push(file("ca/elsewhere.pem", pki.root.pem()));
     for i in 0..100u8 {
         let leaf = pki.issuing.leaf(&format!("client{i}"), 100 + u64::from(i));
-        files.push(file(&format!("certificates/client{i:03}.pem"), pem_of(&leaf)));
+        files.push(file(
+            &format!("certificates/client{i:03}.pem"),
+            pem_of(&leaf),
+        ));
     }
     files.push(file("certificates/bad.pem", b"nope".to_vec()));
-    files.push(file("certificates/client007.cer", pki.issuing.leaf("again", 99)));
+    files.push(file(
+        "certificates/client007.cer",
+        pki.issuing.leaf("again", 99),
+    ));
     let (store, diagnostics) = load(&files);
     assert_eq!(store.uploaded().len(), 100);
     let replaced = store.uploaded().get("client007").unwrap();
-    assert!(replaced.subject().starts_with("CN=again"), "{}", replaced.subject());
+    assert!(
+        replaced.subject().starts_with("CN=again"),
+        "{}",
+        replaced.subject()
+    );
 
     let few: Vec<SourceFile> = files
         .iter()

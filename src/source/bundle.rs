@@ -101,16 +101,8 @@ impl Bundle {
     ///
     /// # Errors
     /// A path that is not relative and clean ([`check_path`]), or a path given twice.
-    pub fn new(mut files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        for pair in files.windows(2) {
-            if pair[0].path == pair[1].path {
-                return Err(BundleError::DuplicatePath(pair[0].path.clone()));
-            }
-        }
-        for file in &files {
-            check_path(&file.path)?;
-        }
+    pub fn new(files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
+        let files = sorted_and_checked(files)?;
         Ok(Self {
             version: content_version(&files),
             pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
@@ -174,6 +166,7 @@ impl Bundle {
         let pushed_at = OffsetDateTime::parse(&raw.pushed_at, &Rfc3339)
             .map_err(|_| BundleError::BadTimestamp(raw.pushed_at.clone().into_owned()))?;
         let mut files = Vec::with_capacity(raw.files.len());
+        let mut hashes = Vec::with_capacity(raw.files.len());
         let mut total = 0u64;
         for file in raw.files {
             // base64 is 4/3 of the content: refuse before decoding anything too large.
@@ -190,7 +183,7 @@ impl Bundle {
             else {
                 return Err(BundleError::BadContent { path });
             };
-            if content.len() as u64 != file.size || sha256_hex(&content) != file.sha256 {
+            if content.len() as u64 != file.size {
                 return Err(BundleError::HashMismatch { path });
             }
             total += file.size;
@@ -200,20 +193,50 @@ impl Bundle {
                     max: limits.max_total_bytes,
                 });
             }
+            hashes.push((path.clone(), file.sha256));
             files.push(SourceFile {
                 path,
                 bytes: content,
             });
         }
-        let bundle = Self::new(files, pushed_at)?;
-        if bundle.version != raw.version {
-            return Err(BundleError::VersionMismatch {
-                stated: raw.version.into_owned(),
-                computed: bundle.version,
+        let files = sorted_and_checked(files)?;
+        // The version hashes every byte: one pass checks the whole bundle. Only when it
+        // fails are the files hashed one by one, to name the one that is corrupted.
+        let version = content_version(&files);
+        if version != raw.version {
+            let corrupted = hashes.into_iter().find(|(path, sha256)| {
+                files
+                    .binary_search_by(|f| f.path.as_str().cmp(path))
+                    .is_ok_and(|at| sha256_hex(&files[at].bytes) != *sha256)
+            });
+            return Err(match corrupted {
+                Some((path, _)) => BundleError::HashMismatch { path },
+                None => BundleError::VersionMismatch {
+                    stated: raw.version.into_owned(),
+                    computed: version,
+                },
             });
         }
-        Ok(bundle)
+        Ok(Self {
+            version,
+            pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
+            files,
+        })
     }
+}
+
+/// `files` sorted by path, each path clean ([`check_path`]) and given once.
+fn sorted_and_checked(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>, BundleError> {
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    for pair in files.windows(2) {
+        if pair[0].path == pair[1].path {
+            return Err(BundleError::DuplicatePath(pair[0].path.clone()));
+        }
+    }
+    for file in &files {
+        check_path(&file.path)?;
+    }
+    Ok(files)
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

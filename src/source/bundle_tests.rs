@@ -79,6 +79,22 @@ fn corrupted_content_is_detected() {
     );
 }
 
+/// Files that match their hashes under a version they do not hash to: the version is
+/// what is wrong, and the error says so with both values.
+#[test]
+fn a_wrong_version_is_detected() {
+    let bundle = sample();
+    let text = String::from_utf8(bundle.encode()).unwrap();
+    let text = text.replace(&bundle.version, "0123456789abcdef");
+    assert_eq!(
+        Bundle::decode(text.as_bytes(), &Limits::default()),
+        Err(BundleError::VersionMismatch {
+            stated: "0123456789abcdef".into(),
+            computed: bundle.version,
+        })
+    );
+}
+
 #[test]
 fn truncated_or_garbage_objects_are_errors() {
     let bytes = sample().encode();
