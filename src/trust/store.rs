@@ -251,19 +251,7 @@ impl TrustStore {
             }
 
             for file in under("ca/root/") {
-                for (label, cert) in loader.certificates(file) {
-                    let f = match facts(&cert) {
-                        Ok(f) => f,
-                        Err(e) => {
-                            loader.push(
-                                &file.path,
-                                Severity::Error,
-                                DiagnosticKind::NotACertificate,
-                                format!("{label}unparsable certificate ({e}); ignored"),
-                            );
-                            continue;
-                        }
-                    };
+                for (label, cert, f) in loader.ca_certificates(file) {
                     if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
                         continue; // the same root twice
                     }
@@ -271,14 +259,7 @@ impl TrustStore {
                     let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
                         Ok(anchor) => anchor.to_owned(),
                         Err(e) => {
-                            loader.push(
-                                &file.path,
-                                Severity::Error,
-                                DiagnosticKind::NotACertificate,
-                                format!(
-                                    "{label}the verifier cannot use this certificate ({e:?}); ignored"
-                                ),
-                            );
+                            loader.unusable(&file.path, &label, e);
                             continue;
                         }
                     };
@@ -337,19 +318,7 @@ impl TrustStore {
             }
 
             for file in under("ca/intermediate/") {
-                for (label, cert) in loader.certificates(file) {
-                    let f = match facts(&cert) {
-                        Ok(f) => f,
-                        Err(e) => {
-                            loader.push(
-                                &file.path,
-                                Severity::Error,
-                                DiagnosticKind::NotACertificate,
-                                format!("{label}unparsable certificate ({e}); ignored"),
-                            );
-                            continue;
-                        }
-                    };
+                for (label, cert, f) in loader.ca_certificates(file) {
                     if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
                         continue;
                     }
@@ -373,14 +342,7 @@ impl TrustStore {
                             parsed.subject_public_key_info().as_ref().to_vec(),
                         ),
                         Err(e) => {
-                            loader.push(
-                                &file.path,
-                                Severity::Error,
-                                DiagnosticKind::NotACertificate,
-                                format!(
-                                    "{label}the verifier cannot use this certificate ({e:?}); ignored"
-                                ),
-                            );
+                            loader.unusable(&file.path, &label, e);
                             continue;
                         }
                     };
@@ -568,6 +530,34 @@ impl Loader {
                 (label, c)
             })
             .collect()
+    }
+
+    /// A CA certificate that decoded but that webpki refuses.
+    fn unusable(&mut self, path: &str, label: &str, error: webpki::Error) {
+        self.push(
+            path,
+            Severity::Error,
+            DiagnosticKind::NotACertificate,
+            format!("{label}the verifier cannot use this certificate ({error:?}); ignored"),
+        );
+    }
+
+    /// [`Loader::certificates`] with their facts; one x509-parser cannot read is a
+    /// diagnostic instead.
+    fn ca_certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate, CertFacts)> {
+        let mut read = Vec::new();
+        for (label, cert) in self.certificates(file) {
+            match facts(&cert) {
+                Ok(f) => read.push((label, cert, f)),
+                Err(e) => self.push(
+                    &file.path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("{label}unparsable certificate ({e}); ignored"),
+                ),
+            }
+        }
+        read
     }
 
     /// What a decoder found in `file`; none, with a diagnostic saying why, when it
