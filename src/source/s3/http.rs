@@ -23,6 +23,9 @@ use hyper_util::client::legacy::{Client, Error as ClientError};
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 
+/// How long an idle connection to S3 is kept for reuse.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// An [`HttpClient`] for the SDK: one connection pool per distinct connect timeout the SDK
 /// asks for (in practice one).
 #[derive(Debug, Clone)]
@@ -90,7 +93,13 @@ impl Pool {
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
-        Self(Client::builder(TokioExecutor::new()).build(https))
+        // Lambda freezes the process between invocations, so a pooled connection may have
+        // been closed by S3 long ago without hyper noticing: one idle for longer than
+        // the bound is dropped at checkout, not tried and failed (hyper's default keeps
+        // them 90 s, longer than the default refresh interval).
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder.pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        Self(builder.build(https))
     }
 }
 
