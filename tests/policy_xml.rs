@@ -638,6 +638,14 @@ fn unsupported_elements_say_why() {
         .2
         .contains("not available in the Consumption tier")
     );
+    // `buffer-request-body` of forward-request only matters to <retry>.
+    assert!(
+        error(&inbound_doc(
+            r#"<retry condition="@(true)" count="2" interval="1"><forward-request buffer-request-body="true" /></retry>"#
+        ))
+        .2
+        .starts_with("<retry> is not supported")
+    );
     assert!(
         error(&inbound_doc(
             r#"<rate-limit calls="10" renewal-period="60" />"#
