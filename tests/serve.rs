@@ -46,13 +46,18 @@ struct Served {
 impl Served {
     /// With the demo's echo backend.
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// With the demo's echo backend and more `serve` flags.
+    async fn start_with(flags: &[&str]) -> Self {
         let backend = EchoBackend::start().await.unwrap();
         let url = backend.url();
-        Self::start_for(&url, Some(backend)).await
+        Self::start_for(&url, Some(backend), flags).await
     }
 
     /// With the echo API's backend at `backend_url`.
-    async fn start_for(backend_url: &str, backend: Option<EchoBackend>) -> Self {
+    async fn start_for(backend_url: &str, backend: Option<EchoBackend>, flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let layout = demo::write(dir.path(), pki(), backend_url).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
@@ -63,6 +68,7 @@ impl Served {
                 "--reload-seconds",
                 "0.2",
             ])
+            .args(flags)
             .arg("--config")
             .arg(&layout.deployment)
             .env("RUST_LOG", "info")
@@ -526,6 +532,47 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
     }
 }
 
+/// The listener's limits are `serve` flags: a body over `--max-body-bytes` gets 413, one
+/// under it goes through; a value out of range stops `serve` with the flag's rule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listener_limits_are_serve_flags() {
+    let s = Served::start_with(&["--max-body-bytes", "4096", "--idle-timeout", "5"]).await;
+    for (size, status) in [(2048, 200), (8192, 413)] {
+        let file = scratch(&s.layout.client, &format!("body-{size}"));
+        std::fs::write(&file, binary(size)).unwrap();
+        let data = format!("@{}", file.display());
+        let out = curl(
+            &s,
+            REQUEST,
+            Cert::Good,
+            "/echo/upload",
+            &["--data-binary", &data],
+        )
+        .await;
+        assert_eq!(out.status(), status, "{size} bytes: {}", out.stderr);
+    }
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["serve", "--config", ".", "--max-header-bytes", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--max-header-bytes") && stderr.contains("8192"),
+        "{stderr}"
+    );
+    let refused = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(["serve", "--config", ".", "--idle-timeout", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("expected seconds between 0.01 and 86400")
+    );
+}
+
 /// A policy that refuses a large upload answers before the body has arrived, and the
 /// client must still get the answer (not a reset) on both protocols and be able to go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,7 +621,7 @@ async fn bodies_stream_both_ways_while_the_client_is_still_sending() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
     let backend = streaming_backend::EchoBackend::start().await;
-    let s = Served::start_for(&backend.url(), None).await;
+    let s = Served::start_for(&backend.url(), None, &[]).await;
     for http2 in [false, true] {
         let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
         let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();

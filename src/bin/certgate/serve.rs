@@ -1,14 +1,17 @@
 //! `certgate serve --config DIR`: the deployment behind the local TLS listener, with
 //! hot reload of its policies and trust store.
 
+use std::fmt;
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use certgate::frontend::local::LocalGateway;
 use certgate::frontend::tls::Limits;
+use clap::builder::TypedValueParser as _;
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -36,6 +39,82 @@ pub(crate) struct Args {
     /// with a conditional GET); 0 turns reloading off.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0, value_parser = parse_seconds)]
     reload_seconds: f64,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The listener's bounds ([`Limits`]); the defaults are `Limits::default()`.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Largest request body: 413 at once when Content-Length says more, else the body is
+    /// cut off at the limit.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Largest request header block (HTTP/1.1: 431); at least 8192.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_header_bytes,
+          value_parser = clap::value_parser!(u32).range(8192..).map(|n| n as usize))]
+    max_header_bytes: usize,
+    /// Open connections; further clients wait in the listen backlog.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_connections,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_connections: usize,
+    /// HTTP/2: concurrent requests per connection.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_concurrent_streams,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: u32,
+    /// From TCP accept to the end of the TLS handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().handshake_timeout))]
+    handshake_timeout: Seconds,
+    /// HTTP/1.1: to receive a request's headers, including an idle keep-alive wait.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().header_read_timeout))]
+    header_read_timeout: Seconds,
+    /// Longest wait for the next piece of a request body (then 408).
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().body_read_timeout))]
+    body_read_timeout: Seconds,
+    /// A connection with no request in flight for this long is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().idle_timeout))]
+    idle_timeout: Seconds,
+    /// On Ctrl-C or SIGTERM, how long in-flight requests may still take.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().shutdown_grace))]
+    shutdown_grace: Seconds,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Self {
+        Self {
+            max_body_bytes: args.max_body_bytes,
+            max_header_bytes: args.max_header_bytes,
+            handshake_timeout: args.handshake_timeout.0,
+            header_read_timeout: args.header_read_timeout.0,
+            idle_timeout: args.idle_timeout.0,
+            body_read_timeout: args.body_read_timeout.0,
+            max_concurrent_streams: args.max_concurrent_streams,
+            max_connections: args.max_connections,
+            shutdown_grace: args.shutdown_grace.0,
+        }
+    }
+}
+
+/// A `--...-timeout` value: seconds, fractions allowed, shown as written.
+#[derive(Clone, Copy)]
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.parse::<f64>() {
+            Ok(v) if (0.01..=86_400.0).contains(&v) => Ok(Self(Duration::from_secs_f64(v))),
+            _ => Err("expected seconds between 0.01 and 86400, e.g. 30 or 0.5".to_owned()),
+        }
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -49,7 +128,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
     runtime()?.block_on(async move {
-        let gateway = LocalGateway::open(&args.config, Limits::default())
+        let gateway = LocalGateway::open(&args.config, args.limits.into())
             .await
             .with_context(|| format!("cannot serve {}", args.config))?;
         let listener = tokio::net::TcpListener::bind(args.listen)
