@@ -9,8 +9,9 @@
 //!   "files": [ { "path": "gateway.toml", "size": 123, "sha256": "<hex>", "content": "<base64>" } ] }
 //! ```
 //!
-//! Reading is bounded by [`Limits`] and checks every hash, so a truncated or corrupted object
-//! is an error that says what is wrong, never a panic and never a half deployment.
+//! Reading is bounded by [`Limits`] and checks the version, a hash of every byte (and then,
+//! to name the culprit, each file's hash), so a truncated or corrupted object is an error
+//! that says what is wrong, never a panic and never a half deployment.
 
 use std::borrow::Cow;
 
