@@ -234,9 +234,16 @@ impl TrustStore {
         let mut revocations = RevocationIndex::default();
         let (uploaded, uploaded_diagnostics) = std::thread::scope(|scope| {
             // Uploaded certificates depend on nothing else here: with enough of them, a
-            // second core checks them while the CAs and CRLs load.
+            // second core checks them while the CAs and CRLs load (or this thread does,
+            // after them, when no thread can be started).
             let task = (uploaded_files.len() >= PARALLEL_UPLOADED)
-                .then(|| scope.spawn(|| load_uploaded(&uploaded_files)));
+                .then(|| {
+                    std::thread::Builder::new()
+                        .name("certgate-uploaded".to_owned())
+                        .spawn_scoped(scope, || load_uploaded(&uploaded_files))
+                        .ok()
+                })
+                .flatten();
             for file in under("ca/") {
                 if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/")
                 {
