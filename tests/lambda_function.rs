@@ -348,6 +348,7 @@ async fn an_unreachable_bucket_at_cold_start_answers_503_in_each_shape() {
                 header(&response, "content-type").as_deref(),
                 Some("application/json")
             );
+            assert_eq!(header(&response, "retry-after").as_deref(), Some("5"));
             let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
             assert_eq!(body["statusCode"], 503, "{kind}/{name}");
             if kind == "alb" {

@@ -103,22 +103,40 @@ impl GatewayResponse {
     /// 503: no deployment has loaded yet. Fail closed, say nothing about the source (the
     /// log says why), and tell clients when to try again.
     pub fn unavailable() -> Self {
+        let mut response = Self::json_error(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "Deployment not loaded",
+            br#"{"statusCode": 503, "message": "The gateway has no deployment loaded yet; try again shortly."}"#,
+        );
+        response.headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("5"),
+        );
+        response
+    }
+
+    /// 502: a front end that sends whole bodies (Lambda) was handed one that is still a
+    /// stream. The pipeline reads every response whole for such front ends, so this is a
+    /// bug, and it is answered as one, never as an empty body.
+    pub fn unbuffered() -> Self {
+        Self::json_error(
+            http::StatusCode::BAD_GATEWAY,
+            "Response not buffered",
+            br#"{"statusCode": 502, "message": "The gateway could not buffer the response."}"#,
+        )
+    }
+
+    fn json_error(status: http::StatusCode, reason: &str, body: &'static [u8]) -> Self {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json"),
         );
-        headers.insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("5"),
-        );
         Self {
-            status: http::StatusCode::SERVICE_UNAVAILABLE,
-            reason: Some("Deployment not loaded".to_owned()),
+            status,
+            reason: Some(reason.to_owned()),
             headers,
-            body: Payload::Whole(Bytes::from_static(
-                br#"{"statusCode": 503, "message": "The gateway has no deployment loaded yet; try again shortly."}"#,
-            )),
+            body: Payload::Whole(Bytes::from_static(body)),
         }
     }
 }

@@ -30,6 +30,15 @@ pub struct LambdaResponse {
 
 impl LambdaResponse {
     pub fn new(kind: EventKind, response: &GatewayResponse) -> Self {
+        // Lambda requests do not stream responses (`stream_response: false`): the
+        // pipeline read the body whole.
+        let Some(bytes) = response.body.as_whole() else {
+            tracing::error!(
+                status = response.status.as_u16(),
+                "a response body reached the Lambda front end as a stream; answering 502"
+            );
+            return Self::new(kind, &GatewayResponse::unbuffered());
+        };
         let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut cookies = Vec::new();
         for (name, value) in &response.headers {
@@ -44,8 +53,6 @@ impl LambdaResponse {
                     .push(value);
             }
         }
-        // Whole: Lambda requests do not stream responses, so the pipeline read it.
-        let bytes = response.body.as_whole().map_or(&[][..], |b| &b[..]);
         let (body, is_base64_encoded) = match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_owned(), false),
             Err(_) => (
@@ -137,6 +144,24 @@ mod tests {
         assert_eq!(v2["headers"]["x-a"], "1,2");
         assert_eq!(v2["headers"].get("set-cookie"), None);
         assert_eq!(v2["cookies"], serde_json::json!(["s=1"]));
+    }
+
+    /// Lambda answers carry whole bodies: a stream that got this far is answered 502,
+    /// not sent as an empty 403.
+    #[test]
+    fn a_streamed_body_is_a_502_not_an_empty_answer() {
+        let mut r = response(None, b"");
+        r.body = crate::body::Payload::streamed(http_body_util::Full::new(
+            bytes::Bytes::from_static(b"never read"),
+        ));
+        for kind in [EventKind::RestV1, EventKind::HttpV2, EventKind::Alb] {
+            let v = json(kind, &r);
+            assert_eq!(v["statusCode"], 502);
+            assert_eq!(
+                v["body"],
+                r#"{"statusCode": 502, "message": "The gateway could not buffer the response."}"#
+            );
+        }
     }
 
     #[test]
