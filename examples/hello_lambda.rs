@@ -1,7 +1,7 @@
 //! The smallest lambda_http function: the yardstick of `examples/coldstart.rs`.
 //!
 //! ```sh
-//! cargo build --release --example hello_lambda
+//! CARGO_TARGET_DIR=target/lambda-ci cargo lambda build --release --example hello_lambda
 //! ```
 
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
