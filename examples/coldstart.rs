@@ -132,6 +132,7 @@ fn main() {
     }
     let mut local = env.clone();
     local[0].1 = folder.display().to_string();
+    let mut medians = Vec::new();
     for (name, binary, env) in [
         ("hello_lambda", &hello, vec![]),
         ("certgate-lambda", &certgate, env),
@@ -151,6 +152,14 @@ fn main() {
             median.vm_hwm_kb as f64 / 1024.0,
             max_rss as f64 / 1024.0,
             median.status,
+        );
+        medians.push(ms(median.first_response));
+    }
+    if let [hello, certgate, _] = medians[..] {
+        println!(
+            "certgate from S3 / hello-world: {:.1}x; / (hello-world + one GET of the bundle): {:.1}x",
+            certgate / hello,
+            certgate / (hello + ms(get))
         );
     }
     let _ = std::fs::remove_dir_all(&folder);
