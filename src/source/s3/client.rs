@@ -37,7 +37,8 @@ pub struct ClientOptions {
 /// Builds an S3 client from the environment (aws-config: `AWS_REGION`, credentials chain,
 /// `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`) with `options` laid on top. Path-style
 /// addressing is forced whenever an endpoint override is set, because S3-compatible servers
-/// on `localhost` have no per-bucket host names. HTTP is [`WebpkiClient`].
+/// on `localhost` have no per-bucket host names. HTTP is hyper over rustls with the public
+/// web roots compiled in, plus `AWS_CA_BUNDLE`.
 ///
 /// # Errors
 /// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
