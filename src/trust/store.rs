@@ -213,7 +213,36 @@ impl TrustStore {
     /// dates the diagnostics (an expired CA, a stale CRL); verification takes its own
     /// time.
     pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (Self, Vec<Diagnostic>) {
-        let now = now.unix_timestamp();
+        let uploaded_files: Vec<&SourceFile> = under(files, "certificates/").collect();
+        let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
+            std::thread::scope(|scope| {
+                // Uploaded certificates depend on nothing else here: with enough of them,
+                // a second core checks them while the CAs and CRLs load (or this thread
+                // does, after them, when no thread can be started).
+                let task = (uploaded_files.len() >= PARALLEL_UPLOADED)
+                    .then(|| {
+                        std::thread::Builder::new()
+                            .name("certgate-uploaded".to_owned())
+                            .spawn_scoped(scope, || load_uploaded(&uploaded_files))
+                            .ok()
+                    })
+                    .flatten();
+                let (store, diagnostics) = Self::from_ca_files(files, now.unix_timestamp());
+                let uploaded = match task {
+                    Some(task) => task
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    None => load_uploaded(&uploaded_files),
+                };
+                (store, diagnostics, uploaded)
+            });
+        store.uploaded = Arc::new(uploaded);
+        diagnostics.extend(uploaded_diagnostics);
+        (store, diagnostics)
+    }
+
+    /// The store from `ca/` and `crl/`, without uploaded certificates.
+    fn from_ca_files(files: &[SourceFile], now: i64) -> (Self, Vec<Diagnostic>) {
         let mut loader = Loader::default();
         let mut roots = Vec::new();
         let mut anchors = Vec::new();
@@ -222,192 +251,162 @@ impl TrustStore {
         let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
         let mut cas: Vec<CaRecord> = Vec::new();
         let mut boundaries = Vec::new();
-
-        let hidden = |path: &str| path.split('/').any(|part| part.starts_with('.'));
-        let under = |prefix: &'static str| {
-            files
-                .iter()
-                .filter(move |f| f.path.starts_with(prefix) && !hidden(&f.path))
-        };
-
-        let uploaded_files: Vec<&SourceFile> = under("certificates/").collect();
         let mut revocations = RevocationIndex::default();
-        let (uploaded, uploaded_diagnostics) = std::thread::scope(|scope| {
-            // Uploaded certificates depend on nothing else here: with enough of them, a
-            // second core checks them while the CAs and CRLs load (or this thread does,
-            // after them, when no thread can be started).
-            let task = (uploaded_files.len() >= PARALLEL_UPLOADED)
-                .then(|| {
-                    std::thread::Builder::new()
-                        .name("certgate-uploaded".to_owned())
-                        .spawn_scoped(scope, || load_uploaded(&uploaded_files))
-                        .ok()
-                })
-                .flatten();
-            for file in under("ca/") {
-                if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/")
-                {
-                    loader.push(
-                        &file.path,
-                        Severity::Warning,
-                        DiagnosticKind::Ignored,
-                        "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
-                            .into(),
-                    );
-                }
-            }
 
-            for file in under("ca/root/") {
-                for (label, cert, f) in loader.ca_certificates(file) {
-                    if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
-                        continue; // the same root twice
-                    }
-                    let der_owned = CertificateDer::from(cert.der().to_vec());
-                    let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
-                        Ok(anchor) => anchor.to_owned(),
-                        Err(e) => {
-                            loader.unusable(&file.path, &label, e);
-                            continue;
-                        }
-                    };
-                    if !f.is_ca {
-                        if !f.self_signed {
-                            loader.push(
-                                &file.path,
-                                Severity::Error,
-                                DiagnosticKind::NotACa,
-                                format!(
-                                    "{label}{} is a leaf (not a CA) and not self-signed: it cannot be a root; ignored. \
-                                     Upload its issuing CA here, or put it under certificates/ to match it by thumbprint",
-                                    f.subject
-                                ),
-                            );
-                            continue;
-                        }
-                        loader.push(
-                            &file.path,
-                            Severity::Warning,
-                            DiagnosticKind::NotACa,
-                            format!(
-                                "{label}{} is a leaf (not a CA): it is trusted only as itself (a self-signed client \
-                                 certificate), never as the issuer of other certificates",
-                                f.subject
-                            ),
-                        );
-                    }
-                    loader.validity_warnings(&file.path, &label, &f, now);
-                    let spki = webpki::spki_for_anchor(&anchor);
-                    let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
-                    if f.is_ca {
-                        cas.push(CaRecord {
-                            path: file.path.clone(),
-                            subject: anchor.subject.as_ref().to_vec(),
-                            spki: spki.as_ref().to_vec(),
-                            key,
-                            display: f.subject.clone(),
-                            crl_signer: f.crl_signer,
-                            has_crl: false,
-                        });
-                    }
-                    boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
-                    anchor_info.push(AnchorInfo {
-                        der: cert.der().to_vec(),
-                        key,
-                        is_ca: f.is_ca,
-                        path_len: f.path_len,
-                        not_before: f.not_before,
-                        not_after: f.not_after,
-                        subject: f.subject,
-                    });
-                    anchors.push(anchor);
-                    roots.push(Arc::new(cert));
-                }
+        for file in under(files, "ca/") {
+            if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
+                loader.push(
+                    &file.path,
+                    Severity::Warning,
+                    DiagnosticKind::Ignored,
+                    "ignored: CA certificates go under ca/root/ (trusted roots) or ca/intermediate/"
+                        .into(),
+                );
             }
+        }
 
-            for file in under("ca/intermediate/") {
-                for (label, cert, f) in loader.ca_certificates(file) {
-                    if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
+        for file in under(files, "ca/root/") {
+            for (label, cert, f) in loader.ca_certificates(file) {
+                if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
+                    continue; // the same root twice
+                }
+                let der_owned = CertificateDer::from(cert.der().to_vec());
+                let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
+                    Ok(anchor) => anchor.to_owned(),
+                    Err(e) => {
+                        loader.unusable(&file.path, &label, e);
                         continue;
                     }
-                    if !f.is_ca {
+                };
+                if !f.is_ca {
+                    if !f.self_signed {
                         loader.push(
                             &file.path,
                             Severity::Error,
                             DiagnosticKind::NotACa,
                             format!(
-                                "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
-                                 Put client certificates under certificates/",
+                                "{label}{} is a leaf (not a CA) and not self-signed: it cannot be a root; ignored. \
+                                 Upload its issuing CA here, or put it under certificates/ to match it by thumbprint",
                                 f.subject
                             ),
                         );
                         continue;
                     }
-                    let der_owned = CertificateDer::from(cert.der().to_vec());
-                    let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
-                        Ok(parsed) => (
-                            parsed.subject().to_vec(),
-                            parsed.subject_public_key_info().as_ref().to_vec(),
+                    loader.push(
+                        &file.path,
+                        Severity::Warning,
+                        DiagnosticKind::NotACa,
+                        format!(
+                            "{label}{} is a leaf (not a CA): it is trusted only as itself (a self-signed client \
+                             certificate), never as the issuer of other certificates",
+                            f.subject
                         ),
-                        Err(e) => {
-                            loader.unusable(&file.path, &label, e);
-                            continue;
-                        }
-                    };
-                    if f.self_signed {
-                        loader.push(
-                            &file.path,
-                            Severity::Warning,
-                            DiagnosticKind::SelfSignedIntermediate,
-                            format!(
-                                "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
-                                 move it to ca/root to trust it",
-                                f.subject
-                            ),
-                        );
-                    }
-                    loader.validity_warnings(&file.path, &label, &f, now);
-                    boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
-                    let key = CaKey::new(&subject, &spki);
+                    );
+                }
+                loader.validity_warnings(&file.path, &label, &f, now);
+                let spki = webpki::spki_for_anchor(&anchor);
+                let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
+                if f.is_ca {
                     cas.push(CaRecord {
                         path: file.path.clone(),
-                        subject,
-                        spki,
+                        subject: anchor.subject.as_ref().to_vec(),
+                        spki: spki.as_ref().to_vec(),
                         key,
-                        display: f.subject,
+                        display: f.subject.clone(),
                         crl_signer: f.crl_signer,
                         has_crl: false,
                     });
-                    intermediate_ders.push(der_owned);
-                    intermediates.push(Arc::new(cert));
                 }
+                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                anchor_info.push(AnchorInfo {
+                    der: cert.der().to_vec(),
+                    key,
+                    is_ca: f.is_ca,
+                    path_len: f.path_len,
+                    not_before: f.not_before,
+                    not_after: f.not_after,
+                    subject: f.subject,
+                });
+                anchors.push(anchor);
+                roots.push(Arc::new(cert));
             }
+        }
 
-            for file in under("crl/") {
-                for blob in loader.crl_blobs(file) {
-                    loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
+        for file in under(files, "ca/intermediate/") {
+            for (label, cert, f) in loader.ca_certificates(file) {
+                if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
+                    continue;
                 }
-            }
-            for ca in cas.iter().filter(|ca| !ca.has_crl) {
-                loader.push(
-                    &ca.path,
-                    Severity::Warning,
-                    DiagnosticKind::MissingCrl,
-                    format!(
-                        "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
-                         certificates it issues; VerifyNoRevocation() is unaffected",
-                        ca.display
+                if !f.is_ca {
+                    loader.push(
+                        &file.path,
+                        Severity::Error,
+                        DiagnosticKind::NotACa,
+                        format!(
+                            "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
+                             Put client certificates under certificates/",
+                            f.subject
+                        ),
+                    );
+                    continue;
+                }
+                let der_owned = CertificateDer::from(cert.der().to_vec());
+                let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
+                    Ok(parsed) => (
+                        parsed.subject().to_vec(),
+                        parsed.subject_public_key_info().as_ref().to_vec(),
                     ),
-                );
+                    Err(e) => {
+                        loader.unusable(&file.path, &label, e);
+                        continue;
+                    }
+                };
+                if f.self_signed {
+                    loader.push(
+                        &file.path,
+                        Severity::Warning,
+                        DiagnosticKind::SelfSignedIntermediate,
+                        format!(
+                            "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
+                             move it to ca/root to trust it",
+                            f.subject
+                        ),
+                    );
+                }
+                loader.validity_warnings(&file.path, &label, &f, now);
+                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
+                let key = CaKey::new(&subject, &spki);
+                cas.push(CaRecord {
+                    path: file.path.clone(),
+                    subject,
+                    spki,
+                    key,
+                    display: f.subject,
+                    crl_signer: f.crl_signer,
+                    has_crl: false,
+                });
+                intermediate_ders.push(der_owned);
+                intermediates.push(Arc::new(cert));
             }
+        }
 
-            match task {
-                Some(task) => task
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                None => load_uploaded(&uploaded_files),
+        for file in under(files, "crl/") {
+            for blob in loader.crl_blobs(file) {
+                loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
             }
-        });
-        loader.diagnostics.extend(uploaded_diagnostics);
+        }
+        for ca in cas.iter().filter(|ca| !ca.has_crl) {
+            loader.push(
+                &ca.path,
+                Severity::Warning,
+                DiagnosticKind::MissingCrl,
+                format!(
+                    "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
+                     certificates it issues; VerifyNoRevocation() is unaffected",
+                    ca.display
+                ),
+            );
+        }
 
         boundaries.extend(revocations.next_updates());
         boundaries.sort_unstable();
@@ -422,7 +421,7 @@ impl TrustStore {
             intermediate_ders,
             revocations,
             boundaries,
-            uploaded: Arc::new(uploaded),
+            uploaded: Arc::default(),
         };
         (store, loader.diagnostics)
     }
@@ -448,6 +447,16 @@ impl TrustStore {
     pub fn intermediates(&self) -> &[Arc<Certificate>] {
         &self.intermediates
     }
+}
+
+/// The files under `prefix`, without hidden ones (a path segment starting with `.`).
+fn under<'a>(
+    files: &'a [SourceFile],
+    prefix: &'static str,
+) -> impl Iterator<Item = &'a SourceFile> {
+    files.iter().filter(move |f| {
+        f.path.starts_with(prefix) && !f.path.split('/').any(|part| part.starts_with('.'))
+    })
 }
 
 /// Uploaded certificates at or above this many are checked on a second thread.
