@@ -131,6 +131,29 @@ impl std::fmt::Debug for Backend {
     }
 }
 
+/// A rustls client configuration (ring) trusting the public web roots compiled in
+/// (webpki-roots) plus `extra_roots`: what every outgoing TLS connection of certgate starts
+/// from, to backends and to S3.
+///
+/// # Errors
+/// A certificate in `extra_roots` that is not a usable trust anchor.
+pub(crate) fn web_roots_tls(
+    extra_roots: impl IntoIterator<Item = rustls_pki_types::CertificateDer<'static>>,
+) -> Result<
+    rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
+    rustls::Error,
+> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra_roots {
+        roots.add(root)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots))
+}
+
 impl Backend {
     /// Clients trusting the public web roots plus `extra_roots` (DER), optionally
     /// presenting a client certificate (`authentication-certificate`).
@@ -139,15 +162,7 @@ impl Backend {
         identity: Option<ClientIdentity>,
         max_body: usize,
     ) -> Result<Self, rustls::Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for root in extra_roots {
-            roots.add(root.clone())?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots);
+        let builder = web_roots_tls(extra_roots.iter().cloned())?;
         let tls = match identity {
             Some(id) => builder.with_client_auth_cert(id.chain, id.key)?,
             None => builder.with_no_client_auth(),

@@ -43,17 +43,7 @@ impl WebpkiClient {
     /// # Errors
     /// A certificate in `extra_roots` that is not a usable trust anchor.
     pub(super) fn new(extra_roots: Vec<CertificateDer<'static>>) -> Result<Self, rustls::Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for root in extra_roots {
-            roots.add(root)?;
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = crate::proxy::web_roots_tls(extra_roots)?.with_no_client_auth();
         Ok(Self {
             tls: Arc::new(tls),
             pools: Arc::default(),
