@@ -3,6 +3,7 @@
 
 use certgate::frontend::lambda::function::{self, Settings};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,10 +13,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .await
         .inspect_err(|error| tracing::error!("CERTGATE_CONFIG: {error}"))?;
     let function = &function;
+    // The event stays raw JSON until lambda_http reads it: a `serde_json::Value` would
+    // build a tree only to print it again (twice the work of the parse that matters).
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
+        move |event: LambdaEvent<Box<RawValue>>| async move {
             function
-                .invoke(&event.payload.to_string(), &event.context.request_id)
+                .invoke(event.payload.get(), &event.context.request_id)
                 .await
         },
     ))
