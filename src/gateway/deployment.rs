@@ -2,6 +2,7 @@
 //! store and backend clients, built once from the files of a deployment folder and
 //! shared by every request until a newer one replaces it whole.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::expr;
 use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, Scope};
 use crate::proxy::{Backend, ClientIdentity};
 use crate::source::SourceFile;
-use crate::trust::{Diagnostic, Severity, TrustStore};
+use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
 /// bodies no policy reads stream through without limit.
@@ -221,10 +222,21 @@ impl Deployment {
     /// refresher builds from each new set of files and their content version.
     pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
         let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
-        for d in &deployment.diagnostics {
+        for line in log_lines(&deployment.diagnostics) {
+            let (d, message) = match line {
+                LogLine::One(d) => (d, Cow::Borrowed(d.message.as_str())),
+                LogLine::More { first, count } => (
+                    first,
+                    Cow::Owned(format!(
+                        "and {count} more {:?} diagnostics like the ones above, from this file on; \
+                         `certgate check` on the deployment folder lists every one",
+                        first.kind
+                    )),
+                ),
+            };
             match d.severity {
-                Severity::Error => tracing::error!(path = %d.path, "{}", d.message),
-                _ => tracing::warn!(path = %d.path, "{}", d.message),
+                Severity::Error => tracing::error!(path = %d.path, kind = ?d.kind, "{message}"),
+                Severity::Warning => tracing::warn!(path = %d.path, kind = ?d.kind, "{message}"),
             }
         }
         Ok(deployment)
@@ -279,6 +291,49 @@ impl Deployment {
     }
 }
 
+/// How many diagnostics of one kind a load logs line by line. The rest of that kind
+/// become one line: a deployment with hundreds of CAs and no CRLs would otherwise write
+/// hundreds of lines on every cold start and refresh, and pay for them in CloudWatch.
+const LOGGED_PER_KIND: usize = 3;
+
+/// One log line about a load's diagnostics.
+#[derive(Debug, PartialEq)]
+enum LogLine<'d> {
+    One(&'d Diagnostic),
+    /// `count` more of `first`'s severity and kind, from `first` on.
+    More {
+        first: &'d Diagnostic,
+        count: usize,
+    },
+}
+
+/// The lines [`Deployment::from_files`] logs: each diagnostic up to
+/// [`LOGGED_PER_KIND`] of its severity and kind, then one line per kind for the rest.
+fn log_lines(diagnostics: &[Diagnostic]) -> Vec<LogLine<'_>> {
+    let key = |d: &Diagnostic| (d.severity, d.kind);
+    let mut totals: HashMap<(Severity, DiagnosticKind), usize> = HashMap::new();
+    for d in diagnostics {
+        *totals.entry(key(d)).or_default() += 1;
+    }
+    let mut seen: HashMap<(Severity, DiagnosticKind), usize> = HashMap::new();
+    let mut lines = Vec::new();
+    let mut summaries = Vec::new();
+    for d in diagnostics {
+        let n = seen.entry(key(d)).or_default();
+        *n += 1;
+        if *n <= LOGGED_PER_KIND {
+            lines.push(LogLine::One(d));
+        } else if *n == LOGGED_PER_KIND + 1 {
+            let count = totals
+                .get(&key(d))
+                .map_or(0, |total| total - LOGGED_PER_KIND);
+            summaries.push(LogLine::More { first: d, count });
+        }
+    }
+    lines.extend(summaries);
+    lines
+}
+
 /// Backend clients: public web roots plus the deployment's roots (backends with a
 /// private CA), and one client per uploaded certificate that has a key.
 fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
@@ -322,4 +377,77 @@ fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, Deploy
         default,
         by_identity,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnostic(path: &str, severity: Severity, kind: DiagnosticKind) -> Diagnostic {
+        Diagnostic {
+            path: path.to_owned(),
+            severity,
+            kind,
+            message: format!("{path}: {kind:?}"),
+        }
+    }
+
+    #[test]
+    fn diagnostics_past_a_few_of_one_kind_are_logged_as_one_line() {
+        let mut diagnostics: Vec<Diagnostic> = (0..90)
+            .map(|i| {
+                diagnostic(
+                    &format!("ca/intermediate/{i}.pem"),
+                    Severity::Warning,
+                    DiagnosticKind::MissingCrl,
+                )
+            })
+            .collect();
+        diagnostics.insert(
+            5,
+            diagnostic("crl/a.crl", Severity::Warning, DiagnosticKind::CrlStale),
+        );
+        diagnostics.push(diagnostic(
+            "ca/root/leaf.pem",
+            Severity::Error,
+            DiagnosticKind::NotACa,
+        ));
+        diagnostics.push(diagnostic(
+            "ca/intermediate/leaf.pem",
+            Severity::Warning,
+            DiagnosticKind::NotACa,
+        ));
+
+        let lines = log_lines(&diagnostics);
+        let paths: Vec<&str> = lines
+            .iter()
+            .map(|line| match line {
+                LogLine::One(d) => d.path.as_str(),
+                LogLine::More { first, .. } => first.path.as_str(),
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "ca/intermediate/0.pem",
+                "ca/intermediate/1.pem",
+                "ca/intermediate/2.pem",
+                "crl/a.crl",
+                "ca/root/leaf.pem",
+                "ca/intermediate/leaf.pem",
+                "ca/intermediate/3.pem",
+            ]
+        );
+        // The 87 not logged one by one are counted in the summary line, which starts at
+        // the first of them; each severity of a kind counts on its own.
+        assert!(matches!(
+            lines.last(),
+            Some(LogLine::More { first, count: 87 }) if first.kind == DiagnosticKind::MissingCrl
+        ));
+        assert!(
+            log_lines(&diagnostics[..3])
+                .iter()
+                .all(|l| matches!(l, LogLine::One(_)))
+        );
+    }
 }
