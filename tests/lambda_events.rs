@@ -211,6 +211,35 @@ fn alb_source_does_not_believe_an_api_gateway_context_certificate() {
 }
 
 #[test]
+fn alb_source_does_not_believe_alb_headers_in_an_api_gateway_event() {
+    // A client of an API Gateway (or of a function URL) can set the ALB's header itself.
+    let (client, _) = common::pki::client_and_ca();
+    let spoof = json!({
+        "host": "api.contoso.com",
+        "x-amzn-mtls-clientcert": alb_encode(&client.pem),
+        "x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem),
+    });
+    for event in [rest_v1(None, spoof.clone()), http_v2(None, spoof.clone())] {
+        let (kind, request) = run(&event, &config("alb", ""));
+        assert!(
+            matches!(request.certificate, ClientCertificate::Absent),
+            "{kind:?}: {:?}",
+            request.certificate
+        );
+        assert_eq!(
+            request.ignored_certificate_sources,
+            ["x-amzn-mtls-clientcert", "x-amzn-mtls-clientcert-leaf"],
+            "{kind:?}"
+        );
+        assert!(!request.parts.headers.contains_key("x-amzn-mtls-clientcert"));
+    }
+    // The same headers in an ALB event are the deployment's source.
+    let (_, request) = run(&alb(spoof), &config("alb", ""));
+    assert!(thumbprint(&request).is_some());
+    assert!(request.ignored_certificate_sources.is_empty());
+}
+
+#[test]
 fn rfc9440_and_xfcc_sources_decode_their_headers() {
     let (client, ca) = common::pki::client_and_ca();
     let headers = json!({

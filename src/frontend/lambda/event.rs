@@ -72,22 +72,29 @@ pub fn to_gateway_request(
     );
     let context_pem = context.as_ref().and_then(context_certificate_pem);
 
+    // The ALB's headers are evidence only in an ALB event: in an API Gateway event (or a
+    // Lambda function URL's, which has the same shape) the client wrote them.
+    let source = match settings.certificate_source {
+        CertificateSource::Alb if kind != EventKind::Alb => None,
+        source => Some(source),
+    };
     let mut ignored: Vec<&'static str> = carried.names().collect();
-    let trusted = match settings.certificate_source {
-        CertificateSource::Apigateway => context_pem.map(|pem| {
+    let trusted = match source {
+        Some(CertificateSource::Apigateway) => context_pem.map(|pem| {
             cert::decode_chain(pem.as_bytes()).map_err(|source| ForwardedError::Certificate {
                 header: "requestContext.clientCert",
                 source,
             })
         }),
-        source => {
+        _ => {
             if context_pem.is_some() {
                 ignored.push("requestContext.clientCert");
             }
-            from_headers(source, &carried, &settings.alb_header, &alb_leaf)
+            source
+                .and_then(|source| from_headers(source, &carried, &settings.alb_header, &alb_leaf))
         }
     };
-    ignored.retain(|name| !carries(settings.certificate_source, name));
+    ignored.retain(|name| source.is_none_or(|source| !carries(source, name)));
 
     let host = parts
         .uri
