@@ -199,6 +199,14 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
                 .is_some_and(|id| !id.is_empty())
         );
         assert!(valid["duration_ms"].is_number());
+        assert_eq!(valid["ignored_certificate_sources"], "-");
+        // Each spoofed-header event carries a certificate header the deployment does not
+        // trust: logged by name and counted.
+        let spoofed = requests
+            .iter()
+            .filter(|l| l["ignored_certificate_sources"] != "-")
+            .count();
+        assert_eq!(spoofed, kinds.len(), "{lines:#?}");
         let emf: Vec<&Value> = json.iter().filter(|l| l["_aws"].is_object()).collect();
         assert_eq!(emf.len(), invoked, "{lines:#?}");
         assert!(
@@ -208,6 +216,11 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         assert!(emf.iter().any(|l| l["Decision"] == "responded"
             && l["Reason"] == "Invalid client certificate"
             && l["Status"] == 403));
+        let counted: u64 = emf
+            .iter()
+            .map(|l| l["IgnoredCertificates"].as_u64().unwrap())
+            .sum();
+        assert!(counted >= kinds.len() as u64, "{lines:#?}");
     }
 
     // An event that is not HTTP: a Lambda error that says what the function serves.

@@ -210,6 +210,8 @@ struct Record<'a> {
     certificate: &'static str,
     thumbprint: Option<String>,
     subject: Option<String>,
+    /// Certificate carriers present in the event that are not the deployment's source.
+    ignored: Vec<&'static str>,
     decision: &'a str,
     status: u16,
     /// Short and stable: a metric dimension.
@@ -252,6 +254,7 @@ impl Function {
             certificate: "absent",
             thumbprint: None,
             subject: None,
+            ignored: Vec::new(),
             decision: "bad-event",
             status: 0,
             reason: String::new(),
@@ -295,6 +298,9 @@ impl Function {
             }
             ClientCertificate::Undecodable(_) => record.certificate = "undecodable",
         }
+        record
+            .ignored
+            .clone_from(&request.ignored_certificate_sources);
         let mut outcome = gateway::handle(deployment, request, now, false).await;
         set_version(&mut outcome.response, &current.version);
         let response = &outcome.response;
@@ -350,6 +356,7 @@ impl Record<'_> {
             None => "unknown",
         };
         let route = self.api.as_deref().unwrap_or("-");
+        let ignored = self.ignored.join(",");
         tracing::info!(
             target: "certgate::request",
             request_id = self.request_id,
@@ -358,6 +365,7 @@ impl Record<'_> {
             certificate = self.certificate,
             thumbprint = self.thumbprint.as_deref().unwrap_or("-"),
             subject = self.subject.as_deref().unwrap_or("-"),
+            ignored_certificate_sources = if ignored.is_empty() { "-" } else { &ignored },
             decision = self.decision,
             status = self.status,
             reason = %self.reason,
@@ -371,6 +379,7 @@ impl Record<'_> {
             reason: &self.reason,
             status: self.status,
             duration_ms,
+            ignored_certificates: self.ignored.len(),
             api: self.api.as_deref(),
             deployment: &self.deployment,
         };

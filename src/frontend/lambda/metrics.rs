@@ -1,8 +1,9 @@
 //! CloudWatch embedded metric format (EMF): one JSON line per request on stdout, which
 //! CloudWatch Logs turns into metrics without any API call from the function.
 //!
-//! Namespace `certgate`; metrics `Requests` (Count, always 1) and `Duration`
-//! (Milliseconds); dimension sets `[Decision]` and `[Decision, Reason]`, so CloudWatch
+//! Namespace `certgate`; metrics `Requests` (Count, always 1), `Duration`
+//! (Milliseconds) and `IgnoredCertificates` (Count: certificates that arrived through a
+//! carrier other than the deployment's source, such as a header a client set); dimension sets `[Decision]` and `[Decision, Reason]`, so CloudWatch
 //! sums requests per decision and per decision and reason. `Status`, `Api` and
 //! `deployment` ride along as log properties (searchable in Logs Insights, not metrics).
 //! See <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
@@ -26,6 +27,8 @@ pub struct RequestMetric<'a> {
     pub reason: &'a str,
     pub status: u16,
     pub duration_ms: f64,
+    /// How many certificate carriers were present but not the deployment's source.
+    pub ignored_certificates: usize,
     /// API name, when routed.
     pub api: Option<&'a str>,
     /// Deployment version that served the request (`none` when nothing was loaded).
@@ -45,7 +48,8 @@ impl RequestMetric<'_> {
                     "Dimensions": [["Decision"], ["Decision", "Reason"]],
                     "Metrics": [
                         {"Name": "Requests", "Unit": "Count"},
-                        {"Name": "Duration", "Unit": "Milliseconds"}
+                        {"Name": "Duration", "Unit": "Milliseconds"},
+                        {"Name": "IgnoredCertificates", "Unit": "Count"}
                     ]
                 }]
             },
@@ -53,6 +57,7 @@ impl RequestMetric<'_> {
             "Reason": reason,
             "Requests": 1,
             "Duration": (self.duration_ms * 1000.0).round() / 1000.0,
+            "IgnoredCertificates": self.ignored_certificates,
             "Status": self.status,
             "Api": self.api.unwrap_or("-"),
             "deployment": self.deployment,
@@ -87,6 +92,7 @@ mod tests {
             reason,
             status: 403,
             duration_ms: 1.23456,
+            ignored_certificates: 2,
             api: Some("orders"),
             deployment: "0123456789abcdef",
         }
@@ -111,7 +117,8 @@ mod tests {
             directive["Metrics"],
             serde_json::json!([
                 {"Name": "Requests", "Unit": "Count"},
-                {"Name": "Duration", "Unit": "Milliseconds"}
+                {"Name": "Duration", "Unit": "Milliseconds"},
+                {"Name": "IgnoredCertificates", "Unit": "Count"}
             ])
         );
         // Every dimension and metric named in the directive is a member of the root.
@@ -128,6 +135,7 @@ mod tests {
         assert_eq!(v["Reason"], "Invalid client certificate");
         assert_eq!(v["Requests"], 1);
         assert_eq!(v["Duration"], 1.235);
+        assert_eq!(v["IgnoredCertificates"], 2);
         assert_eq!(v["Status"], 403);
         assert_eq!(v["Api"], "orders");
         assert_eq!(v["deployment"], "0123456789abcdef");
