@@ -194,6 +194,52 @@ async fn article_uploaded_certificate_policy_admits_only_valid_uploaded_certific
 }
 
 #[tokio::test]
+async fn paths_with_dot_segments_are_refused_before_routing() {
+    // `/orders/../admin` matches the API `/orders` segment by segment; a backend that
+    // resolves the `..` would serve `/admin` under the policy of `/orders`.
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let d = deploy(
+        &pki,
+        &echo.url(),
+        "<policies><inbound><base/></inbound></policies>",
+        None,
+    );
+    for path in [
+        "/orders/../admin",
+        "/orders/./42",
+        "/orders/%2e%2E/admin",
+        "/orders/..%2fadmin",
+        "/orders/..%5Cadmin",
+        "/orders/42/..",
+    ] {
+        let out = send(&d, request("GET", path, Some(pki.chain(&pki.good)), b"")).await;
+        assert_eq!(out.response.status, 400, "{path}");
+        assert_eq!(out.decision, Decision::NotRouted, "{path}");
+        assert!(
+            std::str::from_utf8(body_of(&out))
+                .unwrap()
+                .contains("'..' segment"),
+            "{path}"
+        );
+        assert!(out.response.headers.get("x-echo-uri").is_none(), "{path}");
+    }
+    // Dots inside a segment are ordinary characters.
+    let out = send(
+        &d,
+        request(
+            "GET",
+            "/orders/v1..2/.well-known",
+            Some(pki.chain(&pki.good)),
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-uri"), "/v1..2/.well-known");
+}
+
+#[tokio::test]
 async fn article_issuer_and_thumbprint_policies_load_verbatim_and_compare_exact_strings() {
     let pki = Pki::new();
     let echo = EchoBackend::start().await;

@@ -64,6 +64,9 @@ pub async fn handle(
     explain: bool,
 ) -> Outcome {
     let path = request.parts.uri.path().to_owned();
+    if has_dot_segment(&path) {
+        return bad_path();
+    }
     let routed = route(&deployment.config, &request.parts.method, &path);
     let route = match routed {
         Ok(route) => route,
@@ -291,6 +294,30 @@ fn not_routed(error: RouteError) -> Outcome {
     };
     Outcome {
         response: response(&json_response(StatusCode::NOT_FOUND, message)),
+        decision: Decision::NotRouted,
+        api: None,
+        trace: None,
+    }
+}
+
+/// Whether `path` has a `.` or `..` segment, also written `%2e`, or one that a
+/// backend decoding `%2f`, `%5c` or `\` as a separator would see. Routing compares
+/// segments as sent, so `/public/../orders` would run the policy of `/public` and reach
+/// whatever the backend makes of the rest; clients that mean a path send it without
+/// them (browsers and curl remove them), so such a request is refused, not rewritten.
+fn has_dot_segment(path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    decoded
+        .split(['/', '\\'])
+        .any(|segment| segment == "." || segment == "..")
+}
+
+fn bad_path() -> Outcome {
+    Outcome {
+        response: response(&json_response(
+            StatusCode::BAD_REQUEST,
+            "The request path has a '.' or '..' segment; send the path without them.",
+        )),
         decision: Decision::NotRouted,
         api: None,
         trace: None,
