@@ -11,8 +11,9 @@
 //! cargo run --example coldstart -- [RUNS]                  # needs moto_server on PATH
 //! ```
 //!
-//! Each run starts the release binary with `AWS_LAMBDA_RUNTIME_API` pointing at a fake
-//! runtime API served here on loopback: the first `GET .../invocation/next` gets
+//! Each run starts the release binary in an environment like Lambda's (nothing of this
+//! shell's) with `AWS_LAMBDA_RUNTIME_API` pointing at a fake runtime API served here on
+//! loopback: the first `GET .../invocation/next` gets
 //! `events/rest/valid.json`, the `POST .../response` stops the clock, `VmHWM` is read from
 //! `/proc/PID/status`, and the process is killed. `COLDSTART_LOG=info` shows the
 //! function's log lines (the cold-start line says how long loading took).
@@ -190,12 +191,21 @@ fn run_once(binary: &PathBuf, env: &[(&str, String)], event: &[u8]) -> Run {
         }
     });
     let started = Instant::now();
+    // Only what Lambda sets (and the test's S3 settings): this machine's environment may
+    // hold variables Lambda never sets, such as an `AWS_CA_BUNDLE` of the whole system
+    // store, which the function would read and parse at every cold start.
     let mut child = Command::new(binary)
+        .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("LAMBDA_TASK_ROOT", "/var/task")
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
         .stdin(Stdio::null())
         .stdout(if std::env::var_os("COLDSTART_LOG").is_some() {
             Stdio::inherit()
