@@ -2,6 +2,10 @@
 //! certificate thumbprint lookup) with a leaf + intermediate chain and 10,000 uploaded
 //! certificates, answered by `return-response` (no backend), `Verify()` from a warm
 //! cache. The clock is pinned so the generated PKI never expires.
+//!
+//! And what the Lambda front end adds around it per request: the sample REST event
+//! parsed into a request (certificate decoded), the answer shaped and serialized for
+//! API Gateway, and the request's EMF line.
 
 #[path = "../tests/common/trust_pki.rs"]
 mod trust_pki;
@@ -10,6 +14,9 @@ use std::hint::black_box;
 
 use certgate::body::Payload;
 use certgate::cert::Certificate;
+use certgate::config::GatewayConfig;
+use certgate::frontend::lambda::metrics::RequestMetric;
+use certgate::frontend::lambda::{LambdaResponse, parse_event, to_gateway_request};
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use trust_pki::{Ca, file, now, pem_of};
@@ -93,5 +100,37 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn lambda_adapter(c: &mut Criterion) {
+    let event = include_str!("../events/rest/valid.json");
+    let config = GatewayConfig::parse(include_str!("../examples/apigateway/gateway.toml"))
+        .expect("examples/apigateway/gateway.toml");
+    let answer = gateway::GatewayResponse {
+        status: http::StatusCode::OK,
+        reason: None,
+        headers: http::HeaderMap::from_iter([(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        )]),
+        body: Payload::from(br#"{"subject":"CN=client1.contoso.com"}"#.to_vec()),
+    };
+    c.bench_function("lambda/adapter/rest-valid", |b| {
+        b.iter(|| {
+            let request = parse_event(black_box(event)).expect("a REST event");
+            let (kind, request) = to_gateway_request(request, &config).expect("an HTTP event");
+            let response = serde_json::to_string(&LambdaResponse::new(kind, &answer));
+            let metric = RequestMetric {
+                decision: "proxied",
+                reason: "OK",
+                status: 200,
+                duration_ms: 0.5,
+                ignored_certificates: request.ignored_certificate_sources.len(),
+                api: Some("orders"),
+                deployment: "0123456789abcdef",
+            };
+            black_box((response, metric.to_emf(1_764_000_000_000)))
+        });
+    });
+}
+
+criterion_group!(benches, bench, lambda_adapter);
 criterion_main!(benches);
