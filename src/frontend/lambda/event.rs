@@ -51,14 +51,15 @@ pub fn to_gateway_request(
     request: lambda_http::Request,
     config: &GatewayConfig,
 ) -> Result<(EventKind, GatewayRequest), EventError> {
-    let context = request.request_context_ref().cloned();
+    let (mut parts, body) = request.into_parts();
+    // Taken, not cloned: nothing after this reads it from the request.
+    let context = parts.extensions.remove::<RequestContext>();
     let kind = match &context {
         Some(RequestContext::ApiGatewayV1(_)) => EventKind::RestV1,
         Some(RequestContext::ApiGatewayV2(_)) => EventKind::HttpV2,
         Some(RequestContext::Alb(_)) => EventKind::Alb,
         _ => return Err(EventError::Unsupported("unknown request context")),
     };
-    let (mut parts, body) = request.into_parts();
     if kind == EventKind::RestV1 {
         // lambda_http puts the stage in front of the path (`/prod/orders`); behind a
         // custom domain, which mTLS requires, clients never see the stage.
@@ -186,7 +187,7 @@ fn from_headers(
 
 /// `clientCertPem` from the API Gateway request context: v2 has a typed field; v1's
 /// `identity.clientCert` survives only through lambda_http's `catch-all-fields`.
-fn context_certificate_pem(context: &RequestContext) -> Option<String> {
+fn context_certificate_pem(context: &RequestContext) -> Option<&str> {
     match context {
         RequestContext::ApiGatewayV2(ctx) => ctx
             .authentication
@@ -194,14 +195,13 @@ fn context_certificate_pem(context: &RequestContext) -> Option<String> {
             .client_cert
             .as_ref()?
             .client_cert_pem
-            .clone(),
+            .as_deref(),
         RequestContext::ApiGatewayV1(ctx) => ctx
             .identity
             .other
             .get("clientCert")?
             .get("clientCertPem")?
-            .as_str()
-            .map(str::to_owned),
+            .as_str(),
         _ => None,
     }
 }

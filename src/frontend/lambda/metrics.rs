@@ -8,7 +8,11 @@
 //! `deployment` ride along as log properties (searchable in Logs Insights, not metrics).
 //! See <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
+use std::sync::OnceLock;
+
+use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 
 /// The CloudWatch namespace of every certgate metric.
 pub const NAMESPACE: &str = "certgate";
@@ -39,31 +43,71 @@ impl RequestMetric<'_> {
     /// The EMF document, as one line without the newline. `timestamp_ms`: milliseconds
     /// since the Unix epoch.
     pub fn to_emf(&self, timestamp_ms: i64) -> String {
-        let reason = dimension_value(self.reason);
-        json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["Decision"], ["Decision", "Reason"]],
-                    "Metrics": [
-                        {"Name": "Requests", "Unit": "Count"},
-                        {"Name": "Duration", "Unit": "Milliseconds"},
-                        {"Name": "IgnoredCertificates", "Unit": "Count"}
-                    ]
-                }]
+        let line = Emf {
+            aws: Directive {
+                timestamp: timestamp_ms,
+                metrics: directives(),
             },
-            "Decision": dimension_value(self.decision),
-            "Reason": reason,
-            "Requests": 1,
-            "Duration": (self.duration_ms * 1000.0).round() / 1000.0,
-            "IgnoredCertificates": self.ignored_certificates,
-            "Status": self.status,
-            "Api": self.api.unwrap_or("-"),
-            "deployment": self.deployment,
-        })
-        .to_string()
+            decision: dimension_value(self.decision),
+            reason: dimension_value(self.reason),
+            requests: 1,
+            duration: (self.duration_ms * 1000.0).round() / 1000.0,
+            ignored_certificates: self.ignored_certificates,
+            status: self.status,
+            api: self.api.unwrap_or("-"),
+            deployment: self.deployment,
+        };
+        // Strings and numbers only: serializing cannot fail.
+        serde_json::to_string(&line).unwrap_or_default()
     }
+}
+
+/// One EMF line; the field names are the ones `directives` declares.
+#[derive(Serialize)]
+struct Emf<'a> {
+    #[serde(rename = "_aws")]
+    aws: Directive,
+    #[serde(rename = "Decision")]
+    decision: String,
+    #[serde(rename = "Reason")]
+    reason: String,
+    #[serde(rename = "Requests")]
+    requests: u8,
+    #[serde(rename = "Duration")]
+    duration: f64,
+    #[serde(rename = "IgnoredCertificates")]
+    ignored_certificates: usize,
+    #[serde(rename = "Status")]
+    status: u16,
+    #[serde(rename = "Api")]
+    api: &'a str,
+    deployment: &'a str,
+}
+
+#[derive(Serialize)]
+struct Directive {
+    #[serde(rename = "Timestamp")]
+    timestamp: i64,
+    #[serde(rename = "CloudWatchMetrics")]
+    metrics: &'static RawValue,
+}
+
+/// The `CloudWatchMetrics` member, the same on every line: written once.
+fn directives() -> &'static RawValue {
+    static DIRECTIVES: OnceLock<Box<RawValue>> = OnceLock::new();
+    DIRECTIVES.get_or_init(|| {
+        let directives = json!([{
+            "Namespace": NAMESPACE,
+            "Dimensions": [["Decision"], ["Decision", "Reason"]],
+            "Metrics": [
+                {"Name": "Requests", "Unit": "Count"},
+                {"Name": "Duration", "Unit": "Milliseconds"},
+                {"Name": "IgnoredCertificates", "Unit": "Count"}
+            ]
+        }]);
+        // A JSON value always converts to raw JSON.
+        serde_json::value::to_raw_value(&directives).unwrap_or_default()
+    })
 }
 
 /// A dimension value CloudWatch accepts: not empty, not too long, no control characters.
