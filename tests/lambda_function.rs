@@ -402,3 +402,62 @@ async fn events_that_are_not_http_are_lambda_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_larger_than_the_front_end_takes_is_a_502_that_says_so() {
+    // examples/alb, with /orders forwarded to an echo backend: the answer is as large as
+    // the request body. An ALB takes at most 1 MB of JSON from a Lambda target.
+    let echo = common::backend::EchoBackend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    for file in folder("examples/alb") {
+        let mut bytes = file.bytes;
+        if file.path == "gateway.toml" {
+            bytes = String::from_utf8(bytes)
+                .unwrap()
+                .replace("http://127.0.0.1:8080", &echo.url())
+                .into_bytes();
+        } else if file.path == "policies/orders.xml" {
+            bytes = b"<policies><inbound><base /></inbound><backend><forward-request /></backend></policies>".to_vec();
+        }
+        let path = dir.path().join(&file.path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let origin = Origin::Folder(certgate::source::origin::LocalFolder::new(dir.path()));
+    let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
+    refresher.load_initial().await.unwrap();
+    let function = Function::with_snapshot(refresher.snapshot());
+
+    let mut event: Value = serde_json::from_str(&event("alb", "post-64k")).unwrap();
+    let answer = |event: Value| {
+        let function = &function;
+        async move {
+            let response = function.invoke(&event.to_string(), "r").await.unwrap();
+            let size = response.json_len();
+            (serde_json::to_value(&response).unwrap(), size)
+        }
+    };
+    let (small, size) = answer(event.clone()).await;
+    assert_eq!(small["statusCode"], 200, "{small}");
+    assert!(size < 1_000_000 && size > 64 * 1024, "{size}");
+    assert_eq!(size, small.to_string().len());
+
+    let big = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        vec![0xff; 800 * 1024],
+    );
+    event["body"] = big.into();
+    // Not UTF-8: the answer goes back base64-encoded, 1.09 MB of JSON.
+    event["headers"]["content-length"] = (800 * 1024).to_string().into();
+    let (refused, size) = answer(event).await;
+    assert_eq!(
+        refused["statusCode"],
+        502,
+        "{}",
+        &refused.to_string()[..300]
+    );
+    assert_eq!(refused["statusDescription"], "502 Response too large");
+    assert!(size < 1_000, "the 502 itself is small: {size}");
+    let body: Value = serde_json::from_str(refused["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["statusCode"], 502);
+}

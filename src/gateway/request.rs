@@ -126,6 +126,15 @@ impl GatewayResponse {
         )
     }
 
+    /// 502: the answer is larger than the front end takes from a Lambda function.
+    pub fn too_large_for_front_end() -> Self {
+        Self::json_error(
+            http::StatusCode::BAD_GATEWAY,
+            "Response too large",
+            br#"{"statusCode": 502, "message": "The response is larger than the front end accepts from the gateway."}"#,
+        )
+    }
+
     fn json_error(status: http::StatusCode, reason: &str, body: &'static [u8]) -> Self {
         let mut headers = http::HeaderMap::new();
         headers.insert(

@@ -22,6 +22,18 @@ pub enum EventKind {
     Alb,
 }
 
+impl EventKind {
+    /// The largest response document (JSON) the front end takes from the function: an
+    /// ALB at most 1 MB (its Lambda-target documentation), API Gateway whatever Lambda
+    /// returns from a synchronous invocation, 6 MB.
+    pub fn max_response_bytes(self) -> usize {
+        match self {
+            Self::Alb => 1_000_000,
+            Self::RestV1 | Self::HttpV2 => 6 * 1024 * 1024,
+        }
+    }
+}
+
 /// Why an event cannot be served.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

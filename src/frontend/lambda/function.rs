@@ -315,8 +315,26 @@ impl Function {
                 .unwrap_or_default(),
         };
         record.api.clone_from(&outcome.api);
+        let mut answer = LambdaResponse::new(kind, response);
+        let size = answer.json_len();
+        if size > kind.max_response_bytes() {
+            // Returned as is, the front end would fail the request without a word.
+            let mut too_large = GatewayResponse::too_large_for_front_end();
+            set_version(&mut too_large, &current.version);
+            record.decision = "failed";
+            record.status = too_large.status.as_u16();
+            record.reason = "Response too large".to_owned();
+            record.detail = format!(
+                "the answer ({} from the policy or backend) is {size} bytes as Lambda JSON; \
+                 this front end takes at most {} from Lambda: have the backend answer \
+                 smaller, or serve large downloads another way",
+                response.status,
+                kind.max_response_bytes()
+            );
+            answer = LambdaResponse::new(kind, &too_large);
+        }
         record.finish();
-        Ok(LambdaResponse::new(kind, response))
+        Ok(answer)
     }
 }
 

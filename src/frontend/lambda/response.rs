@@ -94,6 +94,30 @@ impl LambdaResponse {
     }
 }
 
+impl LambdaResponse {
+    /// Bytes of this document as JSON, counted without writing it out.
+    pub fn json_len(&self) -> usize {
+        let mut counter = Counter(0);
+        // Strings, numbers and maps of strings: serializing cannot fail.
+        let _ = serde_json::to_writer(&mut counter, self);
+        counter.0
+    }
+}
+
+/// A writer that only counts.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
