@@ -450,24 +450,46 @@ fn spoofed_headers_carry_the_good_certificate() {
     // deployment that trusted it would let the request in.
     let good = certificate("examples/pki/good.pem");
     for (front_end, header, source) in [
-        ("rest", "X-Amzn-Mtls-Clientcert", "alb"),
         ("http-api", "client-cert", "rfc9440"),
         ("alb", "client-cert", "rfc9440"),
     ] {
         let file = format!("events/{front_end}/spoofed-header.json");
         let event: Value = serde_json::from_str(&read(&file)).unwrap();
         assert!(event["headers"][header].is_string(), "{file}: no {header}");
-        let config = GatewayConfig::parse(&format!(
-            "[deployment]\ncertificate_source = \"{source}\"\n"
-        ))
-        .unwrap();
-        let (_, request) = to_gateway_request(parse_event(&read(&file)).unwrap(), &config).unwrap();
+        let (_, request) =
+            to_gateway_request(parse_event(&read(&file)).unwrap(), &source_config(source)).unwrap();
         assert_eq!(
             request.certificate.leaf().map(Certificate::thumbprint),
             Some(good.thumbprint()),
             "{file}: {header} decoded as {source}"
         );
     }
+    // The ALB's header in a REST event is the good certificate too, and no deployment
+    // believes it: only an ALB event carries the ALB's headers.
+    let file = "events/rest/spoofed-header.json";
+    let event: Value = serde_json::from_str(&read(file)).unwrap();
+    let value = event["headers"]["X-Amzn-Mtls-Clientcert"].as_str().unwrap();
+    let pem = percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .unwrap();
+    assert_eq!(
+        decode_chain(pem.as_bytes()).unwrap()[0].thumbprint(),
+        good.thumbprint()
+    );
+    let (_, request) =
+        to_gateway_request(parse_event(&read(file)).unwrap(), &source_config("alb")).unwrap();
+    assert!(request.certificate.leaf().is_none(), "{file}");
+    assert_eq!(
+        request.ignored_certificate_sources,
+        ["x-amzn-mtls-clientcert"]
+    );
+}
+
+fn source_config(source: &str) -> GatewayConfig {
+    GatewayConfig::parse(&format!(
+        "[deployment]\ncertificate_source = \"{source}\"\n"
+    ))
+    .unwrap()
 }
 
 #[test]
