@@ -348,7 +348,7 @@ async fn respond<H: Handler>(
     let response = to_hyper(response, head_request);
     Ok(response.map(|body| ResponseBody {
         body,
-        _unread: unread,
+        unread,
         _active: active,
     }))
 }
@@ -380,14 +380,48 @@ impl Refusal {
 }
 
 /// The response body, holding on to an unread request body until the response is
-/// sent: HTTP/2 then ends the request stream with `RST_STREAM(NO_ERROR)`, which tells
-/// the client its response is complete, instead of `CANCEL` before the response.
+/// sent: dropping an HTTP/2 request stream earlier resets it (`CANCEL`) before the
+/// client sees the response.
 struct ResponseBody {
     body: Payload,
-    /// Only held, never read: dropped with the body once the response is sent.
-    _unread: Option<Incoming>,
+    /// Not read while the response goes out; then drained (see [`drain`]).
+    unread: Option<Incoming>,
     /// Counts the request as in flight until its response is sent.
     _active: Active,
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let (Some(unread), Ok(runtime)) =
+            (self.unread.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(drain(unread));
+        }
+    }
+}
+
+/// The most of a refused request's body that is read and dropped after the answer.
+const DRAIN_BYTES: usize = 256 * 1024;
+/// How long a refused request's body is read after the answer, at most.
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// Reads what is left of a refused request's body, within [`DRAIN_BYTES`] and
+/// [`DRAIN_TIME`]. The answer's last frame may still be queued when the response body
+/// is dropped; a reset of the request stream then could overtake it (curl: "Stream error
+/// in the HTTP/2 framing layer" instead of the 413). A small body ends its stream
+/// cleanly this way; a large one is still cut off, long after the answer left.
+async fn drain(mut body: Incoming) {
+    use http_body_util::BodyExt as _;
+    let mut read = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > DRAIN_BYTES {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 impl hyper::body::Body for ResponseBody {
