@@ -5,7 +5,9 @@ mod common;
 
 use base64::Engine as _;
 use certgate::config::GatewayConfig;
-use certgate::frontend::lambda::{EventKind, parse_event, to_gateway_request};
+use certgate::frontend::lambda::{
+    EventError, EventKind, parse_event, probe_kind, to_gateway_request,
+};
 use certgate::gateway::{ClientCertificate, GatewayRequest};
 use serde_json::{Value, json};
 
@@ -311,12 +313,28 @@ fn a_one_megabyte_certificate_header_is_refused_quickly() {
 
 #[test]
 fn a_malformed_host_is_an_error_not_a_panic() {
-    let event = alb(json!({"host": "bad host with spaces"}));
-    let err = parse_event(&event.to_string()).unwrap_err();
-    assert!(
-        err.to_string().starts_with("not an API Gateway REST"),
-        "{err}"
-    );
+    for host in ["bad host with spaces", "api.contoso.com:99999"] {
+        let event = alb(json!({ "host": host }));
+        let err = parse_event(&event.to_string()).unwrap_err();
+        assert_eq!(err, EventError::BadUrl, "{host}");
+        // Still recognisably an ALB event, so the answer can be a 400 in its shape.
+        assert_eq!(probe_kind(&event.to_string()), Some(EventKind::Alb));
+    }
+}
+
+#[test]
+fn the_kind_of_an_event_is_probed_from_its_shape() {
+    let cases = [
+        (rest_v1(None, json!({})), Some(EventKind::RestV1)),
+        (http_v2(None, json!({})), Some(EventKind::HttpV2)),
+        (alb(json!({})), Some(EventKind::Alb)),
+        (json!({"Records": [{"eventSource": "aws:s3"}]}), None),
+        (json!({"requestContext": {}}), None),
+        (json!([]), None),
+    ];
+    for (event, kind) in cases {
+        assert_eq!(probe_kind(&event.to_string()), kind, "{event}");
+    }
 }
 
 #[test]

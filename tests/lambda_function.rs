@@ -238,15 +238,16 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         "{error}"
     );
     // lambda_http panics on a Host that is no host; the function catches that panic,
-    // which only works if the release build unwinds (cargo lambda defaults to abort).
-    // The same process must then answer the next event.
+    // which only works if the release build unwinds (cargo lambda defaults to abort),
+    // and answers 400. The same process must then answer the next event.
     let valid_alb = repo().join("events/alb/valid.json");
     let mut malformed: Value = serde_json::from_slice(&std::fs::read(&valid_alb).unwrap()).unwrap();
     malformed["headers"]["host"] = "api.example.com:99999".into();
-    let error = watch
+    let response = watch
         .invoke_ascii(FUNCTION, &malformed.to_string())
-        .expect_err("an event whose URL cannot be built is a Lambda error");
-    assert!(error.contains("certgate::NotAnHttpEvent"), "{error}");
+        .expect("a 400, not a failed invocation");
+    assert_eq!(response["statusCode"], 400, "{response}");
+    assert_eq!(response["statusDescription"], "400 Bad Request");
     let response = watch.invoke(FUNCTION, &valid_alb).unwrap();
     assert_eq!(
         response["statusCode"], 200,
@@ -383,6 +384,31 @@ async fn an_unreachable_bucket_at_cold_start_answers_503_in_each_shape() {
                 assert_eq!(response["statusDescription"], "503 Deployment not loaded");
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_host_is_no_host_gets_400_in_its_shape() {
+    let function = Function::with_snapshot(Arc::new(Snapshot::empty()));
+    for kind in ["rest", "http-api", "alb"] {
+        let mut event: Value = serde_json::from_str(&event(kind, "valid")).unwrap();
+        for name in ["host", "Host"] {
+            if event["headers"].get(name).is_some() {
+                event["headers"][name] = "api.contoso.com:99999".into();
+            }
+            if event["multiValueHeaders"].get(name).is_some() {
+                event["multiValueHeaders"][name] = serde_json::json!(["api.contoso.com:99999"]);
+            }
+        }
+        let response = function
+            .invoke(&event.to_string(), "r")
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let response = serde_json::to_value(&response).unwrap();
+        assert_eq!(response["statusCode"], 400, "{kind}: {response}");
+        assert_eq!(header(&response, VERSION_HEADER).as_deref(), Some("none"));
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["statusCode"], 400, "{kind}");
     }
 }
 

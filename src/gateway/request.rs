@@ -126,6 +126,15 @@ impl GatewayResponse {
         )
     }
 
+    /// 400: the request's host and path do not form a URL.
+    pub fn bad_url() -> Self {
+        Self::json_error(
+            http::StatusCode::BAD_REQUEST,
+            "Bad Request",
+            br#"{"statusCode": 400, "message": "The request's host and path do not form a URL."}"#,
+        )
+    }
+
     /// 502: the answer is larger than the front end takes from a Lambda function.
     pub fn too_large_for_front_end() -> Self {
         Self::json_error(

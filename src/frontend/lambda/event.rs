@@ -42,16 +42,48 @@ pub enum EventError {
     Unrecognised(String),
     #[error("the event's front end ({0}) is not supported; use API Gateway or an ALB")]
     Unsupported(&'static str),
+    /// An HTTP event whose host or path (which a client chose) do not form a URL.
+    #[error("the request's host and path do not form a URL")]
+    BadUrl,
 }
 
 /// Parses the JSON of a Lambda event into an HTTP request (with its context).
 ///
 /// lambda_http panics on some malformed events (a `Host` header that is not a host);
-/// that panic is caught here and reported as an unrecognised event.
+/// that panic is caught here and reported as [`EventError::BadUrl`].
 pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
     std::panic::catch_unwind(|| lambda_http::request::from_str(json))
-        .map_err(|_| EventError::Unrecognised("the event's URL parts do not form a URL".into()))?
+        .map_err(|_| EventError::BadUrl)?
         .map_err(|e| EventError::Unrecognised(e.to_string()))
+}
+
+/// The kind of an HTTP event that could not be parsed, from its shape alone, so that
+/// the answer can take that shape.
+pub fn probe_kind(json: &str) -> Option<EventKind> {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        version: Option<String>,
+        #[serde(rename = "requestContext")]
+        context: Option<Context>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Context {
+        elb: Option<serde::de::IgnoredAny>,
+        http: Option<serde::de::IgnoredAny>,
+        #[serde(rename = "httpMethod")]
+        http_method: Option<serde::de::IgnoredAny>,
+    }
+    let event: Event = serde_json::from_str(json).ok()?;
+    let context = event.context?;
+    if context.elb.is_some() {
+        Some(EventKind::Alb)
+    } else if event.version.as_deref() == Some("2.0") && context.http.is_some() {
+        Some(EventKind::HttpV2)
+    } else if context.http_method.is_some() {
+        Some(EventKind::RestV1)
+    } else {
+        None
+    }
 }
 
 /// Turns an event, already parsed by lambda_http, into the core's request.

@@ -30,7 +30,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::metrics::RequestMetric;
-use super::{EventError, EventKind, LambdaResponse, parse_event, to_gateway_request};
+use super::{EventError, EventKind, LambdaResponse, parse_event, probe_kind, to_gateway_request};
 use crate::gateway::{self, Build, ClientCertificate, Decision, Deployment, GatewayResponse};
 
 use crate::source::origin::Origin;
@@ -264,6 +264,12 @@ impl Function {
         };
         let request = match parse_event(event) {
             Ok(request) => request,
+            Err(EventError::BadUrl) => match probe_kind(event) {
+                // The client's doing (an ALB passes any Host on): a 400, not a failed
+                // invocation that would count as the function's error.
+                Some(kind) => return Ok(self.bad_url(kind, record)),
+                None => return Err(record.bad_event(EventError::BadUrl)),
+            },
             Err(error) => return Err(record.bad_event(error)),
         };
         let Some(kind) = event_kind(&request) else {
@@ -335,6 +341,25 @@ impl Function {
         }
         record.finish();
         Ok(answer)
+    }
+}
+
+impl Function {
+    fn bad_url(&self, kind: EventKind, mut record: Record<'_>) -> LambdaResponse {
+        let mut response = GatewayResponse::bad_url();
+        let version = self
+            .snapshot
+            .current()
+            .map_or_else(|| "none".to_owned(), |current| current.version.clone());
+        set_version(&mut response, &version);
+        record.kind = Some(kind);
+        record.decision = "not-routed";
+        record.status = response.status.as_u16();
+        record.reason = "Bad Request".to_owned();
+        record.detail = EventError::BadUrl.to_string();
+        record.deployment = version;
+        record.finish();
+        LambdaResponse::new(kind, &response)
     }
 }
 

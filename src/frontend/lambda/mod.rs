@@ -5,7 +5,7 @@ pub mod function;
 pub mod metrics;
 mod response;
 
-pub use event::{EventError, EventKind, parse_event, to_gateway_request};
+pub use event::{EventError, EventKind, parse_event, probe_kind, to_gateway_request};
 pub use response::LambdaResponse;
 
 use time::OffsetDateTime;
