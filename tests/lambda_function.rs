@@ -248,6 +248,15 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         .expect("a 400, not a failed invocation");
     assert_eq!(response["statusCode"], 400, "{response}");
     assert_eq!(response["statusDescription"], "400 Bad Request");
+    let panic = function
+        .wait_for("\"panic\"", Duration::from_secs(5))
+        .expect("the caught panic is logged");
+    let panic: Value = serde_json::from_str(&panic).expect("as a JSON line");
+    assert_eq!(panic["level"], "ERROR");
+    assert!(
+        panic["panic"].as_str().unwrap().contains("InvalidPort"),
+        "{panic}"
+    );
     let response = watch.invoke(FUNCTION, &valid_alb).unwrap();
     assert_eq!(
         response["statusCode"], 200,

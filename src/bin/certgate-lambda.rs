@@ -8,6 +8,9 @@ use serde_json::value::RawValue;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let versions = function::init_logging();
+    // A panic (lambda_http raises some on malformed events, which are caught) is a JSON
+    // log line like every other, not bare text on stderr.
+    std::panic::set_hook(Box::new(|panic| tracing::error!(%panic, "panic")));
     let settings = Settings::from_env().inspect_err(|error| tracing::error!("{error}"))?;
     let function = function::start(&settings, &versions)
         .await
