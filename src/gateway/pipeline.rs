@@ -65,7 +65,10 @@ pub async fn handle(
 ) -> Outcome {
     let path = request.parts.uri.path().to_owned();
     if has_dot_segment(&path) {
-        return bad_path();
+        return unrouted(
+            StatusCode::BAD_REQUEST,
+            "The request path has a '.' or '..' segment; send the path without them.",
+        );
     }
     let routed = route(&deployment.config, &request.parts.method, &path);
     let route = match routed {
@@ -292,8 +295,13 @@ fn not_routed(error: RouteError) -> Outcome {
         RouteError::NoApi => "Resource not found",
         RouteError::OperationNotFound => "Unable to match incoming request to an operation.",
     };
+    unrouted(StatusCode::NOT_FOUND, message)
+}
+
+/// An answer given before any policy ran.
+fn unrouted(status: StatusCode, message: &str) -> Outcome {
     Outcome {
-        response: response(&json_response(StatusCode::NOT_FOUND, message)),
+        response: response(&json_response(status, message)),
         decision: Decision::NotRouted,
         api: None,
         trace: None,
@@ -310,18 +318,6 @@ fn has_dot_segment(path: &str) -> bool {
     decoded
         .split(['/', '\\'])
         .any(|segment| segment == "." || segment == "..")
-}
-
-fn bad_path() -> Outcome {
-    Outcome {
-        response: response(&json_response(
-            StatusCode::BAD_REQUEST,
-            "The request path has a '.' or '..' segment; send the path without them.",
-        )),
-        decision: Decision::NotRouted,
-        api: None,
-        trace: None,
-    }
 }
 
 fn host(request: &GatewayRequest) -> Option<&str> {
