@@ -278,13 +278,11 @@ impl Function {
         record.kind = Some(kind);
         let Some(current) = self.snapshot.current() else {
             let mut response = GatewayResponse::unavailable();
-            record.decision = "unavailable";
-            record.status = response.status.as_u16();
-            record.reason = "Deployment not loaded".to_owned();
-            record.detail = match self.snapshot.last_error() {
+            let why = match self.snapshot.last_error() {
                 Some(error) => error.to_string(),
                 None => "no deployment loaded yet".to_owned(),
             };
+            record.answered("unavailable", &response, why);
             set_version(&mut response, "none");
             record.finish();
             return Ok(LambdaResponse::new(kind, &response));
@@ -327,24 +325,21 @@ impl Function {
             // Returned as is, the front end would fail the request without a word.
             let mut too_large = GatewayResponse::too_large_for_front_end();
             set_version(&mut too_large, &current.version);
-            record.decision = "failed";
-            record.status = too_large.status.as_u16();
-            record.reason = "Response too large".to_owned();
-            record.detail = format!(
+            let why = format!(
                 "the answer ({} from the policy or backend) is {size} bytes as Lambda JSON; \
                  this front end takes at most {} from Lambda: have the backend answer \
                  smaller, or serve large downloads another way",
                 response.status,
                 kind.max_response_bytes()
             );
+            record.answered("failed", &too_large, why);
             answer = LambdaResponse::new(kind, &too_large);
         }
         record.finish();
         Ok(answer)
     }
-}
 
-impl Function {
+    /// The 400 for an HTTP event whose host and path form no URL.
     fn bad_url(&self, kind: EventKind, mut record: Record<'_>) -> LambdaResponse {
         let mut response = GatewayResponse::bad_url();
         let version = self
@@ -353,10 +348,7 @@ impl Function {
             .map_or_else(|| "none".to_owned(), |current| current.version.clone());
         set_version(&mut response, &version);
         record.kind = Some(kind);
-        record.decision = "not-routed";
-        record.status = response.status.as_u16();
-        record.reason = "Bad Request".to_owned();
-        record.detail = EventError::BadUrl.to_string();
+        record.answered("not-routed", &response, EventError::BadUrl.to_string());
         record.deployment = version;
         record.finish();
         LambdaResponse::new(kind, &response)
@@ -380,7 +372,16 @@ fn set_version(response: &mut GatewayResponse, version: &str) {
     }
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
+    /// Answered by the gateway itself with `response` (its status and reason phrase),
+    /// and `detail` saying why.
+    fn answered(&mut self, decision: &'a str, response: &GatewayResponse, detail: String) {
+        self.decision = decision;
+        self.status = response.status.as_u16();
+        self.reason = response.reason.clone().unwrap_or_default();
+        self.detail = detail;
+    }
+
     fn bad_event(mut self, error: EventError) -> FunctionError {
         self.reason = "Not an HTTP event".to_owned();
         self.detail = error.to_string();

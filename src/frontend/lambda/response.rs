@@ -92,9 +92,7 @@ impl LambdaResponse {
             is_base64_encoded,
         }
     }
-}
 
-impl LambdaResponse {
     /// Bytes of this document as JSON, counted without writing it out.
     pub fn json_len(&self) -> usize {
         let mut counter = Counter(0);
