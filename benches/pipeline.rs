@@ -101,9 +101,10 @@ fn bench(c: &mut Criterion) {
 }
 
 fn lambda_adapter(c: &mut Criterion) {
-    let event = include_str!("../events/rest/valid.json");
-    let config = GatewayConfig::parse(include_str!("../examples/apigateway/gateway.toml"))
+    let apigateway = GatewayConfig::parse(include_str!("../examples/apigateway/gateway.toml"))
         .expect("examples/apigateway/gateway.toml");
+    let alb = GatewayConfig::parse(include_str!("../examples/alb/gateway.toml"))
+        .expect("examples/alb/gateway.toml");
     let answer = gateway::GatewayResponse {
         status: http::StatusCode::OK,
         reason: None,
@@ -113,23 +114,31 @@ fn lambda_adapter(c: &mut Criterion) {
         )]),
         body: Payload::from(br#"{"subject":"CN=client1.contoso.com"}"#.to_vec()),
     };
-    c.bench_function("lambda/adapter/rest-valid", |b| {
-        b.iter(|| {
-            let request = parse_event(black_box(event)).expect("a REST event");
-            let (kind, request) = to_gateway_request(request, &config).expect("an HTTP event");
-            let response = serde_json::to_string(&LambdaResponse::new(kind, &answer));
-            let metric = RequestMetric {
-                decision: "proxied",
-                reason: "OK",
-                status: 200,
-                duration_ms: 0.5,
-                ignored_certificates: request.ignored_certificate_sources.len(),
-                api: Some("orders"),
-                deployment: "0123456789abcdef",
-            };
-            black_box((response, metric.to_emf(1_764_000_000_000)))
+    for (name, event, config) in [
+        ("rest", include_str!("../events/rest/valid.json"), &apigateway),
+        ("http-api", include_str!("../events/http-api/valid.json"), &apigateway),
+        ("alb", include_str!("../events/alb/valid.json"), &alb),
+    ] {
+        c.bench_function(&format!("lambda/adapter/{name}-valid"), |b| {
+            b.iter(|| {
+                let request = parse_event(black_box(event)).expect("an HTTP event");
+                let (kind, request) =
+                    to_gateway_request(request, config).expect("a certificate source");
+                assert!(request.certificate.leaf().is_some(), "{name}: no certificate");
+                let response = serde_json::to_string(&LambdaResponse::new(kind, &answer));
+                let metric = RequestMetric {
+                    decision: "proxied",
+                    reason: "OK",
+                    status: 200,
+                    duration_ms: 0.5,
+                    ignored_certificates: request.ignored_certificate_sources.len(),
+                    api: Some("orders"),
+                    deployment: "0123456789abcdef",
+                };
+                black_box((response, metric.to_emf(1_764_000_000_000)))
+            });
         });
-    });
+    }
 }
 
 criterion_group!(benches, bench, lambda_adapter);
