@@ -114,17 +114,20 @@ fn lambda_adapter(c: &mut Criterion) {
         )]),
         body: Payload::from(br#"{"subject":"CN=client1.contoso.com"}"#.to_vec()),
     };
+    let rest = include_str!("../events/rest/valid.json");
+    let http_api = include_str!("../events/http-api/valid.json");
+    let alb_event = include_str!("../events/alb/valid.json");
     for (name, event, config) in [
-        ("rest", include_str!("../events/rest/valid.json"), &apigateway),
-        ("http-api", include_str!("../events/http-api/valid.json"), &apigateway),
-        ("alb", include_str!("../events/alb/valid.json"), &alb),
+        ("rest", rest, &apigateway),
+        ("http-api", http_api, &apigateway),
+        ("alb", alb_event, &alb),
     ] {
         c.bench_function(&format!("lambda/adapter/{name}-valid"), |b| {
             b.iter(|| {
                 let request = parse_event(black_box(event)).expect("an HTTP event");
                 let (kind, request) =
                     to_gateway_request(request, config).expect("a certificate source");
-                assert!(request.certificate.leaf().is_some(), "{name}: no certificate");
+                assert!(request.certificate.leaf().is_some(), "no certificate");
                 let response = serde_json::to_string(&LambdaResponse::new(kind, &answer));
                 let metric = RequestMetric {
                     decision: "proxied",

@@ -135,14 +135,22 @@ fn main() {
     }
     let mut local = env.clone();
     local[0].1 = folder.display().to_string();
-    let mut medians = Vec::new();
-    for (name, binary, env) in [
+    let subjects = [
         ("hello_lambda", &hello, vec![]),
         ("hello_s3_lambda", &hello_s3, env.clone()),
         ("certgate-lambda", &certgate, env),
         ("  (local folder)", &certgate, local),
-    ] {
-        let mut results: Vec<Run> = (0..runs).map(|_| run_once(binary, &env, &event)).collect();
+    ];
+    // Round-robin, one run of each per round: the machine's load drifts over a minute,
+    // and running the binaries in turn spreads the drift over all of them alike.
+    let mut results: Vec<Vec<Run>> = subjects.iter().map(|_| Vec::new()).collect();
+    for _ in 0..runs {
+        for ((_, binary, env), results) in subjects.iter().zip(&mut results) {
+            results.push(run_once(binary, env, &event));
+        }
+    }
+    let mut medians = Vec::new();
+    for ((name, _, _), mut results) in subjects.iter().zip(results) {
         results.sort_by_key(|r| r.first_response);
         let median = &results[results.len() / 2];
         let max_rss = results.iter().map(|r| r.vm_hwm_kb).max().unwrap_or(0);
