@@ -151,6 +151,22 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
             .wait_for("cold start", Duration::from_secs(30))
             .unwrap_or_else(|| panic!("no cold-start line: {:?}", function.lines()));
         assert!(loaded.contains("deployment loaded"), "{loaded}");
+        // The load's line says where its time went: the GET or the build.
+        let cold_ms = serde_json::from_str::<Value>(&loaded).unwrap()["ms"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no ms: {loaded}"));
+        let load = function
+            .lines()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["message"] == "deployment loaded")
+            .unwrap_or_else(|| panic!("no load line: {:?}", function.lines()));
+        for phase in ["fetch_ms", "build_ms"] {
+            let ms = load[phase]
+                .as_f64()
+                .unwrap_or_else(|| panic!("no {phase}: {load}"));
+            assert!((0.0..=cold_ms + 1.0).contains(&ms), "{phase}: {load}");
+        }
 
         let mut invoked = 0;
         for kind in kinds {

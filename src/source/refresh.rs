@@ -20,7 +20,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use time::OffsetDateTime;
@@ -274,6 +274,7 @@ where
             state.last_attempt = Some(now);
             state.seen_etag.clone()
         };
+        let fetch_started = Instant::now();
         let fetched = match self.source.fetch(seen_etag.as_deref()).await {
             Ok(Fetch::NotModified) => return self.unchanged(now),
             Ok(Fetch::Loaded(fetched)) => fetched,
@@ -297,15 +298,18 @@ where
                 return self.unchanged(now);
             }
         }
+        let fetch_time = fetch_started.elapsed();
         let version = fetched.version.clone();
         let build = Arc::clone(&self.build);
         let files = fetched.files;
+        let build_started = Instant::now();
         let built = tokio::task::spawn_blocking({
             let version = version.clone();
             move || build(&files, &version).map_err(|e| e.to_string())
         })
         .await
         .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")));
+        let build_time = build_started.elapsed();
         let mut state = self.snapshot.state();
         state.builds += 1;
         state.seen_etag = fetched.etag.clone();
@@ -328,6 +332,8 @@ where
                     source = %self.source.describe(),
                     version = %version,
                     previous = previous.as_deref().unwrap_or("none"),
+                    fetch_ms = millis(fetch_time),
+                    build_ms = millis(build_time),
                     "deployment loaded"
                 );
                 Ok(Refreshed::Updated { version })
@@ -386,6 +392,11 @@ where
         self.snapshot.state().last_error = Some(error.clone());
         error
     }
+}
+
+/// Milliseconds to a tenth, for log lines: where a load's time went (S3 or building).
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 #[cfg(test)]
