@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes seed corpora from examples/ and events/: bundle_decode, trust_files,
+lambda_event, decode_chain and gateway_toml.
+
+    python3 fuzz/make_seeds.py      # then: cargo +nightly fuzz run trust_files
+
+corpus/ is git-ignored: the seeds are rebuilt from the sample deployment by this script.
+"""
+import base64, hashlib, json, os, re, struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLE = os.path.join(HERE, "..", "examples", "apigateway")
+SPLIT = b"--8<--"
+
+
+def read(rel):
+    with open(os.path.join(EXAMPLE, rel), "rb") as f:
+        return f.read()
+
+
+def der(pem):
+    """The DER of each PEM block, concatenated."""
+    blocks = re.findall(rb"-----BEGIN [^-]+-----(.*?)-----END", pem, re.S)
+    return b"".join(base64.b64decode(b"".join(b.split())) for b in blocks)
+
+
+def write(target, name, data):
+    path = os.path.join(HERE, "corpus", target)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, name), "wb") as f:
+        f.write(data)
+
+
+def content_version(files):
+    h = hashlib.sha256()
+    for path, data in sorted(files.items()):
+        p = path.encode()
+        h.update(struct.pack(">Q", len(p)) + p + struct.pack(">Q", len(data)) + data)
+    return h.digest()[:8].hex()
+
+
+def bundle(files):
+    return json.dumps({
+        "format": "certgate-deployment",
+        "format_version": 1,
+        "version": content_version(files),
+        "pushed_at": "2026-05-01T12:00:00Z",
+        "files": [
+            {"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest(),
+             "content": base64.b64encode(d).decode()}
+            for p, d in sorted(files.items())
+        ],
+    }, indent=2).encode()
+
+
+root = read("ca/root/contoso-root.pem")
+issuing = read("ca/intermediate/contoso-issuing.pem")
+crl_issuing = read("crl/contoso-issuing.crl")
+crl_root = read("crl/contoso-root.crl")
+client = read("certificates/client1.pem")
+
+# trust_files: root, intermediate, CRL, uploaded certificate[, more CRLs].
+seeds = {
+    "pem_issuing_crl": [root, issuing, crl_issuing, client],
+    "pem_both_crls": [root, issuing, crl_issuing, client, crl_root],
+    "der_issuing_crl": [der(root), der(issuing), der(crl_issuing), der(client)],
+    "der_root_crl": [der(root), der(issuing), der(crl_root), der(client)],
+    "der_both_crls": [der(root), der(issuing), der(crl_root), der(client), der(crl_issuing)],
+    "der_crl_only": [b"", b"", der(crl_issuing)],
+}
+for name, parts in seeds.items():
+    write("trust_files", name, SPLIT.join(parts))
+
+# bundle_decode: the whole sample deployment, and the smallest one that loads.
+everything = {}
+for dirpath, _, names in os.walk(EXAMPLE):
+    for n in names:
+        full = os.path.join(dirpath, n)
+        everything[os.path.relpath(full, EXAMPLE).replace(os.sep, "/")] = read(full)
+minimal = {"gateway.toml": b"[deployment]\ncertificate_source = \"apigateway\"\n"}
+write("bundle_decode", "sample_deployment", bundle(everything))
+write("bundle_decode", "minimal", bundle(minimal))
+write("bundle_decode", "trust_der", bundle({
+    "gateway.toml": minimal["gateway.toml"],
+    "ca/root/r.der": der(root), "ca/intermediate/i.der": der(issuing),
+    "crl/i.crl": der(crl_issuing), "crl/r.crl": der(crl_root), "certificates/c.der": der(client),
+}))
+
+# lambda_event: the sample events (all three shapes), but the 64 KiB bodies.
+EVENTS = os.path.join(HERE, "..", "events")
+for shape in sorted(os.listdir(EVENTS)):
+    folder = os.path.join(EVENTS, shape)
+    if not os.path.isdir(folder):
+        continue
+    for n in sorted(os.listdir(folder)):
+        if n.endswith(".json") and not n.startswith("post-64k"):
+            with open(os.path.join(folder, n), "rb") as f:
+                write("lambda_event", f"{shape}_{n}", f.read())
+
+# decode_chain: a chain in PEM and DER, and the TLS chain.
+write("decode_chain", "client_chain_pem", client + issuing)
+write("decode_chain", "client_der", der(client))
+write("decode_chain", "chain_der", der(client) + der(issuing) + der(root))
+write("decode_chain", "tls_pem", read("tls/api.pem"))
+
+# gateway_toml: the examples' configs.
+for example in ("apigateway", "alb"):
+    with open(os.path.join(HERE, "..", "examples", example, "gateway.toml"), "rb") as f:
+        write("gateway_toml", example, f.read())
