@@ -156,3 +156,24 @@ fn check_refuses_a_folder_without_gateway_toml() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.toml: not found"));
 }
+
+/// An ALB passes on whatever `Host` a client sends, and lambda_http panics on one that is
+/// no host. `invoke` answers as the function does, a 400 in the event's shape, and the
+/// panic it caught does not reach the terminal.
+#[test]
+fn an_event_whose_host_is_no_host_gets_the_functions_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/alb/valid.json");
+    let mut event: Value = serde_json::from_slice(&std::fs::read(valid).unwrap()).unwrap();
+    for host in ["api.example.com:99999", "["] {
+        event["headers"]["host"] = host.into();
+        let path = dir.path().join("bad-host.json");
+        std::fs::write(&path, event.to_string()).unwrap();
+        let (response, stderr) = invoke("examples/alb", path.to_str().unwrap(), false);
+        assert_eq!(response["statusCode"], 400, "{host}: {response}");
+        assert_eq!(response["statusDescription"], "400 Bad Request", "{host}");
+        let body = response["body"].as_str().unwrap();
+        assert!(body.contains("do not form a URL"), "{host}: {body}");
+        assert!(!stderr.contains("panicked"), "{host}: {stderr}");
+    }
+}

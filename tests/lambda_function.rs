@@ -259,20 +259,33 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
     let valid_alb = repo().join("events/alb/valid.json");
     let mut malformed: Value = serde_json::from_slice(&std::fs::read(&valid_alb).unwrap()).unwrap();
     malformed["headers"]["host"] = "api.example.com:99999".into();
+    // The non-HTTP event's error line first, so that it is not counted below.
+    function
+        .wait_for("FunctionError", Duration::from_secs(5))
+        .expect("the non-HTTP event's error is logged");
+    let logged_before = function.lines().len();
     let response = watch
         .invoke_ascii(FUNCTION, &malformed.to_string())
         .expect("a 400, not a failed invocation");
     assert_eq!(response["statusCode"], 400, "{response}");
     assert_eq!(response["statusDescription"], "400 Bad Request");
+    // The caught panic is a JSON warning (the client's bad input), never an error line
+    // that would trip an alarm on the function's errors.
     let panic = function
         .wait_for("\"panic\"", Duration::from_secs(5))
         .expect("the caught panic is logged");
     let panic: Value = serde_json::from_str(&panic).expect("as a JSON line");
-    assert_eq!(panic["level"], "ERROR");
+    assert_eq!(panic["level"], "WARN", "{panic}");
     assert!(
         panic["panic"].as_str().unwrap().contains("InvalidPort"),
         "{panic}"
     );
+    let errors: Vec<String> = function.lines()[logged_before..]
+        .iter()
+        .filter(|line| line.contains("\"level\":\"ERROR\""))
+        .cloned()
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
     let response = watch.invoke(FUNCTION, &valid_alb).unwrap();
     assert_eq!(
         response["statusCode"], 200,

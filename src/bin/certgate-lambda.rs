@@ -2,15 +2,23 @@
 //! `certgate::frontend::lambda::function` (settings, cold start, answers, logs, metrics).
 
 use certgate::frontend::lambda::function::{self, Settings};
+use certgate::frontend::lambda::panicked_parsing_event;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let versions = function::init_logging();
-    // A panic (lambda_http raises some on malformed events, which are caught) is a JSON
-    // log line like every other, not bare text on stderr.
-    std::panic::set_hook(Box::new(|panic| tracing::error!(%panic, "panic")));
+    // A panic is a JSON log line like every other, not bare text on stderr. The ones
+    // lambda_http raises on a malformed event are caught and answered 400: a client's
+    // bad input, logged as a warning so that it does not trip alarms on errors.
+    std::panic::set_hook(Box::new(|panic| {
+        if panicked_parsing_event() {
+            tracing::warn!(%panic, "malformed event: lambda_http could not read it; answered 400");
+        } else {
+            tracing::error!(%panic, "panic");
+        }
+    }));
     let settings = Settings::from_env().inspect_err(|error| tracing::error!("{error}"))?;
     let function = function::start(&settings, &versions)
         .await

@@ -1,5 +1,6 @@
 //! Lambda events (API Gateway REST v1, HTTP API v2, ALB) to a [`GatewayRequest`].
 
+use std::cell::Cell;
 use std::net::IpAddr;
 
 use lambda_http::request::RequestContext;
@@ -47,14 +48,30 @@ pub enum EventError {
     BadUrl,
 }
 
+thread_local! {
+    /// Set while lambda_http parses an event on this thread (see [`parse_event`]).
+    static PARSING: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Parses the JSON of a Lambda event into an HTTP request (with its context).
 ///
 /// lambda_http panics on some malformed events (a `Host` header that is not a host);
-/// that panic is caught here and reported as [`EventError::BadUrl`].
+/// that panic is caught here and reported as [`EventError::BadUrl`]. A panic hook can
+/// tell such a panic from a fault with [`panicked_parsing_event`].
 pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
-    std::panic::catch_unwind(|| lambda_http::request::from_str(json))
+    PARSING.with(|parsing| parsing.set(true));
+    let parsed = std::panic::catch_unwind(|| lambda_http::request::from_str(json));
+    PARSING.with(|parsing| parsing.set(false));
+    parsed
         .map_err(|_| EventError::BadUrl)?
         .map_err(|e| EventError::Unrecognised(e.to_string()))
+}
+
+/// For a panic hook: whether the panic is lambda_http's on a malformed event, which
+/// [`parse_event`] catches and answers with 400. That is a client's bad input, not a
+/// fault of the function: it should not page whoever watches for errors.
+pub fn panicked_parsing_event() -> bool {
+    PARSING.with(Cell::get)
 }
 
 /// The kind of an HTTP event that could not be parsed, from its shape alone, so that

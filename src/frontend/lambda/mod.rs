@@ -5,12 +5,14 @@ pub mod function;
 pub mod metrics;
 mod response;
 
-pub use event::{EventError, EventKind, parse_event, probe_kind, to_gateway_request};
+pub use event::{
+    EventError, EventKind, panicked_parsing_event, parse_event, probe_kind, to_gateway_request,
+};
 pub use response::LambdaResponse;
 
 use time::OffsetDateTime;
 
-use crate::gateway::{self, Deployment, Outcome};
+use crate::gateway::{self, Decision, Deployment, GatewayResponse, Outcome};
 
 /// One event through the whole pipeline: what the function returns for it, and how the
 /// request ended. The same for `certgate invoke` and the Lambda function.
@@ -20,7 +22,21 @@ pub async fn handle_event(
     now: OffsetDateTime,
     explain: bool,
 ) -> Result<(LambdaResponse, Outcome), EventError> {
-    let request = parse_event(event)?;
+    let request = match parse_event(event) {
+        Ok(request) => request,
+        // As the function answers it: a client's bad Host is a 400 in the event's shape.
+        Err(EventError::BadUrl) => {
+            let kind = probe_kind(event).ok_or(EventError::BadUrl)?;
+            let outcome = Outcome {
+                response: GatewayResponse::bad_url(),
+                decision: Decision::NotRouted,
+                api: None,
+                trace: None,
+            };
+            return Ok((LambdaResponse::new(kind, &outcome.response), outcome));
+        }
+        Err(error) => return Err(error),
+    };
     let (kind, request) = to_gateway_request(request, &deployment.config)?;
     let outcome = gateway::handle(deployment, request, now, explain).await;
     Ok((LambdaResponse::new(kind, &outcome.response), outcome))
