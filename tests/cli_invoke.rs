@@ -1,9 +1,14 @@
 //! `certgate check` and `certgate invoke` on the committed sample deployments and
 //! events: what the README promises users who try them.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use certgate::frontend::lambda::function::VERSION_HEADER;
+use certgate::source::{content_version, read_folder};
+use common::lambda_json::header;
 use serde_json::Value;
 
 const NOW: &str = "2030-06-01T00:00:00Z";
@@ -48,6 +53,8 @@ fn every_sample_event_gets_the_policy_answer() {
         ("http-api", "examples/apigateway"),
         ("alb", "examples/alb"),
     ] {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join(config);
+        let version = content_version(&read_folder(&folder).unwrap());
         for (name, status) in expected {
             let event = format!("events/{front_end}/{name}.json");
             assert!(
@@ -56,6 +63,12 @@ fn every_sample_event_gets_the_policy_answer() {
             );
             let (response, _) = invoke(config, &event, false);
             assert_eq!(response["statusCode"], status, "{event}: {response}");
+            // As from the function: the deployment's version on every answer.
+            assert_eq!(
+                header(&response, VERSION_HEADER).as_deref(),
+                Some(version.as_str()),
+                "{event}"
+            );
             if status == 200 {
                 let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
                 assert_eq!(body["subject"], "CN=client1.contoso.com, O=Contoso, C=US");
@@ -175,5 +188,6 @@ fn an_event_whose_host_is_no_host_gets_the_functions_400() {
         let body = response["body"].as_str().unwrap();
         assert!(body.contains("do not form a URL"), "{host}: {body}");
         assert!(!stderr.contains("panicked"), "{host}: {stderr}");
+        assert!(header(&response, VERSION_HEADER).is_some(), "{host}");
     }
 }

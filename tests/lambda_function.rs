@@ -21,6 +21,7 @@ use certgate::source::push::{PushOptions, push};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher, Snapshot};
 use certgate::source::s3::{ClientOptions, S3Source, s3_client};
 use certgate::source::{SourceFile, content_version, read_folder};
+use common::lambda_json::header;
 use common::lambda_watch::{FunctionProcess, Watch, build_release, repo};
 use common::moto::{Moto, free_port};
 use serde_json::Value;
@@ -65,18 +66,6 @@ async fn client(endpoint: String, timeout: Option<Duration>) -> Client {
 
 fn folder(relative: &str) -> Vec<SourceFile> {
     read_folder(&repo().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
-
-/// A response header, whichever of `headers` / `multiValueHeaders` carries it.
-fn header(response: &Value, name: &str) -> Option<String> {
-    response["headers"][name]
-        .as_str()
-        .map(str::to_owned)
-        .or_else(|| {
-            response["multiValueHeaders"][name][0]
-                .as_str()
-                .map(str::to_owned)
-        })
 }
 
 /// Checks one response against `events/README.md`.

@@ -364,7 +364,8 @@ fn event_kind(request: &lambda_http::Request) -> Option<EventKind> {
     }
 }
 
-fn set_version(response: &mut GatewayResponse, version: &str) {
+/// Sets [`VERSION_HEADER`]; every response of the function carries it.
+pub(crate) fn set_version(response: &mut GatewayResponse, version: &str) {
     if let Ok(value) = http::HeaderValue::from_str(version) {
         response
             .headers

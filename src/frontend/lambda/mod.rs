@@ -27,17 +27,19 @@ pub async fn handle_event(
         // As the function answers it: a client's bad Host is a 400 in the event's shape.
         Err(EventError::BadUrl) => {
             let kind = probe_kind(event).ok_or(EventError::BadUrl)?;
-            let outcome = Outcome {
+            let mut outcome = Outcome {
                 response: GatewayResponse::bad_url(),
                 decision: Decision::NotRouted,
                 api: None,
                 trace: None,
             };
+            function::set_version(&mut outcome.response, &deployment.version);
             return Ok((LambdaResponse::new(kind, &outcome.response), outcome));
         }
         Err(error) => return Err(error),
     };
     let (kind, request) = to_gateway_request(request, &deployment.config)?;
-    let outcome = gateway::handle(deployment, request, now, explain).await;
+    let mut outcome = gateway::handle(deployment, request, now, explain).await;
+    function::set_version(&mut outcome.response, &deployment.version);
     Ok((LambdaResponse::new(kind, &outcome.response), outcome))
 }
