@@ -56,6 +56,18 @@ pub struct Outcome {
     pub trace: Option<Vec<TraceEvent>>,
 }
 
+impl Outcome {
+    /// `response`, given before any route or policy was chosen.
+    pub fn not_routed(response: GatewayResponse) -> Self {
+        Self {
+            response,
+            decision: Decision::NotRouted,
+            api: None,
+            trace: None,
+        }
+    }
+}
+
 /// Runs `request` through `deployment` at `now`.
 pub async fn handle(
     deployment: &Deployment,
@@ -300,12 +312,7 @@ fn not_routed(error: RouteError) -> Outcome {
 
 /// An answer given before any policy ran.
 fn unrouted(status: StatusCode, message: &str) -> Outcome {
-    Outcome {
-        response: response(&json_response(status, message)),
-        decision: Decision::NotRouted,
-        api: None,
-        trace: None,
-    }
+    Outcome::not_routed(response(&json_response(status, message)))
 }
 
 /// Whether `path` has a `.` or `..` segment, also written `%2e`, or one that a

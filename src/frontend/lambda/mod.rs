@@ -12,7 +12,7 @@ pub use response::LambdaResponse;
 
 use time::OffsetDateTime;
 
-use crate::gateway::{self, Decision, Deployment, GatewayResponse, Outcome};
+use crate::gateway::{self, Deployment, GatewayResponse, Outcome};
 
 /// One event through the whole pipeline: what the function returns for it, and how the
 /// request ended. The same for `certgate invoke` and the Lambda function.
@@ -27,12 +27,7 @@ pub async fn handle_event(
         // As the function answers it: a client's bad Host is a 400 in the event's shape.
         Err(EventError::BadUrl) => {
             let kind = probe_kind(event).ok_or(EventError::BadUrl)?;
-            let mut outcome = Outcome {
-                response: GatewayResponse::bad_url(),
-                decision: Decision::NotRouted,
-                api: None,
-                trace: None,
-            };
+            let mut outcome = Outcome::not_routed(GatewayResponse::bad_url());
             function::set_version(&mut outcome.response, &deployment.version);
             return Ok((LambdaResponse::new(kind, &outcome.response), outcome));
         }
