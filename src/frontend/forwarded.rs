@@ -10,43 +10,21 @@ use http::HeaderMap;
 
 use crate::cert::{self, CertError, Certificate};
 
-/// Headers that carry a client certificate (or facts about one) in some front end.
-pub const CERTIFICATE_HEADERS: &[&str] = &[
-    // ALB mTLS, passthrough and verify modes.
-    "x-amzn-mtls-clientcert",
-    "x-amzn-mtls-clientcert-leaf",
-    "x-amzn-mtls-clientcert-serial-number",
-    "x-amzn-mtls-clientcert-issuer",
-    "x-amzn-mtls-clientcert-subject",
-    "x-amzn-mtls-clientcert-validity",
-    // Envoy.
-    "x-forwarded-client-cert",
-    // RFC 9440 (also CloudFront).
-    "client-cert",
-    "client-cert-chain",
-    // CloudFront viewer mTLS.
-    "cloudfront-viewer-cert-pem",
-    "cloudfront-viewer-cert-present",
-    "cloudfront-viewer-cert-serial-number",
-    "cloudfront-viewer-cert-issuer",
-    "cloudfront-viewer-cert-subject",
-    "cloudfront-viewer-cert-sha256",
-    "cloudfront-viewer-cert-validity",
-    // Application Gateway and IIS conventions seen in APIM deployments.
-    "x-arr-clientcert",
-    "x-client-certificate",
-    "x-ssl-client-cert",
-];
+pub use crate::proxy::CERTIFICATE_HEADERS;
 
 /// The certificate headers taken out of a request, in their original order.
 #[derive(Debug, Default)]
 pub struct CertificateHeaders {
     removed: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Known names that came spelled with `_` for `-` (`x_forwarded_client_cert`): never
+    /// a front end's, and a CGI or WSGI backend would read them as the real header.
+    respelled: Vec<&'static str>,
 }
 
 impl CertificateHeaders {
     /// Removes every certificate header (the known ones plus `extra`, e.g. a renamed
-    /// ALB header) from `headers`.
+    /// ALB header) from `headers`, also under spellings with `_` for `-`, as Envoy's
+    /// header sanitizing does.
     pub fn take(headers: &mut HeaderMap, extra: &[&str]) -> Self {
         let mut removed = Vec::new();
         for name in CERTIFICATE_HEADERS.iter().chain(extra) {
@@ -63,28 +41,79 @@ impl CertificateHeaders {
                 removed.extend(values.map(|v| (name.clone(), v)));
             }
         }
-        Self { removed }
+        let respelled = take_respelled(headers, extra);
+        Self { removed, respelled }
     }
 
-    /// The first value of `name`, if it was present.
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
+    /// The values of `name`, in the order they came.
+    fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let name = name.to_ascii_lowercase();
         self.removed
             .iter()
-            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n.as_str() == name)
             .map(|(_, v)| v.as_bytes())
+    }
+
+    /// The one value of `name`, if present.
+    ///
+    /// # Errors
+    /// [`Repeated`] when `name` came more than once: a front end sets a carrier once,
+    /// so the other value is a client's, and which is which cannot be told.
+    pub fn single(&self, name: &str) -> Result<Option<&[u8]>, Repeated> {
+        let mut values = self.values(name);
+        let first = values.next();
+        match values.next() {
+            Some(_) => Err(Repeated(2 + values.count())),
+            None => Ok(first),
+        }
+    }
+
+    /// The last value of `name`: where headers that proxies append to (XFCC) came
+    /// more than once, the nearest proxy's is the last.
+    pub fn last(&self, name: &str) -> Option<&[u8]> {
+        self.values(name).last()
     }
 
     /// The known certificate headers that were present, for logs and metrics.
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        CERTIFICATE_HEADERS
-            .iter()
-            .copied()
-            .filter(|known| self.removed.iter().any(|(n, _)| n == known))
+        CERTIFICATE_HEADERS.iter().copied().filter(|known| {
+            self.removed.iter().any(|(n, _)| n == known) || self.respelled.contains(known)
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.removed.is_empty()
+        self.removed.is_empty() && self.respelled.is_empty()
     }
+}
+
+/// A carrier header that came this many times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated(pub usize);
+
+/// Removes the headers whose name, with `_` read as `-`, is a certificate header's, and
+/// returns the known names so removed.
+fn take_respelled(headers: &mut HeaderMap, extra: &[&str]) -> Vec<&'static str> {
+    let respelled: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().contains('_'))
+        .filter(|name| {
+            let dashed = name.as_str().replace('_', "-");
+            CERTIFICATE_HEADERS
+                .iter()
+                .chain(extra)
+                .any(|known| known.eq_ignore_ascii_case(&dashed))
+        })
+        .cloned()
+        .collect();
+    let mut known = Vec::new();
+    for name in respelled {
+        headers.remove(&name);
+        let dashed = name.as_str().replace('_', "-");
+        if let Some(name) = CERTIFICATE_HEADERS.iter().find(|k| **k == dashed) {
+            known.push(*name);
+        }
+    }
+    known
 }
 
 /// Why a forwarded header did not yield a certificate.
@@ -101,6 +130,19 @@ pub enum ForwardedError {
         header: &'static str,
         message: &'static str,
     },
+    /// The carrier came more than once, or in two forms a front end never sets
+    /// together: one of the values is a client's, and which cannot be told.
+    #[error("{what}: the front end sets one, so the other came from the client")]
+    Conflicting { what: String },
+}
+
+impl ForwardedError {
+    /// `name` came `count` times.
+    pub fn repeated(name: &str, Repeated(count): Repeated) -> Self {
+        Self::Conflicting {
+            what: format!("{count} {name} headers"),
+        }
+    }
 }
 
 /// ALB: URL-encoded PEM of the chain (passthrough) or of the leaf (verify).
@@ -217,11 +259,35 @@ mod tests {
         headers.insert("accept", "*/*".parse().unwrap());
         let taken = CertificateHeaders::take(&mut headers, &["x-renamed-cert"]);
         assert_eq!(headers.len(), 1, "only accept stays: {headers:?}");
-        assert_eq!(taken.get("client-cert"), Some(&b":AA==:"[..]));
-        assert_eq!(taken.get("x-renamed-cert"), Some(&b"y"[..]));
+        assert_eq!(taken.single("client-cert"), Err(Repeated(2)));
+        assert_eq!(taken.last("client-cert"), Some(&b":BB==:"[..]));
+        assert_eq!(taken.single("x-renamed-cert"), Ok(Some(&b"y"[..])));
         assert_eq!(
             taken.names().collect::<Vec<_>>(),
             ["x-forwarded-client-cert", "client-cert"]
+        );
+    }
+
+    #[test]
+    fn spellings_with_underscores_are_removed_too() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x_amzn_mtls_clientcert", "forged".parse().unwrap());
+        headers.insert("Client_Cert", ":AA==:".parse().unwrap());
+        headers.insert("x_renamed_cert", "y".parse().unwrap());
+        headers.insert("x_other", "kept".parse().unwrap());
+        let taken = CertificateHeaders::take(&mut headers, &["x-renamed-cert"]);
+        assert_eq!(
+            headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["x_other"]
+        );
+        assert_eq!(
+            taken.names().collect::<Vec<_>>(),
+            ["x-amzn-mtls-clientcert", "client-cert"]
+        );
+        assert_eq!(
+            taken.single("x-amzn-mtls-clientcert"),
+            Ok(None),
+            "never a value"
         );
     }
 

@@ -123,21 +123,13 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     let deployment = &current.value;
     // The handshake asks by the settings read at start; a refresh that turned the
     // host's "Request client certificate" off takes effect here.
+    // The listener made the URI absolute from the one parsed authority.
     let host = request
         .parts
         .uri
         .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            request
-                .parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
-        .unwrap_or_default();
-    if !deployment.config.requests_client_certificate(&host) {
+        .map_or("", http::uri::Authority::as_str);
+    if !deployment.config.requests_client_certificate(host) {
         request.certificate = ClientCertificate::Absent;
     }
     let method = request.parts.method.clone();
@@ -146,6 +138,7 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
         ClientCertificate::Absent => "none".to_owned(),
         ClientCertificate::Presented(chain) => chain.leaf.thumbprint().to_owned(),
         ClientCertificate::Undecodable(_) => "undecodable".to_owned(),
+        ClientCertificate::Conflicting(_) => "conflicting".to_owned(),
     };
     let request_id = request.request_id.clone();
     let ignored = request.ignored_certificate_sources.join(",");

@@ -7,9 +7,11 @@ mod deployment;
 mod pipeline;
 mod request;
 mod route;
+mod target;
 mod verifier;
 
 pub use deployment::{Build, Deployment, DeploymentError};
 pub use pipeline::{Decision, Outcome, handle};
 pub use request::{ClientCertificate, GatewayRequest, GatewayResponse, PresentedChain};
 pub use route::{Route, RouteError, route};
+pub use target::{TargetError, normalize_path, parse_authority, request_authority};

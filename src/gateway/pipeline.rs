@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use super::deployment::{Backends, Deployment, MAX_BUFFERED_BODY, Routed};
 use super::request::{ClientCertificate, GatewayRequest, GatewayResponse};
 use super::route::{RouteError, route};
+use super::target::{self, TargetError};
 use crate::body::{CollectError, Payload};
 use crate::expr::{self, Body, Context, Headers, Url};
 use crate::policy::exec::{
@@ -75,13 +76,25 @@ pub async fn handle(
     now: OffsetDateTime,
     explain: bool,
 ) -> Outcome {
-    let path = request.parts.uri.path().to_owned();
-    if has_dot_segment(&path) {
+    if request.parts.method == http::Method::CONNECT {
         return unrouted(
-            StatusCode::BAD_REQUEST,
-            "The request path has a '.' or '..' segment; send the path without them.",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "CONNECT is not forwarded: certgate is a gateway to HTTP APIs, not a tunnel.",
         );
     }
+    if let ClientCertificate::Conflicting(why) = &request.certificate {
+        let message =
+            format!("The request carries two client certificates ({why}); it is refused.");
+        return unrouted(StatusCode::BAD_REQUEST, &message);
+    }
+    let path = match one_target(&mut request.parts) {
+        Ok(path) => path,
+        Err(error) => return unrouted(StatusCode::BAD_REQUEST, &error.to_string()),
+    };
+    // `one_target` made the URI absolute from parsed parts; it cannot fail to read back.
+    let Some(url) = Url::parse(&request.parts.uri.to_string()) else {
+        return unrouted(StatusCode::BAD_REQUEST, &TargetError::Malformed.to_string());
+    };
     let routed = route(&deployment.config, &request.parts.method, &path);
     let route = match routed {
         Ok(route) => route,
@@ -98,7 +111,7 @@ pub async fn handle(
     };
     let relative = route.api.relative_path(&path).unwrap_or(&path).to_owned();
     let mut exchange = Exchange {
-        ctx: context(deployment, &request, body, &route, &routed, now),
+        ctx: context(deployment, &request, url, body, &route, &routed, now),
         backend: BackendTarget {
             base_url: route.api.backend.clone(),
             path: relative,
@@ -156,6 +169,8 @@ fn explain_certificate(
                 "client certificate not readable, the policy sees null: {why}"
             ));
         }
+        // Refused before any policy; never reaches an explanation.
+        ClientCertificate::Conflicting(_) => {}
         ClientCertificate::Presented(chain) => {
             let (leaf, rest) = (&chain.leaf, &chain.intermediates);
             {
@@ -315,16 +330,30 @@ fn unrouted(status: StatusCode, message: &str) -> Outcome {
     Outcome::not_routed(response(&json_response(status, message)))
 }
 
-/// Whether `path` has a `.` or `..` segment, also written `%2e`, or one that a
-/// backend decoding `%2f`, `%5c` or `\` as a separator would see. Routing compares
-/// segments as sent, so `/public/../orders` would run the policy of `/public` and reach
-/// whatever the backend makes of the rest; clients that mean a path send it without
-/// them (browsers and curl remove them), so such a request is refused, not rewritten.
-fn has_dot_segment(path: &str) -> bool {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    decoded
-        .split(['/', '\\'])
-        .any(|segment| segment == "." || segment == "..")
+/// Parses the request's authority and path once and writes them back into its URI:
+/// routing, `context.Request.Url` and the backend URL all read that one value. The
+/// scheme is the front end's (every front end certgate has terminates TLS), never a
+/// client's absolute-form target.
+fn one_target(parts: &mut http::request::Parts) -> Result<String, TargetError> {
+    let authority = target::request_authority(parts)?;
+    let path = target::normalize_path(parts.uri.path())?;
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.clone(),
+    };
+    parts.uri = http::Uri::builder()
+        .scheme(
+            parts
+                .uri
+                .scheme()
+                .cloned()
+                .unwrap_or(http::uri::Scheme::HTTPS),
+        )
+        .authority(authority)
+        .path_and_query(path_and_query)
+        .build()
+        .map_err(|_| TargetError::Malformed)?;
+    Ok(path)
 }
 
 fn host(request: &GatewayRequest) -> Option<&str> {
@@ -332,27 +361,20 @@ fn host(request: &GatewayRequest) -> Option<&str> {
         .parts
         .uri
         .authority()
-        .map(|a| a.as_str())
-        .or_else(|| request.parts.headers.get(http::header::HOST)?.to_str().ok())
+        .map(http::uri::Authority::as_str)
 }
 
 /// `context` for one request.
 fn context(
     deployment: &Deployment,
     request: &GatewayRequest,
+    url: Url,
     body: Option<Body>,
     route: &super::route::Route<'_>,
     routed: &Routed<'_>,
     now: OffsetDateTime,
 ) -> Context {
     let parts = &request.parts;
-    let url = Url::parse(&format!(
-        "{}://{}{}",
-        parts.uri.scheme_str().unwrap_or("https"),
-        host(request).unwrap_or("localhost"),
-        parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-    ))
-    .unwrap_or_default();
     let (certificate, chain) = match &request.certificate {
         ClientCertificate::Presented(chain) => (
             Some(Arc::clone(&chain.leaf)),

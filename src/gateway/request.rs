@@ -19,6 +19,10 @@ pub enum ClientCertificate {
     /// The trusted source carried something that is not a certificate. The policy sees
     /// null (fail closed); why is kept for logs and `--explain`.
     Undecodable(String),
+    /// The trusted source carried two certificates where a front end sets one (both ALB
+    /// headers, a carrier header repeated): one came from the client. The request is
+    /// refused (400) before any policy runs; which one the front end meant cannot be told.
+    Conflicting(String),
 }
 
 impl ClientCertificate {

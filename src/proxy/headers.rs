@@ -15,6 +15,59 @@ const HOP_BY_HOP: &[HeaderName] = &[
     header::UPGRADE,
 ];
 
+/// Headers that carry a client certificate (or facts about one) in some front end.
+pub const CERTIFICATE_HEADERS: &[&str] = &[
+    // ALB mTLS, passthrough and verify modes.
+    "x-amzn-mtls-clientcert",
+    "x-amzn-mtls-clientcert-leaf",
+    "x-amzn-mtls-clientcert-serial-number",
+    "x-amzn-mtls-clientcert-issuer",
+    "x-amzn-mtls-clientcert-subject",
+    "x-amzn-mtls-clientcert-validity",
+    // Envoy.
+    "x-forwarded-client-cert",
+    // RFC 9440 (also CloudFront).
+    "client-cert",
+    "client-cert-chain",
+    // CloudFront viewer mTLS.
+    "cloudfront-viewer-cert-pem",
+    "cloudfront-viewer-cert-present",
+    "cloudfront-viewer-cert-serial-number",
+    "cloudfront-viewer-cert-issuer",
+    "cloudfront-viewer-cert-subject",
+    "cloudfront-viewer-cert-sha256",
+    "cloudfront-viewer-cert-validity",
+    // Application Gateway and IIS conventions seen in APIM deployments.
+    "x-arr-clientcert",
+    "x-client-certificate",
+    "x-ssl-client-cert",
+];
+
+/// Headers with the client's credentials: not sent on to an origin the client did not
+/// address, nor downgraded to cleartext, when `follow-redirects` follows a redirect.
+const CREDENTIALS: &[HeaderName] = &[
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::COOKIE,
+];
+
+/// Removes the client's credentials and certificate headers (as `forward_client_certificate`
+/// sets them) before a redirect to `next` leaves the origin of `from` or its TLS.
+pub(super) fn strip_credentials_for(headers: &mut HeaderMap, from: &http::Uri, next: &http::Uri) {
+    let same_origin = from.scheme() == next.scheme() && from.authority() == next.authority();
+    let downgrade = from.scheme() == Some(&http::uri::Scheme::HTTPS)
+        && next.scheme() != Some(&http::uri::Scheme::HTTPS);
+    if same_origin && !downgrade {
+        return;
+    }
+    for name in CREDENTIALS {
+        headers.remove(name);
+    }
+    for name in CERTIFICATE_HEADERS {
+        headers.remove(*name);
+    }
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
@@ -80,6 +133,28 @@ pub fn prepare_request_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_stay_with_the_origin_and_its_tls() {
+        let stripped_towards = |from: &str, next: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", "Bearer t".parse().unwrap());
+            h.insert("cookie", "s=1".parse().unwrap());
+            h.insert("client-cert", ":AA==:".parse().unwrap());
+            h.insert("x-forwarded-client-cert", "Hash=1".parse().unwrap());
+            h.insert("accept", "*/*".parse().unwrap());
+            strip_credentials_for(&mut h, &from.parse().unwrap(), &next.parse().unwrap());
+            h.len() == 1
+        };
+        assert!(!stripped_towards("https://a.test/x", "https://a.test/y"));
+        assert!(!stripped_towards("http://a.test/x", "http://a.test/y"));
+        assert!(stripped_towards("https://a.test/x", "https://b.test/y"));
+        assert!(stripped_towards(
+            "https://a.test/x",
+            "https://a.test:8443/y"
+        ));
+        assert!(stripped_towards("https://a.test/x", "http://a.test/y"));
+    }
 
     #[test]
     fn hop_by_hop_headers_and_the_ones_connection_names_are_removed() {

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-pub use headers::{ForwardedFor, prepare_request_headers, strip_hop_by_hop};
+pub use headers::{CERTIFICATE_HEADERS, ForwardedFor, prepare_request_headers, strip_hop_by_hop};
 
 use crate::body::{CollectError, Payload};
 pub use url::backend_url;
@@ -295,7 +295,8 @@ fn redirect_target<B>(base: &http::Uri, response: &http::Response<B>) -> Option<
 }
 
 /// The request to send after a redirect: 303 (and 301/302 after POST, as browsers and
-/// HttpClient do) become a bodiless GET; 307/308 repeat the request.
+/// HttpClient do) become a bodiless GET; 307/308 repeat the request. Credentials and the
+/// client's certificate do not follow to another origin or from https to http.
 fn redirected(
     (mut parts, body): (http::request::Parts, Bytes),
     status: http::StatusCode,
@@ -303,6 +304,7 @@ fn redirected(
 ) -> (http::request::Parts, Bytes) {
     let becomes_get = status == http::StatusCode::SEE_OTHER
         || (matches!(status.as_u16(), 301 | 302) && parts.method == http::Method::POST);
+    headers::strip_credentials_for(&mut parts.headers, &parts.uri, &next);
     if let Some(host) = next
         .authority()
         .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())

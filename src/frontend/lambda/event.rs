@@ -121,11 +121,7 @@ pub fn to_gateway_request(
         Some(RequestContext::Alb(_)) => EventKind::Alb,
         _ => return Err(EventError::Unsupported("unknown request context")),
     };
-    if kind == EventKind::RestV1 {
-        // lambda_http puts the stage in front of the path (`/prod/orders`); behind a
-        // custom domain, which mTLS requires, clients never see the stage.
-        strip_stage(&mut parts);
-    }
+    client_target(&mut parts)?;
     let settings = &config.deployment;
     let alb_leaf = format!("{}-leaf", settings.alb_header);
     let carried = CertificateHeaders::take(
@@ -168,6 +164,9 @@ pub fn to_gateway_request(
         _ if !config.requests_client_certificate(&host) => ClientCertificate::Absent,
         None => ClientCertificate::Absent,
         Some(Ok(chain)) => ClientCertificate::from_chain(chain),
+        Some(Err(error @ ForwardedError::Conflicting { .. })) => {
+            ClientCertificate::Conflicting(error.to_string())
+        }
         Some(Err(error)) => ClientCertificate::Undecodable(error.to_string()),
     };
 
@@ -194,23 +193,48 @@ pub fn to_gateway_request(
     ))
 }
 
-/// Replaces the URI's path by the event's own `path` (which has no stage).
-fn strip_stage(parts: &mut http::request::Parts) {
+/// Characters an encoded path never holds literally. API Gateway's HTTP API hands
+/// `rawPath` on decoded (a client's `%20` arrives as a space), REST APIs and ALBs as sent;
+/// escaping these makes either a URI path without changing an encoded one.
+const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Makes the URI the path the client sent, as the event has it: lambda_http resolves dot
+/// segments and puts the stage in front (`/prod/orders`), neither of which the client
+/// sent through a custom domain (which mTLS requires). The scheme is `https`: every
+/// front end of a Lambda function here terminates TLS, whatever `X-Forwarded-Proto` said.
+/// The gateway then normalizes this one path for routing and the backend alike.
+fn client_target(parts: &mut http::request::Parts) -> Result<(), EventError> {
     let raw = parts.extensions.raw_http_path();
-    if raw.is_empty() {
-        return;
+    let path = if raw.is_empty() { "/" } else { raw };
+    let mut path_and_query: String =
+        percent_encoding::utf8_percent_encode(path, NOT_IN_PATH).collect();
+    if let Some(query) = parts.uri.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
     }
-    let path_and_query = match parts.uri.query() {
-        Some(query) => format!("{raw}?{query}"),
-        None => raw.to_owned(),
-    };
-    let mut uri = parts.uri.clone().into_parts();
-    if let Ok(pq) = path_and_query.parse() {
-        uri.path_and_query = Some(pq);
-        if let Ok(rebuilt) = http::Uri::from_parts(uri) {
-            parts.uri = rebuilt;
-        }
+    let mut uri = http::uri::Builder::new().path_and_query(path_and_query);
+    if let Some(authority) = parts.uri.authority() {
+        // Without one the gateway answers 400: it never makes a host up.
+        uri = uri
+            .scheme(http::uri::Scheme::HTTPS)
+            .authority(authority.clone());
     }
+    parts.uri = uri.build().map_err(|_| EventError::BadUrl)?;
+    Ok(())
 }
 
 /// Whether header `name` belongs to the trusted source (so it is not "ignored").
@@ -229,20 +253,28 @@ fn from_headers(
     alb_header: &str,
     alb_leaf: &str,
 ) -> Option<Result<Vec<Certificate>, ForwardedError>> {
+    let single = |name: &str| {
+        carried
+            .single(name)
+            .map_err(|repeated| ForwardedError::repeated(name, repeated))
+    };
     match source {
         CertificateSource::Apigateway => None,
-        CertificateSource::Alb => carried
-            .get(alb_header)
-            .map(|v| forwarded::alb(v, "x-amzn-mtls-clientcert"))
-            .or_else(|| {
-                carried
-                    .get(alb_leaf)
-                    .map(|v| forwarded::alb(v, "x-amzn-mtls-clientcert-leaf"))
-            }),
-        CertificateSource::Xfcc => carried.get("x-forwarded-client-cert").map(forwarded::xfcc),
-        CertificateSource::Rfc9440 => carried
-            .get("client-cert")
-            .map(|cert| forwarded::rfc9440(cert, carried.get("client-cert-chain"))),
+        CertificateSource::Alb => match (single(alb_header), single(alb_leaf)) {
+            (Err(error), _) | (_, Err(error)) => Some(Err(error)),
+            (Ok(Some(_)), Ok(Some(_))) => Some(Err(ForwardedError::Conflicting {
+                what: format!("both {alb_header} and {alb_leaf}"),
+            })),
+            (Ok(Some(chain)), Ok(None)) => Some(forwarded::alb(chain, "x-amzn-mtls-clientcert")),
+            (Ok(None), Ok(Some(leaf))) => Some(forwarded::alb(leaf, "x-amzn-mtls-clientcert-leaf")),
+            (Ok(None), Ok(None)) => None,
+        },
+        // Proxies append elements; the last header's last element is the nearest's.
+        CertificateSource::Xfcc => carried.last("x-forwarded-client-cert").map(forwarded::xfcc),
+        CertificateSource::Rfc9440 => match (single("client-cert"), single("client-cert-chain")) {
+            (Err(error), _) | (_, Err(error)) => Some(Err(error)),
+            (Ok(cert), Ok(chain)) => cert.map(|cert| forwarded::rfc9440(cert, chain)),
+        },
     }
 }
 
@@ -273,7 +305,12 @@ fn client_ip(context: Option<&RequestContext>, headers: &http::HeaderMap) -> Opt
         RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
         // The ALB appends the peer address to X-Forwarded-For: the last entry is the
         // only one the client did not write.
-        RequestContext::Alb(_) => header_str(headers, "x-forwarded-for")
+        // A client that sent its own header line leaves the ALB's in the last one.
+        RequestContext::Alb(_) => headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
             .map(|v| v.trim().to_owned()),
         _ => None,

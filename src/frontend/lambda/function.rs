@@ -301,6 +301,7 @@ impl Function {
                 record.subject = Some(chain.leaf.subject().to_owned());
             }
             ClientCertificate::Undecodable(_) => record.certificate = "undecodable",
+            ClientCertificate::Conflicting(_) => record.certificate = "conflicting",
         }
         record
             .ignored

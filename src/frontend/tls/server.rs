@@ -25,7 +25,7 @@ use super::{ClientAuth, Handler, Limits, TlsSettings};
 use crate::body::{BoxError, Payload};
 use crate::cert::{self, CertError, Certificate};
 use crate::frontend::forwarded::CertificateHeaders;
-use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
+use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse, request_authority};
 
 /// Serves HTTPS on `listener` until `shutdown` completes, then drains.
 ///
@@ -453,18 +453,17 @@ fn gateway_request<H>(
     let limits = shared.tls.limits();
     let (mut parts, body) = request.into_parts();
 
-    let host = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            parts
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
-    if shared.tls.entry(host.as_deref()) != connection.entry {
+    // One parsed authority decides the SNI check and, through the URI, everything after.
+    let authority = match request_authority(&parts) {
+        Ok(authority) => authority,
+        Err(error) => {
+            return Err(Refusal::with_body(
+                plain(StatusCode::BAD_REQUEST, &format!("{error}\n")),
+                body,
+            ));
+        }
+    };
+    if shared.tls.entry(Some(authority.as_str())) != connection.entry {
         return Err(Refusal::with_body(
             plain(
                 StatusCode::MISDIRECTED_REQUEST,
@@ -474,6 +473,15 @@ fn gateway_request<H>(
             body,
         ));
     }
+    // The scheme is the connection's (TLS), whatever an absolute-form target said.
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = match format!("https://{authority}{path}").parse() {
+        Ok(uri) => uri,
+        Err(_) => {
+            let refusal = plain(StatusCode::BAD_REQUEST, "the request target is not a URI\n");
+            return Err(Refusal::with_body(refusal, body));
+        }
+    };
 
     let declared = parts
         .headers
@@ -502,19 +510,11 @@ fn gateway_request<H>(
         &mut parts.headers,
         &shared.tls.renamed_certificate_headers(),
     );
-    if let Some(host) = &host {
-        if !parts.headers.contains_key(header::HOST) {
-            // HTTP/2 carries it as :authority; the core reads one place.
-            if let Ok(value) = HeaderValue::from_str(host) {
-                parts.headers.insert(header::HOST, value);
-            }
-        }
-        if parts.uri.authority().is_none() {
-            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            if let Ok(uri) = format!("https://{host}{path}").parse() {
-                parts.uri = uri;
-            }
-        }
+    if !parts.headers.contains_key(header::HOST)
+        && let Ok(value) = HeaderValue::from_str(authority.as_str())
+    {
+        // HTTP/2 carries it as :authority; the core reads one place.
+        parts.headers.insert(header::HOST, value);
     }
 
     let request = GatewayRequest {

@@ -198,6 +198,11 @@ pub(super) async fn forward_request(
     Ok(())
 }
 
+/// Methods a gateway does not pass on: CONNECT would make the backend a tunnel, and
+/// TRACE (IIS: TRACK) echoes the request with whatever credentials the gateway added.
+/// A policy may still answer them itself (`return-response`, `mock-response`).
+const NOT_FORWARDED: &[&str] = &["CONNECT", "TRACE", "TRACK"];
+
 fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     let bad = |what: String| {
         Failure::new(
@@ -217,6 +222,16 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     })?;
     let method = http::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| bad(format!("`{}` is not an HTTP method", request.method)))?;
+    if NOT_FORWARDED.contains(&method.as_str()) {
+        let mut failure = Failure::new(
+            "forward-request",
+            "MethodNotAllowed",
+            format!("{method} is not forwarded to a backend"),
+            StatusCode::METHOD_NOT_ALLOWED,
+        );
+        failure.public_message = Some(format!("The gateway does not forward {method} requests."));
+        return Err(failure);
+    }
     let mut headers = http::HeaderMap::new();
     for (name, values) in request.headers.iter() {
         let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {

@@ -1,0 +1,342 @@
+//! The request target every later step shares: one parsed authority and one normalized
+//! path.
+//!
+//! Routing, `context.Request.Url`, the SNI check of the local listener and the backend
+//! URL all derive from the values made here, so none of them can read a host or path the
+//! others did not. A path is normalized only where every reader agrees on the result
+//! (percent-encoded unreserved characters are decoded, escapes are upper-cased, RFC 3986
+//! §6.2.2); whatever a backend could read differently from the router is refused with
+//! 400 instead of guessed at: dot segments, empty segments, `;` path parameters, encoded
+//! or literal `\` and encoded `/`. Envoy's `normalize_path`, `merge_slashes` and
+//! `path_with_escaped_slashes_action: REJECT_REQUEST` draw the same line.
+
+use http::uri::Authority;
+
+/// Why a request's host or path was refused before routing (400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    #[error("The request path must start with '/'.")]
+    NotAbsolute,
+    #[error("The request path has a '.' or '..' segment; send the path without them.")]
+    DotSegment,
+    #[error("The request path has an empty segment ('//'); send it with single slashes.")]
+    EmptySegment,
+    #[error(
+        "The request path has an encoded '/' or '\\' ('%2F', '%5C') or a '\\'; backends differ on whether it separates segments, so it is not routed."
+    )]
+    EncodedSeparator,
+    #[error(
+        "The request path has a ';' path parameter; backends differ on whether they drop it, so it is not routed."
+    )]
+    PathParameter,
+    #[error(
+        "The request path has a '%' not followed by two hex digits, or an encoded NUL ('%00')."
+    )]
+    BadEscape,
+    #[error("The request has no Host.")]
+    MissingHost,
+    #[error(
+        "The request's Host is not a host name or IP address with an optional port (no user name, one port)."
+    )]
+    BadHost,
+    #[error("The request's Host header and its request target name different hosts.")]
+    ConflictingHost,
+    #[error("The request target is not a URI.")]
+    Malformed,
+}
+
+/// The path as every later step sees it: unreserved characters decoded, the remaining
+/// escapes upper-cased, characters a URI path cannot hold (from a Lambda event's path,
+/// which API Gateway may hand on decoded) percent-encoded.
+///
+/// # Errors
+/// A path a backend could read differently from the router (see the module docs).
+pub fn normalize_path(raw: &str) -> Result<String, TargetError> {
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(TargetError::NotAbsolute);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'%' => {
+                let value = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|hex| Some(hex_value(hex[0])? << 4 | hex_value(hex[1])?))
+                    .ok_or(TargetError::BadEscape)?;
+                match value {
+                    0 => return Err(TargetError::BadEscape),
+                    b'/' | b'\\' => return Err(TargetError::EncodedSeparator),
+                    b';' => return Err(TargetError::PathParameter),
+                    v if is_unreserved(v) => out.push(char::from(v)),
+                    v => push_escaped(&mut out, v),
+                }
+                i += 3;
+            }
+            b'\\' => return Err(TargetError::EncodedSeparator),
+            b';' => return Err(TargetError::PathParameter),
+            b if is_path_char(b) => {
+                out.push(char::from(b));
+                i += 1;
+            }
+            b => {
+                push_escaped(&mut out, b);
+                i += 1;
+            }
+        }
+    }
+    check_segments(&out)?;
+    Ok(out)
+}
+
+/// Every segment but the last (`/orders/` lists) must be non-empty, and none a dot
+/// segment: after decoding, `%2e` is a `.` like any other.
+fn check_segments(path: &str) -> Result<(), TargetError> {
+    let mut segments = path[1..].split('/').peekable();
+    while let Some(segment) = segments.next() {
+        if segment == "." || segment == ".." {
+            return Err(TargetError::DotSegment);
+        }
+        if segment.is_empty() && segments.peek().is_some() {
+            return Err(TargetError::EmptySegment);
+        }
+    }
+    Ok(())
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
+}
+
+/// RFC 3986 §2.3.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// What RFC 3986 lets a path segment hold unescaped (`pchar` and `/`), less `;`.
+fn is_path_char(byte: u8) -> bool {
+    is_unreserved(byte)
+        || matches!(
+            byte,
+            b'/' | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b'='
+                | b':'
+                | b'@'
+        )
+}
+
+fn push_escaped(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+}
+
+/// The authority a request is for: the request target's (HTTP/2 `:authority`, an
+/// absolute-form target) or else the `Host` header's; both, when present, must agree.
+///
+/// # Errors
+/// No host, a host that is not one ([`parse_authority`]), or two that disagree.
+pub fn request_authority(parts: &http::request::Parts) -> Result<Authority, TargetError> {
+    let header = match parts.headers.get(http::header::HOST) {
+        Some(value) => Some(parse_authority(
+            value.to_str().map_err(|_| TargetError::BadHost)?,
+        )?),
+        None => None,
+    };
+    let target = parts
+        .uri
+        .authority()
+        .map(|a| parse_authority(a.as_str()))
+        .transpose()?;
+    match (target, header) {
+        (Some(target), Some(header)) if target != header => Err(TargetError::ConflictingHost),
+        (Some(authority), _) | (None, Some(authority)) => Ok(authority),
+        (None, None) => Err(TargetError::MissingHost),
+    }
+}
+
+/// A `host[:port]` with nothing else: no user name (`x@host`), one port of digits
+/// (`host:1:2` is none), a DNS name, IPv4 address or bracketed IPv6 address. The host is
+/// lower-cased, as .NET's `Uri.Host` shows it.
+///
+/// # Errors
+/// [`TargetError::BadHost`].
+pub fn parse_authority(text: &str) -> Result<Authority, TargetError> {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, after) = rest.split_once(']').ok_or(TargetError::BadHost)?;
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| TargetError::BadHost)?;
+            let port = match after {
+                "" => None,
+                after => Some(after.strip_prefix(':').ok_or(TargetError::BadHost)?),
+            };
+            (&text[..ip.len() + 2], port)
+        }
+        None => {
+            let (host, port) = match text.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (text, None),
+            };
+            if !is_dns_name(host) {
+                return Err(TargetError::BadHost);
+            }
+            (host, port)
+        }
+    };
+    if let Some(port) = port
+        && (port.is_empty()
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || port.len() > 5
+            || port.parse::<u16>().is_err())
+    {
+        return Err(TargetError::BadHost);
+    }
+    let mut normalized = host.to_ascii_lowercase();
+    if let Some(port) = port {
+        normalized.push(':');
+        normalized.push_str(port);
+    }
+    normalized.parse().map_err(|_| TargetError::BadHost)
+}
+
+/// Labels of letters, digits, `-` and `_` (seen in internal names), 1 to 63 bytes, at
+/// most 253 bytes in all, one trailing dot allowed. IPv4 addresses are such names too.
+fn is_dns_name(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreserved_escapes_are_decoded_and_others_upper_cased() {
+        let ok = |p| normalize_path(p).unwrap();
+        assert_eq!(ok("/orders/%61dmin/users"), "/orders/admin/users");
+        assert_eq!(ok("/a%7e%2D%2e%5F"), "/a~-._");
+        assert_eq!(ok("/a%20b%3fc"), "/a%20b%3Fc");
+        assert_eq!(ok("/"), "/");
+        assert_eq!(ok("/orders/"), "/orders/");
+        assert_eq!(ok("/a:b@c!$&'()*+,="), "/a:b@c!$&'()*+,=");
+    }
+
+    #[test]
+    fn characters_a_path_cannot_hold_are_encoded() {
+        assert_eq!(
+            normalize_path("/a b/ü/\"x\"/#?").unwrap(),
+            "/a%20b/%C3%BC/%22x%22/%23%3F"
+        );
+    }
+
+    #[test]
+    fn what_backends_read_differently_is_refused() {
+        use TargetError::*;
+        for (path, error) in [
+            ("/orders//admin/users", EmptySegment),
+            ("//orders", EmptySegment),
+            ("/orders/admin%2fusers", EncodedSeparator),
+            ("/orders/admin%2Fusers", EncodedSeparator),
+            ("/orders/admin%5cusers", EncodedSeparator),
+            ("/orders\\admin", EncodedSeparator),
+            ("/orders/admin;x/users", PathParameter),
+            ("/orders/admin%3bx/users", PathParameter),
+            ("/public/..;/admin/x", PathParameter),
+            ("/public/../admin", DotSegment),
+            ("/public/%2e%2E/admin", DotSegment),
+            ("/public/./admin", DotSegment),
+            ("/public/.", DotSegment),
+            ("/a%zz", BadEscape),
+            ("/a%2", BadEscape),
+            ("/a%", BadEscape),
+            ("/a%00b", BadEscape),
+            ("orders", NotAbsolute),
+            ("", NotAbsolute),
+            ("*", NotAbsolute),
+        ] {
+            assert_eq!(normalize_path(path), Err(error), "{path}");
+        }
+    }
+
+    #[test]
+    fn dotted_names_that_are_not_dot_segments_pass() {
+        assert_eq!(
+            normalize_path("/a/.well-known/..x").unwrap(),
+            "/a/.well-known/..x"
+        );
+    }
+
+    #[test]
+    fn authorities_are_one_host_and_one_port() {
+        let ok = |a| parse_authority(a).unwrap().to_string();
+        assert_eq!(ok("API.Contoso.com"), "api.contoso.com");
+        assert_eq!(ok("localhost:8443"), "localhost:8443");
+        assert_eq!(ok("127.0.0.1:1"), "127.0.0.1:1");
+        assert_eq!(ok("[::1]:8443"), "[::1]:8443");
+        assert_eq!(ok("[::1]"), "[::1]");
+        assert_eq!(ok("example.com."), "example.com.");
+        for bad in [
+            "localhost:1:2",
+            "a.localhost:1 x",
+            "x@require.localhost",
+            "localhost:",
+            "localhost:65536",
+            "localhost:+1",
+            "",
+            ":443",
+            "a..b",
+            "[::1",
+            "[::1]x",
+            "[zz]",
+            "a%2eb",
+            "a/b",
+        ] {
+            assert_eq!(parse_authority(bad), Err(TargetError::BadHost), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_target_and_the_host_header_must_agree() {
+        let parts = |uri: &str, host: Option<&str>| {
+            let mut builder = http::Request::builder().uri(uri);
+            if let Some(host) = host {
+                builder = builder.header("host", host);
+            }
+            builder.body(()).unwrap().into_parts().0
+        };
+        let of = |uri, host| request_authority(&parts(uri, host)).map(|a| a.to_string());
+        assert_eq!(of("https://a.test/x", None).as_deref(), Ok("a.test"));
+        assert_eq!(of("/x", Some("A.test:8443")).as_deref(), Ok("a.test:8443"));
+        assert_eq!(
+            of("https://a.test/x", Some("a.test")).as_deref(),
+            Ok("a.test")
+        );
+        assert_eq!(
+            of("https://a.test/x", Some("b.test")),
+            Err(TargetError::ConflictingHost)
+        );
+        assert_eq!(of("/x", None), Err(TargetError::MissingHost));
+        assert_eq!(of("/x", Some("localhost:1:2")), Err(TargetError::BadHost));
+    }
+}
