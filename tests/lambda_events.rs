@@ -235,10 +235,122 @@ fn alb_source_does_not_believe_alb_headers_in_an_api_gateway_event() {
         );
         assert!(!request.parts.headers.contains_key("x-amzn-mtls-clientcert"));
     }
-    // The same headers in an ALB event are the deployment's source.
-    let (_, request) = run(&alb(spoof), &config("alb", ""));
+    // The same header in an ALB event is the deployment's source.
+    let one = json!({
+        "host": "api.contoso.com",
+        "x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem),
+    });
+    let (_, request) = run(&alb(one), &config("alb", ""));
     assert!(thumbprint(&request).is_some());
     assert!(request.ignored_certificate_sources.is_empty());
+}
+
+/// An ALB event with multi-value headers (the target group's setting).
+fn alb_multi(headers: Value) -> Value {
+    json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/certgate/0123456789abcdef"}},
+        "httpMethod": "GET", "path": "/orders", "multiValueQueryStringParameters": {},
+        "multiValueHeaders": headers, "body": "", "isBase64Encoded": false
+    })
+}
+
+fn conflicting(request: &GatewayRequest) -> &str {
+    match &request.certificate {
+        ClientCertificate::Conflicting(why) => why,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_carrier_the_front_end_sets_once_that_comes_twice_is_a_conflict() {
+    // The ALB sets one of its two headers; the other came from the client, who then
+    // passes with any accepted certificate as whichever one a policy reads.
+    let (client, _) = common::pki::client_and_ca();
+    let (other, _) = common::pki::client_and_ca();
+    let (good, forged) = (alb_encode(&client.pem), alb_encode(&other.pem));
+    let both = json!({
+        "host": "api.contoso.com",
+        "x-amzn-mtls-clientcert": good,
+        "x-amzn-mtls-clientcert-leaf": forged,
+    });
+    let (_, request) = run(&alb(both), &config("alb", ""));
+    assert!(
+        conflicting(&request)
+            .contains("both x-amzn-mtls-clientcert and x-amzn-mtls-clientcert-leaf")
+    );
+
+    let repeated = json!({"host": ["api.contoso.com"], "x-amzn-mtls-clientcert": [forged, good]});
+    let (_, request) = run(&alb_multi(repeated), &config("alb", ""));
+    assert!(conflicting(&request).contains("2 x-amzn-mtls-clientcert headers"));
+
+    let cert = format!(":{}:", b64(&client.der));
+    let twice = json!({"host": "api.contoso.com"});
+    let mut event = rest_v1(None, twice);
+    event["multiValueHeaders"]["client-cert"] = json!([cert, cert]);
+    let (_, request) = run(&event, &config("rfc9440", ""));
+    assert!(conflicting(&request).contains("2 client-cert headers"));
+}
+
+#[test]
+fn repeated_xff_and_xfcc_headers_give_the_nearest_proxys_value() {
+    // A client's own header line comes first; the ALB (or Envoy) appends to the last.
+    let (client, _) = common::pki::client_and_ca();
+    let (forged, _) = common::pki::client_and_ca();
+    let xfcc = |pem: &str| format!("Cert=\"{}\"", alb_encode(pem));
+    let headers = json!({
+        "host": ["api.contoso.com"],
+        "x-forwarded-for": ["192.0.2.66", "203.0.113.5, 198.51.100.1"],
+        "x-forwarded-client-cert": [xfcc(&forged.pem), format!("By=spiffe://a;{}", xfcc(&client.pem))],
+    });
+    let (_, request) = run(&alb_multi(headers), &config("xfcc", ""));
+    assert_eq!(request.client_ip, Some("198.51.100.1".parse().unwrap()));
+    let expected = certgate::cert::Certificate::from_der(&client.der).unwrap();
+    assert_eq!(thumbprint(&request).as_deref(), Some(expected.thumbprint()));
+}
+
+#[test]
+fn certificate_headers_spelled_with_underscores_are_removed() {
+    // CGI and WSGI backends read `x_amzn_mtls_clientcert` as `X-Amzn-Mtls-Clientcert`.
+    let (client, _) = common::pki::client_and_ca();
+    let headers = json!({
+        "host": "api.contoso.com",
+        "x_amzn_mtls_clientcert": alb_encode(&client.pem),
+        "client_cert": ":AAAA:",
+    });
+    let (_, request) = run(&alb(headers), &config("apigateway", ""));
+    assert!(matches!(request.certificate, ClientCertificate::Absent));
+    assert!(!request.parts.headers.contains_key("x_amzn_mtls_clientcert"));
+    assert!(!request.parts.headers.contains_key("client_cert"));
+    assert_eq!(
+        request.ignored_certificate_sources,
+        ["x-amzn-mtls-clientcert", "client-cert"]
+    );
+}
+
+#[test]
+fn every_event_shape_carries_the_path_the_client_sent() {
+    // lambda_http puts a named stage in front (`/Prod/orders/1`) and resolves dot
+    // segments; the gateway must see what the client sent, and normalize it itself.
+    let mut v2 = http_v2(None, json!({"host": "api.contoso.com"}));
+    v2["rawPath"] = json!("/orders/1");
+    v2["requestContext"]["stage"] = json!("Prod");
+    let (_, request) = run(&v2, &config("apigateway", ""));
+    assert_eq!(request.parts.uri.path(), "/orders/1");
+    // HTTP APIs hand the path on decoded: a space must still make a URI.
+    v2["rawPath"] = json!("/orders/a b");
+    let (_, request) = run(&v2, &config("apigateway", ""));
+    assert_eq!(request.parts.uri.path(), "/orders/a%20b");
+    assert_eq!(request.parts.uri.scheme_str(), Some("https"));
+
+    let mut event = alb(json!({"host": "api.contoso.com", "x-forwarded-proto": "http"}));
+    event["path"] = json!("/public/%2e%2e/admin");
+    let (_, request) = run(&event, &config("alb", ""));
+    assert_eq!(request.parts.uri.path(), "/public/%2e%2e/admin");
+    assert_eq!(
+        request.parts.uri.scheme_str(),
+        Some("https"),
+        "from the connection"
+    );
 }
 
 #[test]

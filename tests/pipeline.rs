@@ -194,9 +194,10 @@ async fn article_uploaded_certificate_policy_admits_only_valid_uploaded_certific
 }
 
 #[tokio::test]
-async fn paths_with_dot_segments_are_refused_before_routing() {
+async fn paths_a_backend_could_read_differently_are_refused_before_routing() {
     // `/orders/../admin` matches the API `/orders` segment by segment; a backend that
-    // resolves the `..` would serve `/admin` under the policy of `/orders`.
+    // resolves the `..` (or merges `//`, decodes `%2f`, drops `;x`) would serve another
+    // resource under the policy of `/orders`.
     let pki = Pki::new();
     let echo = EchoBackend::start().await;
     let d = deploy(
@@ -205,23 +206,25 @@ async fn paths_with_dot_segments_are_refused_before_routing() {
         "<policies><inbound><base/></inbound></policies>",
         None,
     );
-    for path in [
-        "/orders/../admin",
-        "/orders/./42",
-        "/orders/%2e%2E/admin",
-        "/orders/..%2fadmin",
-        "/orders/..%5Cadmin",
-        "/orders/42/..",
+    for (path, why) in [
+        ("/orders/../admin", "'..' segment"),
+        ("/orders/./42", "'..' segment"),
+        ("/orders/%2e%2E/admin", "'..' segment"),
+        ("/orders/42/..", "'..' segment"),
+        ("/orders/..%2fadmin", "encoded '/'"),
+        ("/orders/..%5Cadmin", "encoded '/'"),
+        ("/orders//admin/users", "empty segment"),
+        ("/orders/admin%2fusers", "encoded '/'"),
+        ("/orders/admin;x/users", "path parameter"),
+        ("/public/..;/admin/x", "path parameter"),
+        ("/orders/a%zz", "two hex digits"),
+        ("/orders/a%00", "NUL"),
     ] {
         let out = send(&d, request("GET", path, Some(pki.chain(&pki.good)), b"")).await;
         assert_eq!(out.response.status, 400, "{path}");
         assert_eq!(out.decision, Decision::NotRouted, "{path}");
-        assert!(
-            std::str::from_utf8(body_of(&out))
-                .unwrap()
-                .contains("'..' segment"),
-            "{path}"
-        );
+        let message = String::from_utf8_lossy(body_of(&out)).into_owned();
+        assert!(message.contains(why), "{path}: {message}");
         assert!(out.response.headers.get("x-echo-uri").is_none(), "{path}");
     }
     // Dots inside a segment are ordinary characters.
@@ -237,6 +240,70 @@ async fn paths_with_dot_segments_are_refused_before_routing() {
     .await;
     assert_eq!(out.response.status, 200, "{:?}", out.trace);
     assert_eq!(header(&out, "x-echo-uri"), "/v1..2/.well-known");
+}
+
+#[tokio::test]
+async fn routing_the_policy_and_the_backend_see_one_normalized_path() {
+    // The issue's layout: `/orders` takes any valid certificate, `/orders/admin` only the
+    // uploaded one. `%61` is `a`: a backend decodes it, so routing must too.
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let backend = echo.url();
+    let mut files = pki.files();
+    files.push(file(
+        "gateway.toml",
+        format!(
+            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n\
+             [[apis]]\nname = \"admin\"\npath = \"/orders/admin\"\nbackend = \"{backend}/admin\"\npolicy = \"policies/admin.xml\"\n"
+        ),
+    ));
+    let seen = r#"<set-header name="x-seen-url" exists-action="override"><value>@(context.Request.Url.ToString() + " " + context.Request.OriginalUrl.Path)</value></set-header>"#;
+    let valid = r#"<choose><when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify())"><return-response><set-status code="403" reason="Invalid client certificate" /></return-response></when></choose>"#;
+    files.push(file(
+        "policies/orders.xml",
+        policy_doc(&format!("{valid}{seen}"), ""),
+    ));
+    files.push(file(
+        "policies/admin.xml",
+        policy_doc(&format!("{ARTICLE_UPLOADED}{seen}"), ""),
+    ));
+    let d = Deployment::load(&files, "test", now()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let not_uploaded = || Some(pki.chain(&pki.other_good));
+
+    for path in [
+        "/orders/admin/users",
+        "/orders/%61dmin/users",
+        "/ORDERS/%41DMIN/users",
+    ] {
+        let out = send(&d, request("GET", path, not_uploaded(), b"")).await;
+        assert_eq!(out.api.as_deref(), Some("admin"), "{path}");
+        assert_eq!(out.response.status, 403, "{path}: {:?}", out.trace);
+    }
+    let out = send(
+        &d,
+        request(
+            "GET",
+            "/orders/%61dmin/users",
+            Some(pki.chain(&pki.good)),
+            b"",
+        ),
+    )
+    .await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-uri"), "/admin/users");
+
+    let out = send(
+        &d,
+        request("GET", "/orders/%7euser/a%2bb?q=%2e", not_uploaded(), b""),
+    )
+    .await;
+    assert_eq!(out.api.as_deref(), Some("orders"));
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-uri"), "/~user/a%2Bb?q=%2E");
+    assert_eq!(
+        header(&out, "x-echo-header-x-seen-url"),
+        "https://api.contoso.com/orders/~user/a%2Bb?q=%2E /orders/~user/a%2Bb"
+    );
 }
 
 #[tokio::test]
@@ -788,4 +855,96 @@ async fn authentication_certificate_presents_the_uploaded_certificate_to_the_bac
     let d = load(r#"<authentication-certificate certificate-id="missing"/>"#);
     let out = send(&d, request("GET", "/o/x", None, b"")).await;
     assert_eq!(out.response.status, 502);
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_do_not_carry_credentials_or_the_certificate() {
+    let pki = Pki::new();
+    let (first, second) = (EchoBackend::start().await, EchoBackend::start().await);
+    let d = deploy_with(
+        &pki,
+        &first.url(),
+        r#"<policies><inbound><base/></inbound><backend><forward-request follow-redirects="true"/></backend></policies>"#,
+        None,
+        "forward_client_certificate = \"rfc9440\"\n",
+    );
+    let with_credentials = |path: &str| {
+        let mut r = request("GET", path, Some(pki.chain(&pki.good)), b"");
+        for (name, value) in [("authorization", "Bearer secret"), ("cookie", "session=1")] {
+            r.parts.headers.insert(name, value.parse().unwrap());
+        }
+        r
+    };
+    // Same origin: everything follows.
+    let out = send(&d, with_credentials("/orders/redirect")).await;
+    assert_eq!(header(&out, "x-echo-uri"), "/echo?redirected=1");
+    assert_eq!(header(&out, "x-echo-header-authorization"), "Bearer secret");
+    assert!(
+        out.response
+            .headers
+            .contains_key("x-echo-header-client-cert")
+    );
+    // Another origin (another port): none of it does.
+    let away = format!("/orders/redirect-away/{}", second.addr.port());
+    let out = send(&d, with_credentials(&away)).await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-uri"), "/echo");
+    for name in [
+        "authorization",
+        "cookie",
+        "client-cert",
+        "client-cert-chain",
+    ] {
+        let echoed = format!("x-echo-header-{name}");
+        assert!(
+            !out.response.headers.contains_key(&echoed),
+            "{name} followed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_that_cannot_be_forwarded_or_say_two_things_are_refused() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let d = deploy(
+        &pki,
+        &echo.url(),
+        r#"<policies><inbound><base/><choose><when condition="@(context.Request.Url.Path.EndsWith(&quot;/answered&quot;))"><return-response><set-status code="204" reason="No Content" /></return-response></when></choose></inbound></policies>"#,
+        None,
+    );
+    let chain = || Some(pki.chain(&pki.good));
+    // CONNECT names a host, not a path: nothing to route.
+    let out = send(&d, request("CONNECT", "/orders/1", chain(), b"")).await;
+    assert_eq!(
+        (out.response.status.as_u16(), out.decision.clone()),
+        (405, Decision::NotRouted)
+    );
+    // TRACE is never forwarded, but a policy may answer it.
+    let out = send(&d, request("TRACE", "/orders/1", chain(), b"")).await;
+    assert_eq!(out.response.status, 405, "{:?}", out.trace);
+    assert!(out.response.headers.get("x-echo-uri").is_none());
+    let out = send(&d, request("TRACE", "/orders/answered", chain(), b"")).await;
+    assert_eq!(out.response.status, 204);
+
+    // Two certificates from a carrier that sets one.
+    let mut r = request("GET", "/orders/1", None, b"");
+    r.certificate = ClientCertificate::Conflicting("both a and b".into());
+    let out = send(&d, r).await;
+    assert_eq!(out.response.status, 400);
+    assert!(String::from_utf8_lossy(body_of(&out)).contains("two client certificates"));
+
+    // Hosts: a user name, and a Host that disagrees with the target.
+    for (uri, host) in [
+        ("https://x@api.contoso.com/orders/1", "api.contoso.com"),
+        ("https://api.contoso.com/orders/1", "other.contoso.com"),
+        ("/orders/1", "api.contoso.com:1:2"),
+    ] {
+        let mut r = request("GET", "/orders/1", chain(), b"");
+        r.parts.uri = uri.parse().unwrap();
+        r.parts.headers.insert("host", host.parse().unwrap());
+        let out = send(&d, r).await;
+        assert_eq!(out.response.status, 400, "{uri} {host}");
+        assert!(out.response.headers.get("x-echo-uri").is_none());
+    }
 }

@@ -297,6 +297,53 @@ async fn a_host_header_for_another_host_name_is_misdirected() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_is_no_authority_is_refused_before_the_sni_check() {
+    // Each of these passed the SNI check as `off.test` (or as another name), while
+    // `context.Request.Url` saw nothing or another host.
+    let gateway = Gateway::start().await;
+    for host in [
+        "off.test:1:2",
+        "off.test:1 x",
+        "x@off.test",
+        "off.test:",
+        "off.test:99999",
+    ] {
+        let request = format!("GET /hello HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let out = raw(gateway.addr, "off.test", Offer::Nothing, request.as_bytes())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 400 "), "{host}: {text}");
+        assert!(text.contains("not a host name"), "{host}: {text}");
+    }
+    // An absolute-form target that disagrees with Host is refused too; one that agrees
+    // is served with the connection's scheme, whatever the target said.
+    let request =
+        b"GET http://other.test/hello HTTP/1.1\r\nHost: off.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "off.test", Offer::Nothing, request)
+        .await
+        .unwrap();
+    assert!(
+        out.starts_with(b"HTTP/1.1 400 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(gateway.calls(), 0);
+    let request =
+        b"GET http://OFF.test/hello HTTP/1.1\r\nHost: off.test\r\nConnection: close\r\n\r\n";
+    let out = raw(gateway.addr, "off.test", Offer::Nothing, request)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 200 "), "{text}");
+    assert!(
+        text.contains("x-echo-uri: https://off.test/hello"),
+        "{text}"
+    );
+    assert_eq!(gateway.calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handler_sees_an_absolute_uri_the_peer_ip_and_a_request_id() {
     let gateway = Gateway::start().await;
     for http2 in [false, true] {

@@ -1,7 +1,7 @@
 //! A real HTTP backend on loopback for integration tests.
 //!
 //! `/slow` waits 10 s before answering; `/redirect` answers 302 and `/redirect307` 307 to
-//! `/echo?redirected=1`; `/stream` answers at once and streams the request body back as
+//! `/echo?redirected=1`; `/redirect-away/<port>` 302 to `http://127.0.0.1:<port>/echo`; `/stream` answers at once and streams the request body back as
 //! it arrives; anything else echoes: status 200, the request body back byte for byte
 //! once it has all arrived, and what it received in `x-echo-method`, `x-echo-uri` and
 //! `x-echo-header-<name>` headers.
@@ -61,6 +61,13 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Paylo
         "/redirect307" => Some(307),
         _ => None,
     };
+    if let Some(port) = path.strip_prefix("/redirect-away/") {
+        return Ok(hyper::Response::builder()
+            .status(302)
+            .header("location", format!("http://127.0.0.1:{port}/echo"))
+            .body(Payload::empty())
+            .unwrap());
+    }
     if let Some(status) = redirect {
         return Ok(hyper::Response::builder()
             .status(status)

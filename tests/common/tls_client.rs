@@ -222,6 +222,7 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
         ClientCertificate::Absent => ("none".to_owned(), 0),
         ClientCertificate::Presented(chain) => (chain.leaf.thumbprint().to_owned(), chain.len()),
         ClientCertificate::Undecodable(_) => ("undecodable".to_owned(), 0),
+        ClientCertificate::Conflicting(_) => ("conflicting".to_owned(), 0),
     };
     set("x-echo-certificate", certificate);
     set("x-echo-chain-length", chain.to_string());
