@@ -191,3 +191,52 @@ fn an_event_whose_host_is_no_host_gets_the_functions_400() {
         assert!(header(&response, VERSION_HEADER).is_some(), "{host}");
     }
 }
+
+/// The sample's valid event of `front_end`, changed by `edit`, as the function answers it.
+fn invoke_edited(front_end: &str, config: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let valid =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("events/{front_end}/valid.json"));
+    let mut event: Value = serde_json::from_slice(&std::fs::read(valid).unwrap()).unwrap();
+    edit(&mut event);
+    let path = dir.path().join("edited.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    invoke(config, path.to_str().unwrap(), false).0
+}
+
+#[test]
+fn every_event_shape_refuses_a_path_the_backend_could_read_differently() {
+    for (front_end, config, field) in [
+        ("rest", "examples/apigateway", "path"),
+        ("http-api", "examples/apigateway", "rawPath"),
+        ("alb", "examples/alb", "path"),
+    ] {
+        for path in [
+            "/orders//42",
+            "/orders/42;x",
+            "/orders/%2e%2e/42",
+            "/orders/4%2f2",
+        ] {
+            let response = invoke_edited(front_end, config, |event| event[field] = path.into());
+            assert_eq!(
+                response["statusCode"], 400,
+                "{front_end} {path}: {response}"
+            );
+        }
+        // Encoded unreserved characters are the same path: routed and answered.
+        let response = invoke_edited(front_end, config, |e| e[field] = "/%6Frders/42".into());
+        assert_eq!(response["statusCode"], 200, "{front_end}: {response}");
+    }
+}
+
+#[test]
+fn an_alb_event_with_both_certificate_headers_is_refused() {
+    // The ALB sets one of them; the client added the other.
+    let response = invoke_edited("alb", "examples/alb", |event| {
+        let chain = event["headers"]["x-amzn-mtls-clientcert"].clone();
+        event["headers"]["x-amzn-mtls-clientcert-leaf"] = chain;
+    });
+    assert_eq!(response["statusCode"], 400, "{response}");
+    let body = response["body"].as_str().unwrap();
+    assert!(body.contains("two client certificates"), "{body}");
+}

@@ -397,6 +397,31 @@ async fn request_mode_gives_the_article_policy_answer_for_each_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_are_routed_as_the_backend_reads_them_over_both_protocols() {
+    let s = Served::start().await;
+    for protocol in ["--http1.1", "--http2"] {
+        for path in [
+            "/echo//hello",
+            "/echo/a%2fb",
+            "/echo/a;x/b",
+            "/echo/%2e%2e/hello",
+        ] {
+            let out = curl(&s, REQUEST, Cert::Good, path, &[protocol, "--path-as-is"]).await;
+            assert!(out.success, "{path} {protocol}: {}", out.stderr);
+            assert_eq!(out.status(), 400, "{path} {protocol}");
+            assert!(
+                out.header("x-echo-uri").is_none(),
+                "{path} reached the backend"
+            );
+        }
+        // `%68` is `h`: the backend gets the path that was routed.
+        let out = curl(&s, REQUEST, Cert::Good, "/%65cho/%68ello", &[protocol]).await;
+        assert_eq!(out.status(), 200, "{protocol}");
+        assert_eq!(out.header("x-echo-uri").as_deref(), Some("/hello"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_mode_refuses_the_handshake_without_a_certificate_and_the_policy_judges_the_rest() {
     let s = Served::start().await;
     for cert in Cert::ALL {

@@ -280,6 +280,45 @@ mod tests {
     }
 
     #[test]
+    fn every_short_path_that_passes_leaves_a_decoding_backend_nothing_to_reinterpret() {
+        const PIECES: &[&str] = &[
+            "/", "a", ".", "%2e", "%2E", "%2f", "%5c", "\\", ";", "%3b", "%61", "%", "%25", " ",
+            "%C3%BC",
+        ];
+        let mut paths = vec![String::from("/")];
+        for _ in 0..4 {
+            paths = paths
+                .iter()
+                .flat_map(|p| PIECES.iter().map(move |piece| format!("{p}{piece}")))
+                .collect();
+            for path in &paths {
+                let Ok(normalized) = normalize_path(path) else {
+                    continue;
+                };
+                assert_eq!(
+                    normalize_path(&normalized).as_ref(),
+                    Ok(&normalized),
+                    "{path}"
+                );
+                let segments: Vec<_> = normalized[1..].split('/').collect();
+                for (i, segment) in segments.iter().enumerate() {
+                    let decoded =
+                        percent_encoding::percent_decode_str(segment).collect::<Vec<u8>>();
+                    assert!(
+                        !decoded.iter().any(|b| matches!(b, b'/' | b'\\' | b';' | 0)),
+                        "{path} -> {normalized}"
+                    );
+                    assert!(
+                        decoded != b"." && decoded != b"..",
+                        "{path} -> {normalized}"
+                    );
+                    assert!(!decoded.is_empty() || i + 1 == segments.len(), "{path}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn dotted_names_that_are_not_dot_segments_pass() {
         assert_eq!(
             normalize_path("/a/.well-known/..x").unwrap(),
