@@ -26,6 +26,9 @@
 //!   Request`, so a connection negotiated for an `off` host cannot reach a `require` host.
 //! * **Bounded.** Handshake time, header size and time, body size and time, idle time
 //!   and open connections are limited ([`Limits`]); a body over the limit gets `413`.
+//! * **Abandoned requests stop.** A client that disconnects or resets its HTTP/2 stream
+//!   cancels its request: the handler's future is dropped, and with it the backend
+//!   call and the body.
 //! * **Graceful shutdown.** When the shutdown future completes, [`serve`] stops
 //!   accepting, lets in-flight requests finish (HTTP/2 sends GOAWAY), and returns once
 //!   every connection is closed or [`Limits::shutdown_grace`] has passed.
@@ -72,7 +75,9 @@ pub use settings::{ClientAuth, TlsError, TlsSettings, TlsSettingsBuilder};
 /// What the listener calls for each request: the gateway pipeline, or a test double.
 ///
 /// Each call runs in its own task, so a handler that panics costs its request a `500`,
-/// not the connection. Any `Fn(GatewayRequest) -> impl Future<Output = GatewayResponse>`
+/// not the connection. The task is aborted when the client goes away (disconnects, or
+/// resets its HTTP/2 stream) before the response is ready: the handler's future may be
+/// dropped at any await. Any `Fn(GatewayRequest) -> impl Future<Output = GatewayResponse>`
 /// closure that is `Send + Sync + 'static` is a handler.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: GatewayRequest) -> impl Future<Output = GatewayResponse> + Send;

@@ -17,7 +17,7 @@ use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::request_body::{BodyLimit, Breach, Guarded};
@@ -330,17 +330,7 @@ async fn respond<H: Handler>(
     let head_request = request.method() == http::Method::HEAD;
     let (response, unread) = match gateway_request(request, &connection, &shared) {
         Ok((request, breach)) => {
-            let shared = shared.clone();
-            let request_id = request.request_id.clone();
-            // Its own task: a panicking handler costs this request, not the connection.
-            let response =
-                match tokio::spawn(async move { shared.handler.handle(request).await }).await {
-                    Ok(response) => response,
-                    Err(error) => {
-                        tracing::error!(%request_id, %error, "the handler failed");
-                        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                    }
-                };
+            let response = run(&shared, request).await;
             (breached(response, &breach, connection.peer), None)
         }
         Err(refusal) => (refusal.response, Some(refusal.unread)),
@@ -351,6 +341,43 @@ async fn respond<H: Handler>(
         unread,
         _active: active,
     }))
+}
+
+/// The handler's answer, or `500` when it panicked.
+async fn run<H: Handler>(shared: &Arc<Shared<H>>, request: GatewayRequest) -> GatewayResponse {
+    let request_id = request.request_id.clone();
+    let shared = shared.clone();
+    let task = HandlerTask(tokio::spawn(
+        async move { shared.handler.handle(request).await },
+    ));
+    task.await.unwrap_or_else(|error| {
+        tracing::error!(%request_id, %error, "the handler failed");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+    })
+}
+
+/// The handler's own task, so that a panicking handler costs its request a `500`, not
+/// the connection; aborted when dropped. hyper drops the request's future when the
+/// client disconnects or resets the stream, and the abort carries that to the handler:
+/// an abandoned request stops at its next await and lets go of its backend connection
+/// and its body, instead of running on detached.
+struct HandlerTask(JoinHandle<GatewayResponse>);
+
+impl Future for HandlerTask {
+    type Output = Result<GatewayResponse, JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl Drop for HandlerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The handler's response, or `413`/`408` when a listener limit cut the request body
