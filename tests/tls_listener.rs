@@ -900,7 +900,14 @@ async fn an_http2_stream_reset_cancels_its_request_but_not_the_connection() {
 async fn abandoned_requests_do_not_accumulate() {
     const EACH: usize = 10;
     let backend = HoldingBackend::start().await;
-    let gateway = Gateway::serving(Limits::default(), forwarding(backend.url())).await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_requests_in_flight: 2 * EACH,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
     let addr = gateway.addr;
     let (mut sender, _conn) = http2_connection(addr).await;
     for round in 0..2 {
@@ -912,6 +919,7 @@ async fn abandoned_requests_do_not_accumulate() {
             clients.push(http1_holding(addr).await);
             streams.push(tokio::spawn(sender.send_request(h2_get(addr, "/hold"))));
         }
+        // The second round gets through only if the first gave its slots back.
         assert!(
             eventually(|| backend.holding() == 2 * EACH).await,
             "round {round}: {} of {} requests reached the backend",
@@ -970,6 +978,130 @@ async fn a_client_gone_while_the_response_streams_closes_the_backend_stream() {
         "HTTP/2: the backend kept streaming to a reset stream"
     );
     assert!(!conn.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_in_flight_limit_get_503_without_the_handler() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_requests_in_flight: 2,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let holders = [
+        http1_holding(gateway.addr).await,
+        http1_holding(gateway.addr).await,
+    ];
+    assert!(eventually(|| backend.holding() == 2).await, "never reached");
+    for http2 in [false, true] {
+        let refused = send(
+            gateway.addr,
+            Call {
+                http2,
+                ..Call::get("request.test", Offer::Nothing)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.status, 503, "http2={http2}");
+        assert_eq!(refused.header("retry-after"), "1");
+        assert_eq!(
+            String::from_utf8_lossy(&refused.body),
+            "too many requests in flight (limit 2); try again shortly\n"
+        );
+    }
+    assert_eq!(gateway.calls(), 2);
+    drop(holders);
+    assert!(eventually(|| backend.open() == 0).await);
+    let answer = send(gateway.addr, Call::get("request.test", Offer::Nothing))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(gateway.calls(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_beyond_the_global_byte_limit_get_503() {
+    const KIB: usize = 1024;
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_buffered_body_bytes: MIB,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let addr = gateway.addr;
+    let post = |len: usize| {
+        send(
+            addr,
+            Call {
+                method: "POST",
+                path: "/upload",
+                body: binary(len),
+                ..Call::get("request.test", Offer::Nothing)
+            },
+        )
+    };
+    // 768 KiB held by a request that waits at the backend.
+    let holder = tokio::spawn(send(
+        addr,
+        Call {
+            method: "POST",
+            path: "/hold",
+            body: binary(768 * KIB),
+            ..Call::get("request.test", Offer::Nothing)
+        },
+    ));
+    assert!(eventually(|| backend.holding() == 1).await, "never reached");
+    let expected = "the gateway holds its limit of 1048576 bytes of request bodies; \
+                    try again shortly\n";
+    // Declared too large for what is left: refused before the handler.
+    let refused = post(512 * KIB).await.unwrap();
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), "1");
+    assert_eq!(String::from_utf8_lossy(&refused.body), expected);
+    assert_eq!(gateway.calls(), 1);
+    // Chunked: cut off when it crosses the limit.
+    let mut request =
+        b"POST /upload HTTP/1.1\r\nHost: request.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    let chunk = binary(64 * KIB);
+    for _ in 0..8 {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(&chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let out = raw(addr, "request.test", Offer::Nothing, &request)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{text}"
+    );
+    assert!(text.ends_with(expected), "{text}");
+    assert_eq!(
+        gateway.calls(),
+        2,
+        "the chunked body reached the handler, then was cut"
+    );
+    // A small one still fits.
+    assert_eq!(post(64 * KIB).await.unwrap().status, 200);
+    // Once the holder is gone, its bytes are free again; and bodies that were answered
+    // gave theirs back: twice 512 KiB, one after the other, both pass.
+    holder.abort();
+    assert!(eventually(|| backend.holding() == 0).await);
+    for _ in 0..2 {
+        let answer = post(512 * KIB).await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body.len(), 512 * KIB);
+    }
 }
 
 fn build(toml: &str, files: &[SourceFile]) -> Result<TlsSettings, TlsError> {
