@@ -1,20 +1,29 @@
 //! The local TLS listener with real handshakes on loopback: curl (OpenSSL) and a rustls
 //! client, every client-certificate mode, SNI, large bodies over HTTP/1.1 and HTTP/2,
-//! limits and graceful shutdown.
+//! limits, abandoned requests (against a real backend, through certgate's proxy) and
+//! graceful shutdown.
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "common/backend.rs"]
+mod backend;
 #[path = "common/tls_client.rs"]
 mod tls_client;
 
 use std::time::{Duration, Instant};
 
+use backend::HoldingBackend;
+use bytes::Bytes;
 use certgate::config::GatewayConfig;
 use certgate::frontend::tls::{ClientAuth, Limits, TlsError, TlsSettings};
 use certgate::source::SourceFile;
+use http_body_util::{BodyExt as _, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tls_client::{
     Call, CurlFiles, Gateway, Offer, Version, binary, client_config, connect, curl,
-    deployment_files, inspecting_client_config, pki, raw, resolver, send, served_subject,
+    deployment_files, forwarding, inspecting_client_config, pki, raw, resolver, send,
+    served_subject,
 };
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const MIB: usize = 1024 * 1024;
 
@@ -848,6 +857,298 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     .expect("the freed slot was not reused")
     .unwrap();
     assert_eq!(answer.status, 200);
+}
+
+/// Polls `done` until it holds or a generous 20 s have passed; says whether it held.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+/// An HTTP/2 connection to the listener, its driver task, and a sender of requests.
+async fn http2_connection(
+    addr: std::net::SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, &[b"h2"]);
+    let stream = connect(addr, "request.test", config).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    (sender, tokio::spawn(conn))
+}
+
+fn h2_get(addr: std::net::SocketAddr, path: &str) -> http::Request<Empty<Bytes>> {
+    http::Request::get(format!("https://request.test:{}{path}", addr.port()))
+        .body(Empty::new())
+        .unwrap()
+}
+
+/// Sends `GET /hold` over HTTP/1.1 and keeps the connection open (without reading).
+async fn http1_holding(
+    addr: std::net::SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, &[b"http/1.1"]);
+    let mut stream = connect(addr, "request.test", config).await.unwrap();
+    stream
+        .write_all(b"GET /hold HTTP/1.1\r\nHost: request.test\r\n\r\n")
+        .await
+        .unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http1_client_that_disconnects_cancels_its_request_and_the_backend_connection() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(Limits::default(), forwarding(backend.url())).await;
+    let client = http1_holding(gateway.addr).await;
+    assert!(eventually(|| backend.holding() == 1).await, "never reached");
+    assert_eq!(backend.open(), 1);
+    drop(client);
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "the abandoned request kept its backend connection open"
+    );
+    assert_eq!(backend.holding(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_stream_reset_cancels_its_request_but_not_the_connection() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(Limits::default(), forwarding(backend.url())).await;
+    let (mut sender, conn) = http2_connection(gateway.addr).await;
+    let held = tokio::spawn(sender.send_request(h2_get(gateway.addr, "/hold")));
+    assert!(eventually(|| backend.holding() == 1).await, "never reached");
+    // Dropping hyper's response future resets the stream (RST_STREAM CANCEL).
+    held.abort();
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "the reset stream kept its backend connection open"
+    );
+    // The connection itself is still served.
+    let answer = sender
+        .send_request(h2_get(gateway.addr, "/hello"))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(!conn.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_requests_do_not_accumulate() {
+    const EACH: usize = 10;
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_requests_in_flight: 2 * EACH,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let addr = gateway.addr;
+    let (mut sender, _conn) = http2_connection(addr).await;
+    for round in 0..2 {
+        // Half disconnect over HTTP/1.1; half are streams of one HTTP/2 connection,
+        // reset one after the other.
+        let mut clients = Vec::new();
+        let mut streams = Vec::new();
+        for _ in 0..EACH {
+            clients.push(http1_holding(addr).await);
+            streams.push(tokio::spawn(sender.send_request(h2_get(addr, "/hold"))));
+        }
+        // The second round gets through only if the first gave its slots back.
+        assert!(
+            eventually(|| backend.holding() == 2 * EACH).await,
+            "round {round}: {} of {} requests reached the backend",
+            backend.holding(),
+            2 * EACH
+        );
+        drop(clients);
+        for stream in streams {
+            stream.abort();
+        }
+        assert!(
+            eventually(|| backend.open() == 0).await,
+            "round {round}: {} backend connections stayed open",
+            backend.open()
+        );
+    }
+    assert_eq!(gateway.calls(), 4 * EACH);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gone_while_the_response_streams_closes_the_backend_stream() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(Limits::default(), forwarding(backend.url())).await;
+    // HTTP/1.1: read a little of the endless body, then hang up.
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, &[b"http/1.1"]);
+    let mut stream = connect(gateway.addr, "request.test", config).await.unwrap();
+    stream
+        .write_all(b"GET /drip HTTP/1.1\r\nHost: request.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("drip") {
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(backend.open(), 1);
+    drop(stream);
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "HTTP/1.1: the backend kept streaming to a client that left"
+    );
+    // HTTP/2: take one frame, then drop the body (the stream is reset).
+    let (mut sender, conn) = http2_connection(gateway.addr).await;
+    let response = sender
+        .send_request(h2_get(gateway.addr, "/drip"))
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "drip\n");
+    drop(body);
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "HTTP/2: the backend kept streaming to a reset stream"
+    );
+    assert!(!conn.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_in_flight_limit_get_503_without_the_handler() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_requests_in_flight: 2,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let holders = [
+        http1_holding(gateway.addr).await,
+        http1_holding(gateway.addr).await,
+    ];
+    assert!(eventually(|| backend.holding() == 2).await, "never reached");
+    for http2 in [false, true] {
+        let refused = send(
+            gateway.addr,
+            Call {
+                http2,
+                ..Call::get("request.test", Offer::Nothing)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(refused.status, 503, "http2={http2}");
+        assert_eq!(refused.header("retry-after"), "1");
+        assert_eq!(
+            String::from_utf8_lossy(&refused.body),
+            "too many requests in flight (limit 2); try again shortly\n"
+        );
+    }
+    assert_eq!(gateway.calls(), 2);
+    drop(holders);
+    assert!(eventually(|| backend.open() == 0).await);
+    let answer = send(gateway.addr, Call::get("request.test", Offer::Nothing))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(gateway.calls(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_beyond_the_global_byte_limit_get_503() {
+    const KIB: usize = 1024;
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            max_buffered_body_bytes: MIB,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let addr = gateway.addr;
+    let post = |len: usize| {
+        send(
+            addr,
+            Call {
+                method: "POST",
+                path: "/upload",
+                body: binary(len),
+                ..Call::get("request.test", Offer::Nothing)
+            },
+        )
+    };
+    // 768 KiB held by a request that waits at the backend.
+    let holder = tokio::spawn(send(
+        addr,
+        Call {
+            method: "POST",
+            path: "/hold",
+            body: binary(768 * KIB),
+            ..Call::get("request.test", Offer::Nothing)
+        },
+    ));
+    assert!(eventually(|| backend.holding() == 1).await, "never reached");
+    let expected = "the gateway holds its limit of 1048576 bytes of request bodies; \
+                    try again shortly\n";
+    // Declared too large for what is left: refused before the handler.
+    let refused = post(512 * KIB).await.unwrap();
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), "1");
+    assert_eq!(String::from_utf8_lossy(&refused.body), expected);
+    assert_eq!(gateway.calls(), 1);
+    // Chunked: cut off when it crosses the limit.
+    let mut request =
+        b"POST /upload HTTP/1.1\r\nHost: request.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    let chunk = binary(64 * KIB);
+    for _ in 0..8 {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(&chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let out = raw(addr, "request.test", Offer::Nothing, &request)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable"),
+        "{text}"
+    );
+    assert!(text.ends_with(expected), "{text}");
+    assert_eq!(
+        gateway.calls(),
+        2,
+        "the chunked body reached the handler, then was cut"
+    );
+    // A small one still fits.
+    assert_eq!(post(64 * KIB).await.unwrap().status, 200);
+    // Once the holder is gone, its bytes are free again; and bodies that were answered
+    // gave theirs back: twice 512 KiB, one after the other, both pass.
+    holder.abort();
+    assert!(eventually(|| backend.holding() == 0).await);
+    for _ in 0..2 {
+        let answer = post(512 * KIB).await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body.len(), 512 * KIB);
+    }
 }
 
 fn build(toml: &str, files: &[SourceFile]) -> Result<TlsSettings, TlsError> {

@@ -8,8 +8,11 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use certgate::body::Payload;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -88,4 +91,101 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Paylo
     }
     let body = body.collect(usize::MAX).await.unwrap_or_default();
     Ok(response.body(Payload::Whole(body)).unwrap())
+}
+
+/// A backend that counts its open connections, for tests that watch the gateway let go
+/// of abandoned requests: `/hold` reads the request body, then never answers; `/drip`
+/// answers at once with a body that never ends (a chunk every 20 ms); anything else
+/// answers as [`EchoBackend`]'s echo does.
+pub struct HoldingBackend {
+    pub addr: SocketAddr,
+    open: Arc<AtomicUsize>,
+    holding: Arc<AtomicUsize>,
+}
+
+/// Counts one while it lives.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl HoldingBackend {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::default();
+        let holding = Arc::default();
+        let backend = Self {
+            addr,
+            open: Arc::clone(&open),
+            holding: Arc::clone(&holding),
+        };
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let connection = Counted::new(&open);
+                let holding = holding.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| hold(request, holding.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    drop(connection);
+                });
+            }
+        });
+        backend
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections open now (a request abandoned by the gateway closes its own).
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Requests waiting at `/hold` now, their bodies read.
+    pub fn holding(&self) -> usize {
+        self.holding.load(Ordering::SeqCst)
+    }
+}
+
+async fn hold(
+    request: hyper::Request<Incoming>,
+    holding: Arc<AtomicUsize>,
+) -> Result<hyper::Response<Payload>, Infallible> {
+    match request.uri().path() {
+        "/hold" => {
+            // Read first: hyper notices a client gone only once the body is read.
+            let _ = Payload::streamed(request.into_body())
+                .collect(usize::MAX)
+                .await;
+            let _held = Counted::new(&holding);
+            std::future::pending().await
+        }
+        "/drip" => {
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
+            tokio::spawn(async move {
+                while tx.send_data(Bytes::from_static(b"drip\n")).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+            Ok(hyper::Response::new(Payload::streamed(body)))
+        }
+        _ => echo(request).await,
+    }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::error::Error as StdError;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,8 +15,9 @@ use bytes::Bytes;
 use certgate::cert::Certificate;
 use certgate::config::GatewayConfig;
 use certgate::frontend::forwarded::CERTIFICATE_HEADERS;
-use certgate::frontend::tls::{self, Limits, TlsSettings};
+use certgate::frontend::tls::{self, Handler, Limits, TlsSettings};
 use certgate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
+use certgate::proxy::{Backend, ForwardOptions};
 use certgate::source::SourceFile;
 use certgate::trust::TrustStore;
 use http_body_util::{BodyExt as _, Full};
@@ -308,14 +310,18 @@ impl Gateway {
     }
 
     pub async fn start_with(limits: Limits) -> Self {
+        Self::serving(limits, echo).await
+    }
+
+    /// With `handler` instead of [`echo`]; [`Gateway::calls`] counts its calls.
+    pub async fn serving(limits: Limits, handler: impl Handler) -> Self {
         let settings = settings(limits);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let calls = Arc::new(AtomicUsize::new(0));
-        let counted = calls.clone();
-        let handler = move |request: GatewayRequest| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            echo(request)
+        let handler = Counting {
+            calls: calls.clone(),
+            inner: handler,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(tls::serve(listener, settings, handler, async {
@@ -337,6 +343,53 @@ impl Gateway {
     pub fn shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
         let _ = self.stop.take().unwrap().send(());
         self.task.take().unwrap()
+    }
+}
+
+/// Counts the calls of the handler it wraps.
+struct Counting<H> {
+    calls: Arc<AtomicUsize>,
+    inner: H,
+}
+
+impl<H: Handler> Handler for Counting<H> {
+    fn handle(&self, request: GatewayRequest) -> impl Future<Output = GatewayResponse> + Send {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.handle(request)
+    }
+}
+
+/// A handler that sends every request on to `backend_url` with certgate's proxy, as a
+/// route without policy does (method, path and query, body), and answers with the
+/// backend's response, its body streaming.
+pub fn forwarding(backend_url: String) -> impl Handler {
+    let backend = Backend::new(&[], None, usize::MAX).unwrap();
+    move |request: GatewayRequest| {
+        let (backend, base) = (backend.clone(), backend_url.clone());
+        async move {
+            let path = request
+                .parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str());
+            let mut outgoing = http::Request::new(request.body);
+            *outgoing.method_mut() = request.parts.method.clone();
+            *outgoing.uri_mut() = format!("{base}{path}").parse().unwrap();
+            match backend.forward(outgoing, ForwardOptions::default()).await {
+                Ok(answer) => GatewayResponse {
+                    status: answer.status,
+                    reason: None,
+                    headers: answer.headers,
+                    body: answer.body,
+                },
+                Err(error) => GatewayResponse {
+                    status: error.status(),
+                    reason: None,
+                    headers: http::HeaderMap::new(),
+                    body: error.to_string().into_bytes().into(),
+                },
+            }
+        }
     }
 }
 

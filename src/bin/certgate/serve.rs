@@ -63,6 +63,15 @@ struct LimitArgs {
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_concurrent_streams,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_concurrent_streams: u32,
+    /// Requests in flight across all connections; beyond it 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_requests_in_flight,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    max_requests_in_flight: usize,
+    /// Request body bytes held across all requests in flight (every byte read counts
+    /// until its request ends); beyond it 503 with Retry-After. At least
+    /// --max-body-bytes, or the largest bodies never get through.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_buffered_body_bytes)]
+    max_buffered_body_bytes: usize,
     /// From TCP accept to the end of the TLS handshake.
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().handshake_timeout))]
     handshake_timeout: Seconds,
@@ -91,6 +100,8 @@ impl From<LimitArgs> for Limits {
             body_read_timeout: args.body_read_timeout.0,
             max_concurrent_streams: args.max_concurrent_streams,
             max_connections: args.max_connections,
+            max_requests_in_flight: args.max_requests_in_flight,
+            max_buffered_body_bytes: args.max_buffered_body_bytes,
             shutdown_grace: args.shutdown_grace.0,
         }
     }
@@ -127,8 +138,16 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     init_logging();
     let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
+    let limits = Limits::from(args.limits);
+    anyhow::ensure!(
+        limits.max_buffered_body_bytes >= limits.max_body_bytes,
+        "--max-buffered-body-bytes {} is below --max-body-bytes {}: the largest bodies \
+         could never get through; raise the first or lower the second",
+        limits.max_buffered_body_bytes,
+        limits.max_body_bytes
+    );
     runtime()?.block_on(async move {
-        let gateway = LocalGateway::open(&args.config, args.limits.into())
+        let gateway = LocalGateway::open(&args.config, limits)
             .await
             .with_context(|| format!("cannot serve {}", args.config))?;
         let listener = tokio::net::TcpListener::bind(args.listen)

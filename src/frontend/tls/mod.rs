@@ -26,6 +26,11 @@
 //!   Request`, so a connection negotiated for an `off` host cannot reach a `require` host.
 //! * **Bounded.** Handshake time, header size and time, body size and time, idle time
 //!   and open connections are limited ([`Limits`]); a body over the limit gets `413`.
+//!   So are requests in flight and the request body bytes they hold, across all
+//!   connections: beyond either, `503` with `Retry-After`.
+//! * **Abandoned requests stop.** A client that disconnects or resets its HTTP/2 stream
+//!   cancels its request: the handler's future is dropped, and with it the backend
+//!   call and the body.
 //! * **Graceful shutdown.** When the shutdown future completes, [`serve`] stops
 //!   accepting, lets in-flight requests finish (HTTP/2 sends GOAWAY), and returns once
 //!   every connection is closed or [`Limits::shutdown_grace`] has passed.
@@ -72,7 +77,9 @@ pub use settings::{ClientAuth, TlsError, TlsSettings, TlsSettingsBuilder};
 /// What the listener calls for each request: the gateway pipeline, or a test double.
 ///
 /// Each call runs in its own task, so a handler that panics costs its request a `500`,
-/// not the connection. Any `Fn(GatewayRequest) -> impl Future<Output = GatewayResponse>`
+/// not the connection. The task is aborted when the client goes away (disconnects, or
+/// resets its HTTP/2 stream) before the response is ready: the handler's future may be
+/// dropped at any await. Any `Fn(GatewayRequest) -> impl Future<Output = GatewayResponse>`
 /// closure that is `Send + Sync + 'static` is a handler.
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: GatewayRequest) -> impl Future<Output = GatewayResponse> + Send;
@@ -114,6 +121,22 @@ pub struct Limits {
     /// Open connections (including those still in the handshake); further clients
     /// wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// Requests in flight across all connections, from their headers until their
+    /// response is sent; beyond it `503` with `Retry-After`, the handler not called.
+    /// Each may hold a backend connection (a file descriptor beside its client's), and
+    /// without this bound only `max_connections × max_concurrent_streams` (409,600 by
+    /// default) would limit them. 1024 by default: with the 4096 connections, the
+    /// listener needs about 5,200 file descriptors (`ulimit -n`); lower both where the
+    /// process gets fewer.
+    pub max_requests_in_flight: usize,
+    /// Bytes of request body held across all requests in flight; beyond it `503` with
+    /// `Retry-After`: at once when `Content-Length` says the body does not fit (the
+    /// handler not called), else when the body crosses it. A policy may read a body
+    /// whole (up to 16 MiB) and the listener cannot tell which do, so every byte read
+    /// counts until its request ends. 256 MiB by default: 16 bodies of the largest
+    /// size, where `max_body_bytes` alone would allow one per request in flight. Keep
+    /// it at least `max_body_bytes`, or the largest bodies never get through.
+    pub max_buffered_body_bytes: usize,
     /// After shutdown is asked, how long in-flight requests may take before their
     /// connections are dropped.
     pub shutdown_grace: Duration,
@@ -130,6 +153,8 @@ impl Default for Limits {
             body_read_timeout: Duration::from_secs(60),
             max_concurrent_streams: 100,
             max_connections: 4096,
+            max_requests_in_flight: 1024,
+            max_buffered_body_bytes: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
         }
     }

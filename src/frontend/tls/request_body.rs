@@ -7,12 +7,18 @@
 //! or `408` rather than whatever the handler made of a broken body (unless the
 //! response had already started).
 //!
+//! Every body byte read counts against one budget shared by all connections
+//! ([`Limits::max_buffered_body_bytes`]) until its request ends: a policy may hold the
+//! body whole, and the listener cannot tell which bodies it does. A body that does not
+//! fit is cut off too, and the client gets `503` with `Retry-After`.
+//!
 //! A body the handler drops unread (a policy answered without the backend) is read and
 //! discarded in the background, within the same limits: closing a connection with
 //! unread data resets it, and the client, still uploading, would never see the answer.
 
 use std::future::Future as _;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,15 +38,98 @@ pub(super) enum BodyLimit {
     TooLarge(usize),
     #[error("the request body stopped arriving for {0:?}")]
     Stalled(Duration),
+    /// The bodies of all requests in flight together reached [`Limits::max_buffered_body_bytes`].
+    #[error("the gateway holds its limit of {0} bytes of request bodies; try again shortly")]
+    Crowded(usize),
 }
 
-/// Set once, when a limit cuts the body off.
-#[derive(Debug, Default)]
-pub(super) struct Breach(OnceLock<BodyLimit>);
+/// Shared by a request's body and its responder: the limit that cut the body off (set
+/// once), and the bytes of the body budget the request holds. Those are given back
+/// when both have let go, once the response is sent or abandoned: a policy may keep the
+/// body whole until then.
+#[derive(Debug)]
+pub(super) struct Breach {
+    limit: OnceLock<BodyLimit>,
+    held: BodyShare,
+}
 
 impl Breach {
+    pub(super) fn new(held: BodyShare) -> Self {
+        Self {
+            limit: OnceLock::new(),
+            held,
+        }
+    }
+
     pub(super) fn get(&self) -> Option<BodyLimit> {
-        self.0.get().copied()
+        self.limit.get().copied()
+    }
+}
+
+/// Bytes of request body held across all requests, at most `max`.
+#[derive(Debug)]
+pub(super) struct BodyBudget {
+    used: AtomicUsize,
+    max: usize,
+}
+
+impl BodyBudget {
+    pub(super) fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            used: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    pub(super) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A share of `bytes` (a declared length, or 0), or `None` when they do not fit.
+    pub(super) fn take(self: &Arc<Self>, bytes: usize) -> Option<BodyShare> {
+        self.add(bytes).then(|| BodyShare {
+            budget: self.clone(),
+            held: AtomicUsize::new(bytes),
+        })
+    }
+
+    fn add(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|&total| total <= self.max)
+            })
+            .is_ok()
+    }
+}
+
+/// One request's part of the [`BodyBudget`], given back when dropped.
+#[derive(Debug)]
+pub(super) struct BodyShare {
+    budget: Arc<BodyBudget>,
+    held: AtomicUsize,
+}
+
+impl BodyShare {
+    /// Grows the share to `total` bytes (a body's bytes read so far); false when the
+    /// budget cannot take them. Called by the body alone, so never concurrently.
+    fn cover(&self, total: usize) -> bool {
+        let held = self.held.load(Ordering::SeqCst);
+        if total <= held {
+            return true;
+        }
+        let fits = self.budget.add(total - held);
+        if fits {
+            self.held.store(total, Ordering::SeqCst);
+        }
+        fits
+    }
+}
+
+impl Drop for BodyShare {
+    fn drop(&mut self) {
+        self.budget
+            .used
+            .fetch_sub(*self.held.get_mut(), Ordering::SeqCst);
     }
 }
 
@@ -72,7 +161,7 @@ impl Guarded {
     }
 
     fn cut(&self, limit: BodyLimit) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let _ = self.breach.0.set(limit);
+        let _ = self.breach.limit.set(limit);
         Poll::Ready(Some(Err(Box::new(limit))))
     }
 }
@@ -104,6 +193,9 @@ impl Body for Guarded {
                     .saturating_add(frame.data_ref().map_or(0, Bytes::len));
                 if this.read > this.max {
                     return this.cut(BodyLimit::TooLarge(this.max));
+                }
+                if !this.breach.held.cover(this.read) {
+                    return this.cut(BodyLimit::Crowded(this.breach.held.budget.max));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -155,5 +247,26 @@ async fn discard(mut body: Incoming, mut left: usize, stall: Duration) {
             return;
         }
         left -= len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_fit_the_budget_grow_within_it_and_give_back_when_dropped() {
+        let budget = BodyBudget::new(100);
+        let first = budget.take(60).unwrap();
+        assert!(budget.take(41).is_none());
+        let second = budget.take(0).unwrap();
+        assert!(second.cover(40));
+        assert!(!second.cover(41), "the budget is full");
+        assert!(first.cover(60), "within what it holds already");
+        drop(first);
+        assert!(second.cover(100));
+        drop(second);
+        assert!(budget.take(100).is_some());
+        assert!(budget.take(usize::MAX).is_none());
     }
 }

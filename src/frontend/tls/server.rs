@@ -16,11 +16,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_rustls::LazyConfigAcceptor;
 
-use super::request_body::{BodyLimit, Breach, Guarded};
+use super::request_body::{BodyBudget, BodyLimit, Breach, Guarded};
 use super::{ClientAuth, Handler, Limits, TlsSettings};
 use crate::body::{BoxError, Payload};
 use crate::cert::{self, CertError, Certificate};
@@ -55,6 +55,12 @@ pub async fn serve<H: Handler>(
         tls,
         handler,
         random: ring::rand::SystemRandom::new(),
+        in_flight: Arc::new(Semaphore::new(
+            limits
+                .max_requests_in_flight
+                .clamp(1, Semaphore::MAX_PERMITS),
+        )),
+        bodies: BodyBudget::new(limits.max_buffered_body_bytes),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -114,6 +120,10 @@ struct Shared<H> {
     handler: H,
     http: HttpBuilders,
     random: ring::rand::SystemRandom,
+    /// One permit per request in flight ([`Limits::max_requests_in_flight`]).
+    in_flight: Arc<Semaphore>,
+    /// [`Limits::max_buffered_body_bytes`].
+    bodies: Arc<BodyBudget>,
 }
 
 /// One hyper builder per ALPN outcome: speaking the negotiated protocol directly
@@ -328,43 +338,82 @@ async fn respond<H: Handler>(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let active = Activity::begin(&connection);
     let head_request = request.method() == http::Method::HEAD;
-    let (response, unread) = match gateway_request(request, &connection, &shared) {
-        Ok((request, breach)) => {
-            let shared = shared.clone();
-            let request_id = request.request_id.clone();
-            // Its own task: a panicking handler costs this request, not the connection.
-            let response =
-                match tokio::spawn(async move { shared.handler.handle(request).await }).await {
-                    Ok(response) => response,
-                    Err(error) => {
-                        tracing::error!(%request_id, %error, "the handler failed");
-                        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-                    }
-                };
-            (breached(response, &breach, connection.peer), None)
+    let (response, unread, held) = match shared.in_flight.clone().try_acquire_owned() {
+        Err(_) => {
+            tracing::debug!(peer = %connection.peer, "too many requests in flight");
+            let limit = shared.tls.limits().max_requests_in_flight;
+            let message =
+                format!("too many requests in flight (limit {limit}); try again shortly\n");
+            (busy(&message), Some(request.into_body()), None)
         }
-        Err(refusal) => (refusal.response, Some(refusal.unread)),
+        Ok(slot) => match gateway_request(request, &connection, &shared) {
+            Ok((request, breach)) => {
+                let response = run(&shared, request).await;
+                let response = breached(response, &breach, connection.peer);
+                (response, None, Some((slot, breach)))
+            }
+            Err(refusal) => (refusal.response, Some(refusal.unread), None),
+        },
     };
     let response = to_hyper(response, head_request);
     Ok(response.map(|body| ResponseBody {
         body,
         unread,
         _active: active,
+        _held: held,
     }))
 }
 
-/// The handler's response, or `413`/`408` when a listener limit cut the request body
-/// off under it (the handler then saw a broken body).
+/// The handler's answer, or `500` when it panicked.
+async fn run<H: Handler>(shared: &Arc<Shared<H>>, request: GatewayRequest) -> GatewayResponse {
+    let request_id = request.request_id.clone();
+    let shared = shared.clone();
+    let task = HandlerTask(tokio::spawn(
+        async move { shared.handler.handle(request).await },
+    ));
+    task.await.unwrap_or_else(|error| {
+        tracing::error!(%request_id, %error, "the handler failed");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+    })
+}
+
+/// The handler's own task, so that a panicking handler costs its request a `500`, not
+/// the connection; aborted when dropped. hyper drops the request's future when the
+/// client disconnects or resets the stream, and the abort carries that to the handler:
+/// an abandoned request stops at its next await and lets go of its backend connection
+/// and its body, instead of running on detached.
+struct HandlerTask(JoinHandle<GatewayResponse>);
+
+impl Future for HandlerTask {
+    type Output = Result<GatewayResponse, JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl Drop for HandlerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The handler's response, or `413`/`408`/`503` when a listener limit cut the request
+/// body off under it (the handler then saw a broken body).
 fn breached(response: GatewayResponse, breach: &Breach, peer: SocketAddr) -> GatewayResponse {
     let Some(limit) = breach.get() else {
         return response;
     };
     tracing::debug!(%peer, %limit, "request body cut off");
-    let status = match limit {
-        BodyLimit::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        BodyLimit::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
-    };
-    plain(status, &format!("{limit}\n"))
+    let message = format!("{limit}\n");
+    match limit {
+        BodyLimit::TooLarge(_) => plain(StatusCode::PAYLOAD_TOO_LARGE, &message),
+        BodyLimit::Stalled(_) => plain(StatusCode::REQUEST_TIMEOUT, &message),
+        BodyLimit::Crowded(_) => busy(&message),
+    }
 }
 
 /// A request answered by the listener itself, with the body it did not read.
@@ -388,6 +437,10 @@ struct ResponseBody {
     unread: Option<Incoming>,
     /// Counts the request as in flight until its response is sent.
     _active: Active,
+    /// The request's place among [`Limits::max_requests_in_flight`] and its bytes of
+    /// [`Limits::max_buffered_body_bytes`] (a policy may answer with the body it read),
+    /// until the response is sent; `None` for the listener's own answers.
+    _held: Option<(OwnedSemaphorePermit, Arc<Breach>)>,
 }
 
 impl Drop for ResponseBody {
@@ -502,7 +555,13 @@ fn gateway_request<H>(
         // resets it (CANCEL) before the client sees the 413.
         return Err(Refusal::with_body(too_large(), body));
     }
-    let breach = Arc::new(Breach::default());
+    let declared = declared.map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
+    let Some(held) = shared.bodies.take(declared) else {
+        tracing::debug!(peer = %connection.peer, declared, "request bodies at their limit");
+        let limit = BodyLimit::Crowded(shared.bodies.max());
+        return Err(Refusal::with_body(busy(&format!("{limit}\n")), body));
+    };
+    let breach = Arc::new(Breach::new(held));
     let body = Payload::streamed(Guarded::new(body, limits, breach.clone()));
 
     // The handshake is the only source: whatever a client put in a header is dropped.
@@ -565,6 +624,16 @@ fn plain(status: StatusCode, message: &str) -> GatewayResponse {
         headers,
         body: Payload::from(message.as_bytes().to_vec()),
     }
+}
+
+/// `503` with `Retry-After`: the listener is at one of its bounds on work in flight;
+/// the request itself is fine and may be sent again.
+fn busy(message: &str) -> GatewayResponse {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, message);
+    response
+        .headers
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// Headers that describe one hop's connection; HTTP/2 forbids them and hyper frames
