@@ -1,6 +1,7 @@
 //! `Verify()` cost: cold (path building and signatures, no cache) and warm (cache hit),
-//! for RSA-2048 and P-256 chains of 2 and 3 certificates, and the revocation lookup
-//! against a 100,000-entry CRL. The clock is pinned so the generated PKI never expires.
+//! for RSA-2048 and P-256 chains of 2 and 3 certificates, the revocation lookup
+//! against a 100,000-entry CRL, and a client presenting intermediates that all share
+//! its issuer's name (issue 13). The clock is pinned so the generated PKI never expires.
 //!
 //! RSA keys: rcgen on ring cannot generate RSA keys, so setup asks `openssl genpkey`
 //! for three; without openssl the RSA cases are skipped.
@@ -168,5 +169,64 @@ fn revocation(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, chains, revocation);
+/// A client certificate presented with `junk` self-issued CAs that all carry its
+/// issuer's name (each with its own key): every one is a candidate issuer at every step
+/// of path building. `anchored`: the leaf is valid, issued by the store's intermediate
+/// of that name, so candidate paths reach the root and cost signature checks;
+/// `unanchored`: the leaf and the junk share a name no CA of the store has, so no path
+/// ever reaches a root. `cold` verifies without the cache; `cached_shuffled` goes
+/// through the cache with the intermediates in a new order on every request.
+fn same_name_intermediates(c: &mut Criterion) {
+    let root = Ca::root("Bench Root");
+    let issuing = root.intermediate("Bench Issuing");
+    let files = vec![
+        file("ca/root/root.pem", root.pem()),
+        file("ca/intermediate/issuing.pem", issuing.pem()),
+        file("crl/root.crl", root.crl(&[])),
+        file("crl/issuing.crl", issuing.crl(&[])),
+    ];
+    let (store, diagnostics) = TrustStore::from_files(&files, now());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let elsewhere = Ca::root("Bench Elsewhere");
+    let cases = [
+        ("anchored", &issuing, "Bench Issuing"),
+        ("unanchored", &elsewhere, "Bench Elsewhere"),
+    ];
+    let mut group = c.benchmark_group("same_name");
+    group.sample_size(10);
+    for (name, issuer, junk_name) in cases {
+        let leaf = Certificate::from_der(&issuer.leaf("client", 10)).unwrap();
+        for junk in [4usize, 15] {
+            let mut presented: Vec<Certificate> = (0..junk)
+                .map(|_| Certificate::from_der(&Ca::root(junk_name).der()).unwrap())
+                .collect();
+            group.bench_function(format!("{name}/cold/{junk}"), |b| {
+                b.iter(|| store.verify(black_box(&leaf), &presented, now(), Revocation::Check))
+            });
+            let cache = VerifyCache::new(10_000);
+            let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+            group.bench_function(format!("{name}/cached_shuffled/{junk}"), |b| {
+                b.iter(|| {
+                    for i in (1..presented.len()).rev() {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        presented.swap(i, (seed % (i as u64 + 1)) as usize);
+                    }
+                    cache.verify(&store, &leaf, &presented, now(), Revocation::Check)
+                })
+            });
+            let explained = store.verify_explained(&leaf, &presented, now(), Revocation::Check);
+            eprintln!(
+                "same_name/{name}/{junk}: {} ({}); cache {:?}",
+                explained.verdict,
+                explained.detail.unwrap_or_default(),
+                cache.stats()
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, chains, revocation, same_name_intermediates);
 criterion_main!(benches);

@@ -9,7 +9,8 @@ use std::process::Command;
 use certgate::cert::Certificate;
 use certgate::source::SourceFile;
 use certgate::trust::{
-    Diagnostic, DiagnosticKind, Reason, Revocation, Severity, TrustStore, Verdict, VerifyCache,
+    Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason, Revocation, Severity,
+    TrustStore, Verdict, VerifyCache,
 };
 use rcgen::{BasicConstraints, CustomExtension, ExtendedKeyUsagePurpose, IsCa};
 use trust_pki::*;
@@ -355,32 +356,115 @@ fn overlong_chain_is_rejected() {
         };
         chain.push(next);
     }
+    // From the store: a client may present only MAX_PRESENTED_INTERMEDIATES.
+    let mut files = vec![file("ca/root/root.pem", root.pem())];
+    for (i, ca) in chain.iter().enumerate() {
+        files.push(file(&format!("ca/intermediate/{i}.pem"), ca.pem()));
+    }
+    let (store, _) = load(&files);
     let leaf = chain.last().unwrap().leaf("deep", 1);
-    let presented: Vec<Vec<u8>> = chain.iter().rev().map(Ca::der).collect();
-    let presented: Vec<&[u8]> = presented.iter().map(Vec::as_slice).collect();
-    let (store, _) = load(&[file("ca/root/root.pem", root.pem())]);
-    assert_eq!(
-        verify(&store, &leaf, &presented, Revocation::NoCheck),
-        invalid(Reason::ChainTooLong)
-    );
+    assert_eq!(no_check(&store, &leaf), invalid(Reason::ChainTooLong));
     // Six intermediates are still fine.
     let leaf6 = chain[5].leaf("six", 1);
+    assert_eq!(no_check(&store, &leaf6), Verdict::Valid);
+}
+
+/// Root → A → B → leaf: a real chain with two intermediates.
+struct TwoLevels {
+    root: Ca,
+    a: Ca,
+    b: Ca,
+    leaf: Vec<u8>,
+}
+
+fn two_levels() -> TwoLevels {
+    let root = Ca::root("Two Level Root");
+    let a = root.intermediate("Two Level Policy CA");
+    let b = a.intermediate("Two Level Issuing CA");
+    let leaf = b.leaf("client", 10);
+    TwoLevels { root, a, b, leaf }
+}
+
+#[test]
+fn a_chain_with_two_intermediates_verifies_in_either_order() {
+    let pki = two_levels();
+    let (a, b) = (pki.a.der(), pki.b.der());
+    // Presented only: the path is built from the client's intermediates.
+    let (store, _) = load(&[file("ca/root/root.pem", pki.root.pem())]);
+    for presented in [[&b[..], &a[..]], [&a[..], &b[..]]] {
+        assert_eq!(
+            verify(&store, &pki.leaf, &presented, Revocation::NoCheck),
+            Verdict::Valid
+        );
+    }
+    // Also in the store, with CRLs: Verify() checks revocation all the way up.
+    let (store, diagnostics) = load(&[
+        file("ca/root/root.pem", pki.root.pem()),
+        file("ca/intermediate/a.pem", pki.a.pem()),
+        file("ca/intermediate/b.pem", pki.b.pem()),
+        file("crl/root.crl", pki.root.crl(&[])),
+        file("crl/a.crl", pki.a.crl(&[])),
+        file("crl/b.crl", pki.b.crl(&[])),
+    ]);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     assert_eq!(
-        verify(&store, &leaf6, &presented[1..], Revocation::NoCheck),
+        verify(&store, &pki.leaf, &[&b, &a], Revocation::Check),
         Verdict::Valid
     );
 }
 
 #[test]
-fn hundred_certificate_presented_chain_is_bounded() {
+fn copies_of_a_presented_intermediate_count_once() {
     let pki = pki();
-    let (store, _) = load(&pki.files);
+    let (store, _) = load(&[file("ca/root/root.pem", pki.root.pem())]);
     let leaf = pki.issuing.leaf("client", 10);
     let issuing = pki.issuing.der();
-    let presented: Vec<&[u8]> = (0..100).map(|_| issuing.as_slice()).collect();
-    assert_eq!(
-        verify(&store, &leaf, &presented, Revocation::Check),
-        invalid(Reason::ChainTooLong)
+    // 3 copies; 15 (the most a decoded chain holds besides the leaf) is over the cap
+    // unless copies count once.
+    for copies in [3, 15] {
+        let presented: Vec<&[u8]> = (0..copies).map(|_| issuing.as_slice()).collect();
+        assert_eq!(
+            verify(&store, &leaf, &presented, Revocation::NoCheck),
+            Verdict::Valid,
+            "{copies} copies"
+        );
+    }
+}
+
+/// Self-issued CAs, each with its own key, all named like the leaf's issuer: each is a
+/// candidate issuer at every step of path building.
+fn same_name_cas(name: &str, count: usize) -> Vec<Vec<u8>> {
+    (0..count).map(|_| Ca::root(name).der()).collect()
+}
+
+#[test]
+fn fifteen_intermediates_sharing_the_issuer_name_are_refused_before_path_building() {
+    let pki = pki();
+    let (store, _) = load(&pki.files);
+    let leaf = cert(&pki.issuing.leaf("client", 10));
+    let junk: Vec<Certificate> = same_name_cas("Contoso Issuing CA", 15)
+        .iter()
+        .map(|d| cert(d))
+        .collect();
+    let explained = store.verify_explained(&leaf, &junk, now(), Revocation::Check);
+    assert_eq!(explained.verdict, invalid(Reason::ChainTooLong));
+    // Refused for the count, not after running path building to webpki's budget
+    // ("path building gave up").
+    let detail = explained.detail.unwrap_or_default();
+    assert!(
+        detail.contains("presented 15 distinct intermediate certificates")
+            && detail.contains(&format!("at most {MAX_PRESENTED_INTERMEDIATES}")),
+        "{detail}"
+    );
+    // One over the cap, even when the real issuing CA is among them.
+    let mut five = junk[..MAX_PRESENTED_INTERMEDIATES].to_vec();
+    five.push(cert(&pki.issuing.der()));
+    let explained = store.verify_explained(&leaf, &five, now(), Revocation::Check);
+    assert_eq!(explained.verdict, invalid(Reason::ChainTooLong));
+    assert!(
+        explained
+            .detail
+            .is_some_and(|d| d.contains("presented 5 distinct")),
     );
 }
 
@@ -818,6 +902,34 @@ fn cache_hit_returns_the_same_verdict() {
     );
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.entries), (4, 3, 3));
+}
+
+#[test]
+fn reordered_or_repeated_intermediates_hit_the_cache() {
+    let pki = two_levels();
+    let (store, _) = load(&[file("ca/root/root.pem", pki.root.pem())]);
+    let cache = VerifyCache::new(100);
+    let leaf = cert(&pki.leaf);
+    let (a, b) = (cert(&pki.a.der()), cert(&pki.b.der()));
+    let orders = [
+        vec![b.clone(), a.clone()],
+        vec![a.clone(), b.clone()],
+        vec![a.clone(), b.clone(), a.clone(), b.clone()],
+    ];
+    for presented in &orders {
+        assert_eq!(
+            cache.verify(&store, &leaf, presented, now(), Revocation::NoCheck),
+            Verdict::Valid
+        );
+    }
+    let stats = cache.stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (2, 1, 1));
+    // Another set is another entry: without A there is no path.
+    assert_eq!(
+        cache.verify(&store, &leaf, &[b], now(), Revocation::NoCheck),
+        invalid(Reason::NotTrusted)
+    );
+    assert_eq!(cache.stats().misses, 2);
 }
 
 #[test]

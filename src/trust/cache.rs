@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::store::TrustStore;
 use super::verdict::{Revocation, Verdict};
+use super::verify::distinct;
 use crate::cert::Certificate;
 
 const SHARDS: usize = 16;
@@ -16,9 +17,12 @@ const SHARDS: usize = 16;
 /// A bounded, thread-safe cache of verdicts.
 ///
 /// * **Key**: SHA-256 of the presented chain (the SHA-256 fingerprints of the leaf and
-///   the intermediates, in order), the store's [`TrustStore::generation`] and the
-///   [`Revocation`] mode. The hash is cryptographic on purpose: with a weaker one, a
-///   client could craft a chain colliding with a valid one and be served its `Valid`.
+///   of the set of distinct intermediates, sorted), the store's
+///   [`TrustStore::generation`] and the [`Revocation`] mode. `Verify()` sees the
+///   intermediates as that same sorted set, so reordering or repeating them yields the
+///   same verdict and the same entry: a client cannot miss the cache on purpose that
+///   way. The hash is cryptographic on purpose: with a weaker one, a client could craft
+///   a chain colliding with a valid one and be served its `Valid`.
 /// * **Lifetime**: an entry is served only inside the time window over which its verdict
 ///   is constant: no notBefore, notAfter (of the leaf, a presented intermediate, a store
 ///   CA) or CRL nextUpdate falls inside it. So a `Valid` is never served after the
@@ -132,8 +136,9 @@ impl VerifyCache {
         if self.per_shard == 0 {
             return store.verify(leaf, presented, now, revocation);
         }
+        let presented = distinct(presented);
         let key = Key {
-            digest: chain_digest(leaf, presented),
+            digest: chain_digest(leaf, &presented),
             generation: store.generation(),
             revocation,
         };
@@ -144,7 +149,7 @@ impl VerifyCache {
             return verdict;
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let evaluation = store.evaluate(leaf, presented, now, revocation);
+        let evaluation = store.evaluate(leaf, &presented, now, revocation);
         let verdict = evaluation.verification.verdict;
         let slot = Slot {
             key,
@@ -189,13 +194,13 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// SHA-256 over the chain's certificates in order. Each certificate contributes its
-/// SHA-256 fingerprint, which [`Certificate`] computed over its exact DER when it was
-/// decoded, so a hit hashes 64 bytes per certificate instead of the whole DER; a
-/// collision would need one in SHA-256 itself.
-fn chain_digest(leaf: &Certificate, presented: &[Certificate]) -> [u8; 32] {
+/// SHA-256 over the leaf, then the intermediates as [`distinct`] returns them (sorted).
+/// Each certificate contributes its SHA-256 fingerprint, which [`Certificate`] computed
+/// over its exact DER when it was decoded, so a hit hashes 64 bytes per certificate
+/// instead of the whole DER; a collision would need one in SHA-256 itself.
+fn chain_digest(leaf: &Certificate, presented: &[&Certificate]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for cert in std::iter::once(leaf).chain(presented) {
+    for cert in std::iter::once(leaf).chain(presented.iter().copied()) {
         let fingerprint = cert.sha256_fingerprint().as_bytes();
         ctx.update(&(fingerprint.len() as u64).to_be_bytes());
         ctx.update(fingerprint);

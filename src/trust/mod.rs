@@ -42,9 +42,10 @@
 //!   CRLs you deploy, even when clients present them.
 //! * Delta, partitioned (issuingDistributionPoint) and indirect CRLs are refused with a
 //!   diagnostic; so is a CRL with an unknown critical extension (RFC 5280).
-//! * A client may present at most [`MAX_PRESENTED_INTERMEDIATES`] intermediates; paths
-//!   are at most 6 intermediates long, and path building stops after 100 signature
-//!   checks (webpki's budget): both are `ChainTooLong`.
+//! * A client may present at most [`MAX_PRESENTED_INTERMEDIATES`] distinct intermediates
+//!   (copies count once); paths are at most 6 intermediates long, and path building
+//!   stops after 100 signature checks or 200,000 steps (webpki's budget): all are
+//!   `ChainTooLong`.
 //!
 //! # What is done when
 //!

@@ -95,8 +95,9 @@ pub enum Reason {
     IssuerNotCa,
     /// A CA's pathLenConstraint allows fewer intermediates below it than the path has.
     PathLenExceeded,
-    /// The chain is longer than the verifier follows (6 intermediates), or the client
-    /// presented too many intermediates.
+    /// The chain is longer than the verifier follows (6 intermediates), the client
+    /// presented more than [`super::MAX_PRESENTED_INTERMEDIATES`] distinct
+    /// intermediates, or path building ran out of its budget.
     ChainTooLong,
     /// A certificate's EKU extension excludes clientAuth (see the type's docs).
     WrongExtendedKeyUsage,

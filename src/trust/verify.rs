@@ -15,6 +15,18 @@
 //!
 //! A callback failure makes webpki try other paths and rank the failures, so the verdict
 //! is the most specific reason over all candidate paths.
+//!
+//! # Work per call
+//!
+//! Bounded whatever names the candidates share: at most
+//! [`MAX_PRESENTED_INTERMEDIATES`] distinct presented certificates (copies dropped),
+//! then webpki's budget of 100 signature checks and 200,000 path-building steps per
+//! call (each step compares one path head with the roots and the candidate
+//! intermediates); running out is [`Reason::ChainTooLong`]. The callback runs only for a
+//! path whose signatures all verified, so at most 100 times, each a walk of at most 7
+//! certificates. A client cannot get near the step budget alone (see
+//! [`MAX_PRESENTED_INTERMEDIATES`]); it can still spend the 100 signature checks with
+//! junk CAs named like a CA of the store, which is a few milliseconds.
 
 use std::cell::RefCell;
 use std::time::Duration;
@@ -28,9 +40,35 @@ use super::store::TrustStore;
 use super::verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification};
 use crate::cert::Certificate;
 
-/// Most intermediates a client may present; more is [`Reason::ChainTooLong`] without
-/// any path building (webpki follows at most 6 anyway).
-pub const MAX_PRESENTED_INTERMEDIATES: usize = 16;
+/// Most distinct intermediates a client may present (copies of one count once); more is
+/// [`Reason::ChainTooLong`] without any path building.
+///
+/// Real client chains have one to three intermediates, and some clients add the root:
+/// four fits them all. The bound is low because every presented certificate is a
+/// candidate issuer at every step of path building, and candidates that share a name
+/// multiply the paths to try: 15 self-issued CAs carrying the leaf's issuer name ran
+/// webpki to its budget on every request (200,000 steps, about 120 ms on a 2-core VM,
+/// when no CA of the store has that name). Four such
+/// candidates, with one CA of that name in the store, give at most 5 + 5·4 + 5·4·3 +
+/// 5·4·3·2 + 5! = 325 steps. [`crate::cert::MAX_CHAIN_LENGTH`] stays the bound on what
+/// is decoded.
+pub const MAX_PRESENTED_INTERMEDIATES: usize = 4;
+
+/// The intermediates a client presented, as `Verify()` uses them: each distinct DER once,
+/// ordered by SHA-256 fingerprint. The verdict is then a function of the set the client
+/// sent, not of the order or repetitions (webpki tries candidates in order, and its
+/// budget and error ranking could otherwise tell two orders apart), which is what lets
+/// the cache key on that set.
+pub(crate) fn distinct(presented: &[Certificate]) -> Vec<&Certificate> {
+    let mut distinct: Vec<&Certificate> = presented.iter().collect();
+    distinct.sort_unstable_by(|a, b| {
+        a.sha256_fingerprint()
+            .cmp(b.sha256_fingerprint())
+            .then_with(|| a.der().cmp(b.der()))
+    });
+    distinct.dedup_by(|a, b| a.der() == b.der());
+    distinct
+}
 
 /// A verification and the time window (unix seconds, `[from, until)`) over which it
 /// holds for the same chain and store.
@@ -82,13 +120,15 @@ impl TrustStore {
         now: OffsetDateTime,
         revocation: Revocation,
     ) -> Verification {
-        self.check(leaf, presented, now.unix_timestamp().max(0), revocation)
+        let presented = distinct(presented);
+        self.check(leaf, &presented, now.unix_timestamp().max(0), revocation)
     }
 
+    /// `presented` as [`distinct`] returns it.
     pub(crate) fn evaluate(
         &self,
         leaf: &Certificate,
-        presented: &[Certificate],
+        presented: &[&Certificate],
         now: OffsetDateTime,
         revocation: Revocation,
     ) -> Evaluation {
@@ -104,13 +144,13 @@ impl TrustStore {
 
     /// The largest interval around `t` in which no validity date or CRL nextUpdate that
     /// could matter to this chain falls: the verdict is constant over it.
-    fn window(&self, t: i64, leaf: &Certificate, presented: &[Certificate]) -> (i64, i64) {
+    fn window(&self, t: i64, leaf: &Certificate, presented: &[&Certificate]) -> (i64, i64) {
         let b = &self.boundaries;
         let i = b.partition_point(|&x| x <= t);
         let mut from = if i > 0 { b[i - 1] } else { i64::MIN };
         let mut until = b.get(i).copied().unwrap_or(i64::MAX);
-        let take = presented.len().min(MAX_PRESENTED_INTERMEDIATES);
-        for cert in std::iter::once(leaf).chain(&presented[..take]) {
+        let presented = presented.iter().copied().take(MAX_PRESENTED_INTERMEDIATES);
+        for cert in std::iter::once(leaf).chain(presented) {
             let nb = cert.not_before().unix_timestamp();
             let na = cert.not_after().unix_timestamp().saturating_add(1);
             for x in [nb, na] {
@@ -124,10 +164,11 @@ impl TrustStore {
         (from, until)
     }
 
+    /// `presented` as [`distinct`] returns it.
     fn check(
         &self,
         leaf: &Certificate,
-        presented: &[Certificate],
+        presented: &[&Certificate],
         t: i64,
         revocation: Revocation,
     ) -> Verification {
@@ -139,7 +180,7 @@ impl TrustStore {
             return invalid(
                 Reason::ChainTooLong,
                 format!(
-                    "the client presented {} intermediate certificates; at most {MAX_PRESENTED_INTERMEDIATES} are accepted",
+                    "the client presented {} distinct intermediate certificates; at most {MAX_PRESENTED_INTERMEDIATES} are accepted (send only the CAs between the client certificate and the root)",
                     presented.len()
                 ),
             );
