@@ -1336,3 +1336,27 @@ fn compiled_expressions_and_contexts_are_shared_across_threads() {
     send_sync::<expr::ExprError>();
     send_sync::<expr::EvalError>();
 }
+
+#[test]
+fn huge_format_widths_are_errors_not_panics() {
+    let mut c = ctx();
+    c.variables
+        .insert("fmt".into(), Value::string(&"y".repeat(70_000)));
+    for src in [
+        "@(context.Variables.GetValueOrDefault<int>(\"count\").ToString(\"D70000\"))",
+        "@($\"{context.Variables.GetValueOrDefault<int>(\"count\"):F100}\")",
+    ] {
+        let e = compile(src).eval(&c).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("precision specifier must be between 0 and 99"),
+            "{src}: {e}"
+        );
+    }
+    // a custom DateTime format pads the year by hand, to any width
+    let year = compile("@(DateTime.UtcNow.ToString((string)context.Variables[\"fmt\"]))")
+        .eval(&c)
+        .unwrap();
+    assert_eq!(year.as_str().map(str::len), Some(70_000));
+    assert!(year.as_str().unwrap().ends_with("02026"));
+}
