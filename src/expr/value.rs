@@ -83,9 +83,20 @@ pub(crate) enum DictRef {
 
 #[derive(Clone, Debug)]
 pub(crate) struct MatchData {
-    /// Group 0 is the whole match; `None` for a group that did not participate.
-    pub groups: Vec<Option<(String, usize)>>,
-    pub names: Vec<Option<String>>,
+    /// The string matched: groups point into it, so a match copies nothing.
+    pub input: Arc<str>,
+    /// Byte ranges in `input`. Group 0 is the whole match; `None` for a group that did not
+    /// participate.
+    pub groups: Vec<Option<std::ops::Range<usize>>>,
+    pub names: Arc<[Option<String>]>,
+}
+
+impl MatchData {
+    /// Group `i`'s text; `None` when it did not participate or does not exist.
+    pub(crate) fn group(&self, i: usize) -> Option<&str> {
+        let range = self.groups.get(i)?.clone()?;
+        self.input.get(range)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -233,10 +244,7 @@ impl fmt::Display for Value {
                         HandleKind::Group(_, i) => *i,
                         _ => 0,
                     };
-                    match m.groups.get(i) {
-                        Some(Some((s, _))) => f.write_str(s),
-                        _ => Ok(()),
-                    }
+                    f.write_str(m.group(i).unwrap_or(""))
                 }
                 HandleKind::X500Name(..) => f.write_str(
                     "System.Security.Cryptography.X509Certificates.X500DistinguishedName",

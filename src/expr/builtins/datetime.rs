@@ -159,7 +159,12 @@ pub(crate) fn format_datetime(d: OffsetDateTime, fmt: &str) -> Result<String, E>
                 match n {
                     1 => out.push_str(&(y % 100).to_string()),
                     2 => out.push_str(&format!("{:02}", y % 100)),
-                    _ => out.push_str(&format!("{y:0n$}")),
+                    // by hand: `format!` panics on a width above 65535
+                    _ => {
+                        let digits = y.to_string();
+                        out.extend(std::iter::repeat_n('0', n.saturating_sub(digits.len())));
+                        out.push_str(&digits);
+                    }
                 }
             }
             'M' => match n {

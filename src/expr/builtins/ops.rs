@@ -202,6 +202,17 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Bytes [`equals`] may compare: strings of equal length (others differ at once), pairs
+/// element by element, certificates by DER. Everything else compares in constant time.
+pub(crate) fn eq_work(a: &Value, b: &Value) -> usize {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) if x.len() == y.len() => x.len(),
+        (Value::Pair(x), Value::Pair(y)) => eq_work(&x.0, &y.0).saturating_add(eq_work(&x.1, &y.1)),
+        (Value::Certificate(x), Value::Certificate(y)) => x.der().len().min(y.der().len()),
+        _ => 0,
+    }
+}
+
 fn cast_err(v: &Value, to: &Ty) -> E {
     E::InvalidCast {
         from: v.type_name().to_owned(),
@@ -293,6 +304,21 @@ pub(crate) fn convert_numeric(v: &Value, to: &Ty) -> Result<Value, E> {
     })
 }
 
+/// The precision specifier of a number format (`D8`, `F2`): at most 99, the limit of .NET
+/// Framework (later .NET allows more), which keeps one formatted number short.
+fn precision(fmt: &str, digits: &str, default: usize) -> Result<usize, E> {
+    if digits.is_empty() {
+        return Ok(default);
+    }
+    match digits.parse::<usize>() {
+        Ok(n) if n <= 99 => Ok(n),
+        Ok(_) => Err(E::Format(format!(
+            "'{fmt}': the precision specifier must be between 0 and 99"
+        ))),
+        Err(_) => Err(E::Format(format!("'{fmt}' is not a number format"))),
+    }
+}
+
 /// `ToString(format)` for interpolation holes and `x.ToString("...")`.
 pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
     match v {
@@ -300,13 +326,7 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
         Value::Int(_) | Value::Long(_) => {
             let n = as_i64(v).unwrap_or(0);
             let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
-            let width: usize = if digits.is_empty() {
-                0
-            } else {
-                digits
-                    .parse()
-                    .map_err(|_| E::Format(format!("'{fmt}' is not a number format")))?
-            };
+            let width = precision(fmt, digits, 0)?;
             match kind {
                 "D" | "d" => Ok(if n < 0 {
                     format!("-{:0width$}", n.unsigned_abs())
@@ -323,13 +343,7 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
         }
         Value::Double(d) => {
             let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
-            let prec: usize = if digits.is_empty() {
-                2
-            } else {
-                digits
-                    .parse()
-                    .map_err(|_| E::Format(format!("'{fmt}' is not a number format")))?
-            };
+            let prec = precision(fmt, digits, 2)?;
             match kind {
                 "F" | "f" => Ok(format!("{d:.prec$}")),
                 "N" | "n" => {

@@ -1,6 +1,7 @@
 //! String members with .NET semantics: lengths and indexes count UTF-16 code units,
 //! comparisons are ordinal (culture-sensitive comparisons are treated as ordinal).
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::super::diagnostic::EvalErrorKind as E;
@@ -64,13 +65,14 @@ pub(crate) fn substring(s: &str, start: i64, len: Option<i64>) -> Result<String,
     Ok(s[b0..b1].to_owned())
 }
 
-/// A `char` or `string` argument as text; null is an error (ArgumentNullException).
-pub(crate) fn text_arg(v: &Value, name: &str) -> Result<String, E> {
+/// A `char` or `string` argument as text (a string is borrowed, not copied); null is an
+/// error (ArgumentNullException).
+pub(crate) fn text_arg<'a>(v: &'a Value, name: &str) -> Result<Cow<'a, str>, E> {
     match v {
-        Value::String(s) => Ok(s.to_string()),
-        Value::Char(c) => Ok(c.to_string()),
+        Value::String(s) => Ok(Cow::Borrowed(s)),
+        Value::Char(c) => Ok(Cow::Owned(c.to_string())),
         Value::Null => Err(E::Argument(format!("'{name}' is null"))),
-        other => Ok(other.to_string()),
+        other => Ok(Cow::Owned(other.to_string())),
     }
 }
 
@@ -106,18 +108,28 @@ pub(crate) fn compare(a: &str, b: &str) -> i32 {
     }
 }
 
-pub(crate) fn split(s: &str, sep: &str, options: i32) -> Vec<Value> {
-    let parts: Vec<&str> = if sep.is_empty() {
-        vec![s]
-    } else {
-        s.split(sep).collect()
-    };
-    parts
-        .into_iter()
-        .map(|p| if options & 2 != 0 { p.trim() } else { p })
-        .filter(|p| options & 1 == 0 || !p.is_empty())
-        .map(Value::string)
-        .collect()
+/// `Split`'s parts, lazily, so that the caller can stop at its collection limit.
+pub(crate) fn split<'a>(
+    s: &'a str,
+    sep: &'a str,
+    options: i32,
+) -> impl Iterator<Item = &'a str> + 'a {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.split_once(sep).filter(|_| !sep.is_empty()) {
+            Some((part, after)) => {
+                rest = Some(after);
+                Some(part)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+    .map(move |p| if options & 2 != 0 { p.trim() } else { p })
+    .filter(move |p| options & 1 == 0 || !p.is_empty())
 }
 
 pub(crate) fn trim_char(s: &str, c: Option<char>, start: bool, end: bool) -> String {

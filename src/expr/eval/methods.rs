@@ -1,6 +1,7 @@
 //! Instance methods (string, certificate, DateTime, dictionaries, LINQ) and static
 //! functions (string, DateTime, TimeSpan, Convert, Math, Regex, Parse).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -14,7 +15,7 @@ use super::super::ir::{Lambda, Method, StaticFn};
 use super::super::span::Span;
 use super::super::types::Ty;
 use super::super::value::{Handle, HandleKind, Value, Which};
-use super::{Eval, R, h};
+use super::{CASE_MAPPING_COST, Eval, R, h};
 use crate::cert::NameType;
 
 fn s(x: impl AsRef<str>) -> Value {
@@ -58,46 +59,71 @@ impl Eval<'_> {
         let fail = |e: E| (e, span);
         let internal = |v: &Value| (E::Internal(format!("{m:?} on a {}", v.type_name())), span);
         use Method as M;
-        // string receivers
+        // string receivers: each charges the bytes it reads or writes before it runs
         if let Value::String(rs) = &recv {
             let rs: &str = rs;
             let text = |i: usize, name: &str| st::text_arg(&args[i], name).map_err(fail);
             let r = match m {
-                M::StrContains => Value::Bool(rs.contains(&*text(0, "value")?)),
-                M::StrStartsWith => Value::Bool(rs.starts_with(&*text(0, "value")?)),
-                M::StrEndsWith => Value::Bool(rs.ends_with(&*text(0, "value")?)),
+                M::StrContains => {
+                    let needle = text(0, "value")?;
+                    self.charge_bytes(rs.len() + needle.len(), span)?;
+                    Value::Bool(rs.contains(&*needle))
+                }
+                M::StrStartsWith | M::StrEndsWith => {
+                    let needle = text(0, "value")?;
+                    self.charge_bytes(needle.len(), span)?;
+                    Value::Bool(if m == M::StrStartsWith {
+                        rs.starts_with(&*needle)
+                    } else {
+                        rs.ends_with(&*needle)
+                    })
+                }
                 M::StrContainsCmp
                 | M::StrStartsWithCmp
                 | M::StrEndsWithCmp
                 | M::StrEqualsCmp
                 | M::StrIndexOfCmp => {
                     let other = text(0, "value")?;
-                    let (a, b) = if st::ignores_case(enum_arg(&args, 1)) {
-                        (st::fold(rs), st::fold(&other))
+                    let ignore_case = st::ignores_case(enum_arg(&args, 1));
+                    let read = rs.len() + other.len();
+                    self.charge_bytes(
+                        if ignore_case {
+                            read * CASE_MAPPING_COST
+                        } else {
+                            read
+                        },
+                        span,
+                    )?;
+                    let (a, b): (Cow<'_, str>, Cow<'_, str>) = if ignore_case {
+                        (Cow::Owned(st::fold(rs)), Cow::Owned(st::fold(&other)))
                     } else {
-                        (rs.to_owned(), other)
+                        (Cow::Borrowed(rs), other)
                     };
                     match m {
-                        M::StrContainsCmp => Value::Bool(a.contains(&b)),
-                        M::StrStartsWithCmp => Value::Bool(a.starts_with(&b)),
-                        M::StrEndsWithCmp => Value::Bool(a.ends_with(&b)),
+                        M::StrContainsCmp => Value::Bool(a.contains(&*b)),
+                        M::StrStartsWithCmp => Value::Bool(a.starts_with(&*b)),
+                        M::StrEndsWithCmp => Value::Bool(a.ends_with(&*b)),
                         M::StrEqualsCmp => Value::Bool(a == b),
                         _ => Value::Int(st::index_of(&a, &b, 0).map_err(fail)?),
                     }
                 }
-                M::StrIndexOf => Value::Int(st::index_of(rs, &text(0, "value")?, 0).map_err(fail)?),
-                M::StrIndexOfFrom => Value::Int(
-                    st::index_of(rs, &text(0, "value")?, st::index_arg(&args[1])).map_err(fail)?,
-                ),
-                M::StrLastIndexOf => Value::Int(st::last_index_of(rs, &text(0, "value")?)),
-                M::StrSubstring => {
-                    s(st::substring(rs, st::index_arg(&args[0]), None).map_err(fail)?)
+                M::StrIndexOf | M::StrIndexOfFrom | M::StrLastIndexOf => {
+                    let needle = text(0, "value")?;
+                    // the search, and the UTF-16 index of what it found
+                    self.charge_bytes(2 * rs.len() + needle.len(), span)?;
+                    Value::Int(match m {
+                        M::StrIndexOf => st::index_of(rs, &needle, 0).map_err(fail)?,
+                        M::StrIndexOfFrom => {
+                            st::index_of(rs, &needle, st::index_arg(&args[1])).map_err(fail)?
+                        }
+                        _ => st::last_index_of(rs, &needle),
+                    })
                 }
-                M::StrSubstringLen => {
-                    s(
-                        st::substring(rs, st::index_arg(&args[0]), Some(st::index_arg(&args[1])))
-                            .map_err(fail)?,
-                    )
+                M::StrSubstring | M::StrSubstringLen => {
+                    // UTF-16 offsets are found by reading from the start
+                    self.charge_bytes(rs.len(), span)?;
+                    let len = (m == M::StrSubstringLen).then(|| st::index_arg(&args[1]));
+                    s(st::substring(rs, st::index_arg(&args[0]), len).map_err(fail)?)
                 }
                 M::StrReplace => {
                     let old = text(0, "oldValue")?;
@@ -105,56 +131,72 @@ impl Eval<'_> {
                         return Err(fail(E::Argument("oldValue is an empty string".into())));
                     }
                     let new = match &args[1] {
-                        Value::Null => String::new(),
+                        Value::Null => Cow::Borrowed(""),
                         v => st::text_arg(v, "newValue").map_err(fail)?,
                     };
+                    self.charge_bytes(rs.len(), span)?;
                     let count = rs.matches(&*old).count();
-                    let len = rs.len() + count * new.len();
-                    self.check_len(len.saturating_sub(count * old.len()), "the string", span)?;
+                    let len = (rs.len() + count.saturating_mul(new.len()))
+                        .saturating_sub(count * old.len());
+                    self.check_len(len, "the string", span)?;
+                    self.charge_bytes(rs.len() + len, span)?;
                     s(rs.replace(&*old, &new))
                 }
                 M::StrSplit | M::StrSplitOptions => {
                     let sep = text(0, "separator")?;
-                    let parts = st::split(rs, &sep, enum_arg(&args, 1));
+                    self.charge_bytes(rs.len(), span)?;
+                    let max = self.limits.max_collection_len;
+                    let parts: Vec<&str> = st::split(rs, &sep, enum_arg(&args, 1))
+                        .take(max.saturating_add(1))
+                        .collect();
                     self.check_count(parts.len(), span)?;
-                    Value::Array(parts.into())
+                    self.build_elements(parts.len(), rs.len(), span)?;
+                    Value::Array(parts.into_iter().map(Value::string).collect())
                 }
-                M::StrTrim => s(rs.trim()),
-                M::StrTrimChars => {
+                M::StrTrim | M::StrTrimChars | M::StrTrimStart | M::StrTrimEnd => {
+                    self.charge_bytes(rs.len(), span)?;
                     let c = match args.first() {
                         Some(Value::Char(c)) => Some(*c),
                         _ => None,
                     };
-                    s(st::trim_char(rs, c, true, true))
-                }
-                M::StrTrimStart | M::StrTrimEnd => {
-                    let c = match args.first() {
-                        Some(Value::Char(c)) => Some(*c),
-                        _ => None,
+                    let (start, end) = match m {
+                        M::StrTrimStart => (true, false),
+                        M::StrTrimEnd => (false, true),
+                        _ => (true, true),
                     };
-                    s(st::trim_char(
-                        rs,
-                        c,
-                        m == M::StrTrimStart,
-                        m == M::StrTrimEnd,
-                    ))
+                    s(st::trim_char(rs, c, start, end))
                 }
-                M::StrToUpper => s(rs.to_uppercase()),
-                M::StrToLower => s(rs.to_lowercase()),
+                M::StrToUpper | M::StrToLower => {
+                    self.charge_bytes(rs.len() * CASE_MAPPING_COST, span)?;
+                    s(if m == M::StrToUpper {
+                        rs.to_uppercase()
+                    } else {
+                        rs.to_lowercase()
+                    })
+                }
                 M::StrPadLeft | M::StrPadRight => {
                     let c = match args.get(1) {
                         Some(Value::Char(c)) => *c,
                         _ => ' ',
                     };
                     let w = as_i64(&args[0]).unwrap_or(0);
-                    s(
-                        st::pad(rs, w, c, m == M::StrPadLeft, self.limits.max_string_len)
-                            .map_err(fail)?,
-                    )
+                    let max = self.limits.max_string_len;
+                    let fill = usize::try_from(w).unwrap_or(0).min(max);
+                    self.charge_bytes(rs.len() + fill * c.len_utf8(), span)?;
+                    s(st::pad(rs, w, c, m == M::StrPadLeft, max).map_err(fail)?)
                 }
-                M::StrToCharArray => Value::Array(rs.chars().map(Value::Char).collect()),
+                M::StrToCharArray => {
+                    self.charge_bytes(rs.len(), span)?;
+                    let n = rs.chars().count();
+                    self.check_count(n, span)?;
+                    self.build_elements(n, 0, span)?;
+                    Value::Array(rs.chars().map(Value::Char).collect())
+                }
                 M::StrCompareTo => Value::Int(match &args[0] {
-                    Value::String(o) => st::compare(rs, o),
+                    Value::String(o) => {
+                        self.charge_bytes(rs.len().min(o.len()), span)?;
+                        st::compare(rs, o)
+                    }
                     _ => 1,
                 }),
                 _ => return self.generic_method(recv.clone(), m, args, lambda, ty, span),
@@ -174,9 +216,14 @@ impl Eval<'_> {
                     _ => NameType::Url,
                 };
                 let issuer = args.get(1).and_then(Value::as_bool).unwrap_or(false);
-                Ok(s(c.name_info(kind, issuer)))
+                let name = c.name_info(kind, issuer);
+                self.charge_bytes(name.len(), span)?;
+                Ok(s(name))
             }
-            (M::CertGetSerialNumberString, Value::Certificate(c)) => Ok(s(c.serial_number())),
+            (M::CertGetSerialNumberString, Value::Certificate(c)) => {
+                self.charge_bytes(c.serial_number().len(), span)?;
+                Ok(s(c.serial_number()))
+            }
             (M::CertGetCertHashString, Value::Certificate(c)) => Ok(s(c.thumbprint())),
             (_, Value::DateTime(d))
                 if !matches!(m, M::ToString | M::ToStringFormat | M::Equals) =>
@@ -252,6 +299,8 @@ impl Eval<'_> {
                     // closed rather than let a policy decide on a body it cannot see.
                     Some(None) => return Err(fail(E::StreamedBody)),
                 };
+                // copied (and for a string, checked as UTF-8)
+                self.charge_bytes(bytes.len(), span)?;
                 if m == M::BodyAsBytes {
                     Ok(Value::Bytes(Arc::from(&bytes[..])))
                 } else {
@@ -259,28 +308,38 @@ impl Eval<'_> {
                 }
             }
             (M::EncGetString, _) => match &args[0] {
-                Value::Bytes(b) => Ok(s(String::from_utf8_lossy(b))),
+                Value::Bytes(b) => {
+                    self.charge_bytes(b.len(), span)?;
+                    Ok(s(String::from_utf8_lossy(b)))
+                }
                 _ => Err(fail(E::Argument("bytes is null".into()))),
             },
             (M::EncGetBytes, _) => match &args[0] {
-                Value::String(x) => Ok(Value::Bytes(Arc::from(x.as_bytes()))),
+                Value::String(x) => {
+                    self.charge_bytes(x.len(), span)?;
+                    Ok(Value::Bytes(Arc::from(x.as_bytes())))
+                }
                 _ => Err(fail(E::Argument("s is null".into()))),
             },
             (M::DictContainsKey, Value::Object(Handle(HandleKind::Dict(d)))) => match &args[0] {
-                Value::String(k) => Ok(Value::Bool(self.dict_get(*d, k).is_some())),
+                Value::String(k) => Ok(Value::Bool(self.dict_get(*d, k, span)?.is_some())),
                 _ => Err(fail(E::Argument("key is null".into()))),
             },
             (M::DictGetValueOrDefault, Value::Object(Handle(HandleKind::Dict(d)))) => {
                 let found = match &args[0] {
-                    Value::String(k) => self.dict_get(*d, k),
+                    Value::String(k) => self.dict_get(*d, k, span)?,
                     _ => return Err(fail(E::Argument("key is null".into()))),
                 };
                 Ok(match found {
-                    Some(Value::Array(vals)) => s(vals
-                        .iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")),
+                    Some(Value::Array(vals)) => {
+                        let joined = vals
+                            .iter()
+                            .map(|v| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        self.charge_bytes(joined.len(), span)?;
+                        s(joined)
+                    }
                     Some(v) => v,
                     None => args.get(1).cloned().unwrap_or(Value::Null),
                 })
@@ -290,7 +349,7 @@ impl Eval<'_> {
                 let Value::String(name) = &args[0] else {
                     return Err(fail(E::Argument("variableName is null".into())));
                 };
-                match self.dict_get(*d, name) {
+                match self.dict_get(*d, name, span)? {
                     None => Ok(args.get(1).cloned().unwrap_or_else(|| default_of(&t))),
                     Some(Value::Null) => Ok(Value::Null),
                     Some(v) if ops::has_type(&v, &t) => Ok(v),
@@ -318,17 +377,24 @@ impl Eval<'_> {
         use Method as M;
         let fail = |e: E| (e, span);
         match m {
-            M::ToString => {
-                let v = self.materialize(recv);
-                return Ok(s(v.to_string()));
-            }
-            M::ToStringFormat => {
-                return match arg_str(&args, 0) {
-                    None | Some("") => Ok(s(recv.to_string())),
-                    Some(f) => ops::format_value(&recv, f).map(s).map_err(fail),
+            M::ToString if matches!(recv, Value::String(_)) => return Ok(recv),
+            M::ToString | M::ToStringFormat => {
+                let out = match arg_str(&args, 0) {
+                    Some(f) if m == M::ToStringFormat && !f.is_empty() => {
+                        // a custom DateTime format is as long as its output
+                        self.charge_bytes(f.len(), span)?;
+                        ops::format_value(&recv, f).map_err(fail)?
+                    }
+                    _ if m == M::ToStringFormat => recv.to_string(),
+                    _ => self.materialize(recv).to_string(),
                 };
+                self.charge_bytes(out.len(), span)?;
+                return Ok(s(out));
             }
-            M::Equals => return Ok(Value::Bool(equals(&recv, &args[0]))),
+            M::Equals => {
+                self.charge_bytes(ops::eq_work(&recv, &args[0]), span)?;
+                return Ok(Value::Bool(equals(&recv, &args[0])));
+            }
             _ => {}
         }
         let pred = |ev: &mut Eval<'_>, v: Value| -> R<bool> {
@@ -437,7 +503,8 @@ impl Eval<'_> {
             M::Contains => {
                 let mut found = false;
                 let needle = &args[0];
-                self.iterate(&recv, span, &mut |_, v| {
+                self.iterate(&recv, span, &mut |ev, v| {
+                    ev.charge_bytes(ops::eq_work(&v, needle), span)?;
                     if equals(&v, needle) {
                         found = true;
                         return Ok(false);
@@ -451,10 +518,17 @@ impl Eval<'_> {
                 let items = self.collect(&recv, span)?;
                 let mut out: Vec<Value> = Vec::new();
                 for v in items {
-                    // a quadratic scan: every comparison is a step
-                    self.steps = self.steps.saturating_add(out.len() as u64);
-                    self.step(span)?;
-                    if !out.iter().any(|o| equals(o, &v)) {
+                    // a quadratic scan: every comparison is a step, and its bytes
+                    self.charge(out.len(), span)?;
+                    let mut seen = false;
+                    for o in &out {
+                        self.charge_bytes(ops::eq_work(o, &v), span)?;
+                        if equals(o, &v) {
+                            seen = true;
+                            break;
+                        }
+                    }
+                    if !seen {
                         out.push(v);
                     }
                 }
@@ -481,18 +555,40 @@ impl Eval<'_> {
         &mut self,
         f: StaticFn,
         args: Vec<Value>,
-        regex: Option<&regex::Regex>,
+        regex: Option<&rx::Pattern>,
         span: Span,
     ) -> R<Value> {
         use StaticFn as F;
         let fail = |e: E| (e, span);
         let num = |i: usize| as_f64(&args[i]).unwrap_or(0.0);
-        let text = |i: usize, name: &str| -> R<String> {
+        let text = |i: usize, name: &str| -> R<&str> {
             match args.get(i) {
-                Some(Value::String(x)) => Ok(x.to_string()),
+                Some(Value::String(x)) => Ok(x),
                 _ => Err(fail(E::Argument(format!("'{name}' is null")))),
             }
         };
+        // these read their string arguments whole: trim, parse, decode, escape
+        if matches!(
+            f,
+            F::StrIsNullOrWhiteSpace
+                | F::DtParse
+                | F::FromBase64String
+                | F::ConvertToInt32
+                | F::ConvertToInt64
+                | F::ConvertToDouble
+                | F::ConvertToBoolean
+                | F::RegexEscape
+                | F::IntParse
+                | F::LongParse
+                | F::DoubleParse
+                | F::BoolParse
+        ) {
+            let read = args
+                .iter()
+                .map(|a| a.as_str().map_or(0, str::len))
+                .fold(0, usize::saturating_add);
+            self.charge_bytes(read, span)?;
+        }
         let span_of = |unit: i64| {
             dt::scaled_ticks(num(0), unit)
                 .map(Value::TimeSpan)
@@ -504,54 +600,63 @@ impl Eval<'_> {
             F::StrIsNullOrWhiteSpace => Ok(Value::Bool(
                 arg_str(&args, 0).is_none_or(|x| x.trim().is_empty()),
             )),
-            F::StrJoin => {
-                let sep = st::text_arg(&args[0], "separator").unwrap_or_default();
-                let items: Vec<Value> = match &args[1..] {
-                    [one @ (Value::Array(_) | Value::Object(_))] => {
-                        let one = one.clone();
-                        self.collect(&one, span)?
-                    }
-                    rest => rest.to_vec(),
+            F::StrJoin | F::StrConcat => {
+                let (sep, items) = if f == F::StrJoin {
+                    let sep = st::text_arg(&args[0], "separator").unwrap_or_default();
+                    let items: Vec<Value> = match &args[1..] {
+                        [one @ (Value::Array(_) | Value::Object(_))] => {
+                            let one = one.clone();
+                            self.collect(&one, span)?
+                        }
+                        rest => rest.to_vec(),
+                    };
+                    (sep, items)
+                } else {
+                    (Cow::Borrowed(""), args.clone())
                 };
                 let mut out = String::new();
                 for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(&sep);
-                    }
-                    out.push_str(&v.to_string());
-                    self.check_len(out.len(), "the joined string", span)?;
+                    let piece = match v {
+                        Value::String(x) => Cow::Borrowed(&**x),
+                        other => Cow::Owned(other.to_string()),
+                    };
+                    let sep = if i > 0 { &*sep } else { "" };
+                    self.check_len(out.len() + sep.len() + piece.len(), "the string", span)?;
+                    self.charge_bytes(sep.len() + piece.len(), span)?;
+                    out.push_str(sep);
+                    out.push_str(&piece);
                 }
                 Ok(s(out))
             }
             F::StrFormat => {
                 let fmt = text(0, "format")?;
-                let rest: Vec<Value> = match &args[1..] {
-                    [Value::Array(a)] => a.to_vec(),
-                    r => r.to_vec(),
+                let rest: &[Value] = match &args[1..] {
+                    [Value::Array(a)] => a,
+                    r => r,
                 };
-                st::format(&fmt, &rest, self.limits.max_string_len)
-                    .map(s)
-                    .map_err(fail)
-            }
-            F::StrConcat => {
-                let mut out = String::new();
-                for v in &args {
-                    out.push_str(&v.to_string());
-                    self.check_len(out.len(), "the string", span)?;
-                }
+                self.charge_bytes(fmt.len(), span)?;
+                let out = st::format(fmt, rest, self.limits.max_string_len).map_err(fail)?;
+                self.charge_bytes(out.len(), span)?;
                 Ok(s(out))
             }
-            F::StrEquals => Ok(Value::Bool(equals(&args[0], &args[1]))),
+            F::StrEquals => {
+                self.charge_bytes(ops::eq_work(&args[0], &args[1]), span)?;
+                Ok(Value::Bool(equals(&args[0], &args[1])))
+            }
             F::StrEqualsCmp => Ok(Value::Bool(match (arg_str(&args, 0), arg_str(&args, 1)) {
                 (Some(a), Some(b)) if st::ignores_case(enum_arg(&args, 2)) => {
+                    self.charge_bytes((a.len() + b.len()) * CASE_MAPPING_COST, span)?;
                     st::fold(a) == st::fold(b)
                 }
-                (a, b) => a == b,
+                (a, b) => {
+                    self.charge_bytes(ops::eq_work(&args[0], &args[1]), span)?;
+                    a == b
+                }
             })),
             F::DtUtcNow | F::DtNow => Ok(Value::DateTime(now)),
             F::DtToday => Ok(Value::DateTime(now.replace_time(time::Time::MIDNIGHT))),
             F::DtSpecifyKind => Ok(args[0].clone()),
-            F::DtParse => dt::parse_datetime(&text(0, "s")?)
+            F::DtParse => dt::parse_datetime(text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),
             F::TsFromDays => span_of(dt::TICKS_PER_DAY),
@@ -562,7 +667,9 @@ impl Eval<'_> {
             F::TsFromTicks => Ok(Value::TimeSpan(as_i64(&args[0]).unwrap_or(0))),
             F::ToBase64String => match &args[0] {
                 Value::Bytes(b) => {
-                    self.check_len(b.len() / 3 * 4 + 4, "the base64 string", span)?;
+                    let len = b.len() / 3 * 4 + 4;
+                    self.check_len(len, "the base64 string", span)?;
+                    self.charge_bytes(b.len() + len, span)?;
                     Ok(s(base64::engine::general_purpose::STANDARD.encode(b)))
                 }
                 _ => Err(fail(E::Argument("inArray is null".into()))),
@@ -600,7 +707,11 @@ impl Eval<'_> {
                 Value::Null => Ok(Value::Bool(false)),
                 v => Ok(Value::Bool(as_f64(v).is_some_and(|d| d != 0.0))),
             },
-            F::ConvertToString => Ok(s(args[0].to_string())),
+            F::ConvertToString => {
+                let out = args[0].to_string();
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
             F::MathAbs => match &args[0] {
                 Value::Int(n) => n.checked_abs().map(Value::Int).ok_or(fail(E::Overflow)),
                 Value::Long(n) => n.checked_abs().map(Value::Long).ok_or(fail(E::Overflow)),
@@ -648,34 +759,49 @@ impl Eval<'_> {
             F::MathPow => Ok(Value::Double(num(0).powf(num(1)))),
             F::MathSqrt => Ok(Value::Double(num(0).sqrt())),
             F::RegexIsMatch | F::RegexMatch | F::RegexReplace => {
-                let input = text(0, "input")?;
+                let Some(Value::String(input)) = args.first() else {
+                    return Err(fail(E::Argument("'input' is null".into())));
+                };
                 let built;
-                let re = match regex {
-                    Some(r) => r,
+                let pattern = match regex {
+                    Some(p) => p,
                     None => {
                         let pattern = text(1, "pattern")?;
                         let opts = enum_arg(&args, if f == F::RegexReplace { 3 } else { 2 });
-                        built = rx::build(&pattern, opts, self.limits.max_regex_size)
+                        built = rx::build(pattern, opts, self.limits.max_regex_size)
                             .map_err(|m| fail(E::Argument(format!("invalid pattern: {m}"))))?;
+                        // compiling reads the pattern and builds up to twice its size
+                        self.charge_bytes(pattern.len() + 2 * built.size, span)?;
                         &built
                     }
                 };
+                let max = self.limits.max_string_len;
+                let charge = |work: usize| self.charge_bytes(work, span);
                 match f {
-                    F::RegexIsMatch => Ok(Value::Bool(re.is_match(&input))),
-                    F::RegexMatch => Ok(h(HandleKind::Match(rx::match_data(re, &input)))),
+                    F::RegexIsMatch => rx::is_match(pattern, input, charge).map(Value::Bool),
+                    F::RegexMatch => rx::match_data(pattern, input.clone(), charge)
+                        .map(|m| h(HandleKind::Match(m))),
                     _ => {
                         let rep = text(2, "replacement")?;
-                        let out = re.replace_all(&input, rep.as_str());
-                        self.check_len(out.len(), "the string", span)?;
-                        Ok(s(out))
+                        let out = rx::replace(pattern, input, rep, max, charge)?;
+                        out.map(s).ok_or_else(|| {
+                            fail(E::SizeLimit {
+                                what: "the string",
+                                limit: max,
+                            })
+                        })
                     }
                 }
             }
-            F::RegexEscape => Ok(s(regex::escape(&text(0, "str")?))),
-            F::IntParse => parse_number(&text(0, "s")?, &Ty::Int).map_err(fail),
-            F::LongParse => parse_number(&text(0, "s")?, &Ty::Long).map_err(fail),
-            F::DoubleParse => parse_number(&text(0, "s")?, &Ty::Double).map_err(fail),
-            F::BoolParse => parse_bool(&text(0, "value")?).map_err(fail),
+            F::RegexEscape => {
+                let out = regex::escape(text(0, "str")?);
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
+            F::IntParse => parse_number(text(0, "s")?, &Ty::Int).map_err(fail),
+            F::LongParse => parse_number(text(0, "s")?, &Ty::Long).map_err(fail),
+            F::DoubleParse => parse_number(text(0, "s")?, &Ty::Double).map_err(fail),
+            F::BoolParse => parse_bool(text(0, "value")?).map_err(fail),
         }
     }
 }

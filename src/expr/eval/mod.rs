@@ -1,4 +1,14 @@
 //! The evaluator: walks the compiled tree over a [`Context`], counting steps.
+//!
+//! A step is one node visited, one loop iteration, one lambda call or one element
+//! visited or built, and also [`BYTES_PER_STEP`] bytes copied, scanned or compared by an
+//! operator or builtin. Every operation charges its work before doing it (or, when only
+//! the result tells, right after: one such operation is bounded by the size limits), so
+//! `Limits::max_steps` bounds the CPU time of one evaluation whatever the request: the
+//! default million steps took at most 26 ms on the 2-core VM in the worst loops we could
+//! write (Split and Join of tiny parts), and `s += c` over a large body stops after
+//! copying about 16 MB in all. Regular expressions are the exception: their cost also
+//! depends on the pattern, which steps only estimate (see `builtins::regex`).
 
 mod methods;
 mod props;
@@ -100,13 +110,58 @@ fn h(k: HandleKind) -> Value {
     Value::Object(Handle(k))
 }
 
+/// Bytes of copying, scanning or comparing that count as one step. Measured on the 2-core
+/// VM, a node visit costs 10–20 ns and the byte work of the builtins 0.1–3 ns a byte
+/// (`Replace`, with its allocation, is the slowest), so 16 bytes are worth about one visit
+/// at worst: a million steps of either kind, or both, take 3–26 ms.
+pub(crate) const BYTES_PER_STEP: usize = 16;
+
+/// What case mapping (ToUpper, ToLower, ignore-case comparisons) costs a byte, relative
+/// to a copy: it decodes and maps every character (8 ns a byte measured on non-ASCII
+/// text, where a copy costs under 2).
+pub(crate) const CASE_MAPPING_COST: usize = 4;
+
+/// Steps for each element a builtin builds (Split's parts, ToCharArray's chars): an
+/// allocation or a 32-byte value each, then dropping it (measured: 50–150 ns an element).
+pub(crate) const ELEMENT_COST: usize = 2;
+
+/// The bytes a value built from the context holds (strings, byte arrays, and the arrays
+/// and pairs of them): what building it copied.
+pub(crate) fn built_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Array(a) => a.iter().map(built_len).fold(a.len(), usize::saturating_add),
+        Value::Pair(p) => built_len(&p.0).saturating_add(built_len(&p.1)),
+        _ => 0,
+    }
+}
+
 impl<'a> Eval<'a> {
-    pub(crate) fn step(&mut self, span: Span) -> R<()> {
-        self.steps += 1;
+    /// Counts `steps` against the limit.
+    pub(crate) fn charge(&mut self, steps: usize, span: Span) -> R<()> {
+        self.steps = self
+            .steps
+            .saturating_add(u64::try_from(steps).unwrap_or(u64::MAX));
         if self.steps > self.limits.max_steps {
             return Err((E::StepLimit(self.limits.max_steps), span));
         }
         Ok(())
+    }
+
+    pub(crate) fn step(&mut self, span: Span) -> R<()> {
+        self.charge(1, span)
+    }
+
+    /// Counts `bytes` copied, scanned or compared.
+    pub(crate) fn charge_bytes(&mut self, bytes: usize, span: Span) -> R<()> {
+        self.charge(bytes / BYTES_PER_STEP, span)
+    }
+
+    /// Counts building `n` elements of a new collection from `bytes` of text.
+    pub(crate) fn build_elements(&mut self, n: usize, bytes: usize, span: Span) -> R<()> {
+        self.charge(n.saturating_mul(ELEMENT_COST), span)?;
+        self.charge_bytes(bytes, span)
     }
 
     /// The receiver of `.x`, `.M()` or `[i]`: `None` when it is null and `?.` / `?[`
@@ -208,7 +263,11 @@ impl<'a> Eval<'a> {
                 })?;
                 Ok(result)
             }
-            Stmt::Block(b) => self.block(b),
+            Stmt::Block(b) => {
+                // a block has no node of its own: `{}` repeated must cost too
+                self.step(Span::default())?;
+                self.block(b)
+            }
             Stmt::Expr(n) => {
                 self.node(n)?;
                 Ok(None)
@@ -250,6 +309,10 @@ impl<'a> Eval<'a> {
     }
 
     pub(crate) fn node(&mut self, n: &Node) -> R<Value> {
+        // the span is only looked for when the limit is reached
+        if let Err((kind, _)) = self.step(Span::default()) {
+            return Err((kind, span_of(n)));
+        }
         match n {
             Node::Const(v) => Ok(v.clone()),
             Node::Local(s) => Ok(self.locals[*s as usize].clone()),
@@ -341,6 +404,9 @@ impl<'a> Eval<'a> {
                 }
                 let a = self.node(l)?;
                 let b = self.node(r)?;
+                if matches!(op, BinOp::Eq | BinOp::Ne) {
+                    self.charge_bytes(ops::eq_work(&a, &b), *span)?;
+                }
                 ops::binary(*op, a, b).map_err(|e| (e, *span))
             }
             Node::And(l, r) => Ok(Value::Bool(self.truth(l)? && self.truth(r)?)),
@@ -370,20 +436,29 @@ impl<'a> Eval<'a> {
                 Ok(Value::Bool(v.is_null() != *negated))
             }
             Node::Concat(parts, span) => {
-                let mut s = String::new();
+                // `s + x` copies all of `s`: the pieces are measured and the whole length
+                // charged before anything is copied, so `s += c` in a loop is quadratic in
+                // steps too and stops early.
+                let mut pieces = Vec::with_capacity(parts.len());
+                let mut len = 0usize;
                 for (p, fmt) in parts {
                     let v = self.node(p)?;
                     let v = self.materialize(v);
-                    match fmt {
-                        Some(f) if !v.is_null() => {
-                            s.push_str(&ops::format_value(&v, f).map_err(|e| (e, *span))?)
+                    let piece: Arc<str> = match (fmt, v) {
+                        (Some(f), v) if !v.is_null() => {
+                            Arc::from(ops::format_value(&v, f).map_err(|e| (e, *span))?)
                         }
-                        _ => match &v {
-                            Value::String(x) => s.push_str(x),
-                            other => s.push_str(&other.to_string()),
-                        },
-                    }
-                    self.check_len(s.len(), "the string", *span)?;
+                        (_, Value::String(x)) => x,
+                        (_, other) => Arc::from(other.to_string()),
+                    };
+                    len = len.saturating_add(piece.len());
+                    self.check_len(len, "the string", *span)?;
+                    pieces.push(piece);
+                }
+                self.charge_bytes(len, *span)?;
+                let mut s = String::with_capacity(len);
+                for piece in &pieces {
+                    s.push_str(piece);
                 }
                 Ok(Value::String(Arc::from(s)))
             }
@@ -402,6 +477,8 @@ impl<'a> Eval<'a> {
                     return found.map(Value::Bool);
                 }
                 let v = self.node(value)?;
+                // hashing the key reads all of it
+                self.charge_bytes(v.as_str().map_or(0, str::len), span_of(value))?;
                 Ok(Value::Bool(lookup(v.as_str())))
             }
         }
@@ -533,10 +610,19 @@ impl<'a> Eval<'a> {
         f: &mut dyn FnMut(&mut Eval<'a>, Value) -> R<bool>,
     ) -> R<()> {
         let ctx = self.ctx;
+        // `copied`: the items are built from the request (headers, query, route
+        // parameters), and building each costs its bytes.
         macro_rules! each {
             ($iter:expr) => {
+                each!($iter, |_: &Value| 0)
+            };
+            ($iter:expr, copied) => {
+                each!($iter, built_len)
+            };
+            ($iter:expr, $bytes:expr) => {
                 for item in $iter {
                     self.step(span)?;
+                    self.charge_bytes($bytes(&item), span)?;
                     if !f(self, item)? {
                         break;
                     }
@@ -562,24 +648,30 @@ impl<'a> Eval<'a> {
                         Which::Request => &ctx.request.headers,
                         Which::Response => &ctx.response.headers,
                     };
-                    each!(hs.iter().map(|(k, v)| pair(Value::string(k), strings(v))))
+                    each!(
+                        hs.iter().map(|(k, v)| pair(Value::string(k), strings(v))),
+                        copied
+                    )
                 }
                 DictRef::Query(u) => {
                     let url = props::url(ctx, *u);
                     each!(
                         url.into_iter()
                             .flat_map(|u| u.query.iter())
-                            .map(|(k, v)| pair(Value::string(k), strings(v)))
+                            .map(|(k, v)| pair(Value::string(k), strings(v))),
+                        copied
                     )
                 }
                 DictRef::MatchedParameters => each!(
                     ctx.request
                         .matched_parameters
                         .iter()
-                        .map(|(k, v)| pair(Value::string(k), Value::string(v)))
+                        .map(|(k, v)| pair(Value::string(k), Value::string(v))),
+                    copied
                 ),
                 DictRef::Variables => {
                     let mut keys: Vec<&String> = ctx.variables.keys().collect();
+                    self.charge(keys.len(), span)?;
                     keys.sort();
                     each!(
                         keys.into_iter()

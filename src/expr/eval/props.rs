@@ -3,14 +3,14 @@
 use std::sync::Arc;
 
 use super::super::builtins::datetime::{self as dt, ticks_of};
-use super::super::builtins::string::len16;
+use super::super::builtins::string::{byte_to_16, len16};
 use super::super::context::{Context, Url};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::Prop;
 use super::super::span::Span;
 use super::super::types::EnumTy;
 use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
-use super::{Eval, R, h, strings};
+use super::{Eval, R, built_len, h, strings};
 
 pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
     match u {
@@ -203,7 +203,11 @@ impl Eval<'_> {
                 _ => return Err(internal(&v)),
             },
             P::StrLength => match &v {
-                Value::String(x) => Value::Int(len16(x) as i32),
+                // counted in UTF-16 units: read whole
+                Value::String(x) => {
+                    self.charge_bytes(x.len(), span)?;
+                    Value::Int(len16(x) as i32)
+                }
                 _ => return Err(internal(&v)),
             },
             P::ArrLength => match &v {
@@ -307,11 +311,20 @@ impl Eval<'_> {
                     return Ok(h(HandleKind::Groups(m)));
                 }
                 let g = m.groups.get(i).cloned().flatten();
+                let text = m.group(i).unwrap_or("");
                 match p {
                     P::GroupSuccess => Value::Bool(g.is_some()),
-                    P::GroupValue => s(g.as_ref().map_or("", |g| g.0.as_str())),
-                    P::GroupIndex => Value::Int(g.as_ref().map_or(0, |g| g.1 as i32)),
-                    _ => Value::Int(g.as_ref().map_or(0, |g| len16(&g.0) as i32)),
+                    P::GroupValue => s(text),
+                    P::GroupIndex => {
+                        // the UTF-16 index of the start: the input read up to it
+                        let start = g.map_or(0, |g| g.start);
+                        self.charge_bytes(m.input.len(), span)?;
+                        Value::Int(byte_to_16(&m.input, start))
+                    }
+                    _ => {
+                        self.charge_bytes(text.len(), span)?;
+                        Value::Int(len16(text) as i32)
+                    }
                 }
             }
             P::GroupsCount => match &v {
@@ -319,6 +332,11 @@ impl Eval<'_> {
                 _ => return Err(internal(&v)),
             },
         };
+        // A string or byte[] a property returns is a copy (of the request, a certificate,
+        // a match), except a pair's own Key and Value, and Keys/Values (counted as read).
+        if !matches!(p, P::PairKey | P::PairValue | P::DictKeys | P::DictValues) {
+            self.charge_bytes(built_len(&r), span)?;
+        }
         Ok(r)
     }
 
@@ -337,10 +355,11 @@ impl Eval<'_> {
         })
     }
 
-    /// `dict[key]` lookup without throwing: None when absent.
-    pub(crate) fn dict_get(&self, d: DictRef, key: &str) -> Option<Value> {
+    /// `dict[key]` lookup without throwing: None when absent. Headers, query and route
+    /// parameters are copied out of the request: that is charged.
+    pub(crate) fn dict_get(&mut self, d: DictRef, key: &str, span: Span) -> R<Option<Value>> {
         let ctx = self.ctx;
-        match d {
+        let found = match d {
             DictRef::Headers(w) => {
                 let hs = match w {
                     Which::Request => &ctx.request.headers,
@@ -348,11 +367,12 @@ impl Eval<'_> {
                 };
                 hs.get(key).map(strings)
             }
-            DictRef::Query(u) => url(ctx, u)?
-                .query
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| strings(v)),
+            DictRef::Query(u) => url(ctx, u).and_then(|url| {
+                url.query
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| strings(v))
+            }),
             DictRef::MatchedParameters => ctx
                 .request
                 .matched_parameters
@@ -365,7 +385,11 @@ impl Eval<'_> {
                 .certificates
                 .get(key)
                 .map(|c| Value::Certificate(c.clone())),
+        };
+        if !matches!(d, DictRef::Variables | DictRef::Certificates) {
+            self.charge_bytes(found.as_ref().map_or(0, built_len), span)?;
         }
+        Ok(found)
     }
 
     pub(crate) fn index(&mut self, v: Value, i: Value, span: Span) -> R<Value> {
@@ -381,7 +405,7 @@ impl Eval<'_> {
                 let Value::String(key) = key else {
                     return Err((E::Argument("the key is null".into()), span));
                 };
-                self.dict_get(*d, key)
+                self.dict_get(*d, key, span)?
                     .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))
             }
             (Value::Array(a), _) => {
@@ -399,29 +423,33 @@ impl Eval<'_> {
                     .ok_or_else(|| oor(n, a.len()))
             }
             (Value::String(st), _) => {
+                // UTF-16 units are found by reading from the start
+                self.charge_bytes(st.len(), span)?;
                 let n = int(&i);
-                let units: Vec<u16> = st.encode_utf16().collect();
                 usize::try_from(n)
                     .ok()
-                    .and_then(|k| units.get(k))
-                    .map(|u| Value::Char(char::from_u32(u32::from(*u)).unwrap_or('\u{FFFD}')))
-                    .ok_or_else(|| oor(n, units.len()))
+                    .and_then(|k| st.encode_utf16().nth(k))
+                    .map(|u| Value::Char(char::from_u32(u32::from(u)).unwrap_or('\u{FFFD}')))
+                    .ok_or_else(|| oor(n, len16(st)))
             }
             (Value::Object(Handle(HandleKind::Groups(m))), key) => {
                 let idx = match key {
-                    Value::String(name) => m
-                        .names
-                        .iter()
-                        .position(|n| n.as_deref() == Some(&**name))
-                        .or_else(|| name.parse::<usize>().ok()),
+                    Value::String(name) => {
+                        self.charge(m.names.len(), span)?;
+                        m.names
+                            .iter()
+                            .position(|n| n.as_deref() == Some(&**name))
+                            .or_else(|| name.parse::<usize>().ok())
+                    }
                     other => usize::try_from(int(other)).ok(),
                 };
                 // .NET returns an unsuccessful group for an unknown name or number.
                 let idx = idx.filter(|i| *i < m.groups.len()).unwrap_or(usize::MAX);
                 if idx == usize::MAX {
                     let empty = Arc::new(super::super::value::MatchData {
+                        input: Arc::from(""),
                         groups: vec![None],
-                        names: vec![None],
+                        names: Arc::new([None]),
                     });
                     return Ok(h(HandleKind::Group(empty, 0)));
                 }
