@@ -93,27 +93,27 @@ pub struct Repeated(pub usize);
 /// Removes the headers whose name, with `_` read as `-`, is a certificate header's, and
 /// returns the known names so removed.
 fn take_respelled(headers: &mut HeaderMap, extra: &[&str]) -> Vec<&'static str> {
-    let respelled: Vec<http::HeaderName> = headers
+    let respelled: Vec<(http::HeaderName, String)> = headers
         .keys()
         .filter(|name| name.as_str().contains('_'))
-        .filter(|name| {
-            let dashed = name.as_str().replace('_', "-");
+        .map(|name| (name.clone(), name.as_str().replace('_', "-")))
+        .filter(|(_, dashed)| {
             CERTIFICATE_HEADERS
                 .iter()
                 .chain(extra)
-                .any(|known| known.eq_ignore_ascii_case(&dashed))
+                .any(|known| known.eq_ignore_ascii_case(dashed))
         })
-        .cloned()
         .collect();
-    let mut known = Vec::new();
-    for name in respelled {
-        headers.remove(&name);
-        let dashed = name.as_str().replace('_', "-");
-        if let Some(name) = CERTIFICATE_HEADERS.iter().find(|k| **k == dashed) {
-            known.push(*name);
-        }
-    }
-    known
+    respelled
+        .into_iter()
+        .filter_map(|(name, dashed)| {
+            headers.remove(&name);
+            CERTIFICATE_HEADERS
+                .iter()
+                .copied()
+                .find(|known| *known == dashed)
+        })
+        .collect()
 }
 
 /// Why a forwarded header did not yield a certificate.

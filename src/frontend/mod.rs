@@ -4,4 +4,5 @@
 pub mod forwarded;
 pub mod lambda;
 pub mod local;
+mod task;
 pub mod tls;

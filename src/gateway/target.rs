@@ -198,10 +198,7 @@ pub fn parse_authority(text: &str) -> Result<Authority, TargetError> {
         }
     };
     if let Some(port) = port
-        && (port.is_empty()
-            || !port.bytes().all(|b| b.is_ascii_digit())
-            || port.len() > 5
-            || port.parse::<u16>().is_err())
+        && (!port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err())
     {
         return Err(TargetError::BadHost);
     }

@@ -31,6 +31,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::metrics::RequestMetric;
 use super::{EventError, EventKind, LambdaResponse, parse_event, probe_kind, to_gateway_request};
+use crate::frontend::task::AbortOnDrop;
 use crate::gateway::{self, Build, ClientCertificate, Decision, Deployment, GatewayResponse};
 
 use crate::source::origin::Origin;
@@ -156,14 +157,6 @@ pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Functi
     })
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// An event that is not an API Gateway or ALB HTTP event: the invocation fails with this.
 #[derive(Debug)]
 pub struct FunctionError(EventError);
@@ -199,7 +192,7 @@ impl From<FunctionError> for lambda_http::lambda_runtime::Diagnostic {
 /// drop).
 pub struct Function {
     snapshot: Arc<Snapshot<Deployment>>,
-    _refresh: Option<AbortOnDrop>,
+    _refresh: Option<AbortOnDrop<()>>,
 }
 
 /// What one request is logged and counted as.

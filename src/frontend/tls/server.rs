@@ -17,7 +17,7 @@ use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
 use super::request_body::{BodyBudget, BodyLimit, Breach, Guarded};
@@ -25,6 +25,7 @@ use super::{ClientAuth, Handler, Limits, TlsSettings};
 use crate::body::{BoxError, Payload};
 use crate::cert::{self, CertError, Certificate};
 use crate::frontend::forwarded::CertificateHeaders;
+use crate::frontend::task::AbortOnDrop;
 use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse, request_authority};
 
 /// Serves HTTPS on `listener` until `shutdown` completes, then drains.
@@ -368,37 +369,16 @@ async fn respond<H: Handler>(
 async fn run<H: Handler>(shared: &Arc<Shared<H>>, request: GatewayRequest) -> GatewayResponse {
     let request_id = request.request_id.clone();
     let shared = shared.clone();
-    let task = HandlerTask(tokio::spawn(
+    // Its own task, so that a panicking handler costs its request a `500`, not the
+    // connection; aborted when hyper drops this future (the client disconnected or reset
+    // the stream), so an abandoned request lets go of its backend connection and body.
+    let task = AbortOnDrop(tokio::spawn(
         async move { shared.handler.handle(request).await },
     ));
     task.await.unwrap_or_else(|error| {
         tracing::error!(%request_id, %error, "the handler failed");
         plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
     })
-}
-
-/// The handler's own task, so that a panicking handler costs its request a `500`, not
-/// the connection; aborted when dropped. hyper drops the request's future when the
-/// client disconnects or resets the stream, and the abort carries that to the handler:
-/// an abandoned request stops at its next await and lets go of its backend connection
-/// and its body, instead of running on detached.
-struct HandlerTask(JoinHandle<GatewayResponse>);
-
-impl Future for HandlerTask {
-    type Output = Result<GatewayResponse, JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl Drop for HandlerTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// The handler's response, or `413`/`408`/`503` when a listener limit cut the request
