@@ -1,10 +1,11 @@
 //! The three conditions of the APIM client-certificate article, compiled once and
 //! evaluated per request: issuer/subject, thumbprint, and the uploaded-certificates
-//! lookup with 10 and 100,000 entries. `Verify()` goes through `expr::TrustVerifier`,
+//! lookup with 10 and 100,000 entries. `Verify()` goes through `gateway::TrustVerifier`,
 //! i.e. `trust::VerifyCache` answering a cached verdict (the first call warms it); the
 //! `*_constant_verifier` cases answer `Verify()` with a constant, which isolates the
 //! expression's own cost. `compile/uploaded` is the load-time cost of one condition.
-//! The clock is pinned so the generated PKI never expires.
+//! The clock is pinned so the generated PKI never expires. `json/rewrite_4kb` is APIM's
+//! set-body JSON rewriting of a 4 KB body: parse, set a property, serialize.
 
 #[path = "../tests/common/trust_pki.rs"]
 mod trust_pki;
@@ -13,9 +14,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use certgate::cert::{Certificate, UploadedCertificates};
-use certgate::expr::{self, Compiled, ConstantVerifier, Context, Origin, TrustVerifier};
-use certgate::trust::{TrustStore, VerifyCache};
+use certgate::expr::{self, Compiled, Context, Origin};
+use certgate::gateway::TrustVerifier;
+use certgate::trust::{Revocation, TrustStore, Verdict, Verifier};
 use criterion::{Criterion, criterion_group, criterion_main};
+use time::OffsetDateTime;
 use trust_pki::{Ca, file, key, now};
 
 const ISSUER_SUBJECT: &str = r#"@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || context.Request.Certificate.Issuer != "trusted-issuer" || context.Request.Certificate.SubjectName.Name != "expected-subject-name")"#;
@@ -54,11 +57,27 @@ fn context(
         service_name: "contoso".into(),
         certificates: Arc::new(up),
     });
-    c.verifier = Some(Arc::new(TrustVerifier {
-        store: store.clone(),
-        cache: Arc::new(VerifyCache::new(1024)),
-    }));
+    c.verifier = Some(Arc::new(TrustVerifier::new(store.clone())));
     c
+}
+
+/// `Verify()` answered without any work: isolates the expression's own cost.
+struct AlwaysValid;
+
+impl Verifier for AlwaysValid {
+    fn verdict(
+        &self,
+        _: &Certificate,
+        _: &[Certificate],
+        _: OffsetDateTime,
+        _: Revocation,
+    ) -> Verdict {
+        Verdict::Valid
+    }
+
+    fn issuers(&self, _: &Certificate, _: &[Certificate]) -> Vec<Arc<Certificate>> {
+        Vec::new()
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -98,7 +117,7 @@ fn bench(c: &mut Criterion) {
     });
     // The same with Verify() answered by a constant: the expression's own cost.
     let mut constant = context(&store, &client, uploaded(&root, &client, 10));
-    constant.verifier = Some(Arc::new(ConstantVerifier(true)));
+    constant.verifier = Some(Arc::new(AlwaysValid));
     g.bench_function("issuer_subject_constant_verifier", |b| {
         b.iter(|| black_box(issuer_subject.eval(black_box(&constant))))
     });
@@ -123,5 +142,40 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A JSON body of about 4 KB, as an order API receives.
+fn order_body() -> String {
+    let items: Vec<String> = (0..60)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"sku":"SKU-{i:05}","qty":{},"price":{}.5,"tags":["a","b"]}}"#,
+                i % 7,
+                i * 3
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"order":"A-1","customer":{{"name":"Ada","email":"ada@example.com"}},"items":[{}]}}"#,
+        items.join(",")
+    )
+}
+
+/// APIM's set-body rewriting: parse the request's JSON body, set a property, write it
+/// back (Newtonsoft's indented form).
+fn json(c: &mut Criterion) {
+    let body = order_body();
+    assert!((3_900..4_300).contains(&body.len()), "{}", body.len());
+    let mut ctx = Context::new(now());
+    ctx.request.method = "POST".into();
+    ctx.request.body = Some(expr::Body::new(body.into_bytes()));
+    let rewrite = compile(
+        r#"@{ var b = context.Request.Body.As<JObject>(preserveContent: true); b["added"] = "x"; return b.ToString(); }"#,
+    );
+    let out = rewrite.eval(&ctx).expect("evaluates").to_string();
+    assert!(out.ends_with("\"added\": \"x\"\n}"), "{out}");
+    c.bench_function("json/rewrite_4kb", |b| {
+        b.iter(|| black_box(rewrite.eval(black_box(&ctx))))
+    });
+}
+
+criterion_group!(benches, bench, json);
 criterion_main!(benches);

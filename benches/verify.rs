@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::process::Command;
 
 use certgate::cert::Certificate;
-use certgate::source::SourceFile;
+use certgate::files::SourceFile;
 use certgate::trust::{Revocation, TrustStore, Verdict, VerifyCache};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rcgen::KeyPair;

@@ -30,9 +30,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use certgate::files::SourceFile;
 use certgate::source::push::{PushOptions, push};
+use certgate::source::read_folder;
 use certgate::source::s3::{ClientOptions, S3Source, s3_client};
-use certgate::source::{SourceFile, read_folder};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
     IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber, date_time_ymd,

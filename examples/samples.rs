@@ -35,16 +35,15 @@
 //! files against what this generator writes.
 
 use std::error::Error;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use base64::Engine as _;
 use rcgen::string::PrintableString;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    RevocationReason, RevokedCertParams, SanType, SerialNumber, date_time_ymd,
+    CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, Issuer, KeyIdMethod, KeyPair, RevocationReason, RevokedCertParams,
+    SerialNumber, date_time_ymd,
 };
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use time::OffsetDateTime;
@@ -196,31 +195,17 @@ impl Template {
         params
     }
 
+    /// A CA's parameters, made as the demo makes its CAs.
     fn ca(&self, path_len: Option<u8>) -> CertificateParams {
         let mut params = self.params();
-        params.is_ca = IsCa::Ca(match path_len {
-            Some(n) => BasicConstraints::Constrained(n),
-            None => BasicConstraints::Unconstrained,
-        });
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        certgate::demo::make_ca(&mut params, path_len);
         params
     }
 
+    /// An end entity's parameters, made as the demo makes its clients and server.
     fn end_entity(&self, san: &[&str], eku: ExtendedKeyUsagePurpose) -> Result<CertificateParams> {
         let mut params = self.params();
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![eku];
-        params.use_authority_key_identifier_extension = true;
-        for name in san {
-            params.subject_alt_names.push(match name.parse() {
-                Ok(ip) => SanType::IpAddress(ip),
-                Err(_) => SanType::DnsName((*name).try_into()?),
-            });
-        }
+        certgate::demo::make_end_entity(&mut params, san, eku)?;
         Ok(params)
     }
 
@@ -461,7 +446,7 @@ fn write_deployment(out: &mut Output, folder: &str, source: &str, pki: &Pki) -> 
         &gateway_toml(folder, source),
     )?;
     out.write(&format!("{folder}/policies/global.xml"), GLOBAL_POLICY)?;
-    out.write(&format!("{folder}/policies/orders.xml"), ORDERS_POLICY)?;
+    out.write(&format!("{folder}/policies/orders.xml"), &orders_policy()?)?;
     out.write(&format!("{folder}/ca/root/contoso-root.pem"), &pki.root.pem)?;
     out.write(
         &format!("{folder}/ca/intermediate/contoso-issuing.pem"),
@@ -528,18 +513,18 @@ policy = "policies/orders.xml"
 /// The article's third policy, verbatim, in the global inbound section: the demo's.
 pub(crate) const GLOBAL_POLICY: &str = certgate::demo::GLOBAL_POLICY;
 
-/// The `orders` API: the global check first, then an answer without a backend.
-pub(crate) const ORDERS_POLICY: &str = r#"<!--
+/// The `orders` API: the demo's echo policy (the global check first, `<base />` in every
+/// section) under its own comment, with a backend section that answers by itself.
+fn orders_policy() -> Result<String> {
+    const COMMENT: &str = "<!--
     API scope: orders. Inbound runs the global certificate check (<base />). The backend
     section answers by itself, so the sample needs no backend running: 200 with the
     caller's certificate subject and thumbprint. Replace the backend section's content
     with <base /> to forward to the backend named in gateway.toml instead.
 -->
-<policies>
-    <inbound>
-        <base />
-    </inbound>
-    <backend>
+";
+    const FORWARD: &str = "    <backend>\n        <base />\n    </backend>\n";
+    const ANSWER: &str = r#"    <backend>
         <return-response>
             <set-status code="200" reason="OK" />
             <set-header name="Content-Type" exists-action="override">
@@ -550,14 +535,20 @@ pub(crate) const ORDERS_POLICY: &str = r#"<!--
             }</set-body>
         </return-response>
     </backend>
-    <outbound>
-        <base />
-    </outbound>
-    <on-error>
-        <base />
-    </on-error>
-</policies>
 "#;
+    let echo = certgate::demo::API_POLICY;
+    match echo.find("<policies>").and_then(|at| echo.get(at..)) {
+        Some(sections) if sections.contains(FORWARD) => Ok(format!(
+            "{COMMENT}{}",
+            sections.replacen(FORWARD, ANSWER, 1)
+        )),
+        _ => Err(
+            "certgate::demo::API_POLICY no longer forwards with <base /> in its backend: \
+                  write the orders policy out in full here"
+                .into(),
+        ),
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Events
@@ -851,19 +842,6 @@ fn client_cert(cert: &Issued) -> J {
     }
 }
 
-/// ALB's encoding of a PEM chain: percent-encoded, with `+`, `=` and `/` left as they are.
-pub(crate) fn alb_encode(pem: &str) -> String {
-    let mut out = String::with_capacity(pem.len() * 11 / 10);
-    for b in pem.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~+=/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// RFC 9440 `Client-Cert`: `:<base64 DER>:`.
 fn rfc9440(cert: &Issued) -> String {
     format!(
@@ -950,7 +928,7 @@ fn rest_event(case: &Case<'_>, pki: &Pki) -> J {
         // The client's own header, claiming to be the ALB's.
         headers.push((
             "X-Amzn-Mtls-Clientcert".to_owned(),
-            alb_encode(&chain_pem(spoofed, &[&pki.issuing])),
+            certgate::frontend::forwarded::alb_encode(&chain_pem(spoofed, &[&pki.issuing])),
         ));
     }
     headers.extend([
@@ -1103,7 +1081,7 @@ fn alb_event(case: &Case<'_>) -> J {
     if let Some(cert) = case.certificate {
         headers.push((
             "x-amzn-mtls-clientcert".to_owned(),
-            alb_encode(&chain_pem(cert, &case.intermediates)),
+            certgate::frontend::forwarded::alb_encode(&chain_pem(cert, &case.intermediates)),
         ));
     }
     headers.extend([

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes seed corpora from examples/ and events/: bundle_decode, trust_files,
-lambda_event, decode_chain and gateway_toml.
+lambda_event, decode_chain and gateway_toml; and expr_compile's from the C# syntax below.
 
     python3 fuzz/make_seeds.py      # then: cargo +nightly fuzz run trust_files
 
@@ -107,3 +107,25 @@ write("decode_chain", "tls_pem", read("tls/api.pem"))
 for example in ("apigateway", "alb"):
     with open(os.path.join(HERE, "..", "examples", example, "gateway.toml"), "rb") as f:
         write("gateway_toml", example, f.read())
+
+# expr_compile: one seed per construct of the expression language, so that the fuzzer
+# starts from every statement and expression form (tests/expr_syntax.rs runs them).
+EXPRESSIONS = {
+    "condition": '@(context.Request.Certificate != null && context.Request.Certificate.Verify())',
+    "lambda": '@(context.Request.Headers.Any(h => h.Key.StartsWith("X-")))',
+    "interpolation": '@($"{context.Request.Method}:{3.14159:F2}|{42:D5}")',
+    "verbatim": '@(@"C:\\dir\\""q""")',
+    "declarations": '@{ string[] parts; parts = "a,b".Split(\',\'); const string sep = "-"; int a = 1, b = 2; return parts[0] + sep + (a + b); }',
+    "for": '@{ int t = 0; for (int i = 0, k = 10; i < k; i++, k--) { if (i == 2) { continue; } t += i; } return t; }',
+    "while": '@{ int n = 0; while (true) { n += 7; if (n > 100) { break; } } return n; }',
+    "foreach_break": '@{ foreach (var p in "x;y".Split(\';\')) { return p; } return ""; }',
+    "try": '@{ string log = ""; try { throw new Exception("x"); } catch (Exception e) { log += e.Message; try { throw; } catch { } } finally { log += "f"; } return log; }',
+    "switch": '@{ switch (context.Request.Method) { case "GET": case "HEAD": return "r"; case "POST": return "w"; default: return "o"; } }',
+    "patterns": '@{ object o = context.Variables["x"]; if (o is string s) { return s; } return (o as string) ?? context.Variables.GetValueOrDefault<string>("y")?.ToUpper() ?? "none"; }',
+    "new_arrays": '@(string.Join(",", new[] { "x", "y" }) + new byte[16].Length + new string[] { "a" }[0] + new int[3].Length)',
+    "new_objects": '@(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).Add(new TimeSpan(1, 2, 3)).ToString("o"))',
+    "qualified": '@(System.String.Join("-", System.Text.Encoding.UTF8.GetBytes("a")) + System.DateTime.UtcNow.Year + System.Net.WebUtility.UrlEncode("a b"))',
+    "not_implemented": '@{ var l = new List<string> { "a" }; var d = new Dictionary<string, string> { ["a"] = "b" }; string F(string x) => x; return F(l[0]); }',
+}
+for name, text in EXPRESSIONS.items():
+    write("expr_compile", name, text.encode())

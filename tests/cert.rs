@@ -163,6 +163,18 @@ fn tagged(tag: u8, content: &[u8]) -> Vec<u8> {
     [vec![0x80 | tag, len], content.to_vec()].concat()
 }
 
+/// The OIDs of the subject and issuer alternative name extensions.
+const SUBJECT_ALT_NAME: &[u64] = &[2, 5, 29, 17];
+const ISSUER_ALT_NAME: &[u64] = &[2, 5, 29, 18];
+
+/// A certificate named `common_name` (none when empty) whose extension `oid` holds
+/// `content` as given, so that encodings rcgen would not write can be read back.
+fn with_extension(common_name: &str, oid: &[u64], content: Vec<u8>) -> Certificate {
+    let extension = rcgen::CustomExtension::from_oid_content(oid, content);
+    let der = pki::with_raw_extensions(common_name, vec![extension]).der;
+    Certificate::from_der(&der).expect("decodes")
+}
+
 #[test]
 fn alternative_names_stop_at_the_first_invalid_entry_as_in_dotnet() {
     let sans = sequence(&[
@@ -170,15 +182,7 @@ fn alternative_names_stop_at_the_first_invalid_entry_as_in_dotnet() {
         &tagged(2, b"bad\xff"),
         &tagged(2, b"after.test"),
     ]);
-    let der = pki::with_raw_extensions(
-        "ext",
-        vec![rcgen::CustomExtension::from_oid_content(
-            &[2, 5, 29, 17],
-            sans,
-        )],
-    )
-    .der;
-    let cert = Certificate::from_der(&der).expect("decodes");
+    let cert = with_extension("ext", SUBJECT_ALT_NAME, sans);
     assert_eq!(cert.subject_alt_names().dns, ["first.test"]);
     assert_eq!(cert.name_info(NameType::Dns, false), "first.test");
 }
@@ -190,15 +194,7 @@ fn get_name_info_for_the_issuer_reads_the_issuer_alternative_name() {
         &tagged(1, b"ca@ca.test"),
         &tagged(2, b"ca.test"),
     ]);
-    let der = pki::with_raw_extensions(
-        "ext",
-        vec![rcgen::CustomExtension::from_oid_content(
-            &[2, 5, 29, 18],
-            ian,
-        )],
-    )
-    .der;
-    let cert = Certificate::from_der(&der).expect("decodes");
+    let cert = with_extension("ext", ISSUER_ALT_NAME, ian);
     assert_eq!(cert.name_info(NameType::Email, true), "ca@ca.test");
     assert_eq!(cert.name_info(NameType::Dns, true), "ca.test");
     assert_eq!(cert.name_info(NameType::Url, true), "https://ca.test/");
@@ -214,16 +210,100 @@ fn an_empty_subject_takes_its_simple_name_from_the_alternative_email() {
     assert_eq!(cert.name_info(NameType::Simple, false), "");
 
     let sans = sequence(&[&tagged(2, b"dns.test"), &tagged(1, b"only@mail.test")]);
-    let der = pki::with_raw_extensions(
-        "",
-        vec![rcgen::CustomExtension::from_oid_content(
-            &[2, 5, 29, 17],
-            sans,
-        )],
-    )
-    .der;
-    let cert = Certificate::from_der(&der).expect("decodes");
+    let cert = with_extension("", SUBJECT_ALT_NAME, sans);
     assert_eq!(cert.name_info(NameType::Simple, false), "only@mail.test");
+}
+
+/// The UPN otherName OID 1.3.6.1.4.1.311.20.2.3, DER-encoded.
+const UPN_OID: &[u8] = &[
+    0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03,
+];
+
+/// `otherName` (`[0]`, constructed) holding a UPN whose value is `value` (a whole TLV).
+fn upn_other_name(value: &[u8]) -> Vec<u8> {
+    let explicit = [
+        vec![0xa0, u8::try_from(value.len()).expect("short")],
+        value.to_vec(),
+    ]
+    .concat();
+    let content = [UPN_OID, &explicit].concat();
+    [
+        vec![0xa0, u8::try_from(content.len()).expect("short")],
+        content,
+    ]
+    .concat()
+}
+
+#[test]
+fn a_upn_encoded_as_ia5string_is_read_as_windows_reads_it() {
+    let ia5 = [&[0x16, 16][..], b"ia5@contoso.test"].concat();
+    let sans = sequence(&[&upn_other_name(&ia5), &tagged(2, b"after.test")]);
+    let cert = with_extension("upn", SUBJECT_ALT_NAME, sans);
+    assert_eq!(cert.name_info(NameType::Upn, false), "ia5@contoso.test");
+    // The UPN is a valid entry: the names after it stay visible.
+    assert_eq!(cert.subject_alt_names().dns, ["after.test"]);
+}
+
+#[test]
+fn a_upn_that_is_not_a_string_stops_the_alternative_names() {
+    let octets = [0x04, 0x02, 0x01, 0x02];
+    let sans = sequence(&[
+        &tagged(2, b"first.test"),
+        &upn_other_name(&octets),
+        &tagged(2, b"after.test"),
+    ]);
+    let cert = with_extension("upn", SUBJECT_ALT_NAME, sans);
+    assert_eq!(cert.name_info(NameType::Upn, false), "");
+    assert_eq!(cert.subject_alt_names().dns, ["first.test"]);
+}
+
+/// A self-signed Ed25519 certificate from rcgen whose subject (and so issuer) holds,
+/// besides `CN=octets`, the attribute `1.2.3.4` with an OCTET STRING value (01 02 FF).
+/// rcgen writes only string values, so the UTF8String it wrote is re-tagged in place and
+/// the certificate signed again over the changed TBS (same length, so only the
+/// signature's 64 bytes at the end change).
+fn subject_with_octet_string_value() -> Vec<u8> {
+    use rcgen::SigningKey as _;
+    use x509_parser::prelude::FromDer as _;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key");
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(
+        rcgen::DnType::CustomDnType(vec![1, 2, 3, 4]),
+        "\u{1}\u{2}\u{7f}",
+    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "octets");
+    let mut der = params
+        .self_signed(&key)
+        .expect("certificate")
+        .der()
+        .to_vec();
+    let utf8 = [0x0c, 0x03, 0x01, 0x02, 0x7f];
+    let mut patched = 0;
+    while let Some(at) = der.windows(utf8.len()).position(|w| w == utf8) {
+        der[at..at + utf8.len()].copy_from_slice(&[0x04, 0x03, 0x01, 0x02, 0xff]);
+        patched += 1;
+    }
+    assert_eq!(patched, 2, "the value in the issuer and in the subject");
+    let (_, parsed) =
+        x509_parser::certificate::X509Certificate::from_der(&der).expect("still a certificate");
+    let tbs = parsed.tbs_certificate.as_ref().to_vec();
+    let signature = key.sign(&tbs).expect("signs");
+    let end = der.len() - signature.len();
+    der[end..].copy_from_slice(&signature);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key.public_key_raw())
+        .verify(&tbs, &signature)
+        .expect("the re-signed certificate's signature verifies");
+    der
+}
+
+#[test]
+fn an_octet_string_attribute_prints_its_content_in_hex_as_windows_does() {
+    let cert = Certificate::from_der(&subject_with_octet_string_value()).expect("decodes");
+    assert_eq!(cert.subject(), "CN=octets, OID.1.2.3.4=#0102FF");
+    assert_eq!(cert.issuer(), "CN=octets, OID.1.2.3.4=#0102FF");
 }
 
 #[test]

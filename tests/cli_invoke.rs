@@ -4,7 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+
+use common::cli::certgate;
 
 use certgate::frontend::lambda::function::VERSION_HEADER;
 use certgate::source::{content_version, read_folder};
@@ -12,14 +13,6 @@ use common::lambda_json::header;
 use serde_json::Value;
 
 const NOW: &str = "2030-06-01T00:00:00Z";
-
-fn certgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_certgate"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run certgate")
-}
 
 fn invoke(config: &str, event: &str, explain: bool) -> (Value, String) {
     let mut args = vec!["invoke", "--config", config, "--now", NOW, event];

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use certgate::cert::Certificate;
 use certgate::expr::{self, Compiled, Context, Headers, Origin, Url, Value};
-use certgate::trust::{TrustStore, VerifyCache};
+use certgate::gateway::TrustVerifier;
+use certgate::trust::TrustStore;
 use time::macros::datetime;
 use trust_pki::{Ca, file, now, pem_of, self_signed_client};
 
@@ -64,6 +65,31 @@ fn run_err(src: &str) -> String {
         Ok(v) => panic!("{src}: evaluated to {v:?}"),
         Err(e) => e.to_string(),
     }
+}
+
+/// Checks every case and names each one that fails, so one run shows them all.
+fn assert_each<S: AsRef<str>, W: PartialEq + std::fmt::Display>(
+    cases: &[(S, W)],
+    got: impl Fn(&str) -> W,
+) {
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let src = src.as_ref();
+        let got = got(src);
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Each case's error (from `load_err` or `run_err`) is its `want` in policies/test.xml.
+fn assert_errors(cases: &[(&str, &str)], got: fn(&str) -> String) {
+    let cases: Vec<(&str, String)> = cases
+        .iter()
+        .map(|&(src, want)| (src, format!("policies/test.xml:{want}")))
+        .collect();
+    assert_each(&cases, got);
 }
 
 #[test]
@@ -433,7 +459,7 @@ fn load_errors_name_the_problem_and_its_position() {
         ),
         (
             "@(new object())",
-            "3:22: error: object creation ('new') is not supported in policy expressions",
+            "3:26: error: certgate does not implement 'new object' yet",
         ),
         (
             "@(x => x)",
@@ -467,22 +493,14 @@ fn load_errors_name_the_problem_and_its_position() {
             "@(\n  context.Request\n    .Nope)",
             "5:6: error: 'Nope' is not a member of IRequest",
         ),
-        (
-            "@(1 is string)",
-            "3:24: error: a pattern other than 'is null' or 'is not null' is not supported in policy expressions",
-        ),
         ("@()", "3:22: error: the expression is empty"),
         (
             "@(default(int))",
-            "3:22: error: 'default' is not supported in policy expressions",
+            "3:22: error: certgate does not implement 'default' yet",
         ),
         (
-            "@{ for (;;) {} }",
-            "3:23: error: the 'for' statement is not supported in policy expressions",
-        ),
-        (
-            "@(context.Request.Body.As<JObject>())",
-            "3:46: error: Body.As<JObject> (use As<string> or As<byte[]>) is not supported in policy expressions",
+            "@(context.Request.Body.As<XDocument>())",
+            "3:46: error: Body.As<XDocument> (use As<string>, As<byte[]>, As<JObject>, As<JArray> or As<JToken>) is not supported in policy expressions",
         ),
         (
             "@(context.Trace(\"x\"))",
@@ -493,15 +511,7 @@ fn load_errors_name_the_problem_and_its_position() {
             "3:35: error: 'IUser.Email' is not supported in policy expressions",
         ),
     ];
-    let mut failures = Vec::new();
-    for (src, want) in cases {
-        let got = load_err(src);
-        let want = format!("policies/test.xml:{want}");
-        if got != want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_errors(cases, load_err);
 }
 
 #[test]
@@ -591,15 +601,7 @@ fn runtime_errors_carry_the_span_of_the_failing_operation() {
         ("@(context.Request.Certificate.Verify())", "3:50: error: object reference not set to an instance of an object ('Verify' was read on null)"),
         ("@(context.Deployment.Certificates[\"nope\"].Thumbprint)", "3:22: error: the given key 'nope' was not present in the dictionary"),
     ]);
-    let mut failures = Vec::new();
-    for (src, want) in &cases {
-        let got = run_err(src);
-        let want = format!("policies/test.xml:{want}");
-        if got != want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_errors(&cases, run_err);
 }
 
 #[test]
@@ -754,10 +756,7 @@ fn cert_ctx(d: &Deployment, cert: Option<Arc<Certificate>>) -> Context {
         service_name: "contoso".into(),
         certificates: Arc::clone(d.store.uploaded()),
     });
-    c.verifier = Some(Arc::new(expr::TrustVerifier {
-        store: d.store.clone(),
-        cache: Arc::new(VerifyCache::new(16)),
-    }));
+    c.verifier = Some(Arc::new(TrustVerifier::new(d.store.clone())));
     c
 }
 
@@ -892,14 +891,7 @@ fn certificate_members_read_the_dotnet_strings() {
             j!(true),
         ),
     ];
-    let mut failures = Vec::new();
-    for (src, want) in &cases {
-        let got = eval_in(&c, src);
-        if got != *want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_each(&cases, |src| eval_in(&c, src));
 }
 
 /// The three conditions of the APIM client-certificate article, verbatim.
@@ -1053,14 +1045,7 @@ fn expressions_quoted_in_the_spec() {
             j!(""),
         ),
     ];
-    let mut failures = Vec::new();
-    for (src, want) in &cases {
-        let got = eval_in(&c, src);
-        if got != *want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_each(&cases, |src| eval_in(&c, src));
 }
 
 #[test]
@@ -1493,19 +1478,15 @@ fn builtins_are_charged_for_the_bytes_they_touch() {
 }
 
 #[test]
-fn larger_patterns_and_more_groups_cost_more_per_byte() {
+fn more_groups_cost_more_per_byte() {
     let c = ctx_with(&"abcdefghi,".repeat(10_000));
     let cost = |call: &str| steps(&format!("@(Regex.{call})"), &c);
-    let small = cost("IsMatch((string)context.Variables[\"x\"], \"#\")");
-    // 100 KB scanned once per 8 KiB of compiled pattern (this one compiles to 32 KiB)
-    let large = cost("IsMatch((string)context.Variables[\"x\"], \"[a-i]{300}#\")");
-    assert!(large >= 3 * small, "{small} then {large}");
     // groups: the match spans the whole input, found with a slot per group per state
     let one = cost("Match((string)context.Variables[\"x\"], \"([a-i,]+)\").Success");
     let ten = cost(
         "Match((string)context.Variables[\"x\"], \"(a)?(b)?(c)?(d)?(e)?(f)?(g)?(h)?(i)?([a-i,]+)\").Success",
     );
-    assert!(ten >= 5 * one, "{one} then {ten}");
+    assert!(ten >= 4 * one, "{one} then {ten}");
 }
 
 #[test]
@@ -1515,9 +1496,10 @@ fn one_pass_builtins_over_a_large_body_fit_the_budget() {
     let b = "context.Request.Body.As<string>(preserveContent: true)";
     for (src, limit) in [
         (format!("{b}.Contains(\"zz\")"), 150_000),
+        // reading the body, then 2 units a byte through the DFA (3.5 ns measured)
         (
             format!("Regex.Match({b}, @\"\"\"id\"\":\\s*(\\d+)\").Success"),
-            150_000,
+            200_000,
         ),
         (format!("{b}.Split(',').Length"), 400_000),
         (format!("{b}.Replace(\"abc\", \"x\").Length"), 300_000),
@@ -1553,4 +1535,202 @@ fn huge_format_widths_are_errors_not_panics() {
         .unwrap();
     assert_eq!(year.as_str().map(str::len), Some(70_000));
     assert!(year.as_str().unwrap().ends_with("02026"));
+}
+
+/// 0.9 MB of pseudo-random lower-case letters (a fixed linear congruential sequence).
+fn random_letters() -> String {
+    let mut x: u32 = 12345;
+    (0..900_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            char::from(b'a' + ((x >> 16) % 26) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn regex_searches_are_charged_for_what_they_read_past_their_matches() {
+    // Each match of `[a-z]*X|a` in a run of a's is one `a`, found only after reading to
+    // the end of the run for an X: iterating over n matches reads n²/2 bytes, which took
+    // 23 s over 0.9 MB when each search was charged only for the input's length.
+    let replace = "@(Regex.Replace((string)context.Variables[\"x\"], \"[a-z]*X|a\", \"b\").Length)";
+    let short = steps(replace, &ctx_with(&"a".repeat(1_000)));
+    let long = steps(replace, &ctx_with(&"a".repeat(2_000)));
+    // twice the input, four times the reading (not twice, as a length-based charge says)
+    assert!(
+        long >= 3 * short,
+        "{short} steps on 1,000 a's, {long} on 2,000"
+    );
+    let e = compile(replace)
+        .eval(&ctx_with(&"a".repeat(20_000)))
+        .unwrap_err();
+    assert_eq!(e.kind, expr::EvalErrorKind::StepLimit(1_000_000));
+
+    // what policies do stays cheap: 100,000 matches through 1 MB (about 440,000 and
+    // 360,000 steps: 17 and 11 ms), a header checked (under 200)
+    let numbers = ctx_with(&"id=12345, ".repeat(100_000));
+    for (call, limit) in [
+        (
+            r##"Replace((string)context.Variables["x"], @"\d+", "#").Length"##,
+            500_000,
+        ),
+        (
+            r#"Replace((string)context.Variables["x"], "id=", "ID:").Length"#,
+            500_000,
+        ),
+        (
+            r#"IsMatch((string)context.Variables["x"], "^[A-Za-z0-9-]+$")"#,
+            1_000,
+        ),
+        (r#"IsMatch("order-42-abc", "^[A-Za-z0-9-]+$")"#, 1_000),
+    ] {
+        let src = format!("@(Regex.{call})");
+        assert!(compile(&src).eval(&numbers).is_ok(), "{src}");
+        let taken = steps(&src, &numbers);
+        assert!(taken <= limit, "{src}: {taken} steps");
+    }
+}
+
+#[test]
+fn patterns_that_build_a_dfa_state_per_byte_stop_at_the_step_limit() {
+    // Over random letters, the lazy DFA of `[a-z]*a[a-z]{50}[^a-z]` needs a new state
+    // for nearly every byte (which of the last 51 letters were a's), each built from
+    // the pattern's NFA: charged as built, the search stops at the limit. Charged for
+    // the input's length, it ran to the end (52 ns a byte, 47 ms of CPU, 56,000 steps).
+    let c = ctx_with(&random_letters());
+    let e =
+        compile(r#"@(Regex.IsMatch((string)context.Variables["x"], "[a-z]*a[a-z]{50}[^a-z]"))"#)
+            .eval(&c)
+            .unwrap_err();
+    assert_eq!(e.kind, expr::EvalErrorKind::StepLimit(1_000_000));
+    // the same search for a pattern whose DFA stays small is an ordinary scan
+    let cheap = steps(
+        r#"@(Regex.IsMatch((string)context.Variables["x"], "[a-z]*a[a-z]{50}[^a-z]|#"))"#,
+        &ctx_with(&"abcdefghi,".repeat(90_000)),
+    );
+    assert!(cheap <= 200_000, "{cheap} steps");
+}
+
+#[test]
+fn regex_results_are_the_regex_crates() {
+    // The DFAs are stepped by certgate itself: every match, empty ones inside characters
+    // and after a previous match included, must be where the regex crate puts it.
+    let patterns = [
+        "a",
+        "x*",
+        "",
+        r"\b",
+        r"\B",
+        r"(?m)^",
+        r"(?m)$",
+        "$",
+        "^a",
+        r"\w+",
+        r"\d+",
+        "é+",
+        "[a-z]*X|a",
+        "(a)|(b)",
+        r"\bw\w*",
+        r"(?s).",
+        "a|ab",
+        "ab|a",
+        r"(\w+)@(\w+)",
+        "[^a]*",
+    ];
+    let inputs = [
+        "",
+        "abc",
+        "héllo wörld",
+        "aXbaaX",
+        "a\nb\n",
+        "日本語 text 42",
+        "ab ab x@y",
+        "éé",
+    ];
+    for pattern in patterns {
+        let re = regex::Regex::new(pattern).unwrap();
+        for input in inputs {
+            let mut c = ctx();
+            c.variables.insert("x".into(), Value::string(input));
+            c.variables.insert("p".into(), Value::string(pattern));
+            let eval = |call: &str| {
+                let src = format!(
+                    "@(Regex.{call}((string)context.Variables[\"x\"], (string)context.Variables[\"p\"]{}))",
+                    if call == "Replace" { ", \"<$0>\"" } else { "" }
+                );
+                compile(&src).eval(&c).unwrap().to_string()
+            };
+            let what = format!("{pattern:?} in {input:?}");
+            assert_eq!(eval("Replace"), re.replace_all(input, "<$0>"), "{what}");
+            assert_eq!(
+                eval("IsMatch"),
+                if re.is_match(input) { "True" } else { "False" },
+                "{what}"
+            );
+            assert_eq!(
+                eval("Match"),
+                re.find(input).map_or("", |m| m.as_str()),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_dictionary_too_large_to_copy_is_an_error_not_null() {
+    // An expression whose value is a dictionary (`set-variable` keeps a copy of it)
+    // copies its entries; when they are more than the limit, the copy failed quietly and
+    // the value was null, so a later `== null` could turn a condition around.
+    let src = "@(context.Request.Headers)";
+    let limits = expr::Limits {
+        max_collection_len: 1,
+        ..expr::Limits::default()
+    };
+    let p = expr::compile_with(src, Origin::default(), &limits).unwrap();
+    let e = p.eval(&ctx()).unwrap_err();
+    assert!(
+        matches!(e.kind, expr::EvalErrorKind::SizeLimit { limit: 1, .. }),
+        "{e}"
+    );
+    // Within the limit the dictionary is copied as before: its two headers.
+    let copied = compile(src).eval(&ctx()).unwrap();
+    let Value::Array(entries) = copied else {
+        panic!("{copied:?}")
+    };
+    assert_eq!(entries.len(), 2);
+}
+
+#[test]
+fn a_parse_error_quotes_the_start_of_a_large_input_not_all_of_it() {
+    // The message reaches logs and context.LastError.Message; the input may be a 4 MB body.
+    let body = format!("{}!", "9".repeat(1_000_000));
+    for src in [
+        "@(int.Parse(context.Request.Body.As<string>()))",
+        "@(bool.Parse(context.Request.Body.As<string>()))",
+        "@(DateTime.Parse(context.Request.Body.As<string>()))",
+    ] {
+        let mut c = ctx();
+        c.request.body = Some(expr::Body::new(body.clone().into_bytes()));
+        let message = compile(src).eval(&c).unwrap_err().to_string();
+        assert!(message.len() < 300, "{src}: {} bytes", message.len());
+        assert!(
+            message.contains(&format!("'{}...' ({} bytes)", &body[..64], body.len())),
+            "{src}: {message}"
+        );
+    }
+}
+
+#[test]
+fn the_deepest_expressions_load_and_run_on_a_small_stack() {
+    // Nesting is bounded (100 levels) but a level's frames are the compiler's to size:
+    // a debug build overflowed a 2 MiB test thread. Each level now makes room for itself.
+    let parens = format!("@({}1{})", "(".repeat(95), ")".repeat(95));
+    let blocks = format!("@{{{}return 2;{}}}", "{".repeat(95), "}".repeat(95));
+    let values = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || [parens, blocks].map(|src| compile(&src).eval(&ctx()).unwrap().to_string()))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(values, ["1", "2"]);
 }

@@ -5,9 +5,7 @@ mod common;
 
 use base64::Engine as _;
 use certgate::config::GatewayConfig;
-use certgate::frontend::lambda::{
-    EventError, EventKind, parse_event, probe_kind, to_gateway_request,
-};
+use certgate::frontend::lambda::{EventError, EventKind, parse_event, to_gateway_request};
 use certgate::gateway::{ClientCertificate, GatewayRequest};
 use serde_json::{Value, json};
 
@@ -91,10 +89,6 @@ fn thumbprint(request: &GatewayRequest) -> Option<String> {
 }
 
 /// ALB's encoding: percent-encoded PEM with `+`, `=` and `/` left as they are.
-fn alb_encode(pem: &str) -> String {
-    pem.replace(' ', "%20").replace('\n', "%0A")
-}
-
 fn b64(der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(der)
 }
@@ -133,7 +127,7 @@ fn api_gateway_source_ignores_and_strips_certificate_headers_a_client_sent() {
     let (client, _) = common::pki::client_and_ca();
     let spoof = json!({
         "host": "api.contoso.com",
-        "x-amzn-mtls-clientcert": alb_encode(&client.pem),
+        "x-amzn-mtls-clientcert": certgate::frontend::forwarded::alb_encode(&client.pem),
         "client-cert": format!(":{}:", b64(&client.der)),
         "x-forwarded-client-cert": "Hash=abc;Cert=\"x\"",
     });
@@ -170,7 +164,7 @@ fn alb_passthrough_chain_is_decoded_leaf_first_with_plus_kept() {
     );
     let headers = json!({
         "host": "api.contoso.com",
-        "x-amzn-mtls-clientcert": alb_encode(&chain),
+        "x-amzn-mtls-clientcert": certgate::frontend::forwarded::alb_encode(&chain),
         "x-forwarded-for": "10.9.9.9, 192.0.2.44"
     });
     let (kind, request) = run(&alb(headers), &config("alb", ""));
@@ -190,11 +184,11 @@ fn alb_passthrough_chain_is_decoded_leaf_first_with_plus_kept() {
 #[test]
 fn alb_verify_mode_leaf_header_and_a_renamed_header_work() {
     let (client, _) = common::pki::client_and_ca();
-    let leaf = json!({"x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem)});
+    let leaf = json!({"x-amzn-mtls-clientcert-leaf": certgate::frontend::forwarded::alb_encode(&client.pem)});
     let (_, request) = run(&alb(leaf), &config("alb", ""));
     assert!(thumbprint(&request).is_some());
 
-    let renamed = json!({"x-client-chain": alb_encode(&client.pem)});
+    let renamed = json!({"x-client-chain": certgate::frontend::forwarded::alb_encode(&client.pem)});
     let cfg = config("alb", "alb_header = \"X-Client-Chain\"\n");
     let (_, request) = run(&alb(renamed), &cfg);
     assert!(thumbprint(&request).is_some());
@@ -218,8 +212,8 @@ fn alb_source_does_not_believe_alb_headers_in_an_api_gateway_event() {
     let (client, _) = common::pki::client_and_ca();
     let spoof = json!({
         "host": "api.contoso.com",
-        "x-amzn-mtls-clientcert": alb_encode(&client.pem),
-        "x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem),
+        "x-amzn-mtls-clientcert": certgate::frontend::forwarded::alb_encode(&client.pem),
+        "x-amzn-mtls-clientcert-leaf": certgate::frontend::forwarded::alb_encode(&client.pem),
     });
     for event in [rest_v1(None, spoof.clone()), http_v2(None, spoof.clone())] {
         let (kind, request) = run(&event, &config("alb", ""));
@@ -238,7 +232,7 @@ fn alb_source_does_not_believe_alb_headers_in_an_api_gateway_event() {
     // The same header in an ALB event is the deployment's source.
     let one = json!({
         "host": "api.contoso.com",
-        "x-amzn-mtls-clientcert-leaf": alb_encode(&client.pem),
+        "x-amzn-mtls-clientcert-leaf": certgate::frontend::forwarded::alb_encode(&client.pem),
     });
     let (_, request) = run(&alb(one), &config("alb", ""));
     assert!(thumbprint(&request).is_some());
@@ -267,7 +261,10 @@ fn a_carrier_the_front_end_sets_once_that_comes_twice_is_a_conflict() {
     // passes with any accepted certificate as whichever one a policy reads.
     let (client, _) = common::pki::client_and_ca();
     let (other, _) = common::pki::client_and_ca();
-    let (good, forged) = (alb_encode(&client.pem), alb_encode(&other.pem));
+    let (good, forged) = (
+        certgate::frontend::forwarded::alb_encode(&client.pem),
+        certgate::frontend::forwarded::alb_encode(&other.pem),
+    );
     let both = json!({
         "host": "api.contoso.com",
         "x-amzn-mtls-clientcert": good,
@@ -296,7 +293,12 @@ fn repeated_xff_and_xfcc_headers_give_the_nearest_proxys_value() {
     // A client's own header line comes first; the ALB (or Envoy) appends to the last.
     let (client, _) = common::pki::client_and_ca();
     let (forged, _) = common::pki::client_and_ca();
-    let xfcc = |pem: &str| format!("Cert=\"{}\"", alb_encode(pem));
+    let xfcc = |pem: &str| {
+        format!(
+            "Cert=\"{}\"",
+            certgate::frontend::forwarded::alb_encode(pem)
+        )
+    };
     let headers = json!({
         "host": ["api.contoso.com"],
         "x-forwarded-for": ["192.0.2.66", "203.0.113.5, 198.51.100.1"],
@@ -314,7 +316,7 @@ fn certificate_headers_spelled_with_underscores_are_removed() {
     let (client, _) = common::pki::client_and_ca();
     let headers = json!({
         "host": "api.contoso.com",
-        "x_amzn_mtls_clientcert": alb_encode(&client.pem),
+        "x_amzn_mtls_clientcert": certgate::frontend::forwarded::alb_encode(&client.pem),
         "client_cert": ":AAAA:",
     });
     let (_, request) = run(&alb(headers), &config("apigateway", ""));
@@ -366,7 +368,7 @@ fn rfc9440_and_xfcc_sources_decode_their_headers() {
     };
     assert_eq!(chain.len(), 2);
 
-    let encoded = alb_encode(&client.pem)
+    let encoded = certgate::frontend::forwarded::alb_encode(&client.pem)
         .replace('+', "%2B")
         .replace('=', "%3D");
     let xfcc = format!("By=spiffe://x;Hash=aa;Cert=\"junk\",By=spiffe://y;Cert=\"{encoded}\"");
@@ -428,25 +430,83 @@ fn a_malformed_host_is_an_error_not_a_panic() {
     for host in ["bad host with spaces", "api.contoso.com:99999"] {
         let event = alb(json!({ "host": host }));
         let err = parse_event(&event.to_string()).unwrap_err();
-        assert_eq!(err, EventError::BadUrl, "{host}");
-        // Still recognisably an ALB event, so the answer can be a 400 in its shape.
-        assert_eq!(probe_kind(&event.to_string()), Some(EventKind::Alb));
+        // Still an ALB event, so the answer can be a 400 in its shape.
+        assert_eq!(err, EventError::BadUrl(EventKind::Alb), "{host}");
     }
 }
 
+/// The three shapes with `headers[name] = value` (and `multiValueHeaders` where the
+/// shape has them).
+fn with_header(name: &str, value: &str) -> [(EventKind, Value); 3] {
+    let headers = json!({"host": "api.contoso.com", name: value});
+    [
+        (EventKind::RestV1, rest_v1(None, headers.clone())),
+        (EventKind::HttpV2, http_v2(None, headers.clone())),
+        (EventKind::Alb, alb(headers)),
+    ]
+}
+
+/// API Gateway passes a control character in a header value on; lambda_http then reads
+/// no event at all. It is still a request of its shape, with a bad header.
 #[test]
-fn the_kind_of_an_event_is_probed_from_its_shape() {
-    let cases = [
-        (rest_v1(None, json!({})), Some(EventKind::RestV1)),
-        (http_v2(None, json!({})), Some(EventKind::HttpV2)),
-        (alb(json!({})), Some(EventKind::Alb)),
-        (json!({"Records": [{"eventSource": "aws:s3"}]}), None),
-        (json!({"requestContext": {}}), None),
-        (json!([]), None),
-    ];
-    for (event, kind) in cases {
-        assert_eq!(probe_kind(&event.to_string()), kind, "{event}");
+fn a_header_that_is_not_http_is_a_bad_header_in_its_shape() {
+    for (name, value) in [
+        ("x-note", "a\u{1}b"),
+        ("x-note", "line\nbreak"),
+        ("bad name", "v"),
+    ] {
+        for (kind, event) in with_header(name, value) {
+            let err = parse_event(&event.to_string()).unwrap_err();
+            assert_eq!(err, EventError::BadHeader(kind), "{name:?}: {value:?}");
+        }
     }
+    // Only in `multiValueHeaders` (REST, ALB with multi-value headers on).
+    let mut event = rest_v1(None, json!({"host": "api.contoso.com"}));
+    event["multiValueHeaders"]["x-note"] = json!(["ok", "a\u{7f}b"]);
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert_eq!(err, EventError::BadHeader(EventKind::RestV1));
+    // Tabs and non-ASCII text are HTTP.
+    for (kind, event) in with_header("x-note", "tab\there, caf\u{e9}") {
+        assert_eq!(run(&event, &config("apigateway", "")).0, kind);
+    }
+}
+
+/// Events with a request's fields that are no request, from AWS's own fixtures (the
+/// `aws_lambda_events` crate, changed to carry the sample deployment's host, path and
+/// certificate: see `tests/data/lambda/README.md`).
+#[test]
+fn authorizers_and_websocket_events_are_not_requests() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lambda/");
+    for file in [
+        "rest-request-authorizer.json",
+        "http-api-request-authorizer-v1.json",
+        "http-api-request-authorizer-v2.json",
+    ] {
+        let event = std::fs::read_to_string(format!("{data}{file}")).unwrap();
+        assert_eq!(
+            parse_event(&event).unwrap_err(),
+            EventError::Authorizer,
+            "{file}"
+        );
+        // Also with a header that would make a request a 400.
+        let mut edited: Value = serde_json::from_str(&event).unwrap();
+        edited["headers"]["x-note"] = "a\u{1}b".into();
+        let err = parse_event(&edited.to_string()).unwrap_err();
+        assert_eq!(err, EventError::Authorizer, "{file}");
+    }
+    let event = std::fs::read_to_string(format!("{data}websocket-connect.json")).unwrap();
+    let err = parse_event(&event).unwrap_err();
+    assert_eq!(err, EventError::WebSocket("$connect".to_owned()));
+    assert!(
+        err.to_string().contains("WebSocket event (route $connect)"),
+        "{err}"
+    );
+    // A WebSocket event whose Host is no host is still no request (not a 400).
+    let mut edited: Value = serde_json::from_str(&event).unwrap();
+    edited["headers"]["Host"] = "api.contoso.com:99999".into();
+    edited["multiValueHeaders"]["Host"] = json!(["api.contoso.com:99999"]);
+    let err = parse_event(&edited.to_string()).unwrap_err();
+    assert!(matches!(err, EventError::WebSocket(_)), "{err}");
 }
 
 #[test]

@@ -9,18 +9,20 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use certgate::files::SourceFile;
 use certgate::frontend::lambda::function::{Function, VERSION_HEADER};
 use certgate::gateway::{Build, Deployment};
-use certgate::source::origin::Origin;
+use certgate::source::origin::{LocalFolder, Origin};
 use certgate::source::push::{PushOptions, push};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher, Snapshot};
 use certgate::source::s3::{ClientOptions, S3Source, s3_client};
-use certgate::source::{SourceFile, content_version, read_folder};
+use certgate::source::{content_version, read_folder};
 use common::lambda_json::header;
 use common::lambda_watch::{FunctionProcess, Watch, build_release, repo};
 use common::moto::{Moto, free_port};
@@ -454,20 +456,234 @@ async fn events_that_are_not_http_are_lambda_errors() {
             "{event}: {message}"
         );
     }
+    // Events with a request's fields that are no request to forward, even with a
+    // deployment that would answer them 200 (tests/data/lambda/README.md).
+    let function = serving(&repo().join("examples/apigateway")).await;
+    for (file, says) in [
+        ("rest-request-authorizer.json", "Lambda authorizer's event"),
+        (
+            "http-api-request-authorizer-v1.json",
+            "Lambda authorizer's event",
+        ),
+        (
+            "http-api-request-authorizer-v2.json",
+            "Lambda authorizer's event",
+        ),
+        ("websocket-connect.json", "WebSocket event (route $connect)"),
+    ] {
+        let error = function.invoke(&data(file), "r").await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("serves API Gateway REST, HTTP API and ALB events only")
+                && message.contains(says),
+            "{file}: {message}"
+        );
+        let diagnostic = lambda_http::lambda_runtime::Diagnostic::from(error);
+        assert_eq!(diagnostic.error_type, "certgate::NotAnHttpEvent", "{file}");
+    }
 }
 
+fn data(file: &str) -> String {
+    std::fs::read_to_string(repo().join("tests/data/lambda").join(file)).unwrap()
+}
+
+/// `valid.json` of `kind` with a header whose value holds a control character, as API
+/// Gateway passes it on.
+fn with_control_character(kind: &str) -> Value {
+    let mut event: Value = serde_json::from_str(&event(kind, "valid")).unwrap();
+    event["headers"]["x-note"] = "a\u{1}b".into();
+    if event.get("multiValueHeaders").is_some() {
+        event["multiValueHeaders"]["x-note"] = serde_json::json!(["a\u{1}b"]);
+    }
+    event
+}
+
+#[tokio::test]
+async fn a_header_with_a_control_character_gets_400_in_its_shape() {
+    for (config, kinds) in [
+        ("examples/apigateway", &["rest", "http-api"][..]),
+        ("examples/alb", &["alb"][..]),
+    ] {
+        let function = serving(&repo().join(config)).await;
+        let version = content_version(&folder(config));
+        for kind in kinds {
+            let event = with_control_character(kind).to_string();
+            let response = function
+                .invoke(&event, "r")
+                .await
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+            let response = serde_json::to_value(&response).unwrap();
+            assert_eq!(response["statusCode"], 400, "{kind}: {response}");
+            assert_eq!(header(&response, VERSION_HEADER), Some(version.clone()));
+            let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+            assert_eq!(
+                body["message"],
+                "A request header's name or value is not valid HTTP (a control character).",
+                "{kind}"
+            );
+            match *kind {
+                "alb" => assert_eq!(response["statusDescription"], "400 Bad Request"),
+                _ => assert_eq!(response.get("statusDescription"), None, "{kind}"),
+            }
+            // The shape's own header fields: REST puts every header in multiValueHeaders.
+            let in_multi = response["multiValueHeaders"]["content-type"].is_array();
+            let in_single = response["headers"]["content-type"].is_string();
+            assert_eq!(
+                (in_multi, in_single),
+                (*kind != "http-api", *kind != "rest"),
+                "{kind}: {response}"
+            );
+        }
+    }
+}
+
+/// README: an ALB health check of a Lambda target carries no Host (and no
+/// certificate); it gets 400 once a deployment is loaded, 503 before.
+#[tokio::test]
+async fn an_alb_health_check_gets_400_with_a_deployment_and_503_without() {
+    let check = data("alb-health-check.json");
+    let function = serving(&repo().join("examples/alb")).await;
+    let response = serde_json::to_value(function.invoke(&check, "r").await.unwrap()).unwrap();
+    assert_eq!(
+        response["statusDescription"], "400 Bad Request",
+        "{response}"
+    );
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["message"], "The request has no Host.");
+    let function = Function::with_snapshot(Arc::new(Snapshot::empty()));
+    let response = serde_json::to_value(function.invoke(&check, "r").await.unwrap()).unwrap();
+    assert_eq!(
+        response["statusDescription"], "503 Deployment not loaded",
+        "{response}"
+    );
+}
+
+// ------------------------------------------------------- invoke: the function's answer
+
+/// `certgate invoke --config CONFIG EVENT`: the JSON it prints, or its error (exit 2).
+fn invoke_cli(config: &Path, event: &Path) -> Result<Value, String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .arg("invoke")
+        .arg("--config")
+        .arg(config)
+        .arg(event)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    match out.status.code() {
+        Some(0) => Ok(serde_json::from_slice(&out.stdout).expect("stdout is JSON")),
+        Some(2) => Err(stderr),
+        code => panic!("{}: exit {code:?}: {stderr}", event.display()),
+    }
+}
+
+/// The event at `path` through `function` and through `certgate invoke --config
+/// config`: the same JSON, or the same error.
+async fn same_answer(function: &Function, config: &Path, path: &Path) -> Result<Value, String> {
+    let event = std::fs::read_to_string(path).unwrap();
+    let from_function = function
+        .invoke(&event, "r")
+        .await
+        .map(|response| serde_json::to_value(&response).unwrap());
+    let (config, event) = (config.to_owned(), path.to_owned());
+    let from_invoke = tokio::task::spawn_blocking(move || invoke_cli(&config, &event))
+        .await
+        .unwrap();
+    let what = path.display();
+    match (from_function, from_invoke) {
+        (Ok(function), Ok(invoke)) => {
+            assert_eq!(function, invoke, "{what}");
+            Ok(function)
+        }
+        (Err(function), Err(invoke)) => {
+            // The function's message is the event error after what it serves.
+            let function = function.to_string();
+            let (_, why) = function.split_once("events only: ").unwrap();
+            assert!(invoke.contains(why), "{what}: {invoke} vs {function}");
+            Err(function)
+        }
+        (function, invoke) => panic!("{what}: the function: {function:?}; invoke: {invoke:?}"),
+    }
+}
+
+/// `certgate invoke` runs the function's one path: every sample event, the events
+/// that are no requests, headers that are not HTTP, an answer too large for an ALB.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_answer_larger_than_the_front_end_takes_is_a_502_that_says_so() {
-    // examples/alb, with /orders forwarded to an echo backend: the answer is as large as
-    // the request body. An ALB takes at most 1 MB of JSON from a Lambda target.
+async fn invoke_prints_exactly_the_functions_answer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for (config, kinds) in [
+        ("examples/apigateway", &["rest", "http-api"][..]),
+        ("examples/alb", &["alb"][..]),
+    ] {
+        let config = repo().join(config);
+        let function = serving(&config).await;
+        let mut events: Vec<PathBuf> = Vec::new();
+        for kind in kinds {
+            let mut samples: Vec<PathBuf> = std::fs::read_dir(repo().join("events").join(kind))
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .collect();
+            samples.sort();
+            assert_eq!(samples.len(), EXPECTED.len(), "{kind}");
+            events.extend(samples);
+            let path = scratch
+                .path()
+                .join(format!("{kind}-control-character.json"));
+            std::fs::write(&path, with_control_character(kind).to_string()).unwrap();
+            events.push(path);
+        }
+        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/data/lambda"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        fixtures.sort();
+        events.extend(fixtures);
+        for path in &events {
+            let answer = same_answer(&function, &config, path).await;
+            let name = path.file_name().unwrap().to_string_lossy();
+            match name.as_ref() {
+                n if n.contains("control-character") => {
+                    assert_eq!(answer.unwrap()["statusCode"], 400, "{n}");
+                }
+                n if n.contains("authorizer") || n.contains("websocket") => {
+                    assert!(answer.is_err(), "{n}: {answer:?}");
+                }
+                n => assert!(answer.is_ok(), "{n}: {answer:?}"),
+            }
+            compared += 1;
+        }
+    }
+    // 7 samples and a control character per shape, 5 fixtures per deployment.
+    assert_eq!(compared, 3 * (EXPECTED.len() + 1) + 2 * 5);
+
+    // Too large for an ALB (1 MB): the function's 502, from invoke too.
     let echo = common::backend::EchoBackend::start().await;
+    let dir = echo_alb_deployment(&echo.url());
+    let function = serving(dir.path()).await;
+    let mut big: Value = serde_json::from_str(&event("alb", "post-64k")).unwrap();
+    big["body"] = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        vec![0xff; 800 * 1024],
+    )
+    .into();
+    big["headers"]["content-length"] = (800 * 1024).to_string().into();
+    let path = scratch.path().join("too-large.json");
+    std::fs::write(&path, big.to_string()).unwrap();
+    let answer = same_answer(&function, dir.path(), &path).await.unwrap();
+    assert_eq!(answer["statusDescription"], "502 Response too large");
+}
+
+/// examples/alb, with /orders forwarded to the backend at `url`.
+fn echo_alb_deployment(url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in folder("examples/alb") {
         let mut bytes = file.bytes;
         if file.path == "gateway.toml" {
             bytes = String::from_utf8(bytes)
                 .unwrap()
-                .replace("http://127.0.0.1:8080", &echo.url())
+                .replace("http://127.0.0.1:8080", url)
                 .into_bytes();
         } else if file.path == "policies/orders.xml" {
             bytes = b"<policies><inbound><base /></inbound><backend><forward-request /></backend></policies>".to_vec();
@@ -476,10 +692,24 @@ async fn an_answer_larger_than_the_front_end_takes_is_a_502_that_says_so() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
     }
-    let origin = Origin::Folder(certgate::source::origin::LocalFolder::new(dir.path()));
+    dir
+}
+
+/// A function serving the deployment folder `dir`, as `certgate invoke --config dir`.
+async fn serving(dir: &Path) -> Function {
+    let origin = Origin::Folder(LocalFolder::new(dir));
     let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
     refresher.load_initial().await.unwrap();
-    let function = Function::with_snapshot(refresher.snapshot());
+    Function::with_snapshot(refresher.snapshot())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_larger_than_the_front_end_takes_is_a_502_that_says_so() {
+    // examples/alb, with /orders forwarded to an echo backend: the answer is as large as
+    // the request body. An ALB takes at most 1 MB of JSON from a Lambda target.
+    let echo = common::backend::EchoBackend::start().await;
+    let dir = echo_alb_deployment(&echo.url());
+    let function = serving(dir.path()).await;
 
     let mut event: Value = serde_json::from_str(&event("alb", "post-64k")).unwrap();
     let answer = |event: Value| {

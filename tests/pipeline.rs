@@ -9,8 +9,8 @@ mod trust_pki;
 
 use certgate::body::Payload;
 use certgate::cert::Certificate;
+use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest};
-use certgate::source::SourceFile;
 use common::backend::{EchoBackend, closed_port};
 use trust_pki::{Ca, file, now, pem_of};
 
@@ -946,5 +946,98 @@ async fn requests_that_cannot_be_forwarded_or_say_two_things_are_refused() {
         let out = send(&d, r).await;
         assert_eq!(out.response.status, 400, "{uri} {host}");
         assert!(out.response.headers.get("x-echo-uri").is_none());
+    }
+}
+
+/// An API policy that answers 200 itself; on `/orders/costly` it first runs `n`
+/// set-variables that each read the request body and copy it three times (about
+/// 500,000 steps over 1 MiB, half the per-expression limit).
+fn costly_policy(n: usize) -> String {
+    let copy = "n += b.Substring(1).Length; ".repeat(3);
+    let each = |i: usize| {
+        format!(
+            r#"<set-variable name="n{i}" value="@{{ var b = context.Request.Body.As&lt;string&gt;(preserveContent: true); var n = 0; {copy}return n; }}" />"#
+        )
+    };
+    let costly: String = (0..n).map(each).collect();
+    policy_doc(
+        &format!(
+            r#"<choose><when condition='@(context.Request.Url.Path.EndsWith("costly"))'>{costly}</when></choose><return-response><set-status code="200" reason="OK" /></return-response>"#
+        ),
+        "",
+    )
+}
+
+#[test]
+fn expensive_policies_yield_so_a_cheap_request_on_the_same_worker_finishes_first() {
+    // One worker thread, as busy as a listener can get: two requests whose policies take
+    // 2.5 million steps each, then a cheap one, all queued before any runs. The executor
+    // yields every 100,000 steps, so the cheap request runs between their expressions
+    // and finishes first; without yielding, each costly policy held the worker to its end.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pki = Pki::new();
+    let d = std::sync::Arc::new(deploy(&pki, "http://127.0.0.1:9", &costly_policy(5), None));
+    let big = vec![b'a'; 1 << 20];
+    let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    // holds the only worker until every request is queued, so they start in order
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    rt.spawn(async move { gate.recv().ok() });
+    let mut tasks = Vec::new();
+    for (name, path, body) in [
+        ("costly 1", "/orders/costly", &big[..]),
+        ("costly 2", "/orders/costly", &big[..]),
+        ("cheap", "/orders/cheap", &b""[..]),
+    ] {
+        let (d, done, body) = (d.clone(), done.clone(), body.to_vec());
+        tasks.push(rt.spawn(async move {
+            let out = send(&d, request("POST", path, None, &body)).await;
+            done.lock()
+                .unwrap()
+                .push((name, out.response.status.as_u16()));
+        }));
+    }
+    open.send(()).unwrap();
+    rt.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let done = done.lock().unwrap();
+    assert_eq!(
+        *done,
+        [("cheap", 200), ("costly 1", 200), ("costly 2", 200)],
+        "in the order they finished"
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_expressions_add_up_past_its_budget_fails_closed() {
+    // 25 expressions of about 500,000 steps: each within the per-expression million,
+    // 12 million in all, past the request's 10 million.
+    let pki = Pki::new();
+    let big = vec![b'a'; 1 << 20];
+    let d = deploy(&pki, "http://127.0.0.1:9", &costly_policy(25), None);
+    let out = send(&d, request("POST", "/orders/costly", None, &big)).await;
+    assert_eq!(out.response.status, 500, "{:?}", out.trace);
+    assert_eq!(
+        out.decision,
+        Decision::Failed {
+            reason: "ExpressionValueEvaluationFailure".into()
+        }
+    );
+    let trace = format!("{:?}", out.trace);
+    assert!(
+        trace.contains("the request's expressions ran more than 10000000 steps in all"),
+        "{trace}"
+    );
+    // the budget is per request: 15 of them (7.5 million) pass, as does the next request
+    let d = deploy(&pki, "http://127.0.0.1:9", &costly_policy(15), None);
+    for _ in 0..2 {
+        let out = send(&d, request("POST", "/orders/costly", None, &big)).await;
+        assert_eq!(out.response.status, 200, "{:?}", out.trace);
     }
 }

@@ -22,6 +22,19 @@ fn request(method: &str, url: &str, body: impl Into<Payload>) -> http::Request<P
         .unwrap()
 }
 
+/// `GET url`, no body.
+fn get(url: &str) -> http::Request<Payload> {
+    request("GET", url, Payload::empty())
+}
+
+/// Options that follow the backend's redirects.
+fn following() -> ForwardOptions {
+    ForwardOptions {
+        follow_redirects: true,
+        ..ForwardOptions::default()
+    }
+}
+
 async fn body(response: BackendResponse) -> Vec<u8> {
     response.body.collect(usize::MAX).await.unwrap().to_vec()
 }
@@ -62,16 +75,10 @@ async fn http2_is_used_when_asked_for() {
         ..ForwardOptions::default()
     };
     let url = format!("{}/echo", echo.url());
-    let response = backend()
-        .forward(request("GET", &url, Payload::empty()), options)
-        .await
-        .unwrap();
+    let response = backend().forward(get(&url), options).await.unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/2.0");
     let response = backend()
-        .forward(
-            request("GET", &url, Payload::empty()),
-            ForwardOptions::default(),
-        )
+        .forward(get(&url), ForwardOptions::default())
         .await
         .unwrap();
     assert_eq!(response.headers["x-echo-version"], "HTTP/1.1");
@@ -81,10 +88,7 @@ async fn http2_is_used_when_asked_for() {
 async fn a_backend_that_is_down_is_a_connection_failure_with_502() {
     let url = format!("http://{}/", closed_port().await);
     let error = backend()
-        .forward(
-            request("GET", &url, Payload::empty()),
-            ForwardOptions::default(),
-        )
+        .forward(get(&url), ForwardOptions::default())
         .await
         .unwrap_err();
     assert!(matches!(error, ProxyError::Connect { .. }), "{error:?}");
@@ -101,10 +105,7 @@ async fn a_slow_backend_times_out_with_504() {
         ..ForwardOptions::default()
     };
     let url = format!("{}/slow", echo.url());
-    let error = backend()
-        .forward(request("GET", &url, Payload::empty()), options)
-        .await
-        .unwrap_err();
+    let error = backend().forward(get(&url), options).await.unwrap_err();
     assert!(matches!(error, ProxyError::Timeout { .. }), "{error:?}");
     assert_eq!(error.reason(), "Timeout");
     assert_eq!(error.status(), 504);
@@ -115,21 +116,11 @@ async fn redirects_are_returned_unless_follow_redirects_is_set() {
     let echo = EchoBackend::start().await;
     let url = format!("{}/redirect", echo.url());
     let response = backend()
-        .forward(
-            request("GET", &url, Payload::empty()),
-            ForwardOptions::default(),
-        )
+        .forward(get(&url), ForwardOptions::default())
         .await
         .unwrap();
     assert_eq!(response.status, 302);
-    let follow = ForwardOptions {
-        follow_redirects: true,
-        ..ForwardOptions::default()
-    };
-    let response = backend()
-        .forward(request("GET", &url, Payload::empty()), follow)
-        .await
-        .unwrap();
+    let response = backend().forward(get(&url), following()).await.unwrap();
     assert_eq!(response.status, 200);
     assert_eq!(response.headers["x-echo-uri"], "/echo?redirected=1");
 }
@@ -191,13 +182,9 @@ async fn a_streamed_request_body_arrives_byte_exact_and_is_replayed_on_307() {
         .await
         .unwrap();
     assert!(body(response).await == whole);
-    let follow = ForwardOptions {
-        follow_redirects: true,
-        ..ForwardOptions::default()
-    };
     let url = format!("{}/redirect307", echo.url());
     let response = backend()
-        .forward(request("PUT", &url, streamed(chunks)), follow)
+        .forward(request("PUT", &url, streamed(chunks)), following())
         .await
         .unwrap();
     assert_eq!(response.headers["x-echo-uri"], "/echo?redirected=1");
@@ -209,13 +196,12 @@ async fn a_streamed_request_body_arrives_byte_exact_and_is_replayed_on_307() {
 async fn following_redirects_bounds_the_request_body_it_keeps_for_replay() {
     let echo = EchoBackend::start().await;
     let small = Backend::new(&[], None, 1024).unwrap();
-    let follow = ForwardOptions {
-        follow_redirects: true,
-        ..ForwardOptions::default()
-    };
     let url = format!("{}/redirect307", echo.url());
     let error = small
-        .forward(request("PUT", &url, streamed(vec![binary(1025)])), follow)
+        .forward(
+            request("PUT", &url, streamed(vec![binary(1025)])),
+            following(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, ProxyError::RequestBody(_)), "{error:?}");

@@ -2,6 +2,10 @@
 //! API: `moto_server` on loopback, one per test (see `common/moto.rs`).
 
 mod common;
+#[path = "common/s3_cli.rs"]
+mod s3_cli;
+#[path = "common/trust_pki.rs"]
+mod trust_pki;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,82 +14,63 @@ use std::time::Duration;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use certgate::files::SourceFile;
+use certgate::gateway::{CheckFailed, check_deployment};
 use certgate::source::bundle::{BUNDLE_NAME, BundleError};
-use certgate::source::check::{CheckFailed, check_deployment};
 use certgate::source::push::{PushOptions, push, truststore_pem};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
 use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
-use certgate::source::{Limits, SourceFile, content_version};
-use common::moto::{Moto, free_port};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
-    IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber, date_time_ymd,
-};
+use certgate::source::{Limits, content_version};
+use common::moto::{Moto, client_options, free_port};
+use rcgen::{CertificateParams, DnType};
 use time::OffsetDateTime;
 use time::macros::datetime;
+use trust_pki::{Ca, at};
 
-const REGION: &str = "us-east-1";
 const BUCKET: &str = "trust-bucket";
 const NOW: OffsetDateTime = datetime!(2026-06-01 0:00 UTC);
 
 // ---------------------------------------------------------------- test PKI and folders
 
-/// A root and an intermediate CA with fixed dates, and a CRL of the root that went stale
-/// on 2025-07-01.
+/// A root and an intermediate CA with fixed dates, and a CRL (DER) of the root that went
+/// stale on 2025-07-01.
 struct Pki {
     root: String,
     root_der: Vec<u8>,
     intermediate: String,
     intermediate_der: Vec<u8>,
-    crl: String,
+    crl: Vec<u8>,
 }
 
-fn ca_params(name: &str, serial: u8, not_after: (i32, u8, u8)) -> CertificateParams {
-    let mut params = CertificateParams::default();
-    params.not_before = date_time_ymd(2025, 1, 1);
-    params.not_after = date_time_ymd(not_after.0, not_after.1, not_after.2);
-    params.serial_number = Some(SerialNumber::from(vec![serial]));
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Contoso");
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params
+/// The test PKI's CA as these tests print it: `O=Contoso, CN=...` (the organisation
+/// encoded last), valid until `not_after`.
+fn contoso(not_after: (i32, u8, u8)) -> impl FnOnce(&mut CertificateParams) {
+    move |params| {
+        let name = &mut params.distinguished_name;
+        name.remove(DnType::OrganizationName);
+        name.push(DnType::OrganizationName, "Contoso");
+        params.not_after = at(not_after.0, not_after.1, not_after.2);
+    }
+}
+
+fn p256() -> rcgen::KeyPair {
+    trust_pki::key(&rcgen::PKCS_ECDSA_P256_SHA256)
 }
 
 fn pki() -> Pki {
-    let root = CertifiedIssuer::self_signed(
-        ca_params("S3 Test Root", 1, (2035, 3, 4)),
-        KeyPair::generate().unwrap(),
-    )
-    .unwrap();
-    let intermediate = CertifiedIssuer::signed_by(
-        ca_params("S3 Test Intermediate", 2, (2034, 1, 1)),
-        KeyPair::generate().unwrap(),
-        &root,
-    )
-    .unwrap();
-    let crl = CertificateRevocationListParams {
-        this_update: date_time_ymd(2025, 6, 1),
-        next_update: date_time_ymd(2025, 7, 1),
-        crl_number: SerialNumber::from(vec![1]),
-        issuing_distribution_point: None,
-        revoked_certs: Vec::new(),
-        key_identifier_method: KeyIdMethod::Sha256,
-    }
-    .signed_by(&root)
-    .unwrap();
+    let root = Ca::root_with("S3 Test Root", p256(), contoso((2035, 3, 4)));
+    let intermediate =
+        root.intermediate_with("S3 Test Intermediate", p256(), contoso((2034, 1, 1)));
+    let crl = root.crl_with(|crl| {
+        crl.this_update = at(2025, 6, 1);
+        crl.next_update = at(2025, 7, 1);
+    });
     Pki {
         root: root.pem(),
-        root_der: root.der().to_vec(),
+        root_der: root.der(),
         intermediate: intermediate.pem(),
-        intermediate_der: intermediate.der().to_vec(),
-        crl: crl.pem().unwrap(),
+        intermediate_der: intermediate.der(),
+        crl,
     }
 }
 
@@ -109,15 +94,9 @@ fn deployment(pki: &Pki, service_name: &str) -> Vec<SourceFile> {
 // ---------------------------------------------------------------- S3 helpers
 
 async fn client(endpoint: String) -> Client {
-    s3_client(&ClientOptions {
-        endpoint_url: Some(endpoint),
-        region: Some(REGION.to_owned()),
-        credentials: Some(("testing".to_owned(), "testing".to_owned())),
-        max_attempts: Some(1),
-        ..ClientOptions::default()
-    })
-    .await
-    .expect("an S3 client")
+    s3_client(&client_options(endpoint))
+        .await
+        .expect("an S3 client")
 }
 
 async fn versioned_bucket(client: &Client) {
@@ -142,6 +121,14 @@ async fn setup() -> (Moto, S3Source) {
     versioned_bucket(&client).await;
     let location: S3Location = format!("s3://{BUCKET}/prod").parse().unwrap();
     (moto, S3Source::new(client, location))
+}
+
+/// A fresh moto with `deployment(&pki, "contoso")` pushed to `s3://trust-bucket/prod`.
+async fn contoso_pushed() -> (Moto, S3Source, Pki) {
+    let (moto, source) = setup().await;
+    let pki = pki();
+    push_files(&source, &deployment(&pki, "contoso")).await;
+    (moto, source, pki)
 }
 
 /// What `trust push` uploads, without the CLI's check (so broken deployments can be put).
@@ -194,10 +181,8 @@ fn refresher(
 
 #[tokio::test]
 async fn cold_start_loads_the_bundle_in_one_conditional_get() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
+    let (_moto, source, pki) = contoso_pushed().await;
     let files = deployment(&pki, "contoso");
-    push_files(&source, &files).await;
 
     let (refresher, builds) = refresher(source.clone());
     let loaded = refresher.load_initial().await.unwrap();
@@ -264,9 +249,7 @@ async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
 
 #[tokio::test]
 async fn a_changed_bundle_is_swapped_in_and_held_snapshots_stay_whole() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (_moto, source, pki) = contoso_pushed().await;
     let (refresher, builds) = refresher(source.clone());
     let first = refresher.load_initial().await.unwrap();
 
@@ -288,17 +271,14 @@ async fn a_changed_bundle_is_swapped_in_and_held_snapshots_stay_whole() {
 
 #[tokio::test]
 async fn an_unchanged_bundle_answers_304_and_is_not_rebuilt() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    let files = deployment(&pki, "contoso");
-    push_files(&source, &files).await;
+    let (_moto, source, pki) = contoso_pushed().await;
     let (refresher, builds) = refresher(source.clone());
     refresher.load_initial().await.unwrap();
     for _ in 0..3 {
         assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
     }
     // Pushing the same folder again writes nothing: still 304.
-    push_files(&source, &files).await;
+    push_files(&source, &deployment(&pki, "contoso")).await;
     assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
     assert_eq!(builds.load(Ordering::SeqCst), 1);
     let status = refresher.snapshot().status();
@@ -334,9 +314,7 @@ fn a_missing_moto_server_fails_the_test_with_a_clear_message() {
 
 #[tokio::test]
 async fn an_unreachable_bucket_later_keeps_the_last_good_snapshot() {
-    let (mut moto, source) = setup().await;
-    let pki = pki();
-    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (mut moto, source, _) = contoso_pushed().await;
     let (refresher, _) = refresher(source);
     let loaded = refresher.load_initial().await.unwrap();
 
@@ -351,9 +329,7 @@ async fn an_unreachable_bucket_later_keeps_the_last_good_snapshot() {
 
 #[tokio::test]
 async fn a_broken_deployment_keeps_the_last_good_snapshot_until_fixed() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (_moto, source, pki) = contoso_pushed().await;
     let (refresher, builds) = refresher(source.clone());
     let good = refresher.load_initial().await.unwrap();
 
@@ -389,9 +365,7 @@ async fn a_broken_deployment_keeps_the_last_good_snapshot_until_fixed() {
 
 #[tokio::test]
 async fn a_corrupted_bundle_is_an_error_not_a_panic() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (_moto, source, _) = contoso_pushed().await;
     let (refresher, _) = refresher(source.clone());
     refresher.load_initial().await.unwrap();
 
@@ -411,9 +385,7 @@ async fn a_corrupted_bundle_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn the_background_task_swaps_in_a_new_deployment() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    push_files(&source, &deployment(&pki, "contoso")).await;
+    let (_moto, source, pki) = contoso_pushed().await;
     let (refresher, _) = refresher(source.clone());
     let refresher = Arc::new(refresher);
     refresher.load_initial().await.unwrap();
@@ -435,33 +407,30 @@ async fn the_background_task_swaps_in_a_new_deployment() {
 
 #[tokio::test]
 async fn reading_is_bounded_by_the_limits() {
-    let (_moto, source) = setup().await;
-    let pki = pki();
-    let files = deployment(&pki, "contoso");
-    push_files(&source, &files).await;
-    let small = |limits: Limits| source.clone().with_limits(limits);
+    let (_moto, source, _) = contoso_pushed().await;
+    // What a source with `limits` fails with.
+    let refused = |limits: Limits| {
+        let small = source.clone().with_limits(limits);
+        async move { small.fetch(None).await.unwrap_err() }
+    };
 
     // The bundle object itself is larger than a 100-byte deployment can need.
-    let error = small(Limits {
+    let error = refused(Limits {
         max_total_bytes: 100,
         max_files: 0,
         ..Limits::default()
     })
-    .fetch(None)
-    .await
-    .unwrap_err();
+    .await;
     assert!(
         matches!(&error, S3Error::TooLarge { key, .. } if key == "prod/certgate-deployment.json"),
         "{error}"
     );
     // One file over the per-file limit.
-    let error = small(Limits {
+    let error = refused(Limits {
         max_file_bytes: 500,
         ..Limits::default()
     })
-    .fetch(None)
-    .await
-    .unwrap_err();
+    .await;
     assert!(
         matches!(
             &error,
@@ -480,24 +449,20 @@ async fn reading_is_bounded_by_the_limits() {
         .send()
         .await
         .unwrap();
-    let error = small(Limits {
+    let error = refused(Limits {
         max_files: 3,
         ..Limits::default()
     })
-    .fetch(None)
-    .await
-    .unwrap_err();
+    .await;
     assert_eq!(
         error.to_string(),
         "s3://trust-bucket/prod holds more than 3 files"
     );
-    let error = small(Limits {
+    let error = refused(Limits {
         max_file_bytes: 500,
         ..Limits::default()
     })
-    .fetch(None)
-    .await
-    .unwrap_err();
+    .await;
     assert!(
         matches!(error, S3Error::TooLarge { size, max: 500, .. } if size > 500),
         "{error}"
@@ -518,27 +483,13 @@ async fn an_empty_prefix_is_an_error_that_names_it() {
 
 mod cli {
     use std::collections::BTreeSet;
-    use std::path::Path;
-    use std::process::{Command, Output};
+    use std::process::Output;
 
     use super::*;
+    use crate::s3_cli::write_folder;
 
     fn certgate(moto: &Moto, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_certgate"))
-            .args(args)
-            .env("AWS_ENDPOINT_URL_S3", moto.url())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials",
-            )
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_SESSION_TOKEN")
+        s3_cli::certgate(&moto.url(), args)
             .output()
             .expect("run certgate")
     }
@@ -551,12 +502,19 @@ mod cli {
         String::from_utf8_lossy(&output.stderr).into_owned()
     }
 
-    fn write_folder(dir: &Path, files: &[SourceFile]) {
-        for file in files {
-            let path = dir.join(&file.path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, &file.bytes).unwrap();
-        }
+    /// `certgate trust push` of a new folder holding `files` to `uri`.
+    fn push_folder(moto: &Moto, files: &[SourceFile], uri: &str) -> Output {
+        let folder = tempfile::tempdir().unwrap();
+        write_folder(folder.path(), files);
+        certgate(
+            moto,
+            &["trust", "push", folder.path().to_str().unwrap(), uri],
+        )
+    }
+
+    /// Asserts that `text` (what a command printed) contains `part`; shows it otherwise.
+    fn assert_contains(text: &str, part: &str) {
+        assert!(text.contains(part), "{part:?} not in:\n{text}");
     }
 
     fn pem_ders(pem: &[u8]) -> BTreeSet<Vec<u8>> {
@@ -640,22 +598,13 @@ mod cli {
         std::fs::remove_file(folder.path().join("policies/readme.txt")).unwrap();
         let fourth = certgate(&moto, &["trust", "push", dir, uri]);
         let ls = certgate(&moto, &["trust", "ls", uri]);
-        assert!(
-            stdout(&ls).contains("not part of the deployment):\n         20  policies/readme.txt"),
-            "{}",
-            stdout(&ls)
+        assert_contains(
+            &stdout(&ls),
+            "not part of the deployment):\n         20  policies/readme.txt",
         );
-        assert!(
-            stdout(&fourth).contains("stale     policies/readme.txt"),
-            "{}",
-            stdout(&fourth)
-        );
+        assert_contains(&stdout(&fourth), "stale     policies/readme.txt");
         let fifth = certgate(&moto, &["trust", "push", "--delete", dir, uri]);
-        assert!(
-            stdout(&fifth).contains("deleted   policies/readme.txt"),
-            "{}",
-            stdout(&fifth)
-        );
+        assert_contains(&stdout(&fifth), "deleted   policies/readme.txt");
         let listed: Vec<String> = source
             .list()
             .await
@@ -707,11 +656,7 @@ mod cli {
         assert_eq!(certgate::source::read_folder(&into).unwrap(), expected);
         let again = certgate(&moto, &["trust", "pull", uri, into.to_str().unwrap()]);
         assert_eq!(again.status.code(), Some(2));
-        assert!(
-            stderr(&again).contains("is not empty"),
-            "{}",
-            stderr(&again)
-        );
+        assert_contains(&stderr(&again), "is not empty");
         let forced = certgate(
             &moto,
             &["trust", "pull", "--force", uri, into.to_str().unwrap()],
@@ -729,30 +674,13 @@ mod cli {
             .send()
             .await
             .unwrap();
-        let folder = tempfile::tempdir().unwrap();
-        write_folder(folder.path(), &deployment(&pki(), "contoso"));
-
-        let output = certgate(
-            &moto,
-            &[
-                "trust",
-                "push",
-                folder.path().to_str().unwrap(),
-                "s3://plain-bucket",
-            ],
-        );
+        let output = push_folder(&moto, &deployment(&pki(), "contoso"), "s3://plain-bucket");
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        assert!(
-            stdout(&output)
-                .contains("truststore s3://plain-bucket/truststore.pem written, no version"),
-            "{}",
-            stdout(&output)
+        assert_contains(
+            &stdout(&output),
+            "truststore s3://plain-bucket/truststore.pem written, no version",
         );
-        assert!(
-            stderr(&output).contains("warning: the bucket is not versioned"),
-            "{}",
-            stderr(&output)
-        );
+        assert_contains(&stderr(&output), "warning: the bucket is not versioned");
         let ls = certgate(&moto, &["trust", "ls", "s3://plain-bucket/"]);
         assert_eq!(ls.status.code(), Some(0), "{}", stderr(&ls));
         assert!(stdout(&ls).contains("truststore truststore.pem (bucket not versioned)"));
@@ -762,22 +690,12 @@ mod cli {
     async fn push_refuses_a_folder_that_does_not_load_and_uploads_nothing() {
         let (moto, source) = setup().await;
         let pki = pki();
-        let folder = tempfile::tempdir().unwrap();
         let mut files = deployment(&pki, "contoso");
         files[0] = SourceFile::new("gateway.toml", "[deployment]\nservice_name = 42\n");
         files.push(SourceFile::new("ca/root/garbage.pem", "not a certificate"));
         files.push(SourceFile::new("truststore.pem", pki.root.clone()));
-        write_folder(folder.path(), &files);
 
-        let output = certgate(
-            &moto,
-            &[
-                "trust",
-                "push",
-                folder.path().to_str().unwrap(),
-                "s3://trust-bucket/prod",
-            ],
-        );
+        let output = push_folder(&moto, &files, "s3://trust-bucket/prod");
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
         let err = stderr(&output);
         assert!(err.contains("error: gateway.toml:2:"), "{err}");
@@ -795,19 +713,16 @@ mod cli {
         let (mut moto, _source) = setup().await;
         let output = certgate(&moto, &["trust", "ls", "https://trust-bucket/prod"]);
         assert_eq!(output.status.code(), Some(2));
-        assert!(
-            stderr(&output).contains("is not an S3 location: expected s3://bucket/prefix"),
-            "{}",
-            stderr(&output)
+        assert_contains(
+            &stderr(&output),
+            "is not an S3 location: expected s3://bucket/prefix",
         );
         moto.stop();
         let output = certgate(&moto, &["trust", "ls", "s3://trust-bucket/prod"]);
         assert_eq!(output.status.code(), Some(2));
-        assert!(
-            stderr(&output)
-                .contains("S3 GetObject s3://trust-bucket/prod/certgate-deployment.json failed"),
-            "{}",
-            stderr(&output)
+        assert_contains(
+            &stderr(&output),
+            "S3 GetObject s3://trust-bucket/prod/certgate-deployment.json failed",
         );
     }
 }
@@ -819,15 +734,11 @@ mod cli {
 /// error naming the file.
 #[tokio::test]
 async fn an_https_endpoint_with_a_private_ca_is_trusted_through_the_ca_bundle() {
-    let ca = CertifiedIssuer::self_signed(
-        ca_params("S3 Endpoint CA", 9, (2099, 1, 1)),
-        KeyPair::generate().unwrap(),
-    )
-    .unwrap();
-    let server_key = KeyPair::generate().unwrap();
+    let ca = Ca::root_with("S3 Endpoint CA", p256(), contoso((2099, 1, 1)));
+    let server_key = p256();
     let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
         .unwrap()
-        .signed_by(&server_key, &ca)
+        .signed_by(&server_key, &ca.issuer())
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, ca_pem) = (
@@ -841,12 +752,8 @@ async fn an_https_endpoint_with_a_private_ca_is_trusted_through_the_ca_bundle() 
     let moto = Moto::start_tls(&cert, &key);
     assert!(moto.url().starts_with("https://"));
     let options = |ca_bundle: Option<std::path::PathBuf>| ClientOptions {
-        endpoint_url: Some(moto.url()),
-        region: Some(REGION.to_owned()),
-        credentials: Some(("testing".to_owned(), "testing".to_owned())),
-        max_attempts: Some(1),
         ca_bundle,
-        ..ClientOptions::default()
+        ..client_options(moto.url())
     };
 
     let trusting = s3_client(&options(Some(ca_pem.clone()))).await.unwrap();

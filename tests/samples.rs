@@ -525,7 +525,11 @@ fn alb_headers_are_url_encoded_as_the_alb_does() {
             expected.push_str(&issuing);
         }
         assert_eq!(decoded, expected, "{file}");
-        assert_eq!(generator::alb_encode(&expected), header, "{file}");
+        assert_eq!(
+            certgate::frontend::forwarded::alb_encode(&expected),
+            header,
+            "{file}"
+        );
     }
 }
 

@@ -2,26 +2,25 @@
 //! folder made by the demo's generator (run-time rcgen PKI, the APIM article's policy),
 //! an echo backend, and real TLS clients (curl over HTTP/1.1 and HTTP/2, and rustls).
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use certgate::demo::{self, DemoLayout, DemoPki, EchoBackend, Issued};
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+#[path = "common/served.rs"]
+mod served;
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/backend.rs"]
 mod streaming_backend;
 #[path = "common/tls_client.rs"]
 mod tls_client;
 
-use tls_client::BoxError;
+use tls_client::{BoxError, CurlFiles, CurlOutput, Presents, Version, send};
 
 const REQUEST: &str = "localhost";
 const REQUIRE: &str = "require.localhost";
@@ -35,9 +34,9 @@ fn pki() -> &'static DemoPki {
 
 /// A `certgate serve` process with its deployment folder and echo backend.
 struct Served {
-    child: Child,
-    addr: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+    process: served::Process,
+    /// The demo's client files for curl.
+    curl: CurlFiles,
     layout: DemoLayout,
     _dir: tempfile::TempDir,
     _backend: Option<EchoBackend>,
@@ -60,78 +59,19 @@ impl Served {
     async fn start_for(backend_url: &str, backend: Option<EchoBackend>, flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let layout = demo::write(dir.path(), pki(), backend_url).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--reload-seconds",
-                "0.2",
-            ])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_certgate"));
+        command
+            .arg("serve")
             .args(flags)
             .arg("--config")
-            .arg(&layout.deployment)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let mut served = Self {
-            child,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            log,
+            .arg(&layout.deployment);
+        Self {
+            process: served::Process::start(command).await,
+            curl: CurlFiles::in_dir(&layout.client),
             layout,
             _dir: dir,
             _backend: backend,
-        };
-        let line = served.wait_for_log("listening on https://").await;
-        let addr = line
-            .split("listening on https://")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap();
-        served.addr = addr.parse().unwrap();
-        served
-    }
-
-    /// Waits (up to 30 s) for a log line containing `needle`, after `skip` lines.
-    async fn wait_for_log_after(&self, skip: usize, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(line) = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .skip(skip)
-                .find(|l| l.contains(needle))
-            {
-                return line.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needle:?}:\n{}",
-                self.log.lock().unwrap().join("\n")
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    async fn wait_for_log(&self, needle: &str) -> String {
-        self.wait_for_log_after(0, needle).await
-    }
-
-    fn log_len(&self) -> usize {
-        self.log.lock().unwrap().len()
     }
 
     fn policy(&self, name: &str) -> PathBuf {
@@ -139,41 +79,23 @@ impl Served {
     }
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The process: its address, child and log.
+impl std::ops::Deref for Served {
+    type Target = served::Process;
+
+    fn deref(&self) -> &served::Process {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut served::Process {
+        &mut self.process
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // curl
-
-#[derive(Debug)]
-struct CurlAnswer {
-    success: bool,
-    status_line: String,
-    head: String,
-    body: Vec<u8>,
-    stderr: String,
-}
-
-impl CurlAnswer {
-    fn status(&self) -> u16 {
-        self.status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {:?} ({})", self.status_line, self.stderr))
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
 
 /// Which client certificate a call presents, by the demo's file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,138 +138,38 @@ impl Cert {
     }
 }
 
-fn scratch(dir: &Path, stem: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    dir.join(format!("{stem}-{}", NEXT.fetch_add(1, Ordering::SeqCst)))
-}
-
-async fn curl(s: &Served, host: &str, cert: Cert, path: &str, extra: &[&str]) -> CurlAnswer {
-    let client = &s.layout.client;
-    let head = scratch(client, "head");
-    let body = scratch(client, "body");
-    let port = s.addr.port();
-    let mut args: Vec<String> = vec![
-        "-sS".into(),
-        "--max-time".into(),
-        "60".into(),
-        "--cacert".into(),
-        client.join("ca.pem").display().to_string(),
-        "--resolve".into(),
-        format!("{host}:{port}:127.0.0.1"),
-        "-D".into(),
-        head.display().to_string(),
-        "-o".into(),
-        body.display().to_string(),
-    ];
-    if let Some(name) = cert.name() {
-        args.push("--cert".into());
-        args.push(client.join(format!("{name}.pem")).display().to_string());
-        args.push("--key".into());
-        args.push(client.join(format!("{name}.key")).display().to_string());
-    }
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args.push(format!("https://{host}:{port}{path}"));
-    let output = tokio::task::spawn_blocking(move || Command::new("curl").args(&args).output())
-        .await
-        .unwrap()
-        .expect("curl is on PATH");
-    let head = std::fs::read_to_string(&head).unwrap_or_default();
-    CurlAnswer {
-        success: output.status.success(),
-        status_line: head
-            .lines()
-            .rfind(|l| l.starts_with("HTTP/"))
-            .unwrap_or("")
-            .trim()
-            .to_owned(),
-        head,
-        body: std::fs::read(&body).unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// curl to `host` as `cert` (the demo's client files).
+async fn curl(s: &Served, host: &str, cert: Cert, path: &str, extra: &[&str]) -> CurlOutput {
+    tls_client::curl_as(&s.curl, s.addr, host, path, cert.name(), extra).await
 }
 
 // ---------------------------------------------------------------------------------------
 // rustls client
 
-#[derive(Debug)]
-struct Answer {
-    status: http::StatusCode,
-    headers: http::HeaderMap,
-    body: Bytes,
+/// A [`tls_client`] call presenting one of the demo's client certificates.
+type Call<'a> = tls_client::Call<'a, Cert>;
+
+/// `GET /echo/hello` (the echo API) on `host`.
+fn get(host: &str, cert: Cert, http2: bool) -> Call<'_> {
+    Call::get(host, cert).path("/echo/hello").http2(http2)
 }
 
-fn client_config(cert: Cert, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(pki().root.der.clone()))
-        .unwrap();
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots);
-    let mut config = match cert.issued() {
-        None => builder.with_no_client_auth(),
-        Some(issued) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(issued.der.clone())],
-                PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-    };
-    config.alpn_protocols = vec![alpn.to_vec()];
-    Arc::new(config)
-}
-
-struct Call<'a> {
-    host: &'a str,
-    cert: Cert,
-    http2: bool,
-    method: &'a str,
-    path: &'a str,
-    headers: Vec<(&'a str, String)>,
-    body: Vec<u8>,
-}
-
-impl<'a> Call<'a> {
-    fn get(host: &'a str, cert: Cert, http2: bool) -> Self {
-        Self {
-            host,
-            cert,
-            http2,
-            method: "GET",
-            path: "/echo/hello",
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+impl Presents for Cert {
+    /// Trusts the demo's root; presents the certificate's chain and key.
+    fn client_config(self, version: Version, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+        let builder = tls_client::client_builder(&pki().root.der, version);
+        let mut config = match self.issued() {
+            None => builder.with_no_client_auth(),
+            Some(issued) => builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from(issued.der.clone())],
+                    PrivateKeyDer::from_pem_slice(issued.key_pem.as_bytes()).unwrap(),
+                )
+                .unwrap(),
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Arc::new(config)
     }
-}
-
-async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> {
-    let alpn: &[u8] = if call.http2 { b"h2" } else { b"http/1.1" };
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let name = ServerName::try_from(call.host.to_owned())?;
-    let tls = tokio_rustls::TlsConnector::from(client_config(call.cert, alpn))
-        .connect(name, tcp)
-        .await?;
-    let authority = format!("{}:{}", call.host, addr.port());
-    let response = tls_client::exchange(
-        tls,
-        &authority,
-        call.http2,
-        call.method,
-        call.path,
-        &call.headers,
-        call.body,
-    )
-    .await?;
-    let (parts, body) = response.into_parts();
-    Ok(Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    })
 }
 
 /// Bytes that are not UTF-8, so any text handling on the way would corrupt them.
@@ -371,12 +193,12 @@ async fn request_mode_gives_the_article_policy_answer_for_each_certificate() {
                 assert_eq!(out.status(), 403, "{cert:?} {protocol}");
                 assert!(out.header("x-echo-uri").is_none(), "not proxied");
                 if protocol == "--http1.1" {
-                    assert_eq!(out.status_line, format!("HTTP/1.1 403 {REASON}"));
+                    assert_eq!(out.status_line(), format!("HTTP/1.1 403 {REASON}"));
                 }
             }
         }
         for http2 in [false, true] {
-            let answer = send(s.addr, Call::get(REQUEST, cert, http2)).await.unwrap();
+            let answer = send(s.addr, get(REQUEST, cert, http2)).await.unwrap();
             let expected = if cert == Cert::Good { 200 } else { 403 };
             assert_eq!(answer.status, expected, "rustls {cert:?} http2={http2}");
         }
@@ -433,13 +255,13 @@ async fn require_mode_refuses_the_handshake_without_a_certificate_and_the_policy
                 _ => {
                     assert_eq!(out.status(), 403, "{cert:?} {protocol}");
                     if protocol == "--http1.1" {
-                        assert_eq!(out.status_line, format!("HTTP/1.1 403 {REASON}"));
+                        assert_eq!(out.status_line(), format!("HTTP/1.1 403 {REASON}"));
                     }
                 }
             }
         }
         for http2 in [false, true] {
-            let answer = send(s.addr, Call::get(REQUIRE, cert, http2)).await;
+            let answer = send(s.addr, get(REQUIRE, cert, http2)).await;
             match cert {
                 // TLS 1.3: the client learns of the refusal on its first read.
                 Cert::None => assert!(answer.is_err(), "{answer:?}"),
@@ -458,9 +280,7 @@ async fn off_mode_never_asks_so_the_policy_sees_null_even_for_a_good_certificate
         assert_eq!(out.status(), 403, "{protocol}: {}", out.stderr);
     }
     for http2 in [false, true] {
-        let answer = send(s.addr, Call::get(OFF, Cert::Good, http2))
-            .await
-            .unwrap();
+        let answer = send(s.addr, get(OFF, Cert::Good, http2)).await.unwrap();
         assert_eq!(answer.status, 403);
     }
     s.wait_for_log("certificate=none").await;
@@ -485,18 +305,12 @@ async fn a_spoofed_certificate_header_without_a_tls_certificate_is_refused() {
         assert_eq!(out.status(), 403, "{protocol}: {}", out.stderr);
     }
     for http2 in [false, true] {
-        let answer = send(
-            s.addr,
-            Call {
-                headers: vec![
-                    ("x-amzn-mtls-clientcert", value.to_owned()),
-                    ("client-cert", format!(":{}:", "AAAA")),
-                ],
-                ..Call::get(REQUEST, Cert::None, http2)
-            },
-        )
-        .await
-        .unwrap();
+        let spoofed = vec![
+            ("x-amzn-mtls-clientcert", value.to_owned()),
+            ("client-cert", format!(":{}:", "AAAA")),
+        ];
+        let call = get(REQUEST, Cert::None, http2).headers(spoofed);
+        let answer = send(s.addr, call).await.unwrap();
         assert_eq!(answer.status, 403);
     }
     s.wait_for_log("ignored=x-amzn-mtls-clientcert").await;
@@ -507,9 +321,7 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
     let s = Served::start().await;
     for size in [64 * 1024, 1024 * 1024, 10 * 1024 * 1024] {
         let body = binary(size);
-        let file = scratch(&s.layout.client, "upload");
-        std::fs::write(&file, &body).unwrap();
-        let data = format!("@{}", file.display());
+        let data = s.curl.upload(&format!("upload-{size}"), &body);
         for method in ["POST", "PUT"] {
             for protocol in ["--http1.1", "--http2"] {
                 let out = curl(
@@ -538,17 +350,10 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
                 assert!(out.body == body, "{size} {method} {protocol}: body differs");
             }
             for http2 in [false, true] {
-                let answer = send(
-                    s.addr,
-                    Call {
-                        method,
-                        path: "/echo/upload",
-                        body: body.clone(),
-                        ..Call::get(REQUEST, Cert::Good, http2)
-                    },
-                )
-                .await
-                .unwrap();
+                let call = get(REQUEST, Cert::Good, http2).path("/echo/upload");
+                let answer = send(s.addr, call.upload(method, body.clone()))
+                    .await
+                    .unwrap();
                 assert_eq!(answer.status, 200, "rustls {size} {method} http2={http2}");
                 assert_eq!(answer.headers["x-echo-method"], method);
                 assert!(answer.body == body, "rustls {size} {method}: body differs");
@@ -563,9 +368,7 @@ async fn large_bodies_go_through_the_policy_to_the_backend_and_back_byte_exact()
 async fn listener_limits_are_serve_flags() {
     let s = Served::start_with(&["--max-body-bytes", "4096", "--idle-timeout", "5"]).await;
     for (size, status) in [(2048, 200), (8192, 413)] {
-        let file = scratch(&s.layout.client, &format!("body-{size}"));
-        std::fs::write(&file, binary(size)).unwrap();
-        let data = format!("@{}", file.display());
+        let data = s.curl.upload(&format!("upload-{size}"), &binary(size));
         let out = curl(
             &s,
             REQUEST,
@@ -596,6 +399,31 @@ async fn listener_limits_are_serve_flags() {
         String::from_utf8_lossy(&refused.stderr)
             .contains("expected seconds between 0.01 and 86400")
     );
+    // The global bounds: at least one request in flight, and room for the largest body.
+    for (args, expected) in [
+        (
+            &["--max-requests-in-flight", "0"][..],
+            "--max-requests-in-flight",
+        ),
+        (
+            &[
+                "--max-body-bytes",
+                "4096",
+                "--max-buffered-body-bytes",
+                "1024",
+            ][..],
+            "--max-buffered-body-bytes 1024 is below --max-body-bytes 4096",
+        ),
+    ] {
+        let refused = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["serve", "--config", "."])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }
 
 /// A policy that refuses a large upload answers before the body has arrived, and the
@@ -604,9 +432,7 @@ async fn listener_limits_are_serve_flags() {
 async fn a_refused_upload_gets_its_answer_while_the_body_is_still_coming() {
     let s = Served::start().await;
     let body = binary(10 * 1024 * 1024);
-    let file = scratch(&s.layout.client, "refused");
-    std::fs::write(&file, &body).unwrap();
-    let data = format!("@{}", file.display());
+    let data = s.curl.upload("refused", &body);
     for protocol in ["--http1.1", "--http2"] {
         for cert in [Cert::Untrusted, Cert::None] {
             let out = curl(
@@ -621,17 +447,10 @@ async fn a_refused_upload_gets_its_answer_while_the_body_is_still_coming() {
         }
     }
     for http2 in [false, true] {
-        let answer = send(
-            s.addr,
-            Call {
-                method: "PUT",
-                path: "/echo/upload",
-                body: body.clone(),
-                ..Call::get(REQUEST, Cert::Untrusted, http2)
-            },
-        )
-        .await
-        .unwrap();
+        let call = get(REQUEST, Cert::Untrusted, http2).path("/echo/upload");
+        let answer = send(s.addr, call.upload("PUT", body.clone()))
+            .await
+            .unwrap();
         assert_eq!(answer.status, 403, "rustls http2={http2}");
     }
 }
@@ -643,17 +462,13 @@ async fn a_refused_upload_gets_its_answer_while_the_body_is_still_coming() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_stream_both_ways_while_the_client_is_still_sending() {
     use http_body_util::BodyExt as _;
-    use hyper_util::rt::{TokioExecutor, TokioIo};
 
     let backend = streaming_backend::EchoBackend::start().await;
     let s = Served::start_for(&backend.url(), None, &[]).await;
     for http2 in [false, true] {
         let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
-        let tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-        let tls = tokio_rustls::TlsConnector::from(client_config(Cert::Good, alpn))
-            .connect(ServerName::try_from(REQUEST).unwrap(), tcp)
-            .await
-            .unwrap();
+        let config = Cert::Good.client_config(Version::Tls13, &[alpn]);
+        let tls = tls_client::connect(s.addr, REQUEST, config).await.unwrap();
         let (mut tx, body) = http_body_util::channel::Channel::<Bytes, BoxError>::new(1);
         let authority = format!("{REQUEST}:{}", s.addr.port());
         let request = http::Request::post(format!("https://{authority}/echo/stream"))
@@ -662,19 +477,7 @@ async fn bodies_stream_both_ways_while_the_client_is_still_sending() {
             .unwrap();
         let pieces: Vec<Vec<u8>> = (0..4).map(|i| binary(16 * 1024 + i)).collect();
         let exchange = async {
-            let io = TokioIo::new(tls);
-            let response = if http2 {
-                let (mut sender, conn) =
-                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-                        .await
-                        .unwrap();
-                tokio::spawn(conn);
-                tokio::spawn(async move { sender.send_request(request).await })
-            } else {
-                let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
-                tokio::spawn(conn);
-                tokio::spawn(async move { sender.send_request(request).await })
-            };
+            let response = tokio::spawn(tls_client::send_request(tls, http2, request));
             tx.send_data(Bytes::from(pieces[0].clone())).await.unwrap();
             let response = response.await.unwrap().unwrap();
             assert_eq!(response.status(), 200, "http2={http2}");
@@ -723,9 +526,7 @@ const TEAPOT: &str = r#"<policies>
 async fn until_status(s: &Served, status: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let answer = send(s.addr, Call::get(REQUEST, Cert::Good, false))
-            .await
-            .unwrap();
+        let answer = send(s.addr, get(REQUEST, Cert::Good, false)).await.unwrap();
         if answer.status == status {
             return;
         }
@@ -747,7 +548,7 @@ async fn a_changed_policy_applies_after_the_next_poll_and_a_broken_one_keeps_the
     until_status(&s, 418).await;
     s.wait_for_log("deployment loaded").await;
     let out = curl(&s, REQUEST, Cert::Good, "/echo/hello", &["--http1.1"]).await;
-    assert_eq!(out.status_line, "HTTP/1.1 418 Reloaded");
+    assert_eq!(out.status_line(), "HTTP/1.1 418 Reloaded");
     // The global policy still runs first.
     assert_eq!(
         curl(&s, REQUEST, Cert::None, "/echo/hello", &[])
@@ -763,9 +564,7 @@ async fn a_changed_policy_applies_after_the_next_poll_and_a_broken_one_keeps_the
         .await;
     assert!(line.contains("WARN"), "{line}");
     for http2 in [false, true] {
-        let answer = send(s.addr, Call::get(REQUEST, Cert::Good, http2))
-            .await
-            .unwrap();
+        let answer = send(s.addr, get(REQUEST, Cert::Good, http2)).await.unwrap();
         assert_eq!(answer.status, 418, "the last good deployment serves");
     }
     std::fs::write(s.policy("echo.xml"), demo::API_POLICY).unwrap();
@@ -796,9 +595,7 @@ async fn turning_request_client_certificate_off_applies_at_the_next_reload() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_gracefully() {
     let mut s = Served::start().await;
-    let answer = send(s.addr, Call::get(REQUEST, Cert::Good, true))
-        .await
-        .unwrap();
+    let answer = send(s.addr, get(REQUEST, Cert::Good, true)).await.unwrap();
     assert_eq!(answer.status, 200);
     let pid = s.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();

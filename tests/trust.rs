@@ -7,7 +7,7 @@ mod trust_pki;
 use std::process::Command;
 
 use certgate::cert::Certificate;
-use certgate::source::SourceFile;
+use certgate::files::SourceFile;
 use certgate::trust::{
     Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason, Revocation, Severity,
     TrustStore, Verdict, VerifyCache,
@@ -1242,114 +1242,6 @@ fn files_in_unknown_ca_folders_are_reported() {
     let d = find(&diagnostics, DiagnosticKind::Ignored);
     assert_eq!(d.path, "ca/roots/typo.pem");
     assert!(d.message.contains("ca/root/"), "{d}");
-}
-
-// ---- x509-limbo (optional) ----
-
-/// Runs x509-limbo's client-authentication cases through `Verify()` (with revocation
-/// when the case ships CRLs, `VerifyNoRevocation()` otherwise). Needs the suite:
-/// `CERTGATE_LIMBO=path/to/limbo.json.gz cargo test --test trust -- --ignored limbo`.
-#[test]
-#[ignore = "needs the x509-limbo suite (CERTGATE_LIMBO)"]
-fn x509_limbo_client_auth_cases() {
-    /// Cases where certgate knowingly differs from the expected result, and why.
-    /// webpki 0.103 does not evaluate rfc822Name (email) nameConstraints: a chain under
-    /// a CA that constrains email names fails closed (NameConstraintViolation).
-    const EMAIL_NC: &str =
-        "webpki 0.103 does not evaluate rfc822Name nameConstraints; fails closed";
-    const EXCEPTIONS: &[(&str, &str)] = &[
-        ("rfc5280::nc::nc-permits-email-exact", EMAIL_NC),
-        ("rfc5280::nc::nc-permits-email-domain", EMAIL_NC),
-        (
-            "rfc5280::nc::nc-permits-email-literal-asterisk-exact-match",
-            EMAIL_NC,
-        ),
-        (
-            "rfc5280::nc::nc-permits-email-literal-double-asterisk",
-            EMAIL_NC,
-        ),
-        (
-            "rfc5280::nc::nc-permits-email-literal-mid-asterisk",
-            EMAIL_NC,
-        ),
-    ];
-
-    // The suite ships in `shared/` beside the repository's checkout.
-    let path = std::env::var("CERTGATE_LIMBO").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/limbo.json.gz"
-        )
-        .to_owned()
-    });
-    let out = Command::new("gzip").args(["-dc", &path]).output().unwrap();
-    assert!(out.status.success(), "cannot read {path}");
-    let suite: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut ran = 0;
-    let mut failures = Vec::new();
-    for case in suite["testcases"].as_array().unwrap() {
-        if case["validation_kind"] != "CLIENT" {
-            continue;
-        }
-        let id = case["id"].as_str().unwrap();
-        let strings = |key: &str| -> Vec<String> {
-            case[key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_owned())
-                .collect()
-        };
-        let mut files = Vec::new();
-        for (i, pem) in strings("trusted_certs").iter().enumerate() {
-            files.push(file(&format!("ca/root/{i}.pem"), pem.clone()));
-        }
-        let crls = strings("crls");
-        for (i, pem) in crls.iter().enumerate() {
-            files.push(file(&format!("crl/{i}.pem"), pem.clone()));
-        }
-        let time = match case["validation_time"].as_str() {
-            Some(t) => {
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                    .unwrap()
-            }
-            None => time::OffsetDateTime::now_utc(),
-        };
-        let (store, _) = TrustStore::from_files(&files, time);
-        let leaf =
-            certgate::cert::decode_chain(case["peer_certificate"].as_str().unwrap().as_bytes());
-        let presented: Vec<Certificate> = strings("untrusted_intermediates")
-            .iter()
-            .filter_map(|pem| certgate::cert::decode_chain(pem.as_bytes()).ok())
-            .flatten()
-            .collect();
-        let mode = if crls.is_empty() {
-            Revocation::NoCheck
-        } else {
-            Revocation::Check
-        };
-        let verdict = match leaf {
-            Ok(mut chain) if !chain.is_empty() => {
-                store.verify(&chain.remove(0), &presented, time, mode)
-            }
-            _ => Verdict::Invalid(Reason::Malformed),
-        };
-        ran += 1;
-        let expected_valid = case["expected_result"] == "SUCCESS";
-        if verdict.is_valid() != expected_valid && !EXCEPTIONS.iter().any(|(x, _)| *x == id) {
-            failures.push(format!(
-                "{id}: expected {}, got {verdict}",
-                case["expected_result"]
-            ));
-        }
-    }
-    assert!(ran > 0, "no client cases in {path}");
-    assert!(
-        failures.is_empty(),
-        "{} of {ran} cases differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// A CRL of a million entries loads once and is then one hash lookup per certificate.

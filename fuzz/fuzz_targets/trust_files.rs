@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use certgate::cert::{Certificate, NameType};
 use certgate::gateway::Deployment;
-use certgate::source::SourceFile;
+use certgate::files::SourceFile;
 use certgate::trust::{Revocation, TrustStore};
 use time::OffsetDateTime;
 

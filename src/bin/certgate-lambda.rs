@@ -10,11 +10,11 @@ use serde_json::value::RawValue;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let versions = function::init_logging();
     // A panic is a JSON log line like every other, not bare text on stderr. The ones
-    // lambda_http raises on a malformed event are caught and answered 400: a client's
-    // bad input, logged as a warning so that it does not trip alarms on errors.
+    // lambda_http raises on a malformed event are caught (and the request answered 400):
+    // a client's bad input, logged as a warning so that it does not trip alarms on errors.
     std::panic::set_hook(Box::new(|panic| {
         if panicked_parsing_event() {
-            tracing::warn!(%panic, "malformed event: lambda_http could not read it; answered 400");
+            tracing::warn!(%panic, "malformed event: lambda_http could not read it");
         } else {
             tracing::error!(%panic, "panic");
         }

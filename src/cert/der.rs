@@ -229,17 +229,6 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// Uppercase hex without separators, as .NET's `Hex.EncodeHexString`.
-pub(crate) fn upper_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

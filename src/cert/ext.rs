@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::der::{self, Reader, tag};
+use super::name;
 
 /// The UPN otherName OID (`szOID_NT_PRINCIPAL_NAME`).
 const UPN_OID: &str = "1.3.6.1.4.1.311.20.2.3";
@@ -72,6 +73,10 @@ pub(crate) fn general_names(value: &[u8]) -> Vec<AltName> {
 
 /// `OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }` (implicitly
 /// tagged [0], so `content` is the inside of the SEQUENCE). `Ok(None)`: not a UPN.
+///
+/// The UPN is meant to be a UTF8String, but Windows (`CertGetNameString`) decodes it as
+/// any string type, and some issuers write an IA5String: APIM's `GetNameInfo(UpnName)`
+/// returns its value, so certgate reads every string type a name attribute may have.
 fn other_name(content: &[u8]) -> Result<Option<String>, ()> {
     let mut fields = Reader::new(content);
     let oid = fields
@@ -85,13 +90,14 @@ fn other_name(content: &[u8]) -> Result<Option<String>, ()> {
         return Ok(None);
     }
     let mut inner = Reader::new(explicit.content);
-    let value = inner.read_universal(tag::UTF8_STRING).map_err(|_| ())?;
+    let value = inner.read().map_err(|_| ())?;
     if !inner.is_empty() {
         return Err(());
     }
-    std::str::from_utf8(value.content)
-        .map(|s| Some(s.to_owned()))
-        .map_err(|_| ())
+    match name::decode_value(&value) {
+        Some(Some(text)) => Ok(Some(text)),
+        _ => Err(()),
+    }
 }
 
 /// IPv4 dotted or IPv6 compressed text, as .NET's `IPAddress.ToString()`. Other

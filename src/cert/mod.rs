@@ -12,12 +12,14 @@
 //!   certgate runs with UTC as its local time, so the two agree on a UTC gateway.
 
 mod decode;
-mod der;
+pub(crate) mod der;
 mod ext;
 mod name;
+mod presented;
 mod uploaded;
 
 pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
+pub use presented::PresentedChain;
 pub use uploaded::UploadedCertificates;
 
 use time::OffsetDateTime;
@@ -152,7 +154,7 @@ impl Certificate {
         let issuer_name = Name::from_der(tbs.issuer.as_raw());
         let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
         let sha256_fingerprint =
-            der::upper_hex(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
+            crate::text::hex_upper(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
         Ok(Self {
             subject: subject_name.to_dotnet_string(),
@@ -164,7 +166,7 @@ impl Certificate {
             sans,
             thumbprint: thumbprint(&der),
             sha256_fingerprint,
-            serial_number: der::upper_hex(tbs.raw_serial()),
+            serial_number: crate::text::hex_upper(tbs.raw_serial()),
             not_before: tbs.validity.not_before.to_datetime(),
             not_after: tbs.validity.not_after.to_datetime(),
             version: tbs.version.0.saturating_add(1),
@@ -350,7 +352,7 @@ fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
 /// hashing every uploaded certificate was the largest single cost of loading 1,000.
 fn thumbprint(der: &[u8]) -> String {
     use sha1::Digest as _;
-    der::upper_hex(&sha1::Sha1::digest(der))
+    crate::text::hex_upper(&sha1::Sha1::digest(der))
 }
 
 /// Decodes a certificate or a chain, leaf first.

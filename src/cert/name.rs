@@ -105,21 +105,16 @@ fn parse(der: &[u8]) -> Option<Vec<Vec<Attribute>>> {
     Some(rdns)
 }
 
-/// The text of an attribute value.
+/// The text of a string value: an attribute value of a name, or the value of a UPN
+/// otherName (which Windows decodes as any string type, not only UTF8String).
 ///
 /// String types decode as .NET does, with trailing NULs trimmed. UniversalString
 /// and VisibleString, which .NET's managed decoder refuses but Windows prints, are
-/// decoded too. Any other value (OCTET STRING, INTEGER, a constructed or tagged value)
-/// is rendered as `#` followed by the uppercase hex of its whole DER encoding, the
-/// form Windows CryptoAPI and RFC 4514 use for values that are not strings (Windows
-/// prints an OID value as `OID.2.5.4.106=#06032A0304`). It is printed
-/// without quotes: a string containing `#` is always quoted, so `#…` unquoted can
-/// only be such a value. (.NET's managed decoder instead gives `""` for the whole
-/// name; no APIM policy can rely on that.)
+/// decoded too.
 ///
 /// Returns `Some(None)` for a non-string value, and `None` when string bytes are not
 /// valid for their type, which makes the whole name invalid.
-fn decode_value(value: &Tlv<'_>) -> Option<Option<String>> {
+pub(crate) fn decode_value(value: &Tlv<'_>) -> Option<Option<String>> {
     if value.class != Class::Universal || value.constructed {
         return Some(None);
     }
@@ -163,10 +158,26 @@ fn decode_value(value: &Tlv<'_>) -> Option<Option<String>> {
     Some(Some(text.trim_end_matches('\0').to_owned()))
 }
 
+/// Universal tag of OCTET STRING, the one non-string value Windows unwraps.
+const OCTET_STRING: u32 = 4;
+
+/// A value that is not a string, as Windows CryptoAPI prints it: `#` and uppercase hex,
+/// the form RFC 4514 uses too. An OCTET STRING (`CERT_RDN_OCTET_STRING`) shows its
+/// content, unwrapped once (`#0102FF` for `04 03 01 02 FF`); any other value (INTEGER,
+/// OID, a constructed or tagged value: `CERT_RDN_ENCODED_BLOB`) shows its whole DER
+/// encoding (an OID value prints as `OID.2.5.4.106=#06032A0304`). It is printed without
+/// quotes: a string containing `#` is always quoted, so `#…` unquoted can only be such a
+/// value. (.NET's managed decoder instead gives `""` for the whole name; no APIM policy
+/// can rely on that.)
 fn hex_value(value: &Tlv<'_>) -> String {
-    let mut out = String::with_capacity(1 + value.raw.len() * 2);
+    let shown = if value.is_universal(OCTET_STRING) && !value.constructed {
+        value.content
+    } else {
+        value.raw
+    };
+    let mut out = String::with_capacity(1 + shown.len() * 2);
     out.push('#');
-    out.push_str(&der::upper_hex(value.raw));
+    out.push_str(&crate::text::hex_upper(shown));
     out
 }
 
@@ -431,10 +442,29 @@ mod tests {
     #[test]
     fn non_string_values_render_as_unquoted_hex_of_their_encoding() {
         let der = name(&single(vec![
-            attr("1.2.3.4", tlv(0x04, &[0x01, 0xab])),
+            attr("1.2.3.4", tlv(0x02, &[0x01, 0xab])),
+            attr("1.2.3.5", tlv(0x06, &[0x2a, 0x03, 0x04])),
+            attr("1.2.3.6", tlv(0x30, &tlv(0x04, &[0x01]))),
             utf8(CN, "x"),
         ]));
-        assert_eq!(format_dotnet(&der), "CN=x, OID.1.2.3.4=#040201AB");
+        assert_eq!(
+            format_dotnet(&der),
+            "CN=x, OID.1.2.3.6=#3003040101, OID.1.2.3.5=#06032A0304, OID.1.2.3.4=#020201AB"
+        );
+    }
+
+    #[test]
+    fn an_octet_string_value_renders_as_the_hex_of_its_content_as_windows_does() {
+        let cases = [
+            (tlv(0x04, &[0x01, 0x02, 0xff]), "#0102FF"),
+            (tlv(0x04, &[]), "#"),
+            // Unwrapped once only: an OCTET STRING inside shows as its encoding.
+            (tlv(0x04, &tlv(0x04, &[0xab])), "#0401AB"),
+        ];
+        for (value, rendered) in cases {
+            let der = name(&single(vec![attr("1.2.3.4", value), utf8(CN, "x")]));
+            assert_eq!(format_dotnet(&der), format!("CN=x, OID.1.2.3.4={rendered}"));
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 mod template;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
@@ -65,6 +65,8 @@ pub struct GatewayConfig {
     pub deployment: DeploymentSettings,
     pub hostnames: Vec<Hostname>,
     pub apis: Vec<Api>,
+    /// `[named_values]`: `{{name}}` in policies is replaced by this text at load.
+    pub named_values: BTreeMap<String, String>,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -152,6 +154,8 @@ struct RawConfig {
     hostnames: Vec<Hostname>,
     #[serde(default)]
     apis: Vec<RawApi>,
+    #[serde(default)]
+    named_values: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -189,10 +193,12 @@ impl GatewayConfig {
         }
         let hostnames = validate_hostnames(raw.hostnames)?;
         let apis = validate_apis(raw.apis)?;
+        let named_values = validate_named_values(raw.named_values)?;
         Ok(Self {
             deployment,
             hostnames,
             apis,
+            named_values,
         })
     }
 
@@ -237,7 +243,7 @@ impl Api {
 
 /// `path` without `prefix` when the prefix matches whole segments, ignoring ASCII case
 /// as APIM's routing does.
-pub fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
+fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     let head = path.get(..prefix.len())?;
     let rest = &path[prefix.len()..];
     (head.eq_ignore_ascii_case(prefix) && (rest.is_empty() || rest.starts_with('/')))
@@ -273,6 +279,40 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         key: key.into(),
         message: message.into(),
     }
+}
+
+/// Plain text values only: values from Secrets Manager or SSM (APIM's Key Vault named
+/// values) are refused rather than read as text.
+fn validate_named_values(
+    raw: BTreeMap<String, toml::Value>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    raw.into_iter()
+        .map(|(name, value)| {
+            let key = format!("named_values.\"{name}\"");
+            if !is_named_value_name(&name) {
+                return Err(invalid(
+                    key,
+                    "a named value's name is 1 to 256 letters, digits, `.`, `-` or `_`",
+                ));
+            }
+            match value {
+                toml::Value::String(text) => Ok((name, text)),
+                toml::Value::Table(t) if t.contains_key("secret") || t.contains_key("parameter") => {
+                    Err(invalid(
+                        key,
+                        "certgate does not read Secrets Manager or SSM named values yet; give the value as plain text (`name = \"text\"`), or pass it with --named-value to check and invoke",
+                    ))
+                }
+                other => Err(invalid(
+                    key,
+                    format!(
+                        "expected text (`name = \"text\"`), found a {}",
+                        other.type_str()
+                    ),
+                )),
+            }
+        })
+        .collect()
 }
 
 fn validate_hostnames(hostnames: Vec<Hostname>) -> Result<Vec<Hostname>, ConfigError> {
@@ -401,6 +441,19 @@ fn parse_backend(url: &str) -> Option<http::Uri> {
     let uri: http::Uri = url.parse().ok()?;
     let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
     (scheme_ok && uri.host().is_some_and(|h| !h.is_empty()) && uri.query().is_none()).then_some(uri)
+}
+
+/// The longest name APIM accepts for a named value.
+pub(crate) const MAX_NAMED_VALUE_NAME: usize = 256;
+
+/// Whether `name` can be a named value's name (APIM: letters, digits, `.`, `-`, `_`).
+/// Braces around anything else stay as written.
+pub fn is_named_value_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAMED_VALUE_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 #[cfg(test)]

@@ -21,13 +21,12 @@
 mod echo;
 mod pki;
 
-use std::fmt::Write as _;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 pub use echo::EchoBackend;
-pub use pki::{DemoPki, Issued, SERVER_NAMES};
+pub use pki::{DemoPki, Issued, make_ca, make_end_entity};
 
 /// A hidden file that marks a folder as the demo's own, so that [`write`] never
 /// overwrites a folder it did not create.
@@ -222,24 +221,13 @@ pub fn write(root: &Path, pki: &DemoPki, backend_url: &str) -> Result<DemoLayout
         c("spoofed-header.txt"),
         &format!(
             "X-Amzn-Mtls-Clientcert: {}\n",
-            alb_encode(&format!("{}{}", pki.good.pem, pki.intermediate.pem))
+            crate::frontend::forwarded::alb_encode(&format!(
+                "{}{}",
+                pki.good.pem, pki.intermediate.pem
+            ))
         ),
     )?;
     Ok(layout)
-}
-
-/// A header value as an ALB in mTLS passthrough writes it: the PEM chain
-/// percent-encoded, with `+`, `=` and `/` left as they are.
-fn alb_encode(pem: &str) -> String {
-    let mut out = String::with_capacity(pem.len() * 11 / 10);
-    for b in pem.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~+=/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// One curl command of the demo and what it shows.
@@ -384,14 +372,6 @@ mod tests {
         assert_eq!(quote("/tmp/demo/ca.pem"), "/tmp/demo/ca.pem");
         assert_eq!(quote("/tmp/my demo/ca.pem"), "'/tmp/my demo/ca.pem'");
         assert_eq!(quote("it's"), r"'it'\''s'");
-    }
-
-    #[test]
-    fn alb_encoding_keeps_base64_characters() {
-        assert_eq!(
-            alb_encode("-----BEGIN A-----\nab+/=\n"),
-            "-----BEGIN%20A-----%0Aab+/=%0A"
-        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 /// Host names the demo's server certificate covers: `localhost` (and the loopback
 /// addresses) is the request-mode default, the other two select the require and off
 /// `[[hostnames]]` entries of the demo's `gateway.toml`.
-pub const SERVER_NAMES: &[&str] = &[
+pub(crate) const SERVER_NAMES: &[&str] = &[
     "localhost",
     "require.localhost",
     "off.localhost",
@@ -46,7 +46,7 @@ pub struct DemoPki {
     pub expired: Issued,
     /// Issued by [`DemoPki::foreign_root`].
     pub untrusted: Issued,
-    /// The listener's certificate for [`SERVER_NAMES`]; [`DemoPki::server_chain_pem`]
+    /// The listener's certificate for `SERVER_NAMES`; [`DemoPki::server_chain_pem`]
     /// adds the intermediate.
     pub server: Issued,
     /// CRLs (PEM) of the root (empty) and of the issuing CA (lists `revoked`).
@@ -76,10 +76,10 @@ impl DemoPki {
         let (foreign_root, foreign) = ca("Fabrikam Demo Root CA", from, until, None, None)?;
 
         let client = ExtendedKeyUsagePurpose::ClientAuth;
-        let good = leaf("client-good.demo", &[], from, leaf_until, &client, &issuing)?;
+        let (good, _) = leaf("client-good.demo", &[], from, leaf_until, &client, &issuing)?;
         let (revoked, revoked_serial) =
             leaf_with_serial("client-revoked.demo", from, leaf_until, &issuing)?;
-        let expired = leaf(
+        let (expired, _) = leaf(
             "client-expired.demo",
             &[],
             now - Duration::days(90),
@@ -87,7 +87,7 @@ impl DemoPki {
             &client,
             &issuing,
         )?;
-        let untrusted = leaf(
+        let (untrusted, _) = leaf(
             "client.fabrikam.demo",
             &[],
             from,
@@ -95,7 +95,7 @@ impl DemoPki {
             &client,
             &foreign,
         )?;
-        let server = leaf(
+        let (server, _) = leaf(
             "localhost",
             SERVER_NAMES,
             from,
@@ -175,6 +175,44 @@ fn params(cn: &str, from: OffsetDateTime, until: OffsetDateTime) -> CertificateP
     params
 }
 
+/// Makes `params` a CA's that signs certificates and CRLs, its path length `path_len`
+/// (unconstrained when `None`). Public so that the sample generator (examples/samples.rs)
+/// makes its CAs as the demo does.
+pub fn make_ca(params: &mut CertificateParams, path_len: Option<u8>) {
+    params.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+}
+
+/// Makes `params` an end entity's for `eku`, named `names` (IP addresses or DNS names),
+/// its issuer's key identified. Public for the sample generator, as [`make_ca`].
+///
+/// # Errors
+///
+/// A name that is neither an IP address nor a DNS name rcgen accepts.
+pub fn make_end_entity(
+    params: &mut CertificateParams,
+    names: &[&str],
+    eku: ExtendedKeyUsagePurpose,
+) -> Result<(), rcgen::Error> {
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![eku];
+    params.use_authority_key_identifier_extension = true;
+    for name in names {
+        params.subject_alt_names.push(match name.parse() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName((*name).try_into()?),
+        });
+    }
+    Ok(())
+}
+
 type DemoIssuer = Issuer<'static, KeyPair>;
 
 fn ca(
@@ -186,15 +224,7 @@ fn ca(
 ) -> Result<(Issued, DemoIssuer), rcgen::Error> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut params = params(cn, from, until);
-    params.is_ca = IsCa::Ca(match path_len {
-        Some(n) => BasicConstraints::Constrained(n),
-        None => BasicConstraints::Unconstrained,
-    });
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    make_ca(&mut params, path_len);
     let cert = match parent {
         Some(parent) => {
             params.use_authority_key_identifier_extension = true;
@@ -206,17 +236,6 @@ fn ca(
     Ok((issued, Issuer::new(params, key)))
 }
 
-fn leaf(
-    cn: &str,
-    san: &[&str],
-    from: OffsetDateTime,
-    until: OffsetDateTime,
-    eku: &ExtendedKeyUsagePurpose,
-    issuer: &DemoIssuer,
-) -> Result<Issued, rcgen::Error> {
-    Ok(leaf_params(cn, san, from, until, eku, issuer)?.0)
-}
-
 /// A trusted client whose serial the caller needs (to revoke it).
 fn leaf_with_serial(
     cn: &str,
@@ -224,7 +243,7 @@ fn leaf_with_serial(
     until: OffsetDateTime,
     issuer: &DemoIssuer,
 ) -> Result<(Issued, SerialNumber), rcgen::Error> {
-    let (issued, params) = leaf_params(
+    let (issued, params) = leaf(
         cn,
         &[],
         from,
@@ -238,7 +257,9 @@ fn leaf_with_serial(
     Ok((issued, serial))
 }
 
-fn leaf_params(
+/// An end entity for `eku` signed by `issuer`, named `san` (`cn` when empty), with the
+/// parameters it was made from.
+fn leaf(
     cn: &str,
     san: &[&str],
     from: OffsetDateTime,
@@ -248,16 +269,8 @@ fn leaf_params(
 ) -> Result<(Issued, CertificateParams), rcgen::Error> {
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let mut params = params(cn, from, until);
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![eku.clone()];
-    params.use_authority_key_identifier_extension = true;
     let names = if san.is_empty() { &[cn][..] } else { san };
-    for name in names {
-        params.subject_alt_names.push(match name.parse() {
-            Ok(ip) => SanType::IpAddress(ip),
-            Err(_) => SanType::DnsName((*name).try_into()?),
-        });
-    }
+    make_end_entity(&mut params, names, eku.clone())?;
     let cert = params.signed_by(&key, issuer)?;
     Ok((issued(&cert, &key), params))
 }

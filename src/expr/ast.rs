@@ -113,6 +113,50 @@ pub(crate) enum ExprKind {
         params: Vec<(String, Span)>,
         body: Box<Expr>,
     },
+    // C# 7 expressions (i15)
+    /// `x is T` and `x is T name`.
+    IsType {
+        expr: Box<Expr>,
+        ty: TypeRef,
+        name: Option<(String, Span)>,
+    },
+    /// `x as T`.
+    As(Box<Expr>, TypeRef),
+    /// `new T(args)`, `new T[n]`, `new T[] { ... }`, `new[] { ... }`.
+    New(New),
+}
+
+/// What follows `new`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum New {
+    /// `new T(args)`, with the span of a `{ ... }` initializer if one follows.
+    Object {
+        ty: TypeRef,
+        args: Vec<Arg>,
+        init: Option<Span>,
+    },
+    /// `new T[size]`, `new T[] { elems }` or `new[] { elems }` (`elem` is None).
+    Array {
+        elem: Option<TypeRef>,
+        size: Option<Box<Expr>>,
+        elems: Option<Vec<Expr>>,
+    },
+}
+
+/// One `case` / `default` section of a `switch` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Section {
+    /// The `case` values; `None` is `default`.
+    pub labels: Vec<(Option<Expr>, Span)>,
+    pub body: Vec<Stmt>,
+}
+
+/// The `catch` clause of a `try` statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Catch {
+    pub ty: Option<TypeRef>,
+    pub name: Option<(String, Span)>,
+    pub body: Vec<Stmt>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +165,9 @@ pub(crate) enum Stmt {
         ty: Option<TypeRef>,
         name: String,
         name_span: Span,
-        init: Expr,
+        /// None: `string[] parts;`, the type's default value.
+        init: Option<Expr>,
+        is_const: bool,
     },
     Assign {
         name: String,
@@ -140,4 +186,48 @@ pub(crate) enum Stmt {
     },
     Block(Vec<Stmt>),
     Expr(Expr),
+    /// `target[index] = value;` (`target` is an `ExprKind::Index`).
+    IndexAssign {
+        target: Expr,
+        value: Expr,
+    },
+    // C# 7 statements (i15)
+    /// Declarations that share the current scope: `int a = 1, b = 2;`, a `for`'s parts.
+    Seq(Vec<Stmt>),
+    /// `for (init; cond; step) body`, `while (cond) body` and `do body while (cond);`
+    /// (`test_after`).
+    Loop {
+        init: Vec<Stmt>,
+        cond: Option<Expr>,
+        step: Vec<Stmt>,
+        body: Box<Stmt>,
+        span: Span,
+        test_after: bool,
+    },
+    Break(Span),
+    Continue(Span),
+    /// `throw e;`, or `throw;` in a catch.
+    Throw(Option<Expr>, Span),
+    Try {
+        body: Vec<Stmt>,
+        catch: Option<Catch>,
+        finally: Option<Vec<Stmt>>,
+    },
+    Switch {
+        value: Expr,
+        sections: Vec<Section>,
+        span: Span,
+    },
+    /// `T F(A a, B b) => e;` or `T F(A a) { ... }`.
+    LocalFn(Box<LocalFn>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LocalFn {
+    pub ret: TypeRef,
+    pub name: String,
+    pub name_span: Span,
+    pub params: Vec<(TypeRef, String, Span)>,
+    /// `Ok(e)` for `=> e;`, `Err(block)` for a block body.
+    pub body: Result<Expr, Vec<Stmt>>,
 }

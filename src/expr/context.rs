@@ -10,56 +10,7 @@ use time::OffsetDateTime;
 use super::value::Value;
 use crate::body::Payload;
 use crate::cert::{Certificate, UploadedCertificates};
-use crate::trust::{TrustStore, VerifyCache};
-
-pub use crate::trust::Revocation;
-
-/// Answers `X509Certificate2.Verify()` and `VerifyNoRevocation()`. The gateway implements
-/// it with the deployment's trust store and verification cache.
-pub trait CertificateVerifier: Send + Sync {
-    /// Whether `leaf` chains to a trusted root at `now`. `chain` holds the certificates the
-    /// client presented after the leaf (empty for an uploaded certificate).
-    fn verify(
-        &self,
-        leaf: &Certificate,
-        chain: &[Certificate],
-        now: OffsetDateTime,
-        revocation: Revocation,
-    ) -> bool;
-}
-
-/// A verifier that answers the same for every certificate (tests, benches, the CLI without
-/// a trust store).
-#[derive(Debug, Clone, Copy)]
-pub struct ConstantVerifier(pub bool);
-
-/// `Verify()` by the deployment's trust store through the verification cache: what the
-/// gateway plugs into [`Context::verifier`].
-#[derive(Debug, Clone)]
-pub struct TrustVerifier {
-    pub store: Arc<TrustStore>,
-    pub cache: Arc<VerifyCache>,
-}
-
-impl CertificateVerifier for TrustVerifier {
-    fn verify(
-        &self,
-        leaf: &Certificate,
-        chain: &[Certificate],
-        now: OffsetDateTime,
-        revocation: Revocation,
-    ) -> bool {
-        self.cache
-            .verify(&self.store, leaf, chain, now, revocation)
-            .is_valid()
-    }
-}
-
-impl CertificateVerifier for ConstantVerifier {
-    fn verify(&self, _: &Certificate, _: &[Certificate], _: OffsetDateTime, _: Revocation) -> bool {
-        self.0
-    }
-}
+use crate::trust::Verifier;
 
 /// Request or response headers: names compare case-insensitively (ASCII), values keep
 /// their order; `GetValueOrDefault` joins several values with ','.
@@ -149,7 +100,11 @@ impl Url {
     /// Parses an absolute URL (`https://host:port/path?query`). The port defaults to the
     /// scheme's (80, 443).
     pub fn parse(input: &str) -> Option<Url> {
-        let uri: http::Uri = input.parse().ok()?;
+        Self::from_uri(&input.parse().ok()?)
+    }
+
+    /// The parts of an absolute URI (scheme and host required).
+    pub fn from_uri(uri: &http::Uri) -> Option<Url> {
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let host = uri.host()?.to_owned();
         let port = match uri.port_u16() {
@@ -394,7 +349,9 @@ pub struct Context {
     /// The clock: `DateTime.UtcNow`, `DateTime.Now`, `context.Elapsed` and `Verify()` use it.
     pub now: OffsetDateTime,
     /// Answers `Verify()`; without one, `Verify()` is false (fail closed).
-    pub verifier: Option<Arc<dyn CertificateVerifier>>,
+    pub verifier: Option<Arc<dyn Verifier>>,
+    /// The steps this request's expressions may take in all, and have taken.
+    pub(crate) steps: super::steps::RequestSteps,
 }
 
 impl Context {
@@ -416,6 +373,7 @@ impl Context {
             timestamp: now,
             now,
             verifier: None,
+            steps: super::steps::RequestSteps::default(),
         }
     }
 }

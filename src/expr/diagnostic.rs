@@ -123,6 +123,16 @@ pub enum CompileErrorKind {
     InvalidRegex(String),
     #[error("this constant expression fails: {0}")]
     Constant(EvalErrorKind),
+    // C# 7 statements and object creation (i15)
+    /// C# that APIM compiles but certgate does not run yet: refused at load, never
+    /// mistaken for a typo.
+    #[error("certgate does not implement {0} yet")]
+    NotImplemented(String),
+    #[error("the type '{0}' is not available: APIM does not allow this type in policy expressions")]
+    TypeNotAllowed(String),
+    /// A statement where C# forbids it (`break` outside a loop, `return` in `finally`).
+    #[error("{0}")]
+    Misplaced(String),
 }
 
 /// A load-time error: what is wrong, where, and the text it is in.
@@ -188,6 +198,7 @@ pub enum EvalErrorKind {
     IndexOutOfRange(String),
     #[error("invalid argument: {0}")]
     Argument(String),
+    /// Build the text with `quoted`: it ends up in `context.LastError.Message` and logs.
     #[error("input string was not in a correct format: {0}")]
     Format(String),
     #[error("the body was streamed through without buffering, so no policy can read it")]
@@ -200,10 +211,21 @@ pub enum EvalErrorKind {
         "the expression ran more than {0} steps (a step is a loop iteration, a call, or 16 bytes of text copied, searched or compared): it does too much work for one request"
     )]
     StepLimit(u64),
+    #[error(
+        "the request's expressions ran more than {0} steps in all: the policy does too much work for one request (evaluate fewer or cheaper expressions, e.g. read a large body once into a variable)"
+    )]
+    RequestStepLimit(u64),
     #[error("{what} would be longer than the limit of {limit}")]
     SizeLimit { what: &'static str, limit: usize },
     #[error("internal error: {0} (please report this as a bug)")]
     Internal(String),
+    /// JSON that does not parse, a token of the wrong kind, an unsupported JSONPath.
+    #[error("{0}")]
+    /// (`json::JsonError` as text: this module stays below the ones that raise errors.)
+    Json(String),
+    /// `throw new Exception(message)` that no `catch` handled.
+    #[error("the expression threw an exception: {0}")]
+    Thrown(String),
 }
 
 /// A runtime error with the span of the operation that failed.
@@ -251,3 +273,15 @@ impl fmt::Display for EvalError {
 }
 
 impl std::error::Error for EvalError {}
+
+/// Input quoted in an error message, at most [`QUOTED_CHARS`] characters of it: the input
+/// may be a client's body of megabytes, and the message goes to logs and to
+/// `context.LastError.Message`.
+pub(crate) fn quoted(input: &str) -> String {
+    match input.char_indices().nth(QUOTED_CHARS) {
+        None => format!("'{input}'"),
+        Some((end, _)) => format!("'{}...' ({} bytes)", &input[..end], input.len()),
+    }
+}
+
+const QUOTED_CHARS: usize = 64;

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use super::ast::{BinOp, UnOp};
+use super::json::Target;
 use super::span::Span;
-use super::types::{EnumTy, Ty};
+use super::types::{EnumTy, JsonTy, Ty};
 use super::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +122,16 @@ pub(crate) enum Prop {
     GroupLength,
     MatchGroups,
     GroupsCount,
+    Json(JsonProp),
+    // i15
+    ExMessage,
+    UriHost,
+    UriAbsolutePath,
+    UriQuery,
+    UriScheme,
+    UriPort,
+    UriPathAndQuery,
+    SbLength,
 }
 
 /// Which certificate property an uploaded-certificates lookup compares.
@@ -215,6 +226,12 @@ pub(crate) enum Method {
     Distinct,
     Skip,
     Take,
+    Json(JsonMethod),
+    // i15
+    SbAppend,
+    SbAppendLine,
+    RandomNext,
+    RandomNextDouble,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,6 +278,72 @@ pub(crate) enum StaticFn {
     LongParse,
     DoubleParse,
     BoolParse,
+    // constructors (i15): `new T(args)`, see `check::members::CONSTRUCTORS`
+    NewTimeSpan,
+    NewDateTime,
+    NewException,
+    NewUri,
+    NewStringBuilder,
+    NewRandom,
+    GuidNewGuid,
+    Json(JsonFn),
+}
+
+// ---------------------------------------------------------------- Newtonsoft.Json
+
+/// Properties of JSON tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonProp {
+    /// `JObject.Count`, `JArray.Count`.
+    Count,
+    /// `JToken.Type` (a `JTokenType`).
+    Type,
+    HasValues,
+    /// `JProperty.Name`.
+    Name,
+    /// `JProperty.Value`.
+    Value,
+}
+
+/// Methods of JSON tokens, and the conversions casts and `Value<T>` make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonMethod {
+    /// `Body.As<JObject>()`, `As<JArray>()`, `As<JToken>()`.
+    BodyAs(JsonTy),
+    /// `ToString()`: indented JSON for a container, the value's text for a JValue.
+    ToString,
+    /// `ToString(Formatting)`.
+    ToStringFormatting,
+    /// `(string)t`, `(int)t`, `(JObject)t`, `t.Value<T>()`.
+    To(Target),
+    /// `t.Value<T>(key)`.
+    ValueOf(Target),
+    SelectToken,
+    Properties,
+    /// `JObject.Add(name, value)`.
+    AddNamed,
+    /// `JArray.Add(value)`, `JObject.Add(JProperty)`.
+    Add,
+    /// `JObject.Remove(name)`.
+    Remove,
+    /// `JObject.ContainsKey(name)`.
+    ContainsKey,
+}
+
+/// Static members of Newtonsoft.Json classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonFn {
+    /// `JObject.Parse`, `JArray.Parse`, `JToken.Parse`.
+    Parse(JsonTy),
+    /// `JsonConvert.SerializeObject(value)`.
+    Serialize,
+    /// `JsonConvert.SerializeObject(value, Formatting)`.
+    SerializeFormatting,
+    /// `JsonConvert.DeserializeObject(text)`, `DeserializeObject<JObject>(text)`.
+    Deserialize(JsonTy),
+    /// `new JObject(content...)`, `new JArray(...)`, `new JProperty(name, value)`,
+    /// `new JValue(value)`: see `eval::tokens::construct`.
+    New(JsonTy),
 }
 
 /// A lambda argument of a LINQ method: slots of its parameters and its body.
@@ -337,6 +420,32 @@ pub(crate) enum Node {
         field: CertField,
         value: Box<Node>,
     },
+    // C# 7 expressions (i15)
+    /// `x is T` (null is no T); with a name, the value is stored in `slot` when it is.
+    IsType {
+        expr: Box<Node>,
+        ty: Ty,
+        slot: Option<u16>,
+    },
+    /// `x as T`: the value when it is a T, else null.
+    As {
+        expr: Box<Node>,
+        ty: Ty,
+    },
+    /// A call of local function `id` of the program's table.
+    CallFn {
+        id: u16,
+        args: Vec<Node>,
+        span: Span,
+    },
+    /// `new T[size]` (filled with `fill`) or `new T[] { elems }`; `bytes` for `byte[]`.
+    NewArray {
+        size: Option<Box<Node>>,
+        elems: Vec<Node>,
+        fill: Value,
+        bytes: bool,
+        span: Span,
+    },
 }
 
 impl Node {
@@ -365,8 +474,36 @@ impl Node {
             Node::Cond(a, b, c) => u(a) || u(b) || u(c),
             Node::Concat(parts, _) => parts.iter().any(|(n, _)| u(n)),
             Node::UploadedContains { value, .. } => u(value),
+            Node::IsType { expr, slot: s, .. } => u(expr) || *s == Some(slot),
+            Node::As { expr, .. } => u(expr),
+            Node::CallFn { args, .. } => args.iter().any(u),
+            Node::NewArray { size, elems, .. } => {
+                size.as_deref().is_some_and(u) || elems.iter().any(u)
+            }
         }
     }
+}
+
+/// What a program runs: `@(expression)` or `@{ statements }` with its local functions.
+#[derive(Debug, Clone)]
+pub(crate) enum ProgramBody {
+    Expr(Node),
+    Block(Vec<Stmt>, Vec<Function>),
+}
+
+/// A local function: its parameters' slots, the slots its body uses (saved and restored
+/// around a call, so that recursion keeps each call's locals), and its body.
+#[derive(Debug, Clone)]
+pub(crate) struct Function {
+    pub params: Vec<u16>,
+    pub slots: std::ops::Range<usize>,
+    pub body: FnBody,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FnBody {
+    Expr(Node),
+    Block(Vec<Stmt>),
 }
 
 #[derive(Debug, Clone)]
@@ -382,9 +519,58 @@ pub(crate) enum Stmt {
     },
     Block(Vec<Stmt>),
     Expr(Node),
+    // C# 7 statements (i15)
+    /// `for`/`while`: test `cond` (none: forever), run `body`, then `step`; `do`
+    /// (`test_after`) runs the body before the first test.
+    Loop {
+        cond: Option<Node>,
+        body: Box<Stmt>,
+        step: Vec<Stmt>,
+        span: Span,
+        test_after: bool,
+    },
+    Break,
+    Continue,
+    /// Throws the Exception value of the node.
+    Throw(Node, Span),
+    /// `catch`: the slot that receives the exception, and the block.
+    Try {
+        body: Vec<Stmt>,
+        catch: Option<(u16, Vec<Stmt>)>,
+        finally: Option<Vec<Stmt>>,
+    },
+    /// Sections of constant labels; `default` is the index of the default section.
+    Switch {
+        value: Node,
+        sections: Vec<(Vec<Value>, Vec<Stmt>)>,
+        default: Option<usize>,
+        span: Span,
+    },
+    /// `token[index] = value` on a JObject or JArray.
+    SetIndex {
+        recv: Node,
+        index: Node,
+        value: Node,
+        span: Span,
+    },
 }
 
 /// An enum value constant.
 pub(crate) fn enum_const(ty: EnumTy, value: i32) -> Value {
     Value::Enum(super::value::EnumValue { ty, value })
+}
+
+/// The value of a declared but unassigned local or of a new array's elements.
+pub(crate) fn default_value(t: &Ty) -> Value {
+    match t {
+        Ty::Bool => Value::Bool(false),
+        Ty::Int => Value::Int(0),
+        Ty::Long => Value::Long(0),
+        Ty::Double => Value::Double(0.0),
+        Ty::Char => Value::Char('\0'),
+        Ty::DateTime => Value::DateTime(time::macros::datetime!(0001-01-01 0:00 UTC)),
+        Ty::TimeSpan => Value::TimeSpan(0),
+        Ty::Enum(e) => enum_const(*e, 0),
+        _ => Value::Null,
+    }
 }

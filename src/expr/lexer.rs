@@ -220,7 +220,7 @@ impl Lexer<'_> {
             Some('m' | 'M') => {
                 self.pos += 1;
                 return Err((
-                    K::Unsupported("the decimal type (suffix 'm')".to_owned()),
+                    K::NotImplemented("the decimal type (suffix 'm')".to_owned()),
                     Span::new(begin, self.pos),
                 ));
             }
@@ -424,7 +424,7 @@ impl Lexer<'_> {
         let mut format = None;
         if self.peek() == Some(',') {
             return Err((
-                K::Unsupported("alignment in an interpolated string".to_owned()),
+                K::NotImplemented("alignment in an interpolated string".to_owned()),
                 self.here(),
             ));
         }

@@ -28,7 +28,7 @@
 //! let mut ctx = Context::new(now);
 //! ctx.request.certificate = Some(client_cert);
 //! ctx.deployment = deployment.clone();                 // Arc<expr::Deployment>
-//! ctx.verifier = Some(Arc::new(TrustVerifier { store, cache }));
+//! ctx.verifier = Some(verifier);                      // Arc<dyn trust::Verifier>
 //! if cond.eval(&ctx)?.as_bool() == Some(true) { /* ... */ }
 //! ctx.variables.insert("name".into(), value);          // set-variable
 //! ```
@@ -45,8 +45,13 @@
 //!   `(string)`, `(int)`, `(long)`, `(double)`, `(bool)`, `(char)`, `is null`,
 //!   `is not null`, indexers, generic calls (`GetValueOrDefault<bool>`, `As<string>`),
 //!   lambdas `x => ...` and `(x, i) => ...` as LINQ arguments;
-//! * statements in `@{ }`: `var`/typed declarations, assignment (`=`, `+=`, ..., `++`),
-//!   `if`/`else`, `foreach`, blocks, `return` (every path must return);
+//! * statements in `@{ }`: `var`/typed declarations (with or without a value, `const`),
+//!   assignment (`=`, `+=`, ..., `++`), `if`/`else`, `foreach`, `for`, `while`, `do`,
+//!   `break`/`continue`, `switch`, `try`/`catch (Exception e)`/`finally`/`throw`, local
+//!   functions, blocks, `return` (every path must return); `is T x` and `as T`;
+//! * `new`: arrays (`new[] { }`, `new T[n]`), `TimeSpan`, `DateTime`, `Uri`,
+//!   `StringBuilder`, `Random`, `Exception`, `JObject`, `JArray`, `JProperty`, `JValue`;
+//!   namespace-qualified names (`System.Text.Encoding.UTF8`);
 //! * `context` as in APIM: Request, Response, Variables, Deployment, Api, Operation,
 //!   LastError, RequestId, Timestamp, Elapsed (User, Subscription, Product are null);
 //! * `X509Certificate2`: Subject, Issuer, SubjectName.Name, IssuerName.Name, Thumbprint,
@@ -59,7 +64,15 @@
 //!   DateTime and TimeSpan, Convert (base64, ToInt32, ...), Encoding.UTF8, Math, Regex
 //!   (IsMatch, Match(..).Groups, Replace, Escape; linear-time engine: no look-around or
 //!   back-references), int/long/double/bool.Parse, and the enums X509NameType,
-//!   StringComparison, StringSplitOptions, DateTimeKind, RegexOptions.
+//!   StringComparison, StringSplitOptions, DateTimeKind, RegexOptions;
+//! * Newtonsoft.Json: `Body.As<JObject>()` / `As<JArray>()` / `As<JToken>()`,
+//!   `JObject.Parse`, `JArray.Parse`, `JToken.Parse`, `JsonConvert.SerializeObject` and
+//!   `DeserializeObject` (untyped or `<JObject>`, `<JArray>`, `<JToken>`), indexers and
+//!   `token[index] = value;`, `Value<T>()`, `Value<T>(key)`, casts `(string)t`, `(int)t`,
+//!   `(JObject)t`, ..., `SelectToken` (`$`, `.name`, `['name']`, `[n]`), `Properties()`,
+//!   `Add`, `Remove`, `ContainsKey`, `Count`, `Type`, `HasValues`, `JProperty.Name/Value`,
+//!   `ToString()` (indented) and `ToString(Formatting.None)`, written byte for byte as
+//!   Json.NET 13 writes them (see `json`).
 //!
 //! Differences from APIM, on purpose or for lack of a source: `DateTime.Now` is UTC (the
 //! gateway's zone is UTC); culture-sensitive comparisons are ordinal; `object == object`
@@ -73,22 +86,27 @@ mod context;
 mod diagnostic;
 mod eval;
 mod ir;
+mod json;
 mod lexer;
+mod number;
 mod parser;
 mod span;
+mod stack;
+mod steps;
 mod types;
 mod value;
 
 use std::sync::Arc;
 
 pub use context::{
-    Api, Body, CertificateVerifier, ConstantVerifier, Context, Deployment, Headers, LastError,
-    Operation, Request, Response, Revocation, TrustVerifier, Url, Variables,
+    Api, Body, Context, Deployment, Headers, LastError, Operation, Request, Response, Url,
+    Variables,
 };
 pub use diagnostic::{CompileErrorKind, EvalError, EvalErrorKind, ExprError, Source};
 pub use eval::Program;
+pub use json::{JToken, JsonError};
 pub use span::{Location, Origin, Span};
-pub use value::{EnumValue, Handle, Value};
+pub use value::{EnumValue, Value};
 
 /// Resource limits, enforced at load (source, depth, regex size) and while running
 /// (steps, string and collection sizes).
@@ -100,9 +118,10 @@ pub struct Limits {
     pub max_depth: u32,
     /// Work in one evaluation: a step is a node evaluated, a loop iteration, a lambda
     /// call, an element visited or built, or 16 bytes copied, searched or compared by an
-    /// operator or builtin (regular expressions count more for larger patterns). The
-    /// default million steps took at most 26 ms of CPU on a 2-core VM, whatever the
-    /// request, outside regular expressions written to be slow.
+    /// operator or builtin (a regular expression counts the bytes its DFAs read and the
+    /// states they build). The default million steps took at most 26 ms of CPU on a
+    /// 2-core VM, whatever the request. The gateway also bounds the sum over one
+    /// request's expressions (ten times this).
     pub max_steps: u64,
     /// Bytes of a string the expression builds.
     pub max_string_len: usize,

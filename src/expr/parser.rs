@@ -1,10 +1,13 @@
 //! Tokens to syntax tree: recursive descent with C#'s precedence, and a depth cap so that
 //! `((((...` can never overflow the stack.
 
-use super::ast::{Arg, BinOp, Expr, ExprKind, Part, Stmt, TypeRef, UnOp};
+use super::ast::{
+    Arg, BinOp, Catch, Expr, ExprKind, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+};
 use super::diagnostic::CompileErrorKind as K;
 use super::lexer::{RawPart, Tok, Token, lex};
 use super::span::Span;
+use super::stack::deep;
 
 type PResult<T> = Result<T, (K, Span)>;
 
@@ -20,8 +23,8 @@ const PREDEFINED: &[&str] = &[
     "short", "uint", "ulong", "sbyte", "ushort", "var",
 ];
 
-const UNSUPPORTED_KEYWORDS: &[&str] = &[
-    "new",
+/// C# keywords that start an expression certgate does not run yet.
+const UNIMPLEMENTED_KEYWORDS: &[&str] = &[
     "typeof",
     "nameof",
     "default",
@@ -45,6 +48,31 @@ pub(crate) struct Parser<'s> {
     pos: usize,
     depth: u32,
     max_depth: u32,
+}
+
+/// A `while` (`test_after` false) or `do ... while` loop: a `Loop` with no init or step.
+fn cond_loop(cond: Expr, body: Stmt, span: Span, test_after: bool) -> Stmt {
+    Stmt::Loop {
+        init: Vec::new(),
+        cond: Some(cond),
+        step: Vec::new(),
+        body: Box::new(body),
+        span,
+        test_after,
+    }
+}
+
+/// `name++` or `name--` (`op` Add or Sub) as the assignment `name op= 1`.
+fn step_by_one(name: String, name_span: Span, op: BinOp) -> Stmt {
+    Stmt::Assign {
+        name,
+        name_span,
+        op: Some(op),
+        value: Expr {
+            kind: ExprKind::Int(1),
+            span: name_span,
+        },
+    }
 }
 
 impl<'s> Parser<'s> {
@@ -182,17 +210,14 @@ impl<'s> Parser<'s> {
 
     fn stmt(&mut self) -> PResult<Stmt> {
         self.enter()?;
-        let r = self.stmt_inner();
+        let r = deep(|| self.stmt_inner());
         self.leave();
         r
     }
 
     fn stmt_inner(&mut self) -> PResult<Stmt> {
         if self.is("{") {
-            self.advance();
-            let s = self.stmts_until_close()?;
-            self.expect("}")?;
-            return Ok(Stmt::Block(s));
+            return Ok(Stmt::Block(self.braced_stmts()?));
         }
         if self.eat(";") {
             return Ok(Stmt::Block(Vec::new()));
@@ -210,9 +235,7 @@ impl<'s> Parser<'s> {
                 }
                 "if" => {
                     self.advance();
-                    self.expect("(")?;
-                    let c = self.expr()?;
-                    self.expect(")")?;
+                    let c = self.paren_expr()?;
                     let t = self.stmt()?;
                     let e = if self.is_kw("else") {
                         self.advance();
@@ -243,15 +266,80 @@ impl<'s> Parser<'s> {
                         body: Box::new(body),
                     });
                 }
-                "for" | "while" | "do" | "switch" | "try" | "throw" | "goto" | "break"
-                | "continue" | "using" | "lock" | "yield" | "const" => {
-                    return Err((K::Unsupported(format!("the '{kw}' statement")), self.span()));
+                "for" => return self.for_stmt(),
+                "while" => {
+                    let span = self.advance().span;
+                    let cond = self.paren_expr()?;
+                    let body = self.stmt()?;
+                    return Ok(cond_loop(cond, body, span, false));
+                }
+                "break" | "continue" => {
+                    let span = self.advance().span;
+                    self.expect(";")?;
+                    return Ok(if kw == "break" {
+                        Stmt::Break(span)
+                    } else {
+                        Stmt::Continue(span)
+                    });
+                }
+                "throw" => {
+                    let span = self.advance().span;
+                    let e = self.opt_expr_then_semi()?;
+                    return Ok(Stmt::Throw(e, span));
+                }
+                "try" => return self.try_stmt(),
+                "switch" => return self.switch_stmt(),
+                "const" => {
+                    let span = self.advance().span;
+                    return match self.try_declaration(true)? {
+                        Some(d) => Ok(d),
+                        None => Err((
+                            K::Expected {
+                                expected: "a type, a name and a value after 'const'".into(),
+                                found: self.peek().describe(),
+                            },
+                            span,
+                        )),
+                    };
+                }
+                "do" => {
+                    let span = self.advance().span;
+                    let body = self.stmt()?;
+                    if !self.is_kw("while") {
+                        return Err(self.expected("'while' after the body of 'do'"));
+                    }
+                    self.advance();
+                    let cond = self.paren_expr()?;
+                    self.expect(";")?;
+                    return Ok(cond_loop(cond, body, span, true));
+                }
+                "goto" | "using" | "lock" | "yield" | "fixed" | "unsafe" => {
+                    return Err((
+                        K::NotImplemented(format!("the '{kw}' statement")),
+                        self.span(),
+                    ));
                 }
                 _ => {}
             }
-            if let Some(decl) = self.try_declaration()? {
+            if let Some(decl) = self.try_declaration(false)? {
                 return Ok(decl);
             }
+        }
+        let s = self.simple_stmt()?;
+        self.expect(";")?;
+        Ok(s)
+    }
+
+    /// An assignment, `x++`/`x--` or a call, without its `;` (a `for`'s steps have none).
+    fn simple_stmt(&mut self) -> PResult<Stmt> {
+        // `++i;` and `--i;` as statements are `i++;` and `i--;`
+        if let (Tok::P(op @ ("++" | "--")), Tok::Ident(_)) = (self.peek(), self.peek_at(1)) {
+            let op = if *op == "++" { BinOp::Add } else { BinOp::Sub };
+            self.advance();
+            let (name, name_span) = self.ident("a name")?;
+            return Ok(step_by_one(name, name_span, op));
+        }
+        if let Tok::Ident(_) = self.peek() {
             if matches!(
                 self.peek_at(1),
                 Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%=")
@@ -266,7 +354,6 @@ impl<'s> Parser<'s> {
                     _ => None,
                 };
                 let value = self.expr()?;
-                self.expect(";")?;
                 return Ok(Stmt::Assign {
                     name,
                     name_span,
@@ -281,18 +368,20 @@ impl<'s> Parser<'s> {
                 } else {
                     BinOp::Sub
                 };
-                self.expect(";")?;
-                return Ok(Stmt::Assign {
-                    name,
-                    name_span,
-                    op: Some(op),
-                    value: Expr {
-                        kind: ExprKind::Int(1),
-                        span: name_span,
-                    },
-                });
+                return Ok(step_by_one(name, name_span, op));
             }
         }
+        // `token["name"] = value;`: indexer assignment (JObject, JArray)
+        let save = self.pos;
+        if let Ok(target) = self.unary()
+            && matches!(target.kind, ExprKind::Index { .. })
+            && self.is("=")
+        {
+            self.advance();
+            let value = self.expr()?;
+            return Ok(Stmt::IndexAssign { target, value });
+        }
+        self.pos = save;
         let e = self.expr()?;
         if !matches!(e.kind, ExprKind::Call { .. }) {
             if self.is("=") {
@@ -303,19 +392,19 @@ impl<'s> Parser<'s> {
             }
             return Err((
                 K::Expected {
-                    expected: "a statement (declaration, assignment, call, if, foreach or return)"
+                    expected: "a statement (declaration, assignment, call, if, foreach, for, \
+                               while, switch, try, throw or return)"
                         .to_owned(),
                     found: "an expression".to_owned(),
                 },
                 e.span,
             ));
         }
-        self.expect(";")?;
         Ok(Stmt::Expr(e))
     }
 
-    /// `var x = e;` or `Type x = e;`
-    fn try_declaration(&mut self) -> PResult<Option<Stmt>> {
+    /// `var x = e;`, `Type x;`, `Type a = 1, b = 2;` (`const` ones must have a value).
+    fn try_declaration(&mut self, is_const: bool) -> PResult<Option<Stmt>> {
         let save = self.pos;
         let Ok(ty) = self.parse_type() else {
             self.pos = save;
@@ -325,23 +414,237 @@ impl<'s> Parser<'s> {
             self.pos = save;
             return Ok(None);
         };
+        if matches!(self.peek_at(1), Tok::P("(")) && !is_const {
+            return self.local_fn(ty).map(Some);
+        }
         if !matches!(self.peek_at(1), Tok::P("=" | ";" | ",")) {
             self.pos = save;
             return Ok(None);
         }
-        let (name, name_span) = self.ident("a variable name")?;
-        if !self.is("=") {
-            return Err(self.expected("'=' and an initial value"));
+        let ty = (ty.name != "var").then_some(ty);
+        let mut decls = Vec::new();
+        loop {
+            let (name, name_span) = self.ident("a variable name")?;
+            let init = if self.eat("=") {
+                Some(self.expr()?)
+            } else if is_const || ty.is_none() {
+                return Err(self.expected("'=' and an initial value"));
+            } else {
+                None
+            };
+            decls.push(Stmt::Var {
+                ty: ty.clone(),
+                name,
+                name_span,
+                init,
+                is_const,
+            });
+            if !self.eat(",") {
+                break;
+            }
         }
-        self.advance();
-        let init = self.expr()?;
         self.expect(";")?;
-        Ok(Some(Stmt::Var {
-            ty: (ty.name != "var").then_some(ty),
+        Ok(Some(if decls.len() == 1 {
+            decls.remove(0)
+        } else {
+            Stmt::Seq(decls)
+        }))
+    }
+
+    /// A local function after its return type: `F(T a, U b) => e;` or `F(T a) { ... }`.
+    fn local_fn(&mut self, ret: TypeRef) -> PResult<Stmt> {
+        let (name, name_span) = self.ident("a function name")?;
+        self.expect("(")?;
+        let mut params = Vec::new();
+        if !self.is(")") {
+            loop {
+                let ty = self.parse_type()?;
+                let (p, sp) = self.ident("a parameter name")?;
+                params.push((ty, p, sp));
+                if !self.eat(",") {
+                    break;
+                }
+            }
+        }
+        self.expect(")")?;
+        let body = if self.eat("=>") {
+            let e = self.expr()?;
+            self.expect(";")?;
+            Ok(e)
+        } else {
+            Err(self.braced_stmts()?)
+        };
+        Ok(Stmt::LocalFn(Box::new(LocalFn {
+            ret,
             name,
             name_span,
+            params,
+            body,
+        })))
+    }
+
+    /// `for (init; cond; step, ...) body`; init is a declaration or statements.
+    fn for_stmt(&mut self) -> PResult<Stmt> {
+        let span = self.advance().span;
+        self.expect("(")?;
+        let mut init = Vec::new();
+        if !self.eat(";") {
+            if let Some(d) = self.try_declaration(false)? {
+                init.push(d);
+            } else {
+                init = self.simple_stmts()?;
+                self.expect(";")?;
+            }
+        }
+        let cond = self.opt_expr_then_semi()?;
+        let step = if self.is(")") {
+            Vec::new()
+        } else {
+            self.simple_stmts()?
+        };
+        self.expect(")")?;
+        let body = self.stmt()?;
+        Ok(Stmt::Loop {
             init,
-        }))
+            cond,
+            step,
+            body: Box::new(body),
+            span,
+            test_after: false,
+        })
+    }
+
+    fn simple_stmts(&mut self) -> PResult<Vec<Stmt>> {
+        let mut out = vec![self.simple_stmt()?];
+        while self.eat(",") {
+            out.push(self.simple_stmt()?);
+        }
+        Ok(out)
+    }
+
+    fn braced_stmts(&mut self) -> PResult<Vec<Stmt>> {
+        self.expect("{")?;
+        let s = self.stmts_until_close()?;
+        self.expect("}")?;
+        Ok(s)
+    }
+
+    /// `(e)`: the condition of `if`, `while` and `do`, the value of `switch`.
+    fn paren_expr(&mut self) -> PResult<Expr> {
+        self.expect("(")?;
+        let e = self.expr()?;
+        self.expect(")")?;
+        Ok(e)
+    }
+
+    /// An optional expression ended by `;`: a `for`'s condition, `throw`'s operand.
+    fn opt_expr_then_semi(&mut self) -> PResult<Option<Expr>> {
+        let e = if self.is(";") {
+            None
+        } else {
+            Some(self.expr()?)
+        };
+        self.expect(";")?;
+        Ok(e)
+    }
+
+    /// `try { } catch (Exception e) { } finally { }`, one catch clause at most.
+    fn try_stmt(&mut self) -> PResult<Stmt> {
+        let span = self.advance().span;
+        let body = self.braced_stmts()?;
+        let mut catch = None;
+        if self.is_kw("catch") {
+            self.advance();
+            let (mut ty, mut name) = (None, None);
+            if self.eat("(") {
+                ty = Some(self.parse_type()?);
+                if let Tok::Ident(_) = self.peek() {
+                    name = Some(self.ident("a name")?);
+                }
+                self.expect(")")?;
+            }
+            if self.is_kw("when") {
+                return Err((
+                    K::NotImplemented("exception filters ('when')".into()),
+                    self.span(),
+                ));
+            }
+            let body = self.braced_stmts()?;
+            catch = Some(Catch { ty, name, body });
+            if self.is_kw("catch") {
+                return Err((
+                    K::NotImplemented("several catch clauses".into()),
+                    self.span(),
+                ));
+            }
+        }
+        let finally = if self.is_kw("finally") {
+            self.advance();
+            Some(self.braced_stmts()?)
+        } else {
+            None
+        };
+        if catch.is_none() && finally.is_none() {
+            return Err((
+                K::Expected {
+                    expected: "'catch' or 'finally' after the 'try' block".into(),
+                    found: self.peek().describe(),
+                },
+                span,
+            ));
+        }
+        Ok(Stmt::Try {
+            body,
+            catch,
+            finally,
+        })
+    }
+
+    /// `switch (x) { case "a": case "b": ... break; default: ... break; }`
+    fn switch_stmt(&mut self) -> PResult<Stmt> {
+        let span = self.advance().span;
+        let value = self.paren_expr()?;
+        self.expect("{")?;
+        let mut sections = Vec::new();
+        while !self.eat("}") {
+            let mut labels = Vec::new();
+            loop {
+                if self.is_kw("case") {
+                    let at = self.advance().span;
+                    let e = self.expr()?;
+                    if self.is_kw("when") || matches!(self.peek(), Tok::Ident(_)) {
+                        return Err((
+                            K::NotImplemented("patterns in 'case' labels".into()),
+                            self.span(),
+                        ));
+                    }
+                    self.expect(":")?;
+                    labels.push((Some(e), at));
+                } else if self.is_kw("default") {
+                    let at = self.advance().span;
+                    self.expect(":")?;
+                    labels.push((None, at));
+                } else {
+                    break;
+                }
+            }
+            if labels.is_empty() {
+                return Err(self.expected("'case', 'default' or '}'"));
+            }
+            let mut body = Vec::new();
+            while !(self.is("}") || self.is_kw("case") || self.is_kw("default")) {
+                if matches!(self.peek(), Tok::Eof) {
+                    return Err(self.expected("'}'"));
+                }
+                body.push(self.stmt()?);
+            }
+            sections.push(Section { labels, body });
+        }
+        Ok(Stmt::Switch {
+            value,
+            sections,
+            span,
+        })
     }
 
     /// `Name(.Name)*(<T,...>)?(?)?([])*`
@@ -387,7 +690,7 @@ impl<'s> Parser<'s> {
 
     pub(crate) fn expr(&mut self) -> PResult<Expr> {
         self.enter()?;
-        let r = self.expr_inner();
+        let r = deep(|| self.expr_inner());
         self.leave();
         r
     }
@@ -407,6 +710,16 @@ impl<'s> Parser<'s> {
                 kind: ExprKind::Cond(Box::new(c), Box::new(t), Box::new(e)),
                 span,
             });
+        }
+        if matches!(
+            self.peek(),
+            Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%=" | "??=")
+        ) && matches!(c.kind, ExprKind::Index { .. })
+        {
+            return Err((
+                K::NotImplemented("assigning to an array element or an indexer".into()),
+                c.span,
+            ));
         }
         if matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "??=")) {
             return Err((
@@ -451,7 +764,7 @@ impl<'s> Parser<'s> {
         }
         if self.is("{") {
             return Err((
-                K::Unsupported("a lambda with a block body; use an expression body".to_owned()),
+                K::NotImplemented("lambdas with a block body (use an expression body)".to_owned()),
                 self.span(),
             ));
         }
@@ -471,7 +784,7 @@ impl<'s> Parser<'s> {
         if self.is("??") {
             self.advance();
             self.enter()?;
-            let r = self.coalesce();
+            let r = deep(|| self.coalesce());
             self.leave();
             let r = r?;
             let span = l.span.to(r.span);
@@ -519,10 +832,36 @@ impl<'s> Parser<'s> {
                     false
                 };
                 if !self.is_kw("null") {
-                    break Err((
-                        K::Unsupported("a pattern other than 'is null' or 'is not null'".into()),
-                        is_span.to(self.span()),
-                    ));
+                    let pattern = if negated {
+                        Err(())
+                    } else {
+                        self.type_pattern()
+                    };
+                    match pattern {
+                        Ok((ty, name)) => {
+                            let end = name.as_ref().map_or(ty.span, |n| n.1);
+                            let span = l.span.to(end);
+                            l = Expr {
+                                kind: ExprKind::IsType {
+                                    expr: Box::new(l),
+                                    ty,
+                                    name,
+                                },
+                                span,
+                            };
+                            continue;
+                        }
+                        Err(()) => {
+                            break Err((
+                                K::NotImplemented(
+                                    "patterns other than 'is T', 'is T name', 'is null' and \
+                                     'is not null'"
+                                        .into(),
+                                ),
+                                is_span.to(self.span()),
+                            ));
+                        }
+                    }
                 }
                 let end = self.advance().span;
                 let span = l.span.to(end);
@@ -535,12 +874,23 @@ impl<'s> Parser<'s> {
                 };
                 continue;
             }
-            if self.is_kw("as") {
-                break Err((K::Unsupported("the 'as' operator".into()), self.span()));
+            if min_level <= 3 && self.is_kw("as") {
+                self.advance();
+                match self.parse_type() {
+                    Ok(ty) => {
+                        let span = l.span.to(ty.span);
+                        l = Expr {
+                            kind: ExprKind::As(Box::new(l), ty),
+                            span,
+                        };
+                        continue;
+                    }
+                    Err(e) => break Err(e),
+                }
             }
             if matches!(self.peek(), Tok::P("&" | "|" | "^" | "<<")) {
                 break Err((
-                    K::Unsupported(format!("the {} operator", self.peek().describe())),
+                    K::NotImplemented(format!("the {} operator", self.peek().describe())),
                     self.span(),
                 ));
             }
@@ -568,6 +918,25 @@ impl<'s> Parser<'s> {
         result
     }
 
+    /// `T` or `T name` after `is`; `Err` for any other pattern.
+    fn type_pattern(&mut self) -> Result<(TypeRef, Option<(String, Span)>), ()> {
+        if !matches!(self.peek(), Tok::Ident(_)) {
+            return Err(());
+        }
+        let save = self.pos;
+        let Ok(ty) = self.parse_type() else {
+            self.pos = save;
+            return Err(());
+        };
+        let name = match self.peek() {
+            Tok::Ident(n) if !matches!(n.as_str(), "is" | "as" | "and" | "or") => {
+                Some(self.ident("a name").map_err(|_| ())?)
+            }
+            _ => None,
+        };
+        Ok((ty, name))
+    }
+
     fn unary(&mut self) -> PResult<Expr> {
         let start = self.span();
         let op = match self.peek() {
@@ -576,7 +945,7 @@ impl<'s> Parser<'s> {
             Tok::P("+") => Some(UnOp::Plus),
             Tok::P("++" | "--" | "~" | "&" | "*") => {
                 return Err((
-                    K::Unsupported(format!("the prefix {} operator", self.peek().describe())),
+                    K::NotImplemented(format!("the prefix {} operator", self.peek().describe())),
                     start,
                 ));
             }
@@ -595,7 +964,7 @@ impl<'s> Parser<'s> {
     /// The operand of a prefix operator or cast starting at `start`, one level deeper.
     fn prefixed(&mut self, start: Span, kind: impl FnOnce(Box<Expr>) -> ExprKind) -> PResult<Expr> {
         self.enter()?;
-        let e = self.unary();
+        let e = deep(|| self.unary());
         self.leave();
         let e = e?;
         let span = start.to(e.span);
@@ -688,7 +1057,7 @@ impl<'s> Parser<'s> {
                 let index = self.expr()?;
                 if self.is(",") {
                     return Err((
-                        K::Unsupported("an indexer with several arguments".into()),
+                        K::NotImplemented("indexers with several arguments".into()),
                         self.span(),
                     ));
                 }
@@ -704,7 +1073,7 @@ impl<'s> Parser<'s> {
                 }))
             }
             Tok::P("++" | "--") => Err((
-                K::Unsupported("'++' and '--' inside an expression".into()),
+                K::NotImplemented("'++' and '--' inside an expression".into()),
                 self.span(),
             )),
             _ => Ok(Err(e)),
@@ -751,7 +1120,9 @@ impl<'s> Parser<'s> {
                 };
                 if self.is_kw("out") || self.is_kw("ref") {
                     return Err((
-                        K::Unsupported("an 'out' or 'ref' argument (TryGetValue, TryParse)".into()),
+                        K::NotImplemented(
+                            "'out' and 'ref' arguments (TryGetValue, TryParse)".into(),
+                        ),
                         self.span(),
                     ));
                 }
@@ -789,13 +1160,14 @@ impl<'s> Parser<'s> {
                 "true" => ExprKind::Bool(true),
                 "false" => ExprKind::Bool(false),
                 "null" => ExprKind::Null,
-                kw if UNSUPPORTED_KEYWORDS.contains(&kw) => {
+                "new" => return self.new_expr(span),
+                kw if UNIMPLEMENTED_KEYWORDS.contains(&kw) => {
                     let what = match kw {
-                        "new" => "object creation ('new')".to_owned(),
-                        "throw" => "'throw'".to_owned(),
+                        "throw" => "'throw' expressions (use a 'throw' statement)".to_owned(),
+                        "switch" => "'switch' expressions (use a 'switch' statement)".to_owned(),
                         _ => format!("'{kw}'"),
                     };
-                    return Err((K::Unsupported(what), span));
+                    return Err((K::NotImplemented(what), span));
                 }
                 _ => ExprKind::Name(id),
             },
@@ -829,6 +1201,123 @@ impl<'s> Parser<'s> {
         };
         let _ = self.prev_span();
         Ok(Expr { kind, span })
+    }
+
+    /// After `new` (at `start`): an array or an object creation.
+    fn new_expr(&mut self, start: Span) -> PResult<Expr> {
+        let mk = |kind: New, end: Span| Expr {
+            kind: ExprKind::New(kind),
+            span: start.to(end),
+        };
+        if self.is("[") {
+            self.advance();
+            self.expect("]")?;
+            let (elems, end) = self.array_elems()?;
+            return Ok(mk(
+                New::Array {
+                    elem: None,
+                    size: None,
+                    elems: Some(elems),
+                },
+                end,
+            ));
+        }
+        if !matches!(self.peek(), Tok::Ident(_)) {
+            return Err(self.expected("a type after 'new'"));
+        }
+        let mut ty = self.parse_type()?;
+        if let Some(elem) = ty.name.strip_suffix("[]") {
+            ty.name = elem.to_owned();
+            let (elems, end) = self.array_elems()?;
+            return Ok(mk(
+                New::Array {
+                    elem: Some(ty),
+                    size: None,
+                    elems: Some(elems),
+                },
+                end,
+            ));
+        }
+        if self.eat("[") {
+            let size = self.expr()?;
+            let mut end = self.expect("]")?;
+            if self.is("[") {
+                return Err((K::NotImplemented("arrays of arrays".into()), self.span()));
+            }
+            let elems = if self.is("{") {
+                let (e, at) = self.array_elems()?;
+                end = at;
+                Some(e)
+            } else {
+                None
+            };
+            return Ok(mk(
+                New::Array {
+                    elem: Some(ty),
+                    size: Some(Box::new(size)),
+                    elems,
+                },
+                end,
+            ));
+        }
+        let mut args = Vec::new();
+        let mut end = ty.span;
+        if self.is("(") {
+            let target = Expr {
+                kind: ExprKind::Null,
+                span: start,
+            };
+            let call = self.call(target, Vec::new())?;
+            end = call.span;
+            if let ExprKind::Call { args: a, .. } = call.kind {
+                args = a;
+            }
+        } else if !self.is("{") {
+            return Err(self.expected("'(' or '{' after the type"));
+        }
+        let init = if self.is("{") {
+            let open = self.span();
+            let close = self.skip_braces()?;
+            end = close;
+            Some(open.to(close))
+        } else {
+            None
+        };
+        Ok(mk(New::Object { ty, args, init }, end))
+    }
+
+    /// `{ e, e, ... }` (a trailing comma allowed), and the span of the `}`.
+    fn array_elems(&mut self) -> PResult<(Vec<Expr>, Span)> {
+        self.expect("{")?;
+        let mut elems = Vec::new();
+        while !self.is("}") {
+            elems.push(self.expr()?);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        let end = self.expect("}")?;
+        Ok((elems, end))
+    }
+
+    /// Skips a balanced `{ ... }` (an object or collection initializer, which the checker
+    /// refuses), returning the span of the closing brace.
+    fn skip_braces(&mut self) -> PResult<Span> {
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                Tok::P("{") => depth += 1,
+                Tok::P("}") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(self.advance().span);
+                    }
+                }
+                Tok::Eof => return Err(self.expected("'}'")),
+                _ => {}
+            }
+            self.advance();
+        }
     }
 
     fn holes(&mut self, parts: Vec<RawPart>) -> PResult<Vec<Part>> {

@@ -23,6 +23,14 @@ pub(crate) enum Obj {
     User,
     Subscription,
     Product,
+    // i15
+    /// `System.Exception`: what `catch (Exception e)` binds and `throw` takes.
+    Exception,
+    /// `System.Uri`, made by `new Uri(text)`.
+    Uri,
+    StringBuilder,
+    Random,
+    Guid,
 }
 
 /// Dictionaries of the `context` model.
@@ -56,6 +64,9 @@ pub(crate) enum EnumTy {
     DateTimeKind,
     RegexOptions,
     StringSplitOptions,
+    // Newtonsoft.Json
+    Formatting,
+    JTokenType,
 }
 
 impl EnumTy {
@@ -66,6 +77,8 @@ impl EnumTy {
             EnumTy::DateTimeKind => "DateTimeKind",
             EnumTy::RegexOptions => "RegexOptions",
             EnumTy::StringSplitOptions => "StringSplitOptions",
+            EnumTy::Formatting => "Formatting",
+            EnumTy::JTokenType => "JTokenType",
         }
     }
     pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
@@ -100,6 +113,27 @@ impl EnumTy {
             EnumTy::StringSplitOptions => {
                 &[("None", 0), ("RemoveEmptyEntries", 1), ("TrimEntries", 2)]
             }
+            EnumTy::Formatting => &[("None", 0), ("Indented", 1)],
+            EnumTy::JTokenType => &[
+                ("None", 0),
+                ("Object", 1),
+                ("Array", 2),
+                ("Constructor", 3),
+                ("Property", 4),
+                ("Comment", 5),
+                ("Integer", 6),
+                ("Float", 7),
+                ("String", 8),
+                ("Boolean", 9),
+                ("Null", 10),
+                ("Undefined", 11),
+                ("Date", 12),
+                ("Raw", 13),
+                ("Bytes", 14),
+                ("Guid", 15),
+                ("Uri", 16),
+                ("TimeSpan", 17),
+            ],
         }
     }
     pub(crate) fn member_name(self, v: i32) -> Option<&'static str> {
@@ -126,6 +160,55 @@ pub(crate) enum Class {
     Bool,
     Char,
     Enum(EnumTy),
+    // i15
+    Exception,
+    Uri,
+    StringBuilder,
+    Random,
+    Guid,
+    /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
+    Json(JsonClass),
+}
+
+/// Newtonsoft.Json.Linq token types (`JToken` is the base of the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum JsonTy {
+    Token,
+    Object,
+    Array,
+    Property,
+    Value,
+}
+
+impl JsonTy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JsonTy::Token => "JToken",
+            JsonTy::Object => "JObject",
+            JsonTy::Array => "JArray",
+            JsonTy::Property => "JProperty",
+            JsonTy::Value => "JValue",
+        }
+    }
+    fn from_name(name: &str) -> Option<JsonTy> {
+        let name = name.strip_prefix("Newtonsoft.Json.Linq.").unwrap_or(name);
+        [
+            JsonTy::Token,
+            JsonTy::Object,
+            JsonTy::Array,
+            JsonTy::Property,
+            JsonTy::Value,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
+}
+
+/// Newtonsoft.Json classes with static members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum JsonClass {
+    Token(JsonTy),
+    JsonConvert,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -151,6 +234,10 @@ pub(crate) enum Ty {
     Dict(DictTy),
     Static(Class),
     Namespace(&'static str),
+    /// A Newtonsoft.Json.Linq token.
+    Json(JsonTy),
+    /// A local function, by its index in the program's function table (i15).
+    Fn(u16),
 }
 
 impl Ty {
@@ -181,6 +268,12 @@ impl Ty {
             Ty::Bytes => Some(Ty::Int),
             Ty::Dict(d) => Some(Ty::Pair(Box::new(d.key()), Box::new(d.value()))),
             Ty::Obj(Obj::Groups) => Some(Ty::Obj(Obj::Group)),
+            // JObject enumerates KeyValuePair<string, JToken>; other tokens their children
+            Ty::Json(JsonTy::Object) => Some(Ty::Pair(
+                Box::new(Ty::String),
+                Box::new(Ty::Json(JsonTy::Token)),
+            )),
+            Ty::Json(_) => Some(Ty::Json(JsonTy::Token)),
             _ => None,
         }
     }
@@ -225,7 +318,7 @@ impl Ty {
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
-            _ => return None,
+            other => return JsonTy::from_name(other).map(Ty::Json),
         })
     }
 
@@ -239,6 +332,7 @@ impl Ty {
             (Ty::Long, Ty::Int | Ty::Char) | (Ty::Int, Ty::Char) => true,
             (Ty::Double, Ty::Int | Ty::Long | Ty::Char) => true,
             (Ty::Array(a), Ty::Array(b)) => a == b || (**a == Ty::Object && !b.is_value_type()),
+            (Ty::Json(JsonTy::Token), Ty::Json(_)) => true,
             _ => false,
         }
     }
@@ -281,6 +375,11 @@ impl fmt::Display for Ty {
                 Obj::User => "IUser",
                 Obj::Subscription => "ISubscription",
                 Obj::Product => "IProduct",
+                Obj::Exception => "Exception",
+                Obj::Uri => "Uri",
+                Obj::StringBuilder => "StringBuilder",
+                Obj::Random => "Random",
+                Obj::Guid => "Guid",
             },
             Ty::Dict(d) => match d {
                 DictTy::Headers | DictTy::Query => "IReadOnlyDictionary<string, string[]>",
@@ -302,8 +401,17 @@ impl fmt::Display for Ty {
                 Class::Bool => "Boolean",
                 Class::Char => "Char",
                 Class::Enum(e) => e.name(),
+                Class::Json(JsonClass::Token(t)) => t.name(),
+                Class::Json(JsonClass::JsonConvert) => "JsonConvert",
+                Class::Exception => "Exception",
+                Class::Uri => "Uri",
+                Class::StringBuilder => "StringBuilder",
+                Class::Random => "Random",
+                Class::Guid => "Guid",
             },
             Ty::Namespace(n) => n,
+            Ty::Json(t) => t.name(),
+            Ty::Fn(_) => "local function",
         };
         f.write_str(s)
     }

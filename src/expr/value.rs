@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::json::JToken;
 use super::types::EnumTy;
 use crate::cert::Certificate;
 
@@ -34,6 +35,8 @@ pub enum Value {
     Enum(EnumValue),
     /// An object of the library (`Match`, `Group`, `Oid`, ...).
     Object(Handle),
+    /// A Newtonsoft.Json.Linq token (`JObject`, `JArray`, ...): shared and mutable.
+    Json(JToken),
 }
 
 /// A value of a .NET enum such as `X509NameType.SimpleName`.
@@ -119,6 +122,21 @@ pub(crate) enum HandleKind {
     Match(Arc<MatchData>),
     Groups(Arc<MatchData>),
     Group(Arc<MatchData>, usize),
+    // i15
+    /// A `System.Exception` with its message.
+    Exception(Arc<str>),
+    /// A `System.Uri`: an absolute URI with a scheme and a host.
+    Uri(Arc<http::Uri>),
+    /// A `System.Text.StringBuilder`: shared, as .NET objects are references.
+    StringBuilder(Arc<std::sync::Mutex<String>>),
+    /// A `System.Random`, drawing from the system's generator.
+    Random,
+    Guid([u8; 16]),
+}
+
+/// The text of a StringBuilder (a lock never poisoned: nothing panics while holding it).
+pub(crate) fn builder_text(b: &std::sync::Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    b.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Value {
@@ -161,12 +179,18 @@ impl Value {
             Value::Pair(_) => "KeyValuePair",
             Value::Certificate(_) => "X509Certificate2",
             Value::Enum(e) => e.type_name(),
+            Value::Json(t) => t.0.kind().name(),
             Value::Object(h) => match h.0 {
                 HandleKind::Match(_) => "Match",
                 HandleKind::Groups(_) => "GroupCollection",
                 HandleKind::Group(..) => "Group",
                 HandleKind::X500Name(..) => "X500DistinguishedName",
                 HandleKind::SignatureAlgorithm(_) => "Oid",
+                HandleKind::Exception(_) => "Exception",
+                HandleKind::Uri(_) => "Uri",
+                HandleKind::StringBuilder(_) => "StringBuilder",
+                HandleKind::Random => "Random",
+                HandleKind::Guid(_) => "Guid",
                 _ => "Object",
             },
         }
@@ -221,7 +245,7 @@ impl fmt::Display for Value {
             Value::Bool(false) => f.write_str("False"),
             Value::Int(n) => write!(f, "{n}"),
             Value::Long(n) => write!(f, "{n}"),
-            Value::Double(d) => f.write_str(&format_double(*d)),
+            Value::Double(d) => f.write_str(&super::number::format_double(*d)),
             Value::Char(c) => write!(f, "{c}"),
             Value::String(s) => f.write_str(s),
             Value::DateTime(d) => f.write_str(&format_datetime_default(*d)),
@@ -238,6 +262,19 @@ impl fmt::Display for Value {
                 c.thumbprint()
             ),
             Value::Enum(e) => f.write_str(&e.name()),
+            // JValue.ToString() is the value's text, JContainer.ToString() indented JSON
+            Value::Json(t) => match t.0.value_text() {
+                Some(text) => f.write_str(&text),
+                None => {
+                    let mut out = String::new();
+                    let mut work = 0;
+                    // too deep to write: nothing, rather than half a document
+                    match super::json::write(&t.0, true, &mut out, &mut work) {
+                        Ok(()) => f.write_str(&out),
+                        Err(_) => Ok(()),
+                    }
+                }
+            },
             Value::Object(h) => match &h.0 {
                 HandleKind::Match(m) | HandleKind::Group(m, _) => {
                     let i = match &h.0 {
@@ -255,32 +292,45 @@ impl fmt::Display for Value {
                 HandleKind::Groups(_) => {
                     f.write_str("System.Text.RegularExpressions.GroupCollection")
                 }
+                HandleKind::Exception(m) => write!(f, "System.Exception: {m}"),
+                HandleKind::Uri(u) => f.write_str(&uri_text(u)),
+                HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
+                HandleKind::Random => f.write_str("System.Random"),
+                HandleKind::Guid(g) => {
+                    let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
+                    let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default();
+                    write!(
+                        f,
+                        "{}-{}-{}-{}-{}",
+                        part(0..8),
+                        part(8..12),
+                        part(12..16),
+                        part(16..20),
+                        part(20..32)
+                    )
+                }
                 _ => f.write_str("System.Object"),
             },
         }
     }
 }
 
-/// `double.ToString()`: shortest round-trip digits; "E+XX" for large and small magnitudes.
-pub(crate) fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "∞".into() } else { "-∞".into() };
-    }
-    let a = d.abs();
-    if a != 0.0 && !(1e-5..1e15).contains(&a) {
-        let s = format!("{d:E}");
-        // Rust: 1E20, 1.5E-7 -> .NET: 1E+20, 1.5E-07
-        if let Some((m, e)) = s.split_once('E') {
-            let (sign, digits) = match e.strip_prefix('-') {
-                Some(rest) => ('-', rest),
-                None => ('+', e),
-            };
-            return format!("{m}E{sign}{digits:0>2}");
-        }
-        return s;
-    }
-    format!("{d}")
+/// `Uri.ToString()`: scheme and host in lower case, the port only when not the scheme's.
+pub(crate) fn uri_text(u: &http::Uri) -> String {
+    let scheme = u.scheme_str().unwrap_or_default().to_ascii_lowercase();
+    let default = match scheme.as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    let port = match u.port_u16() {
+        Some(p) if Some(p) != default => format!(":{p}"),
+        _ => String::new(),
+    };
+    let query = u.query().map_or(String::new(), |q| format!("?{q}"));
+    format!(
+        "{scheme}://{}{port}{}{query}",
+        u.host().unwrap_or_default().to_ascii_lowercase(),
+        u.path()
+    )
 }

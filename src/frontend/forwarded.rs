@@ -80,10 +80,6 @@ impl CertificateHeaders {
             self.removed.iter().any(|(n, _)| n == known) || self.respelled.contains(known)
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.removed.is_empty() && self.respelled.is_empty()
-    }
 }
 
 /// A carrier header that came this many times.
@@ -148,6 +144,22 @@ impl ForwardedError {
 /// ALB: URL-encoded PEM of the chain (passthrough) or of the leaf (verify).
 pub fn alb(value: &[u8], header: &'static str) -> Result<Vec<Certificate>, ForwardedError> {
     cert::decode_chain(value).map_err(|source| ForwardedError::Certificate { header, source })
+}
+
+/// What an ALB in mTLS passthrough writes for a PEM chain: percent-encoded, with `+`,
+/// `=` and `/` left as they are. The inverse of [`alb`], for the demo, sample events and
+/// tests.
+pub fn alb_encode(pem: &str) -> String {
+    let mut out = String::with_capacity(pem.len() * 11 / 10);
+    for b in pem.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~+=/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push_str(&crate::text::hex_upper(&[b]));
+        }
+    }
+    out
 }
 
 /// RFC 9440: `Client-Cert: :<base64 DER>:` and `Client-Cert-Chain: :<b64>:, :<b64>:`.
@@ -248,6 +260,14 @@ fn unquote(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alb_encoding_keeps_base64_characters() {
+        assert_eq!(
+            alb_encode("-----BEGIN A-----\nab+/=\n"),
+            "-----BEGIN%20A-----%0Aab+/=%0A"
+        );
+    }
 
     #[test]
     fn every_known_certificate_header_is_removed_and_remembered() {

@@ -28,11 +28,11 @@ use crate::source::s3::S3Error;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalError {
-    #[error("{0}")]
+    #[error(transparent)]
     Source(#[from] S3Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] RefreshError),
-    #[error("{0}")]
+    #[error(transparent)]
     Tls(#[from] TlsError),
 }
 

@@ -2,7 +2,11 @@
 //! `GatewayResponse`. They never evaluate policy.
 
 pub mod forwarded;
+#[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "local")]
 pub mod local;
+#[cfg(any(feature = "lambda", feature = "local"))]
 mod task;
+#[cfg(feature = "local")]
 pub mod tls;

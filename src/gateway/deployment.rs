@@ -3,19 +3,19 @@
 //! shared by every request until a newer one replaces it whole.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject as _;
 
 use time::OffsetDateTime;
 
-use super::verifier;
+use super::TrustVerifier;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
-use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, Scope};
+use crate::files::SourceFile;
+use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, PolicySources, Scope};
 use crate::proxy::{Backend, ClientIdentity};
-use crate::source::SourceFile;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
@@ -32,7 +32,8 @@ pub enum DeploymentError {
     Config(#[from] ConfigError),
     #[error("{path}: not found; gateway.toml names it as the policy of {owner}")]
     MissingPolicy { path: String, owner: String },
-    /// A policy that does not load, with the document's text for a caret rendering.
+    /// A policy or fragment that does not load, with the text of the file the error is
+    /// in (as written: named values not replaced) for a caret rendering.
     #[error("{error}")]
     Policy {
         error: Box<PolicyError>,
@@ -85,7 +86,7 @@ pub struct Deployment {
     /// `context.Deployment`, shared by every request.
     pub(crate) context: Arc<expr::Deployment>,
     /// `Verify()` with this deployment's trust store and its cache.
-    pub(crate) verifier: Arc<expr::TrustVerifier>,
+    pub(crate) verifier: Arc<TrustVerifier>,
     apis: Vec<ApiPolicies>,
     /// Backend clients: the default one, and one per `authentication-certificate`
     /// identity found under `certificates/<id>.key`.
@@ -120,9 +121,32 @@ impl Deployment {
         version: impl Into<String>,
         now: OffsetDateTime,
     ) -> Result<Self, DeploymentError> {
+        Self::load_with_named_values(files, version, now, BTreeMap::new())
+    }
+
+    /// [`Deployment::load`] with `named_values` standing in for (or adding to) those of
+    /// `[named_values]`: `check` and `invoke --named-value`, to try a deployment offline.
+    pub fn load_with_named_values(
+        files: &[SourceFile],
+        version: impl Into<String>,
+        now: OffsetDateTime,
+        named_values: BTreeMap<String, String>,
+    ) -> Result<Self, DeploymentError> {
         let file = |path: &str| files.iter().find(|f| f.path == path);
         let config_text = file("gateway.toml").ok_or(DeploymentError::NoConfig)?;
         let config = GatewayConfig::parse(&String::from_utf8_lossy(&config_text.bytes))?;
+        let policy_error = |error: PolicyError| {
+            let text = file(&error.location().file)
+                .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+                .unwrap_or_default();
+            DeploymentError::Policy {
+                error: Box::new(error),
+                text: Arc::from(text),
+            }
+        };
+        let mut values = config.named_values.clone();
+        values.extend(named_values);
+        let sources = PolicySources::load(files, values).map_err(policy_error)?;
 
         let mut documents: HashMap<String, Arc<PolicyDocument>> = HashMap::new();
         let mut load = |path: &Option<String>,
@@ -139,12 +163,8 @@ impl Deployment {
                 path: path.clone(),
                 owner: owner.to_owned(),
             })?;
-            let doc = PolicyDocument::from_bytes(path, &source.bytes, scope).map_err(|error| {
-                DeploymentError::Policy {
-                    error: Box::new(error),
-                    text: Arc::from(String::from_utf8_lossy(&source.bytes).as_ref()),
-                }
-            })?;
+            let doc =
+                PolicyDocument::load(path, &source.bytes, scope, &sources).map_err(policy_error)?;
             let doc = Arc::new(doc);
             documents.insert(path.clone(), Arc::clone(&doc));
             Ok(Some(doc))
@@ -179,7 +199,7 @@ impl Deployment {
                     revision: "1".to_owned(),
                     version: String::new(),
                     is_current_revision: true,
-                    service_url: expr::Url::parse(&api.backend.to_string()).unwrap_or_default(),
+                    service_url: expr::Url::from_uri(&api.backend).unwrap_or_default(),
                 }),
                 operations,
             });
@@ -206,7 +226,7 @@ impl Deployment {
         });
         Ok(Self {
             version: version.into(),
-            verifier: Arc::new(verifier::verifier(Arc::clone(&trust))),
+            verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
             config,
             trust,
             diagnostics,

@@ -14,11 +14,10 @@ use super::route::{RouteError, route};
 use super::target::{self, TargetError};
 use crate::body::{CollectError, Payload};
 use crate::expr::{self, Body, Context, Headers, Url};
-use crate::policy::exec::{
-    self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent, TrustCheck,
-};
+use crate::policy::exec::{self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent};
 use crate::policy::{EffectivePolicy, SectionKind};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
+use crate::trust::Verifier;
 
 /// How a request ended, for logs and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +91,7 @@ pub async fn handle(
         Err(error) => return unrouted(StatusCode::BAD_REQUEST, &error.to_string()),
     };
     // `one_target` made the URI absolute from parsed parts; it cannot fail to read back.
-    let Some(url) = Url::parse(&request.parts.uri.to_string()) else {
+    let Some(url) = Url::from_uri(&request.parts.uri) else {
         return unrouted(StatusCode::BAD_REQUEST, &TargetError::Malformed.to_string());
     };
     let routed = route(&deployment.config, &request.parts.method, &path);
@@ -109,12 +108,11 @@ pub async fn handle(
         Ok(body) => body,
         Err(error) => return unreadable_body(&error, route.api.name.clone()),
     };
-    let relative = route.api.relative_path(&path).unwrap_or(&path).to_owned();
     let mut exchange = Exchange {
         ctx: context(deployment, &request, url, body, &route, &routed, now),
         backend: BackendTarget {
             base_url: route.api.backend.clone(),
-            path: relative,
+            path: route.remaining_path.to_owned(),
             client_certificate: None,
             client_scheme: request.parts.uri.scheme_str().unwrap_or("https").to_owned(),
             client_host: host(&request).map(str::to_owned),
@@ -126,10 +124,11 @@ pub async fn handle(
                 _ => None,
             },
         },
-        trust: Arc::clone(&deployment.verifier) as Arc<dyn TrustCheck>,
+        trust: Arc::clone(&deployment.verifier) as Arc<dyn Verifier>,
         trace: explain.then(Vec::new),
         forwarded: false,
         collect_response: reads.response || !request.stream_response,
+        cors: Vec::new(),
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);
@@ -141,6 +140,7 @@ pub async fn handle(
     }
     let api = Some(route.api.name.clone());
     let decision = run(policy, &mut exchange, &deployment.backends).await;
+    exec::add_granted_headers(&mut exchange);
     Outcome {
         response: response(&exchange.ctx.response),
         decision,
@@ -401,7 +401,7 @@ fn context(
     ctx.api = Some(Arc::clone(routed.api));
     ctx.operation = routed.operation.cloned();
     ctx.request_id = request.request_id.clone();
-    ctx.verifier = Some(Arc::clone(&deployment.verifier) as Arc<dyn expr::CertificateVerifier>);
+    ctx.verifier = Some(Arc::clone(&deployment.verifier) as Arc<dyn Verifier>);
     ctx
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::body::Payload;
-use crate::cert::Certificate;
+use crate::cert::{Certificate, PresentedChain};
 
 /// The client certificate as the deployment's trusted source delivered it.
 #[derive(Debug, Clone, Default)]
@@ -44,29 +44,6 @@ impl ClientCertificate {
             Self::Presented(chain) => Some(&chain.leaf),
             _ => None,
         }
-    }
-}
-
-/// A presented chain, shared (not copied) with each request's `context`.
-#[derive(Debug, Clone)]
-pub struct PresentedChain {
-    pub leaf: Arc<Certificate>,
-    pub intermediates: Arc<[Certificate]>,
-}
-
-impl PresentedChain {
-    /// Leaf first, then the intermediates.
-    pub fn iter(&self) -> impl Iterator<Item = &Certificate> {
-        std::iter::once(self.leaf.as_ref()).chain(self.intermediates.iter())
-    }
-
-    pub fn len(&self) -> usize {
-        1 + self.intermediates.len()
-    }
-
-    /// Never: a presented chain has a leaf.
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -136,6 +113,15 @@ impl GatewayResponse {
             http::StatusCode::BAD_REQUEST,
             "Bad Request",
             br#"{"statusCode": 400, "message": "The request's host and path do not form a URL."}"#,
+        )
+    }
+
+    /// 400: a request header's name or value is not HTTP (a control character).
+    pub fn bad_header() -> Self {
+        Self::json_error(
+            http::StatusCode::BAD_REQUEST,
+            "Bad Request",
+            br#"{"statusCode": 400, "message": "A request header's name or value is not valid HTTP (a control character)."}"#,
         )
     }
 

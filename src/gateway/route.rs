@@ -13,6 +13,9 @@ pub struct Route<'c> {
     pub api_index: usize,
     pub api: &'c Api,
     pub operation: Option<(usize, &'c Operation)>,
+    /// The request path after the API's prefix (`/orders/42` → `/42`): what the backend
+    /// URL's path is joined with.
+    pub remaining_path: &'c str,
     /// `context.Request.MatchedParameters`, percent-decoded.
     pub matched_parameters: Vec<(String, String)>,
 }
@@ -30,7 +33,7 @@ pub enum RouteError {
 pub fn route<'c>(
     config: &'c GatewayConfig,
     method: &http::Method,
-    path: &str,
+    path: &'c str,
 ) -> Result<Route<'c>, RouteError> {
     let (api_index, api, rest) = config
         .apis
@@ -44,6 +47,7 @@ pub fn route<'c>(
             api_index,
             api,
             operation: None,
+            remaining_path: rest,
             matched_parameters: Vec::new(),
         });
     }
@@ -57,6 +61,7 @@ pub fn route<'c>(
                 api_index,
                 api,
                 operation: Some((j, op)),
+                remaining_path: rest,
                 matched_parameters: params
                     .into_iter()
                     .map(|(k, v)| (k.to_owned(), percent_decode(v)))

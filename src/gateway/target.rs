@@ -149,7 +149,7 @@ fn push_escaped(out: &mut String, byte: u8) {
 ///
 /// # Errors
 /// No host, a host that is not one ([`parse_authority`]), or two that disagree.
-pub fn request_authority(parts: &http::request::Parts) -> Result<Authority, TargetError> {
+pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authority, TargetError> {
     let header = match parts.headers.get(http::header::HOST) {
         Some(value) => Some(parse_authority(
             value.to_str().map_err(|_| TargetError::BadHost)?,
@@ -174,7 +174,7 @@ pub fn request_authority(parts: &http::request::Parts) -> Result<Authority, Targ
 ///
 /// # Errors
 /// [`TargetError::BadHost`].
-pub fn parse_authority(text: &str) -> Result<Authority, TargetError> {
+pub(crate) fn parse_authority(text: &str) -> Result<Authority, TargetError> {
     let (host, port) = match text.strip_prefix('[') {
         Some(rest) => {
             let (ip, after) = rest.split_once(']').ok_or(TargetError::BadHost)?;

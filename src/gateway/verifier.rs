@@ -1,28 +1,36 @@
-//! Trust decisions for policies: the deployment's trust store behind a verification
-//! cache ([`TrustVerifier`]) answers `Verify()` in expressions and the reasoned verdicts
-//! of `validate-client-certificate`.
+//! The deployment's [`Verifier`]: its trust store behind a verification cache. It
+//! answers `Verify()` in expressions and the reasoned verdicts of
+//! `validate-client-certificate`.
 
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::cert::Certificate;
-use crate::expr::TrustVerifier;
-use crate::policy::exec::TrustCheck;
-use crate::trust::{self, Revocation, TrustStore, Verdict, VerifyCache};
+use crate::trust::{self, Revocation, TrustStore, Verdict, Verifier, VerifyCache};
 
 /// Verdicts cached per deployment: a chain is verified once, then answered from the
 /// cache until the verdict could change (see [`VerifyCache`]).
 const CACHE_CAPACITY: usize = 10_000;
 
-pub(crate) fn verifier(trust: Arc<TrustStore>) -> TrustVerifier {
-    TrustVerifier {
-        store: trust,
-        cache: Arc::new(VerifyCache::new(CACHE_CAPACITY)),
+/// `Verify()` by a trust store through a verification cache.
+#[derive(Debug, Clone)]
+pub struct TrustVerifier {
+    pub store: Arc<TrustStore>,
+    pub cache: Arc<VerifyCache>,
+}
+
+impl TrustVerifier {
+    /// The store with a fresh cache of the gateway's size.
+    pub fn new(store: Arc<TrustStore>) -> Self {
+        Self {
+            store,
+            cache: Arc::new(VerifyCache::new(CACHE_CAPACITY)),
+        }
     }
 }
 
-impl TrustCheck for TrustVerifier {
+impl Verifier for TrustVerifier {
     fn verdict(
         &self,
         leaf: &Certificate,

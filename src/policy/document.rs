@@ -27,6 +27,8 @@ use super::elements::{
     self, Ctx, ForwardRequest, Meta, Node, Policy, SiblingCounter, child_elements,
 };
 use super::error::{Location, PolicyError};
+use super::fragments::PolicySources;
+use super::section::SectionKind;
 use super::xml;
 use crate::expr::BodyReads;
 
@@ -47,44 +49,6 @@ impl Scope {
             Scope::Product => "product",
             Scope::Api => "api",
             Scope::Operation => "operation",
-        }
-    }
-}
-
-/// One of the four sections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SectionKind {
-    Inbound,
-    Backend,
-    Outbound,
-    OnError,
-}
-
-impl SectionKind {
-    /// In pipeline order.
-    pub const ALL: [SectionKind; 4] = [
-        SectionKind::Inbound,
-        SectionKind::Backend,
-        SectionKind::Outbound,
-        SectionKind::OnError,
-    ];
-
-    /// The element name, also `context.LastError.Section`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SectionKind::Inbound => "inbound",
-            SectionKind::Backend => "backend",
-            SectionKind::Outbound => "outbound",
-            SectionKind::OnError => "on-error",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            SectionKind::Inbound => 0,
-            SectionKind::Backend => 1,
-            SectionKind::Outbound => 2,
-            SectionKind::OnError => 3,
         }
     }
 }
@@ -116,9 +80,36 @@ pub struct PolicyDocument {
 }
 
 impl PolicyDocument {
-    /// Parses and validates a policy document. `file` names it in errors.
+    /// Parses and validates a policy document. `file` names it in errors. `{{name}}`
+    /// stays as written and `<include-fragment>` names no fragment: a deployment's
+    /// documents load with `PolicyDocument::load`.
     pub fn parse(file: &str, text: &str, scope: Scope) -> Result<Self, PolicyError> {
-        let root = xml::read(file, text)?;
+        Self::parse_with(file, text, scope, &PolicySources::default())
+    }
+
+    /// Like [`PolicyDocument::parse`] for bytes: checks UTF-8 first (a BOM is fine).
+    pub fn from_bytes(file: &str, bytes: &[u8], scope: Scope) -> Result<Self, PolicyError> {
+        Self::load(file, bytes, scope, &PolicySources::default())
+    }
+
+    /// A document of a deployment: UTF-8 checked, named values replaced, fragments
+    /// included.
+    pub(crate) fn load(
+        file: &str,
+        bytes: &[u8],
+        scope: Scope,
+        sources: &PolicySources,
+    ) -> Result<Self, PolicyError> {
+        Self::parse_with(file, xml::utf8(file, bytes)?, scope, sources)
+    }
+
+    fn parse_with(
+        file: &str,
+        text: &str,
+        scope: Scope,
+        sources: &PolicySources,
+    ) -> Result<Self, PolicyError> {
+        let root = sources.read(file, text)?;
         let file: Arc<str> = Arc::clone(&root.at.file);
         if root.name != "policies" {
             return Err(PolicyError::Structure {
@@ -169,31 +160,6 @@ impl PolicyDocument {
             scope,
             sections,
         })
-    }
-
-    /// Like [`PolicyDocument::parse`] for bytes: checks UTF-8 first (a BOM is fine).
-    pub fn from_bytes(file: &str, bytes: &[u8], scope: Scope) -> Result<Self, PolicyError> {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Self::parse(file, text, scope),
-            Err(e) => {
-                let valid = &bytes[..e.valid_up_to()];
-                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-                let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-                let column = String::from_utf8_lossy(&valid[line_start..])
-                    .chars()
-                    .count()
-                    + 1;
-                Err(PolicyError::Syntax {
-                    at: Location {
-                        file: Arc::from(file),
-                        line: u32::try_from(line).unwrap_or(u32::MAX),
-                        column: u32::try_from(column).unwrap_or(u32::MAX),
-                        offset: e.valid_up_to(),
-                    },
-                    message: "the document is not valid UTF-8; save it as UTF-8".into(),
-                })
-            }
-        }
     }
 
     /// APIM's default global policy: `<forward-request/>` in backend, nothing else.

@@ -14,8 +14,8 @@
 
 use std::net::IpAddr;
 
-use super::document::SectionKind;
 use super::error::{Location, PolicyError};
+use super::section::SectionKind;
 use super::value::{Param, PolicyValue, compile_expression};
 use super::xml::{XmlElement, XmlNode};
 use crate::expr::BodyReads;
@@ -97,6 +97,7 @@ impl Node {
                 body,
                 password,
             }) => params(&[body, password]),
+            Policy::Cors(c) => params(&[&c.allow_credentials, &c.terminate_unmatched_request]),
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
         }
         reads
@@ -155,6 +156,7 @@ pub enum Policy {
     IpFilter(IpFilter),
     ValidateClientCertificate(ValidateClientCertificate),
     AuthenticationCertificate(AuthenticationCertificate),
+    Cors(Cors),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -399,7 +401,7 @@ pub struct Identity {
 }
 
 /// Most identities in one `validate-client-certificate` (spec §3.1).
-pub const MAX_IDENTITIES: usize = 10;
+pub(crate) const MAX_IDENTITIES: usize = 10;
 
 /// `<authentication-certificate>`: the client certificate for mTLS to the backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -410,6 +412,25 @@ pub enum AuthenticationCertificate {
         body: Param<String>,
         password: Option<Param<String>>,
     },
+}
+
+/// `<cors>`: answers browser preflights in the gateway and marks allowed cross-origin
+/// responses. Lists hold literals only (APIM allows expressions in the two attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    /// Default false.
+    pub allow_credentials: Param<bool>,
+    /// Default true: an unmatched cross-origin request gets an empty 200.
+    pub terminate_unmatched_request: Param<bool>,
+    /// `*` or origins (`scheme://host[:port]`); at least one.
+    pub allowed_origins: Vec<String>,
+    /// `*` or methods; empty when `<allowed-methods>` is absent (then GET and POST).
+    pub allowed_methods: Vec<String>,
+    /// `Access-Control-Max-Age` of a preflight answer; 0 (the default) sends none.
+    pub preflight_result_max_age: u32,
+    /// `*` or header names, compared ignoring case.
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
 }
 
 // ---------------------------------------------------------------------------------
@@ -496,7 +517,8 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         | "check-header"
         | "ip-filter"
         | "validate-client-certificate"
-        | "authentication-certificate" => INBOUND,
+        | "authentication-certificate"
+        | "cors" => INBOUND,
         _ => return None,
     })
 }
@@ -523,10 +545,8 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "limit-concurrency",
     "retry",
     "trace",
-    "cors",
     "cross-domain",
     "jsonp",
-    "include-fragment",
     "wait",
     "proxy",
     "validate-content",
@@ -814,6 +834,13 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
                 a.id()?,
             )
         }
+        "cors" => {
+            let a = Attrs::new(
+                el,
+                &["id", "allow-credentials", "terminate-unmatched-request"],
+            )?;
+            (Policy::Cors(cors(el, &a)?), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -844,6 +871,7 @@ const POLICY_NAMES: &[&str] = &[
     "ip-filter",
     "validate-client-certificate",
     "authentication-certificate",
+    "cors",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
@@ -1185,6 +1213,156 @@ fn authentication_certificate(
             el,
             "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
         )),
+    }
+}
+
+/// `<cors>`: children in the documented order, each at most once.
+fn cors(el: &XmlElement, a: &Attrs<'_>) -> Result<Cors, PolicyError> {
+    const ORDER: [&str; 4] = [
+        "allowed-origins",
+        "allowed-methods",
+        "allowed-headers",
+        "expose-headers",
+    ];
+    let mut cors = Cors {
+        allow_credentials: a
+            .param("allow-credentials", parse_bool)?
+            .unwrap_or_else(|| Param::Literal(false, a.empty())),
+        terminate_unmatched_request: a
+            .param("terminate-unmatched-request", parse_bool)?
+            .unwrap_or_else(|| Param::Literal(true, a.empty())),
+        allowed_origins: Vec::new(),
+        allowed_methods: Vec::new(),
+        preflight_result_max_age: 0,
+        allowed_headers: Vec::new(),
+        expose_headers: Vec::new(),
+    };
+    let mut last = None;
+    let mut wildcard_origin = None;
+    for child in child_elements(el)? {
+        let Some(index) = ORDER.iter().position(|n| *n == child.name) else {
+            return Err(PolicyError::UnknownElement {
+                at: child.at.clone(),
+                name: child.name.clone(),
+                hint: " in <cors>: only <allowed-origins>, <allowed-methods>, <allowed-headers> and <expose-headers> are allowed".into(),
+            });
+        };
+        if last.is_some_and(|l| l >= index) {
+            return Err(structure(
+                child,
+                "<cors> takes <allowed-origins>, <allowed-methods>, <allowed-headers>, <expose-headers> once each, in that order",
+            ));
+        }
+        last = Some(index);
+        match child.name.as_str() {
+            "allowed-origins" => {
+                Attrs::new(child, &[])?;
+                for origin in literal_children(child, "origin", parse_origin)? {
+                    if origin.0 == "*" {
+                        wildcard_origin = Some(origin.1);
+                    }
+                    cors.allowed_origins.push(origin.0);
+                }
+            }
+            "allowed-methods" => {
+                let m = Attrs::new(child, &["preflight-result-max-age"])?;
+                cors.preflight_result_max_age = m
+                    .literal("preflight-result-max-age", parse_u32)?
+                    .unwrap_or(0);
+                cors.allowed_methods = names(literal_children(child, "method", parse_token)?);
+            }
+            "allowed-headers" => {
+                Attrs::new(child, &[])?;
+                cors.allowed_headers = names(literal_children(child, "header", parse_token)?);
+            }
+            _ => {
+                Attrs::new(child, &[])?;
+                cors.expose_headers = names(literal_children(child, "header", parse_token)?);
+            }
+        }
+    }
+    if cors.allowed_origins.is_empty() {
+        return Err(structure(
+            el,
+            "<cors> needs <allowed-origins> with at least one <origin> (`*` or scheme://host[:port])",
+        ));
+    }
+    // Browsers refuse `Access-Control-Allow-Origin: *` on a credentialed request; refuse
+    // the combination here rather than send answers no browser accepts.
+    if let (Some(origin), Some(true)) = (wildcard_origin, cors.allow_credentials.literal().copied())
+    {
+        return Err(invalid_value(
+            "origin",
+            "text",
+            &origin,
+            "`*` cannot be combined with allow-credentials=\"true\"; list the allowed origins",
+        ));
+    }
+    Ok(cors)
+}
+
+fn names(values: Vec<(String, PolicyValue)>) -> Vec<String> {
+    values.into_iter().map(|(v, _)| v).collect()
+}
+
+/// `<name>` children of `el` whose text is a literal (no expressions), with where each
+/// was written.
+fn literal_children(
+    el: &XmlElement,
+    name: &str,
+    parse: impl Fn(&str) -> Result<String, String> + Copy,
+) -> Result<Vec<(String, PolicyValue)>, PolicyError> {
+    value_children(el, name, parse)?
+        .into_iter()
+        .map(|param| match param {
+            Param::Literal(value, at) => Ok((value, at)),
+            Param::Expression(_) => Err(invalid_value(
+                name,
+                "text",
+                param.source(),
+                "policy expressions are not allowed here; write a literal value",
+            )),
+        })
+        .collect()
+}
+
+/// `*` or `scheme://host[:port]`, as browsers send it in `Origin`.
+fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "*" {
+        return Ok(s.to_owned());
+    }
+    match s.split_once("://") {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && !rest.is_empty()
+                && !rest.contains(['/', '?', '#', ' ']) =>
+        {
+            Ok(s.to_owned())
+        }
+        _ => Err(format!(
+            "`{s}` is not an origin; write `*` or scheme://host[:port] without a path, e.g. https://app.example.com"
+        )),
+    }
+}
+
+/// An HTTP token (RFC 9110): what a method or header name is made of.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}
+
+/// A method or header name (an HTTP token) or `*`.
+fn parse_token(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if is_token(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("`{s}` is not a method or header name (or `*`)"))
     }
 }
 

@@ -34,17 +34,22 @@ mod csharp;
 mod document;
 mod elements;
 mod error;
-pub mod exec;
+pub(crate) mod exec;
+mod fragments;
+mod named_values;
+mod section;
 mod value;
 mod xml;
 
-pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, SectionKind, Step};
+pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
-    AddressRange, AuthenticationCertificate, CheckHeader, Choose, ExistsAction, ForwardRequest,
-    HttpVersion, Identity, IpFilter, IpFilterAction, MAX_IDENTITIES, Meta, MockResponse, Node,
+    AddressRange, AuthenticationCertificate, CheckHeader, Choose, Cors, ExistsAction,
+    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
     Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
     SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
+pub(crate) use fragments::PolicySources;
+pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
-pub use xml::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_BYTES};
+pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};

@@ -45,7 +45,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 /// Deepest element nesting accepted (`<policies>` is depth 1).
 pub const MAX_DEPTH: usize = 64;
 /// Most attributes on one element.
-pub const MAX_ATTRIBUTES: usize = 32;
+pub(crate) const MAX_ATTRIBUTES: usize = 32;
 
 /// An element as read, before any policy meaning is given to it.
 #[derive(Debug, Clone)]
@@ -135,6 +135,11 @@ impl SourceMap {
             offset,
         }
     }
+}
+
+/// The position of byte `offset` in `src`, for errors found outside the reader.
+pub(crate) fn location(file: &str, src: &str, offset: usize) -> Location {
+    SourceMap::new(Arc::from(file), src).location(src, offset)
 }
 
 /// Reads one policy document into its element tree. `file` names the document in error
@@ -698,6 +703,28 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// `bytes` as text, or an error at the first byte that is not UTF-8 (a BOM is fine).
+pub(crate) fn utf8<'b>(file: &str, bytes: &'b [u8]) -> Result<&'b str, PolicyError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(valid.get(line_start..).unwrap_or_default())
+            .chars()
+            .count()
+            + 1;
+        PolicyError::Syntax {
+            at: Location {
+                file: Arc::from(file),
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                column: u32::try_from(column).unwrap_or(u32::MAX),
+                offset: e.valid_up_to(),
+            },
+            message: "the document is not valid UTF-8; save it as UTF-8".into(),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ pub(super) fn strip_credentials_for(headers: &mut HeaderMap, from: &http::Uri, n
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -97,7 +97,7 @@ pub struct ForwardedFor<'a> {
 /// Makes client request headers fit to send to `backend_authority`: hop-by-hop
 /// headers removed, `Host` set to the backend (as APIM does), `X-Forwarded-For`
 /// extended with the client address, `X-Forwarded-Proto` and `-Host` set.
-pub fn prepare_request_headers(
+pub(crate) fn prepare_request_headers(
     headers: &mut HeaderMap,
     forwarded: &ForwardedFor<'_>,
     backend_authority: &str,

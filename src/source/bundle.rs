@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Limits, SourceFile, content_version};
+use super::{Limits, content_version};
+use crate::files::SourceFile;
 
 /// Name of the bundle object, relative to the deployment prefix.
 pub const BUNDLE_NAME: &str = "certgate-deployment.json";
@@ -29,7 +30,7 @@ const FORMAT_VERSION: u32 = 1;
 
 /// The largest bundle object that can hold a deployment within `limits`: base64 makes
 /// content 4/3 larger, and each file adds its path, hash and JSON punctuation.
-pub fn max_bundle_bytes(limits: &Limits) -> u64 {
+pub(crate) fn max_bundle_bytes(limits: &Limits) -> u64 {
     limits.max_total_bytes.div_ceil(3) * 4 + (limits.max_files as u64 + 1) * 2048
 }
 
@@ -101,7 +102,7 @@ impl Bundle {
     /// Builds a bundle from a deployment folder's files (any order).
     ///
     /// # Errors
-    /// A path that is not relative and clean ([`check_path`]), or a path given twice.
+    /// A path that is not relative and clean (`check_path`), or a path given twice.
     pub fn new(files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
         let files = sorted_and_checked(files)?;
         Ok(Self {
@@ -241,20 +242,8 @@ fn sorted_and_checked(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>, Bun
 }
 
 /// SHA-256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-/// By table, not `write!("{:02x}")`: a bundle's hashes are checked at every cold start,
-/// and formatting 32 bytes through `fmt` per file cost more than hashing the file.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    out
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    crate::text::hex_lower(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 /// Checks that `path` is a clean relative path with `/` separators: no leading `/`, no
@@ -263,7 +252,7 @@ fn hex(bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// [`BundleError::BadPath`] saying what is wrong.
-pub fn check_path(path: &str) -> Result<(), BundleError> {
+pub(crate) fn check_path(path: &str) -> Result<(), BundleError> {
     let bad = |reason| {
         Err(BundleError::BadPath {
             path: path.to_owned(),

@@ -4,7 +4,8 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
-use super::{Limits, SourceError, SourceFile};
+use super::{Limits, SourceError};
+use crate::files::SourceFile;
 
 /// Reads every file below `root` with the default [`Limits`].
 ///
@@ -16,7 +17,10 @@ pub fn read_folder(root: &Path) -> Result<Vec<SourceFile>, SourceError> {
 }
 
 /// Reads every file below `root`, refusing a folder that exceeds `limits`.
-pub fn read_folder_with(root: &Path, limits: Limits) -> Result<Vec<SourceFile>, SourceError> {
+pub(crate) fn read_folder_with(
+    root: &Path,
+    limits: Limits,
+) -> Result<Vec<SourceFile>, SourceError> {
     if !root.is_dir() {
         return Err(SourceError::NotADirectory {
             path: root.display().to_string(),

@@ -7,31 +7,16 @@
 //! total is refused with an error that names the limit, never read half-way.
 
 pub mod bundle;
-pub mod check;
 mod local;
 pub mod origin;
 pub mod push;
 pub mod refresh;
 pub mod s3;
 
-pub use local::{read_folder, read_folder_with};
+pub use local::read_folder;
+pub(crate) use local::read_folder_with;
 
-/// One file of a deployment folder: its path relative to the folder root, with `/`
-/// separators (`ca/root/contoso.pem`), and its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
-    pub path: String,
-    pub bytes: Vec<u8>,
-}
-
-impl SourceFile {
-    pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        Self {
-            path: path.into(),
-            bytes: bytes.into(),
-        }
-    }
-}
+use crate::files::SourceFile;
 
 /// A version for a set of files: SHA-256 over their sorted paths and contents, so the
 /// same deployment always has the same version wherever it was read from.
@@ -45,12 +30,8 @@ pub fn content_version(files: &[SourceFile]) -> String {
         hash.update(&(file.bytes.len() as u64).to_be_bytes());
         hash.update(&file.bytes);
     }
-    hash.finish()
-        .as_ref()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = hash.finish();
+    crate::text::hex_lower(digest.as_ref().get(..8).unwrap_or_default())
 }
 
 /// Bounds on what reading a deployment folder may load.

@@ -14,15 +14,15 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
-use super::SourceFile;
 use super::bundle::{BUNDLE_NAME, Bundle, sha256_hex};
 use super::s3::{RESERVED_NAMES, S3Error, S3Source, TRUSTSTORE_NAME};
+use crate::files::SourceFile;
 use crate::trust::TrustStore;
 
 /// Object metadata holding the SHA-256 (hex) of the object's content.
-pub const SHA256_METADATA: &str = "certgate-sha256";
+pub(crate) const SHA256_METADATA: &str = "certgate-sha256";
 /// Bundle metadata holding the deployment version.
-pub const VERSION_METADATA: &str = "certgate-version";
+pub(crate) const VERSION_METADATA: &str = "certgate-version";
 
 /// Requests in flight at once.
 const CONCURRENCY: usize = 8;

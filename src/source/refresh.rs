@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use time::OffsetDateTime;
 
-use super::SourceFile;
 use super::s3::{Fetch, S3Error, S3Source};
+use crate::files::SourceFile;
 
 /// Where deployments come from: one fetch, conditional on the ETag of the last one.
 pub trait DeploymentSource: Send + Sync + 'static {

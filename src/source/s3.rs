@@ -16,7 +16,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
 use super::bundle::{BUNDLE_NAME, Bundle, BundleError, check_path, max_bundle_bytes};
-use super::{Limits, SourceFile, content_version};
+use super::{Limits, content_version};
+use crate::files::SourceFile;
 
 mod client;
 mod http;

@@ -1,6 +1,7 @@
 //! The few DER steps the trust store needs beyond webpki and x509-parser: splitting a
 //! signed structure into its to-be-signed bytes, algorithm and signature, and a
-//! SubjectPublicKeyInfo into algorithm and key. Bounded and panic-free on any input.
+//! SubjectPublicKeyInfo into algorithm and key. Bounded and panic-free on any input;
+//! TLVs are read by `cert`'s DER reader.
 
 pub(crate) const SEQUENCE: u8 = 0x30;
 pub(crate) const BIT_STRING: u8 = 0x03;
@@ -13,40 +14,23 @@ pub(crate) struct Tlv<'a> {
     pub(crate) full: &'a [u8],
 }
 
-/// Reads one TLV (single-byte tag, definite length of at most 4 bytes) and returns it
-/// with the rest of the input.
+/// Reads one TLV (single-byte tag) with the crate's one DER reader
+/// ([`crate::cert::der::Reader`]: definite, minimal lengths) and returns it with the
+/// rest of the input.
 pub(crate) fn read_tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-    let (&tag, rest) = input.split_first()?;
+    let tlv = crate::cert::der::Reader::new(input).read().ok()?;
+    let tag = *tlv.raw.first()?;
     if tag & 0x1f == 0x1f {
         return None; // multi-byte tags are not used in the structures we read
     }
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None; // indefinite or absurd length
-        }
-        let mut len = 0usize;
-        for &b in &rest[..n] {
-            len = (len << 8) | usize::from(b);
-        }
-        rest = &rest[n..];
-        len
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let header = input.len() - rest.len();
-    let (contents, after) = rest.split_at(len);
+    let rest = input.get(tlv.raw.len()..)?;
     Some((
         Tlv {
             tag,
-            contents,
-            full: &input[..header + len],
+            contents: tlv.content,
+            full: tlv.raw,
         },
-        after,
+        rest,
     ))
 }
 

@@ -8,7 +8,7 @@ use crate::cert::Certificate;
 
 /// Whether `issuer`'s key verifies `leaf`'s signature and `issuer` is named as
 /// `leaf`'s issuer.
-pub fn issued_by(leaf: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn issued_by(leaf: &Certificate, issuer: &Certificate) -> bool {
     if leaf.issuer() != issuer.subject() {
         return false;
     }

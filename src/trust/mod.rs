@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! /// One file of a deployment folder: path relative to the folder root, with `/`.
-//! pub struct SourceFile { pub path: String, pub bytes: Vec<u8> }   // in crate::source
+//! pub struct SourceFile { pub path: String, pub bytes: Vec<u8> }   // in crate::files
 //! pub struct TrustStore;                    // immutable; built once per deployment
 //! impl TrustStore {
 //!     /// Roots from ca/root/, intermediates from ca/intermediate/, CRLs from crl/,
@@ -40,6 +40,10 @@
 //! * A CRL is used only if it is signed by a CA of the store (`ca/root/` or
 //!   `ca/intermediate/`) whose keyUsage allows cRLSign: upload the intermediates whose
 //!   CRLs you deploy, even when clients present them.
+//! * A root with a critical extension the verifier does not process (it processes
+//!   basicConstraints, keyUsage, extKeyUsage, subjectAltName, nameConstraints, CRL
+//!   distribution points and SCTs) is refused with a diagnostic, as such an
+//!   intermediate fails every path and as .NET refuses such a chain.
 //! * Delta, partitioned (issuingDistributionPoint) and indirect CRLs are refused with a
 //!   diagnostic; so is a CRL with an unknown critical extension (RFC 5280).
 //! * A client may present at most [`MAX_PRESENTED_INTERMEDIATES`] distinct intermediates
@@ -66,7 +70,7 @@ mod verify;
 
 pub use cache::{CacheStats, VerifyCache};
 pub use crl::CrlError;
-pub use issued::issued_by;
+pub(crate) use issued::issued_by;
 pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
-pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification};
-pub use verify::MAX_PRESENTED_INTERMEDIATES;
+pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification, Verifier};
+pub use verify::{MAX_PRESENTED_INTERMEDIATES, Purpose};

@@ -12,7 +12,7 @@ use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, RevocationIndex};
 use crate::cert::{CertError, Certificate, UploadedCertificates, check_chain, decode_chain};
-use crate::source::SourceFile;
+use crate::files::SourceFile;
 
 /// How bad a load-time problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,16 +132,6 @@ struct CaRecord {
     display: String,
     crl_signer: bool,
     has_crl: bool,
-}
-
-fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }
 
 #[derive(Default)]
@@ -278,6 +268,16 @@ impl TrustStore {
                         continue;
                     }
                 };
+                // webpki reads only a trust anchor's name, key and nameConstraints (RFC
+                // 5280 §6.2 allows it), so it would anchor a root whose critical extension
+                // it does not know; .NET refuses such a chain, and webpki refuses such an
+                // intermediate. A root is held to the intermediates' rule.
+                if let Err(e @ webpki::Error::UnsupportedCriticalExtension) =
+                    webpki::EndEntityCert::try_from(&der_owned)
+                {
+                    loader.unusable(&file.path, &label, e);
+                    continue;
+                }
                 if !f.is_ca {
                     if !f.self_signed {
                         loader.push(
@@ -622,7 +622,7 @@ impl Loader {
                 format!(
                     "{label}{} expired at {}: every chain through it is invalid (Expired); deploy its renewed certificate",
                     f.subject,
-                    rfc3339(f.not_after)
+                    crate::text::rfc3339(f.not_after)
                 ),
             );
         } else if now < f.not_before {
@@ -633,7 +633,7 @@ impl Loader {
                 format!(
                     "{label}{} is not valid before {}: chains through it are invalid (NotYetValid) until then",
                     f.subject,
-                    rfc3339(f.not_before)
+                    crate::text::rfc3339(f.not_before)
                 ),
             );
         }
@@ -756,7 +756,7 @@ impl Loader {
                 format!(
                     "CRL of {issuer} is past its nextUpdate ({}): Verify() is false (RevocationUnknown) for \
                      certificates it issued until a fresh CRL is deployed",
-                    rfc3339(next)
+                    crate::text::rfc3339(next)
                 ),
             ),
             Some(_) => {}

@@ -1,6 +1,30 @@
-//! The result of `Verify()`: [`Verdict`] and its [`Reason`].
+//! The result of `Verify()`: [`Verdict`] and its [`Reason`], and the [`Verifier`] that
+//! answers it.
 
 use std::fmt;
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use crate::cert::Certificate;
+
+/// What expressions (`Verify()`) and `validate-client-certificate` ask of a deployment's
+/// trust. A trait, so `expr` and `policy` depend on the question and not on how the
+/// gateway stores and caches the answer.
+pub trait Verifier: Send + Sync {
+    /// The verdict for `leaf` at `now`; `chain` holds the certificates the client
+    /// presented after the leaf (empty for an uploaded certificate).
+    fn verdict(
+        &self,
+        leaf: &Certificate,
+        chain: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+    ) -> Verdict;
+
+    /// The certificates (presented or trusted) that issued `leaf`, signature checked.
+    fn issuers(&self, leaf: &Certificate, chain: &[Certificate]) -> Vec<Arc<Certificate>>;
+}
 
 /// Which of the two APIM methods runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -54,6 +54,17 @@ use crate::cert::Certificate;
 /// is decoded.
 pub const MAX_PRESENTED_INTERMEDIATES: usize = 4;
 
+/// The extended key usage a chain is verified for (see
+/// [`TrustStore::verify_for_purpose`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// TLS client authentication: what `Verify()` checks.
+    ClientAuth,
+    /// TLS server authentication, for conformance suites written for servers.
+    ServerAuth,
+}
+
 /// The intermediates a client presented, as `Verify()` uses them: each distinct DER once,
 /// ordered by SHA-256 fingerprint. The verdict is then a function of the set the client
 /// sent, not of the order or repetitions (webpki tries candidates in order, and its
@@ -86,14 +97,7 @@ fn unix(t: i64) -> UnixTime {
 }
 
 fn rfc3339(t: UnixTime) -> String {
-    let secs = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    crate::text::rfc3339(i64::try_from(t.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl TrustStore {
@@ -120,8 +124,24 @@ impl TrustStore {
         now: OffsetDateTime,
         revocation: Revocation,
     ) -> Verification {
+        self.verify_for_purpose(leaf, presented, now, revocation, Purpose::ClientAuth)
+    }
+
+    /// [`TrustStore::verify_explained`] for the extended key usage `purpose`. `Verify()`
+    /// is always [`Purpose::ClientAuth`]; this exists so that conformance suites written
+    /// for TLS servers (x509-limbo) can judge the rest of a chain by certgate's rules.
+    #[doc(hidden)]
+    pub fn verify_for_purpose(
+        &self,
+        leaf: &Certificate,
+        presented: &[Certificate],
+        now: OffsetDateTime,
+        revocation: Revocation,
+        purpose: Purpose,
+    ) -> Verification {
         let presented = distinct(presented);
-        self.check(leaf, &presented, now.unix_timestamp().max(0), revocation)
+        let t = now.unix_timestamp().max(0);
+        self.check(leaf, &presented, t, revocation, purpose)
     }
 
     /// `presented` as [`distinct`] returns it.
@@ -133,7 +153,7 @@ impl TrustStore {
         revocation: Revocation,
     ) -> Evaluation {
         let t = now.unix_timestamp().max(0);
-        let verification = self.check(leaf, presented, t, revocation);
+        let verification = self.check(leaf, presented, t, revocation, Purpose::ClientAuth);
         let (from, until) = self.window(t, leaf, presented);
         Evaluation {
             verification,
@@ -171,6 +191,7 @@ impl TrustStore {
         presented: &[&Certificate],
         t: i64,
         revocation: Revocation,
+        purpose: Purpose,
     ) -> Verification {
         let invalid = |reason, detail: String| Verification {
             verdict: Verdict::Invalid(reason),
@@ -212,7 +233,10 @@ impl TrustStore {
             &self.anchors,
             &intermediates,
             unix(t),
-            KeyUsage::client_auth(),
+            match purpose {
+                Purpose::ClientAuth => KeyUsage::client_auth(),
+                Purpose::ServerAuth => KeyUsage::server_auth(),
+            },
             None,
             Some(&callback),
         );
@@ -313,7 +337,7 @@ impl TrustStore {
                 (RevocationStatus::Revoked, Some(crls)) => {
                     let d = format!(
                         "{who} (serial {}) is listed in its issuer's CRL ({})",
-                        hex(cert.serial()),
+                        crate::text::hex_upper(cert.serial()),
                         crls.sources.join(", ")
                     );
                     return fail(webpki::Error::CertRevoked, d);
@@ -436,10 +460,6 @@ impl TrustStore {
             other => format!("{other:?}"),
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// webpki's error to the reason a policy sees.

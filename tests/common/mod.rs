@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod backend;
+pub mod cli;
 pub mod lambda_json;
 pub mod lambda_watch;
 pub mod moto;

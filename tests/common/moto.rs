@@ -9,6 +9,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use certgate::source::s3::ClientOptions;
+
+/// The region of every test bucket.
+pub const REGION: &str = "us-east-1";
+
+/// The SDK client's options for the S3 API at `endpoint`: test credentials, [`REGION`], one
+/// attempt (a failure shows at once).
+pub fn client_options(endpoint: String) -> ClientOptions {
+    ClientOptions {
+        endpoint_url: Some(endpoint),
+        region: Some(REGION.to_owned()),
+        credentials: Some(("testing".to_owned(), "testing".to_owned())),
+        max_attempts: Some(1),
+        ..ClientOptions::default()
+    }
+}
+
 /// A running `moto_server`; killed on drop.
 pub struct Moto {
     child: Option<Child>,

@@ -14,11 +14,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use certgate::cert::Certificate;
 use certgate::config::GatewayConfig;
+use certgate::files::SourceFile;
 use certgate::frontend::forwarded::CERTIFICATE_HEADERS;
 use certgate::frontend::tls::{self, Handler, Limits, TlsSettings};
 use certgate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse};
 use certgate::proxy::{Backend, ForwardOptions};
-use certgate::source::SourceFile;
 use certgate::trust::TrustStore;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -339,6 +339,17 @@ impl Gateway {
         self.calls.load(Ordering::SeqCst)
     }
 
+    /// [`send`]s `call` to this listener, which must answer.
+    pub async fn answer(&self, call: Call<'_>) -> Answer {
+        let what = format!(
+            "{} {}{} http2={}",
+            call.method, call.host, call.path, call.http2
+        );
+        send(self.addr, call)
+            .await
+            .unwrap_or_else(|error| panic!("{what}: {error}"))
+    }
+
     /// Asks for shutdown; returns the serve task to await.
     pub fn shutdown(&mut self) -> JoinHandle<std::io::Result<()>> {
         let _ = self.stop.take().unwrap().send(());
@@ -474,23 +485,39 @@ pub fn client_config(
     version: Version,
     alpn: &[&[u8]],
 ) -> Arc<rustls::ClientConfig> {
+    let mut config =
+        client_builder(&pki().server_ca.der, version).with_client_cert_resolver(resolver);
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// A rustls client (ring) that trusts the CA `root_der` and speaks `version`, still to be
+/// told which client certificate to present.
+pub fn client_builder(
+    root_der: &[u8],
+    version: Version,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(pki().server_ca.der.clone()))
-        .unwrap();
+    roots.add(CertificateDer::from(root_der.to_vec())).unwrap();
     let versions: &[&rustls::SupportedProtocolVersion] = match version {
         Version::Tls12 => &[&rustls::version::TLS12],
         Version::Tls13 => &[&rustls::version::TLS13],
     };
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_cert_resolver(resolver);
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    Arc::new(config)
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+}
+
+/// What the rustls client of a [`Call`] presents: it makes the client's configuration.
+pub trait Presents: Copy {
+    fn client_config(self, version: Version, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig>;
+}
+
+impl Presents for Offer {
+    fn client_config(self, version: Version, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+        client_config(resolver(self), version, alpn)
+    }
 }
 
 /// Accepts any server certificate (signatures still checked), so a test can look at
@@ -546,6 +573,21 @@ pub fn inspecting_client_config() -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
+/// Opens a TLS 1.3 connection to `host` offering `offer` and the one ALPN protocol `alpn`.
+pub async fn open(
+    addr: SocketAddr,
+    host: &str,
+    offer: Offer,
+    alpn: &[u8],
+) -> Result<TlsStream<TcpStream>, BoxError> {
+    connect(
+        addr,
+        host,
+        client_config(resolver(offer), Version::Tls13, &[alpn]),
+    )
+    .await
+}
+
 /// Opens a TLS connection; `server_name` is the SNI (an IP address sends none).
 pub async fn connect(
     addr: SocketAddr,
@@ -583,11 +625,12 @@ impl Answer {
     }
 }
 
-/// Client options for [`send`].
+/// Client options for [`send`]; `offer` is an [`Offer`] of the test PKI unless a test
+/// brings its own [`Presents`].
 #[derive(Debug, Clone)]
-pub struct Call<'a> {
+pub struct Call<'a, O = Offer> {
     pub host: &'a str,
-    pub offer: Offer,
+    pub offer: O,
     pub version: Version,
     pub http2: bool,
     pub method: &'a str,
@@ -596,8 +639,8 @@ pub struct Call<'a> {
     pub body: Vec<u8>,
 }
 
-impl<'a> Call<'a> {
-    pub fn get(host: &'a str, offer: Offer) -> Self {
+impl<'a, O> Call<'a, O> {
+    pub fn get(host: &'a str, offer: O) -> Self {
         Self {
             host,
             offer,
@@ -609,12 +652,38 @@ impl<'a> Call<'a> {
             body: Vec::new(),
         }
     }
+
+    /// Over HTTP/2 when `http2`, else HTTP/1.1.
+    pub fn http2(self, http2: bool) -> Self {
+        Self { http2, ..self }
+    }
+
+    pub fn version(self, version: Version) -> Self {
+        Self { version, ..self }
+    }
+
+    pub fn path(self, path: &'a str) -> Self {
+        Self { path, ..self }
+    }
+
+    /// `method` (POST, PUT) with `body`.
+    pub fn upload(self, method: &'a str, body: Vec<u8>) -> Self {
+        Self {
+            method,
+            body,
+            ..self
+        }
+    }
+
+    pub fn headers(self, headers: Vec<(&'a str, String)>) -> Self {
+        Self { headers, ..self }
+    }
 }
 
 /// Sends one request over a fresh connection with the rustls client and hyper.
-pub async fn send(addr: SocketAddr, call: Call<'_>) -> Result<Answer, BoxError> {
+pub async fn send<O: Presents>(addr: SocketAddr, call: Call<'_, O>) -> Result<Answer, BoxError> {
     let alpn: &[&[u8]] = if call.http2 { &[b"h2"] } else { &[b"http/1.1"] };
-    let config = client_config(resolver(call.offer), call.version, alpn);
+    let config = call.offer.client_config(call.version, alpn);
     let stream = connect(addr, call.host, config).await?;
     let authority = format!("{}:{}", call.host, addr.port());
     let response = exchange(
@@ -650,7 +719,6 @@ pub async fn exchange<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let io = TokioIo::new(stream);
     let mut builder = http::Request::builder().method(method);
     builder = if http2 {
         builder.uri(format!("https://{authority}{path}"))
@@ -661,7 +729,27 @@ where
         builder = builder.header(*name, value);
     }
     let request = builder.body(Full::new(Bytes::from(body)))?;
-    let response = if http2 {
+    let response = send_request(stream, http2, request).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// Sends `request` over an established (TLS) stream by HTTP/2 or HTTP/1.1, a task driving
+/// the connection; the response with its body still to read.
+pub async fn send_request<S, B>(
+    stream: S,
+    http2: bool,
+    request: http::Request<B>,
+) -> Result<http::Response<hyper::body::Incoming>, BoxError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    B: hyper::body::Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let io = TokioIo::new(stream);
+    Ok(if http2 {
         let (mut sender, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
@@ -670,10 +758,7 @@ where
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
         tokio::spawn(conn);
         sender.send_request(request).await?
-    };
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await?.to_bytes();
-    Ok(http::Response::from_parts(parts, body))
+    })
 }
 
 /// Writes raw bytes over TLS (HTTP/1.1) while reading until the server closes. A
@@ -685,8 +770,7 @@ pub async fn raw(
     offer: Offer,
     request: &[u8],
 ) -> Result<Vec<u8>, BoxError> {
-    let config = client_config(resolver(offer), Version::Tls13, &[b"http/1.1"]);
-    let stream = connect(addr, host, config).await?;
+    let stream = open(addr, host, offer, b"http/1.1").await?;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let request = request.to_vec();
     let writing = tokio::spawn(async move {
@@ -711,23 +795,50 @@ pub fn binary(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + 0x80 + i / 251) as u8).collect()
 }
 
-/// Files for curl: the server CA, the client certificate and key.
+/// Files for curl in one folder: `ca.pem`, the server's CA, and `<name>.pem` with
+/// `<name>.key` for each client certificate; curl writes what it got there too.
 pub struct CurlFiles {
-    pub dir: tempfile::TempDir,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
 }
 
 impl CurlFiles {
+    /// The test PKI's, in a new temporary folder; the client certificate is `client`.
     pub fn new() -> Self {
         let pki = pki();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.pem"), &pki.server_ca.pem).unwrap();
-        std::fs::write(dir.path().join("client.pem"), &pki.client.pem).unwrap();
-        std::fs::write(dir.path().join("client.key"), &pki.client.key_pem).unwrap();
-        Self { dir }
+        let files = Self::empty();
+        std::fs::write(files.path("ca.pem"), &pki.server_ca.pem).unwrap();
+        std::fs::write(files.path("client.pem"), &pki.client.pem).unwrap();
+        std::fs::write(files.path("client.key"), &pki.client.key_pem).unwrap();
+        files
+    }
+
+    /// A new temporary folder for the caller to fill.
+    pub fn empty() -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        Self {
+            dir: temp.path().to_owned(),
+            _temp: Some(temp),
+        }
+    }
+
+    /// The files already in `dir`, which outlives the value.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            _temp: None,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.join(name)
+    }
+
+    /// Writes `bytes` to the file `name` and returns curl's `--data-binary` argument for it.
+    pub fn upload(&self, name: &str, bytes: &[u8]) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        format!("@{}", path_str(&path))
     }
 }
 
@@ -750,11 +861,22 @@ impl CurlOutput {
         })
     }
 
+    /// The last response's status line, without trailing white space.
     pub fn status_line(&self) -> &str {
         self.head
             .lines()
             .rfind(|l| l.starts_with("HTTP/"))
             .unwrap_or("")
+            .trim_end()
+    }
+
+    /// The last response's status code; panics with curl's stderr when there was none.
+    pub fn status(&self) -> u16 {
+        self.status_line()
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {:?}: {}", self.status_line(), self.stderr))
     }
 }
 
@@ -766,6 +888,27 @@ pub async fn curl(
     host: &str,
     path: &str,
     with_cert: bool,
+    extra: &[&str],
+) -> CurlOutput {
+    curl_as(
+        files,
+        addr,
+        host,
+        path,
+        with_cert.then_some("client"),
+        extra,
+    )
+    .await
+}
+
+/// [`curl`] presenting the client certificate `cert` of `files` (`<cert>.pem`,
+/// `<cert>.key`), or none.
+pub async fn curl_as(
+    files: &CurlFiles,
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    cert: Option<&str>,
     extra: &[&str],
 ) -> CurlOutput {
     let url = format!("https://{host}:{}{path}", addr.port());
@@ -785,12 +928,12 @@ pub async fn curl(
         "-o".into(),
         path_str(&body),
     ];
-    if with_cert {
+    if let Some(cert) = cert {
         args.extend([
             "--cert".into(),
-            path_str(&files.path("client.pem")),
+            path_str(&files.path(&format!("{cert}.pem"))),
             "--key".into(),
-            path_str(&files.path("client.key")),
+            path_str(&files.path(&format!("{cert}.key"))),
         ]);
     }
     args.extend(extra.iter().map(|s| (*s).to_owned()));

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use certgate::source::SourceFile;
+use certgate::files::SourceFile;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, RevokedCertParams,

@@ -15,8 +15,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use certgate::cert::{Certificate, NameType, decode_chain};
+use certgate::text::rfc3339;
 use serde_json::{Value, json};
-use time::format_description::well_known::Rfc3339;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -44,10 +44,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn rfc3339(time: time::OffsetDateTime) -> anyhow::Result<String> {
-    Ok(time.format(&Rfc3339)?)
-}
-
 /// The leaf's properties under .NET names. `GetNameInfo` is keyed by name type under
 /// `Subject` (forIssuer: false) and `Issuer` (forIssuer: true).
 fn properties(cert: &Certificate) -> anyhow::Result<Value> {
@@ -72,8 +68,8 @@ fn properties(cert: &Certificate) -> anyhow::Result<Value> {
         "IssuerName": { "Name": cert.issuer() },
         "Thumbprint": cert.thumbprint(),
         "SerialNumber": cert.serial_number(),
-        "NotBefore": rfc3339(cert.not_before())?,
-        "NotAfter": rfc3339(cert.not_after())?,
+        "NotBefore": rfc3339(cert.not_before().unix_timestamp()),
+        "NotAfter": rfc3339(cert.not_after().unix_timestamp()),
         "Version": cert.version(),
         "SignatureAlgorithm": {
             "Value": algorithm.value,
@@ -115,8 +111,16 @@ fn human(leaf: &Certificate, rest: &[Certificate]) -> anyhow::Result<String> {
     writeln!(out, "IssuerName.Name: {}", leaf.issuer())?;
     writeln!(out, "Thumbprint: {}", leaf.thumbprint())?;
     writeln!(out, "SerialNumber: {}", leaf.serial_number())?;
-    writeln!(out, "NotBefore: {} (UTC)", rfc3339(leaf.not_before())?)?;
-    writeln!(out, "NotAfter: {} (UTC)", rfc3339(leaf.not_after())?)?;
+    writeln!(
+        out,
+        "NotBefore: {} (UTC)",
+        rfc3339(leaf.not_before().unix_timestamp())
+    )?;
+    writeln!(
+        out,
+        "NotAfter: {} (UTC)",
+        rfc3339(leaf.not_after().unix_timestamp())
+    )?;
     writeln!(out, "Version: {}", leaf.version())?;
     writeln!(out, "SignatureAlgorithm.Value: {}", algorithm.value)?;
     writeln!(

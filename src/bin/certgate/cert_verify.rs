@@ -1,5 +1,5 @@
-//! `certgate cert verify FILE --config DIR`: `Verify()` of a certificate against a
-//! deployment's trust store, as a policy would see it.
+//! `certgate cert verify FILE --config DIR|s3://bucket/prefix`: `Verify()` of a
+//! certificate against a deployment's trust store, as a policy would see it.
 //!
 //! Prints the store's load diagnostics as warnings on stderr, then `valid` or
 //! `invalid: <Reason>: <detail>` on stdout. Exit code: 0 valid, 1 invalid, 2 error.
@@ -9,9 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use certgate::cert::decode_chain;
-use certgate::source::read_folder;
 use certgate::trust::{Revocation, TrustStore, Verdict};
-use time::OffsetDateTime;
 
 use crate::deployment_args;
 
@@ -19,22 +17,20 @@ use crate::deployment_args;
 pub(crate) struct Args {
     /// The client certificate (PEM or DER); may be followed by intermediates.
     file: PathBuf,
-    /// The deployment folder (ca/root, ca/intermediate, crl, certificates).
-    #[arg(long, value_name = "DIR")]
-    config: PathBuf,
+    // The trust store: the deployment's ca/root, ca/intermediate, crl, certificates.
+    #[command(flatten)]
+    deployment: deployment_args::DeploymentArgs,
     /// More intermediates, as the client would present them.
     #[arg(long, value_name = "FILE")]
     chain: Vec<PathBuf>,
-    /// Verify at this time instead of now (RFC 3339, e.g. 2026-01-01T00:00:00Z).
-    #[arg(long, value_name = "RFC3339", value_parser = deployment_args::parse_time)]
-    now: Option<OffsetDateTime>,
     /// VerifyNoRevocation(): skip revocation checks.
     #[arg(long)]
     no_revocation: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let now = args.now.unwrap_or_else(OffsetDateTime::now_utc);
+    let config = args.deployment.config()?;
+    let now = args.deployment.now();
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let mut certs = decode_chain(&bytes)
@@ -51,12 +47,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let leaf = certs.remove(0);
 
-    let files = read_folder(&args.config).with_context(|| {
-        format!(
-            "cannot read the deployment folder {}",
-            args.config.display()
-        )
-    })?;
+    let files = deployment_args::read(&config)?.files;
     let (store, diagnostics) = TrustStore::from_files(&files, now);
     for d in &diagnostics {
         eprintln!("warning: {d}");

@@ -1,5 +1,5 @@
-//! `certgate check --config DIR`: loads and compiles everything a deployment holds,
-//! as the gateway would at start, and says what is wrong or what loaded.
+//! `certgate check --config DIR|s3://bucket/prefix`: loads and compiles everything a
+//! deployment holds, as the gateway would at start, and says what is wrong or what loaded.
 
 use std::process::ExitCode;
 
@@ -12,13 +12,19 @@ use crate::deployment_args;
 pub(crate) struct Args {
     #[command(flatten)]
     deployment: deployment_args::DeploymentArgs,
+    #[command(flatten)]
+    named_values: deployment_args::NamedValueArgs,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = args.deployment.now();
-    let files = deployment_args::read(&args.deployment.config)?;
-    let version = certgate::source::content_version(&files);
-    let deployment = match Deployment::load(&files, version, now) {
+    let fetched = deployment_args::read(&args.deployment.config()?)?;
+    let deployment = match Deployment::load_with_named_values(
+        &fetched.files,
+        fetched.version,
+        now,
+        args.named_values.values(),
+    ) {
         Ok(d) => d,
         Err(error) => {
             eprint!("{}", with_newline(error.render()));

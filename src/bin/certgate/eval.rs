@@ -3,10 +3,11 @@
 //!
 //! The expression is `@(...)`, `@{...}` or a bare C# expression (`1 + 1`, which is read
 //! as `@(1 + 1)`). Errors, at load or while running, are printed on stderr with their
-//! position and a caret; the exit code is then 1. With `--config DIR`, the deployment's
-//! trust store answers `Verify()` / `VerifyNoRevocation()`, `certificates/` is
-//! `context.Deployment.Certificates` and `gateway.toml`'s `[deployment]` gives `Region` and
-//! `ServiceName`; without it `Verify()` is false.
+//! position and a caret; the exit code is then 1. With a deployment (`--config DIR`,
+//! `--config s3://bucket/prefix` or `CERTGATE_CONFIG`), its trust store answers `Verify()` /
+//! `VerifyNoRevocation()`, `certificates/` is `context.Deployment.Certificates` and
+//! `gateway.toml`'s `[deployment]` gives `Region` and `ServiceName`; without one `Verify()`
+//! is false.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,9 +15,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use certgate::cert::decode_chain;
-use certgate::expr::{self, Body, Context, Deployment, Limits, Origin, TrustVerifier, Url, Value};
-use certgate::source::read_folder;
-use certgate::trust::{TrustStore, VerifyCache};
+use certgate::expr::{self, Body, Context, Deployment, Limits, Origin, Url, Value};
+use certgate::gateway::TrustVerifier;
+use certgate::trust::TrustStore;
 use time::OffsetDateTime;
 
 #[derive(clap::Args)]
@@ -26,9 +27,11 @@ pub(crate) struct Args {
     /// The client certificate (PEM or DER), optionally followed by its intermediates.
     #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
-    /// The deployment folder: trust store (ca/, crl/), certificates/, gateway.toml.
-    #[arg(long, value_name = "DIR")]
-    config: Option<PathBuf>,
+    /// The deployment, a folder or `s3://bucket/prefix`: trust store (ca/, crl/),
+    /// certificates/, gateway.toml. Default: $CERTGATE_CONFIG; without either, Verify() is
+    /// false.
+    #[arg(long, value_name = "DIR|S3")]
+    config: Option<String>,
     /// The request method.
     #[arg(long, value_name = "M", default_value = "GET")]
     method: String,
@@ -129,9 +132,8 @@ fn build_context(args: &Args, now: OffsetDateTime) -> anyhow::Result<Context> {
         ctx.request.certificate_chain = certs.into();
     }
 
-    if let Some(dir) = &args.config {
-        let files = read_folder(dir)
-            .with_context(|| format!("cannot read the deployment folder {}", dir.display()))?;
+    if let Some(config) = crate::deployment_args::config_or_env(args.config.as_deref()) {
+        let files = crate::deployment_args::read(&config)?.files;
         let (store, diagnostics) = TrustStore::from_files(&files, now);
         for d in &diagnostics {
             eprintln!("warning: {d}");
@@ -157,10 +159,7 @@ fn build_context(args: &Args, now: OffsetDateTime) -> anyhow::Result<Context> {
             deployment.service_name = get("service_name");
         }
         ctx.deployment = Arc::new(deployment);
-        ctx.verifier = Some(Arc::new(TrustVerifier {
-            store: Arc::new(store),
-            cache: Arc::new(VerifyCache::new(16)),
-        }));
+        ctx.verifier = Some(Arc::new(TrustVerifier::new(Arc::new(store))));
     }
     Ok(ctx)
 }

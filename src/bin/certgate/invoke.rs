@@ -1,6 +1,7 @@
-//! `certgate invoke --config DIR EVENT.json`: one Lambda event through the whole
+//! `certgate invoke --config DIR|s3://bucket/prefix EVENT.json`: one Lambda event through the whole
 //! pipeline, proxying for real when the policy lets it through, printing exactly the
-//! JSON the Lambda function returns.
+//! JSON the Lambda function returns (both run `handle_event`). An event the function
+//! fails with a Lambda error is an error here (exit 2).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ use crate::deployment_args;
 pub(crate) struct Args {
     #[command(flatten)]
     deployment: deployment_args::DeploymentArgs,
+    #[command(flatten)]
+    named_values: deployment_args::NamedValueArgs,
     /// Write the decision trace to stderr: the certificate, Verify() verdicts, each
     /// condition, the backend call.
     #[arg(long)]
@@ -24,18 +27,19 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = args.deployment.now();
-    let deployment = deployment_args::load(&args.deployment.config, now)?;
+    let deployment =
+        deployment_args::load(&args.deployment.config()?, now, args.named_values.values())?;
     let event = std::fs::read_to_string(&args.event)
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (response, outcome) = runtime
-        .block_on(handle_event(&deployment, &event, now, args.explain))
+    let handled = runtime
+        .block_on(handle_event(Ok(&deployment), &event, now, args.explain))
         .with_context(|| format!("{}", args.event.display()))?;
     if args.explain {
-        for event in outcome.trace.iter().flatten() {
+        for event in handled.outcome.trace.iter().flatten() {
             let section = event.section.as_str();
             match event.path.as_str() {
                 "" => eprintln!("[{section}] {}", event.detail),
@@ -44,10 +48,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         eprintln!(
             "decision: {} {}",
-            outcome.decision.as_str(),
-            outcome.response.status.as_u16()
+            handled.decision(),
+            handled.outcome.response.status.as_u16()
         );
     }
-    println!("{}", serde_json::to_string_pretty(&response)?);
+    println!("{}", serde_json::to_string_pretty(&handled.response)?);
     Ok(ExitCode::SUCCESS)
 }

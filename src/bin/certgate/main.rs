@@ -33,11 +33,12 @@ enum Command {
     Cert(CertCommand),
     /// Evaluate one policy expression against a request.
     Eval(eval::Args),
-    /// Load and compile a deployment folder; print what is wrong or what loaded.
+    /// Load and compile a deployment (folder or S3 prefix); print what is wrong or what loaded.
     Check(check::Args),
     /// Run one Lambda event through the pipeline; print the function's response.
     Invoke(invoke::Args),
-    /// Serve a deployment folder over HTTPS on this machine, reloading it when it changes.
+    /// Serve a deployment (folder or S3 prefix) over HTTPS on this machine, reloading it when
+    /// it changes.
     Serve(serve::Args),
     /// Generate a demo PKI and deployment, serve it, and print curl commands to try.
     Demo(demo::Args),

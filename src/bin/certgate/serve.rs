@@ -1,5 +1,5 @@
-//! `certgate serve --config DIR`: the deployment behind the local TLS listener, with
-//! hot reload of its policies and trust store.
+//! `certgate serve --config DIR|s3://bucket/prefix`: the deployment behind the local TLS
+//! listener, with hot reload of its policies and trust store.
 
 use std::fmt;
 use std::io::IsTerminal as _;
@@ -13,12 +13,17 @@ use certgate::frontend::local::LocalGateway;
 use certgate::frontend::tls::Limits;
 use clap::builder::TypedValueParser as _;
 
+use crate::deployment_args;
+
 #[derive(clap::Args)]
 #[command(after_help = "\
-Reloading: the deployment is checked every --reload-seconds; when its content (a hash \
-of every file) changes and loads, new requests use it: policies, [[apis]], ca/, crl/, \
-certificates/. A request in flight keeps the deployment it started with. A change that \
-does not load is logged and the last good deployment keeps serving.
+Reloading: the deployment is checked every --reload-seconds, as the Lambda function \
+checks it: a folder is re-read and hashed; an S3 prefix is asked for its bundle with one \
+conditional GET (ETag), so a new `certgate trust push` is picked up whole and an unchanged \
+one costs no transfer. When the content (a hash of every file) changes and loads, new \
+requests use it: policies, [[apis]], ca/, crl/, certificates/. A request in flight keeps \
+the deployment it started with. A change that does not load, or an S3 that cannot be \
+reached, is logged and the last good deployment keeps serving.
 
 TLS settings are built once at start: the server certificates (tls_certificate, \
 tls_key), whether each hostname asks for or requires a client certificate, and the CA \
@@ -29,9 +34,9 @@ Stops on Ctrl-C or SIGTERM, letting in-flight requests finish.")]
 pub(crate) struct Args {
     /// The deployment: a folder or `s3://bucket/prefix` (gateway.toml, policies/, ca/,
     /// crl/, certificates/, and the server certificates named by tls_certificate and
-    /// tls_key).
+    /// tls_key). Default: $CERTGATE_CONFIG.
     #[arg(long, value_name = "DIR|S3")]
-    config: String,
+    config: Option<String>,
     /// Address and port to listen on (port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
@@ -136,6 +141,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = deployment_args::require_config(args.config.as_deref())?;
     init_logging();
     let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
     let limits = Limits::from(args.limits);
@@ -147,9 +153,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         limits.max_body_bytes
     );
     runtime()?.block_on(async move {
-        let gateway = LocalGateway::open(&args.config, limits)
-            .await
-            .with_context(|| format!("cannot serve {}", args.config))?;
+        let gateway = LocalGateway::open(&config, limits).await.map_err(|error| {
+            deployment_args::failed(format!("cannot serve {config}"), &config, error)
+        })?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use certgate::source::check::check_deployment;
+use certgate::files::SourceFile;
+use certgate::gateway::check_deployment;
 use certgate::source::push::{PushOptions, push, reserved_conflicts, truststore_pem};
+use certgate::source::read_folder;
 use certgate::source::s3::{ClientOptions, Fetch, S3Location, S3Source, s3_client};
-use certgate::source::{SourceFile, read_folder};
 use time::OffsetDateTime;
 
 #[derive(clap::Subcommand)]

@@ -3,7 +3,7 @@
 
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use super::super::diagnostic::EvalErrorKind as E;
+use super::super::diagnostic::{EvalErrorKind as E, quoted};
 
 pub(crate) const TICKS_PER_MS: i64 = 10_000;
 pub(crate) const TICKS_PER_SECOND: i64 = 10_000_000;
@@ -248,7 +248,7 @@ fn pad(v: u32, n: usize) -> String {
 pub(crate) fn parse_datetime(s: &str) -> Result<OffsetDateTime, E> {
     use time::format_description::well_known::{Rfc2822, Rfc3339};
     let t = s.trim();
-    let bad = || E::Format(format!("'{s}' is not a valid DateTime"));
+    let bad = || E::Format(format!("{} is not a valid DateTime", quoted(s)));
     if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
         return Ok(d.to_offset(UtcOffset::UTC));
     }
@@ -302,4 +302,74 @@ fn ymd(y: &str, m: &str, d: &str) -> Option<Date> {
     let m: u8 = m.parse().ok()?;
     let d: u8 = d.parse().ok()?;
     Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()
+}
+
+// Constructors (i15)
+
+/// `new TimeSpan(ticks)`, `(h, m, s)`, `(d, h, m, s)`, `(d, h, m, s, ms)` in ticks.
+pub(crate) fn new_timespan(parts: &[i64]) -> Result<i64, E> {
+    let too_long = || E::Argument("TimeSpan overflowed because the duration is too long".into());
+    let (d, h, m, s, ms) = match *parts {
+        [ticks] => return Ok(ticks),
+        [h, m, s] => (0, h, m, s, 0),
+        [d, h, m, s] => (d, h, m, s, 0),
+        [d, h, m, s, ms] => (d, h, m, s, ms),
+        _ => {
+            return Err(E::Internal(format!(
+                "TimeSpan with {} arguments",
+                parts.len()
+            )));
+        }
+    };
+    let secs = d
+        .checked_mul(86_400)
+        .and_then(|x| x.checked_add(h.checked_mul(3600)?))
+        .and_then(|x| x.checked_add(m.checked_mul(60)?))
+        .and_then(|x| x.checked_add(s))
+        .ok_or_else(too_long)?;
+    secs.checked_mul(1000)
+        .and_then(|x| x.checked_add(ms))
+        .and_then(|x| x.checked_mul(TICKS_PER_MS))
+        .ok_or_else(too_long)
+}
+
+/// `new DateTime(ticks)` or `(y, M, d[, h, m, s[, ms]])`; the kind argument does not
+/// matter here, every DateTime is UTC.
+pub(crate) fn new_datetime(parts: &[i64]) -> Result<OffsetDateTime, E> {
+    if let [ticks] = *parts {
+        let nanos = i128::from(ticks.checked_sub(UNIX_EPOCH_TICKS).ok_or(E::Overflow)?) * 100;
+        let d = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| ticks_range())?;
+        return in_range(d).map_err(|_| ticks_range());
+    }
+    let get = |i: usize| parts.get(i).copied().unwrap_or(0);
+    let date_err = || {
+        E::Argument("year, month and day parameters describe an un-representable DateTime".into())
+    };
+    let time_err = || {
+        E::Argument(
+            "hour, minute and second parameters describe an un-representable DateTime".into(),
+        )
+    };
+    let year = i32::try_from(get(0))
+        .ok()
+        .filter(|y| (1..=9999).contains(y));
+    let month = u8::try_from(get(1))
+        .ok()
+        .and_then(|m| Month::try_from(m).ok());
+    let day = u8::try_from(get(2)).ok();
+    let (Some(year), Some(month), Some(day)) = (year, month, day) else {
+        return Err(date_err());
+    };
+    let date = Date::from_calendar_date(year, month, day).map_err(|_| date_err())?;
+    let small = |i: usize| u8::try_from(get(i)).map_err(|_| time_err());
+    let ms = u16::try_from(get(6))
+        .ok()
+        .filter(|ms| *ms < 1000)
+        .ok_or_else(|| E::Argument("millisecond must be between 0 and 999".into()))?;
+    let time = Time::from_hms_milli(small(3)?, small(4)?, small(5)?, ms).map_err(|_| time_err())?;
+    Ok(PrimitiveDateTime::new(date, time).assume_offset(UtcOffset::UTC))
+}
+
+fn ticks_range() -> E {
+    E::Argument("ticks must be between DateTime.MinValue.Ticks and DateTime.MaxValue.Ticks".into())
 }

@@ -1,8 +1,8 @@
 //! Member tables: which properties, methods and static members each type has, with their
 //! parameter and result types.
 
-use super::super::ir::{Method, Prop, StaticFn};
-use super::super::types::{Class, DictTy, EnumTy, Obj, Ty};
+use super::super::ir::{JsonFn, JsonMethod, JsonProp, Method, Prop, StaticFn};
+use super::super::types::{Class, DictTy, EnumTy, JsonClass, JsonTy, Obj, Ty};
 
 /// The property `name` of `ty`, with its type.
 pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
@@ -152,6 +152,24 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             _ => return None,
         },
         (T::Obj(Obj::Groups), "Count") => (P::GroupsCount, T::Int),
+        // Newtonsoft.Json
+        (T::Json(JsonTy::Object | JsonTy::Array), "Count") => (P::Json(JsonProp::Count), T::Int),
+        (T::Json(_), "Type") => (P::Json(JsonProp::Type), T::Enum(EnumTy::JTokenType)),
+        (T::Json(_), "HasValues") => (P::Json(JsonProp::HasValues), T::Bool),
+        (T::Json(JsonTy::Property), "Name") => (P::Json(JsonProp::Name), s()),
+        (T::Json(JsonTy::Property), "Value") => (P::Json(JsonProp::Value), T::Json(JsonTy::Token)),
+        // i15
+        (T::Obj(Obj::Exception), "Message") => (P::ExMessage, s()),
+        (T::Obj(Obj::Uri), _) => match name {
+            "Host" => (P::UriHost, s()),
+            "AbsolutePath" => (P::UriAbsolutePath, s()),
+            "Query" => (P::UriQuery, s()),
+            "Scheme" => (P::UriScheme, s()),
+            "Port" => (P::UriPort, T::Int),
+            "PathAndQuery" => (P::UriPathAndQuery, s()),
+            _ => return None,
+        },
+        (T::Obj(Obj::StringBuilder), "Length") => (P::SbLength, T::Int),
         _ => return None,
     };
     Some(r)
@@ -191,6 +209,45 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
     }
 }
 
+/// Newtonsoft.Json members APIM offers that certgate does not implement yet: refused at
+/// load with "certgate does not implement ... yet".
+pub(crate) fn json_not_yet(ty: &Ty, name: &str) -> bool {
+    match ty {
+        Ty::Json(_) => matches!(
+            name,
+            "Parent"
+                | "Root"
+                | "Next"
+                | "Previous"
+                | "First"
+                | "Last"
+                | "Children"
+                | "Values"
+                | "Descendants"
+                | "AddFirst"
+                | "AddAfterSelf"
+                | "AddBeforeSelf"
+                | "Replace"
+                | "ReplaceWith"
+                | "RemoveAll"
+                | "Merge"
+                | "SelectTokens"
+                | "DeepClone"
+                | "ToObject"
+                | "Path"
+                | "Insert"
+                | "TryGetValue"
+                | "Property"
+                | "PropertyValues"
+        ),
+        Ty::Static(Class::Json(_)) => matches!(
+            name,
+            "FromObject" | "Load" | "ReadFrom" | "DeepEquals" | "PopulateObject"
+        ),
+        _ => false,
+    }
+}
+
 /// Parameter kinds of the method tables.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum P {
@@ -214,6 +271,9 @@ pub(crate) enum P {
     Date,
     /// Any number of further arguments of any type (`params object[]`).
     Rest,
+    /// A JSON token or a value that converts to one (string, number, bool, DateTime,
+    /// null): Newtonsoft's implicit conversions to `JToken`.
+    JsonArg,
 }
 
 impl P {
@@ -236,6 +296,7 @@ impl P {
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
+            P::JsonArg => "JToken".into(),
         }
     }
 }
@@ -259,6 +320,17 @@ pub(crate) enum R {
     Match,
     /// The numeric type of the arguments (Math.Abs/Max/Min).
     NumArg,
+    Json(JsonTy),
+    /// `IEnumerable<JProperty>`.
+    JsonProperties,
+    /// No value (`void` in .NET): `JArray.Add`.
+    Void,
+    // i15
+    Exception,
+    Uri,
+    Builder,
+    Random,
+    Guid,
 }
 
 /// Which receivers a method table entry applies to.
@@ -273,8 +345,13 @@ pub(crate) enum Recv {
     StrDict,
     Vars,
     Certs,
+    // i15
+    Builder,
+    Random,
     Seq,
     Any,
+    /// A JSON token of this type (`Token`: any token).
+    Json(JsonTy),
 }
 
 impl Recv {
@@ -291,8 +368,12 @@ impl Recv {
             ),
             Recv::Vars => *ty == Ty::Dict(DictTy::Variables),
             Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
+            Recv::Builder => *ty == Ty::Obj(Obj::StringBuilder),
+            Recv::Random => *ty == Ty::Obj(Obj::Random),
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
+            Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
+            Recv::Json(t) => *ty == Ty::Json(t),
         }
     }
 }
@@ -529,6 +610,96 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
     (Recv::Seq, "Skip", &[Int], R::ArrElem, M::Skip),
     (Recv::Seq, "Take", &[Int], R::ArrElem, M::Take),
+    // StringBuilder and Random (i15)
+    (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
+    (
+        Recv::Builder,
+        "AppendLine",
+        &[],
+        R::Builder,
+        M::SbAppendLine,
+    ),
+    (
+        Recv::Builder,
+        "AppendLine",
+        &[Str],
+        R::Builder,
+        M::SbAppendLine,
+    ),
+    (Recv::Random, "Next", &[], R::Int, M::RandomNext),
+    (Recv::Random, "Next", &[Int], R::Int, M::RandomNext),
+    (Recv::Random, "Next", &[Int, Int], R::Int, M::RandomNext),
+    (
+        Recv::Random,
+        "NextDouble",
+        &[],
+        R::Double,
+        M::RandomNextDouble,
+    ),
+    // Newtonsoft.Json (before "every object": its ToString writes JSON)
+    (
+        Recv::Json(JsonTy::Token),
+        "ToString",
+        &[],
+        R::Str,
+        M::Json(JsonMethod::ToString),
+    ),
+    (
+        Recv::Json(JsonTy::Token),
+        "ToString",
+        &[Enum(EnumTy::Formatting)],
+        R::Str,
+        M::Json(JsonMethod::ToStringFormatting),
+    ),
+    (
+        Recv::Json(JsonTy::Token),
+        "SelectToken",
+        &[Str],
+        R::Json(JsonTy::Token),
+        M::Json(JsonMethod::SelectToken),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "Properties",
+        &[],
+        R::JsonProperties,
+        M::Json(JsonMethod::Properties),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "Add",
+        &[Str, JsonArg],
+        R::Void,
+        M::Json(JsonMethod::AddNamed),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "Add",
+        &[JsonArg],
+        R::Void,
+        M::Json(JsonMethod::Add),
+    ),
+    (
+        Recv::Json(JsonTy::Array),
+        "Add",
+        &[JsonArg],
+        R::Void,
+        M::Json(JsonMethod::Add),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "Remove",
+        &[Str],
+        R::Bool,
+        M::Json(JsonMethod::Remove),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "ContainsKey",
+        &[Str],
+        R::Bool,
+        M::Json(JsonMethod::ContainsKey),
+    ),
     // every object
     (Recv::Any, "ToString", &[], R::Str, M::ToString),
     (Recv::Any, "ToString", &[Str], R::Str, M::ToStringFormat),
@@ -540,6 +711,7 @@ pub(crate) type StaticEntry = (Class, &'static str, &'static [P], R, StaticFn);
 use StaticFn as F;
 
 pub(crate) const STATICS: &[StaticEntry] = &[
+    (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
     (
         Class::String,
         "IsNullOrEmpty",
@@ -714,7 +886,239 @@ pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Long, "Parse", &[Str], R::Long, F::LongParse),
     (Class::Double, "Parse", &[Str], R::Double, F::DoubleParse),
     (Class::Bool, "Parse", &[Str], R::Bool, F::BoolParse),
+    // Newtonsoft.Json
+    (
+        Class::Json(JsonClass::Token(JsonTy::Object)),
+        "Parse",
+        &[Str],
+        R::Json(JsonTy::Object),
+        F::Json(JsonFn::Parse(JsonTy::Object)),
+    ),
+    (
+        Class::Json(JsonClass::Token(JsonTy::Array)),
+        "Parse",
+        &[Str],
+        R::Json(JsonTy::Array),
+        F::Json(JsonFn::Parse(JsonTy::Array)),
+    ),
+    (
+        Class::Json(JsonClass::Token(JsonTy::Token)),
+        "Parse",
+        &[Str],
+        R::Json(JsonTy::Token),
+        F::Json(JsonFn::Parse(JsonTy::Token)),
+    ),
+    (
+        Class::Json(JsonClass::JsonConvert),
+        "SerializeObject",
+        &[Obj],
+        R::Str,
+        F::Json(JsonFn::Serialize),
+    ),
+    (
+        Class::Json(JsonClass::JsonConvert),
+        "SerializeObject",
+        &[Obj, Enum(EnumTy::Formatting)],
+        R::Str,
+        F::Json(JsonFn::SerializeFormatting),
+    ),
+    (
+        Class::Json(JsonClass::JsonConvert),
+        "DeserializeObject",
+        &[Str],
+        R::Json(JsonTy::Token),
+        F::Json(JsonFn::Deserialize(JsonTy::Token)),
+    ),
 ];
+
+// Object creation (i15)
+/// Constructors: `new T(args)` with `T` known to [`class`] picks its overload here (the
+/// name is always "new"). A new type's constructor is a row in this table plus its
+/// `StaticFn` in `eval::methods::static_fn`; see `Checker::new_object`.
+pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
+    (Class::TimeSpan, "new", &[Long], R::Span, F::NewTimeSpan),
+    (
+        Class::TimeSpan,
+        "new",
+        &[Int, Int, Int],
+        R::Span,
+        F::NewTimeSpan,
+    ),
+    (
+        Class::TimeSpan,
+        "new",
+        &[Int, Int, Int, Int],
+        R::Span,
+        F::NewTimeSpan,
+    ),
+    (
+        Class::TimeSpan,
+        "new",
+        &[Int, Int, Int, Int, Int],
+        R::Span,
+        F::NewTimeSpan,
+    ),
+    (Class::DateTime, "new", &[Long], R::Date, F::NewDateTime),
+    (
+        Class::DateTime,
+        "new",
+        &[Int, Int, Int],
+        R::Date,
+        F::NewDateTime,
+    ),
+    (
+        Class::DateTime,
+        "new",
+        &[Int, Int, Int, Int, Int, Int],
+        R::Date,
+        F::NewDateTime,
+    ),
+    (
+        Class::DateTime,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Enum(EnumTy::DateTimeKind)],
+        R::Date,
+        F::NewDateTime,
+    ),
+    (
+        Class::DateTime,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Int],
+        R::Date,
+        F::NewDateTime,
+    ),
+    (
+        Class::DateTime,
+        "new",
+        &[
+            Int,
+            Int,
+            Int,
+            Int,
+            Int,
+            Int,
+            Int,
+            Enum(EnumTy::DateTimeKind),
+        ],
+        R::Date,
+        F::NewDateTime,
+    ),
+    (Class::Exception, "new", &[], R::Exception, F::NewException),
+    (
+        Class::Exception,
+        "new",
+        &[Str],
+        R::Exception,
+        F::NewException,
+    ),
+    (Class::Uri, "new", &[Str], R::Uri, F::NewUri),
+    (
+        Class::StringBuilder,
+        "new",
+        &[],
+        R::Builder,
+        F::NewStringBuilder,
+    ),
+    (
+        Class::StringBuilder,
+        "new",
+        &[Str],
+        R::Builder,
+        F::NewStringBuilder,
+    ),
+    (Class::Random, "new", &[], R::Random, F::NewRandom),
+];
+
+/// `name` without the namespace APIM code may write before it (`System.Text.`, ...).
+pub(crate) fn short_type_name(name: &str) -> &str {
+    let generic = name.find('<').unwrap_or(name.len());
+    match name.get(..generic).and_then(|head| head.rfind('.')) {
+        Some(dot) if NAMESPACES.contains(&&name[..dot]) => &name[dot + 1..],
+        _ => name,
+    }
+}
+
+/// Whether APIM's allowed-types list (apim.md §4.2) has this type, so that a name certgate
+/// does not know is refused as not implemented rather than as a typo.
+pub(crate) fn apim_allows(short: &str) -> bool {
+    matches!(
+        short,
+        "Array"
+            | "BitConverter"
+            | "Byte"
+            | "Decimal"
+            | "Int16"
+            | "SByte"
+            | "Single"
+            | "UInt16"
+            | "UInt32"
+            | "UInt64"
+            | "DateTimeOffset"
+            | "TimeZone"
+            | "TimeZoneInfo"
+            | "MidpointRounding"
+            | "Nullable"
+            | "StringComparer"
+            | "Tuple"
+            | "UriPartial"
+            | "Dictionary"
+            | "HashSet"
+            | "ICollection"
+            | "IDictionary"
+            | "IEnumerable"
+            | "IEnumerator"
+            | "IList"
+            | "IReadOnlyCollection"
+            | "IReadOnlyDictionary"
+            | "ISet"
+            | "KeyValuePair"
+            | "List"
+            | "Queue"
+            | "Stack"
+            | "StringReader"
+            | "StringWriter"
+            | "Enumerable"
+            | "WebUtility"
+            | "Match"
+            | "Group"
+            | "Capture"
+            | "MatchCollection"
+            | "GroupCollection"
+            | "Formatting"
+            | "JsonConvert"
+            | "JArray"
+            | "JConstructor"
+            | "JContainer"
+            | "JObject"
+            | "JProperty"
+            | "JRaw"
+            | "JToken"
+            | "JTokenType"
+            | "JValue"
+            | "HashAlgorithm"
+            | "HMACSHA256"
+            | "HMACSHA1"
+            | "HMACSHA384"
+            | "HMACSHA512"
+            | "HMACMD5"
+            | "MD5"
+            | "SHA1"
+            | "SHA256"
+            | "SHA384"
+            | "SHA512"
+            | "RSA"
+            | "Oid"
+            | "PublicKey"
+            | "X500DistinguishedName"
+            | "XAttribute"
+            | "XDocument"
+            | "XElement"
+            | "XName"
+            | "XNamespace"
+            | "XNode"
+            | "XText"
+    )
+}
 
 /// A class name as written (`string`, `String`, `System.DateTime` after namespaces).
 pub(crate) fn class(name: &str) -> Option<Class> {
@@ -736,6 +1140,20 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "DateTimeKind" => Class::Enum(EnumTy::DateTimeKind),
         "RegexOptions" => Class::Enum(EnumTy::RegexOptions),
         "StringSplitOptions" => Class::Enum(EnumTy::StringSplitOptions),
+        "Formatting" => Class::Enum(EnumTy::Formatting),
+        "JTokenType" => Class::Enum(EnumTy::JTokenType),
+        "JsonConvert" => Class::Json(JsonClass::JsonConvert),
+        "JObject" => Class::Json(JsonClass::Token(JsonTy::Object)),
+        "JArray" => Class::Json(JsonClass::Token(JsonTy::Array)),
+        "JToken" => Class::Json(JsonClass::Token(JsonTy::Token)),
+        "JProperty" => Class::Json(JsonClass::Token(JsonTy::Property)),
+        "JValue" => Class::Json(JsonClass::Token(JsonTy::Value)),
+        // i15
+        "Exception" => Class::Exception,
+        "Uri" => Class::Uri,
+        "StringBuilder" => Class::StringBuilder,
+        "Random" => Class::Random,
+        "Guid" => Class::Guid,
         _ => return None,
     })
 }
@@ -751,6 +1169,14 @@ pub(crate) const NAMESPACES: &[&str] = &[
     "System.Security",
     "System.Security.Cryptography",
     "System.Security.Cryptography.X509Certificates",
+    // i15: namespaces of allowed types certgate does not implement yet
+    "System.Net",
+    "System.IO",
+    "System.Xml",
+    "System.Xml.Linq",
+    "Newtonsoft",
+    "Newtonsoft.Json",
+    "Newtonsoft.Json.Linq",
 ];
 
 /// Every property name of the tables above, for "did you mean" hints.
@@ -844,6 +1270,8 @@ const PROPERTY_NAMES: &[&str] = &[
     "Success",
     "Index",
     "Groups",
+    "Type",
+    "HasValues",
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[

@@ -10,11 +10,11 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::diagnostic::EvalErrorKind as E;
-use super::super::ir::{Lambda, Method, StaticFn};
+use super::super::diagnostic::{EvalErrorKind as E, quoted};
+use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
 use super::super::types::Ty;
-use super::super::value::{Handle, HandleKind, Value, Which};
+use super::super::value::{Handle, HandleKind, Value, Which, builder_text};
 use super::{CASE_MAPPING_COST, Eval, R, h};
 use crate::cert::NameType;
 
@@ -33,19 +33,6 @@ fn enum_arg(args: &[Value], i: usize) -> i32 {
     }
 }
 
-fn default_of(t: &Ty) -> Value {
-    match t {
-        Ty::Bool => Value::Bool(false),
-        Ty::Int => Value::Int(0),
-        Ty::Long => Value::Long(0),
-        Ty::Double => Value::Double(0.0),
-        Ty::Char => Value::Char('\0'),
-        Ty::TimeSpan => Value::TimeSpan(0),
-        Ty::DateTime => Value::DateTime(time::macros::datetime!(0001-01-01 0:00 UTC)),
-        _ => Value::Null,
-    }
-}
-
 impl Eval<'_> {
     pub(crate) fn method(
         &mut self,
@@ -59,6 +46,10 @@ impl Eval<'_> {
         let fail = |e: E| (e, span);
         let internal = |v: &Value| (E::Internal(format!("{m:?} on a {}", v.type_name())), span);
         use Method as M;
+        // Newtonsoft.Json: first, as a cast from object may meet any receiver
+        if let M::Json(jm) = m {
+            return self.json_method(recv, jm, args, ty, span);
+        }
         // string receivers: each charges the bytes it reads or writes before it runs
         if let Value::String(rs) = &recv {
             let rs: &str = rs;
@@ -287,18 +278,8 @@ impl Eval<'_> {
                 r.map(Value::TimeSpan).ok_or(fail(E::Overflow))
             }
             (M::BodyAsString | M::BodyAsBytes, Value::Object(Handle(HandleKind::Body(w)))) => {
-                let body = match w {
-                    Which::Request => self.ctx.request.body.as_ref(),
-                    Which::Response => self.ctx.response.body.as_ref(),
-                };
                 let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
-                let bytes = match body.map(|b| b.read(preserve)) {
-                    None => bytes::Bytes::new(),
-                    Some(Some(bytes)) => bytes,
-                    // Unreachable when the route's policies were analysed at load; fail
-                    // closed rather than let a policy decide on a body it cannot see.
-                    Some(None) => return Err(fail(E::StreamedBody)),
-                };
+                let bytes = self.body_bytes(*w, preserve, span)?;
                 // copied (and for a string, checked as UTF-8)
                 self.charge_bytes(bytes.len(), span)?;
                 if m == M::BodyAsBytes {
@@ -306,6 +287,50 @@ impl Eval<'_> {
                 } else {
                     Ok(s(String::from_utf8_lossy(&bytes)))
                 }
+            }
+            (
+                M::SbAppend | M::SbAppendLine,
+                Value::Object(Handle(HandleKind::StringBuilder(b))),
+            ) => {
+                let piece = match args
+                    .first()
+                    .map(|v| self.materialize(v.clone(), span))
+                    .transpose()?
+                {
+                    Some(Value::String(x)) => x,
+                    Some(Value::Null) | None => Arc::from(""),
+                    Some(other) => Arc::from(other.to_string()),
+                };
+                let newline = if m == M::SbAppendLine { "\r\n" } else { "" };
+                let mut text = builder_text(b);
+                let len = text.len() + piece.len() + newline.len();
+                self.check_len(len, "the StringBuilder", span)?;
+                self.charge_bytes(piece.len(), span)?;
+                text.push_str(&piece);
+                text.push_str(newline);
+                drop(text);
+                Ok(recv.clone())
+            }
+            (M::RandomNext, _) => {
+                let (lo, hi) = match args[..] {
+                    [] => (0, i64::from(i32::MAX)),
+                    [ref max] => (0, as_i64(max).unwrap_or(0)),
+                    [ref min, ref max, ..] => (as_i64(min).unwrap_or(0), as_i64(max).unwrap_or(0)),
+                };
+                if hi < lo || (args.len() == 1 && hi < 0) {
+                    return Err(fail(E::Argument(
+                        "'minValue' cannot be greater than maxValue, nor maxValue negative".into(),
+                    )));
+                }
+                let span_len = (hi - lo).max(1) as u64;
+                let r = random_u64().map_err(fail)? % span_len;
+                let n = if hi == lo { lo } else { lo + r as i64 };
+                Ok(Value::Int(i32::try_from(n).unwrap_or(i32::MAX)))
+            }
+            (M::RandomNextDouble, _) => {
+                // 53 random bits: uniform in [0, 1)
+                let r = random_u64().map_err(fail)? >> 11;
+                Ok(Value::Double(r as f64 / (1u64 << 53) as f64))
             }
             (M::EncGetString, _) => match &args[0] {
                 Value::Bytes(b) => {
@@ -350,7 +375,7 @@ impl Eval<'_> {
                     return Err(fail(E::Argument("variableName is null".into())));
                 };
                 match self.dict_get(*d, name, span)? {
-                    None => Ok(args.get(1).cloned().unwrap_or_else(|| default_of(&t))),
+                    None => Ok(args.get(1).cloned().unwrap_or_else(|| default_value(&t))),
                     Some(Value::Null) => Ok(Value::Null),
                     Some(v) if ops::has_type(&v, &t) => Ok(v),
                     Some(v) => Err(fail(E::VariableType {
@@ -386,7 +411,7 @@ impl Eval<'_> {
                         ops::format_value(&recv, f).map_err(fail)?
                     }
                     _ if m == M::ToStringFormat => recv.to_string(),
-                    _ => self.materialize(recv).to_string(),
+                    _ => self.materialize(recv, span)?.to_string(),
                 };
                 self.charge_bytes(out.len(), span)?;
                 return Ok(s(out));
@@ -551,6 +576,21 @@ impl Eval<'_> {
         }
     }
 
+    /// The message body for `Body.As<T>`; `preserve` keeps it for later readers.
+    pub(crate) fn body_bytes(&mut self, w: Which, preserve: bool, span: Span) -> R<bytes::Bytes> {
+        let body = match w {
+            Which::Request => self.ctx.request.body.as_ref(),
+            Which::Response => self.ctx.response.body.as_ref(),
+        };
+        match body.map(|b| b.read(preserve)) {
+            None => Ok(bytes::Bytes::new()),
+            Some(Some(bytes)) => Ok(bytes),
+            // Unreachable when the route's policies were analysed at load; fail
+            // closed rather than let a policy decide on a body it cannot see.
+            Some(None) => Err((E::StreamedBody, span)),
+        }
+    }
+
     pub(crate) fn static_fn(
         &mut self,
         f: StaticFn,
@@ -582,6 +622,7 @@ impl Eval<'_> {
                 | F::LongParse
                 | F::DoubleParse
                 | F::BoolParse
+                | F::NewUri
         ) {
             let read = args
                 .iter()
@@ -802,13 +843,75 @@ impl Eval<'_> {
             F::LongParse => parse_number(text(0, "s")?, &Ty::Long).map_err(fail),
             F::DoubleParse => parse_number(text(0, "s")?, &Ty::Double).map_err(fail),
             F::BoolParse => parse_bool(text(0, "value")?).map_err(fail),
+            F::Json(jf) => self.json_static(jf, args, span),
+            F::NewTimeSpan | F::NewDateTime => {
+                // the DateTimeKind argument is an enum, not a number: it is left out
+                let parts: Vec<i64> = args.iter().filter_map(as_i64).collect();
+                if f == F::NewTimeSpan {
+                    dt::new_timespan(&parts).map(Value::TimeSpan).map_err(fail)
+                } else {
+                    dt::new_datetime(&parts).map(Value::DateTime).map_err(fail)
+                }
+            }
+            F::NewUri => {
+                // .NET's UriFormatException for a relative or malformed URI
+                let bad = || {
+                    fail(E::Format(
+                        "invalid URI: the format of the URI could not be determined".into(),
+                    ))
+                };
+                let uri: http::Uri = text(0, "uriString")?.trim().parse().map_err(|_| bad())?;
+                if uri.scheme().is_none() || uri.host().is_none_or(str::is_empty) {
+                    return Err(bad());
+                }
+                Ok(h(HandleKind::Uri(Arc::new(uri))))
+            }
+            F::NewStringBuilder => {
+                let text = match args.first() {
+                    Some(Value::String(x)) => {
+                        self.charge_bytes(x.len(), span)?;
+                        x.to_string()
+                    }
+                    _ => String::new(),
+                };
+                Ok(h(HandleKind::StringBuilder(Arc::new(
+                    std::sync::Mutex::new(text),
+                ))))
+            }
+            F::NewRandom => Ok(h(HandleKind::Random)),
+            F::GuidNewGuid => {
+                let mut g = [0u8; 16];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut g).map_err(
+                    |_| fail(E::Internal("the system's random generator failed".into())),
+                )?;
+                // version 4, RFC 4122 variant, as Guid.NewGuid()
+                g[6] = (g[6] & 0x0f) | 0x40;
+                g[8] = (g[8] & 0x3f) | 0x80;
+                Ok(h(HandleKind::Guid(g)))
+            }
+            F::NewException => {
+                let message = match args.first() {
+                    Some(Value::String(m)) => m.clone(),
+                    // .NET's message for an Exception made without one
+                    _ => Arc::from("Exception of type 'System.Exception' was thrown."),
+                };
+                Ok(h(HandleKind::Exception(message)))
+            }
         }
     }
 }
 
+/// 64 bits from the system's generator (Random.Next, NextDouble).
+fn random_u64() -> Result<u64, E> {
+    let mut b = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b)
+        .map_err(|_| E::Internal("the system's random generator failed".into()))?;
+    Ok(u64::from_le_bytes(b))
+}
+
 fn parse_number(x: &str, to: &Ty) -> Result<Value, E> {
     let t = x.trim();
-    let bad = || E::Format(format!("'{x}' is not a valid {to}"));
+    let bad = || E::Format(format!("{} is not a valid {to}", quoted(x)));
     match to {
         Ty::Double => t.parse::<f64>().map(Value::Double).map_err(|_| bad()),
         _ => {
@@ -822,6 +925,6 @@ fn parse_bool(x: &str) -> Result<Value, E> {
     match x.trim() {
         t if t.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
         t if t.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
-        _ => Err(E::Format(format!("'{x}' is not a valid Boolean"))),
+        _ => Err(E::Format(format!("{} is not a valid Boolean", quoted(x)))),
     }
 }

@@ -7,25 +7,28 @@
 //! `Limits::max_steps` bounds the CPU time of one evaluation whatever the request: the
 //! default million steps took at most 26 ms on the 2-core VM in the worst loops we could
 //! write (Split and Join of tiny parts), and `s += c` over a large body stops after
-//! copying about 16 MB in all. Regular expressions are the exception: their cost also
-//! depends on the pattern, which steps only estimate (see `builtins::regex`).
+//! copying about 16 MB in all. Regular expressions count what their DFAs read and build
+//! (see `builtins::regex`). [`RequestSteps`](super::steps::RequestSteps) bounds the sum over one request.
 
+mod json;
 mod methods;
 mod props;
+mod tokens;
 
 use std::sync::Arc;
 
 use super::Limits;
 use super::ast::BinOp;
 use super::builtins::ops;
-use super::check::ProgramBody;
 use super::context::Context;
-use super::context::Revocation;
 use super::diagnostic::{EvalError, EvalErrorKind as E, Source};
-use super::ir::{CertField, Lambda, Method, Node, Prop, Stmt};
+use super::ir::ProgramBody;
+use super::ir::{CertField, FnBody, Function, Lambda, Method, Node, Prop, Stmt};
 use super::span::Span;
+use super::stack::deep;
 use super::value::{DictRef, Handle, HandleKind, Value, Which};
 use crate::cert::Certificate;
+use crate::trust::Revocation;
 
 pub(crate) type R<T> = Result<T, (E, Span)>;
 
@@ -43,30 +46,38 @@ pub struct Program {
 impl Program {
     /// Evaluates against one request's context.
     pub fn eval(&self, ctx: &Context) -> Result<Value, EvalError> {
+        let functions = match &self.body {
+            ProgramBody::Block(_, f) => &f[..],
+            ProgramBody::Expr(_) => &[],
+        };
         let mut ev = Eval {
             ctx,
             src: &self.source.text,
             locals: vec![Value::Null; self.n_slots],
             steps: 0,
+            max_steps: self.limits.max_steps.min(ctx.steps.remaining()),
             limits: &self.limits,
+            functions,
+            depth: 0,
         };
         let r = match &self.body {
             ProgramBody::Expr(n) => ev.node(n),
-            ProgramBody::Block(stmts) => match ev.block(stmts) {
-                Ok(Some(v)) => Ok(v),
-                Ok(None) => Err((
+            ProgramBody::Block(stmts, _) => match ev.block(stmts) {
+                Ok(Flow::Return(v)) => Ok(v),
+                Ok(_) => Err((
                     E::Internal("block ended without return".into()),
                     Span::default(),
                 )),
                 Err(e) => Err(e),
             },
         };
-        r.map(|v| ev.materialize(v))
-            .map_err(|(kind, span)| EvalError {
-                kind,
-                span,
-                source: self.source.clone(),
-            })
+        let r = r.and_then(|v| ev.materialize(v, Span::default()));
+        ctx.steps.add(ev.steps);
+        r.map_err(|(kind, span)| EvalError {
+            kind,
+            span,
+            source: self.source.clone(),
+        })
     }
 
     /// The source text and origin.
@@ -88,7 +99,10 @@ pub(crate) fn eval_const(node: &Node, ctx: &Context) -> Result<Value, E> {
         src: "",
         locals: Vec::new(),
         steps: 0,
+        max_steps: limits.max_steps,
         limits: &limits,
+        functions: &[],
+        depth: 0,
     };
     ev.node(node).map_err(|(k, _)| k)
 }
@@ -98,12 +112,43 @@ pub(crate) fn convert_numeric(v: &Value, to: &super::types::Ty) -> Result<Value,
     ops::convert_numeric(v, to)
 }
 
+/// How a statement ended.
+enum Flow {
+    Next,
+    Return(Value),
+    Break,
+    Continue,
+}
+
+/// Whether a `catch` may handle the error: everything C# code could catch, except running
+/// out of steps (a catch must not let an expression run past its budget), a body that was
+/// streamed (a policy must not decide on a body it cannot see) and internal errors.
+fn catchable(e: &E) -> bool {
+    !matches!(e, E::StepLimit(_) | E::StreamedBody | E::Internal(_))
+}
+
+/// The message `e.Message` gives in a catch.
+fn exception_message(e: &E) -> Arc<str> {
+    match e {
+        E::Thrown(m) => Arc::from(m.as_str()),
+        other => Arc::from(other.to_string()),
+    }
+}
+
 pub(crate) struct Eval<'a> {
     pub(crate) ctx: &'a Context,
     pub(crate) src: &'a str,
     pub(crate) locals: Vec<Value>,
     pub(crate) steps: u64,
+    /// `limits.max_steps`, or less when the request's budget has less left.
+    max_steps: u64,
     pub(crate) limits: &'a Limits,
+    /// The program's local functions.
+    pub(crate) functions: &'a [Function],
+    /// How deep `node` and `stmt` recurse now: without local functions the parser's
+    /// `max_depth` bounds it; a call is refused beyond half of that, so recursion
+    /// uses at most about one and a half times the stack of the deepest program.
+    pub(crate) depth: u32,
 }
 
 fn h(k: HandleKind) -> Value {
@@ -143,8 +188,13 @@ impl<'a> Eval<'a> {
         self.steps = self
             .steps
             .saturating_add(u64::try_from(steps).unwrap_or(u64::MAX));
-        if self.steps > self.limits.max_steps {
-            return Err((E::StepLimit(self.limits.max_steps), span));
+        if self.steps > self.max_steps {
+            let error = if self.max_steps < self.limits.max_steps {
+                E::RequestStepLimit(self.ctx.steps.limit())
+            } else {
+                E::StepLimit(self.limits.max_steps)
+            };
+            return Err((error, span));
         }
         Ok(())
     }
@@ -216,21 +266,33 @@ impl<'a> Eval<'a> {
         Ok(())
     }
 
-    fn block(&mut self, stmts: &[Stmt]) -> R<Option<Value>> {
+    fn block(&mut self, stmts: &[Stmt]) -> R<Flow> {
         for s in stmts {
-            if let Some(v) = self.stmt(s)? {
-                return Ok(Some(v));
+            match self.stmt(s)? {
+                Flow::Next => {}
+                other => return Ok(other),
             }
         }
-        Ok(None)
+        Ok(Flow::Next)
     }
 
-    fn stmt(&mut self, s: &Stmt) -> R<Option<Value>> {
+    fn stmt(&mut self, s: &Stmt) -> R<Flow> {
+        deep(|| self.stmt_at(s))
+    }
+
+    fn stmt_at(&mut self, s: &Stmt) -> R<Flow> {
+        self.depth += 1;
+        let r = self.stmt_inner(s);
+        self.depth -= 1;
+        r
+    }
+
+    fn stmt_inner(&mut self, s: &Stmt) -> R<Flow> {
         match s {
             Stmt::Set(slot, n) => {
                 let v = self.node(n)?;
                 self.locals[*slot as usize] = v;
-                Ok(None)
+                Ok(Flow::Next)
             }
             Stmt::If(c, t, e) => {
                 if self.truth(c)? {
@@ -238,10 +300,10 @@ impl<'a> Eval<'a> {
                 } else if let Some(e) = e {
                     self.stmt(e)
                 } else {
-                    Ok(None)
+                    Ok(Flow::Next)
                 }
             }
-            Stmt::Return(n) => self.node(n).map(Some),
+            Stmt::Return(n) => self.node(n).map(Flow::Return),
             Stmt::Foreach {
                 slot,
                 iter,
@@ -252,14 +314,17 @@ impl<'a> Eval<'a> {
                 if seq.is_null() {
                     return Err((E::NullReference(self.text(*span)), *span));
                 }
-                let mut result = None;
+                let mut result = Flow::Next;
                 self.iterate(&seq, *span, &mut |ev, item| {
                     ev.locals[*slot as usize] = item;
-                    if let Some(v) = ev.stmt(body)? {
-                        result = Some(v);
-                        return Ok(false);
+                    match ev.stmt(body)? {
+                        Flow::Next | Flow::Continue => Ok(true),
+                        Flow::Break => Ok(false),
+                        ret @ Flow::Return(_) => {
+                            result = ret;
+                            Ok(false)
+                        }
                     }
-                    Ok(true)
                 })?;
                 Ok(result)
             }
@@ -270,7 +335,107 @@ impl<'a> Eval<'a> {
             }
             Stmt::Expr(n) => {
                 self.node(n)?;
-                Ok(None)
+                Ok(Flow::Next)
+            }
+            Stmt::Loop {
+                cond,
+                body,
+                step,
+                span,
+                test_after,
+            } => {
+                let mut first = true;
+                loop {
+                    // an iteration costs a step even when its parts are empty: `for (;;) {}`
+                    self.step(*span)?;
+                    let skip_test = *test_after && first;
+                    first = false;
+                    if !skip_test
+                        && let Some(c) = cond
+                        && !self.truth(c)?
+                    {
+                        return Ok(Flow::Next);
+                    }
+                    match self.stmt(body)? {
+                        Flow::Next | Flow::Continue => {}
+                        Flow::Break => return Ok(Flow::Next),
+                        ret @ Flow::Return(_) => return Ok(ret),
+                    }
+                    for s in step {
+                        self.stmt(s)?;
+                    }
+                }
+            }
+            Stmt::Break => Ok(Flow::Break),
+            Stmt::Continue => Ok(Flow::Continue),
+            Stmt::Throw(n, span) => {
+                let message = match self.node(n)? {
+                    Value::Object(Handle(HandleKind::Exception(m))) => m.to_string(),
+                    Value::Null => return Err((E::NullReference("throw".into()), *span)),
+                    other => {
+                        return Err((
+                            E::Internal(format!("throwing a {}", other.type_name())),
+                            *span,
+                        ));
+                    }
+                };
+                Err((E::Thrown(message), *span))
+            }
+            Stmt::Try {
+                body,
+                catch,
+                finally,
+            } => {
+                let mut r = self.block(body);
+                if let (Err((e, _)), Some((slot, handler))) = (&r, catch)
+                    && catchable(e)
+                {
+                    self.locals[*slot as usize] = h(HandleKind::Exception(exception_message(e)));
+                    r = self.block(handler);
+                }
+                if let Some(f) = finally {
+                    // the checker keeps return, break and continue out of a finally
+                    self.block(f)?;
+                }
+                r
+            }
+            Stmt::Switch {
+                value,
+                sections,
+                default,
+                span,
+            } => {
+                let v = self.node(value)?;
+                let mut chosen = *default;
+                'find: for (i, (labels, _)) in sections.iter().enumerate() {
+                    for l in labels {
+                        self.step(*span)?;
+                        self.charge_bytes(ops::eq_work(&v, l), *span)?;
+                        if ops::equals(&v, l) {
+                            chosen = Some(i);
+                            break 'find;
+                        }
+                    }
+                }
+                let Some((_, body)) = chosen.and_then(|i| sections.get(i)) else {
+                    return Ok(Flow::Next);
+                };
+                match self.block(body)? {
+                    Flow::Break => Ok(Flow::Next),
+                    other => Ok(other),
+                }
+            }
+            Stmt::SetIndex {
+                recv,
+                index,
+                value,
+                span,
+            } => {
+                let r = self.node(recv)?;
+                let i = self.node(index)?;
+                let v = self.node(value)?;
+                self.json_set_index(r, i, v, *span)?;
+                Ok(Flow::Next)
             }
         }
     }
@@ -309,6 +474,13 @@ impl<'a> Eval<'a> {
     }
 
     pub(crate) fn node(&mut self, n: &Node) -> R<Value> {
+        self.depth += 1;
+        let r = deep(|| self.node_inner(n));
+        self.depth -= 1;
+        r
+    }
+
+    fn node_inner(&mut self, n: &Node) -> R<Value> {
         // the span is only looked for when the limit is reached
         if let Err((kind, _)) = self.step(Span::default()) {
             return Err((kind, span_of(n)));
@@ -443,7 +615,7 @@ impl<'a> Eval<'a> {
                 let mut len = 0usize;
                 for (p, fmt) in parts {
                     let v = self.node(p)?;
-                    let v = self.materialize(v);
+                    let v = self.materialize(v, *span)?;
                     let piece: Arc<str> = match (fmt, v) {
                         (Some(f), v) if !v.is_null() => {
                             Arc::from(ops::format_value(&v, f).map_err(|e| (e, *span))?)
@@ -461,6 +633,36 @@ impl<'a> Eval<'a> {
                     s.push_str(piece);
                 }
                 Ok(Value::String(Arc::from(s)))
+            }
+            Node::IsType { expr, ty, slot } => {
+                let v = self.node(expr)?;
+                let is = !v.is_null() && ops::has_type(&v, ty);
+                if is && let Some(slot) = slot {
+                    self.locals[*slot as usize] = v;
+                }
+                Ok(Value::Bool(is))
+            }
+            Node::As { expr, ty } => {
+                let v = self.node(expr)?;
+                Ok(if ops::has_type(&v, ty) {
+                    v
+                } else {
+                    Value::Null
+                })
+            }
+            Node::NewArray {
+                size,
+                elems,
+                fill,
+                bytes,
+                span,
+            } => self.new_array(size.as_deref(), elems, fill, *bytes, *span),
+            Node::CallFn { id, args, span } => {
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.node(a)?);
+                }
+                self.call_fn(*id, vals, *span)
             }
             Node::UploadedContains { field, value } => {
                 let certs = &self.ctx.deployment.certificates;
@@ -482,6 +684,81 @@ impl<'a> Eval<'a> {
                 Ok(Value::Bool(lookup(v.as_str())))
             }
         }
+    }
+
+    /// Calls local function `id`. Its slots are saved and restored around the call, so a
+    /// recursive call has locals of its own; calls nest at most `max_depth` deep, which
+    /// keeps recursion off the end of the stack.
+    fn call_fn(&mut self, id: u16, args: Vec<Value>, span: Span) -> R<Value> {
+        let functions = self.functions;
+        let Some(f) = functions.get(usize::from(id)) else {
+            return Err((E::Internal(format!("no local function {id}")), span));
+        };
+        if self.depth > self.limits.max_depth / 2 {
+            return Err((
+                E::SizeLimit {
+                    what: "the nesting of local function calls and expressions",
+                    limit: (self.limits.max_depth / 2) as usize,
+                },
+                span,
+            ));
+        }
+        let Some(saved) = self.locals.get(f.slots.clone()).map(<[Value]>::to_vec) else {
+            return Err((E::Internal("local function slots".into()), span));
+        };
+        self.charge(saved.len(), span)?;
+        for (slot, v) in f.params.iter().zip(args) {
+            self.locals[*slot as usize] = v;
+        }
+        let r = match &f.body {
+            FnBody::Expr(n) => self.node(n),
+            FnBody::Block(stmts) => match self.block(stmts) {
+                Ok(Flow::Return(v)) => Ok(v),
+                Ok(_) => Err((E::Internal("local function without return".into()), span)),
+                Err(e) => Err(e),
+            },
+        };
+        let start = f.slots.start;
+        for (i, v) in saved.into_iter().enumerate() {
+            self.locals[start + i] = v;
+        }
+        r
+    }
+
+    /// `new T[n]` or `new T[] { ... }`: the size is checked and charged before anything is
+    /// built.
+    fn new_array(
+        &mut self,
+        size: Option<&Node>,
+        elems: &[Node],
+        fill: &Value,
+        bytes: bool,
+        span: Span,
+    ) -> R<Value> {
+        if let Some(size) = size {
+            let n = ops::as_i64(&self.node(size)?).unwrap_or(-1);
+            let n = usize::try_from(n).map_err(|_| (E::Overflow, span))?;
+            self.check_count(n, span)?;
+            if bytes {
+                self.charge_bytes(n, span)?;
+                return Ok(Value::Bytes(vec![0u8; n].into()));
+            }
+            self.charge(n, span)?;
+            return Ok(Value::Array(vec![fill.clone(); n].into()));
+        }
+        self.check_count(elems.len(), span)?;
+        let mut out = Vec::with_capacity(elems.len());
+        for e in elems {
+            out.push(self.node(e)?);
+        }
+        if bytes {
+            let b: Option<Vec<u8>> = out
+                .iter()
+                .map(|v| ops::as_i64(v).and_then(|n| u8::try_from(n).ok()))
+                .collect();
+            return b.map(|b| Value::Bytes(b.into())).ok_or((E::Overflow, span));
+        }
+        Ok(Value::Array(out.into()))
     }
 
     /// `cert.Prop == "constant"` without allocating the property's string.
@@ -599,7 +876,7 @@ impl<'a> Eval<'a> {
         };
         ctx.verifier
             .as_ref()
-            .is_some_and(|v| v.verify(c, chain, ctx.now, rev))
+            .is_some_and(|v| v.verdict(c, chain, ctx.now, rev).is_valid())
     }
 
     /// Calls `f` for each element; `f` returns false to stop.
@@ -689,6 +966,10 @@ impl<'a> Eval<'a> {
                 let m = m.clone();
                 each!((0..m.groups.len()).map(|i| h(HandleKind::Group(m.clone(), i))))
             }
+            Value::Json(t) => {
+                let items = self.json_children(&t.0, span)?;
+                each!(items.into_iter())
+            }
             other => {
                 return Err((
                     E::Internal(format!("iterating a {}", other.type_name())),
@@ -721,17 +1002,16 @@ impl<'a> Eval<'a> {
 
     /// Turns handles into plain values: an IUrl into its string, a dictionary into an
     /// array of key/value pairs, other context objects into their type name.
-    pub(crate) fn materialize(&mut self, v: Value) -> Value {
+    /// A dictionary too large to copy is an error, never `null`: a value that silently
+    /// became `null` could turn a condition around.
+    pub(crate) fn materialize(&mut self, v: Value, span: Span) -> R<Value> {
         let Value::Object(Handle(k)) = &v else {
-            return v;
+            return Ok(v);
         };
-        match k {
+        Ok(match k {
             HandleKind::Url(u) => props::url(self.ctx, *u)
                 .map_or(Value::Null, |u| Value::String(Arc::from(u.to_url_string()))),
-            HandleKind::Dict(_) => match self.collect(&v, Span::default()) {
-                Ok(items) => Value::Array(items.into()),
-                Err(_) => Value::Null,
-            },
+            HandleKind::Dict(_) => Value::Array(self.collect(&v, span)?.into()),
             HandleKind::Context
             | HandleKind::Request
             | HandleKind::Response
@@ -742,7 +1022,7 @@ impl<'a> Eval<'a> {
             | HandleKind::Body(_)
             | HandleKind::Encoding => Value::string(&v.to_string()),
             _ => v,
-        }
+        })
     }
 }
 
@@ -765,7 +1045,10 @@ fn span_of(n: &Node) -> Span {
         | Node::Cast { span, .. }
         | Node::Concat(_, span) => *span,
         Node::And(l, _) | Node::Or(l, _) | Node::Coalesce(l, _) | Node::Cond(l, ..) => span_of(l),
-        Node::IsNull { expr, .. } => span_of(expr),
+        Node::IsNull { expr, .. } | Node::IsType { expr, .. } | Node::As { expr, .. } => {
+            span_of(expr)
+        }
+        Node::NewArray { span, .. } | Node::CallFn { span, .. } => *span,
         _ => Span::default(),
     }
 }

@@ -9,7 +9,7 @@ use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::Prop;
 use super::super::span::Span;
 use super::super::types::EnumTy;
-use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which};
+use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which, builder_text};
 use super::{Eval, R, built_len, h, strings};
 
 pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
@@ -17,6 +17,16 @@ pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
         UrlRef::Request => Some(&ctx.request.url),
         UrlRef::Original => Some(&ctx.request.original_url),
         UrlRef::ApiService => ctx.api.as_deref().map(|a| &a.service_url),
+    }
+}
+
+/// `Uri.Port`: the written port, else the scheme's default (-1 for an unknown scheme).
+fn uri_port(u: &http::Uri) -> i32 {
+    match (u.port_u16(), u.scheme_str()) {
+        (Some(p), _) => i32::from(p),
+        (None, Some(s)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => 80,
+        (None, Some(s)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => 443,
+        _ => -1,
     }
 }
 
@@ -34,6 +44,7 @@ impl Eval<'_> {
         let internal = |v: &Value| (E::Internal(format!("{p:?} on a {}", v.type_name())), span);
         use Prop as P;
         let r = match p {
+            P::Json(jp) => return self.json_prop(v, jp, span),
             P::Request => h(HandleKind::Request),
             P::Response => h(HandleKind::Response),
             P::Variables => h(HandleKind::Dict(DictRef::Variables)),
@@ -331,6 +342,38 @@ impl Eval<'_> {
                 Value::Object(Handle(HandleKind::Groups(m))) => Value::Int(m.groups.len() as i32),
                 _ => return Err(internal(&v)),
             },
+            P::ExMessage => match &v {
+                Value::Object(Handle(HandleKind::Exception(m))) => Value::String(m.clone()),
+                _ => return Err(internal(&v)),
+            },
+            P::SbLength => match &v {
+                // .NET counts UTF-16 code units
+                Value::Object(Handle(HandleKind::StringBuilder(b))) => {
+                    let text = builder_text(b);
+                    self.charge_bytes(text.len(), span)?;
+                    Value::Int(i32::try_from(len16(&text)).unwrap_or(i32::MAX))
+                }
+                _ => return Err(internal(&v)),
+            },
+            P::UriHost
+            | P::UriAbsolutePath
+            | P::UriQuery
+            | P::UriScheme
+            | P::UriPort
+            | P::UriPathAndQuery => {
+                let Value::Object(Handle(HandleKind::Uri(u))) = &v else {
+                    return Err(internal(&v));
+                };
+                let query = u.query().map_or(String::new(), |q| format!("?{q}"));
+                match p {
+                    P::UriHost => s(&u.host().unwrap_or_default().to_ascii_lowercase()),
+                    P::UriAbsolutePath => s(u.path()),
+                    P::UriQuery => s(&query),
+                    P::UriScheme => s(&u.scheme_str().unwrap_or_default().to_ascii_lowercase()),
+                    P::UriPort => Value::Int(uri_port(u)),
+                    _ => s(&format!("{}{query}", u.path())),
+                }
+            }
         };
         // A string or byte[] a property returns is a copy (of the request, a certificate,
         // a match), except a pair's own Key and Value, and Keys/Values (counted as read).
@@ -455,6 +498,7 @@ impl Eval<'_> {
                 }
                 Ok(h(HandleKind::Group(m.clone(), idx)))
             }
+            (Value::Json(t), _) => self.json_index(&t.0, &i, span),
             _ => Err((E::Internal(format!("indexing a {}", v.type_name())), span)),
         }
     }

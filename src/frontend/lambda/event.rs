@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::net::IpAddr;
 
-use lambda_http::request::RequestContext;
+use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, RequestExt as _};
 
 use crate::body::Payload;
@@ -43,9 +43,27 @@ pub enum EventError {
     Unrecognised(String),
     #[error("the event's front end ({0}) is not supported; use API Gateway or an ALB")]
     Unsupported(&'static str),
+    /// A Lambda authorizer's input: it has an HTTP request's fields, but whatever the
+    /// function answered would be read as an IAM policy, not sent to a client.
+    #[error(
+        "this is a Lambda authorizer's event (it has `type`, `methodArn` or `routeArn`); \
+         make certgate-lambda the route's proxy integration (or the ALB's target), not its authorizer"
+    )]
+    Authorizer,
+    /// An API Gateway WebSocket API's event (`$connect`, a message): no HTTP request to
+    /// forward, and none of the front ends this serves.
+    #[error(
+        "this is an API Gateway WebSocket event (route {0}); certgate forwards HTTP \
+         requests: put it behind a REST API, an HTTP API or an ALB"
+    )]
+    WebSocket(String),
     /// An HTTP event whose host or path (which a client chose) do not form a URL.
     #[error("the request's host and path do not form a URL")]
-    BadUrl,
+    BadUrl(EventKind),
+    /// An HTTP event with a header that is not HTTP (a control character in its value,
+    /// which API Gateway passes on): the client's doing.
+    #[error("the request has a header whose name or value is not valid HTTP (a control character)")]
+    BadHeader(EventKind),
 }
 
 thread_local! {
@@ -55,16 +73,119 @@ thread_local! {
 
 /// Parses the JSON of a Lambda event into an HTTP request (with its context).
 ///
-/// lambda_http panics on some malformed events (a `Host` header that is not a host);
-/// that panic is caught here and reported as [`EventError::BadUrl`]. A panic hook can
-/// tell such a panic from a fault with [`panicked_parsing_event`].
+/// Authorizers' and WebSocket events, which read as requests, are refused. lambda_http
+/// panics on some malformed events (a `Host` header that is not a host); that panic is
+/// caught here and reported as [`EventError::BadUrl`]. A panic hook can tell such a
+/// panic from a fault with [`panicked_parsing_event`]. A header that is not HTTP is
+/// [`EventError::BadHeader`].
 pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
+    parse(json).map(|(_, request)| request)
+}
+
+/// [`parse_event`], with the kind of the event.
+pub(crate) fn parse(json: &str) -> Result<(EventKind, lambda_http::Request), EventError> {
+    let mut kind = None;
     PARSING.with(|parsing| parsing.set(true));
-    let parsed = std::panic::catch_unwind(|| lambda_http::request::from_str(json));
+    // The closure's captures are the input and `kind`, which is written once, whole.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let event = read(json)?;
+        let event_kind = request_kind(&event)?;
+        kind = Some(event_kind);
+        Ok((event_kind, lambda_http::Request::from(event)))
+    }));
     PARSING.with(|parsing| parsing.set(false));
-    parsed
-        .map_err(|_| EventError::BadUrl)?
-        .map_err(|e| EventError::Unrecognised(e.to_string()))
+    parsed.unwrap_or_else(|_| {
+        Err(match kind {
+            Some(kind) => EventError::BadUrl(kind),
+            None => EventError::Unrecognised("lambda_http could not read it".to_owned()),
+        })
+    })
+}
+
+/// lambda_http's reading of an event (its `from_str` without the conversion, which
+/// drops the fields that tell an authorizer's or a WebSocket event from a request).
+///
+/// lambda_http refuses a whole event for one header that is not HTTP, so a client's
+/// control character would make a request "not an HTTP event". When the event reads
+/// without its invalid headers, it is the request of that kind with a bad header.
+fn read(json: &str) -> Result<LambdaRequest, EventError> {
+    serde_json::from_str(json).map_err(|error| {
+        let cleaned = without_invalid_headers(json)
+            .and_then(|cleaned| serde_json::from_str::<LambdaRequest>(&cleaned).ok());
+        match cleaned.as_ref().map(request_kind) {
+            Some(Ok(kind)) => EventError::BadHeader(kind),
+            Some(Err(not_a_request)) => not_a_request,
+            None => EventError::Unrecognised(error.to_string()),
+        }
+    })
+}
+
+/// The kind of an HTTP event; an error for the events that read as one but are no
+/// request (REST and WebSocket events share a shape, and so do authorizers' inputs).
+fn request_kind(event: &LambdaRequest) -> Result<EventKind, EventError> {
+    let (kind, top, context) = match event {
+        LambdaRequest::ApiGatewayV1(event) => (
+            EventKind::RestV1,
+            &event.other,
+            &event.request_context.other,
+        ),
+        LambdaRequest::ApiGatewayV2(event) => {
+            // Authorizer payload 1.0 fields that the HTTP API type keeps apart.
+            #[allow(deprecated)]
+            if event.kind.is_some() || event.method_arn.is_some() {
+                return Err(EventError::Authorizer);
+            }
+            (
+                EventKind::HttpV2,
+                &event.other,
+                &event.request_context.other,
+            )
+        }
+        LambdaRequest::Alb(_) => return Ok(EventKind::Alb),
+        _ => return Err(EventError::Unsupported("unknown request context")),
+    };
+    if ["type", "methodArn", "routeArn"]
+        .iter()
+        .any(|field| top.contains_key(*field))
+    {
+        return Err(EventError::Authorizer);
+    }
+    if context.contains_key("connectionId") || context.contains_key("eventType") {
+        let route = context.get("routeKey").and_then(|route| route.as_str());
+        return Err(EventError::WebSocket(route.unwrap_or("unknown").to_owned()));
+    }
+    Ok(kind)
+}
+
+/// The event without the headers lambda_http refuses; `None` when it has none such (or
+/// is no JSON object).
+fn without_invalid_headers(json: &str) -> Option<String> {
+    let mut event: serde_json::Value = serde_json::from_str(json).ok()?;
+    let fields = event.as_object_mut()?;
+    let mut removed = false;
+    for field in ["headers", "multiValueHeaders"] {
+        if let Some(serde_json::Value::Object(headers)) = fields.get_mut(field) {
+            let before = headers.len();
+            headers.retain(|name, value| is_http_header(name, value));
+            removed |= headers.len() != before;
+        }
+    }
+    removed.then(|| event.to_string())
+}
+
+/// Whether lambda_http takes this header: a token for a name, values without control
+/// characters. Values of other JSON types are left for lambda_http to refuse.
+fn is_http_header(name: &str, value: &serde_json::Value) -> bool {
+    let value_ok = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .is_none_or(|value| http::HeaderValue::from_str(value).is_ok())
+    };
+    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        && match value {
+            serde_json::Value::Array(values) => values.iter().all(value_ok),
+            value => value_ok(value),
+        }
 }
 
 /// For a panic hook: whether the panic is lambda_http's on a malformed event, which
@@ -72,35 +193,6 @@ pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
 /// fault of the function: it should not page whoever watches for errors.
 pub fn panicked_parsing_event() -> bool {
     PARSING.with(Cell::get)
-}
-
-/// The kind of an HTTP event that could not be parsed, from its shape alone, so that
-/// the answer can take that shape.
-pub fn probe_kind(json: &str) -> Option<EventKind> {
-    #[derive(serde::Deserialize)]
-    struct Event {
-        version: Option<String>,
-        #[serde(rename = "requestContext")]
-        context: Option<Context>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Context {
-        elb: Option<serde::de::IgnoredAny>,
-        http: Option<serde::de::IgnoredAny>,
-        #[serde(rename = "httpMethod")]
-        http_method: Option<serde::de::IgnoredAny>,
-    }
-    let event: Event = serde_json::from_str(json).ok()?;
-    let context = event.context?;
-    if context.elb.is_some() {
-        Some(EventKind::Alb)
-    } else if event.version.as_deref() == Some("2.0") && context.http.is_some() {
-        Some(EventKind::HttpV2)
-    } else if context.http_method.is_some() {
-        Some(EventKind::RestV1)
-    } else {
-        None
-    }
 }
 
 /// Turns an event, already parsed by lambda_http, into the core's request.
@@ -121,7 +213,7 @@ pub fn to_gateway_request(
         Some(RequestContext::Alb(_)) => EventKind::Alb,
         _ => return Err(EventError::Unsupported("unknown request context")),
     };
-    client_target(&mut parts)?;
+    client_target(&mut parts, kind)?;
     let settings = &config.deployment;
     let alb_leaf = format!("{}-leaf", settings.alb_header);
     let carried = CertificateHeaders::take(
@@ -217,7 +309,7 @@ const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// sent through a custom domain (which mTLS requires). The scheme is `https`: every
 /// front end of a Lambda function here terminates TLS, whatever `X-Forwarded-Proto` said.
 /// The gateway then normalizes this one path for routing and the backend alike.
-fn client_target(parts: &mut http::request::Parts) -> Result<(), EventError> {
+fn client_target(parts: &mut http::request::Parts, kind: EventKind) -> Result<(), EventError> {
     let raw = parts.extensions.raw_http_path();
     let path = if raw.is_empty() { "/" } else { raw };
     let mut path_and_query: String =
@@ -233,7 +325,7 @@ fn client_target(parts: &mut http::request::Parts) -> Result<(), EventError> {
             .scheme(http::uri::Scheme::HTTPS)
             .authority(authority.clone());
     }
-    parts.uri = uri.build().map_err(|_| EventError::BadUrl)?;
+    parts.uri = uri.build().map_err(|_| EventError::BadUrl(kind))?;
     Ok(())
 }
 

@@ -8,31 +8,30 @@
 //!   (one conditional GET); default 60, `0` turns refreshing off.
 //! * `RUST_LOG` (or Lambda's `AWS_LAMBDA_LOG_LEVEL`): log filter, default `info`.
 //!
-//! Answers:
+//! Answers ([`handle_event`], the path `certgate invoke` runs too):
 //! * API Gateway REST, HTTP API and ALB events go through the gateway; policy rejections
 //!   are ordinary responses. Every response carries [`VERSION_HEADER`].
 //! * No deployment ever loaded (S3 unreachable at cold start, a broken first deployment):
 //!   503 with a JSON body, in the event's own shape; never proxied.
-//! * An event that is not an HTTP event of those three kinds: a Lambda error
-//!   ([`FunctionError`], `errorType` `certgate::NotAnHttpEvent`) naming what was expected.
-//!   Nothing HTTP is waiting for an answer to such an event, and an error makes the mistake
-//!   visible in the function's `Errors` metric instead of hiding it in a response.
+//! * An event that is not an HTTP request of those three kinds (another service's, a
+//!   Lambda authorizer's, a WebSocket API's): a Lambda error ([`FunctionError`],
+//!   `errorType` `certgate::NotAnHttpEvent`) naming what was expected. Nothing HTTP is
+//!   waiting for an answer to such an event, and an error makes the mistake visible in
+//!   the function's `Errors` metric instead of hiding it in a response.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use lambda_http::RequestExt as _;
-use lambda_http::request::RequestContext;
 use time::OffsetDateTime;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::metrics::RequestMetric;
-use super::{EventError, EventKind, LambdaResponse, parse_event, probe_kind, to_gateway_request};
+use super::{Carried, EventError, EventKind, LambdaResponse, handle_event};
 use crate::frontend::task::AbortOnDrop;
-use crate::gateway::{self, Build, ClientCertificate, Decision, Deployment, GatewayResponse};
+use crate::gateway::{Build, Decision, Deployment};
 
 use crate::source::origin::Origin;
 use crate::source::refresh::{Refresher, Snapshot};
@@ -43,14 +42,14 @@ use crate::source::s3::{ClientOptions, S3Error, S3Source, s3_client};
 pub const VERSION_HEADER: &str = "x-certgate-deployment";
 
 /// Default of `CERTGATE_REFRESH_SECONDS`.
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 
 /// Bound on one S3 request, retries included. Lambda's init phase lasts at most 10 s.
-pub const S3_TIMEOUT: Duration = Duration::from_secs(4);
+pub(crate) const S3_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Bound on the whole cold-start load (fetch and build); past it the function starts
 /// without a deployment (503) and the background task keeps trying.
-pub const COLD_START_BUDGET: Duration = Duration::from_secs(8);
+pub(crate) const COLD_START_BUDGET: Duration = Duration::from_secs(8);
 
 /// The function's settings, from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +116,7 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
 
 /// Cold start: builds the refresher for `settings` (log lines name its version from
 /// then on, through `versions`), loads the first deployment within
-/// [`COLD_START_BUDGET`] (a failure is logged, and the function answers 503 until a
+/// `COLD_START_BUDGET` (a failure is logged, and the function answers 503 until a
 /// refresh succeeds), and starts the background refresh.
 ///
 /// # Errors
@@ -157,7 +156,7 @@ pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Functi
     })
 }
 
-/// An event that is not an API Gateway or ALB HTTP event: the invocation fails with this.
+/// An event that is not an API Gateway or ALB HTTP request: the invocation fails with this.
 #[derive(Debug)]
 pub struct FunctionError(EventError);
 
@@ -199,19 +198,16 @@ pub struct Function {
 struct Record<'a> {
     request_id: &'a str,
     kind: Option<EventKind>,
-    api: Option<String>,
-    certificate: &'static str,
-    thumbprint: Option<String>,
-    subject: Option<String>,
-    /// Certificate carriers present in the event that are not the deployment's source.
-    ignored: Vec<&'static str>,
+    api: Option<&'a str>,
+    carried: &'a Carried,
     decision: &'a str,
     status: u16,
     /// Short and stable: a metric dimension.
-    reason: String,
-    /// Why, in full, for the log line (503 and non-HTTP events).
-    detail: String,
-    deployment: String,
+    reason: &'a str,
+    /// Why, in full, for the log line (answers the gateway gave by itself, non-HTTP
+    /// events).
+    detail: &'a str,
+    deployment: &'a str,
     started: Instant,
 }
 
@@ -229,7 +225,8 @@ impl Function {
         &self.snapshot
     }
 
-    /// One invocation: the response document for an HTTP event, logged and counted.
+    /// One invocation: the response document for an HTTP event
+    /// ([`handle_event`], as `certgate invoke` runs it), logged and counted.
     ///
     /// # Errors
     /// [`FunctionError`] when the event is not an HTTP event the function serves.
@@ -239,152 +236,56 @@ impl Function {
         request_id: &str,
     ) -> Result<LambdaResponse, FunctionError> {
         let started = Instant::now();
-        let now = OffsetDateTime::now_utc();
-        let mut record = Record {
-            request_id,
-            kind: None,
-            api: None,
-            certificate: "absent",
-            thumbprint: None,
-            subject: None,
-            ignored: Vec::new(),
-            decision: "bad-event",
-            status: 0,
-            reason: String::new(),
-            detail: String::new(),
-            deployment: "none".to_owned(),
-            started,
-        };
-        let request = match parse_event(event) {
-            Ok(request) => request,
-            Err(EventError::BadUrl) => match probe_kind(event) {
-                // The client's doing (an ALB passes any Host on): a 400, not a failed
-                // invocation that would count as the function's error.
-                Some(kind) => return Ok(self.bad_url(kind, record)),
-                None => return Err(record.bad_event(EventError::BadUrl)),
-            },
-            Err(error) => return Err(record.bad_event(error)),
-        };
-        let Some(kind) = event_kind(&request) else {
-            return Err(record.bad_event(EventError::Unsupported("unknown request context")));
-        };
-        record.kind = Some(kind);
-        let Some(current) = self.snapshot.current() else {
-            let mut response = GatewayResponse::unavailable();
-            let why = match self.snapshot.last_error() {
-                Some(error) => error.to_string(),
-                None => "no deployment loaded yet".to_owned(),
-            };
-            record.answered("unavailable", &response, why);
-            set_version(&mut response, "none");
-            record.finish();
-            return Ok(LambdaResponse::new(kind, &response));
-        };
-        let deployment = &current.value;
-        record.deployment.clone_from(&current.version);
-        let (kind, request) = match to_gateway_request(request, &deployment.config) {
-            Ok(converted) => converted,
-            Err(error) => return Err(record.bad_event(error)),
-        };
-        match &request.certificate {
-            ClientCertificate::Absent => {}
-            ClientCertificate::Presented(chain) => {
-                record.certificate = "presented";
-                record.thumbprint = Some(chain.leaf.thumbprint().to_owned());
-                record.subject = Some(chain.leaf.subject().to_owned());
+        let current = self.snapshot.require();
+        let deployment = current.as_ref().map(|current| &current.value);
+        let version = deployment.map_or("none", |deployment| deployment.version.as_str());
+        match handle_event(deployment, event, OffsetDateTime::now_utc(), false).await {
+            Ok(handled) => {
+                let response = &handled.outcome.response;
+                let reason = match &handled.outcome.decision {
+                    Decision::Failed { reason } => reason.as_str(),
+                    _ => response
+                        .reason
+                        .as_deref()
+                        .or_else(|| response.status.canonical_reason())
+                        .unwrap_or_default(),
+                };
+                Record {
+                    request_id,
+                    kind: Some(handled.kind),
+                    api: handled.outcome.api.as_deref(),
+                    carried: &handled.carried,
+                    decision: handled.decision(),
+                    status: response.status.as_u16(),
+                    reason,
+                    detail: &handled.detail,
+                    deployment: version,
+                    started,
+                }
+                .finish();
+                Ok(handled.response)
             }
-            ClientCertificate::Undecodable(_) => record.certificate = "undecodable",
-            ClientCertificate::Conflicting(_) => record.certificate = "conflicting",
+            Err(error) => {
+                Record {
+                    request_id,
+                    kind: None,
+                    api: None,
+                    carried: &Carried::default(),
+                    decision: "bad-event",
+                    status: 0,
+                    reason: "Not an HTTP event",
+                    detail: &error.to_string(),
+                    deployment: "none",
+                    started,
+                }
+                .finish();
+                Err(FunctionError(error))
+            }
         }
-        record
-            .ignored
-            .clone_from(&request.ignored_certificate_sources);
-        let mut outcome = gateway::handle(deployment, request, now, false).await;
-        set_version(&mut outcome.response, &current.version);
-        let response = &outcome.response;
-        record.decision = outcome.decision.as_str();
-        record.status = response.status.as_u16();
-        record.reason = match &outcome.decision {
-            Decision::Failed { reason } => reason.clone(),
-            _ => response
-                .reason
-                .clone()
-                .or_else(|| response.status.canonical_reason().map(str::to_owned))
-                .unwrap_or_default(),
-        };
-        record.api.clone_from(&outcome.api);
-        let mut answer = LambdaResponse::new(kind, response);
-        let size = answer.json_len();
-        if size > kind.max_response_bytes() {
-            // Returned as is, the front end would fail the request without a word.
-            let mut too_large = GatewayResponse::too_large_for_front_end();
-            set_version(&mut too_large, &current.version);
-            let why = format!(
-                "the answer ({} from the policy or backend) is {size} bytes as Lambda JSON; \
-                 this front end takes at most {} from Lambda: have the backend answer \
-                 smaller, or serve large downloads another way",
-                response.status,
-                kind.max_response_bytes()
-            );
-            record.answered("failed", &too_large, why);
-            answer = LambdaResponse::new(kind, &too_large);
-        }
-        record.finish();
-        Ok(answer)
-    }
-
-    /// The 400 for an HTTP event whose host and path form no URL.
-    fn bad_url(&self, kind: EventKind, mut record: Record<'_>) -> LambdaResponse {
-        let mut response = GatewayResponse::bad_url();
-        let version = self
-            .snapshot
-            .current()
-            .map_or_else(|| "none".to_owned(), |current| current.version.clone());
-        set_version(&mut response, &version);
-        record.kind = Some(kind);
-        record.answered("not-routed", &response, EventError::BadUrl.to_string());
-        record.deployment = version;
-        record.finish();
-        LambdaResponse::new(kind, &response)
     }
 }
 
-fn event_kind(request: &lambda_http::Request) -> Option<EventKind> {
-    match request.request_context_ref()? {
-        RequestContext::ApiGatewayV1(_) => Some(EventKind::RestV1),
-        RequestContext::ApiGatewayV2(_) => Some(EventKind::HttpV2),
-        RequestContext::Alb(_) => Some(EventKind::Alb),
-        _ => None,
-    }
-}
-
-/// Sets [`VERSION_HEADER`]; every response of the function carries it.
-pub(crate) fn set_version(response: &mut GatewayResponse, version: &str) {
-    if let Ok(value) = http::HeaderValue::from_str(version) {
-        response
-            .headers
-            .insert(http::HeaderName::from_static(VERSION_HEADER), value);
-    }
-}
-
-impl<'a> Record<'a> {
-    /// Answered by the gateway itself with `response` (its status and reason phrase),
-    /// and `detail` saying why.
-    fn answered(&mut self, decision: &'a str, response: &GatewayResponse, detail: String) {
-        self.decision = decision;
-        self.status = response.status.as_u16();
-        self.reason = response.reason.clone().unwrap_or_default();
-        self.detail = detail;
-    }
-
-    fn bad_event(mut self, error: EventError) -> FunctionError {
-        self.reason = "Not an HTTP event".to_owned();
-        self.detail = error.to_string();
-        let error = FunctionError(error);
-        self.finish();
-        error
-    }
-
+impl Record<'_> {
     /// The request's log line and its EMF line.
     fn finish(self) {
         let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
@@ -394,16 +295,17 @@ impl<'a> Record<'a> {
             Some(EventKind::Alb) => "alb",
             None => "unknown",
         };
-        let route = self.api.as_deref().unwrap_or("-");
-        let ignored = self.ignored.join(",");
+        let route = self.api.unwrap_or("-");
+        let carried = self.carried;
+        let ignored = carried.ignored.join(",");
         tracing::info!(
             target: "certgate::request",
             request_id = self.request_id,
             event = kind,
             route,
-            certificate = self.certificate,
-            thumbprint = self.thumbprint.as_deref().unwrap_or("-"),
-            subject = self.subject.as_deref().unwrap_or("-"),
+            certificate = carried.certificate,
+            thumbprint = carried.thumbprint.as_deref().unwrap_or("-"),
+            subject = carried.subject.as_deref().unwrap_or("-"),
             ignored_certificate_sources = if ignored.is_empty() { "-" } else { &ignored },
             decision = self.decision,
             status = self.status,
@@ -415,12 +317,12 @@ impl<'a> Record<'a> {
         );
         let metric = RequestMetric {
             decision: self.decision,
-            reason: &self.reason,
+            reason: self.reason,
             status: self.status,
             duration_ms,
-            ignored_certificates: self.ignored.len(),
-            api: self.api.as_deref(),
-            deployment: &self.deployment,
+            ignored_certificates: carried.ignored.len(),
+            api: self.api,
+            deployment: self.deployment,
         };
         let timestamp_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         emit(&metric.to_emf(timestamp_ms));
@@ -436,7 +338,7 @@ fn emit(line: &str) {
 
 /// Where log lines read the version being served; filled by the binary once the
 /// refresher exists. Lines before that say `none`.
-pub type VersionSlot = Arc<OnceLock<Arc<Snapshot<Deployment>>>>;
+pub(crate) type VersionSlot = Arc<OnceLock<Arc<Snapshot<Deployment>>>>;
 
 /// JSON logs on stdout (one object a line, event fields at the top level, the current
 /// span with Lambda's `requestId`), each with a `deployment` member: the version being

@@ -15,7 +15,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 
 /// The CloudWatch namespace of every certgate metric.
-pub const NAMESPACE: &str = "certgate";
+pub(crate) const NAMESPACE: &str = "certgate";
 
 /// Longest reason kept as a dimension value (CloudWatch allows 1,024 characters; a
 /// reason longer than a phrase is a message, and would make too many metrics).

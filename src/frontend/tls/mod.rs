@@ -37,7 +37,7 @@
 //!
 //! ```no_run
 //! # async fn run(config: certgate::config::GatewayConfig,
-//! #              files: Vec<certgate::source::SourceFile>,
+//! #              files: Vec<certgate::files::SourceFile>,
 //! #              store: certgate::trust::TrustStore) -> anyhow::Result<()> {
 //! use certgate::frontend::tls::{self, TlsSettings};
 //! use certgate::gateway::{GatewayRequest, GatewayResponse};

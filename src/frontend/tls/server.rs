@@ -577,7 +577,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// 16 random bytes as lower-case hex; a counter-free id that does not leak volume.
 fn request_id(random: &ring::rand::SystemRandom) -> String {
     use ring::rand::SecureRandom as _;
-    use std::fmt::Write as _;
     let mut bytes = [0u8; 16];
     if random.fill(&mut bytes).is_err() {
         // The OS generator failing is not a reason to refuse service; fall back to time.
@@ -586,10 +585,7 @@ fn request_id(random: &ring::rand::SystemRandom) -> String {
             .map_or(0, |d| d.as_nanos());
         bytes = nanos.to_be_bytes();
     }
-    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::text::hex_lower(&bytes)
 }
 
 fn plain(status: StatusCode, message: &str) -> GatewayResponse {
@@ -616,16 +612,6 @@ fn busy(message: &str) -> GatewayResponse {
     response
 }
 
-/// Headers that describe one hop's connection; HTTP/2 forbids them and hyper frames
-/// the body itself.
-const CONNECTION_HEADERS: &[header::HeaderName] = &[
-    header::CONNECTION,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::TE,
-    header::PROXY_AUTHENTICATE,
-];
-
 fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> {
     let GatewayResponse {
         status,
@@ -633,11 +619,8 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
         mut headers,
         body,
     } = response;
-    for name in CONNECTION_HEADERS {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+    // HTTP/2 forbids them and hyper frames the body itself.
+    crate::proxy::strip_hop_by_hop(&mut headers);
     if !head_request {
         // hyper sets it from the body; a stale value would corrupt the framing.
         headers.remove(header::CONTENT_LENGTH);

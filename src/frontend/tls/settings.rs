@@ -15,7 +15,7 @@ use rustls::{DistinguishedName, ServerConfig};
 use super::Limits;
 use super::any_client_cert::{self, AnyClientCert};
 use crate::config::{GatewayConfig, Hostname};
-use crate::source::SourceFile;
+use crate::files::SourceFile;
 use crate::trust::TrustStore;
 
 /// Whether a host name's handshake asks for a client certificate.

@@ -8,10 +8,10 @@ use http::StatusCode;
 use super::{Exchange, Failure, Forwarder, param};
 use crate::body::Payload;
 use crate::cert::Certificate;
+use crate::cert::PresentedChain;
 use crate::config::ForwardCertificate;
 use crate::expr::{Body, Headers, Response};
-use crate::gateway::PresentedChain;
-use crate::policy::document::SectionKind;
+use crate::policy::SectionKind;
 use crate::policy::elements::{
     AuthenticationCertificate, ForwardRequest, HttpVersion, RewriteUri, SetBackendService,
 };
@@ -19,7 +19,7 @@ use crate::proxy::{self, ForwardOptions};
 
 /// Where and how `forward-request` sends the request.
 #[derive(Debug, Clone)]
-pub struct BackendTarget {
+pub(crate) struct BackendTarget {
     /// The API's "Web service URL", or what `set-backend-service` chose.
     pub base_url: http::Uri,
     /// The path after the API's prefix (`/42` for `/orders/42`), as `rewrite-uri`
@@ -214,7 +214,7 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     };
     let request = &x.ctx.request;
     let target = format!("{}{}", x.backend.path, request.url.query_string());
-    let uri = proxy::backend_url(&x.backend.base_url, "", &target).ok_or_else(|| {
+    let uri = proxy::backend_url(&x.backend.base_url, &target).ok_or_else(|| {
         bad(format!(
             "cannot build a backend URL from {}",
             x.backend.base_url

@@ -5,13 +5,13 @@ use std::net::IpAddr;
 
 use http::StatusCode;
 
-use super::{Failure, TrustCheck, param};
+use super::{Failure, param};
 use crate::cert::{Certificate, NameType};
 use crate::expr::Context;
 use crate::policy::elements::{
     CheckHeader, Identity, IpFilter, IpFilterAction, ValidateClientCertificate,
 };
-use crate::trust::{Reason, Revocation};
+use crate::trust::{Reason, Revocation, Verifier};
 
 pub(super) fn check_header(check: &CheckHeader, ctx: &Context) -> Result<(), Failure> {
     const POLICY: &str = "check-header";
@@ -109,7 +109,7 @@ fn in_range(ip: IpAddr, from: IpAddr, to: IpAddr) -> bool {
 pub(super) fn validate_client_certificate(
     vcc: &ValidateClientCertificate,
     ctx: &Context,
-    trust: &dyn TrustCheck,
+    trust: &dyn Verifier,
 ) -> Result<(), Failure> {
     let refuse = |reason: &'static str, message: &str| {
         let mut failure = Failure::new(
@@ -198,7 +198,7 @@ fn identity_matches(
     id: &Identity,
     leaf: &Certificate,
     ctx: &Context,
-    trust: &dyn TrustCheck,
+    trust: &dyn Verifier,
 ) -> bool {
     let hex_eq = |a: &str, b: &str| {
         let norm = |s: &str| {

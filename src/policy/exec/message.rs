@@ -5,7 +5,7 @@ use http::StatusCode;
 
 use super::{Exchange, Failure, param};
 use crate::expr::{Body, Context, Headers, Response};
-use crate::policy::document::SectionKind;
+use crate::policy::SectionKind;
 use crate::policy::elements::{
     ExistsAction, MockResponse, Policy, ReturnResponse, SetBody, SetParameter, SetStatus,
 };
@@ -210,7 +210,7 @@ pub(super) fn mock_response(mock: &MockResponse, x: &mut Exchange) {
     x.ctx.request.body = None;
 }
 
-fn fresh_response() -> Response {
+pub(super) fn fresh_response() -> Response {
     Response {
         status_code: 200,
         status_reason: "OK".to_owned(),

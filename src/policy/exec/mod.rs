@@ -10,6 +10,7 @@
 
 mod backend;
 mod checks;
+mod cors;
 mod message;
 mod param;
 
@@ -18,21 +19,20 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use http::StatusCode;
-use time::OffsetDateTime;
 
-use super::document::{Scope, SectionKind, Step};
+use super::SectionKind;
+use super::document::{Scope, Step};
 use super::elements::{Node, Policy};
-use crate::cert::Certificate;
 use crate::expr::{self, LastError};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
-use crate::trust::{Revocation, Verdict};
+use crate::trust::Verifier;
 
-pub use backend::BackendTarget;
-pub use param::ParamError;
+pub(crate) use backend::BackendTarget;
+pub(crate) use cors::add_granted_headers;
 
 /// What happened to the pipeline after a section ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// Go on with the next section.
     Continue,
     /// Stop: `context.Response` is the answer (`return-response`, `mock-response`).
@@ -41,7 +41,7 @@ pub enum Flow {
 
 /// A policy that failed: becomes `context.LastError`, then `on-error` runs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// `LastError.Source`: the policy name, or a built-in step.
     pub source: &'static str,
     /// `LastError.Reason`.
@@ -59,7 +59,7 @@ pub struct Failure {
 
 /// The step that failed: `LastError.Scope`, `.Section`, `.Path`, `.PolicyId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailedAt {
+pub(crate) struct FailedAt {
     pub scope: Scope,
     pub section: SectionKind,
     pub path: String,
@@ -95,7 +95,7 @@ impl Failure {
     }
 
     /// The backend call failed.
-    pub fn backend(error: &ProxyError) -> Self {
+    pub(crate) fn backend(error: &ProxyError) -> Self {
         Self::new(
             "forward-request",
             error.reason(),
@@ -117,7 +117,7 @@ impl Failure {
     }
 
     /// `context.LastError` for this failure.
-    pub fn last_error(&self) -> LastError {
+    pub(crate) fn last_error(&self) -> LastError {
         let at = self.at.as_deref();
         LastError {
             source: self.source.to_owned(),
@@ -132,28 +132,13 @@ impl Failure {
 }
 
 /// Sends the request that `forward-request` built to the backend.
-pub trait Forwarder: Send + Sync {
+pub(crate) trait Forwarder: Send + Sync {
     fn forward<'a>(
         &'a self,
         request: http::Request<crate::body::Payload>,
         options: ForwardOptions,
         client_certificate: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>>;
-}
-
-/// The trust decisions `validate-client-certificate` needs, with reasons.
-pub trait TrustCheck: Send + Sync {
-    /// The verdict for `leaf` (with the intermediates the client presented) at `now`.
-    fn verdict(
-        &self,
-        leaf: &Certificate,
-        chain: &[Certificate],
-        now: OffsetDateTime,
-        revocation: Revocation,
-    ) -> Verdict;
-
-    /// The certificates (presented or trusted) that issued `leaf`, signature checked.
-    fn issuers(&self, leaf: &Certificate, chain: &[Certificate]) -> Vec<Arc<Certificate>>;
 }
 
 /// One line of the decision trace (`certgate invoke --explain`).
@@ -165,14 +150,14 @@ pub struct TraceEvent {
 }
 
 /// The request's mutable state while its policies run.
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// `context` as expressions see it; policies change the request, the response and
     /// the variables in place.
     pub ctx: expr::Context,
     /// Where `forward-request` sends the request.
     pub backend: BackendTarget,
     /// The deployment's trust store, for `validate-client-certificate`.
-    pub trust: Arc<dyn TrustCheck>,
+    pub trust: Arc<dyn Verifier>,
     /// The decision trace, when asked for.
     pub trace: Option<Vec<TraceEvent>>,
     /// Whether `forward-request` reached the backend.
@@ -180,6 +165,8 @@ pub struct Exchange {
     /// Whether the backend's response body must be read whole: a policy reads it, or
     /// the front end cannot stream it.
     pub collect_response: bool,
+    /// Headers a matching `cors` adds to the final response.
+    pub cors: Vec<(&'static str, String)>,
 }
 
 impl Exchange {
@@ -199,12 +186,32 @@ impl Exchange {
     }
 }
 
+/// The steps all expressions of one request may take together (ten expressions at the
+/// per-expression limit, `expr::Limits::max_steps`): a policy runs many expressions, and
+/// without a sum a request's CPU time would grow with the policy's length. Past it, the
+/// expression fails like one that ran out of its own steps (500 through on-error).
+pub(crate) const MAX_REQUEST_STEPS: u64 = 10_000_000;
+
+/// Steps after which the executor lets the runtime's other tasks run (TLS handshakes,
+/// other requests): a million steps take 3–26 ms, so between two yields a request holds
+/// its worker thread for a few milliseconds at most, plus one expression.
+///
+/// `tokio::task::yield_now` works on both runtimes that run policies: the listener's
+/// multi-thread one and the Lambda's current-thread one. `block_in_place` would move
+/// evaluation off the worker instead, but panics on a current-thread runtime.
+const YIELD_EVERY_STEPS: u64 = 100_000;
+
 /// Runs one section's steps in order.
-pub async fn run_section(
+pub(crate) async fn run_section(
     steps: &[Step],
     exchange: &mut Exchange,
     forwarder: &dyn Forwarder,
 ) -> Result<Flow, Failure> {
+    exchange.ctx.steps.limit_to(MAX_REQUEST_STEPS);
+    if let Some(flow) = cors::preflight(steps, exchange)? {
+        return Ok(flow);
+    }
+    let mut yielded_at = exchange.ctx.steps.spent();
     for step in steps {
         let flow = run_node(step, &step.node, exchange, forwarder)
             .await
@@ -212,8 +219,18 @@ pub async fn run_section(
         if flow == Flow::Respond {
             return Ok(flow);
         }
+        pace(exchange.ctx.steps.spent(), &mut yielded_at).await;
     }
     Ok(Flow::Continue)
+}
+
+/// Yields to the runtime once the request's expressions have `spent`
+/// [`YIELD_EVERY_STEPS`] more than at `yielded_at` (when it last yielded).
+async fn pace(spent: u64, yielded_at: &mut u64) {
+    if spent.saturating_sub(*yielded_at) >= YIELD_EVERY_STEPS {
+        *yielded_at = spent;
+        tokio::task::yield_now().await;
+    }
 }
 
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Flow, Failure>> + Send + 'a>>;
@@ -230,12 +247,14 @@ fn run_node<'a>(
         let name = node.meta.name;
         match &node.policy {
             Policy::Choose(choose) => {
+                let mut yielded_at = x.ctx.steps.spent();
                 for when in &choose.whens {
                     let hit = param::eval(&when.condition, &x.ctx, "choose")?;
                     x.note(section, &when.meta.path, || format!("condition is {hit}"));
                     if hit {
                         return run_nodes(step, &when.steps, x, forwarder).await;
                     }
+                    pace(x.ctx.steps.spent(), &mut yielded_at).await;
                 }
                 match &choose.otherwise {
                     Some(otherwise) => {
@@ -302,6 +321,7 @@ fn run_node<'a>(
                 checks::check_header(check, &x.ctx)?;
                 Ok(Flow::Continue)
             }
+            Policy::Cors(c) => cors::cors(c, x, section, &node.meta.path),
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
@@ -327,6 +347,7 @@ async fn run_nodes(
     x: &mut Exchange,
     forwarder: &dyn Forwarder,
 ) -> Result<Flow, Failure> {
+    let mut yielded_at = x.ctx.steps.spent();
     for node in nodes {
         let flow = run_node(step, node, x, forwarder)
             .await
@@ -334,6 +355,7 @@ async fn run_nodes(
         if flow == Flow::Respond {
             return Ok(flow);
         }
+        pace(x.ctx.steps.spent(), &mut yielded_at).await;
     }
     Ok(Flow::Continue)
 }

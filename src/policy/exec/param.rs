@@ -11,7 +11,7 @@ use crate::policy::value::Param;
 /// Why an expression's value does not fit its attribute.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} must be {expected}, but the expression gave {found}")]
-pub struct ParamError {
+pub(crate) struct ParamError {
     pub what: &'static str,
     pub expected: &'static str,
     pub found: String,

@@ -11,7 +11,6 @@ use anyhow::bail;
 use certgate::cert::decode_chain;
 use certgate::source::s3::{Fetch, RESERVED_NAMES, S3Source, TRUSTSTORE_NAME};
 use certgate::trust::TrustStore;
-use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::FromDer as _;
 
@@ -163,5 +162,5 @@ fn crls(bytes: &[u8]) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
 }
 
 fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_else(|_| time.to_string())
+    certgate::text::rfc3339(time.unix_timestamp())
 }

@@ -7,8 +7,9 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use super::{SourceFile, content_version};
-use crate::gateway::Deployment;
+use super::Deployment;
+use crate::files::SourceFile;
+use crate::source::content_version;
 use crate::trust::{Severity, TrustStore};
 
 /// A deployment that passed [`check_deployment`].

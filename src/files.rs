@@ -1,0 +1,20 @@
+//! Deployment files: what every loader (folder, S3 prefix, bundle) produces and every
+//! builder (trust store, policies, listener settings) consumes. A leaf, so the layers
+//! that read files and the layers that build from them never import each other.
+
+/// One file of a deployment folder: its path relative to the folder root, with `/`
+/// separators (`ca/root/contoso.pem`), and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            path: path.into(),
+            bytes: bytes.into(),
+        }
+    }
+}

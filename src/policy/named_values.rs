@@ -1,0 +1,117 @@
+//! Named values: `{{name}}` in a policy document or fragment is replaced by the value's
+//! text before the document is read, as APIM does (textually, so a value may hold
+//! attribute text, element text or expression code).
+//!
+//! Positions: the reader sees the replaced text. Line numbers stay exact as long as
+//! values hold no line break; a column after a `{{name}}` on the same line is counted in
+//! the replaced text, so it is off by the difference in length. Error renderings show
+//! the file as written, never the replaced text, so values do not reach `check` output.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::error::PolicyError;
+use super::xml::{self, MAX_DOCUMENT_BYTES};
+use crate::config::{MAX_NAMED_VALUE_NAME, is_named_value_name};
+
+/// `text` with every `{{name}}` replaced by its value (one pass: a value's own braces are
+/// not replaced again). An undefined name is an error at its position in `file`.
+pub(crate) fn substitute<'t>(
+    file: &str,
+    text: &'t str,
+    values: &BTreeMap<String, String>,
+) -> Result<Cow<'t, str>, PolicyError> {
+    let Some(first) = text.find("{{") else {
+        return Ok(Cow::Borrowed(text));
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first]);
+    let mut rest = &text[first..];
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        // A name is short: look for its `}}` that far only, so text full of `{{` is
+        // read once, not once per `{{`.
+        let reach = after
+            .char_indices()
+            .nth(MAX_NAMED_VALUE_NAME + 2)
+            .map_or(after.len(), |(at, _)| at);
+        let Some(close) = after
+            .get(..reach)
+            .and_then(|near| near.find("}}"))
+            .filter(|close| is_named_value_name(&after[..*close]))
+        else {
+            out.push_str("{{");
+            rest = after;
+            continue;
+        };
+        let name = &after[..close];
+        let value = values.get(name).ok_or_else(|| PolicyError::Structure {
+            at: xml::location(file, text, text.len() - rest.len() + open),
+            message: format!(
+                "named value `{{{{{name}}}}}` is not defined; add `\"{name}\" = \"...\"` to [named_values] in gateway.toml (or pass --named-value {name}=VALUE to check or invoke)"
+            ),
+        })?;
+        out.push_str(value);
+        if out.len() > MAX_DOCUMENT_BYTES {
+            return Err(PolicyError::Limit {
+                at: xml::location(file, text, text.len() - rest.len() + open),
+                message: format!(
+                    "the document with its named values replaced is over {MAX_DOCUMENT_BYTES} bytes; shorten the values"
+                ),
+            });
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Ok(Cow::Owned(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn braces_that_open_no_name_stay_as_written_around_one_that_does() {
+        let mut values = BTreeMap::new();
+        values.insert("a".to_owned(), "1".to_owned());
+        let noise = "{{ x ".repeat(100_000);
+        let text = format!("{noise}{{{{a}}}}{{{{{}}}}}", "n".repeat(300));
+        let out = substitute("p.xml", &text, &values).unwrap();
+        assert_eq!(out, format!("{noise}1{{{{{}}}}}", "n".repeat(300)));
+    }
+
+    fn values() -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("host".to_owned(), "orders.internal".to_owned()),
+            ("loop".to_owned(), "{{host}}".to_owned()),
+        ])
+    }
+
+    #[test]
+    fn replaces_defined_names_once_and_leaves_other_braces() {
+        let got = substitute("p.xml", "a{{host}}b{{loop}}c{{ not a name }}{{", &values())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, "aorders.internalb{{host}}c{{ not a name }}{{");
+        assert!(matches!(
+            substitute("p.xml", "no braces", &values()),
+            Ok(Cow::Borrowed(_))
+        ));
+    }
+
+    #[test]
+    fn an_undefined_name_is_an_error_at_its_position() {
+        let e = substitute("p.xml", "<a>\n  x{{host}}{{nope}}</a>", &values())
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(e.location().to_string(), "p.xml:2:12");
+        assert!(e.message().contains("`{{nope}}` is not defined"), "{e}");
+    }
+
+    #[test]
+    fn the_replaced_text_is_bounded() {
+        let big = BTreeMap::from([("b".to_owned(), "x".repeat(MAX_DOCUMENT_BYTES / 2))]);
+        let e = substitute("p.xml", "{{b}}{{b}}{{b}}", &big).err();
+        assert!(matches!(e, Some(PolicyError::Limit { .. })), "{e:?}");
+    }
+}

@@ -1,0 +1,535 @@
+//! C# 7 statements and expressions as APIM compiles them: loops, try/catch, switch, type
+//! patterns, object and array creation, namespace-qualified names. Expected values are
+//! what .NET gives for the same code.
+
+use std::process::Command;
+
+use certgate::expr::{self, Compiled, Context, Limits, Origin, Url, Value};
+use time::macros::datetime;
+
+fn ctx() -> Context {
+    let mut c = Context::new(datetime!(2026-11-28 16:00:00 UTC));
+    c.request.method = "POST".into();
+    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1").unwrap();
+    c.variables.insert("name".into(), Value::string("alice"));
+    c.variables.insert("count".into(), Value::Int(3));
+    c
+}
+
+fn origin() -> Origin {
+    Origin::new("policies/test.xml", 3, 20)
+}
+
+fn compile(src: &str) -> Compiled {
+    match expr::compile(src, origin()) {
+        Ok(c) => c,
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+fn run(src: &str) -> Value {
+    match compile(src).eval(&ctx()) {
+        Ok(v) => v,
+        Err(e) => panic!("{src}: {}", e.render()),
+    }
+}
+
+fn run_err(src: &str) -> String {
+    match compile(src).eval(&ctx()) {
+        Ok(v) => panic!("{src}: evaluated to {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn load_err(src: &str) -> String {
+    match expr::compile(src, origin()) {
+        Ok(_) => panic!("{src}: compiled"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Each source with the C# `ToString()` of its value.
+fn check_values(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let got = run(src).to_string();
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn declarations_and_loops() {
+    check_values(&[
+        // a declaration without a value, assigned later
+        (
+            r#"@{ string[] parts; parts = "a,b,c".Split(','); return parts.Length; }"#,
+            "3",
+        ),
+        (r#"@{ int n; n = 4; return n * 2; }"#, "8"),
+        (
+            r#"@{ const string sep = "-"; return "a" + sep + "b"; }"#,
+            "a-b",
+        ),
+        (r#"@{ int a = 1, b = 2; return a + b; }"#, "3"),
+        (
+            r#"@{ int total = 0; for (int i = 0; i < 5; i++) { total += i; } return total; }"#,
+            "10",
+        ),
+        (
+            r#"@{ int n = 0; while (n < 100) { n += 7; } return n; }"#,
+            "105",
+        ),
+        // continue skips the even numbers, break stops after 7
+        (
+            r#"@{ int s = 0; for (int i = 0; i < 10; i++) { if (i % 2 == 0) { continue; } if (i > 7) { break; } s += i; } return s; }"#,
+            "16",
+        ),
+        (
+            r#"@{ int i = 0, j = 10; while (true) { i++; j--; if (i >= j) { break; } } return i; }"#,
+            "5",
+        ),
+        // several steps, and a for without a condition ended by return
+        (
+            r#"@{ int x = 0; for (int i = 0, k = 10; ; i++, k -= 2) { if (i >= k) { return i; } x++; } }"#,
+            "4",
+        ),
+        // C# accepts a block whose last statement is an endless loop that returns
+        (r#"@{ while (true) { return "done"; } }"#, "done"),
+        // do runs its body before the first test; ++i as a statement
+        (
+            "@{ int n = 10; do { ++n; } while (n < 5); int m = 0; do { m += 2; } while (m < 7); return n * 100 + m; }",
+            "1108",
+        ),
+        // break in a foreach
+        (
+            r#"@{ string first = null; foreach (var p in "x;y;z".Split(';')) { first = p; break; } return first; }"#,
+            "x",
+        ),
+    ]);
+}
+
+#[test]
+fn try_catch_finally_throw() {
+    check_values(&[
+        (
+            r#"@{ try { throw new Exception("boom"); } catch (Exception e) { return e.Message; } }"#,
+            "boom",
+        ),
+        // a runtime error inside try is caught; its message is the error's
+        (
+            r#"@{ int z = 0; try { return (1 / z).ToString(); } catch (Exception e) { return e.Message; } }"#,
+            "attempted to divide by zero",
+        ),
+        (
+            r#"@{ string s = null; try { return s.Length.ToString(); } catch { return "caught"; } }"#,
+            "caught",
+        ),
+        (
+            r#"@{ string log = ""; try { log += "t"; } finally { log += "f"; } return log; }"#,
+            "tf",
+        ),
+        (
+            r#"@{ string log = ""; try { log += "t"; throw new Exception("x"); } catch { log += "c"; } finally { log += "f"; } return log; }"#,
+            "tcf",
+        ),
+        // `throw;` rethrows what the catch caught
+        (
+            r#"@{ try { try { throw new Exception("inner"); } catch { throw; } } catch (System.Exception e) { return e.Message; } }"#,
+            "inner",
+        ),
+        // .NET's message of an Exception made without one
+        (
+            r#"@{ try { throw new Exception(); } catch (Exception e) { return e.Message; } }"#,
+            "Exception of type 'System.Exception' was thrown.",
+        ),
+    ]);
+    assert_eq!(
+        run_err(r#"@{ throw new Exception("nope"); }"#),
+        "policies/test.xml:3:23: error: the expression threw an exception: nope"
+    );
+}
+
+#[test]
+fn patterns_as_and_null_operators() {
+    check_values(&[
+        (
+            r#"@{ object o = context.Variables["name"]; if (o is string s) { return s.ToUpper(); } return "no"; }"#,
+            "ALICE",
+        ),
+        (r#"@(context.Variables["count"] is string)"#, "False"),
+        (r#"@(context.Variables["count"] is int)"#, "True"),
+        (
+            r#"@(context.Variables.GetValueOrDefault("none") is object)"#,
+            "False",
+        ),
+        (
+            r#"@((context.Variables["name"] as string) ?? "none")"#,
+            "alice",
+        ),
+        (
+            r#"@((context.Variables["count"] as string) ?? "none")"#,
+            "none",
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<string>("missing")?.Length ?? -1)"#,
+            "-1",
+        ),
+        // interpolation with format specifiers, verbatim strings with "" escapes
+        (
+            r#"@($"{3.14159:F2}|{42:D5}|{context.Request.Method}")"#,
+            "3.14|00042|POST",
+        ),
+        (r#"@(@"C:\dir\""q""")"#, r#"C:\dir\"q""#),
+    ]);
+}
+
+#[test]
+fn switch_on_strings() {
+    check_values(&[
+        (
+            r#"@{ switch (context.Request.Method) { case "GET": case "HEAD": return "read"; case "POST": return "write"; default: return "other"; } }"#,
+            "write",
+        ),
+        (
+            r#"@{ string r = "none"; switch ("b") { case "a": r = "A"; break; case "b": r = "B"; break; } return r; }"#,
+            "B",
+        ),
+        (
+            r#"@{ string r = "none"; switch ("z") { case "a": r = "A"; break; } return r; }"#,
+            "none",
+        ),
+        (
+            r#"@{ switch (context.Request.Method) { default: return "d"; case "GET": return "g"; } }"#,
+            "d",
+        ),
+        // break inside a switch leaves the switch, continue goes to the loop
+        (
+            r#"@{ int n = 0; for (int i = 0; i < 4; i++) { switch (i) { case 1: continue; default: n += 10; break; } n++; } return n; }"#,
+            "33",
+        ),
+    ]);
+}
+
+#[test]
+fn object_and_array_creation() {
+    check_values(&[
+        (r#"@(string.Join(",", new[] { "x", "y" }))"#, "x,y"),
+        (r#"@(new byte[16].Length)"#, "16"),
+        (
+            r#"@(string.Join("|", new string[] { "a", "b", "c" }))"#,
+            "a|b|c",
+        ),
+        (r#"@((new int[3])[1])"#, "0"),
+        (r#"@((new string[2])[0] == null)"#, "True"),
+        (
+            r#"@(Convert.ToBase64String(new byte[] { 1, 2, 255 }))"#,
+            "AQL/",
+        ),
+        (r#"@(new[] { 1, 2, 3 }.Count(x => x > 1))"#, "2"),
+        (r#"@(new TimeSpan(1, 2, 3).TotalSeconds)"#, "3723"),
+        (r#"@(new TimeSpan(1, 2, 3, 4).ToString())"#, "1.02:03:04"),
+        (r#"@(new TimeSpan(10000000L).TotalSeconds)"#, "1"),
+        (
+            r#"@(new DateTime(2024, 2, 29).ToString("yyyy-MM-dd"))"#,
+            "2024-02-29",
+        ),
+        (
+            r#"@(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).ToString("yyyy-MM-dd HH:mm:ss"))"#,
+            "2024-01-02 03:04:05",
+        ),
+        (
+            r#"@(new DateTime(2024, 1, 2, 3, 4, 5, 678).Millisecond)"#,
+            "678",
+        ),
+        (r#"@(new DateTime(0L) == DateTime.MinValue)"#, "True"),
+        // System.Uri lower-cases the scheme and host and drops a default port
+        (
+            r#"@{ var u = new Uri("HTTPS://Api.Contoso.com:8443/a/b?x=1&y=2"); return u.Host + "|" + u.AbsolutePath + "|" + u.Query + "|" + u.Scheme + "|" + u.Port + "|" + u.PathAndQuery; }"#,
+            "api.contoso.com|/a/b|?x=1&y=2|https|8443|/a/b?x=1&y=2",
+        ),
+        (
+            r#"@(new Uri("http://h/p").Port + new Uri("https://h").Port)"#,
+            "523",
+        ),
+        (
+            r#"@(new Uri("https://h").AbsolutePath + new Uri("http://h/p").Query)"#,
+            "/",
+        ),
+        (
+            r#"@(new Uri("HTTPS://H:443/p?q").ToString())"#,
+            "https://h/p?q",
+        ),
+    ]);
+    // StringBuilder is a reference: an alias appends to the same text; AppendLine ends
+    // lines with "\r\n" (Environment.NewLine on APIM's Windows hosts); Length counts
+    // UTF-16 code units
+    check_values(&[
+        (
+            r#"@{ var sb = new StringBuilder(); sb.Append("a").Append(1).Append(true).Append((string)null); sb.AppendLine(); sb.AppendLine("x"); var alias = sb; alias.Append(sb); return sb.ToString().Replace("\r\n", "|") + sb.Length; }"#,
+            "a1True|x|a1True|x|22",
+        ),
+        (
+            r#"@(new System.Text.StringBuilder("é").Append('€').Length)"#,
+            "2",
+        ),
+        (
+            r#"@{ var r = new Random(); int n = r.Next(5, 10); return n >= 5 && n < 10 && r.Next(3) < 3 && r.Next() >= 0 && r.NextDouble() < 1.0 && r.Next(4, 4) == 4; }"#,
+            "True",
+        ),
+        // a version 4 GUID: 36 characters, '4' at index 14
+        (r#"@(Guid.NewGuid().ToString().Length)"#, "36"),
+        (r#"@(System.Guid.NewGuid().ToString()[14])"#, "4"),
+    ]);
+    assert!(run_err("@(new Random().Next(-1))").contains("maxValue"));
+    // a relative URI: .NET throws UriFormatException
+    assert!(run_err(r#"@(new Uri("/relative"))"#).contains("invalid URI"));
+    // 2023 is not a leap year: .NET throws ArgumentOutOfRangeException
+    assert!(run_err("@(new DateTime(2023, 2, 29))").ends_with("un-representable DateTime"));
+    // a negative size: .NET throws OverflowException
+    assert!(run_err("@{ int n = -1; return new int[n].Length; }").ends_with("overflow"));
+    assert!(run_err("@(new byte[] { 256 })").ends_with("overflow"));
+}
+
+#[test]
+fn namespace_qualified_names() {
+    check_values(&[
+        (r#"@(System.String.Join("-", new[] { "a", "b" }))"#, "a-b"),
+        (r#"@(System.DateTime.UtcNow.Year)"#, "2026"),
+        (r#"@(System.Text.Encoding.UTF8.GetBytes("hé").Length)"#, "3"),
+        (r#"@(System.Math.Max(1, 2))"#, "2"),
+        (r#"@(new System.TimeSpan(0, 1, 0).TotalSeconds)"#, "60"),
+        (
+            r#"@{ System.DateTime d = new System.DateTime(2020, 5, 6); return d.Day; }"#,
+            "6",
+        ),
+    ]);
+}
+
+#[test]
+fn refusals_name_the_construct_and_position() {
+    let cases = [
+        (
+            "@(new List<string>())",
+            "3:26: error: certgate does not implement 'new List<string>' yet",
+        ),
+        (
+            r#"@(System.Net.WebUtility.UrlEncode("a b"))"#,
+            "3:33: error: certgate does not implement the type 'System.Net.WebUtility' yet",
+        ),
+        (
+            r#"@(WebUtility.UrlDecode("a"))"#,
+            "3:22: error: certgate does not implement the type 'WebUtility' yet",
+        ),
+        (
+            "@(new Random(42).Next())",
+            "3:22: error: certgate does not implement 'new Random(seed)' (.NET's seeded sequence) yet",
+        ),
+        (
+            r#"@(new Guid("00000000-0000-0000-0000-000000000000"))"#,
+            "3:26: error: certgate does not implement 'new Guid' yet",
+        ),
+        (
+            r#"@(new Dictionary<string, string> { { "a", "b" } })"#,
+            "3:53: error: certgate does not implement object and collection initializers ('new T { ... }') yet",
+        ),
+        (
+            "@{ void Log() { } return 1; }",
+            "3:23: error: certgate does not implement local functions without a result ('void') yet",
+        ),
+        (
+            r#"@{ int F(int a) => a; return F("x"); }"#,
+            "3:51: error: cannot convert string to int",
+        ),
+        (
+            "@{ int F(int a) { if (a > 0) { return 1; } } return F(1); }",
+            "3:27: error: not all code paths of 'F' return a value: end every path with 'return'",
+        ),
+        (
+            "@{ lock (context) { } return 1; }",
+            "3:23: error: certgate does not implement the 'lock' statement yet",
+        ),
+        (
+            r#"@(System.IO.File.ReadAllText("x"))"#,
+            "3:32: error: the type 'System.IO.File' is not available: APIM does not allow this type in policy expressions",
+        ),
+        (
+            "@(new System.Diagnostics.Process())",
+            "3:26: error: the type 'System.Diagnostics.Process' is not available: APIM does not allow this type in policy expressions",
+        ),
+        (
+            "@{ var a = new int[2]; a[0] = 1; return a[0]; }",
+            "3:43: error: certgate does not implement assigning to an array element or an indexer yet",
+        ),
+        (
+            r#"@($"{1,5}")"#,
+            "3:26: error: certgate does not implement alignment in an interpolated string yet",
+        ),
+        (
+            "@(1.5m)",
+            "3:22: error: certgate does not implement the decimal type (suffix 'm') yet",
+        ),
+        (
+            "@{ break; }",
+            "3:23: error: 'break' must be inside a loop or a switch",
+        ),
+        (
+            "@{ switch (1) { case 1: int x = 1; default: return 2; } }",
+            "3:36: error: control cannot fall through from one case label to another: end the section with 'break;'",
+        ),
+        (
+            "@{ try { return 1; } finally { return 2; } }",
+            "3:51: error: control cannot leave the body of a finally clause",
+        ),
+        (
+            "@{ const int x = 1; x = 2; return x; }",
+            "3:40: error: cannot assign to 'x': it is a const; declare it without 'const'",
+        ),
+        (
+            r#"@{ throw "text"; }"#,
+            "3:29: error: cannot convert string to Exception",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        let got = load_err(src);
+        let want = format!("policies/test.xml:{want}");
+        if got != want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn local_functions() {
+    check_values(&[
+        // expression and block bodies; a function may be called before its declaration
+        (
+            r#"@{ string F(string x) => x.ToUpper(); return F("a") + G(4); int G(int n) { if (n <= 1) { return 1; } return n * G(n - 1); } }"#,
+            "A24",
+        ),
+        (
+            "@{ int Fact(int n) => n <= 1 ? 1 : n * Fact(n - 1); return Fact(10); }",
+            "3628800",
+        ),
+        // a local function reads the enclosing variables as they are when it runs
+        (
+            "@{ int k = 5; int AddK(int x) => x + k; k = 7; return AddK(1); }",
+            "8",
+        ),
+        // each call has its own locals: the recursive call does not overwrite `local`
+        (
+            "@{ int F(int n) { int local = n; if (n > 0) { F(n - 1); } return local; } return F(3); }",
+            "3",
+        ),
+        // `return 1;` in a long function gives a long: long arithmetic, no int overflow
+        (
+            "@{ long L() { return 1; } return L() * 2147483647 * 2; }",
+            "4294967294",
+        ),
+    ]);
+    // endless recursion ends with an error, never a stack overflow (the test thread has
+    // the default 2 MiB stack, as the gateway's threads)
+    let err = run_err("@{ int Loop(int n) => Loop(n + 1); return Loop(0); }");
+    assert!(
+        err.ends_with(
+            "the nesting of local function calls and expressions would be longer than the limit of 50"
+        ),
+        "{err}"
+    );
+}
+
+/// Loops charge the step budget: an endless loop ends with the step-limit error, and a
+/// catch cannot swallow it.
+#[test]
+fn loops_are_bounded_by_steps() {
+    let limits = Limits {
+        max_steps: 10_000,
+        ..Limits::default()
+    };
+    for src in [
+        "@{ while (true) { } }",
+        "@{ for (;;) { } }",
+        "@{ for (;;) ; }",
+        "@{ try { while (true) { } } catch { return 1; } }",
+        "@{ int i = 0; while (true) { try { i++; } finally { } } }",
+    ] {
+        let c = expr::compile_with(src, origin(), &limits).unwrap();
+        let err = c.eval(&ctx()).unwrap_err();
+        assert!(
+            matches!(err.kind, expr::EvalErrorKind::StepLimit(10_000)),
+            "{src}: {err}"
+        );
+    }
+    // a counted loop costs a bounded number of steps per iteration (11 here: the
+    // iteration, the condition's three nodes, the block, `s += i` and `i++` three each):
+    // 500 iterations fit in 10 000 steps, 1000 do not
+    let count = |n: u32| {
+        let src =
+            format!("@{{ int s = 0; for (int i = 0; i < {n}; i++) {{ s += i; }} return s; }}");
+        expr::compile_with(&src, origin(), &limits)
+            .unwrap()
+            .eval(&ctx())
+            .is_ok()
+    };
+    assert!(count(500));
+    assert!(!count(1000));
+}
+
+/// A catch does not hide that the body was streamed past the policy: that stays an error.
+#[test]
+fn a_catch_cannot_swallow_a_streamed_body() {
+    let mut c = ctx();
+    let stream = http_body_util::Empty::<bytes::Bytes>::new();
+    c.request.body = Some(expr::Body::payload(certgate::body::Payload::streamed(
+        stream,
+    )));
+    let error = compile(
+        r#"@{ try { return context.Request.Body.As<string>(preserveContent: true).Length > 0; } catch { return true; } }"#,
+    )
+    .eval(&c)
+    .unwrap_err();
+    assert_eq!(error.kind, expr::EvalErrorKind::StreamedBody);
+}
+
+/// `certgate eval` runs the new constructs and reports what is not implemented.
+#[test]
+fn certgate_eval_runs_new_syntax() {
+    let eval = |src: &str| {
+        Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["eval", "--now", "2026-11-28T16:00:00Z", src])
+            .output()
+            .expect("run certgate")
+    };
+    let out = eval(
+        r#"@{ var parts = new[] { "a", "b", "c" }; string r = ""; for (int i = parts.Length - 1; i >= 0; i--) { r += parts[i]; } switch (r) { case "cba": return r + "!"; default: return "?"; } }"#,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), r#""cba!""#);
+
+    let out = eval(
+        r#"@{ try { throw new Exception("x"); } catch (Exception e) { return e.Message.Length; } }"#,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
+
+    let out = eval("@(new List<string>())");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("certgate does not implement 'new List<string>' yet"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
