@@ -6,7 +6,7 @@ pub mod forwarded;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
-#[cfg(any(feature = "lambda", feature = "local"))]
+#[cfg(feature = "lambda")]
 mod task;
 #[cfg(feature = "local")]
 pub mod tls;

@@ -55,6 +55,11 @@ enum CertCommand {
     Verify(cert_verify::Args),
 }
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees many small
+/// objects, and glibc's bookkeeping of them was a tenth of a kept-alive request's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // lambda_http panics on some malformed events; `invoke` catches that and says what
     // is wrong in one line, so the panic's own message and backtrace would only alarm.

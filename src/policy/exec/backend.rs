@@ -170,8 +170,9 @@ pub(super) async fn forward_request(
         collect_response: x.collect_response,
     };
     let request = backend_request(x)?;
-    let url = request.uri().to_string();
-    x.note(section, path, || format!("{} {url}", request.method()));
+    x.note(section, path, || {
+        format!("{} {}", request.method(), request.uri())
+    });
     let response = forwarder
         .forward(request, options, x.backend.client_certificate.as_deref())
         .await
