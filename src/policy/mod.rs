@@ -36,6 +36,7 @@ mod elements;
 mod error;
 pub(crate) mod exec;
 mod fragments;
+mod jwt;
 mod named_values;
 mod section;
 mod value;
@@ -47,9 +48,12 @@ pub use elements::{
     ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
     Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
     SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
+    IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt,
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
+pub(crate) use jwt::OpenIdKeys;
+pub(crate) use jwt::oidc::{MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys, used_by as openid_keys_used_by};
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};
