@@ -234,8 +234,12 @@ impl Deployment {
             None
         } else {
             Some(
-                Backend::new(&roots_der(&trust), None, crate::policy::MAX_OPENID_DOCUMENT_BYTES)
-                    .map_err(|e| DeploymentError::BackendTls(e.to_string()))?,
+                Backend::new(
+                    &roots_der(&trust),
+                    None,
+                    crate::policy::MAX_OPENID_DOCUMENT_BYTES,
+                )
+                .map_err(|e| DeploymentError::BackendTls(e.to_string()))?,
             )
         };
         let context = Arc::new(expr::Deployment {
@@ -283,7 +287,10 @@ impl Deployment {
         if !deployment.openid.is_empty() {
             std::thread::scope(|scope| {
                 scope.spawn(|| {
-                    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
                         Ok(runtime) => {
                             runtime.block_on(deployment.refresh_signing_keys(false));
                         }

@@ -45,15 +45,18 @@ mod xml;
 pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
     AddressRange, AuthenticationCertificate, CheckHeader, Choose, Cors, ExistsAction,
-    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
-    Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
-    SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
-    IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt,
+    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, Meta, MockResponse,
+    Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri, SetBackendService, SetBody,
+    SetParameter, SetStatus, SetVariable, SigningKeyHandle, TokenSource, ValidateClientCertificate,
+    ValidateJwt, When, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
 pub(crate) use jwt::OpenIdKeys;
-pub(crate) use jwt::oidc::{MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys, used_by as openid_keys_used_by};
+pub(crate) use jwt::oidc::{
+    MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys,
+    used_by as openid_keys_used_by,
+};
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};

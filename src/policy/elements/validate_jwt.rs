@@ -42,10 +42,9 @@ impl PartialEq for IssuerKey {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Inline(a), Self::Inline(b)) => a.source == b.source && a.key.kid == b.key.kid,
-            (
-                Self::Certificate { kid: a, id: x },
-                Self::Certificate { kid: b, id: y },
-            ) => a == b && x == y,
+            (Self::Certificate { kid: a, id: x }, Self::Certificate { kid: b, id: y }) => {
+                a == b && x == y
+            }
             _ => false,
         }
     }
@@ -115,9 +114,9 @@ fn parse_skew(s: &str) -> Result<u32, String> {
     let seconds = match parts.as_slice() {
         [secs] => secs.parse::<u32>().ok(),
         [h, m, sec] => match (h.parse::<u32>(), m.parse::<u32>(), sec.parse::<u32>()) {
-            (Ok(h), Ok(m), Ok(sec)) if m < 60 && sec < 60 => {
-                h.checked_mul(3600).and_then(|h| h.checked_add(m * 60 + sec))
-            }
+            (Ok(h), Ok(m), Ok(sec)) if m < 60 && sec < 60 => h
+                .checked_mul(3600)
+                .and_then(|h| h.checked_add(m * 60 + sec)),
             _ => None,
         },
         _ => None,
@@ -130,7 +129,8 @@ fn parse_skew(s: &str) -> Result<u32, String> {
 pub(super) fn validate_jwt(el: &XmlElement, a: &Attrs<'_>) -> Result<ValidateJwt, PolicyError> {
     let sources = [
         a.param("header-name", non_empty)?.map(TokenSource::Header),
-        a.param("query-parameter-name", non_empty)?.map(TokenSource::Query),
+        a.param("query-parameter-name", non_empty)?
+            .map(TokenSource::Query),
         a.param("token-value", any_text)?.map(TokenSource::Value),
     ];
     let mut given = sources.into_iter().flatten();
@@ -218,7 +218,10 @@ pub(super) fn validate_jwt(el: &XmlElement, a: &Attrs<'_>) -> Result<ValidateJwt
                 Attrs::new(child, &[])?;
                 jwt.audiences = value_children(child, "audience", non_empty)?;
                 if jwt.audiences.is_empty() {
-                    return Err(structure(child, "<audiences> needs at least one <audience>"));
+                    return Err(structure(
+                        child,
+                        "<audiences> needs at least one <audience>",
+                    ));
                 }
             }
             "issuers" => {
@@ -270,7 +273,11 @@ fn issuer_key(parent: &XmlElement, el: &XmlElement) -> Result<IssuerKey, PolicyE
         Param::Literal(s, at) => (s.trim().to_owned(), at),
     };
     let inline = |key: Result<jsonwebtoken::DecodingKey, String>, attribute: &str| {
-        let source = format!("{text}|{}|{}", n.as_deref().unwrap_or(""), e.as_deref().unwrap_or(""));
+        let source = format!(
+            "{text}|{}|{}",
+            n.as_deref().unwrap_or(""),
+            e.as_deref().unwrap_or("")
+        );
         match key {
             Ok(key) => Ok(IssuerKey::Inline(SigningKeyHandle {
                 key: SigningKey {

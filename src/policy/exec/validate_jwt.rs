@@ -139,7 +139,9 @@ fn token(j: &ValidateJwt, ctx: &Context) -> Result<Option<String>, Failure> {
 /// `value` without its leading `scheme ` (any case); `None` when it has another scheme.
 fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
     let (first, rest) = value.split_once(' ')?;
-    first.eq_ignore_ascii_case(scheme).then(|| rest.trim_start())
+    first
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim_start())
 }
 
 #[cfg(test)]

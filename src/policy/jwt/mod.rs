@@ -72,7 +72,8 @@ struct Header {
 fn header(token: &str) -> Result<Header, Rejection> {
     let malformed = |why: &str| reject("JwtInvalid", format!("the token is not a JWT ({why})"));
     let mut parts = token.split('.');
-    let (Some(head), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(head), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(malformed(
             "a JWS has three base64url parts separated by dots; encrypted tokens (JWE) are not supported",
@@ -200,11 +201,16 @@ fn verify_signature(
     match &header.kid {
         Some(kid) if !kid_matched => Err(reject(
             "TokenSignatureKeyNotFound",
-            format!("no signing key has the token's kid {kid}, and no other key verifies its signature"),
+            format!(
+                "no signing key has the token's kid {kid}, and no other key verifies its signature"
+            ),
         )),
         _ => Err(reject(
             "TokenSignatureInvalid",
-            format!("the signature is invalid (keys tried: {})", candidates.len()),
+            format!(
+                "the signature is invalid (keys tried: {})",
+                candidates.len()
+            ),
         )),
     }
 }
@@ -215,9 +221,15 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
             Some(n) => Ok(Some(n)),
-            None => Err(reject("JwtInvalid", format!("the {name} claim is not a date"))),
+            None => Err(reject(
+                "JwtInvalid",
+                format!("the {name} claim is not a date"),
+            )),
         },
-        Some(_) => Err(reject("JwtInvalid", format!("the {name} claim is not a NumericDate"))),
+        Some(_) => Err(reject(
+            "JwtInvalid",
+            format!("the {name} claim is not a NumericDate"),
+        )),
     }
 }
 
@@ -253,7 +265,10 @@ fn check_claims(claims: &Map<String, Value>, checks: &Checks) -> Result<(), Reje
         Some(exp) if exp.saturating_add(skew) <= checks.now => {
             return Err(reject(
                 "TokenExpired",
-                format!("Lifetime validation failed. The token is expired. ValidTo (exp): {exp}, current time: {}", checks.now),
+                format!(
+                    "Lifetime validation failed. The token is expired. ValidTo (exp): {exp}, current time: {}",
+                    checks.now
+                ),
             ));
         }
         _ => {}
@@ -263,7 +278,10 @@ fn check_claims(claims: &Map<String, Value>, checks: &Checks) -> Result<(), Reje
     {
         return Err(reject(
             "TokenNotYetValid",
-            format!("Lifetime validation failed. The token is not yet valid. ValidFrom (nbf): {nbf}, current time: {}", checks.now),
+            format!(
+                "Lifetime validation failed. The token is not yet valid. ValidFrom (nbf): {nbf}, current time: {}",
+                checks.now
+            ),
         ));
     }
     if !checks.audiences.is_empty() {
@@ -328,7 +346,9 @@ pub(crate) fn symmetric_key(base64_text: &str) -> Result<DecodingKey, String> {
     let text = base64_text.trim();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|_| format!("`{text}` is not base64; <key> holds a base64-encoded symmetric signing key"))?;
+        .map_err(|_| {
+            format!("`{text}` is not base64; <key> holds a base64-encoded symmetric signing key")
+        })?;
     DecodingKey::from_secret(&bytes).map_err(|_| "the key is empty".to_owned())
 }
 
@@ -355,10 +375,11 @@ pub(crate) fn certificate_key(der: &[u8]) -> Result<DecodingKey, String> {
     match spki.algorithm.algorithm.to_id_string().as_str() {
         "1.2.840.113549.1.1.1" => Ok(DecodingKey::from_rsa_der(bits)),
         "1.2.840.10045.2.1" if matches!(bits.len(), 65 | 97) => Ok(DecodingKey::from_ec_der(bits)),
-        "1.2.840.10045.2.1" => Err("its EC key is not on P-256 or P-384 (ES512 is not supported)".to_owned()),
-        other => Err(format!("its key algorithm {other} cannot verify JWTs (use RSA or EC P-256/P-384)")),
+        "1.2.840.10045.2.1" => {
+            Err("its EC key is not on P-256 or P-384 (ES512 is not supported)".to_owned())
+        }
+        other => Err(format!(
+            "its key algorithm {other} cannot verify JWTs (use RSA or EC P-256/P-384)"
+        )),
     }
 }
-
-
-

@@ -47,7 +47,9 @@ pub(crate) struct OpenIdKeys {
 
 impl std::fmt::Debug for OpenIdKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenIdKeys").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("OpenIdKeys")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -227,14 +229,20 @@ pub(crate) fn used_by<'p>(
 
 /// Fetches every configuration of `keys` that is due (all of them with `force`), one after
 /// the other; the errors, each already logged. Keys that fail to fetch stay as they were.
-pub(crate) async fn refresh(keys: &[Arc<OpenIdKeys>], client: &Backend, force: bool) -> Vec<String> {
+pub(crate) async fn refresh(
+    keys: &[Arc<OpenIdKeys>],
+    client: &Backend,
+    force: bool,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for config in keys {
         if !force && !config.due(Instant::now()) {
             continue;
         }
         match config.fetch(client).await {
-            Ok(count) => tracing::info!(url = %config.url, keys = count, "openid-config keys fetched"),
+            Ok(count) => {
+                tracing::info!(url = %config.url, keys = count, "openid-config keys fetched")
+            }
             Err(message) => {
                 let serving = config.current().map_or(0, |f| f.keys.len());
                 tracing::warn!(url = %config.url, serving_keys = serving, "{message}; keeping the last good keys");

@@ -61,9 +61,11 @@ impl Verifier<Vec<u8>> for RingVerifier {
                     _ => return Err(signature::Error::new()),
                 };
                 match key {
-                    DecodingKeyKind::SecretOrDer(der) => sig::UnparsedPublicKey::new(algorithm, der)
-                        .verify(message, signature)
-                        .map_err(refused),
+                    DecodingKeyKind::SecretOrDer(der) => {
+                        sig::UnparsedPublicKey::new(algorithm, der)
+                            .verify(message, signature)
+                            .map_err(refused)
+                    }
                     DecodingKeyKind::RsaModulusExponent { n, e } => {
                         sig::RsaPublicKeyComponents { n, e }
                             .verify(algorithm, message, signature)
@@ -123,7 +125,12 @@ static PROVIDER: CryptoProvider = CryptoProvider {
     key_utils: KeyUtils {
         rsa_pub_components_from_private_key: unsupported_components,
         rsa_pub_components_from_public_key: unsupported_components,
-        ec_pub_components_from_private_key: |_, _: Algorithm| -> Result<(EllipticCurve, Vec<u8>, Vec<u8>), Error> {
+        ec_pub_components_from_private_key: |_,
+                                             _: Algorithm|
+         -> Result<
+            (EllipticCurve, Vec<u8>, Vec<u8>),
+            Error,
+        > {
             Err(ErrorKind::UnsupportedAlgorithm.into())
         },
         ed_pub_components_from_private_key: |_, _| Err(ErrorKind::UnsupportedAlgorithm.into()),
