@@ -192,7 +192,7 @@ fn hs256(claims: &Value) -> String {
 // ---------------------------------------------------------------------------------
 // Deployments and requests.
 
-const ON_ERROR: &str = r#"<on-error><set-header name="x-error-reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header><set-header name="x-error-source" exists-action="override"><value>@(context.LastError.Source)</value></set-header></on-error>"#;
+const ON_ERROR: &str = r#"<on-error><set-header name="x-error-reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header><set-header name="x-error-source" exists-action="override"><value>@(context.LastError.Source)</value></set-header><set-header name="x-error-message" exists-action="override"><value>@(context.LastError.Message)</value></set-header></on-error>"#;
 
 fn deploy_with(
     backend: &str,
@@ -299,10 +299,11 @@ async fn bearer(d: &Deployment, token: &str) -> Answer {
 fn assert_passes(a: &Answer, what: &str) {
     assert!(
         a.status == 200 && a.reached_backend,
-        "{what}: {} {} {}",
+        "{what}: {} {} {} {:?}",
         a.status,
         a.reason,
-        a.body
+        a.body,
+        a.headers.get("x-error-message")
     );
 }
 
@@ -886,4 +887,75 @@ async fn without_ever_fetched_keys_every_token_is_refused_until_the_provider_ans
     // Not due yet for a background tick (it retried moments ago); a forced refresh fetches.
     assert!(d.refresh_signing_keys(true).await.is_empty());
     assert_passes(&bearer(&d, &token).await, "after the provider came back");
+}
+
+// ---------------------------------------------------------------------------------
+// The Jwt type in expressions.
+
+#[tokio::test]
+async fn the_validated_token_and_as_jwt_are_readable_from_expressions() {
+    let echo = EchoBackend::start().await;
+    let key = STANDARD.encode(SECRET);
+    let header = |name: &str, expression: &str| {
+        format!(
+            r#"<set-header name="{name}" exists-action="override"><value>@({expression})</value></set-header>"#
+        )
+    };
+    let jwt = r#"((Jwt)context.Variables["jwt"])"#;
+    let inbound = [
+        format!(
+            r#"<validate-jwt header-name="Authorization" output-token-variable-name="jwt"><issuer-signing-keys><key>{key}</key></issuer-signing-keys></validate-jwt>"#
+        ),
+        header("x-sub", &format!("{jwt}.Subject")),
+        header("x-iss", &format!("{jwt}.Issuer")),
+        header("x-alg", &format!("{jwt}.Algorithm + \"/\" + {jwt}.Type")),
+        header("x-aud", &format!("string.Join(\"|\", {jwt}.Audiences)")),
+        header("x-groups", &format!("{jwt}.Claims.GetValueOrDefault(\"group\", \"none\")")),
+        header("x-missing", &format!("{jwt}.Claims.GetValueOrDefault(\"role\", \"none\")")),
+        header("x-finance", &format!("{jwt}.Claims[\"group\"].Contains(\"finance\").ToString()")),
+        header("x-has-scp", &format!("{jwt}.Claims.ContainsKey(\"scp\").ToString()")),
+        header("x-exp", &format!("{jwt}.ExpirationTime.ToString(\"yyyy-MM-ddTHH:mm:ss\")")),
+        header("x-id", &format!("{jwt}.Id ?? \"no jti\"")),
+        header(
+            "x-as-jwt",
+            r#"context.Request.Headers.GetValueOrDefault("Authorization", "").AsJwt().Claims["scp"][0]"#,
+        ),
+        header("x-not-jwt", r#"("Bearer nonsense".AsJwt() == null).ToString()"#),
+    ]
+    .concat();
+    let d = load(&deploy_with(&echo.url(), &inbound, vec![]));
+    let a = bearer(&d, &hs256(&claims())).await;
+    assert_passes(&a, "valid token");
+    let echoed = |name: &str| {
+        a.headers
+            .get(format!("x-echo-header-{name}"))
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{name} not forwarded: {:?}", a.headers))
+    };
+    let exp = time::OffsetDateTime::from_unix_timestamp(t(600)).unwrap();
+    let expected_exp = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        exp.year(),
+        u8::from(exp.month()),
+        exp.day(),
+        exp.hour(),
+        exp.minute(),
+        exp.second()
+    );
+    for (name, want) in [
+        ("x-sub", "alice"),
+        ("x-iss", "https://issuer.contoso.com/"),
+        ("x-alg", "HS256/JWT"),
+        ("x-aud", "api://orders"),
+        ("x-groups", "finance,ops"),
+        ("x-missing", "none"),
+        ("x-finance", "True"),
+        ("x-has-scp", "True"),
+        ("x-exp", expected_exp.as_str()),
+        ("x-id", "no jti"),
+        ("x-as-jwt", "orders.read orders.write"),
+        ("x-not-jwt", "True"),
+    ] {
+        assert_eq!(echoed(name), want, "{name}");
+    }
 }

@@ -162,16 +162,7 @@ pub(super) fn validate_jwt(el: &XmlElement, a: &Attrs<'_>) -> Result<ValidateJwt
         clock_skew: a
             .param("clock-skew", parse_skew)?
             .unwrap_or_else(|| Param::Literal(0, a.empty())),
-        output_token_variable_name: match a.get("output-token-variable-name") {
-            Some(v) => {
-                return Err(a.invalid(
-                    "output-token-variable-name",
-                    v,
-                    "certgate's expressions have no Jwt type yet, so the validated token cannot be stored; remove the attribute and read claims with JObject from the header instead",
-                ));
-            }
-            None => None,
-        },
+        output_token_variable_name: a.literal("output-token-variable-name", non_empty)?,
         openid_configs: Vec::new(),
         issuer_signing_keys: Vec::new(),
         audiences: Vec::new(),

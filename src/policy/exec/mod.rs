@@ -329,7 +329,11 @@ fn run_node<'a>(
                     Ok(_) => "token valid".to_owned(),
                     Err(f) => f.reason.to_owned(),
                 });
-                outcome?;
+                let token = outcome?;
+                if let Some(name) = &j.output_token_variable_name {
+                    let jwt = expr::Jwt::parse(&token).map_or(expr::Value::Null, expr::Value::jwt);
+                    x.ctx.variables.insert(name.clone(), jwt);
+                }
                 Ok(Flow::Continue)
             }
             Policy::IpFilter(filter) => {

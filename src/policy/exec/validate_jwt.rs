@@ -12,11 +12,8 @@ use crate::policy::jwt::{self, Checks, ClaimCheck, Rejection, SigningKey};
 
 const POLICY: &str = "validate-jwt";
 
-/// Checks the request's token; its claims when it passes.
-pub(super) fn validate_jwt(
-    j: &ValidateJwt,
-    ctx: &Context,
-) -> Result<serde_json::Map<String, serde_json::Value>, Failure> {
+/// Checks the request's token; the token when it passes.
+pub(super) fn validate_jwt(j: &ValidateJwt, ctx: &Context) -> Result<String, Failure> {
     let code = param::eval(&j.failed_validation_httpcode, ctx, POLICY)?;
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::UNAUTHORIZED);
     let public = match &j.failed_validation_error_message {
@@ -88,7 +85,8 @@ pub(super) fn validate_jwt(
             })
             .collect::<Result<_, Failure>>()?,
     };
-    jwt::validate(&token, &keys, &checks).map_err(refuse)
+    jwt::validate(&token, &keys, &checks).map_err(refuse)?;
+    Ok(token)
 }
 
 /// The token of the request, `None` when there is none.

@@ -95,12 +95,8 @@ fn header(token: &str) -> Result<Header, Rejection> {
     Ok(Header { alg, kid })
 }
 
-/// Checks `token` against `keys` and `checks`; the token's claims when it passes.
-pub(crate) fn validate(
-    token: &str,
-    keys: &[SigningKey],
-    checks: &Checks,
-) -> Result<Map<String, Value>, Rejection> {
+/// Checks `token` against `keys` and `checks`.
+pub(crate) fn validate(token: &str, keys: &[SigningKey], checks: &Checks) -> Result<(), Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(reject(
             "JwtInvalid",
@@ -130,8 +126,7 @@ pub(crate) fn validate(
         }
     };
     let claims = verify_signature(token, &header, algorithm, keys)?;
-    check_claims(&claims, checks)?;
-    Ok(claims)
+    check_claims(&claims, checks)
 }
 
 /// The keys to try: those of the algorithm's family (an HMAC token is never checked with a
