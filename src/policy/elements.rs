@@ -178,7 +178,8 @@ pub enum Policy {
     ValidateClientCertificate(ValidateClientCertificate),
     AuthenticationCertificate(AuthenticationCertificate),
     Cors(Cors),
-    ValidateJwt(ValidateJwt),
+    /// Boxed: far larger than the other policies.
+    ValidateJwt(Box<ValidateJwt>),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -866,7 +867,7 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
         "validate-jwt" => {
             let a = Attrs::new(el, validate_jwt::ATTRIBUTES)?;
             (
-                Policy::ValidateJwt(validate_jwt::validate_jwt(el, &a)?),
+                Policy::ValidateJwt(Box::new(validate_jwt::validate_jwt(el, &a)?)),
                 a.id()?,
             )
         }

@@ -257,7 +257,8 @@ fn check_claims(claims: &Map<String, Value>, checks: &Checks) -> Result<(), Reje
                 "the token has no expiration time (exp); set require-expiration-time=\"false\" to accept such tokens",
             ));
         }
-        Some(exp) if exp.saturating_add(skew) <= checks.now => {
+        // Expired once the skew past exp is over, as IdentityModel judges it.
+        Some(exp) if exp.saturating_add(skew) < checks.now => {
             return Err(reject(
                 "TokenExpired",
                 format!(
