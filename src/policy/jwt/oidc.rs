@@ -252,3 +252,30 @@ pub(crate) async fn refresh(
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_due_when_never_fetched_then_after_a_retry_delay_or_an_hour() {
+        let keys = OpenIdKeys::for_url("https://unit.test/.well-known/openid-configuration");
+        // One set per URL while a deployment holds it.
+        assert!(Arc::ptr_eq(
+            &keys,
+            &OpenIdKeys::for_url("https://unit.test/.well-known/openid-configuration")
+        ));
+        let t0 = Instant::now();
+        assert!(keys.due(t0));
+        *keys.last_attempt.lock().unwrap() = Some(t0);
+        assert!(!keys.due(t0 + Duration::from_secs(5)));
+        assert!(keys.due(t0 + RETRY_AFTER));
+        keys.current.store(Some(Arc::new(Fetched {
+            issuer: None,
+            keys: Vec::new(),
+            at: t0,
+        })));
+        assert!(!keys.due(t0 + RETRY_AFTER));
+        assert!(keys.due(t0 + MAX_AGE));
+    }
+}
