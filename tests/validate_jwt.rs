@@ -959,3 +959,31 @@ async fn the_validated_token_and_as_jwt_are_readable_from_expressions() {
         assert_eq!(echoed(name), want, "{name}");
     }
 }
+
+#[test]
+fn a_certificate_id_without_a_usable_uploaded_certificate_does_not_load() {
+    let policy = r#"<validate-jwt header-name="Authorization">
+    <issuer-signing-keys><key certificate-id="signer"/></issuer-signing-keys>
+</validate-jwt>"#;
+    let error = |extra| match Deployment::load(
+        &deploy_with("http://127.0.0.1:9", policy, extra),
+        "t",
+        now(),
+    ) {
+        Ok(_) => panic!("loaded"),
+        Err(e) => e.render(),
+    };
+    let missing = error(vec![]);
+    assert!(missing.contains("policies/global.xml:2:26:"), "{missing}");
+    assert!(missing.contains("no certificates/signer.pem"), "{missing}");
+    // Ed25519 cannot verify any algorithm certgate accepts.
+    let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let cert = pem_of(
+        trust_pki::leaf_params("ed", 9)
+            .self_signed(&ed)
+            .unwrap()
+            .der(),
+    );
+    let unusable = error(vec![file("certificates/signer.pem", cert)]);
+    assert!(unusable.contains("cannot verify JWTs"), "{unusable}");
+}

@@ -229,6 +229,12 @@ impl Deployment {
 
         let (trust, diagnostics) = TrustStore::from_files(files, now);
         let trust = Arc::new(trust);
+        crate::policy::resolve_certificate_keys(
+            apis.iter()
+                .flat_map(|a| std::iter::once(&a.api).chain(a.operations.iter().map(|(p, _)| p))),
+            trust.uploaded(),
+        )
+        .map_err(policy_error)?;
         let backends = backends(files, &trust)?;
         let openid_client = if openid.is_empty() {
             None

@@ -52,11 +52,11 @@ pub use elements::{
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
-pub(crate) use jwt::OpenIdKeys;
 pub(crate) use jwt::oidc::{
     MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys,
     used_by as openid_keys_used_by,
 };
+pub(crate) use jwt::{OpenIdKeys, resolve_certificate_keys};
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};

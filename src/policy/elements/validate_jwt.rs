@@ -1,6 +1,6 @@
 //! `<validate-jwt>`: attributes and children read and checked at load.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::{
     Attrs, PolicyError, XmlElement, any_text, child_elements, invalid_value, no_children,
@@ -26,9 +26,15 @@ pub enum TokenSource {
 pub enum IssuerKey {
     /// Base64 text (HMAC secret) or `n`/`e`, decoded at load.
     Inline(SigningKeyHandle),
-    /// `certificate-id`: the public key of `certificates/<id>.pem`, looked up per request
-    /// in the deployment's uploaded certificates (missing: the token is refused).
-    Certificate { kid: Option<String>, id: String },
+    /// `certificate-id`: the public key of `certificates/<id>.pem`, resolved when the
+    /// deployment loads ([`crate::policy::resolve_certificate_keys`]; a missing or unusable
+    /// certificate is a load error). Unresolved (a document parsed on its own), it is no key.
+    Certificate {
+        kid: Option<String>,
+        id: String,
+        at: crate::policy::Location,
+        key: Arc<OnceLock<jsonwebtoken::DecodingKey>>,
+    },
 }
 
 /// A decoded key, compared by the text it was written as.
@@ -42,7 +48,7 @@ impl PartialEq for IssuerKey {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Inline(a), Self::Inline(b)) => a.source == b.source && a.key.kid == b.key.kid,
-            (Self::Certificate { kid: a, id: x }, Self::Certificate { kid: b, id: y }) => {
+            (Self::Certificate { kid: a, id: x, .. }, Self::Certificate { kid: b, id: y, .. }) => {
                 a == b && x == y
             }
             _ => false,
@@ -284,7 +290,12 @@ fn issuer_key(parent: &XmlElement, el: &XmlElement) -> Result<IssuerKey, PolicyE
         }
     };
     match (certificate, n.as_deref(), e.as_deref(), text.is_empty()) {
-        (Some(id), None, None, true) => Ok(IssuerKey::Certificate { kid, id }),
+        (Some(id), None, None, true) => Ok(IssuerKey::Certificate {
+            kid,
+            id,
+            at: el.at.clone(),
+            key: Arc::default(),
+        }),
         (None, Some(n), Some(e), true) => inline(jwt::rsa_key(n, e), "n"),
         (None, None, None, false) => inline(jwt::symmetric_key(&text), "text"),
         (None, Some(_), None, _) | (None, None, Some(_), _) => Err(structure(

@@ -36,14 +36,12 @@ pub(super) fn validate_jwt(j: &ValidateJwt, ctx: &Context) -> Result<String, Fai
     for key in &j.issuer_signing_keys {
         match key {
             IssuerKey::Inline(handle) => keys.push(handle.key.clone()),
-            IssuerKey::Certificate { kid, id } => {
-                // A missing or unusable certificate is a key less: never a pass.
-                if let Some(cert) = ctx.deployment.certificates.get(id)
-                    && let Ok(key) = jwt::certificate_key(cert.der())
-                {
+            IssuerKey::Certificate { kid, key, .. } => {
+                // Resolved at load; unresolved is a key less, never a pass.
+                if let Some(key) = key.get() {
                     keys.push(SigningKey {
                         kid: kid.clone(),
-                        key,
+                        key: key.clone(),
                     });
                 }
             }

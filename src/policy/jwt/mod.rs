@@ -379,3 +379,73 @@ pub(crate) fn certificate_key(der: &[u8]) -> Result<DecodingKey, String> {
         )),
     }
 }
+
+/// Calls `f` with every `validate-jwt` of `policies` (inbound, within `choose` too).
+pub(crate) fn each_validate_jwt<'p>(
+    policies: impl IntoIterator<Item = &'p crate::policy::EffectivePolicy>,
+    f: &mut dyn FnMut(&crate::policy::ValidateJwt),
+) {
+    use crate::policy::{Node, Policy, SectionKind};
+    fn walk(node: &Node, f: &mut dyn FnMut(&crate::policy::ValidateJwt)) {
+        match &node.policy {
+            Policy::ValidateJwt(j) => f(j),
+            Policy::Choose(choose) => {
+                for when in &choose.whens {
+                    when.steps.iter().for_each(|n| walk(n, f));
+                }
+                if let Some(otherwise) = &choose.otherwise {
+                    otherwise.steps.iter().for_each(|n| walk(n, f));
+                }
+            }
+            _ => {}
+        }
+    }
+    for policy in policies {
+        for step in policy.section(SectionKind::Inbound) {
+            walk(&step.node, f);
+        }
+    }
+}
+
+/// Resolves the `certificate-id` keys of `policies` against the deployment's uploaded
+/// certificates, once, at load; the first that names no certificate, or one whose key
+/// cannot verify JWTs, is the error.
+pub(crate) fn resolve_certificate_keys<'p>(
+    policies: impl IntoIterator<Item = &'p crate::policy::EffectivePolicy>,
+    uploaded: &crate::cert::UploadedCertificates,
+) -> Result<(), crate::policy::PolicyError> {
+    use crate::policy::IssuerKey;
+    let mut error = None;
+    each_validate_jwt(policies, &mut |j| {
+        for key in &j.issuer_signing_keys {
+            let IssuerKey::Certificate { id, at, key, .. } = key else {
+                continue;
+            };
+            if error.is_some() || key.get().is_some() {
+                continue;
+            }
+            let resolved = match uploaded.get(id) {
+                Some(cert) => certificate_key(cert.der()).map_err(|why| {
+                    format!(
+                        "certificate-id `{id}`: certificates/{id}.pem cannot verify JWTs: {why}"
+                    )
+                }),
+                None => Err(format!(
+                    "certificate-id `{id}`: the deployment has no certificates/{id}.pem; upload the signing certificate there"
+                )),
+            };
+            match resolved {
+                Ok(decoded) => {
+                    let _ = key.set(decoded);
+                }
+                Err(message) => {
+                    error = Some(crate::policy::PolicyError::Structure {
+                        at: at.clone(),
+                        message,
+                    });
+                }
+            }
+        }
+    });
+    error.map_or(Ok(()), Err)
+}

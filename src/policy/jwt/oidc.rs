@@ -197,33 +197,14 @@ async fn get(client: &Backend, url: &str) -> Result<Vec<u8>, String> {
 pub(crate) fn used_by<'p>(
     policies: impl IntoIterator<Item = &'p crate::policy::EffectivePolicy>,
 ) -> Vec<Arc<OpenIdKeys>> {
-    use crate::policy::{Node, Policy, SectionKind};
-    fn walk(node: &Node, out: &mut Vec<Arc<OpenIdKeys>>) {
-        match &node.policy {
-            Policy::ValidateJwt(j) => {
-                for keys in &j.openid_configs {
-                    if !out.iter().any(|k| Arc::ptr_eq(k, keys)) {
-                        out.push(Arc::clone(keys));
-                    }
-                }
+    let mut out: Vec<Arc<OpenIdKeys>> = Vec::new();
+    super::each_validate_jwt(policies, &mut |j| {
+        for keys in &j.openid_configs {
+            if !out.iter().any(|k| Arc::ptr_eq(k, keys)) {
+                out.push(Arc::clone(keys));
             }
-            Policy::Choose(choose) => {
-                for when in &choose.whens {
-                    when.steps.iter().for_each(|n| walk(n, out));
-                }
-                if let Some(otherwise) = &choose.otherwise {
-                    otherwise.steps.iter().for_each(|n| walk(n, out));
-                }
-            }
-            _ => {}
         }
-    }
-    let mut out = Vec::new();
-    for policy in policies {
-        for step in policy.section(SectionKind::Inbound) {
-            walk(&step.node, &mut out);
-        }
-    }
+    });
     out
 }
 
