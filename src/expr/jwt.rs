@@ -7,8 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value as Json};
 use time::OffsetDateTime;
 
-/// Largest text `AsJwt()` decodes: the same bound as validate-jwt's.
-const MAX_TOKEN_BYTES: usize = 64 * 1024;
+/// Largest token decoded, by `AsJwt()` and by validate-jwt, in bytes: far above real
+/// access tokens (a few KB), small enough that a hostile header cannot make the gateway
+/// decode megabytes.
+pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 /// A decoded JWT.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -106,7 +106,7 @@ pub use context::{
 pub use diagnostic::{CompileErrorKind, EvalError, EvalErrorKind, ExprError, Source};
 pub use eval::Program;
 pub use json::{JToken, JsonError};
-pub use jwt::Jwt;
+pub use jwt::{Jwt, MAX_TOKEN_BYTES};
 pub use span::{Location, Origin, Span};
 pub use value::{EnumValue, Value};
 

@@ -107,14 +107,14 @@ impl Node {
                     &j.token;
                 params(&[
                     p,
+                    &j.failed_validation_httpcode,
                     &j.failed_validation_error_message,
+                    &j.require_expiration_time,
                     &j.require_scheme,
+                    &j.clock_skew,
                     &j.audiences,
                     &j.issuers,
                 ]);
-                params(&[&j.failed_validation_httpcode]);
-                params(&[&j.require_expiration_time]);
-                params(&[&j.clock_skew]);
                 for claim in &j.required_claims {
                     params(&[&claim.values]);
                 }

@@ -17,9 +17,7 @@ use serde_json::{Map, Value};
 
 pub(crate) use oidc::OpenIdKeys;
 
-/// Largest token accepted, in bytes: far above real access tokens (a few KB), small enough
-/// that a hostile header cannot make the gateway decode megabytes.
-pub(crate) const MAX_TOKEN_BYTES: usize = 64 * 1024;
+use crate::expr::MAX_TOKEN_BYTES;
 
 /// One verification key and the `kid` it answers to (`<key id="...">`, a JWK's `kid`).
 #[derive(Clone, Debug)]
@@ -230,7 +228,7 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
 
 /// The string values of a claim: a string (split by `separator` when given), the strings
 /// of an array, or the JSON text of anything else.
-pub(crate) fn claim_values(value: &Value, separator: Option<&str>) -> Vec<String> {
+fn claim_values(value: &Value, separator: Option<&str>) -> Vec<String> {
     let text = |v: &Value| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
