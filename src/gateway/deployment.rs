@@ -276,8 +276,15 @@ impl Deployment {
     /// this one); one that never answered has none, and its tokens are refused. Returns
     /// the errors, already logged.
     pub async fn refresh_signing_keys(&self, force: bool) -> Vec<String> {
+        self.fetch_signing_keys(force, crate::policy::OPENID_FETCH_TIMEOUT)
+            .await
+    }
+
+    async fn fetch_signing_keys(&self, force: bool, within: std::time::Duration) -> Vec<String> {
         match &self.openid_client {
-            Some(client) => crate::policy::refresh_openid_keys(&self.openid, client, force).await,
+            Some(client) => {
+                crate::policy::refresh_openid_keys(&self.openid, client, force, within).await
+            }
             None => Vec::new(),
         }
     }
@@ -285,9 +292,9 @@ impl Deployment {
     /// [`Deployment::load`] now, with the trust store's diagnostics logged: what a
     /// refresher builds from each new set of files and their content version.
     ///
-    /// The `openid-config` keys its policies need are fetched before it returns (each
-    /// within its timeout, on a thread of its own so that this works on any thread): a
-    /// failed fetch is logged, never a failed load, and keeps the last good keys.
+    /// The `openid-config` keys its policies need are fetched before it returns (together,
+    /// within 3 s, on a thread of its own so that this works on any thread): a failed fetch
+    /// is logged, never a failed load, and keeps the last good keys.
     pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
         let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
         if !deployment.openid.is_empty() {
@@ -298,7 +305,10 @@ impl Deployment {
                         .build()
                     {
                         Ok(runtime) => {
-                            runtime.block_on(deployment.refresh_signing_keys(false));
+                            runtime.block_on(deployment.fetch_signing_keys(
+                                false,
+                                crate::policy::OPENID_LOAD_FETCH_BUDGET,
+                            ));
                         }
                         Err(e) => tracing::warn!("cannot fetch openid-config keys at load: {e}"),
                     }

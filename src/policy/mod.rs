@@ -53,6 +53,7 @@ pub use elements::{
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
 pub(crate) use jwt::oidc::{
+    FETCH_TIMEOUT as OPENID_FETCH_TIMEOUT, LOAD_FETCH_BUDGET as OPENID_LOAD_FETCH_BUDGET,
     MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys,
     used_by as openid_keys_used_by,
 };

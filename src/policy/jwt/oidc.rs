@@ -21,8 +21,12 @@ use crate::proxy::{Backend, ForwardOptions};
 
 /// Largest discovery document or JWKS read.
 pub(crate) const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
-/// How long one fetch (document and JWKS) may take.
+/// How long one fetch (document and JWKS) may take in the background.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the fetches of a deployment being loaded may take together: a cold start
+/// (8 s budget in Lambda) must not wait out an identity provider that does not answer;
+/// keys not fetched by then are fetched by the background refresh.
+pub(crate) const LOAD_FETCH_BUDGET: Duration = Duration::from_secs(3);
 /// How old keys may get before a background refresh fetches them again (APIM: 1 hour).
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(3600);
 /// How soon a failed fetch is tried again by a background refresh (APIM: 5 minutes at most
@@ -107,14 +111,14 @@ impl OpenIdKeys {
 
     /// Fetches the discovery document and its JWKS; on success the keys replace the
     /// previous ones, on failure the previous ones stay and the error is returned.
-    pub(crate) async fn fetch(&self, client: &Backend) -> Result<usize, String> {
+    pub(crate) async fn fetch(&self, client: &Backend, within: Duration) -> Result<usize, String> {
         *self
             .last_attempt
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-        let result = tokio::time::timeout(FETCH_TIMEOUT, self.fetch_once(client))
+        let result = tokio::time::timeout(within, self.fetch_once(client))
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {} s", FETCH_TIMEOUT.as_secs())));
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", within.as_secs())));
         match result {
             Ok(fetched) => {
                 let count = fetched.keys.len();
@@ -208,27 +212,37 @@ pub(crate) fn used_by<'p>(
     out
 }
 
-/// Fetches every configuration of `keys` that is due (all of them with `force`), one after
-/// the other; the errors, each already logged. Keys that fail to fetch stay as they were.
+/// Fetches every configuration of `keys` that is due (all of them with `force`), at the
+/// same time, each within `within`; the errors, each already logged. Keys that fail to
+/// fetch stay as they were.
 pub(crate) async fn refresh(
     keys: &[Arc<OpenIdKeys>],
     client: &Backend,
     force: bool,
+    within: Duration,
 ) -> Vec<String> {
-    let mut errors = Vec::new();
+    let mut fetches = tokio::task::JoinSet::new();
     for config in keys {
-        if !force && !config.due(Instant::now()) {
-            continue;
+        if force || config.due(Instant::now()) {
+            let (config, client) = (Arc::clone(config), client.clone());
+            fetches.spawn(async move {
+                let result = config.fetch(&client, within).await;
+                (config, result)
+            });
         }
-        match config.fetch(client).await {
-            Ok(count) => {
-                tracing::info!(url = %config.url, keys = count, "openid-config keys fetched")
+    }
+    let mut errors = Vec::new();
+    while let Some(done) = fetches.join_next().await {
+        match done {
+            Ok((config, Ok(count))) => {
+                tracing::info!(url = %config.url, keys = count, "openid-config keys fetched");
             }
-            Err(message) => {
+            Ok((config, Err(message))) => {
                 let serving = config.current().map_or(0, |f| f.keys.len());
                 tracing::warn!(url = %config.url, serving_keys = serving, "{message}; keeping the last good keys");
                 errors.push(message);
             }
+            Err(panicked) => errors.push(format!("an openid-config fetch failed: {panicked}")),
         }
     }
     errors
