@@ -736,7 +736,8 @@ fn what_certgate_cannot_honour_is_refused_at_load() {
 #[derive(Clone)]
 struct IdentityProvider {
     url: String,
-    state: Arc<Mutex<(Value, bool)>>,
+    /// The JWKS keys, whether it answers (503 when not), whether it hangs (never answers).
+    state: Arc<Mutex<(Value, bool, bool)>>,
     jwks_requests: Arc<AtomicUsize>,
 }
 
@@ -746,7 +747,7 @@ impl IdentityProvider {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let idp = IdentityProvider {
             url: url.clone(),
-            state: Arc::new(Mutex::new((keys, true))),
+            state: Arc::new(Mutex::new((keys, true, false))),
             jwks_requests: Arc::new(AtomicUsize::new(0)),
         };
         let served = idp.clone();
@@ -759,7 +760,12 @@ impl IdentityProvider {
                 tokio::spawn(async move {
                     let service = service_fn(move |r: hyper::Request<Incoming>| {
                         let idp = idp.clone();
-                        async move { Ok::<_, Infallible>(idp.answer(r.uri().path())) }
+                        async move {
+                            if idp.state.lock().unwrap().2 {
+                                std::future::pending::<()>().await;
+                            }
+                            Ok::<_, Infallible>(idp.answer(r.uri().path()))
+                        }
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -771,7 +777,7 @@ impl IdentityProvider {
     }
 
     fn answer(&self, path: &str) -> hyper::Response<Payload> {
-        let (keys, up) = self.state.lock().unwrap().clone();
+        let (keys, up, _) = self.state.lock().unwrap().clone();
         let (status, body) = match (up, path) {
             (false, _) => (503, "down".to_owned()),
             (true, "/.well-known/openid-configuration") => (
@@ -797,6 +803,10 @@ impl IdentityProvider {
 
     fn set_up(&self, up: bool) {
         self.state.lock().unwrap().1 = up;
+    }
+
+    fn set_hanging(&self, hanging: bool) {
+        self.state.lock().unwrap().2 = hanging;
     }
 
     fn policy(&self) -> String {
@@ -986,4 +996,23 @@ fn a_certificate_id_without_a_usable_uploaded_certificate_does_not_load() {
     );
     let unusable = error(vec![file("certificates/signer.pem", cert)]);
     assert!(unusable.contains("cannot verify JWTs"), "{unusable}");
+}
+
+#[tokio::test]
+async fn a_provider_that_never_answers_does_not_hold_up_the_load() {
+    let echo = EchoBackend::start().await;
+    let signer = Signer::ec(false);
+    let idp = IdentityProvider::start(json!([signer.jwk("k")])).await;
+    idp.set_hanging(true);
+    // The load gives up on the provider after its budget and loads without its keys.
+    let d = load_fetching(deploy_with(&echo.url(), &idp.policy(), vec![])).await;
+    let token = signer.token("ES256", json!({"kid": "k"}), &idp_claims());
+    assert_refused(
+        &bearer(&d, &token).await,
+        "TokenSignatureKeyNotFound",
+        "no answer at load",
+    );
+    idp.set_hanging(false);
+    assert!(d.refresh_signing_keys(true).await.is_empty());
+    assert_passes(&bearer(&d, &token).await, "after the provider answered");
 }
