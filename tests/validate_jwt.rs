@@ -692,6 +692,13 @@ fn what_certgate_cannot_honour_is_refused_at_load() {
             "is not base64",
         ),
         (
+            format!(
+                r#"<validate-jwt header-name="Authorization"><issuer-signing-keys><key>{}</key></issuer-signing-keys></validate-jwt>"#,
+                STANDARD.encode(b"sixteen byte key")
+            ),
+            "the key is 128 bits; an HMAC signing key needs at least 256 bits",
+        ),
+        (
             r#"<validate-jwt header-name="Authorization"><issuer-signing-keys><key n="AQAB"/></issuer-signing-keys></validate-jwt>"#.to_owned(),
             "needs both n (modulus) and e (exponent)",
         ),

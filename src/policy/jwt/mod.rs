@@ -343,6 +343,14 @@ pub(crate) fn symmetric_key(base64_text: &str) -> Result<DecodingKey, String> {
         .map_err(|_| {
             format!("`{text}` is not base64; <key> holds a base64-encoded symmetric signing key")
         })?;
+    // .NET IdentityModel refuses shorter HMAC keys too (IDX10720); a short secret can be
+    // guessed offline from any one token.
+    if bytes.len() < 32 {
+        return Err(format!(
+            "the key is {} bits; an HMAC signing key needs at least 256 bits",
+            bytes.len() * 8
+        ));
+    }
     DecodingKey::from_secret(&bytes).map_err(|_| "the key is empty".to_owned())
 }
 
