@@ -103,7 +103,8 @@ pub(super) const ATTRIBUTES: &[&str] = &[
     "output-token-variable-name",
 ];
 
-/// Child elements in the documented order, each at most once.
+/// Child elements in the documented order: `openid-config` one or more times, the
+/// others at most once.
 const CHILDREN: [&str; 6] = [
     "openid-config",
     "issuer-signing-keys",
