@@ -654,9 +654,9 @@ fn unsupported_elements_say_why() {
         .contains("certgate does not implement <rate-limit>")
     );
     assert!(
-        error(&inbound_doc("<validate-jwt />"))
+        error(&inbound_doc("<validate-azure-ad-token />"))
             .2
-            .contains("certgate does not implement the APIM policy <validate-jwt>")
+            .contains("certgate does not implement the APIM policy <validate-azure-ad-token>")
     );
 }
 

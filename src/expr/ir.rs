@@ -84,6 +84,17 @@ pub(crate) enum Prop {
     X500Name,
     OidValue,
     OidFriendlyName,
+    // Jwt
+    JwtClaims,
+    JwtSubject,
+    JwtIssuer,
+    JwtId,
+    JwtAudiences,
+    JwtExpirationTime,
+    JwtNotBefore,
+    JwtIssuedAt,
+    JwtAlgorithm,
+    JwtType,
     // library
     StrLength,
     ArrLength,
@@ -207,6 +218,7 @@ pub(crate) enum Method {
     VarGetValueOrDefault,
     EncGetString,
     EncGetBytes,
+    StrAsJwt,
     // LINQ
     Any,
     AnyPred,

@@ -87,6 +87,7 @@ mod diagnostic;
 mod eval;
 mod ir;
 mod json;
+mod jwt;
 mod lexer;
 mod number;
 mod parser;
@@ -105,6 +106,7 @@ pub use context::{
 pub use diagnostic::{CompileErrorKind, EvalError, EvalErrorKind, ExprError, Source};
 pub use eval::Program;
 pub use json::{JToken, JsonError};
+pub use jwt::{Jwt, MAX_TOKEN_BYTES};
 pub use span::{Location, Origin, Span};
 pub use value::{EnumValue, Value};
 

@@ -31,6 +31,8 @@ pub(crate) enum Obj {
     StringBuilder,
     Random,
     Guid,
+    /// `Jwt`: `AsJwt()`, validate-jwt's `output-token-variable-name`.
+    Jwt,
 }
 
 /// Dictionaries of the `context` model.
@@ -41,6 +43,8 @@ pub(crate) enum DictTy {
     MatchedParameters,
     Variables,
     Certificates,
+    /// `Jwt.Claims`.
+    Claims,
 }
 
 impl DictTy {
@@ -49,7 +53,7 @@ impl DictTy {
     }
     pub(crate) fn value(self) -> Ty {
         match self {
-            DictTy::Headers | DictTy::Query => Ty::Array(Box::new(Ty::String)),
+            DictTy::Headers | DictTy::Query | DictTy::Claims => Ty::Array(Box::new(Ty::String)),
             DictTy::MatchedParameters => Ty::String,
             DictTy::Variables => Ty::Object,
             DictTy::Certificates => Ty::Cert,
@@ -317,6 +321,7 @@ impl Ty {
             "DateTime" => Ty::DateTime,
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
+            "Jwt" => Ty::Obj(Obj::Jwt),
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
             other => return JsonTy::from_name(other).map(Ty::Json),
         })
@@ -380,9 +385,12 @@ impl fmt::Display for Ty {
                 Obj::StringBuilder => "StringBuilder",
                 Obj::Random => "Random",
                 Obj::Guid => "Guid",
+                Obj::Jwt => "Jwt",
             },
             Ty::Dict(d) => match d {
-                DictTy::Headers | DictTy::Query => "IReadOnlyDictionary<string, string[]>",
+                DictTy::Headers | DictTy::Query | DictTy::Claims => {
+                    "IReadOnlyDictionary<string, string[]>"
+                }
                 DictTy::MatchedParameters => "IReadOnlyDictionary<string, string>",
                 DictTy::Variables => "IReadOnlyDictionary<string, object>",
                 DictTy::Certificates => "IReadOnlyDictionary<string, X509Certificate2>",

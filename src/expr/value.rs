@@ -132,6 +132,9 @@ pub(crate) enum HandleKind {
     /// A `System.Random`, drawing from the system's generator.
     Random,
     Guid([u8; 16]),
+    /// A decoded token (`Jwt`), and its `Claims` dictionary.
+    Jwt(Arc<super::jwt::Jwt>),
+    Claims(Arc<super::jwt::Jwt>),
 }
 
 /// The text of a StringBuilder (a lock never poisoned: nothing panics while holding it).
@@ -142,6 +145,11 @@ pub(crate) fn builder_text(b: &std::sync::Mutex<String>) -> std::sync::MutexGuar
 impl Value {
     pub fn string(s: &str) -> Value {
         Value::String(Arc::from(s))
+    }
+
+    /// A `Jwt` object.
+    pub fn jwt(jwt: super::jwt::Jwt) -> Value {
+        Value::Object(Handle(HandleKind::Jwt(Arc::new(jwt))))
     }
 
     pub fn is_null(&self) -> bool {
@@ -191,6 +199,7 @@ impl Value {
                 HandleKind::StringBuilder(_) => "StringBuilder",
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
+                HandleKind::Jwt(_) => "Jwt",
                 _ => "Object",
             },
         }

@@ -59,7 +59,10 @@ impl LocalGateway {
     /// The deployment cannot be read or does not load, or its TLS files are unusable.
     pub async fn open(config: &str, limits: Limits) -> Result<Self, LocalError> {
         let origin = Origin::from_config(config).await?;
-        let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
+        let refresher = Arc::new(
+            Refresher::new(origin, Deployment::from_files as Build)
+                .with_tick(Deployment::keys_tick()),
+        );
         let loaded = refresher.load_initial().await?;
         let deployment = &loaded.value;
         let tls = TlsSettings::builder(&deployment.config)

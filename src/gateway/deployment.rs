@@ -14,7 +14,9 @@ use super::TrustVerifier;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
-use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, PolicySources, Scope};
+use crate::policy::{
+    EffectivePolicy, OpenIdKeys, PolicyDocument, PolicyError, PolicySources, Scope,
+};
 use crate::proxy::{Backend, ClientIdentity};
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
@@ -95,6 +97,11 @@ pub struct Deployment {
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
     /// local listener's TLS settings.
     pub tls_files: Vec<SourceFile>,
+    /// The `openid-config` URLs of `validate-jwt` policies, whose keys are fetched off the
+    /// request path ([`Deployment::refresh_signing_keys`]), and the client they are
+    /// fetched with (public web roots plus the deployment's roots).
+    openid: Vec<Arc<OpenIdKeys>>,
+    openid_client: Option<Backend>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -205,6 +212,10 @@ impl Deployment {
             });
         }
         let policy_count = documents.len();
+        let openid = crate::policy::openid_keys_used_by(
+            apis.iter()
+                .flat_map(|a| std::iter::once(&a.api).chain(a.operations.iter().map(|(p, _)| p))),
+        );
         let tls_files = files
             .iter()
             .filter(|f| {
@@ -218,7 +229,25 @@ impl Deployment {
 
         let (trust, diagnostics) = TrustStore::from_files(files, now);
         let trust = Arc::new(trust);
+        crate::policy::resolve_certificate_keys(
+            apis.iter()
+                .flat_map(|a| std::iter::once(&a.api).chain(a.operations.iter().map(|(p, _)| p))),
+            trust.uploaded(),
+        )
+        .map_err(policy_error)?;
         let backends = backends(files, &trust)?;
+        let openid_client = if openid.is_empty() {
+            None
+        } else {
+            Some(
+                Backend::new(
+                    &roots_der(&trust),
+                    None,
+                    crate::policy::MAX_OPENID_DOCUMENT_BYTES,
+                )
+                .map_err(|e| DeploymentError::BackendTls(e.to_string()))?,
+            )
+        };
         let context = Arc::new(expr::Deployment {
             region: config.deployment.region.clone(),
             service_name: config.deployment.service_name.clone(),
@@ -235,13 +264,57 @@ impl Deployment {
             backends,
             policy_count,
             tls_files,
+            openid,
+            openid_client,
         })
+    }
+
+    /// Fetches the signing keys of the `openid-config`s of this deployment's policies:
+    /// those due for a refresh, or all with `force`. Never on a request's path: at load
+    /// ([`Deployment::from_files`]) and from the background refresh. A configuration that
+    /// cannot be fetched keeps its last good keys (shared with the deployments before
+    /// this one); one that never answered has none, and its tokens are refused. Returns
+    /// the errors, already logged.
+    pub async fn refresh_signing_keys(&self, force: bool) -> Vec<String> {
+        self.fetch_signing_keys(force, crate::policy::OPENID_FETCH_TIMEOUT)
+            .await
+    }
+
+    async fn fetch_signing_keys(&self, force: bool, within: std::time::Duration) -> Vec<String> {
+        match &self.openid_client {
+            Some(client) => {
+                crate::policy::refresh_openid_keys(&self.openid, client, force, within).await
+            }
+            None => Vec::new(),
+        }
     }
 
     /// [`Deployment::load`] now, with the trust store's diagnostics logged: what a
     /// refresher builds from each new set of files and their content version.
+    ///
+    /// The `openid-config` keys its policies need are fetched before it returns (together,
+    /// within 3 s, on a thread of its own so that this works on any thread): a failed fetch
+    /// is logged, never a failed load, and keeps the last good keys.
     pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
         let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
+        if !deployment.openid.is_empty() {
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => {
+                            runtime.block_on(deployment.fetch_signing_keys(
+                                false,
+                                crate::policy::OPENID_LOAD_FETCH_BUDGET,
+                            ));
+                        }
+                        Err(e) => tracing::warn!("cannot fetch openid-config keys at load: {e}"),
+                    }
+                });
+            });
+        }
         for line in log_lines(&deployment.diagnostics) {
             let (d, message) = match line {
                 LogLine::One(d) => (d, Cow::Borrowed(d.message.as_str())),
@@ -260,6 +333,16 @@ impl Deployment {
             }
         }
         Ok(deployment)
+    }
+
+    /// The [`Tick`](crate::source::refresh::Tick) a refresher of deployments runs after
+    /// each background refresh: the `openid-config` keys that are due.
+    pub fn keys_tick() -> crate::source::refresh::Tick<Self> {
+        Arc::new(|served| {
+            Box::pin(async move {
+                served.value.refresh_signing_keys(false).await;
+            })
+        })
     }
 
     /// The composed policy for an API, and an operation of it if one matched.
@@ -354,14 +437,19 @@ fn log_lines(diagnostics: &[Diagnostic]) -> Vec<LogLine<'_>> {
     lines
 }
 
-/// Backend clients: public web roots plus the deployment's roots (backends with a
-/// private CA), and one client per uploaded certificate that has a key.
-fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
-    let extra_roots: Vec<_> = trust
+/// The deployment's root CAs, for outgoing TLS (backends with a private CA).
+fn roots_der(trust: &TrustStore) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+    trust
         .roots()
         .iter()
         .map(|c| rustls_pki_types::CertificateDer::from(c.der().to_vec()))
-        .collect();
+        .collect()
+}
+
+/// Backend clients: public web roots plus the deployment's roots (backends with a
+/// private CA), and one client per uploaded certificate that has a key.
+fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
+    let extra_roots = roots_der(trust);
     let tls = |e: rustls::Error| DeploymentError::BackendTls(e.to_string());
     let default = Backend::new(&extra_roots, None, MAX_BUFFERED_BODY).map_err(tls)?;
     let mut by_identity = HashMap::new();

@@ -20,6 +20,10 @@ use super::value::{Param, PolicyValue, compile_expression};
 use super::xml::{XmlElement, XmlNode};
 use crate::expr::BodyReads;
 
+mod validate_jwt;
+
+pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
+
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -98,6 +102,23 @@ impl Node {
                 password,
             }) => params(&[body, password]),
             Policy::Cors(c) => params(&[&c.allow_credentials, &c.terminate_unmatched_request]),
+            Policy::ValidateJwt(j) => {
+                let (TokenSource::Header(p) | TokenSource::Query(p) | TokenSource::Value(p)) =
+                    &j.token;
+                params(&[
+                    p,
+                    &j.failed_validation_httpcode,
+                    &j.failed_validation_error_message,
+                    &j.require_expiration_time,
+                    &j.require_scheme,
+                    &j.clock_skew,
+                    &j.audiences,
+                    &j.issuers,
+                ]);
+                for claim in &j.required_claims {
+                    params(&[&claim.values]);
+                }
+            }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
         }
         reads
@@ -157,6 +178,8 @@ pub enum Policy {
     ValidateClientCertificate(ValidateClientCertificate),
     AuthenticationCertificate(AuthenticationCertificate),
     Cors(Cors),
+    /// Boxed: far larger than the other policies.
+    ValidateJwt(Box<ValidateJwt>),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -518,7 +541,8 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         | "ip-filter"
         | "validate-client-certificate"
         | "authentication-certificate"
-        | "cors" => INBOUND,
+        | "cors"
+        | "validate-jwt" => INBOUND,
         _ => return None,
     })
 }
@@ -526,7 +550,6 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
 /// Other APIM policies certgate does not run (so their names get a clear error rather
 /// than "unknown element").
 const NOT_IMPLEMENTED: &[&str] = &[
-    "validate-jwt",
     "validate-azure-ad-token",
     "send-request",
     "send-one-way-request",
@@ -841,6 +864,13 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             )?;
             (Policy::Cors(cors(el, &a)?), a.id()?)
         }
+        "validate-jwt" => {
+            let a = Attrs::new(el, validate_jwt::ATTRIBUTES)?;
+            (
+                Policy::ValidateJwt(Box::new(validate_jwt::validate_jwt(el, &a)?)),
+                a.id()?,
+            )
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -872,6 +902,7 @@ const POLICY_NAMES: &[&str] = &[
     "validate-client-certificate",
     "authentication-certificate",
     "cors",
+    "validate-jwt",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).

@@ -36,6 +36,7 @@ mod elements;
 mod error;
 pub(crate) mod exec;
 mod fragments;
+mod jwt;
 mod named_values;
 mod section;
 mod value;
@@ -44,12 +45,19 @@ mod xml;
 pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
     AddressRange, AuthenticationCertificate, CheckHeader, Choose, Cors, ExistsAction,
-    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
-    Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
-    SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
+    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, Meta, MockResponse,
+    Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri, SetBackendService, SetBody,
+    SetParameter, SetStatus, SetVariable, SigningKeyHandle, TokenSource, ValidateClientCertificate,
+    ValidateJwt, When, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
+pub(crate) use jwt::oidc::{
+    FETCH_TIMEOUT as OPENID_FETCH_TIMEOUT, LOAD_FETCH_BUDGET as OPENID_LOAD_FETCH_BUDGET,
+    MAX_DOCUMENT_BYTES as MAX_OPENID_DOCUMENT_BYTES, refresh as refresh_openid_keys,
+    used_by as openid_keys_used_by,
+};
+pub(crate) use jwt::{OpenIdKeys, resolve_certificate_keys};
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};

@@ -19,6 +19,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -211,6 +212,11 @@ impl<T> Snapshot<T> {
     }
 }
 
+/// What the background task runs after each refresh with the deployment being served:
+/// upkeep of what a deployment fetches itself (`validate-jwt`'s OpenID keys).
+pub type Tick<T> =
+    Arc<dyn Fn(Arc<Versioned<T>>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Builds deployments from a [`DeploymentSource`] into a [`Snapshot`].
 pub struct Refresher<S, T, F> {
     source: S,
@@ -218,6 +224,7 @@ pub struct Refresher<S, T, F> {
     snapshot: Arc<Snapshot<T>>,
     /// One refresh at a time.
     running: tokio::sync::Mutex<()>,
+    tick: Option<Tick<T>>,
 }
 
 impl<S, T, F, E> Refresher<S, T, F>
@@ -236,7 +243,16 @@ where
             build: Arc::new(build),
             snapshot: Arc::new(Snapshot::empty()),
             running: tokio::sync::Mutex::new(()),
+            tick: None,
         }
+    }
+
+    /// Runs `tick` after every background refresh ([`Self::spawn`]) with the deployment
+    /// then served, if any.
+    #[must_use]
+    pub fn with_tick(mut self, tick: Tick<T>) -> Self {
+        self.tick = Some(tick);
+        self
     }
 
     /// The snapshot this refresher fills; clone the `Arc` into request handlers.
@@ -364,6 +380,9 @@ where
                 tokio::time::sleep(wait).await;
                 // Failures are recorded and logged by refresh itself.
                 let _ = self.refresh().await;
+                if let (Some(tick), Some(current)) = (&self.tick, self.snapshot.current()) {
+                    tick(current).await;
+                }
             }
         })
     }

@@ -208,3 +208,25 @@ async fn a_panicking_build_is_a_build_error() {
     );
     assert_eq!(refresher.snapshot().version().as_deref(), Some("v1"));
 }
+
+#[tokio::test]
+async fn the_tick_runs_after_each_background_refresh_with_the_served_deployment() {
+    let fake = Fake::default();
+    fake.then(loaded("one", "e1")).then(Ok(Fetch::NotModified));
+    let (refresher, _) = refresher(&fake);
+    let (sent, mut ticks) = tokio::sync::mpsc::unbounded_channel();
+    let refresher = Arc::new(refresher.with_tick(Arc::new(
+        move |served: Arc<Versioned<String>>| {
+            let sent = sent.clone();
+            Box::pin(async move {
+                let _ = sent.send(served.value.clone());
+            })
+        },
+    )));
+    refresher.load_initial().await.unwrap();
+    let task = Arc::clone(&refresher).spawn(Duration::from_millis(1));
+    // A tick after the unchanged refresh too: keys age whether or not the deployment changed.
+    assert_eq!(ticks.recv().await.as_deref(), Some("one"));
+    assert_eq!(ticks.recv().await.as_deref(), Some("one"));
+    task.abort();
+}

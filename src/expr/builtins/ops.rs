@@ -238,6 +238,12 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
             | (Value::Array(_), Ty::Array(_))
             | (Value::Certificate(_), Ty::Cert)
             | (Value::Pair(_), Ty::Pair(..))
+            | (
+                Value::Object(crate::expr::value::Handle(
+                    crate::expr::value::HandleKind::Jwt(_)
+                )),
+                Ty::Obj(crate::expr::types::Obj::Jwt)
+            )
     )
 }
 

@@ -103,6 +103,19 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "HasPrivateKey" => (P::CertHasPrivateKey, T::Bool),
             _ => return None,
         },
+        (T::Obj(Obj::Jwt), _) => match name {
+            "Claims" => (P::JwtClaims, T::Dict(DictTy::Claims)),
+            "Subject" => (P::JwtSubject, s()),
+            "Issuer" => (P::JwtIssuer, s()),
+            "Id" => (P::JwtId, s()),
+            "Audiences" => (P::JwtAudiences, T::Array(Box::new(T::String))),
+            "ExpirationTime" => (P::JwtExpirationTime, T::DateTime),
+            "NotBefore" => (P::JwtNotBefore, T::DateTime),
+            "IssuedAt" => (P::JwtIssuedAt, T::DateTime),
+            "Algorithm" => (P::JwtAlgorithm, s()),
+            "Type" => (P::JwtType, s()),
+            _ => return None,
+        },
         (T::Obj(Obj::X500Name), "Name") => (P::X500Name, s()),
         (T::Obj(Obj::Oid), "Value") => (P::OidValue, s()),
         (T::Obj(Obj::Oid), "FriendlyName") => (P::OidFriendlyName, s()),
@@ -195,8 +208,7 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         Ty::String => matches!(
             name,
-            "AsJwt"
-                | "AsBasic"
+            "AsBasic"
                 | "TryParseJwt"
                 | "TryParseBasic"
                 | "Encrypt"
@@ -331,6 +343,7 @@ pub(crate) enum R {
     Builder,
     Random,
     Guid,
+    Jwt,
 }
 
 /// Which receivers a method table entry applies to.
@@ -364,7 +377,9 @@ impl Recv {
             Recv::Enc => *ty == Ty::Obj(Obj::Encoding),
             Recv::StrDict => matches!(
                 ty,
-                Ty::Dict(DictTy::Headers | DictTy::Query | DictTy::MatchedParameters)
+                Ty::Dict(
+                    DictTy::Headers | DictTy::Query | DictTy::MatchedParameters | DictTy::Claims
+                )
             ),
             Recv::Vars => *ty == Ty::Dict(DictTy::Variables),
             Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
@@ -548,6 +563,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     // Encoding
     (Recv::Enc, "GetString", &[Bytes], R::Str, M::EncGetString),
     (Recv::Enc, "GetBytes", &[Str], R::Bytes, M::EncGetBytes),
+    // APIM's string extension: the decoded token, or null
+    (Recv::Str, "AsJwt", &[], R::Jwt, M::StrAsJwt),
     // dictionaries
     (
         Recv::StrDict,

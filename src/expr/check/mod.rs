@@ -1795,6 +1795,7 @@ impl Checker {
                 R::Builder => Ty::Obj(Obj::StringBuilder),
                 R::Random => Ty::Obj(Obj::Random),
                 R::Guid => Ty::Obj(Obj::Guid),
+                R::Jwt => Ty::Obj(Obj::Jwt),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ArrSel => Ty::Array(Box::new(lambda_ty.clone().unwrap_or(Ty::Object))),

@@ -183,6 +183,10 @@ impl Eval<'_> {
                     self.build_elements(n, 0, span)?;
                     Value::Array(rs.chars().map(Value::Char).collect())
                 }
+                M::StrAsJwt => {
+                    self.charge_bytes(rs.len(), span)?;
+                    crate::expr::Jwt::parse(rs).map_or(Value::Null, Value::jwt)
+                }
                 M::StrCompareTo => Value::Int(match &args[0] {
                     Value::String(o) => {
                         self.charge_bytes(rs.len().min(o.len()), span)?;
@@ -346,6 +350,23 @@ impl Eval<'_> {
                 }
                 _ => Err(fail(E::Argument("s is null".into()))),
             },
+            (M::DictContainsKey, Value::Object(Handle(HandleKind::Claims(j)))) => match &args[0] {
+                Value::String(k) => Ok(Value::Bool(j.claim(k).is_some())),
+                _ => Err(fail(E::Argument("key is null".into()))),
+            },
+            (M::DictGetValueOrDefault, Value::Object(Handle(HandleKind::Claims(j)))) => {
+                let Value::String(k) = &args[0] else {
+                    return Err(fail(E::Argument("key is null".into())));
+                };
+                Ok(match j.claim(k) {
+                    Some(values) => {
+                        let joined = values.join(",");
+                        self.charge_bytes(joined.len(), span)?;
+                        s(joined)
+                    }
+                    None => args.get(1).cloned().unwrap_or(Value::Null),
+                })
+            }
             (M::DictContainsKey, Value::Object(Handle(HandleKind::Dict(d)))) => match &args[0] {
                 Value::String(k) => Ok(Value::Bool(self.dict_get(*d, k, span)?.is_some())),
                 _ => Err(fail(E::Argument("key is null".into()))),

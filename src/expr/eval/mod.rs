@@ -962,6 +962,15 @@ impl<'a> Eval<'a> {
                         .map(|(k, c)| pair(Value::string(k), Value::Certificate(c.clone())))
                 ),
             },
+            Value::Object(Handle(HandleKind::Claims(j))) => {
+                let j = j.clone();
+                each!(
+                    j.claims
+                        .iter()
+                        .map(|(k, v)| pair(Value::string(k), strings(v))),
+                    copied
+                )
+            }
             Value::Object(Handle(HandleKind::Groups(m))) => {
                 let m = m.clone();
                 each!((0..m.groups.len()).map(|i| h(HandleKind::Group(m.clone(), i))))

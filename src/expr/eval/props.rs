@@ -38,6 +38,25 @@ fn opt(x: &Option<String>) -> Value {
     x.as_deref().map_or(Value::Null, s)
 }
 
+/// A member of a `Jwt` other than `Claims`: what IdentityModel's `JwtSecurityToken`
+/// gives (null strings and dates for absent claims).
+fn jwt_member(j: &crate::expr::Jwt, p: Prop) -> Value {
+    use Prop as P;
+    let date = |name| j.date(name).map_or(Value::Null, Value::DateTime);
+    let claim = |name| j.first(name).map_or(Value::Null, s);
+    match p {
+        P::JwtSubject => claim("sub"),
+        P::JwtIssuer => claim("iss"),
+        P::JwtId => claim("jti"),
+        P::JwtAudiences => super::strings(j.claim("aud").unwrap_or_default()),
+        P::JwtExpirationTime => date("exp"),
+        P::JwtNotBefore => date("nbf"),
+        P::JwtIssuedAt => date("iat"),
+        P::JwtAlgorithm => s(&j.algorithm),
+        _ => opt(&j.type_),
+    }
+}
+
 impl Eval<'_> {
     pub(crate) fn prop(&mut self, v: Value, p: Prop, span: Span) -> R<Value> {
         let ctx = self.ctx;
@@ -213,6 +232,22 @@ impl Eval<'_> {
                 }
                 _ => return Err(internal(&v)),
             },
+            P::JwtClaims => match &v {
+                Value::Object(Handle(HandleKind::Jwt(j))) => h(HandleKind::Claims(j.clone())),
+                _ => return Err(internal(&v)),
+            },
+            P::JwtSubject
+            | P::JwtIssuer
+            | P::JwtId
+            | P::JwtAudiences
+            | P::JwtExpirationTime
+            | P::JwtNotBefore
+            | P::JwtIssuedAt
+            | P::JwtAlgorithm
+            | P::JwtType => match &v {
+                Value::Object(Handle(HandleKind::Jwt(j))) => jwt_member(j, p),
+                _ => return Err(internal(&v)),
+            },
             P::StrLength => match &v {
                 // counted in UTF-16 units: read whole
                 Value::String(x) => {
@@ -385,6 +420,9 @@ impl Eval<'_> {
 
     pub(crate) fn dict_len(&self, v: &Value) -> Option<usize> {
         let ctx = self.ctx;
+        if let Value::Object(Handle(HandleKind::Claims(j))) = v {
+            return Some(j.claims.len());
+        }
         let Value::Object(Handle(HandleKind::Dict(d))) = v else {
             return None;
         };
@@ -444,6 +482,16 @@ impl Eval<'_> {
         };
         let int = |i: &Value| super::super::builtins::ops::as_i64(i).unwrap_or(-1);
         match (&v, &i) {
+            (Value::Object(Handle(HandleKind::Claims(j))), key) => {
+                let Value::String(key) = key else {
+                    return Err((E::Argument("the key is null".into()), span));
+                };
+                let values = j
+                    .claim(key)
+                    .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))?;
+                self.charge_bytes(values.iter().map(String::len).sum(), span)?;
+                Ok(super::strings(values))
+            }
             (Value::Object(Handle(HandleKind::Dict(d))), key) => {
                 let Value::String(key) = key else {
                     return Err((E::Argument("the key is null".into()), span));

@@ -123,7 +123,9 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
 /// A malformed `CERTGATE_CONFIG`, an unusable `AWS_CA_BUNDLE`.
 pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Function, S3Error> {
     let origin = origin(&settings.config, S3_TIMEOUT).await?;
-    let refresher = Arc::new(Refresher::new(origin, Deployment::from_files as Build));
+    let refresher = Arc::new(
+        Refresher::new(origin, Deployment::from_files as Build).with_tick(Deployment::keys_tick()),
+    );
     let snapshot = refresher.snapshot();
     let _ = versions.set(Arc::clone(&snapshot));
     let started = Instant::now();

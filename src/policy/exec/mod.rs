@@ -13,6 +13,7 @@ mod checks;
 mod cors;
 mod message;
 mod param;
+mod validate_jwt;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -322,6 +323,19 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::Cors(c) => cors::cors(c, x, section, &node.meta.path),
+            Policy::ValidateJwt(j) => {
+                let outcome = validate_jwt::validate_jwt(j, &x.ctx);
+                x.note(section, &node.meta.path, || match &outcome {
+                    Ok(_) => "token valid".to_owned(),
+                    Err(f) => f.reason.to_owned(),
+                });
+                let token = outcome?;
+                if let Some(name) = &j.output_token_variable_name {
+                    let jwt = expr::Jwt::parse(&token).map_or(expr::Value::Null, expr::Value::jwt);
+                    x.ctx.variables.insert(name.clone(), jwt);
+                }
+                Ok(Flow::Continue)
+            }
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
