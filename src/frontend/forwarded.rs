@@ -26,6 +26,11 @@ impl CertificateHeaders {
     /// ALB header) from `headers`, also under spellings with `_` for `-`, as Envoy's
     /// header sanitizing does.
     pub fn take(headers: &mut HeaderMap, extra: &[&str]) -> Self {
+        // One pass over the request's own names first: most requests carry none of
+        // these, and looking each known name up parses and hashes it every time.
+        if !headers.keys().any(|name| is_carrier(name.as_str(), extra)) {
+            return Self::default();
+        }
         let mut removed = Vec::new();
         for name in CERTIFICATE_HEADERS.iter().chain(extra) {
             // Looking a name up allocates nothing; making a `HeaderName` of it would, and
@@ -85,6 +90,18 @@ impl CertificateHeaders {
 /// A carrier header that came this many times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeated(pub usize);
+
+/// Whether `name` is a certificate header's, also with `_` read as `-`.
+fn is_carrier(name: &str, extra: &[&str]) -> bool {
+    let dashed = |b: u8| if b == b'_' { b'-' } else { b };
+    CERTIFICATE_HEADERS.iter().chain(extra).any(|known| {
+        known.len() == name.len()
+            && known
+                .bytes()
+                .zip(name.bytes())
+                .all(|(k, n)| k.eq_ignore_ascii_case(&dashed(n)))
+    })
+}
 
 /// Removes the headers whose name, with `_` read as `-`, is a certificate header's, and
 /// returns the known names so removed.

@@ -9,6 +9,7 @@
 //! [`gateway::handle`] against the snapshot current when it arrived, and is logged on
 //! one line.
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -146,22 +147,36 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     let request_id = request.request_id.clone();
     let ignored = request.ignored_certificate_sources.join(",");
     let outcome = gateway::handle(deployment, request, OffsetDateTime::now_utc(), false).await;
-    let decision = match &outcome.decision {
-        gateway::Decision::Failed { reason } => format!("failed:{reason}"),
-        other => other.as_str().to_owned(),
-    };
-    tracing::info!(
-        method = %method,
-        path = %path,
-        status = outcome.response.status.as_u16(),
-        decision = %decision,
-        api = %outcome.api.as_deref().unwrap_or("-"),
-        certificate = %thumbprint,
-        ignored = %if ignored.is_empty() { "-" } else { ignored.as_str() },
-        duration = ?started.elapsed(),
-        deployment = %deployment.version,
-        request_id = %request_id,
-        "request"
-    );
+    if tracing::enabled!(tracing::Level::INFO) {
+        // One preformatted message rather than ten fields: tracing's formatter visits
+        // and pads each field on its own, and that was a tenth of a kept-alive request's
+        // CPU. The text is what the fields printed: `request method=GET path=/... ...`.
+        let mut line = String::with_capacity(256);
+        let _ = write!(
+            line,
+            "request method={method} path={path} status={} decision=",
+            outcome.response.status.as_u16()
+        );
+        match &outcome.decision {
+            gateway::Decision::Failed { reason } => {
+                let _ = write!(line, "failed:{reason}");
+            }
+            other => line.push_str(other.as_str()),
+        }
+        let _ = write!(
+            line,
+            " api={} certificate={thumbprint} ignored={} duration={:?} deployment={} \
+             request_id={request_id}",
+            outcome.api.as_deref().unwrap_or("-"),
+            if ignored.is_empty() {
+                "-"
+            } else {
+                ignored.as_str()
+            },
+            started.elapsed(),
+            deployment.version,
+        );
+        tracing::info!("{line}");
+    }
     outcome.response
 }

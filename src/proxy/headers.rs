@@ -70,6 +70,11 @@ pub(super) fn strip_credentials_for(headers: &mut HeaderMap, from: &http::Uri, n
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none, and this runs on each one several times: one pass over
+    // their names costs less than removing each of the nine.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -82,6 +87,12 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
+}
+
+/// Whether `name` is hop-by-hop whatever `Connection` says (the names it lists count
+/// only with a `Connection` header, itself one of these).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
 /// What the backend learns about the original request through `X-Forwarded-*`.
