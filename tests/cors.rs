@@ -13,11 +13,11 @@ mod trust_pki;
 
 use std::process::Command;
 
-use certgate::body::Payload;
 use certgate::cert::Certificate;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest};
 use certgate::policy::{PolicyDocument, Scope};
 use common::backend::EchoBackend;
+use common::request::gateway_request;
 use trust_pki::{Ca, file, now, pem_of};
 
 const APP: &str = "https://app.contoso.com";
@@ -92,26 +92,16 @@ async fn start(global_inbound: &str, api_inbound: &str) -> (Pki, EchoBackend, De
 }
 
 fn request(method: &str, headers: &[(&str, &str)], certificate: Option<&[u8]>) -> GatewayRequest {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri("https://api.contoso.com/orders/42")
-        .header("host", "api.contoso.com");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let (parts, ()) = builder.body(()).unwrap().into_parts();
-    GatewayRequest {
-        parts,
-        body: Payload::from(Vec::new()),
-        stream_response: false,
-        client_ip: Some("198.51.100.7".parse().unwrap()),
-        certificate: match certificate {
-            None => ClientCertificate::Absent,
-            Some(der) => ClientCertificate::from_chain(vec![Certificate::from_der(der).unwrap()]),
-        },
-        ignored_certificate_sources: vec![],
-        request_id: "req-1".into(),
-    }
+    let certificate = match certificate {
+        None => ClientCertificate::Absent,
+        Some(der) => ClientCertificate::from_chain(vec![Certificate::from_der(der).unwrap()]),
+    };
+    gateway_request(
+        method,
+        "https://api.contoso.com/orders/42",
+        headers,
+        certificate,
+    )
 }
 
 fn preflight(origin: &str, method: &str, headers: Option<&str>) -> GatewayRequest {

@@ -17,6 +17,7 @@ use certgate::body::Payload;
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use certgate::policy::{PolicyDocument, Scope};
 use common::backend::EchoBackend;
+use common::request::gateway_request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -234,23 +235,8 @@ async fn load_fetching(files: Vec<certgate::files::SourceFile>) -> Deployment {
 }
 
 fn request(uri: &str, headers: &[(&str, &str)]) -> GatewayRequest {
-    let mut builder = http::Request::builder()
-        .method("GET")
-        .uri(format!("https://api.contoso.com{uri}"))
-        .header("host", "api.contoso.com");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let (parts, ()) = builder.body(()).unwrap().into_parts();
-    GatewayRequest {
-        parts,
-        body: Payload::from(Vec::new()),
-        stream_response: false,
-        client_ip: Some("198.51.100.7".parse().unwrap()),
-        certificate: ClientCertificate::Absent,
-        ignored_certificate_sources: vec![],
-        request_id: "req-1".into(),
-    }
+    let url = format!("https://api.contoso.com{uri}");
+    gateway_request("GET", &url, headers, ClientCertificate::Absent)
 }
 
 /// What a request with `authorization` got: status, LastError.Reason (empty when it

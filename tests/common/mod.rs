@@ -7,3 +7,4 @@ pub mod lambda_json;
 pub mod lambda_watch;
 pub mod moto;
 pub mod pki;
+pub mod request;
