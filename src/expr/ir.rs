@@ -132,6 +132,9 @@ pub(crate) enum Prop {
     UriPort,
     UriPathAndQuery,
     SbLength,
+    MapCount,
+    MapKeys,
+    MapValues,
 }
 
 /// Which certificate property an uploaded-certificates lookup compares.
@@ -232,6 +235,20 @@ pub(crate) enum Method {
     SbAppendLine,
     RandomNext,
     RandomNextDouble,
+    // List<T> and Dictionary<K, V>: see `eval::collections`
+    ListAdd,
+    ListAddRange,
+    ListInsert,
+    ListRemove,
+    ListRemoveAt,
+    ListIndexOf,
+    Clear,
+    MapAdd,
+    MapContainsKey,
+    MapContainsValue,
+    MapRemove,
+    /// Gives a pair (found, value) that `Node::Out` takes apart.
+    MapTryGetValue,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,6 +303,10 @@ pub(crate) enum StaticFn {
     NewStringBuilder,
     NewRandom,
     GuidNewGuid,
+    /// `new List<T>()`, `new List<T>(capacity)`, `new List<T>(items)`.
+    NewList,
+    /// `new Dictionary<K, V>()`, with a `StringComparer` argument or not.
+    NewMap,
     Json(JsonFn),
 }
 
@@ -438,6 +459,19 @@ pub(crate) enum Node {
         args: Vec<Node>,
         span: Span,
     },
+    /// A call with an `out` argument: `call` gives a pair (result, out value); the out
+    /// value goes to `slot`, the result is the node's.
+    Out {
+        call: Box<Node>,
+        slot: u16,
+    },
+    /// `new T(...) { ... }`: the new object is put in `slot`, the initializer's
+    /// statements (`Add` calls, index assignments) run, and the object is the value.
+    Init {
+        value: Box<Node>,
+        slot: u16,
+        stmts: Vec<Stmt>,
+    },
     /// `new T[size]` (filled with `fill`) or `new T[] { elems }`; `bytes` for `byte[]`.
     NewArray {
         size: Option<Box<Node>>,
@@ -480,6 +514,10 @@ impl Node {
             Node::NewArray { size, elems, .. } => {
                 size.as_deref().is_some_and(u) || elems.iter().any(u)
             }
+            Node::Out { call, slot: s } => u(call) || *s == slot,
+            // the initializer's statements only use the hidden slot and what they were
+            // given: say yes, which keeps what callers do with the answer correct
+            Node::Init { .. } => true,
         }
     }
 }
@@ -546,7 +584,7 @@ pub(crate) enum Stmt {
         default: Option<usize>,
         span: Span,
     },
-    /// `token[index] = value` on a JObject or JArray.
+    /// `x[index] = value` on a JObject, JArray, array, list or dictionary.
     SetIndex {
         recv: Node,
         index: Node,

@@ -82,6 +82,7 @@
 mod ast;
 mod builtins;
 mod check;
+mod collections;
 mod context;
 mod diagnostic;
 mod eval;

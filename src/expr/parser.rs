@@ -2,7 +2,7 @@
 //! `((((...` can never overflow the stack.
 
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, InitItem, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::lexer::{RawPart, Tok, Token, lex};
@@ -1118,15 +1118,14 @@ impl<'s> Parser<'s> {
                     }
                     _ => None,
                 };
-                if self.is_kw("out") || self.is_kw("ref") {
-                    return Err((
-                        K::NotImplemented(
-                            "'out' and 'ref' arguments (TryGetValue, TryParse)".into(),
-                        ),
-                        self.span(),
-                    ));
+                if self.is_kw("ref") {
+                    return Err((K::NotImplemented("'ref' arguments".into()), self.span()));
                 }
-                let value = self.expr()?;
+                let value = if self.is_kw("out") {
+                    self.out_arg()?
+                } else {
+                    self.expr()?
+                };
                 args.push(Arg { name, value });
                 if self.eat(",") {
                     continue;
@@ -1276,14 +1275,67 @@ impl<'s> Parser<'s> {
             return Err(self.expected("'(' or '{' after the type"));
         }
         let init = if self.is("{") {
-            let open = self.span();
-            let close = self.skip_braces()?;
-            end = close;
-            Some(open.to(close))
+            let init = self.initializer()?;
+            end = init.span;
+            Some(init)
         } else {
             None
         };
         Ok(mk(New::Object { ty, args, init }, end))
+    }
+
+    /// `{ item, ... }` after `new T(...)` (a trailing comma allowed).
+    fn initializer(&mut self) -> PResult<Init> {
+        let open = self.expect("{")?;
+        let mut items = Vec::new();
+        while !self.is("}") {
+            let item = if self.is("{") {
+                let (elems, end) = self.array_elems()?;
+                let start = elems.first().map_or(end, |e| e.span);
+                InitItem::Add(elems, start.to(end))
+            } else if self.eat("[") {
+                let key = self.expr()?;
+                self.expect("]")?;
+                self.expect("=")?;
+                InitItem::Index(key, self.expr()?)
+            } else if matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::P("=")) {
+                let (name, sp) = self.ident("a member name")?;
+                self.advance();
+                InitItem::Member(name, sp, self.expr()?)
+            } else {
+                let e = self.expr()?;
+                let sp = e.span;
+                InitItem::Add(vec![e], sp)
+            };
+            items.push(item);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        let close = self.expect("}")?;
+        Ok(Init {
+            items,
+            span: open.to(close),
+        })
+    }
+
+    /// After `out`: `var x`, `T x` or `x`.
+    fn out_arg(&mut self) -> PResult<Expr> {
+        let start = self.advance().span;
+        let ty = if matches!(self.peek_at(1), Tok::Ident(_) | Tok::P("<" | "[" | ".")) {
+            Some(self.parse_type()?)
+        } else {
+            None
+        };
+        let (name, name_span) = self.ident("a variable name")?;
+        Ok(Expr {
+            kind: ExprKind::Out {
+                ty,
+                name,
+                name_span,
+            },
+            span: start.to(name_span),
+        })
     }
 
     /// `{ e, e, ... }` (a trailing comma allowed), and the span of the `}`.
@@ -1298,26 +1350,6 @@ impl<'s> Parser<'s> {
         }
         let end = self.expect("}")?;
         Ok((elems, end))
-    }
-
-    /// Skips a balanced `{ ... }` (an object or collection initializer, which the checker
-    /// refuses), returning the span of the closing brace.
-    fn skip_braces(&mut self) -> PResult<Span> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek() {
-                Tok::P("{") => depth += 1,
-                Tok::P("}") => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(self.advance().span);
-                    }
-                }
-                Tok::Eof => return Err(self.expected("'}'")),
-                _ => {}
-            }
-            self.advance();
-        }
     }
 
     fn holes(&mut self, parts: Vec<RawPart>) -> PResult<Vec<Part>> {

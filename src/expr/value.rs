@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::collections::{Map, Seq};
 use super::json::JToken;
 use super::types::EnumTy;
 use crate::cert::Certificate;
@@ -27,8 +28,10 @@ pub enum Value {
     /// `TimeSpan` in ticks of 100 ns, as .NET.
     TimeSpan(i64),
     Bytes(Arc<[u8]>),
-    /// `T[]`, `List<T>` and LINQ results.
-    Array(Arc<[Value]>),
+    /// `T[]`, `List<T>` and LINQ results: shared and mutable, as .NET's.
+    Array(Seq),
+    /// `Dictionary<TKey, TValue>`: shared and mutable.
+    Map(Map),
     /// `KeyValuePair<K, V>`.
     Pair(Arc<(Value, Value)>),
     Certificate(Arc<Certificate>),
@@ -176,6 +179,7 @@ impl Value {
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "Byte[]",
             Value::Array(_) => "Array",
+            Value::Map(_) => "Dictionary",
             Value::Pair(_) => "KeyValuePair",
             Value::Certificate(_) => "X509Certificate2",
             Value::Enum(e) => e.type_name(),
@@ -206,7 +210,16 @@ impl Value {
     /// The value as JSON (`certgate eval`): DateTime as RFC 3339, TimeSpan as
     /// `[d.]hh:mm:ss[.fffffff]`, byte[] as base64, a certificate as its main properties.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_at(0)
+    }
+
+    /// [`Value::to_json`] at `depth`: a list may hold itself, so nesting is cut at 64.
+    fn to_json_at(&self, depth: usize) -> serde_json::Value {
         use serde_json::{Value as J, json};
+        if depth > 64 {
+            return J::String("...".into());
+        }
+        let inner = |v: &Value| v.to_json_at(depth + 1);
         match self {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
@@ -222,8 +235,15 @@ impl Value {
                 use base64::Engine;
                 J::String(base64::engine::general_purpose::STANDARD.encode(b))
             }
-            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
-            Value::Pair(p) => json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
+            Value::Array(a) => J::Array(a.to_vec().iter().map(inner).collect()),
+            Value::Map(m) => J::Array(
+                (0..)
+                    .map_while(|i| m.entry_at(i))
+                    .flatten()
+                    .map(|(k, v)| json!({"Key": inner(&k), "Value": inner(&v)}))
+                    .collect(),
+            ),
+            Value::Pair(p) => json!({"Key": inner(&p.0), "Value": inner(&p.1)}),
             Value::Certificate(c) => json!({
                 "Subject": c.subject(),
                 "Issuer": c.issuer(),
@@ -252,6 +272,7 @@ impl fmt::Display for Value {
             Value::TimeSpan(t) => f.write_str(&format_timespan(*t)),
             Value::Bytes(_) => f.write_str("System.Byte[]"),
             Value::Array(_) => f.write_str("System.Object[]"),
+            Value::Map(_) => f.write_str("System.Collections.Generic.Dictionary`2"),
             Value::Pair(p) => write!(f, "[{}, {}]", p.0, p.1),
             Value::Certificate(c) => write!(
                 f,

@@ -192,7 +192,8 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         (Value::Enum(x), Value::Enum(y)) => x == y,
         (Value::Certificate(x), Value::Certificate(y)) => Arc::ptr_eq(x, y) || x.der() == y.der(),
         (Value::Bytes(x), Value::Bytes(y)) => Arc::ptr_eq(x, y),
-        (Value::Array(x), Value::Array(y)) => Arc::ptr_eq(x, y),
+        (Value::Array(x), Value::Array(y)) => x.same(y),
+        (Value::Map(x), Value::Map(y)) => x.same(y),
         (Value::Pair(x), Value::Pair(y)) => equals(&x.0, &y.0) && equals(&x.1, &y.1),
         _ => match (num(a), num(b)) {
             (Some(Num::D(x)), Some(y)) | (Some(y), Some(Num::D(x))) => x == to_d(y),
@@ -235,7 +236,8 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
             | (Value::DateTime(_), Ty::DateTime)
             | (Value::TimeSpan(_), Ty::TimeSpan)
             | (Value::Bytes(_), Ty::Bytes)
-            | (Value::Array(_), Ty::Array(_))
+            | (Value::Array(_), Ty::Array(_) | Ty::List(_))
+            | (Value::Map(_), Ty::Map(..))
             | (Value::Certificate(_), Ty::Cert)
             | (Value::Pair(_), Ty::Pair(..))
     )

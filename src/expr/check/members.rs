@@ -107,7 +107,11 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
         (T::Obj(Obj::Oid), "Value") => (P::OidValue, s()),
         (T::Obj(Obj::Oid), "FriendlyName") => (P::OidFriendlyName, s()),
         (T::String, "Length") => (P::StrLength, T::Int),
-        (T::Array(_), "Length" | "Count") => (P::ArrLength, T::Int),
+        // `Count` of an array: `IList<T>` and `ICollection<T>` are read as arrays
+        (T::Array(_), "Length" | "Count") | (T::List(_), "Count") => (P::ArrLength, T::Int),
+        (T::Map(..), "Count") => (P::MapCount, T::Int),
+        (T::Map(k, _), "Keys") => (P::MapKeys, T::Array(k.clone())),
+        (T::Map(_, v), "Values") => (P::MapValues, T::Array(v.clone())),
         (T::Bytes, "Length") => (P::BytesLength, T::Int),
         (T::Pair(k, _), "Key") => (P::PairKey, (**k).clone()),
         (T::Pair(_, v), "Value") => (P::PairValue, (**v).clone()),
@@ -271,6 +275,11 @@ pub(crate) enum P {
     Date,
     /// Any number of further arguments of any type (`params object[]`).
     Rest,
+    /// A collection of elements of the receiver's element type (`AddRange`).
+    Items,
+    /// The receiver dictionary's key type, value type.
+    Key,
+    Val,
     /// A JSON token or a value that converts to one (string, number, bool, DateTime,
     /// null): Newtonsoft's implicit conversions to `JToken`.
     JsonArg,
@@ -297,6 +306,9 @@ impl P {
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
+            P::Items => "a collection of the element type".into(),
+            P::Key => "the key type".into(),
+            P::Val => "the value type".into(),
         }
     }
 }
@@ -316,6 +328,8 @@ pub(crate) enum R {
     Bytes,
     Elem,
     ArrElem,
+    /// `List<T>` of the element type.
+    ListElem,
     ArrSel,
     Match,
     /// The numeric type of the arguments (Math.Abs/Max/Min).
@@ -348,6 +362,8 @@ pub(crate) enum Recv {
     // i15
     Builder,
     Random,
+    List,
+    Map,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -370,6 +386,8 @@ impl Recv {
             Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
             Recv::Builder => *ty == Ty::Obj(Obj::StringBuilder),
             Recv::Random => *ty == Ty::Obj(Obj::Random),
+            Recv::List => matches!(ty, Ty::List(_)),
+            Recv::Map => matches!(ty, Ty::Map(..)),
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
             Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
@@ -606,10 +624,23 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "LastOrDefault", &[], R::Elem, M::LastOrDefault),
     (Recv::Seq, "Contains", &[Elem], R::Bool, M::Contains),
     (Recv::Seq, "ToArray", &[], R::ArrElem, M::ToArray),
-    (Recv::Seq, "ToList", &[], R::ArrElem, M::ToArray),
+    (Recv::Seq, "ToList", &[], R::ListElem, M::ToArray),
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
     (Recv::Seq, "Skip", &[Int], R::ArrElem, M::Skip),
     (Recv::Seq, "Take", &[Int], R::ArrElem, M::Take),
+    // List<T> and Dictionary<K, V>
+    (Recv::List, "Add", &[Elem], R::Void, M::ListAdd),
+    (Recv::List, "AddRange", &[Items], R::Void, M::ListAddRange),
+    (Recv::List, "Insert", &[Int, Elem], R::Void, M::ListInsert),
+    (Recv::List, "Remove", &[Elem], R::Bool, M::ListRemove),
+    (Recv::List, "RemoveAt", &[Int], R::Void, M::ListRemoveAt),
+    (Recv::List, "IndexOf", &[Elem], R::Int, M::ListIndexOf),
+    (Recv::List, "Clear", &[], R::Void, M::Clear),
+    (Recv::Map, "Add", &[Key, Val], R::Void, M::MapAdd),
+    (Recv::Map, "ContainsKey", &[Key], R::Bool, M::MapContainsKey),
+    (Recv::Map, "ContainsValue", &[Val], R::Bool, M::MapContainsValue),
+    (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
+    (Recv::Map, "Clear", &[], R::Void, M::Clear),
     // StringBuilder and Random (i15)
     (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
     (
@@ -1137,6 +1168,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "char" | "Char" => Class::Char,
         "X509NameType" => Class::Enum(EnumTy::X509NameType),
         "StringComparison" => Class::Enum(EnumTy::StringComparison),
+        "StringComparer" => Class::Enum(EnumTy::StringComparer),
         "DateTimeKind" => Class::Enum(EnumTy::DateTimeKind),
         "RegexOptions" => Class::Enum(EnumTy::RegexOptions),
         "StringSplitOptions" => Class::Enum(EnumTy::StringSplitOptions),

@@ -1,6 +1,7 @@
 //! The checker: resolves names and members against the context model, checks the types
 //! that can be known, folds constants, and lowers the syntax tree to [`super::ir`].
 
+mod collections;
 mod json;
 mod members;
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use super::Context;
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::eval;
@@ -1002,7 +1003,15 @@ impl Checker {
             ExprKind::New(New::Array { elem, size, elems }) => {
                 self.new_array(elem.as_ref(), size.as_deref(), elems.as_deref(), span)
             }
-            ExprKind::New(New::Object { ty, args, init }) => self.new_object(ty, args, *init, span),
+            ExprKind::New(New::Object { ty, args, init }) => {
+                self.new_object(ty, args, init.as_ref(), span)
+            }
+            ExprKind::Out { .. } => Err((
+                K::Misplaced(
+                    "an 'out' argument is only allowed in a call of TryGetValue".into(),
+                ),
+                span,
+            )),
         }
     }
 
@@ -1087,21 +1096,28 @@ impl Checker {
         &mut self,
         ty: &TypeRef,
         args: &[Arg],
-        init: Option<Span>,
+        init: Option<&Init>,
         span: Span,
     ) -> CResult<(Node, Ty)> {
-        if let Some(at) = init {
-            return Err((
-                K::NotImplemented("object and collection initializers ('new T { ... }')".into()),
-                at,
-            ));
+        if let Some(t @ (Ty::List(_) | Ty::Map(..))) = Ty::from_name(&ty.name) {
+            return self.new_collection(t, args, init, span);
         }
         let short = members::short_type_name(&ty.name);
         let base = short.split('<').next().unwrap_or(short);
         if let Some(Class::Json(JsonClass::Token(t))) = members::class(short)
             && t != JsonTy::Token
         {
-            return self.new_json(t, args, span);
+            let made = self.new_json(t, args, span)?;
+            return match init {
+                Some(init) => self.initialize(made.0, made.1, init),
+                None => Ok(made),
+            };
+        }
+        if let Some(init) = init {
+            return Err((
+                K::NotImplemented(format!("initializers of '{}' ('new T {{ ... }}')", ty.name)),
+                init.span,
+            ));
         }
         let class = members::class(short).filter(|c| CONSTRUCTORS.iter().any(|(cl, ..)| cl == c));
         let Some(c) = class else {
@@ -1353,7 +1369,9 @@ impl Checker {
         let (inode, it) = self.value(index)?;
         let ty = match (&rt, &it) {
             (Ty::Dict(d), Ty::String | Ty::Null) => d.value(),
-            (Ty::Array(t), Ty::Int | Ty::Char) => (**t).clone(),
+            (Ty::Array(t) | Ty::List(t), Ty::Int | Ty::Char) => (**t).clone(),
+            (Ty::Map(k, v), _) if k.accepts(&it) => (**v).clone(),
+            (Ty::Map(k, _), _) => return Err(mismatch(&**k, &it, index.span)),
             (Ty::String, Ty::Int | Ty::Char) => Ty::Char,
             (Ty::Bytes, Ty::Int | Ty::Char) => Ty::Int,
             (Ty::Obj(Obj::Groups), Ty::Int | Ty::String) => Ty::Obj(Obj::Group),
@@ -1362,7 +1380,7 @@ impl Checker {
                 Ty::Json(JsonTy::Token)
             }
             (Ty::Dict(_), _)
-            | (Ty::Array(_) | Ty::String | Ty::Bytes | Ty::Obj(Obj::Groups), _) => {
+            | (Ty::Array(_) | Ty::List(_) | Ty::String | Ty::Bytes | Ty::Obj(Obj::Groups), _) => {
                 let expected = if matches!(rt, Ty::Dict(_)) {
                     "string"
                 } else {
@@ -1567,6 +1585,9 @@ impl Checker {
         }
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
             return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
+        }
+        if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
+            return self.try_get_value(recv, &rty, args, null_cond, *name_span);
         }
         if name == "As" && rty == Ty::Obj(Obj::Body) {
             return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
@@ -1797,6 +1818,7 @@ impl Checker {
                 R::Guid => Ty::Obj(Obj::Guid),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
+                R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ArrSel => Ty::Array(Box::new(lambda_ty.clone().unwrap_or(Ty::Object))),
                 R::NumArg => arg_tys
                     .iter()
@@ -2110,6 +2132,11 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Bytes => matches!(t, Ty::Bytes | Ty::Null),
         P::Obj | P::Rest => true,
         P::Elem => elem.is_some_and(|e| e.accepts(t) || (e.is_numeric() && t.is_numeric())),
+        P::Items => t.element().is_some_and(|x| elem.is_some_and(|e| e.accepts(&x))),
+        P::Key | P::Val => match elem {
+            Some(Ty::Pair(k, v)) => if p == P::Key { k } else { v }.accepts(t),
+            _ => false,
+        },
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
         P::Pred | P::PredIdx | P::SelIdx => false,

@@ -46,6 +46,9 @@ impl Eval<'_> {
         let fail = |e: E| (e, span);
         let internal = |v: &Value| (E::Internal(format!("{m:?} on a {}", v.type_name())), span);
         use Method as M;
+        if let Some(r) = self.collection_method(&recv, m, &args, span) {
+            return r;
+        }
         // Newtonsoft.Json: first, as a cast from object may meet any receiver
         if let M::Json(jm) = m {
             return self.json_method(recv, jm, args, ty, span);
@@ -358,6 +361,7 @@ impl Eval<'_> {
                 Ok(match found {
                     Some(Value::Array(vals)) => {
                         let joined = vals
+                            .to_vec()
                             .iter()
                             .map(|v| v.to_string())
                             .collect::<Vec<_>>()
@@ -637,6 +641,7 @@ impl Eval<'_> {
         };
         let now = self.ctx.now;
         match f {
+            F::NewList | F::NewMap => self.new_collection(f, &args, span),
             F::StrIsNullOrEmpty => Ok(Value::Bool(arg_str(&args, 0).is_none_or(str::is_empty))),
             F::StrIsNullOrWhiteSpace => Ok(Value::Bool(
                 arg_str(&args, 0).is_none_or(|x| x.trim().is_empty()),
@@ -671,12 +676,15 @@ impl Eval<'_> {
             }
             F::StrFormat => {
                 let fmt = text(0, "format")?;
-                let rest: &[Value] = match &args[1..] {
-                    [Value::Array(a)] => a,
-                    r => r,
+                let rest: Vec<Value> = match &args[1..] {
+                    [Value::Array(a)] => {
+                        self.charge(a.len(), span)?;
+                        a.to_vec()
+                    }
+                    r => r.to_vec(),
                 };
                 self.charge_bytes(fmt.len(), span)?;
-                let out = st::format(fmt, rest, self.limits.max_string_len).map_err(fail)?;
+                let out = st::format(fmt, &rest, self.limits.max_string_len).map_err(fail)?;
                 self.charge_bytes(out.len(), span)?;
                 Ok(s(out))
             }

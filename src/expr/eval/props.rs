@@ -239,6 +239,19 @@ impl Eval<'_> {
                 }
                 _ => return Err(internal(&v)),
             },
+            P::MapCount => match &v {
+                Value::Map(d) => Value::Int(i32::try_from(d.len()).unwrap_or(i32::MAX)),
+                _ => return Err(internal(&v)),
+            },
+            P::MapKeys | P::MapValues => {
+                let items = self.collect(&v, span)?;
+                let pick = |kv: &Value| match kv {
+                    Value::Pair(p2) if p == P::MapKeys => p2.0.clone(),
+                    Value::Pair(p2) => p2.1.clone(),
+                    _ => Value::Null,
+                };
+                Value::Array(items.iter().map(pick).collect())
+            }
             P::DictCount => {
                 let n = self.dict_len(&v).ok_or_else(|| internal(&v))?;
                 Value::Int(i32::try_from(n).unwrap_or(i32::MAX))
@@ -451,11 +464,12 @@ impl Eval<'_> {
                 self.dict_get(*d, key, span)?
                     .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))
             }
+            (Value::Map(d), key) => self.map_index(d, key, span),
             (Value::Array(a), _) => {
                 let n = int(&i);
                 usize::try_from(n)
                     .ok()
-                    .and_then(|k| a.get(k).cloned())
+                    .and_then(|k| a.get(k))
                     .ok_or_else(|| oor(n, a.len()))
             }
             (Value::Bytes(a), _) => {
