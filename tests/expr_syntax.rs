@@ -361,15 +361,22 @@ fn lists_and_dictionaries() {
     // .NET's exceptions: ArgumentException for a duplicate Add, KeyNotFoundException,
     // ArgumentOutOfRangeException from a list, IndexOutOfRangeException from an array
     assert!(
-        run_err(r#"@{ var d = new Dictionary<string, int> { { "a", 1 } }; d.Add("a", 2); return 0; }"#)
-            .ends_with("An item with the same key has already been added. Key: a")
+        run_err(
+            r#"@{ var d = new Dictionary<string, int> { { "a", 1 } }; d.Add("a", 2); return 0; }"#
+        )
+        .ends_with("An item with the same key has already been added. Key: a")
     );
     assert!(
         run_err(r#"@{ var d = new Dictionary<string, int>(); return d["x"]; }"#)
             .ends_with("the given key 'x' was not present in the dictionary")
     );
-    assert!(run_err("@{ var l = new List<int>(); l.RemoveAt(0); return 0; }").contains("(Parameter 'index')"));
-    assert!(run_err("@{ var a = new int[1]; a[1] = 2; return 0; }").contains("index was out of range"));
+    assert!(
+        run_err("@{ var l = new List<int>(); l.RemoveAt(0); return 0; }")
+            .contains("(Parameter 'index')")
+    );
+    assert!(
+        run_err("@{ var a = new int[1]; a[1] = 2; return 0; }").contains("index was out of range")
+    );
     assert!(
         run_err(r#"@{ var d = new Dictionary<string, int>(); d[(string)null] = 1; return 0; }"#)
             .contains("Value cannot be null. (Parameter 'key')")
@@ -379,10 +386,151 @@ fn lists_and_dictionaries() {
         "@{ var l = new List<object>(); l.Add(l); l.Add(1); return l.Count; }",
         "2",
     )]);
-    assert!(run_err("@{ var l = new List<object>(); l.Add(l); return new JArray(l).Count; }").contains("deep"));
+    assert!(
+        run_err("@{ var l = new List<object>(); l.Add(l); return new JArray(l).Count; }")
+            .contains("deep")
+    );
     // growing a list is bounded by the collection limit and charged as steps
     let e = run_err("@{ var l = new List<int>(); while (true) { l.Add(1); } }");
     assert!(e.contains("steps") || e.contains("limit"), "{e}");
+}
+
+/// LINQ as policy documents use it, over arrays, headers, query parameters and JSON.
+/// OrderBy is stable and compares strings with .NET's default (culture) comparer, where
+/// letters sort alphabetically whatever their case, lower case first
+/// (https://learn.microsoft.com/dotnet/api/system.string.compare: "a" < "A" < "b");
+/// `StringComparer.Ordinal` sorts by code point ("A" < "B" < "a").
+#[test]
+fn linq_operators() {
+    let mut c = ctx();
+    c.request.headers.append("X-B", "2");
+    c.request.headers.append("x-a", "1");
+    c.request.url = Url::parse("https://h/p?b=2&a=1&c=3").unwrap();
+    let cases = [
+        (
+            r#"@(string.Join(",", new[] { "b", "A", "a", "B", "1", "-" }.OrderBy(x => x)))"#,
+            "-,1,a,A,b,B",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "b", "A", "a", "B" }.OrderBy(x => x, StringComparer.Ordinal)))"#,
+            "A,B,a,b",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "bb", "a", "cc", "d" }.OrderByDescending(x => x.Length).ThenBy(x => x)))"#,
+            "bb,cc,a,d",
+        ),
+        (
+            r#"@(string.Join(",", new[] { 3, 1, 2 }.OrderByDescending(x => x).ThenByDescending(x => -x)))"#,
+            "3,2,1",
+        ),
+        // stable: equal keys keep their order
+        (
+            r#"@(string.Join(",", new[] { "b1", "a1", "b2", "a2" }.OrderBy(x => x[0]).Select(x => x[1])))"#,
+            "1,2,1,2",
+        ),
+        (
+            r#"@(string.Join("&", context.Request.Headers.OrderBy(h => h.Key).Select(h => h.Key + "=" + h.Value[0])))"#,
+            "x-a=1&X-B=2",
+        ),
+        (
+            r#"@(string.Join("&", context.Request.Url.Query.OrderByDescending(q => q.Key).Skip(1).Take(1).Select(q => q.Key)))"#,
+            "b",
+        ),
+        (
+            r#"@(new[] { 1, 2, 3 }.Sum() + new[] { 1, 2 }.Sum(x => x * 10) + new[] { 5, 3 }.Min() * 100 + new[] { 5, 3 }.Max(x => -x))"#,
+            "333",
+        ),
+        (r#"@(new[] { 1.5, 2.25 }.Sum())"#, "3.75"),
+        (
+            r#"@(new[] { "b", "a", "c" }.Max() + new[] { "b", null, "a" }.Min())"#,
+            "ca",
+        ),
+        (r#"@(new string[0].Max() == null)"#, "True"),
+        (
+            r#"@(new[] { "x" }.Single() + new[] { "a", "b" }.SingleOrDefault(x => x == "c") + new int[0].SingleOrDefault() + new[] { 4, 5 }.Single(x => x > 4))"#,
+            "x05",
+        ),
+        (
+            r#"@(new[] { 1, 2, 3, 4 }.Aggregate((a, b) => a * b) + new[] { "a", "b" }.Aggregate("x", (acc, s) => acc + s))"#,
+            "24xab",
+        ),
+        (
+            r#"@(new[] { 1, 2 }.Aggregate(10L, (acc, x) => acc * x))"#,
+            "20",
+        ),
+        (
+            r#"@(string.Join(";", new[] { "ab", "ac", "b" }.GroupBy(s => s[0]).Select(g => g.Key + ":" + g.Count() + "=" + string.Join(",", g))))"#,
+            "a:2=ab,ac;b:1=b",
+        ),
+        (
+            r#"@{ var r = ""; foreach (var g in new[] { 1, 2, 3, 4 }.GroupBy(x => x % 2, x => x * 10)) { r += g.Key + "=" + g.Sum() + ";"; } return r; }"#,
+            "1=40;0=60;",
+        ),
+        (
+            r#"@{ var d = new[] { "a=1", "b=2" }.ToDictionary(s => s.Split('=')[0], s => s.Substring(2)); return d["b"] + d.Count; }"#,
+            "22",
+        ),
+        (
+            r#"@(context.Request.Headers.ToDictionary(h => h.Key.ToLower(), h => h.Value.Length)["x-b"])"#,
+            "1",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "a", "b", "a" }.Distinct().ToList()) + new[] { 2, 1 }.ToArray().Length)"#,
+            "a,b2",
+        ),
+        (
+            r#"@{ List<string> l = new[] { "x" }.ToList(); l.Add("y"); return l.Count; }"#,
+            "2",
+        ),
+        (
+            r#"@(JArray.Parse("[{\"n\":\"x\",\"v\":3},{\"n\":\"y\",\"v\":1},{\"n\":\"z\",\"v\":2}]").OrderBy(t => (int)t["v"]).Select(t => (string)t["n"]).Aggregate((a, b) => a + b))"#,
+            "yzx",
+        ),
+        (r#"@(JArray.Parse("[1, 2, 3]").Sum(t => (int)t))"#, "6"),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        match compile(src).eval(&c) {
+            Ok(v) if v.to_string() == want => {}
+            Ok(v) => failures.push(format!("{src}\n  want {want}\n  got  {v}")),
+            Err(e) => failures.push(format!("{src}\n  {}", e.render())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // .NET's exceptions: InvalidOperationException, OverflowException (Sum is checked),
+    // ArgumentException for a duplicate key
+    assert!(
+        run_err("@(new[] { 1, 2 }.Single())").ends_with("sequence contains more than one element")
+    );
+    assert!(
+        run_err("@(new[] { 1, 2 }.SingleOrDefault(x => x > 0))")
+            .ends_with("more than one matching element")
+    );
+    assert!(run_err("@(new int[0].Single())").ends_with("sequence contains no elements"));
+    assert!(run_err("@(new int[0].Max())").ends_with("sequence contains no elements"));
+    assert!(
+        run_err("@(new int[0].Aggregate((a, b) => a + b))")
+            .ends_with("sequence contains no elements")
+    );
+    assert!(run_err("@(new[] { int.MaxValue, 1 }.Sum())").ends_with("overflow"));
+    assert!(run_err(r#"@(new[] { "a", "a" }.ToDictionary(x => x))"#).ends_with("Key: a"));
+    for (src, want) in [
+        (
+            "@(new[] { 1 }.ThenBy(x => x))",
+            "'ThenBy' follows 'OrderBy' or 'OrderByDescending'",
+        ),
+        (
+            r#"@(new[] { "a" }.Sum())"#,
+            "cannot convert string to a sequence of int, long or double",
+        ),
+        (
+            r#"@(new[] { 1 }.Aggregate((a, b) => "x"))"#,
+            "cannot convert string to int",
+        ),
+    ] {
+        let e = load_err(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
 }
 
 #[test]
@@ -632,7 +780,10 @@ fn certgate_eval_runs_new_syntax() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[1,2]");
+    let printed: String = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect();
+    assert_eq!(printed, "[1,2]");
 
     let out = eval(r#"@(new Uri("http://h") { })"#);
     assert_eq!(out.status.code(), Some(1));

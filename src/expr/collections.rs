@@ -20,10 +20,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Seq(Arc<Mutex<Vec<Value>>>);
 
 impl Seq {
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         lock(&self.0).len()
     }
-    pub(crate) fn get(&self, i: usize) -> Option<Value> {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn get(&self, i: usize) -> Option<Value> {
         lock(&self.0).get(i).cloned()
     }
     /// Replaces element `i`; false when `i` is out of range.
@@ -54,8 +57,8 @@ impl Seq {
     pub(crate) fn clear(&self) {
         lock(&self.0).clear();
     }
-    /// A copy of the elements (the caller charged their count).
-    pub(crate) fn to_vec(&self) -> Vec<Value> {
+    /// A copy of the elements (an evaluation charges their count first).
+    pub fn to_vec(&self) -> Vec<Value> {
         lock(&self.0).clone()
     }
     /// Whether both are the same object (`==` on references).

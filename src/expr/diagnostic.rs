@@ -207,6 +207,9 @@ pub enum EvalErrorKind {
     NoElements,
     #[error("sequence contains no matching element")]
     NoMatch,
+    /// .NET's InvalidOperationException with its message.
+    #[error("{0}")]
+    InvalidOperation(String),
     #[error(
         "the expression ran more than {0} steps (a step is a loop iteration, a call, or 16 bytes of text copied, searched or compared): it does too much work for one request"
     )]

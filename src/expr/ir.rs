@@ -229,6 +229,16 @@ pub(crate) enum Method {
     Distinct,
     Skip,
     Take,
+    Single,
+    SinglePred,
+    SingleOrDefault,
+    SingleOrDefaultPred,
+    Sum,
+    SumSel,
+    Min,
+    MinSel,
+    Max,
+    MaxSel,
     Json(JsonMethod),
     // i15
     SbAppend,
@@ -367,6 +377,29 @@ pub(crate) enum JsonFn {
     New(JsonTy),
 }
 
+/// LINQ operators with several lambdas or lambdas of other shapes than `x => ...`:
+/// `check::linq` builds them, `eval::linq` runs them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LinqOp {
+    /// `OrderBy(k)` / `OrderByDescending(k)`, then `ThenBy(k)`...: a lambda per key.
+    Sort(Vec<SortKey>),
+    /// `ToDictionary(k)` or `ToDictionary(k, v)`.
+    ToDictionary,
+    /// `GroupBy(k)` or `GroupBy(k, e)`.
+    GroupBy,
+    /// `Aggregate((acc, x) => ...)` or `Aggregate(seed, (acc, x) => ...)` (`args` has the
+    /// seed).
+    Aggregate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SortKey {
+    pub descending: bool,
+    /// Strings compared ordinally (`StringComparer.Ordinal` given), not as .NET's
+    /// default comparer does.
+    pub ordinal: bool,
+}
+
 /// A lambda argument of a LINQ method: slots of its parameters and its body.
 #[derive(Debug, Clone)]
 pub(crate) struct Lambda {
@@ -460,10 +493,12 @@ pub(crate) enum Node {
         span: Span,
     },
     /// A call with an `out` argument: `call` gives a pair (result, out value); the out
-    /// value goes to `slot`, the result is the node's.
+    /// value goes to `slot` (`default`, the type's default value, when the result is
+    /// false, as .NET's Try methods do), the result is the node's.
     Out {
         call: Box<Node>,
         slot: u16,
+        default: Value,
     },
     /// `new T(...) { ... }`: the new object is put in `slot`, the initializer's
     /// statements (`Add` calls, index assignments) run, and the object is the value.
@@ -471,6 +506,13 @@ pub(crate) enum Node {
         value: Box<Node>,
         slot: u16,
         stmts: Vec<Stmt>,
+    },
+    Linq {
+        recv: Box<Node>,
+        op: LinqOp,
+        lambdas: Vec<Lambda>,
+        args: Vec<Node>,
+        span: Span,
     },
     /// `new T[size]` (filled with `fill`) or `new T[] { elems }`; `bytes` for `byte[]`.
     NewArray {
@@ -514,7 +556,13 @@ impl Node {
             Node::NewArray { size, elems, .. } => {
                 size.as_deref().is_some_and(u) || elems.iter().any(u)
             }
-            Node::Out { call, slot: s } => u(call) || *s == slot,
+            Node::Out { call, slot: s, .. } => u(call) || *s == slot,
+            Node::Linq {
+                recv,
+                lambdas,
+                args,
+                ..
+            } => u(recv) || lambdas.iter().any(|l| u(&l.body)) || args.iter().any(u),
             // the initializer's statements only use the hidden slot and what they were
             // given: say yes, which keeps what callers do with the answer correct
             Node::Init { .. } => true,

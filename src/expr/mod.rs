@@ -99,6 +99,7 @@ mod value;
 
 use std::sync::Arc;
 
+pub use collections::{Map, Seq};
 pub use context::{
     Api, Body, Context, Deployment, Headers, LastError, Operation, Request, Response, Url,
     Variables,

@@ -2,7 +2,8 @@
 //! `((((...` can never overflow the stack.
 
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, Init, InitItem, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, InitItem, LocalFn, New, Part, Section, Stmt, TypeRef,
+    UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::lexer::{RawPart, Tok, Token, lex};
@@ -375,10 +376,29 @@ impl<'s> Parser<'s> {
         let save = self.pos;
         if let Ok(target) = self.unary()
             && matches!(target.kind, ExprKind::Index { .. })
-            && self.is("=")
+            && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
         {
-            self.advance();
+            // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this
+            // subset: calls of local functions aside, which run twice)
+            let op = match self.advance().tok {
+                Tok::P("+=") => Some(BinOp::Add),
+                Tok::P("-=") => Some(BinOp::Sub),
+                Tok::P("*=") => Some(BinOp::Mul),
+                Tok::P("/=") => Some(BinOp::Div),
+                Tok::P("%=") => Some(BinOp::Rem),
+                _ => None,
+            };
             let value = self.expr()?;
+            let value = match op {
+                Some(op) => {
+                    let span = target.span.to(value.span);
+                    Expr {
+                        kind: ExprKind::Binary(op, Box::new(target.clone()), Box::new(value)),
+                        span,
+                    }
+                }
+                None => value,
+            };
             return Ok(Stmt::IndexAssign { target, value });
         }
         self.pos = save;
@@ -1298,7 +1318,8 @@ impl<'s> Parser<'s> {
                 self.expect("]")?;
                 self.expect("=")?;
                 InitItem::Index(key, self.expr()?)
-            } else if matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::P("=")) {
+            } else if matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::P("="))
+            {
                 let (name, sp) = self.ident("a member name")?;
                 self.advance();
                 InitItem::Member(name, sp, self.expr()?)

@@ -235,6 +235,9 @@ pub(crate) enum Ty {
     List(Box<Ty>),
     /// `Dictionary<TKey, TValue>`.
     Map(Box<Ty>, Box<Ty>),
+    /// `IGrouping<K, T>` of `GroupBy`: a key and its elements (at run time a pair of the
+    /// key and an array).
+    Grouping(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Cert,
     Enum(EnumTy),
@@ -273,6 +276,7 @@ impl Ty {
         match self {
             Ty::Array(t) | Ty::List(t) => Some((**t).clone()),
             Ty::Map(k, v) => Some(Ty::Pair(k.clone(), v.clone())),
+            Ty::Grouping(_, t) => Some((**t).clone()),
             Ty::String => Some(Ty::Char),
             Ty::Bytes => Some(Ty::Int),
             Ty::Dict(d) => Some(Ty::Pair(Box::new(d.key()), Box::new(d.value()))),
@@ -347,10 +351,7 @@ impl Ty {
 
     /// Whether a dictionary may have keys of this type (what `collections::Key` holds).
     pub(crate) fn is_key(&self) -> bool {
-        matches!(
-            self,
-            Ty::String | Ty::Int | Ty::Long | Ty::Char | Ty::Bool
-        )
+        matches!(self, Ty::String | Ty::Int | Ty::Long | Ty::Char | Ty::Bool)
     }
 
     /// Whether a value of type `from` can be used where `self` is expected.
@@ -389,6 +390,7 @@ impl fmt::Display for Ty {
             Ty::Array(t) => return write!(f, "{t}[]"),
             Ty::List(t) => return write!(f, "List<{t}>"),
             Ty::Map(k, v) => return write!(f, "Dictionary<{k}, {v}>"),
+            Ty::Grouping(k, t) => return write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => return write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Cert => "X509Certificate2",
             Ty::Enum(e) => e.name(),

@@ -135,6 +135,8 @@ pub(crate) enum HandleKind {
     /// A `System.Random`, drawing from the system's generator.
     Random,
     Guid([u8; 16]),
+    /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
+    Grouping(Arc<(Value, Seq)>),
 }
 
 /// The text of a StringBuilder (a lock never poisoned: nothing panics while holding it).
@@ -195,6 +197,7 @@ impl Value {
                 HandleKind::StringBuilder(_) => "StringBuilder",
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
+                HandleKind::Grouping(_) => "Grouping",
                 _ => "Object",
             },
         }
@@ -317,6 +320,7 @@ impl fmt::Display for Value {
                 HandleKind::Uri(u) => f.write_str(&uri_text(u)),
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
                 HandleKind::Random => f.write_str("System.Random"),
+                HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
                 HandleKind::Guid(g) => {
                     let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
                     let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default();

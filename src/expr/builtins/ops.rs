@@ -376,3 +376,30 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
         ))),
     }
 }
+
+/// `Comparer<T>.Default.Compare`: null first, numbers by value (NaN first), strings by
+/// the culture order of `string::culture_compare` (or ordinally), dates, spans, bools
+/// and enums by value. None for values .NET cannot compare ("at least one object must
+/// implement IComparable").
+pub(crate) fn compare(a: &Value, b: &Value, ordinal: bool) -> Option<Ordering> {
+    Some(match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::String(x), Value::String(y)) if ordinal => x.cmp(y),
+        (Value::String(x), Value::String(y)) => super::string::culture_compare(x, y),
+        (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
+        (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Enum(x), Value::Enum(y)) => x.value.cmp(&y.value),
+        _ => match (as_i64(a), as_i64(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => {
+                let (x, y) = (as_f64(a)?, as_f64(b)?);
+                // .NET: NaN is smaller than every number, and equal to itself
+                x.partial_cmp(&y)
+                    .unwrap_or_else(|| x.is_nan().cmp(&y.is_nan()).reverse())
+            }
+        },
+    })
+}

@@ -8,7 +8,6 @@ use super::super::span::Span;
 use super::super::types::{EnumTy, JsonTy, Ty};
 use super::{CResult, Checker, coerce, mismatch};
 
-
 impl Checker {
     /// `new List<T>(...)` or `new Dictionary<K, V>(...)`, and its initializer.
     pub(super) fn new_collection(
@@ -228,6 +227,7 @@ impl Checker {
             Node::Out {
                 call: Box::new(call),
                 slot,
+                default: ir::default_value(v),
             },
             Ty::Bool,
         ))
@@ -251,7 +251,9 @@ impl Checker {
             ));
         };
         match written {
-            Some(TypeRef { name: n, .. }) if n == "var" => self.declare(name, ty.clone(), *name_span),
+            Some(TypeRef { name: n, .. }) if n == "var" => {
+                self.declare(name, ty.clone(), *name_span)
+            }
             Some(t) => {
                 let declared = self.type_ref(t)?;
                 if declared != *ty {

@@ -203,7 +203,13 @@ impl Checker {
             (Ty::Json(JsonTy::Object), _) => return Err(mismatch("string", &it, index.span)),
             (Ty::Json(JsonTy::Array), _) => return Err(mismatch("int", &it, index.span)),
             _ => {
-                return self.collection_assign((rn, rt), (inode, it), value, target.span, index.span);
+                return self.collection_assign(
+                    (rn, rt),
+                    (inode, it),
+                    value,
+                    target.span,
+                    index.span,
+                );
             }
         }
         let (vn, vt) = self.value(value)?;

@@ -113,7 +113,7 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
         (T::Map(k, _), "Keys") => (P::MapKeys, T::Array(k.clone())),
         (T::Map(_, v), "Values") => (P::MapValues, T::Array(v.clone())),
         (T::Bytes, "Length") => (P::BytesLength, T::Int),
-        (T::Pair(k, _), "Key") => (P::PairKey, (**k).clone()),
+        (T::Pair(k, _) | T::Grouping(k, _), "Key") => (P::PairKey, (**k).clone()),
         (T::Pair(_, v), "Value") => (P::PairValue, (**v).clone()),
         (T::Dict(_), "Count") => (P::DictCount, T::Int),
         (T::Dict(d), "Keys") => (P::DictKeys, T::Array(Box::new(d.key()))),
@@ -271,6 +271,8 @@ pub(crate) enum P {
     PredIdx,
     /// A selector that may also take the element's index: `(x, i) => value`.
     SelIdx,
+    /// A selector `x => value`.
+    Sel,
     Span,
     Date,
     /// Any number of further arguments of any type (`params object[]`).
@@ -302,6 +304,7 @@ impl P {
             P::Pred => "a predicate lambda x => bool".into(),
             P::PredIdx => "a predicate lambda x => bool or (x, i) => bool".into(),
             P::SelIdx => "a lambda x => value or (x, i) => value".into(),
+            P::Sel => "a lambda x => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
@@ -331,6 +334,8 @@ pub(crate) enum R {
     /// `List<T>` of the element type.
     ListElem,
     ArrSel,
+    /// The selector lambda's type.
+    Sel,
     Match,
     /// The numeric type of the arguments (Math.Abs/Max/Min).
     NumArg,
@@ -628,6 +633,28 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
     (Recv::Seq, "Skip", &[Int], R::ArrElem, M::Skip),
     (Recv::Seq, "Take", &[Int], R::ArrElem, M::Take),
+    (Recv::Seq, "Single", &[], R::Elem, M::Single),
+    (Recv::Seq, "Single", &[Pred], R::Elem, M::SinglePred),
+    (
+        Recv::Seq,
+        "SingleOrDefault",
+        &[],
+        R::Elem,
+        M::SingleOrDefault,
+    ),
+    (
+        Recv::Seq,
+        "SingleOrDefault",
+        &[Pred],
+        R::Elem,
+        M::SingleOrDefaultPred,
+    ),
+    (Recv::Seq, "Sum", &[], R::Elem, M::Sum),
+    (Recv::Seq, "Sum", &[Sel], R::Sel, M::SumSel),
+    (Recv::Seq, "Min", &[], R::Elem, M::Min),
+    (Recv::Seq, "Min", &[Sel], R::Sel, M::MinSel),
+    (Recv::Seq, "Max", &[], R::Elem, M::Max),
+    (Recv::Seq, "Max", &[Sel], R::Sel, M::MaxSel),
     // List<T> and Dictionary<K, V>
     (Recv::List, "Add", &[Elem], R::Void, M::ListAdd),
     (Recv::List, "AddRange", &[Items], R::Void, M::ListAddRange),
@@ -638,7 +665,13 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::List, "Clear", &[], R::Void, M::Clear),
     (Recv::Map, "Add", &[Key, Val], R::Void, M::MapAdd),
     (Recv::Map, "ContainsKey", &[Key], R::Bool, M::MapContainsKey),
-    (Recv::Map, "ContainsValue", &[Val], R::Bool, M::MapContainsValue),
+    (
+        Recv::Map,
+        "ContainsValue",
+        &[Val],
+        R::Bool,
+        M::MapContainsValue,
+    ),
     (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
     (Recv::Map, "Clear", &[], R::Void, M::Clear),
     // StringBuilder and Random (i15)

@@ -3,6 +3,7 @@
 
 mod collections;
 mod json;
+mod linq;
 mod members;
 
 use std::sync::Arc;
@@ -1007,9 +1008,7 @@ impl Checker {
                 self.new_object(ty, args, init.as_ref(), span)
             }
             ExprKind::Out { .. } => Err((
-                K::Misplaced(
-                    "an 'out' argument is only allowed in a call of TryGetValue".into(),
-                ),
+                K::Misplaced("an 'out' argument is only allowed in a call of TryGetValue".into()),
                 span,
             )),
         }
@@ -1589,6 +1588,12 @@ impl Checker {
         if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
             return self.try_get_value(recv, &rty, args, null_cond, *name_span);
         }
+        if linq::is_linq_op(name)
+            && let Some(elem) = rty.element()
+            && type_args.is_empty()
+        {
+            return self.linq_call((recv, &rty, elem), name, args, *name_span);
+        }
         if name == "As" && rty == Ty::Obj(Obj::Body) {
             return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
         }
@@ -1635,13 +1640,34 @@ impl Checker {
             return Ok((node, Ty::Bool));
         }
         let Ret::Ty(ty) = ret;
+        use Method as M;
+        if matches!(method, M::Sum | M::SumSel) && !matches!(ty, Ty::Int | Ty::Long | Ty::Double) {
+            return Err(mismatch(
+                "a sequence of int, long or double",
+                &ty,
+                *name_span,
+            ));
+        }
+        // the default value and the comparison of these depend on the element type
+        let elem_ty = matches!(
+            method,
+            M::SingleOrDefault
+                | M::SingleOrDefaultPred
+                | M::Sum
+                | M::SumSel
+                | M::Min
+                | M::MinSel
+                | M::Max
+                | M::MaxSel
+        )
+        .then(|| ty.clone());
         Ok((
             Node::Method {
                 recv: Box::new(recv),
                 method,
                 args: nodes,
                 lambda: lambda.map(Box::new),
-                ty: None,
+                ty: elem_ty,
                 null_cond,
                 span: *name_span,
             },
@@ -1760,7 +1786,7 @@ impl Checker {
             for (i, a) in args.iter().enumerate() {
                 let p = params.get(i).copied().unwrap_or(P::Rest);
                 match (&plain[i], p) {
-                    (None, P::Pred | P::PredIdx | P::SelIdx) => {
+                    (None, P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         let Some(elem) = elem else { continue 'cand };
                         let indexed = matches!(p, P::PredIdx | P::SelIdx);
                         let (l, t) = self.lambda(&a.value, elem, indexed)?;
@@ -1779,7 +1805,7 @@ impl Checker {
                         first_err.get_or_insert((K::MisplacedLambda, a.value.span));
                         continue 'cand;
                     }
-                    (Some(_), P::Pred | P::PredIdx | P::SelIdx) => {
+                    (Some(_), P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         first_err.get_or_insert((
                             K::Expected {
                                 expected: p.describe(),
@@ -1820,6 +1846,7 @@ impl Checker {
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ArrSel => Ty::Array(Box::new(lambda_ty.clone().unwrap_or(Ty::Object))),
+                R::Sel => lambda_ty.clone().unwrap_or(Ty::Object),
                 R::NumArg => arg_tys
                     .iter()
                     .fold(Ty::Int, |acc, t| numeric_result(&acc, t)),
@@ -1857,12 +1884,38 @@ impl Checker {
                 e.span,
             ));
         }
+        self.lambda_in(params, body, &[elem.clone(), Ty::Int])
+    }
+
+    /// A lambda of exactly these parameter types (`Aggregate`'s `(acc, x) => ...`).
+    fn lambda_exact(&mut self, e: &Expr, tys: &[Ty]) -> CResult<(Lambda, Ty)> {
+        let ExprKind::Lambda { params, body } = &e.kind else {
+            return Err((K::MisplacedLambda, e.span));
+        };
+        if params.len() != tys.len() {
+            return Err((
+                K::Expected {
+                    expected: format!("a lambda with {} parameters", tys.len()),
+                    found: format!("{} parameters", params.len()),
+                },
+                e.span,
+            ));
+        }
+        self.lambda_in(params, body, tys)
+    }
+
+    /// The lambda's parameters, of types `tys`, in a scope of their own, and its body.
+    fn lambda_in(
+        &mut self,
+        params: &[(String, Span)],
+        body: &Expr,
+        tys: &[Ty],
+    ) -> CResult<(Lambda, Ty)> {
         self.scopes.push(Vec::new());
         let r = (|| {
             let mut slots = Vec::new();
-            for (i, (name, sp)) in params.iter().enumerate() {
-                let ty = if i == 0 { elem.clone() } else { Ty::Int };
-                slots.push(self.declare(name, ty, *sp)?);
+            for ((name, sp), ty) in params.iter().zip(tys) {
+                slots.push(self.declare(name, ty.clone(), *sp)?);
             }
             let (node, ty) = self.value(body)?;
             Ok((
@@ -2132,14 +2185,16 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Bytes => matches!(t, Ty::Bytes | Ty::Null),
         P::Obj | P::Rest => true,
         P::Elem => elem.is_some_and(|e| e.accepts(t) || (e.is_numeric() && t.is_numeric())),
-        P::Items => t.element().is_some_and(|x| elem.is_some_and(|e| e.accepts(&x))),
+        P::Items => t
+            .element()
+            .is_some_and(|x| elem.is_some_and(|e| e.accepts(&x))),
         P::Key | P::Val => match elem {
             Some(Ty::Pair(k, v)) => if p == P::Key { k } else { v }.accepts(t),
             _ => false,
         },
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
-        P::Pred | P::PredIdx | P::SelIdx => false,
+        P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
     }
 }

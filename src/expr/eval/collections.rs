@@ -19,10 +19,9 @@ impl Eval<'_> {
                 Ok(Value::Map(Map::new(e.value % 2 == 1)))
             }
             (StaticFn::NewMap, _) => Ok(Value::Map(Map::new(false))),
-            (_, [Value::Int(n)]) if *n < 0 => Err((
-                E::Argument("capacity is negative".into()),
-                span,
-            )),
+            (_, [Value::Int(n)]) if *n < 0 => {
+                Err((E::Argument("capacity is negative".into()), span))
+            }
             (_, [] | [Value::Int(_)]) => Ok(Value::Array(Seq::default())),
             (_, [Value::Null]) => Err((E::Argument("collection is null".into()), span)),
             (_, [items]) => {
@@ -71,9 +70,8 @@ impl Eval<'_> {
             }
             (M::ListRemoveAt, Value::Array(a)) => {
                 let i = usize::try_from(as_i64(&args[0]).unwrap_or(-1)).unwrap_or(usize::MAX);
-                self.charge(a.len(), span).and_then(|()| {
-                    a.remove_at(i).map(|_| Value::Null).ok_or(list_range(span))
-                })
+                self.charge(a.len(), span)
+                    .and_then(|()| a.remove_at(i).map(|_| Value::Null).ok_or(list_range(span)))
             }
             (M::ListRemove | M::ListIndexOf, Value::Array(a)) => {
                 let needle = &args[0];
@@ -89,7 +87,9 @@ impl Eval<'_> {
                     Ok(true)
                 });
                 r.map(|()| match (m, found) {
-                    (M::ListIndexOf, f) => Value::Int(f.map_or(-1, |i| i32::try_from(i).unwrap_or(i32::MAX))),
+                    (M::ListIndexOf, f) => {
+                        Value::Int(f.map_or(-1, |i| i32::try_from(i).unwrap_or(i32::MAX)))
+                    }
                     (_, Some(i)) => Value::Bool(a.remove_at(i).is_some()),
                     (_, None) => Value::Bool(false),
                 })
@@ -121,12 +121,12 @@ impl Eval<'_> {
             (M::MapRemove, Value::Map(d)) => self
                 .map_key(d, &args[0], span)
                 .map(|k| Value::Bool(d.remove(&k))),
-            (M::MapTryGetValue, Value::Map(d)) => self.map_key(d, &args[0], span).map(|k| {
-                match d.get(&k) {
+            (M::MapTryGetValue, Value::Map(d)) => {
+                self.map_key(d, &args[0], span).map(|k| match d.get(&k) {
                     Some(v) => pair(Value::Bool(true), v),
                     None => pair(Value::Bool(false), Value::Null),
-                }
-            }),
+                })
+            }
             (M::MapContainsValue, Value::Map(_)) => {
                 let needle = &args[0];
                 let mut found = false;

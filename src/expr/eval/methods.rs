@@ -400,10 +400,13 @@ impl Eval<'_> {
         m: Method,
         args: Vec<Value>,
         lambda: Option<&Lambda>,
-        _ty: Option<&Ty>,
+        ty: Option<&Ty>,
         span: Span,
     ) -> R<Value> {
         use Method as M;
+        if let Some(r) = self.element_op(&recv, m, lambda, ty, span) {
+            return r;
+        }
         let fail = |e: E| (e, span);
         match m {
             M::ToString if matches!(recv, Value::String(_)) => return Ok(recv),
@@ -471,7 +474,6 @@ impl Eval<'_> {
             }
             M::Where | M::Select => {
                 let mut out = Vec::new();
-                let max = self.limits.max_collection_len;
                 let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
                 let mut index = 0usize;
                 self.iterate(&recv, span, &mut |ev, v| {
@@ -486,16 +488,7 @@ impl Eval<'_> {
                     } else {
                         ev.call_lambda_at(l, v, i, span)?
                     };
-                    if out.len() >= max {
-                        return Err((
-                            E::SizeLimit {
-                                what: "the collection",
-                                limit: max,
-                            },
-                            span,
-                        ));
-                    }
-                    out.push(item);
+                    ev.push_bounded(&mut out, item, span)?;
                     Ok(true)
                 })?;
                 Ok(Value::Array(out.into()))

@@ -12,6 +12,7 @@
 
 mod collections;
 mod json;
+mod linq;
 mod methods;
 mod props;
 mod tokens;
@@ -189,7 +190,9 @@ fn built_len_at(v: &Value, depth: usize) -> usize {
             .iter()
             .map(|v| built_len_at(v, depth + 1))
             .fold(a.len(), usize::saturating_add),
-        Value::Pair(p) => built_len_at(&p.0, depth + 1).saturating_add(built_len_at(&p.1, depth + 1)),
+        Value::Pair(p) => {
+            built_len_at(&p.0, depth + 1).saturating_add(built_len_at(&p.1, depth + 1))
+        }
         _ => 0,
     }
 }
@@ -672,9 +675,32 @@ impl<'a> Eval<'a> {
                 bytes,
                 span,
             } => self.new_array(size.as_deref(), elems, fill, *bytes, *span),
-            Node::Out { call, slot } => match self.node(call)? {
+            Node::Linq {
+                recv,
+                op,
+                lambdas,
+                args,
+                span,
+            } => {
+                let Some(v) = self.receiver(recv, false, *span, |ev| ev.text(*span))? else {
+                    return Ok(Value::Null);
+                };
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.node(a)?);
+                }
+                self.linq(v, op, lambdas, vals, *span)
+            }
+            Node::Out {
+                call,
+                slot,
+                default,
+            } => match self.node(call)? {
                 Value::Pair(p) => {
-                    self.locals[*slot as usize] = p.1.clone();
+                    self.locals[*slot as usize] = match p.0 {
+                        Value::Bool(false) => default.clone(),
+                        _ => p.1.clone(),
+                    };
                     Ok(p.0.clone())
                 }
                 other => Ok(other),
@@ -941,6 +967,10 @@ impl<'a> Eval<'a> {
                 let a = a.clone();
                 each!((0..).map_while(|i| a.get(i)))
             }
+            Value::Object(Handle(HandleKind::Grouping(g))) => {
+                let a = g.1.clone();
+                each!((0..).map_while(|i| a.get(i)))
+            }
             Value::Map(m) => {
                 let m = m.clone();
                 each!(
@@ -1022,21 +1052,18 @@ impl<'a> Eval<'a> {
     /// All elements, for LINQ operators that need them at once.
     pub(crate) fn collect(&mut self, seq: &Value, span: Span) -> R<Vec<Value>> {
         let mut out = Vec::new();
-        let max = self.limits.max_collection_len;
-        self.iterate(seq, span, &mut |_, v| {
-            if out.len() >= max {
-                return Err((
-                    E::SizeLimit {
-                        what: "the collection",
-                        limit: max,
-                    },
-                    span,
-                ));
-            }
-            out.push(v);
+        self.iterate(seq, span, &mut |ev, v| {
+            ev.push_bounded(&mut out, v, span)?;
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// Adds an element to a collection being built, within the collection limit.
+    pub(crate) fn push_bounded(&self, out: &mut Vec<Value>, v: Value, span: Span) -> R<()> {
+        self.check_count(out.len() + 1, span)?;
+        out.push(v);
+        Ok(())
     }
 
     /// Turns handles into plain values: an IUrl into its string, a dictionary into an

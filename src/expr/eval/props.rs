@@ -237,6 +237,7 @@ impl Eval<'_> {
                         kv.1.clone()
                     }
                 }
+                Value::Object(Handle(HandleKind::Grouping(g))) => g.0.clone(),
                 _ => return Err(internal(&v)),
             },
             P::MapCount => match &v {
