@@ -313,6 +313,15 @@ pub(crate) enum StaticFn {
     NewStringBuilder,
     NewRandom,
     GuidNewGuid,
+    GuidParse,
+    UrlEncode,
+    UrlDecode,
+    HtmlEncode,
+    HtmlDecode,
+    EscapeDataString,
+    UnescapeDataString,
+    /// `string.Compare(a, b)`, `(a, b, ignoreCase)`, `(a, b, StringComparison)`.
+    StrCompare,
     /// `new List<T>()`, `new List<T>(capacity)`, `new List<T>(items)`.
     NewList,
     /// `new Dictionary<K, V>()`, with a `StringComparer` argument or not.
@@ -499,6 +508,8 @@ pub(crate) enum Node {
         call: Box<Node>,
         slot: u16,
         default: Value,
+        /// `TryParse`: `call` is the `Parse`; its format error makes the result false.
+        tried: bool,
     },
     /// `new T(...) { ... }`: the new object is put in `slot`, the initializer's
     /// statements (`Add` calls, index assignments) run, and the object is the value.

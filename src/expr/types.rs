@@ -170,6 +170,8 @@ pub(crate) enum Class {
     StringBuilder,
     Random,
     Guid,
+    /// `System.Net.WebUtility`.
+    WebUtility,
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -446,6 +448,7 @@ impl fmt::Display for Ty {
                 Class::StringBuilder => "StringBuilder",
                 Class::Random => "Random",
                 Class::Guid => "Guid",
+                Class::WebUtility => "WebUtility",
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),

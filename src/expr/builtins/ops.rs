@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::super::ast::{BinOp, UnOp};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::types::Ty;
-use super::super::value::Value;
+use super::super::value::{Handle, HandleKind, Value};
 use super::datetime::{add_ticks, diff_ticks, format_datetime};
 
 enum Num {
@@ -195,6 +195,10 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         (Value::Array(x), Value::Array(y)) => x.same(y),
         (Value::Map(x), Value::Map(y)) => x.same(y),
         (Value::Pair(x), Value::Pair(y)) => equals(&x.0, &y.0) && equals(&x.1, &y.1),
+        (
+            Value::Object(Handle(HandleKind::Guid(x))),
+            Value::Object(Handle(HandleKind::Guid(y))),
+        ) => x == y,
         _ => match (num(a), num(b)) {
             (Some(Num::D(x)), Some(y)) | (Some(y), Some(Num::D(x))) => x == to_d(y),
             (Some(x), Some(y)) => to_l(x) == to_l(y),
@@ -324,6 +328,8 @@ fn precision(fmt: &str, digits: &str, default: usize) -> Result<usize, E> {
 /// `ToString(format)` for interpolation holes and `x.ToString("...")`.
 pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
     match v {
+        Value::Object(Handle(HandleKind::Guid(g))) => super::web::format_guid(g, fmt)
+            .ok_or_else(|| E::Format(format!("'{fmt}' is not a Guid format (N, D, B or P)"))),
         Value::DateTime(d) => format_datetime(*d, fmt),
         Value::Int(_) | Value::Long(_) => {
             let n = as_i64(v).unwrap_or(0);

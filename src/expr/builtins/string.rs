@@ -129,6 +129,22 @@ pub(crate) fn culture_compare(a: &str, b: &str) -> Ordering {
         .then_with(|| a.cmp(b))
 }
 
+/// `string.CompareOrdinal`: the difference of the first UTF-16 code units that differ,
+/// else of the lengths.
+pub(crate) fn compare_ordinal(a: &str, b: &str) -> i32 {
+    let mut x = a.encode_utf16();
+    let mut y = b.encode_utf16();
+    loop {
+        match (x.next(), y.next()) {
+            (Some(p), Some(q)) if p == q => {}
+            (Some(p), Some(q)) => return i32::from(p) - i32::from(q),
+            (None, None) => return 0,
+            (Some(_), None) => return (len16(a) - len16(b)) as i32,
+            (None, Some(_)) => return -((len16(b) - len16(a)) as i32),
+        }
+    }
+}
+
 /// [`culture_compare`] as -1, 0 or 1.
 pub(crate) fn compare(a: &str, b: &str) -> i32 {
     match culture_compare(a, b) {

@@ -5,7 +5,8 @@ use super::super::ast::{Arg, Expr, ExprKind, Init, InitItem, TypeRef};
 use super::super::diagnostic::CompileErrorKind as K;
 use super::super::ir::{self, Method, Node, StaticFn};
 use super::super::span::Span;
-use super::super::types::{EnumTy, JsonTy, Ty};
+use super::super::types::{Class, EnumTy, JsonTy, Obj, Ty};
+use super::super::value::{Handle, HandleKind, Value};
 use super::{CResult, Checker, coerce, mismatch};
 
 impl Checker {
@@ -228,6 +229,61 @@ impl Checker {
                 call: Box::new(call),
                 slot,
                 default: ir::default_value(v),
+                tried: false,
+            },
+            Ty::Bool,
+        ))
+    }
+
+    /// `int.TryParse(s, out var n)` and the other `TryParse`: the `Parse` of the type,
+    /// whose format error gives false.
+    pub(super) fn try_parse(
+        &mut self,
+        c: Class,
+        args: &[Arg],
+        name_span: Span,
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        self.no_named(args)?;
+        let (f, ty) = match c {
+            Class::Int => (StaticFn::IntParse, Ty::Int),
+            Class::Long => (StaticFn::LongParse, Ty::Long),
+            Class::Double => (StaticFn::DoubleParse, Ty::Double),
+            Class::Bool => (StaticFn::BoolParse, Ty::Bool),
+            Class::DateTime => (StaticFn::DtParse, Ty::DateTime),
+            Class::Guid => (StaticFn::GuidParse, Ty::Obj(Obj::Guid)),
+            _ => return Err(self.no_member(&Ty::Static(c), "TryParse", name_span)),
+        };
+        let [s, out] = args else {
+            return Err((
+                K::Arguments {
+                    method: format!("{}.TryParse", Ty::Static(c)),
+                    expected: format!("(string s, out {ty} result)"),
+                },
+                name_span,
+            ));
+        };
+        let (sn, st) = self.value(&s.value)?;
+        if !matches!(st, Ty::String | Ty::Null) {
+            return Err(mismatch("string", &st, s.value.span));
+        }
+        let slot = self.out_slot(&out.value, &ty)?;
+        let default = match ty {
+            Ty::Obj(Obj::Guid) => Value::Object(Handle(HandleKind::Guid([0; 16]))),
+            _ => ir::default_value(&ty),
+        };
+        let call = Node::Static {
+            f,
+            args: vec![sn],
+            regex: None,
+            span,
+        };
+        Ok((
+            Node::Out {
+                call: Box::new(call),
+                slot,
+                default,
+                tried: true,
             },
             Ty::Bool,
         ))

@@ -776,6 +776,52 @@ use StaticFn as F;
 
 pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
+    (Class::Guid, "Parse", &[Str], R::Guid, F::GuidParse),
+    (Class::WebUtility, "UrlEncode", &[Str], R::Str, F::UrlEncode),
+    (Class::WebUtility, "UrlDecode", &[Str], R::Str, F::UrlDecode),
+    (
+        Class::WebUtility,
+        "HtmlEncode",
+        &[Str],
+        R::Str,
+        F::HtmlEncode,
+    ),
+    (
+        Class::WebUtility,
+        "HtmlDecode",
+        &[Str],
+        R::Str,
+        F::HtmlDecode,
+    ),
+    (
+        Class::Uri,
+        "EscapeDataString",
+        &[Str],
+        R::Str,
+        F::EscapeDataString,
+    ),
+    (
+        Class::Uri,
+        "UnescapeDataString",
+        &[Str],
+        R::Str,
+        F::UnescapeDataString,
+    ),
+    (Class::String, "Compare", &[Str, Str], R::Int, F::StrCompare),
+    (
+        Class::String,
+        "Compare",
+        &[Str, Str, Bool],
+        R::Int,
+        F::StrCompare,
+    ),
+    (
+        Class::String,
+        "Compare",
+        &[Str, Str, Enum(EnumTy::StringComparison)],
+        R::Int,
+        F::StrCompare,
+    ),
     (
         Class::String,
         "IsNullOrEmpty",
@@ -1219,6 +1265,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "StringBuilder" => Class::StringBuilder,
         "Random" => Class::Random,
         "Guid" => Class::Guid,
+        "WebUtility" => Class::WebUtility,
         _ => return None,
     })
 }

@@ -1008,7 +1008,9 @@ impl Checker {
                 self.new_object(ty, args, init.as_ref(), span)
             }
             ExprKind::Out { .. } => Err((
-                K::Misplaced("an 'out' argument is only allowed in a call of TryGetValue".into()),
+                K::Misplaced(
+                    "an 'out' argument is only allowed in a call of TryGetValue or TryParse".into(),
+                ),
                 span,
             )),
         }
@@ -1563,6 +1565,9 @@ impl Checker {
                         K::Unsupported(format!("type arguments on '{name}'")),
                         t.span,
                     ));
+                }
+                if name == "TryParse" {
+                    return self.try_parse(*c, args, *name_span, call_span);
                 }
                 self.no_named(args)?;
                 return self.static_call(*c, name, *name_span, args, call_span);

@@ -10,6 +10,7 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
+use super::super::builtins::web;
 use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
@@ -620,6 +621,13 @@ impl Eval<'_> {
                 | F::DoubleParse
                 | F::BoolParse
                 | F::NewUri
+                | F::GuidParse
+                | F::UrlEncode
+                | F::UrlDecode
+                | F::HtmlEncode
+                | F::HtmlDecode
+                | F::EscapeDataString
+                | F::UnescapeDataString
         ) {
             let read = args
                 .iter()
@@ -880,6 +888,65 @@ impl Eval<'_> {
                 ))))
             }
             F::NewRandom => Ok(h(HandleKind::Random)),
+            F::GuidParse => web::parse_guid(text(0, "input")?)
+                .map(|g| h(HandleKind::Guid(g)))
+                .ok_or_else(|| {
+                    fail(E::Format(
+                        "Guid should contain 32 digits with 4 dashes (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+                            .into(),
+                    ))
+                }),
+            F::UrlEncode | F::UrlDecode | F::HtmlEncode | F::HtmlDecode => {
+                // null in, null out
+                let Some(x) = arg_str(&args, 0) else {
+                    return Ok(Value::Null);
+                };
+                let out = match f {
+                    F::UrlEncode => web::url_encode(x),
+                    F::UrlDecode => web::url_decode(x, true),
+                    F::HtmlEncode => web::html_encode(x),
+                    _ => web::html_decode(x),
+                };
+                self.check_len(out.len(), "the string", span)?;
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
+            F::EscapeDataString | F::UnescapeDataString => {
+                let x = text(0, "stringToEscape")?;
+                let out = if f == F::EscapeDataString {
+                    web::escape_data_string(x)
+                } else {
+                    web::url_decode(x, false)
+                };
+                self.check_len(out.len(), "the string", span)?;
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
+            F::StrCompare => {
+                let (a, b) = match (arg_str(&args, 0), arg_str(&args, 1)) {
+                    (None, None) => return Ok(Value::Int(0)),
+                    (None, _) => return Ok(Value::Int(-1)),
+                    (_, None) => return Ok(Value::Int(1)),
+                    (Some(a), Some(b)) => (a, b),
+                };
+                self.charge_bytes((a.len() + b.len()) * CASE_MAPPING_COST, span)?;
+                // (a, b, ignoreCase) or (a, b, StringComparison)
+                let (ignore_case, ordinal) = match args.get(2) {
+                    Some(Value::Bool(i)) => (*i, false),
+                    Some(Value::Enum(e)) => (st::ignores_case(e.value), e.value >= 4),
+                    _ => (false, false),
+                };
+                let (a, b) = if ignore_case {
+                    (Cow::Owned(st::fold(a)), Cow::Owned(st::fold(b)))
+                } else {
+                    (Cow::Borrowed(a), Cow::Borrowed(b))
+                };
+                Ok(Value::Int(if ordinal {
+                    st::compare_ordinal(&a, &b)
+                } else {
+                    st::compare(&a, &b)
+                }))
+            }
             F::GuidNewGuid => {
                 let mut g = [0u8; 16];
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut g).map_err(

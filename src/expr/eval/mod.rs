@@ -695,6 +695,23 @@ impl<'a> Eval<'a> {
                 call,
                 slot,
                 default,
+                tried: true,
+            } => {
+                let (found, v) = match self.node(call) {
+                    Ok(v) => (true, v),
+                    Err((E::Format(_) | E::Overflow | E::Argument(_), _)) => {
+                        (false, default.clone())
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.locals[*slot as usize] = v;
+                Ok(Value::Bool(found))
+            }
+            Node::Out {
+                call,
+                slot,
+                default,
+                tried: false,
             } => match self.node(call)? {
                 Value::Pair(p) => {
                     self.locals[*slot as usize] = match p.0 {
