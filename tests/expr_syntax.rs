@@ -594,6 +594,55 @@ fn web_guid_and_string_statics() {
     assert!(run_err("@(Guid.NewGuid().ToString(\"X\"))").contains("'X' is not a Guid format"));
 }
 
+/// The hash and HMAC types of the allowed list, with the published test vectors (FIPS
+/// 180 "abc", RFC 1321's empty MD5, the HMAC examples of
+/// https://en.wikipedia.org/wiki/HMAC for "The quick brown fox ...").
+#[test]
+fn hashes_and_hmacs() {
+    check_values(&[
+        (
+            r#"@{ using (var sha = SHA256.Create()) { return BitConverter.ToString(sha.ComputeHash(Encoding.UTF8.GetBytes("abc"))).Replace("-", "").ToLower(); } }"#,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            r#"@(BitConverter.ToString(MD5.Create().ComputeHash(Encoding.UTF8.GetBytes(""))))"#,
+            "D4-1D-8C-D9-8F-00-B2-04-E9-80-09-98-EC-F8-42-7E",
+        ),
+        (
+            r#"@(BitConverter.ToString(new System.Security.Cryptography.SHA1Managed().ComputeHash(new byte[0])))"#,
+            "DA-39-A3-EE-5E-6B-4B-0D-32-55-BF-EF-95-60-18-90-AF-D8-07-09",
+        ),
+        (
+            r#"@(SHA512.Create().ComputeHash(new byte[0]).Length + "/" + SHA384.Create().ComputeHash(new byte[0]).Length)"#,
+            "64/48",
+        ),
+        (
+            r#"@{ var key = Encoding.UTF8.GetBytes("key"); var msg = Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"); using (var h = new HMACSHA256(key)) { return Convert.ToBase64String(h.ComputeHash(msg)); } }"#,
+            "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=",
+        ),
+        (
+            r#"@(BitConverter.ToString(new HMACSHA1(Encoding.UTF8.GetBytes("key")).ComputeHash(Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"))).Replace("-", "").ToLowerInvariant())"#,
+            "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9",
+        ),
+        (
+            r#"@(Convert.ToBase64String(new HMACMD5(Encoding.UTF8.GetBytes("key")).ComputeHash(Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"))))"#,
+            "gAcHE0Y+d0m5DC3CSRHidQ==",
+        ),
+        (
+            r#"@(new HMACSHA512(new byte[0]).ComputeHash(new byte[0]).Length + new HMACSHA384(new byte[1]).ComputeHash(new byte[0]).Length)"#,
+            "112",
+        ),
+        (
+            r#"@(Encoding.UTF8.GetString(Convert.FromBase64String(Convert.ToBase64String(Encoding.UTF8.GetBytes("é€")))))"#,
+            "é€",
+        ),
+    ]);
+    let e = load_err("@(new HMACSHA256().ComputeHash(new byte[0]))");
+    assert!(e.contains("'new HMACSHA256' without a key"), "{e}");
+    let e = load_err(r#"@(SHA256.Create().ComputeHash("text"))"#);
+    assert!(e.contains("byte[]"), "{e}");
+}
+
 #[test]
 fn namespace_qualified_names() {
     check_values(&[

@@ -259,6 +259,10 @@ pub(crate) enum Method {
     MapRemove,
     /// Gives a pair (found, value) that `Node::Out` takes apart.
     MapTryGetValue,
+    /// `ComputeHash(bytes)` of a hash or HMAC object.
+    ComputeHash,
+    /// `Dispose()` of a hash object: nothing to release.
+    Dispose,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +318,9 @@ pub(crate) enum StaticFn {
     NewRandom,
     GuidNewGuid,
     GuidParse,
+    /// `new HMACSHA256(key)`, ...
+    NewHmac(super::types::HashAlg),
+    BitConverterToString,
     UrlEncode,
     UrlDecode,
     HtmlEncode,

@@ -314,6 +314,26 @@ impl<'s> Parser<'s> {
                     self.expect(";")?;
                     return Ok(cond_loop(cond, body, span, true));
                 }
+                "using" if matches!(self.peek_at(1), Tok::P("(")) => {
+                    // `using (T x = e) body`: the objects certgate has hold nothing to
+                    // dispose, so this is `{ T x = e; body }`
+                    self.advance();
+                    self.expect("(")?;
+                    let ty = self.parse_type()?;
+                    let (name, name_span) = self.ident("a variable name")?;
+                    self.expect("=")?;
+                    let init = self.expr()?;
+                    self.expect(")")?;
+                    let body = self.stmt()?;
+                    let decl = Stmt::Var {
+                        ty: (ty.name != "var").then_some(ty),
+                        name,
+                        name_span,
+                        init: Some(init),
+                        is_const: false,
+                    };
+                    return Ok(Stmt::Block(vec![decl, body]));
+                }
                 "goto" | "using" | "lock" | "yield" | "fixed" | "unsafe" => {
                     return Err((
                         K::NotImplemented(format!("the '{kw}' statement")),

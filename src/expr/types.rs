@@ -31,6 +31,32 @@ pub(crate) enum Obj {
     StringBuilder,
     Random,
     Guid,
+    /// `SHA256.Create()`, `MD5.Create()`, ...
+    Hash(HashAlg),
+    /// `new HMACSHA256(key)`, ...
+    Hmac(HashAlg),
+}
+
+/// The hash functions of the allowed `SHA*`, `MD5` and `HMAC*` types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum HashAlg {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HashAlg::Md5 => "MD5",
+            HashAlg::Sha1 => "SHA1",
+            HashAlg::Sha256 => "SHA256",
+            HashAlg::Sha384 => "SHA384",
+            HashAlg::Sha512 => "SHA512",
+        }
+    }
 }
 
 /// Dictionaries of the `context` model.
@@ -172,6 +198,11 @@ pub(crate) enum Class {
     Guid,
     /// `System.Net.WebUtility`.
     WebUtility,
+    BitConverter,
+    /// `SHA256` (and `SHA256Managed`), `MD5`, ...
+    Hash(HashAlg),
+    /// `HMACSHA256`, ...
+    Hmac(HashAlg),
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -420,6 +451,8 @@ impl fmt::Display for Ty {
                 Obj::StringBuilder => "StringBuilder",
                 Obj::Random => "Random",
                 Obj::Guid => "Guid",
+                Obj::Hash(a) => a.name(),
+                Obj::Hmac(a) => return write!(f, "HMAC{}", a.name()),
             },
             Ty::Dict(d) => match d {
                 DictTy::Headers | DictTy::Query => "IReadOnlyDictionary<string, string[]>",
@@ -449,6 +482,9 @@ impl fmt::Display for Ty {
                 Class::Random => "Random",
                 Class::Guid => "Guid",
                 Class::WebUtility => "WebUtility",
+                Class::BitConverter => "BitConverter",
+                Class::Hash(a) => a.name(),
+                Class::Hmac(a) => return write!(f, "HMAC{}", a.name()),
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),

@@ -135,6 +135,10 @@ pub(crate) enum HandleKind {
     /// A `System.Random`, drawing from the system's generator.
     Random,
     Guid([u8; 16]),
+    /// A hash algorithm object (`SHA256.Create()`).
+    Hash(super::types::HashAlg),
+    /// An HMAC object with its key.
+    Hmac(super::types::HashAlg, Arc<[u8]>),
     /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
     Grouping(Arc<(Value, Seq)>),
 }
@@ -198,6 +202,7 @@ impl Value {
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Grouping(_) => "Grouping",
+                HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
                 _ => "Object",
             },
         }

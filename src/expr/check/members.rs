@@ -2,7 +2,7 @@
 //! parameter and result types.
 
 use super::super::ir::{JsonFn, JsonMethod, JsonProp, Method, Prop, StaticFn};
-use super::super::types::{Class, DictTy, EnumTy, JsonClass, JsonTy, Obj, Ty};
+use super::super::types::{Class, DictTy, EnumTy, HashAlg, JsonClass, JsonTy, Obj, Ty};
 
 /// The property `name` of `ty`, with its type.
 pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
@@ -369,6 +369,8 @@ pub(crate) enum Recv {
     Random,
     List,
     Map,
+    /// A hash or HMAC object.
+    Hash,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -392,6 +394,7 @@ impl Recv {
             Recv::Builder => *ty == Ty::Obj(Obj::StringBuilder),
             Recv::Random => *ty == Ty::Obj(Obj::Random),
             Recv::List => matches!(ty, Ty::List(_)),
+            Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
             Recv::Map => matches!(ty, Ty::Map(..)),
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
@@ -674,6 +677,16 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     ),
     (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
     (Recv::Map, "Clear", &[], R::Void, M::Clear),
+    // hash and HMAC objects
+    (
+        Recv::Hash,
+        "ComputeHash",
+        &[Bytes],
+        R::Bytes,
+        M::ComputeHash,
+    ),
+    (Recv::Hash, "Dispose", &[], R::Void, M::Dispose),
+    (Recv::Hash, "Clear", &[], R::Void, M::Dispose),
     // StringBuilder and Random (i15)
     (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
     (
@@ -777,6 +790,13 @@ use StaticFn as F;
 pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
     (Class::Guid, "Parse", &[Str], R::Guid, F::GuidParse),
+    (
+        Class::BitConverter,
+        "ToString",
+        &[Bytes],
+        R::Str,
+        F::BitConverterToString,
+    ),
     (Class::WebUtility, "UrlEncode", &[Str], R::Str, F::UrlEncode),
     (Class::WebUtility, "UrlDecode", &[Str], R::Str, F::UrlDecode),
     (
@@ -1266,6 +1286,17 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "Random" => Class::Random,
         "Guid" => Class::Guid,
         "WebUtility" => Class::WebUtility,
+        "BitConverter" => Class::BitConverter,
+        "MD5" => Class::Hash(HashAlg::Md5),
+        "SHA1" | "SHA1Managed" => Class::Hash(HashAlg::Sha1),
+        "SHA256" | "SHA256Managed" => Class::Hash(HashAlg::Sha256),
+        "SHA384" | "SHA384Managed" => Class::Hash(HashAlg::Sha384),
+        "SHA512" | "SHA512Managed" => Class::Hash(HashAlg::Sha512),
+        "HMACMD5" => Class::Hmac(HashAlg::Md5),
+        "HMACSHA1" => Class::Hmac(HashAlg::Sha1),
+        "HMACSHA256" => Class::Hmac(HashAlg::Sha256),
+        "HMACSHA384" => Class::Hmac(HashAlg::Sha384),
+        "HMACSHA512" => Class::Hmac(HashAlg::Sha512),
         _ => return None,
     })
 }

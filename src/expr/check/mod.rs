@@ -1120,6 +1120,36 @@ impl Checker {
                 init.span,
             ));
         }
+        match members::class(short) {
+            Some(Class::Hash(a)) if args.is_empty() => {
+                let v = Value::Object(Handle(HandleKind::Hash(a)));
+                return Ok((Node::Const(v), Ty::Obj(Obj::Hash(a))));
+            }
+            Some(Class::Hmac(a)) => {
+                self.no_named(args)?;
+                let [key] = args else {
+                    return Err((
+                        K::NotImplemented(format!(
+                            "'new {}' without a key (.NET makes a random one)",
+                            ty.name
+                        )),
+                        span,
+                    ));
+                };
+                let (n, t) = self.value(&key.value)?;
+                if !matches!(t, Ty::Bytes | Ty::Null) {
+                    return Err(mismatch("byte[]", &t, key.value.span));
+                }
+                let node = Node::Static {
+                    f: StaticFn::NewHmac(a),
+                    args: vec![n],
+                    regex: None,
+                    span,
+                };
+                return Ok((node, Ty::Obj(Obj::Hmac(a))));
+            }
+            _ => {}
+        }
         let class = members::class(short).filter(|c| CONSTRUCTORS.iter().any(|(cl, ..)| cl == c));
         let Some(c) = class else {
             // a type certgate knows (`object`, `string`) or APIM allows has no constructor
@@ -1568,6 +1598,13 @@ impl Checker {
                 }
                 if name == "TryParse" {
                     return self.try_parse(*c, args, *name_span, call_span);
+                }
+                if let Class::Hash(a) = c
+                    && name == "Create"
+                    && args.is_empty()
+                {
+                    let v = Value::Object(Handle(HandleKind::Hash(*a)));
+                    return Ok((Node::Const(v), Ty::Obj(Obj::Hash(*a))));
                 }
                 self.no_named(args)?;
                 return self.static_call(*c, name, *name_span, args, call_span);

@@ -10,7 +10,7 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::builtins::web;
+use super::super::builtins::{crypto, web};
 use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
@@ -336,6 +336,21 @@ impl Eval<'_> {
                 let r = random_u64().map_err(fail)? >> 11;
                 Ok(Value::Double(r as f64 / (1u64 << 53) as f64))
             }
+            (
+                M::ComputeHash,
+                Value::Object(Handle(k @ (HandleKind::Hash(_) | HandleKind::Hmac(..)))),
+            ) => {
+                let Value::Bytes(data) = &args[0] else {
+                    return Err(fail(E::Argument("buffer is null".into())));
+                };
+                self.charge_bytes(data.len(), span)?;
+                Ok(Value::Bytes(Arc::from(match k {
+                    HandleKind::Hmac(a, key) => crypto::hmac(*a, key, data),
+                    HandleKind::Hash(a) => crypto::hash(*a, data),
+                    _ => Vec::new(),
+                })))
+            }
+            (M::Dispose, _) => Ok(Value::Null),
             (M::EncGetString, _) => match &args[0] {
                 Value::Bytes(b) => {
                     self.charge_bytes(b.len(), span)?;
@@ -888,6 +903,18 @@ impl Eval<'_> {
                 ))))
             }
             F::NewRandom => Ok(h(HandleKind::Random)),
+            F::NewHmac(a) => match &args[0] {
+                Value::Bytes(k) => Ok(h(HandleKind::Hmac(a, k.clone()))),
+                _ => Err(fail(E::Argument("key is null".into()))),
+            },
+            F::BitConverterToString => match &args[0] {
+                Value::Bytes(b) => {
+                    self.charge_bytes(b.len() * 3, span)?;
+                    let hex: Vec<String> = b.iter().map(|x| format!("{x:02X}")).collect();
+                    Ok(s(hex.join("-")))
+                }
+                _ => Err(fail(E::Argument("value is null".into()))),
+            },
             F::GuidParse => web::parse_guid(text(0, "input")?)
                 .map(|g| h(HandleKind::Guid(g)))
                 .ok_or_else(|| {
