@@ -643,6 +643,47 @@ fn hashes_and_hmacs() {
     assert!(e.contains("byte[]"), "{e}");
 }
 
+/// certgate has no users, subscriptions or products: `context.User`, `Subscription` and
+/// `Product` are null, as on APIM for a request without a subscription
+/// (https://learn.microsoft.com/azure/api-management/api-management-policy-expressions#ContextVariables).
+#[test]
+fn context_model_without_subscriptions() {
+    check_values(&[
+        ("@(context.Subscription?.Key == null)", "True"),
+        (
+            r#"@(context.Subscription?.Name ?? "anonymous")"#,
+            "anonymous",
+        ),
+        ("@(context.Product == null && context.User == null)", "True"),
+        (r#"@(context.User?.Email ?? "none")"#, "none"),
+        ("@(context.Product?.SubscriptionRequired ?? false)", "False"),
+        // C# infers T of GetValueOrDefault<T> from the default value
+        (
+            r#"@(context.Variables.GetValueOrDefault("name", "").Length)"#,
+            "5",
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault("missing", "x").ToUpper())"#,
+            "X",
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault("count", 0) + 1)"#,
+            "4",
+        ),
+    ]);
+    assert!(run_err("@(context.Subscription.Key)").contains("'Key' was read on null"));
+    assert!(
+        run_err(r#"@(context.Variables.GetValueOrDefault("count", "").Length)"#)
+            .contains("holds a value of type Int32, not string")
+    );
+    // a named value left in expression code (no deployment defines it here)
+    let e = load_err("@({{backend-key}})");
+    assert_eq!(
+        e,
+        "policies/test.xml:3:22: error: '{{backend-key}}' is a named value: certgate replaces it with its text before compiling the expression, and no named value 'backend-key' is defined here; add `\"backend-key\" = \"...\"` to [named_values] in gateway.toml"
+    );
+}
+
 #[test]
 fn namespace_qualified_names() {
     check_values(&[

@@ -133,6 +133,12 @@ pub enum CompileErrorKind {
     /// A statement where C# forbids it (`break` outside a loop, `return` in `finally`).
     #[error("{0}")]
     Misplaced(String),
+    /// `{{name}}` left in expression code: the policy reader replaces named values
+    /// before expressions are compiled, so this one was not defined.
+    #[error(
+        "'{{{{{0}}}}}' is a named value: certgate replaces it with its text before compiling the expression, and no named value '{0}' is defined here; add `\"{0}\" = \"...\"` to [named_values] in gateway.toml"
+    )]
+    NamedValue(String),
 }
 
 /// A load-time error: what is wrong, where, and the text it is in.

@@ -135,6 +135,8 @@ pub(crate) enum Prop {
     MapCount,
     MapKeys,
     MapValues,
+    /// A member of `context.User`, `Subscription` or `Product`, which are null here.
+    Absent,
 }
 
 /// Which certificate property an uploaded-certificates lookup compares.

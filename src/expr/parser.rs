@@ -1186,6 +1186,21 @@ impl<'s> Parser<'s> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
+        if self.is("{") && matches!(self.peek_at(1), Tok::P("{")) {
+            let start = self.span();
+            let rest = self.src.get(start.start as usize + 2..).unwrap_or_default();
+            // a named value's name: letters, digits, `-`, `_` and `.`, up to `}}`
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .take(256)
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with("}}") {
+                let at = start.start as usize;
+                let span = Span::new(at, at + name.len() + 4);
+                return Err((K::NamedValue(name), span));
+            }
+        }
         let t = self.advance();
         let span = t.span;
         let kind = match t.tok {

@@ -103,6 +103,24 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "HasPrivateKey" => (P::CertHasPrivateKey, T::Bool),
             _ => return None,
         },
+        // certgate has no users, subscriptions or products: these objects are always
+        // null, so their members are typed but never read (`?.` gives null)
+        (T::Obj(Obj::Subscription), _) => match name {
+            "Id" | "Key" | "Name" | "PrimaryKey" | "SecondaryKey" => (P::Absent, s()),
+            "CreatedDate" | "StartDate" | "EndDate" => (P::Absent, T::DateTime),
+            _ => return None,
+        },
+        (T::Obj(Obj::User), _) => match name {
+            "Email" | "FirstName" | "Id" | "LastName" | "Note" => (P::Absent, s()),
+            "RegistrationDate" => (P::Absent, T::DateTime),
+            _ => return None,
+        },
+        (T::Obj(Obj::Product), _) => match name {
+            "Id" | "Name" => (P::Absent, s()),
+            "ApprovalRequired" | "SubscriptionRequired" => (P::Absent, T::Bool),
+            "SubscriptionLimit" => (P::Absent, T::Int),
+            _ => return None,
+        },
         (T::Obj(Obj::X500Name), "Name") => (P::X500Name, s()),
         (T::Obj(Obj::Oid), "Value") => (P::OidValue, s()),
         (T::Obj(Obj::Oid), "FriendlyName") => (P::OidFriendlyName, s()),

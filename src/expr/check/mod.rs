@@ -2050,7 +2050,7 @@ impl Checker {
         _span: Span,
     ) -> CResult<(Node, Ty)> {
         self.no_named(args)?;
-        let ty = match type_args {
+        let mut ty = match type_args {
             [] => Ty::Object,
             [t] => self.type_ref(t)?,
             [_, t, ..] => {
@@ -2079,6 +2079,10 @@ impl Checker {
         let mut nodes = vec![name];
         if let Some(d) = args.get(1) {
             let (dn, dt) = self.value(&d.value)?;
+            // C# infers T from the default value: GetValueOrDefault("n", "") is a string
+            if type_args.is_empty() && dt != Ty::Null {
+                ty = dt.clone();
+            }
             if !ty.accepts(&dt) {
                 return Err(mismatch(&ty, &dt, d.value.span));
             }

@@ -63,7 +63,7 @@ impl Eval<'_> {
             P::Elapsed => {
                 Value::TimeSpan(dt::diff_ticks(ctx.now, ctx.timestamp).map_err(|e| (e, span))?)
             }
-            P::User | P::Subscription | P::Product => Value::Null,
+            P::User | P::Subscription | P::Product | P::Absent => Value::Null,
             P::Tracing => Value::Bool(false),
             P::ReqMethod => s(&ctx.request.method),
             P::ReqUrl => h(HandleKind::Url(UrlRef::Request)),
