@@ -747,6 +747,18 @@ fn refusals_name_the_construct_and_position() {
             "3:27: error: not all code paths of 'F' return a value: end every path with 'return'",
         ),
         (
+            r#"@(XDocument.Parse("<a/>").Root)"#,
+            "3:22: error: certgate does not implement the type 'XDocument' yet",
+        ),
+        (
+            r#"@(new XElement("a", "b"))"#,
+            "3:26: error: certgate does not implement 'new XElement' yet",
+        ),
+        (
+            "@(context.Request.Body.As<XDocument>())",
+            "3:46: error: certgate does not implement Body.As<XDocument> (System.Xml.Linq; read the body with As<string>) yet",
+        ),
+        (
             "@{ lock (context) { } return 1; }",
             "3:23: error: certgate does not implement the 'lock' statement yet",
         ),

@@ -2128,6 +2128,20 @@ impl Checker {
             {
                 (Method::Json(ir::JsonMethod::BodyAs(k)), Ty::Json(k))
             }
+            // APIM reads a body as XML too: System.Xml.Linq is not in certgate yet
+            other @ ("XNode"
+            | "XElement"
+            | "XDocument"
+            | "System.Xml.Linq.XNode"
+            | "System.Xml.Linq.XElement"
+            | "System.Xml.Linq.XDocument") => {
+                return Err((
+                    K::NotImplemented(format!(
+                        "Body.As<{other}> (System.Xml.Linq; read the body with As<string>)"
+                    )),
+                    t.span,
+                ));
+            }
             other => {
                 return Err((
                     K::Unsupported(format!(
