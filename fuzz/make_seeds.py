@@ -125,7 +125,9 @@ EXPRESSIONS = {
     "new_arrays": '@(string.Join(",", new[] { "x", "y" }) + new byte[16].Length + new string[] { "a" }[0] + new int[3].Length)',
     "new_objects": '@(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc).Add(new TimeSpan(1, 2, 3)).ToString("o"))',
     "qualified": '@(System.String.Join("-", System.Text.Encoding.UTF8.GetBytes("a")) + System.DateTime.UtcNow.Year + System.Net.WebUtility.UrlEncode("a b"))',
-    "not_implemented": '@{ var l = new List<string> { "a" }; var d = new Dictionary<string, string> { ["a"] = "b" }; string F(string x) => x; return F(l[0]); }',
+    "collections": '@{ var l = new List<string> { "a" }; var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { { "k", "v" }, ["a"] = "b" }; l[0] += "x"; if (d.TryGetValue("K", out var v)) { l.Add(v); } string F(string x) => x; return F(l[0]); }',
+    "linq": '@(string.Join(",", context.Request.Headers.OrderBy(h => h.Key).ThenByDescending(h => h.Value.Length).GroupBy(h => h.Key[0]).Select(g => g.Key + ":" + g.Count())) + new[] { 1, 2 }.Aggregate(0L, (a, x) => a + x) + new[] { 3 }.Sum(x => x * 2) + new[] { "b" }.ToDictionary(x => x, x => 1).Count)',
+    "library": '@{ using (var h = new HMACSHA256(Encoding.UTF8.GetBytes("k"))) { return BitConverter.ToString(h.ComputeHash(new byte[1])) + Uri.EscapeDataString("a b") + WebUtility.HtmlDecode("&lt;") + (int.TryParse("1", out int n) ? n : 0) + Guid.Parse("{0f8fad5b-d9cb-469f-a165-70867728950e}").ToString("N") + string.Compare("a", "B", StringComparison.Ordinal) + context.Subscription?.Key + context.Variables.GetValueOrDefault("v", ""); } }',
 }
 for name, text in EXPRESSIONS.items():
     write("expr_compile", name, text.encode())

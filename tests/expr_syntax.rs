@@ -293,6 +293,397 @@ fn object_and_array_creation() {
     assert!(run_err("@(new byte[] { 256 })").ends_with("overflow"));
 }
 
+/// `List<T>` and `Dictionary<K, V>` as .NET's: reference types, dictionaries enumerate
+/// in insertion order and a removed entry's place is reused by the next insertion
+/// (https://learn.microsoft.com/dotnet/api/system.collections.generic.dictionary-2:
+/// "the order ... is unspecified", but .NET's implementation fills freed entries first,
+/// which is what a policy ported from APIM sees).
+#[test]
+fn lists_and_dictionaries() {
+    check_values(&[
+        (
+            r#"@{ var l = new List<string>(); l.Add("a"); l.Add("b"); l.Insert(0, "z"); return string.Join(",", l) + l.Count; }"#,
+            "z,a,b3",
+        ),
+        (
+            r#"@{ var l = new List<string> { "a", "b", "c" }; l[1] = "x"; l.RemoveAt(0); l.Remove("c"); return string.Join(",", l) + l.IndexOf("x") + l.IndexOf("q") + l.Contains("x"); }"#,
+            "x0-1True",
+        ),
+        (
+            r#"@{ var l = new List<int>(new[] { 3, 1 }); l.AddRange(new[] { 2 }); var alias = l; alias.Add(9); return l.Count + "|" + l.Sum(); }"#,
+            "4|15",
+        ),
+        (
+            r#"@{ var a = new int[3]; var b = a; b[1] = 5; a[2] += 0; return a[1]; }"#,
+            "5",
+        ),
+        (
+            r#"@{ var a = new string[2]; a[0] = "x"; a[a.Length - 1] = a[0] + "y"; return string.Join("-", a); }"#,
+            "x-xy",
+        ),
+        (
+            r#"@{ var d = new Dictionary<string, string> { { "a", "b" }, ["c"] = "d" }; d["e"] = "f"; d.Remove("a"); d["g"] = "h"; return string.Join(";", d.Select(p => p.Key + "=" + p.Value)) + "|" + d.Count; }"#,
+            "g=h;c=d;e=f|3",
+        ),
+        (
+            r#"@{ var d = new Dictionary<string, int>(); d["x"] = 1; d["x"] = 2; return d["x"] + d.Count; }"#,
+            "3",
+        ),
+        (
+            r#"@{ var d = new Dictionary<string, int> { { "a", 1 } }; if (d.TryGetValue("a", out var n) && !d.TryGetValue("b", out int m)) { return n + m; } return -1; }"#,
+            "1",
+        ),
+        (
+            r#"@{ var d = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["Content-Type"] = "a" }; return d.ContainsKey("content-type") + "|" + d["CONTENT-TYPE"] + "|" + string.Join(",", d.Keys); }"#,
+            "True|a|Content-Type",
+        ),
+        (
+            r#"@{ var d = new Dictionary<string, int> { { "a", 1 }, { "b", 2 } }; return string.Join(",", d.Values) + d.ContainsValue(2) + d.ContainsValue(3); }"#,
+            "1,2TrueFalse",
+        ),
+        (
+            r#"@{ var d = new Dictionary<int, List<string>>(); d[1] = new List<string> { "x" }; d[1].Add("y"); return d[1].Count; }"#,
+            "2",
+        ),
+        (
+            r#"@(new List<List<int>> { new List<int> { 1 }, new List<int> { 2, 3 } }.Count)"#,
+            "2",
+        ),
+        (
+            r#"@{ var h = new Dictionary<string, string>(); foreach (var p in context.Request.Headers) { h[p.Key] = p.Value[0]; } return h.Count; }"#,
+            "0",
+        ),
+        (
+            r#"@(new JArray { 1, "a" }.ToString(Newtonsoft.Json.Formatting.None))"#,
+            r#"[1,"a"]"#,
+        ),
+    ]);
+    // .NET's exceptions: ArgumentException for a duplicate Add, KeyNotFoundException,
+    // ArgumentOutOfRangeException from a list, IndexOutOfRangeException from an array
+    assert!(
+        run_err(
+            r#"@{ var d = new Dictionary<string, int> { { "a", 1 } }; d.Add("a", 2); return 0; }"#
+        )
+        .ends_with("An item with the same key has already been added. Key: a")
+    );
+    assert!(
+        run_err(r#"@{ var d = new Dictionary<string, int>(); return d["x"]; }"#)
+            .ends_with("the given key 'x' was not present in the dictionary")
+    );
+    assert!(
+        run_err("@{ var l = new List<int>(); l.RemoveAt(0); return 0; }")
+            .contains("(Parameter 'index')")
+    );
+    assert!(
+        run_err("@{ var a = new int[1]; a[1] = 2; return 0; }").contains("index was out of range")
+    );
+    assert!(
+        run_err(r#"@{ var d = new Dictionary<string, int>(); d[(string)null] = 1; return 0; }"#)
+            .contains("Value cannot be null. (Parameter 'key')")
+    );
+    // a list that holds itself: fine to count, bounded when converted
+    check_values(&[(
+        "@{ var l = new List<object>(); l.Add(l); l.Add(1); return l.Count; }",
+        "2",
+    )]);
+    assert!(
+        run_err("@{ var l = new List<object>(); l.Add(l); return new JArray(l).Count; }")
+            .contains("deep")
+    );
+    // growing a list is bounded by the collection limit and charged as steps
+    let e = run_err("@{ var l = new List<int>(); while (true) { l.Add(1); } }");
+    assert!(e.contains("steps") || e.contains("limit"), "{e}");
+}
+
+/// LINQ as policy documents use it, over arrays, headers, query parameters and JSON.
+/// OrderBy is stable and compares strings with .NET's default (culture) comparer, where
+/// letters sort alphabetically whatever their case, lower case first
+/// (https://learn.microsoft.com/dotnet/api/system.string.compare: "a" < "A" < "b");
+/// `StringComparer.Ordinal` sorts by code point ("A" < "B" < "a").
+#[test]
+fn linq_operators() {
+    let mut c = ctx();
+    c.request.headers.append("X-B", "2");
+    c.request.headers.append("x-a", "1");
+    c.request.url = Url::parse("https://h/p?b=2&a=1&c=3").unwrap();
+    let cases = [
+        (
+            r#"@(string.Join(",", new[] { "b", "A", "a", "B", "1", "-" }.OrderBy(x => x)))"#,
+            "-,1,a,A,b,B",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "b", "A", "a", "B" }.OrderBy(x => x, StringComparer.Ordinal)))"#,
+            "A,B,a,b",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "bb", "a", "cc", "d" }.OrderByDescending(x => x.Length).ThenBy(x => x)))"#,
+            "bb,cc,a,d",
+        ),
+        (
+            r#"@(string.Join(",", new[] { 3, 1, 2 }.OrderByDescending(x => x).ThenByDescending(x => -x)))"#,
+            "3,2,1",
+        ),
+        // stable: equal keys keep their order
+        (
+            r#"@(string.Join(",", new[] { "b1", "a1", "b2", "a2" }.OrderBy(x => x[0]).Select(x => x[1])))"#,
+            "1,2,1,2",
+        ),
+        (
+            r#"@(string.Join("&", context.Request.Headers.OrderBy(h => h.Key).Select(h => h.Key + "=" + h.Value[0])))"#,
+            "x-a=1&X-B=2",
+        ),
+        (
+            r#"@(string.Join("&", context.Request.Url.Query.OrderByDescending(q => q.Key).Skip(1).Take(1).Select(q => q.Key)))"#,
+            "b",
+        ),
+        (
+            r#"@(new[] { 1, 2, 3 }.Sum() + new[] { 1, 2 }.Sum(x => x * 10) + new[] { 5, 3 }.Min() * 100 + new[] { 5, 3 }.Max(x => -x))"#,
+            "333",
+        ),
+        (r#"@(new[] { 1.5, 2.25 }.Sum())"#, "3.75"),
+        (
+            r#"@(new[] { "b", "a", "c" }.Max() + new[] { "b", null, "a" }.Min())"#,
+            "ca",
+        ),
+        (r#"@(new string[0].Max() == null)"#, "True"),
+        (
+            r#"@(new[] { "x" }.Single() + new[] { "a", "b" }.SingleOrDefault(x => x == "c") + new int[0].SingleOrDefault() + new[] { 4, 5 }.Single(x => x > 4))"#,
+            "x05",
+        ),
+        (
+            r#"@(new[] { 1, 2, 3, 4 }.Aggregate((a, b) => a * b) + new[] { "a", "b" }.Aggregate("x", (acc, s) => acc + s))"#,
+            "24xab",
+        ),
+        (
+            r#"@(new[] { 1, 2 }.Aggregate(10L, (acc, x) => acc * x))"#,
+            "20",
+        ),
+        (
+            r#"@(string.Join(";", new[] { "ab", "ac", "b" }.GroupBy(s => s[0]).Select(g => g.Key + ":" + g.Count() + "=" + string.Join(",", g))))"#,
+            "a:2=ab,ac;b:1=b",
+        ),
+        (
+            r#"@{ var r = ""; foreach (var g in new[] { 1, 2, 3, 4 }.GroupBy(x => x % 2, x => x * 10)) { r += g.Key + "=" + g.Sum() + ";"; } return r; }"#,
+            "1=40;0=60;",
+        ),
+        (
+            r#"@{ var d = new[] { "a=1", "b=2" }.ToDictionary(s => s.Split('=')[0], s => s.Substring(2)); return d["b"] + d.Count; }"#,
+            "22",
+        ),
+        (
+            r#"@(context.Request.Headers.ToDictionary(h => h.Key.ToLower(), h => h.Value.Length)["x-b"])"#,
+            "1",
+        ),
+        (
+            r#"@(string.Join(",", new[] { "a", "b", "a" }.Distinct().ToList()) + new[] { 2, 1 }.ToArray().Length)"#,
+            "a,b2",
+        ),
+        (
+            r#"@{ List<string> l = new[] { "x" }.ToList(); l.Add("y"); return l.Count; }"#,
+            "2",
+        ),
+        (
+            r#"@(JArray.Parse("[{\"n\":\"x\",\"v\":3},{\"n\":\"y\",\"v\":1},{\"n\":\"z\",\"v\":2}]").OrderBy(t => (int)t["v"]).Select(t => (string)t["n"]).Aggregate((a, b) => a + b))"#,
+            "yzx",
+        ),
+        (r#"@(JArray.Parse("[1, 2, 3]").Sum(t => (int)t))"#, "6"),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in cases {
+        match compile(src).eval(&c) {
+            Ok(v) if v.to_string() == want => {}
+            Ok(v) => failures.push(format!("{src}\n  want {want}\n  got  {v}")),
+            Err(e) => failures.push(format!("{src}\n  {}", e.render())),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // .NET's exceptions: InvalidOperationException, OverflowException (Sum is checked),
+    // ArgumentException for a duplicate key
+    assert!(
+        run_err("@(new[] { 1, 2 }.Single())").ends_with("sequence contains more than one element")
+    );
+    assert!(
+        run_err("@(new[] { 1, 2 }.SingleOrDefault(x => x > 0))")
+            .ends_with("more than one matching element")
+    );
+    assert!(run_err("@(new int[0].Single())").ends_with("sequence contains no elements"));
+    assert!(run_err("@(new int[0].Max())").ends_with("sequence contains no elements"));
+    assert!(
+        run_err("@(new int[0].Aggregate((a, b) => a + b))")
+            .ends_with("sequence contains no elements")
+    );
+    assert!(run_err("@(new[] { int.MaxValue, 1 }.Sum())").ends_with("overflow"));
+    assert!(run_err(r#"@(new[] { "a", "a" }.ToDictionary(x => x))"#).ends_with("Key: a"));
+    for (src, want) in [
+        (
+            "@(new[] { 1 }.ThenBy(x => x))",
+            "'ThenBy' follows 'OrderBy' or 'OrderByDescending'",
+        ),
+        (
+            r#"@(new[] { "a" }.Sum())"#,
+            "cannot convert string to a sequence of int, long or double",
+        ),
+        (
+            r#"@(new[] { 1 }.Aggregate((a, b) => "x"))"#,
+            "cannot convert string to int",
+        ),
+    ] {
+        let e = load_err(src);
+        assert!(e.contains(want), "{src}: {e}");
+    }
+}
+
+/// WebUtility (https://learn.microsoft.com/dotnet/api/system.net.webutility: UrlEncode
+/// keeps `-_.!*()`, writes `+` for a space and upper-case `%XX`; HtmlEncode writes
+/// U+00A0..U+00FF and characters beyond the BMP as decimal references), Uri's RFC 3986
+/// escaping, Guid's text forms, TryParse with `out`, and string.Compare (culture order
+/// by default: "a" < "B"; ordinal: the difference of the first differing chars).
+#[test]
+fn web_guid_and_string_statics() {
+    check_values(&[
+        (
+            r#"@(System.Net.WebUtility.UrlEncode("a b&c=d/é~*()"))"#,
+            "a+b%26c%3Dd%2F%C3%A9%7E*()",
+        ),
+        (
+            r#"@(WebUtility.UrlDecode("a+b%26c%3Dd%2F%C3%A9%zz"))"#,
+            "a b&c=d/é%zz",
+        ),
+        (r#"@(WebUtility.UrlEncode(null) == null)"#, "True"),
+        (
+            r#"@(WebUtility.HtmlEncode("<a href=\"x\">'é&ü😀"))"#,
+            "&lt;a href=&quot;x&quot;&gt;&#39;&#233;&amp;&#252;&#128512;",
+        ),
+        (
+            r#"@(WebUtility.HtmlDecode("&lt;&#65;&#x42;&amp;&quot;&apos;&bogus"))"#,
+            "<AB&\"'&bogus",
+        ),
+        (
+            r#"@(Uri.EscapeDataString("a b+c/é~") + "|" + Uri.UnescapeDataString("a%20b+c%2F%C3%A9"))"#,
+            "a%20b%2Bc%2F%C3%A9~|a b+c/é",
+        ),
+        (
+            r#"@{ var g = Guid.Parse("{0F8FAD5B-D9CB-469F-A165-70867728950E}"); return g.ToString("N") + "|" + g.ToString("B") + "|" + g.ToString("P") + "|" + g; }"#,
+            "0f8fad5bd9cb469fa16570867728950e|{0f8fad5b-d9cb-469f-a165-70867728950e}|(0f8fad5b-d9cb-469f-a165-70867728950e)|0f8fad5b-d9cb-469f-a165-70867728950e",
+        ),
+        (
+            r#"@(Guid.TryParse("x", out var h) + h.ToString() + Guid.TryParse("0f8fad5bd9cb469fa16570867728950e", out var k) + (k == Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E")))"#,
+            "False00000000-0000-0000-0000-000000000000TrueTrue",
+        ),
+        (r#"@(int.TryParse("12", out var n) ? n * 2 : -1)"#, "24"),
+        (
+            r#"@{ int n = 5; return int.TryParse("zz", out n) + "" + n; }"#,
+            "False0",
+        ),
+        (r#"@(long.TryParse(null, out long l) || l != 0)"#, "False"),
+        (
+            r#"@(double.TryParse("1.5", out var d) && bool.TryParse("true", out var b) && b ? d : 0)"#,
+            "1.5",
+        ),
+        (
+            r#"@(string.Compare("a", "B") + "," + string.Compare("a", "B", StringComparison.Ordinal) + "," + string.Compare("abc", "ABC", true) + "," + string.Compare(null, "a") + "," + string.Compare("a", "c", StringComparison.Ordinal) + "," + "b".CompareTo("A"))"#,
+            "-1,31,0,-1,-2,1",
+        ),
+        (
+            r#"@(string.Format("{0}-{1}", "a", 2) + string.Concat("x", 1, true) + string.Join("/", new List<string> { "p", "q" }))"#,
+            "a-2x1Truep/q",
+        ),
+    ]);
+    assert!(run_err(r#"@(Guid.Parse("nope"))"#).contains("Guid should contain 32 digits"));
+    assert!(run_err("@(Uri.EscapeDataString(null))").contains("is null"));
+    assert!(run_err("@(Guid.NewGuid().ToString(\"X\"))").contains("'X' is not a Guid format"));
+}
+
+/// The hash and HMAC types of the allowed list, with the published test vectors (FIPS
+/// 180 "abc", RFC 1321's empty MD5, the HMAC examples of
+/// https://en.wikipedia.org/wiki/HMAC for "The quick brown fox ...").
+#[test]
+fn hashes_and_hmacs() {
+    check_values(&[
+        (
+            r#"@{ using (var sha = SHA256.Create()) { return BitConverter.ToString(sha.ComputeHash(Encoding.UTF8.GetBytes("abc"))).Replace("-", "").ToLower(); } }"#,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            r#"@(BitConverter.ToString(MD5.Create().ComputeHash(Encoding.UTF8.GetBytes(""))))"#,
+            "D4-1D-8C-D9-8F-00-B2-04-E9-80-09-98-EC-F8-42-7E",
+        ),
+        (
+            r#"@(BitConverter.ToString(new System.Security.Cryptography.SHA1Managed().ComputeHash(new byte[0])))"#,
+            "DA-39-A3-EE-5E-6B-4B-0D-32-55-BF-EF-95-60-18-90-AF-D8-07-09",
+        ),
+        (
+            r#"@(SHA512.Create().ComputeHash(new byte[0]).Length + "/" + SHA384.Create().ComputeHash(new byte[0]).Length)"#,
+            "64/48",
+        ),
+        (
+            r#"@{ var key = Encoding.UTF8.GetBytes("key"); var msg = Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"); using (var h = new HMACSHA256(key)) { return Convert.ToBase64String(h.ComputeHash(msg)); } }"#,
+            "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=",
+        ),
+        (
+            r#"@(BitConverter.ToString(new HMACSHA1(Encoding.UTF8.GetBytes("key")).ComputeHash(Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"))).Replace("-", "").ToLowerInvariant())"#,
+            "de7c9b85b8b78aa6bc8a7a36f70a90701c9db4d9",
+        ),
+        (
+            r#"@(Convert.ToBase64String(new HMACMD5(Encoding.UTF8.GetBytes("key")).ComputeHash(Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"))))"#,
+            "gAcHE0Y+d0m5DC3CSRHidQ==",
+        ),
+        (
+            r#"@(new HMACSHA512(new byte[0]).ComputeHash(new byte[0]).Length + new HMACSHA384(new byte[1]).ComputeHash(new byte[0]).Length)"#,
+            "112",
+        ),
+        (
+            r#"@(Encoding.UTF8.GetString(Convert.FromBase64String(Convert.ToBase64String(Encoding.UTF8.GetBytes("é€")))))"#,
+            "é€",
+        ),
+    ]);
+    let e = load_err("@(new HMACSHA256().ComputeHash(new byte[0]))");
+    assert!(e.contains("'new HMACSHA256' without a key"), "{e}");
+    let e = load_err(r#"@(SHA256.Create().ComputeHash("text"))"#);
+    assert!(e.contains("byte[]"), "{e}");
+}
+
+/// certgate has no users, subscriptions or products: `context.User`, `Subscription` and
+/// `Product` are null, as on APIM for a request without a subscription
+/// (https://learn.microsoft.com/azure/api-management/api-management-policy-expressions#ContextVariables).
+#[test]
+fn context_model_without_subscriptions() {
+    check_values(&[
+        ("@(context.Subscription?.Key == null)", "True"),
+        (
+            r#"@(context.Subscription?.Name ?? "anonymous")"#,
+            "anonymous",
+        ),
+        ("@(context.Product == null && context.User == null)", "True"),
+        (r#"@(context.User?.Email ?? "none")"#, "none"),
+        ("@(context.Product?.SubscriptionRequired ?? false)", "False"),
+        // C# infers T of GetValueOrDefault<T> from the default value
+        (
+            r#"@(context.Variables.GetValueOrDefault("name", "").Length)"#,
+            "5",
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault("missing", "x").ToUpper())"#,
+            "X",
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault("count", 0) + 1)"#,
+            "4",
+        ),
+    ]);
+    assert!(run_err("@(context.Subscription.Key)").contains("'Key' was read on null"));
+    assert!(
+        run_err(r#"@(context.Variables.GetValueOrDefault("count", "").Length)"#)
+            .contains("holds a value of type Int32, not string")
+    );
+    // a named value left in expression code (no deployment defines it here)
+    let e = load_err("@({{backend-key}})");
+    assert_eq!(
+        e,
+        "policies/test.xml:3:22: error: '{{backend-key}}' is a named value: certgate replaces it with its text before compiling the expression, and no named value 'backend-key' is defined here; add `\"backend-key\" = \"...\"` to [named_values] in gateway.toml"
+    );
+}
+
 #[test]
 fn namespace_qualified_names() {
     check_values(&[
@@ -312,16 +703,28 @@ fn namespace_qualified_names() {
 fn refusals_name_the_construct_and_position() {
     let cases = [
         (
-            "@(new List<string>())",
-            "3:26: error: certgate does not implement 'new List<string>' yet",
+            r#"@(new Uri("http://h") { })"#,
+            "3:42: error: certgate does not implement initializers of 'Uri' ('new T { ... }') yet",
         ),
         (
-            r#"@(System.Net.WebUtility.UrlEncode("a b"))"#,
-            "3:33: error: certgate does not implement the type 'System.Net.WebUtility' yet",
+            "@(new List<string> { Capacity = 4 })",
+            "3:41: error: certgate does not implement object initializers ('Capacity = ...' on List<string>) yet",
         ),
         (
-            r#"@(WebUtility.UrlDecode("a"))"#,
-            "3:22: error: certgate does not implement the type 'WebUtility' yet",
+            "@{ var b = new byte[2]; b[0] = 1; return b[0]; }",
+            "3:44: error: certgate does not implement assigning to a byte[] element yet",
+        ),
+        (
+            "@{ var d = new Dictionary<string, int>(); return d.TryGetValue(\"a\", out string v); }",
+            "3:92: error: cannot convert string to int",
+        ),
+        (
+            "@(new Dictionary<DateTime, int>())",
+            "3:26: error: certgate does not implement 'new Dictionary<DateTime,int>' yet",
+        ),
+        (
+            r#"@(int.TryParse("1", 2))"#,
+            "3:40: error: expected an 'out' argument ('out var name'), found a value",
         ),
         (
             "@(new Random(42).Next())",
@@ -330,10 +733,6 @@ fn refusals_name_the_construct_and_position() {
         (
             r#"@(new Guid("00000000-0000-0000-0000-000000000000"))"#,
             "3:26: error: certgate does not implement 'new Guid' yet",
-        ),
-        (
-            r#"@(new Dictionary<string, string> { { "a", "b" } })"#,
-            "3:53: error: certgate does not implement object and collection initializers ('new T { ... }') yet",
         ),
         (
             "@{ void Log() { } return 1; }",
@@ -348,6 +747,18 @@ fn refusals_name_the_construct_and_position() {
             "3:27: error: not all code paths of 'F' return a value: end every path with 'return'",
         ),
         (
+            r#"@(XDocument.Parse("<a/>").Root)"#,
+            "3:22: error: certgate does not implement the type 'XDocument' yet",
+        ),
+        (
+            r#"@(new XElement("a", "b"))"#,
+            "3:26: error: certgate does not implement 'new XElement' yet",
+        ),
+        (
+            "@(context.Request.Body.As<XDocument>())",
+            "3:46: error: certgate does not implement Body.As<XDocument> (System.Xml.Linq; read the body with As<string>) yet",
+        ),
+        (
             "@{ lock (context) { } return 1; }",
             "3:23: error: certgate does not implement the 'lock' statement yet",
         ),
@@ -358,10 +769,6 @@ fn refusals_name_the_construct_and_position() {
         (
             "@(new System.Diagnostics.Process())",
             "3:26: error: the type 'System.Diagnostics.Process' is not available: APIM does not allow this type in policy expressions",
-        ),
-        (
-            "@{ var a = new int[2]; a[0] = 1; return a[0]; }",
-            "3:43: error: certgate does not implement assigning to an array element or an indexer yet",
         ),
         (
             r#"@($"{1,5}")"#,
@@ -524,11 +931,24 @@ fn certgate_eval_runs_new_syntax() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
 
-    let out = eval("@(new List<string>())");
+    let out = eval(
+        r#"@{ var d = new Dictionary<string, List<int>> { ["a"] = new List<int> { 1 } }; d["a"].Add(2); return d["a"]; }"#,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: String = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect();
+    assert_eq!(printed, "[1,2]");
+
+    let out = eval(r#"@(new Uri("http://h") { })"#);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("certgate does not implement 'new List<string>' yet"),
+            .contains("certgate does not implement initializers of 'Uri'"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

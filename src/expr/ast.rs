@@ -124,16 +124,23 @@ pub(crate) enum ExprKind {
     As(Box<Expr>, TypeRef),
     /// `new T(args)`, `new T[n]`, `new T[] { ... }`, `new[] { ... }`.
     New(New),
+    /// An `out` argument: `out var x`, `out T x` (`ty` is the type written) or `out x`
+    /// (`ty` is None: an existing local).
+    Out {
+        ty: Option<TypeRef>,
+        name: String,
+        name_span: Span,
+    },
 }
 
 /// What follows `new`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum New {
-    /// `new T(args)`, with the span of a `{ ... }` initializer if one follows.
+    /// `new T(args)`, with a `{ ... }` initializer if one follows.
     Object {
         ty: TypeRef,
         args: Vec<Arg>,
-        init: Option<Span>,
+        init: Option<Init>,
     },
     /// `new T[size]`, `new T[] { elems }` or `new[] { elems }` (`elem` is None).
     Array {
@@ -141,6 +148,24 @@ pub(crate) enum New {
         size: Option<Box<Expr>>,
         elems: Option<Vec<Expr>>,
     },
+}
+
+/// An object or collection initializer: `{ a, b }`, `{ { k, v }, [k] = v }`,
+/// `{ Name = value }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Init {
+    pub items: Vec<InitItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum InitItem {
+    /// `x` or `{ k, v }`: a call of `Add` with these arguments.
+    Add(Vec<Expr>, Span),
+    /// `[k] = v`.
+    Index(Expr, Expr),
+    /// `Name = value`.
+    Member(String, Span, Expr),
 }
 
 /// One `case` / `default` section of a `switch` statement.

@@ -133,6 +133,12 @@ pub enum CompileErrorKind {
     /// A statement where C# forbids it (`break` outside a loop, `return` in `finally`).
     #[error("{0}")]
     Misplaced(String),
+    /// `{{name}}` left in expression code: the policy reader replaces named values
+    /// before expressions are compiled, so this one was not defined.
+    #[error(
+        "'{{{{{0}}}}}' is a named value: certgate replaces it with its text before compiling the expression, and no named value '{0}' is defined here; add `\"{0}\" = \"...\"` to [named_values] in gateway.toml"
+    )]
+    NamedValue(String),
 }
 
 /// A load-time error: what is wrong, where, and the text it is in.
@@ -207,6 +213,9 @@ pub enum EvalErrorKind {
     NoElements,
     #[error("sequence contains no matching element")]
     NoMatch,
+    /// .NET's InvalidOperationException with its message.
+    #[error("{0}")]
+    InvalidOperation(String),
     #[error(
         "the expression ran more than {0} steps (a step is a loop iteration, a call, or 16 bytes of text copied, searched or compared): it does too much work for one request"
     )]

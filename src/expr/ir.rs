@@ -143,6 +143,11 @@ pub(crate) enum Prop {
     UriPort,
     UriPathAndQuery,
     SbLength,
+    MapCount,
+    MapKeys,
+    MapValues,
+    /// A member of `context.User`, `Subscription` or `Product`, which are null here.
+    Absent,
 }
 
 /// Which certificate property an uploaded-certificates lookup compares.
@@ -238,12 +243,40 @@ pub(crate) enum Method {
     Distinct,
     Skip,
     Take,
+    Single,
+    SinglePred,
+    SingleOrDefault,
+    SingleOrDefaultPred,
+    Sum,
+    SumSel,
+    Min,
+    MinSel,
+    Max,
+    MaxSel,
     Json(JsonMethod),
     // i15
     SbAppend,
     SbAppendLine,
     RandomNext,
     RandomNextDouble,
+    // List<T> and Dictionary<K, V>: see `eval::collections`
+    ListAdd,
+    ListAddRange,
+    ListInsert,
+    ListRemove,
+    ListRemoveAt,
+    ListIndexOf,
+    Clear,
+    MapAdd,
+    MapContainsKey,
+    MapContainsValue,
+    MapRemove,
+    /// Gives a pair (found, value) that `Node::Out` takes apart.
+    MapTryGetValue,
+    /// `ComputeHash(bytes)` of a hash or HMAC object.
+    ComputeHash,
+    /// `Dispose()` of a hash object: nothing to release.
+    Dispose,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +331,22 @@ pub(crate) enum StaticFn {
     NewStringBuilder,
     NewRandom,
     GuidNewGuid,
+    GuidParse,
+    /// `new HMACSHA256(key)`, ...
+    NewHmac(super::types::HashAlg),
+    BitConverterToString,
+    UrlEncode,
+    UrlDecode,
+    HtmlEncode,
+    HtmlDecode,
+    EscapeDataString,
+    UnescapeDataString,
+    /// `string.Compare(a, b)`, `(a, b, ignoreCase)`, `(a, b, StringComparison)`.
+    StrCompare,
+    /// `new List<T>()`, `new List<T>(capacity)`, `new List<T>(items)`.
+    NewList,
+    /// `new Dictionary<K, V>()`, with a `StringComparer` argument or not.
+    NewMap,
     Json(JsonFn),
 }
 
@@ -356,6 +405,29 @@ pub(crate) enum JsonFn {
     /// `new JObject(content...)`, `new JArray(...)`, `new JProperty(name, value)`,
     /// `new JValue(value)`: see `eval::tokens::construct`.
     New(JsonTy),
+}
+
+/// LINQ operators with several lambdas or lambdas of other shapes than `x => ...`:
+/// `check::linq` builds them, `eval::linq` runs them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LinqOp {
+    /// `OrderBy(k)` / `OrderByDescending(k)`, then `ThenBy(k)`...: a lambda per key.
+    Sort(Vec<SortKey>),
+    /// `ToDictionary(k)` or `ToDictionary(k, v)`.
+    ToDictionary,
+    /// `GroupBy(k)` or `GroupBy(k, e)`.
+    GroupBy,
+    /// `Aggregate((acc, x) => ...)` or `Aggregate(seed, (acc, x) => ...)` (`args` has the
+    /// seed).
+    Aggregate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SortKey {
+    pub descending: bool,
+    /// Strings compared ordinally (`StringComparer.Ordinal` given), not as .NET's
+    /// default comparer does.
+    pub ordinal: bool,
 }
 
 /// A lambda argument of a LINQ method: slots of its parameters and its body.
@@ -450,6 +522,30 @@ pub(crate) enum Node {
         args: Vec<Node>,
         span: Span,
     },
+    /// A call with an `out` argument: `call` gives a pair (result, out value); the out
+    /// value goes to `slot` (`default`, the type's default value, when the result is
+    /// false, as .NET's Try methods do), the result is the node's.
+    Out {
+        call: Box<Node>,
+        slot: u16,
+        default: Value,
+        /// `TryParse`: `call` is the `Parse`; its format error makes the result false.
+        tried: bool,
+    },
+    /// `new T(...) { ... }`: the new object is put in `slot`, the initializer's
+    /// statements (`Add` calls, index assignments) run, and the object is the value.
+    Init {
+        value: Box<Node>,
+        slot: u16,
+        stmts: Vec<Stmt>,
+    },
+    Linq {
+        recv: Box<Node>,
+        op: LinqOp,
+        lambdas: Vec<Lambda>,
+        args: Vec<Node>,
+        span: Span,
+    },
     /// `new T[size]` (filled with `fill`) or `new T[] { elems }`; `bytes` for `byte[]`.
     NewArray {
         size: Option<Box<Node>>,
@@ -492,6 +588,16 @@ impl Node {
             Node::NewArray { size, elems, .. } => {
                 size.as_deref().is_some_and(u) || elems.iter().any(u)
             }
+            Node::Out { call, slot: s, .. } => u(call) || *s == slot,
+            Node::Linq {
+                recv,
+                lambdas,
+                args,
+                ..
+            } => u(recv) || lambdas.iter().any(|l| u(&l.body)) || args.iter().any(u),
+            // the initializer's statements only use the hidden slot and what they were
+            // given: say yes, which keeps what callers do with the answer correct
+            Node::Init { .. } => true,
         }
     }
 }
@@ -558,7 +664,7 @@ pub(crate) enum Stmt {
         default: Option<usize>,
         span: Span,
     },
-    /// `token[index] = value` on a JObject or JArray.
+    /// `x[index] = value` on a JObject, JArray, array, list or dictionary.
     SetIndex {
         recv: Node,
         index: Node,

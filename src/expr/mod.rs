@@ -82,6 +82,7 @@
 mod ast;
 mod builtins;
 mod check;
+mod collections;
 mod context;
 mod diagnostic;
 mod eval;
@@ -99,6 +100,7 @@ mod value;
 
 use std::sync::Arc;
 
+pub use collections::{Map, Seq};
 pub use context::{
     Api, Body, Context, Deployment, Headers, LastError, Operation, Request, Response, Url,
     Variables,

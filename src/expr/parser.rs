@@ -2,7 +2,8 @@
 //! `((((...` can never overflow the stack.
 
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, InitItem, LocalFn, New, Part, Section, Stmt, TypeRef,
+    UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::lexer::{RawPart, Tok, Token, lex};
@@ -313,6 +314,26 @@ impl<'s> Parser<'s> {
                     self.expect(";")?;
                     return Ok(cond_loop(cond, body, span, true));
                 }
+                "using" if matches!(self.peek_at(1), Tok::P("(")) => {
+                    // `using (T x = e) body`: the objects certgate has hold nothing to
+                    // dispose, so this is `{ T x = e; body }`
+                    self.advance();
+                    self.expect("(")?;
+                    let ty = self.parse_type()?;
+                    let (name, name_span) = self.ident("a variable name")?;
+                    self.expect("=")?;
+                    let init = self.expr()?;
+                    self.expect(")")?;
+                    let body = self.stmt()?;
+                    let decl = Stmt::Var {
+                        ty: (ty.name != "var").then_some(ty),
+                        name,
+                        name_span,
+                        init: Some(init),
+                        is_const: false,
+                    };
+                    return Ok(Stmt::Block(vec![decl, body]));
+                }
                 "goto" | "using" | "lock" | "yield" | "fixed" | "unsafe" => {
                     return Err((
                         K::NotImplemented(format!("the '{kw}' statement")),
@@ -375,10 +396,29 @@ impl<'s> Parser<'s> {
         let save = self.pos;
         if let Ok(target) = self.unary()
             && matches!(target.kind, ExprKind::Index { .. })
-            && self.is("=")
+            && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
         {
-            self.advance();
+            // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this
+            // subset: calls of local functions aside, which run twice)
+            let op = match self.advance().tok {
+                Tok::P("+=") => Some(BinOp::Add),
+                Tok::P("-=") => Some(BinOp::Sub),
+                Tok::P("*=") => Some(BinOp::Mul),
+                Tok::P("/=") => Some(BinOp::Div),
+                Tok::P("%=") => Some(BinOp::Rem),
+                _ => None,
+            };
             let value = self.expr()?;
+            let value = match op {
+                Some(op) => {
+                    let span = target.span.to(value.span);
+                    Expr {
+                        kind: ExprKind::Binary(op, Box::new(target.clone()), Box::new(value)),
+                        span,
+                    }
+                }
+                None => value,
+            };
             return Ok(Stmt::IndexAssign { target, value });
         }
         self.pos = save;
@@ -1118,15 +1158,14 @@ impl<'s> Parser<'s> {
                     }
                     _ => None,
                 };
-                if self.is_kw("out") || self.is_kw("ref") {
-                    return Err((
-                        K::NotImplemented(
-                            "'out' and 'ref' arguments (TryGetValue, TryParse)".into(),
-                        ),
-                        self.span(),
-                    ));
+                if self.is_kw("ref") {
+                    return Err((K::NotImplemented("'ref' arguments".into()), self.span()));
                 }
-                let value = self.expr()?;
+                let value = if self.is_kw("out") {
+                    self.out_arg()?
+                } else {
+                    self.expr()?
+                };
                 args.push(Arg { name, value });
                 if self.eat(",") {
                     continue;
@@ -1147,6 +1186,21 @@ impl<'s> Parser<'s> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
+        if self.is("{") && matches!(self.peek_at(1), Tok::P("{")) {
+            let start = self.span();
+            let rest = self.src.get(start.start as usize + 2..).unwrap_or_default();
+            // a named value's name: letters, digits, `-`, `_` and `.`, up to `}}`
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .take(256)
+                .collect();
+            if !name.is_empty() && rest[name.len()..].starts_with("}}") {
+                let at = start.start as usize;
+                let span = Span::new(at, at + name.len() + 4);
+                return Err((K::NamedValue(name), span));
+            }
+        }
         let t = self.advance();
         let span = t.span;
         let kind = match t.tok {
@@ -1276,14 +1330,68 @@ impl<'s> Parser<'s> {
             return Err(self.expected("'(' or '{' after the type"));
         }
         let init = if self.is("{") {
-            let open = self.span();
-            let close = self.skip_braces()?;
-            end = close;
-            Some(open.to(close))
+            let init = self.initializer()?;
+            end = init.span;
+            Some(init)
         } else {
             None
         };
         Ok(mk(New::Object { ty, args, init }, end))
+    }
+
+    /// `{ item, ... }` after `new T(...)` (a trailing comma allowed).
+    fn initializer(&mut self) -> PResult<Init> {
+        let open = self.expect("{")?;
+        let mut items = Vec::new();
+        while !self.is("}") {
+            let item = if self.is("{") {
+                let (elems, end) = self.array_elems()?;
+                let start = elems.first().map_or(end, |e| e.span);
+                InitItem::Add(elems, start.to(end))
+            } else if self.eat("[") {
+                let key = self.expr()?;
+                self.expect("]")?;
+                self.expect("=")?;
+                InitItem::Index(key, self.expr()?)
+            } else if matches!(self.peek(), Tok::Ident(_)) && matches!(self.peek_at(1), Tok::P("="))
+            {
+                let (name, sp) = self.ident("a member name")?;
+                self.advance();
+                InitItem::Member(name, sp, self.expr()?)
+            } else {
+                let e = self.expr()?;
+                let sp = e.span;
+                InitItem::Add(vec![e], sp)
+            };
+            items.push(item);
+            if !self.eat(",") {
+                break;
+            }
+        }
+        let close = self.expect("}")?;
+        Ok(Init {
+            items,
+            span: open.to(close),
+        })
+    }
+
+    /// After `out`: `var x`, `T x` or `x`.
+    fn out_arg(&mut self) -> PResult<Expr> {
+        let start = self.advance().span;
+        let ty = if matches!(self.peek_at(1), Tok::Ident(_) | Tok::P("<" | "[" | ".")) {
+            Some(self.parse_type()?)
+        } else {
+            None
+        };
+        let (name, name_span) = self.ident("a variable name")?;
+        Ok(Expr {
+            kind: ExprKind::Out {
+                ty,
+                name,
+                name_span,
+            },
+            span: start.to(name_span),
+        })
     }
 
     /// `{ e, e, ... }` (a trailing comma allowed), and the span of the `}`.
@@ -1298,26 +1406,6 @@ impl<'s> Parser<'s> {
         }
         let end = self.expect("}")?;
         Ok((elems, end))
-    }
-
-    /// Skips a balanced `{ ... }` (an object or collection initializer, which the checker
-    /// refuses), returning the span of the closing brace.
-    fn skip_braces(&mut self) -> PResult<Span> {
-        let mut depth = 0usize;
-        loop {
-            match self.peek() {
-                Tok::P("{") => depth += 1,
-                Tok::P("}") => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(self.advance().span);
-                    }
-                }
-                Tok::Eof => return Err(self.expected("'}'")),
-                _ => {}
-            }
-            self.advance();
-        }
     }
 
     fn holes(&mut self, parts: Vec<RawPart>) -> PResult<Vec<Part>> {

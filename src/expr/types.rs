@@ -33,6 +33,32 @@ pub(crate) enum Obj {
     Guid,
     /// `Jwt`: `AsJwt()`, validate-jwt's `output-token-variable-name`.
     Jwt,
+    /// `SHA256.Create()`, `MD5.Create()`, ...
+    Hash(HashAlg),
+    /// `new HMACSHA256(key)`, ...
+    Hmac(HashAlg),
+}
+
+/// The hash functions of the allowed `SHA*`, `MD5` and `HMAC*` types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum HashAlg {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            HashAlg::Md5 => "MD5",
+            HashAlg::Sha1 => "SHA1",
+            HashAlg::Sha256 => "SHA256",
+            HashAlg::Sha384 => "SHA384",
+            HashAlg::Sha512 => "SHA512",
+        }
+    }
 }
 
 /// Dictionaries of the `context` model.
@@ -65,6 +91,9 @@ impl DictTy {
 pub(crate) enum EnumTy {
     X509NameType,
     StringComparison,
+    /// `StringComparer.Ordinal`, ...: objects in .NET, read here as the
+    /// `StringComparison` of the same name (a dictionary's key comparison).
+    StringComparer,
     DateTimeKind,
     RegexOptions,
     StringSplitOptions,
@@ -78,6 +107,7 @@ impl EnumTy {
         match self {
             EnumTy::X509NameType => "X509NameType",
             EnumTy::StringComparison => "StringComparison",
+            EnumTy::StringComparer => "StringComparer",
             EnumTy::DateTimeKind => "DateTimeKind",
             EnumTy::RegexOptions => "RegexOptions",
             EnumTy::StringSplitOptions => "StringSplitOptions",
@@ -95,7 +125,7 @@ impl EnumTy {
                 ("DnsFromAlternativeName", 4),
                 ("UrlName", 5),
             ],
-            EnumTy::StringComparison => &[
+            EnumTy::StringComparison | EnumTy::StringComparer => &[
                 ("CurrentCulture", 0),
                 ("CurrentCultureIgnoreCase", 1),
                 ("InvariantCulture", 2),
@@ -170,6 +200,13 @@ pub(crate) enum Class {
     StringBuilder,
     Random,
     Guid,
+    /// `System.Net.WebUtility`.
+    WebUtility,
+    BitConverter,
+    /// `SHA256` (and `SHA256Managed`), `MD5`, ...
+    Hash(HashAlg),
+    /// `HMACSHA256`, ...
+    Hmac(HashAlg),
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -231,6 +268,13 @@ pub(crate) enum Ty {
     TimeSpan,
     Bytes,
     Array(Box<Ty>),
+    /// `List<T>`: an array that grows (the same run-time value).
+    List(Box<Ty>),
+    /// `Dictionary<TKey, TValue>`.
+    Map(Box<Ty>, Box<Ty>),
+    /// `IGrouping<K, T>` of `GroupBy`: a key and its elements (at run time a pair of the
+    /// key and an array).
+    Grouping(Box<Ty>, Box<Ty>),
     Pair(Box<Ty>, Box<Ty>),
     Cert,
     Enum(EnumTy),
@@ -267,7 +311,9 @@ impl Ty {
     /// The element type when this can be enumerated (`foreach`, LINQ).
     pub(crate) fn element(&self) -> Option<Ty> {
         match self {
-            Ty::Array(t) => Some((**t).clone()),
+            Ty::Array(t) | Ty::List(t) => Some((**t).clone()),
+            Ty::Map(k, v) => Some(Ty::Pair(k.clone(), v.clone())),
+            Ty::Grouping(_, t) => Some((**t).clone()),
             Ty::String => Some(Ty::Char),
             Ty::Bytes => Some(Ty::Int),
             Ty::Dict(d) => Some(Ty::Pair(Box::new(d.key()), Box::new(d.value()))),
@@ -300,9 +346,23 @@ impl Ty {
             .strip_prefix("System.Collections.Generic.")
             .or_else(|| name.strip_prefix("System."))
             .unwrap_or(name);
+        if let Some(inner) = name.strip_prefix("List<").and_then(|s| s.strip_suffix('>')) {
+            return Some(Ty::List(Box::new(Ty::from_name(inner)?)));
+        }
+        if let Some(args) = name
+            .strip_prefix("Dictionary<")
+            .or_else(|| name.strip_prefix("IDictionary<"))
+            .and_then(|s| s.strip_suffix('>'))
+        {
+            let (k, v) = split_type_args(args)?;
+            let k = Ty::from_name(k)?;
+            if !k.is_key() {
+                return None;
+            }
+            return Some(Ty::Map(Box::new(k), Box::new(Ty::from_name(v)?)));
+        }
         if let Some(inner) = name
-            .strip_prefix("List<")
-            .or_else(|| name.strip_prefix("IEnumerable<"))
+            .strip_prefix("IEnumerable<")
             .or_else(|| name.strip_prefix("IList<"))
             .or_else(|| name.strip_prefix("ICollection<"))
             .and_then(|s| s.strip_suffix('>'))
@@ -327,6 +387,11 @@ impl Ty {
         })
     }
 
+    /// Whether a dictionary may have keys of this type (what `collections::Key` holds).
+    pub(crate) fn is_key(&self) -> bool {
+        matches!(self, Ty::String | Ty::Int | Ty::Long | Ty::Char | Ty::Bool)
+    }
+
     /// Whether a value of type `from` can be used where `self` is expected.
     pub(crate) fn accepts(&self, from: &Ty) -> bool {
         if self == from || *self == Ty::Object {
@@ -336,7 +401,10 @@ impl Ty {
             (t, Ty::Null) => !t.is_value_type(),
             (Ty::Long, Ty::Int | Ty::Char) | (Ty::Int, Ty::Char) => true,
             (Ty::Double, Ty::Int | Ty::Long | Ty::Char) => true,
-            (Ty::Array(a), Ty::Array(b)) => a == b || (**a == Ty::Object && !b.is_value_type()),
+            // `IEnumerable<T>` is read as `T[]`, and a list is one
+            (Ty::Array(a), Ty::Array(b) | Ty::List(b)) => {
+                a == b || (**a == Ty::Object && !b.is_value_type())
+            }
             (Ty::Json(JsonTy::Token), Ty::Json(_)) => true,
             _ => false,
         }
@@ -358,6 +426,9 @@ impl fmt::Display for Ty {
             Ty::TimeSpan => "TimeSpan",
             Ty::Bytes => "byte[]",
             Ty::Array(t) => return write!(f, "{t}[]"),
+            Ty::List(t) => return write!(f, "List<{t}>"),
+            Ty::Map(k, v) => return write!(f, "Dictionary<{k}, {v}>"),
+            Ty::Grouping(k, t) => return write!(f, "IGrouping<{k}, {t}>"),
             Ty::Pair(k, v) => return write!(f, "KeyValuePair<{k}, {v}>"),
             Ty::Cert => "X509Certificate2",
             Ty::Enum(e) => e.name(),
@@ -386,6 +457,8 @@ impl fmt::Display for Ty {
                 Obj::Random => "Random",
                 Obj::Guid => "Guid",
                 Obj::Jwt => "Jwt",
+                Obj::Hash(a) => a.name(),
+                Obj::Hmac(a) => return write!(f, "HMAC{}", a.name()),
             },
             Ty::Dict(d) => match d {
                 DictTy::Headers | DictTy::Query | DictTy::Claims => {
@@ -416,6 +489,10 @@ impl fmt::Display for Ty {
                 Class::StringBuilder => "StringBuilder",
                 Class::Random => "Random",
                 Class::Guid => "Guid",
+                Class::WebUtility => "WebUtility",
+                Class::BitConverter => "BitConverter",
+                Class::Hash(a) => a.name(),
+                Class::Hmac(a) => return write!(f, "HMAC{}", a.name()),
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),
@@ -423,4 +500,18 @@ impl fmt::Display for Ty {
         };
         f.write_str(s)
     }
+}
+
+/// `K,V` of `Dictionary<K,V>`: split at the comma outside any `<...>`.
+fn split_type_args(args: &str) -> Option<(&str, &str)> {
+    let mut depth = 0usize;
+    for (i, c) in args.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.checked_sub(1)?,
+            ',' if depth == 0 => return Some((args[..i].trim(), args[i + 1..].trim())),
+            _ => {}
+        }
+    }
+    None
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::collections::{Map, Seq};
 use super::json::JToken;
 use super::types::EnumTy;
 use crate::cert::Certificate;
@@ -27,8 +28,10 @@ pub enum Value {
     /// `TimeSpan` in ticks of 100 ns, as .NET.
     TimeSpan(i64),
     Bytes(Arc<[u8]>),
-    /// `T[]`, `List<T>` and LINQ results.
-    Array(Arc<[Value]>),
+    /// `T[]`, `List<T>` and LINQ results: shared and mutable, as .NET's.
+    Array(Seq),
+    /// `Dictionary<TKey, TValue>`: shared and mutable.
+    Map(Map),
     /// `KeyValuePair<K, V>`.
     Pair(Arc<(Value, Value)>),
     Certificate(Arc<Certificate>),
@@ -135,6 +138,12 @@ pub(crate) enum HandleKind {
     /// A decoded token (`Jwt`), and its `Claims` dictionary.
     Jwt(Arc<super::jwt::Jwt>),
     Claims(Arc<super::jwt::Jwt>),
+    /// A hash algorithm object (`SHA256.Create()`).
+    Hash(super::types::HashAlg),
+    /// An HMAC object with its key.
+    Hmac(super::types::HashAlg, Arc<[u8]>),
+    /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
+    Grouping(Arc<(Value, Seq)>),
 }
 
 /// The text of a StringBuilder (a lock never poisoned: nothing panics while holding it).
@@ -184,6 +193,7 @@ impl Value {
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "Byte[]",
             Value::Array(_) => "Array",
+            Value::Map(_) => "Dictionary",
             Value::Pair(_) => "KeyValuePair",
             Value::Certificate(_) => "X509Certificate2",
             Value::Enum(e) => e.type_name(),
@@ -200,6 +210,8 @@ impl Value {
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Jwt(_) => "Jwt",
+                HandleKind::Grouping(_) => "Grouping",
+                HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
                 _ => "Object",
             },
         }
@@ -215,7 +227,16 @@ impl Value {
     /// The value as JSON (`certgate eval`): DateTime as RFC 3339, TimeSpan as
     /// `[d.]hh:mm:ss[.fffffff]`, byte[] as base64, a certificate as its main properties.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_at(0)
+    }
+
+    /// [`Value::to_json`] at `depth`: a list may hold itself, so nesting is cut at 64.
+    fn to_json_at(&self, depth: usize) -> serde_json::Value {
         use serde_json::{Value as J, json};
+        if depth > 64 {
+            return J::String("...".into());
+        }
+        let inner = |v: &Value| v.to_json_at(depth + 1);
         match self {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
@@ -231,8 +252,15 @@ impl Value {
                 use base64::Engine;
                 J::String(base64::engine::general_purpose::STANDARD.encode(b))
             }
-            Value::Array(a) => J::Array(a.iter().map(Value::to_json).collect()),
-            Value::Pair(p) => json!({"Key": p.0.to_json(), "Value": p.1.to_json()}),
+            Value::Array(a) => J::Array(a.to_vec().iter().map(inner).collect()),
+            Value::Map(m) => J::Array(
+                (0..)
+                    .map_while(|i| m.entry_at(i))
+                    .flatten()
+                    .map(|(k, v)| json!({"Key": inner(&k), "Value": inner(&v)}))
+                    .collect(),
+            ),
+            Value::Pair(p) => json!({"Key": inner(&p.0), "Value": inner(&p.1)}),
             Value::Certificate(c) => json!({
                 "Subject": c.subject(),
                 "Issuer": c.issuer(),
@@ -261,6 +289,7 @@ impl fmt::Display for Value {
             Value::TimeSpan(t) => f.write_str(&format_timespan(*t)),
             Value::Bytes(_) => f.write_str("System.Byte[]"),
             Value::Array(_) => f.write_str("System.Object[]"),
+            Value::Map(_) => f.write_str("System.Collections.Generic.Dictionary`2"),
             Value::Pair(p) => write!(f, "[{}, {}]", p.0, p.1),
             Value::Certificate(c) => write!(
                 f,
@@ -305,6 +334,7 @@ impl fmt::Display for Value {
                 HandleKind::Uri(u) => f.write_str(&uri_text(u)),
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
                 HandleKind::Random => f.write_str("System.Random"),
+                HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
                 HandleKind::Guid(g) => {
                     let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
                     let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default();

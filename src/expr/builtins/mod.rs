@@ -1,6 +1,9 @@
-//! The library behind the expressions: operators, strings, dates, regular expressions.
+//! The library behind the expressions: operators, strings, dates, regular expressions,
+//! URL and HTML encodings.
 
+pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod ops;
 pub(crate) mod regex;
 pub(crate) mod string;
+pub(crate) mod web;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::super::ast::{BinOp, UnOp};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::types::Ty;
-use super::super::value::Value;
+use super::super::value::{Handle, HandleKind, Value};
 use super::datetime::{add_ticks, diff_ticks, format_datetime};
 
 enum Num {
@@ -192,8 +192,13 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         (Value::Enum(x), Value::Enum(y)) => x == y,
         (Value::Certificate(x), Value::Certificate(y)) => Arc::ptr_eq(x, y) || x.der() == y.der(),
         (Value::Bytes(x), Value::Bytes(y)) => Arc::ptr_eq(x, y),
-        (Value::Array(x), Value::Array(y)) => Arc::ptr_eq(x, y),
+        (Value::Array(x), Value::Array(y)) => x.same(y),
+        (Value::Map(x), Value::Map(y)) => x.same(y),
         (Value::Pair(x), Value::Pair(y)) => equals(&x.0, &y.0) && equals(&x.1, &y.1),
+        (
+            Value::Object(Handle(HandleKind::Guid(x))),
+            Value::Object(Handle(HandleKind::Guid(y))),
+        ) => x == y,
         _ => match (num(a), num(b)) {
             (Some(Num::D(x)), Some(y)) | (Some(y), Some(Num::D(x))) => x == to_d(y),
             (Some(x), Some(y)) => to_l(x) == to_l(y),
@@ -235,7 +240,8 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
             | (Value::DateTime(_), Ty::DateTime)
             | (Value::TimeSpan(_), Ty::TimeSpan)
             | (Value::Bytes(_), Ty::Bytes)
-            | (Value::Array(_), Ty::Array(_))
+            | (Value::Array(_), Ty::Array(_) | Ty::List(_))
+            | (Value::Map(_), Ty::Map(..))
             | (Value::Certificate(_), Ty::Cert)
             | (Value::Pair(_), Ty::Pair(..))
             | (
@@ -328,6 +334,8 @@ fn precision(fmt: &str, digits: &str, default: usize) -> Result<usize, E> {
 /// `ToString(format)` for interpolation holes and `x.ToString("...")`.
 pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
     match v {
+        Value::Object(Handle(HandleKind::Guid(g))) => super::web::format_guid(g, fmt)
+            .ok_or_else(|| E::Format(format!("'{fmt}' is not a Guid format (N, D, B or P)"))),
         Value::DateTime(d) => format_datetime(*d, fmt),
         Value::Int(_) | Value::Long(_) => {
             let n = as_i64(v).unwrap_or(0);
@@ -379,4 +387,31 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
             v.type_name()
         ))),
     }
+}
+
+/// `Comparer<T>.Default.Compare`: null first, numbers by value (NaN first), strings by
+/// the culture order of `string::culture_compare` (or ordinally), dates, spans, bools
+/// and enums by value. None for values .NET cannot compare ("at least one object must
+/// implement IComparable").
+pub(crate) fn compare(a: &Value, b: &Value, ordinal: bool) -> Option<Ordering> {
+    Some(match (a, b) {
+        (Value::Null, Value::Null) => Ordering::Equal,
+        (Value::Null, _) => Ordering::Less,
+        (_, Value::Null) => Ordering::Greater,
+        (Value::String(x), Value::String(y)) if ordinal => x.cmp(y),
+        (Value::String(x), Value::String(y)) => super::string::culture_compare(x, y),
+        (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
+        (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::Enum(x), Value::Enum(y)) => x.value.cmp(&y.value),
+        _ => match (as_i64(a), as_i64(b)) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => {
+                let (x, y) = (as_f64(a)?, as_f64(b)?);
+                // .NET: NaN is smaller than every number, and equal to itself
+                x.partial_cmp(&y)
+                    .unwrap_or_else(|| x.is_nan().cmp(&y.is_nan()).reverse())
+            }
+        },
+    })
 }

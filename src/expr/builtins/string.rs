@@ -1,5 +1,7 @@
 //! String members with .NET semantics: lengths and indexes count UTF-16 code units,
-//! comparisons are ordinal (culture-sensitive comparisons are treated as ordinal).
+//! equality is ordinal (culture-sensitive equality is treated as ordinal); ordering
+//! (`CompareTo`, `string.Compare`, `OrderBy`, `Min`) follows the invariant culture's
+//! main rules, see [`culture_compare`].
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -100,8 +102,52 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_uppercase()
 }
 
+/// .NET's default string order (`Comparer<string>.Default`, `CompareTo`), which is
+/// culture-sensitive: letters compare alphabetically whatever their case, with lower
+/// case first when the texts differ only in case (`"a" < "B" < "b"`); punctuation and
+/// symbols come before digits, digits before letters. Not modelled: the "word sort"
+/// weights of NLS/ICU that make `-` and `'` nearly ignorable, and accents compared after
+/// the base letter (here an accented letter compares by its code point).
+pub(crate) fn culture_compare(a: &str, b: &str) -> Ordering {
+    fn primary(c: char) -> (u8, char) {
+        if c.is_alphabetic() {
+            (2, c.to_lowercase().next().unwrap_or(c))
+        } else if c.is_numeric() {
+            (1, c)
+        } else {
+            (0, c)
+        }
+    }
+    a.chars()
+        .map(primary)
+        .cmp(b.chars().map(primary))
+        .then_with(|| {
+            a.chars()
+                .map(char::is_uppercase)
+                .cmp(b.chars().map(char::is_uppercase))
+        })
+        .then_with(|| a.cmp(b))
+}
+
+/// `string.CompareOrdinal`: the difference of the first UTF-16 code units that differ,
+/// else of the lengths.
+pub(crate) fn compare_ordinal(a: &str, b: &str) -> i32 {
+    let mut x = a.encode_utf16();
+    let mut y = b.encode_utf16();
+    loop {
+        match (x.next(), y.next()) {
+            (Some(p), Some(q)) if p == q => {}
+            (Some(p), Some(q)) => return i32::from(p) - i32::from(q),
+            (None, None) => return 0,
+            (Some(_), None) => return (len16(a) - len16(b)) as i32,
+            (None, Some(_)) => return -((len16(b) - len16(a)) as i32),
+        }
+    }
+}
+
+/// [`culture_compare`] as -1, 0 or 1.
 pub(crate) fn compare(a: &str, b: &str) -> i32 {
-    match a.cmp(b) {
+    match culture_compare(a, b) {
         Ordering::Less => -1,
         Ordering::Equal => 0,
         Ordering::Greater => 1,

@@ -203,11 +203,13 @@ impl Checker {
             (Ty::Json(JsonTy::Object), _) => return Err(mismatch("string", &it, index.span)),
             (Ty::Json(JsonTy::Array), _) => return Err(mismatch("int", &it, index.span)),
             _ => {
-                // C# can; certgate assigns only JObject and JArray elements so far.
-                return Err((
-                    K::NotImplemented("assigning to an array element or an indexer".into()),
+                return self.collection_assign(
+                    (rn, rt),
+                    (inode, it),
+                    value,
                     target.span,
-                ));
+                    index.span,
+                );
             }
         }
         let (vn, vt) = self.value(value)?;

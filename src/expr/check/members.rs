@@ -2,7 +2,7 @@
 //! parameter and result types.
 
 use super::super::ir::{JsonFn, JsonMethod, JsonProp, Method, Prop, StaticFn};
-use super::super::types::{Class, DictTy, EnumTy, JsonClass, JsonTy, Obj, Ty};
+use super::super::types::{Class, DictTy, EnumTy, HashAlg, JsonClass, JsonTy, Obj, Ty};
 
 /// The property `name` of `ty`, with its type.
 pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
@@ -116,13 +116,35 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "Type" => (P::JwtType, s()),
             _ => return None,
         },
+        // certgate has no users, subscriptions or products: these objects are always
+        // null, so their members are typed but never read (`?.` gives null)
+        (T::Obj(Obj::Subscription), _) => match name {
+            "Id" | "Key" | "Name" | "PrimaryKey" | "SecondaryKey" => (P::Absent, s()),
+            "CreatedDate" | "StartDate" | "EndDate" => (P::Absent, T::DateTime),
+            _ => return None,
+        },
+        (T::Obj(Obj::User), _) => match name {
+            "Email" | "FirstName" | "Id" | "LastName" | "Note" => (P::Absent, s()),
+            "RegistrationDate" => (P::Absent, T::DateTime),
+            _ => return None,
+        },
+        (T::Obj(Obj::Product), _) => match name {
+            "Id" | "Name" => (P::Absent, s()),
+            "ApprovalRequired" | "SubscriptionRequired" => (P::Absent, T::Bool),
+            "SubscriptionLimit" => (P::Absent, T::Int),
+            _ => return None,
+        },
         (T::Obj(Obj::X500Name), "Name") => (P::X500Name, s()),
         (T::Obj(Obj::Oid), "Value") => (P::OidValue, s()),
         (T::Obj(Obj::Oid), "FriendlyName") => (P::OidFriendlyName, s()),
         (T::String, "Length") => (P::StrLength, T::Int),
-        (T::Array(_), "Length" | "Count") => (P::ArrLength, T::Int),
+        // `Count` of an array: `IList<T>` and `ICollection<T>` are read as arrays
+        (T::Array(_), "Length" | "Count") | (T::List(_), "Count") => (P::ArrLength, T::Int),
+        (T::Map(..), "Count") => (P::MapCount, T::Int),
+        (T::Map(k, _), "Keys") => (P::MapKeys, T::Array(k.clone())),
+        (T::Map(_, v), "Values") => (P::MapValues, T::Array(v.clone())),
         (T::Bytes, "Length") => (P::BytesLength, T::Int),
-        (T::Pair(k, _), "Key") => (P::PairKey, (**k).clone()),
+        (T::Pair(k, _) | T::Grouping(k, _), "Key") => (P::PairKey, (**k).clone()),
         (T::Pair(_, v), "Value") => (P::PairValue, (**v).clone()),
         (T::Dict(_), "Count") => (P::DictCount, T::Int),
         (T::Dict(d), "Keys") => (P::DictKeys, T::Array(Box::new(d.key()))),
@@ -279,10 +301,17 @@ pub(crate) enum P {
     PredIdx,
     /// A selector that may also take the element's index: `(x, i) => value`.
     SelIdx,
+    /// A selector `x => value`.
+    Sel,
     Span,
     Date,
     /// Any number of further arguments of any type (`params object[]`).
     Rest,
+    /// A collection of elements of the receiver's element type (`AddRange`).
+    Items,
+    /// The receiver dictionary's key type, value type.
+    Key,
+    Val,
     /// A JSON token or a value that converts to one (string, number, bool, DateTime,
     /// null): Newtonsoft's implicit conversions to `JToken`.
     JsonArg,
@@ -305,10 +334,14 @@ impl P {
             P::Pred => "a predicate lambda x => bool".into(),
             P::PredIdx => "a predicate lambda x => bool or (x, i) => bool".into(),
             P::SelIdx => "a lambda x => value or (x, i) => value".into(),
+            P::Sel => "a lambda x => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
+            P::Items => "a collection of the element type".into(),
+            P::Key => "the key type".into(),
+            P::Val => "the value type".into(),
         }
     }
 }
@@ -328,7 +361,11 @@ pub(crate) enum R {
     Bytes,
     Elem,
     ArrElem,
+    /// `List<T>` of the element type.
+    ListElem,
     ArrSel,
+    /// The selector lambda's type.
+    Sel,
     Match,
     /// The numeric type of the arguments (Math.Abs/Max/Min).
     NumArg,
@@ -361,6 +398,10 @@ pub(crate) enum Recv {
     // i15
     Builder,
     Random,
+    List,
+    Map,
+    /// A hash or HMAC object.
+    Hash,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -385,6 +426,9 @@ impl Recv {
             Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
             Recv::Builder => *ty == Ty::Obj(Obj::StringBuilder),
             Recv::Random => *ty == Ty::Obj(Obj::Random),
+            Recv::List => matches!(ty, Ty::List(_)),
+            Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
+            Recv::Map => matches!(ty, Ty::Map(..)),
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
             Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
@@ -623,10 +667,61 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "LastOrDefault", &[], R::Elem, M::LastOrDefault),
     (Recv::Seq, "Contains", &[Elem], R::Bool, M::Contains),
     (Recv::Seq, "ToArray", &[], R::ArrElem, M::ToArray),
-    (Recv::Seq, "ToList", &[], R::ArrElem, M::ToArray),
+    (Recv::Seq, "ToList", &[], R::ListElem, M::ToArray),
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
     (Recv::Seq, "Skip", &[Int], R::ArrElem, M::Skip),
     (Recv::Seq, "Take", &[Int], R::ArrElem, M::Take),
+    (Recv::Seq, "Single", &[], R::Elem, M::Single),
+    (Recv::Seq, "Single", &[Pred], R::Elem, M::SinglePred),
+    (
+        Recv::Seq,
+        "SingleOrDefault",
+        &[],
+        R::Elem,
+        M::SingleOrDefault,
+    ),
+    (
+        Recv::Seq,
+        "SingleOrDefault",
+        &[Pred],
+        R::Elem,
+        M::SingleOrDefaultPred,
+    ),
+    (Recv::Seq, "Sum", &[], R::Elem, M::Sum),
+    (Recv::Seq, "Sum", &[Sel], R::Sel, M::SumSel),
+    (Recv::Seq, "Min", &[], R::Elem, M::Min),
+    (Recv::Seq, "Min", &[Sel], R::Sel, M::MinSel),
+    (Recv::Seq, "Max", &[], R::Elem, M::Max),
+    (Recv::Seq, "Max", &[Sel], R::Sel, M::MaxSel),
+    // List<T> and Dictionary<K, V>
+    (Recv::List, "Add", &[Elem], R::Void, M::ListAdd),
+    (Recv::List, "AddRange", &[Items], R::Void, M::ListAddRange),
+    (Recv::List, "Insert", &[Int, Elem], R::Void, M::ListInsert),
+    (Recv::List, "Remove", &[Elem], R::Bool, M::ListRemove),
+    (Recv::List, "RemoveAt", &[Int], R::Void, M::ListRemoveAt),
+    (Recv::List, "IndexOf", &[Elem], R::Int, M::ListIndexOf),
+    (Recv::List, "Clear", &[], R::Void, M::Clear),
+    (Recv::Map, "Add", &[Key, Val], R::Void, M::MapAdd),
+    (Recv::Map, "ContainsKey", &[Key], R::Bool, M::MapContainsKey),
+    (
+        Recv::Map,
+        "ContainsValue",
+        &[Val],
+        R::Bool,
+        M::MapContainsValue,
+    ),
+    (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
+    (Recv::Map, "Clear", &[], R::Void, M::Clear),
+    // hash and HMAC objects
+    (
+        Recv::Hash,
+        "ComputeHash",
+        &[Bytes],
+        R::Bytes,
+        M::ComputeHash,
+    ),
+    (Recv::Hash, "Dispose", &[], R::Void, M::Dispose),
+    (Recv::Hash, "Clear", &[], R::Void, M::Dispose),
     // StringBuilder and Random (i15)
     (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
     (
@@ -729,6 +824,59 @@ use StaticFn as F;
 
 pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
+    (Class::Guid, "Parse", &[Str], R::Guid, F::GuidParse),
+    (
+        Class::BitConverter,
+        "ToString",
+        &[Bytes],
+        R::Str,
+        F::BitConverterToString,
+    ),
+    (Class::WebUtility, "UrlEncode", &[Str], R::Str, F::UrlEncode),
+    (Class::WebUtility, "UrlDecode", &[Str], R::Str, F::UrlDecode),
+    (
+        Class::WebUtility,
+        "HtmlEncode",
+        &[Str],
+        R::Str,
+        F::HtmlEncode,
+    ),
+    (
+        Class::WebUtility,
+        "HtmlDecode",
+        &[Str],
+        R::Str,
+        F::HtmlDecode,
+    ),
+    (
+        Class::Uri,
+        "EscapeDataString",
+        &[Str],
+        R::Str,
+        F::EscapeDataString,
+    ),
+    (
+        Class::Uri,
+        "UnescapeDataString",
+        &[Str],
+        R::Str,
+        F::UnescapeDataString,
+    ),
+    (Class::String, "Compare", &[Str, Str], R::Int, F::StrCompare),
+    (
+        Class::String,
+        "Compare",
+        &[Str, Str, Bool],
+        R::Int,
+        F::StrCompare,
+    ),
+    (
+        Class::String,
+        "Compare",
+        &[Str, Str, Enum(EnumTy::StringComparison)],
+        R::Int,
+        F::StrCompare,
+    ),
     (
         Class::String,
         "IsNullOrEmpty",
@@ -1154,6 +1302,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "char" | "Char" => Class::Char,
         "X509NameType" => Class::Enum(EnumTy::X509NameType),
         "StringComparison" => Class::Enum(EnumTy::StringComparison),
+        "StringComparer" => Class::Enum(EnumTy::StringComparer),
         "DateTimeKind" => Class::Enum(EnumTy::DateTimeKind),
         "RegexOptions" => Class::Enum(EnumTy::RegexOptions),
         "StringSplitOptions" => Class::Enum(EnumTy::StringSplitOptions),
@@ -1171,6 +1320,18 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "StringBuilder" => Class::StringBuilder,
         "Random" => Class::Random,
         "Guid" => Class::Guid,
+        "WebUtility" => Class::WebUtility,
+        "BitConverter" => Class::BitConverter,
+        "MD5" => Class::Hash(HashAlg::Md5),
+        "SHA1" | "SHA1Managed" => Class::Hash(HashAlg::Sha1),
+        "SHA256" | "SHA256Managed" => Class::Hash(HashAlg::Sha256),
+        "SHA384" | "SHA384Managed" => Class::Hash(HashAlg::Sha384),
+        "SHA512" | "SHA512Managed" => Class::Hash(HashAlg::Sha512),
+        "HMACMD5" => Class::Hmac(HashAlg::Md5),
+        "HMACSHA1" => Class::Hmac(HashAlg::Sha1),
+        "HMACSHA256" => Class::Hmac(HashAlg::Sha256),
+        "HMACSHA384" => Class::Hmac(HashAlg::Sha384),
+        "HMACSHA512" => Class::Hmac(HashAlg::Sha512),
         _ => return None,
     })
 }

@@ -1,14 +1,16 @@
 //! The checker: resolves names and members against the context model, checks the types
 //! that can be known, folds constants, and lowers the syntax tree to [`super::ir`].
 
+mod collections;
 mod json;
+mod linq;
 mod members;
 
 use std::sync::Arc;
 
 use super::Context;
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::eval;
@@ -1002,7 +1004,15 @@ impl Checker {
             ExprKind::New(New::Array { elem, size, elems }) => {
                 self.new_array(elem.as_ref(), size.as_deref(), elems.as_deref(), span)
             }
-            ExprKind::New(New::Object { ty, args, init }) => self.new_object(ty, args, *init, span),
+            ExprKind::New(New::Object { ty, args, init }) => {
+                self.new_object(ty, args, init.as_ref(), span)
+            }
+            ExprKind::Out { .. } => Err((
+                K::Misplaced(
+                    "an 'out' argument is only allowed in a call of TryGetValue or TryParse".into(),
+                ),
+                span,
+            )),
         }
     }
 
@@ -1087,21 +1097,58 @@ impl Checker {
         &mut self,
         ty: &TypeRef,
         args: &[Arg],
-        init: Option<Span>,
+        init: Option<&Init>,
         span: Span,
     ) -> CResult<(Node, Ty)> {
-        if let Some(at) = init {
-            return Err((
-                K::NotImplemented("object and collection initializers ('new T { ... }')".into()),
-                at,
-            ));
+        if let Some(t @ (Ty::List(_) | Ty::Map(..))) = Ty::from_name(&ty.name) {
+            return self.new_collection(t, args, init, span);
         }
         let short = members::short_type_name(&ty.name);
         let base = short.split('<').next().unwrap_or(short);
         if let Some(Class::Json(JsonClass::Token(t))) = members::class(short)
             && t != JsonTy::Token
         {
-            return self.new_json(t, args, span);
+            let made = self.new_json(t, args, span)?;
+            return match init {
+                Some(init) => self.initialize(made.0, made.1, init),
+                None => Ok(made),
+            };
+        }
+        if let Some(init) = init {
+            return Err((
+                K::NotImplemented(format!("initializers of '{}' ('new T {{ ... }}')", ty.name)),
+                init.span,
+            ));
+        }
+        match members::class(short) {
+            Some(Class::Hash(a)) if args.is_empty() => {
+                let v = Value::Object(Handle(HandleKind::Hash(a)));
+                return Ok((Node::Const(v), Ty::Obj(Obj::Hash(a))));
+            }
+            Some(Class::Hmac(a)) => {
+                self.no_named(args)?;
+                let [key] = args else {
+                    return Err((
+                        K::NotImplemented(format!(
+                            "'new {}' without a key (.NET makes a random one)",
+                            ty.name
+                        )),
+                        span,
+                    ));
+                };
+                let (n, t) = self.value(&key.value)?;
+                if !matches!(t, Ty::Bytes | Ty::Null) {
+                    return Err(mismatch("byte[]", &t, key.value.span));
+                }
+                let node = Node::Static {
+                    f: StaticFn::NewHmac(a),
+                    args: vec![n],
+                    regex: None,
+                    span,
+                };
+                return Ok((node, Ty::Obj(Obj::Hmac(a))));
+            }
+            _ => {}
         }
         let class = members::class(short).filter(|c| CONSTRUCTORS.iter().any(|(cl, ..)| cl == c));
         let Some(c) = class else {
@@ -1353,7 +1400,9 @@ impl Checker {
         let (inode, it) = self.value(index)?;
         let ty = match (&rt, &it) {
             (Ty::Dict(d), Ty::String | Ty::Null) => d.value(),
-            (Ty::Array(t), Ty::Int | Ty::Char) => (**t).clone(),
+            (Ty::Array(t) | Ty::List(t), Ty::Int | Ty::Char) => (**t).clone(),
+            (Ty::Map(k, v), _) if k.accepts(&it) => (**v).clone(),
+            (Ty::Map(k, _), _) => return Err(mismatch(&**k, &it, index.span)),
             (Ty::String, Ty::Int | Ty::Char) => Ty::Char,
             (Ty::Bytes, Ty::Int | Ty::Char) => Ty::Int,
             (Ty::Obj(Obj::Groups), Ty::Int | Ty::String) => Ty::Obj(Obj::Group),
@@ -1362,7 +1411,7 @@ impl Checker {
                 Ty::Json(JsonTy::Token)
             }
             (Ty::Dict(_), _)
-            | (Ty::Array(_) | Ty::String | Ty::Bytes | Ty::Obj(Obj::Groups), _) => {
+            | (Ty::Array(_) | Ty::List(_) | Ty::String | Ty::Bytes | Ty::Obj(Obj::Groups), _) => {
                 let expected = if matches!(rt, Ty::Dict(_)) {
                     "string"
                 } else {
@@ -1547,6 +1596,16 @@ impl Checker {
                         t.span,
                     ));
                 }
+                if name == "TryParse" {
+                    return self.try_parse(*c, args, *name_span, call_span);
+                }
+                if let Class::Hash(a) = c
+                    && name == "Create"
+                    && args.is_empty()
+                {
+                    let v = Value::Object(Handle(HandleKind::Hash(*a)));
+                    return Ok((Node::Const(v), Ty::Obj(Obj::Hash(*a))));
+                }
                 self.no_named(args)?;
                 return self.static_call(*c, name, *name_span, args, call_span);
             }
@@ -1567,6 +1626,15 @@ impl Checker {
         }
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
             return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
+        }
+        if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
+            return self.try_get_value(recv, &rty, args, null_cond, *name_span);
+        }
+        if linq::is_linq_op(name)
+            && let Some(elem) = rty.element()
+            && type_args.is_empty()
+        {
+            return self.linq_call((recv, &rty, elem), name, args, *name_span);
         }
         if name == "As" && rty == Ty::Obj(Obj::Body) {
             return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
@@ -1614,13 +1682,34 @@ impl Checker {
             return Ok((node, Ty::Bool));
         }
         let Ret::Ty(ty) = ret;
+        use Method as M;
+        if matches!(method, M::Sum | M::SumSel) && !matches!(ty, Ty::Int | Ty::Long | Ty::Double) {
+            return Err(mismatch(
+                "a sequence of int, long or double",
+                &ty,
+                *name_span,
+            ));
+        }
+        // the default value and the comparison of these depend on the element type
+        let elem_ty = matches!(
+            method,
+            M::SingleOrDefault
+                | M::SingleOrDefaultPred
+                | M::Sum
+                | M::SumSel
+                | M::Min
+                | M::MinSel
+                | M::Max
+                | M::MaxSel
+        )
+        .then(|| ty.clone());
         Ok((
             Node::Method {
                 recv: Box::new(recv),
                 method,
                 args: nodes,
                 lambda: lambda.map(Box::new),
-                ty: None,
+                ty: elem_ty,
                 null_cond,
                 span: *name_span,
             },
@@ -1739,7 +1828,7 @@ impl Checker {
             for (i, a) in args.iter().enumerate() {
                 let p = params.get(i).copied().unwrap_or(P::Rest);
                 match (&plain[i], p) {
-                    (None, P::Pred | P::PredIdx | P::SelIdx) => {
+                    (None, P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         let Some(elem) = elem else { continue 'cand };
                         let indexed = matches!(p, P::PredIdx | P::SelIdx);
                         let (l, t) = self.lambda(&a.value, elem, indexed)?;
@@ -1758,7 +1847,7 @@ impl Checker {
                         first_err.get_or_insert((K::MisplacedLambda, a.value.span));
                         continue 'cand;
                     }
-                    (Some(_), P::Pred | P::PredIdx | P::SelIdx) => {
+                    (Some(_), P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         first_err.get_or_insert((
                             K::Expected {
                                 expected: p.describe(),
@@ -1798,7 +1887,9 @@ impl Checker {
                 R::Jwt => Ty::Obj(Obj::Jwt),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
+                R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ArrSel => Ty::Array(Box::new(lambda_ty.clone().unwrap_or(Ty::Object))),
+                R::Sel => lambda_ty.clone().unwrap_or(Ty::Object),
                 R::NumArg => arg_tys
                     .iter()
                     .fold(Ty::Int, |acc, t| numeric_result(&acc, t)),
@@ -1836,12 +1927,38 @@ impl Checker {
                 e.span,
             ));
         }
+        self.lambda_in(params, body, &[elem.clone(), Ty::Int])
+    }
+
+    /// A lambda of exactly these parameter types (`Aggregate`'s `(acc, x) => ...`).
+    fn lambda_exact(&mut self, e: &Expr, tys: &[Ty]) -> CResult<(Lambda, Ty)> {
+        let ExprKind::Lambda { params, body } = &e.kind else {
+            return Err((K::MisplacedLambda, e.span));
+        };
+        if params.len() != tys.len() {
+            return Err((
+                K::Expected {
+                    expected: format!("a lambda with {} parameters", tys.len()),
+                    found: format!("{} parameters", params.len()),
+                },
+                e.span,
+            ));
+        }
+        self.lambda_in(params, body, tys)
+    }
+
+    /// The lambda's parameters, of types `tys`, in a scope of their own, and its body.
+    fn lambda_in(
+        &mut self,
+        params: &[(String, Span)],
+        body: &Expr,
+        tys: &[Ty],
+    ) -> CResult<(Lambda, Ty)> {
         self.scopes.push(Vec::new());
         let r = (|| {
             let mut slots = Vec::new();
-            for (i, (name, sp)) in params.iter().enumerate() {
-                let ty = if i == 0 { elem.clone() } else { Ty::Int };
-                slots.push(self.declare(name, ty, *sp)?);
+            for ((name, sp), ty) in params.iter().zip(tys) {
+                slots.push(self.declare(name, ty.clone(), *sp)?);
             }
             let (node, ty) = self.value(body)?;
             Ok((
@@ -1934,7 +2051,7 @@ impl Checker {
         _span: Span,
     ) -> CResult<(Node, Ty)> {
         self.no_named(args)?;
-        let ty = match type_args {
+        let mut ty = match type_args {
             [] => Ty::Object,
             [t] => self.type_ref(t)?,
             [_, t, ..] => {
@@ -1963,6 +2080,10 @@ impl Checker {
         let mut nodes = vec![name];
         if let Some(d) = args.get(1) {
             let (dn, dt) = self.value(&d.value)?;
+            // C# infers T from the default value: GetValueOrDefault("n", "") is a string
+            if type_args.is_empty() && dt != Ty::Null {
+                ty = dt.clone();
+            }
             if !ty.accepts(&dt) {
                 return Err(mismatch(&ty, &dt, d.value.span));
             }
@@ -2007,6 +2128,20 @@ impl Checker {
                 Ty::from_name(name) =>
             {
                 (Method::Json(ir::JsonMethod::BodyAs(k)), Ty::Json(k))
+            }
+            // APIM reads a body as XML too: System.Xml.Linq is not in certgate yet
+            other @ ("XNode"
+            | "XElement"
+            | "XDocument"
+            | "System.Xml.Linq.XNode"
+            | "System.Xml.Linq.XElement"
+            | "System.Xml.Linq.XDocument") => {
+                return Err((
+                    K::NotImplemented(format!(
+                        "Body.As<{other}> (System.Xml.Linq; read the body with As<string>)"
+                    )),
+                    t.span,
+                ));
             }
             other => {
                 return Err((
@@ -2111,9 +2246,16 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Bytes => matches!(t, Ty::Bytes | Ty::Null),
         P::Obj | P::Rest => true,
         P::Elem => elem.is_some_and(|e| e.accepts(t) || (e.is_numeric() && t.is_numeric())),
+        P::Items => t
+            .element()
+            .is_some_and(|x| elem.is_some_and(|e| e.accepts(&x))),
+        P::Key | P::Val => match elem {
+            Some(Ty::Pair(k, v)) => if p == P::Key { k } else { v }.accepts(t),
+            _ => false,
+        },
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
-        P::Pred | P::PredIdx | P::SelIdx => false,
+        P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
     }
 }

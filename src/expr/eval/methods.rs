@@ -10,6 +10,7 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
+use super::super::builtins::{crypto, web};
 use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
@@ -46,6 +47,9 @@ impl Eval<'_> {
         let fail = |e: E| (e, span);
         let internal = |v: &Value| (E::Internal(format!("{m:?} on a {}", v.type_name())), span);
         use Method as M;
+        if let Some(r) = self.collection_method(&recv, m, &args, span) {
+            return r;
+        }
         // Newtonsoft.Json: first, as a cast from object may meet any receiver
         if let M::Json(jm) = m {
             return self.json_method(recv, jm, args, ty, span);
@@ -336,6 +340,21 @@ impl Eval<'_> {
                 let r = random_u64().map_err(fail)? >> 11;
                 Ok(Value::Double(r as f64 / (1u64 << 53) as f64))
             }
+            (
+                M::ComputeHash,
+                Value::Object(Handle(k @ (HandleKind::Hash(_) | HandleKind::Hmac(..)))),
+            ) => {
+                let Value::Bytes(data) = &args[0] else {
+                    return Err(fail(E::Argument("buffer is null".into())));
+                };
+                self.charge_bytes(data.len(), span)?;
+                Ok(Value::Bytes(Arc::from(match k {
+                    HandleKind::Hmac(a, key) => crypto::hmac(*a, key, data),
+                    HandleKind::Hash(a) => crypto::hash(*a, data),
+                    _ => Vec::new(),
+                })))
+            }
+            (M::Dispose, _) => Ok(Value::Null),
             (M::EncGetString, _) => match &args[0] {
                 Value::Bytes(b) => {
                     self.charge_bytes(b.len(), span)?;
@@ -379,6 +398,7 @@ impl Eval<'_> {
                 Ok(match found {
                     Some(Value::Array(vals)) => {
                         let joined = vals
+                            .to_vec()
                             .iter()
                             .map(|v| v.to_string())
                             .collect::<Vec<_>>()
@@ -417,10 +437,13 @@ impl Eval<'_> {
         m: Method,
         args: Vec<Value>,
         lambda: Option<&Lambda>,
-        _ty: Option<&Ty>,
+        ty: Option<&Ty>,
         span: Span,
     ) -> R<Value> {
         use Method as M;
+        if let Some(r) = self.element_op(&recv, m, lambda, ty, span) {
+            return r;
+        }
         let fail = |e: E| (e, span);
         match m {
             M::ToString if matches!(recv, Value::String(_)) => return Ok(recv),
@@ -488,7 +511,6 @@ impl Eval<'_> {
             }
             M::Where | M::Select => {
                 let mut out = Vec::new();
-                let max = self.limits.max_collection_len;
                 let l = lambda.ok_or((E::Internal("missing lambda".into()), span))?;
                 let mut index = 0usize;
                 self.iterate(&recv, span, &mut |ev, v| {
@@ -503,16 +525,7 @@ impl Eval<'_> {
                     } else {
                         ev.call_lambda_at(l, v, i, span)?
                     };
-                    if out.len() >= max {
-                        return Err((
-                            E::SizeLimit {
-                                what: "the collection",
-                                limit: max,
-                            },
-                            span,
-                        ));
-                    }
-                    out.push(item);
+                    ev.push_bounded(&mut out, item, span)?;
                     Ok(true)
                 })?;
                 Ok(Value::Array(out.into()))
@@ -644,6 +657,13 @@ impl Eval<'_> {
                 | F::DoubleParse
                 | F::BoolParse
                 | F::NewUri
+                | F::GuidParse
+                | F::UrlEncode
+                | F::UrlDecode
+                | F::HtmlEncode
+                | F::HtmlDecode
+                | F::EscapeDataString
+                | F::UnescapeDataString
         ) {
             let read = args
                 .iter()
@@ -658,6 +678,7 @@ impl Eval<'_> {
         };
         let now = self.ctx.now;
         match f {
+            F::NewList | F::NewMap => self.new_collection(f, &args, span),
             F::StrIsNullOrEmpty => Ok(Value::Bool(arg_str(&args, 0).is_none_or(str::is_empty))),
             F::StrIsNullOrWhiteSpace => Ok(Value::Bool(
                 arg_str(&args, 0).is_none_or(|x| x.trim().is_empty()),
@@ -692,12 +713,15 @@ impl Eval<'_> {
             }
             F::StrFormat => {
                 let fmt = text(0, "format")?;
-                let rest: &[Value] = match &args[1..] {
-                    [Value::Array(a)] => a,
-                    r => r,
+                let rest: Vec<Value> = match &args[1..] {
+                    [Value::Array(a)] => {
+                        self.charge(a.len(), span)?;
+                        a.to_vec()
+                    }
+                    r => r.to_vec(),
                 };
                 self.charge_bytes(fmt.len(), span)?;
-                let out = st::format(fmt, rest, self.limits.max_string_len).map_err(fail)?;
+                let out = st::format(fmt, &rest, self.limits.max_string_len).map_err(fail)?;
                 self.charge_bytes(out.len(), span)?;
                 Ok(s(out))
             }
@@ -900,6 +924,77 @@ impl Eval<'_> {
                 ))))
             }
             F::NewRandom => Ok(h(HandleKind::Random)),
+            F::NewHmac(a) => match &args[0] {
+                Value::Bytes(k) => Ok(h(HandleKind::Hmac(a, k.clone()))),
+                _ => Err(fail(E::Argument("key is null".into()))),
+            },
+            F::BitConverterToString => match &args[0] {
+                Value::Bytes(b) => {
+                    self.charge_bytes(b.len() * 3, span)?;
+                    let hex: Vec<String> = b.iter().map(|x| format!("{x:02X}")).collect();
+                    Ok(s(hex.join("-")))
+                }
+                _ => Err(fail(E::Argument("value is null".into()))),
+            },
+            F::GuidParse => web::parse_guid(text(0, "input")?)
+                .map(|g| h(HandleKind::Guid(g)))
+                .ok_or_else(|| {
+                    fail(E::Format(
+                        "Guid should contain 32 digits with 4 dashes (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+                            .into(),
+                    ))
+                }),
+            F::UrlEncode | F::UrlDecode | F::HtmlEncode | F::HtmlDecode => {
+                // null in, null out
+                let Some(x) = arg_str(&args, 0) else {
+                    return Ok(Value::Null);
+                };
+                let out = match f {
+                    F::UrlEncode => web::url_encode(x),
+                    F::UrlDecode => web::url_decode(x, true),
+                    F::HtmlEncode => web::html_encode(x),
+                    _ => web::html_decode(x),
+                };
+                self.check_len(out.len(), "the string", span)?;
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
+            F::EscapeDataString | F::UnescapeDataString => {
+                let x = text(0, "stringToEscape")?;
+                let out = if f == F::EscapeDataString {
+                    web::escape_data_string(x)
+                } else {
+                    web::url_decode(x, false)
+                };
+                self.check_len(out.len(), "the string", span)?;
+                self.charge_bytes(out.len(), span)?;
+                Ok(s(out))
+            }
+            F::StrCompare => {
+                let (a, b) = match (arg_str(&args, 0), arg_str(&args, 1)) {
+                    (None, None) => return Ok(Value::Int(0)),
+                    (None, _) => return Ok(Value::Int(-1)),
+                    (_, None) => return Ok(Value::Int(1)),
+                    (Some(a), Some(b)) => (a, b),
+                };
+                self.charge_bytes((a.len() + b.len()) * CASE_MAPPING_COST, span)?;
+                // (a, b, ignoreCase) or (a, b, StringComparison)
+                let (ignore_case, ordinal) = match args.get(2) {
+                    Some(Value::Bool(i)) => (*i, false),
+                    Some(Value::Enum(e)) => (st::ignores_case(e.value), e.value >= 4),
+                    _ => (false, false),
+                };
+                let (a, b) = if ignore_case {
+                    (Cow::Owned(st::fold(a)), Cow::Owned(st::fold(b)))
+                } else {
+                    (Cow::Borrowed(a), Cow::Borrowed(b))
+                };
+                Ok(Value::Int(if ordinal {
+                    st::compare_ordinal(&a, &b)
+                } else {
+                    st::compare(&a, &b)
+                }))
+            }
             F::GuidNewGuid => {
                 let mut g = [0u8; 16];
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut g).map_err(

@@ -10,7 +10,9 @@
 //! copying about 16 MB in all. Regular expressions count what their DFAs read and build
 //! (see `builtins::regex`). [`RequestSteps`](super::steps::RequestSteps) bounds the sum over one request.
 
+mod collections;
 mod json;
+mod linq;
 mod methods;
 mod props;
 mod tokens;
@@ -173,11 +175,24 @@ pub(crate) const ELEMENT_COST: usize = 2;
 /// The bytes a value built from the context holds (strings, byte arrays, and the arrays
 /// and pairs of them): what building it copied.
 pub(crate) fn built_len(v: &Value) -> usize {
+    built_len_at(v, 0)
+}
+
+/// The context builds pairs of arrays of strings at most; deeper values were built by
+/// the expression (a list may even hold itself) and count nothing here.
+fn built_len_at(v: &Value, depth: usize) -> usize {
     match v {
+        _ if depth > 2 => 0,
         Value::String(s) => s.len(),
         Value::Bytes(b) => b.len(),
-        Value::Array(a) => a.iter().map(built_len).fold(a.len(), usize::saturating_add),
-        Value::Pair(p) => built_len(&p.0).saturating_add(built_len(&p.1)),
+        Value::Array(a) => a
+            .to_vec()
+            .iter()
+            .map(|v| built_len_at(v, depth + 1))
+            .fold(a.len(), usize::saturating_add),
+        Value::Pair(p) => {
+            built_len_at(&p.0, depth + 1).saturating_add(built_len_at(&p.1, depth + 1))
+        }
         _ => 0,
     }
 }
@@ -434,7 +449,10 @@ impl<'a> Eval<'a> {
                 let r = self.node(recv)?;
                 let i = self.node(index)?;
                 let v = self.node(value)?;
-                self.json_set_index(r, i, v, *span)?;
+                match r {
+                    Value::Array(_) | Value::Map(_) => self.collection_set(&r, i, v, *span)?,
+                    _ => self.json_set_index(r, i, v, *span)?,
+                }
                 Ok(Flow::Next)
             }
         }
@@ -657,6 +675,59 @@ impl<'a> Eval<'a> {
                 bytes,
                 span,
             } => self.new_array(size.as_deref(), elems, fill, *bytes, *span),
+            Node::Linq {
+                recv,
+                op,
+                lambdas,
+                args,
+                span,
+            } => {
+                let Some(v) = self.receiver(recv, false, *span, |ev| ev.text(*span))? else {
+                    return Ok(Value::Null);
+                };
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(self.node(a)?);
+                }
+                self.linq(v, op, lambdas, vals, *span)
+            }
+            Node::Out {
+                call,
+                slot,
+                default,
+                tried: true,
+            } => {
+                let (found, v) = match self.node(call) {
+                    Ok(v) => (true, v),
+                    Err((E::Format(_) | E::Overflow | E::Argument(_), _)) => {
+                        (false, default.clone())
+                    }
+                    Err(e) => return Err(e),
+                };
+                self.locals[*slot as usize] = v;
+                Ok(Value::Bool(found))
+            }
+            Node::Out {
+                call,
+                slot,
+                default,
+                tried: false,
+            } => match self.node(call)? {
+                Value::Pair(p) => {
+                    self.locals[*slot as usize] = match p.0 {
+                        Value::Bool(false) => default.clone(),
+                        _ => p.1.clone(),
+                    };
+                    Ok(p.0.clone())
+                }
+                other => Ok(other),
+            },
+            Node::Init { value, slot, stmts } => {
+                let v = self.node(value)?;
+                self.locals[*slot as usize] = v.clone();
+                self.block(stmts)?;
+                Ok(v)
+            }
             Node::CallFn { id, args, span } => {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
@@ -908,8 +979,23 @@ impl<'a> Eval<'a> {
         }
         match seq {
             Value::Array(a) => {
+                // by index, without holding the lock while `f` runs: .NET's arrays show
+                // a change made while iterating
                 let a = a.clone();
-                each!(a.iter().cloned())
+                each!((0..).map_while(|i| a.get(i)))
+            }
+            Value::Object(Handle(HandleKind::Grouping(g))) => {
+                let a = g.1.clone();
+                each!((0..).map_while(|i| a.get(i)))
+            }
+            Value::Map(m) => {
+                let m = m.clone();
+                each!(
+                    (0..)
+                        .map_while(|i| m.entry_at(i))
+                        .flatten()
+                        .map(|(k, v)| pair(k, v))
+                )
             }
             Value::String(s) => {
                 let s = s.clone();
@@ -992,21 +1078,18 @@ impl<'a> Eval<'a> {
     /// All elements, for LINQ operators that need them at once.
     pub(crate) fn collect(&mut self, seq: &Value, span: Span) -> R<Vec<Value>> {
         let mut out = Vec::new();
-        let max = self.limits.max_collection_len;
-        self.iterate(seq, span, &mut |_, v| {
-            if out.len() >= max {
-                return Err((
-                    E::SizeLimit {
-                        what: "the collection",
-                        limit: max,
-                    },
-                    span,
-                ));
-            }
-            out.push(v);
+        self.iterate(seq, span, &mut |ev, v| {
+            ev.push_bounded(&mut out, v, span)?;
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// Adds an element to a collection being built, within the collection limit.
+    pub(crate) fn push_bounded(&self, out: &mut Vec<Value>, v: Value, span: Span) -> R<()> {
+        self.check_count(out.len() + 1, span)?;
+        out.push(v);
+        Ok(())
     }
 
     /// Turns handles into plain values: an IUrl into its string, a dictionary into an

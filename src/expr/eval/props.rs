@@ -82,7 +82,7 @@ impl Eval<'_> {
             P::Elapsed => {
                 Value::TimeSpan(dt::diff_ticks(ctx.now, ctx.timestamp).map_err(|e| (e, span))?)
             }
-            P::User | P::Subscription | P::Product => Value::Null,
+            P::User | P::Subscription | P::Product | P::Absent => Value::Null,
             P::Tracing => Value::Bool(false),
             P::ReqMethod => s(&ctx.request.method),
             P::ReqUrl => h(HandleKind::Url(UrlRef::Request)),
@@ -272,8 +272,22 @@ impl Eval<'_> {
                         kv.1.clone()
                     }
                 }
+                Value::Object(Handle(HandleKind::Grouping(g))) => g.0.clone(),
                 _ => return Err(internal(&v)),
             },
+            P::MapCount => match &v {
+                Value::Map(d) => Value::Int(i32::try_from(d.len()).unwrap_or(i32::MAX)),
+                _ => return Err(internal(&v)),
+            },
+            P::MapKeys | P::MapValues => {
+                let items = self.collect(&v, span)?;
+                let pick = |kv: &Value| match kv {
+                    Value::Pair(p2) if p == P::MapKeys => p2.0.clone(),
+                    Value::Pair(p2) => p2.1.clone(),
+                    _ => Value::Null,
+                };
+                Value::Array(items.iter().map(pick).collect())
+            }
             P::DictCount => {
                 let n = self.dict_len(&v).ok_or_else(|| internal(&v))?;
                 Value::Int(i32::try_from(n).unwrap_or(i32::MAX))
@@ -499,11 +513,12 @@ impl Eval<'_> {
                 self.dict_get(*d, key, span)?
                     .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))
             }
+            (Value::Map(d), key) => self.map_index(d, key, span),
             (Value::Array(a), _) => {
                 let n = int(&i);
                 usize::try_from(n)
                     .ok()
-                    .and_then(|k| a.get(k).cloned())
+                    .and_then(|k| a.get(k))
                     .ok_or_else(|| oor(n, a.len()))
             }
             (Value::Bytes(a), _) => {

@@ -32,6 +32,15 @@ pub(crate) fn token_type(j: &J) -> Value {
 /// The token a value of the expression becomes when stored in a container (the
 /// implicit conversions of `JToken`): primitives become `JValue`s, tokens are copied.
 pub(crate) fn from_value(v: &Value, work: &mut usize) -> Result<J, JsonError> {
+    from_value_at(v, 0, work)
+}
+
+/// [`from_value`] at `depth`: a list may hold itself, so the depth is bounded as a JSON
+/// document's.
+fn from_value_at(v: &Value, depth: usize, work: &mut usize) -> Result<J, JsonError> {
+    if depth > crate::expr::json::MAX_WRITE_DEPTH {
+        return Err(JsonError::TooDeep(crate::expr::json::MAX_WRITE_DEPTH));
+    }
     Ok(match v {
         Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
@@ -43,10 +52,11 @@ pub(crate) fn from_value(v: &Value, work: &mut usize) -> Result<J, JsonError> {
         Value::DateTime(d) => J::Date(*d, DateKind::Utc),
         Value::Json(t) => t.0.deep_clone(0, work)?,
         Value::Array(a) => {
-            let mut out = Vec::with_capacity(a.len());
-            for x in a.iter() {
+            let items = a.to_vec();
+            let mut out = Vec::with_capacity(items.len());
+            for x in &items {
                 *work += 1;
-                out.push(from_value(x, work)?);
+                out.push(from_value_at(x, depth + 1, work)?);
             }
             J::Array(Items::new(out))
         }
@@ -201,7 +211,10 @@ pub(crate) fn construct(
         }
         JsonTy::Array => {
             let items = match args {
-                [Value::Array(a)] => a.iter().map(|v| from_value(v, work)).collect(),
+                [Value::Array(a)] => {
+                    *work += a.len();
+                    a.to_vec().iter().map(|v| from_value(v, work)).collect()
+                }
                 _ => args
                     .iter()
                     .map(|v| from_value(v, work))
