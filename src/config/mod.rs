@@ -5,12 +5,14 @@
 //! gateway relies on: API paths are normalised prefixes, backends are absolute http(s)
 //! URLs, names are unique, URL templates are well formed.
 
+mod named_value;
 mod template;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+pub use named_value::{Arn, SecretRef};
 pub use template::{TemplateError, UrlTemplate};
 
 /// Why `gateway.toml` was rejected. Messages name the key and say what to write instead.
@@ -67,6 +69,8 @@ pub struct GatewayConfig {
     pub apis: Vec<Api>,
     /// `[named_values]`: `{{name}}` in policies is replaced by this text at load.
     pub named_values: BTreeMap<String, String>,
+    /// `[named_values]` kept in Secrets Manager or SSM: read by the loader, never here.
+    pub secret_values: BTreeMap<String, SecretRef>,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -193,12 +197,13 @@ impl GatewayConfig {
         }
         let hostnames = validate_hostnames(raw.hostnames)?;
         let apis = validate_apis(raw.apis)?;
-        let named_values = validate_named_values(raw.named_values)?;
+        let (named_values, secret_values) = named_value::validate(raw.named_values)?;
         Ok(Self {
             deployment,
             hostnames,
             apis,
             named_values,
+            secret_values,
         })
     }
 
@@ -279,40 +284,6 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         key: key.into(),
         message: message.into(),
     }
-}
-
-/// Plain text values only: values from Secrets Manager or SSM (APIM's Key Vault named
-/// values) are refused rather than read as text.
-fn validate_named_values(
-    raw: BTreeMap<String, toml::Value>,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    raw.into_iter()
-        .map(|(name, value)| {
-            let key = format!("named_values.\"{name}\"");
-            if !is_named_value_name(&name) {
-                return Err(invalid(
-                    key,
-                    "a named value's name is 1 to 256 letters, digits, `.`, `-` or `_`",
-                ));
-            }
-            match value {
-                toml::Value::String(text) => Ok((name, text)),
-                toml::Value::Table(t) if t.contains_key("secret") || t.contains_key("parameter") => {
-                    Err(invalid(
-                        key,
-                        "certgate does not read Secrets Manager or SSM named values yet; give the value as plain text (`name = \"text\"`), or pass it with --named-value to check and invoke",
-                    ))
-                }
-                other => Err(invalid(
-                    key,
-                    format!(
-                        "expected text (`name = \"text\"`), found a {}",
-                        other.type_str()
-                    ),
-                )),
-            }
-        })
-        .collect()
 }
 
 fn validate_hostnames(hostnames: Vec<Hostname>) -> Result<Vec<Hostname>, ConfigError> {

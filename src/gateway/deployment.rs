@@ -14,8 +14,11 @@ use super::TrustVerifier;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
-use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, PolicySources, Scope};
+use crate::policy::{
+    EffectivePolicy, PolicyDocument, PolicyError, PolicySources, Scope, SecretTexts,
+};
 use crate::proxy::{Backend, ClientIdentity};
+use crate::source::secrets::SecretValues;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
@@ -43,6 +46,11 @@ pub enum DeploymentError {
     ClientKey { id: String, message: String },
     #[error("backend TLS client: {0}")]
     BackendTls(String),
+    /// A secret named value the loader was given no value for.
+    #[error(
+        "named value `{name}` is kept in {arn} and was not read; certgate reads it when the deployment loads (or pass --named-value {name}=VALUE to check or invoke)"
+    )]
+    SecretNotRead { name: String, arn: String },
 }
 
 impl DeploymentError {
@@ -57,7 +65,7 @@ impl DeploymentError {
 }
 
 /// How a refresher turns a deployment's files into a [`Deployment`].
-pub type Build = fn(&[SourceFile], &str) -> Result<Deployment, DeploymentError>;
+pub type Build = fn(&[SourceFile], &str, SecretValues) -> Result<Deployment, DeploymentError>;
 
 /// What one API needs per request, built at load: its composed policies (without an
 /// operation, and per operation) and its `context.Api` / `context.Operation`.
@@ -92,6 +100,8 @@ pub struct Deployment {
     /// identity found under `certificates/<id>.key`.
     pub(crate) backends: Backends,
     pub(crate) policy_count: usize,
+    /// The values of its secret named values, kept out of the `--explain` trace.
+    pub(crate) secrets: SecretTexts,
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
     /// local listener's TLS settings.
     pub tls_files: Vec<SourceFile>,
@@ -125,7 +135,9 @@ impl Deployment {
     }
 
     /// [`Deployment::load`] with `named_values` standing in for (or adding to) those of
-    /// `[named_values]`: `check` and `invoke --named-value`, to try a deployment offline.
+    /// `[named_values]`: the values read from Secrets Manager and SSM, and `check` and
+    /// `invoke --named-value`, to try a deployment offline. Every secret named value
+    /// must be among them; their values never reach an error message.
     pub fn load_with_named_values(
         files: &[SourceFile],
         version: impl Into<String>,
@@ -135,10 +147,33 @@ impl Deployment {
         let file = |path: &str| files.iter().find(|f| f.path == path);
         let config_text = file("gateway.toml").ok_or(DeploymentError::NoConfig)?;
         let config = GatewayConfig::parse(&String::from_utf8_lossy(&config_text.bytes))?;
+        if let Some((name, secret)) = config
+            .secret_values
+            .iter()
+            .find(|(name, _)| !named_values.contains_key(*name))
+        {
+            return Err(DeploymentError::SecretNotRead {
+                name: name.clone(),
+                arn: secret.arn().to_string(),
+            });
+        }
+        let secrets = SecretTexts::new(
+            named_values
+                .iter()
+                .filter(|(name, _)| config.secret_values.contains_key(*name)),
+        );
         let policy_error = |error: PolicyError| {
             let text = file(&error.location().file)
                 .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
                 .unwrap_or_default();
+            let message = error.message();
+            let error = match secrets.redact(&message) {
+                Cow::Borrowed(_) => error,
+                Cow::Owned(message) => PolicyError::Structure {
+                    at: error.location().clone(),
+                    message,
+                },
+            };
             DeploymentError::Policy {
                 error: Box::new(error),
                 text: Arc::from(text),
@@ -234,14 +269,25 @@ impl Deployment {
             apis,
             backends,
             policy_count,
+            secrets,
             tls_files,
         })
     }
 
-    /// [`Deployment::load`] now, with the trust store's diagnostics logged: what a
-    /// refresher builds from each new set of files and their content version.
-    pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
-        let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
+    /// [`Deployment::load_with_named_values`] now with the secrets read for it, the trust
+    /// store's diagnostics logged: what a refresher builds from each new set of files,
+    /// their content version and their secret named values.
+    pub fn from_files(
+        files: &[SourceFile],
+        version: &str,
+        secrets: SecretValues,
+    ) -> Result<Self, DeploymentError> {
+        let deployment = Self::load_with_named_values(
+            files,
+            version,
+            OffsetDateTime::now_utc(),
+            secrets.into_map(),
+        )?;
         for line in log_lines(&deployment.diagnostics) {
             let (d, message) = match line {
                 LogLine::One(d) => (d, Cow::Borrowed(d.message.as_str())),

@@ -1,6 +1,7 @@
 //! One request through a deployment: route, inbound, backend, outbound, and on-error
 //! when any of them fails.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::target::{self, TargetError};
 use crate::body::{CollectError, Payload};
 use crate::expr::{self, Body, Context, Headers, Url};
 use crate::policy::exec::{self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent};
-use crate::policy::{EffectivePolicy, SectionKind};
+use crate::policy::{EffectivePolicy, SecretTexts, SectionKind};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
 use crate::trust::Verifier;
 
@@ -145,8 +146,24 @@ pub async fn handle(
         response: response(&exchange.ctx.response),
         decision,
         api,
-        trace: exchange.trace,
+        trace: exchange
+            .trace
+            .map(|trace| redact(trace, &deployment.secrets)),
     }
+}
+
+/// The trace without the values of secret named values (a header a policy set from one,
+/// the code of a condition).
+fn redact(mut trace: Vec<TraceEvent>, secrets: &SecretTexts) -> Vec<TraceEvent> {
+    for event in &mut trace {
+        if let Cow::Owned(detail) = secrets.redact(&event.detail) {
+            event.detail = detail;
+        }
+        if let Cow::Owned(path) = secrets.redact(&event.path) {
+            event.path = path;
+        }
+    }
+    trace
 }
 
 /// The trace's first lines: the certificate the policy will see, and both verdicts.

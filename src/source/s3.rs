@@ -23,6 +23,7 @@ mod client;
 mod http;
 mod location;
 
+pub(crate) use client::sdk_config;
 pub use client::{ClientOptions, s3_client};
 pub use location::S3Location;
 
