@@ -74,13 +74,22 @@ pub(crate) fn substitute<'t>(
 pub struct SecretTexts(Vec<(String, String)>);
 
 impl SecretTexts {
-    /// `(name, value)` pairs; empty values are nothing to hide.
+    /// `(name, value)` pairs; empty values are nothing to hide. Each value is hidden as
+    /// written and percent-encoded as in a query string (a backend URL in the trace).
     pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
-        let mut pairs: Vec<(String, String)> = secrets
-            .into_iter()
-            .filter(|(_, value)| !value.is_empty())
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in secrets {
+            if value.is_empty() {
+                continue;
+            }
+            let encoded =
+                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            if encoded != *value {
+                pairs.push((name.clone(), encoded));
+            }
+            pairs.push((name.clone(), value.clone()));
+        }
         // Longest first, so a value inside another is not replaced in it first.
         pairs.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
         Self(pairs)
@@ -119,11 +128,11 @@ mod tests {
         ]);
         let texts = SecretTexts::new(&values);
         assert_eq!(
-            texts.redact("x s3cr3t-<&> y s3cr3t"),
-            "x {{key}} y {{inner}}"
+            texts.redact("x s3cr3t-<&> y s3cr3t ?k=s3cr3t%2D%3C%26%3E"),
+            "x {{key}} y {{inner}} ?k={{key}}"
         );
         assert!(matches!(texts.redact("nothing"), Cow::Borrowed(_)));
-        assert_eq!(format!("{texts:?}"), r#"{"key", "inner"}"#);
+        assert_eq!(format!("{texts:?}"), r#"{"inner", "key"}"#);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub async fn s3_client(options: &ClientOptions) -> Result<Client, S3Error> {
 ///
 /// # Errors
 /// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
-pub(crate) async fn sdk_config(options: &ClientOptions) -> Result<aws_config::SdkConfig, S3Error> {
+pub async fn sdk_config(options: &ClientOptions) -> Result<aws_config::SdkConfig, S3Error> {
     let ca_bundle = options.ca_bundle.clone().or_else(|| {
         std::env::var_os("AWS_CA_BUNDLE")
             .filter(|path| !path.is_empty())
