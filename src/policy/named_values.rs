@@ -109,9 +109,9 @@ impl SecretTexts {
 
 impl fmt::Debug for SecretTexts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set()
-            .entries(self.0.iter().map(|(name, _)| name))
-            .finish()
+        let names: std::collections::BTreeSet<&String> =
+            self.0.iter().map(|(name, _)| name).collect();
+        f.debug_set().entries(names).finish()
     }
 }
 
