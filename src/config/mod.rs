@@ -5,6 +5,7 @@
 //! gateway relies on: API paths are normalised prefixes, backends are absolute http(s)
 //! URLs, names are unique, URL templates are well formed.
 
+mod backends;
 mod named_value;
 mod template;
 
@@ -12,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+pub use backends::{Authorization, BackendEntity, Credentials};
 pub use named_value::{Arn, SecretRef};
 pub use template::{TemplateError, UrlTemplate};
 
@@ -71,6 +73,8 @@ pub struct GatewayConfig {
     pub named_values: BTreeMap<String, String>,
     /// `[named_values]` kept in Secrets Manager or SSM: read by the loader, never here.
     pub secret_values: BTreeMap<String, SecretRef>,
+    /// `[[backends]]`: what `set-backend-service backend-id` names.
+    pub backends: Vec<BackendEntity>,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -160,6 +164,8 @@ struct RawConfig {
     apis: Vec<RawApi>,
     #[serde(default)]
     named_values: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    backends: Vec<backends::RawBackend>,
 }
 
 #[derive(Deserialize)]
@@ -198,12 +204,14 @@ impl GatewayConfig {
         let hostnames = validate_hostnames(raw.hostnames)?;
         let apis = validate_apis(raw.apis)?;
         let (named_values, secret_values) = named_value::validate(raw.named_values)?;
+        let backends = backends::validate(raw.backends)?;
         Ok(Self {
             deployment,
             hostnames,
             apis,
             named_values,
             secret_values,
+            backends,
         })
     }
 

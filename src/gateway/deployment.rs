@@ -11,6 +11,7 @@ use rustls_pki_types::pem::PemObject as _;
 use time::OffsetDateTime;
 
 use super::TrustVerifier;
+use super::backend_entities::{self, EntityBackend};
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
@@ -121,6 +122,8 @@ impl std::fmt::Debug for Deployment {
 pub(crate) struct Backends {
     pub(crate) default: Backend,
     pub(crate) by_identity: HashMap<String, Backend>,
+    /// `[[backends]]` entries by id.
+    pub(crate) entities: HashMap<String, EntityBackend>,
 }
 
 impl Deployment {
@@ -181,7 +184,8 @@ impl Deployment {
         };
         let mut values = config.named_values.clone();
         values.extend(named_values);
-        let sources = PolicySources::load(files, values).map_err(policy_error)?;
+        let sources = PolicySources::load(files, values.clone()).map_err(policy_error)?;
+        let known_backend = |id: &str| config.backends.iter().any(|b| b.id == id);
 
         let mut documents: HashMap<String, Arc<PolicyDocument>> = HashMap::new();
         let mut load = |path: &Option<String>,
@@ -200,6 +204,7 @@ impl Deployment {
             })?;
             let doc =
                 PolicyDocument::load(path, &source.bytes, scope, &sources).map_err(policy_error)?;
+            doc.check_backend_ids(known_backend).map_err(policy_error)?;
             let doc = Arc::new(doc);
             documents.insert(path.clone(), Arc::clone(&doc));
             Ok(Some(doc))
@@ -253,7 +258,7 @@ impl Deployment {
 
         let (trust, diagnostics) = TrustStore::from_files(files, now);
         let trust = Arc::new(trust);
-        let backends = backends(files, &trust)?;
+        let backends = backends(files, &trust, &config, &values)?;
         let context = Arc::new(expr::Deployment {
             region: config.deployment.region.clone(),
             service_name: config.deployment.service_name.clone(),
@@ -401,8 +406,14 @@ fn log_lines(diagnostics: &[Diagnostic]) -> Vec<LogLine<'_>> {
 }
 
 /// Backend clients: public web roots plus the deployment's roots (backends with a
-/// private CA), and one client per uploaded certificate that has a key.
-fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
+/// private CA), one client per uploaded certificate that has a key, and one per
+/// `[[backends]]` entry, its credentials' named values replaced from `values`.
+fn backends(
+    files: &[SourceFile],
+    trust: &TrustStore,
+    config: &GatewayConfig,
+    values: &BTreeMap<String, String>,
+) -> Result<Backends, DeploymentError> {
     let extra_roots: Vec<_> = trust
         .roots()
         .iter()
@@ -423,25 +434,46 @@ fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, Deploy
             id: id.to_owned(),
             message,
         };
-        let certificate = trust
-            .uploaded()
-            .get(id)
-            .ok_or_else(|| key_error(format!("no certificates/{id}.pem to go with this key")))?;
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&file.bytes)
-            .map_err(|e| key_error(format!("not a PEM private key ({e})")))?;
-        let identity = ClientIdentity {
-            chain: vec![rustls_pki_types::CertificateDer::from(
-                certificate.der().to_vec(),
-            )],
-            key,
-        };
+        let identity = client_identity(trust, id, &file.bytes).map_err(key_error)?;
         let backend = Backend::new(&extra_roots, Some(identity), MAX_BUFFERED_BODY)
             .map_err(|e| key_error(format!("does not match the certificate ({e})")))?;
         by_identity.insert(id.to_owned(), backend);
     }
+    let entities = backend_entities::build(
+        &config.backends,
+        values,
+        &extra_roots,
+        |id| {
+            let key = files
+                .iter()
+                .find(|f| f.path == format!("certificates/{id}.key"))
+                .ok_or_else(|| {
+                    format!("no certificates/{id}.key: a client certificate needs its key")
+                })?;
+            client_identity(trust, id, &key.bytes)
+        },
+        MAX_BUFFERED_BODY,
+    )?;
     Ok(Backends {
         default,
         by_identity,
+        entities,
+    })
+}
+
+/// The uploaded certificate `id` with its PEM key.
+fn client_identity(trust: &TrustStore, id: &str, key_pem: &[u8]) -> Result<ClientIdentity, String> {
+    let certificate = trust
+        .uploaded()
+        .get(id)
+        .ok_or_else(|| format!("no certificates/{id}.pem to go with the key"))?;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("certificates/{id}.key is not a PEM private key ({e})"))?;
+    Ok(ClientIdentity {
+        chain: vec![rustls_pki_types::CertificateDer::from(
+            certificate.der().to_vec(),
+        )],
+        key,
     })
 }
 

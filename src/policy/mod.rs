@@ -51,6 +51,7 @@ pub use elements::{
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
 pub use named_values::SecretTexts;
+pub(crate) use named_values::substitute as substitute_named_values;
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};
