@@ -91,7 +91,7 @@ impl SecretTexts {
             pairs.push((name.clone(), value.clone()));
         }
         // Longest first, so a value inside another is not replaced in it first.
-        pairs.sort_by(|a, b| b.1.len().cmp(&a.1.len()));
+        pairs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
         Self(pairs)
     }
 
