@@ -339,10 +339,17 @@ fn named_value_flags_override_and_add_to_the_table() {
 }
 
 #[test]
-fn secret_and_parameter_named_values_are_refused_for_now() {
-    for value in [
-        "{ secret = \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:k\" }",
-        "{ parameter = \"arn:aws:ssm:eu-west-1:123456789012:parameter/t\" }",
+fn secret_and_parameter_named_values_need_their_value_read() {
+    // Deployment::load reads no secret: tests/secrets.rs reads them from moto_server.
+    for (value, arn) in [
+        (
+            "{ secret = \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:k\" }",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k",
+        ),
+        (
+            "{ parameter = \"arn:aws:ssm:eu-west-1:123456789012:parameter/t\" }",
+            "arn:aws:ssm:eu-west-1:123456789012:parameter/t",
+        ),
     ] {
         let toml = named_toml(&format!("key = {value}\n"));
         let error = match load(&[("gateway.toml", &toml)]) {
@@ -350,7 +357,9 @@ fn secret_and_parameter_named_values_are_refused_for_now() {
             Ok(_) => panic!("{value} loaded"),
         };
         assert!(
-            error.contains("named_values.\"key\": certgate does not read Secrets Manager or SSM named values yet"),
+            error.contains(&format!(
+                "named value `key` is kept in {arn} and was not read"
+            )),
             "{error}"
         );
     }

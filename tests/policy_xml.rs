@@ -4,7 +4,7 @@
 use certgate::policy::{
     AuthenticationCertificate, EffectivePolicy, ExistsAction, HttpVersion, IpFilterAction, Item,
     MAX_DEPTH, MAX_DOCUMENT_BYTES, Node, Param, Policy, PolicyDocument, PolicyError, Scope,
-    SectionKind, XsiNil,
+    SectionKind, SetBackendService, XsiNil,
 };
 
 const ARTICLE: [(&str, &str); 3] = [
@@ -443,10 +443,11 @@ fn every_element_and_attribute() {
     assert_eq!(literal(&r.template), "/v2/orders");
     assert!(!r.copy_unmatched_params);
 
-    let Policy::SetBackendService(s) = &it.next().unwrap().policy else {
+    let Policy::SetBackendService(SetBackendService::BaseUrl(url)) = &it.next().unwrap().policy
+    else {
         panic!()
     };
-    assert_eq!(literal(&s.base_url), "https://backend.example.com/api");
+    assert_eq!(literal(url), "https://backend.example.com/api");
 
     let Policy::AuthenticationCertificate(AuthenticationCertificate::Thumbprint(t)) =
         &it.next().unwrap().policy

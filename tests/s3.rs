@@ -20,6 +20,7 @@ use certgate::source::bundle::{BUNDLE_NAME, BundleError};
 use certgate::source::push::{PushOptions, push, truststore_pem};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
 use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
+use certgate::source::secrets::SecretValues;
 use certgate::source::{Limits, content_version};
 use common::moto::{Moto, client_options, free_port};
 use rcgen::{CertificateParams, DnType};
@@ -164,12 +165,16 @@ async fn put_object(source: &S3Source, path: &str, bytes: impl Into<Vec<u8>>) {
 fn refresher(
     source: S3Source,
 ) -> (
-    Refresher<S3Source, String, impl Fn(&[SourceFile], &str) -> Result<String, CheckFailed>>,
+    Refresher<
+        S3Source,
+        String,
+        impl Fn(&[SourceFile], &str, SecretValues) -> Result<String, CheckFailed>,
+    >,
     Arc<AtomicUsize>,
 ) {
     let builds = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&builds);
-    let refresher = Refresher::new(source, move |files: &[SourceFile], _: &str| {
+    let refresher = Refresher::new(source, move |files: &[SourceFile], _: &str, _| {
         counter.fetch_add(1, Ordering::SeqCst);
         check_deployment(files, NOW)
             .map(|checked| checked.deployment.config.deployment.service_name)

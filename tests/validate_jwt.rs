@@ -226,9 +226,11 @@ fn load(files: &[certgate::files::SourceFile]) -> Deployment {
 /// [`Deployment::from_files`] (which fetches OpenID keys) on a blocking thread, as the
 /// refresher runs it.
 async fn load_fetching(files: Vec<certgate::files::SourceFile>) -> Deployment {
-    tokio::task::spawn_blocking(move || match Deployment::from_files(&files, "test") {
-        Ok(d) => d,
-        Err(e) => panic!("deployment did not load:\n{}", e.render()),
+    tokio::task::spawn_blocking(move || {
+        match Deployment::from_files(&files, "test", Default::default()) {
+            Ok(d) => d,
+            Err(e) => panic!("deployment did not load:\n{}", e.render()),
+        }
     })
     .await
     .unwrap()

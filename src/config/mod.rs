@@ -5,12 +5,16 @@
 //! gateway relies on: API paths are normalised prefixes, backends are absolute http(s)
 //! URLs, names are unique, URL templates are well formed.
 
+mod backends;
+mod named_value;
 mod template;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+pub use backends::{Authorization, BackendEntity, Credentials};
+pub use named_value::{Arn, SecretRef};
 pub use template::{TemplateError, UrlTemplate};
 
 /// Why `gateway.toml` was rejected. Messages name the key and say what to write instead.
@@ -67,6 +71,10 @@ pub struct GatewayConfig {
     pub apis: Vec<Api>,
     /// `[named_values]`: `{{name}}` in policies is replaced by this text at load.
     pub named_values: BTreeMap<String, String>,
+    /// `[named_values]` kept in Secrets Manager or SSM: read by the loader, never here.
+    pub secret_values: BTreeMap<String, SecretRef>,
+    /// `[[backends]]`: what `set-backend-service backend-id` names.
+    pub backends: Vec<BackendEntity>,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -156,6 +164,8 @@ struct RawConfig {
     apis: Vec<RawApi>,
     #[serde(default)]
     named_values: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    backends: Vec<backends::RawBackend>,
 }
 
 #[derive(Deserialize)]
@@ -193,12 +203,15 @@ impl GatewayConfig {
         }
         let hostnames = validate_hostnames(raw.hostnames)?;
         let apis = validate_apis(raw.apis)?;
-        let named_values = validate_named_values(raw.named_values)?;
+        let (named_values, secret_values) = named_value::validate(raw.named_values)?;
+        let backends = backends::validate(raw.backends)?;
         Ok(Self {
             deployment,
             hostnames,
             apis,
             named_values,
+            secret_values,
+            backends,
         })
     }
 
@@ -279,40 +292,6 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         key: key.into(),
         message: message.into(),
     }
-}
-
-/// Plain text values only: values from Secrets Manager or SSM (APIM's Key Vault named
-/// values) are refused rather than read as text.
-fn validate_named_values(
-    raw: BTreeMap<String, toml::Value>,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    raw.into_iter()
-        .map(|(name, value)| {
-            let key = format!("named_values.\"{name}\"");
-            if !is_named_value_name(&name) {
-                return Err(invalid(
-                    key,
-                    "a named value's name is 1 to 256 letters, digits, `.`, `-` or `_`",
-                ));
-            }
-            match value {
-                toml::Value::String(text) => Ok((name, text)),
-                toml::Value::Table(t) if t.contains_key("secret") || t.contains_key("parameter") => {
-                    Err(invalid(
-                        key,
-                        "certgate does not read Secrets Manager or SSM named values yet; give the value as plain text (`name = \"text\"`), or pass it with --named-value to check and invoke",
-                    ))
-                }
-                other => Err(invalid(
-                    key,
-                    format!(
-                        "expected text (`name = \"text\"`), found a {}",
-                        other.type_str()
-                    ),
-                )),
-            }
-        })
-        .collect()
 }
 
 fn validate_hostnames(hostnames: Vec<Hostname>) -> Result<Vec<Hostname>, ConfigError> {

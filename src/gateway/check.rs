@@ -10,7 +10,11 @@ use time::OffsetDateTime;
 use super::Deployment;
 use crate::files::SourceFile;
 use crate::source::content_version;
+use crate::source::secrets::secret_refs;
 use crate::trust::{Severity, TrustStore};
+
+/// What [`check_deployment`] puts where a secret named value goes.
+const SECRET_PLACEHOLDER: &str = "certgate-secret-placeholder";
 
 /// A deployment that passed [`check_deployment`].
 pub struct CheckedDeployment {
@@ -61,7 +65,14 @@ pub fn check_deployment(
         }
         (errors, warnings)
     };
-    match Deployment::load(files, content_version(files), now) {
+    // Secrets are not read here (who pushes may not be allowed to read them): the
+    // check is that every `{{name}}` is defined, and that the policies load with a
+    // stand-in for each secret value.
+    let placeholders = secret_refs(files)
+        .into_keys()
+        .map(|name| (name, SECRET_PLACEHOLDER.to_owned()))
+        .collect();
+    match Deployment::load_with_named_values(files, content_version(files), now, placeholders) {
         Ok(deployment) => {
             let (errors, warnings) = trust_messages(&deployment.diagnostics);
             if errors.is_empty() {

@@ -11,13 +11,15 @@ use rustls_pki_types::pem::PemObject as _;
 use time::OffsetDateTime;
 
 use super::TrustVerifier;
+use super::backend_entities::{self, EntityBackend};
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
 use crate::policy::{
-    EffectivePolicy, OpenIdKeys, PolicyDocument, PolicyError, PolicySources, Scope,
+    EffectivePolicy, OpenIdKeys, PolicyDocument, PolicyError, PolicySources, Scope, SecretTexts,
 };
 use crate::proxy::{Backend, ClientIdentity};
+use crate::source::secrets::SecretValues;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
@@ -45,6 +47,11 @@ pub enum DeploymentError {
     ClientKey { id: String, message: String },
     #[error("backend TLS client: {0}")]
     BackendTls(String),
+    /// A secret named value the loader was given no value for.
+    #[error(
+        "named value `{name}` is kept in {arn} and was not read; certgate reads it when the deployment loads (or pass --named-value {name}=VALUE to check or invoke)"
+    )]
+    SecretNotRead { name: String, arn: String },
 }
 
 impl DeploymentError {
@@ -59,7 +66,7 @@ impl DeploymentError {
 }
 
 /// How a refresher turns a deployment's files into a [`Deployment`].
-pub type Build = fn(&[SourceFile], &str) -> Result<Deployment, DeploymentError>;
+pub type Build = fn(&[SourceFile], &str, SecretValues) -> Result<Deployment, DeploymentError>;
 
 /// What one API needs per request, built at load: its composed policies (without an
 /// operation, and per operation) and its `context.Api` / `context.Operation`.
@@ -94,6 +101,8 @@ pub struct Deployment {
     /// identity found under `certificates/<id>.key`.
     pub(crate) backends: Backends,
     pub(crate) policy_count: usize,
+    /// The values of its secret named values, kept out of the `--explain` trace.
+    pub(crate) secrets: SecretTexts,
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
     /// local listener's TLS settings.
     pub tls_files: Vec<SourceFile>,
@@ -118,6 +127,8 @@ impl std::fmt::Debug for Deployment {
 pub(crate) struct Backends {
     pub(crate) default: Backend,
     pub(crate) by_identity: HashMap<String, Backend>,
+    /// `[[backends]]` entries by id.
+    pub(crate) entities: HashMap<String, EntityBackend>,
 }
 
 impl Deployment {
@@ -132,7 +143,9 @@ impl Deployment {
     }
 
     /// [`Deployment::load`] with `named_values` standing in for (or adding to) those of
-    /// `[named_values]`: `check` and `invoke --named-value`, to try a deployment offline.
+    /// `[named_values]`: the values read from Secrets Manager and SSM, and `check` and
+    /// `invoke --named-value`, to try a deployment offline. Every secret named value
+    /// must be among them; their values never reach an error message.
     pub fn load_with_named_values(
         files: &[SourceFile],
         version: impl Into<String>,
@@ -142,10 +155,33 @@ impl Deployment {
         let file = |path: &str| files.iter().find(|f| f.path == path);
         let config_text = file("gateway.toml").ok_or(DeploymentError::NoConfig)?;
         let config = GatewayConfig::parse(&String::from_utf8_lossy(&config_text.bytes))?;
+        if let Some((name, secret)) = config
+            .secret_values
+            .iter()
+            .find(|(name, _)| !named_values.contains_key(*name))
+        {
+            return Err(DeploymentError::SecretNotRead {
+                name: name.clone(),
+                arn: secret.arn().to_string(),
+            });
+        }
+        let secrets = SecretTexts::new(
+            named_values
+                .iter()
+                .filter(|(name, _)| config.secret_values.contains_key(*name)),
+        );
         let policy_error = |error: PolicyError| {
             let text = file(&error.location().file)
                 .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
                 .unwrap_or_default();
+            let message = error.message();
+            let error = match secrets.redact(&message) {
+                Cow::Borrowed(_) => error,
+                Cow::Owned(message) => PolicyError::Structure {
+                    at: error.location().clone(),
+                    message,
+                },
+            };
             DeploymentError::Policy {
                 error: Box::new(error),
                 text: Arc::from(text),
@@ -153,7 +189,8 @@ impl Deployment {
         };
         let mut values = config.named_values.clone();
         values.extend(named_values);
-        let sources = PolicySources::load(files, values).map_err(policy_error)?;
+        let sources = PolicySources::load(files, values.clone()).map_err(policy_error)?;
+        let known_backend = |id: &str| config.backends.iter().any(|b| b.id == id);
 
         let mut documents: HashMap<String, Arc<PolicyDocument>> = HashMap::new();
         let mut load = |path: &Option<String>,
@@ -172,6 +209,7 @@ impl Deployment {
             })?;
             let doc =
                 PolicyDocument::load(path, &source.bytes, scope, &sources).map_err(policy_error)?;
+            doc.check_backend_ids(known_backend).map_err(policy_error)?;
             let doc = Arc::new(doc);
             documents.insert(path.clone(), Arc::clone(&doc));
             Ok(Some(doc))
@@ -235,7 +273,7 @@ impl Deployment {
             trust.uploaded(),
         )
         .map_err(policy_error)?;
-        let backends = backends(files, &trust)?;
+        let backends = backends(files, &trust, &config, &values)?;
         let openid_client = if openid.is_empty() {
             None
         } else {
@@ -263,6 +301,7 @@ impl Deployment {
             apis,
             backends,
             policy_count,
+            secrets,
             tls_files,
             openid,
             openid_client,
@@ -289,14 +328,24 @@ impl Deployment {
         }
     }
 
-    /// [`Deployment::load`] now, with the trust store's diagnostics logged: what a
-    /// refresher builds from each new set of files and their content version.
+    /// [`Deployment::load_with_named_values`] now with the secrets read for it, the trust
+    /// store's diagnostics logged: what a refresher builds from each new set of files,
+    /// their content version and their secret named values.
     ///
     /// The `openid-config` keys its policies need are fetched before it returns (together,
     /// within 3 s, on a thread of its own so that this works on any thread): a failed fetch
     /// is logged, never a failed load, and keeps the last good keys.
-    pub fn from_files(files: &[SourceFile], version: &str) -> Result<Self, DeploymentError> {
-        let deployment = Self::load(files, version, OffsetDateTime::now_utc())?;
+    pub fn from_files(
+        files: &[SourceFile],
+        version: &str,
+        secrets: SecretValues,
+    ) -> Result<Self, DeploymentError> {
+        let deployment = Self::load_with_named_values(
+            files,
+            version,
+            OffsetDateTime::now_utc(),
+            secrets.into_map(),
+        )?;
         if !deployment.openid.is_empty() {
             std::thread::scope(|scope| {
                 scope.spawn(|| {
@@ -447,8 +496,14 @@ fn roots_der(trust: &TrustStore) -> Vec<rustls_pki_types::CertificateDer<'static
 }
 
 /// Backend clients: public web roots plus the deployment's roots (backends with a
-/// private CA), and one client per uploaded certificate that has a key.
-fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, DeploymentError> {
+/// private CA), one client per uploaded certificate that has a key, and one per
+/// `[[backends]]` entry, its credentials' named values replaced from `values`.
+fn backends(
+    files: &[SourceFile],
+    trust: &TrustStore,
+    config: &GatewayConfig,
+    values: &BTreeMap<String, String>,
+) -> Result<Backends, DeploymentError> {
     let extra_roots = roots_der(trust);
     let tls = |e: rustls::Error| DeploymentError::BackendTls(e.to_string());
     let default = Backend::new(&extra_roots, None, MAX_BUFFERED_BODY).map_err(tls)?;
@@ -465,25 +520,46 @@ fn backends(files: &[SourceFile], trust: &TrustStore) -> Result<Backends, Deploy
             id: id.to_owned(),
             message,
         };
-        let certificate = trust
-            .uploaded()
-            .get(id)
-            .ok_or_else(|| key_error(format!("no certificates/{id}.pem to go with this key")))?;
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&file.bytes)
-            .map_err(|e| key_error(format!("not a PEM private key ({e})")))?;
-        let identity = ClientIdentity {
-            chain: vec![rustls_pki_types::CertificateDer::from(
-                certificate.der().to_vec(),
-            )],
-            key,
-        };
+        let identity = client_identity(trust, id, &file.bytes).map_err(key_error)?;
         let backend = Backend::new(&extra_roots, Some(identity), MAX_BUFFERED_BODY)
             .map_err(|e| key_error(format!("does not match the certificate ({e})")))?;
         by_identity.insert(id.to_owned(), backend);
     }
+    let entities = backend_entities::build(
+        &config.backends,
+        values,
+        &extra_roots,
+        |id| {
+            let key = files
+                .iter()
+                .find(|f| f.path == format!("certificates/{id}.key"))
+                .ok_or_else(|| {
+                    format!("no certificates/{id}.key: a client certificate needs its key")
+                })?;
+            client_identity(trust, id, &key.bytes)
+        },
+        MAX_BUFFERED_BODY,
+    )?;
     Ok(Backends {
         default,
         by_identity,
+        entities,
+    })
+}
+
+/// The uploaded certificate `id` with its PEM key.
+fn client_identity(trust: &TrustStore, id: &str, key_pem: &[u8]) -> Result<ClientIdentity, String> {
+    let certificate = trust
+        .uploaded()
+        .get(id)
+        .ok_or_else(|| format!("no certificates/{id}.pem to go with the key"))?;
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| format!("certificates/{id}.key is not a PEM private key ({e})"))?;
+    Ok(ClientIdentity {
+        chain: vec![rustls_pki_types::CertificateDer::from(
+            certificate.der().to_vec(),
+        )],
+        key,
     })
 }
 

@@ -3,6 +3,7 @@
 //! Front ends (Lambda events, the local TLS listener, tests) only translate to and from
 //! these types, so every front end gets the same behaviour.
 
+mod backend_entities;
 mod check;
 mod deployment;
 mod pipeline;

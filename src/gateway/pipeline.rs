@@ -1,6 +1,7 @@
 //! One request through a deployment: route, inbound, backend, outbound, and on-error
 //! when any of them fails.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use super::target::{self, TargetError};
 use crate::body::{CollectError, Payload};
 use crate::expr::{self, Body, Context, Headers, Url};
 use crate::policy::exec::{self, BackendTarget, Exchange, Failure, Flow, Forwarder, TraceEvent};
-use crate::policy::{EffectivePolicy, SectionKind};
+use crate::policy::{EffectivePolicy, SecretTexts, SectionKind};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
 use crate::trust::Verifier;
 
@@ -114,6 +115,7 @@ pub async fn handle(
             base_url: route.api.backend.clone(),
             path: route.remaining_path.to_owned(),
             client_certificate: None,
+            backend_id: None,
             client_scheme: request.parts.uri.scheme_str().unwrap_or("https").to_owned(),
             client_host: host(&request).map(str::to_owned),
             forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
@@ -145,8 +147,24 @@ pub async fn handle(
         response: response(&exchange.ctx.response),
         decision,
         api,
-        trace: exchange.trace,
+        trace: exchange
+            .trace
+            .map(|trace| redact(trace, &deployment.secrets)),
     }
+}
+
+/// The trace without the values of secret named values (a header a policy set from one,
+/// the code of a condition).
+fn redact(mut trace: Vec<TraceEvent>, secrets: &SecretTexts) -> Vec<TraceEvent> {
+    for event in &mut trace {
+        if let Cow::Owned(detail) = secrets.redact(&event.detail) {
+            event.detail = detail;
+        }
+        if let Cow::Owned(path) = secrets.redact(&event.path) {
+            event.path = path;
+        }
+    }
+    trace
 }
 
 /// The trace's first lines: the certificate the policy will see, and both verdicts.
@@ -441,21 +459,37 @@ fn response(r: &expr::Response) -> GatewayResponse {
 impl Forwarder for Backends {
     fn forward<'a>(
         &'a self,
-        request: http::Request<Payload>,
+        mut request: http::Request<Payload>,
         options: ForwardOptions,
         client_certificate: Option<&'a str>,
+        backend_id: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>> {
         Box::pin(async move {
-            let backend = match client_certificate {
-                None => &self.default,
-                Some(id) => self.by_identity.get(id).ok_or_else(|| ProxyError::Connect {
+            let entity = backend_id.and_then(|id| self.entities.get(id));
+            let backend = match (client_certificate, entity) {
+                (None, Some(entity)) => &entity.client,
+                (None, None) => &self.default,
+                (Some(id), _) => self.by_identity.get(id).ok_or_else(|| ProxyError::Connect {
                     url: request.uri().to_string(),
                     cause: format!(
                         "authentication-certificate `{id}` has no key: add certificates/{id}.key"
                     ),
                 })?,
             };
-            backend.forward(request, options).await
+            let Some(entity) = entity else {
+                return backend.forward(request, options).await;
+            };
+            // Errors name the URL without the credentials' query parameters.
+            let url = request.uri().to_string();
+            entity.add_credentials(&mut request);
+            backend
+                .forward(request, options)
+                .await
+                .map_err(|error| error.with_url(url))
         })
+    }
+
+    fn backend_url(&self, id: &str) -> Option<http::Uri> {
+        self.entities.get(id).map(|entity| entity.url.clone())
     }
 }

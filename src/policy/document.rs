@@ -24,7 +24,8 @@
 use std::sync::Arc;
 
 use super::elements::{
-    self, Ctx, ForwardRequest, Meta, Node, Policy, SiblingCounter, child_elements,
+    self, Ctx, ForwardRequest, Meta, Node, Policy, SetBackendService, SiblingCounter,
+    child_elements,
 };
 use super::error::{Location, PolicyError};
 use super::fragments::PolicySources;
@@ -160,6 +161,53 @@ impl PolicyDocument {
             scope,
             sections,
         })
+    }
+
+    /// Fails on the first `<set-backend-service backend-id="...">` naming an id that
+    /// `known` does not know (`[[backends]]` of gateway.toml), at its attribute.
+    pub(crate) fn check_backend_ids(
+        &self,
+        known: impl Fn(&str) -> bool,
+    ) -> Result<(), PolicyError> {
+        fn visit(
+            nodes: &mut dyn Iterator<Item = &Node>,
+            known: &dyn Fn(&str) -> bool,
+        ) -> Result<(), PolicyError> {
+            for node in nodes {
+                match &node.policy {
+                    Policy::SetBackendService(SetBackendService::BackendId { id, at })
+                        if !known(id) =>
+                    {
+                        return Err(PolicyError::InvalidValue {
+                            at: at.origin().clone(),
+                            element: "set-backend-service".into(),
+                            attribute: "backend-id".into(),
+                            message: format!(
+                                "no [[backends]] entry of gateway.toml has the id `{id}`"
+                            ),
+                        });
+                    }
+                    Policy::Choose(choose) => {
+                        for when in &choose.whens {
+                            visit(&mut when.steps.iter(), known)?;
+                        }
+                        if let Some(otherwise) = &choose.otherwise {
+                            visit(&mut otherwise.steps.iter(), known)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        for section in &self.sections {
+            let mut nodes = section.items.iter().filter_map(|item| match item {
+                Item::Policy(node) => Some(node.as_ref()),
+                Item::Base(_) => None,
+            });
+            visit(&mut nodes, &known)?;
+        }
+        Ok(())
     }
 
     /// APIM's default global policy: `<forward-request/>` in backend, nothing else.

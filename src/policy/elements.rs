@@ -72,7 +72,8 @@ impl Node {
             }
             Policy::SetBody(b) => params(&[&b.body]),
             Policy::SetVariable(v) => params(&[&v.value]),
-            Policy::SetBackendService(s) => params(&[&s.base_url]),
+            Policy::SetBackendService(SetBackendService::BaseUrl(url)) => params(&[url]),
+            Policy::SetBackendService(SetBackendService::BackendId { .. }) => {}
             Policy::ForwardRequest(f) => params(&[
                 &f.timeout,
                 &f.timeout_ms,
@@ -283,11 +284,13 @@ pub struct SetVariable {
     pub value: Param<String>,
 }
 
-/// `<set-backend-service base-url="..."/>`.
+/// `<set-backend-service base-url="..."/>` or `backend-id="..."`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetBackendService {
+pub enum SetBackendService {
     /// A literal must be an absolute `http://` or `https://` URL.
-    pub base_url: Param<String>,
+    BaseUrl(Param<String>),
+    /// A `[[backends]]` entry of gateway.toml, checked when the deployment loads.
+    BackendId { id: String, at: PolicyValue },
 }
 
 /// `http-version` of `forward-request`.
@@ -742,7 +745,6 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             )?;
             no_children(el)?;
             for unsupported in [
-                "backend-id",
                 "sf-resolve-condition",
                 "sf-service-instance-name",
                 "sf-partition-key",
@@ -752,12 +754,32 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
                     return Err(a.invalid(
                         unsupported,
                         v,
-                        "certgate has no APIM backend entities or Service Fabric; use base-url",
+                        "certgate has no Service Fabric backends; use base-url or a [[backends]] entry of gateway.toml with backend-id",
                     ));
                 }
             }
-            let s = SetBackendService {
-                base_url: a.required(a.param("base-url", absolute_url)?, "base-url")?,
+            let s = match (a.get("base-url"), a.get("backend-id")) {
+                (Some(_), Some(id)) => {
+                    return Err(a.invalid(
+                        "backend-id",
+                        id,
+                        "give base-url or backend-id, not both",
+                    ));
+                }
+                (None, Some(value)) if value.is_expression() => {
+                    return Err(a.invalid(
+                        "backend-id",
+                        value,
+                        "certgate does not implement an expression in backend-id yet; name the [[backends]] entry",
+                    ));
+                }
+                (None, Some(value)) => SetBackendService::BackendId {
+                    id: a.required(a.literal("backend-id", non_empty)?, "backend-id")?,
+                    at: value.clone(),
+                },
+                _ => SetBackendService::BaseUrl(
+                    a.required(a.param("base-url", absolute_url)?, "base-url")?,
+                ),
             };
             (Policy::SetBackendService(s), a.id()?)
         }

@@ -58,6 +58,8 @@ pub(crate) use jwt::oidc::{
     used_by as openid_keys_used_by,
 };
 pub(crate) use jwt::{OpenIdKeys, resolve_certificate_keys};
+pub use named_values::SecretTexts;
+pub(crate) use named_values::substitute as substitute_named_values;
 pub use section::SectionKind;
 pub use value::{Expression, Param, PolicyValue, ValueKind, compile_expression};
 pub use xml::{MAX_DEPTH, MAX_DOCUMENT_BYTES};

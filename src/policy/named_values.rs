@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::error::PolicyError;
 use super::xml::{self, MAX_DOCUMENT_BYTES};
@@ -67,9 +68,72 @@ pub(crate) fn substitute<'t>(
     Ok(Cow::Owned(out))
 }
 
+/// The values of secret named values, taken out of what certgate shows (load errors, the
+/// `--explain` trace): an expression error may quote the code a value became.
+#[derive(Clone, Default)]
+pub struct SecretTexts(Vec<(String, String)>);
+
+impl SecretTexts {
+    /// `(name, value)` pairs; empty values are nothing to hide. Each value is hidden as
+    /// written and percent-encoded as in a query string (a backend URL in the trace).
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in secrets {
+            if value.is_empty() {
+                continue;
+            }
+            let encoded =
+                percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            if encoded != *value {
+                pairs.push((name.clone(), encoded));
+            }
+            pairs.push((name.clone(), value.clone()));
+        }
+        // Longest first, so a value inside another is not replaced in it first.
+        pairs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
+        Self(pairs)
+    }
+
+    /// `text` with each secret value written back as its `{{name}}`.
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let mut out = Cow::Borrowed(text);
+        for (name, value) in &self.0 {
+            if out.contains(value.as_str()) {
+                out = Cow::Owned(out.replace(value.as_str(), &format!("{{{{{name}}}}}")));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Debug for SecretTexts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: std::collections::BTreeSet<&String> =
+            self.0.iter().map(|(name, _)| name).collect();
+        f.debug_set().entries(names).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_are_written_back_as_their_names() {
+        let values = BTreeMap::from([
+            ("key".to_owned(), "s3cr3t-<&>".to_owned()),
+            ("inner".to_owned(), "s3cr3t".to_owned()),
+            ("empty".to_owned(), String::new()),
+        ]);
+        let texts = SecretTexts::new(&values);
+        assert_eq!(
+            texts.redact("x s3cr3t-<&> y s3cr3t ?k=s3cr3t%2D%3C%26%3E"),
+            "x {{key}} y {{inner}} ?k={{key}}"
+        );
+        assert!(matches!(texts.redact("nothing"), Cow::Borrowed(_)));
+        assert_eq!(format!("{texts:?}"), r#"{"inner", "key"}"#);
+    }
 
     #[test]
     fn braces_that_open_no_name_stay_as_written_around_one_that_does() {

@@ -8,6 +8,7 @@
 
 mod headers;
 mod url;
+mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub(crate) use headers::{prepare_request_headers, strip_hop_by_hop};
 
 use crate::body::{CollectError, Payload};
 pub use url::backend_url;
+pub use verify::TlsValidation;
 
 /// Why the backend did not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +51,17 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// The same error naming `url` (the request's URL as the policy built it, before
+    /// credentials were added to its query).
+    pub(crate) fn with_url(self, url: String) -> Self {
+        match self {
+            Self::Connect { cause, .. } => Self::Connect { url, cause },
+            Self::Timeout { after, .. } => Self::Timeout { url, after },
+            Self::Protocol { cause, .. } => Self::Protocol { url, cause },
+            other => other,
+        }
+    }
+
     /// The `context.LastError.Reason` APIM reports for this failure.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -144,15 +157,25 @@ pub(crate) fn web_roots_tls(
     rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>,
     rustls::Error,
 > {
+    let roots = web_roots(extra_roots)?;
+    Ok(tls_builder()?.with_root_certificates(roots))
+}
+
+fn web_roots(
+    extra_roots: impl IntoIterator<Item = rustls_pki_types::CertificateDer<'static>>,
+) -> Result<rustls::RootCertStore, rustls::Error> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for root in extra_roots {
         roots.add(root)?;
     }
+    Ok(roots)
+}
+
+fn tls_builder()
+-> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots))
+    rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
 }
 
 impl Backend {
@@ -163,7 +186,27 @@ impl Backend {
         identity: Option<ClientIdentity>,
         max_body: usize,
     ) -> Result<Self, rustls::Error> {
-        let builder = web_roots_tls(extra_roots.iter().cloned())?;
+        Self::with_validation(extra_roots, identity, TlsValidation::default(), max_body)
+    }
+
+    /// [`Backend::new`] checking the backend's certificate as `validation` says (a
+    /// `[[backends]]` entry may turn the chain or the name check off).
+    pub fn with_validation(
+        extra_roots: &[rustls_pki_types::CertificateDer<'static>],
+        identity: Option<ClientIdentity>,
+        validation: TlsValidation,
+        max_body: usize,
+    ) -> Result<Self, rustls::Error> {
+        let roots = web_roots(extra_roots.iter().cloned())?;
+        let builder = if validation == TlsValidation::default() {
+            tls_builder()?.with_root_certificates(roots)
+        } else {
+            tls_builder()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verify::BackendVerifier::new(
+                    roots, validation,
+                )?))
+        };
         let tls = match identity {
             Some(id) => builder.with_client_auth_cert(id.chain, id.key)?,
             None => builder.with_no_client_auth(),

@@ -12,6 +12,7 @@ pub mod origin;
 pub mod push;
 pub mod refresh;
 pub mod s3;
+pub mod secrets;
 
 pub use local::read_folder;
 pub(crate) use local::read_folder_with;

@@ -121,7 +121,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(origin, Origin::Folder(_)));
-        let refresher = Refresher::new(origin, |files: &[crate::files::SourceFile], _: &str| {
+        let refresher = Refresher::new(origin, |files: &[crate::files::SourceFile], _: &str, _| {
             Ok::<_, String>(String::from_utf8_lossy(&files[0].bytes).into_owned())
         });
         assert_eq!(refresher.load_initial().await.unwrap().value, "one");

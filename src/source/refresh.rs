@@ -13,10 +13,17 @@
 //! [`Snapshot::require`] failing with [`NotLoaded`]): the function answers 503 then, and the
 //! background task keeps trying.
 //!
+//! Secret named values (`[named_values]` from Secrets Manager or SSM) are read before each
+//! build and passed to it; they are read again at every refresh, also when the files did
+//! not change, and a changed value rebuilds the deployment from the files kept for that.
+//! A secret that cannot be read fails that load like a build error: the last good
+//! deployment stays.
+//!
 //! In Lambda the execution environment is frozen between invocations, and the task with it:
 //! a refresh that fell due while frozen runs as soon as the next invocation thaws it,
 //! concurrently with that request, which is served from the snapshot it took.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +34,8 @@ use arc_swap::ArcSwapOption;
 use time::OffsetDateTime;
 
 use super::s3::{Fetch, S3Error, S3Source};
+use super::secrets::{SecretReader, SecretValues, secret_refs};
+use crate::config::SecretRef;
 use crate::files::SourceFile;
 
 /// Where deployments come from: one fetch, conditional on the ETag of the last one.
@@ -144,6 +153,18 @@ struct State {
     last_attempt: Option<OffsetDateTime>,
     last_success: Option<OffsetDateTime>,
     builds: u64,
+    /// What the current deployment needs to be rebuilt when a secret rotates; `None`
+    /// when it has no secret named values.
+    kept: Option<Kept>,
+}
+
+/// The files of the current deployment and a digest of the secret values it was built
+/// with (the values themselves live only in the deployment).
+struct Kept {
+    files: Arc<[SourceFile]>,
+    version: String,
+    refs: BTreeMap<String, SecretRef>,
+    digest: ring::digest::Digest,
 }
 
 /// The current deployment, swapped whole; readers never block.
@@ -222,6 +243,8 @@ pub struct Refresher<S, T, F> {
     source: S,
     build: Arc<F>,
     snapshot: Arc<Snapshot<T>>,
+    /// Reads the deployment's secret named values.
+    secrets: SecretReader,
     /// One refresh at a time.
     running: tokio::sync::Mutex<()>,
     tick: Option<Tick<T>>,
@@ -231,17 +254,24 @@ impl<S, T, F, E> Refresher<S, T, F>
 where
     S: DeploymentSource,
     T: Send + Sync + 'static,
-    F: Fn(&[SourceFile], &str) -> Result<T, E> + Send + Sync + 'static,
+    F: Fn(&[SourceFile], &str, SecretValues) -> Result<T, E> + Send + Sync + 'static,
     E: fmt::Display,
 {
-    /// `build` turns a deployment's files and version (computed once, by the source)
-    /// into the snapshot value (the full deployment loader in the function, a check in
-    /// tests); it runs on a blocking thread.
+    /// `build` turns a deployment's files, version (computed once, by the source) and
+    /// secret named values into the snapshot value (the full deployment loader in the
+    /// function, a check in tests); it runs on a blocking thread. Secrets are read with
+    /// the standard AWS environment.
     pub fn new(source: S, build: F) -> Self {
+        Self::with_secrets(source, build, SecretReader::default())
+    }
+
+    /// [`Self::new`] reading secrets with `secrets` (the function's short timeouts).
+    pub fn with_secrets(source: S, build: F, secrets: SecretReader) -> Self {
         Self {
             source,
             build: Arc::new(build),
             snapshot: Arc::new(Snapshot::empty()),
+            secrets,
             running: tokio::sync::Mutex::new(()),
             tick: None,
         }
@@ -292,7 +322,7 @@ where
         };
         let fetch_started = Instant::now();
         let fetched = match self.source.fetch(seen_etag.as_deref()).await {
-            Ok(Fetch::NotModified) => return self.unchanged(now),
+            Ok(Fetch::NotModified) => return self.recheck_secrets(now).await,
             Ok(Fetch::Loaded(fetched)) => fetched,
             Err(error) => {
                 let error = RefreshError::Fetch {
@@ -305,26 +335,36 @@ where
         for warning in &fetched.warnings {
             tracing::warn!(source = %self.source.describe(), "{warning}");
         }
-        {
+        let seen = {
             let mut state = self.snapshot.state();
-            if state.seen_version.as_deref() == Some(fetched.version.as_str()) {
+            let seen = state.seen_version.as_deref() == Some(fetched.version.as_str());
+            if seen {
                 // Same content under a new ETag (re-pushed) or read file by file.
-                state.seen_etag = fetched.etag;
-                drop(state);
-                return self.unchanged(now);
+                state.seen_etag = fetched.etag.clone();
             }
+            seen
+        };
+        if seen {
+            return self.recheck_secrets(now).await;
         }
-        let fetch_time = fetch_started.elapsed();
         let version = fetched.version.clone();
-        let build = Arc::clone(&self.build);
-        let files = fetched.files;
+        let files: Arc<[SourceFile]> = fetched.files.into();
+        let refs = secret_refs(&files);
+        // Not recorded as seen when unreadable: the next refresh fetches and tries again.
+        let values = self
+            .secrets
+            .read(&refs)
+            .await
+            .map_err(|error| self.failed(self.build_error(&version, error.to_string())))?;
+        let fetch_time = fetch_started.elapsed();
+        let kept = (!refs.is_empty()).then(|| Kept {
+            files: Arc::clone(&files),
+            version: version.clone(),
+            digest: digest(&values),
+            refs,
+        });
         let build_started = Instant::now();
-        let built = tokio::task::spawn_blocking({
-            let version = version.clone();
-            move || build(&files, &version).map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")));
+        let built = self.build(files, &version, values).await;
         let build_time = build_started.elapsed();
         let mut state = self.snapshot.state();
         state.builds += 1;
@@ -332,6 +372,7 @@ where
         state.seen_version = Some(version.clone());
         match built {
             Ok(value) => {
+                state.kept = kept;
                 let previous = self.snapshot.version();
                 self.snapshot.current.store(Some(Arc::new(Versioned {
                     value,
@@ -355,15 +396,97 @@ where
                 Ok(Refreshed::Updated { version })
             }
             Err(message) => {
-                let error = RefreshError::Build {
-                    source_name: self.source.describe(),
-                    version,
-                    message,
-                };
+                let error = self.build_error(&version, message);
                 state.seen_error = Some(error.clone());
                 drop(state);
                 Err(self.failed(error))
             }
+        }
+    }
+
+    /// The deployment's files did not change: reads its secret named values again and
+    /// rebuilds it from the kept files when one of them did.
+    async fn recheck_secrets(&self, now: OffsetDateTime) -> Result<Refreshed, RefreshError> {
+        let (files, version, refs, digest_before) = {
+            let state = self.snapshot.state();
+            match &state.kept {
+                Some(kept) if state.seen_error.is_none() => (
+                    Arc::clone(&kept.files),
+                    kept.version.clone(),
+                    kept.refs.clone(),
+                    kept.digest,
+                ),
+                _ => {
+                    drop(state);
+                    return self.unchanged(now);
+                }
+            }
+        };
+        let values = self
+            .secrets
+            .read(&refs)
+            .await
+            .map_err(|error| self.failed(self.build_error(&version, error.to_string())))?;
+        let digest_now = digest(&values);
+        if digest_now.as_ref() == digest_before.as_ref() {
+            return self.unchanged(now);
+        }
+        let built = self.build(Arc::clone(&files), &version, values).await;
+        let mut state = self.snapshot.state();
+        state.builds += 1;
+        match built {
+            Ok(value) => {
+                let previous = self.snapshot.current();
+                self.snapshot.current.store(Some(Arc::new(Versioned {
+                    value,
+                    version: version.clone(),
+                    etag: previous.as_ref().and_then(|p| p.etag.clone()),
+                    pushed_at: previous.as_ref().and_then(|p| p.pushed_at),
+                    loaded_at: now,
+                    warnings: Vec::new(),
+                })));
+                if let Some(kept) = &mut state.kept {
+                    kept.digest = digest_now;
+                }
+                state.last_error = None;
+                state.last_success = Some(now);
+                tracing::info!(
+                    source = %self.source.describe(),
+                    version = %version,
+                    "deployment loaded: a secret named value changed"
+                );
+                Ok(Refreshed::Updated { version })
+            }
+            // Kept files built before: only the new values can fail it. The next
+            // refresh reads them again.
+            Err(message) => {
+                drop(state);
+                Err(self.failed(self.build_error(&version, message)))
+            }
+        }
+    }
+
+    /// Runs `build` on a blocking thread; a panic is an error.
+    async fn build(
+        &self,
+        files: Arc<[SourceFile]>,
+        version: &str,
+        values: SecretValues,
+    ) -> Result<T, String> {
+        let build = Arc::clone(&self.build);
+        let version = version.to_owned();
+        tokio::task::spawn_blocking(move || {
+            build(&files, &version, values).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|panic| Err(format!("the build panicked: {panic}")))
+    }
+
+    fn build_error(&self, version: &str, message: String) -> RefreshError {
+        RefreshError::Build {
+            source_name: self.source.describe(),
+            version: version.to_owned(),
+            message,
         }
     }
 
@@ -411,6 +534,18 @@ where
         self.snapshot.state().last_error = Some(error.clone());
         error
     }
+}
+
+/// SHA-256 over the names and values, to tell a rotated secret without keeping it.
+fn digest(values: &SecretValues) -> ring::digest::Digest {
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    for (name, value) in values.iter() {
+        for part in [name, value] {
+            hash.update(&(part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    hash.finish()
 }
 
 /// Milliseconds to a tenth, for log lines: where a load's time went (S3 or building).

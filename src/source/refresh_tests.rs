@@ -69,20 +69,29 @@ fn loaded(content: &str, etag: &str) -> Result<Fetch, String> {
 fn refresher(fake: &Fake) -> (Refresher<Fake, String, impl BuildFn>, Arc<AtomicUsize>) {
     let builds = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&builds);
-    let refresher = Refresher::new(fake.clone(), move |files: &[SourceFile], _: &str| {
-        counter.fetch_add(1, Ordering::SeqCst);
-        let text = String::from_utf8(files[0].bytes.clone()).unwrap();
-        match text.as_str() {
-            "broken" => Err("gateway.toml: broken".to_owned()),
-            "panic" => panic!("builder bug"),
-            _ => Ok(text),
-        }
-    });
+    let refresher = Refresher::new(
+        fake.clone(),
+        move |files: &[SourceFile], _: &str, _: SecretValues| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let text = String::from_utf8(files[0].bytes.clone()).unwrap();
+            match text.as_str() {
+                "broken" => Err("gateway.toml: broken".to_owned()),
+                "panic" => panic!("builder bug"),
+                _ => Ok(text),
+            }
+        },
+    );
     (refresher, builds)
 }
 
-trait BuildFn: Fn(&[SourceFile], &str) -> Result<String, String> + Send + Sync + 'static {}
-impl<F: Fn(&[SourceFile], &str) -> Result<String, String> + Send + Sync + 'static> BuildFn for F {}
+trait BuildFn:
+    Fn(&[SourceFile], &str, SecretValues) -> Result<String, String> + Send + Sync + 'static
+{
+}
+impl<F: Fn(&[SourceFile], &str, SecretValues) -> Result<String, String> + Send + Sync + 'static>
+    BuildFn for F
+{
+}
 
 fn build_error(version: &str) -> RefreshError {
     RefreshError::Build {

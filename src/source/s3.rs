@@ -23,7 +23,7 @@ mod client;
 mod http;
 mod location;
 
-pub use client::{ClientOptions, s3_client};
+pub use client::{ClientOptions, s3_client, sdk_config};
 pub use location::S3Location;
 
 /// Name of the API Gateway truststore object written by `trust push`, relative to the prefix.

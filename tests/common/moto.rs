@@ -26,6 +26,14 @@ pub fn client_options(endpoint: String) -> ClientOptions {
     }
 }
 
+/// AWS settings aimed at `endpoint` (as [`client_options`]), for the clients a test makes
+/// its own fixtures with (Secrets Manager secrets, SSM parameters).
+pub async fn sdk_config(endpoint: String) -> aws_config::SdkConfig {
+    certgate::source::s3::sdk_config(&client_options(endpoint))
+        .await
+        .expect("AWS settings for moto")
+}
+
 /// A running `moto_server`; killed on drop.
 pub struct Moto {
     child: Option<Child>,

@@ -9,7 +9,8 @@ use certgate::files::SourceFile;
 
 use crate::common::moto::REGION;
 
-/// `certgate ARGS` with the standard AWS environment aimed at the S3 API at `endpoint`
+/// `certgate ARGS` with the standard AWS environment aimed at the S3, Secrets Manager and
+/// SSM APIs at `endpoint`
 /// (test credentials, [`REGION`], no instance metadata), and nothing of the test's own
 /// environment that could send it elsewhere: no profile, config or credentials file, other
 /// endpoint, session token, default region or `CERTGATE_CONFIG`.
@@ -18,6 +19,8 @@ pub fn certgate(endpoint: &str, args: &[&str]) -> Command {
     command
         .args(args)
         .env("AWS_ENDPOINT_URL_S3", endpoint)
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        .env("AWS_ENDPOINT_URL_SSM", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", REGION)

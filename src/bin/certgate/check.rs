@@ -18,19 +18,18 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = args.deployment.now();
-    let fetched = deployment_args::read(&args.deployment.config()?)?;
-    let deployment = match Deployment::load_with_named_values(
-        &fetched.files,
-        fetched.version,
-        now,
-        args.named_values.values(),
-    ) {
-        Ok(d) => d,
-        Err(error) => {
-            eprint!("{}", with_newline(error.render()));
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let config = args.deployment.config()?;
+    let fetched = deployment_args::read(&config)?;
+    let values =
+        deployment_args::named_values(&config, &fetched.files, args.named_values.values())?;
+    let deployment =
+        match Deployment::load_with_named_values(&fetched.files, fetched.version, now, values) {
+            Ok(d) => d,
+            Err(error) => {
+                eprint!("{}", with_newline(error.render()));
+                return Ok(ExitCode::from(1));
+            }
+        };
     for d in &deployment.diagnostics {
         let level = match d.severity {
             Severity::Error => "error",

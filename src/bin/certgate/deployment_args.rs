@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, anyhow};
+use certgate::files::SourceFile;
 use certgate::gateway::Deployment;
 use certgate::source::origin::Origin;
 use certgate::source::refresh::DeploymentSource as _;
 use certgate::source::s3::{Fetch, FetchedDeployment};
+use certgate::source::secrets::{SecretReader, secret_refs};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -105,11 +107,7 @@ pub(crate) fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 /// client of the standard AWS environment); the read's warnings (e.g. no bundle) go to
 /// stderr.
 pub(crate) fn read(config: &str) -> anyhow::Result<FetchedDeployment> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let fetched = runtime
+    let fetched = runtime()?
         .block_on(async {
             let origin = Origin::from_config(config).await?;
             anyhow::Ok(origin.fetch(None).await?)
@@ -130,15 +128,50 @@ pub(crate) fn read(config: &str) -> anyhow::Result<FetchedDeployment> {
     Ok(fetched)
 }
 
-/// Reads and loads a deployment with `named_values` over its own; a load error is
-/// printed as `check` prints it and becomes an error of the command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The named values to load `files` with: `overrides` (`--named-value`), and the value
+/// of every secret named value not among them, read from Secrets Manager or SSM with
+/// the standard AWS environment, as the function reads them.
+pub(crate) fn named_values(
+    config: &str,
+    files: &[SourceFile],
+    mut overrides: BTreeMap<String, String>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut refs = secret_refs(files);
+    refs.retain(|name, _| !overrides.contains_key(name));
+    if refs.is_empty() {
+        return Ok(overrides);
+    }
+    let read = runtime()?
+        .block_on(SecretReader::default().read(&refs))
+        .map_err(|error| {
+            failed(
+                "cannot read the secret named values".to_owned(),
+                config,
+                error,
+            )
+        })?;
+    overrides.extend(read.into_map());
+    Ok(overrides)
+}
+
+/// Reads and loads a deployment with `named_values` over its own (secret ones read as
+/// [`named_values`] does); a load error is printed as `check` prints it and becomes an
+/// error of the command.
 pub(crate) fn load(
     config: &str,
     now: OffsetDateTime,
-    named_values: BTreeMap<String, String>,
+    overrides: BTreeMap<String, String>,
 ) -> anyhow::Result<Deployment> {
     let fetched = read(config)?;
-    Deployment::load_with_named_values(&fetched.files, fetched.version, now, named_values)
+    let values = named_values(config, &fetched.files, overrides)?;
+    Deployment::load_with_named_values(&fetched.files, fetched.version, now, values)
         .map_err(|e| anyhow!("{}", e.render()))
 }
 
@@ -165,6 +198,13 @@ fn hint(error: &str, config: &str) -> Option<String> {
         Some(format!(
             "check the prefix, or put a deployment there with {push}"
         ))
+    } else if error.contains("AccessDenied") && error.contains("named value") {
+        Some(
+            "the credentials may not read this secret: grant secretsmanager:GetSecretValue \
+             (or ssm:GetParameter and kms:Decrypt), or pass --named-value NAME=VALUE to \
+             check or invoke offline"
+                .to_owned(),
+        )
     } else if error.contains("no providers in chain provided credentials") {
         Some(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \

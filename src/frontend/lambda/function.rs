@@ -36,6 +36,7 @@ use crate::gateway::{Build, Decision, Deployment};
 use crate::source::origin::Origin;
 use crate::source::refresh::{Refresher, Snapshot};
 use crate::source::s3::{ClientOptions, S3Error, S3Source, s3_client};
+use crate::source::secrets::SecretReader;
 
 /// Response header with the version of the deployment that answered (`none` for a 503
 /// without a deployment).
@@ -102,15 +103,20 @@ impl Settings {
 pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> {
     if config.starts_with("s3://") {
         let location = config.parse()?;
-        let client = s3_client(&ClientOptions {
-            timeout: Some(timeout),
-            max_attempts: Some(2),
-            ..ClientOptions::default()
-        })
-        .await?;
+        let client = s3_client(&aws_options(timeout)).await?;
         Ok(Origin::S3(S3Source::new(client, location)))
     } else {
         Origin::from_config(config).await
+    }
+}
+
+/// The AWS clients' settings in the function (S3, and Secrets Manager and SSM for
+/// named values): calls bounded by `timeout`, one retry.
+fn aws_options(timeout: Duration) -> ClientOptions {
+    ClientOptions {
+        timeout: Some(timeout),
+        max_attempts: Some(2),
+        ..ClientOptions::default()
     }
 }
 
@@ -123,8 +129,10 @@ pub async fn origin(config: &str, timeout: Duration) -> Result<Origin, S3Error> 
 /// A malformed `CERTGATE_CONFIG`, an unusable `AWS_CA_BUNDLE`.
 pub async fn start(settings: &Settings, versions: &VersionSlot) -> Result<Function, S3Error> {
     let origin = origin(&settings.config, S3_TIMEOUT).await?;
+    let secrets = SecretReader::new(aws_options(S3_TIMEOUT));
     let refresher = Arc::new(
-        Refresher::new(origin, Deployment::from_files as Build).with_tick(Deployment::keys_tick()),
+        Refresher::with_secrets(origin, Deployment::from_files as Build, secrets)
+            .with_tick(Deployment::keys_tick()),
     );
     let snapshot = refresher.snapshot();
     let _ = versions.set(Arc::clone(&snapshot));

@@ -27,6 +27,8 @@ pub(crate) struct BackendTarget {
     pub path: String,
     /// Uploaded certificate (`certificates/<id>`) to present to the backend.
     pub client_certificate: Option<String>,
+    /// The `[[backends]]` entry `set-backend-service backend-id` chose.
+    pub backend_id: Option<String>,
     /// Scheme and host the client used, for `X-Forwarded-Proto` and `-Host`.
     pub client_scheme: String,
     pub client_host: Option<String>,
@@ -37,8 +39,24 @@ pub(crate) struct BackendTarget {
 pub(super) fn set_backend_service(
     sbs: &SetBackendService,
     x: &mut Exchange,
+    forwarder: &dyn Forwarder,
 ) -> Result<(), Failure> {
-    let url = param::eval(&sbs.base_url, &x.ctx, "set-backend-service")?;
+    let base_url = match sbs {
+        SetBackendService::BaseUrl(base_url) => base_url,
+        SetBackendService::BackendId { id, .. } => {
+            // Checked at load: an unknown id does not load.
+            let url = forwarder.backend_url(id).ok_or_else(|| {
+                Failure::expression(
+                    "set-backend-service",
+                    format!("no [[backends]] entry has the id `{id}`"),
+                )
+            })?;
+            x.backend.base_url = url;
+            x.backend.backend_id = Some(id.clone());
+            return Ok(());
+        }
+    };
+    let url = param::eval(base_url, &x.ctx, "set-backend-service")?;
     let uri = url
         .parse::<http::Uri>()
         .ok()
@@ -50,6 +68,7 @@ pub(super) fn set_backend_service(
             )
         })?;
     x.backend.base_url = uri;
+    x.backend.backend_id = None;
     Ok(())
 }
 
@@ -174,7 +193,12 @@ pub(super) async fn forward_request(
         format!("{} {}", request.method(), request.uri())
     });
     let response = forwarder
-        .forward(request, options, x.backend.client_certificate.as_deref())
+        .forward(
+            request,
+            options,
+            x.backend.client_certificate.as_deref(),
+            x.backend.backend_id.as_deref(),
+        )
         .await
         .map_err(|e| Failure::backend(&e))?;
     x.forwarded = true;

@@ -134,12 +134,18 @@ impl Failure {
 
 /// Sends the request that `forward-request` built to the backend.
 pub(crate) trait Forwarder: Send + Sync {
+    /// Sends `request` with the identity of the uploaded `client_certificate`, or
+    /// through the `[[backends]]` entry `backend_id` (its client and credentials).
     fn forward<'a>(
         &'a self,
         request: http::Request<crate::body::Payload>,
         options: ForwardOptions,
         client_certificate: Option<&'a str>,
+        backend_id: Option<&'a str>,
     ) -> Pin<Box<dyn Future<Output = Result<BackendResponse, ProxyError>> + Send + 'a>>;
+
+    /// The URL of the `[[backends]]` entry `id` (checked at load).
+    fn backend_url(&self, id: &str) -> Option<http::Uri>;
 }
 
 /// One line of the decision trace (`certgate invoke --explain`).
@@ -303,7 +309,7 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::SetBackendService(sbs) => {
-                backend::set_backend_service(sbs, x)?;
+                backend::set_backend_service(sbs, x, forwarder)?;
                 Ok(Flow::Continue)
             }
             Policy::RewriteUri(rw) => {
