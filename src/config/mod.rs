@@ -5,12 +5,14 @@
 //! gateway relies on: API paths are normalised prefixes, backends are absolute http(s)
 //! URLs, names are unique, URL templates are well formed.
 
+mod cache;
 mod template;
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Deserialize;
 
+pub use cache::CacheSettings;
 pub use template::{TemplateError, UrlTemplate};
 
 /// Why `gateway.toml` was rejected. Messages name the key and say what to write instead.
@@ -67,6 +69,8 @@ pub struct GatewayConfig {
     pub apis: Vec<Api>,
     /// `[named_values]`: `{{name}}` in policies is replaced by this text at load.
     pub named_values: BTreeMap<String, String>,
+    /// `[cache]`: the external cache table and the internal cache's bounds.
+    pub cache: CacheSettings,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -156,6 +160,8 @@ struct RawConfig {
     apis: Vec<RawApi>,
     #[serde(default)]
     named_values: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    cache: CacheSettings,
 }
 
 #[derive(Deserialize)]
@@ -194,11 +200,13 @@ impl GatewayConfig {
         let hostnames = validate_hostnames(raw.hostnames)?;
         let apis = validate_apis(raw.apis)?;
         let named_values = validate_named_values(raw.named_values)?;
+        let cache = raw.cache.validate()?;
         Ok(Self {
             deployment,
             hostnames,
             apis,
             named_values,
+            cache,
         })
     }
 

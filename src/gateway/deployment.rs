@@ -11,10 +11,15 @@ use rustls_pki_types::pem::PemObject as _;
 use time::OffsetDateTime;
 
 use super::TrustVerifier;
+use crate::cache::Caches;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
-use crate::policy::{EffectivePolicy, PolicyDocument, PolicyError, PolicySources, Scope};
+use crate::policy::{
+    CacheLookupValue, CacheRemoveValue, CacheStoreValue, CachingType, EffectivePolicy, Item, Node,
+    Policy, PolicyDocument, PolicyError, PolicySources, Scope, SectionKind,
+};
+use crate::source::s3::ClientOptions;
 use crate::proxy::{Backend, ClientIdentity};
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
@@ -92,6 +97,8 @@ pub struct Deployment {
     /// identity found under `certificates/<id>.key`.
     pub(crate) backends: Backends,
     pub(crate) policy_count: usize,
+    /// The caches of the cache policies (`[cache]`).
+    pub(crate) cache: Arc<Caches>,
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
     /// local listener's TLS settings.
     pub tls_files: Vec<SourceFile>,
@@ -165,6 +172,17 @@ impl Deployment {
             })?;
             let doc =
                 PolicyDocument::load(path, &source.bytes, scope, &sources).map_err(policy_error)?;
+            if config.cache.table.is_none()
+                && let Some(node) = external_cache_use(&doc)
+            {
+                return Err(policy_error(PolicyError::Structure {
+                    at: node.meta.at.clone(),
+                    message: format!(
+                        "<{}> caching-type=\"external\" needs the external cache: add `[cache]` with `table = \"<DynamoDB table>\"` to gateway.toml (the table template.yaml creates with EnableCacheTable), or use caching-type=\"internal\"",
+                        node.meta.name
+                    ),
+                }));
+            }
             let doc = Arc::new(doc);
             documents.insert(path.clone(), Arc::clone(&doc));
             Ok(Some(doc))
@@ -226,6 +244,7 @@ impl Deployment {
         });
         Ok(Self {
             version: version.into(),
+            cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
             config,
             trust,
@@ -260,6 +279,15 @@ impl Deployment {
             }
         }
         Ok(deployment)
+    }
+
+    /// This deployment with the external cache's DynamoDB client made with `options` on
+    /// top of the AWS environment (an endpoint, region or credentials of its own), and
+    /// empty caches.
+    #[must_use]
+    pub fn with_cache_client(mut self, options: ClientOptions) -> Self {
+        self.cache = Arc::new(Caches::new(&self.config.cache, options));
+        self
     }
 
     /// The composed policy for an API, and an operation of it if one matched.
@@ -309,6 +337,40 @@ impl Deployment {
             self.trust.uploaded().len(),
         )
     }
+}
+
+/// The first cache policy of `doc` with `caching-type="external"`.
+fn external_cache_use(doc: &PolicyDocument) -> Option<&Node> {
+    fn walk(node: &Node) -> Option<&Node> {
+        match &node.policy {
+            Policy::CacheLookupValue(CacheLookupValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheStoreValue(CacheStoreValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheRemoveValue(CacheRemoveValue {
+                caching_type: CachingType::External,
+                ..
+            }) => Some(node),
+            Policy::Choose(choose) => choose
+                .whens
+                .iter()
+                .flat_map(|when| &when.steps)
+                .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
+                .find_map(walk),
+            _ => None,
+        }
+    }
+    SectionKind::ALL
+        .iter()
+        .flat_map(|kind| &doc.section(*kind).items)
+        .find_map(|item| match item {
+            Item::Policy(node) => walk(node),
+            Item::Base(_) => None,
+        })
 }
 
 /// How many diagnostics of one kind a load logs line by line. The rest of that kind

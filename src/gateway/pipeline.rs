@@ -129,6 +129,7 @@ pub async fn handle(
         forwarded: false,
         collect_response: reads.response || !request.stream_response,
         cors: Vec::new(),
+        cache: Arc::clone(&deployment.cache),
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);

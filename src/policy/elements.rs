@@ -98,6 +98,9 @@ impl Node {
                 password,
             }) => params(&[body, password]),
             Policy::Cors(c) => params(&[&c.allow_credentials, &c.terminate_unmatched_request]),
+            Policy::CacheLookupValue(c) => params(&[&c.key, &c.default_value]),
+            Policy::CacheStoreValue(c) => params(&[&c.key, &c.value, &c.duration]),
+            Policy::CacheRemoveValue(c) => params(&[&c.key]),
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
         }
         reads
@@ -157,6 +160,9 @@ pub enum Policy {
     ValidateClientCertificate(ValidateClientCertificate),
     AuthenticationCertificate(AuthenticationCertificate),
     Cors(Cors),
+    CacheLookupValue(CacheLookupValue),
+    CacheStoreValue(CacheStoreValue),
+    CacheRemoveValue(CacheRemoveValue),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -433,6 +439,46 @@ pub struct Cors {
     pub expose_headers: Vec<String>,
 }
 
+/// `caching-type` of the cache policies (no expressions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachingType {
+    /// The instance's own cache.
+    Internal,
+    /// The `[cache] table` of `gateway.toml`; a deployment without one does not load.
+    External,
+    /// The default: external when `[cache] table` is set, else internal.
+    PreferExternal,
+}
+
+/// `<cache-lookup-value key="..." variable-name="..." default-value="..."/>`: sets the
+/// variable to the cached value, or on a miss to `default-value` (null without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLookupValue {
+    pub key: Param<String>,
+    pub default_value: Option<Param<String>>,
+    /// No expressions.
+    pub variable_name: String,
+    pub caching_type: CachingType,
+}
+
+/// `<cache-store-value key="..." value="..." duration="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStoreValue {
+    pub key: Param<String>,
+    /// A literal is a string; an expression keeps its type.
+    pub value: Param<String>,
+    /// Seconds.
+    pub duration: Param<u32>,
+    pub caching_type: CachingType,
+}
+
+/// `<cache-remove-value key="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRemoveValue {
+    pub key: Param<String>,
+    pub caching_type: CachingType,
+}
+
 // ---------------------------------------------------------------------------------
 // Building elements from the XML tree.
 
@@ -519,6 +565,7 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         | "validate-client-certificate"
         | "authentication-certificate"
         | "cors" => INBOUND,
+        "cache-lookup-value" | "cache-store-value" | "cache-remove-value" => ALL,
         _ => return None,
     })
 }
@@ -530,11 +577,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "validate-azure-ad-token",
     "send-request",
     "send-one-way-request",
-    "cache-lookup",
-    "cache-store",
-    "cache-lookup-value",
-    "cache-store-value",
-    "cache-remove-value",
     "find-and-replace",
     "set-method",
     "json-to-xml",
@@ -572,6 +614,9 @@ fn unsupported_reason(name: &str) -> Option<String> {
         ),
         "rate-limit" | "quota" => format!(
             "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
+        ),
+        "cache-lookup" | "cache-store" => format!(
+            "certgate does not cache whole responses yet (<{name}>); remove it, or cache what you need with <cache-lookup-value> and <cache-store-value>"
         ),
         _ if NOT_IMPLEMENTED.contains(&name) => {
             format!("certgate does not implement the APIM policy <{name}>; remove it")
@@ -841,6 +886,40 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             )?;
             (Policy::Cors(cors(el, &a)?), a.id()?)
         }
+        "cache-lookup-value" => {
+            let a = Attrs::new(
+                el,
+                &["id", "key", "default-value", "variable-name", "caching-type"],
+            )?;
+            no_children(el)?;
+            let c = CacheLookupValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                default_value: a.param("default-value", any_text)?,
+                variable_name: a.required(a.literal("variable-name", non_empty)?, "variable-name")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheLookupValue(c), a.id()?)
+        }
+        "cache-store-value" => {
+            let a = Attrs::new(el, &["id", "key", "value", "duration", "caching-type"])?;
+            no_children(el)?;
+            let c = CacheStoreValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                value: a.required(a.param("value", any_text)?, "value")?,
+                duration: a.required(a.param("duration", parse_u32)?, "duration")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheStoreValue(c), a.id()?)
+        }
+        "cache-remove-value" => {
+            let a = Attrs::new(el, &["id", "key", "caching-type"])?;
+            no_children(el)?;
+            let c = CacheRemoveValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheRemoveValue(c), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -872,6 +951,9 @@ const POLICY_NAMES: &[&str] = &[
     "validate-client-certificate",
     "authentication-certificate",
     "cors",
+    "cache-lookup-value",
+    "cache-store-value",
+    "cache-remove-value",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
@@ -1299,6 +1381,18 @@ fn cors(el: &XmlElement, a: &Attrs<'_>) -> Result<Cors, PolicyError> {
         ));
     }
     Ok(cors)
+}
+
+fn caching_type(a: &Attrs<'_>) -> Result<CachingType, PolicyError> {
+    Ok(a.literal("caching-type", |s| match s {
+        "internal" => Ok(CachingType::Internal),
+        "external" => Ok(CachingType::External),
+        "prefer-external" => Ok(CachingType::PreferExternal),
+        _ => Err(format!(
+            "`{s}` is not a caching-type; use internal, external or prefer-external"
+        )),
+    })?
+    .unwrap_or(CachingType::PreferExternal))
 }
 
 fn names(values: Vec<(String, PolicyValue)>) -> Vec<String> {

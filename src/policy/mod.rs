@@ -43,7 +43,8 @@ mod xml;
 
 pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
-    AddressRange, AuthenticationCertificate, CheckHeader, Choose, Cors, ExistsAction,
+    AddressRange, AuthenticationCertificate, CacheLookupValue, CacheRemoveValue, CacheStoreValue,
+    CachingType, CheckHeader, Choose, Cors, ExistsAction,
     ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
     Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
     SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,

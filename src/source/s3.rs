@@ -23,7 +23,7 @@ mod client;
 mod http;
 mod location;
 
-pub use client::{ClientOptions, s3_client};
+pub use client::{ClientOptions, s3_client, sdk_config};
 pub use location::S3Location;
 
 /// Name of the API Gateway truststore object written by `trust push`, relative to the prefix.
@@ -389,7 +389,7 @@ impl S3Source {
 
 /// What S3 said (`NoSuchBucket: The specified bucket does not exist`), or why it could
 /// not be asked (`io error: ... Connection refused`), without the SDK's debug dump.
-fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> String
+pub(crate) fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug + 'static,

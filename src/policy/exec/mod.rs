@@ -9,6 +9,7 @@
 //! answers instead. The only I/O is the backend call, through [`Forwarder`].
 
 mod backend;
+mod cache;
 mod checks;
 mod cors;
 mod message;
@@ -23,6 +24,7 @@ use http::StatusCode;
 use super::SectionKind;
 use super::document::{Scope, Step};
 use super::elements::{Node, Policy};
+use crate::cache::Caches;
 use crate::expr::{self, LastError};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
 use crate::trust::Verifier;
@@ -167,6 +169,8 @@ pub(crate) struct Exchange {
     pub collect_response: bool,
     /// Headers a matching `cors` adds to the final response.
     pub cors: Vec<(&'static str, String)>,
+    /// The deployment's caches, for the cache policies.
+    pub cache: Arc<Caches>,
 }
 
 impl Exchange {
@@ -322,6 +326,13 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::Cors(c) => cors::cors(c, x, section, &node.meta.path),
+            Policy::CacheLookupValue(c) => {
+                cache::lookup_value(c, x, section, &node.meta.path).await
+            }
+            Policy::CacheStoreValue(c) => cache::store_value(c, x, section, &node.meta.path).await,
+            Policy::CacheRemoveValue(c) => {
+                cache::remove_value(c, x, section, &node.meta.path).await
+            }
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)

@@ -43,6 +43,21 @@ pub struct ClientOptions {
 /// # Errors
 /// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
 pub async fn s3_client(options: &ClientOptions) -> Result<Client, S3Error> {
+    let sdk_config = sdk_config(options).await?;
+    let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config)
+        .force_path_style(path_style)
+        .build();
+    Ok(Client::from_conf(config))
+}
+
+/// The AWS settings every certgate client shares (the S3 one, the DynamoDB one of the
+/// external cache): the environment with `options` laid on top, and the HTTP client,
+/// timeouts and retries of [`s3_client`].
+///
+/// # Errors
+/// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
+pub async fn sdk_config(options: &ClientOptions) -> Result<aws_config::SdkConfig, S3Error> {
     let ca_bundle = options.ca_bundle.clone().or_else(|| {
         std::env::var_os("AWS_CA_BUNDLE")
             .filter(|path| !path.is_empty())
@@ -90,12 +105,7 @@ pub async fn s3_client(options: &ClientOptions) -> Result<Client, S3Error> {
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         );
     }
-    let sdk_config = loader.load().await;
-    let path_style = options.endpoint_url.is_some() || endpoint_override_in_env();
-    let config = aws_sdk_s3::config::Builder::from(&sdk_config)
-        .force_path_style(path_style)
-        .build();
-    Ok(Client::from_conf(config))
+    Ok(loader.load().await)
 }
 
 fn read_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, S3Error> {
