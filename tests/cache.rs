@@ -1,8 +1,9 @@
 //! The cache policies: `cache-lookup-value`, `cache-store-value` and `cache-remove-value`
 //! on the internal cache (per instance) and on a DynamoDB table served by moto_server on
-//! loopback (hit, miss, expiry read from the TTL attribute, a table that is down), with
-//! a real echo backend. Expiry is shown with the request time `handle` is given, never
-//! by waiting.
+//! loopback (hit, miss, expiry read from the TTL attribute, a table that is down), and
+//! `cache-lookup` / `cache-store` for whole responses, with a real echo backend that
+//! counts the requests it gets. Expiry is shown with the request time `handle` is
+//! given, never by waiting.
 
 mod common;
 
@@ -55,9 +56,13 @@ fn deploy(backend: &str, cache_toml: &str, policy: &str) -> Result<Deployment, S
 }
 
 fn request(method: &str, headers: &[(&str, &str)]) -> GatewayRequest {
+    request_to(method, "/orders/42", headers)
+}
+
+fn request_to(method: &str, path: &str, headers: &[(&str, &str)]) -> GatewayRequest {
     let mut builder = http::Request::builder()
         .method(method)
-        .uri("https://api.contoso.com/orders/42")
+        .uri(format!("https://api.contoso.com{path}"))
         .header("host", "api.contoso.com");
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -83,10 +88,21 @@ fn header<'o>(outcome: &'o Outcome, name: &str) -> &'o str {
 }
 
 /// What the backend saw as `x-cached` for a request at `now`.
-async fn cached(d: &Deployment, method: &str, key: &str, value: &str, now: OffsetDateTime) -> String {
+async fn cached(
+    d: &Deployment,
+    method: &str,
+    key: &str,
+    value: &str,
+    now: OffsetDateTime,
+) -> String {
     let headers = [("x-key", key), ("x-value", value)];
     let outcome = gateway::handle(d, request(method, &headers), now, false).await;
-    assert_eq!(outcome.decision, Decision::Proxied, "{:?}", outcome.response);
+    assert_eq!(
+        outcome.decision,
+        Decision::Proxied,
+        "{:?}",
+        outcome.response
+    );
     header(&outcome, "x-echo-header-x-cached").to_owned()
 }
 
@@ -102,8 +118,14 @@ async fn internal_cache_hits_misses_with_the_default_expires_and_removes() {
     assert_eq!(cached(&d, "GET", "a", "", t0).await, "blue");
     assert_eq!(cached(&d, "GET", "b", "", t0).await, "none");
     // 60 s later the entry has expired.
-    assert_eq!(cached(&d, "GET", "a", "", t0 + Duration::seconds(59)).await, "blue");
-    assert_eq!(cached(&d, "GET", "a", "", t0 + Duration::seconds(60)).await, "none");
+    assert_eq!(
+        cached(&d, "GET", "a", "", t0 + Duration::seconds(59)).await,
+        "blue"
+    );
+    assert_eq!(
+        cached(&d, "GET", "a", "", t0 + Duration::seconds(60)).await,
+        "none"
+    );
 
     assert_eq!(cached(&d, "PUT", "a", "green", t0).await, "none");
     assert_eq!(cached(&d, "GET", "a", "", t0).await, "green");
@@ -245,8 +267,14 @@ async fn external_cache_on_dynamodb_hits_misses_expires_and_removes() {
     let expires = (t0 + Duration::seconds(30)).unix_timestamp().to_string();
     assert_eq!(item[EXPIRES_ATTRIBUTE].as_n().unwrap(), &expires);
     // ...and a read after it is a miss while DynamoDB has not deleted the item yet.
-    assert_eq!(cached(&d, "GET", "a", "", t0 + Duration::seconds(29)).await, "blue");
-    assert_eq!(cached(&d, "GET", "a", "", t0 + Duration::seconds(30)).await, "none");
+    assert_eq!(
+        cached(&d, "GET", "a", "", t0 + Duration::seconds(29)).await,
+        "blue"
+    );
+    assert_eq!(
+        cached(&d, "GET", "a", "", t0 + Duration::seconds(30)).await,
+        "none"
+    );
 
     // Another deployment (another instance) shares the table; `prefer-external` uses it.
     let other = deploy(&echo.url(), &toml, &value_policy("prefer-external", "30"))
@@ -284,4 +312,232 @@ async fn a_cache_table_that_is_down_is_a_miss_and_the_request_is_still_proxied()
         .with_cache_client(client_options(moto.url()));
     assert_eq!(cached(&d, "PUT", "a", "blue", t0).await, "none");
     assert_eq!(cached(&d, "GET", "a", "", t0).await, "none");
+}
+
+/// `cache-lookup` with `lookup` (attributes and children) in inbound, and outbound
+/// headers before and after `cache-store` with `store` (attributes).
+fn response_policy(lookup: &str, store: &str) -> String {
+    format!(
+        r#"<policies>
+  <inbound>
+    <cache-lookup vary-by-developer="false" vary-by-developer-groups="false" {lookup}</cache-lookup>
+  </inbound>
+  <backend><forward-request /></backend>
+  <outbound>
+    <set-header name="x-before-store" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("x-tag", "none"))</value></set-header>
+    <cache-store duration="60" {store} />
+    <set-header name="x-after-store" exists-action="override"><value>@(context.Request.Headers.GetValueOrDefault("x-tag", "none"))</value></set-header>
+  </outbound>
+</policies>"#
+    )
+}
+
+async fn get(d: &Deployment, path: &str, headers: &[(&str, &str)], now: OffsetDateTime) -> Outcome {
+    gateway::handle(d, request_to("GET", path, headers), now, false).await
+}
+
+#[tokio::test]
+async fn a_cached_response_is_answered_without_the_backend_until_it_expires() {
+    let echo = EchoBackend::start().await;
+    let d = deploy(
+        &echo.url(),
+        "",
+        &response_policy(r#"caching-type="internal">"#, ""),
+    )
+    .unwrap();
+    let t0 = OffsetDateTime::now_utc();
+
+    let first = get(&d, "/orders/42", &[("x-tag", "first")], t0).await;
+    assert_eq!(first.decision, Decision::Proxied);
+    assert_eq!(echo.requests(), 1);
+    let second = get(&d, "/orders/42", &[("x-tag", "second")], t0).await;
+    assert_eq!(echo.requests(), 1, "the second GET reached the backend");
+    assert_eq!(second.decision, Decision::Responded);
+    assert_eq!(second.response.status, 200);
+    assert_eq!(header(&second, "x-echo-uri"), header(&first, "x-echo-uri"));
+    assert_eq!(header(&second, "x-echo-header-x-tag"), "first");
+    // Outbound ran again from after cache-store only.
+    assert_eq!(header(&second, "x-before-store"), "first");
+    assert_eq!(header(&second, "x-after-store"), "second");
+
+    // Another path is another entry; other methods are never cached.
+    get(&d, "/orders/43", &[], t0).await;
+    assert_eq!(echo.requests(), 2);
+    for _ in 0..2 {
+        let post = gateway::handle(&d, request("POST", &[]), t0, false).await;
+        assert_eq!(post.decision, Decision::Proxied);
+    }
+    assert_eq!(echo.requests(), 4);
+
+    // 60 s later the entry has expired: the backend answers and the entry is renewed.
+    get(&d, "/orders/42", &[], t0 + Duration::seconds(60)).await;
+    assert_eq!(echo.requests(), 5);
+    get(&d, "/orders/42", &[], t0 + Duration::seconds(61)).await;
+    assert_eq!(echo.requests(), 5);
+}
+
+#[tokio::test]
+async fn vary_by_header_and_query_parameter_separate_entries() {
+    let echo = EchoBackend::start().await;
+    let lookup = r#"caching-type="internal">
+      <vary-by-header>Accept</vary-by-header>
+      <vary-by-query-parameter>version;format</vary-by-query-parameter>"#;
+    let d = deploy(&echo.url(), "", &response_policy(lookup, "")).unwrap();
+    let t0 = OffsetDateTime::now_utc();
+
+    let json = get(&d, "/orders/42", &[("accept", "application/json")], t0).await;
+    let xml = get(&d, "/orders/42", &[("accept", "application/xml")], t0).await;
+    assert_eq!(echo.requests(), 2);
+    let json_again = get(&d, "/orders/42", &[("accept", "application/json")], t0).await;
+    let xml_again = get(&d, "/orders/42", &[("accept", "application/xml")], t0).await;
+    assert_eq!(echo.requests(), 2);
+    assert_eq!(
+        header(&json_again, "x-echo-header-accept"),
+        header(&json, "x-echo-header-accept")
+    );
+    assert_eq!(
+        header(&xml_again, "x-echo-header-accept"),
+        header(&xml, "x-echo-header-accept")
+    );
+    assert_eq!(
+        header(&json_again, "x-echo-header-accept"),
+        "application/json"
+    );
+
+    // The listed query parameters vary the entry; others do not.
+    get(&d, "/orders/42?version=1", &[], t0).await;
+    get(&d, "/orders/42?version=2", &[], t0).await;
+    get(&d, "/orders/42?version=2&format=csv", &[], t0).await;
+    assert_eq!(echo.requests(), 5);
+    get(&d, "/orders/42?version=1&page=3", &[], t0).await;
+    get(&d, "/orders/42?format=csv&version=2", &[], t0).await;
+    assert_eq!(echo.requests(), 5);
+}
+
+#[tokio::test]
+async fn private_requests_statuses_and_downstream_cache_control() {
+    let echo = EchoBackend::start().await;
+    let t0 = OffsetDateTime::now_utc();
+    let d = deploy(
+        &echo.url(),
+        "",
+        &response_policy(r#"downstream-caching-type="public">"#, ""),
+    )
+    .unwrap();
+
+    // With Authorization and without allow-private-response-caching: never cached.
+    for _ in 0..2 {
+        get(&d, "/orders/1", &[("authorization", "Bearer a")], t0).await;
+    }
+    assert_eq!(echo.requests(), 2);
+
+    let stored = get(&d, "/orders/2", &[], t0).await;
+    assert_eq!(
+        header(&stored, "cache-control"),
+        "public, max-age=60, must-revalidate"
+    );
+    let hit = get(&d, "/orders/2", &[], t0 + Duration::seconds(20)).await;
+    assert_eq!(echo.requests(), 3);
+    assert_eq!(
+        header(&hit, "cache-control"),
+        "public, max-age=40, must-revalidate"
+    );
+
+    // Only 200 is stored, unless cache-response says otherwise.
+    for _ in 0..2 {
+        let redirect = get(&d, "/orders/redirect", &[], t0).await;
+        assert_eq!(redirect.response.status, 302);
+    }
+    assert_eq!(echo.requests(), 5);
+    let lookup = r#"allow-private-response-caching="@(true)" downstream-caching-type="private" must-revalidate="false">
+      <vary-by-header>Authorization</vary-by-header>"#;
+    let d = deploy(
+        &echo.url(),
+        "",
+        &response_policy(lookup, r#"cache-response="true""#),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let redirect = get(&d, "/orders/redirect", &[("authorization", "Bearer a")], t0).await;
+        assert_eq!(redirect.response.status, 302);
+        assert_eq!(header(&redirect, "cache-control"), "private, max-age=60");
+    }
+    assert_eq!(echo.requests(), 6);
+    get(&d, "/orders/redirect", &[("authorization", "Bearer b")], t0).await;
+    assert_eq!(echo.requests(), 7);
+}
+
+#[tokio::test]
+async fn response_caching_is_checked_at_load() {
+    let echo = EchoBackend::start().await;
+    let url = echo.url();
+    let policy = response_policy(">", "").replace(
+        r#"vary-by-developer="false""#,
+        r#"vary-by-developer="true""#,
+    );
+    let error = deploy(&url, "", &policy).unwrap_err();
+    assert!(error.contains("no APIM developer accounts"), "{error}");
+    let error = deploy(
+        &url,
+        "",
+        &response_policy(r#"caching-type="external">"#, ""),
+    )
+    .unwrap_err();
+    assert!(error.contains("[cache]"), "{error}");
+    let error = deploy(
+        &url,
+        "",
+        &response_policy(r#"downstream-caching-type="shared">"#, ""),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("`shared` is not a downstream-caching-type"),
+        "{error}"
+    );
+    let error = deploy(
+        &url,
+        "",
+        &response_policy("><vary-by-developer>x</vary-by-developer>", ""),
+    )
+    .unwrap_err();
+    assert!(
+        error.contains("only <vary-by-header> and <vary-by-query-parameter>"),
+        "{error}"
+    );
+    let misplaced = r#"<policies><inbound><cache-store duration="10" /></inbound></policies>"#;
+    let error = deploy(&url, "", misplaced).unwrap_err();
+    assert!(
+        error.contains("<cache-store> is not allowed in <inbound>"),
+        "{error}"
+    );
+    let misplaced = r#"<policies><outbound><cache-lookup vary-by-developer="false" vary-by-developer-groups="false" /></outbound></policies>"#;
+    let error = deploy(&url, "", misplaced).unwrap_err();
+    assert!(
+        error.contains("<cache-lookup> is not allowed in <outbound>"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn responses_cached_in_dynamodb_are_shared_by_instances() {
+    let echo = EchoBackend::start().await;
+    let moto = Moto::start();
+    create_table(&moto).await;
+    let toml = format!("[cache]\ntable = \"{TABLE}\"\n");
+    let policy = response_policy(">", "");
+    let instance = || {
+        deploy(&echo.url(), &toml, &policy)
+            .unwrap()
+            .with_cache_client(client_options(moto.url()))
+    };
+    let (a, b) = (instance(), instance());
+    let t0 = OffsetDateTime::now_utc();
+    let first = get(&a, "/orders/42", &[("x-tag", "a")], t0).await;
+    assert_eq!(first.decision, Decision::Proxied);
+    let second = get(&b, "/orders/42", &[("x-tag", "b")], t0).await;
+    assert_eq!(echo.requests(), 1);
+    assert_eq!(header(&second, "x-echo-header-x-tag"), "a");
+    assert_eq!(header(&second, "x-after-store"), "b");
+    get(&b, "/orders/42", &[], t0 + Duration::seconds(60)).await;
+    assert_eq!(echo.requests(), 2);
 }

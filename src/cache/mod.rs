@@ -43,7 +43,9 @@ pub enum CacheError {
     },
     #[error("the DynamoDB client for the cache cannot be made: {0}")]
     Client(String),
-    #[error("the value and its key take {size} bytes, more than the {max} bytes one entry may hold")]
+    #[error(
+        "the value and its key take {size} bytes, more than the {max} bytes one entry may hold"
+    )]
     TooLarge { size: usize, max: usize },
 }
 
@@ -184,9 +186,10 @@ impl Caches {
     }
 
     async fn table(&self) -> Result<&dynamo::Table, CacheError> {
-        let external = self.external.as_ref().ok_or_else(|| {
-            CacheError::Client("no [cache] table in gateway.toml".to_owned())
-        })?;
+        let external = self
+            .external
+            .as_ref()
+            .ok_or_else(|| CacheError::Client("no [cache] table in gateway.toml".to_owned()))?;
         external
             .client
             .get_or_try_init(|| async {

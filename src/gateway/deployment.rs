@@ -16,11 +16,11 @@ use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
 use crate::policy::{
-    CacheLookupValue, CacheRemoveValue, CacheStoreValue, CachingType, EffectivePolicy, Item, Node,
-    Policy, PolicyDocument, PolicyError, PolicySources, Scope, SectionKind,
+    CacheLookup, CacheLookupValue, CacheRemoveValue, CacheStoreValue, CachingType, EffectivePolicy,
+    Item, Node, Policy, PolicyDocument, PolicyError, PolicySources, Scope, SectionKind,
 };
-use crate::source::s3::ClientOptions;
 use crate::proxy::{Backend, ClientIdentity};
+use crate::source::s3::ClientOptions;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 /// The most certgate reads of a body a policy uses, or of a response Lambda returns;
@@ -352,6 +352,10 @@ fn external_cache_use(doc: &PolicyDocument) -> Option<&Node> {
                 ..
             })
             | Policy::CacheRemoveValue(CacheRemoveValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheLookup(CacheLookup {
                 caching_type: CachingType::External,
                 ..
             }) => Some(node),

@@ -43,11 +43,11 @@ mod xml;
 
 pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
-    AddressRange, AuthenticationCertificate, CacheLookupValue, CacheRemoveValue, CacheStoreValue,
-    CachingType, CheckHeader, Choose, Cors, ExistsAction,
-    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta, MockResponse, Node,
-    Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter,
-    SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
+    AddressRange, AuthenticationCertificate, CacheLookup, CacheLookupValue, CacheRemoveValue,
+    CacheStore, CacheStoreValue, CachingType, CheckHeader, Choose, Cors, DownstreamCaching,
+    ExistsAction, ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, Meta,
+    MockResponse, Node, Otherwise, Policy, ReturnResponse, RewriteUri, SetBackendService, SetBody,
+    SetParameter, SetStatus, SetVariable, ValidateClientCertificate, When, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;

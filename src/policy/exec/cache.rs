@@ -18,7 +18,7 @@ use crate::policy::elements::{CacheLookupValue, CacheRemoveValue, CacheStoreValu
 use crate::policy::value::Param;
 
 /// Where `caching-type` sends this deployment's entries.
-fn tier(caching_type: CachingType, caches: &Caches) -> Tier {
+pub(super) fn tier(caching_type: CachingType, caches: &Caches) -> Tier {
     match caching_type {
         CachingType::Internal => Tier::Internal,
         CachingType::External => Tier::External,
@@ -103,7 +103,9 @@ pub(super) async fn remove_value(
 ) -> Result<Flow, Failure> {
     let key = key(&c.key, x, "cache-remove-value")?;
     let tier = tier(c.caching_type, &x.cache);
-    x.note(section, path, || format!("{} cache remove {key}", tier.as_str()));
+    x.note(section, path, || {
+        format!("{} cache remove {key}", tier.as_str())
+    });
     x.cache.remove(tier, &key).await;
     Ok(Flow::Continue)
 }
