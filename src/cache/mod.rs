@@ -34,7 +34,7 @@ const TABLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Why a cache operation did not happen (logged, never returned to a request).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CacheError {
+pub(crate) enum CacheError {
     #[error("DynamoDB {operation} on table {table} failed: {message}")]
     Table {
         operation: &'static str,
@@ -51,13 +51,13 @@ pub enum CacheError {
 
 /// Which cache a policy uses, once `prefer-external` is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
+pub(crate) enum Tier {
     Internal,
     External,
 }
 
 impl Tier {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tier::Internal => "internal",
             Tier::External => "external",
@@ -66,7 +66,7 @@ impl Tier {
 }
 
 /// The caches of one deployment.
-pub struct Caches {
+pub(crate) struct Caches {
     internal: Mutex<lru::Lru>,
     external: Option<External>,
 }
@@ -91,7 +91,7 @@ impl Caches {
     /// The caches `settings` describe; the table's client will be made with `options`
     /// on top of the AWS environment (endpoint, region, credentials: see
     /// [`crate::source::s3::ClientOptions`]).
-    pub fn new(settings: &CacheSettings, mut options: ClientOptions) -> Self {
+    pub(crate) fn new(settings: &CacheSettings, mut options: ClientOptions) -> Self {
         options.timeout.get_or_insert(TABLE_TIMEOUT);
         options.max_attempts.get_or_insert(2);
         Self {
@@ -105,12 +105,12 @@ impl Caches {
     }
 
     /// Whether `[cache] table` is set: where `prefer-external` goes.
-    pub fn has_external(&self) -> bool {
+    pub(crate) fn has_external(&self) -> bool {
         self.external.is_some()
     }
 
     /// The value of `key` unless it expired at `now`; a cache that fails is a miss.
-    pub async fn get(&self, tier: Tier, key: &str, now: OffsetDateTime) -> Option<Vec<u8>> {
+    pub(crate) async fn get(&self, tier: Tier, key: &str, now: OffsetDateTime) -> Option<Vec<u8>> {
         let key = stored_key(key);
         match tier {
             Tier::Internal => self.lru().get(&key, now),
@@ -126,7 +126,7 @@ impl Caches {
     }
 
     /// Keeps `value` under `key` for `duration` from `now`; a store that fails is skipped.
-    pub async fn put(
+    pub(crate) async fn put(
         &self,
         tier: Tier,
         key: &str,
@@ -161,7 +161,7 @@ impl Caches {
     }
 
     /// Removes `key`; a removal that fails is skipped.
-    pub async fn remove(&self, tier: Tier, key: &str) {
+    pub(crate) async fn remove(&self, tier: Tier, key: &str) {
         let key = stored_key(key);
         let outcome = match tier {
             Tier::Internal => {
