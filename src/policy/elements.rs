@@ -1476,15 +1476,14 @@ fn cors(el: &XmlElement, a: &Attrs<'_>) -> Result<Cors, PolicyError> {
 }
 
 fn cache_lookup(el: &XmlElement, a: &Attrs<'_>) -> Result<CacheLookup, PolicyError> {
+    // APIM requires both; certgate has no subscriptions to vary by.
     for name in ["vary-by-developer", "vary-by-developer-groups"] {
-        let vary = a.literal(name, |s| match parse_bool(s) {
-            Ok(false) => Ok(()),
-            Ok(true) => Err(
+        a.literal(name, |s| match parse_bool(s)? {
+            false => Ok(()),
+            true => Err(
                 "certgate has no APIM developer accounts, groups or subscriptions; set it to false (vary by a header such as Authorization instead)".to_owned(),
             ),
-            Err(e) => Err(e),
-        });
-        vary?;
+        })?;
     }
     let mut c = CacheLookup {
         caching_type: caching_type(a)?,
