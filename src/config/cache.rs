@@ -67,3 +67,30 @@ fn is_table_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::GatewayConfig;
+
+    #[test]
+    fn cache_settings_default_and_check_the_table_name() {
+        let config = GatewayConfig::parse("").unwrap();
+        assert_eq!(config.cache, super::CacheSettings::default());
+        let config =
+            GatewayConfig::parse("[cache]\ntable = \"prod-cache.v1\"\nmax_entries = 5\n").unwrap();
+        assert_eq!(config.cache.table.as_deref(), Some("prod-cache.v1"));
+        assert_eq!(config.cache.max_entries, 5);
+        for bad in [
+            "[cache]\ntable = \"a b\"",
+            "[cache]\ntable = \"ab\"",
+            "[cache]\nmax_bytes = 0",
+            "[cache]\ntabel = \"x\"",
+        ] {
+            let error = GatewayConfig::parse(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("cache") || error.contains("tabel"),
+                "{bad}: {error}"
+            );
+        }
+    }
+}

@@ -1476,14 +1476,16 @@ fn cors(el: &XmlElement, a: &Attrs<'_>) -> Result<Cors, PolicyError> {
 }
 
 fn cache_lookup(el: &XmlElement, a: &Attrs<'_>) -> Result<CacheLookup, PolicyError> {
-    // APIM requires both; certgate has no subscriptions to vary by.
+    // APIM requires both; certgate has no subscriptions to vary by, so only `false`.
     for name in ["vary-by-developer", "vary-by-developer-groups"] {
-        a.literal(name, |s| match parse_bool(s)? {
-            false => Ok(()),
-            true => Err(
-                "certgate has no APIM developer accounts, groups or subscriptions; set it to false (vary by a header such as Authorization instead)".to_owned(),
-            ),
-        })?;
+        let Some(value) = a.get(name) else { continue };
+        if parse_bool(value.source()) != Ok(false) {
+            return Err(a.invalid(
+                name,
+                value,
+                "certgate has no APIM developer accounts, groups or subscriptions; write false (vary by a header such as Authorization instead)",
+            ));
+        }
     }
     let mut c = CacheLookup {
         caching_type: caching_type(a)?,
