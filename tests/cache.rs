@@ -541,3 +541,24 @@ async fn responses_cached_in_dynamodb_are_shared_by_instances() {
     get(&b, "/orders/42", &[], t0 + Duration::seconds(60)).await;
     assert_eq!(echo.requests(), 2);
 }
+
+#[tokio::test]
+async fn the_internal_cache_keeps_to_its_bounds() {
+    let echo = EchoBackend::start().await;
+    let toml = "[cache]\nmax_entries = 2\nmax_bytes = 400\n";
+    let d = deploy(&echo.url(), toml, &value_policy("internal", "60")).unwrap();
+    let t0 = OffsetDateTime::now_utc();
+    // A value larger than the whole cache is not kept; the request still goes on.
+    let big = "x".repeat(500);
+    assert_eq!(cached(&d, "PUT", "big", &big, t0).await, "none");
+    assert_eq!(cached(&d, "GET", "big", "", t0).await, "none");
+    // Three entries in a cache of two: the least recently used goes.
+    for key in ["a", "b"] {
+        cached(&d, "PUT", key, key, t0).await;
+    }
+    assert_eq!(cached(&d, "GET", "a", "", t0).await, "a");
+    cached(&d, "PUT", "c", "c", t0).await;
+    assert_eq!(cached(&d, "GET", "b", "", t0).await, "none");
+    assert_eq!(cached(&d, "GET", "a", "", t0).await, "a");
+    assert_eq!(cached(&d, "GET", "c", "", t0).await, "c");
+}

@@ -141,12 +141,13 @@ impl Caches {
         let outcome = match tier {
             Tier::Internal => {
                 let size = key.len() + value.len();
-                if self.lru().put(&key, value, expires_at) {
+                let mut lru = self.lru();
+                if lru.put(&key, value, expires_at) {
                     Ok(())
                 } else {
                     Err(CacheError::TooLarge {
                         size,
-                        max: self.lru().max_bytes(),
+                        max: lru.max_bytes(),
                     })
                 }
             }

@@ -47,7 +47,10 @@ pub(super) async fn lookup_value(
     let cached = x.cache.get(tier, &key, x.ctx.timestamp).await;
     let found = cached.and_then(|bytes| {
         decode(&bytes).or_else(|| {
-            tracing::warn!(key, "cache entry not readable: treated as a miss");
+            tracing::warn!(
+                tier = tier.as_str(),
+                "cache entry not readable: treated as a miss"
+            );
             None
         })
     });

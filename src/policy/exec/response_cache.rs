@@ -77,7 +77,10 @@ pub(super) async fn lookup(
     let now = x.ctx.timestamp;
     let cached = x.cache.get(tier, &key, now).await.and_then(|bytes| {
         decode(&bytes).or_else(|| {
-            tracing::warn!(key, "cached response not readable: treated as a miss");
+            tracing::warn!(
+                tier = tier.as_str(),
+                "cached response not readable: treated as a miss"
+            );
             None
         })
     });
