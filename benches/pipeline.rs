@@ -3,6 +3,9 @@
 //! certificates, answered by `return-response` (no backend), `Verify()` from a warm
 //! cache. The clock is pinned so the generated PKI never expires.
 //!
+//! A request whose policy finds a value in the internal cache (`cache-lookup-value`
+//! hit) and answers with it.
+//!
 //! And what the Lambda front end adds around it per request: the sample REST event
 //! parsed into a request (certificate decoded), the answer shaped and serialized for
 //! API Gateway, and the request's EMF line.
@@ -100,6 +103,52 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// Looks `token` up; stores it on a miss; answers with it.
+const VALUE_CACHE_POLICY: &str = r#"<policies><inbound>
+  <cache-lookup-value key="token" variable-name="token" caching-type="internal" />
+  <choose><when condition="@(context.Variables["token"] == null)">
+    <cache-store-value key="token" value="eyJhbGciOiJSUzI1NiJ9.cached" duration="3600" caching-type="internal" />
+  </when></choose>
+  <return-response>
+    <set-status code="200" reason="OK" />
+    <set-header name="x-token" exists-action="override"><value>@((string)context.Variables["token"])</value></set-header>
+  </return-response>
+</inbound></policies>"#;
+
+fn value_cache(c: &mut Criterion) {
+    let files = vec![
+        file(
+            "gateway.toml",
+            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
+        ),
+        file("policies/orders.xml", VALUE_CACHE_POLICY),
+    ];
+    let deployment = Deployment::load(&files, "bench", now()).expect("deployment loads");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    // The first request stores the value; from the second on, every lookup is a hit.
+    for _ in 0..2 {
+        runtime.block_on(gateway::handle(&deployment, request(&[]), now(), false));
+    }
+    let hit = runtime.block_on(gateway::handle(&deployment, request(&[]), now(), false));
+    assert_eq!(
+        hit.response.headers["x-token"],
+        "eyJhbGciOiJSUzI1NiJ9.cached"
+    );
+
+    c.bench_function("pipeline/cache-lookup-value/internal-hit", |b| {
+        b.iter_batched(
+            || request(&[]),
+            |r| {
+                let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
+                black_box(outcome.response.status)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
 fn lambda_adapter(c: &mut Criterion) {
     let apigateway = GatewayConfig::parse(include_str!("../examples/apigateway/gateway.toml"))
         .expect("examples/apigateway/gateway.toml");
@@ -144,5 +193,5 @@ fn lambda_adapter(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, lambda_adapter);
+criterion_group!(benches, bench, value_cache, lambda_adapter);
 criterion_main!(benches);

@@ -20,6 +20,7 @@
 //!   and policy documents, for the CLI's `cert`, `eval` and `check` commands.
 
 pub mod body;
+pub mod cache;
 pub mod cert;
 pub mod config;
 #[cfg(feature = "demo")]

@@ -16,6 +16,9 @@ const LAYERS: &[&[&str]] = &[
     &["trust"],
     // Reading a deployment (folder, S3, bundle); policy expressions.
     &["source", "expr"],
+    // The caches of the cache policies: in memory, and DynamoDB through the S3 client's
+    // AWS settings.
+    &["cache"],
     // Policy documents and their execution.
     &["policy"],
     // The transport-free core: a request in, a response out.

@@ -6,6 +6,7 @@
 //! URLs, names are unique, URL templates are well formed.
 
 mod backends;
+mod cache;
 mod named_value;
 mod template;
 
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 
 pub use backends::{Authorization, BackendEntity, Credentials};
+pub use cache::CacheSettings;
 pub use named_value::{Arn, SecretRef};
 pub use template::{TemplateError, UrlTemplate};
 
@@ -75,6 +77,8 @@ pub struct GatewayConfig {
     pub secret_values: BTreeMap<String, SecretRef>,
     /// `[[backends]]`: what `set-backend-service backend-id` names.
     pub backends: Vec<BackendEntity>,
+    /// `[cache]`: the external cache table and the internal cache's bounds.
+    pub cache: CacheSettings,
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
@@ -166,6 +170,8 @@ struct RawConfig {
     named_values: BTreeMap<String, toml::Value>,
     #[serde(default)]
     backends: Vec<backends::RawBackend>,
+    #[serde(default)]
+    cache: CacheSettings,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +211,7 @@ impl GatewayConfig {
         let apis = validate_apis(raw.apis)?;
         let (named_values, secret_values) = named_value::validate(raw.named_values)?;
         let backends = backends::validate(raw.backends)?;
+        let cache = raw.cache.validate()?;
         Ok(Self {
             deployment,
             hostnames,
@@ -212,6 +219,7 @@ impl GatewayConfig {
             named_values,
             secret_values,
             backends,
+            cache,
         })
     }
 

@@ -12,13 +12,17 @@ use time::OffsetDateTime;
 
 use super::TrustVerifier;
 use super::backend_entities::{self, EntityBackend};
+use crate::cache::Caches;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
 use crate::policy::{
-    EffectivePolicy, OpenIdKeys, PolicyDocument, PolicyError, PolicySources, Scope, SecretTexts,
+    CacheLookup, CacheLookupValue, CacheRemoveValue, CacheStoreValue, CachingType, EffectivePolicy,
+    Item, Node, OpenIdKeys, Policy, PolicyDocument, PolicyError, PolicySources, Scope, SecretTexts,
+    SectionKind,
 };
 use crate::proxy::{Backend, ClientIdentity};
+use crate::source::s3::ClientOptions;
 use crate::source::secrets::SecretValues;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
@@ -103,6 +107,8 @@ pub struct Deployment {
     pub(crate) policy_count: usize,
     /// The values of its secret named values, kept out of the `--explain` trace.
     pub(crate) secrets: SecretTexts,
+    /// The caches of the cache policies (`[cache]`).
+    pub(crate) cache: Arc<Caches>,
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
     /// local listener's TLS settings.
     pub tls_files: Vec<SourceFile>,
@@ -210,6 +216,17 @@ impl Deployment {
             let doc =
                 PolicyDocument::load(path, &source.bytes, scope, &sources).map_err(policy_error)?;
             doc.check_backend_ids(known_backend).map_err(policy_error)?;
+            if config.cache.table.is_none()
+                && let Some(node) = external_cache_use(&doc)
+            {
+                return Err(policy_error(PolicyError::Structure {
+                    at: node.meta.at.clone(),
+                    message: format!(
+                        "<{}> caching-type=\"external\" needs the external cache: add `[cache]` with `table = \"<DynamoDB table>\"` to gateway.toml (the table template.yaml creates with EnableCacheTable), or use caching-type=\"internal\"",
+                        node.meta.name
+                    ),
+                }));
+            }
             let doc = Arc::new(doc);
             documents.insert(path.clone(), Arc::clone(&doc));
             Ok(Some(doc))
@@ -293,6 +310,7 @@ impl Deployment {
         });
         Ok(Self {
             version: version.into(),
+            cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
             config,
             trust,
@@ -394,6 +412,15 @@ impl Deployment {
         })
     }
 
+    /// This deployment with the external cache's DynamoDB client made with `options` on
+    /// top of the AWS environment (an endpoint, region or credentials of its own), and
+    /// empty caches.
+    #[must_use]
+    pub fn with_cache_client(mut self, options: ClientOptions) -> Self {
+        self.cache = Arc::new(Caches::new(&self.config.cache, options));
+        self
+    }
+
     /// The composed policy for an API, and an operation of it if one matched.
     pub fn policy(&self, api: usize, operation: Option<usize>) -> Option<&EffectivePolicy> {
         self.routed(api, operation).map(|r| r.policy)
@@ -441,6 +468,44 @@ impl Deployment {
             self.trust.uploaded().len(),
         )
     }
+}
+
+/// The first cache policy of `doc` with `caching-type="external"`.
+fn external_cache_use(doc: &PolicyDocument) -> Option<&Node> {
+    fn walk(node: &Node) -> Option<&Node> {
+        match &node.policy {
+            Policy::CacheLookupValue(CacheLookupValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheStoreValue(CacheStoreValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheRemoveValue(CacheRemoveValue {
+                caching_type: CachingType::External,
+                ..
+            })
+            | Policy::CacheLookup(CacheLookup {
+                caching_type: CachingType::External,
+                ..
+            }) => Some(node),
+            Policy::Choose(choose) => choose
+                .whens
+                .iter()
+                .flat_map(|when| &when.steps)
+                .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
+                .find_map(walk),
+            _ => None,
+        }
+    }
+    SectionKind::ALL
+        .iter()
+        .flat_map(|kind| &doc.section(*kind).items)
+        .find_map(|item| match item {
+            Item::Policy(node) => walk(node),
+            Item::Base(_) => None,
+        })
 }
 
 /// How many diagnostics of one kind a load logs line by line. The rest of that kind

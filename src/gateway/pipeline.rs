@@ -131,6 +131,8 @@ pub async fn handle(
         forwarded: false,
         collect_response: reads.response || !request.stream_response,
         cors: Vec::new(),
+        cache: Arc::clone(&deployment.cache),
+        response_cache: None,
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);
@@ -225,13 +227,19 @@ fn explain_certificate(
 
 /// inbound → backend → outbound; a failure anywhere runs on-error.
 async fn run(policy: &EffectivePolicy, x: &mut Exchange, backends: &Backends) -> Decision {
+    let mut from_cache = false;
     for section in [
         SectionKind::Inbound,
         SectionKind::Backend,
         SectionKind::Outbound,
     ] {
+        if from_cache && section == SectionKind::Backend {
+            continue;
+        }
         match exec::run_section(policy.section(section), x, backends).await {
             Ok(Flow::Continue) => {}
+            // Only inbound's `cache-lookup` answers this.
+            Ok(Flow::FromCache) => from_cache = true,
             Ok(Flow::Respond) => return Decision::Responded,
             Err(failure) => return on_error(policy, x, backends, failure).await,
         }

@@ -120,6 +120,19 @@ impl Node {
                     params(&[&claim.values]);
                 }
             }
+            Policy::CacheLookupValue(c) => params(&[&c.key, &c.default_value]),
+            Policy::CacheStoreValue(c) => params(&[&c.key, &c.value, &c.duration]),
+            Policy::CacheRemoveValue(c) => params(&[&c.key]),
+            Policy::CacheLookup(c) => params(&[
+                &c.downstream_caching_type,
+                &c.must_revalidate,
+                &c.allow_private_response_caching,
+            ]),
+            Policy::CacheStore(c) => {
+                params(&[&c.duration, &c.cache_response]);
+                // The stored response is the whole body.
+                reads.response = true;
+            }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
         }
         reads
@@ -181,6 +194,11 @@ pub enum Policy {
     Cors(Cors),
     /// Boxed: far larger than the other policies.
     ValidateJwt(Box<ValidateJwt>),
+    CacheLookupValue(CacheLookupValue),
+    CacheStoreValue(CacheStoreValue),
+    CacheRemoveValue(CacheRemoveValue),
+    CacheLookup(CacheLookup),
+    CacheStore(CacheStore),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -459,6 +477,94 @@ pub struct Cors {
     pub expose_headers: Vec<String>,
 }
 
+/// `caching-type` of the cache policies (no expressions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachingType {
+    /// The instance's own cache.
+    Internal,
+    /// The `[cache] table` of `gateway.toml`; a deployment without one does not load.
+    External,
+    /// The default: external when `[cache] table` is set, else internal.
+    PreferExternal,
+}
+
+/// `<cache-lookup-value key="..." variable-name="..." default-value="..."/>`: sets the
+/// variable to the cached value, or on a miss to `default-value` (null without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLookupValue {
+    pub key: Param<String>,
+    pub default_value: Option<Param<String>>,
+    /// No expressions.
+    pub variable_name: String,
+    pub caching_type: CachingType,
+}
+
+/// `<cache-store-value key="..." value="..." duration="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStoreValue {
+    pub key: Param<String>,
+    /// A literal is a string; an expression keeps its type.
+    pub value: Param<String>,
+    /// Seconds.
+    pub duration: Param<u32>,
+    pub caching_type: CachingType,
+}
+
+/// `<cache-remove-value key="..."/>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheRemoveValue {
+    pub key: Param<String>,
+    pub caching_type: CachingType,
+}
+
+/// `downstream-caching-type` of `cache-lookup`: what `Cache-Control` tells the caches
+/// between the gateway and the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownstreamCaching {
+    /// The default: the response's own `Cache-Control` is left as it is.
+    None,
+    Private,
+    Public,
+}
+
+impl DownstreamCaching {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            "private" => Ok(Self::Private),
+            "public" => Ok(Self::Public),
+            _ => Err(format!(
+                "`{s}` is not a downstream-caching-type; use none, private or public"
+            )),
+        }
+    }
+}
+
+/// `<cache-lookup>` (inbound): answers a GET from the response cache, else lets
+/// `cache-store` (outbound) keep the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheLookup {
+    pub caching_type: CachingType,
+    pub downstream_caching_type: Param<DownstreamCaching>,
+    /// Default true.
+    pub must_revalidate: Param<bool>,
+    /// Default false: a request with `Authorization` is neither looked up nor stored.
+    pub allow_private_response_caching: Param<bool>,
+    /// `<vary-by-header>`s, as written.
+    pub vary_by_headers: Vec<String>,
+    /// `<vary-by-query-parameter>`s, each split at `;`.
+    pub vary_by_query_parameters: Vec<String>,
+}
+
+/// `<cache-store duration="..." cache-response="..."/>` (outbound).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheStore {
+    /// Seconds.
+    pub duration: Param<u32>,
+    /// True keeps any response; false or absent keeps only `200 OK`.
+    pub cache_response: Option<Param<bool>>,
+}
+
 // ---------------------------------------------------------------------------------
 // Building elements from the XML tree.
 
@@ -546,6 +652,9 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         | "authentication-certificate"
         | "cors"
         | "validate-jwt" => INBOUND,
+        "cache-lookup-value" | "cache-store-value" | "cache-remove-value" => ALL,
+        "cache-lookup" => INBOUND,
+        "cache-store" => &[Outbound],
         _ => return None,
     })
 }
@@ -556,11 +665,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "validate-azure-ad-token",
     "send-request",
     "send-one-way-request",
-    "cache-lookup",
-    "cache-store",
-    "cache-lookup-value",
-    "cache-store-value",
-    "cache-remove-value",
     "find-and-replace",
     "set-method",
     "json-to-xml",
@@ -893,6 +997,71 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
                 a.id()?,
             )
         }
+        "cache-lookup-value" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "key",
+                    "default-value",
+                    "variable-name",
+                    "caching-type",
+                ],
+            )?;
+            no_children(el)?;
+            let c = CacheLookupValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                default_value: a.param("default-value", any_text)?,
+                variable_name: a
+                    .required(a.literal("variable-name", non_empty)?, "variable-name")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheLookupValue(c), a.id()?)
+        }
+        "cache-store-value" => {
+            let a = Attrs::new(el, &["id", "key", "value", "duration", "caching-type"])?;
+            no_children(el)?;
+            let c = CacheStoreValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                value: a.required(a.param("value", any_text)?, "value")?,
+                duration: a.required(a.param("duration", parse_u32)?, "duration")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheStoreValue(c), a.id()?)
+        }
+        "cache-remove-value" => {
+            let a = Attrs::new(el, &["id", "key", "caching-type"])?;
+            no_children(el)?;
+            let c = CacheRemoveValue {
+                key: a.required(a.param("key", non_empty)?, "key")?,
+                caching_type: caching_type(&a)?,
+            };
+            (Policy::CacheRemoveValue(c), a.id()?)
+        }
+        "cache-lookup" => {
+            let a = Attrs::new(
+                el,
+                &[
+                    "id",
+                    "vary-by-developer",
+                    "vary-by-developer-groups",
+                    "caching-type",
+                    "downstream-caching-type",
+                    "must-revalidate",
+                    "allow-private-response-caching",
+                ],
+            )?;
+            (Policy::CacheLookup(cache_lookup(el, &a)?), a.id()?)
+        }
+        "cache-store" => {
+            let a = Attrs::new(el, &["id", "duration", "cache-response"])?;
+            no_children(el)?;
+            let c = CacheStore {
+                duration: a.required(a.param("duration", parse_u32)?, "duration")?,
+                cache_response: a.param("cache-response", parse_bool)?,
+            };
+            (Policy::CacheStore(c), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -925,6 +1094,11 @@ const POLICY_NAMES: &[&str] = &[
     "authentication-certificate",
     "cors",
     "validate-jwt",
+    "cache-lookup-value",
+    "cache-store-value",
+    "cache-remove-value",
+    "cache-lookup",
+    "cache-store",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
@@ -1352,6 +1526,89 @@ fn cors(el: &XmlElement, a: &Attrs<'_>) -> Result<Cors, PolicyError> {
         ));
     }
     Ok(cors)
+}
+
+fn cache_lookup(el: &XmlElement, a: &Attrs<'_>) -> Result<CacheLookup, PolicyError> {
+    // APIM requires both; certgate has no subscriptions to vary by, so only `false`.
+    for name in ["vary-by-developer", "vary-by-developer-groups"] {
+        let Some(value) = a.get(name) else { continue };
+        if parse_bool(value.source()) != Ok(false) {
+            return Err(a.invalid(
+                name,
+                value,
+                "certgate has no APIM developer accounts, groups or subscriptions; write false (vary by a header such as Authorization instead)",
+            ));
+        }
+    }
+    let mut c = CacheLookup {
+        caching_type: caching_type(a)?,
+        downstream_caching_type: a
+            .param("downstream-caching-type", DownstreamCaching::parse)?
+            .unwrap_or_else(|| Param::Literal(DownstreamCaching::None, a.empty())),
+        must_revalidate: a
+            .param("must-revalidate", parse_bool)?
+            .unwrap_or_else(|| Param::Literal(true, a.empty())),
+        allow_private_response_caching: a
+            .param("allow-private-response-caching", parse_bool)?
+            .unwrap_or_else(|| Param::Literal(false, a.empty())),
+        vary_by_headers: Vec::new(),
+        vary_by_query_parameters: Vec::new(),
+    };
+    for child in child_elements(el)? {
+        let header = match child.name.as_str() {
+            "vary-by-header" => true,
+            "vary-by-query-parameter" => false,
+            other => {
+                return Err(PolicyError::UnknownElement {
+                    at: child.at.clone(),
+                    name: other.to_owned(),
+                    hint: " in <cache-lookup>: only <vary-by-header> and <vary-by-query-parameter> are allowed".into(),
+                });
+            }
+        };
+        Attrs::new(child, &[])?;
+        let (text, at) = match text_param(child, non_empty)? {
+            Param::Literal(text, at) => (text, at),
+            Param::Expression(e) => {
+                return Err(invalid_value(
+                    &child.name,
+                    "text",
+                    e.source(),
+                    "policy expressions are not allowed here; write a literal value",
+                ));
+            }
+        };
+        if header {
+            let name =
+                parse_token(&text).map_err(|m| invalid_value(&child.name, "text", &at, &m))?;
+            c.vary_by_headers.push(name);
+            continue;
+        }
+        for name in text.split(';').map(str::trim).filter(|n| !n.is_empty()) {
+            if name.contains(['&', '=', '#', '?']) {
+                return Err(invalid_value(
+                    &child.name,
+                    "text",
+                    &at,
+                    &format!("`{name}` is not a query parameter name"),
+                ));
+            }
+            c.vary_by_query_parameters.push(name.to_owned());
+        }
+    }
+    Ok(c)
+}
+
+fn caching_type(a: &Attrs<'_>) -> Result<CachingType, PolicyError> {
+    Ok(a.literal("caching-type", |s| match s {
+        "internal" => Ok(CachingType::Internal),
+        "external" => Ok(CachingType::External),
+        "prefer-external" => Ok(CachingType::PreferExternal),
+        _ => Err(format!(
+            "`{s}` is not a caching-type; use internal, external or prefer-external"
+        )),
+    })?
+    .unwrap_or(CachingType::PreferExternal))
 }
 
 fn names(values: Vec<(String, PolicyValue)>) -> Vec<String> {

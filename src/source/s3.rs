@@ -389,7 +389,7 @@ impl S3Source {
 
 /// What S3 said (`NoSuchBucket: The specified bucket does not exist`), or why it could
 /// not be asked (`io error: ... Connection refused`), without the SDK's debug dump.
-fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> String
+pub(crate) fn describe_sdk_error<E, R>(error: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug + 'static,

@@ -61,6 +61,19 @@ pub enum JsonError {
 #[derive(Clone, Debug)]
 pub struct JToken(pub(crate) J);
 
+impl JToken {
+    /// The token as compact JSON, and back: how a cache keeps it between requests.
+    pub(crate) fn to_text(&self) -> Result<String, JsonError> {
+        let mut out = String::new();
+        write(&self.0, false, &mut out, &mut 0)?;
+        Ok(out)
+    }
+
+    pub(crate) fn from_text(text: &str) -> Result<Self, JsonError> {
+        parse(text, &mut 0).map(JToken)
+    }
+}
+
 /// How a parsed date remembers its zone, as .NET's `DateTimeKind` (it decides the suffix
 /// Newtonsoft writes: none, `Z`, or the local offset, here always `+00:00`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

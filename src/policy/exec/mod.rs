@@ -9,10 +9,12 @@
 //! answers instead. The only I/O is the backend call, through [`Forwarder`].
 
 mod backend;
+mod cache;
 mod checks;
 mod cors;
 mod message;
 mod param;
+mod response_cache;
 mod validate_jwt;
 
 use std::future::Future;
@@ -24,6 +26,7 @@ use http::StatusCode;
 use super::SectionKind;
 use super::document::{Scope, Step};
 use super::elements::{Node, Policy};
+use crate::cache::Caches;
 use crate::expr::{self, LastError};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
 use crate::trust::Verifier;
@@ -38,6 +41,9 @@ pub(crate) enum Flow {
     Continue,
     /// Stop: `context.Response` is the answer (`return-response`, `mock-response`).
     Respond,
+    /// `cache-lookup` found the response: skip the rest of inbound and the backend, and
+    /// run outbound from after `cache-store`.
+    FromCache,
 }
 
 /// A policy that failed: becomes `context.LastError`, then `on-error` runs.
@@ -174,6 +180,10 @@ pub(crate) struct Exchange {
     pub collect_response: bool,
     /// Headers a matching `cors` adds to the final response.
     pub cors: Vec<(&'static str, String)>,
+    /// The deployment's caches, for the cache policies.
+    pub cache: Arc<Caches>,
+    /// What `cache-lookup` decided, for `cache-store` and outbound.
+    pub response_cache: Option<response_cache::ResponseCaching>,
 }
 
 impl Exchange {
@@ -219,11 +229,12 @@ pub(crate) async fn run_section(
         return Ok(flow);
     }
     let mut yielded_at = exchange.ctx.steps.spent();
-    for step in steps {
+    let start = response_cache::outbound_start(steps, exchange);
+    for step in steps.get(start..).unwrap_or_default() {
         let flow = run_node(step, &step.node, exchange, forwarder)
             .await
             .map_err(|f| f.located(step, &step.node))?;
-        if flow == Flow::Respond {
+        if flow != Flow::Continue {
             return Ok(flow);
         }
         pace(exchange.ctx.steps.spent(), &mut yielded_at).await;
@@ -342,6 +353,15 @@ fn run_node<'a>(
                 }
                 Ok(Flow::Continue)
             }
+            Policy::CacheLookupValue(c) => {
+                cache::lookup_value(c, x, section, &node.meta.path).await
+            }
+            Policy::CacheStoreValue(c) => cache::store_value(c, x, section, &node.meta.path).await,
+            Policy::CacheRemoveValue(c) => {
+                cache::remove_value(c, x, section, &node.meta.path).await
+            }
+            Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
+            Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
@@ -372,7 +392,7 @@ async fn run_nodes(
         let flow = run_node(step, node, x, forwarder)
             .await
             .map_err(|f| f.located(step, node))?;
-        if flow == Flow::Respond {
+        if flow != Flow::Continue {
             return Ok(flow);
         }
         pace(x.ctx.steps.spent(), &mut yielded_at).await;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use super::Failure;
 use crate::expr::{Context, Value};
-use crate::policy::elements::{ExistsAction, IpFilterAction};
+use crate::policy::elements::{DownstreamCaching, ExistsAction, IpFilterAction};
 use crate::policy::value::Param;
 
 /// Why an expression's value does not fit its attribute.
@@ -80,6 +80,13 @@ impl FromValue for ExistsAction {
     const EXPECTED: &'static str = "override, skip, append or delete";
     fn from_value(value: &Value) -> Option<Self> {
         ExistsAction::parse(value.as_str()?).ok()
+    }
+}
+
+impl FromValue for DownstreamCaching {
+    const EXPECTED: &'static str = "none, private or public";
+    fn from_value(value: &Value) -> Option<Self> {
+        Self::parse(value.as_str()?).ok()
     }
 }
 

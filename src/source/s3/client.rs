@@ -51,8 +51,9 @@ pub async fn s3_client(options: &ClientOptions) -> Result<Client, S3Error> {
     Ok(Client::from_conf(config))
 }
 
-/// The AWS settings [`s3_client`] builds its client from (environment, `options`, the
-/// HTTP client over rustls), shared by the other AWS clients (Secrets Manager, SSM).
+/// The AWS settings every certgate client shares (S3; Secrets Manager and SSM for named
+/// values; DynamoDB for the external cache): the environment with `options` laid on top,
+/// and the HTTP client, timeouts and retries of [`s3_client`].
 ///
 /// # Errors
 /// [`S3Error::CaBundle`]: the CA bundle cannot be read or holds no usable CA certificate.
