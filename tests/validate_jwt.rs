@@ -926,6 +926,18 @@ async fn the_validated_token_and_as_jwt_are_readable_from_expressions() {
             r#"context.Request.Headers.GetValueOrDefault("Authorization", "").AsJwt().Claims["scp"][0]"#,
         ),
         header("x-not-jwt", r#"("Bearer nonsense".AsJwt() == null).ToString()"#),
+        // APIM's TryParseJwt(out Jwt): true and the token, or false and null.
+        r#"<set-header name="x-try-jwt" exists-action="override"><value>@{
+            var ok = context.Request.Headers.GetValueOrDefault("Authorization", "").TryParseJwt(out var j);
+            return ok + "/" + j.Subject;
+        }</value></set-header>"#
+            .to_owned(),
+        r#"<set-header name="x-try-not-jwt" exists-action="override"><value>@{
+            Jwt j;
+            var ok = "nonsense".TryParseJwt(out j);
+            return ok + "/" + (j == null);
+        }</value></set-header>"#
+            .to_owned(),
     ]
     .concat();
     let d = load(&deploy_with(&echo.url(), &inbound, vec![]));
@@ -958,6 +970,8 @@ async fn the_validated_token_and_as_jwt_are_readable_from_expressions() {
         ("x-has-scp", "True"),
         ("x-exp", expected_exp.as_str()),
         ("x-id", "no jti"),
+        ("x-try-jwt", "True/alice"),
+        ("x-try-not-jwt", "False/True"),
         ("x-as-jwt", "orders.read orders.write"),
         ("x-not-jwt", "True"),
     ] {

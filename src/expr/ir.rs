@@ -224,6 +224,8 @@ pub(crate) enum Method {
     EncGetString,
     EncGetBytes,
     StrAsJwt,
+    /// Gives a pair (parsed, the `Jwt` or null) that `Node::Out` takes apart.
+    StrTryParseJwt,
     // LINQ
     Any,
     AnyPred,

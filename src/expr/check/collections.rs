@@ -187,6 +187,47 @@ impl Checker {
         })
     }
 
+    /// `token.TryParseJwt(out var jwt)`, APIM's extension: like [`Checker::try_get_value`],
+    /// the method gives (parsed, the `Jwt`) and `Node::Out` stores the `Jwt` or null.
+    pub(super) fn try_parse_jwt(
+        &mut self,
+        recv: Node,
+        args: &[Arg],
+        null_cond: bool,
+        name_span: Span,
+    ) -> CResult<(Node, Ty)> {
+        self.no_named(args)?;
+        let jwt = Ty::Obj(Obj::Jwt);
+        let [out] = args else {
+            return Err((
+                K::Arguments {
+                    method: "string.TryParseJwt".into(),
+                    expected: "(out Jwt result)".into(),
+                },
+                name_span,
+            ));
+        };
+        let slot = self.out_slot(&out.value, &jwt)?;
+        let call = Node::Method {
+            recv: Box::new(recv),
+            method: Method::StrTryParseJwt,
+            args: Vec::new(),
+            lambda: None,
+            ty: None,
+            null_cond,
+            span: name_span,
+        };
+        Ok((
+            Node::Out {
+                call: Box::new(call),
+                slot,
+                default: Value::Null,
+                tried: false,
+            },
+            Ty::Bool,
+        ))
+    }
+
     /// `d.TryGetValue(key, out var v)`: the method gives (found, value); `Node::Out`
     /// stores the value in the out variable.
     pub(super) fn try_get_value(

@@ -230,12 +230,7 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         Ty::String => matches!(
             name,
-            "AsBasic"
-                | "TryParseJwt"
-                | "TryParseBasic"
-                | "Encrypt"
-                | "Decrypt"
-                | "AsFormUrlEncodedContent"
+            "AsBasic" | "TryParseBasic" | "Encrypt" | "Decrypt" | "AsFormUrlEncodedContent"
         ),
         Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
         Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,

@@ -1009,7 +1009,7 @@ impl Checker {
             }
             ExprKind::Out { .. } => Err((
                 K::Misplaced(
-                    "an 'out' argument is only allowed in a call of TryGetValue or TryParse".into(),
+                    "an 'out' argument is only allowed in a call of TryGetValue, TryParse or TryParseJwt".into(),
                 ),
                 span,
             )),
@@ -1626,6 +1626,9 @@ impl Checker {
         }
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
             return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
+        }
+        if name == "TryParseJwt" && rty == Ty::String {
+            return self.try_parse_jwt(recv, args, null_cond, *name_span);
         }
         if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
             return self.try_get_value(recv, &rty, args, null_cond, *name_span);

@@ -191,6 +191,13 @@ impl Eval<'_> {
                     self.charge_bytes(rs.len(), span)?;
                     crate::expr::Jwt::parse(rs).map_or(Value::Null, Value::jwt)
                 }
+                M::StrTryParseJwt => {
+                    self.charge_bytes(rs.len(), span)?;
+                    match crate::expr::Jwt::parse(rs) {
+                        Some(jwt) => super::pair(Value::Bool(true), Value::jwt(jwt)),
+                        None => super::pair(Value::Bool(false), Value::Null),
+                    }
+                }
                 M::StrCompareTo => Value::Int(match &args[0] {
                     Value::String(o) => {
                         self.charge_bytes(rs.len().min(o.len()), span)?;
