@@ -48,6 +48,9 @@ use rcgen::{
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use time::OffsetDateTime;
 
+#[path = "samples/migration.rs"]
+pub(crate) mod migration;
+
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
 fn main() -> ExitCode {
@@ -103,6 +106,8 @@ pub(crate) fn generate(root: &Path) -> Result<Vec<PathBuf>> {
         write_deployment(&mut out, folder, source, &pki)?;
     }
     write_events(&mut out, &pki)?;
+    migration::write_deployment(&mut out, &pki)?;
+    migration::write_events(&mut out, &pki)?;
     Ok(out.written)
 }
 
@@ -447,6 +452,11 @@ fn write_deployment(out: &mut Output, folder: &str, source: &str, pki: &Pki) -> 
     )?;
     out.write(&format!("{folder}/policies/global.xml"), GLOBAL_POLICY)?;
     out.write(&format!("{folder}/policies/orders.xml"), &orders_policy()?)?;
+    write_trust(out, folder, pki)
+}
+
+/// The CAs, CRLs, uploaded certificate and listener chain every sample deployment has.
+fn write_trust(out: &mut Output, folder: &str, pki: &Pki) -> Result<()> {
     out.write(&format!("{folder}/ca/root/contoso-root.pem"), &pki.root.pem)?;
     out.write(
         &format!("{folder}/ca/intermediate/contoso-issuing.pem"),
@@ -721,6 +731,8 @@ struct Case<'a> {
     spoofed: Option<&'a Issued>,
     /// Whether it carries a [`POST_BODY_BYTES`] body; each front end encodes it its way.
     post_body: bool,
+    /// Headers of its own (a token, CORS), after the common ones.
+    headers: Vec<(String, String)>,
 }
 
 impl Case<'_> {
@@ -879,6 +891,7 @@ fn cases(pki: &Pki) -> Vec<Case<'_>> {
             intermediates,
             spoofed: (name == "spoofed-header").then_some(&pki.good),
             post_body: name == "post-64k",
+            headers: Vec::new(),
         })
         .collect()
 }
@@ -917,6 +930,7 @@ fn rest_event(case: &Case<'_>, pki: &Pki) -> J {
         ("Host".to_owned(), HOST.to_owned()),
         ("User-Agent".to_owned(), USER_AGENT.to_owned()),
     ];
+    headers.extend(case.headers.iter().cloned());
     if let Some(ty) = body.content_type() {
         headers.push((
             "Content-Length".to_owned(),
@@ -1126,4 +1140,18 @@ Certificates are from `examples/pki`; host `api.contoso.com`.
 API Gateway itself refuses expired and untrusted certificates during the TLS handshake,
 and ALB passthrough forwards whatever the client sent: the gateway's own check is what
 these events exercise.
+
+`migration/`: REST API events for `examples/migration` (CORS, the client-certificate
+check in a fragment, certificate-bound access tokens, named values with secrets, a
+backend entity, a cached lookup). Run them with the stand-ins for its two secrets:
+`certgate invoke --config examples/migration --named-value jwt-signing-key=... --named-value
+accounts-key=... events/migration/bound-token.json` (values in `examples/migration/gateway.toml`).
+
+| event | client certificate | `Authorization` | expected answer |
+| --- | --- | --- | --- |
+| `bound-token.json` | `good` | a token bound to `good` (`cnf`/`x5t#S256`) | 200, JSON with the account (`client1`) and the thumbprint |
+| `stolen-token.json` | `good` | a token bound to `revoked`'s certificate | 401 Token not bound to this certificate |
+| `no-token.json` | `good` | none | 401 (validate-jwt: `TokenNotPresent`) |
+| `no-certificate.json` | none | a token bound to `good` | 403 Invalid client certificate |
+| `preflight.json` | none (`OPTIONS` from `https://app.contoso.com`) | none | 200 with `Access-Control-Allow-Origin`, answered by the gateway |
 ";

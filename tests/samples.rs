@@ -1,6 +1,7 @@
 //! The committed samples (`examples/apigateway`, `examples/alb`, `examples/pki`,
 //! `events/`) do what `examples/samples.rs` says they do, and are what it writes.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../examples/samples.rs"]
 mod generator;
@@ -70,6 +71,7 @@ fn files_under(root: &Path) -> BTreeSet<String> {
     for folder in [
         "examples/apigateway",
         "examples/alb",
+        "examples/migration",
         "examples/pki",
         "events",
     ] {
@@ -113,8 +115,9 @@ fn committed_certificates_outlive_2090_except_the_expired_one() {
             }
         }
     }
-    // 4 clients + 2 roots + truststore (2) + per deployment: 2 CAs, client1, server chain (2).
-    assert_eq!(checked, 4 + 2 + 2 + 2 * (2 + 1 + 2));
+    // 4 clients + 2 roots + truststore (2) + per deployment (apigateway, alb, migration):
+    // 2 CAs, client1, server chain (2).
+    assert_eq!(checked, 4 + 2 + 2 + 3 * (2 + 1 + 2));
 }
 
 #[test]
@@ -193,7 +196,7 @@ fn sample_certificates_have_the_documented_names() {
 }
 
 #[test]
-fn both_deployments_share_the_same_pki_files() {
+fn the_deployments_share_the_same_pki_files() {
     let shared = [
         "ca/root/contoso-root.pem",
         "ca/intermediate/contoso-issuing.pem",
@@ -209,6 +212,14 @@ fn both_deployments_share_the_same_pki_files() {
         assert_eq!(
             read(&format!("examples/apigateway/{file}")),
             read(&format!("examples/alb/{file}")),
+            "{file} differs between the deployments"
+        );
+        if file.starts_with("policies/") {
+            continue;
+        }
+        assert_eq!(
+            read(&format!("examples/apigateway/{file}")),
+            read(&format!("examples/migration/{file}")),
             "{file} differs between the deployments"
         );
     }
@@ -895,4 +906,60 @@ fn http_api_and_alb_events_route_to_the_orders_api() {
 #[test]
 fn rest_events_route_to_the_orders_api() {
     assert_events_route_to_orders(&["rest"]);
+}
+
+/// `examples/migration` loads with stand-ins for its two secrets, and each of its events
+/// gets the answer events/README.md states: the token must be bound to the certificate
+/// presented, the certificate check comes first, a preflight is answered by CORS alone.
+#[test]
+fn migration_events_get_the_documented_answers() {
+    use generator::migration::{ACCOUNTS_KEY, EVENTS, FOLDER, JWT_SIGNING_KEY};
+    let jwt_key = format!("jwt-signing-key={JWT_SIGNING_KEY}");
+    let accounts_key = format!("accounts-key={ACCOUNTS_KEY}");
+    for (name, status) in EVENTS {
+        let event = format!("events/migration/{name}.json");
+        let out = common::cli::certgate(&[
+            "invoke",
+            "--config",
+            FOLDER,
+            "--named-value",
+            &jwt_key,
+            "--named-value",
+            &accounts_key,
+            "--now",
+            "2030-06-01T00:00:00Z",
+            &event,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{event}: {stderr}");
+        let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(response["statusCode"], status, "{event}: {response}");
+        let header = |h: &str| {
+            response["multiValueHeaders"][h][0]
+                .as_str()
+                .map(str::to_owned)
+        };
+        match name {
+            "bound-token" => {
+                let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+                let good = certificate("examples/pki/good.pem");
+                assert_eq!(body["account"], "client1", "{body}");
+                assert_eq!(body["thumbprint"], good.thumbprint(), "{body}");
+            }
+            "preflight" => {
+                assert_eq!(
+                    header("access-control-allow-origin").as_deref(),
+                    Some("https://app.contoso.com")
+                );
+                assert_eq!(header("vary").as_deref(), Some("Origin"));
+            }
+            "no-token" => {
+                let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+                assert_eq!(body["message"], "JWT not present.", "{body}");
+            }
+            _ => assert_eq!(header("access-control-allow-origin"), None),
+        }
+        // The secrets never reach the output.
+        assert!(!stderr.contains(JWT_SIGNING_KEY) && !stderr.contains(ACCOUNTS_KEY));
+    }
 }
