@@ -34,7 +34,7 @@ const ISSUER: &str = "https://login.contoso.com/";
 const AUDIENCE: &str = "api://accounts";
 const ORIGIN: &str = "https://app.contoso.com";
 
-pub(crate) fn write_deployment(out: &mut Output, pki: &Pki) -> Result<()> {
+pub(super) fn write_deployment(out: &mut Output, pki: &Pki) -> Result<()> {
     out.write(&format!("{FOLDER}/gateway.toml"), &gateway_toml())?;
     out.write(&format!("{FOLDER}/policies/global.xml"), GLOBAL)?;
     out.write(&format!("{FOLDER}/policies/accounts.xml"), ACCOUNTS)?;
@@ -46,7 +46,7 @@ pub(crate) fn write_deployment(out: &mut Output, pki: &Pki) -> Result<()> {
     write_trust(out, FOLDER, pki)
 }
 
-pub(crate) fn write_events(out: &mut Output, pki: &Pki) -> Result<()> {
+pub(super) fn write_events(out: &mut Output, pki: &Pki) -> Result<()> {
     let bearer = |bound_to: &Issued| -> Result<Vec<(String, String)>> {
         Ok(vec![(
             "Authorization".to_owned(),
