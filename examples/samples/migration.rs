@@ -46,14 +46,17 @@ pub(super) fn write_deployment(out: &mut Output, pki: &Pki) -> Result<()> {
     write_trust(out, FOLDER, pki)
 }
 
+/// Request headers, in order.
+type Headers = Vec<(String, String)>;
+
 pub(super) fn write_events(out: &mut Output, pki: &Pki) -> Result<()> {
-    let bearer = |bound_to: &Issued| -> Result<Vec<(String, String)>> {
+    let bearer = |bound_to: &Issued| -> Result<Headers> {
         Ok(vec![(
             "Authorization".to_owned(),
             format!("Bearer {}", token(bound_to)?),
         )])
     };
-    let cases: [(&str, &str, Option<&Issued>, Vec<(String, String)>); 5] = [
+    let cases: [(&str, &str, Option<&Issued>, Headers); 5] = [
         ("bound-token", "GET", Some(&pki.good), bearer(&pki.good)?),
         // A token bound to another client's certificate, presented with client1's.
         (
