@@ -10,10 +10,10 @@ mod trust_pki;
 
 use std::collections::BTreeMap;
 
-use certgate::body::Payload;
 use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use common::backend::EchoBackend;
+use common::request::{gateway_request, header};
 use trust_pki::{file, now};
 
 fn policy(inbound: &str) -> String {
@@ -42,34 +42,16 @@ fn load(files: &[SourceFile]) -> Result<Deployment, String> {
 }
 
 fn request(path: &str) -> GatewayRequest {
-    let (parts, ()) = http::Request::builder()
-        .uri(format!("https://api.contoso.com{path}"))
-        .header("host", "api.contoso.com")
-        .header("x-api-key", "from-the-client")
-        .body(())
-        .unwrap()
-        .into_parts();
-    GatewayRequest {
-        parts,
-        body: Payload::from(Vec::new()),
-        stream_response: false,
-        client_ip: Some("198.51.100.7".parse().unwrap()),
-        certificate: ClientCertificate::Absent,
-        ignored_certificate_sources: vec![],
-        request_id: "req-1".into(),
-    }
+    gateway_request(
+        "GET",
+        &format!("https://api.contoso.com{path}"),
+        &[("x-api-key", "from-the-client")],
+        ClientCertificate::Absent,
+    )
 }
 
 async fn send(d: &Deployment, path: &str) -> gateway::Outcome {
     gateway::handle(d, request(path), now(), true).await
-}
-
-fn header<'o>(o: &'o gateway::Outcome, name: &str) -> &'o str {
-    o.response
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("no {name} in {:?}", o.response.headers))
 }
 
 #[tokio::test]

@@ -11,12 +11,12 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use certgate::body::Payload;
 use certgate::cache::{EXPIRES_ATTRIBUTE, KEY_ATTRIBUTE};
 use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest, Outcome};
 use common::backend::EchoBackend;
 use common::moto::{Moto, client_options};
+use common::request::gateway_request;
 use time::{Duration, OffsetDateTime};
 
 const TABLE: &str = "certgate-cache";
@@ -60,23 +60,12 @@ fn request(method: &str, headers: &[(&str, &str)]) -> GatewayRequest {
 }
 
 fn request_to(method: &str, path: &str, headers: &[(&str, &str)]) -> GatewayRequest {
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(format!("https://api.contoso.com{path}"))
-        .header("host", "api.contoso.com");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let (parts, ()) = builder.body(()).unwrap().into_parts();
-    GatewayRequest {
-        parts,
-        body: Payload::from(Vec::new()),
-        stream_response: false,
-        client_ip: Some("198.51.100.7".parse().unwrap()),
-        certificate: ClientCertificate::Absent,
-        ignored_certificate_sources: vec![],
-        request_id: "req-1".into(),
-    }
+    gateway_request(
+        method,
+        &format!("https://api.contoso.com{path}"),
+        headers,
+        ClientCertificate::Absent,
+    )
 }
 
 fn header<'o>(outcome: &'o Outcome, name: &str) -> &'o str {

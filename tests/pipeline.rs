@@ -12,6 +12,7 @@ use certgate::cert::Certificate;
 use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest};
 use common::backend::{EchoBackend, closed_port};
+use common::request::header;
 use trust_pki::{Ca, file, now, pem_of};
 
 /// The APIM article's three policies, exactly as printed there.
@@ -142,14 +143,6 @@ fn body_of(o: &gateway::Outcome) -> &[u8] {
 
 async fn send(d: &Deployment, r: GatewayRequest) -> gateway::Outcome {
     gateway::handle(d, r, now(), true).await
-}
-
-fn header<'r>(o: &'r gateway::Outcome, name: &str) -> &'r str {
-    o.response
-        .headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_else(|| panic!("no {name} in {:?}", o.response.headers))
 }
 
 #[tokio::test]

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
-use certgate::body::Payload;
 use certgate::files::SourceFile;
 use certgate::gateway::{self, Build, ClientCertificate, Deployment, GatewayRequest};
 use certgate::source::origin::LocalFolder;
@@ -20,6 +19,7 @@ use certgate::source::refresh::{Refreshed, Refresher};
 use certgate::source::secrets::SecretReader;
 use common::backend::EchoBackend;
 use common::moto::{Moto, client_options, sdk_config};
+use common::request::gateway_request;
 use s3_cli::write_folder;
 
 /// Characters XML gives meaning to, and a C# char quote: the value must arrive byte for
@@ -98,21 +98,12 @@ plain = "x-plain"
 }
 
 fn request() -> GatewayRequest {
-    let (parts, ()) = http::Request::builder()
-        .uri("https://api.contoso.com/orders/1")
-        .header("host", "api.contoso.com")
-        .body(())
-        .unwrap()
-        .into_parts();
-    GatewayRequest {
-        parts,
-        body: Payload::from(Vec::new()),
-        stream_response: false,
-        client_ip: Some("198.51.100.7".parse().unwrap()),
-        certificate: ClientCertificate::Absent,
-        ignored_certificate_sources: vec![],
-        request_id: "req-1".into(),
-    }
+    gateway_request(
+        "GET",
+        "https://api.contoso.com/orders/1",
+        &[],
+        ClientCertificate::Absent,
+    )
 }
 
 /// What the backend received in `name`, as it echoes it.

@@ -40,7 +40,7 @@ pub(super) fn write_deployment(out: &mut Output, pki: &Pki) -> Result<()> {
     out.write(&format!("{FOLDER}/policies/accounts.xml"), ACCOUNTS)?;
     out.write(
         &format!("{FOLDER}/fragments/client-certificate.xml"),
-        CLIENT_CERTIFICATE,
+        &client_certificate_fragment()?,
     )?;
     out.write(&format!("{FOLDER}/fragments/bound-token.xml"), BOUND_TOKEN)?;
     write_trust(out, FOLDER, pki)
@@ -207,17 +207,21 @@ const GLOBAL: &str = r#"<!--
 </policies>
 "#;
 
-const CLIENT_CERTIFICATE: &str = r#"<!-- The third policy of "Secure APIs using client certificate authentication in API Management". -->
-<fragment>
-    <choose>
-        <when condition="@(context.Request.Certificate == null || !context.Request.Certificate.Verify() || !context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate.Thumbprint))">
-            <return-response>
-                <set-status code="403" reason="Invalid client certificate" />
-            </return-response>
-        </when>
-    </choose>
-</fragment>
-"#;
+/// The article's check as a fragment: the `<choose>` of its third policy, verbatim.
+fn client_certificate_fragment() -> Result<String> {
+    let policy = super::GLOBAL_POLICY;
+    let (Some(start), Some(end)) = (policy.find("        <choose>"), policy.find("</choose>"))
+    else {
+        return Err("the article's policy has no <choose>".into());
+    };
+    let choose: String = policy[start..end + "</choose>".len()]
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    Ok(format!(
+        "<!-- The third policy of \"Secure APIs using client certificate authentication in API Management\". -->\n<fragment>\n{choose}</fragment>\n"
+    ))
+}
 
 const BOUND_TOKEN: &str = r#"<!--
     A certificate-bound access token (RFC 8705): valid for this API, and its cnf claim

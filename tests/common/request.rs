@@ -2,7 +2,7 @@
 //! `gateway::handle` directly.
 
 use certgate::body::Payload;
-use certgate::gateway::{ClientCertificate, GatewayRequest};
+use certgate::gateway::{ClientCertificate, GatewayRequest, Outcome};
 
 /// `method url` with `headers` (and `Host` from the URL), an empty body, the client at
 /// 198.51.100.7, and `certificate` as the front end delivered it.
@@ -31,4 +31,14 @@ pub fn gateway_request(
         ignored_certificate_sources: vec![],
         request_id: "req-1".into(),
     }
+}
+
+/// The response header `name` of `outcome`; panics, listing the headers, without it.
+pub fn header<'o>(outcome: &'o Outcome, name: &str) -> &'o str {
+    outcome
+        .response
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} in {:?}", outcome.response.headers))
 }
