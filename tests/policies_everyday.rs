@@ -117,7 +117,7 @@ async fn find_and_replace_rewrites_the_request_body_inbound_and_the_response_bod
         &echo.url(),
         &policy(
             r#"<find-and-replace from="notebook" to="@("lap" + "top")" />"#,
-            r#"<find-and-replace from=" and " to=" &amp; " /><find-and-replace from="Notebook" to="" />"#,
+            r#"<find-and-replace from=" and " to=" &amp; " /><find-and-replace from="Notebook" to="" /><find-and-replace from=" " to="_" />"#,
         ),
     )
     .unwrap();
@@ -130,10 +130,10 @@ async fn find_and_replace_rewrites_the_request_body_inbound_and_the_response_bod
     )
     .await;
     assert_eq!(outcome.decision, Decision::Proxied);
-    assert_eq!(body(outcome).await, "laptop & laptop & ");
+    assert_eq!(body(outcome).await, "laptop_&_laptop_&_");
 
-    let outcome = send(&d, request("POST", &[], "nothing to replace")).await;
-    assert_eq!(body(outcome).await, "nothing to replace");
+    let outcome = send(&d, request("POST", &[], "nothing-to-replace")).await;
+    assert_eq!(body(outcome).await, "nothing-to-replace");
 }
 
 #[tokio::test]

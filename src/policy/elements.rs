@@ -1893,8 +1893,9 @@ fn value_children<T>(
     Ok(out)
 }
 
-/// An invalid literal. Named values were replaced before the document was read (an
-/// undefined one is its own error), so a `{{` left here is not one: the hint says so.
+/// An invalid literal. A value holding `{{` gets a hint: a deployment replaces named
+/// values before its documents are read (an undefined one is its own error), so this one
+/// was not a reference, or the document was read on its own.
 fn invalid_value(
     element: &str,
     attribute: &str,
@@ -1904,7 +1905,7 @@ fn invalid_value(
     let mut message = message.to_owned();
     if value.source().contains("{{") {
         message.push_str(
-            " (named values are replaced before this check; the `{{` left here is not a `{{name}}` reference: check its spelling)",
+            " (this `{{...}}` was not replaced: named values are replaced when a deployment loads, and their names are letters, digits, `.`, `-` and `_`)",
         );
     }
     PolicyError::InvalidValue {
