@@ -15,6 +15,7 @@ use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, GatewayRequest, Outcome};
 use certgate::policy::MetricSink;
 use common::backend::{EchoBackend, GatedBackend};
+use common::cli::certgate;
 use common::request::gateway_request;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -482,4 +483,41 @@ fn azure_bound_policies_are_refused_with_the_aws_way() {
     }
     let error = load_error(r#"<set-body template="liquid">Hello</set-body>"#);
     assert!(error.contains("Liquid"), "{error}");
+}
+
+#[test]
+fn certgate_invoke_keeps_stdout_for_the_response_and_writes_metrics_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "gateway.toml",
+        "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
+    );
+    write(
+        "policies/orders.xml",
+        r#"<policies><inbound><emit-metric name="Hits" namespace="contoso"><dimension name="API ID" /></emit-metric><mock-response status-code="204" /></inbound><backend><forward-request /></backend></policies>"#,
+    );
+    let config = dir.path().to_str().unwrap();
+    let out = certgate(&[
+        "invoke",
+        "--config",
+        config,
+        "events/rest/no-certificate.json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let response: Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is the response alone");
+    assert_eq!(response["statusCode"], 204);
+    let emf: Value = stderr
+        .lines()
+        .find(|l| l.contains("\"_aws\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap_or_else(|| panic!("no EMF line: {stderr}"));
+    assert_eq!(emf["Hits"], 1.0);
+    assert_eq!(emf["API ID"], "orders");
 }
