@@ -483,6 +483,11 @@ fn azure_bound_policies_are_refused_with_the_aws_way() {
     }
     let error = load_error(r#"<set-body template="liquid">Hello</set-body>"#);
     assert!(error.contains("Liquid"), "{error}");
+    let error = load_error(r#"<set-body parse-date="false">Hello</set-body>"#);
+    assert!(
+        error.contains("policies/orders.xml:2:32") && error.contains("Liquid"),
+        "{error}"
+    );
 }
 
 #[test]

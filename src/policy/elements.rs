@@ -885,7 +885,7 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             (policy, a.id()?)
         }
         "set-body" => {
-            let a = Attrs::new(el, &["id", "template", "xsi-nil"])?;
+            let a = Attrs::new(el, &["id", "template", "xsi-nil", "parse-date"])?;
             (Policy::SetBody(set_body(el, &a)?), a.id()?)
         }
         "set-variable" => {
@@ -1320,6 +1320,13 @@ fn set_body(el: &XmlElement, a: &Attrs<'_>) -> Result<SetBody, PolicyError> {
             "the only template APIM knows is `liquid`, and certgate does not support it"
         };
         return Err(a.invalid("template", v, message));
+    }
+    if let Some(v) = a.get("parse-date") {
+        return Err(a.invalid(
+            "parse-date",
+            v,
+            "parse-date only applies to template=\"liquid\", and certgate has no Liquid engine; remove it",
+        ));
     }
     let xsi_nil = a
         .literal("xsi-nil", |s| match s {
