@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use http::StatusCode;
 
 use super::{Exchange, Failure, Flow, Forwarder, param, run_nodes};
-use crate::policy::SectionKind;
 use crate::policy::document::Step;
 use crate::policy::elements::LimitConcurrency;
 
@@ -79,7 +78,7 @@ pub(super) async fn limit_concurrency(
     forwarder: &dyn Forwarder,
     path: &str,
 ) -> Result<Flow, Failure> {
-    let section: SectionKind = step.section;
+    let section = step.section;
     let key = param::eval(&l.key, &x.ctx, POLICY)?;
     if key.len() > MAX_KEY_BYTES {
         return Err(Failure::expression(
