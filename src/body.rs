@@ -14,6 +14,11 @@ use http_body_util::BodyExt as _;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::{Body, Frame, SizeHint};
 
+/// The most certgate reads of a body a policy uses, or of a response Lambda returns, and
+/// the most a policy may make one (`find-and-replace`); bodies no policy reads stream
+/// through without limit.
+pub const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
+
 /// Any error a streamed body can end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

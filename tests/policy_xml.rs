@@ -273,7 +273,7 @@ fn named_values_in_typed_attributes_are_load_errors() {
             r#"<set-backend-service base-url="{{backend-url}}" />"#
         ))
         .2,
-        "<set-backend-service> base-url: `{{backend-url}}` is not an absolute URL; write http://host/... or https://host/... (certgate does not substitute named values {{...}}; write the value itself)"
+        "<set-backend-service> base-url: `{{backend-url}}` is not an absolute URL; write http://host/... or https://host/... (this `{{...}}` was not replaced: named values are replaced when a deployment loads, and their names are letters, digits, `.`, `-` and `_`)"
     );
 }
 
@@ -657,7 +657,7 @@ fn unsupported_elements_say_why() {
     assert!(
         error(&inbound_doc("<validate-azure-ad-token />"))
             .2
-            .contains("certgate does not implement the APIM policy <validate-azure-ad-token>")
+            .contains("<validate-azure-ad-token> needs Azure; certgate does not run it. On AWS: use <validate-jwt>")
     );
 }
 

@@ -16,19 +16,19 @@ use crate::cache::Caches;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
+use crate::policy::exec::ConcurrencyLimits;
 use crate::policy::{
     CacheLookup, CacheLookupValue, CacheRemoveValue, CacheStoreValue, CachingType, EffectivePolicy,
     Item, Node, OpenIdKeys, Policy, PolicyDocument, PolicyError, PolicySources, Scope, SecretTexts,
     SectionKind,
 };
+use crate::policy::{MetricSink, StdoutMetrics};
 use crate::proxy::{Backend, ClientIdentity};
 use crate::source::s3::ClientOptions;
 use crate::source::secrets::SecretValues;
 use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 
-/// The most certgate reads of a body a policy uses, or of a response Lambda returns;
-/// bodies no policy reads stream through without limit.
-pub(crate) const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
+pub(crate) use crate::body::MAX_BUFFERED_BODY;
 
 /// Why a deployment does not load. Each message says which file to fix.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +105,13 @@ pub struct Deployment {
     /// identity found under `certificates/<id>.key`.
     pub(crate) backends: Backends,
     pub(crate) policy_count: usize,
-    /// The values of its secret named values, kept out of the `--explain` trace.
-    pub(crate) secrets: SecretTexts,
+    /// The values of its secret named values, kept out of the `--explain` trace and
+    /// out of `trace` and `emit-metric` output.
+    pub(crate) secrets: Arc<SecretTexts>,
+    /// Where `emit-metric` writes: standard output unless [`Deployment::set_metric_sink`].
+    pub(crate) metrics: Arc<dyn MetricSink>,
+    /// The `limit-concurrency` counts of its requests (per process).
+    pub(crate) concurrency: Arc<ConcurrencyLimits>,
     /// The caches of the cache policies (`[cache]`).
     pub(crate) cache: Arc<Caches>,
     /// The files `[[hostnames]]` names as `tls_certificate` / `tls_key`, kept for the
@@ -319,11 +324,18 @@ impl Deployment {
             apis,
             backends,
             policy_count,
-            secrets,
+            secrets: Arc::new(secrets),
+            metrics: Arc::new(StdoutMetrics),
+            concurrency: Arc::default(),
             tls_files,
             openid,
             openid_client,
         })
+    }
+
+    /// Sends `emit-metric`'s EMF lines to `sink` instead of standard output.
+    pub fn set_metric_sink(&mut self, sink: Arc<dyn MetricSink>) {
+        self.metrics = sink;
     }
 
     /// Fetches the signing keys of the `openid-config`s of this deployment's policies:
@@ -496,6 +508,7 @@ fn external_cache_use(doc: &PolicyDocument) -> Option<&Node> {
                 .flat_map(|when| &when.steps)
                 .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
                 .find_map(walk),
+            Policy::LimitConcurrency(l) => l.steps.iter().find_map(walk),
             _ => None,
         }
     }

@@ -133,6 +133,9 @@ pub async fn handle(
         cors: Vec::new(),
         cache: Arc::clone(&deployment.cache),
         response_cache: None,
+        secrets: Arc::clone(&deployment.secrets),
+        metrics: Arc::clone(&deployment.metrics),
+        concurrency: Arc::clone(&deployment.concurrency),
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);

@@ -195,6 +195,7 @@ impl PolicyDocument {
                             visit(&mut otherwise.steps.iter(), known)?;
                         }
                     }
+                    Policy::LimitConcurrency(l) => visit(&mut l.steps.iter(), known)?,
                     _ => {}
                 }
             }

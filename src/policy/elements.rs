@@ -20,8 +20,21 @@ use super::value::{Param, PolicyValue, compile_expression};
 use super::xml::{XmlElement, XmlNode};
 use crate::expr::BodyReads;
 
+mod authentication_basic;
+mod emit_metric;
+mod find_and_replace;
+mod limit_concurrency;
+mod set_method;
+mod trace;
 mod validate_jwt;
 
+pub use authentication_basic::AuthenticationBasic;
+pub(crate) use emit_metric::metric_name;
+pub use emit_metric::{Dimension, DimensionValue, EmitMetric};
+pub use find_and_replace::FindAndReplace;
+pub use limit_concurrency::LimitConcurrency;
+pub use set_method::SetMethod;
+pub use trace::{Trace, TraceMetadata, TraceSeverity};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
@@ -134,6 +147,33 @@ impl Node {
                 reads.response = true;
             }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
+            Policy::SetMethod(m) => params(&[&m.method]),
+            Policy::FindAndReplace(f) => {
+                params(&[&f.from, &f.to]);
+                // It rewrites the whole body.
+                if f.response {
+                    reads.response = true;
+                } else {
+                    reads.request = true;
+                }
+            }
+            Policy::AuthenticationBasic(b) => params(&[&b.username, &b.password]),
+            Policy::Trace(t) => {
+                params(&[&t.message]);
+                for m in &t.metadata {
+                    params(&[&m.name, &m.value]);
+                }
+            }
+            Policy::EmitMetric(m) => {
+                params(&[&m.value]);
+                for d in &m.dimensions {
+                    params(&[&d.name]);
+                    if let DimensionValue::Given(value) = &d.value {
+                        params(&[value]);
+                    }
+                }
+            }
+            Policy::LimitConcurrency(l) => params(&[&l.key, &l.steps]),
         }
         reads
     }
@@ -199,6 +239,12 @@ pub enum Policy {
     CacheRemoveValue(CacheRemoveValue),
     CacheLookup(CacheLookup),
     CacheStore(CacheStore),
+    SetMethod(SetMethod),
+    FindAndReplace(FindAndReplace),
+    AuthenticationBasic(AuthenticationBasic),
+    Trace(Trace),
+    EmitMetric(EmitMetric),
+    LimitConcurrency(LimitConcurrency),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -655,6 +701,9 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         "cache-lookup-value" | "cache-store-value" | "cache-remove-value" => ALL,
         "cache-lookup" => INBOUND,
         "cache-store" => &[Outbound],
+        "set-method" => &[Inbound, OnError],
+        "find-and-replace" | "trace" | "emit-metric" | "limit-concurrency" => ALL,
+        "authentication-basic" => INBOUND,
         _ => return None,
     })
 }
@@ -662,19 +711,12 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
 /// Other APIM policies certgate does not run (so their names get a clear error rather
 /// than "unknown element").
 const NOT_IMPLEMENTED: &[&str] = &[
-    "validate-azure-ad-token",
     "send-request",
     "send-one-way-request",
-    "find-and-replace",
-    "set-method",
     "json-to-xml",
     "xml-to-json",
     "xsl-transform",
-    "log-to-eventhub",
-    "emit-metric",
-    "limit-concurrency",
     "retry",
-    "trace",
     "cross-domain",
     "jsonp",
     "wait",
@@ -684,14 +726,7 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "validate-headers",
     "validate-status-code",
     "validate-graphql-request",
-    "authentication-basic",
-    "authentication-managed-identity",
-    "get-authorization-context",
-    "publish-to-dapr",
-    "invoke-dapr-binding",
     "set-graphql-resolver",
-    "azure-openai-token-limit",
-    "llm-token-limit",
 ];
 
 /// APIM policies certgate does not run, with the reason given in the load error.
@@ -703,12 +738,40 @@ fn unsupported_reason(name: &str) -> Option<String> {
         "rate-limit" | "quota" => format!(
             "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
         ),
+        _ if let Some(aws) = aws_way(name) => {
+            format!("<{name}> needs Azure; certgate does not run it. On AWS: {aws}")
+        }
         _ if NOT_IMPLEMENTED.contains(&name) => {
             format!("certgate does not implement the APIM policy <{name}>; remove it")
         }
         _ => return None,
     };
     Some(reason)
+}
+
+/// The AWS way to do what an Azure-bound policy does, for its load error.
+fn aws_way(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "authentication-managed-identity" => {
+            "give the backend its credentials in a [[backends]] entry of gateway.toml (set-backend-service backend-id), or put it behind API Gateway with IAM (SigV4) authorization"
+        }
+        "get-authorization-context" => {
+            "keep the backend's OAuth tokens in Secrets Manager and read them as named values"
+        }
+        "validate-azure-ad-token" => {
+            "use <validate-jwt> with <openid-config url=\"https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration\"/>"
+        }
+        "log-to-eventhub" => {
+            "use <trace> (CloudWatch Logs; subscribe Kinesis or Firehose to the log group)"
+        }
+        "publish-to-dapr" | "invoke-dapr-binding" => {
+            "certgate has no Dapr sidecar; call the service from the backend"
+        }
+        _ if name.starts_with("azure-openai-") || name.starts_with("llm-") => {
+            "use Amazon Bedrock guardrails for content and API Gateway usage plans for token or request limits"
+        }
+        _ => return None,
+    })
 }
 
 fn section_names(sections: &[SectionKind]) -> String {
@@ -822,7 +885,7 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             (policy, a.id()?)
         }
         "set-body" => {
-            let a = Attrs::new(el, &["id", "template", "xsi-nil"])?;
+            let a = Attrs::new(el, &["id", "template", "xsi-nil", "parse-date"])?;
             (Policy::SetBody(set_body(el, &a)?), a.id()?)
         }
         "set-variable" => {
@@ -1062,6 +1125,38 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             };
             (Policy::CacheStore(c), a.id()?)
         }
+        "set-method" => {
+            let a = Attrs::new(el, &["id"])?;
+            (Policy::SetMethod(set_method::set_method(el)?), a.id()?)
+        }
+        "find-and-replace" => {
+            let a = Attrs::new(el, &["id", "from", "to"])?;
+            no_children(el)?;
+            let f = find_and_replace::find_and_replace(&a, ctx.section)?;
+            (Policy::FindAndReplace(f), a.id()?)
+        }
+        "authentication-basic" => {
+            let a = Attrs::new(el, &["id", "username", "password"])?;
+            no_children(el)?;
+            let b = authentication_basic::authentication_basic(&a)?;
+            (Policy::AuthenticationBasic(b), a.id()?)
+        }
+        "trace" => {
+            let a = Attrs::new(el, &["id", "source", "severity"])?;
+            (Policy::Trace(trace::trace(el, &a)?), a.id()?)
+        }
+        "emit-metric" => {
+            let a = Attrs::new(el, &["id", "name", "namespace", "value"])?;
+            (
+                Policy::EmitMetric(emit_metric::emit_metric(el, &a)?),
+                a.id()?,
+            )
+        }
+        "limit-concurrency" => {
+            let a = Attrs::new(el, &["id", "key", "max-count"])?;
+            let l = limit_concurrency::limit_concurrency(el, &a, ctx, &path)?;
+            (Policy::LimitConcurrency(l), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -1099,6 +1194,12 @@ const POLICY_NAMES: &[&str] = &[
     "cache-remove-value",
     "cache-lookup",
     "cache-store",
+    "set-method",
+    "find-and-replace",
+    "authentication-basic",
+    "trace",
+    "emit-metric",
+    "limit-concurrency",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).
@@ -1219,6 +1320,13 @@ fn set_body(el: &XmlElement, a: &Attrs<'_>) -> Result<SetBody, PolicyError> {
             "the only template APIM knows is `liquid`, and certgate does not support it"
         };
         return Err(a.invalid("template", v, message));
+    }
+    if let Some(v) = a.get("parse-date") {
+        return Err(a.invalid(
+            "parse-date",
+            v,
+            "parse-date only applies to template=\"liquid\", and certgate has no Liquid engine; remove it",
+        ));
     }
     let xsi_nil = a
         .literal("xsi-nil", |s| match s {
@@ -1792,8 +1900,9 @@ fn value_children<T>(
     Ok(out)
 }
 
-/// An invalid literal. A value holding `{{name}}` gets a hint: certgate does not
-/// substitute APIM named values, so such a value can never become valid.
+/// An invalid literal. A value holding `{{` gets a hint: a deployment replaces named
+/// values before its documents are read (an undefined one is its own error), so this one
+/// was not a reference, or the document was read on its own.
 fn invalid_value(
     element: &str,
     attribute: &str,
@@ -1803,7 +1912,7 @@ fn invalid_value(
     let mut message = message.to_owned();
     if value.source().contains("{{") {
         message.push_str(
-            " (certgate does not substitute named values {{...}}; write the value itself)",
+            " (this `{{...}}` was not replaced: named values are replaced when a deployment loads, and their names are letters, digits, `.`, `-` and `_`)",
         );
     }
     PolicyError::InvalidValue {

@@ -44,14 +44,17 @@ mod xml;
 
 pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
-    AddressRange, AuthenticationCertificate, CacheLookup, CacheLookupValue, CacheRemoveValue,
-    CacheStore, CacheStoreValue, CachingType, CheckHeader, Choose, Cors, DownstreamCaching,
-    ExistsAction, ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, Meta,
-    MockResponse, Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri,
-    SetBackendService, SetBody, SetParameter, SetStatus, SetVariable, SigningKeyHandle,
-    TokenSource, ValidateClientCertificate, ValidateJwt, When, XsiNil,
+    AddressRange, AuthenticationBasic, AuthenticationCertificate, CacheLookup, CacheLookupValue,
+    CacheRemoveValue, CacheStore, CacheStoreValue, CachingType, CheckHeader, Choose, Cors,
+    Dimension, DimensionValue, DownstreamCaching, EmitMetric, ExistsAction, FindAndReplace,
+    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, LimitConcurrency,
+    Meta, MockResponse, Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri,
+    SetBackendService, SetBody, SetMethod, SetParameter, SetStatus, SetVariable, SigningKeyHandle,
+    TokenSource, Trace, TraceMetadata, TraceSeverity, ValidateClientCertificate, ValidateJwt, When,
+    XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
+pub use exec::{MetricSink, StdoutMetrics};
 pub(crate) use fragments::PolicySources;
 pub(crate) use jwt::oidc::{
     FETCH_TIMEOUT as OPENID_FETCH_TIMEOUT, LOAD_FETCH_BUDGET as OPENID_LOAD_FETCH_BUDGET,

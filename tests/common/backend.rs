@@ -202,3 +202,69 @@ async fn hold(
         _ => echo(request).await,
     }
 }
+
+/// A backend that holds every request until [`GatedBackend::release`], then answers as
+/// [`EchoBackend`]'s echo does: a test holds requests inside the gateway, and knows when
+/// they arrived, without waiting on a clock.
+pub struct GatedBackend {
+    pub addr: SocketAddr,
+    arrived: tokio::sync::watch::Receiver<usize>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl GatedBackend {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (arrived_tx, arrived) = tokio::sync::watch::channel(0_usize);
+        let arrived_tx = Arc::new(arrived_tx);
+        let gate = Arc::new(tokio::sync::watch::channel(false).0);
+        let opened = Arc::clone(&gate);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (arrived_tx, opened) = (Arc::clone(&arrived_tx), Arc::clone(&opened));
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        arrived_tx.send_modify(|n| *n += 1);
+                        let mut open = opened.subscribe();
+                        async move {
+                            let _ = open.wait_for(|open| *open).await;
+                            echo(request).await
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            addr,
+            arrived,
+            gate,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Returns once `n` requests have arrived in all.
+    pub async fn arrived(&self, n: usize) {
+        let mut arrived = self.arrived.clone();
+        arrived.wait_for(|count| *count >= n).await.unwrap();
+    }
+
+    /// How many requests have arrived in all.
+    pub fn count(&self) -> usize {
+        *self.arrived.borrow()
+    }
+
+    /// Lets every held request, and every later one, through.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
+    }
+}

@@ -5,9 +5,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use certgate::frontend::lambda::handle_event;
+use certgate::policy::MetricSink;
 
 use crate::deployment_args;
 
@@ -27,8 +29,10 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = args.deployment.now();
-    let deployment =
+    let mut deployment =
         deployment_args::load(&args.deployment.config()?, now, args.named_values.values())?;
+    // Standard output is the Lambda response alone.
+    deployment.set_metric_sink(Arc::new(StderrMetrics));
     let event = std::fs::read_to_string(&args.event)
         .with_context(|| format!("cannot read {}", args.event.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -54,4 +58,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!("{}", serde_json::to_string_pretty(&handled.response)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `emit-metric`'s EMF lines on standard error, beside the `--explain` trace.
+struct StderrMetrics;
+
+impl MetricSink for StderrMetrics {
+    fn write(&self, line: &str) {
+        eprintln!("{line}");
+    }
 }

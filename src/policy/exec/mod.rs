@@ -8,13 +8,19 @@
 //! `context.LastError` will say and the status the caller gets when no `on-error`
 //! answers instead. The only I/O is the backend call, through [`Forwarder`].
 
+mod authentication_basic;
 mod backend;
 mod cache;
 mod checks;
 mod cors;
+mod emit_metric;
+mod find_and_replace;
+mod limit_concurrency;
 mod message;
 mod param;
 mod response_cache;
+mod set_method;
+mod trace;
 mod validate_jwt;
 
 use std::future::Future;
@@ -26,6 +32,7 @@ use http::StatusCode;
 use super::SectionKind;
 use super::document::{Scope, Step};
 use super::elements::{Node, Policy};
+use super::named_values::SecretTexts;
 use crate::cache::Caches;
 use crate::expr::{self, LastError};
 use crate::proxy::{BackendResponse, ForwardOptions, ProxyError};
@@ -33,6 +40,8 @@ use crate::trust::Verifier;
 
 pub(crate) use backend::BackendTarget;
 pub(crate) use cors::add_granted_headers;
+pub use emit_metric::{MetricSink, StdoutMetrics};
+pub(crate) use limit_concurrency::ConcurrencyLimits;
 
 /// What happened to the pipeline after a section ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +193,12 @@ pub(crate) struct Exchange {
     pub cache: Arc<Caches>,
     /// What `cache-lookup` decided, for `cache-store` and outbound.
     pub response_cache: Option<response_cache::ResponseCaching>,
+    /// Values of secret named values, kept out of `trace` and `emit-metric` output.
+    pub secrets: Arc<SecretTexts>,
+    /// Where `emit-metric` writes.
+    pub metrics: Arc<dyn MetricSink>,
+    /// The deployment's `limit-concurrency` counts.
+    pub concurrency: Arc<ConcurrencyLimits>,
 }
 
 impl Exchange {
@@ -362,6 +377,29 @@ fn run_node<'a>(
             }
             Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
             Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
+            Policy::SetMethod(m) => {
+                set_method::set_method(m, &mut x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::FindAndReplace(f) => {
+                find_and_replace::find_and_replace(f, &mut x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::AuthenticationBasic(b) => {
+                authentication_basic::authentication_basic(b, &mut x.ctx)?;
+                Ok(Flow::Continue)
+            }
+            Policy::Trace(t) => {
+                trace::trace(t, x, section, &node.meta.path)?;
+                Ok(Flow::Continue)
+            }
+            Policy::EmitMetric(m) => {
+                emit_metric::emit_metric(m, x, section, &node.meta.path)?;
+                Ok(Flow::Continue)
+            }
+            Policy::LimitConcurrency(l) => {
+                limit_concurrency::limit_concurrency(l, step, x, forwarder, &node.meta.path).await
+            }
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)

@@ -403,6 +403,7 @@ pub(crate) fn each_validate_jwt<'p>(
                     otherwise.steps.iter().for_each(|n| walk(n, f));
                 }
             }
+            Policy::LimitConcurrency(l) => l.steps.iter().for_each(|n| walk(n, f)),
             _ => {}
         }
     }
