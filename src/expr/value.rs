@@ -165,6 +165,14 @@ impl Value {
         Value::Object(Handle(HandleKind::StoredResponse(Arc::new(response))))
     }
 
+    /// The `IResponse` this value holds, if it is one.
+    pub fn as_response(&self) -> Option<&super::context::Response> {
+        match self {
+            Value::Object(Handle(HandleKind::StoredResponse(r))) => Some(r),
+            _ => None,
+        }
+    }
+
     /// A `Jwt` object.
     pub fn jwt(jwt: super::jwt::Jwt) -> Value {
         Value::Object(Handle(HandleKind::Jwt(Arc::new(jwt))))

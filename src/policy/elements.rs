@@ -20,8 +20,12 @@ use super::value::{Param, PolicyValue, compile_expression};
 use super::xml::{XmlElement, XmlNode};
 use crate::expr::BodyReads;
 
+mod retry;
+mod send_request;
 mod validate_jwt;
 
+pub use retry::{Retry, Wait, WaitFor};
+pub use send_request::{RequestMode, SendRequest};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
@@ -47,6 +51,22 @@ pub struct Node {
 }
 
 impl Node {
+    /// The policies this one holds (`choose` branches, `retry` and `wait` children),
+    /// for checks that look at every policy of a document.
+    pub fn children(&self) -> Vec<&Node> {
+        match &self.policy {
+            Policy::Choose(choose) => choose
+                .whens
+                .iter()
+                .flat_map(|when| &when.steps)
+                .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
+                .collect(),
+            Policy::Retry(retry) => retry.steps.iter().collect(),
+            Policy::Wait(wait) => wait.steps.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Which message bodies the expressions of this policy and its children read: the
     /// gateway streams the others through without buffering them.
     pub fn reads(&self) -> BodyReads {
@@ -134,6 +154,38 @@ impl Node {
                 reads.response = true;
             }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
+            Policy::SendRequest(r) => {
+                params(&[&r.mode, &r.response_variable_name, &r.timeout, &r.url]);
+                for h in &r.headers {
+                    params(&[&h.name, &h.exists_action, &h.values]);
+                }
+                if let Some(body) = &r.body {
+                    params(&[&body.body]);
+                }
+                if let Some(
+                    AuthenticationCertificate::Thumbprint(p)
+                    | AuthenticationCertificate::CertificateId(p),
+                ) = &r.certificate
+                {
+                    params(&[p]);
+                }
+                // A copy takes the request's body: it must be whole to be sent twice.
+                reads.request |= !matches!(r.mode, Param::Literal(RequestMode::New, _));
+            }
+            Policy::Retry(r) => {
+                params(&[
+                    &r.condition,
+                    &r.count,
+                    &r.interval,
+                    &r.max_interval,
+                    &r.delta,
+                    &r.first_fast_retry,
+                    &r.steps,
+                ]);
+                // Each try sends the request's body again, byte for byte.
+                reads.request = true;
+            }
+            Policy::Wait(w) => params(&[&w.for_, &w.steps]),
         }
         reads
     }
@@ -199,6 +251,10 @@ pub enum Policy {
     CacheRemoveValue(CacheRemoveValue),
     CacheLookup(CacheLookup),
     CacheStore(CacheStore),
+    /// `send-request`, and `send-one-way-request` (no response variable).
+    SendRequest(Box<SendRequest>),
+    Retry(Retry),
+    Wait(Wait),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -655,6 +711,8 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         "cache-lookup-value" | "cache-store-value" | "cache-remove-value" => ALL,
         "cache-lookup" => INBOUND,
         "cache-store" => &[Outbound],
+        "send-request" | "send-one-way-request" | "retry" => ALL,
+        "wait" => &[Inbound, Backend, Outbound],
         _ => return None,
     })
 }
@@ -663,8 +721,6 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
 /// than "unknown element").
 const NOT_IMPLEMENTED: &[&str] = &[
     "validate-azure-ad-token",
-    "send-request",
-    "send-one-way-request",
     "find-and-replace",
     "set-method",
     "json-to-xml",
@@ -673,11 +729,9 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "log-to-eventhub",
     "emit-metric",
     "limit-concurrency",
-    "retry",
     "trace",
     "cross-domain",
     "jsonp",
-    "wait",
     "proxy",
     "validate-content",
     "validate-parameters",
@@ -1062,6 +1116,25 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             };
             (Policy::CacheStore(c), a.id()?)
         }
+        "send-request" | "send-one-way-request" => {
+            let one_way = name == "send-one-way-request";
+            let allowed = if one_way {
+                send_request::ONE_WAY_ATTRIBUTES
+            } else {
+                send_request::ATTRIBUTES
+            };
+            let a = Attrs::new(el, allowed)?;
+            let r = send_request::send_request(el, &a, ctx, &path, one_way)?;
+            (Policy::SendRequest(Box::new(r)), a.id()?)
+        }
+        "retry" => {
+            let a = Attrs::new(el, retry::RETRY_ATTRIBUTES)?;
+            (Policy::Retry(retry::retry(el, &a, ctx, &path)?), a.id()?)
+        }
+        "wait" => {
+            let a = Attrs::new(el, retry::WAIT_ATTRIBUTES)?;
+            (Policy::Wait(retry::wait(el, &a, ctx, &path)?), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -1099,6 +1172,10 @@ const POLICY_NAMES: &[&str] = &[
     "cache-remove-value",
     "cache-lookup",
     "cache-store",
+    "send-request",
+    "send-one-way-request",
+    "retry",
+    "wait",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).

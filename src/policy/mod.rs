@@ -51,6 +51,7 @@ pub use elements::{
     SetBackendService, SetBody, SetParameter, SetStatus, SetVariable, SigningKeyHandle,
     TokenSource, ValidateClientCertificate, ValidateJwt, When, XsiNil,
 };
+pub use elements::{RequestMode, Retry, SendRequest, Wait, WaitFor};
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;
 pub(crate) use jwt::oidc::{

@@ -202,3 +202,118 @@ async fn hold(
         _ => echo(request).await,
     }
 }
+
+/// One request as [`RecordingBackend`] received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A backend that records every request it receives, whole, and answers each path with
+/// the statuses scripted for it, one per call (then 200): `JSON {"path": ..., "call": n}`
+/// with `x-call: n` (n counts that path's calls from 1). `/hold` never answers.
+pub struct RecordingBackend {
+    pub addr: SocketAddr,
+    seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    script: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>,
+}
+
+impl RecordingBackend {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let backend = Self {
+            addr,
+            seen: Arc::default(),
+            script: Arc::default(),
+        };
+        let (seen, script) = (backend.seen.clone(), backend.script.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, script) = (seen.clone(), script.clone());
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request| record(request, seen.clone(), script.clone()));
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        backend
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next calls to `path` get `statuses`, in turn.
+    pub fn script(&self, path: &str, statuses: &[u16]) {
+        self.script
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), statuses.to_vec());
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The requests so far whose path is `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.uri.split('?').next() == Some(path))
+            .collect()
+    }
+}
+
+async fn record(
+    request: hyper::Request<Incoming>,
+    seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    script: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>,
+) -> Result<hyper::Response<Payload>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = Payload::streamed(body)
+        .collect(usize::MAX)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let call = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Recorded {
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: parts.headers,
+            body,
+        });
+        seen.iter()
+            .filter(|r| r.uri.split('?').next() == Some(path.as_str()))
+            .count()
+    };
+    if path == "/hold" {
+        std::future::pending::<()>().await;
+    }
+    let status = {
+        let mut script = script.lock().unwrap();
+        match script.get_mut(&path) {
+            Some(statuses) if !statuses.is_empty() => statuses.remove(0),
+            _ => 200,
+        }
+    };
+    let json = format!(r#"{{"path":"{path}","call":{call}}}"#);
+    Ok(hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-call", call.to_string())
+        .body(Payload::from(json.into_bytes()))
+        .unwrap())
+}

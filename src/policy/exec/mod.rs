@@ -15,6 +15,8 @@ mod cors;
 mod message;
 mod param;
 mod response_cache;
+mod retry;
+mod send_request;
 mod validate_jwt;
 
 use std::future::Future;
@@ -152,6 +154,16 @@ pub(crate) trait Forwarder: Send + Sync {
 
     /// The URL of the `[[backends]]` entry `id` (checked at load).
     fn backend_url(&self, id: &str) -> Option<http::Uri>;
+
+    /// Sends `request` (`send-one-way-request`) on a task of its own, within
+    /// `options.timeout`, without waiting for it; false when it was dropped because too
+    /// many are in flight already.
+    fn send_detached(
+        &self,
+        request: http::Request<crate::body::Payload>,
+        options: ForwardOptions,
+        client_certificate: Option<&str>,
+    ) -> bool;
 }
 
 /// One line of the decision trace (`certgate invoke --explain`).
@@ -184,9 +196,36 @@ pub(crate) struct Exchange {
     pub cache: Arc<Caches>,
     /// What `cache-lookup` decided, for `cache-store` and outbound.
     pub response_cache: Option<response_cache::ResponseCaching>,
+    /// In a child of `wait` (which runs on a copy of the exchange): the variables it set,
+    /// to copy back. `None` otherwise.
+    pub branch_writes: Option<Vec<String>>,
 }
 
 impl Exchange {
+    /// Sets `context.Variables[name]`.
+    pub(crate) fn set_variable(&mut self, name: String, value: expr::Value) {
+        if let Some(writes) = &mut self.branch_writes {
+            writes.push(name.clone());
+        }
+        self.ctx.variables.insert(name, value);
+    }
+
+    /// A copy for one child of `wait`: the same context and backend, its own trace.
+    fn branch(&self) -> Exchange {
+        Exchange {
+            ctx: self.ctx.clone(),
+            backend: self.backend.clone(),
+            trust: Arc::clone(&self.trust),
+            trace: self.trace.as_ref().map(|_| Vec::new()),
+            forwarded: false,
+            collect_response: self.collect_response,
+            cors: Vec::new(),
+            cache: Arc::clone(&self.cache),
+            response_cache: None,
+            branch_writes: Some(Vec::new()),
+        }
+    }
+
     pub(crate) fn note(
         &mut self,
         section: SectionKind,
@@ -316,7 +355,7 @@ fn run_node<'a>(
                 x.note(section, &node.meta.path, || {
                     format!("{} = {value}", var.name)
                 });
-                x.ctx.variables.insert(var.name.clone(), value);
+                x.set_variable(var.name.clone(), value);
                 Ok(Flow::Continue)
             }
             Policy::SetBackendService(sbs) => {
@@ -349,7 +388,7 @@ fn run_node<'a>(
                 let token = outcome?;
                 if let Some(name) = &j.output_token_variable_name {
                     let jwt = expr::Jwt::parse(&token).map_or(expr::Value::Null, expr::Value::jwt);
-                    x.ctx.variables.insert(name.clone(), jwt);
+                    x.set_variable(name.clone(), jwt);
                 }
                 Ok(Flow::Continue)
             }
@@ -362,6 +401,16 @@ fn run_node<'a>(
             }
             Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
             Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
+            Policy::SendRequest(r) if name == "send-one-way-request" => {
+                send_request::send_one_way_request(r, x, forwarder, section, &node.meta.path)?;
+                Ok(Flow::Continue)
+            }
+            Policy::SendRequest(r) => {
+                send_request::send_request(r, x, forwarder, section, &node.meta.path).await?;
+                Ok(Flow::Continue)
+            }
+            Policy::Retry(r) => retry::retry(r, step, node, x, forwarder).await,
+            Policy::Wait(w) => retry::wait(w, step, x, forwarder).await,
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
