@@ -69,7 +69,9 @@ pub(super) fn send_one_way_request(
     path: &str,
 ) -> Result<(), Failure> {
     const POLICY: &str = "send-one-way-request";
-    let (request, options, certificate) = build(r, x, section, POLICY)?;
+    let (request, mut options, certificate) = build(r, x, section, POLICY)?;
+    // Nobody reads the answer: its body is dropped unread.
+    options.collect_response = false;
     let line = format!("{} {}", request.method(), request.uri());
     let sent = forwarder.send_detached(request, options, certificate.as_deref());
     x.note(section, path, || {
