@@ -253,7 +253,7 @@ pub enum Policy {
     CacheStore(CacheStore),
     /// `send-request`, and `send-one-way-request` (no response variable).
     SendRequest(Box<SendRequest>),
-    Retry(Retry),
+    Retry(Box<Retry>),
     Wait(Wait),
 }
 
@@ -1129,7 +1129,10 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
         }
         "retry" => {
             let a = Attrs::new(el, retry::RETRY_ATTRIBUTES)?;
-            (Policy::Retry(retry::retry(el, &a, ctx, &path)?), a.id()?)
+            (
+                Policy::Retry(Box::new(retry::retry(el, &a, ctx, &path)?)),
+                a.id()?,
+            )
         }
         "wait" => {
             let a = Attrs::new(el, retry::WAIT_ATTRIBUTES)?;
