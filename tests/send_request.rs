@@ -321,6 +321,42 @@ async fn wait_for_all_runs_every_child_and_keeps_their_variables() {
 }
 
 #[tokio::test]
+async fn the_children_of_wait_run_at_the_same_time() {
+    // `/pair` answers only when two requests wait there at once: one after the other,
+    // each would time out and be null.
+    let rec = RecordingBackend::start().await;
+    let url = format!("{}/pair", rec.url());
+    let extra = r#"timeout="30" ignore-error="true""#;
+    let policy = format!(
+        r#"<policies>
+  <inbound>
+    <wait>
+      {one}
+      {two}
+    </wait>
+    {answer}
+  </inbound>
+</policies>"#,
+        one = get_into("one", &url, extra),
+        two = get_into("two", &url, extra),
+        answer = answer(&[
+            (
+                "one",
+                r#"@(context.Variables["one"] == null ? "null" : "answered")"#
+            ),
+            (
+                "two",
+                r#"@(context.Variables["two"] == null ? "null" : "answered")"#
+            ),
+        ]),
+    );
+    let d = deploy(&rec.url(), &policy).unwrap();
+    let outcome = call(&d, "GET", &[], b"").await;
+    assert_eq!(header(&outcome, "x-one"), "answered");
+    assert_eq!(header(&outcome, "x-two"), "answered");
+}
+
+#[tokio::test]
 async fn wait_for_any_ends_with_the_first_child_and_drops_the_others() {
     let rec = RecordingBackend::start().await;
     let url = rec.url();

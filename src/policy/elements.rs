@@ -23,10 +23,12 @@ use crate::expr::BodyReads;
 mod retry;
 mod send_request;
 mod validate_jwt;
+mod wait;
 
-pub use retry::{Retry, Wait, WaitFor};
+pub use retry::Retry;
 pub use send_request::{RequestMode, SendRequest};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
+pub use wait::{Wait, WaitFor};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1128,15 +1130,15 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             (Policy::SendRequest(Box::new(r)), a.id()?)
         }
         "retry" => {
-            let a = Attrs::new(el, retry::RETRY_ATTRIBUTES)?;
+            let a = Attrs::new(el, retry::ATTRIBUTES)?;
             (
                 Policy::Retry(Box::new(retry::retry(el, &a, ctx, &path)?)),
                 a.id()?,
             )
         }
         "wait" => {
-            let a = Attrs::new(el, retry::WAIT_ATTRIBUTES)?;
-            (Policy::Wait(retry::wait(el, &a, ctx, &path)?), a.id()?)
+            let a = Attrs::new(el, wait::ATTRIBUTES)?;
+            (Policy::Wait(wait::wait(el, &a, ctx, &path)?), a.id()?)
         }
         _ => unknown_element(el)?,
     };

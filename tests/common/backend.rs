@@ -215,12 +215,15 @@ pub struct Recorded {
 
 /// A backend that records every request it receives, whole, and answers each path with
 /// the statuses scripted for it, one per call (then 200): `JSON {"path": ..., "call": n}`
-/// with `x-call: n` (n counts that path's calls from 1). `/hold` never answers.
+/// with `x-call: n` (n counts that path's calls from 1). `/hold` never answers; `/pair`
+/// answers only once a second `/pair` request is there too (two at once).
 pub struct RecordingBackend {
     pub addr: SocketAddr,
     seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
-    script: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>,
+    script: Script,
 }
+
+type Script = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>;
 
 impl RecordingBackend {
     pub async fn start() -> Self {
@@ -232,15 +235,17 @@ impl RecordingBackend {
             script: Arc::default(),
         };
         let (seen, script) = (backend.seen.clone(), backend.script.clone());
+        let pair = Arc::new(tokio::sync::Barrier::new(2));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (seen, script) = (seen.clone(), script.clone());
+                let (seen, script, pair) = (seen.clone(), script.clone(), pair.clone());
                 tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request| record(request, seen.clone(), script.clone()));
+                    let service = service_fn(move |request| {
+                        record(request, seen.clone(), script.clone(), pair.clone())
+                    });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -279,7 +284,8 @@ impl RecordingBackend {
 async fn record(
     request: hyper::Request<Incoming>,
     seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
-    script: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>,
+    script: Script,
+    pair: Arc<tokio::sync::Barrier>,
 ) -> Result<hyper::Response<Payload>, Infallible> {
     let (parts, body) = request.into_parts();
     let body = Payload::streamed(body)
@@ -299,8 +305,10 @@ async fn record(
             .filter(|r| r.uri.split('?').next() == Some(path.as_str()))
             .count()
     };
-    if path == "/hold" {
-        std::future::pending::<()>().await;
+    match path.as_str() {
+        "/hold" => std::future::pending::<()>().await,
+        "/pair" => drop(pair.wait().await),
+        _ => {}
     }
     let status = {
         let mut script = script.lock().unwrap();

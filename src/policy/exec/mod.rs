@@ -6,7 +6,8 @@
 //! lets the pipeline continue, ends it with the response now in `context.Response`
 //! (`return-response`, `mock-response`), or fails; a failure carries what
 //! `context.LastError` will say and the status the caller gets when no `on-error`
-//! answers instead. The only I/O is the backend call, through [`Forwarder`].
+//! answers instead. Calls to backends (`forward-request`, `send-request`) go through
+//! [`Forwarder`].
 
 mod backend;
 mod cache;
@@ -18,6 +19,7 @@ mod response_cache;
 mod retry;
 mod send_request;
 mod validate_jwt;
+mod wait;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -410,7 +412,7 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::Retry(r) => retry::retry(r, step, node, x, forwarder).await,
-            Policy::Wait(w) => retry::wait(w, step, x, forwarder).await,
+            Policy::Wait(w) => wait::wait(w, step, x, forwarder).await,
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
