@@ -3,6 +3,8 @@
 //! scripted statuses. No timing is asserted: outcomes, counts and bytes are.
 
 mod common;
+#[path = "common/tls_client.rs"]
+mod tls_client;
 
 use certgate::body::Payload;
 use certgate::files::SourceFile;
@@ -12,13 +14,18 @@ use common::request::gateway_request;
 use time::OffsetDateTime;
 
 fn deploy(backend: &str, policy: &str) -> Result<Deployment, String> {
+    deploy_with(backend, policy, Vec::new())
+}
+
+fn deploy_with(backend: &str, policy: &str, more: Vec<SourceFile>) -> Result<Deployment, String> {
     let toml = format!(
         "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n"
     );
-    let files = vec![
+    let mut files = vec![
         SourceFile::new("gateway.toml", toml),
         SourceFile::new("policies/orders.xml", policy),
     ];
+    files.extend(more);
     Deployment::load(&files, "test", OffsetDateTime::now_utc()).map_err(|e| e.render())
 }
 
@@ -513,4 +520,53 @@ fn mistakes_are_load_errors_with_their_position() {
         error.contains("<wait> is not allowed in <on-error>"),
         "{error}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_certificate_in_send_request_presents_the_uploaded_certificate() {
+    // A TLS backend that reports the client certificate it was shown in x-echo-certificate.
+    let backend = tls_client::Gateway::start().await;
+    let tls = tls_client::pki();
+    let url = format!("https://127.0.0.1:{}/who", backend.addr.port());
+    let policy = |certificate: &str| {
+        format!(
+            r#"<policies>
+  <inbound>
+    <send-request mode="new" response-variable-name="r">
+      <set-url>{url}</set-url>
+      <set-method>GET</set-method>
+      {certificate}
+    </send-request>
+    {}
+  </inbound>
+</policies>"#,
+            answer(&[(
+                "seen",
+                r#"@(((IResponse)context.Variables["r"]).Headers.GetValueOrDefault("x-echo-certificate", "?"))"#
+            )])
+        )
+    };
+    let files = || {
+        vec![
+            // the backend's private CA, trusted through ca/root as for forward-request
+            SourceFile::new("ca/root/backend-ca.pem", tls.server_ca.pem.clone()),
+            SourceFile::new("certificates/to-backend.pem", tls.client.pem.clone()),
+            SourceFile::new("certificates/to-backend.key", tls.client.key_pem.clone()),
+        ]
+    };
+    let thumbprint = tls.client_thumbprint();
+    for certificate in [
+        r#"<authentication-certificate certificate-id="to-backend" />"#.to_owned(),
+        format!(
+            r#"<authentication-certificate thumbprint="{}" />"#,
+            thumbprint.to_lowercase()
+        ),
+    ] {
+        let d = deploy_with("http://127.0.0.1:9", &policy(&certificate), files()).unwrap();
+        let outcome = call(&d, "GET", &[], b"").await;
+        assert_eq!(header(&outcome, "x-seen"), thumbprint, "{certificate}");
+    }
+    let d = deploy_with("http://127.0.0.1:9", &policy(""), files()).unwrap();
+    let outcome = call(&d, "GET", &[], b"").await;
+    assert_eq!(header(&outcome, "x-seen"), "none");
 }
