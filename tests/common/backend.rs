@@ -307,7 +307,9 @@ async fn record(
     };
     match path.as_str() {
         "/hold" => std::future::pending::<()>().await,
-        "/pair" => drop(pair.wait().await),
+        "/pair" => {
+            pair.wait().await;
+        }
         _ => {}
     }
     let status = {
