@@ -9,7 +9,7 @@ mod tls_client;
 use certgate::body::Payload;
 use certgate::files::SourceFile;
 use certgate::gateway::{self, ClientCertificate, Decision, Deployment, Outcome};
-use common::backend::{RecordingBackend, closed_port};
+use common::backend::{HoldingBackend, RecordingBackend, closed_port, eventually};
 use common::request::gateway_request;
 use time::OffsetDateTime;
 
@@ -395,6 +395,43 @@ async fn wait_for_any_ends_with_the_first_child_and_drops_the_others() {
     assert_eq!(outcome.decision, Decision::Responded, "{}", body(&outcome));
     assert_eq!(header(&outcome, "x-a"), "200");
     assert_eq!(header(&outcome, "x-held"), "absent");
+}
+
+#[tokio::test]
+async fn wait_for_any_cancels_the_calls_it_no_longer_waits_for() {
+    let holding = HoldingBackend::start().await;
+    let rec = RecordingBackend::start().await;
+    let policy = format!(
+        r#"<policies>
+  <inbound>
+    <wait for="any">
+      {held}
+      {a}
+    </wait>
+    {answer}
+  </inbound>
+</policies>"#,
+        held = get_into("held", &format!("{}/hold", holding.url()), ""),
+        a = get_into("a", &format!("{}/pair", rec.url()), ""),
+        answer = answer(&[("a", "done")]),
+    );
+    let d = deploy(&rec.url(), &policy).unwrap();
+    // `/pair` answers only with a second one: send it once the held call is waiting.
+    let gateway = tokio::spawn(async move { call(&d, "GET", &[], b"").await });
+    assert!(eventually(|| holding.holding() == 1).await, "never reached");
+    let pair = tokio::spawn(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Empty<bytes::Bytes>>()
+            .get(format!("{}/pair", rec.url()).parse().unwrap()),
+    );
+    let outcome = gateway.await.unwrap();
+    assert_eq!(header(&outcome, "x-a"), "done");
+    assert_eq!(pair.await.unwrap().unwrap().status(), 200);
+    assert!(
+        eventually(|| holding.open() == 0).await,
+        "the call wait no longer needed kept its connection"
+    );
+    assert_eq!(holding.holding(), 0);
 }
 
 #[tokio::test]

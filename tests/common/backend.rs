@@ -61,6 +61,19 @@ impl EchoBackend {
     }
 }
 
+/// Polls `done` until it holds or a generous 20 s have passed; says whether it held
+/// (for what happens on a backend after the request that caused it has ended).
+pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
 /// An address on which nothing listens.
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
