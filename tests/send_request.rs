@@ -166,13 +166,20 @@ async fn a_send_request_without_an_answer_stores_null_with_ignore_error_and_fail
     let rec = RecordingBackend::start().await;
     let hold = format!("{}/hold", rec.url());
     let closed = format!("http://{}/x", closed_port().await);
-    for url in [&hold, &closed] {
+    // headers at once, then a body that never ends: the timeout covers the whole answer
+    let holding = HoldingBackend::start().await;
+    let drip = format!("{}/drip", holding.url());
+    for url in [&hold, &closed, &drip] {
         let d = deploy(&rec.url(), &failing_policy(url, true)).unwrap();
         let outcome = call(&d, "GET", &[], b"").await;
         assert_eq!(outcome.decision, Decision::Responded, "{url}");
         assert_eq!(header(&outcome, "x-r"), "null", "{url}");
     }
-    for (url, reason) in [(&hold, "Timeout"), (&closed, "BackendConnectionFailure")] {
+    for (url, reason) in [
+        (&hold, "Timeout"),
+        (&closed, "BackendConnectionFailure"),
+        (&drip, "Timeout"),
+    ] {
         let d = deploy(&rec.url(), &failing_policy(url, false)).unwrap();
         let outcome = call(&d, "GET", &[], b"").await;
         assert!(

@@ -31,9 +31,18 @@ pub(super) async fn send_request(
     x.note(section, path, || {
         format!("{} {}", request.method(), request.uri())
     });
-    let answer = forwarder
-        .forward(request, options, certificate.as_deref(), None)
-        .await;
+    // The timeout covers the whole call here, the answer's body too (the client's own
+    // timeout covers only the headers, which a streamed answer needs).
+    let url = request.uri().to_string();
+    let answer = tokio::time::timeout(
+        options.timeout,
+        forwarder.forward(request, options, certificate.as_deref(), None),
+    )
+    .await
+    .unwrap_or(Err(ProxyError::Timeout {
+        url,
+        after: options.timeout,
+    }));
     let value = match answer {
         Ok(answer) => {
             x.note(section, path, || {
