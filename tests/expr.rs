@@ -1735,3 +1735,98 @@ fn the_deepest_expressions_load_and_run_on_a_small_stack() {
         .unwrap();
     assert_eq!(values, ["1", "2"]);
 }
+
+/// A context whose variable `token` holds the `IResponse` that send-request would store:
+/// 201, two `X-Rate` values, a JSON body.
+fn ctx_with_stored_response() -> Context {
+    let mut c = ctx();
+    let mut headers = Headers::new();
+    headers.append("Content-Type", "application/json");
+    headers.append("X-Rate", "10");
+    headers.append("x-rate", "20");
+    let stored = expr::Response {
+        status_code: 201,
+        status_reason: "Created".into(),
+        headers,
+        body: Some(expr::Body::new(
+            &br#"{"access_token":"abc","scopes":["a","b"]}"#[..],
+        )),
+    };
+    c.variables.insert("token".into(), Value::response(stored));
+    c.variables.insert("nothing".into(), Value::Null);
+    c
+}
+
+#[test]
+fn a_stored_iresponse_reads_its_own_status_headers_and_body() {
+    let c = ctx_with_stored_response();
+    let eval = |src: &str| match compile(src).eval(&c) {
+        Ok(v) => v.to_json(),
+        Err(e) => panic!("{src}: {}", e.render()),
+    };
+    let cases: &[(&str, serde_json::Value)] = &[
+        (
+            r#"@(((IResponse)context.Variables["token"]).StatusCode)"#,
+            201.into(),
+        ),
+        (
+            r#"@(((IResponse)context.Variables["token"]).StatusReason)"#,
+            "Created".into(),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<IResponse>("token").Headers.GetValueOrDefault("x-rate", "none"))"#,
+            "10,20".into(),
+        ),
+        (
+            r#"@(((IResponse)context.Variables["token"]).Headers["Content-Type"][0])"#,
+            "application/json".into(),
+        ),
+        (
+            r#"@(((IResponse)context.Variables["token"]).Headers.ContainsKey("X-Missing"))"#,
+            false.into(),
+        ),
+        (
+            r#"@(((IResponse)context.Variables["token"]).Headers.Count)"#,
+            2.into(),
+        ),
+        (
+            r#"@((string)((IResponse)context.Variables["token"]).Body.As<JObject>(preserveContent: true)["access_token"])"#,
+            "abc".into(),
+        ),
+        (
+            r#"@(((IResponse)context.Variables["token"]).Body.As<JObject>(true)["scopes"].Count())"#,
+            2.into(),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<IResponse>("nothing") == null)"#,
+            true.into(),
+        ),
+        (
+            r#"@(context.Variables.GetValueOrDefault<IResponse>("absent")?.StatusCode ?? -1)"#,
+            (-1).into(),
+        ),
+        // context.Response is untouched by reading the stored one
+        (r#"@(context.Response.StatusCode)"#, 200.into()),
+    ];
+    for (src, want) in cases {
+        assert_eq!(&eval(src), want, "{src}");
+    }
+    // As<string>() without preserveContent consumes the stored body, as in APIM
+    let read = compile(r#"@(((IResponse)context.Variables["token"]).Body.As<string>())"#);
+    assert_eq!(
+        read.eval(&c).unwrap().as_str(),
+        Some(r#"{"access_token":"abc","scopes":["a","b"]}"#)
+    );
+    assert_eq!(read.eval(&c).unwrap().as_str(), Some(""));
+    // a variable of another type is not an IResponse
+    let wrong = compile(r#"@(context.Variables.GetValueOrDefault<IResponse>("name").StatusCode)"#)
+        .eval(&c)
+        .unwrap_err();
+    assert!(wrong.to_string().contains("IResponse"), "{wrong}");
+    let cast = compile(r#"@(((IResponse)context.Variables["name"]).StatusCode)"#)
+        .eval(&c)
+        .unwrap_err();
+    assert!(cast.to_string().contains("IResponse"), "{cast}");
+    // and a member IResponse lacks is a load error
+    assert!(load_err(r#"@(((IResponse)context.Variables["token"]).Status)"#).contains("Status"),);
+}

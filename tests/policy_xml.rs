@@ -639,13 +639,13 @@ fn unsupported_elements_say_why() {
         .2
         .contains("not available in the Consumption tier")
     );
-    // `buffer-request-body` of forward-request only matters to <retry>.
+    // The children of <retry> follow the rules of the section it is in.
     assert!(
         error(&inbound_doc(
             r#"<retry condition="@(true)" count="2" interval="1"><forward-request buffer-request-body="true" /></retry>"#
         ))
         .2
-        .starts_with("<retry> is not supported")
+        .starts_with("<forward-request> is not allowed in <inbound>")
     );
     assert!(
         error(&inbound_doc(

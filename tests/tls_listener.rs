@@ -11,7 +11,7 @@ mod tls_client;
 
 use std::time::{Duration, Instant};
 
-use backend::HoldingBackend;
+use backend::{HoldingBackend, eventually};
 use bytes::Bytes;
 use certgate::config::GatewayConfig;
 use certgate::files::SourceFile;
@@ -662,18 +662,6 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     .expect("the freed slot was not reused")
     .unwrap();
     assert_eq!(answer.status, 200);
-}
-
-/// Polls `done` until it holds or a generous 20 s have passed; says whether it held.
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    done()
 }
 
 /// An HTTP/2 connection to the listener, its driver task, and a sender of requests.

@@ -54,7 +54,7 @@ impl RequestSteps {
         self.limit.saturating_sub(self.spent())
     }
 
-    pub(super) fn add(&self, steps: u64) {
+    pub(crate) fn add(&self, steps: u64) {
         let spent = self.spent().saturating_add(steps);
         self.spent.store(spent, Ordering::Relaxed);
     }

@@ -382,6 +382,7 @@ impl Ty {
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
             "Jwt" => Ty::Obj(Obj::Jwt),
+            "IResponse" => Ty::Obj(Obj::Response),
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
             other => return JsonTy::from_name(other).map(Ty::Json),
         })

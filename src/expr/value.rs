@@ -65,10 +65,12 @@ impl EnumValue {
 pub struct Handle(pub(crate) HandleKind);
 
 /// Which message a body or headers belong to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum Which {
     Request,
     Response,
+    /// A response held in a variable (`send-request`'s `response-variable-name`).
+    Stored(Arc<super::context::Response>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +80,7 @@ pub(crate) enum UrlRef {
     ApiService,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum DictRef {
     Headers(Which),
     Query(UrlRef),
@@ -110,6 +112,8 @@ pub(crate) enum HandleKind {
     Context,
     Request,
     Response,
+    /// An `IResponse` held in a variable, made by `send-request`.
+    StoredResponse(Arc<super::context::Response>),
     Url(UrlRef),
     Deployment,
     Api,
@@ -154,6 +158,19 @@ pub(crate) fn builder_text(b: &std::sync::Mutex<String>) -> std::sync::MutexGuar
 impl Value {
     pub fn string(s: &str) -> Value {
         Value::String(Arc::from(s))
+    }
+
+    /// An `IResponse` object (what `send-request` stores in `context.Variables`).
+    pub fn response(response: super::context::Response) -> Value {
+        Value::Object(Handle(HandleKind::StoredResponse(Arc::new(response))))
+    }
+
+    /// The `IResponse` this value holds, if it is one.
+    pub fn as_response(&self) -> Option<&super::context::Response> {
+        match self {
+            Value::Object(Handle(HandleKind::StoredResponse(r))) => Some(r),
+            _ => None,
+        }
     }
 
     /// A `Jwt` object.
@@ -210,6 +227,7 @@ impl Value {
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Jwt(_) => "Jwt",
+                HandleKind::StoredResponse(_) => "IResponse",
                 HandleKind::Grouping(_) => "Grouping",
                 HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
                 _ => "Object",

@@ -502,14 +502,7 @@ fn external_cache_use(doc: &PolicyDocument) -> Option<&Node> {
                 caching_type: CachingType::External,
                 ..
             }) => Some(node),
-            Policy::Choose(choose) => choose
-                .whens
-                .iter()
-                .flat_map(|when| &when.steps)
-                .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
-                .find_map(walk),
-            Policy::LimitConcurrency(l) => l.steps.iter().find_map(walk),
-            _ => None,
+            _ => node.children().into_iter().find_map(walk),
         }
     }
     SectionKind::ALL

@@ -136,6 +136,7 @@ pub async fn handle(
         secrets: Arc::clone(&deployment.secrets),
         metrics: Arc::clone(&deployment.metrics),
         concurrency: Arc::clone(&deployment.concurrency),
+        branch_writes: None,
     };
     if explain {
         explain_certificate(deployment, &request, &mut exchange, now);
@@ -502,5 +503,38 @@ impl Forwarder for Backends {
 
     fn backend_url(&self, id: &str) -> Option<http::Uri> {
         self.entities.get(id).map(|entity| entity.url.clone())
+    }
+
+    fn send_detached(
+        &self,
+        request: http::Request<Payload>,
+        options: ForwardOptions,
+        client_certificate: Option<&str>,
+    ) -> bool {
+        /// One-way requests in flight at most, across the process: beyond, they are
+        /// dropped (logged) rather than pile up behind a slow receiver.
+        static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(64);
+        let backend = match client_certificate {
+            None => self.default.clone(),
+            Some(id) => match self.by_identity.get(id) {
+                Some(backend) => backend.clone(),
+                None => {
+                    tracing::warn!(id, "send-one-way-request: the certificate has no key");
+                    return false;
+                }
+            },
+        };
+        let Ok(permit) = IN_FLIGHT.try_acquire() else {
+            tracing::warn!(url = %request.uri(), "send-one-way-request dropped: 64 in flight");
+            return false;
+        };
+        tokio::spawn(async move {
+            let url = request.uri().to_string();
+            if let Err(error) = backend.forward(request, options).await {
+                tracing::warn!(url, %error, "send-one-way-request failed");
+            }
+            drop(permit);
+        });
+        true
     }
 }

@@ -187,16 +187,7 @@ impl PolicyDocument {
                             ),
                         });
                     }
-                    Policy::Choose(choose) => {
-                        for when in &choose.whens {
-                            visit(&mut when.steps.iter(), known)?;
-                        }
-                        if let Some(otherwise) = &choose.otherwise {
-                            visit(&mut otherwise.steps.iter(), known)?;
-                        }
-                    }
-                    Policy::LimitConcurrency(l) => visit(&mut l.steps.iter(), known)?,
-                    _ => {}
+                    _ => visit(&mut node.children().into_iter(), known)?,
                 }
             }
             Ok(())

@@ -24,18 +24,24 @@ mod authentication_basic;
 mod emit_metric;
 mod find_and_replace;
 mod limit_concurrency;
+mod retry;
+mod send_request;
 mod set_method;
 mod trace;
 mod validate_jwt;
+mod wait;
 
 pub use authentication_basic::AuthenticationBasic;
 pub(crate) use emit_metric::metric_name;
 pub use emit_metric::{Dimension, DimensionValue, EmitMetric};
 pub use find_and_replace::FindAndReplace;
 pub use limit_concurrency::LimitConcurrency;
+pub use retry::Retry;
+pub use send_request::{RequestMode, SendRequest};
 pub use set_method::SetMethod;
 pub use trace::{Trace, TraceMetadata, TraceSeverity};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
+pub use wait::{Wait, WaitFor};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +66,23 @@ pub struct Node {
 }
 
 impl Node {
+    /// The policies this one holds (`choose` branches, `retry` and `wait` children),
+    /// for checks that look at every policy of a document.
+    pub fn children(&self) -> Vec<&Node> {
+        match &self.policy {
+            Policy::Choose(choose) => choose
+                .whens
+                .iter()
+                .flat_map(|when| &when.steps)
+                .chain(choose.otherwise.iter().flat_map(|o| &o.steps))
+                .collect(),
+            Policy::Retry(retry) => retry.steps.iter().collect(),
+            Policy::Wait(wait) => wait.steps.iter().collect(),
+            Policy::LimitConcurrency(limit) => limit.steps.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Which message bodies the expressions of this policy and its children read: the
     /// gateway streams the others through without buffering them.
     pub fn reads(&self) -> BodyReads {
@@ -174,6 +197,38 @@ impl Node {
                 }
             }
             Policy::LimitConcurrency(l) => params(&[&l.key, &l.steps]),
+            Policy::SendRequest(r) => {
+                params(&[&r.mode, &r.response_variable_name, &r.timeout, &r.url]);
+                for h in &r.headers {
+                    params(&[&h.name, &h.exists_action, &h.values]);
+                }
+                if let Some(body) = &r.body {
+                    params(&[&body.body]);
+                }
+                if let Some(
+                    AuthenticationCertificate::Thumbprint(p)
+                    | AuthenticationCertificate::CertificateId(p),
+                ) = &r.certificate
+                {
+                    params(&[p]);
+                }
+                // A copy takes the request's body: it must be whole to be sent twice.
+                reads.request |= !matches!(r.mode, Param::Literal(RequestMode::New, _));
+            }
+            Policy::Retry(r) => {
+                params(&[
+                    &r.condition,
+                    &r.count,
+                    &r.interval,
+                    &r.max_interval,
+                    &r.delta,
+                    &r.first_fast_retry,
+                    &r.steps,
+                ]);
+                // Each try sends the request's body again, byte for byte.
+                reads.request = true;
+            }
+            Policy::Wait(w) => params(&[&w.for_, &w.steps]),
         }
         reads
     }
@@ -245,6 +300,10 @@ pub enum Policy {
     Trace(Trace),
     EmitMetric(EmitMetric),
     LimitConcurrency(LimitConcurrency),
+    /// `send-request`, and `send-one-way-request` (no response variable).
+    SendRequest(Box<SendRequest>),
+    Retry(Box<Retry>),
+    Wait(Wait),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -704,6 +763,8 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         "set-method" => &[Inbound, OnError],
         "find-and-replace" | "trace" | "emit-metric" | "limit-concurrency" => ALL,
         "authentication-basic" => INBOUND,
+        "send-request" | "send-one-way-request" | "retry" => ALL,
+        "wait" => &[Inbound, Backend, Outbound],
         _ => return None,
     })
 }
@@ -711,15 +772,11 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
 /// Other APIM policies certgate does not run (so their names get a clear error rather
 /// than "unknown element").
 const NOT_IMPLEMENTED: &[&str] = &[
-    "send-request",
-    "send-one-way-request",
     "json-to-xml",
     "xml-to-json",
     "xsl-transform",
-    "retry",
     "cross-domain",
     "jsonp",
-    "wait",
     "proxy",
     "validate-content",
     "validate-parameters",
@@ -1157,6 +1214,28 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             let l = limit_concurrency::limit_concurrency(el, &a, ctx, &path)?;
             (Policy::LimitConcurrency(l), a.id()?)
         }
+        "send-request" | "send-one-way-request" => {
+            let one_way = name == "send-one-way-request";
+            let allowed = if one_way {
+                send_request::ONE_WAY_ATTRIBUTES
+            } else {
+                send_request::ATTRIBUTES
+            };
+            let a = Attrs::new(el, allowed)?;
+            let r = send_request::send_request(el, &a, ctx, &path, one_way)?;
+            (Policy::SendRequest(Box::new(r)), a.id()?)
+        }
+        "retry" => {
+            let a = Attrs::new(el, retry::ATTRIBUTES)?;
+            (
+                Policy::Retry(Box::new(retry::retry(el, &a, ctx, &path)?)),
+                a.id()?,
+            )
+        }
+        "wait" => {
+            let a = Attrs::new(el, wait::ATTRIBUTES)?;
+            (Policy::Wait(wait::wait(el, &a, ctx, &path)?), a.id()?)
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -1200,6 +1279,10 @@ const POLICY_NAMES: &[&str] = &[
     "trace",
     "emit-metric",
     "limit-concurrency",
+    "send-request",
+    "send-one-way-request",
+    "retry",
+    "wait",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).

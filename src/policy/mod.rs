@@ -53,6 +53,7 @@ pub use elements::{
     TokenSource, Trace, TraceMetadata, TraceSeverity, ValidateClientCertificate, ValidateJwt, When,
     XsiNil,
 };
+pub use elements::{RequestMode, Retry, SendRequest, Wait, WaitFor};
 pub use error::{Location, PolicyError, diagnostic};
 pub use exec::{MetricSink, StdoutMetrics};
 pub(crate) use fragments::PolicySources;

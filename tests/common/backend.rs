@@ -61,6 +61,19 @@ impl EchoBackend {
     }
 }
 
+/// Polls `done` until it holds or a generous 20 s have passed; says whether it held
+/// (for what happens on a backend after the request that caused it has ended).
+pub async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    done()
+}
+
 /// An address on which nothing listens.
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -267,4 +280,129 @@ impl GatedBackend {
     pub fn release(&self) {
         self.gate.send_replace(true);
     }
+}
+
+/// One request as [`RecordingBackend`] received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A backend that records every request it receives, whole, and answers each path with
+/// the statuses scripted for it, one per call (then 200): `JSON {"path": ..., "call": n}`
+/// with `x-call: n` (n counts that path's calls from 1). `/hold` never answers; `/pair`
+/// answers only once a second `/pair` request is there too (two at once).
+pub struct RecordingBackend {
+    pub addr: SocketAddr,
+    seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    script: Script,
+}
+
+type Script = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>;
+
+impl RecordingBackend {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let backend = Self {
+            addr,
+            seen: Arc::default(),
+            script: Arc::default(),
+        };
+        let (seen, script) = (backend.seen.clone(), backend.script.clone());
+        let pair = Arc::new(tokio::sync::Barrier::new(2));
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, script, pair) = (seen.clone(), script.clone(), pair.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| {
+                        record(request, seen.clone(), script.clone(), pair.clone())
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        backend
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next calls to `path` get `statuses`, in turn.
+    pub fn script(&self, path: &str, statuses: &[u16]) {
+        self.script
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), statuses.to_vec());
+    }
+
+    /// Every request so far, in the order they arrived.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// The requests so far whose path is `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.uri.split('?').next() == Some(path))
+            .collect()
+    }
+}
+
+async fn record(
+    request: hyper::Request<Incoming>,
+    seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
+    script: Script,
+    pair: Arc<tokio::sync::Barrier>,
+) -> Result<hyper::Response<Payload>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = Payload::streamed(body)
+        .collect(usize::MAX)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let call = {
+        let mut seen = seen.lock().unwrap();
+        seen.push(Recorded {
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: parts.headers,
+            body,
+        });
+        seen.iter()
+            .filter(|r| r.uri.split('?').next() == Some(path.as_str()))
+            .count()
+    };
+    match path.as_str() {
+        "/hold" => std::future::pending::<()>().await,
+        "/pair" => {
+            pair.wait().await;
+        }
+        _ => {}
+    }
+    let status = {
+        let mut script = script.lock().unwrap();
+        match script.get_mut(&path) {
+            Some(statuses) if !statuses.is_empty() => statuses.remove(0),
+            _ => 200,
+        }
+    };
+    let json = format!(r#"{{"path":"{path}","call":{call}}}"#);
+    Ok(hyper::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("x-call", call.to_string())
+        .body(Payload::from(json.into_bytes()))
+        .unwrap())
 }

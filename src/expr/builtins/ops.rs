@@ -250,6 +250,12 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
                 )),
                 Ty::Obj(crate::expr::types::Obj::Jwt)
             )
+            | (
+                Value::Object(crate::expr::value::Handle(
+                    crate::expr::value::HandleKind::StoredResponse(_)
+                )),
+                Ty::Obj(crate::expr::types::Obj::Response)
+            )
     )
 }
 

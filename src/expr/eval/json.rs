@@ -184,7 +184,7 @@ impl Eval<'_> {
                 return Err((E::Internal(format!("As on a {}", recv.type_name())), span));
             };
             let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
-            let bytes = self.body_bytes(w, preserve, span)?;
+            let bytes = self.body_bytes(&w, preserve, span)?;
             return self.json_parse(&String::from_utf8_lossy(&bytes), k, span);
         }
         let to_target = |t: Target| -> R<Value> {

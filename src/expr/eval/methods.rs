@@ -294,7 +294,7 @@ impl Eval<'_> {
             }
             (M::BodyAsString | M::BodyAsBytes, Value::Object(Handle(HandleKind::Body(w)))) => {
                 let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
-                let bytes = self.body_bytes(*w, preserve, span)?;
+                let bytes = self.body_bytes(w, preserve, span)?;
                 // copied (and for a string, checked as UTF-8)
                 self.charge_bytes(bytes.len(), span)?;
                 if m == M::BodyAsBytes {
@@ -394,12 +394,12 @@ impl Eval<'_> {
                 })
             }
             (M::DictContainsKey, Value::Object(Handle(HandleKind::Dict(d)))) => match &args[0] {
-                Value::String(k) => Ok(Value::Bool(self.dict_get(*d, k, span)?.is_some())),
+                Value::String(k) => Ok(Value::Bool(self.dict_get(d, k, span)?.is_some())),
                 _ => Err(fail(E::Argument("key is null".into()))),
             },
             (M::DictGetValueOrDefault, Value::Object(Handle(HandleKind::Dict(d)))) => {
                 let found = match &args[0] {
-                    Value::String(k) => self.dict_get(*d, k, span)?,
+                    Value::String(k) => self.dict_get(d, k, span)?,
                     _ => return Err(fail(E::Argument("key is null".into()))),
                 };
                 Ok(match found {
@@ -422,7 +422,7 @@ impl Eval<'_> {
                 let Value::String(name) = &args[0] else {
                     return Err(fail(E::Argument("variableName is null".into())));
                 };
-                match self.dict_get(*d, name, span)? {
+                match self.dict_get(d, name, span)? {
                     None => Ok(args.get(1).cloned().unwrap_or_else(|| default_value(&t))),
                     Some(Value::Null) => Ok(Value::Null),
                     Some(v) if ops::has_type(&v, &t) => Ok(v),
@@ -618,11 +618,8 @@ impl Eval<'_> {
     }
 
     /// The message body for `Body.As<T>`; `preserve` keeps it for later readers.
-    pub(crate) fn body_bytes(&mut self, w: Which, preserve: bool, span: Span) -> R<bytes::Bytes> {
-        let body = match w {
-            Which::Request => self.ctx.request.body.as_ref(),
-            Which::Response => self.ctx.response.body.as_ref(),
-        };
+    pub(crate) fn body_bytes(&mut self, w: &Which, preserve: bool, span: Span) -> R<bytes::Bytes> {
+        let body = super::props::body(self.ctx, w);
         match body.map(|b| b.read(preserve)) {
             None => Ok(bytes::Bytes::new()),
             Some(Some(bytes)) => Ok(bytes),

@@ -28,7 +28,7 @@ use super::ir::ProgramBody;
 use super::ir::{CertField, FnBody, Function, Lambda, Method, Node, Prop, Stmt};
 use super::span::Span;
 use super::stack::deep;
-use super::value::{DictRef, Handle, HandleKind, Value, Which};
+use super::value::{DictRef, Handle, HandleKind, Value};
 use crate::cert::Certificate;
 use crate::trust::Revocation;
 
@@ -1007,10 +1007,7 @@ impl<'a> Eval<'a> {
             }
             Value::Object(Handle(HandleKind::Dict(d))) => match d {
                 DictRef::Headers(w) => {
-                    let hs = match w {
-                        Which::Request => &ctx.request.headers,
-                        Which::Response => &ctx.response.headers,
-                    };
+                    let hs = props::headers(ctx, w);
                     each!(
                         hs.iter().map(|(k, v)| pair(Value::string(k), strings(v))),
                         copied
@@ -1107,6 +1104,7 @@ impl<'a> Eval<'a> {
             HandleKind::Context
             | HandleKind::Request
             | HandleKind::Response
+            | HandleKind::StoredResponse(_)
             | HandleKind::Deployment
             | HandleKind::Api
             | HandleKind::Operation

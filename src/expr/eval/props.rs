@@ -4,13 +4,31 @@ use std::sync::Arc;
 
 use super::super::builtins::datetime::{self as dt, ticks_of};
 use super::super::builtins::string::{byte_to_16, len16};
-use super::super::context::{Context, Url};
+use super::super::context::{Body, Context, Headers, Url};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::Prop;
 use super::super::span::Span;
 use super::super::types::EnumTy;
 use super::super::value::{DictRef, Handle, HandleKind, UrlRef, Value, Which, builder_text};
 use super::{Eval, R, built_len, h, strings};
+
+/// The headers of message `w`.
+pub(crate) fn headers<'a>(ctx: &'a Context, w: &'a Which) -> &'a Headers {
+    match w {
+        Which::Request => &ctx.request.headers,
+        Which::Response => &ctx.response.headers,
+        Which::Stored(r) => &r.headers,
+    }
+}
+
+/// The body of message `w`, if it has one.
+pub(crate) fn body<'a>(ctx: &'a Context, w: &'a Which) -> Option<&'a Body> {
+    match w {
+        Which::Request => ctx.request.body.as_ref(),
+        Which::Response => ctx.response.body.as_ref(),
+        Which::Stored(r) => r.body.as_ref(),
+    }
+}
 
 pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
     match u {
@@ -100,14 +118,26 @@ impl Eval<'_> {
                 .certificate
                 .as_ref()
                 .map_or(Value::Null, |c| Value::Certificate(c.clone())),
-            P::RespStatusCode => Value::Int(ctx.response.status_code),
-            P::RespStatusReason => s(&ctx.response.status_reason),
-            P::RespHeaders => h(HandleKind::Dict(DictRef::Headers(Which::Response))),
-            P::RespBody => ctx
-                .response
-                .body
-                .as_ref()
-                .map_or(Value::Null, |_| h(HandleKind::Body(Which::Response))),
+            P::RespStatusCode | P::RespStatusReason | P::RespHeaders | P::RespBody => {
+                // `context.Response`, or an `IResponse` a variable holds.
+                let which = match &v {
+                    Value::Object(Handle(HandleKind::StoredResponse(r))) => {
+                        Which::Stored(r.clone())
+                    }
+                    _ => Which::Response,
+                };
+                let r = match &which {
+                    Which::Stored(r) => &**r,
+                    _ => &ctx.response,
+                };
+                match p {
+                    P::RespStatusCode => Value::Int(r.status_code),
+                    P::RespStatusReason => s(&r.status_reason),
+                    P::RespHeaders => h(HandleKind::Dict(DictRef::Headers(which.clone()))),
+                    _ if r.body.is_some() => h(HandleKind::Body(which.clone())),
+                    _ => Value::Null,
+                }
+            }
             P::UrlHost
             | P::UrlPath
             | P::UrlPort
@@ -441,8 +471,7 @@ impl Eval<'_> {
             return None;
         };
         Some(match d {
-            DictRef::Headers(Which::Request) => ctx.request.headers.len(),
-            DictRef::Headers(Which::Response) => ctx.response.headers.len(),
+            DictRef::Headers(w) => headers(ctx, w).len(),
             DictRef::Query(u) => url(ctx, *u).map_or(0, |u| u.query.len()),
             DictRef::MatchedParameters => ctx.request.matched_parameters.len(),
             DictRef::Variables => ctx.variables.len(),
@@ -452,17 +481,11 @@ impl Eval<'_> {
 
     /// `dict[key]` lookup without throwing: None when absent. Headers, query and route
     /// parameters are copied out of the request: that is charged.
-    pub(crate) fn dict_get(&mut self, d: DictRef, key: &str, span: Span) -> R<Option<Value>> {
+    pub(crate) fn dict_get(&mut self, d: &DictRef, key: &str, span: Span) -> R<Option<Value>> {
         let ctx = self.ctx;
         let found = match d {
-            DictRef::Headers(w) => {
-                let hs = match w {
-                    Which::Request => &ctx.request.headers,
-                    Which::Response => &ctx.response.headers,
-                };
-                hs.get(key).map(strings)
-            }
-            DictRef::Query(u) => url(ctx, u).and_then(|url| {
+            DictRef::Headers(w) => headers(ctx, w).get(key).map(strings),
+            DictRef::Query(u) => url(ctx, *u).and_then(|url| {
                 url.query
                     .iter()
                     .find(|(k, _)| k == key)
@@ -510,7 +533,7 @@ impl Eval<'_> {
                 let Value::String(key) = key else {
                     return Err((E::Argument("the key is null".into()), span));
                 };
-                self.dict_get(*d, key, span)?
+                self.dict_get(d, key, span)?
                     .ok_or_else(|| (E::KeyNotFound(key.to_string()), span))
             }
             (Value::Map(d), key) => self.map_index(d, key, span),

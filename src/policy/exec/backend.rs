@@ -134,13 +134,21 @@ pub(super) fn authentication_certificate(
     auth: &AuthenticationCertificate,
     x: &mut Exchange,
 ) -> Result<(), Failure> {
+    x.backend.client_certificate = Some(certificate_id(auth, &x.ctx)?);
+    Ok(())
+}
+
+/// The uploaded certificate an `authentication-certificate` names, by id or thumbprint.
+pub(super) fn certificate_id(
+    auth: &AuthenticationCertificate,
+    ctx: &crate::expr::Context,
+) -> Result<String, Failure> {
     const POLICY: &str = "authentication-certificate";
-    let id = match auth {
-        AuthenticationCertificate::CertificateId(id) => param::eval(id, &x.ctx, POLICY)?,
+    Ok(match auth {
+        AuthenticationCertificate::CertificateId(id) => param::eval(id, ctx, POLICY)?,
         AuthenticationCertificate::Thumbprint(thumbprint) => {
-            let thumbprint = param::eval(thumbprint, &x.ctx, POLICY)?;
-            x.ctx
-                .deployment
+            let thumbprint = param::eval(thumbprint, ctx, POLICY)?;
+            ctx.deployment
                 .certificates
                 .iter()
                 .find(|(_, c)| c.thumbprint().eq_ignore_ascii_case(&thumbprint))
@@ -158,9 +166,7 @@ pub(super) fn authentication_certificate(
                 "certgate does not take inline certificates; upload it as certificates/<id>.pem with its key and use certificate-id",
             ));
         }
-    };
-    x.backend.client_certificate = Some(id);
-    Ok(())
+    })
 }
 
 /// `forward-request`: builds the backend request from `context.Request`, sends it, and
@@ -226,7 +232,7 @@ pub(super) async fn forward_request(
 /// Methods a gateway does not pass on: CONNECT would make the backend a tunnel, and
 /// TRACE (IIS: TRACK) echoes the request with whatever credentials the gateway added.
 /// A policy may still answer them itself (`return-response`, `mock-response`).
-const NOT_FORWARDED: &[&str] = &["CONNECT", "TRACE", "TRACK"];
+pub(super) const NOT_FORWARDED: &[&str] = &["CONNECT", "TRACE", "TRACK"];
 
 fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     let bad = |what: String| {
@@ -238,8 +244,7 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         )
     };
     let request = &x.ctx.request;
-    let target = format!("{}{}", x.backend.path, request.url.query_string());
-    let uri = proxy::backend_url(&x.backend.base_url, &target).ok_or_else(|| {
+    let uri = backend_uri(x).ok_or_else(|| {
         bad(format!(
             "cannot build a backend URL from {}",
             x.backend.base_url
@@ -296,6 +301,13 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     *built.uri_mut() = uri;
     *built.headers_mut() = headers;
     Ok(built)
+}
+
+/// Where `forward-request` sends the request now: the backend, the path after the API's
+/// prefix, the query.
+pub(super) fn backend_uri(x: &Exchange) -> Option<http::Uri> {
+    let target = format!("{}{}", x.backend.path, x.ctx.request.url.query_string());
+    proxy::backend_url(&x.backend.base_url, &target)
 }
 
 /// Passes the client's chain (leaf first) to the backend in `format`.

@@ -64,7 +64,7 @@ pub(super) async fn lookup_value(
         let outcome = if hit { "hit" } else { "miss" };
         format!("{} cache {outcome} for {key}", tier.as_str())
     });
-    x.ctx.variables.insert(c.variable_name.clone(), value);
+    x.set_variable(c.variable_name.clone(), value);
     Ok(Flow::Continue)
 }
 

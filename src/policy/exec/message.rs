@@ -57,6 +57,23 @@ pub(super) fn set_header(
     ctx: &mut Context,
     target: Target,
 ) -> Result<(), Failure> {
+    let Some((name, action, values)) = header_change(p, ctx)? else {
+        return Ok(());
+    };
+    let headers = match target {
+        Target::Request => &mut ctx.request.headers,
+        Target::Response => &mut ctx.response.headers,
+    };
+    apply_header(headers, &name, action, values);
+    Ok(())
+}
+
+/// What a `set-header` does, evaluated against `ctx`: the name, the action and the
+/// values; `None` for a header no policy may change.
+pub(super) fn header_change(
+    p: &SetParameter,
+    ctx: &Context,
+) -> Result<Option<(String, ExistsAction, Vec<String>)>, Failure> {
     let name = param::eval(&p.name, ctx, "set-header")?;
     let action = param::eval(&p.exists_action, ctx, "set-header")?;
     let values = p
@@ -73,17 +90,17 @@ pub(super) fn set_header(
     let lower = name.to_ascii_lowercase();
     if PROTECTED.contains(&lower.as_str()) || (lower == "server" && action == ExistsAction::Delete)
     {
-        return Ok(());
+        return Ok(None);
     }
-    let headers = match target {
-        Target::Request => &mut ctx.request.headers,
-        Target::Response => &mut ctx.response.headers,
-    };
-    apply_header(headers, &name, action, values);
-    Ok(())
+    Ok(Some((name, action, values)))
 }
 
-fn apply_header(headers: &mut Headers, name: &str, action: ExistsAction, values: Vec<String>) {
+pub(super) fn apply_header(
+    headers: &mut Headers,
+    name: &str,
+    action: ExistsAction,
+    values: Vec<String>,
+) {
     let separate = NOT_CONCATENATED.contains(&name.to_ascii_lowercase().as_str());
     let shape = |values: Vec<String>| {
         if separate || values.len() < 2 {
@@ -168,15 +185,22 @@ pub(super) fn return_response(
     x: &mut Exchange,
     _section: SectionKind,
 ) -> Result<(), Failure> {
-    if let Some(name) = &rr.response_variable_name {
-        return Err(Failure::expression(
-            "return-response",
-            format!(
-                "variable `{name}` does not hold a response: certgate has no send-request to make one"
-            ),
-        ));
-    }
-    let previous = std::mem::replace(&mut x.ctx.response, fresh_response());
+    let start = match &rr.response_variable_name {
+        None => fresh_response(),
+        Some(name) => x
+            .ctx
+            .variables
+            .get(name)
+            .and_then(crate::expr::Value::as_response)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::expression(
+                    "return-response",
+                    format!("variable `{name}` does not hold a response (IResponse)"),
+                )
+            })?,
+    };
+    let previous = std::mem::replace(&mut x.ctx.response, start);
     x.ctx.request.body = None;
     for node in &rr.steps {
         let done = match &node.policy {

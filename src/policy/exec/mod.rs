@@ -6,7 +6,8 @@
 //! lets the pipeline continue, ends it with the response now in `context.Response`
 //! (`return-response`, `mock-response`), or fails; a failure carries what
 //! `context.LastError` will say and the status the caller gets when no `on-error`
-//! answers instead. The only I/O is the backend call, through [`Forwarder`].
+//! answers instead. Calls to backends (`forward-request`, `send-request`) go through
+//! [`Forwarder`].
 
 mod authentication_basic;
 mod backend;
@@ -19,9 +20,12 @@ mod limit_concurrency;
 mod message;
 mod param;
 mod response_cache;
+mod retry;
+mod send_request;
 mod set_method;
 mod trace;
 mod validate_jwt;
+mod wait;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -161,6 +165,16 @@ pub(crate) trait Forwarder: Send + Sync {
 
     /// The URL of the `[[backends]]` entry `id` (checked at load).
     fn backend_url(&self, id: &str) -> Option<http::Uri>;
+
+    /// Sends `request` (`send-one-way-request`) on a task of its own, within
+    /// `options.timeout`, without waiting for it; false when it was dropped because too
+    /// many are in flight already.
+    fn send_detached(
+        &self,
+        request: http::Request<crate::body::Payload>,
+        options: ForwardOptions,
+        client_certificate: Option<&str>,
+    ) -> bool;
 }
 
 /// One line of the decision trace (`certgate invoke --explain`).
@@ -199,9 +213,39 @@ pub(crate) struct Exchange {
     pub metrics: Arc<dyn MetricSink>,
     /// The deployment's `limit-concurrency` counts.
     pub concurrency: Arc<ConcurrencyLimits>,
+    /// In a child of `wait` (which runs on a copy of the exchange): the variables it set,
+    /// to copy back. `None` otherwise.
+    pub branch_writes: Option<Vec<String>>,
 }
 
 impl Exchange {
+    /// Sets `context.Variables[name]`.
+    pub(crate) fn set_variable(&mut self, name: String, value: expr::Value) {
+        if let Some(writes) = &mut self.branch_writes {
+            writes.push(name.clone());
+        }
+        self.ctx.variables.insert(name, value);
+    }
+
+    /// A copy for one child of `wait`: the same context and backend, its own trace.
+    fn branch(&self) -> Exchange {
+        Exchange {
+            ctx: self.ctx.clone(),
+            backend: self.backend.clone(),
+            trust: Arc::clone(&self.trust),
+            trace: self.trace.as_ref().map(|_| Vec::new()),
+            forwarded: false,
+            collect_response: self.collect_response,
+            cors: Vec::new(),
+            cache: Arc::clone(&self.cache),
+            response_cache: None,
+            secrets: Arc::clone(&self.secrets),
+            metrics: Arc::clone(&self.metrics),
+            concurrency: Arc::clone(&self.concurrency),
+            branch_writes: Some(Vec::new()),
+        }
+    }
+
     pub(crate) fn note(
         &mut self,
         section: SectionKind,
@@ -331,7 +375,7 @@ fn run_node<'a>(
                 x.note(section, &node.meta.path, || {
                     format!("{} = {value}", var.name)
                 });
-                x.ctx.variables.insert(var.name.clone(), value);
+                x.set_variable(var.name.clone(), value);
                 Ok(Flow::Continue)
             }
             Policy::SetBackendService(sbs) => {
@@ -364,7 +408,7 @@ fn run_node<'a>(
                 let token = outcome?;
                 if let Some(name) = &j.output_token_variable_name {
                     let jwt = expr::Jwt::parse(&token).map_or(expr::Value::Null, expr::Value::jwt);
-                    x.ctx.variables.insert(name.clone(), jwt);
+                    x.set_variable(name.clone(), jwt);
                 }
                 Ok(Flow::Continue)
             }
@@ -400,6 +444,16 @@ fn run_node<'a>(
             Policy::LimitConcurrency(l) => {
                 limit_concurrency::limit_concurrency(l, step, x, forwarder, &node.meta.path).await
             }
+            Policy::SendRequest(r) if name == "send-one-way-request" => {
+                send_request::send_one_way_request(r, x, forwarder, section, &node.meta.path)?;
+                Ok(Flow::Continue)
+            }
+            Policy::SendRequest(r) => {
+                send_request::send_request(r, x, forwarder, section, &node.meta.path).await?;
+                Ok(Flow::Continue)
+            }
+            Policy::Retry(r) => retry::retry(r, step, node, x, forwarder).await,
+            Policy::Wait(w) => wait::wait(w, step, x, forwarder).await,
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use super::Failure;
 use crate::expr::{Context, Value};
-use crate::policy::elements::{DownstreamCaching, ExistsAction, IpFilterAction};
+use crate::policy::elements::{
+    DownstreamCaching, ExistsAction, IpFilterAction, RequestMode, WaitFor,
+};
 use crate::policy::value::Param;
 
 /// Why an expression's value does not fit its attribute.
@@ -98,6 +100,20 @@ impl FromValue for IpFilterAction {
             "forbid" => Some(Self::Forbid),
             _ => None,
         }
+    }
+}
+
+impl FromValue for RequestMode {
+    const EXPECTED: &'static str = "new or copy";
+    fn from_value(value: &Value) -> Option<Self> {
+        Self::parse(value.as_str()?).ok()
+    }
+}
+
+impl FromValue for WaitFor {
+    const EXPECTED: &'static str = "all or any";
+    fn from_value(value: &Value) -> Option<Self> {
+        Self::parse(value.as_str()?).ok()
     }
 }
 

@@ -395,16 +395,7 @@ pub(crate) fn each_validate_jwt<'p>(
     fn walk(node: &Node, f: &mut dyn FnMut(&crate::policy::ValidateJwt)) {
         match &node.policy {
             Policy::ValidateJwt(j) => f(j),
-            Policy::Choose(choose) => {
-                for when in &choose.whens {
-                    when.steps.iter().for_each(|n| walk(n, f));
-                }
-                if let Some(otherwise) = &choose.otherwise {
-                    otherwise.steps.iter().for_each(|n| walk(n, f));
-                }
-            }
-            Policy::LimitConcurrency(l) => l.steps.iter().for_each(|n| walk(n, f)),
-            _ => {}
+            _ => node.children().into_iter().for_each(|n| walk(n, f)),
         }
     }
     for policy in policies {
