@@ -20,9 +20,14 @@ use super::value::{Param, PolicyValue, compile_expression};
 use super::xml::{XmlElement, XmlNode};
 use crate::expr::BodyReads;
 
+mod json_to_xml;
 mod validate_jwt;
+mod xml_to_json;
 
+pub(crate) use json_to_xml::parse_separator;
+pub use json_to_xml::{JsonApply, JsonToXml};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
+pub use xml_to_json::{XmlApply, XmlToJson, XmlToJsonKind};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +138,28 @@ impl Node {
                 // The stored response is the whole body.
                 reads.response = true;
             }
+            Policy::JsonToXml(t) => {
+                params(&[
+                    &t.apply,
+                    &t.consider_accept_header,
+                    &t.namespace_separator,
+                    &t.namespace_prefix,
+                    &t.attribute_block_name,
+                ]);
+                // The converted body is read whole.
+                reads.request |= !t.on_response;
+                reads.response |= t.on_response;
+            }
+            Policy::XmlToJson(t) => {
+                params(&[
+                    &t.kind,
+                    &t.apply,
+                    &t.consider_accept_header,
+                    &t.always_array_child_elements,
+                ]);
+                reads.request |= !t.on_response;
+                reads.response |= t.on_response;
+            }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
         }
         reads
@@ -199,6 +226,8 @@ pub enum Policy {
     CacheRemoveValue(CacheRemoveValue),
     CacheLookup(CacheLookup),
     CacheStore(CacheStore),
+    JsonToXml(JsonToXml),
+    XmlToJson(XmlToJson),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -655,6 +684,7 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         "cache-lookup-value" | "cache-store-value" | "cache-remove-value" => ALL,
         "cache-lookup" => INBOUND,
         "cache-store" => &[Outbound],
+        "json-to-xml" | "xml-to-json" => &[Inbound, Outbound, OnError],
         _ => return None,
     })
 }
@@ -667,8 +697,6 @@ const NOT_IMPLEMENTED: &[&str] = &[
     "send-one-way-request",
     "find-and-replace",
     "set-method",
-    "json-to-xml",
-    "xml-to-json",
     "xsl-transform",
     "log-to-eventhub",
     "emit-metric",
@@ -1062,6 +1090,20 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             };
             (Policy::CacheStore(c), a.id()?)
         }
+        "json-to-xml" => {
+            let a = Attrs::new(el, json_to_xml::ATTRIBUTES)?;
+            (
+                Policy::JsonToXml(json_to_xml::json_to_xml(el, &a, ctx.section)?),
+                a.id()?,
+            )
+        }
+        "xml-to-json" => {
+            let a = Attrs::new(el, xml_to_json::ATTRIBUTES)?;
+            (
+                Policy::XmlToJson(xml_to_json::xml_to_json(el, &a, ctx.section)?),
+                a.id()?,
+            )
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -1099,6 +1141,8 @@ const POLICY_NAMES: &[&str] = &[
     "cache-remove-value",
     "cache-lookup",
     "cache-store",
+    "json-to-xml",
+    "xml-to-json",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).

@@ -46,10 +46,11 @@ pub use document::{EffectivePolicy, Item, PolicyDocument, Scope, Section, Step};
 pub use elements::{
     AddressRange, AuthenticationCertificate, CacheLookup, CacheLookupValue, CacheRemoveValue,
     CacheStore, CacheStoreValue, CachingType, CheckHeader, Choose, Cors, DownstreamCaching,
-    ExistsAction, ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, Meta,
-    MockResponse, Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri,
-    SetBackendService, SetBody, SetParameter, SetStatus, SetVariable, SigningKeyHandle,
-    TokenSource, ValidateClientCertificate, ValidateJwt, When, XsiNil,
+    ExistsAction, ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey,
+    JsonApply, JsonToXml, Meta, MockResponse, Node, Otherwise, Policy, RequiredClaim,
+    ReturnResponse, RewriteUri, SetBackendService, SetBody, SetParameter, SetStatus, SetVariable,
+    SigningKeyHandle, TokenSource, ValidateClientCertificate, ValidateJwt, When, XmlApply,
+    XmlToJson, XmlToJsonKind, XsiNil,
 };
 pub use error::{Location, PolicyError, diagnostic};
 pub(crate) use fragments::PolicySources;

@@ -11,10 +11,17 @@ use super::{DateKind, Items, J, JsonError, MAX_DEPTH, Props};
 
 /// Parses `text`; `work` counts the tokens read (the caller charges the bytes too).
 pub(crate) fn parse(text: &str, work: &mut usize) -> Result<J, JsonError> {
+    parse_with(text, work, true)
+}
+
+/// [`parse`], with ISO 8601 strings kept as strings when `dates` is false
+/// (`DateParseHandling.None`: `json-to-xml parse-date="false"`).
+pub(crate) fn parse_with(text: &str, work: &mut usize, dates: bool) -> Result<J, JsonError> {
     let mut r = Reader {
         b: text.as_bytes(),
         pos: 0,
         work,
+        dates,
     };
     r.ws();
     let v = r.value(0)?;
@@ -29,6 +36,7 @@ struct Reader<'a, 'w> {
     b: &'a [u8],
     pos: usize,
     work: &'w mut usize,
+    dates: bool,
 }
 
 impl Reader<'_, '_> {
@@ -64,7 +72,7 @@ impl Reader<'_, '_> {
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => {
                 let s = self.string()?;
-                Ok(match parse_iso_date(&s) {
+                Ok(match parse_iso_date(&s).filter(|_| self.dates) {
                     Some((d, k)) => J::Date(d, k),
                     None => J::Str(Arc::from(s)),
                 })

@@ -12,10 +12,13 @@ mod backend;
 mod cache;
 mod checks;
 mod cors;
+mod json_to_xml;
 mod message;
 mod param;
 mod response_cache;
+mod transform;
 mod validate_jwt;
+mod xml_to_json;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -362,6 +365,30 @@ fn run_node<'a>(
             }
             Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
             Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
+            Policy::JsonToXml(t) => {
+                let converted = json_to_xml::json_to_xml(t, &mut x.ctx)?;
+                x.note(section, &node.meta.path, || {
+                    if converted {
+                        "converted"
+                    } else {
+                        "not applied"
+                    }
+                    .to_owned()
+                });
+                Ok(Flow::Continue)
+            }
+            Policy::XmlToJson(t) => {
+                let converted = xml_to_json::xml_to_json(t, &mut x.ctx)?;
+                x.note(section, &node.meta.path, || {
+                    if converted {
+                        "converted"
+                    } else {
+                        "not applied"
+                    }
+                    .to_owned()
+                });
+                Ok(Flow::Continue)
+            }
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)

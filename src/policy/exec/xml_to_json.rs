@@ -1,0 +1,499 @@
+//! `xml-to-json`: the XML body becomes JSON as APIM writes it.
+//!
+//! The mapping follows Newtonsoft's `SerializeXmlNode` conventions with what APIM was
+//! seen to change: an element with text only is a string, an empty one `null`; otherwise
+//! an object with `@name` attributes, `#text` and one property per child name (an array
+//! when the name repeats, or always with `always-array-child-elements`); all values are
+//! strings; the `:` of a prefixed name is written `$` (`soap$Envelope`, `@xmlns$soap`);
+//! CDATA is text. `kind="direct"` also keeps what else the document holds: the XML
+//! declaration's `version`, `encoding` and `standalone` as top-level properties (APIM's
+//! observed output), comments as `#comment` and processing instructions as `?target`;
+//! `javascript-friendly` leaves those out. The text is Newtonsoft's indented JSON.
+//!
+//! The reader refuses DTDs (no entity expansion), unknown entities, mismatched end
+//! tags and nesting deeper than [`MAX_DEPTH`]; it keeps open elements on a stack, so
+//! it does not recurse while reading.
+
+use std::sync::Arc;
+
+use xmlparser::{ElementEnd, Token, Tokenizer};
+
+use super::Failure;
+use super::message::Target;
+use super::param::{self, FromValue};
+use super::transform::{self, Format};
+use crate::expr::json::{Items, J, Props, write};
+use crate::expr::{Context, Value};
+use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
+
+const POLICY: &str = "xml-to-json";
+
+/// Deepest element nesting of a converted body.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+impl FromValue for XmlApply {
+    const EXPECTED: &'static str = "always or content-type-xml";
+    fn from_value(value: &Value) -> Option<Self> {
+        Self::parse(value.as_str()?).ok()
+    }
+}
+
+impl FromValue for XmlToJsonKind {
+    const EXPECTED: &'static str = "javascript-friendly or direct";
+    fn from_value(value: &Value) -> Option<Self> {
+        Self::parse(value.as_str()?).ok()
+    }
+}
+
+/// Converts the message's body when the policy applies to it.
+pub(super) fn xml_to_json(t: &XmlToJson, ctx: &mut Context) -> Result<bool, Failure> {
+    let target = if t.on_response {
+        Target::Response
+    } else {
+        Target::Request
+    };
+    let kind = param::eval(&t.kind, ctx, POLICY)?;
+    let apply = param::eval(&t.apply, ctx, POLICY)?;
+    let consider_accept = param::eval(&t.consider_accept_header, ctx, POLICY)?;
+    let always_array = param::eval(&t.always_array_child_elements, ctx, POLICY)?;
+    if !transform::applies(
+        ctx,
+        target,
+        Format::Xml,
+        Format::Json,
+        apply == XmlApply::ContentTypeXml,
+        consider_accept,
+    ) {
+        return Ok(false);
+    }
+    let Some(xml) = transform::body_text(ctx, target, POLICY)? else {
+        return Ok(false);
+    };
+    let json = convert(&xml, kind, always_array)
+        .map_err(|e| transform::invalid(POLICY, target, format!("the body: {e}")))?;
+    transform::replace(ctx, target, json, Format::Json);
+    Ok(true)
+}
+
+/// Why an XML body has no JSON form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ConvertError {
+    #[error("it is not well-formed XML: {0}")]
+    Syntax(String),
+    #[error("it declares a DTD, which certgate does not read (no entity expansion)")]
+    Dtd,
+    #[error("`&{0};` is not one of XML's predefined entities or a character reference")]
+    Entity(String),
+    #[error("</{found}> closes <{open}>")]
+    Mismatch { open: String, found: String },
+    #[error("<{0}> is not closed")]
+    Unclosed(String),
+    #[error("the attribute `{0}` is repeated")]
+    Duplicate(String),
+    #[error("it has no root element")]
+    NoRoot,
+    #[error("elements are nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+    #[error("{0}")]
+    Json(String),
+}
+
+/// An element as read.
+#[derive(Debug, Default)]
+struct Element {
+    /// `prefix$local`.
+    name: String,
+    attributes: Vec<(String, String)>,
+    children: Vec<Node>,
+}
+
+#[derive(Debug)]
+enum Node {
+    Element(Element),
+    Text(String),
+    Comment(String),
+    Instruction(String, String),
+}
+
+/// The document: what precedes the root (declaration, comments, instructions) and
+/// the root.
+#[derive(Debug, Default)]
+struct Document {
+    prolog: Vec<(String, J)>,
+    root: Option<Element>,
+}
+
+/// `xml` as JSON text.
+pub(crate) fn convert(
+    xml: &str,
+    kind: XmlToJsonKind,
+    always_array: bool,
+) -> Result<String, ConvertError> {
+    let document = read(xml.strip_prefix('\u{feff}').unwrap_or(xml))?;
+    let direct = kind == XmlToJsonKind::Direct;
+    let root = document.root.ok_or(ConvertError::NoRoot)?;
+    let mut props: Vec<(String, J)> = if direct { document.prolog } else { Vec::new() };
+    props.push((root.name.clone(), value(&root, direct, always_array)));
+    let json = object(props);
+    let mut out = String::new();
+    write(&json, true, &mut out, &mut 0).map_err(|e| ConvertError::Json(e.to_string()))?;
+    Ok(out)
+}
+
+fn string(s: &str) -> J {
+    J::Str(Arc::from(s))
+}
+
+/// An object of `props`, a repeated name becoming an array at its first place.
+fn object(props: Vec<(String, J)>) -> J {
+    let mut grouped: Vec<(String, Vec<J>)> = Vec::new();
+    for (name, value) in props {
+        match grouped.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => grouped.push((name, vec![value])),
+        }
+    }
+    J::Object(Props::new(
+        grouped
+            .into_iter()
+            .map(|(name, mut values)| {
+                let value = if values.len() == 1 {
+                    values.pop().unwrap_or(J::Null)
+                } else {
+                    J::Array(Items::new(values))
+                };
+                (Arc::from(name), value)
+            })
+            .collect(),
+    ))
+}
+
+/// The JSON value of an element. Depth is bounded by the reader.
+fn value(element: &Element, direct: bool, always_array: bool) -> J {
+    let shown = |node: &&Node| match node {
+        Node::Comment(_) | Node::Instruction(..) => direct,
+        _ => true,
+    };
+    let children: Vec<&Node> = element.children.iter().filter(shown).collect();
+    if element.attributes.is_empty() {
+        match children.as_slice() {
+            [] => return J::Null,
+            [Node::Text(text)] => return string(text),
+            _ => {}
+        }
+    }
+    let mut props: Vec<(String, J)> = element
+        .attributes
+        .iter()
+        .map(|(name, value)| (format!("@{name}"), string(value)))
+        .collect();
+    let mut elements: Vec<(String, Vec<J>)> = Vec::new();
+    for child in children {
+        match child {
+            Node::Text(text) => props.push(("#text".to_owned(), string(text))),
+            Node::Comment(text) => props.push(("#comment".to_owned(), string(text))),
+            Node::Instruction(target, content) => {
+                props.push((format!("?{target}"), string(content)));
+            }
+            Node::Element(child) => {
+                let v = value(child, direct, always_array);
+                match elements.iter_mut().find(|(n, _)| *n == child.name) {
+                    Some((_, values)) => values.push(v),
+                    None => {
+                        // Keeps the place of the first occurrence.
+                        props.push((child.name.clone(), J::Null));
+                        elements.push((child.name.clone(), vec![v]));
+                    }
+                }
+            }
+        }
+    }
+    let grouped = object(props);
+    if let J::Object(o) = &grouped {
+        let mut props = o.get();
+        for (name, value) in props.iter_mut() {
+            if let Some((_, mut values)) = elements
+                .iter()
+                .position(|(n, _)| n.as_str() == &**name)
+                .map(|i| elements.swap_remove(i))
+            {
+                *value = if values.len() == 1 && !always_array {
+                    values.pop().unwrap_or(J::Null)
+                } else {
+                    J::Array(Items::new(values))
+                };
+            }
+        }
+    }
+    grouped
+}
+
+/// `prefix:local` as APIM writes it in JSON.
+fn name(prefix: &str, local: &str) -> String {
+    if prefix.is_empty() {
+        local.to_owned()
+    } else {
+        format!("{prefix}${local}")
+    }
+}
+
+fn syntax(e: xmlparser::Error) -> ConvertError {
+    ConvertError::Syntax(e.to_string())
+}
+
+/// Reads the document into a tree, with no recursion.
+fn read(xml: &str) -> Result<Document, ConvertError> {
+    let mut document = Document::default();
+    // Open elements, innermost last; the one being started is the last too.
+    let mut open: Vec<Element> = Vec::new();
+    for token in Tokenizer::from(xml) {
+        match token.map_err(syntax)? {
+            Token::Declaration {
+                version,
+                encoding,
+                standalone,
+                ..
+            } => {
+                document.prolog.push(("version".into(), string(&version)));
+                if let Some(encoding) = encoding {
+                    document.prolog.push(("encoding".into(), string(&encoding)));
+                }
+                if let Some(standalone) = standalone {
+                    let yes = if standalone { "yes" } else { "no" };
+                    document.prolog.push(("standalone".into(), string(yes)));
+                }
+            }
+            Token::ProcessingInstruction {
+                target, content, ..
+            } => {
+                let content = content.map(|c| c.as_str()).unwrap_or_default();
+                match open.last_mut() {
+                    Some(parent) => parent
+                        .children
+                        .push(Node::Instruction(target.to_string(), content.to_owned())),
+                    None if document.root.is_none() => document
+                        .prolog
+                        .push((format!("?{target}"), string(content))),
+                    None => {}
+                }
+            }
+            Token::Comment { text, .. } => match open.last_mut() {
+                Some(parent) => parent.children.push(Node::Comment(text.to_string())),
+                None if document.root.is_none() => {
+                    document.prolog.push(("#comment".into(), string(&text)));
+                }
+                None => {}
+            },
+            Token::DtdStart { .. }
+            | Token::EmptyDtd { .. }
+            | Token::EntityDeclaration { .. }
+            | Token::DtdEnd { .. } => return Err(ConvertError::Dtd),
+            Token::ElementStart { prefix, local, .. } => {
+                if document.root.is_some() {
+                    return Err(ConvertError::Syntax("a second root element".into()));
+                }
+                if open.len() >= MAX_DEPTH {
+                    return Err(ConvertError::TooDeep);
+                }
+                open.push(Element {
+                    name: name(&prefix, &local),
+                    ..Element::default()
+                });
+            }
+            Token::Attribute {
+                prefix,
+                local,
+                value,
+                ..
+            } => {
+                let value = unescape(&normalize_attribute(&value))?;
+                let name = name(&prefix, &local);
+                if let Some(element) = open.last_mut() {
+                    if element.attributes.iter().any(|(n, _)| *n == name) {
+                        return Err(ConvertError::Duplicate(name.replace('$', ":")));
+                    }
+                    element.attributes.push((name, value));
+                }
+            }
+            Token::ElementEnd { end, .. } => {
+                let close = match end {
+                    ElementEnd::Open => continue,
+                    ElementEnd::Empty => true,
+                    ElementEnd::Close(prefix, local) => {
+                        let found = name(&prefix, &local);
+                        let open_name = open.last().map(|e| e.name.as_str()).unwrap_or_default();
+                        if found != open_name {
+                            return Err(ConvertError::Mismatch {
+                                open: open_name.replace('$', ":"),
+                                found: found.replace('$', ":"),
+                            });
+                        }
+                        true
+                    }
+                };
+                if close && let Some(element) = open.pop() {
+                    match open.last_mut() {
+                        Some(parent) => parent.children.push(Node::Element(element)),
+                        None => document.root = Some(element),
+                    }
+                }
+            }
+            Token::Text { text } => {
+                let text = text.as_str();
+                match open.last_mut() {
+                    Some(parent) if !text.trim().is_empty() => {
+                        push_text(parent, unescape(&text.replace("\r\n", "\n"))?);
+                    }
+                    // Whitespace between elements, or text outside the root (the
+                    // tokenizer only lets whitespace through there).
+                    _ => {}
+                }
+            }
+            Token::Cdata { text, .. } => {
+                if let Some(parent) = open.last_mut() {
+                    push_text(parent, text.replace("\r\n", "\n"));
+                }
+            }
+        }
+    }
+    if let Some(element) = open.last() {
+        return Err(ConvertError::Unclosed(element.name.replace('$', ":")));
+    }
+    Ok(document)
+}
+
+/// Text and CDATA next to each other are one text.
+fn push_text(parent: &mut Element, text: String) {
+    match parent.children.last_mut() {
+        Some(Node::Text(previous)) => previous.push_str(&text),
+        _ => parent.children.push(Node::Text(text)),
+    }
+}
+
+/// XML's attribute-value normalisation: tabs and line breaks read as spaces.
+fn normalize_attribute(value: &str) -> String {
+    value.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ")
+}
+
+/// Replaces the predefined entities and character references.
+fn unescape(text: &str) -> Result<String, ConvertError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let after = rest.get(at + 1..).unwrap_or_default();
+        let Some(end) = after.find(';') else {
+            return Err(ConvertError::Syntax(
+                "a `&` that starts no reference".into(),
+            ));
+        };
+        let entity = after.get(..end).unwrap_or_default();
+        let c = match entity {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "amp" => Some('&'),
+            "apos" => Some('\''),
+            "quot" => Some('"'),
+            _ => entity
+                .strip_prefix("#x")
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| entity.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32),
+        };
+        out.push(c.ok_or_else(|| ConvertError::Entity(entity.chars().take(32).collect()))?);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(xml: &str) -> String {
+        convert(xml, XmlToJsonKind::Direct, false).unwrap()
+    }
+
+    #[test]
+    fn text_elements_are_strings_and_empty_ones_null() {
+        assert_eq!(
+            json("<r><a>1</a><b/><c></c><d>  </d></r>"),
+            "{\n  \"r\": {\n    \"a\": \"1\",\n    \"b\": null,\n    \"c\": null,\n    \"d\": null\n  }\n}"
+        );
+    }
+
+    #[test]
+    fn repeated_children_become_arrays_at_their_first_place() {
+        assert_eq!(
+            json("<r><a>1</a><b>x</b><a>2</a></r>"),
+            "{\n  \"r\": {\n    \"a\": [\n      \"1\",\n      \"2\"\n    ],\n    \"b\": \"x\"\n  }\n}"
+        );
+        assert_eq!(
+            convert("<r><a>1</a></r>", XmlToJsonKind::Direct, true).unwrap(),
+            "{\n  \"r\": {\n    \"a\": [\n      \"1\"\n    ]\n  }\n}"
+        );
+    }
+
+    #[test]
+    fn attributes_text_and_namespaces() {
+        assert_eq!(
+            json(r#"<s:e xmlns:s="urn:s" id="1">t<x:y>&lt;&#65;&#x42;</x:y>u</s:e>"#),
+            "{\n  \"s$e\": {\n    \"@xmlns$s\": \"urn:s\",\n    \"@id\": \"1\",\n    \"#text\": [\n      \"t\",\n      \"u\"\n    ],\n    \"x$y\": \"<AB\"\n  }\n}"
+        );
+        assert_eq!(
+            json("<a><![CDATA[<x>]]> &amp; y</a>"),
+            "{\n  \"a\": \"<x> & y\"\n}"
+        );
+        assert_eq!(
+            json("<a b=\"1\n2\"/>"),
+            "{\n  \"a\": {\n    \"@b\": \"1 2\"\n  }\n}"
+        );
+    }
+
+    #[test]
+    fn direct_keeps_the_declaration_and_comments_javascript_friendly_does_not() {
+        let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><!--c--><r><!--d-->x</r>";
+        assert_eq!(
+            json(xml),
+            "{\n  \"version\": \"1.0\",\n  \"encoding\": \"utf-8\",\n  \"#comment\": \"c\",\n  \"r\": {\n    \"#comment\": \"d\",\n    \"#text\": \"x\"\n  }\n}"
+        );
+        assert_eq!(
+            convert(xml, XmlToJsonKind::JavascriptFriendly, false).unwrap(),
+            "{\n  \"r\": \"x\"\n}"
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped_as_newtonsoft_writes_them() {
+        assert_eq!(
+            json("<a>\"q\"\\\t</a>"),
+            "{\n  \"a\": \"\\\"q\\\"\\\\\\t\"\n}"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        let bad = |xml: &str| convert(xml, XmlToJsonKind::Direct, false).unwrap_err();
+        assert_eq!(
+            bad("<a></b>"),
+            ConvertError::Mismatch {
+                open: "a".into(),
+                found: "b".into()
+            }
+        );
+        assert_eq!(bad("<a>"), ConvertError::Unclosed("a".into()));
+        assert_eq!(bad(""), ConvertError::NoRoot);
+        assert!(matches!(bad("<a/><b/>"), ConvertError::Syntax(_)));
+        assert_eq!(
+            bad("<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>"),
+            ConvertError::Dtd
+        );
+        assert_eq!(bad("<a>&e;</a>"), ConvertError::Entity("e".into()));
+        assert!(matches!(bad("{\"json\": 1}"), ConvertError::Syntax(_)));
+        assert_eq!(bad("<a b='1' b='2'/>"), ConvertError::Duplicate("b".into()));
+        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+        assert_eq!(bad(&deep), ConvertError::TooDeep);
+    }
+}
