@@ -450,8 +450,7 @@ fn bad_attribute_values_do_not_load() {
         ),
     ];
     let e = Deployment::load(&files, "test", OffsetDateTime::now_utc())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .render();
     assert!(
         e.contains("<json-to-xml> is not allowed in <backend>; it may appear in <inbound>, <outbound>, <on-error>"),

@@ -13,12 +13,13 @@
 //! does (`first name` → `first_x0020_name`). The text is `XDocument.ToString()`'s: no
 //! declaration, two spaces a level, `<empty />`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format};
+use super::transform::{self, Format, MAX_CONVERTED_BYTES};
 use crate::expr::json::{J, JsonError, parse_with};
 use crate::expr::{Context, Value};
 use crate::policy::elements::{JsonApply, JsonToXml};
@@ -100,6 +101,10 @@ pub(crate) enum ConvertError {
     AttributeValue(String, &'static str),
     #[error("the text holds the character U+{0:04X}, which XML 1.0 cannot carry")]
     Character(u32),
+    #[error("the element gets the attribute `{0}` twice")]
+    DuplicateAttribute(String),
+    #[error("the XML would be larger than {MAX_CONVERTED_BYTES} bytes")]
+    TooLarge,
 }
 
 /// What the attributes decided for this request.
@@ -136,7 +141,9 @@ pub(crate) fn convert(json: &str, options: &Options) -> Result<String, ConvertEr
     let props = props.get().clone();
     let mut builder = Builder {
         options,
-        scope: Vec::new(),
+        scope: HashMap::new(),
+        depth: 0,
+        size: 0,
     };
     let element = match props.as_slice() {
         [(name, value)] if !matches!(value, J::Array(_)) && !builder.is_special(name) => {
@@ -151,8 +158,13 @@ pub(crate) fn convert(json: &str, options: &Options) -> Result<String, ConvertEr
 
 struct Builder<'o> {
     options: &'o Options,
-    /// Namespace prefixes declared by the elements being built, innermost last.
-    scope: Vec<String>,
+    /// Namespace prefixes declared by the elements being built, with how many of them
+    /// declare each.
+    scope: HashMap<String, usize>,
+    /// Nesting of the element being built.
+    depth: usize,
+    /// Bytes the XML will take, at most [`MAX_CONVERTED_BYTES`].
+    size: usize,
 }
 
 impl Builder<'_> {
@@ -184,20 +196,81 @@ impl Builder<'_> {
         }
         if let Some((prefix, local)) = name.split_once(self.options.separator)
             && !local.is_empty()
-            && (prefix == "xml" || self.scope.iter().any(|p| p == prefix))
+            && (prefix == "xml" || self.scope.contains_key(prefix))
         {
             return Ok(format!("{}:{}", encode_name(prefix), encode_name(local)));
         }
         Ok(encode_name(name))
     }
 
+    /// Counts `bytes` more of output.
+    fn charge(&mut self, bytes: usize) -> Result<(), ConvertError> {
+        self.size = self.size.saturating_add(bytes);
+        if self.size > MAX_CONVERTED_BYTES {
+            return Err(ConvertError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// A new element named `name`: its tags and indentation are counted.
+    fn start(&mut self, name: &str) -> Result<Element, ConvertError> {
+        let name = self.qualify(name)?;
+        self.charge(2 * name.len() + 2 * self.depth + 8)?;
+        Ok(Element {
+            name,
+            ..Element::default()
+        })
+    }
+
+    fn attribute(
+        &mut self,
+        element: &mut Element,
+        name: String,
+        value: String,
+    ) -> Result<(), ConvertError> {
+        if element.attributes.iter().any(|(n, _)| *n == name) {
+            return Err(ConvertError::DuplicateAttribute(name));
+        }
+        self.charge(name.len() + escaped_len(&value, true) + 4)?;
+        element.attributes.push((name, value));
+        Ok(())
+    }
+
+    fn text(&mut self, element: &mut Element, text: String) -> Result<(), ConvertError> {
+        let text = checked(text)?;
+        self.charge(escaped_len(&text, false))?;
+        element.children.push(Content::Text(text));
+        Ok(())
+    }
+
     fn element(&mut self, name: &str, value: &J) -> Result<Element, ConvertError> {
-        let depth = self.scope.len();
+        self.depth += 1;
+        let mut declared: Vec<String> = Vec::new();
+        let built = self.build(name, value, &mut declared);
+        for prefix in declared {
+            if let Some(count) = self.scope.get_mut(&prefix) {
+                *count -= 1;
+                if *count == 0 {
+                    self.scope.remove(&prefix);
+                }
+            }
+        }
+        self.depth -= 1;
+        built
+    }
+
+    fn build(
+        &mut self,
+        name: &str,
+        value: &J,
+        declared: &mut Vec<String>,
+    ) -> Result<Element, ConvertError> {
+        let mut attributes: Vec<(String, String)> = Vec::new();
         let mut element = Element::default();
         match value {
             J::Null => {
-                element.attributes.push(("xsi:nil".into(), "true".into()));
-                element.attributes.push(("xmlns:xsi".into(), XSI.into()));
+                attributes.push(("xsi:nil".into(), "true".into()));
+                attributes.push(("xmlns:xsi".into(), XSI.into()));
             }
             J::Object(props) => {
                 let props = props.get().clone();
@@ -207,12 +280,11 @@ impl Builder<'_> {
                         let attribute = if prefix.is_empty() {
                             "xmlns".to_owned()
                         } else {
-                            self.scope.push(prefix.to_owned());
+                            *self.scope.entry(prefix.to_owned()).or_default() += 1;
+                            declared.push(prefix.to_owned());
                             format!("xmlns:{}", encode_name(prefix))
                         };
-                        element
-                            .attributes
-                            .push((attribute, attribute_text(key, value)?));
+                        attributes.push((attribute, attribute_text(key, value)?));
                     }
                 }
                 for (key, value) in &props {
@@ -221,20 +293,16 @@ impl Builder<'_> {
                     }
                     if let Some(attribute) = key.strip_prefix('@') {
                         let name = self.qualify(attribute)?;
-                        element.attributes.push((name, attribute_text(key, value)?));
+                        attributes.push((name, attribute_text(key, value)?));
                     } else if self.options.attribute_block.as_deref() == Some(&**key)
                         && let J::Object(block) = value
                     {
                         for (attribute, value) in block.get().iter() {
                             let name = self.qualify(attribute)?;
-                            element
-                                .attributes
-                                .push((name, attribute_text(attribute, value)?));
+                            attributes.push((name, attribute_text(attribute, value)?));
                         }
                     } else if &**key == "#text" {
-                        element
-                            .children
-                            .push(Content::Text(checked(attribute_text(key, value)?)?));
+                        self.text(&mut element, attribute_text(key, value)?)?;
                     } else {
                         self.children(key, value, &mut element.children)?;
                     }
@@ -247,11 +315,15 @@ impl Builder<'_> {
             }
             scalar => {
                 let text = scalar.value_text().unwrap_or_default();
-                element.children.push(Content::Text(checked(text)?));
+                self.text(&mut element, text)?;
             }
         }
-        element.name = self.qualify(name)?;
-        self.scope.truncate(depth);
+        // Named last: its prefix may be declared by its own properties.
+        let start = self.start(name)?;
+        element.name = start.name;
+        for (name, value) in attributes {
+            self.attribute(&mut element, name, value)?;
+        }
         Ok(element)
     }
 
@@ -269,10 +341,12 @@ impl Builder<'_> {
                     out.push(Content::Element(self.element(name, item)?));
                 }
             }
-            J::Array(_) => out.push(Content::Element(Element {
-                name: self.qualify(name)?,
-                ..Element::default()
-            })),
+            J::Array(_) => {
+                self.depth += 1;
+                let empty = self.start(name);
+                self.depth -= 1;
+                out.push(Content::Element(empty?));
+            }
             value => out.push(Content::Element(self.element(name, value)?)),
         }
         Ok(())
@@ -285,6 +359,21 @@ fn attribute_text(name: &str, value: &J) -> Result<String, ConvertError> {
         .value_text()
         .ok_or_else(|| ConvertError::AttributeValue(name.to_owned(), value.type_name()))?;
     checked(text)
+}
+
+/// The length of `text` once [`escape`]d.
+fn escaped_len(text: &str, attribute: bool) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'&' | b'\r' => 4,
+                b'<' | b'>' => 3,
+                b'"' if attribute => 5,
+                b'\n' | b'\t' if attribute => 4,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 /// `text` when XML 1.0 can carry every character of it.
@@ -535,5 +624,27 @@ mod tests {
             convert(&deep, &o),
             Err(ConvertError::Json(JsonError::TooDeep(_)))
         ));
+    }
+
+    #[test]
+    fn repeated_attributes_and_oversized_output_are_refused() {
+        let o = Options {
+            attribute_block: Some("a".into()),
+            ..options()
+        };
+        assert_eq!(
+            convert(r#"{"p":{"@k":1,"a":{"k":2}}}"#, &o),
+            Err(ConvertError::DuplicateAttribute("k".into()))
+        );
+        // A long name repeated by a long array: 30 kB in, over 32 MiB out.
+        let json = format!(r#"{{"{}":[{}1]}}"#, "n".repeat(10_000), "1,".repeat(2_000));
+        assert_eq!(convert(&json, &o), Err(ConvertError::TooLarge));
+    }
+
+    #[test]
+    fn many_names_take_linear_time() {
+        let names: Vec<String> = (0..100_000).map(|i| format!(r#""n{i}":{i}"#)).collect();
+        let xml = xml(&format!("{{{}}}", names.join(",")));
+        assert!(xml.ends_with("  <n99999>99999</n99999>\n</Document>"));
     }
 }

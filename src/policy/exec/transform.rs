@@ -8,6 +8,11 @@ use super::Failure;
 use super::message::Target;
 use crate::expr::{Body, Context, Headers};
 
+/// Largest converted body: twice the largest body the gateway reads
+/// (`MAX_BUFFERED_BODY`), as names repeat and indentation grows with depth; a
+/// conversion that would write more fails before it takes the memory.
+pub(crate) const MAX_CONVERTED_BYTES: usize = 32 * 1024 * 1024;
+
 /// The two formats the transforms convert between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Format {

@@ -14,6 +14,7 @@
 //! tags and nesting deeper than [`MAX_DEPTH`]; it keeps open elements on a stack, so
 //! it does not recurse while reading.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
@@ -21,7 +22,7 @@ use xmlparser::{ElementEnd, Token, Tokenizer};
 use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format};
+use super::transform::{self, Format, MAX_CONVERTED_BYTES};
 use crate::expr::json::{Items, J, Props, write};
 use crate::expr::{Context, Value};
 use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
@@ -94,6 +95,8 @@ pub(crate) enum ConvertError {
     NoRoot,
     #[error("elements are nested more than {MAX_DEPTH} levels deep")]
     TooDeep,
+    #[error("the JSON would be larger than {MAX_CONVERTED_BYTES} bytes")]
+    TooLarge,
     #[error("{0}")]
     Json(String),
 }
@@ -132,9 +135,15 @@ pub(crate) fn convert(
     let document = read(xml.strip_prefix('\u{feff}').unwrap_or(xml))?;
     let direct = kind == XmlToJsonKind::Direct;
     let root = document.root.ok_or(ConvertError::NoRoot)?;
-    let mut props: Vec<(String, J)> = if direct { document.prolog } else { Vec::new() };
-    props.push((root.name.clone(), value(&root, direct, always_array)));
-    let json = object(props);
+    let mut props: Vec<Entry> = Vec::new();
+    if direct {
+        props.extend(document.prolog.into_iter().map(|(n, v)| (n, v, false)));
+    }
+    props.push((root.name.clone(), value(&root, direct, always_array), false));
+    let json = group(props, false);
+    if written_len(&json, 0) > MAX_CONVERTED_BYTES {
+        return Err(ConvertError::TooLarge);
+    }
     let mut out = String::new();
     write(&json, true, &mut out, &mut 0).map_err(|e| ConvertError::Json(e.to_string()))?;
     Ok(out)
@@ -144,25 +153,37 @@ fn string(s: &str) -> J {
     J::Str(Arc::from(s))
 }
 
-/// An object of `props`, a repeated name becoming an array at its first place.
-fn object(props: Vec<(String, J)>) -> J {
-    let mut grouped: Vec<(String, Vec<J>)> = Vec::new();
-    for (name, value) in props {
-        match grouped.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values.push(value),
-            None => grouped.push((name, vec![value])),
+/// A property about to be grouped: name, value, and whether it is a child element.
+type Entry = (String, J, bool);
+
+/// An object of `entries`, a repeated name becoming an array at its first place;
+/// with `always_array`, a child element's value is an array even when alone.
+fn group(entries: Vec<Entry>, always_array: bool) -> J {
+    let mut grouped: Vec<(Arc<str>, Vec<J>, bool)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (name, value, element) in entries {
+        match index.get(&name) {
+            Some(&i) => {
+                if let Some(slot) = grouped.get_mut(i) {
+                    slot.1.push(value);
+                }
+            }
+            None => {
+                grouped.push((Arc::from(name.as_str()), vec![value], element));
+                index.insert(name, grouped.len() - 1);
+            }
         }
     }
     J::Object(Props::new(
         grouped
             .into_iter()
-            .map(|(name, mut values)| {
-                let value = if values.len() == 1 {
+            .map(|(name, mut values, element)| {
+                let value = if values.len() == 1 && !(element && always_array) {
                     values.pop().unwrap_or(J::Null)
                 } else {
                     J::Array(Items::new(values))
                 };
-                (Arc::from(name), value)
+                (name, value)
             })
             .collect(),
     ))
@@ -182,50 +203,54 @@ fn value(element: &Element, direct: bool, always_array: bool) -> J {
             _ => {}
         }
     }
-    let mut props: Vec<(String, J)> = element
+    let mut entries: Vec<Entry> = element
         .attributes
         .iter()
-        .map(|(name, value)| (format!("@{name}"), string(value)))
+        .map(|(name, value)| (format!("@{name}"), string(value), false))
         .collect();
-    let mut elements: Vec<(String, Vec<J>)> = Vec::new();
     for child in children {
-        match child {
-            Node::Text(text) => props.push(("#text".to_owned(), string(text))),
-            Node::Comment(text) => props.push(("#comment".to_owned(), string(text))),
-            Node::Instruction(target, content) => {
-                props.push((format!("?{target}"), string(content)));
-            }
-            Node::Element(child) => {
-                let v = value(child, direct, always_array);
-                match elements.iter_mut().find(|(n, _)| *n == child.name) {
-                    Some((_, values)) => values.push(v),
-                    None => {
-                        // Keeps the place of the first occurrence.
-                        props.push((child.name.clone(), J::Null));
-                        elements.push((child.name.clone(), vec![v]));
-                    }
-                }
-            }
-        }
+        entries.push(match child {
+            Node::Text(text) => ("#text".to_owned(), string(text), false),
+            Node::Comment(text) => ("#comment".to_owned(), string(text), false),
+            Node::Instruction(target, content) => (format!("?{target}"), string(content), false),
+            Node::Element(child) => (child.name.clone(), value(child, direct, always_array), true),
+        });
     }
-    let grouped = object(props);
-    if let J::Object(o) = &grouped {
-        let mut props = o.get();
-        for (name, value) in props.iter_mut() {
-            if let Some((_, mut values)) = elements
-                .iter()
-                .position(|(n, _)| n.as_str() == &**name)
-                .map(|i| elements.swap_remove(i))
-            {
-                *value = if values.len() == 1 && !always_array {
-                    values.pop().unwrap_or(J::Null)
-                } else {
-                    J::Array(Items::new(values))
-                };
-            }
-        }
+    group(entries, always_array)
+}
+
+/// At least the length of `j` written indented at `depth`, without writing it.
+fn written_len(j: &J, depth: usize) -> usize {
+    let line = 2 * depth + 4;
+    match j {
+        J::Str(s) => quoted_len(s),
+        J::Array(items) => items
+            .get()
+            .iter()
+            .map(|item| line + written_len(item, depth + 1))
+            .fold(line, usize::saturating_add),
+        J::Object(props) => props
+            .get()
+            .iter()
+            .map(|(name, value)| line + quoted_len(name) + 2 + written_len(value, depth + 1))
+            .fold(line, usize::saturating_add),
+        _ => 8,
     }
-    grouped
+}
+
+/// The length of `s` as a JSON string with Newtonsoft's escaping.
+fn quoted_len(s: &str) -> usize {
+    let escapes: usize = s
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\u{8}' | '\u{c}' | '\n' | '\r' | '\t' => 1,
+            c if (c as u32) < 0x20 => 5,
+            '\u{85}' => 4,
+            '\u{2028}' | '\u{2029}' => 3,
+            _ => 0,
+        })
+        .sum();
+    s.len() + escapes + 2
 }
 
 /// `prefix:local` as APIM writes it in JSON.
@@ -495,5 +520,23 @@ mod tests {
         assert_eq!(bad("<a b='1' b='2'/>"), ConvertError::Duplicate("b".into()));
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         assert_eq!(bad(&deep), ConvertError::TooDeep);
+    }
+
+    #[test]
+    fn many_names_take_linear_time_and_oversized_output_is_refused() {
+        let children: String = (0..100_000).map(|i| format!("<n{i}/>")).collect();
+        let out = json(&format!("<r>{children}<n7/></r>"));
+        assert!(out.contains("\"n7\": [\n      null,\n      null\n    ],"));
+        // Deep indentation repeated: about 1.3 MB in, over 32 MiB out.
+        let deep = format!(
+            "{}{}{}",
+            "<a>".repeat(60),
+            "<b/>".repeat(300_000),
+            "</a>".repeat(60)
+        );
+        assert_eq!(
+            convert(&deep, XmlToJsonKind::Direct, false),
+            Err(ConvertError::TooLarge)
+        );
     }
 }
