@@ -13,13 +13,13 @@
 //! does (`first name` → `first_x0020_name`). The text is `XDocument.ToString()`'s: no
 //! declaration, two spaces a level, `<empty />`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format, MAX_CONVERTED_BYTES};
+use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
 use crate::expr::json::{J, JsonError, parse_with};
 use crate::expr::{Context, Value};
 use crate::policy::elements::{JsonApply, JsonToXml};
@@ -105,6 +105,8 @@ pub(crate) enum ConvertError {
     DuplicateAttribute(String),
     #[error("the XML would be larger than {MAX_CONVERTED_BYTES} bytes")]
     TooLarge,
+    #[error("the XML would have more than {MAX_NODES} elements, attributes and texts")]
+    TooManyNodes,
 }
 
 /// What the attributes decided for this request.
@@ -144,6 +146,7 @@ pub(crate) fn convert(json: &str, options: &Options) -> Result<String, ConvertEr
         scope: HashMap::new(),
         depth: 0,
         size: 0,
+        nodes: 0,
     };
     let element = match props.as_slice() {
         [(name, value)] if !matches!(value, J::Array(_)) && !builder.is_special(name) => {
@@ -165,6 +168,8 @@ struct Builder<'o> {
     depth: usize,
     /// Bytes the XML will take, at most [`MAX_CONVERTED_BYTES`].
     size: usize,
+    /// Elements, attributes and texts built, at most [`MAX_NODES`].
+    nodes: usize,
 }
 
 impl Builder<'_> {
@@ -203,11 +208,15 @@ impl Builder<'_> {
         Ok(encode_name(name))
     }
 
-    /// Counts `bytes` more of output.
+    /// Counts one node and `bytes` more of output.
     fn charge(&mut self, bytes: usize) -> Result<(), ConvertError> {
         self.size = self.size.saturating_add(bytes);
+        self.nodes += 1;
         if self.size > MAX_CONVERTED_BYTES {
             return Err(ConvertError::TooLarge);
+        }
+        if self.nodes > MAX_NODES {
+            return Err(ConvertError::TooManyNodes);
         }
         Ok(())
     }
@@ -220,20 +229,6 @@ impl Builder<'_> {
             name,
             ..Element::default()
         })
-    }
-
-    fn attribute(
-        &mut self,
-        element: &mut Element,
-        name: String,
-        value: String,
-    ) -> Result<(), ConvertError> {
-        if element.attributes.iter().any(|(n, _)| *n == name) {
-            return Err(ConvertError::DuplicateAttribute(name));
-        }
-        self.charge(name.len() + escaped_len(&value, true) + 4)?;
-        element.attributes.push((name, value));
-        Ok(())
     }
 
     fn text(&mut self, element: &mut Element, text: String) -> Result<(), ConvertError> {
@@ -321,9 +316,14 @@ impl Builder<'_> {
         // Named last: its prefix may be declared by its own properties.
         let start = self.start(name)?;
         element.name = start.name;
-        for (name, value) in attributes {
-            self.attribute(&mut element, name, value)?;
+        let mut seen = HashSet::new();
+        for (name, value) in &attributes {
+            if !seen.insert(name.as_str()) {
+                return Err(ConvertError::DuplicateAttribute(name.clone()));
+            }
+            self.charge(name.len() + escaped_len(value, true) + 4)?;
         }
+        element.attributes = attributes;
         Ok(element)
     }
 
@@ -639,6 +639,12 @@ mod tests {
         // A long name repeated by a long array: 30 kB in, over 32 MiB out.
         let json = format!(r#"{{"{}":[{}1]}}"#, "n".repeat(10_000), "1,".repeat(2_000));
         assert_eq!(convert(&json, &o), Err(ConvertError::TooLarge));
+    }
+
+    #[test]
+    fn the_number_of_nodes_is_bounded() {
+        let json = format!(r#"{{"a":[{}1]}}"#, "1,".repeat(MAX_NODES));
+        assert_eq!(convert(&json, &options()), Err(ConvertError::TooManyNodes));
     }
 
     #[test]

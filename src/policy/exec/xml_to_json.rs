@@ -14,7 +14,7 @@
 //! tags and nesting deeper than [`MAX_DEPTH`]; it keeps open elements on a stack, so
 //! it does not recurse while reading.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
@@ -22,7 +22,7 @@ use xmlparser::{ElementEnd, Token, Tokenizer};
 use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format, MAX_CONVERTED_BYTES};
+use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
 use crate::expr::json::{Items, J, Props, write};
 use crate::expr::{Context, Value};
 use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
@@ -95,6 +95,8 @@ pub(crate) enum ConvertError {
     NoRoot,
     #[error("elements are nested more than {MAX_DEPTH} levels deep")]
     TooDeep,
+    #[error("it has more than {MAX_NODES} elements, attributes and texts")]
+    TooManyNodes,
     #[error("the JSON would be larger than {MAX_CONVERTED_BYTES} bytes")]
     TooLarge,
     #[error("{0}")]
@@ -271,8 +273,16 @@ fn read(xml: &str) -> Result<Document, ConvertError> {
     let mut document = Document::default();
     // Open elements, innermost last; the one being started is the last too.
     let mut open: Vec<Element> = Vec::new();
+    let mut nodes = 0;
     for token in Tokenizer::from(xml) {
-        match token.map_err(syntax)? {
+        let token = token.map_err(syntax)?;
+        if !matches!(token, Token::ElementEnd { .. } | Token::Text { .. }) {
+            nodes += 1;
+            if nodes > MAX_NODES {
+                return Err(ConvertError::TooManyNodes);
+            }
+        }
+        match token {
             Token::Declaration {
                 version,
                 encoding,
@@ -332,15 +342,14 @@ fn read(xml: &str) -> Result<Document, ConvertError> {
                 ..
             } => {
                 let value = unescape(&normalize_attribute(&value))?;
-                let name = name(&prefix, &local);
                 if let Some(element) = open.last_mut() {
-                    if element.attributes.iter().any(|(n, _)| *n == name) {
-                        return Err(ConvertError::Duplicate(name.replace('$', ":")));
-                    }
-                    element.attributes.push((name, value));
+                    element.attributes.push((name(&prefix, &local), value));
                 }
             }
             Token::ElementEnd { end, .. } => {
+                if let (ElementEnd::Open | ElementEnd::Empty, Some(element)) = (end, open.last()) {
+                    unique(&element.attributes)?;
+                }
                 let close = match end {
                     ElementEnd::Open => continue,
                     ElementEnd::Empty => true,
@@ -367,7 +376,7 @@ fn read(xml: &str) -> Result<Document, ConvertError> {
                 let text = text.as_str();
                 match open.last_mut() {
                     Some(parent) if !text.trim().is_empty() => {
-                        push_text(parent, unescape(&text.replace("\r\n", "\n"))?);
+                        push_text(parent, unescape(&line_ends(text))?);
                     }
                     // Whitespace between elements, or text outside the root (the
                     // tokenizer only lets whitespace through there).
@@ -376,7 +385,7 @@ fn read(xml: &str) -> Result<Document, ConvertError> {
             }
             Token::Cdata { text, .. } => {
                 if let Some(parent) = open.last_mut() {
-                    push_text(parent, text.replace("\r\n", "\n"));
+                    push_text(parent, line_ends(&text));
                 }
             }
         }
@@ -387,12 +396,29 @@ fn read(xml: &str) -> Result<Document, ConvertError> {
     Ok(document)
 }
 
+/// An element's attributes, each name once.
+fn unique(attributes: &[(String, String)]) -> Result<(), ConvertError> {
+    let mut seen = HashSet::new();
+    match attributes
+        .iter()
+        .find(|(name, _)| !seen.insert(name.as_str()))
+    {
+        Some((name, _)) => Err(ConvertError::Duplicate(name.replace('$', ":"))),
+        None => Ok(()),
+    }
+}
+
 /// Text and CDATA next to each other are one text.
 fn push_text(parent: &mut Element, text: String) {
     match parent.children.last_mut() {
         Some(Node::Text(previous)) => previous.push_str(&text),
         _ => parent.children.push(Node::Text(text)),
     }
+}
+
+/// XML's end-of-line handling: `\r\n` and a lone `\r` read as `\n`.
+fn line_ends(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// XML's attribute-value normalisation: tabs and line breaks read as spaces.
@@ -493,8 +519,8 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_newtonsoft_writes_them() {
         assert_eq!(
-            json("<a>\"q\"\\\t</a>"),
-            "{\n  \"a\": \"\\\"q\\\"\\\\\\t\"\n}"
+            json("<a>\"q\"\\\t\r\n\r</a>"),
+            "{\n  \"a\": \"\\\"q\\\"\\\\\\t\\n\\n\"\n}"
         );
     }
 
@@ -520,6 +546,15 @@ mod tests {
         assert_eq!(bad("<a b='1' b='2'/>"), ConvertError::Duplicate("b".into()));
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         assert_eq!(bad(&deep), ConvertError::TooDeep);
+    }
+
+    #[test]
+    fn the_number_of_nodes_is_bounded() {
+        let xml = format!("<r>{}</r>", "<a/>".repeat(MAX_NODES));
+        assert_eq!(
+            convert(&xml, XmlToJsonKind::Direct, false),
+            Err(ConvertError::TooManyNodes)
+        );
     }
 
     #[test]
