@@ -15,11 +15,18 @@ use time::OffsetDateTime;
 
 /// API `/orders` → `backend`, with `inbound` and `outbound` as the API's sections.
 fn deploy(backend: &str, inbound: &str, outbound: &str) -> Result<Deployment, String> {
+    load(
+        backend,
+        &format!(
+            "<policies>\n<inbound>\n<base />\n{inbound}\n</inbound>\n<backend><forward-request /></backend>\n<outbound>\n<base />\n{outbound}\n</outbound>\n<on-error><base /></on-error>\n</policies>"
+        ),
+    )
+}
+
+/// API `/orders` → `backend` with `policy` as its document.
+fn load(backend: &str, policy: &str) -> Result<Deployment, String> {
     let toml = format!(
         "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n"
-    );
-    let policy = format!(
-        "<policies>\n<inbound>\n<base />\n{inbound}\n</inbound>\n<backend><forward-request /></backend>\n<outbound>\n<base />\n{outbound}\n</outbound>\n<on-error><base /></on-error>\n</policies>"
     );
     let files = vec![
         SourceFile::new("gateway.toml", toml),
@@ -346,22 +353,13 @@ async fn a_body_that_cannot_be_converted_fails_the_request() {
 
     // A response body: 502, and on-error sees why.
     let echo = EchoBackend::start().await;
-    let files = vec![
-        SourceFile::new(
-            "gateway.toml",
-            format!(
-                "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{}\"\npolicy = \"policies/orders.xml\"\n",
-                echo.url()
-            ),
-        ),
-        SourceFile::new(
-            "policies/orders.xml",
-            r#"<policies><inbound><base /></inbound><backend><forward-request /></backend>
+    let d = load(
+        &echo.url(),
+        r#"<policies><inbound><base /></inbound><backend><forward-request /></backend>
 <outbound><xml-to-json kind="direct" apply="always" consider-accept-header="false" /></outbound>
 <on-error><set-header name="x-why" exists-action="override"><value>@(context.LastError.Source + " " + context.LastError.Reason + ": " + context.LastError.Message)</value></set-header></on-error></policies>"#,
-        ),
-    ];
-    let d = Deployment::load(&files, "test", OffsetDateTime::now_utc()).unwrap();
+    )
+    .unwrap();
     let out = post(&d, &[], "<a><b></a>").await;
     assert_eq!(out.response.status, 502);
     assert_eq!(
@@ -375,6 +373,31 @@ async fn a_body_that_cannot_be_converted_fails_the_request() {
         "{}",
         header(&out, "x-why")
     );
+}
+
+#[tokio::test]
+async fn on_error_converts_the_error_response() {
+    let echo = EchoBackend::start().await;
+    let d = load(
+        &echo.url(),
+        r#"<policies>
+<inbound><check-header name="x-key" failed-check-httpcode="401" failed-check-error-message="Missing key" ignore-case="false" /></inbound>
+<backend><forward-request /></backend>
+<on-error><json-to-xml apply="content-type-json" consider-accept-header="true" /></on-error>
+</policies>"#,
+    )
+    .unwrap();
+    let out = post(&d, &[("accept", "application/xml")], "").await;
+    assert_eq!(out.response.status, 401);
+    assert_eq!(echo.requests(), 0);
+    assert_eq!(
+        body(&out),
+        "<Document>\n  <message>Missing key</message>\n  <statusCode>401</statusCode>\n</Document>"
+    );
+    assert_eq!(header(&out, "content-type"), "application/xml");
+    // The client did not ask for XML: the error stays JSON.
+    let out = post(&d, &[], "").await;
+    assert_eq!(body(&out), r#"{"message":"Missing key","statusCode":401}"#);
 }
 
 #[test]
@@ -439,19 +462,11 @@ fn bad_attribute_values_do_not_load() {
         assert!(e.contains(says), "{says} in {e}");
     }
     // Not in the backend section, as in APIM.
-    let files = vec![
-        SourceFile::new(
-            "gateway.toml",
-            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
-        ),
-        SourceFile::new(
-            "policies/orders.xml",
-            r#"<policies><backend><json-to-xml apply="always" /></backend></policies>"#,
-        ),
-    ];
-    let e = Deployment::load(&files, "test", OffsetDateTime::now_utc())
-        .expect_err("refused")
-        .render();
+    let e = load(
+        "http://127.0.0.1:9",
+        r#"<policies><backend><json-to-xml apply="always" /></backend></policies>"#,
+    )
+    .expect_err("refused");
     assert!(
         e.contains("<json-to-xml> is not allowed in <backend>; it may appear in <inbound>, <outbound>, <on-error>"),
         "{e}"
