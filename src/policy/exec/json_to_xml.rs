@@ -16,12 +16,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
 use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
+use super::{Exchange, Failure, Flow};
 use crate::expr::json::{J, JsonError, parse_with};
 use crate::expr::{Context, Value};
+use crate::policy::SectionKind;
 use crate::policy::elements::{JsonApply, JsonToXml};
 
 const POLICY: &str = "json-to-xml";
@@ -43,7 +44,18 @@ impl FromValue for char {
 }
 
 /// Converts the message's body when the policy applies to it.
-pub(super) fn json_to_xml(t: &JsonToXml, ctx: &mut Context) -> Result<bool, Failure> {
+pub(super) fn json_to_xml(
+    t: &JsonToXml,
+    x: &mut Exchange,
+    section: SectionKind,
+    path: &str,
+) -> Result<Flow, Failure> {
+    let converted = convert_body(t, &mut x.ctx)?;
+    Ok(transform::done(x, section, path, converted))
+}
+
+/// Whether the body was converted.
+fn convert_body(t: &JsonToXml, ctx: &mut Context) -> Result<bool, Failure> {
     let target = if t.on_response {
         Target::Response
     } else {

@@ -365,30 +365,8 @@ fn run_node<'a>(
             }
             Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
             Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
-            Policy::JsonToXml(t) => {
-                let converted = json_to_xml::json_to_xml(t, &mut x.ctx)?;
-                x.note(section, &node.meta.path, || {
-                    if converted {
-                        "converted"
-                    } else {
-                        "not applied"
-                    }
-                    .to_owned()
-                });
-                Ok(Flow::Continue)
-            }
-            Policy::XmlToJson(t) => {
-                let converted = xml_to_json::xml_to_json(t, &mut x.ctx)?;
-                x.note(section, &node.meta.path, || {
-                    if converted {
-                        "converted"
-                    } else {
-                        "not applied"
-                    }
-                    .to_owned()
-                });
-                Ok(Flow::Continue)
-            }
+            Policy::JsonToXml(t) => json_to_xml::json_to_xml(t, x, section, &node.meta.path),
+            Policy::XmlToJson(t) => xml_to_json::xml_to_json(t, x, section, &node.meta.path),
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)

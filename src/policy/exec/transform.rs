@@ -4,9 +4,10 @@
 
 use http::StatusCode;
 
-use super::Failure;
 use super::message::Target;
+use super::{Exchange, Failure, Flow};
 use crate::expr::{Body, Context, Headers};
+use crate::policy::SectionKind;
 
 /// Largest converted body: twice the largest body the gateway reads
 /// (`MAX_BUFFERED_BODY`), as names repeat and indentation grows with depth; a
@@ -134,6 +135,19 @@ pub(super) fn invalid(policy: &'static str, target: Target, message: String) -> 
         Target::Response => StatusCode::BAD_GATEWAY,
     };
     Failure::new(policy, "BodyConversionFailure", message, status)
+}
+
+/// The trace line of a transform; the pipeline goes on either way.
+pub(super) fn done(x: &mut Exchange, section: SectionKind, path: &str, converted: bool) -> Flow {
+    x.note(section, path, || {
+        if converted {
+            "converted"
+        } else {
+            "not applied"
+        }
+        .to_owned()
+    });
+    Flow::Continue
 }
 
 /// Puts the converted body in place with its Content-Type.

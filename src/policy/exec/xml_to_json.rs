@@ -19,12 +19,13 @@ use std::sync::Arc;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
-use super::Failure;
 use super::message::Target;
 use super::param::{self, FromValue};
 use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
+use super::{Exchange, Failure, Flow};
 use crate::expr::json::{Items, J, Props, write};
 use crate::expr::{Context, Value};
+use crate::policy::SectionKind;
 use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
 
 const POLICY: &str = "xml-to-json";
@@ -47,7 +48,18 @@ impl FromValue for XmlToJsonKind {
 }
 
 /// Converts the message's body when the policy applies to it.
-pub(super) fn xml_to_json(t: &XmlToJson, ctx: &mut Context) -> Result<bool, Failure> {
+pub(super) fn xml_to_json(
+    t: &XmlToJson,
+    x: &mut Exchange,
+    section: SectionKind,
+    path: &str,
+) -> Result<Flow, Failure> {
+    let converted = convert_body(t, &mut x.ctx)?;
+    Ok(transform::done(x, section, path, converted))
+}
+
+/// Whether the body was converted.
+fn convert_body(t: &XmlToJson, ctx: &mut Context) -> Result<bool, Failure> {
     let target = if t.on_response {
         Target::Response
     } else {
