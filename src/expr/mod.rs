@@ -87,7 +87,7 @@ mod context;
 mod diagnostic;
 mod eval;
 mod ir;
-mod json;
+pub(crate) mod json;
 mod jwt;
 mod lexer;
 mod number;

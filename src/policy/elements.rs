@@ -23,6 +23,7 @@ use crate::expr::BodyReads;
 mod authentication_basic;
 mod emit_metric;
 mod find_and_replace;
+mod json_to_xml;
 mod limit_concurrency;
 mod retry;
 mod send_request;
@@ -30,11 +31,14 @@ mod set_method;
 mod trace;
 mod validate_jwt;
 mod wait;
+mod xml_to_json;
 
 pub use authentication_basic::AuthenticationBasic;
 pub(crate) use emit_metric::metric_name;
 pub use emit_metric::{Dimension, DimensionValue, EmitMetric};
 pub use find_and_replace::FindAndReplace;
+pub(crate) use json_to_xml::parse_separator;
+pub use json_to_xml::{JsonApply, JsonToXml};
 pub use limit_concurrency::LimitConcurrency;
 pub use retry::Retry;
 pub use send_request::{RequestMode, SendRequest};
@@ -42,6 +46,7 @@ pub use set_method::SetMethod;
 pub use trace::{Trace, TraceMetadata, TraceSeverity};
 pub use validate_jwt::{IssuerKey, RequiredClaim, SigningKeyHandle, TokenSource, ValidateJwt};
 pub use wait::{Wait, WaitFor};
+pub use xml_to_json::{XmlApply, XmlToJson, XmlToJsonKind};
 
 /// Where an element sits in its document: for `context.LastError` and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +173,28 @@ impl Node {
                 params(&[&c.duration, &c.cache_response]);
                 // The stored response is the whole body.
                 reads.response = true;
+            }
+            Policy::JsonToXml(t) => {
+                params(&[
+                    &t.apply,
+                    &t.consider_accept_header,
+                    &t.namespace_separator,
+                    &t.namespace_prefix,
+                    &t.attribute_block_name,
+                ]);
+                // The converted body is read whole.
+                reads.request |= !t.on_response;
+                reads.response |= t.on_response;
+            }
+            Policy::XmlToJson(t) => {
+                params(&[
+                    &t.kind,
+                    &t.apply,
+                    &t.consider_accept_header,
+                    &t.always_array_child_elements,
+                ]);
+                reads.request |= !t.on_response;
+                reads.response |= t.on_response;
             }
             Policy::MockResponse(_) | Policy::ValidateClientCertificate(_) => {}
             Policy::SetMethod(m) => params(&[&m.method]),
@@ -304,6 +331,8 @@ pub enum Policy {
     SendRequest(Box<SendRequest>),
     Retry(Box<Retry>),
     Wait(Wait),
+    JsonToXml(JsonToXml),
+    XmlToJson(XmlToJson),
 }
 
 /// `<choose>`: the first `when` whose condition holds runs, else `otherwise`.
@@ -765,6 +794,7 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
         "authentication-basic" => INBOUND,
         "send-request" | "send-one-way-request" | "retry" => ALL,
         "wait" => &[Inbound, Backend, Outbound],
+        "json-to-xml" | "xml-to-json" => &[Inbound, Outbound, OnError],
         _ => return None,
     })
 }
@@ -772,8 +802,6 @@ fn allowed_sections(name: &str) -> Option<&'static [SectionKind]> {
 /// Other APIM policies certgate does not run (so their names get a clear error rather
 /// than "unknown element").
 const NOT_IMPLEMENTED: &[&str] = &[
-    "json-to-xml",
-    "xml-to-json",
     "xsl-transform",
     "cross-domain",
     "jsonp",
@@ -1236,6 +1264,20 @@ fn build_node(el: &XmlElement, ctx: Ctx, path: String) -> Result<Node, PolicyErr
             let a = Attrs::new(el, wait::ATTRIBUTES)?;
             (Policy::Wait(wait::wait(el, &a, ctx, &path)?), a.id()?)
         }
+        "json-to-xml" => {
+            let a = Attrs::new(el, json_to_xml::ATTRIBUTES)?;
+            (
+                Policy::JsonToXml(json_to_xml::json_to_xml(el, &a, ctx.section)?),
+                a.id()?,
+            )
+        }
+        "xml-to-json" => {
+            let a = Attrs::new(el, xml_to_json::ATTRIBUTES)?;
+            (
+                Policy::XmlToJson(xml_to_json::xml_to_json(el, &a, ctx.section)?),
+                a.id()?,
+            )
+        }
         _ => unknown_element(el)?,
     };
     Ok(Node {
@@ -1283,6 +1325,8 @@ const POLICY_NAMES: &[&str] = &[
     "send-one-way-request",
     "retry",
     "wait",
+    "json-to-xml",
+    "xml-to-json",
 ];
 
 /// Interns a known element name (those of [`allowed_sections`], `when`, `otherwise`).

@@ -47,11 +47,11 @@ pub use elements::{
     AddressRange, AuthenticationBasic, AuthenticationCertificate, CacheLookup, CacheLookupValue,
     CacheRemoveValue, CacheStore, CacheStoreValue, CachingType, CheckHeader, Choose, Cors,
     Dimension, DimensionValue, DownstreamCaching, EmitMetric, ExistsAction, FindAndReplace,
-    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, LimitConcurrency,
-    Meta, MockResponse, Node, Otherwise, Policy, RequiredClaim, ReturnResponse, RewriteUri,
-    SetBackendService, SetBody, SetMethod, SetParameter, SetStatus, SetVariable, SigningKeyHandle,
-    TokenSource, Trace, TraceMetadata, TraceSeverity, ValidateClientCertificate, ValidateJwt, When,
-    XsiNil,
+    ForwardRequest, HttpVersion, Identity, IpFilter, IpFilterAction, IssuerKey, JsonApply,
+    JsonToXml, LimitConcurrency, Meta, MockResponse, Node, Otherwise, Policy, RequiredClaim,
+    ReturnResponse, RewriteUri, SetBackendService, SetBody, SetMethod, SetParameter, SetStatus,
+    SetVariable, SigningKeyHandle, TokenSource, Trace, TraceMetadata, TraceSeverity,
+    ValidateClientCertificate, ValidateJwt, When, XmlApply, XmlToJson, XmlToJsonKind, XsiNil,
 };
 pub use elements::{RequestMode, Retry, SendRequest, Wait, WaitFor};
 pub use error::{Location, PolicyError, diagnostic};

@@ -22,7 +22,7 @@ use super::number::format_double;
 use super::types::JsonTy;
 
 pub(crate) use path::select;
-pub(crate) use read::parse;
+pub(crate) use read::{parse, parse_with};
 pub(crate) use write::write;
 
 /// Nesting a parsed document may have: Json.NET 13's default `JsonReader.MaxDepth` (64).

@@ -3,18 +3,29 @@
 //! (`DateParseHandling.DateTime`), a repeated property name replacing the earlier value
 //! in place, and nothing but whitespace after the value.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use super::{DateKind, Items, J, JsonError, MAX_DEPTH, Props};
 
+/// Objects with this many names find a repeated name by hash.
+const INDEX_FROM: usize = 16;
+
 /// Parses `text`; `work` counts the tokens read (the caller charges the bytes too).
 pub(crate) fn parse(text: &str, work: &mut usize) -> Result<J, JsonError> {
+    parse_with(text, work, true)
+}
+
+/// [`parse`], with ISO 8601 strings kept as strings when `dates` is false
+/// (`DateParseHandling.None`: `json-to-xml parse-date="false"`).
+pub(crate) fn parse_with(text: &str, work: &mut usize, dates: bool) -> Result<J, JsonError> {
     let mut r = Reader {
         b: text.as_bytes(),
         pos: 0,
         work,
+        dates,
     };
     r.ws();
     let v = r.value(0)?;
@@ -29,6 +40,7 @@ struct Reader<'a, 'w> {
     b: &'a [u8],
     pos: usize,
     work: &'w mut usize,
+    dates: bool,
 }
 
 impl Reader<'_, '_> {
@@ -64,7 +76,7 @@ impl Reader<'_, '_> {
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => {
                 let s = self.string()?;
-                Ok(match parse_iso_date(&s) {
+                Ok(match parse_iso_date(&s).filter(|_| self.dates) {
                     Some((d, k)) => J::Date(d, k),
                     None => J::Str(Arc::from(s)),
                 })
@@ -93,6 +105,7 @@ impl Reader<'_, '_> {
         }
         self.pos += 1;
         let mut props: Vec<(Arc<str>, J)> = Vec::new();
+        let mut index: Option<HashMap<Arc<str>, usize>> = None;
         self.ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -108,9 +121,29 @@ impl Reader<'_, '_> {
             let v = self.value(depth)?;
             // DuplicatePropertyNameHandling.Replace: the value changes, the place does not
             *self.work += props.len() / 8;
-            match props.iter_mut().find(|(k, _)| *k == name) {
+            let slot = match &index {
+                Some(index) => index.get(&name).copied(),
+                None => props.iter().position(|(k, _)| *k == name),
+            };
+            match slot.and_then(|i| props.get_mut(i)) {
                 Some(slot) => slot.1 = v,
-                None => props.push((name, v)),
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(Arc::clone(&name), props.len());
+                    }
+                    props.push((name, v));
+                    // Past a few names, look them up by hash: a body with a million
+                    // names would otherwise take a million comparisons per name.
+                    if index.is_none() && props.len() >= INDEX_FROM {
+                        index = Some(
+                            props
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (k, _))| (Arc::clone(k), i))
+                                .collect(),
+                        );
+                    }
+                }
             }
             self.ws();
             match self.peek() {

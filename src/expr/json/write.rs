@@ -265,5 +265,12 @@ mod tests {
     #[test]
     fn a_repeated_name_keeps_its_place_and_the_last_value() {
         assert_eq!(w(r#"{"a":1,"b":2,"a":3}"#, false), r#"{"a":3,"b":2}"#);
+        // Past INDEX_FROM names, by hash: the same result.
+        let names: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{},\"k3\":-1,\"k39\":-2,\"new\":0}}", names.join(","));
+        let want = text
+            .replace("\"k3\":3,", "\"k3\":-1,")
+            .replace("\"k39\":39,\"k3\":-1,\"k39\":-2,", "\"k39\":-2,");
+        assert_eq!(w(&text, false), want);
     }
 }

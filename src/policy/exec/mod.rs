@@ -16,6 +16,7 @@ mod checks;
 mod cors;
 mod emit_metric;
 mod find_and_replace;
+mod json_to_xml;
 mod limit_concurrency;
 mod message;
 mod param;
@@ -24,8 +25,10 @@ mod retry;
 mod send_request;
 mod set_method;
 mod trace;
+mod transform;
 mod validate_jwt;
 mod wait;
+mod xml_to_json;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -454,6 +457,8 @@ fn run_node<'a>(
             }
             Policy::Retry(r) => retry::retry(r, step, node, x, forwarder).await,
             Policy::Wait(w) => wait::wait(w, step, x, forwarder).await,
+            Policy::JsonToXml(t) => json_to_xml::json_to_xml(t, x, section, &node.meta.path),
+            Policy::XmlToJson(t) => xml_to_json::xml_to_json(t, x, section, &node.meta.path),
             Policy::IpFilter(filter) => {
                 checks::ip_filter(filter, &x.ctx)?;
                 Ok(Flow::Continue)
