@@ -371,7 +371,6 @@ fn every_element_and_attribute() {
     <set-backend-service base-url="https://backend.example.com/api" />
     <authentication-certificate thumbprint="ABCDEF" />
     <authentication-certificate certificate-id="client-cert" />
-    <authentication-certificate body="@(context.Variables.GetValueOrDefault&lt;byte[]&gt;(&quot;c&quot;))" password="pw" />
     <mock-response status-code="404" content-type="application/json" />
     <set-body xsi-nil="null">plain text</set-body>
   </inbound>
@@ -461,17 +460,6 @@ fn every_element_and_attribute() {
         panic!()
     };
     assert_eq!(literal(c), "client-cert");
-    let Policy::AuthenticationCertificate(AuthenticationCertificate::Body { body, password }) =
-        &it.next().unwrap().policy
-    else {
-        panic!()
-    };
-    assert_eq!(
-        expression(body),
-        r#"@(context.Variables.GetValueOrDefault<byte[]>("c"))"#
-    );
-    assert_eq!(literal(password.as_ref().unwrap()), "pw");
-
     let Policy::MockResponse(m) = &it.next().unwrap().policy else {
         panic!()
     };
@@ -746,17 +734,24 @@ fn bad_attribute_values() {
         (
             3,
             1,
-            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body"
-                .into()
+            "<authentication-certificate> needs exactly one of thumbprint or certificate-id".into()
         )
     );
-    assert_eq!(
-        error(&inbound_doc(
-            r#"<authentication-certificate thumbprint="A" password="p" />"#
-        ))
-        .2,
-        "<authentication-certificate> password: password is only used with body"
-    );
+    // An inline certificate is refused where it is written, not per request.
+    for attribute in [
+        r#"body="@(context.Variables.GetValueOrDefault&lt;byte[]&gt;(&quot;c&quot;))""#,
+        r#"thumbprint="A" password="p""#,
+    ] {
+        let (line, _, message) = error(&inbound_doc(&format!(
+            "<authentication-certificate {attribute} />"
+        )));
+        assert_eq!(line, 3, "{message}");
+        assert!(
+            message.contains("certgate does not take inline certificates")
+                && message.contains("certificate-id"),
+            "{message}"
+        );
+    }
 }
 
 #[test]

@@ -139,10 +139,6 @@ impl Node {
                 AuthenticationCertificate::Thumbprint(p)
                 | AuthenticationCertificate::CertificateId(p),
             ) => params(&[p]),
-            Policy::AuthenticationCertificate(AuthenticationCertificate::Body {
-                body,
-                password,
-            }) => params(&[body, password]),
             Policy::Cors(c) => params(&[&c.allow_credentials, &c.terminate_unmatched_request]),
             Policy::ValidateJwt(j) => {
                 let (TokenSource::Header(p) | TokenSource::Query(p) | TokenSource::Value(p)) =
@@ -586,10 +582,6 @@ pub(crate) const MAX_IDENTITIES: usize = 10;
 pub enum AuthenticationCertificate {
     Thumbprint(Param<String>),
     CertificateId(Param<String>),
-    Body {
-        body: Param<String>,
-        password: Option<Param<String>>,
-    },
 }
 
 /// `<cors>`: answers browser preflights in the gateway and marks allowed cross-origin
@@ -1662,18 +1654,23 @@ fn authentication_certificate(
 ) -> Result<AuthenticationCertificate, PolicyError> {
     let thumbprint = a.param("thumbprint", non_empty)?;
     let certificate_id = a.param("certificate-id", non_empty)?;
-    let body = a.param("body", non_empty)?;
-    let password = a.param("password", any_text)?;
-    if let (Some(p), None) = (&password, &body) {
-        return Err(a.invalid("password", p.source(), "password is only used with body"));
+    // An inline certificate (and its password) would be read per request from an
+    // expression: refused here rather than failing every request.
+    for attribute in ["body", "password"] {
+        if let Some(value) = a.param(attribute, any_text)? {
+            return Err(a.invalid(
+                attribute,
+                value.source(),
+                "certgate does not take inline certificates; upload it as certificates/<id>.pem with its key and use certificate-id",
+            ));
+        }
     }
-    match (thumbprint, certificate_id, body) {
-        (Some(t), None, None) => Ok(AuthenticationCertificate::Thumbprint(t)),
-        (None, Some(c), None) => Ok(AuthenticationCertificate::CertificateId(c)),
-        (None, None, Some(body)) => Ok(AuthenticationCertificate::Body { body, password }),
+    match (thumbprint, certificate_id) {
+        (Some(t), None) => Ok(AuthenticationCertificate::Thumbprint(t)),
+        (None, Some(c)) => Ok(AuthenticationCertificate::CertificateId(c)),
         _ => Err(structure(
             el,
-            "<authentication-certificate> needs exactly one of thumbprint, certificate-id or body",
+            "<authentication-certificate> needs exactly one of thumbprint or certificate-id",
         )),
     }
 }

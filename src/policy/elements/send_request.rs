@@ -135,14 +135,6 @@ pub(super) fn send_request(
                     }
                     Policy::AuthenticationCertificate(certificate) => {
                         once(request.certificate.is_some())?;
-                        if let AuthenticationCertificate::Body { body, .. } = &certificate {
-                            return Err(super::invalid_value(
-                                &child.name,
-                                "body",
-                                body.source(),
-                                "certgate does not take inline certificates; upload it as certificates/<id>.pem with its key and use certificate-id",
-                            ));
-                        }
                         request.certificate = Some(certificate);
                     }
                     _ => {}

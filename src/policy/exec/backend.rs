@@ -160,12 +160,6 @@ pub(super) fn certificate_id(
                     )
                 })?
         }
-        AuthenticationCertificate::Body { .. } => {
-            return Err(Failure::expression(
-                POLICY,
-                "certgate does not take inline certificates; upload it as certificates/<id>.pem with its key and use certificate-id",
-            ));
-        }
     })
 }
 
