@@ -28,6 +28,10 @@ pub(crate) use write::write;
 /// Nesting a parsed document may have: Json.NET 13's default `JsonReader.MaxDepth` (64).
 pub(crate) const MAX_DEPTH: usize = 64;
 
+/// The most values one document may hold: memory is bounded while it is read, before
+/// the caller charges its steps (a 16 MiB `[0,0,...]` would be 8 million values).
+pub(crate) const MAX_VALUES: usize = 1_000_000;
+
 /// Nesting the writer and the copier accept for documents expressions built, so neither
 /// can overflow the stack.
 pub(crate) const MAX_WRITE_DEPTH: usize = 256;
@@ -40,6 +44,8 @@ pub enum JsonError {
     Syntax { at: usize, what: &'static str },
     #[error("the JSON is nested more than {0} levels deep")]
     TooDeep(usize),
+    #[error("the JSON holds more than {0} values")]
+    TooMany(usize),
     #[error("expected a JSON {expected}, found {found}")]
     Kind {
         expected: &'static str,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use super::{DateKind, Items, J, JsonError, MAX_DEPTH, Props};
+use super::{DateKind, Items, J, JsonError, MAX_DEPTH, MAX_VALUES, Props};
 
 /// Objects with this many names find a repeated name by hash.
 const INDEX_FROM: usize = 16;
@@ -25,6 +25,7 @@ pub(crate) fn parse_with(text: &str, work: &mut usize, dates: bool) -> Result<J,
         b: text.as_bytes(),
         pos: 0,
         work,
+        values: 0,
         dates,
     };
     r.ws();
@@ -40,6 +41,8 @@ struct Reader<'a, 'w> {
     b: &'a [u8],
     pos: usize,
     work: &'w mut usize,
+    /// Values read so far, at most [`MAX_VALUES`].
+    values: usize,
     dates: bool,
 }
 
@@ -70,6 +73,10 @@ impl Reader<'_, '_> {
 
     fn value(&mut self, depth: usize) -> Result<J, JsonError> {
         *self.work += 1;
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(JsonError::TooMany(MAX_VALUES));
+        }
         self.ws();
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
@@ -383,4 +390,28 @@ pub(crate) fn parse_iso_date(s: &str) -> Option<(OffsetDateTime, DateKind)> {
         .assume_offset(offset)
         .checked_to_offset(UtcOffset::UTC)?;
     Some((at, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[0,0,...]` with `zeros` zeros: that many values and the array.
+    fn zeros(zeros: usize) -> String {
+        let mut text = "[0".to_owned();
+        text.push_str(&",0".repeat(zeros - 1));
+        text.push(']');
+        text
+    }
+
+    #[test]
+    fn a_document_holds_at_most_max_values() {
+        let mut work = 0;
+        assert!(parse(&zeros(MAX_VALUES - 1), &mut work).is_ok());
+        let mut work = 0;
+        assert!(matches!(
+            parse(&zeros(MAX_VALUES), &mut work),
+            Err(JsonError::TooMany(MAX_VALUES))
+        ));
+    }
 }
