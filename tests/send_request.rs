@@ -614,3 +614,42 @@ async fn authentication_certificate_in_send_request_presents_the_uploaded_certif
     let outcome = call(&d, "GET", &[], b"").await;
     assert_eq!(header(&outcome, "x-seen"), "none");
 }
+
+/// forward-request's timeout also covers an answer that a policy reads whole, as
+/// send-request's does: a body that never ends fails with `Timeout` (a streamed answer
+/// flows for as long as its body does).
+#[tokio::test]
+async fn forward_request_read_whole_times_out_on_a_body_that_never_ends() {
+    let holding = HoldingBackend::start().await;
+    let policy = format!(
+        r#"<policies>
+  <inbound>
+    <rewrite-uri template="/drip" />
+  </inbound>
+  <backend>
+    <forward-request timeout="1" />
+  </backend>
+  <outbound>
+    <set-header name="x-length" exists-action="override">
+      <value>@(context.Response.Body.As<string>().Length.ToString())</value>
+    </set-header>
+  </outbound>
+  <on-error>
+    {}
+  </on-error>
+</policies>"#,
+        answer(&[
+            ("source", "@(context.LastError.Source)"),
+            ("reason", "@(context.LastError.Reason)"),
+        ]),
+    );
+    let d = deploy(&holding.url(), &policy).unwrap();
+    let outcome = call(&d, "GET", &[], b"").await;
+    assert!(
+        matches!(&outcome.decision, Decision::Failed { reason } if reason == "Timeout"),
+        "{:?}",
+        outcome.decision
+    );
+    assert_eq!(header(&outcome, "x-source"), "forward-request");
+    assert_eq!(header(&outcome, "x-reason"), "Timeout");
+}

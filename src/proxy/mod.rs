@@ -235,7 +235,9 @@ impl Backend {
     }
 
     /// Sends the request, following redirects if asked. The timeout covers the time
-    /// until the response headers arrive.
+    /// until the response headers arrive, and for an answer read whole
+    /// (`collect_response`) its body too: a streamed answer may take as long as it
+    /// flows, one read whole must not hold the request up forever.
     pub async fn forward(
         &self,
         request: http::Request<Payload>,
@@ -279,17 +281,23 @@ impl Backend {
                 replay = redirected(replay, response.status(), next);
             }
         };
-        let (url, response) =
-            tokio::time::timeout(options.timeout, call)
-                .await
-                .map_err(|_| ProxyError::Timeout {
-                    url: first_url,
-                    after: options.timeout,
-                })??;
+        let deadline = tokio::time::Instant::now() + options.timeout;
+        let (url, response) = tokio::time::timeout_at(deadline, call)
+            .await
+            .map_err(|_| ProxyError::Timeout {
+                url: first_url,
+                after: options.timeout,
+            })??;
         let (parts, body) = response.into_parts();
         let mut body = Payload::streamed(body);
         if options.collect_response {
-            let bytes = body.collect(self.max_body).await.map_err(|e| match e {
+            let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
+                .await
+                .map_err(|_| ProxyError::Timeout {
+                    url: url.clone(),
+                    after: options.timeout,
+                })?;
+            let bytes = collected.map_err(|e| match e {
                 CollectError::TooLarge { limit } => ProxyError::ResponseTooLarge { limit },
                 CollectError::Broken(cause) => ProxyError::Protocol { url, cause },
             })?;
