@@ -402,7 +402,7 @@ fn load_errors_name_the_problem_and_its_position() {
         ),
         (
             "@(context.Request.Certificate.Extensions)",
-            "3:50: error: 'X509Certificate2.Extensions' is not supported in policy expressions",
+            "3:50: error: certgate does not implement X509Certificate2.Extensions yet",
         ),
         ("@(1 +)", "3:25: error: expected an expression, found ')'"),
         (
@@ -504,7 +504,7 @@ fn load_errors_name_the_problem_and_its_position() {
         ),
         (
             "@(context.Trace(\"x\"))",
-            "3:30: error: 'IProxyRequestContext.Trace' is not supported in policy expressions",
+            "3:30: error: certgate does not implement IProxyRequestContext.Trace yet",
         ),
         (
             // the members certgate types (Email, Id, ...) compile: the user is null here

@@ -746,6 +746,28 @@ fn refusals_name_the_construct_and_position() {
             "@{ int F(int a) { if (a > 0) { return 1; } } return F(1); }",
             "3:27: error: not all code paths of 'F' return a value: end every path with 'return'",
         ),
+        // APIM's extension methods and allowed members certgate lacks are named as such,
+        // before their arguments are looked at.
+        (
+            r#"@("x".AsBasic())"#,
+            "3:26: error: certgate does not implement string.AsBasic yet",
+        ),
+        (
+            "@(context.Request.Body.AsFormUrlEncodedContent(preserveContent: true))",
+            "3:43: error: certgate does not implement IMessageBody.AsFormUrlEncodedContent yet",
+        ),
+        (
+            "@(Guid.NewGuid().ToByteArray())",
+            "3:37: error: certgate does not implement Guid.ToByteArray yet",
+        ),
+        (
+            r#"@(Convert.FromBase64String("AA==").Encrypt(new byte[16], new byte[16]))"#,
+            "3:55: error: certgate does not implement byte[].Encrypt yet",
+        ),
+        (
+            r#"@(JObject.Parse("{}").GetValue("a"))"#,
+            "3:42: error: certgate does not implement JObject.GetValue yet",
+        ),
         (
             r#"@(XDocument.Parse("<a/>").Root)"#,
             "3:22: error: certgate does not implement the type 'XDocument' yet",

@@ -492,6 +492,10 @@ fn mistakes_are_load_errors_with_their_position() {
             "response-variable-name",
         ),
         (
+            r#"<send-request response-variable-name="r" mode="copy"><authentication-managed-identity resource="https://vault.azure.net" /></send-request>"#,
+            "On AWS: give the backend its credentials",
+        ),
+        (
             r#"<send-request response-variable-name="r" timeout="soon" mode="copy"></send-request>"#,
             "`soon` is not a whole number",
         ),

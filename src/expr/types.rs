@@ -384,7 +384,15 @@ impl Ty {
             "Jwt" => Ty::Obj(Obj::Jwt),
             "IResponse" => Ty::Obj(Obj::Response),
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
-            other => return JsonTy::from_name(other).map(Ty::Json),
+            "StringBuilder" | "Text.StringBuilder" => Ty::Obj(Obj::StringBuilder),
+            "Random" => Ty::Obj(Obj::Random),
+            "Guid" => Ty::Obj(Obj::Guid),
+            other => {
+                let crypto = other
+                    .strip_prefix("Security.Cryptography.")
+                    .unwrap_or(other);
+                return hash_type(crypto).or_else(|| JsonTy::from_name(other).map(Ty::Json));
+            }
         })
     }
 
@@ -515,4 +523,20 @@ fn split_type_args(args: &str) -> Option<(&str, &str)> {
         }
     }
     None
+}
+
+/// The hash and HMAC types, as a local's declared type (`HMACSHA256 h = new ...`).
+fn hash_type(name: &str) -> Option<Ty> {
+    let alg = |n: &str| match n {
+        "MD5" => Some(HashAlg::Md5),
+        "SHA1" | "SHA1Managed" => Some(HashAlg::Sha1),
+        "SHA256" | "SHA256Managed" => Some(HashAlg::Sha256),
+        "SHA384" | "SHA384Managed" => Some(HashAlg::Sha384),
+        "SHA512" | "SHA512Managed" => Some(HashAlg::Sha512),
+        _ => None,
+    };
+    match name.strip_prefix("HMAC") {
+        Some(rest) => alg(rest).map(|a| Ty::Obj(Obj::Hmac(a))),
+        None => alg(name).map(|a| Ty::Obj(Obj::Hash(a))),
+    }
 }

@@ -815,15 +815,19 @@ fn unsupported_reason(name: &str) -> Option<String> {
         "rate-limit" | "quota" => format!(
             "certgate does not implement <{name}> (it needs APIM subscriptions); remove it or enforce limits in API Gateway usage plans"
         ),
-        _ if let Some(aws) = aws_way(name) => {
-            format!("<{name}> needs Azure; certgate does not run it. On AWS: {aws}")
-        }
+        _ if let Some(reason) = azure_bound(name) => reason,
         _ if NOT_IMPLEMENTED.contains(&name) => {
             format!("certgate does not implement the APIM policy <{name}>; remove it")
         }
         _ => return None,
     };
     Some(reason)
+}
+
+/// The load error's reason for a policy bound to an Azure service: the AWS way instead.
+pub(super) fn azure_bound(name: &str) -> Option<String> {
+    aws_way(name)
+        .map(|aws| format!("<{name}> needs Azure; certgate does not run it. On AWS: {aws}"))
 }
 
 /// The AWS way to do what an Azure-bound policy does, for its load error.

@@ -210,9 +210,22 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
     Some(r)
 }
 
-/// Members that exist in .NET but that certgate does not offer, for a clearer message.
+/// Members APIM does not offer (the allowed-types table limits them), or that certgate's
+/// always-null objects do not have: "not supported in policy expressions".
 pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
     match ty {
+        Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
+        Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
+        _ => false,
+    }
+}
+
+/// Members APIM offers (its extension methods, the allowed types' members) that certgate
+/// does not implement yet: refused at load with "certgate does not implement ... yet",
+/// never as if they did not exist.
+pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
+    match ty {
+        // X509Certificate2 is allowed whole.
         Ty::Cert => matches!(
             name,
             "Extensions"
@@ -228,20 +241,11 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
                 | "Reset"
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
-        Ty::String => matches!(
-            name,
-            "AsBasic" | "TryParseBasic" | "Encrypt" | "Decrypt" | "AsFormUrlEncodedContent"
-        ),
-        Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
-        Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
-        _ => false,
-    }
-}
-
-/// Newtonsoft.Json members APIM offers that certgate does not implement yet: refused at
-/// load with "certgate does not implement ... yet".
-pub(crate) fn json_not_yet(ty: &Ty, name: &str) -> bool {
-    match ty {
+        // APIM's extension methods.
+        Ty::String => matches!(name, "AsBasic" | "TryParseBasic"),
+        Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
+        Ty::Obj(Obj::Body) => matches!(name, "AsFormUrlEncodedContent"),
+        Ty::Obj(Obj::Guid) => matches!(name, "ToByteArray" | "CompareTo"),
         Ty::Json(_) => matches!(
             name,
             "Parent"
@@ -268,6 +272,7 @@ pub(crate) fn json_not_yet(ty: &Ty, name: &str) -> bool {
                 | "TryGetValue"
                 | "Property"
                 | "PropertyValues"
+                | "GetValue"
         ),
         Ty::Static(Class::Json(_)) => matches!(
             name,

@@ -1304,7 +1304,7 @@ impl Checker {
     }
 
     fn no_member(&self, rty: &Ty, name: &str, span: Span) -> (K, Span) {
-        if members::json_not_yet(rty, name) {
+        if members::not_yet(rty, name) {
             (K::NotImplemented(format!("{rty}.{name}")), span)
         } else if members::known_unsupported(rty, name) {
             (
@@ -1582,6 +1582,10 @@ impl Checker {
             });
         };
         let (recv, rty) = self.expr(recv_e)?;
+        if members::not_yet(&rty, name) {
+            // Named before its arguments are looked at: they may be what it lacks.
+            return Err(self.no_member(&rty, name, *name_span));
+        }
         let call_span = name_span.to(span);
         let null_cond = *null_cond || in_null_chain(recv_e);
         match &rty {

@@ -144,10 +144,12 @@ pub(super) fn send_request(
                 return Err(PolicyError::UnsupportedElement {
                     at: child.at.clone(),
                     name: child.name.clone(),
-                    reason: format!(
-                        "certgate does not implement <{}> inside <{}>; remove it",
-                        child.name, el.name
-                    ),
+                    reason: super::azure_bound(&child.name).unwrap_or_else(|| {
+                        format!(
+                            "certgate does not implement <{}> inside <{}>; remove it",
+                            child.name, el.name
+                        )
+                    }),
                 });
             }
             other => {
