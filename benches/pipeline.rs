@@ -6,6 +6,9 @@
 //! A request whose policy finds a value in the internal cache (`cache-lookup-value`
 //! hit) and answers with it.
 //!
+//! A request with a bearer token through `validate-jwt` (HS256 key inline: the signature
+//! is checked on every request), answered by `return-response`.
+//!
 //! And what the Lambda front end adds around it per request: the sample REST event
 //! parsed into a request (certificate decoded), the answer shaped and serialized for
 //! API Gateway, and the request's EMF line.
@@ -103,6 +106,18 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// One API, `/orders`, with `policy`; its backend is never called.
+fn orders_deployment(policy: &str) -> Deployment {
+    let files = vec![
+        file(
+            "gateway.toml",
+            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
+        ),
+        file("policies/orders.xml", policy),
+    ];
+    Deployment::load(&files, "bench", now()).expect("deployment loads")
+}
+
 /// Looks `token` up; stores it on a miss; answers with it.
 const VALUE_CACHE_POLICY: &str = r#"<policies><inbound>
   <cache-lookup-value key="token" variable-name="token" caching-type="internal" />
@@ -116,14 +131,7 @@ const VALUE_CACHE_POLICY: &str = r#"<policies><inbound>
 </inbound></policies>"#;
 
 fn value_cache(c: &mut Criterion) {
-    let files = vec![
-        file(
-            "gateway.toml",
-            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
-        ),
-        file("policies/orders.xml", VALUE_CACHE_POLICY),
-    ];
-    let deployment = Deployment::load(&files, "bench", now()).expect("deployment loads");
+    let deployment = orders_deployment(VALUE_CACHE_POLICY);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -140,6 +148,73 @@ fn value_cache(c: &mut Criterion) {
     c.bench_function("pipeline/cache-lookup-value/internal-hit", |b| {
         b.iter_batched(
             || request(&[]),
+            |r| {
+                let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
+                black_box(outcome.response.status)
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
+/// validate-jwt with an inline HS256 key, audience and issuer, then an answer that reads
+/// a claim of the validated token.
+const JWT_POLICY: &str = r#"<policies><inbound>
+  <validate-jwt header-name="Authorization" require-scheme="Bearer" output-token-variable-name="jwt">
+    <issuer-signing-keys><key>c2FtcGxlLWtleS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbg==</key></issuer-signing-keys>
+    <audiences><audience>api://orders</audience></audiences>
+    <issuers><issuer>https://login.contoso.com/</issuer></issuers>
+  </validate-jwt>
+  <return-response>
+    <set-status code="200" reason="OK" />
+    <set-header name="x-sub" exists-action="override"><value>@(((Jwt)context.Variables["jwt"]).Subject)</value></set-header>
+  </return-response>
+</inbound></policies>"#;
+
+/// An HS256 token for [`JWT_POLICY`], valid around [`now`].
+fn hs256_token() -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let iat = now().unix_timestamp();
+    let claims = format!(
+        r#"{{"iss":"https://login.contoso.com/","aud":"api://orders","sub":"client1","iat":{iat},"exp":{}}}"#,
+        iat + 3600
+    );
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let key = STANDARD
+        .decode("c2FtcGxlLWtleS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbg==")
+        .expect("base64 key");
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let signature = ring::hmac::sign(&key, signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+}
+
+fn validate_jwt(c: &mut Criterion) {
+    let deployment = orders_deployment(JWT_POLICY);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let bearer = format!("Bearer {}", hs256_token());
+    let with_token = || {
+        let mut r = request(&[]);
+        r.parts
+            .headers
+            .insert("authorization", bearer.parse().expect("a header value"));
+        r
+    };
+    let answer = runtime.block_on(gateway::handle(&deployment, with_token(), now(), false));
+    assert_eq!(
+        answer.response.headers["x-sub"], "client1",
+        "the token validates"
+    );
+
+    c.bench_function("pipeline/validate-jwt/hs256", |b| {
+        b.iter_batched(
+            with_token,
             |r| {
                 let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
                 black_box(outcome.response.status)
@@ -193,5 +268,5 @@ fn lambda_adapter(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, value_cache, lambda_adapter);
+criterion_group!(benches, bench, value_cache, validate_jwt, lambda_adapter);
 criterion_main!(benches);

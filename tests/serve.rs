@@ -660,3 +660,85 @@ fn a_folder_that_does_not_load_stops_serve_at_start_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("gateway.toml:2"), "{stderr}");
 }
+
+/// CORS over real TLS with curl, as a browser would send it: the preflight (no client
+/// certificate, as browsers send none) is answered by the gateway alone; the actual
+/// request from that origin passes the certificate check and gets the CORS headers; an
+/// origin not allowed gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflights_are_answered_by_the_gateway_and_actual_requests_marked() {
+    let s = Served::start().await;
+    until_status(&s, 200).await;
+    let cors = r#"<base />
+        <cors allow-credentials="true">
+            <allowed-origins><origin>https://app.contoso.com</origin></allowed-origins>
+            <allowed-methods preflight-result-max-age="300"><method>GET</method></allowed-methods>
+            <allowed-headers><header>x-token</header></allowed-headers>
+            <expose-headers><header>x-echo-uri</header></expose-headers>
+        </cors>"#;
+    let policy = demo::API_POLICY.replacen("<base />", cors, 1);
+    std::fs::write(s.policy("echo.xml"), policy).unwrap();
+    let preflight = [
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://app.contoso.com",
+        "-H",
+        "Access-Control-Request-Method: GET",
+        "-H",
+        "Access-Control-Request-Headers: x-token",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let out = loop {
+        let out = curl(&s, REQUEST, Cert::None, "/echo/hello", &preflight).await;
+        if out.header("access-control-allow-origin").is_some() {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "no CORS answer after 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(out.status(), 200);
+    assert_eq!(
+        out.header("access-control-allow-methods").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        out.header("access-control-allow-headers").as_deref(),
+        Some("x-token")
+    );
+    assert_eq!(out.header("access-control-max-age").as_deref(), Some("300"));
+    assert_eq!(
+        out.header("access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        out.header("x-echo-uri"),
+        None,
+        "a preflight never reaches the backend"
+    );
+
+    let actual = |origin: &'static str| {
+        let s = &s;
+        async move {
+            let header = format!("Origin: {origin}");
+            curl(s, REQUEST, Cert::Good, "/echo/hello", &["-H", &header]).await
+        }
+    };
+    let allowed = actual("https://app.contoso.com").await;
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.header("access-control-allow-origin").as_deref(),
+        Some("https://app.contoso.com")
+    );
+    assert_eq!(
+        allowed.header("access-control-expose-headers").as_deref(),
+        Some("x-echo-uri")
+    );
+    assert_eq!(allowed.header("vary").as_deref(), Some("Origin"));
+    // The certificate check still applies to actual requests.
+    let header = "Origin: https://app.contoso.com";
+    let no_certificate = curl(&s, REQUEST, Cert::None, "/echo/hello", &["-H", header]).await;
+    assert_eq!(no_certificate.status(), 403);
+    let other = actual("https://evil.example").await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+}
