@@ -202,7 +202,8 @@ async fn trace_writes_one_json_log_line_and_an_explain_entry_without_secrets() {
     <metadata name="client" value="@(context.Request.Headers.GetValueOrDefault("x-client", ""))" />
     <metadata name="token" value="{{key}}" />
 </trace>
-<trace source="orders-api"><message>verbose by default</message></trace>"#;
+<trace source="orders-api"><message>verbose by default</message></trace>
+<trace source="legacy" severity="error">@("the original form: " + context.Request.Method)</trace>"#;
     let d = deploy(&echo.url(), &policy(inbound, "")).unwrap();
     let outcome = gateway::handle(
         &d,
@@ -218,7 +219,7 @@ async fn trace_writes_one_json_log_line_and_an_explain_entry_without_secrets() {
         .into_iter()
         .filter(|l| l["target"] == "certgate::trace")
         .collect();
-    assert_eq!(traces.len(), 2, "{traces:?}");
+    assert_eq!(traces.len(), 3, "{traces:?}");
     let info = &traces[0];
     assert_eq!(info["level"], "INFO");
     let fields = &info["fields"];
@@ -230,6 +231,9 @@ async fn trace_writes_one_json_log_line_and_an_explain_entry_without_secrets() {
     assert_eq!(metadata, json!({"client": "c-7", "token": "{{key}}"}));
     assert_eq!(traces[1]["level"], "DEBUG");
     assert_eq!(traces[1]["fields"]["severity"], "verbose");
+    // The message as the element's text, as APIM's original `trace` takes it.
+    assert_eq!(traces[2]["level"], "ERROR");
+    assert_eq!(traces[2]["fields"]["message"], "the original form: GET");
     let all = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(!all.contains(SECRET), "{all}");
 

@@ -1,8 +1,9 @@
-//! `<trace source="..." severity="..."><message/><metadata/></trace>`.
+//! `<trace source="..." severity="..."><message/><metadata/></trace>`, and the original
+//! `<trace source="...">message</trace>`.
 
 use super::{
-    Attrs, PolicyError, XmlElement, any_text, child_elements, no_children, non_empty, structure,
-    text_param,
+    Attrs, PolicyError, XmlElement, XmlNode, any_text, child_elements, no_children, non_empty,
+    structure, text_param,
 };
 use crate::policy::value::Param;
 
@@ -57,7 +58,16 @@ pub(super) fn trace(el: &XmlElement, a: &Attrs<'_>) -> Result<Trace, PolicyError
         .unwrap_or(TraceSeverity::Verbose);
     let mut message = None;
     let mut metadata = Vec::new();
-    for child in child_elements(el)? {
+    // The original form, which APIM still runs: the message as the element's own text.
+    let blank = |c: &XmlNode| matches!(c, XmlNode::Text(t) if t.source().trim().is_empty());
+    let text_only = el.children.iter().all(|c| matches!(c, XmlNode::Text(_)));
+    let children = if text_only && !el.children.iter().all(blank) {
+        message = Some(text_param(el, any_text)?);
+        Vec::new()
+    } else {
+        child_elements(el)?
+    };
+    for child in children {
         match child.name.as_str() {
             "message" if message.is_some() => {
                 return Err(structure(child, "<trace> has more than one <message>"));
