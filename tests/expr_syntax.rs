@@ -696,6 +696,27 @@ fn namespace_qualified_names() {
             r#"@{ System.DateTime d = new System.DateTime(2020, 5, 6); return d.Day; }"#,
             "6",
         ),
+        // Hash and HMAC types as a local's declared type.
+        (
+            "@{ HMACSHA256 h = new HMACSHA256(new byte[] { 1 }); return h.ComputeHash(new byte[] { 2 }).Length; }",
+            "32",
+        ),
+        (
+            "@{ System.Security.Cryptography.SHA256 h = SHA256.Create(); return h.ComputeHash(new byte[0]).Length; }",
+            "32",
+        ),
+        // Guid.ToByteArray: the first three fields little-endian (the example of .NET's
+        // Guid.ToByteArray documentation).
+        (
+            r#"@(BitConverter.ToString(Guid.Parse("00112233-4455-6677-8899-aabbccddeeff").ToByteArray()))"#,
+            "33-22-11-00-55-44-77-66-88-99-AA-BB-CC-DD-EE-FF",
+        ),
+        // JObject.GetValue(name): the property's value, null when missing.
+        (
+            r#"@(JObject.Parse("{\"a\": 1}").GetValue("a").ToString())"#,
+            "1",
+        ),
+        (r#"@(JObject.Parse("{}").GetValue("b") == null)"#, "True"),
     ]);
 }
 
@@ -757,16 +778,12 @@ fn refusals_name_the_construct_and_position() {
             "3:43: error: certgate does not implement IMessageBody.AsFormUrlEncodedContent yet",
         ),
         (
-            "@(Guid.NewGuid().ToByteArray())",
-            "3:37: error: certgate does not implement Guid.ToByteArray yet",
-        ),
-        (
             r#"@(Convert.FromBase64String("AA==").Encrypt(new byte[16], new byte[16]))"#,
             "3:55: error: certgate does not implement byte[].Encrypt yet",
         ),
         (
-            r#"@(JObject.Parse("{}").GetValue("a"))"#,
-            "3:42: error: certgate does not implement JObject.GetValue yet",
+            r#"@(JObject.Parse("{}").Property("a"))"#,
+            "3:42: error: certgate does not implement JObject.Property yet",
         ),
         (
             r#"@(XDocument.Parse("<a/>").Root)"#,

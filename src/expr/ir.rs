@@ -261,6 +261,8 @@ pub(crate) enum Method {
     SbAppendLine,
     RandomNext,
     RandomNextDouble,
+    /// `Guid.ToByteArray()`: .NET's order, the first three fields little-endian.
+    GuidToByteArray,
     // List<T> and Dictionary<K, V>: see `eval::collections`
     ListAdd,
     ListAddRange,
@@ -391,6 +393,8 @@ pub(crate) enum JsonMethod {
     Remove,
     /// `JObject.ContainsKey(name)`.
     ContainsKey,
+    /// `JObject.GetValue(name)`: as `o[name]`, null when missing.
+    GetValue,
 }
 
 /// Static members of Newtonsoft.Json classes.

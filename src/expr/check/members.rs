@@ -245,7 +245,7 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
         Ty::String => matches!(name, "AsBasic" | "TryParseBasic"),
         Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
         Ty::Obj(Obj::Body) => matches!(name, "AsFormUrlEncodedContent"),
-        Ty::Obj(Obj::Guid) => matches!(name, "ToByteArray" | "CompareTo"),
+        Ty::Obj(Obj::Guid) => matches!(name, "CompareTo"),
         Ty::Json(_) => matches!(
             name,
             "Parent"
@@ -272,7 +272,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
                 | "TryGetValue"
                 | "Property"
                 | "PropertyValues"
-                | "GetValue"
         ),
         Ty::Static(Class::Json(_)) => matches!(
             name,
@@ -402,6 +401,7 @@ pub(crate) enum Recv {
     Map,
     /// A hash or HMAC object.
     Hash,
+    Guid,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -426,6 +426,7 @@ impl Recv {
             Recv::Certs => *ty == Ty::Dict(DictTy::Certificates),
             Recv::Builder => *ty == Ty::Obj(Obj::StringBuilder),
             Recv::Random => *ty == Ty::Obj(Obj::Random),
+            Recv::Guid => *ty == Ty::Obj(Obj::Guid),
             Recv::List => matches!(ty, Ty::List(_)),
             Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
             Recv::Map => matches!(ty, Ty::Map(..)),
@@ -812,6 +813,14 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         R::Bool,
         M::Json(JsonMethod::ContainsKey),
     ),
+    (
+        Recv::Json(JsonTy::Object),
+        "GetValue",
+        &[Str],
+        R::Json(JsonTy::Token),
+        M::Json(JsonMethod::GetValue),
+    ),
+    (Recv::Guid, "ToByteArray", &[], R::Bytes, M::GuidToByteArray),
     // every object
     (Recv::Any, "ToString", &[], R::Str, M::ToString),
     (Recv::Any, "ToString", &[Str], R::Str, M::ToStringFormat),

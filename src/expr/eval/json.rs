@@ -305,6 +305,10 @@ impl Eval<'_> {
                     (other, _) => Err((kind_error(JsonTy::Array, other), span)),
                 }
             }
+            JsonMethod::GetValue => match args.first() {
+                Some(name @ Value::String(_)) => self.json_index(j, name, span),
+                _ => Ok(Value::Null),
+            },
             JsonMethod::Remove | JsonMethod::ContainsKey => {
                 let name = str_arg(0, "propertyName")?;
                 let J::Object(o) = j else {

@@ -342,6 +342,13 @@ impl Eval<'_> {
                 let n = if hi == lo { lo } else { lo + r as i64 };
                 Ok(Value::Int(i32::try_from(n).unwrap_or(i32::MAX)))
             }
+            (M::GuidToByteArray, Value::Object(Handle(HandleKind::Guid(g)))) => {
+                let mut bytes = *g;
+                bytes[0..4].reverse();
+                bytes[4..6].reverse();
+                bytes[6..8].reverse();
+                Ok(Value::Bytes(Arc::from(bytes)))
+            }
             (M::RandomNextDouble, _) => {
                 // 53 random bits: uniform in [0, 1)
                 let r = random_u64().map_err(fail)? >> 11;
