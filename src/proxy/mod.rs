@@ -248,14 +248,16 @@ impl Backend {
             HttpVersion::Http2 => &self.http2,
             HttpVersion::Http2Or1 => &self.either,
         };
-        let first_url = request.uri().to_string();
+        // URLs are kept as `Uri`s (a clone shares their bytes) and written out only for
+        // an error.
+        let first_uri = request.uri().clone();
         let send = |request: http::Request<Payload>| async move {
-            let url = request.uri().to_string();
+            let uri = request.uri().clone();
             let response = client
                 .request(request)
                 .await
-                .map_err(|e| connect_error(&url, &e))?;
-            Ok::<_, ProxyError>((url, response))
+                .map_err(|e| connect_error(&uri.to_string(), &e))?;
+            Ok::<_, ProxyError>((uri, response))
         };
         let call = async {
             if !options.follow_redirects {
@@ -270,9 +272,9 @@ impl Backend {
             let mut redirects = 0;
             loop {
                 let sent = http::Request::from_parts(replay.0.clone(), replay.1.clone().into());
-                let (url, response) = send(sent).await?;
+                let (uri, response) = send(sent).await?;
                 let Some(next) = redirect_target(&replay.0.uri, &response) else {
-                    return Ok((url, response));
+                    return Ok((uri, response));
                 };
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
@@ -282,10 +284,10 @@ impl Backend {
             }
         };
         let deadline = tokio::time::Instant::now() + options.timeout;
-        let (url, response) = tokio::time::timeout_at(deadline, call)
+        let (uri, response) = tokio::time::timeout_at(deadline, call)
             .await
             .map_err(|_| ProxyError::Timeout {
-                url: first_url,
+                url: first_uri.to_string(),
                 after: options.timeout,
             })??;
         let (parts, body) = response.into_parts();
@@ -294,12 +296,15 @@ impl Backend {
             let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
                 .await
                 .map_err(|_| ProxyError::Timeout {
-                    url: url.clone(),
+                    url: uri.to_string(),
                     after: options.timeout,
                 })?;
             let bytes = collected.map_err(|e| match e {
                 CollectError::TooLarge { limit } => ProxyError::ResponseTooLarge { limit },
-                CollectError::Broken(cause) => ProxyError::Protocol { url, cause },
+                CollectError::Broken(cause) => ProxyError::Protocol {
+                    url: uri.to_string(),
+                    cause,
+                },
             })?;
             body = Payload::Whole(bytes);
         }
