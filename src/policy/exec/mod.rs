@@ -316,6 +316,9 @@ async fn pace(spent: u64, yielded_at: &mut u64) {
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Flow, Failure>> + Send + 'a>>;
 
 /// Runs one policy. Boxed because `choose` recurses; depth is bounded by the reader.
+/// The policies whose futures are large (the AWS SDK's in the caches, the calls of
+/// send-request, retry and wait) are boxed apart, so that every policy's future is not
+/// as large as theirs: each node's future is allocated and moved per request.
 fn run_node<'a>(
     step: &'a Step,
     node: &'a Node,
@@ -416,14 +419,20 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::CacheLookupValue(c) => {
-                cache::lookup_value(c, x, section, &node.meta.path).await
+                Box::pin(cache::lookup_value(c, x, section, &node.meta.path)).await
             }
-            Policy::CacheStoreValue(c) => cache::store_value(c, x, section, &node.meta.path).await,
+            Policy::CacheStoreValue(c) => {
+                Box::pin(cache::store_value(c, x, section, &node.meta.path)).await
+            }
             Policy::CacheRemoveValue(c) => {
-                cache::remove_value(c, x, section, &node.meta.path).await
+                Box::pin(cache::remove_value(c, x, section, &node.meta.path)).await
             }
-            Policy::CacheLookup(c) => response_cache::lookup(c, x, section, &node.meta.path).await,
-            Policy::CacheStore(c) => response_cache::store(c, x, section, &node.meta.path).await,
+            Policy::CacheLookup(c) => {
+                Box::pin(response_cache::lookup(c, x, section, &node.meta.path)).await
+            }
+            Policy::CacheStore(c) => {
+                Box::pin(response_cache::store(c, x, section, &node.meta.path)).await
+            }
             Policy::SetMethod(m) => {
                 set_method::set_method(m, &mut x.ctx)?;
                 Ok(Flow::Continue)
@@ -445,18 +454,32 @@ fn run_node<'a>(
                 Ok(Flow::Continue)
             }
             Policy::LimitConcurrency(l) => {
-                limit_concurrency::limit_concurrency(l, step, x, forwarder, &node.meta.path).await
+                Box::pin(limit_concurrency::limit_concurrency(
+                    l,
+                    step,
+                    x,
+                    forwarder,
+                    &node.meta.path,
+                ))
+                .await
             }
             Policy::SendRequest(r) if name == "send-one-way-request" => {
                 send_request::send_one_way_request(r, x, forwarder, section, &node.meta.path)?;
                 Ok(Flow::Continue)
             }
             Policy::SendRequest(r) => {
-                send_request::send_request(r, x, forwarder, section, &node.meta.path).await?;
+                Box::pin(send_request::send_request(
+                    r,
+                    x,
+                    forwarder,
+                    section,
+                    &node.meta.path,
+                ))
+                .await?;
                 Ok(Flow::Continue)
             }
-            Policy::Retry(r) => retry::retry(r, step, node, x, forwarder).await,
-            Policy::Wait(w) => wait::wait(w, step, x, forwarder).await,
+            Policy::Retry(r) => Box::pin(retry::retry(r, step, node, x, forwarder)).await,
+            Policy::Wait(w) => Box::pin(wait::wait(w, step, x, forwarder)).await,
             Policy::JsonToXml(t) => json_to_xml::json_to_xml(t, x, section, &node.meta.path),
             Policy::XmlToJson(t) => xml_to_json::xml_to_json(t, x, section, &node.meta.path),
             Policy::IpFilter(filter) => {
