@@ -16,9 +16,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
+use super::transform::{self, Conversion, Format, MAX_CONVERTED_BYTES, MAX_NODES};
 use super::{Exchange, Failure, Flow};
 use crate::expr::json::{J, JsonError, parse_with};
 use crate::expr::{Context, Value};
@@ -50,42 +49,24 @@ pub(super) fn json_to_xml(
     section: SectionKind,
     path: &str,
 ) -> Result<Flow, Failure> {
-    let converted = convert_body(t, &mut x.ctx)?;
-    Ok(transform::done(x, section, path, converted))
-}
-
-/// Whether the body was converted.
-fn convert_body(t: &JsonToXml, ctx: &mut Context) -> Result<bool, Failure> {
-    let target = if t.on_response {
-        Target::Response
-    } else {
-        Target::Request
+    let ctx = &x.ctx;
+    let conversion = Conversion {
+        policy: POLICY,
+        from: Format::Json,
+        to: Format::Xml,
+        on_response: t.on_response,
+        content_type_only: param::eval(&t.apply, ctx, POLICY)? == JsonApply::ContentTypeJson,
+        consider_accept: param::eval(&t.consider_accept_header, ctx, POLICY)?,
     };
-    let apply = param::eval(&t.apply, ctx, POLICY)?;
-    let consider_accept = param::eval(&t.consider_accept_header, ctx, POLICY)?;
     let options = Options {
         separator: param::eval(&t.namespace_separator, ctx, POLICY)?,
         namespace_prefix: optional(t.namespace_prefix.as_ref(), ctx)?,
         attribute_block: optional(t.attribute_block_name.as_ref(), ctx)?,
         dates: t.parse_date,
     };
-    if !transform::applies(
-        ctx,
-        target,
-        Format::Json,
-        Format::Xml,
-        apply == JsonApply::ContentTypeJson,
-        consider_accept,
-    ) {
-        return Ok(false);
-    }
-    let Some(json) = transform::body_text(ctx, target, POLICY)? else {
-        return Ok(false);
-    };
-    let xml = convert(&json, &options)
-        .map_err(|e| transform::invalid(POLICY, target, format!("the body: {e}")))?;
-    transform::replace(ctx, target, xml, Format::Xml);
-    Ok(true)
+    transform::run(x, section, path, &conversion, |json| {
+        convert(json, &options)
+    })
 }
 
 fn optional(

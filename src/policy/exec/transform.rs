@@ -61,7 +61,7 @@ impl Format {
 /// Whether the policy converts the message now: with `content_type_only`, the
 /// message's Content-Type must be `from`; with `consider_accept`, the request's Accept
 /// must name `to` (a wildcard such as `*/*` does not).
-pub(super) fn applies(
+fn applies(
     ctx: &Context,
     target: Target,
     from: Format,
@@ -95,7 +95,7 @@ fn headers(ctx: &Context, target: Target) -> &Headers {
 }
 
 /// The message's body as text; `None` when there is none (nothing to convert).
-pub(super) fn body_text(
+fn body_text(
     ctx: &Context,
     target: Target,
     policy: &'static str,
@@ -129,7 +129,7 @@ pub(super) fn body_text(
 
 /// A body that could not be converted: the client's fault for a request (400), the
 /// backend's for a response (502).
-pub(super) fn invalid(policy: &'static str, target: Target, message: String) -> Failure {
+fn invalid(policy: &'static str, target: Target, message: String) -> Failure {
     let status = match target {
         Target::Request => StatusCode::BAD_REQUEST,
         Target::Response => StatusCode::BAD_GATEWAY,
@@ -137,8 +137,27 @@ pub(super) fn invalid(policy: &'static str, target: Target, message: String) -> 
     Failure::new(policy, "BodyConversionFailure", message, status)
 }
 
-/// The trace line of a transform; the pipeline goes on either way.
-pub(super) fn done(x: &mut Exchange, section: SectionKind, path: &str, converted: bool) -> Flow {
+/// What a transform decided for this message, its attributes evaluated.
+pub(super) struct Conversion {
+    pub policy: &'static str,
+    pub from: Format,
+    pub to: Format,
+    pub on_response: bool,
+    /// `apply="content-type-json"` (`-xml`).
+    pub content_type_only: bool,
+    pub consider_accept: bool,
+}
+
+/// Converts the message's body with `convert` when the conversion applies to it, and
+/// notes in the trace whether it did; the pipeline goes on either way.
+pub(super) fn run<E: std::fmt::Display>(
+    x: &mut Exchange,
+    section: SectionKind,
+    path: &str,
+    c: &Conversion,
+    convert: impl FnOnce(&str) -> Result<String, E>,
+) -> Result<Flow, Failure> {
+    let converted = convert_body(&mut x.ctx, c, convert)?;
     x.note(section, path, || {
         if converted {
             "converted"
@@ -147,11 +166,41 @@ pub(super) fn done(x: &mut Exchange, section: SectionKind, path: &str, converted
         }
         .to_owned()
     });
-    Flow::Continue
+    Ok(Flow::Continue)
+}
+
+/// Whether the body was converted.
+fn convert_body<E: std::fmt::Display>(
+    ctx: &mut Context,
+    c: &Conversion,
+    convert: impl FnOnce(&str) -> Result<String, E>,
+) -> Result<bool, Failure> {
+    let target = if c.on_response {
+        Target::Response
+    } else {
+        Target::Request
+    };
+    if !applies(
+        ctx,
+        target,
+        c.from,
+        c.to,
+        c.content_type_only,
+        c.consider_accept,
+    ) {
+        return Ok(false);
+    }
+    let Some(text) = body_text(ctx, target, c.policy)? else {
+        return Ok(false);
+    };
+    let converted =
+        convert(&text).map_err(|e| invalid(c.policy, target, format!("the body: {e}")))?;
+    replace(ctx, target, converted, c.to);
+    Ok(true)
 }
 
 /// Puts the converted body in place with its Content-Type.
-pub(super) fn replace(ctx: &mut Context, target: Target, text: String, to: Format) {
+fn replace(ctx: &mut Context, target: Target, text: String, to: Format) {
     let (headers, body) = match target {
         Target::Request => (&mut ctx.request.headers, &mut ctx.request.body),
         Target::Response => (&mut ctx.response.headers, &mut ctx.response.body),

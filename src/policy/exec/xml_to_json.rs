@@ -19,12 +19,11 @@ use std::sync::Arc;
 
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
-use super::message::Target;
 use super::param::{self, FromValue};
-use super::transform::{self, Format, MAX_CONVERTED_BYTES, MAX_NODES};
+use super::transform::{self, Conversion, Format, MAX_CONVERTED_BYTES, MAX_NODES};
 use super::{Exchange, Failure, Flow};
+use crate::expr::Value;
 use crate::expr::json::{Items, J, Props, write};
-use crate::expr::{Context, Value};
 use crate::policy::SectionKind;
 use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
 
@@ -54,38 +53,20 @@ pub(super) fn xml_to_json(
     section: SectionKind,
     path: &str,
 ) -> Result<Flow, Failure> {
-    let converted = convert_body(t, &mut x.ctx)?;
-    Ok(transform::done(x, section, path, converted))
-}
-
-/// Whether the body was converted.
-fn convert_body(t: &XmlToJson, ctx: &mut Context) -> Result<bool, Failure> {
-    let target = if t.on_response {
-        Target::Response
-    } else {
-        Target::Request
-    };
+    let ctx = &x.ctx;
     let kind = param::eval(&t.kind, ctx, POLICY)?;
-    let apply = param::eval(&t.apply, ctx, POLICY)?;
-    let consider_accept = param::eval(&t.consider_accept_header, ctx, POLICY)?;
     let always_array = param::eval(&t.always_array_child_elements, ctx, POLICY)?;
-    if !transform::applies(
-        ctx,
-        target,
-        Format::Xml,
-        Format::Json,
-        apply == XmlApply::ContentTypeXml,
-        consider_accept,
-    ) {
-        return Ok(false);
-    }
-    let Some(xml) = transform::body_text(ctx, target, POLICY)? else {
-        return Ok(false);
+    let conversion = Conversion {
+        policy: POLICY,
+        from: Format::Xml,
+        to: Format::Json,
+        on_response: t.on_response,
+        content_type_only: param::eval(&t.apply, ctx, POLICY)? == XmlApply::ContentTypeXml,
+        consider_accept: param::eval(&t.consider_accept_header, ctx, POLICY)?,
     };
-    let json = convert(&xml, kind, always_array)
-        .map_err(|e| transform::invalid(POLICY, target, format!("the body: {e}")))?;
-    transform::replace(ctx, target, json, Format::Json);
-    Ok(true)
+    transform::run(x, section, path, &conversion, |xml| {
+        convert(xml, kind, always_array)
+    })
 }
 
 /// Why an XML body has no JSON form.
