@@ -133,13 +133,43 @@ fn refresher(dir: &Path, moto: &Moto) -> Arc<Refresher<LocalFolder, Deployment, 
     ))
 }
 
+/// moto with the secret `orders/api-key` and the SecureString `/certgate/token`, and
+/// the echo backend a deployment of them sends to.
+struct Aws {
+    moto: Moto,
+    aws: aws_config::SdkConfig,
+    /// ARNs of the secret and the parameter.
+    key: String,
+    token: String,
+    echo: EchoBackend,
+}
+
+impl Aws {
+    async fn start() -> Self {
+        let moto = Moto::start();
+        let aws = sdk_config(moto.url()).await;
+        let key = create_secret(&aws, "orders/api-key", XML_SPECIAL).await;
+        let token = create_parameter(&aws, "/certgate/token", TOKEN).await;
+        let echo = EchoBackend::start().await;
+        Self {
+            moto,
+            aws,
+            key,
+            token,
+            echo,
+        }
+    }
+}
+
 #[tokio::test]
 async fn secrets_and_secure_parameters_are_read_at_load_and_a_rotated_secret_at_refresh() {
-    let moto = Moto::start();
-    let aws = sdk_config(moto.url()).await;
-    let key = create_secret(&aws, "orders/api-key", XML_SPECIAL).await;
-    let token = create_parameter(&aws, "/certgate/token", TOKEN).await;
-    let echo = EchoBackend::start().await;
+    let Aws {
+        moto,
+        aws,
+        key,
+        token,
+        echo,
+    } = Aws::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_folder(dir.path(), &deployment(&echo.url(), &key, &token));
 
@@ -174,11 +204,13 @@ async fn secrets_and_secure_parameters_are_read_at_load_and_a_rotated_secret_at_
 
 #[tokio::test]
 async fn a_secret_that_cannot_be_read_fails_the_load_and_a_refresh_keeps_the_last_good() {
-    let moto = Moto::start();
-    let aws = sdk_config(moto.url()).await;
-    let key = create_secret(&aws, "orders/api-key", XML_SPECIAL).await;
-    let token = create_parameter(&aws, "/certgate/token", TOKEN).await;
-    let echo = EchoBackend::start().await;
+    let Aws {
+        moto,
+        aws,
+        key,
+        token,
+        echo,
+    } = Aws::start().await;
 
     // A parameter that does not exist: no deployment, and the error says which.
     let missing = "arn:aws:ssm:us-east-1:123456789012:parameter/certgate/missing";
@@ -280,11 +312,13 @@ fn text(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_and_invoke_read_secrets_or_take_named_values_and_never_print_them() {
-    let moto = Moto::start();
-    let aws = sdk_config(moto.url()).await;
-    let key = create_secret(&aws, "orders/api-key", XML_SPECIAL).await;
-    let token = create_parameter(&aws, "/certgate/token", TOKEN).await;
-    let echo = EchoBackend::start().await;
+    let Aws {
+        moto,
+        key,
+        token,
+        echo,
+        ..
+    } = Aws::start().await;
     let dir = tempfile::tempdir().unwrap();
     write_folder(dir.path(), &deployment(&echo.url(), &key, &token));
     let config = dir.path().to_str().unwrap();
