@@ -30,11 +30,19 @@ use trust_pki::{file, now, pem_of};
 // ---------------------------------------------------------------------------------
 // Keys and tokens.
 
-/// A key that signs tokens: an HMAC secret, an RSA key (PKCS#8 from openssl) or an EC key.
+/// A key that signs tokens: an HMAC secret, an RSA key (PKCS#8 from openssl), an EC key,
+/// or a P-521 key (ES512; ring has none, RustCrypto's p521 signs).
 enum Signer {
     Hmac(Vec<u8>),
     Rsa(sig::RsaKeyPair),
     Ec(sig::EcdsaKeyPair, &'static str),
+    P521(p521::ecdsa::SigningKey),
+}
+
+/// A P-521 signer and a self-signed certificate of its key (PEM).
+fn p521_key_and_certificate() -> (Signer, String) {
+    let (key, pem) = trust_pki::p521_key_and_certificate();
+    (Signer::P521(key), pem)
 }
 
 /// One 2048-bit RSA key per test process, made by openssl (DER, PKCS#1: ring cannot generate RSA keys).
@@ -126,6 +134,12 @@ impl Signer {
                     "x": URL_SAFE_NO_PAD.encode(&point[1..=half]),
                     "y": URL_SAFE_NO_PAD.encode(&point[half + 1..])})
             }
+            Signer::P521(key) => {
+                let point = p521::ecdsa::VerifyingKey::from(key).to_encoded_point(false);
+                json!({"kty": "EC", "use": "sig", "kid": kid, "crv": "P-521",
+                    "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+                    "y": URL_SAFE_NO_PAD.encode(point.y().unwrap())})
+            }
             Signer::Hmac(_) => panic!("no public JWK for a secret"),
         }
     }
@@ -157,6 +171,11 @@ impl Signer {
                 out
             }
             Signer::Ec(key, _) => key.sign(&rng, message).unwrap().as_ref().to_vec(),
+            Signer::P521(key) => {
+                let signature: p521::ecdsa::Signature =
+                    p521::ecdsa::signature::Signer::sign(key, message);
+                signature.to_bytes().to_vec()
+            }
         }
     }
 
@@ -442,12 +461,60 @@ async fn rsa_pss_and_ecdsa_tokens_pass_with_n_e_and_uploaded_certificates() {
         "TokenSignatureInvalid",
         "unknown EC key",
     );
-    // ES512 and EdDSA are refused with the reason, never passed.
-    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"ES512"}"#);
+    // EdDSA is refused with the reason, never passed.
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA"}"#);
     let body = URL_SAFE_NO_PAD.encode(claims().to_string());
     let a = bearer(&d, &format!("{header}.{body}.AAAA")).await;
-    assert_refused(&a, "TokenSignatureInvalid", "ES512");
-    assert!(a.body.contains("ES512 is not supported"), "{}", a.body);
+    assert_refused(&a, "TokenSignatureInvalid", "EdDSA");
+    assert!(a.body.contains("EdDSA is not supported"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn es512_tokens_pass_with_an_uploaded_p521_certificate_and_only_with_it() {
+    let echo = EchoBackend::start().await;
+    let (signer, pem) = p521_key_and_certificate();
+    let policy = r#"<validate-jwt header-name="Authorization">
+    <issuer-signing-keys><key certificate-id="signer521"/></issuer-signing-keys>
+</validate-jwt>"#;
+    let d = load(&deploy_with(
+        &echo.url(),
+        policy,
+        vec![file("certificates/signer521.pem", pem)],
+    ));
+    let token = signer.token("ES512", json!({}), &claims());
+    assert_passes(&bearer(&d, &token).await, "ES512");
+    // One byte of the payload changed.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut payload = URL_SAFE_NO_PAD.decode(&parts[1]).unwrap();
+    payload[10] ^= 1;
+    parts[1] = URL_SAFE_NO_PAD.encode(payload);
+    assert_refused(
+        &bearer(&d, &parts.join(".")).await,
+        "TokenSignatureInvalid",
+        "ES512, payload changed",
+    );
+    // A signature of the wrong length (an ES384 one) is no signature.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[2] = URL_SAFE_NO_PAD.encode([7u8; 96]);
+    assert_refused(
+        &bearer(&d, &parts.join(".")).await,
+        "TokenSignatureInvalid",
+        "ES512, short signature",
+    );
+    // Another P-521 key signs nothing that passes.
+    let (stranger, _) = p521_key_and_certificate();
+    assert_refused(
+        &bearer(&d, &stranger.token("ES512", json!({}), &claims())).await,
+        "TokenSignatureInvalid",
+        "unknown P-521 key",
+    );
+    // The P-521 key is never tried for another algorithm, nor an ES512 token with another key.
+    let es384 = Signer::ec(true);
+    assert_refused(
+        &bearer(&d, &es384.token("ES384", json!({}), &claims())).await,
+        "TokenSignatureKeyNotFound",
+        "ES384 against a P-521 key",
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -871,6 +938,24 @@ async fn openid_keys_are_fetched_at_load_rotated_by_refresh_and_kept_through_an_
         "new deployment during the outage",
     );
     drop(d);
+}
+
+#[tokio::test]
+async fn p521_keys_of_a_jwks_verify_es512_tokens() {
+    let echo = EchoBackend::start().await;
+    let (signer, _) = p521_key_and_certificate();
+    let idp = IdentityProvider::start(json!([signer.jwk("p521")])).await;
+    let d = load_fetching(deploy_with(&echo.url(), &idp.policy(), vec![])).await;
+    let token = signer.token("ES512", json!({"kid": "p521"}), &idp_claims());
+    assert_passes(&bearer(&d, &token).await, "ES512 from the JWKS");
+    // The header says ES512 but an ES256 key signed: no ES512 key verifies it.
+    let es256 = Signer::ec(false);
+    let forged = es256.token("ES512", json!({"kid": "p521"}), &idp_claims());
+    assert_refused(
+        &bearer(&d, &forged).await,
+        "TokenSignatureInvalid",
+        "forged ES512",
+    );
 }
 
 #[tokio::test]

@@ -223,3 +223,47 @@ pub(crate) fn pem_of(der: &[u8]) -> String {
     out.push_str("-----END CERTIFICATE-----\n");
     out
 }
+
+/// A P-521 key and a self-signed certificate of it (PEM), both made by openssl (neither
+/// ring nor rcgen's ring backend has P-521).
+pub(crate) fn p521_key_and_certificate() -> (p521::ecdsa::SigningKey, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl is installed");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "secp521r1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "key.pem",
+    ]);
+    openssl(&["ec", "-in", "key.pem", "-outform", "DER", "-out", "key.der"]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "key.pem",
+        "-subj",
+        "/CN=jwt-signer",
+        "-days",
+        "5",
+        "-out",
+        "cert.pem",
+    ]);
+    // SEC1 ECPrivateKey: SEQUENCE (30 81 len) { INTEGER 1 (02 01 01), OCTET STRING (04 42) <66 bytes> ... }
+    let der = std::fs::read(dir.path().join("key.der")).unwrap();
+    assert_eq!(&der[3..8], &[0x02, 0x01, 0x01, 0x04, 0x42], "SEC1 layout");
+    let key = p521::ecdsa::SigningKey::from_slice(&der[8..74]).unwrap();
+    let pem = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
+    (key, pem)
+}

@@ -33,7 +33,7 @@ pub enum IssuerKey {
         kid: Option<String>,
         id: String,
         at: crate::policy::Location,
-        key: Arc<OnceLock<jsonwebtoken::DecodingKey>>,
+        key: Arc<OnceLock<jwt::VerifyKey>>,
     },
 }
 
@@ -270,7 +270,7 @@ fn issuer_key(parent: &XmlElement, el: &XmlElement) -> Result<IssuerKey, PolicyE
         }
         Param::Literal(s, at) => (s.trim().to_owned(), at),
     };
-    let inline = |key: Result<jsonwebtoken::DecodingKey, String>, attribute: &str| {
+    let inline = |key: Result<jwt::VerifyKey, String>, attribute: &str| {
         let source = format!(
             "{text}|{}|{}",
             n.as_deref().unwrap_or(""),

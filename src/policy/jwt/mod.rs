@@ -7,6 +7,7 @@
 //! issuer are checked here rather than by the crate: against the request's clock
 //! (`context` time, which tests set) and with APIM's failure reasons.
 
+mod es512;
 pub(crate) mod oidc;
 mod ring_provider;
 
@@ -23,7 +24,60 @@ use crate::expr::MAX_TOKEN_BYTES;
 #[derive(Clone, Debug)]
 pub(crate) struct SigningKey {
     pub kid: Option<String>,
-    pub key: DecodingKey,
+    pub key: VerifyKey,
+}
+
+/// A key `jsonwebtoken` verifies with, or a P-521 key (ES512), which it lacks.
+#[derive(Clone)]
+pub enum VerifyKey {
+    Jose(DecodingKey),
+    P521(p521::ecdsa::VerifyingKey),
+}
+
+impl std::fmt::Debug for VerifyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyKey::Jose(key) => key.fmt(f),
+            // p521's key has no Debug of its own
+            VerifyKey::P521(_) => f.write_str("P521"),
+        }
+    }
+}
+
+/// A signature algorithm certgate verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Alg {
+    Jose(Algorithm),
+    Es512,
+}
+
+impl Alg {
+    /// Whether `key` is of this algorithm's family: an HMAC token is never checked with a
+    /// public key, nor an RSA token with an EC key.
+    fn fits(self, key: &VerifyKey) -> bool {
+        match (self, key) {
+            (Alg::Jose(alg), VerifyKey::Jose(key)) => key.family() == alg.family(),
+            (Alg::Es512, VerifyKey::P521(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Alg::Jose(alg) => write!(f, "{alg:?}"),
+            Alg::Es512 => f.write_str("ES512"),
+        }
+    }
+}
+
+/// Why one key did not verify a token.
+enum Refused {
+    /// Not this key's signature: the next key may verify it.
+    Signature,
+    /// The token itself is broken, whatever the key.
+    Malformed(String),
 }
 
 /// Why a token is refused: `context.LastError.Reason` and `.Message`.
@@ -108,16 +162,17 @@ pub(crate) fn validate(token: &str, keys: &[SigningKey], checks: &Checks) -> Res
             "the token is not signed (alg none) and unsigned tokens are never accepted",
         ));
     }
-    let algorithm: Algorithm = match header.alg.parse() {
+    let algorithm = match header.alg.parse() {
         Ok(a @ (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
         | Ok(a @ (Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512))
         | Ok(a @ (Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512))
-        | Ok(a @ (Algorithm::ES256 | Algorithm::ES384)) => a,
+        | Ok(a @ (Algorithm::ES256 | Algorithm::ES384)) => Alg::Jose(a),
+        _ if header.alg == "ES512" => Alg::Es512,
         _ => {
             return Err(reject(
                 "TokenSignatureInvalid",
                 format!(
-                    "the signature algorithm {} is not supported (certgate verifies HS256/384/512, RS256/384/512, PS256/384/512, ES256 and ES384)",
+                    "the signature algorithm {} is not supported (certgate verifies HS256/384/512, RS256/384/512, PS256/384/512 and ES256/384/512)",
                     header.alg
                 ),
             ));
@@ -132,14 +187,11 @@ pub(crate) fn validate(token: &str, keys: &[SigningKey], checks: &Checks) -> Res
 fn verify_signature(
     token: &str,
     header: &Header,
-    algorithm: Algorithm,
+    algorithm: Alg,
     keys: &[SigningKey],
 ) -> Result<Map<String, Value>, Rejection> {
     ring_provider::install();
-    let family: Vec<&SigningKey> = keys
-        .iter()
-        .filter(|k| k.key.family() == algorithm.family())
-        .collect();
+    let family: Vec<&SigningKey> = keys.iter().filter(|k| algorithm.fits(&k.key)).collect();
     let by_kid: Vec<&SigningKey> = match &header.kid {
         Some(kid) => family
             .iter()
@@ -151,14 +203,14 @@ fn verify_signature(
     let kid_matched = !by_kid.is_empty();
     let candidates = if kid_matched { by_kid } else { family };
     if candidates.is_empty() {
-        let kind = match algorithm.family() {
-            AlgorithmFamily::Hmac => "symmetric",
+        let kind = match algorithm {
+            Alg::Jose(alg) if alg.family() == AlgorithmFamily::Hmac => "symmetric",
             _ => "public",
         };
         return Err(reject(
             "TokenSignatureKeyNotFound",
             format!(
-                "no {kind} key to check a {:?} signature{}",
+                "no {kind} key to check a {} signature{}",
                 algorithm,
                 header
                     .kid
@@ -168,27 +220,21 @@ fn verify_signature(
             ),
         ));
     }
-    let mut validation = Validation::new(algorithm);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.leeway = 0;
     for candidate in &candidates {
-        match jsonwebtoken::decode::<Map<String, Value>>(token, &candidate.key, &validation) {
-            Ok(data) => return Ok(data.claims),
-            Err(e) => match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature
-                | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
-                | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)
-                | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey => {}
-                _ => {
-                    return Err(reject(
-                        "JwtInvalid",
-                        format!("the token is not a valid JWT ({e})"),
-                    ));
-                }
-            },
+        let verified = match (algorithm, &candidate.key) {
+            (Alg::Jose(algorithm), VerifyKey::Jose(key)) => jose_verify(token, algorithm, key),
+            (Alg::Es512, VerifyKey::P521(key)) => es512::verify(token, key),
+            _ => Err(Refused::Signature),
+        };
+        match verified {
+            Ok(claims) => return Ok(claims),
+            Err(Refused::Signature) => {}
+            Err(Refused::Malformed(why)) => {
+                return Err(reject(
+                    "JwtInvalid",
+                    format!("the token is not a valid JWT ({why})"),
+                ));
+            }
         }
     }
     match &header.kid {
@@ -205,6 +251,31 @@ fn verify_signature(
                 candidates.len()
             ),
         )),
+    }
+}
+
+/// The token's claims when `key` verifies its signature, by `jsonwebtoken` and ring;
+/// lifetime and audience are left to [`check_claims`].
+fn jose_verify(
+    token: &str,
+    algorithm: Algorithm,
+    key: &DecodingKey,
+) -> Result<Map<String, Value>, Refused> {
+    let mut validation = Validation::new(algorithm);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.leeway = 0;
+    match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
+        Ok(data) => Ok(data.claims),
+        Err(e) => match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+            | jsonwebtoken::errors::ErrorKind::InvalidKeyFormat
+            | jsonwebtoken::errors::ErrorKind::InvalidRsaKey(_)
+            | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey => Err(Refused::Signature),
+            _ => Err(Refused::Malformed(e.to_string())),
+        },
     }
 }
 
@@ -336,7 +407,7 @@ fn check_claims(claims: &Map<String, Value>, checks: &Checks) -> Result<(), Reje
 }
 
 /// A key from the base64 text of `<key>`: an HMAC secret.
-pub(crate) fn symmetric_key(base64_text: &str) -> Result<DecodingKey, String> {
+pub(crate) fn symmetric_key(base64_text: &str) -> Result<VerifyKey, String> {
     let text = base64_text.trim();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
@@ -351,11 +422,13 @@ pub(crate) fn symmetric_key(base64_text: &str) -> Result<DecodingKey, String> {
             bytes.len() * 8
         ));
     }
-    DecodingKey::from_secret(&bytes).map_err(|_| "the key is empty".to_owned())
+    DecodingKey::from_secret(&bytes)
+        .map(VerifyKey::Jose)
+        .map_err(|_| "the key is empty".to_owned())
 }
 
 /// A key from `n` and `e` (base64url, as in a JWK).
-pub(crate) fn rsa_key(n: &str, e: &str) -> Result<DecodingKey, String> {
+pub(crate) fn rsa_key(n: &str, e: &str) -> Result<VerifyKey, String> {
     let decode = |name: &str, v: &str| {
         URL_SAFE_NO_PAD
             .decode(v.trim().trim_end_matches('='))
@@ -365,23 +438,26 @@ pub(crate) fn rsa_key(n: &str, e: &str) -> Result<DecodingKey, String> {
     if n.len() < 256 || e.is_empty() {
         return Err("the modulus must be at least 2048 bits and the exponent not empty".to_owned());
     }
-    Ok(DecodingKey::from_rsa_raw_components(&n, &e))
+    Ok(VerifyKey::Jose(DecodingKey::from_rsa_raw_components(
+        &n, &e,
+    )))
 }
 
-/// The public key of an uploaded certificate (RSA, or EC on P-256/P-384).
-pub(crate) fn certificate_key(der: &[u8]) -> Result<DecodingKey, String> {
+/// The public key of an uploaded certificate (RSA, or EC on P-256, P-384 or P-521).
+pub(crate) fn certificate_key(der: &[u8]) -> Result<VerifyKey, String> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| format!("the certificate does not parse ({e})"))?;
     let spki = &cert.tbs_certificate.subject_pki;
     let bits = spki.subject_public_key.data.as_ref();
     match spki.algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.1" => Ok(DecodingKey::from_rsa_der(bits)),
-        "1.2.840.10045.2.1" if matches!(bits.len(), 65 | 97) => Ok(DecodingKey::from_ec_der(bits)),
-        "1.2.840.10045.2.1" => {
-            Err("its EC key is not on P-256 or P-384 (ES512 is not supported)".to_owned())
-        }
+        "1.2.840.113549.1.1.1" => Ok(VerifyKey::Jose(DecodingKey::from_rsa_der(bits))),
+        "1.2.840.10045.2.1" => match bits.len() {
+            65 | 97 => Ok(VerifyKey::Jose(DecodingKey::from_ec_der(bits))),
+            133 => es512::key_from_point(bits).map(VerifyKey::P521),
+            _ => Err("its EC key is not an uncompressed point on P-256, P-384 or P-521".to_owned()),
+        },
         other => Err(format!(
-            "its key algorithm {other} cannot verify JWTs (use RSA or EC P-256/P-384)"
+            "its key algorithm {other} cannot verify JWTs (use RSA or EC P-256/P-384/P-521)"
         )),
     }
 }

@@ -15,7 +15,7 @@ use arc_swap::ArcSwapOption;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse};
 
-use super::SigningKey;
+use super::{SigningKey, VerifyKey, es512};
 use crate::body::Payload;
 use crate::proxy::{Backend, ForwardOptions};
 
@@ -146,18 +146,23 @@ impl OpenIdKeys {
                 if jwk.common.public_key_use == Some(PublicKeyUse::Encryption) {
                     return None;
                 }
-                let usable = match &jwk.algorithm {
-                    AlgorithmParameters::RSA(_) => true,
-                    AlgorithmParameters::EllipticCurve(ec) => {
-                        matches!(ec.curve, EllipticCurve::P256 | EllipticCurve::P384)
-                    }
-                    _ => false,
+                let key = match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => DecodingKey::from_jwk(jwk).map(VerifyKey::Jose).ok(),
+                    AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                        EllipticCurve::P256 | EllipticCurve::P384 => {
+                            DecodingKey::from_jwk(jwk).map(VerifyKey::Jose).ok()
+                        }
+                        EllipticCurve::P521 => es512::key_from_coordinates(&ec.x, &ec.y)
+                            .map(VerifyKey::P521)
+                            .ok(),
+                        _ => None,
+                    },
+                    _ => None,
                 };
-                if !usable {
-                    tracing::warn!(url = %self.url, kid = ?jwk.common.key_id, "skipping a JWK that certgate cannot verify with (only RSA and EC P-256/P-384 keys are used)");
+                let Some(key) = key else {
+                    tracing::warn!(url = %self.url, kid = ?jwk.common.key_id, "skipping a JWK that certgate cannot verify with (only RSA and EC P-256/P-384/P-521 keys are used)");
                     return None;
-                }
-                let key = DecodingKey::from_jwk(jwk).ok()?;
+                };
                 Some(SigningKey {
                     kid: jwk.common.key_id.clone(),
                     key,
