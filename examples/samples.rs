@@ -1143,13 +1143,13 @@ these events exercise.
 
 `migration/`: REST API events for `examples/migration` (CORS, the client-certificate
 check in a fragment, certificate-bound access tokens, named values with secrets, a
-backend entity, a cached lookup). Run them with the stand-ins for its two secrets:
+backend entity, a send-request lookup, cached). Run them with the stand-ins for its two secrets:
 `certgate invoke --config examples/migration --named-value jwt-signing-key=... --named-value
 accounts-key=... events/migration/bound-token.json` (values in `examples/migration/gateway.toml`).
 
 | event | client certificate | `Authorization` | expected answer |
 | --- | --- | --- | --- |
-| `bound-token.json` | `good` | a token bound to `good` (`cnf`/`x5t#S256`) | 200, JSON with the account (`client1`) and the thumbprint |
+| `bound-token.json` | `good` | a token bound to `good` (`cnf`/`x5t#S256`) | 200, JSON with the account (`client1`), its plan (`unknown`: no accounts directory listens offline) and the thumbprint |
 | `stolen-token.json` | `good` | a token bound to `revoked`'s certificate | 401 Token not bound to this certificate |
 | `no-token.json` | `good` | none | 401 (validate-jwt: `TokenNotPresent`) |
 | `no-certificate.json` | none | a token bound to `good` | 403 Invalid client certificate |

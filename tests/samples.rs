@@ -913,26 +913,10 @@ fn rest_events_route_to_the_orders_api() {
 /// presented, the certificate check comes first, a preflight is answered by CORS alone.
 #[test]
 fn migration_events_get_the_documented_answers() {
-    use generator::migration::{ACCOUNTS_KEY, EVENTS, FOLDER, JWT_SIGNING_KEY};
-    let jwt_key = format!("jwt-signing-key={JWT_SIGNING_KEY}");
-    let accounts_key = format!("accounts-key={ACCOUNTS_KEY}");
+    use generator::migration::{ACCOUNTS_KEY, EVENTS, JWT_SIGNING_KEY};
     for (name, status) in EVENTS {
+        let (response, stderr) = invoke_migration(name, &[]);
         let event = format!("events/migration/{name}.json");
-        let out = common::cli::certgate(&[
-            "invoke",
-            "--config",
-            FOLDER,
-            "--named-value",
-            &jwt_key,
-            "--named-value",
-            &accounts_key,
-            "--now",
-            "2030-06-01T00:00:00Z",
-            &event,
-        ]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{event}: {stderr}");
-        let response: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(response["statusCode"], status, "{event}: {response}");
         let header = |h: &str| {
             response["multiValueHeaders"][h][0]
@@ -944,6 +928,8 @@ fn migration_events_get_the_documented_answers() {
                 let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
                 let good = certificate("examples/pki/good.pem");
                 assert_eq!(body["account"], "client1", "{body}");
+                // No accounts directory listens: send-request's ignore-error leaves the plan.
+                assert_eq!(body["plan"], "unknown", "{body}");
                 assert_eq!(body["thumbprint"], good.thumbprint(), "{body}");
             }
             "preflight" => {
@@ -962,4 +948,50 @@ fn migration_events_get_the_documented_answers() {
         // The secrets never reach the output.
         assert!(!stderr.contains(JWT_SIGNING_KEY) && !stderr.contains(ACCOUNTS_KEY));
     }
+}
+
+/// `certgate invoke` of `events/migration/<name>.json` with stand-ins for the secrets and
+/// `more` arguments: the response and stderr.
+fn invoke_migration(name: &str, more: &[&str]) -> (Value, String) {
+    use generator::migration::{ACCOUNTS_KEY, FOLDER, JWT_SIGNING_KEY};
+    let jwt_key = format!("jwt-signing-key={JWT_SIGNING_KEY}");
+    let accounts_key = format!("accounts-key={ACCOUNTS_KEY}");
+    let event = format!("events/migration/{name}.json");
+    let mut args = vec![
+        "invoke",
+        "--config",
+        FOLDER,
+        "--named-value",
+        &jwt_key,
+        "--named-value",
+        &accounts_key,
+        "--now",
+        "2030-06-01T00:00:00Z",
+    ];
+    args.extend_from_slice(more);
+    args.push(&event);
+    let out = common::cli::certgate(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{event}: {stderr}");
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
+}
+
+/// With an accounts directory listening, the migration sample's `send-request` asks it for
+/// the caller's plan with the directory key (the SSM named value) and answers with it.
+#[test]
+fn the_migration_sample_asks_the_accounts_directory_with_its_key() {
+    use generator::migration::ACCOUNTS_KEY;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let directory = runtime.block_on(common::backend::RecordingBackend::start());
+    directory.answer("/accounts/client1", r#"{"plan":"gold"}"#);
+    let url = format!("directory-url={}", directory.url());
+    let (response, _) = invoke_migration("bound-token", &["--named-value", &url]);
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["plan"], "gold", "{body}");
+    let asked = directory.requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].method, "GET");
+    assert_eq!(asked[0].uri, "/accounts/client1");
+    assert_eq!(asked[0].headers["x-functions-key"], ACCOUNTS_KEY);
 }

@@ -2,8 +2,8 @@
 //! CORS and the article's client-certificate check in a fragment; an API that accepts
 //! only access tokens bound to the caller's certificate (RFC 8705 `cnf`/`x5t#S256`,
 //! checked after `validate-jwt`), named values (two of them secrets, in Secrets Manager
-//! and SSM), a `[[backends]]` entity with a credential, and a cached lookup. Its events
-//! are REST API events under `events/migration/`.
+//! and SSM), a `[[backends]]` entity with a credential, and a `send-request` lookup whose
+//! answer is cached. Its events are REST API events under `events/migration/`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -155,9 +155,12 @@ tls_key = "tls/api.key"
 [named_values]
 issuer = "https://login.contoso.com/"
 audience = "api://accounts"
+# The accounts directory that send-request asks for an account's plan (offline, nothing
+# listens there and the plan is "unknown"; --named-value directory-url=... points elsewhere).
+directory-url = "http://127.0.0.1:8081"
 # The HS256 key of the identity provider's tokens (base64), a Key Vault secret on APIM.
 jwt-signing-key = {{ secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:contoso/jwt-signing-key-Ab12Cd" }}
-# The accounts backend's function key, an SSM SecureString.
+# The accounts backend's and directory's function key, an SSM SecureString.
 accounts-key = {{ parameter = "arn:aws:ssm:eu-west-1:123456789012:parameter/contoso/accounts-key" }}
 
 # set-backend-service backend-id="accounts" sends here, with the key as a header.
@@ -257,23 +260,38 @@ const BOUND_TOKEN: &str = r#"<!--
 "#;
 
 const ACCOUNTS: &str = r#"<!--
-    API scope: accounts. After the global checks, a token bound to the certificate; the
-    account of the certificate is looked up once and cached for five minutes (per instance;
+    API scope: accounts. After the global checks, a token bound to the certificate. The
+    account's plan comes from the accounts directory (send-request, with the directory's key
+    from SSM), looked up once per certificate and cached for five minutes (per instance;
     caching-type="external" with [cache] table = "..." shares it across instances; a miss
-    sets the variable to null, as on APIM). The
-    backend section answers by itself so that the sample runs without a backend; replace
-    it with <base /> to forward to the accounts backend entity with its key.
+    sets the variable to null, as on APIM). A directory that does not answer within 5 s
+    leaves the plan "unknown" (ignore-error): the plan only labels the answer, it decides
+    nothing. The backend section answers by itself so that the sample runs without a
+    backend; replace it with <base /> to forward to the accounts backend entity with its key.
 -->
 <policies>
     <inbound>
         <base />
         <include-fragment fragment-id="bound-token" />
         <set-backend-service backend-id="accounts" />
-        <cache-lookup-value key="@("account-" + context.Request.Certificate.Thumbprint)" variable-name="account" />
+        <cache-lookup-value key="@("plan-" + context.Request.Certificate.Thumbprint)" variable-name="plan" />
         <choose>
-            <when condition="@(context.Variables.GetValueOrDefault<string>("account") == null)">
-                <set-variable name="account" value="@(((Jwt)context.Variables["jwt"]).Subject)" />
-                <cache-store-value key="@("account-" + context.Request.Certificate.Thumbprint)" value="@((string)context.Variables["account"])" duration="300" />
+            <when condition="@(context.Variables.GetValueOrDefault<string>("plan") == null)">
+                <send-request mode="new" response-variable-name="directory" timeout="5" ignore-error="true">
+                    <set-url>@("{{directory-url}}/accounts/" + Uri.EscapeDataString(((Jwt)context.Variables["jwt"]).Subject))</set-url>
+                    <set-method>GET</set-method>
+                    <set-header name="x-functions-key" exists-action="override">
+                        <value>{{accounts-key}}</value>
+                    </set-header>
+                </send-request>
+                <set-variable name="plan" value="@{
+                    var directory = (IResponse)context.Variables["directory"];
+                    if (directory == null || directory.StatusCode != 200) {
+                        return "unknown";
+                    }
+                    return directory.Body.As<JObject>().Value<string>("plan") ?? "unknown";
+                }" />
+                <cache-store-value key="@("plan-" + context.Request.Certificate.Thumbprint)" value="@((string)context.Variables["plan"])" duration="300" />
             </when>
         </choose>
     </inbound>
@@ -285,7 +303,8 @@ const ACCOUNTS: &str = r#"<!--
             </set-header>
             <set-body>@{
                 return new JObject(
-                    new JProperty("account", (string)context.Variables["account"]),
+                    new JProperty("account", ((Jwt)context.Variables["jwt"]).Subject),
+                    new JProperty("plan", (string)context.Variables["plan"]),
                     new JProperty("thumbprint", context.Request.Certificate.Thumbprint)
                 ).ToString(Newtonsoft.Json.Formatting.None);
             }</set-body>

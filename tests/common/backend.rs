@@ -294,13 +294,17 @@ pub struct Recorded {
 
 /// A backend that records every request it receives, whole, and answers each path with
 /// the statuses scripted for it, one per call (then 200): `JSON {"path": ..., "call": n}`
-/// with `x-call: n` (n counts that path's calls from 1). `/hold` never answers; `/pair`
+/// (or the body set by [`RecordingBackend::answer`]) with `x-call: n` (n counts that path's calls from 1). `/hold` never answers; `/pair`
 /// answers only once a second `/pair` request is there too (two at once).
 pub struct RecordingBackend {
     pub addr: SocketAddr,
     seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
     script: Script,
+    bodies: Bodies,
 }
+
+/// The JSON bodies set per path by [`RecordingBackend::answer`].
+type Bodies = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
 
 type Script = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u16>>>>;
 
@@ -312,18 +316,25 @@ impl RecordingBackend {
             addr,
             seen: Arc::default(),
             script: Arc::default(),
+            bodies: Arc::default(),
         };
-        let (seen, script) = (backend.seen.clone(), backend.script.clone());
+        let (seen, script, bodies) = (
+            backend.seen.clone(),
+            backend.script.clone(),
+            backend.bodies.clone(),
+        );
         let pair = Arc::new(tokio::sync::Barrier::new(2));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (seen, script, pair) = (seen.clone(), script.clone(), pair.clone());
+                let (seen, script, bodies, pair) =
+                    (seen.clone(), script.clone(), bodies.clone(), pair.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
-                        record(request, seen.clone(), script.clone(), pair.clone())
+                        let answer = (script.clone(), bodies.clone());
+                        record(request, seen.clone(), answer, pair.clone())
                     });
                     let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
@@ -346,6 +357,14 @@ impl RecordingBackend {
             .insert(path.to_owned(), statuses.to_vec());
     }
 
+    /// Calls to `path` are answered with `json` instead of the path and call count.
+    pub fn answer(&self, path: &str, json: &str) {
+        self.bodies
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), json.to_owned());
+    }
+
     /// Every request so far, in the order they arrived.
     pub fn requests(&self) -> Vec<Recorded> {
         self.seen.lock().unwrap().clone()
@@ -363,7 +382,7 @@ impl RecordingBackend {
 async fn record(
     request: hyper::Request<Incoming>,
     seen: Arc<std::sync::Mutex<Vec<Recorded>>>,
-    script: Script,
+    (script, bodies): (Script, Bodies),
     pair: Arc<tokio::sync::Barrier>,
 ) -> Result<hyper::Response<Payload>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -398,7 +417,12 @@ async fn record(
             _ => 200,
         }
     };
-    let json = format!(r#"{{"path":"{path}","call":{call}}}"#);
+    let json = bodies
+        .lock()
+        .unwrap()
+        .get(&path)
+        .cloned()
+        .unwrap_or_else(|| format!(r#"{{"path":"{path}","call":{call}}}"#));
     Ok(hyper::Response::builder()
         .status(status)
         .header("content-type", "application/json")
