@@ -6,8 +6,9 @@
 //! A request whose policy finds a value in the internal cache (`cache-lookup-value`
 //! hit) and answers with it.
 //!
-//! A request with a bearer token through `validate-jwt` (HS256 key inline: the signature
-//! is checked on every request), answered by `return-response`.
+//! A request with a bearer token through `validate-jwt` (HS256 key inline, ES256 and
+//! ES512 keys of uploaded certificates: the signature is checked on every request),
+//! answered by `return-response`.
 //!
 //! And what the Lambda front end adds around it per request: the sample REST event
 //! parsed into a request (certificate decoded), the answer shaped and serialized for
@@ -106,15 +107,16 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-/// One API, `/orders`, with `policy`; its backend is never called.
-fn orders_deployment(policy: &str) -> Deployment {
-    let files = vec![
+/// One API, `/orders`, with `policy` and `more` files; its backend is never called.
+fn orders_deployment(policy: &str, more: Vec<certgate::files::SourceFile>) -> Deployment {
+    let mut files = vec![
         file(
             "gateway.toml",
             "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"http://127.0.0.1:9\"\npolicy = \"policies/orders.xml\"\n",
         ),
         file("policies/orders.xml", policy),
     ];
+    files.extend(more);
     Deployment::load(&files, "bench", now()).expect("deployment loads")
 }
 
@@ -131,7 +133,7 @@ const VALUE_CACHE_POLICY: &str = r#"<policies><inbound>
 </inbound></policies>"#;
 
 fn value_cache(c: &mut Criterion) {
-    let deployment = orders_deployment(VALUE_CACHE_POLICY);
+    let deployment = orders_deployment(VALUE_CACHE_POLICY, vec![]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -157,11 +159,13 @@ fn value_cache(c: &mut Criterion) {
     });
 }
 
-/// validate-jwt with an inline HS256 key, audience and issuer, then an answer that reads
-/// a claim of the validated token.
-const JWT_POLICY: &str = r#"<policies><inbound>
+/// validate-jwt with `keys`, audience and issuer, then an answer that reads a claim of the
+/// validated token.
+fn jwt_policy(keys: &str) -> String {
+    format!(
+        r#"<policies><inbound>
   <validate-jwt header-name="Authorization" require-scheme="Bearer" output-token-variable-name="jwt">
-    <issuer-signing-keys><key>c2FtcGxlLWtleS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbg==</key></issuer-signing-keys>
+    <issuer-signing-keys>{keys}</issuer-signing-keys>
     <audiences><audience>api://orders</audience></audiences>
     <issuers><issuer>https://login.contoso.com/</issuer></issuers>
   </validate-jwt>
@@ -169,12 +173,16 @@ const JWT_POLICY: &str = r#"<policies><inbound>
     <set-status code="200" reason="OK" />
     <set-header name="x-sub" exists-action="override"><value>@(((Jwt)context.Variables["jwt"]).Subject)</value></set-header>
   </return-response>
-</inbound></policies>"#;
+</inbound></policies>"#
+    )
+}
 
-/// An HS256 token for [`JWT_POLICY`], valid around [`now`].
-fn hs256_token() -> String {
+const HS256_KEY: &str = "c2FtcGxlLWtleS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbg==";
+
+/// A token of `alg` for [`jwt_policy`], valid around [`now`], signed by `sign`.
+fn token(alg: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
     use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let iat = now().unix_timestamp();
     let claims = format!(
         r#"{{"iss":"https://login.contoso.com/","aud":"api://orders","sub":"client1","iat":{iat},"exp":{}}}"#,
@@ -182,46 +190,95 @@ fn hs256_token() -> String {
     );
     let signed = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#)),
         URL_SAFE_NO_PAD.encode(claims)
     );
-    let key = STANDARD
-        .decode("c2FtcGxlLWtleS1uZXZlci11c2UtaW4tcHJvZHVjdGlvbg==")
-        .expect("base64 key");
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
-    let signature = ring::hmac::sign(&key, signed.as_bytes());
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    let signature = sign(signed.as_bytes());
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
+/// The three kinds of key a token is checked with on every request: an inline HMAC
+/// secret (HS256), an uploaded certificate's P-256 key (ES256, ring) and an uploaded
+/// P-521 key (ES512, RustCrypto's p521); the signatures are checked on every request.
 fn validate_jwt(c: &mut Criterion) {
-    let deployment = orders_deployment(JWT_POLICY);
+    use base64::Engine as _;
+    let hmac = base64::engine::general_purpose::STANDARD
+        .decode(HS256_KEY)
+        .expect("base64 key");
+    let hs256 = token("HS256", |m| {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &hmac);
+        ring::hmac::sign(&key, m).as_ref().to_vec()
+    });
+    let p256 = trust_pki::key(&rcgen::PKCS_ECDSA_P256_SHA256);
+    let es256 = token("ES256", |m| {
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(alg, &p256.serialize_der(), &rng)
+            .expect("P-256 key");
+        key.sign(&rng, m).expect("signs").as_ref().to_vec()
+    });
+    let p256_certificate = pem_of(
+        trust_pki::leaf_params("jwt-signer", 5)
+            .self_signed(&p256)
+            .expect("certificate")
+            .der(),
+    );
+    let (p521, p521_certificate) = trust_pki::p521_key_and_certificate();
+    let es512 = token("ES512", |m| {
+        let signature: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::sign(&p521, m);
+        signature.to_bytes().to_vec()
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let bearer = format!("Bearer {}", hs256_token());
-    let with_token = || {
-        let mut r = request(&[]);
-        r.parts
-            .headers
-            .insert("authorization", bearer.parse().expect("a header value"));
-        r
-    };
-    let answer = runtime.block_on(gateway::handle(&deployment, with_token(), now(), false));
-    assert_eq!(
-        answer.response.headers["x-sub"], "client1",
-        "the token validates"
-    );
-
-    c.bench_function("pipeline/validate-jwt/hs256", |b| {
-        b.iter_batched(
-            with_token,
-            |r| {
-                let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
-                black_box(outcome.response.status)
-            },
-            BatchSize::SmallInput,
+    let cases = [
+        (
+            "hs256",
+            orders_deployment(&jwt_policy(&format!("<key>{HS256_KEY}</key>")), vec![]),
+            hs256,
+        ),
+        (
+            "es256-certificate",
+            orders_deployment(
+                &jwt_policy(r#"<key certificate-id="signer"/>"#),
+                vec![file("certificates/signer.pem", p256_certificate)],
+            ),
+            es256,
+        ),
+        (
+            "es512-certificate",
+            orders_deployment(
+                &jwt_policy(r#"<key certificate-id="signer"/>"#),
+                vec![file("certificates/signer.pem", p521_certificate)],
+            ),
+            es512,
+        ),
+    ];
+    for (name, deployment, token) in cases {
+        let bearer = format!("Bearer {token}");
+        let with_token = || {
+            let mut r = request(&[]);
+            r.parts
+                .headers
+                .insert("authorization", bearer.parse().expect("a header value"));
+            r
+        };
+        let answer = runtime.block_on(gateway::handle(&deployment, with_token(), now(), false));
+        assert_eq!(
+            answer.response.headers["x-sub"], "client1",
+            "the {name} token validates"
         );
-    });
+        c.bench_function(&format!("pipeline/validate-jwt/{name}"), |b| {
+            b.iter_batched(
+                with_token,
+                |r| {
+                    let outcome = runtime.block_on(gateway::handle(&deployment, r, now(), false));
+                    black_box(outcome.response.status)
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
 }
 
 fn lambda_adapter(c: &mut Criterion) {
