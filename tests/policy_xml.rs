@@ -1202,3 +1202,44 @@ fn random_and_mutated_inputs_never_panic() {
     }
     assert!(loaded > 0, "no mutated input loaded at all");
 }
+
+/// A `condition` is compiled as a `bool` expression on APIM: one of another type does not
+/// load there, so it does not load here, at the expression's position. An `object`
+/// (a variable) is checked per request.
+#[test]
+fn a_condition_of_another_type_than_bool_does_not_load() {
+    for (condition, ty) in [
+        ("@(5)", "int"),
+        ("@(\"true\")", "string"),
+        (
+            "@(context.Request.Headers.GetValueOrDefault(\"a\", \"\"))",
+            "string",
+        ),
+        ("@(JObject.Parse(\"{}\")[\"a\"])", "JToken"),
+    ] {
+        let body =
+            format!(r#"<choose><when condition='{condition}'><return-response /></when></choose>"#);
+        let (line, column, message) = error(&inbound_doc(&body));
+        assert_eq!(line, 3, "{condition}: {message}");
+        let at = body.find(condition).unwrap() as u32 + 1;
+        assert_eq!(column, at, "{condition}: {message}");
+        assert!(
+            message.contains(&format!("of type `{ty}`")) && message.contains("bool"),
+            "{condition}: {message}"
+        );
+        let retry = inbound_doc(&format!(
+            r#"<retry condition='{condition}' count="2" interval="1"><forward-request /></retry>"#
+        ));
+        assert!(parse(&retry).is_err(), "retry {condition}");
+    }
+    for condition in [
+        "@(context.Variables[\"a\"])",
+        "@((bool)JObject.Parse(\"{}\")[\"a\"])",
+        "@(5 > 4)",
+        "true",
+    ] {
+        load(&inbound_doc(&format!(
+            r#"<choose><when condition='{condition}'><return-response /></when></choose>"#
+        )));
+    }
+}

@@ -208,6 +208,16 @@ impl Compiled {
         }
     }
 
+    /// Whether the value converts to `bool` implicitly, as a `condition` needs: a `bool`
+    /// expression, or an `object` one (`context.Variables[...]`), whose value is checked per
+    /// request. A literal is text, and its parse is the caller's.
+    pub fn may_be_bool(&self) -> bool {
+        match self {
+            Compiled::Literal(_) => true,
+            Compiled::Expression(p) => p.may_be_bool(),
+        }
+    }
+
     /// The static result type's .NET name (`bool` for a condition), or `string` for a literal.
     pub fn result_type(&self) -> String {
         match self {

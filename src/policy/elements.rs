@@ -1364,7 +1364,7 @@ fn choose(el: &XmlElement, ctx: Ctx, path: &str) -> Result<Choose, PolicyError> 
                     ));
                 }
                 let a = Attrs::new(child, &["condition"])?;
-                let condition = a.required(a.param("condition", parse_bool)?, "condition")?;
+                let condition = a.condition()?;
                 whens.push(When {
                     meta: meta("when"),
                     condition,
@@ -2098,6 +2098,25 @@ impl<'a> Attrs<'a> {
             element: self.el.name.clone(),
             attribute: name.to_owned(),
         })
+    }
+
+    /// The required `condition`: `true`, `false` or a C# expression of type `bool`, as APIM
+    /// compiles it (`condition="@(5)"` or `@("true")` do not compile there).
+    fn condition(&self) -> Result<Param<bool>, PolicyError> {
+        let condition = self.required(self.param("condition", parse_bool)?, "condition")?;
+        if let Param::Expression(e) = &condition
+            && !e.may_be_bool()
+        {
+            return Err(self.invalid(
+                "condition",
+                e.source(),
+                &format!(
+                    "a condition is a bool expression, and this one is of type `{}` (C# cannot convert it to bool: compare it, e.g. `== ...`)",
+                    e.result_type()
+                ),
+            ));
+        }
+        Ok(condition)
     }
 
     fn id(&self) -> Result<Option<String>, PolicyError> {

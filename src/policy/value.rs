@@ -269,6 +269,11 @@ impl Expression {
     pub fn reads(&self) -> expr::BodyReads {
         self.compiled.reads()
     }
+
+    /// Whether the value can be a `bool` (see [`expr::Compiled::may_be_bool`]).
+    pub fn may_be_bool(&self) -> bool {
+        self.compiled.may_be_bool()
+    }
 }
 
 /// THE SEAM: compiles one expression value of a policy document with [`expr`], once,

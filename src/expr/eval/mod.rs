@@ -91,6 +91,10 @@ impl Program {
     pub fn result_type(&self) -> String {
         self.ty.to_string()
     }
+
+    pub fn may_be_bool(&self) -> bool {
+        matches!(self.ty, super::types::Ty::Bool | super::types::Ty::Object)
+    }
 }
 
 /// Evaluates a constant node at load (folding). `ctx` is an empty context.

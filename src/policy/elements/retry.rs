@@ -68,7 +68,7 @@ pub(super) fn retry(
         return Err(structure(el, "<retry> needs at least one child policy"));
     }
     Ok(Retry {
-        condition: a.required(a.param("condition", parse_bool)?, "condition")?,
+        condition: a.condition()?,
         count: a.required(a.param("count", parse_count)?, "count")?,
         interval: a.required(a.param("interval", parse_u32)?, "interval")?,
         max_interval,
