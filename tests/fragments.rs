@@ -364,3 +364,34 @@ fn secret_and_parameter_named_values_need_their_value_read() {
         );
     }
 }
+
+/// A load error after a `{{name}}` on the same line points at the text as written (the
+/// column counts the `{{name}}`, not its value), in a document and in a fragment; an
+/// error inside the code a value became points at the `{{name}}`.
+#[test]
+fn load_errors_point_into_the_text_as_written_around_named_values() {
+    let toml =
+        named_toml("long = \"a-value-much-longer-than-its-name\"\ncode = 'context.Request.Nope'\n");
+    let document = "<policies><inbound><set-header name=\"{{long}}\" exists-action=\"override\"><value>@(context.Request.Nope)</value></set-header></inbound></policies>";
+    let (at, rendered) = load_error(&[("gateway.toml", &toml), ("policies/orders.xml", document)]);
+    let column = document.find("Nope").unwrap() + 1;
+    assert_eq!(at, format!("policies/orders.xml:1:{column}"), "{rendered}");
+    assert!(!rendered.contains("a-value-much-longer"), "{rendered}");
+
+    let fragment =
+        "<fragment>\n  <set-variable name=\"{{long}}\" value=\"@({{code}})\" />\n</fragment>";
+    let (at, rendered) = load_error(&[
+        ("gateway.toml", &toml),
+        (
+            "policies/orders.xml",
+            "<policies><inbound><include-fragment fragment-id=\"f\" /></inbound></policies>",
+        ),
+        ("fragments/f.xml", fragment),
+    ]);
+    let line = fragment.lines().nth(1).unwrap();
+    assert_eq!(
+        at,
+        format!("fragments/f.xml:2:{}", line.find("{{code}}").unwrap() + 1),
+        "{rendered}"
+    );
+}

@@ -101,7 +101,9 @@ impl PolicyDocument {
         scope: Scope,
         sources: &PolicySources,
     ) -> Result<Self, PolicyError> {
-        Self::parse_with(file, xml::utf8(file, bytes)?, scope, sources)
+        let text = xml::utf8(file, bytes)?;
+        Self::parse_with(file, text, scope, sources)
+            .map_err(|e| sources.locate_written(e, file, text))
     }
 
     fn parse_with(

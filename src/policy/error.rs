@@ -90,10 +90,10 @@ pub enum PolicyError {
     Expression { at: Location, message: String },
 }
 
-impl PolicyError {
-    /// Where the error is.
-    pub fn location(&self) -> &Location {
-        match self {
+/// The `at` of every variant, shared or mutable as `$error` is.
+macro_rules! at_of {
+    ($error:expr) => {
+        match $error {
             PolicyError::Syntax { at, .. }
             | PolicyError::Limit { at, .. }
             | PolicyError::UnknownElement { at, .. }
@@ -104,6 +104,18 @@ impl PolicyError {
             | PolicyError::Structure { at, .. }
             | PolicyError::Expression { at, .. } => at,
         }
+    };
+}
+
+impl PolicyError {
+    /// Where the error is.
+    pub fn location(&self) -> &Location {
+        at_of!(self)
+    }
+
+    /// Where the error is, to point it elsewhere (named values replaced in the text).
+    pub(crate) fn location_mut(&mut self) -> &mut Location {
+        at_of!(self)
     }
 
     /// The message without the location prefix.

@@ -33,6 +33,9 @@ pub(crate) struct PolicySources {
     named_values: Option<BTreeMap<String, String>>,
     /// Fragment id → its `<fragment>` element, named values replaced, not yet expanded.
     fragments: HashMap<String, XmlElement>,
+    /// The text as written of each fragment file that uses named values, to point errors
+    /// in it back there ([`Self::locate_written`]).
+    written: HashMap<String, String>,
 }
 
 impl PolicySources {
@@ -45,6 +48,7 @@ impl PolicySources {
         let mut sources = Self {
             named_values: Some(named_values),
             fragments: HashMap::new(),
+            written: HashMap::new(),
         };
         for file in files {
             let Some(id) = file
@@ -55,7 +59,13 @@ impl PolicySources {
             else {
                 continue;
             };
-            let root = sources.read_raw(&file.path, utf8(&file.path, &file.bytes)?)?;
+            let text = utf8(&file.path, &file.bytes)?;
+            if text.contains("{{") {
+                sources.written.insert(file.path.clone(), text.to_owned());
+            }
+            let root = sources
+                .read_raw(&file.path, text)
+                .map_err(|e| sources.locate_written(e, &file.path, text))?;
             if root.name != "fragment" {
                 return Err(PolicyError::Structure {
                     at: root.at.clone(),
@@ -98,6 +108,21 @@ impl PolicySources {
             &mut budget,
         )?;
         Ok(root)
+    }
+
+    /// `error` of the document `file` (`text`) or of a fragment it includes, pointed into
+    /// the file as written when named values were replaced in it.
+    pub(crate) fn locate_written(&self, error: PolicyError, file: &str, text: &str) -> PolicyError {
+        let Some(values) = &self.named_values else {
+            return error;
+        };
+        let at = error.location().file.clone();
+        let written = match self.written.get(&*at) {
+            Some(fragment) => fragment.as_str(),
+            None if &*at == file => text,
+            None => return error,
+        };
+        named_values::locate_written(error, written, values)
     }
 
     fn read_raw(&self, file: &str, text: &str) -> Result<XmlElement, PolicyError> {

@@ -2,14 +2,16 @@
 //! text before the document is read, as APIM does (textually, so a value may hold
 //! attribute text, element text or expression code).
 //!
-//! Positions: the reader sees the replaced text. Line numbers stay exact as long as
-//! values hold no line break; a column after a `{{name}}` on the same line is counted in
-//! the replaced text, so it is off by the difference in length. Error renderings show
-//! the file as written, never the replaced text, so values do not reach `check` output.
+//! Positions: the reader sees the replaced text; a load error is pointed back into the
+//! file as written ([`locate_written`]), at the `{{name}}` when it lies inside a value.
+//! Positions kept for run time (`--explain`, expression errors per request) stay counted
+//! in the replaced text. Error renderings show the file as written, never the replaced
+//! text, so values do not reach `check` output.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use super::error::PolicyError;
 use super::xml::{self, MAX_DOCUMENT_BYTES};
@@ -21,6 +23,49 @@ pub(crate) fn substitute<'t>(
     file: &str,
     text: &'t str,
     values: &BTreeMap<String, String>,
+) -> Result<Cow<'t, str>, PolicyError> {
+    replace(file, text, values, &mut Vec::new())
+}
+
+/// One replaced `{{name}}`: where it is written, and where its value is in the replaced
+/// text.
+struct Replaced {
+    written: Range<usize>,
+    value: Range<usize>,
+}
+
+/// `error`, which points into `text` with `values` replaced, pointed into `text` as
+/// written: an offset inside a value becomes its `{{name}}`'s, one after it moves by the
+/// lengths the values changed.
+pub(crate) fn locate_written(
+    mut error: PolicyError,
+    text: &str,
+    values: &BTreeMap<String, String>,
+) -> PolicyError {
+    let mut replaced = Vec::new();
+    let file = error.location().file.clone();
+    if replace(&file, text, values, &mut replaced).is_err() || replaced.is_empty() {
+        return error;
+    }
+    let offset = error.location().offset;
+    let mut written = offset;
+    for r in replaced.iter().take_while(|r| r.value.start <= offset) {
+        if offset < r.value.end {
+            written = r.written.start;
+            break;
+        }
+        written = offset - r.value.end + r.written.end;
+    }
+    *error.location_mut() = xml::location(&file, text, written);
+    error
+}
+
+/// [`substitute`], noting each replacement in `replaced`.
+fn replace<'t>(
+    file: &str,
+    text: &'t str,
+    values: &BTreeMap<String, String>,
+    replaced: &mut Vec<Replaced>,
 ) -> Result<Cow<'t, str>, PolicyError> {
     let Some(first) = text.find("{{") else {
         return Ok(Cow::Borrowed(text));
@@ -53,6 +98,11 @@ pub(crate) fn substitute<'t>(
                 "named value `{{{{{name}}}}}` is not defined; add `\"{name}\" = \"...\"` to [named_values] in gateway.toml (or pass --named-value {name}=VALUE to check or invoke)"
             ),
         })?;
+        let at = text.len() - rest.len() + open;
+        replaced.push(Replaced {
+            written: at..at + 2 + close + 2,
+            value: out.len()..out.len() + value.len(),
+        });
         out.push_str(value);
         if out.len() > MAX_DOCUMENT_BYTES {
             return Err(PolicyError::Limit {
@@ -170,6 +220,28 @@ mod tests {
             .unwrap_or_else(|| panic!("accepted"));
         assert_eq!(e.location().to_string(), "p.xml:2:12");
         assert!(e.message().contains("`{{nope}}` is not defined"), "{e}");
+    }
+
+    #[test]
+    fn positions_in_the_replaced_text_point_back_into_the_text_as_written() {
+        let text = "<a>\n  x{{host}}y{{loop}}z</a>";
+        let out = substitute("p.xml", text, &values()).unwrap();
+        let at = |replaced_offset: usize| {
+            let error = PolicyError::Structure {
+                at: xml::location("p.xml", &out, replaced_offset),
+                message: String::new(),
+            };
+            locate_written(error, text, &values())
+                .location()
+                .to_string()
+        };
+        // Before any value, inside the first value, after it, inside and after the second.
+        assert_eq!(at(out.find('x').unwrap()), "p.xml:2:3");
+        assert_eq!(at(out.find("internal").unwrap()), "p.xml:2:4");
+        assert_eq!(at(out.find('y').unwrap()), "p.xml:2:12");
+        assert_eq!(at(out.find("{{host}}").unwrap() + 3), "p.xml:2:13");
+        assert_eq!(at(out.find('z').unwrap()), "p.xml:2:21");
+        assert_eq!(at(out.find("</a>").unwrap()), "p.xml:2:22");
     }
 
     #[test]
