@@ -195,6 +195,7 @@ pub(crate) enum Class {
     Char,
     Enum(EnumTy),
     // i15
+    DateTimeOffset,
     Exception,
     Uri,
     StringBuilder,
@@ -265,6 +266,8 @@ pub(crate) enum Ty {
     Char,
     String,
     DateTime,
+    /// `DateTimeOffset`: an instant and the offset it is written in.
+    DateTimeOffset,
     TimeSpan,
     Bytes,
     Array(Box<Ty>),
@@ -303,6 +306,7 @@ impl Ty {
                 | Ty::Double
                 | Ty::Char
                 | Ty::DateTime
+                | Ty::DateTimeOffset
                 | Ty::TimeSpan
                 | Ty::Enum(_)
                 | Ty::Pair(..)
@@ -379,6 +383,7 @@ impl Ty {
             "char" | "Char" => Ty::Char,
             "byte" | "Byte" => Ty::Int,
             "DateTime" => Ty::DateTime,
+            "DateTimeOffset" => Ty::DateTimeOffset,
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
             "Jwt" => Ty::Obj(Obj::Jwt),
@@ -432,6 +437,7 @@ impl fmt::Display for Ty {
             Ty::Char => "char",
             Ty::String => "string",
             Ty::DateTime => "DateTime",
+            Ty::DateTimeOffset => "DateTimeOffset",
             Ty::TimeSpan => "TimeSpan",
             Ty::Bytes => "byte[]",
             Ty::Array(t) => return write!(f, "{t}[]"),
@@ -493,6 +499,7 @@ impl fmt::Display for Ty {
                 Class::Enum(e) => e.name(),
                 Class::Json(JsonClass::Token(t)) => t.name(),
                 Class::Json(JsonClass::JsonConvert) => "JsonConvert",
+                Class::DateTimeOffset => "DateTimeOffset",
                 Class::Exception => "Exception",
                 Class::Uri => "Uri",
                 Class::StringBuilder => "StringBuilder",

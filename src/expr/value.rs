@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::builtins::datetime::{format_datetime_default, format_offset_default, format_timespan};
 use super::collections::{Map, Seq};
 use super::json::JToken;
 use super::types::EnumTy;
@@ -25,6 +25,8 @@ pub enum Value {
     String(Arc<str>),
     /// `DateTime`, always UTC here.
     DateTime(OffsetDateTime),
+    /// `DateTimeOffset`: the instant, in the offset it was made with.
+    DateTimeOffset(OffsetDateTime),
     /// `TimeSpan` in ticks of 100 ns, as .NET.
     TimeSpan(i64),
     Bytes(Arc<[u8]>),
@@ -207,6 +209,7 @@ impl Value {
             Value::Char(_) => "Char",
             Value::String(_) => "String",
             Value::DateTime(_) => "DateTime",
+            Value::DateTimeOffset(_) => "DateTimeOffset",
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "Byte[]",
             Value::Array(_) => "Array",
@@ -262,7 +265,7 @@ impl Value {
             Value::Long(n) => json!(n),
             Value::Double(d) => serde_json::Number::from_f64(*d)
                 .map_or_else(|| J::String(self.to_string()), J::Number),
-            Value::DateTime(d) => J::String(
+            Value::DateTime(d) | Value::DateTimeOffset(d) => J::String(
                 d.format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
             ),
@@ -304,6 +307,7 @@ impl fmt::Display for Value {
             Value::Char(c) => write!(f, "{c}"),
             Value::String(s) => f.write_str(s),
             Value::DateTime(d) => f.write_str(&format_datetime_default(*d)),
+            Value::DateTimeOffset(d) => f.write_str(&format_offset_default(*d)),
             Value::TimeSpan(t) => f.write_str(&format_timespan(*t)),
             Value::Bytes(_) => f.write_str("System.Byte[]"),
             Value::Array(_) => f.write_str("System.Object[]"),

@@ -292,6 +292,7 @@ impl Checker {
             Class::Double => (StaticFn::DoubleParse, Ty::Double),
             Class::Bool => (StaticFn::BoolParse, Ty::Bool),
             Class::DateTime => (StaticFn::DtParse, Ty::DateTime),
+            Class::DateTimeOffset => (StaticFn::DtoParse, Ty::DateTimeOffset),
             Class::Guid => (StaticFn::GuidParse, Ty::Obj(Obj::Guid)),
             _ => return Err(self.no_member(&Ty::Static(c), "TryParse", name_span)),
         };

@@ -149,6 +149,17 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
         (T::Dict(_), "Count") => (P::DictCount, T::Int),
         (T::Dict(d), "Keys") => (P::DictKeys, T::Array(Box::new(d.key()))),
         (T::Dict(d), "Values") => (P::DictValues, T::Array(Box::new(d.value()))),
+        (T::DateTimeOffset, _) => match name {
+            "DateTime" => (P::DtoClock, T::DateTime),
+            "UtcDateTime" | "LocalDateTime" => (P::DtoUtcDateTime, T::DateTime),
+            "Offset" => (P::DtoOffset, T::TimeSpan),
+            "UtcTicks" => (P::DtoUtcTicks, T::Long),
+            // the clock time's parts, as DateTime's
+            _ => match property(&T::DateTime, name)? {
+                (P::DtKind, _) => return None,
+                r => r,
+            },
+        },
         (T::DateTime, _) => match name {
             "Year" => (P::DtYear, T::Int),
             "Month" => (P::DtMonth, T::Int),
@@ -304,6 +315,8 @@ pub(crate) enum P {
     Sel,
     Span,
     Date,
+    /// A DateTimeOffset, or a DateTime (C# converts it implicitly).
+    DateOffset,
     /// Any number of further arguments of any type (`params object[]`).
     Rest,
     /// A collection of elements of the receiver's element type (`AddRange`).
@@ -336,6 +349,7 @@ impl P {
             P::Sel => "a lambda x => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
+            P::DateOffset => "DateTimeOffset".into(),
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
             P::Items => "a collection of the element type".into(),
@@ -356,6 +370,9 @@ pub(crate) enum R {
     StrArr,
     CharArr,
     Date,
+    /// The receiver's type: `AddDays` of a DateTimeOffset is a DateTimeOffset.
+    Recv,
+    DateOffset,
     Span,
     Bytes,
     Elem,
@@ -387,7 +404,9 @@ pub(crate) enum R {
 pub(crate) enum Recv {
     Str,
     Cert,
+    /// DateTime or DateTimeOffset: what both have (`AddDays`, ...).
     Date,
+    DateOffset,
     Span,
     Enc,
     /// Headers, Query, MatchedParameters.
@@ -413,7 +432,8 @@ impl Recv {
         match self {
             Recv::Str => *ty == Ty::String,
             Recv::Cert => *ty == Ty::Cert,
-            Recv::Date => *ty == Ty::DateTime,
+            Recv::Date => matches!(ty, Ty::DateTime | Ty::DateTimeOffset),
+            Recv::DateOffset => *ty == Ty::DateTimeOffset,
             Recv::Span => *ty == Ty::TimeSpan,
             Recv::Enc => *ty == Ty::Obj(Obj::Encoding),
             Recv::StrDict => matches!(
@@ -574,32 +594,67 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         M::CertGetCertHashString,
     ),
     // DateTime
-    (Recv::Date, "AddDays", &[Num], R::Date, M::DtAddDays),
-    (Recv::Date, "AddHours", &[Num], R::Date, M::DtAddHours),
-    (Recv::Date, "AddMinutes", &[Num], R::Date, M::DtAddMinutes),
-    (Recv::Date, "AddSeconds", &[Num], R::Date, M::DtAddSeconds),
+    (Recv::Date, "AddDays", &[Num], R::Recv, M::DtAddDays),
+    (Recv::Date, "AddHours", &[Num], R::Recv, M::DtAddHours),
+    (Recv::Date, "AddMinutes", &[Num], R::Recv, M::DtAddMinutes),
+    (Recv::Date, "AddSeconds", &[Num], R::Recv, M::DtAddSeconds),
     (
         Recv::Date,
         "AddMilliseconds",
         &[Num],
-        R::Date,
+        R::Recv,
         M::DtAddMilliseconds,
     ),
-    (Recv::Date, "AddTicks", &[Long], R::Date, M::DtAddTicks),
-    (Recv::Date, "AddMonths", &[Int], R::Date, M::DtAddMonths),
-    (Recv::Date, "AddYears", &[Int], R::Date, M::DtAddYears),
-    (Recv::Date, "Add", &[Span], R::Date, M::DtAdd),
-    (Recv::Date, "Subtract", &[Span], R::Date, M::DtSubtractSpan),
+    (Recv::Date, "AddTicks", &[Long], R::Recv, M::DtAddTicks),
+    (Recv::Date, "AddMonths", &[Int], R::Recv, M::DtAddMonths),
+    (Recv::Date, "AddYears", &[Int], R::Recv, M::DtAddYears),
+    (Recv::Date, "Add", &[Span], R::Recv, M::DtAdd),
+    (Recv::Date, "Subtract", &[Span], R::Recv, M::DtSubtractSpan),
     (Recv::Date, "Subtract", &[Date], R::Span, M::DtSubtractDate),
+    (
+        Recv::DateOffset,
+        "Subtract",
+        &[DateOffset],
+        R::Span,
+        M::DtSubtractDate,
+    ),
     (
         Recv::Date,
         "ToUniversalTime",
         &[],
-        R::Date,
+        R::Recv,
         M::DtToUniversalTime,
     ),
-    (Recv::Date, "ToLocalTime", &[], R::Date, M::DtToLocalTime),
+    (Recv::Date, "ToLocalTime", &[], R::Recv, M::DtToLocalTime),
     (Recv::Date, "CompareTo", &[Date], R::Int, M::DtCompareTo),
+    (
+        Recv::DateOffset,
+        "CompareTo",
+        &[DateOffset],
+        R::Int,
+        M::DtCompareTo,
+    ),
+    (
+        Recv::DateOffset,
+        "ToOffset",
+        &[Span],
+        R::DateOffset,
+        M::DtoToOffset,
+    ),
+    (
+        Recv::DateOffset,
+        "ToUnixTimeSeconds",
+        &[],
+        R::Long,
+        M::DtoToUnixTimeSeconds,
+    ),
+    (
+        Recv::DateOffset,
+        "ToUnixTimeMilliseconds",
+        &[],
+        R::Long,
+        M::DtoToUnixTimeMilliseconds,
+    ),
     // TimeSpan
     (Recv::Span, "Add", &[Span], R::Span, M::TsAdd),
     (Recv::Span, "Subtract", &[Span], R::Span, M::TsSubtract),
@@ -919,6 +974,27 @@ pub(crate) const STATICS: &[StaticEntry] = &[
     ),
     (Class::DateTime, "Parse", &[Str], R::Date, F::DtParse),
     (
+        Class::DateTimeOffset,
+        "Parse",
+        &[Str],
+        R::DateOffset,
+        F::DtoParse,
+    ),
+    (
+        Class::DateTimeOffset,
+        "FromUnixTimeSeconds",
+        &[Long],
+        R::DateOffset,
+        F::DtoFromUnixTimeSeconds,
+    ),
+    (
+        Class::DateTimeOffset,
+        "FromUnixTimeMilliseconds",
+        &[Long],
+        R::DateOffset,
+        F::DtoFromUnixTimeMilliseconds,
+    ),
+    (
         Class::DateTime,
         "SpecifyKind",
         &[Date, Enum(EnumTy::DateTimeKind)],
@@ -1177,6 +1253,34 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
         R::Date,
         F::NewDateTime,
     ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Date],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Long, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Int, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
     (Class::Exception, "new", &[], R::Exception, F::NewException),
     (
         Class::Exception,
@@ -1227,7 +1331,6 @@ pub(crate) fn apim_allows(short: &str) -> bool {
             | "UInt16"
             | "UInt32"
             | "UInt64"
-            | "DateTimeOffset"
             | "TimeZone"
             | "TimeZoneInfo"
             | "MidpointRounding"
@@ -1299,6 +1402,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
     Some(match name {
         "string" | "String" => Class::String,
         "DateTime" => Class::DateTime,
+        "DateTimeOffset" => Class::DateTimeOffset,
         "TimeSpan" => Class::TimeSpan,
         "Convert" => Class::Convert,
         "Encoding" => Class::Encoding,
@@ -1444,6 +1548,10 @@ const PROPERTY_NAMES: &[&str] = &[
     "Ticks",
     "TimeOfDay",
     "Kind",
+    "UtcDateTime",
+    "LocalDateTime",
+    "Offset",
+    "UtcTicks",
     "Days",
     "Hours",
     "Minutes",
@@ -1462,7 +1570,17 @@ const PROPERTY_NAMES: &[&str] = &[
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[
-    "Empty", "UtcNow", "Now", "Today", "MinValue", "MaxValue", "Zero", "UTF8", "PI", "E",
+    "Empty",
+    "UtcNow",
+    "Now",
+    "Today",
+    "MinValue",
+    "MaxValue",
+    "UnixEpoch",
+    "Zero",
+    "UTF8",
+    "PI",
+    "E",
 ];
 
 /// The closest member name of `ty` to `name`, as `; did you mean 'X'?`, or "".

@@ -1167,6 +1167,19 @@ impl Checker {
                 span,
             ));
         }
+        if let (Class::DateTimeOffset, [first, _]) = (c, args)
+            && self.value(&first.value)?.1 == Ty::DateTime
+        {
+            return Err((
+                K::NotImplemented(
+                    "'new DateTimeOffset(DateTime, TimeSpan)' (.NET reads it by the DateTime's \
+                     Kind, which certgate does not keep; write new DateTimeOffset(y, M, d, h, \
+                     m, s, offset))"
+                        .into(),
+                ),
+                span,
+            ));
+        }
         self.no_named(args)?;
         self.static_call_in(CONSTRUCTORS, c, "new", ty.span, args, span)
     }
@@ -1348,6 +1361,23 @@ impl Checker {
                 k(Value::DateTime(datetime!(9999-12-31 23:59:59.9999999 UTC))),
                 Ty::DateTime,
             ),
+            (Class::DateTimeOffset, "UtcNow" | "Now") => {
+                (node(StaticFn::DtoUtcNow), Ty::DateTimeOffset)
+            }
+            (Class::DateTimeOffset, "MinValue") => (
+                k(Value::DateTimeOffset(datetime!(0001-01-01 0:00 UTC))),
+                Ty::DateTimeOffset,
+            ),
+            (Class::DateTimeOffset, "MaxValue") => (
+                k(Value::DateTimeOffset(
+                    datetime!(9999-12-31 23:59:59.9999999 UTC),
+                )),
+                Ty::DateTimeOffset,
+            ),
+            (Class::DateTimeOffset, "UnixEpoch") => (
+                k(Value::DateTimeOffset(time::OffsetDateTime::UNIX_EPOCH)),
+                Ty::DateTimeOffset,
+            ),
             (Class::TimeSpan, "Zero") => (k(Value::TimeSpan(0)), Ty::TimeSpan),
             (Class::Encoding, "UTF8") => (
                 k(Value::Object(Handle(HandleKind::Encoding))),
@@ -1507,18 +1537,20 @@ impl Checker {
                         numeric_result(&lt, &rt)
                     }
                     BinOp::Add => match (&lt, &rt) {
-                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::DateTime | Ty::DateTimeOffset, Ty::TimeSpan) => lt.clone(),
                         (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
                         _ => return bad(),
                     },
                     BinOp::Sub => match (&lt, &rt) {
-                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::DateTime | Ty::DateTimeOffset, Ty::TimeSpan) => lt.clone(),
                         (Ty::DateTime, Ty::DateTime) | (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
+                        _ if dates_with_offset(&lt, &rt) => Ty::TimeSpan,
                         _ => return bad(),
                     },
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                         let ok = (lt.is_numeric() && rt.is_numeric())
-                            || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan));
+                            || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan))
+                            || dates_with_offset(&lt, &rt);
                         if !ok {
                             return bad();
                         }
@@ -1526,6 +1558,7 @@ impl Checker {
                     }
                     BinOp::Eq | BinOp::Ne => {
                         let ok = lt == rt
+                            || dates_with_offset(&lt, &rt)
                             || (lt.is_numeric() && rt.is_numeric())
                             || lt == Ty::Null
                             || rt == Ty::Null
@@ -1677,7 +1710,7 @@ impl Checker {
             &format!("{rty}.{name}"),
             candidates.iter().map(|(_, _, p, r, m)| (*p, *r, *m)),
             args,
-            elem.as_ref(),
+            (elem.as_ref(), Some(&rty)),
             *name_span,
         )?;
         // Deployment.Certificates.Any(c => c.Value.Thumbprint == x): a hash lookup.
@@ -1782,13 +1815,14 @@ impl Checker {
     }
 
     /// Picks the overload whose parameters fit, compiles the arguments (and lambda).
+    /// `elem` is the receiver's element type, `recv` the receiver's (for `R::Recv`).
     #[allow(clippy::type_complexity)]
     fn overload<I, T>(
         &mut self,
         what: &str,
         candidates: I,
         args: &[Arg],
-        elem: Option<&Ty>,
+        (elem, recv): (Option<&Ty>, Option<&Ty>),
         span: Span,
     ) -> CResult<(T, Vec<Node>, Option<Lambda>, Ret)>
     where
@@ -1883,6 +1917,8 @@ impl Checker {
                 R::StrArr => Ty::Array(Box::new(Ty::String)),
                 R::CharArr => Ty::Array(Box::new(Ty::Char)),
                 R::Date => Ty::DateTime,
+                R::DateOffset => Ty::DateTimeOffset,
+                R::Recv => recv.cloned().unwrap_or(Ty::Object),
                 R::Span => Ty::TimeSpan,
                 R::Bytes => Ty::Bytes,
                 R::Match => Ty::Obj(Obj::Match),
@@ -2017,7 +2053,7 @@ impl Checker {
             &what,
             candidates.iter().map(|(_, _, p, r, f)| (*p, *r, *f)),
             args,
-            None,
+            (None, None),
             name_span,
         )?;
         let mut regex = None;
@@ -2196,6 +2232,16 @@ impl Checker {
     }
 }
 
+/// A DateTimeOffset with a DateTimeOffset or a DateTime, which C# converts to one: `-`
+/// and the comparisons apply to the instants.
+fn dates_with_offset(a: &Ty, b: &Ty) -> bool {
+    matches!(
+        (a, b),
+        (Ty::DateTimeOffset, Ty::DateTimeOffset | Ty::DateTime)
+            | (Ty::DateTime, Ty::DateTimeOffset)
+    )
+}
+
 /// Whether `e` is an access chain with a `?.` or `?[` in it: C# skips the rest of the
 /// chain when that receiver is null (`a?.B.C` is null when `a` is).
 fn in_null_chain(e: &Expr) -> bool {
@@ -2262,6 +2308,7 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         },
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
+        P::DateOffset => matches!(t, Ty::DateTime | Ty::DateTimeOffset),
         P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
     }

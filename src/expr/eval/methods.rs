@@ -231,11 +231,16 @@ impl Eval<'_> {
                 Ok(s(c.serial_number()))
             }
             (M::CertGetCertHashString, Value::Certificate(c)) => Ok(s(c.thumbprint())),
-            (_, Value::DateTime(d))
+            (_, Value::DateTime(d) | Value::DateTimeOffset(d))
                 if !matches!(m, M::ToString | M::ToStringFormat | M::Equals) =>
             {
                 let d = *d;
-                let add = |ticks: i64| dt::add_ticks(d, ticks).map(Value::DateTime).map_err(fail);
+                // a DateTimeOffset's arithmetic keeps its offset
+                let wrap = match recv {
+                    Value::DateTimeOffset(_) => Value::DateTimeOffset,
+                    _ => Value::DateTime,
+                };
+                let add = |ticks: i64| dt::add_ticks(d, ticks).map(wrap).map_err(fail);
                 let num = || as_f64(&args[0]).unwrap_or(0.0);
                 match m {
                     M::DtAddDays => add(dt::scaled_ticks(num(), dt::TICKS_PER_DAY).map_err(fail)?),
@@ -255,7 +260,7 @@ impl Eval<'_> {
                     M::DtAddMonths | M::DtAddYears => {
                         let n = as_i64(&args[0]).unwrap_or(0);
                         let months = if m == M::DtAddYears { n * 12 } else { n };
-                        dt::add_months(d, months).map(Value::DateTime).map_err(fail)
+                        dt::add_months(d, months).map(wrap).map_err(fail)
                     }
                     M::DtAdd => match &args[0] {
                         Value::TimeSpan(t) => add(*t),
@@ -266,16 +271,30 @@ impl Eval<'_> {
                         v => Err(internal(v)),
                     },
                     M::DtSubtractDate => match &args[0] {
-                        Value::DateTime(o) => {
+                        Value::DateTime(o) | Value::DateTimeOffset(o) => {
                             dt::diff_ticks(d, *o).map(Value::TimeSpan).map_err(fail)
                         }
                         v => Err(internal(v)),
                     },
-                    M::DtToUniversalTime | M::DtToLocalTime => Ok(Value::DateTime(d)),
+                    // the local time zone is UTC
+                    M::DtToUniversalTime | M::DtToLocalTime => {
+                        Ok(wrap(d.to_offset(time::UtcOffset::UTC)))
+                    }
                     M::DtCompareTo => match &args[0] {
-                        Value::DateTime(o) => Ok(Value::Int(d.cmp(o) as i32)),
+                        Value::DateTime(o) | Value::DateTimeOffset(o) => {
+                            Ok(Value::Int(d.cmp(o) as i32))
+                        }
                         v => Err(internal(v)),
                     },
+                    M::DtoToOffset => match &args[0] {
+                        Value::TimeSpan(t) => {
+                            let o = dt::offset_of(*t).map_err(fail)?;
+                            Ok(Value::DateTimeOffset(d.to_offset(o)))
+                        }
+                        v => Err(internal(v)),
+                    },
+                    M::DtoToUnixTimeSeconds => Ok(Value::Long(dt::to_unix(d, 1))),
+                    M::DtoToUnixTimeMilliseconds => Ok(Value::Long(dt::to_unix(d, 1000))),
                     _ => self.generic_method(recv.clone(), m, args, lambda, ty, span),
                 }
             }
@@ -657,6 +676,7 @@ impl Eval<'_> {
             f,
             F::StrIsNullOrWhiteSpace
                 | F::DtParse
+                | F::DtoParse
                 | F::FromBase64String
                 | F::ConvertToInt32
                 | F::ConvertToInt64
@@ -756,6 +776,27 @@ impl Eval<'_> {
             F::DtParse => dt::parse_datetime(text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),
+            F::DtoParse => dt::parse_datetime_offset(text(0, "input")?)
+                .map(Value::DateTimeOffset)
+                .map_err(fail),
+            F::DtoUtcNow => Ok(Value::DateTimeOffset(now.to_offset(time::UtcOffset::UTC))),
+            F::DtoFromUnixTimeSeconds | F::DtoFromUnixTimeMilliseconds => {
+                let per_second = if f == F::DtoFromUnixTimeSeconds { 1 } else { 1000 };
+                dt::from_unix(as_i64(&args[0]).unwrap_or(0), per_second)
+                    .map(Value::DateTimeOffset)
+                    .map_err(fail)
+            }
+            F::NewDateTimeOffset => match args.split_last() {
+                // new DateTimeOffset(dateTime): certgate's DateTime is UTC
+                Some((Value::DateTime(d), [])) => Ok(Value::DateTimeOffset(*d)),
+                Some((Value::TimeSpan(offset), parts)) => {
+                    let parts: Vec<i64> = parts.iter().filter_map(as_i64).collect();
+                    dt::new_datetime_offset(&parts, *offset)
+                        .map(Value::DateTimeOffset)
+                        .map_err(fail)
+                }
+                _ => Err(fail(E::Internal("DateTimeOffset constructor".into()))),
+            },
             F::TsFromDays => span_of(dt::TICKS_PER_DAY),
             F::TsFromHours => span_of(dt::TICKS_PER_HOUR),
             F::TsFromMinutes => span_of(dt::TICKS_PER_MINUTE),

@@ -343,8 +343,11 @@ impl Eval<'_> {
             | P::DtTicks
             | P::DtTimeOfDay
             | P::DtKind => {
-                let Value::DateTime(d) = v else {
-                    return Err(internal(&v));
+                // a DateTimeOffset's parts are its clock time's
+                let d = match v {
+                    Value::DateTime(d) => d,
+                    Value::DateTimeOffset(d) => dt::clock(d),
+                    _ => return Err(internal(&v)),
                 };
                 match p {
                     P::DtYear => Value::Int(d.year()),
@@ -359,6 +362,20 @@ impl Eval<'_> {
                     P::DtTicks => Value::Long(ticks_of(d)),
                     P::DtKind => super::super::ir::enum_const(EnumTy::DateTimeKind, 1),
                     _ => Value::TimeSpan(ticks_of(d).rem_euclid(dt::TICKS_PER_DAY)),
+                }
+            }
+            P::DtoClock | P::DtoUtcDateTime | P::DtoOffset | P::DtoUtcTicks => {
+                let Value::DateTimeOffset(d) = v else {
+                    return Err(internal(&v));
+                };
+                let utc = d.to_offset(time::UtcOffset::UTC);
+                match p {
+                    P::DtoClock => Value::DateTime(dt::clock(d)),
+                    P::DtoUtcDateTime => Value::DateTime(utc),
+                    P::DtoUtcTicks => Value::Long(ticks_of(utc)),
+                    _ => Value::TimeSpan(
+                        i64::from(d.offset().whole_seconds()) * dt::TICKS_PER_SECOND,
+                    ),
                 }
             }
             P::TsDays
