@@ -770,8 +770,8 @@ fn refusals_name_the_construct_and_position() {
         // APIM's extension methods and allowed members certgate lacks are named as such,
         // before their arguments are looked at.
         (
-            r#"@("x".AsBasic())"#,
-            "3:26: error: certgate does not implement string.AsBasic yet",
+            r#"@(context.Trace("x"))"#,
+            "3:30: error: certgate does not implement IProxyRequestContext.Trace yet",
         ),
         (
             "@(context.Request.Body.AsFormUrlEncodedContent(preserveContent: true))",

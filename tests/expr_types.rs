@@ -223,3 +223,86 @@ fn datetimeoffset_arithmetic_comparison_and_construction() {
             .contains("new DateTimeOffset"),
     );
 }
+
+fn with_authorization(value: &str) -> Context {
+    let mut c = ctx();
+    c.request.headers.append("Authorization", value);
+    c
+}
+
+#[test]
+fn basic_credentials_of_an_authorization_header() {
+    // "alice:s3cr:et" in base64; the toolkit's parser splits at the last ':'
+    // (Azure/azure-api-management-policy-toolkit, BasicAuthCredentialsParser)
+    let c = with_authorization("Basic YWxpY2U6czNjcjpldA==");
+    check_values_in(
+        &[
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic().UserId)"#,
+                "alice:s3cr",
+            ),
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic().Password)"#,
+                "et",
+            ),
+            (
+                r#"@{ BasicAuthCredentials creds; if (context.Request.Headers.GetValueOrDefault("Authorization", "").TryParseBasic(out creds)) { return creds.UserId + "/" + creds.Password; } return "none"; }"#,
+                "alice:s3cr/et",
+            ),
+            (
+                r#"@(context.Request.Headers.GetValueOrDefault("Authorization", "").TryParseBasic(out var b) && b.Password == "et")"#,
+                "True",
+            ),
+        ],
+        &c,
+    );
+    // "Aladdin:open sesame" of RFC 7617, ISO-8859-1 bytes kept as characters
+    check_values(&[
+        (
+            r#"@("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".AsBasic().Password)"#,
+            "open sesame",
+        ),
+        (r#"@("Basic 6Ww6dA==".AsBasic().UserId)"#, "él"),
+    ]);
+    // extension methods take a null string: no header gives null and false
+    check_values(&[
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("Authorization").AsBasic() == null)"#,
+            "True",
+        ),
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("Authorization").TryParseBasic(out var b) || b != null)"#,
+            "False",
+        ),
+        (
+            r#"@(context.Request.Headers.GetValueOrDefault("Authorization").AsJwt() == null)"#,
+            "True",
+        ),
+    ]);
+    // malformed: null from AsBasic, false and null from TryParseBasic
+    for header in [
+        "",
+        "   ",
+        "Bearer YWxpY2U6eA==",
+        "basic YWxpY2U6eA==",
+        "Basic ",
+        "Basic notBase64!",
+        "Basic YWxpY2U=",
+        "Basic OnB3",
+    ] {
+        let c = with_authorization(header);
+        check_values_in(
+            &[
+                (
+                    r#"@(context.Request.Headers.GetValueOrDefault("Authorization", "").AsBasic() == null)"#,
+                    "True",
+                ),
+                (
+                    r#"@(context.Request.Headers.GetValueOrDefault("Authorization", "").TryParseBasic(out var b) + "|" + (b == null))"#,
+                    "False|True",
+                ),
+            ],
+            &c,
+        );
+    }
+}

@@ -95,6 +95,8 @@ pub(crate) enum Prop {
     JwtIssuedAt,
     JwtAlgorithm,
     JwtType,
+    BasicUserId,
+    BasicPassword,
     // library
     StrLength,
     ArrLength,
@@ -233,6 +235,8 @@ pub(crate) enum Method {
     StrAsJwt,
     /// Gives a pair (parsed, the `Jwt` or null) that `Node::Out` takes apart.
     StrTryParseJwt,
+    StrAsBasic,
+    StrTryParseBasic,
     // LINQ
     Any,
     AnyPred,

@@ -33,6 +33,8 @@ pub(crate) enum Obj {
     Guid,
     /// `Jwt`: `AsJwt()`, validate-jwt's `output-token-variable-name`.
     Jwt,
+    /// APIM's `BasicAuthCredentials` of `AsBasic()`: `UserId`, `Password`.
+    BasicAuth,
     /// `SHA256.Create()`, `MD5.Create()`, ...
     Hash(HashAlg),
     /// `new HMACSHA256(key)`, ...
@@ -387,6 +389,7 @@ impl Ty {
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
             "Jwt" => Ty::Obj(Obj::Jwt),
+            "BasicAuthCredentials" => Ty::Obj(Obj::BasicAuth),
             "IResponse" => Ty::Obj(Obj::Response),
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
             "StringBuilder" | "Text.StringBuilder" => Ty::Obj(Obj::StringBuilder),
@@ -472,6 +475,7 @@ impl fmt::Display for Ty {
                 Obj::Random => "Random",
                 Obj::Guid => "Guid",
                 Obj::Jwt => "Jwt",
+                Obj::BasicAuth => "BasicAuthCredentials",
                 Obj::Hash(a) => a.name(),
                 Obj::Hmac(a) => return write!(f, "HMAC{}", a.name()),
             },

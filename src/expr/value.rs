@@ -144,6 +144,8 @@ pub(crate) enum HandleKind {
     /// A decoded token (`Jwt`), and its `Claims` dictionary.
     Jwt(Arc<super::jwt::Jwt>),
     Claims(Arc<super::jwt::Jwt>),
+    /// APIM's `BasicAuthCredentials`: the user id and the password.
+    BasicAuth(Arc<(String, String)>),
     /// A hash algorithm object (`SHA256.Create()`).
     Hash(super::types::HashAlg),
     /// An HMAC object with its key.
@@ -230,6 +232,7 @@ impl Value {
                 HandleKind::Random => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Jwt(_) => "Jwt",
+                HandleKind::BasicAuth(_) => "BasicAuthCredentials",
                 HandleKind::StoredResponse(_) => "IResponse",
                 HandleKind::Grouping(_) => "Grouping",
                 HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",

@@ -267,6 +267,12 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
             )
             | (
                 Value::Object(crate::expr::value::Handle(
+                    crate::expr::value::HandleKind::BasicAuth(_)
+                )),
+                Ty::Obj(crate::expr::types::Obj::BasicAuth)
+            )
+            | (
+                Value::Object(crate::expr::value::Handle(
                     crate::expr::value::HandleKind::StoredResponse(_)
                 )),
                 Ty::Obj(crate::expr::types::Obj::Response)

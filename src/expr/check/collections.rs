@@ -187,30 +187,36 @@ impl Checker {
         })
     }
 
-    /// `token.TryParseJwt(out var jwt)`, APIM's extension: like [`Checker::try_get_value`],
-    /// the method gives (parsed, the `Jwt`) and `Node::Out` stores the `Jwt` or null.
-    pub(super) fn try_parse_jwt(
+    /// `token.TryParseJwt(out var jwt)` and `header.TryParseBasic(out var credentials)`,
+    /// APIM's extensions: like [`Checker::try_get_value`], the method gives (parsed, the
+    /// object) and `Node::Out` stores the object or null.
+    pub(super) fn try_parse_token(
         &mut self,
         recv: Node,
+        name: &str,
         args: &[Arg],
         null_cond: bool,
         name_span: Span,
     ) -> CResult<(Node, Ty)> {
         self.no_named(args)?;
-        let jwt = Ty::Obj(Obj::Jwt);
+        let (method, ty) = if name == "TryParseBasic" {
+            (Method::StrTryParseBasic, Ty::Obj(Obj::BasicAuth))
+        } else {
+            (Method::StrTryParseJwt, Ty::Obj(Obj::Jwt))
+        };
         let [out] = args else {
             return Err((
                 K::Arguments {
-                    method: "string.TryParseJwt".into(),
-                    expected: "(out Jwt result)".into(),
+                    method: format!("string.{name}"),
+                    expected: format!("(out {ty} result)"),
                 },
                 name_span,
             ));
         };
-        let slot = self.out_slot(&out.value, &jwt)?;
+        let slot = self.out_slot(&out.value, &ty)?;
         let call = Node::Method {
             recv: Box::new(recv),
-            method: Method::StrTryParseJwt,
+            method,
             args: Vec::new(),
             lambda: None,
             ty: None,

@@ -116,6 +116,8 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "Type" => (P::JwtType, s()),
             _ => return None,
         },
+        (T::Obj(Obj::BasicAuth), "UserId") => (P::BasicUserId, s()),
+        (T::Obj(Obj::BasicAuth), "Password") => (P::BasicPassword, s()),
         // certgate has no users, subscriptions or products: these objects are always
         // null, so their members are typed but never read (`?.` gives null)
         (T::Obj(Obj::Subscription), _) => match name {
@@ -253,7 +255,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         // APIM's extension methods.
-        Ty::String => matches!(name, "AsBasic" | "TryParseBasic"),
         Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
         Ty::Obj(Obj::Body) => matches!(name, "AsFormUrlEncodedContent"),
         Ty::Obj(Obj::Guid) => matches!(name, "CompareTo"),
@@ -397,6 +398,7 @@ pub(crate) enum R {
     Random,
     Guid,
     Jwt,
+    Basic,
 }
 
 /// Which receivers a method table entry applies to.
@@ -665,6 +667,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Enc, "GetBytes", &[Str], R::Bytes, M::EncGetBytes),
     // APIM's string extension: the decoded token, or null
     (Recv::Str, "AsJwt", &[], R::Jwt, M::StrAsJwt),
+    // and the Basic credentials of an Authorization header, or null
+    (Recv::Str, "AsBasic", &[], R::Basic, M::StrAsBasic),
     // dictionaries
     (
         Recv::StrDict,
@@ -1567,6 +1571,8 @@ const PROPERTY_NAMES: &[&str] = &[
     "Groups",
     "Type",
     "HasValues",
+    "UserId",
+    "Password",
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[

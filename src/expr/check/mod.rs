@@ -1009,7 +1009,7 @@ impl Checker {
             }
             ExprKind::Out { .. } => Err((
                 K::Misplaced(
-                    "an 'out' argument is only allowed in a call of TryGetValue, TryParse or TryParseJwt".into(),
+                    "an 'out' argument is only allowed in a call of TryGetValue, TryParse, TryParseJwt or TryParseBasic".into(),
                 ),
                 span,
             )),
@@ -1664,8 +1664,8 @@ impl Checker {
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
             return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
         }
-        if name == "TryParseJwt" && rty == Ty::String {
-            return self.try_parse_jwt(recv, args, null_cond, *name_span);
+        if let ("TryParseJwt" | "TryParseBasic", Ty::String) = (name.as_str(), &rty) {
+            return self.try_parse_token(recv, name, args, null_cond, *name_span);
         }
         if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
             return self.try_get_value(recv, &rty, args, null_cond, *name_span);
@@ -1928,6 +1928,7 @@ impl Checker {
                 R::Random => Ty::Obj(Obj::Random),
                 R::Guid => Ty::Obj(Obj::Guid),
                 R::Jwt => Ty::Obj(Obj::Jwt),
+                R::Basic => Ty::Obj(Obj::BasicAuth),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),

@@ -198,6 +198,16 @@ impl Eval<'_> {
                         None => super::pair(Value::Bool(false), Value::Null),
                     }
                 }
+                M::StrAsBasic | M::StrTryParseBasic => {
+                    self.charge_bytes(rs.len(), span)?;
+                    let parsed = web::parse_basic(rs)
+                        .map(|c| Value::Object(Handle(HandleKind::BasicAuth(Arc::new(c)))));
+                    match (m, parsed) {
+                        (M::StrAsBasic, parsed) => parsed.unwrap_or(Value::Null),
+                        (_, Some(c)) => super::pair(Value::Bool(true), c),
+                        (_, None) => super::pair(Value::Bool(false), Value::Null),
+                    }
+                }
                 M::StrCompareTo => Value::Int(match &args[0] {
                     Value::String(o) => {
                         self.charge_bytes(rs.len().min(o.len()), span)?;

@@ -539,6 +539,21 @@ impl<'a> Eval<'a> {
                     };
                     return Ok(Value::Bool(self.verify(c, *method == Method::CertVerify)));
                 }
+                // APIM's string extensions are static methods: a null string is not
+                // parsed (null, or false from TryParse*), it does not throw
+                if let Method::StrAsJwt
+                | Method::StrTryParseJwt
+                | Method::StrAsBasic
+                | Method::StrTryParseBasic = method
+                {
+                    return match self.node(recv)? {
+                        Value::Null if matches!(method, Method::StrAsJwt | Method::StrAsBasic) => {
+                            Ok(Value::Null)
+                        }
+                        Value::Null => Ok(pair(Value::Bool(false), Value::Null)),
+                        v => self.method(v, *method, Vec::new(), None, None, *span),
+                    };
+                }
                 let Some(v) = self.receiver(recv, *null_cond, *span, |ev| ev.text(*span))? else {
                     return Ok(Value::Null);
                 };

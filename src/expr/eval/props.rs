@@ -278,6 +278,12 @@ impl Eval<'_> {
                 Value::Object(Handle(HandleKind::Jwt(j))) => jwt_member(j, p),
                 _ => return Err(internal(&v)),
             },
+            P::BasicUserId | P::BasicPassword => match &v {
+                Value::Object(Handle(HandleKind::BasicAuth(c))) => {
+                    s(if p == P::BasicUserId { &c.0 } else { &c.1 })
+                }
+                _ => return Err(internal(&v)),
+            },
             P::StrLength => match &v {
                 // counted in UTF-16 units: read whole
                 Value::String(x) => {
