@@ -774,10 +774,6 @@ fn refusals_name_the_construct_and_position() {
             "3:30: error: certgate does not implement IProxyRequestContext.Trace yet",
         ),
         (
-            "@(context.Request.Body.AsFormUrlEncodedContent(preserveContent: true))",
-            "3:43: error: certgate does not implement IMessageBody.AsFormUrlEncodedContent yet",
-        ),
-        (
             r#"@(Convert.FromBase64String("AA==").Encrypt(new byte[16], new byte[16]))"#,
             "3:55: error: certgate does not implement byte[].Encrypt yet",
         ),

@@ -306,3 +306,67 @@ fn basic_credentials_of_an_authorization_header() {
         );
     }
 }
+
+fn with_body(body: &str) -> Context {
+    let mut c = ctx();
+    c.request.body = Some(expr::Body::new(body.as_bytes().to_vec()));
+    c
+}
+
+#[test]
+fn form_bodies_read_as_dictionaries_and_written_back() {
+    // the policy toolkit's own case (Azure/azure-api-management-policy-toolkit, MockBody
+    // tests): repeated names keep every value, `+` is a space, a name alone is ""
+    let c = with_body("a=1&a=2&b=x+y&c=%26%3D&d&&e=caf%C3%A9");
+    check_values_in(
+        &[
+            (
+                "@(context.Request.Body.AsFormUrlEncodedContent(preserveContent: true).Count)",
+                "5",
+            ),
+            (
+                r#"@{ var form = context.Request.Body.AsFormUrlEncodedContent(true); return string.Join("|", form["a"]) + ";" + form["b"][0] + ";" + form["c"][0] + ";" + form["d"][0].Length + ";" + form["e"][0]; }"#,
+                "1|2;x y;&=;0;café",
+            ),
+            (
+                r#"@{ IDictionary<string, IList<string>> form = context.Request.Body.AsFormUrlEncodedContent(preserveContent: true); return string.Join(",", form.Keys) + " " + form.ContainsKey("A"); }"#,
+                "a,b,c,d,e False",
+            ),
+            // written back as the toolkit's UrlContentEncoder does: name=value pairs in
+            // order, percent-encoded
+            (
+                "@(context.Request.Body.AsFormUrlEncodedContent(preserveContent: true).ToQueryString())",
+                "a=1&a=2&b=x%20y&c=%26%3D&d=&e=caf%C3%A9",
+            ),
+            (
+                r#"@{ var form = context.Request.Body.AsFormUrlEncodedContent(true); form.Remove("a"); form["b"] = new List<string> { "z" }; return form.ToFormUrlEncodedContent(); }"#,
+                "b=z&c=%26%3D&d=&e=caf%C3%A9",
+            ),
+            // preserveContent kept the body for As<string>
+            ("@(context.Request.Body.As<string>().Length)", "37"),
+        ],
+        &c,
+    );
+    // without preserveContent the body is consumed, as As<string>() does
+    let c = with_body("a=1");
+    check_values_in(
+        &[(
+            "@(context.Request.Body.AsFormUrlEncodedContent()[\"a\"][0])",
+            "1",
+        )],
+        &c,
+    );
+    assert!(c.request.body.as_ref().unwrap().is_consumed());
+    let c = with_body("");
+    check_values_in(
+        &[(
+            "@(context.Request.Body.AsFormUrlEncodedContent().ToQueryString() == null)",
+            "True",
+        )],
+        &c,
+    );
+    assert!(
+        load_err("@(context.Request.Body.AsFormUrlEncodedContent(1))")
+            .contains("cannot convert int to bool"),
+    );
+}

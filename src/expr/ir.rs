@@ -227,6 +227,10 @@ pub(crate) enum Method {
     // context objects
     BodyAsString,
     BodyAsBytes,
+    /// `Body.AsFormUrlEncodedContent()`.
+    BodyAsForm,
+    /// APIM's `ToQueryString()` / `ToFormUrlEncodedContent()` of a form dictionary.
+    FormToQueryString,
     DictContainsKey,
     DictGetValueOrDefault,
     VarGetValueOrDefault,

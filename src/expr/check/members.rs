@@ -256,7 +256,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         // APIM's extension methods.
         Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
-        Ty::Obj(Obj::Body) => matches!(name, "AsFormUrlEncodedContent"),
         Ty::Obj(Obj::Guid) => matches!(name, "CompareTo"),
         Ty::Json(_) => matches!(
             name,
@@ -423,6 +422,8 @@ pub(crate) enum Recv {
     /// A hash or HMAC object.
     Hash,
     Guid,
+    /// `IDictionary<string, IList<string>>`, what `AsFormUrlEncodedContent` gives.
+    Form,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -452,6 +453,13 @@ impl Recv {
             Recv::List => matches!(ty, Ty::List(_)),
             Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
             Recv::Map => matches!(ty, Ty::Map(..)),
+            Recv::Form => match ty {
+                Ty::Map(k, v) => {
+                    **k == Ty::String
+                        && matches!(&**v, Ty::Array(e) | Ty::List(e) if **e == Ty::String)
+                }
+                _ => false,
+            },
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
             Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
@@ -772,6 +780,21 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     ),
     (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
     (Recv::Map, "Clear", &[], R::Void, M::Clear),
+    // APIM's extensions of a form (`AsFormUrlEncodedContent`): the two are one encoding
+    (
+        Recv::Form,
+        "ToQueryString",
+        &[],
+        R::Str,
+        M::FormToQueryString,
+    ),
+    (
+        Recv::Form,
+        "ToFormUrlEncodedContent",
+        &[],
+        R::Str,
+        M::FormToQueryString,
+    ),
     // hash and HMAC objects
     (
         Recv::Hash,

@@ -1679,6 +1679,20 @@ impl Checker {
         if name == "As" && rty == Ty::Obj(Obj::Body) {
             return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
         }
+        if name == "AsFormUrlEncodedContent" && rty == Ty::Obj(Obj::Body) {
+            if let Some(t) = type_args.first() {
+                return Err((
+                    K::Unsupported(format!("type arguments on '{name}'")),
+                    t.span,
+                ));
+            }
+            let form = Ty::Map(
+                Box::new(Ty::String),
+                Box::new(Ty::Array(Box::new(Ty::String))),
+            );
+            let read = (Method::BodyAsForm, form);
+            return self.body_read(recv, read, args, null_cond, *name_span);
+        }
         if name == "Value" && matches!(rty, Ty::Json(_)) {
             return self.json_value(recv, type_args, args, null_cond, *name_span);
         }
@@ -2196,10 +2210,27 @@ impl Checker {
                 ));
             }
         };
+        self.body_read(recv, (method, ty), args, null_cond, name_span)
+    }
+
+    /// A read of the body by `method` (`As<T>`, `AsFormUrlEncodedContent`), with its
+    /// `preserveContent` argument.
+    fn body_read(
+        &mut self,
+        recv: Node,
+        (method, ty): (Method, Ty),
+        args: &[Arg],
+        null_cond: bool,
+        name_span: Span,
+    ) -> CResult<(Node, Ty)> {
         if args.len() > 1 {
+            let what = match method {
+                Method::BodyAsForm => "Body.AsFormUrlEncodedContent",
+                _ => "Body.As<T>",
+            };
             return Err((
                 K::Arguments {
-                    method: "Body.As<T>".into(),
+                    method: what.into(),
                     expected: "(preserveContent: bool) or no argument".into(),
                 },
                 name_span,

@@ -332,6 +332,50 @@ impl Eval<'_> {
                     Ok(s(String::from_utf8_lossy(&bytes)))
                 }
             }
+            (M::BodyAsForm, Value::Object(Handle(HandleKind::Body(w)))) => {
+                let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
+                let bytes = self.body_bytes(w, preserve, span)?;
+                self.charge_bytes(bytes.len(), span)?;
+                let fields = web::parse_form(&String::from_utf8_lossy(&bytes));
+                self.check_count(fields.len(), span)?;
+                self.build_elements(fields.len(), bytes.len(), span)?;
+                let form = crate::expr::collections::Map::new(false);
+                for (name, value) in fields {
+                    let key = crate::expr::collections::Key::Str(Arc::from(name.as_str()));
+                    match form.get(&key) {
+                        Some(Value::Array(values)) => values.push(s(value)),
+                        _ => {
+                            let values = Value::Array(vec![s(value)].into());
+                            form.insert(key, s(name), values, true);
+                        }
+                    }
+                }
+                Ok(Value::Map(form))
+            }
+            (M::FormToQueryString, Value::Map(form)) => {
+                let mut out = String::new();
+                for (name, values) in (0..).map_while(|i| form.entry_at(i)).flatten() {
+                    let name = web::escape_data_string(&name.to_string());
+                    let values = match values {
+                        Value::Array(v) => v.to_vec(),
+                        _ => Vec::new(),
+                    };
+                    for v in values {
+                        let piece = web::escape_data_string(&v.to_string());
+                        let len = out.len() + name.len() + piece.len() + 2;
+                        self.check_len(len, "the string", span)?;
+                        self.charge_bytes(name.len() + piece.len(), span)?;
+                        if !out.is_empty() {
+                            out.push('&');
+                        }
+                        out.push_str(&name);
+                        out.push('=');
+                        out.push_str(&piece);
+                    }
+                }
+                // the toolkit's encoder gives null for an empty form
+                Ok(if out.is_empty() { Value::Null } else { s(out) })
+            }
             (
                 M::SbAppend | M::SbAppendLine,
                 Value::Object(Handle(HandleKind::StringBuilder(b))),
