@@ -774,8 +774,8 @@ fn refusals_name_the_construct_and_position() {
             "3:30: error: certgate does not implement IProxyRequestContext.Trace yet",
         ),
         (
-            r#"@(Convert.FromBase64String("AA==").Encrypt(new byte[16], new byte[16]))"#,
-            "3:55: error: certgate does not implement byte[].Encrypt yet",
+            r#"@(Convert.FromBase64String("AA==").Encrypt("DES", new byte[8], new byte[8]))"#,
+            "3:55: error: certgate does not implement the cipher 'DES' of Encrypt/Decrypt (certgate has 'Aes') yet",
         ),
         (
             r#"@(JObject.Parse("{}").Property("a"))"#,

@@ -370,3 +370,106 @@ fn form_bodies_read_as_dictionaries_and_written_back() {
             .contains("cannot convert int to bool"),
     );
 }
+
+/// NIST SP 800-38A, F.2.1: CBC-AES128 key, IV, and the first plaintext block with its
+/// ciphertext.
+const NIST_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
+const NIST_IV: &str = "000102030405060708090a0b0c0d0e0f";
+
+fn hex_bytes(hex: &str) -> String {
+    let bytes: Vec<String> = (0..hex.len())
+        .step_by(2)
+        .map(|i| format!("0x{}", &hex[i..i + 2]))
+        .collect();
+    format!("new byte[] {{ {} }}", bytes.join(", "))
+}
+
+#[test]
+fn encrypt_and_decrypt_with_aes_cbc() {
+    let key = hex_bytes(NIST_KEY);
+    let iv = hex_bytes(NIST_IV);
+    let block = hex_bytes("6bc1bee22e409f96e93d7e117393172a");
+    let cases = [
+        // the NIST block, then PKCS#7's whole padding block (.NET's default padding)
+        (
+            format!("@(BitConverter.ToString({block}.Encrypt(\"Aes\", {key}, {iv})))"),
+            "76-49-AB-AC-81-19-B2-46-CE-E9-8E-9B-12-E9-19-7D-89-64-E0-B1-49-C1-0B-7B-68-2E-6E-39-AA-EB-73-1C"
+                .to_owned(),
+        ),
+        // without padding, exactly NIST's ciphertext
+        (
+            format!(
+                "@{{ var aes = System.Security.Cryptography.Aes.Create(); aes.Key = {key}; aes.IV = {iv}; aes.Padding = PaddingMode.None; return BitConverter.ToString({block}.Encrypt(aes)); }}"
+            ),
+            "76-49-AB-AC-81-19-B2-46-CE-E9-8E-9B-12-E9-19-7D".to_owned(),
+        ),
+        // a round trip: the algorithm object's own random key, and the name overload
+        (
+            "@{ var aes = Aes.Create(); var secret = Encoding.UTF8.GetBytes(\"client-cert:CN=alice\"); var c = secret.Encrypt(aes); return c.Length + \"|\" + Encoding.UTF8.GetString(c.Decrypt(aes)) + \"|\" + Encoding.UTF8.GetString(c.Decrypt(\"AES\", aes.Key, aes.IV)); }".to_owned(),
+            "32|client-cert:CN=alice|client-cert:CN=alice".to_owned(),
+        ),
+        (
+            format!(
+                "@{{ SymmetricAlgorithm aes = new AesManaged(); var c = new byte[0].Encrypt(aes, {key}, {iv}); return c.Length + \"|\" + c.Decrypt(aes, {key}, {iv}).Length + \"|\" + aes.KeySize + \"|\" + aes.Mode + \"|\" + aes.Padding + \"|\" + aes.BlockSize; }}"
+            ),
+            // the object's own key (256 bits) is left as it was
+            "16|0|256|CBC|PKCS7|128".to_owned(),
+        ),
+        (
+            "@{ var aes = Aes.Create(); aes.KeySize = 128; var k = aes.Key; aes.GenerateKey(); return k.Length + \"|\" + aes.Key.Length + \"|\" + aes.IV.Length; }".to_owned(),
+            "16|16|16".to_owned(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (src, want) in &cases {
+        let got = run_in(src, &ctx()).to_string();
+        if got != *want {
+            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // wrong sizes and bad padding throw (CryptographicException), so the request fails
+    let short_key = "new byte[] { 1, 2, 3 }";
+    assert!(
+        run_err(&format!("@({block}.Encrypt(\"Aes\", {short_key}, {iv}))"))
+            .contains("Specified key is not a valid size for this algorithm.")
+    );
+    assert!(
+        run_err(&format!("@({block}.Encrypt(\"Aes\", {key}, new byte[8]))"))
+            .contains("Specified initialization vector (IV) does not match the block size")
+    );
+    assert!(
+        run_err(&format!("@({block}.Decrypt(\"Aes\", {key}, {iv}))"))
+            .contains("Padding is invalid and cannot be removed.")
+    );
+    assert!(
+        run_err(&format!(
+            "@{{ var aes = Aes.Create(); aes.Padding = PaddingMode.None; return new byte[3].Encrypt(aes); }}"
+        ))
+        .contains("The input data is not a complete block.")
+    );
+    assert!(
+        run_err("@{ var aes = Aes.Create(); aes.KeySize = 100; return 1; }")
+            .contains("Specified key size is not valid for this algorithm.")
+    );
+    // a catch sees it, as C# code catching CryptographicException
+    assert_eq!(
+        run_in(
+            &format!("@{{ try {{ return {block}.Decrypt(\"Aes\", {key}, {iv}).Length; }} catch (Exception e) {{ return -1; }} }}"),
+            &ctx()
+        )
+        .to_string(),
+        "-1"
+    );
+    // a cipher certgate lacks, named at load
+    assert!(
+        load_err(&format!("@({block}.Encrypt(\"TripleDES\", {key}, {iv}))"))
+            .contains("certgate does not implement the cipher 'TripleDES' of Encrypt/Decrypt")
+    );
+    assert!(load_err("@(new Aes())").contains("abstract type 'Aes'"));
+    assert!(
+        load_err("@{ var aes = Aes.Create(); aes.BlockSize = 64; return 1; }")
+            .contains("SymmetricAlgorithm.BlockSize")
+    );
+}

@@ -216,6 +216,11 @@ pub(crate) enum Stmt {
         target: Expr,
         value: Expr,
     },
+    /// `target.Name = value;` (`target` is an `ExprKind::Member`).
+    MemberAssign {
+        target: Expr,
+        value: Expr,
+    },
     // C# 7 statements (i15)
     /// Declarations that share the current scope: `int a = 1, b = 2;`, a `for`'s parts.
     Seq(Vec<Stmt>),

@@ -149,6 +149,13 @@ pub(crate) enum Prop {
     UriPort,
     UriPathAndQuery,
     SbLength,
+    /// `Key`, `IV`, `KeySize`, `BlockSize`, `Mode`, `Padding` of a SymmetricAlgorithm.
+    SymKey,
+    SymIv,
+    SymKeySize,
+    SymBlockSize,
+    SymMode,
+    SymPadding,
     MapCount,
     MapKeys,
     MapValues,
@@ -296,6 +303,12 @@ pub(crate) enum Method {
     ComputeHash,
     /// `Dispose()` of a hash object: nothing to release.
     Dispose,
+    /// APIM's `byte[].Encrypt` / `Decrypt`: with an algorithm name, key and IV, or a
+    /// SymmetricAlgorithm (and a key and IV).
+    Encrypt,
+    Decrypt,
+    SymGenerateKey,
+    SymGenerateIv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +367,8 @@ pub(crate) enum StaticFn {
     NewUri,
     NewStringBuilder,
     NewRandom,
+    /// `Aes.Create()`, `new AesManaged()`.
+    AesCreate,
     GuidNewGuid,
     GuidParse,
     /// `new HMACSHA256(key)`, ...
@@ -688,6 +703,13 @@ pub(crate) enum Stmt {
         value: Node,
         sections: Vec<(Vec<Value>, Vec<Stmt>)>,
         default: Option<usize>,
+        span: Span,
+    },
+    /// `x.Prop = value` on an object with settable properties (a SymmetricAlgorithm).
+    SetProp {
+        recv: Node,
+        prop: Prop,
+        value: Node,
         span: Span,
     },
     /// `x[index] = value` on a JObject, JArray, array, list or dictionary.

@@ -395,7 +395,10 @@ impl<'s> Parser<'s> {
         // `token["name"] = value;`: indexer assignment (JObject, JArray)
         let save = self.pos;
         if let Ok(target) = self.unary()
-            && matches!(target.kind, ExprKind::Index { .. })
+            && matches!(
+                target.kind,
+                ExprKind::Index { .. } | ExprKind::Member { .. }
+            )
             && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
         {
             // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this
@@ -419,6 +422,9 @@ impl<'s> Parser<'s> {
                 }
                 None => value,
             };
+            if let ExprKind::Member { .. } = target.kind {
+                return Ok(Stmt::MemberAssign { target, value });
+            }
             return Ok(Stmt::IndexAssign { target, value });
         }
         self.pos = save;

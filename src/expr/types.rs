@@ -39,6 +39,8 @@ pub(crate) enum Obj {
     Hash(HashAlg),
     /// `new HMACSHA256(key)`, ...
     Hmac(HashAlg),
+    /// A `SymmetricAlgorithm` (`Aes.Create()`) for `Encrypt` / `Decrypt`.
+    Symmetric,
 }
 
 /// The hash functions of the allowed `SHA*`, `MD5` and `HMAC*` types.
@@ -102,6 +104,9 @@ pub(crate) enum EnumTy {
     // Newtonsoft.Json
     Formatting,
     JTokenType,
+    // System.Security.Cryptography
+    CipherMode,
+    PaddingMode,
 }
 
 impl EnumTy {
@@ -115,6 +120,8 @@ impl EnumTy {
             EnumTy::StringSplitOptions => "StringSplitOptions",
             EnumTy::Formatting => "Formatting",
             EnumTy::JTokenType => "JTokenType",
+            EnumTy::CipherMode => "CipherMode",
+            EnumTy::PaddingMode => "PaddingMode",
         }
     }
     pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
@@ -150,6 +157,14 @@ impl EnumTy {
                 &[("None", 0), ("RemoveEmptyEntries", 1), ("TrimEntries", 2)]
             }
             EnumTy::Formatting => &[("None", 0), ("Indented", 1)],
+            EnumTy::CipherMode => &[("CBC", 1), ("ECB", 2), ("OFB", 3), ("CFB", 4), ("CTS", 5)],
+            EnumTy::PaddingMode => &[
+                ("None", 1),
+                ("PKCS7", 2),
+                ("Zeros", 3),
+                ("ANSIX923", 4),
+                ("ISO10126", 5),
+            ],
             EnumTy::JTokenType => &[
                 ("None", 0),
                 ("Object", 1),
@@ -210,6 +225,8 @@ pub(crate) enum Class {
     Hash(HashAlg),
     /// `HMACSHA256`, ...
     Hmac(HashAlg),
+    /// `Aes` (`Aes.Create()`, `new AesManaged()`).
+    Aes,
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -399,6 +416,11 @@ impl Ty {
                 let crypto = other
                     .strip_prefix("Security.Cryptography.")
                     .unwrap_or(other);
+                if let "SymmetricAlgorithm" | "Aes" | "AesManaged" | "AesCryptoServiceProvider" =
+                    crypto
+                {
+                    return Some(Ty::Obj(Obj::Symmetric));
+                }
                 return hash_type(crypto).or_else(|| JsonTy::from_name(other).map(Ty::Json));
             }
         })
@@ -478,6 +500,7 @@ impl fmt::Display for Ty {
                 Obj::BasicAuth => "BasicAuthCredentials",
                 Obj::Hash(a) => a.name(),
                 Obj::Hmac(a) => return write!(f, "HMAC{}", a.name()),
+                Obj::Symmetric => "SymmetricAlgorithm",
             },
             Ty::Dict(d) => match d {
                 DictTy::Headers | DictTy::Query | DictTy::Claims => {
@@ -513,6 +536,7 @@ impl fmt::Display for Ty {
                 Class::BitConverter => "BitConverter",
                 Class::Hash(a) => a.name(),
                 Class::Hmac(a) => return write!(f, "HMAC{}", a.name()),
+                Class::Aes => "Aes",
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),

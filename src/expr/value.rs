@@ -150,6 +150,8 @@ pub(crate) enum HandleKind {
     Hash(super::types::HashAlg),
     /// An HMAC object with its key.
     Hmac(super::types::HashAlg, Arc<[u8]>),
+    /// A `SymmetricAlgorithm` object: shared, as its `Key` and `IV` are set in place.
+    Symmetric(Arc<std::sync::Mutex<super::builtins::cipher::Symmetric>>),
     /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
     Grouping(Arc<(Value, Seq)>),
 }
@@ -236,6 +238,7 @@ impl Value {
                 HandleKind::StoredResponse(_) => "IResponse",
                 HandleKind::Grouping(_) => "Grouping",
                 HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
+                HandleKind::Symmetric(_) => "SymmetricAlgorithm",
                 _ => "Object",
             },
         }

@@ -1,6 +1,7 @@
 //! The library behind the expressions: operators, strings, dates, regular expressions,
-//! URL and HTML encodings.
+//! URL and HTML encodings, hashes and ciphers.
 
+pub(crate) mod cipher;
 pub(crate) mod crypto;
 pub(crate) mod datetime;
 pub(crate) mod ops;

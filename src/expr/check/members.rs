@@ -218,6 +218,15 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             _ => return None,
         },
         (T::Obj(Obj::StringBuilder), "Length") => (P::SbLength, T::Int),
+        (T::Obj(Obj::Symmetric), _) => match name {
+            "Key" => (P::SymKey, T::Bytes),
+            "IV" => (P::SymIv, T::Bytes),
+            "KeySize" => (P::SymKeySize, T::Int),
+            "BlockSize" => (P::SymBlockSize, T::Int),
+            "Mode" => (P::SymMode, T::Enum(EnumTy::CipherMode)),
+            "Padding" => (P::SymPadding, T::Enum(EnumTy::PaddingMode)),
+            _ => return None,
+        },
         _ => return None,
     };
     Some(r)
@@ -255,7 +264,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         // APIM's extension methods.
-        Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
         Ty::Obj(Obj::Guid) => matches!(name, "CompareTo"),
         Ty::Json(_) => matches!(
             name,
@@ -324,6 +332,8 @@ pub(crate) enum P {
     /// The receiver dictionary's key type, value type.
     Key,
     Val,
+    /// A SymmetricAlgorithm (`Aes.Create()`).
+    Symmetric,
     /// A JSON token or a value that converts to one (string, number, bool, DateTime,
     /// null): Newtonsoft's implicit conversions to `JToken`.
     JsonArg,
@@ -352,6 +362,7 @@ impl P {
             P::DateOffset => "DateTimeOffset".into(),
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
+            P::Symmetric => "SymmetricAlgorithm".into(),
             P::Items => "a collection of the element type".into(),
             P::Key => "the key type".into(),
             P::Val => "the value type".into(),
@@ -398,6 +409,7 @@ pub(crate) enum R {
     Guid,
     Jwt,
     Basic,
+    Symmetric,
 }
 
 /// Which receivers a method table entry applies to.
@@ -424,6 +436,8 @@ pub(crate) enum Recv {
     Guid,
     /// `IDictionary<string, IList<string>>`, what `AsFormUrlEncodedContent` gives.
     Form,
+    Bytes,
+    Symmetric,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -453,6 +467,8 @@ impl Recv {
             Recv::List => matches!(ty, Ty::List(_)),
             Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
             Recv::Map => matches!(ty, Ty::Map(..)),
+            Recv::Bytes => *ty == Ty::Bytes,
+            Recv::Symmetric => *ty == Ty::Obj(Obj::Symmetric),
             Recv::Form => match ty {
                 Ty::Map(k, v) => {
                     **k == Ty::String
@@ -804,6 +820,53 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         M::ComputeHash,
     ),
     (Recv::Hash, "Dispose", &[], R::Void, M::Dispose),
+    // APIM's ciphers: byte[].Encrypt/Decrypt and the SymmetricAlgorithm they may take
+    (
+        Recv::Bytes,
+        "Encrypt",
+        &[Str, Bytes, Bytes],
+        R::Bytes,
+        M::Encrypt,
+    ),
+    (Recv::Bytes, "Encrypt", &[Symmetric], R::Bytes, M::Encrypt),
+    (
+        Recv::Bytes,
+        "Encrypt",
+        &[Symmetric, Bytes, Bytes],
+        R::Bytes,
+        M::Encrypt,
+    ),
+    (
+        Recv::Bytes,
+        "Decrypt",
+        &[Str, Bytes, Bytes],
+        R::Bytes,
+        M::Decrypt,
+    ),
+    (Recv::Bytes, "Decrypt", &[Symmetric], R::Bytes, M::Decrypt),
+    (
+        Recv::Bytes,
+        "Decrypt",
+        &[Symmetric, Bytes, Bytes],
+        R::Bytes,
+        M::Decrypt,
+    ),
+    (
+        Recv::Symmetric,
+        "GenerateKey",
+        &[],
+        R::Void,
+        M::SymGenerateKey,
+    ),
+    (
+        Recv::Symmetric,
+        "GenerateIV",
+        &[],
+        R::Void,
+        M::SymGenerateIv,
+    ),
+    (Recv::Symmetric, "Dispose", &[], R::Void, M::Dispose),
+    (Recv::Symmetric, "Clear", &[], R::Void, M::Dispose),
     (Recv::Hash, "Clear", &[], R::Void, M::Dispose),
     // StringBuilder and Random (i15)
     (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
@@ -915,6 +978,7 @@ use StaticFn as F;
 
 pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
+    (Class::Aes, "Create", &[], R::Symmetric, F::AesCreate),
     (Class::Guid, "Parse", &[Str], R::Guid, F::GuidParse),
     (
         Class::BitConverter,
@@ -1332,6 +1396,7 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
         F::NewStringBuilder,
     ),
     (Class::Random, "new", &[], R::Random, F::NewRandom),
+    (Class::Aes, "new", &[], R::Symmetric, F::AesCreate),
 ];
 
 /// `name` without the namespace APIM code may write before it (`System.Text.`, ...).
@@ -1467,6 +1532,10 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "SHA256" | "SHA256Managed" => Class::Hash(HashAlg::Sha256),
         "SHA384" | "SHA384Managed" => Class::Hash(HashAlg::Sha384),
         "SHA512" | "SHA512Managed" => Class::Hash(HashAlg::Sha512),
+        // `Aes` itself is abstract: `Checker::new_object` refuses `new Aes()`
+        "Aes" | "AesManaged" | "AesCryptoServiceProvider" => Class::Aes,
+        "CipherMode" => Class::Enum(EnumTy::CipherMode),
+        "PaddingMode" => Class::Enum(EnumTy::PaddingMode),
         "HMACMD5" => Class::Hmac(HashAlg::Md5),
         "HMACSHA1" => Class::Hmac(HashAlg::Sha1),
         "HMACSHA256" => Class::Hmac(HashAlg::Sha256),
@@ -1596,6 +1665,11 @@ const PROPERTY_NAMES: &[&str] = &[
     "HasValues",
     "UserId",
     "Password",
+    "IV",
+    "KeySize",
+    "BlockSize",
+    "Mode",
+    "Padding",
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[

@@ -1,6 +1,7 @@
 //! The checker: resolves names and members against the context model, checks the types
 //! that can be known, folds constants, and lowers the syntax tree to [`super::ir`].
 
+mod cipher;
 mod collections;
 mod json;
 mod linq;
@@ -387,6 +388,7 @@ impl Checker {
                 Ok((ir::Stmt::Expr(n), false))
             }
             Stmt::IndexAssign { target, value } => Ok((self.index_assign(target, value)?, false)),
+            Stmt::MemberAssign { target, value } => Ok((self.member_assign(target, value)?, false)),
             Stmt::Seq(v) => {
                 let mut out = Vec::with_capacity(v.len());
                 for s in v {
@@ -1161,6 +1163,14 @@ impl Checker {
                 (K::TypeNotAllowed(ty.name.clone()), ty.span)
             });
         };
+        if c == Class::Aes && base == "Aes" {
+            return Err((
+                K::Misplaced(
+                    "cannot create an instance of the abstract type 'Aes': use Aes.Create()".into(),
+                ),
+                ty.span,
+            ));
+        }
         if c == Class::Random && !args.is_empty() {
             return Err((
                 K::NotImplemented("'new Random(seed)' (.NET's seeded sequence)".into()),
@@ -1736,6 +1746,7 @@ impl Checker {
             return Ok((node, Ty::Bool));
         }
         let Ret::Ty(ty) = ret;
+        self.cipher_name(method, &nodes, *name_span)?;
         use Method as M;
         if matches!(method, M::Sum | M::SumSel) && !matches!(ty, Ty::Int | Ty::Long | Ty::Double) {
             return Err(mismatch(
@@ -1943,6 +1954,7 @@ impl Checker {
                 R::Guid => Ty::Obj(Obj::Guid),
                 R::Jwt => Ty::Obj(Obj::Jwt),
                 R::Basic => Ty::Obj(Obj::BasicAuth),
+                R::Symmetric => Ty::Obj(Obj::Symmetric),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),
@@ -2343,6 +2355,7 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::DateOffset => matches!(t, Ty::DateTime | Ty::DateTimeOffset),
         P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
+        P::Symmetric => matches!(t, Ty::Obj(Obj::Symmetric) | Ty::Null),
     }
 }
 

@@ -10,7 +10,7 @@ use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::builtins::{crypto, web};
+use super::super::builtins::{cipher, crypto, web};
 use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
@@ -440,6 +440,50 @@ impl Eval<'_> {
                     HandleKind::Hash(a) => crypto::hash(*a, data),
                     _ => Vec::new(),
                 })))
+            }
+            (M::Encrypt | M::Decrypt, Value::Bytes(data)) => {
+                // (name, key, iv), (algorithm) or (algorithm, key, iv)
+                let mut sym = match &args[0] {
+                    Value::String(name) if cipher::is_aes_name(name) => {
+                        cipher::Symmetric::new_aes().map_err(fail)?
+                    }
+                    Value::String(name) => {
+                        return Err(fail(E::Cryptographic(format!(
+                            "certgate does not implement the cipher {}",
+                            quoted(name)
+                        ))));
+                    }
+                    Value::Object(Handle(HandleKind::Symmetric(s))) => {
+                        super::props::cipher_state(s).clone()
+                    }
+                    _ => return Err(fail(E::Argument("alg is null".into()))),
+                };
+                if let [_, key, iv] = &args[..] {
+                    let (Value::Bytes(key), Value::Bytes(iv)) = (key, iv) else {
+                        return Err(fail(E::Argument("key or iv is null".into())));
+                    };
+                    sym.set_key(key).map_err(fail)?;
+                    sym.set_iv(iv).map_err(fail)?;
+                }
+                self.check_len(data.len() + 16, "the byte array", span)?;
+                self.charge_bytes(data.len(), span)?;
+                cipher::cbc(m == M::Encrypt, data, &sym)
+                    .map(|b| Value::Bytes(Arc::from(b)))
+                    .map_err(fail)
+            }
+            (
+                M::SymGenerateKey | M::SymGenerateIv,
+                Value::Object(Handle(HandleKind::Symmetric(s))),
+            ) => {
+                let fresh = cipher::Symmetric::new_aes().map_err(fail)?;
+                let mut s = super::props::cipher_state(s);
+                if m == M::SymGenerateIv {
+                    s.iv = fresh.iv;
+                } else {
+                    let bits = s.key.len() as i64 * 8;
+                    s.set_key_size(bits).map_err(fail)?;
+                }
+                Ok(Value::Null)
             }
             (M::Dispose, _) => Ok(Value::Null),
             (M::EncGetString, _) => match &args[0] {
@@ -1030,6 +1074,9 @@ impl Eval<'_> {
                 ))))
             }
             F::NewRandom => Ok(h(HandleKind::Random)),
+            F::AesCreate => Ok(h(HandleKind::Symmetric(Arc::new(std::sync::Mutex::new(
+                cipher::Symmetric::new_aes().map_err(fail)?,
+            ))))),
             F::NewHmac(a) => match &args[0] {
                 Value::Bytes(k) => Ok(h(HandleKind::Hmac(a, k.clone()))),
                 _ => Err(fail(E::Argument("key is null".into()))),

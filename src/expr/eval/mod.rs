@@ -440,6 +440,17 @@ impl<'a> Eval<'a> {
                     other => Ok(other),
                 }
             }
+            Stmt::SetProp {
+                recv,
+                prop,
+                value,
+                span,
+            } => {
+                let r = self.node(recv)?;
+                let v = self.node(value)?;
+                self.set_prop(r, *prop, v, *span)?;
+                Ok(Flow::Next)
+            }
             Stmt::SetIndex {
                 recv,
                 index,
