@@ -473,3 +473,123 @@ fn encrypt_and_decrypt_with_aes_cbc() {
             .contains("SymmetricAlgorithm.BlockSize")
     );
 }
+
+#[test]
+fn bitwise_shift_and_unchecked_operators() {
+    check_values(&[
+        ("@(12 & 10)", "8"),
+        ("@(12 | 3)", "15"),
+        ("@(12 ^ 10)", "6"),
+        ("@(~5)", "-6"),
+        ("@(~5L)", "-6"),
+        ("@(1 << 10)", "1024"),
+        ("@(-16 >> 2)", "-4"),
+        // the count is taken modulo 32 for int, 64 for long (C# spec, shift operators)
+        ("@(1 << 33)", "2"),
+        ("@(1L << 33)", "8589934592"),
+        ("@(0x7fffffff << 1)", "-2"),
+        ("@(0xFF & 0x0F | 0x30)", "63"),
+        // precedence: `&` binds tighter than `^`, `^` than `|`, equality tighter than `&`
+        ("@(1 | 2 ^ 3 & 1)", "3"),
+        ("@((5 & 4) == 4)", "True"),
+        ("@(1 + 2 << 1)", "6"),
+        ("@(3 > 2 == true)", "True"),
+        ("@(true & false | true ^ true)", "False"),
+        ("@{ int z = 0; return false && 1 / z == 0; }", "False"),
+        (
+            "@{ int flags = 1; flags |= 4; flags &= ~1; flags <<= 1; return flags; }",
+            "8",
+        ),
+        ("@{ var h = 17; h ^= 5; h >>= 1; return h; }", "10"),
+        ("@{ long x = 1L << 40; return (int)(x >> 38); }", "4"),
+        ("@(new List<List<int>>().Count >> 1)", "0"),
+        // unchecked wraps, checked (certgate's default) throws
+        ("@(unchecked(int.MaxValue + 1))", "-2147483648"),
+        (
+            "@{ int h = 17; foreach (var c in \"client-certificate\") { h = unchecked(h * 31 + c); } return h; }",
+            "-1676776346",
+        ),
+        ("@(unchecked((int)4294967297L))", "1"),
+        ("@(unchecked(-int.MinValue))", "-2147483648"),
+        ("@(checked(2 + 3))", "5"),
+    ]);
+    // `&` on bool evaluates both sides, `&&` does not
+    assert!(run_err("@{ int z = 0; return false & 1 / z == 0; }").contains("divide by zero"));
+    assert!(run_err("@{ int z = 0; return true | 1 / z == 0; }").contains("divide by zero"));
+    assert!(run_err("@{ int x = int.MaxValue; return checked(x + 1); }").contains("overflow"));
+    assert!(
+        run_err("@{ int h = 17; foreach (var c in \"client-certificate\") { h = h * 31 + c; } return h; }")
+            .contains("overflow")
+    );
+    assert!(run_err("@{ long x = long.MaxValue; return (int)x; }").contains("overflow"));
+    assert!(load_err("@(1.5 & 1)").contains("'&'"));
+    assert!(load_err("@(1 << 2L)").contains("'<<'"));
+    assert!(load_err("@{ unchecked { return 1; } }").contains(
+        "certgate does not implement 'unchecked' blocks (write unchecked(expression)) yet"
+    ));
+}
+
+#[test]
+fn smaller_gaps_of_public_samples() {
+    check_values(&[
+        // Array's static helpers
+        (
+            r#"@(Array.Exists(new[] { "a", "bb" }, s => s.Length == 2))"#,
+            "True",
+        ),
+        (r#"@(Array.Exists(new string[0], s => true))"#, "False"),
+        (r#"@(Array.IndexOf(new[] { "a", "bb", "c" }, "c"))"#, "2"),
+        (r#"@(Array.IndexOf(new[] { 1, 2, 3 }, 4))"#, "-1"),
+        (
+            r#"@(Array.TrueForAll("a,b".Split(','), s => s.Length == 1))"#,
+            "True",
+        ),
+        (
+            r#"@(Array.Find(new[] { "x", "yy" }, s => s.Length > 1))"#,
+            "yy",
+        ),
+        (
+            r#"@(System.Array.FindAll(new[] { 1, 2, 3, 4 }, n => n % 2 == 0).Length)"#,
+            "2",
+        ),
+        // Contains with a comparer, on arrays and sequences
+        (
+            r#"@(new[] { "Admin", "User" }.Contains("admin", StringComparer.OrdinalIgnoreCase))"#,
+            "True",
+        ),
+        (
+            r#"@(new[] { "Admin", "User" }.Contains("admin", StringComparer.Ordinal))"#,
+            "False",
+        ),
+        (
+            r#"@("a,B,c".Split(',').Where(s => s != "c").Contains("b", StringComparer.InvariantCultureIgnoreCase))"#,
+            "True",
+        ),
+        // .NET's seeded sequence (Knuth's subtractive generator, Random.Net5CompatImpl):
+        // new Random(0).Next() is 1559595546 on every .NET
+        ("@(new Random(0).Next())", "1559595546"),
+        ("@(new Random(42).Next())", "1434747710"),
+        (
+            "@{ var r = new Random(42); return r.Next(100) + \",\" + r.Next(100) + \",\" + r.Next(100); }",
+            "66,14,12",
+        ),
+        ("@(new Random(7).Next(5, 5))", "5"),
+    ]);
+    assert_eq!(
+        load_err("@(new { a = 1, b = \"x\" })"),
+        "policies/test.xml:3:22: error: certgate does not implement anonymous types yet"
+    );
+    // the element type by name, not "the element type"
+    assert_eq!(
+        load_err(r#"@(new[] { "a" }.Contains(1))"#),
+        "policies/test.xml:3:45: error: cannot convert int to string"
+    );
+    assert_eq!(
+        load_err(r#"@(new[] { "a" }.Contains())"#),
+        "policies/test.xml:3:36: error: 'string[].Contains' expects (string) or (string, StringComparer)"
+    );
+    assert!(
+        load_err("@(Array.Sort(new[] { 1 }))")
+            .contains("certgate does not implement Array.Sort yet")
+    );
+}

@@ -263,6 +263,8 @@ pub(crate) enum Method {
     Last,
     LastOrDefault,
     Contains,
+    /// `Contains(value, StringComparer.X)`.
+    ContainsCmp,
     ToArray,
     Distinct,
     Skip,
@@ -369,6 +371,9 @@ pub(crate) enum StaticFn {
     NewRandom,
     /// `Aes.Create()`, `new AesManaged()`.
     AesCreate,
+    /// `(int)x` and `(long)x` of an integer inside `unchecked(...)`: the low bits.
+    UncheckedInt,
+    UncheckedLong,
     GuidNewGuid,
     GuidParse,
     /// `new HMACSHA256(key)`, ...

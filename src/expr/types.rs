@@ -227,6 +227,8 @@ pub(crate) enum Class {
     Hmac(HashAlg),
     /// `Aes` (`Aes.Create()`, `new AesManaged()`).
     Aes,
+    /// `System.Array`'s static helpers (`Array.Exists`, `Array.IndexOf`, ...).
+    Array,
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -537,6 +539,7 @@ impl fmt::Display for Ty {
                 Class::Hash(a) => a.name(),
                 Class::Hmac(a) => return write!(f, "HMAC{}", a.name()),
                 Class::Aes => "Aes",
+                Class::Array => "Array",
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),

@@ -138,8 +138,9 @@ pub(crate) enum HandleKind {
     Uri(Arc<http::Uri>),
     /// A `System.Text.StringBuilder`: shared, as .NET objects are references.
     StringBuilder(Arc<std::sync::Mutex<String>>),
-    /// A `System.Random`, drawing from the system's generator.
-    Random,
+    /// A `System.Random`: without a seed it draws from the system's generator, with one
+    /// it is .NET's seeded sequence.
+    Random(Option<Arc<std::sync::Mutex<super::builtins::random::Seeded>>>),
     Guid([u8; 16]),
     /// A decoded token (`Jwt`), and its `Claims` dictionary.
     Jwt(Arc<super::jwt::Jwt>),
@@ -231,7 +232,7 @@ impl Value {
                 HandleKind::Exception(_) => "Exception",
                 HandleKind::Uri(_) => "Uri",
                 HandleKind::StringBuilder(_) => "StringBuilder",
-                HandleKind::Random => "Random",
+                HandleKind::Random(_) => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Jwt(_) => "Jwt",
                 HandleKind::BasicAuth(_) => "BasicAuthCredentials",
@@ -361,7 +362,7 @@ impl fmt::Display for Value {
                 HandleKind::Exception(m) => write!(f, "System.Exception: {m}"),
                 HandleKind::Uri(u) => f.write_str(&uri_text(u)),
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
-                HandleKind::Random => f.write_str("System.Random"),
+                HandleKind::Random(_) => f.write_str("System.Random"),
                 HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
                 HandleKind::Guid(g) => {
                     let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();

@@ -53,6 +53,11 @@ pub(crate) fn unary(op: UnOp, v: Value) -> Result<Value, E> {
         (UnOp::Neg, Value::Long(n)) => Value::Long(n.checked_neg().ok_or(E::Overflow)?),
         (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
         (UnOp::Neg, Value::TimeSpan(t)) => Value::TimeSpan(t.checked_neg().ok_or(E::Overflow)?),
+        (UnOp::NegWrap, Value::Int(n)) => Value::Int(n.wrapping_neg()),
+        (UnOp::NegWrap, Value::Long(n)) => Value::Long(n.wrapping_neg()),
+        (UnOp::BitNot, Value::Int(n)) => Value::Int(!n),
+        (UnOp::BitNot, Value::Char(c)) => Value::Int(!(c as i32)),
+        (UnOp::BitNot, Value::Long(n)) => Value::Long(!n),
         (_, v) => return Err(E::Internal(format!("unary operator on {}", v.type_name()))),
     })
 }
@@ -82,6 +87,10 @@ pub(crate) fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, E> {
         })
     };
     Ok(match (op, &a, &b) {
+        // `&`, `|`, `^` on bool: both sides were evaluated
+        (BinOp::BitAnd, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x & *y),
+        (BinOp::BitOr, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x | *y),
+        (BinOp::Xor, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x ^ *y),
         (BinOp::Add, Value::DateTimeOffset(d), Value::TimeSpan(t)) => {
             Value::DateTimeOffset(add_ticks(*d, *t)?)
         }
@@ -149,6 +158,15 @@ fn numeric(op: BinOp, x: Num, y: Num) -> Result<Value, E> {
                 BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
                 BinOp::Div => a.checked_div(b),
                 BinOp::Rem => a.checked_rem(b),
+                BinOp::BitAnd => Some(a & b),
+                BinOp::BitOr => Some(a | b),
+                BinOp::Xor => Some(a ^ b),
+                // C# takes the count modulo the width (its low 5 or 6 bits), as wrapping_sh*
+                BinOp::Shl => Some(a.wrapping_shl(b as u32)),
+                BinOp::Shr => Some(a.wrapping_shr(b as u32)),
+                BinOp::AddWrap => Some(a.wrapping_add(b)),
+                BinOp::SubWrap => Some(a.wrapping_sub(b)),
+                BinOp::MulWrap => Some(a.wrapping_mul(b)),
                 _ => return Err(E::Internal("integer operator".into())),
             };
             r.map($wrap).ok_or(E::Overflow)

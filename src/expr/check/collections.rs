@@ -372,4 +372,72 @@ impl Checker {
             },
         }
     }
+
+    /// `Array.Exists(a, p)`, `TrueForAll`, `Find`, `FindAll` and `IndexOf(a, v)`: the
+    /// helpers of `System.Array` that are a LINQ or list method of the array, checked as
+    /// that call (`a.Any(p)`, ...).
+    pub(super) fn array_static(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Arg],
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        self.no_named(args)?;
+        let linq = match name {
+            "Exists" => "Any",
+            "TrueForAll" => "All",
+            "Find" => "FirstOrDefault",
+            "FindAll" => "Where",
+            "IndexOf" => "IndexOf",
+            _ => return Err((K::NotImplemented(format!("Array.{name}")), name_span)),
+        };
+        let [array, arg] = args else {
+            return Err((
+                K::Arguments {
+                    method: format!("Array.{name}"),
+                    expected: "(T[] array, ...) with two arguments".into(),
+                },
+                name_span,
+            ));
+        };
+        if linq != "IndexOf" {
+            let call = Expr {
+                kind: ExprKind::Call {
+                    target: Box::new(Expr {
+                        kind: ExprKind::Member {
+                            target: Box::new(array.value.clone()),
+                            name: linq.to_owned(),
+                            name_span,
+                            null_cond: false,
+                        },
+                        span,
+                    }),
+                    type_args: Vec::new(),
+                    args: vec![arg.clone()],
+                },
+                span,
+            };
+            return self.expr(&call);
+        }
+        let (an, at) = self.value(&array.value)?;
+        let elem = match &at {
+            Ty::Array(e) | Ty::List(e) => (**e).clone(),
+            _ => return Err(mismatch("an array", &at, array.value.span)),
+        };
+        let (vn, vt) = self.value(&arg.value)?;
+        if !elem.accepts(&vt) && !(elem.is_numeric() && vt.is_numeric()) {
+            return Err(mismatch(&elem, &vt, arg.value.span));
+        }
+        let node = Node::Method {
+            recv: Box::new(an),
+            method: Method::ListIndexOf,
+            args: vec![coerce(vn, &vt, &elem)],
+            lambda: None,
+            ty: None,
+            null_cond: false,
+            span: name_span,
+        };
+        Ok((node, Ty::Int))
+    }
 }

@@ -340,6 +340,18 @@ pub(crate) enum P {
 }
 
 impl P {
+    /// The parameter as a message names it, with the receiver's element type when known
+    /// (`string` rather than "the element type").
+    pub(crate) fn describe_in(self, elem: Option<&Ty>) -> String {
+        match (self, elem) {
+            (P::Elem, Some(t)) => t.to_string(),
+            (P::Key | P::Val, Some(Ty::Pair(k, v))) => {
+                if self == P::Key { k } else { v }.to_string()
+            }
+            _ => self.describe(),
+        }
+    }
+
     pub(crate) fn describe(self) -> String {
         match self {
             P::Str => "string".into(),
@@ -750,6 +762,13 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "Last", &[], R::Elem, M::Last),
     (Recv::Seq, "LastOrDefault", &[], R::Elem, M::LastOrDefault),
     (Recv::Seq, "Contains", &[Elem], R::Bool, M::Contains),
+    (
+        Recv::Seq,
+        "Contains",
+        &[Elem, Enum(EnumTy::StringComparer)],
+        R::Bool,
+        M::ContainsCmp,
+    ),
     (Recv::Seq, "ToArray", &[], R::ArrElem, M::ToArray),
     (Recv::Seq, "ToList", &[], R::ListElem, M::ToArray),
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
@@ -1396,6 +1415,7 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
         F::NewStringBuilder,
     ),
     (Class::Random, "new", &[], R::Random, F::NewRandom),
+    (Class::Random, "new", &[Int], R::Random, F::NewRandom),
     (Class::Aes, "new", &[], R::Symmetric, F::AesCreate),
 ];
 
@@ -1535,6 +1555,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         // `Aes` itself is abstract: `Checker::new_object` refuses `new Aes()`
         "Aes" | "AesManaged" | "AesCryptoServiceProvider" => Class::Aes,
         "CipherMode" => Class::Enum(EnumTy::CipherMode),
+        "Array" => Class::Array,
         "PaddingMode" => Class::Enum(EnumTy::PaddingMode),
         "HMACMD5" => Class::Hmac(HashAlg::Md5),
         "HMACSHA1" => Class::Hmac(HashAlg::Sha1),

@@ -50,6 +50,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
         catch_slots: Vec::new(),
         fn_sigs: Vec::new(),
         functions: Vec::new(),
+        wrapping: false,
     };
     match body {
         Body::Expr(e) => {
@@ -128,6 +129,8 @@ struct Checker {
     /// declaration is checked (calls may come before it, as C# allows).
     fn_sigs: Vec<(Vec<Ty>, Ty)>,
     functions: Vec<Option<ir::Function>>,
+    /// Inside `unchecked(...)`: integer `+ - *`, negation and casts wrap.
+    wrapping: bool,
 }
 
 fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
@@ -138,6 +141,11 @@ fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
         },
         span,
     )
+}
+
+/// `int`, `long` and `char`: the operands of `& | ^ << >>`.
+fn integral(t: &Ty) -> bool {
+    matches!(t, Ty::Int | Ty::Long | Ty::Char)
 }
 
 fn numeric_result(a: &Ty, b: &Ty) -> Ty {
@@ -821,6 +829,12 @@ impl Checker {
         let span = e.span;
         let c = |v: Value, t: Ty| Ok((Node::Const(v), t));
         match &e.kind {
+            ExprKind::Checked { wrapping, expr } => {
+                let outer = std::mem::replace(&mut self.wrapping, *wrapping);
+                let r = self.value(expr);
+                self.wrapping = outer;
+                r
+            }
             ExprKind::Null => c(Value::Null, Ty::Null),
             ExprKind::Bool(b) => c(Value::Bool(*b), Ty::Bool),
             ExprKind::Int(n) => c(Value::Int(*n), Ty::Int),
@@ -872,13 +886,15 @@ impl Checker {
                 let (n, t) = self.value(inner)?;
                 let ty = match (op, &t) {
                     (UnOp::Not, Ty::Bool) => Ty::Bool,
-                    (UnOp::Neg | UnOp::Plus, Ty::Int | Ty::Char) => Ty::Int,
+                    (UnOp::Neg | UnOp::Plus | UnOp::BitNot, Ty::Int | Ty::Char) => Ty::Int,
+                    (UnOp::BitNot, Ty::Long) => Ty::Long,
                     (UnOp::Neg | UnOp::Plus, Ty::Long | Ty::Double | Ty::TimeSpan) => t.clone(),
                     _ => {
                         let op = match op {
                             UnOp::Not => "!",
-                            UnOp::Neg => "-",
+                            UnOp::Neg | UnOp::NegWrap => "-",
                             UnOp::Plus => "+",
+                            UnOp::BitNot => "~",
                         };
                         return Err((
                             K::BadOperand {
@@ -889,8 +905,14 @@ impl Checker {
                         ));
                     }
                 };
+                let op = match op {
+                    UnOp::Neg if self.wrapping && matches!(ty, Ty::Int | Ty::Long) => {
+                        UnOp::NegWrap
+                    }
+                    other => *other,
+                };
                 let node = Node::Unary {
-                    op: *op,
+                    op,
                     expr: Box::new(n),
                     span,
                 };
@@ -950,6 +972,24 @@ impl Checker {
                 }
                 if from == to {
                     return Ok((n, to));
+                }
+                if self.wrapping
+                    && matches!(from, Ty::Int | Ty::Long | Ty::Char)
+                    && matches!(to, Ty::Int | Ty::Long)
+                {
+                    // unchecked((int)x): the low bits, no overflow check
+                    let f = if to == Ty::Int {
+                        StaticFn::UncheckedInt
+                    } else {
+                        StaticFn::UncheckedLong
+                    };
+                    let node = Node::Static {
+                        f,
+                        args: vec![n],
+                        regex: None,
+                        span,
+                    };
+                    return Ok((node, to));
                 }
                 let node = Node::Cast {
                     to: to.clone(),
@@ -1169,12 +1209,6 @@ impl Checker {
                     "cannot create an instance of the abstract type 'Aes': use Aes.Create()".into(),
                 ),
                 ty.span,
-            ));
-        }
-        if c == Class::Random && !args.is_empty() {
-            return Err((
-                K::NotImplemented("'new Random(seed)' (.NET's seeded sequence)".into()),
-                span,
             ));
         }
         if let (Class::DateTimeOffset, [first, _]) = (c, args)
@@ -1546,6 +1580,18 @@ impl Checker {
                     {
                         numeric_result(&lt, &rt)
                     }
+                    BinOp::BitAnd | BinOp::BitOr | BinOp::Xor => match (&lt, &rt) {
+                        // on bool: both sides run (no short-circuit)
+                        (Ty::Bool, Ty::Bool) => Ty::Bool,
+                        _ if integral(&lt) && integral(&rt) => numeric_result(&lt, &rt),
+                        _ => return bad(),
+                    },
+                    // the left operand's type; the count is an int
+                    BinOp::Shl | BinOp::Shr
+                        if integral(&lt) && matches!(rt, Ty::Int | Ty::Char) =>
+                    {
+                        numeric_result(&lt, &Ty::Int)
+                    }
                     BinOp::Add => match (&lt, &rt) {
                         (Ty::DateTime | Ty::DateTimeOffset, Ty::TimeSpan) => lt.clone(),
                         (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
@@ -1580,6 +1626,12 @@ impl Checker {
                         Ty::Bool
                     }
                     _ => return bad(),
+                };
+                let op = match op {
+                    BinOp::Add if self.wrapping && integral(&ty) => BinOp::AddWrap,
+                    BinOp::Sub if self.wrapping && integral(&ty) => BinOp::SubWrap,
+                    BinOp::Mul if self.wrapping && integral(&ty) => BinOp::MulWrap,
+                    other => other,
                 };
                 let node = Node::Binary {
                     op,
@@ -1645,6 +1697,9 @@ impl Checker {
                 }
                 if name == "TryParse" {
                     return self.try_parse(*c, args, *name_span, call_span);
+                }
+                if *c == Class::Array {
+                    return self.array_static(name, *name_span, args, call_span);
                 }
                 if let Class::Hash(a) = c
                     && name == "Create"
@@ -1865,7 +1920,7 @@ impl Checker {
         if with_arity.is_empty() {
             let sigs: Vec<String> = candidates
                 .map(|(p, ..)| {
-                    let ps: Vec<String> = p.iter().map(|p| p.describe()).collect();
+                    let ps: Vec<String> = p.iter().map(|p| p.describe_in(elem)).collect();
                     format!("({})", ps.join(", "))
                 })
                 .collect();
@@ -1925,7 +1980,7 @@ impl Checker {
                     }
                     (Some((n, t)), p) => {
                         if !param_accepts(p, t, elem) {
-                            first_err.get_or_insert(mismatch(p.describe(), t, a.value.span));
+                            first_err.get_or_insert(mismatch(p.describe_in(elem), t, a.value.span));
                             continue 'cand;
                         }
                         nodes.push(n.clone());

@@ -8,6 +8,7 @@ use base64::Engine;
 
 use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
+use super::super::builtins::random::Seeded;
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
 use super::super::builtins::{cipher, crypto, web};
@@ -399,6 +400,36 @@ impl Eval<'_> {
                 drop(text);
                 Ok(recv.clone())
             }
+            (
+                M::RandomNext | M::RandomNextDouble,
+                Value::Object(Handle(HandleKind::Random(Some(seeded)))),
+            ) => {
+                let mut g = seeded
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Ok(match (m, &args[..]) {
+                    (M::RandomNextDouble, _) => Value::Double(g.next_double()),
+                    (_, []) => Value::Int(g.next(None)),
+                    (_, [max]) => {
+                        let max = as_i64(max).unwrap_or(0);
+                        if max < 0 {
+                            return Err(fail(E::Argument(
+                                "'maxValue' must be non-negative".into(),
+                            )));
+                        }
+                        Value::Int(g.next(Some((0, max))))
+                    }
+                    (_, [min, max, ..]) => {
+                        let (min, max) = (as_i64(min).unwrap_or(0), as_i64(max).unwrap_or(0));
+                        if min > max {
+                            return Err(fail(E::Argument(
+                                "'minValue' cannot be greater than maxValue".into(),
+                            )));
+                        }
+                        Value::Int(g.next(Some((min, max))))
+                    }
+                })
+            }
             (M::RandomNext, _) => {
                 let (lo, hi) = match args[..] {
                     [] => (0, i64::from(i32::MAX)),
@@ -700,6 +731,27 @@ impl Eval<'_> {
                         return Ok(false);
                     }
                     Ok(true)
+                })?;
+                Ok(Value::Bool(found))
+            }
+            M::ContainsCmp => {
+                let ignore_case = st::ignores_case(enum_arg(&args, 1));
+                let needle = match &args[0] {
+                    Value::String(x) if ignore_case => Value::string(&st::fold(x)),
+                    other => other.clone(),
+                };
+                let mut found = false;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    let v = match &v {
+                        Value::String(x) if ignore_case => {
+                            ev.charge_bytes(x.len() * CASE_MAPPING_COST, span)?;
+                            Value::string(&st::fold(x))
+                        }
+                        _ => v,
+                    };
+                    ev.charge_bytes(ops::eq_work(&v, &needle), span)?;
+                    found = equals(&v, &needle);
+                    Ok(!found)
                 })?;
                 Ok(Value::Bool(found))
             }
@@ -1073,7 +1125,12 @@ impl Eval<'_> {
                     std::sync::Mutex::new(text),
                 ))))
             }
-            F::NewRandom => Ok(h(HandleKind::Random)),
+            F::NewRandom => Ok(h(HandleKind::Random(args.first().map(|seed| {
+                let seed = as_i64(seed).unwrap_or(0) as i32;
+                Arc::new(std::sync::Mutex::new(Seeded::new(seed)))
+            })))),
+            F::UncheckedInt => Ok(Value::Int(as_i64(&args[0]).unwrap_or(0) as i32)),
+            F::UncheckedLong => Ok(Value::Long(as_i64(&args[0]).unwrap_or(0))),
             F::AesCreate => Ok(h(HandleKind::Symmetric(Arc::new(std::sync::Mutex::new(
                 cipher::Symmetric::new_aes().map_err(fail)?,
             ))))),
