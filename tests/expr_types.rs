@@ -444,9 +444,9 @@ fn encrypt_and_decrypt_with_aes_cbc() {
             .contains("Padding is invalid and cannot be removed.")
     );
     assert!(
-        run_err(&format!(
-            "@{{ var aes = Aes.Create(); aes.Padding = PaddingMode.None; return new byte[3].Encrypt(aes); }}"
-        ))
+        run_err(
+            "@{ var aes = Aes.Create(); aes.Padding = PaddingMode.None; return new byte[3].Encrypt(aes); }"
+        )
         .contains("The input data is not a complete block.")
     );
     assert!(

@@ -114,7 +114,7 @@ pub(crate) fn cbc(encrypt: bool, data: &[u8], s: &Symmetric) -> Result<Vec<u8>, 
             ));
         }
     };
-    if !padded && data.len() % BLOCK != 0 {
+    if !padded && !data.len().is_multiple_of(BLOCK) {
         return Err(E::Cryptographic(
             "The input data is not a complete block.".into(),
         ));

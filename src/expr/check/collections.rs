@@ -426,7 +426,7 @@ impl Checker {
             _ => return Err(mismatch("an array", &at, array.value.span)),
         };
         let (vn, vt) = self.value(&arg.value)?;
-        if !elem.accepts(&vt) && !(elem.is_numeric() && vt.is_numeric()) {
+        if !elem.accepts(&vt) {
             return Err(mismatch(&elem, &vt, arg.value.span));
         }
         let node = Node::Method {
