@@ -593,3 +593,38 @@ fn smaller_gaps_of_public_samples() {
             .contains("certgate does not implement Array.Sort yet")
     );
 }
+
+#[test]
+fn certgate_eval_runs_the_new_types() {
+    let eval = |src: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args(["eval", "--now", "2026-11-28T16:00:00Z", src])
+            .output()
+            .expect("run certgate");
+        assert!(
+            out.status.success(),
+            "{src}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        eval("@(DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds())"),
+        "1795885200"
+    );
+    assert_eq!(
+        eval("@(DateTimeOffset.Parse(\"2026-11-28T18:30:00+02:00\"))"),
+        r#""2026-11-28T18:30:00+02:00""#
+    );
+    assert_eq!(
+        eval(r#"@("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".AsBasic().UserId)"#),
+        r#""Aladdin""#
+    );
+    assert_eq!(
+        eval(
+            r#"@{ var aes = Aes.Create(); return Encoding.UTF8.GetString(Encoding.UTF8.GetBytes("x").Encrypt(aes).Decrypt(aes)); }"#
+        ),
+        r#""x""#
+    );
+    assert_eq!(eval("@(0xF0 >> 4 | 1 << 8)"), "271");
+}
