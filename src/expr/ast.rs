@@ -13,6 +13,10 @@ pub(crate) enum UnOp {
     Not,
     Neg,
     Plus,
+    /// `~`
+    BitNot,
+    /// `-` inside `unchecked(...)`: wraps (made by the checker).
+    NegWrap,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,17 @@ pub(crate) enum BinOp {
     And,
     Or,
     Coalesce,
+    /// `&`, `|`, `^` (on integers bitwise; on bool without short-circuit), `<<`, `>>`.
+    BitAnd,
+    BitOr,
+    Xor,
+    Shl,
+    Shr,
+    /// `+`, `-`, `*` on integers inside `unchecked(...)`: they wrap instead of throwing
+    /// (made by the checker).
+    AddWrap,
+    SubWrap,
+    MulWrap,
 }
 
 impl BinOp {
@@ -50,6 +65,14 @@ impl BinOp {
             BinOp::And => "&&",
             BinOp::Or => "||",
             BinOp::Coalesce => "??",
+            BinOp::BitAnd => "&",
+            BinOp::BitOr => "|",
+            BinOp::Xor => "^",
+            BinOp::Shl => "<<",
+            BinOp::Shr => ">>",
+            BinOp::AddWrap => "+",
+            BinOp::SubWrap => "-",
+            BinOp::MulWrap => "*",
         }
     }
 }
@@ -75,6 +98,11 @@ pub(crate) enum Part {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ExprKind {
+    /// `checked(e)` (`wrapping` false) and `unchecked(e)`.
+    Checked {
+        wrapping: bool,
+        expr: Box<Expr>,
+    },
     Null,
     Bool(bool),
     Int(i32),
@@ -213,6 +241,11 @@ pub(crate) enum Stmt {
     Expr(Expr),
     /// `target[index] = value;` (`target` is an `ExprKind::Index`).
     IndexAssign {
+        target: Expr,
+        value: Expr,
+    },
+    /// `target.Name = value;` (`target` is an `ExprKind::Member`).
+    MemberAssign {
         target: Expr,
         value: Expr,
     },

@@ -232,6 +232,9 @@ pub enum EvalErrorKind {
     #[error("{0}")]
     /// (`json::JsonError` as text: this module stays below the ones that raise errors.)
     Json(String),
+    /// .NET's CryptographicException: a key or IV of the wrong size, bad padding.
+    #[error("cryptographic error: {0}")]
+    Cryptographic(String),
     /// `throw new Exception(message)` that no `catch` handled.
     #[error("the expression threw an exception: {0}")]
     Thrown(String),

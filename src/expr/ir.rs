@@ -95,6 +95,8 @@ pub(crate) enum Prop {
     JwtIssuedAt,
     JwtAlgorithm,
     JwtType,
+    BasicUserId,
+    BasicPassword,
     // library
     StrLength,
     ArrLength,
@@ -116,6 +118,10 @@ pub(crate) enum Prop {
     DtTicks,
     DtTimeOfDay,
     DtKind,
+    DtoClock,
+    DtoUtcDateTime,
+    DtoOffset,
+    DtoUtcTicks,
     TsDays,
     TsHours,
     TsMinutes,
@@ -143,6 +149,13 @@ pub(crate) enum Prop {
     UriPort,
     UriPathAndQuery,
     SbLength,
+    /// `Key`, `IV`, `KeySize`, `BlockSize`, `Mode`, `Padding` of a SymmetricAlgorithm.
+    SymKey,
+    SymIv,
+    SymKeySize,
+    SymBlockSize,
+    SymMode,
+    SymPadding,
     MapCount,
     MapKeys,
     MapValues,
@@ -211,6 +224,9 @@ pub(crate) enum Method {
     DtToUniversalTime,
     DtToLocalTime,
     DtCompareTo,
+    DtoToOffset,
+    DtoToUnixTimeSeconds,
+    DtoToUnixTimeMilliseconds,
     TsAdd,
     TsSubtract,
     TsNegate,
@@ -218,6 +234,10 @@ pub(crate) enum Method {
     // context objects
     BodyAsString,
     BodyAsBytes,
+    /// `Body.AsFormUrlEncodedContent()`.
+    BodyAsForm,
+    /// APIM's `ToQueryString()` / `ToFormUrlEncodedContent()` of a form dictionary.
+    FormToQueryString,
     DictContainsKey,
     DictGetValueOrDefault,
     VarGetValueOrDefault,
@@ -226,6 +246,8 @@ pub(crate) enum Method {
     StrAsJwt,
     /// Gives a pair (parsed, the `Jwt` or null) that `Node::Out` takes apart.
     StrTryParseJwt,
+    StrAsBasic,
+    StrTryParseBasic,
     // LINQ
     Any,
     AnyPred,
@@ -241,6 +263,8 @@ pub(crate) enum Method {
     Last,
     LastOrDefault,
     Contains,
+    /// `Contains(value, StringComparer.X)`.
+    ContainsCmp,
     ToArray,
     Distinct,
     Skip,
@@ -281,6 +305,12 @@ pub(crate) enum Method {
     ComputeHash,
     /// `Dispose()` of a hash object: nothing to release.
     Dispose,
+    /// APIM's `byte[].Encrypt` / `Decrypt`: with an algorithm name, key and IV, or a
+    /// SymmetricAlgorithm (and a key and IV).
+    Encrypt,
+    Decrypt,
+    SymGenerateKey,
+    SymGenerateIv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,6 +326,11 @@ pub(crate) enum StaticFn {
     DtNow,
     DtToday,
     DtParse,
+    DtoParse,
+    DtoUtcNow,
+    DtoFromUnixTimeSeconds,
+    DtoFromUnixTimeMilliseconds,
+    NewDateTimeOffset,
     DtSpecifyKind,
     TsFromDays,
     TsFromHours,
@@ -334,6 +369,11 @@ pub(crate) enum StaticFn {
     NewUri,
     NewStringBuilder,
     NewRandom,
+    /// `Aes.Create()`, `new AesManaged()`.
+    AesCreate,
+    /// `(int)x` and `(long)x` of an integer inside `unchecked(...)`: the low bits.
+    UncheckedInt,
+    UncheckedLong,
     GuidNewGuid,
     GuidParse,
     /// `new HMACSHA256(key)`, ...
@@ -670,6 +710,13 @@ pub(crate) enum Stmt {
         default: Option<usize>,
         span: Span,
     },
+    /// `x.Prop = value` on an object with settable properties (a SymmetricAlgorithm).
+    SetProp {
+        recv: Node,
+        prop: Prop,
+        value: Node,
+        span: Span,
+    },
     /// `x[index] = value` on a JObject, JArray, array, list or dictionary.
     SetIndex {
         recv: Node,
@@ -693,6 +740,7 @@ pub(crate) fn default_value(t: &Ty) -> Value {
         Ty::Double => Value::Double(0.0),
         Ty::Char => Value::Char('\0'),
         Ty::DateTime => Value::DateTime(time::macros::datetime!(0001-01-01 0:00 UTC)),
+        Ty::DateTimeOffset => Value::DateTimeOffset(time::macros::datetime!(0001-01-01 0:00 UTC)),
         Ty::TimeSpan => Value::TimeSpan(0),
         Ty::Enum(e) => enum_const(*e, 0),
         _ => Value::Null,

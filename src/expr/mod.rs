@@ -41,7 +41,9 @@
 //!
 //! * literals: strings with C# escapes, `@"verbatim"`, `$"interpolated {x:format}"`,
 //!   chars, int, long (`L`), double, `true`, `false`, `null`;
-//! * operators with C# precedence: `! - + * / % < <= > >= == != && || ?: ?? ?. ?[]`, casts
+//! * operators with C# precedence: `! - + * / % < <= > >= == != && || ?: ?? ?. ?[]`,
+//!   bitwise `& | ^ ~ << >>` (on bool `& | ^` evaluate both sides), `checked(e)` and
+//!   `unchecked(e)` (integer `+ - *`, negation and casts wrap), casts
 //!   `(string)`, `(int)`, `(long)`, `(double)`, `(bool)`, `(char)`, `is null`,
 //!   `is not null`, indexers, generic calls (`GetValueOrDefault<bool>`, `As<string>`),
 //!   lambdas `x => ...` and `(x, i) => ...` as LINQ arguments;
@@ -49,8 +51,9 @@
 //!   assignment (`=`, `+=`, ..., `++`), `if`/`else`, `foreach`, `for`, `while`, `do`,
 //!   `break`/`continue`, `switch`, `try`/`catch (Exception e)`/`finally`/`throw`, local
 //!   functions, blocks, `return` (every path must return); `is T x` and `as T`;
-//! * `new`: arrays (`new[] { }`, `new T[n]`), `TimeSpan`, `DateTime`, `Uri`,
-//!   `StringBuilder`, `Random`, `Exception`, `JObject`, `JArray`, `JProperty`, `JValue`;
+//! * `new`: arrays (`new[] { }`, `new T[n]`), `TimeSpan`, `DateTime`, `DateTimeOffset`,
+//!   `Uri`, `StringBuilder`, `Random` (a seed gives .NET's sequence), `Exception`,
+//!   `JObject`, `JArray`, `JProperty`, `JValue`, `AesManaged`;
 //!   namespace-qualified names (`System.Text.Encoding.UTF8`);
 //! * `context` as in APIM: Request, Response, Variables, Deployment, Api, Operation,
 //!   LastError, RequestId, Timestamp, Elapsed (User, Subscription, Product are null);
@@ -61,7 +64,9 @@
 //! * string members and `string.IsNullOrEmpty/IsNullOrWhiteSpace/Join/Format/Concat/Equals`,
 //!   LINQ (Any All Count Where Select First FirstOrDefault Last LastOrDefault Contains
 //!   ToArray ToList Distinct Skip Take) over arrays, strings and the context's dictionaries,
-//!   DateTime and TimeSpan, Convert (base64, ToInt32, ...), Encoding.UTF8, Math, Regex
+//!   DateTime, DateTimeOffset (offsets kept; Unix time) and TimeSpan, Array.Exists /
+//!   IndexOf / Find / FindAll / TrueForAll, Convert (base64, ToInt32, ...), Encoding.UTF8,
+//!   Math, Regex
 //!   (IsMatch, Match(..).Groups, Replace, Escape; linear-time engine: no look-around or
 //!   back-references), int/long/double/bool.Parse, and the enums X509NameType,
 //!   StringComparison, StringSplitOptions, DateTimeKind, RegexOptions;
@@ -72,7 +77,11 @@
 //!   `(JObject)t`, ..., `SelectToken` (`$`, `.name`, `['name']`, `[n]`), `Properties()`,
 //!   `Add`, `Remove`, `ContainsKey`, `Count`, `Type`, `HasValues`, `JProperty.Name/Value`,
 //!   `ToString()` (indented) and `ToString(Formatting.None)`, written byte for byte as
-//!   Json.NET 13 writes them (see `json`).
+//!   Json.NET 13 writes them (see `json`);
+//! * APIM's extensions: `AsJwt`/`TryParseJwt`, `AsBasic`/`TryParseBasic`
+//!   (BasicAuthCredentials), `Body.AsFormUrlEncodedContent()` with `ToQueryString()` /
+//!   `ToFormUrlEncodedContent()`, `byte[].Encrypt`/`Decrypt` (AES-CBC, by name or with an
+//!   `Aes.Create()` object whose Key, IV, KeySize, Mode and Padding may be set).
 //!
 //! Differences from APIM, on purpose or for lack of a source: `DateTime.Now` is UTC (the
 //! gateway's zone is UTC); culture-sensitive comparisons are ordinal; `object == object`

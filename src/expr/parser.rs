@@ -25,12 +25,33 @@ const PREDEFINED: &[&str] = &[
 ];
 
 /// C# keywords that start an expression certgate does not run yet.
+/// An assignment operator: `=` (None) or a compound one (its binary operator).
+fn assignment(t: &Tok) -> Option<Option<BinOp>> {
+    let Tok::P(p) = t else { return None };
+    Some(Some(match *p {
+        "=" => return Some(None),
+        "+=" => BinOp::Add,
+        "-=" => BinOp::Sub,
+        "*=" => BinOp::Mul,
+        "/=" => BinOp::Div,
+        "%=" => BinOp::Rem,
+        "&=" => BinOp::BitAnd,
+        "|=" => BinOp::BitOr,
+        "^=" => BinOp::Xor,
+        "<<=" => BinOp::Shl,
+        ">>=" => BinOp::Shr,
+        _ => return None,
+    }))
+}
+
+/// Precedence levels of [`Parser::binop`] that `is`, `as` and `>>` need by name.
+const RELATIONAL_LEVEL: usize = 6;
+const SHIFT_LEVEL: usize = 7;
+
 const UNIMPLEMENTED_KEYWORDS: &[&str] = &[
     "typeof",
     "nameof",
     "default",
-    "checked",
-    "unchecked",
     "await",
     "sizeof",
     "this",
@@ -361,19 +382,9 @@ impl<'s> Parser<'s> {
             return Ok(step_by_one(name, name_span, op));
         }
         if let Tok::Ident(_) = self.peek() {
-            if matches!(
-                self.peek_at(1),
-                Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%=")
-            ) {
+            if let Some(op) = assignment(self.peek_at(1)) {
                 let (name, name_span) = self.ident("a name")?;
-                let op = match self.advance().tok {
-                    Tok::P("+=") => Some(BinOp::Add),
-                    Tok::P("-=") => Some(BinOp::Sub),
-                    Tok::P("*=") => Some(BinOp::Mul),
-                    Tok::P("/=") => Some(BinOp::Div),
-                    Tok::P("%=") => Some(BinOp::Rem),
-                    _ => None,
-                };
+                self.advance();
                 let value = self.expr()?;
                 return Ok(Stmt::Assign {
                     name,
@@ -395,19 +406,15 @@ impl<'s> Parser<'s> {
         // `token["name"] = value;`: indexer assignment (JObject, JArray)
         let save = self.pos;
         if let Ok(target) = self.unary()
-            && matches!(target.kind, ExprKind::Index { .. })
-            && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
+            && matches!(
+                target.kind,
+                ExprKind::Index { .. } | ExprKind::Member { .. }
+            )
+            && let Some(op) = assignment(self.peek())
         {
             // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this
             // subset: calls of local functions aside, which run twice)
-            let op = match self.advance().tok {
-                Tok::P("+=") => Some(BinOp::Add),
-                Tok::P("-=") => Some(BinOp::Sub),
-                Tok::P("*=") => Some(BinOp::Mul),
-                Tok::P("/=") => Some(BinOp::Div),
-                Tok::P("%=") => Some(BinOp::Rem),
-                _ => None,
-            };
+            self.advance();
             let value = self.expr()?;
             let value = match op {
                 Some(op) => {
@@ -419,6 +426,9 @@ impl<'s> Parser<'s> {
                 }
                 None => value,
             };
+            if let ExprKind::Member { .. } = target.kind {
+                return Ok(Stmt::MemberAssign { target, value });
+            }
             return Ok(Stmt::IndexAssign { target, value });
         }
         self.pos = save;
@@ -836,25 +846,40 @@ impl<'s> Parser<'s> {
         Ok(l)
     }
 
-    /// The binary operator at the cursor and its precedence level (0 `||` .. 5 `*`).
+    /// The binary operator at the cursor and its precedence level, C#'s order: 0 `||`,
+    /// 1 `&&`, 2 `|`, 3 `^`, 4 `&`, 5 equality, 6 relational, 7 shift, 8 `+`, 9 `*`.
     fn binop(&self) -> Option<(BinOp, usize)> {
         let Tok::P(p) = self.peek() else { return None };
         Some(match *p {
             "||" => (BinOp::Or, 0),
             "&&" => (BinOp::And, 1),
-            "==" => (BinOp::Eq, 2),
-            "!=" => (BinOp::Ne, 2),
-            "<" => (BinOp::Lt, 3),
-            "<=" => (BinOp::Le, 3),
-            ">" => (BinOp::Gt, 3),
-            ">=" => (BinOp::Ge, 3),
-            "+" => (BinOp::Add, 4),
-            "-" => (BinOp::Sub, 4),
-            "*" => (BinOp::Mul, 5),
-            "/" => (BinOp::Div, 5),
-            "%" => (BinOp::Rem, 5),
+            "|" => (BinOp::BitOr, 2),
+            "^" => (BinOp::Xor, 3),
+            "&" => (BinOp::BitAnd, 4),
+            "==" => (BinOp::Eq, 5),
+            "!=" => (BinOp::Ne, 5),
+            // `>>` is two `>` tokens (they close type arguments too), next to each other
+            ">" if self.shift_right() => (BinOp::Shr, SHIFT_LEVEL),
+            "<" => (BinOp::Lt, RELATIONAL_LEVEL),
+            "<=" => (BinOp::Le, RELATIONAL_LEVEL),
+            ">" => (BinOp::Gt, RELATIONAL_LEVEL),
+            ">=" => (BinOp::Ge, RELATIONAL_LEVEL),
+            "<<" => (BinOp::Shl, SHIFT_LEVEL),
+            "+" => (BinOp::Add, 8),
+            "-" => (BinOp::Sub, 8),
+            "*" => (BinOp::Mul, 9),
+            "/" => (BinOp::Div, 9),
+            "%" => (BinOp::Rem, 9),
             _ => return None,
         })
+    }
+
+    /// Whether the `>` at the cursor and the next one are written `>>`.
+    fn shift_right(&self) -> bool {
+        let (Some(a), Some(b)) = (self.toks.get(self.pos), self.toks.get(self.pos + 1)) else {
+            return false;
+        };
+        b.tok == Tok::P(">") && a.span.end == b.span.start
     }
 
     /// Precedence climbing over the operators of level `min_level` and above; operators
@@ -863,7 +888,7 @@ impl<'s> Parser<'s> {
         let mut l = self.unary()?;
         let depth = self.depth;
         let result = loop {
-            if min_level <= 3 && self.is_kw("is") {
+            if min_level <= RELATIONAL_LEVEL && self.is_kw("is") {
                 let is_span = self.advance().span;
                 let negated = if self.is_kw("not") {
                     self.advance();
@@ -914,7 +939,7 @@ impl<'s> Parser<'s> {
                 };
                 continue;
             }
-            if min_level <= 3 && self.is_kw("as") {
+            if min_level <= RELATIONAL_LEVEL && self.is_kw("as") {
                 self.advance();
                 match self.parse_type() {
                     Ok(ty) => {
@@ -928,17 +953,14 @@ impl<'s> Parser<'s> {
                     Err(e) => break Err(e),
                 }
             }
-            if matches!(self.peek(), Tok::P("&" | "|" | "^" | "<<")) {
-                break Err((
-                    K::NotImplemented(format!("the {} operator", self.peek().describe())),
-                    self.span(),
-                ));
-            }
             let Some((op, level)) = self.binop() else {
                 break Ok(l);
             };
             if level < min_level {
                 break Ok(l);
+            }
+            if op == BinOp::Shr {
+                self.advance();
             }
             self.advance();
             if let Err(e) = self.enter() {
@@ -983,7 +1005,8 @@ impl<'s> Parser<'s> {
             Tok::P("!") => Some(UnOp::Not),
             Tok::P("-") => Some(UnOp::Neg),
             Tok::P("+") => Some(UnOp::Plus),
-            Tok::P("++" | "--" | "~" | "&" | "*") => {
+            Tok::P("~") => Some(UnOp::BitNot),
+            Tok::P("++" | "--" | "&" | "*") => {
                 return Err((
                     K::NotImplemented(format!("the prefix {} operator", self.peek().describe())),
                     start,
@@ -1215,6 +1238,24 @@ impl<'s> Parser<'s> {
                 "false" => ExprKind::Bool(false),
                 "null" => ExprKind::Null,
                 "new" => return self.new_expr(span),
+                "checked" | "unchecked" => {
+                    if !self.is("(") {
+                        return Err((
+                            K::NotImplemented(format!("'{id}' blocks (write {id}(expression))")),
+                            span,
+                        ));
+                    }
+                    self.advance();
+                    let e = self.expr()?;
+                    let end = self.expect(")")?;
+                    return Ok(Expr {
+                        kind: ExprKind::Checked {
+                            wrapping: id == "unchecked",
+                            expr: Box::new(e),
+                        },
+                        span: span.to(end),
+                    });
+                }
                 kw if UNIMPLEMENTED_KEYWORDS.contains(&kw) => {
                     let what = match kw {
                         "throw" => "'throw' expressions (use a 'throw' statement)".to_owned(),
@@ -1274,6 +1315,12 @@ impl<'s> Parser<'s> {
                     elems: Some(elems),
                 },
                 end,
+            ));
+        }
+        if self.is("{") {
+            return Err((
+                K::NotImplemented("anonymous types".into()),
+                start.to(self.span()),
             ));
         }
         if !matches!(self.peek(), Tok::Ident(_)) {

@@ -33,10 +33,14 @@ pub(crate) enum Obj {
     Guid,
     /// `Jwt`: `AsJwt()`, validate-jwt's `output-token-variable-name`.
     Jwt,
+    /// APIM's `BasicAuthCredentials` of `AsBasic()`: `UserId`, `Password`.
+    BasicAuth,
     /// `SHA256.Create()`, `MD5.Create()`, ...
     Hash(HashAlg),
     /// `new HMACSHA256(key)`, ...
     Hmac(HashAlg),
+    /// A `SymmetricAlgorithm` (`Aes.Create()`) for `Encrypt` / `Decrypt`.
+    Symmetric,
 }
 
 /// The hash functions of the allowed `SHA*`, `MD5` and `HMAC*` types.
@@ -100,6 +104,9 @@ pub(crate) enum EnumTy {
     // Newtonsoft.Json
     Formatting,
     JTokenType,
+    // System.Security.Cryptography
+    CipherMode,
+    PaddingMode,
 }
 
 impl EnumTy {
@@ -113,6 +120,8 @@ impl EnumTy {
             EnumTy::StringSplitOptions => "StringSplitOptions",
             EnumTy::Formatting => "Formatting",
             EnumTy::JTokenType => "JTokenType",
+            EnumTy::CipherMode => "CipherMode",
+            EnumTy::PaddingMode => "PaddingMode",
         }
     }
     pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
@@ -148,6 +157,14 @@ impl EnumTy {
                 &[("None", 0), ("RemoveEmptyEntries", 1), ("TrimEntries", 2)]
             }
             EnumTy::Formatting => &[("None", 0), ("Indented", 1)],
+            EnumTy::CipherMode => &[("CBC", 1), ("ECB", 2), ("OFB", 3), ("CFB", 4), ("CTS", 5)],
+            EnumTy::PaddingMode => &[
+                ("None", 1),
+                ("PKCS7", 2),
+                ("Zeros", 3),
+                ("ANSIX923", 4),
+                ("ISO10126", 5),
+            ],
             EnumTy::JTokenType => &[
                 ("None", 0),
                 ("Object", 1),
@@ -195,6 +212,7 @@ pub(crate) enum Class {
     Char,
     Enum(EnumTy),
     // i15
+    DateTimeOffset,
     Exception,
     Uri,
     StringBuilder,
@@ -207,6 +225,10 @@ pub(crate) enum Class {
     Hash(HashAlg),
     /// `HMACSHA256`, ...
     Hmac(HashAlg),
+    /// `Aes` (`Aes.Create()`, `new AesManaged()`).
+    Aes,
+    /// `System.Array`'s static helpers (`Array.Exists`, `Array.IndexOf`, ...).
+    Array,
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
 }
@@ -265,6 +287,8 @@ pub(crate) enum Ty {
     Char,
     String,
     DateTime,
+    /// `DateTimeOffset`: an instant and the offset it is written in.
+    DateTimeOffset,
     TimeSpan,
     Bytes,
     Array(Box<Ty>),
@@ -303,6 +327,7 @@ impl Ty {
                 | Ty::Double
                 | Ty::Char
                 | Ty::DateTime
+                | Ty::DateTimeOffset
                 | Ty::TimeSpan
                 | Ty::Enum(_)
                 | Ty::Pair(..)
@@ -379,9 +404,11 @@ impl Ty {
             "char" | "Char" => Ty::Char,
             "byte" | "Byte" => Ty::Int,
             "DateTime" => Ty::DateTime,
+            "DateTimeOffset" => Ty::DateTimeOffset,
             "TimeSpan" => Ty::TimeSpan,
             "X509Certificate2" | "X509Certificate" => Ty::Cert,
             "Jwt" => Ty::Obj(Obj::Jwt),
+            "BasicAuthCredentials" => Ty::Obj(Obj::BasicAuth),
             "IResponse" => Ty::Obj(Obj::Response),
             "Security.Cryptography.X509Certificates.X509Certificate2" => Ty::Cert,
             "StringBuilder" | "Text.StringBuilder" => Ty::Obj(Obj::StringBuilder),
@@ -391,6 +418,11 @@ impl Ty {
                 let crypto = other
                     .strip_prefix("Security.Cryptography.")
                     .unwrap_or(other);
+                if let "SymmetricAlgorithm" | "Aes" | "AesManaged" | "AesCryptoServiceProvider" =
+                    crypto
+                {
+                    return Some(Ty::Obj(Obj::Symmetric));
+                }
                 return hash_type(crypto).or_else(|| JsonTy::from_name(other).map(Ty::Json));
             }
         })
@@ -432,6 +464,7 @@ impl fmt::Display for Ty {
             Ty::Char => "char",
             Ty::String => "string",
             Ty::DateTime => "DateTime",
+            Ty::DateTimeOffset => "DateTimeOffset",
             Ty::TimeSpan => "TimeSpan",
             Ty::Bytes => "byte[]",
             Ty::Array(t) => return write!(f, "{t}[]"),
@@ -466,8 +499,10 @@ impl fmt::Display for Ty {
                 Obj::Random => "Random",
                 Obj::Guid => "Guid",
                 Obj::Jwt => "Jwt",
+                Obj::BasicAuth => "BasicAuthCredentials",
                 Obj::Hash(a) => a.name(),
                 Obj::Hmac(a) => return write!(f, "HMAC{}", a.name()),
+                Obj::Symmetric => "SymmetricAlgorithm",
             },
             Ty::Dict(d) => match d {
                 DictTy::Headers | DictTy::Query | DictTy::Claims => {
@@ -493,6 +528,7 @@ impl fmt::Display for Ty {
                 Class::Enum(e) => e.name(),
                 Class::Json(JsonClass::Token(t)) => t.name(),
                 Class::Json(JsonClass::JsonConvert) => "JsonConvert",
+                Class::DateTimeOffset => "DateTimeOffset",
                 Class::Exception => "Exception",
                 Class::Uri => "Uri",
                 Class::StringBuilder => "StringBuilder",
@@ -502,6 +538,8 @@ impl fmt::Display for Ty {
                 Class::BitConverter => "BitConverter",
                 Class::Hash(a) => a.name(),
                 Class::Hmac(a) => return write!(f, "HMAC{}", a.name()),
+                Class::Aes => "Aes",
+                Class::Array => "Array",
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),

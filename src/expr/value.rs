@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::builtins::datetime::{format_datetime_default, format_timespan};
+use super::builtins::datetime::{format_datetime_default, format_offset_default, format_timespan};
 use super::collections::{Map, Seq};
 use super::json::JToken;
 use super::types::EnumTy;
@@ -25,6 +25,8 @@ pub enum Value {
     String(Arc<str>),
     /// `DateTime`, always UTC here.
     DateTime(OffsetDateTime),
+    /// `DateTimeOffset`: the instant, in the offset it was made with.
+    DateTimeOffset(OffsetDateTime),
     /// `TimeSpan` in ticks of 100 ns, as .NET.
     TimeSpan(i64),
     Bytes(Arc<[u8]>),
@@ -136,16 +138,21 @@ pub(crate) enum HandleKind {
     Uri(Arc<http::Uri>),
     /// A `System.Text.StringBuilder`: shared, as .NET objects are references.
     StringBuilder(Arc<std::sync::Mutex<String>>),
-    /// A `System.Random`, drawing from the system's generator.
-    Random,
+    /// A `System.Random`: without a seed it draws from the system's generator, with one
+    /// it is .NET's seeded sequence.
+    Random(Option<Arc<std::sync::Mutex<super::builtins::random::Seeded>>>),
     Guid([u8; 16]),
     /// A decoded token (`Jwt`), and its `Claims` dictionary.
     Jwt(Arc<super::jwt::Jwt>),
     Claims(Arc<super::jwt::Jwt>),
+    /// APIM's `BasicAuthCredentials`: the user id and the password.
+    BasicAuth(Arc<(String, String)>),
     /// A hash algorithm object (`SHA256.Create()`).
     Hash(super::types::HashAlg),
     /// An HMAC object with its key.
     Hmac(super::types::HashAlg, Arc<[u8]>),
+    /// A `SymmetricAlgorithm` object: shared, as its `Key` and `IV` are set in place.
+    Symmetric(Arc<std::sync::Mutex<super::builtins::cipher::Symmetric>>),
     /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
     Grouping(Arc<(Value, Seq)>),
 }
@@ -207,6 +214,7 @@ impl Value {
             Value::Char(_) => "Char",
             Value::String(_) => "String",
             Value::DateTime(_) => "DateTime",
+            Value::DateTimeOffset(_) => "DateTimeOffset",
             Value::TimeSpan(_) => "TimeSpan",
             Value::Bytes(_) => "Byte[]",
             Value::Array(_) => "Array",
@@ -224,12 +232,14 @@ impl Value {
                 HandleKind::Exception(_) => "Exception",
                 HandleKind::Uri(_) => "Uri",
                 HandleKind::StringBuilder(_) => "StringBuilder",
-                HandleKind::Random => "Random",
+                HandleKind::Random(_) => "Random",
                 HandleKind::Guid(_) => "Guid",
                 HandleKind::Jwt(_) => "Jwt",
+                HandleKind::BasicAuth(_) => "BasicAuthCredentials",
                 HandleKind::StoredResponse(_) => "IResponse",
                 HandleKind::Grouping(_) => "Grouping",
                 HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
+                HandleKind::Symmetric(_) => "SymmetricAlgorithm",
                 _ => "Object",
             },
         }
@@ -262,7 +272,7 @@ impl Value {
             Value::Long(n) => json!(n),
             Value::Double(d) => serde_json::Number::from_f64(*d)
                 .map_or_else(|| J::String(self.to_string()), J::Number),
-            Value::DateTime(d) => J::String(
+            Value::DateTime(d) | Value::DateTimeOffset(d) => J::String(
                 d.format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
             ),
@@ -304,6 +314,7 @@ impl fmt::Display for Value {
             Value::Char(c) => write!(f, "{c}"),
             Value::String(s) => f.write_str(s),
             Value::DateTime(d) => f.write_str(&format_datetime_default(*d)),
+            Value::DateTimeOffset(d) => f.write_str(&format_offset_default(*d)),
             Value::TimeSpan(t) => f.write_str(&format_timespan(*t)),
             Value::Bytes(_) => f.write_str("System.Byte[]"),
             Value::Array(_) => f.write_str("System.Object[]"),
@@ -351,7 +362,7 @@ impl fmt::Display for Value {
                 HandleKind::Exception(m) => write!(f, "System.Exception: {m}"),
                 HandleKind::Uri(u) => f.write_str(&uri_text(u)),
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
-                HandleKind::Random => f.write_str("System.Random"),
+                HandleKind::Random(_) => f.write_str("System.Random"),
                 HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
                 HandleKind::Guid(g) => {
                     let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();

@@ -124,7 +124,47 @@ const MONTHS: [&str; 12] = [
 /// `DateTime.ToString(format)`: the standard formats o s u d D t T g G r, and custom
 /// patterns (yyyy MM dd HH hh mm ss f.. tt ddd dddd MMM MMMM K z, quotes, backslash).
 pub(crate) fn format_datetime(d: OffsetDateTime, fmt: &str) -> Result<String, E> {
+    format_clock(d, None, fmt)
+}
+
+/// `DateTimeOffset.ToString(format)`: DateTime's formats on the clock time at the offset,
+/// with `K` and `z` writing that offset and `u`, `r` the UTC time, as .NET does.
+pub(crate) fn format_offset(d: OffsetDateTime, fmt: &str) -> Result<String, E> {
+    format_clock(d, Some(d.offset()), fmt)
+}
+
+/// `DateTimeOffset.ToString()`: the invariant culture's `MM/dd/yyyy HH:mm:ss zzz`.
+pub(crate) fn format_offset_default(d: OffsetDateTime) -> String {
+    format!(
+        "{} {}",
+        format_datetime_default(d),
+        offset_text(d.offset(), 3)
+    )
+}
+
+/// `z`, `zz`, `zzz` (and `K` of a DateTimeOffset): `+0`, `+00`, `+00:00`.
+fn offset_text(o: UtcOffset, n: usize) -> String {
+    let sign = if o.is_negative() { '-' } else { '+' };
+    let (h, m) = (
+        o.whole_hours().unsigned_abs(),
+        o.minutes_past_hour().unsigned_abs(),
+    );
+    match n {
+        1 => format!("{sign}{h}"),
+        2 => format!("{sign}{h:02}"),
+        _ => format!("{sign}{h:02}:{m:02}"),
+    }
+}
+
+/// The formatter of both: `offset` is None for a DateTime (UTC, so `K` is `Z`).
+fn format_clock(d: OffsetDateTime, offset: Option<UtcOffset>, fmt: &str) -> Result<String, E> {
+    // .NET writes `u` and `r` of a DateTimeOffset in UTC
+    let d = match fmt {
+        "u" | "r" | "R" => d.to_offset(UtcOffset::UTC),
+        _ => d,
+    };
     let pattern = match fmt {
+        "" if offset.is_some() => return Ok(format_offset_default(d)),
         "" | "G" => return Ok(format_datetime_default(d)),
         "o" | "O" => "yyyy-MM-ddTHH:mm:ss.fffffffK",
         "s" => "yyyy-MM-ddTHH:mm:ss",
@@ -203,11 +243,11 @@ pub(crate) fn format_datetime(d: OffsetDateTime, fmt: &str) -> Result<String, E>
             } else {
                 &"PM"[..n.min(2)]
             }),
-            'K' => out.push('Z'),
-            'z' => out.push_str(match n {
-                1 | 2 => "+00",
-                _ => "+00:00",
-            }),
+            'K' => match offset {
+                Some(o) => out.push_str(&offset_text(o, 3)),
+                None => out.push('Z'),
+            },
+            'z' => out.push_str(&offset_text(offset.unwrap_or(UtcOffset::UTC), n)),
             '\'' | '"' => {
                 let end = chars[i + 1..].iter().position(|x| *x == c);
                 let Some(end) = end else {
@@ -246,14 +286,24 @@ fn pad(v: u32, n: usize) -> String {
 /// `DateTime.Parse`: ISO 8601 / RFC 3339 (with or without offset; without means UTC),
 /// a date alone, RFC 1123, and the invariant `MM/dd/yyyy[ HH:mm:ss]`.
 pub(crate) fn parse_datetime(s: &str) -> Result<OffsetDateTime, E> {
+    parse_clock(s, "DateTime").map(|d| d.to_offset(UtcOffset::UTC))
+}
+
+/// `DateTimeOffset.Parse`: the forms of [`parse_datetime`], keeping a written offset
+/// (none written is the local offset, UTC here).
+pub(crate) fn parse_datetime_offset(s: &str) -> Result<OffsetDateTime, E> {
+    parse_clock(s, "DateTimeOffset")
+}
+
+fn parse_clock(s: &str, what: &str) -> Result<OffsetDateTime, E> {
     use time::format_description::well_known::{Rfc2822, Rfc3339};
     let t = s.trim();
-    let bad = || E::Format(format!("{} is not a valid DateTime", quoted(s)));
+    let bad = || E::Format(format!("{} is not a valid {what}", quoted(s)));
     if let Ok(d) = OffsetDateTime::parse(t, &Rfc3339) {
-        return Ok(d.to_offset(UtcOffset::UTC));
+        return Ok(d);
     }
     if let Ok(d) = OffsetDateTime::parse(t, &Rfc2822) {
-        return Ok(d.to_offset(UtcOffset::UTC));
+        return Ok(d);
     }
     let (date_part, time_part) = match t.split_once(['T', ' ']) {
         Some((a, b)) => (a, Some(b.trim_end_matches('Z'))),
@@ -372,4 +422,69 @@ pub(crate) fn new_datetime(parts: &[i64]) -> Result<OffsetDateTime, E> {
 
 fn ticks_range() -> E {
     E::Argument("ticks must be between DateTime.MinValue.Ticks and DateTime.MaxValue.Ticks".into())
+}
+
+// DateTimeOffset (i15)
+
+/// Seconds from 1970 of DateTimeOffset.MinValue and MaxValue.
+const MIN_UNIX_SECONDS: i64 = -62_135_596_800;
+const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
+
+/// `DateTimeOffset.FromUnixTimeSeconds` / `FromUnixTimeMilliseconds` (`per_second` 1 or
+/// 1000): UTC, and .NET's range check.
+pub(crate) fn from_unix(n: i64, per_second: i64) -> Result<OffsetDateTime, E> {
+    let min = MIN_UNIX_SECONDS * per_second;
+    let max = (MAX_UNIX_SECONDS + 1) * per_second - 1;
+    if !(min..=max).contains(&n) {
+        let unit = if per_second == 1 {
+            "seconds"
+        } else {
+            "milliseconds"
+        };
+        return Err(E::Argument(format!(
+            "{unit} must be between {min} and {max}"
+        )));
+    }
+    let nanos = i128::from(n) * i128::from(1_000_000_000 / per_second);
+    OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| E::Overflow)
+}
+
+/// `ToUnixTimeSeconds` / `ToUnixTimeMilliseconds`: whole units, rounded down (.NET
+/// divides the ticks, which are never negative).
+pub(crate) fn to_unix(d: OffsetDateTime, per_second: i64) -> i64 {
+    let unit = i128::from(1_000_000_000 / per_second);
+    i64::try_from(d.unix_timestamp_nanos().div_euclid(unit)).unwrap_or(i64::MAX)
+}
+
+/// A TimeSpan as a DateTimeOffset's offset: whole minutes, at most 14 hours either way.
+pub(crate) fn offset_of(ticks: i64) -> Result<UtcOffset, E> {
+    if ticks % TICKS_PER_MINUTE != 0 {
+        return Err(E::Argument(
+            "Offset must be specified in whole minutes.".into(),
+        ));
+    }
+    let minutes = ticks / TICKS_PER_MINUTE;
+    if minutes.abs() > 14 * 60 {
+        return Err(E::Argument(
+            "Offset must be within plus or minus 14 hours.".into(),
+        ));
+    }
+    UtcOffset::from_whole_seconds((minutes * 60) as i32).map_err(|_| E::Overflow)
+}
+
+/// The clock time of a DateTimeOffset as a DateTime (`.DateTime`, `.Date`, `.Ticks`).
+pub(crate) fn clock(d: OffsetDateTime) -> OffsetDateTime {
+    d.replace_offset(UtcOffset::UTC)
+}
+
+/// `new DateTimeOffset(ticks, offset)` or `(y, M, d, h, m, s[, ms], offset)`: the clock
+/// time at that offset (a TimeSpan in ticks).
+pub(crate) fn new_datetime_offset(parts: &[i64], offset: i64) -> Result<OffsetDateTime, E> {
+    let clock = new_datetime(parts)?;
+    let at = clock.replace_offset(offset_of(offset)?);
+    // .NET: the UTC time must be a valid DateTime too
+    in_range(at.to_offset(UtcOffset::UTC)).map_err(|_| {
+        E::Argument("The UTC time represented when the offset is applied must be between year 0 and 10,000.".into())
+    })?;
+    Ok(at)
 }

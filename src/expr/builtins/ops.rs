@@ -8,7 +8,7 @@ use super::super::ast::{BinOp, UnOp};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::types::Ty;
 use super::super::value::{Handle, HandleKind, Value};
-use super::datetime::{add_ticks, diff_ticks, format_datetime};
+use super::datetime::{add_ticks, diff_ticks, format_datetime, format_offset};
 
 enum Num {
     I(i32),
@@ -53,6 +53,11 @@ pub(crate) fn unary(op: UnOp, v: Value) -> Result<Value, E> {
         (UnOp::Neg, Value::Long(n)) => Value::Long(n.checked_neg().ok_or(E::Overflow)?),
         (UnOp::Neg, Value::Double(d)) => Value::Double(-d),
         (UnOp::Neg, Value::TimeSpan(t)) => Value::TimeSpan(t.checked_neg().ok_or(E::Overflow)?),
+        (UnOp::NegWrap, Value::Int(n)) => Value::Int(n.wrapping_neg()),
+        (UnOp::NegWrap, Value::Long(n)) => Value::Long(n.wrapping_neg()),
+        (UnOp::BitNot, Value::Int(n)) => Value::Int(!n),
+        (UnOp::BitNot, Value::Char(c)) => Value::Int(!(c as i32)),
+        (UnOp::BitNot, Value::Long(n)) => Value::Long(!n),
         (_, v) => return Err(E::Internal(format!("unary operator on {}", v.type_name()))),
     })
 }
@@ -82,21 +87,36 @@ pub(crate) fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, E> {
         })
     };
     Ok(match (op, &a, &b) {
+        // `&`, `|`, `^` on bool: both sides were evaluated
+        (BinOp::BitAnd, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x & *y),
+        (BinOp::BitOr, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x | *y),
+        (BinOp::Xor, Value::Bool(x), Value::Bool(y)) => Value::Bool(*x ^ *y),
+        (BinOp::Add, Value::DateTimeOffset(d), Value::TimeSpan(t)) => {
+            Value::DateTimeOffset(add_ticks(*d, *t)?)
+        }
+        (BinOp::Sub, Value::DateTimeOffset(d), Value::TimeSpan(t)) => {
+            Value::DateTimeOffset(add_ticks(*d, t.checked_neg().ok_or(E::Overflow)?)?)
+        }
+        // DateTimes, or one with a DateTimeOffset (C# converts it): the instants count
+        (
+            BinOp::Sub,
+            Value::DateTimeOffset(x) | Value::DateTime(x),
+            Value::DateTimeOffset(y) | Value::DateTime(y),
+        ) => Value::TimeSpan(diff_ticks(*x, *y)?),
+        (
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge,
+            Value::DateTimeOffset(x) | Value::DateTime(x),
+            Value::DateTimeOffset(y) | Value::DateTime(y),
+        ) => ord(x.cmp(y)),
         (BinOp::Add, Value::DateTime(d), Value::TimeSpan(t)) => Value::DateTime(add_ticks(*d, *t)?),
         (BinOp::Sub, Value::DateTime(d), Value::TimeSpan(t)) => {
             Value::DateTime(add_ticks(*d, t.checked_neg().ok_or(E::Overflow)?)?)
-        }
-        (BinOp::Sub, Value::DateTime(x), Value::DateTime(y)) => {
-            Value::TimeSpan(diff_ticks(*x, *y)?)
         }
         (BinOp::Add, Value::TimeSpan(x), Value::TimeSpan(y)) => {
             Value::TimeSpan(x.checked_add(*y).ok_or(E::Overflow)?)
         }
         (BinOp::Sub, Value::TimeSpan(x), Value::TimeSpan(y)) => {
             Value::TimeSpan(x.checked_sub(*y).ok_or(E::Overflow)?)
-        }
-        (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::DateTime(x), Value::DateTime(y)) => {
-            ord(x.cmp(y))
         }
         (BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, Value::TimeSpan(x), Value::TimeSpan(y)) => {
             ord(x.cmp(y))
@@ -138,6 +158,15 @@ fn numeric(op: BinOp, x: Num, y: Num) -> Result<Value, E> {
                 BinOp::Div | BinOp::Rem if b == 0 => return Err(E::DivideByZero),
                 BinOp::Div => a.checked_div(b),
                 BinOp::Rem => a.checked_rem(b),
+                BinOp::BitAnd => Some(a & b),
+                BinOp::BitOr => Some(a | b),
+                BinOp::Xor => Some(a ^ b),
+                // C# takes the count modulo the width (its low 5 or 6 bits), as wrapping_sh*
+                BinOp::Shl => Some(a.wrapping_shl(b as u32)),
+                BinOp::Shr => Some(a.wrapping_shr(b as u32)),
+                BinOp::AddWrap => Some(a.wrapping_add(b)),
+                BinOp::SubWrap => Some(a.wrapping_sub(b)),
+                BinOp::MulWrap => Some(a.wrapping_mul(b)),
                 _ => return Err(E::Internal("integer operator".into())),
             };
             r.map($wrap).ok_or(E::Overflow)
@@ -188,6 +217,9 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Char(x), Value::Char(y)) => x == y,
         (Value::DateTime(x), Value::DateTime(y)) => x == y,
+        // the same instant, whatever the offsets (.NET compares UtcDateTime)
+        (Value::DateTimeOffset(x), Value::DateTimeOffset(y) | Value::DateTime(y))
+        | (Value::DateTime(x), Value::DateTimeOffset(y)) => x == y,
         (Value::TimeSpan(x), Value::TimeSpan(y)) => x == y,
         (Value::Enum(x), Value::Enum(y)) => x == y,
         (Value::Certificate(x), Value::Certificate(y)) => Arc::ptr_eq(x, y) || x.der() == y.der(),
@@ -238,6 +270,7 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
             | (Value::Double(_), Ty::Double)
             | (Value::Char(_), Ty::Char)
             | (Value::DateTime(_), Ty::DateTime)
+            | (Value::DateTimeOffset(_), Ty::DateTimeOffset)
             | (Value::TimeSpan(_), Ty::TimeSpan)
             | (Value::Bytes(_), Ty::Bytes)
             | (Value::Array(_), Ty::Array(_) | Ty::List(_))
@@ -249,6 +282,12 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
                     crate::expr::value::HandleKind::Jwt(_)
                 )),
                 Ty::Obj(crate::expr::types::Obj::Jwt)
+            )
+            | (
+                Value::Object(crate::expr::value::Handle(
+                    crate::expr::value::HandleKind::BasicAuth(_)
+                )),
+                Ty::Obj(crate::expr::types::Obj::BasicAuth)
             )
             | (
                 Value::Object(crate::expr::value::Handle(
@@ -343,6 +382,7 @@ pub(crate) fn format_value(v: &Value, fmt: &str) -> Result<String, E> {
         Value::Object(Handle(HandleKind::Guid(g))) => super::web::format_guid(g, fmt)
             .ok_or_else(|| E::Format(format!("'{fmt}' is not a Guid format (N, D, B or P)"))),
         Value::DateTime(d) => format_datetime(*d, fmt),
+        Value::DateTimeOffset(d) => format_offset(*d, fmt),
         Value::Int(_) | Value::Long(_) => {
             let n = as_i64(v).unwrap_or(0);
             let (kind, digits) = fmt.split_at(fmt.chars().next().map_or(0, char::len_utf8));
@@ -406,7 +446,8 @@ pub(crate) fn compare(a: &Value, b: &Value, ordinal: bool) -> Option<Ordering> {
         (_, Value::Null) => Ordering::Greater,
         (Value::String(x), Value::String(y)) if ordinal => x.cmp(y),
         (Value::String(x), Value::String(y)) => super::string::culture_compare(x, y),
-        (Value::DateTime(x), Value::DateTime(y)) => x.cmp(y),
+        (Value::DateTime(x), Value::DateTime(y))
+        | (Value::DateTimeOffset(x), Value::DateTimeOffset(y)) => x.cmp(y),
         (Value::TimeSpan(x), Value::TimeSpan(y)) => x.cmp(y),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::Enum(x), Value::Enum(y)) => x.value.cmp(&y.value),

@@ -189,6 +189,40 @@ pub(crate) fn format_guid(g: &[u8; 16], format: &str) -> Option<String> {
     })
 }
 
+/// An `application/x-www-form-urlencoded` body as (name, value) in order: fields split
+/// at `&` (empty ones skipped), the name at the first `=` (none: an empty value), `+` and
+/// `%XX` decoded as UTF-8. The policy toolkit's test of `AsFormUrlEncodedContent` reads
+/// `a=1&a=2&b=x+y&c=%26%3D&d` so (Azure/azure-api-management-policy-toolkit, MockBody).
+pub(crate) fn parse_form(body: &str) -> Vec<(String, String)> {
+    body.split('&')
+        .filter(|field| !field.is_empty())
+        .map(|field| {
+            let (name, value) = field.split_once('=').unwrap_or((field, ""));
+            (url_decode(name, true), url_decode(value, true))
+        })
+        .collect()
+}
+
+/// APIM's `AsBasic()`: the user id and password of an `Authorization` header value
+/// `Basic <base64 of user:password>`, or None when it is not one. As Microsoft's policy
+/// toolkit reads it (its `BasicAuthCredentialsParser`): the scheme `Basic` exactly, the
+/// credentials in ISO-8859-1, split at the last `:`, and an empty user id refused.
+pub(crate) fn parse_basic(header: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let (scheme, param) = header.trim().split_once([' ', '\t'])?;
+    let param: String = param.chars().filter(|c| !c.is_whitespace()).collect();
+    if scheme != "Basic" || param.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(param)
+        .ok()?;
+    // ISO-8859-1: each byte is the code point of the same number
+    let text: String = bytes.iter().map(|b| char::from(*b)).collect();
+    let colon = text.rfind(':').filter(|i| *i > 0)?;
+    Some((text[..colon].to_owned(), text[colon + 1..].to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

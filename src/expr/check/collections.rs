@@ -187,30 +187,36 @@ impl Checker {
         })
     }
 
-    /// `token.TryParseJwt(out var jwt)`, APIM's extension: like [`Checker::try_get_value`],
-    /// the method gives (parsed, the `Jwt`) and `Node::Out` stores the `Jwt` or null.
-    pub(super) fn try_parse_jwt(
+    /// `token.TryParseJwt(out var jwt)` and `header.TryParseBasic(out var credentials)`,
+    /// APIM's extensions: like [`Checker::try_get_value`], the method gives (parsed, the
+    /// object) and `Node::Out` stores the object or null.
+    pub(super) fn try_parse_token(
         &mut self,
         recv: Node,
+        name: &str,
         args: &[Arg],
         null_cond: bool,
         name_span: Span,
     ) -> CResult<(Node, Ty)> {
         self.no_named(args)?;
-        let jwt = Ty::Obj(Obj::Jwt);
+        let (method, ty) = if name == "TryParseBasic" {
+            (Method::StrTryParseBasic, Ty::Obj(Obj::BasicAuth))
+        } else {
+            (Method::StrTryParseJwt, Ty::Obj(Obj::Jwt))
+        };
         let [out] = args else {
             return Err((
                 K::Arguments {
-                    method: "string.TryParseJwt".into(),
-                    expected: "(out Jwt result)".into(),
+                    method: format!("string.{name}"),
+                    expected: format!("(out {ty} result)"),
                 },
                 name_span,
             ));
         };
-        let slot = self.out_slot(&out.value, &jwt)?;
+        let slot = self.out_slot(&out.value, &ty)?;
         let call = Node::Method {
             recv: Box::new(recv),
-            method: Method::StrTryParseJwt,
+            method,
             args: Vec::new(),
             lambda: None,
             ty: None,
@@ -292,6 +298,7 @@ impl Checker {
             Class::Double => (StaticFn::DoubleParse, Ty::Double),
             Class::Bool => (StaticFn::BoolParse, Ty::Bool),
             Class::DateTime => (StaticFn::DtParse, Ty::DateTime),
+            Class::DateTimeOffset => (StaticFn::DtoParse, Ty::DateTimeOffset),
             Class::Guid => (StaticFn::GuidParse, Ty::Obj(Obj::Guid)),
             _ => return Err(self.no_member(&Ty::Static(c), "TryParse", name_span)),
         };
@@ -364,5 +371,73 @@ impl Checker {
                 None => Err((K::UnknownName(name.clone()), *name_span)),
             },
         }
+    }
+
+    /// `Array.Exists(a, p)`, `TrueForAll`, `Find`, `FindAll` and `IndexOf(a, v)`: the
+    /// helpers of `System.Array` that are a LINQ or list method of the array, checked as
+    /// that call (`a.Any(p)`, ...).
+    pub(super) fn array_static(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[Arg],
+        span: Span,
+    ) -> CResult<(Node, Ty)> {
+        self.no_named(args)?;
+        let linq = match name {
+            "Exists" => "Any",
+            "TrueForAll" => "All",
+            "Find" => "FirstOrDefault",
+            "FindAll" => "Where",
+            "IndexOf" => "IndexOf",
+            _ => return Err((K::NotImplemented(format!("Array.{name}")), name_span)),
+        };
+        let [array, arg] = args else {
+            return Err((
+                K::Arguments {
+                    method: format!("Array.{name}"),
+                    expected: "(T[] array, ...) with two arguments".into(),
+                },
+                name_span,
+            ));
+        };
+        if linq != "IndexOf" {
+            let call = Expr {
+                kind: ExprKind::Call {
+                    target: Box::new(Expr {
+                        kind: ExprKind::Member {
+                            target: Box::new(array.value.clone()),
+                            name: linq.to_owned(),
+                            name_span,
+                            null_cond: false,
+                        },
+                        span,
+                    }),
+                    type_args: Vec::new(),
+                    args: vec![arg.clone()],
+                },
+                span,
+            };
+            return self.expr(&call);
+        }
+        let (an, at) = self.value(&array.value)?;
+        let elem = match &at {
+            Ty::Array(e) | Ty::List(e) => (**e).clone(),
+            _ => return Err(mismatch("an array", &at, array.value.span)),
+        };
+        let (vn, vt) = self.value(&arg.value)?;
+        if !elem.accepts(&vt) {
+            return Err(mismatch(&elem, &vt, arg.value.span));
+        }
+        let node = Node::Method {
+            recv: Box::new(an),
+            method: Method::ListIndexOf,
+            args: vec![coerce(vn, &vt, &elem)],
+            lambda: None,
+            ty: None,
+            null_cond: false,
+            span: name_span,
+        };
+        Ok((node, Ty::Int))
     }
 }

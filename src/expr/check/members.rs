@@ -116,6 +116,8 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             "Type" => (P::JwtType, s()),
             _ => return None,
         },
+        (T::Obj(Obj::BasicAuth), "UserId") => (P::BasicUserId, s()),
+        (T::Obj(Obj::BasicAuth), "Password") => (P::BasicPassword, s()),
         // certgate has no users, subscriptions or products: these objects are always
         // null, so their members are typed but never read (`?.` gives null)
         (T::Obj(Obj::Subscription), _) => match name {
@@ -149,6 +151,17 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
         (T::Dict(_), "Count") => (P::DictCount, T::Int),
         (T::Dict(d), "Keys") => (P::DictKeys, T::Array(Box::new(d.key()))),
         (T::Dict(d), "Values") => (P::DictValues, T::Array(Box::new(d.value()))),
+        (T::DateTimeOffset, _) => match name {
+            "DateTime" => (P::DtoClock, T::DateTime),
+            "UtcDateTime" | "LocalDateTime" => (P::DtoUtcDateTime, T::DateTime),
+            "Offset" => (P::DtoOffset, T::TimeSpan),
+            "UtcTicks" => (P::DtoUtcTicks, T::Long),
+            // the clock time's parts, as DateTime's
+            _ => match property(&T::DateTime, name)? {
+                (P::DtKind, _) => return None,
+                r => r,
+            },
+        },
         (T::DateTime, _) => match name {
             "Year" => (P::DtYear, T::Int),
             "Month" => (P::DtMonth, T::Int),
@@ -205,6 +218,15 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             _ => return None,
         },
         (T::Obj(Obj::StringBuilder), "Length") => (P::SbLength, T::Int),
+        (T::Obj(Obj::Symmetric), _) => match name {
+            "Key" => (P::SymKey, T::Bytes),
+            "IV" => (P::SymIv, T::Bytes),
+            "KeySize" => (P::SymKeySize, T::Int),
+            "BlockSize" => (P::SymBlockSize, T::Int),
+            "Mode" => (P::SymMode, T::Enum(EnumTy::CipherMode)),
+            "Padding" => (P::SymPadding, T::Enum(EnumTy::PaddingMode)),
+            _ => return None,
+        },
         _ => return None,
     };
     Some(r)
@@ -242,9 +264,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
         ),
         Ty::Obj(Obj::Context) => matches!(name, "Trace"),
         // APIM's extension methods.
-        Ty::String => matches!(name, "AsBasic" | "TryParseBasic"),
-        Ty::Bytes => matches!(name, "Encrypt" | "Decrypt"),
-        Ty::Obj(Obj::Body) => matches!(name, "AsFormUrlEncodedContent"),
         Ty::Obj(Obj::Guid) => matches!(name, "CompareTo"),
         Ty::Json(_) => matches!(
             name,
@@ -304,6 +323,8 @@ pub(crate) enum P {
     Sel,
     Span,
     Date,
+    /// A DateTimeOffset, or a DateTime (C# converts it implicitly).
+    DateOffset,
     /// Any number of further arguments of any type (`params object[]`).
     Rest,
     /// A collection of elements of the receiver's element type (`AddRange`).
@@ -311,12 +332,26 @@ pub(crate) enum P {
     /// The receiver dictionary's key type, value type.
     Key,
     Val,
+    /// A SymmetricAlgorithm (`Aes.Create()`).
+    Symmetric,
     /// A JSON token or a value that converts to one (string, number, bool, DateTime,
     /// null): Newtonsoft's implicit conversions to `JToken`.
     JsonArg,
 }
 
 impl P {
+    /// The parameter as a message names it, with the receiver's element type when known
+    /// (`string` rather than "the element type").
+    pub(crate) fn describe_in(self, elem: Option<&Ty>) -> String {
+        match (self, elem) {
+            (P::Elem, Some(t)) => t.to_string(),
+            (P::Key | P::Val, Some(Ty::Pair(k, v))) => {
+                if self == P::Key { k } else { v }.to_string()
+            }
+            _ => self.describe(),
+        }
+    }
+
     pub(crate) fn describe(self) -> String {
         match self {
             P::Str => "string".into(),
@@ -336,8 +371,10 @@ impl P {
             P::Sel => "a lambda x => value".into(),
             P::Span => "TimeSpan".into(),
             P::Date => "DateTime".into(),
+            P::DateOffset => "DateTimeOffset".into(),
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
+            P::Symmetric => "SymmetricAlgorithm".into(),
             P::Items => "a collection of the element type".into(),
             P::Key => "the key type".into(),
             P::Val => "the value type".into(),
@@ -356,6 +393,9 @@ pub(crate) enum R {
     StrArr,
     CharArr,
     Date,
+    /// The receiver's type: `AddDays` of a DateTimeOffset is a DateTimeOffset.
+    Recv,
+    DateOffset,
     Span,
     Bytes,
     Elem,
@@ -380,6 +420,8 @@ pub(crate) enum R {
     Random,
     Guid,
     Jwt,
+    Basic,
+    Symmetric,
 }
 
 /// Which receivers a method table entry applies to.
@@ -387,7 +429,9 @@ pub(crate) enum R {
 pub(crate) enum Recv {
     Str,
     Cert,
+    /// DateTime or DateTimeOffset: what both have (`AddDays`, ...).
     Date,
+    DateOffset,
     Span,
     Enc,
     /// Headers, Query, MatchedParameters.
@@ -402,6 +446,10 @@ pub(crate) enum Recv {
     /// A hash or HMAC object.
     Hash,
     Guid,
+    /// `IDictionary<string, IList<string>>`, what `AsFormUrlEncodedContent` gives.
+    Form,
+    Bytes,
+    Symmetric,
     Seq,
     Any,
     /// A JSON token of this type (`Token`: any token).
@@ -413,7 +461,8 @@ impl Recv {
         match self {
             Recv::Str => *ty == Ty::String,
             Recv::Cert => *ty == Ty::Cert,
-            Recv::Date => *ty == Ty::DateTime,
+            Recv::Date => matches!(ty, Ty::DateTime | Ty::DateTimeOffset),
+            Recv::DateOffset => *ty == Ty::DateTimeOffset,
             Recv::Span => *ty == Ty::TimeSpan,
             Recv::Enc => *ty == Ty::Obj(Obj::Encoding),
             Recv::StrDict => matches!(
@@ -430,6 +479,15 @@ impl Recv {
             Recv::List => matches!(ty, Ty::List(_)),
             Recv::Hash => matches!(ty, Ty::Obj(Obj::Hash(_) | Obj::Hmac(_))),
             Recv::Map => matches!(ty, Ty::Map(..)),
+            Recv::Bytes => *ty == Ty::Bytes,
+            Recv::Symmetric => *ty == Ty::Obj(Obj::Symmetric),
+            Recv::Form => match ty {
+                Ty::Map(k, v) => {
+                    **k == Ty::String
+                        && matches!(&**v, Ty::Array(e) | Ty::List(e) if **e == Ty::String)
+                }
+                _ => false,
+            },
             Recv::Seq => ty.element().is_some(),
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
             Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
@@ -574,32 +632,67 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         M::CertGetCertHashString,
     ),
     // DateTime
-    (Recv::Date, "AddDays", &[Num], R::Date, M::DtAddDays),
-    (Recv::Date, "AddHours", &[Num], R::Date, M::DtAddHours),
-    (Recv::Date, "AddMinutes", &[Num], R::Date, M::DtAddMinutes),
-    (Recv::Date, "AddSeconds", &[Num], R::Date, M::DtAddSeconds),
+    (Recv::Date, "AddDays", &[Num], R::Recv, M::DtAddDays),
+    (Recv::Date, "AddHours", &[Num], R::Recv, M::DtAddHours),
+    (Recv::Date, "AddMinutes", &[Num], R::Recv, M::DtAddMinutes),
+    (Recv::Date, "AddSeconds", &[Num], R::Recv, M::DtAddSeconds),
     (
         Recv::Date,
         "AddMilliseconds",
         &[Num],
-        R::Date,
+        R::Recv,
         M::DtAddMilliseconds,
     ),
-    (Recv::Date, "AddTicks", &[Long], R::Date, M::DtAddTicks),
-    (Recv::Date, "AddMonths", &[Int], R::Date, M::DtAddMonths),
-    (Recv::Date, "AddYears", &[Int], R::Date, M::DtAddYears),
-    (Recv::Date, "Add", &[Span], R::Date, M::DtAdd),
-    (Recv::Date, "Subtract", &[Span], R::Date, M::DtSubtractSpan),
+    (Recv::Date, "AddTicks", &[Long], R::Recv, M::DtAddTicks),
+    (Recv::Date, "AddMonths", &[Int], R::Recv, M::DtAddMonths),
+    (Recv::Date, "AddYears", &[Int], R::Recv, M::DtAddYears),
+    (Recv::Date, "Add", &[Span], R::Recv, M::DtAdd),
+    (Recv::Date, "Subtract", &[Span], R::Recv, M::DtSubtractSpan),
     (Recv::Date, "Subtract", &[Date], R::Span, M::DtSubtractDate),
+    (
+        Recv::DateOffset,
+        "Subtract",
+        &[DateOffset],
+        R::Span,
+        M::DtSubtractDate,
+    ),
     (
         Recv::Date,
         "ToUniversalTime",
         &[],
-        R::Date,
+        R::Recv,
         M::DtToUniversalTime,
     ),
-    (Recv::Date, "ToLocalTime", &[], R::Date, M::DtToLocalTime),
+    (Recv::Date, "ToLocalTime", &[], R::Recv, M::DtToLocalTime),
     (Recv::Date, "CompareTo", &[Date], R::Int, M::DtCompareTo),
+    (
+        Recv::DateOffset,
+        "CompareTo",
+        &[DateOffset],
+        R::Int,
+        M::DtCompareTo,
+    ),
+    (
+        Recv::DateOffset,
+        "ToOffset",
+        &[Span],
+        R::DateOffset,
+        M::DtoToOffset,
+    ),
+    (
+        Recv::DateOffset,
+        "ToUnixTimeSeconds",
+        &[],
+        R::Long,
+        M::DtoToUnixTimeSeconds,
+    ),
+    (
+        Recv::DateOffset,
+        "ToUnixTimeMilliseconds",
+        &[],
+        R::Long,
+        M::DtoToUnixTimeMilliseconds,
+    ),
     // TimeSpan
     (Recv::Span, "Add", &[Span], R::Span, M::TsAdd),
     (Recv::Span, "Subtract", &[Span], R::Span, M::TsSubtract),
@@ -610,6 +703,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Enc, "GetBytes", &[Str], R::Bytes, M::EncGetBytes),
     // APIM's string extension: the decoded token, or null
     (Recv::Str, "AsJwt", &[], R::Jwt, M::StrAsJwt),
+    // and the Basic credentials of an Authorization header, or null
+    (Recv::Str, "AsBasic", &[], R::Basic, M::StrAsBasic),
     // dictionaries
     (
         Recv::StrDict,
@@ -667,6 +762,13 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::Seq, "Last", &[], R::Elem, M::Last),
     (Recv::Seq, "LastOrDefault", &[], R::Elem, M::LastOrDefault),
     (Recv::Seq, "Contains", &[Elem], R::Bool, M::Contains),
+    (
+        Recv::Seq,
+        "Contains",
+        &[Elem, Enum(EnumTy::StringComparer)],
+        R::Bool,
+        M::ContainsCmp,
+    ),
     (Recv::Seq, "ToArray", &[], R::ArrElem, M::ToArray),
     (Recv::Seq, "ToList", &[], R::ListElem, M::ToArray),
     (Recv::Seq, "Distinct", &[], R::ArrElem, M::Distinct),
@@ -713,6 +815,21 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     ),
     (Recv::Map, "Remove", &[Key], R::Bool, M::MapRemove),
     (Recv::Map, "Clear", &[], R::Void, M::Clear),
+    // APIM's extensions of a form (`AsFormUrlEncodedContent`): the two are one encoding
+    (
+        Recv::Form,
+        "ToQueryString",
+        &[],
+        R::Str,
+        M::FormToQueryString,
+    ),
+    (
+        Recv::Form,
+        "ToFormUrlEncodedContent",
+        &[],
+        R::Str,
+        M::FormToQueryString,
+    ),
     // hash and HMAC objects
     (
         Recv::Hash,
@@ -722,6 +839,53 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         M::ComputeHash,
     ),
     (Recv::Hash, "Dispose", &[], R::Void, M::Dispose),
+    // APIM's ciphers: byte[].Encrypt/Decrypt and the SymmetricAlgorithm they may take
+    (
+        Recv::Bytes,
+        "Encrypt",
+        &[Str, Bytes, Bytes],
+        R::Bytes,
+        M::Encrypt,
+    ),
+    (Recv::Bytes, "Encrypt", &[Symmetric], R::Bytes, M::Encrypt),
+    (
+        Recv::Bytes,
+        "Encrypt",
+        &[Symmetric, Bytes, Bytes],
+        R::Bytes,
+        M::Encrypt,
+    ),
+    (
+        Recv::Bytes,
+        "Decrypt",
+        &[Str, Bytes, Bytes],
+        R::Bytes,
+        M::Decrypt,
+    ),
+    (Recv::Bytes, "Decrypt", &[Symmetric], R::Bytes, M::Decrypt),
+    (
+        Recv::Bytes,
+        "Decrypt",
+        &[Symmetric, Bytes, Bytes],
+        R::Bytes,
+        M::Decrypt,
+    ),
+    (
+        Recv::Symmetric,
+        "GenerateKey",
+        &[],
+        R::Void,
+        M::SymGenerateKey,
+    ),
+    (
+        Recv::Symmetric,
+        "GenerateIV",
+        &[],
+        R::Void,
+        M::SymGenerateIv,
+    ),
+    (Recv::Symmetric, "Dispose", &[], R::Void, M::Dispose),
+    (Recv::Symmetric, "Clear", &[], R::Void, M::Dispose),
     (Recv::Hash, "Clear", &[], R::Void, M::Dispose),
     // StringBuilder and Random (i15)
     (Recv::Builder, "Append", &[Obj], R::Builder, M::SbAppend),
@@ -833,6 +997,7 @@ use StaticFn as F;
 
 pub(crate) const STATICS: &[StaticEntry] = &[
     (Class::Guid, "NewGuid", &[], R::Guid, F::GuidNewGuid),
+    (Class::Aes, "Create", &[], R::Symmetric, F::AesCreate),
     (Class::Guid, "Parse", &[Str], R::Guid, F::GuidParse),
     (
         Class::BitConverter,
@@ -918,6 +1083,27 @@ pub(crate) const STATICS: &[StaticEntry] = &[
         F::StrEqualsCmp,
     ),
     (Class::DateTime, "Parse", &[Str], R::Date, F::DtParse),
+    (
+        Class::DateTimeOffset,
+        "Parse",
+        &[Str],
+        R::DateOffset,
+        F::DtoParse,
+    ),
+    (
+        Class::DateTimeOffset,
+        "FromUnixTimeSeconds",
+        &[Long],
+        R::DateOffset,
+        F::DtoFromUnixTimeSeconds,
+    ),
+    (
+        Class::DateTimeOffset,
+        "FromUnixTimeMilliseconds",
+        &[Long],
+        R::DateOffset,
+        F::DtoFromUnixTimeMilliseconds,
+    ),
     (
         Class::DateTime,
         "SpecifyKind",
@@ -1177,6 +1363,34 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
         R::Date,
         F::NewDateTime,
     ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Date],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Long, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
+    (
+        Class::DateTimeOffset,
+        "new",
+        &[Int, Int, Int, Int, Int, Int, Int, Span],
+        R::DateOffset,
+        F::NewDateTimeOffset,
+    ),
     (Class::Exception, "new", &[], R::Exception, F::NewException),
     (
         Class::Exception,
@@ -1201,6 +1415,8 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
         F::NewStringBuilder,
     ),
     (Class::Random, "new", &[], R::Random, F::NewRandom),
+    (Class::Random, "new", &[Int], R::Random, F::NewRandom),
+    (Class::Aes, "new", &[], R::Symmetric, F::AesCreate),
 ];
 
 /// `name` without the namespace APIM code may write before it (`System.Text.`, ...).
@@ -1227,7 +1443,6 @@ pub(crate) fn apim_allows(short: &str) -> bool {
             | "UInt16"
             | "UInt32"
             | "UInt64"
-            | "DateTimeOffset"
             | "TimeZone"
             | "TimeZoneInfo"
             | "MidpointRounding"
@@ -1299,6 +1514,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
     Some(match name {
         "string" | "String" => Class::String,
         "DateTime" => Class::DateTime,
+        "DateTimeOffset" => Class::DateTimeOffset,
         "TimeSpan" => Class::TimeSpan,
         "Convert" => Class::Convert,
         "Encoding" => Class::Encoding,
@@ -1336,6 +1552,11 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "SHA256" | "SHA256Managed" => Class::Hash(HashAlg::Sha256),
         "SHA384" | "SHA384Managed" => Class::Hash(HashAlg::Sha384),
         "SHA512" | "SHA512Managed" => Class::Hash(HashAlg::Sha512),
+        // `Aes` itself is abstract: `Checker::new_object` refuses `new Aes()`
+        "Aes" | "AesManaged" | "AesCryptoServiceProvider" => Class::Aes,
+        "CipherMode" => Class::Enum(EnumTy::CipherMode),
+        "Array" => Class::Array,
+        "PaddingMode" => Class::Enum(EnumTy::PaddingMode),
         "HMACMD5" => Class::Hmac(HashAlg::Md5),
         "HMACSHA1" => Class::Hmac(HashAlg::Sha1),
         "HMACSHA256" => Class::Hmac(HashAlg::Sha256),
@@ -1444,6 +1665,10 @@ const PROPERTY_NAMES: &[&str] = &[
     "Ticks",
     "TimeOfDay",
     "Kind",
+    "UtcDateTime",
+    "LocalDateTime",
+    "Offset",
+    "UtcTicks",
     "Days",
     "Hours",
     "Minutes",
@@ -1459,10 +1684,27 @@ const PROPERTY_NAMES: &[&str] = &[
     "Groups",
     "Type",
     "HasValues",
+    "UserId",
+    "Password",
+    "IV",
+    "KeySize",
+    "BlockSize",
+    "Mode",
+    "Padding",
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[
-    "Empty", "UtcNow", "Now", "Today", "MinValue", "MaxValue", "Zero", "UTF8", "PI", "E",
+    "Empty",
+    "UtcNow",
+    "Now",
+    "Today",
+    "MinValue",
+    "MaxValue",
+    "UnixEpoch",
+    "Zero",
+    "UTF8",
+    "PI",
+    "E",
 ];
 
 /// The closest member name of `ty` to `name`, as `; did you mean 'X'?`, or "".

@@ -1,6 +1,7 @@
 //! The checker: resolves names and members against the context model, checks the types
 //! that can be known, folds constants, and lowers the syntax tree to [`super::ir`].
 
+mod cipher;
 mod collections;
 mod json;
 mod linq;
@@ -49,6 +50,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
         catch_slots: Vec::new(),
         fn_sigs: Vec::new(),
         functions: Vec::new(),
+        wrapping: false,
     };
     match body {
         Body::Expr(e) => {
@@ -127,6 +129,8 @@ struct Checker {
     /// declaration is checked (calls may come before it, as C# allows).
     fn_sigs: Vec<(Vec<Ty>, Ty)>,
     functions: Vec<Option<ir::Function>>,
+    /// Inside `unchecked(...)`: integer `+ - *`, negation and casts wrap.
+    wrapping: bool,
 }
 
 fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
@@ -137,6 +141,11 @@ fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
         },
         span,
     )
+}
+
+/// `int`, `long` and `char`: the operands of `& | ^ << >>`.
+fn integral(t: &Ty) -> bool {
+    matches!(t, Ty::Int | Ty::Long | Ty::Char)
 }
 
 fn numeric_result(a: &Ty, b: &Ty) -> Ty {
@@ -387,6 +396,7 @@ impl Checker {
                 Ok((ir::Stmt::Expr(n), false))
             }
             Stmt::IndexAssign { target, value } => Ok((self.index_assign(target, value)?, false)),
+            Stmt::MemberAssign { target, value } => Ok((self.member_assign(target, value)?, false)),
             Stmt::Seq(v) => {
                 let mut out = Vec::with_capacity(v.len());
                 for s in v {
@@ -819,6 +829,12 @@ impl Checker {
         let span = e.span;
         let c = |v: Value, t: Ty| Ok((Node::Const(v), t));
         match &e.kind {
+            ExprKind::Checked { wrapping, expr } => {
+                let outer = std::mem::replace(&mut self.wrapping, *wrapping);
+                let r = self.value(expr);
+                self.wrapping = outer;
+                r
+            }
             ExprKind::Null => c(Value::Null, Ty::Null),
             ExprKind::Bool(b) => c(Value::Bool(*b), Ty::Bool),
             ExprKind::Int(n) => c(Value::Int(*n), Ty::Int),
@@ -870,13 +886,15 @@ impl Checker {
                 let (n, t) = self.value(inner)?;
                 let ty = match (op, &t) {
                     (UnOp::Not, Ty::Bool) => Ty::Bool,
-                    (UnOp::Neg | UnOp::Plus, Ty::Int | Ty::Char) => Ty::Int,
+                    (UnOp::Neg | UnOp::Plus | UnOp::BitNot, Ty::Int | Ty::Char) => Ty::Int,
+                    (UnOp::BitNot, Ty::Long) => Ty::Long,
                     (UnOp::Neg | UnOp::Plus, Ty::Long | Ty::Double | Ty::TimeSpan) => t.clone(),
                     _ => {
                         let op = match op {
                             UnOp::Not => "!",
-                            UnOp::Neg => "-",
+                            UnOp::Neg | UnOp::NegWrap => "-",
                             UnOp::Plus => "+",
+                            UnOp::BitNot => "~",
                         };
                         return Err((
                             K::BadOperand {
@@ -887,8 +905,14 @@ impl Checker {
                         ));
                     }
                 };
+                let op = match op {
+                    UnOp::Neg if self.wrapping && matches!(ty, Ty::Int | Ty::Long) => {
+                        UnOp::NegWrap
+                    }
+                    other => *other,
+                };
                 let node = Node::Unary {
-                    op: *op,
+                    op,
                     expr: Box::new(n),
                     span,
                 };
@@ -948,6 +972,24 @@ impl Checker {
                 }
                 if from == to {
                     return Ok((n, to));
+                }
+                if self.wrapping
+                    && matches!(from, Ty::Int | Ty::Long | Ty::Char)
+                    && matches!(to, Ty::Int | Ty::Long)
+                {
+                    // unchecked((int)x): the low bits, no overflow check
+                    let f = if to == Ty::Int {
+                        StaticFn::UncheckedInt
+                    } else {
+                        StaticFn::UncheckedLong
+                    };
+                    let node = Node::Static {
+                        f,
+                        args: vec![n],
+                        regex: None,
+                        span,
+                    };
+                    return Ok((node, to));
                 }
                 let node = Node::Cast {
                     to: to.clone(),
@@ -1009,7 +1051,7 @@ impl Checker {
             }
             ExprKind::Out { .. } => Err((
                 K::Misplaced(
-                    "an 'out' argument is only allowed in a call of TryGetValue, TryParse or TryParseJwt".into(),
+                    "an 'out' argument is only allowed in a call of TryGetValue, TryParse, TryParseJwt or TryParseBasic".into(),
                 ),
                 span,
             )),
@@ -1161,9 +1203,24 @@ impl Checker {
                 (K::TypeNotAllowed(ty.name.clone()), ty.span)
             });
         };
-        if c == Class::Random && !args.is_empty() {
+        if c == Class::Aes && base == "Aes" {
             return Err((
-                K::NotImplemented("'new Random(seed)' (.NET's seeded sequence)".into()),
+                K::Misplaced(
+                    "cannot create an instance of the abstract type 'Aes': use Aes.Create()".into(),
+                ),
+                ty.span,
+            ));
+        }
+        if let (Class::DateTimeOffset, [first, _]) = (c, args)
+            && self.value(&first.value)?.1 == Ty::DateTime
+        {
+            return Err((
+                K::NotImplemented(
+                    "'new DateTimeOffset(DateTime, TimeSpan)' (.NET reads it by the DateTime's \
+                     Kind, which certgate does not keep; write new DateTimeOffset(y, M, d, h, \
+                     m, s, offset))"
+                        .into(),
+                ),
                 span,
             ));
         }
@@ -1348,6 +1405,23 @@ impl Checker {
                 k(Value::DateTime(datetime!(9999-12-31 23:59:59.9999999 UTC))),
                 Ty::DateTime,
             ),
+            (Class::DateTimeOffset, "UtcNow" | "Now") => {
+                (node(StaticFn::DtoUtcNow), Ty::DateTimeOffset)
+            }
+            (Class::DateTimeOffset, "MinValue") => (
+                k(Value::DateTimeOffset(datetime!(0001-01-01 0:00 UTC))),
+                Ty::DateTimeOffset,
+            ),
+            (Class::DateTimeOffset, "MaxValue") => (
+                k(Value::DateTimeOffset(
+                    datetime!(9999-12-31 23:59:59.9999999 UTC),
+                )),
+                Ty::DateTimeOffset,
+            ),
+            (Class::DateTimeOffset, "UnixEpoch") => (
+                k(Value::DateTimeOffset(time::OffsetDateTime::UNIX_EPOCH)),
+                Ty::DateTimeOffset,
+            ),
             (Class::TimeSpan, "Zero") => (k(Value::TimeSpan(0)), Ty::TimeSpan),
             (Class::Encoding, "UTF8") => (
                 k(Value::Object(Handle(HandleKind::Encoding))),
@@ -1506,19 +1580,33 @@ impl Checker {
                     {
                         numeric_result(&lt, &rt)
                     }
+                    BinOp::BitAnd | BinOp::BitOr | BinOp::Xor => match (&lt, &rt) {
+                        // on bool: both sides run (no short-circuit)
+                        (Ty::Bool, Ty::Bool) => Ty::Bool,
+                        _ if integral(&lt) && integral(&rt) => numeric_result(&lt, &rt),
+                        _ => return bad(),
+                    },
+                    // the left operand's type; the count is an int
+                    BinOp::Shl | BinOp::Shr
+                        if integral(&lt) && matches!(rt, Ty::Int | Ty::Char) =>
+                    {
+                        numeric_result(&lt, &Ty::Int)
+                    }
                     BinOp::Add => match (&lt, &rt) {
-                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::DateTime | Ty::DateTimeOffset, Ty::TimeSpan) => lt.clone(),
                         (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
                         _ => return bad(),
                     },
                     BinOp::Sub => match (&lt, &rt) {
-                        (Ty::DateTime, Ty::TimeSpan) => Ty::DateTime,
+                        (Ty::DateTime | Ty::DateTimeOffset, Ty::TimeSpan) => lt.clone(),
                         (Ty::DateTime, Ty::DateTime) | (Ty::TimeSpan, Ty::TimeSpan) => Ty::TimeSpan,
+                        _ if dates_with_offset(&lt, &rt) => Ty::TimeSpan,
                         _ => return bad(),
                     },
                     BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                         let ok = (lt.is_numeric() && rt.is_numeric())
-                            || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan));
+                            || (lt == rt && matches!(lt, Ty::DateTime | Ty::TimeSpan))
+                            || dates_with_offset(&lt, &rt);
                         if !ok {
                             return bad();
                         }
@@ -1526,6 +1614,7 @@ impl Checker {
                     }
                     BinOp::Eq | BinOp::Ne => {
                         let ok = lt == rt
+                            || dates_with_offset(&lt, &rt)
                             || (lt.is_numeric() && rt.is_numeric())
                             || lt == Ty::Null
                             || rt == Ty::Null
@@ -1537,6 +1626,12 @@ impl Checker {
                         Ty::Bool
                     }
                     _ => return bad(),
+                };
+                let op = match op {
+                    BinOp::Add if self.wrapping && integral(&ty) => BinOp::AddWrap,
+                    BinOp::Sub if self.wrapping && integral(&ty) => BinOp::SubWrap,
+                    BinOp::Mul if self.wrapping && integral(&ty) => BinOp::MulWrap,
+                    other => other,
                 };
                 let node = Node::Binary {
                     op,
@@ -1603,6 +1698,9 @@ impl Checker {
                 if name == "TryParse" {
                     return self.try_parse(*c, args, *name_span, call_span);
                 }
+                if *c == Class::Array {
+                    return self.array_static(name, *name_span, args, call_span);
+                }
                 if let Class::Hash(a) = c
                     && name == "Create"
                     && args.is_empty()
@@ -1631,8 +1729,8 @@ impl Checker {
         if name == "GetValueOrDefault" && rty == Ty::Dict(DictTy::Variables) {
             return self.var_get(recv, type_args, args, null_cond, *name_span, call_span);
         }
-        if name == "TryParseJwt" && rty == Ty::String {
-            return self.try_parse_jwt(recv, args, null_cond, *name_span);
+        if let ("TryParseJwt" | "TryParseBasic", Ty::String) = (name.as_str(), &rty) {
+            return self.try_parse_token(recv, name, args, null_cond, *name_span);
         }
         if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
             return self.try_get_value(recv, &rty, args, null_cond, *name_span);
@@ -1645,6 +1743,20 @@ impl Checker {
         }
         if name == "As" && rty == Ty::Obj(Obj::Body) {
             return self.body_as(recv, type_args, args, null_cond, *name_span, call_span);
+        }
+        if name == "AsFormUrlEncodedContent" && rty == Ty::Obj(Obj::Body) {
+            if let Some(t) = type_args.first() {
+                return Err((
+                    K::Unsupported(format!("type arguments on '{name}'")),
+                    t.span,
+                ));
+            }
+            let form = Ty::Map(
+                Box::new(Ty::String),
+                Box::new(Ty::Array(Box::new(Ty::String))),
+            );
+            let read = (Method::BodyAsForm, form);
+            return self.body_read(recv, read, args, null_cond, *name_span);
         }
         if name == "Value" && matches!(rty, Ty::Json(_)) {
             return self.json_value(recv, type_args, args, null_cond, *name_span);
@@ -1677,7 +1789,7 @@ impl Checker {
             &format!("{rty}.{name}"),
             candidates.iter().map(|(_, _, p, r, m)| (*p, *r, *m)),
             args,
-            elem.as_ref(),
+            (elem.as_ref(), Some(&rty)),
             *name_span,
         )?;
         // Deployment.Certificates.Any(c => c.Value.Thumbprint == x): a hash lookup.
@@ -1689,6 +1801,7 @@ impl Checker {
             return Ok((node, Ty::Bool));
         }
         let Ret::Ty(ty) = ret;
+        self.cipher_name(method, &nodes, *name_span)?;
         use Method as M;
         if matches!(method, M::Sum | M::SumSel) && !matches!(ty, Ty::Int | Ty::Long | Ty::Double) {
             return Err(mismatch(
@@ -1782,13 +1895,14 @@ impl Checker {
     }
 
     /// Picks the overload whose parameters fit, compiles the arguments (and lambda).
+    /// `elem` is the receiver's element type, `recv` the receiver's (for `R::Recv`).
     #[allow(clippy::type_complexity)]
     fn overload<I, T>(
         &mut self,
         what: &str,
         candidates: I,
         args: &[Arg],
-        elem: Option<&Ty>,
+        (elem, recv): (Option<&Ty>, Option<&Ty>),
         span: Span,
     ) -> CResult<(T, Vec<Node>, Option<Lambda>, Ret)>
     where
@@ -1806,7 +1920,7 @@ impl Checker {
         if with_arity.is_empty() {
             let sigs: Vec<String> = candidates
                 .map(|(p, ..)| {
-                    let ps: Vec<String> = p.iter().map(|p| p.describe()).collect();
+                    let ps: Vec<String> = p.iter().map(|p| p.describe_in(elem)).collect();
                     format!("({})", ps.join(", "))
                 })
                 .collect();
@@ -1866,7 +1980,7 @@ impl Checker {
                     }
                     (Some((n, t)), p) => {
                         if !param_accepts(p, t, elem) {
-                            first_err.get_or_insert(mismatch(p.describe(), t, a.value.span));
+                            first_err.get_or_insert(mismatch(p.describe_in(elem), t, a.value.span));
                             continue 'cand;
                         }
                         nodes.push(n.clone());
@@ -1883,6 +1997,8 @@ impl Checker {
                 R::StrArr => Ty::Array(Box::new(Ty::String)),
                 R::CharArr => Ty::Array(Box::new(Ty::Char)),
                 R::Date => Ty::DateTime,
+                R::DateOffset => Ty::DateTimeOffset,
+                R::Recv => recv.cloned().unwrap_or(Ty::Object),
                 R::Span => Ty::TimeSpan,
                 R::Bytes => Ty::Bytes,
                 R::Match => Ty::Obj(Obj::Match),
@@ -1892,6 +2008,8 @@ impl Checker {
                 R::Random => Ty::Obj(Obj::Random),
                 R::Guid => Ty::Obj(Obj::Guid),
                 R::Jwt => Ty::Obj(Obj::Jwt),
+                R::Basic => Ty::Obj(Obj::BasicAuth),
+                R::Symmetric => Ty::Obj(Obj::Symmetric),
                 R::Elem => elem.cloned().unwrap_or(Ty::Object),
                 R::ArrElem => Ty::Array(Box::new(elem.cloned().unwrap_or(Ty::Object))),
                 R::ListElem => Ty::List(Box::new(elem.cloned().unwrap_or(Ty::Object))),
@@ -2017,7 +2135,7 @@ impl Checker {
             &what,
             candidates.iter().map(|(_, _, p, r, f)| (*p, *r, *f)),
             args,
-            None,
+            (None, None),
             name_span,
         )?;
         let mut regex = None;
@@ -2159,10 +2277,27 @@ impl Checker {
                 ));
             }
         };
+        self.body_read(recv, (method, ty), args, null_cond, name_span)
+    }
+
+    /// A read of the body by `method` (`As<T>`, `AsFormUrlEncodedContent`), with its
+    /// `preserveContent` argument.
+    fn body_read(
+        &mut self,
+        recv: Node,
+        (method, ty): (Method, Ty),
+        args: &[Arg],
+        null_cond: bool,
+        name_span: Span,
+    ) -> CResult<(Node, Ty)> {
         if args.len() > 1 {
+            let what = match method {
+                Method::BodyAsForm => "Body.AsFormUrlEncodedContent",
+                _ => "Body.As<T>",
+            };
             return Err((
                 K::Arguments {
-                    method: "Body.As<T>".into(),
+                    method: what.into(),
                     expected: "(preserveContent: bool) or no argument".into(),
                 },
                 name_span,
@@ -2194,6 +2329,16 @@ impl Checker {
             ty,
         ))
     }
+}
+
+/// A DateTimeOffset with a DateTimeOffset or a DateTime, which C# converts to one: `-`
+/// and the comparisons apply to the instants.
+fn dates_with_offset(a: &Ty, b: &Ty) -> bool {
+    matches!(
+        (a, b),
+        (Ty::DateTimeOffset, Ty::DateTimeOffset | Ty::DateTime)
+            | (Ty::DateTime, Ty::DateTimeOffset)
+    )
 }
 
 /// Whether `e` is an access chain with a `?.` or `?[` in it: C# skips the rest of the
@@ -2262,8 +2407,10 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         },
         P::Span => *t == Ty::TimeSpan,
         P::Date => *t == Ty::DateTime,
+        P::DateOffset => matches!(t, Ty::DateTime | Ty::DateTimeOffset),
         P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
+        P::Symmetric => matches!(t, Ty::Obj(Obj::Symmetric) | Ty::Null),
     }
 }
 

@@ -8,9 +8,10 @@ use base64::Engine;
 
 use super::super::builtins::datetime::{self as dt};
 use super::super::builtins::ops::{self, as_f64, as_i64, equals};
+use super::super::builtins::random::Seeded;
 use super::super::builtins::regex as rx;
 use super::super::builtins::string as st;
-use super::super::builtins::{crypto, web};
+use super::super::builtins::{cipher, crypto, web};
 use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
@@ -198,6 +199,16 @@ impl Eval<'_> {
                         None => super::pair(Value::Bool(false), Value::Null),
                     }
                 }
+                M::StrAsBasic | M::StrTryParseBasic => {
+                    self.charge_bytes(rs.len(), span)?;
+                    let parsed = web::parse_basic(rs)
+                        .map(|c| Value::Object(Handle(HandleKind::BasicAuth(Arc::new(c)))));
+                    match (m, parsed) {
+                        (M::StrAsBasic, parsed) => parsed.unwrap_or(Value::Null),
+                        (_, Some(c)) => super::pair(Value::Bool(true), c),
+                        (_, None) => super::pair(Value::Bool(false), Value::Null),
+                    }
+                }
                 M::StrCompareTo => Value::Int(match &args[0] {
                     Value::String(o) => {
                         self.charge_bytes(rs.len().min(o.len()), span)?;
@@ -231,11 +242,16 @@ impl Eval<'_> {
                 Ok(s(c.serial_number()))
             }
             (M::CertGetCertHashString, Value::Certificate(c)) => Ok(s(c.thumbprint())),
-            (_, Value::DateTime(d))
+            (_, Value::DateTime(d) | Value::DateTimeOffset(d))
                 if !matches!(m, M::ToString | M::ToStringFormat | M::Equals) =>
             {
                 let d = *d;
-                let add = |ticks: i64| dt::add_ticks(d, ticks).map(Value::DateTime).map_err(fail);
+                // a DateTimeOffset's arithmetic keeps its offset
+                let wrap = match recv {
+                    Value::DateTimeOffset(_) => Value::DateTimeOffset,
+                    _ => Value::DateTime,
+                };
+                let add = |ticks: i64| dt::add_ticks(d, ticks).map(wrap).map_err(fail);
                 let num = || as_f64(&args[0]).unwrap_or(0.0);
                 match m {
                     M::DtAddDays => add(dt::scaled_ticks(num(), dt::TICKS_PER_DAY).map_err(fail)?),
@@ -255,7 +271,7 @@ impl Eval<'_> {
                     M::DtAddMonths | M::DtAddYears => {
                         let n = as_i64(&args[0]).unwrap_or(0);
                         let months = if m == M::DtAddYears { n * 12 } else { n };
-                        dt::add_months(d, months).map(Value::DateTime).map_err(fail)
+                        dt::add_months(d, months).map(wrap).map_err(fail)
                     }
                     M::DtAdd => match &args[0] {
                         Value::TimeSpan(t) => add(*t),
@@ -266,16 +282,30 @@ impl Eval<'_> {
                         v => Err(internal(v)),
                     },
                     M::DtSubtractDate => match &args[0] {
-                        Value::DateTime(o) => {
+                        Value::DateTime(o) | Value::DateTimeOffset(o) => {
                             dt::diff_ticks(d, *o).map(Value::TimeSpan).map_err(fail)
                         }
                         v => Err(internal(v)),
                     },
-                    M::DtToUniversalTime | M::DtToLocalTime => Ok(Value::DateTime(d)),
+                    // the local time zone is UTC
+                    M::DtToUniversalTime | M::DtToLocalTime => {
+                        Ok(wrap(d.to_offset(time::UtcOffset::UTC)))
+                    }
                     M::DtCompareTo => match &args[0] {
-                        Value::DateTime(o) => Ok(Value::Int(d.cmp(o) as i32)),
+                        Value::DateTime(o) | Value::DateTimeOffset(o) => {
+                            Ok(Value::Int(d.cmp(o) as i32))
+                        }
                         v => Err(internal(v)),
                     },
+                    M::DtoToOffset => match &args[0] {
+                        Value::TimeSpan(t) => {
+                            let o = dt::offset_of(*t).map_err(fail)?;
+                            Ok(Value::DateTimeOffset(d.to_offset(o)))
+                        }
+                        v => Err(internal(v)),
+                    },
+                    M::DtoToUnixTimeSeconds => Ok(Value::Long(dt::to_unix(d, 1))),
+                    M::DtoToUnixTimeMilliseconds => Ok(Value::Long(dt::to_unix(d, 1000))),
                     _ => self.generic_method(recv.clone(), m, args, lambda, ty, span),
                 }
             }
@@ -303,6 +333,50 @@ impl Eval<'_> {
                     Ok(s(String::from_utf8_lossy(&bytes)))
                 }
             }
+            (M::BodyAsForm, Value::Object(Handle(HandleKind::Body(w)))) => {
+                let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
+                let bytes = self.body_bytes(w, preserve, span)?;
+                self.charge_bytes(bytes.len(), span)?;
+                let fields = web::parse_form(&String::from_utf8_lossy(&bytes));
+                self.check_count(fields.len(), span)?;
+                self.build_elements(fields.len(), bytes.len(), span)?;
+                let form = crate::expr::collections::Map::new(false);
+                for (name, value) in fields {
+                    let key = crate::expr::collections::Key::Str(Arc::from(name.as_str()));
+                    match form.get(&key) {
+                        Some(Value::Array(values)) => values.push(s(value)),
+                        _ => {
+                            let values = Value::Array(vec![s(value)].into());
+                            form.insert(key, s(name), values, true);
+                        }
+                    }
+                }
+                Ok(Value::Map(form))
+            }
+            (M::FormToQueryString, Value::Map(form)) => {
+                let mut out = String::new();
+                for (name, values) in (0..).map_while(|i| form.entry_at(i)).flatten() {
+                    let name = web::escape_data_string(&name.to_string());
+                    let values = match values {
+                        Value::Array(v) => v.to_vec(),
+                        _ => Vec::new(),
+                    };
+                    for v in values {
+                        let piece = web::escape_data_string(&v.to_string());
+                        let len = out.len() + name.len() + piece.len() + 2;
+                        self.check_len(len, "the string", span)?;
+                        self.charge_bytes(name.len() + piece.len(), span)?;
+                        if !out.is_empty() {
+                            out.push('&');
+                        }
+                        out.push_str(&name);
+                        out.push('=');
+                        out.push_str(&piece);
+                    }
+                }
+                // the toolkit's encoder gives null for an empty form
+                Ok(if out.is_empty() { Value::Null } else { s(out) })
+            }
             (
                 M::SbAppend | M::SbAppendLine,
                 Value::Object(Handle(HandleKind::StringBuilder(b))),
@@ -325,6 +399,36 @@ impl Eval<'_> {
                 text.push_str(newline);
                 drop(text);
                 Ok(recv.clone())
+            }
+            (
+                M::RandomNext | M::RandomNextDouble,
+                Value::Object(Handle(HandleKind::Random(Some(seeded)))),
+            ) => {
+                let mut g = seeded
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Ok(match (m, &args[..]) {
+                    (M::RandomNextDouble, _) => Value::Double(g.next_double()),
+                    (_, []) => Value::Int(g.next(None)),
+                    (_, [max]) => {
+                        let max = as_i64(max).unwrap_or(0);
+                        if max < 0 {
+                            return Err(fail(E::Argument(
+                                "'maxValue' must be non-negative".into(),
+                            )));
+                        }
+                        Value::Int(g.next(Some((0, max))))
+                    }
+                    (_, [min, max, ..]) => {
+                        let (min, max) = (as_i64(min).unwrap_or(0), as_i64(max).unwrap_or(0));
+                        if min > max {
+                            return Err(fail(E::Argument(
+                                "'minValue' cannot be greater than maxValue".into(),
+                            )));
+                        }
+                        Value::Int(g.next(Some((min, max))))
+                    }
+                })
             }
             (M::RandomNext, _) => {
                 let (lo, hi) = match args[..] {
@@ -367,6 +471,50 @@ impl Eval<'_> {
                     HandleKind::Hash(a) => crypto::hash(*a, data),
                     _ => Vec::new(),
                 })))
+            }
+            (M::Encrypt | M::Decrypt, Value::Bytes(data)) => {
+                // (name, key, iv), (algorithm) or (algorithm, key, iv)
+                let mut sym = match &args[0] {
+                    Value::String(name) if cipher::is_aes_name(name) => {
+                        cipher::Symmetric::new_aes().map_err(fail)?
+                    }
+                    Value::String(name) => {
+                        return Err(fail(E::Cryptographic(format!(
+                            "certgate does not implement the cipher {}",
+                            quoted(name)
+                        ))));
+                    }
+                    Value::Object(Handle(HandleKind::Symmetric(s))) => {
+                        super::props::cipher_state(s).clone()
+                    }
+                    _ => return Err(fail(E::Argument("alg is null".into()))),
+                };
+                if let [_, key, iv] = &args[..] {
+                    let (Value::Bytes(key), Value::Bytes(iv)) = (key, iv) else {
+                        return Err(fail(E::Argument("key or iv is null".into())));
+                    };
+                    sym.set_key(key).map_err(fail)?;
+                    sym.set_iv(iv).map_err(fail)?;
+                }
+                self.check_len(data.len() + 16, "the byte array", span)?;
+                self.charge_bytes(data.len(), span)?;
+                cipher::cbc(m == M::Encrypt, data, &sym)
+                    .map(|b| Value::Bytes(Arc::from(b)))
+                    .map_err(fail)
+            }
+            (
+                M::SymGenerateKey | M::SymGenerateIv,
+                Value::Object(Handle(HandleKind::Symmetric(s))),
+            ) => {
+                let fresh = cipher::Symmetric::new_aes().map_err(fail)?;
+                let mut s = super::props::cipher_state(s);
+                if m == M::SymGenerateIv {
+                    s.iv = fresh.iv;
+                } else {
+                    let bits = s.key.len() as i64 * 8;
+                    s.set_key_size(bits).map_err(fail)?;
+                }
+                Ok(Value::Null)
             }
             (M::Dispose, _) => Ok(Value::Null),
             (M::EncGetString, _) => match &args[0] {
@@ -586,6 +734,27 @@ impl Eval<'_> {
                 })?;
                 Ok(Value::Bool(found))
             }
+            M::ContainsCmp => {
+                let ignore_case = st::ignores_case(enum_arg(&args, 1));
+                let needle = match &args[0] {
+                    Value::String(x) if ignore_case => Value::string(&st::fold(x)),
+                    other => other.clone(),
+                };
+                let mut found = false;
+                self.iterate(&recv, span, &mut |ev, v| {
+                    let v = match &v {
+                        Value::String(x) if ignore_case => {
+                            ev.charge_bytes(x.len() * CASE_MAPPING_COST, span)?;
+                            Value::string(&st::fold(x))
+                        }
+                        _ => v,
+                    };
+                    ev.charge_bytes(ops::eq_work(&v, &needle), span)?;
+                    found = equals(&v, &needle);
+                    Ok(!found)
+                })?;
+                Ok(Value::Bool(found))
+            }
             M::ToArray => Ok(Value::Array(self.collect(&recv, span)?.into())),
             M::Distinct => {
                 let items = self.collect(&recv, span)?;
@@ -657,6 +826,7 @@ impl Eval<'_> {
             f,
             F::StrIsNullOrWhiteSpace
                 | F::DtParse
+                | F::DtoParse
                 | F::FromBase64String
                 | F::ConvertToInt32
                 | F::ConvertToInt64
@@ -756,6 +926,27 @@ impl Eval<'_> {
             F::DtParse => dt::parse_datetime(text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),
+            F::DtoParse => dt::parse_datetime_offset(text(0, "input")?)
+                .map(Value::DateTimeOffset)
+                .map_err(fail),
+            F::DtoUtcNow => Ok(Value::DateTimeOffset(now.to_offset(time::UtcOffset::UTC))),
+            F::DtoFromUnixTimeSeconds | F::DtoFromUnixTimeMilliseconds => {
+                let per_second = if f == F::DtoFromUnixTimeSeconds { 1 } else { 1000 };
+                dt::from_unix(as_i64(&args[0]).unwrap_or(0), per_second)
+                    .map(Value::DateTimeOffset)
+                    .map_err(fail)
+            }
+            F::NewDateTimeOffset => match args.split_last() {
+                // new DateTimeOffset(dateTime): certgate's DateTime is UTC
+                Some((Value::DateTime(d), [])) => Ok(Value::DateTimeOffset(*d)),
+                Some((Value::TimeSpan(offset), parts)) => {
+                    let parts: Vec<i64> = parts.iter().filter_map(as_i64).collect();
+                    dt::new_datetime_offset(&parts, *offset)
+                        .map(Value::DateTimeOffset)
+                        .map_err(fail)
+                }
+                _ => Err(fail(E::Internal("DateTimeOffset constructor".into()))),
+            },
             F::TsFromDays => span_of(dt::TICKS_PER_DAY),
             F::TsFromHours => span_of(dt::TICKS_PER_HOUR),
             F::TsFromMinutes => span_of(dt::TICKS_PER_MINUTE),
@@ -934,7 +1125,15 @@ impl Eval<'_> {
                     std::sync::Mutex::new(text),
                 ))))
             }
-            F::NewRandom => Ok(h(HandleKind::Random)),
+            F::NewRandom => Ok(h(HandleKind::Random(args.first().map(|seed| {
+                let seed = as_i64(seed).unwrap_or(0) as i32;
+                Arc::new(std::sync::Mutex::new(Seeded::new(seed)))
+            })))),
+            F::UncheckedInt => Ok(Value::Int(as_i64(&args[0]).unwrap_or(0) as i32)),
+            F::UncheckedLong => Ok(Value::Long(as_i64(&args[0]).unwrap_or(0))),
+            F::AesCreate => Ok(h(HandleKind::Symmetric(Arc::new(std::sync::Mutex::new(
+                cipher::Symmetric::new_aes().map_err(fail)?,
+            ))))),
             F::NewHmac(a) => match &args[0] {
                 Value::Bytes(k) => Ok(h(HandleKind::Hmac(a, k.clone()))),
                 _ => Err(fail(E::Argument("key is null".into()))),

@@ -444,6 +444,17 @@ impl<'a> Eval<'a> {
                     other => Ok(other),
                 }
             }
+            Stmt::SetProp {
+                recv,
+                prop,
+                value,
+                span,
+            } => {
+                let r = self.node(recv)?;
+                let v = self.node(value)?;
+                self.set_prop(r, *prop, v, *span)?;
+                Ok(Flow::Next)
+            }
             Stmt::SetIndex {
                 recv,
                 index,
@@ -542,6 +553,21 @@ impl<'a> Eval<'a> {
                         return Err((E::NullReference(self.text(*span)), *span));
                     };
                     return Ok(Value::Bool(self.verify(c, *method == Method::CertVerify)));
+                }
+                // APIM's string extensions are static methods: a null string is not
+                // parsed (null, or false from TryParse*), it does not throw
+                if let Method::StrAsJwt
+                | Method::StrTryParseJwt
+                | Method::StrAsBasic
+                | Method::StrTryParseBasic = method
+                {
+                    return match self.node(recv)? {
+                        Value::Null if matches!(method, Method::StrAsJwt | Method::StrAsBasic) => {
+                            Ok(Value::Null)
+                        }
+                        Value::Null => Ok(pair(Value::Bool(false), Value::Null)),
+                        v => self.method(v, *method, Vec::new(), None, None, *span),
+                    };
                 }
                 let Some(v) = self.receiver(recv, *null_cond, *span, |ev| ev.text(*span))? else {
                     return Ok(Value::Null);

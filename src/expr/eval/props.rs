@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::super::builtins::cipher;
 use super::super::builtins::datetime::{self as dt, ticks_of};
 use super::super::builtins::string::{byte_to_16, len16};
 use super::super::context::{Body, Context, Headers, Url};
@@ -278,6 +279,26 @@ impl Eval<'_> {
                 Value::Object(Handle(HandleKind::Jwt(j))) => jwt_member(j, p),
                 _ => return Err(internal(&v)),
             },
+            P::SymKey | P::SymIv | P::SymKeySize | P::SymBlockSize | P::SymMode | P::SymPadding => {
+                let Value::Object(Handle(HandleKind::Symmetric(sym))) = &v else {
+                    return Err(internal(&v));
+                };
+                let sym = cipher_state(sym);
+                match p {
+                    P::SymKey => Value::Bytes(Arc::from(&sym.key[..])),
+                    P::SymIv => Value::Bytes(Arc::from(&sym.iv[..])),
+                    P::SymKeySize => Value::Int(sym.key.len() as i32 * 8),
+                    P::SymBlockSize => Value::Int(128),
+                    P::SymMode => super::super::ir::enum_const(EnumTy::CipherMode, sym.mode),
+                    _ => super::super::ir::enum_const(EnumTy::PaddingMode, sym.padding),
+                }
+            }
+            P::BasicUserId | P::BasicPassword => match &v {
+                Value::Object(Handle(HandleKind::BasicAuth(c))) => {
+                    s(if p == P::BasicUserId { &c.0 } else { &c.1 })
+                }
+                _ => return Err(internal(&v)),
+            },
             P::StrLength => match &v {
                 // counted in UTF-16 units: read whole
                 Value::String(x) => {
@@ -343,8 +364,11 @@ impl Eval<'_> {
             | P::DtTicks
             | P::DtTimeOfDay
             | P::DtKind => {
-                let Value::DateTime(d) = v else {
-                    return Err(internal(&v));
+                // a DateTimeOffset's parts are its clock time's
+                let d = match v {
+                    Value::DateTime(d) => d,
+                    Value::DateTimeOffset(d) => dt::clock(d),
+                    _ => return Err(internal(&v)),
                 };
                 match p {
                     P::DtYear => Value::Int(d.year()),
@@ -359,6 +383,20 @@ impl Eval<'_> {
                     P::DtTicks => Value::Long(ticks_of(d)),
                     P::DtKind => super::super::ir::enum_const(EnumTy::DateTimeKind, 1),
                     _ => Value::TimeSpan(ticks_of(d).rem_euclid(dt::TICKS_PER_DAY)),
+                }
+            }
+            P::DtoClock | P::DtoUtcDateTime | P::DtoOffset | P::DtoUtcTicks => {
+                let Value::DateTimeOffset(d) = v else {
+                    return Err(internal(&v));
+                };
+                let utc = d.to_offset(time::UtcOffset::UTC);
+                match p {
+                    P::DtoClock => Value::DateTime(dt::clock(d)),
+                    P::DtoUtcDateTime => Value::DateTime(utc),
+                    P::DtoUtcTicks => Value::Long(ticks_of(utc)),
+                    _ => Value::TimeSpan(
+                        i64::from(d.offset().whole_seconds()) * dt::TICKS_PER_SECOND,
+                    ),
                 }
             }
             P::TsDays
@@ -586,6 +624,52 @@ impl Eval<'_> {
             }
             (Value::Json(t), _) => self.json_index(&t.0, &i, span),
             _ => Err((E::Internal(format!("indexing a {}", v.type_name())), span)),
+        }
+    }
+}
+
+/// The state of a SymmetricAlgorithm object (a lock never poisoned: nothing panics while
+/// holding it).
+pub(crate) fn cipher_state(
+    s: &std::sync::Mutex<cipher::Symmetric>,
+) -> std::sync::MutexGuard<'_, cipher::Symmetric> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Eval<'_> {
+    /// `x.Prop = v`: the settable properties of a SymmetricAlgorithm, with .NET's checks.
+    pub(crate) fn set_prop(&mut self, recv: Value, p: Prop, v: Value, span: Span) -> R<()> {
+        let fail = |e: E| (e, span);
+        let sym = match &recv {
+            Value::Object(Handle(HandleKind::Symmetric(sym))) => sym,
+            Value::Null => return Err(fail(E::NullReference(self.text(span)))),
+            other => {
+                return Err(fail(E::Internal(format!(
+                    "setting {p:?} on a {}",
+                    other.type_name()
+                ))));
+            }
+        };
+        let mut sym = cipher_state(sym);
+        match (p, &v) {
+            (Prop::SymKey, Value::Bytes(b)) => sym.set_key(b).map_err(fail),
+            (Prop::SymIv, Value::Bytes(b)) => sym.set_iv(b).map_err(fail),
+            (Prop::SymKey | Prop::SymIv, Value::Null) => {
+                Err(fail(E::Argument("value is null".into())))
+            }
+            (Prop::SymKeySize, Value::Int(n)) => sym.set_key_size(i64::from(*n)).map_err(fail),
+            (Prop::SymMode, Value::Enum(e)) => {
+                sym.mode = e.value;
+                Ok(())
+            }
+            (Prop::SymPadding, Value::Enum(e)) => {
+                sym.padding = e.value;
+                Ok(())
+            }
+            _ => Err(fail(E::Internal(format!(
+                "setting {p:?} to a {}",
+                v.type_name()
+            )))),
         }
     }
 }
