@@ -6,8 +6,8 @@
 //! A request whose policy finds a value in the internal cache (`cache-lookup-value`
 //! hit) and answers with it.
 //!
-//! A request with a bearer token through `validate-jwt` (HS256 key inline, ES256 and
-//! ES512 keys of uploaded certificates: the signature is checked on every request),
+//! A request with a bearer token through `validate-jwt` (HS256 and RS256 keys inline,
+//! ES256 and ES512 keys of uploaded certificates: the signature is checked on every request),
 //! answered by `return-response`.
 //!
 //! And what the Lambda front end adds around it per request: the sample REST event
@@ -197,9 +197,10 @@ fn token(alg: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-/// The three kinds of key a token is checked with on every request: an inline HMAC
-/// secret (HS256), an uploaded certificate's P-256 key (ES256, ring) and an uploaded
-/// P-521 key (ES512, RustCrypto's p521); the signatures are checked on every request.
+/// The kinds of key a token is checked with: an inline HMAC secret (HS256), an RSA
+/// modulus and exponent (RS256), an uploaded certificate's P-256 key (ES256, ring) and an
+/// uploaded P-521 key (ES512, RustCrypto's p521); the signature is checked on every
+/// request.
 fn validate_jwt(c: &mut Criterion) {
     use base64::Engine as _;
     let hmac = base64::engine::general_purpose::STANDARD
@@ -223,6 +224,22 @@ fn validate_jwt(c: &mut Criterion) {
             .expect("certificate")
             .der(),
     );
+    let rsa = ring::signature::RsaKeyPair::from_der(&trust_pki::new_rsa_der()).expect("RSA key");
+    let rs256 = token("RS256", |m| {
+        let rng = ring::rand::SystemRandom::new();
+        let mut out = vec![0; rsa.public().modulus_len()];
+        rsa.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, m, &mut out)
+            .expect("signs");
+        out
+    });
+    let rsa_n_e = {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let public: ring::rsa::PublicKeyComponents<Vec<u8>> = rsa.public().into();
+        (
+            URL_SAFE_NO_PAD.encode(&public.n),
+            URL_SAFE_NO_PAD.encode(&public.e),
+        )
+    };
     let (p521, p521_certificate) = trust_pki::p521_key_and_certificate();
     let es512 = token("ES512", |m| {
         let signature: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::sign(&p521, m);
@@ -236,6 +253,14 @@ fn validate_jwt(c: &mut Criterion) {
             "hs256",
             orders_deployment(&jwt_policy(&format!("<key>{HS256_KEY}</key>")), vec![]),
             hs256,
+        ),
+        (
+            "rs256-n-e",
+            orders_deployment(
+                &jwt_policy(&format!(r#"<key n="{}" e="{}"/>"#, rsa_n_e.0, rsa_n_e.1)),
+                vec![],
+            ),
+            rs256,
         ),
         (
             "es256-certificate",

@@ -48,29 +48,7 @@ fn p521_key_and_certificate() -> (Signer, String) {
 /// One 2048-bit RSA key per test process, made by openssl (DER, PKCS#1: ring cannot generate RSA keys).
 fn rsa_der() -> &'static [u8] {
     static KEY: OnceLock<Vec<u8>> = OnceLock::new();
-    KEY.get_or_init(new_rsa_der)
-}
-
-fn new_rsa_der() -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("key.der");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-outform",
-            "DER",
-            "-out",
-        ])
-        .arg(&path)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl is installed");
-    assert!(status.success());
-    std::fs::read(path).unwrap()
+    KEY.get_or_init(trust_pki::new_rsa_der)
 }
 
 impl Signer {
@@ -703,7 +681,7 @@ async fn unsigned_tokens_and_key_confusion_are_refused() {
         );
     }
     // A kid that no key has, signed by a stranger.
-    let stranger = Signer::rsa_from(&new_rsa_der());
+    let stranger = Signer::rsa_from(&trust_pki::new_rsa_der());
     assert_refused(
         &bearer(
             &d,

@@ -267,3 +267,26 @@ pub(crate) fn p521_key_and_certificate() -> (p521::ecdsa::SigningKey, String) {
     let pem = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
     (key, pem)
 }
+
+/// A new 2048-bit RSA key made by openssl (DER, PKCS#1: ring cannot generate RSA keys).
+pub(crate) fn new_rsa_der() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.der");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-outform",
+            "DER",
+            "-out",
+        ])
+        .arg(&path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    std::fs::read(path).unwrap()
+}
