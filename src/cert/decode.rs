@@ -40,7 +40,7 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     if trimmed.contains(&b'%') {
         // PEM and base64 never contain `%`: this is URL-encoded. Plain percent-decoding
         // keeps `+` as `+` (form decoding would turn it into a space and corrupt base64).
-        let decoded: Vec<u8> = percent_encoding::percent_decode(trimmed).collect();
+        let decoded = percent_decoded(trimmed);
         if find(&decoded, BEGIN).is_none() {
             return Err(CertError::UnrecognizedFormat {
                 reason: "it is URL-encoded, but the decoded text has no `-----BEGIN` line"
@@ -72,6 +72,33 @@ pub(crate) fn der_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
                 .to_owned(),
         }),
     }
+}
+
+/// `input` percent-decoded as `percent_encoding::percent_decode` does it (a `%` not
+/// followed by two hex digits stays as it is), copying the runs between escapes whole:
+/// decoding byte by byte was a tenth of an ALB event's cost.
+fn percent_decoded(input: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        out.extend_from_slice(&rest[..at]);
+        match (
+            rest.get(at + 1).and_then(|&b| hex(b)),
+            rest.get(at + 2).and_then(|&b| hex(b)),
+        ) {
+            (Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                rest = &rest[at + 3..];
+            }
+            _ => {
+                out.push(b'%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// RFC 9440 `Client-Cert` / `Client-Cert-Chain`: structured-field byte sequences,
@@ -196,17 +223,22 @@ fn pem_blocks(text: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
                 reason: "the `-----BEGIN` line has no readable label".to_owned(),
             });
         }
-        let label_text = String::from_utf8_lossy(label).into_owned();
+        let label_text = || String::from_utf8_lossy(label).into_owned();
         if label != b"CERTIFICATE" && label != b"X509 CERTIFICATE" {
-            return Err(CertError::NotACertificate { label: label_text });
+            return Err(CertError::NotACertificate {
+                label: label_text(),
+            });
         }
         let body_and_rest = &after_begin[label_end + DASHES.len()..];
         let mut end_marker = END.to_vec();
         end_marker.extend_from_slice(label);
         end_marker.extend_from_slice(DASHES);
-        let body_end = find(body_and_rest, &end_marker).ok_or(CertError::MalformedPem {
+        let body_end = find(body_and_rest, &end_marker).ok_or_else(|| CertError::MalformedPem {
             index,
-            reason: format!("no `-----END {label_text}-----` line; was the input cut off?"),
+            reason: format!(
+                "no `-----END {}-----` line; was the input cut off?",
+                label_text()
+            ),
         })?;
         let body = base64_body(&body_and_rest[..body_end]);
         let der = STANDARD_PAD_INDIFFERENT
@@ -291,6 +323,24 @@ mod tests {
             count_occurrences(b"-----BEGIN a -----BEGIN b ----BEGIN ", BEGIN),
             2
         );
+    }
+
+    #[test]
+    fn percent_decoding_agrees_with_percent_encoding() {
+        for input in [
+            &b"-----BEGIN%20CERTIFICATE-----%0AMII%2Bab%2fc%3D%0A"[..],
+            b"%",
+            b"%4",
+            b"%%41",
+            b"%zz%41",
+            b"a%4g",
+            b"%C3%A9%ff",
+            b"no escapes",
+            b"",
+        ] {
+            let expected: Vec<u8> = percent_encoding::percent_decode(input).collect();
+            assert_eq!(percent_decoded(input), expected, "{input:?}");
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub use uploaded::UploadedCertificates;
 
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
+use x509_parser::oid_registry::{
+    OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_ISSUER_ALT_NAME, OID_X509_EXT_SUBJECT_ALT_NAME,
+};
 
 use ext::AltName;
 use name::Name;
@@ -435,16 +438,18 @@ impl Parts {
             issuer_alt: Vec::new(),
             extended_key_usages: None,
         };
+        // Compared as DER: formatting each extension's OID as text cost more than
+        // reading the extensions themselves.
         for extension in cert.extensions() {
-            match extension.oid.to_id_string().as_str() {
-                "2.5.29.17" => parts
+            let oid = &extension.oid;
+            if *oid == OID_X509_EXT_SUBJECT_ALT_NAME {
+                parts
                     .subject_alt
-                    .extend(ext::general_names(extension.value)),
-                "2.5.29.18" => parts.issuer_alt.extend(ext::general_names(extension.value)),
-                "2.5.29.37" => {
-                    parts.extended_key_usages = ext::extended_key_usages(extension.value)
-                }
-                _ => {}
+                    .extend(ext::general_names(extension.value));
+            } else if *oid == OID_X509_EXT_ISSUER_ALT_NAME {
+                parts.issuer_alt.extend(ext::general_names(extension.value));
+            } else if *oid == OID_X509_EXT_EXTENDED_KEY_USAGE {
+                parts.extended_key_usages = ext::extended_key_usages(extension.value);
             }
         }
         parts
