@@ -232,6 +232,10 @@ pub enum EvalErrorKind {
     #[error("{0}")]
     /// (`json::JsonError` as text: this module stays below the ones that raise errors.)
     Json(String),
+    /// XML that does not parse, a name that is not one, content .NET refuses.
+    #[error("{0}")]
+    /// (`xlinq::XmlError` as text, as `Json`.)
+    Xml(String),
     /// `throw new Exception(message)` that no `catch` handled.
     #[error("the expression threw an exception: {0}")]
     Thrown(String),

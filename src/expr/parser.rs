@@ -392,10 +392,10 @@ impl<'s> Parser<'s> {
                 return Ok(step_by_one(name, name_span, op));
             }
         }
-        // `token["name"] = value;`: indexer assignment (JObject, JArray)
+        // `token["name"] = value;`: indexer assignment (JObject, JArray); `x.Value = v;`
         let save = self.pos;
         if let Ok(target) = self.unary()
-            && matches!(target.kind, ExprKind::Index { .. })
+            && matches!(target.kind, ExprKind::Index { .. } | ExprKind::Member { .. })
             && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
         {
             // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this

@@ -100,6 +100,8 @@ pub(crate) enum EnumTy {
     // Newtonsoft.Json
     Formatting,
     JTokenType,
+    // System.Xml.Linq
+    SaveOptions,
 }
 
 impl EnumTy {
@@ -113,6 +115,7 @@ impl EnumTy {
             EnumTy::StringSplitOptions => "StringSplitOptions",
             EnumTy::Formatting => "Formatting",
             EnumTy::JTokenType => "JTokenType",
+            EnumTy::SaveOptions => "SaveOptions",
         }
     }
     pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
@@ -148,6 +151,11 @@ impl EnumTy {
                 &[("None", 0), ("RemoveEmptyEntries", 1), ("TrimEntries", 2)]
             }
             EnumTy::Formatting => &[("None", 0), ("Indented", 1)],
+            EnumTy::SaveOptions => &[
+                ("None", 0),
+                ("DisableFormatting", 1),
+                ("OmitDuplicateNamespaces", 2),
+            ],
             EnumTy::JTokenType => &[
                 ("None", 0),
                 ("Object", 1),
@@ -209,6 +217,39 @@ pub(crate) enum Class {
     Hmac(HashAlg),
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
+    /// System.Xml.Linq: `XDocument.Parse`, `new XElement(...)`, ...
+    Xml(XmlTy),
+}
+
+/// System.Xml.Linq object types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum XmlTy {
+    Document,
+    Element,
+    Attribute,
+    Name,
+}
+
+impl XmlTy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            XmlTy::Document => "XDocument",
+            XmlTy::Element => "XElement",
+            XmlTy::Attribute => "XAttribute",
+            XmlTy::Name => "XName",
+        }
+    }
+    pub(crate) fn from_name(name: &str) -> Option<XmlTy> {
+        let name = name.strip_prefix("System.Xml.Linq.").unwrap_or(name);
+        [
+            XmlTy::Document,
+            XmlTy::Element,
+            XmlTy::Attribute,
+            XmlTy::Name,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
 }
 
 /// Newtonsoft.Json.Linq token types (`JToken` is the base of the others).
@@ -284,6 +325,8 @@ pub(crate) enum Ty {
     Namespace(&'static str),
     /// A Newtonsoft.Json.Linq token.
     Json(JsonTy),
+    /// A System.Xml.Linq object.
+    Xml(XmlTy),
     /// A local function, by its index in the program's function table (i15).
     Fn(u16),
 }
@@ -391,7 +434,9 @@ impl Ty {
                 let crypto = other
                     .strip_prefix("Security.Cryptography.")
                     .unwrap_or(other);
-                return hash_type(crypto).or_else(|| JsonTy::from_name(other).map(Ty::Json));
+                return hash_type(crypto)
+                    .or_else(|| JsonTy::from_name(other).map(Ty::Json))
+                    .or_else(|| XmlTy::from_name(other).map(Ty::Xml));
             }
         })
     }
@@ -493,6 +538,7 @@ impl fmt::Display for Ty {
                 Class::Enum(e) => e.name(),
                 Class::Json(JsonClass::Token(t)) => t.name(),
                 Class::Json(JsonClass::JsonConvert) => "JsonConvert",
+                Class::Xml(t) => t.name(),
                 Class::Exception => "Exception",
                 Class::Uri => "Uri",
                 Class::StringBuilder => "StringBuilder",
@@ -505,6 +551,7 @@ impl fmt::Display for Ty {
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),
+            Ty::Xml(t) => t.name(),
             Ty::Fn(_) => "local function",
         };
         f.write_str(s)

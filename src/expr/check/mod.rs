@@ -5,6 +5,7 @@ mod collections;
 mod json;
 mod linq;
 mod members;
+mod xml;
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use super::ir::{
 use super::parser::Body;
 use super::span::Span;
 use super::stack::deep;
-use super::types::{Class, DictTy, JsonClass, JsonTy, Obj, Ty};
+use super::types::{Class, DictTy, JsonClass, JsonTy, Obj, Ty, XmlTy};
 use super::value::{Handle, HandleKind, Value};
 use members::{CONSTRUCTORS, METHODS, NAMESPACES, P, R, STATICS, StaticEntry};
 
@@ -932,6 +933,9 @@ impl Checker {
                 if matches!(from, Ty::Json(_)) || matches!(to, Ty::Json(_)) {
                     return self.json_cast(n, &from, &to, span);
                 }
+                if matches!(from, Ty::Xml(_)) || matches!(to, Ty::Xml(_)) {
+                    return self.xml_cast(n, &from, &to, span);
+                }
                 let ok = from == to
                     || to == Ty::Object
                     || from == Ty::Object
@@ -1218,7 +1222,7 @@ impl Checker {
             return Ok((Node::Const(Value::Null), Ty::Namespace(ns)));
         }
         if members::apim_allows(n) {
-            return Err((K::NotImplemented(format!("the type '{n}'")), span));
+            return Err(unknown_type(n, span));
         }
         if n == "Newtonsoft" {
             return Ok((Node::Const(Value::Null), Ty::Namespace("Newtonsoft")));
@@ -1525,7 +1529,11 @@ impl Checker {
                         Ty::Bool
                     }
                     BinOp::Eq | BinOp::Ne => {
+                        // `e.Name == "a"`: the string converts to an XName
+                        let name = |a: &Ty, b: &Ty| *a == Ty::Xml(XmlTy::Name) && *b == Ty::String;
                         let ok = lt == rt
+                            || name(&lt, &rt)
+                            || name(&rt, &lt)
                             || (lt.is_numeric() && rt.is_numeric())
                             || lt == Ty::Null
                             || rt == Ty::Null
@@ -1796,7 +1804,7 @@ impl Checker {
         T: Copy,
     {
         let fits_arity = |ps: &[P]| {
-            if ps.last() == Some(&P::Rest) {
+            if matches!(ps.last(), Some(P::Rest | P::XmlContents)) {
                 args.len() >= ps.len() - 1
             } else {
                 args.len() == ps.len()
@@ -1833,7 +1841,11 @@ impl Checker {
             let mut lambda = None;
             let mut lambda_ty = None;
             for (i, a) in args.iter().enumerate() {
-                let p = params.get(i).copied().unwrap_or(P::Rest);
+                let p = params
+                    .get(i)
+                    .or_else(|| params.last().filter(|p| **p == P::XmlContents))
+                    .copied()
+                    .unwrap_or(P::Rest);
                 match (&plain[i], p) {
                     (None, P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         let Some(elem) = elem else { continue 'cand };
@@ -1902,6 +1914,8 @@ impl Checker {
                     .fold(Ty::Int, |acc, t| numeric_result(&acc, t)),
                 R::Json(t) => Ty::Json(t),
                 R::JsonProperties => Ty::Array(Box::new(Ty::Json(JsonTy::Property))),
+                R::Xml(t) => Ty::Xml(t),
+                R::XmlSeq(t) => Ty::Array(Box::new(Ty::Xml(t))),
                 R::Void => Ty::Null,
             };
             return Ok((m, nodes, lambda, Ret::Ty(ty)));
@@ -2123,7 +2137,7 @@ impl Checker {
             return Err((
                 K::Arguments {
                     method: "Body.As<T>".into(),
-                    expected: "one type argument: As<string>, As<byte[]> or As<JObject>".into(),
+                    expected: "one type argument: As<string>, As<byte[]>, As<JObject> or As<XDocument>".into(),
                 },
                 name_span,
             ));
@@ -2136,24 +2150,21 @@ impl Checker {
             {
                 (Method::Json(ir::JsonMethod::BodyAs(k)), Ty::Json(k))
             }
-            // APIM reads a body as XML too: System.Xml.Linq is not in certgate yet
-            other @ ("XNode"
-            | "XElement"
-            | "XDocument"
-            | "System.Xml.Linq.XNode"
-            | "System.Xml.Linq.XElement"
-            | "System.Xml.Linq.XDocument") => {
+            name if let Some(Ty::Xml(k @ (XmlTy::Document | XmlTy::Element))) =
+                Ty::from_name(name) =>
+            {
+                (Method::Xml(ir::XmlMethod::BodyAs(k)), Ty::Xml(k))
+            }
+            other @ ("XNode" | "System.Xml.Linq.XNode") => {
                 return Err((
-                    K::NotImplemented(format!(
-                        "Body.As<{other}> (System.Xml.Linq; read the body with As<string>)"
-                    )),
+                    K::NotImplemented(format!("Body.As<{other}> (use As<XDocument> or As<XElement>)")),
                     t.span,
                 ));
             }
             other => {
                 return Err((
                     K::Unsupported(format!(
-                        "Body.As<{other}> (use As<string>, As<byte[]>, As<JObject>, As<JArray> or As<JToken>)"
+                        "Body.As<{other}> (use As<string>, As<byte[]>, As<JObject>, As<JArray>, As<JToken>, As<XDocument> or As<XElement>)"
                     )),
                     t.span,
                 ));
@@ -2220,7 +2231,9 @@ enum Ret {
 fn unknown_type(name: &str, span: Span) -> (K, Span) {
     let short = members::short_type_name(name);
     let base = short.split(['<', '[', '?']).next().unwrap_or(short);
-    if members::apim_allows(base) {
+    if base == "XNamespace" {
+        (K::NotImplemented("XNamespace".into()), span)
+    } else if members::apim_allows(base) {
         (K::NotImplemented(format!("the type '{name}'")), span)
     } else if name.contains('.') {
         (K::TypeNotAllowed(name.to_owned()), span)
@@ -2264,6 +2277,9 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Date => *t == Ty::DateTime,
         P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
+        P::XmlContents => xml::is_content(t),
+        P::XName => matches!(t, Ty::String | Ty::Null | Ty::Xml(XmlTy::Name)),
+        P::Xml(k) => matches!(t, Ty::Null) || *t == Ty::Xml(k),
     }
 }
 
