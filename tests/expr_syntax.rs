@@ -794,8 +794,8 @@ fn refusals_name_the_construct_and_position() {
             "3:26: error: certgate does not implement 'new XComment' yet",
         ),
         (
-            r#"@{ XNamespace ns = "urn:x"; return ns; }"#,
-            "3:23: error: certgate does not implement XNamespace yet",
+            r#"@(XNamespace.Xml)"#,
+            "3:33: error: certgate does not implement XNamespace.Xml yet",
         ),
         (
             "@{ lock (context) { } return 1; }",

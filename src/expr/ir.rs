@@ -432,9 +432,11 @@ pub(crate) enum XmlProp {
     HasElements,
     HasAttributes,
     IsEmpty,
-    /// `XName.LocalName`, `XName.NamespaceName`.
+    /// `XName.LocalName`, `XName.NamespaceName` (and `XNamespace.NamespaceName`).
     LocalName,
     NamespaceName,
+    /// `XName.Namespace`.
+    Namespace,
 }
 
 /// Methods of XML objects, and the conversions explicit casts make.
@@ -479,6 +481,10 @@ pub(crate) enum XmlFn {
     /// `new XElement(name, content...)`, `new XAttribute(name, value)`,
     /// `new XDocument(content...)`, and the copy constructors.
     New(XmlTy),
+    /// `ns + "local"`: the name in a namespace.
+    Name,
+    /// `XNamespace.Get(name)`.
+    Namespace,
 }
 
 /// LINQ operators with several lambdas or lambdas of other shapes than `x => ...`:

@@ -228,6 +228,8 @@ pub(crate) enum XmlTy {
     Element,
     Attribute,
     Name,
+    /// `XNamespace`: at run time the namespace's name, a string (its `ToString()`).
+    Namespace,
 }
 
 impl XmlTy {
@@ -237,6 +239,7 @@ impl XmlTy {
             XmlTy::Element => "XElement",
             XmlTy::Attribute => "XAttribute",
             XmlTy::Name => "XName",
+            XmlTy::Namespace => "XNamespace",
         }
     }
     pub(crate) fn from_name(name: &str) -> Option<XmlTy> {
@@ -246,6 +249,7 @@ impl XmlTy {
             XmlTy::Element,
             XmlTy::Attribute,
             XmlTy::Name,
+            XmlTy::Namespace,
         ]
         .into_iter()
         .find(|t| t.name() == name)
@@ -460,6 +464,8 @@ impl Ty {
                 a == b || (**a == Ty::Object && !b.is_value_type())
             }
             (Ty::Json(JsonTy::Token), Ty::Json(_)) => true,
+            // `XNamespace ns = "urn:x";` (the run-time value is the string)
+            (Ty::Xml(XmlTy::Namespace), Ty::String) => true,
             _ => false,
         }
     }

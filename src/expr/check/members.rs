@@ -212,7 +212,12 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
             _ => return None,
         },
         (T::Xml(XmlTy::Name), "LocalName") => (P::Xml(XmlProp::LocalName), s()),
-        (T::Xml(XmlTy::Name), "NamespaceName") => (P::Xml(XmlProp::NamespaceName), s()),
+        (T::Xml(XmlTy::Name | XmlTy::Namespace), "NamespaceName") => {
+            (P::Xml(XmlProp::NamespaceName), s())
+        }
+        (T::Xml(XmlTy::Name), "Namespace") => {
+            (P::Xml(XmlProp::Namespace), T::Xml(XmlTy::Namespace))
+        }
         // i15
         (T::Obj(Obj::Exception), "Message") => (P::ExMessage, s()),
         (T::Obj(Obj::Uri), _) => match name {
@@ -299,7 +304,7 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
             name,
             "FromObject" | "Load" | "ReadFrom" | "DeepEquals" | "PopulateObject"
         ),
-        Ty::Xml(XmlTy::Name) => matches!(name, "Namespace" | "Get"),
+        Ty::Xml(XmlTy::Name | XmlTy::Namespace) => matches!(name, "Get"),
         Ty::Xml(_) => matches!(
             name,
             "Nodes"
@@ -348,6 +353,7 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
                 | "IsBefore"
                 | "IsAfter"
         ),
+        Ty::Static(Class::Xml(XmlTy::Namespace)) => matches!(name, "Xml" | "Xmlns"),
         Ty::Static(Class::Xml(_)) => matches!(name, "ReadFrom" | "Get" | "EmptySequence"),
         _ => false,
     }
@@ -1358,6 +1364,13 @@ pub(crate) const STATICS: &[StaticEntry] = &[
         R::Xml(XmlTy::Element),
         F::Xml(XmlFn::Parse(XmlTy::Element)),
     ),
+    (
+        Class::Xml(XmlTy::Namespace),
+        "Get",
+        &[Str],
+        R::Xml(XmlTy::Namespace),
+        F::Xml(XmlFn::Namespace),
+    ),
 ];
 
 // Object creation (i15)
@@ -1622,6 +1635,7 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "XElement" => Class::Xml(XmlTy::Element),
         "XAttribute" => Class::Xml(XmlTy::Attribute),
         "XName" => Class::Xml(XmlTy::Name),
+        "XNamespace" => Class::Xml(XmlTy::Namespace),
         "SaveOptions" => Class::Enum(EnumTy::SaveOptions),
         // i15
         "Exception" => Class::Exception,

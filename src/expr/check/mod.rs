@@ -1363,6 +1363,9 @@ impl Checker {
             (Class::Long, "MinValue") => (k(Value::Long(i64::MIN)), Ty::Long),
             (Class::Math, "PI") => (k(Value::Double(std::f64::consts::PI)), Ty::Double),
             (Class::Math, "E") => (k(Value::Double(std::f64::consts::E)), Ty::Double),
+            (Class::Xml(XmlTy::Namespace), "None") => {
+                (k(Value::string("")), Ty::Xml(XmlTy::Namespace))
+            }
             (Class::Enum(e), _) => match e.members().iter().find(|(n, _)| *n == name) {
                 Some((_, v)) => (k(enum_const(e, *v)), Ty::Enum(e)),
                 None => {
@@ -1490,6 +1493,16 @@ impl Checker {
                     return Ok((if v.is_null() { rn } else { ln }, ty));
                 }
                 Ok((Node::Coalesce(Box::new(ln), Box::new(rn)), ty))
+            }
+            // `ns + "local"`: an XName
+            BinOp::Add if lt == Ty::Xml(XmlTy::Namespace) && matches!(rt, Ty::String) => {
+                let node = Node::Static {
+                    f: StaticFn::Xml(ir::XmlFn::Name),
+                    args: vec![ln, rn],
+                    regex: None,
+                    span,
+                };
+                Ok((node, Ty::Xml(XmlTy::Name)))
             }
             BinOp::Add if lt == Ty::String || rt == Ty::String => {
                 if matches!(lt, Ty::Static(_)) || matches!(rt, Ty::Static(_)) {
@@ -2231,9 +2244,7 @@ enum Ret {
 fn unknown_type(name: &str, span: Span) -> (K, Span) {
     let short = members::short_type_name(name);
     let base = short.split(['<', '[', '?']).next().unwrap_or(short);
-    if base == "XNamespace" {
-        (K::NotImplemented("XNamespace".into()), span)
-    } else if members::apim_allows(base) {
+    if members::apim_allows(base) {
         (K::NotImplemented(format!("the type '{name}'")), span)
     } else if name.contains('.') {
         (K::TypeNotAllowed(name.to_owned()), span)

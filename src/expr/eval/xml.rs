@@ -161,6 +161,10 @@ impl Eval<'_> {
     }
 
     pub(crate) fn xml_prop(&mut self, v: Value, p: XmlProp, span: Span) -> R<Value> {
+        if let (XmlProp::NamespaceName, Value::String(_)) = (p, &v) {
+            // an XNamespace is its name
+            return Ok(v);
+        }
         let Value::Object(Handle(HandleKind::Xml(x))) = &v else {
             return Err((E::Internal(format!("{p:?} on a {}", v.type_name())), span));
         };
@@ -191,7 +195,9 @@ impl Eval<'_> {
                 Value::Bool(inner.empty && inner.nodes.is_empty())
             }
             (XmlProp::LocalName, XObj::Name(n)) => Value::String(n.local.clone()),
-            (XmlProp::NamespaceName, XObj::Name(n)) => Value::String(n.ns.clone()),
+            (XmlProp::NamespaceName | XmlProp::Namespace, XObj::Name(n)) => {
+                Value::String(n.ns.clone())
+            }
             _ => {
                 return Err((
                     E::Internal(format!("{p:?} on a {}", x.kind().name())),
@@ -217,6 +223,10 @@ impl Eval<'_> {
             let preserve = args.first().and_then(Value::as_bool).unwrap_or(false);
             let bytes = self.body_bytes(&w, preserve, span)?;
             return self.xml_parse(&String::from_utf8_lossy(&bytes), k, span);
+        }
+        if let (XmlMethod::ToString, Value::String(_)) = (m, &recv) {
+            // an XNamespace is its name
+            return Ok(recv);
         }
         if m == XmlMethod::RemoveEach {
             let Value::Array(items) = &recv else {
@@ -455,7 +465,24 @@ impl Eval<'_> {
                 let r = self.counted(span, |w| XDocument::new(items, w))?;
                 Ok(obj(XObj::Document(r.map_err(xfail)?)))
             }
-            XmlFn::New(XmlTy::Name) => Err(fail(E::Internal("new XName".into()))),
+            XmlFn::Name => match (args.first(), args.get(1)) {
+                (Some(Value::String(ns)), Some(Value::String(local))) => {
+                    let n = XName::in_namespace(ns, local).map_err(xfail)?;
+                    Ok(obj(XObj::Name(n)))
+                }
+                _ => Err(fail(E::Argument(
+                    "Value cannot be null. (Parameter 'localName')".into(),
+                ))),
+            },
+            XmlFn::Namespace => match args.first() {
+                Some(v @ Value::String(_)) => Ok(v.clone()),
+                _ => Err(fail(E::Argument(
+                    "Value cannot be null. (Parameter 'namespaceName')".into(),
+                ))),
+            },
+            XmlFn::New(XmlTy::Name | XmlTy::Namespace) => {
+                Err(fail(E::Internal("new XName".into())))
+            }
         }
     }
 }

@@ -75,6 +75,14 @@ impl XName {
         })
     }
 
+    /// `namespace + local`: the local name must be an XML name without `:`.
+    pub(crate) fn in_namespace(ns: &str, local: &str) -> Result<XName, XmlError> {
+        if !is_ncname(local) {
+            return Err(XmlError::Name(local.chars().take(64).collect()));
+        }
+        Ok(XName::new(ns, local))
+    }
+
     fn new(ns: &str, local: &str) -> XName {
         XName {
             ns: Arc::from(ns),
