@@ -414,3 +414,13 @@ fn certgate_eval_rewrites_an_xml_body() {
         r#""<a><b>2</b></a>""#
     );
 }
+
+#[test]
+fn the_fuzz_seed_runs() {
+    // fuzz/make_seeds.py's "xml" seed of expr_compile
+    let seed = r#"@{ XNamespace ns = "urn:x"; var d = context.Request.Body.As<XDocument>(preserveContent: true); var r = d.Root; r.Element("a")?.SetValue(1); r.SetAttributeValue("id", "2"); r.Add(new XElement(ns + "b", new XAttribute("k", "v"), "t")); d.Descendants("c").Remove(); return (string)r.Attribute("id") + r.Elements().Count(e => e.Name.LocalName == "b") + XElement.Parse("<x/>").ToString(SaveOptions.DisableFormatting) + d.ToString(); }"#;
+    assert_eq!(
+        run_on("<r><a>0</a><c/></r>", seed).to_string(),
+        "21<x /><r id=\"2\">\n  <a>1</a>\n  <b k=\"v\" xmlns=\"urn:x\">t</b>\n</r>"
+    );
+}
