@@ -63,7 +63,7 @@ impl XName {
     pub(crate) fn parse(expanded: &str) -> Result<XName, XmlError> {
         let bad = || XmlError::Name(expanded.chars().take(64).collect());
         let (ns, local) = match expanded.strip_prefix('{') {
-            Some(rest) => rest.split_once('}').ok_or_else(bad)?,
+            Some(rest) => rest.rsplit_once('}').ok_or_else(bad)?,
             None => ("", expanded),
         };
         if !is_ncname(local) || (expanded.starts_with('{') && ns.is_empty()) {
@@ -827,6 +827,73 @@ mod tests {
         let inner = b.elements().remove(0);
         assert!(!inner.same(&a));
         assert_eq!(inner.descendants(&mut w).len(), 1);
+    }
+
+    fn written(xml: &str, indented: bool) -> String {
+        let e = parse_element(xml, &mut 0).unwrap();
+        XObj::Element(e, Top::Own).text(indented).unwrap()
+    }
+
+    #[test]
+    fn round_trips_keep_prefixes_comments_and_cdata() {
+        let xml = r#"<p:a xmlns:p="urn:p" xmlns:q="urn:q"><p:b q:c="1"/><!--x--><?pi data?></p:a>"#;
+        assert_eq!(
+            written(xml, true),
+            "<p:a xmlns:p=\"urn:p\" xmlns:q=\"urn:q\">\n  <p:b q:c=\"1\" />\n  <!--x-->\n  <?pi data?>\n</p:a>"
+        );
+        // an inner declaration hides the outer one of the same prefix
+        let xml = r#"<a xmlns:p="urn:1"><b xmlns:p="urn:2"><p:c/></b><p:d/></a>"#;
+        assert_eq!(written(xml, false), xml.replace("/>", " />"));
+        // "]]>" cannot stay inside one CDATA section
+        let e = XElement::new(XName::parse("a").unwrap());
+        e.add(Content::Node(XNode::CData(Arc::from("x]]>y"))), &mut 0)
+            .unwrap();
+        assert_eq!(
+            XObj::Element(e, Top::Own).text(true).unwrap(),
+            "<a><![CDATA[x]]]]><![CDATA[>y]]></a>"
+        );
+        // text line breaks are written as the one line break
+        let e = XElement::new(XName::parse("a").unwrap());
+        e.set_value("1\r\n2\r3");
+        assert_eq!(
+            XObj::Element(e, Top::Own).text(true).unwrap(),
+            "<a>1\n2\n3</a>"
+        );
+    }
+
+    #[test]
+    fn writing_and_copying_stop_at_the_depth_limit() {
+        let mut e = XElement::new(XName::parse("a").unwrap());
+        for _ in 0..MAX_WRITE_DEPTH + 5 {
+            let p = XElement::new(XName::parse("a").unwrap());
+            p.add(Content::Element(e), &mut 0).unwrap();
+            e = p;
+        }
+        assert_eq!(
+            XObj::Element(e.clone(), Top::Own).text(false),
+            Err(XmlError::TooDeep(MAX_WRITE_DEPTH))
+        );
+        assert!(e.deep_clone(0, &mut 0).is_err());
+        // reading stays iterative: no limit there
+        assert_eq!(e.descendants(&mut 0).len(), MAX_WRITE_DEPTH + 5);
+        assert_eq!(e.value(&mut 0), "");
+    }
+
+    #[test]
+    fn any_input_is_a_document_or_an_error() {
+        let inputs = [
+            "", "<", "<a", "<a>", "</a>", "<a/><", "<a>&</a>", "<a>&#xD800;</a>", "<a b/>",
+            "<a xmlns:p=''><p:b/></a>", "<xml:a/>", "<a xml:lang='en'/>", "\u{feff}<a/>",
+            "<?xml version='1.0'?>", "<!-- x --><a/><!-- y -->", "<a><![CDATA[</a>",
+        ];
+        for input in inputs {
+            let _ = parse_document(input, &mut 0);
+            let _ = parse_element(input, &mut 0);
+        }
+        assert_eq!(
+            written("<a xml:lang='en'/>", false),
+            "<a xml:lang=\"en\" />"
+        );
     }
 
     #[test]
