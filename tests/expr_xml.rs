@@ -64,23 +64,44 @@ fn load_err(src: &str) -> String {
 #[test]
 fn body_as_xdocument_reads_elements_attributes_and_values() {
     let doc = "context.Request.Body.As<XDocument>(preserveContent: true)";
-    assert_eq!(text(&format!("@({doc}.Root.Element(\"customer\").Value)")), "Ada");
-    assert_eq!(text(&format!("@({doc}.Root.Attribute(\"id\").Value)")), "42");
-    assert_eq!(text(&format!("@((int){doc}.Root.Attribute(\"id\") + 1)")), "43");
+    assert_eq!(
+        text(&format!("@({doc}.Root.Element(\"customer\").Value)")),
+        "Ada"
+    );
+    assert_eq!(
+        text(&format!("@({doc}.Root.Attribute(\"id\").Value)")),
+        "42"
+    );
+    assert_eq!(
+        text(&format!("@((int){doc}.Root.Attribute(\"id\") + 1)")),
+        "43"
+    );
     assert_eq!(text(&format!("@({doc}.Root.Name.LocalName)")), "order");
     assert_eq!(text(&format!("@({doc}.Root.Name.ToString())")), "order");
     assert_eq!(text(&format!("@({doc}.Root.Name == \"order\")")), "True");
     assert_eq!(text(&format!("@({doc}.Root.HasElements)")), "True");
     // the element's Value is all the text below it
-    assert_eq!(text(&format!("@({doc}.Root.Element(\"items\").Value)")), "23");
     assert_eq!(
-        text(&format!("@({doc}.Root.Element(\"items\").Element(\"item\").Parent.Name.LocalName)")),
+        text(&format!("@({doc}.Root.Element(\"items\").Value)")),
+        "23"
+    );
+    assert_eq!(
+        text(&format!(
+            "@({doc}.Root.Element(\"items\").Element(\"item\").Parent.Name.LocalName)"
+        )),
         "items"
     );
     assert_eq!(text(&format!("@({doc}.Root.Parent == null)")), "True");
-    assert_eq!(text(&format!("@({doc}.Element(\"order\").Attribute(\"id\").Value)")), "42");
     assert_eq!(
-        text(&format!("@({doc}.Root.Element(\"items\").Attribute(\"sku\") == null)")),
+        text(&format!(
+            "@({doc}.Element(\"order\").Attribute(\"id\").Value)"
+        )),
+        "42"
+    );
+    assert_eq!(
+        text(&format!(
+            "@({doc}.Root.Element(\"items\").Attribute(\"sku\") == null)"
+        )),
         "True"
     );
 }
@@ -88,13 +109,20 @@ fn body_as_xdocument_reads_elements_attributes_and_values() {
 #[test]
 fn missing_elements_are_null_as_in_dotnet() {
     let doc = "context.Request.Body.As<XDocument>()";
-    assert_eq!(text(&format!("@({doc}.Root.Element(\"missing\") == null)")), "True");
     assert_eq!(
-        text(&format!("@({doc}.Root.Element(\"missing\")?.Value ?? \"none\")")),
+        text(&format!("@({doc}.Root.Element(\"missing\") == null)")),
+        "True"
+    );
+    assert_eq!(
+        text(&format!(
+            "@({doc}.Root.Element(\"missing\")?.Value ?? \"none\")"
+        )),
         "none"
     );
     assert_eq!(
-        text(&format!("@((string){doc}.Root.Element(\"missing\") ?? \"cast null\")")),
+        text(&format!(
+            "@((string){doc}.Root.Element(\"missing\") ?? \"cast null\")"
+        )),
         "cast null"
     );
     assert!(matches!(
@@ -102,7 +130,11 @@ fn missing_elements_are_null_as_in_dotnet() {
         EvalErrorKind::NullReference(_)
     ));
     // (int) of a null element throws ArgumentNullException in .NET
-    assert!(eval_err_on(ORDER, &format!("@((int){doc}.Root.Element(\"missing\"))")).to_string().contains("null"));
+    assert!(
+        eval_err_on(ORDER, &format!("@((int){doc}.Root.Element(\"missing\"))"))
+            .to_string()
+            .contains("null")
+    );
 }
 
 #[test]
@@ -110,7 +142,10 @@ fn linq_over_elements_and_descendants() {
     let doc = "context.Request.Body.As<XDocument>()";
     assert_eq!(text(&format!("@({doc}.Root.Descendants().Count())")), "4");
     assert_eq!(text(&format!("@({doc}.Descendants().Count())")), "5");
-    assert_eq!(text(&format!("@({doc}.Descendants(\"item\").Sum(i => (int)i))")), "5");
+    assert_eq!(
+        text(&format!("@({doc}.Descendants(\"item\").Sum(i => (int)i))")),
+        "5"
+    );
     assert_eq!(
         text(&format!(
             "@({doc}.Descendants(\"item\").Where(i => i.Attribute(\"sku\").Value == \"b\").First().Value)"
@@ -124,11 +159,15 @@ fn linq_over_elements_and_descendants() {
         "customer,items"
     );
     assert_eq!(
-        text(&format!("@({doc}.Descendants(\"item\").Any(i => (string)i.Attribute(\"sku\") == \"c\"))")),
+        text(&format!(
+            "@({doc}.Descendants(\"item\").Any(i => (string)i.Attribute(\"sku\") == \"c\"))"
+        )),
         "False"
     );
     assert_eq!(
-        text(&format!("@({doc}.Descendants(\"nope\").FirstOrDefault() == null)")),
+        text(&format!(
+            "@({doc}.Descendants(\"nope\").FirstOrDefault() == null)"
+        )),
         "True"
     );
     assert_eq!(
@@ -173,13 +212,18 @@ fn remove_and_set_null_take_nodes_out() {
     // the last node removed leaves no content: <items /> (XContainer.RemoveNode)
     assert_eq!(out, "<order><items /></order>");
     assert_eq!(
-        text(r#"@{ var e = XElement.Parse("<r a='1'><x/></r>"); e.Attribute("a").Remove(); e.Element("x").Remove(); return e.ToString(); }"#),
+        text(
+            r#"@{ var e = XElement.Parse("<r a='1'><x/></r>"); e.Attribute("a").Remove(); e.Element("x").Remove(); return e.ToString(); }"#
+        ),
         "<r />"
     );
     assert!(
-        eval_err_on(ORDER, r#"@{ var e = new XElement("a"); e.Remove(); return ""; }"#)
-            .to_string()
-            .contains("The parent is missing")
+        eval_err_on(
+            ORDER,
+            r#"@{ var e = new XElement("a"); e.Remove(); return ""; }"#
+        )
+        .to_string()
+        .contains("The parent is missing")
     );
 }
 
@@ -192,7 +236,9 @@ fn tostring_as_the_dotnet_documentation_shows() {
     );
     // XNode.ToString(SaveOptions): XElement.Parse("<Root><Child/></Root>")
     assert_eq!(
-        text(r#"@(XElement.Parse("<Root><Child/></Root>").ToString(SaveOptions.DisableFormatting))"#),
+        text(
+            r#"@(XElement.Parse("<Root><Child/></Root>").ToString(SaveOptions.DisableFormatting))"#
+        ),
         "<Root><Child /></Root>"
     );
     assert_eq!(
@@ -200,7 +246,10 @@ fn tostring_as_the_dotnet_documentation_shows() {
         "<Root>\n  <Child />\n</Root>"
     );
     // an element with empty text is not empty
-    assert_eq!(text(r#"@(XElement.Parse("<a></a>").ToString())"#), "<a></a>");
+    assert_eq!(
+        text(r#"@(XElement.Parse("<a></a>").ToString())"#),
+        "<a></a>"
+    );
     assert_eq!(text(r#"@(XElement.Parse("<a></a>").IsEmpty)"#), "False");
     assert_eq!(text(r#"@(XElement.Parse("<a/>").IsEmpty)"#), "True");
     // string concatenation writes the element as ToString() does
@@ -214,11 +263,15 @@ fn mixed_content_is_not_indented() {
         "<p>Hello <b>world</b><i /><q><r /></q></p>"
     );
     assert_eq!(
-        text(r#"@{ var e = XElement.Parse("<r a='1'><x>1</x></r>"); e.SetElementValue("y", 2.5); e.Add(new XElement("z"), "t"); return e.ToString(); }"#),
+        text(
+            r#"@{ var e = XElement.Parse("<r a='1'><x>1</x></r>"); e.SetElementValue("y", 2.5); e.Add(new XElement("z"), "t"); return e.ToString(); }"#
+        ),
         "<r a=\"1\">\n  <x>1</x>\n  <y>2.5</y>\n  <z />t</r>"
     );
     assert_eq!(
-        text(r#"@(XDocument.Parse("<?xml version='1.0'?><!--c--><r><!--d--><a>1</a><![CDATA[x]]></r>").ToString())"#),
+        text(
+            r#"@(XDocument.Parse("<?xml version='1.0'?><!--c--><r><!--d--><a>1</a><![CDATA[x]]></r>").ToString())"#
+        ),
         "<!--c-->\n<r>\n  <!--d-->\n  <a>1</a><![CDATA[x]]></r>"
     );
 }
@@ -226,10 +279,15 @@ fn mixed_content_is_not_indented() {
 #[test]
 fn text_and_attributes_are_escaped_as_xmlwriter_does() {
     assert_eq!(
-        text(r#"@(new XElement("a", new XAttribute("q", "x\"<&>\t\n"), "1 < 2 & 3 > 2 \"'").ToString())"#),
+        text(
+            r#"@(new XElement("a", new XAttribute("q", "x\"<&>\t\n"), "1 < 2 & 3 > 2 \"'").ToString())"#
+        ),
         "<a q=\"x&quot;&lt;&amp;&gt;&#x9;&#xA;\">1 &lt; 2 &amp; 3 &gt; 2 \"'</a>"
     );
-    assert_eq!(text(r#"@(new XAttribute("a", "x\"y").ToString())"#), "a=\"x&quot;y\"");
+    assert_eq!(
+        text(r#"@(new XAttribute("a", "x\"y").ToString())"#),
+        "a=\"x&quot;y\""
+    );
     assert_eq!(
         text(r#"@(XElement.Parse("<a b='&lt;&#65;'>&amp;&#x42;</a>").Value)"#),
         "&B"
@@ -249,7 +307,9 @@ fn values_become_text_as_xmlconvert_writes_them() {
         "<a>true1.5 7c</a>"
     );
     assert_eq!(
-        text(r#"@{ var e = new XElement("a"); e.SetValue(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc)); return e.Value; }"#),
+        text(
+            r#"@{ var e = new XElement("a"); e.SetValue(new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc)); return e.Value; }"#
+        ),
         "2024-01-02T03:04:05Z"
     );
     assert_eq!(text(r#"@((bool)XElement.Parse("<a> 1 </a>"))"#), "True");
@@ -263,20 +323,28 @@ fn values_become_text_as_xmlconvert_writes_them() {
 #[test]
 fn elements_are_shared_and_copied_when_added_elsewhere() {
     assert_eq!(
-        text(r#"@{ var doc = context.Request.Body.As<XDocument>(); var c = doc.Root.Element("customer"); c.Value = "Bob"; return doc.Root.Element("customer").Value; }"#),
+        text(
+            r#"@{ var doc = context.Request.Body.As<XDocument>(); var c = doc.Root.Element("customer"); c.Value = "Bob"; return doc.Root.Element("customer").Value; }"#
+        ),
         "Bob"
     );
     // an element that has a parent is copied by Add and the constructors
     assert_eq!(
-        text(r#"@{ var d = XElement.Parse("<r><a/></r>"); var c = new XElement("c", d.Element("a")); d.Element("a").SetValue("v"); return c.ToString() + d.ToString(SaveOptions.DisableFormatting); }"#),
+        text(
+            r#"@{ var d = XElement.Parse("<r><a/></r>"); var c = new XElement("c", d.Element("a")); d.Element("a").SetValue("v"); return c.ToString() + d.ToString(SaveOptions.DisableFormatting); }"#
+        ),
         "<c>\n  <a />\n</c><r><a>v</a></r>"
     );
     assert_eq!(
-        text(r#"@{ var a = new XElement("a"); a.Add(a); return a.ToString(SaveOptions.DisableFormatting); }"#),
+        text(
+            r#"@{ var a = new XElement("a"); a.Add(a); return a.ToString(SaveOptions.DisableFormatting); }"#
+        ),
         "<a><a /></a>"
     );
     assert_eq!(
-        text(r#"@(new XDocument(new XElement("r", new XElement(XElement.Parse("<x>1</x>")))).ToString())"#),
+        text(
+            r#"@(new XDocument(new XElement("r", new XElement(XElement.Parse("<x>1</x>")))).ToString())"#
+        ),
         "<r>\n  <x>1</x>\n</r>"
     );
     assert!(
@@ -295,8 +363,16 @@ fn namespaces_are_names_and_written_back_with_their_prefixes() {
         )),
         "urn:shop"
     );
-    assert_eq!(text(&format!("@({soap}.Descendants(\"{{urn:shop}}Item\").First().Value)")), "Apple");
-    assert_eq!(text(&format!("@({soap}.Descendants(\"Item\").Count())")), "0");
+    assert_eq!(
+        text(&format!(
+            "@({soap}.Descendants(\"{{urn:shop}}Item\").First().Value)"
+        )),
+        "Apple"
+    );
+    assert_eq!(
+        text(&format!("@({soap}.Descendants(\"Item\").Count())")),
+        "0"
+    );
     assert_eq!(
         text(&format!("@({soap}.Root.Name.ToString())")),
         "{http://schemas.xmlsoap.org/soap/envelope/}Envelope"
@@ -307,7 +383,9 @@ fn namespaces_are_names_and_written_back_with_their_prefixes() {
     );
     // a namespace without a declaration is declared where it is first used
     assert_eq!(
-        text(r#"@(new XElement("{urn:x}a", new XElement("{urn:x}b"), new XElement("c")).ToString())"#),
+        text(
+            r#"@(new XElement("{urn:x}a", new XElement("{urn:x}b"), new XElement("c")).ToString())"#
+        ),
         "<a xmlns=\"urn:x\">\n  <b />\n  <c xmlns=\"\" />\n</a>"
     );
     assert_eq!(
@@ -336,7 +414,9 @@ fn xnamespace_plus_a_local_name_is_a_name() {
         "http://schemas.xmlsoap.org/soap/envelope/"
     );
     assert_eq!(
-        text(r#"@{ XNamespace ns = "urn:x"; return new XElement(ns + "a", new XAttribute(ns + "b", 1)).ToString(); }"#),
+        text(
+            r#"@{ XNamespace ns = "urn:x"; return new XElement(ns + "a", new XAttribute(ns + "b", 1)).ToString(); }"#
+        ),
         "<a p1:b=\"1\" xmlns:p1=\"urn:x\" xmlns=\"urn:x\" />"
     );
     assert_eq!(text(r#"@((XNamespace.None + "a").ToString())"#), "a");
@@ -348,10 +428,18 @@ fn body_as_xelement_and_invalid_bodies_fail_closed() {
         text("@(context.Request.Body.As<XElement>().Element(\"customer\").Value)"),
         "Ada"
     );
-    for bad in ["{\"json\": 1}", "<a><b></a>", "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>", "<p:a/>"] {
+    for bad in [
+        "{\"json\": 1}",
+        "<a><b></a>",
+        "<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>",
+        "<p:a/>",
+    ] {
         assert!(
             matches!(
-                eval_err_on(bad, "@(context.Request.Body.As<XDocument>().Root.Name.LocalName)"),
+                eval_err_on(
+                    bad,
+                    "@(context.Request.Body.As<XDocument>().Root.Name.LocalName)"
+                ),
                 EvalErrorKind::Xml(_)
             ),
             "{bad}"
@@ -359,9 +447,12 @@ fn body_as_xelement_and_invalid_bodies_fail_closed() {
     }
     let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
     assert!(
-        eval_err_on(&deep, "@(context.Request.Body.As<XDocument>().Root.Name.LocalName)")
-            .to_string()
-            .contains("nested more than 64")
+        eval_err_on(
+            &deep,
+            "@(context.Request.Body.As<XDocument>().Root.Name.LocalName)"
+        )
+        .to_string()
+        .contains("nested more than 64")
     );
     // an invalid name is XName.Get's error, at run time
     assert!(matches!(
@@ -386,9 +477,13 @@ fn what_certgate_lacks_is_refused_at_load_by_name() {
     );
     // content that is neither XML nor a value is refused at load
     assert!(load_err(r#"@(new XElement("a", context.Request.Headers))"#).contains("XML content"));
-    assert!(load_err(r#"@{ var e = new XElement("a"); e.Name = "b"; return ""; }"#)
-        .contains("cannot assign to 'XElement.Name'"));
-    assert!(load_err(r#"@{ var e = new XElement("a"); e.Value = 1; return ""; }"#).contains("string"));
+    assert!(
+        load_err(r#"@{ var e = new XElement("a"); e.Name = "b"; return ""; }"#)
+            .contains("cannot assign to 'XElement.Name'")
+    );
+    assert!(
+        load_err(r#"@{ var e = new XElement("a"); e.Value = 1; return ""; }"#).contains("string")
+    );
 }
 
 #[test]

@@ -395,7 +395,10 @@ impl<'s> Parser<'s> {
         // `token["name"] = value;`: indexer assignment (JObject, JArray); `x.Value = v;`
         let save = self.pos;
         if let Ok(target) = self.unary()
-            && matches!(target.kind, ExprKind::Index { .. } | ExprKind::Member { .. })
+            && matches!(
+                target.kind,
+                ExprKind::Index { .. } | ExprKind::Member { .. }
+            )
             && matches!(self.peek(), Tok::P("=" | "+=" | "-=" | "*=" | "/=" | "%="))
         {
             // `x[i] op= v` is `x[i] = x[i] op v` (x and i have no side effects in this

@@ -2150,7 +2150,9 @@ impl Checker {
             return Err((
                 K::Arguments {
                     method: "Body.As<T>".into(),
-                    expected: "one type argument: As<string>, As<byte[]>, As<JObject> or As<XDocument>".into(),
+                    expected:
+                        "one type argument: As<string>, As<byte[]>, As<JObject> or As<XDocument>"
+                            .into(),
                 },
                 name_span,
             ));
@@ -2170,7 +2172,9 @@ impl Checker {
             }
             other @ ("XNode" | "System.Xml.Linq.XNode") => {
                 return Err((
-                    K::NotImplemented(format!("Body.As<{other}> (use As<XDocument> or As<XElement>)")),
+                    K::NotImplemented(format!(
+                        "Body.As<{other}> (use As<XDocument> or As<XElement>)"
+                    )),
                     t.span,
                 ));
             }

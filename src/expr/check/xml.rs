@@ -113,7 +113,9 @@ impl Checker {
         }
         if *null_cond {
             return Err((
-                K::Unsupported("assigning through '?.' (C# 7 has no null-conditional assignment)".into()),
+                K::Unsupported(
+                    "assigning through '?.' (C# 7 has no null-conditional assignment)".into(),
+                ),
                 *name_span,
             ));
         }

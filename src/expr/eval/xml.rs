@@ -26,7 +26,11 @@ fn element(e: Option<XElement>, top: &Top) -> Value {
 }
 
 fn elements(v: Vec<XElement>, top: &Top) -> Value {
-    Value::Array(v.into_iter().map(|e| obj(XObj::Element(e, top.clone()))).collect())
+    Value::Array(
+        v.into_iter()
+            .map(|e| obj(XObj::Element(e, top.clone())))
+            .collect(),
+    )
 }
 
 fn xml_error(e: XmlError) -> E {
@@ -46,9 +50,7 @@ fn string_value(v: &Value) -> Result<String, E> {
         Value::Double(d) => format_double(*d),
         Value::DateTime(d) => format_datetime(*d, "yyyy-MM-ddTHH:mm:ss.FFFFFFF")? + "Z",
         Value::Object(Handle(HandleKind::Xml(x))) if x.kind() != XmlTy::Name => {
-            return Err(E::Argument(
-                "An XObject cannot be used as a value.".into(),
-            ));
+            return Err(E::Argument("An XObject cannot be used as a value.".into()));
         }
         other => other.to_display_string(),
     })
@@ -86,7 +88,9 @@ fn name_arg(v: Option<&Value>) -> Result<XName, E> {
     match v {
         Some(Value::Object(Handle(HandleKind::Xml(XObj::Name(n))))) => Ok(n.clone()),
         Some(Value::String(s)) => XName::parse(s).map_err(xml_error),
-        _ => Err(E::Argument("Value cannot be null. (Parameter 'name')".into())),
+        _ => Err(E::Argument(
+            "Value cannot be null. (Parameter 'name')".into(),
+        )),
     }
 }
 
@@ -119,7 +123,10 @@ fn convert(text: &str, to: Target) -> Result<Value, E> {
             "INF" => f64::INFINITY,
             "-INF" => f64::NEG_INFINITY,
             "NaN" => f64::NAN,
-            _ if t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => {
+            _ if t
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+            {
                 t.parse().map_err(|_| bad())?
             }
             _ => return Err(bad()),
@@ -199,10 +206,7 @@ impl Eval<'_> {
                 Value::String(n.ns.clone())
             }
             _ => {
-                return Err((
-                    E::Internal(format!("{p:?} on a {}", x.kind().name())),
-                    span,
-                ));
+                return Err((E::Internal(format!("{p:?} on a {}", x.kind().name())), span));
             }
         })
     }
@@ -230,7 +234,10 @@ impl Eval<'_> {
         }
         if m == XmlMethod::RemoveEach {
             let Value::Array(items) = &recv else {
-                return Err((E::Internal(format!("Remove on a {}", recv.type_name())), span));
+                return Err((
+                    E::Internal(format!("Remove on a {}", recv.type_name())),
+                    span,
+                ));
             };
             for item in items.to_vec() {
                 self.charge_tokens(1, span)?;
@@ -250,7 +257,10 @@ impl Eval<'_> {
                     },
                     span,
                 )),
-                _ => Err((E::Internal(format!("{m:?} on a {}", recv.type_name())), span)),
+                _ => Err((
+                    E::Internal(format!("{m:?} on a {}", recv.type_name())),
+                    span,
+                )),
             };
         };
         // XContainer's members, on an element or a document's root, and the top of the
@@ -396,10 +406,7 @@ impl Eval<'_> {
                 }
                 Ok(Value::Null)
             }
-            _ => Err((
-                E::Internal(format!("{m:?} on a {}", x.kind().name())),
-                span,
-            )),
+            _ => Err((E::Internal(format!("{m:?} on a {}", x.kind().name())), span)),
         }
     }
 
@@ -495,7 +502,10 @@ mod tests {
     fn values_become_text_as_xmlconvert_writes_them() {
         assert_eq!(string_value(&Value::Bool(true)).unwrap(), "true");
         assert_eq!(string_value(&Value::Double(1.5)).unwrap(), "1.5");
-        assert_eq!(string_value(&Value::Double(f64::NEG_INFINITY)).unwrap(), "-INF");
+        assert_eq!(
+            string_value(&Value::Double(f64::NEG_INFINITY)).unwrap(),
+            "-INF"
+        );
         let d = time::macros::datetime!(2024-01-02 03:04:05 UTC);
         assert_eq!(
             string_value(&Value::DateTime(d)).unwrap(),
@@ -515,6 +525,9 @@ mod tests {
         assert!(matches!(convert("True", Target::Bool), Err(E::Format(_))));
         assert!(matches!(convert("1e3", Target::Double), Ok(Value::Double(d)) if d == 1000.0));
         assert!(matches!(convert("x", Target::Long), Err(E::Format(_))));
-        assert!(matches!(convert("99999999999", Target::Int), Err(E::Format(_))));
+        assert!(matches!(
+            convert("99999999999", Target::Int),
+            Err(E::Format(_))
+        ));
     }
 }

@@ -332,10 +332,7 @@ impl XElement {
                 }
             }
             Content::Element(e) => {
-                let e = if e.parent().is_some()
-                    || e.is_in_document()
-                    || self.root_of().same(&e)
-                {
+                let e = if e.parent().is_some() || e.is_in_document() || self.root_of().same(&e) {
                     e.deep_clone(0, work)?
                 } else {
                     e
@@ -623,9 +620,10 @@ fn build(
         for (n, v) in &e.attributes {
             let name = match (n.prefix.as_str(), n.local.as_str()) {
                 ("", local) => XName::new("", local),
-                (p, local) => {
-                    XName::new(&resolve(scopes, p).ok_or_else(|| XmlError::Prefix(p.into()))?, local)
-                }
+                (p, local) => XName::new(
+                    &resolve(scopes, p).ok_or_else(|| XmlError::Prefix(p.into()))?,
+                    local,
+                ),
             };
             element.add(Content::Attribute(XAttribute::new(name, v)), work)?;
         }
@@ -763,7 +761,10 @@ impl XObj {
             XObj::Attribute(a, _) => {
                 let mut w = 0;
                 let probe = XElement::new(XName::new("", "a"));
-                probe.add(Content::Attribute(XAttribute::new(a.name().clone(), &a.value())), &mut w)?;
+                probe.add(
+                    Content::Attribute(XAttribute::new(a.name().clone(), &a.value())),
+                    &mut w,
+                )?;
                 write(Source::Element(&probe), false, &mut out, work)?;
                 // `<a name="value" />` less the element around it
                 out = out
@@ -882,9 +883,22 @@ mod tests {
     #[test]
     fn any_input_is_a_document_or_an_error() {
         let inputs = [
-            "", "<", "<a", "<a>", "</a>", "<a/><", "<a>&</a>", "<a>&#xD800;</a>", "<a b/>",
-            "<a xmlns:p=''><p:b/></a>", "<xml:a/>", "<a xml:lang='en'/>", "\u{feff}<a/>",
-            "<?xml version='1.0'?>", "<!-- x --><a/><!-- y -->", "<a><![CDATA[</a>",
+            "",
+            "<",
+            "<a",
+            "<a>",
+            "</a>",
+            "<a/><",
+            "<a>&</a>",
+            "<a>&#xD800;</a>",
+            "<a b/>",
+            "<a xmlns:p=''><p:b/></a>",
+            "<xml:a/>",
+            "<a xml:lang='en'/>",
+            "\u{feff}<a/>",
+            "<?xml version='1.0'?>",
+            "<!-- x --><a/><!-- y -->",
+            "<a><![CDATA[</a>",
         ];
         for input in inputs {
             let _ = parse_document(input, &mut 0);

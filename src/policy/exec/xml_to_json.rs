@@ -180,11 +180,7 @@ fn entry(node: &Node, direct: bool, always_array: bool) -> Option<Entry> {
         Node::Instruction { target, content } if direct => {
             (format!("?{target}"), string(content), false)
         }
-        Node::Element(child) => (
-            name(&child.name),
-            value(child, direct, always_array),
-            true,
-        ),
+        Node::Element(child) => (name(&child.name), value(child, direct, always_array), true),
         Node::Comment(_) | Node::Instruction { .. } => return None,
     })
 }
