@@ -454,9 +454,9 @@ fn body_as_xelement_and_invalid_bodies_fail_closed() {
         .to_string()
         .contains("nested more than 64")
     );
-    // an invalid name is XName.Get's error, at run time
+    // an invalid name is XName.Get's error: at run time when it is computed
     assert!(matches!(
-        eval_err_on(ORDER, r#"@(new XElement("a b").ToString())"#),
+        eval_err_on(ORDER, r#"@(new XElement(context.Request.Method + " b").ToString())"#),
         EvalErrorKind::Xml(_)
     ));
 }
@@ -483,6 +483,15 @@ fn what_certgate_lacks_is_refused_at_load_by_name() {
     );
     assert!(
         load_err(r#"@{ var e = new XElement("a"); e.Value = 1; return ""; }"#).contains("string")
+    );
+    // a name written in the policy is checked at load
+    assert_eq!(
+        load_err(r#"@(new XElement("a b"))"#),
+        "policies/xml.xml:7:27: error: expected an XML name ('local' or '{namespace}local'), found the name 'a b' is not a valid XML name"
+    );
+    assert!(
+        load_err(r#"@(XElement.Parse("<a/>").Element("{urn:x"))"#)
+            .contains("not a valid XML name")
     );
 }
 

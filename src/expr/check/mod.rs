@@ -1894,6 +1894,13 @@ impl Checker {
                             first_err.get_or_insert(mismatch(p.describe(), t, a.value.span));
                             continue 'cand;
                         }
+                        // a name written as a string is an XName made once, at load
+                        if p == P::XName
+                            && let Node::Const(Value::String(s)) = n
+                        {
+                            nodes.push(xml::const_name(s, a.value.span)?);
+                            continue;
+                        }
                         nodes.push(n.clone());
                     }
                 }

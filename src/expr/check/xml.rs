@@ -6,6 +6,8 @@ use super::super::ir::{self, Method, Node, XmlMethod};
 use super::super::json::Target;
 use super::super::span::Span;
 use super::super::types::{Ty, XmlTy};
+use super::super::value::{Handle, HandleKind, Value};
+use super::super::xlinq::{XName, XObj};
 use super::{CResult, Checker, K, mismatch};
 
 /// Whether a value of type `t` may be given to `Add` or a constructor as content:
@@ -26,6 +28,21 @@ pub(super) fn is_content(t: &Ty) -> bool {
         | Ty::DateTime => true,
         Ty::Array(e) | Ty::List(e) => is_content(e),
         _ => false,
+    }
+}
+
+/// `"name"` or `"{namespace}name"` where an `XName` is expected: converted at load,
+/// so a name that is not one is a load error.
+pub(super) fn const_name(s: &str, span: Span) -> CResult<Node> {
+    match XName::parse(s) {
+        Ok(n) => Ok(Node::Const(Value::Object(Handle(HandleKind::Xml(XObj::Name(n)))))),
+        Err(e) => Err((
+            K::Expected {
+                expected: "an XML name ('local' or '{namespace}local')".into(),
+                found: e.to_string(),
+            },
+            span,
+        )),
     }
 }
 
