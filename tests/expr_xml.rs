@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use certgate::expr::{self, Compiled, Context, EvalErrorKind, Origin, Value};
+use certgate::expr::{self, Compiled, Context, EvalErrorKind, Limits, Origin, Value};
 use time::macros::datetime;
 
 const ORDER: &str = r#"<?xml version="1.0" encoding="utf-8"?>
@@ -456,7 +456,10 @@ fn body_as_xelement_and_invalid_bodies_fail_closed() {
     );
     // an invalid name is XName.Get's error: at run time when it is computed
     assert!(matches!(
-        eval_err_on(ORDER, r#"@(new XElement(context.Request.Method + " b").ToString())"#),
+        eval_err_on(
+            ORDER,
+            r#"@(new XElement(context.Request.Method + " b").ToString())"#
+        ),
         EvalErrorKind::Xml(_)
     ));
 }
@@ -490,8 +493,7 @@ fn what_certgate_lacks_is_refused_at_load_by_name() {
         "policies/xml.xml:7:27: error: expected an XML name ('local' or '{namespace}local'), found the name 'a b' is not a valid XML name"
     );
     assert!(
-        load_err(r#"@(XElement.Parse("<a/>").Element("{urn:x"))"#)
-            .contains("not a valid XML name")
+        load_err(r#"@(XElement.Parse("<a/>").Element("{urn:x"))"#).contains("not a valid XML name")
     );
 }
 
@@ -527,4 +529,56 @@ fn the_fuzz_seed_runs() {
         run_on("<r><a>0</a><c/></r>", seed).to_string(),
         "21<x /><r id=\"2\">\n  <a>1</a>\n  <b k=\"v\" xmlns=\"urn:x\">t</b>\n</r>"
     );
+}
+
+#[test]
+fn a_stored_iresponse_body_reads_as_xml() {
+    let mut c = ctx(ORDER);
+    let stored = expr::Response {
+        status_code: 200,
+        status_reason: "OK".into(),
+        headers: expr::Headers::new(),
+        body: Some(expr::Body::new(SOAP.as_bytes().to_vec())),
+    };
+    c.variables.insert("price".into(), Value::response(stored));
+    let src = r#"@(((IResponse)context.Variables["price"]).Body.As<XDocument>().Descendants("{urn:shop}Item").First().Value)"#;
+    match compile(src).eval(&c) {
+        Ok(v) => assert_eq!(v.to_string(), "Apple"),
+        Err(e) => panic!("{}", e.render()),
+    }
+}
+
+#[test]
+fn building_and_writing_are_bounded_by_steps_and_depth() {
+    // an endless loop of nesting ends at the step limit (and the deep tree is dropped
+    // without recursion)
+    assert!(matches!(
+        eval_err_on(
+            ORDER,
+            r#"@{ var e = new XElement("a"); while (true) { e = new XElement("a", e); } return ""; }"#
+        ),
+        EvalErrorKind::StepLimit(_)
+    ));
+    // writing a tree deeper than the writer's limit is an error, not a stack overflow
+    assert!(
+        eval_err_on(
+            ORDER,
+            r#"@{ var e = new XElement("a"); for (int i = 0; i < 300; i++) { e = new XElement("a", e); } return e.ToString(); }"#
+        )
+        .to_string()
+        .contains("nested more than 256")
+    );
+    // a body is charged by its size and nodes: 5,000 elements are over 20,000 steps
+    let limits = Limits {
+        max_steps: 20_000,
+        ..Limits::default()
+    };
+    let src = "@(context.Request.Body.As<XDocument>().ToString())";
+    let c = expr::compile_with(src, Origin::new("p.xml", 1, 1), &limits).unwrap();
+    assert!(c.eval(&ctx(ORDER)).is_ok());
+    let many = format!("<r>{}</r>", "<a>1</a>".repeat(5_000));
+    match c.eval(&ctx(&many)) {
+        Ok(_) => panic!("5,000 elements within 20,000 steps"),
+        Err(e) => assert!(matches!(e.kind, EvalErrorKind::StepLimit(_)), "{e}"),
+    }
 }

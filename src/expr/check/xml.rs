@@ -35,7 +35,9 @@ pub(super) fn is_content(t: &Ty) -> bool {
 /// so a name that is not one is a load error.
 pub(super) fn const_name(s: &str, span: Span) -> CResult<Node> {
     match XName::parse(s) {
-        Ok(n) => Ok(Node::Const(Value::Object(Handle(HandleKind::Xml(XObj::Name(n)))))),
+        Ok(n) => Ok(Node::Const(Value::Object(Handle(HandleKind::Xml(
+            XObj::Name(n),
+        ))))),
         Err(e) => Err((
             K::Expected {
                 expected: "an XML name ('local' or '{namespace}local')".into(),
