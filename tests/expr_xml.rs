@@ -381,6 +381,13 @@ fn namespaces_are_names_and_written_back_with_their_prefixes() {
         text(&format!("@({soap}.ToString())")),
         "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <s:Body>\n    <GetPrice xmlns=\"urn:shop\">\n      <Item>Apple</Item>\n    </GetPrice>\n  </s:Body>\n</s:Envelope>"
     );
+    // an element written alone declares the prefixes its ancestors declared
+    assert_eq!(
+        text(&format!(
+            "@({soap}.Root.Element(\"{{http://schemas.xmlsoap.org/soap/envelope/}}Body\").ToString())"
+        )),
+        "<s:Body xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\n  <GetPrice xmlns=\"urn:shop\">\n    <Item>Apple</Item>\n  </GetPrice>\n</s:Body>"
+    );
     // a namespace without a declaration is declared where it is first used
     assert_eq!(
         text(

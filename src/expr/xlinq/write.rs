@@ -11,9 +11,10 @@
 //! XML cannot hold are an error, as .NET's `CheckCharacters`.
 //!
 //! Namespaces: an element's or attribute's namespace is written with a prefix declared
-//! on it or above (`xmlns:p` attributes), else an element declares it as the default
-//! (`xmlns="..."`) and an attribute gets a generated `p<n>` prefix, as
-//! `XmlWellFormedWriter` does.
+//! on it or above (`xmlns:p` attributes, those of the element's ancestors too, as
+//! `ElementWriter.PushAncestors`), declared where the output does not have it yet;
+//! without one an element declares it as the default (`xmlns="..."`) and an attribute
+//! gets a generated `p<n>` prefix, as `XmlWellFormedWriter` does.
 
 use super::{MAX_WRITE_DEPTH, XElement, XML, XMLNS, XName, XNode, XmlError};
 
@@ -35,10 +36,19 @@ pub(crate) fn write(
         indented,
         level: 0,
         scopes: Vec::new(),
+        ancestors: Vec::new(),
         work,
     };
     match source {
-        Source::Element(e) => w.element(e, false, 0),
+        Source::Element(e) => {
+            let mut up = e.parent();
+            while let Some(a) = up {
+                *w.work += 1;
+                w.ancestors.extend(declarations(&a.attributes()));
+                up = a.parent();
+            }
+            w.element(e, false, 0)
+        }
         Source::Nodes(nodes) => {
             for n in nodes {
                 w.node(n, false, 0)?;
@@ -52,10 +62,29 @@ struct Writer<'a> {
     out: &'a mut String,
     indented: bool,
     level: usize,
-    /// Namespace bindings (prefix, namespace) of the elements being written, innermost
-    /// last.
+    /// Namespace bindings (prefix, namespace) written on the elements being written,
+    /// innermost last.
     scopes: Vec<Vec<(String, String)>>,
+    /// The declarations of the written element's ancestors, nearest first: they choose
+    /// prefixes, but are not in the output.
+    ancestors: Vec<(String, String)>,
     work: &'a mut usize,
+}
+
+/// The namespace declarations among `attributes`, as (prefix, namespace).
+fn declarations(attributes: &[super::XAttribute]) -> Vec<(String, String)> {
+    attributes
+        .iter()
+        .filter(|a| a.name().is_namespace_declaration())
+        .map(|a| {
+            let prefix = if a.name().ns.is_empty() {
+                String::new()
+            } else {
+                a.name().local.to_string()
+            };
+            (prefix, a.value().to_string())
+        })
+        .collect()
 }
 
 impl Writer<'_> {
@@ -71,16 +100,15 @@ impl Writer<'_> {
     /// A prefix bound to `ns` and not hidden by an inner binding of the same prefix.
     fn prefix_of(&self, ns: &str, allow_default: bool) -> Option<String> {
         let mut hidden: Vec<&str> = Vec::new();
-        for scope in self.scopes.iter().rev() {
-            for (p, n) in scope.iter().rev() {
-                if hidden.contains(&p.as_str()) {
-                    continue;
-                }
-                if n == ns && (allow_default || !p.is_empty()) {
-                    return Some(p.clone());
-                }
-                hidden.push(p);
+        let written = self.scopes.iter().rev().flat_map(|s| s.iter().rev());
+        for (p, n) in written.chain(self.ancestors.iter()) {
+            if hidden.contains(&p.as_str()) {
+                continue;
             }
+            if n == ns && (allow_default || !p.is_empty()) {
+                return Some(p.clone());
+            }
+            hidden.push(p);
         }
         None
     }
@@ -154,35 +182,17 @@ impl Writer<'_> {
         if !mixed {
             self.indent();
         }
-        let declared: Vec<(String, String)> = attributes
-            .iter()
-            .filter(|a| a.name().is_namespace_declaration())
-            .map(|a| {
-                let prefix = if a.name().ns.is_empty() {
-                    String::new()
-                } else {
-                    a.name().local.to_string()
-                };
-                (prefix, a.value().to_string())
-            })
-            .collect();
-        self.scopes.push(declared);
+        self.scopes.push(declarations(&attributes));
         // declarations the writer adds, written after the attributes
         let mut added: Vec<(String, String)> = Vec::new();
         let prefix = if name.ns.is_empty() {
-            if self.namespace_of("").is_some_and(|d| !d.is_empty()) {
-                added.push((String::new(), String::new()));
-            }
             String::new()
         } else {
-            match self.prefix_of(&name.ns, true) {
-                Some(p) => p,
-                None => {
-                    added.push((String::new(), name.ns.to_string()));
-                    String::new()
-                }
-            }
+            self.prefix_of(&name.ns, true).unwrap_or_default()
         };
+        if self.namespace_of(&prefix).unwrap_or_default() != &*name.ns {
+            added.push((prefix.clone(), name.ns.to_string()));
+        }
         if let Some(scope) = self.scopes.last_mut() {
             scope.extend(added.iter().cloned());
         }
@@ -195,17 +205,19 @@ impl Writer<'_> {
                 "" => String::new(),
                 XMLNS => "xmlns".to_owned(),
                 XML => "xml".to_owned(),
-                ns => match self.prefix_of(ns, false) {
-                    Some(p) => p,
-                    None => {
-                        let p = self.generated_prefix();
+                ns => {
+                    let p = match self.prefix_of(ns, false) {
+                        Some(p) => p,
+                        None => self.generated_prefix(),
+                    };
+                    if self.namespace_of(&p) != Some(ns) {
                         if let Some(scope) = self.scopes.last_mut() {
                             scope.push((p.clone(), ns.to_owned()));
                         }
                         added.push((p.clone(), ns.to_owned()));
-                        p
                     }
-                },
+                    p
+                }
             };
             self.out.push(' ');
             qualified(&p, &an.local, self.out);
