@@ -16,6 +16,11 @@ use xmlparser::{ElementEnd, Token, Tokenizer};
 /// Deepest element nesting of a document read.
 pub(crate) const MAX_DEPTH: usize = 64;
 
+/// Most elements, attributes and texts of a document read or converted: about 100
+/// bytes of memory each, so a body of tiny elements (`<a/>` is 4 bytes) cannot take 25
+/// times its size (the Lambda function has 256 MB).
+pub(crate) const MAX_NODES: usize = 500_000;
+
 /// Why a text is not a document certgate reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {

@@ -20,9 +20,6 @@ pub(crate) use write::{Source, write};
 /// Nesting the writer and the copier accept for trees expressions built.
 pub(crate) const MAX_WRITE_DEPTH: usize = 256;
 
-/// The most nodes a parsed document may hold (`crate::xml`'s count).
-pub(crate) const MAX_NODES: usize = 500_000;
-
 const XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 const XML: &str = "http://www.w3.org/XML/1998/namespace";
 
@@ -550,7 +547,7 @@ impl XDocument {
 
 /// `XDocument.Parse(text)`: namespaces resolved, as .NET reads them.
 pub(crate) fn parse_document(text: &str, work: &mut usize) -> Result<XDocument, XmlError> {
-    let d = crate::xml::read(text, MAX_NODES)?;
+    let d = crate::xml::read(text, crate::xml::MAX_NODES)?;
     let mut content = Vec::new();
     for n in d.before {
         content.extend(misc(n));
@@ -565,7 +562,7 @@ pub(crate) fn parse_document(text: &str, work: &mut usize) -> Result<XDocument, 
 
 /// `XElement.Parse(text)`: the root alone, with no parent.
 pub(crate) fn parse_element(text: &str, work: &mut usize) -> Result<XElement, XmlError> {
-    let d = crate::xml::read(text, MAX_NODES)?;
+    let d = crate::xml::read(text, crate::xml::MAX_NODES)?;
     build(&d.root, &mut Vec::new(), work)
 }
 
