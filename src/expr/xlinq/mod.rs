@@ -1,5 +1,6 @@
-//! System.Xml.Linq (`XDocument`, `XElement`, `XAttribute`, `XName`) as APIM policies use
-//! it: parse a body, read and change it, write it back as .NET's `ToString()` does.
+//! System.Xml.Linq (`XDocument`, `XElement`, `XAttribute`, `XName`; an `XNamespace` is
+//! its name, a string) as APIM policies use it: parse a body, read and change it, write
+//! it back as .NET's `ToString()` does.
 //!
 //! Elements are shared and mutable, as in .NET: `var b = doc.Root.Element("a");
 //! b.Value = "x";` changes `doc`. A node added where it already has a parent, or added
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use super::types::XmlTy;
 
-pub(crate) use write::{Source, write};
+use write::{Source, write};
 
 /// Nesting the writer and the copier accept for trees expressions built.
 pub(crate) const MAX_WRITE_DEPTH: usize = 256;
@@ -41,10 +42,8 @@ pub enum XmlError {
     NoParent,
     #[error("'{0}', hexadecimal value {1:#04X}, is an invalid character")]
     InvalidChar(char, u32),
-    #[error("a {0} can not be content of an XML element")]
+    #[error("a {0} can not be content here")]
     Content(&'static str),
-    #[error("the XDocument has no root element")]
-    NoRoot,
 }
 
 /// An `XName`: a namespace (empty for none) and a local name.
@@ -302,10 +301,11 @@ impl XElement {
         orphan(old);
     }
 
-    /// The top of the element tree this element is in.
-    fn root_of(&self) -> XElement {
+    /// The top of the element tree this element is in; `work` counts the steps up.
+    fn root_of(&self, work: &mut usize) -> XElement {
         let mut top = self.clone();
         while let Some(p) = top.parent() {
+            *work += 1;
             top = p;
         }
         top
@@ -329,7 +329,8 @@ impl XElement {
                 }
             }
             Content::Element(e) => {
-                let e = if e.parent().is_some() || e.is_in_document() || self.root_of().same(&e) {
+                let e = if e.parent().is_some() || e.is_in_document() || self.root_of(work).same(&e)
+                {
                     e.deep_clone(0, work)?
                 } else {
                     e
