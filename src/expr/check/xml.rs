@@ -25,7 +25,8 @@ pub(super) fn is_content(t: &Ty) -> bool {
         | Ty::Long
         | Ty::Double
         | Ty::Char
-        | Ty::DateTime => true,
+        | Ty::DateTime
+        | Ty::TimeSpan => true,
         Ty::Array(e) | Ty::List(e) => is_content(e),
         _ => false,
     }

@@ -49,11 +49,44 @@ fn string_value(v: &Value) -> Result<String, E> {
         Value::Double(d) if d.is_infinite() => if *d > 0.0 { "INF" } else { "-INF" }.to_owned(),
         Value::Double(d) => format_double(*d),
         Value::DateTime(d) => format_datetime(*d, "yyyy-MM-ddTHH:mm:ss.FFFFFFF")? + "Z",
+        Value::TimeSpan(ticks) => duration(*ticks),
         Value::Object(Handle(HandleKind::Xml(x))) if x.kind() != XmlTy::Name => {
             return Err(E::Argument("An XObject cannot be used as a value.".into()));
         }
         other => other.to_display_string(),
     })
+}
+
+/// `XmlConvert.ToString(TimeSpan)`: an xsd:duration (`P1DT2H3M4.5S`, `-PT1M`, `PT0S`).
+fn duration(ticks: i64) -> String {
+    const SECOND: u64 = 10_000_000;
+    let t = ticks.unsigned_abs();
+    let (days, rest) = (t / (86_400 * SECOND), t % (86_400 * SECOND));
+    let (hours, minutes) = (rest / (3_600 * SECOND), rest / (60 * SECOND) % 60);
+    let (seconds, fraction) = (rest / SECOND % 60, rest % SECOND);
+    let mut out = String::from(if ticks < 0 { "-P" } else { "P" });
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    if rest > 0 || days == 0 {
+        out.push('T');
+        if hours > 0 {
+            out.push_str(&format!("{hours}H"));
+        }
+        if minutes > 0 {
+            out.push_str(&format!("{minutes}M"));
+        }
+        if seconds > 0 || fraction > 0 || rest == 0 {
+            out.push_str(&seconds.to_string());
+            if fraction > 0 {
+                let digits = format!("{fraction:07}");
+                out.push('.');
+                out.push_str(digits.trim_end_matches('0'));
+            }
+            out.push('S');
+        }
+    }
+    out
 }
 
 /// The content `Add` and the constructors take: nodes, attributes, text, and the items
@@ -515,6 +548,19 @@ mod tests {
         assert_eq!(
             string_value(&Value::DateTime(d)).unwrap(),
             "2024-01-02T03:04:05.25Z"
+        );
+    }
+
+    #[test]
+    fn timespans_become_xsd_durations() {
+        let d = |t: i64| duration(t);
+        assert_eq!(d(0), "PT0S");
+        assert_eq!(d(36_000_000_000), "PT1H");
+        assert_eq!(d(-600_000_000), "-PT1M");
+        assert_eq!(d(864_000_000_000), "P1D");
+        assert_eq!(
+            d(864_000_000_000 + 36_000_000_000 + 45_000_000),
+            "P1DT1H4.5S"
         );
     }
 
