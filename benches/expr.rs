@@ -181,7 +181,7 @@ fn json(c: &mut Criterion) {
 
 /// An XML body of about 4 KB: the order of [`order_body`] as XML.
 fn order_xml() -> String {
-    let items: String = (0..40)
+    let items: String = (0..55)
         .map(|i| {
             format!(
                 r#"<item id="{i}"><sku>SKU-{i:05}</sku><qty>{}</qty><price>{}.5</price></item>"#,
