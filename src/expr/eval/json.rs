@@ -39,7 +39,7 @@ fn json_error(e: JsonError) -> E {
 }
 
 impl Eval<'_> {
-    pub(super) fn charge_tokens(&mut self, n: usize, span: Span) -> R<()> {
+    fn charge_tokens(&mut self, n: usize, span: Span) -> R<()> {
         self.charge(n.saturating_mul(TOKEN_COST), span)
     }
 

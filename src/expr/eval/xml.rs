@@ -1,5 +1,5 @@
 //! Evaluating System.Xml.Linq members: every operation charges the nodes it reads,
-//! builds or writes (as JSON tokens are charged) and the bytes it parses or writes.
+//! builds or writes ([`NODE_COST`] each) and the bytes it parses or writes.
 
 use std::sync::Arc;
 
@@ -36,6 +36,13 @@ fn elements(v: Vec<XElement>, top: &Top) -> Value {
 fn xml_error(e: XmlError) -> E {
     E::Xml(e.to_string())
 }
+
+/// Steps for each node read, built, copied or written: a lock, a name compare or a
+/// namespace lookup each, dearer than a JSON token. Measured on the 2-core VM,
+/// `xml/rewrite_4kb` took 226 µs (`json/rewrite_4kb`: 60 µs); at 3 steps a node it was
+/// charged 3,837 steps (59 ns a step), at 8 it is 9,172 (25 ns a step, what the limit
+/// is calibrated for).
+const NODE_COST: usize = 8;
 
 /// Arrays put in an element are walked this deep at most (a list may hold itself).
 const MAX_CONTENT_DEPTH: usize = 64;
@@ -174,11 +181,15 @@ fn convert(text: &str, to: Target) -> Result<Value, E> {
 }
 
 impl Eval<'_> {
+    fn charge_nodes(&mut self, n: usize, span: Span) -> R<()> {
+        self.charge(n.saturating_mul(NODE_COST), span)
+    }
+
     /// Runs `f` with a work counter and charges what it counted.
     fn counted<T>(&mut self, span: Span, f: impl FnOnce(&mut usize) -> T) -> R<T> {
         let mut work = 0;
         let r = f(&mut work);
-        self.charge_tokens(work, span)?;
+        self.charge_nodes(work, span)?;
         Ok(r)
     }
 
@@ -273,7 +284,7 @@ impl Eval<'_> {
                 ));
             };
             for item in items.to_vec() {
-                self.charge_tokens(1, span)?;
+                self.charge_nodes(1, span)?;
                 if let Value::Object(Handle(HandleKind::Xml(XObj::Element(e, _)))) = item {
                     e.remove().map_err(xfail)?;
                 }
@@ -311,7 +322,7 @@ impl Eval<'_> {
                 }
                 None => v,
             };
-            ev.charge_tokens(v.len(), span)?;
+            ev.charge_nodes(v.len(), span)?;
             Ok(elements(v, &top))
         };
         match (m, x) {
@@ -366,7 +377,7 @@ impl Eval<'_> {
                     let n = name_arg(Some(n)).map_err(fail)?;
                     v.retain(|a| *a.name() == n);
                 }
-                self.charge_tokens(v.len(), span)?;
+                self.charge_nodes(v.len(), span)?;
                 Ok(Value::Array(
                     v.into_iter()
                         .map(|a| obj(XObj::Attribute(a, top.clone())))
