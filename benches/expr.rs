@@ -5,7 +5,9 @@
 //! `*_constant_verifier` cases answer `Verify()` with a constant, which isolates the
 //! expression's own cost. `compile/uploaded` is the load-time cost of one condition.
 //! The clock is pinned so the generated PKI never expires. `json/rewrite_4kb` is APIM's
-//! set-body JSON rewriting of a 4 KB body: parse, set a property, serialize.
+//! set-body JSON rewriting of a 4 KB body: parse, set a property, serialize;
+//! `xml/rewrite_4kb` the same with an XML body (`As<XDocument>`, `Element`, `Value = `,
+//! `ToString()`).
 
 #[path = "../tests/common/trust_pki.rs"]
 mod trust_pki;
@@ -177,6 +179,40 @@ fn json(c: &mut Criterion) {
     });
 }
 
+/// An XML body of about 4 KB: the order of [`order_body`] as XML.
+fn order_xml() -> String {
+    let items: String = (0..55)
+        .map(|i| {
+            format!(
+                r#"<item id="{i}"><sku>SKU-{i:05}</sku><qty>{}</qty><price>{}.5</price></item>"#,
+                i % 7,
+                i * 3
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><order id="A-1"><customer><name>Ada</name><email>ada@example.com</email></customer><items>{items}</items></order>"#
+    )
+}
+
+/// The set-body rewriting of an XML body: parse, read an element, set a value, write
+/// it back (.NET's indented form).
+fn xml(c: &mut Criterion) {
+    let body = order_xml();
+    assert!((3_900..4_300).contains(&body.len()), "{}", body.len());
+    let mut ctx = Context::new(now());
+    ctx.request.method = "POST".into();
+    ctx.request.body = Some(expr::Body::new(body.into_bytes()));
+    let rewrite = compile(
+        r#"@{ var d = context.Request.Body.As<XDocument>(preserveContent: true); var n = d.Root.Element("customer").Element("name"); n.Value = n.Value + " L."; return d.ToString(); }"#,
+    );
+    let out = rewrite.eval(&ctx).expect("evaluates").to_string();
+    assert!(out.contains("\n    <name>Ada L.</name>\n"), "{out}");
+    c.bench_function("xml/rewrite_4kb", |b| {
+        b.iter(|| black_box(rewrite.eval(black_box(&ctx))))
+    });
+}
+
 /// A request-signing policy's canonical headers: filter, sort (the default string order)
 /// and join 20 headers, then hash them.
 fn linq(c: &mut Criterion) {
@@ -197,5 +233,5 @@ fn linq(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench, json, linq);
+criterion_group!(benches, bench, json, xml, linq);
 criterion_main!(benches);

@@ -34,3 +34,4 @@ pub mod proxy;
 pub mod source;
 pub mod text;
 pub mod trust;
+pub mod xml;

@@ -499,8 +499,8 @@ fn load_errors_name_the_problem_and_its_position() {
             "3:22: error: certgate does not implement 'default' yet",
         ),
         (
-            "@(context.Request.Body.As<XDocument>())",
-            "3:46: error: certgate does not implement Body.As<XDocument> (System.Xml.Linq; read the body with As<string>) yet",
+            "@(context.Request.Body.As<XNode>())",
+            "3:46: error: certgate does not implement Body.As<XNode> (use As<XDocument> or As<XElement>) yet",
         ),
         (
             "@(context.Trace(\"x\"))",

@@ -782,16 +782,16 @@ fn refusals_name_the_construct_and_position() {
             "3:42: error: certgate does not implement JObject.Property yet",
         ),
         (
-            r#"@(XDocument.Parse("<a/>").Root)"#,
-            "3:22: error: certgate does not implement the type 'XDocument' yet",
+            r#"@(XDocument.Parse("<a/>").Root.Nodes())"#,
+            "3:51: error: certgate does not implement XElement.Nodes yet",
         ),
         (
-            r#"@(new XElement("a", "b"))"#,
-            "3:26: error: certgate does not implement 'new XElement' yet",
+            r#"@(new XComment("c"))"#,
+            "3:26: error: certgate does not implement 'new XComment' yet",
         ),
         (
-            "@(context.Request.Body.As<XDocument>())",
-            "3:46: error: certgate does not implement Body.As<XDocument> (System.Xml.Linq; read the body with As<string>) yet",
+            r#"@(XNamespace.Xml)"#,
+            "3:33: error: certgate does not implement XNamespace.Xml yet",
         ),
         (
             "@{ lock (context) { } return 1; }",

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// or above.
 const LAYERS: &[&[&str]] = &[
     // Plain data and formats every layer shares.
-    &["files", "text", "body"],
+    &["files", "text", "body", "xml"],
     // Certificates as a policy sees them, `gateway.toml`, forwarding to a backend.
     &["cert", "config", "proxy"],
     // `Verify()`: the trust store.

@@ -239,7 +239,8 @@ pub(crate) enum Stmt {
     },
     Block(Vec<Stmt>),
     Expr(Expr),
-    /// `target[index] = value;` (`target` is an `ExprKind::Index`).
+    /// `target[index] = value;` (`target` is an `ExprKind::Index`), or
+    /// `target.Name = value;` (an `ExprKind::Member`).
     IndexAssign {
         target: Expr,
         value: Expr,

@@ -235,6 +235,10 @@ pub enum EvalErrorKind {
     /// .NET's CryptographicException: a key or IV of the wrong size, bad padding.
     #[error("cryptographic error: {0}")]
     Cryptographic(String),
+    /// XML that does not parse, a name that is not one, content .NET refuses.
+    #[error("{0}")]
+    /// (`xlinq::XmlError` as text, as `Json`.)
+    Xml(String),
     /// `throw new Exception(message)` that no `catch` handled.
     #[error("the expression threw an exception: {0}")]
     Thrown(String),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::ast::{BinOp, UnOp};
 use super::json::Target;
 use super::span::Span;
-use super::types::{EnumTy, JsonTy, Ty};
+use super::types::{EnumTy, JsonTy, Ty, XmlTy};
 use super::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +140,7 @@ pub(crate) enum Prop {
     MatchGroups,
     GroupsCount,
     Json(JsonProp),
+    Xml(XmlProp),
     // i15
     ExMessage,
     UriHost,
@@ -280,6 +281,7 @@ pub(crate) enum Method {
     Max,
     MaxSel,
     Json(JsonMethod),
+    Xml(XmlMethod),
     // i15
     SbAppend,
     SbAppendLine,
@@ -392,6 +394,7 @@ pub(crate) enum StaticFn {
     /// `new Dictionary<K, V>()`, with a `StringComparer` argument or not.
     NewMap,
     Json(JsonFn),
+    Xml(XmlFn),
 }
 
 // ---------------------------------------------------------------- Newtonsoft.Json
@@ -451,6 +454,77 @@ pub(crate) enum JsonFn {
     /// `new JObject(content...)`, `new JArray(...)`, `new JProperty(name, value)`,
     /// `new JValue(value)`: see `eval::tokens::construct`.
     New(JsonTy),
+}
+
+// ---------------------------------------------------------------- System.Xml.Linq
+
+/// Properties of XML objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XmlProp {
+    /// `XDocument.Root`.
+    Root,
+    /// `XElement.Name`, `XAttribute.Name`.
+    Name,
+    /// `XElement.Value` (all text below), `XAttribute.Value`.
+    Value,
+    /// `XElement.Parent`, `XAttribute.Parent`.
+    Parent,
+    HasElements,
+    HasAttributes,
+    IsEmpty,
+    /// `XName.LocalName`, `XName.NamespaceName` (and `XNamespace.NamespaceName`).
+    LocalName,
+    NamespaceName,
+    /// `XName.Namespace`.
+    Namespace,
+}
+
+/// Methods of XML objects, and the conversions explicit casts make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XmlMethod {
+    /// `Body.As<XDocument>()`, `As<XElement>()`.
+    BodyAs(XmlTy),
+    /// `Element(name)`: the first child element of that name, or null.
+    Element,
+    /// `Elements()`, `Elements(name)`.
+    Elements,
+    /// `Descendants()`, `Descendants(name)`.
+    Descendants,
+    Attribute,
+    /// `Attributes()`, `Attributes(name)`.
+    Attributes,
+    /// `Add(content...)`.
+    Add,
+    /// `Remove()` of an element or attribute.
+    Remove,
+    /// `Remove()` of a sequence of elements (`Extensions.Remove`).
+    RemoveEach,
+    RemoveNodes,
+    RemoveAll,
+    SetAttributeValue,
+    SetElementValue,
+    /// `SetValue(value)`, and the property assignment `x.Value = text`.
+    SetValue,
+    /// `ToString()`: indented XML, `name="value"` for an attribute.
+    ToString,
+    /// `ToString(SaveOptions)`.
+    ToStringOptions,
+    /// `(string)x`, `(int)x`, ...
+    To(Target),
+}
+
+/// Static members and constructors of XML types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum XmlFn {
+    /// `XDocument.Parse(text)`, `XElement.Parse(text)`.
+    Parse(XmlTy),
+    /// `new XElement(name, content...)`, `new XAttribute(name, value)`,
+    /// `new XDocument(content...)`, and the copy constructors.
+    New(XmlTy),
+    /// `ns + "local"`: the name in a namespace.
+    Name,
+    /// `XNamespace.Get(name)`.
+    Namespace,
 }
 
 /// LINQ operators with several lambdas or lambdas of other shapes than `x => ...`:

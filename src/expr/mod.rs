@@ -106,6 +106,7 @@ mod stack;
 mod steps;
 mod types;
 mod value;
+mod xlinq;
 
 use std::sync::Arc;
 
@@ -120,6 +121,7 @@ pub use json::{JToken, JsonError};
 pub use jwt::{Jwt, MAX_TOKEN_BYTES};
 pub use span::{Location, Origin, Span};
 pub use value::{EnumValue, Value};
+pub use xlinq::{XAttribute, XDocument, XElement, XName, XmlError};
 
 /// Resource limits, enforced at load (source, depth, regex size) and while running
 /// (steps, string and collection sizes).

@@ -403,7 +403,7 @@ impl<'s> Parser<'s> {
                 return Ok(step_by_one(name, name_span, op));
             }
         }
-        // `token["name"] = value;`: indexer assignment (JObject, JArray)
+        // `token["name"] = value;`: indexer assignment (JObject, JArray); `x.Value = v;`
         let save = self.pos;
         if let Ok(target) = self.unary()
             && matches!(

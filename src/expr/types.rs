@@ -107,6 +107,8 @@ pub(crate) enum EnumTy {
     // System.Security.Cryptography
     CipherMode,
     PaddingMode,
+    // System.Xml.Linq
+    SaveOptions,
 }
 
 impl EnumTy {
@@ -122,6 +124,7 @@ impl EnumTy {
             EnumTy::JTokenType => "JTokenType",
             EnumTy::CipherMode => "CipherMode",
             EnumTy::PaddingMode => "PaddingMode",
+            EnumTy::SaveOptions => "SaveOptions",
         }
     }
     pub(crate) fn members(self) -> &'static [(&'static str, i32)] {
@@ -164,6 +167,11 @@ impl EnumTy {
                 ("Zeros", 3),
                 ("ANSIX923", 4),
                 ("ISO10126", 5),
+            ],
+            EnumTy::SaveOptions => &[
+                ("None", 0),
+                ("DisableFormatting", 1),
+                ("OmitDuplicateNamespaces", 2),
             ],
             EnumTy::JTokenType => &[
                 ("None", 0),
@@ -231,6 +239,43 @@ pub(crate) enum Class {
     Array,
     /// Newtonsoft.Json: `JObject.Parse`, `JsonConvert.SerializeObject`, ...
     Json(JsonClass),
+    /// System.Xml.Linq: `XDocument.Parse`, `new XElement(...)`, ...
+    Xml(XmlTy),
+}
+
+/// System.Xml.Linq object types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum XmlTy {
+    Document,
+    Element,
+    Attribute,
+    Name,
+    /// `XNamespace`: at run time the namespace's name, a string (its `ToString()`).
+    Namespace,
+}
+
+impl XmlTy {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            XmlTy::Document => "XDocument",
+            XmlTy::Element => "XElement",
+            XmlTy::Attribute => "XAttribute",
+            XmlTy::Name => "XName",
+            XmlTy::Namespace => "XNamespace",
+        }
+    }
+    pub(crate) fn from_name(name: &str) -> Option<XmlTy> {
+        let name = name.strip_prefix("System.Xml.Linq.").unwrap_or(name);
+        [
+            XmlTy::Document,
+            XmlTy::Element,
+            XmlTy::Attribute,
+            XmlTy::Name,
+            XmlTy::Namespace,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
 }
 
 /// Newtonsoft.Json.Linq token types (`JToken` is the base of the others).
@@ -308,6 +353,8 @@ pub(crate) enum Ty {
     Namespace(&'static str),
     /// A Newtonsoft.Json.Linq token.
     Json(JsonTy),
+    /// A System.Xml.Linq object.
+    Xml(XmlTy),
     /// A local function, by its index in the program's function table (i15).
     Fn(u16),
 }
@@ -423,7 +470,9 @@ impl Ty {
                 {
                     return Some(Ty::Obj(Obj::Symmetric));
                 }
-                return hash_type(crypto).or_else(|| JsonTy::from_name(other).map(Ty::Json));
+                return hash_type(crypto)
+                    .or_else(|| JsonTy::from_name(other).map(Ty::Json))
+                    .or_else(|| XmlTy::from_name(other).map(Ty::Xml));
             }
         })
     }
@@ -447,6 +496,8 @@ impl Ty {
                 a == b || (**a == Ty::Object && !b.is_value_type())
             }
             (Ty::Json(JsonTy::Token), Ty::Json(_)) => true,
+            // `XNamespace ns = "urn:x";` (the run-time value is the string)
+            (Ty::Xml(XmlTy::Namespace), Ty::String) => true,
             _ => false,
         }
     }
@@ -529,6 +580,7 @@ impl fmt::Display for Ty {
                 Class::Json(JsonClass::Token(t)) => t.name(),
                 Class::Json(JsonClass::JsonConvert) => "JsonConvert",
                 Class::DateTimeOffset => "DateTimeOffset",
+                Class::Xml(t) => t.name(),
                 Class::Exception => "Exception",
                 Class::Uri => "Uri",
                 Class::StringBuilder => "StringBuilder",
@@ -543,6 +595,7 @@ impl fmt::Display for Ty {
             },
             Ty::Namespace(n) => n,
             Ty::Json(t) => t.name(),
+            Ty::Xml(t) => t.name(),
             Ty::Fn(_) => "local function",
         };
         f.write_str(s)

@@ -155,6 +155,8 @@ pub(crate) enum HandleKind {
     Symmetric(Arc<std::sync::Mutex<super::builtins::cipher::Symmetric>>),
     /// An `IGrouping<K, T>` of `GroupBy`: the key and the elements.
     Grouping(Arc<(Value, Seq)>),
+    /// A System.Xml.Linq object: shared and mutable, as .NET's.
+    Xml(super::xlinq::XObj),
 }
 
 /// The text of a StringBuilder (a lock never poisoned: nothing panics while holding it).
@@ -223,7 +225,7 @@ impl Value {
             Value::Certificate(_) => "X509Certificate2",
             Value::Enum(e) => e.type_name(),
             Value::Json(t) => t.0.kind().name(),
-            Value::Object(h) => match h.0 {
+            Value::Object(h) => match &h.0 {
                 HandleKind::Match(_) => "Match",
                 HandleKind::Groups(_) => "GroupCollection",
                 HandleKind::Group(..) => "Group",
@@ -240,6 +242,7 @@ impl Value {
                 HandleKind::Grouping(_) => "Grouping",
                 HandleKind::Hash(_) | HandleKind::Hmac(..) => "HashAlgorithm",
                 HandleKind::Symmetric(_) => "SymmetricAlgorithm",
+                HandleKind::Xml(x) => x.kind().name(),
                 _ => "Object",
             },
         }
@@ -364,6 +367,8 @@ impl fmt::Display for Value {
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
                 HandleKind::Random(_) => f.write_str("System.Random"),
                 HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
+                // too deep to write: nothing, rather than half a document
+                HandleKind::Xml(x) => f.write_str(&x.text(true).unwrap_or_default()),
                 HandleKind::Guid(g) => {
                     let hex: String = g.iter().map(|b| format!("{b:02x}")).collect();
                     let part = |r: std::ops::Range<usize>| hex.get(r).unwrap_or_default();

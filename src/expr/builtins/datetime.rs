@@ -233,7 +233,12 @@ fn format_clock(d: OffsetDateTime, offset: Option<UtcOffset>, fmt: &str) -> Resu
                 let digits = format!("{:07}", d.nanosecond() / 100);
                 let part = &digits[..n];
                 if c == 'F' {
-                    out.push_str(part.trim_end_matches('0'));
+                    let kept = part.trim_end_matches('0');
+                    // .NET drops the '.' before an 'F' fraction that is zero
+                    if kept.is_empty() && out.ends_with('.') {
+                        out.pop();
+                    }
+                    out.push_str(kept);
                 } else {
                     out.push_str(part);
                 }

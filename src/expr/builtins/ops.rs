@@ -8,6 +8,7 @@ use super::super::ast::{BinOp, UnOp};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::types::Ty;
 use super::super::value::{Handle, HandleKind, Value};
+use super::super::xlinq::XObj;
 use super::datetime::{add_ticks, diff_ticks, format_datetime, format_offset};
 
 enum Num {
@@ -231,6 +232,14 @@ pub(crate) fn equals(a: &Value, b: &Value) -> bool {
             Value::Object(Handle(HandleKind::Guid(x))),
             Value::Object(Handle(HandleKind::Guid(y))),
         ) => x == y,
+        (Value::Object(Handle(HandleKind::Xml(x))), Value::Object(Handle(HandleKind::Xml(y)))) => {
+            x.same(y)
+        }
+        // `e.Name == "a"`: the string converts to an XName
+        (Value::Object(Handle(HandleKind::Xml(XObj::Name(n)))), Value::String(s))
+        | (Value::String(s), Value::Object(Handle(HandleKind::Xml(XObj::Name(n))))) => {
+            n.expanded() == **s
+        }
         _ => match (num(a), num(b)) {
             (Some(Num::D(x)), Some(y)) | (Some(y), Some(Num::D(x))) => x == to_d(y),
             (Some(x), Some(y)) => to_l(x) == to_l(y),
@@ -295,7 +304,7 @@ pub(crate) fn has_type(v: &Value, t: &Ty) -> bool {
                 )),
                 Ty::Obj(crate::expr::types::Obj::Response)
             )
-    )
+    ) || matches!((v, t), (Value::Object(Handle(HandleKind::Xml(x))), Ty::Xml(k)) if x.kind() == *k)
 }
 
 /// An explicit cast `(T)v`. With `unbox`, the value came from `object` and must already

@@ -1,7 +1,7 @@
 //! APIM's `byte[].Encrypt` / `Decrypt` at load: the algorithm name when it is a constant,
 //! and `aes.Key = ...`, the settable properties of the SymmetricAlgorithm they may take.
 
-use super::super::ast::{Expr, ExprKind};
+use super::super::ast::Expr;
 use super::super::builtins::cipher;
 use super::super::diagnostic::CompileErrorKind as K;
 use super::super::ir::{self, Method, Node, Prop};
@@ -11,41 +11,29 @@ use super::super::value::Value;
 use super::{CResult, Checker, coerce, members, mismatch};
 
 impl Checker {
-    /// `target.Name = value;`: only the properties of a SymmetricAlgorithm can be set
-    /// (the `context` model is read-only, and the library's other objects are immutable
-    /// here).
-    pub(super) fn member_assign(&mut self, target: &Expr, value: &Expr) -> CResult<ir::Stmt> {
-        let not_assignable = || {
-            (
-                K::NotAssignable("a property of this object (only a SymmetricAlgorithm's)".into()),
-                target.span,
-            )
-        };
-        let ExprKind::Member {
-            target: recv_e,
-            name,
-            name_span,
-            null_cond: false,
-        } = &target.kind
-        else {
-            return Err(not_assignable());
-        };
-        let (rn, rt) = self.value(recv_e)?;
+    /// `aes.Name = value;`: a settable property of a SymmetricAlgorithm (`recv`).
+    pub(super) fn symmetric_assign(
+        &mut self,
+        recv: Node,
+        (name, name_span, span): (&str, Span, Span),
+        value: &Expr,
+    ) -> CResult<ir::Stmt> {
+        let rt = Ty::Obj(Obj::Symmetric);
         let Some((prop, ty)) = members::property(&rt, name) else {
-            return Err(self.no_member(&rt, name, *name_span));
+            return Err(self.no_member(&rt, name, name_span));
         };
-        if rt != Ty::Obj(Obj::Symmetric) || prop == Prop::SymBlockSize {
-            return Err((K::NotAssignable(format!("{rt}.{name}")), target.span));
+        if prop == Prop::SymBlockSize {
+            return Err((K::NotAssignable(format!("{rt}.{name}")), span));
         }
         let (vn, vt) = self.value(value)?;
         if !ty.accepts(&vt) {
             return Err(mismatch(&ty, &vt, value.span));
         }
         Ok(ir::Stmt::SetProp {
-            recv: rn,
+            recv,
             prop,
             value: coerce(vn, &vt, &ty),
-            span: target.span,
+            span,
         })
     }
 

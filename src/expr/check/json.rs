@@ -181,6 +181,9 @@ impl Checker {
 
     /// `token[index] = value;` on a JObject (string key) or JArray (int index).
     pub(super) fn index_assign(&mut self, target: &Expr, value: &Expr) -> CResult<ir::Stmt> {
+        if let ExprKind::Member { .. } = &target.kind {
+            return self.member_assign(target, value);
+        }
         let ExprKind::Index {
             target: recv_e,
             index,

@@ -1,8 +1,10 @@
 //! Member tables: which properties, methods and static members each type has, with their
 //! parameter and result types.
 
-use super::super::ir::{JsonFn, JsonMethod, JsonProp, Method, Prop, StaticFn};
-use super::super::types::{Class, DictTy, EnumTy, HashAlg, JsonClass, JsonTy, Obj, Ty};
+use super::super::ir::{
+    JsonFn, JsonMethod, JsonProp, Method, Prop, StaticFn, XmlFn, XmlMethod, XmlProp,
+};
+use super::super::types::{Class, DictTy, EnumTy, HashAlg, JsonClass, JsonTy, Obj, Ty, XmlTy};
 
 /// The property `name` of `ty`, with its type.
 pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
@@ -206,6 +208,29 @@ pub(crate) fn property(ty: &Ty, name: &str) -> Option<(Prop, Ty)> {
         (T::Json(_), "HasValues") => (P::Json(JsonProp::HasValues), T::Bool),
         (T::Json(JsonTy::Property), "Name") => (P::Json(JsonProp::Name), s()),
         (T::Json(JsonTy::Property), "Value") => (P::Json(JsonProp::Value), T::Json(JsonTy::Token)),
+        // System.Xml.Linq
+        (T::Xml(XmlTy::Document), "Root") => (P::Xml(XmlProp::Root), T::Xml(XmlTy::Element)),
+        (T::Xml(XmlTy::Element | XmlTy::Attribute), _) => match name {
+            "Name" => (P::Xml(XmlProp::Name), T::Xml(XmlTy::Name)),
+            "Value" => (P::Xml(XmlProp::Value), s()),
+            "Parent" => (P::Xml(XmlProp::Parent), T::Xml(XmlTy::Element)),
+            "HasElements" | "HasAttributes" | "IsEmpty" if *ty == T::Xml(XmlTy::Element) => {
+                let p = match name {
+                    "HasElements" => XmlProp::HasElements,
+                    "HasAttributes" => XmlProp::HasAttributes,
+                    _ => XmlProp::IsEmpty,
+                };
+                (P::Xml(p), T::Bool)
+            }
+            _ => return None,
+        },
+        (T::Xml(XmlTy::Name), "LocalName") => (P::Xml(XmlProp::LocalName), s()),
+        (T::Xml(XmlTy::Name | XmlTy::Namespace), "NamespaceName") => {
+            (P::Xml(XmlProp::NamespaceName), s())
+        }
+        (T::Xml(XmlTy::Name), "Namespace") => {
+            (P::Xml(XmlProp::Namespace), T::Xml(XmlTy::Namespace))
+        }
         // i15
         (T::Obj(Obj::Exception), "Message") => (P::ExMessage, s()),
         (T::Obj(Obj::Uri), _) => match name {
@@ -238,6 +263,8 @@ pub(crate) fn known_unsupported(ty: &Ty, name: &str) -> bool {
     match ty {
         Ty::Obj(Obj::X500Name) => matches!(name, "Decode" | "Format" | "RawData" | "Oid"),
         Ty::Obj(Obj::User | Obj::Subscription | Obj::Product) => true,
+        // APIM allows XDocument with "everything except Load"
+        Ty::Static(Class::Xml(_)) => name == "Load",
         _ => false,
     }
 }
@@ -296,6 +323,57 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
             name,
             "FromObject" | "Load" | "ReadFrom" | "DeepEquals" | "PopulateObject"
         ),
+        Ty::Xml(XmlTy::Name | XmlTy::Namespace) => matches!(name, "Get"),
+        Ty::Xml(_) => matches!(
+            name,
+            "Nodes"
+                | "DescendantNodes"
+                | "DescendantNodesAndSelf"
+                | "DescendantsAndSelf"
+                | "Ancestors"
+                | "AncestorsAndSelf"
+                | "ElementsAfterSelf"
+                | "ElementsBeforeSelf"
+                | "NodesAfterSelf"
+                | "NodesBeforeSelf"
+                | "FirstNode"
+                | "LastNode"
+                | "NextNode"
+                | "PreviousNode"
+                | "FirstAttribute"
+                | "LastAttribute"
+                | "NextAttribute"
+                | "PreviousAttribute"
+                | "IsNamespaceDeclaration"
+                | "Document"
+                | "Declaration"
+                | "DocumentType"
+                | "NodeType"
+                | "BaseUri"
+                | "AddFirst"
+                | "AddAfterSelf"
+                | "AddBeforeSelf"
+                | "ReplaceWith"
+                | "ReplaceAll"
+                | "ReplaceAttributes"
+                | "ReplaceNodes"
+                | "RemoveAttributes"
+                | "GetDefaultNamespace"
+                | "GetNamespaceOfPrefix"
+                | "GetPrefixOfNamespace"
+                | "Save"
+                | "WriteTo"
+                | "CreateReader"
+                | "CreateWriter"
+                | "Annotation"
+                | "Annotations"
+                | "AddAnnotation"
+                | "RemoveAnnotations"
+                | "IsBefore"
+                | "IsAfter"
+        ),
+        Ty::Static(Class::Xml(XmlTy::Namespace)) => matches!(name, "Xml" | "Xmlns"),
+        Ty::Static(Class::Xml(_)) => matches!(name, "ReadFrom" | "Get" | "EmptySequence"),
         _ => false,
     }
 }
@@ -337,6 +415,13 @@ pub(crate) enum P {
     /// A JSON token or a value that converts to one (string, number, bool, DateTime,
     /// null): Newtonsoft's implicit conversions to `JToken`.
     JsonArg,
+    /// Any number of further arguments that are XML content (`params object[] content`
+    /// of `XElement`'s constructor and `Add`).
+    XmlContents,
+    /// An `XName`, or a string that converts to one.
+    XName,
+    /// An XML object of this type.
+    Xml(XmlTy),
 }
 
 impl P {
@@ -375,6 +460,9 @@ impl P {
             P::Rest => "...".into(),
             P::JsonArg => "JToken".into(),
             P::Symmetric => "SymmetricAlgorithm".into(),
+            P::XmlContents => "XML content (XElement, XAttribute, text, or arrays of them)".into(),
+            P::XName => "XName".into(),
+            P::Xml(t) => t.name().into(),
             P::Items => "a collection of the element type".into(),
             P::Key => "the key type".into(),
             P::Val => "the value type".into(),
@@ -411,6 +499,9 @@ pub(crate) enum R {
     Json(JsonTy),
     /// `IEnumerable<JProperty>`.
     JsonProperties,
+    Xml(XmlTy),
+    /// `IEnumerable<XElement>`, `IEnumerable<XAttribute>`.
+    XmlSeq(XmlTy),
     /// No value (`void` in .NET): `JArray.Add`.
     Void,
     // i15
@@ -454,6 +545,13 @@ pub(crate) enum Recv {
     Any,
     /// A JSON token of this type (`Token`: any token).
     Json(JsonTy),
+    Xml(XmlTy),
+    /// `XContainer`: an element or a document.
+    XmlContainer,
+    /// Any System.Xml.Linq object.
+    XmlAny,
+    /// A sequence of elements (`Extensions.Remove`).
+    XmlElements,
 }
 
 impl Recv {
@@ -492,6 +590,13 @@ impl Recv {
             Recv::Any => !matches!(ty, Ty::Static(_) | Ty::Namespace(_)),
             Recv::Json(JsonTy::Token) => matches!(ty, Ty::Json(_)),
             Recv::Json(t) => *ty == Ty::Json(t),
+            Recv::Xml(t) => *ty == Ty::Xml(t),
+            Recv::XmlContainer => matches!(ty, Ty::Xml(XmlTy::Element | XmlTy::Document)),
+            Recv::XmlAny => matches!(ty, Ty::Xml(_)),
+            Recv::XmlElements => matches!(
+                ty,
+                Ty::Array(t) | Ty::List(t) if **t == Ty::Xml(XmlTy::Element)
+            ),
         }
     }
 }
@@ -985,6 +1090,147 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         M::Json(JsonMethod::GetValue),
     ),
     (Recv::Guid, "ToByteArray", &[], R::Bytes, M::GuidToByteArray),
+    // System.Xml.Linq (before "every object": its ToString writes XML)
+    (
+        Recv::XmlAny,
+        "ToString",
+        &[],
+        R::Str,
+        M::Xml(XmlMethod::ToString),
+    ),
+    (
+        Recv::XmlContainer,
+        "ToString",
+        &[Enum(EnumTy::SaveOptions)],
+        R::Str,
+        M::Xml(XmlMethod::ToStringOptions),
+    ),
+    (
+        Recv::XmlContainer,
+        "Element",
+        &[XName],
+        R::Xml(XmlTy::Element),
+        M::Xml(XmlMethod::Element),
+    ),
+    (
+        Recv::XmlContainer,
+        "Elements",
+        &[],
+        R::XmlSeq(XmlTy::Element),
+        M::Xml(XmlMethod::Elements),
+    ),
+    (
+        Recv::XmlContainer,
+        "Elements",
+        &[XName],
+        R::XmlSeq(XmlTy::Element),
+        M::Xml(XmlMethod::Elements),
+    ),
+    (
+        Recv::XmlContainer,
+        "Descendants",
+        &[],
+        R::XmlSeq(XmlTy::Element),
+        M::Xml(XmlMethod::Descendants),
+    ),
+    (
+        Recv::XmlContainer,
+        "Descendants",
+        &[XName],
+        R::XmlSeq(XmlTy::Element),
+        M::Xml(XmlMethod::Descendants),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "Attribute",
+        &[XName],
+        R::Xml(XmlTy::Attribute),
+        M::Xml(XmlMethod::Attribute),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "Attributes",
+        &[],
+        R::XmlSeq(XmlTy::Attribute),
+        M::Xml(XmlMethod::Attributes),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "Attributes",
+        &[XName],
+        R::XmlSeq(XmlTy::Attribute),
+        M::Xml(XmlMethod::Attributes),
+    ),
+    (
+        Recv::XmlContainer,
+        "Add",
+        &[XmlContents],
+        R::Void,
+        M::Xml(XmlMethod::Add),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "Remove",
+        &[],
+        R::Void,
+        M::Xml(XmlMethod::Remove),
+    ),
+    (
+        Recv::Xml(XmlTy::Attribute),
+        "Remove",
+        &[],
+        R::Void,
+        M::Xml(XmlMethod::Remove),
+    ),
+    (
+        Recv::XmlElements,
+        "Remove",
+        &[],
+        R::Void,
+        M::Xml(XmlMethod::RemoveEach),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "RemoveNodes",
+        &[],
+        R::Void,
+        M::Xml(XmlMethod::RemoveNodes),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "RemoveAll",
+        &[],
+        R::Void,
+        M::Xml(XmlMethod::RemoveAll),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "SetAttributeValue",
+        &[XName, Obj],
+        R::Void,
+        M::Xml(XmlMethod::SetAttributeValue),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "SetElementValue",
+        &[XName, Obj],
+        R::Void,
+        M::Xml(XmlMethod::SetElementValue),
+    ),
+    (
+        Recv::Xml(XmlTy::Element),
+        "SetValue",
+        &[Obj],
+        R::Void,
+        M::Xml(XmlMethod::SetValue),
+    ),
+    (
+        Recv::Xml(XmlTy::Attribute),
+        "SetValue",
+        &[Obj],
+        R::Void,
+        M::Xml(XmlMethod::SetValue),
+    ),
     // every object
     (Recv::Any, "ToString", &[], R::Str, M::ToString),
     (Recv::Any, "ToString", &[Str], R::Str, M::ToStringFormat),
@@ -1289,6 +1535,28 @@ pub(crate) const STATICS: &[StaticEntry] = &[
         R::Json(JsonTy::Token),
         F::Json(JsonFn::Deserialize(JsonTy::Token)),
     ),
+    // System.Xml.Linq
+    (
+        Class::Xml(XmlTy::Document),
+        "Parse",
+        &[Str],
+        R::Xml(XmlTy::Document),
+        F::Xml(XmlFn::Parse(XmlTy::Document)),
+    ),
+    (
+        Class::Xml(XmlTy::Element),
+        "Parse",
+        &[Str],
+        R::Xml(XmlTy::Element),
+        F::Xml(XmlFn::Parse(XmlTy::Element)),
+    ),
+    (
+        Class::Xml(XmlTy::Namespace),
+        "Get",
+        &[Str],
+        R::Xml(XmlTy::Namespace),
+        F::Xml(XmlFn::Namespace),
+    ),
 ];
 
 // Object creation (i15)
@@ -1417,6 +1685,35 @@ pub(crate) const CONSTRUCTORS: &[StaticEntry] = &[
     (Class::Random, "new", &[], R::Random, F::NewRandom),
     (Class::Random, "new", &[Int], R::Random, F::NewRandom),
     (Class::Aes, "new", &[], R::Symmetric, F::AesCreate),
+    // System.Xml.Linq: `new XElement(name, content...)`, the copy constructors
+    (
+        Class::Xml(XmlTy::Element),
+        "new",
+        &[XName, XmlContents],
+        R::Xml(XmlTy::Element),
+        F::Xml(XmlFn::New(XmlTy::Element)),
+    ),
+    (
+        Class::Xml(XmlTy::Element),
+        "new",
+        &[Xml(XmlTy::Element)],
+        R::Xml(XmlTy::Element),
+        F::Xml(XmlFn::New(XmlTy::Element)),
+    ),
+    (
+        Class::Xml(XmlTy::Attribute),
+        "new",
+        &[XName, Obj],
+        R::Xml(XmlTy::Attribute),
+        F::Xml(XmlFn::New(XmlTy::Attribute)),
+    ),
+    (
+        Class::Xml(XmlTy::Document),
+        "new",
+        &[XmlContents],
+        R::Xml(XmlTy::Document),
+        F::Xml(XmlFn::New(XmlTy::Document)),
+    ),
 ];
 
 /// `name` without the namespace APIM code may write before it (`System.Text.`, ...).
@@ -1506,6 +1803,17 @@ pub(crate) fn apim_allows(short: &str) -> bool {
             | "XNamespace"
             | "XNode"
             | "XText"
+            | "XCData"
+            | "XComment"
+            | "XContainer"
+            | "XDeclaration"
+            | "XDocumentType"
+            | "XObject"
+            | "XProcessingInstruction"
+            | "XNodeDocumentOrderComparer"
+            | "XNodeEqualityComparer"
+            | "XmlNodeType"
+            | "SaveOptions"
     )
 }
 
@@ -1539,6 +1847,12 @@ pub(crate) fn class(name: &str) -> Option<Class> {
         "JToken" => Class::Json(JsonClass::Token(JsonTy::Token)),
         "JProperty" => Class::Json(JsonClass::Token(JsonTy::Property)),
         "JValue" => Class::Json(JsonClass::Token(JsonTy::Value)),
+        "XDocument" => Class::Xml(XmlTy::Document),
+        "XElement" => Class::Xml(XmlTy::Element),
+        "XAttribute" => Class::Xml(XmlTy::Attribute),
+        "XName" => Class::Xml(XmlTy::Name),
+        "XNamespace" => Class::Xml(XmlTy::Namespace),
+        "SaveOptions" => Class::Enum(EnumTy::SaveOptions),
         // i15
         "Exception" => Class::Exception,
         "Uri" => Class::Uri,
@@ -1691,6 +2005,13 @@ const PROPERTY_NAMES: &[&str] = &[
     "BlockSize",
     "Mode",
     "Padding",
+    "Root",
+    "Parent",
+    "HasElements",
+    "HasAttributes",
+    "IsEmpty",
+    "LocalName",
+    "NamespaceName",
 ];
 
 const STATIC_PROPERTY_NAMES: &[&str] = &[

@@ -6,6 +6,7 @@ mod collections;
 mod json;
 mod linq;
 mod members;
+mod xml;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use super::ir::{
 use super::parser::Body;
 use super::span::Span;
 use super::stack::deep;
-use super::types::{Class, DictTy, JsonClass, JsonTy, Obj, Ty};
+use super::types::{Class, DictTy, JsonClass, JsonTy, Obj, Ty, XmlTy};
 use super::value::{Handle, HandleKind, Value};
 use members::{CONSTRUCTORS, METHODS, NAMESPACES, P, R, STATICS, StaticEntry};
 
@@ -476,6 +477,44 @@ impl Checker {
                 let broke = self.breakables.pop().is_some_and(|b| b.1);
                 r.map(|(s, returns)| (s, returns && !broke))
             }
+        }
+    }
+
+    /// `target.Name = value;`: a SymmetricAlgorithm's properties and an XML element's or
+    /// attribute's `Value` are settable (the `context` model is read-only, the library's
+    /// other objects immutable here).
+    fn member_assign(&mut self, target: &Expr, value: &Expr) -> CResult<ir::Stmt> {
+        let ExprKind::Member {
+            target: recv_e,
+            name,
+            name_span,
+            null_cond,
+        } = &target.kind
+        else {
+            return Err((
+                K::Expected {
+                    expected: "a property such as element.Value".into(),
+                    found: "an expression".into(),
+                },
+                target.span,
+            ));
+        };
+        if *null_cond {
+            return Err((
+                K::Unsupported(
+                    "assigning through '?.' (C# 7 has no null-conditional assignment)".into(),
+                ),
+                *name_span,
+            ));
+        }
+        let (rn, rt) = self.value(recv_e)?;
+        let member = (name.as_str(), *name_span, target.span);
+        match rt {
+            Ty::Obj(Obj::Symmetric) => self.symmetric_assign(rn, member, value),
+            Ty::Xml(XmlTy::Element | XmlTy::Attribute) => {
+                self.xml_value_assign((rn, &rt), member, value)
+            }
+            _ => Err((K::NotAssignable(format!("{rt}.{name}")), target.span)),
         }
     }
 
@@ -956,6 +995,9 @@ impl Checker {
                 if matches!(from, Ty::Json(_)) || matches!(to, Ty::Json(_)) {
                     return self.json_cast(n, &from, &to, span);
                 }
+                if matches!(from, Ty::Xml(_)) || matches!(to, Ty::Xml(_)) {
+                    return self.xml_cast(n, &from, &to, span);
+                }
                 let ok = from == to
                     || to == Ty::Object
                     || from == Ty::Object
@@ -1275,7 +1317,7 @@ impl Checker {
             return Ok((Node::Const(Value::Null), Ty::Namespace(ns)));
         }
         if members::apim_allows(n) {
-            return Err((K::NotImplemented(format!("the type '{n}'")), span));
+            return Err(unknown_type(n, span));
         }
         if n == "Newtonsoft" {
             return Ok((Node::Const(Value::Null), Ty::Namespace("Newtonsoft")));
@@ -1433,6 +1475,9 @@ impl Checker {
             (Class::Long, "MinValue") => (k(Value::Long(i64::MIN)), Ty::Long),
             (Class::Math, "PI") => (k(Value::Double(std::f64::consts::PI)), Ty::Double),
             (Class::Math, "E") => (k(Value::Double(std::f64::consts::E)), Ty::Double),
+            (Class::Xml(XmlTy::Namespace), "None") => {
+                (k(Value::string("")), Ty::Xml(XmlTy::Namespace))
+            }
             (Class::Enum(e), _) => match e.members().iter().find(|(n, _)| *n == name) {
                 Some((_, v)) => (k(enum_const(e, *v)), Ty::Enum(e)),
                 None => {
@@ -1561,6 +1606,16 @@ impl Checker {
                 }
                 Ok((Node::Coalesce(Box::new(ln), Box::new(rn)), ty))
             }
+            // `ns + "local"`: an XName
+            BinOp::Add if lt == Ty::Xml(XmlTy::Namespace) && matches!(rt, Ty::String) => {
+                let node = Node::Static {
+                    f: StaticFn::Xml(ir::XmlFn::Name),
+                    args: vec![ln, rn],
+                    regex: None,
+                    span,
+                };
+                Ok((node, Ty::Xml(XmlTy::Name)))
+            }
             BinOp::Add if lt == Ty::String || rt == Ty::String => {
                 if matches!(lt, Ty::Static(_)) || matches!(rt, Ty::Static(_)) {
                     return bad();
@@ -1613,8 +1668,12 @@ impl Checker {
                         Ty::Bool
                     }
                     BinOp::Eq | BinOp::Ne => {
+                        // `e.Name == "a"`: the string converts to an XName
+                        let name = |a: &Ty, b: &Ty| *a == Ty::Xml(XmlTy::Name) && *b == Ty::String;
                         let ok = lt == rt
                             || dates_with_offset(&lt, &rt)
+                            || name(&lt, &rt)
+                            || name(&rt, &lt)
                             || (lt.is_numeric() && rt.is_numeric())
                             || lt == Ty::Null
                             || rt == Ty::Null
@@ -1910,7 +1969,7 @@ impl Checker {
         T: Copy,
     {
         let fits_arity = |ps: &[P]| {
-            if ps.last() == Some(&P::Rest) {
+            if matches!(ps.last(), Some(P::Rest | P::XmlContents)) {
                 args.len() >= ps.len() - 1
             } else {
                 args.len() == ps.len()
@@ -1947,7 +2006,11 @@ impl Checker {
             let mut lambda = None;
             let mut lambda_ty = None;
             for (i, a) in args.iter().enumerate() {
-                let p = params.get(i).copied().unwrap_or(P::Rest);
+                let p = params
+                    .get(i)
+                    .or_else(|| params.last().filter(|p| **p == P::XmlContents))
+                    .copied()
+                    .unwrap_or(P::Rest);
                 match (&plain[i], p) {
                     (None, P::Pred | P::PredIdx | P::SelIdx | P::Sel) => {
                         let Some(elem) = elem else { continue 'cand };
@@ -1982,6 +2045,13 @@ impl Checker {
                         if !param_accepts(p, t, elem) {
                             first_err.get_or_insert(mismatch(p.describe_in(elem), t, a.value.span));
                             continue 'cand;
+                        }
+                        // a name written as a string is an XName made once, at load
+                        if p == P::XName
+                            && let Node::Const(Value::String(s)) = n
+                        {
+                            nodes.push(xml::const_name(s, a.value.span)?);
+                            continue;
                         }
                         nodes.push(n.clone());
                     }
@@ -2020,6 +2090,8 @@ impl Checker {
                     .fold(Ty::Int, |acc, t| numeric_result(&acc, t)),
                 R::Json(t) => Ty::Json(t),
                 R::JsonProperties => Ty::Array(Box::new(Ty::Json(JsonTy::Property))),
+                R::Xml(t) => Ty::Xml(t),
+                R::XmlSeq(t) => Ty::Array(Box::new(Ty::Xml(t))),
                 R::Void => Ty::Null,
             };
             return Ok((m, nodes, lambda, Ret::Ty(ty)));
@@ -2241,7 +2313,9 @@ impl Checker {
             return Err((
                 K::Arguments {
                     method: "Body.As<T>".into(),
-                    expected: "one type argument: As<string>, As<byte[]> or As<JObject>".into(),
+                    expected:
+                        "one type argument: As<string>, As<byte[]>, As<JObject> or As<XDocument>"
+                            .into(),
                 },
                 name_span,
             ));
@@ -2254,16 +2328,15 @@ impl Checker {
             {
                 (Method::Json(ir::JsonMethod::BodyAs(k)), Ty::Json(k))
             }
-            // APIM reads a body as XML too: System.Xml.Linq is not in certgate yet
-            other @ ("XNode"
-            | "XElement"
-            | "XDocument"
-            | "System.Xml.Linq.XNode"
-            | "System.Xml.Linq.XElement"
-            | "System.Xml.Linq.XDocument") => {
+            name if let Some(Ty::Xml(k @ (XmlTy::Document | XmlTy::Element))) =
+                Ty::from_name(name) =>
+            {
+                (Method::Xml(ir::XmlMethod::BodyAs(k)), Ty::Xml(k))
+            }
+            other @ ("XNode" | "System.Xml.Linq.XNode") => {
                 return Err((
                     K::NotImplemented(format!(
-                        "Body.As<{other}> (System.Xml.Linq; read the body with As<string>)"
+                        "Body.As<{other}> (use As<XDocument> or As<XElement>)"
                     )),
                     t.span,
                 ));
@@ -2271,7 +2344,7 @@ impl Checker {
             other => {
                 return Err((
                     K::Unsupported(format!(
-                        "Body.As<{other}> (use As<string>, As<byte[]>, As<JObject>, As<JArray> or As<JToken>)"
+                        "Body.As<{other}> (use As<string>, As<byte[]>, As<JObject>, As<JArray>, As<JToken>, As<XDocument> or As<XElement>)"
                     )),
                     t.span,
                 ));
@@ -2411,6 +2484,9 @@ fn param_accepts(p: P, t: &Ty, elem: Option<&Ty>) -> bool {
         P::Pred | P::PredIdx | P::SelIdx | P::Sel => false,
         P::JsonArg => json::converts_to_token(t),
         P::Symmetric => matches!(t, Ty::Obj(Obj::Symmetric) | Ty::Null),
+        P::XmlContents => xml::is_content(t),
+        P::XName => matches!(t, Ty::String | Ty::Null | Ty::Xml(XmlTy::Name)),
+        P::Xml(k) => matches!(t, Ty::Null) || *t == Ty::Xml(k),
     }
 }
 

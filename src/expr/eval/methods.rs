@@ -55,6 +55,9 @@ impl Eval<'_> {
         if let M::Json(jm) = m {
             return self.json_method(recv, jm, args, ty, span);
         }
+        if let M::Xml(xm) = m {
+            return self.xml_method(recv, xm, args, span);
+        }
         // string receivers: each charges the bytes it reads or writes before it runs
         if let Value::String(rs) = &recv {
             let rs: &str = rs;
@@ -1091,6 +1094,7 @@ impl Eval<'_> {
             F::DoubleParse => parse_number(text(0, "s")?, &Ty::Double).map_err(fail),
             F::BoolParse => parse_bool(text(0, "value")?).map_err(fail),
             F::Json(jf) => self.json_static(jf, args, span),
+            F::Xml(xf) => self.xml_static(xf, args, span),
             F::NewTimeSpan | F::NewDateTime => {
                 // the DateTimeKind argument is an enum, not a number: it is left out
                 let parts: Vec<i64> = args.iter().filter_map(as_i64).collect();

@@ -16,6 +16,7 @@ mod linq;
 mod methods;
 mod props;
 mod tokens;
+mod xml;
 
 use std::sync::Arc;
 

@@ -83,6 +83,7 @@ impl Eval<'_> {
         use Prop as P;
         let r = match p {
             P::Json(jp) => return self.json_prop(v, jp, span),
+            P::Xml(xp) => return self.xml_prop(v, xp, span),
             P::Request => h(HandleKind::Request),
             P::Response => h(HandleKind::Response),
             P::Variables => h(HandleKind::Dict(DictRef::Variables)),

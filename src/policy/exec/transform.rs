@@ -14,10 +14,9 @@ use crate::policy::SectionKind;
 /// conversion that would write more fails before it takes the memory.
 pub(crate) const MAX_CONVERTED_BYTES: usize = 32 * 1024 * 1024;
 
-/// Most elements, attributes and texts a conversion builds: about 100 bytes of memory
-/// each, so a body of tiny elements (`<a/>` is 4 bytes) cannot take 25 times its size
-/// (the Lambda function has 256 MB).
-pub(crate) const MAX_NODES: usize = 500_000;
+/// Most elements, attributes and texts a conversion builds (the bound of every XML
+/// document read).
+pub(crate) use crate::xml::MAX_NODES;
 
 /// The two formats the transforms convert between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

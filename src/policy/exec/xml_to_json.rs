@@ -10,14 +10,10 @@
 //! observed output), comments as `#comment` and processing instructions as `?target`;
 //! `javascript-friendly` leaves those out. The text is Newtonsoft's indented JSON.
 //!
-//! The reader refuses DTDs (no entity expansion), unknown entities, mismatched end
-//! tags and nesting deeper than [`MAX_DEPTH`]; it keeps open elements on a stack, so
-//! it does not recurse while reading.
+//! The body is read by [`crate::xml::read`], the reader `XDocument` uses too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
-
-use xmlparser::{ElementEnd, Token, Tokenizer};
 
 use super::param::{self, FromValue};
 use super::transform::{self, Conversion, Format, MAX_CONVERTED_BYTES, MAX_NODES};
@@ -26,11 +22,9 @@ use crate::expr::Value;
 use crate::expr::json::{Items, J, Props, write};
 use crate::policy::SectionKind;
 use crate::policy::elements::{XmlApply, XmlToJson, XmlToJsonKind};
+use crate::xml::{self, Element, Node, ReadError};
 
 const POLICY: &str = "xml-to-json";
-
-/// Deepest element nesting of a converted body.
-pub(crate) const MAX_DEPTH: usize = 64;
 
 impl FromValue for XmlApply {
     const EXPECTED: &'static str = "always or content-type-xml";
@@ -72,53 +66,12 @@ pub(super) fn xml_to_json(
 /// Why an XML body has no JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ConvertError {
-    #[error("it is not well-formed XML: {0}")]
-    Syntax(String),
-    #[error("it declares a DTD, which certgate does not read (no entity expansion)")]
-    Dtd,
-    #[error("`&{0};` is not one of XML's predefined entities or a character reference")]
-    Entity(String),
-    #[error("</{found}> closes <{open}>")]
-    Mismatch { open: String, found: String },
-    #[error("<{0}> is not closed")]
-    Unclosed(String),
-    #[error("the attribute `{0}` is repeated")]
-    Duplicate(String),
-    #[error("it has no root element")]
-    NoRoot,
-    #[error("elements are nested more than {MAX_DEPTH} levels deep")]
-    TooDeep,
-    #[error("it has more than {MAX_NODES} elements, attributes and texts")]
-    TooManyNodes,
+    #[error("{0}")]
+    Read(#[from] ReadError),
     #[error("the JSON would be larger than {MAX_CONVERTED_BYTES} bytes")]
     TooLarge,
     #[error("{0}")]
     Json(String),
-}
-
-/// An element as read.
-#[derive(Debug, Default)]
-struct Element {
-    /// `prefix$local`.
-    name: String,
-    attributes: Vec<(String, String)>,
-    children: Vec<Node>,
-}
-
-#[derive(Debug)]
-enum Node {
-    Element(Element),
-    Text(String),
-    Comment(String),
-    Instruction(String, String),
-}
-
-/// The document: what precedes the root (declaration, comments, instructions) and
-/// the root.
-#[derive(Debug, Default)]
-struct Document {
-    prolog: Vec<(String, J)>,
-    root: Option<Element>,
 }
 
 /// `xml` as JSON text.
@@ -127,14 +80,24 @@ pub(crate) fn convert(
     kind: XmlToJsonKind,
     always_array: bool,
 ) -> Result<String, ConvertError> {
-    let document = read(xml.strip_prefix('\u{feff}').unwrap_or(xml))?;
+    let document = xml::read(xml, MAX_NODES)?;
     let direct = kind == XmlToJsonKind::Direct;
-    let root = document.root.ok_or(ConvertError::NoRoot)?;
+    let root = &document.root;
     let mut props: Vec<Entry> = Vec::new();
     if direct {
-        props.extend(document.prolog.into_iter().map(|(n, v)| (n, v, false)));
+        if let Some(d) = &document.declaration {
+            props.push(("version".into(), string(&d.version), false));
+            if let Some(encoding) = &d.encoding {
+                props.push(("encoding".into(), string(encoding), false));
+            }
+            if let Some(standalone) = d.standalone {
+                let yes = if standalone { "yes" } else { "no" };
+                props.push(("standalone".into(), string(yes), false));
+            }
+        }
+        props.extend(document.before.iter().filter_map(|n| entry(n, true, false)));
     }
-    props.push((root.name.clone(), value(&root, direct, always_array), false));
+    props.push((name(&root.name), value(root, direct, always_array), false));
     let json = group(props, false);
     if written_len(&json, 0) > MAX_CONVERTED_BYTES {
         return Err(ConvertError::TooLarge);
@@ -184,33 +147,66 @@ fn group(entries: Vec<Entry>, always_array: bool) -> J {
     ))
 }
 
+/// Text and CDATA next to each other are one text.
+fn merged_texts(children: &[Node]) -> Vec<Merged<'_>> {
+    let mut out: Vec<Merged<'_>> = Vec::new();
+    for child in children {
+        let text = match child {
+            Node::Text(t) | Node::CData(t) => t,
+            other => {
+                out.push(Merged::Node(other));
+                continue;
+            }
+        };
+        match out.last_mut() {
+            Some(Merged::Text(previous)) => previous.push_str(text),
+            _ => out.push(Merged::Text(text.clone())),
+        }
+    }
+    out
+}
+
+enum Merged<'a> {
+    Text(String),
+    Node(&'a Node),
+}
+
+/// The property of a child node other than text; comments and instructions only
+/// when `direct`.
+fn entry(node: &Node, direct: bool, always_array: bool) -> Option<Entry> {
+    Some(match node {
+        Node::Text(text) | Node::CData(text) => ("#text".to_owned(), string(text), false),
+        Node::Comment(text) if direct => ("#comment".to_owned(), string(text), false),
+        Node::Instruction { target, content } if direct => {
+            (format!("?{target}"), string(content), false)
+        }
+        Node::Element(child) => (name(&child.name), value(child, direct, always_array), true),
+        Node::Comment(_) | Node::Instruction { .. } => return None,
+    })
+}
+
 /// The JSON value of an element. Depth is bounded by the reader.
 fn value(element: &Element, direct: bool, always_array: bool) -> J {
-    let shown = |node: &&Node| match node {
-        Node::Comment(_) | Node::Instruction(..) => direct,
-        _ => true,
-    };
-    let children: Vec<&Node> = element.children.iter().filter(shown).collect();
+    let children: Vec<Entry> = merged_texts(&element.children)
+        .into_iter()
+        .filter_map(|m| match m {
+            Merged::Text(text) => Some(("#text".to_owned(), J::Str(Arc::from(text)), false)),
+            Merged::Node(node) => entry(node, direct, always_array),
+        })
+        .collect();
     if element.attributes.is_empty() {
         match children.as_slice() {
             [] => return J::Null,
-            [Node::Text(text)] => return string(text),
+            [(n, text @ J::Str(_), false)] if n == "#text" => return text.clone(),
             _ => {}
         }
     }
     let mut entries: Vec<Entry> = element
         .attributes
         .iter()
-        .map(|(name, value)| (format!("@{name}"), string(value), false))
+        .map(|(n, value)| (format!("@{}", name(n)), string(value), false))
         .collect();
-    for child in children {
-        entries.push(match child {
-            Node::Text(text) => ("#text".to_owned(), string(text), false),
-            Node::Comment(text) => ("#comment".to_owned(), string(text), false),
-            Node::Instruction(target, content) => (format!("?{target}"), string(content), false),
-            Node::Element(child) => (child.name.clone(), value(child, direct, always_array), true),
-        });
-    }
+    entries.extend(children);
     group(entries, always_array)
 }
 
@@ -248,208 +244,13 @@ fn quoted_len(s: &str) -> usize {
     s.len() + escapes + 2
 }
 
-/// `prefix:local` as APIM writes it in JSON.
-fn name(prefix: &str, local: &str) -> String {
-    if prefix.is_empty() {
-        local.to_owned()
+/// `prefix:local` as APIM writes it in JSON: `prefix$local`.
+fn name(n: &xml::Name) -> String {
+    if n.prefix.is_empty() {
+        n.local.clone()
     } else {
-        format!("{prefix}${local}")
+        format!("{}${}", n.prefix, n.local)
     }
-}
-
-fn syntax(e: xmlparser::Error) -> ConvertError {
-    ConvertError::Syntax(e.to_string())
-}
-
-/// Reads the document into a tree, with no recursion.
-fn read(xml: &str) -> Result<Document, ConvertError> {
-    let mut document = Document::default();
-    // Open elements, innermost last; the one being started is the last too.
-    let mut open: Vec<Element> = Vec::new();
-    let mut nodes = 0;
-    for token in Tokenizer::from(xml) {
-        let token = token.map_err(syntax)?;
-        if !matches!(token, Token::ElementEnd { .. } | Token::Text { .. }) {
-            nodes += 1;
-            if nodes > MAX_NODES {
-                return Err(ConvertError::TooManyNodes);
-            }
-        }
-        match token {
-            Token::Declaration {
-                version,
-                encoding,
-                standalone,
-                ..
-            } => {
-                document.prolog.push(("version".into(), string(&version)));
-                if let Some(encoding) = encoding {
-                    document.prolog.push(("encoding".into(), string(&encoding)));
-                }
-                if let Some(standalone) = standalone {
-                    let yes = if standalone { "yes" } else { "no" };
-                    document.prolog.push(("standalone".into(), string(yes)));
-                }
-            }
-            Token::ProcessingInstruction {
-                target, content, ..
-            } => {
-                let content = content.map(|c| c.as_str()).unwrap_or_default();
-                match open.last_mut() {
-                    Some(parent) => parent
-                        .children
-                        .push(Node::Instruction(target.to_string(), content.to_owned())),
-                    None if document.root.is_none() => document
-                        .prolog
-                        .push((format!("?{target}"), string(content))),
-                    None => {}
-                }
-            }
-            Token::Comment { text, .. } => match open.last_mut() {
-                Some(parent) => parent.children.push(Node::Comment(text.to_string())),
-                None if document.root.is_none() => {
-                    document.prolog.push(("#comment".into(), string(&text)));
-                }
-                None => {}
-            },
-            Token::DtdStart { .. }
-            | Token::EmptyDtd { .. }
-            | Token::EntityDeclaration { .. }
-            | Token::DtdEnd { .. } => return Err(ConvertError::Dtd),
-            Token::ElementStart { prefix, local, .. } => {
-                if document.root.is_some() {
-                    return Err(ConvertError::Syntax("a second root element".into()));
-                }
-                if open.len() >= MAX_DEPTH {
-                    return Err(ConvertError::TooDeep);
-                }
-                open.push(Element {
-                    name: name(&prefix, &local),
-                    ..Element::default()
-                });
-            }
-            Token::Attribute {
-                prefix,
-                local,
-                value,
-                ..
-            } => {
-                let value = unescape(&normalize_attribute(&value))?;
-                if let Some(element) = open.last_mut() {
-                    element.attributes.push((name(&prefix, &local), value));
-                }
-            }
-            Token::ElementEnd { end, .. } => {
-                if let (ElementEnd::Open | ElementEnd::Empty, Some(element)) = (end, open.last()) {
-                    unique(&element.attributes)?;
-                }
-                let close = match end {
-                    ElementEnd::Open => continue,
-                    ElementEnd::Empty => true,
-                    ElementEnd::Close(prefix, local) => {
-                        let found = name(&prefix, &local);
-                        let open_name = open.last().map(|e| e.name.as_str()).unwrap_or_default();
-                        if found != open_name {
-                            return Err(ConvertError::Mismatch {
-                                open: open_name.replace('$', ":"),
-                                found: found.replace('$', ":"),
-                            });
-                        }
-                        true
-                    }
-                };
-                if close && let Some(element) = open.pop() {
-                    match open.last_mut() {
-                        Some(parent) => parent.children.push(Node::Element(element)),
-                        None => document.root = Some(element),
-                    }
-                }
-            }
-            Token::Text { text } => {
-                let text = text.as_str();
-                match open.last_mut() {
-                    Some(parent) if !text.trim().is_empty() => {
-                        push_text(parent, unescape(&line_ends(text))?);
-                    }
-                    // Whitespace between elements, or text outside the root (the
-                    // tokenizer only lets whitespace through there).
-                    _ => {}
-                }
-            }
-            Token::Cdata { text, .. } => {
-                if let Some(parent) = open.last_mut() {
-                    push_text(parent, line_ends(&text));
-                }
-            }
-        }
-    }
-    if let Some(element) = open.last() {
-        return Err(ConvertError::Unclosed(element.name.replace('$', ":")));
-    }
-    Ok(document)
-}
-
-/// An element's attributes, each name once.
-fn unique(attributes: &[(String, String)]) -> Result<(), ConvertError> {
-    let mut seen = HashSet::new();
-    match attributes
-        .iter()
-        .find(|(name, _)| !seen.insert(name.as_str()))
-    {
-        Some((name, _)) => Err(ConvertError::Duplicate(name.replace('$', ":"))),
-        None => Ok(()),
-    }
-}
-
-/// Text and CDATA next to each other are one text.
-fn push_text(parent: &mut Element, text: String) {
-    match parent.children.last_mut() {
-        Some(Node::Text(previous)) => previous.push_str(&text),
-        _ => parent.children.push(Node::Text(text)),
-    }
-}
-
-/// XML's end-of-line handling: `\r\n` and a lone `\r` read as `\n`.
-fn line_ends(text: &str) -> String {
-    text.replace("\r\n", "\n").replace('\r', "\n")
-}
-
-/// XML's attribute-value normalisation: tabs and line breaks read as spaces.
-fn normalize_attribute(value: &str) -> String {
-    value.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ")
-}
-
-/// Replaces the predefined entities and character references.
-fn unescape(text: &str) -> Result<String, ConvertError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(rest.get(..at).unwrap_or_default());
-        let after = rest.get(at + 1..).unwrap_or_default();
-        let Some(end) = after.find(';') else {
-            return Err(ConvertError::Syntax(
-                "a `&` that starts no reference".into(),
-            ));
-        };
-        let entity = after.get(..end).unwrap_or_default();
-        let c = match entity {
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "amp" => Some('&'),
-            "apos" => Some('\''),
-            "quot" => Some('"'),
-            _ => entity
-                .strip_prefix("#x")
-                .map(|hex| u32::from_str_radix(hex, 16))
-                .or_else(|| entity.strip_prefix('#').map(str::parse::<u32>))
-                .and_then(Result::ok)
-                .and_then(char::from_u32),
-        };
-        out.push(c.ok_or_else(|| ConvertError::Entity(entity.chars().take(32).collect()))?);
-        rest = after.get(end + 1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -520,25 +321,11 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         let bad = |xml: &str| convert(xml, XmlToJsonKind::Direct, false).unwrap_err();
+        assert_eq!(bad(""), ConvertError::Read(ReadError::NoRoot));
         assert_eq!(
-            bad("<a></b>"),
-            ConvertError::Mismatch {
-                open: "a".into(),
-                found: "b".into()
-            }
+            bad("<a>&e;</a>").to_string(),
+            "`&e;` is not one of XML's predefined entities or a character reference"
         );
-        assert_eq!(bad("<a>"), ConvertError::Unclosed("a".into()));
-        assert_eq!(bad(""), ConvertError::NoRoot);
-        assert!(matches!(bad("<a/><b/>"), ConvertError::Syntax(_)));
-        assert_eq!(
-            bad("<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>"),
-            ConvertError::Dtd
-        );
-        assert_eq!(bad("<a>&e;</a>"), ConvertError::Entity("e".into()));
-        assert!(matches!(bad("{\"json\": 1}"), ConvertError::Syntax(_)));
-        assert_eq!(bad("<a b='1' b='2'/>"), ConvertError::Duplicate("b".into()));
-        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        assert_eq!(bad(&deep), ConvertError::TooDeep);
     }
 
     #[test]
@@ -546,7 +333,7 @@ mod tests {
         let xml = format!("<r>{}</r>", "<a/>".repeat(MAX_NODES));
         assert_eq!(
             convert(&xml, XmlToJsonKind::Direct, false),
-            Err(ConvertError::TooManyNodes)
+            Err(ConvertError::Read(ReadError::TooManyNodes(MAX_NODES)))
         );
     }
 
