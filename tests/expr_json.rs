@@ -364,3 +364,23 @@ fn new_builds_objects_arrays_properties_and_values_as_newtonsoft() {
         EvalErrorKind::Json(_)
     ));
 }
+
+/// `JObject.Property(name)`: the property of that name, compared ordinally (Newtonsoft's
+/// `Property(string)`), or null; a JProperty writes `"name": value`.
+#[test]
+fn property_finds_a_property_by_its_exact_name() {
+    assert_eq!(
+        text(
+            r#"@{ var o = JObject.Parse("{\"a\":1,\"b\":[1,2]}"); var p = o.Property("b"); return p.Name + "=" + p.Value.ToString(Newtonsoft.Json.Formatting.None); }"#
+        ),
+        "b=[1,2]"
+    );
+    assert_eq!(
+        text(r#"@(JObject.Parse("{\"a\":1}").Property("A") == null ? "none" : "found")"#),
+        "none"
+    );
+    assert_eq!(
+        text(r#"@(JObject.Parse("{\"a\":1}").Property("a").ToString())"#),
+        "\"a\": 1"
+    );
+}

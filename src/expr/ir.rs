@@ -428,6 +428,8 @@ pub(crate) enum JsonMethod {
     ValueOf(Target),
     SelectToken,
     Properties,
+    /// `JObject.Property(name)`: the property of that name (ordinal), or null.
+    Property,
     /// `JObject.Add(name, value)`.
     AddNamed,
     /// `JArray.Add(value)`, `JObject.Add(JProperty)`.

@@ -316,7 +316,6 @@ pub(crate) fn not_yet(ty: &Ty, name: &str) -> bool {
                 | "Path"
                 | "Insert"
                 | "TryGetValue"
-                | "Property"
                 | "PropertyValues"
         ),
         Ty::Static(Class::Json(_)) => matches!(
@@ -1088,6 +1087,13 @@ pub(crate) const METHODS: &[MethodEntry] = &[
         &[Str],
         R::Json(JsonTy::Token),
         M::Json(JsonMethod::GetValue),
+    ),
+    (
+        Recv::Json(JsonTy::Object),
+        "Property",
+        &[Str],
+        R::Json(JsonTy::Property),
+        M::Json(JsonMethod::Property),
     ),
     (Recv::Guid, "ToByteArray", &[], R::Bytes, M::GuidToByteArray),
     // System.Xml.Linq (before "every object": its ToString writes XML)

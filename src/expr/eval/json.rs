@@ -266,6 +266,20 @@ impl Eval<'_> {
                 self.charge_tokens(props.len(), span)?;
                 Ok(Value::Array(props.into()))
             }
+            JsonMethod::Property => {
+                let name = str_arg(0, "name")?;
+                let J::Object(o) = j else {
+                    return Err((kind_error(JsonTy::Object, j), span));
+                };
+                let props = o.get();
+                self.charge(props.len() / PROPS_PER_STEP + 1, span)?;
+                Ok(props
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or(Value::Null, |(k, v)| {
+                        token(J::Property(Arc::new((k.clone(), v.clone()))))
+                    }))
+            }
             JsonMethod::AddNamed => {
                 let name = str_arg(0, "propertyName")?;
                 let v = self.json_of(args.get(1).unwrap_or(&Value::Null), span)?;
