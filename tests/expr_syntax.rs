@@ -778,8 +778,8 @@ fn refusals_name_the_construct_and_position() {
             "3:55: error: certgate does not implement the cipher 'DES' of Encrypt/Decrypt (certgate has 'Aes') yet",
         ),
         (
-            r#"@(JObject.Parse("{}").Property("a"))"#,
-            "3:42: error: certgate does not implement JObject.Property yet",
+            r#"@(JObject.Parse("{}").PropertyValues())"#,
+            "3:42: error: certgate does not implement JObject.PropertyValues yet",
         ),
         (
             r#"@(XDocument.Parse("<a/>").Root.Nodes())"#,
