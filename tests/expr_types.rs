@@ -524,9 +524,18 @@ fn bitwise_shift_and_unchecked_operators() {
     assert!(run_err("@{ long x = long.MaxValue; return (int)x; }").contains("overflow"));
     assert!(load_err("@(1.5 & 1)").contains("'&'"));
     assert!(load_err("@(1 << 2L)").contains("'<<'"));
-    assert!(load_err("@{ unchecked { return 1; } }").contains(
-        "certgate does not implement 'unchecked' blocks (write unchecked(expression)) yet"
-    ));
+    // Blocks: the same rule for every statement in them, restored after.
+    check_values(&[(
+        "@{ int h = 17; unchecked { foreach (var c in \"client-certificate\") { h = h * 31 + c; } } return h; }",
+        "-1676776346",
+    )]);
+    assert!(
+        run_err(
+            "@{ int x = int.MaxValue; unchecked { x = x + 1; } checked { x = x - 1; } return x; }"
+        )
+        .contains("overflow")
+    );
+    assert!(load_err("@{ unchecked return 1; }").contains("expected"));
 }
 
 #[test]

@@ -238,6 +238,12 @@ pub(crate) enum Stmt {
         body: Box<Stmt>,
     },
     Block(Vec<Stmt>),
+    /// `checked { ... }` / `unchecked { ... }` (`wrapping`): integer arithmetic in the
+    /// block throws on overflow or wraps, as `checked(e)` / `unchecked(e)`.
+    Checked {
+        wrapping: bool,
+        body: Vec<Stmt>,
+    },
     Expr(Expr),
     /// `target[index] = value;` (`target` is an `ExprKind::Index`), or
     /// `target.Name = value;` (an `ExprKind::Member`).

@@ -43,7 +43,7 @@
 //!   chars, int, long (`L`), double, `true`, `false`, `null`;
 //! * operators with C# precedence: `! - + * / % < <= > >= == != && || ?: ?? ?. ?[]`,
 //!   bitwise `& | ^ ~ << >>` (on bool `& | ^` evaluate both sides), `checked(e)` and
-//!   `unchecked(e)` (integer `+ - *`, negation and casts wrap), casts
+//!   `unchecked(e)` and `unchecked { }` (integer `+ - *`, negation and casts wrap), casts
 //!   `(string)`, `(int)`, `(long)`, `(double)`, `(bool)`, `(char)`, `is null`,
 //!   `is not null`, indexers, generic calls (`GetValueOrDefault<bool>`, `As<string>`),
 //!   lambdas `x => ...` and `(x, i) => ...` as LINQ arguments;

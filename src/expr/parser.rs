@@ -246,6 +246,13 @@ impl<'s> Parser<'s> {
         }
         if let Tok::Ident(kw) = self.peek().clone() {
             match kw.as_str() {
+                "checked" | "unchecked" if matches!(self.peek_at(1), Tok::P("{")) => {
+                    self.advance();
+                    return Ok(Stmt::Checked {
+                        wrapping: kw == "unchecked",
+                        body: self.braced_stmts()?,
+                    });
+                }
                 "return" => {
                     let sp = self.advance().span;
                     if self.is(";") {
@@ -1239,13 +1246,7 @@ impl<'s> Parser<'s> {
                 "null" => ExprKind::Null,
                 "new" => return self.new_expr(span),
                 "checked" | "unchecked" => {
-                    if !self.is("(") {
-                        return Err((
-                            K::NotImplemented(format!("'{id}' blocks (write {id}(expression))")),
-                            span,
-                        ));
-                    }
-                    self.advance();
+                    self.expect("(")?;
                     let e = self.expr()?;
                     let end = self.expect(")")?;
                     return Ok(Expr {

@@ -234,6 +234,13 @@ impl Checker {
                 let (b, r) = self.block(b)?;
                 Ok((ir::Stmt::Block(b), r))
             }
+            Stmt::Checked { wrapping, body } => {
+                let outer = std::mem::replace(&mut self.wrapping, *wrapping);
+                let r = self.block(body);
+                self.wrapping = outer;
+                let (b, r) = r?;
+                Ok((ir::Stmt::Block(b), r))
+            }
             Stmt::Var {
                 ty,
                 name,
