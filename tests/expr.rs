@@ -1,5 +1,7 @@
 //! Table-driven tests of the expression language: source, context, expected value or error.
 
+#[path = "common/expr.rs"]
+mod common_expr;
 #[path = "common/trust_pki.rs"]
 mod trust_pki;
 
@@ -9,6 +11,7 @@ use certgate::cert::Certificate;
 use certgate::expr::{self, Compiled, Context, Headers, Origin, Url, Value};
 use certgate::gateway::TrustVerifier;
 use certgate::trust::TrustStore;
+use common_expr::assert_each;
 use time::macros::datetime;
 use trust_pki::{Ca, file, now, pem_of, self_signed_client};
 
@@ -33,19 +36,16 @@ fn ctx() -> Context {
     c
 }
 
+fn at() -> Origin {
+    Origin::new("policies/test.xml", 3, 20)
+}
+
 fn compile(src: &str) -> Compiled {
-    match expr::compile(src, Origin::new("policies/test.xml", 3, 20)) {
-        Ok(c) => c,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::compile(src, at())
 }
 
 fn run(src: &str) -> Value {
-    let c = ctx();
-    match compile(src).eval(&c) {
-        Ok(v) => v,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::run(src, at(), &ctx())
 }
 
 fn json(src: &str) -> serde_json::Value {
@@ -53,34 +53,11 @@ fn json(src: &str) -> serde_json::Value {
 }
 
 fn load_err(src: &str) -> String {
-    match expr::compile(src, Origin::new("policies/test.xml", 3, 20)) {
-        Ok(_) => panic!("{src}: compiled"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::load_err(src, at())
 }
 
 fn run_err(src: &str) -> String {
-    let c = ctx();
-    match compile(src).eval(&c) {
-        Ok(v) => panic!("{src}: evaluated to {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-/// Checks every case and names each one that fails, so one run shows them all.
-fn assert_each<S: AsRef<str>, W: PartialEq + std::fmt::Display>(
-    cases: &[(S, W)],
-    got: impl Fn(&str) -> W,
-) {
-    let mut failures = Vec::new();
-    for (src, want) in cases {
-        let src = src.as_ref();
-        let got = got(src);
-        if got != *want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common_expr::run_err(src, at(), &ctx()).to_string()
 }
 
 /// Each case's error (from `load_err` or `run_err`) is its `want` in policies/test.xml.

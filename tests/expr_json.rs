@@ -2,6 +2,9 @@
 //! with default settings (JToken.ToString(): Formatting.Indented, two spaces, `"a": 1`;
 //! ToString(Formatting.None) and JsonConvert.SerializeObject: no whitespace).
 
+#[path = "common/expr.rs"]
+mod common_expr;
+
 use std::process::Command;
 
 use certgate::expr::{self, Compiled, Context, EvalErrorKind, Limits, Origin, Value};
@@ -17,18 +20,16 @@ fn ctx(body: &str) -> Context {
     c
 }
 
+fn at() -> Origin {
+    Origin::new("policies/json.xml", 7, 12)
+}
+
 fn compile(src: &str) -> Compiled {
-    match expr::compile(src, Origin::new("policies/json.xml", 7, 12)) {
-        Ok(c) => c,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::compile(src, at())
 }
 
 fn run_on(body: &str, src: &str) -> Value {
-    match compile(src).eval(&ctx(body)) {
-        Ok(v) => v,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::run(src, at(), &ctx(body))
 }
 
 /// The result as text, as set-body and set-header use it.
@@ -37,17 +38,11 @@ fn text(src: &str) -> String {
 }
 
 fn eval_err(src: &str) -> EvalErrorKind {
-    match compile(src).eval(&ctx(ORDER)) {
-        Ok(v) => panic!("{src}: gave {v:?}"),
-        Err(e) => e.kind,
-    }
+    common_expr::run_err(src, at(), &ctx(ORDER)).kind
 }
 
 fn load_err(src: &str) -> String {
-    match expr::compile(src, Origin::new("policies/json.xml", 7, 12)) {
-        Ok(_) => panic!("{src}: compiled"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::load_err(src, at())
 }
 
 #[test]

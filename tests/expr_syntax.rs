@@ -2,6 +2,9 @@
 //! patterns, object and array creation, namespace-qualified names. Expected values are
 //! what .NET gives for the same code.
 
+#[path = "common/expr.rs"]
+mod common_expr;
+
 use std::process::Command;
 
 use certgate::expr::{self, Compiled, Context, Limits, Origin, Url, Value};
@@ -21,43 +24,23 @@ fn origin() -> Origin {
 }
 
 fn compile(src: &str) -> Compiled {
-    match expr::compile(src, origin()) {
-        Ok(c) => c,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::compile(src, origin())
 }
 
 fn run(src: &str) -> Value {
-    match compile(src).eval(&ctx()) {
-        Ok(v) => v,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::run(src, origin(), &ctx())
 }
 
 fn run_err(src: &str) -> String {
-    match compile(src).eval(&ctx()) {
-        Ok(v) => panic!("{src}: evaluated to {v:?}"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::run_err(src, origin(), &ctx()).to_string()
 }
 
 fn load_err(src: &str) -> String {
-    match expr::compile(src, origin()) {
-        Ok(_) => panic!("{src}: compiled"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::load_err(src, origin())
 }
 
-/// Each source with the C# `ToString()` of its value.
 fn check_values(cases: &[(&str, &str)]) {
-    let mut failures = Vec::new();
-    for (src, want) in cases {
-        let got = run(src).to_string();
-        if got != *want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common_expr::assert_each(cases, |src| run(src).to_string());
 }
 
 #[test]

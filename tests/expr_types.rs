@@ -3,7 +3,10 @@
 //! samples. Expected values are what .NET gives for the same code (the docs cited where
 //! the value may surprise).
 
-use certgate::expr::{self, Compiled, Context, Origin, Url, Value};
+#[path = "common/expr.rs"]
+mod common_expr;
+
+use certgate::expr::{self, Context, Origin, Url, Value};
 use time::macros::datetime;
 
 fn ctx() -> Context {
@@ -17,32 +20,16 @@ fn origin() -> Origin {
     Origin::new("policies/test.xml", 3, 20)
 }
 
-fn compile(src: &str) -> Compiled {
-    match expr::compile(src, origin()) {
-        Ok(c) => c,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
-}
-
 fn run_in(src: &str, c: &Context) -> Value {
-    match compile(src).eval(c) {
-        Ok(v) => v,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::run(src, origin(), c)
 }
 
 fn run_err(src: &str) -> String {
-    match compile(src).eval(&ctx()) {
-        Ok(v) => panic!("{src}: evaluated to {v:?}"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::run_err(src, origin(), &ctx()).to_string()
 }
 
 fn load_err(src: &str) -> String {
-    match expr::compile(src, origin()) {
-        Ok(_) => panic!("{src}: compiled"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::load_err(src, origin())
 }
 
 /// Each source with the C# `ToString()` of its value.
@@ -51,14 +38,7 @@ fn check_values(cases: &[(&str, &str)]) {
 }
 
 fn check_values_in(cases: &[(&str, &str)], c: &Context) {
-    let mut failures = Vec::new();
-    for (src, want) in cases {
-        let got = run_in(src, c).to_string();
-        if got != *want {
-            failures.push(format!("{src}\n  want {want}\n  got  {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    common_expr::assert_each(cases, |src| run_in(src, c).to_string());
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //! `ToString(SaveOptions.DisableFormatting)` writes no whitespace. Line breaks are `\n`
 //! (the Linux gateway's `Environment.NewLine`).
 
+#[path = "common/expr.rs"]
+mod common_expr;
+
 use std::process::Command;
 
 use certgate::expr::{self, Compiled, Context, EvalErrorKind, Limits, Origin, Value};
@@ -28,18 +31,16 @@ fn ctx(body: &str) -> Context {
     c
 }
 
+fn at() -> Origin {
+    Origin::new("policies/xml.xml", 7, 12)
+}
+
 fn compile(src: &str) -> Compiled {
-    match expr::compile(src, Origin::new("policies/xml.xml", 7, 12)) {
-        Ok(c) => c,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::compile(src, at())
 }
 
 fn run_on(body: &str, src: &str) -> Value {
-    match compile(src).eval(&ctx(body)) {
-        Ok(v) => v,
-        Err(e) => panic!("{src}: {}", e.render()),
-    }
+    common_expr::run(src, at(), &ctx(body))
 }
 
 /// The result as text, as set-body and set-header use it.
@@ -48,17 +49,11 @@ fn text(src: &str) -> String {
 }
 
 fn eval_err_on(body: &str, src: &str) -> EvalErrorKind {
-    match compile(src).eval(&ctx(body)) {
-        Ok(v) => panic!("{src}: gave {v:?}"),
-        Err(e) => e.kind,
-    }
+    common_expr::run_err(src, at(), &ctx(body)).kind
 }
 
 fn load_err(src: &str) -> String {
-    match expr::compile(src, Origin::new("policies/xml.xml", 7, 12)) {
-        Ok(_) => panic!("{src}: compiled"),
-        Err(e) => e.to_string(),
-    }
+    common_expr::load_err(src, at())
 }
 
 #[test]
