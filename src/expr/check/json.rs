@@ -26,7 +26,7 @@ pub(super) fn converts_to_token(t: &Ty) -> bool {
 }
 
 /// What a cast or `Value<T>` to `to` converts a token to.
-fn target(to: &Ty) -> Option<Target> {
+pub(super) fn target(to: &Ty) -> Option<Target> {
     Some(match to {
         Ty::String => Target::String,
         Ty::Bool => Target::Bool,

@@ -49,15 +49,14 @@ pub(super) fn const_name(s: &str, span: Span) -> CResult<Node> {
     }
 }
 
-/// What an explicit cast of an element or attribute to `to` reads its value as.
+/// What an explicit cast of an element or attribute to `to` reads its value as: a token's
+/// conversions, to text and the primitives.
 fn target(to: &Ty) -> Option<Target> {
-    Some(match to {
-        Ty::String => Target::String,
-        Ty::Bool => Target::Bool,
-        Ty::Int => Target::Int,
-        Ty::Long => Target::Long,
-        Ty::Double => Target::Double,
-        _ => return None,
+    super::json::target(to).filter(|t| {
+        matches!(
+            t,
+            Target::String | Target::Bool | Target::Int | Target::Long | Target::Double
+        )
     })
 }
 
