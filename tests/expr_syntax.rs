@@ -739,8 +739,12 @@ fn refusals_name_the_construct_and_position() {
             "3:26: error: certgate does not implement 'new Guid' yet",
         ),
         (
-            "@{ void Log() { } return 1; }",
-            "3:23: error: certgate does not implement local functions without a result ('void') yet",
+            "@{ void Log() { return 1; } return 1; }",
+            "3:43: error: a void local function returns no value: write 'return;'",
+        ),
+        (
+            "@{ int F() { return; } return F(); }",
+            "3:33: error: expected a value after 'return', found ';'",
         ),
         (
             r#"@{ int F(int a) => a; return F("x"); }"#,
@@ -854,6 +858,16 @@ fn local_functions() {
         (
             "@{ long L() { return 1; } return L() * 2147483647 * 2; }",
             "4294967294",
+        ),
+        // void functions, block and `=>` bodies: `return;` ends one early, the end of its
+        // body returns, a call is a statement
+        (
+            r#"@{ var o = new JObject(); void Put(string k, int v) { if (v < 0) { return; } o.Add(k, v); } Put("a", 1); Put("b", -1); Put("c", 3); return o.ToString(Newtonsoft.Json.Formatting.None); }"#,
+            r#"{"a":1,"c":3}"#,
+        ),
+        (
+            r#"@{ var l = new List<string>(); void Note(string s) => l.Add(s); Note("x"); Note("y"); return string.Join(",", l); }"#,
+            "x,y",
         ),
     ]);
     // endless recursion ends with an error, never a stack overflow (the test thread has

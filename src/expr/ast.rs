@@ -229,7 +229,7 @@ pub(crate) enum Stmt {
         value: Expr,
     },
     If(Expr, Box<Stmt>, Option<Box<Stmt>>),
-    Return(Expr, Span),
+    Return(Option<Expr>, Span),
     Foreach {
         ty: Option<TypeRef>,
         name: String,

@@ -255,12 +255,13 @@ impl<'s> Parser<'s> {
                 }
                 "return" => {
                     let sp = self.advance().span;
-                    if self.is(";") {
-                        return Err(self.expected("a value after 'return'"));
+                    // `return;` ends a void local function; the checker refuses it elsewhere
+                    if self.eat(";") {
+                        return Ok(Stmt::Return(None, sp));
                     }
                     let e = self.expr()?;
                     self.expect(";")?;
-                    return Ok(Stmt::Return(e, sp));
+                    return Ok(Stmt::Return(Some(e), sp));
                 }
                 "if" => {
                     self.advance();

@@ -52,6 +52,7 @@ pub(crate) fn check(body: &Body, regex_size_limit: usize) -> CResult<Checked> {
         fn_sigs: Vec::new(),
         functions: Vec::new(),
         wrapping: false,
+        in_void_fn: false,
     };
     match body {
         Body::Expr(e) => {
@@ -132,6 +133,8 @@ struct Checker {
     functions: Vec<Option<ir::Function>>,
     /// Inside `unchecked(...)`: integer `+ - *`, negation and casts wrap.
     wrapping: bool,
+    /// Inside a `void` local function: `return;` ends it, `return x;` is an error.
+    in_void_fn: bool,
 }
 
 fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
@@ -345,8 +348,31 @@ impl Checker {
                         *span,
                     ));
                 }
-                let (n, ty) = self.value(e)?;
-                self.returns.push(ty);
+                let n = match (e, self.in_void_fn) {
+                    (Some(e), false) => {
+                        let (n, ty) = self.value(e)?;
+                        self.returns.push(ty);
+                        n
+                    }
+                    (None, true) => Node::Const(Value::Null),
+                    (None, false) => {
+                        return Err((
+                            K::Expected {
+                                expected: "a value after 'return'".into(),
+                                found: "';'".into(),
+                            },
+                            *span,
+                        ));
+                    }
+                    (Some(e), true) => {
+                        return Err((
+                            K::Misplaced(
+                                "a void local function returns no value: write 'return;'".into(),
+                            ),
+                            e.span,
+                        ));
+                    }
+                };
                 Ok((ir::Stmt::Return(n), true))
             }
             Stmt::Foreach {
@@ -527,13 +553,13 @@ impl Checker {
 
     /// Puts a local function's name and signature in the current scope.
     fn declare_fn(&mut self, f: &LocalFn) -> CResult<()> {
-        if f.ret.name == "void" {
-            return Err((
-                K::NotImplemented("local functions without a result ('void')".into()),
-                f.ret.span,
-            ));
-        }
-        let ret = self.type_ref(&f.ret)?;
+        // A void function's calls are statements; as a value, one is null, as a void
+        // method's (`R::Void`).
+        let ret = if f.ret.name == "void" {
+            Ty::Null
+        } else {
+            self.type_ref(&f.ret)?
+        };
         let mut params = Vec::with_capacity(f.params.len());
         for (t, ..) in &f.params {
             params.push(self.type_ref(t)?);
@@ -564,11 +590,13 @@ impl Checker {
         let Some((param_tys, ret)) = self.fn_sigs.get(usize::from(id)).cloned() else {
             return Err((K::UnknownName(f.name.clone()), f.name_span));
         };
+        let void = f.ret.name == "void";
         let saved = (
             std::mem::take(&mut self.returns),
             std::mem::take(&mut self.breakables),
             self.finally_floor.take(),
             std::mem::take(&mut self.catch_slots),
+            std::mem::replace(&mut self.in_void_fn, void),
         );
         self.scopes.push(Vec::new());
         let start = self.n_slots;
@@ -580,13 +608,28 @@ impl Checker {
             let body = match &f.body {
                 Ok(e) => {
                     let (n, t) = self.value(e)?;
+                    if void {
+                        // `void F() => expr;`: the expression runs for its effect
+                        return Ok((
+                            params,
+                            ir::FnBody::Block(vec![
+                                ir::Stmt::Expr(n),
+                                ir::Stmt::Return(Node::Const(Value::Null)),
+                            ]),
+                        ));
+                    }
                     if !ret.accepts(&t) {
                         return Err(mismatch(&ret, &t, e.span));
                     }
                     ir::FnBody::Expr(coerce(n, &t, &ret))
                 }
                 Err(stmts) => {
-                    let (b, returns) = self.block(stmts)?;
+                    let (mut b, returns) = self.block(stmts)?;
+                    if void {
+                        // the end of a void function's body returns
+                        b.push(ir::Stmt::Return(Node::Const(Value::Null)));
+                        return Ok((params, ir::FnBody::Block(b)));
+                    }
                     if !returns {
                         return Err((
                             K::Misplaced(format!(
@@ -611,6 +654,7 @@ impl Checker {
             self.breakables,
             self.finally_floor,
             self.catch_slots,
+            self.in_void_fn,
         ) = saved;
         let (params, body) = r?;
         let function = ir::Function {
