@@ -240,7 +240,7 @@ fn validate_jwt(c: &mut Criterion) {
             URL_SAFE_NO_PAD.encode(&public.e),
         )
     };
-    let (p521, p521_certificate) = trust_pki::p521_key_and_certificate();
+    let (p521, p521_certificate, _) = trust_pki::p521_key_and_certificate();
     let es512 = token("ES512", |m| {
         let signature: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::sign(&p521, m);
         signature.to_bytes().to_vec()

@@ -41,8 +41,44 @@ enum Signer {
 
 /// A P-521 signer and a self-signed certificate of its key (PEM).
 fn p521_key_and_certificate() -> (Signer, String) {
-    let (key, pem) = trust_pki::p521_key_and_certificate();
+    let (key, pem, _) = trust_pki::p521_key_and_certificate();
     (Signer::P521(key), pem)
+}
+
+/// An ES512 JWS of `claims` signed by openssl with the key in `key_pem`: a second,
+/// independent implementation of the signature (DER `ECDSA-Sig-Value` turned into JWS's
+/// fixed `r || s`, 66 bytes each).
+fn openssl_es512_token(key_pem: &str, claims: &Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("key.pem"), key_pem).unwrap();
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES512"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    std::fs::write(dir.path().join("message"), &message).unwrap();
+    let status = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "dgst", "-sha512", "-sign", "key.pem", "-out", "sig.der", "message",
+        ])
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    let der = std::fs::read(dir.path().join("sig.der")).unwrap();
+    // SEQUENCE (30, length in one byte or 81 xx) { INTEGER r, INTEGER s }
+    let mut at = if der[1] == 0x81 { 3 } else { 2 };
+    let mut raw = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(der[at], 0x02, "INTEGER");
+        let len = usize::from(der[at + 1]);
+        let int = &der[at + 2..at + 2 + len];
+        let int = &int[int.iter().take_while(|b| **b == 0).count()..];
+        raw.extend(std::iter::repeat_n(0u8, 66 - int.len()));
+        raw.extend_from_slice(int);
+        at += 2 + len;
+    }
+    format!("{message}.{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
 /// One 2048-bit RSA key per test process, made by openssl (DER, PKCS#1: ring cannot generate RSA keys).
@@ -455,7 +491,8 @@ async fn rsa_pss_and_ecdsa_tokens_pass_with_n_e_and_uploaded_certificates() {
 #[tokio::test]
 async fn es512_tokens_pass_with_an_uploaded_p521_certificate_and_only_with_it() {
     let echo = EchoBackend::start().await;
-    let (signer, pem) = p521_key_and_certificate();
+    let (key, pem, key_pem) = trust_pki::p521_key_and_certificate();
+    let signer = Signer::P521(key);
     let policy = r#"<validate-jwt header-name="Authorization">
     <issuer-signing-keys><key certificate-id="signer521"/></issuer-signing-keys>
 </validate-jwt>"#;
@@ -466,6 +503,11 @@ async fn es512_tokens_pass_with_an_uploaded_p521_certificate_and_only_with_it() 
     ));
     let token = signer.token("ES512", json!({}), &claims());
     assert_passes(&bearer(&d, &token).await, "ES512");
+    // A token openssl signed: the verification agrees with another implementation.
+    assert_passes(
+        &bearer(&d, &openssl_es512_token(&key_pem, &claims())).await,
+        "ES512 signed by openssl",
+    );
     assert_refused(
         &bearer(&d, &tampered(&token)).await,
         "TokenSignatureInvalid",

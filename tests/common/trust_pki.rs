@@ -224,9 +224,9 @@ pub(crate) fn pem_of(der: &[u8]) -> String {
     out
 }
 
-/// A P-521 key and a self-signed certificate of it (PEM), both made by openssl (neither
-/// ring nor rcgen's ring backend has P-521).
-pub(crate) fn p521_key_and_certificate() -> (p521::ecdsa::SigningKey, String) {
+/// A P-521 key, a self-signed certificate of it (PEM) and the key as openssl wrote it
+/// (PEM), all made by openssl (neither ring nor rcgen's ring backend has P-521).
+pub(crate) fn p521_key_and_certificate() -> (p521::ecdsa::SigningKey, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let openssl = |args: &[&str]| {
         let status = std::process::Command::new("openssl")
@@ -265,7 +265,8 @@ pub(crate) fn p521_key_and_certificate() -> (p521::ecdsa::SigningKey, String) {
     assert_eq!(&der[3..8], &[0x02, 0x01, 0x01, 0x04, 0x42], "SEC1 layout");
     let key = p521::ecdsa::SigningKey::from_slice(&der[8..74]).unwrap();
     let pem = std::fs::read_to_string(dir.path().join("cert.pem")).unwrap();
-    (key, pem)
+    let key_pem = std::fs::read_to_string(dir.path().join("key.pem")).unwrap();
+    (key, pem, key_pem)
 }
 
 /// A new 2048-bit RSA key made by openssl (DER, PKCS#1: ring cannot generate RSA keys).
