@@ -617,3 +617,23 @@ fn certgate_eval_runs_the_new_types() {
     );
     assert_eq!(eval("@(0xF0 >> 4 | 1 << 8)"), "271");
 }
+
+/// `Guid.Empty`, and "did you mean" hints for static members that name only the class's
+/// own (a name of another class's static property is no hint).
+#[test]
+fn guid_empty_and_static_member_hints() {
+    check_values(&[
+        (
+            "@(Guid.Empty.ToString())",
+            "00000000-0000-0000-0000-000000000000",
+        ),
+        ("@(Guid.NewGuid() != Guid.Empty)", "True"),
+    ]);
+    let guid = load_err("@(Guid.MaxValue)");
+    assert!(
+        guid.contains("'MaxValue' is not a member of Guid") && !guid.contains("did you mean"),
+        "{guid}"
+    );
+    let now = load_err("@(DateTime.UtcNo)");
+    assert!(now.contains("did you mean 'UtcNow'?"), "{now}");
+}

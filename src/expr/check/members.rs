@@ -2040,7 +2040,12 @@ pub(crate) fn suggest(ty: &Ty, name: &str) -> String {
     match ty {
         Ty::Static(Class::Enum(e)) => names.extend(e.members().iter().map(|(n, _)| *n)),
         Ty::Static(c) => {
-            names.extend(STATIC_PROPERTY_NAMES.iter().copied());
+            names.extend(
+                STATIC_PROPERTY_NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| super::static_property(*c, n, super::Span::default()).is_some()),
+            );
             names.extend(STATICS.iter().filter(|s| s.0 == *c).map(|s| s.1));
         }
         _ => {

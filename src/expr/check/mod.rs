@@ -137,6 +137,71 @@ struct Checker {
     in_void_fn: bool,
 }
 
+/// A static property or constant of `c` (`string.Empty`, `DateTime.UtcNow`, an enum's
+/// member), or none.
+fn static_property(c: Class, name: &str, span: Span) -> Option<(Node, Ty)> {
+    use time::macros::datetime;
+    let node = |f: StaticFn| Node::Static {
+        f,
+        args: Vec::new(),
+        regex: None,
+        span,
+    };
+    let k = |v: Value| Node::Const(v);
+    Some(match (c, name) {
+        (Class::String, "Empty") => (k(Value::string("")), Ty::String),
+        (Class::Guid, "Empty") => (
+            k(Value::Object(Handle(HandleKind::Guid([0; 16])))),
+            Ty::Obj(Obj::Guid),
+        ),
+        (Class::DateTime, "UtcNow") => (node(StaticFn::DtUtcNow), Ty::DateTime),
+        (Class::DateTime, "Now") => (node(StaticFn::DtNow), Ty::DateTime),
+        (Class::DateTime, "Today") => (node(StaticFn::DtToday), Ty::DateTime),
+        (Class::DateTime, "MinValue") => (
+            k(Value::DateTime(datetime!(0001-01-01 0:00 UTC))),
+            Ty::DateTime,
+        ),
+        (Class::DateTime, "MaxValue") => (
+            k(Value::DateTime(datetime!(9999-12-31 23:59:59.9999999 UTC))),
+            Ty::DateTime,
+        ),
+        (Class::DateTimeOffset, "UtcNow" | "Now") => {
+            (node(StaticFn::DtoUtcNow), Ty::DateTimeOffset)
+        }
+        (Class::DateTimeOffset, "MinValue") => (
+            k(Value::DateTimeOffset(datetime!(0001-01-01 0:00 UTC))),
+            Ty::DateTimeOffset,
+        ),
+        (Class::DateTimeOffset, "MaxValue") => (
+            k(Value::DateTimeOffset(
+                datetime!(9999-12-31 23:59:59.9999999 UTC),
+            )),
+            Ty::DateTimeOffset,
+        ),
+        (Class::DateTimeOffset, "UnixEpoch") => (
+            k(Value::DateTimeOffset(time::OffsetDateTime::UNIX_EPOCH)),
+            Ty::DateTimeOffset,
+        ),
+        (Class::TimeSpan, "Zero") => (k(Value::TimeSpan(0)), Ty::TimeSpan),
+        (Class::Encoding, "UTF8") => (
+            k(Value::Object(Handle(HandleKind::Encoding))),
+            Ty::Obj(Obj::Encoding),
+        ),
+        (Class::Int, "MaxValue") => (k(Value::Int(i32::MAX)), Ty::Int),
+        (Class::Int, "MinValue") => (k(Value::Int(i32::MIN)), Ty::Int),
+        (Class::Long, "MaxValue") => (k(Value::Long(i64::MAX)), Ty::Long),
+        (Class::Long, "MinValue") => (k(Value::Long(i64::MIN)), Ty::Long),
+        (Class::Math, "PI") => (k(Value::Double(std::f64::consts::PI)), Ty::Double),
+        (Class::Math, "E") => (k(Value::Double(std::f64::consts::E)), Ty::Double),
+        (Class::Xml(XmlTy::Namespace), "None") => (k(Value::string("")), Ty::Xml(XmlTy::Namespace)),
+        (Class::Enum(e), _) => {
+            let (_, v) = e.members().iter().find(|(n, _)| *n == name)?;
+            (k(enum_const(e, *v)), Ty::Enum(e))
+        }
+        _ => return None,
+    })
+}
+
 fn mismatch(expected: impl ToString, found: &Ty, span: Span) -> (K, Span) {
     (
         K::TypeMismatch {
@@ -1477,86 +1542,29 @@ impl Checker {
     }
 
     fn static_member(&mut self, c: Class, name: &str, span: Span) -> CResult<(Node, Ty)> {
-        use time::macros::datetime;
-        let node = |f: StaticFn| Node::Static {
-            f,
-            args: Vec::new(),
-            regex: None,
-            span,
-        };
-        let k = |v: Value| Node::Const(v);
-        let r = match (c, name) {
-            (Class::String, "Empty") => (k(Value::string("")), Ty::String),
-            (Class::DateTime, "UtcNow") => (node(StaticFn::DtUtcNow), Ty::DateTime),
-            (Class::DateTime, "Now") => (node(StaticFn::DtNow), Ty::DateTime),
-            (Class::DateTime, "Today") => (node(StaticFn::DtToday), Ty::DateTime),
-            (Class::DateTime, "MinValue") => (
-                k(Value::DateTime(datetime!(0001-01-01 0:00 UTC))),
-                Ty::DateTime,
-            ),
-            (Class::DateTime, "MaxValue") => (
-                k(Value::DateTime(datetime!(9999-12-31 23:59:59.9999999 UTC))),
-                Ty::DateTime,
-            ),
-            (Class::DateTimeOffset, "UtcNow" | "Now") => {
-                (node(StaticFn::DtoUtcNow), Ty::DateTimeOffset)
-            }
-            (Class::DateTimeOffset, "MinValue") => (
-                k(Value::DateTimeOffset(datetime!(0001-01-01 0:00 UTC))),
-                Ty::DateTimeOffset,
-            ),
-            (Class::DateTimeOffset, "MaxValue") => (
-                k(Value::DateTimeOffset(
-                    datetime!(9999-12-31 23:59:59.9999999 UTC),
-                )),
-                Ty::DateTimeOffset,
-            ),
-            (Class::DateTimeOffset, "UnixEpoch") => (
-                k(Value::DateTimeOffset(time::OffsetDateTime::UNIX_EPOCH)),
-                Ty::DateTimeOffset,
-            ),
-            (Class::TimeSpan, "Zero") => (k(Value::TimeSpan(0)), Ty::TimeSpan),
-            (Class::Encoding, "UTF8") => (
-                k(Value::Object(Handle(HandleKind::Encoding))),
-                Ty::Obj(Obj::Encoding),
-            ),
-            (Class::Int, "MaxValue") => (k(Value::Int(i32::MAX)), Ty::Int),
-            (Class::Int, "MinValue") => (k(Value::Int(i32::MIN)), Ty::Int),
-            (Class::Long, "MaxValue") => (k(Value::Long(i64::MAX)), Ty::Long),
-            (Class::Long, "MinValue") => (k(Value::Long(i64::MIN)), Ty::Long),
-            (Class::Math, "PI") => (k(Value::Double(std::f64::consts::PI)), Ty::Double),
-            (Class::Math, "E") => (k(Value::Double(std::f64::consts::E)), Ty::Double),
-            (Class::Xml(XmlTy::Namespace), "None") => {
-                (k(Value::string("")), Ty::Xml(XmlTy::Namespace))
-            }
-            (Class::Enum(e), _) => match e.members().iter().find(|(n, _)| *n == name) {
-                Some((_, v)) => (k(enum_const(e, *v)), Ty::Enum(e)),
-                None => {
-                    return Err((
-                        K::NotAMember {
-                            member: name.to_owned(),
-                            ty: e.name().to_owned(),
-                            hint: members::suggest(&Ty::Static(c), name),
-                        },
-                        span,
-                    ));
-                }
-            },
-            _ => {
-                let ty = Ty::Static(c);
-                if STATICS.iter().any(|(cl, n, ..)| *cl == c && *n == name) {
-                    return Err((
-                        K::Expected {
-                            expected: format!("'(' to call the method '{name}'"),
-                            found: "no argument list".into(),
-                        },
-                        span,
-                    ));
-                }
-                return Err(self.no_member(&ty, name, span));
-            }
-        };
-        Ok(r)
+        if let Some(found) = static_property(c, name, span) {
+            return Ok(found);
+        }
+        if let Class::Enum(e) = c {
+            return Err((
+                K::NotAMember {
+                    member: name.to_owned(),
+                    ty: e.name().to_owned(),
+                    hint: members::suggest(&Ty::Static(c), name),
+                },
+                span,
+            ));
+        }
+        if STATICS.iter().any(|(cl, n, ..)| *cl == c && *n == name) {
+            return Err((
+                K::Expected {
+                    expected: format!("'(' to call the method '{name}'"),
+                    found: "no argument list".into(),
+                },
+                span,
+            ));
+        }
+        Err(self.no_member(&Ty::Static(c), name, span))
     }
 
     fn index(
