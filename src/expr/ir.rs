@@ -807,9 +807,13 @@ pub(crate) fn enum_const(ty: EnumTy, value: i32) -> Value {
     Value::Enum(super::value::EnumValue { ty, value })
 }
 
-/// The value of a declared but unassigned local or of a new array's elements.
+/// The value of a declared but unassigned local or of a new array's elements: C#'s
+/// `default(T)` (`Guid.Empty` for a Guid, null for a reference type).
 pub(crate) fn default_value(t: &Ty) -> Value {
     match t {
+        Ty::Obj(super::types::Obj::Guid) => Value::Object(super::value::Handle(
+            super::value::HandleKind::Guid([0; 16]),
+        )),
         Ty::Bool => Value::Bool(false),
         Ty::Int => Value::Int(0),
         Ty::Long => Value::Long(0),

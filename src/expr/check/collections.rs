@@ -6,7 +6,7 @@ use super::super::diagnostic::CompileErrorKind as K;
 use super::super::ir::{self, Method, Node, StaticFn};
 use super::super::span::Span;
 use super::super::types::{Class, EnumTy, JsonTy, Obj, Ty};
-use super::super::value::{Handle, HandleKind, Value};
+use super::super::value::Value;
 use super::{CResult, Checker, coerce, mismatch};
 
 impl Checker {
@@ -214,24 +214,8 @@ impl Checker {
             ));
         };
         let slot = self.out_slot(&out.value, &ty)?;
-        let call = Node::Method {
-            recv: Box::new(recv),
-            method,
-            args: Vec::new(),
-            lambda: None,
-            ty: None,
-            null_cond,
-            span: name_span,
-        };
-        Ok((
-            Node::Out {
-                call: Box::new(call),
-                slot,
-                default: Value::Null,
-                tried: false,
-            },
-            Ty::Bool,
-        ))
+        let call = (recv, method, Vec::new(), null_cond, name_span);
+        Ok((out_method(call, slot, Value::Null), Ty::Bool))
     }
 
     /// `d.TryGetValue(key, out var v)`: the method gives (found, value); `Node::Out`
@@ -262,24 +246,8 @@ impl Checker {
             return Err(mismatch(&**k, &kt, key.value.span));
         }
         let slot = self.out_slot(&out.value, v)?;
-        let call = Node::Method {
-            recv: Box::new(recv),
-            method: Method::MapTryGetValue,
-            args: vec![kn],
-            lambda: None,
-            ty: None,
-            null_cond,
-            span: name_span,
-        };
-        Ok((
-            Node::Out {
-                call: Box::new(call),
-                slot,
-                default: ir::default_value(v),
-                tried: false,
-            },
-            Ty::Bool,
-        ))
+        let call = (recv, Method::MapTryGetValue, vec![kn], null_cond, name_span);
+        Ok((out_method(call, slot, ir::default_value(v)), Ty::Bool))
     }
 
     /// `int.TryParse(s, out var n)` and the other `TryParse`: the `Parse` of the type,
@@ -316,10 +284,7 @@ impl Checker {
             return Err(mismatch("string", &st, s.value.span));
         }
         let slot = self.out_slot(&out.value, &ty)?;
-        let default = match ty {
-            Ty::Obj(Obj::Guid) => Value::Object(Handle(HandleKind::Guid([0; 16]))),
-            _ => ir::default_value(&ty),
-        };
+        let default = ir::default_value(&ty);
         let call = Node::Static {
             f,
             args: vec![sn],
@@ -439,5 +404,29 @@ impl Checker {
             span: name_span,
         };
         Ok((node, Ty::Int))
+    }
+}
+
+/// `recv.method(args, out x)` of a method that gives (found, value): `Node::Out` stores the
+/// value, or `default` when not found, in `slot`.
+fn out_method(
+    (recv, method, args, null_cond, span): (Node, Method, Vec<Node>, bool, Span),
+    slot: u16,
+    default: Value,
+) -> Node {
+    let call = Node::Method {
+        recv: Box::new(recv),
+        method,
+        args,
+        lambda: None,
+        ty: None,
+        null_cond,
+        span,
+    };
+    Node::Out {
+        call: Box::new(call),
+        slot,
+        default,
+        tried: false,
     }
 }

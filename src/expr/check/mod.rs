@@ -151,7 +151,7 @@ fn static_property(c: Class, name: &str, span: Span) -> Option<(Node, Ty)> {
     Some(match (c, name) {
         (Class::String, "Empty") => (k(Value::string("")), Ty::String),
         (Class::Guid, "Empty") => (
-            k(Value::Object(Handle(HandleKind::Guid([0; 16])))),
+            k(ir::default_value(&Ty::Obj(Obj::Guid))),
             Ty::Obj(Obj::Guid),
         ),
         (Class::DateTime, "UtcNow") => (node(StaticFn::DtUtcNow), Ty::DateTime),
