@@ -379,3 +379,34 @@ fn property_finds_a_property_by_its_exact_name() {
         "\"a\": 1"
     );
 }
+
+/// `JProperty.Remove()` takes the property out of the object it was read from, as
+/// Newtonsoft's `JToken.Remove()`; a property in no object throws "The parent is missing."
+#[test]
+fn a_property_removes_itself_from_its_object() {
+    assert_eq!(
+        text(
+            r#"@{ var o = JObject.Parse("{\"id\":1,\"secret\":\"x\",\"internal_note\":2,\"name\":\"a\"}"); foreach (var p in o.Properties().Where(p => p.Name == "secret" || p.Name.StartsWith("internal_")).ToList()) { p.Remove(); } return o.ToString(Formatting.None); }"#
+        ),
+        r#"{"id":1,"name":"a"}"#
+    );
+    // the property of an object inside the body: the body changes
+    assert_eq!(
+        text(
+            r#"@{ var o = JObject.Parse("{\"user\":{\"a\":1,\"b\":2}}"); ((JObject)o["user"]).Property("a").Remove(); return o.ToString(Formatting.None); }"#
+        ),
+        r#"{"user":{"b":2}}"#
+    );
+    // removed once, it is in no object any more
+    let twice = eval_err(
+        r#"@{ var o = JObject.Parse("{\"a\":1}"); var p = o.Property("a"); p.Remove(); p.Remove(); return o.ToString(); }"#,
+    );
+    assert!(
+        twice
+            .to_string()
+            .contains("the parent is missing: property 'a'"),
+        "{twice}"
+    );
+    let new = eval_err(r#"@{ new JProperty("a", 1).Remove(); return ""; }"#);
+    assert!(new.to_string().contains("the parent is missing"), "{new}");
+}

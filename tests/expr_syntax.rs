@@ -206,6 +206,11 @@ fn object_and_array_creation() {
             "a|b|c",
         ),
         (r#"@((new int[3])[1])"#, "0"),
+        // a call on a new object is a statement, not a declaration of the type `new`
+        (
+            r#"@{ var o = new JObject(); new List<JObject> { o }[0].Add("a", 1); return o.ToString(Formatting.None); }"#,
+            r#"{"a":1}"#,
+        ),
         (r#"@((new string[2])[0] == null)"#, "True"),
         (
             r#"@(Convert.ToBase64String(new byte[] { 1, 2, 255 }))"#,

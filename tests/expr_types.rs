@@ -197,10 +197,20 @@ fn datetimeoffset_arithmetic_comparison_and_construction() {
             .contains("Offset must be specified in whole minutes."),
     );
     assert!(run_err("@(DateTimeOffset.Parse(\"soon\"))").contains("is not a valid DateTimeOffset"));
-    // certgate's DateTime has no Kind to tell how .NET would read it with an offset
+    // a DateTime at offset zero is the same instant whatever its Kind
+    check_values(&[(
+        "@(new DateTimeOffset(DateTime.UtcNow, TimeSpan.Zero).ToString(\"o\"))",
+        "2026-11-28T16:00:00.5000000+00:00",
+    )]);
+    // at another offset .NET's answer depends on the DateTime's Kind, which certgate does
+    // not keep: refused at load when the offset is known, else when it runs
     assert!(
-        load_err("@(new DateTimeOffset(DateTime.UtcNow, TimeSpan.Zero))")
-            .contains("new DateTimeOffset"),
+        load_err("@(new DateTimeOffset(DateTime.UtcNow, TimeSpan.FromHours(2)))")
+            .contains("'new DateTimeOffset(DateTime, TimeSpan)' at an offset other than zero"),
+    );
+    assert!(
+        run_err("@{ var h = DateTime.UtcNow.Hour; return new DateTimeOffset(DateTime.UtcNow, TimeSpan.FromHours(h - 10)); }")
+            .contains("takes only TimeSpan.Zero; write new DateTimeOffset(year, month, day"),
     );
 }
 
@@ -636,4 +646,106 @@ fn guid_empty_and_static_member_hints() {
     );
     let now = load_err("@(DateTime.UtcNo)");
     assert!(now.contains("did you mean 'UtcNow'?"), "{now}");
+}
+
+/// `context.RequestId` is a Guid (APIM's context table: "RequestId: Guid"), so Guid's
+/// members and formats apply, and string members do not.
+#[test]
+fn request_id_is_a_guid() {
+    let mut c = ctx();
+    // API Gateway REST's request ids are GUIDs
+    c.request_id = "c0ffee00-1111-2222-3333-444455556666".into();
+    check_values_in(
+        &[
+            (
+                "@(context.RequestId.ToString(\"N\"))",
+                "c0ffee00111122223333444455556666",
+            ),
+            (
+                "@(context.RequestId.ToString(\"B\"))",
+                "{c0ffee00-1111-2222-3333-444455556666}",
+            ),
+            ("@(context.RequestId != Guid.Empty)", "True"),
+            (
+                "@(\"id-\" + context.RequestId)",
+                "id-c0ffee00-1111-2222-3333-444455556666",
+            ),
+            (
+                "@{ Guid id = context.RequestId; return id.ToByteArray()[0]; }",
+                "0",
+            ),
+        ],
+        &c,
+    );
+    // the local listener's: 32 hex digits
+    c.request_id = "0123456789abcdef0123456789abcdef".into();
+    check_values_in(
+        &[(
+            "@(context.RequestId.ToString())",
+            "01234567-89ab-cdef-0123-456789abcdef",
+        )],
+        &c,
+    );
+    // an HTTP API's id is no GUID: the UUIDv8 of its SHA-256 (version 8, RFC 9562 variant)
+    c.request_id = "JKJaXmPLvHcESHA=".into();
+    check_values_in(
+        &[(
+            "@(context.RequestId.ToString())",
+            "7e4ddb06-0a17-81af-bf2b-7f9aa7acf4f0",
+        )],
+        &c,
+    );
+    let substring = load_err("@(context.RequestId.Substring(0, 8))");
+    assert!(
+        substring.contains("'Substring' is not a member of Guid"),
+        "{substring}"
+    );
+}
+
+/// What APIM's allowed-types table leaves out is refused as not allowed, by its name,
+/// also unqualified; what it allows and certgate lacks says "not implement ... yet".
+#[test]
+fn types_outside_the_table_are_named_as_not_allowed() {
+    for (src, name) in [
+        (
+            "@{ var r = XmlReader.Create(new StringReader(\"<a/>\")); return \"\"; }",
+            "XmlReader",
+        ),
+        ("@(new XmlDocument())", "XmlDocument"),
+        ("@{ UriBuilder b = null; return \"\"; }", "UriBuilder"),
+        ("@(new UriBuilder(\"https://a/\").Host)", "UriBuilder"),
+        ("@(Environment.MachineName)", "Environment"),
+        (
+            "@(System.Xml.XmlReader.Create(\"x\"))",
+            "System.Xml.XmlReader",
+        ),
+    ] {
+        let e = load_err(src);
+        assert!(
+            e.contains(&format!(
+                "the type '{name}' is not available: APIM does not allow this type"
+            )),
+            "{src}: {e}"
+        );
+    }
+    let ip = load_err("@(IPAddress.Parse(\"10.0.0.1\"))");
+    assert!(
+        ip.contains("certgate does not implement") && ip.contains("IPAddress"),
+        "{ip}"
+    );
+}
+
+/// `new HMACSHA256 { Key = key }` is `new HMACSHA256(key)`: the same MAC as the
+/// constructor's test in tests/expr_syntax.rs.
+#[test]
+fn hmac_takes_its_key_by_initializer() {
+    check_values(&[(
+        r#"@{ var h = new HMACSHA256 { Key = Encoding.UTF8.GetBytes("key") }; return Convert.ToBase64String(h.ComputeHash(Encoding.UTF8.GetBytes("The quick brown fox jumps over the lazy dog"))); }"#,
+        "97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=",
+    )]);
+    let other = load_err("@(new HMACSHA256 { Name = \"x\" })");
+    assert!(
+        other.contains("certgate does not implement initializers of 'HMACSHA256'"),
+        "{other}"
+    );
 }

@@ -378,6 +378,23 @@ impl Context {
     }
 }
 
+impl Context {
+    /// `context.RequestId`, a Guid in APIM: the front end's id when it is one (API
+    /// Gateway REST's, the local listener's 32 hex digits). Any other (an HTTP API's, an
+    /// ALB's trace id) maps to the UUIDv8 of its SHA-256: the same id, the same Guid.
+    pub(crate) fn request_guid(&self) -> [u8; 16] {
+        if let Some(guid) = super::builtins::web::parse_guid(&self.request_id) {
+            return guid;
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.request_id.as_bytes());
+        let mut guid = [0u8; 16];
+        guid.copy_from_slice(&digest.as_ref()[..16]);
+        guid[6] = (guid[6] & 0x0f) | 0x80; // version 8
+        guid[8] = (guid[8] & 0x3f) | 0x80; // the RFC 9562 variant
+        guid
+    }
+}
+
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")

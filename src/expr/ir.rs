@@ -436,6 +436,8 @@ pub(crate) enum JsonMethod {
     Add,
     /// `JObject.Remove(name)`.
     Remove,
+    /// `JProperty.Remove()`: out of the object it was read from.
+    RemoveSelf,
     /// `JObject.ContainsKey(name)`.
     ContainsKey,
     /// `JObject.GetValue(name)`: as `o[name]`, null when missing.

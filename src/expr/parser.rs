@@ -464,7 +464,11 @@ impl<'s> Parser<'s> {
     /// `var x = e;`, `Type x;`, `Type a = 1, b = 2;` (`const` ones must have a value).
     fn try_declaration(&mut self, is_const: bool) -> PResult<Option<Stmt>> {
         let save = self.pos;
-        let Ok(ty) = self.parse_type() else {
+        // `new T(...).M();` starts like a declaration of `T` with the type `new`
+        let Ok(ty) = self.parse_type().and_then(|ty| match ty.name.as_str() {
+            "new" => Err(self.expected("a type")),
+            _ => Ok(ty),
+        }) else {
             self.pos = save;
             return Ok(None);
         };

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use super::Context;
 use super::ast::{
-    Arg, BinOp, Catch, Expr, ExprKind, Init, LocalFn, New, Part, Section, Stmt, TypeRef, UnOp,
+    Arg, BinOp, Catch, Expr, ExprKind, Init, InitItem, LocalFn, New, Part, Section, Stmt, TypeRef,
+    UnOp,
 };
 use super::diagnostic::CompileErrorKind as K;
 use super::eval;
@@ -252,6 +253,32 @@ impl Checker {
             scope.push((name.to_owned(), slot, ty));
         }
         Ok(slot)
+    }
+
+    /// A TimeSpan known at load: a constant, or `TimeSpan.From*` or `new TimeSpan` of
+    /// constants (static calls are not folded: some read the clock).
+    fn const_timespan(&self, n: &Node) -> Option<i64> {
+        use StaticFn as F;
+        let known = match n {
+            Node::Const(_) => true,
+            Node::Static { f, args, .. } => {
+                matches!(
+                    f,
+                    F::TsFromDays
+                        | F::TsFromHours
+                        | F::TsFromMinutes
+                        | F::TsFromSeconds
+                        | F::TsFromMilliseconds
+                        | F::TsFromTicks
+                        | F::NewTimeSpan
+                ) && args.iter().all(Node::is_const)
+            }
+            _ => false,
+        };
+        match known.then(|| eval::eval_const(n, &self.fold_ctx)) {
+            Some(Ok(Value::TimeSpan(t))) => Some(t),
+            _ => None,
+        }
     }
 
     /// Evaluates a node made only of constants, at load.
@@ -1314,6 +1341,18 @@ impl Checker {
                 None => Ok(made),
             };
         }
+        // `new HMACSHA256 { Key = key }` is `new HMACSHA256(key)`
+        if let (Some(Class::Hmac(_)), [], Some(Init { items, .. })) =
+            (members::class(short), args, init)
+            && let [InitItem::Member(name, _, key)] = items.as_slice()
+            && name == "Key"
+        {
+            let key = Arg {
+                name: None,
+                value: key.clone(),
+            };
+            return self.new_object(ty, &[key], None, span);
+        }
         if let Some(init) = init {
             return Err((
                 K::NotImplemented(format!("initializers of '{}' ('new T {{ ... }}')", ty.name)),
@@ -1369,14 +1408,19 @@ impl Checker {
                 ty.span,
             ));
         }
-        if let (Class::DateTimeOffset, [first, _]) = (c, args)
+        // at offset zero any DateTime is the same instant; at another, .NET reads it by its
+        // Kind, which certgate does not keep (a computed offset is checked when it runs)
+        if let (Class::DateTimeOffset, [first, offset]) = (c, args)
             && self.value(&first.value)?.1 == Ty::DateTime
+            && let (offset, _) = self.value(&offset.value)?
+            && let Some(t) = self.const_timespan(&offset)
+            && t != 0
         {
             return Err((
                 K::NotImplemented(
-                    "'new DateTimeOffset(DateTime, TimeSpan)' (.NET reads it by the DateTime's \
-                     Kind, which certgate does not keep; write new DateTimeOffset(y, M, d, h, \
-                     m, s, offset))"
+                    "'new DateTimeOffset(DateTime, TimeSpan)' at an offset other than zero \
+                     (.NET reads it by the DateTime's Kind, which certgate does not keep; \
+                     write new DateTimeOffset(y, M, d, h, m, s, offset))"
                         .into(),
                 ),
                 span,
@@ -1432,7 +1476,7 @@ impl Checker {
         if let Some(ns) = NAMESPACES.iter().find(|ns| **ns == n) {
             return Ok((Node::Const(Value::Null), Ty::Namespace(ns)));
         }
-        if members::apim_allows(n) {
+        if members::apim_allows(n) || members::apim_refuses(n) {
             return Err(unknown_type(n, span));
         }
         if n == "Newtonsoft" {
@@ -2499,7 +2543,7 @@ fn unknown_type(name: &str, span: Span) -> (K, Span) {
     let base = short.split(['<', '[', '?']).next().unwrap_or(short);
     if members::apim_allows(base) {
         (K::NotImplemented(format!("the type '{name}'")), span)
-    } else if name.contains('.') {
+    } else if name.contains('.') || members::apim_refuses(base) {
         (K::TypeNotAllowed(name.to_owned()), span)
     } else {
         (K::UnknownType(name.to_owned()), span)

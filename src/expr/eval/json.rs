@@ -1,7 +1,7 @@
 //! Evaluating Newtonsoft.Json members: every operation charges the tokens it reads,
 //! builds or writes ([`TOKEN_COST`] each) and the bytes it parses or writes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::default_value;
@@ -261,7 +261,10 @@ impl Eval<'_> {
                 let props: Vec<Value> = o
                     .get()
                     .iter()
-                    .map(|(k, v)| token(J::Property(Arc::new((k.clone(), v.clone())))))
+                    .map(|(k, v)| {
+                        let parent = Some(Arc::downgrade(o));
+                        token(J::Property(Arc::new((k.clone(), v.clone(), parent))))
+                    })
                     .collect();
                 self.charge_tokens(props.len(), span)?;
                 Ok(Value::Array(props.into()))
@@ -277,7 +280,8 @@ impl Eval<'_> {
                     .iter()
                     .find(|(k, _)| *k == name)
                     .map_or(Value::Null, |(k, v)| {
-                        token(J::Property(Arc::new((k.clone(), v.clone()))))
+                        let parent = Some(Arc::downgrade(o));
+                        token(J::Property(Arc::new((k.clone(), v.clone(), parent))))
                     }))
             }
             JsonMethod::AddNamed => {
@@ -337,6 +341,21 @@ impl Eval<'_> {
                     props.remove(p);
                 }
                 Ok(Value::Bool(pos.is_some()))
+            }
+            JsonMethod::RemoveSelf => {
+                let J::Property(p) = j else {
+                    return Err((kind_error(JsonTy::Property, j), span));
+                };
+                let missing = || fail(JsonError::NoParent(p.0.to_string()));
+                let parent = p.2.as_ref().and_then(Weak::upgrade).ok_or_else(missing)?;
+                let mut props = parent.get();
+                self.charge(props.len() / PROPS_PER_STEP, span)?;
+                let at = props
+                    .iter()
+                    .position(|(k, _)| *k == p.0)
+                    .ok_or_else(missing)?;
+                props.remove(at);
+                Ok(Value::Null)
             }
         }
     }

@@ -942,6 +942,16 @@ impl Eval<'_> {
             F::NewDateTimeOffset => match args.split_last() {
                 // new DateTimeOffset(dateTime): certgate's DateTime is UTC
                 Some((Value::DateTime(d), [])) => Ok(Value::DateTimeOffset(*d)),
+                // at offset zero every DateTimeKind gives the same instant (APIM's local
+                // time is UTC); at another, .NET throws for Utc and Local kinds and reads an
+                // Unspecified one as clock time there: certgate keeps no kinds
+                Some((Value::TimeSpan(0), [Value::DateTime(d)])) => Ok(Value::DateTimeOffset(*d)),
+                Some((Value::TimeSpan(_), [Value::DateTime(_)])) => Err(fail(E::Argument(
+                    "certgate keeps no DateTimeKind, so new DateTimeOffset(DateTime, offset) \
+                     takes only TimeSpan.Zero; write new DateTimeOffset(year, month, day, hour, \
+                     minute, second, offset)"
+                        .into(),
+                ))),
                 Some((Value::TimeSpan(offset), parts)) => {
                     let parts: Vec<i64> = parts.iter().filter_map(as_i64).collect();
                     dt::new_datetime_offset(&parts, *offset)

@@ -97,7 +97,7 @@ impl Eval<'_> {
                 .last_error
                 .as_ref()
                 .map_or(Value::Null, |_| h(HandleKind::LastError)),
-            P::RequestId => s(&ctx.request_id),
+            P::RequestId => h(HandleKind::Guid(ctx.request_guid())),
             P::Timestamp => Value::DateTime(ctx.timestamp),
             P::Elapsed => {
                 Value::TimeSpan(dt::diff_ticks(ctx.now, ctx.timestamp).map_err(|e| (e, span))?)

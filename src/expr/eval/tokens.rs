@@ -229,6 +229,7 @@ pub(crate) fn construct(
             [Value::String(name), v] => Ok(token(J::Property(Arc::new((
                 name.clone(),
                 from_value(v, work)?,
+                None,
             ))))),
             _ => Err(JsonError::Kind {
                 expected: "property (string name, object value)",

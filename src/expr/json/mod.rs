@@ -13,7 +13,7 @@ mod path;
 mod read;
 mod write;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use time::OffsetDateTime;
 
@@ -61,6 +61,9 @@ pub enum JsonError {
     Add(&'static str, &'static str),
     #[error("a property named '{0}' already exists in the object")]
     Duplicate(String),
+    /// `JProperty.Remove()` of a property that is in no object (Newtonsoft's words).
+    #[error("the parent is missing: property '{0}' is in no object")]
+    NoParent(String),
 }
 
 /// A `JToken`: what a JSON body, `JObject.Parse` or an indexer gives.
@@ -101,8 +104,13 @@ pub(crate) enum J {
     Date(OffsetDateTime, DateKind),
     Array(Arc<Items>),
     Object(Arc<Props>),
-    Property(Arc<(Arc<str>, J)>),
+    /// A `JProperty`: its name, its value, and the object it was read from
+    /// (`Properties()`, `Property(name)`), which `Remove()` takes it out of.
+    Property(Arc<(Arc<str>, J, Parent)>),
 }
+
+/// The object a `JProperty` belongs to; a new or copied property has none.
+pub(crate) type Parent = Option<Weak<Props>>;
 
 /// The elements of a `JArray`.
 #[derive(Debug, Default)]
@@ -247,9 +255,11 @@ impl J {
                 }
                 J::Object(Props::new(out))
             }
-            J::Property(p) => {
-                J::Property(Arc::new((p.0.clone(), p.1.deep_clone(depth + 1, work)?)))
-            }
+            J::Property(p) => J::Property(Arc::new((
+                p.0.clone(),
+                p.1.deep_clone(depth + 1, work)?,
+                None,
+            ))),
             other => other.clone(),
         })
     }
