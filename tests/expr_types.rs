@@ -749,3 +749,111 @@ fn hmac_takes_its_key_by_initializer() {
         "{other}"
     );
 }
+
+/// DateTime's members in APIM's table: `DayOfWeek` (an enum, as `(int)` too),
+/// `DaysInMonth`, `IsLeapYear`. 2026-11-28 is a Saturday.
+#[test]
+fn day_of_week_days_in_month_and_leap_years() {
+    check_values(&[
+        ("@(DateTime.UtcNow.DayOfWeek)", "Saturday"),
+        ("@((int)DateTime.UtcNow.DayOfWeek)", "6"),
+        (
+            "@(DateTime.UtcNow.DayOfWeek == DayOfWeek.Saturday || DateTime.UtcNow.DayOfWeek == DayOfWeek.Sunday ? \"closed\" : \"open\")",
+            "closed",
+        ),
+        (
+            "@(DateTime.UtcNow.AddDays(2).DayOfWeek.ToString())",
+            "Monday",
+        ),
+        (
+            "@(DateTimeOffset.Parse(\"2026-11-29T23:30:00-02:00\").DayOfWeek)",
+            "Sunday",
+        ),
+        ("@((int)StringComparison.OrdinalIgnoreCase)", "5"),
+        ("@(DateTime.DaysInMonth(2024, 2))", "29"),
+        ("@(DateTime.DaysInMonth(2026, 2))", "28"),
+        ("@(DateTime.IsLeapYear(1900))", "False"),
+        ("@(DateTime.IsLeapYear(2000))", "True"),
+    ]);
+    assert!(
+        run_err("@(DateTime.DaysInMonth(2026, 13))")
+            .contains("Month must be between one and twelve.")
+    );
+    assert!(run_err("@(DateTime.IsLeapYear(0))").contains("Year must be between 1 and 9999."));
+}
+
+/// List<T>'s predicate methods; `FirstOrDefault` and `Find` give default(T) for a value
+/// type (0, not null), and a KeyValuePair's default has null Key and Value.
+#[test]
+fn list_predicates_and_defaults_of_value_types() {
+    check_values(&[
+        ("@(new List<int> { 1, 2, 3 }.Exists(x => x > 2))", "True"),
+        (
+            "@(new List<int> { 1, 2, 3 }.TrueForAll(x => x > 1))",
+            "False",
+        ),
+        (
+            "@(new List<string> { \"a\", \"bb\" }.Find(s => s.Length == 2))",
+            "bb",
+        ),
+        (
+            "@(new List<int> { 1, 2, 3 }.FindAll(x => x > 1).Count)",
+            "2",
+        ),
+        ("@(new List<int> { 1, 2, 3 }.Find(x => x > 5) + 1)", "1"),
+        ("@(new[] { 1, 2 }.FirstOrDefault(x => x > 5))", "0"),
+        ("@(new int[0].LastOrDefault())", "0"),
+        (
+            "@(new[] { \"a\" }.FirstOrDefault(x => x == \"b\") == null)",
+            "True",
+        ),
+        (
+            "@(context.Request.Headers.FirstOrDefault(h => h.Key == \"X-None\").Value == null)",
+            "True",
+        ),
+    ]);
+}
+
+/// A .NET member certgate lacks is named as such: "not implemented yet" for what APIM
+/// allows, "not supported" for DateTime members its table leaves out, and only a typo is
+/// "not a member".
+#[test]
+fn members_dotnet_has_and_certgate_lacks_are_named() {
+    for (src, said) in [
+        (
+            "@(\"abc\".Normalize())",
+            "certgate does not implement string.Normalize yet",
+        ),
+        (
+            "@(new List<int>().Sort())",
+            "certgate does not implement List<int>.Sort yet",
+        ),
+        (
+            "@(TimeSpan.Zero.Multiply(2))",
+            "certgate does not implement TimeSpan.Multiply yet",
+        ),
+        (
+            "@(Math.Cbrt(8))",
+            "certgate does not implement Math.Cbrt yet",
+        ),
+        (
+            "@(context.RequestId.GetHashCode())",
+            "certgate does not implement Guid.GetHashCode yet",
+        ),
+        (
+            "@(DateTime.UtcNow.ToShortDateString())",
+            "'DateTime.ToShortDateString' is not supported in policy expressions",
+        ),
+        (
+            "@(DateTime.FromOADate(1))",
+            "'DateTime.FromOADate' is not supported in policy expressions",
+        ),
+        (
+            "@(\"abc\".Lenght)",
+            "'Lenght' is not a member of string; did you mean 'Length'?",
+        ),
+    ] {
+        let e = load_err(src);
+        assert!(e.contains(said), "{src}: {e}");
+    }
+}

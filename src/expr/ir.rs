@@ -114,6 +114,7 @@ pub(crate) enum Prop {
     DtSecond,
     DtMillisecond,
     DtDayOfYear,
+    DtDayOfWeek,
     DtDate,
     DtTicks,
     DtTimeOfDay,
@@ -334,6 +335,8 @@ pub(crate) enum StaticFn {
     DtoFromUnixTimeMilliseconds,
     NewDateTimeOffset,
     DtSpecifyKind,
+    DtDaysInMonth,
+    DtIsLeapYear,
     TsFromDays,
     TsFromHours,
     TsFromMinutes,
@@ -825,6 +828,8 @@ pub(crate) fn default_value(t: &Ty) -> Value {
         Ty::DateTimeOffset => Value::DateTimeOffset(time::macros::datetime!(0001-01-01 0:00 UTC)),
         Ty::TimeSpan => Value::TimeSpan(0),
         Ty::Enum(e) => enum_const(*e, 0),
+        // a struct: its fields' defaults (`FirstOrDefault` of headers: Key and Value null)
+        Ty::Pair(k, v) => Value::Pair(std::sync::Arc::new((default_value(k), default_value(v)))),
         _ => Value::Null,
     }
 }

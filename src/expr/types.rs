@@ -99,6 +99,7 @@ pub(crate) enum EnumTy {
     /// `StringComparison` of the same name (a dictionary's key comparison).
     StringComparer,
     DateTimeKind,
+    DayOfWeek,
     RegexOptions,
     StringSplitOptions,
     // Newtonsoft.Json
@@ -118,6 +119,7 @@ impl EnumTy {
             EnumTy::StringComparison => "StringComparison",
             EnumTy::StringComparer => "StringComparer",
             EnumTy::DateTimeKind => "DateTimeKind",
+            EnumTy::DayOfWeek => "DayOfWeek",
             EnumTy::RegexOptions => "RegexOptions",
             EnumTy::StringSplitOptions => "StringSplitOptions",
             EnumTy::Formatting => "Formatting",
@@ -146,6 +148,15 @@ impl EnumTy {
                 ("OrdinalIgnoreCase", 5),
             ],
             EnumTy::DateTimeKind => &[("Unspecified", 0), ("Utc", 1), ("Local", 2)],
+            EnumTy::DayOfWeek => &[
+                ("Sunday", 0),
+                ("Monday", 1),
+                ("Tuesday", 2),
+                ("Wednesday", 3),
+                ("Thursday", 4),
+                ("Friday", 5),
+                ("Saturday", 6),
+            ],
             EnumTy::RegexOptions => &[
                 ("None", 0),
                 ("IgnoreCase", 1),

@@ -323,6 +323,10 @@ pub(crate) fn cast(v: Value, to: &Ty, unbox: bool) -> Result<Value, E> {
     if has_type(&v, to) {
         return Ok(v);
     }
+    // `(int)DayOfWeek.Monday`: an enum's number
+    if let (Value::Enum(e), false) = (&v, unbox) {
+        return convert_numeric(&Value::Int(e.value), to);
+    }
     if unbox || num(&v).is_none() {
         return Err(cast_err(&v, to));
     }

@@ -349,12 +349,9 @@ impl Checker {
         span: Span,
     ) -> CResult<(Node, Ty)> {
         self.no_named(args)?;
-        let linq = match name {
-            "Exists" => "Any",
-            "TrueForAll" => "All",
-            "Find" => "FirstOrDefault",
-            "FindAll" => "Where",
-            "IndexOf" => "IndexOf",
+        let linq = match (name, as_linq(name)) {
+            (_, Some(linq)) => linq,
+            ("IndexOf", None) => "IndexOf",
             _ => return Err((K::NotImplemented(format!("Array.{name}")), name_span)),
         };
         let [array, arg] = args else {
@@ -367,23 +364,13 @@ impl Checker {
             ));
         };
         if linq != "IndexOf" {
-            let call = Expr {
-                kind: ExprKind::Call {
-                    target: Box::new(Expr {
-                        kind: ExprKind::Member {
-                            target: Box::new(array.value.clone()),
-                            name: linq.to_owned(),
-                            name_span,
-                            null_cond: false,
-                        },
-                        span,
-                    }),
-                    type_args: Vec::new(),
-                    args: vec![arg.clone()],
-                },
+            return self.expr(&call_of(
+                &array.value,
+                linq,
+                vec![arg.clone()],
+                name_span,
                 span,
-            };
-            return self.expr(&call);
+            ));
         }
         let (an, at) = self.value(&array.value)?;
         let elem = match &at {
@@ -405,6 +392,43 @@ impl Checker {
         };
         Ok((node, Ty::Int))
     }
+}
+
+/// `target.name(args)`, written as code: how a method that is another one is checked.
+pub(super) fn call_of(
+    target: &Expr,
+    name: &str,
+    args: Vec<Arg>,
+    name_span: Span,
+    span: Span,
+) -> Expr {
+    Expr {
+        kind: ExprKind::Call {
+            target: Box::new(Expr {
+                kind: ExprKind::Member {
+                    target: Box::new(target.clone()),
+                    name: name.to_owned(),
+                    name_span,
+                    null_cond: false,
+                },
+                span,
+            }),
+            type_args: Vec::new(),
+            args,
+        },
+        span,
+    }
+}
+
+/// The predicate methods of `List<T>` and `Array` that are a LINQ operator over it.
+pub(super) fn as_linq(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Exists" => "Any",
+        "TrueForAll" => "All",
+        "Find" => "FirstOrDefault",
+        "FindAll" => "Where",
+        _ => return None,
+    })
 }
 
 /// `recv.method(args, out x)` of a method that gives (found, value): `Node::Out` stores the

@@ -3,6 +3,7 @@
 
 mod cipher;
 mod collections;
+mod dotnet;
 mod json;
 mod linq;
 mod members;
@@ -1145,6 +1146,7 @@ impl Checker {
                     || to == Ty::Object
                     || from == Ty::Object
                     || (from.is_numeric() && to.is_numeric())
+                    || (matches!(from, Ty::Enum(_)) && matches!(to, Ty::Int | Ty::Long))
                     || (from == Ty::Null && !to.is_value_type());
                 if !ok {
                     return Err((
@@ -1563,9 +1565,10 @@ impl Checker {
     }
 
     fn no_member(&self, rty: &Ty, name: &str, span: Span) -> (K, Span) {
-        if members::not_yet(rty, name) {
+        let lack = dotnet::lack(rty, name);
+        if members::not_yet(rty, name) || lack == Some(dotnet::Lack::NotYet) {
             (K::NotImplemented(format!("{rty}.{name}")), span)
-        } else if members::known_unsupported(rty, name) {
+        } else if members::known_unsupported(rty, name) || lack == Some(dotnet::Lack::NotAllowed) {
             (
                 K::MemberNotSupported {
                     member: name.to_owned(),
@@ -1897,6 +1900,22 @@ impl Checker {
         if name == "TryGetValue" && matches!(rty, Ty::Map(..)) {
             return self.try_get_value(recv, &rty, args, null_cond, *name_span);
         }
+        // List<T>'s predicate methods are LINQ over the list; `FindAll` gives a List<T>
+        if let (Ty::List(_), Some(linq)) = (&rty, collections::as_linq(name))
+            && type_args.is_empty()
+        {
+            let call = collections::call_of(recv_e, linq, args.to_vec(), *name_span, call_span);
+            return match name.as_str() {
+                "FindAll" => self.expr(&collections::call_of(
+                    &call,
+                    "ToList",
+                    Vec::new(),
+                    *name_span,
+                    call_span,
+                )),
+                _ => self.expr(&call),
+            };
+        }
         if linq::is_linq_op(name)
             && let Some(elem) = rty.element()
             && type_args.is_empty()
@@ -1977,6 +1996,9 @@ impl Checker {
             method,
             M::SingleOrDefault
                 | M::SingleOrDefaultPred
+                | M::FirstOrDefault
+                | M::FirstOrDefaultPred
+                | M::LastOrDefault
                 | M::Sum
                 | M::SumSel
                 | M::Min

@@ -709,7 +709,7 @@ impl Eval<'_> {
                     (Some(v), _) => Ok(v),
                     (None, M::First) => Err(fail(E::NoElements)),
                     (None, M::FirstPred) => Err(fail(E::NoMatch)),
-                    (None, _) => Ok(Value::Null),
+                    (None, _) => Ok(ty.map_or(Value::Null, default_value)),
                 }
             }
             M::Last | M::LastOrDefault => {
@@ -721,7 +721,7 @@ impl Eval<'_> {
                 match last {
                     Some(v) => Ok(v),
                     None if m == M::Last => Err(fail(E::NoElements)),
-                    None => Ok(Value::Null),
+                    None => Ok(ty.map_or(Value::Null, default_value)),
                 }
             }
             M::Contains => {
@@ -926,6 +926,20 @@ impl Eval<'_> {
             F::DtUtcNow | F::DtNow => Ok(Value::DateTime(now)),
             F::DtToday => Ok(Value::DateTime(now.replace_time(time::Time::MIDNIGHT))),
             F::DtSpecifyKind => Ok(args[0].clone()),
+            F::DtDaysInMonth | F::DtIsLeapYear => {
+                // .NET's range: years 1 to 9999, months 1 to 12
+                let year = as_i64(&args[0]).filter(|y| (1..=9999).contains(y));
+                let year = year.ok_or_else(|| fail(E::Argument("Year must be between 1 and 9999.".into())))?;
+                let year = year as i32;
+                if f == F::DtIsLeapYear {
+                    return Ok(Value::Bool(time::util::is_leap_year(year)));
+                }
+                let month = as_i64(&args[1])
+                    .and_then(|m| u8::try_from(m).ok())
+                    .and_then(|m| time::Month::try_from(m).ok())
+                    .ok_or_else(|| fail(E::Argument("Month must be between one and twelve.".into())))?;
+                Ok(Value::Int(month.length(year).into()))
+            }
             F::DtParse => dt::parse_datetime(text(0, "s")?)
                 .map(Value::DateTime)
                 .map_err(fail),

@@ -361,6 +361,7 @@ impl Eval<'_> {
             | P::DtSecond
             | P::DtMillisecond
             | P::DtDayOfYear
+            | P::DtDayOfWeek
             | P::DtDate
             | P::DtTicks
             | P::DtTimeOfDay
@@ -380,6 +381,10 @@ impl Eval<'_> {
                     P::DtSecond => Value::Int(d.second().into()),
                     P::DtMillisecond => Value::Int(d.millisecond().into()),
                     P::DtDayOfYear => Value::Int(d.ordinal().into()),
+                    P::DtDayOfWeek => super::super::ir::enum_const(
+                        EnumTy::DayOfWeek,
+                        d.weekday().number_days_from_sunday().into(),
+                    ),
                     P::DtDate => Value::DateTime(d.replace_time(time::Time::MIDNIGHT)),
                     P::DtTicks => Value::Long(ticks_of(d)),
                     P::DtKind => super::super::ir::enum_const(EnumTy::DateTimeKind, 1),
