@@ -134,6 +134,8 @@ EXPRESSIONS = {
     "encrypt": '@{ var aes = System.Security.Cryptography.Aes.Create(); aes.Key = new byte[16]; aes.IV = new byte[16]; aes.Mode = CipherMode.CBC; aes.Padding = PaddingMode.PKCS7; var c = Encoding.UTF8.GetBytes("x").Encrypt(aes); return Convert.ToBase64String(c.Decrypt("Aes", aes.Key, aes.IV)); }',
     "bitwise": '@{ int f = 0x0F & ~1 | 2 ^ 3; f <<= 2; f >>= 1; f |= 1 << 3; long g = 1L << 40 >> 2; bool b = true & false | true ^ false; return unchecked(f * 31 + (int)g) + checked(f + 1) + (b ? 1 : 0); }',
     "gaps": '@("" + Array.Exists(new[] { "a" }, s => s == "a") + Array.IndexOf(new[] { 1, 2 }, 2) + new Random(42).Next(10) + new[] { "A" }.Contains("a", StringComparer.OrdinalIgnoreCase).ToString())',
+    "blocks": '@{ int h = 17; unchecked { foreach (var c in "ab") { h = h * 31 + c; } } checked { h = h / 2; } void Log(string m) { if (m == null) { return; } } Log("x"); return h; }',
+    "dates_and_ids": '@{ var w = DateTime.UtcNow.DayOfWeek; var o = JObject.Parse("{\\"a\\":1,\\"b\\":2}"); foreach (var p in o.Properties().Where(p => p.Name == "a").ToList()) { p.Remove(); } new List<int> { 1 }.Exists(x => x > 0); return context.RequestId.ToString("N") + (int)w + DateTime.DaysInMonth(2024, 2) + new HMACSHA256 { Key = new byte[1] }.ComputeHash(new byte[0]).Length + new DateTimeOffset(DateTime.UtcNow, TimeSpan.Zero) + o; }',
 }
 for name, text in EXPRESSIONS.items():
     write("expr_compile", name, text.encode())

@@ -849,6 +849,10 @@ fn members_dotnet_has_and_certgate_lacks_are_named() {
             "'DateTime.FromOADate' is not supported in policy expressions",
         ),
         (
+            "@{ short s = 1; return s; }",
+            "certgate does not implement the type 'short' yet",
+        ),
+        (
             "@(\"abc\".Lenght)",
             "'Lenght' is not a member of string; did you mean 'Length'?",
         ),

@@ -2563,6 +2563,17 @@ enum Ret {
 fn unknown_type(name: &str, span: Span) -> (K, Span) {
     let short = members::short_type_name(name);
     let base = short.split(['<', '[', '?']).next().unwrap_or(short);
+    // C#'s keywords for the allowed numeric types certgate has no type of yet
+    let base = match base {
+        "short" => "Int16",
+        "ushort" => "UInt16",
+        "sbyte" => "SByte",
+        "uint" => "UInt32",
+        "ulong" => "UInt64",
+        "float" => "Single",
+        "decimal" => "Decimal",
+        other => other,
+    };
     if members::apim_allows(base) {
         (K::NotImplemented(format!("the type '{name}'")), span)
     } else if name.contains('.') || members::apim_refuses(base) {
