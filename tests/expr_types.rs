@@ -814,6 +814,28 @@ fn list_predicates_and_defaults_of_value_types() {
     ]);
 }
 
+/// `string.Remove` and `Insert`, in UTF-16 units; `Remove(Length)` is the whole string
+/// (.NET Core's bound).
+#[test]
+fn string_remove_and_insert() {
+    check_values(&[
+        ("@(\"Hello World\".Remove(5))", "Hello"),
+        ("@(\"Hello World\".Remove(5, 1))", "HelloWorld"),
+        ("@(\"abc\".Remove(3))", "abc"),
+        ("@(\"Hello\".Insert(5, \" World\"))", "Hello World"),
+        ("@(\"h😀llo\".Remove(1, 2))", "hllo"),
+        ("@(\"h😀llo\".Insert(3, \"e\"))", "h😀ello"),
+    ]);
+    assert!(
+        run_err("@(\"abc\".Remove(4))").contains("startIndex 4 is outside the string of length 3")
+    );
+    assert!(
+        run_err("@(\"abc\".Remove(1, 5))")
+            .contains("startIndex 1 + count 5 exceeds the string length 3")
+    );
+    assert!(run_err("@(\"abc\".Insert(1, null))").contains("'value' is null"));
+}
+
 /// A .NET member certgate lacks is named as such: "not implemented yet" for what APIM
 /// allows, "not supported" for DateTime members its table leaves out, and only a typo is
 /// "not a member".

@@ -67,6 +67,39 @@ pub(crate) fn substring(s: &str, start: i64, len: Option<i64>) -> Result<String,
     Ok(s[b0..b1].to_owned())
 }
 
+/// `Remove(startIndex)` and `Remove(startIndex, count)`, in UTF-16 units as .NET (Core):
+/// `startIndex` may be the length.
+pub(crate) fn remove(s: &str, start: i64, count: Option<i64>) -> Result<String, E> {
+    let total = len16(s) as i64;
+    if start < 0 || start > total {
+        return Err(out_of_range(&format!(
+            "startIndex {start} is outside the string of length {total}"
+        )));
+    }
+    let end = count.map_or(total, |n| start.saturating_add(n));
+    if count.is_some_and(|n| n < 0) || end > total {
+        let n = count.unwrap_or_default();
+        return Err(out_of_range(&format!(
+            "startIndex {start} + count {n} exceeds the string length {total}"
+        )));
+    }
+    let b0 = byte_of_16(s, start as usize).ok_or_else(|| out_of_range("startIndex"))?;
+    let b1 = byte_of_16(s, end as usize).ok_or_else(|| out_of_range("count"))?;
+    Ok([&s[..b0], &s[b1..]].concat())
+}
+
+/// `Insert(startIndex, value)`, in UTF-16 units.
+pub(crate) fn insert(s: &str, start: i64, value: &str) -> Result<String, E> {
+    let total = len16(s) as i64;
+    if start < 0 || start > total {
+        return Err(out_of_range(&format!(
+            "startIndex {start} is outside the string of length {total}"
+        )));
+    }
+    let b = byte_of_16(s, start as usize).ok_or_else(|| out_of_range("startIndex"))?;
+    Ok([&s[..b], value, &s[b..]].concat())
+}
+
 /// A `char` or `string` argument as text (a string is borrowed, not copied); null is an
 /// error (ArgumentNullException).
 pub(crate) fn text_arg<'a>(v: &'a Value, name: &str) -> Result<Cow<'a, str>, E> {

@@ -173,6 +173,17 @@ impl Eval<'_> {
                         rs.to_lowercase()
                     })
                 }
+                M::StrRemove | M::StrRemoveCount => {
+                    self.charge_bytes(rs.len(), span)?;
+                    let count = (m == M::StrRemoveCount).then(|| st::index_arg(&args[1]));
+                    s(st::remove(rs, st::index_arg(&args[0]), count).map_err(fail)?)
+                }
+                M::StrInsert => {
+                    let value = text(1, "value")?;
+                    self.check_len(rs.len() + value.len(), "the string", span)?;
+                    self.charge_bytes(rs.len() + value.len(), span)?;
+                    s(st::insert(rs, st::index_arg(&args[0]), &value).map_err(fail)?)
+                }
                 M::StrPadLeft | M::StrPadRight => {
                     let c = match args.get(1) {
                         Some(Value::Char(c)) => *c,
