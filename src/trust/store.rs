@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor
 use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
-use super::crl::{self, CaKey, RevocationIndex};
+use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
 use crate::cert::{CertError, Certificate, UploadedCertificates, check_chain, decode_chain};
 use crate::files::SourceFile;
 
@@ -73,6 +73,17 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// Logs it (`error` or `warn`, with its path and kind) saying `message`: a load's
+    /// diagnostics and those of checks made on first use are logged alike.
+    pub(crate) fn log(&self, message: &str) {
+        match self.severity {
+            Severity::Error => tracing::error!(path = %self.path, kind = ?self.kind, "{message}"),
+            Severity::Warning => tracing::warn!(path = %self.path, kind = ?self.kind, "{message}"),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.message)
@@ -127,11 +138,7 @@ struct CaRecord {
     path: String,
     /// Subject Name contents (webpki's form).
     subject: Vec<u8>,
-    spki: Vec<u8>,
-    key: CaKey,
-    display: String,
-    crl_signer: bool,
-    has_crl: bool,
+    candidate: Candidate,
 }
 
 #[derive(Default)]
@@ -203,6 +210,18 @@ impl TrustStore {
     /// dates the diagnostics (an expired CA, a stale CRL); verification takes its own
     /// time.
     pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (Self, Vec<Diagnostic>) {
+        Self::from_files_with(files, now, Checks::Now)
+    }
+
+    /// [`TrustStore::from_files`] with the CRL signatures checked as `checks` says: with
+    /// [`Checks::OnFirstUse`], a CRL's signature is checked (and a bad one logged, with
+    /// the diagnostic `from_files` would return) when a verification first looks up its
+    /// issuer, and until then a CA that some CRL names counts as having one.
+    pub fn from_files_with(
+        files: &[SourceFile],
+        now: OffsetDateTime,
+        checks: Checks,
+    ) -> (Self, Vec<Diagnostic>) {
         let uploaded_files: Vec<&SourceFile> = under(files, "certificates/").collect();
         let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
             std::thread::scope(|scope| {
@@ -217,7 +236,7 @@ impl TrustStore {
                             .ok()
                     })
                     .flatten();
-                let (store, diagnostics) = Self::from_ca_files(files, now.unix_timestamp());
+                let (store, diagnostics) = Self::from_ca_files(files, now.unix_timestamp(), checks);
                 let uploaded = match task {
                     Some(task) => task
                         .join()
@@ -232,7 +251,7 @@ impl TrustStore {
     }
 
     /// The store from `ca/` and `crl/`, without uploaded certificates.
-    fn from_ca_files(files: &[SourceFile], now: i64) -> (Self, Vec<Diagnostic>) {
+    fn from_ca_files(files: &[SourceFile], now: i64, checks: Checks) -> (Self, Vec<Diagnostic>) {
         let mut loader = Loader::default();
         let mut roots = Vec::new();
         let mut anchors = Vec::new();
@@ -241,7 +260,7 @@ impl TrustStore {
         let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
         let mut cas: Vec<CaRecord> = Vec::new();
         let mut boundaries = Vec::new();
-        let mut revocations = RevocationIndex::default();
+        let mut revocations = RevocationIndex::new(checks);
 
         for file in under(files, "ca/") {
             if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
@@ -307,14 +326,16 @@ impl TrustStore {
                 let spki = webpki::spki_for_anchor(&anchor);
                 let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
                 if f.is_ca {
+                    revocations.add_ca(key, &file.path, &f.subject);
                     cas.push(CaRecord {
                         path: file.path.clone(),
                         subject: anchor.subject.as_ref().to_vec(),
-                        spki: spki.as_ref().to_vec(),
-                        key,
-                        display: f.subject.clone(),
-                        crl_signer: f.crl_signer,
-                        has_crl: false,
+                        candidate: Candidate {
+                            key,
+                            spki: spki.as_ref().to_vec(),
+                            display: f.subject.clone(),
+                            crl_signer: f.crl_signer,
+                        },
                     });
                 }
                 boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
@@ -376,14 +397,16 @@ impl TrustStore {
                 loader.validity_warnings(&file.path, &label, &f, now);
                 boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
                 let key = CaKey::new(&subject, &spki);
+                revocations.add_ca(key, &file.path, &f.subject);
                 cas.push(CaRecord {
                     path: file.path.clone(),
                     subject,
-                    spki,
-                    key,
-                    display: f.subject,
-                    crl_signer: f.crl_signer,
-                    has_crl: false,
+                    candidate: Candidate {
+                        key,
+                        spki,
+                        display: f.subject,
+                        crl_signer: f.crl_signer,
+                    },
                 });
                 intermediate_ders.push(der_owned);
                 intermediates.push(Arc::new(cert));
@@ -392,20 +415,19 @@ impl TrustStore {
 
         for file in under(files, "crl/") {
             for blob in loader.crl_blobs(file) {
-                loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
+                loader.load_crl(&file.path, &blob, &cas, &mut revocations, now);
             }
         }
-        for ca in cas.iter().filter(|ca| !ca.has_crl) {
-            loader.push(
-                &ca.path,
-                Severity::Warning,
-                DiagnosticKind::MissingCrl,
-                format!(
-                    "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
-                     certificates it issues; VerifyNoRevocation() is unaffected",
-                    ca.display
-                ),
-            );
+        // Checked on first use, a CA that a CRL names has one until that CRL turns out
+        // bad; then the warning is logged (see RevocationIndex::get).
+        let has_crl = |ca: &CaKey| match checks {
+            Checks::Now => revocations.has_valid_crl(ca),
+            Checks::OnFirstUse => revocations.is_named(ca),
+        };
+        for ca in cas.iter().filter(|ca| !has_crl(&ca.candidate.key)) {
+            loader
+                .diagnostics
+                .push(crl::missing_crl(&ca.path, &ca.candidate.display));
         }
 
         boundaries.extend(revocations.next_updates());
@@ -424,6 +446,12 @@ impl TrustStore {
             uploaded: Arc::default(),
         };
         (store, loader.diagnostics)
+    }
+
+    /// The diagnostics of the checks made on first use so far ([`Checks::OnFirstUse`]),
+    /// each as [`TrustStore::from_files`] would have returned it, and logged when made.
+    pub fn checked_on_first_use(&self) -> Vec<Diagnostic> {
+        self.revocations.checked_on_first_use()
     }
 
     /// Unique per built store in this process: a cache keyed by it never serves a
@@ -679,7 +707,7 @@ impl Loader {
         &mut self,
         path: &str,
         blob: &[u8],
-        cas: &mut [CaRecord],
+        cas: &[CaRecord],
         index: &mut RevocationIndex,
         now: i64,
     ) {
@@ -695,77 +723,24 @@ impl Loader {
                 return;
             }
         };
-        let mut named = 0;
-        let mut verified = None;
-        let mut not_signer = None;
-        let mut added: Vec<CaKey> = Vec::new();
-        for ca in cas.iter_mut().filter(|ca| ca.subject == parsed.issuer) {
-            named += 1;
-            if !crl::verify_signature(&ca.spki, &parsed.signed) {
-                continue;
-            }
-            if !ca.crl_signer {
-                not_signer.get_or_insert_with(|| ca.display.clone());
-                continue;
-            }
-            if !added.contains(&ca.key) {
-                index.add(ca.key, &parsed, path);
-                added.push(ca.key);
-            }
-            ca.has_crl = true;
-            verified.get_or_insert_with(|| ca.display.clone());
-        }
-        let Some(issuer) = verified else {
-            if let Some(ca) = not_signer {
-                self.push(
-                    path,
-                    Severity::Error,
-                    DiagnosticKind::CrlIssuerNotCrlSigner,
-                    format!(
-                        "signed by {ca}, whose keyUsage does not allow cRLSign; ignored. \
-                         Re-issue the CA with cRLSign, or have the CRL signed by a CA that has it"
-                    ),
-                );
-                return;
-            }
-            let message = if named == 0 {
+        let candidates: Vec<Candidate> = cas
+            .iter()
+            .filter(|ca| ca.subject == parsed.issuer)
+            .map(|ca| ca.candidate.clone())
+            .collect();
+        if candidates.is_empty() {
+            self.push(
+                path,
+                Severity::Error,
+                DiagnosticKind::CrlIssuerUnknown,
                 format!(
                     "issued by {}, which is not a CA in ca/root or ca/intermediate; ignored. Upload the issuing CA",
                     parsed.issuer_display
-                )
-            } else {
-                format!(
-                    "signature does not verify against any CA named {} ({named} loaded); ignored: \
-                     Verify() gives RevocationUnknown for its certificates unless another CRL covers them",
-                    parsed.issuer_display
-                )
-            };
-            let kind = if named == 0 {
-                DiagnosticKind::CrlIssuerUnknown
-            } else {
-                DiagnosticKind::CrlBadSignature
-            };
-            self.push(path, Severity::Error, kind, message);
-            return;
-        };
-        match parsed.next_update {
-            Some(next) if now >= next => self.push(
-                path,
-                Severity::Warning,
-                DiagnosticKind::CrlStale,
-                format!(
-                    "CRL of {issuer} is past its nextUpdate ({}): Verify() is false (RevocationUnknown) for \
-                     certificates it issued until a fresh CRL is deployed",
-                    crate::text::rfc3339(next)
                 ),
-            ),
-            Some(_) => {}
-            None => self.push(
-                path,
-                Severity::Warning,
-                DiagnosticKind::CrlNoNextUpdate,
-                format!("CRL of {issuer} has no nextUpdate: it is treated as never stale"),
-            ),
+            );
+            return;
         }
+        let checked = index.add(&parsed, blob, path, candidates, now);
+        self.diagnostics.extend(checked);
     }
 }
