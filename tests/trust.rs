@@ -1278,7 +1278,7 @@ fn crl_of_a_ca_without_crl_sign_is_refused() {
             &store.checked_on_first_use(),
             &[DiagnosticKind::CrlIssuerNotCrlSigner]
         ),
-        [d.clone()]
+        std::slice::from_ref(d)
     );
 }
 

@@ -247,7 +247,7 @@ fn decode_binary(
                 max: limits.max_file_bytes,
             });
         }
-        total += size;
+        total = total.saturating_add(size);
         if total > limits.max_total_bytes {
             return Err(BundleError::TooLarge {
                 size: total,
@@ -310,7 +310,7 @@ fn decode_json(bytes: &[u8], limits: &Limits) -> Result<(String, String, Vec<Rea
         if content.len() as u64 != file.size {
             return Err(BundleError::HashMismatch { path });
         }
-        total += file.size;
+        total = total.saturating_add(file.size);
         if total > limits.max_total_bytes {
             return Err(BundleError::TooLarge {
                 size: total,

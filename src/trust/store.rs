@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
-use crate::cert::{CertError, Certificate, UploadedCertificates, check_chain, decode_chain};
+use crate::cert::{
+    CertError, Certificate, UploadedCertificates, check_chain, decode_chain, split_chain,
+};
 use crate::files::SourceFile;
 
 /// How bad a load-time problem is.
@@ -232,7 +234,7 @@ impl TrustStore {
                     .then(|| {
                         std::thread::Builder::new()
                             .name("certgate-uploaded".to_owned())
-                            .spawn_scoped(scope, || load_uploaded(&uploaded_files))
+                            .spawn_scoped(scope, || load_uploaded(&uploaded_files, checks))
                             .ok()
                     })
                     .flatten();
@@ -241,7 +243,7 @@ impl TrustStore {
                     Some(task) => task
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    None => load_uploaded(&uploaded_files),
+                    None => load_uploaded(&uploaded_files, checks),
                 };
                 (store, diagnostics, uploaded)
             });
@@ -448,10 +450,20 @@ impl TrustStore {
         (store, loader.diagnostics)
     }
 
-    /// The diagnostics of the checks made on first use so far ([`Checks::OnFirstUse`]),
-    /// each as [`TrustStore::from_files`] would have returned it, and logged when made.
+    /// The diagnostics of the checks made on first use so far ([`Checks::OnFirstUse`]):
+    /// of CRLs, then of uploaded certificates, each as [`TrustStore::from_files`] would
+    /// have returned it, and logged when made.
     pub fn checked_on_first_use(&self) -> Vec<Diagnostic> {
-        self.revocations.checked_on_first_use()
+        let mut diagnostics = self.revocations.checked_on_first_use();
+        diagnostics.extend(self.uploaded.failed_on_first_read().into_iter().map(
+            |(path, error)| Diagnostic {
+                path: path.to_owned(),
+                severity: Severity::Error,
+                kind: DiagnosticKind::NotACertificate,
+                message: format!("{error}; ignored"),
+            },
+        ));
+        diagnostics
     }
 
     /// Unique per built store in this process: a cache keyed by it never serves a
@@ -491,8 +503,10 @@ fn under<'a>(
 const PARALLEL_UPLOADED: usize = 64;
 
 /// `certificates/<id>.*`: each checked now and decoded on first use (see
-/// [`UploadedCertificates`]), with the diagnostics of the files that were ignored.
-fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic>) {
+/// [`UploadedCertificates`]), or with [`Checks::OnFirstUse`] both on first use but for
+/// the form of the file (PEM, base64) and files of several certificates, with the
+/// diagnostics of the files that were ignored.
+fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
     let mut uploaded = UploadedCertificates::default();
     let mut uploaded_from: HashMap<String, String> = HashMap::new();
@@ -517,6 +531,23 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
             Some(dot) if dot > 0 => &name[..dot],
             _ => name,
         };
+        if checks == Checks::OnFirstUse {
+            let mut ders = loader.found(file, split_chain(&file.bytes));
+            if ders.is_empty() {
+                continue;
+            }
+            // A file of several certificates is checked now: all of them, as
+            // Certificates[id] reads only the first.
+            if ders.len() == 1 {
+                if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
+                    loader.replaced(file, id, &previous);
+                }
+                if let Some(der) = ders.pop() {
+                    uploaded.insert_unchecked(id, &file.path, der);
+                }
+                continue;
+            }
+        }
         // Checked now, decoded on first use (see UploadedCertificates).
         let certs = loader.found(file, check_chain(&file.bytes));
         if certs.is_empty() {
@@ -534,12 +565,7 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
             );
         }
         if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
-            loader.push(
-                &file.path,
-                Severity::Warning,
-                DiagnosticKind::Ignored,
-                format!("id \"{id}\" is also used by {previous}; this file replaces it"),
-            );
+            loader.replaced(file, id, &previous);
         }
         if let Some(first) = certs.into_iter().next() {
             uploaded.insert_checked(id, first);
@@ -549,6 +575,16 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
 }
 
 impl Loader {
+    /// `file` holds the uploaded certificate `id` that `previous` held too.
+    fn replaced(&mut self, file: &SourceFile, id: &str, previous: &str) {
+        self.push(
+            &file.path,
+            Severity::Warning,
+            DiagnosticKind::Ignored,
+            format!("id \"{id}\" is also used by {previous}; this file replaces it"),
+        );
+    }
+
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
