@@ -577,6 +577,40 @@ fn crls_checked_on_first_use_fail_closed_with_the_diagnostics_of_the_load() {
     }
 }
 
+/// Checked on first read (a function's cold start), an uploaded certificate that is no
+/// certificate (a PEM block of a truncated DER) loads; the first read finds it broken,
+/// it reads as not uploaded, as when it is checked and left out at load, and the load's
+/// diagnostic is reported then.
+#[test]
+fn an_uploaded_certificate_checked_on_first_read_that_does_not_decode_is_absent() {
+    let pki = pki();
+    let good = pki.issuing.leaf("partner", 20);
+    let truncated = pem_of(&good[..good.len() - 16]);
+    let files = [
+        pki.files.clone(),
+        vec![
+            file("certificates/partner.pem", pem_of(&good)),
+            file("certificates/broken.pem", truncated),
+        ],
+    ]
+    .concat();
+    let (eager, at_load) = load(&files);
+    let expected = of_kinds(&at_load, &[DiagnosticKind::NotACertificate]);
+    assert_eq!(expected.len(), 1, "{at_load:#?}");
+    assert_eq!(expected[0].path, "certificates/broken.pem");
+    assert!(eager.uploaded().get("broken").is_none());
+
+    let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    assert_eq!(of_kinds(&diagnostics, &[DiagnosticKind::NotACertificate]), []);
+    let uploaded = store.uploaded();
+    assert!(uploaded.get("partner").is_some());
+    assert_eq!(store.checked_on_first_use(), []);
+    assert!(uploaded.get("broken").is_none());
+    assert_eq!(store.checked_on_first_use(), expected);
+    assert_eq!(uploaded.len(), eager.uploaded().len());
+    assert!(uploaded.contains_thumbprint(&cert(&good).thumbprint().to_owned()));
+}
+
 /// Good CRLs checked on first use revoke what they list, as when checked at load.
 #[test]
 fn crls_checked_on_first_use_revoke_as_at_load() {
