@@ -608,7 +608,7 @@ fn an_uploaded_certificate_checked_on_first_read_that_does_not_decode_is_absent(
     assert!(uploaded.get("broken").is_none());
     assert_eq!(store.checked_on_first_use(), expected);
     assert_eq!(uploaded.len(), eager.uploaded().len());
-    assert!(uploaded.contains_thumbprint(&cert(&good).thumbprint().to_owned()));
+    assert!(uploaded.contains_thumbprint(cert(&good).thumbprint()));
 }
 
 /// Good CRLs checked on first use revoke what they list, as when checked at load.
