@@ -176,6 +176,17 @@ fn json_bundle(files: &[SourceFile]) -> Vec<u8> {
     .unwrap()
 }
 
+/// The paths of the objects under the source's prefix.
+async fn listed(source: &S3Source) -> Vec<String> {
+    source
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.path)
+        .collect()
+}
+
 async fn put_object(source: &S3Source, path: &str, bytes: impl Into<Vec<u8>>) {
     source
         .client()
@@ -307,13 +318,7 @@ async fn an_old_json_bundle_is_read_with_a_warning_until_a_push_replaces_it() {
 
     let report = push_files(&source, &deployment(&pki, "fabrikam")).await;
     assert_eq!(report.deleted, [JSON_BUNDLE_NAME]);
-    let paths: Vec<String> = source
-        .list()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|entry| entry.path)
-        .collect();
+    let paths = listed(&source).await;
     assert!(
         paths.iter().any(|p| p == BUNDLE_NAME) && !paths.iter().any(|p| p == JSON_BUNDLE_NAME),
         "{paths:?}"
@@ -691,13 +696,7 @@ mod cli {
         assert_contains(&stdout(&fourth), "stale     policies/readme.txt");
         let fifth = certgate(&moto, &["trust", "push", "--delete", dir, uri]);
         assert_contains(&stdout(&fifth), "deleted   policies/readme.txt");
-        let listed: Vec<String> = source
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| entry.path)
-            .collect();
+        let listed = listed(&source).await;
         assert!(
             !listed.contains(&"policies/readme.txt".to_owned()),
             "{listed:?}"

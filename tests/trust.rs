@@ -601,7 +601,10 @@ fn an_uploaded_certificate_checked_on_first_read_that_does_not_decode_is_absent(
     assert!(eager.uploaded().get("broken").is_none());
 
     let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
-    assert_eq!(of_kinds(&diagnostics, &[DiagnosticKind::NotACertificate]), []);
+    assert_eq!(
+        of_kinds(&diagnostics, &[DiagnosticKind::NotACertificate]),
+        []
+    );
     let uploaded = store.uploaded();
     assert!(uploaded.get("partner").is_some());
     assert_eq!(store.checked_on_first_use(), []);
