@@ -194,8 +194,10 @@ impl UploadedCertificates {
             .count()
     }
 
+    /// Whether no certificate is uploaded: checks entries not checked yet until one
+    /// holds a certificate (the first, but for broken ones).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !self.by_id.iter().any(|(id, entry)| entry.is_valid(id))
     }
 
     /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal). The
@@ -297,6 +299,17 @@ mod tests {
         assert_eq!(uploaded.len(), 1);
         let ids: Vec<&str> = uploaded.iter().map(|(id, _)| id).collect();
         assert_eq!(ids, ["partner"]);
+
+        // Empty is "no certificate", not "no entry", and asking checks only until one
+        // is found.
+        let mut only_broken = UploadedCertificates::default();
+        only_broken.insert_unchecked("broken", "certificates/broken.pem", vec![0x30, 0x03]);
+        assert!(only_broken.is_empty());
+        let mut fresh = UploadedCertificates::default();
+        fresh.insert_unchecked("a", "certificates/a.pem", good.der().to_vec());
+        fresh.insert_unchecked("b", "certificates/b.pem", good.der().to_vec());
+        assert!(!fresh.is_empty());
+        assert!(decoded(&fresh, "a") && !decoded(&fresh, "b"));
     }
 
     #[test]
