@@ -340,7 +340,7 @@ async fn s3_failures_say_what_to_fix() {
     let err = fails(&mut bucket.command(&["check", "--config", "s3://trust-bucket/staging"]));
     assert!(
         err.contains(
-            "s3://trust-bucket/staging holds no deployment: no certgate-deployment.json and no files\n\
+            "s3://trust-bucket/staging holds no deployment: no certgate-deployment.bin and no files\n\
              help: check the prefix, or put a deployment there with \
              `certgate trust push DIR s3://trust-bucket/staging`"
         ),

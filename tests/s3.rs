@@ -16,8 +16,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use certgate::files::SourceFile;
 use certgate::gateway::{CheckFailed, check_deployment};
-use certgate::source::bundle::{BUNDLE_NAME, BundleError};
-use certgate::source::push::{PushOptions, push, truststore_pem};
+use certgate::source::bundle::{BUNDLE_NAME, BundleError, JSON_BUNDLE_NAME};
+use certgate::source::push::{PushOptions, PushReport, push, truststore_pem};
 use certgate::source::refresh::{RefreshError, Refreshed, Refresher};
 use certgate::source::s3::{ClientOptions, Fetch, S3Error, S3Location, S3Source, s3_client};
 use certgate::source::secrets::SecretValues;
@@ -133,7 +133,7 @@ async fn contoso_pushed() -> (Moto, S3Source, Pki) {
 }
 
 /// What `trust push` uploads, without the CLI's check (so broken deployments can be put).
-async fn push_files(source: &S3Source, files: &[SourceFile]) {
+async fn push_files(source: &S3Source, files: &[SourceFile]) -> PushReport {
     let (store, _) = certgate::trust::TrustStore::from_files(files, NOW);
     push(
         source,
@@ -145,7 +145,46 @@ async fn push_files(source: &S3Source, files: &[SourceFile]) {
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `files` as the bundle of format 1 (JSON) that certgate pushed before format 2.
+fn json_bundle(files: &[SourceFile]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut sorted = files.to_vec();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let entries: Vec<serde_json::Value> = sorted
+        .iter()
+        .map(|file| {
+            serde_json::json!({
+                "path": file.path,
+                "size": file.bytes.len(),
+                "sha256": certgate::text::hex_lower(
+                    ring::digest::digest(&ring::digest::SHA256, &file.bytes).as_ref()
+                ),
+                "content": base64::engine::general_purpose::STANDARD.encode(&file.bytes),
+            })
+        })
+        .collect();
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "format": "certgate-deployment",
+        "format_version": 1,
+        "version": content_version(files),
+        "pushed_at": "2026-06-01T00:00:00Z",
+        "files": entries,
+    }))
+    .unwrap()
+}
+
+/// The paths of the objects under the source's prefix.
+async fn listed(source: &S3Source) -> Vec<String> {
+    source
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.path)
+        .collect()
 }
 
 async fn put_object(source: &S3Source, path: &str, bytes: impl Into<Vec<u8>>) {
@@ -242,7 +281,7 @@ async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
     assert_eq!(loaded.etag, None);
     assert_eq!(loaded.pushed_at, None);
     assert!(
-        loaded.warnings[0].contains("no certgate-deployment.json"),
+        loaded.warnings[0].contains("no certgate-deployment.bin"),
         "{:?}",
         loaded.warnings
     );
@@ -250,6 +289,47 @@ async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
     // Unchanged files: same version, nothing rebuilt.
     assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
     assert_eq!(builds.load(Ordering::SeqCst), 1);
+}
+
+/// A bundle an older certgate pushed (format 1, `certgate-deployment.json`) is read, with
+/// a warning to push again; the next push writes the binary bundle and deletes the old
+/// one, which an older function would otherwise go on reading.
+#[tokio::test]
+async fn an_old_json_bundle_is_read_with_a_warning_until_a_push_replaces_it() {
+    let (_moto, source) = setup().await;
+    let pki = pki();
+    let files = deployment(&pki, "contoso");
+    put_object(&source, JSON_BUNDLE_NAME, json_bundle(&files)).await;
+
+    let (refresher, _) = refresher(source.clone());
+    let loaded = refresher.load_initial().await.unwrap();
+    assert_eq!(loaded.value, "contoso");
+    assert_eq!(loaded.version, content_version(&files));
+    assert_eq!(loaded.pushed_at, Some(NOW));
+    assert!(loaded.etag.is_some());
+    assert!(
+        loaded.warnings[0].contains("certgate-deployment.json under s3://trust-bucket/prod is a bundle of the old format (JSON)")
+            && loaded.warnings[0].contains("run `certgate trust push`"),
+        "{:?}",
+        loaded.warnings
+    );
+    // Its ETag makes the next refresh a 304, as the binary bundle's does.
+    assert_eq!(refresher.refresh().await, Ok(Refreshed::Unchanged));
+
+    let report = push_files(&source, &deployment(&pki, "fabrikam")).await;
+    assert_eq!(report.deleted, [JSON_BUNDLE_NAME]);
+    let paths = listed(&source).await;
+    assert!(
+        paths.iter().any(|p| p == BUNDLE_NAME) && !paths.iter().any(|p| p == JSON_BUNDLE_NAME),
+        "{paths:?}"
+    );
+    assert!(matches!(
+        refresher.refresh().await,
+        Ok(Refreshed::Updated { .. })
+    ));
+    let current = refresher.snapshot().current().unwrap();
+    assert_eq!(current.value, "fabrikam");
+    assert!(current.warnings.is_empty(), "{:?}", current.warnings);
 }
 
 #[tokio::test]
@@ -377,12 +457,14 @@ async fn a_corrupted_bundle_is_an_error_not_a_panic() {
     put_object(
         &source,
         BUNDLE_NAME,
-        &b"{\"format\": \"certgate-deployment\", \"fi"[..],
+        &b"certgate-deployment\n\0\0\0\x02\0"[..],
     )
     .await;
     let error = refresher.refresh().await.unwrap_err();
     assert!(
-        error.to_string().contains("bundle is not valid JSON"),
+        error
+            .to_string()
+            .contains("bundle is truncated or corrupted: it ends in the middle of its header"),
         "{error}"
     );
     assert_eq!(refresher.snapshot().current().unwrap().value, "contoso");
@@ -419,17 +501,21 @@ async fn reading_is_bounded_by_the_limits() {
         async move { small.fetch(None).await.unwrap_err() }
     };
 
-    // The bundle object itself is larger than a 100-byte deployment can need.
+    // A bundle object larger than an empty deployment can need (in either format) is
+    // refused before it is read.
+    let pushed = source.read(BUNDLE_NAME, u64::MAX).await.unwrap();
+    put_object(&source, BUNDLE_NAME, vec![b' '; 3000]).await;
     let error = refused(Limits {
-        max_total_bytes: 100,
+        max_total_bytes: 0,
         max_files: 0,
         ..Limits::default()
     })
     .await;
     assert!(
-        matches!(&error, S3Error::TooLarge { key, .. } if key == "prod/certgate-deployment.json"),
+        matches!(&error, S3Error::TooLarge { key, .. } if key == "prod/certgate-deployment.bin"),
         "{error}"
     );
+    put_object(&source, BUNDLE_NAME, pushed).await;
     // One file over the per-file limit.
     let error = refused(Limits {
         max_file_bytes: 500,
@@ -480,7 +566,7 @@ async fn an_empty_prefix_is_an_error_that_names_it() {
     let error = source.fetch(None).await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        "s3://trust-bucket/prod holds no deployment: no certgate-deployment.json and no files"
+        "s3://trust-bucket/prod holds no deployment: no certgate-deployment.bin and no files"
     );
 }
 
@@ -584,7 +670,7 @@ mod cli {
             "{out}"
         );
         assert!(
-            out.contains("bundle prod/certgate-deployment.json unchanged"),
+            out.contains("bundle prod/certgate-deployment.bin unchanged"),
             "{out}"
         );
 
@@ -595,7 +681,7 @@ mod cli {
         assert!(out.contains("uploaded 1 file(s), 4 unchanged"), "{out}");
         assert!(out.contains("uploaded  gateway.toml"), "{out}");
         assert!(
-            out.contains("bundle prod/certgate-deployment.json written"),
+            out.contains("bundle prod/certgate-deployment.bin written"),
             "{out}"
         );
 
@@ -610,13 +696,7 @@ mod cli {
         assert_contains(&stdout(&fourth), "stale     policies/readme.txt");
         let fifth = certgate(&moto, &["trust", "push", "--delete", dir, uri]);
         assert_contains(&stdout(&fifth), "deleted   policies/readme.txt");
-        let listed: Vec<String> = source
-            .list()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|entry| entry.path)
-            .collect();
+        let listed = listed(&source).await;
         assert!(
             !listed.contains(&"policies/readme.txt".to_owned()),
             "{listed:?}"
@@ -727,7 +807,7 @@ mod cli {
         assert_eq!(output.status.code(), Some(2));
         assert_contains(
             &stderr(&output),
-            "S3 GetObject s3://trust-bucket/prod/certgate-deployment.json failed",
+            "S3 GetObject s3://trust-bucket/prod/certgate-deployment.bin failed",
         );
     }
 }

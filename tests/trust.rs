@@ -9,7 +9,7 @@ use std::process::Command;
 use certgate::cert::Certificate;
 use certgate::files::SourceFile;
 use certgate::trust::{
-    Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason, Revocation, Severity,
+    Checks, Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason, Revocation, Severity,
     TrustStore, Verdict, VerifyCache,
 };
 use rcgen::{BasicConstraints, CustomExtension, ExtendedKeyUsagePurpose, IsCa};
@@ -528,6 +528,107 @@ fn crl_with_a_bad_signature_is_diagnosed_and_ignored() {
     find(&diagnostics, DiagnosticKind::MissingCrl);
     let leaf = pki.issuing.leaf("client", 10);
     assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+}
+
+/// The diagnostics of `kinds` in `diagnostics`, in order.
+fn of_kinds(diagnostics: &[Diagnostic], kinds: &[DiagnosticKind]) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| kinds.contains(&d.kind))
+        .cloned()
+        .collect()
+}
+
+/// Checked on first use (a function's cold start), a CRL with a bad signature (same
+/// issuer name, another key), a stale one and one of a CA without cRLSign are no load
+/// diagnostics; the first verification that looks their issuer up checks them, fails
+/// closed as when they are checked at load, and reports the diagnostics the load would
+/// have reported.
+#[test]
+fn crls_checked_on_first_use_fail_closed_with_the_diagnostics_of_the_load() {
+    let pki = pki();
+    let impostor = Ca::root("Contoso Issuing CA");
+    let stale = pki.issuing.crl_dated(&[], at(2026, 4, 1), at(2026, 5, 15));
+    let cases = [
+        (
+            crl_pem(&impostor.crl(&[])),
+            vec![DiagnosticKind::CrlBadSignature, DiagnosticKind::MissingCrl],
+        ),
+        (crl_pem(&stale), vec![DiagnosticKind::CrlStale]),
+    ];
+    for (crl, kinds) in cases {
+        let mut files = pki.files.clone();
+        files[3] = file("crl/issuing.pem", crl);
+        let (_, at_load) = load(&files);
+        let expected = of_kinds(&at_load, &kinds);
+        assert_eq!(expected.len(), kinds.len(), "{at_load:#?}");
+
+        let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+        assert_eq!(of_kinds(&diagnostics, &kinds), [], "{kinds:?}");
+        let leaf = pki.issuing.leaf("client", 10);
+        // VerifyNoRevocation() looks no CRL up.
+        assert_eq!(no_check(&store, &leaf), Verdict::Valid);
+        assert_eq!(store.checked_on_first_use(), []);
+        assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+        assert_eq!(store.checked_on_first_use(), expected, "{kinds:?}");
+        // Checked once: a second verification fails alike and reports nothing new.
+        assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+        assert_eq!(store.checked_on_first_use(), expected);
+    }
+}
+
+/// Checked on first read (a function's cold start), an uploaded certificate that is no
+/// certificate (a PEM block of a truncated DER) loads; the first read finds it broken,
+/// it reads as not uploaded, as when it is checked and left out at load, and the load's
+/// diagnostic is reported then.
+#[test]
+fn an_uploaded_certificate_checked_on_first_read_that_does_not_decode_is_absent() {
+    let pki = pki();
+    let good = pki.issuing.leaf("partner", 20);
+    let truncated = pem_of(&good[..good.len() - 16]);
+    let files = [
+        pki.files.clone(),
+        vec![
+            file("certificates/partner.pem", pem_of(&good)),
+            file("certificates/broken.pem", truncated),
+        ],
+    ]
+    .concat();
+    let (eager, at_load) = load(&files);
+    let expected = of_kinds(&at_load, &[DiagnosticKind::NotACertificate]);
+    assert_eq!(expected.len(), 1, "{at_load:#?}");
+    assert_eq!(expected[0].path, "certificates/broken.pem");
+    assert!(eager.uploaded().get("broken").is_none());
+
+    let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    assert_eq!(
+        of_kinds(&diagnostics, &[DiagnosticKind::NotACertificate]),
+        []
+    );
+    let uploaded = store.uploaded();
+    assert!(uploaded.get("partner").is_some());
+    assert_eq!(store.checked_on_first_use(), []);
+    assert!(uploaded.get("broken").is_none());
+    assert_eq!(store.checked_on_first_use(), expected);
+    assert_eq!(uploaded.len(), eager.uploaded().len());
+    assert!(uploaded.contains_thumbprint(cert(&good).thumbprint()));
+}
+
+/// Good CRLs checked on first use revoke what they list, as when checked at load.
+#[test]
+fn crls_checked_on_first_use_revoke_as_at_load() {
+    let pki = pki();
+    let (store, diagnostics) = TrustStore::from_files_with(&pki.files, now(), Checks::OnFirstUse);
+    assert_eq!(diagnostics, load(&pki.files).1);
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("revoked", 66)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        Verdict::Valid
+    );
+    assert_eq!(store.checked_on_first_use(), []);
 }
 
 #[test]
@@ -1194,6 +1295,27 @@ fn crl_of_a_ca_without_crl_sign_is_refused() {
     assert_eq!(
         check(&store, &root.leaf("c", 1)),
         invalid(Reason::RevocationUnknown)
+    );
+    // Checked on first use: the same verdict, and then the same diagnostic.
+    let files = [
+        file("ca/root/root.pem", root.pem()),
+        file("crl/root.crl", signer.crl(&[])),
+    ];
+    let (store, at_load) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    assert_eq!(
+        of_kinds(&at_load, &[DiagnosticKind::CrlIssuerNotCrlSigner]),
+        []
+    );
+    assert_eq!(
+        check(&store, &root.leaf("c", 1)),
+        invalid(Reason::RevocationUnknown)
+    );
+    assert_eq!(
+        of_kinds(
+            &store.checked_on_first_use(),
+            &[DiagnosticKind::CrlIssuerNotCrlSigner]
+        ),
+        std::slice::from_ref(d)
     );
 }
 

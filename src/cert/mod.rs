@@ -389,6 +389,14 @@ pub fn check_chain(input: &[u8]) -> Result<Vec<CheckedDer>, CertError> {
         .collect()
 }
 
+/// The DER of each certificate of `input`, as [`decode_chain`] finds them, none of them
+/// parsed yet: for certificates checked when first read. The errors are those of the
+/// input's form (PEM, base64, too many); a DER that is no certificate is found when it
+/// is decoded.
+pub fn split_chain(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
+    chain_blobs(input)
+}
+
 fn chain_blobs(input: &[u8]) -> Result<Vec<Vec<u8>>, CertError> {
     let blobs = decode::der_blobs(input)?;
     if blobs.is_empty() {

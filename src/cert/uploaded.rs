@@ -4,23 +4,27 @@
 //!
 //! A deployment may upload thousands of certificates and a request reads one of them,
 //! or none. So loading checks each one ([`check_chain`](super::check_chain): a broken
-//! file still fails the load, naming the file) and hashes it for the thumbprint index,
-//! but decodes none: a certificate is decoded when it is first read, and the subject and
-//! serial-number indexes (which need every certificate decoded) are built when first
-//! asked. Decoding costs several times checking, and most of a cold start went to it.
+//! file is left out, with a diagnostic naming the file) and hashes it for the thumbprint
+//! index, but decodes none: a certificate is decoded when it is first read, and the
+//! subject and serial-number indexes (which need every certificate decoded) are built
+//! when first asked. Decoding costs several times checking, and most
+//! of a cold start went to it. A function's cold start checks none either
+//! ([`insert_unchecked`](UploadedCertificates::insert_unchecked)): one that does not
+//! decode when first read is logged and reads as not uploaded, also to the thumbprint
+//! index, as if it had been left out at load.
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use super::{Certificate, CheckedDer};
+use super::{CertError, Certificate, CheckedDer};
 
 /// Uploaded certificates keyed by id (the file stem under `certificates/`).
 #[derive(Debug, Clone, Default)]
 pub struct UploadedCertificates {
     by_id: BTreeMap<String, Entry>,
-    /// Thumbprint -> how many ids hold a certificate with it.
-    thumbprints: HashMap<String, usize>,
+    /// Thumbprint -> the ids that hold a certificate with it.
+    thumbprints: HashMap<String, Vec<String>>,
     /// Built on first use; `insert` drops it.
     names: OnceLock<NameIndex>,
 }
@@ -40,13 +44,22 @@ enum Entry {
         thumbprint: String,
         decoded: OnceLock<Option<Arc<Certificate>>>,
     },
+    /// Checked and decoded on first read: one that does not decode then reads as not
+    /// uploaded, as it would have been left out at load.
+    Unchecked {
+        der: Vec<u8>,
+        /// The file, for the message when it does not decode.
+        path: String,
+        thumbprint: String,
+        decoded: OnceLock<Result<Arc<Certificate>, CertError>>,
+    },
 }
 
 impl Entry {
     fn thumbprint(&self) -> &str {
         match self {
             Self::Decoded(certificate) => certificate.thumbprint(),
-            Self::Checked { thumbprint, .. } => thumbprint,
+            Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => thumbprint,
         }
     }
 
@@ -67,6 +80,38 @@ impl Entry {
                     }
                 })
                 .as_ref(),
+            Self::Unchecked {
+                der,
+                path,
+                decoded,
+                ..
+            } => decoded
+                .get_or_init(|| {
+                    Certificate::from_der(der).map(Arc::new).inspect_err(|error| {
+                        tracing::error!(path = %path, kind = "NotACertificate", "{error}; ignored");
+                    })
+                })
+                .as_ref()
+                .ok(),
+        }
+    }
+
+    /// Whether it holds a certificate: checked now if it was not yet.
+    fn is_valid(&self, id: &str) -> bool {
+        match self {
+            Self::Decoded(_) | Self::Checked { .. } => true,
+            Self::Unchecked { .. } => self.certificate(id).is_some(),
+        }
+    }
+
+    /// The file and the error of an entry whose check on first read failed.
+    fn failure(&self) -> Option<(&str, &CertError)> {
+        match self {
+            Self::Unchecked { path, decoded, .. } => match decoded.get() {
+                Some(Err(error)) => Some((path, error)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }
@@ -90,20 +135,39 @@ impl UploadedCertificates {
         );
     }
 
+    /// Adds or replaces the certificate stored under `id`, read from `path` as `der`,
+    /// to be checked and decoded when first read.
+    pub fn insert_unchecked(&mut self, id: impl Into<String>, path: &str, der: Vec<u8>) {
+        let thumbprint = super::thumbprint(&der);
+        self.put(
+            id.into(),
+            Entry::Unchecked {
+                der,
+                path: path.to_owned(),
+                thumbprint,
+                decoded: OnceLock::new(),
+            },
+        );
+    }
+
     fn put(&mut self, id: String, entry: Entry) {
-        *self
-            .thumbprints
-            .entry(entry.thumbprint().to_owned())
-            .or_default() += 1;
-        if let Some(old) = self.by_id.insert(id, entry)
-            && let Slot::Occupied(mut count) = self.thumbprints.entry(old.thumbprint().to_owned())
+        let thumbprint = entry.thumbprint().to_owned();
+        if let Some(old) = self.by_id.insert(id.clone(), entry)
+            && let Slot::Occupied(mut ids) = self.thumbprints.entry(old.thumbprint().to_owned())
         {
-            *count.get_mut() -= 1;
-            if *count.get() == 0 {
-                count.remove();
+            ids.get_mut().retain(|held| *held != id);
+            if ids.get().is_empty() {
+                ids.remove();
             }
         }
+        self.thumbprints.entry(thumbprint).or_default().push(id);
         self.names.take();
+    }
+
+    /// The files whose certificate was checked on first read and does not decode, with
+    /// why: what the load reports when it checks them.
+    pub fn failed_on_first_read(&self) -> Vec<(&str, &CertError)> {
+        self.by_id.values().filter_map(Entry::failure).collect()
     }
 
     /// `Certificates["id"]`: the certificate uploaded under `id` (ordinal key match).
@@ -121,17 +185,31 @@ impl UploadedCertificates {
             .filter_map(|(id, entry)| Some((id.as_str(), entry.certificate(id)?)))
     }
 
+    /// How many certificates are uploaded. Checks those not checked yet (one that does
+    /// not decode is not counted).
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.by_id
+            .iter()
+            .filter(|(id, entry)| entry.is_valid(id))
+            .count()
     }
 
+    /// Whether no certificate is uploaded: checks entries not checked yet until one
+    /// holds a certificate (the first, but for broken ones).
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        !self.by_id.iter().any(|(id, entry)| entry.is_valid(id))
     }
 
-    /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal).
+    /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal). The
+    /// certificates that have it are decoded (checked) if they were not yet.
     pub fn contains_thumbprint(&self, thumbprint: &str) -> bool {
-        self.thumbprints.contains_key(thumbprint)
+        self.thumbprints.get(thumbprint).is_some_and(|ids| {
+            ids.iter().any(|id| {
+                self.by_id
+                    .get_key_value(id)
+                    .is_some_and(|(id, entry)| entry.is_valid(id))
+            })
+        })
     }
 
     /// Whether any uploaded certificate has exactly this `Subject` (ordinal). The first
@@ -188,7 +266,50 @@ mod tests {
         match &uploaded.by_id[id] {
             Entry::Decoded(_) => true,
             Entry::Checked { decoded, .. } => decoded.get().is_some(),
+            Entry::Unchecked { decoded, .. } => decoded.get().is_some(),
         }
+    }
+
+    /// Unchecked at load, a certificate is checked when first read; one that does not
+    /// decode (a truncated DER) reads as not uploaded: not by id, not by thumbprint, not
+    /// in the count, and its failure is kept for the report.
+    #[test]
+    fn unchecked_certificates_are_checked_on_first_read_and_a_broken_one_is_absent() {
+        let good = certificate("partner", 0x41);
+        let broken = good.der()[..good.der().len() - 10].to_vec();
+        let broken_thumbprint = crate::cert::thumbprint(&broken);
+        let mut uploaded = UploadedCertificates::default();
+        uploaded.insert_unchecked("partner", "certificates/partner.pem", good.der().to_vec());
+        uploaded.insert_unchecked("broken", "certificates/broken.pem", broken);
+        assert!(!decoded(&uploaded, "partner") && !decoded(&uploaded, "broken"));
+        assert!(uploaded.failed_on_first_read().is_empty());
+
+        assert!(uploaded.contains_thumbprint(good.thumbprint()));
+        assert!(decoded(&uploaded, "partner") && !decoded(&uploaded, "broken"));
+        assert!(!uploaded.contains_thumbprint(&broken_thumbprint));
+        assert!(uploaded.get("broken").is_none());
+        let failed = uploaded.failed_on_first_read();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, "certificates/broken.pem");
+        assert!(
+            matches!(failed[0].1, CertError::TruncatedDer { .. }),
+            "{:?}",
+            failed[0].1
+        );
+        assert_eq!(uploaded.len(), 1);
+        let ids: Vec<&str> = uploaded.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["partner"]);
+
+        // Empty is "no certificate", not "no entry", and asking checks only until one
+        // is found.
+        let mut only_broken = UploadedCertificates::default();
+        only_broken.insert_unchecked("broken", "certificates/broken.pem", vec![0x30, 0x03]);
+        assert!(only_broken.is_empty());
+        let mut fresh = UploadedCertificates::default();
+        fresh.insert_unchecked("a", "certificates/a.pem", good.der().to_vec());
+        fresh.insert_unchecked("b", "certificates/b.pem", good.der().to_vec());
+        assert!(!fresh.is_empty());
+        assert!(decoded(&fresh, "a") && !decoded(&fresh, "b"));
     }
 
     #[test]

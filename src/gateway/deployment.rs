@@ -26,7 +26,7 @@ use crate::policy::{MetricSink, StdoutMetrics};
 use crate::proxy::{Backend, ClientIdentity};
 use crate::source::s3::ClientOptions;
 use crate::source::secrets::SecretValues;
-use crate::trust::{Diagnostic, DiagnosticKind, Severity, TrustStore};
+use crate::trust::{Checks, Diagnostic, DiagnosticKind, Severity, TrustStore};
 
 pub(crate) use crate::body::MAX_BUFFERED_BODY;
 
@@ -163,6 +163,18 @@ impl Deployment {
         now: OffsetDateTime,
         named_values: BTreeMap<String, String>,
     ) -> Result<Self, DeploymentError> {
+        Self::build(files, version, now, named_values, Checks::Now)
+    }
+
+    /// [`Deployment::load_with_named_values`] with the trust store's CRL signatures
+    /// checked as `checks` says.
+    fn build(
+        files: &[SourceFile],
+        version: impl Into<String>,
+        now: OffsetDateTime,
+        named_values: BTreeMap<String, String>,
+        checks: Checks,
+    ) -> Result<Self, DeploymentError> {
         let file = |path: &str| files.iter().find(|f| f.path == path);
         let config_text = file("gateway.toml").ok_or(DeploymentError::NoConfig)?;
         let config = GatewayConfig::parse(&String::from_utf8_lossy(&config_text.bytes))?;
@@ -287,7 +299,7 @@ impl Deployment {
             .cloned()
             .collect();
 
-        let (trust, diagnostics) = TrustStore::from_files(files, now);
+        let (trust, diagnostics) = TrustStore::from_files_with(files, now, checks);
         let trust = Arc::new(trust);
         crate::policy::resolve_certificate_keys(
             apis.iter()
@@ -370,11 +382,14 @@ impl Deployment {
         version: &str,
         secrets: SecretValues,
     ) -> Result<Self, DeploymentError> {
-        let deployment = Self::load_with_named_values(
+        // A function's cold start checks a CRL's signature when a request first needs
+        // it; a bad one is logged then, and fails those requests closed.
+        let deployment = Self::build(
             files,
             version,
             OffsetDateTime::now_utc(),
             secrets.into_map(),
+            Checks::OnFirstUse,
         )?;
         if !deployment.openid.is_empty() {
             std::thread::scope(|scope| {
@@ -406,10 +421,7 @@ impl Deployment {
                     )),
                 ),
             };
-            match d.severity {
-                Severity::Error => tracing::error!(path = %d.path, kind = ?d.kind, "{message}"),
-                Severity::Warning => tracing::warn!(path = %d.path, kind = ?d.kind, "{message}"),
-            }
+            d.log(&message);
         }
         Ok(deployment)
     }

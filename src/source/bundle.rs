@@ -1,13 +1,21 @@
 //! The deployment bundle: one object holding every file of a deployment folder.
 //!
 //! `certgate trust push` writes it last, after the files, so a reader that fetches this one
-//! object always sees one whole, validated deployment. It is JSON (readable with any tool):
+//! object always sees one whole, validated deployment. It is binary, so that a cold start
+//! copies each file out of it instead of decoding JSON and base64 (big-endian integers;
+//! `certgate trust ls` shows what it holds):
 //!
-//! ```json
-//! { "format": "certgate-deployment", "format_version": 1,
-//!   "version": "<content_version of the files>", "pushed_at": "2026-11-28T17:00:00Z",
-//!   "files": [ { "path": "gateway.toml", "size": 123, "sha256": "<hex>", "content": "<base64>" } ] }
+//! ```text
+//! "certgate-deployment\n"            20 bytes
+//! u32 format version                 2
+//! u16 length, UTF-8                  version: content_version of the files
+//! u16 length, UTF-8                  pushed_at, RFC 3339
+//! u32 file count, then per file:     u16 length + UTF-8 path, u64 size, 32-byte SHA-256
+//! the contents, in that order        nothing after them
 //! ```
+//!
+//! Format 1 was JSON (`certgate-deployment.json`, each file's content in base64); a
+//! bundle of that format is still read, and `trust push` replaces it.
 //!
 //! Reading is bounded by [`Limits`] and checks the version, a hash of every byte (and then,
 //! to name the culprit, each file's hash), so a truncated or corrupted object is an error
@@ -16,7 +24,7 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -24,12 +32,18 @@ use super::{Limits, content_version};
 use crate::files::SourceFile;
 
 /// Name of the bundle object, relative to the deployment prefix.
-pub const BUNDLE_NAME: &str = "certgate-deployment.json";
-const FORMAT: &str = "certgate-deployment";
-const FORMAT_VERSION: u32 = 1;
+pub const BUNDLE_NAME: &str = "certgate-deployment.bin";
+/// Name of the format-1 (JSON) bundle that certgate wrote before: read when there is no
+/// [`BUNDLE_NAME`], deleted by `trust push`.
+pub const JSON_BUNDLE_NAME: &str = "certgate-deployment.json";
+const MAGIC: &[u8] = b"certgate-deployment\n";
+const FORMAT_VERSION: u32 = 2;
+const JSON_FORMAT: &str = "certgate-deployment";
+const JSON_FORMAT_VERSION: u32 = 1;
 
-/// The largest bundle object that can hold a deployment within `limits`: base64 makes
-/// content 4/3 larger, and each file adds its path, hash and JSON punctuation.
+/// The largest bundle object that can hold a deployment within `limits`, in either
+/// format: base64 makes content 4/3 larger, and each file adds its path, hash and
+/// JSON punctuation.
 pub(crate) fn max_bundle_bytes(limits: &Limits) -> u64 {
     limits.max_total_bytes.div_ceil(3) * 4 + (limits.max_files as u64 + 1) * 2048
 }
@@ -46,8 +60,11 @@ pub enum BundleError {
     FileTooLarge { path: String, size: u64, max: u64 },
     #[error("bundle is not valid JSON: {0}")]
     Json(String),
+    #[error("bundle is truncated or corrupted: {0}")]
+    Malformed(&'static str),
     #[error(
-        "bundle format {found:?} is not supported (expected {FORMAT:?} version {FORMAT_VERSION})"
+        "bundle format {found} is not supported (this certgate reads format {FORMAT_VERSION}, and \
+         format {JSON_FORMAT_VERSION} in JSON); run `certgate trust push` with this version of certgate"
     )]
     UnsupportedFormat { found: String },
     #[error("{path:?} is not a valid deployment path: {reason}")]
@@ -75,20 +92,19 @@ pub struct Bundle {
     pub files: Vec<SourceFile>,
 }
 
-/// Strings borrow from the object where they hold no JSON escape (always, as `encode`
-/// writes them): a cold start copies no file content twice.
-#[derive(Serialize, Deserialize)]
-struct RawBundle<'a> {
+/// A format-1 bundle. Strings borrow from the object where they hold no JSON escape.
+#[derive(Deserialize)]
+struct JsonBundle<'a> {
     format: Cow<'a, str>,
     format_version: u32,
     version: Cow<'a, str>,
     pushed_at: Cow<'a, str>,
     #[serde(borrow)]
-    files: Vec<RawFile<'a>>,
+    files: Vec<JsonFile<'a>>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct RawFile<'a> {
+#[derive(Deserialize)]
+struct JsonFile<'a> {
     #[serde(borrow)]
     path: Cow<'a, str>,
     size: u64,
@@ -98,13 +114,19 @@ struct RawFile<'a> {
     content: Cow<'a, str>,
 }
 
+/// A file read from a bundle, with the SHA-256 the bundle states for it (lowercase hex).
+struct Read {
+    file: SourceFile,
+    sha256: String,
+}
+
 impl Bundle {
     /// Builds a bundle from a deployment folder's files (any order).
     ///
     /// # Errors
     /// A path that is not relative and clean (`check_path`), or a path given twice.
     pub fn new(files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
-        let files = sorted_and_checked(files)?;
+        let files = sorted_and_checked(files, |file| &file.path)?;
         Ok(Self {
             version: content_version(&files),
             pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
@@ -112,35 +134,36 @@ impl Bundle {
         })
     }
 
-    /// The bundle object's bytes.
+    /// The bundle object's bytes (format 2).
     pub fn encode(&self) -> Vec<u8> {
-        let raw = RawBundle {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            version: self.version.as_str().into(),
-            pushed_at: self
-                .pushed_at
-                .format(&Rfc3339)
-                .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
-                .into(),
-            files: self
-                .files
-                .iter()
-                .map(|file| RawFile {
-                    path: file.path.as_str().into(),
-                    size: file.bytes.len() as u64,
-                    sha256: sha256_hex(&file.bytes).into(),
-                    content: base64::engine::general_purpose::STANDARD
-                        .encode(&file.bytes)
-                        .into(),
-                })
-                .collect(),
-        };
-        // Serializing plain strings and numbers cannot fail.
-        serde_json::to_vec_pretty(&raw).unwrap_or_default()
+        let pushed_at = self
+            .pushed_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned());
+        let content: usize = self.files.iter().map(|file| file.bytes.len()).sum();
+        let mut out = Vec::with_capacity(content + 64 * (self.files.len() + 1));
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_be_bytes());
+        put_text(&mut out, &self.version);
+        put_text(&mut out, &pushed_at);
+        out.extend_from_slice(
+            &u32::try_from(self.files.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for file in &self.files {
+            put_text(&mut out, &file.path);
+            out.extend_from_slice(&(file.bytes.len() as u64).to_be_bytes());
+            out.extend_from_slice(sha256(&file.bytes).as_ref());
+        }
+        for file in &self.files {
+            out.extend_from_slice(&file.bytes);
+        }
+        out
     }
 
-    /// Reads a bundle object, checking the limits, every path, every hash and the version.
+    /// Reads a bundle object (format 2, or format 1 in JSON), checking the limits,
+    /// every path, every hash and the version.
     ///
     /// # Errors
     /// Any [`BundleError`]; the message says what is wrong.
@@ -152,70 +175,32 @@ impl Bundle {
                 max,
             });
         }
-        let raw: RawBundle =
-            serde_json::from_slice(bytes).map_err(|error| BundleError::Json(error.to_string()))?;
-        if raw.format != FORMAT || raw.format_version != FORMAT_VERSION {
-            return Err(BundleError::UnsupportedFormat {
-                found: format!("{} version {}", raw.format, raw.format_version),
-            });
-        }
-        if raw.files.len() > limits.max_files {
-            return Err(BundleError::TooManyFiles {
-                count: raw.files.len(),
-                max: limits.max_files,
-            });
-        }
-        let pushed_at = OffsetDateTime::parse(&raw.pushed_at, &Rfc3339)
-            .map_err(|_| BundleError::BadTimestamp(raw.pushed_at.clone().into_owned()))?;
-        let mut files = Vec::with_capacity(raw.files.len());
-        let mut hashes = Vec::with_capacity(raw.files.len());
-        let mut total = 0u64;
-        for file in raw.files {
-            // base64 is 4/3 of the content: refuse before decoding anything too large.
-            let encoded_max = limits.max_file_bytes.div_ceil(3) * 4;
-            if file.size > limits.max_file_bytes || file.content.len() as u64 > encoded_max {
-                return Err(BundleError::FileTooLarge {
-                    size: file.size.max(file.content.len() as u64 / 4 * 3),
-                    path: file.path.into_owned(),
-                    max: limits.max_file_bytes,
-                });
-            }
-            let path = file.path.into_owned();
-            let Ok(content) = base64::engine::general_purpose::STANDARD.decode(&*file.content)
-            else {
-                return Err(BundleError::BadContent { path });
-            };
-            if content.len() as u64 != file.size {
-                return Err(BundleError::HashMismatch { path });
-            }
-            total += file.size;
-            if total > limits.max_total_bytes {
-                return Err(BundleError::TooLarge {
-                    size: total,
-                    max: limits.max_total_bytes,
-                });
-            }
-            hashes.push((path.clone(), file.sha256));
-            files.push(SourceFile {
-                path,
-                bytes: content,
-            });
-        }
-        let files = sorted_and_checked(files)?;
+        let (version, pushed_at, files) = match bytes.strip_prefix(MAGIC) {
+            Some(rest) => decode_binary(rest, limits)?,
+            None => decode_json(bytes, limits)?,
+        };
+        let pushed_at = OffsetDateTime::parse(&pushed_at, &Rfc3339)
+            .map_err(|_| BundleError::BadTimestamp(pushed_at.clone()))?;
+        let read = sorted_and_checked(files, |read| &read.file.path)?;
+        let (files, hashes): (Vec<SourceFile>, Vec<String>) = read
+            .into_iter()
+            .map(|read| (read.file, read.sha256))
+            .unzip();
         // The version hashes every byte: one pass checks the whole bundle. Only when it
         // fails are the files hashed one by one, to name the one that is corrupted.
-        let version = content_version(&files);
-        if version != raw.version {
-            let corrupted = hashes.into_iter().find(|(path, sha256)| {
-                files
-                    .binary_search_by(|f| f.path.as_str().cmp(path))
-                    .is_ok_and(|at| sha256_hex(&files[at].bytes) != *sha256)
-            });
+        let computed = content_version(&files);
+        if computed != version {
+            let corrupted = files
+                .iter()
+                .zip(&hashes)
+                .find(|(file, stated)| sha256_hex(&file.bytes) != **stated);
             return Err(match corrupted {
-                Some((path, _)) => BundleError::HashMismatch { path },
+                Some((file, _)) => BundleError::HashMismatch {
+                    path: file.path.clone(),
+                },
                 None => BundleError::VersionMismatch {
-                    stated: raw.version.into_owned(),
-                    computed: version,
+                    stated: version,
+                    computed,
                 },
             });
         }
@@ -227,25 +212,191 @@ impl Bundle {
     }
 }
 
-/// `files` sorted by path, each path clean ([`check_path`]) and given once.
-fn sorted_and_checked(mut files: Vec<SourceFile>) -> Result<Vec<SourceFile>, BundleError> {
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    for pair in files.windows(2) {
-        if pair[0].path == pair[1].path {
-            return Err(BundleError::DuplicatePath(pair[0].path.clone()));
+/// The stated version, the stated push time and the files of a format-2 bundle (after
+/// its magic), each within `limits`.
+fn decode_binary(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(String, String, Vec<Read>), BundleError> {
+    let mut header = Cursor(bytes);
+    let format = header.u32()?;
+    if format != FORMAT_VERSION {
+        return Err(BundleError::UnsupportedFormat {
+            found: format.to_string(),
+        });
+    }
+    let version = header.text()?.to_owned();
+    let pushed_at = header.text()?.to_owned();
+    let count = usize::try_from(header.u32()?).unwrap_or(usize::MAX);
+    if count > limits.max_files {
+        return Err(BundleError::TooManyFiles {
+            count,
+            max: limits.max_files,
+        });
+    }
+    let mut entries = Vec::with_capacity(count);
+    let mut total = 0u64;
+    for _ in 0..count {
+        let path = header.text()?;
+        let size = header.u64()?;
+        let sha256 = header.take(32)?;
+        if size > limits.max_file_bytes {
+            return Err(BundleError::FileTooLarge {
+                path: path.to_owned(),
+                size,
+                max: limits.max_file_bytes,
+            });
+        }
+        total = total.saturating_add(size);
+        if total > limits.max_total_bytes {
+            return Err(BundleError::TooLarge {
+                size: total,
+                max: limits.max_total_bytes,
+            });
+        }
+        entries.push((path, size, sha256));
+    }
+    let mut content = header;
+    if content.0.len() as u64 != total {
+        return Err(BundleError::Malformed(
+            "its files' contents are not the size its header says",
+        ));
+    }
+    let mut files = Vec::with_capacity(count);
+    for (path, size, sha256) in entries {
+        let bytes = content.take(usize::try_from(size).unwrap_or(usize::MAX))?;
+        files.push(Read {
+            file: SourceFile {
+                path: path.to_owned(),
+                bytes: bytes.to_vec(),
+            },
+            sha256: crate::text::hex_lower(sha256),
+        });
+    }
+    Ok((version, pushed_at, files))
+}
+
+/// [`decode_binary`] for a format-1 (JSON) bundle.
+fn decode_json(bytes: &[u8], limits: &Limits) -> Result<(String, String, Vec<Read>), BundleError> {
+    let raw: JsonBundle =
+        serde_json::from_slice(bytes).map_err(|error| BundleError::Json(error.to_string()))?;
+    if raw.format != JSON_FORMAT || raw.format_version != JSON_FORMAT_VERSION {
+        return Err(BundleError::UnsupportedFormat {
+            found: format!("{} version {}", raw.format, raw.format_version),
+        });
+    }
+    if raw.files.len() > limits.max_files {
+        return Err(BundleError::TooManyFiles {
+            count: raw.files.len(),
+            max: limits.max_files,
+        });
+    }
+    let mut files = Vec::with_capacity(raw.files.len());
+    let mut total = 0u64;
+    for file in raw.files {
+        // base64 is 4/3 of the content: refuse before decoding anything too large.
+        let encoded_max = limits.max_file_bytes.div_ceil(3) * 4;
+        if file.size > limits.max_file_bytes || file.content.len() as u64 > encoded_max {
+            return Err(BundleError::FileTooLarge {
+                size: file.size.max(file.content.len() as u64 / 4 * 3),
+                path: file.path.into_owned(),
+                max: limits.max_file_bytes,
+            });
+        }
+        let path = file.path.into_owned();
+        let Ok(content) = base64::engine::general_purpose::STANDARD.decode(&*file.content) else {
+            return Err(BundleError::BadContent { path });
+        };
+        if content.len() as u64 != file.size {
+            return Err(BundleError::HashMismatch { path });
+        }
+        total = total.saturating_add(file.size);
+        if total > limits.max_total_bytes {
+            return Err(BundleError::TooLarge {
+                size: total,
+                max: limits.max_total_bytes,
+            });
+        }
+        files.push(Read {
+            file: SourceFile {
+                path,
+                bytes: content,
+            },
+            sha256: file.sha256.into_owned(),
+        });
+    }
+    Ok((raw.version.into_owned(), raw.pushed_at.into_owned(), files))
+}
+
+/// Reads a format-2 header: every read is bounds-checked.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BundleError> {
+        if self.0.len() < n {
+            return Err(BundleError::Malformed(
+                "it ends in the middle of its header",
+            ));
+        }
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(taken)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], BundleError> {
+        let mut out = [0; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, BundleError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, BundleError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+
+    fn text(&mut self) -> Result<&'a str, BundleError> {
+        let length = u16::from_be_bytes(self.array()?);
+        std::str::from_utf8(self.take(usize::from(length))?)
+            .map_err(|_| BundleError::Malformed("a name in its header is not UTF-8"))
+    }
+}
+
+/// Appends `text` with its u16 length (the texts of a bundle are short: paths are at
+/// most 1024 bytes, see [`check_path`]).
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    let length = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&text.as_bytes()[..usize::from(length)]);
+}
+
+/// `items` sorted by path, each path clean ([`check_path`]) and given once.
+fn sorted_and_checked<T>(
+    mut items: Vec<T>,
+    path: impl Fn(&T) -> &String,
+) -> Result<Vec<T>, BundleError> {
+    items.sort_by(|a, b| path(a).cmp(path(b)));
+    for pair in items.windows(2) {
+        if path(&pair[0]) == path(&pair[1]) {
+            return Err(BundleError::DuplicatePath(path(&pair[0]).clone()));
         }
     }
-    for file in &files {
-        check_path(&file.path)?;
+    for item in &items {
+        check_path(path(item))?;
     }
-    Ok(files)
+    Ok(items)
+}
+
+fn sha256(bytes: &[u8]) -> ring::digest::Digest {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
 }
 
 /// SHA-256 of `bytes`, lowercase hex.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    crate::text::hex_lower(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+    crate::text::hex_lower(sha256(bytes).as_ref())
 }
-
 /// Checks that `path` is a clean relative path with `/` separators: no leading `/`, no
 /// `\`, no empty, `.` or `..` segment, no control characters, at most 1024 bytes. Such a
 /// path can be joined under a folder or an S3 prefix without escaping it.

@@ -1,3 +1,5 @@
+use base64::Engine as _;
+use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 
 use super::*;
@@ -7,6 +9,39 @@ fn file(path: &str, bytes: &[u8]) -> SourceFile {
         path: path.to_owned(),
         bytes: bytes.to_vec(),
     }
+}
+
+/// `bundle` as certgate wrote it before format 2: JSON, each content in base64.
+fn json(bundle: &Bundle) -> String {
+    let files: Vec<serde_json::Value> = bundle
+        .files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "path": f.path,
+                "size": f.bytes.len(),
+                "sha256": sha256_hex(&f.bytes),
+                "content": base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({
+        "format": "certgate-deployment",
+        "format_version": 1,
+        "version": bundle.version,
+        "pushed_at": bundle.pushed_at.format(&Rfc3339).unwrap(),
+        "files": files,
+    }))
+    .unwrap()
+}
+
+/// `bytes` with the first `from` replaced by `to`.
+fn replaced(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("found");
+    [&bytes[..at], to, &bytes[at + from.len()..]].concat()
 }
 
 fn sample() -> Bundle {
@@ -30,6 +65,19 @@ fn round_trips_and_sorts_files() {
     assert_eq!(decoded, bundle);
 }
 
+/// A bundle of the old format (JSON) reads as the same deployment: a function reads
+/// what an older `trust push` wrote until the next push replaces it.
+#[test]
+fn a_json_bundle_of_format_1_is_still_read() {
+    let bundle = sample();
+    let text = json(&bundle);
+    assert_eq!(
+        Bundle::decode(text.as_bytes(), &Limits::default()),
+        Ok(bundle.clone())
+    );
+    assert!(bundle.encode().starts_with(b"certgate-deployment\n"));
+}
+
 /// Other JSON writers may escape `/` (`"ca\/root\/root.pem"`), and base64 holds `/` too:
 /// escaped strings decode like plain ones.
 #[test]
@@ -39,7 +87,7 @@ fn json_escapes_decode_like_plain_strings() {
         datetime!(2026-11-28 17:00 UTC),
     )
     .unwrap();
-    let plain = String::from_utf8(bundle.encode()).unwrap();
+    let plain = json(&bundle);
     assert!(plain.contains("\"ca/root/root.pem\"") && plain.contains("\"////\""));
     let escaped = plain.replace('/', "\\/");
     assert_eq!(
@@ -66,16 +114,24 @@ fn version_depends_on_content_and_path_not_order() {
 
 #[test]
 fn corrupted_content_is_detected() {
-    let text = String::from_utf8(sample().encode()).unwrap();
+    let corrupted = Err(BundleError::HashMismatch {
+        path: "ca/root/root.pem".into(),
+    });
+    let bytes = replaced(
+        &sample().encode(),
+        b"CERTIFICATE-----\n",
+        b"CERTIFICATE-----\r",
+    );
+    assert_eq!(Bundle::decode(&bytes, &Limits::default()), corrupted);
+
+    let text = json(&sample());
     let root = base64::engine::general_purpose::STANDARD.encode(b"-----BEGIN CERTIFICATE-----\n");
     let tampered =
         base64::engine::general_purpose::STANDARD.encode(b"-----BEGIN CERTIFICATE-----\r");
     let text = text.replace(&root, &tampered);
     assert_eq!(
         Bundle::decode(text.as_bytes(), &Limits::default()),
-        Err(BundleError::HashMismatch {
-            path: "ca/root/root.pem".into()
-        })
+        corrupted
     );
 }
 
@@ -84,10 +140,13 @@ fn corrupted_content_is_detected() {
 #[test]
 fn a_wrong_version_is_detected() {
     let bundle = sample();
-    let text = String::from_utf8(bundle.encode()).unwrap();
-    let text = text.replace(&bundle.version, "0123456789abcdef");
+    let bytes = replaced(
+        &bundle.encode(),
+        bundle.version.as_bytes(),
+        b"0123456789abcdef",
+    );
     assert_eq!(
-        Bundle::decode(text.as_bytes(), &Limits::default()),
+        Bundle::decode(&bytes, &Limits::default()),
         Err(BundleError::VersionMismatch {
             stated: "0123456789abcdef".into(),
             computed: bundle.version,
@@ -95,12 +154,35 @@ fn a_wrong_version_is_detected() {
     );
 }
 
+/// Cut anywhere, a bundle is an error that says so: JSON when the cut leaves no format-2
+/// magic, "truncated" after it.
 #[test]
 fn truncated_or_garbage_objects_are_errors() {
     let bytes = sample().encode();
-    for cut in [0, 1, 10, bytes.len() / 2, bytes.len() - 1] {
+    for cut in [0, 1, 10, 19] {
         assert!(matches!(
             Bundle::decode(&bytes[..cut], &Limits::default()),
+            Err(BundleError::Json(_))
+        ));
+    }
+    for cut in [20, 23, 30, bytes.len() / 2, bytes.len() - 1] {
+        let error = Bundle::decode(&bytes[..cut], &Limits::default()).unwrap_err();
+        assert!(matches!(error, BundleError::Malformed(_)), "{cut}: {error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("bundle is truncated or corrupted")
+        );
+    }
+    let longer = [&bytes[..], b"\n"].concat();
+    assert!(matches!(
+        Bundle::decode(&longer, &Limits::default()),
+        Err(BundleError::Malformed(_))
+    ));
+    let text = json(&sample());
+    for cut in [1, text.len() / 2, text.len() - 1] {
+        assert!(matches!(
+            Bundle::decode(&text.as_bytes()[..cut], &Limits::default()),
             Err(BundleError::Json(_))
         ));
     }
@@ -110,6 +192,23 @@ fn truncated_or_garbage_objects_are_errors() {
         Bundle::decode(other, &Limits::default()),
         Err(BundleError::UnsupportedFormat { .. })
     ));
+}
+
+/// A bundle of a format this certgate does not know (a newer one) says which it reads
+/// and what to do.
+#[test]
+fn an_unknown_format_version_says_to_push_again() {
+    let bytes = replaced(
+        &sample().encode(),
+        b"certgate-deployment\n\0\0\0\x02",
+        b"certgate-deployment\n\0\0\0\x03",
+    );
+    let error = Bundle::decode(&bytes, &Limits::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "bundle format 3 is not supported (this certgate reads format 2, and format 1 in \
+         JSON); run `certgate trust push` with this version of certgate"
+    );
 }
 
 #[test]
@@ -171,9 +270,12 @@ fn paths_that_could_escape_are_refused() {
         assert!(check_path(good).is_ok(), "{good:?} refused");
     }
     let bundle = Bundle::new(vec![file("a", b"")], datetime!(2026-01-01 0:00 UTC)).unwrap();
-    let text = String::from_utf8(bundle.encode())
-        .unwrap()
-        .replace("\"a\"", "\"../a\"");
+    let bytes = replaced(&bundle.encode(), b"\0\x01a", b"\0\x04../a");
+    assert!(matches!(
+        Bundle::decode(&bytes, &Limits::default()),
+        Err(BundleError::BadPath { .. })
+    ));
+    let text = json(&bundle).replace("\"a\"", "\"../a\"");
     assert!(matches!(
         Bundle::decode(text.as_bytes(), &Limits::default()),
         Err(BundleError::BadPath { .. })

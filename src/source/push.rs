@@ -2,7 +2,9 @@
 //!
 //! Order matters: the folder's files first (for people to browse), then the API Gateway
 //! truststore PEM, and the bundle last, so a reader of the bundle never sees a deployment
-//! whose files are not all there. Only files whose content changed are uploaded: each object
+//! whose files are not all there. A bundle of the old format (`certgate-deployment.json`)
+//! is deleted then: a function of an older certgate, which reads only that one, reads
+//! the files instead of a deployment that is no longer the current one. Only files whose content changed are uploaded: each object
 //! carries the SHA-256 of its content in the `x-amz-meta-certgate-sha256` metadata, compared
 //! with a HEAD (an ETag is an MD5 only for single-part uploads without SSE-KMS, so it is not
 //! relied on). Nothing is deleted unless asked: files in S3 that are no longer in the folder
@@ -14,7 +16,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
-use super::bundle::{BUNDLE_NAME, Bundle, sha256_hex};
+use super::bundle::{BUNDLE_NAME, Bundle, JSON_BUNDLE_NAME, sha256_hex};
 use super::s3::{RESERVED_NAMES, S3Error, S3Source, TRUSTSTORE_NAME};
 use crate::files::SourceFile;
 use crate::trust::TrustStore;
@@ -57,6 +59,8 @@ pub struct PushReport {
     pub unchanged: Vec<String>,
     /// Objects under the prefix that are not in the folder (deleted if `delete`).
     pub stale: Vec<String>,
+    /// Stale objects deleted (with `delete`), and the bundle of the old format this push
+    /// replaced, if there was one.
     pub deleted: Vec<String>,
     /// `None` when the trust store holds no CA (nothing to write).
     pub truststore: Option<ObjectWrite>,
@@ -171,6 +175,11 @@ pub async fn push(
     )
     .await?;
 
+    let mut deleted = Vec::new();
+    if existing.contains_key(JSON_BUNDLE_NAME) {
+        delete(s3, JSON_BUNDLE_NAME).await?;
+        deleted.push(JSON_BUNDLE_NAME.to_owned());
+    }
     let mut stale: Vec<String> = existing
         .into_keys()
         .filter(|path| {
@@ -182,17 +191,9 @@ pub async fn push(
         })
         .collect();
     stale.sort();
-    let mut deleted = Vec::new();
     if options.delete {
         for path in &stale {
-            let key = s3.location().key(path);
-            s3.client()
-                .delete_object()
-                .bucket(&s3.location().bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|error| s3.s3_error("DeleteObject", &key, &error))?;
+            delete(s3, path).await?;
             deleted.push(path.clone());
         }
     }
@@ -234,6 +235,19 @@ async fn put_if_changed(
         version_id,
         uploaded: true,
     })
+}
+
+/// DELETE of one object under the prefix.
+async fn delete(s3: &S3Source, path: &str) -> Result<(), S3Error> {
+    let key = s3.location().key(path);
+    s3.client()
+        .delete_object()
+        .bucket(&s3.location().bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|error| s3.s3_error("DeleteObject", &key, &error))?;
+    Ok(())
 }
 
 /// The value of `name` in the object's metadata and its version id; `(None, None)` when

@@ -1,10 +1,11 @@
 //! Reading a deployment from an S3 prefix (`s3://bucket/prefix`).
 //!
 //! [`S3Source::fetch`] makes one conditional GET of the bundle object
-//! (`<prefix>/certgate-deployment.json`, see [`super::bundle`]): an unchanged ETag answers
-//! [`Fetch::NotModified`] without transferring anything. Only when no bundle exists does it
-//! list the prefix and read the files one by one, bounded by [`Limits`], and says so in
-//! [`FetchedDeployment::warnings`].
+//! (`<prefix>/certgate-deployment.bin`, see [`super::bundle`]): an unchanged ETag answers
+//! [`Fetch::NotModified`] without transferring anything. Without it, it reads a bundle of
+//! the old format (`certgate-deployment.json`) the same way; only when no bundle exists
+//! does it list the prefix and read the files one by one, bounded by [`Limits`]. Either
+//! fallback says so in [`FetchedDeployment::warnings`].
 
 use std::fmt;
 
@@ -15,7 +16,9 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
-use super::bundle::{BUNDLE_NAME, Bundle, BundleError, check_path, max_bundle_bytes};
+use super::bundle::{
+    BUNDLE_NAME, Bundle, BundleError, JSON_BUNDLE_NAME, check_path, max_bundle_bytes,
+};
 use super::{Limits, content_version};
 use crate::files::SourceFile;
 
@@ -31,7 +34,7 @@ pub const TRUSTSTORE_NAME: &str = "truststore.pem";
 
 /// Objects at the root of the prefix that `trust push` writes itself; they are not part of
 /// the deployment folder and a folder may not contain files with these names.
-pub const RESERVED_NAMES: [&str; 2] = [BUNDLE_NAME, TRUSTSTORE_NAME];
+pub const RESERVED_NAMES: [&str; 3] = [BUNDLE_NAME, JSON_BUNDLE_NAME, TRUSTSTORE_NAME];
 
 /// How many objects the fallback reader fetches at once.
 const FALLBACK_CONCURRENCY: usize = 8;
@@ -149,7 +152,41 @@ impl S3Source {
     /// S3 unreachable or refusing, a corrupted or oversized bundle, or (without a bundle)
     /// too many or too large files, or nothing at all under the prefix.
     pub async fn fetch(&self, previous_etag: Option<&str>) -> Result<Fetch, S3Error> {
-        let key = self.location.key(BUNDLE_NAME);
+        let mut warnings = Vec::new();
+        let mut got = self.get_bundle(BUNDLE_NAME, previous_etag).await?;
+        if matches!(got, Got::Missing) {
+            got = self.get_bundle(JSON_BUNDLE_NAME, previous_etag).await?;
+            if matches!(got, Got::Object { .. }) {
+                warnings.push(format!(
+                    "{JSON_BUNDLE_NAME} under {} is a bundle of the old format (JSON), slower \
+                     to read at a cold start; run `certgate trust push` to replace it with \
+                     {BUNDLE_NAME}",
+                    self.location
+                ));
+            }
+        }
+        let (key, etag, bytes) = match got {
+            Got::NotModified => return Ok(Fetch::NotModified),
+            Got::Missing => return self.fetch_files().await.map(Fetch::Loaded),
+            Got::Object { key, etag, bytes } => (key, etag, bytes),
+        };
+        let bundle = Bundle::decode(&bytes, &self.limits).map_err(|source| S3Error::Bundle {
+            bucket: self.location.bucket.clone(),
+            key,
+            source,
+        })?;
+        Ok(Fetch::Loaded(FetchedDeployment {
+            version: bundle.version,
+            files: bundle.files,
+            etag,
+            pushed_at: Some(bundle.pushed_at),
+            warnings,
+        }))
+    }
+
+    /// One conditional GET of the bundle object `name`.
+    async fn get_bundle(&self, name: &str, previous_etag: Option<&str>) -> Result<Got, S3Error> {
+        let key = self.location.key(name);
         let response = self
             .client
             .get_object()
@@ -160,10 +197,8 @@ impl S3Source {
             .await;
         let output = match response {
             Ok(output) => output,
-            Err(error) if is_not_modified(&error) => return Ok(Fetch::NotModified),
-            Err(error) if is_no_such_key(&error) => {
-                return self.fetch_files().await.map(Fetch::Loaded);
-            }
+            Err(error) if is_not_modified(&error) => return Ok(Got::NotModified),
+            Err(error) if is_no_such_key(&error) => return Ok(Got::Missing),
             Err(error) => return Err(self.s3_error("GetObject", &key, &error)),
         };
         let etag = output.e_tag.clone();
@@ -175,18 +210,7 @@ impl S3Source {
                 max_bundle_bytes(&self.limits),
             )
             .await?;
-        let bundle = Bundle::decode(&bytes, &self.limits).map_err(|source| S3Error::Bundle {
-            bucket: self.location.bucket.clone(),
-            key,
-            source,
-        })?;
-        Ok(Fetch::Loaded(FetchedDeployment {
-            version: bundle.version,
-            files: bundle.files,
-            etag,
-            pushed_at: Some(bundle.pushed_at),
-            warnings: Vec::new(),
-        }))
+        Ok(Got::Object { key, etag, bytes })
     }
 
     /// Every object under the prefix (keys and sizes), at most `max_files` + reserved ones.
@@ -425,6 +449,17 @@ pub struct ObjectEntry {
     /// Relative to the prefix.
     pub path: String,
     pub size: u64,
+}
+
+/// What a conditional GET of a bundle object found.
+enum Got {
+    NotModified,
+    Missing,
+    Object {
+        key: String,
+        etag: Option<String>,
+        bytes: Vec<u8>,
+    },
 }
 
 /// S3 answers a matching `If-None-Match` with 304, which the SDK turns into an error.

@@ -1,11 +1,14 @@
-//! CRLs: parsed and signature-checked once at load, then indexed per issuing CA so that
-//! a revocation lookup is one hash probe whether the CRL lists 10 or 1,000,000 serials.
+//! CRLs: parsed and indexed at load, so that a revocation lookup is one hash probe
+//! whether the CRL lists 10 or 1,000,000 serials; each signature-checked once against the
+//! CAs of its issuer's name, at load or when a lookup first needs it ([`Checks`]).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 use x509_parser::prelude::FromDer;
 
 use super::der;
+use super::store::{Diagnostic, DiagnosticKind, Severity};
 
 /// Identity of an issuing CA for revocation: SHA-256 over its subject name and its
 /// SubjectPublicKeyInfo. Two CAs with the same name and different keys never share
@@ -78,16 +81,6 @@ impl SerialSet {
     fn len(&self) -> usize {
         self.inline.len() + self.long.len()
     }
-}
-
-/// What the store knows about one CA's revocations (the union of its CRLs).
-#[derive(Debug, Default)]
-pub(crate) struct CaRevocations {
-    pub(crate) serials: SerialSet,
-    /// Latest nextUpdate over the CA's CRLs (unix seconds); `None`: a CRL without
-    /// nextUpdate, never stale.
-    pub(crate) next_update: Option<i64>,
-    pub(crate) sources: Vec<String>,
 }
 
 /// A CRL whose structure has been read (without copying: a CRL of a million entries
@@ -367,33 +360,349 @@ pub(crate) fn verify_signature(spki: &[u8], signed: &der::SignedData<'_>) -> boo
     })
 }
 
+/// A CA of the store whose name a CRL gives as its issuer: what checking the CRL's
+/// signature against it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) key: CaKey,
+    /// The whole SubjectPublicKeyInfo.
+    pub(crate) spki: Vec<u8>,
+    /// Its Subject, for messages.
+    pub(crate) display: String,
+    /// keyUsage absent, or present with cRLSign.
+    pub(crate) crl_signer: bool,
+}
+
+/// When a CRL's signature is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// At load, with the diagnostics returned by the load (`certgate check`, tests).
+    Now,
+    /// When a revocation lookup first needs the CRL (its issuer's certificates are
+    /// first verified); its diagnostics are logged then. A cold start then pays only
+    /// for the CRLs of the CAs its first requests meet.
+    OnFirstUse,
+}
+
+/// CRLs larger than this are checked at load even with [`Checks::OnFirstUse`]: a
+/// deferred check keeps the CRL's DER until it is made, which for a CRL of a million
+/// entries would double what it takes in memory; hashing it is most of its check anyway.
+const MAX_DEFERRED_CRL_BYTES: usize = 256 * 1024;
+
+/// One usable CRL of the store: its revoked serials (indexed at load), and its
+/// signature, checked against the CAs of its issuer's name at load or on first use.
+#[derive(Debug)]
+struct CrlEntry {
+    path: String,
+    serials: SerialSet,
+    next_update: Option<i64>,
+    /// The CAs of its issuer's name, tried in load order.
+    candidates: Vec<Candidate>,
+    /// The DER, kept until the signature is checked.
+    der: Option<Vec<u8>>,
+    /// Whether the check is left for first use.
+    deferred: bool,
+    /// Load time (unix seconds): dates the stale-CRL diagnostic.
+    loaded_at: i64,
+    checked: OnceLock<Checked>,
+}
+
+/// What checking a CRL's signature found.
+#[derive(Debug)]
+struct Checked {
+    /// The CAs it is a valid CRL of: its signature verifies with their key and their
+    /// keyUsage allows cRLSign.
+    signers: Vec<CaKey>,
+    /// Why it is unused, or a warning about it (stale, no nextUpdate).
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl CrlEntry {
+    /// The signature check, made once (at load or on first use).
+    fn checked(&self) -> &Checked {
+        self.checked.get_or_init(|| {
+            let checked = self.check();
+            for d in &checked.diagnostics {
+                d.log(&d.message);
+            }
+            checked
+        })
+    }
+
+    fn check(&self) -> Checked {
+        let mut diagnostics = Vec::new();
+        let mut diagnostic = |severity, kind, message| {
+            diagnostics.push(Diagnostic {
+                path: self.path.clone(),
+                severity,
+                kind,
+                message,
+            });
+        };
+        let parsed = self.der.as_deref().map(parse);
+        let Some(Ok(parsed)) = parsed else {
+            // Parsed at load before the DER was kept: cannot happen. Unusable if it did.
+            diagnostic(
+                Severity::Error,
+                DiagnosticKind::CrlUnusable,
+                "the CRL could not be read again to check its signature; ignored".to_owned(),
+            );
+            return Checked {
+                signers: Vec::new(),
+                diagnostics,
+            };
+        };
+        let mut signers: Vec<CaKey> = Vec::new();
+        let mut verified = None;
+        let mut not_signer = None;
+        for ca in &self.candidates {
+            if !verify_signature(&ca.spki, &parsed.signed) {
+                continue;
+            }
+            if !ca.crl_signer {
+                not_signer.get_or_insert_with(|| ca.display.clone());
+                continue;
+            }
+            if !signers.contains(&ca.key) {
+                signers.push(ca.key);
+            }
+            verified.get_or_insert_with(|| ca.display.clone());
+        }
+        let Some(issuer) = verified else {
+            if let Some(ca) = not_signer {
+                diagnostic(
+                    Severity::Error,
+                    DiagnosticKind::CrlIssuerNotCrlSigner,
+                    format!(
+                        "signed by {ca}, whose keyUsage does not allow cRLSign; ignored. \
+                         Re-issue the CA with cRLSign, or have the CRL signed by a CA that has it"
+                    ),
+                );
+            } else {
+                diagnostic(
+                    Severity::Error,
+                    DiagnosticKind::CrlBadSignature,
+                    format!(
+                        "signature does not verify against any CA named {} ({} loaded); ignored: \
+                         Verify() gives RevocationUnknown for its certificates unless another CRL covers them",
+                        parsed.issuer_display,
+                        self.candidates.len()
+                    ),
+                );
+            }
+            return Checked {
+                signers,
+                diagnostics,
+            };
+        };
+        match self.next_update {
+            Some(next) if self.loaded_at >= next => diagnostic(
+                Severity::Warning,
+                DiagnosticKind::CrlStale,
+                format!(
+                    "CRL of {issuer} is past its nextUpdate ({}): Verify() is false (RevocationUnknown) for \
+                     certificates it issued until a fresh CRL is deployed",
+                    crate::text::rfc3339(next)
+                ),
+            ),
+            Some(_) => {}
+            None => diagnostic(
+                Severity::Warning,
+                DiagnosticKind::CrlNoNextUpdate,
+                format!("CRL of {issuer} has no nextUpdate: it is treated as never stale"),
+            ),
+        }
+        Checked {
+            signers,
+            diagnostics,
+        }
+    }
+}
+
+/// The CRLs that name one CA of the store as their issuer.
+#[derive(Debug)]
+struct CaCrls {
+    /// Indexes into [`RevocationIndex::crls`].
+    crls: Vec<usize>,
+    /// Where the CA was loaded from and its Subject, for the missing-CRL diagnostic.
+    path: String,
+    display: String,
+    /// The missing-CRL warning, once a lookup found none of them valid (and logged it;
+    /// [`Checks::OnFirstUse`]).
+    none_valid: OnceLock<Diagnostic>,
+}
+
+/// What the store knows about one CA's revocations: its valid CRLs (at least one).
+#[derive(Debug)]
+pub(crate) struct CaRevocations<'a> {
+    crls: Vec<&'a CrlEntry>,
+}
+
+impl CaRevocations<'_> {
+    /// Whether any of the CA's CRLs lists `serial`.
+    pub(crate) fn contains(&self, serial: &[u8]) -> bool {
+        self.crls.iter().any(|crl| crl.serials.contains(serial))
+    }
+
+    /// Latest nextUpdate over the CA's CRLs (unix seconds); `None`: a CRL without
+    /// nextUpdate, never stale.
+    pub(crate) fn next_update(&self) -> Option<i64> {
+        self.crls
+            .iter()
+            .map(|crl| crl.next_update)
+            .try_fold(i64::MIN, |latest, next| Some(latest.max(next?)))
+    }
+
+    /// The CRL files, for messages.
+    pub(crate) fn sources(&self) -> String {
+        let paths: Vec<&str> = self.crls.iter().map(|crl| crl.path.as_str()).collect();
+        paths.join(", ")
+    }
+}
+
 /// Revocations by issuing CA.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RevocationIndex {
-    by_ca: HashMap<CaKey, CaRevocations>,
+    checks: Checks,
+    crls: Vec<CrlEntry>,
+    by_ca: HashMap<CaKey, CaCrls>,
 }
 
 impl RevocationIndex {
-    pub(crate) fn add(&mut self, ca: CaKey, crl: &ParsedCrl<'_>, path: &str) {
-        let entry = self.by_ca.entry(ca).or_default();
-        entry.serials.inline.reserve(crl.serials().count());
-        for serial in crl.serials() {
-            entry.serials.insert(serial);
+    pub(crate) fn new(checks: Checks) -> Self {
+        Self {
+            checks,
+            crls: Vec::new(),
+            by_ca: HashMap::new(),
         }
-        entry.next_update = match (entry.sources.is_empty(), entry.next_update, crl.next_update) {
-            (true, _, next) => next,
-            (false, None, _) | (false, _, None) => None,
-            (false, Some(a), Some(b)) => Some(a.max(b)),
+    }
+
+    /// Registers a CA of the store, before the CRLs are added.
+    pub(crate) fn add_ca(&mut self, ca: CaKey, path: &str, display: &str) {
+        self.by_ca.entry(ca).or_insert_with(|| CaCrls {
+            crls: Vec::new(),
+            path: path.to_owned(),
+            display: display.to_owned(),
+            none_valid: OnceLock::new(),
+        });
+    }
+
+    /// Adds a parsed CRL whose issuer's name is that of `candidates` (not empty), and
+    /// returns the diagnostics of its signature check when it is made now.
+    pub(crate) fn add(
+        &mut self,
+        crl: &ParsedCrl<'_>,
+        der: &[u8],
+        path: &str,
+        candidates: Vec<Candidate>,
+        now: i64,
+    ) -> Vec<Diagnostic> {
+        let mut serials = SerialSet::default();
+        serials.inline.reserve(crl.serials().count());
+        for serial in crl.serials() {
+            serials.insert(serial);
+        }
+        let index = self.crls.len();
+        for candidate in &candidates {
+            if let Some(ca) = self.by_ca.get_mut(&candidate.key)
+                && !ca.crls.contains(&index)
+            {
+                ca.crls.push(index);
+            }
+        }
+        let mut entry = CrlEntry {
+            path: path.to_owned(),
+            serials,
+            next_update: crl.next_update,
+            candidates,
+            der: Some(der.to_vec()),
+            deferred: true,
+            loaded_at: now,
+            checked: OnceLock::new(),
         };
-        entry.sources.push(path.to_owned());
+        let mut diagnostics = Vec::new();
+        if self.checks == Checks::Now || der.len() > MAX_DEFERRED_CRL_BYTES {
+            let checked = entry.check();
+            diagnostics.clone_from(&checked.diagnostics);
+            entry.checked = OnceLock::from(checked);
+            entry.der = None;
+            entry.deferred = false;
+        }
+        self.crls.push(entry);
+        diagnostics
     }
 
-    pub(crate) fn get(&self, ca: &CaKey) -> Option<&CaRevocations> {
-        self.by_ca.get(ca)
+    /// Whether the CA has a valid CRL: its CRLs' signatures are checked now if they were
+    /// not yet (so only with [`Checks::Now`] is this free of checks).
+    pub(crate) fn has_valid_crl(&self, ca: &CaKey) -> bool {
+        self.get(ca).is_some()
     }
 
+    /// Whether some CRL names the CA as its issuer, valid or not.
+    pub(crate) fn is_named(&self, ca: &CaKey) -> bool {
+        self.by_ca.get(ca).is_some_and(|c| !c.crls.is_empty())
+    }
+
+    /// The CA's valid CRLs; `None` when it has none. Checks the signatures of its CRLs
+    /// not checked yet, and logs once when none of them is valid.
+    pub(crate) fn get(&self, ca: &CaKey) -> Option<CaRevocations<'_>> {
+        let entry = self.by_ca.get(ca)?;
+        let crls: Vec<&CrlEntry> = entry
+            .crls
+            .iter()
+            .filter_map(|&i| self.crls.get(i))
+            .filter(|crl| crl.checked().signers.contains(ca))
+            .collect();
+        if crls.is_empty() {
+            if self.checks == Checks::OnFirstUse && !entry.crls.is_empty() {
+                entry.none_valid.get_or_init(|| {
+                    let d = missing_crl(&entry.path, &entry.display);
+                    d.log(&d.message);
+                    d
+                });
+            }
+            return None;
+        }
+        Some(CaRevocations { crls })
+    }
+
+    /// The diagnostics of the checks made on first use so far: those of the CRLs, in
+    /// load order, then the missing-CRL warnings, by path.
+    pub(crate) fn checked_on_first_use(&self) -> Vec<Diagnostic> {
+        let mut diagnostics: Vec<Diagnostic> = self
+            .crls
+            .iter()
+            .filter(|crl| crl.deferred)
+            .filter_map(|crl| crl.checked.get())
+            .flat_map(|checked| checked.diagnostics.iter().cloned())
+            .collect();
+        let mut missing: Vec<Diagnostic> = self
+            .by_ca
+            .values()
+            .filter_map(|ca| ca.none_valid.get().cloned())
+            .collect();
+        missing.sort_by(|a, b| a.path.cmp(&b.path));
+        diagnostics.extend(missing);
+        diagnostics
+    }
+
+    /// The nextUpdate of every CRL that names a CA of the store (valid or not: a
+    /// superfluous boundary only shortens how long a cached verdict is kept).
     pub(crate) fn next_updates(&self) -> impl Iterator<Item = i64> + '_ {
-        self.by_ca.values().filter_map(|r| r.next_update)
+        self.crls.iter().filter_map(|crl| crl.next_update)
+    }
+}
+
+/// The warning for a CA without a valid CRL.
+pub(crate) fn missing_crl(path: &str, display: &str) -> Diagnostic {
+    Diagnostic {
+        path: path.to_owned(),
+        severity: Severity::Warning,
+        kind: DiagnosticKind::MissingCrl,
+        message: format!(
+            "no CRL in crl/ for {display}: Verify() will always be false (RevocationUnknown) for the \
+             certificates it issues; VerifyNoRevocation() is unaffected"
+        ),
     }
 }
 

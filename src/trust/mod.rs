@@ -55,10 +55,16 @@
 //!
 //! At load ([`TrustStore::from_files`]): certificates decoded, CAs checked, CRLs parsed
 //! and their signatures verified once against the CAs of their issuer's name, revoked
-//! serials indexed per issuing CA (keyed by name *and* public key) in hash sets. Per
-//! request: webpki builds and checks the path with revocation off, and the revocation
-//! of each certificate of the path but the root is one hash lookup in that index, so a
-//! CRL of a million entries costs what one of ten does.
+//! serials indexed per CRL in hash sets, the CRLs per issuing CA (keyed by name *and*
+//! public key). Per request: webpki builds and checks the path with revocation off, and
+//! the revocation of each certificate of the path but the root is a hash lookup in the
+//! CRLs of its issuer, so a CRL of a million entries costs what one of ten does.
+//!
+//! A function's cold start ([`TrustStore::from_files_with`] and [`Checks::OnFirstUse`])
+//! leaves the CRL signatures (but those of CRLs over 256 KiB) to the first lookup of
+//! their issuer: a bad one then fails that verification and every later one closed
+//! (`RevocationUnknown`), as a bad CRL found at load does, and its diagnostic is logged
+//! and kept ([`TrustStore::checked_on_first_use`]).
 
 mod cache;
 mod crl;
@@ -69,7 +75,7 @@ mod verdict;
 mod verify;
 
 pub use cache::{CacheStats, VerifyCache};
-pub use crl::CrlError;
+pub use crl::{Checks, CrlError};
 pub(crate) use issued::issued_by;
 pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification, Verifier};

@@ -10,8 +10,10 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor
 use time::OffsetDateTime;
 use x509_parser::prelude::FromDer;
 
-use super::crl::{self, CaKey, RevocationIndex};
-use crate::cert::{CertError, Certificate, UploadedCertificates, check_chain, decode_chain};
+use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
+use crate::cert::{
+    CertError, Certificate, UploadedCertificates, check_chain, decode_chain, split_chain,
+};
 use crate::files::SourceFile;
 
 /// How bad a load-time problem is.
@@ -73,6 +75,17 @@ pub struct Diagnostic {
     pub message: String,
 }
 
+impl Diagnostic {
+    /// Logs it (`error` or `warn`, with its path and kind) saying `message`: a load's
+    /// diagnostics and those of checks made on first use are logged alike.
+    pub(crate) fn log(&self, message: &str) {
+        match self.severity {
+            Severity::Error => tracing::error!(path = %self.path, kind = ?self.kind, "{message}"),
+            Severity::Warning => tracing::warn!(path = %self.path, kind = ?self.kind, "{message}"),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.message)
@@ -127,11 +140,7 @@ struct CaRecord {
     path: String,
     /// Subject Name contents (webpki's form).
     subject: Vec<u8>,
-    spki: Vec<u8>,
-    key: CaKey,
-    display: String,
-    crl_signer: bool,
-    has_crl: bool,
+    candidate: Candidate,
 }
 
 #[derive(Default)]
@@ -203,6 +212,18 @@ impl TrustStore {
     /// dates the diagnostics (an expired CA, a stale CRL); verification takes its own
     /// time.
     pub fn from_files(files: &[SourceFile], now: OffsetDateTime) -> (Self, Vec<Diagnostic>) {
+        Self::from_files_with(files, now, Checks::Now)
+    }
+
+    /// [`TrustStore::from_files`] with the CRL signatures checked as `checks` says: with
+    /// [`Checks::OnFirstUse`], a CRL's signature is checked (and a bad one logged, with
+    /// the diagnostic `from_files` would return) when a verification first looks up its
+    /// issuer, and until then a CA that some CRL names counts as having one.
+    pub fn from_files_with(
+        files: &[SourceFile],
+        now: OffsetDateTime,
+        checks: Checks,
+    ) -> (Self, Vec<Diagnostic>) {
         let uploaded_files: Vec<&SourceFile> = under(files, "certificates/").collect();
         let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
             std::thread::scope(|scope| {
@@ -213,16 +234,16 @@ impl TrustStore {
                     .then(|| {
                         std::thread::Builder::new()
                             .name("certgate-uploaded".to_owned())
-                            .spawn_scoped(scope, || load_uploaded(&uploaded_files))
+                            .spawn_scoped(scope, || load_uploaded(&uploaded_files, checks))
                             .ok()
                     })
                     .flatten();
-                let (store, diagnostics) = Self::from_ca_files(files, now.unix_timestamp());
+                let (store, diagnostics) = Self::from_ca_files(files, now.unix_timestamp(), checks);
                 let uploaded = match task {
                     Some(task) => task
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    None => load_uploaded(&uploaded_files),
+                    None => load_uploaded(&uploaded_files, checks),
                 };
                 (store, diagnostics, uploaded)
             });
@@ -232,7 +253,7 @@ impl TrustStore {
     }
 
     /// The store from `ca/` and `crl/`, without uploaded certificates.
-    fn from_ca_files(files: &[SourceFile], now: i64) -> (Self, Vec<Diagnostic>) {
+    fn from_ca_files(files: &[SourceFile], now: i64, checks: Checks) -> (Self, Vec<Diagnostic>) {
         let mut loader = Loader::default();
         let mut roots = Vec::new();
         let mut anchors = Vec::new();
@@ -241,7 +262,7 @@ impl TrustStore {
         let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
         let mut cas: Vec<CaRecord> = Vec::new();
         let mut boundaries = Vec::new();
-        let mut revocations = RevocationIndex::default();
+        let mut revocations = RevocationIndex::new(checks);
 
         for file in under(files, "ca/") {
             if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
@@ -307,14 +328,16 @@ impl TrustStore {
                 let spki = webpki::spki_for_anchor(&anchor);
                 let key = CaKey::new(anchor.subject.as_ref(), spki.as_ref());
                 if f.is_ca {
+                    revocations.add_ca(key, &file.path, &f.subject);
                     cas.push(CaRecord {
                         path: file.path.clone(),
                         subject: anchor.subject.as_ref().to_vec(),
-                        spki: spki.as_ref().to_vec(),
-                        key,
-                        display: f.subject.clone(),
-                        crl_signer: f.crl_signer,
-                        has_crl: false,
+                        candidate: Candidate {
+                            key,
+                            spki: spki.as_ref().to_vec(),
+                            display: f.subject.clone(),
+                            crl_signer: f.crl_signer,
+                        },
                     });
                 }
                 boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
@@ -376,14 +399,16 @@ impl TrustStore {
                 loader.validity_warnings(&file.path, &label, &f, now);
                 boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
                 let key = CaKey::new(&subject, &spki);
+                revocations.add_ca(key, &file.path, &f.subject);
                 cas.push(CaRecord {
                     path: file.path.clone(),
                     subject,
-                    spki,
-                    key,
-                    display: f.subject,
-                    crl_signer: f.crl_signer,
-                    has_crl: false,
+                    candidate: Candidate {
+                        key,
+                        spki,
+                        display: f.subject,
+                        crl_signer: f.crl_signer,
+                    },
                 });
                 intermediate_ders.push(der_owned);
                 intermediates.push(Arc::new(cert));
@@ -392,20 +417,19 @@ impl TrustStore {
 
         for file in under(files, "crl/") {
             for blob in loader.crl_blobs(file) {
-                loader.load_crl(&file.path, &blob, &mut cas, &mut revocations, now);
+                loader.load_crl(&file.path, &blob, &cas, &mut revocations, now);
             }
         }
-        for ca in cas.iter().filter(|ca| !ca.has_crl) {
-            loader.push(
-                &ca.path,
-                Severity::Warning,
-                DiagnosticKind::MissingCrl,
-                format!(
-                    "no CRL in crl/ for {}: Verify() will always be false (RevocationUnknown) for the \
-                     certificates it issues; VerifyNoRevocation() is unaffected",
-                    ca.display
-                ),
-            );
+        // Checked on first use, a CA that a CRL names has one until that CRL turns out
+        // bad; then the warning is logged (see RevocationIndex::get).
+        let has_crl = |ca: &CaKey| match checks {
+            Checks::Now => revocations.has_valid_crl(ca),
+            Checks::OnFirstUse => revocations.is_named(ca),
+        };
+        for ca in cas.iter().filter(|ca| !has_crl(&ca.candidate.key)) {
+            loader
+                .diagnostics
+                .push(crl::missing_crl(&ca.path, &ca.candidate.display));
         }
 
         boundaries.extend(revocations.next_updates());
@@ -424,6 +448,22 @@ impl TrustStore {
             uploaded: Arc::default(),
         };
         (store, loader.diagnostics)
+    }
+
+    /// The diagnostics of the checks made on first use so far ([`Checks::OnFirstUse`]):
+    /// of CRLs, then of uploaded certificates, each as [`TrustStore::from_files`] would
+    /// have returned it, and logged when made.
+    pub fn checked_on_first_use(&self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.revocations.checked_on_first_use();
+        diagnostics.extend(self.uploaded.failed_on_first_read().into_iter().map(
+            |(path, error)| Diagnostic {
+                path: path.to_owned(),
+                severity: Severity::Error,
+                kind: DiagnosticKind::NotACertificate,
+                message: format!("{error}; ignored"),
+            },
+        ));
+        diagnostics
     }
 
     /// Unique per built store in this process: a cache keyed by it never serves a
@@ -463,8 +503,10 @@ fn under<'a>(
 const PARALLEL_UPLOADED: usize = 64;
 
 /// `certificates/<id>.*`: each checked now and decoded on first use (see
-/// [`UploadedCertificates`]), with the diagnostics of the files that were ignored.
-fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic>) {
+/// [`UploadedCertificates`]), or with [`Checks::OnFirstUse`] both on first use but for
+/// the form of the file (PEM, base64) and files of several certificates, with the
+/// diagnostics of the files that were ignored.
+fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
     let mut uploaded = UploadedCertificates::default();
     let mut uploaded_from: HashMap<String, String> = HashMap::new();
@@ -489,6 +531,23 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
             Some(dot) if dot > 0 => &name[..dot],
             _ => name,
         };
+        if checks == Checks::OnFirstUse {
+            let mut ders = loader.found(file, split_chain(&file.bytes));
+            if ders.is_empty() {
+                continue;
+            }
+            // A file of several certificates is checked now: all of them, as
+            // Certificates[id] reads only the first.
+            if ders.len() == 1 {
+                if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
+                    loader.replaced(file, id, &previous);
+                }
+                if let Some(der) = ders.pop() {
+                    uploaded.insert_unchecked(id, &file.path, der);
+                }
+                continue;
+            }
+        }
         // Checked now, decoded on first use (see UploadedCertificates).
         let certs = loader.found(file, check_chain(&file.bytes));
         if certs.is_empty() {
@@ -506,12 +565,7 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
             );
         }
         if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
-            loader.push(
-                &file.path,
-                Severity::Warning,
-                DiagnosticKind::Ignored,
-                format!("id \"{id}\" is also used by {previous}; this file replaces it"),
-            );
+            loader.replaced(file, id, &previous);
         }
         if let Some(first) = certs.into_iter().next() {
             uploaded.insert_checked(id, first);
@@ -521,6 +575,16 @@ fn load_uploaded(files: &[&SourceFile]) -> (UploadedCertificates, Vec<Diagnostic
 }
 
 impl Loader {
+    /// `file` holds the uploaded certificate `id` that `previous` held too.
+    fn replaced(&mut self, file: &SourceFile, id: &str, previous: &str) {
+        self.push(
+            &file.path,
+            Severity::Warning,
+            DiagnosticKind::Ignored,
+            format!("id \"{id}\" is also used by {previous}; this file replaces it"),
+        );
+    }
+
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
@@ -679,7 +743,7 @@ impl Loader {
         &mut self,
         path: &str,
         blob: &[u8],
-        cas: &mut [CaRecord],
+        cas: &[CaRecord],
         index: &mut RevocationIndex,
         now: i64,
     ) {
@@ -695,77 +759,24 @@ impl Loader {
                 return;
             }
         };
-        let mut named = 0;
-        let mut verified = None;
-        let mut not_signer = None;
-        let mut added: Vec<CaKey> = Vec::new();
-        for ca in cas.iter_mut().filter(|ca| ca.subject == parsed.issuer) {
-            named += 1;
-            if !crl::verify_signature(&ca.spki, &parsed.signed) {
-                continue;
-            }
-            if !ca.crl_signer {
-                not_signer.get_or_insert_with(|| ca.display.clone());
-                continue;
-            }
-            if !added.contains(&ca.key) {
-                index.add(ca.key, &parsed, path);
-                added.push(ca.key);
-            }
-            ca.has_crl = true;
-            verified.get_or_insert_with(|| ca.display.clone());
-        }
-        let Some(issuer) = verified else {
-            if let Some(ca) = not_signer {
-                self.push(
-                    path,
-                    Severity::Error,
-                    DiagnosticKind::CrlIssuerNotCrlSigner,
-                    format!(
-                        "signed by {ca}, whose keyUsage does not allow cRLSign; ignored. \
-                         Re-issue the CA with cRLSign, or have the CRL signed by a CA that has it"
-                    ),
-                );
-                return;
-            }
-            let message = if named == 0 {
+        let candidates: Vec<Candidate> = cas
+            .iter()
+            .filter(|ca| ca.subject == parsed.issuer)
+            .map(|ca| ca.candidate.clone())
+            .collect();
+        if candidates.is_empty() {
+            self.push(
+                path,
+                Severity::Error,
+                DiagnosticKind::CrlIssuerUnknown,
                 format!(
                     "issued by {}, which is not a CA in ca/root or ca/intermediate; ignored. Upload the issuing CA",
                     parsed.issuer_display
-                )
-            } else {
-                format!(
-                    "signature does not verify against any CA named {} ({named} loaded); ignored: \
-                     Verify() gives RevocationUnknown for its certificates unless another CRL covers them",
-                    parsed.issuer_display
-                )
-            };
-            let kind = if named == 0 {
-                DiagnosticKind::CrlIssuerUnknown
-            } else {
-                DiagnosticKind::CrlBadSignature
-            };
-            self.push(path, Severity::Error, kind, message);
-            return;
-        };
-        match parsed.next_update {
-            Some(next) if now >= next => self.push(
-                path,
-                Severity::Warning,
-                DiagnosticKind::CrlStale,
-                format!(
-                    "CRL of {issuer} is past its nextUpdate ({}): Verify() is false (RevocationUnknown) for \
-                     certificates it issued until a fresh CRL is deployed",
-                    crate::text::rfc3339(next)
                 ),
-            ),
-            Some(_) => {}
-            None => self.push(
-                path,
-                Severity::Warning,
-                DiagnosticKind::CrlNoNextUpdate,
-                format!("CRL of {issuer} has no nextUpdate: it is treated as never stale"),
-            ),
+            );
+            return;
         }
+        let checked = index.add(&parsed, blob, path, candidates, now);
+        self.diagnostics.extend(checked);
     }
 }

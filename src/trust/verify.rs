@@ -338,12 +338,12 @@ impl TrustStore {
                     let d = format!(
                         "{who} (serial {}) is listed in its issuer's CRL ({})",
                         crate::text::hex_upper(cert.serial()),
-                        crls.sources.join(", ")
+                        crls.sources()
                     );
                     return fail(webpki::Error::CertRevoked, d);
                 }
                 (RevocationStatus::Stale, Some(crls)) => {
-                    let next = crls.next_update.unwrap_or(t);
+                    let next = crls.next_update().unwrap_or(t);
                     unknown.get_or_insert((
                         webpki::Error::CrlExpired {
                             time: unix(t),
@@ -352,7 +352,7 @@ impl TrustStore {
                         format!(
                             "the CRL of the issuer of {who} is stale: its nextUpdate was {} ({})",
                             rfc3339(unix(next)),
-                            crls.sources.join(", ")
+                            crls.sources()
                         ),
                     ));
                 }
@@ -377,13 +377,13 @@ impl TrustStore {
         issuer: &CaKey,
         serial: &[u8],
         t: i64,
-    ) -> (RevocationStatus, Option<&CaRevocations>) {
+    ) -> (RevocationStatus, Option<CaRevocations<'_>>) {
         let Some(crls) = self.revocations.get(issuer) else {
             return (RevocationStatus::NoCrl, None);
         };
-        let status = if crls.serials.contains(serial) {
+        let status = if crls.contains(serial) {
             RevocationStatus::Revoked // a revocation stands even in a stale CRL
-        } else if crls.next_update.is_some_and(|next| t >= next) {
+        } else if crls.next_update().is_some_and(|next| t >= next) {
             RevocationStatus::Stale
         } else {
             RevocationStatus::NotRevoked

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use certgate::files::SourceFile;
 use certgate::gateway::check_deployment;
+use certgate::source::bundle::{BUNDLE_NAME, JSON_BUNDLE_NAME};
 use certgate::source::push::{PushOptions, push, reserved_conflicts, truststore_pem};
 use certgate::source::read_folder;
 use certgate::source::s3::{ClientOptions, Fetch, S3Location, S3Source, s3_client};
@@ -159,6 +160,11 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
         },
         report.version
     );
+    if report.deleted.iter().any(|path| path == JSON_BUNDLE_NAME) {
+        println!(
+            "deleted   {JSON_BUNDLE_NAME} (the bundle of the old format, replaced by {BUNDLE_NAME})"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
