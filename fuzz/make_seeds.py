@@ -53,6 +53,20 @@ def bundle(files):
     }, indent=2).encode()
 
 
+def bundle_bin(files):
+    """Format 2, as `trust push` writes it (src/source/bundle.rs)."""
+    def text(t):
+        b = t.encode()
+        return struct.pack(">H", len(b)) + b
+    items = sorted(files.items())
+    out = b"certgate-deployment\n" + struct.pack(">I", 2)
+    out += text(content_version(files)) + text("2026-05-01T12:00:00Z")
+    out += struct.pack(">I", len(items))
+    for p, d in items:
+        out += text(p) + struct.pack(">Q", len(d)) + hashlib.sha256(d).digest()
+    return out + b"".join(d for _, d in items)
+
+
 root = read("ca/root/contoso-root.pem")
 issuing = read("ca/intermediate/contoso-issuing.pem")
 crl_issuing = read("crl/contoso-issuing.crl")
@@ -79,6 +93,7 @@ for dirpath, _, names in os.walk(EXAMPLE):
         everything[os.path.relpath(full, EXAMPLE).replace(os.sep, "/")] = read(full)
 minimal = {"gateway.toml": b"[deployment]\ncertificate_source = \"apigateway\"\n"}
 write("bundle_decode", "sample_deployment", bundle(everything))
+write("bundle_decode", "sample_deployment_bin", bundle_bin(everything))
 write("bundle_decode", "minimal", bundle(minimal))
 write("bundle_decode", "trust_der", bundle({
     "gateway.toml": minimal["gateway.toml"],
