@@ -77,8 +77,8 @@ fn multi(headers: &Value) -> Value {
 }
 
 fn run(event: &Value, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
-    let request = parse_event(&event.to_string()).unwrap();
-    to_gateway_request(request, config).unwrap()
+    let event = parse_event(&event.to_string()).unwrap();
+    to_gateway_request(event, config)
 }
 
 fn thumbprint(request: &GatewayRequest) -> Option<String> {
