@@ -158,7 +158,9 @@ pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
         kind,
         parts,
         body,
-        context_pem: context.and_then(|context| context_certificate_pem(kind, context)),
+        context_pem: raw
+            .request_context
+            .and_then(|context| context_certificate_pem(kind, context)),
         client_ip,
         request_id: request_id.unwrap_or_default(),
     })
@@ -335,7 +337,11 @@ fn uri(
 /// no host.
 fn authority(host: &str, headers: &HeaderMap) -> Option<http::uri::Authority> {
     let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
-    let url = url::Url::parse(&format!("{scheme}://{host}/")).ok()?;
+    let mut text = String::with_capacity(scheme.len() + host.len() + 4);
+    for part in [scheme, "://", host, "/"] {
+        text.push_str(part);
+    }
+    let url = url::Url::parse(&text).ok()?;
     url.authority().parse().ok()
 }
 
@@ -406,14 +412,15 @@ fn body(kind: EventKind, raw: &RawEvent<'_>) -> Result<Payload, EventError> {
     })
 }
 
-/// `clientCertPem` from API Gateway's request context.
-fn context_certificate_pem(kind: EventKind, context: &RawContext<'_>) -> Option<String> {
+/// `clientCertPem` from API Gateway's request context (taken: with its `\n` escapes it
+/// is already a string of its own).
+fn context_certificate_pem(kind: EventKind, context: RawContext<'_>) -> Option<String> {
     let client_cert = match kind {
-        EventKind::RestV1 => context.identity.as_ref()?.client_cert.as_ref(),
-        EventKind::HttpV2 => context.authentication.as_ref()?.client_cert.as_ref(),
+        EventKind::RestV1 => context.identity?.client_cert,
+        EventKind::HttpV2 => context.authentication?.client_cert,
         EventKind::Alb => None,
     }?;
-    Some(client_cert.client_cert_pem.as_ref()?.0.clone().into_owned())
+    Some(client_cert.client_cert_pem?.0.into_owned())
 }
 
 /// The ALB appends the peer address to X-Forwarded-For: the last entry is the only one
