@@ -23,7 +23,6 @@ use std::hint::black_box;
 
 use certgate::body::Payload;
 use certgate::cert::Certificate;
-use certgate::config::GatewayConfig;
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lambda_adapter::{EVENTS, Samples};

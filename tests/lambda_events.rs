@@ -541,7 +541,12 @@ fn assert_reads_as_lambda_http(json: &str) {
 fn every_sample_event_reads_as_lambda_http_reads_it() {
     let root = env!("CARGO_MANIFEST_DIR");
     let mut files = Vec::new();
-    for dir in ["events/rest", "events/http-api", "events/alb", "events/migration"] {
+    for dir in [
+        "events/rest",
+        "events/http-api",
+        "events/alb",
+        "events/migration",
+    ] {
         for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
             files.push(entry.unwrap().path());
         }
@@ -555,7 +560,8 @@ fn every_sample_event_reads_as_lambda_http_reads_it() {
 
 #[test]
 fn events_with_queries_cookies_encoded_bodies_and_escapes_read_as_lambda_http_reads_them() {
-    let host = json!({"Host": "API.Contoso.com:443", "X-Note": "a, b", "x-forwarded-proto": "https"});
+    let host =
+        json!({"Host": "API.Contoso.com:443", "X-Note": "a, b", "x-forwarded-proto": "https"});
     // One parameter per event: lambda_http orders several by a hash map.
     let mut rest = rest_v1(None, host.clone());
     rest["multiValueQueryStringParameters"] = json!({"q": ["a b", "c&d=é+/"]});
@@ -648,7 +654,10 @@ fn malformed_events_are_refused_in_their_shape_or_unrecognised() {
     }
     for text in ["", "{", "{\"httpMethod\": \"GET\"", "\u{0}"] {
         let err = parse_event(text).unwrap_err();
-        assert!(matches!(err, EventError::Unrecognised(_)), "{text:?}: {err:?}");
+        assert!(
+            matches!(err, EventError::Unrecognised(_)),
+            "{text:?}: {err:?}"
+        );
     }
     // Headers and parameters read as absent when null, as lambda_http reads them.
     let event = json!({"httpMethod": "", "requestContext": {"elb": {}}, "headers": null,

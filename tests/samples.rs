@@ -486,8 +486,7 @@ fn spoofed_headers_carry_the_good_certificate() {
         decode_chain(pem.as_bytes()).unwrap()[0].thumbprint(),
         good.thumbprint()
     );
-    let (_, request) =
-        to_gateway_request(parse_event(&read(file)).unwrap(), &source_config("alb"));
+    let (_, request) = to_gateway_request(parse_event(&read(file)).unwrap(), &source_config("alb"));
     assert!(request.certificate.leaf().is_none(), "{file}");
     assert_eq!(
         request.ignored_certificate_sources,

@@ -27,8 +27,10 @@ pub(crate) const EVENTS: [(&str, &str); 3] = [
 impl Samples {
     pub(crate) fn new() -> Self {
         Self {
-            apigateway: GatewayConfig::parse(include_str!("../../examples/apigateway/gateway.toml"))
-                .expect("examples/apigateway/gateway.toml"),
+            apigateway: GatewayConfig::parse(include_str!(
+                "../../examples/apigateway/gateway.toml"
+            ))
+            .expect("examples/apigateway/gateway.toml"),
             alb: GatewayConfig::parse(include_str!("../../examples/alb/gateway.toml"))
                 .expect("examples/alb/gateway.toml"),
             answer: GatewayResponse {
@@ -46,7 +48,11 @@ impl Samples {
     /// One event of sample `name` through the adapter: parsed with its certificate, the
     /// answer written as the front end's JSON, the EMF line.
     pub(crate) fn run(&self, name: &str, event: &str) {
-        let config = if name == "alb" { &self.alb } else { &self.apigateway };
+        let config = if name == "alb" {
+            &self.alb
+        } else {
+            &self.apigateway
+        };
         let event = parse_event(black_box(event)).expect("an HTTP event");
         let (kind, request) = to_gateway_request(event, config);
         assert!(request.certificate.leaf().is_some(), "no certificate");

@@ -277,8 +277,10 @@ mod tests {
         );
         // An arc past 64 bits (up to 128 are written).
         assert_eq!(
-            oid_to_string(&[0x2a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00])
-                .as_deref(),
+            oid_to_string(&[
+                0x2a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00
+            ])
+            .as_deref(),
             Some("1.2.18446744073709551616")
         );
     }

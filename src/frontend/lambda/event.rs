@@ -75,7 +75,6 @@ pub enum EventError {
     BadBody(EventKind),
 }
 
-
 /// An HTTP event, read: the request as its front end described it, before the
 /// deployment's certificate source is applied ([`to_gateway_request`]).
 #[derive(Debug)]
@@ -146,7 +145,10 @@ pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
             };
             (
                 source_ip.and_then(|ip| ip.parse().ok()),
-                context.request_id.as_ref().map(|id| id.0.clone().into_owned()),
+                context
+                    .request_id
+                    .as_ref()
+                    .map(|id| id.0.clone().into_owned()),
             )
         }
     };
@@ -176,14 +178,15 @@ fn shape<'e, 'a>(
         (Some(Ok(method)), Some(c)) if method_is_valid(c.http_method.as_ref()) => {
             (EventKind::RestV1, method)
         }
-        (_, Some(RawContext { http: Some(http), .. }))
-            if method_is_valid(http.method.as_ref()) =>
-        {
-            match method(http.method.as_ref()) {
-                Some(Ok(method)) => (EventKind::HttpV2, method),
-                _ => return Err(unrecognised()),
-            }
-        }
+        (
+            _,
+            Some(RawContext {
+                http: Some(http), ..
+            }),
+        ) if method_is_valid(http.method.as_ref()) => match method(http.method.as_ref()) {
+            Some(Ok(method)) => (EventKind::HttpV2, method),
+            _ => return Err(unrecognised()),
+        },
         (Some(Ok(method)), Some(RawContext { elb: Some(_), .. })) => (EventKind::Alb, method),
         _ => return Err(unrecognised()),
     };
@@ -233,11 +236,9 @@ fn headers(kind: EventKind, raw: &RawEvent<'_>) -> Result<HeaderMap, EventError>
         add(&mut map, name, values).ok_or_else(bad)?;
     }
     for (name, values) in multi {
-        let overridden = raw
-            .headers
-            .0
-            .iter()
-            .any(|(single, values)| values.iter().next().is_some() && single.eq_ignore_ascii_case(name));
+        let overridden = raw.headers.0.iter().any(|(single, values)| {
+            values.iter().next().is_some() && single.eq_ignore_ascii_case(name)
+        });
         if overridden {
             // The name is a valid one's, in another case: only the values are checked.
             if !values.iter().all(|value| is_header_value(value.as_bytes())) {
@@ -268,7 +269,9 @@ fn add(map: &mut HeaderMap, name: &str, values: &Values<'_>) -> Option<()> {
 
 /// What `HeaderValue::from_str` takes: no control character but tab.
 fn is_header_value(value: &[u8]) -> bool {
-    value.iter().all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
+    value
+        .iter()
+        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
 /// Characters an encoded path never holds literally. API Gateway's HTTP API hands
@@ -359,7 +362,11 @@ fn query(kind: EventKind, raw: &RawEvent<'_>) -> Option<String> {
         }
         EventKind::RestV1 | EventKind::Alb => {
             let multi = &raw.multi_value_query_string_parameters;
-            if multi.0.is_empty() { &raw.query_string_parameters } else { multi }
+            if multi.0.is_empty() {
+                &raw.query_string_parameters
+            } else {
+                multi
+            }
         }
     };
     if parameters.0.is_empty() {
@@ -441,10 +448,7 @@ fn alb_client_ip(headers: &HeaderMap) -> Option<IpAddr> {
 /// The certificate comes only from the source `gateway.toml` declares; every
 /// certificate header is removed whatever the source, and the ones that were present
 /// without being trusted are listed in `ignored_certificate_sources`.
-pub fn to_gateway_request(
-    event: HttpEvent,
-    config: &GatewayConfig,
-) -> (EventKind, GatewayRequest) {
+pub fn to_gateway_request(event: HttpEvent, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
     let HttpEvent {
         kind,
         mut parts,
