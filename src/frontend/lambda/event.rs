@@ -117,8 +117,11 @@ impl HttpEvent {
 /// `headers` has the last word; the host is the `Host` header's (API Gateway: else
 /// `requestContext.domainName`), normalized as a URL's (lower case, no default port);
 /// REST and ALB query parameters are written back form-encoded (an ALB's decoded first,
-/// as lambda_http does), in the event's order; an HTTP API's `rawQueryString` is kept as
-/// it is, and its `cookies` become one `Cookie` header.
+/// as lambda_http does); an HTTP API's `rawQueryString` is kept as it is, and its
+/// `cookies` become one `Cookie` header. Unlike lambda_http: the `Host` header of an ALB
+/// with multi-value headers on is read from `multiValueHeaders` (lambda_http read none,
+/// and the gateway answered 400), parameters keep the event's order (not a hash map's),
+/// and a path that does not start with `/` is [`EventError::BadUrl`].
 pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
     let raw: RawEvent<'_> =
         serde_json::from_str(json).map_err(|error| EventError::Unrecognised(error.to_string()))?;
