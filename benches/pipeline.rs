@@ -14,6 +14,8 @@
 //! parsed into a request (certificate decoded), the answer shaped and serialized for
 //! API Gateway, and the request's EMF line.
 
+#[path = "support/lambda_adapter.rs"]
+mod lambda_adapter;
 #[path = "../tests/common/trust_pki.rs"]
 mod trust_pki;
 
@@ -21,11 +23,9 @@ use std::hint::black_box;
 
 use certgate::body::Payload;
 use certgate::cert::Certificate;
-use certgate::config::GatewayConfig;
-use certgate::frontend::lambda::metrics::RequestMetric;
-use certgate::frontend::lambda::{LambdaResponse, parse_event, to_gateway_request};
 use certgate::gateway::{self, ClientCertificate, Deployment, GatewayRequest};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use lambda_adapter::{EVENTS, Samples};
 use trust_pki::{Ca, file, now, pem_of};
 
 const UPLOADED: usize = 10_000;
@@ -307,45 +307,10 @@ fn validate_jwt(c: &mut Criterion) {
 }
 
 fn lambda_adapter(c: &mut Criterion) {
-    let apigateway = GatewayConfig::parse(include_str!("../examples/apigateway/gateway.toml"))
-        .expect("examples/apigateway/gateway.toml");
-    let alb = GatewayConfig::parse(include_str!("../examples/alb/gateway.toml"))
-        .expect("examples/alb/gateway.toml");
-    let answer = gateway::GatewayResponse {
-        status: http::StatusCode::OK,
-        reason: None,
-        headers: http::HeaderMap::from_iter([(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        )]),
-        body: Payload::from(br#"{"subject":"CN=client1.contoso.com"}"#.to_vec()),
-    };
-    let rest = include_str!("../events/rest/valid.json");
-    let http_api = include_str!("../events/http-api/valid.json");
-    let alb_event = include_str!("../events/alb/valid.json");
-    for (name, event, config) in [
-        ("rest", rest, &apigateway),
-        ("http-api", http_api, &apigateway),
-        ("alb", alb_event, &alb),
-    ] {
+    let samples = Samples::new();
+    for (name, event) in EVENTS {
         c.bench_function(&format!("lambda/adapter/{name}-valid"), |b| {
-            b.iter(|| {
-                let request = parse_event(black_box(event)).expect("an HTTP event");
-                let (kind, request) =
-                    to_gateway_request(request, config).expect("a certificate source");
-                assert!(request.certificate.leaf().is_some(), "no certificate");
-                let response = serde_json::to_string(&LambdaResponse::new(kind, &answer));
-                let metric = RequestMetric {
-                    decision: "proxied",
-                    reason: "OK",
-                    status: 200,
-                    duration_ms: 0.5,
-                    ignored_certificates: request.ignored_certificate_sources.len(),
-                    api: Some("orders"),
-                    deployment: "0123456789abcdef",
-                };
-                black_box((response, metric.to_emf(1_764_000_000_000)))
-            });
+            b.iter(|| samples.run(name, event));
         });
     }
 }

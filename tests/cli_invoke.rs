@@ -163,9 +163,8 @@ fn check_refuses_a_folder_without_gateway_toml() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.toml: not found"));
 }
 
-/// An ALB passes on whatever `Host` a client sends, and lambda_http panics on one that is
-/// no host. `invoke` answers as the function does, a 400 in the event's shape, and the
-/// panic it caught does not reach the terminal.
+/// An ALB passes on whatever `Host` a client sends. `invoke` answers one that is no host
+/// as the function does, a 400 in the event's shape, and nothing panics.
 #[test]
 fn an_event_whose_host_is_no_host_gets_the_functions_400() {
     let dir = tempfile::tempdir().unwrap();

@@ -77,8 +77,8 @@ fn multi(headers: &Value) -> Value {
 }
 
 fn run(event: &Value, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
-    let request = parse_event(&event.to_string()).unwrap();
-    to_gateway_request(request, config).unwrap()
+    let event = parse_event(&event.to_string()).unwrap();
+    to_gateway_request(event, config)
 }
 
 fn thumbprint(request: &GatewayRequest) -> Option<String> {
@@ -513,4 +513,157 @@ fn authorizers_and_websocket_events_are_not_requests() {
 fn events_of_other_services_are_rejected_with_a_hint() {
     let err = parse_event(r#"{"Records": []}"#).unwrap_err();
     assert!(err.to_string().contains("see events/ for samples"), "{err}");
+}
+
+/// certgate reads events with its own types; lambda_http, which still runs the function,
+/// must make the same request of every event certgate serves: method, headers, host,
+/// query and body (the path is the event's own, see above).
+fn assert_reads_as_lambda_http(json: &str) {
+    let theirs = lambda_http::request::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let (_, ours) = to_gateway_request(parse_event(json).unwrap(), &config("apigateway", ""));
+    let (mut parts, body) = theirs.into_parts();
+    certgate::frontend::forwarded::CertificateHeaders::take(
+        &mut parts.headers,
+        &["x-amzn-mtls-clientcert", "x-amzn-mtls-clientcert-leaf"],
+    );
+    assert_eq!(ours.parts.method, parts.method, "{json}");
+    assert_eq!(ours.parts.headers, parts.headers, "{json}");
+    assert_eq!(ours.parts.uri.authority(), parts.uri.authority(), "{json}");
+    assert_eq!(ours.parts.uri.query(), parts.uri.query(), "{json}");
+    assert_eq!(
+        ours.body.as_whole().map(|b| &b[..]),
+        Some(body.as_ref()),
+        "{json}"
+    );
+}
+
+#[test]
+fn every_sample_event_reads_as_lambda_http_reads_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut files = Vec::new();
+    for dir in [
+        "events/rest",
+        "events/http-api",
+        "events/alb",
+        "events/migration",
+    ] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            files.push(entry.unwrap().path());
+        }
+    }
+    files.push(format!("{root}/tests/data/lambda/alb-health-check.json").into());
+    assert!(files.len() > 25, "{files:?}");
+    for file in files {
+        assert_reads_as_lambda_http(&std::fs::read_to_string(&file).unwrap());
+    }
+}
+
+#[test]
+fn events_with_queries_cookies_encoded_bodies_and_escapes_read_as_lambda_http_reads_them() {
+    let host =
+        json!({"Host": "API.Contoso.com:443", "X-Note": "a, b", "x-forwarded-proto": "https"});
+    // One parameter per event: lambda_http orders several by a hash map.
+    let mut rest = rest_v1(None, host.clone());
+    rest["multiValueQueryStringParameters"] = json!({"q": ["a b", "c&d=é+/"]});
+    assert_reads_as_lambda_http(&rest.to_string());
+    rest["multiValueQueryStringParameters"] = Value::Null;
+    rest["queryStringParameters"] = json!({"only": "x y"});
+    rest["isBase64Encoded"] = json!(false);
+    rest["body"] = json!("plain \u{e9}");
+    assert_reads_as_lambda_http(&rest.to_string());
+    // `headers` has the last word on a name both fields have (lambda_http's merge).
+    rest["multiValueHeaders"]["x-note"] = json!(["first", "second"]);
+    rest["multiValueHeaders"]["x-only-multi"] = json!(["1", "2"]);
+    assert_reads_as_lambda_http(&rest.to_string());
+
+    let mut v2 = http_v2(None, host.clone());
+    v2["rawQueryString"] = json!("a=1&b=%20&a=2");
+    v2["cookies"] = json!(["s=1", "t=2"]);
+    v2["body"] = json!("aGVsbG8=");
+    v2["isBase64Encoded"] = json!(true);
+    assert_reads_as_lambda_http(&v2.to_string());
+
+    let mut alb_event = alb(json!({"host": "api.contoso.com", "x-forwarded-for": "192.0.2.1"}));
+    alb_event["queryStringParameters"] = json!({"q": "a%20b+c%2Bd%26e"});
+    assert_reads_as_lambda_http(&alb_event.to_string());
+    alb_event["queryStringParameters"] = json!({"%71": "%FF"});
+    assert_reads_as_lambda_http(&alb_event.to_string());
+
+    // JSON escapes (`\u002F` for `/`) anywhere certgate reads a string.
+    let escaped = r#"{"requestContext": {"elb": {}}, "httpMethod": "G\u0045T",
+        "path": "\u002Forders", "headers": {"ho\u0073t": "api.contoso.com", "x-a": "1\u002F2"},
+        "queryStringParameters": {"k\u0065y": "v\u0061l"}, "body": "\u0062ody"}"#;
+    assert_reads_as_lambda_http(escaped);
+    let (_, request) = run(&serde_json::from_str(escaped).unwrap(), &config("alb", ""));
+    assert_eq!(request.parts.method, "GET");
+    assert_eq!(request.parts.uri.path(), "/orders");
+    assert_eq!(request.parts.headers["x-a"], "1/2");
+}
+
+/// An ALB with multi-value headers on sends `multiValueHeaders` only: the host is read
+/// from there (lambda_http read it from `headers` alone, so such a request had no host
+/// and the gateway answered 400).
+#[test]
+fn an_alb_event_with_multi_value_headers_has_its_host_and_all_its_values() {
+    let headers = json!({"host": ["API.contoso.com"], "x-note": ["a", "b"], "x-forwarded-for": ["192.0.2.9"]});
+    let mut event = alb_multi(headers);
+    event["multiValueQueryStringParameters"] = json!({"q": ["1", "2"]});
+    let (kind, request) = run(&event, &config("alb", ""));
+    assert_eq!(kind, EventKind::Alb);
+    assert_eq!(
+        request.parts.uri.authority().map(|a| a.as_str()),
+        Some("api.contoso.com")
+    );
+    assert_eq!(request.parts.uri.query(), Some("q=1&q=2"));
+    let notes: Vec<_> = request.parts.headers.get_all("x-note").iter().collect();
+    assert_eq!(notes, ["a", "b"]);
+    assert_eq!(request.client_ip, Some("192.0.2.9".parse().unwrap()));
+    let theirs = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(theirs.uri().authority(), None, "lambda_http found no host");
+}
+
+#[test]
+fn malformed_events_are_refused_in_their_shape_or_unrecognised() {
+    // A body marked base64 that is not.
+    let mut event = rest_v1(None, json!({"host": "api.contoso.com"}));
+    event["body"] = json!("not base64!");
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert_eq!(err, EventError::BadBody(EventKind::RestV1));
+    // A path that is not absolute would end up in the host.
+    let mut event = alb(json!({"host": "api.contoso.com"}));
+    event["path"] = json!("@evil.example/orders");
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert_eq!(err, EventError::BadUrl(EventKind::Alb));
+    // A query an HTTP API passes on that is no URI query.
+    let mut event = http_v2(None, json!({"host": "api.contoso.com"}));
+    event["rawQueryString"] = json!("a=\u{1}");
+    let err = parse_event(&event.to_string()).unwrap_err();
+    assert_eq!(err, EventError::BadUrl(EventKind::HttpV2));
+    // A field certgate reads, with another JSON type; a method that is no method; no JSON.
+    for bad in [
+        json!({"httpMethod": "GET", "requestContext": {"elb": {}}, "headers": {"a": 1}}),
+        json!({"httpMethod": "GET", "requestContext": {"elb": {}}, "headers": {"a": null}}),
+        json!({"httpMethod": "GET", "requestContext": {"elb": {}}, "path": 7}),
+        json!({"httpMethod": "G T", "requestContext": {"elb": {}}}),
+        json!({"requestContext": {"http": {"method": "G(T"}}}),
+        json!({"httpMethod": "GET", "requestContext": null}),
+        json!([1, 2]),
+    ] {
+        let err = parse_event(&bad.to_string()).unwrap_err();
+        assert!(matches!(err, EventError::Unrecognised(_)), "{bad}: {err:?}");
+    }
+    for text in ["", "{", "{\"httpMethod\": \"GET\"", "\u{0}"] {
+        let err = parse_event(text).unwrap_err();
+        assert!(
+            matches!(err, EventError::Unrecognised(_)),
+            "{text:?}: {err:?}"
+        );
+    }
+    // Headers and parameters read as absent when null, as lambda_http reads them.
+    let event = json!({"httpMethod": "", "requestContext": {"elb": {}}, "headers": null,
+        "multiValueHeaders": null, "queryStringParameters": null, "body": null});
+    let (_, request) = run(&event, &config("alb", ""));
+    assert_eq!(request.parts.method, "GET");
+    assert!(request.parts.headers.is_empty());
+    assert_eq!(request.parts.uri.query(), None);
 }

@@ -240,13 +240,16 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
     let error = watch
         .invoke_ascii(FUNCTION, r#"{"Records": [{"eventSource": "aws:s3"}]}"#)
         .expect_err("a non-HTTP event is a Lambda error");
+    // cargo lambda wraps the message over lines that start with `│`.
+    let words: Vec<&str> = error.split_whitespace().filter(|w| *w != "│").collect();
     assert!(
-        error.contains("API Gateway REST, HTTP API and ALB events only"),
+        words
+            .join(" ")
+            .contains("API Gateway REST, HTTP API and ALB events only"),
         "{error}"
     );
-    // lambda_http panics on a Host that is no host; the function catches that panic,
-    // which only works if the release build unwinds (cargo lambda defaults to abort),
-    // and answers 400. The same process must then answer the next event.
+    // A Host that is no host (an ALB passes on whatever a client sends) is answered 400,
+    // and the same process then answers the next event.
     let valid_alb = repo().join("events/alb/valid.json");
     let mut malformed: Value = serde_json::from_slice(&std::fs::read(&valid_alb).unwrap()).unwrap();
     malformed["headers"]["host"] = "api.example.com:99999".into();
@@ -260,20 +263,14 @@ fn every_sample_event_through_cargo_lambda_from_s3() {
         .expect("a 400, not a failed invocation");
     assert_eq!(response["statusCode"], 400, "{response}");
     assert_eq!(response["statusDescription"], "400 Bad Request");
-    // The caught panic is a JSON warning (the client's bad input), never an error line
-    // that would trip an alarm on the function's errors.
-    let panic = function
-        .wait_for("\"panic\"", Duration::from_secs(5))
-        .expect("the caught panic is logged");
-    let panic: Value = serde_json::from_str(&panic).expect("as a JSON line");
-    assert_eq!(panic["level"], "WARN", "{panic}");
-    assert!(
-        panic["panic"].as_str().unwrap().contains("InvalidPort"),
-        "{panic}"
-    );
+    // The client's bad input is logged as a request, not as an error line that would
+    // trip an alarm on the function's errors, and nothing panics.
+    function
+        .wait_for("\"status\":400", Duration::from_secs(5))
+        .expect("the 400 is logged");
     let errors: Vec<String> = function.lines()[logged_before..]
         .iter()
-        .filter(|line| line.contains("\"level\":\"ERROR\""))
+        .filter(|line| line.contains("\"level\":\"ERROR\"") || line.contains("panic"))
         .cloned()
         .collect();
     assert!(errors.is_empty(), "{errors:?}");

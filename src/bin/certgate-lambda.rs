@@ -2,30 +2,21 @@
 //! `certgate::frontend::lambda::function` (settings, cold start, answers, logs, metrics).
 
 use certgate::frontend::lambda::function::{self, Settings};
-use certgate::frontend::lambda::panicked_parsing_event;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let versions = function::init_logging();
-    // A panic is a JSON log line like every other, not bare text on stderr. The ones
-    // lambda_http raises on a malformed event are caught (and the request answered 400):
-    // a client's bad input, logged as a warning so that it does not trip alarms on errors.
-    std::panic::set_hook(Box::new(|panic| {
-        if panicked_parsing_event() {
-            tracing::warn!(%panic, "malformed event: lambda_http could not read it");
-        } else {
-            tracing::error!(%panic, "panic");
-        }
-    }));
+    // A panic is a JSON log line like every other, not bare text on stderr.
+    std::panic::set_hook(Box::new(|panic| tracing::error!(%panic, "panic")));
     let settings = Settings::from_env().inspect_err(|error| tracing::error!("{error}"))?;
     let function = function::start(&settings, &versions)
         .await
         .inspect_err(|error| tracing::error!("CERTGATE_CONFIG: {error}"))?;
     let function = &function;
-    // The event stays raw JSON until lambda_http reads it: a `serde_json::Value` would
-    // build a tree only to print it again (twice the work of the parse that matters).
+    // The event stays raw JSON until certgate reads it (`parse_event`): a
+    // `serde_json::Value` would build a tree only to print it again.
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<Box<RawValue>>| async move {
             function

@@ -218,15 +218,39 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
                     40..80 => (1, arc - 40),
                     _ => (2, arc - 80),
                 };
-                let _ = write!(out, "{a}.{b}");
+                push_arc(&mut out, a);
+                out.push('.');
+                push_arc(&mut out, b);
                 first = false;
             } else {
-                let _ = write!(out, ".{arc}");
+                out.push('.');
+                push_arc(&mut out, arc);
             }
             arc = 0;
         }
     }
     Some(out)
+}
+
+/// Appends `arc` in decimal. Arcs are small: they are written digit by digit rather
+/// than through `fmt` and 128-bit division, which made naming OIDs a tenth of decoding
+/// a certificate.
+fn push_arc(out: &mut String, arc: u128) {
+    let Ok(mut arc) = u64::try_from(arc) else {
+        let _ = write!(out, "{arc}");
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (arc % 10) as u8;
+        arc /= 10;
+        if arc == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
 }
 
 #[cfg(test)]
@@ -246,6 +270,18 @@ mod tests {
         assert_eq!(
             oid_to_string(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19]).as_deref(),
             Some("0.9.2342.19200300.100.1.25")
+        );
+        assert_eq!(
+            oid_to_string(&[0x00, 0x09, 0x8f, 0x7f, 0x00]).as_deref(),
+            Some("0.0.9.2047.0")
+        );
+        // An arc past 64 bits (up to 128 are written).
+        assert_eq!(
+            oid_to_string(&[
+                0x2a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00
+            ])
+            .as_deref(),
+            Some("1.2.18446744073709551616")
         );
     }
 

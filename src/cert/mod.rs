@@ -155,7 +155,7 @@ impl Certificate {
         let tbs = &cert.tbs_certificate;
         let subject_name = Name::from_der(tbs.subject.as_raw());
         let issuer_name = Name::from_der(tbs.issuer.as_raw());
-        let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+        let sig_oid = oid_text(&cert.signature_algorithm.algorithm);
         let sha256_fingerprint =
             crate::text::hex_upper(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
@@ -522,8 +522,13 @@ fn signature_friendly_name(oid: &str) -> Option<&'static str> {
     })
 }
 
+/// An OID in dotted form, as x509-parser writes it (`to_id_string`), without its cost.
+fn oid_text(oid: &x509_parser::oid_registry::Oid<'_>) -> String {
+    der::oid_to_string(oid.as_bytes()).unwrap_or_else(|| oid.to_id_string())
+}
+
 fn public_key_info(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> PublicKeyInfo {
-    let oid = spki.algorithm.algorithm.to_id_string();
+    let oid = oid_text(&spki.algorithm.algorithm);
     let key = spki.subject_public_key.data.as_ref();
     let param_oid = || {
         spki.algorithm

@@ -125,6 +125,15 @@ impl GatewayResponse {
         )
     }
 
+    /// 400: a body its front end marked base64-encoded is not (a malformed event).
+    pub fn bad_body() -> Self {
+        Self::json_error(
+            http::StatusCode::BAD_REQUEST,
+            "Bad Request",
+            br#"{"statusCode": 400, "message": "The request body is marked base64-encoded but is not valid base64."}"#,
+        )
+    }
+
     /// 502: the answer is larger than the front end takes from a Lambda function.
     pub fn too_large_for_front_end() -> Self {
         Self::json_error(

@@ -61,14 +61,6 @@ enum CertCommand {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    // lambda_http panics on some malformed events; `invoke` catches that and says what
-    // is wrong in one line, so the panic's own message and backtrace would only alarm.
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |panic| {
-        if !certgate::frontend::lambda::panicked_parsing_event() {
-            report(panic);
-        }
-    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Cert(CertCommand::Inspect(args)) => cert_inspect::run(args),

@@ -1,11 +1,19 @@
 //! Lambda events (API Gateway REST v1, HTTP API v2, ALB) to a [`GatewayRequest`].
+//!
+//! The event is read with certgate's own types ([`super::raw`]): the fields certgate
+//! uses, in one pass, borrowed from the JSON where they need no unescaping. It becomes
+//! the request lambda_http would make of it (the shapes told apart in lambda_http's
+//! order, the same method, headers, host, query and body), without lambda_http's
+//! copies of every field, its query maps and its extensions, which were half of what
+//! the front end cost per event. Nothing here panics on any input.
 
-use std::cell::Cell;
 use std::net::IpAddr;
 
-use lambda_http::request::{LambdaRequest, RequestContext};
-use lambda_http::{Body, RequestExt as _};
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use url::form_urlencoded;
 
+use super::raw::{RawContext, RawEvent, Text, Values};
 use crate::body::Payload;
 use crate::cert::{self, Certificate};
 use crate::config::{CertificateSource, GatewayConfig};
@@ -41,8 +49,6 @@ impl EventKind {
 pub enum EventError {
     #[error("not an API Gateway REST, HTTP API or ALB event: {0}; see events/ for samples of each")]
     Unrecognised(String),
-    #[error("the event's front end ({0}) is not supported; use API Gateway or an ALB")]
-    Unsupported(&'static str),
     /// A Lambda authorizer's input: it has an HTTP request's fields, but whatever the
     /// function answered would be read as an IAM policy, not sent to a client.
     #[error(
@@ -64,180 +70,402 @@ pub enum EventError {
     /// which API Gateway passes on): the client's doing.
     #[error("the request has a header whose name or value is not valid HTTP (a control character)")]
     BadHeader(EventKind),
+    /// An HTTP event whose body is marked base64 (`isBase64Encoded`) but is not.
+    #[error("the request's body is marked base64-encoded but is not valid base64")]
+    BadBody(EventKind),
 }
 
-thread_local! {
-    /// Set while lambda_http parses an event on this thread (see [`parse_event`]).
-    static PARSING: Cell<bool> = const { Cell::new(false) };
+/// An HTTP event, read: the request as its front end described it, before the
+/// deployment's certificate source is applied ([`to_gateway_request`]).
+#[derive(Debug)]
+pub struct HttpEvent {
+    kind: EventKind,
+    /// Method, the URI the client sent (`https`, the host, the path and query as sent),
+    /// every header (certificate headers too, until [`to_gateway_request`]).
+    parts: http::request::Parts,
+    body: Payload,
+    /// API Gateway's `clientCertPem` (REST: `requestContext.identity.clientCert`, HTTP
+    /// API: `requestContext.authentication.clientCert`).
+    context_pem: Option<String>,
+    client_ip: Option<IpAddr>,
+    request_id: String,
 }
 
-/// Parses the JSON of a Lambda event into an HTTP request (with its context).
+impl HttpEvent {
+    /// The event's shape; its answer must have the same.
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+}
+
+/// Reads the JSON of a Lambda event as an HTTP request.
 ///
-/// Authorizers' and WebSocket events, which read as requests, are refused. lambda_http
-/// panics on some malformed events (a `Host` header that is not a host); that panic is
-/// caught here and reported as [`EventError::BadUrl`]. A panic hook can tell such a
-/// panic from a fault with [`panicked_parsing_event`]. A header that is not HTTP is
-/// [`EventError::BadHeader`].
-pub fn parse_event(json: &str) -> Result<lambda_http::Request, EventError> {
-    parse(json).map(|(_, request)| request)
-}
-
-/// [`parse_event`], with the kind of the event.
-pub(crate) fn parse(json: &str) -> Result<(EventKind, lambda_http::Request), EventError> {
-    let mut kind = None;
-    PARSING.with(|parsing| parsing.set(true));
-    // The closure's captures are the input and `kind`, which is written once, whole.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let event = read(json)?;
-        let event_kind = request_kind(&event)?;
-        kind = Some(event_kind);
-        Ok((event_kind, lambda_http::Request::from(event)))
-    }));
-    PARSING.with(|parsing| parsing.set(false));
-    parsed.unwrap_or_else(|_| {
-        Err(match kind {
-            Some(kind) => EventError::BadUrl(kind),
-            None => EventError::Unrecognised("lambda_http could not read it".to_owned()),
-        })
-    })
-}
-
-/// lambda_http's reading of an event (its `from_str` without the conversion, which
-/// drops the fields that tell an authorizer's or a WebSocket event from a request).
+/// The shape is told as lambda_http tells it, in its order: REST (`httpMethod` and
+/// `requestContext.httpMethod`), HTTP API (`requestContext.http.method`), ALB
+/// (`httpMethod` and `requestContext.elb`). Then:
+/// * [`EventError::Authorizer`], [`EventError::WebSocket`]: events that read as REST or
+///   HTTP API requests but are a Lambda authorizer's input or a WebSocket API's event.
+/// * [`EventError::BadHeader`]: a header name that is no token, a value with a control
+///   character (API Gateway passes them on).
+/// * [`EventError::BadUrl`]: a host that is no host (an ALB passes any `Host` on), a
+///   path or query that do not make a URI.
+/// * [`EventError::BadBody`]: a body marked base64 that is not.
+/// * [`EventError::Unrecognised`]: anything else (other services' events, a field
+///   certgate reads with another JSON type).
 ///
-/// lambda_http refuses a whole event for one header that is not HTTP, so a client's
-/// control character would make a request "not an HTTP event". When the event reads
-/// without its invalid headers, it is the request of that kind with a bad header.
-fn read(json: &str) -> Result<LambdaRequest, EventError> {
-    typed(json).map_err(|error| {
-        let cleaned = without_invalid_headers(json).and_then(|cleaned| typed(&cleaned).ok());
-        match cleaned.as_ref().map(request_kind) {
-            Some(Ok(kind)) => EventError::BadHeader(kind),
-            Some(Err(not_a_request)) => not_a_request,
-            None => EventError::Unrecognised(error.to_string()),
+/// As lambda_http: for a name in both `headers` and `multiValueHeaders` (REST, ALB),
+/// `headers` has the last word; the host is the `Host` header's (API Gateway: else
+/// `requestContext.domainName`), normalized as a URL's (lower case, no default port);
+/// REST and ALB query parameters are written back form-encoded (an ALB's decoded first,
+/// as lambda_http does); an HTTP API's `rawQueryString` is kept as it is, and its
+/// `cookies` become one `Cookie` header. Unlike lambda_http: the `Host` header of an ALB
+/// with multi-value headers on is read from `multiValueHeaders` (lambda_http read none,
+/// and the gateway answered 400), parameters keep the event's order (not a hash map's),
+/// and a path that does not start with `/` is [`EventError::BadUrl`].
+pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
+    let raw: RawEvent<'_> =
+        serde_json::from_str(json).map_err(|error| EventError::Unrecognised(error.to_string()))?;
+    let (kind, method, context) = shape(&raw)?;
+    let mut headers = headers(kind, &raw)?;
+    if let (EventKind::HttpV2, Some(cookies)) = (kind, &raw.cookies) {
+        let joined = cookies.iter().map(|c| &**c).collect::<Vec<_>>().join("; ");
+        // lambda_http leaves a value that is no header value out, and so does this.
+        if let Ok(value) = HeaderValue::from_str(&joined) {
+            headers.insert(http::header::COOKIE, value);
         }
-    })
-}
-
-/// lambda_http's `LambdaRequest` deserialization without its first pass: it reads the
-/// whole event into a `RawValue` (a scan and a copy, a tenth of the adapter's work for a
-/// REST event) and then tries each event type on that copy. This tries the same types
-/// in the same order on the input itself; only when none fits is lambda_http asked, for
-/// its error.
-fn typed(json: &str) -> Result<LambdaRequest, serde_json::Error> {
-    if let Ok(event) = serde_json::from_str(json) {
-        return Ok(LambdaRequest::ApiGatewayV1(event));
     }
-    if let Ok(event) = serde_json::from_str(json) {
-        return Ok(LambdaRequest::ApiGatewayV2(event));
-    }
-    if let Ok(event) = serde_json::from_str(json) {
-        return Ok(LambdaRequest::Alb(event));
-    }
-    serde_json::from_str(json)
-}
-
-/// The kind of an HTTP event; an error for the events that read as one but are no
-/// request (REST and WebSocket events share a shape, and so do authorizers' inputs).
-fn request_kind(event: &LambdaRequest) -> Result<EventKind, EventError> {
-    let (kind, top, context) = match event {
-        LambdaRequest::ApiGatewayV1(event) => (
-            EventKind::RestV1,
-            &event.other,
-            &event.request_context.other,
+    let uri = uri(kind, &raw, context, &headers)?;
+    let body = body(kind, &raw)?;
+    let (client_ip, request_id) = match (kind, context) {
+        (EventKind::Alb, _) | (_, None) => (
+            alb_client_ip(&headers),
+            header_str(&headers, "x-amzn-trace-id").map(str::to_owned),
         ),
-        LambdaRequest::ApiGatewayV2(event) => {
-            // Authorizer payload 1.0 fields that the HTTP API type keeps apart.
-            #[allow(deprecated)]
-            if event.kind.is_some() || event.method_arn.is_some() {
-                return Err(EventError::Authorizer);
-            }
+        (_, Some(context)) => {
+            let source_ip = match kind {
+                EventKind::RestV1 => context.identity.as_ref().and_then(|i| i.source_ip.as_ref()),
+                _ => context.http.as_ref().and_then(|h| h.source_ip.as_ref()),
+            };
             (
-                EventKind::HttpV2,
-                &event.other,
-                &event.request_context.other,
+                source_ip.and_then(|ip| ip.parse().ok()),
+                context
+                    .request_id
+                    .as_ref()
+                    .map(|id| id.0.clone().into_owned()),
             )
         }
-        LambdaRequest::Alb(_) => return Ok(EventKind::Alb),
-        _ => return Err(EventError::Unsupported("unknown request context")),
     };
-    if ["type", "methodArn", "routeArn"]
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.headers = headers;
+    Ok(HttpEvent {
+        kind,
+        parts,
+        body,
+        context_pem: raw
+            .request_context
+            .and_then(|context| context_certificate_pem(kind, context)),
+        client_ip,
+        request_id: request_id.unwrap_or_default(),
+    })
+}
+
+/// The event's kind and method, or why it is no HTTP request served here.
+fn shape<'e, 'a>(
+    raw: &'e RawEvent<'a>,
+) -> Result<(EventKind, Method, Option<&'e RawContext<'a>>), EventError> {
+    let context = raw.request_context.as_ref();
+    let top = method(raw.http_method.as_ref());
+    let (kind, method) = match (top, context) {
+        (Some(Ok(method)), Some(c)) if method_is_valid(c.http_method.as_ref()) => {
+            (EventKind::RestV1, method)
+        }
+        (
+            _,
+            Some(RawContext {
+                http: Some(http), ..
+            }),
+        ) if method_is_valid(http.method.as_ref()) => match method(http.method.as_ref()) {
+            Some(Ok(method)) => (EventKind::HttpV2, method),
+            _ => return Err(unrecognised()),
+        },
+        (Some(Ok(method)), Some(RawContext { elb: Some(_), .. })) => (EventKind::Alb, method),
+        _ => return Err(unrecognised()),
+    };
+    if kind != EventKind::Alb {
+        if raw.authorizer_type.0 || raw.method_arn.0 || raw.route_arn.0 {
+            return Err(EventError::Authorizer);
+        }
+        if let Some(c) = context.filter(|c| c.connection_id.0 || c.event_type.0) {
+            let route = c.route_key.as_ref().map_or("unknown", |route| &**route);
+            return Err(EventError::WebSocket(route.to_owned()));
+        }
+    }
+    Ok((kind, method, context))
+}
+
+fn unrecognised() -> EventError {
+    EventError::Unrecognised(
+        "it has neither `httpMethod` with `requestContext.httpMethod` (REST API) nor \
+         `requestContext.http.method` (HTTP API) nor `httpMethod` with `requestContext.elb` \
+         (ALB)"
+            .to_owned(),
+    )
+}
+
+/// An event's method as lambda_http reads it: empty is `GET`.
+fn method(text: Option<&Text<'_>>) -> Option<Result<Method, http::method::InvalidMethod>> {
+    text.map(|text| match &**text {
+        "" => Ok(Method::GET),
+        text => Method::from_bytes(text.as_bytes()),
+    })
+}
+
+fn method_is_valid(text: Option<&Text<'_>>) -> bool {
+    matches!(method(text), Some(Ok(_)))
+}
+
+/// The request's headers: `headers`, and for REST and ALB `multiValueHeaders` for the
+/// names `headers` lacks (where both have a name, lambda_http keeps `headers`' values).
+fn headers(kind: EventKind, raw: &RawEvent<'_>) -> Result<HeaderMap, EventError> {
+    let bad = || EventError::BadHeader(kind);
+    let multi = match kind {
+        EventKind::HttpV2 => &[][..],
+        EventKind::RestV1 | EventKind::Alb => &raw.multi_value_headers.0[..],
+    };
+    let mut map = HeaderMap::with_capacity(raw.headers.0.len().max(multi.len()));
+    for (name, values) in &raw.headers.0 {
+        add(&mut map, name, values).ok_or_else(bad)?;
+    }
+    for (name, values) in multi {
+        let overridden = raw.headers.0.iter().any(|(single, values)| {
+            values.iter().next().is_some() && single.eq_ignore_ascii_case(name)
+        });
+        if overridden {
+            // The name is a valid one's, in another case: only the values are checked.
+            if !values.iter().all(|value| is_header_value(value.as_bytes())) {
+                return Err(bad());
+            }
+        } else {
+            add(&mut map, name, values).ok_or_else(bad)?;
+        }
+    }
+    Ok(map)
+}
+
+/// Adds one JSON header as lambda_http does: one string replaces, an array appends.
+fn add(map: &mut HeaderMap, name: &str, values: &Values<'_>) -> Option<()> {
+    let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+    match values {
+        Values::One(value) => {
+            map.insert(name, HeaderValue::from_str(value).ok()?);
+        }
+        Values::Many(values) => {
+            for value in values {
+                map.append(&name, HeaderValue::from_str(value).ok()?);
+            }
+        }
+    }
+    Some(())
+}
+
+/// What `HeaderValue::from_str` takes: no control character but tab.
+fn is_header_value(value: &[u8]) -> bool {
+    value
         .iter()
-        .any(|field| top.contains_key(*field))
-    {
-        return Err(EventError::Authorizer);
-    }
-    if context.contains_key("connectionId") || context.contains_key("eventType") {
-        let route = context.get("routeKey").and_then(|route| route.as_str());
-        return Err(EventError::WebSocket(route.unwrap_or("unknown").to_owned()));
-    }
-    Ok(kind)
+        .all(|&b| (b >= 0x20 && b != 0x7f) || b == b'\t')
 }
 
-/// The event without the headers lambda_http refuses; `None` when it has none such (or
-/// is no JSON object).
-fn without_invalid_headers(json: &str) -> Option<String> {
-    let mut event: serde_json::Value = serde_json::from_str(json).ok()?;
-    let fields = event.as_object_mut()?;
-    let mut removed = false;
-    for field in ["headers", "multiValueHeaders"] {
-        if let Some(serde_json::Value::Object(headers)) = fields.get_mut(field) {
-            let before = headers.len();
-            headers.retain(|name, value| is_http_header(name, value));
-            removed |= headers.len() != before;
+/// Characters an encoded path never holds literally. API Gateway's HTTP API hands
+/// `rawPath` on decoded (a client's `%20` arrives as a space), REST APIs and ALBs as sent;
+/// escaping these makes either a URI path without changing an encoded one.
+const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// The URI the client sent, as the event has it: lambda_http resolves dot segments and
+/// puts the stage in front (`/prod/orders`), neither of which the client sent through a
+/// custom domain (which mTLS requires). The scheme is `https`: every front end of a
+/// Lambda function here terminates TLS, whatever `X-Forwarded-Proto` said. The gateway
+/// then normalizes this one path for routing and the backend alike.
+fn uri(
+    kind: EventKind,
+    raw: &RawEvent<'_>,
+    context: Option<&RawContext<'_>>,
+    headers: &HeaderMap,
+) -> Result<http::Uri, EventError> {
+    let bad = || EventError::BadUrl(kind);
+    let path = match kind {
+        EventKind::HttpV2 => raw.raw_path.as_ref().or(raw.path.as_ref()),
+        EventKind::RestV1 | EventKind::Alb => raw.path.as_ref(),
+    }
+    .map_or("", |path| &**path);
+    // A path is absolute; any other text after the host would change the host.
+    if !path.is_empty() && !path.starts_with('/') {
+        return Err(bad());
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    let mut path_and_query: String =
+        percent_encoding::utf8_percent_encode(path, NOT_IN_PATH).collect();
+    if let Some(query) = query(kind, raw) {
+        path_and_query.push('?');
+        path_and_query.push_str(&query);
+    }
+    let mut uri = http::uri::Builder::new().path_and_query(path_and_query);
+    let host = header_str(headers, "host").or_else(|| match kind {
+        EventKind::Alb => None,
+        EventKind::RestV1 | EventKind::HttpV2 => context?.domain_name.as_deref(),
+    });
+    if let Some(host) = host {
+        // Without one the gateway answers 400: it never makes a host up.
+        uri = uri
+            .scheme(http::uri::Scheme::HTTPS)
+            .authority(authority(host, headers).ok_or_else(bad)?);
+    }
+    uri.build().map_err(|_| bad())
+}
+
+/// `host` as lambda_http makes it part of a URL with `X-Forwarded-Proto`'s scheme (a
+/// URL's host: lower case, percent-decoded, IDNA, no default port), or `None` if it is
+/// no host.
+fn authority(host: &str, headers: &HeaderMap) -> Option<http::uri::Authority> {
+    let scheme = header_str(headers, "x-forwarded-proto").unwrap_or("https");
+    let mut text = String::with_capacity(scheme.len() + host.len() + 4);
+    for part in [scheme, "://", host, "/"] {
+        text.push_str(part);
+    }
+    let url = url::Url::parse(&text).ok()?;
+    url.authority().parse().ok()
+}
+
+/// The query string: an HTTP API's `rawQueryString` as it is; REST and ALB parameters
+/// written back form-encoded, `multiValueQueryStringParameters` if it has any. `None`:
+/// no `?`.
+fn query(kind: EventKind, raw: &RawEvent<'_>) -> Option<String> {
+    let parameters = match kind {
+        EventKind::HttpV2 => {
+            return raw
+                .raw_query_string
+                .as_ref()
+                .filter(|query| !query.is_empty())
+                .map(|query| query.0.clone().into_owned());
         }
-    }
-    removed.then(|| event.to_string())
-}
-
-/// Whether lambda_http takes this header: a token for a name, values without control
-/// characters. Values of other JSON types are left for lambda_http to refuse.
-fn is_http_header(name: &str, value: &serde_json::Value) -> bool {
-    let value_ok = |value: &serde_json::Value| {
-        value
-            .as_str()
-            .is_none_or(|value| http::HeaderValue::from_str(value).is_ok())
+        EventKind::RestV1 | EventKind::Alb => {
+            let multi = &raw.multi_value_query_string_parameters;
+            if multi.0.is_empty() {
+                &raw.query_string_parameters
+            } else {
+                multi
+            }
+        }
     };
-    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
-        && match value {
-            serde_json::Value::Array(values) => values.iter().all(value_ok),
-            value => value_ok(value),
+    if parameters.0.is_empty() {
+        return None;
+    }
+    let pairs = parameters
+        .0
+        .iter()
+        .flat_map(|(name, values)| values.iter().map(move |value| (&**name, value)));
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    match kind {
+        // An ALB passes parameters as the client encoded them; lambda_http decodes
+        // them (as a form: `+` is a space) before encoding them again.
+        EventKind::Alb => {
+            let sent = alb_query_text(pairs);
+            query.extend_pairs(form_urlencoded::parse(sent.as_bytes()));
         }
+        EventKind::RestV1 | EventKind::HttpV2 => {
+            query.extend_pairs(pairs);
+        }
+    }
+    Some(query.finish())
 }
 
-/// For a panic hook: whether the panic is lambda_http's on a malformed event, which
-/// [`parse_event`] catches and answers with 400. That is a client's bad input, not a
-/// fault of the function: it should not page whoever watches for errors.
-pub fn panicked_parsing_event() -> bool {
-    PARSING.with(Cell::get)
+/// ALB parameters as one query text, `name=value&...`, the text lambda_http decodes
+/// (its encoding and percent-decoding of the parameters give them back as they came,
+/// but for a space, which becomes `+`).
+fn alb_query_text<'p>(pairs: impl Iterator<Item = (&'p str, &'p str)>) -> String {
+    let mut text = String::new();
+    for (name, value) in pairs {
+        if !text.is_empty() {
+            text.push('&');
+        }
+        for part in [name, "=", value] {
+            text.extend(part.chars().map(|c| if c == ' ' { '+' } else { c }));
+        }
+    }
+    text
 }
 
-/// Turns an event, already parsed by lambda_http, into the core's request.
+fn body(kind: EventKind, raw: &RawEvent<'_>) -> Result<Payload, EventError> {
+    Ok(match &raw.body {
+        None => Payload::empty(),
+        Some(text) if raw.is_base64_encoded == Some(true) => Payload::from(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map_err(|_| EventError::BadBody(kind))?,
+        ),
+        Some(text) => Payload::from(text.0.clone().into_owned().into_bytes()),
+    })
+}
+
+/// `clientCertPem` from API Gateway's request context (taken: with its `\n` escapes it
+/// is already a string of its own).
+fn context_certificate_pem(kind: EventKind, context: RawContext<'_>) -> Option<String> {
+    let client_cert = match kind {
+        EventKind::RestV1 => context.identity?.client_cert,
+        EventKind::HttpV2 => context.authentication?.client_cert,
+        EventKind::Alb => None,
+    }?;
+    Some(client_cert.client_cert_pem?.0.into_owned())
+}
+
+/// The ALB appends the peer address to X-Forwarded-For: the last entry is the only one
+/// the client did not write. A client that sent its own header line leaves the ALB's in
+/// the last one.
+fn alb_client_ip(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Turns a read event into the core's request.
 ///
 /// The certificate comes only from the source `gateway.toml` declares; every
 /// certificate header is removed whatever the source, and the ones that were present
 /// without being trusted are listed in `ignored_certificate_sources`.
-pub fn to_gateway_request(
-    request: lambda_http::Request,
-    config: &GatewayConfig,
-) -> Result<(EventKind, GatewayRequest), EventError> {
-    let (mut parts, body) = request.into_parts();
-    // Taken, not cloned: nothing after this reads it from the request.
-    let context = parts.extensions.remove::<RequestContext>();
-    let kind = match &context {
-        Some(RequestContext::ApiGatewayV1(_)) => EventKind::RestV1,
-        Some(RequestContext::ApiGatewayV2(_)) => EventKind::HttpV2,
-        Some(RequestContext::Alb(_)) => EventKind::Alb,
-        _ => return Err(EventError::Unsupported("unknown request context")),
-    };
-    client_target(&mut parts, kind)?;
+pub fn to_gateway_request(event: HttpEvent, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
+    let HttpEvent {
+        kind,
+        mut parts,
+        body,
+        context_pem,
+        client_ip,
+        request_id,
+    } = event;
     let settings = &config.deployment;
     let alb_leaf = format!("{}-leaf", settings.alb_header);
     let carried = CertificateHeaders::take(
         &mut parts.headers,
         &[settings.alb_header.as_str(), alb_leaf.as_str()],
     );
-    let context_pem = context.as_ref().and_then(context_certificate_pem);
 
     // The ALB's headers are evidence only in an ALB event: in an API Gateway event (or a
     // Lambda function URL's, which has the same shape) the client wrote them.
@@ -266,11 +494,11 @@ pub fn to_gateway_request(
     let host = parts
         .uri
         .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| header_str(&parts.headers, "host").map(str::to_owned))
+        .map(http::uri::Authority::as_str)
+        .or_else(|| header_str(&parts.headers, "host"))
         .unwrap_or_default();
     let certificate = match trusted {
-        _ if !config.requests_client_certificate(&host) => ClientCertificate::Absent,
+        _ if !config.requests_client_certificate(host) => ClientCertificate::Absent,
         None => ClientCertificate::Absent,
         Some(Ok(chain)) => ClientCertificate::from_chain(chain),
         Some(Err(error @ ForwardedError::Conflicting { .. })) => {
@@ -278,16 +506,7 @@ pub fn to_gateway_request(
         }
         Some(Err(error)) => ClientCertificate::Undecodable(error.to_string()),
     };
-
-    let client_ip = client_ip(context.as_ref(), &parts.headers);
-    let request_id = request_id(context.as_ref(), &parts.headers);
-    let body = match body {
-        Body::Empty => Payload::empty(),
-        Body::Text(text) => Payload::from(text.into_bytes()),
-        Body::Binary(bytes) => Payload::from(bytes),
-        _ => Payload::empty(),
-    };
-    Ok((
+    (
         kind,
         GatewayRequest {
             parts,
@@ -299,51 +518,7 @@ pub fn to_gateway_request(
             ignored_certificate_sources: ignored,
             request_id,
         },
-    ))
-}
-
-/// Characters an encoded path never holds literally. API Gateway's HTTP API hands
-/// `rawPath` on decoded (a client's `%20` arrives as a space), REST APIs and ALBs as sent;
-/// escaping these makes either a URI path without changing an encoded one.
-const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
-/// Makes the URI the path the client sent, as the event has it: lambda_http resolves dot
-/// segments and puts the stage in front (`/prod/orders`), neither of which the client
-/// sent through a custom domain (which mTLS requires). The scheme is `https`: every
-/// front end of a Lambda function here terminates TLS, whatever `X-Forwarded-Proto` said.
-/// The gateway then normalizes this one path for routing and the backend alike.
-fn client_target(parts: &mut http::request::Parts, kind: EventKind) -> Result<(), EventError> {
-    let raw = parts.extensions.raw_http_path();
-    let path = if raw.is_empty() { "/" } else { raw };
-    let mut path_and_query: String =
-        percent_encoding::utf8_percent_encode(path, NOT_IN_PATH).collect();
-    if let Some(query) = parts.uri.query() {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
-    }
-    let mut uri = http::uri::Builder::new().path_and_query(path_and_query);
-    if let Some(authority) = parts.uri.authority() {
-        // Without one the gateway answers 400: it never makes a host up.
-        uri = uri
-            .scheme(http::uri::Scheme::HTTPS)
-            .authority(authority.clone());
-    }
-    parts.uri = uri.build().map_err(|_| EventError::BadUrl(kind))?;
-    Ok(())
+    )
 }
 
 /// Whether header `name` belongs to the trusted source (so it is not "ignored").
@@ -385,55 +560,6 @@ fn from_headers(
             (Ok(cert), Ok(chain)) => cert.map(|cert| forwarded::rfc9440(cert, chain)),
         },
     }
-}
-
-/// `clientCertPem` from the API Gateway request context: v2 has a typed field; v1's
-/// `identity.clientCert` survives only through lambda_http's `catch-all-fields`.
-fn context_certificate_pem(context: &RequestContext) -> Option<&str> {
-    match context {
-        RequestContext::ApiGatewayV2(ctx) => ctx
-            .authentication
-            .as_ref()?
-            .client_cert
-            .as_ref()?
-            .client_cert_pem
-            .as_deref(),
-        RequestContext::ApiGatewayV1(ctx) => ctx
-            .identity
-            .other
-            .get("clientCert")?
-            .get("clientCertPem")?
-            .as_str(),
-        _ => None,
-    }
-}
-
-fn client_ip(context: Option<&RequestContext>, headers: &http::HeaderMap) -> Option<IpAddr> {
-    let from_context = match context? {
-        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
-        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-        // The ALB appends the peer address to X-Forwarded-For: the last entry is the
-        // only one the client did not write.
-        // A client that sent its own header line leaves the ALB's in the last one.
-        RequestContext::Alb(_) => headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(|v| v.trim().to_owned()),
-        _ => None,
-    };
-    from_context?.parse().ok()
-}
-
-fn request_id(context: Option<&RequestContext>, headers: &http::HeaderMap) -> String {
-    let id = match context {
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
-        _ => header_str(headers, "x-amzn-trace-id").map(str::to_owned),
-    };
-    id.unwrap_or_default()
 }
 
 fn header_str<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {

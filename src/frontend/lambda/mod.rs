@@ -3,9 +3,10 @@
 mod event;
 pub mod function;
 pub mod metrics;
+mod raw;
 mod response;
 
-pub use event::{EventError, EventKind, panicked_parsing_event, parse_event, to_gateway_request};
+pub use event::{EventError, EventKind, HttpEvent, parse_event, to_gateway_request};
 pub use response::LambdaResponse;
 
 use time::OffsetDateTime;
@@ -120,10 +121,11 @@ pub async fn handle_event(
     explain: bool,
 ) -> Result<Handled, EventError> {
     let version = deployment.map_or("none", |deployment| deployment.version.as_str());
-    let (kind, request) = match event::parse(event) {
-        Ok(parsed) => parsed,
+    let event = match parse_event(event) {
+        Ok(event) => event,
         Err(error) => return bad_request(error, version),
     };
+    let kind = event.kind();
     let deployment = match deployment {
         Ok(deployment) => deployment,
         Err(not_loaded) => {
@@ -137,10 +139,7 @@ pub async fn handle_event(
             return Ok(handled);
         }
     };
-    let request = match to_gateway_request(request, &deployment.config) {
-        Ok((_, request)) => request,
-        Err(error) => return bad_request(error, version),
-    };
+    let (_, request) = to_gateway_request(event, &deployment.config);
     let carried = Carried::of(&request);
     let mut outcome = gateway::handle(deployment, request, now, explain).await;
     set_version(&mut outcome.response, version);
@@ -178,6 +177,7 @@ fn bad_request(error: EventError, version: &str) -> Result<Handled, EventError> 
     let (kind, response) = match error {
         EventError::BadUrl(kind) => (kind, GatewayResponse::bad_url()),
         EventError::BadHeader(kind) => (kind, GatewayResponse::bad_header()),
+        EventError::BadBody(kind) => (kind, GatewayResponse::bad_body()),
         error => return Err(error),
     };
     Ok(Handled::own(kind, response, version, error.to_string()))

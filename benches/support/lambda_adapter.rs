@@ -1,0 +1,72 @@
+//! What the Lambda front end does per event around the pipeline, shared by
+//! `benches/pipeline.rs` (`lambda/adapter/*`, wall time) and `examples/adapter_cost.rs`
+//! (a fixed number of runs, for callgrind's instruction counts).
+
+use std::hint::black_box;
+
+use certgate::body::Payload;
+use certgate::config::GatewayConfig;
+use certgate::frontend::lambda::metrics::RequestMetric;
+use certgate::frontend::lambda::{LambdaResponse, parse_event, to_gateway_request};
+use certgate::gateway::GatewayResponse;
+
+/// The sample events (`events/*/valid.json`), each with the deployment settings it is for.
+pub(crate) struct Samples {
+    apigateway: GatewayConfig,
+    alb: GatewayConfig,
+    answer: GatewayResponse,
+}
+
+/// The sample events by name: `rest`, `http-api`, `alb`.
+pub(crate) const EVENTS: [(&str, &str); 3] = [
+    ("rest", include_str!("../../events/rest/valid.json")),
+    ("http-api", include_str!("../../events/http-api/valid.json")),
+    ("alb", include_str!("../../events/alb/valid.json")),
+];
+
+impl Samples {
+    pub(crate) fn new() -> Self {
+        Self {
+            apigateway: GatewayConfig::parse(include_str!(
+                "../../examples/apigateway/gateway.toml"
+            ))
+            .expect("examples/apigateway/gateway.toml"),
+            alb: GatewayConfig::parse(include_str!("../../examples/alb/gateway.toml"))
+                .expect("examples/alb/gateway.toml"),
+            answer: GatewayResponse {
+                status: http::StatusCode::OK,
+                reason: None,
+                headers: http::HeaderMap::from_iter([(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                )]),
+                body: Payload::from(br#"{"subject":"CN=client1.contoso.com"}"#.to_vec()),
+            },
+        }
+    }
+
+    /// One event of sample `name` through the adapter: parsed with its certificate, the
+    /// answer written as the front end's JSON, the EMF line.
+    pub(crate) fn run(&self, name: &str, event: &str) {
+        let config = if name == "alb" {
+            &self.alb
+        } else {
+            &self.apigateway
+        };
+        let event = parse_event(black_box(event)).expect("an HTTP event");
+        let (kind, request) = to_gateway_request(event, config);
+        assert!(request.certificate.leaf().is_some(), "no certificate");
+        let response = serde_json::to_string(&LambdaResponse::new(kind, &self.answer))
+            .expect("a response document");
+        let metric = RequestMetric {
+            decision: "proxied",
+            reason: "OK",
+            status: 200,
+            duration_ms: 0.5,
+            ignored_certificates: request.ignored_certificate_sources.len(),
+            api: Some("orders"),
+            deployment: "0123456789abcdef",
+        };
+        black_box((response, metric.to_emf(1_764_000_000_000)));
+    }
+}
