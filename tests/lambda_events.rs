@@ -283,6 +283,8 @@ fn a_carrier_the_front_end_sets_once_that_comes_twice_is_a_conflict() {
     let cert = format!(":{}:", b64(&client.der));
     let twice = json!({"host": "api.contoso.com"});
     let mut event = rest_v1(None, twice);
+    // as API Gateway writes a repeated header: its last value in `headers` too
+    event["headers"]["client-cert"] = json!(cert);
     event["multiValueHeaders"]["client-cert"] = json!([cert, cert]);
     let (_, request) = run(&event, &config("rfc9440", ""));
     assert!(conflicting(&request).contains("2 client-cert headers"));
@@ -571,10 +573,18 @@ fn events_with_queries_cookies_encoded_bodies_and_escapes_read_as_lambda_http_re
     rest["isBase64Encoded"] = json!(false);
     rest["body"] = json!("plain \u{e9}");
     assert_reads_as_lambda_http(&rest.to_string());
-    // `headers` has the last word on a name both fields have (lambda_http's merge).
-    rest["multiValueHeaders"]["x-note"] = json!(["first", "second"]);
+    // A repeated header: API Gateway puts its last value in `headers` and all of them in
+    // `multiValueHeaders`; certgate keeps them all (lambda_http kept only `headers`').
+    rest["headers"]["X-Note"] = json!("second");
+    rest["multiValueHeaders"]["X-Note"] = json!(["first", "second"]);
     rest["multiValueHeaders"]["x-only-multi"] = json!(["1", "2"]);
-    assert_reads_as_lambda_http(&rest.to_string());
+    let (_, request) = run(&rest, &config("apigateway", ""));
+    let values = |name: &str| -> Vec<&str> {
+        let all = request.parts.headers.get_all(name);
+        all.iter().map(|v| v.to_str().unwrap()).collect()
+    };
+    assert_eq!(values("x-note"), ["first", "second"]);
+    assert_eq!(values("x-only-multi"), ["1", "2"]);
 
     let mut v2 = http_v2(None, host.clone());
     v2["rawQueryString"] = json!("a=1&b=%20&a=2");

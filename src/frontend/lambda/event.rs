@@ -113,14 +113,15 @@ impl HttpEvent {
 /// * [`EventError::Unrecognised`]: anything else (other services' events, a field
 ///   certgate reads with another JSON type).
 ///
-/// As lambda_http: for a name in both `headers` and `multiValueHeaders` (REST, ALB),
-/// `headers` has the last word; the host is the `Host` header's (API Gateway: else
+/// As lambda_http: the host is the `Host` header's (API Gateway: else
 /// `requestContext.domainName`), normalized as a URL's (lower case, no default port);
 /// REST and ALB query parameters are written back form-encoded (an ALB's decoded first,
 /// as lambda_http does); an HTTP API's `rawQueryString` is kept as it is, and its
 /// `cookies` become one `Cookie` header. Unlike lambda_http: the `Host` header of an ALB
 /// with multi-value headers on is read from `multiValueHeaders` (lambda_http read none,
-/// and the gateway answered 400), parameters keep the event's order (not a hash map's),
+/// and the gateway answered 400), a name in both `headers` and `multiValueHeaders` (REST,
+/// ALB) has all the values of `multiValueHeaders` (lambda_http kept `headers`' last one),
+/// parameters keep the event's order (not a hash map's),
 /// and a path that does not start with `/` is [`EventError::BadUrl`].
 pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
     let raw: RawEvent<'_> =
@@ -226,8 +227,11 @@ fn method_is_valid(text: Option<&Text<'_>>) -> bool {
     matches!(method(text), Some(Ok(_)))
 }
 
-/// The request's headers: `headers`, and for REST and ALB `multiValueHeaders` for the
-/// names `headers` lacks (where both have a name, lambda_http keeps `headers`' values).
+/// The request's headers: for REST and ALB every value of `multiValueHeaders`, and
+/// `headers` for the names it lacks. API Gateway puts a repeated header's last value in
+/// `headers` and all of them in `multiValueHeaders`: read from there, a certificate
+/// header sent twice stays two values, which the gateway refuses as conflicting
+/// (lambda_http let `headers` have the last word, and one of them went unseen).
 fn headers(kind: EventKind, raw: &RawEvent<'_>) -> Result<HeaderMap, EventError> {
     let bad = || EventError::BadHeader(kind);
     let multi = match kind {
@@ -235,14 +239,14 @@ fn headers(kind: EventKind, raw: &RawEvent<'_>) -> Result<HeaderMap, EventError>
         EventKind::RestV1 | EventKind::Alb => &raw.multi_value_headers.0[..],
     };
     let mut map = HeaderMap::with_capacity(raw.headers.0.len().max(multi.len()));
-    for (name, values) in &raw.headers.0 {
+    for (name, values) in multi {
         add(&mut map, name, values).ok_or_else(bad)?;
     }
-    for (name, values) in multi {
-        let overridden = raw.headers.0.iter().any(|(single, values)| {
-            values.iter().next().is_some() && single.eq_ignore_ascii_case(name)
+    for (name, values) in &raw.headers.0 {
+        let covered = multi.iter().any(|(many, values)| {
+            values.iter().next().is_some() && many.eq_ignore_ascii_case(name)
         });
-        if overridden {
+        if covered {
             // The name is a valid one's, in another case: only the values are checked.
             if !values.iter().all(|value| is_header_value(value.as_bytes())) {
                 return Err(bad());
