@@ -836,6 +836,41 @@ fn string_remove_and_insert() {
     assert!(run_err("@(\"abc\".Insert(1, null))").contains("'value' is null"));
 }
 
+/// `System.Uri` keeps its fragment and the text it was made from; `AbsoluteUri` and
+/// `ToString()` write scheme and host in lower case and leave out a default port (the
+/// values of .NET's Uri documentation for the same parts).
+#[test]
+fn uri_parts_fragment_and_authority() {
+    let uri = "new Uri(\"HTTPS://Api.Contoso.com:8443/orders/7?x=1&y=2#top\")";
+    check_values(&[
+        (
+            &format!("@({uri}.AbsoluteUri)"),
+            "https://api.contoso.com:8443/orders/7?x=1&y=2#top",
+        ),
+        (
+            &format!("@({uri}.ToString())"),
+            "https://api.contoso.com:8443/orders/7?x=1&y=2#top",
+        ),
+        (&format!("@({uri}.Fragment)"), "#top"),
+        (&format!("@({uri}.Authority)"), "api.contoso.com:8443"),
+        (&format!("@({uri}.IsDefaultPort)"), "False"),
+        (
+            &format!("@({uri}.OriginalString)"),
+            "HTTPS://Api.Contoso.com:8443/orders/7?x=1&y=2#top",
+        ),
+        (&format!("@({uri}.PathAndQuery)"), "/orders/7?x=1&y=2"),
+        (
+            "@(new Uri(\"https://a.example:443/p\").AbsoluteUri)",
+            "https://a.example/p",
+        ),
+        (
+            "@(new Uri(\"https://a.example:443/p\").IsDefaultPort)",
+            "True",
+        ),
+        ("@(new Uri(\"http://a.example/\").Fragment == \"\")", "True"),
+    ]);
+}
+
 /// A .NET member certgate lacks is named as such: "not implemented yet" for what APIM
 /// allows, "not supported" for DateTime members its table leaves out, and only a typo is
 /// "not a member".

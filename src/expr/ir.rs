@@ -150,6 +150,11 @@ pub(crate) enum Prop {
     UriScheme,
     UriPort,
     UriPathAndQuery,
+    UriFragment,
+    UriAbsoluteUri,
+    UriAuthority,
+    UriOriginalString,
+    UriIsDefaultPort,
     SbLength,
     /// `Key`, `IV`, `KeySize`, `BlockSize`, `Mode`, `Padding` of a SymmetricAlgorithm.
     SymKey,

@@ -135,7 +135,7 @@ pub(crate) enum HandleKind {
     /// A `System.Exception` with its message.
     Exception(Arc<str>),
     /// A `System.Uri`: an absolute URI with a scheme and a host.
-    Uri(Arc<http::Uri>),
+    Uri(Arc<UriValue>),
     /// A `System.Text.StringBuilder`: shared, as .NET objects are references.
     StringBuilder(Arc<std::sync::Mutex<String>>),
     /// A `System.Random`: without a seed it draws from the system's generator, with one
@@ -363,7 +363,7 @@ impl fmt::Display for Value {
                     f.write_str("System.Text.RegularExpressions.GroupCollection")
                 }
                 HandleKind::Exception(m) => write!(f, "System.Exception: {m}"),
-                HandleKind::Uri(u) => f.write_str(&uri_text(u)),
+                HandleKind::Uri(u) => f.write_str(&u.text()),
                 HandleKind::StringBuilder(b) => f.write_str(&builder_text(b)),
                 HandleKind::Random(_) => f.write_str("System.Random"),
                 HandleKind::Grouping(_) => f.write_str("System.Linq.Grouping`2"),
@@ -389,21 +389,74 @@ impl fmt::Display for Value {
 }
 
 /// `Uri.ToString()`: scheme and host in lower case, the port only when not the scheme's.
-pub(crate) fn uri_text(u: &http::Uri) -> String {
-    let scheme = u.scheme_str().unwrap_or_default().to_ascii_lowercase();
-    let default = match scheme.as_str() {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
-    };
-    let port = match u.port_u16() {
-        Some(p) if Some(p) != default => format!(":{p}"),
-        _ => String::new(),
-    };
-    let query = u.query().map_or(String::new(), |q| format!("?{q}"));
-    format!(
-        "{scheme}://{}{port}{}{query}",
-        u.host().unwrap_or_default().to_ascii_lowercase(),
-        u.path()
-    )
+/// A `System.Uri`: the URI without its fragment (which `http::Uri` does not keep), the
+/// fragment, and the text it was made from.
+#[derive(Debug)]
+pub(crate) struct UriValue {
+    pub(crate) uri: http::Uri,
+    /// `#...`, or empty.
+    pub(crate) fragment: String,
+    pub(crate) original: String,
+}
+
+impl UriValue {
+    /// `Port`: the written port, else the scheme's default (-1 for an unknown scheme).
+    pub(crate) fn port(&self) -> i32 {
+        match (self.uri.port_u16(), self.default_port()) {
+            (Some(p), _) => i32::from(p),
+            (None, Some(p)) => i32::from(p),
+            (None, None) => -1,
+        }
+    }
+
+    fn default_port(&self) -> Option<u16> {
+        match self.scheme().as_str() {
+            "http" | "ws" => Some(80),
+            "https" | "wss" => Some(443),
+            _ => None,
+        }
+    }
+
+    /// `IsDefaultPort`: no port written, or the scheme's own.
+    pub(crate) fn is_default_port(&self) -> bool {
+        self.uri
+            .port_u16()
+            .is_none_or(|p| Some(p) == self.default_port())
+    }
+
+    pub(crate) fn scheme(&self) -> String {
+        self.uri
+            .scheme_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    }
+
+    pub(crate) fn host(&self) -> String {
+        self.uri.host().unwrap_or_default().to_ascii_lowercase()
+    }
+
+    /// `Authority`: the host, and the port unless it is the scheme's default.
+    pub(crate) fn authority(&self) -> String {
+        match self.uri.port_u16() {
+            Some(p) if !self.is_default_port() => format!("{}:{p}", self.host()),
+            _ => self.host(),
+        }
+    }
+
+    /// `Query`: `?...`, or empty.
+    pub(crate) fn query(&self) -> String {
+        self.uri.query().map_or(String::new(), |q| format!("?{q}"))
+    }
+
+    /// `AbsoluteUri` and `ToString()`: scheme and host in lower case, no default port.
+    pub(crate) fn text(&self) -> String {
+        format!(
+            "{}://{}{}{}{}",
+            self.scheme(),
+            self.authority(),
+            self.uri.path(),
+            self.query(),
+            self.fragment
+        )
+    }
 }

@@ -16,7 +16,7 @@ use super::super::diagnostic::{EvalErrorKind as E, quoted};
 use super::super::ir::{Lambda, Method, StaticFn, default_value};
 use super::super::span::Span;
 use super::super::types::Ty;
-use super::super::value::{Handle, HandleKind, Value, Which, builder_text};
+use super::super::value::{Handle, HandleKind, UriValue, Value, Which, builder_text};
 use super::{CASE_MAPPING_COST, Eval, R, h};
 use crate::cert::NameType;
 
@@ -1146,10 +1146,20 @@ impl Eval<'_> {
                         "invalid URI: the format of the URI could not be determined".into(),
                     ))
                 };
-                let uri: http::Uri = text(0, "uriString")?.trim().parse().map_err(|_| bad())?;
+                let original = text(0, "uriString")?;
+                let (rest, fragment) = match original.trim().split_once('#') {
+                    Some((rest, fragment)) => (rest, format!("#{fragment}")),
+                    None => (original.trim(), String::new()),
+                };
+                let uri: http::Uri = rest.parse().map_err(|_| bad())?;
                 if uri.scheme().is_none() || uri.host().is_none_or(str::is_empty) {
                     return Err(bad());
                 }
+                let uri = UriValue {
+                    uri,
+                    fragment,
+                    original: original.to_owned(),
+                };
                 Ok(h(HandleKind::Uri(Arc::new(uri))))
             }
             F::NewStringBuilder => {

@@ -39,16 +39,6 @@ pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
     }
 }
 
-/// `Uri.Port`: the written port, else the scheme's default (-1 for an unknown scheme).
-fn uri_port(u: &http::Uri) -> i32 {
-    match (u.port_u16(), u.scheme_str()) {
-        (Some(p), _) => i32::from(p),
-        (None, Some(s)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("ws") => 80,
-        (None, Some(s)) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("wss") => 443,
-        _ => -1,
-    }
-}
-
 fn s(x: &str) -> Value {
     Value::String(Arc::from(x))
 }
@@ -483,18 +473,27 @@ impl Eval<'_> {
             | P::UriQuery
             | P::UriScheme
             | P::UriPort
-            | P::UriPathAndQuery => {
+            | P::UriPathAndQuery
+            | P::UriFragment
+            | P::UriAbsoluteUri
+            | P::UriAuthority
+            | P::UriOriginalString
+            | P::UriIsDefaultPort => {
                 let Value::Object(Handle(HandleKind::Uri(u))) = &v else {
                     return Err(internal(&v));
                 };
-                let query = u.query().map_or(String::new(), |q| format!("?{q}"));
                 match p {
-                    P::UriHost => s(&u.host().unwrap_or_default().to_ascii_lowercase()),
-                    P::UriAbsolutePath => s(u.path()),
-                    P::UriQuery => s(&query),
-                    P::UriScheme => s(&u.scheme_str().unwrap_or_default().to_ascii_lowercase()),
-                    P::UriPort => Value::Int(uri_port(u)),
-                    _ => s(&format!("{}{query}", u.path())),
+                    P::UriHost => s(&u.host()),
+                    P::UriAbsolutePath => s(u.uri.path()),
+                    P::UriQuery => s(&u.query()),
+                    P::UriScheme => s(&u.scheme()),
+                    P::UriPort => Value::Int(u.port()),
+                    P::UriFragment => s(&u.fragment),
+                    P::UriAbsoluteUri => s(&u.text()),
+                    P::UriAuthority => s(&u.authority()),
+                    P::UriOriginalString => s(&u.original),
+                    P::UriIsDefaultPort => Value::Bool(u.is_default_port()),
+                    _ => s(&format!("{}{}", u.uri.path(), u.query())),
                 }
             }
         };
