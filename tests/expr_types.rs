@@ -782,7 +782,8 @@ fn day_of_week_days_in_month_and_leap_years() {
     assert!(run_err("@(DateTime.IsLeapYear(0))").contains("Year must be between 1 and 9999."));
 }
 
-/// List<T>'s predicate methods; `FirstOrDefault` and `Find` give default(T) for a value
+/// List<T>'s predicate methods, `Sort` (the default comparer: the culture's order for
+/// strings) and `Reverse`; `FirstOrDefault` and `Find` give default(T) for a value
 /// type (0, not null), and a KeyValuePair's default has null Key and Value.
 #[test]
 fn list_predicates_and_defaults_of_value_types() {
@@ -801,6 +802,15 @@ fn list_predicates_and_defaults_of_value_types() {
             "2",
         ),
         ("@(new List<int> { 1, 2, 3 }.Find(x => x > 5) + 1)", "1"),
+        // Sort and Reverse change the list itself (another reference sees it)
+        (
+            "@{ var l = new List<string> { \"b\", \"A\", \"a\", \"B\" }; var same = l; l.Sort(); return string.Join(\",\", same); }",
+            "a,A,b,B",
+        ),
+        (
+            "@{ var l = new List<int> { 3, 1, 2 }; l.Sort(); l.Reverse(); return string.Join(\",\", l); }",
+            "3,2,1",
+        ),
         ("@(new[] { 1, 2 }.FirstOrDefault(x => x > 5))", "0"),
         ("@(new int[0].LastOrDefault())", "0"),
         (
@@ -882,8 +892,8 @@ fn members_dotnet_has_and_certgate_lacks_are_named() {
             "certgate does not implement string.Normalize yet",
         ),
         (
-            "@(new List<int>().Sort())",
-            "certgate does not implement List<int>.Sort yet",
+            "@(new List<int>().BinarySearch(1))",
+            "certgate does not implement List<int>.BinarySearch yet",
         ),
         (
             "@(TimeSpan.Zero.Multiply(2))",

@@ -57,6 +57,10 @@ impl Seq {
     pub(crate) fn clear(&self) {
         lock(&self.0).clear();
     }
+    /// Puts `items` in place of the elements (`Sort`, `Reverse`: the same object).
+    pub(crate) fn replace(&self, items: Vec<Value>) {
+        *lock(&self.0) = items;
+    }
     /// A copy of the elements (an evaluation charges their count first).
     pub fn to_vec(&self) -> Vec<Value> {
         lock(&self.0).clone()

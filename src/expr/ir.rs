@@ -304,6 +304,10 @@ pub(crate) enum Method {
     ListInsert,
     ListRemove,
     ListRemoveAt,
+    /// `List<T>.Sort()`: in place, by the default comparer (OrderBy's order).
+    ListSort,
+    /// `List<T>.Reverse()`: in place.
+    ListReverse,
     ListIndexOf,
     Clear,
     MapAdd,

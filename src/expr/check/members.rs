@@ -915,6 +915,8 @@ pub(crate) const METHODS: &[MethodEntry] = &[
     (Recv::List, "Insert", &[Int, Elem], R::Void, M::ListInsert),
     (Recv::List, "Remove", &[Elem], R::Bool, M::ListRemove),
     (Recv::List, "RemoveAt", &[Int], R::Void, M::ListRemoveAt),
+    (Recv::List, "Sort", &[], R::Void, M::ListSort),
+    (Recv::List, "Reverse", &[], R::Void, M::ListReverse),
     (Recv::List, "IndexOf", &[Elem], R::Int, M::ListIndexOf),
     (Recv::List, "Clear", &[], R::Void, M::Clear),
     (Recv::Map, "Add", &[Key, Val], R::Void, M::MapAdd),

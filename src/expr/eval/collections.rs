@@ -1,14 +1,14 @@
 //! `List<T>` and `Dictionary<K, V>` at run time: creation, methods, indexers.
 //! Messages are .NET's (KeyNotFoundException, ArgumentException, ...).
 
-use super::super::builtins::ops::{as_i64, eq_work, equals};
+use super::super::builtins::ops::{as_i64, compare, eq_work, equals};
 use super::super::collections::{Inserted, Key, Map, Seq};
 use super::super::diagnostic::EvalErrorKind as E;
 use super::super::ir::{Method, StaticFn};
 use super::super::span::Span;
 use super::super::types::EnumTy;
 use super::super::value::Value;
-use super::{Eval, R, built_len, pair};
+use super::{BYTES_PER_STEP, Eval, R, built_len, pair};
 
 impl Eval<'_> {
     /// `new List<T>(...)`, `new Dictionary<K, V>(...)`.
@@ -92,6 +92,39 @@ impl Eval<'_> {
                     }
                     (_, Some(i)) => Value::Bool(a.remove_at(i).is_some()),
                     (_, None) => Value::Bool(false),
+                })
+            }
+            (M::ListSort | M::ListReverse, Value::Array(a)) => {
+                let mut items = a.to_vec();
+                let r = self.charge(items.len(), span).and_then(|()| {
+                    if m == M::ListReverse {
+                        items.reverse();
+                        return Ok(());
+                    }
+                    // .NET's List.Sort is not stable; equal elements are alike here
+                    let mut work = 0usize;
+                    let mut incomparable = false;
+                    items.sort_by(|x, y| {
+                        work += 1 + eq_work(x, y) / BYTES_PER_STEP;
+                        compare(x, y, false).unwrap_or_else(|| {
+                            incomparable = true;
+                            std::cmp::Ordering::Equal
+                        })
+                    });
+                    self.charge(work, span)?;
+                    if incomparable {
+                        return Err((
+                            E::InvalidOperation(
+                                "Failed to compare two elements in the array.".into(),
+                            ),
+                            span,
+                        ));
+                    }
+                    Ok(())
+                });
+                r.map(|()| {
+                    a.replace(items);
+                    Value::Null
                 })
             }
             (M::Clear, Value::Array(a)) => {
