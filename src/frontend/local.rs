@@ -7,9 +7,8 @@
 //! certificates are refreshed by [`Refresher`]: a new deployment is swapped in whole
 //! when it loads, and a broken one leaves the last good one serving. Each request runs
 //! [`gateway::handle`] against the snapshot current when it arrived, and is logged on
-//! one line.
+//! one line ([`super::request_log`]).
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -18,6 +17,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
+use super::request_log::RequestLine;
 use super::tls::{self, Handler, Limits, TlsError, TlsSettings};
 use crate::gateway::{self, Build, ClientCertificate, Deployment, GatewayRequest, GatewayResponse};
 
@@ -138,45 +138,32 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     }
     let method = request.parts.method.clone();
     let path = request.parts.uri.path().to_owned();
-    let thumbprint = match &request.certificate {
-        ClientCertificate::Absent => "none".to_owned(),
-        ClientCertificate::Presented(chain) => chain.leaf.thumbprint().to_owned(),
-        ClientCertificate::Undecodable(_) => "undecodable".to_owned(),
-        ClientCertificate::Conflicting(_) => "conflicting".to_owned(),
-    };
-    let request_id = request.request_id.clone();
-    let ignored = request.ignored_certificate_sources.join(",");
-    let outcome = gateway::handle(deployment, request, OffsetDateTime::now_utc(), false).await;
-    if tracing::enabled!(tracing::Level::INFO) {
-        // One preformatted message rather than ten fields: tracing's formatter visits
-        // and pads each field on its own, and that was a tenth of a kept-alive request's
-        // CPU. The text is what the fields printed: `request method=GET path=/... ...`.
-        let mut line = String::with_capacity(256);
-        let _ = write!(
-            line,
-            "request method={method} path={path} status={} decision=",
-            outcome.response.status.as_u16()
-        );
-        match &outcome.decision {
-            gateway::Decision::Failed { reason } => {
-                let _ = write!(line, "failed:{reason}");
-            }
-            other => line.push_str(other.as_str()),
-        }
-        let _ = write!(
-            line,
-            " api={} certificate={thumbprint} ignored={} duration={:?} deployment={} \
-             request_id={request_id}",
-            outcome.api.as_deref().unwrap_or("-"),
-            if ignored.is_empty() {
-                "-"
-            } else {
-                ignored.as_str()
-            },
-            started.elapsed(),
-            deployment.version,
-        );
-        tracing::info!("{line}");
+    let certificate = match &request.certificate {
+        ClientCertificate::Absent => "none",
+        ClientCertificate::Presented(chain) => chain.leaf.thumbprint(),
+        ClientCertificate::Undecodable(_) => "undecodable",
+        ClientCertificate::Conflicting(_) => "conflicting",
     }
+    .to_owned();
+    let request_id = request.request_id.clone();
+    let ignored = request.ignored_certificate_sources.clone();
+    let outcome = gateway::handle(deployment, request, OffsetDateTime::now_utc(), false).await;
+    RequestLine {
+        method: method.as_str(),
+        path: &path,
+        status: outcome.response.status.as_u16(),
+        decision: outcome.decision.as_str(),
+        reason: match &outcome.decision {
+            gateway::Decision::Failed { reason } => Some(reason),
+            _ => None,
+        },
+        api: outcome.api.as_deref(),
+        certificate: &certificate,
+        ignored: &ignored,
+        duration: started.elapsed(),
+        deployment: &deployment.version,
+        request_id: &request_id,
+    }
+    .log();
     outcome.response
 }

@@ -6,6 +6,8 @@ pub mod forwarded;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "local")]
+pub mod request_log;
 #[cfg(feature = "lambda")]
 mod task;
 #[cfg(feature = "local")]

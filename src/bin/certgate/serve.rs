@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use certgate::frontend::local::LocalGateway;
+use certgate::frontend::request_log::TextFormat;
 use certgate::frontend::tls::Limits;
 use clap::builder::TypedValueParser as _;
 
@@ -181,14 +182,17 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Logs to stderr, one line per event; `RUST_LOG` filters (default `info`).
+/// Logs to stderr, one line per event; `RUST_LOG` filters (default `info`; request lines
+/// are `certgate::request`).
 pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
+        .event_format(TextFormat::new(ansi))
         .try_init();
 }
 
