@@ -74,11 +74,16 @@ impl Headers {
     /// From an `http::HeaderMap`; values that are not visible ASCII are read lossily.
     pub fn from_http(map: &http::HeaderMap) -> Self {
         let mut h = Headers::new();
+        // A `HeaderMap` yields a name's values one after the other, and each name once.
         for (name, value) in map {
-            h.append(
-                name.as_str(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            );
+            let value = match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            };
+            match h.entries.last_mut() {
+                Some((last, values)) if last == name.as_str() => values.push(value),
+                _ => h.entries.push((name.as_str().to_owned(), vec![value])),
+            }
         }
         h
     }

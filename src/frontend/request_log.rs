@@ -81,6 +81,10 @@ impl fmt::Display for RequestLine<'_> {
 /// `text`, with control characters as `\u{..}` (as tracing escapes them) and spaces as
 /// `%20`, so one field cannot pass for another or start a new line.
 fn escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    // Control characters are below 0x20, 0x7f, or (C1) start with the byte 0xc2.
+    if !text.bytes().any(|b| b <= b' ' || b == 0x7f || b == 0xc2) {
+        return f.write_str(text);
+    }
     let special = |c: char| c.is_control() || c == ' ';
     let mut rest = text;
     while let Some(at) = rest.find(special) {

@@ -151,16 +151,16 @@ fn push_escaped(out: &mut String, byte: u8) {
 /// No host, a host that is not one ([`parse_authority`]), or two that disagree.
 pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authority, TargetError> {
     let header = match parts.headers.get(http::header::HOST) {
-        Some(value) => Some(parse_authority(
-            value.to_str().map_err(|_| TargetError::BadHost)?,
-        )?),
+        Some(value) => Some(value.to_str().map_err(|_| TargetError::BadHost)?),
         None => None,
     };
-    let target = parts
-        .uri
-        .authority()
-        .map(|a| parse_authority(a.as_str()))
-        .transpose()?;
+    let target = parts.uri.authority().map(Authority::as_str);
+    if target.is_some() && target == header {
+        // The listener writes the one it checked into both: parsed once.
+        return target.map_or(Err(TargetError::MissingHost), parse_authority);
+    }
+    let header = header.map(parse_authority).transpose()?;
+    let target = target.map(parse_authority).transpose()?;
     match (target, header) {
         (Some(target), Some(header)) if target != header => Err(TargetError::ConflictingHost),
         (Some(authority), _) | (None, Some(authority)) => Ok(authority),

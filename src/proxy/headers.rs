@@ -15,6 +15,10 @@ const HOP_BY_HOP: &[HeaderName] = &[
     header::UPGRADE,
 ];
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Headers that carry a client certificate (or facts about one) in some front end.
 pub const CERTIFICATE_HEADERS: &[&str] = &[
     // ALB mTLS, passthrough and verify modes.
@@ -119,7 +123,7 @@ pub(crate) fn prepare_request_headers(
     }
     if let Some(ip) = forwarded.client_ip {
         let previous = headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
@@ -130,14 +134,14 @@ pub(crate) fn prepare_request_headers(
             format!("{previous}, {ip}")
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert("x-forwarded-for", value);
+            headers.insert(X_FORWARDED_FOR, value);
         }
     }
     if let Ok(proto) = HeaderValue::from_str(forwarded.proto) {
-        headers.insert("x-forwarded-proto", proto);
+        headers.insert(X_FORWARDED_PROTO, proto);
     }
     if let Some(host) = forwarded.host.and_then(|h| HeaderValue::from_str(h).ok()) {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
 }
 
