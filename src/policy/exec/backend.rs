@@ -274,7 +274,9 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
     proxy::prepare_request_headers(
         &mut headers,
         &proxy::ForwardedFor {
-            client_ip: request.ip_address.parse().ok(),
+            // Only an address goes into X-Forwarded-For (`certgate eval` takes any text).
+            client_ip: (request.ip_address.parse::<std::net::IpAddr>().is_ok())
+                .then_some(request.ip_address.as_str()),
             proto: &x.backend.client_scheme,
             host: x.backend.client_host.as_deref(),
         },
