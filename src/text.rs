@@ -1,8 +1,24 @@
-//! How bytes and instants are written in messages, headers and logs: one hex encoder
-//! and one RFC 3339 formatter for the whole crate.
+//! How bytes, addresses and instants are written in messages, headers and logs: one hex
+//! encoder, one address writer and one RFC 3339 formatter for the whole crate.
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// An IP address as `Display` writes it; IPv4 (every request's `IpAddress`) without
+/// `fmt`, whose padding support made it a per-request cost.
+pub(crate) fn ip(address: std::net::IpAddr) -> String {
+    let std::net::IpAddr::V4(v4) = address else {
+        return address.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        text.push_str(itoa::Buffer::new().format(octet));
+    }
+    text
+}
 
 /// Lower-case hex without separators (content versions, bundle hashes, request ids).
 pub fn hex_lower(bytes: &[u8]) -> String {
@@ -37,6 +53,22 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for text in [
+            "0.0.0.0",
+            "192.0.2.1",
+            "255.255.255.255",
+            "10.20.3.0",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let address: std::net::IpAddr = text.parse().unwrap();
+            assert_eq!(ip(address), address.to_string());
+            assert_eq!(ip(address), text);
+        }
+    }
 
     #[test]
     fn hex_in_both_cases_and_times_in_and_out_of_range() {

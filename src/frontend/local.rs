@@ -147,7 +147,15 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     .to_owned();
     let request_id = request.request_id.clone();
     let ignored = request.ignored_certificate_sources.clone();
-    let outcome = gateway::handle(deployment, request, OffsetDateTime::now_utc(), false).await;
+    // Boxed: the pipeline's state is kilobytes, and hyper moves the request future (into
+    // an HTTP/2 stream's task, among others); a box moves as a pointer.
+    let outcome = Box::pin(gateway::handle(
+        deployment,
+        request,
+        OffsetDateTime::now_utc(),
+        false,
+    ))
+    .await;
     RequestLine {
         method: method.as_str(),
         path: &path,

@@ -418,10 +418,7 @@ fn context(
         original_url: url.clone(),
         url,
         headers: Headers::from_http(&parts.headers),
-        ip_address: request
-            .client_ip
-            .map(|ip| ip.to_string())
-            .unwrap_or_default(),
+        ip_address: request.client_ip.map(crate::text::ip).unwrap_or_default(),
         body,
         matched_parameters: route.matched_parameters.clone(),
         certificate,
