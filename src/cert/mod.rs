@@ -83,7 +83,8 @@ pub struct Certificate {
     issuer_alt: Vec<AltName>,
     sans: SubjectAltNames,
     thumbprint: String,
-    sha256_fingerprint: String,
+    /// SHA-256 of the DER: the verification cache's key, hex only when shown.
+    sha256: [u8; 32],
     serial_number: String,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
@@ -156,8 +157,8 @@ impl Certificate {
         let subject_name = Name::from_der(tbs.subject.as_raw());
         let issuer_name = Name::from_der(tbs.issuer.as_raw());
         let sig_oid = oid_text(&cert.signature_algorithm.algorithm);
-        let sha256_fingerprint =
-            crate::text::hex_upper(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
+        let mut sha256 = [0; 32];
+        sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
         Ok(Self {
             subject: subject_name.to_dotnet_string(),
@@ -168,7 +169,7 @@ impl Certificate {
             issuer_alt: parts.issuer_alt,
             sans,
             thumbprint: thumbprint(&der),
-            sha256_fingerprint,
+            sha256,
             serial_number: crate::text::hex_upper(tbs.raw_serial()),
             not_before: tbs.validity.not_before.to_datetime(),
             not_after: tbs.validity.not_after.to_datetime(),
@@ -211,8 +212,13 @@ impl Certificate {
     }
 
     /// SHA-256 of the DER, uppercase hex without separators (beyond APIM).
-    pub fn sha256_fingerprint(&self) -> &str {
-        &self.sha256_fingerprint
+    pub fn sha256_fingerprint(&self) -> String {
+        crate::text::hex_upper(&self.sha256)
+    }
+
+    /// SHA-256 of the DER.
+    pub(crate) fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
     }
 
     /// `SerialNumber`: the DER INTEGER content bytes as uppercase hex, big-endian, with

@@ -16,8 +16,8 @@ const SHARDS: usize = 16;
 
 /// A bounded, thread-safe cache of verdicts.
 ///
-/// * **Key**: SHA-256 of the presented chain (the SHA-256 fingerprints of the leaf and
-///   of the set of distinct intermediates, sorted), the store's
+/// * **Key**: the presented chain by SHA-256 ([`Chain`]: the fingerprints of the leaf
+///   and of the set of distinct intermediates, sorted), the store's
 ///   [`TrustStore::generation`] and the [`Revocation`] mode. `Verify()` sees the
 ///   intermediates as that same sorted set, so reordering or repeating them yields the
 ///   same verdict and the same entry: a client cannot miss the cache on purpose that
@@ -50,9 +50,36 @@ pub struct CacheStats {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
-    digest: [u8; 32],
+    chain: Chain,
     generation: u64,
     revocation: Revocation,
+}
+
+/// A presented chain by the SHA-256 of its certificates: the leaf's and at most one
+/// intermediate's themselves (what clients nearly always present: no hashing per
+/// request), or a SHA-256 over the fingerprints of longer chains ([`chain_digest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Chain {
+    Short([u8; 32], Option<[u8; 32]>),
+    Long([u8; 32]),
+}
+
+impl Chain {
+    fn of(leaf: &Certificate, presented: &[&Certificate]) -> Self {
+        match presented {
+            [] => Self::Short(*leaf.sha256(), None),
+            [one] => Self::Short(*leaf.sha256(), Some(*one.sha256())),
+            _ => Self::Long(chain_digest(leaf, presented)),
+        }
+    }
+
+    /// A byte of the leaf's (or the chain's) hash, to pick a shard.
+    fn spread(&self) -> u8 {
+        match self {
+            Self::Short(leaf, _) => leaf[0],
+            Self::Long(digest) => digest[0],
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -138,12 +165,12 @@ impl VerifyCache {
         }
         let presented = distinct(presented);
         let key = Key {
-            digest: chain_digest(leaf, &presented),
+            chain: Chain::of(leaf, &presented),
             generation: store.generation(),
             revocation,
         };
         let t = now.unix_timestamp().max(0);
-        let shard = &self.shards[usize::from(key.digest[0]) % self.shards.len()];
+        let shard = &self.shards[usize::from(key.chain.spread()) % self.shards.len()];
         if let Some(verdict) = lock(shard).get(&key, t) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return verdict;
@@ -196,14 +223,12 @@ fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 /// SHA-256 over the leaf, then the intermediates as [`distinct`] returns them (sorted).
 /// Each certificate contributes its SHA-256 fingerprint, which [`Certificate`] computed
-/// over its exact DER when it was decoded, so a hit hashes 64 bytes per certificate
+/// over its exact DER when it was decoded, so a hit hashes 32 bytes per certificate
 /// instead of the whole DER; a collision would need one in SHA-256 itself.
 fn chain_digest(leaf: &Certificate, presented: &[&Certificate]) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for cert in std::iter::once(leaf).chain(presented.iter().copied()) {
-        let fingerprint = cert.sha256_fingerprint().as_bytes();
-        ctx.update(&(fingerprint.len() as u64).to_be_bytes());
-        ctx.update(fingerprint);
+        ctx.update(cert.sha256());
     }
     let mut out = [0u8; 32];
     out.copy_from_slice(ctx.finish().as_ref());

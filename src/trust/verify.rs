@@ -73,8 +73,8 @@ pub enum Purpose {
 pub(crate) fn distinct(presented: &[Certificate]) -> Vec<&Certificate> {
     let mut distinct: Vec<&Certificate> = presented.iter().collect();
     distinct.sort_unstable_by(|a, b| {
-        a.sha256_fingerprint()
-            .cmp(b.sha256_fingerprint())
+        a.sha256()
+            .cmp(b.sha256())
             .then_with(|| a.der().cmp(b.der()))
     });
     distinct.dedup_by(|a, b| a.der() == b.der());

@@ -347,7 +347,7 @@ fn forward_certificate(
                 "x-forwarded-client-cert",
                 format!(
                     "Hash={};Cert=\"{}\";Chain=\"{}\"",
-                    leaf.sha256_fingerprint().to_ascii_lowercase(),
+                    crate::text::hex_lower(leaf.sha256()),
                     pem(&mut std::iter::once(leaf)),
                     pem(&mut chain.iter())
                 ),
