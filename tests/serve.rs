@@ -218,6 +218,61 @@ async fn request_mode_gives_the_article_policy_answer_for_each_certificate() {
     s.wait_for_log("status=403 decision=responded").await;
 }
 
+/// On one CPU (`taskset`, as `benches/peers/run.sh` pins it) `serve` runs tokio's
+/// current-thread scheduler; the connection, the backend's connection and the reload
+/// all share that thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_one_cpu_the_current_thread_scheduler_serves_both_protocols() {
+    if Command::new("taskset").arg("-V").output().is_err() {
+        eprintln!("skipped: no taskset (util-linux) on this machine");
+        return;
+    }
+    let backend = EchoBackend::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = demo::write(dir.path(), pki(), &backend.url()).unwrap();
+    let mut command = Command::new("taskset");
+    command
+        .args([
+            "-c",
+            "0",
+            env!("CARGO_BIN_EXE_certgate"),
+            "serve",
+            "--config",
+        ])
+        .arg(&layout.deployment);
+    let s = Served {
+        process: served::Process::start(command).await,
+        curl: CurlFiles::in_dir(&layout.client),
+        layout,
+        _dir: dir,
+        _backend: Some(backend),
+    };
+    s.wait_for_log("current-thread scheduler").await;
+    // Sixteen connections at once, HTTP/1.1 and HTTP/2, good and revoked certificates.
+    let mut sent = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (addr, cert) = (s.addr, [Cert::Good, Cert::Revoked][i % 2]);
+        sent.spawn(async move {
+            let answer = send(addr, get(REQUEST, cert, i % 4 < 2)).await.unwrap();
+            (cert, answer.status)
+        });
+    }
+    while let Some(done) = sent.join_next().await {
+        let (cert, status) = done.unwrap();
+        assert_eq!(status, if cert == Cert::Good { 200 } else { 403 });
+    }
+    let out = curl(&s, REQUEST, Cert::Good, "/echo/a", &["--http2"]).await;
+    assert_eq!(out.status(), 200, "{}", out.stderr);
+    assert_eq!(out.header("x-echo-uri").as_deref(), Some("/a"));
+    // A policy changed on disk is picked up by the reload on the same thread.
+    std::fs::write(
+        s.policy("echo.xml"),
+        r#"<policies><inbound><base /><return-response><set-status code="418" /></return-response></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"#,
+    )
+    .unwrap();
+    until_status(&s, 418).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_are_routed_as_the_backend_reads_them_over_both_protocols() {
     let s = Served::start().await;

@@ -40,7 +40,7 @@ haproxy_port=18445
 
 echo "# building certgate (release)" >&2
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin certgate
-certgate="$root/target/release/certgate"
+certgate="${CARGO_TARGET_DIR:-$root/target}/release/certgate"
 
 echo "# writing the demo PKI and deployment to $work/demo" >&2
 "$certgate" demo --dir "$work/demo" --listen 127.0.0.1:0 >"$work/demo.log" 2>&1 &

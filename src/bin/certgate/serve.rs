@@ -163,8 +163,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         let shutdown = shutdown_signal();
         if let Some(current) = gateway.snapshot().current() {
+            let scheduler = match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::CurrentThread => "current-thread",
+                _ => "multi-thread",
+            };
             tracing::info!(
-                "listening on https://{addr} (deployment {}: {})",
+                "listening on https://{addr} (deployment {}: {}; {scheduler} scheduler)",
                 current.version,
                 current.value.summary()
             );
