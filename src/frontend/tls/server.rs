@@ -517,9 +517,19 @@ fn gateway_request<H>(
             body,
         ));
     }
-    // The scheme is the connection's (TLS), whatever an absolute-form target said.
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    parts.uri = match format!("https://{authority}{path}").parse() {
+    // The scheme is the connection's (TLS), whatever an absolute-form target said; the
+    // parts are reused as parsed, not written out and parsed again.
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    parts.uri = match http::Uri::builder()
+        .scheme(http::uri::Scheme::HTTPS)
+        .authority(authority.clone())
+        .path_and_query(path)
+        .build()
+    {
         Ok(uri) => uri,
         Err(_) => {
             let refusal = plain(StatusCode::BAD_REQUEST, "the request target is not a URI\n");
