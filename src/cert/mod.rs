@@ -22,6 +22,8 @@ pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use presented::PresentedChain;
 pub use uploaded::UploadedCertificates;
 
+use std::sync::OnceLock;
+
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::oid_registry::{
@@ -66,23 +68,23 @@ pub enum CertError {
 
 /// A decoded X.509 certificate with its .NET-visible properties.
 ///
-/// Every property is computed once, in [`Certificate::from_der`]: a request decodes one
-/// certificate and a policy usually reads several properties (Thumbprint, Subject,
-/// dates), and the whole computation (two hashes of ~1 KiB, two short names) costs a
-/// few microseconds. Computing eagerly keeps the type plain data: `Send + Sync`,
-/// cheap to clone behind `Arc`, with no interior mutability. `name_info` is the one
-/// exception; it assembles its answer from the decoded names on each call.
+/// Every property is computed once: most in [`Certificate::from_der`], as a policy
+/// usually reads several (Thumbprint, Subject, dates). The SHA-1 thumbprint and the two
+/// names as text wait for their first read: a chain's intermediates are usually only
+/// hashed for the verification cache, and the three were a fifth of decoding one. The
+/// type stays `Send + Sync` and cheap to clone behind `Arc`. `name_info` assembles its
+/// answer from the decoded names on each call.
 #[derive(Debug, Clone)]
 pub struct Certificate {
     der: Vec<u8>,
-    subject: String,
-    issuer: String,
+    subject: OnceLock<String>,
+    issuer: OnceLock<String>,
     subject_name: Name,
     issuer_name: Name,
     subject_alt: Vec<AltName>,
     issuer_alt: Vec<AltName>,
     sans: SubjectAltNames,
-    thumbprint: String,
+    thumbprint: OnceLock<String>,
     /// SHA-256 of the DER: the verification cache's key, hex only when shown.
     sha256: [u8; 32],
     serial_number: String,
@@ -161,14 +163,14 @@ impl Certificate {
         sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
         Ok(Self {
-            subject: subject_name.to_dotnet_string(),
-            issuer: issuer_name.to_dotnet_string(),
+            subject: OnceLock::new(),
+            issuer: OnceLock::new(),
             subject_name,
             issuer_name,
             subject_alt: parts.subject_alt,
             issuer_alt: parts.issuer_alt,
             sans,
-            thumbprint: thumbprint(&der),
+            thumbprint: OnceLock::new(),
             sha256,
             serial_number: crate::text::hex_upper(tbs.raw_serial()),
             not_before: tbs.validity.not_before.to_datetime(),
@@ -198,17 +200,19 @@ impl Certificate {
     /// one of `,+="<>#;` or a newline. A value that is not a string shows as `#` and
     /// the hex of its DER; a name that is not valid DER shows as `""`.
     pub fn subject(&self) -> &str {
-        &self.subject
+        self.subject
+            .get_or_init(|| self.subject_name.to_dotnet_string())
     }
 
     /// `Issuer` (== `IssuerName.Name`), in the format of [`Certificate::subject`].
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        self.issuer
+            .get_or_init(|| self.issuer_name.to_dotnet_string())
     }
 
     /// `Thumbprint`: SHA-1 of the DER, uppercase hex without separators.
     pub fn thumbprint(&self) -> &str {
-        &self.thumbprint
+        self.thumbprint.get_or_init(|| thumbprint(&self.der))
     }
 
     /// SHA-256 of the DER, uppercase hex without separators (beyond APIM).
