@@ -155,9 +155,11 @@ pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authorit
         None => None,
     };
     let target = parts.uri.authority().map(Authority::as_str);
-    if target.is_some() && target == header {
+    if let Some(text) = target
+        && header == Some(text)
+    {
         // The listener writes the one it checked into both: parsed once.
-        return target.map_or(Err(TargetError::MissingHost), parse_authority);
+        return parse_authority(text);
     }
     let header = header.map(parse_authority).transpose()?;
     let target = target.map(parse_authority).transpose()?;

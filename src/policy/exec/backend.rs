@@ -275,7 +275,10 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         &mut headers,
         &proxy::ForwardedFor {
             // Only an address goes into X-Forwarded-For (`certgate eval` takes any text).
-            client_ip: (request.ip_address.parse::<std::net::IpAddr>().is_ok())
+            client_ip: request
+                .ip_address
+                .parse::<std::net::IpAddr>()
+                .is_ok()
                 .then_some(request.ip_address.as_str()),
             proto: &x.backend.client_scheme,
             host: x.backend.client_host.as_deref(),
