@@ -1,11 +1,16 @@
 //! The Lambda adapter's work on one sample event (`rest`, `http-api` or `alb`), run a
 //! fixed number of times: instruction counts under callgrind are repeatable where wall
 //! time on a shared machine is not. Per event = (total - total with RUNS 0) / RUNS.
+//! `again` (the default) reuses the chain decoded by the first run, as a deployment does
+//! for a client's next requests; `first` decodes it every time.
 //!
 //! ```text
 //! cargo build --release --example adapter_cost
-//! valgrind --tool=callgrind target/release/examples/adapter_cost rest 1000
+//! valgrind --tool=callgrind target/release/examples/adapter_cost rest 1000 [first|again]
 //! ```
+//!
+//! valgrind hides the CPU's SHA instructions, so SHA-256 (every decoded certificate)
+//! counts several times what it costs natively: time `first` without valgrind too.
 
 #[path = "../benches/support/lambda_adapter.rs"]
 mod lambda_adapter;
@@ -20,7 +25,15 @@ fn main() {
         eprintln!("no sample event {name:?}: rest, http-api or alb");
         std::process::exit(2);
     };
-    let samples = Samples::new();
+    let keep_chains = match args.next().as_deref() {
+        None | Some("again") => true,
+        Some("first") => false,
+        Some(other) => {
+            eprintln!("{other:?}: first (decode every time) or again (decoded once)");
+            std::process::exit(2);
+        }
+    };
+    let samples = Samples::new(keep_chains);
     for _ in 0..runs {
         samples.run(name, event);
     }

@@ -6,7 +6,8 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use certgate::cert::{
-    CertError, Certificate, MAX_CHAIN_LENGTH, MAX_INPUT_BYTES, NameType, check_chain, decode_chain,
+    CertError, Certificate, MAX_CHAIN_LENGTH, MAX_INPUT_BYTES, NameType, PresentedChains,
+    check_chain, decode_chain,
 };
 use common::pki;
 use time::macros::datetime;
@@ -389,6 +390,79 @@ fn a_chain_decodes_leaf_first_from_pem_der_and_url_encoded_pem() {
         let ders: Vec<&[u8]> = chain.iter().map(Certificate::der).collect();
         assert_eq!(ders, [&client.der[..], &ca.der[..]], "{form}");
     }
+}
+
+#[test]
+fn a_chain_sent_again_is_the_chain_decoded_the_first_time() {
+    let (client, ca) = pki::client_and_ca();
+    let chains = PresentedChains::new(4);
+    let input = alb_url_encode(&format!("{}{}", client.pem, ca.pem));
+    let first = chains.decode(input.as_bytes()).unwrap();
+    let again = chains.decode(input.as_bytes()).unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first.leaf, &again.leaf),
+        "decoded again"
+    );
+    assert_eq!(again.leaf.der(), client.der);
+    assert_eq!(again.intermediates.len(), 1);
+    assert_eq!(again.intermediates[0].der(), ca.der);
+    assert_eq!(chains.len(), 1);
+
+    // Other bytes holding the same leaf (its PEM alone) are another entry: a hit needs
+    // the very bytes.
+    let pem = client.pem.clone();
+    let other = chains.decode(pem.as_bytes()).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first.leaf, &other.leaf));
+    assert_eq!(other.leaf.der(), client.der);
+    assert_eq!(other.len(), 1);
+    assert_eq!(chains.len(), 2);
+}
+
+#[test]
+fn presented_chains_keep_the_most_recently_used_up_to_their_capacity() {
+    let (client, ca) = pki::client_and_ca();
+    let chains = PresentedChains::new(2);
+    let a = client.pem.clone();
+    let b = ca.pem.clone();
+    let c = format!("{}{}", client.pem, ca.pem);
+    let a_first = chains.decode(a.as_bytes()).unwrap();
+    let b_first = chains.decode(b.as_bytes()).unwrap();
+    chains.decode(a.as_bytes()).unwrap(); // a is now the more recent
+    chains.decode(c.as_bytes()).unwrap(); // full: b, the least recent, goes
+    assert_eq!(chains.len(), 2);
+    let a_again = chains.decode(a.as_bytes()).unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&a_first.leaf, &a_again.leaf),
+        "a was evicted"
+    );
+    let b_again = chains.decode(b.as_bytes()).unwrap();
+    assert!(
+        !std::sync::Arc::ptr_eq(&b_first.leaf, &b_again.leaf),
+        "b was kept"
+    );
+    assert_eq!(chains.len(), 2);
+}
+
+#[test]
+fn presented_chains_refuse_what_decode_chain_refuses_each_time_and_keep_none_of_it() {
+    let chains = PresentedChains::new(4);
+    for _ in 0..2 {
+        let error = chains.decode(b"not a certificate").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            decode_chain(b"not a certificate").unwrap_err().to_string()
+        );
+    }
+    assert!(chains.is_empty());
+
+    // Capacity 0 keeps nothing: every input is decoded.
+    let (client, _) = pki::client_and_ca();
+    let none = PresentedChains::new(0);
+    let first = none.decode(client.pem.as_bytes()).unwrap();
+    let again = none.decode(client.pem.as_bytes()).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first.leaf, &again.leaf));
+    assert_eq!(first.leaf.der(), again.leaf.der());
+    assert!(none.is_empty());
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod common;
 
 use base64::Engine as _;
+use certgate::cert::PresentedChains;
 use certgate::config::GatewayConfig;
 use certgate::frontend::lambda::{EventError, EventKind, parse_event, to_gateway_request};
 use certgate::gateway::{ClientCertificate, GatewayRequest};
@@ -78,7 +79,7 @@ fn multi(headers: &Value) -> Value {
 
 fn run(event: &Value, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
     let event = parse_event(&event.to_string()).unwrap();
-    to_gateway_request(event, config)
+    to_gateway_request(event, config, &PresentedChains::new(16))
 }
 
 fn thumbprint(request: &GatewayRequest) -> Option<String> {
@@ -522,7 +523,11 @@ fn events_of_other_services_are_rejected_with_a_hint() {
 /// query and body (the path is the event's own, see above).
 fn assert_reads_as_lambda_http(json: &str) {
     let theirs = lambda_http::request::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
-    let (_, ours) = to_gateway_request(parse_event(json).unwrap(), &config("apigateway", ""));
+    let (_, ours) = to_gateway_request(
+        parse_event(json).unwrap(),
+        &config("apigateway", ""),
+        &PresentedChains::new(16),
+    );
     let (mut parts, body) = theirs.into_parts();
     certgate::frontend::forwarded::CertificateHeaders::take(
         &mut parts.headers,

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use certgate::cert::{Certificate, decode_chain};
+use certgate::cert::{Certificate, PresentedChains, decode_chain};
 use certgate::config::{CertificateSource, GatewayConfig};
 use certgate::frontend::lambda::{EventKind, parse_event, to_gateway_request};
 use certgate::gateway::{ClientCertificate, GatewayRequest};
@@ -401,7 +401,11 @@ fn gateway_config(deployment: &str) -> GatewayConfig {
 fn event_request(front_end: &str, deployment: &str, event: &str) -> (EventKind, GatewayRequest) {
     let file = format!("events/{front_end}/{event}.json");
     let request = parse_event(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    to_gateway_request(request, &gateway_config(deployment))
+    to_gateway_request(
+        request,
+        &gateway_config(deployment),
+        &PresentedChains::new(16),
+    )
 }
 
 #[test]
@@ -466,8 +470,11 @@ fn spoofed_headers_carry_the_good_certificate() {
         let file = format!("events/{front_end}/spoofed-header.json");
         let event: Value = serde_json::from_str(&read(&file)).unwrap();
         assert!(event["headers"][header].is_string(), "{file}: no {header}");
-        let (_, request) =
-            to_gateway_request(parse_event(&read(&file)).unwrap(), &source_config(source));
+        let (_, request) = to_gateway_request(
+            parse_event(&read(&file)).unwrap(),
+            &source_config(source),
+            &PresentedChains::new(16),
+        );
         assert_eq!(
             request.certificate.leaf().map(Certificate::thumbprint),
             Some(good.thumbprint()),
@@ -486,7 +493,11 @@ fn spoofed_headers_carry_the_good_certificate() {
         decode_chain(pem.as_bytes()).unwrap()[0].thumbprint(),
         good.thumbprint()
     );
-    let (_, request) = to_gateway_request(parse_event(&read(file)).unwrap(), &source_config("alb"));
+    let (_, request) = to_gateway_request(
+        parse_event(&read(file)).unwrap(),
+        &source_config("alb"),
+        &PresentedChains::new(16),
+    );
     assert!(request.certificate.leaf().is_none(), "{file}");
     assert_eq!(
         request.ignored_certificate_sources,

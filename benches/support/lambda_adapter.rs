@@ -5,6 +5,7 @@
 use std::hint::black_box;
 
 use certgate::body::Payload;
+use certgate::cert::PresentedChains;
 use certgate::config::GatewayConfig;
 use certgate::frontend::lambda::metrics::RequestMetric;
 use certgate::frontend::lambda::{LambdaResponse, parse_event, to_gateway_request};
@@ -15,6 +16,9 @@ pub(crate) struct Samples {
     apigateway: GatewayConfig,
     alb: GatewayConfig,
     answer: GatewayResponse,
+    /// As a deployment keeps them; capacity 0 decodes every event's chain, as for a
+    /// client's first request.
+    chains: PresentedChains,
 }
 
 /// The sample events by name: `rest`, `http-api`, `alb`.
@@ -25,8 +29,10 @@ pub(crate) const EVENTS: [(&str, &str); 3] = [
 ];
 
 impl Samples {
-    pub(crate) fn new() -> Self {
+    /// `keep_chains`: whether a chain decoded once is reused, as a deployment does.
+    pub(crate) fn new(keep_chains: bool) -> Self {
         Self {
+            chains: PresentedChains::new(if keep_chains { 256 } else { 0 }),
             apigateway: GatewayConfig::parse(include_str!(
                 "../../examples/apigateway/gateway.toml"
             ))
@@ -54,7 +60,7 @@ impl Samples {
             &self.apigateway
         };
         let event = parse_event(black_box(event)).expect("an HTTP event");
-        let (kind, request) = to_gateway_request(event, config);
+        let (kind, request) = to_gateway_request(event, config, &self.chains);
         assert!(request.certificate.leaf().is_some(), "no certificate");
         let response = serde_json::to_string(&LambdaResponse::new(kind, &self.answer))
             .expect("a response document");

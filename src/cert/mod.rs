@@ -19,7 +19,7 @@ mod presented;
 mod uploaded;
 
 pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
-pub use presented::PresentedChain;
+pub use presented::{PresentedChain, PresentedChains};
 pub use uploaded::UploadedCertificates;
 
 use std::sync::OnceLock;

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use http::HeaderMap;
 
-use crate::cert::{self, CertError, Certificate};
+use crate::cert::{self, CertError, Certificate, PresentedChain, PresentedChains};
 
 pub use crate::proxy::CERTIFICATE_HEADERS;
 
@@ -158,9 +158,16 @@ impl ForwardedError {
     }
 }
 
-/// ALB: URL-encoded PEM of the chain (passthrough) or of the leaf (verify).
-pub fn alb(value: &[u8], header: &'static str) -> Result<Vec<Certificate>, ForwardedError> {
-    cert::decode_chain(value).map_err(|source| ForwardedError::Certificate { header, source })
+/// ALB: URL-encoded PEM of the chain (passthrough) or of the leaf (verify), decoded
+/// through `chains`.
+pub fn alb(
+    value: &[u8],
+    header: &'static str,
+    chains: &PresentedChains,
+) -> Result<PresentedChain, ForwardedError> {
+    chains
+        .decode(value)
+        .map_err(|source| ForwardedError::Certificate { header, source })
 }
 
 /// What an ALB in mTLS passthrough writes for a PEM chain: percent-encoded, with `+`,

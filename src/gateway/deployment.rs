@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use super::TrustVerifier;
 use super::backend_entities::{self, EntityBackend};
 use crate::cache::Caches;
+use crate::cert::PresentedChains;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::expr;
 use crate::files::SourceFile;
@@ -88,6 +89,10 @@ pub(crate) struct Routed<'d> {
     pub(crate) operation: Option<&'d Arc<expr::Operation>>,
 }
 
+/// Decoded client chains kept per deployment: a Lambda instance serves a few clients at
+/// a time; an entry is a few kilobytes.
+const PRESENTED_CHAINS: usize = 256;
+
 /// One loaded deployment.
 pub struct Deployment {
     /// Identifies the snapshot in responses and logs (bundle version or content hash).
@@ -100,6 +105,8 @@ pub struct Deployment {
     pub(crate) context: Arc<expr::Deployment>,
     /// `Verify()` with this deployment's trust store and its cache.
     pub(crate) verifier: Arc<TrustVerifier>,
+    /// The chains API Gateway and ALBs forward, each decoded once.
+    pub(crate) presented: PresentedChains,
     apis: Vec<ApiPolicies>,
     /// Backend clients: the default one, and one per `authentication-certificate`
     /// identity found under `certificates/<id>.key`.
@@ -329,6 +336,7 @@ impl Deployment {
             version: version.into(),
             cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
+            presented: PresentedChains::new(PRESENTED_CHAINS),
             config,
             trust,
             diagnostics,

@@ -1,7 +1,6 @@
 //! What crosses the boundary between a front end and the core.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -28,14 +27,7 @@ pub enum ClientCertificate {
 impl ClientCertificate {
     /// A decoded chain, leaf first; an empty one is [`ClientCertificate::Absent`].
     pub fn from_chain(chain: Vec<Certificate>) -> Self {
-        let mut chain = chain.into_iter();
-        match chain.next() {
-            Some(leaf) => Self::Presented(PresentedChain {
-                leaf: Arc::new(leaf),
-                intermediates: chain.collect(),
-            }),
-            None => Self::Absent,
-        }
+        PresentedChain::from_certificates(chain).map_or(Self::Absent, Self::Presented)
     }
 
     /// The leaf, if one was presented and decoded.

@@ -15,7 +15,7 @@ use url::form_urlencoded;
 
 use super::raw::{RawContext, RawEvent, Text, Values};
 use crate::body::Payload;
-use crate::cert::{self, Certificate};
+use crate::cert::PresentedChains;
 use crate::config::{CertificateSource, GatewayConfig};
 use crate::frontend::forwarded::{self, CertificateHeaders, ForwardedError};
 use crate::gateway::{ClientCertificate, GatewayRequest};
@@ -454,8 +454,14 @@ fn alb_client_ip(headers: &HeaderMap) -> Option<IpAddr> {
 ///
 /// The certificate comes only from the source `gateway.toml` declares; every
 /// certificate header is removed whatever the source, and the ones that were present
-/// without being trusted are listed in `ignored_certificate_sources`.
-pub fn to_gateway_request(event: HttpEvent, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
+/// without being trusted are listed in `ignored_certificate_sources`. The chains of API
+/// Gateway and of an ALB are decoded through `chains`: a client's next request reuses
+/// its chain.
+pub fn to_gateway_request(
+    event: HttpEvent,
+    config: &GatewayConfig,
+    chains: &PresentedChains,
+) -> (EventKind, GatewayRequest) {
     let HttpEvent {
         kind,
         mut parts,
@@ -480,17 +486,21 @@ pub fn to_gateway_request(event: HttpEvent, config: &GatewayConfig) -> (EventKin
     let mut ignored: Vec<&'static str> = carried.names().collect();
     let trusted = match source {
         Some(CertificateSource::Apigateway) => context_pem.map(|pem| {
-            cert::decode_chain(pem.as_bytes()).map_err(|source| ForwardedError::Certificate {
-                header: "requestContext.clientCert",
-                source,
-            })
+            chains
+                .decode(pem.as_bytes())
+                .map(ClientCertificate::Presented)
+                .map_err(|source| ForwardedError::Certificate {
+                    header: "requestContext.clientCert",
+                    source,
+                })
         }),
         _ => {
             if context_pem.is_some() {
                 ignored.push("requestContext.clientCert");
             }
-            source
-                .and_then(|source| from_headers(source, &carried, &settings.alb_header, &alb_leaf))
+            source.and_then(|source| {
+                from_headers(source, &carried, &settings.alb_header, &alb_leaf, chains)
+            })
         }
     };
     ignored.retain(|name| source.is_none_or(|source| !carries(source, name)));
@@ -504,7 +514,7 @@ pub fn to_gateway_request(event: HttpEvent, config: &GatewayConfig) -> (EventKin
     let certificate = match trusted {
         _ if !config.requests_client_certificate(host) => ClientCertificate::Absent,
         None => ClientCertificate::Absent,
-        Some(Ok(chain)) => ClientCertificate::from_chain(chain),
+        Some(Ok(certificate)) => certificate,
         Some(Err(error @ ForwardedError::Conflicting { .. })) => {
             ClientCertificate::Conflicting(error.to_string())
         }
@@ -540,7 +550,8 @@ fn from_headers(
     carried: &CertificateHeaders,
     alb_header: &str,
     alb_leaf: &str,
-) -> Option<Result<Vec<Certificate>, ForwardedError>> {
+    chains: &PresentedChains,
+) -> Option<Result<ClientCertificate, ForwardedError>> {
     let single = |name: &str| {
         carried
             .single(name)
@@ -553,15 +564,25 @@ fn from_headers(
             (Ok(Some(_)), Ok(Some(_))) => Some(Err(ForwardedError::Conflicting {
                 what: format!("both {alb_header} and {alb_leaf}"),
             })),
-            (Ok(Some(chain)), Ok(None)) => Some(forwarded::alb(chain, "x-amzn-mtls-clientcert")),
-            (Ok(None), Ok(Some(leaf))) => Some(forwarded::alb(leaf, "x-amzn-mtls-clientcert-leaf")),
+            (Ok(Some(chain)), Ok(None)) => Some(
+                forwarded::alb(chain, "x-amzn-mtls-clientcert", chains)
+                    .map(ClientCertificate::Presented),
+            ),
+            (Ok(None), Ok(Some(leaf))) => Some(
+                forwarded::alb(leaf, "x-amzn-mtls-clientcert-leaf", chains)
+                    .map(ClientCertificate::Presented),
+            ),
             (Ok(None), Ok(None)) => None,
         },
         // Proxies append elements; the last header's last element is the nearest's.
-        CertificateSource::Xfcc => carried.last("x-forwarded-client-cert").map(forwarded::xfcc),
+        CertificateSource::Xfcc => carried
+            .last("x-forwarded-client-cert")
+            .map(|value| forwarded::xfcc(value).map(ClientCertificate::from_chain)),
         CertificateSource::Rfc9440 => match (single("client-cert"), single("client-cert-chain")) {
             (Err(error), _) | (_, Err(error)) => Some(Err(error)),
-            (Ok(cert), Ok(chain)) => cert.map(|cert| forwarded::rfc9440(cert, chain)),
+            (Ok(cert), Ok(chain)) => {
+                cert.map(|cert| forwarded::rfc9440(cert, chain).map(ClientCertificate::from_chain))
+            }
         },
     }
 }

@@ -139,7 +139,7 @@ pub async fn handle_event(
             return Ok(handled);
         }
     };
-    let (_, request) = to_gateway_request(event, &deployment.config);
+    let (_, request) = to_gateway_request(event, &deployment.config, &deployment.presented);
     let carried = Carried::of(&request);
     let mut outcome = gateway::handle(deployment, request, now, explain).await;
     set_version(&mut outcome.response, version);
