@@ -444,6 +444,22 @@ fn presented_chains_keep_the_most_recently_used_up_to_their_capacity() {
 }
 
 #[test]
+fn presented_chains_keep_no_chain_larger_than_their_byte_bound() {
+    let (client, _) = pki::client_and_ca();
+    let chains = PresentedChains::new(1);
+    // 40 KB of input, beyond one entry's share of 32 KiB (text between PEM blocks is
+    // ignored by the decoder).
+    let long = format!("{}{}{}", client.pem, "\n".repeat(40_000), client.pem);
+    let first = chains.decode(long.as_bytes()).unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(chains.is_empty());
+    let again = chains.decode(long.as_bytes()).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&first.leaf, &again.leaf));
+    chains.decode(client.pem.as_bytes()).unwrap();
+    assert_eq!(chains.len(), 1);
+}
+
+#[test]
 fn presented_chains_refuse_what_decode_chain_refuses_each_time_and_keep_none_of_it() {
     let chains = PresentedChains::new(4);
     for _ in 0..2 {

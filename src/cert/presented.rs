@@ -46,25 +46,36 @@ impl PresentedChain {
 /// A client sends the same chain with every request, and decoding it (URL-encoded PEM,
 /// base64, X.509, names) was most of the Lambda adapter's work per event. A hit compares
 /// the whole input, so it is the chain those very bytes decode to: the hash only picks
-/// the bucket and is trusted with nothing. Bounded by entries (each input by
-/// [`super::MAX_INPUT_BYTES`]); when full, the least recently used entry goes. Inputs
-/// that do not decode are not kept: their error is computed again, which costs what it
-/// did without the cache.
+/// the bucket and is trusted with nothing. Bounded by entries and by bytes
+/// ([`BYTES_PER_ENTRY`] per entry of the capacity, so large chains fit fewer): when full,
+/// the least recently used entries go. Inputs that do not decode are not kept: their
+/// error is computed again, which costs what it did without the cache.
 pub struct PresentedChains {
     capacity: usize,
     inner: Mutex<Entries>,
 }
 
+/// The byte bound's share of one entry: a client's URL-encoded PEM chain of two
+/// certificates, its DER and its decoded names take about 10 KiB.
+pub const BYTES_PER_ENTRY: usize = 32 * 1024;
+
+/// What a decoded certificate holds besides its DER (names, serial, key, stamps), as
+/// counted against the byte bound.
+const DECODED_OVERHEAD: usize = 1024;
+
 #[derive(Default)]
 struct Entries {
     by_input: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
     clock: u64,
+    bytes: usize,
 }
 
 struct Entry {
     chain: PresentedChain,
     /// [`Entries::clock`] when last used: the smallest goes first.
     used: u64,
+    /// The input, the DER and [`DECODED_OVERHEAD`] per certificate.
+    bytes: usize,
 }
 
 impl PresentedChains {
@@ -95,22 +106,42 @@ impl PresentedChains {
             }
         }
         let chain = decoded(input)?;
+        let bytes = input.len()
+            + chain
+                .iter()
+                .map(|certificate| certificate.der().len() + DECODED_OVERHEAD)
+                .sum::<usize>();
+        let max_bytes = self.capacity.saturating_mul(BYTES_PER_ENTRY);
+        if bytes > max_bytes {
+            return Ok(chain);
+        }
         let mut entries = self.lock();
-        if entries.by_input.len() >= self.capacity {
+        while entries.by_input.len() >= self.capacity || entries.bytes + bytes > max_bytes {
             // Scans of the stamps: small next to the decoding a miss already did.
-            let oldest = entries.by_input.values().map(|entry| entry.used).min();
-            entries
-                .by_input
-                .retain(|_, entry| Some(entry.used) != oldest);
+            let Some(oldest) = entries.by_input.values().map(|entry| entry.used).min() else {
+                break;
+            };
+            let mut freed = 0;
+            entries.by_input.retain(|_, entry| {
+                let keep = entry.used != oldest;
+                if !keep {
+                    freed += entry.bytes;
+                }
+                keep
+            });
+            entries.bytes -= freed;
         }
         let used = entries.clock;
-        entries.by_input.insert(
+        let replaced = entries.by_input.insert(
             input.into(),
             Entry {
                 chain: chain.clone(),
                 used,
+                bytes,
             },
         );
+        // Another thread decoded the same input meanwhile: its entry is replaced.
+        entries.bytes = entries.bytes + bytes - replaced.map_or(0, |entry| entry.bytes);
         Ok(chain)
     }
 
@@ -134,6 +165,7 @@ impl std::fmt::Debug for PresentedChains {
         f.debug_struct("PresentedChains")
             .field("capacity", &self.capacity)
             .field("len", &self.len())
+            .field("bytes", &self.lock().bytes)
             .finish()
     }
 }
