@@ -47,7 +47,7 @@ impl PresentedChain {
 /// base64, X.509, names) was most of the Lambda adapter's work per event. A hit compares
 /// the whole input, so it is the chain those very bytes decode to: the hash only picks
 /// the bucket and is trusted with nothing. Bounded by entries and by bytes
-/// ([`BYTES_PER_ENTRY`] per entry of the capacity, so large chains fit fewer): when full,
+/// (32 KiB per entry of the capacity, so large chains fit fewer): when full,
 /// the least recently used entries go. Inputs that do not decode are not kept: their
 /// error is computed again, which costs what it did without the cache.
 pub struct PresentedChains {
@@ -57,7 +57,7 @@ pub struct PresentedChains {
 
 /// The byte bound's share of one entry: a client's URL-encoded PEM chain of two
 /// certificates, its DER and its decoded names take about 10 KiB.
-pub const BYTES_PER_ENTRY: usize = 32 * 1024;
+const BYTES_PER_ENTRY: usize = 32 * 1024;
 
 /// What a decoded certificate holds besides its DER (names, serial, key, stamps), as
 /// counted against the byte bound.
