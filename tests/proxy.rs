@@ -3,11 +3,14 @@
 mod common;
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use certgate::body::Payload;
 use certgate::proxy::{Backend, BackendResponse, ForwardOptions, HttpVersion, ProxyError};
-use common::backend::{EchoBackend, closed_port};
+use common::backend::{EchoBackend, HoldingBackend, closed_port, eventually};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn backend() -> Backend {
     Backend::new(&[], None, 16 * 1024 * 1024).unwrap()
@@ -206,4 +209,148 @@ async fn following_redirects_bounds_the_request_body_it_keeps_for_replay() {
         .unwrap_err();
     assert!(matches!(error, ProxyError::RequestBody(_)), "{error:?}");
     assert_eq!(error.status(), 413);
+}
+
+/// Reads `response`'s body to its end, as a front end does before the next request.
+async fn read_to_end(response: BackendResponse) -> usize {
+    body(response).await.len()
+}
+
+#[tokio::test]
+async fn requests_one_after_another_share_one_kept_alive_connection() {
+    let backend_server = HoldingBackend::start().await;
+    let client = backend();
+    let url = format!("{}/echo?n=1", backend_server.url());
+    for _ in 0..5 {
+        let response = client
+            .forward(request("POST", &url, "hello"), ForwardOptions::default())
+            .await
+            .unwrap();
+        // Sent as an origin server expects it: origin-form target, Host with the port.
+        assert_eq!(response.headers["x-echo-uri"], "/echo?n=1");
+        assert_eq!(
+            response.headers["x-echo-header-host"],
+            backend_server.addr.to_string()
+        );
+        assert_eq!(read_to_end(response).await, 5);
+    }
+    // A body that is empty gives its connection back even when nobody reads it.
+    let response = client
+        .forward(get(&url), ForwardOptions::default())
+        .await
+        .unwrap();
+    drop(response);
+    let response = client
+        .forward(get(&url), ForwardOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(read_to_end(response).await, 0);
+    assert_eq!(backend_server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn a_response_left_unread_closes_its_connection_and_is_not_reused() {
+    let backend_server = HoldingBackend::start().await;
+    let client = backend();
+    let drip = format!("{}/drip", backend_server.url());
+    let response = client
+        .forward(get(&drip), ForwardOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    drop(response);
+    assert!(eventually(|| backend_server.open() == 0).await);
+    let url = format!("{}/echo", backend_server.url());
+    let response = client
+        .forward(request("POST", &url, "again"), ForwardOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(read_to_end(response).await, 5);
+    assert_eq!(backend_server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_connections_of_their_own_and_leave_them_for_later_ones() {
+    let backend_server = HoldingBackend::start().await;
+    let client = backend();
+    let url = format!("{}/echo", backend_server.url());
+    let calls = (0..8).map(|i| {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            let body = format!("request {i}");
+            let response = client
+                .forward(
+                    request("POST", &url, body.clone().into_bytes()),
+                    ForwardOptions::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(self::body(response).await, body.as_bytes());
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap();
+    }
+    let opened = backend_server.accepted();
+    assert!(
+        (1..=8).contains(&opened),
+        "{opened} connections for 8 requests"
+    );
+    for _ in 0..8 {
+        let response = client
+            .forward(get(&url), ForwardOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(response.status, 200);
+        read_to_end(response).await;
+    }
+    assert_eq!(
+        backend_server.accepted(),
+        opened,
+        "idle connections were not reused"
+    );
+}
+
+/// A backend that answers every request with `ok` and then closes the connection without
+/// saying so (no `Connection: close`), as a server whose idle timeout ran out does.
+async fn closing_backend() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn a_connection_the_backend_closed_while_idle_is_replaced_by_a_new_one() {
+    let (addr, accepted) = closing_backend().await;
+    let client = backend();
+    let url = format!("http://{addr}/");
+    for n in 1..=5 {
+        let response = client
+            .forward(get(&url), ForwardOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("request {n}: {e}"));
+        assert_eq!(body(response).await, b"ok");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 5);
 }

@@ -1,12 +1,15 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
-//! One hyper client per HTTP-version setting, built once and shared, over rustls with
-//! the public web roots plus the deployment's extra backend CAs. Bodies stream in both
+//! Clients built once and shared, over rustls with the public web roots plus the
+//! deployment's extra backend CAs: certgate's own pool of kept-alive HTTP/1.1
+//! connections for `http-version="1"` (the default), hyper-util's pooled client where
+//! HTTP/2 may be spoken. Bodies stream in both
 //! directions; the response is read whole (bounded) only when the caller asks, because
 //! a policy reads it or the front end (Lambda) needs it whole, and the request only to
 //! replay it on a redirect.
 
 mod headers;
+mod pool;
 mod url;
 mod verify;
 
@@ -131,7 +134,7 @@ const MAX_REDIRECTS: usize = 50;
 /// Shared HTTP clients to backends.
 #[derive(Clone)]
 pub struct Backend {
-    http1: HttpClient,
+    http1: pool::Http1Pool,
     http2: HttpClient,
     either: HttpClient,
     max_body: usize,
@@ -212,13 +215,18 @@ impl Backend {
             None => builder.with_no_client_auth(),
         };
         let connector = |versions: HttpVersion| {
+            // Requests and responses leave as soon as they are written, as nginx's
+            // `tcp_nodelay on` does; whole messages go out in one write anyway.
+            let mut tcp = HttpConnector::new();
+            tcp.enforce_http(false);
+            tcp.set_nodelay(true);
             let b = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls.clone())
                 .https_or_http();
             match versions {
-                HttpVersion::Http1 => b.enable_http1().build(),
-                HttpVersion::Http2 => b.enable_http2().build(),
-                HttpVersion::Http2Or1 => b.enable_all_versions().build(),
+                HttpVersion::Http1 => b.enable_http1().wrap_connector(tcp),
+                HttpVersion::Http2 => b.enable_http2().wrap_connector(tcp),
+                HttpVersion::Http2Or1 => b.enable_all_versions().wrap_connector(tcp),
             }
         };
         let client = |versions: HttpVersion| {
@@ -227,7 +235,7 @@ impl Backend {
             builder.build(connector(versions))
         };
         Ok(Self {
-            http1: client(HttpVersion::Http1),
+            http1: pool::Http1Pool::new(connector(HttpVersion::Http1)),
             http2: client(HttpVersion::Http2),
             either: client(HttpVersion::Http2Or1),
             max_body,
@@ -243,21 +251,21 @@ impl Backend {
         request: http::Request<Payload>,
         options: ForwardOptions,
     ) -> Result<BackendResponse, ProxyError> {
-        let client = match options.http_version {
-            HttpVersion::Http1 => &self.http1,
-            HttpVersion::Http2 => &self.http2,
-            HttpVersion::Http2Or1 => &self.either,
-        };
         // URLs are kept as `Uri`s (a clone shares their bytes) and written out only for
         // an error.
         let first_uri = request.uri().clone();
         let send = |request: http::Request<Payload>| async move {
             let uri = request.uri().clone();
+            let client = match options.http_version {
+                HttpVersion::Http1 => return Ok((uri, self.http1.send(request).await?)),
+                HttpVersion::Http2 => &self.http2,
+                HttpVersion::Http2Or1 => &self.either,
+            };
             let response = client
                 .request(request)
                 .await
                 .map_err(|e| connect_error(&uri.to_string(), &e))?;
-            Ok::<_, ProxyError>((uri, response))
+            Ok::<_, ProxyError>((uri, response.map(Payload::streamed)))
         };
         let call = async {
             if !options.follow_redirects {
@@ -290,8 +298,7 @@ impl Backend {
                 url: first_uri.to_string(),
                 after: options.timeout,
             })??;
-        let (parts, body) = response.into_parts();
-        let mut body = Payload::streamed(body);
+        let (parts, mut body) = response.into_parts();
         if options.collect_response {
             let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
                 .await
@@ -326,17 +333,21 @@ pub struct ClientIdentity {
 }
 
 fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyError {
-    // The innermost cause says what happened ("Connection refused", a TLS alert).
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let (url, cause) = (url.to_owned(), cause.to_string());
+    let (url, cause) = (url.to_owned(), innermost_cause(error));
     if error.is_connect() {
         ProxyError::Connect { url, cause }
     } else {
         ProxyError::Protocol { url, cause }
     }
+}
+
+/// The innermost cause of `error`: what happened ("Connection refused", a TLS alert).
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 fn redirect_target<B>(base: &http::Uri, response: &http::Response<B>) -> Option<http::Uri> {

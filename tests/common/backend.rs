@@ -125,6 +125,7 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Paylo
 /// answers as [`EchoBackend`]'s echo does.
 pub struct HoldingBackend {
     pub addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
     holding: Arc<AtomicUsize>,
 }
@@ -149,10 +150,12 @@ impl HoldingBackend {
     pub async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let accepted: Arc<AtomicUsize> = Arc::default();
         let open = Arc::default();
         let holding = Arc::default();
         let backend = Self {
             addr,
+            accepted: Arc::clone(&accepted),
             open: Arc::clone(&open),
             holding: Arc::clone(&holding),
         };
@@ -161,6 +164,7 @@ impl HoldingBackend {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let connection = Counted::new(&open);
                 let holding = holding.clone();
                 tokio::spawn(async move {
@@ -177,6 +181,11 @@ impl HoldingBackend {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Connections open now (a request abandoned by the gateway closes its own).
