@@ -1,15 +1,12 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
-//! Clients built once and shared, over rustls with the public web roots plus the
-//! deployment's extra backend CAs: certgate's own pool of kept-alive HTTP/1.1
-//! connections for `http-version="1"` (the default), hyper-util's pooled client where
-//! HTTP/2 may be spoken. Bodies stream in both
+//! One hyper client per HTTP-version setting, built once and shared, over rustls with
+//! the public web roots plus the deployment's extra backend CAs. Bodies stream in both
 //! directions; the response is read whole (bounded) only when the caller asks, because
 //! a policy reads it or the front end (Lambda) needs it whole, and the request only to
 //! replay it on a redirect.
 
 mod headers;
-mod pool;
 mod url;
 mod verify;
 
@@ -134,7 +131,7 @@ const MAX_REDIRECTS: usize = 50;
 /// Shared HTTP clients to backends.
 #[derive(Clone)]
 pub struct Backend {
-    http1: pool::Http1Pool,
+    http1: HttpClient,
     http2: HttpClient,
     either: HttpClient,
     max_body: usize,
@@ -215,8 +212,9 @@ impl Backend {
             None => builder.with_no_client_auth(),
         };
         let connector = |versions: HttpVersion| {
-            // Requests and responses leave as soon as they are written, as nginx's
-            // `tcp_nodelay on` does; whole messages go out in one write anyway.
+            // Requests leave as soon as they are written, as with nginx's `tcp_nodelay on`
+            // (Nagle's algorithm could hold a streamed body's last small chunk back until
+            // the backend acknowledged the one before).
             let mut tcp = HttpConnector::new();
             tcp.enforce_http(false);
             tcp.set_nodelay(true);
@@ -235,7 +233,7 @@ impl Backend {
             builder.build(connector(versions))
         };
         Ok(Self {
-            http1: pool::Http1Pool::new(connector(HttpVersion::Http1)),
+            http1: client(HttpVersion::Http1),
             http2: client(HttpVersion::Http2),
             either: client(HttpVersion::Http2Or1),
             max_body,
@@ -251,21 +249,21 @@ impl Backend {
         request: http::Request<Payload>,
         options: ForwardOptions,
     ) -> Result<BackendResponse, ProxyError> {
+        let client = match options.http_version {
+            HttpVersion::Http1 => &self.http1,
+            HttpVersion::Http2 => &self.http2,
+            HttpVersion::Http2Or1 => &self.either,
+        };
         // URLs are kept as `Uri`s (a clone shares their bytes) and written out only for
         // an error.
         let first_uri = request.uri().clone();
         let send = |request: http::Request<Payload>| async move {
             let uri = request.uri().clone();
-            let client = match options.http_version {
-                HttpVersion::Http1 => return Ok((uri, self.http1.send(request).await?)),
-                HttpVersion::Http2 => &self.http2,
-                HttpVersion::Http2Or1 => &self.either,
-            };
             let response = client
                 .request(request)
                 .await
                 .map_err(|e| connect_error(&uri.to_string(), &e))?;
-            Ok::<_, ProxyError>((uri, response.map(Payload::streamed)))
+            Ok::<_, ProxyError>((uri, response))
         };
         let call = async {
             if !options.follow_redirects {
@@ -298,7 +296,8 @@ impl Backend {
                 url: first_uri.to_string(),
                 after: options.timeout,
             })??;
-        let (parts, mut body) = response.into_parts();
+        let (parts, body) = response.into_parts();
+        let mut body = Payload::streamed(body);
         if options.collect_response {
             let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
                 .await
@@ -333,21 +332,17 @@ pub struct ClientIdentity {
 }
 
 fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyError {
-    let (url, cause) = (url.to_owned(), innermost_cause(error));
+    // The innermost cause says what happened ("Connection refused", a TLS alert).
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    let (url, cause) = (url.to_owned(), cause.to_string());
     if error.is_connect() {
         ProxyError::Connect { url, cause }
     } else {
         ProxyError::Protocol { url, cause }
     }
-}
-
-/// The innermost cause of `error`: what happened ("Connection refused", a TLS alert).
-fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 fn redirect_target<B>(base: &http::Uri, response: &http::Response<B>) -> Option<http::Uri> {
