@@ -232,3 +232,33 @@ fn an_alb_event_with_both_certificate_headers_is_refused() {
     let body = response["body"].as_str().unwrap();
     assert!(body.contains("two client certificates"), "{body}");
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_invoke_quietly_not_with_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args([
+            "invoke",
+            "--config",
+            "examples/apigateway",
+            "--now",
+            NOW,
+            "events/rest/valid.json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run certgate");
+    // As `certgate invoke ... | head -c 0` does: the pipe's reader is gone before the
+    // answer is written (loading the deployment takes longer than this).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 141)),
+        "{:?}: {stderr}",
+        out.status
+    );
+}

@@ -37,9 +37,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let mut object = properties(leaf)?;
         object["Chain"] = rest.iter().map(summary).collect();
-        println!("{}", serde_json::to_string_pretty(&object)?);
+        outln!("{}", serde_json::to_string_pretty(&object)?);
     } else {
-        print!("{}", human(leaf, rest)?);
+        out!("{}", human(leaf, rest)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -61,13 +61,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let verification = store.verify_explained(&leaf, &certs, now, revocation);
     match verification.verdict {
         Verdict::Valid => {
-            println!("valid");
+            outln!("valid");
             Ok(ExitCode::SUCCESS)
         }
         Verdict::Invalid(reason) => {
             match verification.detail {
-                Some(detail) => println!("invalid: {reason}: {detail}"),
-                None => println!("invalid: {reason}"),
+                Some(detail) => outln!("invalid: {reason}: {detail}"),
+                None => outln!("invalid: {reason}"),
             }
             Ok(ExitCode::from(1))
         }

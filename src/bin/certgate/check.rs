@@ -41,7 +41,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("the deployment has errors; fix them before pushing it");
         return Ok(ExitCode::from(1));
     }
-    println!(
+    outln!(
         "ok: {} (version {})",
         deployment.summary(),
         deployment.version

@@ -53,7 +53,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             })?;
         let addr = listener.local_addr()?;
         let shutdown = shutdown_signal();
-        print!("{}", intro(&layout, addr, &backend));
+        out!("{}", intro(&layout, addr, &backend));
         gateway.serve(listener, Some(RELOAD), shutdown).await?;
         drop(backend);
         Ok(ExitCode::SUCCESS)

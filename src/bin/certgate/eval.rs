@@ -75,7 +75,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     match compiled.eval(&ctx) {
         Ok(v) => {
-            println!("{}", render(&v));
+            outln!("{}", render(&v));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -56,7 +56,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             handled.outcome.response.status.as_u16()
         );
     }
-    println!("{}", serde_json::to_string_pretty(&handled.response)?);
+    outln!("{}", serde_json::to_string_pretty(&handled.response)?);
     Ok(ExitCode::SUCCESS)
 }
 

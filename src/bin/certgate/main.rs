@@ -1,6 +1,24 @@
 //! `certgate`: the command-line face of the gateway. Holds no logic of its own; each
 //! subcommand parses its arguments and calls the library.
 
+/// `println!` for a command's output, except that a reader gone away (`certgate trust ls
+/// | head`) ends the process quietly instead of with the panic `println!` raises.
+macro_rules! outln {
+    () => {
+        crate::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// [`outln!`] without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        crate::write_out(format_args!($($arg)*))
+    };
+}
+
 mod cert_inspect;
 mod cert_verify;
 mod check;
@@ -59,6 +77,19 @@ enum CertCommand {
 /// objects, and glibc's bookkeeping of them was a tenth of a kept-alive request's CPU.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Writes a command's output; a closed pipe ends the process with the status a shell
+/// reports for a command stopped by SIGPIPE (141), any other failure with 2.
+fn write_out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(2);
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -106,24 +106,24 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
         }
     };
     print_warnings(&checked.warnings);
-    println!("checked: {}", checked.deployment.summary());
+    outln!("checked: {}", checked.deployment.summary());
     let pem = truststore_pem(&checked.deployment.trust);
     let s3 = S3Source::new(s3_client(&ClientOptions::default()).await?, location);
     let report = push(&s3, &files, &pem, &PushOptions { delete, now }).await?;
 
     for path in &report.uploaded {
-        println!("uploaded  {path}");
+        outln!("uploaded  {path}");
     }
-    println!(
+    outln!(
         "uploaded {} file(s), {} unchanged (compared by SHA-256 in object metadata)",
         report.uploaded.len(),
         report.unchanged.len()
     );
     for path in &report.stale {
         if report.deleted.contains(path) {
-            println!("deleted   {path}");
+            outln!("deleted   {path}");
         } else {
-            println!("stale     {path} (in S3, not in the folder; --delete removes it)");
+            outln!("stale     {path} (in S3, not in the folder; --delete removes it)");
         }
     }
     match &report.truststore {
@@ -138,9 +138,9 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
             };
             let url = format!("s3://{}/{}", s3.location().bucket, truststore.key);
             match &truststore.version_id {
-                Some(version) => println!("truststore {url} {state}, version {version}"),
+                Some(version) => outln!("truststore {url} {state}, version {version}"),
                 None => {
-                    println!("truststore {url} {state}, no version");
+                    outln!("truststore {url} {state}, no version");
                     eprintln!(
                         "warning: the bucket is not versioned; API Gateway's TruststoreVersion \
                          needs an S3 object version: enable versioning on {}",
@@ -150,7 +150,7 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
             }
         }
     }
-    println!(
+    outln!(
         "bundle {} {}, deployment version {}",
         report.bundle.key,
         if report.bundle.uploaded {
@@ -161,7 +161,7 @@ async fn run_push(dir: &Path, uri: &str, delete: bool) -> anyhow::Result<ExitCod
         report.version
     );
     if report.deleted.iter().any(|path| path == JSON_BUNDLE_NAME) {
-        println!(
+        outln!(
             "deleted   {JSON_BUNDLE_NAME} (the bundle of the old format, replaced by {BUNDLE_NAME})"
         );
     }
@@ -183,7 +183,7 @@ async fn run_pull(uri: &str, dir: &Path, force: bool) -> anyhow::Result<ExitCode
     for file in &deployment.files {
         write_file(dir, file)?;
     }
-    println!(
+    outln!(
         "pulled {} file(s) of deployment {} into {}",
         deployment.files.len(),
         deployment.version,

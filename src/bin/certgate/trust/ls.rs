@@ -22,24 +22,24 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
         bail!("S3 answered 'not modified' to an unconditional GET");
     };
     let mut warnings = deployment.warnings.clone();
-    println!("deployment {}", source.location());
-    println!("  version    {}", deployment.version);
+    outln!("deployment {}", source.location());
+    outln!("  version    {}", deployment.version);
     match deployment.pushed_at {
-        Some(pushed_at) => println!("  pushed     {}", rfc3339(pushed_at)),
-        None => println!("  pushed     never (no bundle; read file by file)"),
+        Some(pushed_at) => outln!("  pushed     {}", rfc3339(pushed_at)),
+        None => outln!("  pushed     never (no bundle; read file by file)"),
     }
     match truststore_version(source).await? {
-        Some(Some(version)) => println!("  truststore {TRUSTSTORE_NAME} version {version}"),
-        Some(None) => println!("  truststore {TRUSTSTORE_NAME} (bucket not versioned)"),
-        None => println!("  truststore {TRUSTSTORE_NAME} missing"),
+        Some(Some(version)) => outln!("  truststore {TRUSTSTORE_NAME} version {version}"),
+        Some(None) => outln!("  truststore {TRUSTSTORE_NAME} (bucket not versioned)"),
+        None => outln!("  truststore {TRUSTSTORE_NAME} missing"),
     }
 
-    println!("files:");
+    outln!("files:");
     for file in &deployment.files {
-        println!("  {:>9}  {}", file.bytes.len(), file.path);
+        outln!("  {:>9}  {}", file.bytes.len(), file.path);
     }
 
-    println!("certificate authorities:");
+    outln!("certificate authorities:");
     // CRL issuers are shown as their CA's subject is (same name formatting).
     let mut ca_names: Vec<(Vec<u8>, String)> = Vec::new();
     for file in deployment
@@ -58,7 +58,7 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
                 ));
             }
             let not_after = cert.not_after();
-            println!(
+            outln!(
                 "  {}  {}  expires {}",
                 file.path,
                 cert.subject(),
@@ -76,7 +76,7 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
         }
     }
 
-    println!("revocation lists:");
+    outln!("revocation lists:");
     for file in deployment
         .files
         .iter()
@@ -88,7 +88,7 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
                 .find(|(raw, _)| *raw == raw_issuer)
                 .map_or(issuer, |(_, name)| name.clone());
             let next = next_update.map_or_else(|| "never".to_owned(), rfc3339);
-            println!("  {}  {issuer}  next update {next}", file.path);
+            outln!("  {}  {issuer}  next update {next}", file.path);
         }
     }
 
@@ -103,9 +103,9 @@ pub(crate) async fn run(source: &S3Source, at: OffsetDateTime) -> anyhow::Result
                 })
                 .collect();
             if !extra.is_empty() {
-                println!("other objects under the prefix (not part of the deployment):");
+                outln!("other objects under the prefix (not part of the deployment):");
                 for object in extra {
-                    println!("  {:>9}  {}", object.size, object.path);
+                    outln!("  {:>9}  {}", object.size, object.path);
                 }
             }
         }
