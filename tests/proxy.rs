@@ -216,16 +216,21 @@ async fn read_to_end(response: BackendResponse) -> usize {
     body(response).await.len()
 }
 
+/// `request` forwarded with the default options, which must get an answer.
+async fn answer(client: &Backend, request: http::Request<Payload>) -> BackendResponse {
+    client
+        .forward(request, ForwardOptions::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn requests_one_after_another_share_one_kept_alive_connection() {
     let backend_server = HoldingBackend::start().await;
     let client = backend();
     let url = format!("{}/echo?n=1", backend_server.url());
     for _ in 0..5 {
-        let response = client
-            .forward(request("POST", &url, "hello"), ForwardOptions::default())
-            .await
-            .unwrap();
+        let response = answer(&client, request("POST", &url, "hello")).await;
         // Sent as an origin server expects it: origin-form target, Host with the port.
         assert_eq!(response.headers["x-echo-uri"], "/echo?n=1");
         assert_eq!(
@@ -235,15 +240,9 @@ async fn requests_one_after_another_share_one_kept_alive_connection() {
         assert_eq!(read_to_end(response).await, 5);
     }
     // A body that is empty gives its connection back even when nobody reads it.
-    let response = client
-        .forward(get(&url), ForwardOptions::default())
-        .await
-        .unwrap();
+    let response = answer(&client, get(&url)).await;
     drop(response);
-    let response = client
-        .forward(get(&url), ForwardOptions::default())
-        .await
-        .unwrap();
+    let response = answer(&client, get(&url)).await;
     assert_eq!(read_to_end(response).await, 0);
     assert_eq!(backend_server.accepted(), 1);
 }
@@ -253,18 +252,12 @@ async fn a_response_left_unread_closes_its_connection_and_is_not_reused() {
     let backend_server = HoldingBackend::start().await;
     let client = backend();
     let drip = format!("{}/drip", backend_server.url());
-    let response = client
-        .forward(get(&drip), ForwardOptions::default())
-        .await
-        .unwrap();
+    let response = answer(&client, get(&drip)).await;
     assert_eq!(response.status, 200);
     drop(response);
     assert!(eventually(|| backend_server.open() == 0).await);
     let url = format!("{}/echo", backend_server.url());
-    let response = client
-        .forward(request("POST", &url, "again"), ForwardOptions::default())
-        .await
-        .unwrap();
+    let response = answer(&client, request("POST", &url, "again")).await;
     assert_eq!(read_to_end(response).await, 5);
     assert_eq!(backend_server.accepted(), 2);
 }
@@ -278,13 +271,7 @@ async fn concurrent_requests_get_connections_of_their_own_and_leave_them_for_lat
         let (client, url) = (client.clone(), url.clone());
         tokio::spawn(async move {
             let body = format!("request {i}");
-            let response = client
-                .forward(
-                    request("POST", &url, body.clone().into_bytes()),
-                    ForwardOptions::default(),
-                )
-                .await
-                .unwrap();
+            let response = answer(&client, request("POST", &url, body.clone().into_bytes())).await;
             assert_eq!(self::body(response).await, body.as_bytes());
         })
     });
@@ -297,10 +284,7 @@ async fn concurrent_requests_get_connections_of_their_own_and_leave_them_for_lat
         "{opened} connections for 8 requests"
     );
     for _ in 0..8 {
-        let response = client
-            .forward(get(&url), ForwardOptions::default())
-            .await
-            .unwrap();
+        let response = answer(&client, get(&url)).await;
         assert_eq!(response.status, 200);
         read_to_end(response).await;
     }
