@@ -1,0 +1,62 @@
+# Sourced by run.sh and instructions.sh: the demo PKI and deployment, one loopback
+# backend, and the names both scripts use. Expects `tools` (the commands the caller
+# needs) and leaves the backend running until the caller exits.
+
+for tool in "${tools[@]}"; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found (see the header of $0)" >&2; exit 1; }
+done
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+work=$(mktemp -d /tmp/certgate-peers.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+gateway_cpu=0
+load_cpu=1
+backend_port=18080
+certgate_port=18443
+nginx_port=18444
+haproxy_port=18445
+
+# CERTGATE names a binary to measure (a build with line tables, another commit's);
+# without it, the release build of this checkout.
+if [[ -n "${CERTGATE:-}" ]]; then
+  certgate=$CERTGATE
+else
+  echo "# building certgate (release)" >&2
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin certgate
+  certgate="${CARGO_TARGET_DIR:-$root/target}/release/certgate"
+fi
+
+echo "# writing the demo PKI and deployment to $work/demo" >&2
+"$certgate" demo --dir "$work/demo" --listen 127.0.0.1:0 >"$work/demo.log" 2>&1 &
+demo=$!
+for _ in $(seq 100); do [[ -s "$work/demo/client/good.key" ]] && break; sleep 0.1; done
+kill "$demo"; wait "$demo" 2>/dev/null || true
+dep="$work/demo/deployment"
+client="$work/demo/client"
+sed -i "s|^backend = .*|backend = \"http://127.0.0.1:$backend_port\"|" "$dep/gateway.toml"
+cat "$dep/ca/root/"*.pem "$dep/ca/intermediate/"*.pem >"$work/cas.pem"
+# PEM CRLs, one after the other, as nginx and HAProxy read them.
+cat "$dep/crl/"*.crl >"$work/crls.pem"
+thumbprint=$(openssl x509 -in "$client/good.pem" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+thumb_lower=$(tr 'A-F' 'a-f' <<<"$thumbprint")
+
+# The backend: nginx answering 200 itself, on the load generator's CPU.
+mkdir -p "$work/backend"
+cat >"$work/backend/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/backend/nginx.pid;
+error_log $work/backend/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$backend_port;
+    keepalive_requests 1000000;
+    location / { return 200 "ok\n"; }
+  }
+}
+CONF
+taskset -c "$load_cpu" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' &
+pids+=($!)
