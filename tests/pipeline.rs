@@ -670,6 +670,56 @@ async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
     assert_eq!(out.decision, Decision::NotRouted);
 }
 
+/// Headers no policy changed go on as they came, in both directions: bytes that are not
+/// UTF-8 (obs-text, which HTTP allows) included, a repeated name's values in order. A
+/// policy that reads a header does not change that; one that sets a header sends its
+/// text form, where such a value arrives with U+FFFD.
+#[tokio::test]
+async fn headers_no_policy_changed_pass_byte_for_byte_and_changed_ones_as_text() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let latin = b"caf\xe9".as_slice();
+    let with_headers = || {
+        let mut r = request("GET", "/orders/42", Some(pki.chain(&pki.good)), b"");
+        let headers = &mut r.parts.headers;
+        headers.insert("x-latin", http::HeaderValue::from_bytes(latin).unwrap());
+        headers.append("x-multi", http::HeaderValue::from_static("one"));
+        headers.append("x-multi", http::HeaderValue::from_static("two"));
+        r
+    };
+    let reads = r#"<set-variable name="seen" value="@(context.Request.Headers.GetValueOrDefault("x-multi", ""))"/>"#;
+    let sets =
+        r#"<set-header name="x-added" exists-action="override"><value>1</value></set-header>"#;
+    for (policy, arrives) in [
+        (String::new(), latin.to_vec()),
+        (reads.to_owned(), latin.to_vec()),
+        (sets.to_owned(), "caf\u{FFFD}".as_bytes().to_vec()),
+    ] {
+        let d = deploy(&pki, &echo.url(), &policy_doc(&policy, ""), None);
+        let out = send(&d, with_headers()).await;
+        assert_eq!(out.response.status, 200, "{policy}: {:?}", out.trace);
+        let echoed = |name: &str| -> Vec<&[u8]> {
+            out.response
+                .headers
+                .get_all(name)
+                .iter()
+                .map(http::HeaderValue::as_bytes)
+                .collect()
+        };
+        assert_eq!(
+            echoed("x-echo-header-x-latin"),
+            [arrives.as_slice()],
+            "{policy}"
+        );
+        assert_eq!(
+            echoed("x-echo-header-x-multi"),
+            [b"one".as_slice(), b"two"],
+            "{policy}"
+        );
+        assert_eq!(echoed("x-echo-header-x-request-marker"), [b"m1".as_slice()]);
+    }
+}
+
 #[tokio::test]
 async fn check_header_ip_filter_and_mock_response_answer_without_the_backend() {
     let pki = Pki::new();

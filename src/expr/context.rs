@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use time::OffsetDateTime;
 
@@ -14,10 +14,27 @@ use crate::trust::Verifier;
 
 /// Request or response headers: names compare case-insensitively (ASCII), values keep
 /// their order; `GetValueOrDefault` joins several values with ','.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Headers read from an `http::HeaderMap` keep it while no policy changes them: most
+/// requests pass through policies that never touch a header, and converting every name
+/// and value to text and back, for the request and for the response, was a tenth of
+/// what a proxied request cost. The text form is made on the first read.
+#[derive(Debug, Clone, Default)]
 pub struct Headers {
-    entries: Vec<(String, Vec<String>)>,
+    /// The map these headers came from, while they are unchanged.
+    source: Option<http::HeaderMap>,
+    /// The headers as text: decoded from `source` when first read, or built by
+    /// [`Headers::append`] and [`Headers::set`].
+    text: OnceLock<Vec<(String, Vec<String>)>>,
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries() == other.entries()
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
     pub fn new() -> Self {
@@ -26,26 +43,31 @@ impl Headers {
 
     /// Appends a value (a repeated name gets one more value).
     pub fn append(&mut self, name: &str, value: impl Into<String>) {
-        match self.position(name) {
-            Some(i) => self.entries[i].1.push(value.into()),
-            None => self.entries.push((name.to_owned(), vec![value.into()])),
+        let position = self.position(name);
+        let entries = self.entries_mut();
+        match position {
+            Some(i) => entries[i].1.push(value.into()),
+            None => entries.push((name.to_owned(), vec![value.into()])),
         }
     }
 
     /// Replaces every value of `name`.
     pub fn set(&mut self, name: &str, values: Vec<String>) {
-        match self.position(name) {
-            Some(i) => self.entries[i].1 = values,
-            None => self.entries.push((name.to_owned(), values)),
+        let position = self.position(name);
+        let entries = self.entries_mut();
+        match position {
+            Some(i) => entries[i].1 = values,
+            None => entries.push((name.to_owned(), values)),
         }
     }
 
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.entries_mut()
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.position(name).map(|i| self.entries[i].1.as_slice())
+        self.position(name).map(|i| self.entries()[i].1.as_slice())
     }
 
     /// The values joined with ',' (APIM's `GetValueOrDefault`).
@@ -54,39 +76,84 @@ impl Headers {
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &[String])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.entries()
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.source {
+            Some(map) => map.keys_len(),
+            None => self.entries().len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.entries
+        self.entries()
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
-    /// From an `http::HeaderMap`; values that are not visible ASCII are read lossily.
-    pub fn from_http(map: &http::HeaderMap) -> Self {
-        let mut h = Headers::new();
-        // A `HeaderMap` yields a name's values one after the other, and each name once.
-        for (name, value) in map {
-            let value = match std::str::from_utf8(value.as_bytes()) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    fn entries(&self) -> &Vec<(String, Vec<String>)> {
+        self.text
+            .get_or_init(|| self.source.as_ref().map(decode).unwrap_or_default())
+    }
+
+    /// The text form to change; the source map no longer says what the headers are.
+    fn entries_mut(&mut self) -> &mut Vec<(String, Vec<String>)> {
+        self.entries();
+        self.source = None;
+        self.text.get_mut().expect("initialized by entries()")
+    }
+
+    /// From an `http::HeaderMap`, kept as it is until a policy changes a header.
+    pub fn from_http(map: http::HeaderMap) -> Self {
+        Headers {
+            source: Some(map),
+            text: OnceLock::new(),
+        }
+    }
+
+    /// As an `http::HeaderMap`: the map they came from when no policy changed them, else
+    /// built from the text form, leaving out a name or value HTTP cannot carry.
+    pub fn to_http(&self) -> http::HeaderMap {
+        if let Some(map) = &self.source {
+            return map.clone();
+        }
+        let mut headers = http::HeaderMap::new();
+        for (name, values) in self.iter() {
+            let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
+                continue;
             };
-            match h.entries.last_mut() {
-                Some((last, values)) if last == name.as_str() => values.push(value),
-                _ => h.entries.push((name.as_str().to_owned(), vec![value])),
+            for value in values {
+                if let Ok(value) = http::HeaderValue::from_str(value) {
+                    headers.append(name.clone(), value);
+                }
             }
         }
-        h
+        headers
     }
+}
+
+/// The text form of `map`; values that are not UTF-8 are read lossily.
+fn decode(map: &http::HeaderMap) -> Vec<(String, Vec<String>)> {
+    let mut entries: Vec<(String, Vec<String>)> = Vec::with_capacity(map.keys_len());
+    // A `HeaderMap` yields a name's values one after the other, and each name once.
+    for (name, value) in map {
+        let value = match std::str::from_utf8(value.as_bytes()) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        match entries.last_mut() {
+            Some((last, values)) if last == name.as_str() => values.push(value),
+            _ => entries.push((name.as_str().to_owned(), vec![value])),
+        }
+    }
+    entries
 }
 
 /// `IUrl`: the parts of a URL as APIM exposes them.

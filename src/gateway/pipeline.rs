@@ -110,7 +110,7 @@ pub async fn handle(
         Err(error) => return unreadable_body(&error, route.api.name.clone()),
     };
     let mut exchange = Exchange {
-        ctx: context(deployment, &request, url, body, &route, &routed, now),
+        ctx: context(deployment, &mut request, url, body, &route, &routed, now),
         backend: BackendTarget {
             base_url: route.api.backend.clone(),
             path: route.remaining_path.to_owned(),
@@ -394,16 +394,17 @@ fn host(request: &GatewayRequest) -> Option<&str> {
         .map(http::uri::Authority::as_str)
 }
 
-/// `context` for one request.
+/// `context` for one request; it takes the request's headers.
 fn context(
     deployment: &Deployment,
-    request: &GatewayRequest,
+    request: &mut GatewayRequest,
     url: Url,
     body: Option<Body>,
     route: &super::route::Route<'_>,
     routed: &Routed<'_>,
     now: OffsetDateTime,
 ) -> Context {
+    let headers = std::mem::take(&mut request.parts.headers);
     let parts = &request.parts;
     let (certificate, chain) = match &request.certificate {
         ClientCertificate::Presented(chain) => (
@@ -417,7 +418,7 @@ fn context(
         method: parts.method.as_str().to_owned(),
         original_url: url.clone(),
         url,
-        headers: Headers::from_http(&parts.headers),
+        headers: Headers::from_http(headers),
         ip_address: request.client_ip.map(crate::text::ip).unwrap_or_default(),
         body,
         matched_parameters: route.matched_parameters.clone(),
@@ -438,17 +439,7 @@ fn response(r: &expr::Response) -> GatewayResponse {
         .ok()
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut headers = http::HeaderMap::new();
-    for (name, values) in r.headers.iter() {
-        let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
-            continue;
-        };
-        for value in values {
-            if let Ok(value) = http::HeaderValue::from_str(value) {
-                headers.append(name.clone(), value);
-            }
-        }
-    }
+    let mut headers = r.headers.to_http();
     crate::proxy::strip_hop_by_hop(&mut headers);
     headers.remove(http::header::CONTENT_LENGTH);
     let body = r

@@ -209,7 +209,7 @@ pub(super) async fn forward_request(
     x.ctx.response = Response {
         status_code: i32::from(status.as_u16()),
         status_reason: status.canonical_reason().unwrap_or_default().to_owned(),
-        headers: Headers::from_http(&response.headers),
+        headers: Headers::from_http(response.headers),
         body: Some(Body::payload(response.body)),
     };
     if fwd.fail_on_error_status_code && (400..=599).contains(&status.as_u16()) {
@@ -256,17 +256,7 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         failure.public_message = Some(format!("The gateway does not forward {method} requests."));
         return Err(failure);
     }
-    let mut headers = http::HeaderMap::new();
-    for (name, values) in request.headers.iter() {
-        let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
-            continue;
-        };
-        for value in values {
-            if let Ok(value) = http::HeaderValue::from_str(value) {
-                headers.append(name.clone(), value);
-            }
-        }
-    }
+    let mut headers = request.headers.to_http();
     let authority = uri
         .authority()
         .map(|a| a.as_str().to_owned())

@@ -47,7 +47,7 @@ pub(super) async fn send_request(
                     .canonical_reason()
                     .unwrap_or_default()
                     .to_owned(),
-                headers: Headers::from_http(&answer.headers),
+                headers: Headers::from_http(answer.headers),
                 body: Some(Body::payload(answer.body)),
             })
         }
