@@ -367,6 +367,13 @@ fn unrouted(status: StatusCode, message: &str) -> Outcome {
 fn one_target(parts: &mut http::request::Parts) -> Result<String, TargetError> {
     let authority = target::request_authority(parts)?;
     let path = target::normalize_path(parts.uri.path())?;
+    if path == parts.uri.path()
+        && parts.uri.scheme().is_some()
+        && parts.uri.authority().map(http::uri::Authority::as_str) == Some(authority.as_str())
+    {
+        // As the listener wrote it.
+        return Ok(path);
+    }
     let path_and_query = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.clone(),

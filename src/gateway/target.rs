@@ -154,13 +154,17 @@ pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authorit
         Some(value) => Some(value.to_str().map_err(|_| TargetError::BadHost)?),
         None => None,
     };
-    let target = parts.uri.authority().map(Authority::as_str);
-    if let Some(text) = target
-        && header == Some(text)
+    if let Some(authority) = parts.uri.authority()
+        && header == Some(authority.as_str())
     {
-        // The listener writes the one it checked into both: parsed once.
-        return parse_authority(text);
+        // The listener writes the one it checked into both: checked again, and kept
+        // as it is when it is already in normal form.
+        return match normalized(authority.as_str())? {
+            None => Ok(authority.clone()),
+            Some(text) => text.parse().map_err(|_| TargetError::BadHost),
+        };
     }
+    let target = parts.uri.authority().map(Authority::as_str);
     let header = header.map(parse_authority).transpose()?;
     let target = target.map(parse_authority).transpose()?;
     match (target, header) {
@@ -177,6 +181,16 @@ pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authorit
 /// # Errors
 /// [`TargetError::BadHost`].
 pub(crate) fn parse_authority(text: &str) -> Result<Authority, TargetError> {
+    match normalized(text)? {
+        None => text.parse(),
+        Some(text) => text.parse(),
+    }
+    .map_err(|_| TargetError::BadHost)
+}
+
+/// `text` checked as [`parse_authority`] checks it: `None` when it is in normal form
+/// already, else the normal form.
+fn normalized(text: &str) -> Result<Option<String>, TargetError> {
     let (host, port) = match text.strip_prefix('[') {
         Some(rest) => {
             let (ip, after) = rest.split_once(']').ok_or(TargetError::BadHost)?;
@@ -204,12 +218,15 @@ pub(crate) fn parse_authority(text: &str) -> Result<Authority, TargetError> {
     {
         return Err(TargetError::BadHost);
     }
+    if !host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Ok(None);
+    }
     let mut normalized = host.to_ascii_lowercase();
     if let Some(port) = port {
         normalized.push(':');
         normalized.push_str(port);
     }
-    normalized.parse().map_err(|_| TargetError::BadHost)
+    Ok(Some(normalized))
 }
 
 /// Labels of letters, digits, `-` and `_` (seen in internal names), 1 to 63 bytes, at
@@ -376,5 +393,18 @@ mod tests {
         );
         assert_eq!(of("/x", None), Err(TargetError::MissingHost));
         assert_eq!(of("/x", Some("localhost:1:2")), Err(TargetError::BadHost));
+        // The same text in both (as the listener writes them) is checked all the same.
+        assert_eq!(
+            of("https://A.Test:8443/x", Some("A.Test:8443")).as_deref(),
+            Ok("a.test:8443")
+        );
+        assert_eq!(
+            of("https://x@a.test/x", Some("x@a.test")),
+            Err(TargetError::BadHost)
+        );
+        assert_eq!(
+            of("https://a.test:99999/x", Some("a.test:99999")),
+            Err(TargetError::BadHost)
+        );
     }
 }

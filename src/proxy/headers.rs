@@ -77,22 +77,35 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    // Those present (a backend's `Connection: keep-alive`, typically) and those
-    // `Connection` names; looking up all nine on every such message cost more.
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_hop_by_hop(name))
-        .cloned()
-        .chain(
-            headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok()),
-        )
-        .collect();
-    for name in &doomed {
+    // The names `Connection` lists, then those present (a backend's `Connection:
+    // keep-alive`, typically): removed one by one as found, without collecting them.
+    let mut listed = headers.get_all(header::CONNECTION).iter();
+    if let (Some(only), None) = (listed.next(), listed.next()) {
+        // One `Connection` value, taken out to read while the map changes.
+        let only = only.clone();
+        remove_listed(headers, &only);
+    } else {
+        let values: Vec<HeaderValue> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .cloned()
+            .collect();
+        for value in &values {
+            remove_listed(headers, value);
+        }
+    }
+    while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
+        headers.remove(name);
+    }
+}
+
+/// Removes the headers a `Connection` value names.
+fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
+    let Ok(names) = connection.to_str() else {
+        return;
+    };
+    // A name that is not a header name matches none.
+    for name in names.split(',').map(str::trim) {
         headers.remove(name);
     }
 }
@@ -184,6 +197,16 @@ mod tests {
         h.insert("x-secret", "1".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());
         h.insert("upgrade", "h2c".parse().unwrap());
+        h.insert("x-kept", "yes".parse().unwrap());
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+        // Several `Connection` values, names in any case, a token that is no name.
+        let mut h = HeaderMap::new();
+        h.append("connection", "X-One".parse().unwrap());
+        h.append("connection", " x-two ,, not a name".parse().unwrap());
+        h.insert("x-one", "1".parse().unwrap());
+        h.insert("x-two", "2".parse().unwrap());
+        h.insert("proxy-connection", "keep-alive".parse().unwrap());
         h.insert("x-kept", "yes".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
