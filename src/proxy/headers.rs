@@ -140,22 +140,26 @@ pub(crate) fn prepare_request_headers(
         headers.insert(header::HOST, host);
     }
     if let Some(ip) = forwarded.client_ip {
-        let previous = headers
+        let mut value = String::new();
+        for previous in headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let value = if previous.is_empty() {
-            ip.to_string()
-        } else {
-            format!("{previous}, {ip}")
-        };
+            .filter(|v| !v.trim().is_empty())
+        {
+            value.push_str(previous);
+            value.push_str(", ");
+        }
+        value.push_str(ip);
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    if let Ok(proto) = HeaderValue::from_str(forwarded.proto) {
+    let proto = match forwarded.proto {
+        "https" => Ok(HeaderValue::from_static("https")),
+        proto => HeaderValue::from_str(proto),
+    };
+    if let Ok(proto) = proto {
         headers.insert(X_FORWARDED_PROTO, proto);
     }
     if let Some(host) = forwarded.host.and_then(|h| HeaderValue::from_str(h).ok()) {

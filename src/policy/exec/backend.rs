@@ -295,6 +295,9 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
 /// Where `forward-request` sends the request now: the backend, the path after the API's
 /// prefix, the query.
 pub(super) fn backend_uri(x: &Exchange) -> Option<http::Uri> {
+    if x.ctx.request.url.query.is_empty() {
+        return proxy::backend_url(&x.backend.base_url, &x.backend.path);
+    }
     let target = format!("{}{}", x.backend.path, x.ctx.request.url.query_string());
     proxy::backend_url(&x.backend.base_url, &target)
 }
