@@ -23,8 +23,9 @@ use super::{CertError, Certificate, CheckedDer};
 #[derive(Debug, Clone, Default)]
 pub struct UploadedCertificates {
     by_id: BTreeMap<String, Entry>,
-    /// Thumbprint -> the ids that hold a certificate with it.
-    thumbprints: HashMap<String, Vec<String>>,
+    /// Thumbprint -> the ids that hold a certificate with it. foldhash rather than
+    /// SipHash: looked up on every request that compares a thumbprint.
+    thumbprints: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
     /// Built on first use; `insert` drops it.
     names: OnceLock<NameIndex>,
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use time::OffsetDateTime;
 
@@ -426,6 +426,10 @@ pub struct Context {
     pub(crate) steps: super::steps::RequestSteps,
 }
 
+/// The empty `context.Deployment`, shared: the gateway replaces it in every request's
+/// context at once, and building one per request cost two allocations.
+static EMPTY_DEPLOYMENT: LazyLock<Arc<Deployment>> = LazyLock::new(Arc::default);
+
 impl Context {
     /// An empty request at `now`.
     pub fn new(now: OffsetDateTime) -> Self {
@@ -437,7 +441,7 @@ impl Context {
                 ..Response::default()
             },
             variables: Variables::new(),
-            deployment: Arc::new(Deployment::default()),
+            deployment: Arc::clone(&EMPTY_DEPLOYMENT),
             api: None,
             operation: None,
             last_error: None,

@@ -93,7 +93,8 @@ struct Slot {
 
 #[derive(Debug, Default)]
 struct Shard {
-    index: HashMap<Key, usize>,
+    /// foldhash rather than SipHash: looked up on every `Verify()`.
+    index: HashMap<Key, usize, foldhash::fast::RandomState>,
     slots: Vec<Slot>,
     hand: usize,
 }
