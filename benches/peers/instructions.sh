@@ -42,14 +42,7 @@ count() {
     "$certgate" serve --config "$dep" --listen "127.0.0.1:$certgate_port" \
     >"$work/certgate.$requests.log" 2>&1 &
   local gateway=$!
-  local code=""
-  for _ in $(seq 600); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$client/ca.pem" \
-      --cert "$client/good.pem" --key "$client/good.key" "https://localhost:$certgate_port/echo" || true)
-    [[ "$code" == 200 ]] && break
-    sleep 0.5
-  done
-  [[ "$code" == 200 ]] || { echo "error: certgate under callgrind answers $code, not 200" >&2; exit 1; }
+  wait_for_200 "$certgate_port" 600 0.5
   taskset -c "$load_cpu" oha -n "$requests" --no-tui --output-format json "${load[@]}" \
     --cacert "$client/ca.pem" --cert "$client/good.pem" --key "$client/good.key" \
     "https://localhost:$certgate_port/echo" >"$work/oha.$requests.json"

@@ -84,13 +84,7 @@ taskset -c "$gateway_cpu" haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log
 pids+=($!)
 
 for port in $certgate_port $nginx_port $haproxy_port; do
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$client/ca.pem" \
-      --cert "$client/good.pem" --key "$client/good.key" "https://localhost:$port/echo" || true)
-    [[ "$code" == 200 ]] && break
-    sleep 0.1
-  done
-  [[ "$code" == 200 ]] || { echo "error: port $port answers $code, not 200" >&2; exit 1; }
+  wait_for_200 "$port" 100 0.1
   code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$client/ca.pem" \
     --cert "$client/revoked.pem" --key "$client/revoked.key" "https://localhost:$port/echo" || true)
   [[ "$code" != 200 ]] || { echo "error: port $port lets a revoked certificate through" >&2; exit 1; }

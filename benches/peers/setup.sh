@@ -58,5 +58,19 @@ http {
   }
 }
 CONF
+# Waits until `https://localhost:PORT/echo` answers 200 to the good client certificate,
+# trying TRIES times DELAY seconds apart; fails the script if it never does.
+wait_for_200() {
+  local port=$1 tries=$2 delay=$3 code=""
+  for _ in $(seq "$tries"); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$client/ca.pem" \
+      --cert "$client/good.pem" --key "$client/good.key" "https://localhost:$port/echo" || true)
+    [[ "$code" == 200 ]] && return 0
+    sleep "$delay"
+  done
+  echo "error: port $port answers $code, not 200" >&2
+  exit 1
+}
+
 taskset -c "$load_cpu" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' &
 pids+=($!)
