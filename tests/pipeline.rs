@@ -672,8 +672,8 @@ async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
 
 /// Headers no policy changed go on as they came, in both directions: bytes that are not
 /// UTF-8 (obs-text, which HTTP allows) included, a repeated name's values in order. A
-/// policy that reads a header does not change that; one that sets a header sends its
-/// text form, where such a value arrives with U+FFFD.
+/// policy that reads a header, or deletes one that is not there, does not change that;
+/// one that sets a header sends its text form, where such a value arrives with U+FFFD.
 #[tokio::test]
 async fn headers_no_policy_changed_pass_byte_for_byte_and_changed_ones_as_text() {
     let pki = Pki::new();
@@ -688,11 +688,13 @@ async fn headers_no_policy_changed_pass_byte_for_byte_and_changed_ones_as_text()
         r
     };
     let reads = r#"<set-variable name="seen" value="@(context.Request.Headers.GetValueOrDefault("x-multi", ""))"/>"#;
+    let deletes_absent = r#"<set-header name="x-absent" exists-action="delete"/>"#;
     let sets =
         r#"<set-header name="x-added" exists-action="override"><value>1</value></set-header>"#;
     for (policy, arrives) in [
         (String::new(), latin.to_vec()),
         (reads.to_owned(), latin.to_vec()),
+        (deletes_absent.to_owned(), latin.to_vec()),
         (sets.to_owned(), "caf\u{FFFD}".as_bytes().to_vec()),
     ] {
         let d = deploy(&pki, &echo.url(), &policy_doc(&policy, ""), None);

@@ -62,6 +62,11 @@ impl Headers {
     }
 
     pub fn remove(&mut self, name: &str) {
+        // Removing what is not there (`X-Powered-By` from a backend that sends none)
+        // leaves the source map in use.
+        if self.position(name).is_none() {
+            return;
+        }
         self.entries_mut()
             .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
