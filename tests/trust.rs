@@ -1436,3 +1436,40 @@ fn mutated_crls_and_certificates_never_panic() {
         }
     }
 }
+
+/// A CA whose basicConstraints is there twice is refused with its file named; the
+/// chains through it do not verify, and the same certificate still decodes as a leaf
+/// (as .NET reads it), only not as a CA.
+#[test]
+fn a_ca_with_basic_constraints_twice_is_refused_and_named() {
+    let pki = pki();
+    let twice = pki
+        .root
+        .intermediate_with("Twice CA", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+            // SEQUENCE { BOOLEAN TRUE }: cA, a second time.
+            let mut ext = CustomExtension::from_oid_content(
+                &[2, 5, 29, 19],
+                vec![0x30, 0x03, 0x01, 0x01, 0xff],
+            );
+            ext.set_criticality(true);
+            p.custom_extensions.push(ext);
+        });
+    let mut files = pki.files.clone();
+    files.push(file("ca/intermediate/twice.pem", twice.pem()));
+    let (store, diagnostics) = load(&files);
+    let refused: Vec<&Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| d.path == "ca/intermediate/twice.pem")
+        .collect();
+    assert_eq!(refused.len(), 1, "{diagnostics:#?}");
+    assert!(
+        refused[0].message.contains("unparsable certificate"),
+        "{}",
+        refused[0].message
+    );
+    let leaf = twice.leaf("client", 7);
+    assert!(no_check(&store, &leaf).reason().is_some());
+    let decoded = cert(&twice.der());
+    assert!(!decoded.is_ca());
+    assert!(decoded.ca_constraints().basic.is_err());
+}

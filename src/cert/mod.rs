@@ -94,7 +94,38 @@ pub struct Certificate {
     signature_algorithm: Oid,
     extended_key_usages: Option<Vec<String>>,
     public_key: PublicKeyInfo,
-    is_ca: bool,
+    constraints: CaConstraints,
+}
+
+/// What decides whether a certificate may act as a CA, read in the one parse of
+/// [`Certificate::from_der`]: a trust store loading a hundred CAs parsed each again for
+/// these, a sixth of what loading them cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaConstraints {
+    /// basicConstraints as `(cA, pathLenConstraint)`, `None` when absent; `Err` when it
+    /// is malformed or repeated, which no chain may rest on.
+    pub basic: Result<Option<(bool, Option<u32>)>, String>,
+    /// keyUsage absent, or present with cRLSign.
+    pub crl_signer: bool,
+    /// Subject and issuer are the same name, byte for byte.
+    pub self_issued: bool,
+}
+
+impl CaConstraints {
+    fn of(cert: &X509Certificate<'_>) -> Self {
+        Self {
+            basic: cert
+                .basic_constraints()
+                .map(|bc| bc.map(|bc| (bc.value.ca, bc.value.path_len_constraint)))
+                .map_err(|e| e.to_string()),
+            crl_signer: match cert.key_usage() {
+                Ok(Some(ku)) => ku.value.crl_sign(),
+                Ok(None) => true,
+                Err(_) => false,
+            },
+            self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+        }
+    }
 }
 
 /// An object identifier as .NET's `Oid`: dotted `Value` and `FriendlyName`.
@@ -182,7 +213,7 @@ impl Certificate {
             },
             extended_key_usages: parts.extended_key_usages,
             public_key: public_key_info(&tbs.subject_pki),
-            is_ca: matches!(cert.basic_constraints(), Ok(Some(bc)) if bc.value.ca),
+            constraints: CaConstraints::of(&cert),
             der,
         })
     }
@@ -313,7 +344,12 @@ impl Certificate {
 
     /// Whether basicConstraints says `cA: TRUE`.
     pub fn is_ca(&self) -> bool {
-        self.is_ca
+        matches!(self.constraints.basic, Ok(Some((true, _))))
+    }
+
+    /// basicConstraints, keyUsage and whether it names itself as issuer.
+    pub fn ca_constraints(&self) -> &CaConstraints {
+        &self.constraints
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
 use time::OffsetDateTime;
-use x509_parser::prelude::FromDer;
 
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
 use crate::cert::{
@@ -159,7 +158,7 @@ impl Loader {
     }
 }
 
-/// Facts about one certificate from x509-parser.
+/// What the loader needs to know of one CA certificate, from its one decoding.
 struct CertFacts {
     is_ca: bool,
     path_len: Option<u32>,
@@ -172,26 +171,15 @@ struct CertFacts {
 }
 
 fn facts(certificate: &Certificate) -> Result<CertFacts, String> {
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(certificate.der())
-        .map_err(|e| e.to_string())?;
-    let (is_ca, path_len) = match cert.basic_constraints() {
-        Ok(Some(bc)) => (bc.value.ca, bc.value.path_len_constraint),
-        Ok(None) => (false, None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let validity = cert.validity();
-    let crl_signer = match cert.key_usage() {
-        Ok(Some(ku)) => ku.value.crl_sign(),
-        Ok(None) => true,
-        Err(_) => false,
-    };
+    let constraints = certificate.ca_constraints();
+    let (is_ca, path_len) = constraints.basic.clone()?.unwrap_or((false, None));
     Ok(CertFacts {
-        crl_signer,
+        crl_signer: constraints.crl_signer,
         is_ca,
         path_len,
-        self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
-        not_before: validity.not_before.timestamp(),
-        not_after: validity.not_after.timestamp(),
+        self_signed: constraints.self_issued,
+        not_before: certificate.not_before().unix_timestamp(),
+        not_after: certificate.not_after().unix_timestamp(),
         // .NET's Subject format, as `certgate cert inspect` and policies show it.
         subject: certificate.subject().to_owned(),
     })
