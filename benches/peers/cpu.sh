@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# CPU time per request of certgate serve, nginx and HAProxy, with run.sh's setup: each
+# gateway pinned to one CPU, oha and the backend on the other, the same check. Where
+# run.sh's req/s move by a tenth between runs on a shared machine, the gateway's own
+# CPU time (user + system, from /proc/PID/stat) over a fixed number of requests moves
+# far less: it is the steadier measure of what a request costs.
+#
+#   benches/peers/cpu.sh [--requests 200000] [--runs 3]
+#
+# Needs what run.sh needs. Prints, per mode and gateway, the median of RUNS runs in µs
+# of CPU per request, then every run. A measurement to run by hand, never a CI step.
+set -euo pipefail
+
+requests=200000
+runs=3
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --requests) requests="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    *) echo "usage: $0 [--requests N] [--runs N]" >&2; exit 2 ;;
+  esac
+done
+
+tools=(nginx haproxy oha taskset curl)
+source "$(dirname "$0")/setup.sh"
+source "$(dirname "$0")/gateways.sh"
+
+tick=$(getconf CLK_TCK)
+# CPU seconds (user + system, all threads) the process has used so far.
+cpu_of() { awk -v tick="$tick" '{ printf "%.3f", ($14 + $15) / tick }' "/proc/$1/stat"; }
+
+# One oha run against `port`; prints the µs of the gateway's CPU per 200 answer.
+per_request() {
+  local pid=$1 port=$2; shift 2
+  local before after
+  before=$(cpu_of "$pid")
+  taskset -c "$load_cpu" oha -n "$requests" --no-tui --output-format json "$@" \
+    --cacert "$client/ca.pem" --cert "$client/good.pem" --key "$client/good.key" \
+    "https://localhost:$port/echo" >"$work/oha.json"
+  after=$(cpu_of "$pid")
+  python3 - "$work/oha.json" "$before" "$after" <<'PY'
+import json, sys
+ok = json.load(open(sys.argv[1]))["statusCodeDistribution"].get("200", 0)
+print(f"{(float(sys.argv[3]) - float(sys.argv[2])) / max(ok, 1) * 1e6:.1f}")
+PY
+}
+
+modes=("HTTP/1.1 keep-alive, 32 connections|-c 32"
+       "HTTP/2, 8 connections x 8 streams|-c 8 -p 8 --http2")
+gateways=("certgate|$certgate_pid|$certgate_port" "nginx|$nginx_pid|$nginx_port"
+          "HAProxy|$haproxy_pid|$haproxy_port")
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); $requests requests a run, $runs runs, gateways taking turns"
+echo
+echo "| mode | certgate serve | nginx | HAProxy |"
+echo "|---|---|---|---|"
+for mode in "${modes[@]}"; do
+  name=${mode%%|*}; read -r -a args <<<"${mode#*|}"
+  declare -A all=()
+  for _ in $(seq "$runs"); do
+    for gateway in "${gateways[@]}"; do
+      IFS='|' read -r label pid port <<<"$gateway"
+      all[$label]+="$(per_request "$pid" "$port" "${args[@]}") "
+    done
+  done
+  row="| $name |"
+  for gateway in "${gateways[@]}"; do
+    label=${gateway%%|*}
+    row+=" $(python3 -c "import statistics, sys; v = sorted(map(float, sys.argv[1:])); print(f'{statistics.median(v):.1f} µs ({\", \".join(f\"{x:.1f}\" for x in v)})')" ${all[$label]}) |"
+  done
+  echo "$row"
+  unset all
+done
