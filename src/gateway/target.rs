@@ -181,11 +181,12 @@ pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authorit
 /// # Errors
 /// [`TargetError::BadHost`].
 pub(crate) fn parse_authority(text: &str) -> Result<Authority, TargetError> {
-    match normalized(text)? {
-        None => text.parse(),
-        Some(text) => text.parse(),
-    }
-    .map_err(|_| TargetError::BadHost)
+    let normal = normalized(text)?;
+    normal
+        .as_deref()
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| TargetError::BadHost)
 }
 
 /// `text` checked as [`parse_authority`] checks it: `None` when it is in normal form

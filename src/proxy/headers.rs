@@ -77,35 +77,21 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    // The names `Connection` lists, then those present (a backend's `Connection:
-    // keep-alive`, typically): removed one by one as found, without collecting them.
-    let mut listed = headers.get_all(header::CONNECTION).iter();
-    if let (Some(only), None) = (listed.next(), listed.next()) {
-        // One `Connection` value, taken out to read while the map changes.
-        let only = only.clone();
-        remove_listed(headers, &only);
-    } else {
-        let values: Vec<HeaderValue> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .cloned()
-            .collect();
-        for value in &values {
-            remove_listed(headers, value);
+    // The names `Connection` lists (its values taken out first, to read while the map
+    // changes), then those present (a backend's `Connection: keep-alive`, typically),
+    // each removed as found.
+    let connection: Vec<HeaderValue> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .cloned()
+        .collect();
+    for names in connection.iter().filter_map(|v| v.to_str().ok()) {
+        // A name that is not a header name matches none.
+        for name in names.split(',').map(str::trim) {
+            headers.remove(name);
         }
     }
     while let Some(name) = headers.keys().find(|name| is_hop_by_hop(name)).cloned() {
-        headers.remove(name);
-    }
-}
-
-/// Removes the headers a `Connection` value names.
-fn remove_listed(headers: &mut HeaderMap, connection: &HeaderValue) {
-    let Ok(names) = connection.to_str() else {
-        return;
-    };
-    // A name that is not a header name matches none.
-    for name in names.split(',').map(str::trim) {
         headers.remove(name);
     }
 }
