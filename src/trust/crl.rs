@@ -351,7 +351,7 @@ pub(crate) fn verify_signature(spki: &[u8], signed: &der::SignedData<'_>) -> boo
     let Some((key_algorithm, key)) = der::spki_parts(spki) else {
         return false;
     };
-    webpki::ALL_VERIFICATION_ALGS.iter().any(|alg| {
+    super::signature::ALGORITHMS.iter().any(|alg| {
         alg.signature_alg_id().as_ref() == signed.algorithm
             && alg.public_key_alg_id().as_ref() == key_algorithm
             && alg

@@ -70,6 +70,7 @@ mod cache;
 mod crl;
 mod der;
 mod issued;
+mod signature;
 mod store;
 mod verdict;
 mod verify;

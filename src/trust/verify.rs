@@ -229,7 +229,7 @@ impl TrustStore {
         let notes: Notes = RefCell::new(Vec::new());
         let callback = |path: &VerifiedPath<'_>| self.check_path(path, t, revocation, &notes);
         let result = ee.verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
+            super::signature::ALGORITHMS,
             &self.anchors,
             &intermediates,
             unix(t),
