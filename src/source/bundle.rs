@@ -114,10 +114,30 @@ struct JsonFile<'a> {
     content: Cow<'a, str>,
 }
 
-/// A file read from a bundle, with the SHA-256 the bundle states for it (lowercase hex).
-struct Read {
+/// A file read from a bundle, with the SHA-256 the bundle states for it.
+struct Read<'a> {
     file: SourceFile,
-    sha256: String,
+    sha256: StatedHash<'a>,
+}
+
+/// The SHA-256 a bundle states for a file, as it is written there: compared only when
+/// the bundle's version does not match its files, to name the corrupted one, so a
+/// thousand files are not hex-encoded on every load.
+enum StatedHash<'a> {
+    /// Format 2: the digest's 32 bytes.
+    Digest(&'a [u8]),
+    /// Format 1: lowercase hex.
+    Hex(Cow<'a, str>),
+}
+
+impl StatedHash<'_> {
+    fn matches(&self, bytes: &[u8]) -> bool {
+        let digest = sha256(bytes);
+        match self {
+            Self::Digest(stated) => digest.as_ref() == *stated,
+            Self::Hex(stated) => crate::text::hex_lower(digest.as_ref()) == *stated,
+        }
+    }
 }
 
 impl Bundle {
@@ -182,7 +202,7 @@ impl Bundle {
         let pushed_at = OffsetDateTime::parse(&pushed_at, &Rfc3339)
             .map_err(|_| BundleError::BadTimestamp(pushed_at.clone()))?;
         let read = sorted_and_checked(files, |read| &read.file.path)?;
-        let (files, hashes): (Vec<SourceFile>, Vec<String>) = read
+        let (files, hashes): (Vec<SourceFile>, Vec<StatedHash<'_>>) = read
             .into_iter()
             .map(|read| (read.file, read.sha256))
             .unzip();
@@ -193,7 +213,7 @@ impl Bundle {
             let corrupted = files
                 .iter()
                 .zip(&hashes)
-                .find(|(file, stated)| sha256_hex(&file.bytes) != **stated);
+                .find(|(file, stated)| !stated.matches(&file.bytes));
             return Err(match corrupted {
                 Some((file, _)) => BundleError::HashMismatch {
                     path: file.path.clone(),
@@ -214,10 +234,10 @@ impl Bundle {
 
 /// The stated version, the stated push time and the files of a format-2 bundle (after
 /// its magic), each within `limits`.
-fn decode_binary(
-    bytes: &[u8],
+fn decode_binary<'a>(
+    bytes: &'a [u8],
     limits: &Limits,
-) -> Result<(String, String, Vec<Read>), BundleError> {
+) -> Result<(String, String, Vec<Read<'a>>), BundleError> {
     let mut header = Cursor(bytes);
     let format = header.u32()?;
     if format != FORMAT_VERSION {
@@ -270,14 +290,17 @@ fn decode_binary(
                 path: path.to_owned(),
                 bytes: bytes.to_vec(),
             },
-            sha256: crate::text::hex_lower(sha256),
+            sha256: StatedHash::Digest(sha256),
         });
     }
     Ok((version, pushed_at, files))
 }
 
 /// [`decode_binary`] for a format-1 (JSON) bundle.
-fn decode_json(bytes: &[u8], limits: &Limits) -> Result<(String, String, Vec<Read>), BundleError> {
+fn decode_json<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<(String, String, Vec<Read<'a>>), BundleError> {
     let raw: JsonBundle =
         serde_json::from_slice(bytes).map_err(|error| BundleError::Json(error.to_string()))?;
     if raw.format != JSON_FORMAT || raw.format_version != JSON_FORMAT_VERSION {
@@ -322,7 +345,7 @@ fn decode_json(bytes: &[u8], limits: &Limits) -> Result<(String, String, Vec<Rea
                 path,
                 bytes: content,
             },
-            sha256: file.sha256.into_owned(),
+            sha256: StatedHash::Hex(file.sha256),
         });
     }
     Ok((raw.version.into_owned(), raw.pushed_at.into_owned(), files))
