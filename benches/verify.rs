@@ -1,5 +1,5 @@
 //! `Verify()` cost: cold (path building and signatures, no cache) and warm (cache hit),
-//! for RSA-2048 and P-256 chains of 2 and 3 certificates, the revocation lookup
+//! for RSA-2048, P-256 and P-384 chains of 2 and 3 certificates, the revocation lookup
 //! against a 100,000-entry CRL, and a client presenting intermediates that all share
 //! its issuer's name (issue 13). The clock is pinned so the generated PKI never expires.
 //!
@@ -48,6 +48,10 @@ fn p256() -> Option<KeyPair> {
     Some(key(&rcgen::PKCS_ECDSA_P256_SHA256))
 }
 
+fn p384() -> Option<KeyPair> {
+    Some(key(&rcgen::PKCS_ECDSA_P384_SHA384))
+}
+
 /// root → leaf (length 2) or root → intermediate → leaf (length 3), with current CRLs
 /// for every CA; the client presents the intermediate.
 fn case(length: usize, mut keys: impl FnMut() -> Option<KeyPair>) -> Option<Case> {
@@ -80,7 +84,7 @@ fn case(length: usize, mut keys: impl FnMut() -> Option<KeyPair>) -> Option<Case
 }
 
 fn chains(c: &mut Criterion) {
-    let algorithms: [(&str, KeyGen); 2] = [("p256", p256), ("rsa2048", rsa_key)];
+    let algorithms: [(&str, KeyGen); 3] = [("p256", p256), ("p384", p384), ("rsa2048", rsa_key)];
     for (name, keys) in algorithms {
         for length in [2, 3] {
             let Some(case) = case(length, keys) else {
