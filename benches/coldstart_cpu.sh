@@ -45,9 +45,14 @@ done
 cargo run --quiet --release --example coldstart -- "$runs" >/dev/null
 sleep 3 # the functions end when the harness has gone
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+shopt -s nullglob
 for name in "${names[@]}"; do
   files=("$work/$name".*)
+  if [[ ${#files[@]} -eq 0 ]]; then
+    echo "error: no counts for $name: did perf stat run? (perf stat -e task-clock true)" >&2
+    exit 1
+  fi
   cpu=$(cat "${files[@]}" | awk -F, '$3 ~ /^task-clock/ { print $1 }' | median)
   faults=$(cat "${files[@]}" | awk -F, '$3 ~ /^page-faults/ { print $1 }' | median)
   printf '%-16s median of %d cold starts: CPU %6.2f ms (task-clock, all threads), %5d page faults\n' \
