@@ -21,13 +21,16 @@ work=$(mktemp -d /tmp/certgate-coldstart-cpu.XXXXXX)
 names=(certgate-lambda hello_s3_lambda)
 for name in "${names[@]}"; do
   test -x "$built/$name/bootstrap" || { echo "error: $built/$name/bootstrap is missing; build it as examples/coldstart.rs says" >&2; exit 1; }
-  mv "$built/$name/bootstrap" "$work/$name"
 done
+# Set before the first binary moves, so an interrupted run always puts them back.
 restore() {
-  for name in "${names[@]}"; do mv -f "$work/$name" "$built/$name/bootstrap"; done
+  for name in "${names[@]}"; do
+    if [[ -e "$work/$name" ]]; then mv -f "$work/$name" "$built/$name/bootstrap"; fi
+  done
   rm -rf "$work"
 }
 trap restore EXIT
+for name in "${names[@]}"; do mv "$built/$name/bootstrap" "$work/$name"; done
 
 # The harness kills what it started, here the wrapper; perf stat goes on until the
 # function ends (its runtime API connection closes when the harness exits) and then
