@@ -8,6 +8,12 @@
 pub struct SourceFile {
     pub path: String,
     pub bytes: Vec<u8>,
+    /// The SHA-1 of the one certificate the file holds, as the deployment bundle it was
+    /// read from states it (`certgate trust push` writes it for uploaded certificates):
+    /// a cold start indexes the certificate under it without decoding the file, and
+    /// compares it with the certificate when first read. `None` from a folder or a
+    /// prefix.
+    pub stated_sha1: Option<[u8; 20]>,
 }
 
 impl SourceFile {
@@ -15,6 +21,7 @@ impl SourceFile {
         Self {
             path: path.into(),
             bytes: bytes.into(),
+            stated_sha1: None,
         }
     }
 }

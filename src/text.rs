@@ -31,6 +31,27 @@ pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     hex(bytes, b"0123456789ABCDEF")
 }
 
+/// The bytes that [`hex_upper`] spells as `text`: exactly `2 * N` uppercase hex digits,
+/// anything else (lowercase too, as .NET compares thumbprints ordinally) is `None`.
+pub(crate) fn unhex_upper<const N: usize>(text: &str) -> Option<[u8; N]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let text = text.as_bytes();
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0; N];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(out)
+}
+
 /// By table, not `write!("{:02x}")`: bundle hashes are checked at every cold start, and
 /// formatting 32 bytes through `fmt` per file cost more than hashing the file.
 fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
@@ -75,6 +96,16 @@ mod tests {
         assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(hex_upper(&[0x00, 0x0f, 0xa5, 0xff]), "000FA5FF");
         assert_eq!(hex_lower(&[]), "");
+        assert_eq!(unhex_upper::<4>("000FA5FF"), Some([0x00, 0x0f, 0xa5, 0xff]));
+        for not_upper_hex in [
+            "000fa5ff",
+            "000FA5F",
+            "000FA5FFF",
+            "000FA5FG",
+            "000FA5\u{e9}",
+        ] {
+            assert_eq!(unhex_upper::<4>(not_upper_hex), None, "{not_upper_hex}");
+        }
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
     }

@@ -614,6 +614,107 @@ fn an_uploaded_certificate_checked_on_first_read_that_does_not_decode_is_absent(
     assert!(uploaded.contains_thumbprint(cert(&good).thumbprint()));
 }
 
+/// Read from a bundle (`trust push` states each uploaded certificate's SHA-1), an
+/// uploaded certificate is indexed under the stated SHA-1 without being decoded, and
+/// its first read compares the statement with the certificate: a file whose statement
+/// is wrong (or that holds two certificates) reads as not uploaded under either
+/// thumbprint, with its diagnostic then. A store checked at load ignores statements.
+#[test]
+fn uploaded_certificates_are_indexed_by_the_sha1_their_bundle_states_and_checked_on_first_read() {
+    let pki = pki();
+    let partner = pki.issuing.leaf("partner", 20);
+    let other = pki.issuing.leaf("other", 21);
+    let third = pki.issuing.leaf("third", 22);
+    let stated = |path: &str, bytes: String, sha1: [u8; 20]| SourceFile {
+        stated_sha1: Some(sha1),
+        ..file(path, bytes)
+    };
+    let files = [
+        pki.files.clone(),
+        vec![
+            stated(
+                "certificates/partner.pem",
+                pem_of(&partner),
+                certgate::cert::sha1(&partner),
+            ),
+            // States the SHA-1 of another certificate.
+            stated(
+                "certificates/liar.pem",
+                pem_of(&third),
+                certgate::cert::sha1(&other),
+            ),
+            // Two certificates where one is stated.
+            stated(
+                "certificates/two.pem",
+                pem_of(&other) + &pem_of(&third),
+                certgate::cert::sha1(&other),
+            ),
+        ],
+    ]
+    .concat();
+    // What trust push states is what the certificate hashes to.
+    assert_eq!(
+        certgate::cert::sha1_of_single(pem_of(&partner).as_bytes()),
+        Some(certgate::cert::sha1(&partner))
+    );
+    assert_eq!(
+        certgate::cert::sha1_of_single((pem_of(&other) + &pem_of(&third)).as_bytes()),
+        None
+    );
+
+    let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    assert_eq!(
+        of_kinds(&diagnostics, &[DiagnosticKind::NotACertificate]),
+        []
+    );
+    let uploaded = store.uploaded();
+    assert!(uploaded.contains_thumbprint(cert(&partner).thumbprint()));
+    assert_eq!(
+        uploaded.get("partner").map(|c| c.subject().to_owned()),
+        Some(cert(&partner).subject().to_owned())
+    );
+    assert_eq!(store.checked_on_first_use(), []);
+    // Neither the stated nor the real thumbprint of the wrong statements is uploaded.
+    assert!(!uploaded.contains_thumbprint(cert(&other).thumbprint()));
+    assert!(!uploaded.contains_thumbprint(cert(&third).thumbprint()));
+    assert!(uploaded.get("liar").is_none() && uploaded.get("two").is_none());
+    assert_eq!(uploaded.len(), 1);
+    let mut failed: Vec<(String, String)> = store
+        .checked_on_first_use()
+        .into_iter()
+        .map(|d| (d.path, d.message))
+        .collect();
+    failed.sort();
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert_eq!(failed[0].0, "certificates/liar.pem");
+    assert!(
+        failed[0].1.starts_with(&format!(
+            "its thumbprint is {}, not the {} the deployment bundle states",
+            cert(&third).thumbprint(),
+            cert(&other).thumbprint()
+        )),
+        "{}",
+        failed[0].1
+    );
+    assert_eq!(failed[1].0, "certificates/two.pem");
+    assert!(
+        failed[1]
+            .1
+            .starts_with("holds 2 certificates where the deployment bundle states"),
+        "{}",
+        failed[1].1
+    );
+
+    // Checked at load (`certgate check`, the local listener), statements are ignored.
+    let (eager, _) = load(&files);
+    assert!(
+        eager
+            .uploaded()
+            .contains_thumbprint(cert(&third).thumbprint())
+    );
+    assert!(eager.uploaded().get("liar").is_some());
+}
+
 /// Good CRLs checked on first use revoke what they list, as when checked at load.
 #[test]
 fn crls_checked_on_first_use_revoke_as_at_load() {

@@ -64,6 +64,16 @@ pub enum CertError {
     TrailingData { extra: usize },
     #[error("certificate {index} is not a valid X.509 certificate: {reason}")]
     InvalidCertificate { index: usize, reason: String },
+    #[error(
+        "holds {count} certificates where the deployment bundle states the thumbprint of one \
+         (corrupted bundle); push the deployment again with `certgate trust push`"
+    )]
+    NotTheStatedOne { count: usize },
+    #[error(
+        "its thumbprint is {actual}, not the {stated} the deployment bundle states (corrupted \
+         bundle); push the deployment again with `certgate trust push`"
+    )]
+    StatedThumbprintMismatch { stated: String, actual: String },
 }
 
 /// A decoded X.509 certificate with its .NET-visible properties.
@@ -396,12 +406,29 @@ fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
     Ok(cert)
 }
 
-/// `Thumbprint`: SHA-1 of the DER, uppercase hex. RustCrypto's `sha1` rather than ring's:
-/// it uses the CPU's SHA instructions on x86-64 where ring's SHA-1 is portable code, and
-/// hashing every uploaded certificate was the largest single cost of loading 1,000.
+/// `Thumbprint`: SHA-1 of the DER, uppercase hex.
 fn thumbprint(der: &[u8]) -> String {
+    crate::text::hex_upper(&sha1(der))
+}
+
+/// The SHA-1 of a DER, the bytes a `Thumbprint` spells. RustCrypto's `sha1` rather than
+/// ring's: it uses the CPU's SHA instructions on x86-64 where ring's SHA-1 is portable
+/// code, and hashing every uploaded certificate was the largest single cost of loading
+/// 1,000.
+pub fn sha1(der: &[u8]) -> [u8; 20] {
     use sha1::Digest as _;
-    crate::text::hex_upper(&sha1::Sha1::digest(der))
+    sha1::Sha1::digest(der).into()
+}
+
+/// The SHA-1 of the one certificate a file holds, in any form [`decode_chain`] reads,
+/// without parsing it; `None` when the file holds none, several, or is not of a
+/// certificate's form. What `certgate trust push` states in a bundle for each uploaded
+/// certificate, so that a cold start indexes it without decoding it.
+pub fn sha1_of_single(input: &[u8]) -> Option<[u8; 20]> {
+    match chain_blobs(input).ok()?.as_slice() {
+        [der] => Some(sha1(der)),
+        _ => None,
+    }
 }
 
 /// Decodes a certificate or a chain, leaf first.

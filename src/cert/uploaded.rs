@@ -11,21 +11,28 @@
 //! of a cold start went to it. A function's cold start checks none either
 //! ([`insert_unchecked`](UploadedCertificates::insert_unchecked)): one that does not
 //! decode when first read is logged and reads as not uploaded, also to the thumbprint
-//! index, as if it had been left out at load.
+//! index, as if it had been left out at load. Read from a deployment bundle that states
+//! each certificate's SHA-1, it is not even split out of its PEM or hashed
+//! ([`insert_stated`](UploadedCertificates::insert_stated)): the first read compares
+//! the statement with the certificate, and one that differs reads as not uploaded.
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use super::{CertError, Certificate, CheckedDer};
+use super::{CertError, Certificate, CheckedDer, sha1};
+
+/// A certificate's SHA-1, the bytes its `Thumbprint` spells: the index's key, so that
+/// neither loading nor a lookup formats or allocates one.
+type Sha1 = [u8; 20];
 
 /// Uploaded certificates keyed by id (the file stem under `certificates/`).
 #[derive(Debug, Clone, Default)]
 pub struct UploadedCertificates {
-    by_id: BTreeMap<String, Entry>,
-    /// Thumbprint -> the ids that hold a certificate with it. foldhash rather than
-    /// SipHash: looked up on every request that compares a thumbprint.
-    thumbprints: HashMap<String, Vec<String>, foldhash::fast::RandomState>,
+    by_id: BTreeMap<Arc<str>, Entry>,
+    /// SHA-1 -> the ids that hold a certificate with it. foldhash rather than SipHash:
+    /// looked up on every request that compares a thumbprint.
+    thumbprints: HashMap<Sha1, Vec<Arc<str>>, foldhash::fast::RandomState>,
     /// Built on first use; `insert` drops it.
     names: OnceLock<NameIndex>,
 }
@@ -42,25 +49,60 @@ enum Entry {
     /// Checked at load, decoded on first read.
     Checked {
         der: CheckedDer,
-        thumbprint: String,
+        thumbprint: Sha1,
         decoded: OnceLock<Option<Arc<Certificate>>>,
     },
     /// Checked and decoded on first read: one that does not decode then reads as not
     /// uploaded, as it would have been left out at load.
     Unchecked {
-        der: Vec<u8>,
+        content: Unchecked,
         /// The file, for the message when it does not decode.
         path: String,
-        thumbprint: String,
+        thumbprint: Sha1,
         decoded: OnceLock<Result<Arc<Certificate>, CertError>>,
     },
 }
 
-impl Entry {
-    fn thumbprint(&self) -> &str {
+/// What an unchecked entry holds until its first read.
+#[derive(Debug, Clone)]
+enum Unchecked {
+    /// The DER, split out of its file at load to hash it.
+    Der(Vec<u8>),
+    /// The file as it is, indexed under the SHA-1 its deployment bundle states: split,
+    /// decoded and hashed on first read, where a file that does not hold exactly one
+    /// certificate with that SHA-1 reads as not uploaded.
+    Stated(Vec<u8>),
+}
+
+impl Unchecked {
+    fn decode(&self, stated: &Sha1) -> Result<Certificate, CertError> {
         match self {
-            Self::Decoded(certificate) => certificate.thumbprint(),
-            Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => thumbprint,
+            Self::Der(der) => Certificate::from_der(der),
+            Self::Stated(file) => {
+                let mut ders = super::split_chain(file)?;
+                let (Some(der), 0) = (ders.pop(), ders.len()) else {
+                    return Err(CertError::NotTheStatedOne {
+                        count: ders.len() + 1,
+                    });
+                };
+                let actual = sha1(&der);
+                if actual != *stated {
+                    return Err(CertError::StatedThumbprintMismatch {
+                        stated: crate::text::hex_upper(stated),
+                        actual: crate::text::hex_upper(&actual),
+                    });
+                }
+                Certificate::decode(der, 1)
+            }
+        }
+    }
+}
+
+impl Entry {
+    fn thumbprint(&self) -> Sha1 {
+        match self {
+            Self::Decoded(certificate) => sha1(certificate.der()),
+            Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => *thumbprint,
         }
     }
 
@@ -82,15 +124,18 @@ impl Entry {
                 })
                 .as_ref(),
             Self::Unchecked {
-                der,
+                content,
                 path,
+                thumbprint,
                 decoded,
-                ..
             } => decoded
                 .get_or_init(|| {
-                    Certificate::from_der(der).map(Arc::new).inspect_err(|error| {
-                        tracing::error!(path = %path, kind = "NotACertificate", "{error}; ignored");
-                    })
+                    content
+                        .decode(thumbprint)
+                        .map(Arc::new)
+                        .inspect_err(|error| {
+                            tracing::error!(path = %path, kind = "NotACertificate", "{error}; ignored");
+                        })
                 })
                 .as_ref()
                 .ok(),
@@ -118,14 +163,22 @@ impl Entry {
 }
 
 impl UploadedCertificates {
+    /// Room for `count` certificates: the thumbprint index is not grown as they load.
+    pub fn with_capacity(count: usize) -> Self {
+        Self {
+            thumbprints: HashMap::with_capacity_and_hasher(count, Default::default()),
+            ..Self::default()
+        }
+    }
+
     /// Adds or replaces the certificate stored under `id`.
-    pub fn insert(&mut self, id: impl Into<String>, certificate: Arc<Certificate>) {
+    pub fn insert(&mut self, id: impl Into<Arc<str>>, certificate: Arc<Certificate>) {
         self.put(id.into(), Entry::Decoded(certificate));
     }
 
     /// Adds or replaces the certificate stored under `id`, to be decoded when first read.
-    pub fn insert_checked(&mut self, id: impl Into<String>, der: CheckedDer) {
-        let thumbprint = der.thumbprint();
+    pub fn insert_checked(&mut self, id: impl Into<Arc<str>>, der: CheckedDer) {
+        let thumbprint = sha1(der.der());
         self.put(
             id.into(),
             Entry::Checked {
@@ -138,12 +191,23 @@ impl UploadedCertificates {
 
     /// Adds or replaces the certificate stored under `id`, read from `path` as `der`,
     /// to be checked and decoded when first read.
-    pub fn insert_unchecked(&mut self, id: impl Into<String>, path: &str, der: Vec<u8>) {
-        let thumbprint = super::thumbprint(&der);
+    pub fn insert_unchecked(&mut self, id: &str, path: &str, der: Vec<u8>) {
+        let thumbprint = sha1(&der);
+        self.put_unchecked(id, path, Unchecked::Der(der), thumbprint);
+    }
+
+    /// Adds or replaces the certificate stored under `id`, the one certificate that
+    /// `file` (read from `path`) holds, indexed under the SHA-1 its deployment bundle
+    /// `stated`: read, checked and compared with that SHA-1 when first read.
+    pub fn insert_stated(&mut self, id: &str, path: &str, file: Vec<u8>, stated: Sha1) {
+        self.put_unchecked(id, path, Unchecked::Stated(file), stated);
+    }
+
+    fn put_unchecked(&mut self, id: &str, path: &str, content: Unchecked, thumbprint: Sha1) {
         self.put(
             id.into(),
             Entry::Unchecked {
-                der,
+                content,
                 path: path.to_owned(),
                 thumbprint,
                 decoded: OnceLock::new(),
@@ -151,10 +215,10 @@ impl UploadedCertificates {
         );
     }
 
-    fn put(&mut self, id: String, entry: Entry) {
-        let thumbprint = entry.thumbprint().to_owned();
-        if let Some(old) = self.by_id.insert(id.clone(), entry)
-            && let Slot::Occupied(mut ids) = self.thumbprints.entry(old.thumbprint().to_owned())
+    fn put(&mut self, id: Arc<str>, entry: Entry) {
+        let thumbprint = entry.thumbprint();
+        if let Some(old) = self.by_id.insert(Arc::clone(&id), entry)
+            && let Slot::Occupied(mut ids) = self.thumbprints.entry(old.thumbprint())
         {
             ids.get_mut().retain(|held| *held != id);
             if ids.get().is_empty() {
@@ -183,7 +247,7 @@ impl UploadedCertificates {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<Certificate>)> {
         self.by_id
             .iter()
-            .filter_map(|(id, entry)| Some((id.as_str(), entry.certificate(id)?)))
+            .filter_map(|(id, entry)| Some((&**id, entry.certificate(id)?)))
     }
 
     /// How many certificates are uploaded. Checks those not checked yet (one that does
@@ -204,13 +268,15 @@ impl UploadedCertificates {
     /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal). The
     /// certificates that have it are decoded (checked) if they were not yet.
     pub fn contains_thumbprint(&self, thumbprint: &str) -> bool {
-        self.thumbprints.get(thumbprint).is_some_and(|ids| {
-            ids.iter().any(|id| {
-                self.by_id
-                    .get_key_value(id)
-                    .is_some_and(|(id, entry)| entry.is_valid(id))
+        crate::text::unhex_upper(thumbprint)
+            .and_then(|sha1: Sha1| self.thumbprints.get(&sha1))
+            .is_some_and(|ids| {
+                ids.iter().any(|id| {
+                    self.by_id
+                        .get_key_value(&**id)
+                        .is_some_and(|(id, entry)| entry.is_valid(id))
+                })
             })
-        })
     }
 
     /// Whether any uploaded certificate has exactly this `Subject` (ordinal). The first

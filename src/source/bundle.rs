@@ -7,15 +7,20 @@
 //!
 //! ```text
 //! "certgate-deployment\n"            20 bytes
-//! u32 format version                 2
+//! u32 format version                 3
 //! u16 length, UTF-8                  version: content_version of the files
 //! u16 length, UTF-8                  pushed_at, RFC 3339
-//! u32 file count, then per file:     u16 length + UTF-8 path, u64 size, 32-byte SHA-256
+//! u32 file count, then per file:     u16 length + UTF-8 path, u64 size, 32-byte SHA-256,
+//!                                    u8 1 + the 20-byte SHA-1 of the one certificate of
+//!                                    a file under certificates/, or u8 0
 //! the contents, in that order        nothing after them
 //! ```
 //!
-//! Format 1 was JSON (`certgate-deployment.json`, each file's content in base64); a
-//! bundle of that format is still read, and `trust push` replaces it.
+//! The SHA-1 lets a cold start index a thousand uploaded certificates without decoding
+//! their PEM or hashing them ([`SourceFile::stated_sha1`]); it is compared with the
+//! certificate when that is first read. Format 2 is format 3 without it, and is still
+//! read. Format 1 was JSON (`certgate-deployment.json`, each file's content in base64);
+//! a bundle of that format is still read, and `trust push` replaces it.
 //!
 //! Reading is bounded by [`Limits`] and checks the version, a hash of every byte (and then,
 //! to name the culprit, each file's hash), so a truncated or corrupted object is an error
@@ -37,7 +42,9 @@ pub const BUNDLE_NAME: &str = "certgate-deployment.bin";
 /// [`BUNDLE_NAME`], deleted by `trust push`.
 pub const JSON_BUNDLE_NAME: &str = "certgate-deployment.json";
 const MAGIC: &[u8] = b"certgate-deployment\n";
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
+/// Format 3 without the stated SHA-1s.
+const FORMAT_WITHOUT_SHA1: u32 = 2;
 const JSON_FORMAT: &str = "certgate-deployment";
 const JSON_FORMAT_VERSION: u32 = 1;
 
@@ -63,8 +70,8 @@ pub enum BundleError {
     #[error("bundle is truncated or corrupted: {0}")]
     Malformed(&'static str),
     #[error(
-        "bundle format {found} is not supported (this certgate reads format {FORMAT_VERSION}, and \
-         format {JSON_FORMAT_VERSION} in JSON); run `certgate trust push` with this version of certgate"
+        "bundle format {found} is not supported (this certgate reads formats {FORMAT_WITHOUT_SHA1} \
+         and {FORMAT_VERSION}, and format {JSON_FORMAT_VERSION} in JSON); run `certgate trust push` with this version of certgate"
     )]
     UnsupportedFormat { found: String },
     #[error("{path:?} is not a valid deployment path: {reason}")]
@@ -124,7 +131,7 @@ struct Read<'a> {
 /// the bundle's version does not match its files, to name the corrupted one, so a
 /// thousand files are not hex-encoded on every load.
 enum StatedHash<'a> {
-    /// Format 2: the digest's 32 bytes.
+    /// Formats 2 and 3: the digest's 32 bytes.
     Digest(&'a [u8]),
     /// Format 1: lowercase hex.
     Hex(Cow<'a, str>),
@@ -141,12 +148,20 @@ impl StatedHash<'_> {
 }
 
 impl Bundle {
-    /// Builds a bundle from a deployment folder's files (any order).
+    /// Builds a bundle from a deployment folder's files (any order), stating the SHA-1
+    /// of each file under `certificates/` that holds one certificate.
     ///
     /// # Errors
     /// A path that is not relative and clean (`check_path`), or a path given twice.
     pub fn new(files: Vec<SourceFile>, pushed_at: OffsetDateTime) -> Result<Self, BundleError> {
-        let files = sorted_and_checked(files, |file| &file.path)?;
+        let mut files = sorted_and_checked(files, |file| &file.path)?;
+        for file in &mut files {
+            file.stated_sha1 = file
+                .path
+                .starts_with("certificates/")
+                .then(|| crate::cert::sha1_of_single(&file.bytes))
+                .flatten();
+        }
         Ok(Self {
             version: content_version(&files),
             pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),
@@ -154,7 +169,7 @@ impl Bundle {
         })
     }
 
-    /// The bundle object's bytes (format 2).
+    /// The bundle object's bytes (format 3).
     pub fn encode(&self) -> Vec<u8> {
         let pushed_at = self
             .pushed_at
@@ -175,6 +190,13 @@ impl Bundle {
             put_text(&mut out, &file.path);
             out.extend_from_slice(&(file.bytes.len() as u64).to_be_bytes());
             out.extend_from_slice(sha256(&file.bytes).as_ref());
+            match &file.stated_sha1 {
+                Some(sha1) => {
+                    out.push(1);
+                    out.extend_from_slice(sha1);
+                }
+                None => out.push(0),
+            }
         }
         for file in &self.files {
             out.extend_from_slice(&file.bytes);
@@ -182,7 +204,7 @@ impl Bundle {
         out
     }
 
-    /// Reads a bundle object (format 2, or format 1 in JSON), checking the limits,
+    /// Reads a bundle object (format 3 or 2, or format 1 in JSON), checking the limits,
     /// every path, every hash and the version.
     ///
     /// # Errors
@@ -232,15 +254,15 @@ impl Bundle {
     }
 }
 
-/// The stated version, the stated push time and the files of a format-2 bundle (after
-/// its magic), each within `limits`.
+/// The stated version, the stated push time and the files of a format-3 or format-2
+/// bundle (after its magic), each within `limits`.
 fn decode_binary<'a>(
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<(String, String, Vec<Read<'a>>), BundleError> {
     let mut header = Cursor(bytes);
     let format = header.u32()?;
-    if format != FORMAT_VERSION {
+    if format != FORMAT_VERSION && format != FORMAT_WITHOUT_SHA1 {
         return Err(BundleError::UnsupportedFormat {
             found: format.to_string(),
         });
@@ -260,6 +282,18 @@ fn decode_binary<'a>(
         let path = header.text()?;
         let size = header.u64()?;
         let sha256 = header.take(32)?;
+        let stated_sha1 = match format {
+            FORMAT_WITHOUT_SHA1 => None,
+            _ => match header.array::<1>()? {
+                [0] => None,
+                [1] => Some(header.array::<20>()?),
+                _ => {
+                    return Err(BundleError::Malformed(
+                        "a file's stated SHA-1 is marked neither present nor absent",
+                    ));
+                }
+            },
+        };
         if size > limits.max_file_bytes {
             return Err(BundleError::FileTooLarge {
                 path: path.to_owned(),
@@ -274,7 +308,7 @@ fn decode_binary<'a>(
                 max: limits.max_total_bytes,
             });
         }
-        entries.push((path, size, sha256));
+        entries.push((path, size, sha256, stated_sha1));
     }
     let mut content = header;
     if content.0.len() as u64 != total {
@@ -283,12 +317,13 @@ fn decode_binary<'a>(
         ));
     }
     let mut files = Vec::with_capacity(count);
-    for (path, size, sha256) in entries {
+    for (path, size, sha256, stated_sha1) in entries {
         let bytes = content.take(usize::try_from(size).unwrap_or(usize::MAX))?;
         files.push(Read {
             file: SourceFile {
                 path: path.to_owned(),
                 bytes: bytes.to_vec(),
+                stated_sha1,
             },
             sha256: StatedHash::Digest(sha256),
         });
@@ -341,17 +376,14 @@ fn decode_json<'a>(
             });
         }
         files.push(Read {
-            file: SourceFile {
-                path,
-                bytes: content,
-            },
+            file: SourceFile::new(path, content),
             sha256: StatedHash::Hex(file.sha256),
         });
     }
     Ok((raw.version.into_owned(), raw.pushed_at.into_owned(), files))
 }
 
-/// Reads a format-2 header: every read is bounds-checked.
+/// Reads a binary bundle's header: every read is bounds-checked.
 struct Cursor<'a>(&'a [u8]);
 
 impl<'a> Cursor<'a> {

@@ -5,10 +5,7 @@ use time::macros::datetime;
 use super::*;
 
 fn file(path: &str, bytes: &[u8]) -> SourceFile {
-    SourceFile {
-        path: path.to_owned(),
-        bytes: bytes.to_vec(),
-    }
+    SourceFile::new(path, bytes)
 }
 
 /// `bundle` as certgate wrote it before format 2: JSON, each content in base64.
@@ -63,6 +60,115 @@ fn round_trips_and_sorts_files() {
     assert_eq!(paths, ["ca/root/root.pem", "crl/empty.crl", "gateway.toml"]);
     let decoded = Bundle::decode(&bundle.encode(), &Limits::default()).unwrap();
     assert_eq!(decoded, bundle);
+}
+
+/// `bundle` as certgate wrote it before format 3: no stated SHA-1s.
+fn format_2(bundle: &Bundle) -> Vec<u8> {
+    let mut out = b"certgate-deployment\n\0\0\0\x02".to_vec();
+    put_text(&mut out, &bundle.version);
+    put_text(&mut out, &bundle.pushed_at.format(&Rfc3339).unwrap());
+    out.extend_from_slice(&(bundle.files.len() as u32).to_be_bytes());
+    for file in &bundle.files {
+        put_text(&mut out, &file.path);
+        out.extend_from_slice(&(file.bytes.len() as u64).to_be_bytes());
+        out.extend_from_slice(sha256(&file.bytes).as_ref());
+    }
+    for file in &bundle.files {
+        out.extend_from_slice(&file.bytes);
+    }
+    out
+}
+
+fn certificate_pem(common_name: &str) -> (Vec<u8>, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![common_name.to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+    let certificate = params.self_signed(&key).unwrap();
+    (certificate.der().to_vec(), certificate.pem())
+}
+
+/// Each file under `certificates/` that holds one certificate carries its SHA-1 in the
+/// bundle, as computed from the file (never taken from the caller); other files carry
+/// none. A bundle of format 2 reads as the same files without SHA-1s, and a marker that
+/// is neither present nor absent is a corrupted bundle.
+#[test]
+fn uploaded_certificates_carry_their_sha1_and_format_2_is_still_read() {
+    let (der, pem) = certificate_pem("partner.example");
+    let (_, other) = certificate_pem("other.example");
+    let claimed = SourceFile {
+        stated_sha1: Some([7; 20]),
+        ..file("certificates/partner.pem", pem.as_bytes())
+    };
+    let bundle = Bundle::new(
+        vec![
+            claimed,
+            file("certificates/two.pem", (pem.clone() + &other).as_bytes()),
+            file("certificates/partner.key", b"-----BEGIN PRIVATE KEY-----\n"),
+            file("ca/root/partner.pem", pem.as_bytes()),
+            file("gateway.toml", b"[deployment]\n"),
+        ],
+        datetime!(2026-11-28 17:00 UTC),
+    )
+    .unwrap();
+    let stated: Vec<(&str, Option<[u8; 20]>)> = bundle
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.stated_sha1))
+        .collect();
+    assert_eq!(
+        stated,
+        [
+            ("ca/root/partner.pem", None),
+            ("certificates/partner.key", None),
+            ("certificates/partner.pem", Some(crate::cert::sha1(&der))),
+            ("certificates/two.pem", None),
+            ("gateway.toml", None),
+        ]
+    );
+    let encoded = bundle.encode();
+    assert!(encoded.starts_with(b"certgate-deployment\n\0\0\0\x03"));
+    assert_eq!(
+        Bundle::decode(&encoded, &Limits::default()),
+        Ok(bundle.clone())
+    );
+
+    let old = Bundle::decode(&format_2(&bundle), &Limits::default()).unwrap();
+    assert_eq!(old.version, bundle.version);
+    assert!(old.files.iter().all(|f| f.stated_sha1.is_none()));
+    let without: Vec<SourceFile> = bundle
+        .files
+        .iter()
+        .map(|f| SourceFile::new(f.path.clone(), f.bytes.clone()))
+        .collect();
+    assert_eq!(old.files, without);
+
+    // The first file's marker follows its path, size and SHA-256.
+    let one = Bundle::new(
+        vec![file("gateway.toml", b"")],
+        datetime!(2026-11-28 17:00 UTC),
+    )
+    .unwrap();
+    let mut bytes = one.encode();
+    let marker = 20
+        + 4
+        + 2
+        + one.version.len()
+        + 2
+        + "2026-11-28T17:00:00Z".len()
+        + 4
+        + 2
+        + "gateway.toml".len()
+        + 8
+        + 32;
+    assert_eq!(bytes[marker], 0);
+    bytes[marker] = 2;
+    assert_eq!(
+        Bundle::decode(&bytes, &Limits::default()),
+        Err(BundleError::Malformed(
+            "a file's stated SHA-1 is marked neither present nor absent"
+        ))
+    );
 }
 
 /// A bundle of the old format (JSON) reads as the same deployment: a function reads
@@ -200,14 +306,14 @@ fn truncated_or_garbage_objects_are_errors() {
 fn an_unknown_format_version_says_to_push_again() {
     let bytes = replaced(
         &sample().encode(),
-        b"certgate-deployment\n\0\0\0\x02",
         b"certgate-deployment\n\0\0\0\x03",
+        b"certgate-deployment\n\0\0\0\x04",
     );
     let error = Bundle::decode(&bytes, &Limits::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "bundle format 3 is not supported (this certgate reads format 2, and format 1 in \
-         JSON); run `certgate trust push` with this version of certgate"
+        "bundle format 4 is not supported (this certgate reads formats 2 and 3, and format 1 \
+         in JSON); run `certgate trust push` with this version of certgate"
     );
 }
 

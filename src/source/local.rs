@@ -118,10 +118,7 @@ impl Walker {
                 limit: self.limits.max_total_bytes,
             });
         }
-        self.files.push(SourceFile {
-            path: relative,
-            bytes,
-        });
+        self.files.push(SourceFile::new(relative, bytes));
         Ok(())
     }
 }

@@ -331,7 +331,7 @@ impl S3Source {
                 let path = path.clone();
                 tasks.spawn(async move {
                     let bytes = source.read(&path, source.limits.max_file_bytes).await?;
-                    Ok::<_, S3Error>(SourceFile { path, bytes })
+                    Ok::<_, S3Error>(SourceFile::new(path, bytes))
                 });
             }
             while let Some(joined) = tasks.join_next().await {

@@ -492,12 +492,15 @@ const PARALLEL_UPLOADED: usize = 64;
 
 /// `certificates/<id>.*`: each checked now and decoded on first use (see
 /// [`UploadedCertificates`]), or with [`Checks::OnFirstUse`] both on first use but for
-/// the form of the file (PEM, base64) and files of several certificates, with the
-/// diagnostics of the files that were ignored.
+/// the form of the file (PEM, base64) and files of several certificates, and not even
+/// that for a file whose SHA-1 its bundle states; with the diagnostics of the files
+/// that were ignored.
 fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
-    let mut uploaded = UploadedCertificates::default();
-    let mut uploaded_from: HashMap<String, String> = HashMap::new();
+    let mut uploaded = UploadedCertificates::with_capacity(files.len());
+    // id -> the file it was read from, to report a second file for one id.
+    let mut uploaded_from: HashMap<&str, &str, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(files.len(), Default::default());
     for file in files {
         let name = &file.path["certificates/".len()..];
         // certificates/<id>.key is the private key of an uploaded certificate, for
@@ -519,6 +522,15 @@ fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates
             Some(dot) if dot > 0 => &name[..dot],
             _ => name,
         };
+        if checks == Checks::OnFirstUse
+            && let Some(sha1) = file.stated_sha1
+        {
+            if let Some(previous) = uploaded_from.insert(id, &file.path) {
+                loader.replaced(file, id, previous);
+            }
+            uploaded.insert_stated(id, &file.path, file.bytes.clone(), sha1);
+            continue;
+        }
         if checks == Checks::OnFirstUse {
             let mut ders = loader.found(file, split_chain(&file.bytes));
             if ders.is_empty() {
@@ -527,8 +539,8 @@ fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates
             // A file of several certificates is checked now: all of them, as
             // Certificates[id] reads only the first.
             if ders.len() == 1 {
-                if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
-                    loader.replaced(file, id, &previous);
+                if let Some(previous) = uploaded_from.insert(id, &file.path) {
+                    loader.replaced(file, id, previous);
                 }
                 if let Some(der) = ders.pop() {
                     uploaded.insert_unchecked(id, &file.path, der);
@@ -552,8 +564,8 @@ fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates
                 ),
             );
         }
-        if let Some(previous) = uploaded_from.insert(id.to_owned(), file.path.clone()) {
-            loader.replaced(file, id, &previous);
+        if let Some(previous) = uploaded_from.insert(id, &file.path) {
+            loader.replaced(file, id, previous);
         }
         if let Some(first) = certs.into_iter().next() {
             uploaded.insert_checked(id, first);
