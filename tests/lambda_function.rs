@@ -354,7 +354,7 @@ async fn a_refresh_that_sees_a_broken_policy_keeps_the_last_good() {
         .iter_mut()
         .find(|f| f.path == "policies/orders.xml")
         .unwrap();
-    policy.bytes = b"<policies><inbound><base /></inbound>".to_vec();
+    policy.bytes = b"<policies><inbound><base /></inbound>"[..].into();
     push(&source, &broken, b"", &options).await.unwrap();
     let error = refresher.refresh().await.unwrap_err();
     assert!(matches!(error, RefreshError::Build { .. }), "{error}");
@@ -367,12 +367,8 @@ async fn a_refresh_that_sees_a_broken_policy_keeps_the_last_good() {
 
     // A good deployment again: served from the next refresh on.
     let mut fixed = good.clone();
-    fixed
-        .iter_mut()
-        .find(|f| f.path == "gateway.toml")
-        .unwrap()
-        .bytes
-        .extend_from_slice(b"\n# fixed\n");
+    let config = fixed.iter_mut().find(|f| f.path == "gateway.toml").unwrap();
+    config.bytes = [&config.bytes[..], b"\n# fixed\n"].concat().into();
     let fixed_version = content_version(&fixed);
     push(&source, &fixed, b"", &options).await.unwrap();
     assert_eq!(
@@ -676,7 +672,7 @@ async fn invoke_prints_exactly_the_functions_answer() {
 fn echo_alb_deployment(url: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in folder("examples/alb") {
-        let mut bytes = file.bytes;
+        let mut bytes = file.bytes.to_vec();
         if file.path == "gateway.toml" {
             bytes = String::from_utf8(bytes)
                 .unwrap()

@@ -9,7 +9,8 @@ use certgate::source::bundle::Bundle;
 use time::OffsetDateTime;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(bundle) = Bundle::decode(data, &Limits::default()) else {
+    let Ok(bundle) = Bundle::decode(&bytes::Bytes::copy_from_slice(data), &Limits::default())
+    else {
         return;
     };
     // 2026-06-01T00:00:00Z: inside the validity of the sample CAs and CRLs.

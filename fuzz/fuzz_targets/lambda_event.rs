@@ -2,6 +2,7 @@
 //! Any bytes as a Lambda event, through the adapter with each certificate source: no
 //! input may panic.
 
+use certgate::cert::PresentedChains;
 use certgate::config::GatewayConfig;
 use certgate::frontend::lambda::{parse_event, to_gateway_request};
 
@@ -15,7 +16,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         ))
         .expect("config");
         if let Ok(event) = parse_event(text) {
-            let _ = to_gateway_request(event, &config);
+            // A fresh cache per event: every chain takes the decoding path.
+            let chains = PresentedChains::new(2);
+            let _ = to_gateway_request(event, &config, &chains);
         }
     }
 });

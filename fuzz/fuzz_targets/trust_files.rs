@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use certgate::cert::{Certificate, NameType};
-use certgate::gateway::Deployment;
 use certgate::files::SourceFile;
+use certgate::gateway::Deployment;
 use certgate::trust::{Revocation, TrustStore};
 use time::OffsetDateTime;
 
@@ -40,7 +40,11 @@ fn sections(mut data: &[u8]) -> Vec<&[u8]> {
 
 fn read(cert: &Certificate) {
     let _ = (cert.subject(), cert.issuer(), cert.thumbprint());
-    let _ = (cert.sha256_fingerprint(), cert.serial_number(), cert.version());
+    let _ = (
+        cert.sha256_fingerprint(),
+        cert.serial_number(),
+        cert.version(),
+    );
     let _ = (cert.not_before(), cert.not_after(), cert.is_ca());
     let _ = (cert.signature_algorithm(), cert.public_key());
     let _ = (cert.subject_alt_names(), cert.extended_key_usages());
@@ -91,8 +95,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for (_, cert) in uploaded.iter() {
         read(cert);
         // One verification (signatures cost): path building, then the revocation index.
-        let presented: Vec<Certificate> =
-            trust.intermediates().iter().map(|c| (**c).clone()).collect();
+        let presented: Vec<Certificate> = trust
+            .intermediates()
+            .iter()
+            .map(|c| (**c).clone())
+            .collect();
         let _ = trust.verify_explained(cert, &presented, now, Revocation::Check);
         for issuer in trust.roots().iter().chain(trust.intermediates()) {
             let _ = trust.revocation_status(cert, issuer, now);

@@ -20,6 +20,8 @@ use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
+
 use super::{CertError, Certificate, CheckedDer, sha1};
 
 /// A certificate's SHA-1, the bytes its `Thumbprint` spells: the index's key, so that
@@ -71,7 +73,7 @@ enum Unchecked {
     /// The file as it is, indexed under the SHA-1 its deployment bundle states: split,
     /// decoded and hashed on first read, where a file that does not hold exactly one
     /// certificate with that SHA-1 reads as not uploaded.
-    Stated(Vec<u8>),
+    Stated(Bytes),
 }
 
 impl Unchecked {
@@ -199,7 +201,7 @@ impl UploadedCertificates {
     /// Adds or replaces the certificate stored under `id`, the one certificate that
     /// `file` (read from `path`) holds, indexed under the SHA-1 its deployment bundle
     /// `stated`: read, checked and compared with that SHA-1 when first read.
-    pub fn insert_stated(&mut self, id: &str, path: &str, file: Vec<u8>, stated: Sha1) {
+    pub fn insert_stated(&mut self, id: &str, path: &str, file: Bytes, stated: Sha1) {
         self.put_unchecked(id, path, Unchecked::Stated(file), stated);
     }
 

@@ -29,6 +29,7 @@
 use std::borrow::Cow;
 
 use base64::Engine as _;
+use bytes::Bytes;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -205,11 +206,12 @@ impl Bundle {
     }
 
     /// Reads a bundle object (format 3 or 2, or format 1 in JSON), checking the limits,
-    /// every path, every hash and the version.
+    /// every path, every hash and the version. The files of a binary bundle are slices
+    /// of `bytes`, not copies.
     ///
     /// # Errors
     /// Any [`BundleError`]; the message says what is wrong.
-    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Self, BundleError> {
+    pub fn decode(bytes: &Bytes, limits: &Limits) -> Result<Self, BundleError> {
         let max = max_bundle_bytes(limits);
         if bytes.len() as u64 > max {
             return Err(BundleError::TooLarge {
@@ -218,7 +220,7 @@ impl Bundle {
             });
         }
         let (version, pushed_at, files) = match bytes.strip_prefix(MAGIC) {
-            Some(rest) => decode_binary(rest, limits)?,
+            Some(rest) => decode_binary(bytes, rest, limits)?,
             None => decode_json(bytes, limits)?,
         };
         let pushed_at = OffsetDateTime::parse(&pushed_at, &Rfc3339)
@@ -255,8 +257,9 @@ impl Bundle {
 }
 
 /// The stated version, the stated push time and the files of a format-3 or format-2
-/// bundle (after its magic), each within `limits`.
+/// bundle (`bytes`, after its magic in `whole`), each within `limits`.
 fn decode_binary<'a>(
+    whole: &Bytes,
     bytes: &'a [u8],
     limits: &Limits,
 ) -> Result<(String, String, Vec<Read<'a>>), BundleError> {
@@ -322,7 +325,8 @@ fn decode_binary<'a>(
         files.push(Read {
             file: SourceFile {
                 path: path.to_owned(),
-                bytes: bytes.to_vec(),
+                // `bytes` lies within `whole`, which `slice_ref` requires.
+                bytes: whole.slice_ref(bytes),
                 stated_sha1,
             },
             sha256: StatedHash::Digest(sha256),

@@ -4,6 +4,11 @@ use time::macros::datetime;
 
 use super::*;
 
+/// [`Bundle::decode`] of a copy of `bytes`.
+fn decode(bytes: &[u8], limits: &Limits) -> Result<Bundle, BundleError> {
+    Bundle::decode(&Bytes::copy_from_slice(bytes), limits)
+}
+
 fn file(path: &str, bytes: &[u8]) -> SourceFile {
     SourceFile::new(path, bytes)
 }
@@ -58,8 +63,14 @@ fn round_trips_and_sorts_files() {
     let bundle = sample();
     let paths: Vec<&str> = bundle.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["ca/root/root.pem", "crl/empty.crl", "gateway.toml"]);
-    let decoded = Bundle::decode(&bundle.encode(), &Limits::default()).unwrap();
+    let object = Bytes::from(bundle.encode());
+    let decoded = Bundle::decode(&object, &Limits::default()).unwrap();
     assert_eq!(decoded, bundle);
+    // Each file is a slice of the object read, not a copy.
+    let within = object.as_ptr_range();
+    for file in decoded.files.iter().filter(|f| !f.bytes.is_empty()) {
+        assert!(within.contains(&file.bytes.as_ptr()), "{}", file.path);
+    }
 }
 
 /// `bundle` as certgate wrote it before format 3: no stated SHA-1s.
@@ -128,12 +139,9 @@ fn uploaded_certificates_carry_their_sha1_and_format_2_is_still_read() {
     );
     let encoded = bundle.encode();
     assert!(encoded.starts_with(b"certgate-deployment\n\0\0\0\x03"));
-    assert_eq!(
-        Bundle::decode(&encoded, &Limits::default()),
-        Ok(bundle.clone())
-    );
+    assert_eq!(decode(&encoded, &Limits::default()), Ok(bundle.clone()));
 
-    let old = Bundle::decode(&format_2(&bundle), &Limits::default()).unwrap();
+    let old = decode(&format_2(&bundle), &Limits::default()).unwrap();
     assert_eq!(old.version, bundle.version);
     assert!(old.files.iter().all(|f| f.stated_sha1.is_none()));
     let without: Vec<SourceFile> = bundle
@@ -164,7 +172,7 @@ fn uploaded_certificates_carry_their_sha1_and_format_2_is_still_read() {
     assert_eq!(bytes[marker], 0);
     bytes[marker] = 2;
     assert_eq!(
-        Bundle::decode(&bytes, &Limits::default()),
+        decode(&bytes, &Limits::default()),
         Err(BundleError::Malformed(
             "a file's stated SHA-1 is marked neither present nor absent"
         ))
@@ -178,7 +186,7 @@ fn a_json_bundle_of_format_1_is_still_read() {
     let bundle = sample();
     let text = json(&bundle);
     assert_eq!(
-        Bundle::decode(text.as_bytes(), &Limits::default()),
+        decode(text.as_bytes(), &Limits::default()),
         Ok(bundle.clone())
     );
     assert!(bundle.encode().starts_with(b"certgate-deployment\n"));
@@ -196,10 +204,7 @@ fn json_escapes_decode_like_plain_strings() {
     let plain = json(&bundle);
     assert!(plain.contains("\"ca/root/root.pem\"") && plain.contains("\"////\""));
     let escaped = plain.replace('/', "\\/");
-    assert_eq!(
-        Bundle::decode(escaped.as_bytes(), &Limits::default()),
-        Ok(bundle)
-    );
+    assert_eq!(decode(escaped.as_bytes(), &Limits::default()), Ok(bundle));
 }
 
 #[test]
@@ -228,17 +233,14 @@ fn corrupted_content_is_detected() {
         b"CERTIFICATE-----\n",
         b"CERTIFICATE-----\r",
     );
-    assert_eq!(Bundle::decode(&bytes, &Limits::default()), corrupted);
+    assert_eq!(decode(&bytes, &Limits::default()), corrupted);
 
     let text = json(&sample());
     let root = base64::engine::general_purpose::STANDARD.encode(b"-----BEGIN CERTIFICATE-----\n");
     let tampered =
         base64::engine::general_purpose::STANDARD.encode(b"-----BEGIN CERTIFICATE-----\r");
     let text = text.replace(&root, &tampered);
-    assert_eq!(
-        Bundle::decode(text.as_bytes(), &Limits::default()),
-        corrupted
-    );
+    assert_eq!(decode(text.as_bytes(), &Limits::default()), corrupted);
 }
 
 /// Files that match their hashes under a version they do not hash to: the version is
@@ -252,7 +254,7 @@ fn a_wrong_version_is_detected() {
         b"0123456789abcdef",
     );
     assert_eq!(
-        Bundle::decode(&bytes, &Limits::default()),
+        decode(&bytes, &Limits::default()),
         Err(BundleError::VersionMismatch {
             stated: "0123456789abcdef".into(),
             computed: bundle.version,
@@ -267,12 +269,12 @@ fn truncated_or_garbage_objects_are_errors() {
     let bytes = sample().encode();
     for cut in [0, 1, 10, 19] {
         assert!(matches!(
-            Bundle::decode(&bytes[..cut], &Limits::default()),
+            decode(&bytes[..cut], &Limits::default()),
             Err(BundleError::Json(_))
         ));
     }
     for cut in [20, 23, 30, bytes.len() / 2, bytes.len() - 1] {
-        let error = Bundle::decode(&bytes[..cut], &Limits::default()).unwrap_err();
+        let error = decode(&bytes[..cut], &Limits::default()).unwrap_err();
         assert!(matches!(error, BundleError::Malformed(_)), "{cut}: {error}");
         assert!(
             error
@@ -282,20 +284,20 @@ fn truncated_or_garbage_objects_are_errors() {
     }
     let longer = [&bytes[..], b"\n"].concat();
     assert!(matches!(
-        Bundle::decode(&longer, &Limits::default()),
+        decode(&longer, &Limits::default()),
         Err(BundleError::Malformed(_))
     ));
     let text = json(&sample());
     for cut in [1, text.len() / 2, text.len() - 1] {
         assert!(matches!(
-            Bundle::decode(&text.as_bytes()[..cut], &Limits::default()),
+            decode(&text.as_bytes()[..cut], &Limits::default()),
             Err(BundleError::Json(_))
         ));
     }
-    assert!(Bundle::decode(&[0xff, 0x00, 0x7b], &Limits::default()).is_err());
+    assert!(decode(&[0xff, 0x00, 0x7b], &Limits::default()).is_err());
     let other = br#"{"format":"x","format_version":9,"version":"","pushed_at":"","files":[]}"#;
     assert!(matches!(
-        Bundle::decode(other, &Limits::default()),
+        decode(other, &Limits::default()),
         Err(BundleError::UnsupportedFormat { .. })
     ));
 }
@@ -309,7 +311,7 @@ fn an_unknown_format_version_says_to_push_again() {
         b"certgate-deployment\n\0\0\0\x03",
         b"certgate-deployment\n\0\0\0\x04",
     );
-    let error = Bundle::decode(&bytes, &Limits::default()).unwrap_err();
+    let error = decode(&bytes, &Limits::default()).unwrap_err();
     assert_eq!(
         error.to_string(),
         "bundle format 4 is not supported (this certgate reads formats 2 and 3, and format 1 \
@@ -325,11 +327,11 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        Bundle::decode(&bytes, &limits),
+        decode(&bytes, &limits),
         Err(BundleError::TooLarge { size: 28, max: 20 })
     ));
     assert!(matches!(
-        Bundle::decode(
+        decode(
             &vec![b' '; 10_000],
             &Limits {
                 max_files: 1,
@@ -344,7 +346,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert_eq!(
-        Bundle::decode(&bytes, &limits),
+        decode(&bytes, &limits),
         Err(BundleError::TooManyFiles { count: 3, max: 2 })
     );
     let limits = Limits {
@@ -352,7 +354,7 @@ fn limits_are_enforced() {
         ..Limits::default()
     };
     assert!(matches!(
-        Bundle::decode(&bytes, &limits),
+        decode(&bytes, &limits),
         Err(BundleError::FileTooLarge { path, .. }) if path == "ca/root/root.pem"
     ));
 }
@@ -378,12 +380,12 @@ fn paths_that_could_escape_are_refused() {
     let bundle = Bundle::new(vec![file("a", b"")], datetime!(2026-01-01 0:00 UTC)).unwrap();
     let bytes = replaced(&bundle.encode(), b"\0\x01a", b"\0\x04../a");
     assert!(matches!(
-        Bundle::decode(&bytes, &Limits::default()),
+        decode(&bytes, &Limits::default()),
         Err(BundleError::BadPath { .. })
     ));
     let text = json(&bundle).replace("\"a\"", "\"../a\"");
     assert!(matches!(
-        Bundle::decode(text.as_bytes(), &Limits::default()),
+        decode(text.as_bytes(), &Limits::default()),
         Err(BundleError::BadPath { .. })
     ));
 }

@@ -140,7 +140,7 @@ mod tests {
         let files = read_folder(dir.path()).unwrap();
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["ca/root/a.pem", "ca/root/b.pem", "gateway.toml"]);
-        assert_eq!(files[0].bytes, b"a");
+        assert_eq!(files[0].bytes, &b"a"[..]);
     }
 
     #[test]

@@ -285,7 +285,7 @@ async fn stored_metadata(
 async fn put(
     s3: &S3Source,
     path: &str,
-    bytes: Vec<u8>,
+    bytes: impl Into<ByteStream>,
     metadata: &[(&str, String)],
 ) -> Result<Option<String>, S3Error> {
     let key = s3.location().key(path);
@@ -295,7 +295,7 @@ async fn put(
         .bucket(&s3.location().bucket)
         .key(&key)
         .content_type(content_type(path))
-        .body(ByteStream::from(bytes));
+        .body(bytes.into());
     for (name, value) in metadata {
         request = request.metadata(*name, value);
     }

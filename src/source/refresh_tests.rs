@@ -73,7 +73,7 @@ fn refresher(fake: &Fake) -> (Refresher<Fake, String, impl BuildFn>, Arc<AtomicU
         fake.clone(),
         move |files: &[SourceFile], _: &str, _: SecretValues| {
             counter.fetch_add(1, Ordering::SeqCst);
-            let text = String::from_utf8(files[0].bytes.clone()).unwrap();
+            let text = String::from_utf8(files[0].bytes.to_vec()).unwrap();
             match text.as_str() {
                 "broken" => Err("gateway.toml: broken".to_owned()),
                 "panic" => panic!("builder bug"),

@@ -170,11 +170,15 @@ impl S3Source {
             Got::Missing => return self.fetch_files().await.map(Fetch::Loaded),
             Got::Object { key, etag, bytes } => (key, etag, bytes),
         };
-        let bundle = Bundle::decode(&bytes, &self.limits).map_err(|source| S3Error::Bundle {
-            bucket: self.location.bucket.clone(),
-            key,
-            source,
-        })?;
+        // The files are slices of the object's bytes: no copy, no page of its own.
+        let bundle =
+            Bundle::decode(&bytes::Bytes::from(bytes), &self.limits).map_err(|source| {
+                S3Error::Bundle {
+                    bucket: self.location.bucket.clone(),
+                    key,
+                    source,
+                }
+            })?;
         Ok(Fetch::Loaded(FetchedDeployment {
             version: bundle.version,
             files: bundle.files,

@@ -711,7 +711,7 @@ impl Loader {
             .take(4096)
             .any(|w| w == b"-----BEGIN ");
         if !is_pem {
-            return vec![file.bytes.clone()];
+            return vec![file.bytes.to_vec()];
         }
         let mut blobs = Vec::new();
         for item in CertificateRevocationListDer::pem_slice_iter(&file.bytes) {

@@ -338,7 +338,7 @@ impl<'a> TlsSettingsBuilder<'a> {
         self.files
             .iter()
             .find(|f| f.path == wanted)
-            .map(|f| f.bytes.as_slice())
+            .map(|f| &f.bytes[..])
             .ok_or_else(|| TlsError::MissingFile {
                 hostname: hostname.name.clone(),
                 key,
