@@ -231,6 +231,19 @@ impl UploadedCertificates {
         self.names.take();
     }
 
+    /// The file kept for the first read of the certificate stored under `id`, if it was
+    /// inserted with [`insert_stated`](Self::insert_stated).
+    #[cfg(test)]
+    pub(crate) fn stated_file(&self, id: &str) -> Option<&Bytes> {
+        match self.by_id.get(id)? {
+            Entry::Unchecked {
+                content: Unchecked::Stated(file),
+                ..
+            } => Some(file),
+            _ => None,
+        }
+    }
+
     /// The files whose certificate was checked on first read and does not decode, with
     /// why: what the load reports when it checks them.
     pub fn failed_on_first_read(&self) -> Vec<(&str, &CertError)> {

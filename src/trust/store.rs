@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
 use time::OffsetDateTime;
@@ -213,6 +214,7 @@ impl TrustStore {
         checks: Checks,
     ) -> (Self, Vec<Diagnostic>) {
         let uploaded_files: Vec<&SourceFile> = under(files, "certificates/").collect();
+        let sharing = Sharing::of(&uploaded_files, files);
         let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
             std::thread::scope(|scope| {
                 // Uploaded certificates depend on nothing else here: with enough of them,
@@ -222,7 +224,7 @@ impl TrustStore {
                     .then(|| {
                         std::thread::Builder::new()
                             .name("certgate-uploaded".to_owned())
-                            .spawn_scoped(scope, || load_uploaded(&uploaded_files, checks))
+                            .spawn_scoped(scope, || load_uploaded(&uploaded_files, checks, sharing))
                             .ok()
                     })
                     .flatten();
@@ -231,7 +233,7 @@ impl TrustStore {
                     Some(task) => task
                         .join()
                         .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    None => load_uploaded(&uploaded_files, checks),
+                    None => load_uploaded(&uploaded_files, checks, sharing),
                 };
                 (store, diagnostics, uploaded)
             });
@@ -487,6 +489,28 @@ fn under<'a>(
     })
 }
 
+/// How uploaded certificates kept for their first read keep their files. The files of a
+/// bundle are slices of the one object read, and a slice keeps the whole object alive:
+/// worth it (no copy, no fresh pages at a cold start) while the certificates are at
+/// least half of the deployment, not when a large CRL would stay in memory for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    Slices,
+    Copies,
+}
+
+impl Sharing {
+    fn of(uploaded: &[&SourceFile], all: &[SourceFile]) -> Self {
+        let uploaded: usize = uploaded.iter().map(|file| file.bytes.len()).sum();
+        let all: usize = all.iter().map(|file| file.bytes.len()).sum();
+        if uploaded.saturating_mul(2) >= all {
+            Self::Slices
+        } else {
+            Self::Copies
+        }
+    }
+}
+
 /// Uploaded certificates at or above this many are checked on a second thread.
 const PARALLEL_UPLOADED: usize = 64;
 
@@ -495,7 +519,11 @@ const PARALLEL_UPLOADED: usize = 64;
 /// the form of the file (PEM, base64) and files of several certificates, and not even
 /// that for a file whose SHA-1 its bundle states; with the diagnostics of the files
 /// that were ignored.
-fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates, Vec<Diagnostic>) {
+fn load_uploaded(
+    files: &[&SourceFile],
+    checks: Checks,
+    sharing: Sharing,
+) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
     let mut uploaded = UploadedCertificates::with_capacity(files.len());
     // id -> the file it was read from, to report a second file for one id.
@@ -528,7 +556,11 @@ fn load_uploaded(files: &[&SourceFile], checks: Checks) -> (UploadedCertificates
             if let Some(previous) = uploaded_from.insert(id, &file.path) {
                 loader.replaced(file, id, previous);
             }
-            uploaded.insert_stated(id, &file.path, file.bytes.clone(), sha1);
+            let bytes = match sharing {
+                Sharing::Slices => file.bytes.clone(),
+                Sharing::Copies => Bytes::copy_from_slice(&file.bytes),
+            };
+            uploaded.insert_stated(id, &file.path, bytes, sha1);
             continue;
         }
         if checks == Checks::OnFirstUse {
@@ -778,5 +810,72 @@ impl Loader {
         }
         let checked = index.add(&parsed, blob, path, candidates, now);
         self.diagnostics.extend(checked);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle's files as slices of one object: `files` laid end to end.
+    fn bundle_slices(files: &[(&str, Vec<u8>)]) -> (Bytes, Vec<SourceFile>) {
+        let object = Bytes::from(
+            files
+                .iter()
+                .flat_map(|(_, bytes)| bytes.clone())
+                .collect::<Vec<u8>>(),
+        );
+        let mut at = 0;
+        let sliced = files
+            .iter()
+            .map(|(path, bytes)| {
+                let file = SourceFile {
+                    bytes: object.slice(at..at + bytes.len()),
+                    stated_sha1: crate::cert::sha1_of_single(bytes),
+                    ..SourceFile::new(*path, Vec::new())
+                };
+                at += bytes.len();
+                file
+            })
+            .collect();
+        (object, sliced)
+    }
+
+    fn certificate_pem() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params =
+            rcgen::CertificateParams::new(vec!["partner.example".to_owned()]).expect("params");
+        params
+            .self_signed(&key)
+            .expect("certificate")
+            .pem()
+            .into_bytes()
+    }
+
+    /// An uploaded certificate kept for its first read shares the bundle object when the
+    /// certificates are most of it, and is copied out when a large file (a CRL) would
+    /// otherwise stay in memory for it.
+    #[test]
+    fn uploaded_certificates_share_the_bundle_only_when_they_are_most_of_it() {
+        let pem = certificate_pem();
+        for (crl_bytes, shares) in [(100, true), (100_000, false)] {
+            let (object, files) = bundle_slices(&[
+                ("certificates/partner.pem", pem.clone()),
+                ("crl/big.crl", vec![0; crl_bytes]),
+            ]);
+            let (store, _) =
+                TrustStore::from_files_with(&files, OffsetDateTime::UNIX_EPOCH, Checks::OnFirstUse);
+            let kept = store
+                .uploaded()
+                .stated_file("partner")
+                .expect("kept for its first read");
+            assert_eq!(&kept[..], &pem[..]);
+            assert_eq!(
+                object.as_ptr_range().contains(&kept.as_ptr()),
+                shares,
+                "{crl_bytes}"
+            );
+            assert!(store.uploaded().get("partner").is_some());
+        }
     }
 }
