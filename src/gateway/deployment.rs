@@ -303,7 +303,11 @@ impl Deployment {
                         || h.tls_key.as_deref() == Some(f.path.as_str())
                 })
             })
-            .cloned()
+            // Copies: a slice of a bundle would keep the whole object in memory.
+            .map(|f| SourceFile {
+                bytes: bytes::Bytes::copy_from_slice(&f.bytes),
+                ..f.clone()
+            })
             .collect();
 
         let (trust, diagnostics) = TrustStore::from_files_with(files, now, checks);
