@@ -3,6 +3,9 @@
 //! policies, through `Deployment::load`: one bad file is a diagnostic, never a panic.
 //! Then every root, intermediate and uploaded certificate loaded is read as a policy
 //! would read it, and the uploaded certificate is verified against the store (`Verify()`).
+//! The same files are then loaded as a function's cold start reads them, from a bundle
+//! that states the uploaded certificate's SHA-1 (checked on its first read), and once
+//! more with that statement wrong, which must hide the certificate.
 //!
 //! Input: sections separated by `--8<--`: `ca/root/x.pem`, `ca/intermediate/y.pem`,
 //! `crl/z.crl`, `certificates/c.pem`, then any more as extra CRLs (`crl/w<i>.crl`).
@@ -14,7 +17,9 @@ use std::sync::Arc;
 use certgate::cert::{Certificate, NameType};
 use certgate::files::SourceFile;
 use certgate::gateway::Deployment;
-use certgate::trust::{Revocation, TrustStore};
+use certgate::source::Limits;
+use certgate::source::bundle::Bundle;
+use certgate::trust::{Checks, Revocation, TrustStore};
 use time::OffsetDateTime;
 
 const SPLIT: &[u8] = b"--8<--";
@@ -54,6 +59,33 @@ fn read(cert: &Certificate) {
     }
 }
 
+/// `files` through a bundle, as `trust push` writes it and a cold start reads it.
+fn from_bundle(files: &[SourceFile], now: OffsetDateTime) {
+    let Ok(bundle) = Bundle::new(files.to_vec(), now) else {
+        return;
+    };
+    let object = bytes::Bytes::from(bundle.encode());
+    let decoded = Bundle::decode(&object, &Limits::default()).expect("a bundle reads back");
+    let (store, _) = TrustStore::from_files_with(&decoded.files, now, Checks::OnFirstUse);
+    for (_, cert) in store.uploaded().iter() {
+        read(cert);
+    }
+    let _ = store.checked_on_first_use();
+    let mut wrong = decoded.files;
+    let mut stated = false;
+    for sha1 in wrong.iter_mut().filter_map(|f| f.stated_sha1.as_mut()) {
+        sha1[0] ^= 1;
+        stated = true;
+    }
+    if stated {
+        let (store, _) = TrustStore::from_files_with(&wrong, now, Checks::OnFirstUse);
+        assert!(
+            store.uploaded().get("c").is_none(),
+            "a certificate under a wrong SHA-1 statement reads as uploaded"
+        );
+    }
+}
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut files = vec![
         SourceFile::new("gateway.toml", GATEWAY_TOML),
@@ -69,6 +101,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     // 2026-06-01T00:00:00Z: inside the validity of the sample CAs and CRLs.
     let now = OffsetDateTime::from_unix_timestamp(1_780_272_000).expect("time");
+    from_bundle(&files, now);
     let deployment = match Deployment::load(&files, "fuzz", now) {
         Ok(deployment) => deployment,
         // Only a bad certificates/<id>.key or backend TLS setup fails the whole load;
