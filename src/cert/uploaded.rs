@@ -81,12 +81,8 @@ impl Unchecked {
         match self {
             Self::Der(der) => Certificate::from_der(der),
             Self::Stated(file) => {
-                let mut ders = super::split_chain(file)?;
-                let (Some(der), 0) = (ders.pop(), ders.len()) else {
-                    return Err(CertError::NotTheStatedOne {
-                        count: ders.len() + 1,
-                    });
-                };
+                let [der] = <[Vec<u8>; 1]>::try_from(super::split_chain(file)?)
+                    .map_err(|ders| CertError::NotTheStatedOne { count: ders.len() })?;
                 let actual = sha1(&der);
                 if actual != *stated {
                     return Err(CertError::StatedThumbprintMismatch {
