@@ -252,6 +252,40 @@ async fn cold_start_loads_the_bundle_in_one_conditional_get() {
     ));
 }
 
+/// A body of a few MB reaches the client in many chunks (hyper reads at most some
+/// hundreds of KB at a time); the bundle's files are cut out of them, and copied only
+/// across chunk boundaries: every byte must land in its file.
+#[tokio::test]
+async fn a_bundle_of_many_chunks_reads_back_byte_for_byte() {
+    let (_moto, source, pki) = contoso_pushed().await;
+    let mut files = deployment(&pki, "contoso");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for i in 0..5 {
+        // Odd sizes, so that the files start and end anywhere in a chunk.
+        let content: Vec<u8> = (0..700_001 + 37 * i)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        files.push(SourceFile::new(format!("extra/blob-{i}.bin"), content));
+    }
+    push_files(&source, &files).await;
+
+    let Fetch::Loaded(fetched) = source.fetch(None).await.unwrap() else {
+        panic!("a pushed bundle is loaded");
+    };
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(fetched.version, content_version(&files));
+    assert_eq!(fetched.files.len(), files.len());
+    for (read, pushed) in fetched.files.iter().zip(&files) {
+        assert_eq!(read.path, pushed.path);
+        assert!(read.bytes == pushed.bytes, "{} differs", read.path);
+    }
+}
+
 #[tokio::test]
 async fn without_a_bundle_the_files_are_read_one_by_one_with_a_warning() {
     let (_moto, source) = setup().await;

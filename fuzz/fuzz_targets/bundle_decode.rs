@@ -1,16 +1,23 @@
 #![no_main]
 //! Any bytes as the bundle object `trust push` writes to S3: decoding it is an error or
-//! a bundle, never a panic, and a bundle that decodes loads as a deployment (errors are
-//! fine). The object comes from the bucket, so it is only as trusted as the bucket.
+//! a bundle, never a panic, the same however the body is cut into chunks on its way, and
+//! a bundle that decodes loads as a deployment (errors are fine). The object comes from
+//! the bucket, so it is only as trusted as the bucket.
 
+use bytes::Bytes;
 use certgate::gateway::Deployment;
 use certgate::source::Limits;
 use certgate::source::bundle::Bundle;
 use time::OffsetDateTime;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let Ok(bundle) = Bundle::decode(&bytes::Bytes::copy_from_slice(data), &Limits::default())
-    else {
+    let whole = Bundle::decode(&[Bytes::copy_from_slice(data)], &Limits::default());
+    // Cut where the first byte says (the first byte is part of the object too).
+    let at = usize::from(data.first().copied().unwrap_or(0)).min(data.len());
+    let (head, tail) = data.split_at(at);
+    let cut = [Bytes::copy_from_slice(head), Bytes::copy_from_slice(tail)];
+    assert_eq!(Bundle::decode(&cut, &Limits::default()), whole);
+    let Ok(bundle) = whole else {
         return;
     };
     // 2026-06-01T00:00:00Z: inside the validity of the sample CAs and CRLs.

@@ -65,7 +65,7 @@ fn from_bundle(files: &[SourceFile], now: OffsetDateTime) {
         return;
     };
     let object = bytes::Bytes::from(bundle.encode());
-    let decoded = Bundle::decode(&object, &Limits::default()).expect("a bundle reads back");
+    let decoded = Bundle::decode(&[object], &Limits::default()).expect("a bundle reads back");
     let (store, _) = TrustStore::from_files_with(&decoded.files, now, Checks::OnFirstUse);
     for (_, cert) in store.uploaded().iter() {
         read(cert);

@@ -133,7 +133,7 @@ struct Read<'a> {
 /// thousand files are not hex-encoded on every load.
 enum StatedHash<'a> {
     /// Formats 2 and 3: the digest's 32 bytes.
-    Digest(&'a [u8]),
+    Digest([u8; 32]),
     /// Format 1: lowercase hex.
     Hex(Cow<'a, str>),
 }
@@ -142,7 +142,7 @@ impl StatedHash<'_> {
     fn matches(&self, bytes: &[u8]) -> bool {
         let digest = sha256(bytes);
         match self {
-            Self::Digest(stated) => digest.as_ref() == *stated,
+            Self::Digest(stated) => digest.as_ref() == stated,
             Self::Hex(stated) => crate::text::hex_lower(digest.as_ref()) == *stated,
         }
     }
@@ -205,23 +205,30 @@ impl Bundle {
         out
     }
 
-    /// Reads a bundle object (format 3 or 2, or format 1 in JSON), checking the limits,
-    /// every path, every hash and the version. The files of a binary bundle are slices
-    /// of `bytes`, not copies.
+    /// Reads a bundle object (format 3 or 2, or format 1 in JSON) from the chunks it
+    /// arrived in, checking the limits, every path, every hash and the version. The files
+    /// of a binary bundle are slices of those chunks; only a file that spans two chunks
+    /// is copied.
     ///
     /// # Errors
     /// Any [`BundleError`]; the message says what is wrong.
-    pub fn decode(bytes: &Bytes, limits: &Limits) -> Result<Self, BundleError> {
+    pub fn decode(chunks: &[Bytes], limits: &Limits) -> Result<Self, BundleError> {
         let max = max_bundle_bytes(limits);
-        if bytes.len() as u64 > max {
-            return Err(BundleError::TooLarge {
-                size: bytes.len() as u64,
-                max,
-            });
+        let size: u64 = chunks.iter().map(|chunk| chunk.len() as u64).sum();
+        if size > max {
+            return Err(BundleError::TooLarge { size, max });
         }
-        let (version, pushed_at, files) = match bytes.strip_prefix(MAGIC) {
-            Some(rest) => decode_binary(bytes, rest, limits)?,
-            None => decode_json(bytes, limits)?,
+        let mut binary = Cursor::new(chunks);
+        let json: Cow<'_, [u8]>;
+        let (version, pushed_at, files) = if binary.take(MAGIC.len()).ok().as_deref() == Some(MAGIC)
+        {
+            decode_binary(binary, limits)?
+        } else {
+            json = match chunks {
+                [one] => Cow::Borrowed(one),
+                _ => Cow::Owned(chunks.concat()),
+            };
+            decode_json(&json, limits)?
         };
         let pushed_at = OffsetDateTime::parse(&pushed_at, &Rfc3339)
             .map_err(|_| BundleError::BadTimestamp(pushed_at.clone()))?;
@@ -257,22 +264,20 @@ impl Bundle {
 }
 
 /// The stated version, the stated push time and the files of a format-3 or format-2
-/// bundle (`bytes`, after its magic in `whole`), each within `limits`.
-fn decode_binary<'a>(
-    whole: &Bytes,
-    bytes: &'a [u8],
+/// bundle (`object`, after its magic), each within `limits`.
+fn decode_binary(
+    mut object: Cursor<'_>,
     limits: &Limits,
-) -> Result<(String, String, Vec<Read<'a>>), BundleError> {
-    let mut header = Cursor(bytes);
-    let format = header.u32()?;
+) -> Result<(String, String, Vec<Read<'static>>), BundleError> {
+    let format = object.u32()?;
     if format != FORMAT_VERSION && format != FORMAT_WITHOUT_SHA1 {
         return Err(BundleError::UnsupportedFormat {
             found: format.to_string(),
         });
     }
-    let version = header.text()?.to_owned();
-    let pushed_at = header.text()?.to_owned();
-    let count = usize::try_from(header.u32()?).unwrap_or(usize::MAX);
+    let version = object.text()?.into_owned();
+    let pushed_at = object.text()?.into_owned();
+    let count = usize::try_from(object.u32()?).unwrap_or(usize::MAX);
     if count > limits.max_files {
         return Err(BundleError::TooManyFiles {
             count,
@@ -282,14 +287,14 @@ fn decode_binary<'a>(
     let mut entries = Vec::with_capacity(count);
     let mut total = 0u64;
     for _ in 0..count {
-        let path = header.text()?;
-        let size = header.u64()?;
-        let sha256 = header.take(32)?;
+        let path = object.text()?;
+        let size = object.u64()?;
+        let sha256 = object.array::<32>()?;
         let stated_sha1 = match format {
             FORMAT_WITHOUT_SHA1 => None,
-            _ => match header.array::<1>()? {
+            _ => match object.array::<1>()? {
                 [0] => None,
-                [1] => Some(header.array::<20>()?),
+                [1] => Some(object.array::<20>()?),
                 _ => {
                     return Err(BundleError::Malformed(
                         "a file's stated SHA-1 is marked neither present nor absent",
@@ -299,7 +304,7 @@ fn decode_binary<'a>(
         };
         if size > limits.max_file_bytes {
             return Err(BundleError::FileTooLarge {
-                path: path.to_owned(),
+                path: path.into_owned(),
                 size,
                 max: limits.max_file_bytes,
             });
@@ -313,20 +318,17 @@ fn decode_binary<'a>(
         }
         entries.push((path, size, sha256, stated_sha1));
     }
-    let mut content = header;
-    if content.0.len() as u64 != total {
+    if object.left as u64 != total {
         return Err(BundleError::Malformed(
             "its files' contents are not the size its header says",
         ));
     }
     let mut files = Vec::with_capacity(count);
     for (path, size, sha256, stated_sha1) in entries {
-        let bytes = content.take(usize::try_from(size).unwrap_or(usize::MAX))?;
         files.push(Read {
             file: SourceFile {
-                path: path.to_owned(),
-                // `bytes` lies within `whole`, which `slice_ref` requires.
-                bytes: whole.slice_ref(bytes),
+                path: path.into_owned(),
+                bytes: object.take_bytes(usize::try_from(size).unwrap_or(usize::MAX))?,
                 stated_sha1,
             },
             sha256: StatedHash::Digest(sha256),
@@ -387,24 +389,86 @@ fn decode_json<'a>(
     Ok((raw.version.into_owned(), raw.pushed_at.into_owned(), files))
 }
 
-/// Reads a binary bundle's header: every read is bounds-checked.
-struct Cursor<'a>(&'a [u8]);
+/// Reads a binary bundle from the chunks it arrived in: every read is bounds-checked,
+/// and what lies within one chunk is borrowed or sliced, not copied.
+#[derive(Clone)]
+struct Cursor<'a> {
+    /// The chunks not yet read to their end; the first is read from `at`.
+    chunks: &'a [Bytes],
+    at: usize,
+    /// Bytes not yet read, over all chunks.
+    left: usize,
+}
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], BundleError> {
-        if self.0.len() < n {
-            return Err(BundleError::Malformed(
-                "it ends in the middle of its header",
-            ));
+    fn new(chunks: &'a [Bytes]) -> Self {
+        let mut cursor = Self {
+            chunks,
+            at: 0,
+            left: chunks.iter().map(Bytes::len).sum(),
+        };
+        cursor.skip_read();
+        cursor
+    }
+
+    /// Moves past chunks read to their end (and empty ones).
+    fn skip_read(&mut self) {
+        while let [first, rest @ ..] = self.chunks
+            && self.at >= first.len()
+        {
+            self.chunks = rest;
+            self.at = 0;
         }
-        let (taken, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(taken)
+    }
+
+    /// The next `n` bytes: borrowed when they lie in one chunk, else copied together.
+    fn take(&mut self, n: usize) -> Result<Cow<'a, [u8]>, BundleError> {
+        let truncated = BundleError::Malformed("it ends in the middle of its header");
+        if self.left < n {
+            return Err(truncated);
+        }
+        let chunks = self.chunks;
+        if let Some(within) = chunks
+            .first()
+            .and_then(|first| first.get(self.at..self.at + n))
+        {
+            self.advance(n);
+            return Ok(Cow::Borrowed(within));
+        }
+        let mut joined = Vec::with_capacity(n);
+        while joined.len() < n {
+            let Some(part) = self.chunks.first().and_then(|first| first.get(self.at..)) else {
+                return Err(truncated);
+            };
+            let part = part.get(..n - joined.len()).unwrap_or(part);
+            joined.extend_from_slice(part);
+            self.advance(part.len());
+        }
+        Ok(Cow::Owned(joined))
+    }
+
+    /// The next `n` bytes as a slice of their chunk, or a copy when they span chunks.
+    fn take_bytes(&mut self, n: usize) -> Result<Bytes, BundleError> {
+        if n <= self.left
+            && let Some(first) = self.chunks.first()
+            && self.at + n <= first.len()
+        {
+            let bytes = first.slice(self.at..self.at + n);
+            self.advance(n);
+            return Ok(bytes);
+        }
+        Ok(Bytes::from(self.take(n)?.into_owned()))
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.at += n;
+        self.left -= n;
+        self.skip_read();
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], BundleError> {
         let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
+        out.copy_from_slice(&self.take(N)?);
         Ok(out)
     }
 
@@ -416,10 +480,17 @@ impl<'a> Cursor<'a> {
         Ok(u64::from_be_bytes(self.array()?))
     }
 
-    fn text(&mut self) -> Result<&'a str, BundleError> {
+    fn text(&mut self) -> Result<Cow<'a, str>, BundleError> {
         let length = u16::from_be_bytes(self.array()?);
-        std::str::from_utf8(self.take(usize::from(length))?)
-            .map_err(|_| BundleError::Malformed("a name in its header is not UTF-8"))
+        let not_utf8 = |_| BundleError::Malformed("a name in its header is not UTF-8");
+        match self.take(usize::from(length))? {
+            Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(not_utf8),
+            Cow::Owned(bytes) => String::from_utf8(bytes)
+                .map(Cow::Owned)
+                .map_err(|e| not_utf8(e.utf8_error())),
+        }
     }
 }
 

@@ -4,9 +4,36 @@ use time::macros::datetime;
 
 use super::*;
 
-/// [`Bundle::decode`] of a copy of `bytes`.
+/// [`Bundle::decode`] of a copy of `bytes` as one chunk, asserting that the same bytes
+/// cut into chunks (as S3 bodies arrive) decode to the same bundle or the same error.
 fn decode(bytes: &[u8], limits: &Limits) -> Result<Bundle, BundleError> {
-    Bundle::decode(&Bytes::copy_from_slice(bytes), limits)
+    let whole = Bundle::decode(&[Bytes::copy_from_slice(bytes)], limits);
+    let mut cuts: Vec<Vec<Bytes>> = [bytes.len() / 3, bytes.len() / 2, 20, 21]
+        .into_iter()
+        .filter(|&at| at <= bytes.len())
+        .map(|at| {
+            let (head, tail) = bytes.split_at(at);
+            vec![
+                Bytes::copy_from_slice(head),
+                Bytes::new(),
+                Bytes::copy_from_slice(tail),
+            ]
+        })
+        .collect();
+    for size in [1, 7, 4096] {
+        if bytes.len() / size <= 100_000 {
+            cuts.push(bytes.chunks(size).map(Bytes::copy_from_slice).collect());
+        }
+    }
+    for chunks in cuts {
+        assert_eq!(
+            Bundle::decode(&chunks, limits),
+            whole,
+            "cut into chunks of {:?} bytes",
+            chunks.iter().map(Bytes::len).collect::<Vec<_>>()
+        );
+    }
+    whole
 }
 
 fn file(path: &str, bytes: &[u8]) -> SourceFile {
@@ -64,13 +91,58 @@ fn round_trips_and_sorts_files() {
     let paths: Vec<&str> = bundle.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["ca/root/root.pem", "crl/empty.crl", "gateway.toml"]);
     let object = Bytes::from(bundle.encode());
-    let decoded = Bundle::decode(&object, &Limits::default()).unwrap();
+    let decoded = Bundle::decode(std::slice::from_ref(&object), &Limits::default()).unwrap();
     assert_eq!(decoded, bundle);
     // Each file is a slice of the object read, not a copy.
     let within = object.as_ptr_range();
     for file in decoded.files.iter().filter(|f| !f.bytes.is_empty()) {
         assert!(within.contains(&file.bytes.as_ptr()), "{}", file.path);
     }
+}
+
+#[test]
+fn files_are_slices_of_the_chunk_they_arrived_in_and_copied_only_across_chunks() {
+    let bundle = sample();
+    let object = bundle.encode();
+    let toml = bundle
+        .files
+        .iter()
+        .find(|f| f.path == "gateway.toml")
+        .unwrap();
+    let root = bundle
+        .files
+        .iter()
+        .find(|f| f.path == "ca/root/root.pem")
+        .unwrap();
+    // The contents come last, in path order: cut in the middle of the root's file.
+    let root_at = object.len() - toml.bytes.len() - root.bytes.len();
+    let cut = root_at + root.bytes.len() / 2;
+    let chunks = [
+        Bytes::copy_from_slice(&object[..cut]),
+        Bytes::copy_from_slice(&object[cut..]),
+    ];
+    let decoded = Bundle::decode(&chunks, &Limits::default()).unwrap();
+    assert_eq!(decoded, bundle);
+    let in_chunk =
+        |file: &SourceFile, chunk: &Bytes| chunk.as_ptr_range().contains(&file.bytes.as_ptr());
+    let decoded_toml = decoded
+        .files
+        .iter()
+        .find(|f| f.path == "gateway.toml")
+        .unwrap();
+    let decoded_root = decoded
+        .files
+        .iter()
+        .find(|f| f.path == "ca/root/root.pem")
+        .unwrap();
+    assert!(
+        in_chunk(decoded_toml, &chunks[1]),
+        "a file within a chunk is a slice of it"
+    );
+    assert!(
+        !in_chunk(decoded_root, &chunks[0]) && !in_chunk(decoded_root, &chunks[1]),
+        "a file across two chunks is a copy"
+    );
 }
 
 /// `bundle` as certgate wrote it before format 3: no stated SHA-1s.

@@ -14,6 +14,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use time::OffsetDateTime;
 
 use super::bundle::{
@@ -165,20 +166,18 @@ impl S3Source {
                 ));
             }
         }
-        let (key, etag, bytes) = match got {
+        let (key, etag, chunks) = match got {
             Got::NotModified => return Ok(Fetch::NotModified),
             Got::Missing => return self.fetch_files().await.map(Fetch::Loaded),
-            Got::Object { key, etag, bytes } => (key, etag, bytes),
+            Got::Object { key, etag, chunks } => (key, etag, chunks),
         };
-        // The files are slices of the object's bytes: no copy, no page of its own.
-        let bundle =
-            Bundle::decode(&bytes::Bytes::from(bytes), &self.limits).map_err(|source| {
-                S3Error::Bundle {
-                    bucket: self.location.bucket.clone(),
-                    key,
-                    source,
-                }
-            })?;
+        // The files are slices of the chunks the object arrived in: not copied into
+        // fresh pages of their own, which at a cold start cost more than the copy.
+        let bundle = Bundle::decode(&chunks, &self.limits).map_err(|source| S3Error::Bundle {
+            bucket: self.location.bucket.clone(),
+            key,
+            source,
+        })?;
         Ok(Fetch::Loaded(FetchedDeployment {
             version: bundle.version,
             files: bundle.files,
@@ -206,7 +205,7 @@ impl S3Source {
             Err(error) => return Err(self.s3_error("GetObject", &key, &error)),
         };
         let etag = output.e_tag.clone();
-        let bytes = self
+        let chunks = self
             .read_body(
                 &key,
                 output.content_length,
@@ -214,7 +213,7 @@ impl S3Source {
                 max_bundle_bytes(&self.limits),
             )
             .await?;
-        Ok(Got::Object { key, etag, bytes })
+        Ok(Got::Object { key, etag, chunks })
     }
 
     /// Every object under the prefix (keys and sizes), at most `max_files` + reserved ones.
@@ -276,8 +275,10 @@ impl S3Source {
             .send()
             .await
             .map_err(|error| self.s3_error("GetObject", &key, &error))?;
-        self.read_body(&key, output.content_length, output.body, max)
-            .await
+        let chunks = self
+            .read_body(&key, output.content_length, output.body, max)
+            .await?;
+        Ok(chunks.concat())
     }
 
     /// No bundle: list the prefix and read every file (bounded).
@@ -362,13 +363,15 @@ impl S3Source {
         })
     }
 
+    /// The body of a GET as the chunks it arrived in (kept, not copied together), at
+    /// most `max` bytes.
     async fn read_body(
         &self,
         key: &str,
         content_length: Option<i64>,
         mut body: ByteStream,
         max: u64,
-    ) -> Result<Vec<u8>, S3Error> {
+    ) -> Result<Vec<Bytes>, S3Error> {
         let too_large = |size: u64| S3Error::TooLarge {
             bucket: self.location.bucket.clone(),
             key: key.to_owned(),
@@ -379,7 +382,8 @@ impl S3Source {
         if announced > max {
             return Err(too_large(announced));
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+        let mut chunks = Vec::new();
+        let mut read = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|error| S3Error::S3 {
                 operation: "GetObject",
@@ -387,12 +391,13 @@ impl S3Source {
                 key: key.to_owned(),
                 message: format!("reading the body: {}", error_chain(&error)),
             })?;
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Err(too_large((bytes.len() + chunk.len()) as u64));
+            read += chunk.len() as u64;
+            if read > max {
+                return Err(too_large(read));
             }
-            bytes.extend_from_slice(&chunk);
+            chunks.push(chunk);
         }
-        Ok(bytes)
+        Ok(chunks)
     }
 
     /// An [`S3Error::S3`] for `operation` on `key` of this bucket, with the SDK error chain.
@@ -462,7 +467,8 @@ enum Got {
     Object {
         key: String,
         etag: Option<String>,
-        bytes: Vec<u8>,
+        /// As it arrived: the bundle's files are slices of these chunks.
+        chunks: Vec<Bytes>,
     },
 }
 
