@@ -126,9 +126,20 @@ impl Headers {
     /// As an `http::HeaderMap`: the map they came from when no policy changed them, else
     /// built from the text form, leaving out a name or value HTTP cannot carry.
     pub fn to_http(&self) -> http::HeaderMap {
-        if let Some(map) = &self.source {
-            return map.clone();
+        match &self.source {
+            Some(map) => map.clone(),
+            None => self.built(),
         }
+    }
+
+    /// [`Self::to_http`] without copying the map, for headers that are done with (the
+    /// response's, when it goes to the client).
+    pub fn into_http(mut self) -> http::HeaderMap {
+        self.source.take().unwrap_or_else(|| self.built())
+    }
+
+    /// An `http::HeaderMap` built from the text form.
+    fn built(&self) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();
         for (name, values) in self.iter() {
             let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {

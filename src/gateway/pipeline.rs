@@ -150,7 +150,7 @@ pub async fn handle(
     let decision = run(policy, &mut exchange, &deployment.backends).await;
     exec::add_granted_headers(&mut exchange);
     Outcome {
-        response: response(&exchange.ctx.response),
+        response: response(exchange.ctx.response),
         decision,
         api,
         trace: exchange
@@ -338,7 +338,7 @@ fn unreadable_body(error: &CollectError, api: String) -> Outcome {
     };
     tracing::debug!(%error, api, "request body not read");
     Outcome {
-        response: response(&json_response(status, &message)),
+        response: response(json_response(status, &message)),
         decision: Decision::Failed {
             reason: reason.to_owned(),
         },
@@ -357,7 +357,7 @@ fn not_routed(error: RouteError) -> Outcome {
 
 /// An answer given before any policy ran.
 fn unrouted(status: StatusCode, message: &str) -> Outcome {
-    Outcome::not_routed(response(&json_response(status, message)))
+    Outcome::not_routed(response(json_response(status, message)))
 }
 
 /// Parses the request's authority and path once and writes them back into its URI:
@@ -441,12 +441,12 @@ fn context(
 }
 
 /// `context.Response` as the caller gets it.
-fn response(r: &expr::Response) -> GatewayResponse {
+fn response(r: expr::Response) -> GatewayResponse {
     let status = u16::try_from(r.status_code)
         .ok()
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut headers = r.headers.to_http();
+    let mut headers = r.headers.into_http();
     crate::proxy::strip_hop_by_hop(&mut headers);
     headers.remove(http::header::CONTENT_LENGTH);
     let body = r
@@ -457,7 +457,7 @@ fn response(r: &expr::Response) -> GatewayResponse {
     GatewayResponse {
         status,
         reason: (r.status_reason != canonical && !r.status_reason.is_empty())
-            .then(|| r.status_reason.clone()),
+            .then_some(r.status_reason),
         headers,
         body,
     }

@@ -232,16 +232,30 @@ fn normalized(text: &str) -> Result<Option<String>, TargetError> {
 
 /// Labels of letters, digits, `-` and `_` (seen in internal names), 1 to 63 bytes, at
 /// most 253 bytes in all, one trailing dot allowed. IPv4 addresses are such names too.
+///
+/// One pass over the bytes: every request's `Host` is checked twice.
 fn is_dns_name(host: &str) -> bool {
-    let name = host.strip_suffix('.').unwrap_or(host);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    let name = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let mut label = 0;
+    for &b in name {
+        if b == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
 }
 
 #[cfg(test)]
@@ -345,13 +359,21 @@ mod tests {
 
     #[test]
     fn authorities_are_one_host_and_one_port() {
-        let ok = |a| parse_authority(a).unwrap().to_string();
+        let ok = |a: &str| parse_authority(a).unwrap().to_string();
         assert_eq!(ok("API.Contoso.com"), "api.contoso.com");
         assert_eq!(ok("localhost:8443"), "localhost:8443");
         assert_eq!(ok("127.0.0.1:1"), "127.0.0.1:1");
         assert_eq!(ok("[::1]:8443"), "[::1]:8443");
         assert_eq!(ok("[::1]"), "[::1]");
         assert_eq!(ok("example.com."), "example.com.");
+        // Labels of 1 to 63 bytes, 253 in all (a trailing dot not counted).
+        let label63 = "a".repeat(63);
+        let name253 = [label63.as_str(); 4].join(".")[..253].to_owned();
+        assert_eq!(ok(&format!("{label63}.b")), format!("{label63}.b"));
+        assert_eq!(ok(&format!("{name253}.")), format!("{name253}."));
+        for bad in [format!("a{label63}.b"), format!("{name253}a"), ".a".to_owned()] {
+            assert_eq!(parse_authority(&bad), Err(TargetError::BadHost), "{bad:?}");
+        }
         for bad in [
             "localhost:1:2",
             "a.localhost:1 x",
