@@ -104,7 +104,7 @@ fn rest_v1_reads_identity_client_cert_and_decodes_the_body() {
     assert_eq!(thumbprint(&request).as_deref(), Some(expected.thumbprint()));
     assert_eq!(request.body.as_whole().map(|b| &b[..]), Some(&b"hello"[..]));
     assert_eq!(request.client_ip, Some("198.51.100.7".parse().unwrap()));
-    assert_eq!(request.request_id, "rest-request-id");
+    assert_eq!(&*request.request_id, "rest-request-id");
     assert_eq!(request.parts.method, "POST");
     // The stage (`/prod`) that lambda_http puts in front is not part of the path.
     assert_eq!(request.parts.uri.path(), "/orders/42");
@@ -120,7 +120,7 @@ fn http_v2_reads_authentication_client_cert() {
     assert_eq!(kind, EventKind::HttpV2);
     assert!(thumbprint(&request).is_some());
     assert_eq!(request.client_ip, Some("203.0.113.9".parse().unwrap()));
-    assert_eq!(request.request_id, "v2-request-id");
+    assert_eq!(&*request.request_id, "v2-request-id");
 }
 
 #[test]

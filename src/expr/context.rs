@@ -431,7 +431,7 @@ pub struct Context {
     pub api: Option<Arc<Api>>,
     pub operation: Option<Arc<Operation>>,
     pub last_error: Option<LastError>,
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// When the request was received (`context.Timestamp`).
     pub timestamp: OffsetDateTime,
     /// The clock: `DateTime.UtcNow`, `DateTime.Now`, `context.Elapsed` and `Verify()` use it.
@@ -445,6 +445,9 @@ pub struct Context {
 /// The empty `context.Deployment`, shared: the gateway replaces it in every request's
 /// context at once, and building one per request cost two allocations.
 static EMPTY_DEPLOYMENT: LazyLock<Arc<Deployment>> = LazyLock::new(Arc::default);
+/// A fresh context's `RequestId`, until the front end's is set.
+static NIL_REQUEST_ID: LazyLock<Arc<str>> =
+    LazyLock::new(|| Arc::from("00000000-0000-0000-0000-000000000000"));
 
 impl Context {
     /// An empty request at `now`.
@@ -461,7 +464,7 @@ impl Context {
             api: None,
             operation: None,
             last_error: None,
-            request_id: "00000000-0000-0000-0000-000000000000".to_owned(),
+            request_id: Arc::clone(&NIL_REQUEST_ID),
             timestamp: now,
             now,
             verifier: None,

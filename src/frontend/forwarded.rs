@@ -25,17 +25,17 @@ impl CertificateHeaders {
     /// Removes every certificate header (the known ones plus `extra`, e.g. a renamed
     /// ALB header) from `headers`, also under spellings with `_` for `-`, as Envoy's
     /// header sanitizing does.
-    pub fn take(headers: &mut HeaderMap, extra: &[&str]) -> Self {
+    pub fn take(headers: &mut HeaderMap, extra: &[impl AsRef<str>]) -> Self {
         // One pass over the request's own names first: most requests carry none of
         // these, and looking each known name up parses and hashes it every time.
         if !headers.keys().any(|name| is_carrier(name.as_str(), extra)) {
             return Self::default();
         }
         let mut removed = Vec::new();
-        for name in CERTIFICATE_HEADERS.iter().chain(extra) {
+        for name in known(extra) {
             // Looking a name up allocates nothing; making a `HeaderName` of it would, and
             // most requests carry none of these.
-            if !headers.contains_key(*name) {
+            if !headers.contains_key(name) {
                 continue;
             }
             let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
@@ -92,9 +92,9 @@ impl CertificateHeaders {
 pub struct Repeated(pub usize);
 
 /// Whether `name` is a certificate header's, also with `_` read as `-`.
-fn is_carrier(name: &str, extra: &[&str]) -> bool {
+fn is_carrier(name: &str, extra: &[impl AsRef<str>]) -> bool {
     let dashed = |b: u8| if b == b'_' { b'-' } else { b };
-    CERTIFICATE_HEADERS.iter().chain(extra).any(|known| {
+    known(extra).any(|known| {
         known.len() == name.len()
             && known
                 .bytes()
@@ -103,19 +103,22 @@ fn is_carrier(name: &str, extra: &[&str]) -> bool {
     })
 }
 
+/// The known certificate headers' names, then `extra`.
+fn known(extra: &[impl AsRef<str>]) -> impl Iterator<Item = &str> {
+    CERTIFICATE_HEADERS
+        .iter()
+        .copied()
+        .chain(extra.iter().map(AsRef::as_ref))
+}
+
 /// Removes the headers whose name, with `_` read as `-`, is a certificate header's, and
 /// returns the known names so removed.
-fn take_respelled(headers: &mut HeaderMap, extra: &[&str]) -> Vec<&'static str> {
+fn take_respelled(headers: &mut HeaderMap, extra: &[impl AsRef<str>]) -> Vec<&'static str> {
     let respelled: Vec<(http::HeaderName, String)> = headers
         .keys()
         .filter(|name| name.as_str().contains('_'))
         .map(|name| (name.clone(), name.as_str().replace('_', "-")))
-        .filter(|(_, dashed)| {
-            CERTIFICATE_HEADERS
-                .iter()
-                .chain(extra)
-                .any(|known| known.eq_ignore_ascii_case(dashed))
-        })
+        .filter(|(_, dashed)| known(extra).any(|known| known.eq_ignore_ascii_case(dashed)))
         .collect();
     respelled
         .into_iter()

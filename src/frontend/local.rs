@@ -136,16 +136,17 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     if !deployment.config.requests_client_certificate(host) {
         request.certificate = ClientCertificate::Absent;
     }
+    // What the log line needs, shared rather than copied: the URI's parts and the leaf
+    // are reference-counted.
     let method = request.parts.method.clone();
-    let path = request.parts.uri.path().to_owned();
+    let uri = request.parts.uri.clone();
     let certificate = match &request.certificate {
-        ClientCertificate::Absent => "none",
-        ClientCertificate::Presented(chain) => chain.leaf.thumbprint(),
-        ClientCertificate::Undecodable(_) => "undecodable",
-        ClientCertificate::Conflicting(_) => "conflicting",
-    }
-    .to_owned();
-    let request_id = request.request_id.clone();
+        ClientCertificate::Absent => Err("none"),
+        ClientCertificate::Presented(chain) => Ok(Arc::clone(&chain.leaf)),
+        ClientCertificate::Undecodable(_) => Err("undecodable"),
+        ClientCertificate::Conflicting(_) => Err("conflicting"),
+    };
+    let request_id = Arc::clone(&request.request_id);
     let ignored = request.ignored_certificate_sources.clone();
     // Boxed: the pipeline's state is kilobytes, and hyper moves the request future (into
     // an HTTP/2 stream's task, among others); a box moves as a pointer.
@@ -158,7 +159,7 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
     .await;
     RequestLine {
         method: method.as_str(),
-        path: &path,
+        path: uri.path(),
         status: outcome.response.status.as_u16(),
         decision: outcome.decision.as_str(),
         reason: match &outcome.decision {
@@ -166,7 +167,9 @@ async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) ->
             _ => None,
         },
         api: outcome.api.as_deref(),
-        certificate: &certificate,
+        certificate: certificate
+            .as_ref()
+            .map_or_else(|name| *name, |leaf| leaf.thumbprint()),
         ignored: &ignored,
         duration: started.elapsed(),
         deployment: &deployment.version,

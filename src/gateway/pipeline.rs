@@ -435,7 +435,7 @@ fn context(
     ctx.deployment = Arc::clone(&deployment.context);
     ctx.api = Some(Arc::clone(routed.api));
     ctx.operation = routed.operation.cloned();
-    ctx.request_id = request.request_id.clone();
+    ctx.request_id = Arc::clone(&request.request_id);
     ctx.verifier = Some(Arc::clone(&deployment.verifier) as Arc<dyn Verifier>);
     ctx
 }

@@ -1,6 +1,7 @@
 //! What crosses the boundary between a front end and the core.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -56,8 +57,9 @@ pub struct GatewayRequest {
     /// Certificate carriers other than the trusted one that were present (and ignored),
     /// by name, e.g. `x-forwarded-client-cert`; for logs and metrics.
     pub ignored_certificate_sources: Vec<&'static str>,
-    /// The front end's request id (API Gateway), or one made up by the front end.
-    pub request_id: String,
+    /// The front end's request id (API Gateway), or one made up by the front end;
+    /// shared with the policy's `context` and the request's log line.
+    pub request_id: Arc<str>,
 }
 
 /// The answer, before a front end shapes it for its caller.

@@ -371,7 +371,11 @@ mod tests {
         let name253 = [label63.as_str(); 4].join(".")[..253].to_owned();
         assert_eq!(ok(&format!("{label63}.b")), format!("{label63}.b"));
         assert_eq!(ok(&format!("{name253}.")), format!("{name253}."));
-        for bad in [format!("a{label63}.b"), format!("{name253}a"), ".a".to_owned()] {
+        for bad in [
+            format!("a{label63}.b"),
+            format!("{name253}a"),
+            ".a".to_owned(),
+        ] {
             assert_eq!(parse_authority(&bad), Err(TargetError::BadHost), "{bad:?}");
         }
         for bad in [

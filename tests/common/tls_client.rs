@@ -236,7 +236,7 @@ pub async fn echo(request: GatewayRequest) -> GatewayResponse {
             .client_ip
             .map_or("none".to_owned(), |ip| ip.to_string()),
     );
-    set("x-echo-request-id", request.request_id.clone());
+    set("x-echo-request-id", request.request_id.to_string());
     let list = |items: Vec<&str>| {
         if items.is_empty() {
             "none".to_owned()

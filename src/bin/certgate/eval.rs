@@ -117,7 +117,7 @@ fn build_context(args: &Args, now: OffsetDateTime) -> anyhow::Result<Context> {
         .as_ref()
         .map(|b| Body::new(b.clone().into_bytes()));
     ctx.request.ip_address = args.ip.clone();
-    ctx.request_id = request_id(now);
+    ctx.request_id = request_id(now).into();
 
     if let Some(path) = &args.cert {
         let bytes =

@@ -8,6 +8,7 @@
 //! the front end cost per event. Nothing here panics on any input.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -88,7 +89,7 @@ pub struct HttpEvent {
     /// API: `requestContext.authentication.clientCert`).
     context_pem: Option<String>,
     client_ip: Option<IpAddr>,
-    request_id: String,
+    request_id: Arc<str>,
 }
 
 impl HttpEvent {
@@ -140,7 +141,7 @@ pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
     let (client_ip, request_id) = match (kind, context) {
         (EventKind::Alb, _) | (_, None) => (
             alb_client_ip(&headers),
-            header_str(&headers, "x-amzn-trace-id").map(str::to_owned),
+            header_str(&headers, "x-amzn-trace-id").map(Arc::from),
         ),
         (_, Some(context)) => {
             let source_ip = match kind {
@@ -149,10 +150,7 @@ pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
             };
             (
                 source_ip.and_then(|ip| ip.parse().ok()),
-                context
-                    .request_id
-                    .as_ref()
-                    .map(|id| id.0.clone().into_owned()),
+                context.request_id.as_ref().map(|id| Arc::from(&*id.0)),
             )
         }
     };
@@ -168,7 +166,7 @@ pub fn parse_event(json: &str) -> Result<HttpEvent, EventError> {
             .request_context
             .and_then(|context| context_certificate_pem(kind, context)),
         client_ip,
-        request_id: request_id.unwrap_or_default(),
+        request_id: request_id.unwrap_or_else(|| Arc::from("")),
     })
 }
 

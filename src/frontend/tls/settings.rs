@@ -144,12 +144,8 @@ impl TlsSettings {
     }
 
     /// Certificate headers beyond `forwarded::CERTIFICATE_HEADERS` to remove.
-    pub(crate) fn renamed_certificate_headers(&self) -> Vec<&str> {
-        self.inner
-            .renamed_headers
-            .iter()
-            .map(String::as_str)
-            .collect()
+    pub(crate) fn renamed_certificate_headers(&self) -> &[String] {
+        &self.inner.renamed_headers
     }
 
     pub(crate) fn server_config(&self, mode: ClientAuth) -> Arc<ServerConfig> {
