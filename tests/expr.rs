@@ -18,7 +18,9 @@ use trust_pki::{Ca, file, now, pem_of, self_signed_client};
 fn ctx() -> Context {
     let mut c = Context::new(datetime!(2026-11-28 16:00:00 UTC));
     c.request.method = "POST".into();
-    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1&b=x&b=y").unwrap();
+    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1&b=x&b=y")
+        .unwrap()
+        .into();
     c.request.original_url = c.request.url.clone();
     let mut h = Headers::new();
     h.append("Content-Type", "application/json");

@@ -13,7 +13,9 @@ use time::macros::datetime;
 fn ctx() -> Context {
     let mut c = Context::new(datetime!(2026-11-28 16:00:00 UTC));
     c.request.method = "POST".into();
-    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1").unwrap();
+    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1")
+        .unwrap()
+        .into();
     c.variables.insert("name".into(), Value::string("alice"));
     c.variables.insert("count".into(), Value::Int(3));
     c
@@ -393,7 +395,7 @@ fn linq_operators() {
     let mut c = ctx();
     c.request.headers.append("X-B", "2");
     c.request.headers.append("x-a", "1");
-    c.request.url = Url::parse("https://h/p?b=2&a=1&c=3").unwrap();
+    c.request.url = Url::parse("https://h/p?b=2&a=1&c=3").unwrap().into();
     let cases = [
         (
             r#"@(string.Join(",", new[] { "b", "A", "a", "B", "1", "-" }.OrderBy(x => x)))"#,

@@ -12,7 +12,9 @@ use time::macros::datetime;
 fn ctx() -> Context {
     let mut c = Context::new(datetime!(2026-11-28 16:00:00.5 UTC));
     c.request.method = "POST".into();
-    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1").unwrap();
+    c.request.url = Url::parse("https://api.contoso.com/orders/42?a=1")
+        .unwrap()
+        .into();
     c
 }
 

@@ -1086,3 +1086,36 @@ async fn a_request_whose_expressions_add_up_past_its_budget_fails_closed() {
         assert_eq!(out.response.status, 200, "{:?}", out.trace);
     }
 }
+
+#[tokio::test]
+async fn a_policy_that_changes_the_url_leaves_the_original_url_as_it_came() {
+    let pki = Pki::new();
+    let echo = EchoBackend::start().await;
+    let backend = echo.url();
+    let mut files = pki.files();
+    files.push(file(
+        "gateway.toml",
+        format!(
+            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n"
+        ),
+    ));
+    let inbound = r#"<set-query-parameter name="added" exists-action="override"><value>1</value></set-query-parameter>
+        <rewrite-uri template="/rewritten?r=2" />
+        <set-header name="x-seen" exists-action="override"><value>@(context.Request.Url.QueryString + " " + context.Request.OriginalUrl.Path + context.Request.OriginalUrl.QueryString)</value></set-header>"#;
+    files.push(file("policies/orders.xml", policy_doc(inbound, "")));
+    let d = Deployment::load(&files, "test", now()).unwrap_or_else(|e| panic!("{}", e.render()));
+
+    let out = send(&d, request("GET", "/orders/42?q=1", None, b"")).await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(header(&out, "x-echo-uri"), "/rewritten?r=2&q=1&added=1");
+    assert_eq!(
+        header(&out, "x-echo-header-x-seen"),
+        "?r=2&q=1&added=1 /orders/42?q=1"
+    );
+    // The next request's context starts from its own URL again.
+    let out = send(&d, request("GET", "/orders/7", None, b"")).await;
+    assert_eq!(
+        header(&out, "x-echo-header-x-seen"),
+        "?r=2&added=1 /orders/7"
+    );
+}

@@ -356,8 +356,10 @@ impl Clone for Body {
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub method: String,
-    pub url: Url,
-    pub original_url: Url,
+    /// Shared with `original_url` until a policy changes it (`Arc::make_mut`): most
+    /// requests never do, and a copy of each cost six allocations.
+    pub url: Arc<Url>,
+    pub original_url: Arc<Url>,
     pub headers: Headers,
     pub ip_address: String,
     pub body: Option<Body>,

@@ -420,10 +420,11 @@ fn context(
         ),
         _ => (None, Arc::from(Vec::new())),
     };
+    let url = Arc::new(url);
     let mut ctx = Context::new(now);
     ctx.request = expr::Request {
         method: parts.method.as_str().to_owned(),
-        original_url: url.clone(),
+        original_url: Arc::clone(&url),
         url,
         headers: Headers::from_http(headers),
         ip_address: request.client_ip.map(crate::text::ip).unwrap_or_default(),

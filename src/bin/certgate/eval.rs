@@ -98,8 +98,8 @@ fn build_context(args: &Args, now: OffsetDateTime) -> anyhow::Result<Context> {
             args.url
         );
     };
-    ctx.request.url = url.clone();
-    ctx.request.original_url = url;
+    ctx.request.url = std::sync::Arc::new(url);
+    ctx.request.original_url = std::sync::Arc::clone(&ctx.request.url);
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {
             bail!("--header {h:?} is not 'Name: value'");

@@ -33,8 +33,8 @@ pub(crate) fn body<'a>(ctx: &'a Context, w: &'a Which) -> Option<&'a Body> {
 
 pub(crate) fn url(ctx: &Context, u: UrlRef) -> Option<&Url> {
     match u {
-        UrlRef::Request => Some(&ctx.request.url),
-        UrlRef::Original => Some(&ctx.request.original_url),
+        UrlRef::Request => Some(&*ctx.request.url),
+        UrlRef::Original => Some(&*ctx.request.original_url),
         UrlRef::ApiService => ctx.api.as_deref().map(|a| &a.service_url),
     }
 }

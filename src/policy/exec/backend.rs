@@ -1,6 +1,7 @@
 //! Policies about the backend call: `set-backend-service`, `rewrite-uri`,
 //! `authentication-certificate`, and `forward-request` itself.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -10,6 +11,7 @@ use crate::body::Payload;
 use crate::cert::Certificate;
 use crate::cert::PresentedChain;
 use crate::config::ForwardCertificate;
+use crate::expr::Url;
 use crate::expr::{Body, Headers, Response};
 use crate::policy::SectionKind;
 use crate::policy::elements::{
@@ -79,7 +81,7 @@ pub(super) fn rewrite_uri(rw: &RewriteUri, x: &mut Exchange) -> Result<(), Failu
     let template = param::eval(&rw.template, &x.ctx, "rewrite-uri")?;
     let filled = fill_template(&template, &x.ctx.request.matched_parameters);
     let (path, query) = filled.split_once('?').unwrap_or((&filled, ""));
-    let mut url = x.ctx.request.url.clone();
+    let mut url = Url::clone(&x.ctx.request.url);
     let original = std::mem::take(&mut url.query);
     url.set_query_string(query);
     if rw.copy_unmatched_params {
@@ -89,7 +91,7 @@ pub(super) fn rewrite_uri(rw: &RewriteUri, x: &mut Exchange) -> Result<(), Failu
             }
         }
     }
-    x.ctx.request.url.query = url.query;
+    Arc::make_mut(&mut x.ctx.request.url).query = url.query;
     x.backend.path = if path.starts_with('/') {
         path.to_owned()
     } else {

@@ -1,6 +1,8 @@
 //! Policies that change the request or the response: `set-header`,
 //! `set-query-parameter`, `set-body`, `set-status`, `return-response`, `mock-response`.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 
 use super::{Exchange, Failure, param};
@@ -133,7 +135,7 @@ pub(super) fn set_query_parameter(p: &SetParameter, ctx: &mut Context) -> Result
         .iter()
         .map(|v| param::eval(v, ctx, POLICY))
         .collect::<Result<Vec<_>, _>>()?;
-    let query = &mut ctx.request.url.query;
+    let query = &mut Arc::make_mut(&mut ctx.request.url).query;
     let existing = query.iter().position(|(n, _)| *n == name);
     match (action, existing) {
         (ExistsAction::Delete, Some(i)) => {
