@@ -113,13 +113,15 @@ impl LocalGateway {
 /// The listener's handler: [`gateway::handle`] against the current deployment, one log
 /// line per request; 503 while none has loaded.
 pub fn handler(snapshot: Arc<Snapshot<Deployment>>) -> impl Handler {
-    move |request: GatewayRequest| {
-        let snapshot = Arc::clone(&snapshot);
-        async move { handle(&snapshot, request).await }
-    }
+    // `handle`'s own future, not one that awaits it: each nesting would hold another
+    // copy of the request, moved with the future.
+    move |request: GatewayRequest| handle(Arc::clone(&snapshot), request)
 }
 
-async fn handle(snapshot: &Snapshot<Deployment>, mut request: GatewayRequest) -> GatewayResponse {
+async fn handle(
+    snapshot: Arc<Snapshot<Deployment>>,
+    mut request: GatewayRequest,
+) -> GatewayResponse {
     let started = Instant::now();
     let Some(current) = snapshot.current() else {
         return GatewayResponse::unavailable();

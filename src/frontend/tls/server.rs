@@ -7,10 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -414,22 +414,23 @@ async fn respond<H: Handler>(
 /// is caught at the poll that raised it, so it costs its request a `500`, not the
 /// connection; a task per request bought the same at the price of a spawn, a move of
 /// the whole pipeline's state and a wake-up.
-async fn run<H: Handler>(shared: &Arc<Shared<H>>, request: GatewayRequest) -> GatewayResponse {
+///
+/// Not an `async fn`: its future would hold the request beside the handler's future
+/// holding it too, and hyper moves the whole.
+fn run<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    request: GatewayRequest,
+) -> impl Future<Output = GatewayResponse> {
     let request_id = Arc::clone(&request.request_id);
-    let mut handling = std::pin::pin!(shared.handler.handle(request));
-    let caught = std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| handling.as_mut().poll(cx))) {
-            Ok(Poll::Ready(response)) => Poll::Ready(Some(response)),
-            Ok(Poll::Pending) => Poll::Pending,
-            // Never polled again: a future that panicked is finished.
-            Err(_) => Poll::Ready(None),
-        }
-    })
-    .await;
-    caught.unwrap_or_else(|| {
-        tracing::error!(%request_id, "the handler panicked");
-        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
-    })
+    // Never polled again after a panic: a future that panicked is finished.
+    AssertUnwindSafe(shared.handler.handle(request))
+        .catch_unwind()
+        .map(move |caught| {
+            caught.unwrap_or_else(|_| {
+                tracing::error!(%request_id, "the handler panicked");
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+            })
+        })
 }
 
 /// The handler's response, or `413`/`408`/`503` when a listener limit cut the request
