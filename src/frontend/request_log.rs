@@ -83,8 +83,13 @@ fn field(line: &mut String, name: &str, value: &str) {
 /// `text`, with control characters as `\u{..}` (as tracing escapes them) and spaces as
 /// `%20`, so one field cannot pass for another or start a new line.
 fn escaped(out: &mut String, text: &str) {
-    // Control characters are below 0x20, 0x7f, or (C1) start with the byte 0xc2.
-    if !text.bytes().any(|b| b <= b' ' || b == 0x7f || b == 0xc2) {
+    // Printable ASCII other than the space (0x21 to 0x7e) is written as it is; any other
+    // byte sends the text through the loop below. Without an early exit the check runs
+    // as SIMD compares: it reads every field of every request line.
+    if text
+        .bytes()
+        .fold(true, |plain, b| plain & (b.wrapping_sub(0x21) < 0x5e))
+    {
         out.push_str(text);
         return;
     }
@@ -234,6 +239,9 @@ mod tests {
         );
         assert_eq!(text.matches(" status=").count(), 1);
         assert!(!text.contains('\n'));
+        // Other text stays as it is; a C1 control (NEL) and a tab are escaped.
+        let text = line("/é~\u{85}\t", &[]);
+        assert!(text.contains(" path=/é~\\u{85}\\u{9} status="), "{text}");
     }
 
     #[test]
