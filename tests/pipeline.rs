@@ -1091,19 +1091,10 @@ async fn a_request_whose_expressions_add_up_past_its_budget_fails_closed() {
 async fn a_policy_that_changes_the_url_leaves_the_original_url_as_it_came() {
     let pki = Pki::new();
     let echo = EchoBackend::start().await;
-    let backend = echo.url();
-    let mut files = pki.files();
-    files.push(file(
-        "gateway.toml",
-        format!(
-            "[[apis]]\nname = \"orders\"\npath = \"/orders\"\nbackend = \"{backend}\"\npolicy = \"policies/orders.xml\"\n"
-        ),
-    ));
     let inbound = r#"<set-query-parameter name="added" exists-action="override"><value>1</value></set-query-parameter>
         <rewrite-uri template="/rewritten?r=2" />
         <set-header name="x-seen" exists-action="override"><value>@(context.Request.Url.QueryString + " " + context.Request.OriginalUrl.Path + context.Request.OriginalUrl.QueryString)</value></set-header>"#;
-    files.push(file("policies/orders.xml", policy_doc(inbound, "")));
-    let d = Deployment::load(&files, "test", now()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let d = deploy(&pki, &echo.url(), &policy_doc(inbound, ""), None);
 
     let out = send(&d, request("GET", "/orders/42?q=1", None, b"")).await;
     assert_eq!(out.response.status, 200, "{:?}", out.trace);
