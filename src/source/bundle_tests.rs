@@ -102,18 +102,13 @@ fn round_trips_and_sorts_files() {
 
 #[test]
 fn files_are_slices_of_the_chunk_they_arrived_in_and_copied_only_across_chunks() {
+    fn file<'a>(bundle: &'a Bundle, path: &str) -> &'a SourceFile {
+        bundle.files.iter().find(|f| f.path == path).unwrap()
+    }
     let bundle = sample();
     let object = bundle.encode();
-    let toml = bundle
-        .files
-        .iter()
-        .find(|f| f.path == "gateway.toml")
-        .unwrap();
-    let root = bundle
-        .files
-        .iter()
-        .find(|f| f.path == "ca/root/root.pem")
-        .unwrap();
+    let toml = file(&bundle, "gateway.toml");
+    let root = file(&bundle, "ca/root/root.pem");
     // The contents come last, in path order: cut in the middle of the root's file.
     let root_at = object.len() - toml.bytes.len() - root.bytes.len();
     let cut = root_at + root.bytes.len() / 2;
@@ -125,16 +120,8 @@ fn files_are_slices_of_the_chunk_they_arrived_in_and_copied_only_across_chunks()
     assert_eq!(decoded, bundle);
     let in_chunk =
         |file: &SourceFile, chunk: &Bytes| chunk.as_ptr_range().contains(&file.bytes.as_ptr());
-    let decoded_toml = decoded
-        .files
-        .iter()
-        .find(|f| f.path == "gateway.toml")
-        .unwrap();
-    let decoded_root = decoded
-        .files
-        .iter()
-        .find(|f| f.path == "ca/root/root.pem")
-        .unwrap();
+    let decoded_toml = file(&decoded, "gateway.toml");
+    let decoded_root = file(&decoded, "ca/root/root.pem");
     assert!(
         in_chunk(decoded_toml, &chunks[1]),
         "a file within a chunk is a slice of it"
