@@ -197,6 +197,23 @@ fn alb_verify_mode_leaf_header_and_a_renamed_header_work() {
 }
 
 #[test]
+fn a_renamed_alb_header_with_underscores_is_read_and_its_dashed_spelling_removed() {
+    let (client, _) = common::pki::client_and_ca();
+    let expected = certgate::cert::Certificate::from_der(&client.der).unwrap();
+    let headers = json!({
+        "x_client_chain": certgate::frontend::forwarded::alb_encode(&client.pem),
+        "x-client-chain": "forged",
+    });
+    let cfg = config("alb", "alb_header = \"x_client_chain\"\n");
+    let (_, request) = run(&alb(headers), &cfg);
+    // The one the deployment named is read; the other spelling, which a CGI backend
+    // reads as the same header, is a client's and is removed.
+    assert_eq!(thumbprint(&request).as_deref(), Some(expected.thumbprint()));
+    assert!(!request.parts.headers.contains_key("x_client_chain"));
+    assert!(!request.parts.headers.contains_key("x-client-chain"));
+}
+
+#[test]
 fn alb_source_does_not_believe_an_api_gateway_context_certificate() {
     let (client, _) = common::pki::client_and_ca();
     let (_, request) = run(&http_v2(Some(&client.pem), json!({})), &config("alb", ""));

@@ -92,9 +92,9 @@ pub struct DeploymentSettings {
     #[serde(default)]
     pub certificate_source: CertificateSource,
     /// Header carrying the ALB chain, for deployments that renamed it with ALB header
-    /// modification; lower case.
-    #[serde(default = "default_alb_header")]
-    pub alb_header: String,
+    /// modification.
+    #[serde(default)]
+    pub alb_header: AlbHeader,
     /// Global-scope policy; without it APIM's default global policy applies.
     pub policy: Option<String>,
 }
@@ -105,14 +105,53 @@ impl Default for DeploymentSettings {
             service_name: String::new(),
             region: String::new(),
             certificate_source: CertificateSource::default(),
-            alb_header: default_alb_header(),
+            alb_header: AlbHeader::default(),
             policy: None,
         }
     }
 }
 
-fn default_alb_header() -> String {
-    "x-amzn-mtls-clientcert".to_owned()
+/// `deployment.alb_header`, lower case, with its `-leaf` twin named once at load rather
+/// than per event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct AlbHeader {
+    /// The chain's header, then the leaf's: both are certificate headers a client could
+    /// forge, whichever the deployment reads.
+    names: [String; 2],
+}
+
+impl AlbHeader {
+    /// The header of the whole chain (`x-amzn-mtls-clientcert`).
+    pub fn chain(&self) -> &str {
+        &self.names[0]
+    }
+
+    /// The header of the leaf alone (`x-amzn-mtls-clientcert-leaf`).
+    pub fn leaf(&self) -> &str {
+        &self.names[1]
+    }
+
+    /// Both names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+impl Default for AlbHeader {
+    fn default() -> Self {
+        Self::from("x-amzn-mtls-clientcert".to_owned())
+    }
+}
+
+impl From<String> for AlbHeader {
+    fn from(name: String) -> Self {
+        let chain = name.to_ascii_lowercase();
+        let leaf = format!("{chain}-leaf");
+        Self {
+            names: [chain, leaf],
+        }
+    }
 }
 
 /// `[[hostnames]]`: APIM's custom-domain settings.
@@ -199,12 +238,14 @@ impl GatewayConfig {
     /// Parses and validates the text of `gateway.toml`.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
-        let mut deployment = raw.deployment;
-        deployment.alb_header = deployment.alb_header.to_ascii_lowercase();
-        if http::HeaderName::from_bytes(deployment.alb_header.as_bytes()).is_err() {
+        let deployment = raw.deployment;
+        if http::HeaderName::from_bytes(deployment.alb_header.chain().as_bytes()).is_err() {
             return Err(invalid(
                 "deployment.alb_header",
-                format!("`{}` is not a valid header name", deployment.alb_header),
+                format!(
+                    "`{}` is not a valid header name",
+                    deployment.alb_header.chain()
+                ),
             ));
         }
         let hostnames = validate_hostnames(raw.hostnames)?;

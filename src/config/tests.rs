@@ -38,7 +38,14 @@ fn the_design_example_parses_into_validated_settings() {
     assert_eq!(config.deployment.service_name, "contoso");
     assert_eq!(config.deployment.region, "eu-west-1");
     assert_eq!(config.deployment.certificate_source, CertificateSource::Alb);
-    assert_eq!(config.deployment.alb_header, "x-amzn-mtls-clientcert");
+    assert_eq!(
+        config.deployment.alb_header.chain(),
+        "x-amzn-mtls-clientcert"
+    );
+    assert_eq!(
+        config.deployment.alb_header.leaf(),
+        "x-amzn-mtls-clientcert-leaf"
+    );
     let api = &config.apis[0];
     assert_eq!(api.path, "/orders");
     assert_eq!(api.backend, "https://orders.internal/");

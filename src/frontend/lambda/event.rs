@@ -17,7 +17,7 @@ use url::form_urlencoded;
 use super::raw::{RawContext, RawEvent, Text, Values};
 use crate::body::Payload;
 use crate::cert::PresentedChains;
-use crate::config::{CertificateSource, GatewayConfig};
+use crate::config::{AlbHeader, CertificateSource, GatewayConfig};
 use crate::frontend::forwarded::{self, CertificateHeaders, ForwardedError};
 use crate::gateway::{ClientCertificate, GatewayRequest};
 
@@ -469,11 +469,7 @@ pub fn to_gateway_request(
         request_id,
     } = event;
     let settings = &config.deployment;
-    let alb_leaf = format!("{}-leaf", settings.alb_header);
-    let carried = CertificateHeaders::take(
-        &mut parts.headers,
-        &[settings.alb_header.as_str(), alb_leaf.as_str()],
-    );
+    let carried = CertificateHeaders::take(&mut parts.headers, settings.alb_header.names());
 
     // The ALB's headers are evidence only in an ALB event: in an API Gateway event (or a
     // Lambda function URL's, which has the same shape) the client wrote them.
@@ -496,9 +492,7 @@ pub fn to_gateway_request(
             if context_pem.is_some() {
                 ignored.push("requestContext.clientCert");
             }
-            source.and_then(|source| {
-                from_headers(source, &carried, &settings.alb_header, &alb_leaf, chains)
-            })
+            source.and_then(|source| from_headers(source, &carried, &settings.alb_header, chains))
         }
     };
     ignored.retain(|name| source.is_none_or(|source| !carries(source, name)));
@@ -546,8 +540,7 @@ fn carries(source: CertificateSource, name: &str) -> bool {
 fn from_headers(
     source: CertificateSource,
     carried: &CertificateHeaders,
-    alb_header: &str,
-    alb_leaf: &str,
+    alb_header: &AlbHeader,
     chains: &PresentedChains,
 ) -> Option<Result<ClientCertificate, ForwardedError>> {
     let single = |name: &str| {
@@ -557,10 +550,10 @@ fn from_headers(
     };
     match source {
         CertificateSource::Apigateway => None,
-        CertificateSource::Alb => match (single(alb_header), single(alb_leaf)) {
+        CertificateSource::Alb => match (single(alb_header.chain()), single(alb_header.leaf())) {
             (Err(error), _) | (_, Err(error)) => Some(Err(error)),
             (Ok(Some(_)), Ok(Some(_))) => Some(Err(ForwardedError::Conflicting {
-                what: format!("both {alb_header} and {alb_leaf}"),
+                what: format!("both {} and {}", alb_header.chain(), alb_header.leaf()),
             })),
             (Ok(Some(chain)), Ok(None)) => Some(
                 forwarded::alb(chain, "x-amzn-mtls-clientcert", chains)

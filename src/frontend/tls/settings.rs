@@ -97,9 +97,6 @@ struct Inner {
     request: Arc<ServerConfig>,
     require: Arc<ServerConfig>,
     limits: Limits,
-    /// `deployment.alb_header` and its `-leaf`: a renamed carrier is still a
-    /// certificate header a client could forge.
-    renamed_headers: Vec<String>,
 }
 
 impl fmt::Debug for TlsSettings {
@@ -143,9 +140,11 @@ impl TlsSettings {
             .position(|h| std::ptr::eq(h, found))
     }
 
-    /// Certificate headers beyond `forwarded::CERTIFICATE_HEADERS` to remove.
+    /// Certificate headers beyond `forwarded::CERTIFICATE_HEADERS` to remove:
+    /// `deployment.alb_header` and its `-leaf`, as a renamed carrier is still a
+    /// certificate header a client could forge.
     pub(crate) fn renamed_certificate_headers(&self) -> &[String] {
-        &self.inner.renamed_headers
+        self.inner.config.deployment.alb_header.names()
     }
 
     pub(crate) fn server_config(&self, mode: ClientAuth) -> Arc<ServerConfig> {
@@ -233,10 +232,6 @@ impl<'a> TlsSettingsBuilder<'a> {
                 request: finish(request),
                 require: finish(require),
                 limits: self.limits,
-                renamed_headers: vec![
-                    self.config.deployment.alb_header.clone(),
-                    format!("{}-leaf", self.config.deployment.alb_header),
-                ],
             }),
         })
     }
