@@ -82,7 +82,7 @@ pub struct GatewayConfig {
 }
 
 /// `[deployment]`: what `context.Deployment` shows, and deployment-wide settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentSettings {
     #[serde(default)]
@@ -97,18 +97,6 @@ pub struct DeploymentSettings {
     pub alb_header: AlbHeader,
     /// Global-scope policy; without it APIM's default global policy applies.
     pub policy: Option<String>,
-}
-
-impl Default for DeploymentSettings {
-    fn default() -> Self {
-        Self {
-            service_name: String::new(),
-            region: String::new(),
-            certificate_source: CertificateSource::default(),
-            alb_header: AlbHeader::default(),
-            policy: None,
-        }
-    }
 }
 
 /// `deployment.alb_header`, lower case, with its `-leaf` twin named once at load rather
