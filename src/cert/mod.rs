@@ -22,6 +22,7 @@ pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use presented::{PresentedChain, PresentedChains};
 pub use uploaded::UploadedCertificates;
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use time::OffsetDateTime;
@@ -80,17 +81,15 @@ pub enum CertError {
 ///
 /// Every property is computed once: most in [`Certificate::from_der`], as a policy
 /// usually reads several (Thumbprint, Subject, dates). The SHA-1 thumbprint and the two
-/// names as text wait for their first read: a chain's intermediates are usually only
-/// hashed for the verification cache, and the three were a fifth of decoding one. The
+/// names wait for their first read: a chain's intermediates are usually only hashed for
+/// the verification cache. The
 /// type stays `Send + Sync` and cheap to clone behind `Arc`. `name_info` assembles its
 /// answer from the decoded names on each call.
 #[derive(Debug, Clone)]
 pub struct Certificate {
     der: Vec<u8>,
-    subject: OnceLock<String>,
-    issuer: OnceLock<String>,
-    subject_name: Name,
-    issuer_name: Name,
+    subject: LazyName,
+    issuer: LazyName,
     subject_alt: Vec<AltName>,
     issuer_alt: Vec<AltName>,
     sans: SubjectAltNames,
@@ -105,6 +104,44 @@ pub struct Certificate {
     extended_key_usages: Option<Vec<String>>,
     public_key: PublicKeyInfo,
     constraints: CaConstraints,
+}
+
+/// A name of a certificate, decoded and formatted when first read: the issuer and a
+/// chain's intermediates are seldom read as text, and decoding all four names was a
+/// fifth of decoding a chain.
+#[derive(Debug, Clone)]
+struct LazyName {
+    /// Where the name's DER lies in the certificate's.
+    at: Range<usize>,
+    decoded: OnceLock<Name>,
+    text: OnceLock<String>,
+}
+
+impl LazyName {
+    /// The name whose DER `raw` is, a slice of the certificate's `der`.
+    fn at(der: &[u8], raw: &[u8]) -> Self {
+        let start = (raw.as_ptr() as usize).wrapping_sub(der.as_ptr() as usize);
+        Self {
+            at: start..start.saturating_add(raw.len()),
+            decoded: OnceLock::new(),
+            text: OnceLock::new(),
+        }
+    }
+
+    /// The name decoded from the certificate's `der` (a range outside it, which
+    /// [`LazyName::at`] never makes, reads as the empty name).
+    fn decoded(&self, der: &[u8]) -> &Name {
+        self.decoded.get_or_init(|| {
+            der.get(self.at.clone())
+                .map(Name::from_der)
+                .unwrap_or_default()
+        })
+    }
+
+    fn text(&self, der: &[u8]) -> &str {
+        self.text
+            .get_or_init(|| self.decoded(der).to_dotnet_string())
+    }
 }
 
 /// What decides whether a certificate may act as a CA, read in the one parse of
@@ -197,17 +234,15 @@ impl Certificate {
         let cert = parse(&der, index)?;
         let parts = Parts::of(&cert);
         let tbs = &cert.tbs_certificate;
-        let subject_name = Name::from_der(tbs.subject.as_raw());
-        let issuer_name = Name::from_der(tbs.issuer.as_raw());
+        let subject = LazyName::at(&der, tbs.subject.as_raw());
+        let issuer = LazyName::at(&der, tbs.issuer.as_raw());
         let sig_oid = oid_text(&cert.signature_algorithm.algorithm);
         let mut sha256 = [0; 32];
         sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         let sans = sans_by_type(&parts.subject_alt);
         Ok(Self {
-            subject: OnceLock::new(),
-            issuer: OnceLock::new(),
-            subject_name,
-            issuer_name,
+            subject,
+            issuer,
             subject_alt: parts.subject_alt,
             issuer_alt: parts.issuer_alt,
             sans,
@@ -241,14 +276,12 @@ impl Certificate {
     /// one of `,+="<>#;` or a newline. A value that is not a string shows as `#` and
     /// the hex of its DER; a name that is not valid DER shows as `""`.
     pub fn subject(&self) -> &str {
-        self.subject
-            .get_or_init(|| self.subject_name.to_dotnet_string())
+        self.subject.text(&self.der)
     }
 
     /// `Issuer` (== `IssuerName.Name`), in the format of [`Certificate::subject`].
     pub fn issuer(&self) -> &str {
-        self.issuer
-            .get_or_init(|| self.issuer_name.to_dotnet_string())
+        self.issuer.text(&self.der)
     }
 
     /// `Thumbprint`: SHA-1 of the DER, uppercase hex without separators.
@@ -306,9 +339,9 @@ impl Certificate {
     /// Nothing found gives `""`.
     pub fn name_info(&self, kind: NameType, for_issuer: bool) -> String {
         let (name, alt) = if for_issuer {
-            (&self.issuer_name, &self.issuer_alt)
+            (self.issuer.decoded(&self.der), &self.issuer_alt)
         } else {
-            (&self.subject_name, &self.subject_alt)
+            (self.subject.decoded(&self.der), &self.subject_alt)
         };
         if kind == NameType::Simple
             && let Some(simple) = simple_name(name)
