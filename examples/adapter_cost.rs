@@ -38,3 +38,7 @@ fn main() {
         samples.run(name, event);
     }
 }
+
+/// The function's allocator (`src/bin/certgate-lambda.rs`): what an event costs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

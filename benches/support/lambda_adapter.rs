@@ -52,7 +52,8 @@ impl Samples {
     }
 
     /// One event of sample `name` through the adapter: parsed with its certificate, the
-    /// answer written as the front end's JSON, the EMF line.
+    /// leaf's thumbprint and subject read for the log line, the answer written as the
+    /// front end's JSON, the EMF line.
     pub(crate) fn run(&self, name: &str, event: &str) {
         let config = if name == "alb" {
             &self.alb
@@ -61,7 +62,9 @@ impl Samples {
         };
         let event = parse_event(black_box(event)).expect("an HTTP event");
         let (kind, request) = to_gateway_request(event, config, &self.chains);
-        assert!(request.certificate.leaf().is_some(), "no certificate");
+        let leaf = request.certificate.leaf().expect("a certificate");
+        // The function's log line names the leaf by thumbprint and subject.
+        black_box((leaf.thumbprint().to_owned(), leaf.subject().to_owned()));
         let response = serde_json::to_string(&LambdaResponse::new(kind, &self.answer))
             .expect("a response document");
         let metric = RequestMetric {

@@ -209,7 +209,10 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
         if arc_start && b == 0x80 {
             return None; // non-minimal arc encoding
         }
-        arc = arc.checked_mul(128)? | u128::from(b & 0x7f);
+        if arc >> 121 != 0 {
+            return None; // beyond 128 bits
+        }
+        arc = arc << 7 | u128::from(b & 0x7f);
         arc_start = b & 0x80 == 0;
         if arc_start {
             if first {
@@ -236,9 +239,14 @@ pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
 /// than through `fmt` and 128-bit division, which made naming OIDs a tenth of decoding
 /// a certificate.
 fn push_arc(out: &mut String, arc: u128) {
-    let Ok(mut arc) = u64::try_from(arc) else {
-        let _ = write!(out, "{arc}");
-        return;
+    let mut arc = match u64::try_from(arc) {
+        // Most arcs of the OIDs certificates use (`2.5.4.3`, `1.3.6.1.5.5.7.3.2`).
+        Ok(digit @ 0..10) => return out.push(char::from(b'0' + digit as u8)),
+        Ok(arc) => arc,
+        Err(_) => {
+            let _ = write!(out, "{arc}");
+            return;
+        }
     };
     let mut digits = [0u8; 20];
     let mut at = digits.len();

@@ -15,6 +15,7 @@ mod decode;
 pub(crate) mod der;
 mod ext;
 mod name;
+mod on_demand;
 mod presented;
 mod uploaded;
 
@@ -22,7 +23,6 @@ pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use presented::{PresentedChain, PresentedChains};
 pub use uploaded::UploadedCertificates;
 
-use std::ops::Range;
 use std::sync::OnceLock;
 
 use time::OffsetDateTime;
@@ -33,6 +33,7 @@ use x509_parser::oid_registry::{
 
 use ext::AltName;
 use name::Name;
+use on_demand::{LazyName, OnDemand};
 
 /// Why input could not be decoded as a certificate. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,56 +93,21 @@ pub struct Certificate {
     issuer: LazyName,
     subject_alt: Vec<AltName>,
     issuer_alt: Vec<AltName>,
-    sans: SubjectAltNames,
+    sans: OnceLock<SubjectAltNames>,
     thumbprint: OnceLock<String>,
     /// SHA-256 of the DER: the verification cache's key, hex only when shown.
     sha256: [u8; 32],
-    serial_number: String,
+    serial_number: OnDemand<String>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
     version: u32,
-    signature_algorithm: Oid,
-    extended_key_usages: Option<Vec<String>>,
-    public_key: PublicKeyInfo,
+    /// The algorithm's OID.
+    signature_algorithm: OnDemand<Oid>,
+    /// The last extendedKeyUsage extension's value, if any.
+    extended_key_usages: Option<OnDemand<Option<Vec<String>>>>,
+    /// The SubjectPublicKeyInfo.
+    public_key: OnDemand<PublicKeyInfo>,
     constraints: CaConstraints,
-}
-
-/// A name of a certificate, decoded and formatted when first read: the issuer and a
-/// chain's intermediates are seldom read as text, and decoding all four names was a
-/// fifth of decoding a chain.
-#[derive(Debug, Clone)]
-struct LazyName {
-    /// Where the name's DER lies in the certificate's.
-    at: Range<usize>,
-    decoded: OnceLock<Name>,
-    text: OnceLock<String>,
-}
-
-impl LazyName {
-    /// The name whose DER `raw` is, a slice of the certificate's `der`.
-    fn at(der: &[u8], raw: &[u8]) -> Self {
-        let start = (raw.as_ptr() as usize).wrapping_sub(der.as_ptr() as usize);
-        Self {
-            at: start..start.saturating_add(raw.len()),
-            decoded: OnceLock::new(),
-            text: OnceLock::new(),
-        }
-    }
-
-    /// The name decoded from the certificate's `der` (a range outside it, which
-    /// [`LazyName::at`] never makes, reads as the empty name).
-    fn decoded(&self, der: &[u8]) -> &Name {
-        self.decoded.get_or_init(|| {
-            der.get(self.at.clone())
-                .map(Name::from_der)
-                .unwrap_or_default()
-        })
-    }
-
-    fn text(&self, der: &[u8]) -> &str {
-        self.text
-            .get_or_init(|| self.decoded(der).to_dotnet_string())
-    }
 }
 
 /// What decides whether a certificate may act as a CA, read in the one parse of
@@ -236,28 +202,25 @@ impl Certificate {
         let tbs = &cert.tbs_certificate;
         let subject = LazyName::at(&der, tbs.subject.as_raw());
         let issuer = LazyName::at(&der, tbs.issuer.as_raw());
-        let sig_oid = oid_text(&cert.signature_algorithm.algorithm);
         let mut sha256 = [0; 32];
         sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
-        let sans = sans_by_type(&parts.subject_alt);
         Ok(Self {
             subject,
             issuer,
             subject_alt: parts.subject_alt,
             issuer_alt: parts.issuer_alt,
-            sans,
+            sans: OnceLock::new(),
             thumbprint: OnceLock::new(),
             sha256,
-            serial_number: crate::text::hex_upper(tbs.raw_serial()),
+            serial_number: OnDemand::at(&der, tbs.raw_serial()),
             not_before: tbs.validity.not_before.to_datetime(),
             not_after: tbs.validity.not_after.to_datetime(),
             version: tbs.version.0.saturating_add(1),
-            signature_algorithm: Oid {
-                friendly_name: signature_friendly_name(&sig_oid).map(str::to_owned),
-                value: sig_oid,
-            },
-            extended_key_usages: parts.extended_key_usages,
-            public_key: public_key_info(&tbs.subject_pki),
+            signature_algorithm: OnDemand::at(&der, cert.signature_algorithm.algorithm.as_bytes()),
+            extended_key_usages: parts
+                .extended_key_usages
+                .map(|value| OnDemand::at(&der, value)),
+            public_key: OnDemand::at(&der, tbs.subject_pki.raw),
             constraints: CaConstraints::of(&cert),
             der,
         })
@@ -302,7 +265,7 @@ impl Certificate {
     /// `SerialNumber`: the DER INTEGER content bytes as uppercase hex, big-endian, with
     /// the `00` pad byte of a serial whose high bit is set kept (`00A1B2C3`).
     pub fn serial_number(&self) -> &str {
-        &self.serial_number
+        self.serial_number.get(&self.der, crate::text::hex_upper)
     }
 
     /// `NotBefore`, in UTC (APIM shows the gateway's local time; certgate runs in UTC).
@@ -322,7 +285,13 @@ impl Certificate {
 
     /// `SignatureAlgorithm`: `Value` and Windows `FriendlyName` (`sha256RSA`).
     pub fn signature_algorithm(&self) -> &Oid {
-        &self.signature_algorithm
+        self.signature_algorithm.get(&self.der, |oid| {
+            let value = oid_text(oid);
+            Oid {
+                friendly_name: signature_friendly_name(&value).map(str::to_owned),
+                value,
+            }
+        })
     }
 
     /// `GetNameInfo(kind, forIssuer)`, following .NET's managed implementation:
@@ -371,18 +340,21 @@ impl Certificate {
 
     /// Subject alternative names by type, in certificate order.
     pub fn subject_alt_names(&self) -> &SubjectAltNames {
-        &self.sans
+        self.sans.get_or_init(|| sans_by_type(&self.subject_alt))
     }
 
     /// Extended key usage OIDs in certificate order; `None` when the certificate has
     /// no EKU extension (which means "any usage"), `Some(&[])` for an empty one.
     pub fn extended_key_usages(&self) -> Option<&[String]> {
-        self.extended_key_usages.as_deref()
+        self.extended_key_usages
+            .as_ref()?
+            .get(&self.der, ext::extended_key_usages)
+            .as_deref()
     }
 
     /// The subject public key's algorithm and size.
     pub fn public_key(&self) -> &PublicKeyInfo {
-        &self.public_key
+        self.public_key.get(&self.der, public_key_info)
     }
 
     /// Whether basicConstraints says `cA: TRUE`.
@@ -539,14 +511,15 @@ impl CheckedDer {
 }
 
 /// The extension values certgate reads by hand.
-struct Parts {
+struct Parts<'a> {
     subject_alt: Vec<AltName>,
     issuer_alt: Vec<AltName>,
-    extended_key_usages: Option<Vec<String>>,
+    /// The last extendedKeyUsage extension's value.
+    extended_key_usages: Option<&'a [u8]>,
 }
 
-impl Parts {
-    fn of(cert: &X509Certificate<'_>) -> Self {
+impl<'a> Parts<'a> {
+    fn of(cert: &X509Certificate<'a>) -> Self {
         let mut parts = Self {
             subject_alt: Vec::new(),
             issuer_alt: Vec::new(),
@@ -563,7 +536,7 @@ impl Parts {
             } else if *oid == OID_X509_EXT_ISSUER_ALT_NAME {
                 parts.issuer_alt.extend(ext::general_names(extension.value));
             } else if *oid == OID_X509_EXT_EXTENDED_KEY_USAGE {
-                parts.extended_key_usages = ext::extended_key_usages(extension.value);
+                parts.extended_key_usages = Some(extension.value);
             }
         }
         parts
@@ -629,12 +602,27 @@ fn signature_friendly_name(oid: &str) -> Option<&'static str> {
 }
 
 /// An OID in dotted form, as x509-parser writes it (`to_id_string`), without its cost.
-fn oid_text(oid: &x509_parser::oid_registry::Oid<'_>) -> String {
-    der::oid_to_string(oid.as_bytes()).unwrap_or_else(|| oid.to_id_string())
+fn oid_text(oid: &[u8]) -> String {
+    der::oid_to_string(oid).unwrap_or_else(|| {
+        x509_parser::oid_registry::Oid::new(std::borrow::Cow::Borrowed(oid)).to_id_string()
+    })
 }
 
-fn public_key_info(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> PublicKeyInfo {
-    let oid = oid_text(&spki.algorithm.algorithm);
+/// The key of a SubjectPublicKeyInfo's DER, which decoding the certificate parsed once
+/// already (so the empty answer for one that does not parse is never given).
+fn public_key_info(spki: &[u8]) -> PublicKeyInfo {
+    use x509_parser::prelude::FromDer as _;
+    match x509_parser::x509::SubjectPublicKeyInfo::from_der(spki) {
+        Ok((_, spki)) => spki_info(&spki),
+        Err(_) => PublicKeyInfo {
+            algorithm: String::new(),
+            bits: 0,
+        },
+    }
+}
+
+fn spki_info(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> PublicKeyInfo {
+    let oid = oid_text(spki.algorithm.algorithm.as_bytes());
     let key = spki.subject_public_key.data.as_ref();
     let param_oid = || {
         spki.algorithm
