@@ -2,7 +2,10 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 
-/// Headers that describe one connection, never the message (RFC 9110 §7.6.1).
+/// Headers that describe one connection, never the message (RFC 9110 §7.6.1);
+/// [`is_hop_by_hop`] adds `Keep-Alive` (RFC 2616) and old clients' `Proxy-Connection`.
+/// Compared as `HeaderName`s, where a standard header's name compares as one byte: as
+/// text, every header of every message compared with each cost more.
 const HOP_BY_HOP: &[HeaderName] = &[
     header::CONNECTION,
     header::PROXY_AUTHENTICATE,
@@ -104,7 +107,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Whether `name` is hop-by-hop whatever `Connection` says (the names it lists count
 /// only with a `Connection` header, itself one of these).
-fn is_hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name) || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
@@ -193,6 +196,9 @@ mod tests {
         h.insert("x-secret", "1".parse().unwrap());
         h.insert("transfer-encoding", "chunked".parse().unwrap());
         h.insert("upgrade", "h2c".parse().unwrap());
+        for name in ["te", "trailer", "proxy-authenticate", "proxy-authorization"] {
+            h.insert(name, "x".parse().unwrap());
+        }
         h.insert("x-kept", "yes".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);

@@ -24,6 +24,7 @@ use crate::expr::{Body, Headers};
 use crate::policy::SectionKind;
 use crate::policy::document::Step;
 use crate::policy::elements::{CacheLookup, CacheStore, DownstreamCaching, Policy};
+use crate::proxy::is_hop_by_hop;
 use http::StatusCode;
 
 /// What `cache-lookup` decided for this request, for `cache-store` and outbound.
@@ -36,18 +37,6 @@ pub(crate) struct ResponseCaching {
     /// The response came from the cache: nothing to store.
     hit: bool,
 }
-
-/// Headers of one hop, never replayed from a cache.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 pub(super) async fn lookup(
     c: &CacheLookup,
@@ -261,7 +250,9 @@ fn encode(status: u16, headers: &Headers, body: &[u8], expires_at: i64) -> Vec<u
     out.extend_from_slice(&expires_at.to_be_bytes());
     let kept: Vec<(&str, &String)> = headers
         .iter()
-        .filter(|(name, _)| !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)))
+        .filter(|(name, _)| {
+            !http::HeaderName::from_bytes(name.as_bytes()).is_ok_and(|name| is_hop_by_hop(&name))
+        })
         .flat_map(|(name, values)| values.iter().map(move |v| (name, v)))
         .collect();
     out.extend_from_slice(&u32::try_from(kept.len()).unwrap_or(0).to_be_bytes());
