@@ -7,7 +7,8 @@
 //!
 //! * [`decode_chain`] turns one front-end value into certificates, leaf first, with the
 //!   input size and chain length capped ([`MAX_INPUT_BYTES`], [`MAX_CHAIN_LENGTH`]).
-//! * [`Certificate`] holds the DER and every property, computed once at decode.
+//! * [`Certificate`] holds the DER and every property, computed once: at decode, or
+//!   when first read.
 //! * Times are UTC. APIM shows `NotBefore`/`NotAfter` in the gateway's local time;
 //!   certgate runs with UTC as its local time, so the two agree on a UTC gateway.
 
@@ -80,12 +81,13 @@ pub enum CertError {
 
 /// A decoded X.509 certificate with its .NET-visible properties.
 ///
-/// Every property is computed once: most in [`Certificate::from_der`], as a policy
-/// usually reads several (Thumbprint, Subject, dates). The SHA-1 thumbprint and the two
-/// names wait for their first read: a chain's intermediates are usually only hashed for
-/// the verification cache. The
-/// type stays `Send + Sync` and cheap to clone behind `Arc`. `name_info` assembles its
-/// answer from the decoded names on each call.
+/// Every property is computed once. What path building and the verification cache need
+/// (dates, CA constraints, SHA-256, alternative names) comes from the one parse of
+/// [`Certificate::from_der`]; the rest (names, thumbprint, serial number, key,
+/// signature algorithm, extended key usages) is decoded from its part of the DER when
+/// first read (`cert/on_demand.rs`): a chain's intermediates are seldom read, and a policy
+/// reads few of these. The type stays `Send + Sync` and cheap to clone behind `Arc`.
+/// `name_info` assembles its answer from the decoded names on each call.
 #[derive(Debug, Clone)]
 pub struct Certificate {
     der: Vec<u8>,
