@@ -261,11 +261,10 @@ async fn connection<H: Handler>(
         ClientAuth::Off => ClientCertificate::Absent,
         ClientAuth::Request | ClientAuth::Require => presented(tls.peer_certificates()),
     };
-    let http2 = tls.alpn_protocol() == Some(b"h2");
-    let builder = match tls.alpn_protocol() {
-        Some(b"h2") => &shared.http.http2,
-        Some(b"http/1.1") => &shared.http.http1,
-        _ => &shared.http.auto,
+    let (builder, http2) = match tls.alpn_protocol() {
+        Some(b"h2") => (&shared.http.http2, true),
+        Some(b"http/1.1") => (&shared.http.http1, false),
+        _ => (&shared.http.auto, false),
     };
     tracing::debug!(
         %peer,
