@@ -2,11 +2,13 @@
 //! fixed number of times: instruction counts under callgrind are repeatable where wall
 //! time on a shared machine is not. Per event = (total - total with RUNS 0) / RUNS.
 //! `again` (the default) reuses the chain decoded by the first run, as a deployment does
-//! for a client's next requests; `first` decodes it every time.
+//! for a client's next requests; `first` decodes it every time, as for a CA's first
+//! client; `new-client` decodes the leaf and reuses the CA's certificate, as for a new
+//! client of a known CA.
 //!
 //! ```text
 //! cargo build --release --example adapter_cost
-//! valgrind --tool=callgrind target/release/examples/adapter_cost rest 1000 [first|again]
+//! valgrind --tool=callgrind target/release/examples/adapter_cost alb 1000 [first|new-client|again]
 //! ```
 //!
 //! valgrind hides the CPU's SHA instructions, so SHA-256 (every decoded certificate)
@@ -15,7 +17,7 @@
 #[path = "../benches/support/lambda_adapter.rs"]
 mod lambda_adapter;
 
-use lambda_adapter::{EVENTS, Samples};
+use lambda_adapter::{EVENTS, KNOWN, Samples};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -25,15 +27,12 @@ fn main() {
         eprintln!("no sample event {name:?}: rest, http-api or alb");
         std::process::exit(2);
     };
-    let keep_chains = match args.next().as_deref() {
-        None | Some("again") => true,
-        Some("first") => false,
-        Some(other) => {
-            eprintln!("{other:?}: first (decode every time) or again (decoded once)");
-            std::process::exit(2);
-        }
+    let mode = args.next().unwrap_or_else(|| "again".to_owned());
+    let Some((_, known)) = KNOWN.into_iter().find(|(n, _)| *n == mode) else {
+        eprintln!("{mode:?}: first (all decoded), new-client (the leaf) or again (nothing)");
+        std::process::exit(2);
     };
-    let samples = Samples::new(keep_chains);
+    let samples = Samples::new(known);
     for _ in 0..runs {
         samples.run(name, event);
     }

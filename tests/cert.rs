@@ -395,7 +395,7 @@ fn a_chain_decodes_leaf_first_from_pem_der_and_url_encoded_pem() {
 #[test]
 fn a_chain_sent_again_is_the_chain_decoded_the_first_time() {
     let (client, ca) = pki::client_and_ca();
-    let chains = PresentedChains::new(4);
+    let chains = PresentedChains::new(4, 4);
     let input = alb_url_encode(&format!("{}{}", client.pem, ca.pem));
     let first = chains.decode(input.as_bytes()).unwrap();
     let again = chains.decode(input.as_bytes()).unwrap();
@@ -421,7 +421,7 @@ fn a_chain_sent_again_is_the_chain_decoded_the_first_time() {
 #[test]
 fn presented_chains_keep_the_most_recently_used_up_to_their_capacity() {
     let (client, ca) = pki::client_and_ca();
-    let chains = PresentedChains::new(2);
+    let chains = PresentedChains::new(2, 0);
     let a = client.pem.clone();
     let b = ca.pem.clone();
     let c = format!("{}{}", client.pem, ca.pem);
@@ -446,7 +446,7 @@ fn presented_chains_keep_the_most_recently_used_up_to_their_capacity() {
 #[test]
 fn presented_chains_keep_no_chain_larger_than_their_byte_bound() {
     let (client, _) = pki::client_and_ca();
-    let chains = PresentedChains::new(1);
+    let chains = PresentedChains::new(1, 0);
     // 40 KB of input, beyond one entry's share of 32 KiB (text between PEM blocks is
     // ignored by the decoder).
     let long = format!("{}{}{}", client.pem, "\n".repeat(40_000), client.pem);
@@ -461,7 +461,7 @@ fn presented_chains_keep_no_chain_larger_than_their_byte_bound() {
 
 #[test]
 fn presented_chains_refuse_what_decode_chain_refuses_each_time_and_keep_none_of_it() {
-    let chains = PresentedChains::new(4);
+    let chains = PresentedChains::new(4, 4);
     for _ in 0..2 {
         let error = chains.decode(b"not a certificate").unwrap_err();
         assert_eq!(
@@ -473,12 +473,69 @@ fn presented_chains_refuse_what_decode_chain_refuses_each_time_and_keep_none_of_
 
     // Capacity 0 keeps nothing: every input is decoded.
     let (client, _) = pki::client_and_ca();
-    let none = PresentedChains::new(0);
+    let none = PresentedChains::new(0, 0);
     let first = none.decode(client.pem.as_bytes()).unwrap();
     let again = none.decode(client.pem.as_bytes()).unwrap();
     assert!(!std::sync::Arc::ptr_eq(&first.leaf, &again.leaf));
     assert_eq!(first.leaf.der(), again.leaf.der());
     assert!(none.is_empty());
+}
+
+#[test]
+fn a_new_client_of_a_known_ca_gets_the_ca_decoded_before() {
+    let (client, ca) = pki::client_and_ca();
+    let other = pki::ed25519_self_signed();
+    // No chain kept, so every input below takes the decoding path; issuers are kept.
+    let chains = PresentedChains::new(0, 4);
+    let first = chains
+        .decode(alb_url_encode(&format!("{}{}", client.pem, ca.pem)).as_bytes())
+        .unwrap();
+    assert_eq!(chains.issuers(), 1);
+    let second = chains
+        .decode(format!("{}{}", other.pem, ca.pem).as_bytes())
+        .unwrap();
+    assert!(chains.is_empty());
+    assert_eq!(chains.issuers(), 1, "the CA was kept twice");
+    assert_eq!(second.leaf.der(), other.der);
+    let (kept, fresh) = (
+        &second.intermediates[0],
+        &decode_chain(ca.pem.as_bytes()).unwrap()[0],
+    );
+    assert_eq!(kept.der(), ca.der);
+    assert_eq!(kept.subject(), "CN=Contoso Test Root, O=Contoso, C=US");
+    assert_eq!(
+        (kept.thumbprint(), kept.serial_number(), kept.not_after()),
+        (fresh.thumbprint(), fresh.serial_number(), fresh.not_after())
+    );
+    assert_eq!(first.intermediates[0].der(), kept.der());
+
+    // Full: the least recently used issuer goes.
+    let one = PresentedChains::new(0, 1);
+    one.decode(format!("{}{}", client.pem, ca.pem).as_bytes())
+        .unwrap();
+    one.decode(format!("{}{}", client.pem, other.pem).as_bytes())
+        .unwrap();
+    assert_eq!(one.issuers(), 1);
+}
+
+#[test]
+fn an_issuer_that_does_not_decode_fails_the_chain_as_decode_chain_does_and_is_not_kept() {
+    let (client, ca) = pki::client_and_ca();
+    let chains = PresentedChains::new(4, 4);
+    let mut broken = ca.der.clone();
+    broken[0] = 0x31;
+    let input = format!(
+        "{}-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        client.pem,
+        STANDARD.encode(&broken)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            chains.decode(input.as_bytes()).unwrap_err(),
+            decode_chain(input.as_bytes()).unwrap_err()
+        );
+    }
+    assert_eq!((chains.len(), chains.issuers()), (0, 0));
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn multi(headers: &Value) -> Value {
 
 fn run(event: &Value, config: &GatewayConfig) -> (EventKind, GatewayRequest) {
     let event = parse_event(&event.to_string()).unwrap();
-    to_gateway_request(event, config, &PresentedChains::new(16))
+    to_gateway_request(event, config, &PresentedChains::new(16, 16))
 }
 
 fn thumbprint(request: &GatewayRequest) -> Option<String> {
@@ -543,7 +543,7 @@ fn assert_reads_as_lambda_http(json: &str) {
     let (_, ours) = to_gateway_request(
         parse_event(json).unwrap(),
         &config("apigateway", ""),
-        &PresentedChains::new(16),
+        &PresentedChains::new(16, 16),
     );
     let (mut parts, body) = theirs.into_parts();
     certgate::frontend::forwarded::CertificateHeaders::take(

@@ -404,7 +404,7 @@ fn event_request(front_end: &str, deployment: &str, event: &str) -> (EventKind, 
     to_gateway_request(
         request,
         &gateway_config(deployment),
-        &PresentedChains::new(16),
+        &PresentedChains::new(16, 16),
     )
 }
 
@@ -473,7 +473,7 @@ fn spoofed_headers_carry_the_good_certificate() {
         let (_, request) = to_gateway_request(
             parse_event(&read(&file)).unwrap(),
             &source_config(source),
-            &PresentedChains::new(16),
+            &PresentedChains::new(16, 16),
         );
         assert_eq!(
             request.certificate.leaf().map(Certificate::thumbprint),
@@ -496,7 +496,7 @@ fn spoofed_headers_carry_the_good_certificate() {
     let (_, request) = to_gateway_request(
         parse_event(&read(file)).unwrap(),
         &source_config("alb"),
-        &PresentedChains::new(16),
+        &PresentedChains::new(16, 16),
     );
     assert!(request.certificate.leaf().is_none(), "{file}");
     assert_eq!(

@@ -16,10 +16,27 @@ pub(crate) struct Samples {
     apigateway: GatewayConfig,
     alb: GatewayConfig,
     answer: GatewayResponse,
-    /// As a deployment keeps them; capacity 0 decodes every event's chain, as for a
-    /// client's first request.
+    /// As a deployment keeps them, holding what [`Known`] says.
     chains: PresentedChains,
 }
+
+/// What the deployment knows of an event's chain before the event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Known {
+    /// Nothing: the first client of its CA, every certificate of the chain decoded.
+    Nothing,
+    /// The CA's certificate, from another client's chain: only the leaf decoded.
+    Issuer,
+    /// The chain itself, from this client's earlier requests.
+    Chain,
+}
+
+/// The modes by name: `first`, `new-client`, `again`.
+pub(crate) const KNOWN: [(&str, Known); 3] = [
+    ("first", Known::Nothing),
+    ("new-client", Known::Issuer),
+    ("again", Known::Chain),
+];
 
 /// The sample events by name: `rest`, `http-api`, `alb`.
 pub(crate) const EVENTS: [(&str, &str); 3] = [
@@ -29,10 +46,14 @@ pub(crate) const EVENTS: [(&str, &str); 3] = [
 ];
 
 impl Samples {
-    /// `keep_chains`: whether a chain decoded once is reused, as a deployment does.
-    pub(crate) fn new(keep_chains: bool) -> Self {
+    pub(crate) fn new(known: Known) -> Self {
+        let (chains, issuers) = match known {
+            Known::Nothing => (0, 0),
+            Known::Issuer => (0, 64),
+            Known::Chain => (256, 64),
+        };
         Self {
-            chains: PresentedChains::new(if keep_chains { 256 } else { 0 }),
+            chains: PresentedChains::new(chains, issuers),
             apigateway: GatewayConfig::parse(include_str!(
                 "../../examples/apigateway/gateway.toml"
             ))

@@ -17,7 +17,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .expect("config");
         if let Ok(event) = parse_event(text) {
             // A fresh cache per event: every chain takes the decoding path.
-            let chains = PresentedChains::new(2);
+            let chains = PresentedChains::new(2, 2);
             let _ = to_gateway_request(event, &config, &chains);
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{CertError, Certificate, decode_chain};
+use super::{CertError, Certificate, chain_blobs};
 
 /// A presented chain, shared (not copied) with each request's `context`.
 #[derive(Debug, Clone)]
@@ -40,8 +40,9 @@ impl PresentedChain {
     }
 }
 
-/// Chains decoded from front-end values ([`decode_chain`]), kept by the exact bytes
-/// they were decoded from.
+/// Chains decoded from front-end values ([`decode_chain`](super::decode_chain)), kept
+/// by the exact bytes they were decoded from, and the issuing certificates in them, kept
+/// by their DER.
 ///
 /// A client sends the same chain with every request, and decoding it (URL-encoded PEM,
 /// base64, X.509, names) was half of the Lambda adapter's work per REST event and
@@ -51,126 +52,177 @@ impl PresentedChain {
 /// (32 KiB per entry of the capacity, so large chains fit fewer): when full,
 /// the least recently used entries go. Inputs that do not decode are not kept: their
 /// error is computed again, which costs what it did without the cache.
+///
+/// An ALB forwards the client's issuing CA with every chain, so a new client of a known
+/// CA decodes only its leaf: the CA's certificate is a copy of the one decoded from the
+/// same DER before (8 KiB per issuer of the capacity).
 pub struct PresentedChains {
-    capacity: usize,
-    inner: Mutex<Entries>,
+    inner: Mutex<Kept>,
 }
 
-/// The byte bound's share of one entry: a client's URL-encoded PEM chain of two
+/// The byte bound's share of one chain: a client's URL-encoded PEM chain of two
 /// certificates, its DER and its decoded names take about 10 KiB.
-const BYTES_PER_ENTRY: usize = 32 * 1024;
+const BYTES_PER_CHAIN: usize = 32 * 1024;
+
+/// The byte bound's share of one issuer: a CA certificate is one to two KiB of DER.
+const BYTES_PER_ISSUER: usize = 8 * 1024;
 
 /// What a decoded certificate holds besides its DER (names, serial, key, stamps), as
 /// counted against the byte bound.
 const DECODED_OVERHEAD: usize = 1024;
 
-#[derive(Default)]
-struct Entries {
-    by_input: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
-    clock: u64,
-    bytes: usize,
-}
-
-struct Entry {
-    chain: PresentedChain,
-    /// [`Entries::clock`] when last used: the smallest goes first.
-    used: u64,
-    /// The input, the DER and [`DECODED_OVERHEAD`] per certificate.
-    bytes: usize,
+struct Kept {
+    chains: Lru<PresentedChain>,
+    issuers: Lru<Certificate>,
 }
 
 impl PresentedChains {
-    /// A cache of at most `capacity` chains (0: every input is decoded).
-    pub fn new(capacity: usize) -> Self {
+    /// At most `chains` chains and `issuers` issuing certificates kept (0 and 0: every
+    /// input is decoded in full).
+    pub fn new(chains: usize, issuers: usize) -> Self {
         Self {
-            capacity,
-            inner: Mutex::new(Entries::default()),
+            inner: Mutex::new(Kept {
+                chains: Lru::new(chains, BYTES_PER_CHAIN),
+                issuers: Lru::new(issuers, BYTES_PER_ISSUER),
+            }),
         }
     }
 
-    /// [`decode_chain`] of `input` as a presented chain, from the cache when these bytes
-    /// were decoded before.
+    /// [`decode_chain`](super::decode_chain) of `input` as a presented chain, from the
+    /// cache when these bytes were decoded before.
     ///
     /// # Errors
-    /// Those of [`decode_chain`].
+    /// Those of [`decode_chain`](super::decode_chain).
     pub fn decode(&self, input: &[u8]) -> Result<PresentedChain, CertError> {
-        if self.capacity == 0 {
-            return decoded(input);
-        }
-        {
-            let mut entries = self.lock();
-            entries.clock += 1;
-            let clock = entries.clock;
-            if let Some(entry) = entries.by_input.get_mut(input) {
-                entry.used = clock;
-                return Ok(entry.chain.clone());
-            }
-        }
-        let chain = decoded(input)?;
-        let bytes = input.len()
-            + chain
-                .iter()
-                .map(|certificate| certificate.der().len() + DECODED_OVERHEAD)
-                .sum::<usize>();
-        let max_bytes = self.capacity.saturating_mul(BYTES_PER_ENTRY);
-        if bytes > max_bytes {
+        if let Some(chain) = self.lock().chains.get(input) {
             return Ok(chain);
         }
-        let mut entries = self.lock();
-        while entries.by_input.len() >= self.capacity || entries.bytes + bytes > max_bytes {
-            // Scans of the stamps: small next to the decoding a miss already did.
-            let Some(oldest) = entries.by_input.values().map(|entry| entry.used).min() else {
-                break;
-            };
-            let mut freed = 0;
-            entries.by_input.retain(|_, entry| {
-                let keep = entry.used != oldest;
-                if !keep {
-                    freed += entry.bytes;
-                }
-                keep
-            });
-            entries.bytes -= freed;
-        }
-        let used = entries.clock;
-        let replaced = entries.by_input.insert(
-            input.into(),
-            Entry {
-                chain: chain.clone(),
-                used,
-                bytes,
-            },
-        );
-        // Another thread decoded the same input meanwhile: its entry is replaced.
-        entries.bytes = entries.bytes + bytes - replaced.map_or(0, |entry| entry.bytes);
+        let mut blobs = chain_blobs(input)?.into_iter();
+        let leaf = Arc::new(Certificate::decode(
+            blobs.next().ok_or(CertError::Empty)?,
+            1,
+        )?);
+        let intermediates = blobs
+            .enumerate()
+            .map(|(i, der)| self.issuer(der, i + 2))
+            .collect::<Result<_, _>>()?;
+        let chain = PresentedChain {
+            leaf,
+            intermediates,
+        };
+        let bytes = chain
+            .iter()
+            .map(|certificate| certificate.der().len() + DECODED_OVERHEAD)
+            .sum();
+        self.lock().chains.insert(input, chain.clone(), bytes);
         Ok(chain)
+    }
+
+    /// The certificate at `index` of a chain, from the issuers kept when its DER is one.
+    fn issuer(&self, der: Vec<u8>, index: usize) -> Result<Certificate, CertError> {
+        if let Some(certificate) = self.lock().issuers.get(&der) {
+            return Ok(certificate);
+        }
+        let certificate = Certificate::decode(der, index)?;
+        let bytes = certificate.der().len() + DECODED_OVERHEAD;
+        self.lock()
+            .issuers
+            .insert(certificate.der(), certificate.clone(), bytes);
+        Ok(certificate)
     }
 
     /// Chains kept now.
     pub fn len(&self) -> usize {
-        self.lock().by_input.len()
+        self.lock().chains.by_key.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Issuing certificates kept now.
+    pub fn issuers(&self) -> usize {
+        self.lock().issuers.by_key.len()
+    }
+
     /// A poisoned lock only means a panic elsewhere mid-update of plain data.
-    fn lock(&self) -> MutexGuard<'_, Entries> {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl std::fmt::Debug for PresentedChains {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.lock();
         f.debug_struct("PresentedChains")
-            .field("capacity", &self.capacity)
-            .field("len", &self.len())
-            .field("bytes", &self.lock().bytes)
+            .field("chains", &kept.chains.by_key.len())
+            .field("chain_bytes", &kept.chains.bytes)
+            .field("issuers", &kept.issuers.by_key.len())
+            .field("issuer_bytes", &kept.issuers.bytes)
             .finish()
     }
 }
 
-fn decoded(input: &[u8]) -> Result<PresentedChain, CertError> {
-    PresentedChain::from_certificates(decode_chain(input)?).ok_or(CertError::Empty)
+/// Values by the exact bytes they were made from, at most `capacity` of them and
+/// `capacity` times a share of bytes; when full, the least recently used go.
+struct Lru<V> {
+    capacity: usize,
+    max_bytes: usize,
+    by_key: HashMap<Box<[u8]>, Slot<V>, foldhash::fast::RandomState>,
+    clock: u64,
+    bytes: usize,
+}
+
+struct Slot<V> {
+    value: V,
+    /// [`Lru::clock`] when last used: the smallest goes first.
+    used: u64,
+    /// The key's and the value's.
+    bytes: usize,
+}
+
+impl<V: Clone> Lru<V> {
+    fn new(capacity: usize, bytes_per_entry: usize) -> Self {
+        Self {
+            capacity,
+            max_bytes: capacity.saturating_mul(bytes_per_entry),
+            by_key: HashMap::default(),
+            clock: 0,
+            bytes: 0,
+        }
+    }
+
+    fn get(&mut self, key: &[u8]) -> Option<V> {
+        self.clock += 1;
+        let slot = self.by_key.get_mut(key)?;
+        slot.used = self.clock;
+        Some(slot.value.clone())
+    }
+
+    /// Keeps `value` (`value_bytes` large) unless it alone exceeds the byte bound.
+    fn insert(&mut self, key: &[u8], value: V, value_bytes: usize) {
+        let bytes = key.len() + value_bytes;
+        if self.capacity == 0 || bytes > self.max_bytes {
+            return;
+        }
+        while self.by_key.len() >= self.capacity || self.bytes + bytes > self.max_bytes {
+            // Scans of the stamps: small next to the decoding a miss already did.
+            let Some(oldest) = self.by_key.values().map(|slot| slot.used).min() else {
+                break;
+            };
+            let mut freed = 0;
+            self.by_key.retain(|_, slot| {
+                let keep = slot.used != oldest;
+                if !keep {
+                    freed += slot.bytes;
+                }
+                keep
+            });
+            self.bytes -= freed;
+        }
+        let used = self.clock;
+        let replaced = self.by_key.insert(key.into(), Slot { value, used, bytes });
+        // Another thread decoded the same input meanwhile: its entry is replaced.
+        self.bytes = self.bytes + bytes - replaced.map_or(0, |slot| slot.bytes);
+    }
 }

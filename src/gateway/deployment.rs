@@ -93,6 +93,10 @@ pub(crate) struct Routed<'d> {
 /// a time; an entry is a few kilobytes.
 const PRESENTED_CHAINS: usize = 256;
 
+/// Issuing certificates kept from those chains: a deployment's clients come from a few
+/// CAs.
+const PRESENTED_ISSUERS: usize = 64;
+
 /// One loaded deployment.
 pub struct Deployment {
     /// Identifies the snapshot in responses and logs (bundle version or content hash).
@@ -340,7 +344,7 @@ impl Deployment {
             version: version.into(),
             cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
-            presented: PresentedChains::new(PRESENTED_CHAINS),
+            presented: PresentedChains::new(PRESENTED_CHAINS, PRESENTED_ISSUERS),
             config,
             trust,
             diagnostics,
