@@ -177,6 +177,34 @@ fn with_extension(common_name: &str, oid: &[u64], content: Vec<u8>) -> Certifica
 }
 
 #[test]
+fn basic_constraints_and_key_usage_are_read_from_their_extension_values() {
+    const BASIC: &[u64] = &[2, 5, 29, 19];
+    const KEY_USAGE: &[u64] = &[2, 5, 29, 15];
+    let read = |oid, content: &[u8]| {
+        let cert = with_extension("ca", oid, content.to_vec());
+        let c = cert.ca_constraints();
+        (c.basic.clone(), c.crl_signer)
+    };
+    // cA TRUE, pathLen 2; keyUsage absent counts as allowing cRLSign.
+    assert_eq!(
+        read(BASIC, &[0x30, 0x06, 0x01, 0x01, 0xFF, 0x02, 0x01, 0x02]),
+        (Ok(Some((true, Some(2)))), true)
+    );
+    // An empty SEQUENCE: cA defaults to FALSE.
+    assert_eq!(read(BASIC, &[0x30, 0x00]), (Ok(Some((false, None))), true));
+    // Not a SEQUENCE: read as absent, as x509-parser's own accessor reads it.
+    assert_eq!(read(BASIC, &[0x04, 0x00]), (Ok(None), true));
+    // keyUsage keyCertSign + cRLSign (bits 5 and 6), then keyCertSign alone.
+    assert_eq!(read(KEY_USAGE, &[0x03, 0x02, 0x01, 0x06]), (Ok(None), true));
+    assert_eq!(
+        read(KEY_USAGE, &[0x03, 0x02, 0x02, 0x04]),
+        (Ok(None), false)
+    );
+    // A keyUsage that does not parse allows nothing.
+    assert_eq!(read(KEY_USAGE, &[0x30, 0x00]), (Ok(None), false));
+}
+
+#[test]
 fn alternative_names_stop_at_the_first_invalid_entry_as_in_dotnet() {
     let sans = sequence(&[
         &tagged(2, b"first.test"),

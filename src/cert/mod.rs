@@ -27,9 +27,11 @@ pub use uploaded::UploadedCertificates;
 use std::sync::OnceLock;
 
 use time::OffsetDateTime;
-use x509_parser::certificate::X509Certificate;
+use x509_parser::certificate::{X509Certificate, X509CertificateParser};
+use x509_parser::nom::Parser as _;
 use x509_parser::oid_registry::{
-    OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_ISSUER_ALT_NAME, OID_X509_EXT_SUBJECT_ALT_NAME,
+    OID_X509_EXT_BASIC_CONSTRAINTS, OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_ISSUER_ALT_NAME,
+    OID_X509_EXT_KEY_USAGE, OID_X509_EXT_SUBJECT_ALT_NAME,
 };
 
 use ext::AltName;
@@ -127,17 +129,28 @@ pub struct CaConstraints {
 }
 
 impl CaConstraints {
+    /// Read as x509-parser's `basic_constraints()` and `key_usage()` read them from a
+    /// deep parse ([`parse`] parses only the extensions' envelopes): repeated is an
+    /// error; a basicConstraints that does not parse counts as absent, a keyUsage that
+    /// does not parse as one without cRLSign.
     fn of(cert: &X509Certificate<'_>) -> Self {
+        use x509_parser::extensions::{BasicConstraints, KeyUsage};
+        use x509_parser::prelude::FromDer as _;
+        let basic = cert
+            .get_extension_unique(&OID_X509_EXT_BASIC_CONSTRAINTS)
+            .map(|found| {
+                let (_, bc) = BasicConstraints::from_der(found?.value).ok()?;
+                Some((bc.ca, bc.path_len_constraint))
+            })
+            .map_err(|e| e.to_string());
+        let crl_signer = match cert.get_extension_unique(&OID_X509_EXT_KEY_USAGE) {
+            Ok(Some(found)) => KeyUsage::from_der(found.value).is_ok_and(|(_, ku)| ku.crl_sign()),
+            Ok(None) => true,
+            Err(_) => false,
+        };
         Self {
-            basic: cert
-                .basic_constraints()
-                .map(|bc| bc.map(|bc| (bc.value.ca, bc.value.path_len_constraint)))
-                .map_err(|e| e.to_string()),
-            crl_signer: match cert.key_usage() {
-                Ok(Some(ku)) => ku.value.crl_sign(),
-                Ok(None) => true,
-                Err(_) => false,
-            },
+            basic,
+            crl_signer,
             self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
         }
     }
@@ -408,8 +421,13 @@ fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
                 .to_owned(),
         ));
     }
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(der).map_err(|e| invalid(describe_parse_error(e)))?;
+    // Extensions are read as envelopes (OID, criticality, value): deep parsing looked
+    // each OID up in a SipHash map and decoded every known extension, a fifth of what
+    // decoding a client certificate cost, for the few that `Certificate` reads itself.
+    let (_, cert) = X509CertificateParser::new()
+        .with_deep_parse_extensions(false)
+        .parse(der)
+        .map_err(|e| invalid(describe_parse_error(e)))?;
     Ok(cert)
 }
 
