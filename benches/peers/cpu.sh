@@ -8,7 +8,8 @@
 #   benches/peers/cpu.sh [--requests 200000] [--runs 3]
 #
 # Needs what run.sh needs. Prints, per mode and gateway, the median of RUNS runs in µs
-# of CPU per request, then every run. A measurement to run by hand, never a CI step.
+# of CPU per request, split into user and system time (the run of the median), then
+# every run. A measurement to run by hand, never a CI step.
 set -euo pipefail
 
 requests=200000
@@ -26,10 +27,11 @@ source "$(dirname "$0")/setup.sh"
 source "$(dirname "$0")/gateways.sh"
 
 tick=$(getconf CLK_TCK)
-# CPU seconds (user + system, all threads) the process has used so far.
-cpu_of() { awk -v tick="$tick" '{ printf "%.3f", ($14 + $15) / tick }' "/proc/$1/stat"; }
+# CPU seconds in user and in system mode (all threads) the process has used so far.
+cpu_of() { awk -v tick="$tick" '{ printf "%.3f %.3f", $14 / tick, $15 / tick }' "/proc/$1/stat"; }
 
-# One oha run against `port`; prints the µs of the gateway's CPU per 200 answer.
+# One oha run against `port`; prints the µs of the gateway's CPU per 200 answer as
+# `total/user/system`.
 per_request() {
   local pid=$1 port=$2; shift 2
   local before after
@@ -41,7 +43,9 @@ per_request() {
   python3 - "$work/oha.json" "$before" "$after" <<'PY'
 import json, sys
 ok = json.load(open(sys.argv[1]))["statusCodeDistribution"].get("200", 0)
-print(f"{(float(sys.argv[3]) - float(sys.argv[2])) / max(ok, 1) * 1e6:.1f}")
+(user0, sys0), (user1, sys1) = (map(float, a.split()) for a in sys.argv[2:4])
+user, system = ((b - a) / max(ok, 1) * 1e6 for a, b in ((user0, user1), (sys0, sys1)))
+print(f"{user + system:.1f}/{user:.1f}/{system:.1f}")
 PY
 }
 
@@ -65,7 +69,14 @@ for mode in "${modes[@]}"; do
   row="| $name |"
   for gateway in "${gateways[@]}"; do
     label=${gateway%%|*}
-    row+=" $(python3 -c "import statistics, sys; v = sorted(map(float, sys.argv[1:])); print(f'{statistics.median(v):.1f} µs ({\", \".join(f\"{x:.1f}\" for x in v)})')" ${all[$label]}) |"
+    row+=" $(python3 - ${all[$label]} <<'PY'
+import sys
+runs = sorted(tuple(map(float, run.split("/"))) for run in sys.argv[1:])
+total, user, system = runs[(len(runs) - 1) // 2]
+every = ", ".join(f"{run[0]:.1f}" for run in runs)
+print(f"{total:.1f} µs (user {user:.1f} + system {system:.1f}; runs {every})")
+PY
+) |"
   done
   echo "$row"
   unset all
