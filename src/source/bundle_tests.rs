@@ -430,10 +430,21 @@ fn paths_that_could_escape_are_refused() {
         "./a",
         "a/",
         "a\nb",
+        "a\u{7f}b",
+        "a\u{85}b",
+        "a\u{9f}",
     ] {
         assert!(check_path(bad).is_err(), "{bad:?} accepted");
     }
-    for good in ["gateway.toml", "ca/root/r.pem", ".hidden", "a..b/c"] {
+    // Beside the control characters: U+00A0 (0xC2 0xA0) and other non-ASCII text.
+    for good in [
+        "gateway.toml",
+        "ca/root/r.pem",
+        ".hidden",
+        "a..b/c",
+        "a\u{a0}b",
+        "zertifikate/größe.pem",
+    ] {
         assert!(check_path(good).is_ok(), "{good:?} refused");
     }
     let bundle = Bundle::new(vec![file("a", b"")], datetime!(2026-01-01 0:00 UTC)).unwrap();
