@@ -537,7 +537,8 @@ fn a_new_client_of_a_known_ca_gets_the_ca_decoded_before() {
     );
     assert_eq!(first.intermediates[0].der(), kept.der());
 
-    // Full: the least recently used issuer goes.
+    // Full: no more than the capacity is kept (which one goes follows the chains' LRU
+    // order, the same code, checked above).
     let one = PresentedChains::new(0, 1);
     one.decode(format!("{}{}", client.pem, ca.pem).as_bytes())
         .unwrap();
