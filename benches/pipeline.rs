@@ -307,8 +307,9 @@ fn validate_jwt(c: &mut Criterion) {
 }
 
 fn lambda_adapter(c: &mut Criterion) {
-    // A CA's first client decodes its whole chain, a new client of a known CA its leaf;
-    // a client's next requests find its chain decoded.
+    // A CA's first client decodes its whole chain, a new client of a known CA (or the
+    // first of a CA the deployment trusts) its leaf; a client's next requests find its
+    // chain decoded.
     for (suffix, known) in KNOWN {
         let samples = Samples::new(known);
         for (name, event) in EVENTS {

@@ -4,11 +4,12 @@
 //! `again` (the default) reuses the chain decoded by the first run, as a deployment does
 //! for a client's next requests; `first` decodes it every time, as for a CA's first
 //! client; `new-client` decodes the leaf and reuses the CA's certificate, as for a new
-//! client of a known CA.
+//! client of a known CA; `trusted-ca` decodes the leaf and takes the CA's certificate
+//! from the trust store, as for the first client of a CA the deployment trusts.
 //!
 //! ```text
 //! cargo build --release --example adapter_cost
-//! valgrind --tool=callgrind target/release/examples/adapter_cost alb 1000 [first|new-client|again]
+//! valgrind --tool=callgrind target/release/examples/adapter_cost alb 1000 [first|new-client|trusted-ca|again]
 //! ```
 //!
 //! valgrind hides the CPU's SHA instructions, so SHA-256 (every decoded certificate)
@@ -29,7 +30,7 @@ fn main() {
     };
     let mode = args.next().unwrap_or_else(|| "again".to_owned());
     let Some((_, known)) = KNOWN.into_iter().find(|(n, _)| *n == mode) else {
-        eprintln!("{mode:?}: first (all decoded), new-client (the leaf) or again (nothing)");
+        eprintln!("{mode:?}: first (all decoded), new-client or trusted-ca (the leaf) or again (nothing)");
         std::process::exit(2);
     };
     let samples = Samples::new(known);

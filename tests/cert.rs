@@ -10,6 +10,7 @@ use certgate::cert::{
     check_chain, decode_chain,
 };
 use common::pki;
+use std::sync::Arc;
 use time::macros::datetime;
 
 fn decode_one(input: &[u8]) -> Certificate {
@@ -545,6 +546,29 @@ fn a_new_client_of_a_known_ca_gets_the_ca_decoded_before() {
     one.decode(format!("{}{}", client.pem, other.pem).as_bytes())
         .unwrap();
     assert_eq!(one.issuers(), 1);
+}
+
+#[test]
+fn a_trusted_ca_in_a_chain_is_a_copy_of_the_trusted_certificate() {
+    let (client, ca) = pki::client_and_ca();
+    let other = pki::ed25519_self_signed();
+    let trusted = Arc::new(Certificate::from_der(&ca.der).unwrap());
+    let chains = PresentedChains::new(0, 4).with_trusted([Arc::clone(&trusted)]);
+
+    let chain = chains
+        .decode(alb_url_encode(&format!("{}{}", client.pem, ca.pem)).as_bytes())
+        .unwrap();
+    assert_eq!(chain.leaf.der(), client.der);
+    assert_eq!(chain.intermediates[0].der(), trusted.der());
+    assert_eq!(chain.intermediates[0].thumbprint(), trusted.thumbprint());
+    assert_eq!(chains.issuers(), 0, "the trusted CA was decoded and kept");
+
+    // Another CA is decoded and kept as before.
+    let chain = chains
+        .decode(format!("{}{}", client.pem, other.pem).as_bytes())
+        .unwrap();
+    assert_eq!(chain.intermediates[0].der(), other.der);
+    assert_eq!(chains.issuers(), 1);
 }
 
 #[test]

@@ -3,9 +3,10 @@
 //! (a fixed number of runs, for callgrind's instruction counts).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use certgate::body::Payload;
-use certgate::cert::PresentedChains;
+use certgate::cert::{PresentedChains, decode_chain};
 use certgate::config::GatewayConfig;
 use certgate::frontend::lambda::metrics::RequestMetric;
 use certgate::frontend::lambda::{LambdaResponse, parse_event, to_gateway_request};
@@ -27,14 +28,18 @@ pub(crate) enum Known {
     Nothing,
     /// The CA's certificate, from another client's chain: only the leaf decoded.
     Issuer,
+    /// The CA's certificate is one the deployment trusts (`ca/` of the bucket): only the
+    /// leaf decoded, even for the CA's first client.
+    TrustedCa,
     /// The chain itself, from this client's earlier requests.
     Chain,
 }
 
-/// The modes by name: `first`, `new-client`, `again`.
-pub(crate) const KNOWN: [(&str, Known); 3] = [
+/// The modes by name: `first`, `new-client`, `trusted-ca`, `again`.
+pub(crate) const KNOWN: [(&str, Known); 4] = [
     ("first", Known::Nothing),
     ("new-client", Known::Issuer),
+    ("trusted-ca", Known::TrustedCa),
     ("again", Known::Chain),
 ];
 
@@ -48,12 +53,20 @@ pub(crate) const EVENTS: [(&str, &str); 3] = [
 impl Samples {
     pub(crate) fn new(known: Known) -> Self {
         let (chains, issuers) = match known {
-            Known::Nothing => (0, 0),
+            Known::Nothing | Known::TrustedCa => (0, 0),
             Known::Issuer => (0, 64),
             Known::Chain => (256, 64),
         };
+        let trusted = match known {
+            Known::TrustedCa => decode_chain(include_bytes!(
+                "../../examples/alb/ca/intermediate/contoso-issuing.pem"
+            ))
+            .expect("examples/alb's issuing CA"),
+            _ => Vec::new(),
+        };
         Self {
-            chains: PresentedChains::new(chains, issuers),
+            chains: PresentedChains::new(chains, issuers)
+                .with_trusted(trusted.into_iter().map(Arc::new)),
             apigateway: GatewayConfig::parse(include_str!(
                 "../../examples/apigateway/gateway.toml"
             ))

@@ -2,7 +2,9 @@
 //! gateway hands it to `context` and to the backend (`forward-certificate`), and the
 //! chains decoded so far, by the bytes they came in.
 
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{CertError, Certificate, chain_blobs};
@@ -55,10 +57,36 @@ impl PresentedChain {
 ///
 /// An ALB forwards the client's issuing CA with every chain, so a new client of a known
 /// CA decodes only its leaf: the CA's certificate is a copy of the one decoded from the
-/// same DER before (8 KiB per issuer of the capacity).
+/// same DER before (8 KiB per issuer of the capacity). A CA certificate the deployment
+/// trusts ([`PresentedChains::with_trusted`]) is not decoded even for its first client:
+/// the trust store decoded the same DER at load.
 pub struct PresentedChains {
     inner: Mutex<Kept>,
+    trusted: HashSet<ByDer, foldhash::fast::RandomState>,
 }
+
+/// A certificate found by its DER.
+struct ByDer(Arc<Certificate>);
+
+impl Borrow<[u8]> for ByDer {
+    fn borrow(&self) -> &[u8] {
+        self.0.der()
+    }
+}
+
+impl Hash for ByDer {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.der().hash(state);
+    }
+}
+
+impl PartialEq for ByDer {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.der() == other.0.der()
+    }
+}
+
+impl Eq for ByDer {}
 
 /// The byte bound's share of one chain: a client's URL-encoded PEM chain of two
 /// certificates, its DER and its decoded names take about 10 KiB.
@@ -85,7 +113,19 @@ impl PresentedChains {
                 chains: Lru::new(chains, BYTES_PER_CHAIN),
                 issuers: Lru::new(issuers, BYTES_PER_ISSUER),
             }),
+            trusted: HashSet::default(),
         }
+    }
+
+    /// These chains, taking a presented certificate whose DER is one of `certificates`
+    /// (the deployment's CAs, decoded at load) as a copy of it, at no cost to the bounds.
+    #[must_use]
+    pub fn with_trusted(
+        mut self,
+        certificates: impl IntoIterator<Item = Arc<Certificate>>,
+    ) -> Self {
+        self.trusted.extend(certificates.into_iter().map(ByDer));
+        self
     }
 
     /// [`decode_chain`](super::decode_chain) of `input` as a presented chain, from the
@@ -118,8 +158,12 @@ impl PresentedChains {
         Ok(chain)
     }
 
-    /// The certificate at `index` of a chain, from the issuers kept when its DER is one.
+    /// The certificate at `index` of a chain: a copy of the trusted or kept certificate
+    /// with its DER if there is one.
     fn issuer(&self, der: Vec<u8>, index: usize) -> Result<Certificate, CertError> {
+        if let Some(trusted) = self.trusted.get(der.as_slice()) {
+            return Ok(Certificate::clone(&trusted.0));
+        }
         if let Some(certificate) = self.lock().issuers.get(&der) {
             return Ok(certificate);
         }
@@ -159,6 +203,7 @@ impl std::fmt::Debug for PresentedChains {
             .field("chain_bytes", &kept.chains.bytes)
             .field("issuers", &kept.issuers.by_key.len())
             .field("issuer_bytes", &kept.issuers.bytes)
+            .field("trusted", &self.trusted.len())
             .finish()
     }
 }

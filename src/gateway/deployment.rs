@@ -344,7 +344,8 @@ impl Deployment {
             version: version.into(),
             cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
-            presented: PresentedChains::new(PRESENTED_CHAINS, PRESENTED_ISSUERS),
+            presented: PresentedChains::new(PRESENTED_CHAINS, PRESENTED_ISSUERS)
+                .with_trusted(trust.roots().iter().chain(trust.intermediates()).cloned()),
             config,
             trust,
             diagnostics,
@@ -673,6 +674,23 @@ mod tests {
             kind,
             message: format!("{path}: {kind:?}"),
         }
+    }
+
+    #[test]
+    fn a_chain_through_a_trusted_ca_takes_the_trust_stores_certificate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/alb");
+        let files = crate::source::read_folder(&root).unwrap();
+        let deployment = Deployment::load(&files, "test", OffsetDateTime::now_utc()).unwrap();
+        let event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/alb/valid.json")).unwrap();
+        let header = event["headers"]["x-amzn-mtls-clientcert"].as_str().unwrap();
+
+        let chain = deployment.presented.decode(header.as_bytes()).unwrap();
+        let ca = &deployment.trust.intermediates()[0];
+        assert_eq!(chain.intermediates[0].der(), ca.der());
+        assert_eq!(chain.intermediates[0].subject(), ca.subject());
+        // Not decoded and kept as an issuer of its own.
+        assert_eq!(deployment.presented.issuers(), 0);
     }
 
     #[test]
