@@ -30,7 +30,9 @@ fn main() {
     };
     let mode = args.next().unwrap_or_else(|| "again".to_owned());
     let Some((_, known)) = KNOWN.into_iter().find(|(n, _)| *n == mode) else {
-        eprintln!("{mode:?}: first (all decoded), new-client or trusted-ca (the leaf) or again (nothing)");
+        eprintln!(
+            "{mode:?}: first (all decoded), new-client or trusted-ca (the leaf) or again (nothing)"
+        );
         std::process::exit(2);
     };
     let samples = Samples::new(known);

@@ -77,7 +77,21 @@ pub(super) fn strip_credentials_for(headers: &mut HeaderMap, from: &http::Uri, n
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none, and this runs on each one several times: one pass over
     // their names costs less than removing each of the nine.
-    if !headers.keys().any(is_hop_by_hop) {
+    let mut found = headers.keys().filter(|name| is_hop_by_hop(name));
+    let Some(first) = found.next() else {
+        return;
+    };
+    // A backend's `Connection: keep-alive` alone, the usual answer: the one header it
+    // names is hop-by-hop itself and absent, so `Connection` is all there is to remove.
+    if *first == header::CONNECTION
+        && found.next().is_none()
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .all(|token| token.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
+    {
+        headers.remove(header::CONNECTION);
         return;
     }
     // One pass over the names finds those hop-by-hop by themselves and those
@@ -212,6 +226,52 @@ mod tests {
         h.insert("x-kept", "yes".parse().unwrap());
         strip_hop_by_hop(&mut h);
         assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn a_connection_header_naming_only_keep_alive_goes_alone() {
+        let stripped = |headers: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in headers {
+                h.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            strip_hop_by_hop(&mut h);
+            h.keys().map(|k| k.as_str().to_owned()).collect::<Vec<_>>()
+        };
+        let kept = ("x-kept", "yes");
+        assert_eq!(stripped(&[("connection", "keep-alive"), kept]), ["x-kept"]);
+        assert_eq!(
+            stripped(&[
+                ("connection", "Keep-Alive ,keep-alive"),
+                ("connection", " KEEP-ALIVE"),
+                kept
+            ]),
+            ["x-kept"]
+        );
+        // `Keep-Alive` itself present, or a header that `close` names: not the fast case.
+        assert_eq!(
+            stripped(&[
+                ("connection", "keep-alive"),
+                ("keep-alive", "timeout=5"),
+                kept
+            ]),
+            ["x-kept"]
+        );
+        assert_eq!(
+            stripped(&[("connection", "close"), ("close", "1"), kept]),
+            ["x-kept"]
+        );
+        assert_eq!(
+            stripped(&[
+                ("connection", "keep-alive, x-secret"),
+                ("x-secret", "1"),
+                kept
+            ]),
+            ["x-kept"]
+        );
     }
 
     #[test]
