@@ -113,6 +113,43 @@ fn rest_v1_reads_identity_client_cert_and_decodes_the_body() {
 }
 
 #[test]
+fn a_context_pem_is_found_again_by_its_json_literal_and_unescaped_when_new() {
+    let (client, _) = common::pki::client_and_ca();
+    let config = config("apigateway", "");
+    let chains = PresentedChains::new(16, 16);
+    let plain = rest_v1(Some(&client.pem), json!({"host": "api.contoso.com"})).to_string();
+    // The same event with every `/` and `+` written as a JSON `\u` escape, those of the
+    // PEM's base64 among them.
+    let escaped = plain.replace('/', r"\u002F").replace('+', r"\u002b");
+    assert_ne!(plain, escaped);
+    let mut thumbprints = Vec::new();
+    for json in [&plain, &escaped, &plain, &escaped] {
+        let event = parse_event(json).unwrap();
+        let (_, request) = to_gateway_request(event, &config, &chains);
+        thumbprints.push(thumbprint(&request).expect("a certificate"));
+    }
+    let expected = certgate::cert::Certificate::from_der(&client.der).unwrap();
+    assert!(thumbprints.iter().all(|t| t == expected.thumbprint()));
+    // One chain per spelling: the second request of each was found by its literal.
+    assert_eq!(chains.len(), 2);
+
+    // A `clientCertPem` that is no string is no event this function serves.
+    let mut odd = rest_v1(Some(&client.pem), json!({"host": "api.contoso.com"}));
+    for value in [json!(5), json!({"pem": "x"}), json!(["x"]), json!(true)] {
+        odd["requestContext"]["identity"]["clientCert"]["clientCertPem"] = value;
+        let error = parse_event(&odd.to_string()).unwrap_err();
+        assert!(
+            matches!(&error, EventError::Unrecognised(why) if why.contains("expected a string")),
+            "{error}"
+        );
+    }
+    // `null` reads as absent.
+    odd["requestContext"]["identity"]["clientCert"]["clientCertPem"] = Value::Null;
+    let (_, request) = run(&odd, &config);
+    assert!(thumbprint(&request).is_none());
+}
+
+#[test]
 fn http_v2_reads_authentication_client_cert() {
     let (client, _) = common::pki::client_and_ca();
     let event = http_v2(Some(&client.pem), json!({"host": "api.contoso.com"}));

@@ -2,7 +2,7 @@
 //! gateway hands it to `context` and to the backend (`forward-certificate`), and the
 //! chains decoded so far, by the bytes they came in.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -134,10 +134,25 @@ impl PresentedChains {
     /// # Errors
     /// Those of [`decode_chain`](super::decode_chain).
     pub fn decode(&self, input: &[u8]) -> Result<PresentedChain, CertError> {
-        if let Some(chain) = self.lock().chains.get(input) {
+        self.decode_by(input, || Cow::Borrowed(input))
+    }
+
+    /// [`decode`](Self::decode) of `input()`, kept and found by `key`: for a value that
+    /// arrives in an encoding of its own (a JSON string literal with its escapes), so that
+    /// a client's next request does not decode that either. `input()` must be a function
+    /// of `key` alone, as an unescaped literal is.
+    ///
+    /// # Errors
+    /// Those of [`decode_chain`](super::decode_chain) for `input()`.
+    pub fn decode_by<'i>(
+        &self,
+        key: &[u8],
+        input: impl FnOnce() -> Cow<'i, [u8]>,
+    ) -> Result<PresentedChain, CertError> {
+        if let Some(chain) = self.lock().chains.get(key) {
             return Ok(chain);
         }
-        let mut blobs = chain_blobs(input)?.into_iter();
+        let mut blobs = chain_blobs(&input())?.into_iter();
         let leaf = Arc::new(Certificate::decode(
             blobs.next().ok_or(CertError::Empty)?,
             1,
@@ -154,7 +169,7 @@ impl PresentedChains {
             .iter()
             .map(|certificate| certificate.der().len() + DECODED_OVERHEAD)
             .sum();
-        self.lock().chains.insert(input, chain.clone(), bytes);
+        self.lock().chains.insert(key, chain.clone(), bytes);
         Ok(chain)
     }
 

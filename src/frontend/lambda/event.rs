@@ -87,7 +87,7 @@ pub struct HttpEvent {
     body: Payload,
     /// API Gateway's `clientCertPem` (REST: `requestContext.identity.clientCert`, HTTP
     /// API: `requestContext.authentication.clientCert`).
-    context_pem: Option<String>,
+    context_pem: Option<ContextPem>,
     client_ip: Option<IpAddr>,
     request_id: Arc<str>,
 }
@@ -425,15 +425,35 @@ fn body(kind: EventKind, raw: &RawEvent<'_>) -> Result<Payload, EventError> {
     })
 }
 
-/// `clientCertPem` from API Gateway's request context (taken: with its `\n` escapes it
-/// is already a string of its own).
-fn context_certificate_pem(kind: EventKind, context: RawContext<'_>) -> Option<String> {
+/// API Gateway's `clientCertPem` as the event spells it, a JSON string literal with a
+/// `\n` escape per PEM line. Read as text, every event unescaped it into a buffer grown
+/// as it went and copied it out; kept as the literal, a client's next request finds its
+/// chain by these bytes ([`PresentedChains::decode_by`]) and only a new one is unescaped.
+#[derive(Debug)]
+struct ContextPem(Box<str>);
+
+impl ContextPem {
+    fn literal(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The PEM text. serde_json checked the literal when it read the event, so this
+    /// does not fail; if it did, the empty text would be no certificate (fail closed).
+    fn text(&self) -> Vec<u8> {
+        serde_json::from_str::<String>(&self.0)
+            .unwrap_or_default()
+            .into_bytes()
+    }
+}
+
+/// `clientCertPem` from API Gateway's request context.
+fn context_certificate_pem(kind: EventKind, context: RawContext<'_>) -> Option<ContextPem> {
     let client_cert = match kind {
         EventKind::RestV1 => context.identity?.client_cert,
         EventKind::HttpV2 => context.authentication?.client_cert,
         EventKind::Alb => None,
     }?;
-    Some(client_cert.client_cert_pem?.0.into_owned())
+    Some(ContextPem(client_cert.client_cert_pem?.as_str().into()))
 }
 
 /// The ALB appends the peer address to X-Forwarded-For: the last entry is the only one
@@ -482,7 +502,7 @@ pub fn to_gateway_request(
     let trusted = match source {
         Some(CertificateSource::Apigateway) => context_pem.map(|pem| {
             chains
-                .decode(pem.as_bytes())
+                .decode_by(pem.literal(), || pem.text().into())
                 .map(ClientCertificate::Presented)
                 .map_err(|source| ForwardedError::Certificate {
                     header: "requestContext.clientCert",

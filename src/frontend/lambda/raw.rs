@@ -118,7 +118,32 @@ pub(super) struct RawAuthentication<'a> {
 #[serde(rename_all = "camelCase")]
 pub(super) struct RawClientCert<'a> {
     #[serde(borrow)]
-    pub(super) client_cert_pem: Option<Text<'a>>,
+    pub(super) client_cert_pem: Option<Literal<'a>>,
+}
+
+/// A JSON string as the event spells it, quotes and escapes included (API Gateway's
+/// `clientCertPem`, a `\n` escape per PEM line: see `event::ContextPem`).
+#[derive(Debug)]
+pub(super) struct Literal<'a>(&'a serde_json::value::RawValue);
+
+impl<'a> Literal<'a> {
+    pub(super) fn as_str(&self) -> &'a str {
+        self.0.get()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Literal<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <&'a serde_json::value::RawValue>::deserialize(deserializer)?;
+        let unexpected = match raw.get().as_bytes().first() {
+            Some(b'"') => return Ok(Self(raw)),
+            Some(b'{') => de::Unexpected::Map,
+            Some(b'[') => de::Unexpected::Seq,
+            Some(b't' | b'f') => de::Unexpected::Other("boolean"),
+            _ => de::Unexpected::Other("number"),
+        };
+        Err(de::Error::invalid_type(unexpected, &"a string"))
+    }
 }
 
 /// A JSON string: borrowed from the event, or unescaped into its own buffer when it
