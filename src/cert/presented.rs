@@ -140,11 +140,12 @@ impl PresentedChains {
     /// [`decode`](Self::decode) of `input()`, kept and found by `key`: for a value that
     /// arrives in an encoding of its own (a JSON string literal with its escapes), so that
     /// a client's next request does not decode that either. `input()` must be a function
-    /// of `key` alone, as an unescaped literal is.
+    /// of `key` alone, as an unescaped literal is: a key that did not determine its input
+    /// would hand one client's chain to another, hence crate-internal.
     ///
     /// # Errors
     /// Those of [`decode_chain`](super::decode_chain) for `input()`.
-    pub fn decode_by<'i>(
+    pub(crate) fn decode_by<'i>(
         &self,
         key: &[u8],
         input: impl FnOnce() -> Cow<'i, [u8]>,
