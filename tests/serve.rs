@@ -670,6 +670,51 @@ async fn sigterm_stops_the_server_gracefully() {
     s.wait_for_log("stopped").await;
 }
 
+/// Lines reach stderr from a thread of their own, many with one write under load: none is
+/// lost or torn, and all are out by the time the server has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_line_is_written_whole_before_serve_stops() {
+    const CLIENTS: usize = 4;
+    const EACH: usize = 300;
+    let mut s = Served::start().await;
+    let range = format!("[1-{EACH}]");
+    let runs = (0..CLIENTS).map(|client| {
+        let path = format!("/echo/c{client}-{range}");
+        let s = &s;
+        async move { curl(s, REQUEST, Cert::Good, &path, &[]).await }
+    });
+    for out in futures_util::future::join_all(runs).await {
+        assert!(out.success, "{}", out.stderr);
+    }
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(s.child.wait().unwrap().success());
+    s.wait_for_log("stopped").await;
+    let log = s.log();
+    let stopped = log.iter().position(|l| l.contains("stopped")).unwrap();
+    for client in 0..CLIENTS {
+        for i in 1..=EACH {
+            let needle = format!(" path=/echo/c{client}-{i} status=200 decision=proxied ");
+            let at: Vec<usize> = (0..log.len())
+                .filter(|&n| log[n].contains(&needle))
+                .collect();
+            assert_eq!(at.len(), 1, "{needle:?} logged {} times", at.len());
+            assert!(at[0] < stopped, "{needle:?} after `stopped`");
+            assert!(
+                log[at[0]].ends_with(|c: char| c.is_ascii_alphanumeric()),
+                "{}",
+                log[at[0]]
+            );
+        }
+    }
+}
+
 #[test]
 fn an_unreachable_s3_deployment_stops_serve_at_start_with_the_reason() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -71,6 +71,11 @@ impl Process {
         self.wait_for_log_after(0, needle).await
     }
 
+    /// Every line logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
     pub fn log_len(&self) -> usize {
         self.log.lock().unwrap().len()
     }

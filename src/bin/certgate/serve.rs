@@ -143,7 +143,7 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = deployment_args::require_config(args.config.as_deref())?;
-    init_logging();
+    let _log = init_logging();
     let reload = (args.reload_seconds > 0.0).then(|| Duration::from_secs_f64(args.reload_seconds));
     let limits = Limits::from(args.limits);
     anyhow::ensure!(
@@ -197,17 +197,31 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Logs to stderr, one line per event; `RUST_LOG` filters (default `info`; request lines
-/// are `certgate::request`).
-pub(crate) fn init_logging() {
+/// are `certgate::request`). Lines go to stderr from a thread of their own, as Envoy's
+/// and nginx's buffered access logs do: a line is written as soon as that thread runs,
+/// and under load it writes every line queued meanwhile with one system call, where each
+/// request's line took one of its own. None is dropped: at 8,192 queued
+/// lines a logging thread waits (as it waited on a slow stderr before), and the
+/// returned guard writes what is left when the command ends, so hold it until then.
+pub(crate) fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(8192)
+        .thread_name("certgate-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(ansi)
         .event_format(TextFormat::new(ansi))
         .try_init();
+    guard
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is
