@@ -652,9 +652,7 @@ async fn sigterm_stops_the_server_gracefully() {
     let mut s = Served::start().await;
     let answer = send(s.addr, get(REQUEST, Cert::Good, true)).await.unwrap();
     assert_eq!(answer.status, 200);
-    let pid = s.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(killed.success());
+    s.signal("TERM");
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = s.child.try_wait().unwrap() {
@@ -686,14 +684,7 @@ async fn every_request_line_is_written_whole_before_serve_stops() {
     for out in futures_util::future::join_all(runs).await {
         assert!(out.success, "{}", out.stderr);
     }
-    let pid = s.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    s.signal("TERM");
     assert!(s.child.wait().unwrap().success());
     s.wait_for_log("stopped").await;
     let log = s.log();
