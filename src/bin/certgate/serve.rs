@@ -197,12 +197,12 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Logs to stderr, one line per event; `RUST_LOG` filters (default `info`; request lines
-/// are `certgate::request`). Lines go to stderr from a thread of their own, as Envoy's
-/// and nginx's buffered access logs do: a line is written as soon as that thread runs,
-/// and under load it writes every line queued meanwhile with one system call, where each
-/// request's line took one of its own. None is dropped: at 8,192 queued
-/// lines a logging thread waits (as it waited on a slow stderr before), and the
-/// returned guard writes what is left when the command ends, so hold it until then.
+/// are `certgate::request`). Lines reach stderr from a thread of their own, as with
+/// Envoy's and nginx's buffered access logs: at once when that thread is idle, and under
+/// load every line queued meanwhile with one system call, where each request's line took
+/// one of its own. None is dropped: with 8,192 lines queued, a thread that logs waits (as
+/// it waited on a slow stderr before), and the returned guard writes what is left when
+/// the command ends: hold it until then.
 pub(crate) fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
