@@ -47,8 +47,12 @@ cat >"$work/haproxy.cfg" <<CONF
 global
   nbthread 1
   maxconn 4096
+  # A line per request, as nginx's access log and certgate's request log write.
+  log stdout format raw local0 info
 defaults
   mode http
+  log global
+  option httplog
   timeout connect 5s
   timeout client 30s
   timeout server 30s
