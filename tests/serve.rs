@@ -653,17 +653,7 @@ async fn sigterm_stops_the_server_gracefully() {
     let answer = send(s.addr, get(REQUEST, Cert::Good, true)).await.unwrap();
     assert_eq!(answer.status, 200);
     s.signal("TERM");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = s.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still running 30 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = s.wait_for_exit().await;
     assert!(status.success(), "{status:?}");
     s.wait_for_log("stopped").await;
 }
@@ -685,7 +675,8 @@ async fn every_request_line_is_written_whole_before_serve_stops() {
         assert!(out.success, "{}", out.stderr);
     }
     s.signal("TERM");
-    assert!(s.child.wait().unwrap().success());
+    let status = s.wait_for_exit().await;
+    assert!(status.success(), "{status:?}");
     s.wait_for_log("stopped").await;
     let log = s.log();
     let stopped = log.iter().position(|l| l.contains("stopped")).unwrap();

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,18 @@ impl Process {
             .status()
             .unwrap();
         assert!(sent.success(), "kill -{signal}: {sent:?}");
+    }
+
+    /// How the process ended, waiting up to 30 s for it.
+    pub async fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Every line logged so far.
