@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
 use certgate::files::SourceFile;
 use certgate::gateway::{CheckFailed, check_deployment};
 use certgate::source::bundle::{BUNDLE_NAME, BundleError, JSON_BUNDLE_NAME};
@@ -502,6 +502,62 @@ async fn a_corrupted_bundle_is_an_error_not_a_panic() {
         "{error}"
     );
     assert_eq!(refresher.snapshot().current().unwrap().value, "contoso");
+}
+
+/// The bundle's bytes are checked against S3's checksum of the whole object as they
+/// arrive (the SDK's check, asked for with `ChecksumMode::Enabled`): bytes that do not
+/// match it are refused.
+#[tokio::test]
+async fn a_bundle_that_does_not_match_the_checksum_s3_states_is_refused() {
+    let (_moto, source, _) = contoso_pushed().await;
+    assert!(matches!(source.fetch(None).await, Ok(Fetch::Loaded(_))));
+
+    // moto keeps a checksum as its writer states it: here one of other bytes, as if the
+    // object had been damaged after S3 took it.
+    let pushed = source.read(BUNDLE_NAME, u64::MAX).await.unwrap();
+    source
+        .client()
+        .put_object()
+        .bucket(BUCKET)
+        .key(source.location().key(BUNDLE_NAME))
+        .body(ByteStream::from(pushed))
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .checksum_crc32("AAAAAA==")
+        .send()
+        .await
+        .unwrap();
+    let error = source.fetch(None).await.expect_err("refused");
+    assert!(
+        error.to_string().contains("reading the body") && error.to_string().contains("checksum"),
+        "{error}"
+    );
+}
+
+/// A bundle that S3's checksum vouched for byte for byte is not hashed again (that pass
+/// would only find what the checksum found): what it states is read as stated, here a
+/// version that is not its content's. The same object read without S3's word is refused
+/// (`a_wrong_version_is_detected` among the bundle's unit tests).
+#[tokio::test]
+async fn a_bundle_s3_vouches_for_is_not_hashed_again() {
+    let (_moto, source, pki) = contoso_pushed().await;
+    let files = deployment(&pki, "contoso");
+    let version = content_version(&files);
+    let pushed = source.read(BUNDLE_NAME, u64::MAX).await.unwrap();
+    let at = pushed
+        .windows(version.len())
+        .position(|window| window == version.as_bytes())
+        .unwrap();
+    let mut restated = pushed.clone();
+    restated[at..at + version.len()].copy_from_slice(b"0123456789abcdef");
+    put_object(&source, BUNDLE_NAME, restated).await;
+
+    let Fetch::Loaded(loaded) = source.fetch(None).await.unwrap() else {
+        panic!("no deployment");
+    };
+    assert_eq!(loaded.version, "0123456789abcdef");
+    let mut expected = files;
+    expected.sort_by(|a, b| a.path.cmp(&b.path));
+    assert_eq!(loaded.files, expected);
 }
 
 #[tokio::test]

@@ -213,6 +213,27 @@ impl Bundle {
     /// # Errors
     /// Any [`BundleError`]; the message says what is wrong.
     pub fn decode(chunks: &[Bytes], limits: &Limits) -> Result<Self, BundleError> {
+        Self::decode_with(chunks, limits, Transfer::Unchecked)
+    }
+
+    /// [`Bundle::decode`] of an object whose every byte was already checked on its way
+    /// against a checksum of the whole object stated by its store (S3's full-object
+    /// CRC or SHA, which the SDK checks as the body arrives): the same checks but the
+    /// SHA-256 pass over every byte, which would find again what that checksum found (a
+    /// truncated or corrupted object). That pass was the largest part of a cold start's
+    /// decode (0.3 ms of 8 for 676 KiB).
+    ///
+    /// # Errors
+    /// Any [`BundleError`] but the hash mismatches.
+    pub fn decode_checksummed(chunks: &[Bytes], limits: &Limits) -> Result<Self, BundleError> {
+        Self::decode_with(chunks, limits, Transfer::Checksummed)
+    }
+
+    fn decode_with(
+        chunks: &[Bytes],
+        limits: &Limits,
+        transfer: Transfer,
+    ) -> Result<Self, BundleError> {
         let max = max_bundle_bytes(limits);
         let size: u64 = chunks.iter().map(|chunk| chunk.len() as u64).sum();
         if size > max {
@@ -239,21 +260,23 @@ impl Bundle {
             .unzip();
         // The version hashes every byte: one pass checks the whole bundle. Only when it
         // fails are the files hashed one by one, to name the one that is corrupted.
-        let computed = content_version(&files);
-        if computed != version {
-            let corrupted = files
-                .iter()
-                .zip(&hashes)
-                .find(|(file, stated)| !stated.matches(&file.bytes));
-            return Err(match corrupted {
-                Some((file, _)) => BundleError::HashMismatch {
-                    path: file.path.clone(),
-                },
-                None => BundleError::VersionMismatch {
-                    stated: version,
-                    computed,
-                },
-            });
+        if transfer == Transfer::Unchecked {
+            let computed = content_version(&files);
+            if computed != version {
+                let corrupted = files
+                    .iter()
+                    .zip(&hashes)
+                    .find(|(file, stated)| !stated.matches(&file.bytes));
+                return Err(match corrupted {
+                    Some((file, _)) => BundleError::HashMismatch {
+                        path: file.path.clone(),
+                    },
+                    None => BundleError::VersionMismatch {
+                        stated: version,
+                        computed,
+                    },
+                });
+            }
         }
         Ok(Self {
             version,
@@ -261,6 +284,15 @@ impl Bundle {
             files,
         })
     }
+}
+
+/// Whether a bundle's bytes were checked on their way, which decides whether decoding
+/// hashes every byte again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    Unchecked,
+    /// Against a checksum of the whole object, stated by its store.
+    Checksummed,
 }
 
 /// The stated version, the stated push time and the files of a format-3 or format-2

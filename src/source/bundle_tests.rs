@@ -321,6 +321,47 @@ fn a_wrong_version_is_detected() {
     );
 }
 
+/// An object checked on its way against its store's checksum of the whole object reads
+/// as `decode` reads it, every check made but the SHA-256 pass over its bytes: content
+/// that does not match its stated hashes (which that checksum would have refused) is the
+/// one thing it no longer finds.
+#[test]
+fn a_checksummed_object_is_read_alike_without_the_hash_pass() {
+    let bytes = sample().encode();
+    let limits = Limits::default();
+    let whole = [Bytes::copy_from_slice(&bytes)];
+    assert_eq!(
+        Bundle::decode_checksummed(&whole, &limits),
+        Bundle::decode(&whole, &limits)
+    );
+    let cut = [Bytes::copy_from_slice(&bytes[..bytes.len() - 1])];
+    assert_eq!(
+        Bundle::decode_checksummed(&cut, &limits),
+        Bundle::decode(&cut, &limits)
+    );
+    assert!(Bundle::decode(&cut, &limits).is_err());
+    let small = Limits {
+        max_files: 1,
+        ..limits
+    };
+    assert!(matches!(
+        Bundle::decode_checksummed(&whole, &small),
+        Err(BundleError::TooManyFiles { .. })
+    ));
+
+    let corrupted = [Bytes::from(replaced(
+        &bytes,
+        b"CERTIFICATE-----\n",
+        b"CERTIFICATE-----\r",
+    ))];
+    assert!(matches!(
+        Bundle::decode(&corrupted, &limits),
+        Err(BundleError::HashMismatch { .. })
+    ));
+    let read = Bundle::decode_checksummed(&corrupted, &limits).unwrap();
+    assert_eq!(read.version, sample().version);
+}
+
 /// Cut anywhere, a bundle is an error that says so: JSON when the cut leaves no format-2
 /// magic, "truncated" after it.
 #[test]

@@ -12,8 +12,9 @@ use std::fmt;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType};
 use bytes::Bytes;
 use time::OffsetDateTime;
 
@@ -166,14 +167,24 @@ impl S3Source {
                 ));
             }
         }
-        let (key, etag, chunks) = match got {
+        let (key, etag, chunks, checksummed) = match got {
             Got::NotModified => return Ok(Fetch::NotModified),
             Got::Missing => return self.fetch_files().await.map(Fetch::Loaded),
-            Got::Object { key, etag, chunks } => (key, etag, chunks),
+            Got::Object {
+                key,
+                etag,
+                chunks,
+                checksummed,
+            } => (key, etag, chunks, checksummed),
         };
         // The files are slices of the chunks the object arrived in: not copied into
         // fresh pages of their own, which at a cold start cost more than the copy.
-        let bundle = Bundle::decode(&chunks, &self.limits).map_err(|source| S3Error::Bundle {
+        let decoded = if checksummed {
+            Bundle::decode_checksummed(&chunks, &self.limits)
+        } else {
+            Bundle::decode(&chunks, &self.limits)
+        };
+        let bundle = decoded.map_err(|source| S3Error::Bundle {
             bucket: self.location.bucket.clone(),
             key,
             source,
@@ -190,12 +201,15 @@ impl S3Source {
     /// One conditional GET of the bundle object `name`.
     async fn get_bundle(&self, name: &str, previous_etag: Option<&str>) -> Result<Got, S3Error> {
         let key = self.location.key(name);
+        // Asked for explicitly, the SDK checks the object's checksum whatever the
+        // environment's `AWS_RESPONSE_CHECKSUM_VALIDATION` says.
         let response = self
             .client
             .get_object()
             .bucket(&self.location.bucket)
             .key(&key)
             .set_if_none_match(previous_etag.map(str::to_owned))
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await;
         let output = match response {
@@ -205,6 +219,7 @@ impl S3Source {
             Err(error) => return Err(self.s3_error("GetObject", &key, &error)),
         };
         let etag = output.e_tag.clone();
+        let checksummed = checksum_covers_object(&output);
         let chunks = self
             .read_body(
                 &key,
@@ -213,7 +228,12 @@ impl S3Source {
                 max_bundle_bytes(&self.limits),
             )
             .await?;
-        Ok(Got::Object { key, etag, chunks })
+        Ok(Got::Object {
+            key,
+            etag,
+            chunks,
+            checksummed,
+        })
     }
 
     /// Every object under the prefix (keys and sizes), at most `max_files` + reserved ones.
@@ -469,7 +489,28 @@ enum Got {
         etag: Option<String>,
         /// As it arrived: the bundle's files are slices of these chunks.
         chunks: Vec<Bytes>,
+        /// Every byte of `chunks` was checked against S3's checksum of the whole object.
+        checksummed: bool,
     },
+}
+
+/// Whether the SDK checked every byte of `output`'s body against a checksum S3 stated
+/// for the whole object. It checks the one checksum S3 returns when asked with
+/// `ChecksumMode::Enabled` (since 2025 S3 keeps one for every object it stores; an
+/// object may also have been written without one) and fails the body's read on a
+/// mismatch. A multipart object's checksum of its parts (`…-N`, type `COMPOSITE`) is
+/// not checked by the SDK, so it does not count.
+fn checksum_covers_object(output: &GetObjectOutput) -> bool {
+    let stated = [
+        output.checksum_crc64_nvme(),
+        output.checksum_crc32_c(),
+        output.checksum_crc32(),
+        output.checksum_sha1(),
+        output.checksum_sha256(),
+    ];
+    output.checksum_type() != Some(&ChecksumType::Composite)
+        && stated.iter().any(Option::is_some)
+        && stated.iter().flatten().all(|value| !value.contains('-'))
 }
 
 /// S3 answers a matching `If-None-Match` with 304, which the SDK turns into an error.
