@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{BucketVersioningStatus, ChecksumAlgorithm, VersioningConfiguration};
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, VersioningConfiguration,
+};
 use certgate::files::SourceFile;
 use certgate::gateway::{CheckFailed, check_deployment};
 use certgate::source::bundle::{BUNDLE_NAME, BundleError, JSON_BUNDLE_NAME};
@@ -542,6 +544,17 @@ async fn a_bundle_s3_vouches_for_is_not_hashed_again() {
     let (_moto, source, pki) = contoso_pushed().await;
     let files = deployment(&pki, "contoso");
     let version = content_version(&files);
+    // `trust push` states the checksum S3 keeps with the bundle.
+    let stated = source
+        .client()
+        .get_object()
+        .bucket(BUCKET)
+        .key(source.location().key(BUNDLE_NAME))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert!(stated.checksum_crc32().is_some());
     let pushed = source.read(BUNDLE_NAME, u64::MAX).await.unwrap();
     let at = pushed
         .windows(version.len())

@@ -24,7 +24,9 @@
 //!
 //! Reading is bounded by [`Limits`] and checks the version, a hash of every byte (and then,
 //! to name the culprit, each file's hash), so a truncated or corrupted object is an error
-//! that says what is wrong, never a panic and never a half deployment.
+//! that says what is wrong, never a panic and never a half deployment. An object whose
+//! store checked every byte against a checksum of the whole object on the way (S3's, see
+//! [`Bundle::decode_checksummed`]) is not hashed again.
 
 use std::borrow::Cow;
 

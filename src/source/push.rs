@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ChecksumAlgorithm;
 use base64::Engine as _;
 use time::OffsetDateTime;
 
@@ -295,6 +296,9 @@ async fn put(
         .bucket(&s3.location().bucket)
         .key(&key)
         .content_type(content_type(path))
+        // Stated whatever `AWS_REQUEST_CHECKSUM_CALCULATION` says: S3 keeps it, and a
+        // reader's SDK checks every byte against it (the SDK's default algorithm).
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
         .body(bytes.into());
     for (name, value) in metadata {
         request = request.metadata(*name, value);
