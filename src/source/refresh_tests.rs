@@ -218,6 +218,21 @@ async fn a_panicking_build_is_a_build_error() {
     assert_eq!(refresher.snapshot().version().as_deref(), Some("v1"));
 }
 
+/// The cold start builds on the runtime's own thread (no blocking-pool thread to start):
+/// a panic there is the same build error, and nothing is served.
+#[tokio::test]
+async fn a_panicking_build_at_cold_start_is_a_build_error() {
+    let fake = Fake::default();
+    fake.then(loaded("panic", "\"e1\""));
+    let (refresher, _) = refresher(&fake);
+    let error = refresher.load_initial().await.unwrap_err();
+    assert!(
+        matches!(&error, RefreshError::Build { message, .. } if message == "the build panicked: builder bug"),
+        "{error:?}"
+    );
+    assert!(refresher.snapshot().current().is_none());
+}
+
 #[tokio::test]
 async fn the_tick_runs_after_each_background_refresh_with_the_served_deployment() {
     let fake = Fake::default();

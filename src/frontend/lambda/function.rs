@@ -48,8 +48,10 @@ pub(crate) const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 /// Bound on one S3 request, retries included. Lambda's init phase lasts at most 10 s.
 pub(crate) const S3_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Bound on the whole cold-start load (fetch and build); past it the function starts
-/// without a deployment (503) and the background task keeps trying.
+/// Bound on the cold-start load's waiting (S3, secrets); past it the function starts
+/// without a deployment (503) and the background task keeps trying. The build that
+/// follows a fetch runs to its end on this thread (CPU work, bounded by the
+/// deployment's limits, that no timeout could stop).
 pub(crate) const COLD_START_BUDGET: Duration = Duration::from_secs(8);
 
 /// The function's settings, from the environment.
