@@ -162,7 +162,7 @@ struct State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BuildOn {
     /// The cold start's: nothing else runs yet, and a thread of its own cost a cold start
-    /// about 90 page faults (its stack and allocator heap) and 0.5 ms of CPU. Not bounded
+    /// 66 page faults (its stack and allocator heap) and about 0.2 ms of CPU. Not bounded
     /// by a timeout around the load (nothing can stop CPU work, on either thread); the
     /// build is bounded by the deployment's [`Limits`](super::Limits).
     ThisThread,
