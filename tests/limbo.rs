@@ -524,3 +524,69 @@ fn x509_limbo_cases_that_apply_to_verify_agree_or_are_listed() {
     );
     assert_eq!(ran_listed, listed.len());
 }
+
+/// Every certificate of the suite (trusted, intermediate and peer: about 30,000, some
+/// malformed on purpose) is read by certgate's reader of the certificate's structure
+/// (`cert/tbs.rs`) exactly when x509-parser, which it replaced, reads it, and the two
+/// agree on the serial number, validity, version and signature algorithm.
+#[test]
+fn certificates_decode_as_x509_parser_read_them() {
+    use x509_parser::certificate::X509CertificateParser;
+    use x509_parser::nom::Parser as _;
+
+    let suite: Suite = read_gz("limbo.json.gz");
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut read, mut refused, mut differ) = (0, 0, Vec::new());
+    for case in &suite.testcases {
+        let pems = case
+            .trusted_certs
+            .iter()
+            .chain(&case.untrusted_intermediates)
+            .chain([&case.peer_certificate]);
+        for der in
+            pems.flat_map(|pem| certgate::cert::split_chain(pem.as_bytes()).unwrap_or_default())
+        {
+            if !seen.insert(der.clone()) {
+                continue;
+            }
+            let ours = certgate::cert::Certificate::from_der(&der);
+            let theirs = X509CertificateParser::new()
+                .with_deep_parse_extensions(false)
+                .parse(&der)
+                .ok()
+                .filter(|(rest, _)| rest.is_empty());
+            match (ours, theirs) {
+                (Ok(c), Some((_, x))) => {
+                    let tbs = &x.tbs_certificate;
+                    let serial: String = tbs
+                        .raw_serial()
+                        .iter()
+                        .map(|b| format!("{b:02X}"))
+                        .collect();
+                    if c.not_before() == tbs.validity.not_before.to_datetime()
+                        && c.not_after() == tbs.validity.not_after.to_datetime()
+                        && c.version() == tbs.version.0 + 1
+                        && c.serial_number() == serial
+                        && c.signature_algorithm().value
+                            == x.signature_algorithm.algorithm.to_id_string()
+                    {
+                        read += 1;
+                    } else {
+                        differ.push(format!("{}: the fields differ", case.id));
+                    }
+                }
+                (Err(_), None) => refused += 1,
+                (Ok(_), None) => differ.push(format!("{}: only certgate reads it", case.id)),
+                (Err(e), Some(_)) => {
+                    differ.push(format!("{}: only x509-parser reads it ({e})", case.id));
+                }
+            }
+        }
+    }
+    assert!(
+        differ.is_empty() && read > 10_000,
+        "{read} read alike, {refused} refused alike, {} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}

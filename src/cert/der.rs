@@ -1,8 +1,7 @@
-//! A minimal DER reader for the parts of a certificate whose exact bytes matter to
-//! .NET's string formats (names, general names, EKU). x509-parser gives us the
-//! certificate's structure; these small pieces are read here so that every rule
-//! (encoding order inside a SET, which string types decode, what counts as invalid)
-//! is ours and matches .NET's `AsnReader` in DER mode.
+//! A minimal DER reader: for the certificate's structure (`tbs.rs`) and for the parts
+//! whose exact bytes matter to .NET's string formats (names, general names, EKU), read
+//! here so that every rule (encoding order inside a SET, which string types decode,
+//! what counts as invalid) is ours and matches .NET's `AsnReader` in DER mode.
 
 use std::fmt::Write as _;
 
@@ -73,6 +72,11 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.data.len()
+    }
+
+    /// The input not read yet.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or_default()
     }
 
     /// Reads the next TLV.

@@ -18,6 +18,7 @@ mod ext;
 mod name;
 mod on_demand;
 mod presented;
+mod tbs;
 mod uploaded;
 
 pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
@@ -27,16 +28,18 @@ pub use uploaded::UploadedCertificates;
 use std::sync::OnceLock;
 
 use time::OffsetDateTime;
-use x509_parser::certificate::{X509Certificate, X509CertificateParser};
-use x509_parser::nom::Parser as _;
-use x509_parser::oid_registry::{
-    OID_X509_EXT_BASIC_CONSTRAINTS, OID_X509_EXT_EXTENDED_KEY_USAGE, OID_X509_EXT_ISSUER_ALT_NAME,
-    OID_X509_EXT_KEY_USAGE, OID_X509_EXT_SUBJECT_ALT_NAME,
-};
 
 use ext::AltName;
 use name::Name;
 use on_demand::{LazyName, OnDemand};
+use tbs::Tbs;
+
+/// The content octets of the extension OIDs certgate reads (2.5.29.x).
+const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+const OID_ISSUER_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x12];
+const OID_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+const OID_EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
 
 /// Why input could not be decoded as a certificate. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,21 +132,18 @@ pub struct CaConstraints {
 }
 
 impl CaConstraints {
-    /// Read as x509-parser's `basic_constraints()` and `key_usage()` read them from a
-    /// deep parse ([`parse`] parses only the extensions' envelopes): repeated is an
-    /// error; a basicConstraints that does not parse counts as absent, a keyUsage that
-    /// does not parse as one without cRLSign.
-    fn of(cert: &X509Certificate<'_>) -> Self {
+    /// Read as x509-parser's `basic_constraints()` and `key_usage()` read them ([`parse`]
+    /// checks only the extensions' envelopes): repeated is an error; a basicConstraints
+    /// that does not parse counts as absent, a keyUsage that does not parse as one
+    /// without cRLSign.
+    fn of(cert: &Tbs<'_>) -> Self {
         use x509_parser::extensions::{BasicConstraints, KeyUsage};
         use x509_parser::prelude::FromDer as _;
-        let basic = cert
-            .get_extension_unique(&OID_X509_EXT_BASIC_CONSTRAINTS)
-            .map(|found| {
-                let (_, bc) = BasicConstraints::from_der(found?.value).ok()?;
-                Some((bc.ca, bc.path_len_constraint))
-            })
-            .map_err(|e| e.to_string());
-        let crl_signer = match cert.get_extension_unique(&OID_X509_EXT_KEY_USAGE) {
+        let basic = cert.unique_extension(OID_BASIC_CONSTRAINTS).map(|found| {
+            let (_, bc) = BasicConstraints::from_der(found?.value).ok()?;
+            Some((bc.ca, bc.path_len_constraint))
+        });
+        let crl_signer = match cert.unique_extension(OID_KEY_USAGE) {
             Ok(Some(found)) => KeyUsage::from_der(found.value).is_ok_and(|(_, ku)| ku.crl_sign()),
             Ok(None) => true,
             Err(_) => false,
@@ -151,7 +151,7 @@ impl CaConstraints {
         Self {
             basic,
             crl_signer,
-            self_issued: cert.subject().as_raw() == cert.issuer().as_raw(),
+            self_issued: cert.subject == cert.issuer,
         }
     }
 }
@@ -212,11 +212,10 @@ impl Certificate {
     }
 
     fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
-        let cert = parse(&der, index)?;
-        let parts = Parts::of(&cert);
-        let tbs = &cert.tbs_certificate;
-        let subject = LazyName::at(&der, tbs.subject.as_raw());
-        let issuer = LazyName::at(&der, tbs.issuer.as_raw());
+        let tbs = parse(&der, index)?;
+        let parts = Parts::of(&tbs);
+        let subject = LazyName::at(&der, tbs.subject);
+        let issuer = LazyName::at(&der, tbs.issuer);
         let mut sha256 = [0; 32];
         sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         Ok(Self {
@@ -227,16 +226,16 @@ impl Certificate {
             sans: OnceLock::new(),
             thumbprint: OnceLock::new(),
             sha256,
-            serial_number: OnDemand::at(&der, tbs.raw_serial()),
-            not_before: tbs.validity.not_before.to_datetime(),
-            not_after: tbs.validity.not_after.to_datetime(),
-            version: tbs.version.0.saturating_add(1),
-            signature_algorithm: OnDemand::at(&der, cert.signature_algorithm.algorithm.as_bytes()),
+            serial_number: OnDemand::at(&der, tbs.serial),
+            not_before: tbs.not_before,
+            not_after: tbs.not_after,
+            version: tbs.version.saturating_add(1),
+            signature_algorithm: OnDemand::at(&der, tbs.signature_algorithm),
             extended_key_usages: parts
                 .extended_key_usages
                 .map(|value| OnDemand::at(&der, value)),
-            public_key: OnDemand::at(&der, tbs.subject_pki.raw),
-            constraints: CaConstraints::of(&cert),
+            public_key: OnDemand::at(&der, tbs.spki),
+            constraints: CaConstraints::of(&tbs),
             der,
         })
     }
@@ -385,7 +384,7 @@ impl Certificate {
 
 /// Every check [`Certificate::from_der`] makes, and the parsed certificate: what can
 /// fail in decoding fails here, and nothing after it can.
-fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
+fn parse(der: &[u8], index: usize) -> Result<Tbs<'_>, CertError> {
     if der.is_empty() {
         return Err(CertError::Empty);
     }
@@ -421,14 +420,7 @@ fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, CertError> {
                 .to_owned(),
         ));
     }
-    // Extensions are read as envelopes (OID, criticality, value): deep parsing looked
-    // each OID up in a SipHash map and decoded every known extension, a fifth of what
-    // decoding a client certificate cost, for the few that `Certificate` reads itself.
-    let (_, cert) = X509CertificateParser::new()
-        .with_deep_parse_extensions(false)
-        .parse(der)
-        .map_err(|e| invalid(describe_parse_error(e)))?;
-    Ok(cert)
+    tbs::read(der).map_err(invalid)
 }
 
 /// `Thumbprint`: SHA-1 of the DER, uppercase hex.
@@ -539,7 +531,7 @@ struct Parts<'a> {
 }
 
 impl<'a> Parts<'a> {
-    fn of(cert: &X509Certificate<'a>) -> Self {
+    fn of(cert: &Tbs<'a>) -> Self {
         let mut parts = Self {
             subject_alt: Vec::new(),
             issuer_alt: Vec::new(),
@@ -548,14 +540,14 @@ impl<'a> Parts<'a> {
         // Compared as DER: formatting each extension's OID as text cost more than
         // reading the extensions themselves.
         for extension in cert.extensions() {
-            let oid = &extension.oid;
-            if *oid == OID_X509_EXT_SUBJECT_ALT_NAME {
+            let oid = extension.oid;
+            if oid == OID_SUBJECT_ALT_NAME {
                 parts
                     .subject_alt
                     .extend(ext::general_names(extension.value));
-            } else if *oid == OID_X509_EXT_ISSUER_ALT_NAME {
+            } else if oid == OID_ISSUER_ALT_NAME {
                 parts.issuer_alt.extend(ext::general_names(extension.value));
-            } else if *oid == OID_X509_EXT_EXTENDED_KEY_USAGE {
+            } else if oid == OID_EXTENDED_KEY_USAGE {
                 parts.extended_key_usages = Some(extension.value);
             }
         }
@@ -711,13 +703,6 @@ fn bit_len(bytes: &[u8]) -> u32 {
     let significant = &bytes[start..];
     let bits = (significant.len() - 1) * 8 + (8 - significant[0].leading_zeros() as usize);
     u32::try_from(bits).unwrap_or(u32::MAX)
-}
-
-fn describe_parse_error(error: x509_parser::nom::Err<x509_parser::error::X509Error>) -> String {
-    match error {
-        x509_parser::nom::Err::Incomplete(_) => "the DER ends early".to_owned(),
-        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -654,8 +654,8 @@ impl Loader {
         );
     }
 
-    /// [`Loader::certificates`] with their facts; one x509-parser cannot read is a
-    /// diagnostic instead.
+    /// [`Loader::certificates`] with their facts; one whose CA constraints are malformed
+    /// is a diagnostic instead.
     fn ca_certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate, CertFacts)> {
         let mut read = Vec::new();
         for (label, cert) in self.certificates(file) {
