@@ -36,7 +36,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Limits, content_version};
+use super::{Limits, content_version, sorted_version};
 use crate::files::SourceFile;
 
 /// Name of the bundle object, relative to the deployment prefix.
@@ -256,22 +256,17 @@ impl Bundle {
         let pushed_at = OffsetDateTime::parse(&pushed_at, &Rfc3339)
             .map_err(|_| BundleError::BadTimestamp(pushed_at.clone()))?;
         let read = sorted_and_checked(files, |read| &read.file.path)?;
-        let (files, hashes): (Vec<SourceFile>, Vec<StatedHash<'_>>) = read
-            .into_iter()
-            .map(|read| (read.file, read.sha256))
-            .unzip();
         // The version hashes every byte: one pass checks the whole bundle. Only when it
         // fails are the files hashed one by one, to name the one that is corrupted.
         if transfer == Transfer::Unchecked {
-            let computed = content_version(&files);
+            let computed = sorted_version(read.iter().map(|read| &read.file));
             if computed != version {
-                let corrupted = files
+                let corrupted = read
                     .iter()
-                    .zip(&hashes)
-                    .find(|(file, stated)| !stated.matches(&file.bytes));
+                    .find(|read| !read.sha256.matches(&read.file.bytes));
                 return Err(match corrupted {
-                    Some((file, _)) => BundleError::HashMismatch {
-                        path: file.path.clone(),
+                    Some(read) => BundleError::HashMismatch {
+                        path: read.file.path.clone(),
                     },
                     None => BundleError::VersionMismatch {
                         stated: version,
@@ -280,6 +275,8 @@ impl Bundle {
                 });
             }
         }
+        // In place: the files take the vector the entries came in.
+        let files = read.into_iter().map(|read| read.file).collect();
         Ok(Self {
             version,
             pushed_at: pushed_at.to_offset(time::UtcOffset::UTC),

@@ -24,6 +24,11 @@ use crate::files::SourceFile;
 pub fn content_version(files: &[SourceFile]) -> String {
     let mut sorted: Vec<&SourceFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    sorted_version(sorted)
+}
+
+/// [`content_version`] of files already in path order.
+pub(crate) fn sorted_version<'a>(sorted: impl IntoIterator<Item = &'a SourceFile>) -> String {
     let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
     for file in sorted {
         hash.update(&(file.path.len() as u64).to_be_bytes());
