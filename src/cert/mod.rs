@@ -23,7 +23,7 @@ mod uploaded;
 
 pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use presented::{PresentedChain, PresentedChains};
-pub use uploaded::UploadedCertificates;
+pub use uploaded::{Upload, UploadedCertificates};
 
 use std::sync::OnceLock;
 

@@ -9,11 +9,11 @@
 //! subject and serial-number indexes (which need every certificate decoded) are built
 //! when first asked. Decoding costs several times checking, and most
 //! of a cold start went to it. A function's cold start checks none either
-//! ([`insert_unchecked`](UploadedCertificates::insert_unchecked)): one that does not
+//! ([`Upload::unchecked`]): one that does not
 //! decode when first read is logged and reads as not uploaded, also to the thumbprint
 //! index, as if it had been left out at load. Read from a deployment bundle that states
 //! each certificate's SHA-1, it is not even split out of its PEM or hashed
-//! ([`insert_stated`](UploadedCertificates::insert_stated)): the first read compares
+//! ([`Upload::stated`]): the first read compares
 //! the statement with the certificate, and one that differs reads as not uploaded.
 
 use std::collections::hash_map::Entry as Slot;
@@ -160,12 +160,77 @@ impl Entry {
     }
 }
 
-impl UploadedCertificates {
-    /// Room for `count` certificates: the thumbprint index is not grown as they load.
-    pub fn with_capacity(count: usize) -> Self {
+/// One uploaded certificate as a load reads it: what [`UploadedCertificates::push`] and
+/// [`UploadedCertificates::from_uploads`] take.
+#[derive(Debug)]
+pub struct Upload {
+    id: Arc<str>,
+    entry: Entry,
+}
+
+impl Upload {
+    /// The certificate stored under `id`, checked, to be decoded when first read.
+    pub fn checked(id: impl Into<Arc<str>>, der: CheckedDer) -> Self {
+        let thumbprint = sha1(der.der());
         Self {
-            thumbprints: HashMap::with_capacity_and_hasher(count, Default::default()),
-            ..Self::default()
+            id: id.into(),
+            entry: Entry::Checked {
+                der,
+                thumbprint,
+                decoded: OnceLock::new(),
+            },
+        }
+    }
+
+    /// The certificate stored under `id`, read from `path` as `der`, to be checked and
+    /// decoded when first read.
+    pub fn unchecked(id: &str, path: &str, der: Vec<u8>) -> Self {
+        let thumbprint = sha1(&der);
+        Self::unread(id, path, Unchecked::Der(der), thumbprint)
+    }
+
+    /// The certificate stored under `id`, the one certificate that `file` (read from
+    /// `path`) holds, indexed under the SHA-1 its deployment bundle `stated`: read,
+    /// checked and compared with that SHA-1 when first read.
+    pub fn stated(id: &str, path: &str, file: Bytes, stated: Sha1) -> Self {
+        Self::unread(id, path, Unchecked::Stated(file), stated)
+    }
+
+    fn unread(id: &str, path: &str, content: Unchecked, thumbprint: Sha1) -> Self {
+        Self {
+            id: id.into(),
+            entry: Entry::Unchecked {
+                content,
+                path: path.to_owned(),
+                thumbprint,
+                decoded: OnceLock::new(),
+            },
+        }
+    }
+}
+
+impl UploadedCertificates {
+    /// `uploads` as if pushed one by one in their order (a later upload for an id
+    /// replaces an earlier one), built in one pass: inserting a thousand certificates
+    /// one by one into the id map was most of what indexing them cost at a cold start.
+    pub fn from_uploads(uploads: Vec<Upload>) -> Self {
+        // `BTreeMap`'s `FromIterator` sorts stably and keeps the last of equal keys.
+        let by_id: BTreeMap<Arc<str>, Entry> = uploads
+            .into_iter()
+            .map(|upload| (upload.id, upload.entry))
+            .collect();
+        let mut thumbprints: HashMap<Sha1, Vec<Arc<str>>, _> =
+            HashMap::with_capacity_and_hasher(by_id.len(), Default::default());
+        for (id, entry) in &by_id {
+            thumbprints
+                .entry(entry.thumbprint())
+                .or_default()
+                .push(Arc::clone(id));
+        }
+        Self {
+            by_id,
+            thumbprints,
+            names: OnceLock::new(),
         }
     }
 
@@ -174,43 +239,9 @@ impl UploadedCertificates {
         self.put(id.into(), Entry::Decoded(certificate));
     }
 
-    /// Adds or replaces the certificate stored under `id`, to be decoded when first read.
-    pub fn insert_checked(&mut self, id: impl Into<Arc<str>>, der: CheckedDer) {
-        let thumbprint = sha1(der.der());
-        self.put(
-            id.into(),
-            Entry::Checked {
-                der,
-                thumbprint,
-                decoded: OnceLock::new(),
-            },
-        );
-    }
-
-    /// Adds or replaces the certificate stored under `id`, read from `path` as `der`,
-    /// to be checked and decoded when first read.
-    pub fn insert_unchecked(&mut self, id: &str, path: &str, der: Vec<u8>) {
-        let thumbprint = sha1(&der);
-        self.put_unchecked(id, path, Unchecked::Der(der), thumbprint);
-    }
-
-    /// Adds or replaces the certificate stored under `id`, the one certificate that
-    /// `file` (read from `path`) holds, indexed under the SHA-1 its deployment bundle
-    /// `stated`: read, checked and compared with that SHA-1 when first read.
-    pub fn insert_stated(&mut self, id: &str, path: &str, file: Bytes, stated: Sha1) {
-        self.put_unchecked(id, path, Unchecked::Stated(file), stated);
-    }
-
-    fn put_unchecked(&mut self, id: &str, path: &str, content: Unchecked, thumbprint: Sha1) {
-        self.put(
-            id.into(),
-            Entry::Unchecked {
-                content,
-                path: path.to_owned(),
-                thumbprint,
-                decoded: OnceLock::new(),
-            },
-        );
+    /// Adds `upload`, replacing the certificate stored under its id.
+    pub fn push(&mut self, upload: Upload) {
+        self.put(upload.id, upload.entry);
     }
 
     fn put(&mut self, id: Arc<str>, entry: Entry) {
@@ -228,7 +259,7 @@ impl UploadedCertificates {
     }
 
     /// The file kept for the first read of the certificate stored under `id`, if it was
-    /// inserted with [`insert_stated`](Self::insert_stated).
+    /// added as [`Upload::stated`].
     #[cfg(test)]
     pub(crate) fn stated_file(&self, id: &str) -> Option<&Bytes> {
         match self.by_id.get(id)? {
@@ -357,8 +388,16 @@ mod tests {
         let broken = good.der()[..good.der().len() - 10].to_vec();
         let broken_thumbprint = crate::cert::thumbprint(&broken);
         let mut uploaded = UploadedCertificates::default();
-        uploaded.insert_unchecked("partner", "certificates/partner.pem", good.der().to_vec());
-        uploaded.insert_unchecked("broken", "certificates/broken.pem", broken);
+        uploaded.push(Upload::unchecked(
+            "partner",
+            "certificates/partner.pem",
+            good.der().to_vec(),
+        ));
+        uploaded.push(Upload::unchecked(
+            "broken",
+            "certificates/broken.pem",
+            broken,
+        ));
         assert!(!decoded(&uploaded, "partner") && !decoded(&uploaded, "broken"));
         assert!(uploaded.failed_on_first_read().is_empty());
 
@@ -381,11 +420,23 @@ mod tests {
         // Empty is "no certificate", not "no entry", and asking checks only until one
         // is found.
         let mut only_broken = UploadedCertificates::default();
-        only_broken.insert_unchecked("broken", "certificates/broken.pem", vec![0x30, 0x03]);
+        only_broken.push(Upload::unchecked(
+            "broken",
+            "certificates/broken.pem",
+            vec![0x30, 0x03],
+        ));
         assert!(only_broken.is_empty());
         let mut fresh = UploadedCertificates::default();
-        fresh.insert_unchecked("a", "certificates/a.pem", good.der().to_vec());
-        fresh.insert_unchecked("b", "certificates/b.pem", good.der().to_vec());
+        fresh.push(Upload::unchecked(
+            "a",
+            "certificates/a.pem",
+            good.der().to_vec(),
+        ));
+        fresh.push(Upload::unchecked(
+            "b",
+            "certificates/b.pem",
+            good.der().to_vec(),
+        ));
         assert!(!fresh.is_empty());
         assert!(decoded(&fresh, "a") && !decoded(&fresh, "b"));
     }
@@ -431,7 +482,7 @@ mod tests {
         let mut uploaded = UploadedCertificates::default();
         let der = checked("partner", 0x21);
         let thumbprint = der.thumbprint();
-        uploaded.insert_checked("partner", der);
+        uploaded.push(Upload::checked("partner", der));
         assert!(uploaded.contains_thumbprint(&thumbprint));
         assert!(!uploaded.contains_thumbprint(&thumbprint.to_lowercase()));
         assert_eq!(uploaded.len(), 1);
@@ -446,8 +497,8 @@ mod tests {
     #[test]
     fn the_first_subject_or_serial_lookup_decodes_every_certificate() {
         let mut uploaded = UploadedCertificates::default();
-        uploaded.insert_checked("a", checked("alpha", 0x31));
-        uploaded.insert_checked("b", checked("beta", 0x32));
+        uploaded.push(Upload::checked("a", checked("alpha", 0x31)));
+        uploaded.push(Upload::checked("b", checked("beta", 0x32)));
         assert!(!decoded(&uploaded, "a") && !decoded(&uploaded, "b"));
         assert!(uploaded.contains_subject("CN=beta"));
         assert!(decoded(&uploaded, "a") && decoded(&uploaded, "b"));
@@ -458,14 +509,56 @@ mod tests {
         assert_eq!(ids, ["a", "b"]);
     }
 
+    /// Built in one pass, uploads read as pushed one by one: a later upload for an id
+    /// replaces the earlier, whose thumbprint is then not found unless another id holds
+    /// the same certificate.
+    #[test]
+    fn uploads_built_at_once_read_as_pushed_in_order() {
+        let (old, new, shared) = (
+            checked("old", 0x61),
+            checked("new", 0x62),
+            checked("shared", 0x63),
+        );
+        let thumbprints = [&old, &new, &shared].map(CheckedDer::thumbprint);
+        let uploads = || {
+            vec![
+                Upload::checked("b", old.clone()),
+                Upload::checked("a", shared.clone()),
+                Upload::unchecked("c", "certificates/c.pem", shared.der().to_vec()),
+                Upload::checked("b", new.clone()),
+            ]
+        };
+        let mut pushed = UploadedCertificates::default();
+        uploads().into_iter().for_each(|upload| pushed.push(upload));
+        for uploaded in [UploadedCertificates::from_uploads(uploads()), pushed] {
+            let ids: Vec<(&str, &str)> = uploaded
+                .iter()
+                .map(|(id, certificate)| (id, certificate.subject()))
+                .collect();
+            assert_eq!(
+                ids,
+                [("a", "CN=shared"), ("b", "CN=new"), ("c", "CN=shared")]
+            );
+            let found = thumbprints
+                .each_ref()
+                .map(|t| uploaded.contains_thumbprint(t));
+            assert_eq!(found, [false, true, true]);
+            assert_eq!(uploaded.thumbprints.len(), 2);
+            assert_eq!(
+                uploaded.thumbprints.values().map(Vec::len).sum::<usize>(),
+                3
+            );
+        }
+    }
+
     #[test]
     fn replacing_an_id_after_a_lookup_rebuilds_the_subject_and_serial_indexes() {
         let mut uploaded = UploadedCertificates::default();
         let old = checked("old", 0x41);
         let old_thumbprint = old.thumbprint();
-        uploaded.insert_checked("a", old);
+        uploaded.push(Upload::checked("a", old));
         assert!(uploaded.contains_subject("CN=old"));
-        uploaded.insert_checked("a", checked("new", 0x42));
+        uploaded.push(Upload::checked("a", checked("new", 0x42)));
         assert!(!uploaded.contains_subject("CN=old"));
         assert!(!uploaded.contains_serial_number("41"));
         assert!(!uploaded.contains_thumbprint(&old_thumbprint));
@@ -478,7 +571,10 @@ mod tests {
     fn lookups_agree_from_every_thread_that_asks_first() {
         let mut uploaded = UploadedCertificates::default();
         for i in 0..20u8 {
-            uploaded.insert_checked(format!("c{i}"), checked(&format!("client{i}"), 0x50 + i));
+            uploaded.push(Upload::checked(
+                format!("c{i}"),
+                checked(&format!("client{i}"), 0x50 + i),
+            ));
         }
         let uploaded = Arc::new(uploaded);
         let threads: Vec<_> = (0..4)

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
 use crate::cert::{
-    CertError, Certificate, UploadedCertificates, check_chain, decode_chain, split_chain,
+    CertError, Certificate, Upload, UploadedCertificates, check_chain, decode_chain, split_chain,
 };
 use crate::files::SourceFile;
 
@@ -525,7 +525,7 @@ fn load_uploaded(
     sharing: Sharing,
 ) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
-    let mut uploaded = UploadedCertificates::with_capacity(files.len());
+    let mut uploads = Vec::with_capacity(files.len());
     // id -> the file it was read from, to report a second file for one id.
     let mut uploaded_from: HashMap<&str, &str, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(files.len(), Default::default());
@@ -560,7 +560,7 @@ fn load_uploaded(
                 Sharing::Slices => file.bytes.clone(),
                 Sharing::Copies => Bytes::copy_from_slice(&file.bytes),
             };
-            uploaded.insert_stated(id, &file.path, bytes, sha1);
+            uploads.push(Upload::stated(id, &file.path, bytes, sha1));
             continue;
         }
         if checks == Checks::OnFirstUse {
@@ -575,7 +575,7 @@ fn load_uploaded(
                     loader.replaced(file, id, previous);
                 }
                 if let Some(der) = ders.pop() {
-                    uploaded.insert_unchecked(id, &file.path, der);
+                    uploads.push(Upload::unchecked(id, &file.path, der));
                 }
                 continue;
             }
@@ -600,10 +600,13 @@ fn load_uploaded(
             loader.replaced(file, id, previous);
         }
         if let Some(first) = certs.into_iter().next() {
-            uploaded.insert_checked(id, first);
+            uploads.push(Upload::checked(id, first));
         }
     }
-    (uploaded, loader.diagnostics)
+    (
+        UploadedCertificates::from_uploads(uploads),
+        loader.diagnostics,
+    )
 }
 
 impl Loader {
