@@ -82,7 +82,17 @@ impl<'a> Reader<'a> {
     /// Reads the next TLV.
     pub(crate) fn read(&mut self) -> Result<Tlv<'a>, DerError> {
         let start = self.pos;
-        let (header, length) = read_header(&self.data[start..]).map_err(|e| shift(e, start))?;
+        let rest = &self.data[start..];
+        // Nearly every TLV has a low tag number and a short-form length: those are read
+        // here without the general path's two passes over the identifier.
+        let short = match *rest {
+            [first, length @ 0..0x80, ..] if first & 0x1f != 0x1f => Some((first & 0x1f, length)),
+            _ => None,
+        };
+        let (header, length) = match short {
+            Some((_, length)) => (2, usize::from(length)),
+            None => read_header(rest).map_err(|e| shift(e, start))?,
+        };
         let end = start
             .checked_add(header)
             .and_then(|h| h.checked_add(length))
@@ -99,7 +109,10 @@ impl<'a> Reader<'a> {
             2 => Class::ContextSpecific,
             _ => Class::Private,
         };
-        let number = tag_number(&self.data[start..]).map_err(|e| shift(e, start))?;
+        let number = match short {
+            Some((number, _)) => u32::from(number),
+            None => tag_number(rest).map_err(|e| shift(e, start))?,
+        };
         self.pos = end;
         Ok(Tlv {
             class,

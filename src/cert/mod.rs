@@ -32,14 +32,7 @@ use time::OffsetDateTime;
 use ext::AltName;
 use name::Name;
 use on_demand::{LazyName, OnDemand};
-use tbs::Tbs;
-
-/// The content octets of the extension OIDs certgate reads (2.5.29.x).
-const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
-const OID_ISSUER_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x12];
-const OID_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
-const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
-const OID_EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+use tbs::{OID_EXTENDED_KEY_USAGE, OID_ISSUER_ALT_NAME, OID_SUBJECT_ALT_NAME, Tbs, Unique};
 
 /// Why input could not be decoded as a certificate. Each message says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -139,14 +132,17 @@ impl CaConstraints {
     fn of(cert: &Tbs<'_>) -> Self {
         use x509_parser::extensions::{BasicConstraints, KeyUsage};
         use x509_parser::prelude::FromDer as _;
-        let basic = cert.unique_extension(OID_BASIC_CONSTRAINTS).map(|found| {
-            let (_, bc) = BasicConstraints::from_der(found?.value).ok()?;
-            Some((bc.ca, bc.path_len_constraint))
-        });
-        let crl_signer = match cert.unique_extension(OID_KEY_USAGE) {
-            Ok(Some(found)) => KeyUsage::from_der(found.value).is_ok_and(|(_, ku)| ku.crl_sign()),
-            Ok(None) => true,
-            Err(_) => false,
+        let basic = match cert.basic_constraints {
+            Unique::Absent => Ok(None),
+            Unique::Once(value) => Ok(BasicConstraints::from_der(value)
+                .ok()
+                .map(|(_, bc)| (bc.ca, bc.path_len_constraint))),
+            Unique::Repeated => Err("duplicate extensions".to_owned()),
+        };
+        let crl_signer = match cert.key_usage {
+            Unique::Absent => true,
+            Unique::Once(value) => KeyUsage::from_der(value).is_ok_and(|(_, ku)| ku.crl_sign()),
+            Unique::Repeated => false,
         };
         Self {
             basic,

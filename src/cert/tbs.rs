@@ -38,6 +38,10 @@ pub(super) struct Tbs<'a> {
     pub(super) spki: &'a [u8],
     /// The content of the extensions' SEQUENCE (empty without extensions), each checked.
     extensions: &'a [u8],
+    /// basicConstraints' value, found in the pass that checks the extensions.
+    pub(super) basic_constraints: Unique<'a>,
+    /// keyUsage's value, found in the same pass.
+    pub(super) key_usage: Unique<'a>,
     /// The content octets of the outer signatureAlgorithm's OID.
     pub(super) signature_algorithm: &'a [u8],
 }
@@ -60,19 +64,33 @@ impl<'a> Tbs<'a> {
             extension_envelope(extension.content).ok()
         })
     }
+}
 
-    /// The only extension with `oid`, `None` without one; `Err` when it is repeated
-    /// (RFC 5280 forbids it, and which one counts is then anybody's guess).
-    pub(super) fn unique_extension(&self, oid: &[u8]) -> Result<Option<Extension<'a>>, String> {
-        let mut found = None;
-        for extension in self.extensions().filter(|e| e.oid == oid) {
-            if found.replace(extension).is_some() {
-                return Err("duplicate extensions".to_owned());
-            }
-        }
-        Ok(found)
+/// The value of an extension that may appear once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Unique<'a> {
+    #[default]
+    Absent,
+    Once(&'a [u8]),
+    /// Repeated, which RFC 5280 forbids: which one would count is anybody's guess.
+    Repeated,
+}
+
+impl<'a> Unique<'a> {
+    fn add(&mut self, value: &'a [u8]) {
+        *self = match self {
+            Self::Absent => Self::Once(value),
+            _ => Self::Repeated,
+        };
     }
 }
+
+/// The content octets of the OIDs of the extensions certgate reads (2.5.29.x).
+pub(super) const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+pub(super) const OID_ISSUER_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x12];
+pub(super) const OID_EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+const OID_BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
 
 /// Reads the certificate `der` (exactly one outer SEQUENCE: the caller checked its
 /// length). The error says which field is malformed and where it starts.
@@ -142,7 +160,7 @@ pub(super) fn read(der: &[u8]) -> Result<Tbs<'_>, String> {
     if !spki.is_universal(tag::SEQUENCE) || SubjectPublicKeyInfo::from_der(spki.raw).is_err() {
         return Err(fail("the subjectPublicKeyInfo is malformed", spki.raw));
     }
-    let mut extensions: &[u8] = &[];
+    let mut extensions = Extensions::default();
     let mut last = 0;
     while !fields.0.is_empty() {
         let field = fields.next("a field after the subjectPublicKeyInfo is malformed", &fail)?;
@@ -176,7 +194,9 @@ pub(super) fn read(der: &[u8]) -> Result<Tbs<'_>, String> {
         not_after,
         subject: subject.raw,
         spki: spki.raw,
-        extensions,
+        extensions: extensions.all,
+        basic_constraints: extensions.basic_constraints,
+        key_usage: extensions.key_usage,
         signature_algorithm: algorithm,
     })
 }
@@ -296,20 +316,38 @@ fn times(validity: &Tlv<'_>) -> Option<(OffsetDateTime, OffsetDateTime)> {
         .then(|| (not_before.to_datetime(), not_after.to_datetime()))
 }
 
-/// `[3] EXPLICIT SEQUENCE SIZE (1..MAX) OF Extension`: the SEQUENCE's content, every
-/// extension's envelope checked.
-fn extension_list(explicit: &[u8]) -> Option<&[u8]> {
+/// The extensions of a certificate as one pass over them finds them.
+#[derive(Debug, Default)]
+struct Extensions<'a> {
+    /// The SEQUENCE's content.
+    all: &'a [u8],
+    basic_constraints: Unique<'a>,
+    key_usage: Unique<'a>,
+}
+
+/// `[3] EXPLICIT SEQUENCE SIZE (1..MAX) OF Extension`, every extension's envelope
+/// checked.
+fn extension_list(explicit: &[u8]) -> Option<Extensions<'_>> {
     let mut outer = Reader::new(explicit);
     let list = outer.read_universal(tag::SEQUENCE).ok()?;
     if !outer.is_empty() {
         return None;
     }
+    let mut found = Extensions {
+        all: list.content,
+        ..Extensions::default()
+    };
     let mut extensions = Reader::new(list.content);
     while !extensions.is_empty() {
         let extension = extensions.read_universal(tag::SEQUENCE).ok()?;
-        extension_envelope(extension.content).ok()?;
+        let extension = extension_envelope(extension.content).ok()?;
+        match extension.oid {
+            OID_BASIC_CONSTRAINTS => found.basic_constraints.add(extension.value),
+            OID_KEY_USAGE => found.key_usage.add(extension.value),
+            _ => {}
+        }
     }
-    Some(list.content)
+    Some(found)
 }
 
 /// `Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET
@@ -378,6 +416,19 @@ mod tests {
             let ours = read(&der).unwrap();
             let (_, theirs) = X509CertificateParser::new().parse(&der).unwrap();
             let tbs = &theirs.tbs_certificate;
+            let unique = |oid: &[u8]| {
+                let mut found = Unique::Absent;
+                for extension in theirs
+                    .extensions()
+                    .iter()
+                    .filter(|e| e.oid.as_bytes() == oid)
+                {
+                    found.add(extension.value);
+                }
+                found
+            };
+            assert_eq!(ours.basic_constraints, unique(OID_BASIC_CONSTRAINTS));
+            assert_eq!(ours.key_usage, unique(OID_KEY_USAGE));
             assert_eq!(ours.version, tbs.version.0);
             assert_eq!(ours.serial, tbs.raw_serial());
             assert_eq!(ours.issuer, tbs.issuer.as_raw());
@@ -470,23 +521,27 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_extension_is_an_error_when_looked_up() {
+    fn the_pass_over_the_extensions_finds_basic_constraints_and_a_repeated_key_usage() {
         let [der, _] = certificates();
         let tbs = read(&der).unwrap();
-        let key_usage = [0x55, 0x1d, 0x0f];
-        assert!(tbs.unique_extension(&key_usage).unwrap().is_some());
-        assert!(tbs.unique_extension(&[0x55, 0x1d, 0x1f]).unwrap().is_none());
-        let doubled = Tbs {
-            extensions: &[
-                0x30, 0x06, 0x06, 0x01, 0x01, 0x04, 0x01, 0x00, //
-                0x30, 0x06, 0x06, 0x01, 0x01, 0x04, 0x01, 0x01,
-            ],
-            ..tbs
-        };
-        assert_eq!(
-            doubled.unique_extension(&[0x01]).unwrap_err(),
-            "duplicate extensions"
-        );
+        assert!(matches!(tbs.basic_constraints, Unique::Once(_)));
+        assert!(matches!(tbs.key_usage, Unique::Once(_)));
+        // [3] { SEQUENCE { keyUsage, keyUsage (critical), an unknown OID } }
+        let key_usage = [0x30, 0x08, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x01, 0x00];
+        let critical = [
+            0x30, 0x0b, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x01, 0x01, 0xff, 0x04, 0x01, 0x01,
+        ];
+        let unknown = [0x30, 0x06, 0x06, 0x01, 0x01, 0x04, 0x01, 0x02];
+        let mut explicit = vec![0x30, 0x1f];
+        explicit.extend(key_usage.iter().chain(&critical).chain(&unknown));
+        let found = extension_list(&explicit).unwrap();
+        assert_eq!(found.key_usage, Unique::Repeated);
+        assert_eq!(found.basic_constraints, Unique::Absent);
+        assert_eq!(found.all, &explicit[2..]);
+        // Without the unknown extension's last octet the list no longer reads.
+        explicit[1] -= 1;
+        explicit.pop();
+        assert!(extension_list(&explicit).is_none());
     }
 
     #[test]
