@@ -371,6 +371,19 @@ mod tests {
         checked.pop().expect("one certificate")
     }
 
+    /// `certificates/<id>.pem` of each (id, DER), pushed unchecked.
+    fn unchecked<const N: usize>(ders: [(&str, Vec<u8>); N]) -> UploadedCertificates {
+        let mut uploaded = UploadedCertificates::default();
+        for (id, der) in ders {
+            uploaded.push(Upload::unchecked(
+                id,
+                &format!("certificates/{id}.pem"),
+                der,
+            ));
+        }
+        uploaded
+    }
+
     fn decoded(uploaded: &UploadedCertificates, id: &str) -> bool {
         match &uploaded.by_id[id] {
             Entry::Decoded(_) => true,
@@ -387,17 +400,7 @@ mod tests {
         let good = certificate("partner", 0x41);
         let broken = good.der()[..good.der().len() - 10].to_vec();
         let broken_thumbprint = crate::cert::thumbprint(&broken);
-        let mut uploaded = UploadedCertificates::default();
-        uploaded.push(Upload::unchecked(
-            "partner",
-            "certificates/partner.pem",
-            good.der().to_vec(),
-        ));
-        uploaded.push(Upload::unchecked(
-            "broken",
-            "certificates/broken.pem",
-            broken,
-        ));
+        let uploaded = unchecked([("partner", good.der().to_vec()), ("broken", broken)]);
         assert!(!decoded(&uploaded, "partner") && !decoded(&uploaded, "broken"));
         assert!(uploaded.failed_on_first_read().is_empty());
 
@@ -419,24 +422,8 @@ mod tests {
 
         // Empty is "no certificate", not "no entry", and asking checks only until one
         // is found.
-        let mut only_broken = UploadedCertificates::default();
-        only_broken.push(Upload::unchecked(
-            "broken",
-            "certificates/broken.pem",
-            vec![0x30, 0x03],
-        ));
-        assert!(only_broken.is_empty());
-        let mut fresh = UploadedCertificates::default();
-        fresh.push(Upload::unchecked(
-            "a",
-            "certificates/a.pem",
-            good.der().to_vec(),
-        ));
-        fresh.push(Upload::unchecked(
-            "b",
-            "certificates/b.pem",
-            good.der().to_vec(),
-        ));
+        assert!(unchecked([("broken", vec![0x30, 0x03])]).is_empty());
+        let fresh = unchecked([("a", good.der().to_vec()), ("b", good.der().to_vec())]);
         assert!(!fresh.is_empty());
         assert!(decoded(&fresh, "a") && !decoded(&fresh, "b"));
     }
