@@ -212,7 +212,8 @@ impl Upload {
 impl UploadedCertificates {
     /// `uploads` as if pushed one by one in their order (a later upload for an id
     /// replaces an earlier one), built in one pass: inserting a thousand certificates
-    /// one by one into the id map was most of what indexing them cost at a cold start.
+    /// one by one into the id map was about half of what indexing them cost at a cold
+    /// start.
     pub fn from_uploads(uploads: Vec<Upload>) -> Self {
         // `BTreeMap`'s `FromIterator` sorts stably and keeps the last of equal keys.
         let by_id: BTreeMap<Arc<str>, Entry> = uploads
