@@ -217,10 +217,16 @@ impl TrustStore {
         let sharing = Sharing::of(&uploaded_files, files);
         let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
             std::thread::scope(|scope| {
-                // Uploaded certificates depend on nothing else here: with enough of them,
-                // a second core checks them while the CAs and CRLs load (or this thread
-                // does, after them, when no thread can be started).
-                let task = (uploaded_files.len() >= PARALLEL_UPLOADED)
+                // Uploaded certificates depend on nothing else here: with enough of them
+                // to decode, a second core checks them while the CAs and CRLs load (or
+                // this thread does, after them, when no thread can be started). Those
+                // whose SHA-1 the bundle states are only indexed, which costs less than
+                // starting a thread (a Lambda cold start's case, on a fraction of a core).
+                let to_decode = uploaded_files
+                    .iter()
+                    .filter(|file| checks == Checks::Now || file.stated_sha1.is_none())
+                    .count();
+                let task = (to_decode >= PARALLEL_UPLOADED)
                     .then(|| {
                         std::thread::Builder::new()
                             .name("certgate-uploaded".to_owned())
@@ -511,7 +517,8 @@ impl Sharing {
     }
 }
 
-/// Uploaded certificates at or above this many are checked on a second thread.
+/// Uploaded certificates to decode at or above this many are checked on a second
+/// thread.
 const PARALLEL_UPLOADED: usize = 64;
 
 /// `certificates/<id>.*`: each checked now and decoded on first use (see
