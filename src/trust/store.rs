@@ -217,16 +217,10 @@ impl TrustStore {
         let sharing = Sharing::of(&uploaded_files, files);
         let (mut store, mut diagnostics, (uploaded, uploaded_diagnostics)) =
             std::thread::scope(|scope| {
-                // Uploaded certificates depend on nothing else here: with enough of them
-                // to decode, a second core checks them while the CAs and CRLs load (or
-                // this thread does, after them, when no thread can be started). Those
-                // whose SHA-1 the bundle states are only indexed, which costs less than
-                // starting a thread (a Lambda cold start's case, on a fraction of a core).
-                let to_decode = uploaded_files
-                    .iter()
-                    .filter(|file| checks == Checks::Now || file.stated_sha1.is_none())
-                    .count();
-                let task = (to_decode >= PARALLEL_UPLOADED)
+                // Uploaded certificates depend on nothing else here: a second core may
+                // check them while the CAs and CRLs load (or this thread does, after
+                // them, when no thread can be started).
+                let task = on_second_thread(&uploaded_files, checks)
                     .then(|| {
                         std::thread::Builder::new()
                             .name("certgate-uploaded".to_owned())
@@ -520,6 +514,18 @@ impl Sharing {
 /// Uploaded certificates to decode at or above this many are checked on a second
 /// thread.
 const PARALLEL_UPLOADED: usize = 64;
+
+/// Whether loading `uploaded` is worth a thread of its own: only for enough certificates
+/// to decode. Those whose SHA-1 the bundle states are only indexed (with
+/// [`Checks::OnFirstUse`]), which costs less than starting a thread; that is a Lambda
+/// cold start's case, where a fraction of a core has no second one to give.
+fn on_second_thread(uploaded: &[&SourceFile], checks: Checks) -> bool {
+    let to_decode = uploaded
+        .iter()
+        .filter(|file| checks == Checks::Now || file.stated_sha1.is_none())
+        .count();
+    to_decode >= PARALLEL_UPLOADED
+}
 
 /// `certificates/<id>.*`: each checked now and decoded on first use (see
 /// [`UploadedCertificates`]), or with [`Checks::OnFirstUse`] both on first use but for
@@ -852,6 +858,32 @@ mod tests {
             })
             .collect();
         (object, sliced)
+    }
+
+    /// A second thread decodes many uploaded certificates; those a bundle states the
+    /// SHA-1 of are indexed inline unless they are to be checked now.
+    #[test]
+    fn only_certificates_to_decode_take_a_second_thread() {
+        let files = |count: usize, stated: usize| -> Vec<SourceFile> {
+            (0..count)
+                .map(|i| SourceFile {
+                    stated_sha1: (i < stated).then_some([7; 20]),
+                    ..SourceFile::new(format!("certificates/c{i}.pem"), Vec::new())
+                })
+                .collect()
+        };
+        let decide = |files: &[SourceFile], checks| {
+            on_second_thread(&files.iter().collect::<Vec<_>>(), checks)
+        };
+        let stated = files(1000, 1000);
+        assert!(!decide(&stated, Checks::OnFirstUse));
+        assert!(decide(&stated, Checks::Now));
+        let from_a_folder = files(PARALLEL_UPLOADED, 0);
+        assert!(decide(&from_a_folder, Checks::OnFirstUse));
+        assert!(!decide(&from_a_folder[1..], Checks::OnFirstUse));
+        let mixed = files(1000, 1000 - PARALLEL_UPLOADED);
+        assert!(decide(&mixed, Checks::OnFirstUse));
+        assert!(!decide(&mixed[..999], Checks::OnFirstUse));
     }
 
     fn certificate_pem() -> Vec<u8> {
