@@ -15,7 +15,7 @@ mod trust_pki;
 use std::hint::black_box;
 use std::sync::Arc;
 
-use certgate::cert::{Certificate, UploadedCertificates};
+use certgate::cert::{Certificate, Upload, UploadedCertificates, check_chain};
 use certgate::expr::{self, Compiled, Context, Origin};
 use certgate::gateway::TrustVerifier;
 use certgate::trust::{Revocation, TrustStore, Verdict, Verifier};
@@ -34,16 +34,19 @@ fn compile(src: &str) -> Compiled {
 /// `n` uploaded certificates issued by `root`, the client's among them.
 fn uploaded(root: &Ca, client: &Arc<Certificate>, n: usize) -> UploadedCertificates {
     let shared = key(&rcgen::PKCS_ECDSA_P256_SHA256);
-    let mut up = UploadedCertificates::default();
-    up.insert("client", client.clone());
-    for i in 1..n {
+    let checked = |der: &[u8]| {
+        let mut checked = check_chain(der).expect("checks");
+        checked.pop().expect("one certificate")
+    };
+    let others = (1..n).map(|i| {
         let der = root.leaf_key(&format!("uploaded-{i}"), 10_000 + i as u64, &shared, |_| {});
-        up.insert(
-            format!("c{i}"),
-            Arc::new(Certificate::from_der(&der).expect("decodes")),
-        );
-    }
-    up
+        Upload::checked(format!("c{i}"), checked(&der))
+    });
+    UploadedCertificates::from_uploads(
+        std::iter::once(Upload::checked("client", checked(client.der())))
+            .chain(others)
+            .collect(),
+    )
 }
 
 fn context(

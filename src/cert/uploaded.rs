@@ -16,7 +16,6 @@
 //! ([`Upload::stated`]): the first read compares
 //! the statement with the certificate, and one that differs reads as not uploaded.
 
-use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
@@ -35,7 +34,7 @@ pub struct UploadedCertificates {
     /// SHA-1 -> the ids that hold a certificate with it. foldhash rather than SipHash:
     /// looked up on every request that compares a thumbprint.
     thumbprints: HashMap<Sha1, Vec<Arc<str>>, foldhash::fast::RandomState>,
-    /// Built on first use; `insert` drops it.
+    /// Built on first use.
     names: OnceLock<NameIndex>,
 }
 
@@ -47,7 +46,6 @@ struct NameIndex {
 
 #[derive(Debug, Clone)]
 enum Entry {
-    Decoded(Arc<Certificate>),
     /// Checked at load, decoded on first read.
     Checked {
         der: CheckedDer,
@@ -99,7 +97,6 @@ impl Unchecked {
 impl Entry {
     fn thumbprint(&self) -> Sha1 {
         match self {
-            Self::Decoded(certificate) => sha1(certificate.der()),
             Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => *thumbprint,
         }
     }
@@ -109,7 +106,6 @@ impl Entry {
     /// absent (fail closed) rather than panicking.
     fn certificate(&self, id: &str) -> Option<&Arc<Certificate>> {
         match self {
-            Self::Decoded(certificate) => Some(certificate),
             Self::Checked { der, decoded, .. } => decoded
                 .get_or_init(|| match der.decode() {
                     Ok(certificate) => Some(Arc::new(certificate)),
@@ -143,7 +139,7 @@ impl Entry {
     /// Whether it holds a certificate: checked now if it was not yet.
     fn is_valid(&self, id: &str) -> bool {
         match self {
-            Self::Decoded(_) | Self::Checked { .. } => true,
+            Self::Checked { .. } => true,
             Self::Unchecked { .. } => self.certificate(id).is_some(),
         }
     }
@@ -160,8 +156,8 @@ impl Entry {
     }
 }
 
-/// One uploaded certificate as a load reads it: what [`UploadedCertificates::push`] and
-/// [`UploadedCertificates::from_uploads`] take.
+/// One uploaded certificate as a load reads it: what
+/// [`UploadedCertificates::from_uploads`] takes.
 #[derive(Debug)]
 pub struct Upload {
     id: Arc<str>,
@@ -210,10 +206,10 @@ impl Upload {
 }
 
 impl UploadedCertificates {
-    /// `uploads` as if pushed one by one in their order (a later upload for an id
+    /// `uploads` as if added one by one in their order (a later upload for an id
     /// replaces an earlier one), built in one pass: inserting a thousand certificates
     /// one by one into the id map was about half of what indexing them cost at a cold
-    /// start.
+    /// start. Built once per load, never changed after.
     pub fn from_uploads(uploads: Vec<Upload>) -> Self {
         // `BTreeMap`'s `FromIterator` sorts stably and keeps the last of equal keys.
         let by_id: BTreeMap<Arc<str>, Entry> = uploads
@@ -233,30 +229,6 @@ impl UploadedCertificates {
             thumbprints,
             names: OnceLock::new(),
         }
-    }
-
-    /// Adds or replaces the certificate stored under `id`.
-    pub fn insert(&mut self, id: impl Into<Arc<str>>, certificate: Arc<Certificate>) {
-        self.put(id.into(), Entry::Decoded(certificate));
-    }
-
-    /// Adds `upload`, replacing the certificate stored under its id.
-    pub fn push(&mut self, upload: Upload) {
-        self.put(upload.id, upload.entry);
-    }
-
-    fn put(&mut self, id: Arc<str>, entry: Entry) {
-        let thumbprint = entry.thumbprint();
-        if let Some(old) = self.by_id.insert(Arc::clone(&id), entry)
-            && let Slot::Occupied(mut ids) = self.thumbprints.entry(old.thumbprint())
-        {
-            ids.get_mut().retain(|held| *held != id);
-            if ids.get().is_empty() {
-                ids.remove();
-            }
-        }
-        self.thumbprints.entry(thumbprint).or_default().push(id);
-        self.names.take();
     }
 
     /// The file kept for the first read of the certificate stored under `id`, if it was
@@ -372,22 +344,29 @@ mod tests {
         checked.pop().expect("one certificate")
     }
 
-    /// `certificates/<id>.pem` of each (id, DER), pushed unchecked.
+    /// `certificates/<id>.pem` of each (id, DER), unchecked.
     fn unchecked<const N: usize>(ders: [(&str, Vec<u8>); N]) -> UploadedCertificates {
-        let mut uploaded = UploadedCertificates::default();
-        for (id, der) in ders {
-            uploaded.push(Upload::unchecked(
-                id,
-                &format!("certificates/{id}.pem"),
-                der,
-            ));
-        }
-        uploaded
+        UploadedCertificates::from_uploads(
+            ders.into_iter()
+                .map(|(id, der)| Upload::unchecked(id, &format!("certificates/{id}.pem"), der))
+                .collect(),
+        )
+    }
+
+    /// Each (id, certificate) checked, in order.
+    fn checked_uploads<const N: usize>(
+        certificates: [(&str, &CheckedDer); N],
+    ) -> UploadedCertificates {
+        UploadedCertificates::from_uploads(
+            certificates
+                .into_iter()
+                .map(|(id, der)| Upload::checked(id, der.clone()))
+                .collect(),
+        )
     }
 
     fn decoded(uploaded: &UploadedCertificates, id: &str) -> bool {
         match &uploaded.by_id[id] {
-            Entry::Decoded(_) => true,
             Entry::Checked { decoded, .. } => decoded.get().is_some(),
             Entry::Unchecked { decoded, .. } => decoded.get().is_some(),
         }
@@ -430,34 +409,35 @@ mod tests {
     }
 
     #[test]
-    fn lookups_find_inserted_certificates_by_exact_strings() {
-        let mut uploaded = UploadedCertificates::default();
-        let cert = certificate("partner", 0x11);
-        uploaded.insert("partner", Arc::clone(&cert));
+    fn lookups_find_uploaded_certificates_by_exact_strings() {
+        let der = checked("partner", 0x11);
+        let thumbprint = der.thumbprint();
+        let uploaded = checked_uploads([("partner", &der)]);
         assert_eq!(uploaded.len(), 1);
-        assert!(uploaded.contains_thumbprint(cert.thumbprint()));
-        assert!(!uploaded.contains_thumbprint(&cert.thumbprint().to_lowercase()));
+        assert!(uploaded.contains_thumbprint(&thumbprint));
+        assert!(!uploaded.contains_thumbprint(&thumbprint.to_lowercase()));
         assert!(uploaded.contains_subject("CN=partner"));
         assert!(uploaded.contains_serial_number("11"));
         assert_eq!(
             uploaded.get("partner").map(|c| c.thumbprint()),
-            Some(cert.thumbprint())
+            Some(thumbprint.as_str())
         );
     }
 
     #[test]
     fn replacing_a_certificate_forgets_the_old_one_unless_another_id_holds_it() {
-        let mut uploaded = UploadedCertificates::default();
-        let old = certificate("old", 0x01);
-        uploaded.insert("a", Arc::clone(&old));
-        uploaded.insert("b", Arc::clone(&old));
-        uploaded.insert("a", certificate("new", 0x02));
+        let (old, new, newer) = (
+            checked("old", 0x01),
+            checked("new", 0x02),
+            checked("newer", 0x03),
+        );
+        let uploaded = checked_uploads([("a", &old), ("b", &old), ("a", &new)]);
         assert!(
-            uploaded.contains_thumbprint(old.thumbprint()),
+            uploaded.contains_thumbprint(&old.thumbprint()),
             "still under b"
         );
-        uploaded.insert("b", certificate("newer", 0x03));
-        assert!(!uploaded.contains_thumbprint(old.thumbprint()));
+        let uploaded = checked_uploads([("a", &old), ("b", &old), ("a", &new), ("b", &newer)]);
+        assert!(!uploaded.contains_thumbprint(&old.thumbprint()));
         assert!(!uploaded.contains_subject("CN=old"));
         assert!(!uploaded.contains_serial_number("01"));
         assert!(uploaded.contains_subject("CN=new"));
@@ -467,10 +447,9 @@ mod tests {
 
     #[test]
     fn checked_certificates_are_found_by_thumbprint_without_being_decoded() {
-        let mut uploaded = UploadedCertificates::default();
         let der = checked("partner", 0x21);
         let thumbprint = der.thumbprint();
-        uploaded.push(Upload::checked("partner", der));
+        let uploaded = checked_uploads([("partner", &der)]);
         assert!(uploaded.contains_thumbprint(&thumbprint));
         assert!(!uploaded.contains_thumbprint(&thumbprint.to_lowercase()));
         assert_eq!(uploaded.len(), 1);
@@ -484,9 +463,10 @@ mod tests {
 
     #[test]
     fn the_first_subject_or_serial_lookup_decodes_every_certificate() {
-        let mut uploaded = UploadedCertificates::default();
-        uploaded.push(Upload::checked("a", checked("alpha", 0x31)));
-        uploaded.push(Upload::checked("b", checked("beta", 0x32)));
+        let uploaded = checked_uploads([
+            ("a", &checked("alpha", 0x31)),
+            ("b", &checked("beta", 0x32)),
+        ]);
         assert!(!decoded(&uploaded, "a") && !decoded(&uploaded, "b"));
         assert!(uploaded.contains_subject("CN=beta"));
         assert!(decoded(&uploaded, "a") && decoded(&uploaded, "b"));
@@ -497,74 +477,49 @@ mod tests {
         assert_eq!(ids, ["a", "b"]);
     }
 
-    /// Built in one pass, uploads read as pushed one by one: a later upload for an id
+    /// Built in one pass, uploads read as added one by one: a later upload for an id
     /// replaces the earlier, whose thumbprint is then not found unless another id holds
     /// the same certificate.
     #[test]
-    fn uploads_built_at_once_read_as_pushed_in_order() {
+    fn uploads_built_at_once_read_as_added_in_order() {
         let (old, new, shared) = (
             checked("old", 0x61),
             checked("new", 0x62),
             checked("shared", 0x63),
         );
         let thumbprints = [&old, &new, &shared].map(CheckedDer::thumbprint);
-        let uploads = || {
-            vec![
-                Upload::checked("b", old.clone()),
-                Upload::checked("a", shared.clone()),
-                Upload::unchecked("c", "certificates/c.pem", shared.der().to_vec()),
-                Upload::checked("b", new.clone()),
-            ]
-        };
-        let mut pushed = UploadedCertificates::default();
-        uploads().into_iter().for_each(|upload| pushed.push(upload));
-        for uploaded in [UploadedCertificates::from_uploads(uploads()), pushed] {
-            let ids: Vec<(&str, &str)> = uploaded
-                .iter()
-                .map(|(id, certificate)| (id, certificate.subject()))
-                .collect();
-            assert_eq!(
-                ids,
-                [("a", "CN=shared"), ("b", "CN=new"), ("c", "CN=shared")]
-            );
-            let found = thumbprints
-                .each_ref()
-                .map(|t| uploaded.contains_thumbprint(t));
-            assert_eq!(found, [false, true, true]);
-            assert_eq!(uploaded.thumbprints.len(), 2);
-            assert_eq!(
-                uploaded.thumbprints.values().map(Vec::len).sum::<usize>(),
-                3
-            );
-        }
-    }
-
-    #[test]
-    fn replacing_an_id_after_a_lookup_rebuilds_the_subject_and_serial_indexes() {
-        let mut uploaded = UploadedCertificates::default();
-        let old = checked("old", 0x41);
-        let old_thumbprint = old.thumbprint();
-        uploaded.push(Upload::checked("a", old));
-        assert!(uploaded.contains_subject("CN=old"));
-        uploaded.push(Upload::checked("a", checked("new", 0x42)));
-        assert!(!uploaded.contains_subject("CN=old"));
-        assert!(!uploaded.contains_serial_number("41"));
-        assert!(!uploaded.contains_thumbprint(&old_thumbprint));
-        assert!(uploaded.contains_subject("CN=new"));
-        assert!(uploaded.contains_serial_number("42"));
-        assert_eq!(uploaded.len(), 1);
+        let uploaded = UploadedCertificates::from_uploads(vec![
+            Upload::checked("b", old),
+            Upload::checked("a", shared.clone()),
+            Upload::unchecked("c", "certificates/c.pem", shared.der().to_vec()),
+            Upload::checked("b", new),
+        ]);
+        let ids: Vec<(&str, &str)> = uploaded
+            .iter()
+            .map(|(id, certificate)| (id, certificate.subject()))
+            .collect();
+        assert_eq!(
+            ids,
+            [("a", "CN=shared"), ("b", "CN=new"), ("c", "CN=shared")]
+        );
+        let found = thumbprints
+            .each_ref()
+            .map(|t| uploaded.contains_thumbprint(t));
+        assert_eq!(found, [false, true, true]);
+        assert_eq!(uploaded.thumbprints.len(), 2);
+        assert_eq!(
+            uploaded.thumbprints.values().map(Vec::len).sum::<usize>(),
+            3
+        );
     }
 
     #[test]
     fn lookups_agree_from_every_thread_that_asks_first() {
-        let mut uploaded = UploadedCertificates::default();
-        for i in 0..20u8 {
-            uploaded.push(Upload::checked(
-                format!("c{i}"),
-                checked(&format!("client{i}"), 0x50 + i),
-            ));
-        }
-        let uploaded = Arc::new(uploaded);
+        let uploaded = Arc::new(UploadedCertificates::from_uploads(
+            (0..20u8)
+                .map(|i| Upload::checked(format!("c{i}"), checked(&format!("client{i}"), 0x50 + i)))
+                .collect(),
+        ));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let uploaded = Arc::clone(&uploaded);
