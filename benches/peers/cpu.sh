@@ -5,7 +5,10 @@
 # CPU time (user + system, from /proc/PID/stat) over a fixed number of requests moves
 # far less: it is the steadier measure of what a request costs.
 #
-#   benches/peers/cpu.sh [--requests 200000] [--runs 3]
+#   benches/peers/cpu.sh [--requests 200000] [--runs 3] [--answer]
+#
+# --answer: each gateway answers 200 itself after the check instead of proxying to the
+# backend, so a full run minus an --answer run is what the backend leg costs.
 #
 # Needs what run.sh needs. Prints, per mode and gateway, the median of RUNS runs in µs
 # of CPU per request, split into user and system time (the run of the median), then
@@ -14,11 +17,13 @@ set -euo pipefail
 
 requests=200000
 runs=3
+answer=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    *) echo "usage: $0 [--requests N] [--runs N]" >&2; exit 2 ;;
+    --answer) answer=1; shift ;;
+    *) echo "usage: $0 [--requests N] [--runs N] [--answer]" >&2; exit 2 ;;
   esac
 done
 

@@ -1,7 +1,11 @@
 # Sourced after setup.sh by run.sh and cpu.sh: the three gateways doing the same
 # client-certificate check, each pinned to the gateway CPU, in front of setup.sh's
 # backend; sets certgate_pid, nginx_pid and haproxy_pid, and returns once each answers
-# the good certificate with 200 and refuses the revoked one.
+# the good certificate with 200 and refuses the revoked one. With answer=1 each answers
+# 200 itself after the check instead of proxying (the front half alone).
+
+answering=${answer:-0}
+(( answering )) && answer_in_policy
 
 # certgate: the demo deployment, request log to a file as nginx's access log below.
 taskset -c "$gateway_cpu" "$certgate" serve --config "$dep" \
@@ -9,35 +13,7 @@ taskset -c "$gateway_cpu" "$certgate" serve --config "$dep" \
 certgate_pid=$!
 pids+=("$certgate_pid")
 
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-# One process doing the work, whose CPU time cpu.sh can read.
-master_process off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log $work/nginx/access.log;
-  upstream backend { server 127.0.0.1:$backend_port; keepalive 64; }
-  server {
-    listen 127.0.0.1:$nginx_port ssl http2;
-    keepalive_requests 1000000;
-    ssl_certificate $dep/tls/server.pem;
-    ssl_certificate_key $dep/tls/server.key;
-    ssl_client_certificate $work/cas.pem;
-    ssl_crl $work/crls.pem;
-    ssl_verify_client on;
-    ssl_verify_depth 3;
-    location / {
-      if (\$ssl_client_fingerprint != "$thumb_lower") { return 403; }
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://backend;
-    }
-  }
-}
-CONF
+nginx_config "$( (( answering )) && echo answer || echo proxy)"
 taskset -c "$gateway_cpu" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
 pids+=("$nginx_pid")
@@ -60,6 +36,7 @@ defaults
 frontend gate
   bind 127.0.0.1:$haproxy_port ssl crt $work/haproxy-server.pem ca-file $work/cas.pem crl-file $work/crls.pem verify required alpn h2,http/1.1
   http-request deny deny_status 403 unless { ssl_c_sha1,hex -m str $thumbprint }
+$( (( answering )) && echo '  http-request return status 200 content-type text/plain string "ok"')
   default_backend api
 backend api
   server b1 127.0.0.1:$backend_port

@@ -72,5 +72,52 @@ wait_for_200() {
   exit 1
 }
 
+# Writes $work/nginx/nginx.conf: nginx doing the check on nginx_port, then `proxy` to the
+# backend over a kept-alive pool or, with `answer`, answering 200 itself (the front half
+# alone, as answer_in_policy makes certgate's).
+nginx_config() {
+  local then
+  case "$1" in
+    proxy) then='proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://backend;' ;;
+    answer) then='return 200 "ok\n";' ;;
+  esac
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+# One process doing the work, whose CPU time cpu.sh can read.
+master_process off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log $work/nginx/access.log;
+  upstream backend { server 127.0.0.1:$backend_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port ssl http2;
+    keepalive_requests 1000000;
+    ssl_certificate $dep/tls/server.pem;
+    ssl_certificate_key $dep/tls/server.key;
+    ssl_client_certificate $work/cas.pem;
+    ssl_crl $work/crls.pem;
+    ssl_verify_client on;
+    ssl_verify_depth 3;
+    location / {
+      if (\$ssl_client_fingerprint != "$thumb_lower") { return 403; }
+      $then
+    }
+  }
+}
+CONF
+}
+
+# certgate's policy answers 200 itself where it forwarded: the front half alone (TLS,
+# HTTP, the check, the log line), with no backend leg.
+answer_in_policy() {
+  sed -i 's#<forward-request />#<return-response><set-status code="200" reason="OK" /><set-body>ok</set-body></return-response>#' \
+    "$dep/policies/global.xml"
+  grep -q '<return-response><set-status code="200"' "$dep/policies/global.xml" ||
+    { echo "error: no <forward-request /> to replace in $dep/policies/global.xml" >&2; exit 1; }
+}
+
 taskset -c "$load_cpu" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' &
 pids+=($!)
