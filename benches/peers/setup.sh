@@ -80,6 +80,7 @@ nginx_config() {
   case "$1" in
     proxy) then='proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://backend;' ;;
     answer) then='return 200 "ok\n";' ;;
+    *) echo "error: nginx_config takes proxy or answer, not $1" >&2; exit 2 ;;
   esac
   mkdir -p "$work/nginx"
   cat >"$work/nginx/nginx.conf" <<CONF
