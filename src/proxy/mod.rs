@@ -1,11 +1,14 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
-//! One hyper client per HTTP-version setting, built once and shared, over rustls with
-//! the public web roots plus the deployment's extra backend CAs. Bodies stream in both
+//! Plain-HTTP backends spoken to over HTTP/1.1 get certgate's own client ([`h1`]), on the
+//! request's task; the rest one hyper client per HTTP-version setting, built once and
+//! shared, over rustls with the public web roots plus the deployment's extra backend
+//! CAs. Bodies stream in both
 //! directions; the response is read whole (bounded) only when the caller asks, because
 //! a policy reads it or the front end (Lambda) needs it whole, and the request only to
 //! replay it on a redirect.
 
+mod h1;
 mod headers;
 mod url;
 mod verify;
@@ -131,6 +134,7 @@ const MAX_REDIRECTS: usize = 50;
 /// Shared HTTP clients to backends.
 #[derive(Clone)]
 pub struct Backend {
+    plain: h1::Client,
     http1: HttpClient,
     http2: HttpClient,
     either: HttpClient,
@@ -233,6 +237,7 @@ impl Backend {
             builder.build(connector(versions))
         };
         Ok(Self {
+            plain: h1::Client::default(),
             http1: client(HttpVersion::Http1),
             http2: client(HttpVersion::Http2),
             either: client(HttpVersion::Http2Or1),
@@ -259,10 +264,18 @@ impl Backend {
         let first_uri = request.uri().clone();
         let send = |request: http::Request<Payload>| async move {
             let uri = request.uri().clone();
-            let response = client
-                .request(request)
-                .await
-                .map_err(|e| connect_error(&uri.to_string(), &e))?;
+            let response = if let Some(body) = plain_http1(&request, options) {
+                self.plain
+                    .send(&request.map(drop), &body)
+                    .await
+                    .map_err(|e| h1_error(&uri, e))?
+            } else {
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|e| connect_error(&uri.to_string(), &e))?;
+                response.map(Payload::streamed)
+            };
             Ok::<_, ProxyError>((uri, response))
         };
         let call = async {
@@ -296,8 +309,7 @@ impl Backend {
                 url: first_uri.to_string(),
                 after: options.timeout,
             })??;
-        let (parts, body) = response.into_parts();
-        let mut body = Payload::streamed(body);
+        let (parts, mut body) = response.into_parts();
         if options.collect_response {
             let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
                 .await
@@ -342,6 +354,42 @@ fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyE
         ProxyError::Connect { url, cause }
     } else {
         ProxyError::Protocol { url, cause }
+    }
+}
+
+/// The request's body, when certgate's own client ([`h1`]) takes the request: a
+/// cleartext backend at HTTP/1.1 (`2or1` too: over cleartext there is no ALPN to agree
+/// on 2) and a body in hand. A body still arriving goes with hyper, which reads the
+/// response while it writes.
+fn plain_http1(request: &http::Request<Payload>, options: ForwardOptions) -> Option<Bytes> {
+    if request.uri().scheme() != Some(&http::uri::Scheme::HTTP)
+        || options.http_version == HttpVersion::Http2
+        || request.method() == http::Method::CONNECT
+    {
+        return None;
+    }
+    match request.body() {
+        Payload::Whole(bytes) => Some(bytes.clone()),
+        ended if ended.is_empty() => Some(Bytes::new()),
+        Payload::Streamed(_) => None,
+    }
+}
+
+fn h1_error(uri: &http::Uri, error: h1::Error) -> ProxyError {
+    let url = uri.to_string();
+    match error {
+        h1::Error::Connect(cause) => ProxyError::Connect {
+            url,
+            cause: cause.to_string(),
+        },
+        h1::Error::NoHost => ProxyError::Connect {
+            url,
+            cause: error.to_string(),
+        },
+        other => ProxyError::Protocol {
+            url,
+            cause: other.to_string(),
+        },
     }
 }
 

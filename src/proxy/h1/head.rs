@@ -1,0 +1,409 @@
+//! The request head certgate writes and the response head it reads, with the framing
+//! rules that decide where each body ends.
+
+use bytes::{BufMut as _, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+
+use super::Error;
+use super::framing::{Chunk, Framing};
+
+/// The largest response head read (status line and headers), as nginx's 64 KiB
+/// `large_client_header_buffers` bound theirs.
+pub(super) const MAX_HEAD: usize = 64 * 1024;
+
+/// The most headers a response may have (hyper's default).
+const MAX_HEADERS: usize = 100;
+
+/// How the request body is framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RequestFraming {
+    /// No body, and no header saying so.
+    None,
+    /// `Content-Length`.
+    Length(u64),
+}
+
+impl RequestFraming {
+    /// A body of `len` bytes: an empty one is declared only where a body is expected
+    /// (RFC 9110 §8.6: a POST with no body says `Content-Length: 0`).
+    pub(super) fn of(method: &Method, len: u64) -> Self {
+        match len {
+            0 if matches!(
+                *method,
+                Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::DELETE
+            ) =>
+            {
+                Self::None
+            }
+            len => Self::Length(len),
+        }
+    }
+}
+
+/// Writes the request head: the request's own headers, except those that frame the
+/// message or the connection, which certgate writes from the body it actually sends.
+pub(super) fn write_request<B>(
+    request: &http::Request<B>,
+    framing: RequestFraming,
+    out: &mut BytesMut,
+) {
+    out.put_slice(request.method().as_str().as_bytes());
+    out.put_u8(b' ');
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    out.put_slice(if target.is_empty() {
+        b"/"
+    } else {
+        target.as_bytes()
+    });
+    out.put_slice(b" HTTP/1.1\r\n");
+    if !request.headers().contains_key(header::HOST)
+        && let Some(host) = request.uri().host()
+    {
+        out.put_slice(b"host: ");
+        out.put_slice(host.as_bytes());
+        if let Some(port) = request.uri().port() {
+            out.put_u8(b':');
+            out.put_slice(port.as_str().as_bytes());
+        }
+        out.put_slice(b"\r\n");
+    }
+    for (name, value) in request.headers() {
+        if name == header::CONTENT_LENGTH
+            || name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+        {
+            continue;
+        }
+        out.put_slice(name.as_str().as_bytes());
+        out.put_slice(b": ");
+        out.put_slice(value.as_bytes());
+        out.put_slice(b"\r\n");
+    }
+    match framing {
+        RequestFraming::None => {}
+        RequestFraming::Length(len) => {
+            out.put_slice(b"content-length: ");
+            out.put_slice(itoa::Buffer::new().format(len).as_bytes());
+            out.put_slice(b"\r\n");
+        }
+    }
+    out.put_slice(b"\r\n");
+}
+
+/// A final response's head.
+#[derive(Debug)]
+pub(super) struct ResponseHead {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) framing: Framing,
+    /// The connection may carry another request after this response.
+    pub(super) reusable: bool,
+}
+
+/// What the bytes read so far hold.
+#[derive(Debug)]
+pub(super) enum Parsed {
+    /// A final response whose head took this many bytes.
+    Final(ResponseHead, usize),
+    /// An interim (1xx) response of this many bytes, to skip.
+    Interim(usize),
+    /// Read more first.
+    Partial,
+}
+
+/// Parses a response head to a request with `method` from the start of `buf`.
+pub(super) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Error> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut slots);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
+            return Err(Error::HeadTooLarge(MAX_HEAD));
+        }
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders(MAX_HEADERS)),
+        Err(e) => return Err(Error::Malformed(e.to_string())),
+    };
+    if len > MAX_HEAD {
+        return Err(Error::HeadTooLarge(MAX_HEAD));
+    }
+    let code = parsed.code.unwrap_or_default();
+    let status =
+        StatusCode::from_u16(code).map_err(|_| Error::Malformed(format!("status {code}")))?;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err(Error::SwitchingProtocols);
+    }
+    if status.is_informational() {
+        return Ok(Parsed::Interim(len));
+    }
+    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
+    for h in &*parsed.headers {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Error::Malformed(format!("header name {:?}", h.name)))?;
+        let value = HeaderValue::from_bytes(h.value)
+            .map_err(|_| Error::Malformed(format!("the value of {name}")))?;
+        headers.append(name, value);
+    }
+    let framing = framing(method, status, &headers)?;
+    let reusable = parsed.version == Some(1)
+        && framing != Framing::UntilClose
+        && !tokens(&headers, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"close"));
+    Ok(Parsed::Final(
+        ResponseHead {
+            status,
+            headers,
+            framing,
+            reusable,
+        },
+        len,
+    ))
+}
+
+/// RFC 9112 §6.3, refusing what could be read two ways (request smuggling's raw
+/// material) rather than choosing one.
+fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<Framing, Error> {
+    if *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Empty);
+    }
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    let length = headers.contains_key(header::CONTENT_LENGTH);
+    if chunked && length {
+        return Err(Error::Ambiguous(
+            "both Content-Length and Transfer-Encoding",
+        ));
+    }
+    if chunked {
+        let mut codings = tokens(headers, &header::TRANSFER_ENCODING);
+        return match (codings.next(), codings.next()) {
+            (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked") => {
+                Ok(Framing::Chunked(Chunk::Size))
+            }
+            _ => Err(Error::Coding(joined(headers, &header::TRANSFER_ENCODING))),
+        };
+    }
+    if length {
+        let mut lengths = tokens(headers, &header::CONTENT_LENGTH).map(|t| {
+            (!t.is_empty() && t.len() <= 19 && t.iter().all(u8::is_ascii_digit))
+                .then(|| t.iter().fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0')))
+        });
+        let first = lengths.next().flatten();
+        return match first {
+            Some(len) if lengths.all(|other| other == Some(len)) => Ok(Framing::Length(len)),
+            _ => Err(Error::Length(joined(headers, &header::CONTENT_LENGTH))),
+        };
+    }
+    Ok(Framing::UntilClose)
+}
+
+/// The comma-separated elements of every `name` header, trimmed.
+fn tokens<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> impl Iterator<Item = &'a [u8]> {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+}
+
+/// Every `name` header's value, for an error message.
+fn joined(headers: &HeaderMap, name: &header::HeaderName) -> String {
+    let values: Vec<_> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    values.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(head: &str, method: Method) -> Result<Parsed, Error> {
+        parse_response(head.as_bytes(), &method)
+    }
+
+    fn final_head(head: &str, method: Method) -> ResponseHead {
+        match parse(head, method) {
+            Ok(Parsed::Final(head, _)) => head,
+            other => panic!("not a final response: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_framing_follows_rfc_9112() {
+        for (head, method, framing, reusable) in [
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n",
+                Method::GET,
+                Framing::Length(5),
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 5, 5\r\n\r\n",
+                Method::GET,
+                Framing::Length(5),
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\n\r\n",
+                Method::GET,
+                Framing::Chunked(Chunk::Size),
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\n\r\n",
+                Method::GET,
+                Framing::UntilClose,
+                false,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n",
+                Method::HEAD,
+                Framing::Empty,
+                true,
+            ),
+            (
+                "HTTP/1.1 204 No Content\r\n\r\n",
+                Method::GET,
+                Framing::Empty,
+                true,
+            ),
+            (
+                "HTTP/1.1 304 Not Modified\r\ncontent-length: 99\r\n\r\n",
+                Method::GET,
+                Framing::Empty,
+                true,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: Keep-Alive, close\r\n\r\n",
+                Method::GET,
+                Framing::Length(5),
+                false,
+            ),
+            (
+                "HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n",
+                Method::GET,
+                Framing::Length(5),
+                false,
+            ),
+        ] {
+            let parsed = final_head(head, method);
+            assert_eq!(
+                (parsed.framing, parsed.reusable),
+                (framing, reusable),
+                "{head:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn framing_that_could_be_read_two_ways_is_refused() {
+        for (head, why) in [
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+                "both Content-Length and Transfer-Encoding",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n",
+                "\"5, 6\"",
+            ),
+            ("HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\n", "\"+5\""),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999\r\n\r\n",
+                "99999999999999999999",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n",
+                "\"gzip\"",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+                "\"gzip, chunked\"",
+            ),
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+                "101",
+            ),
+            ("HTTP/1.1 2000 Huh\r\n\r\n", "malformed"),
+            ("HTTP/1.1 200 OK\r\nbad header\r\n\r\n", "malformed"),
+        ] {
+            let error = parse(head, Method::GET).unwrap_err();
+            assert!(error.to_string().contains(why), "{error} for {head:?}");
+        }
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_by_their_length() {
+        let head = "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n";
+        let Ok(Parsed::Interim(len)) = parse(head, Method::GET) else {
+            panic!()
+        };
+        assert_eq!(&head[len..], "HTTP/1.1 200 OK\r\n");
+        assert!(matches!(
+            parse(&head[len..], Method::GET),
+            Ok(Parsed::Partial)
+        ));
+    }
+
+    #[test]
+    fn a_head_is_bounded_in_size_and_headers() {
+        let endless = format!("HTTP/1.1 200 OK\r\nx: {}", "a".repeat(MAX_HEAD));
+        assert!(matches!(
+            parse(&endless, Method::GET),
+            Err(Error::HeadTooLarge(MAX_HEAD))
+        ));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "x: y\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(matches!(
+            parse(&many, Method::GET),
+            Err(Error::TooManyHeaders(MAX_HEADERS))
+        ));
+    }
+
+    fn written(request: http::Request<()>, framing: RequestFraming) -> String {
+        let mut out = BytesMut::new();
+        write_request(&request, framing, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn the_request_head_frames_the_body_certgate_sends_not_the_one_a_header_claims() {
+        let request = http::Request::post("http://[::1]:8080/a/b?q=1")
+            .header("x-one", "1")
+            .header("content-length", "999")
+            .header("transfer-encoding", "chunked")
+            .header("connection", "close")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            written(request, RequestFraming::Length(3)),
+            "POST /a/b?q=1 HTTP/1.1\r\nhost: [::1]:8080\r\nx-one: 1\r\ncontent-length: 3\r\n\r\n"
+        );
+        let request = http::Request::get("http://backend")
+            .header("host", "front.example")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            written(request, RequestFraming::None),
+            "GET / HTTP/1.1\r\nhost: front.example\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_empty_body_is_declared_only_where_a_body_is_expected() {
+        assert_eq!(RequestFraming::of(&Method::GET, 0), RequestFraming::None);
+        assert_eq!(
+            RequestFraming::of(&Method::POST, 0),
+            RequestFraming::Length(0)
+        );
+        assert_eq!(
+            RequestFraming::of(&Method::GET, 4),
+            RequestFraming::Length(4)
+        );
+    }
+}
