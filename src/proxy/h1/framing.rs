@@ -167,6 +167,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::head::{Parsed, parse_response};
     use super::*;
 
     /// Decodes `input` fed in pieces of `piece` bytes; the body and the bytes left over.
@@ -277,6 +278,39 @@ mod tests {
         }
         let error = decode_in_pieces(chunked(), &trailers, 4096).unwrap_err();
         assert!(matches!(error, Error::LineTooLong { .. }), "{error}");
+    }
+
+    /// Bytes assembled from pieces of HTTP, so that most inputs get past the first
+    /// check: head and body, parsed and decoded, are refused or read, never a panic.
+    #[test]
+    fn arbitrary_responses_are_read_or_refused_without_a_panic() {
+        const PIECES: &[&[u8]] = &[
+            b"HTTP/1.1 ", b"HTTP/1.0 ", b"200 OK", b"101 ", b"204 ", b"304 ", b"100 ",
+            b"\r\n", b"\n", b"\r", b"content-length: ", b"transfer-encoding: ", b"chunked",
+            b"connection: close", b"0", b"5", b"ff", b"fffffffffffffff", b"18446744073709551616",
+            b";x=y", b",", b":", b" ", b"hello", b"\xff\x00", b"-1",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let input: Vec<u8> = (0..next() % 40)
+                .flat_map(|_| PIECES[(next() % PIECES.len() as u64) as usize].iter().copied())
+                .collect();
+            let method = if next() % 4 == 0 { http::Method::HEAD } else { http::Method::GET };
+            let framing = match parse_response(&input, &method) {
+                Ok(Parsed::Final(head, len)) => Some((head.framing, len)),
+                _ => None,
+            };
+            let (framing, start) = framing.unwrap_or((chunked(), 0));
+            for piece in [1, 5, 64] {
+                let _ = decode_in_pieces(framing, &input[start..], piece);
+            }
+        }
     }
 
     #[test]
