@@ -942,3 +942,23 @@ async fn an_8_mib_chunked_body_arrives_byte_exact() {
     assert_eq!(body.len(), data.len());
     assert!(body == data[..], "the body came back changed");
 }
+
+/// A backend named by its host name is reached through name resolution, each address
+/// tried in turn (`localhost` may resolve to `::1` first, where nothing listens here),
+/// and the connection is kept under that name.
+#[tokio::test]
+async fn a_backend_named_by_host_name_is_reached_and_its_connection_kept() {
+    let server = Scripted::always(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+    let url = server.url("/named").replace("127.0.0.1", "localhost");
+    let client = backend();
+    for _ in 0..2 {
+        let (response, body) = fetch(&client, &url).await;
+        assert_eq!((response.status.as_u16(), body.as_ref()), (200, &b"ok"[..]));
+    }
+    assert_eq!(server.accepted(), 1);
+    let port = url.rsplit(':').next().unwrap().trim_end_matches("/named");
+    assert_eq!(
+        server.received()[0].headers("host"),
+        [format!("localhost:{port}")]
+    );
+}
