@@ -15,6 +15,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use certgate::body::Payload;
 use certgate::proxy::{Backend, BackendResponse, ForwardOptions, ProxyError};
+use http_body_util::BodyExt as _;
+use hyper::body::Body as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -282,8 +284,9 @@ async fn fetch(client: &Backend, url: &str) -> (BackendResponse, Bytes) {
     (response, body)
 }
 
-/// `GET url` refused as bad HTTP from the backend: a 502, before any body.
-async fn refused(client: &Backend, url: &str) -> ProxyError {
+/// `GET url` refused as bad HTTP from the backend: a 502, before any body, whose message
+/// says `why`.
+async fn refused(client: &Backend, url: &str, why: &str) -> ProxyError {
     let error = match forward(client, get(url)).await {
         Err(error) => error,
         Ok(response) => panic!(
@@ -294,6 +297,10 @@ async fn refused(client: &Backend, url: &str) -> ProxyError {
     };
     assert!(matches!(error, ProxyError::Protocol { .. }), "{error:?}");
     assert_eq!(error.status(), 502);
+    assert!(
+        error.to_string().contains(why),
+        "{error} does not say {why:?}"
+    );
     error
 }
 
@@ -486,7 +493,7 @@ async fn a_101_switching_protocols_is_refused_with_502() {
         }
     })
     .await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), "switched protocols (101)").await;
 }
 
 // --- Ambiguous framing is refused (request smuggling) ----------------------------------
@@ -500,7 +507,12 @@ async fn content_length_together_with_transfer_encoding_is_refused_with_502() {
           5\r\nhello\r\n0\r\n\r\n",
     )
     .await;
-    refused(&backend(), &server.url("/")).await;
+    refused(
+        &backend(),
+        &server.url("/"),
+        "both Content-Length and Transfer-Encoding",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -509,7 +521,7 @@ async fn two_different_content_lengths_are_refused_with_502() {
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
     )
     .await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), r#""5, 6""#).await;
 }
 
 /// Repeated identical lengths are unambiguous (RFC 9110 §8.6 lets a recipient accept them).
@@ -524,9 +536,10 @@ async fn two_identical_content_lengths_are_read_as_one() {
     assert_eq!(body, "hello");
 }
 
-/// A transfer coding other than a final `chunked` gives no way to find the end.
+/// A transfer coding certgate cannot decode leaves it no way to pass the body on as it
+/// is framed: anything but `chunked` alone is refused.
 #[tokio::test]
-async fn a_transfer_encoding_that_is_not_chunked_last_is_refused_with_502() {
+async fn a_transfer_encoding_other_than_chunked_alone_is_refused_with_502() {
     let server = Scripted::start(|mut conn| async move {
         if conn.request().await.is_some() {
             conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nnot really gzip")
@@ -535,13 +548,13 @@ async fn a_transfer_encoding_that_is_not_chunked_last_is_refused_with_502() {
         }
     })
     .await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), r#""gzip""#).await;
 }
 
 #[tokio::test]
 async fn a_content_length_that_is_not_a_number_is_refused_with_502() {
     let server = Scripted::always(b"HTTP/1.1 200 OK\r\nContent-Length: five\r\n\r\nhello").await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), r#""five""#).await;
 }
 
 // --- Limits on what the backend may send ----------------------------------------------
@@ -560,7 +573,7 @@ async fn with_header_of(len: usize) -> Scripted {
 #[tokio::test]
 async fn a_response_head_over_64_kib_is_refused_with_502() {
     let server = with_header_of(70_000).await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), "larger than 65536 bytes").await;
 }
 
 /// The bound is not so tight that large real-world heads (big cookies, CSP) fail.
@@ -588,7 +601,7 @@ async fn a_response_head_that_never_ends_is_refused_with_502() {
         }
     })
     .await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), "larger than 65536 bytes").await;
 }
 
 /// `Scripted` whose response has `count` header lines in all (Content-Length included).
@@ -606,7 +619,7 @@ async fn with_headers(count: usize) -> Scripted {
 #[tokio::test]
 async fn more_than_100_response_headers_are_refused_with_502() {
     let server = with_headers(101).await;
-    refused(&backend(), &server.url("/")).await;
+    refused(&backend(), &server.url("/"), "more than 100 headers").await;
 }
 
 #[tokio::test]
@@ -684,7 +697,8 @@ async fn a_response_with_connection_close_is_read_whole_and_its_connection_not_r
     assert_eq!(server.accepted(), 2);
 }
 
-/// HTTP/1.0 connections are not persistent unless they say `keep-alive`.
+/// An HTTP/1.0 response ends its connection: certgate does not keep HTTP/1.0 connections,
+/// `keep-alive` or not (nothing is lost but a connection).
 #[tokio::test]
 async fn an_http_1_0_response_is_read_whole_and_its_connection_not_reused() {
     let server = Scripted::always(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
@@ -961,4 +975,171 @@ async fn a_backend_named_by_host_name_is_reached_and_its_connection_kept() {
         server.received()[0].headers("host"),
         [format!("localhost:{port}")]
     );
+}
+
+// --- What the review of the client asked for -------------------------------------------
+
+/// hyper's server stops polling a body once it has the bytes `size_hint` promised: the
+/// connection must be free by then, not only after a poll that sees the end.
+#[tokio::test]
+async fn a_streamed_body_read_until_it_says_it_ended_leaves_its_connection_for_the_next() {
+    let body = binary(100_000);
+    let server = Scripted::start({
+        let body = body.clone();
+        move |mut conn| {
+            let body = body.clone();
+            async move {
+                while conn.request().await.is_some() {
+                    conn.send(
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len())
+                            .as_bytes(),
+                    )
+                    .await;
+                    conn.send_in_pieces(&body, 4099).await;
+                }
+            }
+        }
+    })
+    .await;
+    let client = backend();
+    for _ in 0..2 {
+        let mut response = forward(&client, get(&server.url("/"))).await.unwrap();
+        let mut read = Vec::new();
+        while !response.body.is_end_stream() {
+            let frame = within("a frame", response.body.frame())
+                .await
+                .unwrap()
+                .unwrap();
+            read.extend_from_slice(&frame.into_data().unwrap());
+        }
+        assert!(read == body, "{} bytes read", read.len());
+    }
+    assert_eq!(server.accepted(), 1);
+}
+
+#[tokio::test]
+async fn a_url_with_a_query_and_no_path_asks_for_the_root() {
+    let server = Scripted::always(OK).await;
+    let url = server.url("?x=1");
+    let (_, body) = fetch(&backend(), &url).await;
+    assert_eq!(body, "ok");
+    assert!(
+        server.received()[0]
+            .head
+            .starts_with("GET /?x=1 HTTP/1.1\r\n"),
+        "{}",
+        server.received()[0].head
+    );
+}
+
+/// Bytes past the end of a response are not the start of the next one: the connection
+/// they came on is not kept.
+#[tokio::test]
+async fn bytes_after_a_response_end_keep_its_connection_from_reuse() {
+    let server = Scripted::always(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 418 Smuggled\r\n\r\n",
+    )
+    .await;
+    let client = backend();
+    for _ in 0..2 {
+        let (response, body) = fetch(&client, &server.url("/")).await;
+        assert_eq!((response.status.as_u16(), body.as_ref()), (200, &b"ok"[..]));
+    }
+    assert_eq!(server.accepted(), 2);
+}
+
+/// A body the caller stops reading (its client went away) closes its connection; the
+/// next request gets a connection of its own and its own answer.
+#[tokio::test]
+async fn a_body_dropped_half_read_closes_its_connection() {
+    let big = binary(200_000);
+    let server = Scripted::start({
+        let big = big.clone();
+        move |mut conn| {
+            let big = big.clone();
+            async move {
+                while let Some(request) = conn.request().await {
+                    if request.head.starts_with("GET /big ") {
+                        conn.send(
+                            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", big.len())
+                                .as_bytes(),
+                        )
+                        .await;
+                        conn.send_in_pieces(&big, 4099).await;
+                    } else {
+                        conn.send(OK).await;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    let client = backend();
+    let mut response = forward(&client, get(&server.url("/big"))).await.unwrap();
+    let first = within("a frame", response.body.frame())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!first.into_data().unwrap().is_empty());
+    drop(response);
+    let (_, body) = fetch(&client, &server.url("/small")).await;
+    assert_eq!(body, "ok");
+    assert_eq!(server.accepted(), 2);
+}
+
+/// Once a byte of the answer has come, the backend has acted on the request: no retry,
+/// even for a GET on a reused connection.
+#[tokio::test]
+async fn a_response_broken_off_after_its_first_byte_is_not_retried() {
+    let server = Scripted::start(|mut conn| async move {
+        if conn.request().await.is_some() {
+            conn.send(OK).await;
+        }
+        if conn.request().await.is_some() {
+            conn.send(b"HTTP/1.1 2").await;
+            conn.close().await;
+        }
+    })
+    .await;
+    let client = backend();
+    let (_, body) = fetch(&client, &server.url("/")).await;
+    assert_eq!(body, "ok");
+    let error = forward(&client, get(&server.url("/"))).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("in the middle of the response head"),
+        "{error}"
+    );
+    assert_eq!(error.status(), 502);
+    assert_eq!(server.received_with("GET"), 2);
+    assert_eq!(server.accepted(), 1);
+}
+
+/// A request body larger than certgate's own client writes with its head goes through
+/// hyper's, which hears a backend that answers before reading it all.
+#[tokio::test]
+async fn a_backend_that_refuses_a_large_body_early_is_heard() {
+    let server = Scripted::start(|mut conn| async move {
+        // The head only, then the answer, the body left unread.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0];
+            if conn.io.read_exact(&mut byte).await.is_err() {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        conn.send(b"HTTP/1.1 413 Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+        conn.hold().await;
+    })
+    .await;
+    let post = request(
+        "POST",
+        &server.url("/upload"),
+        Payload::from(binary(4 * 1024 * 1024)),
+    );
+    let response = forward(&backend(), post).await.unwrap();
+    assert_eq!(response.status, 413);
 }

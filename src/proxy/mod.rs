@@ -1,12 +1,11 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
-//! Plain-HTTP backends spoken to over HTTP/1.1 get certgate's own client ([`h1`]), on the
-//! request's task; the rest one hyper client per HTTP-version setting, built once and
-//! shared, over rustls with the public web roots plus the deployment's extra backend
-//! CAs. Bodies stream in both
-//! directions; the response is read whole (bounded) only when the caller asks, because
-//! a policy reads it or the front end (Lambda) needs it whole, and the request only to
-//! replay it on a redirect.
+//! Plain-HTTP backends at HTTP/1.1 get certgate's own client ([`h1`]), on the request's
+//! task; the rest one hyper client per HTTP-version setting, built once and shared, over
+//! rustls with the public web roots plus the deployment's extra backend CAs. Bodies
+//! stream in both directions; the response is read whole (bounded) only when the caller
+//! asks, because a policy reads it or the front end (Lambda) needs it whole, and the
+//! request only to replay it on a redirect.
 
 mod h1;
 mod headers;
@@ -264,9 +263,9 @@ impl Backend {
         let first_uri = request.uri().clone();
         let send = |request: http::Request<Payload>| async move {
             let uri = request.uri().clone();
-            let response = if let Some(body) = plain_http1(&request, options) {
+            let response = if let Some((origin, body)) = plain_http1(&request, options) {
                 self.plain
-                    .send(&request.map(drop), &body)
+                    .send(&origin, &request.map(drop), &body)
                     .await
                     .map_err(|e| h1_error(&uri, e))?
             } else {
@@ -357,35 +356,32 @@ fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyE
     }
 }
 
-/// The request's body, when certgate's own client ([`h1`]) takes the request: a
+/// The origin and the body, when certgate's own client ([`h1`]) takes the request: a
 /// cleartext backend at HTTP/1.1 (`2or1` too: over cleartext there is no ALPN to agree
-/// on 2) and a body in hand. A body still arriving goes with hyper, which reads the
-/// response while it writes.
-fn plain_http1(request: &http::Request<Payload>, options: ForwardOptions) -> Option<Bytes> {
+/// on 2) and a small body in hand. A larger body, or one still arriving, goes with
+/// hyper, which reads the response while it writes.
+fn plain_http1(
+    request: &http::Request<Payload>,
+    options: ForwardOptions,
+) -> Option<(http::uri::Authority, Bytes)> {
     if request.uri().scheme() != Some(&http::uri::Scheme::HTTP)
         || options.http_version == HttpVersion::Http2
         || request.method() == http::Method::CONNECT
     {
         return None;
     }
+    let origin = request.uri().authority()?.clone();
     match request.body() {
-        Payload::Whole(bytes) => Some(bytes.clone()),
-        ended if ended.is_empty() => Some(Bytes::new()),
-        Payload::Streamed(_) => None,
+        Payload::Whole(bytes) if bytes.len() <= h1::MAX_BODY => Some((origin, bytes.clone())),
+        ended if ended.is_empty() => Some((origin, Bytes::new())),
+        Payload::Whole(_) | Payload::Streamed(_) => None,
     }
 }
 
 fn h1_error(uri: &http::Uri, error: h1::Error) -> ProxyError {
     let url = uri.to_string();
     match error {
-        h1::Error::Connect(cause) => ProxyError::Connect {
-            url,
-            cause: cause.to_string(),
-        },
-        h1::Error::NoHost => ProxyError::Connect {
-            url,
-            cause: error.to_string(),
-        },
+        h1::Error::Connect(cause) => ProxyError::Connect { url, cause },
         other => ProxyError::Protocol {
             url,
             cause: other.to_string(),

@@ -52,6 +52,15 @@ impl ResponseBody {
     }
 }
 
+impl ResponseBody {
+    /// The body has ended cleanly: its connection goes back to the pool if it may.
+    fn end(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.release(self.reusable);
+        }
+    }
+}
+
 impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Error;
@@ -82,14 +91,19 @@ impl Body for ResponseBody {
                 step => step,
             };
             return match step {
-                Ok(Step::Data(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
-                Ok(Step::End) => {
-                    if let Some(connection) = this.connection.take() {
-                        connection.release(this.reusable);
+                Ok(Step::Data(data)) => {
+                    // The last bytes of a known length end the body now: hyper stops
+                    // polling a body once it has what `size_hint` promised, and would
+                    // never see the end that frees the connection.
+                    if this.framing.remaining() == Some(0) {
+                        this.end();
                     }
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Ok(Step::End | Step::More) => {
+                    this.end();
                     Poll::Ready(None)
                 }
-                Ok(Step::More) => continue,
                 Err(e) => {
                     this.connection = None;
                     Poll::Ready(Some(Err(e)))

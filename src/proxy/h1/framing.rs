@@ -9,8 +9,10 @@ use super::Error;
 /// must not grow the buffer without bound.
 const MAX_SIZE_LINE: usize = 4096;
 
-/// The most trailer bytes read (and dropped) after the last chunk.
+/// The most trailer bytes read (and dropped) after the last chunk, and the longest line
+/// among them: a line is searched again as it grows, so its bound keeps that cheap.
 const MAX_TRAILERS: usize = 64 * 1024;
+const MAX_TRAILER_LINE: usize = 8 * 1024;
 
 /// How the response's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +125,8 @@ impl Chunk {
                     *self = Self::Size;
                 }
                 Self::Trailers(seen) => {
-                    let Some(line) = line(buf, MAX_TRAILERS - *seen, "trailer section")? else {
+                    let limit = MAX_TRAILER_LINE.min(MAX_TRAILERS - *seen);
+                    let Some(line) = line(buf, limit, "trailer section")? else {
                         return Ok(Step::More);
                     };
                     if line.len() == 2 {
@@ -152,7 +155,11 @@ fn line(buf: &mut BytesMut, limit: usize, what: &'static str) -> Result<Option<B
 fn chunk_size(line: &[u8]) -> Result<u64, Error> {
     let line = &line[..line.len() - 2];
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    let rest = line[digits..].trim_ascii_start();
+    let blank = line[digits..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let rest = &line[digits + blank..];
     if digits == 0 || !(rest.is_empty() || rest[0] == b';') {
         return Err(Error::Chunked("a chunk size that is not hexadecimal"));
     }
@@ -249,6 +256,8 @@ mod tests {
             (&b"zz\r\nhello\r\n0\r\n\r\n"[..], "not hexadecimal"),
             (b"\r\n", "not hexadecimal"),
             (b"5 x\r\nhello\r\n0\r\n\r\n", "not hexadecimal"),
+            (b"5\x0c\r\nhello\r\n0\r\n\r\n", "not hexadecimal"),
+            (b"5\r\r\nhello\r\n0\r\n\r\n", "not hexadecimal"),
             (b"5\nhello\r\n0\r\n\r\n", "without CR"),
             (b"5\r\nhelloXY0\r\n\r\n", "no CRLF"),
             (b"10000000000000000\r\n", "15 hex digits"),
@@ -278,6 +287,19 @@ mod tests {
         }
         let error = decode_in_pieces(chunked(), &trailers, 4096).unwrap_err();
         assert!(matches!(error, Error::LineTooLong { .. }), "{error}");
+        let mut endless = b"0\r\nx-trailer: ".to_vec();
+        endless.resize(MAX_TRAILER_LINE * 2, b'a');
+        let error = decode_in_pieces(chunked(), &endless, 1000).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::LineTooLong {
+                    limit: MAX_TRAILER_LINE,
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     /// Bytes assembled from pieces of HTTP, so that most inputs get past the first
@@ -285,10 +307,32 @@ mod tests {
     #[test]
     fn arbitrary_responses_are_read_or_refused_without_a_panic() {
         const PIECES: &[&[u8]] = &[
-            b"HTTP/1.1 ", b"HTTP/1.0 ", b"200 OK", b"101 ", b"204 ", b"304 ", b"100 ",
-            b"\r\n", b"\n", b"\r", b"content-length: ", b"transfer-encoding: ", b"chunked",
-            b"connection: close", b"0", b"5", b"ff", b"fffffffffffffff", b"18446744073709551616",
-            b";x=y", b",", b":", b" ", b"hello", b"\xff\x00", b"-1",
+            b"HTTP/1.1 ",
+            b"HTTP/1.0 ",
+            b"200 OK",
+            b"101 ",
+            b"204 ",
+            b"304 ",
+            b"100 ",
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"content-length: ",
+            b"transfer-encoding: ",
+            b"chunked",
+            b"connection: close",
+            b"0",
+            b"5",
+            b"ff",
+            b"fffffffffffffff",
+            b"18446744073709551616",
+            b";x=y",
+            b",",
+            b":",
+            b" ",
+            b"hello",
+            b"\xff\x00",
+            b"-1",
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
@@ -299,9 +343,17 @@ mod tests {
         };
         for _ in 0..20_000 {
             let input: Vec<u8> = (0..next() % 40)
-                .flat_map(|_| PIECES[(next() % PIECES.len() as u64) as usize].iter().copied())
+                .flat_map(|_| {
+                    PIECES[(next() % PIECES.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
                 .collect();
-            let method = if next() % 4 == 0 { http::Method::HEAD } else { http::Method::GET };
+            let method = if next() % 4 == 0 {
+                http::Method::HEAD
+            } else {
+                http::Method::GET
+            };
             let framing = match parse_response(&input, &method) {
                 Ok(Parsed::Final(head, len)) => Some((head.framing, len)),
                 _ => None,

@@ -49,19 +49,21 @@ pub(super) fn write_request<B>(
 ) {
     out.put_slice(request.method().as_str().as_bytes());
     out.put_u8(b' ');
-    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    out.put_slice(if target.is_empty() {
-        b"/"
-    } else {
-        target.as_bytes()
-    });
+    // `path()` is "/" for an empty path (`http://host?x=1` asks for `/?x=1`).
+    out.put_slice(request.uri().path().as_bytes());
+    if let Some(query) = request.uri().query() {
+        out.put_u8(b'?');
+        out.put_slice(query.as_bytes());
+    }
     out.put_slice(b" HTTP/1.1\r\n");
     if !request.headers().contains_key(header::HOST)
         && let Some(host) = request.uri().host()
     {
         out.put_slice(b"host: ");
         out.put_slice(host.as_bytes());
-        if let Some(port) = request.uri().port() {
+        if let Some(port) = request.uri().port()
+            && port.as_u16() != 80
+        {
             out.put_u8(b':');
             out.put_slice(port.as_str().as_bytes());
         }
@@ -98,6 +100,13 @@ pub(super) struct ResponseHead {
     pub(super) framing: Framing,
     /// The connection may carry another request after this response.
     pub(super) reusable: bool,
+}
+
+/// True when `buf` holds a head's end (a blank line) that begins at or after `from`
+/// less the three bytes a terminator read in two pieces may start with.
+pub(super) fn ends_within(buf: &[u8], from: usize) -> bool {
+    let tail = &buf[from.saturating_sub(3).min(buf.len())..];
+    memchr::memmem::find(tail, b"\n\r\n").is_some() || memchr::memmem::find(tail, b"\n\n").is_some()
 }
 
 /// What the bytes read so far hold.
@@ -392,6 +401,28 @@ mod tests {
             written(request, RequestFraming::None),
             "GET / HTTP/1.1\r\nhost: front.example\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn a_url_without_a_path_asks_for_the_root_and_the_default_port_is_not_written() {
+        let request = http::Request::get("http://backend:80?x=1")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            written(request, RequestFraming::None),
+            "GET /?x=1 HTTP/1.1\r\nhost: backend\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_head_ends_at_its_blank_line_even_one_read_in_two_pieces() {
+        let head = b"HTTP/1.1 200 OK\r\nx: y\r\n\r\n";
+        for split in 0..head.len() {
+            assert!(ends_within(head, split), "searched from {split}");
+        }
+        assert!(ends_within(b"HTTP/1.1 200 OK\n\n", 15));
+        assert!(!ends_within(b"HTTP/1.1 200 OK\r\nx: y\r\n", 0));
+        assert!(!ends_within(b"", 10));
     }
 
     #[test]

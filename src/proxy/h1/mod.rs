@@ -5,7 +5,8 @@
 //! connection task per backend connection, a channel and a oneshot to it, and a hashed
 //! pool checkout and return. Here the request is written and the response read by the
 //! task that handles the request, and idle connections wait in a short list
-//! ([`pool`]). HTTPS and HTTP/2 backends stay with hyper-util.
+//! ([`pool`]). HTTPS and HTTP/2 backends, and request bodies larger than [`MAX_BODY`]
+//! or still arriving, stay with hyper-util.
 //!
 //! What it does not take on trust (RFC 9112): a response whose length could be read two
 //! ways, a head without bounds, a chunked body with endless lines; what it retries: only
@@ -19,10 +20,11 @@ mod pool;
 
 use std::sync::Arc;
 
-use bytes::{BufMut as _, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use http::uri::Authority;
+use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+use tower_service::Service as _;
 
 use crate::body::Payload;
 use body::{Connection, ResponseBody};
@@ -32,33 +34,32 @@ use head::{Parsed, RequestFraming};
 /// Bytes read from the backend at a time.
 const READ_SIZE: usize = 16 * 1024;
 
-/// A request body at most this long is written with its head, in one write.
-const WRITE_WITH_HEAD: usize = 16 * 1024;
-
-/// Interim (1xx) responses skipped at most before the final one.
-const MAX_INTERIM: usize = 16;
+/// The largest request body this client sends: written with its head in one write, it
+/// is in the socket's buffer before the response is read, so a backend that answers
+/// early (a 401, a 413) and closes is still heard. A larger body goes with hyper, which
+/// reads while it writes.
+pub(super) const MAX_BODY: usize = 16 * 1024;
 
 /// Why an exchange with the backend failed.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Error {
+    /// No connection: the innermost cause ("Connection refused", a DNS failure).
     #[error("{0}")]
-    Connect(std::io::Error),
-    #[error("the URL has no host")]
-    NoHost,
+    Connect(String),
     /// Closed or reset before the first byte of a response: on a kept-alive connection,
     /// most likely the backend closing it as idle just as the request went out.
     #[error("the connection closed before a response arrived{}", .0.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
     NoResponse(Option<std::io::Error>),
     #[error("reading the response failed: {0}")]
     Receive(std::io::Error),
+    #[error("the connection closed in the middle of the response head")]
+    HeadCutShort,
     #[error("the response head is larger than {0} bytes")]
     HeadTooLarge(usize),
     #[error("the response has more than {0} headers")]
     TooManyHeaders(usize),
     #[error("the response head is malformed: {0}")]
     Malformed(String),
-    #[error("more than {0} interim (1xx) responses")]
-    TooManyInterim(usize),
     #[error("the backend switched protocols (101), which certgate does not forward")]
     SwitchingProtocols,
     #[error("the response's framing is ambiguous: {0}")]
@@ -76,28 +77,43 @@ pub(super) enum Error {
 }
 
 /// Sends HTTP/1.1 requests to `http://` URLs over kept-alive connections.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct Client {
     pool: Arc<pool::Pool>,
+    /// New connections: hyper-util's connector, for its DNS, its per-address fallback
+    /// after 300 ms (happy eyeballs) and `TCP_NODELAY`, as before this client.
+    connector: HttpConnector,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        let mut connector = HttpConnector::new();
+        // Requests leave as soon as they are written, as with nginx's `tcp_nodelay on`.
+        connector.set_nodelay(true);
+        Self {
+            pool: Arc::default(),
+            connector,
+        }
+    }
 }
 
 impl Client {
-    /// Sends a request with a body in hand (a stream still arriving needs a client
-    /// that reads the response while it writes: hyper's) and returns the response once
-    /// its head has arrived; its body streams from the connection as the caller reads it.
+    /// Sends a request to `origin` (its URL's authority) with a body in hand of at most
+    /// [`MAX_BODY`] bytes, and returns the response once its head has arrived; its body
+    /// streams from the connection as the caller reads it.
     pub(super) async fn send(
         &self,
+        origin: &Authority,
         request: &http::Request<()>,
         body: &Bytes,
     ) -> Result<http::Response<Payload>, Error> {
-        let origin = origin(request.uri())?;
         let mut fresh = false;
         loop {
-            let pooled = if fresh { None } else { self.pool.take(&origin) };
+            let pooled = if fresh { None } else { self.pool.take(origin) };
             let reused = pooled.is_some();
             let stream = match pooled {
                 Some(stream) => stream,
-                None => connect(&origin).await?,
+                None => self.connect(request.uri()).await?,
             };
             let connection = Connection {
                 stream,
@@ -113,44 +129,19 @@ impl Client {
             }
         }
     }
-}
 
-/// The pool's key for a URL: its authority as written (`backend` and `backend:80` keep
-/// connections apart, which costs a connection, never a mix-up); a clone shares its
-/// bytes, where normalizing parsed the port on every request.
-fn origin(uri: &http::Uri) -> Result<Authority, Error> {
-    uri.authority().cloned().ok_or(Error::NoHost)
-}
-
-/// A new connection to `origin`, trying each of its addresses in turn.
-async fn connect(origin: &Authority) -> Result<TcpStream, Error> {
-    let host = origin.host();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let port = origin.port_u16().unwrap_or(80);
-    let mut last = None;
-    for address in tokio::net::lookup_host((host, port))
-        .await
-        .map_err(Error::Connect)?
-    {
-        match TcpStream::connect(address).await {
-            Ok(stream) => {
-                // Requests leave as soon as they are written, as with nginx's
-                // `tcp_nodelay on`.
-                stream.set_nodelay(true).map_err(Error::Connect)?;
-                return Ok(stream);
+    async fn connect(&self, uri: &http::Uri) -> Result<tokio::net::TcpStream, Error> {
+        match self.connector.clone().call(uri.clone()).await {
+            Ok(stream) => Ok(stream.into_inner()),
+            Err(error) => {
+                let mut cause: &dyn std::error::Error = &error;
+                while let Some(inner) = cause.source() {
+                    cause = inner;
+                }
+                Err(Error::Connect(cause.to_string()))
             }
-            Err(e) => last = Some(e),
         }
     }
-    Err(Error::Connect(last.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{host} has no address"),
-        )
-    })))
 }
 
 /// One request and the head of its response on `connection`.
@@ -159,7 +150,15 @@ async fn exchange(
     request: &http::Request<()>,
     body: &Bytes,
 ) -> Result<http::Response<Payload>, Error> {
-    send_request(&mut connection, request, body).await?;
+    let framing = RequestFraming::of(request.method(), body.len() as u64);
+    let mut out = BytesMut::with_capacity(1024 + body.len());
+    head::write_request(request, framing, &mut out);
+    out.put_slice(body);
+    connection
+        .stream
+        .write_all(&out)
+        .await
+        .map_err(|e| Error::NoResponse(Some(e)))?;
     let head = read_head(&mut connection, request.method()).await?;
     let mut framing = head.framing;
     // A body already read whole (a small one, mostly) is handed over as it is and the
@@ -181,58 +180,39 @@ async fn exchange(
     Ok(response)
 }
 
-/// Writes the head and the body, in one write unless the body is large.
-async fn send_request(
-    connection: &mut Connection,
-    request: &http::Request<()>,
-    body: &Bytes,
-) -> Result<(), Error> {
-    let framing = RequestFraming::of(request.method(), body.len() as u64);
-    let mut out = BytesMut::with_capacity(1024);
-    head::write_request(request, framing, &mut out);
-    let stream = &mut connection.stream;
-    if body.len() <= WRITE_WITH_HEAD {
-        out.put_slice(body);
-        return stream.write_all(&out).await.map_err(sent);
-    }
-    stream.write_all(&out).await.map_err(sent)?;
-    stream.write_all(body).await.map_err(sent)
-}
-
-/// A write that failed: the backend is gone before it answered.
-fn sent(error: std::io::Error) -> Error {
-    Error::NoResponse(Some(error))
-}
-
-/// Reads until a final response's head, skipping interim ones.
+/// Reads until a final response's head, skipping interim ones (their number is bounded
+/// by the `forward-request` timeout, as a slow backend's bytes are). The head is parsed
+/// only once its blank line has arrived: parsing again after each read would cost the
+/// square of a head trickled in byte by byte.
 async fn read_head(
     connection: &mut Connection,
     method: &http::Method,
 ) -> Result<head::ResponseHead, Error> {
-    let mut interim = 0;
     let mut answered = false;
+    let mut searched = 0;
     loop {
-        if !connection.buf.is_empty() {
+        if head::ends_within(&connection.buf, searched) {
             match head::parse_response(&connection.buf, method)? {
                 Parsed::Final(head, len) => {
-                    let _ = connection.buf.split_to(len);
+                    connection.buf.advance(len);
                     return Ok(head);
                 }
                 Parsed::Interim(len) => {
-                    interim += 1;
-                    if interim > MAX_INTERIM {
-                        return Err(Error::TooManyInterim(MAX_INTERIM));
-                    }
-                    let _ = connection.buf.split_to(len);
+                    connection.buf.advance(len);
+                    searched = 0;
                     continue;
                 }
                 Parsed::Partial => {}
             }
         }
+        searched = connection.buf.len();
+        if searched >= head::MAX_HEAD {
+            return Err(Error::HeadTooLarge(head::MAX_HEAD));
+        }
         connection.buf.reserve(READ_SIZE);
         match connection.stream.read_buf(&mut connection.buf).await {
             Ok(0) if !answered => return Err(Error::NoResponse(None)),
-            Ok(0) => return Err(Error::CutShort("in the response head".to_owned())),
+            Ok(0) => return Err(Error::HeadCutShort),
             Ok(_) => answered = true,
             Err(e) if !answered => return Err(Error::NoResponse(Some(e))),
             Err(e) => return Err(Error::Receive(e)),

@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 use http::uri::Authority;
 use tokio::net::TcpStream;
 
-/// Connections kept idle at most, over all origins of one backend.
+/// Connections kept idle at most, over all origins of one backend; when full, the one
+/// idle longest is closed for the newest.
 const MAX_IDLE: usize = 256;
 
 /// How long a connection may stay idle before it is closed instead of reused (hyper's
-/// default, which certgate used before).
+/// default, which certgate used before). Expired connections are closed at the next
+/// request to the backend: there is no task to sweep them.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Idle connections to a backend's origins.
+/// Idle connections to a backend's origins, the longest idle first.
 #[derive(Debug, Default)]
 pub(super) struct Pool {
     idle: Mutex<Vec<Idle>>,
@@ -36,35 +38,46 @@ impl Pool {
         loop {
             let idle = {
                 let mut idle = self.idle.lock().ok()?;
+                expire(&mut idle, Instant::now());
                 let at = idle.iter().rposition(|c| c.origin == *origin)?;
                 idle.remove(at)
             };
-            if idle.since.elapsed() < IDLE_TIMEOUT && is_quiet(&idle.stream) {
+            if is_quiet(&idle.stream) {
                 return Some(idle.stream);
             }
         }
     }
 
-    /// Keeps `stream` for the next request to `origin`, unless the pool is full.
+    /// Keeps `stream` for the next request to `origin`.
     pub(super) fn put(&self, origin: Authority, stream: TcpStream) {
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
         let now = Instant::now();
-        idle.retain(|c| now.duration_since(c.since) < IDLE_TIMEOUT);
-        if idle.len() < MAX_IDLE {
-            idle.push(Idle {
-                origin,
-                stream,
-                since: now,
-            });
+        expire(&mut idle, now);
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
         }
+        idle.push(Idle {
+            origin,
+            stream,
+            since: now,
+        });
     }
+}
+
+/// Closes the connections idle for longer than [`IDLE_TIMEOUT`] (the list's front).
+fn expire(idle: &mut Vec<Idle>, now: Instant) {
+    let expired = idle.partition_point(|c| now.duration_since(c.since) >= IDLE_TIMEOUT);
+    idle.drain(..expired);
 }
 
 /// True when an idle connection has neither data nor end-of-stream waiting: anything
 /// the backend sent while it was idle (its close, mostly) makes it unusable. Costs a
-/// `recv` only when the reactor saw the socket become readable.
+/// `recv` only when the reactor has seen the socket become readable; bytes that arrive
+/// after this check (a backend that sends more than its response said, late) are
+/// misread as the next response's, as in any HTTP/1.1 client that keeps connections
+/// (hyper and nginx check the same way): a backend must not send them.
 fn is_quiet(stream: &TcpStream) -> bool {
     let mut probe = [0; 1];
     matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
