@@ -106,7 +106,8 @@ pub(super) struct ResponseHead {
 /// less the three bytes a terminator read in two pieces may start with.
 pub(super) fn ends_within(buf: &[u8], from: usize) -> bool {
     let tail = &buf[from.saturating_sub(3).min(buf.len())..];
-    memchr::memmem::find(tail, b"\n\r\n").is_some() || memchr::memmem::find(tail, b"\n\n").is_some()
+    memchr::memchr_iter(b'\n', tail)
+        .any(|at| matches!(tail[at + 1..], [b'\n', ..] | [b'\r', b'\n', ..]))
 }
 
 /// What the bytes read so far hold.
