@@ -181,9 +181,9 @@ async fn exchange(
 }
 
 /// Reads until a final response's head, skipping interim ones (their number is bounded
-/// by the `forward-request` timeout, as a slow backend's bytes are). The head is parsed
-/// only once its blank line has arrived: parsing again after each read would cost the
-/// square of a head trickled in byte by byte.
+/// by the `forward-request` timeout, as a slow backend's bytes are). After the first
+/// read, the head is parsed again only once its blank line has arrived: parsing after
+/// each read would cost the square of a head trickled in byte by byte.
 async fn read_head(
     connection: &mut Connection,
     method: &http::Method,
@@ -191,7 +191,9 @@ async fn read_head(
     let mut answered = false;
     let mut searched = 0;
     loop {
-        if head::ends_within(&connection.buf, searched) {
+        // The first bytes are parsed as they come (most heads arrive in one read).
+        let buf = &connection.buf;
+        if !buf.is_empty() && (searched == 0 || head::ends_within(buf, searched)) {
             match head::parse_response(&connection.buf, method)? {
                 Parsed::Final(head, len) => {
                     connection.buf.advance(len);

@@ -68,8 +68,10 @@ impl Pool {
 
 /// Closes the connections idle for longer than [`IDLE_TIMEOUT`] (the list's front).
 fn expire(idle: &mut Vec<Idle>, now: Instant) {
-    let expired = idle.partition_point(|c| now.duration_since(c.since) >= IDLE_TIMEOUT);
-    idle.drain(..expired);
+    if let Some(cutoff) = now.checked_sub(IDLE_TIMEOUT) {
+        let expired = idle.partition_point(|c| c.since <= cutoff);
+        idle.drain(..expired);
+    }
 }
 
 /// True when an idle connection has neither data nor end-of-stream waiting: anything
