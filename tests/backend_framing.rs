@@ -199,6 +199,20 @@ impl Scripted {
         .await
     }
 
+    /// Answers every request with `head`, then `body` written `piece` bytes at a time.
+    async fn streaming(head: Vec<u8>, body: Arc<Vec<u8>>, piece: usize) -> Self {
+        Self::start(move |mut conn| {
+            let (head, body) = (head.clone(), Arc::clone(&body));
+            async move {
+                while conn.request().await.is_some() {
+                    conn.send(&head).await;
+                    conn.send_in_pieces(&body, piece).await;
+                }
+            }
+        })
+        .await
+    }
+
     /// Answers every request with these very bytes.
     async fn always(response: &'static [u8]) -> Self {
         Self::answering(move |_| response.to_vec()).await
@@ -284,6 +298,19 @@ async fn fetch(client: &Backend, url: &str) -> (BackendResponse, Bytes) {
     (response, body)
 }
 
+/// Two GETs to a backend that answers each with `response`, both read as a 200 with
+/// `body`: how many connections the backend accepted for them.
+async fn connections_for_two_gets(response: &'static [u8], body: &str) -> usize {
+    let server = Scripted::always(response).await;
+    let client = backend();
+    for _ in 0..2 {
+        let (answer, read) = fetch(&client, &server.url("/")).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(read, body.as_bytes());
+    }
+    server.accepted()
+}
+
 /// `GET url` refused as bad HTTP from the backend: a 502, before any body, whose message
 /// says `why`.
 async fn refused(client: &Backend, url: &str, why: &str) -> ProxyError {
@@ -302,6 +329,11 @@ async fn refused(client: &Backend, url: &str, why: &str) -> ProxyError {
         "{error} does not say {why:?}"
     );
     error
+}
+
+/// The head of a 200 with a body of `len` bytes.
+fn length_head(len: usize) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").into_bytes()
 }
 
 /// Bytes that repeat only every 64 KiB or so, so a lost, doubled or shifted piece shows.
@@ -338,14 +370,8 @@ fn chunked(data: &[u8], sizes: &[usize]) -> Vec<u8> {
 /// the start of the next response, ready for the next request.
 #[tokio::test]
 async fn a_content_length_body_is_exact_and_its_connection_is_reused() {
-    let server = Scripted::always(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
-    let client = backend();
-    for _ in 0..2 {
-        let (response, body) = fetch(&client, &server.url("/")).await;
-        assert_eq!(response.status, 200);
-        assert_eq!(body, "hello");
-    }
-    assert_eq!(server.accepted(), 1);
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    assert_eq!(connections_for_two_gets(response, "hello").await, 1);
 }
 
 /// Chunk extensions are skipped and trailers are read to the blank line but not made
@@ -420,46 +446,35 @@ async fn a_head_response_has_no_body_whatever_its_length_and_keeps_its_connectio
     assert_eq!(server.accepted(), 1);
 }
 
-/// 204 never has a body, even when the backend wrongly sends a Content-Length.
+/// 204 never has a body, even when the backend wrongly sends a Content-Length; 304's
+/// Content-Length is the length of the representation the client has cached (RFC 9110
+/// §8.6), not of a body. Neither has one to wait for, and the connection stays usable.
 #[tokio::test]
-async fn a_204_has_no_body_even_with_a_content_length_and_keeps_its_connection() {
-    let server = Scripted::answering(|request| {
-        if request.head.starts_with("GET /empty ") {
-            b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n".to_vec()
-        } else {
-            OK.to_vec()
-        }
-    })
-    .await;
-    let client = backend();
-    let (response, body) = fetch(&client, &server.url("/empty")).await;
-    assert_eq!(response.status, 204);
-    assert_eq!(body, "");
-    let (_, body) = fetch(&client, &server.url("/")).await;
-    assert_eq!(body, "ok");
-    assert_eq!(server.accepted(), 1);
-}
-
-/// 304's Content-Length is the length of the representation the client has cached
-/// (RFC 9110 §8.6), not of a body: there is none to wait for.
-#[tokio::test]
-async fn a_304_has_no_body_though_its_content_length_is_allowed_and_keeps_its_connection() {
-    let server = Scripted::answering(|request| {
-        if request.head.starts_with("GET /cached ") {
-            b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 1234\r\n\r\n".to_vec()
-        } else {
-            OK.to_vec()
-        }
-    })
-    .await;
-    let client = backend();
-    let (response, body) = fetch(&client, &server.url("/cached")).await;
-    assert_eq!(response.status, 304);
-    assert_eq!(response.headers["etag"], "\"v1\"");
-    assert_eq!(body, "");
-    let (_, body) = fetch(&client, &server.url("/")).await;
-    assert_eq!(body, "ok");
-    assert_eq!(server.accepted(), 1);
+async fn a_204_or_304_has_no_body_whatever_its_content_length_and_keeps_its_connection() {
+    let heads: [(u16, &'static [u8]); 2] = [
+        (204, b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"),
+        (
+            304,
+            b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 1234\r\n\r\n",
+        ),
+    ];
+    for (status, head) in heads {
+        let server = Scripted::answering(move |request| {
+            if request.head.starts_with("GET /empty ") {
+                head.to_vec()
+            } else {
+                OK.to_vec()
+            }
+        })
+        .await;
+        let client = backend();
+        let (response, body) = fetch(&client, &server.url("/empty")).await;
+        assert_eq!(response.status, status);
+        assert_eq!(body, "", "a {status}");
+        let (_, body) = fetch(&client, &server.url("/")).await;
+        assert_eq!(body, "ok", "after a {status}");
+        assert_eq!(server.accepted(), 1, "after a {status}");
+    }
 }
 
 /// Interim 1xx responses are for the hop only; the caller gets the final response,
@@ -685,30 +700,16 @@ async fn a_chunk_size_that_is_not_hex_breaks_the_body() {
 /// that connection would be lost. (The backend here keeps it open, to see if it is reused.)
 #[tokio::test]
 async fn a_response_with_connection_close_is_read_whole_and_its_connection_not_reused() {
-    let server =
-        Scripted::always(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello")
-            .await;
-    let client = backend();
-    for _ in 0..2 {
-        let (response, body) = fetch(&client, &server.url("/")).await;
-        assert_eq!(response.status, 200);
-        assert_eq!(body, "hello");
-    }
-    assert_eq!(server.accepted(), 2);
+    let response = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello";
+    assert_eq!(connections_for_two_gets(response, "hello").await, 2);
 }
 
 /// An HTTP/1.0 response ends its connection: certgate does not keep HTTP/1.0 connections,
 /// `keep-alive` or not (nothing is lost but a connection).
 #[tokio::test]
 async fn an_http_1_0_response_is_read_whole_and_its_connection_not_reused() {
-    let server = Scripted::always(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
-    let client = backend();
-    for _ in 0..2 {
-        let (response, body) = fetch(&client, &server.url("/")).await;
-        assert_eq!(response.status, 200);
-        assert_eq!(body, "hello");
-    }
-    assert_eq!(server.accepted(), 2);
+    let response = b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    assert_eq!(connections_for_two_gets(response, "hello").await, 2);
 }
 
 /// A body cut short is an error, so a truncated file is never passed on as complete.
@@ -914,20 +915,7 @@ async fn the_request_head_has_the_origin_form_target_host_and_the_request_header
 #[tokio::test]
 async fn an_8_mib_content_length_body_arrives_byte_exact() {
     let data = Arc::new(binary(8 * 1024 * 1024));
-    let sent = Arc::clone(&data);
-    let server = Scripted::start(move |mut conn| {
-        let data = Arc::clone(&sent);
-        async move {
-            while conn.request().await.is_some() {
-                conn.send(
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len()).as_bytes(),
-                )
-                .await;
-                conn.send_in_pieces(&data, 65_521).await;
-            }
-        }
-    })
-    .await;
+    let server = Scripted::streaming(length_head(data.len()), Arc::clone(&data), 65_521).await;
     let (response, body) = fetch(&backend(), &server.url("/")).await;
     assert_eq!(response.status, 200);
     assert_eq!(body.len(), data.len());
@@ -938,19 +926,10 @@ async fn an_8_mib_content_length_body_arrives_byte_exact() {
 /// anywhere: the decoder must carry its state across reads.
 #[tokio::test]
 async fn an_8_mib_chunked_body_arrives_byte_exact() {
-    let data = Arc::new(binary(8 * 1024 * 1024));
+    let data = binary(8 * 1024 * 1024);
     let encoded = Arc::new(chunked(&data, &[1, 4093, 65_536, 100_000, 17, 8192]));
-    let server = Scripted::start(move |mut conn| {
-        let encoded = Arc::clone(&encoded);
-        async move {
-            while conn.request().await.is_some() {
-                conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                    .await;
-                conn.send_in_pieces(&encoded, 4099).await;
-            }
-        }
-    })
-    .await;
+    let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let server = Scripted::streaming(head, encoded, 4099).await;
     let (response, body) = fetch(&backend(), &server.url("/")).await;
     assert_eq!(response.status, 200);
     assert_eq!(body.len(), data.len());
@@ -983,24 +962,8 @@ async fn a_backend_named_by_host_name_is_reached_and_its_connection_kept() {
 /// connection must be free by then, not only after a poll that sees the end.
 #[tokio::test]
 async fn a_streamed_body_read_until_it_says_it_ended_leaves_its_connection_for_the_next() {
-    let body = binary(100_000);
-    let server = Scripted::start({
-        let body = body.clone();
-        move |mut conn| {
-            let body = body.clone();
-            async move {
-                while conn.request().await.is_some() {
-                    conn.send(
-                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len())
-                            .as_bytes(),
-                    )
-                    .await;
-                    conn.send_in_pieces(&body, 4099).await;
-                }
-            }
-        }
-    })
-    .await;
+    let body = Arc::new(binary(100_000));
+    let server = Scripted::streaming(length_head(body.len()), Arc::clone(&body), 4099).await;
     let client = backend();
     for _ in 0..2 {
         let mut response = forward(&client, get(&server.url("/"))).await.unwrap();
@@ -1012,7 +975,7 @@ async fn a_streamed_body_read_until_it_says_it_ended_leaves_its_connection_for_t
                 .unwrap();
             read.extend_from_slice(&frame.into_data().unwrap());
         }
-        assert!(read == body, "{} bytes read", read.len());
+        assert!(read == body[..], "{} bytes read", read.len());
     }
     assert_eq!(server.accepted(), 1);
 }
@@ -1036,54 +999,26 @@ async fn a_url_with_a_query_and_no_path_asks_for_the_root() {
 /// they came on is not kept.
 #[tokio::test]
 async fn bytes_after_a_response_end_keep_its_connection_from_reuse() {
-    let server = Scripted::always(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 418 Smuggled\r\n\r\n",
-    )
-    .await;
-    let client = backend();
-    for _ in 0..2 {
-        let (response, body) = fetch(&client, &server.url("/")).await;
-        assert_eq!((response.status.as_u16(), body.as_ref()), (200, &b"ok"[..]));
-    }
-    assert_eq!(server.accepted(), 2);
+    let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 418 Smuggled\r\n\r\n";
+    assert_eq!(connections_for_two_gets(response, "ok").await, 2);
 }
 
 /// A body the caller stops reading (its client went away) closes its connection; the
 /// next request gets a connection of its own and its own answer.
 #[tokio::test]
 async fn a_body_dropped_half_read_closes_its_connection() {
-    let big = binary(200_000);
-    let server = Scripted::start({
-        let big = big.clone();
-        move |mut conn| {
-            let big = big.clone();
-            async move {
-                while let Some(request) = conn.request().await {
-                    if request.head.starts_with("GET /big ") {
-                        conn.send(
-                            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", big.len())
-                                .as_bytes(),
-                        )
-                        .await;
-                        conn.send_in_pieces(&big, 4099).await;
-                    } else {
-                        conn.send(OK).await;
-                    }
-                }
-            }
-        }
-    })
-    .await;
+    let big = Arc::new(binary(200_000));
+    let server = Scripted::streaming(length_head(big.len()), Arc::clone(&big), 4099).await;
     let client = backend();
-    let mut response = forward(&client, get(&server.url("/big"))).await.unwrap();
+    let mut response = forward(&client, get(&server.url("/"))).await.unwrap();
     let first = within("a frame", response.body.frame())
         .await
         .unwrap()
         .unwrap();
     assert!(!first.into_data().unwrap().is_empty());
     drop(response);
-    let (_, body) = fetch(&client, &server.url("/small")).await;
-    assert_eq!(body, "ok");
+    let (_, body) = fetch(&client, &server.url("/")).await;
+    assert!(body == big[..], "{} bytes read", body.len());
     assert_eq!(server.accepted(), 2);
 }
 
