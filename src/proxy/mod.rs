@@ -343,17 +343,22 @@ pub struct ClientIdentity {
 }
 
 fn connect_error(url: &str, error: &hyper_util::client::legacy::Error) -> ProxyError {
-    // The innermost cause says what happened ("Connection refused", a TLS alert).
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    let (url, cause) = (url.to_owned(), cause.to_string());
+    let (url, cause) = (url.to_owned(), innermost_cause(error));
     if error.is_connect() {
         ProxyError::Connect { url, cause }
     } else {
         ProxyError::Protocol { url, cause }
     }
+}
+
+/// The innermost cause of a client's error: it says what happened ("Connection refused",
+/// a TLS alert), where the outer ones say only which step failed.
+fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 /// The origin and the body, when certgate's own client ([`h1`]) takes the request: a
@@ -378,6 +383,7 @@ fn plain_http1(
     }
 }
 
+/// An [`h1`] failure as APIM reports it: no connection, or anything after one.
 fn h1_error(uri: &http::Uri, error: h1::Error) -> ProxyError {
     let url = uri.to_string();
     match error {

@@ -50,9 +50,7 @@ impl ResponseBody {
             reusable,
         }
     }
-}
 
-impl ResponseBody {
     /// The body has ended cleanly: its connection goes back to the pool if it may.
     fn end(&mut self) {
         if let Some(connection) = self.connection.take() {

@@ -125,8 +125,13 @@ impl Chunk {
                     *self = Self::Size;
                 }
                 Self::Trailers(seen) => {
-                    let limit = MAX_TRAILER_LINE.min(MAX_TRAILERS - *seen);
-                    let Some(line) = line(buf, limit, "trailer section")? else {
+                    let left = MAX_TRAILERS - *seen;
+                    let (limit, what) = if left < MAX_TRAILER_LINE {
+                        (left, "trailer section")
+                    } else {
+                        (MAX_TRAILER_LINE, "trailer line")
+                    };
+                    let Some(line) = line(buf, limit, what)? else {
                         return Ok(Step::More);
                     };
                     if line.len() == 2 {

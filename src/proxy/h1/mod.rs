@@ -133,13 +133,7 @@ impl Client {
     async fn connect(&self, uri: &http::Uri) -> Result<tokio::net::TcpStream, Error> {
         match self.connector.clone().call(uri.clone()).await {
             Ok(stream) => Ok(stream.into_inner()),
-            Err(error) => {
-                let mut cause: &dyn std::error::Error = &error;
-                while let Some(inner) = cause.source() {
-                    cause = inner;
-                }
-                Err(Error::Connect(cause.to_string()))
-            }
+            Err(error) => Err(Error::Connect(super::innermost_cause(&error))),
         }
     }
 }
