@@ -14,6 +14,8 @@
 //!
 //! valgrind hides the CPU's SHA instructions, so SHA-256 (every decoded certificate)
 //! counts several times what it costs natively: time `first` without valgrind too.
+//! Like the function, it allocates with glibc's malloc (`src/bin/certgate-lambda.rs` says
+//! why).
 
 #[path = "../benches/support/lambda_adapter.rs"]
 mod lambda_adapter;
@@ -40,7 +42,3 @@ fn main() {
         samples.run(name, event);
     }
 }
-
-/// The function's allocator (`src/bin/certgate-lambda.rs`): what an event costs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

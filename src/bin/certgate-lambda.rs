@@ -1,13 +1,14 @@
 //! `certgate-lambda`: the Lambda function. Wiring only; the logic is in
 //! `certgate::frontend::lambda::function` (settings, cold start, answers, logs, metrics).
+//!
+//! It allocates with glibc's malloc, not with `certgate`'s mimalloc: at a cold start
+//! mimalloc's fresh pages for each size class cost 0.7 ms of CPU and 120 page faults more
+//! (`benches/coldstart_cpu.sh`), where a warm event pays about 0.6 µs for glibc
+//! (`examples/adapter_cost.rs`), far below what Lambda bills or a client sees.
 
 use certgate::frontend::lambda::function::{self, Settings};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
-
-/// mimalloc, as `certgate`'s: glibc malloc took 8 % of an event's work.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
