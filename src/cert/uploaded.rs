@@ -16,7 +16,7 @@
 //! ([`Upload::stated`]): the first read compares
 //! the statement with the certificate, and one that differs reads as not uploaded.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -28,12 +28,21 @@ use super::{CertError, Certificate, CheckedDer, sha1};
 type Sha1 = [u8; 20];
 
 /// Uploaded certificates keyed by id (the file stem under `certificates/`).
+///
+/// One vector sorted by id rather than a map, and the thumbprint index as positions in
+/// it: a thousand certificates indexed at a cold start cost one allocation each fewer
+/// and no second copy of the entries (a `BTreeMap` is built from a sorted copy), and a
+/// thumbprint lookup reaches its entry without searching for its id.
 #[derive(Debug, Clone, Default)]
 pub struct UploadedCertificates {
-    by_id: BTreeMap<Arc<str>, Entry>,
-    /// SHA-1 -> the ids that hold a certificate with it. foldhash rather than SipHash:
-    /// looked up on every request that compares a thumbprint.
-    thumbprints: HashMap<Sha1, Vec<Arc<str>>, foldhash::fast::RandomState>,
+    /// Sorted by id, one entry per id.
+    by_id: Vec<Upload>,
+    /// SHA-1 -> the position in `by_id` of the first entry with it. foldhash rather than
+    /// SipHash: looked up on every request that compares a thumbprint.
+    thumbprints: HashMap<Sha1, u32, foldhash::fast::RandomState>,
+    /// For each position in `by_id`, the next one with the same SHA-1 ([`NONE`] for
+    /// none): the same certificate uploaded under several ids.
+    same_thumbprint: Vec<u32>,
     /// Built on first use.
     names: OnceLock<NameIndex>,
 }
@@ -64,6 +73,9 @@ enum Entry {
 }
 
 /// What an unchecked entry holds until its first read.
+/// The end of a [`UploadedCertificates::same_thumbprint`] chain.
+const NONE: u32 = u32::MAX;
+
 #[derive(Debug, Clone)]
 enum Unchecked {
     /// The DER, split out of its file at load to hash it.
@@ -157,14 +169,22 @@ impl Entry {
 }
 
 /// One uploaded certificate as a load reads it: what
-/// [`UploadedCertificates::from_uploads`] takes.
-#[derive(Debug)]
+/// [`UploadedCertificates::from_uploads`] takes and keeps.
+#[derive(Debug, Clone)]
 pub struct Upload {
     id: Arc<str>,
     entry: Entry,
 }
 
 impl Upload {
+    fn certificate(&self) -> Option<&Arc<Certificate>> {
+        self.entry.certificate(&self.id)
+    }
+
+    fn is_valid(&self) -> bool {
+        self.entry.is_valid(&self.id)
+    }
+
     /// The certificate stored under `id`, checked, to be decoded when first read.
     pub fn checked(id: impl Into<Arc<str>>, der: CheckedDer) -> Self {
         let thumbprint = sha1(der.der());
@@ -210,32 +230,49 @@ impl UploadedCertificates {
     /// replaces an earlier one), built in one pass: inserting a thousand certificates
     /// one by one into the id map was about half of what indexing them cost at a cold
     /// start. Built once per load, never changed after.
-    pub fn from_uploads(uploads: Vec<Upload>) -> Self {
-        // `BTreeMap`'s `FromIterator` sorts stably and keeps the last of equal keys.
-        let by_id: BTreeMap<Arc<str>, Entry> = uploads
-            .into_iter()
-            .map(|upload| (upload.id, upload.entry))
-            .collect();
-        let mut thumbprints: HashMap<Sha1, Vec<Arc<str>>, _> =
-            HashMap::with_capacity_and_hasher(by_id.len(), Default::default());
-        for (id, entry) in &by_id {
-            thumbprints
-                .entry(entry.thumbprint())
-                .or_default()
-                .push(Arc::clone(id));
+    ///
+    /// More than `u32::MAX - 1` uploads are not indexed past that many: a deployment of
+    /// that size is refused long before, by the bundle's bounds.
+    pub fn from_uploads(mut uploads: Vec<Upload>) -> Self {
+        // A stable sort keeps equal ids in upload order; of each run the last is kept.
+        // Bundles list their files sorted, so this mostly finds one run.
+        uploads.sort_by(|a, b| a.id.cmp(&b.id));
+        uploads.dedup_by(|later, kept| {
+            let same = later.id == kept.id;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        uploads.truncate(NONE as usize);
+        let mut thumbprints: HashMap<Sha1, u32, _> =
+            HashMap::with_capacity_and_hasher(uploads.len(), Default::default());
+        let mut same_thumbprint = vec![NONE; uploads.len()];
+        // From the last, so that each chain runs in id order.
+        for (at, upload) in (0..NONE).zip(&uploads).rev() {
+            if let Some(next) = thumbprints.insert(upload.entry.thumbprint(), at) {
+                same_thumbprint[at as usize] = next;
+            }
         }
         Self {
-            by_id,
+            by_id: uploads,
             thumbprints,
+            same_thumbprint,
             names: OnceLock::new(),
         }
+    }
+
+    /// The entry stored under `id`.
+    fn entry(&self, id: &str) -> Option<&Upload> {
+        let at = self.by_id.binary_search_by(|u| (*u.id).cmp(id)).ok()?;
+        self.by_id.get(at)
     }
 
     /// The file kept for the first read of the certificate stored under `id`, if it was
     /// added as [`Upload::stated`].
     #[cfg(test)]
     pub(crate) fn stated_file(&self, id: &str) -> Option<&Bytes> {
-        match self.by_id.get(id)? {
+        match &self.entry(id)?.entry {
             Entry::Unchecked {
                 content: Unchecked::Stated(file),
                 ..
@@ -247,14 +284,15 @@ impl UploadedCertificates {
     /// The files whose certificate was checked on first read and does not decode, with
     /// why: what the load reports when it checks them.
     pub fn failed_on_first_read(&self) -> Vec<(&str, &CertError)> {
-        self.by_id.values().filter_map(Entry::failure).collect()
+        self.by_id
+            .iter()
+            .filter_map(|u| u.entry.failure())
+            .collect()
     }
 
     /// `Certificates["id"]`: the certificate uploaded under `id` (ordinal key match).
     pub fn get(&self, id: &str) -> Option<&Arc<Certificate>> {
-        self.by_id
-            .get_key_value(id)
-            .and_then(|(id, entry)| entry.certificate(id))
+        self.entry(id).and_then(Upload::certificate)
     }
 
     /// All entries in id order, as `KeyValuePair<string, X509Certificate2>`. Decodes
@@ -262,36 +300,36 @@ impl UploadedCertificates {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<Certificate>)> {
         self.by_id
             .iter()
-            .filter_map(|(id, entry)| Some((&**id, entry.certificate(id)?)))
+            .filter_map(|u| Some((&*u.id, u.certificate()?)))
     }
 
     /// How many certificates are uploaded. Checks those not checked yet (one that does
     /// not decode is not counted).
     pub fn len(&self) -> usize {
-        self.by_id
-            .iter()
-            .filter(|(id, entry)| entry.is_valid(id))
-            .count()
+        self.by_id.iter().filter(|u| u.is_valid()).count()
     }
 
     /// Whether no certificate is uploaded: checks entries not checked yet until one
     /// holds a certificate (the first, but for broken ones).
     pub fn is_empty(&self) -> bool {
-        !self.by_id.iter().any(|(id, entry)| entry.is_valid(id))
+        !self.by_id.iter().any(Upload::is_valid)
     }
 
     /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal). The
     /// certificates that have it are decoded (checked) if they were not yet.
     pub fn contains_thumbprint(&self, thumbprint: &str) -> bool {
-        crate::text::unhex_upper(thumbprint)
-            .and_then(|sha1: Sha1| self.thumbprints.get(&sha1))
-            .is_some_and(|ids| {
-                ids.iter().any(|id| {
-                    self.by_id
-                        .get_key_value(&**id)
-                        .is_some_and(|(id, entry)| entry.is_valid(id))
-                })
-            })
+        let Some(&first) =
+            crate::text::unhex_upper(thumbprint).and_then(|sha1: Sha1| self.thumbprints.get(&sha1))
+        else {
+            return false;
+        };
+        std::iter::successors(Some(first), |&at| {
+            self.same_thumbprint
+                .get(at as usize)
+                .copied()
+                .filter(|&next| next != NONE)
+        })
+        .any(|at| self.by_id.get(at as usize).is_some_and(Upload::is_valid))
     }
 
     /// Whether any uploaded certificate has exactly this `Subject` (ordinal). The first
@@ -366,7 +404,7 @@ mod tests {
     }
 
     fn decoded(uploaded: &UploadedCertificates, id: &str) -> bool {
-        match &uploaded.by_id[id] {
+        match &uploaded.entry(id).expect("uploaded").entry {
             Entry::Checked { decoded, .. } => decoded.get().is_some(),
             Entry::Unchecked { decoded, .. } => decoded.get().is_some(),
         }
@@ -507,10 +545,9 @@ mod tests {
             .map(|t| uploaded.contains_thumbprint(t));
         assert_eq!(found, [false, true, true]);
         assert_eq!(uploaded.thumbprints.len(), 2);
-        assert_eq!(
-            uploaded.thumbprints.values().map(Vec::len).sum::<usize>(),
-            3
-        );
+        // `a` and `c` hold the same certificate: one chain, in id order.
+        assert_eq!(uploaded.thumbprints[&sha1(shared.der())], 0);
+        assert_eq!(uploaded.same_thumbprint, [2, NONE, NONE]);
     }
 
     #[test]
