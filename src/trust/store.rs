@@ -92,10 +92,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// A trusted root, as path building sees it.
+/// A trusted root, as path building sees it (its DER is that of the root at the same
+/// position in [`TrustStore::roots`]).
 #[derive(Debug)]
 pub(crate) struct AnchorInfo {
-    pub(crate) der: Vec<u8>,
     pub(crate) key: CaKey,
     pub(crate) is_ca: bool,
     pub(crate) path_len: Option<u32>,
@@ -114,7 +114,6 @@ pub struct TrustStore {
     intermediates: Vec<Arc<Certificate>>,
     pub(crate) anchors: Vec<TrustAnchor<'static>>,
     pub(crate) anchor_info: Vec<AnchorInfo>,
-    pub(crate) intermediate_ders: Vec<CertificateDer<'static>>,
     pub(crate) revocations: RevocationIndex,
     /// Instants (unix seconds) at which a verdict computed against this store may change:
     /// each CA's notBefore and notAfter + 1, each CRL's nextUpdate. Sorted, unique.
@@ -245,13 +244,16 @@ impl TrustStore {
     /// The store from `ca/` and `crl/`, without uploaded certificates.
     fn from_ca_files(files: &[SourceFile], now: i64, checks: Checks) -> (Self, Vec<Diagnostic>) {
         let mut loader = Loader::default();
-        let mut roots = Vec::new();
-        let mut anchors = Vec::new();
-        let mut anchor_info = Vec::new();
-        let mut intermediates = Vec::new();
-        let mut intermediate_ders: Vec<CertificateDer<'static>> = Vec::new();
-        let mut cas: Vec<CaRecord> = Vec::new();
-        let mut boundaries = Vec::new();
+        // A file holds one CA, mostly: grown from nothing, the vectors of a hundred CAs
+        // were copied to larger ones several times, fresh pages each at a cold start.
+        let root_files = under(files, "ca/root/").count();
+        let intermediate_files = under(files, "ca/intermediate/").count();
+        let mut roots = Vec::with_capacity(root_files);
+        let mut anchors = Vec::with_capacity(root_files);
+        let mut anchor_info = Vec::with_capacity(root_files);
+        let mut intermediates = Vec::with_capacity(intermediate_files);
+        let mut cas: Vec<CaRecord> = Vec::with_capacity(root_files + intermediate_files);
+        let mut boundaries = Vec::with_capacity(2 * (root_files + intermediate_files));
         let mut revocations = RevocationIndex::new(checks);
 
         for file in under(files, "ca/") {
@@ -268,11 +270,15 @@ impl TrustStore {
 
         for file in under(files, "ca/root/") {
             for (label, cert, f) in loader.ca_certificates(file) {
-                if anchor_info.iter().any(|a: &AnchorInfo| a.der == cert.der()) {
+                if roots
+                    .iter()
+                    .any(|r: &Arc<Certificate>| r.der() == cert.der())
+                {
                     continue; // the same root twice
                 }
-                let der_owned = CertificateDer::from(cert.der().to_vec());
-                let anchor = match webpki::anchor_from_trusted_cert(&der_owned) {
+                // Borrowed: the anchor copies what it keeps, the certificate holds the DER.
+                let der = CertificateDer::from(cert.der());
+                let anchor = match webpki::anchor_from_trusted_cert(&der) {
                     Ok(anchor) => anchor.to_owned(),
                     Err(e) => {
                         loader.unusable(&file.path, &label, e);
@@ -284,7 +290,7 @@ impl TrustStore {
                 // it does not know; .NET refuses such a chain, and webpki refuses such an
                 // intermediate. A root is held to the intermediates' rule.
                 if let Err(e @ webpki::Error::UnsupportedCriticalExtension) =
-                    webpki::EndEntityCert::try_from(&der_owned)
+                    webpki::EndEntityCert::try_from(&der)
                 {
                     loader.unusable(&file.path, &label, e);
                     continue;
@@ -332,7 +338,6 @@ impl TrustStore {
                 }
                 boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
                 anchor_info.push(AnchorInfo {
-                    der: cert.der().to_vec(),
                     key,
                     is_ca: f.is_ca,
                     path_len: f.path_len,
@@ -347,7 +352,10 @@ impl TrustStore {
 
         for file in under(files, "ca/intermediate/") {
             for (label, cert, f) in loader.ca_certificates(file) {
-                if intermediate_ders.iter().any(|d| d.as_ref() == cert.der()) {
+                if intermediates
+                    .iter()
+                    .any(|c: &Arc<Certificate>| c.der() == cert.der())
+                {
                     continue;
                 }
                 if !f.is_ca {
@@ -363,17 +371,17 @@ impl TrustStore {
                     );
                     continue;
                 }
-                let der_owned = CertificateDer::from(cert.der().to_vec());
-                let (subject, spki) = match webpki::EndEntityCert::try_from(&der_owned) {
-                    Ok(parsed) => (
-                        parsed.subject().to_vec(),
-                        parsed.subject_public_key_info().as_ref().to_vec(),
-                    ),
-                    Err(e) => {
-                        loader.unusable(&file.path, &label, e);
-                        continue;
-                    }
-                };
+                let (subject, spki) =
+                    match webpki::EndEntityCert::try_from(&CertificateDer::from(cert.der())) {
+                        Ok(parsed) => (
+                            parsed.subject().to_vec(),
+                            parsed.subject_public_key_info().as_ref().to_vec(),
+                        ),
+                        Err(e) => {
+                            loader.unusable(&file.path, &label, e);
+                            continue;
+                        }
+                    };
                 if f.self_signed {
                     loader.push(
                         &file.path,
@@ -400,7 +408,6 @@ impl TrustStore {
                         crl_signer: f.crl_signer,
                     },
                 });
-                intermediate_ders.push(der_owned);
                 intermediates.push(Arc::new(cert));
             }
         }
@@ -432,7 +439,6 @@ impl TrustStore {
             intermediates,
             anchors,
             anchor_info,
-            intermediate_ders,
             revocations,
             boundaries,
             uploaded: Arc::default(),
@@ -675,8 +681,9 @@ impl Loader {
     /// [`Loader::certificates`] with their facts; one whose CA constraints are malformed
     /// is a diagnostic instead.
     fn ca_certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate, CertFacts)> {
-        let mut read = Vec::new();
-        for (label, cert) in self.certificates(file) {
+        let certificates = self.certificates(file);
+        let mut read = Vec::with_capacity(certificates.len());
+        for (label, cert) in certificates {
             match facts(&cert) {
                 Ok(f) => read.push((label, cert, f)),
                 Err(e) => self.push(

@@ -216,14 +216,15 @@ impl TrustStore {
                 );
             }
         };
+        let store_intermediates = self.intermediates();
         let mut intermediates: Vec<CertificateDer<'_>> =
-            Vec::with_capacity(presented.len() + self.intermediate_ders.len());
+            Vec::with_capacity(presented.len() + store_intermediates.len());
         for cert in presented {
             intermediates.push(CertificateDer::from(cert.der()));
         }
-        for der in &self.intermediate_ders {
-            if !presented.iter().any(|p| p.der() == der.as_ref()) {
-                intermediates.push(CertificateDer::from(der.as_ref()));
+        for cert in store_intermediates {
+            if !presented.iter().any(|p| p.der() == cert.der()) {
+                intermediates.push(CertificateDer::from(cert.der()));
             }
         }
         let notes: Notes = RefCell::new(Vec::new());
@@ -299,7 +300,11 @@ impl TrustStore {
         }
         let ee = path.end_entity();
         let intermediates: Vec<&webpki::Cert<'_>> = path.intermediate_certificates().collect();
-        let leaf_is_root = intermediates.is_empty() && ee.der().as_ref() == root.der.as_slice();
+        let leaf_is_root = intermediates.is_empty()
+            && self
+                .roots()
+                .get(index)
+                .is_some_and(|root| ee.der().as_ref() == root.der());
         if !root.is_ca && !leaf_is_root {
             let d = format!(
                 "{} in ca/root is not a CA: it is trusted only as itself, not as an issuer",
