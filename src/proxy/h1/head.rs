@@ -1,7 +1,7 @@
 //! The request head certgate writes and the response head it reads, with the framing
 //! rules that decide where each body ends.
 
-use bytes::{BufMut as _, BytesMut};
+use bytes::{Buf as _, BufMut as _, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use super::Error;
@@ -113,16 +113,17 @@ pub(super) fn ends_within(buf: &[u8], from: usize) -> bool {
 /// What the bytes read so far hold.
 #[derive(Debug)]
 pub(super) enum Parsed {
-    /// A final response whose head took this many bytes.
-    Final(ResponseHead, usize),
-    /// An interim (1xx) response of this many bytes, to skip.
-    Interim(usize),
+    /// A final response, its head taken off the buffer.
+    Final(ResponseHead),
+    /// An interim (1xx) response, taken off the buffer and dropped.
+    Interim,
     /// Read more first.
     Partial,
 }
 
-/// Parses a response head to a request with `method` from the start of `buf`.
-pub(super) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Error> {
+/// Parses a response head to a request with `method` from the start of `buf`, and takes
+/// it off `buf` when it is complete.
+pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Parsed, Error> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     let len = match parsed.parse(buf) {
@@ -144,29 +145,55 @@ pub(super) fn parse_response(buf: &[u8], method: &Method) -> Result<Parsed, Erro
         return Err(Error::SwitchingProtocols);
     }
     if status.is_informational() {
-        return Ok(Parsed::Interim(len));
+        buf.advance(len);
+        return Ok(Parsed::Interim);
     }
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for h in &*parsed.headers {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Error::Malformed(format!("header name {:?}", h.name)))?;
-        let value = HeaderValue::from_bytes(h.value)
-            .map_err(|_| Error::Malformed(format!("the value of {name}")))?;
+    // Where each name and value lie in the head: the values become slices of it once it
+    // is split off the buffer, where copies cost an allocation each.
+    let start = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize).wrapping_sub(start);
+    // A vector sized to the headers: an array for the most a head may have was zeroed
+    // at each response, which cost more than the copies it saves.
+    let spans: Vec<(usize, usize, usize, usize)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                offset(h.name.as_bytes()),
+                h.name.len(),
+                offset(h.value),
+                h.value.len(),
+            )
+        })
+        .collect();
+    let version = parsed.version;
+    let head = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    // httparse's slices lie in the head; checked all the same, never indexed blindly.
+    let within = |at: usize, len: usize| at.checked_add(len).filter(|&end| end <= head.len());
+    for &(name_at, name_len, value_at, value_len) in &spans {
+        let name = within(name_at, name_len).map_or(&[][..], |end| &head[name_at..end]);
+        let name = HeaderName::from_bytes(name).map_err(|_| {
+            Error::Malformed(format!("header name {:?}", String::from_utf8_lossy(name)))
+        })?;
+        let value = match within(value_at, value_len) {
+            _ if value_len == 0 => HeaderValue::from_static(""),
+            Some(end) => HeaderValue::from_maybe_shared(head.slice(value_at..end))
+                .map_err(|_| Error::Malformed(format!("the value of {name}")))?,
+            None => return Err(Error::Malformed(format!("the value of {name}"))),
+        };
         headers.append(name, value);
     }
     let framing = framing(method, status, &headers)?;
-    let reusable = parsed.version == Some(1)
+    let reusable = version == Some(1)
         && framing != Framing::UntilClose
         && !tokens(&headers, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"close"));
-    Ok(Parsed::Final(
-        ResponseHead {
-            status,
-            headers,
-            framing,
-            reusable,
-        },
-        len,
-    ))
+    Ok(Parsed::Final(ResponseHead {
+        status,
+        headers,
+        framing,
+        reusable,
+    }))
 }
 
 /// RFC 9112 §6.3, refusing what could be read two ways (request smuggling's raw
@@ -232,12 +259,12 @@ mod tests {
     use super::*;
 
     fn parse(head: &str, method: Method) -> Result<Parsed, Error> {
-        parse_response(head.as_bytes(), &method)
+        parse_response(&mut BytesMut::from(head), &method)
     }
 
     fn final_head(head: &str, method: Method) -> ResponseHead {
         match parse(head, method) {
-            Ok(Parsed::Final(head, _)) => head,
+            Ok(Parsed::Final(head)) => head,
             other => panic!("not a final response: {other:?}"),
         }
     }
@@ -347,15 +374,33 @@ mod tests {
 
     #[test]
     fn interim_responses_are_skipped_by_their_length() {
-        let head = "HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n";
-        let Ok(Parsed::Interim(len)) = parse(head, Method::GET) else {
+        let mut buf =
+            BytesMut::from("HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\n");
+        let Ok(Parsed::Interim) = parse_response(&mut buf, &Method::GET) else {
             panic!()
         };
-        assert_eq!(&head[len..], "HTTP/1.1 200 OK\r\n");
+        assert_eq!(&buf[..], b"HTTP/1.1 200 OK\r\n");
         assert!(matches!(
-            parse(&head[len..], Method::GET),
+            parse_response(&mut buf, &Method::GET),
             Ok(Parsed::Partial)
         ));
+    }
+
+    /// The head is taken off the buffer, what follows stays, and the header values are
+    /// those of the head, byte for byte (slices of it, not copies).
+    #[test]
+    fn a_final_head_is_taken_off_the_buffer_with_its_values() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Empty:\r\nX-Tag: a \"b\"\r\n\r\nok",
+        );
+        let Ok(Parsed::Final(head)) = parse_response(&mut buf, &Method::GET) else {
+            panic!()
+        };
+        assert_eq!(&buf[..], b"ok");
+        assert_eq!(head.headers["content-length"], "2");
+        assert_eq!(head.headers["x-empty"], "");
+        assert_eq!(head.headers["x-tag"], "a \"b\"");
+        assert_eq!(head.framing, Framing::Length(2));
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod pool;
 
 use std::sync::Arc;
 
-use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use bytes::{BufMut as _, Bytes, BytesMut};
 use http::uri::Authority;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -188,13 +188,9 @@ async fn read_head(
         // The first bytes are parsed as they come (most heads arrive in one read).
         let buf = &connection.buf;
         if !buf.is_empty() && (searched == 0 || head::ends_within(buf, searched)) {
-            match head::parse_response(&connection.buf, method)? {
-                Parsed::Final(head, len) => {
-                    connection.buf.advance(len);
-                    return Ok(head);
-                }
-                Parsed::Interim(len) => {
-                    connection.buf.advance(len);
+            match head::parse_response(&mut connection.buf, method)? {
+                Parsed::Final(head) => return Ok(head),
+                Parsed::Interim => {
                     searched = 0;
                     continue;
                 }
