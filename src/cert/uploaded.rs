@@ -72,10 +72,10 @@ enum Entry {
     },
 }
 
-/// What an unchecked entry holds until its first read.
 /// The end of a [`UploadedCertificates::same_thumbprint`] chain.
 const NONE: u32 = u32::MAX;
 
+/// What an unchecked entry holds until its first read.
 #[derive(Debug, Clone)]
 enum Unchecked {
     /// The DER, split out of its file at load to hash it.
