@@ -170,6 +170,11 @@ mod tests {
         (address.to_string().parse().unwrap(), ours, theirs)
     }
 
+    /// A pool that expires connections after `timeout`, swept every 20 ms.
+    fn swept_often(timeout: Duration) -> Arc<Pool> {
+        Arc::new(Pool::with_timing(timeout, Duration::from_millis(20)))
+    }
+
     fn idle_count(pool: &Pool) -> usize {
         pool.idle.lock().unwrap().len()
     }
@@ -187,10 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_expired_connection_is_closed_without_a_next_request() {
-        let pool = Arc::new(Pool::with_timing(
-            Duration::from_millis(50),
-            Duration::from_millis(20),
-        ));
+        let pool = swept_often(Duration::from_millis(50));
         let (origin, ours, mut theirs) = connection().await;
         pool.put(origin, ours);
         let mut byte = [0; 1];
@@ -207,10 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_backend_closed_goes_before_it_expires() {
-        let pool = Arc::new(Pool::with_timing(
-            Duration::from_secs(3600),
-            Duration::from_millis(20),
-        ));
+        let pool = swept_often(Duration::from_secs(3600));
         let (origin, ours, theirs) = connection().await;
         pool.put(origin, ours);
         drop(theirs);
@@ -220,10 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_quiet_connection_survives_sweeps_and_a_new_sweeper_follows_an_empty_pool() {
-        let pool = Arc::new(Pool::with_timing(
-            Duration::from_secs(3600),
-            Duration::from_millis(20),
-        ));
+        let pool = swept_often(Duration::from_secs(3600));
         let (origin, ours, theirs) = connection().await;
         pool.put(origin.clone(), ours);
         tokio::time::sleep(Duration::from_millis(200)).await;
