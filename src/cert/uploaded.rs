@@ -66,9 +66,10 @@ enum Entry {
     Unchecked {
         content: Unchecked,
         /// The file, for the message when it does not decode.
-        path: String,
+        path: Box<str>,
         thumbprint: Sha1,
-        decoded: OnceLock<Result<Arc<Certificate>, CertError>>,
+        /// The error boxed: a thousand entries that decode need no room for one.
+        decoded: OnceLock<Result<Arc<Certificate>, Box<CertError>>>,
     },
 }
 
@@ -139,6 +140,7 @@ impl Entry {
                     content
                         .decode(thumbprint)
                         .map(Arc::new)
+                        .map_err(Box::new)
                         .inspect_err(|error| {
                             tracing::error!(path = %path, kind = "NotACertificate", "{error}; ignored");
                         })
@@ -217,7 +219,7 @@ impl Upload {
             id: id.into(),
             entry: Entry::Unchecked {
                 content,
-                path: path.to_owned(),
+                path: path.into(),
                 thumbprint,
                 decoded: OnceLock::new(),
             },
