@@ -95,8 +95,10 @@ pub struct Certificate {
     issuer_alt: Vec<AltName>,
     sans: OnceLock<SubjectAltNames>,
     thumbprint: OnceLock<String>,
-    /// SHA-256 of the DER: the verification cache's key, hex only when shown.
-    sha256: [u8; 32],
+    /// SHA-256 of the DER: the verification cache's key, hex only when shown. Computed
+    /// when first asked: a trust store's hundred CAs are never a cache key, and hashing
+    /// each at load was more than half of decoding it.
+    sha256: OnceLock<[u8; 32]>,
     serial_number: OnDemand<String>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
@@ -212,8 +214,6 @@ impl Certificate {
         let parts = Parts::of(&tbs);
         let subject = LazyName::at(&der, tbs.subject);
         let issuer = LazyName::at(&der, tbs.issuer);
-        let mut sha256 = [0; 32];
-        sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &der).as_ref());
         Ok(Self {
             subject,
             issuer,
@@ -221,7 +221,7 @@ impl Certificate {
             issuer_alt: parts.issuer_alt,
             sans: OnceLock::new(),
             thumbprint: OnceLock::new(),
-            sha256,
+            sha256: OnceLock::new(),
             serial_number: OnDemand::at(&der, tbs.serial),
             not_before: tbs.not_before,
             not_after: tbs.not_after,
@@ -264,12 +264,16 @@ impl Certificate {
 
     /// SHA-256 of the DER, uppercase hex without separators (beyond APIM).
     pub fn sha256_fingerprint(&self) -> String {
-        crate::text::hex_upper(&self.sha256)
+        crate::text::hex_upper(self.sha256())
     }
 
     /// SHA-256 of the DER.
     pub(crate) fn sha256(&self) -> &[u8; 32] {
-        &self.sha256
+        self.sha256.get_or_init(|| {
+            let mut sha256 = [0; 32];
+            sha256.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &self.der).as_ref());
+            sha256
+        })
     }
 
     /// `SerialNumber`: the DER INTEGER content bytes as uppercase hex, big-endian, with
