@@ -2,11 +2,15 @@
 # The side-by-side of issue 18: certgate serve, nginx and HAProxy doing the same
 # client-certificate check on one pinned CPU each, oha on the other, one loopback backend.
 #
-#   benches/peers/run.sh [--seconds 10] [--rate REQ_PER_S]
+#   benches/peers/run.sh [--seconds 10] [--rate REQ_PER_S] [--rounds 1]
 #
 # --rate offers every gateway the same load (oha -q, latency corrected for coordinated
 # omission) instead of as much as it takes; the last column is then certgate's p99 over
 # the better peer's (lower is better), the issue's "p99 no worse at the same load".
+# --rounds N runs each mode N times, the three gateways taking turns within each round,
+# and prints the medians over the rounds with the range of the last column: on a shared
+# machine one run's p99 moves by a fifth with what the neighbours do, a median of
+# alternated runs much less.
 #
 # Needs: nginx and haproxy (Debian: apt-get install nginx-light haproxy), oha
 # (cargo install oha), taskset (util-linux), and a 2-core or larger machine. A measurement
@@ -22,11 +26,13 @@ set -euo pipefail
 
 seconds=10
 rate=""
+rounds=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
-    *) echo "usage: $0 [--seconds N] [--rate REQ_PER_S]" >&2; exit 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    *) echo "usage: $0 [--seconds N] [--rate REQ_PER_S] [--rounds N]" >&2; exit 2 ;;
   esac
 done
 paced=()
@@ -57,7 +63,7 @@ PY
 modes=("HTTP/1.1 keep-alive, 32 connections|-c 32"
        "new TLS connection per request, 8 clients|-c 8 --disable-keepalive"
        "HTTP/2, 8 connections x 8 streams|-c 8 -p 8 --http2")
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); gateways on CPU $gateway_cpu, oha and the backend on CPU $load_cpu; ${seconds} s per run${rate:+; $rate req/s offered}"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); gateways on CPU $gateway_cpu, oha and the backend on CPU $load_cpu; ${seconds} s per run${rate:+; $rate req/s offered}$( ((rounds > 1)) && echo "; medians of $rounds rounds")"
 echo
 if [[ -n "$rate" ]]; then
   echo "| mode | certgate serve | nginx | HAProxy | certgate p99 / better peer's |"
@@ -67,18 +73,30 @@ fi
 echo "|---|---|---|---|---|"
 for mode in "${modes[@]}"; do
   name=${mode%%|*}; args=${mode#*|}
-  read -r c_rps c_p99 c_err < <(run $certgate_port $args)
-  read -r n_rps n_p99 n_err < <(run $nginx_port $args)
-  read -r h_rps h_p99 h_err < <(run $haproxy_port $args)
-  if [[ -n "$rate" ]]; then
-    ratio=$(python3 -c "print(f'{$c_p99 / max(min($n_p99, $h_p99), 0.001):.2f}')")
-  else
-    better=$(( n_rps > h_rps ? n_rps : h_rps ))
-    ratio=$(python3 -c "print(f'{$c_rps / max($better, 1):.2f}')")
-  fi
-  echo "| $name | $c_rps req/s (p99 $c_p99 ms) | $n_rps ($n_p99 ms) | $h_rps ($h_p99 ms) | $ratio |"
-  for e in "$c_err" "$n_err" "$h_err"; do
-    [[ "$e" == 0 ]] || echo "  (non-200 answers or errors in this row: certgate $c_err, nginx $n_err, HAProxy $h_err)"
-    break
+  rows=()
+  for _ in $(seq "$rounds"); do
+    read -r c_rps c_p99 c_err < <(run $certgate_port $args)
+    read -r n_rps n_p99 n_err < <(run $nginx_port $args)
+    read -r h_rps h_p99 h_err < <(run $haproxy_port $args)
+    rows+=("$c_rps $c_p99 $c_err $n_rps $n_p99 $n_err $h_rps $h_p99 $h_err")
   done
+  # Per gateway the median req/s and p99 over the rounds; the last column is the median
+  # (and, over several rounds, the range) of each round's own ratio.
+  python3 - "$name" "${rate:-}" "${rows[@]}" <<'PY'
+import statistics, sys
+name, rate, rows = sys.argv[1], sys.argv[2], [list(map(float, r.split())) for r in sys.argv[3:]]
+med = lambda i: statistics.median(r[i] for r in rows)
+if rate:
+    ratios = [r[1] / max(min(r[4], r[7]), 0.001) for r in rows]
+else:
+    ratios = [r[0] / max(r[3], r[6], 1) for r in rows]
+ratio = f"{statistics.median(ratios):.2f}"
+if len(rows) > 1:
+    ratio += f" ({min(ratios):.2f}–{max(ratios):.2f})"
+print(f"| {name} | {med(0):.0f} req/s (p99 {med(1):.2f} ms) | {med(3):.0f} ({med(4):.2f} ms) "
+      f"| {med(6):.0f} ({med(7):.2f} ms) | {ratio} |")
+errors = [sum(r[i] for r in rows) for i in (2, 5, 8)]
+if any(errors):
+    print("  (non-200 answers or errors in this row: certgate {:.0f}, nginx {:.0f}, HAProxy {:.0f})".format(*errors))
+PY
 done
