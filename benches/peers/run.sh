@@ -35,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     *) echo "usage: $0 [--seconds N] [--rate REQ_PER_S] [--rounds N]" >&2; exit 2 ;;
   esac
 done
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: --rounds takes a whole number, 1 or more" >&2; exit 2; }
 paced=()
 [[ -z "$rate" ]] || paced=(-q "$rate" --latency-correction)
 
