@@ -307,7 +307,9 @@ fn host_without_port(host: &str) -> &str {
             .split_once("]:")
             .map_or(host, |(h, _)| &host[..=h.len()]);
     }
-    host.split_once(':').map_or(host, |(h, _)| h)
+    // `memchr` rather than `split_once`: a `str` search costs more than the rest of the
+    // lookup, made for every request.
+    memchr::memchr(b':', host.as_bytes()).map_or(host, |colon| &host[..colon])
 }
 
 fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {

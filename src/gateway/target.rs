@@ -191,71 +191,92 @@ pub(crate) fn parse_authority(text: &str) -> Result<Authority, TargetError> {
 
 /// `text` checked as [`parse_authority`] checks it: `None` when it is in normal form
 /// already, else the normal form.
+///
+/// Byte by byte, in one pass over the name: every request's `Host` is checked here twice
+/// (the listener's SNI check, the pipeline's), and `str` searches cost more than the check.
 fn normalized(text: &str) -> Result<Option<String>, TargetError> {
-    let (host, port) = match text.strip_prefix('[') {
-        Some(rest) => {
-            let (ip, after) = rest.split_once(']').ok_or(TargetError::BadHost)?;
-            ip.parse::<std::net::Ipv6Addr>()
-                .map_err(|_| TargetError::BadHost)?;
-            let port = match after {
-                "" => None,
-                after => Some(after.strip_prefix(':').ok_or(TargetError::BadHost)?),
-            };
-            (&text[..ip.len() + 2], port)
-        }
-        None => {
-            let (host, port) = match text.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (text, None),
-            };
-            if !is_dns_name(host) {
-                return Err(TargetError::BadHost);
-            }
-            (host, port)
-        }
+    let bytes = text.as_bytes();
+    let (upper, port) = if bytes.first() == Some(&b'[') {
+        let close = memchr::memchr(b']', bytes).ok_or(TargetError::BadHost)?;
+        let (host, after) = bytes.split_at(close + 1);
+        std::str::from_utf8(&host[1..close])
+            .ok()
+            .and_then(|ip| ip.parse::<std::net::Ipv6Addr>().ok())
+            .ok_or(TargetError::BadHost)?;
+        let port = match after {
+            [] => None,
+            [b':', port @ ..] => Some(port),
+            _ => return Err(TargetError::BadHost),
+        };
+        (host.iter().any(u8::is_ascii_uppercase), port)
+    } else {
+        let (host, port) = match memchr::memchr(b':', bytes) {
+            Some(colon) => (&bytes[..colon], Some(&bytes[colon + 1..])),
+            None => (bytes, None),
+        };
+        (dns_name(host).ok_or(TargetError::BadHost)?, port)
     };
-    if let Some(port) = port
-        && (!port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err())
-    {
+    if port.is_some_and(|port| !is_port(port)) {
         return Err(TargetError::BadHost);
     }
-    if !host.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Ok(None);
-    }
-    let mut normalized = host.to_ascii_lowercase();
-    if let Some(port) = port {
-        normalized.push(':');
-        normalized.push_str(port);
-    }
-    Ok(Some(normalized))
+    // A port's digits have no case: lower-casing the whole lower-cases the host.
+    Ok(upper.then(|| text.to_ascii_lowercase()))
 }
+
+/// Decimal digits of a number up to 65535 (`u16`'s parse, without its sign).
+fn is_port(port: &[u8]) -> bool {
+    !port.is_empty()
+        && port
+            .iter()
+            .try_fold(0u32, |n, &digit| {
+                let n = n * 10 + u32::from(digit.wrapping_sub(b'0'));
+                (digit.is_ascii_digit() && n <= u32::from(u16::MAX)).then_some(n)
+            })
+            .is_some()
+}
+
+/// What a byte may be in a host name: [`LABEL`] (a letter, digit, `-` or `_`), [`UPPER`]
+/// also for an upper-case letter, else 0. A table: the name is read a byte at a time.
+const HOST_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            table[b] = LABEL | if byte.is_ascii_uppercase() { UPPER } else { 0 };
+        }
+        b += 1;
+    }
+    table
+};
+const LABEL: u8 = 1;
+const UPPER: u8 = 2;
 
 /// Labels of letters, digits, `-` and `_` (seen in internal names), 1 to 63 bytes, at
 /// most 253 bytes in all, one trailing dot allowed. IPv4 addresses are such names too.
-///
-/// One pass over the bytes: every request's `Host` is checked twice.
-fn is_dns_name(host: &str) -> bool {
-    let name = host.strip_suffix('.').unwrap_or(host).as_bytes();
+/// `Some(true)` when a letter is upper case, `None` when it is no such name.
+fn dns_name(host: &[u8]) -> Option<bool> {
+    let name = host.strip_suffix(b".").unwrap_or(host);
     if name.is_empty() || name.len() > 253 {
-        return false;
+        return None;
     }
-    let mut label = 0;
+    let (mut label, mut seen) = (0, 0);
     for &b in name {
         if b == b'.' {
             if label == 0 {
-                return false;
+                return None;
             }
             label = 0;
-        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            label += 1;
-            if label > 63 {
-                return false;
-            }
         } else {
-            return false;
+            let class = HOST_BYTES[usize::from(b)];
+            if class == 0 || label == 63 {
+                return None;
+            }
+            seen |= class;
+            label += 1;
         }
     }
-    label > 0
+    (label > 0).then_some(seen & UPPER != 0)
 }
 
 #[cfg(test)]
