@@ -90,9 +90,30 @@ impl CertificateHeaders {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repeated(pub usize);
 
+/// Bit `n` is set when a known certificate header's name is `n` bytes long.
+const KNOWN_LENGTHS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < CERTIFICATE_HEADERS.len() {
+        assert!(CERTIFICATE_HEADERS[i].len() < 64);
+        bits |= 1 << CERTIFICATE_HEADERS[i].len();
+        i += 1;
+    }
+    bits
+};
+
 /// Whether `name` is a certificate header's, with `_` and `-` read as one (a renamed
 /// carrier may have either).
+///
+/// Most of a request's headers are ruled out by their length alone: every request's
+/// names are checked against some twenty known ones.
 fn is_carrier(name: &str, extra: &[impl AsRef<str>]) -> bool {
+    let length = name.len();
+    if (length >= 64 || KNOWN_LENGTHS >> length & 1 == 0)
+        && extra.iter().all(|extra| extra.as_ref().len() != length)
+    {
+        return false;
+    }
     let dashed = |b: u8| if b == b'_' { b'-' } else { b };
     known(extra).any(|known| {
         known.len() == name.len()
