@@ -160,7 +160,7 @@ async fn handle(
     ))
     .await;
     RequestLine {
-        method: method.as_str(),
+        method: &method,
         path: uri.path(),
         status: outcome.response.status.as_u16(),
         decision: outcome.decision.as_str(),

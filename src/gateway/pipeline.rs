@@ -36,7 +36,7 @@ pub enum Decision {
 
 impl Decision {
     /// A short stable name for logs and metrics.
-    pub fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Proxied => "proxied",
             Self::Responded => "responded",
