@@ -187,7 +187,7 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
     let framing = framing(method, status, &headers)?;
     let reusable = version == Some(1)
         && framing != Framing::UntilClose
-        && !tokens(&headers, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"close"));
+        && !tokens(headers.get_all(header::CONNECTION)).any(|t| t.eq_ignore_ascii_case(b"close"));
     Ok(Parsed::Final(ResponseHead {
         status,
         headers,
@@ -205,15 +205,18 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
     {
         return Ok(Framing::Empty);
     }
-    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
-    let length = headers.contains_key(header::CONTENT_LENGTH);
+    // Each looked up once: the lookups were a tenth of reading a response head.
+    let codings = headers.get_all(header::TRANSFER_ENCODING);
+    let lengths = headers.get_all(header::CONTENT_LENGTH);
+    let chunked = codings.iter().next().is_some();
+    let length = lengths.iter().next().is_some();
     if chunked && length {
         return Err(Error::Ambiguous(
             "both Content-Length and Transfer-Encoding",
         ));
     }
     if chunked {
-        let mut codings = tokens(headers, &header::TRANSFER_ENCODING);
+        let mut codings = tokens(codings);
         return match (codings.next(), codings.next()) {
             (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked") => {
                 Ok(Framing::Chunked(Chunk::Size))
@@ -222,7 +225,7 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
         };
     }
     if length {
-        let mut lengths = tokens(headers, &header::CONTENT_LENGTH).map(|t| {
+        let mut lengths = tokens(lengths).map(|t| {
             (!t.is_empty() && t.len() <= 19 && t.iter().all(u8::is_ascii_digit))
                 .then(|| t.iter().fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0')))
         });
@@ -235,11 +238,10 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
     Ok(Framing::UntilClose)
 }
 
-/// The comma-separated elements of every `name` header, trimmed.
-fn tokens<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> impl Iterator<Item = &'a [u8]> {
-    headers
-        .get_all(name)
-        .iter()
+/// The comma-separated elements of every value of one header, trimmed.
+fn tokens(values: header::GetAll<'_, HeaderValue>) -> impl Iterator<Item = &[u8]> {
+    values
+        .into_iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
 }
