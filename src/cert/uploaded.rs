@@ -65,8 +65,6 @@ enum Entry {
     /// uploaded, as it would have been left out at load.
     Unchecked {
         content: Unchecked,
-        /// The file, for the message when it does not decode.
-        path: Box<str>,
         thumbprint: Sha1,
         /// The error boxed: a thousand entries that decode need no room for one.
         decoded: OnceLock<Result<Arc<Certificate>, Box<CertError>>>,
@@ -116,8 +114,9 @@ impl Entry {
 
     /// The certificate, decoded now if this is its first read. `None` only if decoding
     /// failed after the checks passed, which they rule out: the entry then reads as
-    /// absent (fail closed) rather than panicking.
-    fn certificate(&self, id: &str) -> Option<&Arc<Certificate>> {
+    /// absent (fail closed) rather than panicking. `path` is the file of an unchecked
+    /// entry, for the message when it does not decode.
+    fn certificate(&self, id: &str, path: &str) -> Option<&Arc<Certificate>> {
         match self {
             Self::Checked { der, decoded, .. } => decoded
                 .get_or_init(|| match der.decode() {
@@ -132,7 +131,6 @@ impl Entry {
                 .as_ref(),
             Self::Unchecked {
                 content,
-                path,
                 thumbprint,
                 decoded,
             } => decoded
@@ -150,22 +148,11 @@ impl Entry {
         }
     }
 
-    /// Whether it holds a certificate: checked now if it was not yet.
-    fn is_valid(&self, id: &str) -> bool {
+    /// The error of an entry whose check on first read failed.
+    fn failure(&self) -> Option<&CertError> {
         match self {
-            Self::Checked { .. } => true,
-            Self::Unchecked { .. } => self.certificate(id).is_some(),
-        }
-    }
-
-    /// The file and the error of an entry whose check on first read failed.
-    fn failure(&self) -> Option<(&str, &CertError)> {
-        match self {
-            Self::Unchecked { path, decoded, .. } => match decoded.get() {
-                Some(Err(error)) => Some((path, error)),
-                _ => None,
-            },
-            _ => None,
+            Self::Unchecked { decoded, .. } => decoded.get()?.as_ref().err().map(|e| &**e),
+            Self::Checked { .. } => None,
         }
     }
 }
@@ -174,24 +161,49 @@ impl Entry {
 /// [`UploadedCertificates::from_uploads`] takes and keeps.
 #[derive(Debug, Clone)]
 pub struct Upload {
-    id: Arc<str>,
+    /// The file an unchecked entry was read from, then the id unless the path holds it
+    /// (`certificates/<id>.pem`, the usual case); a checked entry's id alone. One
+    /// allocation rather than two: a cold start makes a thousand entries, and glibc's
+    /// malloc took more of it than any other part of indexing them.
+    text: Box<str>,
+    /// Where the path ends in `text`.
+    path_end: u32,
+    /// Where the id is in `text`.
+    id: (u32, u32),
     entry: Entry,
 }
 
 impl Upload {
-    fn certificate(&self) -> Option<&Arc<Certificate>> {
-        self.entry.certificate(&self.id)
+    fn id(&self) -> &str {
+        let (start, end) = self.id;
+        self.text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
     }
 
+    fn path(&self) -> &str {
+        self.text.get(..self.path_end as usize).unwrap_or_default()
+    }
+
+    fn certificate(&self) -> Option<&Arc<Certificate>> {
+        self.entry.certificate(self.id(), self.path())
+    }
+
+    /// Whether it holds a certificate: checked now if it was not yet.
     fn is_valid(&self) -> bool {
-        self.entry.is_valid(&self.id)
+        match self.entry {
+            Entry::Checked { .. } => true,
+            Entry::Unchecked { .. } => self.certificate().is_some(),
+        }
     }
 
     /// The certificate stored under `id`, checked, to be decoded when first read.
-    pub fn checked(id: impl Into<Arc<str>>, der: CheckedDer) -> Self {
+    pub fn checked(id: &str, der: CheckedDer) -> Self {
         let thumbprint = sha1(der.der());
         Self {
-            id: id.into(),
+            text: id.into(),
+            path_end: 0,
+            id: (0, offset(id.len())),
             entry: Entry::Checked {
                 der,
                 thumbprint,
@@ -215,16 +227,34 @@ impl Upload {
     }
 
     fn unread(id: &str, path: &str, content: Unchecked, thumbprint: Sha1) -> Self {
+        let within = match path.get(PREFIX.len()..PREFIX.len() + id.len()) {
+            Some(at) if at == id => Some(PREFIX.len()),
+            _ => path.find(id),
+        };
+        let (text, start) = match within {
+            Some(start) => (path.into(), start),
+            None => ([path, id].concat().into_boxed_str(), path.len()),
+        };
         Self {
-            id: id.into(),
+            text,
+            path_end: offset(path.len()),
+            id: (offset(start), offset(start + id.len())),
             entry: Entry::Unchecked {
                 content,
-                path: path.into(),
                 thumbprint,
                 decoded: OnceLock::new(),
             },
         }
     }
+}
+
+/// Where a bundle's uploaded certificates are: their ids follow it.
+const PREFIX: &str = "certificates/";
+
+/// A position in an upload's text: its bytes are a path and an id, far below 4 GiB (a
+/// bundle's paths are at most 1,024 bytes).
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).unwrap_or(u32::MAX)
 }
 
 impl UploadedCertificates {
@@ -238,9 +268,9 @@ impl UploadedCertificates {
     pub fn from_uploads(mut uploads: Vec<Upload>) -> Self {
         // A stable sort keeps equal ids in upload order; of each run the last is kept.
         // Bundles list their files sorted, so this mostly finds one run.
-        uploads.sort_by(|a, b| a.id.cmp(&b.id));
+        uploads.sort_by(|a, b| a.id().cmp(b.id()));
         uploads.dedup_by(|later, kept| {
-            let same = later.id == kept.id;
+            let same = later.id() == kept.id();
             if same {
                 std::mem::swap(later, kept);
             }
@@ -266,7 +296,7 @@ impl UploadedCertificates {
 
     /// The entry stored under `id`.
     fn entry(&self, id: &str) -> Option<&Upload> {
-        let at = self.by_id.binary_search_by(|u| (*u.id).cmp(id)).ok()?;
+        let at = self.by_id.binary_search_by(|u| u.id().cmp(id)).ok()?;
         self.by_id.get(at)
     }
 
@@ -288,7 +318,7 @@ impl UploadedCertificates {
     pub fn failed_on_first_read(&self) -> Vec<(&str, &CertError)> {
         self.by_id
             .iter()
-            .filter_map(|u| u.entry.failure())
+            .filter_map(|u| Some((u.path(), u.entry.failure()?)))
             .collect()
     }
 
@@ -302,7 +332,7 @@ impl UploadedCertificates {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<Certificate>)> {
         self.by_id
             .iter()
-            .filter_map(|u| Some((&*u.id, u.certificate()?)))
+            .filter_map(|u| Some((u.id(), u.certificate()?)))
     }
 
     /// How many certificates are uploaded. Checks those not checked yet (one that does
@@ -410,6 +440,34 @@ mod tests {
             Entry::Checked { decoded, .. } => decoded.get().is_some(),
             Entry::Unchecked { decoded, .. } => decoded.get().is_some(),
         }
+    }
+
+    /// An entry keeps its id and its file in one allocation, the id found in the path
+    /// where it is (`certificates/<id>.pem`) and kept after it where it is not: both read
+    /// back whole either way.
+    #[test]
+    fn ids_and_paths_read_back_whether_or_not_the_path_holds_the_id() {
+        let good = certificate("partner", 0x42);
+        let broken = good.der()[..20].to_vec();
+        let uploaded = UploadedCertificates::from_uploads(vec![
+            Upload::unchecked("b", "certificates/b.cer", broken.clone()),
+            Upload::unchecked("a", "elsewhere/x.pem", broken),
+            Upload::unchecked("certificates", "certificates/c.pem", good.der().to_vec()),
+        ]);
+        let ids: Vec<&str> = uploaded.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["certificates"]);
+        let mut failed: Vec<&str> = uploaded
+            .failed_on_first_read()
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
+        failed.sort_unstable();
+        assert_eq!(failed, ["certificates/b.cer", "elsewhere/x.pem"]);
+        assert!(uploaded.get("a").is_none() && uploaded.get("b").is_none());
+        assert_eq!(
+            uploaded.get("certificates").map(|c| c.thumbprint()),
+            Some(good.thumbprint())
+        );
     }
 
     /// Unchecked at load, a certificate is checked when first read; one that does not
@@ -556,7 +614,9 @@ mod tests {
     fn lookups_agree_from_every_thread_that_asks_first() {
         let uploaded = Arc::new(UploadedCertificates::from_uploads(
             (0..20u8)
-                .map(|i| Upload::checked(format!("c{i}"), checked(&format!("client{i}"), 0x50 + i)))
+                .map(|i| {
+                    Upload::checked(&format!("c{i}"), checked(&format!("client{i}"), 0x50 + i))
+                })
                 .collect(),
         ));
         let threads: Vec<_> = (0..4)
