@@ -255,6 +255,7 @@ impl TrustStore {
         let mut cas: Vec<CaRecord> = Vec::with_capacity(root_files + intermediate_files);
         let mut boundaries = Vec::with_capacity(2 * (root_files + intermediate_files));
         let mut revocations = RevocationIndex::new(checks);
+        let mut seen = SeenDer::default();
 
         for file in under(files, "ca/") {
             if !file.path.starts_with("ca/root/") && !file.path.starts_with("ca/intermediate/") {
@@ -270,10 +271,7 @@ impl TrustStore {
 
         for file in under(files, "ca/root/") {
             for (label, cert, f) in loader.ca_certificates(file) {
-                if roots
-                    .iter()
-                    .any(|r: &Arc<Certificate>| r.der() == cert.der())
-                {
+                if seen.is_repeat(&roots, cert.der()) {
                     continue; // the same root twice
                 }
                 // Borrowed: the anchor copies what it keeps, the certificate holds the DER.
@@ -352,10 +350,7 @@ impl TrustStore {
 
         for file in under(files, "ca/intermediate/") {
             for (label, cert, f) in loader.ca_certificates(file) {
-                if intermediates
-                    .iter()
-                    .any(|c: &Arc<Certificate>| c.der() == cert.der())
-                {
+                if seen.is_repeat(&intermediates, cert.der()) {
                     continue;
                 }
                 if !f.is_ca {
@@ -839,6 +834,21 @@ impl Loader {
     }
 }
 
+/// The DERs of a load's CAs, hashed: a CA that comes twice is held once, and a thousand
+/// intermediates are not compared with each other pairwise to find out.
+#[derive(Default)]
+struct SeenDer(std::collections::HashSet<u64, foldhash::fast::RandomState>);
+
+impl SeenDer {
+    /// Whether `der` is one of `held`'s, remembering it if not. Only a hash seen before
+    /// compares DERs: two that share a hash are not taken for one.
+    fn is_repeat(&mut self, held: &[Arc<Certificate>], der: &[u8]) -> bool {
+        use std::hash::BuildHasher as _;
+        let hash = self.0.hasher().hash_one(der);
+        !self.0.insert(hash) && held.iter().any(|c| c.der() == der)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,6 +912,47 @@ mod tests {
             .expect("certificate")
             .pem()
             .into_bytes()
+    }
+
+    /// A CA in two files is held once, as a root or as an intermediate; distinct ones
+    /// are all held.
+    #[test]
+    fn a_ca_that_comes_twice_is_held_once() {
+        let ca = |name: &str| {
+            let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            let key = rcgen::KeyPair::generate().expect("key");
+            let cert = params.self_signed(&key).expect("certificate");
+            (rcgen::Issuer::new(params, key), cert)
+        };
+        let (root, root_cert) = ca("root");
+        let intermediate = |name: &str| {
+            let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            let key = rcgen::KeyPair::generate().expect("key");
+            params.signed_by(&key, &root).expect("signed").pem()
+        };
+        let (one, two) = (intermediate("one"), intermediate("two"));
+        let files: Vec<SourceFile> = [
+            ("ca/root/a.pem", root_cert.pem()),
+            ("ca/root/b.pem", root_cert.pem()),
+            ("ca/intermediate/one.pem", one.clone()),
+            ("ca/intermediate/one-again.pem", one),
+            ("ca/intermediate/two.pem", two),
+        ]
+        .into_iter()
+        .map(|(path, pem)| SourceFile::new(path, pem.into_bytes()))
+        .collect();
+        let (store, _) =
+            TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), Checks::Now);
+        assert_eq!(store.roots.len(), 1);
+        assert_eq!(store.intermediates.len(), 2);
     }
 
     /// An uploaded certificate kept for its first read shares the bundle object when the
