@@ -924,18 +924,13 @@ mod tests {
             params
                 .distinguished_name
                 .push(rcgen::DnType::CommonName, name);
-            let key = rcgen::KeyPair::generate().expect("key");
-            let cert = params.self_signed(&key).expect("certificate");
-            (rcgen::Issuer::new(params, key), cert)
+            (params, rcgen::KeyPair::generate().expect("key"))
         };
-        let (root, root_cert) = ca("root");
+        let (params, key) = ca("root");
+        let root_cert = params.self_signed(&key).expect("certificate");
+        let root = rcgen::Issuer::new(params, key);
         let intermediate = |name: &str| {
-            let mut params = rcgen::CertificateParams::new(Vec::new()).expect("params");
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, name);
-            let key = rcgen::KeyPair::generate().expect("key");
+            let (params, key) = ca(name);
             params.signed_by(&key, &root).expect("signed").pem()
         };
         let (one, two) = (intermediate("one"), intermediate("two"));
