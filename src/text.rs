@@ -33,23 +33,33 @@ pub(crate) fn hex_upper(bytes: &[u8]) -> String {
 
 /// The bytes that [`hex_upper`] spells as `text`: exactly `2 * N` uppercase hex digits,
 /// anything else (lowercase too, as .NET compares thumbprints ordinally) is `None`.
+///
+/// By table, with one check at the end: a policy comparing a thumbprint runs this on
+/// every request, and a branch per digit was most of the lookup.
 pub(crate) fn unhex_upper<const N: usize>(text: &str) -> Option<[u8; N]> {
-    fn digit(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
+    /// Each byte's value as an uppercase hex digit, `0xFF` for any other byte.
+    const DIGITS: [u8; 256] = {
+        let mut table = [0xFF; 256];
+        let mut i = 0;
+        while i < 16 {
+            table[b"0123456789ABCDEF"[i] as usize] = i as u8;
+            i += 1;
         }
-    }
+        table
+    };
     let text = text.as_bytes();
     if text.len() != 2 * N {
         return None;
     }
     let mut out = [0; N];
+    let mut seen = 0;
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = (digit(pair[0])? << 4) | digit(pair[1])?;
+        let (high, low) = (DIGITS[usize::from(pair[0])], DIGITS[usize::from(pair[1])]);
+        seen |= high | low;
+        *byte = high << 4 | low;
     }
-    Some(out)
+    // A digit is below 16; one byte that is not sets the high bits.
+    (seen < 16).then_some(out)
 }
 
 /// By table, not `write!("{:02x}")`: bundle hashes are checked at every cold start, and
@@ -108,6 +118,16 @@ mod tests {
             "000FA5\u{e9}",
         ] {
             assert_eq!(unhex_upper::<4>(not_upper_hex), None, "{not_upper_hex}");
+        }
+        // Every pair of ASCII bytes: a value exactly when both are uppercase hex digits.
+        let upper_hex = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+        for a in 0..128u8 {
+            for b in 0..128u8 {
+                let text = String::from_utf8(vec![a, b]).unwrap();
+                let expected = (upper_hex(a) && upper_hex(b))
+                    .then(|| [u8::from_str_radix(&text, 16).unwrap()]);
+                assert_eq!(unhex_upper::<1>(&text), expected, "{text:?}");
+            }
         }
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
