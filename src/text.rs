@@ -62,6 +62,27 @@ pub(crate) fn unhex_upper<const N: usize>(text: &str) -> Option<[u8; N]> {
     (seen < 16).then_some(out)
 }
 
+/// An authority's host and port, as `http::Uri::host` and `port_u16` read them (a user
+/// name before `@` skipped, an IPv6 host with its brackets), by byte search: every
+/// request's `context.Request.Url` and its hostname settings are looked up from one, and
+/// `http`'s `str` searches were most of that.
+pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
+    let bytes = authority.as_bytes();
+    let start = memchr::memrchr(b'@', bytes).map_or(0, |at| at + 1);
+    let host_port = &authority[start..];
+    let host = if host_port.starts_with('[') {
+        memchr::memchr(b']', host_port.as_bytes()).map_or(host_port, |end| &host_port[..=end])
+    } else {
+        memchr::memchr(b':', host_port.as_bytes()).map_or(host_port, |colon| &host_port[..colon])
+    };
+    // `u16`'s parse takes a leading `+`; a port is digits only.
+    let port = memchr::memrchr(b':', bytes)
+        .map(|colon| &authority[colon + 1..])
+        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok());
+    (host, port)
+}
+
 /// By table, not `write!("{:02x}")`: bundle hashes are checked at every cold start, and
 /// formatting 32 bytes through `fmt` per file cost more than hashing the file.
 /// Fills bytes and checks them as UTF-8 once, rather than pushing `char`s (a capacity
@@ -131,5 +152,29 @@ mod tests {
         }
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(i64::MAX), i64::MAX.to_string());
+    }
+
+    #[test]
+    fn hosts_and_ports_read_as_http_reads_them() {
+        for authority in [
+            "a.test",
+            "a.test:8443",
+            "A.Test:1",
+            "127.0.0.1:65535",
+            "user@a.test:80",
+            "u:p@a.test",
+            "[::1]",
+            "[::1]:443",
+            "x@[fe80::1]:8",
+            "a.test:",
+            "a.test:99999",
+        ] {
+            let uri: http::Uri = format!("https://{authority}/p").parse().unwrap();
+            assert_eq!(
+                host_and_port(authority),
+                (uri.host().unwrap(), uri.port_u16()),
+                "{authority}"
+            );
+        }
     }
 }

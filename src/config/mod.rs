@@ -255,7 +255,7 @@ impl GatewayConfig {
     /// The settings for `host` (port and case ignored): its own entry, else `*`, else
     /// APIM's default of requesting a certificate.
     pub fn hostname(&self, host: &str) -> Option<&Hostname> {
-        let host = host_without_port(host);
+        let (host, _) = crate::text::host_and_port(host);
         self.hostnames
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(host))
@@ -298,18 +298,6 @@ fn strip_path_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     let rest = &path[prefix.len()..];
     (head.eq_ignore_ascii_case(prefix) && (rest.is_empty() || rest.starts_with('/')))
         .then_some(rest)
-}
-
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        // IPv6 literal: keep the brackets, drop a port after them.
-        return host
-            .split_once("]:")
-            .map_or(host, |(h, _)| &host[..=h.len()]);
-    }
-    // `memchr` rather than `split_once`: a `str` search costs more than the rest of the
-    // lookup, made for every request.
-    memchr::memchr(b':', host.as_bytes()).map_or(host, |colon| &host[..colon])
 }
 
 fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {

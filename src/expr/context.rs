@@ -172,27 +172,6 @@ fn decode(map: &http::HeaderMap) -> Vec<(String, Vec<String>)> {
     entries
 }
 
-/// An authority's host and port, as `http::Uri::host` and `port_u16` read them (a user
-/// name before `@` skipped, an IPv6 host with its brackets), by byte search: every
-/// request's `context.Request.Url` is made from one, and `http`'s `str` searches were
-/// most of that.
-fn host_and_port(authority: &str) -> (&str, Option<u16>) {
-    let bytes = authority.as_bytes();
-    let start = memchr::memrchr(b'@', bytes).map_or(0, |at| at + 1);
-    let host_port = &authority[start..];
-    let host = if host_port.starts_with('[') {
-        memchr::memchr(b']', host_port.as_bytes()).map_or(host_port, |end| &host_port[..=end])
-    } else {
-        memchr::memchr(b':', host_port.as_bytes()).map_or(host_port, |colon| &host_port[..colon])
-    };
-    // `u16`'s parse takes a leading `+`; a port is digits only.
-    let port = memchr::memrchr(b':', bytes)
-        .map(|colon| &authority[colon + 1..])
-        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|digits| digits.parse().ok());
-    (host, port)
-}
-
 /// `IUrl`: the parts of a URL as APIM exposes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Url {
@@ -215,7 +194,7 @@ impl Url {
     /// The parts of an absolute URI (scheme and host required).
     pub fn from_uri(uri: &http::Uri) -> Option<Url> {
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
-        let (host, port) = host_and_port(uri.authority()?.as_str());
+        let (host, port) = crate::text::host_and_port(uri.authority()?.as_str());
         let host = host.to_owned();
         let port = match port {
             Some(p) => i32::from(p),
@@ -524,34 +503,5 @@ impl std::fmt::Debug for Context {
             .field("timestamp", &self.timestamp)
             .field("now", &self.now)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_and_ports_read_as_http_reads_them() {
-        for authority in [
-            "a.test",
-            "a.test:8443",
-            "A.Test:1",
-            "127.0.0.1:65535",
-            "user@a.test:80",
-            "u:p@a.test",
-            "[::1]",
-            "[::1]:443",
-            "x@[fe80::1]:8",
-            "a.test:",
-            "a.test:99999",
-        ] {
-            let uri: http::Uri = format!("https://{authority}/p").parse().unwrap();
-            assert_eq!(
-                host_and_port(authority),
-                (uri.host().unwrap(), uri.port_u16()),
-                "{authority}"
-            );
-        }
     }
 }
