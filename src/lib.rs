@@ -23,6 +23,7 @@ pub mod body;
 pub mod cache;
 pub mod cert;
 pub mod config;
+pub(crate) mod crypto;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod expr;

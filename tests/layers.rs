@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 /// Bottom up. A module may import any module of a lower layer, none of its own layer
 /// or above.
 const LAYERS: &[&[&str]] = &[
-    // Plain data and formats every layer shares.
-    &["files", "text", "body", "xml"],
+    // Plain data and formats every layer shares; the TLS crypto provider.
+    &["files", "text", "body", "xml", "crypto"],
     // Certificates as a policy sees them, `gateway.toml`, forwarding to a backend.
     &["cert", "config", "proxy"],
     // `Verify()`: the trust store.

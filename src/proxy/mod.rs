@@ -148,7 +148,7 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// A rustls client configuration (ring) trusting the public web roots compiled in
+/// A rustls client configuration ([`crate::crypto`]) trusting the public web roots compiled in
 /// (webpki-roots) plus `extra_roots`: what every outgoing TLS connection of certgate starts
 /// from, to backends and to S3.
 ///
@@ -177,7 +177,7 @@ fn web_roots(
 
 fn tls_builder()
 -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::crypto::tls_provider();
     rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
 }
 

@@ -40,7 +40,7 @@ impl BackendVerifier {
         roots: rustls::RootCertStore,
         validation: TlsValidation,
     ) -> Result<Self, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::crypto::tls_provider();
         let algorithms = provider.signature_verification_algorithms;
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()

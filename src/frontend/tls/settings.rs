@@ -198,7 +198,7 @@ impl<'a> TlsSettingsBuilder<'a> {
     /// key rustls cannot use, a key that does not match its certificate, or no
     /// certificate at all ([`TlsError`]).
     pub fn build(self) -> Result<TlsSettings, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::crypto::tls_provider();
         let resolver = Arc::new(self.resolver(&provider)?);
         let hints: Arc<[DistinguishedName]> = self
             .trust
