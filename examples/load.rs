@@ -226,7 +226,7 @@ fn client_config(pki: &DemoPki) -> Result<Arc<rustls::ClientConfig>, BoxError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(pki.root.der.clone()))?;
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
+        rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)

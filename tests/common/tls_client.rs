@@ -447,7 +447,7 @@ impl ResolvesClientCert for ClientResolver {
 
 pub fn resolver(offer: Offer) -> Arc<ClientResolver> {
     let pki = pki();
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = rustls::crypto::ring::default_provider();
     let key = |der: &[u8]| {
         provider
             .key_provider
@@ -503,12 +503,10 @@ pub fn client_builder(
         Version::Tls12 => &[&rustls::version::TLS12],
         Version::Tls13 => &[&rustls::version::TLS13],
     };
-    rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .unwrap()
-    .with_root_certificates(roots)
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
 }
 
 /// What the rustls client of a [`Call`] presents: it makes the client's configuration.
@@ -564,7 +562,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
 
 /// A client that offers no certificate and accepts any server certificate.
 pub fn inspecting_client_config() -> Arc<rustls::ClientConfig> {
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = rustls::crypto::ring::default_provider();
     let algorithms = provider.signature_verification_algorithms;
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()

@@ -12,7 +12,7 @@
 //!
 //! What it does **not** relax is proof of possession: the client's `CertificateVerify`
 //! signature over the handshake is checked against the leaf's public key with the
-//! provider's algorithms ([`crate::crypto`]) (`verify_tls12_signature` / `verify_tls13_signature`). A client
+//! algorithms of the TLS provider ([`crate::crypto`], ring) (`verify_tls12_signature` / `verify_tls13_signature`). A client
 //! that copied somebody's certificate but lacks the private key fails the handshake, so
 //! the certificate the policy sees was presented by its holder, exactly what a managed
 //! front end in passthrough mode guarantees.
@@ -50,7 +50,7 @@ impl AnyClientCert {
         Self {
             hints,
             mandatory,
-            algorithms: crate::crypto::HANDSHAKE_ALGORITHMS,
+            algorithms: crate::crypto::tls_provider().signature_verification_algorithms,
         }
     }
 }
@@ -142,15 +142,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_schemes_are_the_providers() {
+    fn signature_schemes_are_the_ring_providers() {
         let verifier = AnyClientCert::new(Arc::from(Vec::new()), false);
         let schemes = verifier.supported_verify_schemes();
-        assert_eq!(
-            schemes,
-            crate::crypto::HANDSHAKE_ALGORITHMS.supported_schemes()
-        );
         assert!(schemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256));
-        assert!(!schemes.contains(&SignatureScheme::ECDSA_NISTP521_SHA512));
+        assert!(schemes.contains(&SignatureScheme::ED25519));
+        assert!(schemes.contains(&SignatureScheme::RSA_PSS_SHA256));
         assert!(verifier.offer_client_auth());
         assert!(!verifier.client_auth_mandatory());
         assert!(AnyClientCert::new(Arc::from(Vec::new()), true).client_auth_mandatory());

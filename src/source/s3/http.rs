@@ -1,4 +1,4 @@
-//! The S3 client's HTTP client: hyper over rustls with the compiled-in public web
+//! The S3 client's HTTP client: hyper over rustls (ring) with the compiled-in public web
 //! roots (webpki-roots), the same trust the backend clients start from, plus the CAs of
 //! `AWS_CA_BUNDLE` for an S3-compatible endpoint with a private CA.
 //!
