@@ -18,3 +18,15 @@ use rustls::crypto::CryptoProvider;
 pub(crate) fn tls_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Handshakes draw their random numbers and make their keys with ring: were either
+    /// aws-lc's, a cold start's first handshake would pay its 29 ms entropy seeding.
+    #[test]
+    fn handshakes_draw_randomness_from_ring() {
+        let provider = super::tls_provider();
+        assert_eq!(format!("{:?}", provider.secure_random), "Ring");
+        assert_eq!(format!("{:?}", provider.key_provider), "Ring");
+    }
+}
