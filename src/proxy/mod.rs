@@ -148,9 +148,9 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-/// A rustls client configuration ([`crate::crypto`]) trusting the public web roots compiled in
-/// (webpki-roots) plus `extra_roots`: what every outgoing TLS connection of certgate starts
-/// from, to backends and to S3.
+/// A rustls client configuration (`src/crypto.rs`'s provider) trusting the public web
+/// roots compiled in (webpki-roots) plus `extra_roots`: what every outgoing TLS connection
+/// of certgate starts from, to backends and to S3.
 ///
 /// # Errors
 /// A certificate in `extra_roots` that is not a usable trust anchor.

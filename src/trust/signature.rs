@@ -6,7 +6,7 @@
 //! project's 2-core machine, where ring's P-256 takes 52 µs). A chain under a P-384
 //! root costs two of them the first time it is seen, the intermediate's signature and
 //! the root's CRL, which was an eighth of a Lambda cold start. TLS keeps ring
-//! ([`crate::crypto`] says why).
+//! (`src/crypto.rs` says why).
 
 use rustls_pki_types::SignatureVerificationAlgorithm;
 use webpki::aws_lc_rs as alg;

@@ -11,11 +11,11 @@
 //! made later by [`crate::trust`] on the policy's request.
 //!
 //! What it does **not** relax is proof of possession: the client's `CertificateVerify`
-//! signature over the handshake is checked against the leaf's public key with the
-//! algorithms of the TLS provider ([`crate::crypto`], ring) (`verify_tls12_signature` / `verify_tls13_signature`). A client
-//! that copied somebody's certificate but lacks the private key fails the handshake, so
-//! the certificate the policy sees was presented by its holder, exactly what a managed
-//! front end in passthrough mode guarantees.
+//! signature over the handshake is checked against the leaf's public key with the TLS
+//! provider's algorithms (ring's, `src/crypto.rs`; `verify_tls12_signature` /
+//! `verify_tls13_signature`). A client that copied somebody's certificate but lacks the
+//! private key fails the handshake, so the certificate the policy sees was presented by
+//! its holder, exactly what a managed front end in passthrough mode guarantees.
 //!
 //! The trust store's root and intermediate subjects are sent as `certificate_authorities`
 //! hints, so clients with several certificates (browsers, OS stores) pick a relevant one.
