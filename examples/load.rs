@@ -225,15 +225,16 @@ fn ms(d: Duration) -> f64 {
 fn client_config(pki: &DemoPki) -> Result<Arc<rustls::ClientConfig>, BoxError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from(pki.root.der.clone()))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(
-        vec![CertificateDer::from(pki.good.der.clone())],
-        PrivateKeyDer::from_pem_slice(pki.good.key_pem.as_bytes())?,
-    )?;
+    // ring, as the listener's (src/crypto.rs); deprecated since rustls 0.23.48.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from(pki.good.der.clone())],
+            PrivateKeyDer::from_pem_slice(pki.good.key_pem.as_bytes())?,
+        )?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // A new connection per request means a full handshake: no resumption.
     config.resumption = rustls::client::Resumption::disabled();

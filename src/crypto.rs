@@ -9,12 +9,18 @@
 //! first comes at its cold start (the deployment's GET from S3), when the whole cold
 //! start of `benches/coldstart_cpu.sh` takes about 7 ms of CPU. Signature verification
 //! draws none, so aws-lc-rs is safe where it is.
+//!
+//! rustls 0.23.48 deprecates ring's `default_provider` for its lack of post-quantum key
+//! exchange (X25519MLKEM768): allowed here, the one place that calls it, so that a
+//! `cargo update` does not fail the `-D warnings` build. Offering post-quantum key
+//! exchange needs aws-lc-rs's random generator seeded some cheaper way first.
 
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
 /// The provider of every rustls configuration certgate builds.
+#[allow(deprecated)] // since rustls 0.23.48; see the module's documentation
 pub(crate) fn tls_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -445,9 +445,16 @@ impl ResolvesClientCert for ClientResolver {
     }
 }
 
+/// ring's provider, as the listener's (src/crypto.rs says why); rustls 0.23.48 deprecates
+/// it for its lack of post-quantum key exchange.
+#[allow(deprecated)]
+fn ring_provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
 pub fn resolver(offer: Offer) -> Arc<ClientResolver> {
     let pki = pki();
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = ring_provider();
     let key = |der: &[u8]| {
         provider
             .key_provider
@@ -503,7 +510,7 @@ pub fn client_builder(
         Version::Tls12 => &[&rustls::version::TLS12],
         Version::Tls13 => &[&rustls::version::TLS13],
     };
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    rustls::ClientConfig::builder_with_provider(Arc::new(ring_provider()))
         .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
@@ -562,7 +569,7 @@ impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
 
 /// A client that offers no certificate and accepts any server certificate.
 pub fn inspecting_client_config() -> Arc<rustls::ClientConfig> {
-    let provider = rustls::crypto::ring::default_provider();
+    let provider = ring_provider();
     let algorithms = provider.signature_verification_algorithms;
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
