@@ -11,8 +11,9 @@
 //! draws none, so aws-lc-rs is safe where it is.
 //!
 //! rustls 0.23.48 deprecates ring's `default_provider` for its lack of post-quantum key
-//! exchange (X25519MLKEM768): allowed here, the one place that calls it, so that a
-//! `cargo update` does not fail the `-D warnings` build. Offering post-quantum key
+//! exchange (X25519MLKEM768): allowed here, the crate's one call (the tests' clients and
+//! `examples/load.rs` allow it where they call it), so that a `cargo update` does not fail
+//! the `-D warnings` build. Offering post-quantum key
 //! exchange needs aws-lc-rs's random generator seeded some cheaper way first.
 
 use std::sync::Arc;
