@@ -1,5 +1,7 @@
 //! The accept loop, one task per connection, and the request adapter.
 
+mod bodiless;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -281,7 +283,22 @@ async fn connection<H: Handler>(
         activity: Activity::default(),
     });
     let watched = connection.clone();
-    let io = TokioIo::new(stream);
+    let mut stream = stream;
+    let read = if http2 {
+        Bytes::new()
+    } else {
+        match bodiless::serve(&mut stream, &connection, &shared, &mut stop, &limits).await {
+            bodiless::Ended::HandOver(read) => read,
+            bodiless::Ended::Closed => {
+                // close_notify, as hyper ends a connection; a client that stopped
+                // reading does not hold the connection's slot for long.
+                use tokio::io::AsyncWriteExt as _;
+                let _ = tokio::time::timeout(CLOSE_TIME, stream.shutdown()).await;
+                return;
+            }
+        }
+    };
+    let io = TokioIo::new(bodiless::Rewound::new(read, stream));
     let respond = {
         let shared = shared.clone();
         move |request| respond(request, connection.clone(), shared.clone())
@@ -305,8 +322,12 @@ async fn connection<H: Handler>(
     }
 }
 
+/// How long a connection that [`bodiless::serve`] ended may take to send its
+/// close_notify.
+const CLOSE_TIME: Duration = Duration::from_secs(1);
+
 /// The TLS stream a connection is served on.
-type Io = TokioIo<tokio_rustls::server::TlsStream<TcpStream>>;
+type Io = TokioIo<bodiless::Rewound<tokio_rustls::server::TlsStream<TcpStream>>>;
 
 /// Serves `serving` until it ends, the listener stops or the connection has been idle
 /// for [`Limits::idle_timeout`]; in the last two cases it is shut down gracefully.
@@ -535,48 +556,11 @@ fn gateway_request<H>(
     shared: &Shared<H>,
 ) -> Result<(GatewayRequest, Arc<Breach>), Box<Refusal>> {
     let limits = shared.tls.limits();
-    let (mut parts, body) = request.into_parts();
-
-    // One parsed authority decides the SNI check and, through the URI, everything after.
-    let authority = match request_authority(&parts) {
-        Ok(authority) => authority,
-        Err(error) => {
-            return Err(Refusal::with_body(
-                plain(StatusCode::BAD_REQUEST, &format!("{error}\n")),
-                body,
-            ));
-        }
+    let (parts, body) = request.into_parts();
+    let parts = match checked_parts(parts, connection, shared) {
+        Ok(parts) => parts,
+        Err(refusal) => return Err(Refusal::with_body(*refusal, body)),
     };
-    if shared.tls.entry(Some(authority.as_str())) != connection.entry {
-        return Err(Refusal::with_body(
-            plain(
-                StatusCode::MISDIRECTED_REQUEST,
-                "this connection was negotiated for another host name; open a new \
-                 connection whose TLS server name (SNI) matches the Host header\n",
-            ),
-            body,
-        ));
-    }
-    // The scheme is the connection's (TLS), whatever an absolute-form target said; the
-    // parts are reused as parsed, not written out and parsed again.
-    let path = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    parts.uri = match http::Uri::builder()
-        .scheme(http::uri::Scheme::HTTPS)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-    {
-        Ok(uri) => uri,
-        Err(_) => {
-            let refusal = plain(StatusCode::BAD_REQUEST, "the request target is not a URI\n");
-            return Err(Refusal::with_body(refusal, body));
-        }
-    };
-
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -604,18 +588,65 @@ fn gateway_request<H>(
     };
     let breach = Arc::new(Breach::new(held));
     let body = Payload::streamed(Guarded::new(body, limits, breach.clone()));
+    Ok((gateway_request_of(parts, body, connection, shared), breach))
+}
 
-    // The handshake is the only source: whatever a client put in a header is dropped.
-    let carried =
-        CertificateHeaders::take(&mut parts.headers, shared.tls.renamed_certificate_headers());
+/// What every request must pass whichever server read it: its authority parsed once
+/// and matching the connection's SNI entry, the URI rebuilt from it with the
+/// connection's scheme, certificate headers taken out (the handshake is the only
+/// source) and `Host` present. `Err` is the answer.
+fn checked_parts<H>(
+    mut parts: http::request::Parts,
+    connection: &Connection,
+    shared: &Shared<H>,
+) -> Result<http::request::Parts, Box<GatewayResponse>> {
+    // One parsed authority decides the SNI check and, through the URI, everything after.
+    let authority = request_authority(&parts)
+        .map_err(|error| Box::new(plain(StatusCode::BAD_REQUEST, &format!("{error}\n"))))?;
+    if shared.tls.entry(Some(authority.as_str())) != connection.entry {
+        return Err(Box::new(plain(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this connection was negotiated for another host name; open a new \
+             connection whose TLS server name (SNI) matches the Host header\n",
+        )));
+    }
+    // The scheme is the connection's (TLS), whatever an absolute-form target said; the
+    // parts are reused as parsed, not written out and parsed again.
+    let path = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+    parts.uri = http::Uri::builder()
+        .scheme(http::uri::Scheme::HTTPS)
+        .authority(authority.clone())
+        .path_and_query(path)
+        .build()
+        .map_err(|_| {
+            Box::new(plain(
+                StatusCode::BAD_REQUEST,
+                "the request target is not a URI\n",
+            ))
+        })?;
     if !parts.headers.contains_key(header::HOST)
         && let Ok(value) = HeaderValue::from_str(authority.as_str())
     {
         // HTTP/2 carries it as :authority; the core reads one place.
         parts.headers.insert(header::HOST, value);
     }
+    Ok(parts)
+}
 
-    let request = GatewayRequest {
+/// The core's request of checked `parts` and `body`.
+fn gateway_request_of<H>(
+    mut parts: http::request::Parts,
+    body: Payload,
+    connection: &Connection,
+    shared: &Shared<H>,
+) -> GatewayRequest {
+    let carried =
+        CertificateHeaders::take(&mut parts.headers, shared.tls.renamed_certificate_headers());
+    GatewayRequest {
         parts,
         body,
         stream_response: true,
@@ -623,8 +654,7 @@ fn gateway_request<H>(
         certificate: connection.certificate.clone(),
         ignored_certificate_sources: carried.names().collect(),
         request_id: request_id(&shared.random),
-    };
-    Ok((request, breach))
+    }
 }
 
 /// IPv4 clients of a dual-stack socket show as `::ffff:a.b.c.d`; the policy expects

@@ -1,0 +1,504 @@
+//! HTTP/1.1 `GET` requests without a body, served without hyper.
+//!
+//! Most requests through a gateway are of this kind, and for them hyper's server
+//! machinery (its dispatcher, a timer per request head, the conversions around the
+//! service call) cost a ninth of a kept-alive request's CPU (2026-12-06, see
+//! benches/HISTORY.md). This loop reads a request head, and when it is a complete
+//! `GET` of HTTP/1.1 with none of the headers that give a request a body or change the
+//! connection (`Content-Length`, `Transfer-Encoding`, `Connection`, `Expect`,
+//! `Upgrade`), it serves the request itself and writes the answer as hyper would. The
+//! first head that is anything else (another method, HTTP/1.0, a head not yet whole in
+//! the buffer, one httparse or `http` refuses, the HTTP/2 preface) hands the
+//! connection, with every byte read and not consumed, to hyper for good. So request
+//! framing, bodies, slow or oversized heads and every error answer stay hyper's, and
+//! a request reads the same whichever server took it: the same httparse, the same
+//! `http` types, the same [`checked_parts`](super::checked_parts).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use hyper::body::Body as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+
+use super::{Activity, Connection, Handler, Limits, Shared, busy, run};
+use crate::body::Payload;
+use crate::gateway::GatewayResponse;
+
+/// Most header lines of a head this loop serves; a head with more goes to hyper
+/// (which allows 100 and answers `431` beyond).
+const MAX_HEADERS: usize = 64;
+/// How much is read at a time, and so the largest head this loop serves: a larger
+/// one is not whole in the buffer after a read and goes to hyper, which bounds it.
+const READ_BYTES: usize = 8 * 1024;
+/// A response body up to this size is copied behind its head into one write.
+const COPIED_BODY_BYTES: usize = 16 * 1024;
+
+/// How [`serve`] ended.
+pub(super) enum Ended {
+    /// The connection is done: closed by the client, by an error, by the listener's
+    /// shutdown or its idle timeout.
+    Closed,
+    /// A request this loop does not serve: hyper takes the connection over, reading
+    /// these bytes first.
+    HandOver(Bytes),
+}
+
+/// Serves `GET` requests on `io` until the connection ends or a request needs hyper.
+pub(super) async fn serve<H: Handler>(
+    io: &mut TlsStream<TcpStream>,
+    connection: &Arc<Connection>,
+    shared: &Arc<Shared<H>>,
+    stop: &mut watch::Receiver<bool>,
+    limits: &Limits,
+) -> Ended {
+    let mut buf = BytesMut::with_capacity(READ_BYTES);
+    let mut out = Vec::with_capacity(READ_BYTES);
+    // Waiting for a request head is bounded as hyper bounds it, by the header read
+    // timeout from the end of the last response (or the handshake), and by the idle
+    // timeout. One timer for the connection, re-armed only when it fires early: a timer
+    // per request was part of what this loop saves. A head that is not whole after a
+    // read goes to hyper, whose header read timeout then starts.
+    let wait = limits.idle_timeout.min(limits.header_read_timeout);
+    let idle = tokio::time::sleep_until(connection.activity.idle_deadline(wait));
+    tokio::pin!(idle);
+    loop {
+        if buf.is_empty() {
+            buf.reserve(READ_BYTES);
+            tokio::select! {
+                read = io.read_buf(&mut buf) => match read {
+                    Ok(0) | Err(_) => return Ended::Closed,
+                    Ok(_) => {}
+                },
+                _ = stop.wait_for(|stop| *stop) => return Ended::Closed,
+                () = &mut idle => {
+                    if connection.activity.is_idle_for(wait) {
+                        tracing::debug!(peer = %connection.peer, "closing an idle connection");
+                        return Ended::Closed;
+                    }
+                    idle.as_mut().reset(connection.activity.idle_deadline(wait));
+                    continue;
+                }
+            }
+        }
+        let Some((parts, consumed)) = bodiless_get(&buf) else {
+            return Ended::HandOver(buf.freeze());
+        };
+        buf.advance(consumed);
+        let active = Activity::begin(connection);
+        let (response, _slot) = match shared.in_flight.clone().try_acquire_owned() {
+            Err(_) => {
+                let limit = limits.max_requests_in_flight;
+                tracing::debug!(peer = %connection.peer, "too many requests in flight");
+                let message =
+                    format!("too many requests in flight (limit {limit}); try again shortly\n");
+                (busy(&message), None)
+            }
+            Ok(slot) => match super::checked_parts(parts, connection, shared) {
+                Err(refusal) => (*refusal, Some(slot)),
+                Ok(parts) => {
+                    let request =
+                        super::gateway_request_of(parts, Payload::empty(), connection, shared);
+                    let handling = run(shared, request);
+                    tokio::pin!(handling);
+                    let response = loop {
+                        // As hyper does: a client that closes its side while waiting
+                        // cancels the request (its backend call with it).
+                        tokio::select! {
+                            response = &mut handling => break response,
+                            read = io.read_buf(&mut buf), if buf.is_empty() => match read {
+                                Ok(0) | Err(_) => return Ended::Closed,
+                                Ok(_) => {}
+                            },
+                        }
+                    };
+                    (response, Some(slot))
+                }
+            },
+        };
+        let keep = write(io, &mut out, response).await;
+        drop(active);
+        if !keep || *stop.borrow() {
+            return Ended::Closed;
+        }
+    }
+}
+
+/// The head at the start of `buf` when it is a whole, bodiless HTTP/1.1 `GET` that
+/// keeps the connection, with its length; `None` for anything else.
+fn bodiless_get(buf: &[u8]) -> Option<(http::request::Parts, usize)> {
+    let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut lines);
+    let httparse::Status::Complete(consumed) = head.parse(buf).ok()? else {
+        return None;
+    };
+    if head.method != Some("GET") || head.version != Some(1) {
+        return None;
+    }
+    let path = head.path.filter(|path| path.starts_with('/'))?;
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for line in head.headers.iter() {
+        let name = HeaderName::from_bytes(line.name.as_bytes()).ok()?;
+        if [
+            header::CONTENT_LENGTH,
+            header::TRANSFER_ENCODING,
+            header::CONNECTION,
+            header::EXPECT,
+            header::UPGRADE,
+        ]
+        .contains(&name)
+        {
+            return None;
+        }
+        headers.append(name, HeaderValue::from_bytes(line.value).ok()?);
+    }
+    let mut request = http::Request::new(());
+    *request.uri_mut() = http::Uri::try_from(path).ok()?;
+    *request.headers_mut() = headers;
+    debug_assert_eq!(request.method(), Method::GET);
+    Some((request.into_parts().0, consumed))
+}
+
+/// Writes `response` as hyper writes one to a `GET` (hop-by-hop headers dropped, the
+/// body framed by `Content-Length` when its size is known and chunked otherwise, none
+/// for 204 and 304, `Date` added); whether the connection may take another request.
+async fn write<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut Vec<u8>,
+    response: GatewayResponse,
+) -> bool {
+    let GatewayResponse {
+        mut status,
+        reason,
+        mut headers,
+        mut body,
+    } = response;
+    let informational = status.is_informational();
+    if informational {
+        // hyper cannot send a 1xx as the answer either: it sends 500 and closes.
+        tracing::warn!(%status, "a response with a 1xx status cannot be sent; answering 500");
+        status = StatusCode::INTERNAL_SERVER_ERROR;
+        headers.clear();
+        body = Payload::empty();
+    }
+    crate::proxy::strip_hop_by_hop(&mut headers);
+    headers.remove(header::CONTENT_LENGTH);
+    let has_body = !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
+    let known = body.size_hint().exact();
+
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    let phrase = reason
+        .as_deref()
+        // As the listener's hyper answers: a phrase hyper refuses (a line break) is dropped.
+        .filter(|reason| hyper::ext::ReasonPhrase::try_from(reason.as_bytes()).is_ok())
+        .or(status.canonical_reason())
+        .unwrap_or("<none>");
+    out.extend_from_slice(phrase.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if has_body {
+        match known {
+            Some(len) => {
+                out.extend_from_slice(b"content-length: ");
+                out.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        }
+    }
+    if !headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        http_date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !has_body || informational {
+        return io.write_all(out).await.is_ok() && io.flush().await.is_ok() && !informational;
+    }
+    if let Some(whole) = body
+        .as_whole()
+        .filter(|whole| whole.len() <= COPIED_BODY_BYTES)
+    {
+        out.extend_from_slice(whole);
+        return io.write_all(out).await.is_ok() && io.flush().await.is_ok();
+    }
+    let mut sent: u64 = 0;
+    let mut body = std::pin::pin!(body);
+    loop {
+        let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await;
+        let data = match frame {
+            None => break,
+            Some(Err(error)) => {
+                tracing::debug!(%error, "the response body failed; closing the connection");
+                return false;
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_trailers) => continue, // hyper sends none to an HTTP/1.1 client either
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        if known.is_some_and(|len| sent > len) {
+            tracing::debug!("the response body is longer than it said; closing the connection");
+            return false;
+        }
+        if known.is_none() {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        }
+        if out.len() + data.len() <= COPIED_BODY_BYTES {
+            out.extend_from_slice(&data);
+        } else {
+            if io.write_all(out).await.is_err() || io.write_all(&data).await.is_err() {
+                return false;
+            }
+            out.clear();
+        }
+        if known.is_none() {
+            out.extend_from_slice(b"\r\n");
+        }
+        if io.write_all(out).await.is_err() || io.flush().await.is_err() {
+            return false;
+        }
+        out.clear();
+    }
+    match known {
+        // Shorter than it said: the client would wait for the rest.
+        Some(len) if sent < len => false,
+        Some(_) => io.write_all(out).await.is_ok() && io.flush().await.is_ok(),
+        None => {
+            out.extend_from_slice(b"0\r\n\r\n");
+            io.write_all(out).await.is_ok() && io.flush().await.is_ok()
+        }
+    }
+}
+
+/// Appends the `Date` value of this second: formatted once a second per thread, as
+/// hyper caches it.
+fn http_date(out: &mut Vec<u8>) {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != second || text.is_empty() {
+            *at = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// A stream that first yields bytes already read from it: how hyper gets a connection
+/// that [`serve`] handed over.
+pub(super) struct Rewound<S> {
+    read: Bytes,
+    inner: S,
+}
+
+impl<S> Rewound<S> {
+    pub(super) fn new(read: Bytes, inner: S) -> Self {
+        Self { read, inner }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewound<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.read.is_empty() {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        let n = self.read.len().min(buf.remaining());
+        buf.put_slice(&self.read.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewound<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(head: &str) -> Option<(String, usize)> {
+        bodiless_get(head.as_bytes()).map(|(parts, len)| (parts.uri.to_string(), len))
+    }
+
+    #[test]
+    fn only_whole_bodiless_http1_1_gets_are_taken() {
+        let get = "GET /a?b=c HTTP/1.1\r\nHost: x.test\r\nAccept: */*\r\n\r\n";
+        assert_eq!(accepted(get), Some(("/a?b=c".to_owned(), get.len())));
+        // The next request's bytes stay unread.
+        let two = format!("{get}GET /next HTTP/1.1\r\n");
+        assert_eq!(accepted(&two), Some(("/a?b=c".to_owned(), get.len())));
+        for refused in [
+            "GET /a HTTP/1.1\r\nHost: x.test\r\n",
+            "GET /a HTTP/1.0\r\nHost: x.test\r\n\r\n",
+            "HEAD /a HTTP/1.1\r\nHost: x.test\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: x.test\r\nContent-Length: 0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x.test\r\ncontent-length: 3\r\n\r\nabc",
+            "GET /a HTTP/1.1\r\nHost: x.test\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x.test\r\nConnection: close\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x.test\r\nExpect: 100-continue\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x.test\r\nUpgrade: websocket\r\n\r\n",
+            "GET http://x.test/a HTTP/1.1\r\nHost: x.test\r\n\r\n",
+            "GET * HTTP/1.1\r\nHost: x.test\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost x.test\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            "",
+        ] {
+            assert_eq!(accepted(refused), None, "{refused:?}");
+        }
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}\r\n",
+            "X-A: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert_eq!(accepted(&many), None);
+    }
+
+    fn written(response: GatewayResponse) -> (String, bool) {
+        let mut io = Vec::new();
+        let keep = futures_util::FutureExt::now_or_never(write(&mut io, &mut Vec::new(), response))
+            .expect("writing to memory does not wait");
+        let text = String::from_utf8(io).unwrap();
+        let Some((head, date_and_rest)) = text.split_once("date: ") else {
+            return (text, keep);
+        };
+        let rest = date_and_rest.split_once("\r\n").unwrap().1;
+        (format!("{head}{rest}"), keep)
+    }
+
+    fn response(status: u16, body: Payload) -> GatewayResponse {
+        GatewayResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            reason: None,
+            headers: HeaderMap::new(),
+            body,
+        }
+    }
+
+    #[test]
+    fn bodies_are_framed_by_their_known_length_or_chunked() {
+        assert_eq!(
+            written(response(200, Payload::from("abc"))),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc".to_owned(),
+                true
+            )
+        );
+        let large = vec![b'x'; COPIED_BODY_BYTES + 1];
+        let (text, keep) = written(response(200, Payload::from(large.clone())));
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", large.len());
+        assert!(keep);
+        assert_eq!(text.as_bytes(), [head.as_bytes(), &large].concat());
+        let chunks =
+            futures_util::stream::iter(["ab", "", "cde"].map(|chunk| {
+                Ok::<_, std::io::Error>(hyper::body::Frame::data(Bytes::from(chunk)))
+            }));
+        assert_eq!(
+            written(response(200, Payload::streamed(http_body_util::StreamBody::new(chunks)))),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
+                    .to_owned(),
+                true
+            )
+        );
+        assert_eq!(
+            written(response(204, Payload::from("dropped"))),
+            ("HTTP/1.1 204 No Content\r\n\r\n".to_owned(), true)
+        );
+        assert_eq!(
+            written(response(103, Payload::from("hints"))),
+            (
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n".to_owned(),
+                false
+            )
+        );
+    }
+
+    #[test]
+    fn a_body_shorter_or_longer_than_it_said_closes_the_connection() {
+        struct Lying(u64, Option<Bytes>);
+        impl hyper::body::Body for Lying {
+            type Data = Bytes;
+            type Error = std::io::Error;
+            fn poll_frame(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+                Poll::Ready(self.1.take().map(|data| Ok(hyper::body::Frame::data(data))))
+            }
+            fn size_hint(&self) -> hyper::body::SizeHint {
+                hyper::body::SizeHint::with_exact(self.0)
+            }
+        }
+        // Longer: nothing of the frame that overruns is sent.
+        let body = Payload::streamed(Lying(2, Some(Bytes::from_static(b"abc"))));
+        let (text, keep) = written(response(200, body));
+        assert!(!keep && !text.contains("abc"), "{text}");
+        // Shorter: what came is sent, and then the client would wait for more.
+        let body = Payload::streamed(Lying(4, Some(Bytes::from_static(b"abc"))));
+        let (text, keep) = written(response(200, body));
+        assert!(
+            !keep && text.ends_with("content-length: 4\r\n\r\nabc"),
+            "{text}"
+        );
+        let body = Payload::streamed(Lying(3, Some(Bytes::from_static(b"abc"))));
+        assert_eq!(
+            written(response(200, body)),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc".to_owned(),
+                true
+            )
+        );
+    }
+}
