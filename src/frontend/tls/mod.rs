@@ -3,9 +3,12 @@
 //!
 //! It terminates TLS with rustls, serves HTTP/1.1 and HTTP/2 (chosen by ALPN) with
 //! hyper, and hands every request, with the client certificate of its connection, to a
-//! [`Handler`] as a [`GatewayRequest`]. It never evaluates policy and never judges trust:
-//! a presented certificate reaches the core as [`ClientCertificate::Presented`] whoever
-//! issued it, and the policy decides (`Verify()`, thumbprint checks, ...).
+//! [`Handler`] as a [`GatewayRequest`]. A bodiless HTTP/1.1 `GET`, most of a gateway's
+//! traffic, is read and answered by a loop of its own that writes what hyper would; the
+//! first request of any other kind moves the connection to hyper (`server/bodiless.rs`).
+//! It never evaluates policy and never judges trust: a presented certificate reaches the
+//! core as [`ClientCertificate::Presented`] whoever issued it, and the policy decides
+//! (`Verify()`, thumbprint checks, ...).
 //!
 //! * **Server certificate by SNI.** Each `[[hostnames]]` entry of `gateway.toml` may name
 //!   `tls_certificate` and `tls_key` (PEM, paths relative to the deployment folder); the

@@ -67,6 +67,9 @@ pub(super) async fn serve<H: Handler>(
     let wait = limits.idle_timeout.min(limits.header_read_timeout);
     let idle = tokio::time::sleep_until(connection.activity.idle_deadline(wait));
     tokio::pin!(idle);
+    // Likewise one wait for the listener's shutdown, registered once.
+    let stopping = stop.wait_for(|stop| *stop);
+    tokio::pin!(stopping);
     loop {
         if buf.is_empty() {
             buf.reserve(READ_BYTES);
@@ -75,7 +78,7 @@ pub(super) async fn serve<H: Handler>(
                     Ok(0) | Err(_) => return Ended::Closed,
                     Ok(_) => {}
                 },
-                _ = stop.wait_for(|stop| *stop) => return Ended::Closed,
+                _ = &mut stopping => return Ended::Closed,
                 () = &mut idle => {
                     if connection.activity.is_idle_for(wait) {
                         tracing::debug!(peer = %connection.peer, "closing an idle connection");
@@ -123,7 +126,7 @@ pub(super) async fn serve<H: Handler>(
         };
         let keep = write(io, &mut out, response).await;
         drop(active);
-        if !keep || *stop.borrow() {
+        if !keep || futures_util::poll!(&mut stopping).is_ready() {
             return Ended::Closed;
         }
     }
