@@ -1,7 +1,8 @@
 //! HTTP/1.1 on the local TLS listener, byte by byte over real TLS: a bodiless `GET` is
-//! answered by the listener's own loop, which must write what hyper writes, and every
-//! other request (a body, HTTP/1.0, `Connection`, a head in pieces) goes to hyper on the
-//! same connection, in order, with nothing read twice or lost.
+//! answered by the listener's own loop, which must write what hyper writes (and stream,
+//! cancel and shut down as hyper's server does), and every other request (a body,
+//! HTTP/1.0, `Connection`, a malformed head) goes to hyper on the same connection, in
+//! order, with nothing read twice or lost.
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "common/backend.rs"]
@@ -9,6 +10,8 @@ mod backend;
 #[path = "common/tls_client.rs"]
 mod tls_client;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -49,6 +52,13 @@ async fn by_path(request: GatewayRequest) -> GatewayResponse {
             Payload::streamed(Full::new(Bytes::from(vec![b'k'; 40_000]))),
         ),
         "/large" => (StatusCode::OK, None, Payload::from(vec![b'l'; 100_000])),
+        // Its head, then nothing: a long poll or an event stream.
+        "/pending" => (StatusCode::OK, None, Payload::streamed(Pending(None))),
+        // In flight long enough for a shutdown to begin under it.
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            (StatusCode::OK, None, Payload::from("slow"))
+        }
         "/no-content" => (StatusCode::NO_CONTENT, None, Payload::from("dropped")),
         "/not-modified" => (StatusCode::NOT_MODIFIED, None, Payload::empty()),
         "/reason" => (
@@ -84,6 +94,29 @@ async fn by_path(request: GatewayRequest) -> GatewayResponse {
         reason,
         headers,
         body: payload,
+    }
+}
+
+/// A body with no frame ever; sets its flag when dropped.
+struct Pending(Option<Arc<AtomicBool>>);
+
+impl hyper::body::Body for Pending {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(dropped) = &self.0 {
+            dropped.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -277,7 +310,7 @@ async fn requests_with_bodies_and_the_rest_go_to_hyper_in_order_on_the_same_conn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http1_0_and_heads_in_pieces_are_served_by_hyper() {
+async fn http1_0_goes_to_hyper_and_a_head_in_pieces_is_read_whole() {
     let gateway = gateway().await;
     let old = exchange(
         &gateway,
@@ -289,7 +322,7 @@ async fn http1_0_and_heads_in_pieces_are_served_by_hyper() {
         "{old}"
     );
 
-    // A head that is not whole after a read: hyper reads the rest.
+    // A head that is not whole after a read: the rest is read and the request answered.
     let mut stream = open(gateway.addr, "request.test", Offer::Nothing, b"http/1.1")
         .await
         .unwrap();
@@ -319,4 +352,77 @@ async fn a_malformed_head_gets_hyper_s_400() {
     let text = exchange(&gateway, "GET /whole HTTP/1.1\r\nHost request.test\r\n\r\n").await;
     assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
     assert_eq!(gateway.calls(), 0);
+}
+
+/// Reads from `stream` until `text` has come, within 10 s.
+async fn read_until<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, text: &str) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let reading = async {
+        while !String::from_utf8_lossy(&out).contains(text) {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), reading)
+        .await
+        .unwrap_or_else(|_| panic!("{text:?} did not come: {}", String::from_utf8_lossy(&out)));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_s_head_goes_out_before_its_body_and_a_client_that_leaves_drops_it() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let handler = {
+        let dropped = dropped.clone();
+        move |request: GatewayRequest| {
+            let dropped = dropped.clone();
+            async move {
+                let mut response = by_path(request).await;
+                response.body = Payload::streamed(Pending(Some(dropped)));
+                response
+            }
+        }
+    };
+    let gateway = Gateway::serving(Limits::default(), handler).await;
+    let mut stream = open(gateway.addr, "request.test", Offer::Nothing, b"http/1.1")
+        .await
+        .unwrap();
+    stream.write_all(get("/pending").as_bytes()).await.unwrap();
+    let head = read_until(&mut stream, "\r\n\r\n").await;
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n") && head.contains("transfer-encoding: chunked\r\n"),
+        "{head}"
+    );
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "the body went before the client did"
+    );
+    drop(stream);
+    assert!(
+        backend::eventually(|| dropped.load(Ordering::SeqCst)).await,
+        "the body of a client gone was kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_in_flight_at_shutdown_says_the_connection_closes() {
+    let mut gateway = gateway().await;
+    let mut stream = open(gateway.addr, "request.test", Offer::Nothing, b"http/1.1")
+        .await
+        .unwrap();
+    stream.write_all(get("/slow").as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let serving = gateway.shutdown();
+    let answer = read_until(&mut stream, "slow").await;
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("serve did not return after shutdown")
+        .unwrap()
+        .unwrap();
 }

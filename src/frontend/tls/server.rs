@@ -263,7 +263,7 @@ async fn connection<H: Handler>(
         ClientAuth::Off => ClientCertificate::Absent,
         ClientAuth::Request | ClientAuth::Require => presented(tls.peer_certificates()),
     };
-    let (builder, http2) = match tls.alpn_protocol() {
+    let (mut builder, http2) = match tls.alpn_protocol() {
         Some(b"h2") => (&shared.http.http2, true),
         Some(b"http/1.1") => (&shared.http.http1, false),
         _ => (&shared.http.auto, false),
@@ -288,7 +288,13 @@ async fn connection<H: Handler>(
         Bytes::new()
     } else {
         match bodiless::serve(&mut stream, &connection, &shared, &mut stop, &limits).await {
-            bodiless::Ended::HandOver(read) => read,
+            bodiless::Ended::HandOver { read, served } => {
+                if served {
+                    // Answered over HTTP/1.1 already: no HTTP/2 preface from here on.
+                    builder = &shared.http.http1;
+                }
+                read
+            }
             bodiless::Ended::Closed => {
                 // close_notify, as hyper ends a connection; a client that stopped
                 // reading does not hold the connection's slot for long.

@@ -3,16 +3,18 @@
 //! Most requests through a gateway are of this kind, and for them hyper's server
 //! machinery (its dispatcher, a timer per request head, the conversions around the
 //! service call) cost a ninth of a kept-alive request's CPU (2026-12-06, see
-//! benches/HISTORY.md). This loop reads a request head, and when it is a complete
-//! `GET` of HTTP/1.1 with none of the headers that give a request a body or change the
-//! connection (`Content-Length`, `Transfer-Encoding`, `Connection`, `Expect`,
-//! `Upgrade`), it serves the request itself and writes the answer as hyper would. The
-//! first head that is anything else (another method, HTTP/1.0, a head not yet whole in
-//! the buffer, one httparse or `http` refuses, the HTTP/2 preface) hands the
-//! connection, with every byte read and not consumed, to hyper for good. So request
-//! framing, bodies, slow or oversized heads and every error answer stay hyper's, and
-//! a request reads the same whichever server took it: the same httparse, the same
-//! `http` types, the same [`checked_parts`](super::checked_parts).
+//! benches/HISTORY.md). This loop reads a request head (up to 8 KiB, within the header
+//! read timeout), and when it is a `GET` of HTTP/1.1 with none of the headers that give
+//! a request a body or change the connection (`Content-Length`, `Transfer-Encoding`,
+//! `Connection`, `Expect`, `Upgrade`), it serves the request itself and writes the
+//! answer as hyper would: the same framing, the head of a streamed body sent before the
+//! body, a client that closes cancelling its request, `Connection: close` on the answer
+//! in flight at shutdown. The first head that is anything else (another method,
+//! HTTP/1.0, a larger head, one httparse or `http` refuses, the HTTP/2 preface) hands
+//! the connection, with every byte read and not consumed, to hyper for good. So request
+//! framing, bodies, oversized heads and every parse error stay hyper's, and a request
+//! reads the same whichever server took it: the same httparse, the same `http` types,
+//! the same [`checked_parts`](super::checked_parts).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -45,8 +47,20 @@ pub(super) enum Ended {
     /// shutdown or its idle timeout.
     Closed,
     /// A request this loop does not serve: hyper takes the connection over, reading
-    /// these bytes first.
-    HandOver(Bytes),
+    /// these bytes first; `served` says whether this loop answered requests before
+    /// (then the connection is HTTP/1.1 for good, whatever ALPN left open).
+    HandOver { read: Bytes, served: bool },
+}
+
+/// What the start of the read buffer holds.
+#[allow(clippy::large_enum_variant)] // returned once per request and taken apart at once
+enum Head {
+    /// A whole bodiless `GET` this loop serves, and its length.
+    Get(http::request::Parts, usize),
+    /// Not yet a whole head (or nothing).
+    Partial,
+    /// Anything else: hyper's.
+    Other,
 }
 
 /// Serves `GET` requests on `io` until the connection ends or a request needs hyper.
@@ -59,38 +73,44 @@ pub(super) async fn serve<H: Handler>(
 ) -> Ended {
     let mut buf = BytesMut::with_capacity(READ_BYTES);
     let mut out = Vec::with_capacity(READ_BYTES);
-    // Waiting for a request head is bounded as hyper bounds it, by the header read
-    // timeout from the end of the last response (or the handshake), and by the idle
-    // timeout. One timer for the connection, re-armed only when it fires early: a timer
-    // per request was part of what this loop saves. A head that is not whole after a
-    // read goes to hyper, whose header read timeout then starts.
+    // Waiting for a request head is bounded as hyper bounds it: by the header read
+    // timeout from the end of the last response (or the handshake) to the end of the
+    // head, and by the idle timeout. One timer for the connection, re-armed only when
+    // it fires early: a timer per request was part of what this loop saves.
     let wait = limits.idle_timeout.min(limits.header_read_timeout);
     let idle = tokio::time::sleep_until(connection.activity.idle_deadline(wait));
     tokio::pin!(idle);
     // Likewise one wait for the listener's shutdown, registered once.
     let stopping = stop.wait_for(|stop| *stop);
     tokio::pin!(stopping);
+    let mut served = false;
     loop {
-        if buf.is_empty() {
-            buf.reserve(READ_BYTES);
-            tokio::select! {
-                read = io.read_buf(&mut buf) => match read {
-                    Ok(0) | Err(_) => return Ended::Closed,
-                    Ok(_) => {}
-                },
-                _ = &mut stopping => return Ended::Closed,
-                () = &mut idle => {
-                    if connection.activity.is_idle_for(wait) {
-                        tracing::debug!(peer = %connection.peer, "closing an idle connection");
-                        return Ended::Closed;
+        let (parts, consumed) = match bodiless_get(&buf) {
+            Head::Get(parts, consumed) => (parts, consumed),
+            // A head larger than this loop reads is hyper's to bound (431).
+            Head::Partial if buf.len() < READ_BYTES => {
+                buf.reserve(READ_BYTES - buf.len());
+                tokio::select! {
+                    biased;
+                    read = io.read_buf(&mut buf) => match read {
+                        Ok(0) | Err(_) => return Ended::Closed,
+                        Ok(_) => {}
+                    },
+                    _ = &mut stopping => return Ended::Closed,
+                    () = &mut idle => {
+                        if connection.activity.is_idle_for(wait) {
+                            tracing::debug!(peer = %connection.peer, "closing an idle connection");
+                            return Ended::Closed;
+                        }
+                        idle.as_mut().reset(connection.activity.idle_deadline(wait));
                     }
-                    idle.as_mut().reset(connection.activity.idle_deadline(wait));
-                    continue;
                 }
+                continue;
             }
-        }
-        let Some((parts, consumed)) = bodiless_get(&buf) else {
-            return Ended::HandOver(buf.freeze());
+            Head::Partial | Head::Other => {
+                let read = buf.freeze();
+                return Ended::HandOver { read, served };
+            }
         };
         buf.advance(consumed);
         let active = Activity::begin(connection);
@@ -113,6 +133,7 @@ pub(super) async fn serve<H: Handler>(
                         // As hyper does: a client that closes its side while waiting
                         // cancels the request (its backend call with it).
                         tokio::select! {
+                            biased;
                             response = &mut handling => break response,
                             read = io.read_buf(&mut buf), if buf.is_empty() => match read {
                                 Ok(0) | Err(_) => return Ended::Closed,
@@ -124,22 +145,34 @@ pub(super) async fn serve<H: Handler>(
                 }
             },
         };
-        let keep = write(io, &mut out, response).await;
+        // As hyper does in a graceful shutdown: the last answer says so.
+        let last = futures_util::poll!(&mut stopping).is_ready();
+        let keep = write(io, &mut buf, &mut out, response, last).await;
         drop(active);
-        if !keep || futures_util::poll!(&mut stopping).is_ready() {
+        if !keep || last {
             return Ended::Closed;
         }
+        served = true;
     }
 }
 
-/// The head at the start of `buf` when it is a whole, bodiless HTTP/1.1 `GET` that
-/// keeps the connection, with its length; `None` for anything else.
-fn bodiless_get(buf: &[u8]) -> Option<(http::request::Parts, usize)> {
+/// What the head at the start of `buf` is: a whole, bodiless HTTP/1.1 `GET` that keeps
+/// the connection (with its length), a head not yet whole, or anything else.
+fn bodiless_get(buf: &[u8]) -> Head {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut lines);
-    let httparse::Status::Complete(consumed) = head.parse(buf).ok()? else {
-        return None;
-    };
+    match head.parse(buf) {
+        Ok(httparse::Status::Complete(consumed)) => {
+            parts(&head).map_or(Head::Other, |parts| Head::Get(parts, consumed))
+        }
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(_) => Head::Other,
+    }
+}
+
+/// The request of a whole `head` when it is a bodiless HTTP/1.1 `GET` that keeps the
+/// connection.
+fn parts(head: &httparse::Request<'_, '_>) -> Option<http::request::Parts> {
     if head.method != Some("GET") || head.version != Some(1) {
         return None;
     }
@@ -164,16 +197,21 @@ fn bodiless_get(buf: &[u8]) -> Option<(http::request::Parts, usize)> {
     *request.uri_mut() = http::Uri::try_from(path).ok()?;
     *request.headers_mut() = headers;
     debug_assert_eq!(request.method(), Method::GET);
-    Some((request.into_parts().0, consumed))
+    Some(request.into_parts().0)
 }
 
 /// Writes `response` as hyper writes one to a `GET` (hop-by-hop headers dropped, the
 /// body framed by `Content-Length` when its size is known and chunked otherwise, none
-/// for 204 and 304, `Date` added); whether the connection may take another request.
-async fn write<W: AsyncWrite + Unpin>(
-    io: &mut W,
+/// for 204 and 304, `Date` added, `Connection: close` when `last`); whether the
+/// connection may take another request. A streamed body's bytes go out whenever it has
+/// no more at once, the head first; while it waits, a client that closes its side ends
+/// the response (and drops the body, which lets go of its backend) as hyper's server does.
+async fn write<S: AsyncRead + AsyncWrite + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
     out: &mut Vec<u8>,
     response: GatewayResponse,
+    last: bool,
 ) -> bool {
     let GatewayResponse {
         mut status,
@@ -183,7 +221,8 @@ async fn write<W: AsyncWrite + Unpin>(
     } = response;
     let informational = status.is_informational();
     if informational {
-        // hyper cannot send a 1xx as the answer either: it sends 500 and closes.
+        // hyper sends none as an answer either (a 1xx is not one; a 101 without an
+        // upgrade is none): 500, and the connection closes.
         tracing::warn!(%status, "a response with a 1xx status cannot be sent; answering 500");
         status = StatusCode::INTERNAL_SERVER_ERROR;
         headers.clear();
@@ -212,6 +251,9 @@ async fn write<W: AsyncWrite + Unpin>(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    if last {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
     if has_body {
         match known {
             Some(len) => {
@@ -229,19 +271,38 @@ async fn write<W: AsyncWrite + Unpin>(
     }
     out.extend_from_slice(b"\r\n");
     if !has_body || informational {
-        return io.write_all(out).await.is_ok() && io.flush().await.is_ok() && !informational;
+        return send(io, out).await && !informational;
     }
     if let Some(whole) = body
         .as_whole()
         .filter(|whole| whole.len() <= COPIED_BODY_BYTES)
     {
         out.extend_from_slice(whole);
-        return io.write_all(out).await.is_ok() && io.flush().await.is_ok();
+        return send(io, out).await;
     }
     let mut sent: u64 = 0;
     let mut body = std::pin::pin!(body);
     loop {
-        let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await;
+        let next = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx));
+        let frame = match futures_util::poll!(next) {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                // Nothing more at once: what is written goes out, the head first.
+                if !out.is_empty() && !send(io, out).await {
+                    return false;
+                }
+                loop {
+                    tokio::select! {
+                        biased;
+                        frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)) => break frame,
+                        read = io.read_buf(buf), if buf.is_empty() => match read {
+                            Ok(0) | Err(_) => return false,
+                            Ok(_) => {}
+                        },
+                    }
+                }
+            }
+        };
         let data = match frame {
             None => break,
             Some(Err(error)) => {
@@ -266,29 +327,35 @@ async fn write<W: AsyncWrite + Unpin>(
         }
         if out.len() + data.len() <= COPIED_BODY_BYTES {
             out.extend_from_slice(&data);
-        } else {
-            if io.write_all(out).await.is_err() || io.write_all(&data).await.is_err() {
-                return false;
-            }
-            out.clear();
+        } else if !send(io, out).await || io.write_all(&data).await.is_err() {
+            return false;
         }
         if known.is_none() {
             out.extend_from_slice(b"\r\n");
         }
-        if io.write_all(out).await.is_err() || io.flush().await.is_err() {
+        if out.len() >= COPIED_BODY_BYTES && !send(io, out).await {
             return false;
         }
-        out.clear();
     }
     match known {
         // Shorter than it said: the client would wait for the rest.
-        Some(len) if sent < len => false,
-        Some(_) => io.write_all(out).await.is_ok() && io.flush().await.is_ok(),
+        Some(len) if sent < len => {
+            let _ = send(io, out).await;
+            false
+        }
+        Some(_) => send(io, out).await,
         None => {
             out.extend_from_slice(b"0\r\n\r\n");
-            io.write_all(out).await.is_ok() && io.flush().await.is_ok()
+            send(io, out).await
         }
     }
+}
+
+/// Writes and flushes `out`, and empties it; whether that worked.
+async fn send<S: AsyncWrite + Unpin>(io: &mut S, out: &mut Vec<u8>) -> bool {
+    let sent = io.write_all(out).await.is_ok() && io.flush().await.is_ok();
+    out.clear();
+    sent
 }
 
 /// Appends the `Date` value of this second: formatted once a second per thread, as
@@ -373,7 +440,30 @@ mod tests {
     use super::*;
 
     fn accepted(head: &str) -> Option<(String, usize)> {
-        bodiless_get(head.as_bytes()).map(|(parts, len)| (parts.uri.to_string(), len))
+        match bodiless_get(head.as_bytes()) {
+            Head::Get(parts, len) => Some((parts.uri.to_string(), len)),
+            Head::Partial | Head::Other => None,
+        }
+    }
+
+    #[test]
+    fn a_head_not_yet_whole_is_read_on_and_any_other_is_hyper_s() {
+        for partial in ["", "GET /a HTTP/1.1\r\nHost: x.te", "POST /a HTTP/1.1\r\n"] {
+            assert!(
+                matches!(bodiless_get(partial.as_bytes()), Head::Partial),
+                "{partial:?}"
+            );
+        }
+        for other in [
+            "POST /a HTTP/1.1\r\nHost: x.test\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost x.test\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert!(
+                matches!(bodiless_get(other.as_bytes()), Head::Other),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]
@@ -408,11 +498,50 @@ mod tests {
         assert_eq!(accepted(&many), None);
     }
 
+    /// A connection whose client sends nothing and takes everything at once.
+    #[derive(Default)]
+    struct Memory(Vec<u8>);
+
+    impl AsyncRead for Memory {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Memory {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.0.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
     fn written(response: GatewayResponse) -> (String, bool) {
-        let mut io = Vec::new();
-        let keep = futures_util::FutureExt::now_or_never(write(&mut io, &mut Vec::new(), response))
+        written_as(response, false)
+    }
+
+    fn written_as(response: GatewayResponse, last: bool) -> (String, bool) {
+        let mut io = Memory::default();
+        let (mut buf, mut out) = (BytesMut::new(), Vec::new());
+        let writing = write(&mut io, &mut buf, &mut out, response, last);
+        let keep = futures_util::FutureExt::now_or_never(writing)
             .expect("writing to memory does not wait");
-        let text = String::from_utf8(io).unwrap();
+        let text = String::from_utf8(io.0).unwrap();
         let Some((head, date_and_rest)) = text.split_once("date: ") else {
             return (text, keep);
         };
@@ -458,6 +587,13 @@ mod tests {
         assert_eq!(
             written(response(204, Payload::from("dropped"))),
             ("HTTP/1.1 204 No Content\r\n\r\n".to_owned(), true)
+        );
+        assert_eq!(
+            written_as(response(200, Payload::from("bye")), true),
+            (
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye".to_owned(),
+                true
+            )
         );
         assert_eq!(
             written(response(103, Payload::from("hints"))),
