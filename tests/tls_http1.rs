@@ -322,6 +322,15 @@ async fn http1_0_goes_to_hyper_and_a_head_in_pieces_is_read_whole() {
         "{old}"
     );
 
+    // A head of 20 KiB, more than one read takes: read whole and answered.
+    let large = format!(
+        "GET /whole HTTP/1.1\r\nHost: request.test\r\nX-Large: {}\r\n\r\n{CLOSE}",
+        "a".repeat(20 * 1024)
+    );
+    let text = exchange(&gateway, &large).await;
+    assert_eq!(responses(&text).len(), 2, "{text}");
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+
     // A head that is not whole after a read: the rest is read and the request answered.
     let mut stream = open(gateway.addr, "request.test", Offer::Nothing, b"http/1.1")
         .await

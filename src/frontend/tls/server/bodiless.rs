@@ -20,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use hyper::body::Body as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
@@ -32,11 +32,10 @@ use super::{Activity, Connection, Handler, Limits, Shared, busy, run};
 use crate::body::Payload;
 use crate::gateway::GatewayResponse;
 
-/// Most header lines of a head this loop serves; a head with more goes to hyper
-/// (which allows 100 and answers `431` beyond).
-const MAX_HEADERS: usize = 64;
-/// How much is read at a time, and so the largest head this loop serves: a larger
-/// one is not whole in the buffer after a read and goes to hyper, which bounds it.
+/// Most header lines of a head, hyper's bound: a head with more goes to hyper, which
+/// answers `431`.
+const MAX_HEADERS: usize = 100;
+/// How much is read at a time.
 const READ_BYTES: usize = 8 * 1024;
 /// A response body up to this size is copied behind its head into one write.
 const COPIED_BODY_BYTES: usize = 16 * 1024;
@@ -78,6 +77,9 @@ pub(super) async fn serve<H: Handler>(
     // head, and by the idle timeout. One timer for the connection, re-armed only when
     // it fires early: a timer per request was part of what this loop saves.
     let wait = limits.idle_timeout.min(limits.header_read_timeout);
+    // hyper's bound on a head (its read buffer): a head still not whole at this size is
+    // handed over for hyper to refuse, never to wait for.
+    let head_limit = limits.max_header_bytes.max(8192);
     let idle = tokio::time::sleep_until(connection.activity.idle_deadline(wait));
     tokio::pin!(idle);
     // Likewise one wait for the listener's shutdown, registered once.
@@ -85,14 +87,17 @@ pub(super) async fn serve<H: Handler>(
     tokio::pin!(stopping);
     let mut served = false;
     loop {
+        if futures_util::poll!(&mut stopping).is_ready() {
+            return Ended::Closed; // not another request, as hyper's graceful shutdown
+        }
         let (parts, consumed) = match bodiless_get(&buf) {
             Head::Get(parts, consumed) => (parts, consumed),
-            // A head larger than this loop reads is hyper's to bound (431).
-            Head::Partial if buf.len() < READ_BYTES => {
-                buf.reserve(READ_BYTES - buf.len());
+            Head::Partial if buf.len() < head_limit => {
+                let room = head_limit - buf.len();
+                buf.reserve(room.min(READ_BYTES));
                 tokio::select! {
                     biased;
-                    read = io.read_buf(&mut buf) => match read {
+                    read = read_into(io, &mut buf, room) => match read {
                         Ok(0) | Err(_) => return Ended::Closed,
                         Ok(_) => {}
                     },
@@ -135,7 +140,7 @@ pub(super) async fn serve<H: Handler>(
                         tokio::select! {
                             biased;
                             response = &mut handling => break response,
-                            read = io.read_buf(&mut buf), if buf.is_empty() => match read {
+                            read = read_into(io, &mut buf, head_limit), if buf.is_empty() => match read {
                                 Ok(0) | Err(_) => return Ended::Closed,
                                 Ok(_) => {}
                             },
@@ -159,9 +164,10 @@ pub(super) async fn serve<H: Handler>(
 /// What the head at the start of `buf` is: a whole, bodiless HTTP/1.1 `GET` that keeps
 /// the connection (with its length), a head not yet whole, or anything else.
 fn bodiless_get(buf: &[u8]) -> Head {
-    let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut head = httparse::Request::new(&mut lines);
-    match head.parse(buf) {
+    // Uninitialized: zeroing a hundred lines for every head cost more than parsing it.
+    let mut lines = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut []);
+    match head.parse_with_uninit_headers(buf, &mut lines) {
         Ok(httparse::Status::Complete(consumed)) => {
             parts(&head).map_or(Head::Other, |parts| Head::Get(parts, consumed))
         }
@@ -287,8 +293,9 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         let frame = match futures_util::poll!(next) {
             Poll::Ready(frame) => frame,
             Poll::Pending => {
-                // Nothing more at once: what is written goes out, the head first.
-                if !out.is_empty() && !send(io, out).await {
+                // Nothing more at once: what is written goes out, the head first, and
+                // what the TLS layer still holds of a large frame.
+                if !send(io, out).await {
                     return false;
                 }
                 loop {
@@ -349,6 +356,15 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
             send(io, out).await
         }
     }
+}
+
+/// Reads into `buf` at most `at_most` bytes.
+async fn read_into<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut BytesMut,
+    at_most: usize,
+) -> std::io::Result<usize> {
+    io.read_buf(&mut buf.limit(at_most)).await
 }
 
 /// Writes and flushes `out`, and empties it; whether that worked.
