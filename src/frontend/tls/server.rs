@@ -244,7 +244,7 @@ async fn connection<H: Handler>(
         let stream = start.into_stream(shared.tls.server_config(mode)).await?;
         io::Result::Ok((stream, server_name, mode))
     };
-    let (stream, server_name, mode) = tokio::select! {
+    let (mut stream, server_name, mode) = tokio::select! {
         result = tokio::time::timeout(limits.handshake_timeout, handshake) => match result {
             Ok(Ok(done)) => done,
             Ok(Err(error)) => {
@@ -283,7 +283,6 @@ async fn connection<H: Handler>(
         activity: Activity::default(),
     });
     let watched = connection.clone();
-    let mut stream = stream;
     let read = if http2 {
         Bytes::new()
     } else {
@@ -599,8 +598,7 @@ fn gateway_request<H>(
 
 /// What every request must pass whichever server read it: its authority parsed once
 /// and matching the connection's SNI entry, the URI rebuilt from it with the
-/// connection's scheme, certificate headers taken out (the handshake is the only
-/// source) and `Host` present. `Err` is the answer.
+/// connection's scheme, and `Host` present. `Err` is the answer.
 fn checked_parts<H>(
     mut parts: http::request::Parts,
     connection: &Connection,
@@ -643,7 +641,8 @@ fn checked_parts<H>(
     Ok(parts)
 }
 
-/// The core's request of checked `parts` and `body`.
+/// The core's request of checked `parts` and `body`, the certificate headers taken out
+/// of the parts (the handshake is the only source).
 fn gateway_request_of<H>(
     mut parts: http::request::Parts,
     body: Payload,

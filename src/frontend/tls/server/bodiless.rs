@@ -164,7 +164,8 @@ pub(super) async fn serve<H: Handler>(
 /// What the head at the start of `buf` is: a whole, bodiless HTTP/1.1 `GET` that keeps
 /// the connection (with its length), a head not yet whole, or anything else.
 fn bodiless_get(buf: &[u8]) -> Head {
-    // Uninitialized: zeroing a hundred lines for every head cost more than parsing it.
+    // Uninitialized: httparse writes the lines it finds; zeroing a hundred (3 KiB) for
+    // every head would be work for nothing.
     let mut lines = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut []);
     match head.parse_with_uninit_headers(buf, &mut lines) {
@@ -302,7 +303,7 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
                     tokio::select! {
                         biased;
                         frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)) => break frame,
-                        read = io.read_buf(buf), if buf.is_empty() => match read {
+                        read = read_into(io, buf, READ_BYTES), if buf.is_empty() => match read {
                             Ok(0) | Err(_) => return false,
                             Ok(_) => {}
                         },
