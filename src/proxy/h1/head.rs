@@ -124,9 +124,15 @@ pub(super) enum Parsed {
 /// Parses a response head to a request with `method` from the start of `buf`, and takes
 /// it off `buf` when it is complete.
 pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Parsed, Error> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let len = match parsed.parse(buf) {
+    // Uninitialized: httparse writes the lines it finds; zeroing a hundred (3 KiB) for
+    // every response would be work for nothing.
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        buf,
+        &mut slots,
+    ) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => {
             return Err(Error::HeadTooLarge(MAX_HEAD));
