@@ -261,53 +261,43 @@ impl Backend {
         // URLs are kept as `Uri`s (a clone shares their bytes) and written out only for
         // an error.
         let first_uri = request.uri().clone();
-        let send = |request: http::Request<Payload>| async move {
+        let send = |request: http::Request<Payload>| {
             let uri = request.uri().clone();
-            let response = if let Some((origin, body)) = plain_http1(&request, options) {
-                self.plain
-                    .send(&origin, &request.map(drop), &body)
-                    .await
-                    .map_err(|e| h1_error(&uri, e))?
-            } else {
-                let response = client
-                    .request(request)
-                    .await
-                    .map_err(|e| connect_error(&uri.to_string(), &e))?;
-                response.map(Payload::streamed)
+            // Taken apart before the future is made, which then holds what it sends
+            // and not the request beside it: each copy widens the future, moved whole.
+            let plain = match plain_http1(&request, options) {
+                Some((origin, body)) => Ok((origin, body, request.map(drop))),
+                None => Err(request),
             };
-            Ok::<_, ProxyError>((uri, response))
-        };
-        let call = async {
-            if !options.follow_redirects {
-                return send(request).await;
-            }
-            let (parts, body) = request.into_parts();
-            let body = body
-                .collect(self.max_body)
-                .await
-                .map_err(ProxyError::RequestBody)?;
-            let mut replay = (parts, body);
-            let mut redirects = 0;
-            loop {
-                let sent = http::Request::from_parts(replay.0.clone(), replay.1.clone().into());
-                let (uri, response) = send(sent).await?;
-                let Some(next) = redirect_target(&replay.0.uri, &response) else {
-                    return Ok((uri, response));
+            async move {
+                let response = match plain {
+                    Ok((ref origin, ref body, ref head)) => self
+                        .plain
+                        .send(origin, head, body)
+                        .await
+                        .map_err(|e| h1_error(&uri, e))?,
+                    Err(request) => client
+                        .request(request)
+                        .await
+                        .map_err(|e| connect_error(&uri.to_string(), &e))?
+                        .map(Payload::streamed),
                 };
-                redirects += 1;
-                if redirects > MAX_REDIRECTS {
-                    return Err(ProxyError::TooManyRedirects(MAX_REDIRECTS));
-                }
-                replay = redirected(replay, response.status(), next);
+                Ok::<_, ProxyError>((uri, response))
             }
         };
         let deadline = tokio::time::Instant::now() + options.timeout;
-        let (uri, response) = tokio::time::timeout_at(deadline, call)
-            .await
-            .map_err(|_| ProxyError::Timeout {
-                url: first_uri.to_string(),
-                after: options.timeout,
-            })??;
+        let sent = if options.follow_redirects {
+            // Boxed: the replayed request and a second call's state would otherwise
+            // widen every forwarded request's future.
+            let following = Box::pin(follow_redirects(request, self.max_body, send));
+            tokio::time::timeout_at(deadline, following).await
+        } else {
+            tokio::time::timeout_at(deadline, send(request)).await
+        };
+        let (uri, response) = sent.map_err(|_| ProxyError::Timeout {
+            url: first_uri.to_string(),
+            after: options.timeout,
+        })??;
         let (parts, mut body) = response.into_parts();
         if options.collect_response {
             let collected = tokio::time::timeout_at(deadline, body.collect(self.max_body))
@@ -380,6 +370,38 @@ fn plain_http1(
         Payload::Whole(bytes) if bytes.len() <= h1::MAX_BODY => Some((origin, bytes.clone())),
         ended if ended.is_empty() => Some((origin, Bytes::new())),
         Payload::Whole(_) | Payload::Streamed(_) => None,
+    }
+}
+
+/// Sends `request` with `send`, then each redirect it answers (at most
+/// [`MAX_REDIRECTS`]) with the body read whole once and replayed.
+async fn follow_redirects<F, Fut>(
+    request: http::Request<Payload>,
+    max_body: usize,
+    send: F,
+) -> Result<(http::Uri, http::Response<Payload>), ProxyError>
+where
+    F: Fn(http::Request<Payload>) -> Fut,
+    Fut: Future<Output = Result<(http::Uri, http::Response<Payload>), ProxyError>>,
+{
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect(max_body)
+        .await
+        .map_err(ProxyError::RequestBody)?;
+    let mut replay = (parts, body);
+    let mut redirects = 0;
+    loop {
+        let sent = http::Request::from_parts(replay.0.clone(), replay.1.clone().into());
+        let (uri, response) = send(sent).await?;
+        let Some(next) = redirect_target(&replay.0.uri, &response) else {
+            return Ok((uri, response));
+        };
+        redirects += 1;
+        if redirects > MAX_REDIRECTS {
+            return Err(ProxyError::TooManyRedirects(MAX_REDIRECTS));
+        }
+        replay = redirected(replay, response.status(), next);
     }
 }
 
