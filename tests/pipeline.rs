@@ -663,6 +663,17 @@ async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
         header(&out, "x-echo-header-x-forwarded-for"),
         "198.51.100.7"
     );
+    // The backend set-backend-service chose is asked as itself; where the client went
+    // travels beside it.
+    assert_eq!(
+        header(&out, "x-echo-header-host"),
+        elsewhere.url().trim_start_matches("http://")
+    );
+    assert_eq!(header(&out, "x-echo-header-x-forwarded-proto"), "https");
+    assert_eq!(
+        header(&out, "x-echo-header-x-forwarded-host"),
+        "api.contoso.com"
+    );
     assert_eq!(header(&out, "x-who"), "client1");
     // An operation that does not exist is a 404, before any policy.
     let out = send(&d, request("DELETE", "/orders/42", None, b"")).await;

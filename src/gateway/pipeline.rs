@@ -116,8 +116,12 @@ pub async fn handle(
             path: route.remaining_path.to_owned(),
             client_certificate: None,
             backend_id: None,
-            client_scheme: request.parts.uri.scheme_str().unwrap_or("https").to_owned(),
-            client_host: host(&request).map(str::to_owned),
+            client_scheme: match request.parts.uri.scheme_str() {
+                None | Some("https") => Cow::Borrowed("https"),
+                Some("http") => Cow::Borrowed("http"),
+                Some(other) => Cow::Owned(other.to_owned()),
+            },
+            client_host: host(&request).and_then(|host| http::HeaderValue::from_str(host).ok()),
             forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
             {
                 (Some(format), ClientCertificate::Presented(chain)) => {

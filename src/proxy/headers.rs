@@ -133,19 +133,20 @@ pub struct ForwardedFor<'a> {
     /// Scheme the client used towards the front end.
     pub proto: &'a str,
     /// Host the client asked for.
-    pub host: Option<&'a str>,
+    pub host: Option<&'a HeaderValue>,
 }
 
-/// Makes client request headers fit to send to `backend_authority`: hop-by-hop
-/// headers removed, `Host` set to the backend (as APIM does), `X-Forwarded-For`
-/// extended with the client address, `X-Forwarded-Proto` and `-Host` set.
+/// Makes client request headers fit to send to the backend whose authority is
+/// `backend_host`: hop-by-hop headers removed, `Host` set to the backend (as APIM
+/// does), `X-Forwarded-For` extended with the client address, `X-Forwarded-Proto` and
+/// `-Host` set.
 pub(crate) fn prepare_request_headers(
     headers: &mut HeaderMap,
     forwarded: &ForwardedFor<'_>,
-    backend_authority: &str,
+    backend_host: Option<HeaderValue>,
 ) {
     strip_hop_by_hop(headers);
-    if let Ok(host) = HeaderValue::from_str(backend_authority) {
+    if let Some(host) = backend_host {
         headers.insert(header::HOST, host);
     }
     if let Some(ip) = forwarded.client_ip {
@@ -171,8 +172,8 @@ pub(crate) fn prepare_request_headers(
     if let Ok(proto) = proto {
         headers.insert(X_FORWARDED_PROTO, proto);
     }
-    if let Some(host) = forwarded.host.and_then(|h| HeaderValue::from_str(h).ok()) {
-        headers.insert(X_FORWARDED_HOST, host);
+    if let Some(host) = forwarded.host {
+        headers.insert(X_FORWARDED_HOST, host.clone());
     }
 }
 
@@ -279,12 +280,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", "api.contoso.com".parse().unwrap());
         h.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        let host = HeaderValue::from_static("api.contoso.com");
         let fwd = ForwardedFor {
             client_ip: Some("198.51.100.7"),
             proto: "https",
-            host: Some("api.contoso.com"),
+            host: Some(&host),
         };
-        prepare_request_headers(&mut h, &fwd, "orders.internal:8443");
+        prepare_request_headers(
+            &mut h,
+            &fwd,
+            Some(HeaderValue::from_static("orders.internal:8443")),
+        );
         assert_eq!(h["host"], "orders.internal:8443");
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.7");
         assert_eq!(h["x-forwarded-proto"], "https");

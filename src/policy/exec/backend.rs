@@ -1,6 +1,7 @@
 //! Policies about the backend call: `set-backend-service`, `rewrite-uri`,
 //! `authentication-certificate`, and `forward-request` itself.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,9 +32,11 @@ pub(crate) struct BackendTarget {
     pub client_certificate: Option<String>,
     /// The `[[backends]]` entry `set-backend-service backend-id` chose.
     pub backend_id: Option<String>,
-    /// Scheme and host the client used, for `X-Forwarded-Proto` and `-Host`.
-    pub client_scheme: String,
-    pub client_host: Option<String>,
+    /// Scheme and host the client used, for `X-Forwarded-Proto` and `-Host`: the
+    /// scheme as written (`https` or `http` without an allocation), the host as the
+    /// header value it becomes.
+    pub client_scheme: Cow<'static, str>,
+    pub client_host: Option<http::HeaderValue>,
     /// The client certificate to pass on in headers (`forward_client_certificate`).
     pub forward_certificate: Option<(ForwardCertificate, PresentedChain)>,
 }
@@ -259,10 +262,8 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         return Err(failure);
     }
     let mut headers = request.headers.to_http();
-    let authority = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .unwrap_or_default();
+    let backend_host =
+        http::HeaderValue::from_str(uri.authority().map_or("", http::uri::Authority::as_str)).ok();
     proxy::prepare_request_headers(
         &mut headers,
         &proxy::ForwardedFor {
@@ -273,9 +274,9 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
                 .is_ok()
                 .then_some(request.ip_address.as_str()),
             proto: &x.backend.client_scheme,
-            host: x.backend.client_host.as_deref(),
+            host: x.backend.client_host.as_ref(),
         },
-        &authority,
+        backend_host,
     );
     if let Some((format, chain)) = &x.backend.forward_certificate {
         forward_certificate(&mut headers, *format, chain);
