@@ -1,6 +1,7 @@
 //! `context`: the plain data a policy expression reads. The gateway fills one per request;
 //! building it is cheap (certificates and deployment data are shared behind `Arc`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
@@ -175,7 +176,8 @@ fn decode(map: &http::HeaderMap) -> Vec<(String, Vec<String>)> {
 /// `IUrl`: the parts of a URL as APIM exposes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Url {
-    pub scheme: String,
+    /// Lower case; `https` and `http`, nearly every request's, without an allocation.
+    pub scheme: Cow<'static, str>,
     pub host: String,
     pub port: i32,
     /// The path, starting with '/'.
@@ -193,7 +195,11 @@ impl Url {
 
     /// The parts of an absolute URI (scheme and host required).
     pub fn from_uri(uri: &http::Uri) -> Option<Url> {
-        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let scheme = match uri.scheme_str()? {
+            "https" => Cow::Borrowed("https"),
+            "http" => Cow::Borrowed("http"),
+            other => Cow::Owned(other.to_ascii_lowercase()),
+        };
         let (host, port) = crate::text::host_and_port(uri.authority()?.as_str());
         let host = host.to_owned();
         let port = match port {
