@@ -184,16 +184,16 @@ fn bodiless_get(buf: &mut BytesMut, lines: &mut Vec<Line>) -> Head {
     let head = buf.split_to(consumed).freeze();
     let mut headers = HeaderMap::with_capacity(lines.len());
     for (name, value) in lines.drain(..) {
-        match HeaderValue::from_maybe_shared(head.slice(value)) {
-            Ok(value) => {
+        match part(&head, value).map(HeaderValue::from_maybe_shared) {
+            Some(Ok(value)) => {
                 headers.append(name, value);
             }
             // httparse and `http` accept the same bytes in a value; were they ever to
             // differ, hyper reads the head as it came.
-            Err(_) => return handed_back(buf, &head),
+            _ => return handed_back(buf, &head),
         }
     }
-    let Ok(uri) = http::Uri::from_maybe_shared(head.slice(path)) else {
+    let Some(Ok(uri)) = part(&head, path).map(http::Uri::from_maybe_shared) else {
         return handed_back(buf, &head);
     };
     let mut request = http::Request::new(());
@@ -201,6 +201,12 @@ fn bodiless_get(buf: &mut BytesMut, lines: &mut Vec<Line>) -> Head {
     *request.headers_mut() = headers;
     debug_assert_eq!(request.method(), Method::GET);
     Head::Get(request.into_parts().0)
+}
+
+/// The bytes of `head` at `range`, without a panic should it ever lie outside (httparse's
+/// slices are of the head, so it does not).
+fn part(head: &Bytes, range: std::ops::Range<usize>) -> Option<Bytes> {
+    (range.start <= range.end && range.end <= head.len()).then(|| head.slice(range))
 }
 
 /// Puts `head` back in front of what `buf` holds, for hyper to read.
@@ -551,6 +557,17 @@ mod tests {
             assert!(matches!(found, Head::Other), "{other:?}");
             assert_eq!(rest, other);
         }
+    }
+
+    #[test]
+    fn a_part_outside_the_head_is_none_not_a_panic() {
+        let head = Bytes::from_static(b"abc");
+        assert_eq!(part(&head, 1..3).as_deref(), Some(&b"bc"[..]));
+        assert_eq!(part(&head, 3..3).as_deref(), Some(&b""[..]));
+        assert_eq!(part(&head, 2..4), None);
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 2..1;
+        assert_eq!(part(&head, reversed), None);
     }
 
     #[test]
