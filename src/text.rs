@@ -86,6 +86,16 @@ pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
     (host, port)
 }
 
+/// A URI scheme as `context.Request.Url.Scheme` and `X-Forwarded-Proto` show it: lower
+/// case (RFC 3986 §3.1), and without an allocation for the two every request has.
+pub(crate) fn scheme(scheme: &str) -> std::borrow::Cow<'static, str> {
+    match scheme {
+        "https" => "https".into(),
+        "http" => "http".into(),
+        other => other.to_ascii_lowercase().into(),
+    }
+}
+
 /// By table, not `write!("{:02x}")`: bundle hashes are checked at every cold start, and
 /// formatting 32 bytes through `fmt` per file cost more than hashing the file.
 /// Fills bytes and checks them as UTF-8 once, rather than pushing `char`s (a capacity
@@ -111,6 +121,15 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schemes_are_lower_case_and_the_usual_two_borrowed() {
+        use std::borrow::Cow;
+        assert!(matches!(scheme("https"), Cow::Borrowed("https")));
+        assert!(matches!(scheme("http"), Cow::Borrowed("http")));
+        assert_eq!(scheme("WSS"), "wss");
+        assert_eq!(scheme("Ftp"), "ftp");
+    }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {

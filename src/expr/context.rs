@@ -195,11 +195,7 @@ impl Url {
 
     /// The parts of an absolute URI (scheme and host required).
     pub fn from_uri(uri: &http::Uri) -> Option<Url> {
-        let scheme = match uri.scheme_str()? {
-            "https" => Cow::Borrowed("https"),
-            "http" => Cow::Borrowed("http"),
-            other => Cow::Owned(other.to_ascii_lowercase()),
-        };
+        let scheme = crate::text::scheme(uri.scheme_str()?);
         let (host, port) = crate::text::host_and_port(uri.authority()?.as_str());
         let host = host.to_owned();
         let port = match port {

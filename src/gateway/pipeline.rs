@@ -116,11 +116,12 @@ pub async fn handle(
             path: route.remaining_path.to_owned(),
             client_certificate: None,
             backend_id: None,
-            client_scheme: match request.parts.uri.scheme_str() {
-                None | Some("https") => Cow::Borrowed("https"),
-                Some("http") => Cow::Borrowed("http"),
-                Some(other) => Cow::Owned(other.to_owned()),
-            },
+            // Every front end certgate has terminates TLS: https unless the URI says.
+            client_scheme: request
+                .parts
+                .uri
+                .scheme_str()
+                .map_or(Cow::Borrowed("https"), crate::text::scheme),
             client_host: host(&request).and_then(|host| http::HeaderValue::from_str(host).ok()),
             forward_certificate: match (&route.api.forward_client_certificate, &request.certificate)
             {
