@@ -125,15 +125,19 @@ impl Headers {
     }
 
     /// As an `http::HeaderMap`: the map they came from when no policy changed them, else
-    /// built from the text form, leaving out a name or value HTTP cannot carry.
-    pub fn to_http(&self) -> http::HeaderMap {
-        match &self.source {
+    /// built from the text form, leaving out a name or value HTTP cannot carry. With room
+    /// for `more` names: a copy of a map is as full as the map, and each name a proxy
+    /// then adds (`X-Forwarded-*`) would grow it again.
+    pub fn to_http_with_room(&self, more: usize) -> http::HeaderMap {
+        let mut map = match &self.source {
             Some(map) => map.clone(),
             None => self.built(),
-        }
+        };
+        map.reserve(more);
+        map
     }
 
-    /// [`Self::to_http`] without copying the map, for headers that are done with (the
+    /// [`Self::to_http_with_room`] without copying the map, for headers that are done with (the
     /// response's, when it goes to the client).
     pub fn into_http(mut self) -> http::HeaderMap {
         self.source.take().unwrap_or_else(|| self.built())

@@ -150,18 +150,19 @@ pub(crate) fn prepare_request_headers(
         headers.insert(header::HOST, host);
     }
     if let Some(ip) = forwarded.client_ip {
-        let mut value = String::new();
+        let mut value = Vec::with_capacity(ip.len());
         for previous in headers
             .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .filter(|v| !v.trim().is_empty())
         {
-            value.push_str(previous);
-            value.push_str(", ");
+            value.extend_from_slice(previous.as_bytes());
+            value.extend_from_slice(b", ");
         }
-        value.push_str(ip);
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        value.extend_from_slice(ip.as_bytes());
+        // The bytes become the value's own, not a copy of them.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }

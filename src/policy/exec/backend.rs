@@ -261,7 +261,8 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         failure.public_message = Some(format!("The gateway does not forward {method} requests."));
         return Err(failure);
     }
-    let mut headers = request.headers.to_http();
+    // Room for Host, X-Forwarded-For, -Proto and -Host.
+    let mut headers = request.headers.to_http_with_room(4);
     let backend_host =
         http::HeaderValue::from_str(uri.authority().map_or("", http::uri::Authority::as_str)).ok();
     proxy::prepare_request_headers(
