@@ -69,20 +69,29 @@ pub(crate) fn unhex_upper<const N: usize>(text: &str) -> Option<[u8; N]> {
 /// vector set-up cost more than the scans (about 650 instructions a request).
 pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
     let bytes = authority.as_bytes();
-    let last = |of: u8, bytes: &[u8]| bytes.iter().rposition(|&b| b == of);
-    let first = |of: u8, bytes: &[u8]| bytes.iter().position(|&b| b == of);
-    let start = last(b'@', bytes).map_or(0, |at| at + 1);
+    // From the end: the port's digits (after the last `:`, digits only; `u16`'s parse
+    // takes a leading `+`), then a user name's `@`, then the host from there on.
+    let digits = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let port = (digits > 0 && bytes[digits - 1] == b':')
+        .then(|| authority[digits..].parse().ok())
+        .flatten();
+    let start = bytes[..digits]
+        .iter()
+        .rposition(|&b| b == b'@')
+        .map_or(0, |at| at + 1);
     let host_port = &authority[start..];
-    let host = if host_port.starts_with('[') {
-        first(b']', host_port.as_bytes()).map_or(host_port, |end| &host_port[..=end])
+    let (stop, inclusive) = if host_port.starts_with('[') {
+        (b']', 1)
     } else {
-        first(b':', host_port.as_bytes()).map_or(host_port, |colon| &host_port[..colon])
+        (b':', 0)
     };
-    // `u16`'s parse takes a leading `+`; a port is digits only.
-    let port = last(b':', bytes)
-        .map(|colon| &authority[colon + 1..])
-        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|digits| digits.parse().ok());
+    let host = host_port
+        .bytes()
+        .position(|b| b == stop)
+        .map_or(host_port, |end| &host_port[..end + inclusive]);
     (host, port)
 }
 
