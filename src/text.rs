@@ -199,6 +199,8 @@ mod tests {
             "x@[fe80::1]:8",
             "a.test:",
             "a.test:99999",
+            "a.test:0080",
+            "h:1@a.test:2",
         ] {
             let uri: http::Uri = format!("https://{authority}/p").parse().unwrap();
             assert_eq!(
@@ -207,5 +209,7 @@ mod tests {
                 "{authority}"
             );
         }
+        // A port is digits only, where `u16`'s parse would take a sign.
+        assert_eq!(host_and_port("a.test:+80"), ("a.test", None));
     }
 }
