@@ -932,6 +932,28 @@ fn the_articles_three_conditions_reject_and_accept() {
     );
 }
 
+/// The lookup of the request's certificate among uploaded ones reads its SHA-1 directly;
+/// without a certificate it throws as `.Thumbprint` on null does, unless `?.` says not to.
+#[test]
+fn the_uploaded_lookup_of_a_missing_request_certificate_throws_unless_null_conditional() {
+    let d = deployment();
+    let none = cert_ctx(&d, None);
+    let lookup = |member: &str| {
+        format!(
+            "@(context.Deployment.Certificates.Any(c => c.Value.Thumbprint == context.Request.Certificate{member}.Thumbprint))"
+        )
+    };
+    let error = compile(&lookup("")).eval(&none).unwrap_err();
+    assert!(
+        matches!(error.kind, expr::EvalErrorKind::NullReference(_)),
+        "{:?}",
+        error.kind
+    );
+    assert_eq!(eval_in(&none, &lookup("?")), serde_json::json!(false));
+    let client = cert_ctx(&d, Some(d.client.clone()));
+    assert_eq!(eval_in(&client, &lookup("?")), serde_json::json!(true));
+}
+
 #[test]
 fn uploaded_certificates_lookup_is_compiled_to_a_hash_lookup_even_when_empty() {
     // With no uploaded certificates the right side is never read (as LINQ over an empty

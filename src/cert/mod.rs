@@ -94,7 +94,8 @@ pub struct Certificate {
     subject_alt: Vec<AltName>,
     issuer_alt: Vec<AltName>,
     sans: OnceLock<SubjectAltNames>,
-    thumbprint: OnceLock<String>,
+    /// The SHA-1 and its hex, the `Thumbprint`: one hashing for both.
+    thumbprint: OnceLock<([u8; 20], String)>,
     /// SHA-256 of the DER: the verification cache's key, hex only when shown. Computed
     /// when first asked: a trust store's hundred CAs are never a cache key, and hashing
     /// each at load was more than half of decoding it.
@@ -259,7 +260,20 @@ impl Certificate {
 
     /// `Thumbprint`: SHA-1 of the DER, uppercase hex without separators.
     pub fn thumbprint(&self) -> &str {
-        self.thumbprint.get_or_init(|| thumbprint(&self.der))
+        &self.sha1_and_thumbprint().1
+    }
+
+    /// The SHA-1 of the DER, the bytes [`Certificate::thumbprint`] spells: compared
+    /// with uploaded certificates' without spelling it out and reading it back.
+    pub(crate) fn sha1(&self) -> &[u8; 20] {
+        &self.sha1_and_thumbprint().0
+    }
+
+    fn sha1_and_thumbprint(&self) -> &([u8; 20], String) {
+        self.thumbprint.get_or_init(|| {
+            let sha1 = sha1(&self.der);
+            (sha1, crate::text::hex_upper(&sha1))
+        })
     }
 
     /// SHA-256 of the DER, uppercase hex without separators (beyond APIM).

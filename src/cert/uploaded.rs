@@ -350,9 +350,12 @@ impl UploadedCertificates {
     /// Whether any uploaded certificate has exactly this `Thumbprint` (ordinal). The
     /// certificates that have it are decoded (checked) if they were not yet.
     pub fn contains_thumbprint(&self, thumbprint: &str) -> bool {
-        let Some(&first) =
-            crate::text::unhex_upper(thumbprint).and_then(|sha1: Sha1| self.thumbprints.get(&sha1))
-        else {
+        crate::text::unhex_upper(thumbprint).is_some_and(|sha1: Sha1| self.contains_sha1(&sha1))
+    }
+
+    /// [`Self::contains_thumbprint`] of the thumbprint that spells `sha1`.
+    pub(crate) fn contains_sha1(&self, sha1: &Sha1) -> bool {
+        let Some(&first) = self.thumbprints.get(sha1) else {
             return false;
         };
         std::iter::successors(Some(first), |&at| {

@@ -461,8 +461,13 @@ static NIL_REQUEST_ID: LazyLock<Arc<str>> =
 impl Context {
     /// An empty request at `now`.
     pub fn new(now: OffsetDateTime) -> Self {
+        Self::of(Request::default(), now)
+    }
+
+    /// `request` at `now`: a front end's, built in place rather than over an empty one.
+    pub fn of(request: Request, now: OffsetDateTime) -> Self {
         Context {
-            request: Request::default(),
+            request,
             response: Response {
                 status_code: 200,
                 status_reason: "OK".to_owned(),

@@ -426,18 +426,20 @@ fn context(
         _ => (None, Arc::from(Vec::new())),
     };
     let url = Arc::new(url);
-    let mut ctx = Context::new(now);
-    ctx.request = expr::Request {
-        method: parts.method.as_str().to_owned(),
-        original_url: Arc::clone(&url),
-        url,
-        headers: Headers::from_http(headers),
-        ip_address: request.client_ip.map(crate::text::ip).unwrap_or_default(),
-        body,
-        matched_parameters: route.matched_parameters.clone(),
-        certificate,
-        certificate_chain: chain,
-    };
+    let mut ctx = Context::of(
+        expr::Request {
+            method: parts.method.as_str().to_owned(),
+            original_url: Arc::clone(&url),
+            url,
+            headers: Headers::from_http(headers),
+            ip_address: request.client_ip.map(crate::text::ip).unwrap_or_default(),
+            body,
+            matched_parameters: route.matched_parameters.clone(),
+            certificate,
+            certificate_chain: chain,
+        },
+        now,
+    );
     ctx.deployment = Arc::clone(&deployment.context);
     ctx.api = Some(Arc::clone(routed.api));
     ctx.operation = routed.operation.cloned();

@@ -777,6 +777,23 @@ impl<'a> Eval<'a> {
                     (Some(s), CertField::Subject) => certs.contains_subject(s),
                     (Some(s), CertField::SerialNumber) => certs.contains_serial_number(s),
                 };
+                // The request's certificate against thumbprints: its SHA-1 looked up as
+                // it is, not spelled out in hex and read back.
+                if *field == CertField::Thumbprint
+                    && let Node::Prop {
+                        recv,
+                        prop: Prop::CertThumbprint,
+                        null_cond,
+                        span,
+                    } = &**value
+                    && let Some(cert) = self.request_cert(recv)
+                {
+                    return match cert {
+                        Some(c) => Ok(Value::Bool(certs.contains_sha1(c.sha1()))),
+                        None if *null_cond => Ok(Value::Bool(false)),
+                        None => Err((E::NullReference(self.text(*span)), *span)),
+                    };
+                }
                 if let Some(found) = self.with_cert_str(value, lookup) {
                     return found.map(Value::Bool);
                 }
