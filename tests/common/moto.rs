@@ -41,11 +41,16 @@ pub struct Moto {
     tls: bool,
 }
 
+/// How long a starting `moto_server` may take to answer: a bound, not a timing. Python
+/// importing moto took over 30 s on a 2-core machine busy with a test's `cargo lambda`
+/// builds beside it.
+const READY_WITHIN: Duration = Duration::from_secs(120);
+
 impl Moto {
     /// Starts `moto_server` on a free loopback port and waits until it answers HTTP.
     ///
     /// # Panics
-    /// When `moto_server` is not on PATH or does not answer within 30 s.
+    /// When `moto_server` is not on PATH or does not answer within [`READY_WITHIN`].
     pub fn start() -> Self {
         Self::start_binary("moto_server")
     }
@@ -117,7 +122,7 @@ impl Moto {
 
     /// Waits until our child answers; `Err` with its exit status when it died first.
     fn wait_until_ready(&mut self) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + READY_WITHIN;
         loop {
             // Speaking TLS here is the test's job: a TLS server is ready once it accepts.
             let answered = if self.tls {
@@ -137,7 +142,11 @@ impl Moto {
             }
             if Instant::now() > deadline {
                 self.stop();
-                panic!("moto_server did not answer on {} within 30 s", self.addr);
+                panic!(
+                    "moto_server did not answer on {} within {} s",
+                    self.addr,
+                    READY_WITHIN.as_secs()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
