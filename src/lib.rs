@@ -19,6 +19,9 @@
 //! * [`cert`], [`trust`], [`expr`], [`policy`]: certificates, `Verify()`, expressions
 //!   and policy documents, for the CLI's `cert`, `eval` and `check` commands.
 
+// No unsafe code in the library, whatever a binary allows itself (Cargo.toml's lints).
+#![forbid(unsafe_code)]
+
 pub mod body;
 pub mod cache;
 pub mod cert;

@@ -19,6 +19,7 @@ macro_rules! out {
     };
 }
 
+mod allocator;
 mod cert_inspect;
 mod cert_verify;
 mod check;
@@ -73,10 +74,8 @@ enum CertCommand {
     Verify(cert_verify::Args),
 }
 
-/// mimalloc rather than glibc's malloc: a request allocates and frees many small
-/// objects, and glibc's bookkeeping of them was a tenth of a kept-alive request's CPU.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
 /// Writes a command's output; a closed pipe ends the process with the status a shell
 /// reports for a command stopped by SIGPIPE (141), any other failure with 2.
