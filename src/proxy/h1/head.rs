@@ -175,6 +175,7 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
     let version = parsed.version;
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(spans.len());
+    let mut close = false;
     // httparse's slices lie in the head; checked all the same, never indexed blindly.
     let within = |at: usize, len: usize| at.checked_add(len).filter(|&end| end <= head.len());
     for &(name_at, name_len, value_at, value_len) in &spans {
@@ -188,12 +189,33 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
                 .map_err(|_| Error::Malformed(format!("the value of {name}")))?,
             None => return Err(Error::Malformed(format!("the value of {name}"))),
         };
+        if name == header::CONNECTION {
+            // Read here and left out when it names only what this connection does
+            // (`keep-alive`, `close`), the usual backend answer: hop-by-hop, it would be
+            // stripped before anyone else sees it. One naming other headers is kept for
+            // the strip to remove them with it.
+            let mut only_persistence = true;
+            for token in value
+                .as_bytes()
+                .split(|&b| b == b',')
+                .map(<[u8]>::trim_ascii)
+            {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if !token.eq_ignore_ascii_case(b"keep-alive") {
+                    only_persistence = false;
+                }
+            }
+            if only_persistence {
+                continue;
+            }
+        } else if name.as_str() == "keep-alive" {
+            continue; // hop-by-hop, and certgate keeps its own idle limit
+        }
         headers.append(name, value);
     }
     let framing = framing(method, status, &headers)?;
-    let reusable = version == Some(1)
-        && framing != Framing::UntilClose
-        && !tokens(headers.get_all(header::CONNECTION)).any(|t| t.eq_ignore_ascii_case(b"close"));
+    let reusable = version == Some(1) && framing != Framing::UntilClose && !close;
     Ok(Parsed::Final(ResponseHead {
         status,
         headers,
@@ -409,6 +431,29 @@ mod tests {
         assert_eq!(head.headers["x-empty"], "");
         assert_eq!(head.headers["x-tag"], "a \"b\"");
         assert_eq!(head.framing, Framing::Length(2));
+    }
+
+    /// `Connection` naming only the connection's persistence, and `Keep-Alive`, are read
+    /// and left out; one naming another header stays, for the hop-by-hop strip.
+    #[test]
+    fn persistence_headers_are_read_and_left_out() {
+        let head = final_head(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\n\
+             Keep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\n",
+            Method::GET,
+        );
+        assert!(head.reusable);
+        let names: Vec<&str> = head.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-length", "x-kept"]);
+
+        let head = final_head(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\
+             connection: x-trace, CLOSE\r\nX-Trace: 1\r\n\r\n",
+            Method::GET,
+        );
+        assert!(!head.reusable);
+        assert_eq!(head.headers["connection"], "x-trace, CLOSE");
+        assert_eq!(head.headers.get_all("connection").iter().count(), 1);
     }
 
     #[test]
