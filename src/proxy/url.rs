@@ -27,12 +27,11 @@ pub fn backend_url(base: &Uri, path_and_query: &str) -> Option<Uri> {
         joined.push('?');
         joined.push_str(query);
     }
-    Uri::builder()
-        .scheme(base.scheme()?.clone())
-        .authority(base.authority()?.clone())
-        .path_and_query(joined)
-        .build()
-        .ok()
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(base.scheme()?.clone());
+    parts.authority = Some(base.authority()?.clone());
+    parts.path_and_query = Some(joined.try_into().ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// Resolves a `Location` header against the URL that answered.

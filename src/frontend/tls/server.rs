@@ -621,17 +621,18 @@ fn checked_parts<H>(
         .path_and_query()
         .cloned()
         .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-    parts.uri = http::Uri::builder()
-        .scheme(http::uri::Scheme::HTTPS)
-        .authority(authority.clone())
-        .path_and_query(path)
-        .build()
-        .map_err(|_| {
-            Box::new(plain(
-                StatusCode::BAD_REQUEST,
-                "the request target is not a URI\n",
-            ))
-        })?;
+    let mut target = http::uri::Parts::default();
+    target.scheme = Some(http::uri::Scheme::HTTPS);
+    target.authority = Some(authority.clone());
+    target.path_and_query = Some(path);
+    // From its parts, not through `Uri::builder`, which moves them through a `Result`
+    // at each step.
+    parts.uri = http::Uri::from_parts(target).map_err(|_| {
+        Box::new(plain(
+            StatusCode::BAD_REQUEST,
+            "the request target is not a URI\n",
+        ))
+    })?;
     if !parts.headers.contains_key(header::HOST)
         && let Ok(value) = HeaderValue::from_str(authority.as_str())
     {
