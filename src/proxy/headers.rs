@@ -81,8 +81,9 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let Some(first) = found.next() else {
         return;
     };
-    // A backend's `Connection: keep-alive` alone, the usual answer: the one header it
-    // names is hop-by-hop itself and absent, so `Connection` is all there is to remove.
+    // `Connection: keep-alive` alone, a client's usual header (certgate's own HTTP/1.1
+    // backend client leaves a response's out as it reads it): the one header it names is
+    // hop-by-hop itself and absent, so `Connection` is all there is to remove.
     if *first == header::CONNECTION
         && found.next().is_none()
         && headers

@@ -96,6 +96,8 @@ pub(super) fn write_request<B>(
 #[derive(Debug)]
 pub(super) struct ResponseHead {
     pub(super) status: StatusCode,
+    /// Without `Keep-Alive`, and without `Connection` when it names only `keep-alive` or
+    /// `close`: hop-by-hop, read into [`Self::reusable`].
     pub(super) headers: HeaderMap,
     pub(super) framing: Framing,
     /// The connection may carry another request after this response.
@@ -202,7 +204,8 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
             {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
-                } else if !token.eq_ignore_ascii_case(b"keep-alive") {
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
+                    // An empty element counts for nothing (RFC 9110 §5.6.1).
                     only_persistence = false;
                 }
             }
@@ -438,7 +441,7 @@ mod tests {
     #[test]
     fn persistence_headers_are_read_and_left_out() {
         let head = final_head(
-            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: Keep-Alive\r\n\
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: Keep-Alive,\r\n\
              Keep-Alive: timeout=5\r\nX-Kept: 1\r\n\r\n",
             Method::GET,
         );
