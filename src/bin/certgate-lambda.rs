@@ -6,6 +6,8 @@
 //! (`benches/coldstart_cpu.sh`), where a warm event pays about 0.6 µs for glibc
 //! (`examples/adapter_cost.rs`), far below what Lambda bills or a client sees.
 
+#![forbid(unsafe_code)]
+
 use certgate::frontend::lambda::function::{self, Settings};
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::value::RawValue;

@@ -73,12 +73,12 @@ unsafe impl GlobalAlloc for MiMalloc {
 mod tests {
     use super::*;
 
-    /// Every alignment up to a page, small and large sizes, grown and shrunk: each block is
-    /// aligned as asked and keeps its bytes.
+    /// Every alignment up to a page, small to huge sizes (mimalloc's huge blocks are over
+    /// 512 KiB), grown and shrunk: each block is aligned as asked and keeps its bytes.
     #[test]
     fn blocks_are_aligned_as_asked_and_keep_their_bytes() {
         for align in (0..=12).map(|shift| 1usize << shift) {
-            for size in [1, 7, 8, 24, 100, 1000, 1025, 5000, 70_000] {
+            for size in [1, 7, 8, 24, 100, 1000, 1025, 5000, 70_000, 1 << 20] {
                 let size = size.max(align);
                 let layout = Layout::from_size_align(size, align).unwrap();
                 // SAFETY: a non-zero size; each block is freed once, by this allocator.
@@ -103,9 +103,10 @@ mod tests {
 
                     let mut block = MiMalloc.alloc(layout);
                     std::ptr::write_bytes(block, 0xa5, size);
-                    // Grown, then shrunk below the first size: the first bytes stay.
+                    // Grown, shrunk below the first size, grown to a huge block: the
+                    // first bytes stay.
                     let mut current = layout;
-                    for new_size in [size * 3, size / 2 + 1] {
+                    for new_size in [size * 3, size / 2 + 1, size + (1 << 20)] {
                         block = MiMalloc.realloc(block, current, new_size);
                         assert_eq!(block as usize % align, 0, "{layout:?} to {new_size}");
                         let kept = std::slice::from_raw_parts(block, size / 2 + 1);
