@@ -197,11 +197,7 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
             // stripped before anyone else sees it. One naming other headers is kept for
             // the strip to remove them with it.
             let mut only_persistence = true;
-            for token in value
-                .as_bytes()
-                .split(|&b| b == b',')
-                .map(<[u8]>::trim_ascii)
-            {
+            for token in elements(&value) {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
                 } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"keep-alive") {
@@ -271,9 +267,14 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
 
 /// The comma-separated elements of every value of one header, trimmed.
 fn tokens(values: header::GetAll<'_, HeaderValue>) -> impl Iterator<Item = &[u8]> {
-    values
-        .into_iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+    values.into_iter().flat_map(elements)
+}
+
+/// The comma-separated elements of one header value, trimmed.
+fn elements(value: &HeaderValue) -> impl Iterator<Item = &[u8]> {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
         .map(<[u8]>::trim_ascii)
 }
 
