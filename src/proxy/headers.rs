@@ -126,6 +126,36 @@ pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name) || matches!(name.as_str(), "keep-alive" | "proxy-connection")
 }
 
+/// A header name as an HTTP/1.1 head spells it. The names most messages carry, in the
+/// spellings clients and servers send (`Content-Length`, `content-length`), are matched
+/// whole; any other goes through `HeaderName::from_bytes`, which lower-cases byte by
+/// byte through a table and then looks the result up (about 150 instructions a name,
+/// and a head has several).
+///
+/// # Errors
+/// Not a valid header name.
+pub(crate) fn wire_name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    Ok(match raw {
+        b"Host" | b"host" => header::HOST,
+        b"Date" | b"date" => header::DATE,
+        b"Accept" | b"accept" => header::ACCEPT,
+        b"Server" | b"server" => header::SERVER,
+        b"Connection" | b"connection" => header::CONNECTION,
+        b"User-Agent" | b"user-agent" => header::USER_AGENT,
+        b"Keep-Alive" | b"keep-alive" => WIRE_KEEP_ALIVE,
+        b"Content-Type" | b"content-type" => header::CONTENT_TYPE,
+        b"Content-Length" | b"content-length" => header::CONTENT_LENGTH,
+        b"Authorization" | b"authorization" => header::AUTHORIZATION,
+        b"Cache-Control" | b"cache-control" => header::CACHE_CONTROL,
+        b"Accept-Encoding" | b"accept-encoding" => header::ACCEPT_ENCODING,
+        b"Transfer-Encoding" | b"transfer-encoding" => header::TRANSFER_ENCODING,
+        _ => return HeaderName::from_bytes(raw),
+    })
+}
+
+/// `Keep-Alive`: not among `http`'s constants.
+const WIRE_KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
 /// What the backend learns about the original request through `X-Forwarded-*`.
 #[derive(Debug, Clone)]
 pub struct ForwardedFor<'a> {
@@ -182,6 +212,30 @@ pub(crate) fn prepare_request_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_off_the_wire_is_the_name_http_parses() {
+        // Each spelling `wire_name` matches whole, others of the same names, and names
+        // it leaves to `http`, valid and not.
+        let names = [
+            "Host", "host", "HOST", "Date", "date", "Accept", "accept", "Server", "server",
+            "Connection", "connection", "User-Agent", "user-agent", "USER-agent",
+            "Keep-Alive", "keep-alive", "KEEP-ALIVE", "Content-Type", "content-type",
+            "Content-Length", "content-length", "Content-length", "Authorization",
+            "authorization", "Cache-Control", "cache-control", "Accept-Encoding",
+            "accept-encoding", "Transfer-Encoding", "transfer-encoding", "X-Request-Id",
+            "x-forwarded-for", "Hostname", "Hos", "", "Host ", "Con\rtent-Length", "a b",
+        ];
+        for name in names {
+            let wire = wire_name(name.as_bytes()).ok();
+            assert_eq!(wire, HeaderName::from_bytes(name.as_bytes()).ok(), "{name:?}");
+            if let Some(wire) = wire {
+                assert_eq!(wire.as_str(), name.to_ascii_lowercase(), "{name:?}");
+            }
+        }
+        assert_eq!(wire_name(b"Keep-Alive").unwrap(), "keep-alive");
+        assert!(wire_name(b"Con\rtent-Length").is_err());
+    }
 
     #[test]
     fn credentials_stay_with_the_origin_and_its_tls() {

@@ -2,7 +2,7 @@
 //! rules that decide where each body ends.
 
 use bytes::{Buf as _, BufMut as _, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::Error;
 use super::framing::{Chunk, Framing};
@@ -178,11 +178,13 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(spans.len());
     let mut close = false;
+    // Noted here, so that `framing` looks up only the framing headers there are.
+    let (mut length, mut coding) = (false, false);
     // httparse's slices lie in the head; checked all the same, never indexed blindly.
     let within = |at: usize, len: usize| at.checked_add(len).filter(|&end| end <= head.len());
     for &(name_at, name_len, value_at, value_len) in &spans {
         let name = within(name_at, name_len).map_or(&[][..], |end| &head[name_at..end]);
-        let name = HeaderName::from_bytes(name).map_err(|_| {
+        let name = crate::proxy::wire_name(name).map_err(|_| {
             Error::Malformed(format!("header name {:?}", String::from_utf8_lossy(name)))
         })?;
         let value = match within(value_at, value_len) {
@@ -211,9 +213,11 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
         } else if name.as_str() == "keep-alive" {
             continue; // hop-by-hop, and certgate keeps its own idle limit
         }
+        length |= name == header::CONTENT_LENGTH;
+        coding |= name == header::TRANSFER_ENCODING;
         headers.append(name, value);
     }
-    let framing = framing(method, status, &headers)?;
+    let framing = framing(method, status, &headers, length, coding)?;
     let reusable = version == Some(1) && framing != Framing::UntilClose && !close;
     Ok(Parsed::Final(ResponseHead {
         status,
@@ -224,26 +228,28 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
 }
 
 /// RFC 9112 §6.3, refusing what could be read two ways (request smuggling's raw
-/// material) rather than choosing one.
-fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<Framing, Error> {
+/// material) rather than choosing one. `length` and `chunked`: whether `headers` has a
+/// `Content-Length`, a `Transfer-Encoding`.
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+    length: bool,
+    chunked: bool,
+) -> Result<Framing, Error> {
     if *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         return Ok(Framing::Empty);
     }
-    // Each looked up once: the lookups were a tenth of reading a response head.
-    let codings = headers.get_all(header::TRANSFER_ENCODING);
-    let lengths = headers.get_all(header::CONTENT_LENGTH);
-    let chunked = codings.iter().next().is_some();
-    let length = lengths.iter().next().is_some();
     if chunked && length {
         return Err(Error::Ambiguous(
             "both Content-Length and Transfer-Encoding",
         ));
     }
     if chunked {
-        let mut codings = tokens(codings);
+        let mut codings = tokens(headers.get_all(header::TRANSFER_ENCODING));
         return match (codings.next(), codings.next()) {
             (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked") => {
                 Ok(Framing::Chunked(Chunk::Size))
@@ -252,7 +258,7 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
         };
     }
     if length {
-        let mut lengths = tokens(lengths).map(|t| {
+        let mut lengths = tokens(headers.get_all(header::CONTENT_LENGTH)).map(|t| {
             (!t.is_empty() && t.len() <= 19 && t.iter().all(u8::is_ascii_digit))
                 .then(|| t.iter().fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0')))
         });
@@ -447,7 +453,7 @@ mod tests {
             Method::GET,
         );
         assert!(head.reusable);
-        let names: Vec<&str> = head.headers.keys().map(HeaderName::as_str).collect();
+        let names: Vec<&str> = head.headers.keys().map(http::HeaderName::as_str).collect();
         assert_eq!(names, ["content-length", "x-kept"]);
 
         let head = final_head(

@@ -254,7 +254,7 @@ fn checked_head(
     };
     lines.clear();
     for line in head.headers.iter() {
-        let Ok(name) = HeaderName::from_bytes(line.name.as_bytes()) else {
+        let Ok(name) = crate::proxy::wire_name(line.name.as_bytes()) else {
             return Err(NotTaken::Other);
         };
         if [
