@@ -69,8 +69,7 @@ pub(crate) fn unhex_upper<const N: usize>(text: &str) -> Option<[u8; N]> {
 /// vector set-up cost more than the scans (about 650 instructions a request).
 pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
     let bytes = authority.as_bytes();
-    // From the end: the port's digits (after the last `:`, digits only; `u16`'s parse
-    // takes a leading `+`), then a user name's `@`, then the host from there on.
+    // The port's digits: after the last `:`, digits only (`u16`'s parse takes a `+`).
     let digits = bytes
         .iter()
         .rposition(|b| !b.is_ascii_digit())
@@ -78,9 +77,16 @@ pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
     let port = (digits > 0 && bytes[digits - 1] == b':')
         .then(|| authority[digits..].parse().ok())
         .flatten();
-    let start = bytes[..digits]
-        .iter()
-        .rposition(|&b| b == b'@')
+    (host(authority), port)
+}
+
+/// An authority's host, as [`host_and_port`] reads it, without the port's parse: the
+/// hostname settings are looked up by it twice a request.
+pub(crate) fn host(authority: &str) -> &str {
+    // After a user name's `@`: the last, as a port's digits have none.
+    let start = authority
+        .bytes()
+        .rposition(|b| b == b'@')
         .map_or(0, |at| at + 1);
     let host_port = &authority[start..];
     let (stop, inclusive) = if host_port.starts_with('[') {
@@ -88,11 +94,10 @@ pub(crate) fn host_and_port(authority: &str) -> (&str, Option<u16>) {
     } else {
         (b':', 0)
     };
-    let host = host_port
+    host_port
         .bytes()
         .position(|b| b == stop)
-        .map_or(host_port, |end| &host_port[..end + inclusive]);
-    (host, port)
+        .map_or(host_port, |end| &host_port[..end + inclusive])
 }
 
 /// A URI scheme as `context.Request.Url.Scheme` and `X-Forwarded-Proto` show it: lower
@@ -208,6 +213,7 @@ mod tests {
                 (uri.host().unwrap(), uri.port_u16()),
                 "{authority}"
             );
+            assert_eq!(host(authority), uri.host().unwrap(), "{authority}");
         }
         // A port is digits only, where `u16`'s parse would take a sign.
         assert_eq!(host_and_port("a.test:+80"), ("a.test", None));

@@ -255,7 +255,7 @@ impl GatewayConfig {
     /// The settings for `host` (port and case ignored): its own entry, else `*`, else
     /// APIM's default of requesting a certificate.
     pub fn hostname(&self, host: &str) -> Option<&Hostname> {
-        let (host, _) = crate::text::host_and_port(host);
+        let host = crate::text::host(host);
         self.hostnames
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(host))

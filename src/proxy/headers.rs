@@ -218,17 +218,52 @@ mod tests {
         // Each spelling `wire_name` matches whole, others of the same names, and names
         // it leaves to `http`, valid and not.
         let names = [
-            "Host", "host", "HOST", "Date", "date", "Accept", "accept", "Server", "server",
-            "Connection", "connection", "User-Agent", "user-agent", "USER-agent",
-            "Keep-Alive", "keep-alive", "KEEP-ALIVE", "Content-Type", "content-type",
-            "Content-Length", "content-length", "Content-length", "Authorization",
-            "authorization", "Cache-Control", "cache-control", "Accept-Encoding",
-            "accept-encoding", "Transfer-Encoding", "transfer-encoding", "X-Request-Id",
-            "x-forwarded-for", "Hostname", "Hos", "", "Host ", "Con\rtent-Length", "a b",
+            "Host",
+            "host",
+            "HOST",
+            "Date",
+            "date",
+            "Accept",
+            "accept",
+            "Server",
+            "server",
+            "Connection",
+            "connection",
+            "User-Agent",
+            "user-agent",
+            "USER-agent",
+            "Keep-Alive",
+            "keep-alive",
+            "KEEP-ALIVE",
+            "Content-Type",
+            "content-type",
+            "Content-Length",
+            "content-length",
+            "Content-length",
+            "Authorization",
+            "authorization",
+            "Cache-Control",
+            "cache-control",
+            "Accept-Encoding",
+            "accept-encoding",
+            "Transfer-Encoding",
+            "transfer-encoding",
+            "X-Request-Id",
+            "x-forwarded-for",
+            "Hostname",
+            "Hos",
+            "",
+            "Host ",
+            "Con\rtent-Length",
+            "a b",
         ];
         for name in names {
             let wire = wire_name(name.as_bytes()).ok();
-            assert_eq!(wire, HeaderName::from_bytes(name.as_bytes()).ok(), "{name:?}");
+            assert_eq!(
+                wire,
+                HeaderName::from_bytes(name.as_bytes()).ok(),
+                "{name:?}"
+            );
             if let Some(wire) = wire {
                 assert_eq!(wire.as_str(), name.to_ascii_lowercase(), "{name:?}");
             }

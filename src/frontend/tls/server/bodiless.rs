@@ -83,12 +83,15 @@ pub(super) async fn serve<H: Handler>(
     let head_limit = limits.max_header_bytes.max(8192);
     let idle = tokio::time::sleep_until(connection.activity.idle_deadline(wait));
     tokio::pin!(idle);
-    // Likewise one wait for the listener's shutdown, registered once.
+    // Likewise one wait for the listener's shutdown, registered once; between requests
+    // a look at the channel's value, where a poll of that wait cost ten times as much.
+    let watched = stop.clone();
+    let stopped = || *watched.borrow() || watched.has_changed().is_err();
     let stopping = stop.wait_for(|stop| *stop);
     tokio::pin!(stopping);
     let mut served = false;
     loop {
-        if futures_util::poll!(&mut stopping).is_ready() {
+        if stopped() {
             return Ended::Closed; // not another request, as hyper's graceful shutdown
         }
         let parts = match bodiless_get(&mut buf, &mut lines) {
@@ -151,7 +154,7 @@ pub(super) async fn serve<H: Handler>(
             },
         };
         // As hyper does in a graceful shutdown: the last answer says so.
-        let last = futures_util::poll!(&mut stopping).is_ready();
+        let last = stopped();
         let keep = write(io, &mut buf, &mut out, response, last).await;
         drop(active);
         if !keep || last {
