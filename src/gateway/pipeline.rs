@@ -455,8 +455,8 @@ fn response(r: expr::Response) -> GatewayResponse {
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = r.headers.into_http();
+    // A `Content-Length` stays: each front end frames the body itself and leaves it out.
     crate::proxy::strip_hop_by_hop(&mut headers);
-    headers.remove(http::header::CONTENT_LENGTH);
     let body = r
         .body
         .as_ref()

@@ -69,6 +69,9 @@ pub struct GatewayResponse {
     /// A reason phrase set by policy (`set-status reason`), if any; front ends that
     /// cannot carry one (API Gateway) drop it.
     pub reason: Option<String>,
+    /// A `Content-Length` here (the backend's, or a policy's) may be stale, as a policy
+    /// may have changed the body: front ends frame the body themselves and leave it
+    /// out, the listener's writer as it writes the head.
     pub headers: http::HeaderMap,
     /// Whole, or streaming from the backend when the request allowed it.
     pub body: Payload,

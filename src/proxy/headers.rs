@@ -181,20 +181,30 @@ pub(crate) fn prepare_request_headers(
         headers.insert(header::HOST, host);
     }
     if let Some(ip) = forwarded.client_ip {
+        // One lookup to read what the client sent and to set the list.
+        let entry = headers.entry(X_FORWARDED_FOR);
         let mut value = Vec::with_capacity(ip.len());
-        for previous in headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty())
-        {
-            value.extend_from_slice(previous.as_bytes());
-            value.extend_from_slice(b", ");
+        if let header::Entry::Occupied(previous) = &entry {
+            for previous in previous
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .filter(|v| !v.trim().is_empty())
+            {
+                value.extend_from_slice(previous.as_bytes());
+                value.extend_from_slice(b", ");
+            }
         }
         value.extend_from_slice(ip.as_bytes());
         // The bytes become the value's own, not a copy of them.
         if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
-            headers.insert(X_FORWARDED_FOR, value);
+            match entry {
+                header::Entry::Occupied(mut previous) => {
+                    previous.insert(value);
+                }
+                header::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+            }
         }
     }
     let proto = match forwarded.proto {
@@ -386,5 +396,22 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.7");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.contoso.com");
+
+        // Several earlier values (an empty one counts for none) become one list; none,
+        // the client's address alone.
+        let chain = |previous: &[&str]| {
+            let mut h = HeaderMap::new();
+            for value in previous {
+                h.append("x-forwarded-for", value.parse().unwrap());
+            }
+            prepare_request_headers(&mut h, &fwd, None);
+            let values: Vec<_> = h.get_all("x-forwarded-for").iter().cloned().collect();
+            values
+        };
+        assert_eq!(
+            chain(&["192.0.2.1", " ", "10.0.0.1, 10.0.0.2"]),
+            ["192.0.2.1, 10.0.0.1, 10.0.0.2, 198.51.100.7"]
+        );
+        assert_eq!(chain(&[]), ["198.51.100.7"]);
     }
 }

@@ -267,7 +267,15 @@ impl Backend {
             // and not the request beside it: each copy widens the future, moved whole.
             let plain = match plain_http1(&request, options) {
                 Some((origin, body)) => Ok((origin, body, request.map(drop))),
-                None => Err(request),
+                None => {
+                    // hyper sets it from the body (exact for a whole body, or for a
+                    // stream whose client declared it), where the client's would be
+                    // stale once a policy changed the body; certgate's own client
+                    // writes the body's and never reads this one.
+                    let mut request = request;
+                    request.headers_mut().remove(http::header::CONTENT_LENGTH);
+                    Err(request)
+                }
             };
             async move {
                 let response = match plain {

@@ -42,6 +42,9 @@ impl LambdaResponse {
         let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut cookies = Vec::new();
         for (name, value) in &response.headers {
+            if name == http::header::CONTENT_LENGTH {
+                continue; // the front end's, from the body it is given
+            }
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             if kind == EventKind::HttpV2 && name == http::header::SET_COOKIE {
                 // HTTP API takes cookies apart from headers.
@@ -135,6 +138,24 @@ mod tests {
 
     fn json(kind: EventKind, r: &GatewayResponse) -> serde_json::Value {
         serde_json::to_value(LambdaResponse::new(kind, r)).unwrap()
+    }
+
+    #[test]
+    fn a_stale_content_length_is_left_to_the_front_end() {
+        // The backend's length of a body a policy then changed.
+        let mut r = response(None, b"changed");
+        r.headers.insert("content-length", "2".parse().unwrap());
+        for kind in [EventKind::RestV1, EventKind::HttpV2, EventKind::Alb] {
+            let v = json(kind, &r);
+            for field in ["headers", "multiValueHeaders"] {
+                assert!(v[field].get("content-length").is_none(), "{kind:?} {v}");
+            }
+            assert_eq!(v["body"], "changed");
+            assert_eq!(
+                v["multiValueHeaders"].get("x-a").is_some(),
+                kind != EventKind::HttpV2
+            );
+        }
     }
 
     #[test]

@@ -286,9 +286,7 @@ fn backend_request(x: &Exchange) -> Result<http::Request<Payload>, Failure> {
         .body
         .as_ref()
         .map_or_else(Payload::empty, Body::take_payload);
-    // hyper sets it again from the body: exact for a whole body, or for a stream
-    // whose client declared it.
-    headers.remove(http::header::CONTENT_LENGTH);
+    // A client's `Content-Length` stays: the backend client frames the body it sends.
     let mut built = http::Request::new(body);
     *built.method_mut() = method;
     *built.uri_mut() = uri;

@@ -305,7 +305,6 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         body = Payload::empty();
     }
     crate::proxy::strip_hop_by_hop(&mut headers);
-    headers.remove(header::CONTENT_LENGTH);
     let has_body = !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
     let known = body.size_hint().exact();
 
@@ -321,7 +320,14 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         .unwrap_or("<none>");
     out.extend_from_slice(phrase.as_bytes());
     out.extend_from_slice(b"\r\n");
+    // Noted and left out as the head is written: a lookup of each cost more than the
+    // comparisons of the names written anyway.
+    let mut dated = false;
     for (name, value) in &headers {
+        if name == header::CONTENT_LENGTH {
+            continue; // framed below, by the body
+        }
+        dated |= name == header::DATE;
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -340,7 +346,7 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
             None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         }
     }
-    if !headers.contains_key(header::DATE) {
+    if !dated {
         out.extend_from_slice(b"date: ");
         http_date(out);
         out.extend_from_slice(b"\r\n");
