@@ -675,6 +675,24 @@ async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
         "api.contoso.com"
     );
     assert_eq!(header(&out, "x-who"), "client1");
+    // A host in capitals goes on as the authority reads it (lower case), not as sent.
+    let mut shouting = request(
+        "GET",
+        "/orders/42?keep=yes",
+        Some(pki.chain(&pki.good)),
+        b"",
+    );
+    shouting.parts.uri = "https://API.Contoso.COM/orders/42?keep=yes".parse().unwrap();
+    shouting
+        .parts
+        .headers
+        .insert("host", "API.Contoso.COM".parse().unwrap());
+    let out = send(&d, shouting).await;
+    assert_eq!(out.response.status, 200, "{:?}", out.trace);
+    assert_eq!(
+        header(&out, "x-echo-header-x-forwarded-host"),
+        "api.contoso.com"
+    );
     // An operation that does not exist is a 404, before any policy.
     let out = send(&d, request("DELETE", "/orders/42", None, b"")).await;
     assert_eq!(out.response.status, 404);
