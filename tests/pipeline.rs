@@ -682,7 +682,9 @@ async fn messages_are_shaped_by_set_header_query_rewrite_and_backend_service() {
         Some(pki.chain(&pki.good)),
         b"",
     );
-    shouting.parts.uri = "https://API.Contoso.COM/orders/42?keep=yes".parse().unwrap();
+    shouting.parts.uri = "https://API.Contoso.COM/orders/42?keep=yes"
+        .parse()
+        .unwrap();
     shouting
         .parts
         .headers

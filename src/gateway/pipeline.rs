@@ -455,7 +455,8 @@ fn response(r: expr::Response) -> GatewayResponse {
         .and_then(|c| StatusCode::from_u16(c).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = r.headers.into_http();
-    // A `Content-Length` stays: each front end frames the body itself and leaves it out.
+    // A `Content-Length` stays: each front end frames the body itself and leaves it out
+    // (a HEAD's answer over the listener keeps it, checked, for the GET's length).
     crate::proxy::strip_hop_by_hop(&mut headers);
     let body = r
         .body

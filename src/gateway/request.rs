@@ -69,9 +69,10 @@ pub struct GatewayResponse {
     /// A reason phrase set by policy (`set-status reason`), if any; front ends that
     /// cannot carry one (API Gateway) drop it.
     pub reason: Option<String>,
-    /// A `Content-Length` here (the backend's, or a policy's) may be stale, as a policy
-    /// may have changed the body: front ends frame the body themselves and leave it
-    /// out, the listener's writer as it writes the head.
+    /// A `Content-Length` here (the backend's, a policy's or a cached one) may be stale,
+    /// as a policy may have changed the body: whoever writes the response frames the
+    /// body itself and leaves it out (certgate's listener keeps a HEAD's when it is one
+    /// number, the length a GET would get).
     pub headers: http::HeaderMap,
     /// Whole, or streaming from the backend when the request allowed it.
     pub body: Payload,

@@ -732,11 +732,25 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
         status,
         reason,
         mut headers,
-        body,
+        mut body,
     } = response;
     // HTTP/2 forbids them and hyper frames the body itself.
     crate::proxy::strip_hop_by_hop(&mut headers);
-    if !head_request {
+    if head_request {
+        // No body goes to a HEAD; its length says what a GET would get: the one the
+        // response declares (a backend's, passed on as nginx does) when it is one
+        // number, with the body left out (hyper checks a body against it), else the
+        // body's, as hyper counts it.
+        match declared_length(&headers) {
+            Some(length) => {
+                headers.insert(header::CONTENT_LENGTH, length);
+                body = Payload::empty();
+            }
+            None => {
+                headers.remove(header::CONTENT_LENGTH);
+            }
+        }
+    } else {
         // hyper sets it from the body; a stale value would corrupt the framing.
         headers.remove(header::CONTENT_LENGTH);
     }
@@ -750,6 +764,24 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
         out.extensions_mut().insert(phrase);
     }
     out
+}
+
+/// The `Content-Length` of `headers` when its values are all one number of digits.
+fn declared_length(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+    let first = values.next()?;
+    let digits = first.as_bytes();
+    let number = (!digits.is_empty()
+        && digits.len() <= 19
+        && digits.iter().all(u8::is_ascii_digit))
+    .then(|| {
+        digits
+            .iter()
+            .fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0'))
+    })?;
+    values
+        .all(|other| other == first)
+        .then(|| HeaderValue::from(number))
 }
 
 fn is_per_connection(error: &io::Error) -> bool {
@@ -806,8 +838,31 @@ mod tests {
                 .map(|r| r.as_bytes().to_vec()),
             Some(b"Invalid client certificate".to_vec())
         );
+        // A HEAD keeps the length a GET would get, one number, and sends no body.
         let head = to_hyper(response(), true);
         assert_eq!(head.headers()[header::CONTENT_LENGTH], "99");
+        assert!(head.body().is_empty());
+        for lengths in [&["99", "98"][..], &["99", "99"], &["x9"], &["+9"], &[""]] {
+            let mut declared = response();
+            declared.headers.remove(header::CONTENT_LENGTH);
+            for length in lengths {
+                declared
+                    .headers
+                    .append(header::CONTENT_LENGTH, HeaderValue::from_static(length));
+            }
+            let head = to_hyper(declared, true);
+            let kept: Vec<_> = head
+                .headers()
+                .get_all(header::CONTENT_LENGTH)
+                .iter()
+                .collect();
+            let expected: &[&str] = if lengths == ["99", "99"] {
+                &["99"]
+            } else {
+                &[]
+            };
+            assert_eq!(kept, expected, "{lengths:?}");
+        }
     }
 
     #[test]

@@ -228,14 +228,14 @@ pub(super) fn parse_response(buf: &mut BytesMut, method: &Method) -> Result<Pars
 }
 
 /// RFC 9112 §6.3, refusing what could be read two ways (request smuggling's raw
-/// material) rather than choosing one. `length` and `chunked`: whether `headers` has a
+/// material) rather than choosing one. `length` and `coding`: whether `headers` has a
 /// `Content-Length`, a `Transfer-Encoding`.
 fn framing(
     method: &Method,
     status: StatusCode,
     headers: &HeaderMap,
     length: bool,
-    chunked: bool,
+    coding: bool,
 ) -> Result<Framing, Error> {
     if *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
@@ -243,12 +243,12 @@ fn framing(
     {
         return Ok(Framing::Empty);
     }
-    if chunked && length {
+    if coding && length {
         return Err(Error::Ambiguous(
             "both Content-Length and Transfer-Encoding",
         ));
     }
-    if chunked {
+    if coding {
         let mut codings = tokens(headers.get_all(header::TRANSFER_ENCODING));
         return match (codings.next(), codings.next()) {
             (Some(coding), None) if coding.eq_ignore_ascii_case(b"chunked") => {
