@@ -153,6 +153,16 @@ pub(crate) fn wire_name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidH
     })
 }
 
+/// A `Content-Length` value's number: decimal digits only (no sign, no spaces), at most
+/// 19 of them, so that it fits a `u64`.
+pub(crate) fn length_digits(digits: &[u8]) -> Option<u64> {
+    (!digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit)).then(|| {
+        digits
+            .iter()
+            .fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0'))
+    })
+}
+
 /// `Keep-Alive`: not among `http`'s constants.
 const WIRE_KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 

@@ -22,7 +22,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use headers::{CERTIFICATE_HEADERS, ForwardedFor};
-pub(crate) use headers::{is_hop_by_hop, prepare_request_headers, strip_hop_by_hop, wire_name};
+pub(crate) use headers::{
+    is_hop_by_hop, length_digits, prepare_request_headers, strip_hop_by_hop, wire_name,
+};
 
 use crate::body::{CollectError, Payload};
 pub use url::backend_url;

@@ -770,15 +770,7 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
 fn declared_length(headers: &http::HeaderMap) -> Option<HeaderValue> {
     let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
     let first = values.next()?;
-    let digits = first.as_bytes();
-    let number = (!digits.is_empty()
-        && digits.len() <= 19
-        && digits.iter().all(u8::is_ascii_digit))
-    .then(|| {
-        digits
-            .iter()
-            .fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0'))
-    })?;
+    let number = crate::proxy::length_digits(first.as_bytes())?;
     values
         .all(|other| other == first)
         .then(|| HeaderValue::from(number))

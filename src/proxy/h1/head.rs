@@ -258,10 +258,8 @@ fn framing(
         };
     }
     if length {
-        let mut lengths = tokens(headers.get_all(header::CONTENT_LENGTH)).map(|t| {
-            (!t.is_empty() && t.len() <= 19 && t.iter().all(u8::is_ascii_digit))
-                .then(|| t.iter().fold(0, |n: u64, &d| n * 10 + u64::from(d - b'0')))
-        });
+        let mut lengths =
+            tokens(headers.get_all(header::CONTENT_LENGTH)).map(crate::proxy::length_digits);
         let first = lengths.next().flatten();
         return match first {
             Some(len) if lengths.all(|other| other == Some(len)) => Ok(Framing::Length(len)),
