@@ -40,12 +40,20 @@ fn uploaded(root: &Ca, client: &Arc<Certificate>, n: usize) -> UploadedCertifica
     };
     let others = (1..n).map(|i| {
         let der = root.leaf_key(&format!("uploaded-{i}"), 10_000 + i as u64, &shared, |_| {});
-        Upload::checked(&format!("c{i}"), checked(&der))
+        Upload::checked(
+            &format!("c{i}"),
+            &format!("certificates/c{i}.pem"),
+            checked(&der),
+        )
     });
     UploadedCertificates::from_uploads(
-        std::iter::once(Upload::checked("client", checked(client.der())))
-            .chain(others)
-            .collect(),
+        std::iter::once(Upload::checked(
+            "client",
+            "certificates/client.pem",
+            checked(client.der()),
+        ))
+        .chain(others)
+        .collect(),
     )
 }
 

@@ -161,8 +161,8 @@ impl Entry {
 /// [`UploadedCertificates::from_uploads`] takes and keeps.
 #[derive(Debug, Clone)]
 pub struct Upload {
-    /// The file an unchecked entry was read from, then the id unless the path holds it
-    /// (`certificates/<id>.pem`, the usual case); a checked entry's id alone. One
+    /// The file the entry was read from (named when a later file replaces it), then the
+    /// id unless the path holds it (`certificates/<id>.pem`, the usual case). One
     /// allocation rather than two: a cold start makes a thousand entries, and glibc's
     /// malloc took more of it than any other part of indexing them.
     text: Box<str>,
@@ -197,19 +197,16 @@ impl Upload {
         }
     }
 
-    /// The certificate stored under `id`, checked, to be decoded when first read.
-    pub fn checked(id: &str, der: CheckedDer) -> Self {
+    /// The certificate stored under `id`, read from `path` and checked, to be decoded
+    /// when first read.
+    pub fn checked(id: &str, path: &str, der: CheckedDer) -> Self {
         let thumbprint = sha1(der.der());
-        Self {
-            text: id.into(),
-            path_end: 0,
-            id: (0, offset(id.len())),
-            entry: Entry::Checked {
-                der,
-                thumbprint,
-                decoded: OnceLock::new(),
-            },
-        }
+        let entry = Entry::Checked {
+            der,
+            thumbprint,
+            decoded: OnceLock::new(),
+        };
+        Self::located(id, path, entry)
     }
 
     /// The certificate stored under `id`, read from `path` as `der`, to be checked and
@@ -227,6 +224,16 @@ impl Upload {
     }
 
     fn unread(id: &str, path: &str, content: Unchecked, thumbprint: Sha1) -> Self {
+        let entry = Entry::Unchecked {
+            content,
+            thumbprint,
+            decoded: OnceLock::new(),
+        };
+        Self::located(id, path, entry)
+    }
+
+    /// `entry`, stored under `id` and read from `path`.
+    fn located(id: &str, path: &str, entry: Entry) -> Self {
         let within = match path.get(PREFIX.len()..PREFIX.len() + id.len()) {
             Some(at) if at == id => Some(PREFIX.len()),
             _ => path.find(id),
@@ -239,11 +246,7 @@ impl Upload {
             text,
             path_end: offset(path.len()),
             id: (offset(start), offset(start + id.len())),
-            entry: Entry::Unchecked {
-                content,
-                thumbprint,
-                decoded: OnceLock::new(),
-            },
+            entry,
         }
     }
 }
@@ -265,13 +268,25 @@ impl UploadedCertificates {
     ///
     /// More than `u32::MAX - 1` uploads are not indexed past that many: a deployment of
     /// that size is refused long before, by the bundle's bounds.
-    pub fn from_uploads(mut uploads: Vec<Upload>) -> Self {
+    pub fn from_uploads(uploads: Vec<Upload>) -> Self {
+        Self::from_uploads_replacing(uploads, |_, _, _| {})
+    }
+
+    /// [`UploadedCertificates::from_uploads`], calling `replaced(id, path, previous)`
+    /// for each upload that replaces an earlier one of its id (`previous` its path):
+    /// the sort finds them, and a map of ids to paths beside it cost a quarter of
+    /// indexing a thousand certificates.
+    pub(crate) fn from_uploads_replacing(
+        mut uploads: Vec<Upload>,
+        mut replaced: impl FnMut(&str, &str, &str),
+    ) -> Self {
         // A stable sort keeps equal ids in upload order; of each run the last is kept.
         // Bundles list their files sorted, so this mostly finds one run.
         uploads.sort_by(|a, b| a.id().cmp(b.id()));
         uploads.dedup_by(|later, kept| {
             let same = later.id() == kept.id();
             if same {
+                replaced(later.id(), later.path(), kept.path());
                 std::mem::swap(later, kept);
             }
             same
@@ -433,7 +448,9 @@ mod tests {
         UploadedCertificates::from_uploads(
             certificates
                 .into_iter()
-                .map(|(id, der)| Upload::checked(id, der.clone()))
+                .map(|(id, der)| {
+                    Upload::checked(id, &format!("certificates/{id}.pem"), der.clone())
+                })
                 .collect(),
         )
     }
@@ -590,10 +607,10 @@ mod tests {
         );
         let thumbprints = [&old, &new, &shared].map(CheckedDer::thumbprint);
         let uploaded = UploadedCertificates::from_uploads(vec![
-            Upload::checked("b", old),
-            Upload::checked("a", shared.clone()),
+            Upload::checked("b", "certificates/b.pem", old),
+            Upload::checked("a", "certificates/a.pem", shared.clone()),
             Upload::unchecked("c", "certificates/c.pem", shared.der().to_vec()),
-            Upload::checked("b", new),
+            Upload::checked("b", "certificates/b.cer", new),
         ]);
         let ids: Vec<(&str, &str)> = uploaded
             .iter()
@@ -618,7 +635,11 @@ mod tests {
         let uploaded = Arc::new(UploadedCertificates::from_uploads(
             (0..20u8)
                 .map(|i| {
-                    Upload::checked(&format!("c{i}"), checked(&format!("client{i}"), 0x50 + i))
+                    Upload::checked(
+                        &format!("c{i}"),
+                        &format!("certificates/c{i}.pem"),
+                        checked(&format!("client{i}"), 0x50 + i),
+                    )
                 })
                 .collect(),
         ));

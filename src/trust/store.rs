@@ -1,6 +1,5 @@
 //! Building a [`TrustStore`] from a deployment folder's files.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -548,9 +547,6 @@ fn load_uploaded(
 ) -> (UploadedCertificates, Vec<Diagnostic>) {
     let mut loader = Loader::default();
     let mut uploads = Vec::with_capacity(files.len());
-    // id -> the file it was read from, to report a second file for one id.
-    let mut uploaded_from: HashMap<&str, &str, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(files.len(), Default::default());
     for file in files {
         let name = &file.path["certificates/".len()..];
         // certificates/<id>.key is the private key of an uploaded certificate, for
@@ -577,9 +573,6 @@ fn load_uploaded(
         if checks == Checks::OnFirstUse
             && let Some(sha1) = file.stated_sha1
         {
-            if let Some(previous) = uploaded_from.insert(id, &file.path) {
-                loader.replaced(file, id, previous);
-            }
             let bytes = match sharing {
                 Sharing::Slices => file.bytes.clone(),
                 Sharing::Copies => Bytes::copy_from_slice(&file.bytes),
@@ -595,9 +588,6 @@ fn load_uploaded(
             // A file of several certificates is checked now: all of them, as
             // Certificates[id] reads only the first.
             if ders.len() == 1 {
-                if let Some(previous) = uploaded_from.insert(id, &file.path) {
-                    loader.replaced(file, id, previous);
-                }
                 if let Some(der) = ders.pop() {
                     uploads.push(Upload::unchecked(id, &file.path, der));
                 }
@@ -620,24 +610,21 @@ fn load_uploaded(
                 ),
             );
         }
-        if let Some(previous) = uploaded_from.insert(id, &file.path) {
-            loader.replaced(file, id, previous);
-        }
         if let Some(first) = certs.into_iter().next() {
-            uploads.push(Upload::checked(id, first));
+            uploads.push(Upload::checked(id, &file.path, first));
         }
     }
-    (
-        UploadedCertificates::from_uploads(uploads),
-        loader.diagnostics,
-    )
+    let uploaded = UploadedCertificates::from_uploads_replacing(uploads, |id, path, previous| {
+        loader.replaced(path, id, previous);
+    });
+    (uploaded, loader.diagnostics)
 }
 
 impl Loader {
-    /// `file` holds the uploaded certificate `id` that `previous` held too.
-    fn replaced(&mut self, file: &SourceFile, id: &str, previous: &str) {
+    /// `path` holds the uploaded certificate `id` that `previous` held too.
+    fn replaced(&mut self, path: &str, id: &str, previous: &str) {
         self.push(
-            &file.path,
+            path,
             Severity::Warning,
             DiagnosticKind::Ignored,
             format!("id \"{id}\" is also used by {previous}; this file replaces it"),
@@ -978,6 +965,64 @@ mod tests {
             TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), Checks::Now);
         assert_eq!(store.roots.len(), 1);
         assert_eq!(store.intermediates.len(), 2);
+    }
+
+    /// A later file for an id replaces the earlier one, with a warning on the later
+    /// file naming the earlier, whether the certificates are checked now, on first
+    /// read, or only indexed by the SHA-1 their bundle states.
+    #[test]
+    fn a_later_file_for_an_id_replaces_the_earlier_and_says_so() {
+        let pems: Vec<Vec<u8>> = (0..4).map(|_| certificate_pem()).collect();
+        let named = [
+            ("certificates/a.cer", &pems[0]),
+            ("certificates/a.pem", &pems[1]),
+            ("certificates/b.pem", &pems[2]),
+            ("certificates/a.txt", &pems[3]),
+        ];
+        let thumbprint = |pem: &[u8]| decode_chain(pem).expect("pem")[0].thumbprint().to_owned();
+        for (checks, stated) in [
+            (Checks::Now, false),
+            (Checks::OnFirstUse, false),
+            (Checks::OnFirstUse, true),
+        ] {
+            let files: Vec<SourceFile> = named
+                .iter()
+                .map(|(path, pem)| SourceFile {
+                    stated_sha1: stated.then(|| crate::cert::sha1_of_single(pem)).flatten(),
+                    ..SourceFile::new(*path, pem.to_vec())
+                })
+                .collect();
+            let (store, diagnostics) =
+                TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), checks);
+            let replaced: Vec<(&str, &str)> = diagnostics
+                .iter()
+                .filter(|d| d.kind == DiagnosticKind::Ignored)
+                .map(|d| (d.path.as_str(), d.message.as_str()))
+                .collect();
+            assert_eq!(
+                replaced,
+                [
+                    (
+                        "certificates/a.pem",
+                        "id \"a\" is also used by certificates/a.cer; this file replaces it"
+                    ),
+                    (
+                        "certificates/a.txt",
+                        "id \"a\" is also used by certificates/a.pem; this file replaces it"
+                    ),
+                ],
+                "{checks:?}, stated {stated}"
+            );
+            let uploaded = store.uploaded();
+            assert_eq!(uploaded.len(), 2);
+            let held = |id| uploaded.get(id).expect(id).thumbprint().to_owned();
+            assert_eq!(
+                held("a"),
+                thumbprint(&pems[3]),
+                "{checks:?}, stated {stated}"
+            );
+            assert_eq!(held("b"), thumbprint(&pems[2]));
+        }
     }
 
     /// An uploaded certificate kept for its first read shares the bundle object when the
