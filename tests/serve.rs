@@ -218,6 +218,86 @@ async fn request_mode_gives_the_article_policy_answer_for_each_certificate() {
     s.wait_for_log("status=403 decision=responded").await;
 }
 
+/// A backend on raw TCP that keeps its connections alive and answers `HEAD` as a file
+/// server does, with the `Content-Length` a `GET` would get and no body; a `GET` gets
+/// that many bytes.
+async fn head_backend(length: usize) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = buf.starts_with(b"HEAD ");
+                    buf.drain(..end + 4);
+                    let mut answer =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n").into_bytes();
+                    if !head {
+                        answer.extend(std::iter::repeat_n(b'g', length));
+                    }
+                    if stream.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// A `HEAD` through the whole gateway (listener, policy, backend client) gets the length
+/// the backend declares and no body, over both protocols, and the connection goes on:
+/// two in a row on one connection, as curl sends them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_gets_the_backend_s_length_and_no_body_and_the_connection_goes_on() {
+    let s = Served::start_for(&head_backend(1234).await, None, &[]).await;
+    let second = format!("https://{REQUEST}:{}/echo/again", s.addr.port());
+    for protocol in ["--http1.1", "--http2"] {
+        let out = curl(
+            &s,
+            REQUEST,
+            Cert::Good,
+            "/echo/hello",
+            &["-I", protocol, &second],
+        )
+        .await;
+        assert!(out.success, "{protocol}: {}", out.stderr);
+        let lengths: Vec<&str> = out
+            .head
+            .lines()
+            .filter_map(|line| line.strip_prefix("content-length: "))
+            .collect();
+        assert_eq!(lengths, ["1234", "1234"], "{protocol}: {}", out.head);
+        // With `-I` curl writes the first URL's head where its body would go: nothing
+        // else came.
+        let first = out
+            .head
+            .split_inclusive("\r\n\r\n")
+            .next()
+            .unwrap_or_default();
+        assert_eq!(String::from_utf8_lossy(&out.body), first, "{protocol}");
+        assert!(!out.stderr.contains("Excess"), "{protocol}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("Re-using existing connection"),
+            "{protocol}: {}",
+            out.stderr
+        );
+        let get = curl(&s, REQUEST, Cert::Good, "/echo/hello", &[protocol]).await;
+        assert_eq!(get.status(), 200, "{protocol}");
+        assert_eq!(get.body, vec![b'g'; 1234], "{protocol}");
+    }
+}
+
 /// On one CPU (`taskset`, as `benches/peers/run.sh` pins it) `serve` runs tokio's
 /// current-thread scheduler; the connection, the backend's connection and the reload
 /// all share that thread.
