@@ -274,7 +274,7 @@ impl UploadedCertificates {
 
     /// [`UploadedCertificates::from_uploads`], calling `replaced(id, path, previous)`
     /// for each upload that replaces an earlier one of its id (`previous` its path):
-    /// the sort finds them, and a map of ids to paths beside it cost a quarter of
+    /// the sort finds them, and a map of ids to paths beside it cost a tenth of
     /// indexing a thousand certificates.
     pub(crate) fn from_uploads_replacing(
         mut uploads: Vec<Upload>,
