@@ -161,10 +161,10 @@ impl Entry {
 /// [`UploadedCertificates::from_uploads`] takes and keeps.
 #[derive(Debug, Clone)]
 pub struct Upload {
-    /// The file the entry was read from (named when a later file replaces it), then the
-    /// id unless the path holds it (`certificates/<id>.pem`, the usual case). One
-    /// allocation rather than two: a cold start makes a thousand entries, and glibc's
-    /// malloc took more of it than any other part of indexing them.
+    /// The file the entry was read from, then the id unless the path holds it
+    /// (`certificates/<id>.pem`, the usual case). One allocation rather than two: a cold
+    /// start makes a thousand entries, and glibc's malloc took more of it than any other
+    /// part of indexing them.
     text: Box<str>,
     /// Where the path ends in `text`.
     path_end: u32,
@@ -272,10 +272,10 @@ impl UploadedCertificates {
         Self::from_uploads_replacing(uploads, |_, _, _| {})
     }
 
-    /// [`UploadedCertificates::from_uploads`], calling `replaced(id, path, previous)`
-    /// for each upload that replaces an earlier one of its id (`previous` its path):
-    /// the sort finds them, and a map of ids to paths beside it cost a tenth of
-    /// indexing a thousand certificates.
+    /// [`UploadedCertificates::from_uploads`], calling `replaced(id, path, previous)`,
+    /// in id order, for each upload that replaces an earlier one of its id (`previous`
+    /// being the replaced upload's path): the sort finds them, and a map of ids to paths
+    /// beside it cost a tenth of indexing a thousand certificates.
     pub(crate) fn from_uploads_replacing(
         mut uploads: Vec<Upload>,
         mut replaced: impl FnMut(&str, &str, &str),

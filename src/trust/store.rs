@@ -490,7 +490,7 @@ fn under<'a>(
 }
 
 /// Whether a segment of `path` starts with `.`: a dot at its start or after a `/`.
-/// Found from the dots (a path has one or two, its extension's) rather than by splitting
+/// Found from the dots (usually one, the extension's) rather than by splitting
 /// it into segments: 230,000 instructions of a cold start of 1,120 files.
 fn hidden(path: &str) -> bool {
     let bytes = path.as_bytes();
@@ -615,14 +615,17 @@ fn load_uploaded(
         }
     }
     let uploaded = UploadedCertificates::from_uploads_replacing(uploads, |id, path, previous| {
-        loader.replaced(path, id, previous);
+        loader.replaced(id, path, previous);
     });
+    // The sort reports replacements in id order, after the rest: in path order, as the
+    // files come (sorted, from a folder or a bundle), each file's diagnostics are together.
+    loader.diagnostics.sort_by(|a, b| a.path.cmp(&b.path));
     (uploaded, loader.diagnostics)
 }
 
 impl Loader {
     /// `path` holds the uploaded certificate `id` that `previous` held too.
-    fn replaced(&mut self, path: &str, id: &str, previous: &str) {
+    fn replaced(&mut self, id: &str, path: &str, previous: &str) {
         self.push(
             path,
             Severity::Warning,
@@ -856,6 +859,8 @@ mod tests {
             "ca/root/.a.pem",
             "certificates/./x",
             "x/..",
+            "a//.b",
+            "é/.x",
         ] {
             assert!(hidden(path), "{path}");
         }
@@ -865,6 +870,8 @@ mod tests {
             "a./b",
             "",
             "ca/root/a.",
+            "a/",
+            "é.x/y",
         ] {
             assert!(!hidden(path), "{path}");
         }
@@ -969,14 +976,16 @@ mod tests {
 
     /// A later file for an id replaces the earlier one, with a warning on the later
     /// file naming the earlier, whether the certificates are checked now, on first
-    /// read, or only indexed by the SHA-1 their bundle states.
+    /// read, or only indexed by the SHA-1 their bundle states; the warnings in path order.
     #[test]
     fn a_later_file_for_an_id_replaces_the_earlier_and_says_so() {
         let pems: Vec<Vec<u8>> = (0..4).map(|_| certificate_pem()).collect();
+        // b.pem holds two certificates: checked at load in every mode, never stated.
+        let two = [pems[2].clone(), pems[0].clone()].concat();
         let named = [
             ("certificates/a.cer", &pems[0]),
             ("certificates/a.pem", &pems[1]),
-            ("certificates/b.pem", &pems[2]),
+            ("certificates/b.pem", &two),
             ("certificates/a.txt", &pems[3]),
         ];
         let thumbprint = |pem: &[u8]| decode_chain(pem).expect("pem")[0].thumbprint().to_owned();
@@ -988,7 +997,8 @@ mod tests {
             let files: Vec<SourceFile> = named
                 .iter()
                 .map(|(path, pem)| SourceFile {
-                    stated_sha1: stated.then(|| crate::cert::sha1_of_single(pem)).flatten(),
+                    stated_sha1: (stated && path.starts_with("certificates/a"))
+                        .then(|| crate::cert::sha1_of_single(pem).expect("one certificate")),
                     ..SourceFile::new(*path, pem.to_vec())
                 })
                 .collect();
@@ -1009,6 +1019,10 @@ mod tests {
                     (
                         "certificates/a.txt",
                         "id \"a\" is also used by certificates/a.pem; this file replaces it"
+                    ),
+                    (
+                        "certificates/b.pem",
+                        "holds 2 certificates; only the first is Certificates[\"b\"]"
                     ),
                 ],
                 "{checks:?}, stated {stated}"
