@@ -153,9 +153,23 @@ pub(crate) fn wire_name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidH
     })
 }
 
+/// The length `headers` declare: every `Content-Length` element (values may be
+/// comma-separated lists) the same number, else none (RFC 9112 §6.3: a recipient may
+/// take a list of one repeated number, and must refuse anything else). Read by the
+/// backend client to frame a response and by the listener for a HEAD's answer.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    let mut lengths = headers
+        .get_all(header::CONTENT_LENGTH)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(|element| length_digits(element.trim_ascii()));
+    let first = lengths.next().flatten()?;
+    lengths.all(|other| other == Some(first)).then_some(first)
+}
+
 /// A `Content-Length` value's number: decimal digits only (no sign, no spaces), at most
 /// 19 of them, so that it fits a `u64`.
-pub(crate) fn length_digits(digits: &[u8]) -> Option<u64> {
+fn length_digits(digits: &[u8]) -> Option<u64> {
     (!digits.is_empty() && digits.len() <= 19 && digits.iter().all(u8::is_ascii_digit)).then(|| {
         digits
             .iter()

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioExecutor;
 
 pub use headers::{CERTIFICATE_HEADERS, ForwardedFor};
 pub(crate) use headers::{
-    is_hop_by_hop, length_digits, prepare_request_headers, strip_hop_by_hop, wire_name,
+    declared_length, is_hop_by_hop, prepare_request_headers, strip_hop_by_hop, wire_name,
 };
 
 use crate::body::{CollectError, Payload};

@@ -741,9 +741,9 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
         // response declares (a backend's, passed on as nginx does) when it is one
         // number, with the body left out (hyper checks a body against it), else the
         // body's, as hyper counts it.
-        match declared_length(&headers) {
+        match crate::proxy::declared_length(&headers) {
             Some(length) => {
-                headers.insert(header::CONTENT_LENGTH, length);
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
                 body = Payload::empty();
             }
             None => {
@@ -764,16 +764,6 @@ fn to_hyper(response: GatewayResponse, head_request: bool) -> Response<Payload> 
         out.extensions_mut().insert(phrase);
     }
     out
-}
-
-/// The `Content-Length` of `headers` when its values are all one number of digits.
-fn declared_length(headers: &http::HeaderMap) -> Option<HeaderValue> {
-    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
-    let first = values.next()?;
-    let number = crate::proxy::length_digits(first.as_bytes())?;
-    values
-        .all(|other| other == first)
-        .then(|| HeaderValue::from(number))
 }
 
 fn is_per_connection(error: &io::Error) -> bool {

@@ -258,12 +258,9 @@ fn framing(
         };
     }
     if length {
-        let mut lengths =
-            tokens(headers.get_all(header::CONTENT_LENGTH)).map(crate::proxy::length_digits);
-        let first = lengths.next().flatten();
-        return match first {
-            Some(len) if lengths.all(|other| other == Some(len)) => Ok(Framing::Length(len)),
-            _ => Err(Error::Length(joined(headers, &header::CONTENT_LENGTH))),
+        return match crate::proxy::declared_length(headers) {
+            Some(len) => Ok(Framing::Length(len)),
+            None => Err(Error::Length(joined(headers, &header::CONTENT_LENGTH))),
         };
     }
     Ok(Framing::UntilClose)
