@@ -732,6 +732,76 @@ fn crls_checked_on_first_use_revoke_as_at_load() {
     assert_eq!(store.checked_on_first_use(), []);
 }
 
+/// CRL files and CA bundles of more than a client chain's 16 certificates read their
+/// PEM blocks by label: other blocks are passed over, a broken one is named.
+#[test]
+fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
+    let pki = pki();
+    let key_block = "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n";
+    let broken = "-----BEGIN CERTIFICATE-----\nM!A=\n-----END CERTIFICATE-----\n";
+    let mut bundle = String::from(key_block);
+    let mut bundled = Vec::new();
+    for i in 0..20 {
+        let ca = pki.root.intermediate(&format!("Bundled CA {i}"));
+        bundle.push_str(&pem_of(&ca.der()));
+        if i == 4 {
+            bundle.push_str(broken);
+        }
+        bundled.push(ca);
+    }
+    let mut files = pki.files.clone();
+    files.retain(|f| f.path != "crl/issuing.pem");
+    files.extend([
+        file("ca/intermediate/bundle.pem", bundle),
+        file(
+            "crl/issuing.pem",
+            format!("{key_block}{}", crl_pem(&pki.issuing.crl(&[66]))),
+        ),
+        file("crl/keys-only.pem", key_block.to_owned()),
+        file(
+            "crl/broken.pem",
+            "-----BEGIN X509 CRL-----\nM!A=\n-----END X509 CRL-----\n".to_owned(),
+        ),
+    ]);
+    let (store, diagnostics) = load(&files);
+    let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    // The sixth certificate block of the bundle (after five good ones) is the broken one.
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "ca/intermediate/bundle.pem: certificate #6: the body is not valid base64"
+        )),
+        "{messages:#?}"
+    );
+    assert!(
+        messages.contains(
+            &"crl/keys-only.pem: no BEGIN X509 CRL block in this PEM file; ignored".to_owned()
+        ),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("crl/broken.pem: bad PEM (the body is not valid base64")),
+        "{messages:#?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.starts_with("crl/issuing.pem")),
+        "{messages:#?}"
+    );
+    // The CRL after a key block revokes; every bundled CA issues.
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 66)),
+        invalid(Reason::Revoked)
+    );
+    for (i, ca) in bundled.iter().enumerate() {
+        assert_eq!(
+            no_check(&store, &ca.leaf("client", 10)),
+            Verdict::Valid,
+            "Bundled CA {i}"
+        );
+    }
+}
+
 #[test]
 fn partitioned_crl_is_refused() {
     let pki = pki();

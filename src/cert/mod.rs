@@ -21,6 +21,7 @@ mod presented;
 mod tbs;
 mod uploaded;
 
+pub(crate) use decode::PemBlocks;
 pub use decode::{MAX_CHAIN_LENGTH, MAX_INPUT_BYTES};
 pub use presented::{PresentedChain, PresentedChains};
 pub use uploaded::{Upload, UploadedCertificates};

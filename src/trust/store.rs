@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, TrustAnchor};
+use rustls_pki_types::{CertificateDer, TrustAnchor};
 use time::OffsetDateTime;
 
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
 use crate::cert::{
-    CertError, Certificate, Upload, UploadedCertificates, check_chain, decode_chain, split_chain,
+    CertError, Certificate, PemBlocks, Upload, UploadedCertificates, check_chain, decode_chain,
+    split_chain,
 };
 use crate::files::SourceFile;
 
@@ -710,9 +710,11 @@ impl Loader {
     /// The certificates of a PEM bundle too large for [`decode_chain`].
     fn pem_bundle(&mut self, file: &SourceFile) -> Vec<Certificate> {
         let mut certs = Vec::new();
-        for (i, item) in CertificateDer::pem_slice_iter(&file.bytes).enumerate() {
-            let decoded = item
-                .map_err(|e| e.to_string())
+        let blocks = PemBlocks(&file.bytes)
+            .filter(|block| block.as_ref().map_or(true, |block| block.is_certificate()));
+        for (i, block) in blocks.enumerate() {
+            let decoded = block
+                .and_then(|block| block.decode())
                 .and_then(|der| Certificate::from_der(&der).map_err(|e| e.to_string()));
             match decoded {
                 Ok(cert) => certs.push(cert),
@@ -765,9 +767,15 @@ impl Loader {
             return vec![file.bytes.clone()];
         }
         let mut blobs = Vec::new();
-        for item in CertificateRevocationListDer::pem_slice_iter(&file.bytes) {
-            match item {
-                Ok(crl) => blobs.push(Bytes::copy_from_slice(crl.as_ref())),
+        for block in PemBlocks(&file.bytes) {
+            let crl = block.and_then(|block| {
+                (block.label == b"X509 CRL")
+                    .then(|| block.decode())
+                    .transpose()
+            });
+            match crl {
+                Ok(Some(crl)) => blobs.push(Bytes::from(crl)),
+                Ok(None) => {} // another kind of block
                 Err(e) => {
                     self.push(
                         &file.path,
