@@ -62,13 +62,17 @@ enum Entry {
         decoded: OnceLock<Option<Arc<Certificate>>>,
     },
     /// Checked and decoded on first read: one that does not decode then reads as not
-    /// uploaded, as it would have been left out at load.
+    /// uploaded, as one refused at load does ([`Entry::Refused`]).
     Unchecked {
         content: Unchecked,
         thumbprint: Sha1,
         /// The error boxed: a thousand entries that decode need no room for one.
         decoded: OnceLock<Result<Arc<Certificate>, Box<CertError>>>,
     },
+    /// A file that failed the load's checks (its diagnostic says why). Kept so that it
+    /// replaces an earlier file of its id, as one that fails on first read does: which
+    /// file is `Certificates[id]` does not depend on when files are checked.
+    Refused,
 }
 
 /// The end of a [`UploadedCertificates::same_thumbprint`] chain.
@@ -106,9 +110,13 @@ impl Unchecked {
 }
 
 impl Entry {
-    fn thumbprint(&self) -> Sha1 {
+    /// What it is indexed under: nothing for a refused file.
+    fn thumbprint(&self) -> Option<Sha1> {
         match self {
-            Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => *thumbprint,
+            Self::Checked { thumbprint, .. } | Self::Unchecked { thumbprint, .. } => {
+                Some(*thumbprint)
+            }
+            Self::Refused => None,
         }
     }
 
@@ -145,6 +153,7 @@ impl Entry {
                 })
                 .as_ref()
                 .ok(),
+            Self::Refused => None,
         }
     }
 
@@ -152,7 +161,7 @@ impl Entry {
     fn failure(&self) -> Option<&CertError> {
         match self {
             Self::Unchecked { decoded, .. } => decoded.get()?.as_ref().err().map(|e| &**e),
-            Self::Checked { .. } => None,
+            Self::Checked { .. } | Self::Refused => None,
         }
     }
 }
@@ -194,6 +203,7 @@ impl Upload {
         match self.entry {
             Entry::Checked { .. } => true,
             Entry::Unchecked { .. } => self.certificate().is_some(),
+            Entry::Refused => false,
         }
     }
 
@@ -221,6 +231,12 @@ impl Upload {
     /// checked and compared with that SHA-1 when first read.
     pub fn stated(id: &str, path: &str, file: Bytes, stated: Sha1) -> Self {
         Self::unread(id, path, Unchecked::Stated(file), stated)
+    }
+
+    /// A file for `id` at `path` that failed the load's checks: `id` then reads as not
+    /// uploaded, whatever an earlier file for it held.
+    pub fn refused(id: &str, path: &str) -> Self {
+        Self::located(id, path, Entry::Refused)
     }
 
     fn unread(id: &str, path: &str, content: Unchecked, thumbprint: Sha1) -> Self {
@@ -297,7 +313,10 @@ impl UploadedCertificates {
         let mut same_thumbprint = vec![NONE; uploads.len()];
         // From the last, so that each chain runs in id order.
         for (at, upload) in (0..NONE).zip(&uploads).rev() {
-            if let Some(next) = thumbprints.insert(upload.entry.thumbprint(), at) {
+            let Some(thumbprint) = upload.entry.thumbprint() else {
+                continue;
+            };
+            if let Some(next) = thumbprints.insert(thumbprint, at) {
                 same_thumbprint[at as usize] = next;
             }
         }
@@ -459,6 +478,7 @@ mod tests {
         match &uploaded.entry(id).expect("uploaded").entry {
             Entry::Checked { decoded, .. } => decoded.get().is_some(),
             Entry::Unchecked { decoded, .. } => decoded.get().is_some(),
+            Entry::Refused => false,
         }
     }
 

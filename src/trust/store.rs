@@ -583,6 +583,7 @@ fn load_uploaded(
         if checks == Checks::OnFirstUse {
             let mut ders = loader.found(file, split_chain(&file.bytes));
             if ders.is_empty() {
+                uploads.push(Upload::refused(id, &file.path));
                 continue;
             }
             // A file of several certificates is checked now: all of them, as
@@ -597,6 +598,7 @@ fn load_uploaded(
         // Checked now, decoded on first use (see UploadedCertificates).
         let certs = loader.found(file, check_chain(&file.bytes));
         if certs.is_empty() {
+            uploads.push(Upload::refused(id, &file.path));
             continue;
         }
         if certs.len() > 1 {
@@ -1044,6 +1046,72 @@ mod tests {
                 "{checks:?}, stated {stated}"
             );
             assert_eq!(held("b"), thumbprint(&pems[2]));
+        }
+    }
+
+    /// A later file for an id that holds no certificate replaces the earlier one all the
+    /// same, so the id reads as not uploaded, whether the files are checked at load or
+    /// on first read (from a bundle, with or without stated SHA-1s): which file is
+    /// `Certificates[id]` does not depend on when it is checked.
+    #[test]
+    fn a_later_file_for_an_id_that_holds_no_certificate_leaves_the_id_not_uploaded() {
+        let (good_c, good_d) = (certificate_pem(), certificate_pem());
+        let thumbprint = |pem: &[u8]| decode_chain(pem).expect("pem")[0].thumbprint().to_owned();
+        // Not PEM: refused at load in every mode. A SEQUENCE that is no certificate:
+        // refused at load when checked then, else on first read.
+        let garbage = b"not a certificate".to_vec();
+        let not_a_certificate =
+            b"-----BEGIN CERTIFICATE-----\nMAMBAgM=\n-----END CERTIFICATE-----\n".to_vec();
+        let named = [
+            ("certificates/c.cer", &good_c),
+            ("certificates/c.pem", &garbage),
+            ("certificates/d.cer", &good_d),
+            ("certificates/d.pem", &not_a_certificate),
+        ];
+        for (checks, stated) in [
+            (Checks::Now, false),
+            (Checks::OnFirstUse, false),
+            (Checks::OnFirstUse, true),
+        ] {
+            let files: Vec<SourceFile> = named
+                .iter()
+                .map(|(path, content)| SourceFile {
+                    stated_sha1: stated
+                        .then(|| crate::cert::sha1_of_single(content))
+                        .flatten(),
+                    ..SourceFile::new(*path, content.to_vec())
+                })
+                .collect();
+            let (store, mut diagnostics) =
+                TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), checks);
+            let uploaded = store.uploaded();
+            let mode = format!("{checks:?}, stated {stated}");
+            assert!(uploaded.get("c").is_none(), "{mode}");
+            assert!(uploaded.get("d").is_none(), "{mode}");
+            assert!(
+                !uploaded.contains_thumbprint(&thumbprint(&good_c)),
+                "{mode}"
+            );
+            assert!(
+                !uploaded.contains_thumbprint(&thumbprint(&good_d)),
+                "{mode}"
+            );
+            assert_eq!(uploaded.len(), 0, "{mode}");
+            diagnostics.extend(store.checked_on_first_use());
+            let said: Vec<(&str, DiagnosticKind)> = diagnostics
+                .iter()
+                .map(|d| (d.path.as_str(), d.kind))
+                .collect();
+            // At load, each file's diagnostics together; a check on first read reports
+            // after the load's.
+            let (c, d) = ("certificates/c.pem", "certificates/d.pem");
+            let (refused, replaced) = (DiagnosticKind::NotACertificate, DiagnosticKind::Ignored);
+            let expected = if checks == Checks::Now {
+                [(c, refused), (c, replaced), (d, refused), (d, replaced)]
+            } else {
+                [(c, refused), (c, replaced), (d, replaced), (d, refused)]
+            };
+            assert_eq!(said, expected, "{mode}: {diagnostics:#?}");
         }
     }
 
