@@ -739,6 +739,7 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
     let pki = pki();
     let key_block = "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n";
     let broken = "-----BEGIN CERTIFICATE-----\nM!A=\n-----END CERTIFICATE-----\n";
+    let unreadable = "-----BEGIN CERT\tIFICATE-----\nMAA=\n-----END CERT\tIFICATE-----\n";
     let mut bundle = String::from(key_block);
     let mut bundled = Vec::new();
     for i in 0..20 {
@@ -746,6 +747,9 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
         bundle.push_str(&pem_of(&ca.der()));
         if i == 4 {
             bundle.push_str(broken);
+        }
+        if i == 14 {
+            bundle.push_str(unreadable);
         }
         bundled.push(ca);
     }
@@ -765,7 +769,14 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
     ]);
     let (store, diagnostics) = load(&files);
     let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-    // The sixth certificate block of the bundle (after five good ones) is the broken one.
+    // The sixth certificate block of the bundle (after five good ones) is the broken one,
+    // the 17th the one without a readable label; the blocks after each are read.
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "ca/intermediate/bundle.pem: certificate #17: the `-----BEGIN` line has no readable label"
+        )),
+        "{messages:#?}"
+    );
     assert!(
         messages.iter().any(|m| m.starts_with(
             "ca/intermediate/bundle.pem: certificate #6: the body is not valid base64"

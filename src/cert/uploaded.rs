@@ -4,14 +4,15 @@
 //!
 //! A deployment may upload thousands of certificates and a request reads one of them,
 //! or none. So loading checks each one ([`check_chain`](super::check_chain): a broken
-//! file is left out, with a diagnostic naming the file) and hashes it for the thumbprint
+//! file holds no certificate, with a diagnostic naming the file, and still replaces an
+//! earlier file of its id) and hashes it for the thumbprint
 //! index, but decodes none: a certificate is decoded when it is first read, and the
 //! subject and serial-number indexes (which need every certificate decoded) are built
 //! when first asked. Decoding costs several times checking, and most
 //! of a cold start went to it. A function's cold start checks none either
 //! ([`Upload::unchecked`]): one that does not
 //! decode when first read is logged and reads as not uploaded, also to the thumbprint
-//! index, as if it had been left out at load. Read from a deployment bundle that states
+//! index, as one refused at load does. Read from a deployment bundle that states
 //! each certificate's SHA-1, it is not even split out of its PEM or hashed
 //! ([`Upload::stated`]): the first read compares
 //! the statement with the certificate, and one that differs reads as not uploaded.
