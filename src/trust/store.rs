@@ -984,6 +984,32 @@ mod tests {
         assert_eq!(store.intermediates.len(), 2);
     }
 
+    /// How uploaded certificates are checked: at load, on first read, and on first read
+    /// under the SHA-1s a bundle states (`true`).
+    const CHECK_MODES: [(Checks, bool); 3] = [
+        (Checks::Now, false),
+        (Checks::OnFirstUse, false),
+        (Checks::OnFirstUse, true),
+    ];
+
+    /// `named` as files; with `stated`, each that holds one certificate states its SHA-1,
+    /// as `trust push` writes it.
+    fn uploaded_files(named: &[(&str, &Vec<u8>)], stated: bool) -> Vec<SourceFile> {
+        named
+            .iter()
+            .map(|(path, content)| SourceFile {
+                stated_sha1: stated
+                    .then(|| crate::cert::sha1_of_single(content))
+                    .flatten(),
+                ..SourceFile::new(*path, content.to_vec())
+            })
+            .collect()
+    }
+
+    fn thumbprint(pem: &[u8]) -> String {
+        decode_chain(pem).expect("pem")[0].thumbprint().to_owned()
+    }
+
     /// A later file for an id replaces the earlier one, with a warning on the later
     /// file naming the earlier, whether the certificates are checked now, on first
     /// read, or only indexed by the SHA-1 their bundle states; the warnings in path order.
@@ -998,20 +1024,8 @@ mod tests {
             ("certificates/b.pem", &two),
             ("certificates/a.txt", &pems[3]),
         ];
-        let thumbprint = |pem: &[u8]| decode_chain(pem).expect("pem")[0].thumbprint().to_owned();
-        for (checks, stated) in [
-            (Checks::Now, false),
-            (Checks::OnFirstUse, false),
-            (Checks::OnFirstUse, true),
-        ] {
-            let files: Vec<SourceFile> = named
-                .iter()
-                .map(|(path, pem)| SourceFile {
-                    stated_sha1: (stated && path.starts_with("certificates/a"))
-                        .then(|| crate::cert::sha1_of_single(pem).expect("one certificate")),
-                    ..SourceFile::new(*path, pem.to_vec())
-                })
-                .collect();
+        for (checks, stated) in CHECK_MODES {
+            let files = uploaded_files(&named, stated);
             let (store, diagnostics) =
                 TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), checks);
             let replaced: Vec<(&str, &str)> = diagnostics
@@ -1056,7 +1070,6 @@ mod tests {
     #[test]
     fn a_later_file_for_an_id_that_holds_no_certificate_leaves_the_id_not_uploaded() {
         let (good_c, good_d) = (certificate_pem(), certificate_pem());
-        let thumbprint = |pem: &[u8]| decode_chain(pem).expect("pem")[0].thumbprint().to_owned();
         // Not PEM: refused at load in every mode. A SEQUENCE that is no certificate:
         // refused at load when checked then, else on first read.
         let garbage = b"not a certificate".to_vec();
@@ -1068,20 +1081,8 @@ mod tests {
             ("certificates/d.cer", &good_d),
             ("certificates/d.pem", &not_a_certificate),
         ];
-        for (checks, stated) in [
-            (Checks::Now, false),
-            (Checks::OnFirstUse, false),
-            (Checks::OnFirstUse, true),
-        ] {
-            let files: Vec<SourceFile> = named
-                .iter()
-                .map(|(path, content)| SourceFile {
-                    stated_sha1: stated
-                        .then(|| crate::cert::sha1_of_single(content))
-                        .flatten(),
-                    ..SourceFile::new(*path, content.to_vec())
-                })
-                .collect();
+        for (checks, stated) in CHECK_MODES {
+            let files = uploaded_files(&named, stated);
             let (store, mut diagnostics) =
                 TrustStore::from_files_with(&files, OffsetDateTime::now_utc(), checks);
             let uploaded = store.uploaded();
