@@ -300,9 +300,10 @@ fn pem_body(body: &[u8]) -> Result<Vec<u8>, base64::DecodeError> {
 
 /// The base64 of a PEM body laid out as OpenSSL and nearly every tool write it: a line
 /// break after the BEGIN line, then lines of 64 characters, each ending in `\n` or
-/// `\r\n` (the last 64 characters or fewer may be split into shorter lines anywhere). The lines are found by position, one byte compared
-/// each, where [`base64_body`] searches every line for whitespace and escapes (a fifth of
-/// reading a CA at a cold start). `None` for any other layout.
+/// `\r\n` (the last 64 characters or fewer may be split into shorter lines anywhere).
+/// The lines are found by position, one byte compared each, where [`base64_body`]
+/// searches every line for whitespace and escapes (a fifth of reading a CA at a cold
+/// start). `None` for any other layout.
 ///
 /// What it returns decodes to what `base64_body`'s text does, or not at all: a text that
 /// decodes holds only base64 characters, so the line breaks skipped here are the only
