@@ -743,7 +743,17 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
     let mut bundle = String::from(key_block);
     let mut bundled = Vec::new();
     for i in 0..20 {
-        let ca = pki.root.intermediate(&format!("Bundled CA {i}"));
+        let name = format!("Bundled CA {i}");
+        let ca = if i == 9 {
+            // Named in a warning by its place among the certificate blocks, the broken
+            // one before it counted: the 11th.
+            pki.root
+                .intermediate_with(&name, key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+                    p.not_after = at(2026, 2, 1);
+                })
+        } else {
+            pki.root.intermediate(&name)
+        };
         bundle.push_str(&pem_of(&ca.der()));
         if i == 4 {
             bundle.push_str(broken);
@@ -784,6 +794,12 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
         "{messages:#?}"
     );
     assert!(
+        messages.iter().any(|m| m.starts_with(
+            "ca/intermediate/bundle.pem: certificate #11: CN=Bundled CA 9, O=Contoso Test expired at 2026-02-01"
+        )),
+        "{messages:#?}"
+    );
+    assert!(
         messages.contains(
             &"crl/keys-only.pem: no BEGIN X509 CRL block in this PEM file; ignored".to_owned()
         ),
@@ -799,15 +815,21 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
         !messages.iter().any(|m| m.starts_with("crl/issuing.pem")),
         "{messages:#?}"
     );
-    // The CRL after a key block revokes; every bundled CA issues.
+    // The CRL after a key block revokes; every bundled CA issues (the expired one's
+    // chains are expired).
     assert_eq!(
         check(&store, &pki.issuing.leaf("client", 66)),
         invalid(Reason::Revoked)
     );
     for (i, ca) in bundled.iter().enumerate() {
+        let expected = if i == 9 {
+            invalid(Reason::Expired)
+        } else {
+            Verdict::Valid
+        };
         assert_eq!(
             no_check(&store, &ca.leaf("client", 10)),
-            Verdict::Valid,
+            expected,
             "Bundled CA {i}"
         );
     }

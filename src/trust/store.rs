@@ -645,16 +645,15 @@ impl Loader {
             Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
                 Ok(self.pem_bundle(file))
             }
-            found => found,
+            found => found.map(|certs| (1..).zip(certs).collect()),
         };
         let certs = self.found(file, found);
-        let many = certs.len() > 1;
+        let many = certs.len() > 1 || certs.iter().any(|&(n, _)| n > 1);
         certs
             .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
+            .map(|(n, c)| {
                 let label = if many {
-                    format!("certificate #{}: ", i + 1)
+                    format!("certificate #{n}: ")
                 } else {
                     String::new()
                 };
@@ -709,22 +708,24 @@ impl Loader {
         Vec::new()
     }
 
-    /// The certificates of a PEM bundle too large for [`decode_chain`].
-    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<Certificate> {
+    /// The certificates of a PEM bundle too large for [`decode_chain`], each with its
+    /// number among the file's certificate blocks (a broken block counted too, as it
+    /// may be one): every message about the file then names a block by one count.
+    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<(usize, Certificate)> {
         let mut certs = Vec::new();
         let blocks = PemBlocks(&file.bytes)
             .filter(|block| block.as_ref().map_or(true, |block| block.is_certificate()));
-        for (i, block) in blocks.enumerate() {
+        for (n, block) in (1..).zip(blocks) {
             let decoded = block
                 .and_then(|block| block.decode())
                 .and_then(|der| Certificate::from_der(&der).map_err(|e| e.to_string()));
             match decoded {
-                Ok(cert) => certs.push(cert),
+                Ok(cert) => certs.push((n, cert)),
                 Err(e) => self.push(
                     &file.path,
                     Severity::Error,
                     DiagnosticKind::NotACertificate,
-                    format!("certificate #{}: {e}; ignored", i + 1),
+                    format!("certificate #{n}: {e}; ignored"),
                 ),
             }
         }
