@@ -155,10 +155,11 @@ pub(crate) fn request_authority(parts: &http::request::Parts) -> Result<Authorit
         None => None,
     };
     if let Some(authority) = parts.uri.authority()
-        && header == Some(authority.as_str())
+        && header.is_none_or(|header| header == authority.as_str())
     {
-        // The listener writes the one it checked into both: checked again, and kept
-        // as it is when it is already in normal form.
+        // HTTP/2's `:authority` alone, or the listener's checked one written into both:
+        // checked, and kept as it is when it is already in normal form (parsing its
+        // text again gave the same authority, at an allocation and a second scan).
         return match normalized(authority.as_str())? {
             None => Ok(authority.clone()),
             Some(text) => text.parse().map_err(|_| TargetError::BadHost),
@@ -434,6 +435,16 @@ mod tests {
         };
         let of = |uri, host| request_authority(&parts(uri, host)).map(|a| a.to_string());
         assert_eq!(of("https://a.test/x", None).as_deref(), Ok("a.test"));
+        // The target's alone (HTTP/2's `:authority`) is checked as a header's is.
+        assert_eq!(
+            of("https://A.Test:8443/x", None).as_deref(),
+            Ok("a.test:8443")
+        );
+        assert_eq!(of("https://x@a.test/x", None), Err(TargetError::BadHost));
+        assert_eq!(
+            of("https://a.test:99999/x", None),
+            Err(TargetError::BadHost)
+        );
         assert_eq!(of("/x", Some("A.test:8443")).as_deref(), Ok("a.test:8443"));
         assert_eq!(
             of("https://a.test/x", Some("a.test")).as_deref(),
