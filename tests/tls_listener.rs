@@ -9,6 +9,7 @@ mod backend;
 #[path = "common/tls_client.rs"]
 mod tls_client;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backend::{HoldingBackend, eventually};
@@ -664,6 +665,56 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     assert_eq!(answer.status, 200);
 }
 
+/// A client's TLS stream that the test can close under the client: reads then end and
+/// writes fail.
+struct Closable(Arc<Mutex<Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>>);
+
+impl tokio::io::AsyncRead for Closable {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Closable {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
+            None => std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(stream) => std::pin::Pin::new(stream).poll_flush(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
 /// An HTTP/2 connection to the listener, its driver task, and a sender of requests.
 async fn http2_connection<B>(
     addr: std::net::SocketAddr,
@@ -796,6 +847,55 @@ async fn an_http2_stream_reset_cancels_its_request_but_not_the_connection() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     assert!(!conn.is_finished());
+}
+
+/// A connection's streams run in its task: one held at the backend does not hold the
+/// others back, and when the connection goes away every request on it is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_that_goes_away_cancels_the_requests_of_all_its_streams() {
+    const HELD: usize = 3;
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(Limits::default(), forwarding(backend.url())).await;
+    let stream = open(gateway.addr, "request.test", Offer::Nothing, b"h2")
+        .await
+        .unwrap();
+    let socket = Arc::new(Mutex::new(Some(stream)));
+    // hyper's HTTP/2 client keeps its connection while any request holds on to it:
+    // the socket is closed under it instead.
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        TokioExecutor::new(),
+        TokioIo::new(Closable(socket.clone())),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let held: Vec<_> = (0..HELD)
+        .map(|_| tokio::spawn(sender.send_request(h2_get(gateway.addr, "/hold"))))
+        .collect();
+    assert!(
+        eventually(|| backend.holding() == HELD).await,
+        "never reached"
+    );
+    for _ in 0..2 {
+        let answer = sender
+            .send_request(h2_get(gateway.addr, "/hello"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    // The held requests' connections, and one kept alive for the next request.
+    assert_eq!(backend.open(), HELD + 1);
+    drop(socket.lock().unwrap().take());
+    assert!(
+        eventually(|| backend.open() == 1).await,
+        "{} of the connection's requests kept their backend connections open",
+        backend.open() - 1
+    );
+    assert_eq!(backend.holding(), 0);
+    // The client's side is left: nothing wakes its tasks once the socket is gone.
+    for request in held {
+        request.abort();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
