@@ -669,16 +669,31 @@ async fn connections_over_the_limit_wait_until_one_closes() {
 /// writes fail.
 struct Closable(Arc<Mutex<Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>>);
 
+type Polled<T> = std::task::Poll<std::io::Result<T>>;
+
+impl Closable {
+    /// `op` on the stream while it is open, else `closed`.
+    fn on<T>(
+        &self,
+        closed: std::io::Result<T>,
+        op: impl FnOnce(
+            std::pin::Pin<&mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+        ) -> Polled<T>,
+    ) -> Polled<T> {
+        match self.0.lock().unwrap().as_mut() {
+            Some(stream) => op(std::pin::Pin::new(stream)),
+            None => std::task::Poll::Ready(closed),
+        }
+    }
+}
+
 impl tokio::io::AsyncRead for Closable {
     fn poll_read(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(stream) => std::pin::Pin::new(stream).poll_read(cx, buf),
-            None => std::task::Poll::Ready(Ok(())),
-        }
+    ) -> Polled<()> {
+        self.on(Ok(()), |stream| stream.poll_read(cx, buf))
     }
 }
 
@@ -687,31 +702,20 @@ impl tokio::io::AsyncWrite for Closable {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(stream) => std::pin::Pin::new(stream).poll_write(cx, buf),
-            None => std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
-        }
+    ) -> Polled<usize> {
+        let closed = Err(std::io::ErrorKind::BrokenPipe.into());
+        self.on(closed, |stream| stream.poll_write(cx, buf))
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(stream) => std::pin::Pin::new(stream).poll_flush(cx),
-            None => std::task::Poll::Ready(Ok(())),
-        }
+    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Polled<()> {
+        self.on(Ok(()), |stream| stream.poll_flush(cx))
     }
 
     fn poll_shutdown(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.0.lock().unwrap().as_mut() {
-            Some(stream) => std::pin::Pin::new(stream).poll_shutdown(cx),
-            None => std::task::Poll::Ready(Ok(())),
-        }
+    ) -> Polled<()> {
+        self.on(Ok(()), |stream| stream.poll_shutdown(cx))
     }
 }
 
