@@ -763,9 +763,19 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
         }
         bundled.push(ca);
     }
+    // A bundle whose one good certificate is followed by broken blocks.
+    let lone = pki
+        .root
+        .intermediate_with("Lone CA", key(&rcgen::PKCS_ECDSA_P256_SHA256), |p| {
+            p.not_after = at(2026, 2, 1);
+        });
     let mut files = pki.files.clone();
     files.retain(|f| f.path != "crl/issuing.pem");
     files.extend([
+        file(
+            "ca/intermediate/lone.pem",
+            format!("{}{}", pem_of(&lone.der()), broken.repeat(17)),
+        ),
         file("ca/intermediate/bundle.pem", bundle),
         file(
             "crl/issuing.pem",
@@ -780,25 +790,20 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
     let (store, diagnostics) = load(&files);
     let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
     // The sixth certificate block of the bundle (after five good ones) is the broken one,
-    // the 17th the one without a readable label; the blocks after each are read.
-    assert!(
-        messages.iter().any(|m| m.starts_with(
-            "ca/intermediate/bundle.pem: certificate #17: the `-----BEGIN` line has no readable label"
-        )),
-        "{messages:#?}"
-    );
-    assert!(
-        messages.iter().any(|m| m.starts_with(
-            "ca/intermediate/bundle.pem: certificate #6: the body is not valid base64"
-        )),
-        "{messages:#?}"
-    );
-    assert!(
-        messages.iter().any(|m| m.starts_with(
-            "ca/intermediate/bundle.pem: certificate #11: CN=Bundled CA 9, O=Contoso Test expired at 2026-02-01"
-        )),
-        "{messages:#?}"
-    );
+    // the 17th the one without a readable label; the blocks after each are read, and a
+    // certificate after a broken block is named by its place among the blocks.
+    for said in [
+        "ca/intermediate/bundle.pem: certificate #17: the `-----BEGIN` line has no readable label",
+        "ca/intermediate/bundle.pem: certificate #6: the body is not valid base64",
+        "ca/intermediate/bundle.pem: certificate #11: CN=Bundled CA 9, O=Contoso Test expired at 2026-02-01",
+        "ca/intermediate/lone.pem: certificate #1: CN=Lone CA, O=Contoso Test expired at 2026-02-01",
+        "ca/intermediate/lone.pem: certificate #18: the body is not valid base64",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.starts_with(said)),
+            "{said}: {messages:#?}"
+        );
+    }
     assert!(
         messages.contains(
             &"crl/keys-only.pem: no BEGIN X509 CRL block in this PEM file; ignored".to_owned()

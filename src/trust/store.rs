@@ -639,16 +639,17 @@ impl Loader {
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
-        let found = match decode_chain(&file.bytes) {
-            // A CA bundle may hold more certificates than a client chain: read its PEM
-            // blocks one by one.
+        // A CA bundle may hold more certificates than a client chain: its PEM blocks are
+        // then read one by one, and its certificates always carry their numbers, as the
+        // messages about its broken blocks do.
+        let (found, bundle) = match decode_chain(&file.bytes) {
             Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
-                Ok(self.pem_bundle(file))
+                (Ok(self.pem_bundle(file)), true)
             }
-            found => found.map(|certs| (1..).zip(certs).collect()),
+            found => (found.map(|certs| (1..).zip(certs).collect()), false),
         };
         let certs = self.found(file, found);
-        let many = certs.len() > 1 || certs.iter().any(|&(n, _)| n > 1);
+        let many = bundle || certs.len() > 1;
         certs
             .into_iter()
             .map(|(n, c)| {
