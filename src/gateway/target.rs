@@ -404,7 +404,7 @@ mod tests {
         ] {
             assert_eq!(parse_authority(&bad), Err(TargetError::BadHost), "{bad:?}");
         }
-        for bad in [
+        let bad = [
             "localhost:1:2",
             "a.localhost:1 x",
             "x@require.localhost",
@@ -419,9 +419,42 @@ mod tests {
             "[zz]",
             "a%2eb",
             "a/b",
-        ] {
+        ];
+        for bad in bad {
             assert_eq!(parse_authority(bad), Err(TargetError::BadHost), "{bad:?}");
         }
+        // A request target's authority alone (HTTP/2's `:authority`), checked in place,
+        // gives what its text parsed anew gives, for each one a URI can carry.
+        let good = [
+            "API.Contoso.com",
+            "localhost:8443",
+            "127.0.0.1:1",
+            "[::1]:8443",
+        ];
+        let long = [
+            format!("{label63}.b"),
+            format!("{name253}."),
+            format!("{name253}a"),
+        ];
+        let texts = good
+            .iter()
+            .chain(&bad)
+            .copied()
+            .chain(long.iter().map(String::as_str));
+        let mut compared = Vec::new();
+        for text in texts {
+            let Ok(uri) = http::Uri::try_from(format!("https://{text}/x")) else {
+                continue;
+            };
+            if uri.authority().map(http::uri::Authority::as_str) != Some(text) {
+                continue; // `a/b` is the authority `a` and a path
+            }
+            let parts = http::Request::get(uri).body(()).unwrap().into_parts().0;
+            assert_eq!(request_authority(&parts), parse_authority(text), "{text:?}");
+            compared.push(text);
+        }
+        // The four good ones and eleven bad ones reach the check.
+        assert_eq!(compared.len(), 15, "{compared:?}");
     }
 
     #[test]
