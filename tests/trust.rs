@@ -840,6 +840,36 @@ fn pem_blocks_of_crl_files_and_large_ca_bundles_are_read_by_label() {
     }
 }
 
+/// A CRL file as `openssl crl -text` writes it: the CRL's entries as text, then its PEM
+/// block. A long list puts the block kilobytes into the file; it is found there.
+#[test]
+fn a_crl_file_with_its_text_before_the_pem_block_is_read() {
+    let pki = pki();
+    let mut text = String::from("Certificate Revocation List (CRL):\n        Version 2 (0x1)\n");
+    for serial in 0..200 {
+        text.push_str(&format!(
+            "    Serial Number: {serial:04X}\n        Revocation Date: Jan  1 00:00:00 2026 GMT\n"
+        ));
+    }
+    assert!(text.len() > 8192);
+    let mut files = pki.files.clone();
+    files.retain(|f| f.path != "crl/issuing.pem");
+    files.push(file(
+        "crl/issuing.pem",
+        format!("{text}{}", crl_pem(&pki.issuing.crl(&[66]))),
+    ));
+    let (store, diagnostics) = load(&files);
+    assert_eq!(diagnostics, load(&pki.files).1);
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("revoked", 66)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(&store, &pki.issuing.leaf("client", 10)),
+        Verdict::Valid
+    );
+}
+
 #[test]
 fn partitioned_crl_is_refused() {
     let pki = pki();

@@ -147,6 +147,13 @@ fn unparsable(what: &str) -> CrlError {
     CrlError::Unparsable(what.to_owned())
 }
 
+/// Whether a `crl/` file is DER: one SEQUENCE to its last byte, as no PEM file of a CRL is.
+/// Anything else is read as PEM, its blocks wherever they start (`openssl crl -text`
+/// writes a CRL's entries as text before its block).
+pub fn is_der_file(bytes: &[u8]) -> bool {
+    matches!(der::read_tlv(bytes), Some((tlv, rest)) if tlv.tag == der::SEQUENCE && rest.is_empty())
+}
+
 /// Reads a CertificateList (RFC 5280 §5.1): the issuer, nextUpdate and the revoked
 /// serials, refusing what RFC 5280 says must not be used (unknown critical extensions)
 /// and what certgate does not support (delta, partitioned and indirect CRLs).

@@ -759,14 +759,13 @@ impl Loader {
         }
     }
 
-    /// The DER CRLs in a `crl/` file: PEM blocks (BEGIN X509 CRL), else the whole file,
-    /// shared rather than copied (a CRL of a million entries is about 40 MB).
+    /// The DER CRLs in a `crl/` file: the whole file when it is DER
+    /// ([`crl::is_der_file`]; shared rather than copied: a CRL of a million entries is
+    /// about 40 MB), else its PEM blocks (BEGIN X509 CRL). Neither: the whole file, for
+    /// the CRL parser to say what is wrong with it.
     fn crl_blobs(&mut self, file: &SourceFile) -> Vec<Bytes> {
-        let is_pem = file
-            .bytes
-            .windows(11)
-            .take(4096)
-            .any(|w| w == b"-----BEGIN ");
+        let is_pem = !crl::is_der_file(&file.bytes)
+            && memchr::memmem::find(&file.bytes, b"-----BEGIN ").is_some();
         if !is_pem {
             return vec![file.bytes.clone()];
         }

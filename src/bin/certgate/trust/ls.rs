@@ -139,7 +139,7 @@ async fn truststore_version(source: &S3Source) -> anyhow::Result<Option<Option<S
 /// Issuer (DER and text) and next update of each CRL in a PEM or DER file; unreadable ones are skipped
 /// (the trust store's diagnostics report them).
 fn crls(bytes: &[u8]) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
-    let ders: Vec<Vec<u8>> = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+    let ders: Vec<Vec<u8>> = if !certgate::trust::crl_file_is_der(bytes) {
         x509_parser::pem::Pem::iter_from_buffer(bytes)
             .filter_map(Result::ok)
             .filter(|pem| pem.label == "X509 CRL")
