@@ -988,6 +988,38 @@ async fn a_client_gone_while_the_response_streams_closes_the_backend_stream() {
     assert!(!conn.is_finished());
 }
 
+/// A client that asks for a large response and never reads it (a slow-read attack, or a
+/// client gone without a word) loses its connection once what was sent has gone
+/// unacknowledged for the send timeout, and its backend connection goes with it: it no
+/// longer holds either, nor its place among the requests in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            send_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let mut stream = http1_get(gateway.addr, "/flood").await;
+    let mut head = [0u8; 1024];
+    let n = stream.read(&mut head).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    assert_eq!(backend.open(), 1);
+    // Not another byte read: the gateway's writes fill both sides' buffers, then stop.
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "a client that stopped reading still holds its backend connection"
+    );
+    drop(stream);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_in_flight_limit_get_503_without_the_handler() {
     let backend = HoldingBackend::start().await;

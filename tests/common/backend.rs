@@ -121,7 +121,8 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Paylo
 
 /// A backend that counts its open connections, for tests that watch the gateway let go
 /// of abandoned requests: `/hold` reads the request body, then never answers; `/drip`
-/// answers at once with a body that never ends (a chunk every 20 ms); anything else
+/// answers at once with a body that never ends (a chunk every 20 ms); `/flood` with one
+/// that never ends either, 64 KiB chunks as fast as they are taken; anything else
 /// answers as [`EchoBackend`]'s echo does.
 pub struct HoldingBackend {
     pub addr: SocketAddr,
@@ -219,6 +220,12 @@ async fn hold(
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             });
+            Ok(hyper::Response::new(Payload::streamed(body)))
+        }
+        "/flood" => {
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            tokio::spawn(async move { while tx.send_data(chunk.clone()).await.is_ok() {} });
             Ok(hyper::Response::new(Payload::streamed(body)))
         }
         _ => echo(request).await,

@@ -87,6 +87,10 @@ struct LimitArgs {
     /// Longest wait for the next piece of a request body (then 408).
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().body_read_timeout))]
     body_read_timeout: Seconds,
+    /// A connection whose client leaves what it is sent unacknowledged for this long (it
+    /// stopped reading, or is gone) is closed (Linux: TCP_USER_TIMEOUT).
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().send_timeout))]
+    send_timeout: Seconds,
     /// A connection with no request in flight for this long is closed.
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().idle_timeout))]
     idle_timeout: Seconds,
@@ -104,6 +108,7 @@ impl From<LimitArgs> for Limits {
             header_read_timeout: args.header_read_timeout.0,
             idle_timeout: args.idle_timeout.0,
             body_read_timeout: args.body_read_timeout.0,
+            send_timeout: args.send_timeout.0,
             max_concurrent_streams: args.max_concurrent_streams,
             max_connections: args.max_connections,
             max_requests_in_flight: args.max_requests_in_flight,

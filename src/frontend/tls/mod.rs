@@ -119,6 +119,12 @@ pub struct Limits {
     /// Longest wait for the next piece of a request body the gateway is reading; after
     /// it the body is cut off (`408` unless the response has already started).
     pub body_read_timeout: Duration,
+    /// Longest time bytes sent to a client may go unacknowledged (it stopped reading, or
+    /// is gone) before its connection is closed, as nginx's `send_timeout`: without it a
+    /// client that never reads a large response holds its connection, its request's
+    /// place among [`Limits::max_requests_in_flight`] and a backend connection for as
+    /// long as it likes. The kernel keeps this time (`TCP_USER_TIMEOUT`, Linux only).
+    pub send_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,
     /// Open connections (including those still in the handshake); further clients
@@ -154,6 +160,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
             max_concurrent_streams: 100,
             max_connections: 4096,
             max_requests_in_flight: 1024,

@@ -237,6 +237,13 @@ async fn connection<H: Handler>(
 ) {
     let _ = tcp.set_nodelay(true);
     let limits = *shared.tls.limits();
+    // A client that stops reading is let go after `send_timeout` (see Limits). Should a
+    // platform refuse the option, the connection is served without it, and says so.
+    #[cfg(target_os = "linux")]
+    if let Err(error) = socket2::SockRef::from(&tcp).set_tcp_user_timeout(Some(limits.send_timeout))
+    {
+        tracing::warn!(%peer, %error, "cannot set the send timeout (TCP_USER_TIMEOUT)");
+    }
     let handshake = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let server_name = start.client_hello().server_name().map(str::to_owned);
