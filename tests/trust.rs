@@ -46,6 +46,20 @@ fn pki() -> Pki {
     }
 }
 
+/// `store`, loaded with `diagnostics`, answers as `pki`'s own load does: the same
+/// diagnostics, serial 66 of the issuing CA revoked by its CRL, serial 10 valid.
+fn answers_as_the_sample_pki(pki: &Pki, store: &TrustStore, diagnostics: &[Diagnostic]) {
+    assert_eq!(diagnostics, load(&pki.files).1);
+    assert_eq!(
+        check(store, &pki.issuing.leaf("revoked", 66)),
+        invalid(Reason::Revoked)
+    );
+    assert_eq!(
+        check(store, &pki.issuing.leaf("client", 10)),
+        Verdict::Valid
+    );
+}
+
 fn load(files: &[SourceFile]) -> (TrustStore, Vec<Diagnostic>) {
     TrustStore::from_files(files, now())
 }
@@ -720,15 +734,7 @@ fn uploaded_certificates_are_indexed_by_the_sha1_their_bundle_states_and_checked
 fn crls_checked_on_first_use_revoke_as_at_load() {
     let pki = pki();
     let (store, diagnostics) = TrustStore::from_files_with(&pki.files, now(), Checks::OnFirstUse);
-    assert_eq!(diagnostics, load(&pki.files).1);
-    assert_eq!(
-        check(&store, &pki.issuing.leaf("revoked", 66)),
-        invalid(Reason::Revoked)
-    );
-    assert_eq!(
-        check(&store, &pki.issuing.leaf("client", 10)),
-        Verdict::Valid
-    );
+    answers_as_the_sample_pki(&pki, &store, &diagnostics);
     assert_eq!(store.checked_on_first_use(), []);
 }
 
@@ -859,15 +865,7 @@ fn a_crl_file_with_its_text_before_the_pem_block_is_read() {
         format!("{text}{}", crl_pem(&pki.issuing.crl(&[66]))),
     ));
     let (store, diagnostics) = load(&files);
-    assert_eq!(diagnostics, load(&pki.files).1);
-    assert_eq!(
-        check(&store, &pki.issuing.leaf("revoked", 66)),
-        invalid(Reason::Revoked)
-    );
-    assert_eq!(
-        check(&store, &pki.issuing.leaf("client", 10)),
-        Verdict::Valid
-    );
+    answers_as_the_sample_pki(&pki, &store, &diagnostics);
 }
 
 #[test]
