@@ -87,8 +87,9 @@ struct LimitArgs {
     /// Longest wait for the next piece of a request body (then 408).
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().body_read_timeout))]
     body_read_timeout: Seconds,
-    /// A connection whose client leaves what it is sent unacknowledged for this long (it
-    /// stopped reading, or is gone) is closed (Linux: TCP_USER_TIMEOUT).
+    /// A connection whose client leaves what it is sent unacknowledged (or unsent behind
+    /// a zero window) this long is closed: it stopped reading, or is gone. Linux only
+    /// (TCP_USER_TIMEOUT; a client that stops reading from Linux 5.11); ignored elsewhere.
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().send_timeout))]
     send_timeout: Seconds,
     /// A connection with no request in flight for this long is closed.

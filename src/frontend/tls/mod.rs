@@ -119,11 +119,15 @@ pub struct Limits {
     /// Longest wait for the next piece of a request body the gateway is reading; after
     /// it the body is cut off (`408` unless the response has already started).
     pub body_read_timeout: Duration,
-    /// Longest time bytes sent to a client may go unacknowledged (it stopped reading, or
-    /// is gone) before its connection is closed, as nginx's `send_timeout`: without it a
-    /// client that never reads a large response holds its connection, its request's
-    /// place among [`Limits::max_requests_in_flight`] and a backend connection for as
-    /// long as it likes. The kernel keeps this time (`TCP_USER_TIMEOUT`, Linux only).
+    /// Longest time bytes sent to a client may stay unacknowledged, or unsent behind
+    /// its zero window, before its connection is closed: without it an HTTP/1.1 client
+    /// that never reads a large response holds its connection, its place among
+    /// [`Limits::max_requests_in_flight`] and a backend connection as long as it likes.
+    /// The kernel keeps the time (`TCP_USER_TIMEOUT`; Linux only, and a client that
+    /// stops reading is caught from Linux 5.11, one that is gone on any); zero leaves
+    /// the kernel's default, none. Unlike nginx's `send_timeout` (also 60 s by default)
+    /// it does not see an HTTP/2 stream whose client never opens its window (the
+    /// connection's keep-alive pings still answered): that stream is not bounded.
     pub send_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,

@@ -238,11 +238,14 @@ async fn connection<H: Handler>(
     let _ = tcp.set_nodelay(true);
     let limits = *shared.tls.limits();
     // A client that stops reading is let go after `send_timeout` (see Limits). Should a
-    // platform refuse the option, the connection is served without it, and says so.
+    // platform refuse the option, connections are served without it, and it says so once.
     #[cfg(target_os = "linux")]
     if let Err(error) = socket2::SockRef::from(&tcp).set_tcp_user_timeout(Some(limits.send_timeout))
     {
-        tracing::warn!(%peer, %error, "cannot set the send timeout (TCP_USER_TIMEOUT)");
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(%error, "cannot set the send timeout (TCP_USER_TIMEOUT); connections are served without it");
+        });
     }
     let handshake = async {
         let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
