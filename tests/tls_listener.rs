@@ -1041,6 +1041,70 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
     drop(stream);
 }
 
+/// Over HTTP/2 the kernel sees nothing amiss when a client reads its connection (and
+/// answers its pings) but never opens a stream's flow-control window: the listener
+/// watches such responses itself and closes the connection once one has waited the send
+/// timeout for room, so it lets go of its place among the requests in flight and its
+/// backend connection. A response that waits on its backend instead is not cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_stream_whose_window_stays_shut_is_closed_after_the_send_timeout() {
+    const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            send_timeout: SEND_TIMEOUT,
+            max_requests_in_flight: 1,
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    // A chunk every 20 ms, read as it comes, for longer than the send timeout.
+    let (mut sender, conn) = http2_connection(gateway.addr).await;
+    let response = sender
+        .send_request(h2_get(gateway.addr, "/drip"))
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let until = Instant::now() + SEND_TIMEOUT * 3 / 2;
+    while Instant::now() < until {
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "drip\n");
+    }
+    assert!(!conn.is_finished());
+    drop((body, sender));
+    assert!(eventually(|| backend.open() == 0).await);
+    // A flood whose stream window the client never opens.
+    let (mut sender, conn) = http2_connection(gateway.addr).await;
+    let response = sender
+        .send_request(h2_get(gateway.addr, "/flood"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Its body never read, so the client opens no window for it: the stream's initial
+    // window fills, then nothing moves.
+    let refused = gateway
+        .answer(Call::get("request.test", Offer::Nothing).http2(true))
+        .await;
+    assert_busy(
+        &refused,
+        "too many requests in flight (limit 1); try again shortly\n",
+    );
+    assert!(
+        eventually(|| conn.is_finished()).await,
+        "the connection of a stream that never got room is still open"
+    );
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "a stream that never got room still holds its backend connection"
+    );
+    let answer = gateway
+        .answer(Call::get("request.test", Offer::Nothing).http2(true))
+        .await;
+    assert_eq!(answer.status, 200);
+    drop(response);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_in_flight_limit_get_503_without_the_handler() {
     let backend = HoldingBackend::start().await;

@@ -124,10 +124,13 @@ pub struct Limits {
     /// that never reads a large response holds its connection, its place among
     /// [`Limits::max_requests_in_flight`] and a backend connection as long as it likes.
     /// The kernel keeps the time (`TCP_USER_TIMEOUT`; Linux only, and a client that
-    /// stops reading is caught from Linux 5.11, one that is gone on any); zero leaves
-    /// the kernel's default, none. Unlike nginx's `send_timeout` (also 60 s by default)
-    /// it does not see an HTTP/2 stream whose client never opens its window (the
-    /// connection's keep-alive pings still answered): that stream is not bounded.
+    /// stops reading is caught from Linux 5.11, one that is gone on any). The kernel
+    /// cannot see an HTTP/2 client that reads its connection (and answers pings) but
+    /// never opens a stream's window, so the listener watches HTTP/2 responses too: one
+    /// whose next frame waited this long for room closes its connection. nginx's
+    /// `send_timeout` (also 60 s) bounds such a stream too, resetting only it; hyper
+    /// offers no way to reset one stream from outside, so its connection goes. Zero
+    /// turns both off.
     pub send_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,

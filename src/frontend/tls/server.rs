@@ -164,18 +164,32 @@ fn http_builder(limits: &Limits) -> HttpBuilders {
 /// What every request of one connection shares.
 struct Connection {
     peer: SocketAddr,
+    /// Its responses are watched for a client that never makes room for them.
+    http2: bool,
     /// The `[[hostnames]]` entry the SNI selected.
     entry: Option<usize>,
     certificate: ClientCertificate,
     activity: Activity,
 }
 
-/// Requests in flight on one connection (until their response body is sent) and when
-/// the connection last became idle, for [`Limits::idle_timeout`].
+/// Requests in flight on one connection (until their response body is sent), when
+/// the connection last became idle, for [`Limits::idle_timeout`], and since when its
+/// HTTP/2 responses have waited for room, for [`Limits::send_timeout`].
 #[derive(Debug)]
 struct Activity {
     in_flight: AtomicUsize,
     idle_since: Mutex<Instant>,
+    waiting: Mutex<Waiting>,
+}
+
+/// HTTP/2 responses whose next frame waits for the client: hyper polls a body only when
+/// the stream's flow-control window has room, and a client that reads its connection
+/// (and answers pings) but never opens a stream's window is invisible to the kernel's
+/// `TCP_USER_TIMEOUT`. Only the waiting ones are listed, by a key of their own.
+#[derive(Debug, Default)]
+struct Waiting {
+    next_key: u64,
+    since: Vec<(u64, Instant)>,
 }
 
 impl Default for Activity {
@@ -183,6 +197,7 @@ impl Default for Activity {
         Self {
             in_flight: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
+            waiting: Mutex::default(),
         }
     }
 }
@@ -190,7 +205,47 @@ impl Default for Activity {
 impl Activity {
     fn begin(connection: &Arc<Connection>) -> Active {
         connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        Active(connection.clone())
+        Active {
+            connection: connection.clone(),
+            waiting: None,
+        }
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Since when the longest-waiting response has waited for room.
+    fn oldest_waiting(&self) -> Option<Instant> {
+        self.waiting().since.iter().map(|&(_, since)| since).min()
+    }
+
+    /// Whether a response has waited for room `send_timeout` or longer (zero: never).
+    fn is_stalled(&self, send_timeout: Duration) -> bool {
+        !send_timeout.is_zero()
+            && self
+                .oldest_waiting()
+                .is_some_and(|since| since.elapsed() >= send_timeout)
+    }
+
+    /// When to look again: at the idle deadline unless `shutting_down`, and when
+    /// `watch_room` at the longest-waiting response's send deadline, or a send timeout
+    /// from now (one that starts waiting after this look is found at the next, before
+    /// its deadline). `None`: nothing to look for.
+    fn next_look(
+        &self,
+        limits: &Limits,
+        shutting_down: bool,
+        watch_room: bool,
+    ) -> Option<tokio::time::Instant> {
+        let idle = (!shutting_down).then(|| self.idle_deadline(limits.idle_timeout));
+        let room = (watch_room && !limits.send_timeout.is_zero()).then(|| {
+            let since = self.oldest_waiting().unwrap_or_else(Instant::now);
+            tokio::time::Instant::from_std(since + limits.send_timeout)
+        });
+        idle.into_iter().chain(room).min()
     }
 
     fn idle_since(&self) -> Instant {
@@ -216,11 +271,39 @@ impl Activity {
 }
 
 /// One request in flight; dropped with its response body (or when hyper gives up on it).
-struct Active(Arc<Connection>);
+struct Active {
+    connection: Arc<Connection>,
+    /// Its key among the connection's [`Waiting`] responses while it is one.
+    waiting: Option<u64>,
+}
+
+impl Active {
+    /// Hyper holds the response until the client makes room for its next frame.
+    fn wait_for_room(&mut self) {
+        if self.waiting.is_none() {
+            let mut waiting = self.connection.activity.waiting();
+            let key = waiting.next_key;
+            waiting.next_key += 1;
+            waiting.since.push((key, Instant::now()));
+            self.waiting = Some(key);
+        }
+    }
+
+    /// Hyper asked for the next frame: the client made room.
+    fn got_room(&mut self) {
+        if let Some(key) = self.waiting.take() {
+            let mut waiting = self.connection.activity.waiting();
+            if let Some(at) = waiting.since.iter().position(|&(k, _)| k == key) {
+                waiting.since.swap_remove(at);
+            }
+        }
+    }
+}
 
 impl Drop for Active {
     fn drop(&mut self) {
-        let activity = &self.0.activity;
+        self.got_room();
+        let activity = &self.connection.activity;
         *activity
             .idle_since
             .lock()
@@ -288,6 +371,7 @@ async fn connection<H: Handler>(
     );
     let connection = Arc::new(Connection {
         peer,
+        http2,
         entry: shared.tls.entry(server_name.as_deref()),
         certificate,
         activity: Activity::default(),
@@ -345,7 +429,10 @@ const CLOSE_TIME: Duration = Duration::from_secs(1);
 type Io = TokioIo<bodiless::Rewound<tokio_rustls::server::TlsStream<TcpStream>>>;
 
 /// Serves `serving` until it ends, the listener stops or the connection has been idle
-/// for [`Limits::idle_timeout`]; in the last two cases it is shut down gracefully.
+/// for [`Limits::idle_timeout`]; in the last two cases it is shut down gracefully. A
+/// connection with a response that waited [`Limits::send_timeout`] for room is dropped,
+/// shutting down or not (a graceful shutdown would wait for that response for ever),
+/// and its requests with it.
 async fn drive<S>(
     serving: auto::Connection<'_, Io, S, TokioExecutor>,
     watched: &Connection,
@@ -361,28 +448,40 @@ async fn drive<S>(
     TokioExecutor: auto::HttpServerConnExec<S::Future, ResponseBody>,
 {
     let peer = watched.peer;
+    let activity = &watched.activity;
     tokio::pin!(serving);
+    let mut shutting_down = false;
     loop {
-        let idle_deadline = watched.activity.idle_deadline(limits.idle_timeout);
+        let next_look = activity.next_look(&limits, shutting_down, watched.http2);
+        let look = async {
+            match next_look {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             result = serving.as_mut() => {
                 if let Err(error) = result {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
+                    tracing::debug!(%peer, %error, shutting_down, "connection ended with an error");
                 }
                 return;
             }
-            _ = stop.wait_for(|stop| *stop) => break,
-            () = tokio::time::sleep_until(idle_deadline) => {
-                if watched.activity.is_idle_for(limits.idle_timeout) {
+            _ = stop.wait_for(|stop| *stop), if !shutting_down => {
+                serving.as_mut().graceful_shutdown();
+                shutting_down = true;
+            }
+            () = look => {
+                if activity.is_stalled(limits.send_timeout) {
+                    tracing::debug!(%peer, "closing a connection whose client left a response waiting for room");
+                    return;
+                }
+                if !shutting_down && activity.is_idle_for(limits.idle_timeout) {
                     tracing::debug!(%peer, "closing an idle connection");
-                    break;
+                    serving.as_mut().graceful_shutdown();
+                    shutting_down = true;
                 }
             }
         }
-    }
-    serving.as_mut().graceful_shutdown();
-    if let Err(error) = serving.await {
-        tracing::debug!(%peer, %error, "connection ended with an error during shutdown");
     }
 }
 
@@ -413,7 +512,7 @@ async fn respond<H: Handler>(
     connection: Arc<Connection>,
     shared: Arc<Shared<H>>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let active = Activity::begin(&connection);
+    let mut active = Activity::begin(&connection);
     let head_request = request.method() == http::Method::HEAD;
     let (response, unread, held) = match shared.in_flight.clone().try_acquire_owned() {
         Err(_) => {
@@ -433,10 +532,14 @@ async fn respond<H: Handler>(
         },
     };
     let response = to_hyper(response, head_request);
+    if connection.http2 && !hyper::body::Body::is_end_stream(response.body()) {
+        // Its first frame may already wait for a window the client never opens.
+        active.wait_for_room();
+    }
     Ok(response.map(|body| ResponseBody {
         body,
         unread,
-        _active: active,
+        active,
         _held: held,
     }))
 }
@@ -502,8 +605,9 @@ struct ResponseBody {
     body: Payload,
     /// Not read while the response goes out; then drained (see [`drain`]).
     unread: Option<Incoming>,
-    /// Counts the request as in flight until its response is sent.
-    _active: Active,
+    /// Counts the request as in flight until its response is sent, and as waiting while
+    /// hyper holds it for room.
+    active: Active,
     /// The request's place among [`Limits::max_requests_in_flight`] and its bytes of
     /// [`Limits::max_buffered_body_bytes`] (a policy may answer with the body it read),
     /// until the response is sent; `None` for the listener's own answers.
@@ -552,7 +656,16 @@ impl hyper::body::Body for ResponseBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
-        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+        let this = &mut *self;
+        this.active.got_room();
+        let polled = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        if this.active.connection.http2
+            && matches!(polled, std::task::Poll::Ready(Some(Ok(_))))
+            && !this.body.is_end_stream()
+        {
+            this.active.wait_for_room();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
