@@ -9,8 +9,8 @@ use std::process::Command;
 use certgate::cert::Certificate;
 use certgate::files::SourceFile;
 use certgate::trust::{
-    Checks, Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason, Revocation, Severity,
-    TrustStore, Verdict, VerifyCache,
+    Checks, CrlFileError, Diagnostic, DiagnosticKind, MAX_PRESENTED_INTERMEDIATES, Reason,
+    Revocation, Severity, TrustStore, Verdict, VerifyCache, crls_in_file,
 };
 use rcgen::{BasicConstraints, CustomExtension, ExtendedKeyUsagePurpose, IsCa};
 use trust_pki::*;
@@ -866,6 +866,43 @@ fn a_crl_file_with_its_text_before_the_pem_block_is_read() {
     ));
     let (store, diagnostics) = load(&files);
     answers_as_the_sample_pki(&pki, &store, &diagnostics);
+}
+
+/// What the store and `certgate trust ls` read from a `crl/` file: a DER file whole, else
+/// each CRL block of its PEM wherever it starts (other blocks skipped), or why none.
+#[test]
+fn a_crl_file_yields_its_der_or_each_crl_block_of_its_pem() {
+    let pki = pki();
+    let (root_crl, issuing_crl) = (pki.root.crl(&[]), pki.issuing.crl(&[66]));
+    let read = |bytes: Vec<u8>| crls_in_file(&bytes::Bytes::from(bytes));
+    assert_eq!(
+        read(issuing_crl.clone()),
+        Ok(vec![issuing_crl.clone().into()])
+    );
+    let pem = format!(
+        "openssl crl -text\n{}{}{}",
+        crl_pem(&root_crl),
+        pem_of(&pki.issuing.der()),
+        crl_pem(&issuing_crl)
+    );
+    assert_eq!(
+        read(pem.into_bytes()),
+        Ok(vec![root_crl.into(), issuing_crl.into()])
+    );
+    assert_eq!(
+        read(pem_of(&pki.issuing.der()).into_bytes()),
+        Err(CrlFileError::NoCrlBlock)
+    );
+    let broken = "-----BEGIN X509 CRL-----\n@@@@\n-----END X509 CRL-----\n";
+    assert!(matches!(
+        read(broken.into()),
+        Err(CrlFileError::BadPem(reason)) if reason.contains("base64")
+    ));
+    // Neither DER nor PEM: whole, for the CRL parser to refuse.
+    assert_eq!(
+        read(b"not a CRL".to_vec()),
+        Ok(vec![b"not a CRL".to_vec().into()])
+    );
 }
 
 #[test]

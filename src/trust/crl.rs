@@ -5,10 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use x509_parser::prelude::FromDer;
 
 use super::der;
 use super::store::{Diagnostic, DiagnosticKind, Severity};
+use crate::cert::PemBlocks;
 
 /// Identity of an issuing CA for revocation: SHA-256 over its subject name and its
 /// SubjectPublicKeyInfo. Two CAs with the same name and different keys never share
@@ -150,8 +152,44 @@ fn unparsable(what: &str) -> CrlError {
 /// Whether a `crl/` file is DER: one SEQUENCE to its last byte, as no PEM file of a CRL is.
 /// Anything else is read as PEM, its blocks wherever they start (`openssl crl -text`
 /// writes a CRL's entries as text before its block).
-pub fn is_der_file(bytes: &[u8]) -> bool {
+fn is_der_file(bytes: &[u8]) -> bool {
     matches!(der::read_tlv(bytes), Some((tlv, rest)) if tlv.tag == der::SEQUENCE && rest.is_empty())
+}
+
+/// Why a `crl/` file yields no CRL at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlFileError {
+    #[error("bad PEM ({0})")]
+    BadPem(String),
+    #[error("no BEGIN X509 CRL block in this PEM file")]
+    NoCrlBlock,
+}
+
+/// The DER CRLs of a `crl/` file, as the store and `certgate trust ls` both read them:
+/// the whole file when it is DER ([`is_der_file`]; shared rather than copied: a CRL of a
+/// million entries is about 40 MB), else each of its `X509 CRL` PEM blocks (other
+/// blocks skipped). A file that is neither comes whole, for the CRL parser to say what
+/// is wrong with it.
+///
+/// # Errors
+///
+/// A PEM file with a malformed block, or without a CRL block.
+pub fn crls_in_file(bytes: &Bytes) -> Result<Vec<Bytes>, CrlFileError> {
+    let is_pem = !is_der_file(bytes) && memchr::memmem::find(bytes, b"-----BEGIN ").is_some();
+    if !is_pem {
+        return Ok(vec![bytes.clone()]);
+    }
+    let mut blobs = Vec::new();
+    for block in PemBlocks(bytes) {
+        let block = block.map_err(CrlFileError::BadPem)?;
+        if block.label == b"X509 CRL" {
+            blobs.push(Bytes::from(block.decode().map_err(CrlFileError::BadPem)?));
+        }
+    }
+    if blobs.is_empty() {
+        return Err(CrlFileError::NoCrlBlock);
+    }
+    Ok(blobs)
 }
 
 /// Reads a CertificateList (RFC 5280 §5.1): the issuer, nextUpdate and the revoked

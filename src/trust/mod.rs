@@ -76,7 +76,7 @@ mod verdict;
 mod verify;
 
 pub use cache::{CacheStats, VerifyCache};
-pub use crl::{Checks, CrlError, is_der_file as crl_file_is_der};
+pub use crl::{Checks, CrlError, CrlFileError, crls_in_file};
 pub(crate) use issued::issued_by;
 pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
 pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification, Verifier};

@@ -759,46 +759,18 @@ impl Loader {
         }
     }
 
-    /// The DER CRLs in a `crl/` file: the whole file when it is DER
-    /// ([`crl::is_der_file`]; shared rather than copied: a CRL of a million entries is
-    /// about 40 MB), else its PEM blocks (BEGIN X509 CRL). Neither: the whole file, for
-    /// the CRL parser to say what is wrong with it.
+    /// The DER CRLs in a `crl/` file ([`crl::crls_in_file`]); none, and a diagnostic,
+    /// when its PEM is broken or holds no CRL.
     fn crl_blobs(&mut self, file: &SourceFile) -> Vec<Bytes> {
-        let is_pem = !crl::is_der_file(&file.bytes)
-            && memchr::memmem::find(&file.bytes, b"-----BEGIN ").is_some();
-        if !is_pem {
-            return vec![file.bytes.clone()];
-        }
-        let mut blobs = Vec::new();
-        for block in PemBlocks(&file.bytes) {
-            let crl = block.and_then(|block| {
-                (block.label == b"X509 CRL")
-                    .then(|| block.decode())
-                    .transpose()
-            });
-            match crl {
-                Ok(Some(crl)) => blobs.push(Bytes::from(crl)),
-                Ok(None) => {} // another kind of block
-                Err(e) => {
-                    self.push(
-                        &file.path,
-                        Severity::Error,
-                        DiagnosticKind::CrlUnusable,
-                        format!("bad PEM ({e}); ignored"),
-                    );
-                    return Vec::new();
-                }
-            }
-        }
-        if blobs.is_empty() {
+        crl::crls_in_file(&file.bytes).unwrap_or_else(|e| {
             self.push(
                 &file.path,
                 Severity::Error,
                 DiagnosticKind::CrlUnusable,
-                "no BEGIN X509 CRL block in this PEM file; ignored".into(),
+                format!("{e}; ignored"),
             );
-        }
-        blobs
+            Vec::new()
+        })
     }
 
     fn load_crl(

@@ -8,9 +8,10 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
+use bytes::Bytes;
 use certgate::cert::decode_chain;
 use certgate::source::s3::{Fetch, RESERVED_NAMES, S3Source, TRUSTSTORE_NAME};
-use certgate::trust::TrustStore;
+use certgate::trust::{TrustStore, crls_in_file};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::FromDer as _;
 
@@ -136,19 +137,12 @@ async fn truststore_version(source: &S3Source) -> anyhow::Result<Option<Option<S
     }
 }
 
-/// Issuer (DER and text) and next update of each CRL in a PEM or DER file; unreadable ones are skipped
-/// (the trust store's diagnostics report them).
-fn crls(bytes: &[u8]) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
-    let ders: Vec<Vec<u8>> = if !certgate::trust::crl_file_is_der(bytes) {
-        x509_parser::pem::Pem::iter_from_buffer(bytes)
-            .filter_map(Result::ok)
-            .filter(|pem| pem.label == "X509 CRL")
-            .map(|pem| pem.contents)
-            .collect()
-    } else {
-        vec![bytes.to_vec()]
-    };
-    ders.iter()
+/// Issuer (DER and text) and next update of each CRL of a `crl/` file, read as the trust
+/// store reads it; unreadable ones are skipped (the trust store's diagnostics report them).
+fn crls(bytes: &Bytes) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
+    crls_in_file(bytes)
+        .unwrap_or_default()
+        .iter()
         .filter_map(|der| {
             let (_, crl) =
                 x509_parser::revocation_list::CertificateRevocationList::from_der(der).ok()?;
