@@ -17,7 +17,7 @@ use bytes::Bytes;
 use certgate::config::GatewayConfig;
 use certgate::files::SourceFile;
 use certgate::frontend::tls::{ClientAuth, Limits, TlsError, TlsSettings};
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Empty, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tls_client::{
     Answer, Call, CurlFiles, Gateway, Offer, Version, binary, client_config, connect, curl,
@@ -582,7 +582,6 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_http2_connection_is_closed_but_a_long_request_is_not_cut() {
-    use http_body_util::Full;
     let gateway = Gateway::start_with(Limits {
         idle_timeout: Duration::from_millis(400),
         ..Limits::default()
@@ -1103,6 +1102,60 @@ async fn an_http2_stream_whose_window_stays_shut_is_closed_after_the_send_timeou
         .await;
     assert_eq!(answer.status, 200);
     drop(response);
+}
+
+/// A response's last frame waits for room as well, and so does what h2 took beyond a
+/// stream's window once the response is gone: a client whose stream windows stay shut (0
+/// bytes) holds its place among the requests in flight until the send timeout closes its
+/// connection; one whose windows hold a byte frees it at once, and its idle connection,
+/// shut down gracefully, is closed a send timeout later instead of draining for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_http2_response_that_never_gets_room_does_not_hold_its_connection() {
+    let gateway = Gateway::start_with(Limits {
+        send_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(1),
+        max_requests_in_flight: 1,
+        ..Limits::default()
+    })
+    .await;
+    for window in [0, 1] {
+        let stream = open(gateway.addr, "request.test", Offer::Nothing, b"h2")
+            .await
+            .unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .initial_stream_window_size(window)
+            .handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        // The echo answers with the body it was sent.
+        let post =
+            http::Request::post(format!("https://request.test:{}/echo", gateway.addr.port()))
+                .body(Full::new(Bytes::from_static(b"a body that needs room")))
+                .unwrap();
+        let response = sender.send_request(post).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let next = gateway
+            .answer(Call::get("request.test", Offer::Nothing).http2(true))
+            .await;
+        if window == 0 {
+            assert_busy(
+                &next,
+                "too many requests in flight (limit 1); try again shortly\n",
+            );
+        } else {
+            assert_eq!(next.status, 200);
+        }
+        assert!(
+            eventually(|| conn.is_finished()).await,
+            "a window of {window} bytes: the connection is still open"
+        );
+        let answer = gateway
+            .answer(Call::get("request.test", Offer::Nothing).http2(true))
+            .await;
+        assert_eq!(answer.status, 200);
+        drop((response, sender));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -230,22 +230,45 @@ impl Activity {
                 .is_some_and(|since| since.elapsed() >= send_timeout)
     }
 
-    /// When to look again: at the idle deadline unless `shutting_down`, and when
-    /// `watch_room` at the longest-waiting response's send deadline, or a send timeout
-    /// from now (one that starts waiting after this look is found at the next, before
-    /// its deadline). `None`: nothing to look for.
+    /// Whether a connection shutting down `since` then has had a send timeout to drain
+    /// with nothing in flight (zero: never).
+    fn is_drained_too_long(&self, since: Option<Instant>, send_timeout: Duration) -> bool {
+        !send_timeout.is_zero()
+            && since.is_some_and(|since| since.elapsed() >= send_timeout)
+            && self.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// When to look again: at the idle deadline unless `shutting_down` (since then);
+    /// then at the drain's deadline, or a send timeout from now once it passed with requests
+    /// still in flight; and when `watch_room`, at the longest-waiting response's send
+    /// deadline, or a send timeout from now (one that starts waiting after this look is
+    /// found at the next, before its deadline). `None`: nothing to look for.
     fn next_look(
         &self,
         limits: &Limits,
-        shutting_down: bool,
+        shutting_down: Option<Instant>,
         watch_room: bool,
     ) -> Option<tokio::time::Instant> {
-        let idle = (!shutting_down).then(|| self.idle_deadline(limits.idle_timeout));
-        let room = (watch_room && !limits.send_timeout.is_zero()).then(|| {
-            let since = self.oldest_waiting().unwrap_or_else(Instant::now);
-            tokio::time::Instant::from_std(since + limits.send_timeout)
+        let send_timeout = (!limits.send_timeout.is_zero()).then_some(limits.send_timeout);
+        let idle = shutting_down
+            .is_none()
+            .then(|| self.idle_deadline(limits.idle_timeout));
+        let now = Instant::now();
+        let drain = send_timeout.zip(shutting_down).map(|(timeout, since)| {
+            let deadline = since + timeout;
+            if deadline > now {
+                deadline
+            } else {
+                now + timeout
+            }
         });
-        idle.into_iter().chain(room).min()
+        let room = send_timeout
+            .filter(|_| watch_room)
+            .map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
+        let soonest = drain.into_iter().chain(room).min();
+        idle.into_iter()
+            .chain(soonest.map(tokio::time::Instant::from_std))
+            .min()
     }
 
     fn idle_since(&self) -> Instant {
@@ -432,7 +455,9 @@ type Io = TokioIo<bodiless::Rewound<tokio_rustls::server::TlsStream<TcpStream>>>
 /// for [`Limits::idle_timeout`]; in the last two cases it is shut down gracefully. A
 /// connection with a response that waited [`Limits::send_timeout`] for room is dropped,
 /// shutting down or not (a graceful shutdown would wait for that response for ever),
-/// and its requests with it.
+/// and its requests with it; so is one still draining the send timeout after it began
+/// shutting down with nothing in flight (what is left is bytes its client does not take:
+/// over HTTP/2, the tail of a last frame h2 took beyond the stream's window).
 async fn drive<S>(
     serving: auto::Connection<'_, Io, S, TokioExecutor>,
     watched: &Connection,
@@ -450,7 +475,7 @@ async fn drive<S>(
     let peer = watched.peer;
     let activity = &watched.activity;
     tokio::pin!(serving);
-    let mut shutting_down = false;
+    let mut shutting_down: Option<Instant> = None;
     loop {
         let next_look = activity.next_look(&limits, shutting_down, watched.http2);
         let look = async {
@@ -462,23 +487,28 @@ async fn drive<S>(
         tokio::select! {
             result = serving.as_mut() => {
                 if let Err(error) = result {
+                    let shutting_down = shutting_down.is_some();
                     tracing::debug!(%peer, %error, shutting_down, "connection ended with an error");
                 }
                 return;
             }
-            _ = stop.wait_for(|stop| *stop), if !shutting_down => {
+            _ = stop.wait_for(|stop| *stop), if shutting_down.is_none() => {
                 serving.as_mut().graceful_shutdown();
-                shutting_down = true;
+                shutting_down = Some(Instant::now());
             }
             () = look => {
                 if activity.is_stalled(limits.send_timeout) {
                     tracing::debug!(%peer, "closing a connection whose client left a response waiting for room");
                     return;
                 }
-                if !shutting_down && activity.is_idle_for(limits.idle_timeout) {
+                if activity.is_drained_too_long(shutting_down, limits.send_timeout) {
+                    tracing::debug!(%peer, "closing a connection whose client does not take what is left to send");
+                    return;
+                }
+                if shutting_down.is_none() && activity.is_idle_for(limits.idle_timeout) {
                     tracing::debug!(%peer, "closing an idle connection");
                     serving.as_mut().graceful_shutdown();
-                    shutting_down = true;
+                    shutting_down = Some(Instant::now());
                 }
             }
         }
@@ -512,7 +542,7 @@ async fn respond<H: Handler>(
     connection: Arc<Connection>,
     shared: Arc<Shared<H>>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let mut active = Activity::begin(&connection);
+    let active = Activity::begin(&connection);
     let head_request = request.method() == http::Method::HEAD;
     let (response, unread, held) = match shared.in_flight.clone().try_acquire_owned() {
         Err(_) => {
@@ -532,10 +562,6 @@ async fn respond<H: Handler>(
         },
     };
     let response = to_hyper(response, head_request);
-    if connection.http2 && !hyper::body::Body::is_end_stream(response.body()) {
-        // Its first frame may already wait for a window the client never opens.
-        active.wait_for_room();
-    }
     Ok(response.map(|body| ResponseBody {
         body,
         unread,
@@ -659,10 +685,10 @@ impl hyper::body::Body for ResponseBody {
         let this = &mut *self;
         this.active.got_room();
         let polled = std::pin::Pin::new(&mut this.body).poll_frame(cx);
-        if this.active.connection.http2
-            && matches!(polled, std::task::Poll::Ready(Some(Ok(_))))
-            && !this.body.is_end_stream()
-        {
+        // hyper (1.12 on) asks for a frame before it waits for room, so a response waits
+        // only with a frame in hand, its last one too: hyper holds that until there is
+        // room for it, then drops the body.
+        if this.active.connection.http2 && matches!(polled, std::task::Poll::Ready(Some(Ok(_)))) {
             this.active.wait_for_room();
         }
         polled
