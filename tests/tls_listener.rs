@@ -1026,17 +1026,7 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
         "a client that stopped reading still holds its backend connection"
     );
     // Its place is freed as its connection ends, which the backend may see first.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut answer = gateway
-        .answer(Call::get("request.test", Offer::Nothing))
-        .await;
-    while answer.status == 503 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        answer = gateway
-            .answer(Call::get("request.test", Offer::Nothing))
-            .await;
-    }
-    assert_eq!(answer.status, 200);
+    assert_eq!(answered_once_freed(&gateway, false).await.status, 200);
     drop(stream);
 }
 
@@ -1044,36 +1034,19 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
 /// answers its pings) but never opens a stream's flow-control window: the listener
 /// watches such responses itself and closes the connection once one has waited the send
 /// timeout for room, so it lets go of its place among the requests in flight and its
-/// backend connection. A response that waits on its backend instead is not cut.
+/// backend connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http2_stream_whose_window_stays_shut_is_closed_after_the_send_timeout() {
-    const SEND_TIMEOUT: Duration = Duration::from_secs(2);
     let backend = HoldingBackend::start().await;
     let gateway = Gateway::serving(
         Limits {
-            send_timeout: SEND_TIMEOUT,
+            send_timeout: Duration::from_secs(5),
             max_requests_in_flight: 1,
             ..Limits::default()
         },
         forwarding(backend.url()),
     )
     .await;
-    // A chunk every 20 ms, read as it comes, for longer than the send timeout.
-    let (mut sender, conn) = http2_connection(gateway.addr).await;
-    let response = sender
-        .send_request(h2_get(gateway.addr, "/drip"))
-        .await
-        .unwrap();
-    let mut body = response.into_body();
-    let until = Instant::now() + SEND_TIMEOUT * 3 / 2;
-    while Instant::now() < until {
-        let frame = body.frame().await.unwrap().unwrap();
-        assert_eq!(frame.into_data().unwrap(), "drip\n");
-    }
-    assert!(!conn.is_finished());
-    drop((body, sender));
-    assert!(eventually(|| backend.open() == 0).await);
-    // A flood whose stream window the client never opens.
     let (mut sender, conn) = http2_connection(gateway.addr).await;
     let response = sender
         .send_request(h2_get(gateway.addr, "/flood"))
@@ -1097,37 +1070,51 @@ async fn an_http2_stream_whose_window_stays_shut_is_closed_after_the_send_timeou
         eventually(|| backend.open() == 0).await,
         "a stream that never got room still holds its backend connection"
     );
-    let answer = gateway
-        .answer(Call::get("request.test", Offer::Nothing).http2(true))
-        .await;
-    assert_eq!(answer.status, 200);
+    assert_eq!(answered_once_freed(&gateway, true).await.status, 200);
     drop(response);
+}
+
+/// A response that waits on its backend, not on its client, is not cut however long
+/// the backend takes between two pieces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_response_that_waits_on_its_backend_is_not_cut_by_the_send_timeout() {
+    let backend = HoldingBackend::start().await;
+    let gateway = Gateway::serving(
+        Limits {
+            send_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+        forwarding(backend.url()),
+    )
+    .await;
+    let (mut sender, conn) = http2_connection(gateway.addr).await;
+    let response = sender
+        .send_request(h2_get(gateway.addr, "/pause?ms=3000"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "before\nafter\n");
+    assert!(!conn.is_finished());
 }
 
 /// A response's last frame waits for room as well, and so does what h2 took beyond a
 /// stream's window once the response is gone: a client whose stream windows stay shut (0
 /// bytes) holds its place among the requests in flight until the send timeout closes its
-/// connection; one whose windows hold a byte frees it at once, and its idle connection,
-/// shut down gracefully, is closed a send timeout later instead of draining for ever.
+/// connection, whether it chose HTTP/2 by ALPN or spoke it without; one whose windows
+/// hold a byte frees its place at once, and its idle connection, shut down gracefully, is
+/// closed a send timeout later instead of draining for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_http2_response_that_never_gets_room_does_not_hold_its_connection() {
     let gateway = Gateway::start_with(Limits {
-        send_timeout: Duration::from_secs(2),
+        send_timeout: Duration::from_secs(5),
         idle_timeout: Duration::from_secs(1),
         max_requests_in_flight: 1,
         ..Limits::default()
     })
     .await;
-    for window in [0, 1] {
-        let stream = open(gateway.addr, "request.test", Offer::Nothing, b"h2")
-            .await
-            .unwrap();
-        let (mut sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .initial_stream_window_size(window)
-            .handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        let conn = tokio::spawn(conn);
+    for (window, alpn) in [(0, true), (0, false), (1, true)] {
+        let (mut sender, conn) = http2_with_window(gateway.addr, window, alpn).await;
         // The echo answers with the body it was sent.
         let post =
             http::Request::post(format!("https://request.test:{}/echo", gateway.addr.port()))
@@ -1148,14 +1135,78 @@ async fn a_small_http2_response_that_never_gets_room_does_not_hold_its_connectio
         }
         assert!(
             eventually(|| conn.is_finished()).await,
-            "a window of {window} bytes: the connection is still open"
+            "a window of {window} bytes (ALPN {alpn}): the connection is still open"
         );
-        let answer = gateway
-            .answer(Call::get("request.test", Offer::Nothing).http2(true))
-            .await;
-        assert_eq!(answer.status, 200);
+        assert_eq!(answered_once_freed(&gateway, true).await.status, 200);
         drop((response, sender));
     }
+}
+
+/// A client that reads a large response slowly, but reads it, is not cut: a body the
+/// policy answered with whole (one frame of 2 MiB) goes to hyper in pieces, so the
+/// request stays in flight until its last piece is taken, and no piece waits the send
+/// timeout, though the whole takes longer than the idle and send timeouts together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_of_a_large_http2_response_gets_all_of_it() {
+    let gateway = Gateway::start_with(Limits {
+        send_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let (mut sender, conn) = http2_with_window(gateway.addr, 64 * 1024, true).await;
+    let sent = binary(2 * MIB);
+    let post = http::Request::post(format!("https://request.test:{}/echo", gateway.addr.port()))
+        .body(Full::new(Bytes::from(sent.clone())))
+        .unwrap();
+    let mut body = sender.send_request(post).await.unwrap().into_body();
+    let mut read = Vec::new();
+    let start = Instant::now();
+    while let Some(frame) = body.frame().await {
+        read.extend_from_slice(&frame.unwrap().into_data().unwrap());
+        // About 64 KiB each 200 ms: 2 MiB in some 6 s.
+        if read.len() % (64 * 1024) < 16 * 1024 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(read == sent, "{} of {} bytes", read.len(), sent.len());
+    assert!(
+        start.elapsed() > Duration::from_secs(3),
+        "read too fast to show anything"
+    );
+    assert!(!conn.is_finished());
+}
+
+/// An HTTP/2 connection to request.test whose client opens `window` bytes of each
+/// stream's window and no more (none of the bodies it receives is read here), chosen by
+/// ALPN or, without `alpn`, spoken with no ALPN at all.
+async fn http2_with_window(
+    addr: std::net::SocketAddr,
+    window: u32,
+    alpn: bool,
+) -> Http2Client<Full<Bytes>> {
+    let protocols: &[&[u8]] = if alpn { &[b"h2"] } else { &[] };
+    let config = client_config(resolver(Offer::Nothing), Version::Tls13, protocols);
+    let stream = connect(addr, "request.test", config).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(window)
+        .handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    (sender, tokio::spawn(conn))
+}
+
+/// The answer to a GET once a place among the requests in flight is free again: it is
+/// freed as the connection that held it ends, which a test may see first.
+async fn answered_once_freed(gateway: &Gateway, http2: bool) -> Answer {
+    let call = || Call::get("request.test", Offer::Nothing).http2(http2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut answer = gateway.answer(call()).await;
+    while answer.status == 503 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = gateway.answer(call()).await;
+    }
+    answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

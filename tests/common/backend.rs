@@ -122,8 +122,9 @@ async fn echo(request: hyper::Request<Incoming>) -> Result<hyper::Response<Paylo
 /// A backend that counts its open connections, for tests that watch the gateway let go
 /// of abandoned requests: `/hold` reads the request body, then never answers; `/drip`
 /// answers at once with a body that never ends (a chunk every 20 ms); `/flood` with one
-/// that never ends either, 64 KiB chunks as fast as they are taken; anything else
-/// answers as [`EchoBackend`]'s echo does.
+/// that never ends either, 64 KiB chunks as fast as they are taken; `/pause?ms=N` with
+/// a line, then after N ms another, then the end; anything else answers as
+/// [`EchoBackend`]'s echo does.
 pub struct HoldingBackend {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
@@ -226,6 +227,23 @@ async fn hold(
             let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
             let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
             tokio::spawn(async move { while tx.send_data(chunk.clone()).await.is_ok() {} });
+            Ok(hyper::Response::new(Payload::streamed(body)))
+        }
+        "/pause" => {
+            // `?ms=N`: "before", a pause of N ms, "after", the end.
+            let pause = request
+                .uri()
+                .query()
+                .and_then(|query| query.strip_prefix("ms="))
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Duration::ZERO, Duration::from_millis);
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes, Infallible>::new(1);
+            tokio::spawn(async move {
+                if tx.send_data(Bytes::from_static(b"before\n")).await.is_ok() {
+                    tokio::time::sleep(pause).await;
+                    let _ = tx.send_data(Bytes::from_static(b"after\n")).await;
+                }
+            });
             Ok(hyper::Response::new(Payload::streamed(body)))
         }
         _ => echo(request).await,

@@ -90,7 +90,7 @@ struct LimitArgs {
     /// A connection whose client leaves what it is sent unacknowledged (or unsent behind
     /// a zero window) this long is closed: it stopped reading, or is gone (Linux:
     /// TCP_USER_TIMEOUT; a client that stops reading from Linux 5.11). Over HTTP/2, also
-    /// one with a response that waited this long for its flow-control window. 0: off.
+    /// one with a response whose next 16 KiB waited this long for its flow-control window.
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(Limits::default().send_timeout))]
     send_timeout: Seconds,
     /// A connection with no request in flight for this long is closed.

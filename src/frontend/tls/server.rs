@@ -164,8 +164,6 @@ fn http_builder(limits: &Limits) -> HttpBuilders {
 /// What every request of one connection shares.
 struct Connection {
     peer: SocketAddr,
-    /// Its responses are watched for a client that never makes room for them.
-    http2: bool,
     /// The `[[hostnames]]` entry the SNI selected.
     entry: Option<usize>,
     certificate: ClientCertificate,
@@ -182,10 +180,10 @@ struct Activity {
     waiting: Mutex<Waiting>,
 }
 
-/// HTTP/2 responses whose next frame waits for the client: hyper polls a body only when
-/// the stream's flow-control window has room, and a client that reads its connection
-/// (and answers pings) but never opens a stream's window is invisible to the kernel's
-/// `TCP_USER_TIMEOUT`. Only the waiting ones are listed, by a key of their own.
+/// HTTP/2 responses whose frame waits for the client: hyper takes a frame, then holds it
+/// until the stream's flow-control window has room, and a client that reads its
+/// connection (and answers pings) but never opens a stream's window is invisible to the
+/// kernel's `TCP_USER_TIMEOUT`. Only the waiting ones are listed, by a key of their own.
 #[derive(Debug, Default)]
 struct Waiting {
     next_key: u64,
@@ -203,10 +201,13 @@ impl Default for Activity {
 }
 
 impl Activity {
-    fn begin(connection: &Arc<Connection>) -> Active {
+    /// A request of `version` begins.
+    fn begin(connection: &Arc<Connection>, version: http::Version) -> Active {
         connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
         Active {
             connection: connection.clone(),
+            // By the request, not by ALPN: a client without ALPN may speak HTTP/2 too.
+            http2: version == http::Version::HTTP_2,
             waiting: None,
         }
     }
@@ -239,15 +240,14 @@ impl Activity {
     }
 
     /// When to look again: at the idle deadline unless `shutting_down` (since then);
-    /// then at the drain's deadline, or a send timeout from now once it passed with requests
-    /// still in flight; and when `watch_room`, at the longest-waiting response's send
-    /// deadline, or a send timeout from now (one that starts waiting after this look is
-    /// found at the next, before its deadline). `None`: nothing to look for.
+    /// then at the drain's deadline, or a send timeout from now once it passed with
+    /// requests still in flight; and at the longest-waiting response's send deadline, or a
+    /// send timeout from now (one that starts waiting after this look is found at the
+    /// next, before its deadline). `None`: nothing to look for.
     fn next_look(
         &self,
         limits: &Limits,
         shutting_down: Option<Instant>,
-        watch_room: bool,
     ) -> Option<tokio::time::Instant> {
         let send_timeout = (!limits.send_timeout.is_zero()).then_some(limits.send_timeout);
         let idle = shutting_down
@@ -262,9 +262,7 @@ impl Activity {
                 now + timeout
             }
         });
-        let room = send_timeout
-            .filter(|_| watch_room)
-            .map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
+        let room = send_timeout.map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
         let soonest = drain.into_iter().chain(room).min();
         idle.into_iter()
             .chain(soonest.map(tokio::time::Instant::from_std))
@@ -296,6 +294,8 @@ impl Activity {
 /// One request in flight; dropped with its response body (or when hyper gives up on it).
 struct Active {
     connection: Arc<Connection>,
+    /// Its response is watched for a client that never makes room for it.
+    http2: bool,
     /// Its key among the connection's [`Waiting`] responses while it is one.
     waiting: Option<u64>,
 }
@@ -394,7 +394,6 @@ async fn connection<H: Handler>(
     );
     let connection = Arc::new(Connection {
         peer,
-        http2,
         entry: shared.tls.entry(server_name.as_deref()),
         certificate,
         activity: Activity::default(),
@@ -477,7 +476,7 @@ async fn drive<S>(
     tokio::pin!(serving);
     let mut shutting_down: Option<Instant> = None;
     loop {
-        let next_look = activity.next_look(&limits, shutting_down, watched.http2);
+        let next_look = activity.next_look(&limits, shutting_down);
         let look = async {
             match next_look {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -542,7 +541,7 @@ async fn respond<H: Handler>(
     connection: Arc<Connection>,
     shared: Arc<Shared<H>>,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let active = Activity::begin(&connection);
+    let active = Activity::begin(&connection, request.version());
     let head_request = request.method() == http::Method::HEAD;
     let (response, unread, held) = match shared.in_flight.clone().try_acquire_owned() {
         Err(_) => {
@@ -564,6 +563,7 @@ async fn respond<H: Handler>(
     let response = to_hyper(response, head_request);
     Ok(response.map(|body| ResponseBody {
         body,
+        rest: Bytes::new(),
         unread,
         active,
         _held: held,
@@ -629,6 +629,8 @@ impl Refusal {
 /// client sees the response.
 struct ResponseBody {
     body: Payload,
+    /// What is left of a frame of `body` larger than [`PIECE_BYTES`].
+    rest: Bytes,
     /// Not read while the response goes out; then drained (see [`drain`]).
     unread: Option<Incoming>,
     /// Counts the request as in flight until its response is sent, and as waiting while
@@ -649,6 +651,14 @@ impl Drop for ResponseBody {
         }
     }
 }
+
+/// The most of a response body handed to hyper at once. hyper takes a body frame whole
+/// (a policy's answer, or a Lambda's, is one frame of up to 16 MiB) and drops the body
+/// after its last, so a large frame would end its request (its place in flight, and the
+/// idle clock's start) long before its bytes reach a slow client. In pieces of HTTP/2's
+/// default frame size a request lasts until hyper takes its last piece, and a piece that
+/// waits for room waits for at most this much of the client's reading.
+const PIECE_BYTES: usize = 16 * 1024;
 
 /// The most of a refused request's body that is read and dropped after the answer.
 const DRAIN_BYTES: usize = 256 * 1024;
@@ -682,24 +692,47 @@ impl hyper::body::Body for ResponseBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        use std::task::Poll;
         let this = &mut *self;
         this.active.got_room();
-        let polled = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        let polled = if this.rest.is_empty() {
+            match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_data() {
+                    Ok(mut data) => {
+                        if data.len() > PIECE_BYTES {
+                            this.rest = data.split_off(PIECE_BYTES);
+                        }
+                        hyper::body::Frame::data(data)
+                    }
+                    Err(frame) => frame,
+                }))),
+                other => other,
+            }
+        } else {
+            let piece = this.rest.split_to(this.rest.len().min(PIECE_BYTES));
+            Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))))
+        };
         // hyper (1.12 on) asks for a frame before it waits for room, so a response waits
         // only with a frame in hand, its last one too: hyper holds that until there is
         // room for it, then drops the body.
-        if this.active.connection.http2 && matches!(polled, std::task::Poll::Ready(Some(Ok(_)))) {
+        if this.active.http2 && matches!(polled, Poll::Ready(Some(Ok(_)))) {
             this.active.wait_for_room();
         }
         polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.rest.is_empty() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
+        let mut hint = self.body.size_hint();
+        let rest = self.rest.len() as u64;
+        if let Some(upper) = hint.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint.set_lower(hint.lower().saturating_add(rest));
+        hint
     }
 }
 

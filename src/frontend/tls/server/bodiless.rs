@@ -121,7 +121,7 @@ pub(super) async fn serve<H: Handler>(
                 return Ended::HandOver { read, served };
             }
         };
-        let active = Activity::begin(connection);
+        let active = Activity::begin(connection, http::Version::HTTP_11);
         let (response, _slot) = match shared.in_flight.clone().try_acquire_owned() {
             Err(_) => {
                 let limit = limits.max_requests_in_flight;
