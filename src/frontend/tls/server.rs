@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -186,8 +187,8 @@ struct Activity {
 /// kernel's `TCP_USER_TIMEOUT`. Only the waiting ones are listed, by a key of their own.
 #[derive(Debug, Default)]
 struct Waiting {
-    next_key: u64,
-    since: Vec<(u64, Instant)>,
+    last_key: u64,
+    since: Vec<(NonZeroU64, Instant)>,
 }
 
 impl Default for Activity {
@@ -297,7 +298,7 @@ struct Active {
     /// Its response is watched for a client that never makes room for it.
     http2: bool,
     /// Its key among the connection's [`Waiting`] responses while it is one.
-    waiting: Option<u64>,
+    waiting: Option<NonZeroU64>,
 }
 
 impl Active {
@@ -305,8 +306,8 @@ impl Active {
     fn wait_for_room(&mut self) {
         if self.waiting.is_none() {
             let mut waiting = self.connection.activity.waiting();
-            let key = waiting.next_key;
-            waiting.next_key += 1;
+            waiting.last_key += 1;
+            let key = NonZeroU64::new(waiting.last_key).unwrap_or(NonZeroU64::MIN);
             waiting.since.push((key, Instant::now()));
             self.waiting = Some(key);
         }
@@ -549,7 +550,7 @@ async fn respond<H: Handler>(
             let limit = shared.tls.limits().max_requests_in_flight;
             let message =
                 format!("too many requests in flight (limit {limit}); try again shortly\n");
-            (busy(&message), Some(request.into_body()), None)
+            (busy(&message), Some(Box::new(request.into_body())), None)
         }
         Ok(slot) => match gateway_request(request, &connection, &shared) {
             Ok((request, breach)) => {
@@ -557,13 +558,13 @@ async fn respond<H: Handler>(
                 let response = breached(response, &breach, connection.peer);
                 (response, None, Some((slot, breach)))
             }
-            Err(refusal) => (refusal.response, Some(refusal.unread), None),
+            Err(refusal) => (refusal.response, Some(Box::new(refusal.unread)), None),
         },
     };
     let response = to_hyper(response, head_request);
     Ok(response.map(|body| ResponseBody {
         body,
-        rest: Bytes::new(),
+        rest: None,
         unread,
         active,
         _held: held,
@@ -629,10 +630,13 @@ impl Refusal {
 /// client sees the response.
 struct ResponseBody {
     body: Payload,
-    /// What is left of a frame of `body` larger than [`PIECE_BYTES`].
-    rest: Bytes,
-    /// Not read while the response goes out; then drained (see [`drain`]).
-    unread: Option<Incoming>,
+    /// What is left of a frame of `body` larger than [`PIECE_BYTES`] (boxed, as
+    /// `unread`: few responses have one).
+    rest: Option<Box<Bytes>>,
+    /// Not read while the response goes out; then drained (see [`drain`]). Boxed: only
+    /// the listener's refusals have one, and every response's body is moved several
+    /// times on its way out.
+    unread: Option<Box<Incoming>>,
     /// Counts the request as in flight until its response is sent, and as waiting while
     /// hyper holds it for room.
     active: Active,
@@ -647,7 +651,7 @@ impl Drop for ResponseBody {
         if let (Some(unread), Ok(runtime)) =
             (self.unread.take(), tokio::runtime::Handle::try_current())
         {
-            runtime.spawn(drain(unread));
+            runtime.spawn(drain(*unread));
         }
     }
 }
@@ -695,22 +699,26 @@ impl hyper::body::Body for ResponseBody {
         use std::task::Poll;
         let this = &mut *self;
         this.active.got_room();
-        let polled = if this.rest.is_empty() {
-            match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+        let polled = match this.rest.as_deref_mut() {
+            Some(rest) => {
+                let piece = rest.split_to(rest.len().min(PIECE_BYTES));
+                if rest.is_empty() {
+                    this.rest = None;
+                }
+                Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))))
+            }
+            None => match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_data() {
                     Ok(mut data) => {
                         if data.len() > PIECE_BYTES {
-                            this.rest = data.split_off(PIECE_BYTES);
+                            this.rest = Some(Box::new(data.split_off(PIECE_BYTES)));
                         }
                         hyper::body::Frame::data(data)
                     }
                     Err(frame) => frame,
                 }))),
                 other => other,
-            }
-        } else {
-            let piece = this.rest.split_to(this.rest.len().min(PIECE_BYTES));
-            Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))))
+            },
         };
         // hyper (1.12 on) asks for a frame before it waits for room, so a response waits
         // only with a frame in hand, its last one too: hyper holds that until there is
@@ -722,12 +730,12 @@ impl hyper::body::Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty() && self.body.is_end_stream()
+        self.rest.is_none() && self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         let mut hint = self.body.size_hint();
-        let rest = self.rest.len() as u64;
+        let rest = self.rest.as_ref().map_or(0, |rest| rest.len() as u64);
         if let Some(upper) = hint.upper() {
             hint.set_upper(upper.saturating_add(rest));
         }
