@@ -128,11 +128,10 @@ pub struct Limits {
     /// cannot see an HTTP/2 client that reads its connection (and answers pings) but
     /// never opens a stream's window, so the listener watches HTTP/2 responses too: one
     /// whose next piece (at most 16 KiB) waited this long for room closes its
-    /// connection. nginx's
-    /// `send_timeout` (also 60 s) bounds such a stream too, resetting only it; hyper
-    /// offers no way to reset one stream from outside, so its connection goes. A
-    /// connection shutting down with nothing in flight that is still sending after this
-    /// long is closed as well. Zero turns all of these off.
+    /// connection. nginx's `send_timeout` (also 60 s) bounds such a stream too,
+    /// resetting only it; hyper offers no way to reset one stream from outside, so its
+    /// connection goes. A connection shutting down with nothing in flight that is still
+    /// sending after this long is closed as well. Zero turns all of these off.
     pub send_timeout: Duration,
     /// HTTP/2: concurrent requests per connection.
     pub max_concurrent_streams: u32,

@@ -146,7 +146,9 @@ fn http_builder(limits: &Limits) -> HttpBuilders {
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(limits.header_read_timeout)
-        // hyper refuses less than 8 KiB; the read buffer bounds the header block.
+        // hyper refuses less than 8 KiB; the read buffer bounds the header block. The
+        // write buffer too: how far a response's sending (in pieces, see PIECE_BYTES)
+        // runs ahead of its client before the request stops counting as in flight.
         .max_buf_size(limits.max_header_bytes.max(8192));
     builder
         .http2()
@@ -205,10 +207,11 @@ impl Activity {
     /// A request of `version` begins.
     fn begin(connection: &Arc<Connection>, version: http::Version) -> Active {
         connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        // By the request, not by ALPN: a client without ALPN may speak HTTP/2 too.
+        let http2 = version == http::Version::HTTP_2;
         Active {
             connection: connection.clone(),
-            // By the request, not by ALPN: a client without ALPN may speak HTTP/2 too.
-            http2: version == http::Version::HTTP_2,
+            http2,
             waiting: None,
         }
     }
@@ -242,13 +245,15 @@ impl Activity {
 
     /// When to look again: at the idle deadline unless `shutting_down` (since then);
     /// then at the drain's deadline, or a send timeout from now once it passed with
-    /// requests still in flight; and at the longest-waiting response's send deadline, or a
-    /// send timeout from now (one that starts waiting after this look is found at the
-    /// next, before its deadline). `None`: nothing to look for.
+    /// requests still in flight; and when `watch_room` (the connection may speak HTTP/2),
+    /// at the longest-waiting response's send deadline, or a send timeout from now (one
+    /// that starts waiting after this look is found at the next, before its deadline).
+    /// `None`: nothing to look for.
     fn next_look(
         &self,
         limits: &Limits,
         shutting_down: Option<Instant>,
+        watch_room: bool,
     ) -> Option<tokio::time::Instant> {
         let send_timeout = (!limits.send_timeout.is_zero()).then_some(limits.send_timeout);
         let idle = shutting_down
@@ -263,7 +268,9 @@ impl Activity {
                 now + timeout
             }
         });
-        let room = send_timeout.map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
+        let room = send_timeout
+            .filter(|_| watch_room)
+            .map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
         let soonest = drain.into_iter().chain(room).min();
         idle.into_iter()
             .chain(soonest.map(tokio::time::Instant::from_std))
@@ -306,7 +313,8 @@ impl Active {
     fn wait_for_room(&mut self) {
         if self.waiting.is_none() {
             let mut waiting = self.connection.activity.waiting();
-            waiting.last_key += 1;
+            // A u64 of keys is never used up; wrapping would still only reuse old ones.
+            waiting.last_key = waiting.last_key.wrapping_add(1).max(1);
             let key = NonZeroU64::new(waiting.last_key).unwrap_or(NonZeroU64::MIN);
             waiting.since.push((key, Instant::now()));
             self.waiting = Some(key);
@@ -420,6 +428,8 @@ async fn connection<H: Handler>(
             }
         }
     };
+    // HTTP/2 by ALPN, or maybe without it: responses may wait for room.
+    let watch_room = !std::ptr::eq(builder, &shared.http.http1);
     let io = TokioIo::new(bodiless::Rewound::new(read, stream));
     let respond = {
         let shared = shared.clone();
@@ -432,11 +442,12 @@ async fn connection<H: Handler>(
         // connection's task, and the box would cost more than it saves.
         let boxed = move |request| Box::pin(respond(request));
         let serving = builder.serve_connection(io, service_fn(boxed));
-        drive(serving, &watched, stop, limits).await;
+        drive(serving, &watched, watch_room, stop, limits).await;
     } else {
         drive(
             builder.serve_connection(io, service_fn(respond)),
             &watched,
+            watch_room,
             stop,
             limits,
         )
@@ -461,6 +472,7 @@ type Io = TokioIo<bodiless::Rewound<tokio_rustls::server::TlsStream<TcpStream>>>
 async fn drive<S>(
     serving: auto::Connection<'_, Io, S, TokioExecutor>,
     watched: &Connection,
+    watch_room: bool,
     mut stop: watch::Receiver<bool>,
     limits: Limits,
 ) where
@@ -477,7 +489,7 @@ async fn drive<S>(
     tokio::pin!(serving);
     let mut shutting_down: Option<Instant> = None;
     loop {
-        let next_look = activity.next_look(&limits, shutting_down);
+        let next_look = activity.next_look(&limits, shutting_down, watch_room);
         let look = async {
             match next_look {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -1047,6 +1059,95 @@ mod tests {
         };
         let out = to_hyper(response, false);
         assert!(out.extensions().get::<hyper::ext::ReasonPhrase>().is_none());
+    }
+
+    /// A response body of `payload` for an HTTP/2 request, and its connection.
+    fn http2_body(payload: Payload) -> (ResponseBody, Arc<Connection>) {
+        let connection = Arc::new(Connection {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            entry: None,
+            certificate: ClientCertificate::Absent,
+            activity: Activity::default(),
+        });
+        let body = ResponseBody {
+            body: payload,
+            rest: None,
+            unread: None,
+            active: Activity::begin(&connection, http::Version::HTTP_2),
+            _held: None,
+        };
+        (body, connection)
+    }
+
+    /// The next frame of a body whose frames are all at hand.
+    fn next(body: &mut ResponseBody) -> Option<hyper::body::Frame<Bytes>> {
+        use http_body_util::BodyExt as _;
+        body.frame()
+            .now_or_never()
+            .expect("at hand")
+            .map(|frame| frame.unwrap())
+    }
+
+    #[test]
+    fn a_whole_body_goes_out_in_pieces_each_waiting_for_room_until_asked_for_the_next() {
+        use hyper::body::Body as _;
+        let (mut body, connection) = http2_body(Payload::from(vec![7; 2 * PIECE_BYTES + 100]));
+        let waiting = || connection.activity.oldest_waiting().is_some();
+        for (left, piece) in [
+            (2 * PIECE_BYTES + 100, PIECE_BYTES),
+            (PIECE_BYTES + 100, PIECE_BYTES),
+            (100, 100),
+        ] {
+            assert_eq!(body.size_hint().exact(), Some(left as u64));
+            assert!(!body.is_end_stream());
+            let data = next(&mut body).unwrap().into_data().unwrap();
+            assert_eq!(data.len(), piece);
+            assert!(data.iter().all(|&b| b == 7));
+            assert!(waiting(), "a piece hyper holds waits for room");
+        }
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert!(next(&mut body).is_none());
+        assert!(!waiting(), "asked again: no longer waiting");
+        drop(body);
+        assert_eq!(connection.activity.in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_streamed_body_is_cut_only_past_a_piece_and_keeps_its_empty_frames_and_trailers() {
+        let (mut tx, stream) = http_body_util::channel::Channel::<Bytes, BoxError>::new(8);
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-done", HeaderValue::from_static("1"));
+        for frame in [
+            hyper::body::Frame::data(Bytes::from(vec![1; PIECE_BYTES])),
+            hyper::body::Frame::data(Bytes::from(vec![2; PIECE_BYTES + 1])),
+            hyper::body::Frame::data(Bytes::new()),
+            hyper::body::Frame::trailers(trailers.clone()),
+        ] {
+            assert!(tx.try_send(frame).is_ok());
+        }
+        drop(tx);
+        let (mut body, connection) = http2_body(Payload::streamed(stream));
+        let (mut data, mut ended_with) = (Vec::new(), None);
+        while let Some(frame) = next(&mut body) {
+            assert!(ended_with.is_none(), "a frame after the trailers");
+            match frame.into_data() {
+                Ok(bytes) => data.push((bytes.len(), bytes.first().copied())),
+                Err(frame) => ended_with = frame.into_trailers().ok(),
+            }
+        }
+        assert_eq!(ended_with, Some(trailers));
+        assert_eq!(
+            data,
+            [
+                (PIECE_BYTES, Some(1)),
+                (PIECE_BYTES, Some(2)),
+                (1, Some(2)),
+                (0, None)
+            ]
+        );
+        drop(body);
+        assert!(connection.activity.oldest_waiting().is_none());
     }
 
     #[test]
