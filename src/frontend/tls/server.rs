@@ -1,15 +1,15 @@
 //! The accept loop, one task per connection, and the request adapter.
 
+mod activity;
 mod bodiless;
+mod response_body;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU64;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,13 +21,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::CertificateDer;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 
+use self::activity::Activity;
+use self::response_body::ResponseBody;
 use super::request_body::{BodyBudget, BodyLimit, Breach, Guarded};
 use super::{ClientAuth, Handler, Limits, TlsSettings};
-use crate::body::{BoxError, Payload};
+use crate::body::Payload;
 use crate::cert::{self, CertError, Certificate};
 use crate::frontend::forwarded::CertificateHeaders;
 use crate::gateway::{ClientCertificate, GatewayRequest, GatewayResponse, request_authority};
@@ -171,177 +173,6 @@ struct Connection {
     entry: Option<usize>,
     certificate: ClientCertificate,
     activity: Activity,
-}
-
-/// Requests in flight on one connection (until their response body is sent), when
-/// the connection last became idle, for [`Limits::idle_timeout`], and since when its
-/// HTTP/2 responses have waited for room, for [`Limits::send_timeout`].
-#[derive(Debug)]
-struct Activity {
-    in_flight: AtomicUsize,
-    idle_since: Mutex<Instant>,
-    waiting: Mutex<Waiting>,
-}
-
-/// HTTP/2 responses whose frame waits for the client: hyper takes a frame, then holds it
-/// until the stream's flow-control window has room, and a client that reads its
-/// connection (and answers pings) but never opens a stream's window is invisible to the
-/// kernel's `TCP_USER_TIMEOUT`. Only the waiting ones are listed, by a key of their own.
-#[derive(Debug, Default)]
-struct Waiting {
-    last_key: u64,
-    since: Vec<(NonZeroU64, Instant)>,
-}
-
-impl Default for Activity {
-    fn default() -> Self {
-        Self {
-            in_flight: AtomicUsize::new(0),
-            idle_since: Mutex::new(Instant::now()),
-            waiting: Mutex::default(),
-        }
-    }
-}
-
-impl Activity {
-    /// A request of `version` begins.
-    fn begin(connection: &Arc<Connection>, version: http::Version) -> Active {
-        connection.activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        // By the request, not by ALPN: a client without ALPN may speak HTTP/2 too.
-        let http2 = version == http::Version::HTTP_2;
-        Active {
-            connection: connection.clone(),
-            http2,
-            waiting: None,
-        }
-    }
-
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
-        self.waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Since when the longest-waiting response has waited for room.
-    fn oldest_waiting(&self) -> Option<Instant> {
-        self.waiting().since.iter().map(|&(_, since)| since).min()
-    }
-
-    /// Whether a response has waited for room `send_timeout` or longer (zero: never).
-    fn is_stalled(&self, send_timeout: Duration) -> bool {
-        !send_timeout.is_zero()
-            && self
-                .oldest_waiting()
-                .is_some_and(|since| since.elapsed() >= send_timeout)
-    }
-
-    /// Whether a connection shutting down `since` then has had a send timeout to drain
-    /// with nothing in flight (zero: never).
-    fn is_drained_too_long(&self, since: Option<Instant>, send_timeout: Duration) -> bool {
-        !send_timeout.is_zero()
-            && since.is_some_and(|since| since.elapsed() >= send_timeout)
-            && self.in_flight.load(Ordering::SeqCst) == 0
-    }
-
-    /// When to look again: at the idle deadline unless `shutting_down` (since then);
-    /// then at the drain's deadline, or a send timeout from now once it passed with
-    /// requests still in flight; and when `watch_room` (the connection may speak HTTP/2),
-    /// at the longest-waiting response's send deadline, or a send timeout from now (one
-    /// that starts waiting after this look is found at the next, before its deadline).
-    /// `None`: nothing to look for.
-    fn next_look(
-        &self,
-        limits: &Limits,
-        shutting_down: Option<Instant>,
-        watch_room: bool,
-    ) -> Option<tokio::time::Instant> {
-        let send_timeout = (!limits.send_timeout.is_zero()).then_some(limits.send_timeout);
-        let idle = shutting_down
-            .is_none()
-            .then(|| self.idle_deadline(limits.idle_timeout));
-        let now = Instant::now();
-        let drain = send_timeout.zip(shutting_down).map(|(timeout, since)| {
-            let deadline = since + timeout;
-            if deadline > now {
-                deadline
-            } else {
-                now + timeout
-            }
-        });
-        let room = send_timeout
-            .filter(|_| watch_room)
-            .map(|timeout| self.oldest_waiting().unwrap_or(now) + timeout);
-        let soonest = drain.into_iter().chain(room).min();
-        idle.into_iter()
-            .chain(soonest.map(tokio::time::Instant::from_std))
-            .min()
-    }
-
-    fn idle_since(&self) -> Instant {
-        *self
-            .idle_since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn is_idle_for(&self, timeout: Duration) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0 && self.idle_since().elapsed() >= timeout
-    }
-
-    /// When to look again: the idle deadline, or a full timeout from now while busy.
-    fn idle_deadline(&self, timeout: Duration) -> tokio::time::Instant {
-        let from = if self.in_flight.load(Ordering::SeqCst) == 0 {
-            self.idle_since()
-        } else {
-            Instant::now()
-        };
-        tokio::time::Instant::from_std(from + timeout)
-    }
-}
-
-/// One request in flight; dropped with its response body (or when hyper gives up on it).
-struct Active {
-    connection: Arc<Connection>,
-    /// Its response is watched for a client that never makes room for it.
-    http2: bool,
-    /// Its key among the connection's [`Waiting`] responses while it is one.
-    waiting: Option<NonZeroU64>,
-}
-
-impl Active {
-    /// Hyper holds the response until the client makes room for its next frame.
-    fn wait_for_room(&mut self) {
-        if self.waiting.is_none() {
-            let mut waiting = self.connection.activity.waiting();
-            // A u64 of keys is never used up; wrapping would still only reuse old ones.
-            waiting.last_key = waiting.last_key.wrapping_add(1).max(1);
-            let key = NonZeroU64::new(waiting.last_key).unwrap_or(NonZeroU64::MIN);
-            waiting.since.push((key, Instant::now()));
-            self.waiting = Some(key);
-        }
-    }
-
-    /// Hyper asked for the next frame: the client made room.
-    fn got_room(&mut self) {
-        if let Some(key) = self.waiting.take() {
-            let mut waiting = self.connection.activity.waiting();
-            if let Some(at) = waiting.since.iter().position(|&(k, _)| k == key) {
-                waiting.since.swap_remove(at);
-            }
-        }
-    }
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        self.got_room();
-        let activity = &self.connection.activity;
-        *activity
-            .idle_since
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
-        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 async fn connection<H: Handler>(
@@ -634,125 +465,6 @@ struct Refusal {
 impl Refusal {
     fn with_body(response: GatewayResponse, unread: Incoming) -> Box<Self> {
         Box::new(Self { response, unread })
-    }
-}
-
-/// The response body, holding on to an unread request body until the response is
-/// sent: dropping an HTTP/2 request stream earlier resets it (`CANCEL`) before the
-/// client sees the response.
-struct ResponseBody {
-    body: Payload,
-    /// What is left of a frame of `body` larger than [`PIECE_BYTES`] (boxed, as
-    /// `unread`: few responses have one).
-    rest: Option<Box<Bytes>>,
-    /// Not read while the response goes out; then drained (see [`drain`]). Boxed: only
-    /// the listener's refusals have one, and every response's body is moved several
-    /// times on its way out.
-    unread: Option<Box<Incoming>>,
-    /// Counts the request as in flight until its response is sent, and as waiting while
-    /// hyper holds it for room.
-    active: Active,
-    /// The request's place among [`Limits::max_requests_in_flight`] and its bytes of
-    /// [`Limits::max_buffered_body_bytes`] (a policy may answer with the body it read),
-    /// until the response is sent; `None` for the listener's own answers.
-    _held: Option<(OwnedSemaphorePermit, Arc<Breach>)>,
-}
-
-impl Drop for ResponseBody {
-    fn drop(&mut self) {
-        if let (Some(unread), Ok(runtime)) =
-            (self.unread.take(), tokio::runtime::Handle::try_current())
-        {
-            runtime.spawn(drain(*unread));
-        }
-    }
-}
-
-/// The most of a response body handed to hyper at once. hyper takes a body frame whole
-/// (a policy's answer, or a Lambda's, is one frame of up to 16 MiB) and drops the body
-/// after its last, so a large frame would end its request (its place in flight, and the
-/// idle clock's start) long before its bytes reach a slow client. In pieces of HTTP/2's
-/// default frame size a request lasts until hyper takes its last piece, and a piece that
-/// waits for room waits for at most this much of the client's reading.
-const PIECE_BYTES: usize = 16 * 1024;
-
-/// The most of a refused request's body that is read and dropped after the answer.
-const DRAIN_BYTES: usize = 256 * 1024;
-/// How long a refused request's body is read after the answer, at most.
-const DRAIN_TIME: Duration = Duration::from_secs(1);
-
-/// Reads what is left of a refused request's body, within [`DRAIN_BYTES`] and
-/// [`DRAIN_TIME`]. The answer's last frame may still be queued when the response body
-/// is dropped; a reset of the request stream then could overtake it (curl: "Stream error
-/// in the HTTP/2 framing layer" instead of the 413). A small body ends its stream
-/// cleanly this way; a large one is still cut off, long after the answer left.
-async fn drain(mut body: Incoming) {
-    use http_body_util::BodyExt as _;
-    let mut read = 0;
-    let _ = tokio::time::timeout(DRAIN_TIME, async {
-        while let Some(Ok(frame)) = body.frame().await {
-            read += frame.data_ref().map_or(0, Bytes::len);
-            if read > DRAIN_BYTES {
-                return;
-            }
-        }
-    })
-    .await;
-}
-
-impl hyper::body::Body for ResponseBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
-        use std::task::Poll;
-        let this = &mut *self;
-        this.active.got_room();
-        let polled = match this.rest.as_deref_mut() {
-            Some(rest) => {
-                let piece = rest.split_to(rest.len().min(PIECE_BYTES));
-                if rest.is_empty() {
-                    this.rest = None;
-                }
-                Poll::Ready(Some(Ok(hyper::body::Frame::data(piece))))
-            }
-            None => match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(match frame.into_data() {
-                    Ok(mut data) => {
-                        if data.len() > PIECE_BYTES {
-                            this.rest = Some(Box::new(data.split_off(PIECE_BYTES)));
-                        }
-                        hyper::body::Frame::data(data)
-                    }
-                    Err(frame) => frame,
-                }))),
-                other => other,
-            },
-        };
-        // hyper (1.12 on) asks for a frame before it waits for room, so a response waits
-        // only with a frame in hand, its last one too: hyper holds that until there is
-        // room for it, then drops the body.
-        if this.active.http2 && matches!(polled, Poll::Ready(Some(Ok(_)))) {
-            this.active.wait_for_room();
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.rest.is_none() && self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        let mut hint = self.body.size_hint();
-        let rest = self.rest.as_ref().map_or(0, |rest| rest.len() as u64);
-        if let Some(upper) = hint.upper() {
-            hint.set_upper(upper.saturating_add(rest));
-        }
-        hint.set_lower(hint.lower().saturating_add(rest));
-        hint
     }
 }
 
@@ -1059,95 +771,6 @@ mod tests {
         };
         let out = to_hyper(response, false);
         assert!(out.extensions().get::<hyper::ext::ReasonPhrase>().is_none());
-    }
-
-    /// A response body of `payload` for an HTTP/2 request, and its connection.
-    fn http2_body(payload: Payload) -> (ResponseBody, Arc<Connection>) {
-        let connection = Arc::new(Connection {
-            peer: "127.0.0.1:1".parse().unwrap(),
-            entry: None,
-            certificate: ClientCertificate::Absent,
-            activity: Activity::default(),
-        });
-        let body = ResponseBody {
-            body: payload,
-            rest: None,
-            unread: None,
-            active: Activity::begin(&connection, http::Version::HTTP_2),
-            _held: None,
-        };
-        (body, connection)
-    }
-
-    /// The next frame of a body whose frames are all at hand.
-    fn next(body: &mut ResponseBody) -> Option<hyper::body::Frame<Bytes>> {
-        use http_body_util::BodyExt as _;
-        body.frame()
-            .now_or_never()
-            .expect("at hand")
-            .map(|frame| frame.unwrap())
-    }
-
-    #[test]
-    fn a_whole_body_goes_out_in_pieces_each_waiting_for_room_until_asked_for_the_next() {
-        use hyper::body::Body as _;
-        let (mut body, connection) = http2_body(Payload::from(vec![7; 2 * PIECE_BYTES + 100]));
-        let waiting = || connection.activity.oldest_waiting().is_some();
-        for (left, piece) in [
-            (2 * PIECE_BYTES + 100, PIECE_BYTES),
-            (PIECE_BYTES + 100, PIECE_BYTES),
-            (100, 100),
-        ] {
-            assert_eq!(body.size_hint().exact(), Some(left as u64));
-            assert!(!body.is_end_stream());
-            let data = next(&mut body).unwrap().into_data().unwrap();
-            assert_eq!(data.len(), piece);
-            assert!(data.iter().all(|&b| b == 7));
-            assert!(waiting(), "a piece hyper holds waits for room");
-        }
-        assert!(body.is_end_stream());
-        assert_eq!(body.size_hint().exact(), Some(0));
-        assert!(next(&mut body).is_none());
-        assert!(!waiting(), "asked again: no longer waiting");
-        drop(body);
-        assert_eq!(connection.activity.in_flight.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn a_streamed_body_is_cut_only_past_a_piece_and_keeps_its_empty_frames_and_trailers() {
-        let (mut tx, stream) = http_body_util::channel::Channel::<Bytes, BoxError>::new(8);
-        let mut trailers = http::HeaderMap::new();
-        trailers.insert("x-done", HeaderValue::from_static("1"));
-        for frame in [
-            hyper::body::Frame::data(Bytes::from(vec![1; PIECE_BYTES])),
-            hyper::body::Frame::data(Bytes::from(vec![2; PIECE_BYTES + 1])),
-            hyper::body::Frame::data(Bytes::new()),
-            hyper::body::Frame::trailers(trailers.clone()),
-        ] {
-            assert!(tx.try_send(frame).is_ok());
-        }
-        drop(tx);
-        let (mut body, connection) = http2_body(Payload::streamed(stream));
-        let (mut data, mut ended_with) = (Vec::new(), None);
-        while let Some(frame) = next(&mut body) {
-            assert!(ended_with.is_none(), "a frame after the trailers");
-            match frame.into_data() {
-                Ok(bytes) => data.push((bytes.len(), bytes.first().copied())),
-                Err(frame) => ended_with = frame.into_trailers().ok(),
-            }
-        }
-        assert_eq!(ended_with, Some(trailers));
-        assert_eq!(
-            data,
-            [
-                (PIECE_BYTES, Some(1)),
-                (PIECE_BYTES, Some(2)),
-                (1, Some(2)),
-                (0, None)
-            ]
-        );
-        drop(body);
-        assert!(connection.activity.oldest_waiting().is_none());
     }
 
     #[test]
