@@ -117,7 +117,7 @@ impl Activity {
             .min()
     }
 
-    pub(super) fn idle_since(&self) -> Instant {
+    fn idle_since(&self) -> Instant {
         *self
             .idle_since
             .lock()
@@ -141,7 +141,7 @@ impl Activity {
 
 /// One request in flight; dropped with its response body (or when hyper gives up on it).
 pub(super) struct Active {
-    pub(super) connection: Arc<Connection>,
+    connection: Arc<Connection>,
     /// Its response is watched for a client that never makes room for it.
     pub(super) http2: bool,
     /// Its key among the connection's [`Waiting`] responses while it is one.
