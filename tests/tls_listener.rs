@@ -1017,16 +1017,8 @@ async fn a_client_that_stops_reading_is_closed_after_the_send_timeout() {
     let refused = gateway
         .answer(Call::get("request.test", Offer::Nothing))
         .await;
-    assert_busy(
-        &refused,
-        "too many requests in flight (limit 1); try again shortly\n",
-    );
-    assert!(
-        eventually(|| backend.open() == 0).await,
-        "a client that stopped reading still holds its backend connection"
-    );
-    // Its place is freed as its connection ends, which the backend may see first.
-    assert_eq!(answered_once_freed(&gateway, false).await.status, 200);
+    assert_busy(&refused, BUSY_AT_ONE);
+    assert_let_go(&gateway, &backend, false).await;
     drop(stream);
 }
 
@@ -1058,19 +1050,12 @@ async fn an_http2_stream_whose_window_stays_shut_is_closed_after_the_send_timeou
     let refused = gateway
         .answer(Call::get("request.test", Offer::Nothing).http2(true))
         .await;
-    assert_busy(
-        &refused,
-        "too many requests in flight (limit 1); try again shortly\n",
-    );
+    assert_busy(&refused, BUSY_AT_ONE);
     assert!(
         eventually(|| conn.is_finished()).await,
         "the connection of a stream that never got room is still open"
     );
-    assert!(
-        eventually(|| backend.open() == 0).await,
-        "a stream that never got room still holds its backend connection"
-    );
-    assert_eq!(answered_once_freed(&gateway, true).await.status, 200);
+    assert_let_go(&gateway, &backend, true).await;
     drop(response);
 }
 
@@ -1126,10 +1111,7 @@ async fn a_small_http2_response_that_never_gets_room_does_not_hold_its_connectio
             .answer(Call::get("request.test", Offer::Nothing).http2(true))
             .await;
         if window == 0 {
-            assert_busy(
-                &next,
-                "too many requests in flight (limit 1); try again shortly\n",
-            );
+            assert_busy(&next, BUSY_AT_ONE);
         } else {
             assert_eq!(next.status, 200);
         }
@@ -1194,6 +1176,20 @@ async fn http2_with_window(
         .await
         .unwrap();
     (sender, tokio::spawn(conn))
+}
+
+/// The listener's refusal when its one place for a request in flight is taken.
+const BUSY_AT_ONE: &str = "too many requests in flight (limit 1); try again shortly\n";
+
+/// A held request let go: its backend connection closed, and its place among the
+/// requests in flight free again for a GET (over HTTP/2 when `http2`); the place is
+/// freed as the connection that held it ends, which the backend may see first.
+async fn assert_let_go(gateway: &Gateway, backend: &HoldingBackend, http2: bool) {
+    assert!(
+        eventually(|| backend.open() == 0).await,
+        "the request let go still holds its backend connection"
+    );
+    assert_eq!(answered_once_freed(gateway, http2).await.status, 200);
 }
 
 /// The answer to a GET once a place among the requests in flight is free again: it is
