@@ -2,7 +2,7 @@
 //! for `XDocument` in expressions (so both accept and refuse the same documents).
 //!
 //! The reader refuses DTDs (no entity expansion), unknown entities, mismatched end
-//! tags, repeated attributes and nesting deeper than [`MAX_DEPTH`]; it keeps open
+//! tags, repeated attributes and nesting deeper than `MAX_DEPTH` (64); it keeps open
 //! elements on a stack, so it does not recurse while reading. As .NET's readers with
 //! default settings, it drops whitespace-only text between markup (`XDocument.Parse`'s
 //! `LoadOptions.None`), reads `\r\n` and a lone `\r` as `\n`, and normalises attribute

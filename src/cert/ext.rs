@@ -72,7 +72,7 @@ pub(crate) fn general_names(value: &[u8]) -> Vec<AltName> {
 }
 
 /// `OtherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }` (implicitly
-/// tagged [0], so `content` is the inside of the SEQUENCE). `Ok(None)`: not a UPN.
+/// tagged \[0\], so `content` is the inside of the SEQUENCE). `Ok(None)`: not a UPN.
 ///
 /// The UPN is meant to be a UTF8String, but Windows (`CertGetNameString`) decodes it as
 /// any string type, and some issuers write an IA5String: APIM's `GetNameInfo(UpnName)`

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 pub use echo::EchoBackend;
 pub use pki::{DemoPki, Issued, make_ca, make_end_entity};
 
-/// A hidden file that marks a folder as the demo's own, so that [`write`] never
+/// A hidden file that marks a folder as the demo's own, so that [`write()`] never
 /// overwrites a folder it did not create.
 const MARKER: &str = ".certgate-demo";
 

@@ -1,6 +1,6 @@
 //! Forwarding a request to the backend (`forward-request`).
 //!
-//! Plain-HTTP backends at HTTP/1.1 get certgate's own client ([`h1`]), on the request's
+//! Plain-HTTP backends at HTTP/1.1 get certgate's own client (`h1`), on the request's
 //! task; the rest one hyper client per HTTP-version setting, built once and shared, over
 //! rustls with the public web roots plus the deployment's extra backend CAs. Bodies
 //! stream in both directions; the response is read whole (bounded) only when the caller

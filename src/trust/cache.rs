@@ -16,7 +16,7 @@ const SHARDS: usize = 16;
 
 /// A bounded, thread-safe cache of verdicts.
 ///
-/// * **Key**: the presented chain by SHA-256 ([`Chain`]: the fingerprints of the leaf
+/// * **Key**: the presented chain by SHA-256 (`Chain`: the fingerprints of the leaf
 ///   and of the set of distinct intermediates, sorted), the store's
 ///   [`TrustStore::generation`] and the [`Revocation`] mode. `Verify()` sees the
 ///   intermediates as that same sorted set, so reordering or repeating them yields the

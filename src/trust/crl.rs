@@ -166,7 +166,7 @@ pub enum CrlFileError {
 }
 
 /// The DER CRLs of a `crl/` file, as the store and `certgate trust ls` both read them:
-/// the whole file when it is DER ([`is_der_file`]; shared rather than copied: a CRL of a
+/// the whole file when it is DER (`is_der_file`; shared rather than copied: a CRL of a
 /// million entries is about 40 MB), else each of its `X509 CRL` PEM blocks (other
 /// blocks skipped). A file that is neither comes whole, for the CRL parser to say what
 /// is wrong with it.

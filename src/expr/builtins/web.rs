@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 /// `WebUtility.UrlEncode`: letters, digits and `-_.!*()` stay, a space becomes `+`,
 /// every other UTF-8 byte `%XX` in upper case
-/// (https://learn.microsoft.com/dotnet/api/system.net.webutility.urlencode).
+/// (<https://learn.microsoft.com/dotnet/api/system.net.webutility.urlencode>).
 pub(crate) fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -77,7 +77,7 @@ pub(crate) fn url_decode(s: &str, plus: bool) -> String {
 /// `WebUtility.HtmlEncode`: `< > & " '` as entities, the characters U+00A0 to U+00FF
 /// and those outside the BMP as decimal references
 /// (.NET's `WebUtility.HtmlEncode` source, "HtmlEncode" in
-/// https://github.com/dotnet/runtime/blob/main/src/libraries/System.Private.CoreLib/src/System/Net/WebUtility.cs).
+/// <https://github.com/dotnet/runtime/blob/main/src/libraries/System.Private.CoreLib/src/System/Net/WebUtility.cs>).
 pub(crate) fn html_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

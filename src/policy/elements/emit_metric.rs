@@ -18,7 +18,7 @@ pub struct EmitMetric {
     pub namespace: String,
     /// A number (checked at load when literal); default 1.
     pub value: Param<String>,
-    /// 1 to [`MAX_DIMENSIONS`].
+    /// 1 to `MAX_DIMENSIONS` (10).
     pub dimensions: Vec<Dimension>,
 }
 

@@ -27,7 +27,7 @@ pub enum IssuerKey {
     /// Base64 text (HMAC secret) or `n`/`e`, decoded at load.
     Inline(SigningKeyHandle),
     /// `certificate-id`: the public key of `certificates/<id>.pem`, resolved when the
-    /// deployment loads ([`crate::policy::resolve_certificate_keys`]; a missing or unusable
+    /// deployment loads (`resolve_certificate_keys`; a missing or unusable
     /// certificate is a load error). Unresolved (a document parsed on its own), it is no key.
     Certificate {
         kid: Option<String>,

@@ -27,8 +27,8 @@ pub(super) struct ResponseBody {
     /// Counts the request as in flight until its response is sent, and as waiting while
     /// hyper holds it for room.
     pub(super) active: Active,
-    /// The request's place among [`Limits::max_requests_in_flight`] and its bytes of
-    /// [`Limits::max_buffered_body_bytes`] (a policy may answer with the body it read),
+    /// The request's place among [`Limits::max_requests_in_flight`](crate::frontend::tls::Limits::max_requests_in_flight) and its bytes of
+    /// [`Limits::max_buffered_body_bytes`](crate::frontend::tls::Limits::max_buffered_body_bytes) (a policy may answer with the body it read),
     /// until the response is sent; `None` for the listener's own answers.
     pub(super) _held: Option<(OwnedSemaphorePermit, Arc<Breach>)>,
 }
