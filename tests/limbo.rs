@@ -27,7 +27,10 @@ use std::process::Command;
 
 use certgate::cert::decode_chain;
 use certgate::files::SourceFile;
-use certgate::trust::{Purpose, Revocation, TrustStore, Verification};
+use certgate::trust::{
+    Checks, Diagnostic, MAX_PRESENTED_INTERMEDIATES, Purpose, Revocation, Severity, TrustStore,
+    Verification,
+};
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -171,8 +174,24 @@ fn default_time() -> OffsetDateTime {
     time::macros::datetime!(2026-06-29 00:00 UTC)
 }
 
+/// Where a case's untrusted intermediates go.
+#[derive(Clone, Copy)]
+enum Intermediates {
+    /// Presented by the client after its certificate, as the suite means them.
+    Presented,
+    /// Deployed under `ca/intermediate/` of a store loaded so, the client presenting its
+    /// certificate alone.
+    Deployed(Checks),
+}
+
 /// What certgate decides for an applicable case.
 fn run(case: &Case) -> Verification {
+    run_with(case, Intermediates::Presented).0
+}
+
+/// [`run`] with the intermediates where `intermediates` says, and the errors of the
+/// store's load and of its checks on first use.
+fn run_with(case: &Case, intermediates: Intermediates) -> (Verification, Vec<Diagnostic>) {
     let file = |path: String, pem: &String| SourceFile::new(path, pem.as_bytes());
     let mut files: Vec<SourceFile> = Vec::new();
     for (i, pem) in case.trusted_certs.iter().enumerate() {
@@ -181,13 +200,37 @@ fn run(case: &Case) -> Verification {
     for (i, pem) in case.crls.iter().enumerate() {
         files.push(file(format!("crl/{i}.pem"), pem));
     }
+    let (checks, presented) = match intermediates {
+        Intermediates::Presented => (Checks::Now, &case.untrusted_intermediates[..]),
+        Intermediates::Deployed(checks) => {
+            for (i, pem) in case.untrusted_intermediates.iter().enumerate() {
+                files.push(file(format!("ca/intermediate/{i}.pem"), pem));
+            }
+            (checks, &[][..])
+        }
+    };
     let time = match &case.validation_time {
         Some(t) => OffsetDateTime::parse(t, &Rfc3339).expect("the suite's RFC 3339 time"),
         None => default_time(),
     };
-    let (store, _) = TrustStore::from_files(&files, time);
+    let (store, mut errors) = TrustStore::from_files_with(&files, time, checks);
+    let verification = verify(case, &store, presented, time);
+    // Then every intermediate checked (those the chain did not reach, on first use), for
+    // all the errors of the load.
+    store.intermediates();
+    errors.extend(store.checked_on_first_use());
+    errors.retain(|d| d.severity == Severity::Error);
+    (verification, errors)
+}
+
+fn verify(
+    case: &Case,
+    store: &TrustStore,
+    intermediates: &[String],
+    time: OffsetDateTime,
+) -> Verification {
     let presented = std::iter::once(&case.peer_certificate)
-        .chain(&case.untrusted_intermediates)
+        .chain(intermediates)
         .map(|pem| format!("{}\n", pem.trim_end()))
         .collect::<String>();
     let mut chain = match decode_chain(presented.as_bytes()) {
@@ -523,6 +566,64 @@ fn x509_limbo_cases_that_apply_to_verify_agree_or_are_listed() {
         unexpected.join("\n")
     );
     assert_eq!(ran_listed, listed.len());
+}
+
+/// The suite's chains with their intermediates deployed in the store rather than
+/// presented: checked at load or when a chain first reaches them, the store decides
+/// alike (verdict and explanation, and the same errors in the end); and it decides as
+/// when the client presents them, but where the store refuses an intermediate (an error
+/// of its load) or there are more than a client may present
+/// ([`MAX_PRESENTED_INTERMEDIATES`]). So the store hands webpki every intermediate a
+/// path could use, however few it checks.
+#[test]
+fn limbo_intermediates_deployed_in_the_store_decide_as_presented_and_alike_checked_now_or_on_first_use()
+ {
+    let suite: Suite = read_gz("limbo.json.gz");
+    let (mut compared, mut refused, mut too_many) = (0, 0, 0);
+    let mut differ = Vec::new();
+    for case in &suite.testcases {
+        if classify(case).is_err() || case.untrusted_intermediates.is_empty() {
+            continue;
+        }
+        let (at_load, load_errors) = run_with(case, Intermediates::Deployed(Checks::Now));
+        let (on_first_use, first_use_errors) =
+            run_with(case, Intermediates::Deployed(Checks::OnFirstUse));
+        assert_eq!(at_load, on_first_use, "{}", case.id);
+        let paths = |errors: &[Diagnostic]| {
+            let mut paths: Vec<String> = errors.iter().map(|d| d.path.clone()).collect();
+            paths.sort();
+            paths
+        };
+        assert_eq!(paths(&load_errors), paths(&first_use_errors), "{}", case.id);
+        if load_errors
+            .iter()
+            .any(|d| d.path.starts_with("ca/intermediate/"))
+        {
+            refused += 1;
+            continue;
+        }
+        if case.untrusted_intermediates.len() > MAX_PRESENTED_INTERMEDIATES {
+            too_many += 1;
+            continue;
+        }
+        compared += 1;
+        let presented = run(case);
+        if presented.verdict != at_load.verdict {
+            differ.push(format!(
+                "{}: presented {:?}, deployed {:?} ({})",
+                case.id,
+                presented.verdict,
+                at_load.verdict,
+                at_load.detail.unwrap_or_default()
+            ));
+        }
+    }
+    eprintln!(
+        "limbo with deployed intermediates: {compared} compared with presented, {refused} with an \
+         intermediate the store refuses, {too_many} with more than a client may present"
+    );
+    assert!(compared > 100, "{compared} cases compared");
+    assert_eq!(differ, Vec::<String>::new());
 }
 
 /// Every certificate of the suite (trusted, intermediate and peer: about 30,000, some

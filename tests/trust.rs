@@ -729,6 +729,143 @@ fn uploaded_certificates_are_indexed_by_the_sha1_their_bundle_states_and_checked
     assert!(eager.uploaded().get("liar").is_some());
 }
 
+/// Checked on first use (a function's cold start), an intermediate is checked when a
+/// chain first reaches its name: until then its diagnostics are not made, those of the
+/// load are then reported and logged, and every verdict is the one of a store checked at
+/// load. Intermediates no chain reached stay unchecked; checking them all reports the
+/// rest of the load's diagnostics.
+#[test]
+fn intermediates_checked_on_first_use_are_checked_when_a_chain_reaches_their_name() {
+    let pki = pki();
+    let other = pki.root.intermediate("Contoso Other CA");
+    let expired = pki.root.intermediate_with(
+        "Contoso Expired CA",
+        key(&rcgen::PKCS_ECDSA_P256_SHA256),
+        |p| p.not_after = at(2026, 2, 1),
+    );
+    let not_a_ca = pki.root.intermediate_with(
+        "Contoso Not A CA",
+        key(&rcgen::PKCS_ECDSA_P256_SHA256),
+        |p| p.is_ca = IsCa::ExplicitNoCa,
+    );
+    let files = [
+        pki.files.clone(),
+        vec![
+            file("ca/intermediate/other.pem", other.pem()),
+            file("ca/intermediate/expired.pem", expired.pem()),
+            file("ca/intermediate/not-a-ca.pem", not_a_ca.pem()),
+        ],
+    ]
+    .concat();
+    let (eager, at_load) = load(&files);
+    let of_path = |diagnostics: &[Diagnostic], path: &str| -> Vec<Diagnostic> {
+        diagnostics
+            .iter()
+            .filter(|d| d.path == path)
+            .cloned()
+            .collect()
+    };
+    let paths =
+        ["other.pem", "expired.pem", "not-a-ca.pem"].map(|p| format!("ca/intermediate/{p}"));
+    for path in &paths {
+        assert!(!of_path(&at_load, path).is_empty(), "{path}: {at_load:#?}");
+    }
+    assert_eq!(of_kinds(&at_load, &[DiagnosticKind::NotACa]).len(), 1);
+    assert_eq!(of_kinds(&at_load, &[DiagnosticKind::ExpiredCa]).len(), 1);
+
+    let (store, diagnostics) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    for path in &paths {
+        assert_eq!(of_path(&diagnostics, path), [], "{path}");
+    }
+    // The sample CAs load as they always did; the issuing CA's chain reaches no other.
+    answers_as_the_sample_pki(&pki, &store, &without(&diagnostics, &paths));
+    assert_eq!(store.checked_on_first_use(), []);
+
+    // A chain through the CA without a CRL: its check, its missing CRL, reported then.
+    let client = other.leaf("client", 11);
+    for mode in [Revocation::Check, Revocation::NoCheck] {
+        assert_eq!(
+            verify(&store, &client, &[], mode),
+            verify(&eager, &client, &[], mode)
+        );
+    }
+    assert_eq!(
+        verify(&store, &client, &[], Revocation::Check),
+        invalid(Reason::RevocationUnknown)
+    );
+    assert_eq!(store.checked_on_first_use(), of_path(&at_load, &paths[0]));
+
+    // An expired CA and a leaf under ca/intermediate fail their chains as at load.
+    let under_expired = expired.leaf("client", 12);
+    let under_leaf = not_a_ca.leaf("client", 13);
+    for leaf in [&under_expired, &under_leaf] {
+        let lazy = store.verify_explained(&cert(leaf), &[], now(), Revocation::NoCheck);
+        let checked = eager.verify_explained(&cert(leaf), &[], now(), Revocation::NoCheck);
+        assert_eq!(lazy, checked);
+        assert!(!lazy.verdict.is_valid());
+    }
+    let mut reported = store.checked_on_first_use();
+    let mut expected: Vec<Diagnostic> = paths.iter().flat_map(|p| of_path(&at_load, p)).collect();
+    reported.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    expected.sort_by(|a, b| (&a.path, &a.message).cmp(&(&b.path, &b.message)));
+    assert_eq!(reported, expected);
+    // Nothing is checked twice.
+    assert_eq!(store.intermediates().len(), eager.intermediates().len());
+    assert_eq!(store.checked_on_first_use().len(), expected.len());
+}
+
+/// A chain reaches only the intermediates its names lead to: one of another name is
+/// never checked, so its diagnostics are not made, and the store's others all are when
+/// asked for them.
+#[test]
+fn a_chain_reaches_only_the_intermediates_its_names_lead_to() {
+    let pki = pki();
+    let unrelated = Ca::root("Fabrikam Root CA").intermediate_with(
+        "Fabrikam Issuing CA",
+        key(&rcgen::PKCS_ECDSA_P256_SHA256),
+        |p| p.not_after = at(2026, 2, 1),
+    );
+    let files = [
+        pki.files.clone(),
+        vec![file("ca/intermediate/fabrikam.pem", unrelated.pem())],
+    ]
+    .concat();
+    let (store, _) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    // The issuing CA, presented or not, and a leaf naming an issuer the store lacks.
+    let client = pki.issuing.leaf("client", 10);
+    assert_eq!(check(&store, &client), Verdict::Valid);
+    assert_eq!(
+        verify(&store, &client, &[&pki.issuing.der()], Revocation::Check),
+        Verdict::Valid
+    );
+    let stranger = Ca::root("Stranger Root CA").leaf("client", 1);
+    assert_eq!(no_check(&store, &stranger), invalid(Reason::NotTrusted));
+    assert_eq!(store.checked_on_first_use(), []);
+    assert_eq!(store.intermediates_checked().len(), 1);
+    // Asked for them all, the store checks the one left.
+    assert_eq!(store.intermediates().len(), 2);
+    let reported = store.checked_on_first_use();
+    assert!(
+        reported
+            .iter()
+            .all(|d| d.path == "ca/intermediate/fabrikam.pem"),
+        "{reported:#?}"
+    );
+    assert!(
+        reported.iter().any(|d| d.kind == DiagnosticKind::ExpiredCa),
+        "{reported:#?}"
+    );
+}
+
+/// `diagnostics` but those about `paths`.
+fn without(diagnostics: &[Diagnostic], paths: &[String]) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| !paths.contains(&d.path))
+        .cloned()
+        .collect()
+}
+
 /// Good CRLs checked on first use revoke what they list, as when checked at load.
 #[test]
 fn crls_checked_on_first_use_revoke_as_at_load() {

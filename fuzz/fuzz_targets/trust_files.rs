@@ -67,9 +67,17 @@ fn from_bundle(files: &[SourceFile], now: OffsetDateTime) {
     let object = bytes::Bytes::from(bundle.encode());
     let decoded = Bundle::decode(&[object], &Limits::default()).expect("a bundle reads back");
     let (store, _) = TrustStore::from_files_with(&decoded.files, now, Checks::OnFirstUse);
+    // What is checked on first use decides as what is checked at load.
+    let (eager, _) = TrustStore::from_files(&decoded.files, now);
     for (_, cert) in store.uploaded().iter() {
         read(cert);
+        assert_eq!(
+            store.verify_explained(cert, &[], now, Revocation::Check),
+            eager.verify_explained(cert, &[], now, Revocation::Check),
+            "checked on first use, the store decides otherwise than checked at load"
+        );
     }
+    assert_eq!(store.intermediates().len(), eager.intermediates().len());
     let _ = store.checked_on_first_use();
     let mut wrong = decoded.files;
     let mut stated = false;
@@ -113,7 +121,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let _ = deployment.summary();
     let trust: &Arc<TrustStore> = &deployment.trust;
-    for cert in trust.roots().iter().chain(trust.intermediates()) {
+    let intermediates = trust.intermediates();
+    for cert in trust.roots().iter().chain(&intermediates) {
         read(cert);
     }
     let uploaded = trust.uploaded();
@@ -128,13 +137,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for (_, cert) in uploaded.iter() {
         read(cert);
         // One verification (signatures cost): path building, then the revocation index.
-        let presented: Vec<Certificate> = trust
-            .intermediates()
-            .iter()
-            .map(|c| (**c).clone())
-            .collect();
+        let presented: Vec<Certificate> = intermediates.iter().map(|c| (**c).clone()).collect();
         let _ = trust.verify_explained(cert, &presented, now, Revocation::Check);
-        for issuer in trust.roots().iter().chain(trust.intermediates()) {
+        for issuer in trust.roots().iter().chain(&intermediates) {
             let _ = trust.revocation_status(cert, issuer, now);
         }
     }

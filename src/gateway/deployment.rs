@@ -344,8 +344,13 @@ impl Deployment {
             version: version.into(),
             cache: Arc::new(Caches::new(&config.cache, ClientOptions::default())),
             verifier: Arc::new(TrustVerifier::new(Arc::clone(&trust))),
-            presented: PresentedChains::new(PRESENTED_CHAINS, PRESENTED_ISSUERS)
-                .with_trusted(trust.roots().iter().chain(trust.intermediates()).cloned()),
+            presented: PresentedChains::new(PRESENTED_CHAINS, PRESENTED_ISSUERS).with_trusted(
+                trust
+                    .roots()
+                    .iter()
+                    .cloned()
+                    .chain(trust.intermediates_checked()),
+            ),
             config,
             trust,
             diagnostics,

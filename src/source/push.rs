@@ -85,7 +85,7 @@ pub fn reserved_conflicts(files: &[SourceFile]) -> Vec<String> {
 /// The API Gateway truststore: every root and intermediate of `store`, PEM, roots first.
 pub fn truststore_pem(store: &TrustStore) -> Vec<u8> {
     let mut pem = String::new();
-    for cert in store.roots().iter().chain(store.intermediates()) {
+    for cert in store.roots().iter().chain(&store.intermediates()) {
         pem.push_str("-----BEGIN CERTIFICATE-----\n");
         let encoded = base64::engine::general_purpose::STANDARD.encode(cert.der());
         for line in encoded.as_bytes().chunks(64) {

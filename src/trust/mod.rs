@@ -14,7 +14,7 @@
 //!     pub fn generation(&self) -> u64;     // unique per built store (process-wide counter)
 //!     pub fn uploaded(&self) -> &Arc<UploadedCertificates>; // context.Deployment.Certificates
 //!     pub fn roots(&self) -> &[Arc<Certificate>];
-//!     pub fn intermediates(&self) -> &[Arc<Certificate>];
+//!     pub fn intermediates(&self) -> Vec<Arc<Certificate>>; // checks those not checked yet
 //!     pub fn verify(&self, leaf: &Certificate, presented: &[Certificate],
 //!                   now: OffsetDateTime, revocation: Revocation) -> Verdict;
 //! }
@@ -64,11 +64,19 @@
 //! leaves the CRL signatures (but those of CRLs over 256 KiB) to the first lookup of
 //! their issuer: a bad one then fails that verification and every later one closed
 //! (`RevocationUnknown`), as a bad CRL found at load does, and its diagnostic is logged
-//! and kept ([`TrustStore::checked_on_first_use`]).
+//! and kept ([`TrustStore::checked_on_first_use`]). It reads an intermediate only for
+//! its names (webpki's parse) and checks the rest (a CA? its dates, a CRL for it) when a
+//! chain first reaches its name, or at load when a CRL names it: one found unusable then
+//! issues nothing, as at load, and its diagnostics are logged and kept alike.
+//!
+//! Either way a verification hands webpki only the store's intermediates that the
+//! chain's names reach (`intermediates.rs`): the verdict is the one all of them give
+//! (webpki passes over a candidate of another name), for less work per verification.
 
 mod cache;
 mod crl;
 mod der;
+mod intermediates;
 mod issued;
 mod signature;
 mod store;

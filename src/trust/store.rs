@@ -9,6 +9,7 @@ use rustls_pki_types::{CertificateDer, TrustAnchor};
 use time::OffsetDateTime;
 
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
+use super::intermediates::{Checked, Held, Intermediates, Usable};
 use crate::cert::{
     CertError, Certificate, PemBlocks, Upload, UploadedCertificates, check_chain, decode_chain,
     split_chain,
@@ -106,17 +107,21 @@ pub(crate) struct AnchorInfo {
 /// The trust store of one deployment: roots (`ca/root/`, APIM store "Root"),
 /// intermediates (`ca/intermediate/`, "CertificateAuthority"), CRLs (`crl/`) with their
 /// signatures already checked, and the uploaded certificates (`certificates/`).
-/// Immutable; built once per deployment and shared.
+/// Built once per deployment and shared; what is checked on first use
+/// ([`Checks::OnFirstUse`]) is checked once for every holder.
 pub struct TrustStore {
     pub(crate) generation: u64,
     roots: Vec<Arc<Certificate>>,
-    intermediates: Vec<Arc<Certificate>>,
+    pub(crate) intermediates: Intermediates,
     pub(crate) anchors: Vec<TrustAnchor<'static>>,
     pub(crate) anchor_info: Vec<AnchorInfo>,
     pub(crate) revocations: RevocationIndex,
     /// Instants (unix seconds) at which a verdict computed against this store may change:
-    /// each CA's notBefore and notAfter + 1, each CRL's nextUpdate. Sorted, unique.
+    /// each root's notBefore and notAfter + 1, each CRL's nextUpdate. Sorted, unique. An
+    /// intermediate's dates count for the chains that reach it (see `window`).
     pub(crate) boundaries: Vec<i64>,
+    /// When the store loaded (unix seconds): dates the diagnostics of checks made later.
+    loaded_at: i64,
     uploaded: Arc<UploadedCertificates>,
 }
 
@@ -133,7 +138,7 @@ impl fmt::Debug for TrustStore {
 
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
-/// A CA certificate of the store, as CRL matching sees it.
+/// A root CA of the store, as CRL matching sees it.
 struct CaRecord {
     path: String,
     /// Subject Name contents (webpki's form).
@@ -250,9 +255,9 @@ impl TrustStore {
         let mut roots = Vec::with_capacity(root_files);
         let mut anchors = Vec::with_capacity(root_files);
         let mut anchor_info = Vec::with_capacity(root_files);
-        let mut intermediates = Vec::with_capacity(intermediate_files);
-        let mut cas: Vec<CaRecord> = Vec::with_capacity(root_files + intermediate_files);
-        let mut boundaries = Vec::with_capacity(2 * (root_files + intermediate_files));
+        let mut intermediates = Intermediates::with_capacity(intermediate_files);
+        let mut cas: Vec<CaRecord> = Vec::with_capacity(root_files);
+        let mut boundaries = Vec::with_capacity(2 * root_files);
         let mut revocations = RevocationIndex::new(checks);
         let mut seen = SeenDer::default();
 
@@ -270,7 +275,10 @@ impl TrustStore {
 
         for file in under(files, "ca/root/") {
             for (label, cert, f) in loader.ca_certificates(file) {
-                if seen.is_repeat(&roots, cert.der()) {
+                if seen.is_repeat(
+                    roots.iter().map(|root: &Arc<Certificate>| root.der()),
+                    cert.der(),
+                ) {
                     continue; // the same root twice
                 }
                 // Borrowed: the anchor copies what it keeps, the certificate holds the DER.
@@ -348,67 +356,42 @@ impl TrustStore {
         }
 
         for file in under(files, "ca/intermediate/") {
-            for (label, cert, f) in loader.ca_certificates(file) {
-                if seen.is_repeat(&intermediates, cert.der()) {
+            for (label, der) in loader.ca_ders(file) {
+                if seen.is_repeat(intermediates.iter().map(|held| held.der.as_slice()), &der) {
                     continue;
                 }
-                if !f.is_ca {
-                    loader.push(
-                        &file.path,
-                        Severity::Error,
-                        DiagnosticKind::NotACa,
-                        format!(
-                            "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
-                             Put client certificates under certificates/",
-                            f.subject
-                        ),
-                    );
+                // Read by webpki for its names only; checked now or when a chain first
+                // reaches its name. One webpki cannot read is checked now, for the
+                // diagnostic that says why.
+                let names = webpki::EndEntityCert::try_from(&CertificateDer::from(der.as_slice()))
+                    .map(|parsed| {
+                        (
+                            Box::<[u8]>::from(parsed.subject()),
+                            Box::<[u8]>::from(parsed.issuer()),
+                        )
+                    });
+                let Ok((subject, issuer)) = names else {
+                    loader
+                        .diagnostics
+                        .extend(Loader::examine(&file.path, &label, &der, now).diagnostics);
                     continue;
+                };
+                let index = intermediates.hold(&file.path, label, der, &subject, &issuer);
+                if checks == Checks::Now {
+                    loader.check_at_load(&intermediates, index, now, &mut revocations);
                 }
-                let (subject, spki) =
-                    match webpki::EndEntityCert::try_from(&CertificateDer::from(cert.der())) {
-                        Ok(parsed) => (
-                            parsed.subject().to_vec(),
-                            parsed.subject_public_key_info().as_ref().to_vec(),
-                        ),
-                        Err(e) => {
-                            loader.unusable(&file.path, &label, e);
-                            continue;
-                        }
-                    };
-                if f.self_signed {
-                    loader.push(
-                        &file.path,
-                        Severity::Warning,
-                        DiagnosticKind::SelfSignedIntermediate,
-                        format!(
-                            "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
-                             move it to ca/root to trust it",
-                            f.subject
-                        ),
-                    );
-                }
-                loader.validity_warnings(&file.path, &label, &f, now);
-                boundaries.extend([f.not_before, f.not_after.saturating_add(1)]);
-                let key = CaKey::new(&subject, &spki);
-                revocations.add_ca(key, &file.path, &f.subject);
-                cas.push(CaRecord {
-                    path: file.path.clone(),
-                    subject,
-                    candidate: Candidate {
-                        key,
-                        spki,
-                        display: f.subject,
-                        crl_signer: f.crl_signer,
-                    },
-                });
-                intermediates.push(Arc::new(cert));
             }
         }
 
         for file in under(files, "crl/") {
             for blob in loader.crl_blobs(file) {
-                loader.load_crl(&file.path, &blob, &cas, &mut revocations, now);
+                loader.load_crl(
+                    &file.path,
+                    &blob,
+                    (&cas, &intermediates),
+                    &mut revocations,
+                    now,
+                );
             }
         }
         // Checked on first use, a CA that a CRL names has one until that CRL turns out
@@ -417,10 +400,20 @@ impl TrustStore {
             Checks::Now => revocations.has_valid_crl(ca),
             Checks::OnFirstUse => revocations.is_named(ca),
         };
-        for ca in cas.iter().filter(|ca| !has_crl(&ca.candidate.key)) {
-            loader
-                .diagnostics
-                .push(crl::missing_crl(&ca.path, &ca.candidate.display));
+        // The roots, then the intermediates checked so far (all of them with Checks::Now;
+        // those a CRL names otherwise), in load order.
+        let roots_checked = cas
+            .iter()
+            .map(|ca| (&ca.path, &ca.candidate.key, ca.candidate.display.as_str()));
+        let intermediates_checked = intermediates.iter().filter_map(|held| {
+            let usable = held.checked_yet()?.usable.as_ref()?;
+            Some((&held.path, &usable.key, usable.cert.subject()))
+        });
+        for (path, _, display) in roots_checked
+            .chain(intermediates_checked)
+            .filter(|(_, key, _)| !has_crl(key))
+        {
+            loader.diagnostics.push(crl::missing_crl(path, display));
         }
 
         boundaries.extend(revocations.next_updates());
@@ -435,6 +428,7 @@ impl TrustStore {
             anchor_info,
             revocations,
             boundaries,
+            loaded_at: now,
             uploaded: Arc::default(),
         };
         (store, loader.diagnostics)
@@ -444,7 +438,14 @@ impl TrustStore {
     /// of CRLs, then of uploaded certificates, each as [`TrustStore::from_files`] would
     /// have returned it, and logged when made.
     pub fn checked_on_first_use(&self) -> Vec<Diagnostic> {
-        let mut diagnostics = self.revocations.checked_on_first_use();
+        let mut diagnostics: Vec<Diagnostic> = self
+            .intermediates
+            .iter()
+            .filter_map(Held::checked_yet)
+            .filter(|checked| checked.on_first_use)
+            .flat_map(|checked| checked.diagnostics.iter().cloned())
+            .collect();
+        diagnostics.extend(self.revocations.checked_on_first_use());
         diagnostics.extend(self.uploaded.failed_on_first_read().into_iter().map(
             |(path, error)| Diagnostic {
                 path: path.to_owned(),
@@ -473,9 +474,60 @@ impl TrustStore {
         &self.roots
     }
 
-    /// The intermediates of the store (`ca/intermediate/`), in load order.
-    pub fn intermediates(&self) -> &[Arc<Certificate>] {
-        &self.intermediates
+    /// The intermediates of the store (`ca/intermediate/`) that may issue certificates,
+    /// in load order. Those not checked yet ([`Checks::OnFirstUse`]) are checked now.
+    pub fn intermediates(&self) -> Vec<Arc<Certificate>> {
+        (0..self.intermediates.len())
+            .filter_map(|i| self.intermediate(i))
+            .map(|usable| Arc::clone(&usable.cert))
+            .collect()
+    }
+
+    /// [`TrustStore::intermediates`] checked so far: all of them with [`Checks::Now`].
+    pub fn intermediates_checked(&self) -> Vec<Arc<Certificate>> {
+        self.intermediates
+            .iter()
+            .filter_map(|held| held.checked_yet()?.usable.as_ref())
+            .map(|usable| Arc::clone(&usable.cert))
+            .collect()
+    }
+
+    /// The intermediates named as `cert`'s issuer that may issue certificates (whether
+    /// one signed it is for the caller to check).
+    pub fn intermediates_named_as_issuer_of(&self, cert: &Certificate) -> Vec<Arc<Certificate>> {
+        let der = CertificateDer::from(cert.der());
+        let Ok(parsed) = webpki::EndEntityCert::try_from(&der) else {
+            return Vec::new();
+        };
+        self.intermediates
+            .named(parsed.issuer())
+            .iter()
+            .filter_map(|&i| self.intermediate(i))
+            .map(|usable| Arc::clone(&usable.cert))
+            .collect()
+    }
+
+    /// The `index`-th intermediate if it may issue certificates, checked now if it was
+    /// not yet: its diagnostics, its missing CRL included, are logged then and kept for
+    /// [`TrustStore::checked_on_first_use`].
+    pub(crate) fn intermediate(&self, index: usize) -> Option<&Usable> {
+        let held = self.intermediates.get(index)?;
+        let checked = held.checked(|held| {
+            let mut checked = Loader::examine(&held.path, &held.label, &held.der, self.loaded_at);
+            if let Some(usable) = &checked.usable
+                && !self.revocations.is_named(&usable.key)
+            {
+                checked
+                    .diagnostics
+                    .push(crl::missing_crl(&held.path, usable.cert.subject()));
+            }
+            for diagnostic in &checked.diagnostics {
+                diagnostic.log(&diagnostic.message);
+            }
+            checked.on_first_use = true;
+            checked
+        });
+        checked.usable.as_ref()
     }
 }
 
@@ -639,12 +691,31 @@ impl Loader {
     /// The certificates of a `ca/` file, each with a label naming it in messages when
     /// the file holds several.
     fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
+        self.labelled(file, decode_chain, |der| {
+            Certificate::from_der(&der).map_err(|e| e.to_string())
+        })
+    }
+
+    /// The DER of each certificate of a `ca/` file, labelled as by
+    /// [`Loader::certificates`], none of them decoded yet.
+    fn ca_ders(&mut self, file: &SourceFile) -> Vec<(String, Vec<u8>)> {
+        self.labelled(file, split_chain, Ok)
+    }
+
+    /// What `whole` finds in a `ca/` file, or `block` in each of its certificate blocks
+    /// when the file holds more than a chain may, each labelled.
+    fn labelled<T>(
+        &mut self,
+        file: &SourceFile,
+        whole: fn(&[u8]) -> Result<Vec<T>, CertError>,
+        block: impl Fn(Vec<u8>) -> Result<T, String>,
+    ) -> Vec<(String, T)> {
         // A CA bundle may hold more certificates than a client chain: its PEM blocks are
         // then read one by one, and its certificates always carry their numbers, as the
         // messages about its broken blocks do.
-        let (found, bundle) = match decode_chain(&file.bytes) {
+        let (found, bundle) = match whole(&file.bytes) {
             Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
-                (Ok(self.pem_bundle(file)), true)
+                (Ok(self.pem_bundle(file, block)), true)
             }
             found => (found.map(|certs| (1..).zip(certs).collect()), false),
         };
@@ -709,17 +780,20 @@ impl Loader {
         Vec::new()
     }
 
-    /// The certificates of a PEM bundle too large for [`decode_chain`], each with its
-    /// number among the file's certificate blocks (a broken block counted too, as it
-    /// may be one): every message about the file then names a block by one count.
-    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<(usize, Certificate)> {
+    /// What `read` makes of each certificate of a PEM bundle too large for
+    /// [`decode_chain`], with its number among the file's certificate blocks (a broken
+    /// block counted too, as it may be one): every message about the file then names a
+    /// block by one count.
+    fn pem_bundle<T>(
+        &mut self,
+        file: &SourceFile,
+        read: impl Fn(Vec<u8>) -> Result<T, String>,
+    ) -> Vec<(usize, T)> {
         let mut certs = Vec::new();
         let blocks = PemBlocks(&file.bytes)
             .filter(|block| block.as_ref().map_or(true, |block| block.is_certificate()));
         for (n, block) in (1..).zip(blocks) {
-            let decoded = block
-                .and_then(|block| block.decode())
-                .and_then(|der| Certificate::from_der(&der).map_err(|e| e.to_string()));
+            let decoded = block.and_then(|block| block.decode()).and_then(&read);
             match decoded {
                 Ok(cert) => certs.push((n, cert)),
                 Err(e) => self.push(
@@ -773,11 +847,121 @@ impl Loader {
         })
     }
 
+    /// Checks an intermediate now: at load, it joins the CAs CRLs are matched with;
+    /// nothing when it was checked already.
+    fn check_at_load(
+        &mut self,
+        intermediates: &Intermediates,
+        index: usize,
+        now: i64,
+        revocations: &mut RevocationIndex,
+    ) {
+        let Some(held) = intermediates.get(index) else {
+            return;
+        };
+        let mut made = false;
+        let checked = held.checked(|held| {
+            made = true;
+            Self::examine(&held.path, &held.label, &held.der, now)
+        });
+        if made {
+            self.diagnostics.extend_from_slice(&checked.diagnostics);
+            if let Some(usable) = &checked.usable {
+                revocations.add_ca(usable.key, &held.path, usable.cert.subject());
+            }
+        }
+    }
+
+    /// Every check of an intermediate (`label` of a certificate of the file at `path`),
+    /// made once: at load, or when a chain first reaches its name.
+    fn examine(path: &str, label: &str, der: &[u8], now: i64) -> Checked {
+        let mut loader = Self::default();
+        let usable = loader.intermediate(path, label, der, now);
+        Checked {
+            usable,
+            diagnostics: loader.diagnostics,
+            on_first_use: false,
+        }
+    }
+
+    fn intermediate(&mut self, path: &str, label: &str, der: &[u8], now: i64) -> Option<Usable> {
+        let cert = match Certificate::from_der(der) {
+            Ok(cert) => cert,
+            Err(e) => {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("{label}{e}; ignored"),
+                );
+                return None;
+            }
+        };
+        let f = match facts(&cert) {
+            Ok(f) => f,
+            Err(e) => {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("{label}unparsable certificate ({e}); ignored"),
+                );
+                return None;
+            }
+        };
+        if !f.is_ca {
+            self.push(
+                path,
+                Severity::Error,
+                DiagnosticKind::NotACa,
+                format!(
+                    "{label}{} is a leaf (not a CA): it cannot issue certificates; ignored. \
+                     Put client certificates under certificates/",
+                    f.subject
+                ),
+            );
+            return None;
+        }
+        let (subject, spki) = match webpki::EndEntityCert::try_from(&CertificateDer::from(der)) {
+            Ok(parsed) => (
+                parsed.subject().to_vec(),
+                parsed.subject_public_key_info().as_ref().to_vec(),
+            ),
+            Err(e) => {
+                self.unusable(path, label, e);
+                return None;
+            }
+        };
+        if f.self_signed {
+            self.push(
+                path,
+                Severity::Warning,
+                DiagnosticKind::SelfSignedIntermediate,
+                format!(
+                    "{label}{} is self-signed: under ca/intermediate it is never trusted as a root; \
+                     move it to ca/root to trust it",
+                    f.subject
+                ),
+            );
+        }
+        self.validity_warnings(path, label, &f, now);
+        Some(Usable {
+            key: CaKey::new(&subject, &spki),
+            spki,
+            crl_signer: f.crl_signer,
+            not_before: f.not_before,
+            not_after: f.not_after,
+            cert: Arc::new(cert),
+        })
+    }
+
+    /// Adds a CRL to `index`, matched by its issuer's name with the roots (`cas`) and
+    /// the intermediates, those of that name checked now if they were not yet.
     fn load_crl(
         &mut self,
         path: &str,
         blob: &[u8],
-        cas: &[CaRecord],
+        (cas, intermediates): (&[CaRecord], &Intermediates),
         index: &mut RevocationIndex,
         now: i64,
     ) {
@@ -793,11 +977,26 @@ impl Loader {
                 return;
             }
         };
-        let candidates: Vec<Candidate> = cas
+        let mut candidates: Vec<Candidate> = cas
             .iter()
             .filter(|ca| ca.subject == parsed.issuer)
             .map(|ca| ca.candidate.clone())
             .collect();
+        for &i in intermediates.named(&parsed.issuer) {
+            self.check_at_load(intermediates, i, now, index);
+            let usable = intermediates
+                .get(i)
+                .and_then(Held::checked_yet)
+                .and_then(|checked| checked.usable.as_ref());
+            if let Some(usable) = usable {
+                candidates.push(Candidate {
+                    key: usable.key,
+                    spki: usable.spki.clone(),
+                    display: usable.cert.subject().to_owned(),
+                    crl_signer: usable.crl_signer,
+                });
+            }
+        }
         if candidates.is_empty() {
             self.push(
                 path,
@@ -823,10 +1022,10 @@ struct SeenDer(std::collections::HashSet<u64, foldhash::fast::RandomState>);
 impl SeenDer {
     /// Whether `der` is one of `held`'s, remembering it if not. Only a hash seen before
     /// compares DERs: two that share a hash are not taken for one.
-    fn is_repeat(&mut self, held: &[Arc<Certificate>], der: &[u8]) -> bool {
+    fn is_repeat<'a>(&mut self, mut held: impl Iterator<Item = &'a [u8]>, der: &[u8]) -> bool {
         use std::hash::BuildHasher as _;
         let hash = self.0.hasher().hash_one(der);
-        !self.0.insert(hash) && held.iter().any(|c| c.der() == der)
+        !self.0.insert(hash) && held.any(|held| held == der)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `Verify()`: path building and signatures by webpki, then .NET's rules on top.
 //!
-//! webpki builds the path (revocation off) from the leaf through the store's and the
-//! client's intermediates to a root of `ca/root/`, checking signatures, validity of
+//! webpki builds the path (revocation off) from the leaf through the client's
+//! intermediates and those of the store that the chain's names reach, to a root of
+//! `ca/root/`, checking signatures, validity of
 //! every non-root certificate, basicConstraints, pathLen, nameConstraints and EKU
 //! (clientAuth if present). For every candidate path it calls back, and the callback
 //! adds what .NET's default chain policy checks and webpki does not:
@@ -141,7 +142,7 @@ impl TrustStore {
     ) -> Verification {
         let presented = distinct(presented);
         let t = now.unix_timestamp().max(0);
-        self.check(leaf, &presented, t, revocation, purpose)
+        self.check(leaf, &presented, t, revocation, purpose).0
     }
 
     /// `presented` as [`distinct`] returns it.
@@ -153,8 +154,9 @@ impl TrustStore {
         revocation: Revocation,
     ) -> Evaluation {
         let t = now.unix_timestamp().max(0);
-        let verification = self.check(leaf, presented, t, revocation, Purpose::ClientAuth);
-        let (from, until) = self.window(t, leaf, presented);
+        let (verification, reached) =
+            self.check(leaf, presented, t, revocation, Purpose::ClientAuth);
+        let (from, until) = self.window(t, leaf, presented, &reached);
         Evaluation {
             verification,
             from,
@@ -163,17 +165,32 @@ impl TrustStore {
     }
 
     /// The largest interval around `t` in which no validity date or CRL nextUpdate that
-    /// could matter to this chain falls: the verdict is constant over it.
-    fn window(&self, t: i64, leaf: &Certificate, presented: &[&Certificate]) -> (i64, i64) {
+    /// could matter to this chain falls: the verdict is constant over it. `reached`: the
+    /// store's intermediates the chain's names reached (no other can be on its path).
+    fn window(
+        &self,
+        t: i64,
+        leaf: &Certificate,
+        presented: &[&Certificate],
+        reached: &[usize],
+    ) -> (i64, i64) {
         let b = &self.boundaries;
         let i = b.partition_point(|&x| x <= t);
         let mut from = if i > 0 { b[i - 1] } else { i64::MIN };
         let mut until = b.get(i).copied().unwrap_or(i64::MAX);
         let presented = presented.iter().copied().take(MAX_PRESENTED_INTERMEDIATES);
-        for cert in std::iter::once(leaf).chain(presented) {
-            let nb = cert.not_before().unix_timestamp();
-            let na = cert.not_after().unix_timestamp().saturating_add(1);
-            for x in [nb, na] {
+        let chain = std::iter::once(leaf).chain(presented).map(|cert| {
+            (
+                cert.not_before().unix_timestamp(),
+                cert.not_after().unix_timestamp(),
+            )
+        });
+        let reached = reached
+            .iter()
+            .filter_map(|&i| self.intermediate(i))
+            .map(|usable| (usable.not_before, usable.not_after));
+        for (not_before, not_after) in chain.chain(reached) {
+            for x in [not_before, not_after.saturating_add(1)] {
                 if x <= t {
                     from = from.max(x);
                 } else {
@@ -184,7 +201,10 @@ impl TrustStore {
         (from, until)
     }
 
-    /// `presented` as [`distinct`] returns it.
+    /// `presented` as [`distinct`] returns it. With the verification, the store's
+    /// intermediates that the chain's names reached (see [`Intermediates::reached`]).
+    ///
+    /// [`Intermediates::reached`]: super::intermediates::Intermediates::reached
     fn check(
         &self,
         leaf: &Certificate,
@@ -192,10 +212,13 @@ impl TrustStore {
         t: i64,
         revocation: Revocation,
         purpose: Purpose,
-    ) -> Verification {
-        let invalid = |reason, detail: String| Verification {
-            verdict: Verdict::Invalid(reason),
-            detail: Some(detail),
+    ) -> (Verification, Vec<usize>) {
+        let invalid = |reason, detail: String| {
+            let verification = Verification {
+                verdict: Verdict::Invalid(reason),
+                detail: Some(detail),
+            };
+            (verification, Vec::new())
         };
         if presented.len() > MAX_PRESENTED_INTERMEDIATES {
             return invalid(
@@ -216,15 +239,23 @@ impl TrustStore {
                 );
             }
         };
-        let store_intermediates = self.intermediates();
-        let mut intermediates: Vec<CertificateDer<'_>> =
-            Vec::with_capacity(presented.len() + store_intermediates.len());
-        for cert in presented {
-            intermediates.push(CertificateDer::from(cert.der()));
-        }
-        for cert in store_intermediates {
-            if !presented.iter().any(|p| p.der() == cert.der()) {
-                intermediates.push(CertificateDer::from(cert.der()));
+        let mut intermediates: Vec<CertificateDer<'_>> = presented
+            .iter()
+            .map(|cert| CertificateDer::from(cert.der()))
+            .collect();
+        // The client's intermediates as webpki names them (one it cannot read issues
+        // nothing), for the store's intermediates that the chain's names reach.
+        let parsed: Vec<EndEntityCert<'_>> = intermediates
+            .iter()
+            .filter_map(|der| EndEntityCert::try_from(der).ok())
+            .collect();
+        let names: Vec<(&[u8], &[u8])> = parsed.iter().map(|p| (p.subject(), p.issuer())).collect();
+        let reached = self
+            .intermediates
+            .reached(ee.issuer(), &names, |i| self.intermediate(i).is_some());
+        for held in reached.iter().filter_map(|&i| self.intermediates.get(i)) {
+            if !presented.iter().any(|p| p.der() == held.der) {
+                intermediates.push(CertificateDer::from(held.der.as_slice()));
             }
         }
         let notes: Notes = RefCell::new(Vec::new());
@@ -241,7 +272,7 @@ impl TrustStore {
             None,
             Some(&callback),
         );
-        match result {
+        let verification = match result {
             Ok(_) => Verification {
                 verdict: Verdict::Valid,
                 detail: None,
@@ -253,9 +284,10 @@ impl TrustStore {
                     .find(|(noted, _)| *noted == e)
                     .map(|(_, detail)| detail.clone());
                 let detail = noted.unwrap_or_else(|| self.describe(&e, leaf));
-                invalid(map_error(&e), detail)
+                invalid(map_error(&e), detail).0
             }
-        }
+        };
+        (verification, reached)
     }
 
     fn check_path(

@@ -110,7 +110,7 @@ pub(crate) fn hints_from(store: &TrustStore) -> Vec<DistinguishedName> {
     let mut seen: Vec<Vec<u8>> = Vec::new();
     let mut total = 0;
     let mut skipped = 0;
-    for cert in store.roots().iter().chain(store.intermediates()) {
+    for cert in store.roots().iter().chain(&store.intermediates()) {
         let Ok((_, parsed)) = x509_parser::certificate::X509Certificate::from_der(cert.der())
         else {
             continue;

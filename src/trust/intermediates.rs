@@ -1,0 +1,157 @@
+//! The store's intermediates (`ca/intermediate/`), held so that path building finds them
+//! by name without our decoding them: at load each is read by webpki for its names, its
+//! DER kept and its subject indexed; the rest of its checks (a CA? its dates, a CRL for
+//! it) are made when a chain first reaches its name, or for all of them at load with
+//! [`Checks::Now`](super::Checks::Now). A function's cold start with a hundred CAs
+//! uses two or three of them.
+//!
+//! A verification hands webpki only the intermediates that the chain's names reach
+//! ([`Intermediates::reached`]): webpki parses every candidate it is given at each step
+//! of path building and passes over those of another name, so the verdict is the same
+//! as with all of them, for less work.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use super::crl::CaKey;
+use super::store::Diagnostic;
+use crate::cert::Certificate;
+
+/// The intermediates of one store, in load order.
+#[derive(Default)]
+pub(crate) struct Intermediates {
+    held: Vec<Held>,
+    /// Indexes into `held` by subject (the Name's contents, as webpki compares names).
+    by_subject: HashMap<Box<[u8]>, Vec<usize>, foldhash::fast::RandomState>,
+}
+
+/// One certificate of `ca/intermediate/`, as found at load.
+pub(crate) struct Held {
+    pub(crate) path: String,
+    /// Names the certificate in messages when its file holds several.
+    pub(crate) label: String,
+    pub(crate) der: Vec<u8>,
+    /// Its issuer's Name contents: where a chain through it goes next.
+    issuer: Box<[u8]>,
+    checked: OnceLock<Checked>,
+}
+
+/// What checking one intermediate found.
+pub(crate) struct Checked {
+    /// `None`: it issues nothing; `diagnostics` say why.
+    pub(crate) usable: Option<Usable>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Checked when a chain first reached it, not at load: its diagnostics are reported
+    /// by [`TrustStore::checked_on_first_use`](super::TrustStore::checked_on_first_use).
+    pub(crate) on_first_use: bool,
+}
+
+/// An intermediate that may issue certificates.
+pub(crate) struct Usable {
+    pub(crate) cert: Arc<Certificate>,
+    pub(crate) key: CaKey,
+    pub(crate) spki: Vec<u8>,
+    /// keyUsage absent, or present with cRLSign.
+    pub(crate) crl_signer: bool,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+}
+
+impl Intermediates {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self {
+            held: Vec::with_capacity(capacity),
+            by_subject: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+        }
+    }
+
+    /// Holds a certificate whose names webpki read (`subject` and `issuer`: the Names'
+    /// contents), unchecked; returns its index.
+    pub(crate) fn hold(
+        &mut self,
+        path: &str,
+        label: String,
+        der: Vec<u8>,
+        subject: &[u8],
+        issuer: &[u8],
+    ) -> usize {
+        let index = self.held.len();
+        self.held.push(Held {
+            path: path.to_owned(),
+            label,
+            der,
+            issuer: issuer.into(),
+            checked: OnceLock::new(),
+        });
+        self.by_subject
+            .entry(subject.into())
+            .or_default()
+            .push(index);
+        index
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub(crate) fn get(&self, index: usize) -> Option<&Held> {
+        self.held.get(index)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Held> {
+        self.held.iter()
+    }
+
+    /// The indexes of the intermediates named `subject`, in load order.
+    pub(crate) fn named(&self, subject: &[u8]) -> &[usize] {
+        self.by_subject.get(subject).map_or(&[], Vec::as_slice)
+    }
+
+    /// The indexes, in load order, of the usable intermediates that a path from a
+    /// certificate issued by `issuer` can reach, through `presented` (the client's
+    /// intermediates as (subject, issuer) Name contents) and through each other.
+    /// `usable` checks an intermediate, once, when its name is first reached.
+    pub(crate) fn reached(
+        &self,
+        issuer: &[u8],
+        presented: &[(&[u8], &[u8])],
+        mut usable: impl FnMut(usize) -> bool,
+    ) -> Vec<usize> {
+        let mut names: Vec<&[u8]> = vec![issuer];
+        let mut seen = vec![false; self.held.len()];
+        let mut presented_seen = vec![false; presented.len()];
+        let mut reached = Vec::new();
+        let mut next = 0;
+        while let Some(&name) = names.get(next) {
+            next += 1;
+            for &index in self.named(name) {
+                let (Some(seen), Some(held)) = (seen.get_mut(index), self.held.get(index)) else {
+                    continue;
+                };
+                if !std::mem::replace(seen, true) && usable(index) {
+                    reached.push(index);
+                    names.push(&held.issuer);
+                }
+            }
+            for (seen, &(subject, issuer)) in presented_seen.iter_mut().zip(presented) {
+                if subject == name && !std::mem::replace(seen, true) {
+                    names.push(issuer);
+                }
+            }
+        }
+        reached.sort_unstable();
+        reached
+    }
+}
+
+impl Held {
+    /// What checking it found, `check` making the check when none was made yet.
+    pub(crate) fn checked(&self, check: impl FnOnce(&Self) -> Checked) -> &Checked {
+        self.checked.get_or_init(|| check(self))
+    }
+
+    /// What checking it found, if it was checked.
+    pub(crate) fn checked_yet(&self) -> Option<&Checked> {
+        self.checked.get()
+    }
+}
