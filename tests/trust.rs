@@ -1501,6 +1501,42 @@ fn cache_entry_is_not_served_after_the_leaf_expires_or_the_crl_goes_stale() {
     );
 }
 
+/// A cached verdict is not served past the notAfter of an intermediate of the store
+/// that its chain reaches, whether the store checked it at load or on first use.
+#[test]
+fn cache_entry_is_not_served_after_an_intermediate_of_the_store_expires() {
+    let pki = pki();
+    let short = pki.root.intermediate_with(
+        "Contoso Short CA",
+        key(&rcgen::PKCS_ECDSA_P256_SHA256),
+        |p| p.not_after = at(2026, 6, 20),
+    );
+    let files = [
+        pki.files.clone(),
+        vec![file("ca/intermediate/short.pem", short.pem())],
+    ]
+    .concat();
+    let leaf = cert(&short.leaf("client", 10));
+    for checks in [Checks::Now, Checks::OnFirstUse] {
+        let (store, _) = TrustStore::from_files_with(&files, now(), checks);
+        let cache = VerifyCache::new(100);
+        assert_eq!(
+            cache.verify(&store, &leaf, &[], now(), Revocation::NoCheck),
+            Verdict::Valid
+        );
+        assert_eq!(
+            cache.verify(&store, &leaf, &[], at(2026, 6, 19), Revocation::NoCheck),
+            Verdict::Valid
+        );
+        assert_eq!(cache.stats().hits, 1, "{checks:?}");
+        assert_eq!(
+            cache.verify(&store, &leaf, &[], at(2026, 6, 21), Revocation::NoCheck),
+            invalid(Reason::Expired),
+            "{checks:?}"
+        );
+    }
+}
+
 #[test]
 fn cache_does_not_serve_not_yet_valid_once_the_certificate_is_valid() {
     let pki = pki();
