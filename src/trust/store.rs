@@ -982,7 +982,7 @@ impl Loader {
             .filter(|ca| ca.subject == parsed.issuer)
             .map(|ca| ca.candidate.clone())
             .collect();
-        for &i in intermediates.named(&parsed.issuer) {
+        for &i in intermediates.named(parsed.issuer) {
             self.check_at_load(intermediates, i, now, index);
             let usable = intermediates
                 .get(i)
