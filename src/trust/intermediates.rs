@@ -155,3 +155,75 @@ impl Held {
         self.checked.get()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Intermediates named `subject`, issued by `issuer`, in this order (their DER is
+    /// never read here).
+    fn held(pairs: &[(&str, &str)]) -> Intermediates {
+        let mut intermediates = Intermediates::default();
+        for (i, (subject, issuer)) in pairs.iter().enumerate() {
+            let path = format!("ca/intermediate/{i}.pem");
+            intermediates.hold(
+                &path,
+                String::new(),
+                Vec::new(),
+                subject.as_bytes(),
+                issuer.as_bytes(),
+            );
+        }
+        intermediates
+    }
+
+    #[test]
+    fn a_chain_reaches_the_intermediates_its_names_lead_to_in_load_order() {
+        let intermediates = held(&[
+            ("Root", "Root"),      // 0: self-issued
+            ("Issuing", "Policy"), // 1
+            ("Other", "Root"),     // 2: never reached
+            ("Policy", "Root"),    // 3
+            ("Issuing", "Cross"),  // 4: the same name, another issuer
+            ("Cross", "Issuing"),  // 5: a cycle with 4
+        ]);
+        let mut checked = Vec::new();
+        let reached = intermediates.reached(b"Issuing", &[], |i| {
+            checked.push(i);
+            true
+        });
+        assert_eq!(reached, [0, 1, 3, 4, 5]);
+        // Each checked once, when its name is first reached.
+        let mut once = checked.clone();
+        once.sort_unstable();
+        once.dedup();
+        assert_eq!(once.len(), checked.len());
+        assert!(!checked.contains(&2));
+    }
+
+    #[test]
+    fn the_clients_intermediates_lead_on_and_an_unusable_one_leads_nowhere() {
+        let intermediates = held(&[("Policy", "Root"), ("Other", "Policy"), ("Root", "Root")]);
+        // The store lacks "Issuing"; the client presents it, and the store's "Policy"
+        // and "Root" are reached through it.
+        let presented: &[(&[u8], &[u8])] = &[(b"Issuing", b"Policy")];
+        assert_eq!(
+            intermediates.reached(b"Issuing", presented, |_| true),
+            [0, 2]
+        );
+        assert_eq!(
+            intermediates.reached(b"Issuing", &[], |_| true),
+            [0usize; 0]
+        );
+        // A presented certificate of a name the chain does not reach leads nowhere.
+        assert_eq!(
+            intermediates.reached(b"Nobody", presented, |_| true),
+            [0usize; 0]
+        );
+        // "Policy" is no CA: it is not handed to webpki, and its issuer is not followed.
+        assert_eq!(
+            intermediates.reached(b"Issuing", presented, |i| i != 0),
+            [0usize; 0]
+        );
+    }
+}
