@@ -571,10 +571,10 @@ fn x509_limbo_cases_that_apply_to_verify_agree_or_are_listed() {
 /// The suite's chains with their intermediates deployed in the store rather than
 /// presented: checked at load or when a chain first reaches them, the store decides
 /// alike (verdict and explanation, and the same errors in the end); and it decides as
-/// when the client presents them, but where the store refuses an intermediate (an error
-/// of its load) or there are more than a client may present
-/// ([`MAX_PRESENTED_INTERMEDIATES`]). So the store hands webpki every intermediate a
-/// path could use, however few it checks.
+/// (verdict and explanation) when the client presents them, but where the store refuses
+/// an intermediate (an error of its load) or there are more than a client may present
+/// ([`MAX_PRESENTED_INTERMEDIATES`]). So the store hands webpki every intermediate a path
+/// could use, however few it checks.
 #[test]
 fn limbo_intermediates_deployed_in_the_store_decide_as_presented_and_alike_checked_now_or_on_first_use()
  {
@@ -608,7 +608,7 @@ fn limbo_intermediates_deployed_in_the_store_decide_as_presented_and_alike_check
         }
         compared += 1;
         let presented = run(case);
-        if presented.verdict != at_load.verdict {
+        if presented != at_load {
             differ.push(format!(
                 "{}: presented {:?}, deployed {:?} ({})",
                 case.id,

@@ -857,6 +857,77 @@ fn a_chain_reaches_only_the_intermediates_its_names_lead_to() {
     );
 }
 
+/// A CA file of several certificates, one of which does not decode: that one is named
+/// by its number and ignored, the others load, under ca/root and ca/intermediate, checked
+/// at load or on first use.
+#[test]
+fn a_ca_file_with_a_broken_certificate_keeps_the_others() {
+    let pki = pki();
+    let other_root = Ca::root("Fabrikam Root CA");
+    let other = pki.root.intermediate("Contoso Other CA");
+    let broken = |ca: &Ca| pem_of(&ca.der()[..ca.der().len() - 16]);
+    let files = [
+        pki.files.clone(),
+        vec![
+            file("ca/root/two.pem", other_root.pem() + &broken(&other_root)),
+            file("ca/intermediate/two.pem", other.pem() + &broken(&other)),
+        ],
+    ]
+    .concat();
+    for checks in [Checks::Now, Checks::OnFirstUse] {
+        let (store, diagnostics) = TrustStore::from_files_with(&files, now(), checks);
+        for path in ["ca/root/two.pem", "ca/intermediate/two.pem"] {
+            let errors: Vec<&Diagnostic> = diagnostics
+                .iter()
+                .filter(|d| d.path == path && d.severity == Severity::Error)
+                .collect();
+            assert_eq!(errors.len(), 1, "{checks:?} {path}: {diagnostics:#?}");
+            assert!(
+                errors[0].message.contains("(certificate 2)"),
+                "{}",
+                errors[0].message
+            );
+        }
+        assert_eq!(store.roots().len(), 2, "{checks:?}");
+        assert_eq!(
+            no_check(&store, &other.leaf("client", 11)),
+            Verdict::Valid,
+            "{checks:?}"
+        );
+        assert_eq!(
+            no_check(&store, &other_root.leaf("client", 12)),
+            Verdict::Valid,
+            "{checks:?}"
+        );
+    }
+}
+
+/// Threads verifying against a store not checked yet check each intermediate once, and
+/// report its diagnostics once.
+#[test]
+fn an_intermediate_checked_on_first_use_is_checked_once_whatever_the_threads() {
+    let pki = pki();
+    let other = pki.root.intermediate("Contoso Other CA");
+    let files = [
+        pki.files.clone(),
+        vec![file("ca/intermediate/other.pem", other.pem())],
+    ]
+    .concat();
+    let (store, _) = TrustStore::from_files_with(&files, now(), Checks::OnFirstUse);
+    let leaf = other.leaf("client", 11);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                assert_eq!(check(&store, &leaf), invalid(Reason::RevocationUnknown));
+            });
+        }
+    });
+    let reported = store.checked_on_first_use();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert_eq!(reported[0].kind, DiagnosticKind::MissingCrl);
+    assert_eq!(reported[0].path, "ca/intermediate/other.pem");
+}
+
 /// `diagnostics` but those about `paths`.
 fn without(diagnostics: &[Diagnostic], paths: &[String]) -> Vec<Diagnostic> {
     diagnostics

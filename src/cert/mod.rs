@@ -211,7 +211,9 @@ impl Certificate {
         Self::decode(der.to_vec(), 1)
     }
 
-    fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
+    /// [`Certificate::from_der`] of the `index`-th certificate of a file or chain, which
+    /// its errors name.
+    pub(crate) fn decode(der: Vec<u8>, index: usize) -> Result<Self, CertError> {
         let tbs = parse(&der, index)?;
         let parts = Parts::of(&tbs);
         let subject = LazyName::at(&der, tbs.subject);

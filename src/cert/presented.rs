@@ -118,7 +118,8 @@ impl PresentedChains {
     }
 
     /// These chains, taking a presented certificate whose DER is one of `certificates`
-    /// (the deployment's CAs, decoded at load) as a copy of it, at no cost to the bounds.
+    /// (the deployment's CAs decoded at load: its roots, and its intermediates when the
+    /// store checked them at load) as a copy of it, at no cost to the bounds.
     #[must_use]
     pub fn with_trusted(
         mut self,

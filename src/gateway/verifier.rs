@@ -43,14 +43,14 @@ impl Verifier for TrustVerifier {
 
     fn issuers(&self, leaf: &Certificate, chain: &[Certificate]) -> Vec<Arc<Certificate>> {
         let presented = chain.iter().map(|c| Arc::new(c.clone()));
-        // Intermediates by the leaf's issuer name: checking all of them for it would
-        // check at once what a cold start leaves to first use.
-        let known = self
+        // The intermediates of the leaf's issuer name (as path building finds them):
+        // checking all of them would check at once what a cold start leaves to first
+        // use. All of them for a leaf whose names webpki cannot read.
+        let intermediates = self
             .store
-            .roots()
-            .iter()
-            .cloned()
-            .chain(self.store.intermediates_named_as_issuer_of(leaf));
+            .intermediates_named_as_issuer_of(leaf)
+            .unwrap_or_else(|| self.store.intermediates());
+        let known = self.store.roots().iter().cloned().chain(intermediates);
         presented
             .chain(known)
             .filter(|c| trust::issued_by(leaf, c))

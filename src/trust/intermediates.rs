@@ -10,7 +10,7 @@
 //! of path building and passes over those of another name, so the verdict is the same
 //! as with all of them, for less work.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use super::crl::CaKey;
@@ -28,6 +28,8 @@ pub(crate) struct Intermediates {
 /// One certificate of `ca/intermediate/`, as found at load.
 pub(crate) struct Held {
     pub(crate) path: String,
+    /// Its number among the certificates of its file.
+    pub(crate) number: usize,
     /// Names the certificate in messages when its file holds several.
     pub(crate) label: String,
     pub(crate) der: Vec<u8>,
@@ -70,6 +72,7 @@ impl Intermediates {
     pub(crate) fn hold(
         &mut self,
         path: &str,
+        number: usize,
         label: String,
         der: Vec<u8>,
         subject: &[u8],
@@ -78,6 +81,7 @@ impl Intermediates {
         let index = self.held.len();
         self.held.push(Held {
             path: path.to_owned(),
+            number,
             label,
             der,
             issuer: issuer.into(),
@@ -117,9 +121,11 @@ impl Intermediates {
         presented: &[(&[u8], &[u8])],
         mut usable: impl FnMut(usize) -> bool,
     ) -> Vec<usize> {
+        // Each name once: many intermediates may share an issuer (renewals of one CA).
         let mut names: Vec<&[u8]> = vec![issuer];
+        let mut named: HashSet<&[u8], foldhash::fast::RandomState> = HashSet::default();
+        named.insert(issuer);
         let mut seen = vec![false; self.held.len()];
-        let mut presented_seen = vec![false; presented.len()];
         let mut reached = Vec::new();
         let mut next = 0;
         while let Some(&name) = names.get(next) {
@@ -130,11 +136,13 @@ impl Intermediates {
                 };
                 if !std::mem::replace(seen, true) && usable(index) {
                     reached.push(index);
-                    names.push(&held.issuer);
+                    if named.insert(&held.issuer) {
+                        names.push(&held.issuer);
+                    }
                 }
             }
-            for (seen, &(subject, issuer)) in presented_seen.iter_mut().zip(presented) {
-                if subject == name && !std::mem::replace(seen, true) {
+            for &(subject, issuer) in presented {
+                if subject == name && named.insert(issuer) {
                     names.push(issuer);
                 }
             }
@@ -154,6 +162,11 @@ impl Held {
     pub(crate) fn checked_yet(&self) -> Option<&Checked> {
         self.checked.get()
     }
+
+    /// It, if it was checked and may issue certificates.
+    pub(crate) fn usable_yet(&self) -> Option<&Usable> {
+        self.checked.get()?.usable.as_ref()
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +181,7 @@ mod tests {
             let path = format!("ca/intermediate/{i}.pem");
             intermediates.hold(
                 &path,
+                1,
                 String::new(),
                 Vec::new(),
                 subject.as_bytes(),

@@ -5,7 +5,7 @@
 //! ```ignore
 //! /// One file of a deployment folder: path relative to the folder root, with `/`.
 //! pub struct SourceFile { pub path: String, pub bytes: Vec<u8> }   // in crate::files
-//! pub struct TrustStore;                    // immutable; built once per deployment
+//! pub struct TrustStore;                    // built once per deployment, shared
 //! impl TrustStore {
 //!     /// Roots from ca/root/, intermediates from ca/intermediate/, CRLs from crl/,
 //!     /// uploaded certificates from certificates/<id>.*; other paths are ignored.

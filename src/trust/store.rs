@@ -11,8 +11,7 @@ use time::OffsetDateTime;
 use super::crl::{self, CaKey, Candidate, Checks, RevocationIndex};
 use super::intermediates::{Checked, Held, Intermediates, Usable};
 use crate::cert::{
-    CertError, Certificate, PemBlocks, Upload, UploadedCertificates, check_chain, decode_chain,
-    split_chain,
+    CertError, Certificate, PemBlocks, Upload, UploadedCertificates, check_chain, split_chain,
 };
 use crate::files::SourceFile;
 
@@ -207,10 +206,13 @@ impl TrustStore {
         Self::from_files_with(files, now, Checks::Now)
     }
 
-    /// [`TrustStore::from_files`] with the CRL signatures checked as `checks` says: with
+    /// [`TrustStore::from_files`] with some checks made as `checks` says. With
     /// [`Checks::OnFirstUse`], a CRL's signature is checked (and a bad one logged, with
     /// the diagnostic `from_files` would return) when a verification first looks up its
-    /// issuer, and until then a CA that some CRL names counts as having one.
+    /// issuer, and until then a CA that some CRL names counts as having one; an
+    /// intermediate is read for its names only and checked (its diagnostics logged alike)
+    /// when a verification first reaches its name or, at load, when a CRL names it; an
+    /// uploaded certificate when it is first read.
     pub fn from_files_with(
         files: &[SourceFile],
         now: OffsetDateTime,
@@ -274,13 +276,13 @@ impl TrustStore {
         }
 
         for file in under(files, "ca/root/") {
-            for (label, cert, f) in loader.ca_certificates(file) {
-                if seen.is_repeat(
-                    roots.iter().map(|root: &Arc<Certificate>| root.der()),
-                    cert.der(),
-                ) {
+            for (number, label, der) in loader.ca_ders(file) {
+                if seen.is_repeat(roots.iter().map(|root: &Arc<Certificate>| root.der()), &der) {
                     continue; // the same root twice
                 }
+                let Some((cert, f)) = loader.decoded(&file.path, number, &label, &der) else {
+                    continue;
+                };
                 // Borrowed: the anchor copies what it keeps, the certificate holds the DER.
                 let der = CertificateDer::from(cert.der());
                 let anchor = match webpki::anchor_from_trusted_cert(&der) {
@@ -356,7 +358,7 @@ impl TrustStore {
         }
 
         for file in under(files, "ca/intermediate/") {
-            for (label, der) in loader.ca_ders(file) {
+            for (number, label, der) in loader.ca_ders(file) {
                 if seen.is_repeat(intermediates.iter().map(|held| held.der.as_slice()), &der) {
                     continue;
                 }
@@ -373,10 +375,10 @@ impl TrustStore {
                 let Ok((subject, issuer)) = names else {
                     loader
                         .diagnostics
-                        .extend(Loader::examine(&file.path, &label, &der, now).diagnostics);
+                        .extend(Loader::examine(&file.path, number, &label, &der, now).diagnostics);
                     continue;
                 };
-                let index = intermediates.hold(&file.path, label, der, &subject, &issuer);
+                let index = intermediates.hold(&file.path, number, label, der, &subject, &issuer);
                 if checks == Checks::Now {
                     loader.check_at_load(&intermediates, index, now, &mut revocations);
                 }
@@ -406,7 +408,7 @@ impl TrustStore {
             .iter()
             .map(|ca| (&ca.path, &ca.candidate.key, ca.candidate.display.as_str()));
         let intermediates_checked = intermediates.iter().filter_map(|held| {
-            let usable = held.checked_yet()?.usable.as_ref()?;
+            let usable = held.usable_yet()?;
             Some((&held.path, &usable.key, usable.cert.subject()))
         });
         for (path, _, display) in roots_checked
@@ -435,8 +437,8 @@ impl TrustStore {
     }
 
     /// The diagnostics of the checks made on first use so far ([`Checks::OnFirstUse`]):
-    /// of CRLs, then of uploaded certificates, each as [`TrustStore::from_files`] would
-    /// have returned it, and logged when made.
+    /// of intermediates, then of CRLs, then of uploaded certificates, each as
+    /// [`TrustStore::from_files`] would have returned it, and logged when made.
     pub fn checked_on_first_use(&self) -> Vec<Diagnostic> {
         let mut diagnostics: Vec<Diagnostic> = self
             .intermediates
@@ -487,24 +489,23 @@ impl TrustStore {
     pub fn intermediates_checked(&self) -> Vec<Arc<Certificate>> {
         self.intermediates
             .iter()
-            .filter_map(|held| held.checked_yet()?.usable.as_ref())
+            .filter_map(Held::usable_yet)
             .map(|usable| Arc::clone(&usable.cert))
             .collect()
     }
 
-    /// The intermediates named as `cert`'s issuer that may issue certificates (whether
-    /// one signed it is for the caller to check).
-    pub fn intermediates_named_as_issuer_of(&self, cert: &Certificate) -> Vec<Arc<Certificate>> {
+    /// The intermediates named as `cert`'s issuer (by the Name's bytes, as path building
+    /// matches them) that may issue certificates; whether one signed it is for the
+    /// caller to check. `None` when webpki cannot read `cert`'s names.
+    pub fn intermediates_named_as_issuer_of(
+        &self,
+        cert: &Certificate,
+    ) -> Option<Vec<Arc<Certificate>>> {
         let der = CertificateDer::from(cert.der());
-        let Ok(parsed) = webpki::EndEntityCert::try_from(&der) else {
-            return Vec::new();
-        };
-        self.intermediates
-            .named(parsed.issuer())
-            .iter()
-            .filter_map(|&i| self.intermediate(i))
-            .map(|usable| Arc::clone(&usable.cert))
-            .collect()
+        let parsed = webpki::EndEntityCert::try_from(&der).ok()?;
+        let named = self.intermediates.named(parsed.issuer());
+        let usable = named.iter().filter_map(|&i| self.intermediate(i));
+        Some(usable.map(|usable| Arc::clone(&usable.cert)).collect())
     }
 
     /// The `index`-th intermediate if it may issue certificates, checked now if it was
@@ -513,7 +514,13 @@ impl TrustStore {
     pub(crate) fn intermediate(&self, index: usize) -> Option<&Usable> {
         let held = self.intermediates.get(index)?;
         let checked = held.checked(|held| {
-            let mut checked = Loader::examine(&held.path, &held.label, &held.der, self.loaded_at);
+            let mut checked = Loader::examine(
+                &held.path,
+                held.number,
+                &held.label,
+                &held.der,
+                self.loaded_at,
+            );
             if let Some(usable) = &checked.usable
                 && !self.revocations.is_named(&usable.key)
             {
@@ -688,50 +695,70 @@ impl Loader {
         );
     }
 
-    /// The certificates of a `ca/` file, each with a label naming it in messages when
-    /// the file holds several.
-    fn certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate)> {
-        self.labelled(file, decode_chain, |der| {
-            Certificate::from_der(&der).map_err(|e| e.to_string())
-        })
-    }
-
-    /// The DER of each certificate of a `ca/` file, labelled as by
-    /// [`Loader::certificates`], none of them decoded yet.
-    fn ca_ders(&mut self, file: &SourceFile) -> Vec<(String, Vec<u8>)> {
-        self.labelled(file, split_chain, Ok)
-    }
-
-    /// What `whole` finds in a `ca/` file, or `block` in each of its certificate blocks
-    /// when the file holds more than a chain may, each labelled.
-    fn labelled<T>(
-        &mut self,
-        file: &SourceFile,
-        whole: fn(&[u8]) -> Result<Vec<T>, CertError>,
-        block: impl Fn(Vec<u8>) -> Result<T, String>,
-    ) -> Vec<(String, T)> {
+    /// The certificates of a `ca/` file, none decoded yet: each with its number among
+    /// the file's certificates and a label naming it in messages when the file holds
+    /// several. One that does not decode is found when it is decoded, and only it is
+    /// ignored then.
+    fn ca_ders(&mut self, file: &SourceFile) -> Vec<(usize, String, Vec<u8>)> {
         // A CA bundle may hold more certificates than a client chain: its PEM blocks are
         // then read one by one, and its certificates always carry their numbers, as the
         // messages about its broken blocks do.
-        let (found, bundle) = match whole(&file.bytes) {
+        let (found, bundle) = match split_chain(&file.bytes) {
             Err(CertError::ChainTooLong { .. } | CertError::InputTooLarge { .. }) => {
-                (Ok(self.pem_bundle(file, block)), true)
+                (Ok(self.pem_bundle(file)), true)
             }
-            found => (found.map(|certs| (1..).zip(certs).collect()), false),
+            found => (found.map(|ders| (1..).zip(ders).collect()), false),
         };
-        let certs = self.found(file, found);
-        let many = bundle || certs.len() > 1;
-        certs
-            .into_iter()
-            .map(|(n, c)| {
+        let ders = self.found(file, found);
+        let many = bundle || ders.len() > 1;
+        ders.into_iter()
+            .map(|(n, der)| {
                 let label = if many {
                     format!("certificate #{n}: ")
                 } else {
                     String::new()
                 };
-                (label, c)
+                (n, label, der)
             })
             .collect()
+    }
+
+    /// The `number`-th certificate of the `ca/` file at `path` decoded, with its facts;
+    /// `None`, and a diagnostic, when it does not decode or its CA constraints are
+    /// malformed.
+    fn decoded(
+        &mut self,
+        path: &str,
+        number: usize,
+        label: &str,
+        der: &[u8],
+    ) -> Option<(Certificate, CertFacts)> {
+        let cert = match Certificate::decode(der.to_vec(), number) {
+            Ok(cert) => cert,
+            Err(e) => {
+                // The error names the certificate by its number already.
+                let message = format!("{e}; ignored");
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    message,
+                );
+                return None;
+            }
+        };
+        match facts(&cert) {
+            Ok(f) => Some((cert, f)),
+            Err(e) => {
+                self.push(
+                    path,
+                    Severity::Error,
+                    DiagnosticKind::NotACertificate,
+                    format!("{label}unparsable certificate ({e}); ignored"),
+                );
+                None
+            }
+        }
     }
 
     /// A CA certificate that decoded but that webpki refuses.
@@ -742,25 +769,6 @@ impl Loader {
             DiagnosticKind::NotACertificate,
             format!("{label}the verifier cannot use this certificate ({error:?}); ignored"),
         );
-    }
-
-    /// [`Loader::certificates`] with their facts; one whose CA constraints are malformed
-    /// is a diagnostic instead.
-    fn ca_certificates(&mut self, file: &SourceFile) -> Vec<(String, Certificate, CertFacts)> {
-        let certificates = self.certificates(file);
-        let mut read = Vec::with_capacity(certificates.len());
-        for (label, cert) in certificates {
-            match facts(&cert) {
-                Ok(f) => read.push((label, cert, f)),
-                Err(e) => self.push(
-                    &file.path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    format!("{label}unparsable certificate ({e}); ignored"),
-                ),
-            }
-        }
-        read
     }
 
     /// What a decoder found in `file`; none, with a diagnostic saying why, when it
@@ -780,20 +788,15 @@ impl Loader {
         Vec::new()
     }
 
-    /// What `read` makes of each certificate of a PEM bundle too large for
-    /// [`decode_chain`], with its number among the file's certificate blocks (a broken
-    /// block counted too, as it may be one): every message about the file then names a
-    /// block by one count.
-    fn pem_bundle<T>(
-        &mut self,
-        file: &SourceFile,
-        read: impl Fn(Vec<u8>) -> Result<T, String>,
-    ) -> Vec<(usize, T)> {
+    /// The DER of each certificate of a PEM bundle too large for [`split_chain`], with
+    /// its number among the file's certificate blocks (a broken block counted too, as it
+    /// may be one): every message about the file then names a block by one count.
+    fn pem_bundle(&mut self, file: &SourceFile) -> Vec<(usize, Vec<u8>)> {
         let mut certs = Vec::new();
         let blocks = PemBlocks(&file.bytes)
             .filter(|block| block.as_ref().map_or(true, |block| block.is_certificate()));
         for (n, block) in (1..).zip(blocks) {
-            let decoded = block.and_then(|block| block.decode()).and_then(&read);
+            let decoded = block.and_then(|block| block.decode());
             match decoded {
                 Ok(cert) => certs.push((n, cert)),
                 Err(e) => self.push(
@@ -862,7 +865,7 @@ impl Loader {
         let mut made = false;
         let checked = held.checked(|held| {
             made = true;
-            Self::examine(&held.path, &held.label, &held.der, now)
+            Self::examine(&held.path, held.number, &held.label, &held.der, now)
         });
         if made {
             self.diagnostics.extend_from_slice(&checked.diagnostics);
@@ -872,11 +875,11 @@ impl Loader {
         }
     }
 
-    /// Every check of an intermediate (`label` of a certificate of the file at `path`),
-    /// made once: at load, or when a chain first reaches its name.
-    fn examine(path: &str, label: &str, der: &[u8], now: i64) -> Checked {
+    /// Every check of an intermediate (the `number`-th certificate of the file at
+    /// `path`), made once: at load, or when a chain first reaches its name.
+    fn examine(path: &str, number: usize, label: &str, der: &[u8], now: i64) -> Checked {
         let mut loader = Self::default();
-        let usable = loader.intermediate(path, label, der, now);
+        let usable = loader.intermediate(path, number, label, der, now);
         Checked {
             usable,
             diagnostics: loader.diagnostics,
@@ -884,31 +887,15 @@ impl Loader {
         }
     }
 
-    fn intermediate(&mut self, path: &str, label: &str, der: &[u8], now: i64) -> Option<Usable> {
-        let cert = match Certificate::from_der(der) {
-            Ok(cert) => cert,
-            Err(e) => {
-                self.push(
-                    path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    format!("{label}{e}; ignored"),
-                );
-                return None;
-            }
-        };
-        let f = match facts(&cert) {
-            Ok(f) => f,
-            Err(e) => {
-                self.push(
-                    path,
-                    Severity::Error,
-                    DiagnosticKind::NotACertificate,
-                    format!("{label}unparsable certificate ({e}); ignored"),
-                );
-                return None;
-            }
-        };
+    fn intermediate(
+        &mut self,
+        path: &str,
+        number: usize,
+        label: &str,
+        der: &[u8],
+        now: i64,
+    ) -> Option<Usable> {
+        let (cert, f) = self.decoded(path, number, label, der)?;
         if !f.is_ca {
             self.push(
                 path,
@@ -984,11 +971,7 @@ impl Loader {
             .collect();
         for &i in intermediates.named(parsed.issuer) {
             self.check_at_load(intermediates, i, now, index);
-            let usable = intermediates
-                .get(i)
-                .and_then(Held::checked_yet)
-                .and_then(|checked| checked.usable.as_ref());
-            if let Some(usable) = usable {
+            if let Some(usable) = intermediates.get(i).and_then(Held::usable_yet) {
                 candidates.push(Candidate {
                     key: usable.key,
                     spki: usable.spki.clone(),
@@ -1032,6 +1015,7 @@ impl SeenDer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cert::decode_chain;
 
     #[test]
     fn a_path_is_hidden_when_a_segment_starts_with_a_dot() {

@@ -11,7 +11,8 @@
 //! * the root's pathLenConstraint, and that a root which is not a CA anchors only itself
 //!   (a self-signed client certificate uploaded as a root);
 //! * revocation (`Verify()` only) of every certificate of the path but the root, looked
-//!   up in the index of CRLs checked at load: no CRL, or a stale one, is
+//!   up in the index of CRLs (their signatures checked at load, or on the first lookup
+//!   of their issuer): no CRL, a stale one or one that fails its check, is
 //!   `RevocationUnknown`.
 //!
 //! A callback failure makes webpki try other paths and rank the failures, so the verdict
