@@ -9,7 +9,7 @@ use bytes::Bytes;
 use x509_parser::prelude::FromDer;
 
 use super::der;
-use super::store::{Diagnostic, DiagnosticKind, Severity};
+use super::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use crate::cert::PemBlocks;
 
 /// Identity of an issuing CA for revocation: SHA-256 over its subject name and its

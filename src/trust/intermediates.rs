@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use super::crl::CaKey;
-use super::store::Diagnostic;
+use super::diagnostic::Diagnostic;
 use crate::cert::Certificate;
 
 /// The intermediates of one store, in load order.

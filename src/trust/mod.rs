@@ -76,6 +76,7 @@
 mod cache;
 mod crl;
 mod der;
+mod diagnostic;
 mod intermediates;
 mod issued;
 mod signature;
@@ -85,7 +86,8 @@ mod verify;
 
 pub use cache::{CacheStats, VerifyCache};
 pub use crl::{Checks, CrlError, CrlFileError, crls_in_file};
+pub use diagnostic::{Diagnostic, DiagnosticKind, Severity};
 pub(crate) use issued::issued_by;
-pub use store::{Diagnostic, DiagnosticKind, Severity, TrustStore};
+pub use store::TrustStore;
 pub use verdict::{Reason, Revocation, RevocationStatus, Verdict, Verification, Verifier};
 pub use verify::{MAX_PRESENTED_INTERMEDIATES, Purpose};
