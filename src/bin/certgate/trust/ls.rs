@@ -158,3 +158,80 @@ fn crls(bytes: &Bytes) -> Vec<(Vec<u8>, String, Option<OffsetDateTime>)> {
 fn rfc3339(time: OffsetDateTime) -> String {
     certgate::text::rfc3339(time.unix_timestamp())
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer,
+        DnType, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber, date_time_ymd,
+    };
+
+    use super::*;
+
+    /// A CA named `name` and its CRL's DER, next update in `year`.
+    fn crl_of(name: &str, year: i32) -> (Vec<u8>, Vec<u8>) {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let crl = CertificateRevocationListParams {
+            this_update: date_time_ymd(2026, 1, 1),
+            next_update: date_time_ymd(year, 1, 1),
+            crl_number: SerialNumber::from(vec![1]),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&ca)
+        .unwrap();
+        (ca.der().to_vec(), crl.der().to_vec())
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(der);
+        format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+    }
+
+    /// `trust ls` reads a `crl/` file as the trust store does: a DER CRL whole, each
+    /// `X509 CRL` block of a PEM file (text and other blocks between them passed over),
+    /// nothing from a file that is neither or whose CRL does not parse.
+    #[test]
+    fn crls_of_a_file_are_read_as_the_trust_store_reads_them() {
+        let (_, first) = crl_of("First CA", 2027);
+        let (ca, second) = crl_of("Second CA", 2028);
+        let issuer = |found: &[(Vec<u8>, String, Option<OffsetDateTime>)]| {
+            found
+                .iter()
+                .map(|(_, text, next)| (text.clone(), next.map(|t| t.year())))
+                .collect::<Vec<_>>()
+        };
+
+        let der = crls(&Bytes::from(first.clone()));
+        assert_eq!(issuer(&der), [("CN=First CA".to_owned(), Some(2027))]);
+
+        let file = format!(
+            "two CRLs\n{}{}{}",
+            pem("X509 CRL", &first),
+            pem("CERTIFICATE", &ca),
+            pem("X509 CRL", &second)
+        );
+        let found = crls(&Bytes::from(file));
+        assert_eq!(
+            issuer(&found),
+            [
+                ("CN=First CA".to_owned(), Some(2027)),
+                ("CN=Second CA".to_owned(), Some(2028))
+            ]
+        );
+        // The issuer's DER is the Name the trust store matches with a CA's subject.
+        assert!(
+            ca.windows(found[1].0.len())
+                .any(|w| w == found[1].0.as_slice())
+        );
+
+        assert_eq!(crls(&Bytes::from_static(b"neither DER nor PEM")), []);
+        assert_eq!(crls(&Bytes::from(pem("X509 CRL", b"not a CRL"))), []);
+    }
+}
