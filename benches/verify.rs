@@ -1,7 +1,8 @@
 //! `Verify()` cost: cold (path building and signatures, no cache) and warm (cache hit),
 //! for RSA-2048, P-256 and P-384 chains of 2 and 3 certificates, the revocation lookup
-//! against a 100,000-entry CRL, and a client presenting intermediates that all share
-//! its issuer's name (issue 13). The clock is pinned so the generated PKI never expires.
+//! against a 100,000-entry CRL, a client presenting intermediates that all share its
+//! issuer's name (issue 13), and a store of a hundred intermediates the chain does not
+//! reach. The clock is pinned so the generated PKI never expires.
 //!
 //! RSA keys: rcgen on ring cannot generate RSA keys, so setup asks `openssl genpkey`
 //! for three; without openssl the RSA cases are skipped.
@@ -232,5 +233,43 @@ fn same_name_intermediates(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chains, revocation, same_name_intermediates);
+/// The P-256 chain of 3 (the client presents its certificate alone) against a store
+/// that holds `others` more intermediates of the same root, each with another name:
+/// path building is handed only the intermediates the chain's names reach, so the cost
+/// must not grow with the store.
+fn store_intermediates(c: &mut Criterion) {
+    let root = Ca::root("Bench Root");
+    let issuing = root.intermediate("Bench Issuing");
+    let leaf = Certificate::from_der(&issuing.leaf("client", 10)).unwrap();
+    let mut group = c.benchmark_group("store_intermediates");
+    for others in [0usize, 100] {
+        let mut files = vec![
+            file("ca/root/root.pem", root.pem()),
+            file("ca/intermediate/issuing.pem", issuing.pem()),
+            file("crl/root.crl", root.crl(&[])),
+            file("crl/issuing.crl", issuing.crl(&[])),
+        ];
+        for i in 0..others {
+            let other = root.intermediate(&format!("Bench Other {i}"));
+            files.push(file(&format!("ca/intermediate/other-{i}.pem"), other.pem()));
+        }
+        let (store, _) = TrustStore::from_files(&files, now());
+        assert_eq!(
+            store.verify(&leaf, &[], now(), Revocation::Check),
+            Verdict::Valid
+        );
+        group.bench_function(format!("cold/{others}"), |b| {
+            b.iter(|| store.verify(black_box(&leaf), &[], now(), Revocation::Check))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    chains,
+    revocation,
+    same_name_intermediates,
+    store_intermediates
+);
 criterion_main!(benches);
